@@ -1,0 +1,85 @@
+// Everything an Engine can be tuned with. Every duration carries its unit in its type; every
+// bound is here, with what happens when it is reached.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "pbxstate/status.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate {
+
+using namespace std::chrono_literals;
+
+// Where the engine learns who is in the cluster.
+enum class MembershipSource {
+  kTransport,  // the host calls Engine::OnMembership (Corosync CPG configuration changes)
+  kHeartbeat,  // the engine's own heartbeat failure detector (UDP, ns-3, WAN links)
+};
+
+struct EngineConfig {
+  // --- identity ---
+  NodeId node_id = kNoNode;      // required, non-zero, unique in the cluster
+  std::uint64_t incarnation = 0; // required, non-zero; must grow every time the node starts
+                                 // (hosts use the wall clock in microseconds at start-up)
+  std::string label;             // host-defined name carried to peers (the Asterisk EID); <= 64 bytes
+
+  MembershipSource membership = MembershipSource::kHeartbeat;
+
+  // --- live propagation (obligation 1) ---
+  // 0: every local change is sent at once, one frame per change. Otherwise changes are
+  // collected for at most this long and sent together, several per frame; repeated changes of
+  // one key inside the window collapse into the latest.
+  Duration batch_window = 0ms;
+  // A pending batch is flushed at once when it holds this many changed keys.
+  std::size_t max_batch_changes = 4096;
+  // Largest frame the engine builds. Must not exceed what the transport carries.
+  std::size_t max_frame_bytes = 1400;
+  // After a Broadcast/Unicast answered kTryAgain, the engine retries after this long.
+  Duration send_retry_interval = 10ms;
+  // Frames waiting for the transport after kTryAgain. At the bound, the oldest waiting frame is
+  // dropped and counted (send_queue_overflow); anti-entropy repairs what it carried.
+  std::size_t max_send_queue_frames = 1024;
+
+  // --- anti-entropy (obligation 2) ---
+  // Every interval the node offers its digest to one peer whose digest differs (or a random
+  // one). 0 switches the periodic exchange off (reliable ordered transports); joins and heals
+  // still exchange digests once.
+  Duration anti_entropy_interval = 1000ms;
+  // When nodes join (or a partition heals), every node broadcasts its digest once so each side
+  // pulls what it lacks; gains within this long share one broadcast.
+  Duration join_digest_holdoff = 100ms;
+
+  // --- catch-up (obligation 3) ---
+  std::size_t sync_window_pages = 8;      // pages in flight per catch-up session
+  std::size_t max_sync_pulls = 4;         // sessions this node pulls at once
+  std::size_t max_sync_serves = 4;        // sessions this node serves at once; more are refused
+  Duration sync_retransmit = 250ms;       // donor resends unacknowledged pages after this long
+  Duration sync_timeout = 3000ms;         // a session without progress for this long is abandoned
+
+  // --- departure (obligation 4) ---
+  // How long a departed node's contributions keep counting. 0: they stop at once.
+  Duration departure_grace = 0ms;
+
+  // --- failure detector (obligation 5), used with MembershipSource::kHeartbeat ---
+  Duration heartbeat_interval = 500ms;
+  Duration suspect_after = 2000ms;  // no frame from a node for this long: it has departed
+
+  // --- bounds on input (obligation 6) ---
+  std::size_t max_key_bytes = 255;        // device, mailbox and AOR names
+  std::size_t max_contact_bytes = 512;
+  std::size_t max_nodes = 1024;           // origins tracked; frames from more are dropped
+  std::size_t max_entries = 16u << 20;    // entries held in all; local changes beyond are refused
+  Duration max_registration_ttl = 24h;    // expiry further out is refused
+  std::size_t max_received_ranges = 64;   // out-of-order ranges remembered per origin
+  // A mailbox write stamped further than this ahead of the local clock is refused (kMalformed):
+  // otherwise one node with a wrong clock would win every later write.
+  Duration max_clock_skew = 60s;
+
+  // Checks the values above against each other; the message names the field.
+  Status Validate() const;
+};
+
+}  // namespace pbxstate

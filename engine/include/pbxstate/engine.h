@@ -1,0 +1,183 @@
+// The engine: one node's share of the cluster's PBX state.
+//
+// An Engine holds this node's own entries (its device-state contributions, the registrations it
+// holds, the MWI writes made here) and its view of everyone else's, keeps them in step with the
+// other nodes through its Env, and tells a listener about every change of the cluster-wide view.
+//
+// Threading: single-threaded. Every method, upcalls included, must be called from one thread at a
+// time (the host serialises). Nothing happens between calls: the engine never runs on its own.
+//
+// Re-entrancy: the engine calls its ViewListener from inside its own methods. A listener may call
+// the const query methods; it must not call any non-const method (asserted).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pbxstate/config.h"
+#include "pbxstate/env.h"
+#include "pbxstate/stats.h"
+#include "pbxstate/status.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate {
+
+// A set of nodes that can currently reach each other, as the transport (or the failure
+// detector) sees it. `members` is sorted and contains this node.
+struct MembershipView {
+  std::uint64_t view_id = 0;
+  std::vector<NodeId> members;
+};
+
+// Why the cluster-wide view changed.
+enum class ChangeCause : std::uint8_t {
+  kLocal,      // a local change made through this engine's API
+  kRemote,     // a frame from another node (live update or catch-up page)
+  kDeparture,  // the owner left the membership and its grace ran out
+  kRestart,    // the owner came back with a new incarnation; its old entries are void
+  kExpiry,     // a registration reached its expiry
+};
+std::string_view ChangeCauseName(ChangeCause cause);
+
+enum class EntryKind : std::uint8_t { kDevice = 0, kMailbox = 1, kRegistration = 2 };
+std::string_view EntryKindName(EntryKind kind);
+
+// One change of the cluster-wide view, as the listener sees it. Pointers and views are valid
+// only during the callback.
+struct ViewChange {
+  EntryKind kind;
+  ChangeCause cause;
+  std::string_view key;   // device name, mailbox@context, or AOR
+  NodeId origin;          // the node whose entry changed (device, registration), or the writer (MWI)
+  Version version;        // the changed entry's version (device, registration); {0,0} for MWI
+
+  // kDevice: the origin's contribution before/after (nullopt: none), and the cluster-wide
+  // aggregate before/after (nullopt: no node contributes).
+  std::optional<DeviceState> old_contribution, new_contribution;
+  std::optional<DeviceState> old_aggregate, new_aggregate;
+
+  // kMailbox: the cluster-wide value before/after.
+  std::optional<MailboxValue> old_mailbox, new_mailbox;
+
+  // kRegistration: the origin's registration before/after (nullopt: none held).
+  const RegistrationInfo* old_registration = nullptr;
+  const RegistrationInfo* new_registration = nullptr;
+};
+
+class ViewListener {
+ public:
+  virtual ~ViewListener() = default;
+  // Called for every change of an entry that is part of the cluster-wide view, local ones too.
+  virtual void OnViewChange(const ViewChange& change) = 0;
+  // Called when the set of live nodes changes (after OnMembership, or the failure detector).
+  virtual void OnMembersChanged(const std::vector<NodeId>& /*members*/) {}
+};
+
+// One node's part of a device's state.
+struct DeviceContribution {
+  NodeId node;
+  DeviceState state;
+  Version version;
+};
+
+struct RegistrationView {
+  NodeId node;              // the node that holds the registration
+  RegistrationInfo info;
+  Version version;
+};
+
+// A content hash of this node's cluster-wide view (every device contribution, mailbox value
+// and live registration, without versions). Two nodes with equal digests hold the same view.
+struct ViewDigest {
+  std::uint64_t hash = 0;
+  std::uint64_t devices = 0;        // device contributions held
+  std::uint64_t mailboxes = 0;
+  std::uint64_t registrations = 0;  // live registrations held
+  friend bool operator==(const ViewDigest&, const ViewDigest&) = default;
+};
+
+class EngineImpl;
+
+class Engine {
+ public:
+  // Creates an engine. `env` must outlive the engine. Fails when the config does not validate.
+  // Nothing is sent until Start().
+  static Status Create(const EngineConfig& config, Env* env, std::unique_ptr<Engine>* out);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Announces this node (a heartbeat or a catch-up request, by membership source) and arms
+  // the periodic timers. Call once, after the transport can send.
+  void Start();
+
+  // ---- upcalls from the host ----
+
+  // A frame arrived from `from`. The bytes are borrowed for the call. A frame that does not
+  // parse, is too large, or comes from a node this engine must not trust is counted in
+  // stats().dropped and otherwise ignored: bad input is never fatal.
+  void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+
+  // The transport's new membership view (MembershipSource::kTransport only; ignored and counted
+  // otherwise). Nodes that left stop counting after departure_grace; nodes that joined are
+  // caught up with a digest exchange.
+  void OnMembership(const MembershipView& view);
+
+  // The wakeup requested through Env::ScheduleWakeup is due.
+  void OnTimer();
+
+  // ---- local changes; each reaches the other nodes without waiting for a timer ----
+
+  // Sets this node's contribution to `device`'s state.
+  Status SetDeviceState(std::string_view device, DeviceState state);
+  // Writes `mailbox`'s counts; the cluster keeps the write with the latest hybrid logical clock.
+  Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
+  // Adds or refreshes the registration of `aor` on this node. `info.expires` must be in the
+  // future and within max_registration_ttl.
+  Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
+  // Removes this node's registration of `aor`. Removing one that is not held is not an error.
+  Status RemoveRegistration(std::string_view aor);
+
+  // ---- queries ----
+
+  // Asterisk's aggregate of every live node's contribution; nullopt when none contributes.
+  std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
+  // Every live node's contribution, ordered by node id.
+  std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
+  std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
+  // The live (unexpired, not removed) registrations of `aor`, ordered by node id.
+  std::vector<RegistrationView> Registrations(std::string_view aor) const;
+
+  // Visitors over the whole view, in no particular order, for dumps and convergence checks.
+  void ForEachDevice(const std::function<void(std::string_view device, std::optional<DeviceState> aggregate,
+                                              std::span<const DeviceContribution>)>& fn) const;
+  void ForEachMailbox(const std::function<void(std::string_view mailbox, const MailboxValue&)>& fn) const;
+  void ForEachRegistration(const std::function<void(std::string_view aor, const RegistrationView&)>& fn) const;
+
+  ViewDigest Digest() const;
+  const EngineStats& stats() const;
+  // Nodes currently counted as live (this node included), sorted.
+  std::vector<NodeId> Members() const;
+  // The label a live node announced (EngineConfig::label), empty if not yet known.
+  std::string_view NodeLabel(NodeId node) const;
+
+  NodeId node_id() const;
+  std::uint64_t incarnation() const;
+  const EngineConfig& config() const;
+
+  // The listener is borrowed; nullptr removes it.
+  void SetListener(ViewListener* listener);
+
+ private:
+  explicit Engine(std::unique_ptr<EngineImpl> impl);
+  std::unique_ptr<EngineImpl> impl_;
+};
+
+}  // namespace pbxstate

@@ -1,0 +1,67 @@
+// The engine's whole contact with the outside world.
+//
+// An Engine never reads a clock, opens a socket, starts a thread or draws a random number on its
+// own: it asks its Env. A host (the inproc network, the ns-3 application, the pbxstated daemon,
+// the Asterisk module) implements Env and makes the upcalls listed on Engine (OnFrame,
+// OnMembership, OnTimer). That is what lets one engine run unchanged in all of them.
+//
+// Threading: the engine calls its Env only from inside an engine call, on the host's thread.
+// An Env implementation must not call back into the engine from inside any of these methods;
+// work it wants to hand to the engine (a received frame, a timer) is delivered later as an upcall.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "pbxstate/types.h"
+
+namespace pbxstate {
+
+enum class SendStatus {
+  kOk,           // handed to the network; it may still be lost on the way
+  kTryAgain,     // the transport is congested (CPG's CS_ERR_TRY_AGAIN): nothing was sent; the
+                 // engine keeps the data and retries after EngineConfig::send_retry_interval
+  kTooLarge,     // the frame exceeds what the transport carries: nothing was sent; the engine
+                 // counts it (a configuration error: max_frame_bytes is larger than the transport's)
+  kUnreachable,  // unicast to a node the transport does not know: nothing was sent
+};
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The host's monotonic time. Never decreases between two calls. Used for timers, intervals,
+  // failure detection and batch windows.
+  virtual MonoTime Now() = 0;
+
+  // Calendar time, comparable across nodes as far as their clocks are synchronised. May jump.
+  // Used only for registration expiry and the hybrid logical clock of MWI writes.
+  virtual WallTime WallNow() = 0;
+
+  // Asks the host to call Engine::OnTimer() once Now() >= at. The engine keeps a single wakeup:
+  // a later call replaces the earlier request, whether it is sooner or later. A wakeup the host
+  // delivers late, or more than once, is harmless: OnTimer does whatever is due at that moment.
+  virtual void ScheduleWakeup(MonoTime at) = 0;
+
+  // Sends `frame` to every other member of the cluster (never back to this node). The bytes are
+  // only borrowed for the duration of the call. Delivery may be lossy, duplicated or reordered
+  // unless the transport promises more (CPG: agreed order, no loss within a view).
+  virtual SendStatus Broadcast(std::span<const std::uint8_t> frame) = 0;
+
+  // Sends `frame` to node `to` only. Same ownership and delivery rules as Broadcast.
+  virtual SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) = 0;
+
+  // A uniformly distributed 64-bit value from the host's seeded generator. All of the engine's
+  // randomness (peer choice, jitter on periodic timers) comes from here, so a host that seeds
+  // its generator makes the engine's behaviour replayable.
+  virtual std::uint64_t Random() = 0;
+
+  // A line for the host's log. The engine logs rarely (start-up, refused frames in bulk,
+  // membership changes), never per change.
+  virtual void Log(LogLevel level, std::string_view message) = 0;
+};
+
+}  // namespace pbxstate

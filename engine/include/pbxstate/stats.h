@@ -1,0 +1,65 @@
+// Counters an engine keeps about itself. Plain numbers, cheap to copy, never reset.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace pbxstate {
+
+// Why a received frame (or part of one) was not used.
+enum class DropReason : std::uint8_t {
+  kTruncated = 0,      // shorter than its header or than a length it declares
+  kBadMagic,           // not a pbxstate frame
+  kBadVersion,         // a protocol version this engine does not speak
+  kUnknownType,        // a frame type this engine does not know
+  kOversize,           // larger than max_frame_bytes, or a declared length beyond a bound
+  kMalformed,          // a field out of range (bad enum, empty key, trailing bytes, ...)
+  kFromSelf,           // carries this node's own id
+  kStaleIncarnation,   // from an incarnation of its sender older than one already seen
+  kNotMember,          // about a node that is not in the current membership
+  kTooManyNodes,       // would exceed max_nodes origins
+  kUnexpected,         // a well-formed frame that fits no open session (late sync page, ...)
+  kStoreFull,          // a record for a new key while max_entries are held
+  kCount
+};
+inline constexpr int kDropReasonCount = static_cast<int>(DropReason::kCount);
+std::string_view DropReasonName(DropReason reason);
+
+struct EngineStats {
+  std::uint64_t frames_out = 0, bytes_out = 0;
+  std::uint64_t frames_in = 0, bytes_in = 0;
+  std::uint64_t broadcasts_out = 0, unicasts_out = 0;
+  std::array<std::uint64_t, kDropReasonCount> dropped{};
+
+  std::uint64_t local_changes = 0;       // accepted local changes
+  std::uint64_t records_applied = 0;     // remote records that changed something
+  std::uint64_t records_stale = 0;       // remote records older than what was held
+
+  std::uint64_t send_try_again = 0;      // transport answered kTryAgain
+  std::uint64_t send_queue_overflow = 0; // frames dropped at max_send_queue_frames
+  std::uint64_t send_failed = 0;         // kTooLarge / kUnreachable
+
+  std::uint64_t digests_sent = 0, digests_received = 0;
+  std::uint64_t sync_sessions_started = 0;     // pulls this node began
+  std::uint64_t sync_sessions_completed = 0;
+  std::uint64_t sync_sessions_abandoned = 0;   // timeouts, donor refusals, donor departures
+  std::uint64_t sync_serves_refused = 0;       // requests refused at max_sync_serves
+  std::uint64_t sync_pages_sent = 0, sync_pages_received = 0;
+  std::uint64_t sync_pages_resent = 0;
+
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t membership_changes = 0;
+  std::uint64_t departures = 0;          // nodes whose entries were dropped after the grace
+
+  // Entries held now: device contributions, mailboxes with a value, live registrations.
+  std::uint64_t device_entries = 0, mailbox_entries = 0, registration_entries = 0;
+
+  std::uint64_t total_dropped() const {
+    std::uint64_t n = 0;
+    for (auto d : dropped) n += d;
+    return n;
+  }
+};
+
+}  // namespace pbxstate

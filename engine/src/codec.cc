@@ -1,0 +1,452 @@
+#include "codec.h"
+
+#include <cassert>
+#include <cstring>
+#include <limits>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate::codec {
+namespace {
+
+constexpr std::uint8_t kRegRemoved = 1;
+constexpr std::uint8_t kRegUnreachable = 2;
+constexpr std::uint8_t kPageLast = 1;
+
+std::size_t VarintBytes(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+bool ReadKind(Reader& r, std::uint8_t* kind) {
+  if (!r.U8(kind)) return false;
+  if (*kind > static_cast<std::uint8_t>(EntryKind::kRegistration)) return r.Fail(DropReason::kMalformed);
+  return true;
+}
+
+bool ReadRecord(Reader& r, const DecodeLimits& limits, Record* rec) {
+  *rec = Record{};
+  if (!ReadKind(r, &rec->kind)) return false;
+  if (!r.Bytes(limits.max_key_bytes, &rec->key)) return false;
+  if (rec->key.empty()) return r.Fail(DropReason::kMalformed);
+  std::uint64_t v = 0;
+  switch (static_cast<EntryKind>(rec->kind)) {
+    case EntryKind::kDevice: {
+      std::uint8_t state = 0;
+      if (!r.Varint(&rec->seq) || !r.U8(&state)) return false;
+      if (rec->seq == 0 || state >= kDeviceStateCount) return r.Fail(DropReason::kMalformed);
+      rec->state = static_cast<DeviceState>(state);
+      return true;
+    }
+    case EntryKind::kRegistration: {
+      std::uint8_t flags = 0;
+      if (!r.Varint(&rec->seq) || !r.U8(&flags)) return false;
+      if (rec->seq == 0 || (flags & ~(kRegRemoved | kRegUnreachable)) != 0) return r.Fail(DropReason::kMalformed);
+      rec->removed = (flags & kRegRemoved) != 0;
+      rec->status = (flags & kRegUnreachable) != 0 ? ContactStatus::kUnreachable : ContactStatus::kReachable;
+      constexpr auto kMaxNs = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+      if (!r.VarintBounded(kMaxNs, &v)) return false;
+      rec->expires_ns = static_cast<std::int64_t>(v);
+      if (!r.VarintBounded(kMaxNs, &v)) return false;
+      rec->horizon_ns = static_cast<std::int64_t>(v);
+      if (!r.VarintBounded(std::numeric_limits<std::uint32_t>::max(), &v)) return false;
+      rec->rtt_us = static_cast<std::uint32_t>(v);
+      if (!r.Bytes(limits.max_contact_bytes, &rec->contact)) return false;
+      if (rec->horizon_ns < rec->expires_ns) return r.Fail(DropReason::kMalformed);
+      if (!rec->removed && rec->contact.empty()) return r.Fail(DropReason::kMalformed);
+      return true;
+    }
+    case EntryKind::kMailbox: {
+      constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+      if (!r.VarintBounded(kMaxU32, &v)) return false;
+      rec->counts.new_messages = static_cast<std::uint32_t>(v);
+      if (!r.VarintBounded(kMaxU32, &v)) return false;
+      rec->counts.old_messages = static_cast<std::uint32_t>(v);
+      if (!r.VarintBounded(kMaxU32, &v)) return false;
+      rec->counts.urgent_messages = static_cast<std::uint32_t>(v);
+      if (!r.VarintBounded(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), &v)) return false;
+      rec->hlc.physical_ns = static_cast<std::int64_t>(v);
+      if (!r.VarintBounded(kMaxU32, &v)) return false;
+      rec->hlc.logical = static_cast<std::uint32_t>(v);
+      if (!r.VarintBounded(kMaxU32, &v)) return false;
+      rec->writer = static_cast<NodeId>(v);
+      if (rec->writer == kNoNode || rec->writer == kMailboxOrigin) return r.Fail(DropReason::kMalformed);
+      return true;
+    }
+  }
+  return r.Fail(DropReason::kMalformed);
+}
+
+bool ReadCount(Reader& r, std::size_t min_item_bytes, std::uint64_t* count) {
+  if (!r.VarintBounded(kMaxItemsPerFrame, count)) return false;
+  // A count that could not fit in the bytes left is a lie: refuse before reserving anything.
+  if (*count * min_item_bytes > r.remaining()) return r.Fail(DropReason::kTruncated);
+  return true;
+}
+
+std::optional<DropReason> Finish(Reader& r) {
+  if (!r.ok()) return r.error();
+  if (r.remaining() != 0) return DropReason::kMalformed;
+  return std::nullopt;
+}
+
+bool ReadNode(Reader& r, NodeId* node) {
+  std::uint64_t v = 0;
+  if (!r.VarintBounded(std::numeric_limits<std::uint32_t>::max(), &v)) return false;
+  if (v == kNoNode) return r.Fail(DropReason::kMalformed);
+  *node = static_cast<NodeId>(v);
+  return true;
+}
+
+bool ReadU32Varint(Reader& r, std::uint32_t* out) {
+  std::uint64_t v = 0;
+  if (!r.VarintBounded(std::numeric_limits<std::uint32_t>::max(), &v)) return false;
+  *out = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+// The smallest structurally possible record: kind, key length, seq, state. (A valid one is a
+// byte longer; the count check only has to refuse counts no body could hold.)
+constexpr std::size_t kMinRecordBytes = 4;
+
+}  // namespace
+
+void Writer::U32(std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out_->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+void Writer::U64(std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out_->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+void Writer::Varint(std::uint64_t v) {
+  while (v >= 0x80) {
+    out_->push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out_->push_back(static_cast<std::uint8_t>(v));
+}
+
+void Writer::Bytes(std::string_view s) {
+  Varint(s.size());
+  out_->insert(out_->end(), s.begin(), s.end());
+}
+
+bool Reader::U8(std::uint8_t* v) {
+  if (error_) return false;
+  if (remaining() < 1) return Fail(DropReason::kTruncated);
+  *v = in_[pos_++];
+  return true;
+}
+
+bool Reader::U32(std::uint32_t* v) {
+  if (error_) return false;
+  if (remaining() < 4) return Fail(DropReason::kTruncated);
+  std::uint32_t x = 0;
+  for (int i = 0; i < 4; ++i) x |= static_cast<std::uint32_t>(in_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+  pos_ += 4;
+  *v = x;
+  return true;
+}
+
+bool Reader::U64(std::uint64_t* v) {
+  if (error_) return false;
+  if (remaining() < 8) return Fail(DropReason::kTruncated);
+  std::uint64_t x = 0;
+  for (int i = 0; i < 8; ++i) x |= static_cast<std::uint64_t>(in_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+  pos_ += 8;
+  *v = x;
+  return true;
+}
+
+bool Reader::Varint(std::uint64_t* v) {
+  if (error_) return false;
+  std::uint64_t x = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (remaining() < 1) return Fail(DropReason::kTruncated);
+    const std::uint8_t b = in_[pos_++];
+    // The tenth byte may only carry the top bit of a 64-bit value.
+    if (shift == 63 && b > 1) return Fail(DropReason::kMalformed);
+    x |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = x;
+      return true;
+    }
+  }
+  return Fail(DropReason::kMalformed);
+}
+
+bool Reader::VarintBounded(std::uint64_t max, std::uint64_t* v) {
+  if (!Varint(v)) return false;
+  if (*v > max) return Fail(DropReason::kMalformed);
+  return true;
+}
+
+bool Reader::Bytes(std::size_t max_len, std::string_view* s) {
+  std::uint64_t len = 0;
+  if (!Varint(&len)) return false;
+  if (len > max_len) return Fail(DropReason::kOversize);
+  if (len > remaining()) return Fail(DropReason::kTruncated);
+  *s = std::string_view(reinterpret_cast<const char*>(in_.data() + pos_), static_cast<std::size_t>(len));
+  pos_ += static_cast<std::size_t>(len);
+  return true;
+}
+
+std::size_t MaxRecordBytes(std::size_t key_bytes, std::size_t contact_bytes) {
+  // kind + key length + key + the widest kind's fields (registration: seq, flags, expires,
+  // horizon, rtt, contact length + contact; the mailbox's fields are narrower).
+  return 1 + 5 + key_bytes + 10 + 1 + 10 + 10 + 5 + 5 + contact_bytes;
+}
+
+std::size_t EncodedRecordBytes(const Record& r) {
+  std::size_t n = 1 + VarintBytes(r.key.size()) + r.key.size();
+  switch (static_cast<EntryKind>(r.kind)) {
+    case EntryKind::kDevice:
+      return n + VarintBytes(r.seq) + 1;
+    case EntryKind::kRegistration:
+      return n + VarintBytes(r.seq) + 1 + VarintBytes(static_cast<std::uint64_t>(r.expires_ns)) +
+             VarintBytes(static_cast<std::uint64_t>(r.horizon_ns)) + VarintBytes(r.rtt_us) +
+             VarintBytes(r.contact.size()) + r.contact.size();
+    case EntryKind::kMailbox:
+      return n + VarintBytes(r.counts.new_messages) + VarintBytes(r.counts.old_messages) +
+             VarintBytes(r.counts.urgent_messages) + VarintBytes(static_cast<std::uint64_t>(r.hlc.physical_ns)) +
+             VarintBytes(r.hlc.logical) + VarintBytes(r.writer);
+  }
+  return n;
+}
+
+std::size_t BeginFrame(std::vector<std::uint8_t>* out, FrameType type, NodeId sender, std::uint64_t incarnation) {
+  out->clear();
+  Writer w(out);
+  w.U8(kMagic0);
+  w.U8(kMagic1);
+  w.U8(kVersion);
+  w.U8(static_cast<std::uint8_t>(type));
+  w.U32(sender);
+  w.U64(incarnation);
+  w.U32(0);  // body length, filled by EndFrame
+  assert(out->size() == kFrameHeaderBytes);
+  return out->size();
+}
+
+void EndFrame(std::vector<std::uint8_t>* out) {
+  assert(out->size() >= kFrameHeaderBytes);
+  const auto body = static_cast<std::uint32_t>(out->size() - kFrameHeaderBytes);
+  for (int i = 0; i < 4; ++i) (*out)[16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(body >> (8 * i));
+}
+
+void EncodeRecord(Writer& w, const Record& r) {
+  const std::size_t start = w.size();
+  w.U8(r.kind);
+  w.Bytes(r.key);
+  switch (static_cast<EntryKind>(r.kind)) {
+    case EntryKind::kDevice:
+      w.Varint(r.seq);
+      w.U8(static_cast<std::uint8_t>(r.state));
+      break;
+    case EntryKind::kRegistration:
+      w.Varint(r.seq);
+      w.U8(static_cast<std::uint8_t>((r.removed ? kRegRemoved : 0) |
+                                     (r.status == ContactStatus::kUnreachable ? kRegUnreachable : 0)));
+      w.Varint(static_cast<std::uint64_t>(r.expires_ns));
+      w.Varint(static_cast<std::uint64_t>(r.horizon_ns));
+      w.Varint(r.rtt_us);
+      w.Bytes(r.contact);
+      break;
+    case EntryKind::kMailbox:
+      w.Varint(r.counts.new_messages);
+      w.Varint(r.counts.old_messages);
+      w.Varint(r.counts.urgent_messages);
+      w.Varint(static_cast<std::uint64_t>(r.hlc.physical_ns));
+      w.Varint(r.hlc.logical);
+      w.Varint(r.writer);
+      break;
+  }
+  assert(w.size() - start == EncodedRecordBytes(r));
+  (void)start;
+}
+
+void EncodeUpdatesPrefix(Writer& w, std::uint64_t from_seq, std::uint64_t to_seq, std::uint32_t count) {
+  w.Varint(from_seq);
+  w.Varint(to_seq);
+  w.Varint(count);
+}
+
+void EncodeHeartbeat(Writer& w, const Heartbeat& hb) {
+  w.U64(hb.summary);
+  w.Bytes(hb.label);
+}
+
+void EncodeSummary(Writer& w, const Summary& s) { w.U64(s.summary); }
+
+void EncodeDigest(Writer& w, const Digest& d) {
+  w.U8(static_cast<std::uint8_t>(d.mode));
+  w.U64(d.mailbox_hash);
+  w.Varint(d.lo);
+  w.Varint(d.hi);
+  w.Varint(d.entries.size());
+  for (const DigestEntry& e : d.entries) {
+    w.Varint(e.origin);
+    w.Varint(e.incarnation);
+    w.Varint(e.watermark);
+    w.U64(e.hash);
+  }
+}
+
+void EncodeSyncRequest(Writer& w, const SyncRequest& r) {
+  w.Varint(r.session);
+  w.Varint(r.origin);
+  w.Varint(r.incarnation);
+  w.Varint(r.since);
+}
+
+void EncodeSyncPagePrefix(Writer& w, const SyncPage& p, std::uint32_t count) {
+  w.Varint(p.session);
+  w.Varint(p.page);
+  w.U8(p.last ? kPageLast : 0);
+  w.Varint(p.origin);
+  w.Varint(p.incarnation);
+  w.Varint(p.donor_watermark);
+  w.Varint(count);
+}
+
+void EncodeSyncAck(Writer& w, const SyncAck& a) {
+  w.Varint(a.session);
+  w.Varint(a.next_page);
+}
+
+void EncodeSyncRefuse(Writer& w, const SyncRefuse& r) {
+  w.Varint(r.session);
+  w.U8(static_cast<std::uint8_t>(r.reason));
+}
+
+std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, const DecodeLimits& limits,
+                                       FrameHeader* header, std::span<const std::uint8_t>* body) {
+  if (frame.size() > limits.max_frame_bytes) return DropReason::kOversize;
+  if (frame.size() < 2) return DropReason::kTruncated;
+  if (frame[0] != kMagic0 || frame[1] != kMagic1) return DropReason::kBadMagic;
+  Reader r(frame.subspan(2));
+  std::uint8_t version = 0, type = 0;
+  std::uint32_t sender = 0, length = 0;
+  std::uint64_t incarnation = 0;
+  if (!r.U8(&version)) return r.error();
+  if (version != kVersion) return DropReason::kBadVersion;
+  if (!r.U8(&type) || !r.U32(&sender) || !r.U64(&incarnation) || !r.U32(&length)) return r.error();
+  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kSyncRefuse)) {
+    return DropReason::kUnknownType;
+  }
+  if (length != frame.size() - kFrameHeaderBytes) {
+    return length > frame.size() - kFrameHeaderBytes ? DropReason::kTruncated : DropReason::kMalformed;
+  }
+  if (sender == kNoNode || sender == kMailboxOrigin || incarnation == 0) return DropReason::kMalformed;
+  header->type = static_cast<FrameType>(type);
+  header->sender = sender;
+  header->incarnation = incarnation;
+  *body = frame.subspan(kFrameHeaderBytes);
+  return std::nullopt;
+}
+
+std::optional<DropReason> DecodeUpdates(std::span<const std::uint8_t> body, const DecodeLimits& limits, Updates* out) {
+  Reader r(body);
+  std::uint64_t count = 0;
+  out->records.clear();
+  if (!r.Varint(&out->from_seq) || !r.Varint(&out->to_seq) || !ReadCount(r, kMinRecordBytes, &count)) return r.error();
+  if (out->to_seq < out->from_seq) return DropReason::kMalformed;
+  out->records.resize(static_cast<std::size_t>(count));
+  for (Record& rec : out->records) {
+    if (!ReadRecord(r, limits, &rec)) return r.error();
+    // An UPDATES frame carries its sender's changes from (from, to] only (mailbox writes carry
+    // no sequence number).
+    if (rec.kind != static_cast<std::uint8_t>(EntryKind::kMailbox) && (rec.seq <= out->from_seq || rec.seq > out->to_seq)) {
+      return DropReason::kMalformed;
+    }
+  }
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeHeartbeat(std::span<const std::uint8_t> body, Heartbeat* out) {
+  Reader r(body);
+  if (!r.U64(&out->summary) || !r.Bytes(kMaxLabelBytes, &out->label)) return r.error();
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeSummary(std::span<const std::uint8_t> body, Summary* out) {
+  Reader r(body);
+  if (!r.U64(&out->summary)) return r.error();
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeDigest(std::span<const std::uint8_t> body, Digest* out) {
+  Reader r(body);
+  std::uint8_t mode = 0;
+  std::uint64_t count = 0;
+  out->entries.clear();
+  if (!r.U8(&mode) || !r.U64(&out->mailbox_hash)) return r.error();
+  if (mode > static_cast<std::uint8_t>(DigestMode::kJoin)) return DropReason::kMalformed;
+  out->mode = static_cast<DigestMode>(mode);
+  if (!ReadNode(r, &out->lo) || !ReadNode(r, &out->hi) || !ReadCount(r, 11, &count)) return r.error();
+  if (out->hi < out->lo || count > kMaxNodes) return DropReason::kMalformed;
+  out->entries.resize(static_cast<std::size_t>(count));
+  NodeId prev = kNoNode;
+  for (DigestEntry& e : out->entries) {
+    if (!ReadNode(r, &e.origin) || !r.Varint(&e.incarnation) || !r.Varint(&e.watermark) || !r.U64(&e.hash)) {
+      return r.error();
+    }
+    if (e.origin <= prev || e.origin < out->lo || e.origin > out->hi || e.incarnation == 0) return DropReason::kMalformed;
+    prev = e.origin;
+  }
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeSyncRequest(std::span<const std::uint8_t> body, SyncRequest* out) {
+  Reader r(body);
+  if (!ReadU32Varint(r, &out->session) || !ReadNode(r, &out->origin) || !r.Varint(&out->incarnation) ||
+      !r.Varint(&out->since)) {
+    return r.error();
+  }
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeSyncPage(std::span<const std::uint8_t> body, const DecodeLimits& limits, SyncPage* out) {
+  Reader r(body);
+  std::uint8_t flags = 0;
+  std::uint64_t count = 0;
+  out->records.clear();
+  if (!ReadU32Varint(r, &out->session) || !ReadU32Varint(r, &out->page) || !r.U8(&flags) || !ReadNode(r, &out->origin) ||
+      !r.Varint(&out->incarnation) || !r.Varint(&out->donor_watermark) || !ReadCount(r, kMinRecordBytes, &count)) {
+    return r.error();
+  }
+  if ((flags & ~kPageLast) != 0) return DropReason::kMalformed;
+  out->last = (flags & kPageLast) != 0;
+  const bool mailbox_session = out->origin == kMailboxOrigin;
+  if (!mailbox_session && out->incarnation == 0) return DropReason::kMalformed;
+  out->records.resize(static_cast<std::size_t>(count));
+  for (Record& rec : out->records) {
+    if (!ReadRecord(r, limits, &rec)) return r.error();
+    // A page carries one origin's owned entries, or (origin kMailboxOrigin) mailboxes only.
+    const bool is_mailbox = rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox);
+    if (is_mailbox != mailbox_session) return DropReason::kMalformed;
+  }
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeSyncAck(std::span<const std::uint8_t> body, SyncAck* out) {
+  Reader r(body);
+  if (!ReadU32Varint(r, &out->session) || !ReadU32Varint(r, &out->next_page)) return r.error();
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, SyncRefuse* out) {
+  Reader r(body);
+  std::uint8_t reason = 0;
+  if (!ReadU32Varint(r, &out->session) || !r.U8(&reason)) return r.error();
+  if (reason > static_cast<std::uint8_t>(RefuseReason::kStale)) return DropReason::kMalformed;
+  out->reason = static_cast<RefuseReason>(reason);
+  return Finish(r);
+}
+
+}  // namespace pbxstate::codec

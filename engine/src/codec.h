@@ -1,0 +1,228 @@
+// The wire format. Every frame:
+//
+//   magic "PX" (2) | version (1) | type (1) | sender node (u32 LE) | sender incarnation (u64 LE)
+//   | body length (u32 LE) | body
+//
+// Bodies use LEB128 varints for integers and varint-length-prefixed byte strings. A decoder
+// never trusts a length: each is checked against the bytes left and against a bound before use,
+// and a frame decodes completely (into views of its own bytes) before anything in it is applied.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "pbxstate/stats.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::codec {
+
+inline constexpr std::uint8_t kMagic0 = 'P';
+inline constexpr std::uint8_t kMagic1 = 'X';
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kFrameHeaderBytes = 20;
+inline constexpr std::size_t kMinFrameBytes = 256;
+inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
+inline constexpr std::size_t kMaxKeyBytes = 1024;
+inline constexpr std::size_t kMaxContactBytes = 2048;
+inline constexpr std::size_t kMaxLabelBytes = 64;
+inline constexpr std::size_t kMaxNodes = 4096;
+// Records and digest entries in one frame; far above what kMaxFrameBytes can hold of real ones,
+// it bounds what a hostile count could make a decoder reserve.
+inline constexpr std::size_t kMaxItemsPerFrame = kMaxFrameBytes / 4;
+// The reserved origin of a catch-up session over the mailbox set.
+inline constexpr NodeId kMailboxOrigin = 0xFFFFFFFFu;
+
+enum class FrameType : std::uint8_t {
+  kUpdates = 1,
+  kHeartbeat = 2,
+  kSummary = 3,
+  kDigest = 4,
+  kSyncRequest = 5,
+  kSyncPage = 6,
+  kSyncAck = 7,
+  kSyncRefuse = 8,
+};
+
+struct FrameHeader {
+  FrameType type;
+  NodeId sender;
+  std::uint64_t incarnation;
+};
+
+// One entry as carried in UPDATES and SYNC_PAGE frames.
+struct Record {
+  std::uint8_t kind;  // EntryKind
+  std::string_view key;
+  std::uint64_t seq = 0;  // device, registration
+  // device
+  DeviceState state = DeviceState::kUnknown;
+  // registration
+  bool removed = false;
+  ContactStatus status = ContactStatus::kReachable;
+  std::int64_t expires_ns = 0;
+  std::int64_t horizon_ns = 0;  // latest expiry its owner ever gave this key in this incarnation
+  std::uint32_t rtt_us = 0;
+  std::string_view contact;
+  // mailbox
+  MailboxCounts counts;
+  HlcTimestamp hlc;
+  NodeId writer = kNoNode;
+};
+
+// The upper bound of one encoded record, for frame planning.
+std::size_t MaxRecordBytes(std::size_t key_bytes, std::size_t contact_bytes);
+// Bytes before the records in an UPDATES body (two seqs and a count, at their widest).
+inline constexpr std::size_t kUpdatesPrefixMaxBytes = 30;
+// Bytes before the records in a SYNC_PAGE body, at their widest.
+inline constexpr std::size_t kSyncPagePrefixMaxBytes = 60;
+std::size_t EncodedRecordBytes(const Record& r);
+
+struct Updates {
+  std::uint64_t from_seq = 0, to_seq = 0;  // the sender's changes in (from, to] are covered
+  std::vector<Record> records;
+};
+
+struct Heartbeat {
+  std::uint64_t summary = 0;
+  std::string_view label;
+};
+
+struct Summary {
+  std::uint64_t summary = 0;
+};
+
+struct DigestEntry {
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t watermark;
+  std::uint64_t hash;
+};
+
+// How a digest's receiver treats it.
+enum class DigestMode : std::uint8_t {
+  kOffer = 0,  // an anti-entropy answer: pull what the sender has, answer once if it lacks something
+  kReply = 1,  // the answer to an offer: pull only, never answer
+  kJoin = 2,   // sent to a newly joined node: pull only, never answer
+};
+
+struct Digest {
+  DigestMode mode = DigestMode::kOffer;
+  std::uint64_t mailbox_hash = 0;
+  NodeId lo = 0, hi = 0;  // origins in [lo, hi] that the sender holds are all listed
+  std::vector<DigestEntry> entries;  // sorted by origin
+};
+
+struct SyncRequest {
+  std::uint32_t session;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t since;
+};
+
+struct SyncPage {
+  std::uint32_t session;
+  std::uint32_t page;
+  bool last = false;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t donor_watermark;
+  std::vector<Record> records;
+};
+
+struct SyncAck {
+  std::uint32_t session;
+  std::uint32_t next_page;  // every page below this one arrived
+};
+
+enum class RefuseReason : std::uint8_t { kBusy = 0, kNotHeld = 1, kStale = 2 };
+
+struct SyncRefuse {
+  std::uint32_t session;
+  RefuseReason reason;
+};
+
+// Appends to a caller-owned buffer.
+class Writer {
+ public:
+  explicit Writer(std::vector<std::uint8_t>* out) : out_(out) {}
+  void U8(std::uint8_t v) { out_->push_back(v); }
+  void U32(std::uint32_t v);
+  void U64(std::uint64_t v);
+  void Varint(std::uint64_t v);
+  void Bytes(std::string_view s);  // varint length, then the bytes
+  std::size_t size() const { return out_->size(); }
+
+ private:
+  std::vector<std::uint8_t>* out_;
+};
+
+// Reads from borrowed bytes. After the first failure every read fails and error() says why.
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
+  bool U8(std::uint8_t* v);
+  bool U32(std::uint32_t* v);
+  bool U64(std::uint64_t* v);
+  bool Varint(std::uint64_t* v);
+  bool VarintBounded(std::uint64_t max, std::uint64_t* v);  // kMalformed above max
+  bool Bytes(std::size_t max_len, std::string_view* s);       // kOversize above max_len
+  bool Fail(DropReason why) {
+    if (!error_) error_ = why;
+    return false;
+  }
+  std::size_t remaining() const { return in_.size() - pos_; }
+  bool ok() const { return !error_.has_value(); }
+  std::optional<DropReason> error() const { return error_; }
+
+ private:
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+  std::optional<DropReason> error_;
+};
+
+// Limits a decoder applies to what a peer sends. They come from the receiver's EngineConfig.
+struct DecodeLimits {
+  std::size_t max_frame_bytes;
+  std::size_t max_key_bytes;
+  std::size_t max_contact_bytes;
+};
+
+// Starts a frame in `out` (cleared first) and returns the offset of its body.
+std::size_t BeginFrame(std::vector<std::uint8_t>* out, FrameType type, NodeId sender, std::uint64_t incarnation);
+// Writes the body length into the header once the body is complete.
+void EndFrame(std::vector<std::uint8_t>* out);
+
+void EncodeRecord(Writer& w, const Record& r);
+void EncodeUpdatesPrefix(Writer& w, std::uint64_t from_seq, std::uint64_t to_seq, std::uint32_t count);
+void EncodeHeartbeat(Writer& w, const Heartbeat& hb);
+void EncodeSummary(Writer& w, const Summary& s);
+void EncodeDigest(Writer& w, const Digest& d);
+void EncodeSyncRequest(Writer& w, const SyncRequest& r);
+void EncodeSyncPagePrefix(Writer& w, const SyncPage& p, std::uint32_t count);
+void EncodeSyncAck(Writer& w, const SyncAck& a);
+void EncodeSyncRefuse(Writer& w, const SyncRefuse& r);
+
+// Bytes per digest entry at their widest (for paging digests).
+inline constexpr std::size_t kDigestEntryMaxBytes = 5 + 10 + 10 + 8;
+inline constexpr std::size_t kDigestPrefixMaxBytes = 1 + 8 + 5 + 5 + 5;
+
+// Parses and checks the header; on success `body` views the body bytes.
+std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, const DecodeLimits& limits,
+                                       FrameHeader* header, std::span<const std::uint8_t>* body);
+
+// Each decoder consumes the whole body or fails; trailing bytes are kMalformed. Output views
+// point into `body`.
+std::optional<DropReason> DecodeUpdates(std::span<const std::uint8_t> body, const DecodeLimits& limits, Updates* out);
+std::optional<DropReason> DecodeHeartbeat(std::span<const std::uint8_t> body, Heartbeat* out);
+std::optional<DropReason> DecodeSummary(std::span<const std::uint8_t> body, Summary* out);
+std::optional<DropReason> DecodeDigest(std::span<const std::uint8_t> body, Digest* out);
+std::optional<DropReason> DecodeSyncRequest(std::span<const std::uint8_t> body, SyncRequest* out);
+std::optional<DropReason> DecodeSyncPage(std::span<const std::uint8_t> body, const DecodeLimits& limits, SyncPage* out);
+std::optional<DropReason> DecodeSyncAck(std::span<const std::uint8_t> body, SyncAck* out);
+std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, SyncRefuse* out);
+
+}  // namespace pbxstate::codec

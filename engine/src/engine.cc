@@ -1,0 +1,335 @@
+// The public facade, local changes and queries.
+#include <algorithm>
+#include <cassert>
+
+#include "engine_impl.h"
+#include "hash.h"
+
+namespace pbxstate {
+
+EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
+    : config_(config),
+      env_(env),
+      limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes} {
+  known_incarnation_[config_.node_id] = config_.incarnation;
+  OriginFor(config_.node_id).incarnation = config_.incarnation;
+}
+
+void EngineImpl::Start() {
+  assert(!in_callback_);
+  if (started_) return;
+  started_ = true;
+  const MonoTime now = env_->Now();
+  env_->Log(LogLevel::kInfo, "pbxstate: node " + std::to_string(config_.node_id) + " incarnation " +
+                                 std::to_string(config_.incarnation) + " starting; frames are unauthenticated");
+  SendHeartbeat();
+  if (config_.membership == MembershipSource::kHeartbeat) {
+    heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
+    suspicion_due_ = now + config_.heartbeat_interval;
+  }
+  if (config_.anti_entropy_interval > 0ms) anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
+  FlushPending();
+  Rearm();
+}
+
+Status EngineImpl::CheckKey(std::string_view key, const char* what) const {
+  if (key.empty()) return Status::InvalidArgument(std::string(what) + " name is empty");
+  if (key.size() > config_.max_key_bytes) {
+    return Status::InvalidArgument(std::string(what) + " name is " + std::to_string(key.size()) +
+                                   " bytes, more than max_key_bytes " + std::to_string(config_.max_key_bytes));
+  }
+  return Status::Ok();
+}
+
+Status EngineImpl::CheckMutable() const {
+  if (in_callback_) return Status::FailedPrecondition("a ViewListener must not change the engine");
+  return Status::Ok();
+}
+
+Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(device, "device"); !s.ok()) return s;
+  if (static_cast<int>(state) >= kDeviceStateCount) return Status::InvalidArgument("device state out of range");
+  const NodeId self = config_.node_id;
+  if (auto id = devices_.Find(device)) {
+    const Contribution* c = FindContribution(*id, self);
+    if (c != nullptr && c->state == state) return Status::Ok();  // nothing changes; nothing to send
+  } else if (EntriesHeld() >= config_.max_entries) {
+    return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
+  }
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kDevice);
+  rec.key = device;
+  rec.seq = ++own_seq_;
+  rec.state = state;
+  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
+  assert(changed);
+  (void)changed;
+  OriginFor(self).ranges.AdvanceTo(own_seq_);
+  ++stats_.local_changes;
+  MarkPending(EntryKind::kDevice, *devices_.Find(device));
+  Rearm();
+  return Status::Ok();
+}
+
+Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(mailbox, "mailbox"); !s.ok()) return s;
+  if (!mailboxes_.Find(mailbox) && EntriesHeld() >= config_.max_entries) {
+    return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
+  }
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  rec.key = mailbox;
+  rec.counts = counts;
+  rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
+  rec.writer = config_.node_id;
+  const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
+  assert(changed);  // a fresh tick is greater than anything seen
+  (void)changed;
+  ++stats_.local_changes;
+  MarkPending(EntryKind::kMailbox, *mailboxes_.Find(mailbox));
+  Rearm();
+  return Status::Ok();
+}
+
+Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo& info) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(aor, "AOR"); !s.ok()) return s;
+  if (info.contact.empty()) return Status::InvalidArgument("registration contact is empty");
+  if (info.contact.size() > config_.max_contact_bytes) {
+    return Status::InvalidArgument("registration contact is longer than max_contact_bytes " +
+                                   std::to_string(config_.max_contact_bytes));
+  }
+  const WallTime now = env_->WallNow();
+  if (info.expires <= now) return Status::InvalidArgument("registration expiry is not in the future");
+  if (info.expires - now > config_.max_registration_ttl) {
+    return Status::InvalidArgument("registration expiry is further out than max_registration_ttl");
+  }
+  const NodeId self = config_.node_id;
+  std::int64_t horizon = info.expires.time_since_epoch().count();
+  if (auto id = aors_.Find(aor)) {
+    if (const Registration* r = FindRegistration(*id, self)) {
+      if (!r->dead && r->contact == info.contact && r->expires_ns == horizon && r->status == info.status &&
+          r->rtt_us == info.rtt_us) {
+        return Status::Ok();
+      }
+      horizon = std::max(horizon, r->horizon_ns);
+    }
+  } else if (EntriesHeld() >= config_.max_entries) {
+    return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
+  }
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
+  rec.key = aor;
+  rec.seq = ++own_seq_;
+  rec.removed = false;
+  rec.status = info.status;
+  rec.expires_ns = info.expires.time_since_epoch().count();
+  rec.horizon_ns = horizon;
+  rec.rtt_us = info.rtt_us;
+  rec.contact = info.contact;
+  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
+  assert(changed);
+  (void)changed;
+  OriginFor(self).ranges.AdvanceTo(own_seq_);
+  ++stats_.local_changes;
+  MarkPending(EntryKind::kRegistration, *aors_.Find(aor));
+  Rearm();
+  return Status::Ok();
+}
+
+Status EngineImpl::RemoveRegistration(std::string_view aor) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(aor, "AOR"); !s.ok()) return s;
+  const NodeId self = config_.node_id;
+  auto id = aors_.Find(aor);
+  if (!id) return Status::Ok();
+  const Registration* r = FindRegistration(*id, self);
+  if (r == nullptr || r->dead) return Status::Ok();
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
+  rec.key = aor;
+  rec.seq = ++own_seq_;
+  rec.removed = true;
+  rec.expires_ns = r->expires_ns;
+  rec.horizon_ns = r->horizon_ns;
+  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
+  assert(changed);
+  (void)changed;
+  OriginFor(self).ranges.AdvanceTo(own_seq_);
+  ++stats_.local_changes;
+  MarkPending(EntryKind::kRegistration, *id);
+  Rearm();
+  return Status::Ok();
+}
+
+std::optional<DeviceState> EngineImpl::ClusterDeviceState(std::string_view device) const {
+  auto id = devices_.Find(device);
+  if (!id) return std::nullopt;
+  return devices_[*id].aggregate;
+}
+
+std::vector<DeviceContribution> EngineImpl::DeviceContributions(std::string_view device) const {
+  std::vector<DeviceContribution> out;
+  auto id = devices_.Find(device);
+  if (!id) return out;
+  for (const Contribution& c : devices_[*id].contributions) {
+    out.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
+  }
+  return out;
+}
+
+std::optional<MailboxValue> EngineImpl::Mailbox(std::string_view mailbox) const {
+  auto id = mailboxes_.Find(mailbox);
+  if (!id) return std::nullopt;
+  return mailboxes_[*id].value;
+}
+
+namespace {
+RegistrationView ViewOf(const Registration& r, std::uint64_t incarnation) {
+  RegistrationView v;
+  v.node = r.node;
+  v.info.contact = r.contact;
+  v.info.expires = WallTime(Duration(r.expires_ns));
+  v.info.status = r.status;
+  v.info.rtt_us = r.rtt_us;
+  v.version = {incarnation, r.seq};
+  return v;
+}
+}  // namespace
+
+std::vector<RegistrationView> EngineImpl::Registrations(std::string_view aor) const {
+  std::vector<RegistrationView> out;
+  auto id = aors_.Find(aor);
+  if (!id) return out;
+  for (const Registration& r : aors_[*id].regs) {
+    if (!r.dead) out.push_back(ViewOf(r, origins_.at(r.node).incarnation));
+  }
+  return out;
+}
+
+void EngineImpl::ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
+                                                        std::span<const DeviceContribution>)>& fn) const {
+  std::vector<DeviceContribution> cs;
+  for (std::uint32_t id = 0; id < devices_.size(); ++id) {
+    const DeviceRecord& d = devices_[id];
+    if (d.contributions.empty()) continue;
+    cs.clear();
+    for (const Contribution& c : d.contributions) {
+      cs.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
+    }
+    fn(d.name, d.aggregate, cs);
+  }
+}
+
+void EngineImpl::ForEachMailbox(const std::function<void(std::string_view, const MailboxValue&)>& fn) const {
+  for (std::uint32_t id = 0; id < mailboxes_.size(); ++id) {
+    if (mailboxes_[id].value) fn(mailboxes_[id].name, *mailboxes_[id].value);
+  }
+}
+
+void EngineImpl::ForEachRegistration(const std::function<void(std::string_view, const RegistrationView&)>& fn) const {
+  for (std::uint32_t id = 0; id < aors_.size(); ++id) {
+    for (const Registration& r : aors_[id].regs) {
+      if (!r.dead) fn(aors_[id].name, ViewOf(r, origins_.at(r.node).incarnation));
+    }
+  }
+}
+
+ViewDigest EngineImpl::Digest() const {
+  ViewDigest d;
+  std::uint64_t h = mailbox_hash_;
+  for (const auto& [node, o] : origins_) h ^= o.hash;
+  d.hash = Mix64(h);
+  d.devices = stats_.device_entries;
+  d.mailboxes = stats_.mailbox_entries;
+  d.registrations = stats_.registration_entries;
+  return d;
+}
+
+std::vector<NodeId> EngineImpl::Members() const {
+  std::vector<NodeId> out{config_.node_id};
+  for (const auto& [node, p] : peers_) {
+    if (p.live || p.departing) out.push_back(node);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string_view EngineImpl::NodeLabel(NodeId node) const {
+  if (node == config_.node_id) return config_.label;
+  auto it = peers_.find(node);
+  return it == peers_.end() ? std::string_view() : std::string_view(it->second.label);
+}
+
+void EngineImpl::Emit(const ViewChange& change) {
+  if (listener_ == nullptr) return;
+  assert(!in_callback_);
+  in_callback_ = true;
+  listener_->OnViewChange(change);
+  in_callback_ = false;
+}
+
+void EngineImpl::NotifyMembers() {
+  ++stats_.membership_changes;
+  if (listener_ == nullptr) return;
+  const std::vector<NodeId> members = Members();
+  in_callback_ = true;
+  listener_->OnMembersChanged(members);
+  in_callback_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine: forwards to EngineImpl, which keeps the public header free of the engine's internals.
+
+Status Engine::Create(const EngineConfig& config, Env* env, std::unique_ptr<Engine>* out) {
+  if (env == nullptr) return Status::InvalidArgument("env is null");
+  if (Status s = config.Validate(); !s.ok()) return s;
+  out->reset(new Engine(std::make_unique<EngineImpl>(config, env)));
+  return Status::Ok();
+}
+
+Engine::Engine(std::unique_ptr<EngineImpl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+void Engine::Start() { impl_->Start(); }
+void Engine::OnFrame(NodeId from, std::span<const std::uint8_t> frame) { impl_->OnFrame(from, frame); }
+void Engine::OnMembership(const MembershipView& view) { impl_->OnMembership(view); }
+void Engine::OnTimer() { impl_->OnTimer(); }
+Status Engine::SetDeviceState(std::string_view device, DeviceState state) { return impl_->SetDeviceState(device, state); }
+Status Engine::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
+  return impl_->SetMailbox(mailbox, counts);
+}
+Status Engine::SetRegistration(std::string_view aor, const RegistrationInfo& info) {
+  return impl_->SetRegistration(aor, info);
+}
+Status Engine::RemoveRegistration(std::string_view aor) { return impl_->RemoveRegistration(aor); }
+std::optional<DeviceState> Engine::ClusterDeviceState(std::string_view device) const {
+  return impl_->ClusterDeviceState(device);
+}
+std::vector<DeviceContribution> Engine::DeviceContributions(std::string_view device) const {
+  return impl_->DeviceContributions(device);
+}
+std::optional<MailboxValue> Engine::Mailbox(std::string_view mailbox) const { return impl_->Mailbox(mailbox); }
+std::vector<RegistrationView> Engine::Registrations(std::string_view aor) const { return impl_->Registrations(aor); }
+void Engine::ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
+                                                    std::span<const DeviceContribution>)>& fn) const {
+  impl_->ForEachDevice(fn);
+}
+void Engine::ForEachMailbox(const std::function<void(std::string_view, const MailboxValue&)>& fn) const {
+  impl_->ForEachMailbox(fn);
+}
+void Engine::ForEachRegistration(const std::function<void(std::string_view, const RegistrationView&)>& fn) const {
+  impl_->ForEachRegistration(fn);
+}
+ViewDigest Engine::Digest() const { return impl_->Digest(); }
+const EngineStats& Engine::stats() const { return impl_->stats_; }
+std::vector<NodeId> Engine::Members() const { return impl_->Members(); }
+std::string_view Engine::NodeLabel(NodeId node) const { return impl_->NodeLabel(node); }
+NodeId Engine::node_id() const { return impl_->config_.node_id; }
+std::uint64_t Engine::incarnation() const { return impl_->config_.incarnation; }
+const EngineConfig& Engine::config() const { return impl_->config_; }
+void Engine::SetListener(ViewListener* listener) { impl_->listener_ = listener; }
+
+}  // namespace pbxstate

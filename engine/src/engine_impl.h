@@ -1,0 +1,300 @@
+// The engine's private state and the methods its implementation files share:
+//   engine.cc          public facade, local changes, queries
+//   store.cc           the entry store: applying versions, hashes, listener events, expiry
+//   engine_net.cc      frames in and out: batching, send queue, dispatch of received frames
+//   engine_sync.cc     digests, anti-entropy and catch-up sessions
+//   engine_members.cc  membership, failure detector, departures, timers
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "codec.h"
+#include "devstate_aggregate.h"
+#include "hlc.h"
+#include "pbxstate/engine.h"
+#include "received_ranges.h"
+
+namespace pbxstate {
+
+// Names are interned once; records live in a deque so their addresses (and the string_views
+// the index holds into their names) stay valid as it grows. Ids are never reused.
+template <class Record>
+class Interner {
+ public:
+  std::optional<std::uint32_t> Find(std::string_view name) const {
+    auto it = ids_.find(name);
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::uint32_t Add(std::string_view name) {
+    assert(!Find(name));
+    const auto id = static_cast<std::uint32_t>(records_.size());
+    records_.emplace_back();
+    records_.back().name.assign(name);
+    ids_.emplace(records_.back().name, id);
+    return id;
+  }
+  Record& operator[](std::uint32_t id) { return records_[id]; }
+  const Record& operator[](std::uint32_t id) const { return records_[id]; }
+  std::size_t size() const { return records_.size(); }
+
+ private:
+  std::deque<Record> records_;
+  std::unordered_map<std::string_view, std::uint32_t> ids_;
+};
+
+struct Contribution {
+  std::uint64_t seq;
+  NodeId node;
+  DeviceState state;
+};
+
+struct DeviceRecord {
+  std::string name;
+  std::vector<Contribution> contributions;  // sorted by node
+  std::optional<DeviceState> aggregate;
+};
+
+struct Registration {
+  std::uint64_t seq = 0;
+  NodeId node = kNoNode;
+  bool dead = false;  // removed, or expired but kept until horizon_ns to refuse older versions
+  ContactStatus status = ContactStatus::kReachable;
+  std::uint32_t rtt_us = 0;
+  std::int64_t expires_ns = 0;
+  std::int64_t horizon_ns = 0;
+  std::string contact;
+};
+
+struct AorRecord {
+  std::string name;
+  std::vector<Registration> regs;  // sorted by node
+};
+
+struct MailboxRecord {
+  std::string name;
+  std::optional<MailboxValue> value;
+};
+
+// What this node knows of one origin's owned entries.
+struct OriginState {
+  explicit OriginState(std::size_t max_ranges) : ranges(max_ranges) {}
+  std::uint64_t incarnation = 0;
+  ReceivedRanges ranges;
+  std::uint64_t hash = 0;                // xor of the hashes of its live entries
+  std::uint64_t entries = 0;             // device contributions + registrations held (dead included)
+  std::vector<std::uint32_t> device_ids;  // devices it contributes to
+  std::vector<std::uint32_t> aor_ids;     // AORs it holds a registration for (may repeat; compacted)
+};
+
+struct Peer {
+  bool live = false;
+  bool departing = false;  // left the membership, still counting until depart_deadline
+  MonoTime depart_deadline{};
+  MonoTime last_heard{};
+  std::optional<std::uint64_t> summary;  // from its last heartbeat
+  std::string label;
+};
+
+struct Want {
+  std::uint64_t incarnation = 0;
+  std::uint64_t since = 0;
+  std::vector<NodeId> donors;  // at most kMaxWantDonors, best first
+};
+
+struct PullSession {
+  std::uint32_t id;
+  NodeId donor;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t since;
+  std::uint32_t next_page = 0;
+  MonoTime last_progress{};
+  std::vector<NodeId> other_donors;  // where to go when this donor fails
+};
+
+struct ServeSession {
+  std::uint32_t id;
+  NodeId puller;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t donor_watermark;
+  std::vector<std::uint32_t> items;  // device ids then AOR ids (owned origin), or mailbox ids
+  std::size_t device_items = 0;
+  std::size_t cursor = 0;
+  struct Mark {
+    std::uint32_t page;
+    std::size_t start;
+  };
+  std::deque<Mark> unacked;
+  std::uint32_t next_page = 0;
+  std::uint32_t acked = 0;
+  std::uint32_t resend_until = 0;  // pages below this one, sent again, are resends
+  bool sent_last = false;
+  MonoTime last_send{};
+  MonoTime last_progress{};
+};
+
+struct ExpiryItem {
+  std::int64_t at_ns;
+  std::uint32_t aor;
+  NodeId node;
+  std::uint64_t seq;
+  bool operator>(const ExpiryItem& o) const { return at_ns > o.at_ns; }
+};
+
+inline constexpr std::size_t kMaxWantDonors = 4;
+
+class EngineImpl {
+ public:
+  EngineImpl(const EngineConfig& config, Env* env);
+
+  // ---- engine.cc ----
+  void Start();
+  Status SetDeviceState(std::string_view device, DeviceState state);
+  Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
+  Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
+  Status RemoveRegistration(std::string_view aor);
+  std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
+  std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
+  std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
+  std::vector<RegistrationView> Registrations(std::string_view aor) const;
+  void ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
+                                              std::span<const DeviceContribution>)>& fn) const;
+  void ForEachMailbox(const std::function<void(std::string_view, const MailboxValue&)>& fn) const;
+  void ForEachRegistration(const std::function<void(std::string_view, const RegistrationView&)>& fn) const;
+  ViewDigest Digest() const;
+  std::vector<NodeId> Members() const;
+  std::string_view NodeLabel(NodeId node) const;
+
+  // ---- store.cc ----
+  // Applies one owned-entry record of `origin` (whose incarnation is current). Returns true when
+  // it changed something.
+  bool ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause);
+  bool ApplyMailbox(const codec::Record& rec, ChangeCause cause);
+  // Drops every owned entry of `origin` and forgets its ranges (departure or restart).
+  void DropOrigin(NodeId origin, ChangeCause cause);
+  // Makes `incarnation` the current one of `origin`; returns false when it is older than one
+  // already seen (the caller refuses what carried it).
+  bool NoteIncarnation(NodeId origin, std::uint64_t incarnation);
+  OriginState& OriginFor(NodeId origin);
+  void ExpireRegistrations(std::int64_t now_ns);
+  std::uint64_t MailboxSetHash() const { return mailbox_hash_; }
+  codec::Record DeviceRecordFor(std::uint32_t device, const Contribution& c) const;
+  codec::Record RegistrationRecordFor(std::uint32_t aor, const Registration& r) const;
+  codec::Record MailboxRecordFor(std::uint32_t mailbox) const;
+  const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
+  const Registration* FindRegistration(std::uint32_t aor, NodeId node) const;
+  void CompactAorIds(OriginState& o, NodeId origin);
+
+  // ---- engine_net.cc ----
+  void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+  void MarkPending(EntryKind kind, std::uint32_t id);
+  void FlushPending();
+  void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
+  void DrainSendQueue();
+  void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
+
+  // ---- engine_sync.cc ----
+  std::uint64_t SummaryHash() const;
+  void SendDigest(NodeId to, std::uint8_t mode);
+  void HandleSummary(NodeId from, const codec::Summary& s);
+  void HandleDigest(NodeId from, const codec::Digest& d);
+  void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
+  void HandleSyncPage(NodeId from, const codec::SyncPage& p);
+  void HandleSyncAck(NodeId from, const codec::SyncAck& a);
+  void HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r);
+  void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t since, NodeId donor);
+  void StartPulls();
+  void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
+  void PumpServe(ServeSession& s);
+  void SyncTick(MonoTime now);
+  void AntiEntropyTick();
+  void ForgetSessionsWith(NodeId node);
+
+  // ---- engine_members.cc ----
+  void OnMembership(const MembershipView& view);
+  void OnTimer();
+  void HeardFrom(NodeId node);
+  void PeerJoined(NodeId node);
+  void PeerDeparted(NodeId node);
+  bool IsLive(NodeId node) const;      // counted and accepted: self, or a live peer
+  bool IsCounted(NodeId node) const;   // its entries count: live or within its grace
+  void Rearm();
+  void SendHeartbeat();
+  MonoTime Jittered(MonoTime base, Duration interval);
+
+  // ---- shared state ----
+  void NotifyMembers();
+  void Emit(const ViewChange& change);
+  Status CheckKey(std::string_view key, const char* what) const;
+  Status CheckMutable() const;
+  std::uint64_t EntriesHeld() const {
+    return stats_.device_entries + stats_.mailbox_entries + stats_.registration_entries + tombstones_;
+  }
+
+  EngineConfig config_;
+  Env* env_;
+  codec::DecodeLimits limits_;
+  ViewListener* listener_ = nullptr;
+  bool in_callback_ = false;
+  bool started_ = false;
+  EngineStats stats_;
+
+  Interner<DeviceRecord> devices_;
+  Interner<AorRecord> aors_;
+  Interner<MailboxRecord> mailboxes_;
+  std::uint64_t mailbox_hash_ = 0;
+  std::uint64_t tombstones_ = 0;  // dead registrations kept to refuse older versions
+  std::map<NodeId, OriginState> origins_;           // self included
+  std::map<NodeId, std::uint64_t> known_incarnation_;  // survives drops; bounded by max_nodes
+  std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> expiries_;
+  HybridClock hlc_;
+
+  std::uint64_t own_seq_ = 0;
+  std::uint64_t flushed_seq_ = 0;     // own changes up to here were put in frames
+  std::vector<std::pair<EntryKind, std::uint32_t>> pending_;
+  std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
+  std::optional<MonoTime> flush_due_;
+
+  struct Outgoing {
+    NodeId to;  // kNoNode: broadcast
+    std::vector<std::uint8_t> bytes;
+  };
+  std::deque<Outgoing> send_queue_;
+  std::optional<MonoTime> send_retry_due_;
+  std::vector<std::uint8_t> frame_buf_;
+  codec::Updates updates_buf_;
+  codec::SyncPage page_buf_;
+  codec::Digest digest_buf_;
+
+  std::map<NodeId, Peer> peers_;  // every node heard of, self excluded
+  std::uint64_t view_id_ = 0;
+  std::optional<MonoTime> heartbeat_due_;
+  std::optional<MonoTime> anti_entropy_due_;
+  std::optional<MonoTime> join_digest_due_;
+  std::set<NodeId> join_digest_targets_;
+  std::optional<MonoTime> departure_due_;
+  std::optional<MonoTime> suspicion_due_;
+  std::optional<MonoTime> scheduled_wakeup_;
+
+  std::map<NodeId, Want> wants_;
+  std::map<std::uint32_t, PullSession> pulls_;
+  std::map<std::pair<NodeId, std::uint32_t>, ServeSession> serves_;
+  std::uint32_t next_session_id_ = 1;
+  std::optional<MonoTime> sync_tick_due_;
+};
+
+}  // namespace pbxstate

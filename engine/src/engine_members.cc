@@ -1,0 +1,179 @@
+// Membership (from the transport or the heartbeat failure detector), departures and timers.
+#include <algorithm>
+#include <cassert>
+
+#include "engine_impl.h"
+
+namespace pbxstate {
+
+bool EngineImpl::IsLive(NodeId node) const {
+  if (node == config_.node_id) return true;
+  auto it = peers_.find(node);
+  return it != peers_.end() && it->second.live;
+}
+
+bool EngineImpl::IsCounted(NodeId node) const {
+  if (node == config_.node_id) return true;
+  auto it = peers_.find(node);
+  return it != peers_.end() && (it->second.live || it->second.departing);
+}
+
+void EngineImpl::OnMembership(const MembershipView& view) {
+  assert(!in_callback_);
+  if (config_.membership != MembershipSource::kTransport) {
+    Drop(DropReason::kUnexpected);
+    return;
+  }
+  view_id_ = view.view_id;
+  std::set<NodeId> in_view;
+  for (NodeId n : view.members) {
+    if (n == config_.node_id || n == kNoNode || n == codec::kMailboxOrigin) continue;
+    if (in_view.size() >= config_.max_nodes) {
+      env_->Log(LogLevel::kError, "pbxstate: membership view larger than max_nodes; extra members ignored");
+      break;
+    }
+    in_view.insert(n);
+  }
+  std::vector<NodeId> departed;
+  for (const auto& [node, p] : peers_) {
+    if (p.live && in_view.count(node) == 0) departed.push_back(node);
+  }
+  for (NodeId n : departed) PeerDeparted(n);
+  for (NodeId n : in_view) {
+    if (!IsLive(n)) PeerJoined(n);
+  }
+  Rearm();
+}
+
+void EngineImpl::HeardFrom(NodeId node) {
+  Peer& p = peers_[node];
+  p.last_heard = env_->Now();
+  if (!p.live) PeerJoined(node);
+}
+
+void EngineImpl::PeerJoined(NodeId node) {
+  Peer& p = peers_[node];
+  assert(!p.live);
+  p.live = true;
+  p.departing = false;  // back within its grace: its entries never stopped counting
+  p.summary.reset();
+  if (config_.membership == MembershipSource::kHeartbeat) p.last_heard = env_->Now();
+  join_digest_targets_.insert(node);
+  if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;
+  NotifyMembers();
+}
+
+void EngineImpl::PeerDeparted(NodeId node) {
+  Peer& p = peers_[node];
+  assert(p.live);
+  p.live = false;
+  p.summary.reset();
+  join_digest_targets_.erase(node);
+  ForgetSessionsWith(node);
+  // Wants about the departed node's own entries are moot.
+  wants_.erase(node);
+  if (config_.departure_grace == 0ms) {
+    DropOrigin(node, ChangeCause::kDeparture);
+    ++stats_.departures;
+  } else {
+    p.departing = true;
+    p.depart_deadline = env_->Now() + config_.departure_grace;
+    if (!departure_due_ || p.depart_deadline < *departure_due_) departure_due_ = p.depart_deadline;
+  }
+  NotifyMembers();
+}
+
+MonoTime EngineImpl::Jittered(MonoTime base, Duration interval) {
+  // +-10% so that nodes started together do not stay in lock step.
+  const std::int64_t spread = interval.count() / 10;
+  std::int64_t offset = 0;
+  if (spread > 0) offset = static_cast<std::int64_t>(env_->Random() % static_cast<std::uint64_t>(2 * spread + 1)) - spread;
+  return base + interval + Duration(offset);
+}
+
+void EngineImpl::SendHeartbeat() {
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kHeartbeat, config_.node_id, config_.incarnation);
+  codec::Writer w(&frame_buf_);
+  codec::EncodeHeartbeat(w, {SummaryHash(), config_.label});
+  codec::EndFrame(&frame_buf_);
+  Send(kNoNode, frame_buf_);
+  ++stats_.heartbeats_sent;
+}
+
+void EngineImpl::OnTimer() {
+  assert(!in_callback_);
+  const MonoTime now = env_->Now();
+  scheduled_wakeup_.reset();
+  if (flush_due_ && now >= *flush_due_) FlushPending();
+  if (send_retry_due_ && now >= *send_retry_due_) DrainSendQueue();
+  ExpireRegistrations(env_->WallNow().time_since_epoch().count());
+  if (suspicion_due_ && now >= *suspicion_due_) {
+    std::vector<NodeId> suspected;
+    for (const auto& [node, p] : peers_) {
+      if (p.live && now - p.last_heard > config_.suspect_after) suspected.push_back(node);
+    }
+    for (NodeId n : suspected) PeerDeparted(n);
+    suspicion_due_ = now + std::max<Duration>(config_.heartbeat_interval / 4, 1ms);
+  }
+  if (departure_due_ && now >= *departure_due_) {
+    departure_due_.reset();
+    for (auto& [node, p] : peers_) {
+      if (!p.departing) continue;
+      if (p.depart_deadline <= now) {
+        p.departing = false;
+        DropOrigin(node, ChangeCause::kDeparture);
+        ++stats_.departures;
+        NotifyMembers();
+      } else if (!departure_due_ || p.depart_deadline < *departure_due_) {
+        departure_due_ = p.depart_deadline;
+      }
+    }
+  }
+  if (heartbeat_due_ && now >= *heartbeat_due_) {
+    SendHeartbeat();
+    heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
+  }
+  if (join_digest_due_ && now >= *join_digest_due_) {
+    join_digest_due_.reset();
+    const std::set<NodeId> targets = std::move(join_digest_targets_);
+    join_digest_targets_.clear();
+    // Without heartbeats, this is how new members learn our label.
+    if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
+    for (NodeId n : targets) {
+      if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
+    }
+  }
+  if (anti_entropy_due_ && now >= *anti_entropy_due_) {
+    AntiEntropyTick();
+    anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
+  }
+  if (sync_tick_due_ && now >= *sync_tick_due_) SyncTick(now);
+  Rearm();
+}
+
+void EngineImpl::Rearm() {
+  std::optional<MonoTime> next;
+  auto consider = [&](const std::optional<MonoTime>& t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  consider(flush_due_);
+  consider(send_retry_due_);
+  consider(suspicion_due_);
+  consider(departure_due_);
+  consider(heartbeat_due_);
+  consider(join_digest_due_);
+  consider(anti_entropy_due_);
+  consider(sync_tick_due_);
+  if (!expiries_.empty()) {
+    // Expiry is on the calendar clock; map it onto the monotonic one for the wakeup.
+    const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
+    const std::int64_t delta = std::max<std::int64_t>(0, expiries_.top().at_ns - wall_ns);
+    consider(env_->Now() + Duration(delta));
+  }
+  if (next && (!scheduled_wakeup_ || *next != *scheduled_wakeup_)) {
+    scheduled_wakeup_ = next;
+    env_->ScheduleWakeup(*next);
+  }
+}
+
+}  // namespace pbxstate

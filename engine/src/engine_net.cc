@@ -1,0 +1,204 @@
+// Frames in and out: dispatch of received frames, batching of local changes, the send queue.
+#include <algorithm>
+#include <cassert>
+
+#include "engine_impl.h"
+
+namespace pbxstate {
+
+void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
+  assert(!in_callback_);
+  ++stats_.frames_in;
+  stats_.bytes_in += frame.size();
+  codec::FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  if (auto err = codec::DecodeHeader(frame, limits_, &h, &body)) {
+    Drop(*err);
+    return;
+  }
+  if (h.sender == config_.node_id) {
+    Drop(DropReason::kFromSelf);
+    return;
+  }
+  // The transport knows who sent the frame; a header that claims someone else is not trusted.
+  if (h.sender != from) {
+    Drop(DropReason::kMalformed);
+    return;
+  }
+  // Decode the whole body before anything in it (or its header) changes our state.
+  std::optional<DropReason> err;
+  switch (h.type) {
+    case codec::FrameType::kUpdates: err = codec::DecodeUpdates(body, limits_, &updates_buf_); break;
+    case codec::FrameType::kSyncPage: err = codec::DecodeSyncPage(body, limits_, &page_buf_); break;
+    case codec::FrameType::kDigest: err = codec::DecodeDigest(body, &digest_buf_); break;
+    default: break;
+  }
+  codec::Heartbeat hb;
+  codec::Summary summary;
+  codec::SyncRequest request;
+  codec::SyncAck ack;
+  codec::SyncRefuse refuse;
+  switch (h.type) {
+    case codec::FrameType::kHeartbeat: err = codec::DecodeHeartbeat(body, &hb); break;
+    case codec::FrameType::kSummary: err = codec::DecodeSummary(body, &summary); break;
+    case codec::FrameType::kSyncRequest: err = codec::DecodeSyncRequest(body, &request); break;
+    case codec::FrameType::kSyncAck: err = codec::DecodeSyncAck(body, &ack); break;
+    case codec::FrameType::kSyncRefuse: err = codec::DecodeSyncRefuse(body, &refuse); break;
+    default: break;
+  }
+  if (err) {
+    Drop(*err);
+    return;
+  }
+  if (config_.membership == MembershipSource::kTransport && !IsLive(h.sender)) {
+    Drop(DropReason::kNotMember);
+    return;
+  }
+  if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
+  if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender);
+
+  switch (h.type) {
+    case codec::FrameType::kUpdates: {
+      for (const codec::Record& rec : updates_buf_.records) {
+        if (rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox)) {
+          ApplyMailbox(rec, ChangeCause::kRemote);
+        } else {
+          ApplyOwned(h.sender, rec, ChangeCause::kRemote);
+        }
+      }
+      OriginFor(h.sender).ranges.Add(updates_buf_.from_seq, updates_buf_.to_seq);
+      break;
+    }
+    case codec::FrameType::kHeartbeat: {
+      Peer& p = peers_[h.sender];
+      p.summary = hb.summary;
+      p.label.assign(hb.label);
+      break;
+    }
+    case codec::FrameType::kSummary: HandleSummary(h.sender, summary); break;
+    case codec::FrameType::kDigest: HandleDigest(h.sender, digest_buf_); break;
+    case codec::FrameType::kSyncRequest: HandleSyncRequest(h.sender, request); break;
+    case codec::FrameType::kSyncPage: HandleSyncPage(h.sender, page_buf_); break;
+    case codec::FrameType::kSyncAck: HandleSyncAck(h.sender, ack); break;
+    case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
+  }
+  Rearm();
+}
+
+void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
+  const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
+  if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
+  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes) {
+    FlushPending();
+  } else if (!flush_due_) {
+    flush_due_ = env_->Now() + config_.batch_window;
+  }
+}
+
+void EngineImpl::FlushPending() {
+  flush_due_.reset();
+  if (pending_.empty()) return;
+  const NodeId self = config_.node_id;
+  std::vector<codec::Record> records;
+  records.reserve(pending_.size());
+  for (const auto& [kind, id] : pending_) {
+    switch (kind) {
+      case EntryKind::kDevice: {
+        const Contribution* c = FindContribution(id, self);
+        assert(c != nullptr);  // own contributions are dropped only with the whole engine
+        records.push_back(DeviceRecordFor(id, *c));
+        break;
+      }
+      case EntryKind::kRegistration:
+        // Gone only when it expired past its horizon before the flush: nothing left to say.
+        if (const Registration* r = FindRegistration(id, self)) records.push_back(RegistrationRecordFor(id, *r));
+        break;
+      case EntryKind::kMailbox:
+        records.push_back(MailboxRecordFor(id));
+        break;
+    }
+  }
+  pending_.clear();
+  pending_set_.clear();
+  // Frames carry ascending sequence ranges; each claims the changes up to its highest record,
+  // the last one up to own_seq_, so coalesced-away changes leave no gap at the receivers.
+  std::stable_sort(records.begin(), records.end(),
+                   [](const codec::Record& a, const codec::Record& b) { return a.seq < b.seq; });
+  const std::size_t budget = config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kUpdatesPrefixMaxBytes;
+  std::size_t i = 0;
+  std::uint64_t from = flushed_seq_;
+  std::vector<std::uint8_t> body;
+  while (i < records.size() || from < own_seq_) {
+    std::size_t j = i, bytes = 0;
+    std::uint64_t max_seq = from;
+    while (j < records.size()) {
+      const std::size_t n = codec::EncodedRecordBytes(records[j]);
+      if (bytes + n > budget) break;
+      bytes += n;
+      max_seq = std::max(max_seq, records[j].seq);
+      ++j;
+    }
+    assert(j > i || i == records.size());  // Validate() guarantees one record fits a frame
+    const std::uint64_t to = j == records.size() ? own_seq_ : max_seq;
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kUpdates, self, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(j - i));
+    for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
+    codec::EndFrame(&frame_buf_);
+    assert(frame_buf_.size() <= config_.max_frame_bytes);
+    Send(kNoNode, frame_buf_);
+    from = to;
+    i = j;
+    if (i == records.size()) break;
+  }
+  flushed_seq_ = own_seq_;
+}
+
+void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& frame) {
+  if (send_queue_.empty()) {
+    const SendStatus st = to == kNoNode ? env_->Broadcast(frame) : env_->Unicast(to, frame);
+    switch (st) {
+      case SendStatus::kOk:
+        ++stats_.frames_out;
+        stats_.bytes_out += frame.size();
+        ++(to == kNoNode ? stats_.broadcasts_out : stats_.unicasts_out);
+        return;
+      case SendStatus::kTryAgain:
+        ++stats_.send_try_again;
+        break;  // queue it below
+      case SendStatus::kTooLarge:
+      case SendStatus::kUnreachable:
+        ++stats_.send_failed;
+        return;
+    }
+  }
+  if (send_queue_.size() >= config_.max_send_queue_frames) {
+    send_queue_.pop_front();
+    ++stats_.send_queue_overflow;
+  }
+  send_queue_.push_back({to, frame});
+  if (!send_retry_due_) send_retry_due_ = env_->Now() + config_.send_retry_interval;
+}
+
+void EngineImpl::DrainSendQueue() {
+  send_retry_due_.reset();
+  while (!send_queue_.empty()) {
+    const Outgoing& out = send_queue_.front();
+    const SendStatus st = out.to == kNoNode ? env_->Broadcast(out.bytes) : env_->Unicast(out.to, out.bytes);
+    if (st == SendStatus::kTryAgain) {
+      ++stats_.send_try_again;
+      send_retry_due_ = env_->Now() + config_.send_retry_interval;
+      return;
+    }
+    if (st == SendStatus::kOk) {
+      ++stats_.frames_out;
+      stats_.bytes_out += out.bytes.size();
+      ++(out.to == kNoNode ? stats_.broadcasts_out : stats_.unicasts_out);
+    } else {
+      ++stats_.send_failed;
+    }
+    send_queue_.pop_front();
+  }
+}
+
+}  // namespace pbxstate

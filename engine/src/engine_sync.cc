@@ -1,0 +1,455 @@
+// Digests, anti-entropy and catch-up sessions (DESIGN.md obligations 2 and 3).
+#include <algorithm>
+#include <cassert>
+
+#include "engine_impl.h"
+#include "hash.h"
+
+namespace pbxstate {
+
+std::uint64_t EngineImpl::SummaryHash() const {
+  Hasher h;
+  for (const auto& [node, o] : origins_) {
+    if (o.entries == 0 && o.ranges.watermark() == 0) continue;
+    h.Add(node).Add(o.incarnation).Add(o.ranges.watermark()).Add(o.hash);
+  }
+  h.Add(mailbox_hash_);
+  return h.value();
+}
+
+void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
+  std::vector<codec::DigestEntry> all;
+  for (const auto& [node, o] : origins_) {
+    if (o.entries == 0 && o.ranges.watermark() == 0) continue;
+    all.push_back({node, o.incarnation, o.ranges.watermark(), o.hash});
+  }
+  const std::size_t per_page =
+      (config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kDigestPrefixMaxBytes) / codec::kDigestEntryMaxBytes;
+  assert(per_page > 0);
+  std::size_t i = 0;
+  do {
+    const std::size_t j = std::min(all.size(), i + per_page);
+    codec::Digest d;
+    d.mode = static_cast<codec::DigestMode>(mode);
+    d.mailbox_hash = mailbox_hash_;
+    d.lo = i == 0 ? 1 : all[i].origin;
+    d.hi = j == all.size() ? codec::kMailboxOrigin - 1 : all[j].origin - 1;
+    d.entries.assign(all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(j));
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kDigest, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeDigest(w, d);
+    codec::EndFrame(&frame_buf_);
+    Send(to, frame_buf_);
+    i = j;
+  } while (i < all.size());
+  ++stats_.digests_sent;
+}
+
+void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
+  if (s.summary != SummaryHash()) SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+}
+
+void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
+  ++stats_.digests_received;
+  const NodeId self = config_.node_id;
+  bool sender_behind = false;
+  if (d.mailbox_hash != mailbox_hash_) {
+    // Which side is newer cannot be told from a hash: pull theirs, and let them pull ours.
+    AddWant(codec::kMailboxOrigin, 0, 0, from);
+    sender_behind = true;
+  }
+  for (const codec::DigestEntry& e : d.entries) {
+    if (e.origin == self) {
+      const OriginState& mine = origins_.at(self);
+      if (e.incarnation != config_.incarnation || e.watermark < mine.ranges.watermark() || e.hash != mine.hash) {
+        sender_behind = true;
+      }
+      continue;
+    }
+    // Entries of nodes we do not count as live are not ours to hold.
+    if (!IsLive(e.origin)) continue;
+    if (!NoteIncarnation(e.origin, e.incarnation)) {
+      sender_behind = true;  // it still holds an incarnation we know has ended
+      continue;
+    }
+    auto it = origins_.find(e.origin);
+    const std::uint64_t my_wm = it == origins_.end() ? 0 : it->second.ranges.watermark();
+    const std::uint64_t my_hash = it == origins_.end() ? 0 : it->second.hash;
+    if (e.watermark > my_wm) {
+      AddWant(e.origin, e.incarnation, my_wm, from);
+    } else if (e.watermark == my_wm && e.hash != my_hash) {
+      // Same coverage, different content: merge both ways, each pulling the other's in full.
+      AddWant(e.origin, e.incarnation, 0, from);
+      sender_behind = true;
+    } else if (e.watermark < my_wm) {
+      sender_behind = true;
+    }
+  }
+  if (!sender_behind) {
+    for (auto it = origins_.lower_bound(d.lo); it != origins_.end() && it->first <= d.hi; ++it) {
+      if (it->second.entries == 0 && it->second.ranges.watermark() == 0) continue;
+      const bool listed = std::binary_search(
+          d.entries.begin(), d.entries.end(), it->first,
+          [](const auto& a, const auto& b) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(a)>, codec::DigestEntry>) {
+              return a.origin < b;
+            } else {
+              return a < b.origin;
+            }
+          });
+      if (!listed) {
+        sender_behind = true;
+        break;
+      }
+    }
+  }
+  if (d.mode == codec::DigestMode::kOffer && sender_behind) {
+    SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kReply));
+  }
+  StartPulls();
+}
+
+void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t since, NodeId donor) {
+  Want& w = wants_[origin];
+  if (incarnation > w.incarnation) {
+    w = Want{};
+    w.incarnation = incarnation;
+    w.since = since;
+  } else if (incarnation < w.incarnation) {
+    return;
+  }
+  w.since = std::min(w.since, since);
+  if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
+  if (donor == origin) {
+    // The owner is the freshest donor of its own entries.
+    w.donors.insert(w.donors.begin(), donor);
+    if (w.donors.size() > kMaxWantDonors) w.donors.pop_back();
+  } else if (w.donors.size() < kMaxWantDonors) {
+    w.donors.push_back(donor);
+  }
+}
+
+void EngineImpl::StartPulls() {
+  const MonoTime now = env_->Now();
+  for (auto it = wants_.begin(); it != wants_.end() && pulls_.size() < config_.max_sync_pulls;) {
+    const NodeId origin = it->first;
+    Want& w = it->second;
+    const bool busy = std::any_of(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.origin == origin; });
+    if (busy) {
+      ++it;
+      continue;
+    }
+    std::erase_if(w.donors, [&](NodeId d) { return !IsLive(d) || d == config_.node_id; });
+    const bool origin_ok = origin == codec::kMailboxOrigin ||
+                           (IsLive(origin) && known_incarnation_.count(origin) != 0 &&
+                            known_incarnation_.at(origin) == w.incarnation);
+    if (w.donors.empty() || !origin_ok) {
+      it = wants_.erase(it);
+      continue;
+    }
+    PullSession s;
+    s.id = next_session_id_++;
+    if (next_session_id_ == 0) next_session_id_ = 1;
+    s.donor = w.donors.front();
+    s.origin = origin;
+    s.incarnation = w.incarnation;
+    std::uint64_t since = 0;
+    if (origin != codec::kMailboxOrigin) {
+      auto o = origins_.find(origin);
+      since = std::min(w.since, o == origins_.end() ? std::uint64_t{0} : o->second.ranges.watermark());
+    }
+    s.since = since;
+    s.next_page = 0;
+    s.last_progress = now;
+    s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
+    it = wants_.erase(it);
+
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRequest, config_.node_id, config_.incarnation);
+    codec::Writer wr(&frame_buf_);
+    codec::EncodeSyncRequest(wr, {s.id, s.origin, s.incarnation, s.since});
+    codec::EndFrame(&frame_buf_);
+    const NodeId donor = s.donor;
+    pulls_.emplace(s.id, std::move(s));
+    ++stats_.sync_sessions_started;
+    Send(donor, frame_buf_);
+  }
+  if ((!pulls_.empty() || !serves_.empty()) && !sync_tick_due_) {
+    sync_tick_due_ = now + std::max<Duration>(config_.sync_retransmit / 4, 1ms);
+  }
+}
+
+void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere) {
+  PullSession s = std::move(it->second);
+  pulls_.erase(it);
+  ++stats_.sync_sessions_abandoned;
+  if (!retry_elsewhere) return;
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
+}
+
+void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
+  if (serves_.count({from, r.session}) != 0) return;  // a duplicated request: the session is running
+  auto refuse = [&](codec::RefuseReason why) {
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRefuse, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeSyncRefuse(w, {r.session, why});
+    codec::EndFrame(&frame_buf_);
+    Send(from, frame_buf_);
+  };
+  if (serves_.size() >= config_.max_sync_serves) {
+    ++stats_.sync_serves_refused;
+    refuse(codec::RefuseReason::kBusy);
+    return;
+  }
+  ServeSession s;
+  s.id = r.session;
+  s.puller = from;
+  s.origin = r.origin;
+  if (r.origin == codec::kMailboxOrigin) {
+    s.incarnation = 0;
+    s.donor_watermark = 0;
+    for (std::uint32_t id = 0; id < mailboxes_.size(); ++id) {
+      if (mailboxes_[id].value) s.items.push_back(id);
+    }
+    s.device_items = 0;
+  } else {
+    auto it = origins_.find(r.origin);
+    if (it == origins_.end() || !IsCounted(r.origin)) {
+      refuse(codec::RefuseReason::kNotHeld);
+      return;
+    }
+    OriginState& o = it->second;
+    if (o.incarnation < r.incarnation) {
+      refuse(codec::RefuseReason::kStale);
+      return;
+    }
+    // A request about an older incarnation is answered with the current one in full.
+    const std::uint64_t since = o.incarnation == r.incarnation ? r.since : 0;
+    s.incarnation = o.incarnation;
+    s.donor_watermark = o.ranges.watermark();
+    for (std::uint32_t id : o.device_ids) {
+      const Contribution* c = FindContribution(id, r.origin);
+      if (c != nullptr && c->seq > since) s.items.push_back(id);
+    }
+    s.device_items = s.items.size();
+    CompactAorIds(o, r.origin);
+    for (std::uint32_t id : o.aor_ids) {
+      const Registration* reg = FindRegistration(id, r.origin);
+      if (reg != nullptr && reg->seq > since) s.items.push_back(id);
+    }
+  }
+  s.last_progress = env_->Now();
+  auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
+  assert(inserted);
+  PumpServe(it->second);
+  StartPulls();  // arms the sync tick
+}
+
+void EngineImpl::PumpServe(ServeSession& s) {
+  const std::size_t budget = config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
+  std::vector<codec::Record> records;
+  while (!s.sent_last && s.next_page - s.acked < config_.sync_window_pages) {
+    records.clear();
+    const std::size_t start = s.cursor;
+    std::size_t bytes = 0;
+    while (s.cursor < s.items.size()) {
+      const std::uint32_t id = s.items[s.cursor];
+      codec::Record rec;
+      bool have = true;
+      if (s.origin == codec::kMailboxOrigin) {
+        rec = MailboxRecordFor(id);
+      } else if (s.cursor < s.device_items) {
+        const Contribution* c = FindContribution(id, s.origin);
+        have = c != nullptr;
+        if (have) rec = DeviceRecordFor(id, *c);
+      } else {
+        const Registration* reg = FindRegistration(id, s.origin);
+        have = reg != nullptr;  // gone past its horizon since the snapshot
+        if (have) rec = RegistrationRecordFor(id, *reg);
+      }
+      if (have) {
+        const std::size_t n = codec::EncodedRecordBytes(rec);
+        if (bytes + n > budget) break;
+        bytes += n;
+        records.push_back(rec);
+      }
+      ++s.cursor;
+    }
+    const bool last = s.cursor == s.items.size();
+    codec::SyncPage page;
+    page.session = s.id;
+    page.page = s.next_page;
+    page.last = last;
+    page.origin = s.origin;
+    page.incarnation = s.incarnation;
+    page.donor_watermark = s.donor_watermark;
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
+    for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
+    codec::EndFrame(&frame_buf_);
+    assert(frame_buf_.size() <= config_.max_frame_bytes);
+    s.unacked.push_back({s.next_page, start});
+    if (s.next_page < s.resend_until) ++stats_.sync_pages_resent;
+    ++s.next_page;
+    s.sent_last = last;
+    s.last_send = env_->Now();
+    ++stats_.sync_pages_sent;
+    Send(s.puller, frame_buf_);
+  }
+}
+
+void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
+  auto it = serves_.find({from, a.session});
+  if (it == serves_.end()) {
+    Drop(DropReason::kUnexpected);
+    return;
+  }
+  ServeSession& s = it->second;
+  if (a.next_page > s.next_page) {
+    Drop(DropReason::kMalformed);  // acknowledges a page never sent
+    return;
+  }
+  if (a.next_page > s.acked) {
+    s.acked = a.next_page;
+    while (!s.unacked.empty() && s.unacked.front().page < s.acked) s.unacked.pop_front();
+    s.last_progress = env_->Now();
+  }
+  if (s.sent_last && s.acked == s.next_page) {
+    serves_.erase(it);
+    return;
+  }
+  PumpServe(s);
+}
+
+void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
+  auto it = pulls_.find(p.session);
+  if (it == pulls_.end() || it->second.donor != from) {
+    Drop(DropReason::kUnexpected);
+    return;
+  }
+  if (p.origin != it->second.origin) {
+    Drop(DropReason::kMalformed);
+    return;
+  }
+  auto ack = [&](std::uint32_t next) {
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeSyncAck(w, {p.session, next});
+    codec::EndFrame(&frame_buf_);
+    Send(from, frame_buf_);
+  };
+  if (p.page != it->second.next_page) {
+    // A duplicate is acknowledged again (its ack may have been lost); a page past a gap is
+    // dropped and the donor goes back after its retransmit timeout.
+    if (p.page > it->second.next_page) Drop(DropReason::kUnexpected);
+    ack(it->second.next_page);
+    return;
+  }
+  const NodeId origin = p.origin;
+  if (origin != codec::kMailboxOrigin) {
+    if (!IsLive(origin)) {
+      AbandonPull(it, false);
+      return;
+    }
+    PullSession saved = it->second;
+    if (!NoteIncarnation(origin, p.incarnation)) {
+      if (auto again = pulls_.find(p.session); again != pulls_.end()) AbandonPull(again, true);
+      return;
+    }
+    // A newer incarnation voided the origin's entries and the sessions about them; this
+    // donor serves the new incarnation from its start, so this session carries on as that.
+    it = pulls_.find(p.session);
+    if (it == pulls_.end()) {
+      saved.incarnation = p.incarnation;
+      saved.since = 0;
+      it = pulls_.emplace(saved.id, saved).first;
+    } else if (p.incarnation != it->second.incarnation) {
+      it->second.incarnation = p.incarnation;
+      it->second.since = 0;
+    }
+    for (const codec::Record& rec : p.records) ApplyOwned(origin, rec, ChangeCause::kRemote);
+  } else {
+    for (const codec::Record& rec : p.records) ApplyMailbox(rec, ChangeCause::kRemote);
+  }
+  PullSession& s = it->second;
+  ++s.next_page;
+  s.last_progress = env_->Now();
+  ++stats_.sync_pages_received;
+  ack(s.next_page);
+  if (p.last) {
+    if (origin != codec::kMailboxOrigin) OriginFor(origin).ranges.Add(s.since, p.donor_watermark);
+    ++stats_.sync_sessions_completed;
+    pulls_.erase(it);
+    StartPulls();
+  }
+}
+
+void EngineImpl::HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r) {
+  auto it = pulls_.find(r.session);
+  if (it == pulls_.end() || it->second.donor != from) {
+    Drop(DropReason::kUnexpected);
+    return;
+  }
+  AbandonPull(it, true);
+  StartPulls();
+}
+
+void EngineImpl::SyncTick(MonoTime now) {
+  sync_tick_due_.reset();
+  for (auto it = serves_.begin(); it != serves_.end();) {
+    ServeSession& s = it->second;
+    if (now - s.last_progress > config_.sync_timeout) {
+      it = serves_.erase(it);  // the puller is gone or cut off; it will ask again
+      continue;
+    }
+    if (!s.unacked.empty() && now - s.last_send >= config_.sync_retransmit) {
+      // Go back to the first unacknowledged page and send from there again.
+      s.resend_until = s.next_page;
+      s.cursor = s.unacked.front().start;
+      s.next_page = s.unacked.front().page;
+      s.unacked.clear();
+      s.sent_last = false;
+      PumpServe(s);
+    }
+    ++it;
+  }
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    auto next = std::next(it);
+    if (now - it->second.last_progress > config_.sync_timeout) AbandonPull(it, true);
+    it = next;
+  }
+  StartPulls();
+}
+
+void EngineImpl::AntiEntropyTick() {
+  const std::uint64_t mine = SummaryHash();
+  std::vector<NodeId> candidates;
+  for (const auto& [node, p] : peers_) {
+    if (!p.live) continue;
+    // With heartbeats we know whose summary differs; without, any peer may.
+    if (config_.membership == MembershipSource::kHeartbeat && p.summary && *p.summary == mine) continue;
+    candidates.push_back(node);
+  }
+  if (candidates.empty()) return;
+  const NodeId peer = candidates[env_->Random() % candidates.size()];
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kSummary, config_.node_id, config_.incarnation);
+  codec::Writer w(&frame_buf_);
+  codec::EncodeSummary(w, {mine});
+  codec::EndFrame(&frame_buf_);
+  Send(peer, frame_buf_);
+}
+
+void EngineImpl::ForgetSessionsWith(NodeId node) {
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    auto next = std::next(it);
+    if (it->second.donor == node) AbandonPull(it, true);
+    it = next;
+  }
+  for (auto it = serves_.begin(); it != serves_.end();) {
+    if (it->second.puller == node) it = serves_.erase(it);
+    else ++it;
+  }
+  for (auto& [origin, w] : wants_) std::erase(w.donors, node);
+}
+
+}  // namespace pbxstate

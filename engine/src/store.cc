@@ -1,0 +1,438 @@
+// The entry store: versions, merge rules, per-origin hashes, listener events and expiry.
+#include <algorithm>
+#include <cassert>
+
+#include "engine_impl.h"
+#include "hash.h"
+
+namespace pbxstate {
+namespace {
+
+std::uint64_t DeviceHash(std::string_view name, NodeId node, DeviceState state) {
+  return Hasher().Add(0).Add(name).Add(node).Add(static_cast<std::uint64_t>(state)).value();
+}
+
+std::uint64_t RegistrationHash(std::string_view name, const Registration& r) {
+  if (r.dead) return 0;
+  return Hasher()
+      .Add(2)
+      .Add(name)
+      .Add(r.node)
+      .Add(r.contact)
+      .Add(static_cast<std::uint64_t>(r.expires_ns))
+      .Add(static_cast<std::uint64_t>(r.status))
+      .Add(r.rtt_us)
+      .value();
+}
+
+std::uint64_t MailboxHash(std::string_view name, const MailboxValue& v) {
+  return Hasher()
+      .Add(1)
+      .Add(name)
+      .Add(v.counts.new_messages)
+      .Add(v.counts.old_messages)
+      .Add(v.counts.urgent_messages)
+      .Add(static_cast<std::uint64_t>(v.hlc.physical_ns))
+      .Add(v.hlc.logical)
+      .Add(v.writer)
+      .value();
+}
+
+std::optional<DeviceState> Aggregate(const std::vector<Contribution>& cs) {
+  if (cs.empty()) return std::nullopt;
+  DeviceStateAggregate agg;
+  for (const Contribution& c : cs) agg.Add(c.state);
+  return agg.Result();
+}
+
+template <class T>
+auto FindByNode(std::vector<T>& v, NodeId node) {
+  return std::lower_bound(v.begin(), v.end(), node, [](const T& x, NodeId n) { return x.node < n; });
+}
+
+RegistrationInfo InfoOf(const Registration& r) {
+  return RegistrationInfo{r.contact, WallTime(Duration(r.expires_ns)), r.status, r.rtt_us};
+}
+
+}  // namespace
+
+OriginState& EngineImpl::OriginFor(NodeId origin) {
+  auto [it, inserted] = origins_.try_emplace(origin, config_.max_received_ranges);
+  if (inserted) {
+    auto k = known_incarnation_.find(origin);
+    assert(k != known_incarnation_.end());  // NoteIncarnation comes first
+    it->second.incarnation = k->second;
+  }
+  return it->second;
+}
+
+bool EngineImpl::NoteIncarnation(NodeId origin, std::uint64_t incarnation) {
+  if (origin == config_.node_id) return incarnation == config_.incarnation;
+  auto it = known_incarnation_.find(origin);
+  if (it == known_incarnation_.end()) {
+    if (known_incarnation_.size() > config_.max_nodes) {
+      Drop(DropReason::kTooManyNodes);
+      return false;
+    }
+    known_incarnation_.emplace(origin, incarnation);
+    return true;
+  }
+  if (incarnation < it->second) {
+    Drop(DropReason::kStaleIncarnation);
+    return false;
+  }
+  if (incarnation > it->second) {
+    // The node restarted: whatever its old incarnation owned is void, and it lost its memory,
+    // so sessions with it are dead and it needs to hear what we hold.
+    it->second = incarnation;
+    DropOrigin(origin, ChangeCause::kRestart);
+    ForgetSessionsWith(origin);
+    if (IsLive(origin)) {
+      join_digest_targets_.insert(origin);
+      if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;
+    }
+  }
+  return true;
+}
+
+const Contribution* EngineImpl::FindContribution(std::uint32_t device, NodeId node) const {
+  const auto& cs = devices_[device].contributions;
+  auto it = std::lower_bound(cs.begin(), cs.end(), node, [](const Contribution& c, NodeId n) { return c.node < n; });
+  return (it != cs.end() && it->node == node) ? &*it : nullptr;
+}
+
+const Registration* EngineImpl::FindRegistration(std::uint32_t aor, NodeId node) const {
+  const auto& rs = aors_[aor].regs;
+  auto it = std::lower_bound(rs.begin(), rs.end(), node, [](const Registration& r, NodeId n) { return r.node < n; });
+  return (it != rs.end() && it->node == node) ? &*it : nullptr;
+}
+
+bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause) {
+  OriginState& o = OriginFor(origin);
+  const bool local = cause == ChangeCause::kLocal;
+  const auto kind = static_cast<EntryKind>(rec.kind);
+
+  if (kind == EntryKind::kDevice) {
+    std::optional<std::uint32_t> id = devices_.Find(rec.key);
+    if (!id) {
+      if (o.ranges.Covers(rec.seq) && !local) {
+        ++stats_.records_stale;
+        return false;
+      }
+      if (EntriesHeld() >= config_.max_entries) {
+        Drop(DropReason::kStoreFull);
+        return false;
+      }
+      id = devices_.Add(rec.key);
+    }
+    DeviceRecord& d = devices_[*id];
+    auto it = FindByNode(d.contributions, origin);
+    std::optional<DeviceState> old_contribution;
+    if (it != d.contributions.end() && it->node == origin) {
+      if (rec.seq <= it->seq) {
+        ++stats_.records_stale;
+        return false;
+      }
+      old_contribution = it->state;
+      it->seq = rec.seq;
+      if (it->state == rec.state) return false;  // newer version, same value: the view is unchanged
+      o.hash ^= DeviceHash(d.name, origin, it->state) ^ DeviceHash(d.name, origin, rec.state);
+      it->state = rec.state;
+    } else {
+      if (o.ranges.Covers(rec.seq) && !local) {
+        ++stats_.records_stale;
+        return false;
+      }
+      if (EntriesHeld() >= config_.max_entries) {
+        Drop(DropReason::kStoreFull);
+        return false;
+      }
+      d.contributions.insert(it, Contribution{rec.seq, origin, rec.state});
+      o.device_ids.push_back(*id);
+      ++o.entries;
+      ++stats_.device_entries;
+      o.hash ^= DeviceHash(d.name, origin, rec.state);
+    }
+    const std::optional<DeviceState> old_aggregate = d.aggregate;
+    d.aggregate = Aggregate(d.contributions);
+    if (!local) ++stats_.records_applied;
+    ViewChange ch{};
+    ch.kind = EntryKind::kDevice;
+    ch.cause = cause;
+    ch.key = d.name;
+    ch.origin = origin;
+    ch.version = {o.incarnation, rec.seq};
+    ch.old_contribution = old_contribution;
+    ch.new_contribution = rec.state;
+    ch.old_aggregate = old_aggregate;
+    ch.new_aggregate = d.aggregate;
+    Emit(ch);
+    return true;
+  }
+
+  assert(kind == EntryKind::kRegistration);
+  const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
+  std::optional<std::uint32_t> id = aors_.Find(rec.key);
+  Registration* held = nullptr;
+  if (id) {
+    auto it = FindByNode(aors_[*id].regs, origin);
+    if (it != aors_[*id].regs.end() && it->node == origin) held = &*it;
+  }
+  if (held != nullptr ? rec.seq <= held->seq : (o.ranges.Covers(rec.seq) && !local)) {
+    ++stats_.records_stale;
+    return false;
+  }
+  const bool live_new = !rec.removed && rec.expires_ns > now_ns;
+  // A dead entry is kept while an older version of it could still arrive and be taken as news.
+  const bool keep = live_new || rec.horizon_ns > now_ns;
+  if (held == nullptr && !keep) return false;  // superseded and expired already: nothing to hold
+  if (held == nullptr && EntriesHeld() >= config_.max_entries) {
+    Drop(DropReason::kStoreFull);
+    return false;
+  }
+  if (!id) id = aors_.Add(rec.key);
+  AorRecord& a = aors_[*id];
+
+  std::optional<RegistrationInfo> old_info;
+  if (held != nullptr && !held->dead) old_info = InfoOf(*held);
+  Registration next;
+  next.seq = rec.seq;
+  next.node = origin;
+  next.dead = !live_new;
+  next.status = rec.status;
+  next.rtt_us = rec.rtt_us;
+  next.expires_ns = rec.expires_ns;
+  next.horizon_ns = rec.horizon_ns;
+  if (live_new) next.contact.assign(rec.contact);
+
+  if (held != nullptr) {
+    o.hash ^= RegistrationHash(a.name, *held);
+    if (held->dead) --tombstones_;
+    else --stats_.registration_entries;
+    if (keep) {
+      *held = std::move(next);
+    } else {
+      a.regs.erase(FindByNode(a.regs, origin));
+      --o.entries;
+      held = nullptr;
+    }
+  } else {
+    auto it = FindByNode(a.regs, origin);
+    held = &*a.regs.insert(it, std::move(next));
+    o.aor_ids.push_back(*id);
+    ++o.entries;
+    if (o.aor_ids.size() > 2 * o.entries + 16) CompactAorIds(o, origin);
+  }
+  if (held != nullptr) {
+    o.hash ^= RegistrationHash(a.name, *held);
+    if (held->dead) ++tombstones_;
+    else ++stats_.registration_entries;
+    expiries_.push({held->dead ? held->horizon_ns : held->expires_ns, *id, origin, held->seq});
+    if (expiries_.size() > 4 * (stats_.registration_entries + tombstones_) + 1024) {
+      // Refreshes leave superseded items behind; rebuild so the heap stays proportional to what is held.
+      std::vector<ExpiryItem> items;
+      for (std::uint32_t aor = 0; aor < aors_.size(); ++aor) {
+        for (const Registration& r : aors_[aor].regs) items.push_back({r.dead ? r.horizon_ns : r.expires_ns, aor, r.node, r.seq});
+      }
+      expiries_ = decltype(expiries_)(std::greater<>(), std::move(items));
+    }
+  }
+  if (!local) ++stats_.records_applied;
+  std::optional<RegistrationInfo> new_info;
+  if (held != nullptr && !held->dead) new_info = InfoOf(*held);
+  if (old_info != new_info) {
+    ViewChange ch{};
+    ch.kind = EntryKind::kRegistration;
+    ch.cause = cause;
+    ch.key = a.name;
+    ch.origin = origin;
+    ch.version = {o.incarnation, rec.seq};
+    ch.old_registration = old_info ? &*old_info : nullptr;
+    ch.new_registration = new_info ? &*new_info : nullptr;
+    Emit(ch);
+  }
+  return true;
+}
+
+bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
+  const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
+  if (cause != ChangeCause::kLocal) {
+    if (rec.hlc.physical_ns > wall_ns + config_.max_clock_skew.count()) {
+      Drop(DropReason::kMalformed);
+      return false;
+    }
+    hlc_.Observe(rec.hlc, wall_ns);
+  }
+  std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
+  if (!id) {
+    if (EntriesHeld() >= config_.max_entries) {
+      Drop(DropReason::kStoreFull);
+      return false;
+    }
+    id = mailboxes_.Add(rec.key);
+  }
+  MailboxRecord& m = mailboxes_[*id];
+  const MailboxValue next{rec.counts, rec.hlc, rec.writer};
+  if (m.value && std::tie(m.value->hlc, m.value->writer) >= std::tie(next.hlc, next.writer)) {
+    ++stats_.records_stale;
+    return false;
+  }
+  const std::optional<MailboxValue> old = m.value;
+  if (old) mailbox_hash_ ^= MailboxHash(m.name, *old);
+  else ++stats_.mailbox_entries;
+  m.value = next;
+  mailbox_hash_ ^= MailboxHash(m.name, next);
+  if (cause != ChangeCause::kLocal) ++stats_.records_applied;
+  ViewChange ch{};
+  ch.kind = EntryKind::kMailbox;
+  ch.cause = cause;
+  ch.key = m.name;
+  ch.origin = rec.writer;
+  ch.old_mailbox = old;
+  ch.new_mailbox = next;
+  Emit(ch);
+  return true;
+}
+
+void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
+  assert(origin != config_.node_id);
+  auto oit = origins_.find(origin);
+  if (oit != origins_.end()) {
+    OriginState& o = oit->second;
+    for (std::uint32_t id : o.device_ids) {
+      DeviceRecord& d = devices_[id];
+      auto it = FindByNode(d.contributions, origin);
+      assert(it != d.contributions.end() && it->node == origin);
+      const DeviceState old_state = it->state;
+      const std::uint64_t seq = it->seq;
+      d.contributions.erase(it);
+      --stats_.device_entries;
+      const std::optional<DeviceState> old_aggregate = d.aggregate;
+      d.aggregate = Aggregate(d.contributions);
+      ViewChange ch{};
+      ch.kind = EntryKind::kDevice;
+      ch.cause = cause;
+      ch.key = d.name;
+      ch.origin = origin;
+      ch.version = {o.incarnation, seq};
+      ch.old_contribution = old_state;
+      ch.old_aggregate = old_aggregate;
+      ch.new_aggregate = d.aggregate;
+      Emit(ch);
+    }
+    for (std::uint32_t id : o.aor_ids) {
+      AorRecord& a = aors_[id];
+      auto it = FindByNode(a.regs, origin);
+      if (it == a.regs.end() || it->node != origin) continue;  // a repeated id, already handled
+      const bool was_live = !it->dead;
+      const RegistrationInfo old_info = InfoOf(*it);
+      const std::uint64_t seq = it->seq;
+      if (was_live) --stats_.registration_entries;
+      else --tombstones_;
+      a.regs.erase(it);
+      if (was_live) {
+        ViewChange ch{};
+        ch.kind = EntryKind::kRegistration;
+        ch.cause = cause;
+        ch.key = a.name;
+        ch.origin = origin;
+        ch.version = {o.incarnation, seq};
+        ch.old_registration = &old_info;
+        Emit(ch);
+      }
+    }
+    origins_.erase(oit);
+  }
+  wants_.erase(origin);
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    auto next = std::next(it);
+    if (it->second.origin == origin) AbandonPull(it, false);
+    it = next;
+  }
+  for (auto it = serves_.begin(); it != serves_.end();) {
+    if (it->second.origin == origin) it = serves_.erase(it);
+    else ++it;
+  }
+}
+
+void EngineImpl::CompactAorIds(OriginState& o, NodeId origin) {
+  std::sort(o.aor_ids.begin(), o.aor_ids.end());
+  o.aor_ids.erase(std::unique(o.aor_ids.begin(), o.aor_ids.end()), o.aor_ids.end());
+  std::erase_if(o.aor_ids, [&](std::uint32_t id) { return FindRegistration(id, origin) == nullptr; });
+}
+
+void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
+  while (!expiries_.empty() && expiries_.top().at_ns <= now_ns) {
+    const ExpiryItem item = expiries_.top();
+    expiries_.pop();
+    AorRecord& a = aors_[item.aor];
+    auto it = FindByNode(a.regs, item.node);
+    if (it == a.regs.end() || it->node != item.node || it->seq != item.seq) continue;  // superseded
+    auto oit = origins_.find(item.node);
+    assert(oit != origins_.end());
+    OriginState& o = oit->second;
+    if (!it->dead && it->expires_ns <= now_ns) {
+      const RegistrationInfo old_info = InfoOf(*it);
+      o.hash ^= RegistrationHash(a.name, *it);
+      it->dead = true;
+      it->contact.clear();
+      it->contact.shrink_to_fit();
+      --stats_.registration_entries;
+      ++tombstones_;
+      const std::uint64_t seq = it->seq;
+      if (it->horizon_ns > now_ns) expiries_.push({it->horizon_ns, item.aor, item.node, seq});
+      ViewChange ch{};
+      ch.kind = EntryKind::kRegistration;
+      ch.cause = ChangeCause::kExpiry;
+      ch.key = a.name;
+      ch.origin = item.node;
+      ch.version = {o.incarnation, seq};
+      ch.old_registration = &old_info;
+      Emit(ch);
+      // Emit may not change the store (listeners cannot mutate), so `it` is still valid here.
+      if (it->horizon_ns > now_ns) continue;
+    }
+    if (it->dead && it->horizon_ns <= now_ns) {
+      a.regs.erase(it);
+      --tombstones_;
+      --o.entries;
+    }
+  }
+}
+
+codec::Record EngineImpl::DeviceRecordFor(std::uint32_t device, const Contribution& c) const {
+  codec::Record r;
+  r.kind = static_cast<std::uint8_t>(EntryKind::kDevice);
+  r.key = devices_[device].name;
+  r.seq = c.seq;
+  r.state = c.state;
+  return r;
+}
+
+codec::Record EngineImpl::RegistrationRecordFor(std::uint32_t aor, const Registration& reg) const {
+  codec::Record r;
+  r.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
+  r.key = aors_[aor].name;
+  r.seq = reg.seq;
+  r.removed = reg.dead;
+  r.status = reg.status;
+  r.expires_ns = reg.expires_ns;
+  r.horizon_ns = reg.horizon_ns;
+  r.rtt_us = reg.rtt_us;
+  if (!reg.dead) r.contact = reg.contact;
+  return r;
+}
+
+codec::Record EngineImpl::MailboxRecordFor(std::uint32_t mailbox) const {
+  const MailboxRecord& m = mailboxes_[mailbox];
+  assert(m.value);
+  codec::Record r;
+  r.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  r.key = m.name;
+  r.counts = m.value->counts;
+  r.hlc = m.value->hlc;
+  r.writer = m.value->writer;
+  return r;
+}
+
+}  // namespace pbxstate

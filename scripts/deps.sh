@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pbxstate needs to build, test and run scenarios.
+# Idempotent: packages already installed are skipped, and apt-get is not called at all
+# when nothing is missing. Needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+packages=(
+  # toolchain and build
+  build-essential cmake ninja-build pkg-config git
+  # engine tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # scenario runner and command line
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  # ns-3 backend: the CMake package loads only with ns3 and libgsl-dev present
+  libns3-dev ns3 libgsl-dev
+  # python side: bindings, tests, plots (Debian's /usr/bin/python3)
+  python3 python3-dev pybind11-dev python3-pybind11 python3-pytest python3-yaml python3-matplotlib
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# One update per machine is enough; refresh only when the lists are missing or older than a day.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+  $SUDO apt-get update -q
+fi
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

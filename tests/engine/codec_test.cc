@@ -1,0 +1,196 @@
+// Round trips of every frame type and every class of malformed frame.
+#include "codec.h"
+
+#include <gtest/gtest.h>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate::codec {
+namespace {
+
+const DecodeLimits kLimits{1400, 255, 512};
+
+std::vector<std::uint8_t> UpdatesFrame(const std::vector<Record>& recs, std::uint64_t from, std::uint64_t to) {
+  std::vector<std::uint8_t> f;
+  BeginFrame(&f, FrameType::kUpdates, 7, 3);
+  Writer w(&f);
+  EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(recs.size()));
+  for (const Record& r : recs) EncodeRecord(w, r);
+  EndFrame(&f);
+  return f;
+}
+
+Record Device(std::string_view key, std::uint64_t seq, DeviceState s) {
+  Record r;
+  r.kind = static_cast<std::uint8_t>(EntryKind::kDevice);
+  r.key = key;
+  r.seq = seq;
+  r.state = s;
+  return r;
+}
+
+std::optional<DropReason> DecodeAll(std::span<const std::uint8_t> f) {
+  FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  if (auto e = DecodeHeader(f, kLimits, &h, &body)) return e;
+  Updates u;
+  return DecodeUpdates(body, kLimits, &u);
+}
+
+TEST(Codec, UpdatesRoundTrip) {
+  Record reg;
+  reg.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
+  reg.key = "alice";
+  reg.seq = 9;
+  reg.expires_ns = 1'700'000'000'000'000'000;
+  reg.horizon_ns = reg.expires_ns + 5;
+  reg.status = ContactStatus::kUnreachable;
+  reg.rtt_us = 1234;
+  reg.contact = "sip:alice@198.18.0.2:5060";
+  Record mbx;
+  mbx.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  mbx.key = "1000@default";
+  mbx.counts = {3, 4, 1};
+  mbx.hlc = {1'700'000'000'123'456'789, 17};
+  mbx.writer = 2;
+  const auto f = UpdatesFrame({Device("PJSIP/alice", 8, DeviceState::kRingInUse), reg, mbx}, 7, 9);
+  FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  ASSERT_FALSE(DecodeHeader(f, kLimits, &h, &body));
+  EXPECT_EQ(h.type, FrameType::kUpdates);
+  EXPECT_EQ(h.sender, 7u);
+  EXPECT_EQ(h.incarnation, 3u);
+  Updates u;
+  ASSERT_FALSE(DecodeUpdates(body, kLimits, &u));
+  EXPECT_EQ(u.from_seq, 7u);
+  EXPECT_EQ(u.to_seq, 9u);
+  ASSERT_EQ(u.records.size(), 3u);
+  EXPECT_EQ(u.records[0].key, "PJSIP/alice");
+  EXPECT_EQ(u.records[0].state, DeviceState::kRingInUse);
+  EXPECT_EQ(u.records[1].contact, reg.contact);
+  EXPECT_EQ(u.records[1].expires_ns, reg.expires_ns);
+  EXPECT_EQ(u.records[1].horizon_ns, reg.horizon_ns);
+  EXPECT_EQ(u.records[1].status, ContactStatus::kUnreachable);
+  EXPECT_EQ(u.records[1].rtt_us, 1234u);
+  EXPECT_EQ(u.records[2].counts, (MailboxCounts{3, 4, 1}));
+  EXPECT_EQ(u.records[2].hlc, mbx.hlc);
+  EXPECT_EQ(u.records[2].writer, 2u);
+  for (const Record& r : {u.records[0], u.records[1], u.records[2]}) {
+    EXPECT_LE(EncodedRecordBytes(r), MaxRecordBytes(r.key.size(), r.contact.size()));
+  }
+}
+
+TEST(Codec, ControlFramesRoundTrip) {
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  Digest d;
+  d.mode = DigestMode::kReply;
+  d.mailbox_hash = 0xabcdef;
+  d.lo = 1;
+  d.hi = 100;
+  d.entries = {{2, 5, 77, 0x1234}, {9, 1, 0, 0}};
+  EncodeDigest(w, d);
+  Digest d2;
+  ASSERT_FALSE(DecodeDigest(f, &d2));
+  EXPECT_EQ(d2.mode, DigestMode::kReply);
+  EXPECT_EQ(d2.mailbox_hash, 0xabcdefu);
+  ASSERT_EQ(d2.entries.size(), 2u);
+  EXPECT_EQ(d2.entries[0].watermark, 77u);
+  EXPECT_EQ(d2.entries[1].origin, 9u);
+
+  f.clear();
+  EncodeSyncRequest(w, {42, 3, 8, 1000});
+  SyncRequest rq{};
+  ASSERT_FALSE(DecodeSyncRequest(f, &rq));
+  EXPECT_EQ(rq.session, 42u);
+  EXPECT_EQ(rq.since, 1000u);
+
+  f.clear();
+  EncodeSyncAck(w, {42, 17});
+  SyncAck ack{};
+  ASSERT_FALSE(DecodeSyncAck(f, &ack));
+  EXPECT_EQ(ack.next_page, 17u);
+
+  f.clear();
+  EncodeHeartbeat(w, {99, "00:11:22:33:44:55"});
+  Heartbeat hb;
+  ASSERT_FALSE(DecodeHeartbeat(f, &hb));
+  EXPECT_EQ(hb.summary, 99u);
+  EXPECT_EQ(hb.label, "00:11:22:33:44:55");
+}
+
+TEST(Codec, TruncatedAtEveryLengthIsRefused) {
+  const auto f = UpdatesFrame({Device("Custom:mystate", 1, DeviceState::kInUse)}, 0, 1);
+  for (std::size_t n = 0; n < f.size(); ++n) {
+    std::vector<std::uint8_t> cut(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeAll(cut).has_value()) << "prefix of " << n << " bytes was accepted";
+  }
+  EXPECT_FALSE(DecodeAll(f).has_value());
+}
+
+TEST(Codec, EachMalformedClassHasItsReason) {
+  const auto good = UpdatesFrame({Device("Custom:mystate", 1, DeviceState::kInUse)}, 0, 1);
+  auto bad = good;
+  bad[0] = 'Q';
+  EXPECT_EQ(DecodeAll(bad), DropReason::kBadMagic);
+  bad = good;
+  bad[2] = 9;
+  EXPECT_EQ(DecodeAll(bad), DropReason::kBadVersion);
+  bad = good;
+  bad[3] = 77;
+  EXPECT_EQ(DecodeAll(bad), DropReason::kUnknownType);
+  bad = good;
+  bad.push_back(0);  // body longer than the header says
+  EXPECT_EQ(DecodeAll(bad), DropReason::kMalformed);
+  bad = good;
+  bad[16] = static_cast<std::uint8_t>(bad[16] + 5);  // header claims more body than there is
+  EXPECT_EQ(DecodeAll(bad), DropReason::kTruncated);
+  bad = std::vector<std::uint8_t>(1401, 0);
+  EXPECT_EQ(DecodeAll(bad), DropReason::kOversize);
+  bad = good;
+  bad.back() = 9;  // device state 9 does not exist
+  EXPECT_EQ(DecodeAll(bad), DropReason::kMalformed);
+  // A record outside the frame's declared range.
+  EXPECT_EQ(DecodeAll(UpdatesFrame({Device("d", 5, DeviceState::kInUse)}, 0, 4)), DropReason::kMalformed);
+  // An empty key.
+  EXPECT_EQ(DecodeAll(UpdatesFrame({Device("", 1, DeviceState::kInUse)}, 0, 1)), DropReason::kMalformed);
+  // A key longer than the receiver's bound.
+  const std::string long_key(300, 'k');
+  EXPECT_EQ(DecodeAll(UpdatesFrame({Device(long_key, 1, DeviceState::kInUse)}, 0, 1)), DropReason::kOversize);
+  // Sender id 0.
+  bad = good;
+  bad[4] = bad[5] = bad[6] = bad[7] = 0;
+  EXPECT_EQ(DecodeAll(bad), DropReason::kMalformed);
+}
+
+TEST(Codec, LyingCountIsRefusedBeforeAllocating) {
+  std::vector<std::uint8_t> f;
+  BeginFrame(&f, FrameType::kUpdates, 7, 3);
+  Writer w(&f);
+  EncodeUpdatesPrefix(w, 0, 1, 200000);  // 200k records promised, none present
+  EndFrame(&f);
+  EXPECT_EQ(DecodeAll(f), DropReason::kTruncated);
+}
+
+TEST(Codec, OverlongVarintIsRefused) {
+  std::vector<std::uint8_t> f;
+  BeginFrame(&f, FrameType::kUpdates, 7, 3);
+  for (int i = 0; i < 11; ++i) f.push_back(0xff);
+  EndFrame(&f);
+  EXPECT_EQ(DecodeAll(f), DropReason::kMalformed);
+}
+
+TEST(Codec, DigestOutOfOrderEntriesRefused) {
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  Digest d;
+  d.lo = 1;
+  d.hi = 100;
+  d.entries = {{9, 1, 0, 0}, {2, 5, 77, 0x1234}};
+  EncodeDigest(w, d);
+  Digest out;
+  EXPECT_EQ(DecodeDigest(f, &out), DropReason::kMalformed);
+}
+
+}  // namespace
+}  // namespace pbxstate::codec

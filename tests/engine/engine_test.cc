@@ -1,0 +1,481 @@
+// Engine behaviour one mechanism at a time, over a minimal hand-driven network: batching,
+// frame bounds, paging bounds, failure detector timings, departure grace, expiry, versions.
+// (The whole-cluster randomized tests over the inproc transport live in tests/cluster.)
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate {
+namespace {
+
+using namespace std::chrono_literals;
+
+const WallTime kEpoch{std::chrono::seconds(1'767'225'600)};  // 2026-01-01T00:00:00Z
+
+struct Frame {
+  MonoTime at;
+  NodeId from, to;
+  std::vector<std::uint8_t> bytes;
+};
+
+class MiniNet;
+
+class MiniEnv : public Env {
+ public:
+  MiniEnv(MiniNet* net, NodeId id) : net_(net), id_(id) {}
+  MonoTime Now() override;
+  WallTime WallNow() override { return kEpoch + Now().time_since_epoch(); }
+  void ScheduleWakeup(MonoTime at) override { wakeup = at; }
+  SendStatus Broadcast(std::span<const std::uint8_t> frame) override;
+  SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override;
+  std::uint64_t Random() override { return rng(); }
+  void Log(LogLevel, std::string_view) override {}
+
+  std::optional<MonoTime> wakeup;
+  std::mt19937_64 rng{7};
+  SendStatus next_status = SendStatus::kOk;
+  int try_again_budget = 0;  // answer kTryAgain this many times
+
+ private:
+  MiniNet* net_;
+  NodeId id_;
+};
+
+// Delivers frames after a fixed delay, in order; `drop` decides per frame.
+class MiniNet {
+ public:
+  explicit MiniNet(int n, MembershipSource membership = MembershipSource::kHeartbeat,
+                   std::function<void(EngineConfig&)> tune = nullptr) {
+    for (int i = 1; i <= n; ++i) {
+      const auto id = static_cast<NodeId>(i);
+      envs[id] = std::make_unique<MiniEnv>(this, id);
+      EngineConfig c;
+      c.node_id = id;
+      c.incarnation = 1;
+      c.membership = membership;
+      if (tune) tune(c);
+      std::unique_ptr<Engine> e;
+      const Status st = Engine::Create(c, envs[id].get(), &e);
+      if (!st.ok()) throw std::runtime_error(st.ToString());
+      engines[id] = std::move(e);
+    }
+    for (auto& [id, e] : engines) e->Start();
+    if (membership == MembershipSource::kTransport) SetView(AllIds());
+  }
+
+  std::vector<NodeId> AllIds() const {
+    std::vector<NodeId> ids;
+    for (const auto& [id, e] : engines) ids.push_back(id);
+    return ids;
+  }
+
+  void SetView(const std::vector<NodeId>& members) {
+    ++view_id;
+    for (NodeId id : members) engines[id]->OnMembership({view_id, members});
+  }
+
+  void Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
+    ++sent[{from, to}];
+    if (drop && drop(from, to, bytes)) return;
+    queue.push_back({now + delay, from, to, {bytes.begin(), bytes.end()}});
+  }
+
+  // Runs until `until`, delivering frames and timers in time order.
+  void RunUntil(MonoTime until) {
+    while (true) {
+      std::optional<MonoTime> next;
+      if (!queue.empty()) next = queue.front().at;
+      for (auto& [id, env] : envs) {
+        if (env->wakeup && engines.count(id) && (!next || *env->wakeup < *next)) next = env->wakeup;
+      }
+      if (!next || *next > until) break;
+      now = *next;
+      if (!queue.empty() && queue.front().at == now) {
+        Frame f = std::move(queue.front());
+        queue.pop_front();
+        if (engines.count(f.to) && !(cut && cut(f.from, f.to))) {
+          ++in_flight_hist[{f.from, f.to}];
+          engines[f.to]->OnFrame(f.from, f.bytes);
+        }
+        continue;
+      }
+      for (auto& [id, env] : envs) {
+        if (env->wakeup && *env->wakeup == now && engines.count(id)) {
+          env->wakeup.reset();
+          engines[id]->OnTimer();
+        }
+      }
+    }
+    now = until;
+  }
+  void Run(Duration d) { RunUntil(now + d); }
+
+  MonoTime now{};
+  Duration delay = 1ms;
+  std::uint64_t view_id = 0;
+  std::deque<Frame> queue;
+  std::map<NodeId, std::unique_ptr<MiniEnv>> envs;
+  std::map<NodeId, std::unique_ptr<Engine>> engines;
+  std::map<std::pair<NodeId, NodeId>, int> sent, in_flight_hist;
+  std::function<bool(NodeId, NodeId, std::span<const std::uint8_t>)> drop;  // lost on send
+  std::function<bool(NodeId, NodeId)> cut;                                   // lost on delivery
+};
+
+MonoTime MiniEnv::Now() { return net_->now; }
+SendStatus MiniEnv::Broadcast(std::span<const std::uint8_t> frame) {
+  if (try_again_budget > 0) {
+    --try_again_budget;
+    return SendStatus::kTryAgain;
+  }
+  for (auto& [id, e] : net_->envs) {
+    if (id != id_) net_->Send(id_, id, frame);
+  }
+  return SendStatus::kOk;
+}
+SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> frame) {
+  if (try_again_budget > 0) {
+    --try_again_budget;
+    return SendStatus::kTryAgain;
+  }
+  net_->Send(id_, to, frame);
+  return SendStatus::kOk;
+}
+
+TEST(Engine, ConfigIsValidated) {
+  MiniNet net(1);
+  EngineConfig c;
+  std::unique_ptr<Engine> e;
+  Status s = Engine::Create(c, net.envs[1].get(), &e);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("node_id"), std::string::npos);
+  c.node_id = 5;
+  c.incarnation = 1;
+  c.max_frame_bytes = 10;
+  s = Engine::Create(c, net.envs[1].get(), &e);
+  EXPECT_NE(s.message().find("max_frame_bytes"), std::string::npos);
+}
+
+TEST(Engine, ImmediateSendIsOneFramePerChange) {
+  MiniNet net(2);
+  net.Run(2s);
+  const auto before = net.engines[1]->stats().broadcasts_out;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kInUse).ok());
+  }
+  EXPECT_EQ(net.engines[1]->stats().broadcasts_out - before, 10u);
+  net.Run(10ms);
+  EXPECT_EQ(net.engines[2]->ClusterDeviceState("dev9"), DeviceState::kInUse);
+}
+
+TEST(Engine, BatchWindowPacksAndCoalesces) {
+  MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) { c.batch_window = 10ms; });
+  net.Run(2s);
+  const auto before = net.engines[1]->stats().broadcasts_out;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kInUse).ok());
+    ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kRinging).ok());
+  }
+  EXPECT_EQ(net.engines[1]->stats().broadcasts_out, before);  // nothing before the window closes
+  net.Run(11ms);
+  // 50 records of ~10 bytes fit one 1400-byte frame; the INUSE versions were coalesced away.
+  EXPECT_EQ(net.engines[1]->stats().broadcasts_out - before, 1u);
+  net.Run(5ms);
+  EXPECT_EQ(net.engines[2]->ClusterDeviceState("dev49"), DeviceState::kRinging);
+  // Coalescing left no false gap: no catch-up was needed.
+  net.Run(5s);
+  EXPECT_EQ(net.engines[2]->stats().sync_sessions_started, 0u);
+}
+
+TEST(Engine, BatchIsSplitAtMaxFrameBytesAndFlushedAtMaxBatchChanges) {
+  MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    c.batch_window = 1s;
+    c.max_frame_bytes = 512;
+    c.max_key_bytes = 64;
+    c.max_contact_bytes = 128;
+    c.max_batch_changes = 100;
+  });
+  net.Run(2s);
+  std::size_t largest = 0;
+  net.drop = [&](NodeId, NodeId, std::span<const std::uint8_t> b) {
+    largest = std::max(largest, b.size());
+    return false;
+  };
+  const auto before = net.engines[1]->stats().broadcasts_out;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(net.engines[1]->SetDeviceState("PJSIP/phone-" + std::to_string(1000 + i), DeviceState::kBusy).ok());
+  }
+  // The 100th change reached max_batch_changes: flushed at once, in frames of at most 512 bytes.
+  const auto frames = net.engines[1]->stats().broadcasts_out - before;
+  EXPECT_GE(frames, 4u);
+  EXPECT_LE(largest, 512u);
+  net.Run(10ms);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(net.engines[2]->ClusterDeviceState("PJSIP/phone-" + std::to_string(1000 + i)), DeviceState::kBusy);
+  }
+}
+
+TEST(Engine, LossIsRepairedByAntiEntropy) {
+  MiniNet net(3);
+  net.Run(2s);
+  bool lose = true;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    return lose && from == 1 && b.size() > 3 && b[3] == 1;  // UPDATES frames from node 1
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kInUse).ok());
+  lose = false;
+  net.Run(10ms);
+  EXPECT_EQ(net.engines[2]->ClusterDeviceState("d3"), std::nullopt);
+  net.Run(5s);
+  for (NodeId n : {2u, 3u}) {
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("d3"), DeviceState::kInUse);
+    EXPECT_EQ(net.engines[n]->Digest(), net.engines[1]->Digest());
+  }
+}
+
+TEST(Engine, CatchUpKeepsPagesInFlightWithinWindow) {
+  constexpr std::size_t kWindow = 3;
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.sync_window_pages = kWindow;
+    c.max_frame_bytes = 600;
+    c.max_key_bytes = 64;
+    c.max_contact_bytes = 128;
+    c.anti_entropy_interval = 0ms;
+  });
+  net.SetView({1});
+  net.engines[2]->OnMembership({99, {2}});
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kNotInUse).ok());
+  }
+  net.Run(100ms);
+  net.queue.clear();  // node 2 was not a member: drop what was sent before the join
+  // Track pages in flight from the donor: sent minus acknowledged, sampled at each send.
+  std::size_t pages_sent = 0, acks = 0, max_in_flight = 0;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    if (from == 1 && b[3] == 6) max_in_flight = std::max(max_in_flight, ++pages_sent - acks);
+    if (from == 2 && b[3] == 7) ++acks;
+    return false;
+  };
+  net.delay = 20ms;
+  net.SetView({1, 2});
+  net.Run(10s);
+  EXPECT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  EXPECT_GT(pages_sent, 20u);
+  EXPECT_LE(max_in_flight, kWindow + 1);  // +1: an ack in flight frees a slot as the next page leaves
+  EXPECT_EQ(net.engines[2]->stats().sync_sessions_completed, 1u);
+  EXPECT_EQ(net.engines[1]->stats().sync_pages_sent, net.engines[2]->stats().sync_pages_received);
+}
+
+TEST(Engine, CatchUpSurvivesLossOfPages) {
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.max_frame_bytes = 400;
+    c.max_key_bytes = 64;
+    c.max_contact_bytes = 128;
+    c.anti_entropy_interval = 0ms;
+  });
+  net.SetView({1});
+  net.engines[2]->OnMembership({99, {2}});
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  net.queue.clear();
+  std::mt19937 rng(3);
+  net.drop = [&](NodeId, NodeId, std::span<const std::uint8_t> b) { return b[3] >= 6 && rng() % 4 == 0; };
+  net.SetView({1, 2});
+  net.Run(30s);
+  EXPECT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  EXPECT_GT(net.engines[1]->stats().sync_pages_resent, 0u);
+}
+
+TEST(Engine, FailureDetectorTimings) {
+  MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    c.heartbeat_interval = 200ms;
+    c.suspect_after = 1000ms;
+  });
+  net.Run(1s);
+  ASSERT_EQ(net.engines[1]->Members().size(), 2u);
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/bob", DeviceState::kBusy).ok());
+  net.Run(10ms);
+  ASSERT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), DeviceState::kBusy);
+  const MonoTime crash = net.now;
+  net.engines.erase(2);  // node 2 dies
+  MonoTime gone{};
+  while (net.now - crash < 5s) {
+    net.Run(10ms);
+    if (net.engines[1]->Members().size() == 1) {
+      gone = net.now;
+      break;
+    }
+  }
+  ASSERT_NE(gone, MonoTime{});
+  // Last heard at most one (jittered) heartbeat before the crash; checked every interval/4.
+  EXPECT_GE(gone - crash, 1000ms - 220ms);
+  EXPECT_LE(gone - crash, 1000ms + 50ms + 10ms);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), std::nullopt);  // grace 0: at once
+}
+
+TEST(Engine, DepartureGraceKeepsContributionThenDrops) {
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) { c.departure_grace = 3s; });
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/bob", DeviceState::kBusy).ok());
+  net.Run(10ms);
+  ASSERT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), DeviceState::kBusy);
+  net.engines[1]->OnMembership({50, {1}});
+  net.Run(2900ms);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), DeviceState::kBusy);
+  net.Run(200ms);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), std::nullopt);
+  EXPECT_EQ(net.engines[1]->stats().departures, 1u);
+}
+
+TEST(Engine, RegistrationExpiresEverywhereAtItsExpiry) {
+  MiniNet net(2, MembershipSource::kTransport);
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 5s, ContactStatus::kReachable, 900};
+  ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
+  net.Run(4999ms);
+  EXPECT_EQ(net.engines[2]->Registrations("alice").size(), 1u);
+  EXPECT_EQ(net.engines[1]->Registrations("alice").size(), 1u);
+  net.Run(1ms);
+  EXPECT_EQ(net.engines[2]->Registrations("alice").size(), 0u);
+  EXPECT_EQ(net.engines[1]->Registrations("alice").size(), 0u);
+}
+
+TEST(Engine, RemovedRegistrationIsNotResurrectedByALateFrame) {
+  MiniNet net(2, MembershipSource::kTransport);
+  std::vector<std::vector<std::uint8_t>> captured;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    if (from == 1 && b[3] == 1) captured.emplace_back(b.begin(), b.end());
+    return false;
+  };
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 60s, ContactStatus::kReachable, 0};
+  ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
+  ASSERT_TRUE(net.engines[1]->RemoveRegistration("alice").ok());
+  net.Run(10ms);
+  ASSERT_EQ(captured.size(), 2u);
+  EXPECT_TRUE(net.engines[2]->Registrations("alice").empty());
+  // The add arrives again, late (a duplicate or a reordered frame).
+  net.engines[2]->OnFrame(1, captured[0]);
+  EXPECT_TRUE(net.engines[2]->Registrations("alice").empty());
+  EXPECT_GT(net.engines[2]->stats().records_stale, 0u);
+}
+
+TEST(Engine, RestartedNodeVoidsItsOldEntries) {
+  MiniNet net(2, MembershipSource::kTransport);
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/bob", DeviceState::kBusy).ok());
+  net.Run(10ms);
+  ASSERT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), DeviceState::kBusy);
+  // Node 2 restarts fast enough that the membership never saw it go.
+  EngineConfig c = net.engines[2]->config();
+  c.incarnation = 2;
+  std::unique_ptr<Engine> e;
+  ASSERT_TRUE(Engine::Create(c, net.envs[2].get(), &e).ok());
+  net.engines[2] = std::move(e);
+  net.engines[2]->Start();
+  net.engines[2]->OnMembership({77, {1, 2}});
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/carol", DeviceState::kRinging).ok());
+  net.Run(1s);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/bob"), std::nullopt);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("PJSIP/carol"), DeviceState::kRinging);
+  const auto cs = net.engines[1]->DeviceContributions("PJSIP/carol");
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_EQ(cs[0].version.incarnation, 2u);
+}
+
+TEST(Engine, MailboxLastWriterWins) {
+  MiniNet net(3, MembershipSource::kTransport);
+  ASSERT_TRUE(net.engines[1]->SetMailbox("1000@default", {1, 0, 0}).ok());
+  net.Run(5ms);
+  ASSERT_TRUE(net.engines[3]->SetMailbox("1000@default", {2, 1, 1}).ok());
+  net.Run(10ms);
+  for (NodeId n : {1u, 2u, 3u}) {
+    auto m = net.engines[n]->Mailbox("1000@default");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->counts, (MailboxCounts{2, 1, 1}));
+    EXPECT_EQ(m->writer, 3u);
+  }
+  // Concurrent writes at one instant: the larger (hlc, node) wins everywhere.
+  ASSERT_TRUE(net.engines[1]->SetMailbox("2000@default", {5, 0, 0}).ok());
+  ASSERT_TRUE(net.engines[2]->SetMailbox("2000@default", {6, 0, 0}).ok());
+  net.Run(10ms);
+  for (NodeId n : {1u, 2u, 3u}) EXPECT_EQ(net.engines[n]->Mailbox("2000@default")->writer, 2u);
+}
+
+TEST(Engine, BadFramesAreCountedNeverFatal) {
+  MiniNet net(2, MembershipSource::kTransport);
+  const std::vector<std::uint8_t> junk = {'P', 'X', 1, 1, 2, 0, 0, 0, 1};
+  net.engines[1]->OnFrame(2, junk);
+  net.engines[1]->OnFrame(2, {});
+  const std::vector<std::uint8_t> http = {'G', 'E', 'T', ' ', '/'};
+  net.engines[1]->OnFrame(2, http);
+  const auto& st = net.engines[1]->stats();
+  EXPECT_EQ(st.dropped[static_cast<int>(DropReason::kTruncated)], 2u);
+  EXPECT_EQ(st.dropped[static_cast<int>(DropReason::kBadMagic)], 1u);
+  // The engine still works.
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("x", DeviceState::kInUse).ok());
+  net.Run(10ms);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("x"), DeviceState::kInUse);
+}
+
+TEST(Engine, FramesFromNonMembersAreRefused) {
+  MiniNet net(3, MembershipSource::kTransport);
+  net.SetView({1, 2});
+  ASSERT_TRUE(net.engines[3]->SetDeviceState("x", DeviceState::kBusy).ok());
+  net.Run(10ms);
+  EXPECT_EQ(net.engines[1]->ClusterDeviceState("x"), std::nullopt);
+  EXPECT_GT(net.engines[1]->stats().dropped[static_cast<int>(DropReason::kNotMember)], 0u);
+}
+
+TEST(Engine, TryAgainQueuesAndRetriesWithinBound) {
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) { c.max_send_queue_frames = 4; });
+  net.envs[1]->try_again_budget = 3;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kInUse).ok());
+  EXPECT_EQ(net.engines[1]->stats().send_queue_overflow, 6u);  // 10 frames queued behind a bound of 4
+  net.Run(1s);
+  EXPECT_EQ(net.engines[1]->stats().send_try_again, 3u);
+  // What overflowed is repaired: anti-entropy finds the gap and the receiver pulls.
+  net.Run(5s);
+  EXPECT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+}
+
+TEST(Engine, MaxEntriesRefusesNewKeys) {
+  MiniNet net(1, MembershipSource::kTransport, [](EngineConfig& c) { c.max_entries = 3; });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kInUse).ok());
+  Status s = net.engines[1]->SetDeviceState("d3", DeviceState::kInUse);
+  EXPECT_EQ(s.code(), Status::Code::kResourceExhausted);
+  EXPECT_TRUE(net.engines[1]->SetDeviceState("d0", DeviceState::kBusy).ok());  // existing keys still change
+}
+
+TEST(Engine, KeysAreChecked) {
+  MiniNet net(1);
+  EXPECT_EQ(net.engines[1]->SetDeviceState("", DeviceState::kInUse).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(net.engines[1]->SetDeviceState(std::string(256, 'x'), DeviceState::kInUse).code(),
+            Status::Code::kInvalidArgument);
+  RegistrationInfo past{"sip:a@b", net.envs[1]->WallNow() - 1s, ContactStatus::kReachable, 0};
+  EXPECT_EQ(net.engines[1]->SetRegistration("a", past).code(), Status::Code::kInvalidArgument);
+}
+
+class ReentrantListener : public ViewListener {
+ public:
+  explicit ReentrantListener(Engine* e) : e_(e) {}
+  void OnViewChange(const ViewChange&) override { result = e_->SetDeviceState("other", DeviceState::kBusy); }
+  Status result;
+
+ private:
+  Engine* e_;
+};
+
+TEST(Engine, ListenerMayNotMutate) {
+  MiniNet net(1);
+  ReentrantListener l(net.engines[1].get());
+  net.engines[1]->SetListener(&l);
+  ASSERT_TRUE(net.engines[1]->SetDeviceState("d", DeviceState::kInUse).ok());
+  EXPECT_EQ(l.result.code(), Status::Code::kFailedPrecondition);
+  net.engines[1]->SetListener(nullptr);
+}
+
+}  // namespace
+}  // namespace pbxstate
