@@ -221,7 +221,9 @@ class EngineImpl {
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   void PumpServe(ServeSession& s);
   void SyncTick(MonoTime now);
-  void AntiEntropyTick();
+  // Offers this node's summary to one peer (whose summary differs, with heartbeats), or to
+  // every live peer when `all` (a repair after a failed pull).
+  void AntiEntropyTick(bool all = false);
   void ForgetSessionsWith(NodeId node);
 
   // ---- engine_members.cc ----
@@ -295,6 +297,9 @@ class EngineImpl {
   std::map<std::pair<NodeId, std::uint32_t>, ServeSession> serves_;
   std::uint32_t next_session_id_ = 1;
   std::optional<MonoTime> sync_tick_due_;
+  // A pull failed with no other donor known: one digest exchange now finds one, even when the
+  // periodic anti-entropy is off.
+  std::optional<MonoTime> repair_due_;
 };
 
 }  // namespace pbxstate

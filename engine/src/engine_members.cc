@@ -143,6 +143,10 @@ void EngineImpl::OnTimer() {
       if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
     }
   }
+  if (repair_due_ && now >= *repair_due_) {
+    repair_due_.reset();
+    AntiEntropyTick(/*all=*/true);
+  }
   if (anti_entropy_due_ && now >= *anti_entropy_due_) {
     AntiEntropyTick();
     anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
@@ -164,6 +168,7 @@ void EngineImpl::Rearm() {
   consider(join_digest_due_);
   consider(anti_entropy_due_);
   consider(sync_tick_due_);
+  consider(repair_due_);
   if (!expiries_.empty()) {
     // Expiry is on the calendar clock; map it onto the monotonic one for the wakeup.
     const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();

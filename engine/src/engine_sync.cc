@@ -184,6 +184,7 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   ++stats_.sync_sessions_abandoned;
   if (!retry_elsewhere) return;
   for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
+  if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
 
 void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
@@ -421,7 +422,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   StartPulls();
 }
 
-void EngineImpl::AntiEntropyTick() {
+void EngineImpl::AntiEntropyTick(bool all) {
   const std::uint64_t mine = SummaryHash();
   std::vector<NodeId> candidates;
   for (const auto& [node, p] : peers_) {
@@ -431,12 +432,16 @@ void EngineImpl::AntiEntropyTick() {
     candidates.push_back(node);
   }
   if (candidates.empty()) return;
-  const NodeId peer = candidates[env_->Random() % candidates.size()];
   codec::BeginFrame(&frame_buf_, codec::FrameType::kSummary, config_.node_id, config_.incarnation);
   codec::Writer w(&frame_buf_);
   codec::EncodeSummary(w, {mine});
   codec::EndFrame(&frame_buf_);
-  Send(peer, frame_buf_);
+  if (all) {
+    const std::vector<std::uint8_t> frame = frame_buf_;  // Send may reuse frame_buf_ via replies
+    for (NodeId peer : candidates) Send(peer, frame);
+    return;
+  }
+  Send(candidates[env_->Random() % candidates.size()], frame_buf_);
 }
 
 void EngineImpl::ForgetSessionsWith(NodeId node) {

@@ -292,6 +292,40 @@ TEST(Engine, CatchUpSurvivesLossOfPages) {
   EXPECT_GT(net.engines[1]->stats().sync_pages_resent, 0u);
 }
 
+TEST(Engine, JoinerFinishesFromAnotherDonorWhenItsDonorDies) {
+  MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;  // the repair must not rely on periodic anti-entropy
+    c.max_frame_bytes = 600;
+    c.max_key_bytes = 64;
+    c.max_contact_bytes = 128;
+    c.sync_window_pages = 2;
+  });
+  net.SetView({1, 2});
+  net.engines[3]->OnMembership({99, {3}});
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(1s);
+  ASSERT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  net.delay = 10ms;
+  // Node 3 hears node 2's join digest only, so it pulls node 1's entries from node 2.
+  int pages_from_2 = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if (from == 1 && to == 3 && b[3] == 4) return true;
+    if (from == 2 && to == 3 && b[3] == 6) ++pages_from_2;
+    return false;
+  };
+  net.SetView({1, 2, 3});
+  while (pages_from_2 < 3 && net.now < MonoTime(10s)) net.Run(5ms);
+  ASSERT_GE(pages_from_2, 3);
+  ASSERT_NE(net.engines[3]->Digest(), net.engines[1]->Digest());
+  net.engines.erase(2);  // the donor dies mid-sync
+  net.drop = nullptr;
+  net.SetView({1, 3});
+  net.Run(10s);
+  EXPECT_EQ(net.engines[3]->Digest(), net.engines[1]->Digest());
+  EXPECT_EQ(net.engines[3]->ClusterDeviceState("d999"), DeviceState::kBusy);
+  EXPECT_GE(net.engines[3]->stats().sync_sessions_abandoned, 1u);
+}
+
 TEST(Engine, FailureDetectorTimings) {
   MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) {
     c.heartbeat_interval = 200ms;
