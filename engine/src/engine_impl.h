@@ -112,6 +112,7 @@ struct Want {
   std::uint64_t incarnation = 0;
   std::uint64_t since = 0;
   std::vector<NodeId> donors;  // at most kMaxWantDonors, best first
+  MonoTime not_before{};       // after a busy donor refused: wait before asking again
 };
 
 struct PullSession {
@@ -137,6 +138,8 @@ struct ServeSession {
   struct Mark {
     std::uint32_t page;
     std::size_t start;
+    MonoTime sent;
+    bool resent;  // Karn: no round-trip sample from a page sent twice
   };
   std::deque<Mark> unacked;
   std::uint32_t next_page = 0;
@@ -145,6 +148,13 @@ struct ServeSession {
   bool sent_last = false;
   MonoTime last_send{};
   MonoTime last_progress{};
+  // Congestion control, as TCP does it: a window that grows with acknowledgements and
+  // collapses on a timeout, and a retransmit timeout from the measured round trip. A catch-up
+  // that ignored congestion would push heartbeats out of queues and make links flap.
+  double cwnd = 2;
+  double ssthresh = 0;         // 0: still in slow start
+  Duration srtt{}, rttvar{};  // srtt 0: no sample yet
+  Duration rto{};
 };
 
 struct ExpiryItem {
@@ -219,8 +229,11 @@ class EngineImpl {
   void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t since, NodeId donor);
   void StartPulls();
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
+  void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
   void PumpServe(ServeSession& s);
   void SyncTick(MonoTime now);
+  // Sets sync_tick_due_ to the earliest retransmit, timeout or retry among sessions and wants.
+  void ArmSyncTick();
   // Offers this node's summary to one peer (whose summary differs, with heartbeats), or to
   // every live peer when `all` (a repair after a failed pull).
   void AntiEntropyTick(bool all = false);

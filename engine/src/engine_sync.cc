@@ -134,6 +134,10 @@ void EngineImpl::StartPulls() {
   for (auto it = wants_.begin(); it != wants_.end() && pulls_.size() < config_.max_sync_pulls;) {
     const NodeId origin = it->first;
     Want& w = it->second;
+    if (w.not_before > now) {
+      ++it;
+      continue;
+    }
     const bool busy = std::any_of(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.origin == origin; });
     if (busy) {
       ++it;
@@ -173,9 +177,23 @@ void EngineImpl::StartPulls() {
     ++stats_.sync_sessions_started;
     Send(donor, frame_buf_);
   }
-  if ((!pulls_.empty() || !serves_.empty()) && !sync_tick_due_) {
-    sync_tick_due_ = now + std::max<Duration>(config_.sync_retransmit / 4, 1ms);
+  ArmSyncTick();
+}
+
+void EngineImpl::ArmSyncTick() {
+  std::optional<MonoTime> next;
+  auto consider = [&](MonoTime t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const auto& [key, s] : serves_) {
+    if (!s.unacked.empty()) consider(s.last_send + s.rto);
+    consider(s.last_progress + config_.sync_timeout);
   }
+  for (const auto& [id, p] : pulls_) consider(p.last_progress + config_.sync_timeout);
+  for (const auto& [origin, w] : wants_) {
+    if (w.not_before > MonoTime{}) consider(w.not_before);
+  }
+  sync_tick_due_ = next;
 }
 
 void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere) {
@@ -185,6 +203,23 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   if (!retry_elsewhere) return;
   for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
+}
+
+void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it) {
+  // The donor is alive and holds the data, only busy: ask the others first, then it again
+  // after a pause, rather than starting a digest round that would bring more requests.
+  PullSession s = std::move(it->second);
+  pulls_.erase(it);
+  ++stats_.sync_sessions_abandoned;
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
+  AddWant(s.origin, s.incarnation, s.since, s.donor);
+  Want& w = wants_[s.origin];
+  std::erase(w.donors, s.donor);
+  w.donors.push_back(s.donor);
+  if (w.donors.size() == 1) {
+    const auto spread = static_cast<std::uint64_t>(config_.sync_retransmit.count());
+    w.not_before = env_->Now() + config_.sync_retransmit + Duration(static_cast<std::int64_t>(env_->Random() % (spread + 1)));
+  }
 }
 
 void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
@@ -248,7 +283,9 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
 void EngineImpl::PumpServe(ServeSession& s) {
   const std::size_t budget = config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
   std::vector<codec::Record> records;
-  while (!s.sent_last && s.next_page - s.acked < config_.sync_window_pages) {
+  if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
+  const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
+  while (!s.sent_last && s.next_page - s.acked < window) {
     records.clear();
     const std::size_t start = s.cursor;
     std::size_t bytes = 0;
@@ -289,8 +326,9 @@ void EngineImpl::PumpServe(ServeSession& s) {
     for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
     codec::EndFrame(&frame_buf_);
     assert(frame_buf_.size() <= config_.max_frame_bytes);
-    s.unacked.push_back({s.next_page, start});
-    if (s.next_page < s.resend_until) ++stats_.sync_pages_resent;
+    const bool resend = s.next_page < s.resend_until;
+    s.unacked.push_back({s.next_page, start, env_->Now(), resend});
+    if (resend) ++stats_.sync_pages_resent;
     ++s.next_page;
     s.sent_last = last;
     s.last_send = env_->Now();
@@ -311,15 +349,40 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
     return;
   }
   if (a.next_page > s.acked) {
+    const MonoTime now = env_->Now();
+    const double newly = a.next_page - s.acked;
     s.acked = a.next_page;
-    while (!s.unacked.empty() && s.unacked.front().page < s.acked) s.unacked.pop_front();
-    s.last_progress = env_->Now();
+    std::optional<Duration> sample;
+    while (!s.unacked.empty() && s.unacked.front().page < s.acked) {
+      if (!s.unacked.front().resent) sample = now - s.unacked.front().sent;
+      s.unacked.pop_front();
+    }
+    if (sample) {
+      // RFC 6298: srtt and rttvar, rto = srtt + 4 rttvar, never below 1 ms.
+      if (s.srtt == Duration{}) {
+        s.srtt = *sample;
+        s.rttvar = *sample / 2;
+      } else {
+        const Duration err = *sample > s.srtt ? *sample - s.srtt : s.srtt - *sample;
+        s.rttvar = (3 * s.rttvar + err) / 4;
+        s.srtt = (7 * s.srtt + *sample) / 8;
+      }
+      s.rto = std::clamp<Duration>(s.srtt + 4 * s.rttvar, 1ms, config_.sync_timeout / 2);
+    }
+    if (s.ssthresh == 0 || s.cwnd < s.ssthresh) {
+      s.cwnd += newly;                 // slow start
+    } else {
+      s.cwnd += newly / s.cwnd;        // congestion avoidance
+    }
+    s.cwnd = std::min<double>(s.cwnd, static_cast<double>(config_.sync_window_pages));
+    s.last_progress = now;
   }
   if (s.sent_last && s.acked == s.next_page) {
     serves_.erase(it);
-    return;
+  } else {
+    PumpServe(s);
   }
-  PumpServe(s);
+  ArmSyncTick();
 }
 
 void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
@@ -382,6 +445,8 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     ++stats_.sync_sessions_completed;
     pulls_.erase(it);
     StartPulls();
+  } else {
+    ArmSyncTick();
   }
 }
 
@@ -391,7 +456,11 @@ void EngineImpl::HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r) {
     Drop(DropReason::kUnexpected);
     return;
   }
-  AbandonPull(it, true);
+  if (r.reason == codec::RefuseReason::kBusy) {
+    BackOffFromBusyDonor(it);
+  } else {
+    AbandonPull(it, true);
+  }
   StartPulls();
 }
 
@@ -403,8 +472,12 @@ void EngineImpl::SyncTick(MonoTime now) {
       it = serves_.erase(it);  // the puller is gone or cut off; it will ask again
       continue;
     }
-    if (!s.unacked.empty() && now - s.last_send >= config_.sync_retransmit) {
-      // Go back to the first unacknowledged page and send from there again.
+    if (!s.unacked.empty() && now - s.last_send >= s.rto) {
+      // A timeout means congestion or loss: halve the threshold, restart from one page, back
+      // the timer off, and go back to the first unacknowledged page.
+      s.ssthresh = std::max(s.cwnd / 2, 1.0);
+      s.cwnd = 1;
+      s.rto = std::min<Duration>(s.rto * 2, config_.sync_timeout / 2);
       s.resend_until = s.next_page;
       s.cursor = s.unacked.front().start;
       s.next_page = s.unacked.front().page;
@@ -418,6 +491,9 @@ void EngineImpl::SyncTick(MonoTime now) {
     auto next = std::next(it);
     if (now - it->second.last_progress > config_.sync_timeout) AbandonPull(it, true);
     it = next;
+  }
+  for (auto& [origin, w] : wants_) {
+    if (w.not_before <= now) w.not_before = MonoTime{};
   }
   StartPulls();
 }

@@ -115,10 +115,6 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   if (kind == EntryKind::kDevice) {
     std::optional<std::uint32_t> id = devices_.Find(rec.key);
     if (!id) {
-      if (o.ranges.Covers(rec.seq) && !local) {
-        ++stats_.records_stale;
-        return false;
-      }
       if (EntriesHeld() >= config_.max_entries) {
         Drop(DropReason::kStoreFull);
         return false;
@@ -139,10 +135,6 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
       o.hash ^= DeviceHash(d.name, origin, it->state) ^ DeviceHash(d.name, origin, rec.state);
       it->state = rec.state;
     } else {
-      if (o.ranges.Covers(rec.seq) && !local) {
-        ++stats_.records_stale;
-        return false;
-      }
       if (EntriesHeld() >= config_.max_entries) {
         Drop(DropReason::kStoreFull);
         return false;
@@ -178,7 +170,10 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     auto it = FindByNode(aors_[*id].regs, origin);
     if (it != aors_[*id].regs.end() && it->node == origin) held = &*it;
   }
-  if (held != nullptr ? rec.seq <= held->seq : (o.ranges.Covers(rec.seq) && !local)) {
+  // With nothing held, a record is news even below the watermark (a full re-pull repairs a
+  // hole that way). An old version of a removed registration cannot come back: its tombstone
+  // is kept until the latest expiry its owner ever gave it, and past that the record is expired.
+  if (held != nullptr && rec.seq <= held->seq) {
     ++stats_.records_stale;
     return false;
   }
