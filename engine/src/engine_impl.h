@@ -247,7 +247,8 @@ class EngineImpl {
   void PeerDeparted(NodeId node);
   bool IsLive(NodeId node) const;      // counted and accepted: self, or a live peer
   bool IsCounted(NodeId node) const;   // its entries count: live or within its grace
-  void Rearm();
+  // Asks the Env for a wakeup at the earliest deadline; returns that deadline.
+  std::optional<MonoTime> Rearm();
   void SendHeartbeat();
   MonoTime Jittered(MonoTime base, Duration interval);
 

@@ -143,19 +143,23 @@ void EngineImpl::OnTimer() {
       if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
     }
   }
-  if (repair_due_ && now >= *repair_due_) {
-    repair_due_.reset();
-    AntiEntropyTick(/*all=*/true);
-  }
   if (anti_entropy_due_ && now >= *anti_entropy_due_) {
     AntiEntropyTick();
     anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
   }
   if (sync_tick_due_ && now >= *sync_tick_due_) SyncTick(now);
-  Rearm();
+  // After the sync tick: abandoning a pull there may ask for a repair round now.
+  if (repair_due_ && now >= *repair_due_) {
+    repair_due_.reset();
+    AntiEntropyTick(/*all=*/true);
+  }
+  const std::optional<MonoTime> next = Rearm();
+  // Everything due was done: asking to be woken again at this instant would stall a simulator.
+  assert(!next || *next > now);
+  (void)next;
 }
 
-void EngineImpl::Rearm() {
+std::optional<MonoTime> EngineImpl::Rearm() {
   std::optional<MonoTime> next;
   auto consider = [&](const std::optional<MonoTime>& t) {
     if (t && (!next || *t < *next)) next = t;
@@ -179,6 +183,7 @@ void EngineImpl::Rearm() {
     scheduled_wakeup_ = next;
     env_->ScheduleWakeup(*next);
   }
+  return next;
 }
 
 }  // namespace pbxstate

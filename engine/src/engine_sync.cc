@@ -468,7 +468,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   sync_tick_due_.reset();
   for (auto it = serves_.begin(); it != serves_.end();) {
     ServeSession& s = it->second;
-    if (now - s.last_progress > config_.sync_timeout) {
+    if (now - s.last_progress >= config_.sync_timeout) {
       it = serves_.erase(it);  // the puller is gone or cut off; it will ask again
       continue;
     }
@@ -489,7 +489,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   }
   for (auto it = pulls_.begin(); it != pulls_.end();) {
     auto next = std::next(it);
-    if (now - it->second.last_progress > config_.sync_timeout) AbandonPull(it, true);
+    if (now - it->second.last_progress >= config_.sync_timeout) AbandonPull(it, true);
     it = next;
   }
   for (auto& [origin, w] : wants_) {

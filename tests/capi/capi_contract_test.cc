@@ -1,0 +1,717 @@
+// The contract of c_api.h beyond the happy path (which capi_cluster_test.c covers from C):
+// defaults and names agree with the C++ API, arguments are checked, re-entrancy is refused,
+// send statuses map as documented, and no exception (out of memory) crosses the C boundary.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string_view>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pbxstate/c_api.h"
+#include "pbxstate/config.h"
+#include "pbxstate/engine.h"
+#include "pbxstate/stats.h"
+#include "pbxstate/types.h"
+
+// ---- an operator new that fails on demand, to drive the bad_alloc paths ----
+namespace {
+// Allocations left before operator new starts throwing; negative: never fail.
+long g_allocations_until_failure = -1;
+}  // namespace
+
+namespace {
+// Not inlined into the delete operators: GCC would otherwise see free() applied to the result
+// of operator new and warn (-Wmismatched-new-delete), not knowing both are replaced here.
+[[gnu::noinline]] void RawFree(void* p) noexcept { std::free(p); }
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_allocations_until_failure == 0) throw std::bad_alloc();
+  if (g_allocations_until_failure > 0) --g_allocations_until_failure;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+// The nothrow forms too (std::stable_sort's buffer uses them): every form must pair with the
+// deletes below.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { RawFree(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { RawFree(p); }
+void operator delete(void* p) noexcept { RawFree(p); }
+void operator delete[](void* p) noexcept { RawFree(p); }
+void operator delete(void* p, std::size_t) noexcept { RawFree(p); }
+void operator delete[](void* p, std::size_t) noexcept { RawFree(p); }
+
+namespace {
+
+// Restores normal allocation at the end of a scope, even when an assertion returns early.
+struct FailAllocationsAfter {
+  explicit FailAllocationsAfter(long n) { g_allocations_until_failure = n; }
+  ~FailAllocationsAfter() { g_allocations_until_failure = -1; }
+};
+
+// A one-node host in C++ with C callbacks: a virtual clock, the frames it was asked to send,
+// and switches for what the transport answers and for callbacks that misbehave.
+struct Host {
+  std::int64_t now = 1'000'000'000;
+  bool has_wakeup = false;
+  std::int64_t wakeup = 0;
+  std::vector<std::vector<std::uint8_t>> sent;
+  int broadcast_answer = PBXSTATE_SEND_OK;
+  pbxstate_engine* engine = nullptr;
+  // When set, the next broadcast callback tries to call into the engine and records the results.
+  bool probe_from_env = false;
+  int env_query_rc = -1, env_mutation_rc = -1;
+  std::vector<std::string> logs;
+
+  static Host* H(void* user) { return static_cast<Host*>(user); }
+  static std::int64_t Now(void* u) { return H(u)->now; }
+  static std::int64_t Wall(void* u) { return 1'700'000'000'000'000'000 + H(u)->now; }
+  static void Wakeup(void* u, std::int64_t at) {
+    H(u)->has_wakeup = true;
+    H(u)->wakeup = at;
+  }
+  static int Broadcast(void* u, const std::uint8_t* f, std::size_t n) {
+    Host* h = H(u);
+    if (h->probe_from_env) {
+      h->probe_from_env = false;
+      int state = 0;
+      h->env_query_rc = pbxstate_engine_device_state(h->engine, "d", 1, &state);
+      h->env_mutation_rc = pbxstate_engine_set_device_state(h->engine, "e", 1, PBXSTATE_DEVICE_BUSY);
+      pbxstate_engine_destroy(h->engine);  // refused: must not free the engine under itself
+    }
+    if (h->broadcast_answer == PBXSTATE_SEND_OK) h->sent.emplace_back(f, f + n);
+    return h->broadcast_answer;
+  }
+  static int Unicast(void* u, pbxstate_node_id, const std::uint8_t* f, std::size_t n) {
+    return Broadcast(u, f, n);
+  }
+  static std::uint64_t Random(void*) { return 4; }
+  static void Log(void* u, int, const char* m, std::size_t n) { H(u)->logs.emplace_back(m, n); }
+
+  pbxstate_env Env() {
+    pbxstate_env env{};
+    env.user = this;
+    env.now_ns = Now;
+    env.wall_now_ns = Wall;
+    env.schedule_wakeup = Wakeup;
+    env.broadcast = Broadcast;
+    env.unicast = Unicast;
+    env.random = Random;
+    env.log = Log;
+    return env;
+  }
+};
+
+pbxstate_config TestConfig(pbxstate_node_id id = 1) {
+  pbxstate_config cfg;
+  pbxstate_config_init(&cfg);
+  cfg.node_id = id;
+  cfg.incarnation = 77;
+  cfg.label = "n1";
+  cfg.membership = PBXSTATE_MEMBERSHIP_TRANSPORT;
+  return cfg;
+}
+
+class CApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const pbxstate_config cfg = TestConfig();
+    const pbxstate_env env = host_.Env();
+    char err[128];
+    ASSERT_EQ(pbxstate_engine_create(&cfg, &env, &engine_, err, sizeof err), PBXSTATE_OK) << err;
+    host_.engine = engine_;
+    ASSERT_EQ(pbxstate_engine_start(engine_), PBXSTATE_OK);
+    const pbxstate_node_id members[] = {1, 2};
+    ASSERT_EQ(pbxstate_engine_on_membership(engine_, 1, members, 2), PBXSTATE_OK);
+  }
+  void TearDown() override { pbxstate_engine_destroy(engine_); }
+
+  pbxstate_stats Stats() {
+    pbxstate_stats s{};
+    EXPECT_EQ(pbxstate_engine_stats(engine_, &s), PBXSTATE_OK);
+    return s;
+  }
+
+  Host host_;
+  pbxstate_engine* engine_ = nullptr;
+};
+
+TEST(CApiStatic, ConfigInitCarriesTheEngineDefaults) {
+  const pbxstate::EngineConfig d;
+  pbxstate_config c;
+  std::memset(&c, 0xAB, sizeof c);  // every field must be written
+  pbxstate_config_init(&c);
+  auto ms = [](pbxstate::Duration x) { return static_cast<std::uint64_t>(x / std::chrono::milliseconds(1)); };
+  EXPECT_EQ(c.node_id, 0u);
+  EXPECT_EQ(c.incarnation, 0u);
+  EXPECT_EQ(c.label, nullptr);
+  EXPECT_EQ(c.membership, PBXSTATE_MEMBERSHIP_HEARTBEAT);
+  EXPECT_EQ(d.membership, pbxstate::MembershipSource::kHeartbeat);
+  EXPECT_EQ(c.batch_window_ms, ms(d.batch_window));
+  EXPECT_EQ(c.max_batch_changes, d.max_batch_changes);
+  EXPECT_EQ(c.max_frame_bytes, d.max_frame_bytes);
+  EXPECT_EQ(c.send_retry_interval_ms, ms(d.send_retry_interval));
+  EXPECT_EQ(c.max_send_queue_frames, d.max_send_queue_frames);
+  EXPECT_EQ(c.anti_entropy_interval_ms, ms(d.anti_entropy_interval));
+  EXPECT_EQ(c.join_digest_holdoff_ms, ms(d.join_digest_holdoff));
+  EXPECT_EQ(c.sync_window_pages, d.sync_window_pages);
+  EXPECT_EQ(c.max_sync_pulls, d.max_sync_pulls);
+  EXPECT_EQ(c.max_sync_serves, d.max_sync_serves);
+  EXPECT_EQ(c.sync_retransmit_ms, ms(d.sync_retransmit));
+  EXPECT_EQ(c.sync_timeout_ms, ms(d.sync_timeout));
+  EXPECT_EQ(c.departure_grace_ms, ms(d.departure_grace));
+  EXPECT_EQ(c.heartbeat_interval_ms, ms(d.heartbeat_interval));
+  EXPECT_EQ(c.suspect_after_ms, ms(d.suspect_after));
+  EXPECT_EQ(c.max_key_bytes, d.max_key_bytes);
+  EXPECT_EQ(c.max_contact_bytes, d.max_contact_bytes);
+  EXPECT_EQ(c.max_nodes, d.max_nodes);
+  EXPECT_EQ(c.max_entries, d.max_entries);
+  EXPECT_EQ(c.max_registration_ttl_ms, ms(d.max_registration_ttl));
+  EXPECT_EQ(c.max_received_ranges, d.max_received_ranges);
+  EXPECT_EQ(c.max_clock_skew_ms, ms(d.max_clock_skew));
+  // Spot values from config.h, so that a unit slip (s vs ms) in the conversion shows.
+  EXPECT_EQ(c.anti_entropy_interval_ms, 1000u);
+  EXPECT_EQ(c.max_registration_ttl_ms, 24u * 3600u * 1000u);
+}
+
+// Counts an aggregate's fields: the largest N for which T{any, ..., any} (N of them) compiles.
+struct AnyField {
+  template <typename T>
+  operator T() const;  // declared only: used in unevaluated contexts
+};
+template <typename T, typename... Fields>
+constexpr std::size_t CountFields() {
+  if constexpr (requires { T{Fields{}..., AnyField{}}; }) {
+    return CountFields<T, Fields..., AnyField>();
+  } else {
+    return sizeof...(Fields);
+  }
+}
+
+// Catches EngineConfig growing a field that the C config does not carry (as join_digest_holdoff
+// and max_clock_skew once did): a C host could then not set it.
+TEST(CApiStatic, ConfigHasAFieldForEveryEngineConfigField) {
+  EXPECT_EQ(CountFields<pbxstate_config>(), CountFields<pbxstate::EngineConfig>())
+      << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api.cc";
+}
+
+TEST(CApiStatic, NamesAgreeWithTheCppApi) {
+  for (int i = 0; i < PBXSTATE_DEVICE_STATE_COUNT; ++i) {
+    ASSERT_NE(pbxstate_device_state_name(i), nullptr);
+    EXPECT_EQ(std::string(pbxstate_device_state_name(i)),
+              std::string(pbxstate::DeviceStateName(static_cast<pbxstate::DeviceState>(i))));
+    const char* name = pbxstate_device_state_name(i);
+    EXPECT_EQ(pbxstate_device_state_parse(name, std::strlen(name)), i);
+  }
+  EXPECT_EQ(pbxstate_device_state_name(-1), nullptr);
+  EXPECT_EQ(pbxstate_device_state_name(PBXSTATE_DEVICE_STATE_COUNT), nullptr);
+  EXPECT_EQ(pbxstate_device_state_parse("ringinuse", 9), PBXSTATE_DEVICE_RINGINUSE);
+  EXPECT_EQ(pbxstate_device_state_parse("INUSE_", 6), PBXSTATE_DEVICE_NONE);
+  EXPECT_EQ(pbxstate_device_state_parse("INUSE", 2), PBXSTATE_DEVICE_NONE);  // the length counts, not the NUL
+  EXPECT_EQ(pbxstate_device_state_parse(nullptr, 0), PBXSTATE_DEVICE_NONE);
+  EXPECT_EQ(pbxstate_device_state_parse(nullptr, 5), PBXSTATE_DEVICE_NONE);
+
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_NE(pbxstate_change_cause_name(i), nullptr);
+    EXPECT_EQ(std::string(pbxstate_change_cause_name(i)),
+              std::string(pbxstate::ChangeCauseName(static_cast<pbxstate::ChangeCause>(i))));
+  }
+  EXPECT_EQ(pbxstate_change_cause_name(5), nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(pbxstate_entry_kind_name(i), nullptr);
+    EXPECT_EQ(std::string(pbxstate_entry_kind_name(i)),
+              std::string(pbxstate::EntryKindName(static_cast<pbxstate::EntryKind>(i))));
+  }
+  EXPECT_EQ(pbxstate_entry_kind_name(3), nullptr);
+  for (int i = 0; i < PBXSTATE_DROP_REASON_COUNT; ++i) {
+    ASSERT_NE(pbxstate_drop_reason_name(i), nullptr);
+    EXPECT_EQ(std::string(pbxstate_drop_reason_name(i)),
+              std::string(pbxstate::DropReasonName(static_cast<pbxstate::DropReason>(i))));
+  }
+  EXPECT_EQ(pbxstate_drop_reason_name(-1), nullptr);
+  EXPECT_EQ(pbxstate_drop_reason_name(PBXSTATE_DROP_REASON_COUNT), nullptr);
+}
+
+TEST(CApiStatic, StrerrorIsDistinctForEveryCode) {
+  std::set<std::string> seen;
+  for (int rc = PBXSTATE_OK; rc <= PBXSTATE_E_INTERNAL; ++rc) {
+    const std::string s = pbxstate_strerror(rc);
+    EXPECT_NE(s, "unknown error") << rc;
+    EXPECT_TRUE(seen.insert(s).second) << "duplicate text for " << rc;
+  }
+  EXPECT_STREQ(pbxstate_strerror(-1), "unknown error");
+  EXPECT_STREQ(pbxstate_strerror(PBXSTATE_E_INTERNAL + 1), "unknown error");
+}
+
+TEST(CApiCreate, RefusesMissingCallbacksAndNamesThem) {
+  Host host;
+  const pbxstate_config cfg = TestConfig();
+  struct Case {
+    const char* name;
+    void (*clear)(pbxstate_env*);
+  };
+  const Case cases[] = {
+      {"now_ns", [](pbxstate_env* e) { e->now_ns = nullptr; }},
+      {"wall_now_ns", [](pbxstate_env* e) { e->wall_now_ns = nullptr; }},
+      {"schedule_wakeup", [](pbxstate_env* e) { e->schedule_wakeup = nullptr; }},
+      {"broadcast", [](pbxstate_env* e) { e->broadcast = nullptr; }},
+      {"unicast", [](pbxstate_env* e) { e->unicast = nullptr; }},
+      {"random", [](pbxstate_env* e) { e->random = nullptr; }},
+  };
+  for (const Case& c : cases) {
+    pbxstate_env env = host.Env();
+    c.clear(&env);
+    pbxstate_engine* e = reinterpret_cast<pbxstate_engine*>(&host);  // must be overwritten with NULL
+    char err[128];
+    EXPECT_EQ(pbxstate_engine_create(&cfg, &env, &e, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT) << c.name;
+    EXPECT_EQ(e, nullptr);
+    EXPECT_NE(std::string(err).find(c.name), std::string::npos) << err;
+  }
+  // log is optional.
+  pbxstate_env env = host.Env();
+  env.log = nullptr;
+  pbxstate_engine* e = nullptr;
+  ASSERT_EQ(pbxstate_engine_create(&cfg, &env, &e, nullptr, 0), PBXSTATE_OK);
+  pbxstate_engine_destroy(e);
+  // NULL arguments.
+  env = host.Env();
+  EXPECT_EQ(pbxstate_engine_create(nullptr, &env, &e, nullptr, 0), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_create(&cfg, nullptr, &e, nullptr, 0), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_create(&cfg, &env, nullptr, nullptr, 0), PBXSTATE_E_INVALID_ARGUMENT);
+}
+
+TEST(CApiCreate, RefusesBadConfigurationWithTheFieldName) {
+  Host host;
+  const pbxstate_env env = host.Env();
+  auto create_error = [&](const pbxstate_config& cfg, int* rc) {
+    pbxstate_engine* e = nullptr;
+    char err[256];
+    *rc = pbxstate_engine_create(&cfg, &env, &e, err, sizeof err);
+    pbxstate_engine_destroy(e);
+    return std::string(err);
+  };
+  int rc = 0;
+  pbxstate_config cfg = TestConfig();
+  cfg.incarnation = 0;
+  EXPECT_NE(create_error(cfg, &rc).find("incarnation"), std::string::npos);
+  EXPECT_EQ(rc, PBXSTATE_E_INVALID_ARGUMENT);
+
+  cfg = TestConfig();
+  const std::string long_label(65, 'x');
+  cfg.label = long_label.c_str();
+  EXPECT_NE(create_error(cfg, &rc).find("label"), std::string::npos);
+  EXPECT_EQ(rc, PBXSTATE_E_INVALID_ARGUMENT);
+
+  cfg = TestConfig();
+  cfg.membership = 7;
+  EXPECT_NE(create_error(cfg, &rc).find("membership"), std::string::npos);
+  EXPECT_EQ(rc, PBXSTATE_E_INVALID_ARGUMENT);
+
+  // Milliseconds that do not fit the engine's nanosecond durations are refused, not wrapped.
+  cfg = TestConfig();
+  cfg.batch_window_ms = UINT64_MAX;
+  EXPECT_NE(create_error(cfg, &rc).find("batch_window_ms"), std::string::npos);
+  EXPECT_EQ(rc, PBXSTATE_E_INVALID_ARGUMENT);
+  cfg = TestConfig();
+  cfg.max_registration_ttl_ms = UINT64_MAX / 1000;
+  EXPECT_NE(create_error(cfg, &rc).find("max_registration_ttl_ms"), std::string::npos);
+
+  // The engine's own validation passes through (a negative-free check: frame size bounds).
+  cfg = TestConfig();
+  cfg.max_frame_bytes = 16;
+  EXPECT_NE(create_error(cfg, &rc).find("max_frame_bytes"), std::string::npos);
+  EXPECT_EQ(rc, PBXSTATE_E_INVALID_ARGUMENT);
+
+  // The message is truncated to the buffer and stays NUL-terminated.
+  cfg = TestConfig();
+  cfg.node_id = 0;
+  pbxstate_engine* e = nullptr;
+  char small[5];
+  std::memset(small, 'z', sizeof small);
+  EXPECT_EQ(pbxstate_engine_create(&cfg, &env, &e, small, sizeof small), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(std::strlen(small), 4u);
+}
+
+TEST_F(CApi, ChecksArguments) {
+  int state = 0;
+  std::size_t count = 0;
+  pbxstate_mailbox_counts mc{};
+  pbxstate_registration reg{};
+  EXPECT_EQ(pbxstate_engine_set_device_state(nullptr, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, nullptr, 3, PBXSTATE_DEVICE_INUSE), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, 9), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, -1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pbxstate_engine_last_error(engine_)), "");
+  // Empty and over-long keys are the engine's to refuse; the code and reason come through.
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, nullptr, 0, PBXSTATE_DEVICE_INUSE), PBXSTATE_E_INVALID_ARGUMENT);
+  const std::string long_key(256, 'k');
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, long_key.data(), long_key.size(), PBXSTATE_DEVICE_INUSE),
+            PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pbxstate_engine_last_error(engine_)), "");
+  // A successful call clears the reason.
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  EXPECT_STREQ(pbxstate_engine_last_error(engine_), "");
+
+  EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, "m", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, nullptr, 1, &mc), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  reg.contact = nullptr;
+  reg.contact_len = 4;
+  reg.expires_ns = Host::Wall(&host_) + 60'000'000'000;
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, &reg), PBXSTATE_E_INVALID_ARGUMENT);
+  reg.contact = "sip:a@h";
+  reg.contact_len = 7;
+  reg.status = 2;
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, &reg), PBXSTATE_E_INVALID_ARGUMENT);
+  reg.status = PBXSTATE_CONTACT_REACHABLE;
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, &reg), PBXSTATE_OK);
+  EXPECT_EQ(pbxstate_engine_remove_registration(engine_, nullptr, 1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_registration(engine_, "zz", 2), PBXSTATE_OK);  // not held: not an error
+
+  EXPECT_EQ(pbxstate_engine_on_frame(engine_, 2, nullptr, 10), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_on_frame(engine_, 2, nullptr, 0), PBXSTATE_OK);  // an empty frame is dropped, counted
+  EXPECT_EQ(pbxstate_engine_on_membership(engine_, 2, nullptr, 2), PBXSTATE_E_INVALID_ARGUMENT);
+  const pbxstate_node_id with_zero[] = {0, 1};
+  EXPECT_EQ(pbxstate_engine_on_membership(engine_, 2, with_zero, 2), PBXSTATE_E_INVALID_ARGUMENT);
+  const pbxstate_node_id dup[] = {2, 1, 2, 1};
+  EXPECT_EQ(pbxstate_engine_on_membership(engine_, 2, dup, 4), PBXSTATE_OK);
+
+  EXPECT_EQ(pbxstate_engine_device_state(engine_, "d", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_device_state(nullptr, "d", 1, &state), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_device_contributions(engine_, "d", 1, nullptr, 3, &count), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_device_contributions(engine_, "d", 1, nullptr, 0, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_members(engine_, nullptr, 0, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_mailbox(engine_, "m", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_for_each_device(engine_, nullptr, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_for_each_mailbox(engine_, nullptr, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_for_each_registration(engine_, nullptr, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_stats(engine_, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_digest(engine_, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_node_id(nullptr), PBXSTATE_NO_NODE);
+  EXPECT_EQ(pbxstate_engine_incarnation(nullptr), 0u);
+  EXPECT_STREQ(pbxstate_engine_last_error(nullptr), "");
+
+  // Size queries: NULL buffer with capacity 0 reports the count.
+  std::size_t len = 99;
+  EXPECT_EQ(pbxstate_engine_node_label(engine_, 1, nullptr, 0, &len), PBXSTATE_E_BUFFER_TOO_SMALL);
+  EXPECT_EQ(len, 2u);
+  EXPECT_EQ(pbxstate_engine_members(engine_, nullptr, 0, &count), PBXSTATE_E_BUFFER_TOO_SMALL);
+  EXPECT_EQ(count, 2u);
+  pbxstate_contribution c[1];
+  EXPECT_EQ(pbxstate_engine_device_contributions(engine_, "d", 1, c, 1, &count), PBXSTATE_OK);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(c[0].node, 1u);
+  EXPECT_EQ(c[0].state, PBXSTATE_DEVICE_INUSE);
+  EXPECT_EQ(c[0].incarnation, 77u);
+  EXPECT_EQ(pbxstate_engine_device_contributions(engine_, "nobody", 6, c, 1, &count), PBXSTATE_OK);
+  EXPECT_EQ(count, 0u);
+}
+
+TEST_F(CApi, EnvCallbacksMayNotCallTheEngine) {
+  host_.probe_from_env = true;
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  EXPECT_FALSE(host_.probe_from_env) << "the change was not broadcast at once";
+  EXPECT_EQ(host_.env_query_rc, PBXSTATE_E_REENTRANT);
+  EXPECT_EQ(host_.env_mutation_rc, PBXSTATE_E_REENTRANT);
+  // The refused destroy was logged and the engine is alive and unchanged by the refused calls.
+  bool logged = false;
+  for (const auto& l : host_.logs) logged |= l.find("pbxstate_engine_destroy") != std::string::npos;
+  EXPECT_TRUE(logged);
+  int state = -2;
+  EXPECT_EQ(pbxstate_engine_device_state(engine_, "d", 1, &state), PBXSTATE_OK);
+  EXPECT_EQ(state, PBXSTATE_DEVICE_INUSE);
+  EXPECT_EQ(pbxstate_engine_device_state(engine_, "e", 1, &state), PBXSTATE_E_NOT_FOUND);
+}
+
+TEST_F(CApi, SendStatusesMapAsDocumented) {
+  // TRY_AGAIN: nothing sent, counted, retried after send_retry_interval (10 ms).
+  host_.broadcast_answer = PBXSTATE_SEND_TRY_AGAIN;
+  host_.sent.clear();  // start-up and join frames
+  const pbxstate_stats before = Stats();
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  EXPECT_GT(Stats().send_try_again, before.send_try_again);
+  EXPECT_TRUE(host_.sent.empty());
+  host_.broadcast_answer = PBXSTATE_SEND_OK;
+  ASSERT_TRUE(host_.has_wakeup);
+  EXPECT_LE(host_.wakeup, host_.now + 10'000'000);
+  host_.now += 10'000'000;
+  host_.has_wakeup = false;
+  ASSERT_EQ(pbxstate_engine_on_timer(engine_), PBXSTATE_OK);
+  EXPECT_FALSE(host_.sent.empty()) << "the retry did not send";
+
+  // A value that is not a pbxstate_send_status counts as UNREACHABLE: a failed send.
+  host_.broadcast_answer = 42;
+  const pbxstate_stats mid = Stats();
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
+  EXPECT_GT(Stats().send_failed, mid.send_failed);
+  EXPECT_EQ(Stats().send_try_again, mid.send_try_again);
+}
+
+namespace {
+struct ListenerLog {
+  int changes = 0;
+  int members = 0;
+};
+void CountChange(void* u, const pbxstate_view_change*) { ++static_cast<ListenerLog*>(u)->changes; }
+void CountMembers(void* u, const pbxstate_node_id*, std::size_t) { ++static_cast<ListenerLog*>(u)->members; }
+}  // namespace
+
+TEST_F(CApi, ListenerCanBeReplacedAndRemoved) {
+  ListenerLog log;
+  pbxstate_listener l{};
+  l.user = &log;
+  l.view_change = CountChange;
+  l.members_changed = CountMembers;
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, &l), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  EXPECT_EQ(log.changes, 1);
+  const pbxstate_node_id alone[] = {1};
+  ASSERT_EQ(pbxstate_engine_on_membership(engine_, 2, alone, 1), PBXSTATE_OK);
+  EXPECT_EQ(log.members, 1);
+  // A listener with only one callback set is fine.
+  l.members_changed = nullptr;
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, &l), PBXSTATE_OK);
+  const pbxstate_node_id both[] = {1, 2};
+  ASSERT_EQ(pbxstate_engine_on_membership(engine_, 3, both, 2), PBXSTATE_OK);
+  EXPECT_EQ(log.members, 1);
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, nullptr), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
+  EXPECT_EQ(log.changes, 1);
+}
+
+TEST_F(CApi, VisitorsMayQueryButNotMutate) {
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_RINGING), PBXSTATE_OK);
+  struct Probe {
+    pbxstate_engine* engine;
+    int visits = 0, query_rc = -1, mutation_rc = -1, state = -1;
+  } probe{engine_};
+  ASSERT_EQ(pbxstate_engine_for_each_device(
+                engine_,
+                [](void* u, const char* dev, std::size_t len, int, const pbxstate_contribution*, std::size_t) {
+                  auto* p = static_cast<Probe*>(u);
+                  ++p->visits;
+                  p->query_rc = pbxstate_engine_device_state(p->engine, dev, len, &p->state);
+                  p->mutation_rc = pbxstate_engine_set_device_state(p->engine, dev, len, PBXSTATE_DEVICE_BUSY);
+                },
+                &probe),
+            PBXSTATE_OK);
+  EXPECT_EQ(probe.visits, 1);
+  EXPECT_EQ(probe.query_rc, PBXSTATE_OK);
+  EXPECT_EQ(probe.state, PBXSTATE_DEVICE_RINGING);
+  EXPECT_EQ(probe.mutation_rc, PBXSTATE_E_REENTRANT);
+  // Outside the visitor, mutation works again.
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
+}
+
+// The same inputs through the C API and through the C++ API give the same counters and digest:
+// a deterministic engine makes its C++ twin the oracle for every field the C layer copies.
+class TwinEnv final : public pbxstate::Env {
+ public:
+  explicit TwinEnv(Host* host) : h_(host) {}
+  pbxstate::MonoTime Now() override { return pbxstate::MonoTime(pbxstate::Duration(Host::Now(h_))); }
+  pbxstate::WallTime WallNow() override { return pbxstate::WallTime(pbxstate::Duration(Host::Wall(h_))); }
+  void ScheduleWakeup(pbxstate::MonoTime at) override { Host::Wakeup(h_, at.time_since_epoch().count()); }
+  pbxstate::SendStatus Broadcast(std::span<const std::uint8_t> f) override {
+    return static_cast<pbxstate::SendStatus>(Host::Broadcast(h_, f.data(), f.size()));
+  }
+  pbxstate::SendStatus Unicast(pbxstate::NodeId to, std::span<const std::uint8_t> f) override {
+    return static_cast<pbxstate::SendStatus>(Host::Unicast(h_, to, f.data(), f.size()));
+  }
+  std::uint64_t Random() override { return Host::Random(h_); }
+  void Log(pbxstate::LogLevel, std::string_view) override {}
+
+ private:
+  Host* h_;
+};
+
+TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
+  Host c_host, cpp_host;
+  const pbxstate_config cfg = TestConfig();
+  const pbxstate_env env = c_host.Env();
+  pbxstate_engine* ce = nullptr;
+  ASSERT_EQ(pbxstate_engine_create(&cfg, &env, &ce, nullptr, 0), PBXSTATE_OK);
+  pbxstate::EngineConfig cpp_cfg;
+  cpp_cfg.node_id = 1;
+  cpp_cfg.incarnation = 77;
+  cpp_cfg.label = "n1";
+  cpp_cfg.membership = pbxstate::MembershipSource::kTransport;
+  TwinEnv twin_env(&cpp_host);
+  std::unique_ptr<pbxstate::Engine> cpp;
+  ASSERT_TRUE(pbxstate::Engine::Create(cpp_cfg, &twin_env, &cpp).ok());
+
+  // Frames from a node 2 to feed both: node 2's own engine, driven through the C API.
+  Host peer_host;
+  pbxstate_config peer_cfg = TestConfig(2);
+  peer_cfg.incarnation = 99;
+  const pbxstate_env peer_env = peer_host.Env();
+  pbxstate_engine* peer = nullptr;
+  ASSERT_EQ(pbxstate_engine_create(&peer_cfg, &peer_env, &peer, nullptr, 0), PBXSTATE_OK);
+  const pbxstate_node_id both[] = {1, 2};
+  ASSERT_EQ(pbxstate_engine_start(peer), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_on_membership(peer, 1, both, 2), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_set_device_state(peer, "p", 1, PBXSTATE_DEVICE_RINGING), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_set_device_state(peer, "d", 1, PBXSTATE_DEVICE_ONHOLD), PBXSTATE_OK);
+  ASSERT_FALSE(peer_host.sent.empty());
+
+  ASSERT_EQ(pbxstate_engine_start(ce), PBXSTATE_OK);
+  cpp->Start();
+  ASSERT_EQ(pbxstate_engine_on_membership(ce, 1, both, 2), PBXSTATE_OK);
+  cpp->OnMembership(pbxstate::MembershipView{1, {1, 2}});
+  for (const auto& f : peer_host.sent) {
+    ASSERT_EQ(pbxstate_engine_on_frame(ce, 2, f.data(), f.size()), PBXSTATE_OK);
+    cpp->OnFrame(2, f);
+  }
+  const std::uint8_t garbage[40] = {'X'};
+  ASSERT_EQ(pbxstate_engine_on_frame(ce, 2, garbage, sizeof garbage), PBXSTATE_OK);
+  cpp->OnFrame(2, garbage);
+  ASSERT_EQ(pbxstate_engine_on_frame(ce, 1, peer_host.sent.back().data(), peer_host.sent.back().size()), PBXSTATE_OK);
+  cpp->OnFrame(1, peer_host.sent.back());
+  ASSERT_EQ(pbxstate_engine_set_device_state(ce, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  ASSERT_TRUE(cpp->SetDeviceState("d", pbxstate::DeviceState::kInUse).ok());
+  const pbxstate_mailbox_counts mc{4, 5, 6};
+  ASSERT_EQ(pbxstate_engine_set_mailbox(ce, "m", 1, &mc), PBXSTATE_OK);
+  ASSERT_TRUE(cpp->SetMailbox("m", pbxstate::MailboxCounts{4, 5, 6}).ok());
+  pbxstate_registration reg{"sip:x@y", 7, Host::Wall(&c_host) + 30'000'000'000, PBXSTATE_CONTACT_REACHABLE, 5};
+  ASSERT_EQ(pbxstate_engine_set_registration(ce, "x", 1, &reg), PBXSTATE_OK);
+  ASSERT_TRUE(cpp->SetRegistration("x", pbxstate::RegistrationInfo{"sip:x@y",
+                                                                    pbxstate::WallTime(pbxstate::Duration(reg.expires_ns)),
+                                                                    pbxstate::ContactStatus::kReachable, 5})
+                  .ok());
+  c_host.now += 2'000'000'000;
+  cpp_host.now += 2'000'000'000;
+  ASSERT_EQ(pbxstate_engine_on_timer(ce), PBXSTATE_OK);
+  cpp->OnTimer();
+  EXPECT_EQ(c_host.sent, cpp_host.sent) << "the twins diverged: the comparison below means nothing";
+
+  pbxstate_stats c{};
+  ASSERT_EQ(pbxstate_engine_stats(ce, &c), PBXSTATE_OK);
+  const pbxstate::EngineStats& s = cpp->stats();
+  EXPECT_GT(s.frames_out, 0u);
+  EXPECT_GT(s.records_applied, 0u);
+  EXPECT_GT(s.total_dropped(), 0u);
+  EXPECT_EQ(c.frames_out, s.frames_out);
+  EXPECT_EQ(c.bytes_out, s.bytes_out);
+  EXPECT_EQ(c.frames_in, s.frames_in);
+  EXPECT_EQ(c.bytes_in, s.bytes_in);
+  EXPECT_EQ(c.broadcasts_out, s.broadcasts_out);
+  EXPECT_EQ(c.unicasts_out, s.unicasts_out);
+  for (int i = 0; i < PBXSTATE_DROP_REASON_COUNT; ++i) EXPECT_EQ(c.dropped[i], s.dropped[static_cast<std::size_t>(i)]) << i;
+  EXPECT_EQ(c.total_dropped, s.total_dropped());
+  EXPECT_EQ(c.local_changes, s.local_changes);
+  EXPECT_EQ(c.records_applied, s.records_applied);
+  EXPECT_EQ(c.records_stale, s.records_stale);
+  EXPECT_EQ(c.send_try_again, s.send_try_again);
+  EXPECT_EQ(c.send_queue_overflow, s.send_queue_overflow);
+  EXPECT_EQ(c.send_failed, s.send_failed);
+  EXPECT_EQ(c.digests_sent, s.digests_sent);
+  EXPECT_EQ(c.digests_received, s.digests_received);
+  EXPECT_EQ(c.sync_sessions_started, s.sync_sessions_started);
+  EXPECT_EQ(c.sync_sessions_completed, s.sync_sessions_completed);
+  EXPECT_EQ(c.sync_sessions_abandoned, s.sync_sessions_abandoned);
+  EXPECT_EQ(c.sync_serves_refused, s.sync_serves_refused);
+  EXPECT_EQ(c.sync_pages_sent, s.sync_pages_sent);
+  EXPECT_EQ(c.sync_pages_received, s.sync_pages_received);
+  EXPECT_EQ(c.sync_pages_resent, s.sync_pages_resent);
+  EXPECT_EQ(c.heartbeats_sent, s.heartbeats_sent);
+  EXPECT_EQ(c.membership_changes, s.membership_changes);
+  EXPECT_EQ(c.departures, s.departures);
+  EXPECT_EQ(c.device_entries, s.device_entries);
+  EXPECT_EQ(c.mailbox_entries, s.mailbox_entries);
+  EXPECT_EQ(c.registration_entries, s.registration_entries);
+
+  pbxstate_digest d{};
+  ASSERT_EQ(pbxstate_engine_digest(ce, &d), PBXSTATE_OK);
+  const pbxstate::ViewDigest cd = cpp->Digest();
+  EXPECT_EQ(d.hash, cd.hash);
+  EXPECT_EQ(d.devices, cd.devices);
+  EXPECT_EQ(d.mailboxes, cd.mailboxes);
+  EXPECT_EQ(d.registrations, cd.registrations);
+  EXPECT_EQ(d.devices, 3u);  // d from 1 and 2, p from 2
+
+  // Queries agree too, including the mailbox's clock.
+  pbxstate_mailbox_value mv{};
+  ASSERT_EQ(pbxstate_engine_mailbox(ce, "m", 1, &mv), PBXSTATE_OK);
+  const auto cm = cpp->Mailbox("m");
+  ASSERT_TRUE(cm.has_value());
+  EXPECT_EQ(mv.hlc_physical_ns, cm->hlc.physical_ns);
+  EXPECT_EQ(mv.hlc_logical, cm->hlc.logical);
+  EXPECT_EQ(mv.writer, cm->writer);
+  EXPECT_EQ(mv.counts.urgent_messages, 6u);
+  int state = -1;
+  ASSERT_EQ(pbxstate_engine_device_state(ce, "d", 1, &state), PBXSTATE_OK);
+  EXPECT_EQ(state, static_cast<int>(*cpp->ClusterDeviceState("d")));
+  EXPECT_EQ(state, PBXSTATE_DEVICE_INUSE);  // ONHOLD (2) with INUSE (1)
+
+  pbxstate_engine_destroy(peer);
+  pbxstate_engine_destroy(ce);
+}
+
+// Out of memory at any allocation inside create comes back as PBXSTATE_E_NO_MEMORY with no
+// engine, never as an exception or a crash.
+TEST(CApiOutOfMemory, CreateFailsCleanlyAtEveryAllocation) {
+  Host host;
+  const pbxstate_config cfg = TestConfig();
+  const pbxstate_env env = host.Env();
+  bool created = false;
+  long failures = 0;
+  for (long n = 0; n < 10000 && !created; ++n) {
+    pbxstate_engine* e = nullptr;
+    char err[64] = "";
+    int rc;
+    {
+      FailAllocationsAfter fail(n);
+      rc = pbxstate_engine_create(&cfg, &env, &e, err, sizeof err);
+    }
+    if (rc == PBXSTATE_OK) {
+      created = true;
+      ASSERT_NE(e, nullptr);
+      pbxstate_engine_destroy(e);
+    } else {
+      ++failures;
+      ASSERT_EQ(rc, PBXSTATE_E_NO_MEMORY) << "at allocation " << n << ": " << err;
+      ASSERT_EQ(e, nullptr);
+      ASSERT_STREQ(err, "out of memory");
+    }
+  }
+  EXPECT_TRUE(created);
+  EXPECT_GT(failures, 0) << "create allocated nothing: the test did not test anything";
+}
+
+TEST_F(CApi, OutOfMemoryInACallIsAnErrorCode) {
+  const pbxstate_node_id members[] = {3, 2, 1};
+  int rc;
+  {
+    FailAllocationsAfter fail(0);
+    rc = pbxstate_engine_on_membership(engine_, 5, members, 3);
+  }
+  EXPECT_EQ(rc, PBXSTATE_E_NO_MEMORY);
+  EXPECT_STREQ(pbxstate_engine_last_error(engine_), "out of memory");
+  {
+    FailAllocationsAfter fail(0);
+    rc = pbxstate_engine_set_device_state(engine_, "a-new-device-with-a-long-name-to-allocate", 41,
+                                          PBXSTATE_DEVICE_INUSE);
+  }
+  EXPECT_EQ(rc, PBXSTATE_E_NO_MEMORY);
+  // The engine is still usable.
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  int state = -2;
+  EXPECT_EQ(pbxstate_engine_device_state(engine_, "d", 1, &state), PBXSTATE_OK);
+  EXPECT_EQ(state, PBXSTATE_DEVICE_INUSE);
+}
+
+}  // namespace
