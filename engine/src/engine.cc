@@ -66,6 +66,7 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
   assert(changed);
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
+  StoreChanged();
   ++stats_.local_changes;
   MarkPending(EntryKind::kDevice, *devices_.Find(device));
   Rearm();
@@ -133,6 +134,7 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
   assert(changed);
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
+  StoreChanged();
   ++stats_.local_changes;
   MarkPending(EntryKind::kRegistration, *aors_.Find(aor));
   Rearm();
@@ -158,6 +160,7 @@ Status EngineImpl::RemoveRegistration(std::string_view aor) {
   assert(changed);
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
+  StoreChanged();
   ++stats_.local_changes;
   MarkPending(EntryKind::kRegistration, *id);
   Rearm();

@@ -108,10 +108,12 @@ struct Peer {
   std::string label;
 };
 
+// An origin this node lacks something of, and who offered it.
 struct Want {
   std::uint64_t incarnation = 0;
-  std::uint64_t since = 0;
-  std::vector<NodeId> donors;  // at most kMaxWantDonors, best first
+  std::uint64_t target = 0;    // the greatest watermark a donor advertised
+  bool full = false;           // same watermark, different content: pull everything
+  std::vector<NodeId> donors;  // best first; kMaxWantDonors for owned origins
   MonoTime not_before{};       // after a busy donor refused: wait before asking again
 };
 
@@ -123,6 +125,8 @@ struct PullSession {
   std::uint64_t since;
   std::uint32_t next_page = 0;
   MonoTime last_progress{};
+  std::uint64_t target = 0;
+  bool full = false;
   std::vector<NodeId> other_donors;  // where to go when this donor fails
 };
 
@@ -218,7 +222,10 @@ class EngineImpl {
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
 
   // ---- engine_sync.cc ----
+  // A hash of (origin, incarnation, watermark, content hash) for every origin held, and of the
+  // mailbox set: equal summaries mean nothing to exchange. Cached until the store changes.
   std::uint64_t SummaryHash() const;
+  void StoreChanged() { summary_cache_.reset(); }
   void SendDigest(NodeId to, std::uint8_t mode);
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
@@ -226,7 +233,10 @@ class EngineImpl {
   void HandleSyncPage(NodeId from, const codec::SyncPage& p);
   void HandleSyncAck(NodeId from, const codec::SyncAck& a);
   void HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r);
-  void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t since, NodeId donor);
+  // Notes that `donor` offers `origin` up to watermark `target` (or, `full`, content that
+  // differs at an equal watermark). For the mailbox set every differing donor is kept: each may
+  // hold the latest write of some mailbox.
+  void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor);
   void StartPulls();
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
@@ -274,6 +284,7 @@ class EngineImpl {
   Interner<MailboxRecord> mailboxes_;
   std::uint64_t mailbox_hash_ = 0;
   std::uint64_t tombstones_ = 0;  // dead registrations kept to refuse older versions
+  mutable std::optional<std::uint64_t> summary_cache_;
   std::map<NodeId, OriginState> origins_;           // self included
   std::map<NodeId, std::uint64_t> known_incarnation_;  // survives drops; bounded by max_nodes
   std::priority_queue<ExpiryItem, std::vector<ExpiryItem>, std::greater<>> expiries_;
@@ -299,6 +310,8 @@ class EngineImpl {
   std::map<NodeId, Peer> peers_;  // every node heard of, self excluded
   std::uint64_t view_id_ = 0;
   std::optional<MonoTime> heartbeat_due_;
+  MonoTime last_broadcast_{};       // any frame proves liveness: heartbeats are skipped after one
+  MonoTime last_heartbeat_{};
   std::optional<MonoTime> anti_entropy_due_;
   std::optional<MonoTime> join_digest_due_;
   std::set<NodeId> join_digest_targets_;

@@ -98,6 +98,7 @@ void EngineImpl::SendHeartbeat() {
   codec::EndFrame(&frame_buf_);
   Send(kNoNode, frame_buf_);
   ++stats_.heartbeats_sent;
+  last_heartbeat_ = env_->Now();
 }
 
 void EngineImpl::OnTimer() {
@@ -130,7 +131,10 @@ void EngineImpl::OnTimer() {
     }
   }
   if (heartbeat_due_ && now >= *heartbeat_due_) {
-    SendHeartbeat();
+    // Peers take any frame as a sign of life: a node that broadcast within the interval skips
+    // its heartbeat, except every fourth interval, which refreshes its summary at its peers.
+    const bool recently_heard = now - last_broadcast_ < config_.heartbeat_interval;
+    if (!recently_heard || now - last_heartbeat_ >= 4 * config_.heartbeat_interval) SendHeartbeat();
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
   }
   if (join_digest_due_ && now >= *join_digest_due_) {
@@ -139,8 +143,12 @@ void EngineImpl::OnTimer() {
     join_digest_targets_.clear();
     // Without heartbeats, this is how new members learn our label.
     if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
+    // A node holding nothing has nothing to offer: at a cold start of N nodes this saves
+    // N(N-1) digests.
+    bool holds_something = mailbox_hash_ != 0;
+    for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
     for (NodeId n : targets) {
-      if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
+      if (holds_something && IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
     }
   }
   if (anti_entropy_due_ && now >= *anti_entropy_due_) {

@@ -67,6 +67,7 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
         }
       }
       OriginFor(h.sender).ranges.Add(updates_buf_.from_seq, updates_buf_.to_seq);
+      StoreChanged();
       break;
     }
     case codec::FrameType::kHeartbeat: {
@@ -162,6 +163,7 @@ void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& frame) {
         ++stats_.frames_out;
         stats_.bytes_out += frame.size();
         ++(to == kNoNode ? stats_.broadcasts_out : stats_.unicasts_out);
+        if (to == kNoNode) last_broadcast_ = env_->Now();
         return;
       case SendStatus::kTryAgain:
         ++stats_.send_try_again;

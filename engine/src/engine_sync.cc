@@ -8,13 +8,15 @@
 namespace pbxstate {
 
 std::uint64_t EngineImpl::SummaryHash() const {
+  if (summary_cache_) return *summary_cache_;
   Hasher h;
   for (const auto& [node, o] : origins_) {
     if (o.entries == 0 && o.ranges.watermark() == 0) continue;
     h.Add(node).Add(o.incarnation).Add(o.ranges.watermark()).Add(o.hash);
   }
   h.Add(mailbox_hash_);
-  return h.value();
+  summary_cache_ = h.value();
+  return *summary_cache_;
 }
 
 void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
@@ -55,7 +57,7 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   bool sender_behind = false;
   if (d.mailbox_hash != mailbox_hash_) {
     // Which side is newer cannot be told from a hash: pull theirs, and let them pull ours.
-    AddWant(codec::kMailboxOrigin, 0, 0, from);
+    AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
   for (const codec::DigestEntry& e : d.entries) {
@@ -76,10 +78,10 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     const std::uint64_t my_wm = it == origins_.end() ? 0 : it->second.ranges.watermark();
     const std::uint64_t my_hash = it == origins_.end() ? 0 : it->second.hash;
     if (e.watermark > my_wm) {
-      AddWant(e.origin, e.incarnation, my_wm, from);
+      AddWant(e.origin, e.incarnation, e.watermark, false, from);
     } else if (e.watermark == my_wm && e.hash != my_hash) {
       // Same coverage, different content: merge both ways, each pulling the other's in full.
-      AddWant(e.origin, e.incarnation, 0, from);
+      AddWant(e.origin, e.incarnation, e.watermark, true, from);
       sender_behind = true;
     } else if (e.watermark < my_wm) {
       sender_behind = true;
@@ -109,22 +111,23 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   StartPulls();
 }
 
-void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t since, NodeId donor) {
+void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor) {
   Want& w = wants_[origin];
   if (incarnation > w.incarnation) {
     w = Want{};
     w.incarnation = incarnation;
-    w.since = since;
   } else if (incarnation < w.incarnation) {
     return;
   }
-  w.since = std::min(w.since, since);
+  w.target = std::max(w.target, target);
+  w.full = w.full || full;
   if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
+  const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
   if (donor == origin) {
     // The owner is the freshest donor of its own entries.
     w.donors.insert(w.donors.begin(), donor);
-    if (w.donors.size() > kMaxWantDonors) w.donors.pop_back();
-  } else if (w.donors.size() < kMaxWantDonors) {
+    if (w.donors.size() > limit) w.donors.pop_back();
+  } else if (w.donors.size() < limit) {
     w.donors.push_back(donor);
   }
 }
@@ -147,6 +150,17 @@ void EngineImpl::StartPulls() {
     const bool origin_ok = origin == codec::kMailboxOrigin ||
                            (IsLive(origin) && known_incarnation_.count(origin) != 0 &&
                             known_incarnation_.at(origin) == w.incarnation);
+    std::uint64_t since = 0;
+    if (origin != codec::kMailboxOrigin) {
+      auto o = origins_.find(origin);
+      const std::uint64_t wm = o == origins_.end() ? 0 : o->second.ranges.watermark();
+      // An earlier session may have covered what this donor offered: nothing left to pull.
+      if (!w.full && wm >= w.target) {
+        it = wants_.erase(it);
+        continue;
+      }
+      since = w.full ? 0 : wm;
+    }
     if (w.donors.empty() || !origin_ok) {
       it = wants_.erase(it);
       continue;
@@ -157,12 +171,9 @@ void EngineImpl::StartPulls() {
     s.donor = w.donors.front();
     s.origin = origin;
     s.incarnation = w.incarnation;
-    std::uint64_t since = 0;
-    if (origin != codec::kMailboxOrigin) {
-      auto o = origins_.find(origin);
-      since = std::min(w.since, o == origins_.end() ? std::uint64_t{0} : o->second.ranges.watermark());
-    }
     s.since = since;
+    s.target = w.target;
+    s.full = w.full;
     s.next_page = 0;
     s.last_progress = now;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
@@ -201,7 +212,7 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
   if (!retry_elsewhere) return;
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
 
@@ -211,8 +222,8 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   PullSession s = std::move(it->second);
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.since, d);
-  AddWant(s.origin, s.incarnation, s.since, s.donor);
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
+  AddWant(s.origin, s.incarnation, s.target, s.full, s.donor);
   Want& w = wants_[s.origin];
   std::erase(w.donors, s.donor);
   w.donors.push_back(s.donor);
@@ -367,7 +378,10 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
         s.rttvar = (3 * s.rttvar + err) / 4;
         s.srtt = (7 * s.srtt + *sample) / 8;
       }
-      s.rto = std::clamp<Duration>(s.srtt + 4 * s.rttvar, 1ms, config_.sync_timeout / 2);
+      // At least twice the round trip and a fifth of sync_retransmit: on a link with a constant
+      // delay rttvar falls to 0, and a timer of exactly one round trip fires as the ack lands.
+      s.rto = std::clamp<Duration>(std::max(s.srtt + 4 * s.rttvar, 2 * s.srtt), config_.sync_retransmit / 5,
+                                   config_.sync_timeout / 2);
     }
     if (s.ssthresh == 0 || s.cwnd < s.ssthresh) {
       s.cwnd += newly;                 // slow start
@@ -441,7 +455,13 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   ++stats_.sync_pages_received;
   ack(s.next_page);
   if (p.last) {
-    if (origin != codec::kMailboxOrigin) OriginFor(origin).ranges.Add(s.since, p.donor_watermark);
+    if (origin != codec::kMailboxOrigin) {
+      OriginFor(origin).ranges.Add(s.since, p.donor_watermark);
+      StoreChanged();
+    } else {
+      // Mailboxes merge by last writer: another donor that differed may hold newer writes.
+      for (NodeId d : s.other_donors) AddWant(codec::kMailboxOrigin, 0, 0, true, d);
+    }
     ++stats_.sync_sessions_completed;
     pulls_.erase(it);
     StartPulls();

@@ -62,6 +62,7 @@ OriginState& EngineImpl::OriginFor(NodeId origin) {
     auto k = known_incarnation_.find(origin);
     assert(k != known_incarnation_.end());  // NoteIncarnation comes first
     it->second.incarnation = k->second;
+    StoreChanged();
   }
   return it->second;
 }
@@ -133,6 +134,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
       it->seq = rec.seq;
       if (it->state == rec.state) return false;  // newer version, same value: the view is unchanged
       o.hash ^= DeviceHash(d.name, origin, it->state) ^ DeviceHash(d.name, origin, rec.state);
+      StoreChanged();
       it->state = rec.state;
     } else {
       if (EntriesHeld() >= config_.max_entries) {
@@ -144,6 +146,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
       ++o.entries;
       ++stats_.device_entries;
       o.hash ^= DeviceHash(d.name, origin, rec.state);
+      StoreChanged();
     }
     const std::optional<DeviceState> old_aggregate = d.aggregate;
     d.aggregate = Aggregate(d.contributions);
@@ -202,6 +205,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
 
   if (held != nullptr) {
     o.hash ^= RegistrationHash(a.name, *held);
+    StoreChanged();
     if (held->dead) --tombstones_;
     else --stats_.registration_entries;
     if (keep) {
@@ -220,6 +224,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   }
   if (held != nullptr) {
     o.hash ^= RegistrationHash(a.name, *held);
+    StoreChanged();
     if (held->dead) ++tombstones_;
     else ++stats_.registration_entries;
     expiries_.push({held->dead ? held->horizon_ns : held->expires_ns, *id, origin, held->seq});
@@ -277,6 +282,7 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
   else ++stats_.mailbox_entries;
   m.value = next;
   mailbox_hash_ ^= MailboxHash(m.name, next);
+  StoreChanged();
   if (cause != ChangeCause::kLocal) ++stats_.records_applied;
   ViewChange ch{};
   ch.kind = EntryKind::kMailbox;
@@ -337,6 +343,7 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
       }
     }
     origins_.erase(oit);
+    StoreChanged();
   }
   wants_.erase(origin);
   for (auto it = pulls_.begin(); it != pulls_.end();) {
@@ -369,6 +376,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
     if (!it->dead && it->expires_ns <= now_ns) {
       const RegistrationInfo old_info = InfoOf(*it);
       o.hash ^= RegistrationHash(a.name, *it);
+      StoreChanged();
       it->dead = true;
       it->contact.clear();
       it->contact.shrink_to_fit();

@@ -56,7 +56,10 @@ struct EngineConfig {
   std::size_t sync_window_pages = 8;      // pages in flight per catch-up session
   std::size_t max_sync_pulls = 4;         // sessions this node pulls at once
   std::size_t max_sync_serves = 4;        // sessions this node serves at once; more are refused
-  Duration sync_retransmit = 250ms;       // donor resends unacknowledged pages after this long
+  // The donor's first retransmit timeout for unacknowledged pages. It then adapts to measured
+  // round trips (at least twice the smoothed round trip, at least a fifth of this value) and
+  // backs off on timeouts, with a window that shrinks under loss, as TCP's does.
+  Duration sync_retransmit = 250ms;
   Duration sync_timeout = 3000ms;         // a session without progress for this long is abandoned
 
   // --- departure (obligation 4) ---
