@@ -1,0 +1,25 @@
+// The pbxstate subcommands. Each lives in its own <name>_command.cc and exposes one Add*Command
+// function; main.cc calls them all, then runs the one the user chose.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace pbxstate::cli {
+
+// Exit statuses shared by every subcommand (documented in scenarios/README.md).
+inline constexpr int kExitOk = 0;           // everything valid, every check passed
+inline constexpr int kExitCheckFailed = 1;  // a scenario ran and at least one check failed
+inline constexpr int kExitInvalid = 2;      // an invalid scenario or a usage error
+
+// What the chosen subcommand does once the command line is parsed; returns the exit status.
+using Action = std::function<int()>;
+
+// Registers `validate FILE...` on `app`. When the user picks it, `chosen` is set to its action.
+void AddValidateCommand(CLI::App& app, Action& chosen);
+
+// Registers `run SCENARIO` (the ns-3 backend) on `app`.
+void AddRunCommand(CLI::App& app, Action& chosen);
+
+}  // namespace pbxstate::cli

@@ -1,0 +1,66 @@
+// Checks: assertions on a run's metrics, written as "<metric> <op> <value>", for example
+// "lost == 0", "convergence.after_heal.max < 2s", "messages_per_change < 20". The runner computes
+// every metric named here; scenarios/README.md lists them with their meaning.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace pbxstate::scenario {
+
+// What a metric counts, which decides how its threshold is written and compared.
+enum class MetricKind {
+  kCount,     // a whole number of things; threshold without unit ("lost == 0")
+  kNumber,    // a real number; threshold without unit ("messages_per_change < 20")
+  kDuration,  // a time; threshold with a duration unit ("stable_latency.p50 < 400ms")
+};
+
+// The fault kinds whose end a convergence measurement starts from. A check on a convergence
+// metric needs at least one such fault in its scenario, or the metric has no samples.
+enum class ConvergenceAfter { kNone, kHeal, kRestart, kRestore, kCrash, kAnyFault };
+
+struct MetricInfo {
+  std::string name;     // "stable_latency.p50"
+  MetricKind kind;
+  std::string meaning;  // one line for --help and the schema reference
+  ConvergenceAfter needs = ConvergenceAfter::kNone;
+};
+
+// Every metric a check may name, in documentation order. Duration families expand to one
+// metric per statistic: .min .p50 .p95 .p99 .max .mean.
+const std::vector<MetricInfo>& Metrics();
+
+// The metric called `name`, or nullptr.
+const MetricInfo* FindMetric(std::string_view name);
+
+enum class CompareOp { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
+std::string_view CompareOpText(CompareOp op);  // "<", "<=", ...
+
+struct Check {
+  std::string text;     // as written, for reports
+  std::string metric;   // a name from Metrics()
+  MetricKind kind = MetricKind::kCount;
+  CompareOp op = CompareOp::kLess;
+  // In the metric's base unit: counts and numbers as written, durations in nanoseconds (exact
+  // in a double up to about 104 days).
+  double threshold = 0;
+  int line = 0, column = 0;  // where the check is written, for reports; 0 when unknown
+
+  // Whether `observed` (in the same base unit) satisfies the check.
+  bool Holds(double observed) const;
+};
+
+struct CheckSyntaxError {
+  std::size_t offset = 0;  // byte offset into the text where the problem starts
+  std::string message;     // what was expected there
+};
+
+// Parses one check expression: optional spaces, a metric name from Metrics(), an operator
+// (< <= > >= == !=), a value whose unit fits the metric's kind, optional spaces, nothing else.
+std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text);
+
+}  // namespace pbxstate::scenario

@@ -1,0 +1,255 @@
+// The scenario model: what a scenario file says, as plain values, after the loader has checked
+// it. A world (ns-3, network namespaces) and the runner take a Scenario and run it; nothing
+// here knows how. scenarios/README.md is the reference for what each field means in a file.
+//
+// Nodes are numbered from 1 to node_count(), and a node's number is its pbxstate::NodeId.
+// With sites, numbers run through the sites in the order they are listed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "pbxstate/config.h"
+#include "pbxstate/scenario/check.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::scenario {
+
+using namespace std::chrono_literals;
+
+// Bounds a scenario must stay within; the loader refuses anything beyond them.
+inline constexpr std::uint32_t kMaxNodes = 1000;
+inline constexpr std::size_t kMaxSites = 16;
+inline constexpr Duration kMaxDuration = 24h;
+inline constexpr Duration kMaxQuiet = 1h;
+inline constexpr std::uint32_t kMaxKeys = 1'000'000;  // devices, mailboxes, AORs each
+inline constexpr double kMaxRate = 1'000'000.0;       // changes per second
+inline constexpr double kMaxGeneratedChanges = 10'000'000.0;
+inline constexpr Duration kMaxNetworkDelay = 10s;
+
+// Where a value was written (1-based), for reports that point back at the file; 0 when unknown.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+enum class TransportMode {
+  kBroadcast,  // one LAN broadcast per frame; only within one LAN (it does not cross routers)
+  kMulticast,  // one IP multicast per frame; the world routes it between sites
+  kUnicast,    // one unicast copy per peer (Maelstrom's network, Corosync knet)
+};
+std::string_view TransportModeName(TransportMode mode);
+
+// One site's LAN: every frame between two nodes of the site crosses it.
+struct LanParams {
+  Duration delay = 100us;
+  std::uint64_t bandwidth_bps = 1'000'000'000;
+  double loss = 0.0;  // fraction of frames lost, 0..1
+};
+
+// The path between two sites' LANs. Jitter adds a uniform [-jitter, +jitter] to the delay per
+// frame (jitter <= delay), as tc netem does.
+struct LinkParams {
+  Duration delay = 20ms;
+  Duration jitter = 0ms;
+  double loss = 0.0;
+  std::uint64_t bandwidth_bps = 100'000'000;
+};
+
+struct Site {
+  std::string name;  // empty in the one-LAN form
+  std::uint32_t node_count = 0;
+  NodeId first_node = 1;  // the site holds first_node .. first_node + node_count - 1
+  LanParams lan;
+  SourcePos pos;
+};
+
+// Sites are indices into Topology::sites; a < b.
+struct SiteLink {
+  std::size_t a = 0;
+  std::size_t b = 0;
+  LinkParams params;
+};
+
+struct Topology {
+  bool named_sites = false;    // false: the one-LAN form, a single unnamed site
+  std::vector<Site> sites;     // never empty after loading
+  std::vector<SiteLink> links; // one per pair of sites, ordered by (a, b); empty with one site
+
+  std::uint32_t node_count() const;
+  // Index of the site holding `node`; `node` must be in 1..node_count().
+  std::size_t SiteOf(NodeId node) const;
+  // The link between two different sites, in either order; nullptr when a == b or out of range.
+  const SiteLink* FindLink(std::size_t a, std::size_t b) const;
+  // Index of the site called `name`, or nullopt.
+  std::optional<std::size_t> FindSite(std::string_view name) const;
+};
+
+// --- workload ---
+
+// How generated keys get their home node, the node that makes their changes.
+enum class Spread {
+  kEven,    // key i (0-based) lives on workload.nodes[i % nodes.size()]
+  kRandom,  // each key's home is drawn uniformly from workload.nodes with the scenario's seed
+};
+
+// Shares of generated changes by kind; they sum to 1.
+struct Mix {
+  double device = 1.0;
+  double mwi = 0.0;
+  double registration = 0.0;
+};
+
+// Device-state changes at `rate_per_s` across `nodes` (all nodes when empty) from `at` for
+// `length`, on top of the steady workload. Nodes that are crashed make no changes.
+struct CallStorm {
+  Duration length{};
+  double rate_per_s = 0;
+  std::vector<NodeId> nodes;
+};
+
+// `node` re-registers AORs homed on it at `rate_per_s`: `count` of them, or all when 0.
+struct RegistrationStorm {
+  NodeId node = kNoNode;
+  double rate_per_s = 0;
+  std::uint32_t count = 0;
+};
+
+struct Burst {
+  Duration at{};
+  std::variant<CallStorm, RegistrationStorm> what;
+  SourcePos pos;
+};
+
+struct DeviceChange {
+  std::string device;  // "Custom:mystate", "PJSIP/alice"
+  DeviceState state = DeviceState::kNotInUse;
+};
+struct MailboxChange {
+  std::string mailbox;  // "1000@default"
+  MailboxCounts counts;
+};
+struct RegistrationSet {
+  std::string aor;
+  std::string contact;
+  Duration expires{};  // from the moment of the change
+  ContactStatus status = ContactStatus::kReachable;
+};
+struct RegistrationRemove {
+  std::string aor;
+};
+
+// One explicit change, made by `node` at `at`.
+struct TimedChange {
+  Duration at{};
+  NodeId node = kNoNode;
+  std::variant<DeviceChange, MailboxChange, RegistrationSet, RegistrationRemove> what;
+  SourcePos pos;
+};
+
+// Generated keys are named by GeneratedDeviceName() and friends, indices from 0.
+struct Workload {
+  std::uint32_t devices = 0;
+  std::uint32_t mailboxes = 0;
+  std::uint32_t aors = 0;
+  Spread spread = Spread::kEven;
+  std::vector<NodeId> nodes;  // homes of generated keys; after loading, all nodes when unset
+  double rate_per_s = 0;      // steady generated changes, whole cluster
+  Duration start{};           // steady changes happen in [start, stop)
+  Duration stop{};            // after loading: the scenario's duration when unset
+  Mix mix;
+  // States a generated device change picks from, uniformly.
+  std::vector<DeviceState> device_states{DeviceState::kNotInUse, DeviceState::kInUse,
+                                         DeviceState::kRinging, DeviceState::kOnHold,
+                                         DeviceState::kBusy};
+  Duration registration_expiry = 3600s;  // expiry of generated registrations
+  std::vector<Burst> bursts;             // in time order
+  std::vector<TimedChange> changes;      // in time order (stable for equal times)
+};
+
+std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
+std::string GeneratedMailboxName(std::uint32_t index);  // "mbox0@default"
+std::string GeneratedAorName(std::uint32_t index);      // "aor0"
+
+// --- faults ---
+
+// Cuts the network between sides. `sides` covers every node exactly once: the groups as
+// written, then (when the groups leave nodes out) one more side holding the rest. Without
+// one_way, frames cross between no two sides; with one_way (exactly two sides), frames from
+// sides[0] to sides[1] are dropped and frames the other way pass. A partition replaces any
+// partition or isolation in force.
+struct Partition {
+  std::vector<std::vector<NodeId>> sides;
+  bool one_way = false;
+};
+// Ends the partition or isolation in force.
+struct Heal {};
+// Cuts `node` off from every other node (a partition {node} | rest).
+struct Isolate {
+  NodeId node = kNoNode;
+};
+// The node stops at once: no frames, no timers, state lost.
+struct Crash {
+  NodeId node = kNoNode;
+};
+// A crashed node starts again with a new incarnation and empty state.
+struct Restart {
+  NodeId node = kNoNode;
+};
+
+// A site's LAN (site index; 0 in the one-LAN form) or the link between two sites.
+struct NetworkTarget {
+  enum class Kind { kLan, kLink };
+  Kind kind = Kind::kLan;
+  std::size_t site = 0;   // kLan
+  std::size_t a = 0, b = 0;  // kLink, a < b
+  friend bool operator==(const NetworkTarget&, const NetworkTarget&) = default;
+};
+// Replaces the target's configured parameters with the ones given (the rest keep their
+// configured values; a degrade does not add to an earlier one) until a Restore.
+struct Degrade {
+  NetworkTarget target;
+  std::optional<Duration> delay;
+  std::optional<Duration> jitter;  // links only
+  std::optional<double> loss;
+  std::optional<std::uint64_t> bandwidth_bps;
+};
+// The target's configured parameters again.
+struct Restore {
+  NetworkTarget target;
+};
+
+struct Fault {
+  Duration at{};
+  std::variant<Partition, Heal, Isolate, Degrade, Restore, Crash, Restart> what;
+  SourcePos pos;
+};
+
+// --- the scenario ---
+
+struct Scenario {
+  std::string file;  // where it was loaded from ("<string>" for text)
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  // Active phase [0, duration]: workload and faults. Then a quiet phase of `quiet` with
+  // neither (faults in force stay in force), then the final check at duration + quiet.
+  Duration duration{};
+  Duration quiet = 10s;
+  Topology topology;
+  TransportMode transport = TransportMode::kMulticast;
+  // Settings every node starts with. node_id, incarnation, label and membership are left at
+  // their defaults: the world sets them per node.
+  EngineConfig engine;
+  Workload workload;
+  std::vector<Fault> faults;  // in time order (stable for equal times)
+  std::vector<Check> checks;
+
+  Duration end() const { return duration + quiet; }
+};
+
+}  // namespace pbxstate::scenario

@@ -1,0 +1,235 @@
+#include "pbxstate/scenario/check.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <utility>
+
+#include "pbxstate/scenario/units.h"
+
+namespace pbxstate::scenario {
+namespace {
+
+struct Statistic {
+  const char* suffix;
+  const char* meaning;
+};
+constexpr std::array<Statistic, 6> kStatistics{{
+    {"min", "smallest sample (quantile 0)"},
+    {"p50", "median"},
+    {"p95", "95th percentile"},
+    {"p99", "99th percentile"},
+    {"max", "largest sample (quantile 1)"},
+    {"mean", "arithmetic mean"},
+}};
+
+void AddFamily(std::vector<MetricInfo>& out, const std::string& family, const std::string& what,
+               ConvergenceAfter needs) {
+  for (const Statistic& s : kStatistics) {
+    out.push_back({family + "." + s.suffix, MetricKind::kDuration, what + ": " + s.meaning, needs});
+  }
+}
+
+std::vector<MetricInfo> BuildMetrics() {
+  std::vector<MetricInfo> m;
+  m.push_back({"lost", MetricKind::kCount,
+               "(change, node) pairs where a node that should hold the change never shows it"});
+  m.push_back({"stale", MetricKind::kCount,
+               "keys on which a live node shows an older value than the oracle at the end"});
+  m.push_back({"changes", MetricKind::kCount, "local changes made in the run (all nodes)"});
+  m.push_back({"messages_per_change", MetricKind::kNumber,
+               "frames put on the network divided by local changes (a unicast fan-out counts "
+               "every copy)"});
+  m.push_back({"bytes_per_change", MetricKind::kNumber,
+               "bytes put on the network divided by local changes"});
+  AddFamily(m, "delivery_latency",
+            "change at its origin to its application at one other node, over all (change, node) "
+            "pairs",
+            ConvergenceAfter::kNone);
+  AddFamily(m, "stable_latency",
+            "change at its origin to the moment every node that should see it does",
+            ConvergenceAfter::kNone);
+  AddFamily(m, "convergence.after_heal",
+            "end of a partition or isolation (heal) to agreement of all live connected nodes",
+            ConvergenceAfter::kHeal);
+  AddFamily(m, "convergence.after_restart", "restart of a node to agreement of all live nodes",
+            ConvergenceAfter::kRestart);
+  AddFamily(m, "convergence.after_restore",
+            "a link or LAN back to its configured loss and delay to agreement of all live nodes",
+            ConvergenceAfter::kRestore);
+  AddFamily(m, "convergence.after_crash",
+            "crash of a node to agreement of the survivors without its contributions (includes "
+            "failure detection and departure_grace)",
+            ConvergenceAfter::kCrash);
+  AddFamily(m, "convergence.after_fault",
+            "any of heal, restart, restore, crash to agreement", ConvergenceAfter::kAnyFault);
+  // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
+  constexpr std::array<std::pair<const char*, const char*>, 24> kStats{{
+      {"frames_out", "frames sent"},
+      {"bytes_out", "bytes sent"},
+      {"frames_in", "frames received"},
+      {"bytes_in", "bytes received"},
+      {"broadcasts_out", "broadcast or multicast sends"},
+      {"unicasts_out", "unicast sends"},
+      {"dropped", "received frames dropped, all reasons"},
+      {"records_applied", "remote records that changed something"},
+      {"records_stale", "remote records older than what was held"},
+      {"send_try_again", "sends the transport answered with try-again"},
+      {"send_queue_overflow", "frames dropped at max_send_queue_frames"},
+      {"send_failed", "sends refused as too large or unreachable"},
+      {"digests_sent", "anti-entropy digests sent"},
+      {"digests_received", "anti-entropy digests received"},
+      {"sync_sessions_started", "catch-up pulls begun"},
+      {"sync_sessions_completed", "catch-up pulls completed"},
+      {"sync_sessions_abandoned", "catch-up pulls abandoned (timeout, refusal, donor gone)"},
+      {"sync_serves_refused", "catch-up requests refused at max_sync_serves"},
+      {"sync_pages_sent", "catch-up pages sent"},
+      {"sync_pages_received", "catch-up pages received"},
+      {"sync_pages_resent", "catch-up pages sent again"},
+      {"heartbeats_sent", "failure-detector heartbeats sent"},
+      {"membership_changes", "membership views installed"},
+      {"departures", "nodes whose entries were dropped after departure_grace"},
+  }};
+  for (const auto& [name, meaning] : kStats) {
+    m.push_back({std::string("engine.") + name, MetricKind::kCount,
+                 std::string(meaning) + ", summed over all nodes"});
+  }
+  return m;
+}
+
+bool IsMetricChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
+std::size_t SkipSpaces(std::string_view s, std::size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return i;
+}
+
+std::string_view KindText(MetricKind kind) {
+  switch (kind) {
+    case MetricKind::kCount: return "a whole number without unit";
+    case MetricKind::kNumber: return "a number without unit";
+    case MetricKind::kDuration: return "a duration with a unit (ns, us, ms, s, min, h)";
+  }
+  return "";
+}
+
+}  // namespace
+
+const std::vector<MetricInfo>& Metrics() {
+  static const std::vector<MetricInfo> metrics = BuildMetrics();
+  return metrics;
+}
+
+const MetricInfo* FindMetric(std::string_view name) {
+  for (const MetricInfo& m : Metrics()) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+std::string_view CompareOpText(CompareOp op) {
+  switch (op) {
+    case CompareOp::kLess: return "<";
+    case CompareOp::kLessEqual: return "<=";
+    case CompareOp::kGreater: return ">";
+    case CompareOp::kGreaterEqual: return ">=";
+    case CompareOp::kEqual: return "==";
+    case CompareOp::kNotEqual: return "!=";
+  }
+  return "?";
+}
+
+bool Check::Holds(double observed) const {
+  switch (op) {
+    case CompareOp::kLess: return observed < threshold;
+    case CompareOp::kLessEqual: return observed <= threshold;
+    case CompareOp::kGreater: return observed > threshold;
+    case CompareOp::kGreaterEqual: return observed >= threshold;
+    case CompareOp::kEqual: return observed == threshold;
+    case CompareOp::kNotEqual: return observed != threshold;
+  }
+  return false;
+}
+
+std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text) {
+  std::size_t i = SkipSpaces(text, 0);
+  const std::size_t metric_start = i;
+  while (i < text.size() && IsMetricChar(text[i])) ++i;
+  const std::string_view name = text.substr(metric_start, i - metric_start);
+  if (name.empty()) {
+    return CheckSyntaxError{metric_start,
+                            "expected '<metric> <op> <value>' starting with a metric name, e.g. "
+                            "'lost == 0'"};
+  }
+  const MetricInfo* metric = FindMetric(name);
+  if (metric == nullptr) {
+    return CheckSyntaxError{metric_start,
+                            "unknown metric '" + std::string(name) +
+                                "'; expected a metric listed in scenarios/README.md (e.g. lost, "
+                                "stale, messages_per_change, stable_latency.p50, "
+                                "convergence.after_heal.max)"};
+  }
+
+  i = SkipSpaces(text, i);
+  const std::size_t op_start = i;
+  // Two-character operators first, so "<=" is not read as "<" followed by "=".
+  static constexpr std::pair<std::string_view, CompareOp> kOps[] = {
+      {"<=", CompareOp::kLessEqual}, {">=", CompareOp::kGreaterEqual},
+      {"==", CompareOp::kEqual},     {"!=", CompareOp::kNotEqual},
+      {"<", CompareOp::kLess},       {">", CompareOp::kGreater}};
+  std::optional<CompareOp> op;
+  for (const auto& [spelling, candidate] : kOps) {
+    if (text.substr(i, spelling.size()) == spelling) {
+      op = candidate;
+      i += spelling.size();
+      break;
+    }
+  }
+  if (!op) {
+    return CheckSyntaxError{op_start, "expected an operator (<, <=, >, >=, ==, !=) after '" +
+                                          std::string(name) + "'"};
+  }
+
+  i = SkipSpaces(text, i);
+  const std::size_t value_start = i;
+  std::size_t value_end = i;
+  while (value_end < text.size() && text[value_end] != ' ' && text[value_end] != '\t') {
+    ++value_end;
+  }
+  const std::string_view value = text.substr(value_start, value_end - value_start);
+  const std::string expected = "expected " + std::string(KindText(metric->kind)) + " after '" +
+                               std::string(CompareOpText(*op)) + "' for " + metric->name;
+  if (value.empty()) return CheckSyntaxError{value_start, expected};
+
+  double threshold = 0;
+  if (metric->kind == MetricKind::kDuration) {
+    auto d = ParseDuration(value);
+    if (!d) return CheckSyntaxError{value_start, expected + ", got '" + std::string(value) + "'"};
+    threshold = static_cast<double>(d->count());
+  } else {
+    auto n = ParseDecimal(value);
+    if (!n || (metric->kind == MetricKind::kCount && *n != std::floor(*n))) {
+      return CheckSyntaxError{value_start, expected + ", got '" + std::string(value) + "'"};
+    }
+    threshold = *n;
+  }
+
+  // Checked after the value so that "lost === 0" blames the value '=', not the trailing 0.
+  const std::size_t rest = SkipSpaces(text, value_end);
+  if (rest != text.size()) {
+    return CheckSyntaxError{rest, "unexpected '" + std::string(text.substr(rest)) +
+                                      "' after the value; a check is '<metric> <op> <value>'"};
+  }
+
+  Check check;
+  check.text = std::string(text.substr(metric_start, value_end - metric_start));
+  check.metric = metric->name;
+  check.kind = metric->kind;
+  check.op = *op;
+  check.threshold = threshold;
+  return check;
+}
+
+}  // namespace pbxstate::scenario

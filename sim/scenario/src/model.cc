@@ -1,0 +1,60 @@
+#include <string>
+
+#include "pbxstate/scenario/loader.h"
+#include "pbxstate/scenario/scenario.h"
+
+namespace pbxstate::scenario {
+
+std::string_view TransportModeName(TransportMode mode) {
+  switch (mode) {
+    case TransportMode::kBroadcast: return "broadcast";
+    case TransportMode::kMulticast: return "multicast";
+    case TransportMode::kUnicast: return "unicast";
+  }
+  return "?";
+}
+
+std::uint32_t Topology::node_count() const {
+  std::uint32_t n = 0;
+  for (const Site& s : sites) n += s.node_count;
+  return n;
+}
+
+std::size_t Topology::SiteOf(NodeId node) const {
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    if (node >= sites[i].first_node && node < sites[i].first_node + sites[i].node_count) return i;
+  }
+  return sites.size();
+}
+
+const SiteLink* Topology::FindLink(std::size_t a, std::size_t b) const {
+  if (a > b) std::swap(a, b);
+  for (const SiteLink& l : links) {
+    if (l.a == a && l.b == b) return &l;
+  }
+  return nullptr;
+}
+
+std::optional<std::size_t> Topology::FindSite(std::string_view name) const {
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    if (named_sites && sites[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::string GeneratedDeviceName(std::uint32_t index) { return "PJSIP/dev" + std::to_string(index); }
+std::string GeneratedMailboxName(std::uint32_t index) {
+  return "mbox" + std::to_string(index) + "@default";
+}
+std::string GeneratedAorName(std::uint32_t index) { return "aor" + std::to_string(index); }
+
+std::string ScenarioError::ToString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  out += message;
+  return out;
+}
+
+}  // namespace pbxstate::scenario

@@ -1,0 +1,106 @@
+// Typed, error-collecting access to a yaml-cpp tree. Every reader either returns a value or
+// records exactly one error (position, field path, what was expected) and returns nothing, so
+// callers never need to format errors for ordinary type and range problems themselves.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "pbxstate/scenario/loader.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::scenario::detail {
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  // YAML marks are 0-based; a null mark (negative) is reported at 1:1.
+  void Error(const YAML::Mark& mark, std::string path, std::string message);
+  std::size_t count() const { return errors_.size(); }
+  // Sorted by position (stable for equal positions), capped at kMaxErrors.
+  std::vector<ScenarioError> Take();
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<ScenarioError> errors_;
+};
+
+// A value in the tree with the path that leads to it. `mark` is where errors about it point:
+// the value itself, or its key when the value is empty (yaml-cpp places empty values at the
+// next token, which would point at the wrong line).
+struct Field {
+  YAML::Node node;
+  std::string path;
+  YAML::Mark mark;
+
+  Field Item(std::size_t index, const YAML::Node& item) const;
+  bool IsEmpty() const { return !node.IsDefined() || node.IsNull(); }
+};
+
+std::string JoinPath(std::string_view parent, std::string_view key);
+
+// "'text'" for a scalar, "a mapping", "a list" or "nothing": for "got ..." in messages.
+std::string Describe(const YAML::Node& node);
+// As Describe, but says so when a quoted string stands where a number or quantity belongs.
+std::string DescribeQuantity(const YAML::Node& node);
+
+// A YAML mapping with its keys checked: non-scalar and repeated keys are reported when it is
+// built; keys outside an allowed set when AllowOnly is called.
+class MapReader {
+ public:
+  // Records "expected <what>" when the field is not a mapping; the reader is then empty.
+  MapReader(const Field& field, Diagnostics& diag, std::string_view what = "a mapping");
+
+  bool ok() const { return ok_; }
+  const Field& field() const { return field_; }
+  bool Has(std::string_view key) const;
+  std::optional<Field> Get(std::string_view key) const;
+  // As Get; when absent records "missing required key '<key>'; expected <what>" at the map.
+  std::optional<Field> Require(std::string_view key, std::string_view what);
+  // Records "unknown key" for every key not in `allowed`; returns false if there was one.
+  bool AllowOnly(std::initializer_list<std::string_view> allowed);
+  // Keys in file order with their key marks and values.
+  struct Entry {
+    std::string key;
+    YAML::Mark key_mark;
+    Field value;
+  };
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  Field field_;
+  Diagnostics& diag_;
+  bool ok_ = false;
+  std::vector<Entry> entries_;
+};
+
+// Each of these returns the value, or records one error naming what was expected and returns
+// nullopt. Numbers, booleans and quantities must be plain scalars: "5" in quotes is a string.
+std::optional<std::string> ReadString(const Field& f, Diagnostics& d, std::string_view what);
+std::optional<std::uint64_t> ReadUint(const Field& f, Diagnostics& d, std::uint64_t lo,
+                                      std::uint64_t hi);
+std::optional<bool> ReadBool(const Field& f, Diagnostics& d);
+std::optional<Duration> ReadDuration(const Field& f, Diagnostics& d, Duration lo, Duration hi);
+std::optional<double> ReadRate(const Field& f, Diagnostics& d, double lo, double hi);
+std::optional<std::uint64_t> ReadBandwidth(const Field& f, Diagnostics& d, std::uint64_t lo,
+                                           std::uint64_t hi);
+// "15%" or a plain number from 0 to 1.
+std::optional<double> ReadShare(const Field& f, Diagnostics& d, std::string_view what);
+// Index into `names` of the scalar's value.
+std::optional<std::size_t> ReadEnum(const Field& f, Diagnostics& d,
+                                    std::initializer_list<std::string_view> names);
+// The items of a list, each with its indexed path; nullopt (and an error) when not a list or
+// when it holds fewer than `min_items` or more than `max_items`.
+std::optional<std::vector<Field>> ReadList(const Field& f, Diagnostics& d, std::string_view what,
+                                           std::size_t min_items, std::size_t max_items);
+
+}  // namespace pbxstate::scenario::detail
