@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""Writes report.html for a run folder (run.json, latencies.csv, changes.csv).
+
+The page is self-contained: plots are drawn by matplotlib and embedded as PNG data, so it opens
+offline and can be mailed or archived as one file.
+
+    /usr/bin/python3 reports/html_report.py OUT_DIR
+"""
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+NS_PER_S = 1e9
+NS_PER_MS = 1e6
+
+
+class ReportError(Exception):
+    pass
+
+
+def load_run(run_dir):
+    path = os.path.join(run_dir, "run.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+    except OSError as e:
+        raise ReportError(f"{path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}:{e.lineno}:{e.colno}: not JSON: {e.msg}") from e
+    if run.get("format") != "pbxstate-run/1":
+        raise ReportError(f"{path}: format: expected pbxstate-run/1, found {run.get('format')!r}")
+    return run
+
+
+def read_csv(run_dir, name):
+    path = os.path.join(run_dir, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def fault_windows(run):
+    """Pairs each fault with the one that ends it: (start_s, end_s, label)."""
+    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
+    windows, open_split, open_degrade, crashed = [], None, None, {}
+    for f in run.get("faults", []):
+        t, text = f["at_ns"] / NS_PER_S, f.get("text", "")
+        if text.startswith(("partition", "one-way", "isolate")):
+            if open_split:
+                windows.append((open_split[0], t, open_split[1]))
+            open_split = (t, text)
+        elif text == "heal" and open_split:
+            windows.append((open_split[0], t, open_split[1]))
+            open_split = None
+        elif text == "degrade":
+            open_degrade = open_degrade or (t, "degraded network")
+        elif text == "restore" and open_degrade:
+            windows.append((open_degrade[0], t, open_degrade[1]))
+            open_degrade = None
+        elif text.startswith("crash node"):
+            crashed[text.split()[-1]] = t
+        elif text.startswith("restart node"):
+            node = text.split()[-1]
+            if node in crashed:
+                windows.append((crashed.pop(node), t, f"node {node} down"))
+    for start, label in filter(None, [open_split, open_degrade]):
+        windows.append((start, end, label))
+    for node, start in crashed.items():
+        windows.append((start, end, f"node {node} down"))
+    return windows
+
+
+def shade(ax, windows):
+    for i, (a, b, label) in enumerate(windows):
+        ax.axvspan(a, b, color="tab:red", alpha=0.12, label="fault window" if i == 0 else None)
+
+
+def figure_png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def quantile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    i = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(i, len(sorted_values)) - 1]
+
+
+def plot_latency_over_time(run, deliveries, changes, windows):
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    series = [("delivery latency", [(int(r["at_ns"]), int(r["latency_ns"])) for r in deliveries]),
+              ("stable latency", [(int(r["at_ns"]), int(r["stable_ns"])) for r in changes if r["stable_ns"]])]
+    for ax, (title, points) in zip(axes, series):
+        buckets = {}
+        for at, lat in points:
+            buckets.setdefault(int(at // NS_PER_S), []).append(lat / NS_PER_MS)
+        xs = sorted(buckets)
+        for q, style in ((0.5, "-"), (0.95, "--"), (0.99, "-."), (1.0, ":")):
+            ys = [quantile(sorted(buckets[x]), q) for x in xs]
+            ax.plot([x + 0.5 for x in xs], ys, style, label=f"p{int(q * 100)}" if q < 1 else "max")
+        shade(ax, windows)
+        ax.set_ylabel(f"{title} (ms)")
+        ax.set_title(f"{title} by the second the change was made")
+        if xs:
+            ax.legend(loc="upper right", fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("simulated time (s)")
+    return figure_png(fig)
+
+
+def plot_cdf(run, deliveries, changes):
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for label, values in (("delivery", [int(r["latency_ns"]) / NS_PER_MS for r in deliveries]),
+                          ("stable", [int(r["stable_ns"]) / NS_PER_MS for r in changes if r["stable_ns"]])):
+        if not values:
+            continue
+        values.sort()
+        n = len(values)
+        ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=f"{label} ({n} samples)")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("fraction of samples")
+    ax.set_title(f"latency distribution, {run['backend']} backend")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return figure_png(fig)
+
+
+def plot_convergence(run, windows):
+    nodes = run["nodes"]
+    fig, ax = plt.subplots(figsize=(10, max(3, min(12, 0.25 * len(nodes) + 1.5))))
+    ys, xs, colors = [], [], []
+    for n in nodes:
+        t = n.get("last_disagreement_ns")
+        ys.append(n["node"])
+        xs.append(t / NS_PER_S if t is not None else 0.0)
+        colors.append("tab:gray" if not n["up_at_end"] else ("tab:orange" if t is not None else "tab:green"))
+    ax.barh(ys, xs, color=colors, height=0.7)
+    shade(ax, windows)
+    for f in run.get("faults", []):
+        ax.axvline(f["at_ns"] / NS_PER_S, color="tab:red", lw=0.8)
+    for c in run.get("convergence", []):
+        if c["converged"]:
+            ax.axvline((c["fault_at_ns"] + c["took_ns"]) / NS_PER_S, color="tab:blue", lw=0.8, ls="--")
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("node")
+    ax.set_title("per node: last time it disagreed with the oracle (red: faults, blue dashed: converged)")
+    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
+    ax.set_xlim(0, end)
+    if len(nodes) > 40:
+        ax.set_yticks([])
+    return figure_png(fig)
+
+
+def plot_network(run, windows):
+    series = run.get("series", [])
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    ts = [p["t_ns"] / NS_PER_S for p in series]
+    ax = axes[0]
+    ax.plot(ts, [p["frames"] for p in series], label="frames/s")
+    ax2 = ax.twinx()
+    ax2.plot(ts, [p["bytes"] / 1024 for p in series], color="tab:orange", label="KiB/s")
+    ax.set_ylabel("frames per second")
+    ax2.set_ylabel("KiB per second")
+    shade(ax, windows)
+    ax.set_title("traffic on the network, whole cluster")
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    if series and series[0].get("frames_by_node"):
+        grid = [[p["frames_by_node"][i] for p in series] for i in range(len(series[0]["frames_by_node"]))]
+        im = ax.imshow(grid, aspect="auto", origin="lower", interpolation="nearest",
+                       extent=(0, ts[-1] if ts else 1, 0.5, len(grid) + 0.5), cmap="viridis")
+        fig.colorbar(im, ax=ax, label="frames per second")
+    ax.set_ylabel("node")
+    ax.set_xlabel("simulated time (s)")
+    ax.set_title("frames sent per node and second")
+    return figure_png(fig)
+
+
+def fmt_value(metric, value):
+    if value is None:
+        return "never"
+    if any(metric.startswith(p) for p in ("delivery_latency", "stable_latency", "convergence")):
+        return fmt_ns(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3g}"
+    return f"{int(value)}"
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "never"
+    if ns >= NS_PER_S:
+        return f"{ns / NS_PER_S:.3g} s"
+    if ns >= NS_PER_MS:
+        return f"{ns / NS_PER_MS:.3g} ms"
+    return f"{ns / 1e3:.3g} µs"
+
+
+def render(run, images):
+    e = html.escape
+    sc = run["scenario"]
+    checks = "".join(
+        f"<tr class='{'pass' if c['pass'] else 'fail'}'><td>{'PASS' if c['pass'] else 'FAIL'}</td>"
+        f"<td><code>{e(c['check'])}</code></td>"
+        f"<td>{e(fmt_value(c['metric'], c['observed'])) if c['measured'] else 'not measured'}</td></tr>"
+        for c in run["checks"])
+    conv = "".join(
+        f"<tr><td>{e(c['fault'])}</td><td>{fmt_ns(c['fault_at_ns'])}</td>"
+        f"<td>{fmt_ns(c['took_ns']) if c['converged'] else 'never'}</td></tr>"
+        for c in run.get("convergence", []))
+    metrics = "".join(f"<tr><td>{e(k)}</td><td>{e(fmt_value(k, v))}</td></tr>"
+                      for k, v in run["metrics"].items() if not k.startswith("engine."))
+    drop_names = sorted({k for n in run["nodes"] for k in n["stats"]["dropped"]})
+    head = "".join(f"<th>drop: {e(d)}</th>" for d in drop_names)
+    rows = ""
+    for n in run["nodes"]:
+        s = n["stats"]
+        drops = "".join(f"<td>{s['dropped'].get(d, 0)}</td>" for d in drop_names)
+        rows += (f"<tr><td>{n['node']}</td><td>{'up' if n['up_at_end'] else 'down'}</td><td>{n['frames_sent']}</td>"
+                 f"<td>{n['bytes_sent']}</td><td>{s['frames_in']}</td><td>{s['bytes_in']}</td>{drops}"
+                 f"<td>{s['sync_pages_sent']}</td><td>{s['sync_pages_received']}</td><td>{s['departures']}</td></tr>")
+    disc = "".join(f"<li>node {d['node']}: {e(d['what'])}</li>" for d in run.get("discrepancies", []))
+    figs = "".join(f"<figure><img alt='{e(t)}' src='data:image/png;base64,{img}'><figcaption>{e(t)}</figcaption></figure>"
+                   for t, img in images)
+    verdict = run["verdict"].upper()
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(sc['name'])}: {verdict}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+tr.pass td:first-child {{ color: #060; font-weight: bold; }}
+tr.fail td:first-child {{ color: #b00; font-weight: bold; }}
+.verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}
+figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
+.scroll {{ overflow-x: auto; }}
+</style></head><body>
+<h1>{e(sc['name'])}</h1>
+<p>{e(sc.get('description', ''))}</p>
+<p class="verdict">{verdict}</p>
+<table>
+<tr><td>scenario file</td><td>{e(sc['file'])}</td></tr>
+<tr><td>seed</td><td>{run['seed']}</td></tr>
+<tr><td>backend</td><td>{e(run['backend'])}</td></tr>
+<tr><td>nodes</td><td>{sc['nodes']}</td></tr>
+<tr><td>transport</td><td>{e(sc['transport'])}</td></tr>
+<tr><td>simulated</td><td>{fmt_ns(sc['duration_ns'])} + {fmt_ns(sc['quiet_ns'])} quiet</td></tr>
+<tr><td>build</td><td>{e(run['build'])}</td></tr>
+</table>
+<h2>Checks</h2>
+<table><tr><th>verdict</th><th>check</th><th>observed</th></tr>{checks}</table>
+<h2>Convergence after faults</h2>
+<table><tr><th>fault</th><th>at</th><th>agreement after</th></tr>{conv or '<tr><td colspan=3>no faults</td></tr>'}</table>
+<h2>Plots</h2>
+{figs}
+<h2>Metrics</h2>
+<table><tr><th>metric</th><th>value</th></tr>{metrics}</table>
+<h2>Differences from the oracle at the end ({run.get('discrepancy_count', 0)})</h2>
+<ul>{disc or '<li>none</li>'}</ul>
+<h2>Per node</h2>
+<div class="scroll"><table>
+<tr><th>node</th><th>at end</th><th>frames sent</th><th>bytes sent</th><th>frames in</th><th>bytes in</th>{head}
+<th>sync pages sent</th><th>sync pages received</th><th>departures seen</th></tr>
+{rows}</table></div>
+</body></html>
+"""
+
+
+def write_report(run_dir):
+    run = load_run(run_dir)
+    deliveries = read_csv(run_dir, "latencies.csv")
+    changes = read_csv(run_dir, "changes.csv")
+    windows = fault_windows(run)
+    images = [
+        ("Latency quantiles over time (fault windows shaded)", plot_latency_over_time(run, deliveries, changes, windows)),
+        ("Latency distribution (CDF)", plot_cdf(run, deliveries, changes)),
+        ("Convergence timeline", plot_convergence(run, windows)),
+        ("Messages and bytes per second", plot_network(run, windows)),
+    ]
+    out = os.path.join(run_dir, "report.html")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(render(run, images))
+    return out
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        print(write_report(argv[1]))
+    except ReportError as e:
+        print(f"html_report: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,126 @@
+// RunRecorder: watches one scenario run on any backend and turns it into DESIGN.md's metrics.
+//
+// A runner (ns-3 world, network-namespace cluster) tells the recorder what happened, in time
+// order: node starts and crashes, faults, every local change it made (and the engine's answer),
+// and every view change each node's engine reported. At the end it hands over the engines that
+// are up. The recorder keeps two accounts apart: what the nodes showed (their view changes and
+// final views) and what they should have shown (the Oracle, fed only from the workload log and
+// the membership history), and measures one against the other.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pbxstate/engine.h"
+#include "pbxstate/harness/oracle.h"
+#include "pbxstate/harness/slots.h"
+#include "pbxstate/harness/workload.h"
+#include "pbxstate/scenario/scenario.h"
+
+namespace pbxstate::harness {
+
+// A quantile summary of durations, in nanoseconds.
+struct Quantiles {
+  std::size_t count = 0;
+  double min = 0, p50 = 0, p95 = 0, p99 = 0, max = 0, mean = 0;
+};
+Quantiles Summarize(std::vector<double> samples);
+
+// One convergence measurement: from the end of a fault to agreement.
+struct ConvergenceSample {
+  std::string after;  // "heal", "restart", "restore", "crash"
+  Duration fault_at{};
+  std::string fault;  // the fault as a short text, "crash node 3"
+  bool converged = false;
+  Duration took{};    // valid when converged
+};
+
+// One (change, receiving node) pair.
+struct DeliverySample {
+  std::uint32_t change;  // index into RunResult::changes
+  NodeId node;
+  Duration latency;
+};
+
+struct ChangeRecord {
+  Duration at{};
+  NodeId origin = kNoNode;
+  EntryKind kind = EntryKind::kDevice;
+  std::string key;
+  std::optional<Duration> stable;  // set when every node that should see it did
+};
+
+// A node whose final view differs from the oracle's, one line per difference (bounded).
+struct Discrepancy {
+  NodeId node;
+  std::string what;  // "lost device PJSIP/dev3 from node 2", ...
+};
+
+struct NodeSummary {
+  NodeId node = kNoNode;
+  bool up_at_end = false;
+  std::uint64_t incarnation = 0;
+  EngineStats stats;                // summed over the node's incarnations
+  std::uint64_t frames_sent = 0;    // frames put on the network (fan-out copies counted)
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t final_digest = 0;   // Engine::Digest().hash at the end; 0 when down
+  // Simulated time at which this node last disagreed with the oracle (its view timeline);
+  // nullopt when it never did after its start, or timelines were not kept.
+  std::optional<Duration> last_disagreement;
+};
+
+struct RunResult {
+  std::map<std::string, double> metrics;  // every metric of scenario::Metrics() that was measured
+  std::vector<ChangeRecord> changes;
+  std::vector<DeliverySample> deliveries;
+  std::vector<ConvergenceSample> convergence;
+  std::vector<Discrepancy> discrepancies;  // at most kMaxDiscrepancies
+  std::uint64_t discrepancy_count = 0;
+  std::vector<NodeSummary> nodes;
+  std::uint64_t changes_skipped = 0;   // planned on a node that was down
+  std::uint64_t changes_refused = 0;   // the engine refused them (bounds)
+};
+
+inline constexpr std::size_t kMaxDiscrepancies = 200;
+
+// A fault as a short text for reports: "partition [1,2] [3]", "crash node 3".
+std::string DescribeFault(const scenario::Fault& fault);
+
+class RunRecorder {
+ public:
+  // `keep_timelines`: record every node's view over time (needed for convergence after faults;
+  // costs memory proportional to nodes x changes). Off, convergence is not measured.
+  RunRecorder(const scenario::Scenario& scenario, bool keep_timelines);
+  ~RunRecorder();
+
+  // ---- what happened, in time order ----
+  void NodeStarted(Duration t, NodeId node, std::uint64_t incarnation);
+  // `last` are the stats of the incarnation that died (they are kept in the node's sum).
+  void NodeCrashed(Duration t, NodeId node, const EngineStats& last);
+  void FaultApplied(Duration t, const scenario::Fault& fault);
+  // A planned change was handed to the node's engine, which answered `status`.
+  void ChangeMade(Duration t, const PlannedChange& change, const Status& status);
+  // A planned change was not made: its node was down.
+  void ChangeSkipped(Duration t, const PlannedChange& change);
+  // Any node's engine reported a change of its view (local ones included).
+  void ViewChanged(Duration t, NodeId node, const ViewChange& change);
+
+  // ---- the end ----
+  struct NodeAtEnd {
+    const Engine* engine = nullptr;  // nullptr when down
+    std::uint64_t frames_sent = 0;
+    std::uint64_t bytes_sent = 0;
+  };
+  // Checks every live node's final view against the oracle and computes every metric.
+  RunResult Finish(Duration end, const std::function<NodeAtEnd(NodeId)>& node_at_end);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pbxstate::harness

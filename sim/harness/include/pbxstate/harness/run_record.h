@@ -1,0 +1,66 @@
+// The run record: what a run leaves in its output folder for people and programs.
+//   run.json        scenario, seed, build identity, every metric, every check's verdict, each
+//                   node's final digest; byte-identical for the same scenario, seed and build
+//   timing.json     wall-clock figures (kept apart so run.json stays reproducible)
+//   latencies.csv   one row per (change, receiving node), at most kMaxLatencyRows
+//   changes.csv     one row per local change, with its stable latency when it became stable
+//   state.jsonl     (on request) every node's final view and the full change log
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pbxstate/harness/recorder.h"
+#include "pbxstate/scenario/scenario.h"
+
+namespace pbxstate {
+class Engine;
+}
+
+namespace pbxstate::harness {
+
+inline constexpr std::size_t kMaxLatencyRows = 5'000'000;
+
+struct CheckVerdict {
+  scenario::Check check;
+  bool measured = false;
+  double observed = 0;
+  bool pass = false;
+};
+
+// Every check of the scenario against the run's metrics. A check on a metric the run did not
+// measure fails (a check that cannot be evaluated must not pass).
+std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r);
+
+// Network activity over time, sampled by the runner once per simulated second.
+struct SeriesPoint {
+  Duration t{};
+  std::uint64_t frames = 0;  // put on the network in the second ending at t, whole cluster
+  std::uint64_t bytes = 0;
+  std::vector<std::uint64_t> frames_by_node;  // index node - 1
+};
+
+struct RunInfo {
+  std::string backend;  // "ns3", "netns"
+  std::uint64_t seed = 0;
+  std::vector<SeriesPoint> series;
+  double wall_seconds = 0;
+  std::uint64_t events = 0;  // simulator events, when the backend counts them
+};
+
+// The build's identity: version, git commit at configure time, compiler, build type.
+std::string BuildIdentity();
+
+// Writes run.json, timing.json and latencies.csv into `dir` (created). Returns false and
+// fills `error` when a file cannot be written.
+bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& s, const RunInfo& info,
+                    const RunResult& r, const std::vector<CheckVerdict>& verdicts, std::string* error);
+
+// Appends one node's final view to state.jsonl lines (one JSON object per line).
+void AppendNodeState(std::vector<std::string>* lines, NodeId node, const Engine& engine);
+// Appends the change log (one line per local change) to state.jsonl lines.
+void AppendChangeLog(std::vector<std::string>* lines, const RunResult& r);
+bool WriteLines(const std::filesystem::path& file, const std::vector<std::string>& lines, std::string* error);
+
+}  // namespace pbxstate::harness

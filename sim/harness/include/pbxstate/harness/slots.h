@@ -1,0 +1,48 @@
+// The units a cluster's view is made of, as the harness compares them: one device's
+// contribution from one node, one node's registration of one AOR, one mailbox. Values are
+// compared by a hash of what a person would see (state; contact, expiry, status; counts and
+// writer), so the oracle and a node's view meet without sharing any engine code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate::harness {
+
+// The calendar time every simulated world starts at: 2026-01-01T00:00:00Z. Registration
+// expiries are compared relative to it so a simulated run needs no real clock.
+inline constexpr std::int64_t kSimEpochNs = 1'767'225'600LL * 1'000'000'000LL;
+
+using SlotId = std::uint32_t;
+using ValueHash = std::uint64_t;  // 0: nothing held
+inline constexpr ValueHash kAbsent = 0;
+
+struct SlotKey {
+  EntryKind kind;
+  std::string key;
+  NodeId origin;  // the owner; kNoNode for a mailbox
+  friend bool operator==(const SlotKey&, const SlotKey&) = default;
+};
+
+class SlotTable {
+ public:
+  SlotId Intern(EntryKind kind, std::string_view key, NodeId origin);
+  const SlotKey& operator[](SlotId id) const { return slots_[id]; }
+  std::size_t size() const { return slots_.size(); }
+
+ private:
+  std::vector<SlotKey> slots_;
+  std::unordered_map<std::string, SlotId> ids_;
+};
+
+ValueHash DeviceValue(DeviceState state);
+// `expires_rel_ns`: expiry relative to kSimEpochNs.
+ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status);
+ValueHash MailboxValueHash(const MailboxCounts& counts, NodeId writer);
+
+}  // namespace pbxstate::harness

@@ -1,0 +1,247 @@
+#include "pbxstate/harness/run_record.h"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "pbxstate/engine.h"
+
+#ifndef PBXSTATE_GIT_COMMIT
+#define PBXSTATE_GIT_COMMIT "unknown"
+#endif
+#ifndef PBXSTATE_VERSION
+#define PBXSTATE_VERSION "0"
+#endif
+#ifndef PBXSTATE_BUILD_TYPE
+#define PBXSTATE_BUILD_TYPE "unknown"
+#endif
+
+namespace pbxstate::harness {
+namespace {
+
+using nlohmann::json;
+
+// JSON has no infinity: a metric that never converged is written as null.
+json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json StatsJson(const EngineStats& s) {
+  json j = {
+      {"frames_out", s.frames_out},
+      {"bytes_out", s.bytes_out},
+      {"frames_in", s.frames_in},
+      {"bytes_in", s.bytes_in},
+      {"broadcasts_out", s.broadcasts_out},
+      {"unicasts_out", s.unicasts_out},
+      {"local_changes", s.local_changes},
+      {"records_applied", s.records_applied},
+      {"records_stale", s.records_stale},
+      {"send_try_again", s.send_try_again},
+      {"send_queue_overflow", s.send_queue_overflow},
+      {"send_failed", s.send_failed},
+      {"digests_sent", s.digests_sent},
+      {"digests_received", s.digests_received},
+      {"sync_sessions_started", s.sync_sessions_started},
+      {"sync_sessions_completed", s.sync_sessions_completed},
+      {"sync_sessions_abandoned", s.sync_sessions_abandoned},
+      {"sync_serves_refused", s.sync_serves_refused},
+      {"sync_pages_sent", s.sync_pages_sent},
+      {"sync_pages_received", s.sync_pages_received},
+      {"sync_pages_resent", s.sync_pages_resent},
+      {"heartbeats_sent", s.heartbeats_sent},
+      {"membership_changes", s.membership_changes},
+      {"departures", s.departures},
+      {"device_entries", s.device_entries},
+      {"mailbox_entries", s.mailbox_entries},
+      {"registration_entries", s.registration_entries},
+  };
+  json dropped = json::object();
+  for (int i = 0; i < kDropReasonCount; ++i) {
+    dropped[std::string(DropReasonName(static_cast<DropReason>(i)))] = s.dropped[static_cast<std::size_t>(i)];
+  }
+  j["dropped"] = dropped;
+  return j;
+}
+
+bool WriteFile(const std::filesystem::path& file, const std::string& text, std::string* error) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    *error = file.string() + ": cannot write";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string BuildIdentity() {
+  return std::string("pbxstate ") + PBXSTATE_VERSION + " (" + PBXSTATE_GIT_COMMIT + ", " + PBXSTATE_BUILD_TYPE +
+         ", gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + ")";
+}
+
+std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r) {
+  std::vector<CheckVerdict> out;
+  for (const scenario::Check& c : s.checks) {
+    CheckVerdict v;
+    v.check = c;
+    auto it = r.metrics.find(c.metric);
+    if (it != r.metrics.end()) {
+      v.measured = true;
+      v.observed = it->second;
+      v.pass = std::isfinite(it->second) ? c.Holds(it->second) : false;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& s, const RunInfo& info,
+                    const RunResult& r, const std::vector<CheckVerdict>& verdicts, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *error = dir.string() + ": " + ec.message();
+    return false;
+  }
+  json run;
+  run["format"] = "pbxstate-run/1";
+  run["scenario"] = {{"name", s.name},
+                     {"file", s.file},
+                     {"description", s.description},
+                     {"nodes", s.topology.node_count()},
+                     {"duration_ns", s.duration.count()},
+                     {"quiet_ns", s.quiet.count()},
+                     {"transport", std::string(scenario::TransportModeName(s.transport))}};
+  run["seed"] = info.seed;
+  run["backend"] = info.backend;
+  run["build"] = BuildIdentity();
+  json metrics = json::object();
+  for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);
+  run["metrics"] = metrics;
+  json checks = json::array();
+  bool all_pass = true;
+  for (const CheckVerdict& v : verdicts) {
+    checks.push_back({{"check", v.check.text},
+                      {"metric", v.check.metric},
+                      {"op", std::string(scenario::CompareOpText(v.check.op))},
+                      {"threshold", v.check.threshold},
+                      {"observed", v.measured ? Number(v.observed) : json(nullptr)},
+                      {"measured", v.measured},
+                      {"pass", v.pass}});
+    all_pass = all_pass && v.pass;
+  }
+  run["checks"] = checks;
+  run["verdict"] = all_pass ? "pass" : "fail";
+  json conv = json::array();
+  for (const ConvergenceSample& c : r.convergence) {
+    conv.push_back({{"after", c.after},
+                    {"fault", c.fault},
+                    {"fault_at_ns", c.fault_at.count()},
+                    {"converged", c.converged},
+                    {"took_ns", c.converged ? json(c.took.count()) : json(nullptr)}});
+  }
+  run["convergence"] = conv;
+  json faults = json::array();
+  for (const scenario::Fault& f : s.faults) {
+    faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
+  }
+  run["faults"] = faults;
+  run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
+  json nodes = json::array();
+  for (const NodeSummary& n : r.nodes) {
+    nodes.push_back({{"node", n.node},
+                     {"up_at_end", n.up_at_end},
+                     {"incarnation", n.incarnation},
+                     {"final_digest", n.final_digest},
+                     {"frames_sent", n.frames_sent},
+                     {"bytes_sent", n.bytes_sent},
+                     {"last_disagreement_ns", n.last_disagreement ? json(n.last_disagreement->count()) : json(nullptr)},
+                     {"stats", StatsJson(n.stats)}});
+  }
+  run["nodes"] = nodes;
+  json disc = json::array();
+  for (const Discrepancy& d : r.discrepancies) disc.push_back({{"node", d.node}, {"what", d.what}});
+  run["discrepancies"] = disc;
+  run["discrepancy_count"] = r.discrepancy_count;
+  json series = json::array();
+  for (const SeriesPoint& p : info.series) {
+    series.push_back({{"t_ns", p.t.count()}, {"frames", p.frames}, {"bytes", p.bytes}, {"frames_by_node", p.frames_by_node}});
+  }
+  run["series"] = series;
+  run["latency_rows"] = std::min(r.deliveries.size(), kMaxLatencyRows);
+  run["latency_rows_dropped"] = r.deliveries.size() > kMaxLatencyRows ? r.deliveries.size() - kMaxLatencyRows : 0;
+  if (!WriteFile(dir / "run.json", run.dump(2) + "\n", error)) return false;
+
+  json timing = {{"wall_seconds", info.wall_seconds},
+                 {"simulated_seconds", static_cast<double>(s.end().count()) / 1e9},
+                 {"events", info.events}};
+  if (info.wall_seconds > 0) {
+    timing["simulated_seconds_per_wall_second"] = static_cast<double>(s.end().count()) / 1e9 / info.wall_seconds;
+    timing["events_per_wall_second"] = static_cast<double>(info.events) / info.wall_seconds;
+  }
+  if (!WriteFile(dir / "timing.json", timing.dump(2) + "\n", error)) return false;
+
+  std::string csv = "change,origin,kind,key,at_ns,node,latency_ns\n";
+  std::size_t rows = 0;
+  for (const DeliverySample& d : r.deliveries) {
+    if (rows++ >= kMaxLatencyRows) break;
+    const ChangeRecord& c = r.changes[d.change];
+    csv += std::to_string(d.change) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + ",\"" +
+           c.key + "\"," + std::to_string(c.at.count()) + "," + std::to_string(d.node) + "," +
+           std::to_string(d.latency.count()) + "\n";
+  }
+  if (!WriteFile(dir / "latencies.csv", csv, error)) return false;
+
+  std::string changes = "change,origin,kind,key,at_ns,stable_ns\n";
+  for (std::size_t i = 0; i < r.changes.size(); ++i) {
+    const ChangeRecord& c = r.changes[i];
+    changes += std::to_string(i) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + ",\"" +
+               c.key + "\"," + std::to_string(c.at.count()) + "," + (c.stable ? std::to_string(c.stable->count()) : "") + "\n";
+  }
+  return WriteFile(dir / "changes.csv", changes, error);
+}
+
+void AppendNodeState(std::vector<std::string>* lines, NodeId node, const Engine& engine) {
+  json devices = json::array();
+  engine.ForEachDevice([&](std::string_view device, std::optional<DeviceState> agg, std::span<const DeviceContribution> cs) {
+    json contributions = json::array();
+    for (const DeviceContribution& c : cs) {
+      contributions.push_back({{"node", c.node}, {"state", std::string(DeviceStateName(c.state))},
+                               {"incarnation", c.version.incarnation}, {"sequence", c.version.sequence}});
+    }
+    devices.push_back({{"device", std::string(device)},
+                       {"aggregate", agg ? json(std::string(DeviceStateName(*agg))) : json(nullptr)},
+                       {"contributions", contributions}});
+  });
+  json regs = json::array();
+  engine.ForEachRegistration([&](std::string_view aor, const RegistrationView& v) {
+    regs.push_back({{"aor", std::string(aor)}, {"node", v.node}, {"contact", v.info.contact},
+                    {"expires_ns", v.info.expires.time_since_epoch().count()},
+                    {"reachable", v.info.status == ContactStatus::kReachable}});
+  });
+  json mailboxes = json::array();
+  engine.ForEachMailbox([&](std::string_view mailbox, const MailboxValue& v) {
+    mailboxes.push_back({{"mailbox", std::string(mailbox)}, {"new", v.counts.new_messages}, {"old", v.counts.old_messages},
+                         {"urgent", v.counts.urgent_messages}, {"writer", v.writer}});
+  });
+  lines->push_back(json({{"type", "node_view"}, {"node", node}, {"devices", devices}, {"registrations", regs},
+                         {"mailboxes", mailboxes}}).dump());
+}
+
+void AppendChangeLog(std::vector<std::string>* lines, const RunResult& r) {
+  for (std::size_t i = 0; i < r.changes.size(); ++i) {
+    const ChangeRecord& c = r.changes[i];
+    lines->push_back(json({{"type", "change"}, {"index", i}, {"at_ns", c.at.count()}, {"origin", c.origin},
+                           {"kind", std::string(EntryKindName(c.kind))}, {"key", c.key}})
+                         .dump());
+  }
+}
+
+bool WriteLines(const std::filesystem::path& file, const std::vector<std::string>& lines, std::string* error) {
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  return WriteFile(file, text, error);
+}
+
+}  // namespace pbxstate::harness

@@ -1,0 +1,58 @@
+#include "pbxstate/harness/slots.h"
+
+namespace pbxstate::harness {
+namespace {
+
+// FNV-1a, then a finaliser; never 0 so that 0 can mean "absent".
+class Fnv {
+ public:
+  Fnv& Add(std::string_view s) {
+    for (unsigned char c : s) h_ = (h_ ^ c) * 0x100000001b3ULL;
+    return Add(static_cast<std::uint64_t>(s.size()));
+  }
+  Fnv& Add(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) h_ = (h_ ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+    return *this;
+  }
+  ValueHash value() const {
+    std::uint64_t x = h_ ^ (h_ >> 33);
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x == kAbsent ? 1 : x;
+  }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+}  // namespace
+
+SlotId SlotTable::Intern(EntryKind kind, std::string_view key, NodeId origin) {
+  std::string id;
+  id.reserve(key.size() + 8);
+  id.push_back(static_cast<char>('0' + static_cast<int>(kind)));
+  id.append(std::to_string(origin));
+  id.push_back('|');
+  id.append(key);
+  auto [it, inserted] = ids_.try_emplace(std::move(id), static_cast<SlotId>(slots_.size()));
+  if (inserted) slots_.push_back({kind, std::string(key), origin});
+  return it->second;
+}
+
+ValueHash DeviceValue(DeviceState state) { return Fnv().Add(1).Add(static_cast<std::uint64_t>(state)).value(); }
+
+ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status) {
+  return Fnv().Add(2).Add(contact).Add(static_cast<std::uint64_t>(expires_rel_ns)).Add(static_cast<std::uint64_t>(status)).value();
+}
+
+ValueHash MailboxValueHash(const MailboxCounts& counts, NodeId writer) {
+  return Fnv()
+      .Add(3)
+      .Add(counts.new_messages)
+      .Add(counts.old_messages)
+      .Add(counts.urgent_messages)
+      .Add(writer)
+      .value();
+}
+
+}  // namespace pbxstate::harness

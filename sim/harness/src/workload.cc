@@ -1,0 +1,189 @@
+#include "pbxstate/harness/workload.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <random>
+
+namespace pbxstate::harness {
+namespace {
+
+using scenario::Scenario;
+
+// Splits one seed into independent streams per purpose, so adding a burst does not shift the
+// steady load's random draws.
+std::mt19937_64 Stream(std::uint64_t seed, std::uint64_t purpose) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(purpose), static_cast<std::uint32_t>(purpose >> 32)};
+  return std::mt19937_64(seq);
+}
+
+// Uniform in [0, 1) from 53 random bits: the same on every platform, unlike std distributions.
+double Uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+std::uint64_t Below(std::mt19937_64& rng, std::uint64_t n) {
+  assert(n > 0);
+  return rng() % n;
+}
+
+// The k-th instant of a stream of `rate` changes per second starting at `start`: evenly
+// spaced, one every 1/rate (scenarios/README.md), computed from k so rounding never drifts.
+Duration Tick(Duration start, double rate, std::uint64_t k) {
+  return start + Duration(static_cast<std::int64_t>(std::llround(static_cast<double>(k) * 1e9 / rate)));
+}
+
+std::vector<NodeId> Homes(const Scenario& s, std::uint32_t count, std::uint64_t purpose) {
+  const auto& nodes = s.workload.nodes;
+  std::vector<NodeId> out(count);
+  if (nodes.empty()) return out;
+  auto rng = Stream(s.seed, purpose);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    out[i] = s.workload.spread == scenario::Spread::kEven ? nodes[i % nodes.size()] : nodes[Below(rng, nodes.size())];
+  }
+  return out;
+}
+
+std::string ContactFor(const std::string& aor, NodeId node) {
+  // Phones registered on node N sit on N's subnet of the benchmarking range.
+  return "sip:" + aor + "@198.18." + std::to_string(node % 256) + ".10:5060";
+}
+
+struct Generator {
+  const Scenario& s;
+  const KeyHomes& homes;
+  std::mt19937_64 rng;
+
+  PlannedChange Device(Duration at, std::uint32_t i) {
+    PlannedChange c;
+    c.at = at;
+    c.kind = EntryKind::kDevice;
+    c.key = scenario::GeneratedDeviceName(i);
+    c.node = homes.device(i);
+    const auto& states = s.workload.device_states;
+    c.state = states[Below(rng, states.size())];
+    return c;
+  }
+  PlannedChange Mailbox(Duration at, std::uint32_t i) {
+    PlannedChange c;
+    c.at = at;
+    c.kind = EntryKind::kMailbox;
+    c.key = scenario::GeneratedMailboxName(i);
+    c.node = homes.mailbox(i);
+    c.counts = {static_cast<std::uint32_t>(Below(rng, 10)), static_cast<std::uint32_t>(Below(rng, 10)),
+                static_cast<std::uint32_t>(Below(rng, 3))};
+    return c;
+  }
+  PlannedChange Registration(Duration at, std::uint32_t i, bool allow_remove) {
+    PlannedChange c;
+    c.at = at;
+    c.kind = EntryKind::kRegistration;
+    c.key = scenario::GeneratedAorName(i);
+    c.node = homes.aor(i);
+    // One change in ten is an unregister: phones come and go as well as refresh.
+    c.remove = allow_remove && Below(rng, 10) == 0;
+    if (!c.remove) {
+      c.contact = ContactFor(c.key, c.node);
+      c.expires_in = s.workload.registration_expiry;
+    }
+    return c;
+  }
+};
+
+}  // namespace
+
+KeyHomes::KeyHomes(const Scenario& s)
+    : devices_(Homes(s, s.workload.devices, 1)),
+      mailboxes_(Homes(s, s.workload.mailboxes, 2)),
+      aors_(Homes(s, s.workload.aors, 3)) {}
+
+std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
+  const scenario::Workload& w = s.workload;
+  const KeyHomes homes(s);
+  // Rank keeps equal instants in a fixed order: explicit, bursts, steady.
+  std::vector<std::pair<int, PlannedChange>> out;
+
+  for (const scenario::TimedChange& tc : w.changes) {
+    PlannedChange c;
+    c.at = tc.at;
+    c.node = tc.node;
+    if (const auto* d = std::get_if<scenario::DeviceChange>(&tc.what)) {
+      c.kind = EntryKind::kDevice;
+      c.key = d->device;
+      c.state = d->state;
+    } else if (const auto* m = std::get_if<scenario::MailboxChange>(&tc.what)) {
+      c.kind = EntryKind::kMailbox;
+      c.key = m->mailbox;
+      c.counts = m->counts;
+    } else if (const auto* r = std::get_if<scenario::RegistrationSet>(&tc.what)) {
+      c.kind = EntryKind::kRegistration;
+      c.key = r->aor;
+      c.contact = r->contact;
+      c.expires_in = r->expires;
+      c.status = r->status;
+    } else if (const auto* rm = std::get_if<scenario::RegistrationRemove>(&tc.what)) {
+      c.kind = EntryKind::kRegistration;
+      c.key = rm->aor;
+      c.remove = true;
+    }
+    out.emplace_back(0, std::move(c));
+  }
+
+  std::uint64_t burst_no = 0;
+  for (const scenario::Burst& b : w.bursts) {
+    Generator g{s, homes, Stream(s.seed, 100 + burst_no++)};
+    if (const auto* storm = std::get_if<scenario::CallStorm>(&b.what)) {
+      // Devices homed on the storm's nodes (all devices when it names none).
+      std::vector<std::uint32_t> devices;
+      for (std::uint32_t i = 0; i < w.devices; ++i) {
+        if (storm->nodes.empty() ||
+            std::find(storm->nodes.begin(), storm->nodes.end(), homes.device(i)) != storm->nodes.end()) {
+          devices.push_back(i);
+        }
+      }
+      if (devices.empty() || storm->rate_per_s <= 0) continue;
+      for (std::uint64_t k = 0;; ++k) {
+        const Duration t = Tick(b.at, storm->rate_per_s, k);
+        if (t >= b.at + storm->length || out.size() > kMaxPlannedChanges) break;
+        out.emplace_back(1, g.Device(t, devices[Below(g.rng, devices.size())]));
+      }
+    } else if (const auto* reg = std::get_if<scenario::RegistrationStorm>(&b.what)) {
+      std::vector<std::uint32_t> aors;
+      for (std::uint32_t i = 0; i < w.aors; ++i) {
+        if (homes.aor(i) == reg->node) aors.push_back(i);
+      }
+      if (reg->count != 0 && aors.size() > reg->count) aors.resize(reg->count);
+      if (reg->rate_per_s <= 0) continue;
+      std::uint64_t k = 0;
+      for (std::uint32_t i : aors) out.emplace_back(1, g.Registration(Tick(b.at, reg->rate_per_s, k++), i, false));
+    }
+  }
+
+  if (w.rate_per_s > 0) {
+    Generator g{s, homes, Stream(s.seed, 10)};
+    const double total = w.mix.device + w.mix.mwi + w.mix.registration;
+    for (std::uint64_t k = 0;; ++k) {
+      const Duration t = Tick(w.start, w.rate_per_s, k);
+      if (t >= w.stop) break;
+      const double pick = Uniform(g.rng) * total;
+      if (pick < w.mix.device && w.devices > 0) {
+        out.emplace_back(2, g.Device(t, static_cast<std::uint32_t>(Below(g.rng, w.devices))));
+      } else if (pick < w.mix.device + w.mix.mwi && w.mailboxes > 0) {
+        out.emplace_back(2, g.Mailbox(t, static_cast<std::uint32_t>(Below(g.rng, w.mailboxes))));
+      } else if (w.aors > 0) {
+        out.emplace_back(2, g.Registration(t, static_cast<std::uint32_t>(Below(g.rng, w.aors)), true));
+      }
+      if (out.size() > kMaxPlannedChanges) break;
+    }
+  }
+
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;
+  });
+  std::vector<PlannedChange> result;
+  result.reserve(out.size());
+  for (auto& [rank, c] : out) result.push_back(std::move(c));
+  if (result.size() > kMaxPlannedChanges) result.resize(kMaxPlannedChanges);
+  return result;
+}
+
+}  // namespace pbxstate::harness

@@ -1,0 +1,17 @@
+# Runs one scenario twice and fails unless both run.json files are byte-identical.
+foreach(i 1 2)
+  execute_process(COMMAND ${PBXSTATE} run ${SCENARIO} --out ${OUT}/${i} --quiet --no-report
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 AND NOT rc EQUAL 1)
+    message(FATAL_ERROR "run ${i} failed with exit status ${rc}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT}/1/run.json ${OUT}/2/run.json RESULT_VARIABLE diff)
+if(NOT diff EQUAL 0)
+  message(FATAL_ERROR "run.json differs between two runs of the same scenario and seed: ${OUT}/1 vs ${OUT}/2")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT}/1/latencies.csv ${OUT}/2/latencies.csv RESULT_VARIABLE diff)
+if(NOT diff EQUAL 0)
+  message(FATAL_ERROR "latencies.csv differs between two runs of the same scenario and seed")
+endif()
+message(STATUS "run.json and latencies.csv identical across two runs")
