@@ -141,28 +141,39 @@ def plot_cdf(run, deliveries, changes):
 
 
 def plot_convergence(run, windows):
+    """Per node: when it agreed with the oracle again after each fault (x), faults marked."""
     nodes = run["nodes"]
     fig, ax = plt.subplots(figsize=(10, max(3, min(12, 0.25 * len(nodes) + 1.5))))
-    ys, xs, colors = [], [], []
-    for n in nodes:
-        t = n.get("last_disagreement_ns")
-        ys.append(n["node"])
-        xs.append(t / NS_PER_S if t is not None else 0.0)
-        colors.append("tab:gray" if not n["up_at_end"] else ("tab:orange" if t is not None else "tab:green"))
-    ax.barh(ys, xs, color=colors, height=0.7)
     shade(ax, windows)
     for f in run.get("faults", []):
         ax.axvline(f["at_ns"] / NS_PER_S, color="tab:red", lw=0.8)
-    for c in run.get("convergence", []):
-        if c["converged"]:
-            ax.axvline((c["fault_at_ns"] + c["took_ns"]) / NS_PER_S, color="tab:blue", lw=0.8, ls="--")
+    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
+    markers = "os^Dv<>p*h"
+    for i, c in enumerate(run.get("convergence", [])):
+        start = c["fault_at_ns"] / NS_PER_S
+        agreed = [(b["node"], start + b["took_ns"] / NS_PER_S) for b in c.get("by_node", []) if b["took_ns"] is not None]
+        never = [b["node"] for b in c.get("by_node", []) if b["took_ns"] is None]
+        if agreed:
+            ax.scatter([t for _, t in agreed], [n for n, _ in agreed], s=18, marker=markers[i % len(markers)],
+                       label=f"agreed after {c['fault']} at {fmt_ns(c['fault_at_ns'])}")
+            ax.hlines([n for n, _ in agreed], start, [t for _, t in agreed], lw=0.6, alpha=0.5)
+        if never:
+            ax.scatter([end] * len(never), never, s=30, marker="x", color="black",
+                       label=f"never agreed after {c['fault']}")
+    down = [n["node"] for n in nodes if not n["up_at_end"]]
+    if down:
+        ax.scatter([end] * len(down), down, s=30, marker="_", color="tab:gray", label="down at the end")
+    ax.set_xlim(0, end)
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("node")
-    ax.set_title("per node: last time it disagreed with the oracle (red: faults, blue dashed: converged)")
-    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
-    ax.set_xlim(0, end)
+    ax.set_title("per node: agreement with the oracle after each fault (faults in red)")
+    if run.get("convergence") or down:
+        ax.legend(loc="upper left", fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no faults in this scenario", transform=ax.transAxes, ha="center")
     if len(nodes) > 40:
         ax.set_yticks([])
+    ax.grid(alpha=0.3)
     return figure_png(fig)
 
 
@@ -184,7 +195,8 @@ def plot_network(run, windows):
         grid = [[p["frames_by_node"][i] for p in series] for i in range(len(series[0]["frames_by_node"]))]
         im = ax.imshow(grid, aspect="auto", origin="lower", interpolation="nearest",
                        extent=(0, ts[-1] if ts else 1, 0.5, len(grid) + 0.5), cmap="viridis")
-        fig.colorbar(im, ax=ax, label="frames per second")
+        # On both panels, so the two time axes stay the same width.
+        fig.colorbar(im, ax=list(axes), label="frames per second")
     ax.set_ylabel("node")
     ax.set_xlabel("simulated time (s)")
     ax.set_title("frames sent per node and second")

@@ -193,7 +193,10 @@ struct RunRecorder::Impl {
     return {slot, ch.version.incarnation, ch.version.sequence, 0};
   }
 
-  std::optional<Duration> Convergence(const FaultEnd& fe) const;
+  // Fills `by_node` with each node's time to agreement; returns the slowest, nullopt when some
+  // node never agreed.
+  std::optional<Duration> Convergence(const FaultEnd& fe,
+                                      std::vector<std::pair<NodeId, std::optional<Duration>>>* by_node) const;
   std::optional<Duration> LastCatchUp(NodeId n, Duration end) const;
 };
 
@@ -285,7 +288,9 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
   m.deliveries.push_back({it->second, node, latency});
 }
 
-std::optional<Duration> RunRecorder::Impl::Convergence(const FaultEnd& fe) const {
+std::optional<Duration> RunRecorder::Impl::Convergence(
+    const FaultEnd& fe, std::vector<std::pair<NodeId, std::optional<Duration>>>* by_node) const {
+  bool all = true;
   Duration worst{};
   const bool partitioned = oracle.PartitionedAt(fe.t);
   std::vector<SlotId> oracle_slots;
@@ -296,6 +301,7 @@ std::optional<Duration> RunRecorder::Impl::Convergence(const FaultEnd& fe) const
     // Nodes that are up at the fault's end and stay up until the end of the run.
     if (!up[n - 1] || last_start[n - 1] > fe.t || n == fe.crashed) continue;
     const auto& mine = timelines[n - 1];
+    std::optional<Duration> node_took = Duration{};
     std::vector<SlotId> slots_to_check = oracle_slots;
     for (const auto& [s, tl] : mine) {
       if (oracle.Timeline(s).empty()) slots_to_check.push_back(s);
@@ -327,18 +333,26 @@ std::optional<Duration> RunRecorder::Impl::Convergence(const FaultEnd& fe) const
         if (later != ntl.begin()) at_fault = std::prev(later)->value;
       }
       if (ok(at_fault)) continue;
-      if (nit == mine.end()) return std::nullopt;
       bool caught_up = false;
-      for (auto it = later; it != nit->second.end(); ++it) {
-        if (ok(it->value)) {
-          worst = std::max(worst, it->t - fe.t);
-          caught_up = true;
-          break;
+      if (nit != mine.end()) {
+        for (auto it = later; it != nit->second.end(); ++it) {
+          if (ok(it->value)) {
+            node_took = std::max(*node_took, it->t - fe.t);
+            caught_up = true;
+            break;
+          }
         }
       }
-      if (!caught_up) return std::nullopt;
+      if (!caught_up) {
+        node_took.reset();
+        break;
+      }
     }
+    by_node->emplace_back(n, node_took);
+    if (node_took) worst = std::max(worst, *node_took);
+    all = all && node_took.has_value();
   }
+  if (!all) return std::nullopt;
   return worst;
 }
 
@@ -474,7 +488,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
       cs.after = fe.after;
       cs.fault_at = fe.t;
       cs.fault = fe.text;
-      const std::optional<Duration> took = m.Convergence(fe);
+      const std::optional<Duration> took = m.Convergence(fe, &cs.by_node);
       cs.converged = took.has_value();
       if (took) cs.took = *took;
       r.convergence.push_back(cs);

@@ -135,7 +135,12 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   run["verdict"] = all_pass ? "pass" : "fail";
   json conv = json::array();
   for (const ConvergenceSample& c : r.convergence) {
-    conv.push_back({{"after", c.after},
+    json by_node = json::array();
+    for (const auto& [node, took] : c.by_node) {
+      by_node.push_back({{"node", node}, {"took_ns", took ? json(took->count()) : json(nullptr)}});
+    }
+    conv.push_back({{"by_node", by_node},
+                    {"after", c.after},
                     {"fault", c.fault},
                     {"fault_at_ns", c.fault_at.count()},
                     {"converged", c.converged},

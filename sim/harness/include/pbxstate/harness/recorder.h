@@ -37,6 +37,9 @@ struct ConvergenceSample {
   std::string fault;  // the fault as a short text, "crash node 3"
   bool converged = false;
   Duration took{};    // valid when converged
+  // Per node up at the fault's end and at the run's end: how long it took that node (nullopt:
+  // it never agreed). `took` is the largest.
+  std::vector<std::pair<NodeId, std::optional<Duration>>> by_node;
 };
 
 // One (change, receiving node) pair.
