@@ -71,7 +71,7 @@ bool EngineImpl::NoteIncarnation(NodeId origin, std::uint64_t incarnation) {
   if (origin == config_.node_id) return incarnation == config_.incarnation;
   auto it = known_incarnation_.find(origin);
   if (it == known_incarnation_.end()) {
-    if (known_incarnation_.size() > config_.max_nodes) {
+    if (known_incarnation_.size() >= config_.max_nodes) {  // this node counts too
       Drop(DropReason::kTooManyNodes);
       return false;
     }

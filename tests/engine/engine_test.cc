@@ -483,6 +483,17 @@ TEST(Engine, MaxEntriesRefusesNewKeys) {
   EXPECT_TRUE(net.engines[1]->SetDeviceState("d0", DeviceState::kBusy).ok());  // existing keys still change
 }
 
+TEST(Engine, FramesFromMoreThanMaxNodesOriginsAreDropped) {
+  MiniNet net(4, MembershipSource::kHeartbeat, [](EngineConfig& c) { c.max_nodes = 3; });
+  for (NodeId n : {2u, 3u, 4u}) ASSERT_TRUE(net.engines[n]->SetDeviceState("d" + std::to_string(n), DeviceState::kBusy).ok());
+  net.Run(3s);
+  // max_nodes 3: node 1 tracks itself and two others; the third sender is refused, counted.
+  EXPECT_GT(net.engines[1]->stats().dropped[static_cast<int>(DropReason::kTooManyNodes)], 0u);
+  int known = 0;
+  for (NodeId n : {2u, 3u, 4u}) known += net.engines[1]->ClusterDeviceState("d" + std::to_string(n)).has_value() ? 1 : 0;
+  EXPECT_EQ(known, 2);
+}
+
 TEST(Engine, KeysAreChecked) {
   MiniNet net(1);
   EXPECT_EQ(net.engines[1]->SetDeviceState("", DeviceState::kInUse).code(), Status::Code::kInvalidArgument);

@@ -73,7 +73,7 @@ struct EngineConfig {
   // --- bounds on input (obligation 6) ---
   std::size_t max_key_bytes = 255;        // device, mailbox and AOR names
   std::size_t max_contact_bytes = 512;
-  std::size_t max_nodes = 1024;           // origins tracked; frames from more are dropped
+  std::size_t max_nodes = 1024;           // nodes tracked, this one included; frames from more are dropped
   std::size_t max_entries = 16u << 20;    // entries held in all; local changes beyond are refused
   Duration max_registration_ttl = 24h;    // expiry further out is refused
   std::size_t max_received_ranges = 64;   // out-of-order ranges remembered per origin
