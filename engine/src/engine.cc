@@ -46,6 +46,22 @@ Status EngineImpl::CheckMutable() const {
   return Status::Ok();
 }
 
+Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
+  const NodeId self = config_.node_id;
+  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
+  assert(changed);  // a fresh sequence number always wins
+  (void)changed;
+  OriginFor(self).ranges.AdvanceTo(own_seq_);
+  StoreChanged();
+  ++stats_.local_changes;
+  const auto kind = static_cast<EntryKind>(rec.kind);
+  const std::optional<std::uint32_t> id = kind == EntryKind::kDevice ? devices_.Find(rec.key) : aors_.Find(rec.key);
+  assert(id);
+  MarkPending(kind, *id);
+  Rearm();
+  return Status::Ok();
+}
+
 Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = CheckKey(device, "device"); !s.ok()) return s;
@@ -62,15 +78,7 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
   rec.key = device;
   rec.seq = ++own_seq_;
   rec.state = state;
-  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
-  assert(changed);
-  (void)changed;
-  OriginFor(self).ranges.AdvanceTo(own_seq_);
-  StoreChanged();
-  ++stats_.local_changes;
-  MarkPending(EntryKind::kDevice, *devices_.Find(device));
-  Rearm();
-  return Status::Ok();
+  return CommitOwnChange(rec);
 }
 
 Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
@@ -130,15 +138,7 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
   rec.horizon_ns = horizon;
   rec.rtt_us = info.rtt_us;
   rec.contact = info.contact;
-  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
-  assert(changed);
-  (void)changed;
-  OriginFor(self).ranges.AdvanceTo(own_seq_);
-  StoreChanged();
-  ++stats_.local_changes;
-  MarkPending(EntryKind::kRegistration, *aors_.Find(aor));
-  Rearm();
-  return Status::Ok();
+  return CommitOwnChange(rec);
 }
 
 Status EngineImpl::RemoveRegistration(std::string_view aor) {
@@ -156,15 +156,7 @@ Status EngineImpl::RemoveRegistration(std::string_view aor) {
   rec.removed = true;
   rec.expires_ns = r->expires_ns;
   rec.horizon_ns = r->horizon_ns;
-  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
-  assert(changed);
-  (void)changed;
-  OriginFor(self).ranges.AdvanceTo(own_seq_);
-  StoreChanged();
-  ++stats_.local_changes;
-  MarkPending(EntryKind::kRegistration, *id);
-  Rearm();
-  return Status::Ok();
+  return CommitOwnChange(rec);
 }
 
 std::optional<DeviceState> EngineImpl::ClusterDeviceState(std::string_view device) const {

@@ -193,6 +193,10 @@ class EngineImpl {
   std::vector<NodeId> Members() const;
   std::string_view NodeLabel(NodeId node) const;
 
+  // Applies a change this node made to one of its own entries (its sequence number already
+  // taken), and queues it for the other nodes.
+  Status CommitOwnChange(const codec::Record& rec);
+
   // ---- store.cc ----
   // Applies one owned-entry record of `origin` (whose incarnation is current). Returns true when
   // it changed something.
