@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds everything and runs every test suite.
+# Installs what the build needs, builds everything and runs every test suite, then runs the
+# engine's suites again in a Debug build under AddressSanitizer and UndefinedBehaviorSanitizer
+# (where the engine's invariant assertions are live).
 # Exits non-zero when anything fails to build or any test fails (or when no test ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +13,18 @@ jobs="$(nproc)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
+
+# The sanitizer pass: engine units, the C API and the randomized cluster tests.
+asan="${build}-asan"
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF \
+  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+for t in tests/engine/engine_unit_tests tests/capi/capi_contract_test tests/capi/capi_cluster_test_c11 \
+         tests/cluster/pbxstate_cluster_tests; do
+  echo "== sanitizers: $t"
+  "$asan/$t"
+done
+echo "sanitizer pass: all suites clean"
