@@ -14,7 +14,6 @@
 #include "commands.h"
 #include "pbxstate/runner/ns3_runner.h"
 #include "pbxstate/scenario/loader.h"
-#include "pbxstate/scenario/units.h"
 
 namespace pbxstate::cli {
 namespace {
@@ -29,15 +28,29 @@ struct RunCommandOptions {
   std::string backend = "ns3";
 };
 
-std::string Show(const scenario::Check& c, double v) {
-  if (!std::isfinite(v)) return "never";
-  if (c.kind == scenario::MetricKind::kDuration) return scenario::FormatDuration(Duration(static_cast<std::int64_t>(v)));
-  return scenario::FormatNumber(v);
+// Durations for people: three significant digits in the largest unit that keeps one before the
+// point ("222 ms", "3.27 s", "501 us"). run.json keeps the exact nanoseconds.
+std::string ShowNs(double ns) {
+  if (!std::isfinite(ns)) return "never";
+  char buf[32];
+  if (ns >= 1e9) {
+    std::snprintf(buf, sizeof buf, "%.3g s", ns / 1e9);
+  } else if (ns >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.3g ms", ns / 1e6);
+  } else if (ns >= 1e3) {
+    std::snprintf(buf, sizeof buf, "%.3g us", ns / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+  }
+  return buf;
 }
 
-std::string ShowNs(double v) {
+std::string Show(const scenario::Check& c, double v) {
   if (!std::isfinite(v)) return "never";
-  return scenario::FormatDuration(Duration(static_cast<std::int64_t>(v)));
+  if (c.kind == scenario::MetricKind::kDuration) return ShowNs(v);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
 }
 
 void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, const std::string& out) {
@@ -49,9 +62,8 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
   };
   std::printf("\n%s (seed %llu, %u nodes, %s backend)\n", s.name.c_str(), static_cast<unsigned long long>(o.info.seed),
               s.topology.node_count(), o.info.backend.c_str());
-  std::printf("  changes %-10.0f messages/change %-8s bytes/change %s\n", get("changes").value_or(0),
-              get("messages_per_change") ? scenario::FormatNumber(*get("messages_per_change")).c_str() : "-",
-              get("bytes_per_change") ? scenario::FormatNumber(*get("bytes_per_change")).c_str() : "-");
+  std::printf("  changes %-10.0f messages/change %-8.3g bytes/change %.4g\n", get("changes").value_or(0),
+              get("messages_per_change").value_or(0), get("bytes_per_change").value_or(0));
   for (const char* fam : {"delivery_latency", "stable_latency"}) {
     const std::string f = fam;
     if (!get(f + ".p50")) continue;
@@ -59,8 +71,8 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
                 ShowNs(*get(f + ".p95")).c_str(), ShowNs(*get(f + ".p99")).c_str(), ShowNs(*get(f + ".max")).c_str());
   }
   for (const auto& c : o.result.convergence) {
-    std::printf("  convergence after %-40s %s\n", (c.fault + " at " + scenario::FormatDuration(c.fault_at)).c_str(),
-                c.converged ? scenario::FormatDuration(c.took).c_str() : "never");
+    std::printf("  convergence after %-40s %s\n", (c.fault + " at " + ShowNs(static_cast<double>(c.fault_at.count()))).c_str(),
+                c.converged ? ShowNs(static_cast<double>(c.took.count())).c_str() : "never");
   }
   std::printf("  lost %.0f  stale %.0f\n", get("lost").value_or(0), get("stale").value_or(0));
   for (const auto& d : o.result.discrepancies) {
