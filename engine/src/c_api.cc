@@ -227,6 +227,7 @@ int ConfigFromC(const pbxstate_config& c, pbxstate::EngineConfig* out, std::stri
       {"max_batch_changes", c.max_batch_changes, &cfg.max_batch_changes},
       {"max_frame_bytes", c.max_frame_bytes, &cfg.max_frame_bytes},
       {"max_send_queue_frames", c.max_send_queue_frames, &cfg.max_send_queue_frames},
+      {"join_digest_fanout", c.join_digest_fanout, &cfg.join_digest_fanout},
       {"sync_window_pages", c.sync_window_pages, &cfg.sync_window_pages},
       {"max_sync_pulls", c.max_sync_pulls, &cfg.max_sync_pulls},
       {"max_sync_serves", c.max_sync_serves, &cfg.max_sync_serves},
@@ -501,6 +502,7 @@ void pbxstate_config_init(pbxstate_config* cfg) {
   cfg->max_send_queue_frames = d.max_send_queue_frames;
   cfg->anti_entropy_interval_ms = ToMs(d.anti_entropy_interval);
   cfg->join_digest_holdoff_ms = ToMs(d.join_digest_holdoff);
+  cfg->join_digest_fanout = d.join_digest_fanout;
   cfg->sync_window_pages = d.sync_window_pages;
   cfg->max_sync_pulls = d.max_sync_pulls;
   cfg->max_sync_serves = d.max_sync_serves;

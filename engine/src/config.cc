@@ -53,6 +53,7 @@ Status EngineConfig::Validate() const {
   if (max_received_ranges == 0) return Bad("max_received_ranges", "must be at least 1");
   if (max_clock_skew <= 0ms) return Bad("max_clock_skew", "must be positive");
   if (join_digest_holdoff < 0ms) return Bad("join_digest_holdoff", "must not be negative");
+  if (join_digest_fanout == 0) return Bad("join_digest_fanout", "must be at least 1");
   return Status::Ok();
 }
 

@@ -258,6 +258,8 @@ class EngineImpl {
   void OnTimer();
   void HeardFrom(NodeId node);
   void PeerJoined(NodeId node);
+  // Whether this node is one of the join_digest_fanout that send `joiner` their digest.
+  bool AmongJoinHelpers(NodeId joiner) const;
   void PeerDeparted(NodeId node);
   bool IsLive(NodeId node) const;      // counted and accepted: self, or a live peer
   bool IsCounted(NodeId node) const;   // its entries count: live or within its grace

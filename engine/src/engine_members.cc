@@ -58,9 +58,41 @@ void EngineImpl::PeerJoined(NodeId node) {
   p.departing = false;  // back within its grace: its entries never stopped counting
   p.summary.reset();
   if (config_.membership == MembershipSource::kHeartbeat) p.last_heard = env_->Now();
-  join_digest_targets_.insert(node);
-  if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;
+  if (config_.membership == MembershipSource::kTransport || AmongJoinHelpers(node)) {
+    join_digest_targets_.insert(node);
+    if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;
+  }
   NotifyMembers();
+}
+
+bool EngineImpl::AmongJoinHelpers(NodeId joiner) const {
+  // The live nodes (this one included, the joiner not) in id order after the joiner, wrapping
+  // around: the first join_digest_fanout of them help it. Walked without building the ring, as
+  // a cold start of N nodes makes N(N-1) joins.
+  const NodeId self = config_.node_id;
+  NodeId cursor = joiner;
+  bool wrapped = false;
+  for (std::size_t found = 0; found < config_.join_digest_fanout;) {
+    std::optional<NodeId> next;
+    for (auto it = peers_.upper_bound(cursor); it != peers_.end(); ++it) {
+      if (it->second.live && it->first != joiner) {
+        next = it->first;
+        break;
+      }
+    }
+    if (self > cursor && (!next || self < *next)) next = self;
+    if (!next) {
+      if (wrapped) return false;
+      wrapped = true;
+      cursor = kNoNode;
+      continue;
+    }
+    if (*next == self) return true;
+    if (wrapped && *next > joiner) return false;  // all the way round without meeting this node
+    cursor = *next;
+    ++found;
+  }
+  return false;
 }
 
 void EngineImpl::PeerDeparted(NodeId node) {

@@ -88,7 +88,7 @@ bool EngineImpl::NoteIncarnation(NodeId origin, std::uint64_t incarnation) {
     it->second = incarnation;
     DropOrigin(origin, ChangeCause::kRestart);
     ForgetSessionsWith(origin);
-    if (IsLive(origin)) {
+    if (IsLive(origin) && (config_.membership == MembershipSource::kTransport || AmongJoinHelpers(origin))) {
       join_digest_targets_.insert(origin);
       if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;
     }

@@ -185,6 +185,7 @@ typedef struct pbxstate_config {
   /* anti-entropy; 0 switches the periodic exchange off (reliable ordered transports) */
   uint64_t anti_entropy_interval_ms;
   uint64_t join_digest_holdoff_ms;
+  uint64_t join_digest_fanout; /* heartbeat membership: nodes that send a newcomer their digest */
 
   /* catch-up */
   uint64_t sync_window_pages;

@@ -51,6 +51,11 @@ struct EngineConfig {
   // When nodes join (or a partition heals), every node broadcasts its digest once so each side
   // pulls what it lacks; gains within this long share one broadcast.
   Duration join_digest_holdoff = 100ms;
+  // With heartbeats (large UDP clusters), only this many nodes send a newcomer their digest:
+  // those that follow it in node-id order among the live ones. Everyone sending would cost
+  // N(N-1) digests at a cold start; anti-entropy covers the rest. With transport membership
+  // (CPG, small clusters, anti-entropy possibly off) every node sends.
+  std::size_t join_digest_fanout = 3;
 
   // --- catch-up (obligation 3) ---
   std::size_t sync_window_pages = 8;      // pages in flight per catch-up session

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace pbxstate::harness {
@@ -179,6 +180,20 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;
   });
+  // A generated device change is a change: when the draw repeats the state its node last set,
+  // take the next state of the list instead (an engine sends nothing for a repeat, and a
+  // scenario counting its changes would come up short). Explicit changes stay as written.
+  const auto& states = w.device_states;
+  std::map<std::pair<std::string, NodeId>, DeviceState> last;
+  for (auto& [rank, c] : out) {
+    if (c.kind != EntryKind::kDevice) continue;
+    auto [it, fresh] = last.try_emplace({c.key, c.node}, c.state);
+    if (!fresh && rank != 0 && it->second == c.state && states.size() > 1) {
+      const auto pos = std::find(states.begin(), states.end(), c.state) - states.begin();
+      c.state = states[static_cast<std::size_t>(pos + 1) % states.size()];
+    }
+    it->second = c.state;
+  }
   std::vector<PlannedChange> result;
   result.reserve(out.size());
   for (auto& [rank, c] : out) result.push_back(std::move(c));
