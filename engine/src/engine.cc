@@ -12,6 +12,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
       env_(env),
       limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes} {
   known_incarnation_[config_.node_id] = config_.incarnation;
+  counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;
 }
 
@@ -243,13 +244,13 @@ ViewDigest EngineImpl::Digest() const {
   return d;
 }
 
-std::vector<NodeId> EngineImpl::Members() const {
-  std::vector<NodeId> out{config_.node_id};
-  for (const auto& [node, p] : peers_) {
-    if (p.live || p.departing) out.push_back(node);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+std::vector<NodeId> EngineImpl::Members() const { return counted_; }
+
+void EngineImpl::SetCounted(NodeId node, bool counted) {
+  auto it = std::lower_bound(counted_.begin(), counted_.end(), node);
+  const bool present = it != counted_.end() && *it == node;
+  if (counted && !present) counted_.insert(it, node);
+  if (!counted && present) counted_.erase(it);
 }
 
 std::string_view EngineImpl::NodeLabel(NodeId node) const {
@@ -269,9 +270,8 @@ void EngineImpl::Emit(const ViewChange& change) {
 void EngineImpl::NotifyMembers() {
   ++stats_.membership_changes;
   if (listener_ == nullptr) return;
-  const std::vector<NodeId> members = Members();
   in_callback_ = true;
-  listener_->OnMembersChanged(members);
+  listener_->OnMembersChanged(counted_);
   in_callback_ = false;
 }
 

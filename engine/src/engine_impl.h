@@ -258,6 +258,7 @@ class EngineImpl {
   void OnTimer();
   void HeardFrom(NodeId node);
   void PeerJoined(NodeId node);
+  void SetCounted(NodeId node, bool counted);
   // Whether this node is one of the join_digest_fanout that send `joiner` their digest.
   bool AmongJoinHelpers(NodeId joiner) const;
   void PeerDeparted(NodeId node);
@@ -314,6 +315,10 @@ class EngineImpl {
   codec::Digest digest_buf_;
 
   std::map<NodeId, Peer> peers_;  // every node heard of, self excluded
+  // Nodes whose entries count (this one, live peers, departing ones within their grace),
+  // sorted. Kept as joins and departures happen: a cold start of N nodes makes N(N-1) joins,
+  // each reported to the listener with this list.
+  std::vector<NodeId> counted_;
   std::uint64_t view_id_ = 0;
   std::optional<MonoTime> heartbeat_due_;
   MonoTime last_broadcast_{};       // any frame proves liveness: heartbeats are skipped after one

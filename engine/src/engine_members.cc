@@ -56,6 +56,7 @@ void EngineImpl::PeerJoined(NodeId node) {
   assert(!p.live);
   p.live = true;
   p.departing = false;  // back within its grace: its entries never stopped counting
+  SetCounted(node, true);
   p.summary.reset();
   if (config_.membership == MembershipSource::kHeartbeat) p.last_heard = env_->Now();
   if (config_.membership == MembershipSource::kTransport || AmongJoinHelpers(node)) {
@@ -105,6 +106,7 @@ void EngineImpl::PeerDeparted(NodeId node) {
   // Wants about the departed node's own entries are moot.
   wants_.erase(node);
   if (config_.departure_grace == 0ms) {
+    SetCounted(node, false);
     DropOrigin(node, ChangeCause::kDeparture);
     ++stats_.departures;
   } else {
@@ -154,6 +156,7 @@ void EngineImpl::OnTimer() {
       if (!p.departing) continue;
       if (p.depart_deadline <= now) {
         p.departing = false;
+        SetCounted(node, false);
         DropOrigin(node, ChangeCause::kDeparture);
         ++stats_.departures;
         NotifyMembers();
