@@ -248,9 +248,9 @@ class EngineImpl {
   void SyncTick(MonoTime now);
   // Sets sync_tick_due_ to the earliest retransmit, timeout or retry among sessions and wants.
   void ArmSyncTick();
-  // Offers this node's summary to one peer (whose summary differs, with heartbeats), or to
-  // every live peer when `all` (a repair after a failed pull).
-  void AntiEntropyTick(bool all = false);
+  // Offers this node's summary to one peer (whose summary differs, with heartbeats), or to up
+  // to join_digest_fanout peers when `repair` (after a failed pull, to find another donor).
+  void AntiEntropyTick(bool repair = false);
   void ForgetSessionsWith(NodeId node);
 
   // ---- engine_members.cc ----

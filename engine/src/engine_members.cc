@@ -194,7 +194,7 @@ void EngineImpl::OnTimer() {
   // After the sync tick: abandoning a pull there may ask for a repair round now.
   if (repair_due_ && now >= *repair_due_) {
     repair_due_.reset();
-    AntiEntropyTick(/*all=*/true);
+    AntiEntropyTick(/*repair=*/true);
   }
   const std::optional<MonoTime> next = Rearm();
   // Everything due was done: asking to be woken again at this instant would stall a simulator.

@@ -518,7 +518,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   StartPulls();
 }
 
-void EngineImpl::AntiEntropyTick(bool all) {
+void EngineImpl::AntiEntropyTick(bool repair) {
   const std::uint64_t mine = SummaryHash();
   std::vector<NodeId> candidates;
   for (const auto& [node, p] : peers_) {
@@ -532,12 +532,15 @@ void EngineImpl::AntiEntropyTick(bool all) {
   codec::Writer w(&frame_buf_);
   codec::EncodeSummary(w, {mine});
   codec::EndFrame(&frame_buf_);
-  if (all) {
-    const std::vector<std::uint8_t> frame = frame_buf_;  // Send may reuse frame_buf_ via replies
-    for (NodeId peer : candidates) Send(peer, frame);
-    return;
+  // One peer per round; a repair asks up to join_digest_fanout of them (every peer of a
+  // 1,000-node cluster answering with a full digest would be a storm).
+  const std::size_t asks = repair ? std::min(config_.join_digest_fanout, candidates.size()) : 1;
+  const std::vector<std::uint8_t> frame = frame_buf_;
+  for (std::size_t i = 0; i < asks; ++i) {
+    const std::size_t pick = i + static_cast<std::size_t>(env_->Random() % (candidates.size() - i));
+    std::swap(candidates[i], candidates[pick]);
+    Send(candidates[i], frame);
   }
-  Send(candidates[env_->Random() % candidates.size()], frame_buf_);
 }
 
 void EngineImpl::ForgetSessionsWith(NodeId node) {

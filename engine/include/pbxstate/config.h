@@ -54,7 +54,8 @@ struct EngineConfig {
   // With heartbeats (large UDP clusters), only this many nodes send a newcomer their digest:
   // those that follow it in node-id order among the live ones. Everyone sending would cost
   // N(N-1) digests at a cold start; anti-entropy covers the rest. With transport membership
-  // (CPG, small clusters, anti-entropy possibly off) every node sends.
+  // (CPG, small clusters, anti-entropy possibly off) every node sends. A node that lost its
+  // donor mid catch-up also asks this many peers for their digest.
   std::size_t join_digest_fanout = 3;
 
   // --- catch-up (obligation 3) ---

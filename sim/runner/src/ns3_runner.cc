@@ -191,6 +191,9 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   if (Status st = ns3sim::Ns3World::Create(wc, &world); !st.ok()) return st;
 
   const std::vector<PlannedChange> plan = harness::ExpandWorkload(s);
+  // Start the nodes (their applications start at time 0) before anything is scheduled, so a
+  // change or fault planned at 0 finds them up.
+  world->RunUntil(Duration{});
 
   // Faults first, so that at one instant a fault acts before the changes made then.
   Status fault_error;
