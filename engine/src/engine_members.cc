@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "engine_impl.h"
+#include "hash.h"
 
 namespace pbxstate {
 
@@ -67,33 +68,14 @@ void EngineImpl::PeerJoined(NodeId node) {
 }
 
 bool EngineImpl::AmongJoinHelpers(NodeId joiner) const {
-  // The live nodes (this one included, the joiner not) in id order after the joiner, wrapping
-  // around: the first join_digest_fanout of them help it. Walked without building the ring, as
-  // a cold start of N nodes makes N(N-1) joins.
-  const NodeId self = config_.node_id;
-  NodeId cursor = joiner;
-  bool wrapped = false;
-  for (std::size_t found = 0; found < config_.join_digest_fanout;) {
-    std::optional<NodeId> next;
-    for (auto it = peers_.upper_bound(cursor); it != peers_.end(); ++it) {
-      if (it->second.live && it->first != joiner) {
-        next = it->first;
-        break;
-      }
-    }
-    if (self > cursor && (!next || self < *next)) next = self;
-    if (!next) {
-      if (wrapped) return false;
-      wrapped = true;
-      cursor = kNoNode;
-      continue;
-    }
-    if (*next == self) return true;
-    if (wrapped && *next > joiner) return false;  // all the way round without meeting this node
-    cursor = *next;
-    ++found;
-  }
-  return false;
+  // Each node decides alone, from a hash of (joiner, itself), so that about join_digest_fanout
+  // nodes help whatever each one's partial view of the cluster is. (A ring rule on the view
+  // fails at a cold start: heartbeats sent at one instant arrive in id order, and every node
+  // then finds itself first after each joiner it hears.)
+  const std::size_t others = counted_.size() > 1 ? counted_.size() - 1 : 0;  // the joiner aside
+  if (others <= config_.join_digest_fanout) return true;
+  const std::uint64_t h = Mix64((static_cast<std::uint64_t>(joiner) << 32) ^ config_.node_id);
+  return h % others < config_.join_digest_fanout;
 }
 
 void EngineImpl::PeerDeparted(NodeId node) {

@@ -51,8 +51,8 @@ struct EngineConfig {
   // When nodes join (or a partition heals), every node broadcasts its digest once so each side
   // pulls what it lacks; gains within this long share one broadcast.
   Duration join_digest_holdoff = 100ms;
-  // With heartbeats (large UDP clusters), only this many nodes send a newcomer their digest:
-  // those that follow it in node-id order among the live ones. Everyone sending would cost
+  // With heartbeats (large UDP clusters), only about this many nodes send a newcomer their
+  // digest, each deciding from a hash of (newcomer, itself). Everyone sending would cost
   // N(N-1) digests at a cold start; anti-entropy covers the rest. With transport membership
   // (CPG, small clusters, anti-entropy possibly off) every node sends. A node that lost its
   // donor mid catch-up also asks this many peers for their digest.
