@@ -15,6 +15,12 @@ packages=(
   libns3-dev ns3 libgsl-dev
   # python side: bindings, tests, plots (Debian's /usr/bin/python3)
   python3 python3-dev pybind11-dev python3-pybind11 python3-pytest python3-yaml python3-matplotlib
+  # real clusters: corosync and its CPG library, network namespaces, netem, partitions
+  corosync libcpg-dev libcfg-dev libquorum-dev iproute2 nftables
+  # frame authentication, and libFuzzer (clang's runtime) for the fuzz targets
+  libsodium-dev clang libclang-rt-14-dev
+  # reports opened as a person sees them (headless screenshot test)
+  chromium fonts-dejavu-core
 )
 
 missing=()
