@@ -7,98 +7,12 @@ offline and can be mailed or archived as one file.
     /usr/bin/python3 reports/html_report.py OUT_DIR
 """
 
-import base64
-import csv
 import html
-import io
-import json
-import math
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-NS_PER_S = 1e9
-NS_PER_MS = 1e6
-
-
-class ReportError(Exception):
-    pass
-
-
-def load_run(run_dir):
-    path = os.path.join(run_dir, "run.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            run = json.load(f)
-    except OSError as e:
-        raise ReportError(f"{path}: {e.strerror}") from e
-    except json.JSONDecodeError as e:
-        raise ReportError(f"{path}:{e.lineno}:{e.colno}: not JSON: {e.msg}") from e
-    if run.get("format") != "pbxstate-run/1":
-        raise ReportError(f"{path}: format: expected pbxstate-run/1, found {run.get('format')!r}")
-    return run
-
-
-def read_csv(run_dir, name):
-    path = os.path.join(run_dir, name)
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def fault_windows(run):
-    """Pairs each fault with the one that ends it: (start_s, end_s, label)."""
-    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
-    windows, open_split, open_degrade, crashed = [], None, None, {}
-    for f in run.get("faults", []):
-        t, text = f["at_ns"] / NS_PER_S, f.get("text", "")
-        if text.startswith(("partition", "one-way", "isolate")):
-            if open_split:
-                windows.append((open_split[0], t, open_split[1]))
-            open_split = (t, text)
-        elif text == "heal" and open_split:
-            windows.append((open_split[0], t, open_split[1]))
-            open_split = None
-        elif text == "degrade":
-            open_degrade = open_degrade or (t, "degraded network")
-        elif text == "restore" and open_degrade:
-            windows.append((open_degrade[0], t, open_degrade[1]))
-            open_degrade = None
-        elif text.startswith("crash node"):
-            crashed[text.split()[-1]] = t
-        elif text.startswith("restart node"):
-            node = text.split()[-1]
-            if node in crashed:
-                windows.append((crashed.pop(node), t, f"node {node} down"))
-    for start, label in filter(None, [open_split, open_degrade]):
-        windows.append((start, end, label))
-    for node, start in crashed.items():
-        windows.append((start, end, f"node {node} down"))
-    return windows
-
-
-def shade(ax, windows):
-    for i, (a, b, label) in enumerate(windows):
-        ax.axvspan(a, b, color="tab:red", alpha=0.12, label="fault window" if i == 0 else None)
-
-
-def figure_png(fig):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def quantile(sorted_values, q):
-    if not sorted_values:
-        return float("nan")
-    i = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(i, len(sorted_values)) - 1]
+from runrecord import (NS_PER_MS, NS_PER_S, ReportError, fault_windows, figure_png, fmt_ns, fmt_value, load_run,
+                       page, plot_figure, plt, quantile, read_csv, shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -132,7 +46,9 @@ def plot_cdf(run, deliveries, changes):
         values.sort()
         n = len(values)
         ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=f"{label} ({n} samples)")
-    ax.set_xlabel("latency (ms)")
+    # Most samples sit near the link delay, a few wait out a fault: a log scale shows both.
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("latency (ms, log scale above 1 ms)")
     ax.set_ylabel("fraction of samples")
     ax.set_title(f"latency distribution, {run['backend']} backend")
     ax.grid(alpha=0.3)
@@ -203,26 +119,6 @@ def plot_network(run, windows):
     return figure_png(fig)
 
 
-def fmt_value(metric, value):
-    if value is None:
-        return "never"
-    if any(metric.startswith(p) for p in ("delivery_latency", "stable_latency", "convergence")):
-        return fmt_ns(value)
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.3g}"
-    return f"{int(value)}"
-
-
-def fmt_ns(ns):
-    if ns is None:
-        return "never"
-    if ns >= NS_PER_S:
-        return f"{ns / NS_PER_S:.3g} s"
-    if ns >= NS_PER_MS:
-        return f"{ns / NS_PER_MS:.3g} ms"
-    return f"{ns / 1e3:.3g} µs"
-
-
 def render(run, images):
     e = html.escape
     sc = run["scenario"]
@@ -247,23 +143,10 @@ def render(run, images):
                  f"<td>{n['bytes_sent']}</td><td>{s['frames_in']}</td><td>{s['bytes_in']}</td>{drops}"
                  f"<td>{s['sync_pages_sent']}</td><td>{s['sync_pages_received']}</td><td>{s['departures']}</td></tr>")
     disc = "".join(f"<li>node {d['node']}: {e(d['what'])}</li>" for d in run.get("discrepancies", []))
-    figs = "".join(f"<figure><img alt='{e(t)}' src='data:image/png;base64,{img}'><figcaption>{e(t)}</figcaption></figure>"
-                   for t, img in images)
+    figs = "".join(plot_figure(t, img, plot_id) for plot_id, t, img in images)
     verdict = run["verdict"].upper()
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(sc['name'])}: {verdict}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 1100px; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 90%; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-tr.pass td:first-child {{ color: #060; font-weight: bold; }}
-tr.fail td:first-child {{ color: #b00; font-weight: bold; }}
-.verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}
-figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
-.scroll {{ overflow-x: auto; }}
-</style></head><body>
-<h1>{e(sc['name'])}</h1>
+    verdict_style = f".verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}"
+    body = f"""<h1>{e(sc['name'])}</h1>
 <p>{e(sc.get('description', ''))}</p>
 <p class="verdict">{verdict}</p>
 <table>
@@ -290,8 +173,8 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 <tr><th>node</th><th>at end</th><th>frames sent</th><th>bytes sent</th><th>frames in</th><th>bytes in</th>{head}
 <th>sync pages sent</th><th>sync pages received</th><th>departures seen</th></tr>
 {rows}</table></div>
-</body></html>
 """
+    return page(f"{sc['name']}: {verdict}", body, verdict_style)
 
 
 def write_report(run_dir):
@@ -300,10 +183,11 @@ def write_report(run_dir):
     changes = read_csv(run_dir, "changes.csv")
     windows = fault_windows(run)
     images = [
-        ("Latency quantiles over time (fault windows shaded)", plot_latency_over_time(run, deliveries, changes, windows)),
-        ("Latency distribution (CDF)", plot_cdf(run, deliveries, changes)),
-        ("Convergence timeline", plot_convergence(run, windows)),
-        ("Messages and bytes per second", plot_network(run, windows)),
+        ("latency_over_time", "Latency quantiles over time (fault windows shaded)",
+         plot_latency_over_time(run, deliveries, changes, windows)),
+        ("latency_cdf", "Latency distribution (CDF)", plot_cdf(run, deliveries, changes)),
+        ("convergence", "Convergence timeline", plot_convergence(run, windows)),
+        ("network", "Messages and bytes per second", plot_network(run, windows)),
     ]
     out = os.path.join(run_dir, "report.html")
     with open(out, "w", encoding="utf-8") as f:

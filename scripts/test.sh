@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds everything and runs every test suite, then runs the
-# engine's suites again in a Debug build under AddressSanitizer and UndefinedBehaviorSanitizer
-# (where the engine's invariant assertions are live).
+# Installs what the build needs, builds everything and runs every test suite, runs the
+# regression gate against reports/baselines, then runs the engine's suites again in a Debug
+# build under AddressSanitizer and UndefinedBehaviorSanitizer (where the engine's invariant
+# assertions are live).
 # Exits non-zero when anything fails to build or any test fails (or when no test ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,12 @@ jobs="$(nproc)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
+
+# The regression gate: every scenario with a baseline in reports/baselines runs again and must
+# be no worse than its baseline (convergence, latency, cost per change, lost/stale). The run
+# records, reports, index.html and junit.xml stay in $build/gate for people and CI systems.
+mapfile -t gated < <(sed -n 's/^file: //p' reports/baselines/*.yaml)
+"$build/sim/cli/pbxstate" check "${gated[@]}" --baseline reports/baselines --out "$build/gate"
 
 # The sanitizer pass: engine units, the C API and the randomized cluster tests.
 asan="${build}-asan"

@@ -22,4 +22,13 @@ void AddValidateCommand(CLI::App& app, Action& chosen);
 // Registers `run SCENARIO` (the ns-3 backend) on `app`.
 void AddRunCommand(CLI::App& app, Action& chosen);
 
+// Registers `check SCENARIO... --baseline DIR`, the regression gate.
+void AddCheckCommand(CLI::App& app, Action& chosen);
+
+// Registers `baseline update SCENARIO... --baseline DIR`.
+void AddBaselineCommand(CLI::App& app, Action& chosen);
+
+// Registers `report index DIR` and `report compare RUN_A RUN_B`.
+void AddReportCommand(CLI::App& app, Action& chosen);
+
 }  // namespace pbxstate::cli

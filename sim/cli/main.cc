@@ -16,8 +16,11 @@ int main(int argc, char** argv) {
 
   Action chosen;
   AddValidateCommand(app, chosen);
+  AddReportCommand(app, chosen);
 #ifdef PBXSTATE_WITH_NS3
   AddRunCommand(app, chosen);
+  AddCheckCommand(app, chosen);
+  AddBaselineCommand(app, chosen);
 #endif
 
   try {

@@ -1,7 +1,4 @@
 // pbxstate run SCENARIO: run a scenario in ns-3, write its run record, print a summary.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,11 +6,12 @@
 #include <memory>
 #include <string>
 
-#include <fcntl.h>
-
 #include "commands.h"
+#include "pbxstate/gate/junit.h"
 #include "pbxstate/runner/ns3_runner.h"
 #include "pbxstate/scenario/loader.h"
+#include "report_scripts.h"
+#include "run_support.h"
 
 namespace pbxstate::cli {
 namespace {
@@ -93,25 +91,6 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
               o.info.wall_seconds > 0 ? static_cast<double>(s.end().count()) / 1e9 / o.info.wall_seconds : 0.0);
 }
 
-// Draws report.html next to run.json with reports/html_report.py (matplotlib, Debian's python).
-// PBXSTATE_REPORTS_DIR overrides where the script is looked for.
-bool WriteHtmlReport(const std::string& out) {
-  const char* env = std::getenv("PBXSTATE_REPORTS_DIR");
-  const std::string script = std::string(env != nullptr ? env : PBXSTATE_REPORTS_DIR) + "/html_report.py";
-  const pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) dup2(devnull, STDOUT_FILENO);  // the script prints the path; we print it ourselves
-    execl("/usr/bin/python3", "python3", script.c_str(), out.c_str(), static_cast<char*>(nullptr));
-    std::perror("pbxstate run: /usr/bin/python3");
-    _exit(127);
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) < 0) return false;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 int RunRun(const RunCommandOptions& options) {
   const scenario::LoadResult loaded = scenario::LoadScenarioFile(options.file);
   if (!loaded.ok()) {
@@ -134,9 +113,20 @@ int RunRun(const RunCommandOptions& options) {
     return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
   }
   if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
+  gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
+                         gate::CasesForChecks(s.name, outcome.verdicts)};
+  if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
+    std::cerr << "pbxstate run: " << error << "\n";
+    return kExitCheckFailed;
+  }
   if (!options.no_report) {
-    if (!WriteHtmlReport(ro.out->string())) {
+    if (!RunReportScript("html_report.py", {ro.out->string()}, true)) {
       std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
+      return kExitCheckFailed;
+    }
+    // The default output folder collects runs side by side: keep its index page current.
+    if (options.out.empty() && !RunReportScript("index_report.py", {ro.out->parent_path().string()}, true)) {
+      std::cerr << "pbxstate run: " << ro.out->parent_path().string() << "/index.html could not be written\n";
       return kExitCheckFailed;
     }
     if (!options.quiet) std::printf("  report: %s/report.html\n", ro.out->string().c_str());
@@ -150,9 +140,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run",
-      "Run a scenario in ns-3 and write its run record (run.json, timing.json, latencies.csv)\n"
-      "to --out (default out/<scenario name>). Exit 0 when every check passes, 1 when one\n"
-      "fails, 2 for an invalid scenario.");
+      "Run a scenario in ns-3 and write its run record (run.json, timing.json, latencies.csv,\n"
+      "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html).\n"
+      "Exit 0 when every check passes, 1 when one fails, 2 for an invalid scenario.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");

@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""Writes a page with two runs side by side: the same scenario before and after a change, or the
+same scenario on two backends. Every metric with its difference, the checks of both, convergence
+after each fault, and the latency distributions and traffic of both on the same axes.
+
+    /usr/bin/python3 reports/compare_report.py RUN_A RUN_B [--out FILE]
+
+The default FILE is RUN_B/compare.html. A is the reference: differences are B - A.
+"""
+
+import html
+import os
+import sys
+
+from runrecord import NS_PER_MS, NS_PER_S, ReportError, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, \
+    plt, read_csv
+
+# Metrics where a smaller value is better; the page colours their differences. For the others
+# (counts of changes, engine counters) a difference is shown without judgement.
+LOWER_IS_BETTER_PREFIXES = ("delivery_latency.", "stable_latency.", "convergence.")
+LOWER_IS_BETTER = {"lost", "stale", "messages_per_change", "bytes_per_change"}
+
+
+def lower_is_better(metric):
+    return metric in LOWER_IS_BETTER or metric.startswith(LOWER_IS_BETTER_PREFIXES)
+
+
+def label(run, run_dir):
+    return f"{run['scenario']['name']} ({run['backend']}, seed {run['seed']}, {os.path.basename(os.path.normpath(run_dir))})"
+
+
+def diff_cells(metric, a, b):
+    if a is None or b is None:
+        return "<td>-</td><td>-</td>"
+    d = b - a
+    if metric.startswith(LOWER_IS_BETTER_PREFIXES):
+        shown = ("+" if d >= 0 else "-") + fmt_ns(abs(d))
+    else:
+        shown = f"{d:+.4g}"
+    pct = f"{d / a * 100:+.1f}%" if a else ("+0%" if d == 0 else "from 0")
+    cls = ""
+    if lower_is_better(metric) and d != 0:
+        cls = " class='worse'" if d > 0 else " class='better'"
+    return f"<td{cls}>{html.escape(shown)}</td><td{cls}>{pct}</td>"
+
+
+def metrics_table(ra, rb, engine):
+    keys = sorted(set(ra["metrics"]) | set(rb["metrics"]))
+    rows = ""
+    for k in keys:
+        if k.startswith("engine.") != engine:
+            continue
+        a, b = ra["metrics"].get(k), rb["metrics"].get(k)
+        rows += (f"<tr><td>{html.escape(k)}</td><td>{html.escape(fmt_value(k, a)) if a is not None else '-'}</td>"
+                 f"<td>{html.escape(fmt_value(k, b)) if b is not None else '-'}</td>{diff_cells(k, a, b)}</tr>")
+    return rows
+
+
+def checks_table(ra, rb):
+    by_text = {}
+    for side, run in (("a", ra), ("b", rb)):
+        for c in run["checks"]:
+            by_text.setdefault(c["check"], {})[side] = c
+
+    def cell(c):
+        if c is None:
+            return "<td>-</td>"
+        seen = fmt_value(c["metric"], c["observed"]) if c["measured"] else "not measured"
+        return f"<td class='{'pass' if c['pass'] else 'fail'}'>{'PASS' if c['pass'] else 'FAIL'} ({html.escape(seen)})</td>"
+    return "".join(f"<tr><td><code>{html.escape(t)}</code></td>{cell(s.get('a'))}{cell(s.get('b'))}</tr>"
+                   for t, s in by_text.items())
+
+
+def convergence_table(ra, rb):
+    ca, cb = ra.get("convergence", []), rb.get("convergence", [])
+    rows = ""
+    for i in range(max(len(ca), len(cb))):
+        a = ca[i] if i < len(ca) else None
+        b = cb[i] if i < len(cb) else None
+        ref = a or b
+        took = [(c["took_ns"] if c["converged"] else None) if c else None for c in (a, b)]
+        shown = [fmt_ns(t) if t is not None else ("never" if c else "-") for t, c in zip(took, (a, b))]
+        diff = diff_cells("convergence.x", took[0], took[1])
+        rows += (f"<tr><td>{html.escape(ref['fault'])} at {fmt_ns(ref['fault_at_ns'])}</td><td>{shown[0]}</td>"
+                 f"<td>{shown[1]}</td>{diff}</tr>")
+    return rows
+
+
+def plot_cdfs(runs):
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    styles = ("-", "--")
+    for (name, run_dir, run), style in zip(runs, styles):
+        deliveries = read_csv(run_dir, "latencies.csv")
+        changes = read_csv(run_dir, "changes.csv")
+        for kind, values, color in (
+                ("delivery", [int(r["latency_ns"]) / NS_PER_MS for r in deliveries], "tab:blue"),
+                ("stable", [int(r["stable_ns"]) / NS_PER_MS for r in changes if r["stable_ns"]], "tab:orange")):
+            if not values:
+                continue
+            values.sort()
+            n = len(values)
+            ax.step(values, [(i + 1) / n for i in range(n)], style, where="post", color=color,
+                    label=f"{kind}: {name}")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("latency (ms, log scale above 1 ms)")
+    ax.set_ylabel("fraction of samples")
+    ax.set_title("latency distributions (A solid, B dashed)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return figure_png(fig)
+
+
+def plot_convergence(runs):
+    fig, ax = plt.subplots(figsize=(10, 4))
+    faults = [c["fault"] + f" at {c['fault_at_ns'] / NS_PER_S:g} s"
+              for c in max((r.get("convergence", []) for _, _, r in runs), key=len)]
+    width = 0.38
+    for k, ((name, _, run), color) in enumerate(zip(runs, ("tab:blue", "tab:orange"))):
+        conv = run.get("convergence", [])
+        xs = [i + (k - 0.5) * width for i in range(len(conv))]
+        ys = [c["took_ns"] / NS_PER_MS if c["converged"] else 0 for c in conv]
+        ax.bar(xs, ys, width, color=color, label=name)
+        for x, c in zip(xs, conv):
+            if not c["converged"]:
+                ax.text(x, 0, "never", rotation=90, ha="center", va="bottom", color="tab:red")
+    ax.set_xticks(range(len(faults)))
+    ax.set_xticklabels(faults, rotation=15, ha="right", fontsize="small")
+    ax.set_ylabel("time to agreement (ms)")
+    ax.set_title("convergence after each fault")
+    if not faults:
+        ax.text(0.5, 0.5, "no faults in these runs", transform=ax.transAxes, ha="center")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3, axis="y")
+    return figure_png(fig)
+
+
+def plot_traffic(runs):
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for (name, _, run), style in zip(runs, ("-", "--")):
+        series = run.get("series", [])
+        ax.plot([p["t_ns"] / NS_PER_S for p in series], [p["frames"] for p in series], style, label=name)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frames per second")
+    ax.set_title("traffic on the network, whole cluster")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+    return figure_png(fig)
+
+
+def write_compare(dir_a, dir_b, out):
+    ra, rb = load_run(dir_a), load_run(dir_b)
+    la, lb = "A: " + label(ra, dir_a), "B: " + label(rb, dir_b)
+    runs = [(la, dir_a, ra), (lb, dir_b, rb)]
+    e = html.escape
+    same = ra["scenario"]["name"] == rb["scenario"]["name"]
+    warn = "" if same else "<p class='fail'>These runs are of different scenarios; differences mix both.</p>"
+    figs = "".join([
+        plot_figure("Latency distributions of both runs", plot_cdfs(runs), "compare_latency_cdf"),
+        plot_figure("Convergence after each fault, both runs", plot_convergence(runs), "compare_convergence"),
+        plot_figure("Traffic of both runs", plot_traffic(runs), "compare_traffic"),
+    ])
+    body = f"""<h1>{e(ra['scenario']['name'])}{'' if same else ' vs ' + e(rb['scenario']['name'])}: two runs side by side</h1>
+{warn}
+<table>
+<tr><th></th><th>A (reference)</th><th>B</th></tr>
+<tr><td>run</td><td>{e(os.path.abspath(dir_a))}</td><td>{e(os.path.abspath(dir_b))}</td></tr>
+<tr><td>verdict</td><td class='{ra['verdict']}'>{ra['verdict'].upper()}</td><td class='{rb['verdict']}'>{rb['verdict'].upper()}</td></tr>
+<tr><td>backend</td><td>{e(ra['backend'])}</td><td>{e(rb['backend'])}</td></tr>
+<tr><td>seed</td><td>{ra['seed']}</td><td>{rb['seed']}</td></tr>
+<tr><td>nodes</td><td>{ra['scenario']['nodes']}</td><td>{rb['scenario']['nodes']}</td></tr>
+<tr><td>build</td><td>{e(ra['build'])}</td><td>{e(rb['build'])}</td></tr>
+</table>
+<h2>Checks</h2>
+<table><tr><th>check</th><th>A</th><th>B</th></tr>{checks_table(ra, rb)}</table>
+<h2>Convergence after faults</h2>
+<table><tr><th>fault</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>
+{convergence_table(ra, rb) or "<tr><td colspan='5'>no faults</td></tr>"}</table>
+<h2>Plots</h2>
+{figs}
+<h2>Metrics</h2>
+<p>Differences are B - A; for latency, convergence, lost, stale and cost per change, green is better and red worse.</p>
+<table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>{metrics_table(ra, rb, False)}</table>
+<h2>Engine counters (all nodes)</h2>
+<table><tr><th>counter</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>{metrics_table(ra, rb, True)}</table>
+"""
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(page(f"compare: {la} / {lb}", body))
+    return out
+
+
+def main(argv):
+    args = argv[1:]
+    out = None
+    if "--out" in args:
+        i = args.index("--out")
+        if i + 1 >= len(args):
+            print(__doc__.strip(), file=sys.stderr)
+            return 2
+        out = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        print(write_compare(args[0], args[1], out or os.path.join(args[1], "compare.html")))
+    except ReportError as err:
+        print(f"compare_report: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,186 @@
+"""What the report pages share: reading a run record, units, plots as embedded PNGs, the page
+frame (style and the load check that the screenshot test reads).
+
+Every page is one self-contained HTML file: no network fetch, plots embedded as PNG data.
+"""
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+NS_PER_S = 1e9
+NS_PER_MS = 1e6
+
+
+class ReportError(Exception):
+    pass
+
+
+def load_run(run_dir):
+    path = os.path.join(run_dir, "run.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+    except OSError as e:
+        raise ReportError(f"{path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}:{e.lineno}:{e.colno}: not JSON: {e.msg}") from e
+    if run.get("format") != "pbxstate-run/1":
+        raise ReportError(f"{path}: format: expected pbxstate-run/1, found {run.get('format')!r}")
+    return run
+
+
+def read_csv(run_dir, name):
+    path = os.path.join(run_dir, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def fault_windows(run):
+    """Pairs each fault with the one that ends it: (start_s, end_s, label)."""
+    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
+    windows, open_split, open_degrade, crashed = [], None, None, {}
+    for f in run.get("faults", []):
+        t, text = f["at_ns"] / NS_PER_S, f.get("text", "")
+        if text.startswith(("partition", "one-way", "isolate")):
+            if open_split:
+                windows.append((open_split[0], t, open_split[1]))
+            open_split = (t, text)
+        elif text == "heal" and open_split:
+            windows.append((open_split[0], t, open_split[1]))
+            open_split = None
+        elif text == "degrade":
+            open_degrade = open_degrade or (t, "degraded network")
+        elif text == "restore" and open_degrade:
+            windows.append((open_degrade[0], t, open_degrade[1]))
+            open_degrade = None
+        elif text.startswith("crash node"):
+            crashed[text.split()[-1]] = t
+        elif text.startswith("restart node"):
+            node = text.split()[-1]
+            if node in crashed:
+                windows.append((crashed.pop(node), t, f"node {node} down"))
+    for start, label in filter(None, [open_split, open_degrade]):
+        windows.append((start, end, label))
+    for node, start in crashed.items():
+        windows.append((start, end, f"node {node} down"))
+    return windows
+
+
+def shade(ax, windows):
+    for i, (a, b, label) in enumerate(windows):
+        ax.axvspan(a, b, color="tab:red", alpha=0.12, label="fault window" if i == 0 else None)
+
+
+def figure_png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def quantile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    i = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(i, len(sorted_values)) - 1]
+
+
+def fmt_value(metric, value):
+    if value is None:
+        return "never"
+    if any(metric.startswith(p) for p in ("delivery_latency", "stable_latency", "convergence")):
+        return fmt_ns(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3g}"
+    return f"{int(value)}"
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "never"
+    if ns >= NS_PER_S:
+        return f"{ns / NS_PER_S:.3g} s"
+    if ns >= NS_PER_MS:
+        return f"{ns / NS_PER_MS:.3g} ms"
+    return f"{ns / 1e3:.3g} µs"
+
+
+
+def plot_figure(title, png, plot_id):
+    """An embedded plot. `plot_id` names it for the page check (data-plot)."""
+    e = html.escape
+    return (f"<figure><img class='plot' data-plot='{e(plot_id)}' alt='{e(title)}' "
+            f"src='data:image/png;base64,{png}'><figcaption>{e(title)}</figcaption></figure>")
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 1100px; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }
+td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+tr.pass td:first-child { color: #060; font-weight: bold; }
+tr.fail td:first-child { color: #b00; font-weight: bold; }
+td.pass, p.pass { color: #060; } td.fail, p.fail { color: #b00; }
+.better { color: #060; } .worse { color: #b00; font-weight: bold; }
+figure { margin: 1.5em 0; } img { max-width: 100%; }
+.scroll { overflow-x: auto; }
+"""
+
+# Runs in the reader's browser once the page has loaded: marks on <html> how many plots decoded
+# (data-plots-loaded), which did not (data-plots-broken) and how many errors the page raised
+# (data-page-errors). Nothing is fetched; tests/reports/screenshot_test.py reads the marks.
+PAGE_CHECK = """<script>
+(function () {
+  var root = document.documentElement;
+  root.dataset.pageErrors = "0";
+  window.addEventListener("error", function () {
+    root.dataset.pageErrors = String(Number(root.dataset.pageErrors) + 1);
+  }, true);
+  window.addEventListener("load", function () {
+    var imgs = Array.prototype.slice.call(document.querySelectorAll("img.plot"));
+    var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; });
+    root.dataset.plotsLoaded = String(imgs.length - broken.length);
+    root.dataset.plotsBroken = broken.map(function (i) { return i.dataset.plot; }).join(" ");
+    root.dataset.checked = "1";
+  });
+})();
+</script>"""
+
+
+def page(title, body, extra_style=""):
+    """A whole HTML page around `body` (already escaped HTML)."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{STYLE}{extra_style}</style>
+{PAGE_CHECK}
+</head><body>
+{body}
+</body></html>
+"""
+
+
+def find_runs(root, limit=1000):
+    """Run folders (holding run.json) under `root`, at most two levels down, sorted; at most
+    `limit` of them. Returns (runs, how many more were found and left out)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = os.path.relpath(dirpath, root).count(os.sep) + (0 if dirpath == root else 1)
+        if "run.json" in filenames and dirpath != root:
+            found.append(dirpath)
+        if depth >= 2:
+            dirnames[:] = []
+        dirnames.sort()
+    found.sort()
+    return found[:limit], max(0, len(found) - limit)

@@ -1,0 +1,150 @@
+// pbxstate check SCENARIO... --baseline DIR: the regression gate. Runs each scenario with its
+// baseline's seed, evaluates the scenario's own checks, compares the gated metrics with the
+// baseline and fails when any check fails or any metric got worse beyond its tolerance.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "pbxstate/gate/baseline.h"
+#include "pbxstate/gate/comparison.h"
+#include "pbxstate/gate/junit.h"
+#include "pbxstate/runner/ns3_runner.h"
+#include "report_scripts.h"
+#include "run_support.h"
+
+namespace pbxstate::cli {
+namespace {
+
+struct CheckOptions {
+  std::vector<std::string> files;
+  std::string baseline_dir;
+  std::string out = "out/check";
+  std::string junit;  // default <out>/junit.xml
+  bool no_report = false;
+};
+
+struct ScenarioVerdict {
+  std::string name;
+  std::size_t checks_failed = 0;
+  std::size_t regressed = 0;
+  std::size_t improved = 0;
+};
+
+int RunCheck(const CheckOptions& o) {
+  std::vector<LoadedScenario> scenarios;
+  if (!LoadScenarios(o.files, &scenarios)) return kExitInvalid;
+  // Every baseline is read before anything runs: a missing or broken one is a usage error.
+  std::vector<gate::Baseline> baselines(scenarios.size());
+  bool baselines_ok = true;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    const auto path = gate::BaselinePath(o.baseline_dir, scenarios[i].scenario.name);
+    std::string error;
+    if (!gate::LoadBaseline(path, &baselines[i], &error)) {
+      std::cerr << error << "\n";
+      if (!std::filesystem::exists(path)) {
+        std::cerr << "  (make it with: pbxstate baseline update " << scenarios[i].file << " --baseline "
+                  << o.baseline_dir << ")\n";
+      }
+      baselines_ok = false;
+    } else if (baselines[i].scenario != scenarios[i].scenario.name) {
+      std::cerr << path.string() << ": scenario: " << baselines[i].scenario << ", but " << scenarios[i].file
+                << " is named " << scenarios[i].scenario.name << "\n";
+      baselines_ok = false;
+    } else if (baselines[i].backend != "ns3") {
+      std::cerr << path.string() << ": backend: " << baselines[i].backend
+                << ": only ns3 baselines can be checked by this build\n";
+      baselines_ok = false;
+    }
+  }
+  if (!baselines_ok) return kExitInvalid;
+
+  std::vector<gate::JUnitSuite> suites;
+  std::vector<ScenarioVerdict> verdicts;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    const scenario::Scenario& s = scenarios[i].scenario;
+    const gate::Baseline& b = baselines[i];
+    runner::RunOptions ro;
+    ro.seed = b.seed;
+    ro.out = std::filesystem::path(o.out) / s.name;
+    runner::RunOutcome outcome;
+    if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
+    }
+    const auto rows = gate::CompareWithBaseline(b, gate::ExtractGateMetrics(outcome.result));
+    ScenarioVerdict v{s.name};
+    for (const auto& c : outcome.verdicts) v.checks_failed += c.pass ? 0 : 1;
+    for (const auto& r : rows) {
+      v.regressed += gate::Fails(r.outcome) ? 1 : 0;
+      v.improved += r.outcome == gate::Outcome::kImproved ? 1 : 0;
+    }
+    std::printf("%-24s seed %-6llu checks %zu/%zu pass   baseline: %zu metrics, %zu regressed, %zu improved\n",
+                s.name.c_str(), static_cast<unsigned long long>(b.seed), outcome.verdicts.size() - v.checks_failed,
+                outcome.verdicts.size(), b.entries.size(), v.regressed, v.improved);
+    for (const auto& c : outcome.verdicts) {
+      if (!c.pass) std::printf("    FAIL  %s\n", c.check.text.c_str());
+    }
+    std::fputs(gate::FormatComparisonTable(rows, /*only_notable=*/true).c_str(), stdout);
+    gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(scenarios[i].file, outcome), {}};
+    suite.properties.emplace_back("baseline", gate::BaselinePath(o.baseline_dir, s.name).string());
+    suite.cases = gate::CasesForChecks(s.name, outcome.verdicts);
+    for (auto& c : gate::CasesForBaseline(s.name, rows)) suite.cases.push_back(std::move(c));
+    if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
+      std::cerr << "pbxstate check: " << error << "\n";
+      return kExitCheckFailed;
+    }
+    suites.push_back(std::move(suite));
+    verdicts.push_back(v);
+    if (!o.no_report && !RunReportScript("html_report.py", {ro.out->string()}, true)) {
+      std::cerr << "pbxstate check: " << ro.out->string() << "/report.html could not be drawn\n";
+      return kExitCheckFailed;
+    }
+  }
+
+  const std::filesystem::path junit = o.junit.empty() ? std::filesystem::path(o.out) / "junit.xml" : std::filesystem::path(o.junit);
+  if (std::string error; !gate::WriteJUnit(junit, suites, &error)) {
+    std::cerr << "pbxstate check: " << error << "\n";
+    return kExitCheckFailed;
+  }
+  if (!o.no_report && !RunReportScript("index_report.py", {o.out}, true)) {
+    std::cerr << "pbxstate check: " << o.out << "/index.html could not be written\n";
+    return kExitCheckFailed;
+  }
+  std::size_t failed = 0, regressed = 0, improved = 0;
+  for (const auto& v : verdicts) {
+    failed += v.checks_failed;
+    regressed += v.regressed;
+    improved += v.improved;
+  }
+  const bool pass = failed == 0 && regressed == 0;
+  std::printf("gate: %s: %zu scenarios, %zu failed checks, %zu regressed metrics, %zu improved (junit: %s)\n",
+              pass ? "PASS" : "FAIL", verdicts.size(), failed, regressed, improved, junit.string().c_str());
+  if (pass && improved > 0) {
+    std::printf("  some metrics improved beyond their tolerance: `pbxstate baseline update` records the new level\n");
+  }
+  return pass ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void AddCheckCommand(CLI::App& app, Action& chosen) {
+  auto options = std::make_shared<CheckOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "check",
+      "The regression gate: run scenarios in ns-3 with their baselines' seeds and compare the\n"
+      "gated metrics (convergence after each fault, latency quantiles, messages and bytes per\n"
+      "change, lost, stale) with <baseline dir>/<scenario name>.yaml. Prints what regressed by\n"
+      "how much and writes junit.xml. Exit 0 when every check passes and nothing regressed, 1\n"
+      "otherwise, 2 for an invalid scenario or a missing or invalid baseline.");
+  cmd->add_option("SCENARIO", options->files, "scenario files (YAML)")->required();
+  cmd->add_option("--baseline", options->baseline_dir, "folder of baseline files (reports/baselines)")->required();
+  cmd->add_option("--out", options->out, "output folder: one run record per scenario, index.html")->capture_default_str();
+  cmd->add_option("--junit", options->junit, "where to write the JUnit file (default <out>/junit.xml)");
+  cmd->add_flag("--no-report", options->no_report, "do not draw report.html and index.html");
+  cmd->callback([options, &chosen] { chosen = [options] { return RunCheck(*options); }; });
+}
+
+}  // namespace pbxstate::cli

@@ -1,0 +1,37 @@
+// The metrics a baseline holds: the figures a change to the engine must not make worse.
+//
+// Every gated metric is "lower is better": convergence time after each fault, latency
+// quantiles, network cost per change, lost and stale entries. A metric the run did not measure
+// (no deliveries, no faults) is simply absent.
+#pragma once
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "pbxstate/harness/recorder.h"
+
+namespace pbxstate::gate {
+
+enum class GateUnit {
+  kDuration,  // nanoseconds; written with a unit ("638.85904ms") in baseline files
+  kNumber,    // a ratio or a count per change ("1.5783")
+  kCount,     // a whole number ("0")
+};
+
+struct GateMetric {
+  std::string name;   // "convergence.1.after_heal", "stable_latency.p99", "lost"
+  GateUnit unit = GateUnit::kNumber;
+  // In the unit's base (ns for durations). +infinity when the run never got there (a fault
+  // after which the cluster never agreed).
+  double value = 0;
+  std::string note;   // for people: which fault, at what time
+};
+
+inline constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// The gated metrics of one run, in a fixed order (convergence per fault in fault order, then
+// latencies, cost, correctness), so baseline files diff cleanly.
+std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result);
+
+}  // namespace pbxstate::gate

@@ -1,0 +1,41 @@
+#include "pbxstate/gate/gate_metrics.h"
+
+#include <cstdio>
+
+namespace pbxstate::gate {
+namespace {
+
+std::string ShowSeconds(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g s", static_cast<double>(d.count()) / 1e9);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
+  std::vector<GateMetric> out;
+  for (std::size_t i = 0; i < result.convergence.size(); ++i) {
+    const harness::ConvergenceSample& c = result.convergence[i];
+    GateMetric m;
+    m.name = "convergence." + std::to_string(i + 1) + ".after_" + c.after;
+    m.unit = GateUnit::kDuration;
+    m.value = c.converged ? static_cast<double>(c.took.count()) : kNever;
+    m.note = c.fault + " at " + ShowSeconds(c.fault_at);
+    out.push_back(std::move(m));
+  }
+  auto add = [&](const std::string& name, GateUnit unit) {
+    auto it = result.metrics.find(name);
+    if (it == result.metrics.end()) return;
+    out.push_back(GateMetric{name, unit, it->second, {}});
+  };
+  for (const char* q : {"p50", "p99"}) add(std::string("delivery_latency.") + q, GateUnit::kDuration);
+  for (const char* q : {"p50", "p95", "p99", "max"}) add(std::string("stable_latency.") + q, GateUnit::kDuration);
+  add("messages_per_change", GateUnit::kNumber);
+  add("bytes_per_change", GateUnit::kNumber);
+  add("lost", GateUnit::kCount);
+  add("stale", GateUnit::kCount);
+  return out;
+}
+
+}  // namespace pbxstate::gate
