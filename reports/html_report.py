@@ -11,8 +11,8 @@ import html
 import os
 import sys
 
-from runrecord import (NS_PER_MS, NS_PER_S, ReportError, fault_windows, figure_png, fmt_ns, fmt_value, load_run,
-                       page, plot_figure, plt, quantile, read_csv, shade)
+from runrecord import (NS_PER_MS, NS_PER_S, fault_windows, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure,
+                       plt, quantile, read_csv, script_main, shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -195,17 +195,5 @@ def write_report(run_dir):
     return out
 
 
-def main(argv):
-    if len(argv) != 2:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    try:
-        print(write_report(argv[1]))
-    except ReportError as e:
-        print(f"html_report: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(script_main(sys.argv, __doc__, "html_report", write_report))

@@ -9,7 +9,7 @@ import html
 import os
 import sys
 
-from runrecord import ReportError, find_runs, fmt_ns, load_run, page
+from runrecord import ReportError, find_runs, fmt_ns, load_run, page, script_main
 
 MAX_RUNS = 1000
 
@@ -59,17 +59,5 @@ def write_index(root):
     return out
 
 
-def main(argv):
-    if len(argv) != 2:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    try:
-        print(write_index(argv[1]))
-    except ReportError as err:
-        print(f"index_report: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(script_main(sys.argv, __doc__, "index_report", write_index))

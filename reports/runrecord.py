@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import sys
 
 import matplotlib
 
@@ -184,3 +185,17 @@ def find_runs(root, limit=1000):
         dirnames.sort()
     found.sort()
     return found[:limit], max(0, len(found) - limit)
+
+
+def script_main(argv, doc, name, write):
+    """The command line of a one-folder page script: `name DIR` → write(DIR), print its path.
+    Exit 2 with the usage (`doc`) or the error on stderr."""
+    if len(argv) != 2:
+        print(doc.strip(), file=sys.stderr)
+        return 2
+    try:
+        print(write(argv[1]))
+    except ReportError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 2
+    return 0
