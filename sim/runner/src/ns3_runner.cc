@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <string>
 #include <unistd.h>
 
 #include <ns3/simulator.h>
@@ -212,6 +214,19 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   };
   if (!plan.empty()) world->At(plan.front().at, pump);
 
+  // Cancellation: scheduled only when asked for, so a run without it has exactly the events it
+  // always had. The poll changes nothing in the world; stopping ends Simulator::Run after it.
+  bool stopped = false;
+  std::function<void()> poll_stop = [&] {
+    if (options.should_stop()) {
+      stopped = true;
+      ns3::Simulator::Stop();
+      return;
+    }
+    world->At(world->Now() + kStopPollInterval, poll_stop);
+  };
+  if (options.should_stop) world->At(kStopPollInterval, poll_stop);
+
   // Run second by second: sample the network and report progress.
   const Duration end = s.end();
   std::vector<harness::SeriesPoint> series;
@@ -222,6 +237,11 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   for (Duration t = 1s; ; t += 1s) {
     const Duration until = std::min(t, end);
     world->RunUntil(until);
+    if (stopped) {
+      outcome->stopped = true;
+      return Status::FailedPrecondition(s.name + ": run stopped at " + std::to_string(world->Now().count() / 1'000'000) +
+                                        " ms of simulated time (should_stop)");
+    }
     harness::SeriesPoint p;
     p.t = until;
     const ns3t::NodeCounters total = world->TotalCounters();

@@ -1,7 +1,9 @@
 // Running a scenario: the options every backend takes and what a run returns.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,12 +23,23 @@ struct RunOptions {
   // Record every node's view over time (convergence after faults). Unset: on when the
   // scenario has faults.
   std::optional<bool> timelines;
+  // Cancellation (Ctrl-C in the Python binding). When set, the runner calls it on its own thread
+  // every kStopPollInterval of simulated time; once it returns true the simulation stops at that
+  // instant, nothing is recorded or written, and the run returns FailedPrecondition with
+  // RunOutcome::stopped set. It must not touch the simulation. When unset nothing is scheduled for
+  // it, so the run is event for event what it was without this option.
+  std::function<bool()> should_stop;
 };
+
+// How often RunOptions::should_stop is asked, in simulated time.
+inline constexpr Duration kStopPollInterval = std::chrono::milliseconds(100);
 
 struct RunOutcome {
   harness::RunResult result;
   std::vector<harness::CheckVerdict> verdicts;
   harness::RunInfo info;
+  // Set when RunOptions::should_stop ended the run early; the rest of the outcome is then empty.
+  bool stopped = false;
   bool all_checks_pass() const {
     for (const auto& v : verdicts) {
       if (!v.pass) return false;
