@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds everything and runs every test suite, runs the
-# regression gate against reports/baselines, then runs the engine's suites again in a Debug
+# Installs what the build needs, builds everything and runs every test suite (CTest, then the
+# Python suite with pytest), runs the regression gate against reports/baselines, then runs the engine's suites again in a Debug
 # build under AddressSanitizer and UndefinedBehaviorSanitizer (where the engine's invariant
 # assertions are live).
 # Exits non-zero when anything fails to build or any test fails (or when no test ran).
@@ -14,6 +14,10 @@ jobs="$(nproc)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
+
+# The Python bindings and the pytest plugin, with Debian's interpreter (fails when a test fails
+# or when pytest collects nothing).
+bash scripts/pytest.sh "$build"
 
 # The regression gate: every scenario with a baseline in reports/baselines runs again and must
 # be no worse than its baseline (convergence, latency, cost per change, lost/stale). The run
