@@ -175,6 +175,7 @@ class Loader {
   std::vector<Field> check_fields_;
   std::optional<Field> churn_field_, calls_field_;
   std::map<std::string, Field> calls_fields_;
+  std::vector<Field> call_burst_fields_;
   struct KeyUse {
     Field field;
     std::size_t bytes;
@@ -859,7 +860,12 @@ void Loader::ReadCalls(const Field& f) {
           d_.Error(item.mark, item.path, "expected bursts in time order; this one starts before the one above");
           bok = false;
         }
-        if (bok) c.bursts.push_back(b); else ok = false;
+        if (bok) {
+          c.bursts.push_back(b);
+          call_burst_fields_.push_back(item);
+        } else {
+          ok = false;
+        }
       }
     } else {
       ok = false;
@@ -1675,10 +1681,11 @@ void Loader::CheckCalls() {
                  ") when rate is above 0/s");
   }
   double total = c.rate_per_s * std::chrono::duration<double>(c.stop - c.start).count();
-  for (const CallBurst& b : c.bursts) {
+  for (std::size_t i = 0; i < c.bursts.size(); ++i) {
+    const CallBurst& b = c.bursts[i];
     total += b.rate_per_s * std::chrono::duration<double>(b.length).count();
     if (b.at + b.length > s_.duration) {
-      const Field f = field("bursts");
+      const Field& f = call_burst_fields_[i];
       d_.Error(f.mark, f.path, "a burst at " + FormatDuration(b.at) + " lasting " + FormatDuration(b.length) +
                                    " ends after the duration (" + FormatDuration(s_.duration) + ")");
     }
