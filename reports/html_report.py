@@ -119,6 +119,38 @@ def plot_network(run, windows):
     return figure_png(fig)
 
 
+def calls_section(run):
+    """The routing strategies side by side over the same calls (run.json "calls")."""
+    calls = run.get("calls")
+    if not calls:
+        return ""
+    strategies = calls["strategies"]
+
+    def ratio(done, routed):
+        return f"{done / routed:.4%}" if routed else "-"
+
+    rows = [
+        ("calls routed", lambda c: str(c["routed"])),
+        ("completed", lambda c: str(c["completed"])),
+        ("completion ratio", lambda c: ratio(c["completed"], c["routed"])),
+        ("outside fault windows", lambda c: ratio(c["outside_faults"]["completed"], c["outside_faults"]["routed"])),
+        ("inside fault windows", lambda c: ratio(c["inside_faults"]["completed"], c["inside_faults"]["routed"])),
+        ("looped", lambda c: str(c["looped"])),
+        ("stopped by the hop limit", lambda c: str(c["hop_limit"])),
+        ("lost on a hop to a server down or cut off", lambda c: str(c["failed_hops"])),
+        ("sent to a server that no longer held the phone", lambda c: str(c["stale_sends"])),
+        ("extra hops, mean", lambda c: f"{c['extra_hops_sum'] / c['completed']:.3f}" if c["completed"] else "-"),
+        ("extra hops, most", lambda c: str(c["extra_hops_max"])),
+    ]
+    e = html.escape
+    head = "".join(f"<th>{e(c['strategy'])}</th>" for c in strategies)
+    body = "".join(f"<tr><td>{e(label)}</td>" + "".join(f"<td>{e(fn(c))}</td>" for c in strategies) + "</tr>"
+                   for label, fn in rows)
+    return (f"<h2>Calls</h2><p>{calls['total']} calls placed; {calls['unroutable']} were for a phone no live server "
+            f"held and are left out. Each call was routed by every strategy over the same servers and views.</p>"
+            f"<table><tr><th></th>{head}</tr>{body}</table>")
+
+
 def render(run, images):
     e = html.escape
     sc = run["scenario"]
@@ -143,6 +175,7 @@ def render(run, images):
                  f"<td>{n['bytes_sent']}</td><td>{s['frames_in']}</td><td>{s['bytes_in']}</td>{drops}"
                  f"<td>{s['sync_pages_sent']}</td><td>{s['sync_pages_received']}</td><td>{s['departures']}</td></tr>")
     disc = "".join(f"<li>node {d['node']}: {e(d['what'])}</li>" for d in run.get("discrepancies", []))
+    calls = calls_section(run)
     figs = "".join(plot_figure(t, img, plot_id) for plot_id, t, img in images)
     verdict = run["verdict"].upper()
     verdict_style = f".verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}"
@@ -162,6 +195,7 @@ def render(run, images):
 <table><tr><th>verdict</th><th>check</th><th>observed</th></tr>{checks}</table>
 <h2>Convergence after faults</h2>
 <table><tr><th>fault</th><th>at</th><th>agreement after</th></tr>{conv or '<tr><td colspan=3>no faults</td></tr>'}</table>
+{calls}
 <h2>Plots</h2>
 {figs}
 <h2>Metrics</h2>

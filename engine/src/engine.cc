@@ -205,6 +205,40 @@ std::vector<RegistrationView> EngineImpl::Registrations(std::string_view aor) co
   return out;
 }
 
+std::vector<Location> EngineImpl::Locate(std::string_view aor) const {
+  std::vector<Location> out;
+  auto id = aors_.Find(aor);
+  if (!id) return out;
+  const MonoTime now = env_->Now();
+  const NodeId self = config_.node_id;
+  for (const Registration& r : aors_[*id].regs) {
+    if (r.dead) continue;
+    Location l;
+    l.node = r.node;
+    l.contact = r.contact;
+    l.status = r.status;
+    if (r.node == self) {
+      l.reachable = true;
+    } else {
+      auto peer = peers_.find(r.node);
+      l.reachable = peer != peers_.end() && peer->second.live && !peer->second.departing;
+    }
+    l.expires = WallTime(Duration(r.expires_ns));
+    l.age = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(now - r.learned));
+    out.push_back(std::move(l));
+  }
+  auto rank = [](const Location& l) {
+    return l.reachable ? (l.status == ContactStatus::kReachable ? 0 : 1) : 2;
+  };
+  std::sort(out.begin(), out.end(), [&](const Location& a, const Location& b) {
+    if (rank(a) != rank(b)) return rank(a) < rank(b);
+    if ((a.node == self) != (b.node == self)) return a.node == self;
+    if (a.age != b.age) return a.age < b.age;
+    return a.node < b.node;
+  });
+  return out;
+}
+
 void EngineImpl::ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
                                                         std::span<const DeviceContribution>)>& fn) const {
   std::vector<DeviceContribution> cs;
@@ -308,6 +342,7 @@ std::vector<DeviceContribution> Engine::DeviceContributions(std::string_view dev
 }
 std::optional<MailboxValue> Engine::Mailbox(std::string_view mailbox) const { return impl_->Mailbox(mailbox); }
 std::vector<RegistrationView> Engine::Registrations(std::string_view aor) const { return impl_->Registrations(aor); }
+std::vector<Location> Engine::Locate(std::string_view aor) const { return impl_->Locate(aor); }
 void Engine::ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
                                                     std::span<const DeviceContribution>)>& fn) const {
   impl_->ForEachDevice(fn);

@@ -75,6 +75,7 @@ struct Registration {
   std::uint32_t rtt_us = 0;
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;
+  MonoTime learned{};  // when this node applied this version (Locate's age)
   std::string contact;
 };
 
@@ -185,6 +186,7 @@ class EngineImpl {
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
   std::vector<RegistrationView> Registrations(std::string_view aor) const;
+  std::vector<Location> Locate(std::string_view aor) const;
   void ForEachDevice(const std::function<void(std::string_view, std::optional<DeviceState>,
                                               std::span<const DeviceContribution>)>& fn) const;
   void ForEachMailbox(const std::function<void(std::string_view, const MailboxValue&)>& fn) const;

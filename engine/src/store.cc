@@ -201,6 +201,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   next.rtt_us = rec.rtt_us;
   next.expires_ns = rec.expires_ns;
   next.horizon_ns = rec.horizon_ns;
+  next.learned = env_->Now();
   if (live_new) next.contact.assign(rec.contact);
 
   if (held != nullptr) {

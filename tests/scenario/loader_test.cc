@@ -39,7 +39,8 @@ constexpr const char* kHead = "name: t\nduration: 10s\ncluster: {nodes: 3}\n";
 
 const std::vector<std::string> kShipped = {
     "lan-3-mystate",       "glomers-25", "partition-heal",      "crash-restart",
-    "wan-two-sites",       "registration-storm", "donor-dies-mid-sync", "large-1000"};
+    "wan-two-sites",       "registration-storm", "donor-dies-mid-sync", "large-1000",
+    "call-routing-lan",    "call-routing-partition"};
 
 TEST(Shipped, TheDirectoryHoldsExactlyTheShippedScenarios) {
   std::vector<std::string> found;
@@ -543,6 +544,8 @@ TEST(Readme, EveryExampleLoads) {
       doc = "name: t\nduration: 30s\n" + b;
     } else if (b.rfind("  bursts:", 0) == 0 || b.rfind("  changes:", 0) == 0) {
       doc = head + "workload:\n  devices: 10\n  aors: 10\n" + b;
+    } else if (b.rfind("calls:", 0) == 0) {
+      doc = head + "workload: {aors: 100}\n" + b;
     } else if (b.rfind("checks:", 0) == 0) {
       doc = head + "workload: {devices: 10, rate: 10/s}\n"
                    "faults: [{at: 1s, isolate: 1}, {at: 2s, heal: {}}]\n" + b;

@@ -93,6 +93,21 @@ struct RegistrationView {
   Version version;
 };
 
+// Where an AOR can be reached, as one node knows it now: one answer per server holding a live
+// registration of it. Routing a call uses `reachable` first, then the freshest knowledge.
+struct Location {
+  NodeId node = kNoNode;     // the server holding the registration
+  std::string contact;       // its contact URI
+  ContactStatus status = ContactStatus::kReachable;  // the contact's state as its holder last said
+  // The holder is this node or a peer this node counts as live and not departing: a call sent
+  // there now can arrive. False while the holder is gone but its grace has not run out.
+  bool reachable = false;
+  WallTime expires{};
+  // How long ago this node learned this version of the entry (zero for its own entries made
+  // just now). Knowledge is only as old as the last refresh the holder sent.
+  Duration age{};
+};
+
 // A content hash of this node's cluster-wide view (every device contribution, mailbox value
 // and live registration, without versions). Two nodes with equal digests hold the same view.
 struct ViewDigest {
@@ -154,6 +169,11 @@ class Engine {
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
   // The live (unexpired, not removed) registrations of `aor`, ordered by node id.
   std::vector<RegistrationView> Registrations(std::string_view aor) const;
+  // Where `aor` can be reached from this node's view: every live registration, best first
+  // (reachable holder with a reachable contact, then reachable holder, then the rest; within
+  // each, this node first, then the freshest knowledge, then node id). Empty when no server
+  // holds one. Costs O(registrations of the AOR); allocates the answer.
+  std::vector<Location> Locate(std::string_view aor) const;
 
   // Visitors over the whole view, in no particular order, for dumps and convergence checks.
   void ForEachDevice(const std::function<void(std::string_view device, std::optional<DeviceState> aggregate,

@@ -153,6 +153,25 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   }
   run["faults"] = faults;
   run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
+  if (r.calls) {
+    // Both strategies side by side over the same calls (scenarios/README.md, "calls").
+    json strategies = json::array();
+    for (const auto& [st, c] : r.calls->strategies) {
+      strategies.push_back({{"strategy", std::string(scenario::RoutingStrategyName(st))},
+                            {"routed", c.calls},
+                            {"completed", c.completed},
+                            {"inside_faults", {{"routed", c.inside_calls}, {"completed", c.inside_completed}}},
+                            {"outside_faults",
+                             {{"routed", c.calls - c.inside_calls}, {"completed", c.completed - c.inside_completed}}},
+                            {"looped", c.looped},
+                            {"hop_limit", c.hop_limit},
+                            {"failed_hops", c.failed_hops},
+                            {"stale_sends", c.stale_sends},
+                            {"extra_hops_sum", c.extra_hops_sum},
+                            {"extra_hops_max", c.extra_hops_max}});
+    }
+    run["calls"] = {{"total", r.calls->total}, {"unroutable", r.calls->unroutable}, {"strategies", strategies}};
+  }
   json nodes = json::array();
   for (const NodeSummary& n : r.nodes) {
     nodes.push_back({{"node", n.node},

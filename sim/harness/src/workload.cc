@@ -90,6 +90,102 @@ struct Generator {
   }
 };
 
+// Whether `node` is up at `t` by the scenario's crashes and restarts (faults act before changes
+// at the same instant, so a node crashed at t is down at t).
+bool UpAt(const Scenario& s, NodeId node, Duration t) {
+  bool up = true;
+  for (const scenario::Fault& f : s.faults) {
+    if (f.at > t) break;
+    if (const auto* c = std::get_if<scenario::Crash>(&f.what); c != nullptr && c->node == node) up = false;
+    if (const auto* r = std::get_if<scenario::Restart>(&f.what); r != nullptr && r->node == node) up = true;
+  }
+  return up;
+}
+
+// The first server at or after `preferred` in workload.nodes order that is up at `t`; kNoNode
+// when none is.
+NodeId FirstUp(const Scenario& s, NodeId preferred, Duration t) {
+  const auto& nodes = s.workload.nodes;
+  const auto start = std::find(nodes.begin(), nodes.end(), preferred) - nodes.begin();
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    const NodeId n = nodes[(static_cast<std::size_t>(start) + k) % nodes.size()];
+    if (UpAt(s, n, t)) return n;
+  }
+  return kNoNode;
+}
+
+PlannedChange Register(Duration at, NodeId node, std::uint32_t aor, Duration expires_in) {
+  PlannedChange c;
+  c.at = at;
+  c.node = node;
+  c.kind = EntryKind::kRegistration;
+  c.key = scenario::GeneratedAorName(aor);
+  c.contact = ContactFor(c.key, node);
+  c.expires_in = expires_in;
+  return c;
+}
+
+// Registration churn (scenario::Churn): phones register at their homes, then refresh, move and
+// lapse. Where each phone is follows from the plan itself (and the scenario's crashes), so the
+// expansion stays a pure function of the scenario.
+void ExpandChurn(const Scenario& s, const KeyHomes& homes, std::vector<std::pair<int, PlannedChange>>* out) {
+  const scenario::Workload& w = s.workload;
+  const scenario::Churn& ch = *w.churn;
+  if (w.aors == 0 || w.nodes.empty()) return;
+  auto rng = Stream(s.seed, 300);
+  std::vector<NodeId> where(w.aors, kNoNode);
+  const double initial_rate = w.aors / std::chrono::duration<double>(ch.register_over).count();
+  const double churn_rate = ch.refresh_per_s + ch.move_per_s + ch.lapse_per_s;
+  std::uint64_t next_initial = 0, next_churn = 0;
+  for (;;) {
+    const bool initial_left = next_initial < w.aors;
+    const Duration ti = initial_left ? Tick(Duration{}, initial_rate, next_initial) : Duration::max();
+    const Duration tc = churn_rate > 0 ? Tick(w.start, churn_rate, next_churn) : Duration::max();
+    const bool churn_left = churn_rate > 0 && tc < w.stop;
+    if (!initial_left && !churn_left) break;
+    if (out->size() > kMaxPlannedChanges) break;
+    if (initial_left && (!churn_left || ti <= tc)) {
+      const auto i = static_cast<std::uint32_t>(next_initial++);
+      const NodeId at = FirstUp(s, homes.aor(i), ti);
+      if (at == kNoNode) continue;
+      where[i] = at;
+      out->emplace_back(2, Register(ti, at, i, w.registration_expiry));
+      continue;
+    }
+    ++next_churn;
+    const auto i = static_cast<std::uint32_t>(Below(rng, w.aors));
+    const double pick = Uniform(rng) * churn_rate;
+    const NodeId here = where[i];
+    if (here == kNoNode || !UpAt(s, here, tc)) {
+      // Lapsed, or its server died: the phone registers again, at home if home is up.
+      const NodeId at = FirstUp(s, homes.aor(i), tc);
+      where[i] = at;
+      if (at != kNoNode) out->emplace_back(2, Register(tc, at, i, w.registration_expiry));
+    } else if (pick < ch.refresh_per_s) {
+      out->emplace_back(2, Register(tc, here, i, w.registration_expiry));
+    } else if (pick < ch.refresh_per_s + ch.move_per_s) {
+      std::vector<NodeId> others;
+      for (NodeId n : w.nodes) {
+        if (n != here && UpAt(s, n, tc)) others.push_back(n);
+      }
+      if (others.empty()) continue;
+      const NodeId to = others[Below(rng, others.size())];
+      out->emplace_back(2, Register(tc, to, i, w.registration_expiry));
+      PlannedChange leave;
+      leave.at = tc;
+      leave.node = here;
+      leave.kind = EntryKind::kRegistration;
+      leave.key = scenario::GeneratedAorName(i);
+      leave.remove = true;
+      out->emplace_back(2, std::move(leave));
+      where[i] = to;
+    } else {
+      out->emplace_back(2, Register(tc, here, i, ch.lapse_expiry));
+      where[i] = kNoNode;
+    }
+  }
+}
+
 }  // namespace
 
 KeyHomes::KeyHomes(const Scenario& s)
@@ -176,6 +272,8 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
       if (out.size() > kMaxPlannedChanges) break;
     }
   }
+
+  if (w.churn) ExpandChurn(s, homes, &out);
 
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;

@@ -418,6 +418,18 @@ void Ns3World::RunUntil(Duration until) {
   if (until < now) return;
   ns3::Simulator::Stop(ToNs3(until - now));
   ns3::Simulator::Run();
+  // The stop event runs after the events at `until` that were scheduled before it, not after
+  // those scheduled later (an engine that moved its wakeup to `until` after the stop was set).
+  // Drain the instant, so what a caller sees at `until` has everything due then applied. An
+  // engine never asks to be woken "now" forever (its OnTimer asserts it), so this ends; the
+  // bound makes sure.
+  constexpr int kMaxDrains = 1000;
+  for (int i = 0; i < kMaxDrains; ++i) {
+    const std::uint64_t before = ns3::Simulator::GetEventCount();
+    ns3::Simulator::Stop(ns3::Seconds(0));  // a stop event now, after every event already due now
+    ns3::Simulator::Run();
+    if (ns3::Simulator::GetEventCount() - before <= 1) break;  // only the stop itself ran
+  }
 }
 
 void Ns3World::At(Duration when, std::function<void()> fn) {

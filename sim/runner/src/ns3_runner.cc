@@ -1,6 +1,10 @@
 #include "pbxstate/runner/ns3_runner.h"
 
+#include <algorithm>
+#include <cassert>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -8,6 +12,7 @@
 
 #include <ns3/simulator.h>
 
+#include "pbxstate/harness/calls.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/ns3/world.h"
 
@@ -61,8 +66,28 @@ Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::strin
                                  field + ": " + what);
 }
 
+// What routing calls needs besides the engines: the truth about phones and servers, and the
+// per-strategy accounting. Fed by ApplyFault and MakeChange as the run goes.
+struct CallWorld {
+  explicit CallWorld(const Scenario& s) : reach(s.topology.node_count()), rec(s) {}
+  harness::PhoneTruth truth;
+  harness::ServerReach reach;
+  harness::CallRecorder rec;
+};
+
+// One-way delay of a call's hop between two servers: their LAN, or both LANs and the link
+// between their sites, as configured (a degradation in force is not applied to hops).
+Duration HopDelay(const Scenario& s, NodeId a, NodeId b) {
+  const std::size_t sa = s.topology.SiteOf(a), sb = s.topology.SiteOf(b);
+  if (sa == sb) return s.topology.sites[sa].lan.delay;
+  const scenario::SiteLink* link = s.topology.FindLink(sa, sb);
+  assert(link != nullptr);
+  return s.topology.sites[sa].lan.delay + link->params.delay + s.topology.sites[sb].lan.delay;
+}
+
 // Applies one fault to the world; reports it (and a crash's last statistics) to the recorder.
-Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World& world, harness::RunRecorder& rec) {
+Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World& world, harness::RunRecorder& rec,
+                  CallWorld* calls) {
   const Duration now = world.Now();
   Status st;
   if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
@@ -107,12 +132,18 @@ Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World&
   } else if (const auto* re = std::get_if<scenario::Restart>(&f.what)) {
     st = world.Restart(re->node);
   }
-  if (st.ok()) rec.FaultApplied(now, f);
+  if (st.ok()) {
+    rec.FaultApplied(now, f);
+    if (calls != nullptr) {
+      calls->reach.Apply(f);
+      if (const auto* c = std::get_if<scenario::Crash>(&f.what)) calls->truth.ServerCrashed(c->node);
+    }
+  }
   return st;
 }
 
 // Hands one planned change to its node's engine and tells the recorder what happened.
-void MakeChange(const PlannedChange& c, ns3sim::Ns3World& world, harness::RunRecorder& rec) {
+void MakeChange(const PlannedChange& c, ns3sim::Ns3World& world, harness::RunRecorder& rec, CallWorld* calls) {
   const Duration now = world.Now();
   Engine* e = world.engine(c.node);
   if (e == nullptr) {
@@ -137,7 +168,94 @@ void MakeChange(const PlannedChange& c, ns3sim::Ns3World& world, harness::RunRec
       break;
   }
   rec.ChangeMade(now, c, st);
+  if (calls != nullptr && st.ok()) calls->truth.ChangeAccepted(now, c);
 }
+
+// One call under one strategy, hop by hop on ns-3's clock (scenario::RoutingStrategy).
+struct CallInFlight {
+  std::size_t call;
+  scenario::RoutingStrategy strategy;
+  NodeId at;
+  std::uint32_t hops = 0;
+  std::uint32_t min_hops = 0;
+  std::uint32_t stale_sends = 0;
+  std::vector<NodeId> visited;
+};
+
+// Routes calls: each arrives at its entry server and is routed by every listed strategy.
+class CallRouting {
+ public:
+  CallRouting(const Scenario& s, ns3sim::Ns3World& world, CallWorld& cw)
+      : s_(s), world_(world), cw_(cw), calls_(harness::ExpandCalls(s)) {}
+
+  void Schedule() {
+    if (!calls_.empty()) world_.At(calls_.front().at, [this] { Pump(); });
+  }
+
+ private:
+  void Pump() {
+    const Duration now = world_.Now();
+    while (next_ < calls_.size() && calls_[next_].at <= now) Place(next_++);
+    if (next_ < calls_.size()) world_.At(calls_[next_].at, [this] { Pump(); });
+  }
+
+  void Place(std::size_t i) {
+    const harness::PlannedCall& pc = calls_[i];
+    const Duration now = world_.Now();
+    cw_.rec.Placed(pc);
+    // A dead entry server does not take calls: the caller's trunk fails over to the next one.
+    const auto& entries = s_.calls->nodes;
+    const auto first = std::find(entries.begin(), entries.end(), pc.entry) - entries.begin();
+    NodeId entry = kNoNode;
+    for (std::size_t k = 0; k < entries.size() && entry == kNoNode; ++k) {
+      const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
+      if (cw_.reach.Up(n)) entry = n;
+    }
+    const std::string aor = scenario::GeneratedAorName(pc.aor);
+    if (entry == kNoNode || !cw_.truth.Registered(aor, now)) {
+      cw_.rec.Unroutable(pc);
+      return;
+    }
+    for (scenario::RoutingStrategy st : s_.calls->strategies) {
+      auto c = std::make_shared<CallInFlight>(CallInFlight{i, st, entry, 0, 0, 0, {}});
+      c->min_hops = cw_.truth.Holds(aor, entry, now) ? 0 : 1;
+      c->visited.push_back(entry);
+      Arrive(c);
+    }
+  }
+
+  void Finish(const CallInFlight& c, harness::CallOutcome outcome) {
+    cw_.rec.Finished(c.strategy, calls_[c.call], outcome, c.hops, c.min_hops, c.stale_sends);
+  }
+
+  void Arrive(const std::shared_ptr<CallInFlight>& c) {
+    const Duration now = world_.Now();
+    const std::string aor = scenario::GeneratedAorName(calls_[c->call].aor);
+    if (cw_.truth.Holds(aor, c->at, now)) return Finish(*c, harness::CallOutcome::kCompleted);
+    if (c->hops >= s_.calls->hop_limit) return Finish(*c, harness::CallOutcome::kHopLimit);
+    const Engine* e = world_.engine(c->at);
+    assert(e != nullptr);
+    const harness::Hop hop = harness::NextHop(c->strategy, *e, c->at, aor, s_.topology.node_count());
+    if (!cw_.reach.Reaches(c->at, hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
+    ++c->hops;
+    world_.At(now + HopDelay(s_, c->at, hop.to), [this, c, hop, aor] {
+      if (!cw_.reach.Up(hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
+      if (std::find(c->visited.begin(), c->visited.end(), hop.to) != c->visited.end()) {
+        return Finish(*c, harness::CallOutcome::kLooped);
+      }
+      if (hop.from_location && !cw_.truth.Holds(aor, hop.to, world_.Now())) ++c->stale_sends;
+      c->at = hop.to;
+      c->visited.push_back(hop.to);
+      Arrive(c);
+    });
+  }
+
+  const Scenario& s_;
+  ns3sim::Ns3World& world_;
+  CallWorld& cw_;
+  const std::vector<harness::PlannedCall> calls_;
+  std::size_t next_ = 0;
+};
 
 }  // namespace
 
@@ -197,11 +315,15 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   // change or fault planned at 0 finds them up.
   world->RunUntil(Duration{});
 
+  // Calls are routed only when the scenario has them; without, the run has exactly the events
+  // it always had.
+  std::unique_ptr<CallWorld> calls;
+  if (s.calls) calls = std::make_unique<CallWorld>(s);
   // Faults first, so that at one instant a fault acts before the changes made then.
   Status fault_error;
   for (const scenario::Fault& f : s.faults) {
-    world->At(f.at, [&s, &f, &world, &rec, &fault_error] {
-      Status st = ApplyFault(s, f, *world, rec);
+    world->At(f.at, [&s, &f, &world, &rec, &fault_error, &calls] {
+      Status st = ApplyFault(s, f, *world, rec, calls.get());
       if (!st.ok() && fault_error.ok()) fault_error = st;
     });
   }
@@ -209,10 +331,15 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   std::size_t next = 0;
   std::function<void()> pump = [&] {
     const Duration now = world->Now();
-    while (next < plan.size() && plan[next].at <= now) MakeChange(plan[next++], *world, rec);
+    while (next < plan.size() && plan[next].at <= now) MakeChange(plan[next++], *world, rec, calls.get());
     if (next < plan.size()) world->At(plan[next].at, pump);
   };
   if (!plan.empty()) world->At(plan.front().at, pump);
+  std::optional<CallRouting> routing;
+  if (calls) {
+    routing.emplace(s, *world, *calls);
+    routing->Schedule();
+  }
 
   // Cancellation: scheduled only when asked for, so a run without it has exactly the events it
   // always had. The poll changes nothing in the world; stopping ends Simulator::Run after it.
@@ -276,6 +403,10 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
     a.bytes_sent = world->counters(n)->payload_bytes_sent;
     return a;
   });
+  if (calls) {
+    calls->rec.AddMetrics(&outcome->result.metrics);
+    outcome->result.calls = calls->rec.summary();
+  }
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "ns3";
   outcome->info.seed = s.seed;

@@ -94,6 +94,30 @@ std::vector<MetricInfo> BuildMetrics() {
     m.push_back({std::string("engine.") + name, MetricKind::kCount,
                  std::string(meaning) + ", summed over all nodes"});
   }
+  // Calls (a scenario's calls section), per routing strategy.
+  m.push_back({"calls.total", MetricKind::kCount, "calls placed (each routed by every strategy)"});
+  m.push_back({"calls.unroutable", MetricKind::kCount,
+               "calls for a phone no live server held when the call arrived (left out of the ratios)"});
+  for (const char* st : {"blind_peer", "location"}) {
+    const std::string p = std::string("calls.") + st;
+    m.push_back({p + ".completion_ratio", MetricKind::kNumber,
+                 "routable calls that reached a server holding the phone, as a fraction"});
+    m.push_back({p + ".completion_ratio.outside_faults", MetricKind::kNumber,
+                 "the same, for calls placed while no fault was in force"});
+    m.push_back({p + ".completion_ratio.inside_faults", MetricKind::kNumber,
+                 "the same, for calls placed while a fault was in force"});
+    m.push_back({p + ".looped", MetricKind::kCount, "calls that came back to a server they had visited"});
+    m.push_back({p + ".hop_limit", MetricKind::kCount, "calls stopped by the hop limit"});
+    m.push_back({p + ".failed_hops", MetricKind::kCount,
+                 "calls lost on a hop to a server that was down or cut off from the sender"});
+    m.push_back({p + ".stale_sends", MetricKind::kCount,
+                 "hops sent to a server that, on arrival, no longer held the phone"});
+    m.push_back({p + ".extra_hops.mean", MetricKind::kNumber,
+                 "hops beyond the fewest possible (0 at the holder, else 1), mean over completed calls"});
+    m.push_back({p + ".extra_hops.max", MetricKind::kNumber, "the same, the most"});
+  }
+  m.push_back({"calls.location.extra_hops_vs_blind_peer", MetricKind::kNumber,
+               "location's mean extra hops divided by blind-peer's (below 1: location does better)"});
   return m;
 }
 

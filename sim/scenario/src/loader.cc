@@ -136,6 +136,9 @@ class Loader {
   std::optional<Fault> ReadFault(const Field& f);
   std::optional<NetworkTarget> ReadTarget(MapReader& m, const Field& where);
   void ReadChecks(const Field& f);
+  void ReadChurn(const Field& f);
+  void ReadCalls(const Field& f);
+  void CheckCalls();
 
   std::optional<NodeId> ReadNode(const Field& f);
   // A list of nodes: numbers, ranges "A..B" and site names. `taken` records nodes already
@@ -170,6 +173,9 @@ class Loader {
   // Per burst: a registration storm's node and count fields; empty otherwise.
   std::vector<Field> burst_node_fields_, burst_count_fields_;
   std::vector<Field> check_fields_;
+  std::optional<Field> churn_field_, calls_field_;
+  std::map<std::string, Field> calls_fields_;
+  std::vector<Field> call_burst_fields_;
   struct KeyUse {
     Field field;
     std::size_t bytes;
@@ -183,7 +189,7 @@ void Loader::Root(const Field& root) {
   MapReader m(root, d_, "a mapping of scenario keys (name, duration, cluster, ...)");
   if (!m.ok()) return;
   m.AllowOnly({"name", "description", "seed", "duration", "quiet", "cluster", "network",
-               "transport", "engine", "workload", "faults", "checks"});
+               "transport", "engine", "workload", "calls", "faults", "checks"});
 
   if (auto f = m.Require("name", "a scenario name")) {
     if (auto v = ReadString(*f, d_, "a name")) {
@@ -231,12 +237,14 @@ void Loader::Root(const Field& root) {
   if (s_.workload.nodes.empty() && cluster_ok_) {
     for (NodeId n = 1; n <= node_count_; ++n) s_.workload.nodes.push_back(n);
   }
+  if (auto f = m.Get("calls")) ReadCalls(*f);
   if (auto f = m.Get("faults")) ReadFaults(*f);
   if (auto f = m.Get("checks")) ReadChecks(*f);
 
   if (d_.count() != 0) return;
   CheckEngine();
   CheckWorkload();
+  CheckCalls();
   CheckTimeline();
   CheckChecks();
 }
@@ -673,7 +681,7 @@ void Loader::ReadWorkload(const Field& f) {
   MapReader m(f, d_, "a mapping of workload settings");
   if (!m.ok()) return;
   m.AllowOnly({"devices", "mailboxes", "aors", "spread", "nodes", "rate", "start", "stop", "mix",
-               "device_states", "registration_expiry", "bursts", "changes"});
+               "device_states", "registration_expiry", "bursts", "changes", "churn"});
   for (const auto& entry : m.entries()) workload_fields_.emplace(entry.key, entry.value);
   auto count = [&](const char* key, std::uint32_t& out) {
     if (auto v = m.Get(key)) {
@@ -764,6 +772,130 @@ void Loader::ReadWorkload(const Field& f) {
       }
     }
   }
+  if (auto v = m.Get("churn")) ReadChurn(*v);
+}
+
+void Loader::ReadChurn(const Field& f) {
+  churn_field_ = f;
+  MapReader m(f, d_, "a mapping of churn rates (refresh, move, lapse)");
+  if (!m.ok()) return;
+  if (!m.AllowOnly({"register_over", "refresh", "move", "lapse", "lapse_expiry"})) return;
+  Churn c;
+  c.pos = PosOf(f);
+  bool ok = true;
+  if (auto v = m.Get("register_over")) {
+    if (auto x = ReadDuration(*v, d_, 1ms, kMaxDuration)) c.register_over = *x; else ok = false;
+  }
+  auto rate = [&](const char* key, double& out) {
+    if (auto v = m.Get(key)) {
+      if (auto x = ReadRate(*v, d_, 0, kMaxRate)) out = *x; else ok = false;
+    }
+  };
+  rate("refresh", c.refresh_per_s);
+  rate("move", c.move_per_s);
+  rate("lapse", c.lapse_per_s);
+  if (auto v = m.Get("lapse_expiry")) {
+    if (auto x = ReadDuration(*v, d_, 1s, kMaxExpiry)) {
+      c.lapse_expiry = *x;
+      expiry_uses_.emplace_back(*v, *x);
+    } else {
+      ok = false;
+    }
+  }
+  if (ok) s_.workload.churn = c;
+}
+
+void Loader::ReadCalls(const Field& f) {
+  calls_field_ = f;
+  MapReader m(f, d_, "a mapping of call settings (rate, nodes, strategies, ...)");
+  if (!m.ok()) return;
+  if (!m.AllowOnly({"rate", "start", "stop", "nodes", "bursts", "strategies", "hop_limit"})) return;
+  for (const auto& entry : m.entries()) calls_fields_.emplace(entry.key, entry.value);
+  Calls c;
+  c.pos = PosOf(f);
+  c.stop = s_.duration;
+  bool ok = true;
+  if (auto v = m.Get("rate")) {
+    if (auto x = ReadRate(*v, d_, 0, kMaxRate)) c.rate_per_s = *x; else ok = false;
+  }
+  if (auto v = m.Get("start")) {
+    if (auto x = ReadTime(*v)) c.start = *x; else ok = false;
+  }
+  if (auto v = m.Get("stop")) {
+    if (auto x = ReadTime(*v)) c.stop = *x; else ok = false;
+  }
+  if (auto v = m.Get("nodes")) {
+    if (auto x = ReadNodeSet(*v, "a list of entry servers", nullptr)) c.nodes = *x; else ok = false;
+  }
+  if (c.nodes.empty() && cluster_ok_) {
+    for (NodeId n = 1; n <= node_count_; ++n) c.nodes.push_back(n);
+  }
+  if (auto v = m.Get("bursts")) {
+    if (auto items = ReadList(*v, d_, "a list of call bursts", 0, 10'000)) {
+      for (const Field& item : *items) {
+        MapReader bm(item, d_, "a call burst: a mapping with at, length and rate");
+        if (!bm.ok() || !bm.AllowOnly({"at", "length", "rate"})) {
+          ok = false;
+          continue;
+        }
+        CallBurst b;
+        b.pos = PosOf(item);
+        bool bok = true;
+        if (auto at = bm.Require("at", "when the burst starts, e.g. 20s")) {
+          if (auto x = ReadTime(*at)) b.at = *x; else bok = false;
+        } else {
+          bok = false;
+        }
+        if (auto len = bm.Require("length", "how long it lasts, e.g. 2s")) {
+          if (auto x = ReadDuration(*len, d_, 1ms, kMaxDuration)) b.length = *x; else bok = false;
+        } else {
+          bok = false;
+        }
+        if (auto r = bm.Require("rate", "extra calls per second, e.g. 1000/s")) {
+          if (auto x = ReadRate(*r, d_, 0.001, kMaxRate)) b.rate_per_s = *x; else bok = false;
+        } else {
+          bok = false;
+        }
+        if (bok && !c.bursts.empty() && b.at < c.bursts.back().at) {
+          d_.Error(item.mark, item.path, "expected bursts in time order; this one starts before the one above");
+          bok = false;
+        }
+        if (bok) {
+          c.bursts.push_back(b);
+          call_burst_fields_.push_back(item);
+        } else {
+          ok = false;
+        }
+      }
+    } else {
+      ok = false;
+    }
+  }
+  if (auto v = m.Get("strategies")) {
+    if (auto items = ReadList(*v, d_, "a list of routing strategies", 1, kRoutingStrategyCount)) {
+      std::vector<RoutingStrategy> list;
+      for (const Field& item : *items) {
+        if (auto x = ReadEnum(item, d_, {"blind-peer", "location"})) {
+          const auto st = static_cast<RoutingStrategy>(*x);
+          if (std::find(list.begin(), list.end(), st) != list.end()) {
+            d_.Error(item.mark, item.path, std::string(RoutingStrategyName(st)) + " is listed twice");
+            ok = false;
+          } else {
+            list.push_back(st);
+          }
+        } else {
+          ok = false;
+        }
+      }
+      if (ok) c.strategies = list;
+    } else {
+      ok = false;
+    }
+  }
+  if (auto v = m.Get("hop_limit")) {
+    if (auto x = ReadUint(*v, d_, 1, kMaxNodes)) c.hop_limit = static_cast<std::uint32_t>(*x); else ok = false;
+  }
+  if (ok) s_.calls = c;
 }
 
 std::optional<Burst> Loader::ReadBurst(const Field& f) {
@@ -1482,6 +1614,90 @@ void Loader::CheckTimeline() {
   }
 }
 
+// Whether a run of `calls` measures `metric` (a calls.<strategy>.* metric needs its strategy).
+bool CallsMeasure(const Calls& calls, const std::string& metric) {
+  auto has = [&](RoutingStrategy st) {
+    return std::find(calls.strategies.begin(), calls.strategies.end(), st) != calls.strategies.end();
+  };
+  if (metric == "calls.location.extra_hops_vs_blind_peer") {
+    return has(RoutingStrategy::kLocation) && has(RoutingStrategy::kBlindPeer);
+  }
+  for (int i = 0; i < kRoutingStrategyCount; ++i) {
+    const auto st = static_cast<RoutingStrategy>(i);
+    if (metric.rfind("calls." + std::string(RoutingStrategyMetricName(st)) + ".", 0) == 0) return has(st);
+  }
+  return true;
+}
+
+void Loader::CheckCalls() {
+  const Workload& w = s_.workload;
+  if (w.churn) {
+    if (w.aors == 0) {
+      d_.Error(churn_field_->mark, churn_field_->path, "churn moves phones; expected workload.aors above 0");
+    }
+    if (w.mix.registration > 0) {
+      const auto it = workload_fields_.find("mix");
+      const Field& f = it != workload_fields_.end() ? it->second : *churn_field_;
+      d_.Error(f.mark, f.path,
+               "with churn, the AORs' registrations follow the phones; expected no registration share in the mix");
+    }
+    for (std::size_t i = 0; i < w.bursts.size(); ++i) {
+      if (std::holds_alternative<RegistrationStorm>(w.bursts[i].what)) {
+        d_.Error(burst_fields_[i].mark, burst_fields_[i].path,
+                 "with churn, the AORs' registrations follow the phones; a registration storm cannot be combined with it");
+      }
+    }
+    if (w.churn->register_over > s_.duration) {
+      d_.Error(churn_field_->mark, churn_field_->path + ".register_over",
+               "expected at most the duration (" + FormatDuration(s_.duration) + ")");
+    }
+  }
+  if (!s_.calls) return;
+  Calls& c = *s_.calls;
+  auto field = [&](const char* key) {
+    auto it = calls_fields_.find(key);
+    return it != calls_fields_.end() ? it->second : *calls_field_;
+  };
+  if (w.aors == 0) {
+    d_.Error(calls_field_->mark, calls_field_->path, "calls are for the generated phones; expected workload.aors above 0");
+  }
+  if (node_count_ < 2) {
+    d_.Error(calls_field_->mark, calls_field_->path, "routing needs at least two servers");
+    return;
+  }
+  if (c.hop_limit == 0) c.hop_limit = node_count_ - 1;
+  if (c.hop_limit > node_count_) {
+    const Field f = field("hop_limit");
+    d_.Error(f.mark, f.path, "expected at most the number of servers (" + std::to_string(node_count_) + ")");
+  }
+  if (c.stop > s_.duration) {
+    const Field f = field("stop");
+    d_.Error(f.mark, f.path, "expected at most the duration (" + FormatDuration(s_.duration) + ")");
+  }
+  if (c.rate_per_s > 0 && c.start >= c.stop) {
+    const Field f = field(calls_fields_.count("stop") ? "stop" : "start");
+    d_.Error(f.mark, f.path,
+             "expected start (" + FormatDuration(c.start) + ") before stop (" + FormatDuration(c.stop) +
+                 ") when rate is above 0/s");
+  }
+  double total = c.rate_per_s * std::chrono::duration<double>(c.stop - c.start).count();
+  for (std::size_t i = 0; i < c.bursts.size(); ++i) {
+    const CallBurst& b = c.bursts[i];
+    total += b.rate_per_s * std::chrono::duration<double>(b.length).count();
+    if (b.at + b.length > s_.duration) {
+      const Field& f = call_burst_fields_[i];
+      d_.Error(f.mark, f.path, "a burst at " + FormatDuration(b.at) + " lasting " + FormatDuration(b.length) +
+                                   " ends after the duration (" + FormatDuration(s_.duration) + ")");
+    }
+  }
+  if (total > kMaxCalls) {
+    const Field f = field("rate");
+    d_.Error(f.mark, f.path,
+             "the calls section makes about " + FormatNumber(std::round(total)) + " calls; expected at most " +
+                 FormatNumber(kMaxCalls));
+  }
+}
+
 void Loader::CheckChecks() {
   bool has[6] = {};  // indexed by ConvergenceAfter
   for (const Fault& f : s_.faults) {
@@ -1512,6 +1728,10 @@ void Loader::CheckChecks() {
       d_.Error(f.mark, f.path,
                c.metric + " has no samples: expected a workload that makes changes (rate, "
                           "bursts or changes)");
+    } else if (c.metric.rfind("calls.", 0) == 0 && !s_.calls) {
+      d_.Error(f.mark, f.path, c.metric + " has no samples: expected a calls section");
+    } else if (s_.calls && !CallsMeasure(*s_.calls, c.metric)) {
+      d_.Error(f.mark, f.path, c.metric + " has no samples: calls.strategies does not list its strategy");
     } else if (node_count_ < 2 && (c.metric.rfind("delivery_latency.", 0) == 0 ||
                                    c.metric.rfind("stable_latency.", 0) == 0)) {
       d_.Error(f.mark, f.path, c.metric + " has no samples: expected at least two nodes");

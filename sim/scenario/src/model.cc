@@ -14,6 +14,22 @@ std::string_view TransportModeName(TransportMode mode) {
   return "?";
 }
 
+std::string_view RoutingStrategyName(RoutingStrategy strategy) {
+  switch (strategy) {
+    case RoutingStrategy::kBlindPeer: return "blind-peer";
+    case RoutingStrategy::kLocation: return "location";
+  }
+  return "?";
+}
+
+std::string_view RoutingStrategyMetricName(RoutingStrategy strategy) {
+  switch (strategy) {
+    case RoutingStrategy::kBlindPeer: return "blind_peer";
+    case RoutingStrategy::kLocation: return "location";
+  }
+  return "?";
+}
+
 std::uint32_t Topology::node_count() const {
   std::uint32_t n = 0;
   for (const Site& s : sites) n += s.node_count;

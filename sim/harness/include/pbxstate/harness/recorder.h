@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pbxstate/engine.h"
+#include "pbxstate/harness/calls.h"
 #include "pbxstate/harness/oracle.h"
 #include "pbxstate/harness/slots.h"
 #include "pbxstate/harness/workload.h"
@@ -84,6 +85,7 @@ struct RunResult {
   std::vector<Discrepancy> discrepancies;  // at most kMaxDiscrepancies
   std::uint64_t discrepancy_count = 0;
   std::vector<NodeSummary> nodes;
+  std::optional<CallSummary> calls;    // with a calls section: per-strategy routing results
   std::uint64_t changes_skipped = 0;   // planned on a node that was down
   std::uint64_t changes_refused = 0;   // the engine refused them (bounds)
 };

@@ -29,6 +29,7 @@ inline constexpr Duration kMaxQuiet = 1h;
 inline constexpr std::uint32_t kMaxKeys = 1'000'000;  // devices, mailboxes, AORs each
 inline constexpr double kMaxRate = 1'000'000.0;       // changes per second
 inline constexpr double kMaxGeneratedChanges = 10'000'000.0;
+inline constexpr double kMaxCalls = 10'000'000.0;  // calls in one scenario
 inline constexpr Duration kMaxNetworkDelay = 10s;
 
 // Where a value was written (1-based), for reports that point back at the file; 0 when unknown.
@@ -151,6 +152,21 @@ struct TimedChange {
   SourcePos pos;
 };
 
+// Registration churn over the generated AORs (scenarios/README.md, "churn"): every AOR
+// registers at its home once, evenly spread over [0, register_over); then, in
+// [workload.start, workload.stop), phones picked at random refresh where they are registered,
+// move to another server (register there, then leave the old one at the same instant), or
+// lapse (register once more with lapse_expiry and then stop refreshing), each at its rate. A
+// phone whose server crashed, or that lapsed, registers again at its home when picked.
+struct Churn {
+  Duration register_over = 2s;
+  double refresh_per_s = 0;
+  double move_per_s = 0;
+  double lapse_per_s = 0;
+  Duration lapse_expiry = 10s;
+  SourcePos pos;
+};
+
 // Generated keys are named by GeneratedDeviceName() and friends, indices from 0.
 struct Workload {
   std::uint32_t devices = 0;
@@ -169,6 +185,43 @@ struct Workload {
   Duration registration_expiry = 3600s;  // expiry of generated registrations
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
+  std::optional<Churn> churn;            // owns the AORs' registrations when set
+};
+
+// --- calls ---
+
+// How a server routes a call for a phone it does not hold itself.
+enum class RoutingStrategy : std::uint8_t {
+  // Hand the call to the next server in node order (wrapping), which tries locally and does the
+  // same; a hop limit carried with the call stops it: the classic two-node recipe for N nodes.
+  kBlindPeer = 0,
+  // Ask this server's view (Engine::Locate) and send the call straight to the holder; fall back
+  // to kBlindPeer when the view has no reachable answer.
+  kLocation = 1,
+};
+inline constexpr int kRoutingStrategyCount = 2;
+std::string_view RoutingStrategyName(RoutingStrategy strategy);  // "blind-peer", "location"
+std::string_view RoutingStrategyMetricName(RoutingStrategy strategy);  // "blind_peer", "location"
+
+struct CallBurst {
+  Duration at{};
+  Duration length{};
+  double rate_per_s = 0;
+  SourcePos pos;
+};
+
+// Calls for generated AORs arrive at entry servers, evenly spaced, each for an AOR drawn with
+// the scenario's seed, and are routed by every listed strategy (each strategy sees the same
+// calls; routing changes no state, so they do not disturb each other).
+struct Calls {
+  double rate_per_s = 0;
+  Duration start{};
+  Duration stop{};             // after loading: the scenario's duration when unset
+  std::vector<NodeId> nodes;   // entry servers, in turn; after loading: all nodes when unset
+  std::vector<CallBurst> bursts;  // in time order
+  std::vector<RoutingStrategy> strategies{RoutingStrategy::kBlindPeer, RoutingStrategy::kLocation};
+  std::uint32_t hop_limit = 0;  // hops a call may take; after loading: nodes - 1 when unset
+  SourcePos pos;
 };
 
 std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
@@ -246,6 +299,7 @@ struct Scenario {
   // their defaults: the world sets them per node.
   EngineConfig engine;
   Workload workload;
+  std::optional<Calls> calls;
   std::vector<Fault> faults;  // in time order (stable for equal times)
   std::vector<Check> checks;
 
