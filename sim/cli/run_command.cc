@@ -1,4 +1,6 @@
-// pbxstate run SCENARIO: run a scenario in ns-3, write its run record, print a summary.
+// pbxstate run SCENARIO: run a scenario in ns-3 (default) or on a real cluster of network
+// namespaces (--backend netns), write its run record, print a summary. --backend ns3,netns runs
+// both and prints them side by side.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +11,10 @@
 #include "commands.h"
 #include "pbxstate/gate/junit.h"
 #include "pbxstate/runner/ns3_runner.h"
+#ifdef PBXSTATE_WITH_NETNS
+#include "pbxstate/netns/interrupt.h"
+#include "pbxstate/runner/netns_runner.h"
+#endif
 #include "pbxstate/scenario/loader.h"
 #include "report_scripts.h"
 #include "run_support.h"
@@ -24,6 +30,9 @@ struct RunCommandOptions {
   bool quiet = false;
   bool no_report = false;
   std::string backend = "ns3";
+  std::string corosync_transport = "knet";  // netns
+  bool crash_corosync = false;              // netns
+  std::string pbxstated;                    // netns
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -91,47 +100,139 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
               o.info.wall_seconds > 0 ? static_cast<double>(s.end().count()) / 1e9 / o.info.wall_seconds : 0.0);
 }
 
+// Exit status for a run that could not complete.
+int FailedRunStatus(const Status& st) {
+  if (st.code() == Status::Code::kInvalidArgument) return kExitInvalid;
+#ifdef PBXSTATE_WITH_NETNS
+  if (netns::InterruptRequested()) return 128 + netns::InterruptSignal();
+#endif
+  return kExitCheckFailed;
+}
+
+// Runs `s` on one backend into `out`; prints nothing but errors.
+Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
+             const runner::RunOptions& ro, runner::RunOutcome* outcome) {
+  if (backend == "ns3") return runner::RunNs3(s, ro, outcome);
+#ifdef PBXSTATE_WITH_NETNS
+  if (backend == "netns") {
+    runner::NetnsOptions no;
+    no.corosync_transport =
+        options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp : netns::CorosyncTransport::kKnet;
+    no.crash_corosync = options.crash_corosync;
+    no.pbxstated = options.pbxstated;
+    return runner::RunNetns(s, ro, outcome, no);
+  }
+#else
+  (void)options;
+#endif
+  return Status::InvalidArgument("pbxstate run: --backend " + backend + ": not built in this version");
+}
+
+// Two backends' figures of one scenario, one row per metric.
+void PrintSideBySide(const scenario::Scenario& s, const std::vector<std::pair<std::string, runner::RunOutcome>>& runs) {
+  std::printf("\n%s: ", s.name.c_str());
+  for (const auto& [b, o] : runs) std::printf("%s %s   ", b.c_str(), o.all_checks_pass() ? "PASS" : "FAIL");
+  std::printf("\n  %-34s", "metric");
+  for (const auto& [b, o] : runs) std::printf(" %14s", b.c_str());
+  std::printf("\n");
+  std::vector<std::string> keys = {"changes", "lost", "stale", "messages_per_change"};
+  for (const char* fam : {"delivery_latency", "stable_latency", "convergence.after_heal", "convergence.after_crash",
+                          "convergence.after_restart", "convergence.after_restore"}) {
+    for (const char* q : {".p50", ".max"}) keys.push_back(std::string(fam) + q);
+  }
+  for (const std::string& k : keys) {
+    bool any = false;
+    for (const auto& [b, o] : runs) any = any || o.result.metrics.count(k) != 0;
+    if (!any) continue;
+    std::printf("  %-34s", k.c_str());
+    for (const auto& [b, o] : runs) {
+      auto it = o.result.metrics.find(k);
+      if (it == o.result.metrics.end()) {
+        std::printf(" %14s", "-");
+      } else if (k.find("latency") != std::string::npos || k.find("convergence") != std::string::npos) {
+        std::printf(" %14s", ShowNs(it->second).c_str());
+      } else {
+        std::printf(" %14.4g", it->second);
+      }
+    }
+    std::printf("\n");
+  }
+}
+
 int RunRun(const RunCommandOptions& options) {
   const scenario::LoadResult loaded = scenario::LoadScenarioFile(options.file);
   if (!loaded.ok()) {
     for (const scenario::ScenarioError& e : loaded.errors) std::cerr << e.ToString() << "\n";
     return kExitInvalid;
   }
-  if (options.backend != "ns3") {
-    std::cerr << "pbxstate run: --backend " << options.backend << ": only the ns3 backend is built in this version\n";
+  const scenario::Scenario& s = *loaded.scenario;
+  std::vector<std::string> backends;
+  for (std::size_t a = 0; a <= options.backend.size();) {
+    const std::size_t b = std::min(options.backend.find(',', a), options.backend.size());
+    backends.push_back(options.backend.substr(a, b - a));
+    a = b + 1;
+  }
+  for (const std::string& b : backends) {
+    if (b != "ns3" && b != "netns") {
+      std::cerr << "pbxstate run: --backend " << options.backend << ": expected ns3, netns or ns3,netns\n";
+      return kExitInvalid;
+    }
+  }
+  if (options.corosync_transport != "knet" && options.corosync_transport != "udp") {
+    std::cerr << "pbxstate run: --corosync-transport " << options.corosync_transport << ": expected knet or udp\n";
     return kExitInvalid;
   }
-  const scenario::Scenario& s = *loaded.scenario;
-  runner::RunOptions ro;
-  ro.seed = options.seed;
-  ro.out = options.out.empty() ? std::filesystem::path("out") / s.name : std::filesystem::path(options.out);
-  ro.dump_state = options.dump_state;
-  ro.progress = !options.quiet;
-  runner::RunOutcome outcome;
-  if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
+  const std::filesystem::path base = options.out.empty() ? std::filesystem::path("out") / s.name : std::filesystem::path(options.out);
+#ifdef PBXSTATE_WITH_NETNS
+  // Refuse what a backend cannot do before any backend starts.
+  for (const std::string& b : backends) {
+    if (b != "netns") continue;
+    scenario::Scenario seeded = s;
+    if (options.seed) seeded.seed = *options.seed;
+    if (Status st = runner::CheckNetnsSupport(seeded); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return kExitInvalid;
+    }
   }
-  if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
-  gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
-                         gate::CasesForChecks(s.name, outcome.verdicts)};
-  if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
-    std::cerr << "pbxstate run: " << error << "\n";
+#endif
+  std::vector<std::pair<std::string, runner::RunOutcome>> done;
+  bool all_pass = true;
+  for (const std::string& backend : backends) {
+    runner::RunOptions ro;
+    ro.seed = options.seed;
+    ro.out = backends.size() == 1 ? base : base / backend;
+    ro.dump_state = options.dump_state;
+    ro.progress = !options.quiet;
+    runner::RunOutcome outcome;
+    if (Status st = RunOn(backend, s, options, ro, &outcome); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return FailedRunStatus(st);
+    }
+    if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
+    gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
+                           gate::CasesForChecks(s.name, outcome.verdicts)};
+    if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
+      std::cerr << "pbxstate run: " << error << "\n";
+      return kExitCheckFailed;
+    }
+    if (!options.no_report) {
+      if (!RunReportScript("html_report.py", {ro.out->string()}, true)) {
+        std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
+        return kExitCheckFailed;
+      }
+      if (!options.quiet) std::printf("  report: %s/report.html\n", ro.out->string().c_str());
+    }
+    all_pass = all_pass && outcome.all_checks_pass();
+    done.emplace_back(backend, std::move(outcome));
+  }
+  // The default output folder collects runs side by side: keep its index page current.
+  if (!options.no_report && options.out.empty() &&
+      !RunReportScript("index_report.py", {base.parent_path().string()}, true)) {
+    std::cerr << "pbxstate run: " << base.parent_path().string() << "/index.html could not be written\n";
     return kExitCheckFailed;
   }
-  if (!options.no_report) {
-    if (!RunReportScript("html_report.py", {ro.out->string()}, true)) {
-      std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
-      return kExitCheckFailed;
-    }
-    // The default output folder collects runs side by side: keep its index page current.
-    if (options.out.empty() && !RunReportScript("index_report.py", {ro.out->parent_path().string()}, true)) {
-      std::cerr << "pbxstate run: " << ro.out->parent_path().string() << "/index.html could not be written\n";
-      return kExitCheckFailed;
-    }
-    if (!options.quiet) std::printf("  report: %s/report.html\n", ro.out->string().c_str());
-  }
-  return outcome.all_checks_pass() ? kExitOk : kExitCheckFailed;
+  if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
+  return all_pass ? kExitOk : kExitCheckFailed;
 }
 
 }  // namespace
@@ -140,14 +241,26 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run",
-      "Run a scenario in ns-3 and write its run record (run.json, timing.json, latencies.csv,\n"
-      "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html).\n"
-      "Exit 0 when every check passes, 1 when one fails, 2 for an invalid scenario.");
+      "Run a scenario in ns-3 (or, with --backend netns, on a real cluster of network namespaces\n"
+      "on this host: root) and write its run record (run.json, timing.json, latencies.csv,\n"
+      "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
+      "with two backends, one folder each under it).\n"
+      "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
+      "invalid scenario or one the backend cannot run, 128+N when interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");
   cmd->add_flag("--dump-state", options->dump_state, "also write state.jsonl: every node's final view and the change log");
-  cmd->add_option("--backend", options->backend, "where to run: ns3")->capture_default_str();
+  cmd->add_option("--backend", options->backend,
+                  "where to run: ns3 (simulated), netns (real corosync + pbxstated per network namespace), "
+                  "or ns3,netns (both, side by side)")
+      ->capture_default_str();
+  cmd->add_option("--corosync-transport", options->corosync_transport,
+                  "netns: corosync's transport, knet (unicast) or udp (multicast)")
+      ->capture_default_str();
+  cmd->add_flag("--crash-corosync", options->crash_corosync,
+                "netns: a crash also kills the node's corosync (detection by totem's token instead of CPG)");
+  cmd->add_option("--pbxstated", options->pbxstated, "netns: the daemon binary (default: this build's, $PBXSTATED, PATH)");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");
   cmd->callback([options, &chosen] { chosen = [options] { return RunRun(*options); }; });

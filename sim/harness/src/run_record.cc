@@ -115,6 +115,8 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                      {"transport", std::string(scenario::TransportModeName(s.transport))}};
   run["seed"] = info.seed;
   run["backend"] = info.backend;
+  // Only backends with something to say add the key, so other records keep their bytes.
+  if (!info.notes.empty()) run["backend_notes"] = info.notes;
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);
@@ -227,28 +229,34 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
 }
 
 void AppendNodeState(std::vector<std::string>* lines, NodeId node, const Engine& engine) {
+  AppendNodeState(lines, node, FinalViewOf(engine));
+}
+
+void AppendNodeState(std::vector<std::string>* lines, NodeId node, const FinalView& view) {
   json devices = json::array();
-  engine.ForEachDevice([&](std::string_view device, std::optional<DeviceState> agg, std::span<const DeviceContribution> cs) {
+  for (const FinalView::Device& d : view.devices) {
     json contributions = json::array();
-    for (const DeviceContribution& c : cs) {
+    for (const DeviceContribution& c : d.contributions) {
       contributions.push_back({{"node", c.node}, {"state", std::string(DeviceStateName(c.state))},
                                {"incarnation", c.version.incarnation}, {"sequence", c.version.sequence}});
     }
-    devices.push_back({{"device", std::string(device)},
-                       {"aggregate", agg ? json(std::string(DeviceStateName(*agg))) : json(nullptr)},
+    devices.push_back({{"device", d.name},
+                       {"aggregate", d.aggregate ? json(std::string(DeviceStateName(*d.aggregate))) : json(nullptr)},
                        {"contributions", contributions}});
-  });
+  }
   json regs = json::array();
-  engine.ForEachRegistration([&](std::string_view aor, const RegistrationView& v) {
-    regs.push_back({{"aor", std::string(aor)}, {"node", v.node}, {"contact", v.info.contact},
+  for (const FinalView::Registration& r : view.registrations) {
+    const RegistrationView& v = r.view;
+    regs.push_back({{"aor", r.aor}, {"node", v.node}, {"contact", v.info.contact},
                     {"expires_ns", v.info.expires.time_since_epoch().count()},
                     {"reachable", v.info.status == ContactStatus::kReachable}});
-  });
+  }
   json mailboxes = json::array();
-  engine.ForEachMailbox([&](std::string_view mailbox, const MailboxValue& v) {
-    mailboxes.push_back({{"mailbox", std::string(mailbox)}, {"new", v.counts.new_messages}, {"old", v.counts.old_messages},
+  for (const FinalView::Mailbox& m : view.mailboxes) {
+    const MailboxValue& v = m.value;
+    mailboxes.push_back({{"mailbox", m.mailbox}, {"new", v.counts.new_messages}, {"old", v.counts.old_messages},
                          {"urgent", v.counts.urgent_messages}, {"writer", v.writer}});
-  });
+  }
   lines->push_back(json({{"type", "node_view"}, {"node", node}, {"devices", devices}, {"registrations", regs},
                          {"mailboxes", mailboxes}}).dump());
 }

@@ -398,7 +398,7 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
 
   outcome->result = rec.Finish(end, [&](NodeId n) {
     harness::RunRecorder::NodeAtEnd a;
-    a.engine = world->engine(n);
+    if (const Engine* e = world->engine(n)) a.view = harness::FinalViewOf(*e);
     a.frames_sent = world->counters(n)->frames_sent;
     a.bytes_sent = world->counters(n)->payload_bytes_sent;
     return a;

@@ -2,8 +2,9 @@
 //
 // A runner (ns-3 world, network-namespace cluster) tells the recorder what happened, in time
 // order: node starts and crashes, faults, every local change it made (and the engine's answer),
-// and every view change each node's engine reported. At the end it hands over the engines that
-// are up. The recorder keeps two accounts apart: what the nodes showed (their view changes and
+// and every view change each node's engine reported. At the end it hands over the final view of
+// every node that is up, as data (FinalView), whether its engine lives in this process (ns-3) or
+// in a daemon that answered a `dump` (network namespaces). The recorder keeps two accounts apart: what the nodes showed (their view changes and
 // final views) and what they should have shown (the Oracle, fed only from the workload log and
 // the membership history), and measures one against the other.
 #pragma once
@@ -95,6 +96,32 @@ inline constexpr std::size_t kMaxDiscrepancies = 200;
 // A fault as a short text for reports: "partition [1,2] [3]", "crash node 3".
 std::string DescribeFault(const scenario::Fault& fault);
 
+// One node's final view and counters, as data: what Finish compares with the oracle. An engine
+// in this process gives it through FinalViewOf; a node in another process through its daemon's
+// `dump` and `stats` answers. Entries come in the order the node listed them (Finish interns
+// keys in that order: devices, then registrations, then mailboxes).
+struct FinalView {
+  struct Device {
+    std::string name;
+    std::optional<DeviceState> aggregate;  // nullopt: no node contributes
+    std::vector<DeviceContribution> contributions;
+  };
+  struct Registration {
+    std::string aor;
+    RegistrationView view;
+  };
+  struct Mailbox {
+    std::string mailbox;
+    MailboxValue value;
+  };
+  EngineStats stats;
+  std::uint64_t digest = 0;  // ViewDigest::hash
+  std::vector<Device> devices;  // only devices with at least one contribution
+  std::vector<Registration> registrations;
+  std::vector<Mailbox> mailboxes;
+};
+FinalView FinalViewOf(const Engine& engine);
+
 class RunRecorder {
  public:
   // `keep_timelines`: record every node's view over time (needed for convergence after faults;
@@ -116,7 +143,7 @@ class RunRecorder {
 
   // ---- the end ----
   struct NodeAtEnd {
-    const Engine* engine = nullptr;  // nullptr when down
+    std::optional<FinalView> view;  // nullopt when down
     std::uint64_t frames_sent = 0;
     std::uint64_t bytes_sent = 0;
   };

@@ -43,6 +43,9 @@ struct SeriesPoint {
 
 struct RunInfo {
   std::string backend;  // "ns3", "netns"
+  // What the backend could not do exactly as the scenario says, one sentence each (run.json's
+  // "backend_notes", present only when not empty).
+  std::vector<std::string> notes;
   std::uint64_t seed = 0;
   std::vector<SeriesPoint> series;
   double wall_seconds = 0;
@@ -59,6 +62,8 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
 
 // Appends one node's final view to state.jsonl lines (one JSON object per line).
 void AppendNodeState(std::vector<std::string>* lines, NodeId node, const Engine& engine);
+// The same from a node's final view as data (a daemon's `dump`).
+void AppendNodeState(std::vector<std::string>* lines, NodeId node, const FinalView& view);
 // Appends the change log (one line per local change) to state.jsonl lines.
 void AppendChangeLog(std::vector<std::string>* lines, const RunResult& r);
 bool WriteLines(const std::filesystem::path& file, const std::vector<std::string>& lines, std::string* error);

@@ -1,0 +1,60 @@
+// pbxstated: one engine hosted over Corosync CPG, with a control socket, on one epoll loop.
+//
+// Life: Run() waits for corosync (up to connect_timeout), creates the engine with the corosync
+// node id and a fresh incarnation (wall clock in microseconds), opens the control socket, then
+// loops on one epoll set {CpgEnv::fd(), ControlServer::fd(), signalfd(SIGTERM, SIGINT)} until a
+// signal, a `stop` request, or a fatal transport error. A graceful stop sends `stopping` to every
+// subscriber, writes what is queued to control clients, leaves the CPG group (flushing the send
+// queue for at most shutdown.flush_timeout_ms), closes the socket and returns 0.
+//
+// Why plain epoll and not asio: three descriptors, one thread, and the transport already hands
+// out a single pollable fd; epoll is the smallest thing that does it, with no dependency, and it
+// is what the Asterisk module's thread will do too.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control_protocol.h"
+#include "control_server.h"
+#include "daemon_config.h"
+#include "logger.h"
+#include "pbxstate/corosync/cpg_env.h"
+#include "pbxstate/engine.h"
+
+namespace pbxstate::daemon {
+
+class Daemon final : private ViewListener {
+ public:
+  Daemon(DaemonConfig config, Logger* logger);
+  ~Daemon() override;
+
+  // Runs until stopped. Returns the process exit code: 0 after a graceful stop, 1 when start-up
+  // fails or the transport cannot go on (the reason is logged).
+  int Run();
+
+ private:
+  // Executes one control request line (ControlServer's RequestFn).
+  ControlServer::Reply HandleRequest(std::string_view line);
+
+  // ViewListener: events to subscribers.
+  void OnViewChange(const ViewChange& change) override;
+  void OnMembersChanged(const std::vector<NodeId>& members) override;
+
+  Status WaitForCorosync(int signal_fd);
+  nlohmann::json Execute(const Request& request, bool* subscribe);
+  nlohmann::json Dump() const;
+  nlohmann::json TransportStats() const;
+  void Stop();
+  void Log(LogLevel level, std::string_view message) { logger_->Log(level, message); }
+
+  DaemonConfig config_;
+  Logger* logger_;
+  std::unique_ptr<corosync::CpgEnv> env_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ControlServer> server_;
+  bool stop_requested_ = false;
+  std::string stop_reason_;
+};
+
+}  // namespace pbxstate::daemon

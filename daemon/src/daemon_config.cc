@@ -1,0 +1,231 @@
+#include "daemon_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "logger.h"
+
+namespace pbxstate::daemon {
+
+namespace {
+
+using Setter = std::function<std::string(const YAML::Node& value)>;  // returns "" or what is wrong
+
+// What a scalar is, for error messages.
+std::string Shown(const YAML::Node& v) {
+  if (v.IsScalar()) return "'" + v.Scalar() + "'";
+  if (v.IsMap()) return "a mapping";
+  if (v.IsSequence()) return "a list";
+  return "nothing";
+}
+
+std::string ReadUint(const YAML::Node& v, std::uint64_t lo, std::uint64_t hi, std::uint64_t* out) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (!v.IsScalar()) return "must be an integer in " + range + " (got " + Shown(v) + ")";
+  const std::string& s = v.Scalar();
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return "must be an integer in " + range + " (got " + Shown(v) + ")";
+  }
+  if (n < lo || n > hi) return "must be within " + range + " (got " + s + ")";
+  *out = n;
+  return "";
+}
+
+Setter Size(std::size_t* field, std::uint64_t lo, std::uint64_t hi) {
+  return [=](const YAML::Node& v) {
+    std::uint64_t n = 0;
+    std::string err = ReadUint(v, lo, hi, &n);
+    if (err.empty()) *field = static_cast<std::size_t>(n);
+    return err;
+  };
+}
+
+// Durations in whole milliseconds; at most a day for every key (no pbxstated timer is longer).
+Setter Millis(Duration* field, std::uint64_t lo, std::uint64_t hi = 86'400'000) {
+  return [=](const YAML::Node& v) {
+    std::uint64_t n = 0;
+    std::string err = ReadUint(v, lo, hi, &n);
+    if (err.empty()) *field = std::chrono::milliseconds(static_cast<std::int64_t>(n));
+    return err;
+  };
+}
+
+Setter Text(std::string* field, std::size_t max_bytes, bool allow_empty) {
+  return [=](const YAML::Node& v) -> std::string {
+    if (!v.IsScalar()) return "must be a string (got " + Shown(v) + ")";
+    if (!allow_empty && v.Scalar().empty()) return "must not be empty";
+    if (v.Scalar().size() > max_bytes) return "must be at most " + std::to_string(max_bytes) + " bytes";
+    *field = v.Scalar();
+    return "";
+  };
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& file) : file_(file) {}
+
+  Status Section(const YAML::Node& node, const std::string& name, const std::map<std::string, Setter>& keys) {
+    if (!node.IsMap()) return Error(node, name, "must be a mapping of keys (got " + Shown(node) + ")");
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const std::string field = name + "." + key;
+      auto k = keys.find(key);
+      if (k == keys.end()) {
+        std::string known;
+        for (const auto& [n, s] : keys) known += (known.empty() ? "" : ", ") + n;
+        return Error(it->first, field, "unknown key (known: " + known + ")");
+      }
+      lines_[key] = it->first.Mark().line + 1;
+      if (std::string err = k->second(it->second); !err.empty()) return Error(it->second, field, err);
+    }
+    return Status::Ok();
+  }
+
+  Status Error(const YAML::Node& at, const std::string& field, const std::string& why) const {
+    const int line = at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
+    return Status::InvalidArgument(file_ + ":" + (line > 0 ? std::to_string(line) : std::string("?")) + ": " +
+                                   field + ": " + why);
+  }
+  Status ErrorAtKey(const std::string& key, const std::string& field, const std::string& why) const {
+    auto it = lines_.find(key);
+    const std::string where = it != lines_.end() ? std::to_string(it->second) : std::string("-");
+    return Status::InvalidArgument(file_ + ":" + where + ": " + field + ": " + why);
+  }
+
+ private:
+  const std::string& file_;
+  std::map<std::string, int> lines_;  // last-seen line of each key name (engine keys are unique)
+};
+
+}  // namespace
+
+DaemonConfig DefaultDaemonConfig() {
+  DaemonConfig c;
+  c.engine.membership = MembershipSource::kTransport;
+  // CPG is reliable and ordered within a view; anti-entropy stays on, slowly, only to repair what a
+  // full send queue made the engine drop (engine.send_queue_overflow).
+  c.engine.anti_entropy_interval = std::chrono::milliseconds(5000);
+  c.engine.max_frame_bytes = 64 * 1024;
+  return c;
+}
+
+Status ParseDaemonConfig(const std::string& text, const std::string& file_name, DaemonConfig* out) {
+  DaemonConfig cfg = DefaultDaemonConfig();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(file_name + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax: " + e.msg);
+  }
+  if (!root.IsMap()) {
+    return Status::InvalidArgument(file_name + ":1: (top level): must be a mapping with at least control.socket");
+  }
+  Parser p(file_name);
+  std::string log_level = "info";
+  EngineConfig& e = cfg.engine;
+  corosync::CpgTransportConfig& t = cfg.cpg.transport;
+  const std::map<std::string, std::map<std::string, Setter>> sections = {
+      {"control", {{"socket", Text(&cfg.control_socket, 107, false)}}},  // sun_path holds 108 bytes
+      {"log", {{"file", Text(&cfg.log_file, 4096, true)}, {"level", Text(&log_level, 16, false)}}},
+      {"corosync",
+       {{"group", Text(&t.group, 128, false)},
+        {"max_queue_frames", Size(&t.max_queue_frames, 1, 1u << 20)},
+        {"max_queue_bytes", Size(&t.max_queue_bytes, 1, 1ull << 30)},
+        {"max_message_bytes", Size(&t.max_message_bytes, 256 + 8, (1u << 20) + 8)},
+        {"retry_interval_ms", Millis(&t.retry_interval, 1, 10'000)},
+        {"reconnect_min_ms", Millis(&t.reconnect_min, 1, 60'000)},
+        {"reconnect_max_ms", Millis(&t.reconnect_max, 1, 600'000)},
+        {"connect_timeout_ms", Millis(&cfg.connect_timeout, 0)}}},
+      {"shutdown", {{"flush_timeout_ms", Millis(&cfg.flush_timeout, 0, 60'000)}}},
+      {"engine",
+       {{"label", Text(&e.label, 64, true)},
+        {"batch_window_ms", Millis(&e.batch_window, 0)},
+        {"max_batch_changes", Size(&e.max_batch_changes, 1, 1u << 24)},
+        {"max_frame_bytes", Size(&e.max_frame_bytes, 0, 1u << 20)},
+        {"send_retry_interval_ms", Millis(&e.send_retry_interval, 1)},
+        {"max_send_queue_frames", Size(&e.max_send_queue_frames, 1, 1u << 24)},
+        {"anti_entropy_interval_ms", Millis(&e.anti_entropy_interval, 0)},
+        {"join_digest_holdoff_ms", Millis(&e.join_digest_holdoff, 0)},
+        {"join_digest_fanout", Size(&e.join_digest_fanout, 1, 1024)},
+        {"sync_window_pages", Size(&e.sync_window_pages, 1, 1024)},
+        {"max_sync_pulls", Size(&e.max_sync_pulls, 1, 1024)},
+        {"max_sync_serves", Size(&e.max_sync_serves, 1, 1024)},
+        {"sync_retransmit_ms", Millis(&e.sync_retransmit, 1)},
+        {"sync_timeout_ms", Millis(&e.sync_timeout, 1)},
+        {"departure_grace_ms", Millis(&e.departure_grace, 0)},
+        {"max_key_bytes", Size(&e.max_key_bytes, 1, 1u << 16)},
+        {"max_contact_bytes", Size(&e.max_contact_bytes, 0, 1u << 16)},
+        {"max_nodes", Size(&e.max_nodes, 1, 1u << 16)},
+        {"max_entries", Size(&e.max_entries, 1, 1ull << 32)},
+        {"max_registration_ttl_ms", Millis(&e.max_registration_ttl, 1, 30ull * 86'400'000)},
+        {"max_received_ranges", Size(&e.max_received_ranges, 1, 1u << 16)},
+        {"max_clock_skew_ms", Millis(&e.max_clock_skew, 1)}}},
+  };
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (key == "random_seed") {
+      if (std::string err = ReadUint(it->second, 0, std::numeric_limits<std::uint64_t>::max(), &cfg.cpg.random_seed);
+          !err.empty()) {
+        return p.Error(it->second, key, err);
+      }
+      continue;
+    }
+    auto s = sections.find(key);
+    if (s == sections.end()) {
+      return p.Error(it->first, key, "unknown section (known: control, corosync, engine, log, shutdown, random_seed)");
+    }
+    if (Status st = p.Section(it->second, key, s->second); !st.ok()) return st;
+  }
+  if (cfg.control_socket.empty()) {
+    return Status::InvalidArgument(file_name + ":-: control.socket: required (path of the control socket)");
+  }
+  if (!ParseLogLevel(log_level, &cfg.log_level)) {
+    return p.ErrorAtKey("level", "log.level", "must be debug, info, warning or error (got '" + log_level + "')");
+  }
+  if (Status st = t.Validate(); !st.ok()) {
+    // "CpgTransportConfig.<key>: why" -> the line of corosync.<key>
+    const std::string& m = st.message();
+    const std::string field = m.substr(m.find('.') + 1, m.find(':') - m.find('.') - 1);
+    const std::string key = sections.at("corosync").count(field) != 0 ? field : field + "_ms";
+    return p.ErrorAtKey(key, "corosync." + key, m.substr(m.find(':') + 2));
+  }
+  if (e.max_frame_bytes + 8 > t.max_message_bytes) {
+    return p.ErrorAtKey("max_frame_bytes", "engine.max_frame_bytes",
+                        "must leave 8 bytes of envelope within corosync.max_message_bytes (" +
+                            std::to_string(t.max_message_bytes) + ")");
+  }
+  // The engine's own checks, with placeholders for what start-up fills in.
+  EngineConfig probe = e;
+  probe.node_id = 1;
+  probe.incarnation = 1;
+  if (Status st = probe.Validate(); !st.ok()) {
+    // "EngineConfig.<field>: why" -> engine.<field>[_ms] at its line
+    const std::string& m = st.message();
+    const std::string field = m.substr(m.find('.') + 1, m.find(':') - m.find('.') - 1);
+    const std::string why = m.substr(m.find(':') + 2);
+    for (const std::string& key : {field, field + "_ms"}) {
+      if (sections.at("engine").count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
+    }
+    return Status::InvalidArgument(file_name + ":-: engine: " + m);
+  }
+  *out = std::move(cfg);
+  return Status::Ok();
+}
+
+Status LoadDaemonConfig(const std::string& path, DaemonConfig* out) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the configuration file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseDaemonConfig(buffer.str(), path, out);
+}
+
+}  // namespace pbxstate::daemon

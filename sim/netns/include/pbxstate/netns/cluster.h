@@ -1,0 +1,119 @@
+// A cluster of network namespaces on one host: one namespace per node, each with a veth whose
+// other end is on a bridge in the host's namespace, an address from 198.18.0.0/15, a netem root
+// qdisc on its interface (the LAN's delay, loss, rate), a corosync of its own (in a private
+// mount namespace: its own /run, /var/lib/corosync, /var/log/corosync) and one daemon
+// (pbxstated) started by the caller. Faults use the real mechanisms: netem for the link,
+// nftables for cuts, SIGKILL for crashes.
+//
+// Teardown: Teardown() (and the destructor) kills every process the cluster started (their
+// whole process groups), deletes every namespace (which deletes its veth end, its qdiscs and its
+// nftables tables) and the bridge. It is idempotent and runs on every path out of a run; the
+// children also carry PR_SET_PDEATHSIG, so even a SIGKILL of pbxstate leaves no process (its
+// namespaces are then removed by RemoveStaleRuns at the next run).
+//
+// Not thread-safe: one thread drives a cluster. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pbxstate/netns/child.h"
+#include "pbxstate/netns/corosync_conf.h"
+#include "pbxstate/netns/names.h"
+#include "pbxstate/netns/netem.h"
+#include "pbxstate/netns/shaping.h"
+#include "pbxstate/status.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::netns {
+
+struct ClusterSpec {
+  std::uint32_t nodes = 3;                 // 1..kMaxNodes
+  // The run's folder (configs, nft scripts, logs) is work_dir / "pbxst-<pid>"; it is created and
+  // kept after teardown (logs are evidence).
+  std::filesystem::path work_dir = "/tmp";
+  CorosyncTransport corosync_transport = CorosyncTransport::kKnet;
+  Duration token = std::chrono::milliseconds(1000);
+  NetemParams lan;                         // every node's link, from the start
+  ShapingMethod shaping = ShapingMethod::kNetem;  // how `lan` and SetLink are applied
+  pid_t pid = 0;                           // whose names; 0: this process
+};
+
+class NetnsCluster {
+ public:
+  // Checks what the cluster needs (root, ip, tc, nft, corosync), builds the network and writes
+  // each node's corosync.conf; starts no process. On failure, tears down what it built.
+  static Status Create(const ClusterSpec& spec, std::unique_ptr<NetnsCluster>* out);
+  ~NetnsCluster();
+  NetnsCluster(const NetnsCluster&) = delete;
+  NetnsCluster& operator=(const NetnsCluster&) = delete;
+
+  // Kills every process, deletes namespaces and bridge; reports the first thing it could not
+  // remove (it still tries the rest). Idempotent.
+  Status Teardown();
+
+  std::uint32_t size() const { return spec_.nodes; }
+  const RunNames& names() const { return names_; }
+  const ClusterSpec& spec() const { return spec_; }
+  std::filesystem::path RunDir() const { return run_dir_; }
+  std::filesystem::path NodeDir(NodeId node) const;
+
+  // ---- corosync ----
+  Status StartCorosync(NodeId node);
+  Status KillCorosync(NodeId node);  // SIGKILL; no-op when not running
+  bool CorosyncRunning(NodeId node);
+  // The node ids in this node's corosync membership (corosync-quorumtool -l), sorted.
+  Status CorosyncMembers(NodeId node, std::vector<NodeId>* members);
+  // Waits until every node of `nodes` sees exactly `nodes` as its membership.
+  Status WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout);
+
+  // ---- the node's daemon (one per node) ----
+  // Starts argv inside the node's namespace, logging to NodeDir(node)/<log_name>.
+  Status StartDaemon(NodeId node, const std::vector<std::string>& argv, const std::string& log_name);
+  Status KillDaemon(NodeId node);  // SIGKILL; no-op when not running
+  bool DaemonRunning(NodeId node);
+  ChildProcess& daemon(NodeId node);
+
+  // ---- network faults ----
+  // The node's link (its egress with netem; see shaping.h for kernels without it).
+  Status SetLink(NodeId node, const NetemParams& p);
+  // Drops traffic between every two sides; with one_way (two sides) only from sides[0] to
+  // sides[1]. Nodes in no side hear everyone. Replaces any cut in force.
+  Status Cut(const std::vector<std::vector<NodeId>>& sides, bool one_way);
+  Status Heal();
+
+  // Runs a command inside the node's namespace (ip netns exec).
+  Status Exec(NodeId node, const std::vector<std::string>& argv, Duration timeout, std::string* output);
+
+ private:
+  explicit NetnsCluster(const ClusterSpec& spec);
+  Status Build();
+
+  ClusterSpec spec_;
+  RunNames names_;
+  std::filesystem::path run_dir_;
+  bool bridge_created_ = false;
+  std::vector<std::string> namespaces_;   // created, in order
+  std::vector<pid_t> corosync_pids_;      // every corosync started, for /dev/shm cleanup
+  std::vector<std::unique_ptr<ChildProcess>> corosync_;  // by node - 1
+  std::vector<std::unique_ptr<ChildProcess>> daemons_;   // by node - 1
+};
+
+// Whether this host can run a namespace cluster at all: root, the tools (ip, tc, nft, corosync,
+// unshare), and a network namespace that can really be created (containers often refuse it).
+// The message says what is missing.
+Status CheckHostSupport();
+
+// Namespaces and links left by earlier runs whose pbxstate process is gone (killed outright):
+// deletes them and lists what it deleted. Runs of live processes are never touched.
+Status RemoveStaleRuns(std::vector<std::string>* removed);
+
+// What of run `pid` still exists: namespaces, links and processes whose command line carries
+// the run's tag. Empty after a clean teardown.
+std::vector<std::string> Leftovers(pid_t pid);
+
+}  // namespace pbxstate::netns

@@ -1,0 +1,28 @@
+// pbxstated's configuration file (YAML; daemon/src/daemon_config.h is the reader) for one node of
+// a namespace cluster: its control socket, its log, its CPG group and the engine settings of the
+// scenario. The daemon fills in node id (corosync's, which is the node's number here) and
+// incarnation itself, and always takes membership from CPG.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pbxstate/config.h"
+#include "pbxstate/status.h"
+
+namespace pbxstate::netns {
+
+struct PbxstatedSpec {
+  std::string control_socket;  // at most 107 bytes (sun_path)
+  std::string log_file;        // empty: stderr
+  std::string group;           // CPG group name
+  std::string label;           // the engine label (<= 64 bytes)
+  std::uint64_t random_seed = 0;
+  EngineConfig engine;         // identity and membership fields are ignored
+};
+
+// The file's text. Refuses an engine duration that is not a whole number of milliseconds (the
+// daemon's file takes *_ms integers), naming the field.
+Status PbxstatedConfig(const PbxstatedSpec& spec, std::string* text);
+
+}  // namespace pbxstate::netns

@@ -1,0 +1,91 @@
+#include "daemon_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace pbxstate::daemon {
+namespace {
+
+std::string ErrorOf(const std::string& yaml) {
+  DaemonConfig c;
+  Status s = ParseDaemonConfig(yaml, "t.yaml", &c);
+  EXPECT_FALSE(s.ok()) << yaml;
+  return s.message();
+}
+
+TEST(DaemonConfig, MinimalFileGetsCpgDefaults) {
+  DaemonConfig c;
+  ASSERT_TRUE(ParseDaemonConfig("control:\n  socket: /run/p.sock\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.control_socket, "/run/p.sock");
+  EXPECT_EQ(c.engine.membership, MembershipSource::kTransport);
+  EXPECT_EQ(c.cpg.transport.group, "pbxstate");
+  EXPECT_EQ(c.log_level, LogLevel::kInfo);
+}
+
+TEST(DaemonConfig, EveryKeyIsRead) {
+  DaemonConfig c;
+  const std::string yaml =
+      "control: {socket: /s}\n"
+      "log: {file: /tmp/x.log, level: debug}\n"
+      "corosync: {group: g1, max_queue_frames: 8, max_queue_bytes: 2000000, max_message_bytes: 70000,\n"
+      "           retry_interval_ms: 3, reconnect_min_ms: 50, reconnect_max_ms: 900, connect_timeout_ms: 10}\n"
+      "shutdown: {flush_timeout_ms: 100}\n"
+      "random_seed: 42\n"
+      "engine: {label: pbx1, batch_window_ms: 5, departure_grace_ms: 1500, anti_entropy_interval_ms: 0,\n"
+      "         max_frame_bytes: 4096}\n";
+  Status s = ParseDaemonConfig(yaml, "t.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.log_file, "/tmp/x.log");
+  EXPECT_EQ(c.log_level, LogLevel::kDebug);
+  EXPECT_EQ(c.cpg.transport.group, "g1");
+  EXPECT_EQ(c.cpg.transport.max_queue_frames, 8u);
+  EXPECT_EQ(c.cpg.transport.retry_interval, std::chrono::milliseconds(3));
+  EXPECT_EQ(c.cpg.transport.reconnect_max, std::chrono::milliseconds(900));
+  EXPECT_EQ(c.connect_timeout, std::chrono::milliseconds(10));
+  EXPECT_EQ(c.flush_timeout, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.cpg.random_seed, 42u);
+  EXPECT_EQ(c.engine.label, "pbx1");
+  EXPECT_EQ(c.engine.batch_window, std::chrono::milliseconds(5));
+  EXPECT_EQ(c.engine.departure_grace, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.engine.anti_entropy_interval, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.engine.max_frame_bytes, 4096u);
+}
+
+TEST(DaemonConfig, ErrorsNameFileLineAndField) {
+  struct Case {
+    std::string yaml;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"control: {socket: /s}\nengine:\n  batch_window_ms: soon\n", "t.yaml:3: engine.batch_window_ms: must be an integer"},
+      {"control: {socket: /s}\nengine:\n  batch_windw_ms: 5\n", "t.yaml:3: engine.batch_windw_ms: unknown key"},
+      {"control: {socket: /s}\ncorosyn:\n  group: x\n", "t.yaml:2: corosyn: unknown section"},
+      {"log: {level: info}\n", "t.yaml:-: control.socket: required"},
+      {"control: {socket: /s}\nlog:\n  level: loud\n", "t.yaml:3: log.level: must be debug, info, warning or error"},
+      {"control: {socket: /s}\ncorosync:\n  max_queue_frames: 0\n", "t.yaml:3: corosync.max_queue_frames: must be within [1,"},
+      {"control: {socket: /s}\ncorosync:\n  reconnect_min_ms: 500\n  reconnect_max_ms: 100\n",
+       "t.yaml:4: corosync.reconnect_max_ms: must not be shorter"},
+      {"control: {socket: /s}\nengine:\n  sync_retransmit_ms: 500\n  sync_timeout_ms: 100\n",
+       "t.yaml:4: engine.sync_timeout_ms: must be longer than sync_retransmit"},
+      {"control: {socket: /s}\ncorosync: {max_message_bytes: 2000}\nengine:\n  max_frame_bytes: 1999\n",
+       "t.yaml:4: engine.max_frame_bytes: must leave 8 bytes"},
+      {"control: {socket: /s}\nengine: [1, 2]\n", "t.yaml:2: engine: must be a mapping"},
+      {"control: {socket: /s\n", "t.yaml:"},
+      {"- just a list\n", "t.yaml:1: (top level)"},
+  };
+  for (const Case& c : cases) {
+    const std::string got = ErrorOf(c.yaml);
+    EXPECT_EQ(got.rfind(c.want, 0), 0u) << "yaml:\n" << c.yaml << "got: " << got << "\nwant prefix: " << c.want;
+  }
+}
+
+TEST(DaemonConfig, MissingFileIsNamed) {
+  DaemonConfig c;
+  Status s = LoadDaemonConfig("/nonexistent/pbxstated.yaml", &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent/pbxstated.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pbxstate::daemon

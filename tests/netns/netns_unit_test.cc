@@ -1,0 +1,98 @@
+// The namespace layer's pure parts: netem arguments, nftables scripts, corosync.conf, names.
+// These need no privileges and run everywhere.
+#include <gtest/gtest.h>
+
+#include "pbxstate/netns/corosync_conf.h"
+#include "pbxstate/netns/cut.h"
+#include "pbxstate/netns/names.h"
+#include "pbxstate/netns/netem.h"
+
+namespace pbxstate::netns {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+TEST(Netem, ArgumentsCarryEveryParameter) {
+  NetemParams p;
+  p.delay = 80ms;
+  p.jitter = 5ms;
+  p.loss = 0.02;
+  p.duplicate = 0.01;
+  p.reorder = 0.25;
+  p.rate_bps = 100'000'000;
+  std::vector<std::string> args;
+  ASSERT_TRUE(NetemArguments(p, &args).ok());
+  EXPECT_EQ(Joined(args),
+            "netem limit 10000 delay 80000us 5000us distribution uniform loss random 2.000000% duplicate 1.000000% "
+            "reorder 25.000000% rate 100000000bit");
+}
+
+TEST(Netem, RefusesWhatNetemCannotDo) {
+  std::vector<std::string> args;
+  NetemParams p;
+  p.delay = 1ms;
+  p.jitter = 2ms;
+  EXPECT_FALSE(NetemArguments(p, &args).ok());
+  p = {};
+  p.loss = 1.5;
+  EXPECT_FALSE(NetemArguments(p, &args).ok());
+  p = {};
+  p.reorder = 0.1;  // reordering needs a delay to reorder against
+  EXPECT_FALSE(NetemArguments(p, &args).ok());
+  p = {};
+  ASSERT_TRUE(NetemArguments(p, &args).ok());
+  EXPECT_EQ(Joined(args), "netem limit 10000");
+}
+
+TEST(Cut, ScriptReplacesTheTableAtomically) {
+  const std::string s = CutScript({"198.18.0.1", "198.18.0.2"});
+  EXPECT_EQ(s.find("table inet pbxstate_cut\ndelete table inet pbxstate_cut\n"), 0u);
+  EXPECT_NE(s.find("ip saddr { 198.18.0.1, 198.18.0.2 } counter drop"), std::string::npos);
+  EXPECT_EQ(CutScript({}).find("drop"), std::string::npos);
+}
+
+TEST(CorosyncConf, KnetAndUdp) {
+  CorosyncSpec spec;
+  spec.cluster_name = "pbxst-42";
+  spec.addresses = {"198.18.0.1", "198.18.0.2", "198.18.0.3"};
+  spec.token = 800ms;
+  std::string text;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_NE(text.find("transport: knet"), std::string::npos);
+  EXPECT_NE(text.find("token: 800\n"), std::string::npos);
+  EXPECT_NE(text.find("consensus: 960\n"), std::string::npos);
+  EXPECT_NE(text.find("nodeid: 3\n    name: n3\n    ring0_addr: 198.18.0.3"), std::string::npos);
+  EXPECT_EQ(text.find("mcastaddr"), std::string::npos);
+  spec.transport = CorosyncTransport::kUdp;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_NE(text.find("transport: udp"), std::string::npos);
+  EXPECT_NE(text.find("mcastaddr: 239.255.18.1"), std::string::npos);
+  spec.token = 50ms;
+  EXPECT_FALSE(CorosyncConf(spec, &text).ok());
+  spec.token = 1s;
+  spec.cluster_name = "bad name";
+  EXPECT_FALSE(CorosyncConf(spec, &text).ok());
+}
+
+TEST(Names, FitIfnamsizAndRoundTrip) {
+  RunNames n(4'194'304);  // the largest pid Linux hands out
+  EXPECT_LE(n.Bridge().size(), 15u);
+  EXPECT_LE(n.HostVeth(16).size(), 15u);
+  EXPECT_LE(n.PeerVethTemp(16).size(), 15u);
+  EXPECT_EQ(n.Namespace(3), "pbxst-4194304-3");
+  EXPECT_EQ(OwnerOfNamespace(n.Namespace(3)), 4'194'304);
+  EXPECT_EQ(OwnerOfLink(n.Bridge()), 4'194'304);
+  EXPECT_EQ(OwnerOfLink(n.HostVeth(12)), 4'194'304);
+  EXPECT_EQ(OwnerOfNamespace("pbxst-x-1"), std::nullopt);
+  EXPECT_EQ(OwnerOfLink("eth0"), std::nullopt);
+  EXPECT_EQ(n.Address(16), "198.18.0.16");
+}
+
+}  // namespace
+}  // namespace pbxstate::netns

@@ -1,0 +1,95 @@
+// The Env of one engine hosted over Corosync CPG on a real host: the host's clocks, one timerfd
+// for the engine's single wakeup, a seeded random source, and a CpgTransport for frames and views.
+//
+// A host (pbxstated, the Asterisk module) does:
+//
+//   CpgEnv env(config, log);
+//   env.Connect();                         // learns the corosync node id, joins the group
+//   EngineConfig ec; ec.node_id = env.local_node(); ec.membership = MembershipSource::kTransport; ...
+//   Engine::Create(ec, &env, &engine);
+//   env.Attach(engine.get());
+//   engine->Start();
+//   loop: poll(env.fd(), POLLIN) ... env.Dispatch();
+//   env.Leave(flush_timeout);              // graceful stop; then destroy the engine, then env
+//
+// fd() is one epoll descriptor (stable for the object's life) covering the CPG connection, the
+// transport's retry/reconnect timer and the engine's wakeup, so it nests in any event loop (epoll,
+// poll, asio, Asterisk's own thread). Dispatch() never blocks.
+//
+// Threading: everything (the engine included) on the thread that calls Dispatch(), or serialised
+// by the host. Upcalls into the engine happen only inside Dispatch(), never inside an Env method.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "pbxstate/corosync/cpg_transport.h"
+#include "pbxstate/corosync/timer_fd.h"
+#include "pbxstate/engine.h"
+#include "pbxstate/env.h"
+
+namespace pbxstate::corosync {
+
+struct CpgEnvConfig {
+  CpgTransportConfig transport;
+  // Seed of the engine's random source. 0: drawn from getrandom(2) at construction (the value is
+  // logged, so a run can be replayed as far as a real network allows).
+  std::uint64_t random_seed = 0;
+};
+
+struct CpgEnvStats {
+  std::uint64_t wakeups = 0;             // Engine::OnTimer calls
+  std::uint64_t frames_before_attach = 0;  // frames that arrived with no engine attached (dropped)
+};
+
+class CpgEnv final : public Env, private CpgTransport::Handler {
+ public:
+  CpgEnv(CpgEnvConfig config, CpgTransport::LogFn log);
+  ~CpgEnv() override;
+  CpgEnv(const CpgEnv&) = delete;
+  CpgEnv& operator=(const CpgEnv&) = delete;
+
+  // See CpgTransport::Connect.
+  Status Connect() { return transport_.Connect(); }
+  NodeId local_node() const { return transport_.local_node(); }
+
+  // Gives the env its engine (created with this env and node_id == local_node()). A membership
+  // view that arrived before is delivered now. nullptr detaches (frames are then dropped).
+  void Attach(Engine* engine);
+
+  int fd() const { return epoll_fd_; }
+  void Dispatch();
+  void Leave(Duration flush_timeout) { transport_.Leave(flush_timeout); }
+
+  CpgTransport& transport() { return transport_; }
+  const CpgTransport& transport() const { return transport_; }
+  const CpgEnvStats& stats() const { return stats_; }
+  std::uint64_t random_seed() const { return seed_; }
+
+  // ---- Env ----
+  MonoTime Now() override;
+  WallTime WallNow() override;
+  void ScheduleWakeup(MonoTime at) override;
+  SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return transport_.Broadcast(frame); }
+  SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return transport_.Unicast(to, frame); }
+  std::uint64_t Random() override;
+  void Log(LogLevel level, std::string_view message) override;
+
+ private:
+  // ---- CpgTransport::Handler ----
+  void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
+  void OnView(const MembershipView& view) override;
+
+  CpgTransport::LogFn log_;
+  CpgTransport transport_;
+  TimerFd wakeup_;
+  int epoll_fd_ = -1;
+  Engine* engine_ = nullptr;
+  bool view_pending_ = false;  // a view arrived while no engine was attached
+  std::uint64_t seed_ = 0;
+  std::uint64_t random_state_ = 0;
+  CpgEnvStats stats_;
+};
+
+}  // namespace pbxstate::corosync

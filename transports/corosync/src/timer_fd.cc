@@ -1,0 +1,51 @@
+#include "pbxstate/corosync/timer_fd.h"
+
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace pbxstate::corosync {
+
+TimerFd::~TimerFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status TimerFd::Open() {
+  assert(fd_ < 0);
+  fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd_ < 0) return Status::FailedPrecondition(std::string("timerfd_create: ") + std::strerror(errno));
+  return Status::Ok();
+}
+
+void TimerFd::ArmAt(MonoTime at) {
+  assert(fd_ >= 0);
+  std::int64_t ns = at.time_since_epoch().count();
+  if (ns <= 0) ns = 1;  // it_value 0 would disarm; the monotonic clock is far past 1 ns
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  const int rc = timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  assert(rc == 0);
+  (void)rc;
+  armed_at_ = at;
+}
+
+void TimerFd::Disarm() {
+  assert(fd_ >= 0);
+  itimerspec spec{};
+  timerfd_settime(fd_, 0, &spec, nullptr);
+  armed_at_.reset();
+}
+
+void TimerFd::Drain() {
+  std::uint64_t expirations = 0;
+  while (::read(fd_, &expirations, sizeof expirations) > 0) {
+  }
+}
+
+}  // namespace pbxstate::corosync
