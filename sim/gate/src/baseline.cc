@@ -87,6 +87,12 @@ std::optional<GateUnit> UnitOf(const std::string& name) {
   }
   if (name == "messages_per_change" || name == "bytes_per_change") return GateUnit::kNumber;
   if (name == "lost" || name == "stale") return GateUnit::kCount;
+  for (const char* st : {"calls.blind_peer.", "calls.location."}) {
+    if (!name.starts_with(st)) continue;
+    const std::string rest = name.substr(std::string(st).size());
+    if (rest == "incomplete_ratio" || rest == "extra_hops.mean") return GateUnit::kNumber;
+    if (rest == "looped") return GateUnit::kCount;
+  }
   return std::nullopt;
 }
 

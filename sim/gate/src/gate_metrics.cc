@@ -35,6 +35,16 @@ std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
   add("bytes_per_change", GateUnit::kNumber);
   add("lost", GateUnit::kCount);
   add("stale", GateUnit::kCount);
+  // Calls, per strategy the run measured: the share of routable calls that did not complete
+  // (lower is better, unlike the completion ratio it comes from), extra hops, loops.
+  for (const char* st : {"blind_peer", "location"}) {
+    const std::string p = std::string("calls.") + st;
+    auto ratio = result.metrics.find(p + ".completion_ratio");
+    if (ratio == result.metrics.end()) continue;
+    out.push_back(GateMetric{p + ".incomplete_ratio", GateUnit::kNumber, 1.0 - ratio->second, {}});
+    add(p + ".extra_hops.mean", GateUnit::kNumber);
+    add(p + ".looped", GateUnit::kCount);
+  }
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The metrics a baseline holds: the figures a change to the engine must not make worse.
 //
 // Every gated metric is "lower is better": convergence time after each fault, latency
-// quantiles, network cost per change, lost and stale entries. A metric the run did not measure
+// quantiles, network cost per change, lost and stale entries, and with calls, per strategy, the
+// share of routable calls that did not complete, the mean extra hops and the loops. A metric the run did not measure
 // (no deliveries, no faults) is simply absent.
 #pragma once
 
