@@ -1324,8 +1324,11 @@ std::optional<Fault> Loader::ReadFault(const Field& f) {
                "expected at least one of delay, jitter, loss or bandwidth to change");
       ok = false;
     }
-    if (ok && target && target->kind == NetworkTarget::Kind::kLink) {
-      const SiteLink* l = s_.topology.FindLink(target->a, target->b);
+    // The link is missing when the links section had errors of its own (reported there).
+    const SiteLink* l = ok && target && target->kind == NetworkTarget::Kind::kLink
+                            ? s_.topology.FindLink(target->a, target->b)
+                            : nullptr;
+    if (l != nullptr) {
       const Duration delay = dg.delay.value_or(l->params.delay);
       const Duration jitter = dg.jitter.value_or(l->params.jitter);
       if (jitter > delay) {
