@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
 
   Action chosen;
   AddValidateCommand(app, chosen);
+  AddKeygenCommand(app, chosen);
 #ifdef PBXSTATE_WITH_NS3
   AddRunCommand(app, chosen);
 #endif
