@@ -5,6 +5,10 @@
 //   BM_MemoryPerEntry         bytes held per (device, node) entry, 1M devices x 8 nodes
 //   BM_BurstFramesPerChange   frames and bytes on the wire per change for a 10k-change burst,
 //                             with batch_window 0 and 10 ms
+//   BM_FrameAuthOverhead      one live change end to end (build, send, receive, apply) per frame,
+//                             without a key and with one (MAC sign at the sender, verify and
+//                             replay check at the receiver), 1 or 25 records per frame: the
+//                             ratio of the two is what authentication costs per frame
 //
 // Frames are produced by a real sender engine from local changes into a capturing Env (virtual
 // clock, frames appended to one buffer) and consumed by a real receiver engine that has the sender
@@ -395,5 +399,69 @@ void BM_BurstFramesPerChange(benchmark::State& state) {
 BENCHMARK(BM_BurstFramesPerChange)->Arg(0)->Arg(10)->ArgName("batch_window_ms")->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+// ---- authentication: the same traffic with and without a cluster key ----
+void BM_FrameAuthOverhead(benchmark::State& state) {
+  const bool keyed = state.range(0) != 0;
+  const auto per_frame = static_cast<std::size_t>(state.range(1));
+  const auto keys = DeviceNames(per_frame * 64);
+  CapturingEnv sender_env, receiver_env;
+  receiver_env.set_capture_unicasts(false);
+  const pbxstate::Duration window = per_frame == 1 ? 0ms : kWindow;
+  EngineConfig sender_cfg = BenchConfig(1, window, 1400), receiver_cfg = BenchConfig(2, window, 1400);
+  if (keyed) {
+    sender_cfg.cluster_keys = {std::string(pbxstate::kClusterKeyBytes, 'k')};
+    receiver_cfg.cluster_keys = sender_cfg.cluster_keys;
+  }
+  auto sender = MakeEngine(sender_cfg, &sender_env, state);
+  auto receiver = MakeEngine(receiver_cfg, &receiver_env, state);
+  if (!sender || !receiver) return;
+  ViewOf(*sender, 2);
+  ViewOf(*receiver, 2);
+  sender_env.Advance(*sender, 1s);
+  receiver_env.Advance(*receiver, 1s);
+  for (const auto& f : sender_env.frames()) receiver->OnFrame(1, sender_env.Frame(f));
+  sender_env.Clear();
+
+  std::size_t next = 0, round = 0;
+  std::uint64_t frames = 0, bytes = 0;
+  const std::uint64_t applied_before = receiver->stats().records_applied;
+  std::uint64_t records = 0;
+  for (auto _ : state) {
+    sender_env.Clear();
+    for (std::size_t i = 0; i < per_frame; ++i) {
+      if (next == keys.size()) {
+        next = 0;
+        ++round;
+      }
+      const DeviceState st = round % 2 == 0 ? DeviceState::kInUse : DeviceState::kNotInUse;
+      if (!sender->SetDeviceState(keys[next++], st).ok()) {
+        state.SkipWithError("SetDeviceState refused");
+        return;
+      }
+    }
+    if (per_frame > 1) sender_env.Advance(*sender, kWindow + 1ms);
+    for (const auto& f : sender_env.frames()) {
+      receiver->OnFrame(1, sender_env.Frame(f));
+      bytes += f.size;
+      ++frames;
+    }
+    records += per_frame;
+  }
+  const std::uint64_t applied = receiver->stats().records_applied - applied_before;
+  if (applied != records || receiver->stats().total_dropped() != 0) {
+    state.SkipWithError(("receiver applied " + std::to_string(applied) + " of " + std::to_string(records) +
+                         " records (dropped " + std::to_string(receiver->stats().total_dropped()) + ")")
+                            .c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(frames));
+  state.counters["bytes_per_frame"] = static_cast<double>(bytes) / static_cast<double>(frames);
+  state.counters["records_per_frame"] = static_cast<double>(records) / static_cast<double>(frames);
+}
+BENCHMARK(BM_FrameAuthOverhead)
+    ->ArgsProduct({{0, 1}, {1, 25}})
+    ->ArgNames({"key", "records"})
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

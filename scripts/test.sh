@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build needs, builds everything and runs every test suite (CTest, then the
-# Python suite with pytest), runs the regression gate against reports/baselines, then runs the engine's suites again in a Debug
-# build under AddressSanitizer and UndefinedBehaviorSanitizer (where the engine's invariant
-# assertions are live).
+# Python suite with pytest), runs the regression gate against reports/baselines, fuzzes the
+# frame decoder and the scenario loader for a minute each, then runs the engine's suites again
+# in a Debug build under AddressSanitizer and UndefinedBehaviorSanitizer (where the engine's
+# invariant assertions are live).
 # Exits non-zero when anything fails to build or any test fails (or when no test ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,16 +26,21 @@ bash scripts/pytest.sh "$build"
 mapfile -t gated < <(sed -n 's/^file: //p' reports/baselines/*.yaml)
 "$build/sim/cli/pbxstate" check "${gated[@]}" --baseline reports/baselines --out "$build/gate"
 
+# Fuzzing, bounded: the frame decoder and the scenario loader, a minute each under libFuzzer
+# with ASan and UBSan (clang); a crash, leak or sanitizer report fails the run.
+PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh "${PBXSTATE_FUZZ_SECONDS:-60}"
+
 # The sanitizer pass: engine units, the C API and the randomized cluster tests.
 asan="${build}-asan"
 cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests
+cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests \
+  frame_corpus_test
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 for t in tests/engine/engine_unit_tests tests/capi/capi_contract_test tests/capi/capi_cluster_test_c11 \
-         tests/cluster/pbxstate_cluster_tests; do
+         tests/cluster/pbxstate_cluster_tests tests/frames/frame_corpus_test; do
   echo "== sanitizers: $t"
   "$asan/$t"
 done

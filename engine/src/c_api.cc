@@ -20,6 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include <sodium.h>
+
+#include "pbxstate/cluster_key.h"
 #include "pbxstate/config.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/env.h"
@@ -73,6 +76,12 @@ static_assert(AsInt(DropReason::kNotMember) == PBXSTATE_DROP_NOT_MEMBER);
 static_assert(AsInt(DropReason::kTooManyNodes) == PBXSTATE_DROP_TOO_MANY_NODES);
 static_assert(AsInt(DropReason::kUnexpected) == PBXSTATE_DROP_UNEXPECTED);
 static_assert(AsInt(DropReason::kStoreFull) == PBXSTATE_DROP_STORE_FULL);
+static_assert(AsInt(DropReason::kBadMac) == PBXSTATE_DROP_BAD_MAC);
+static_assert(AsInt(DropReason::kUnknownKey) == PBXSTATE_DROP_UNKNOWN_KEY);
+static_assert(AsInt(DropReason::kReplayed) == PBXSTATE_DROP_REPLAYED);
+static_assert(AsInt(DropReason::kUnauthenticated) == PBXSTATE_DROP_UNAUTHENTICATED);
+static_assert(AsInt(DropReason::kAuthNotConfigured) == PBXSTATE_DROP_AUTH_NOT_CONFIGURED);
+static_assert(pbxstate::kClusterKeyBytes == PBXSTATE_CLUSTER_KEY_BYTES);
 static_assert(std::is_same_v<pbxstate_node_id, pbxstate::NodeId>);
 
 // Static names with a guaranteed NUL (the C++ *Name functions return string_views, which need
@@ -83,7 +92,8 @@ constexpr std::array<const char*, 3> kEntryKindNames = {"device", "mailbox", "re
 constexpr std::array<const char*, 5> kChangeCauseNames = {"local", "remote", "departure", "restart", "expiry"};
 constexpr std::array<const char*, PBXSTATE_DROP_REASON_COUNT> kDropReasonNames = {
     "truncated",  "bad_magic",         "bad_version", "unknown_type",   "oversize",  "malformed",
-    "from_self",  "stale_incarnation", "not_member",  "too_many_nodes", "unexpected", "store_full"};
+    "from_self",  "stale_incarnation", "not_member",  "too_many_nodes", "unexpected", "store_full",
+    "bad_mac",    "unknown_key",       "replayed",    "unauthenticated", "auth_not_configured"};
 
 template <std::size_t N>
 const char* NameAt(const std::array<const char*, N>& names, int value) {
@@ -183,6 +193,32 @@ pbxstate_registration_view RegistrationViewToC(const pbxstate::RegistrationView&
   return out;
 }
 
+// The cluster keys of the C API (key, previous key; each NULL with length 0 for none) as the
+// engine's list; the message names the offending argument. Lengths are checked by the engine.
+int KeysFromC(const pbxstate_cluster_keys& keys, const char* key_name, const char* previous_name,
+              std::vector<std::string>* out, std::string* error) {
+  const uint8_t* key = keys.key;
+  const std::size_t key_len = keys.key_len;
+  const uint8_t* previous = keys.previous;
+  const std::size_t previous_len = keys.previous_len;
+  out->clear();
+  if ((key == nullptr) != (key_len == 0)) {
+    *error = std::string(key_name) + ": NULL with a non-zero length, or a length of 0";
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  if ((previous == nullptr) != (previous_len == 0)) {
+    *error = std::string(previous_name) + ": NULL with a non-zero length, or a length of 0";
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  if (key == nullptr && previous != nullptr) {
+    *error = std::string(previous_name) + ": set without " + key_name + " (the key frames are sent with)";
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  if (key != nullptr) out->emplace_back(reinterpret_cast<const char*>(key), key_len);
+  if (previous != nullptr) out->emplace_back(reinterpret_cast<const char*>(previous), previous_len);
+  return PBXSTATE_OK;
+}
+
 // Converts a C config into an EngineConfig; the message names the offending field.
 int ConfigFromC(const pbxstate_config& c, pbxstate::EngineConfig* out, std::string* error) {
   pbxstate::EngineConfig cfg;
@@ -242,6 +278,10 @@ int ConfigFromC(const pbxstate_config& c, pbxstate::EngineConfig* out, std::stri
       *error = std::string(s.name) + ": too large";
       return PBXSTATE_E_INVALID_ARGUMENT;
     }
+  }
+  if (const int rc = KeysFromC(c.cluster_keys, "cluster_keys.key", "cluster_keys.previous", &cfg.cluster_keys, error);
+      rc != PBXSTATE_OK) {
+    return rc;
   }
   *out = std::move(cfg);
   return PBXSTATE_OK;
@@ -613,6 +653,47 @@ int pbxstate_engine_on_frame(pbxstate_engine* engine, pbxstate_node_id from, con
     engine->engine->OnFrame(from, std::span<const std::uint8_t>(frame, frame_len));
     return static_cast<int>(PBXSTATE_OK);
   });
+}
+
+int pbxstate_engine_set_cluster_keys(pbxstate_engine* engine, const pbxstate_cluster_keys* c_keys) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  return Guard(engine, [&] {
+    std::vector<std::string> keys;
+    std::string error;
+    const pbxstate_cluster_keys none{};
+    if (const int rc = KeysFromC(c_keys != nullptr ? *c_keys : none, "keys->key", "keys->previous", &keys, &error);
+        rc != PBXSTATE_OK) {
+      engine->SetError(error);
+      return rc;
+    }
+    const int rc = FromStatus(engine, engine->engine->SetClusterKeys(std::move(keys)));
+    return rc;
+  });
+}
+
+int pbxstate_load_cluster_key(const char* path, uint8_t* key, size_t key_len, char* errbuf, size_t errbuf_len) {
+  CopyOut("", errbuf, errbuf_len);
+  auto fail = [&](int rc, std::string_view why) {
+    CopyOut(why, errbuf, errbuf_len);
+    return rc;
+  };
+  if (path == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "path is NULL");
+  if (key == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "key is NULL");
+  if (key_len != PBXSTATE_CLUSTER_KEY_BYTES) {
+    return fail(PBXSTATE_E_INVALID_ARGUMENT, "key_len must be PBXSTATE_CLUSTER_KEY_BYTES (32)");
+  }
+  try {
+    std::string loaded;
+    const Status status = pbxstate::LoadClusterKey(path, &loaded);
+    if (!status.ok()) return fail(CodeOf(status), status.message());
+    std::memcpy(key, loaded.data(), PBXSTATE_CLUSTER_KEY_BYTES);
+    sodium_memzero(loaded.data(), loaded.size());
+    return static_cast<int>(PBXSTATE_OK);
+  } catch (const std::bad_alloc&) {
+    return fail(PBXSTATE_E_NO_MEMORY, "out of memory");
+  } catch (...) {
+    return fail(PBXSTATE_E_INTERNAL, "unexpected exception inside pbxstate");
+  }
 }
 
 int pbxstate_engine_on_membership(pbxstate_engine* engine, uint64_t view_id, const pbxstate_node_id* members,

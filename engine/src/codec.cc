@@ -239,6 +239,25 @@ void EndFrame(std::vector<std::uint8_t>* out) {
   for (int i = 0; i < 4; ++i) (*out)[16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(body >> (8 * i));
 }
 
+void WriteAuthenticatedFrame(std::span<const std::uint8_t> plain, std::uint8_t key_id, NodeId to,
+                             std::uint64_t counter, std::vector<std::uint8_t>* out) {
+  assert(plain.size() >= kFrameHeaderBytes);
+  assert(plain[2] == kVersion);
+  assert(counter != 0);
+  out->clear();
+  out->reserve(plain.size() + kAuthOverheadBytes);
+  out->insert(out->end(), plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(kFrameHeaderBytes));
+  (*out)[2] = kVersionAuthenticated;
+  Writer w(out);
+  w.U8(key_id);
+  w.U32(to);
+  w.U64(counter);
+  assert(out->size() == kAuthHeaderBytes);
+  out->insert(out->end(), plain.begin() + static_cast<std::ptrdiff_t>(kFrameHeaderBytes), plain.end());
+  out->resize(out->size() + kMacBytes, 0);
+  assert(out->size() == plain.size() + kAuthOverheadBytes);
+}
+
 void EncodeRecord(Writer& w, const Record& r) {
   const std::size_t start = w.size();
   w.U8(r.kind);
@@ -334,19 +353,33 @@ std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, cons
   std::uint32_t sender = 0, length = 0;
   std::uint64_t incarnation = 0;
   if (!r.U8(&version)) return r.error();
-  if (version != kVersion) return DropReason::kBadVersion;
+  if (version != kVersion && version != kVersionAuthenticated) return DropReason::kBadVersion;
+  const bool authenticated = version == kVersionAuthenticated;
   if (!r.U8(&type) || !r.U32(&sender) || !r.U64(&incarnation) || !r.U32(&length)) return r.error();
   if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kSyncRefuse)) {
     return DropReason::kUnknownType;
   }
-  if (length != frame.size() - kFrameHeaderBytes) {
-    return length > frame.size() - kFrameHeaderBytes ? DropReason::kTruncated : DropReason::kMalformed;
-  }
+  std::uint8_t key_id = 0;
+  std::uint32_t to = 0;
+  std::uint64_t counter = 0;
+  if (authenticated && (!r.U8(&key_id) || !r.U32(&to) || !r.U64(&counter))) return r.error();
+  const std::size_t header_bytes = authenticated ? kAuthHeaderBytes : kFrameHeaderBytes;
+  const std::size_t trailer_bytes = authenticated ? kMacBytes : 0;
+  if (frame.size() < header_bytes + trailer_bytes) return DropReason::kTruncated;
+  const std::size_t body_bytes = frame.size() - header_bytes - trailer_bytes;
+  if (length != body_bytes) return length > body_bytes ? DropReason::kTruncated : DropReason::kMalformed;
   if (sender == kNoNode || sender == kMailboxOrigin || incarnation == 0) return DropReason::kMalformed;
+  if (authenticated && (counter == 0 || to == kMailboxOrigin)) return DropReason::kMalformed;
   header->type = static_cast<FrameType>(type);
   header->sender = sender;
   header->incarnation = incarnation;
-  *body = frame.subspan(kFrameHeaderBytes);
+  header->authenticated = authenticated;
+  header->key_id = key_id;
+  header->to = to;
+  header->counter = counter;
+  header->signed_bytes = frame.first(frame.size() - trailer_bytes);
+  header->mac = frame.last(trailer_bytes);
+  *body = frame.subspan(header_bytes, body_bytes);
   return std::nullopt;
 }
 

@@ -3,6 +3,12 @@
 //   magic "PX" (2) | version (1) | type (1) | sender node (u32 LE) | sender incarnation (u64 LE)
 //   | body length (u32 LE) | body
 //
+// An authenticated frame (version 2, sent when cluster keys are configured) carries three more
+// header fields and a MAC (frame_auth.h computes it over every byte before it):
+//
+//   magic "PX" | version 2 | type | sender | incarnation | body length | key id (1)
+//   | destination node (u32 LE, 0: broadcast) | frame counter (u64 LE, >= 1) | body | MAC (16)
+//
 // Bodies use LEB128 varints for integers and varint-length-prefixed byte strings. A decoder
 // never trusts a length: each is checked against the bytes left and against a bound before use,
 // and a frame decodes completely (into views of its own bytes) before anything in it is applied.
@@ -22,8 +28,13 @@ namespace pbxstate::codec {
 
 inline constexpr std::uint8_t kMagic0 = 'P';
 inline constexpr std::uint8_t kMagic1 = 'X';
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 1;               // unauthenticated frames
+inline constexpr std::uint8_t kVersionAuthenticated = 2;  // frames with a MAC
 inline constexpr std::size_t kFrameHeaderBytes = 20;
+inline constexpr std::size_t kAuthHeaderBytes = kFrameHeaderBytes + 1 + 4 + 8;
+inline constexpr std::size_t kMacBytes = 16;
+// What authentication adds to a frame: the larger header and the MAC.
+inline constexpr std::size_t kAuthOverheadBytes = kAuthHeaderBytes - kFrameHeaderBytes + kMacBytes;
 inline constexpr std::size_t kMinFrameBytes = 256;
 inline constexpr std::size_t kMaxFrameBytes = 1u << 20;
 inline constexpr std::size_t kMaxKeyBytes = 1024;
@@ -51,6 +62,13 @@ struct FrameHeader {
   FrameType type;
   NodeId sender;
   std::uint64_t incarnation;
+  // Authenticated frames (version kVersionAuthenticated) only; views point into the frame.
+  bool authenticated = false;
+  std::uint8_t key_id = 0;
+  NodeId to = kNoNode;                       // kNoNode: a broadcast
+  std::uint64_t counter = 0;                 // the sender's frame counter in this incarnation
+  std::span<const std::uint8_t> signed_bytes;  // every byte the MAC covers (all but the MAC)
+  std::span<const std::uint8_t> mac;           // kMacBytes
 };
 
 // One entry as carried in UPDATES and SYNC_PAGE frames.
@@ -195,6 +213,11 @@ struct DecodeLimits {
 std::size_t BeginFrame(std::vector<std::uint8_t>* out, FrameType type, NodeId sender, std::uint64_t incarnation);
 // Writes the body length into the header once the body is complete.
 void EndFrame(std::vector<std::uint8_t>* out);
+// Writes into `out` (cleared first) the authenticated form of the complete unauthenticated frame
+// `plain` (from BeginFrame/EndFrame): version 2, the extra header fields, the same body, and
+// kMacBytes of zeros for the caller to overwrite with the MAC (frame_auth.h). `counter` >= 1.
+void WriteAuthenticatedFrame(std::span<const std::uint8_t> plain, std::uint8_t key_id, NodeId to,
+                             std::uint64_t counter, std::vector<std::uint8_t>* out);
 
 void EncodeRecord(Writer& w, const Record& r);
 void EncodeUpdatesPrefix(Writer& w, std::uint64_t from_seq, std::uint64_t to_seq, std::uint32_t count);
@@ -210,7 +233,8 @@ void EncodeSyncRefuse(Writer& w, const SyncRefuse& r);
 inline constexpr std::size_t kDigestEntryMaxBytes = 5 + 10 + 10 + 8;
 inline constexpr std::size_t kDigestPrefixMaxBytes = 1 + 8 + 5 + 5 + 5;
 
-// Parses and checks the header; on success `body` views the body bytes.
+// Parses and checks the header of an unauthenticated or an authenticated frame (the MAC is not
+// checked here: see frame_auth.h); on success `body` views the body bytes.
 std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, const DecodeLimits& limits,
                                        FrameHeader* header, std::span<const std::uint8_t>* body);
 

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "codec.h"
+#include "frame_auth.h"
 #include "pbxstate/config.h"
 
 namespace pbxstate {
@@ -54,6 +55,34 @@ Status EngineConfig::Validate() const {
   if (max_clock_skew <= 0ms) return Bad("max_clock_skew", "must be positive");
   if (join_digest_holdoff < 0ms) return Bad("join_digest_holdoff", "must not be negative");
   if (join_digest_fanout == 0) return Bad("join_digest_fanout", "must be at least 1");
+  return ValidateClusterKeys(cluster_keys, *this);
+}
+
+Status ValidateClusterKeys(const std::vector<std::string>& keys, const EngineConfig& config) {
+  if (keys.size() > kMaxClusterKeys) {
+    return Bad("cluster_keys", "holds " + std::to_string(keys.size()) + " keys; at most " +
+                                   std::to_string(kMaxClusterKeys) + " (the current one and the previous one)");
+  }
+  if (keys.empty()) return Status::Ok();
+  if (!CryptoReady()) return Bad("cluster_keys", "libsodium cannot be initialised (sodium_init failed)");
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].size() != kClusterKeyBytes) {
+      return Bad("cluster_keys", "key " + std::to_string(i) + " is " + std::to_string(keys[i].size()) +
+                                     " bytes; expected exactly " + std::to_string(kClusterKeyBytes));
+    }
+  }
+  if (keys.size() == 2) {
+    if (keys[0] == keys[1]) return Bad("cluster_keys", "key 1 is the same as key 0");
+    if (FrameAuthenticator::KeyIdOf(keys[0]) == FrameAuthenticator::KeyIdOf(keys[1])) {
+      return Bad("cluster_keys", "keys 0 and 1 have the same key id (1 chance in 256): generate another key");
+    }
+  }
+  if (codec::kFrameHeaderBytes + codec::kAuthOverheadBytes + codec::kUpdatesPrefixMaxBytes +
+          codec::MaxRecordBytes(config.max_key_bytes, config.max_contact_bytes) >
+      config.max_frame_bytes) {
+    return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes in an authenticated "
+                                  "frame (" + std::to_string(codec::kAuthOverheadBytes) + " bytes more)");
+  }
   return Status::Ok();
 }
 

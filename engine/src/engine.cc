@@ -1,4 +1,6 @@
 // The public facade, local changes and queries.
+#include <sodium.h>
+
 #include <algorithm>
 #include <cassert>
 
@@ -10,7 +12,8 @@ namespace pbxstate {
 EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
     : config_(config),
       env_(env),
-      limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes} {
+      limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes},
+      auth_(config.cluster_keys) {
   known_incarnation_[config_.node_id] = config_.incarnation;
   counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;
@@ -21,8 +24,11 @@ void EngineImpl::Start() {
   if (started_) return;
   started_ = true;
   const MonoTime now = env_->Now();
-  env_->Log(LogLevel::kInfo, "pbxstate: node " + std::to_string(config_.node_id) + " incarnation " +
-                                 std::to_string(config_.incarnation) + " starting; frames are unauthenticated");
+  // Info, not a warning, even when unauthenticated: simulations start hundreds of nodes, and
+  // hosts show info lines at start-up.
+  env_->Log(LogLevel::kInfo,
+            "pbxstate: node " + std::to_string(config_.node_id) + " incarnation " + std::to_string(config_.incarnation) +
+                " starting; " + AuthDescription());
   SendHeartbeat();
   if (config_.membership == MembershipSource::kHeartbeat) {
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
@@ -31,6 +37,27 @@ void EngineImpl::Start() {
   if (config_.anti_entropy_interval > 0ms) anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
   FlushPending();
   Rearm();
+}
+
+std::string EngineImpl::AuthDescription() const {
+  if (!auth_.enabled()) {
+    return "traffic is UNAUTHENTICATED: no cluster key is configured, so anyone who can reach the transport can "
+           "change this cluster's state";
+  }
+  std::string s = "traffic is authenticated: frames are sent with a MAC under key id " + std::to_string(auth_.key_id(0));
+  if (auth_.key_count() > 1) s += "; key id " + std::to_string(auth_.key_id(1)) + " is accepted too";
+  return s;
+}
+
+Status EngineImpl::SetClusterKeys(std::vector<std::string> keys) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = ValidateClusterKeys(keys, config_); !s.ok()) return s;
+  auth_ = FrameAuthenticator(keys);
+  // The old keys leave memory; config() reports the new ones.
+  for (std::string& k : config_.cluster_keys) sodium_memzero(k.data(), k.size());
+  config_.cluster_keys = std::move(keys);
+  env_->Log(auth_.enabled() ? LogLevel::kInfo : LogLevel::kWarning, "pbxstate: cluster keys changed; " + AuthDescription());
+  return Status::Ok();
 }
 
 Status EngineImpl::CheckKey(std::string_view key, const char* what) const {
@@ -314,6 +341,7 @@ void EngineImpl::NotifyMembers() {
 
 Status Engine::Create(const EngineConfig& config, Env* env, std::unique_ptr<Engine>* out) {
   if (env == nullptr) return Status::InvalidArgument("env is null");
+  // Validate() checks cluster_keys (and initialises libsodium when there are any).
   if (Status s = config.Validate(); !s.ok()) return s;
   out->reset(new Engine(std::make_unique<EngineImpl>(config, env)));
   return Status::Ok();
@@ -326,6 +354,8 @@ void Engine::Start() { impl_->Start(); }
 void Engine::OnFrame(NodeId from, std::span<const std::uint8_t> frame) { impl_->OnFrame(from, frame); }
 void Engine::OnMembership(const MembershipView& view) { impl_->OnMembership(view); }
 void Engine::OnTimer() { impl_->OnTimer(); }
+Status Engine::SetClusterKeys(std::vector<std::string> keys) { return impl_->SetClusterKeys(std::move(keys)); }
+bool Engine::authenticated() const { return impl_->auth_.enabled(); }
 Status Engine::SetDeviceState(std::string_view device, DeviceState state) { return impl_->SetDeviceState(device, state); }
 Status Engine::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
   return impl_->SetMailbox(mailbox, counts);

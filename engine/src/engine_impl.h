@@ -22,9 +22,11 @@
 
 #include "codec.h"
 #include "devstate_aggregate.h"
+#include "frame_auth.h"
 #include "hlc.h"
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
+#include "replay_window.h"
 
 namespace pbxstate {
 
@@ -226,6 +228,17 @@ class EngineImpl {
   void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
+  // With keys: checks the MAC, the destination and the replay state of an authenticated frame
+  // from `from` whose header parsed, before anything else in it is used; records its counter
+  // when it passes. Without keys: refuses a frame that carries a MAC. Counts what it refuses.
+  bool Authenticate(NodeId from, const codec::FrameHeader& h);
+  // The largest unauthenticated frame to build: what the MAC and its header fields leave of
+  // max_frame_bytes once Send seals it.
+  std::size_t MaxPlainFrameBytes() const {
+    return config_.max_frame_bytes - (auth_.enabled() ? codec::kAuthOverheadBytes : 0);
+  }
+  Status SetClusterKeys(std::vector<std::string> keys);
+  std::string AuthDescription() const;
 
   // ---- engine_sync.cc ----
   // A hash of (origin, incarnation, watermark, content hash) for every origin held, and of the
@@ -312,6 +325,13 @@ class EngineImpl {
   std::deque<Outgoing> send_queue_;
   std::optional<MonoTime> send_retry_due_;
   std::vector<std::uint8_t> frame_buf_;
+  // Authentication (empty when config_.cluster_keys is): frames sealed with a counter that grows
+  // by one per frame in this incarnation; per-sender replay state, kept for every sender ever
+  // accepted (a departed node's too, so its old frames stay refused), at most max_nodes - 1.
+  FrameAuthenticator auth_;
+  std::uint64_t auth_counter_ = 0;
+  std::map<NodeId, ReplayWindow> replay_;
+  std::vector<std::uint8_t> sealed_buf_;
   codec::Updates updates_buf_;
   codec::SyncPage page_buf_;
   codec::Digest digest_buf_;

@@ -1,6 +1,7 @@
 // Frames in and out: dispatch of received frames, batching of local changes, the send queue.
 #include <algorithm>
 #include <cassert>
+#include <limits>
 
 #include "engine_impl.h"
 
@@ -16,6 +17,8 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     Drop(*err);
     return;
   }
+  // Before the sender, the incarnation or a byte of the body is used: the MAC and replay state.
+  if (!Authenticate(from, h)) return;  // counted there
   if (h.sender == config_.node_id) {
     Drop(DropReason::kFromSelf);
     return;
@@ -86,6 +89,45 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   Rearm();
 }
 
+bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
+  if (!auth_.enabled()) {
+    if (!h.authenticated) return true;
+    Drop(DropReason::kAuthNotConfigured);
+    return false;
+  }
+  if (!h.authenticated) {
+    Drop(DropReason::kUnauthenticated);
+    return false;
+  }
+  if (auto err = auth_.Verify(h)) {
+    Drop(*err);
+    return false;
+  }
+  // The MAC vouches for the header; what follows only needs it to be consistent. A unicast meant
+  // for another node is someone replaying it here: its counter was never seen here, so the window
+  // alone would not catch it.
+  if (h.to != kNoNode && h.to != config_.node_id) {
+    Drop(DropReason::kReplayed);
+    return false;
+  }
+  // Our own frames and frames whose transport sender disagrees are refused by OnFrame; they must
+  // not create or move replay state.
+  if (h.sender == config_.node_id || h.sender != from) return true;
+  auto it = replay_.find(h.sender);
+  if (it == replay_.end()) {
+    if (replay_.size() + 1 >= config_.max_nodes) {  // this node counts too
+      Drop(DropReason::kTooManyNodes);
+      return false;
+    }
+    it = replay_.emplace(h.sender, ReplayWindow{}).first;
+  }
+  if (auto err = it->second.Accept(h.incarnation, h.counter)) {
+    Drop(*err);
+    return false;
+  }
+  return true;
+}
+
 void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
   if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
@@ -125,7 +167,7 @@ void EngineImpl::FlushPending() {
   // the last one up to own_seq_, so coalesced-away changes leave no gap at the receivers.
   std::stable_sort(records.begin(), records.end(),
                    [](const codec::Record& a, const codec::Record& b) { return a.seq < b.seq; });
-  const std::size_t budget = config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kUpdatesPrefixMaxBytes;
+  const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kUpdatesPrefixMaxBytes;
   std::size_t i = 0;
   std::uint64_t from = flushed_seq_;
   std::vector<std::uint8_t> body;
@@ -146,7 +188,7 @@ void EngineImpl::FlushPending() {
     codec::EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(j - i));
     for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
     codec::EndFrame(&frame_buf_);
-    assert(frame_buf_.size() <= config_.max_frame_bytes);
+    assert(frame_buf_.size() <= MaxPlainFrameBytes());
     Send(kNoNode, frame_buf_);
     from = to;
     i = j;
@@ -155,7 +197,18 @@ void EngineImpl::FlushPending() {
   flushed_seq_ = own_seq_;
 }
 
-void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& frame) {
+void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {
+  assert(plain.size() <= MaxPlainFrameBytes());
+  const std::vector<std::uint8_t>* wire = &plain;
+  if (auth_.enabled()) {
+    // Every frame gets a counter of its own, even one that waits in the send queue: a frame is
+    // sealed once and sent at most once.
+    assert(auth_counter_ < std::numeric_limits<std::uint64_t>::max());
+    auth_.Seal(plain, to, ++auth_counter_, &sealed_buf_);
+    assert(sealed_buf_.size() <= config_.max_frame_bytes);
+    wire = &sealed_buf_;
+  }
+  const std::vector<std::uint8_t>& frame = *wire;
   if (send_queue_.empty()) {
     const SendStatus st = to == kNoNode ? env_->Broadcast(frame) : env_->Unicast(to, frame);
     switch (st) {

@@ -26,7 +26,7 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
     all.push_back({node, o.incarnation, o.ranges.watermark(), o.hash});
   }
   const std::size_t per_page =
-      (config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kDigestPrefixMaxBytes) / codec::kDigestEntryMaxBytes;
+      (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kDigestPrefixMaxBytes) / codec::kDigestEntryMaxBytes;
   assert(per_page > 0);
   std::size_t i = 0;
   do {
@@ -292,7 +292,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
 }
 
 void EngineImpl::PumpServe(ServeSession& s) {
-  const std::size_t budget = config_.max_frame_bytes - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
+  const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
   std::vector<codec::Record> records;
   if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
   const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
@@ -336,7 +336,7 @@ void EngineImpl::PumpServe(ServeSession& s) {
     codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
     for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
     codec::EndFrame(&frame_buf_);
-    assert(frame_buf_.size() <= config_.max_frame_bytes);
+    assert(frame_buf_.size() <= MaxPlainFrameBytes());
     const bool resend = s.next_page < s.resend_until;
     s.unacked.push_back({s.next_page, start, env_->Now(), resend});
     if (resend) ++stats_.sync_pages_resent;

@@ -65,6 +65,11 @@ std::string_view DropReasonName(DropReason reason) {
     case DropReason::kTooManyNodes: return "too_many_nodes";
     case DropReason::kUnexpected: return "unexpected";
     case DropReason::kStoreFull: return "store_full";
+    case DropReason::kBadMac: return "bad_mac";
+    case DropReason::kUnknownKey: return "unknown_key";
+    case DropReason::kReplayed: return "replayed";
+    case DropReason::kUnauthenticated: return "unauthenticated";
+    case DropReason::kAuthNotConfigured: return "auth_not_configured";
     case DropReason::kCount: break;
   }
   return "?";

@@ -19,6 +19,9 @@ using Action = std::function<int()>;
 // Registers `validate FILE...` on `app`. When the user picks it, `chosen` is set to its action.
 void AddValidateCommand(CLI::App& app, Action& chosen);
 
+// Registers `keygen FILE` (a new cluster key file) on `app`.
+void AddKeygenCommand(CLI::App& app, Action& chosen);
+
 // Registers `run SCENARIO` (the ns-3 backend) on `app`.
 void AddRunCommand(CLI::App& app, Action& chosen);
 

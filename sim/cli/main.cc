@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   Action chosen;
   AddValidateCommand(app, chosen);
   AddReportCommand(app, chosen);
+  AddKeygenCommand(app, chosen);
 #ifdef PBXSTATE_WITH_NS3
   AddRunCommand(app, chosen);
   AddCheckCommand(app, chosen);

@@ -1,6 +1,7 @@
 // pbxstate run SCENARIO: run a scenario in ns-3 (default) or on a real cluster of network
 // namespaces (--backend netns), write its run record, print a summary. --backend ns3,netns runs
 // both and prints them side by side.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,19 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
                 c.converged ? ShowNs(static_cast<double>(c.took.count())).c_str() : "never");
   }
   std::printf("  lost %.0f  stale %.0f\n", get("lost").value_or(0), get("stale").value_or(0));
+  // Frames the engines refused, by reason, summed over the nodes (run.json has them per node);
+  // authentication refusals (bad_mac, replayed, ...) show here too.
+  std::array<std::uint64_t, kDropReasonCount> dropped{};
+  for (const auto& n : o.result.nodes) {
+    for (std::size_t i = 0; i < dropped.size(); ++i) dropped[i] += n.stats.dropped[i];
+  }
+  std::string refused;
+  for (std::size_t i = 0; i < dropped.size(); ++i) {
+    if (dropped[i] == 0) continue;
+    refused += std::string(refused.empty() ? "" : ", ") + std::string(DropReasonName(static_cast<DropReason>(i))) + " " +
+               std::to_string(dropped[i]);
+  }
+  if (!refused.empty()) std::printf("  frames refused: %s\n", refused.c_str());
   for (const auto& d : o.result.discrepancies) {
     std::printf("    node %u: %s\n", d.node, d.what.c_str());
     if (&d - o.result.discrepancies.data() >= 9) {

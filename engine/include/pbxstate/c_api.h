@@ -165,6 +165,21 @@ typedef enum pbxstate_membership_source {
   PBXSTATE_MEMBERSHIP_HEARTBEAT = 1  /* the engine's own heartbeat failure detector */
 } pbxstate_membership_source;
 
+/* Bytes of a cluster key. */
+#define PBXSTATE_CLUSTER_KEY_BYTES 32
+
+/* The cluster keys (EngineConfig::cluster_keys; engine/README.md "Authentication"), borrowed for
+ * the call that takes them. key NULL (and key_len 0): frames are unauthenticated. Otherwise
+ * key_len must be PBXSTATE_CLUSTER_KEY_BYTES (pbxstate_load_cluster_key reads a key file): every
+ * frame sent carries a MAC under `key`. previous: NULL, or a second key whose frames are accepted
+ * too, during a rotation (only together with `key`). */
+typedef struct pbxstate_cluster_keys {
+  const uint8_t* key;
+  size_t key_len;
+  const uint8_t* previous;
+  size_t previous_len;
+} pbxstate_cluster_keys;
+
 /* EngineConfig (config.h) in C: read that header for what each field does. Durations are
  * milliseconds (fields ending in _ms). Always start from pbxstate_config_init(), then change
  * fields: that keeps a host correct when fields are added. */
@@ -209,7 +224,19 @@ typedef struct pbxstate_config {
   uint64_t max_registration_ttl_ms;
   uint64_t max_received_ranges;
   uint64_t max_clock_skew_ms; /* MWI writes stamped further ahead of the local clock are refused */
+
+  /* authentication (pbxstate_cluster_keys above); all NULL after pbxstate_config_init: frames
+   * are unauthenticated. The key bytes are copied at create. */
+  pbxstate_cluster_keys cluster_keys;
 } pbxstate_config;
+
+/* Reads the cluster key file `path` (NUL-terminated) into `key` (key_len must be
+ * PBXSTATE_CLUSTER_KEY_BYTES). The file holds 32 raw bytes or 64 hexadecimal digits and a
+ * newline, and must not be readable or writable by group or others (mode 0600 or 0400).
+ * PBXSTATE_E_INVALID_ARGUMENT when an argument is NULL or key_len is wrong, or when the file is
+ * refused: the reason, naming the file (and its mode when that is the reason), goes to `errbuf`
+ * as in pbxstate_engine_create. `key` is untouched on failure. Thread-safe. */
+int pbxstate_load_cluster_key(const char* path, uint8_t* key, size_t key_len, char* errbuf, size_t errbuf_len);
 
 /* Fills `cfg` with the engine's defaults (those of EngineConfig), node_id 0, incarnation 0,
  * label NULL, membership PBXSTATE_MEMBERSHIP_HEARTBEAT. `cfg` must not be NULL. Cannot fail. */
@@ -340,6 +367,14 @@ int pbxstate_engine_on_frame(pbxstate_engine* engine, pbxstate_node_id from,
 int pbxstate_engine_on_membership(pbxstate_engine* engine, uint64_t view_id,
                                   const pbxstate_node_id* members, size_t count);
 
+/* Replaces the engine's cluster keys on a running engine (`keys` and the bytes it points to are
+ * copied), for a key rotation without downtime: every node goes from key=A to key=A with
+ * previous=B (send A, accept both), then key=B with previous=A, then key=B alone.
+ * A NULL `keys`, or keys->key NULL, switches authentication off. Frames built afterwards use the
+ * new keys. PBXSTATE_E_INVALID_ARGUMENT (nothing changed) when the keys do not validate: wrong
+ * length, equal keys, a previous key without a key. */
+int pbxstate_engine_set_cluster_keys(pbxstate_engine* engine, const pbxstate_cluster_keys* keys);
+
 /* The wakeup requested through pbxstate_env.schedule_wakeup is due (or the host is not sure:
  * an early or repeated call is harmless). */
 int pbxstate_engine_on_timer(pbxstate_engine* engine);
@@ -458,9 +493,14 @@ typedef enum pbxstate_drop_reason {
   PBXSTATE_DROP_NOT_MEMBER = 8,
   PBXSTATE_DROP_TOO_MANY_NODES = 9,
   PBXSTATE_DROP_UNEXPECTED = 10,
-  PBXSTATE_DROP_STORE_FULL = 11
+  PBXSTATE_DROP_STORE_FULL = 11,
+  PBXSTATE_DROP_BAD_MAC = 12,             /* with keys: the MAC does not match */
+  PBXSTATE_DROP_UNKNOWN_KEY = 13,         /* with keys: a key id none of the keys has */
+  PBXSTATE_DROP_REPLAYED = 14,            /* with keys: a frame seen before, or meant for another node */
+  PBXSTATE_DROP_UNAUTHENTICATED = 15,     /* with keys: a frame without a MAC */
+  PBXSTATE_DROP_AUTH_NOT_CONFIGURED = 16  /* without keys: a frame with a MAC */
 } pbxstate_drop_reason;
-#define PBXSTATE_DROP_REASON_COUNT 12
+#define PBXSTATE_DROP_REASON_COUNT 17
 /* "truncated", ...; NULL for an unknown value. Static. */
 const char* pbxstate_drop_reason_name(int reason);
 

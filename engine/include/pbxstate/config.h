@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -12,6 +13,11 @@
 namespace pbxstate {
 
 using namespace std::chrono_literals;
+
+// Bytes of one cluster key (a key file holds one; LoadClusterKey in cluster_key.h reads it).
+inline constexpr std::size_t kClusterKeyBytes = 32;
+// Keys an engine accepts at once: the current one and, while a rotation is under way, one more.
+inline constexpr std::size_t kMaxClusterKeys = 2;
 
 // Where the engine learns who is in the cluster.
 enum class MembershipSource {
@@ -87,8 +93,22 @@ struct EngineConfig {
   // otherwise one node with a wrong clock would win every later write.
   Duration max_clock_skew = 60s;
 
+  // --- authentication (obligation 6; engine/README.md "Authentication") ---
+  // Empty: frames carry no MAC (byte for byte the unauthenticated format), the engine logs at
+  // Start() that traffic is unauthenticated, and frames that carry a MAC are refused
+  // (auth_not_configured). Otherwise 1 or kMaxClusterKeys distinct keys of exactly
+  // kClusterKeyBytes bytes (raw bytes, not text): every frame this node sends carries a MAC under
+  // cluster_keys[0]; a received frame must carry a valid MAC under one of them and must not be a
+  // replay. A frame with a MAC is kAuthOverheadBytes (engine/README.md) longer; max_frame_bytes
+  // still bounds the whole frame. Engine::SetClusterKeys changes them on a running engine.
+  std::vector<std::string> cluster_keys;
+
   // Checks the values above against each other; the message names the field.
   Status Validate() const;
 };
+
+// The cluster_keys rule of EngineConfig::Validate alone (Engine::SetClusterKeys uses it): count,
+// sizes, distinct keys and key ids, and room for one record of `config` in an authenticated frame.
+Status ValidateClusterKeys(const std::vector<std::string>& keys, const EngineConfig& config);
 
 }  // namespace pbxstate

@@ -148,6 +148,16 @@ class Engine {
   // The wakeup requested through Env::ScheduleWakeup is due.
   void OnTimer();
 
+  // Replaces the cluster keys (EngineConfig::cluster_keys, same rules) on a running engine, for
+  // a key rotation without downtime: every node goes from {A} to {A, B} (send with A, accept
+  // both), then to {B, A}, then to {B}; at every step any two nodes accept each other's frames.
+  // Frames built from now on use the new keys; frames already waiting for the transport keep
+  // their MAC. Replay state is kept. Fails (changing nothing) when the keys do not validate or
+  // when called from a listener. An empty list switches authentication off (logged as a warning).
+  Status SetClusterKeys(std::vector<std::string> keys);
+  // Whether frames are authenticated (cluster keys are configured).
+  bool authenticated() const;
+
   // ---- local changes; each reaches the other nodes without waiting for a timer ----
 
   // Sets this node's contribution to `device`'s state.

@@ -16,11 +16,19 @@ enum class DropReason : std::uint8_t {
   kOversize,           // larger than max_frame_bytes, or a declared length beyond a bound
   kMalformed,          // a field out of range (bad enum, empty key, trailing bytes, ...)
   kFromSelf,           // carries this node's own id
-  kStaleIncarnation,   // from an incarnation of its sender older than one already seen
+  kStaleIncarnation,   // from an incarnation of its sender older than one already seen (with
+                       // keys: checked against the replay state, before the body is read)
   kNotMember,          // about a node that is not in the current membership
   kTooManyNodes,       // would exceed max_nodes origins
   kUnexpected,         // a well-formed frame that fits no open session (late sync page, ...)
   kStoreFull,          // a record for a new key while max_entries are held
+  // With cluster keys configured (EngineConfig::cluster_keys), checked before the body is read:
+  kBadMac,             // the MAC does not match the frame under the key its key id names
+  kUnknownKey,         // names a key id that is none of the configured keys
+  kReplayed,           // a frame counter already seen, older than the replay window, or a
+                       // unicast addressed to another node (a replay aimed elsewhere)
+  kUnauthenticated,    // a frame without a MAC while keys are configured
+  kAuthNotConfigured,  // a frame with a MAC while this engine has no key (it cannot check it)
   kCount
 };
 inline constexpr int kDropReasonCount = static_cast<int>(DropReason::kCount);

@@ -1,0 +1,45 @@
+#include "replay_window.h"
+
+#include <cassert>
+
+namespace pbxstate {
+
+void ReplayWindow::Shift(std::uint64_t by) {
+  if (by >= kFrames) {
+    bits_.fill(0);
+    return;
+  }
+  const std::size_t words = static_cast<std::size_t>(by / 64);
+  const unsigned bits = static_cast<unsigned>(by % 64);
+  for (std::size_t w = kWords; w-- > 0;) {
+    std::uint64_t v = 0;
+    if (w >= words) {
+      v = bits_[w - words] << bits;
+      if (bits != 0 && w >= words + 1) v |= bits_[w - words - 1] >> (64 - bits);
+    }
+    bits_[w] = v;
+  }
+}
+
+std::optional<DropReason> ReplayWindow::Accept(std::uint64_t incarnation, std::uint64_t counter) {
+  assert(incarnation != 0 && counter != 0);
+  if (incarnation < incarnation_) return DropReason::kStaleIncarnation;
+  if (incarnation > incarnation_) {
+    // A restart: the sender counts from 1 again in its new incarnation.
+    incarnation_ = incarnation;
+    highest_ = 0;
+    bits_.fill(0);
+  }
+  if (counter > highest_) {
+    Shift(counter - highest_);
+    highest_ = counter;
+    Set(0);
+    return std::nullopt;
+  }
+  const std::uint64_t age = highest_ - counter;
+  if (age >= kFrames || Test(age)) return DropReason::kReplayed;
+  Set(age);
+  return std::nullopt;
+}
+
+}  // namespace pbxstate
