@@ -183,6 +183,14 @@ Status NetnsCluster::Teardown() {
   };
   for (auto& d : daemons_) keep(d->Kill(5s));
   for (auto& c : corosync_) keep(c->Kill(5s));
+  // Delete the host ends of the veth pairs first: that removes both ends at once, whereas the
+  // kernel dismantles a deleted namespace (and the veths in it) later, from a work queue, so
+  // a check right after teardown could still see them. A link never made is not an error.
+  if (!namespaces_.empty()) {
+    for (NodeId n = 1; n <= spec_.nodes; ++n) {
+      (void)RunChecked({"ip", "link", "del", names_.HostVeth(n)}, kIpTimeout);
+    }
+  }
   for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) {
     keep(RunChecked({"ip", "netns", "del", *it}, kIpTimeout));
   }
