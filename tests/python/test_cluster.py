@@ -188,7 +188,8 @@ def test_stats(cluster):
     assert s.device_entries == 1
     assert list(s.dropped) == ["truncated", "bad_magic", "bad_version", "unknown_type", "oversize", "malformed",
                                "from_self", "stale_incarnation", "not_member", "too_many_nodes", "unexpected",
-                               "store_full"]
+                               "store_full", "bad_mac", "unknown_key", "replayed", "unauthenticated",
+                               "auth_not_configured"]
     assert s.total_dropped == sum(s.dropped.values())
     assert repr(s).startswith(f"<pbxstate.EngineStats frames_out={s.frames_out} ")
 
