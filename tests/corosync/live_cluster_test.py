@@ -33,14 +33,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
+                       check_preconditions, mono_ns, wait_until)
+
 PID = os.getpid()
 PREFIX = f"pbxst-{PID}"
 RUN = PID % 250 + 1
@@ -51,185 +53,13 @@ BURST = 5000
 QUEUE_FRAMES = 64  # small on purpose: the burst must meet the bound
 
 
-class TestFailure(Exception):
-    pass
+class Cluster(NamespaceCluster):
+    """The 3-node namespace cluster with one pbxstated per node."""
 
-
-def sh(args, check=True, timeout=20, **kw):
-    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
-    if check and r.returncode != 0:
-        raise TestFailure(f"command failed ({r.returncode}): {' '.join(args)}\n{r.stderr.strip()}")
-    return r
-
-
-def mono_ns():
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-
-
-def wait_until(what, fn, timeout):
-    """Polls fn() every 50 ms until it returns a truthy value; fails naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except (OSError, TestFailure) as e:
-            last = f"error: {e}"
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise TestFailure(f"timed out after {timeout:.1f} s waiting for {what}; last seen: {last!r}")
-
-
-class Control:
-    """One control connection: request/response lines (daemon/CONTROL.md)."""
-
-    def __init__(self, path, timeout=5.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def readline(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise TestFailure("control connection closed by pbxstated")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def request(self, **req):
-        self.sock.sendall((json.dumps(req) + "\n").encode())
-        return self.readline()
-
-    def ok(self, **req):
-        r = self.request(**req)
-        if not r.get("ok"):
-            raise TestFailure(f"request {req} refused: {r}")
-        return r
-
-    def close(self):
-        self.sock.close()
-
-
-class Subscriber(threading.Thread):
-    """A `subscribe` connection read on a thread; keeps every event line."""
-
-    def __init__(self, path):
-        super().__init__(daemon=True)
-        self.control = Control(path)
-        self.control.ok(op="subscribe")
-        self.control.sock.settimeout(None)
-        self.events = []
-        self.closed = False
-        self.lock = threading.Lock()
-        self.start()
-
-    def run(self):
-        try:
-            while True:
-                e = self.control.readline()
-                with self.lock:
-                    self.events.append(e)
-        except (TestFailure, OSError, ValueError):
-            pass
-        self.closed = True
-
-    def find(self, pred):
-        with self.lock:
-            for e in self.events:
-                if pred(e):
-                    return e
-        return None
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.events)
-
-
-class Cluster:
     def __init__(self, pbxstated, workdir):
+        super().__init__(PREFIX, RUN, NODES, workdir, token_ms=3000)
         self.pbxstated = pbxstated
-        self.dir = workdir
-        self.namespaces = []
-        self.corosync = {}   # node -> Popen
         self.daemons = {}    # node -> Popen
-        self.all_pids = set()
-        self.corosync_pids = set()
-
-    # ---- network ----
-    def ns(self, node):
-        return f"{PREFIX}-{node}"
-
-    def addr(self, node):
-        return f"198.18.{RUN}.{node}"
-
-    def setup_network(self):
-        br_ns = f"{PREFIX}-br"
-        sh(["ip", "netns", "add", br_ns])
-        self.namespaces.append(br_ns)
-        sh(["ip", "-n", br_ns, "link", "add", "br0", "type", "bridge"])
-        sh(["ip", "-n", br_ns, "link", "set", "lo", "up"])
-        sh(["ip", "-n", br_ns, "link", "set", "br0", "up"])
-        for n in NODES:
-            ns = self.ns(n)
-            sh(["ip", "netns", "add", ns])
-            self.namespaces.append(ns)
-            sh(["ip", "-n", br_ns, "link", "add", f"v{n}", "type", "veth", "peer", "name", "eth0", "netns", ns])
-            sh(["ip", "-n", br_ns, "link", "set", f"v{n}", "master", "br0", "up"])
-            sh(["ip", "-n", ns, "link", "set", "lo", "up"])
-            sh(["ip", "-n", ns, "addr", "add", f"{self.addr(n)}/24", "dev", "eth0"])
-            sh(["ip", "-n", ns, "link", "set", "eth0", "up"])
-
-    # ---- corosync ----
-    def node_dir(self, node):
-        d = os.path.join(self.dir, f"n{node}")
-        os.makedirs(d, exist_ok=True)
-        return d
-
-    def write_corosync_conf(self, node):
-        nodelist = "".join(
-            f"  node {{\n    ring0_addr: {self.addr(n)}\n    nodeid: {n}\n    name: n{n}\n  }}\n" for n in NODES)
-        conf = (
-            "totem {\n  version: 2\n  cluster_name: " + PREFIX + "\n  transport: knet\n"
-            "  crypto_cipher: none\n  crypto_hash: none\n"
-            # corosync's default token (3 s; consensus 3.6 s) keeps a frozen node's ring stalled
-            # long enough for step 3b even on a busy machine. The crashes this test makes are
-            # process deaths, which corosync sees at once whatever the token.
-            "  token: 3000\n  join: 50\n}\n"
-            "nodelist {\n" + nodelist + "}\n"
-            "logging {\n  to_logfile: yes\n  logfile: " + os.path.join(self.node_dir(node), "corosync.log") + "\n"
-            "  to_stderr: no\n  to_syslog: no\n  timestamp: on\n"
-            # The blackbox is an 8 MiB file per corosync in the host's /dev/shm, left at exit.
-            "  blackbox: off\n}\n")
-        path = os.path.join(self.node_dir(node), "corosync.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        return path
-
-    def start_corosync(self, node):
-        conf = self.write_corosync_conf(node)
-        # corosync's lock file (/var/run/corosync.pid) and state dir are fixed paths: each corosync
-        # gets its own mount namespace with a private /run and /var/lib/corosync.
-        script = ("mount -t tmpfs tmpfs /run && mkdir -p /run/corosync && "
-                  "mount -t tmpfs tmpfs /var/lib/corosync && exec corosync -f -c " + conf)
-        out = open(os.path.join(self.node_dir(node), "corosync.stdout"), "ab")
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns(node), "unshare", "--mount", "--propagation", "private",
-                              "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.corosync[node] = p
-        self.all_pids.add(p.pid)
-        self.corosync_pids.add(p.pid)  # ip netns exec, unshare and sh exec: this is corosync's pid
-
-    def wait_corosync_ring(self, nodes):
-        def ring_ok():
-            for n in nodes:
-                r = sh(["ip", "netns", "exec", self.ns(n), "corosync-cpgtool", "-e"], check=False)
-                if r.returncode != 0:
-                    return False
-            return True
-        wait_until(f"corosync answering on nodes {list(nodes)}", ring_ok, 30)
 
     # ---- pbxstated ----
     def socket_path(self, node):
@@ -248,11 +78,9 @@ class Cluster:
 
     def start_daemon(self, node):
         conf = self.write_daemon_conf(node)
-        out = open(os.path.join(self.node_dir(node), "pbxstated.stderr"), "ab")
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns(node), self.pbxstated, "-c", conf],
-                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        p = self.spawn(node, "pbxstated", [self.pbxstated, "-c", conf])
         self.daemons[node] = p
-        self.all_pids.add(p.pid)
+
         def hello():
             if p.poll() is not None:
                 raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} "
@@ -275,79 +103,6 @@ class Cluster:
             return c.ok(**req)
         finally:
             c.close()
-
-    # ---- teardown ----
-    def teardown(self):
-        for group in (self.daemons, self.corosync):
-            for p in group.values():
-                if p.poll() is None:
-                    try:
-                        os.kill(p.pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
-        deadline = time.monotonic() + 5
-        for group in (self.daemons, self.corosync):
-            for p in group.values():
-                try:
-                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    os.kill(p.pid, signal.SIGKILL)
-                    p.wait(timeout=5)
-        for ns in reversed(self.namespaces):
-            sh(["ip", "netns", "del", ns], check=False)
-        # libqb files of our corosyncs in the host's /dev/shm: blackboxes (none with the blackbox
-        # off) and IPC directories qb-<server pid>-<client pid>-... (removed by a clean stop).
-        for pid in self.corosync_pids:
-            for name in os.listdir("/dev/shm"):
-                if name.startswith(f"qb-corosync-{pid}-") or name.startswith(f"qb-{pid}-"):
-                    path = os.path.join("/dev/shm", name)
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        try:
-                            os.unlink(path)
-                        except OSError:
-                            pass
-
-    def leftovers(self):
-        left = []
-        names = sh(["ip", "netns", "list"], check=False).stdout
-        left += [f"namespace {line.split()[0]}" for line in names.splitlines() if line.startswith(PREFIX)]
-        links = sh(["ip", "-o", "link"], check=False).stdout
-        left += [f"link {line.split(':')[1].strip()}" for line in links.splitlines() if PREFIX in line]
-        for pid in self.corosync_pids:
-            left += [f"/dev/shm/{name}" for name in os.listdir("/dev/shm")
-                     if name.startswith(f"qb-corosync-{pid}-") or name.startswith(f"qb-{pid}-")]
-        for pid in self.all_pids:
-            if os.path.exists(f"/proc/{pid}"):
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        if f.read().split(")")[-1].split()[0] != "Z":
-                            left.append(f"process {pid}")
-                except OSError:
-                    pass
-        return left
-
-
-def check_preconditions():
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    for tool in ("ip", "unshare", "corosync", "corosync-cpgtool"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    probe = f"{PREFIX}-probe"
-    r = subprocess.run(["ip", "netns", "add", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        return f"cannot create a network namespace: {r.stderr.strip()}"
-    try:
-        r = subprocess.run(["ip", "netns", "exec", probe, "unshare", "--mount", "--propagation", "private",
-                            "sh", "-c", "mount -t tmpfs tmpfs /run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
-        if r.returncode != 0:
-            return f"cannot create a mount namespace with a private /run: {r.stderr.strip()}"
-    finally:
-        subprocess.run(["ip", "netns", "del", probe])
-    return None
 
 
 def burst(cluster, node, requests):
@@ -656,7 +411,7 @@ def main():
     ap.add_argument("--pbxstated", required=True)
     ap.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
     args = ap.parse_args()
-    why = check_preconditions()
+    why = check_preconditions(PREFIX)
     if why:
         print(f"SKIP: {why}")
         return SKIP
