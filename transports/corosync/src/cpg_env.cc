@@ -50,10 +50,15 @@ CpgEnv::~CpgEnv() {
 
 void CpgEnv::Attach(Engine* engine) {
   assert(engine == nullptr || engine->node_id() == transport_.local_node());
-  engine_ = engine;
-  if (engine_ != nullptr && view_pending_) {
+  direct_.engine = engine;
+  AttachUpcalls(engine == nullptr ? nullptr : &direct_);
+}
+
+void CpgEnv::AttachUpcalls(EngineUpcalls* upcalls) {
+  upcalls_ = upcalls;
+  if (upcalls_ != nullptr && view_pending_) {
     view_pending_ = false;
-    engine_->OnMembership(transport_.view());
+    upcalls_->OnMembership(transport_.view());
   }
 }
 
@@ -63,9 +68,9 @@ void CpgEnv::Dispatch() {
   if (due && Now() >= *due) {
     wakeup_.Drain();
     wakeup_.Disarm();
-    if (engine_ != nullptr) {
+    if (upcalls_ != nullptr) {
       ++stats_.wakeups;
-      engine_->OnTimer();  // may re-arm through ScheduleWakeup
+      upcalls_->OnTimer();  // may re-arm through ScheduleWakeup
     }
   }
 }
@@ -85,19 +90,19 @@ void CpgEnv::Log(LogLevel level, std::string_view message) {
 }
 
 void CpgEnv::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
-  if (engine_ == nullptr) {
+  if (upcalls_ == nullptr) {
     ++stats_.frames_before_attach;
     return;
   }
-  engine_->OnFrame(from, frame);
+  upcalls_->OnFrame(from, frame);
 }
 
 void CpgEnv::OnView(const MembershipView& view) {
-  if (engine_ == nullptr) {
+  if (upcalls_ == nullptr) {
     view_pending_ = true;
     return;
   }
-  engine_->OnMembership(view);
+  upcalls_->OnMembership(view);
 }
 
 }  // namespace pbxstate::corosync

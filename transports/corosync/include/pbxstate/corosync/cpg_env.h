@@ -38,6 +38,17 @@ struct CpgEnvConfig {
   std::uint64_t random_seed = 0;
 };
 
+// What CpgEnv hands the engine's upcalls to. Attach(Engine*) delivers straight to an Engine; a host
+// that reaches its engine through another interface (the C API host of c_cpg_host.h) attaches its
+// own EngineUpcalls. Called only from inside CpgEnv::Dispatch().
+class EngineUpcalls {
+ public:
+  virtual ~EngineUpcalls() = default;
+  virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
+  virtual void OnMembership(const MembershipView& view) = 0;
+  virtual void OnTimer() = 0;
+};
+
 struct CpgEnvStats {
   std::uint64_t wakeups = 0;             // Engine::OnTimer calls
   std::uint64_t frames_before_attach = 0;  // frames that arrived with no engine attached (dropped)
@@ -57,6 +68,9 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   // Gives the env its engine (created with this env and node_id == local_node()). A membership
   // view that arrived before is delivered now. nullptr detaches (frames are then dropped).
   void Attach(Engine* engine);
+  // The same for a host that delivers through `upcalls` (which must outlive the attachment; its
+  // engine's node id must be local_node()). nullptr detaches.
+  void AttachUpcalls(EngineUpcalls* upcalls);
 
   int fd() const { return epoll_fd_; }
   void Dispatch();
@@ -81,11 +95,21 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
   void OnView(const MembershipView& view) override;
 
+  // Attach(Engine*)'s upcalls: straight to the engine.
+  class DirectUpcalls final : public EngineUpcalls {
+   public:
+    Engine* engine = nullptr;
+    void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine->OnFrame(from, frame); }
+    void OnMembership(const MembershipView& view) override { engine->OnMembership(view); }
+    void OnTimer() override { engine->OnTimer(); }
+  };
+
   CpgTransport::LogFn log_;
   CpgTransport transport_;
   TimerFd wakeup_;
   int epoll_fd_ = -1;
-  Engine* engine_ = nullptr;
+  DirectUpcalls direct_;
+  EngineUpcalls* upcalls_ = nullptr;
   bool view_pending_ = false;  // a view arrived while no engine was attached
   std::uint64_t seed_ = 0;
   std::uint64_t random_state_ = 0;

@@ -1,0 +1,263 @@
+/*
+ * pbxstate.conf: parsing, validation and comparison (pbxstate_settings.h).
+ */
+#include "asterisk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asterisk/config.h"
+#include "asterisk/logger.h"
+#include "asterisk/strings.h"
+
+#include "pbxstate_settings.h"
+
+/* Upper bounds: a value beyond them is a typo, not a choice. */
+#define MAX_WINDOW_MS 10000ull
+#define MAX_GRACE_MS 3600000ull
+#define MAX_ANTI_ENTROPY_MS 3600000ull
+#define MIN_PENDING 16ull
+#define MAX_PENDING 1048576ull
+
+void pbxstate_settings_init(struct pbxstate_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	ast_copy_string(s->group, "asterisk-pbxstate", sizeof(s->group));
+	s->publish_devstate = 1;
+	s->subscribe_devstate = 1;
+	s->publish_mwi = 1;
+	s->subscribe_mwi = 1;
+	s->batch_window_ms = 5;
+	s->departure_grace_ms = 0;
+	s->anti_entropy_interval_ms = 5000;
+	s->max_pending = 16384;
+}
+
+static void filter_free(struct pbxstate_filter *f)
+{
+	if (f->set) {
+		regfree(&f->re);
+	}
+	f->set = 0;
+	f->text[0] = '\0';
+}
+
+void pbxstate_settings_free(struct pbxstate_settings *s)
+{
+	filter_free(&s->device_filter);
+	filter_free(&s->mailbox_filter);
+}
+
+/* Compiles `text` into f; on failure writes the reason to why. */
+static int filter_set(struct pbxstate_filter *f, const char *text, char *why, size_t why_len)
+{
+	int rc;
+
+	filter_free(f);
+	if (ast_strlen_zero(text)) {
+		return 0;
+	}
+	if (strlen(text) > PBXSTATE_MAX_FILTER) {
+		snprintf(why, why_len, "longer than %d characters", PBXSTATE_MAX_FILTER);
+		return -1;
+	}
+	rc = regcomp(&f->re, text, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char err[128];
+		regerror(rc, &f->re, err, sizeof(err));
+		snprintf(why, why_len, "not an extended regular expression: %s", err);
+		return -1;
+	}
+	f->set = 1;
+	ast_copy_string(f->text, text, sizeof(f->text));
+	return 0;
+}
+
+int pbxstate_filter_match(const struct pbxstate_filter *f, const char *name)
+{
+	return !f->set || regexec(&f->re, name, 0, NULL, 0) == 0;
+}
+
+static int parse_bool(const char *value, int *out)
+{
+	if (ast_true(value)) {
+		*out = 1;
+		return 0;
+	}
+	if (ast_false(value)) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+static int parse_ms(const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (ast_strlen_zero(value) || value[0] == '-' || value[0] == '+') {
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+#define BAD(v, ...) do { \
+	char why_[256]; \
+	snprintf(why_, sizeof(why_), __VA_ARGS__); \
+	ast_log(LOG_ERROR, "%s line %d: option '%s' = '%s': %s\n", PBXSTATE_CONFIG_FILE, (v)->lineno, (v)->name, (v)->value, why_); \
+	errors++; \
+} while (0)
+
+static int parse_general(struct ast_config *cfg, struct pbxstate_settings *s)
+{
+	struct ast_variable *v;
+	int errors = 0;
+
+	for (v = ast_variable_browse(cfg, "general"); v; v = v->next) {
+		char why[200] = "";
+		uint64_t n;
+
+		if (!strcasecmp(v->name, "group")) {
+			if (ast_strlen_zero(v->value) || strlen(v->value) > PBXSTATE_MAX_GROUP) {
+				BAD(v, "a CPG group name is 1 to %d characters", PBXSTATE_MAX_GROUP);
+			} else {
+				ast_copy_string(s->group, v->value, sizeof(s->group));
+			}
+		} else if (!strcasecmp(v->name, "publish_devstate")) {
+			if (parse_bool(v->value, &s->publish_devstate)) {
+				BAD(v, "expected yes or no");
+			}
+		} else if (!strcasecmp(v->name, "subscribe_devstate")) {
+			if (parse_bool(v->value, &s->subscribe_devstate)) {
+				BAD(v, "expected yes or no");
+			}
+		} else if (!strcasecmp(v->name, "publish_mwi")) {
+			if (parse_bool(v->value, &s->publish_mwi)) {
+				BAD(v, "expected yes or no");
+			}
+		} else if (!strcasecmp(v->name, "subscribe_mwi")) {
+			if (parse_bool(v->value, &s->subscribe_mwi)) {
+				BAD(v, "expected yes or no");
+			}
+		} else if (!strcasecmp(v->name, "device_filter")) {
+			if (filter_set(&s->device_filter, v->value, why, sizeof(why))) {
+				BAD(v, "%s", why);
+			}
+		} else if (!strcasecmp(v->name, "mailbox_filter")) {
+			if (filter_set(&s->mailbox_filter, v->value, why, sizeof(why))) {
+				BAD(v, "%s", why);
+			}
+		} else if (!strcasecmp(v->name, "batch_window_ms")) {
+			if (parse_ms(v->value, 0, MAX_WINDOW_MS, &n)) {
+				BAD(v, "expected milliseconds from 0 to %llu", MAX_WINDOW_MS);
+			} else {
+				s->batch_window_ms = n;
+			}
+		} else if (!strcasecmp(v->name, "departure_grace_ms")) {
+			if (parse_ms(v->value, 0, MAX_GRACE_MS, &n)) {
+				BAD(v, "expected milliseconds from 0 to %llu", MAX_GRACE_MS);
+			} else {
+				s->departure_grace_ms = n;
+			}
+		} else if (!strcasecmp(v->name, "anti_entropy_interval_ms")) {
+			if (parse_ms(v->value, 0, MAX_ANTI_ENTROPY_MS, &n)) {
+				BAD(v, "expected milliseconds from 0 (off) to %llu", MAX_ANTI_ENTROPY_MS);
+			} else {
+				s->anti_entropy_interval_ms = n;
+			}
+		} else if (!strcasecmp(v->name, "max_pending")) {
+			if (parse_ms(v->value, MIN_PENDING, MAX_PENDING, &n)) {
+				BAD(v, "expected a count from %llu to %llu", MIN_PENDING, MAX_PENDING);
+			} else {
+				s->max_pending = (size_t) n;
+			}
+		} else if (!strcasecmp(v->name, "cluster_key_file")) {
+			if (strlen(v->value) >= sizeof(s->key_file)) {
+				BAD(v, "path too long");
+			} else {
+				ast_copy_string(s->key_file, v->value, sizeof(s->key_file));
+			}
+		} else if (!strcasecmp(v->name, "previous_key_file")) {
+			if (strlen(v->value) >= sizeof(s->previous_key_file)) {
+				BAD(v, "path too long");
+			} else {
+				ast_copy_string(s->previous_key_file, v->value, sizeof(s->previous_key_file));
+			}
+		} else {
+			BAD(v, "unknown option (see pbxstate.conf.sample)");
+		}
+	}
+	if (!ast_strlen_zero(s->previous_key_file) && ast_strlen_zero(s->key_file)) {
+		ast_log(LOG_ERROR, "%s: option 'previous_key_file' is set without 'cluster_key_file'\n", PBXSTATE_CONFIG_FILE);
+		errors++;
+	}
+	return errors ? -1 : 0;
+}
+
+int pbxstate_settings_load(struct pbxstate_settings *out)
+{
+	struct ast_flags flags = { 0 };
+	struct ast_config *cfg;
+	const char *cat = NULL;
+	int errors = 0;
+
+	cfg = ast_config_load(PBXSTATE_CONFIG_FILE, flags);
+	if (cfg == CONFIG_STATUS_FILEMISSING || !cfg) {
+		ast_log(LOG_ERROR, "%s: file missing (install asterisk/pbxstate.conf.sample as %s)\n",
+			PBXSTATE_CONFIG_FILE, PBXSTATE_CONFIG_FILE);
+		return -1;
+	}
+	if (cfg == CONFIG_STATUS_FILEINVALID) {
+		ast_log(LOG_ERROR, "%s: not a valid configuration file (see the lines logged above)\n", PBXSTATE_CONFIG_FILE);
+		return -1;
+	}
+	while ((cat = ast_category_browse(cfg, cat))) {
+		if (strcasecmp(cat, "general")) {
+			ast_log(LOG_ERROR, "%s: unknown section [%s] (only [general])\n", PBXSTATE_CONFIG_FILE, cat);
+			errors++;
+		}
+	}
+	if (parse_general(cfg, out)) {
+		errors++;
+	}
+	ast_config_destroy(cfg);
+	if (errors) {
+		pbxstate_settings_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+int pbxstate_settings_copy(struct pbxstate_settings *dst, const struct pbxstate_settings *src)
+{
+	char why[200];
+
+	pbxstate_settings_free(dst);
+	*dst = *src;
+	/* The compiled expressions are not copyable: compile again from their text. */
+	dst->device_filter.set = 0;
+	dst->mailbox_filter.set = 0;
+	if (filter_set(&dst->device_filter, src->device_filter.text, why, sizeof(why))
+		|| filter_set(&dst->mailbox_filter, src->mailbox_filter.text, why, sizeof(why))) {
+		pbxstate_settings_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const struct pbxstate_settings *b)
+{
+	return strcmp(a->group, b->group) != 0
+		|| a->batch_window_ms != b->batch_window_ms
+		|| a->departure_grace_ms != b->departure_grace_ms
+		|| a->anti_entropy_interval_ms != b->anti_entropy_interval_ms
+		|| a->max_pending != b->max_pending;
+}

@@ -1,0 +1,67 @@
+/*
+ * res_pbxstate's configuration: pbxstate.conf in Asterisk's config format (sample:
+ * asterisk/pbxstate.conf.sample, which documents every option).
+ *
+ * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
+ * cluster keys (a key rotation) change live; the others (group, batch window, departure grace,
+ * anti-entropy, queue size) restart the node: it leaves the CPG group and joins again with a new
+ * incarnation, which the peers treat as a restart (asterisk/README.md).
+ */
+#ifndef PBXSTATE_SETTINGS_H
+#define PBXSTATE_SETTINGS_H
+
+#include <limits.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PBXSTATE_CONFIG_FILE "pbxstate.conf"
+#define PBXSTATE_MAX_GROUP 128        /* CPG_MAX_NAME_LENGTH */
+#define PBXSTATE_MAX_FILTER 256
+#define PBXSTATE_MAX_KEY_BYTES 255    /* device names and mailbox@context, as the engine's default */
+
+struct pbxstate_filter {
+	int set;                               /* 0: everything passes */
+	char text[PBXSTATE_MAX_FILTER + 1];    /* the extended regular expression as written */
+	regex_t re;                            /* compiled when set */
+};
+
+struct pbxstate_settings {
+	char group[PBXSTATE_MAX_GROUP + 1];
+	int publish_devstate;     /* local device states go to the cluster */
+	int subscribe_devstate;   /* the cluster's device states come into Asterisk */
+	int publish_mwi;
+	int subscribe_mwi;
+	struct pbxstate_filter device_filter;   /* device names shared (both ways) */
+	struct pbxstate_filter mailbox_filter;  /* mailbox@context shared (both ways) */
+	uint64_t batch_window_ms;
+	uint64_t departure_grace_ms;
+	uint64_t anti_entropy_interval_ms;
+	char key_file[PATH_MAX];            /* "" : unauthenticated */
+	char previous_key_file[PATH_MAX];   /* "" : none (only with key_file) */
+	size_t max_pending;                 /* bound of the queue from Asterisk's threads to the node */
+};
+
+/* Defaults, filters unset. */
+void pbxstate_settings_init(struct pbxstate_settings *s);
+
+/*
+ * Reads pbxstate.conf into *out (which must be freshly initialised). Returns 0 on success; -1 on
+ * any error, after logging each one as "pbxstate.conf line N: option 'x': why" (file missing,
+ * unknown section or option, bad value); *out is then freed.
+ */
+int pbxstate_settings_load(struct pbxstate_settings *out);
+
+/* Releases the compiled filters. Safe on an initialised or freed struct. */
+void pbxstate_settings_free(struct pbxstate_settings *s);
+
+/* Copies src into dst (dst freed first), recompiling the filters. 0, or -1 when out of memory. */
+int pbxstate_settings_copy(struct pbxstate_settings *dst, const struct pbxstate_settings *src);
+
+/* Nonzero when going from a to b needs the node to restart (see the header comment). */
+int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const struct pbxstate_settings *b);
+
+/* Nonzero when `name` passes the filter (an unset filter passes everything). */
+int pbxstate_filter_match(const struct pbxstate_filter *f, const char *name);
+
+#endif

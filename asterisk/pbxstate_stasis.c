@@ -1,0 +1,82 @@
+/*
+ * Local device state and MWI changes, from Asterisk's stasis topics into the node's queue
+ * (pbxstate_stasis.h). Runs on the subscriptions' own threads: it never touches the engine.
+ */
+#include "asterisk.h"
+
+#include "asterisk/devicestate.h"
+#include "asterisk/logger.h"
+#include "asterisk/mwi.h"
+#include "asterisk/stasis.h"
+#include "asterisk/utils.h"
+
+#include "pbxstate_node.h"
+#include "pbxstate_stasis.h"
+
+static struct stasis_subscription *devstate_sub;
+static struct stasis_subscription *mwi_sub;
+
+static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	const struct ast_device_state_message *d;
+	(void) data;
+	(void) sub;
+
+	if (stasis_message_type(msg) != ast_device_state_message_type()) {
+		return;
+	}
+	d = stasis_message_data(msg);
+	/* A NULL EID is Asterisk's own aggregate; another EID is a server we (or another module)
+	 * published for: neither goes to the cluster. Uncachable states (Local channels) are
+	 * transient and not shared. */
+	if (!d->eid || ast_eid_cmp(d->eid, &ast_eid_default) || d->cachable != AST_DEVSTATE_CACHABLE) {
+		return;
+	}
+	pbxstate_node_local_device(d->device, (int) d->state);
+}
+
+static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	const struct ast_mwi_state *m;
+	(void) data;
+	(void) sub;
+
+	if (stasis_message_type(msg) != ast_mwi_state_type()) {
+		return;
+	}
+	m = stasis_message_data(msg);
+	if (ast_eid_cmp(&m->eid, &ast_eid_default)) {
+		return;
+	}
+	pbxstate_node_local_mailbox(m->uniqueid, m->new_msgs, m->old_msgs, m->urgent_msgs);
+}
+
+static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, stasis_subscription_cb cb,
+	struct stasis_message_type *type)
+{
+	struct stasis_subscription *sub = stasis_subscribe(topic, cb, NULL);
+	if (!sub) {
+		return NULL;
+	}
+	stasis_subscription_accept_message_type(sub, type);
+	stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
+	return sub;
+}
+
+int pbxstate_stasis_subscribe(void)
+{
+	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, ast_device_state_message_type());
+	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type());
+	if (!devstate_sub || !mwi_sub) {
+		ast_log(LOG_ERROR, "pbxstate: cannot subscribe to Asterisk's device state and MWI topics\n");
+		pbxstate_stasis_unsubscribe();
+		return -1;
+	}
+	return 0;
+}
+
+void pbxstate_stasis_unsubscribe(void)
+{
+	devstate_sub = stasis_unsubscribe_and_join(devstate_sub);
+	mwi_sub = stasis_unsubscribe_and_join(mwi_sub);
+}

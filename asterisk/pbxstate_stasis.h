@@ -1,0 +1,15 @@
+/*
+ * res_pbxstate's subscriptions to Asterisk's device state and MWI topics (pbxstate_stasis.c):
+ * every change whose EID is this server's own goes to the node's queue; changes published under
+ * another EID (by this module, for the other servers) never go back to the cluster.
+ */
+#ifndef PBXSTATE_STASIS_H
+#define PBXSTATE_STASIS_H
+
+/* Subscribes to both topics. 0, or -1 (nothing left subscribed) after logging. */
+int pbxstate_stasis_subscribe(void);
+
+/* Unsubscribes and waits until no callback runs any more. Safe when not subscribed. */
+void pbxstate_stasis_unsubscribe(void);
+
+#endif

@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+"""Integration test of res_pbxstate in two real Asterisk servers over real corosync.
+
+Two network namespaces (tests/lib/nscluster.py: bridge, 198.18.<run>.1-2, one corosync each in a
+private mount namespace), one Asterisk per namespace with its own directories, Entity ID and
+modules directory (the installed modules plus the res_pbxstate.so under test, symlinked), and:
+
+  1. both servers list each other in `pbxstate show members`;
+  2. the distributed device state guide's test: `dialplan set global DEVICE_STATE(Custom:mystate)
+     INUSE` on server 1 makes `core show hints` on server 2 show InUse for a hint on
+     Custom:mystate, and NOT_INUSE brings it back to Idle (latency measured);
+  3. MWI: AMI MWIUpdate 1000@default 2 new 1 old (res_mwi_external_ami) on server 1 reaches server 2's
+     Asterisk: res_mwi_devstate turns the MWI it receives into the device MWI:1000@default, whose
+     hint on server 2 goes InUse; then 0 new messages bring it back to Idle;
+  4. RINGING on server 1 and INUSE on server 2 for Custom:ring aggregate to InUse&Ringing (Asterisk's
+     RINGINUSE) on both servers;
+  5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
+     server 1 (the hint goes back to Ringing), time measured; server 2 restarted, it catches up and
+     shares its own state again (InUse&Ringing on both);
+  6. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
+     while both servers change device states in a stream: Asterisk never crashes, its thread and
+     descriptor counts come back to where they were and its memory stays bounded, and the cluster
+     converges afterwards.
+
+Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
+with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
+
+usage: asterisk_cluster_test.py --asterisk BIN --module res_pbxstate.so --modules-dir DIR [--cycles N]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nscluster import SKIP, NamespaceCluster, TestFailure, check_preconditions, wait_until  # noqa: E402
+
+PID = os.getpid()
+PREFIX = f"pbxast-{PID}"
+RUN = (PID + 97) % 250 + 1
+NODES = (1, 2)
+GRACE_MS = 1000
+MODULES = ("res_pbxstate.so", "func_devstate.so", "pbx_config.so", "res_sorcery_astdb.so",
+           "res_mwi_external.so", "res_mwi_external_ami.so", "res_mwi_devstate.so")
+AMI_PORT = 5038  # on each namespace's own loopback
+AMI_SECRET = "pbxstate-test"
+
+
+def eid(node):
+    return f"02:00:5e:00:00:{node:02x}"
+
+
+class AsteriskCluster(NamespaceCluster):
+    def __init__(self, asterisk, module, modules_dir, workdir):
+        # Process deaths are seen by CPG at once; the token only matters for lost nodes.
+        super().__init__(PREFIX, RUN, NODES, workdir, token_ms=1000)
+        self.asterisk = asterisk
+        self.module = module
+        self.modules_dir = modules_dir
+        # Shared, read-only: the XML documentation Asterisk's config framework needs at start.
+        self.data_dir = os.path.join(os.path.dirname(os.path.dirname(asterisk)), "var", "lib", "asterisk")
+
+    def conf_path(self, node):
+        return os.path.join(self.node_dir(node), "etc", "asterisk.conf")
+
+    def write_pbxstate_conf(self, node, extra=""):
+        with open(os.path.join(self.node_dir(node), "etc", "pbxstate.conf"), "w") as f:
+            f.write("[general]\n"
+                    f"group = {PREFIX}\n"
+                    "device_filter = ^Custom:\n"
+                    f"departure_grace_ms = {GRACE_MS}\n"
+                    "batch_window_ms = 5\n" + extra)
+
+    def write_asterisk_tree(self, node):
+        d = self.node_dir(node)
+        for sub in ("etc", "lib", "db", "spool", "run", "log", "keys", "modules"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        mods = os.path.join(d, "modules")
+        for name in os.listdir(self.modules_dir):
+            dst = os.path.join(mods, name)
+            if name != "res_pbxstate.so" and not os.path.lexists(dst):
+                os.symlink(os.path.join(self.modules_dir, name), dst)
+        dst = os.path.join(mods, "res_pbxstate.so")
+        if os.path.lexists(dst):
+            os.unlink(dst)
+        os.symlink(self.module, dst)
+        etc = os.path.join(d, "etc")
+        with open(self.conf_path(node), "w") as f:
+            f.write("[directories]\n"
+                    f"astetcdir => {etc}\nastmoddir => {mods}\nastvarlibdir => {d}/lib\n"
+                    f"astdbdir => {d}/db\nastkeydir => {d}/keys\nastdatadir => {self.data_dir}\n"
+                    f"astagidir => {d}/lib/agi-bin\nastspooldir => {d}/spool\nastrundir => {d}/run\n"
+                    f"astlogdir => {d}/log\nastsbindir => {os.path.dirname(self.asterisk)}\n"
+                    "[options]\n"
+                    f"entityid = {eid(node)}\n"
+                    "verbose = 3\ndebug = 0\n"
+                    f"systemname = pbx{node}\n")
+        with open(os.path.join(etc, "modules.conf"), "w") as f:
+            f.write("[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in MODULES))
+        with open(os.path.join(etc, "logger.conf"), "w") as f:
+            f.write("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
+        with open(os.path.join(etc, "extensions.conf"), "w") as f:
+            f.write("[general]\n[globals]\n[default]\n"
+                    "exten => 100,hint,Custom:mystate\n"
+                    "exten => 101,hint,Custom:ring\n"
+                    "exten => 102,hint,Custom:stream\n"
+                    "exten => 1000,hint,MWI:1000@default\n")
+        with open(os.path.join(etc, "manager.conf"), "w") as f:
+            f.write(f"[general]\nenabled = yes\nport = {AMI_PORT}\nbindaddr = 127.0.0.1\n"
+                    f"[test]\nsecret = {AMI_SECRET}\nread = all\nwrite = all\n")
+        self.write_pbxstate_conf(node)
+
+    def start_asterisk(self, node):
+        self.write_asterisk_tree(node)
+        p = self.spawn(node, "asterisk", [self.asterisk, "-C", self.conf_path(node), "-f"])
+
+        def up():
+            if p.poll() is not None:
+                raise TestFailure(f"asterisk on server {node} exited with {p.returncode} "
+                                  f"(see {self.node_dir(node)}/asterisk.out and log/messages.log)")
+            r = self.cli_raw(node, "core waitfullybooted", timeout=10)
+            return r.returncode == 0
+        wait_until(f"asterisk on server {node} fully booted", up, 60, interval=0.2)
+        return p
+
+    def cli_raw(self, node, command, timeout=20):
+        return subprocess.run([self.asterisk, "-C", self.conf_path(node), "-rx", command], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+    def cli(self, node, command):
+        r = self.cli_raw(node, command)
+        if r.returncode != 0:
+            raise TestFailure(f"server {node}: '{command}' failed ({r.returncode}): {r.stdout.strip()}")
+        return r.stdout
+
+    def ami(self, node, action, **headers):
+        """One AMI action on the server's own loopback (this script re-run inside its namespace)."""
+        args = ["ip", "netns", "exec", self.ns(node), sys.executable, os.path.abspath(__file__), "--ami", action]
+        args += [f"{k}={v}" for k, v in headers.items()]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=20)
+        if r.returncode != 0 or "Response: Success" not in r.stdout:
+            raise TestFailure(f"server {node}: AMI {action} {headers} failed: {r.stdout.strip()}")
+        return r.stdout
+
+    def hint_state(self, node, exten):
+        out = self.cli(node, "core show hints")
+        m = re.search(rf"^\s*{re.escape(exten)}@default\s*:\s*\S+\s+State:(\S+)", out, re.M)
+        return m.group(1) if m else None
+
+    def pid(self, node):
+        return self.processes[(node, "asterisk")].pid
+
+
+def proc_counts(pid):
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return {"threads": threads, "fds": fds, "rss_kib": rss}
+
+
+def wait_hint(c, node, exten, want, timeout=10):
+    t0 = time.monotonic()
+    wait_until(f"server {node}: hint {exten} state {want}", lambda: c.hint_state(node, exten) == want, timeout,
+               interval=0.02)
+    return time.monotonic() - t0
+
+
+def run(c, report, cycles):
+    c.setup_network()
+    for n in NODES:
+        c.start_corosync(n)
+    c.wait_corosync_ring()
+    for n in NODES:
+        c.start_asterisk(n)
+    version = c.cli(1, "core show version").strip()
+    report["asterisk"] = version
+    print(f"ok 0: {version}")
+
+    # 1. members
+    def both_members():
+        return all(c.cli(n, "pbxstate show members").count(eid(m)) >= 1 for n in NODES for m in NODES)
+    wait_until("both servers listing each other in 'pbxstate show members'", both_members, 20)
+    print("ok 1: 'pbxstate show members' on each server lists both EIDs\n" +
+          "    " + c.cli(1, "pbxstate show members").strip().replace("\n", "\n    "))
+
+    # 2. the guide's test
+    t0 = time.monotonic()
+    c.cli(1, "dialplan set global DEVICE_STATE(Custom:mystate) INUSE")
+    wait_hint(c, 2, "100", "InUse")
+    up = time.monotonic() - t0
+    t0 = time.monotonic()
+    c.cli(1, "dialplan set global DEVICE_STATE(Custom:mystate) NOT_INUSE")
+    wait_hint(c, 2, "100", "Idle")
+    down = time.monotonic() - t0
+    report["devstate_cli_to_hint_s"] = [round(up, 3), round(down, 3)]
+    line = [ln for ln in c.cli(2, "core show hints").splitlines() if "Custom:mystate" in ln]
+    print(f"ok 2: DEVICE_STATE(Custom:mystate) INUSE on server 1 -> server 2 hint InUse in {up:.3f} s, "
+          f"NOT_INUSE -> Idle in {down:.3f} s (CLI round trip included)\n    server 2: {line[0].strip()}")
+
+    # 3. MWI
+    t0 = time.monotonic()
+    c.ami(1, "MWIUpdate", Mailbox="1000@default", NewMessages=2, OldMessages=1)
+    wait_hint(c, 2, "1000", "InUse")
+    mwi_up = time.monotonic() - t0
+    boxes = c.cli(2, "pbxstate show mailboxes")
+    if not re.search(r"^1000@default\s+2\s+1\s", boxes, re.M):
+        raise TestFailure(f"server 2's pbxstate show mailboxes lacks 1000@default 2/1:\n{boxes}")
+    c.ami(1, "MWIUpdate", Mailbox="1000@default", NewMessages=0, OldMessages=3)
+    wait_hint(c, 2, "1000", "Idle")
+    report["mwi_cli_to_hint_s"] = round(mwi_up, 3)
+    print(f"ok 3: AMI MWIUpdate 1000@default new 2 old 1 on server 1 -> server 2's MWI:1000@default hint InUse "
+          f"in {mwi_up:.3f} s, 0 new -> Idle\n    server 2: " +
+          [ln for ln in boxes.splitlines() if ln.startswith("1000@")][0])
+
+    # 4. aggregation
+    c.cli(1, "dialplan set global DEVICE_STATE(Custom:ring) RINGING")
+    c.cli(2, "dialplan set global DEVICE_STATE(Custom:ring) INUSE")
+    for n in NODES:
+        wait_hint(c, n, "101", "InUse&Ringing")
+    devs = c.cli(1, "pbxstate show devices like Custom:ring")
+    if "RINGINUSE" not in devs:
+        raise TestFailure(f"server 1's pbxstate show devices does not aggregate to RINGINUSE:\n{devs}")
+    print("ok 4: RINGING on server 1 + INUSE on server 2 -> hint InUse&Ringing on both\n    server 1: " +
+          [ln for ln in devs.splitlines() if ln.startswith("Custom:ring")][0])
+
+    # 5. server 2 killed: its INUSE clears after the grace
+    os.kill(c.pid(2), signal.SIGKILL)
+    c.processes[(2, "asterisk")].wait(timeout=10)
+    t0 = time.monotonic()
+    wait_hint(c, 1, "101", "Ringing", timeout=GRACE_MS / 1000 + 10)
+    cleared = time.monotonic() - t0
+    report["kill_to_cleared_s"] = round(cleared, 3)
+    if cleared < GRACE_MS / 1000 * 0.9:
+        raise TestFailure(f"server 2's contribution cleared after {cleared:.3f} s, before the {GRACE_MS} ms grace")
+    # Restarted, server 2 gets server 1's RINGING by catch-up, and func_devstate reloads its own
+    # INUSE from its astdb, which res_pbxstate shares again: both aggregate to InUse&Ringing.
+    c.start_asterisk(2)
+    wait_until("server 2 back in the cluster", both_members, 20)
+    for n in NODES:
+        wait_hint(c, n, "101", "InUse&Ringing", timeout=10)
+    print(f"ok 5: server 2's Asterisk SIGKILLed -> its INUSE cleared on server 1 after {cleared:.3f} s "
+          f"(grace {GRACE_MS} ms); restarted, it caught up and re-shared its own state (InUse&Ringing on both)")
+
+    # 6. unload/load/reload cycles under a stream of changes
+    stop = threading.Event()
+    errors = []
+    sent = {1: 0, 2: 0}
+
+    def stream(node, device):
+        states = ("INUSE", "NOT_INUSE")
+        i = 0
+        deadline = time.monotonic() + 600
+        while not stop.is_set() and time.monotonic() < deadline and i < 100000:
+            r = c.cli_raw(node, f"dialplan set global DEVICE_STATE({device}) {states[i % 2]}")
+            if r.returncode != 0:
+                errors.append(f"server {node}: {r.stdout.strip()}")
+                return
+            i += 1
+            sent[node] = i
+    threads = [threading.Thread(target=stream, args=(1, "Custom:stream"), daemon=True),
+               threading.Thread(target=stream, args=(2, "Custom:stream2"), daemon=True)]
+    for t in threads:
+        t.start()
+    ast_pid = c.pid(1)
+    # Warm-up cycles first: Asterisk's own caches (CLI, config) grow once, then stay.
+    def cycle(i):
+        if i % 10 == 5:   # a live change: the filter
+            c.write_pbxstate_conf(1, "device_filter = ^Custom:(mystate|ring|stream|stream2|final)$\n")
+        elif i % 25 == 0:  # a restart: the batch window
+            c.write_pbxstate_conf(1, f"batch_window_ms = {1 + i % 7}\n")  # the later line wins
+        for cmd in ("module unload res_pbxstate.so", "module load res_pbxstate.so", "module reload res_pbxstate.so"):
+            out = c.cli(1, cmd)
+            if c.processes[(1, "asterisk")].poll() is not None:
+                raise TestFailure(f"Asterisk on server 1 died during cycle {i} at '{cmd}'")
+            if "Unable" in out or "failed" in out.lower() or "Error" in out:
+                raise TestFailure(f"cycle {i}: '{cmd}' printed: {out.strip()}")
+    t0 = time.monotonic()
+    for i in range(5):
+        cycle(i)
+    before = proc_counts(ast_pid)
+    for i in range(5, cycles):
+        cycle(i)
+    cycle_s = time.monotonic() - t0
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    if errors:
+        raise TestFailure(f"the change stream failed: {errors[0]}")
+    c.write_pbxstate_conf(1)
+    c.cli(1, "module reload res_pbxstate.so")
+    time.sleep(1)
+    after = proc_counts(ast_pid)
+    report["cycles"] = {"count": cycles, "seconds": round(cycle_s, 1), "changes_sent": dict(sent),
+                        "before": before, "after": after}
+    if after["threads"] > before["threads"] or after["fds"] > before["fds"]:
+        raise TestFailure(f"threads or descriptors grew over {cycles} cycles: {before} -> {after}")
+    if after["rss_kib"] - before["rss_kib"] > 16 * 1024:
+        raise TestFailure(f"resident memory grew by more than 16 MiB over {cycles} cycles: {before} -> {after}")
+    # Converged afterwards: a final change each way, and the stream devices agree on both servers.
+    c.cli(1, "dialplan set global DEVICE_STATE(Custom:mystate) BUSY")
+    wait_hint(c, 2, "100", "Busy")
+    c.cli(2, "dialplan set global DEVICE_STATE(Custom:mystate) INUSE")
+    wait_until("Custom:stream hints equal on both servers",
+               lambda: c.hint_state(1, "102") == c.hint_state(2, "102") and c.hint_state(1, "102") is not None, 10)
+    members = c.cli(2, "pbxstate show members")
+    if members.count("02:00:5e") != 2:
+        raise TestFailure(f"server 2 does not list both servers after the cycles:\n{members}")
+    print(f"ok 6: {cycles} cycles of module unload/load/reload on server 1 in {cycle_s:.1f} s under "
+          f"{sent[1]} + {sent[2]} streamed changes: no crash; threads {before['threads']}->{after['threads']}, "
+          f"fds {before['fds']}->{after['fds']}, RSS {before['rss_kib']}->{after['rss_kib']} KiB; converged after")
+    print("    " + c.cli(1, "pbxstate show status").strip().replace("\n", "\n    "))
+
+
+def ami_action(action, headers):
+    """--ami mode: log in to 127.0.0.1:AMI_PORT, send one action, print the response."""
+    import socket
+    with socket.create_connection(("127.0.0.1", AMI_PORT), timeout=10) as s:
+        f = s.makefile("rwb")
+
+        def send(lines):
+            f.write(("".join(f"{line}\r\n" for line in lines) + "\r\n").encode())
+            f.flush()
+
+        def response():
+            lines = []
+            while True:
+                line = f.readline().decode().rstrip("\r\n")
+                if line == "":
+                    if lines and lines[0].startswith("Response:"):
+                        return lines
+                    lines = []  # an event or the banner: skip it
+                    continue
+                lines.append(line)
+        f.readline()  # banner
+        send(["Action: Login", "Username: test", f"Secret: {AMI_SECRET}"])
+        login = response()
+        if "Response: Success" not in login:
+            print("\n".join(login))
+            return 1
+        send([f"Action: {action}"] + [f"{k}: {v}" for k, v in (h.split("=", 1) for h in headers)])
+        print("\n".join(response()))
+        send(["Action: Logoff"])
+    return 0
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--ami":
+        return ami_action(sys.argv[2], sys.argv[3:])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--asterisk", default="")
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--modules-dir", default="")
+    ap.add_argument("--cycles", type=int, default=100)
+    ap.add_argument("--keep-dir", action="store_true")
+    args = ap.parse_args()
+    if not args.asterisk or not os.access(args.asterisk, os.X_OK):
+        print("SKIP: no Asterisk binary (configure with -DASTERISK_INCLUDE_DIR=<prefix>/include of an installed "
+              "Asterisk 22; its sbin/asterisk is used)")
+        return SKIP
+    if not os.path.isdir(args.modules_dir) or not all(
+            os.path.exists(os.path.join(args.modules_dir, m)) for m in MODULES if m != "res_pbxstate.so"):
+        print(f"SKIP: {args.modules_dir} lacks one of {', '.join(m for m in MODULES if m != 'res_pbxstate.so')} "
+              "(res_mwi_external is off by default in menuselect)")
+        return SKIP
+    why = check_preconditions(PREFIX)
+    if why:
+        print(f"SKIP: {why}")
+        return SKIP
+    workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
+    c = AsteriskCluster(os.path.abspath(args.asterisk), os.path.abspath(args.module), args.modules_dir, workdir)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    report = {}
+    code = 1
+    try:
+        run(c, report, args.cycles)
+        code = 0
+    except TestFailure as e:
+        print(f"FAIL: {e}")
+    except KeyboardInterrupt as e:
+        print(f"interrupted ({e})")
+    except Exception as e:
+        print(f"FAIL: unexpected {type(e).__name__}: {e}")
+        import traceback
+        traceback.print_exc()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        c.teardown(grace_s=10)
+        left = c.leftovers()
+        if left:
+            print(f"FAIL: teardown left {left}")
+            code = 1
+        else:
+            print("ok: teardown left no namespace, link or process")
+    print("measured: " + json.dumps(report))
+    if code != 0 or args.keep_dir:
+        print(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
