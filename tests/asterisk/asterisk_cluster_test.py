@@ -16,7 +16,7 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      RINGINUSE) on both servers;
   5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
      server 1 (the hint goes back to Ringing), time measured; server 2 restarted, it catches up and
-     shares its own state again (InUse&Ringing on both);
+     shares again what its astdb kept: both servers agree;
   6. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream: Asterisk never crashes, its thread and
      descriptor counts come back to where they were and its memory stays bounded, and the cluster
@@ -25,7 +25,7 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
 Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
 with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
 
-usage: asterisk_cluster_test.py --asterisk BIN --module res_pbxstate.so --modules-dir DIR [--cycles N]
+usage: asterisk_cluster_test.py --asterisk BIN --module res_pbxstate.so --modules-dir DIR [--cycles N] [--keep-dir]
 """
 
 import argparse
@@ -120,7 +120,11 @@ class AsteriskCluster(NamespaceCluster):
 
     def start_asterisk(self, node):
         self.write_asterisk_tree(node)
-        p = self.spawn(node, "asterisk", [self.asterisk, "-C", self.conf_path(node), "-f"])
+        # One malloc arena: glibc otherwise gives new threads (the module's, at every load) arenas
+        # of their own, up to 8 per core, whose retained pages look like a leak until they are all
+        # in use (measured: RSS flat at about +16 MB after 40 cycles). With one, RSS is exact.
+        env = dict(os.environ, MALLOC_ARENA_MAX="1")
+        p = self.spawn(node, "asterisk", [self.asterisk, "-C", self.conf_path(node), "-f"], env=env)
 
         def up():
             if p.poll() is not None:
@@ -244,14 +248,18 @@ def run(c, report, cycles):
     report["kill_to_cleared_s"] = round(cleared, 3)
     if cleared < GRACE_MS / 1000 * 0.9:
         raise TestFailure(f"server 2's contribution cleared after {cleared:.3f} s, before the {GRACE_MS} ms grace")
-    # Restarted, server 2 gets server 1's RINGING by catch-up, and func_devstate reloads its own
-    # INUSE from its astdb, which res_pbxstate shares again: both aggregate to InUse&Ringing.
+    # Restarted, server 2 gets server 1's RINGING by catch-up. func_devstate reloads server 2's own
+    # Custom:ring from its astdb, if the INUSE reached the disk before the kill (Asterisk commits
+    # astdb about once a second), and res_pbxstate shares it again: both servers must agree.
     c.start_asterisk(2)
     wait_until("server 2 back in the cluster", both_members, 20)
+    own = re.search(r"Name: 'Custom:ring'\s+State: '(\w+)'", c.cli(2, "devstate list"))
+    expected = "InUse&Ringing" if own and own.group(1) == "INUSE" else "Ringing"
     for n in NODES:
-        wait_hint(c, n, "101", "InUse&Ringing", timeout=10)
+        wait_hint(c, n, "101", expected, timeout=10)
     print(f"ok 5: server 2's Asterisk SIGKILLed -> its INUSE cleared on server 1 after {cleared:.3f} s "
-          f"(grace {GRACE_MS} ms); restarted, it caught up and re-shared its own state (InUse&Ringing on both)")
+          f"(grace {GRACE_MS} ms); restarted with {own.group(1) if own else 'nothing'} in its astdb, it caught "
+          f"up and both servers show {expected}")
 
     # 6. unload/load/reload cycles under a stream of changes
     stop = threading.Event()
@@ -306,8 +314,8 @@ def run(c, report, cycles):
                         "before": before, "after": after}
     if after["threads"] > before["threads"] or after["fds"] > before["fds"]:
         raise TestFailure(f"threads or descriptors grew over {cycles} cycles: {before} -> {after}")
-    if after["rss_kib"] - before["rss_kib"] > 16 * 1024:
-        raise TestFailure(f"resident memory grew by more than 16 MiB over {cycles} cycles: {before} -> {after}")
+    if after["rss_kib"] - before["rss_kib"] > 4 * 1024:
+        raise TestFailure(f"resident memory grew by more than 4 MiB over {cycles} cycles: {before} -> {after}")
     # Converged afterwards: a final change each way, and the stream devices agree on both servers.
     c.cli(1, "dialplan set global DEVICE_STATE(Custom:mystate) BUSY")
     wait_hint(c, 2, "100", "Busy")
@@ -360,14 +368,15 @@ def main():
         return ami_action(sys.argv[2], sys.argv[3:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--asterisk", default="")
-    ap.add_argument("--module", required=True)
+    ap.add_argument("--module", default="")
     ap.add_argument("--modules-dir", default="")
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--keep-dir", action="store_true")
     args = ap.parse_args()
-    if not args.asterisk or not os.access(args.asterisk, os.X_OK):
-        print("SKIP: no Asterisk binary (configure with -DASTERISK_INCLUDE_DIR=<prefix>/include of an installed "
-              "Asterisk 22; its sbin/asterisk is used)")
+    if not args.module or not args.asterisk or not os.access(args.asterisk, os.X_OK):
+        print("SKIP: res_pbxstate.so was not built or no Asterisk binary was found: configure with "
+              "-DASTERISK_INCLUDE_DIR=<prefix>/include of an Asterisk 22 installed with 'make install-headers' "
+              "(scripts/test.sh passes $ASTERISK_PREFIX/include); its <prefix>/sbin/asterisk runs the test")
         return SKIP
     if not os.path.isdir(args.modules_dir) or not all(
             os.path.exists(os.path.join(args.modules_dir, m)) for m in MODULES if m != "res_pbxstate.so"):
