@@ -1,11 +1,12 @@
 /*
  * res_pbxstate's CLI: pbxstate show status | members | devices [like PATTERN] | mailboxes
- * [like PATTERN]. Every command reads the engine through pbxstate_node_query (the node's lock is
+ * [like PATTERN] | registrations [like PATTERN]. Every command reads the engine through pbxstate_node_query (the node's lock is
  * held while it prints).
  */
 #include "asterisk.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "asterisk/cli.h"
 #include "asterisk/devicestate.h"
@@ -73,8 +74,11 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->departure_grace_ms);
 	ast_cli(fd, "Local queue:          %zu of %zu, %llu overflow(s), %llu resync(s)\n", v->queue_depth,
 		v->queue_capacity, (unsigned long long) c->queue_overflows, (unsigned long long) c->resyncs);
-	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI (%llu kept out by filters)\n",
-		(unsigned long long) c->local_devstate, (unsigned long long) c->local_mwi, (unsigned long long) c->filtered);
+	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",
+		(unsigned long long) c->local_devstate, (unsigned long long) c->local_mwi,
+		(unsigned long long) c->local_contacts, (unsigned long long) c->filtered);
+	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s'\n", yes_no(s->share_registrations),
+		(unsigned long long) s->registration_ttl_ms, s->route);
 	ast_cli(fd, "Into Asterisk:        %llu device state, %llu MWI publications, %llu cache entries cleared, "
 		"%llu waiting for an EID\n", (unsigned long long) c->published_devstate, (unsigned long long) c->published_mwi,
 		(unsigned long long) c->cleared, (unsigned long long) c->unlabeled);
@@ -300,11 +304,74 @@ static char *handle_show_mailboxes(struct ast_cli_entry *e, int cmd, struct ast_
 	return CLI_SUCCESS;
 }
 
+/* ---- pbxstate show registrations [like PATTERN] ---------------------------------------------- */
+
+static void print_registration(void *user, const char *aor, size_t len, const pbxstate_registration_view *r)
+{
+	struct cli_ctx *ctx = user;
+	char eid[32];
+	const char *route;
+	struct timespec now;
+	int64_t left_s;
+	(void) len;
+
+	if (!like(ctx->pattern, aor)) {
+		return;
+	}
+	route = pbxstate_node_route(ctx->view, r->node);
+	if (ast_strlen_zero(route)) {
+		route = pbxstate_node_eid_text(ctx->view, r->node, eid, sizeof(eid));
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	left_s = (r->info.expires_ns - ((int64_t) now.tv_sec * 1000000000LL + now.tv_nsec)) / 1000000000LL;
+	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8lld %s\n", aor, ast_strlen_zero(route) ? "?" : route,
+		r->info.status == PBXSTATE_CONTACT_REACHABLE ? "Reachable" : "Unreachable", (long long) left_s, r->info.contact);
+	ctx->shown++;
+}
+
+static void show_registrations(const struct pbxstate_node_view *v, void *arg)
+{
+	struct cli_ctx *ctx = arg;
+
+	if (!v->engine) {
+		ast_cli(ctx->a->fd, "Not in the cluster yet: %s\n", v->state);
+		return;
+	}
+	ctx->view = v;
+	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8s %s\n", "AOR", "Server", "Status", "Expires", "Contact");
+	pbxstate_engine_for_each_registration(v->engine, print_registration, ctx);
+	ast_cli(ctx->a->fd, "%zu registration%s\n", ctx->shown, ESS(ctx->shown));
+}
+
+static char *handle_show_registrations(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	struct cli_ctx ctx = { a, NULL, NULL, 0 };
+
+	switch (cmd) {
+	case CLI_INIT:
+		e->command = "pbxstate show registrations";
+		e->usage = "Usage: pbxstate show registrations [like PATTERN]\n"
+			"       Every live registration in the cluster: the AOR, the server holding it (its route or EID),\n"
+			"       the contact's status, seconds until it lapses, and the contact.\n";
+		return NULL;
+	case CLI_GENERATE:
+		return NULL;
+	}
+	if (parse_like(a, 3, &ctx.pattern)) {
+		return CLI_SHOWUSAGE;
+	}
+	if (pbxstate_node_query(show_registrations, &ctx)) {
+		ast_cli(a->fd, "pbxstate is not running (see the log for why)\n");
+	}
+	return CLI_SUCCESS;
+}
+
 static struct ast_cli_entry cli_commands[] = {
 	AST_CLI_DEFINE(handle_show_status, "Show the pbxstate cluster node's state and counters"),
 	AST_CLI_DEFINE(handle_show_members, "Show the servers in the pbxstate cluster"),
 	AST_CLI_DEFINE(handle_show_devices, "Show the device states shared by the pbxstate cluster"),
 	AST_CLI_DEFINE(handle_show_mailboxes, "Show the mailboxes shared by the pbxstate cluster"),
+	AST_CLI_DEFINE(handle_show_registrations, "Show the registrations shared by the pbxstate cluster"),
 };
 
 int pbxstate_cli_register(void)

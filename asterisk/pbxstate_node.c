@@ -38,18 +38,33 @@
  * delivery. */
 #define NODE_THREAD_STACK (4u << 20)
 
-enum pending_kind { PENDING_DEVICE, PENDING_MAILBOX };
+enum pending_kind { PENDING_DEVICE, PENDING_MAILBOX, PENDING_CONTACT };
 
 struct pending_change {
 	enum pending_kind kind;
-	int state;
+	int state;                      /* device state; for a contact: 1 reachable, 0 not, -1 removed */
 	pbxstate_mailbox_counts counts;
-	char key[PBXSTATE_MAX_KEY_BYTES + 1];
+	char key[PBXSTATE_MAX_KEY_BYTES + 1];          /* device, mailbox@context or AOR */
+	char contact[PBXSTATE_MAX_CONTACT_BYTES + 1];  /* PENDING_CONTACT only */
 };
 
 struct eid_entry {
 	pbxstate_node_id node;
 	struct ast_eid eid;
+	char route[PBXSTATE_MAX_ROUTE + 1];  /* the second word of its label; "" when none */
+};
+
+/* This server's PJSIP contacts of one AOR, as the contact-state events told them (node thread
+ * only). The engine holds one registration per AOR and server: the first reachable contact. */
+#define MAX_CONTACTS_PER_AOR 8
+#define MAX_LOCAL_AORS 65536
+struct local_aor {
+	size_t count;
+	struct {
+		char uri[PBXSTATE_MAX_CONTACT_BYTES + 1];
+		int reachable;
+	} contacts[MAX_CONTACTS_PER_AOR];
+	char aor[];  /* the key */
 };
 
 /* Serialises the engine, the host and the node fields up to the queue's. Never taken while
@@ -77,6 +92,8 @@ static struct {
 	int64_t local_resync_due_ns;
 	struct eid_entry eids[MAX_EIDS];
 	size_t eid_count;
+	struct ao2_container *aors;  /* struct local_aor, by name; node thread only */
+	int64_t registration_refresh_due_ns;
 	uint8_t key[PBXSTATE_CLUSTER_KEY_BYTES];
 	uint8_t previous_key[PBXSTATE_CLUSTER_KEY_BYTES];
 	int has_key, has_previous_key;
@@ -130,8 +147,18 @@ static const struct ast_eid *eid_of(pbxstate_node_id id)
 			return &node.eids[i].eid;
 		}
 	}
+	char *route;
+
 	if (!node.engine || pbxstate_engine_node_label(node.engine, id, label, sizeof(label), NULL) != PBXSTATE_OK
-		|| ast_strlen_zero(label) || ast_str_to_eid(&eid, label)) {
+		|| ast_strlen_zero(label)) {
+		return NULL;
+	}
+	/* The label is "<EID>" or "<EID> <route>" (try_join). */
+	route = strchr(label, ' ');
+	if (route) {
+		*route++ = '\0';
+	}
+	if (strlen(label) != 17 || ast_str_to_eid(&eid, label)) {
 		return NULL;
 	}
 	if (!ast_eid_cmp(&eid, &ast_eid_default)) {
@@ -145,7 +172,26 @@ static const struct ast_eid *eid_of(pbxstate_node_id id)
 	}
 	node.eids[node.eid_count].node = id;
 	node.eids[node.eid_count].eid = eid;
+	ast_copy_string(node.eids[node.eid_count].route, route ? route : "", sizeof(node.eids[node.eid_count].route));
 	return &node.eids[node.eid_count++].eid;
+}
+
+/* Node `id`'s route ("" when it announced none or is not known yet); this server's own for self. */
+static const char *route_of(pbxstate_node_id id)
+{
+	size_t i;
+	if (id == node.self) {
+		return node.settings.route;
+	}
+	if (!eid_of(id)) {
+		return "";
+	}
+	for (i = 0; i < node.eid_count; i++) {
+		if (node.eids[i].node == id) {
+			return node.eids[i].route;
+		}
+	}
+	return "";
 }
 
 static int is_our_remote_eid(const struct ast_eid *eid)
@@ -423,6 +469,121 @@ static void apply_mailbox(const char *mailbox, const pbxstate_mailbox_counts *co
 	}
 }
 
+/* ---- This server's registrations ------------------------------------------------------------ */
+
+static int aor_hash(const void *obj, int flags)
+{
+	const char *key = (flags & OBJ_SEARCH_MASK) == OBJ_SEARCH_KEY ? obj : ((const struct local_aor *) obj)->aor;
+	return ast_str_hash(key);
+}
+
+static int aor_cmp(void *obj, void *arg, int flags)
+{
+	const struct local_aor *a = obj;
+	const char *key = (flags & OBJ_SEARCH_MASK) == OBJ_SEARCH_KEY ? arg : ((const struct local_aor *) arg)->aor;
+	return strcmp(a->aor, key) ? 0 : CMP_MATCH;
+}
+
+/* Hands the engine this server's registration of `a`: its first reachable contact (else its
+ * first), valid for registration_ttl_ms. */
+static void push_registration(const struct local_aor *a)
+{
+	pbxstate_registration reg;
+	struct timespec wall;
+	size_t i, pick = 0;
+	uint64_t ttl_ms;
+	int rc;
+
+	for (i = 0; i < a->count; i++) {
+		if (a->contacts[i].reachable) {
+			pick = i;
+			break;
+		}
+	}
+	ast_rwlock_rdlock(&settings_lock);
+	ttl_ms = node.settings.registration_ttl_ms;
+	ast_rwlock_unlock(&settings_lock);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	reg.contact = a->contacts[pick].uri;
+	reg.contact_len = strlen(a->contacts[pick].uri);
+	reg.expires_ns = (int64_t) wall.tv_sec * 1000000000LL + wall.tv_nsec + (int64_t) ttl_ms * 1000000LL;
+	reg.status = a->contacts[pick].reachable ? PBXSTATE_CONTACT_REACHABLE : PBXSTATE_CONTACT_UNREACHABLE;
+	reg.rtt_us = 0;
+	rc = pbxstate_engine_set_registration(node.engine, a->aor, strlen(a->aor), &reg);
+	if (rc != PBXSTATE_OK) {
+		engine_error("registration of", a->aor, rc);
+	}
+}
+
+/* A contact-state event of this server's PJSIP: `reachable` 1, 0, or -1 for a removed contact. */
+static void apply_contact(const char *aor, const char *uri, int reachable)
+{
+	struct local_aor *a = ao2_find(node.aors, aor, OBJ_SEARCH_KEY);
+	size_t i;
+
+	if (!a) {
+		if (reachable < 0) {
+			return;
+		}
+		if (ao2_container_count(node.aors) >= MAX_LOCAL_AORS) {
+			node.counters.engine_errors++;
+			ast_log(LOG_WARNING, "pbxstate: more than %d registered AORs; %s not shared\n", MAX_LOCAL_AORS, aor);
+			return;
+		}
+		a = ao2_alloc_options(sizeof(*a) + strlen(aor) + 1, NULL, AO2_ALLOC_OPT_LOCK_NOLOCK);
+		if (!a) {
+			return;
+		}
+		strcpy(a->aor, aor); /* Safe: allocated for it. */
+		a->count = 0;
+		ao2_link(node.aors, a);
+	}
+	for (i = 0; i < a->count && strcmp(a->contacts[i].uri, uri); i++) {
+	}
+	if (reachable < 0) {
+		if (i < a->count) {
+			memmove(&a->contacts[i], &a->contacts[i + 1], (a->count - i - 1) * sizeof(a->contacts[0]));
+			a->count--;
+		}
+	} else if (i < a->count) {
+		a->contacts[i].reachable = reachable;
+	} else if (a->count < MAX_CONTACTS_PER_AOR) {
+		ast_copy_string(a->contacts[a->count].uri, uri, sizeof(a->contacts[0].uri));
+		a->contacts[a->count].reachable = reachable;
+		a->count++;
+	}
+	if (a->count == 0) {
+		int rc = pbxstate_engine_remove_registration(node.engine, aor, strlen(aor));
+		if (rc != PBXSTATE_OK) {
+			engine_error("removal of registration", aor, rc);
+		}
+		ao2_unlink(node.aors, a);
+	} else {
+		push_registration(a);
+	}
+	ao2_ref(a, -1);
+}
+
+static int refresh_one(void *obj, void *arg, int flags)
+{
+	(void) arg;
+	(void) flags;
+	push_registration(obj);
+	return 0;
+}
+
+/* Every registration_ttl/2: this server's registrations get a new expiry, so they stay while
+ * PJSIP holds them and lapse everywhere within a TTL of this server going silent. */
+static void refresh_registrations(void)
+{
+	uint64_t ttl_ms;
+	ao2_callback(node.aors, OBJ_NODATA, refresh_one, NULL);
+	ast_rwlock_rdlock(&settings_lock);
+	ttl_ms = node.settings.registration_ttl_ms;
+	ast_rwlock_unlock(&settings_lock);
+	node.registration_refresh_due_ns = mono_ns() + (int64_t) ttl_ms * 500000LL;
+}
+
 /* Our own contribution to `device` in the engine; -1 when none. */
 static int own_contribution(const char *device)
 {
@@ -519,8 +680,10 @@ static int drain_queue(void)
 		ast_mutex_unlock(&queue_lock);
 		if (change.kind == PENDING_DEVICE) {
 			apply_device(change.key, change.state);
-		} else {
+		} else if (change.kind == PENDING_MAILBOX) {
 			apply_mailbox(change.key, &change.counts);
+		} else {
+			apply_contact(change.key, change.contact, change.state);
 		}
 	}
 	if (resync) {
@@ -600,6 +763,30 @@ void pbxstate_node_local_mailbox(const char *uniqueid, int new_msgs, int old_msg
 	enqueue(&change, &node.counters.local_mwi);
 }
 
+void pbxstate_node_local_contact(const char *aor, const char *uri, const char *status)
+{
+	struct pending_change change;
+	int pass;
+
+	ast_rwlock_rdlock(&settings_lock);
+	pass = node.started && node.settings.share_registrations;
+	ast_rwlock_unlock(&settings_lock);
+	if (!pass || ast_strlen_zero(aor) || ast_strlen_zero(uri) || ast_strlen_zero(status)) {
+		return;
+	}
+	if (strlen(aor) > PBXSTATE_MAX_KEY_BYTES || strlen(uri) > PBXSTATE_MAX_CONTACT_BYTES) {
+		ast_log(LOG_WARNING, "pbxstate: AOR or contact too long to share: %.40s %.40s...\n", aor, uri);
+		return;
+	}
+	memset(&change, 0, sizeof(change));
+	change.kind = PENDING_CONTACT;
+	/* res_pjsip's labels: Reachable, Unreachable, Unknown, NonQualified (no qualify), Removed. */
+	change.state = !strcasecmp(status, "Removed") ? -1 : !strcasecmp(status, "Unreachable") ? 0 : 1;
+	ast_copy_string(change.key, aor, sizeof(change.key));
+	ast_copy_string(change.contact, uri, sizeof(change.contact));
+	enqueue(&change, &node.counters.local_contacts);
+}
+
 /* ---- Keys ------------------------------------------------------------------------------------ */
 
 /* Loads the key files of `s` into the node. 0, or -1 after logging (nothing changed). */
@@ -649,7 +836,8 @@ static pbxstate_cluster_keys current_keys(void)
 static int try_join(void)
 {
 	char err[512];
-	char label[32];
+	char label[PBXSTATE_MAX_ROUTE + 32];
+	char eid[32];
 	pbxstate_config cfg;
 	pbxstate_listener listener = { NULL, on_view_change, on_members_changed };
 	struct timespec wall;
@@ -663,16 +851,23 @@ static int try_join(void)
 		return -1;
 	}
 	pbxstate_config_init(&cfg);
-	ast_eid_to_str(label, sizeof(label), &ast_eid_default);
+	ast_eid_to_str(eid, sizeof(eid), &ast_eid_default);
 	clock_gettime(CLOCK_REALTIME, &wall);
 	cfg.incarnation = (uint64_t) wall.tv_sec * 1000000ull + (uint64_t) wall.tv_nsec / 1000ull;
 	cfg.label = label;
 	ast_rwlock_rdlock(&settings_lock);
+	/* The label tells the other servers this server's EID and route (PBXSTATE_LOCATION). */
+	if (ast_strlen_zero(node.settings.route)) {
+		ast_copy_string(label, eid, sizeof(label));
+	} else {
+		snprintf(label, sizeof(label), "%s %s", eid, node.settings.route);
+	}
 	cfg.batch_window_ms = node.settings.batch_window_ms;
 	cfg.departure_grace_ms = node.settings.departure_grace_ms;
 	cfg.anti_entropy_interval_ms = node.settings.anti_entropy_interval_ms;
 	ast_rwlock_unlock(&settings_lock);
 	cfg.max_key_bytes = PBXSTATE_MAX_KEY_BYTES;
+	cfg.max_contact_bytes = PBXSTATE_MAX_CONTACT_BYTES;
 	cfg.cluster_keys = current_keys();
 	if (pbxstate_cpg_host_create_engine(node.host, &cfg, &node.engine, err, sizeof(err)) != PBXSTATE_OK) {
 		ast_log(LOG_ERROR, "pbxstate: cannot create the engine: %s\n", err);
@@ -688,11 +883,12 @@ static int try_join(void)
 		ast_log(LOG_WARNING, "pbxstate: no cluster_key_file: cluster traffic is unauthenticated; anyone who "
 			"can join the CPG group can change device state and MWI\n");
 	}
-	ast_log(LOG_NOTICE, "pbxstate: joined CPG group '%s' as corosync node %u, EID %s, incarnation %llu\n",
+	ast_log(LOG_NOTICE, "pbxstate: joined CPG group '%s' as corosync node %u, label '%s', incarnation %llu\n",
 		node.settings.group, node.self, label, (unsigned long long) cfg.incarnation);
 	ast_copy_string(node.state, "joined", sizeof(node.state));
 	resync_local();
 	node.local_resync_due_ns = mono_ns() + LOCAL_RESYNC_INTERVAL_NS;
+	refresh_registrations();
 	return 0;
 }
 
@@ -738,6 +934,9 @@ static void *node_thread(void *arg)
 			more = drain_queue();
 			if (node.reconcile_needed && mono_ns() >= node.reconcile_due_ns) {
 				reconcile();
+			}
+			if (mono_ns() >= node.registration_refresh_due_ns) {
+				refresh_registrations();
 			}
 			if (mono_ns() >= node.local_resync_due_ns) {
 				resync_local();
@@ -790,6 +989,10 @@ int pbxstate_node_start(const struct pbxstate_settings *s)
 	}
 	node.head = node.count = 0;
 	node.resync_needed = 0;
+	node.aors = ao2_container_alloc_hash(AO2_ALLOC_OPT_LOCK_NOLOCK, 0, 1021, aor_hash, NULL, aor_cmp);
+	if (!node.aors) {
+		goto failed;
+	}
 	node.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (node.wake_fd < 0) {
 		ast_log(LOG_ERROR, "pbxstate: eventfd: %s\n", strerror(errno));
@@ -832,6 +1035,8 @@ failed:
 		munmap(node.ring, node.ring_bytes);
 	}
 	node.ring = NULL;
+	ao2_cleanup(node.aors);
+	node.aors = NULL;
 	pbxstate_settings_free(&node.settings);
 	return -1;
 }
@@ -853,6 +1058,8 @@ void pbxstate_node_stop(void)
 	pbxstate_cpg_host_destroy(node.host);
 	node.host = NULL;
 	node.engine = NULL;
+	ao2_cleanup(node.aors);
+	node.aors = NULL;
 	ast_mutex_unlock(&node_lock);
 
 	ast_rwlock_wrlock(&settings_lock);
@@ -947,6 +1154,12 @@ int pbxstate_node_query(pbxstate_node_query_fn fn, void *arg)
 	ast_rwlock_unlock(&settings_lock);
 	ast_mutex_unlock(&node_lock);
 	return 0;
+}
+
+const char *pbxstate_node_route(const struct pbxstate_node_view *view, pbxstate_node_id id)
+{
+	(void) view;
+	return route_of(id);
 }
 
 const char *pbxstate_node_eid_text(const struct pbxstate_node_view *view, pbxstate_node_id id, char *buf, size_t len)

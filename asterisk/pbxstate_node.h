@@ -22,6 +22,7 @@ struct pbxstate_settings;
 struct pbxstate_node_counters {
 	uint64_t local_devstate;       /* local device state changes queued for the cluster */
 	uint64_t local_mwi;            /* local MWI changes queued for the cluster */
+	uint64_t local_contacts;       /* local PJSIP contact-state events queued for the cluster */
 	uint64_t filtered;             /* local or remote changes a filter or switch kept out */
 	uint64_t queue_overflows;      /* changes that met a full queue (each triggers a resync) */
 	uint64_t resyncs;              /* re-reads of Asterisk's caches into the engine */
@@ -66,9 +67,16 @@ void pbxstate_node_local_mailbox(const char *uniqueid, int new_msgs, int old_msg
  * that a change published before the subscription is not missed). */
 void pbxstate_node_request_resync(void);
 
+/* From the endpoint topic: a PJSIP contact-state event of this server (res_pjsip's labels:
+ * Reachable, Unreachable, Unknown, NonQualified, Removed). Queued like the others. */
+void pbxstate_node_local_contact(const char *aor, const char *uri, const char *status);
+
 /* Runs fn with the node locked (engine calls allowed: queries only). -1 when not started. */
 typedef void (*pbxstate_node_query_fn)(const struct pbxstate_node_view *view, void *arg);
 int pbxstate_node_query(pbxstate_node_query_fn fn, void *arg);
+
+/* The route node `node` announced ("" when none or not known yet), from inside a query. */
+const char *pbxstate_node_route(const struct pbxstate_node_view *view, pbxstate_node_id node);
 
 /* The EID (as text) of node `node`, from inside a query; "" when not known. `buf` >= 18 bytes. */
 const char *pbxstate_node_eid_text(const struct pbxstate_node_view *view, pbxstate_node_id node, char *buf, size_t len);

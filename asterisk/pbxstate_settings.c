@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "asterisk/config.h"
+#include "asterisk/paths.h"
 #include "asterisk/logger.h"
 #include "asterisk/strings.h"
 
@@ -19,6 +20,8 @@
 #define MAX_ANTI_ENTROPY_MS 3600000ull
 #define MIN_PENDING 16ull
 #define MAX_PENDING 1048576ull
+#define MIN_REGISTRATION_TTL_MS 60000ull
+#define MAX_REGISTRATION_TTL_MS 86400000ull  /* the engine's max_registration_ttl */
 
 void pbxstate_settings_init(struct pbxstate_settings *s)
 {
@@ -32,6 +35,10 @@ void pbxstate_settings_init(struct pbxstate_settings *s)
 	s->departure_grace_ms = 0;
 	s->anti_entropy_interval_ms = 5000;
 	s->max_pending = 16384;
+	s->share_registrations = 1;
+	s->registration_ttl_ms = 3600000;
+	/* Default route: Asterisk's systemname when set, else empty (PBXSTATE_LOCATION then gives the
+	 * EID). Filled by pbxstate_settings_load. */
 }
 
 static void filter_free(struct pbxstate_filter *f)
@@ -179,6 +186,22 @@ static int parse_general(struct ast_config *cfg, struct pbxstate_settings *s)
 			} else {
 				s->max_pending = (size_t) n;
 			}
+		} else if (!strcasecmp(v->name, "share_registrations")) {
+			if (parse_bool(v->value, &s->share_registrations)) {
+				BAD(v, "expected yes or no");
+			}
+		} else if (!strcasecmp(v->name, "registration_ttl_ms")) {
+			if (parse_ms(v->value, MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS, &n)) {
+				BAD(v, "expected milliseconds from %llu to %llu", MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS);
+			} else {
+				s->registration_ttl_ms = n;
+			}
+		} else if (!strcasecmp(v->name, "route")) {
+			if (strlen(v->value) > PBXSTATE_MAX_ROUTE || strpbrk(v->value, " \t,|")) {
+				BAD(v, "a route is up to %d characters without spaces, commas or bars", PBXSTATE_MAX_ROUTE);
+			} else {
+				ast_copy_string(s->route, v->value, sizeof(s->route));
+			}
 		} else if (!strcasecmp(v->name, "cluster_key_file")) {
 			if (strlen(v->value) >= sizeof(s->key_file)) {
 				BAD(v, "path too long");
@@ -218,6 +241,10 @@ int pbxstate_settings_load(struct pbxstate_settings *out)
 	if (cfg == CONFIG_STATUS_FILEINVALID) {
 		ast_log(LOG_ERROR, "%s: not a valid configuration file (see the lines logged above)\n", PBXSTATE_CONFIG_FILE);
 		return -1;
+	}
+	if (ast_strlen_zero(out->route) && !ast_strlen_zero(ast_config_AST_SYSTEM_NAME)
+		&& strlen(ast_config_AST_SYSTEM_NAME) <= PBXSTATE_MAX_ROUTE && !strpbrk(ast_config_AST_SYSTEM_NAME, " \t,|")) {
+		ast_copy_string(out->route, ast_config_AST_SYSTEM_NAME, sizeof(out->route));
 	}
 	while ((cat = ast_category_browse(cfg, cat))) {
 		if (strcasecmp(cat, "general")) {
@@ -259,5 +286,6 @@ int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const stru
 		|| a->batch_window_ms != b->batch_window_ms
 		|| a->departure_grace_ms != b->departure_grace_ms
 		|| a->anti_entropy_interval_ms != b->anti_entropy_interval_ms
-		|| a->max_pending != b->max_pending;
+		|| a->max_pending != b->max_pending
+		|| strcmp(a->route, b->route) != 0;  /* announced in the engine label at start */
 }

@@ -19,6 +19,8 @@
 #define PBXSTATE_MAX_GROUP 128        /* CPG_MAX_NAME_LENGTH */
 #define PBXSTATE_MAX_FILTER 256
 #define PBXSTATE_MAX_KEY_BYTES 255    /* device names and mailbox@context, as the engine's default */
+#define PBXSTATE_MAX_CONTACT_BYTES 511 /* contact URIs, as the engine's default max_contact_bytes */
+#define PBXSTATE_MAX_ROUTE 40         /* route name: with the EID it is the engine label (<= 64) */
 
 struct pbxstate_filter {
 	int set;                               /* 0: everything passes */
@@ -34,6 +36,9 @@ struct pbxstate_settings {
 	int subscribe_mwi;
 	struct pbxstate_filter device_filter;   /* device names shared (both ways) */
 	struct pbxstate_filter mailbox_filter;  /* mailbox@context shared (both ways) */
+	int share_registrations;  /* this server's PJSIP contacts go to the cluster's location table */
+	uint64_t registration_ttl_ms;  /* a shared registration lapses unless refreshed (every ttl/2) */
+	char route[PBXSTATE_MAX_ROUTE + 1];  /* how the others reach this server (PBXSTATE_LOCATION) */
 	uint64_t batch_window_ms;
 	uint64_t departure_grace_ms;
 	uint64_t anti_entropy_interval_ms;

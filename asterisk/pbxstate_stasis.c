@@ -6,8 +6,10 @@
 
 #include "asterisk/devicestate.h"
 #include "asterisk/logger.h"
+#include "asterisk/json.h"
 #include "asterisk/mwi.h"
 #include "asterisk/stasis.h"
+#include "asterisk/stasis_endpoints.h"
 #include "asterisk/utils.h"
 
 #include "pbxstate_node.h"
@@ -15,6 +17,7 @@
 
 static struct stasis_subscription *devstate_sub;
 static struct stasis_subscription *mwi_sub;
+static struct stasis_subscription *endpoint_sub;
 
 static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
@@ -51,6 +54,36 @@ static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_me
 	pbxstate_node_local_mailbox(m->uniqueid, m->new_msgs, m->old_msgs, m->urgent_msgs);
 }
 
+static const char *json_text(struct ast_json *blob, const char *key)
+{
+	return ast_json_string_get(ast_json_object_get(blob, key));
+}
+
+/* res_pjsip publishes every contact's state on the endpoint topic (created at registration,
+ * Reachable/Unreachable by qualify, Removed at unregistration or expiry): that is this server's
+ * registration table, without linking to res_pjsip. */
+static void on_endpoint(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	struct ast_endpoint_blob *b;
+	const struct ast_eid *eid;
+	(void) data;
+	(void) sub;
+
+	if (stasis_message_type(msg) != ast_endpoint_contact_state_type()) {
+		return;
+	}
+	eid = stasis_message_eid(msg);
+	if (eid && ast_eid_cmp(eid, &ast_eid_default)) {
+		return;
+	}
+	b = stasis_message_data(msg);
+	if (!b || !b->blob) {
+		return;
+	}
+	pbxstate_node_local_contact(json_text(b->blob, "aor"), json_text(b->blob, "uri"),
+		json_text(b->blob, "contact_status"));
+}
+
 static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, stasis_subscription_cb cb,
 	struct stasis_message_type *type)
 {
@@ -67,8 +100,9 @@ int pbxstate_stasis_subscribe(void)
 {
 	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, ast_device_state_message_type());
 	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type());
-	if (!devstate_sub || !mwi_sub) {
-		ast_log(LOG_ERROR, "pbxstate: cannot subscribe to Asterisk's device state and MWI topics\n");
+	endpoint_sub = subscribe_one(ast_endpoint_topic_all(), on_endpoint, ast_endpoint_contact_state_type());
+	if (!devstate_sub || !mwi_sub || !endpoint_sub) {
+		ast_log(LOG_ERROR, "pbxstate: cannot subscribe to Asterisk's device state, MWI and endpoint topics\n");
 		pbxstate_stasis_unsubscribe();
 		return -1;
 	}
@@ -79,4 +113,5 @@ void pbxstate_stasis_unsubscribe(void)
 {
 	devstate_sub = stasis_unsubscribe_and_join(devstate_sub);
 	mwi_sub = stasis_unsubscribe_and_join(mwi_sub);
+	endpoint_sub = stasis_unsubscribe_and_join(endpoint_sub);
 }

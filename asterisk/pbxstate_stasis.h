@@ -1,7 +1,8 @@
 /*
- * res_pbxstate's subscriptions to Asterisk's device state and MWI topics (pbxstate_stasis.c):
- * every change whose EID is this server's own goes to the node's queue; changes published under
- * another EID (by this module, for the other servers) never go back to the cluster.
+ * res_pbxstate's subscriptions to Asterisk's device state, MWI and endpoint topics
+ * (pbxstate_stasis.c): every change whose EID is this server's own goes to the node's queue
+ * (device states, MWI, PJSIP contact states); changes published under another EID (by this
+ * module, for the other servers) never go back to the cluster.
  */
 #ifndef PBXSTATE_STASIS_H
 #define PBXSTATE_STASIS_H

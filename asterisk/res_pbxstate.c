@@ -1,6 +1,6 @@
 /*
  * res_pbxstate: shares device state and MWI between Asterisk servers over Corosync CPG, with the
- * pbxstate engine (asterisk/README.md).
+ * pbxstate engine, and shares PJSIP registrations for PBXSTATE_LOCATION() (asterisk/README.md).
  *
  * This file is the module's life cycle: load (configuration, node, stasis subscriptions, CLI),
  * reload (live settings applied in place, the others by restarting the node) and unload
@@ -19,6 +19,7 @@
 #include "asterisk/utils.h"
 
 #include "pbxstate_cli.h"
+#include "pbxstate_location.h"
 #include "pbxstate_node.h"
 #include "pbxstate_settings.h"
 #include "pbxstate_stasis.h"
@@ -54,11 +55,15 @@ static int load_module(void)
 	if (pbxstate_cli_register()) {
 		ast_log(LOG_WARNING, "pbxstate: some CLI commands could not be registered\n");
 	}
+	if (pbxstate_location_register()) {
+		ast_log(LOG_WARNING, "pbxstate: the PBXSTATE_LOCATION function could not be registered\n");
+	}
 	return AST_MODULE_LOAD_SUCCESS;
 }
 
 static int unload_module(void)
 {
+	pbxstate_location_unregister();
 	pbxstate_cli_unregister();
 	pbxstate_stasis_unsubscribe();
 	pbxstate_node_stop();
@@ -102,7 +107,7 @@ static int reload_module(void)
 	return 0;
 }
 
-AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "pbxstate: cluster device state and MWI over Corosync",
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "pbxstate: cluster device state, MWI and registrations over Corosync",
 	.support_level = AST_MODULE_SUPPORT_EXTENDED,
 	.load = load_module,
 	.unload = unload_module,
