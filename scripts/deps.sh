@@ -21,6 +21,8 @@ packages=(
   libsodium-dev clang libclang-rt-14-dev
   # reports opened as a person sees them (headless screenshot test)
   chromium fonts-dejavu-core
+  # SIP phones for res_pbxstate's registration test (run when an Asterisk with chan_pjsip is found)
+  sip-tester
 )
 
 missing=()

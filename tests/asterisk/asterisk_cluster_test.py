@@ -43,6 +43,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from nscluster import SKIP, NamespaceCluster, TestFailure, check_preconditions, wait_until  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE_DIALPLAN = os.path.join(HERE, "..", "..", "asterisk", "extensions.conf.sample")
 PID = os.getpid()
 PREFIX = f"pbxast-{PID}"
 RUN = (PID + 97) % 250 + 1
@@ -50,6 +52,13 @@ NODES = (1, 2)
 GRACE_MS = 1000
 MODULES = ("res_pbxstate.so", "func_devstate.so", "pbx_config.so", "res_sorcery_astdb.so",
            "res_mwi_external.so", "res_mwi_external_ami.so", "res_mwi_devstate.so")
+# For the registration and call-routing step (7): a real SIP channel driver, run when present.
+PJSIP_MODULES = ("res_pjproject.so", "res_sorcery_config.so", "res_sorcery_memory.so", "res_pjsip.so",
+                 "res_pjsip_session.so", "chan_pjsip.so", "res_pjsip_registrar.so",
+                 "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_endpoint_identifier_user.so",
+                 "res_pjsip_sdp_rtp.so", "res_rtp_asterisk.so", "res_timing_timerfd.so", "bridge_simple.so",
+                 "bridge_native_rtp.so", "app_dial.so", "func_channel.so")
+SIP_PORT = 5060
 AMI_PORT = 5038  # on each namespace's own loopback
 AMI_SECRET = "pbxstate-test"
 
@@ -59,12 +68,13 @@ def eid(node):
 
 
 class AsteriskCluster(NamespaceCluster):
-    def __init__(self, asterisk, module, modules_dir, workdir):
+    def __init__(self, asterisk, module, modules_dir, workdir, with_sip=False):
         # Process deaths are seen by CPG at once; the token only matters for lost nodes.
         super().__init__(PREFIX, RUN, NODES, workdir, token_ms=1000)
         self.asterisk = asterisk
         self.module = module
         self.modules_dir = modules_dir
+        self.with_sip = with_sip
         # Shared, read-only: the XML documentation Asterisk's config framework needs at start.
         self.data_dir = os.path.join(os.path.dirname(os.path.dirname(asterisk)), "var", "lib", "asterisk")
 
@@ -104,7 +114,8 @@ class AsteriskCluster(NamespaceCluster):
                     "verbose = 3\ndebug = 0\n"
                     f"systemname = pbx{node}\n")
         with open(os.path.join(etc, "modules.conf"), "w") as f:
-            f.write("[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in MODULES))
+            mods_list = MODULES + (PJSIP_MODULES if self.with_sip else ())
+            f.write("[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in mods_list))
         with open(os.path.join(etc, "logger.conf"), "w") as f:
             f.write("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
         with open(os.path.join(etc, "extensions.conf"), "w") as f:
@@ -113,10 +124,36 @@ class AsteriskCluster(NamespaceCluster):
                     "exten => 101,hint,Custom:ring\n"
                     "exten => 102,hint,Custom:stream\n"
                     "exten => 1000,hint,MWI:1000@default\n")
+            # The shipped routing dialplan (PBXSTATE_LOCATION with its loop guard), as a user would.
+            with open(SAMPLE_DIALPLAN) as sample:
+                f.write(sample.read())
+        if self.with_sip:
+            self.write_pjsip_conf(node)
         with open(os.path.join(etc, "manager.conf"), "w") as f:
             f.write(f"[general]\nenabled = yes\nport = {AMI_PORT}\nbindaddr = 127.0.0.1\n"
                     f"[test]\nsecret = {AMI_SECRET}\nread = all\nwrite = all\n")
         self.write_pbxstate_conf(node)
+
+    def write_pjsip_conf(self, node):
+        """Phones register on their server; each server has an endpoint for the other, named after its route."""
+        other = 3 - node
+        conf = (f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {self.addr(node)}:{SIP_PORT}\n\n"
+                "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\naors = alice\n"
+                "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
+                f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\n"
+                f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.addr(node)}\n\n"
+                f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\n"
+                f"aors = pbx{other}\n"
+                f"[pbx{other}]\ntype = aor\ncontact = sip:{self.addr(other)}:{SIP_PORT}\n"
+                f"[pbx{other}]\ntype = identify\nendpoint = pbx{other}\nmatch = {self.addr(other)}\n")
+        with open(os.path.join(self.node_dir(node), "etc", "pjsip.conf"), "w") as f:
+            f.write(conf)
+        with open(os.path.join(self.node_dir(node), "etc", "rtp.conf"), "w") as f:
+            f.write("[general]\nrtpstart = 20000\nrtpend = 20100\n")
+
+    def sipp(self, node, name, args):
+        """A sipp of the test's own in server `node`'s namespace (bounded by -timeout)."""
+        return self.spawn(node, name, ["sipp"] + args)
 
     def start_asterisk(self, node):
         self.write_asterisk_tree(node)
@@ -261,6 +298,13 @@ def run(c, report, cycles):
           f"(grace {GRACE_MS} ms); restarted with {own.group(1) if own else 'nothing'} in its astdb, it caught "
           f"up and both servers show {expected}")
 
+    # 7 (before the cycles, so that they also run with registrations held). Registrations and calls.
+    if c.with_sip:
+        sip_step(c, report)
+    else:
+        print("skip 7: registrations and call routing need chan_pjsip (this Asterisk was built without "
+              "pjproject) and sipp (Debian's sip-tester)")
+
     # 6. unload/load/reload cycles under a stream of changes
     stop = threading.Event()
     errors = []
@@ -363,6 +407,55 @@ def ami_action(action, headers):
     return 0
 
 
+def sip_step(c, report):
+    """A phone (sipp) registers alice on server 1; server 2 learns where alice is and routes a call
+    from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
+    sipp_dir = os.path.join(HERE, "sipp")
+    a1, a2 = c.addr(1), c.addr(2)
+    uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", a1, "-p", "5070", "-m", "1", "-timeout", "60s",
+                                 "-timeout_error", "-nostdin"])
+    t0 = time.monotonic()
+    reg = c.sipp(1, "sipp-register", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s", "alice",
+                                      "-i", a1, "-p", "5071", "-m", "1", "-key", "contact_port", "5070",
+                                      "-key", "expires", "300", "-timeout", "20s", "-timeout_error", "-nostdin"])
+    if reg.wait(timeout=30) != 0:
+        raise TestFailure(f"sipp REGISTER of alice on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
+
+    def located():
+        return c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice)").find("Value: pbx1") >= 0
+    wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1", located, 10)
+    learned = time.monotonic() - t0
+    regs = c.cli(2, "pbxstate show registrations")
+    line = [ln for ln in regs.splitlines() if ln.startswith("alice")]
+    if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
+        raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
+    report["register_to_location_s"] = round(learned, 3)
+    print(f"ok 7a: sipp registered alice on server 1; {learned:.3f} s later server 2's "
+          f"PBXSTATE_LOCATION(alice) = pbx1\n    server 2: {line[0]}")
+
+    t0 = time.monotonic()
+    uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", a2, "-p", "5072", "-m", "1",
+                                 "-d", "500", "-timeout", "30s", "-timeout_error", "-nostdin"])
+    if uac.wait(timeout=45) != 0:
+        raise TestFailure(f"the call from server 2's phone to alice failed (sipp exit {uac.returncode}); "
+                          f"see {c.node_dir(2)}/sipp-uac.out and the Asterisk logs")
+    if uas.wait(timeout=15) != 0:
+        raise TestFailure(f"alice's sipp on server 1 did not complete the call (exit {uas.returncode})")
+    call_s = time.monotonic() - t0
+    report["call_via_location_s"] = round(call_s, 3)
+    print(f"ok 7b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
+          f"sipp on server 1, answered and hung up in {call_s:.2f} s")
+
+    unreg = c.sipp(1, "sipp-unregister", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s",
+                                          "alice", "-i", a1, "-p", "5073", "-m", "1", "-key", "contact_port", "5070",
+                                          "-key", "expires", "0", "-timeout", "20s", "-timeout_error", "-nostdin"])
+    if unreg.wait(timeout=30) != 0:
+        raise TestFailure(f"sipp un-REGISTER of alice failed ({unreg.returncode})")
+    wait_until("server 2: PBXSTATE_LOCATION(alice) empty after the unregistration",
+               lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
+    print("ok 7c: alice unregistered on server 1 -> no server holds alice on server 2 (count 0)")
+
+
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--ami":
         return ami_action(sys.argv[2], sys.argv[3:])
@@ -387,8 +480,11 @@ def main():
     if why:
         print(f"SKIP: {why}")
         return SKIP
+    with_sip = shutil.which("sipp") is not None and all(
+        os.path.exists(os.path.join(args.modules_dir, m)) for m in PJSIP_MODULES)
     workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
-    c = AsteriskCluster(os.path.abspath(args.asterisk), os.path.abspath(args.module), args.modules_dir, workdir)
+    c = AsteriskCluster(os.path.abspath(args.asterisk), os.path.abspath(args.module), args.modules_dir, workdir,
+                        with_sip=with_sip)
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
