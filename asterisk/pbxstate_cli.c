@@ -80,7 +80,7 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s'\n", yes_no(s->share_registrations),
 		(unsigned long long) s->registration_ttl_ms, s->route);
 	ast_cli(fd, "Into Asterisk:        %llu device state, %llu MWI publications, %llu cache entries cleared, "
-		"%llu waiting for an EID\n", (unsigned long long) c->published_devstate, (unsigned long long) c->published_mwi,
+		"%llu held until their origin's EID was known\n", (unsigned long long) c->published_devstate, (unsigned long long) c->published_mwi,
 		(unsigned long long) c->cleared, (unsigned long long) c->unlabeled);
 	if (v->engine) {
 		pbxstate_stats st;

@@ -4,7 +4,7 @@
  *
  * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
  * cluster keys (a key rotation) change live; the others (group, batch window, departure grace,
- * anti-entropy, queue size) restart the node: it leaves the CPG group and joins again with a new
+ * anti-entropy, queue size, route) restart the node: it leaves the CPG group and joins again with a new
  * incarnation, which the peers treat as a restart (asterisk/README.md).
  */
 #ifndef PBXSTATE_SETTINGS_H

@@ -81,7 +81,7 @@ static int reload_module(void)
 		return -1;
 	}
 	if (pbxstate_settings_need_restart(&running, &s)) {
-		ast_log(LOG_NOTICE, "pbxstate: group, batch window, grace, anti-entropy or queue size changed; "
+		ast_log(LOG_NOTICE, "pbxstate: group, route, batch window, grace, anti-entropy or queue size changed; "
 			"restarting the cluster node\n");
 		pbxstate_stasis_unsubscribe();
 		pbxstate_node_stop();
