@@ -127,9 +127,15 @@ std::variant<Request, ControlError> ParseRequest(std::string_view line) {
     r.op = Op::kSubscribe;
   } else if (op == "stop") {
     r.op = Op::kStop;
+  } else if (op == "set_keys") {
+    r.op = Op::kSetKeys;
+    err = GetString(req, "key_file", true, &r.key_file);
+    if (err.empty() && r.key_file.empty()) err = "field 'key_file' must name a cluster key file";
+    if (err.empty()) err = GetString(req, "previous_key_file", false, &r.previous_key_file);
   } else {
     return Bad("field 'op': unknown op '" + op +
-               "' (hello, set_device, set_mailbox, register, unregister, device, members, stats, dump, subscribe, stop)");
+               "' (hello, set_device, set_mailbox, register, unregister, device, members, stats, dump, subscribe, stop, "
+               "set_keys)");
   }
   if (!err.empty()) return Bad(op + ": " + err);
   return r;

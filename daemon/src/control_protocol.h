@@ -33,7 +33,8 @@ struct ControlError {
 };
 
 enum class Op {
-  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe, kStop
+  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe, kStop,
+  kSetKeys
 };
 
 struct Request {
@@ -47,6 +48,8 @@ struct Request {
   std::int64_t expires_unix_ns = 0;  // register
   bool reachable = true;             // register
   std::uint32_t rtt_us = 0;          // register
+  std::string key_file;              // set_keys (required, non-empty)
+  std::string previous_key_file;     // set_keys (optional; empty: none)
 };
 
 // Parses one request line (without its newline). Malformed JSON, a missing or ill-typed field,

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "pbxstate/cluster_key.h"
 #include "pbxstate/corosync/posix_clock.h"
 
 namespace pbxstate::daemon {
@@ -74,6 +75,19 @@ int Daemon::Run() {
   if (signal_fd < 0) {
     Log(LogLevel::kError, std::string("signalfd: ") + std::strerror(errno));
     return 1;
+  }
+
+  // Said first, before the wait for corosync: an operator who forgot auth.key_file sees it among
+  // the warnings whether or not corosync is up.
+  if (!config_.engine.cluster_keys.empty()) {
+    Log(LogLevel::kInfo, "frames are authenticated with the cluster key of " + config_.key_file +
+                             (config_.previous_key_file.empty()
+                                  ? std::string()
+                                  : "; frames under the key of " + config_.previous_key_file + " are accepted too"));
+  } else {
+    Log(LogLevel::kWarning,
+        "no auth.key_file: cluster traffic is UNAUTHENTICATED; any process that can join CPG group '" +
+            config_.cpg.transport.group + "' can change every state of this cluster");
   }
 
   auto log_fn = [this](LogLevel level, std::string_view message) { logger_->Log(level, message); };
@@ -212,7 +226,7 @@ json Daemon::Execute(const Request& r, bool* subscribe) {
               {"group", config_.cpg.transport.group},
               {"members", engine_->Members()},
               {"view_id", env_->transport().view().view_id},
-              {"authenticated", false}};
+              {"authenticated", engine_->authenticated()}};
     case Op::kSetDevice: {
       const std::int64_t t = PosixMonoNs();
       if (Status s = engine_->SetDeviceState(r.device, r.state); !s.ok()) return refused(s);
@@ -269,6 +283,25 @@ json Daemon::Execute(const Request& r, bool* subscribe) {
     case Op::kSubscribe:
       *subscribe = true;
       return {{"ok", true}, {"t_mono_ns", PosixMonoNs()}};
+    case Op::kSetKeys: {
+      // Key rotation without a restart (engine/README.md "Authentication", "Rotation"): the
+      // files are read with the same checks as at start; nothing changes unless all are good.
+      std::vector<std::string> keys;
+      for (const std::string* path : {&r.key_file, &r.previous_key_file}) {
+        if (path->empty()) continue;
+        std::string key;
+        if (Status s = LoadClusterKey(*path, &key); !s.ok()) return refused(s);
+        keys.push_back(std::move(key));
+      }
+      if (Status s = engine_->SetClusterKeys(std::move(keys)); !s.ok()) return refused(s);
+      config_.key_file = r.key_file;
+      config_.previous_key_file = r.previous_key_file;
+      Log(LogLevel::kInfo, "set_keys: frames are now sent under the cluster key of " + r.key_file +
+                               (r.previous_key_file.empty() ? std::string()
+                                                            : "; frames under the key of " + r.previous_key_file +
+                                                                  " are accepted too"));
+      return {{"ok", true}, {"authenticated", engine_->authenticated()}};
+    }
     case Op::kStop:
       stop_requested_ = true;
       stop_reason_ = "stop request";

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "logger.h"
+#include "pbxstate/cluster_key.h"
 
 namespace pbxstate::daemon {
 
@@ -145,6 +146,8 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
         {"reconnect_max_ms", Millis(&t.reconnect_max, 1, 600'000)},
         {"connect_timeout_ms", Millis(&cfg.connect_timeout, 0)}}},
       {"shutdown", {{"flush_timeout_ms", Millis(&cfg.flush_timeout, 0, 60'000)}}},
+      {"auth",
+       {{"key_file", Text(&cfg.key_file, 4096, true)}, {"previous_key_file", Text(&cfg.previous_key_file, 4096, true)}}},
       {"engine",
        {{"label", Text(&e.label, 64, true)},
         {"batch_window_ms", Millis(&e.batch_window, 0)},
@@ -180,7 +183,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
     }
     auto s = sections.find(key);
     if (s == sections.end()) {
-      return p.Error(it->first, key, "unknown section (known: control, corosync, engine, log, shutdown, random_seed)");
+      return p.Error(it->first, key, "unknown section (known: auth, control, corosync, engine, log, shutdown, random_seed)");
     }
     if (Status st = p.Section(it->second, key, s->second); !st.ok()) return st;
   }
@@ -202,6 +205,19 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
                         "must leave 8 bytes of envelope within corosync.max_message_bytes (" +
                             std::to_string(t.max_message_bytes) + ")");
   }
+  // Cluster keys: read now, so that a key file the daemon would refuse fails --check too, with the
+  // file's name and why (LoadClusterKey's message starts with the key file's path).
+  if (cfg.key_file.empty() && !cfg.previous_key_file.empty()) {
+    return p.ErrorAtKey("previous_key_file", "auth.previous_key_file",
+                        "needs auth.key_file (the key frames are sent under)");
+  }
+  for (const auto& [key, path] : {std::pair<std::string, const std::string*>{"key_file", &cfg.key_file},
+                                  {"previous_key_file", &cfg.previous_key_file}}) {
+    if (path->empty()) continue;
+    std::string bytes;
+    if (Status st = LoadClusterKey(*path, &bytes); !st.ok()) return p.ErrorAtKey(key, "auth." + key, st.message());
+    e.cluster_keys.push_back(std::move(bytes));
+  }
   // The engine's own checks, with placeholders for what start-up fills in.
   EngineConfig probe = e;
   probe.node_id = 1;
@@ -211,6 +227,9 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
     const std::string& m = st.message();
     const std::string field = m.substr(m.find('.') + 1, m.find(':') - m.find('.') - 1);
     const std::string why = m.substr(m.find(':') + 2);
+    if (field == "cluster_keys") {  // two keys the engine refuses together (equal, same key id)
+      return p.ErrorAtKey("previous_key_file", "auth.previous_key_file", why);
+    }
     for (const std::string& key : {field, field + "_ms"}) {
       if (sections.at("engine").count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
     }

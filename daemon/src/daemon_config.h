@@ -28,13 +28,20 @@ struct DaemonConfig {
   // The engine template: node_id and incarnation are filled in at start-up (corosync node id, wall
   // clock in microseconds); membership is always kTransport.
   EngineConfig engine;
+  // auth.key_file / auth.previous_key_file (empty: not set). Their keys are read at load time
+  // (LoadClusterKey) into engine.cluster_keys, key_file's first: frames are sent under it and
+  // accepted under both (rotation, engine/README.md "Authentication").
+  std::string key_file;
+  std::string previous_key_file;
 };
 
 // The defaults pbxstated uses for keys a file does not set (CPG-appropriate engine settings:
 // transport membership, anti-entropy every 5 s as a safety net for queue overflows).
 DaemonConfig DefaultDaemonConfig();
 
-// Parses YAML text; `file_name` is used in messages only. Errors look like
+// Parses YAML text; `file_name` is used in messages only. The cluster key files that auth.* names
+// are read here too (the only files parsing touches), so a refused key file is a configuration
+// error like any other: "pbxstated.yaml:9: auth.key_file: /etc/pbxstate.key: mode 0644 lets ...". Errors look like
 //   "pbxstated.yaml:7: engine.batch_window_ms: must be a non-negative integer (got 'soon')".
 Status ParseDaemonConfig(const std::string& text, const std::string& file_name, DaemonConfig* out);
 // Reads and parses a file.

@@ -42,6 +42,11 @@ TEST(ControlProtocol, ParsesEveryOp) {
   EXPECT_EQ(MustParse(R"({"op":"dump"})").op, Op::kDump);
   EXPECT_EQ(MustParse(R"({"op":"subscribe"})").op, Op::kSubscribe);
   EXPECT_EQ(MustParse(R"({"op":"stop"})").op, Op::kStop);
+  r = MustParse(R"({"op":"set_keys","key_file":"/etc/new.key","previous_key_file":"/etc/old.key"})");
+  EXPECT_EQ(r.op, Op::kSetKeys);
+  EXPECT_EQ(r.key_file, "/etc/new.key");
+  EXPECT_EQ(r.previous_key_file, "/etc/old.key");
+  EXPECT_EQ(MustParse(R"({"op":"set_keys","key_file":"/k"})").previous_key_file, "");
 }
 
 TEST(ControlProtocol, ErrorsAreBadRequestsNamingTheField) {
@@ -63,6 +68,9 @@ TEST(ControlProtocol, ErrorsAreBadRequestsNamingTheField) {
       {R"({"op":"register","aor":"a","contact":"c"})", "'expires_unix_ns' is required"},
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":"soon"})", "'expires_unix_ns' must be an integer"},
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":1,"reachable":"yes"})", "'reachable'"},
+      {R"({"op":"set_keys"})", "'key_file' is required"},
+      {R"({"op":"set_keys","key_file":""})", "'key_file' must name a cluster key file"},
+      {R"({"op":"set_keys","key_file":"/k","previous_key_file":3})", "'previous_key_file' must be a string"},
   };
   for (const Case& c : cases) {
     const ControlError e = MustFail(c.line);

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include "pbxstate/config.h"
 
 namespace pbxstate::daemon {
 namespace {
@@ -85,6 +91,79 @@ TEST(DaemonConfig, MissingFileIsNamed) {
   Status s = LoadDaemonConfig("/nonexistent/pbxstated.yaml", &c);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("/nonexistent/pbxstated.yaml"), std::string::npos);
+}
+
+// A scratch directory with key files of chosen contents and modes; removed at the end.
+class KeyFiles {
+ public:
+  KeyFiles() {
+    char tmpl[] = "/tmp/pbxstated-keys-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  ~KeyFiles() { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& bytes, unsigned mode) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+
+ private:
+  std::string dir_;
+};
+
+TEST(DaemonConfig, AuthKeysAreLoadedIntoTheEngineConfig) {
+  KeyFiles files;
+  const std::string a(kClusterKeyBytes, 'a');
+  const std::string key = files.Write("a.key", a, 0600);
+  const std::string previous = files.Write("b.key", std::string(2 * kClusterKeyBytes, '6') + "\n", 0400);
+  DaemonConfig c;
+  Status s = ParseDaemonConfig("control: {socket: /s}\nauth:\n  key_file: " + key + "\n  previous_key_file: " +
+                                   previous + "\n",
+                               "t.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.key_file, key);
+  EXPECT_EQ(c.previous_key_file, previous);
+  ASSERT_EQ(c.engine.cluster_keys.size(), 2u);
+  EXPECT_EQ(c.engine.cluster_keys[0], a);
+  EXPECT_EQ(c.engine.cluster_keys[1], std::string(kClusterKeyBytes, '\x66'));  // hex "66" * 32
+
+  DaemonConfig none;
+  ASSERT_TRUE(ParseDaemonConfig("control: {socket: /s}\nauth: {key_file: \"\"}\n", "t.yaml", &none).ok());
+  EXPECT_TRUE(none.engine.cluster_keys.empty());
+}
+
+TEST(DaemonConfig, RefusedKeyFilesAreConfigErrorsNamingFileAndReason) {
+  KeyFiles files;
+  const std::string good = files.Write("good.key", std::string(kClusterKeyBytes, 'k'), 0600);
+  const std::string readable = files.Write("readable.key", std::string(kClusterKeyBytes, 'k'), 0644);
+  const std::string short_key = files.Write("short.key", std::string(31, 'k'), 0600);
+  const std::string missing = good + ".missing";
+  struct Case {
+    std::string yaml;
+    std::string want_prefix;
+    std::string want_also;
+  };
+  const Case cases[] = {
+      {"control: {socket: /s}\nauth:\n  key_file: " + readable + "\n",
+       "t.yaml:3: auth.key_file: " + readable + ": mode 0644 lets group or others read", "chmod 600"},
+      {"control: {socket: /s}\nauth:\n  key_file: " + short_key + "\n",
+       "t.yaml:3: auth.key_file: " + short_key + ": 31 bytes; expected a cluster key of 32", ""},
+      {"control: {socket: /s}\nauth:\n  key_file: " + missing + "\n",
+       "t.yaml:3: auth.key_file: " + missing + ": cannot open the cluster key file: No such file", ""},
+      {"control: {socket: /s}\nauth:\n  key_file: " + good + "\n  previous_key_file: " + readable + "\n",
+       "t.yaml:4: auth.previous_key_file: " + readable + ": mode 0644", ""},
+      {"control: {socket: /s}\nauth:\n  key_file: " + good + "\n  previous_key_file: " + good + "\n",
+       "t.yaml:4: auth.previous_key_file: key 1 is the same as key 0", ""},
+      {"control: {socket: /s}\nauth:\n  previous_key_file: " + good + "\n",
+       "t.yaml:3: auth.previous_key_file: needs auth.key_file", ""},
+      {"control: {socket: /s}\nauth:\n  keyfile: " + good + "\n", "t.yaml:3: auth.keyfile: unknown key", ""},
+  };
+  for (const Case& c : cases) {
+    const std::string got = ErrorOf(c.yaml);
+    EXPECT_EQ(got.rfind(c.want_prefix, 0), 0u) << "yaml:\n" << c.yaml << "got: " << got << "\nwant prefix: " << c.want_prefix;
+    EXPECT_NE(got.find(c.want_also), std::string::npos) << got;
+  }
 }
 
 }  // namespace

@@ -5,7 +5,12 @@
   2. no corosync reachable: exits 1 after corosync.connect_timeout_ms, naming the reason
      (run in a fresh network namespace, so a corosync running on this host cannot answer);
   3. SIGHUP while waiting for corosync reopens the log file (logrotate); SIGTERM exits 0 at once;
-  4. --check on a valid file exits 0 without contacting corosync.
+  4. --check on a valid file exits 0 without contacting corosync;
+  5. cluster key files (auth.key_file, auth.previous_key_file): one that group or others can read,
+     one of the wrong size and a missing one are configuration errors (exit 2, the message names
+     the key file and the reason), also under --check; a good one (0600) passes --check;
+  6. without auth.key_file the log warns at start that traffic is UNAUTHENTICATED, with one it
+     does not (checked in part 3's log; the authenticated case in forged_traffic_test.py).
 
 Parts 2 and 3 need root (unshare --net); without it they are skipped and the script says so (1 and
 4 still run). usage: daemon_startup_test.py --pbxstated PATH
@@ -64,6 +69,42 @@ def main():
             print("ok 4: --check on a valid file exits 0")
         ran += 1
 
+        # 5. cluster key files
+        def key_file(name, data, mode):
+            path = os.path.join(work, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, mode)
+            return path
+        good_key = key_file("good.key", os.urandom(32), 0o600)
+        cases = [
+            ("key_file", key_file("readable.key", os.urandom(32), 0o644),
+             "mode 0644 lets group or others read or write the cluster key"),
+            ("key_file", key_file("short.key", os.urandom(31), 0o600), "31 bytes; expected a cluster key of 32"),
+            ("key_file", os.path.join(work, "absent.key"), "cannot open the cluster key file: No such file"),
+            ("previous_key_file", key_file("readable2.key", os.urandom(32), 0o640), "mode 0640"),
+        ]
+        for field, path, why in cases:
+            conf = os.path.join(work, "key.yaml")
+            auth = f"auth:\n  key_file: {good_key}\n" if field == "previous_key_file" else "auth:\n"
+            write(conf, f"control:\n  socket: {sock}\n{auth}  {field}: {path}\n")
+            line = 5 if field == "previous_key_file" else 4
+            want = f"{conf}:{line}: auth.{field}: {path}: {why}"
+            for extra in ([], ["--check"]):
+                r = subprocess.run([exe, "-c", conf] + extra, capture_output=True, text=True, timeout=10)
+                if r.returncode != 2 or want not in r.stderr or os.path.exists(sock):
+                    failures.append(f"refused key {' '.join(extra)}: exit {r.returncode}, stderr {r.stderr!r}; "
+                                    f"wanted 2 and {want!r}")
+        conf = os.path.join(work, "key.yaml")
+        write(conf, f"control:\n  socket: {sock}\nauth:\n  key_file: {good_key}\n")
+        r = subprocess.run([exe, "-c", conf, "--check"], capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            failures.append(f"--check with a 0600 key file: exit {r.returncode}, stderr {r.stderr!r}")
+        if not failures:
+            print(f"ok 5: {len(cases)} refused key files exit 2 naming file:line:field, the key file and why "
+                  "(also with --check); a 0600 key file passes --check")
+        ran += 1
+
         have_netns = os.geteuid() == 0 and shutil.which("unshare") is not None and subprocess.run(
             ["unshare", "--net", "true"], capture_output=True).returncode == 0
         if not have_netns:
@@ -91,6 +132,13 @@ def main():
             p.send_signal(signal.SIGHUP)
             time.sleep(0.3)
             reopened = os.path.exists(log) and "log reopened" in open(log).read()
+            first_log = open(log + ".1").read() if os.path.exists(log + ".1") else ""
+            warned = any("warning" in line and "no auth.key_file: cluster traffic is UNAUTHENTICATED" in line
+                         for line in first_log.splitlines())
+            if not warned:
+                failures.append(f"no warning that traffic is unauthenticated in the log: {first_log!r}")
+            else:
+                print("ok 6: without auth.key_file the log warns at start that traffic is UNAUTHENTICATED")
             if p.poll() is not None or not reopened:
                 failures.append(f"SIGHUP while waiting: running={p.poll() is None}, new log written={reopened}")
             else:

@@ -4,7 +4,8 @@
   netns_run_test.py scenario PBXSTATE PBXSTATED SCENARIO OUT
       runs SCENARIO on a namespace cluster; passes when pbxstate exits 0 (every check of the
       scenario passed), run.json says backend netns with every verdict a pass, and nothing of the
-      run is left on the host.
+      run is left on the host; with cluster.auth, every node's pbxstated read a 0600 key file and
+      logged that it authenticates.
   netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
       nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
       and an error after the cluster was built (a daemon that exits at once).
@@ -106,6 +107,19 @@ def run_scenario(pbxstate, pbxstated, scenario, out):
     checks = run.get("checks", [])
     if not checks or not all(c.get("pass") for c in checks):
         fail(f"run.json checks: {checks}")
+    if run["scenario"].get("auth"):
+        # cluster.auth: every pbxstated read a 0600 key file of its own and said so at start.
+        run_dir = os.path.join(out, "netns", f"pbxst-{proc.pid}")
+        for n in range(1, run["scenario"]["nodes"] + 1):
+            node_dir = os.path.join(run_dir, f"n{n}")
+            key = os.path.join(node_dir, "cluster.key")
+            if not os.path.isfile(key) or os.stat(key).st_mode & 0o777 != 0o600 or os.path.getsize(key) != 32:
+                fail(f"cluster.auth: node {n} has no 32-byte key file of mode 0600 at {key}")
+            with open(os.path.join(node_dir, "pbxstated.log")) as f:
+                log = f.read()
+            if f"frames are authenticated with the cluster key of {key}" not in log:
+                fail(f"cluster.auth: node {n}'s pbxstated did not start authenticated:\n{log}")
+        print(f"cluster.auth: all {run['scenario']['nodes']} pbxstated ran with their 0600 key files")
     check_clean(proc.pid, "a completed run")
 
 

@@ -6,6 +6,7 @@
 #include "pbxstate/netns/cut.h"
 #include "pbxstate/netns/names.h"
 #include "pbxstate/netns/netem.h"
+#include "pbxstate/netns/pbxstated_config.h"
 
 namespace pbxstate::netns {
 namespace {
@@ -78,6 +79,18 @@ TEST(CorosyncConf, KnetAndUdp) {
   spec.token = 1s;
   spec.cluster_name = "bad name";
   EXPECT_FALSE(CorosyncConf(spec, &text).ok());
+}
+
+TEST(PbxstatedConfig, KeyFileOnlyWhenGiven) {
+  PbxstatedSpec spec;
+  spec.control_socket = "/run/n1.sock";
+  spec.group = "pbxstate";
+  std::string text;
+  ASSERT_TRUE(PbxstatedConfig(spec, &text).ok());
+  EXPECT_EQ(text.find("auth:"), std::string::npos) << text;
+  spec.key_file = "/tmp/run/n1/cluster.key";
+  ASSERT_TRUE(PbxstatedConfig(spec, &text).ok());
+  EXPECT_NE(text.find("auth:\n  key_file: \"/tmp/run/n1/cluster.key\"\n"), std::string::npos) << text;
 }
 
 TEST(Names, FitIfnamsizAndRoundTrip) {

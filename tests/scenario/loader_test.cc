@@ -187,6 +187,21 @@ TEST(Loader, DefaultsOfAMinimalScenario) {
   EXPECT_TRUE(s.topology.links.empty());
 }
 
+TEST(Loader, ClusterAuthAndItsKey) {
+  EXPECT_FALSE(MustLoad(kHead).auth);
+  Scenario s = MustLoad("name: t\nduration: 10s\ncluster: {nodes: 3, auth: true}\n");
+  EXPECT_TRUE(s.auth);
+  EXPECT_TRUE(s.engine.cluster_keys.empty());  // the backends derive the key from the run's seed
+  EXPECT_FALSE(MustLoad("name: t\nduration: 10s\ncluster: {auth: false, nodes: 3}\n").auth);
+  // The key: kClusterKeyBytes bytes, the same for a seed, another for another seed (the
+  // runners hand it to EngineConfig::Validate with the rest of the engine settings).
+  const std::string k1 = ScenarioClusterKey(1);
+  EXPECT_EQ(k1.size(), kClusterKeyBytes);
+  EXPECT_EQ(k1, ScenarioClusterKey(1));
+  EXPECT_NE(k1, ScenarioClusterKey(2));
+  EXPECT_NE(k1.substr(0, 8), k1.substr(8, 8));  // four draws of the stream, not one repeated
+}
+
 TEST(Loader, EveryEngineSettingMapsOntoEngineConfig) {
   Scenario s = MustLoad(std::string(kHead) + R"(engine:
   batch_window: 5ms
@@ -456,7 +471,7 @@ duration: 10
                 "lost, got 'zero'",
                 "t.yaml:2:7: name: expected a name of 1 to 64 letters, digits, '.', '_' or '-' "
                 "starting with a letter or digit, got 'bad name'",
-                "t.yaml:3:21: cluster.extra: unknown key; expected one of: nodes, sites",
+                "t.yaml:3:21: cluster.extra: unknown key; expected one of: nodes, sites, auth",
                 "t.yaml:4:11: duration: expected a duration with a unit (ns, us, ms, s, min, h), "
                 "e.g. 250ms, got '10'"}));
 }

@@ -113,6 +113,8 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                      {"duration_ns", s.duration.count()},
                      {"quiet_ns", s.quiet.count()},
                      {"transport", std::string(scenario::TransportModeName(s.transport))}};
+  // Present only with cluster.auth, so that other records keep their bytes.
+  if (s.auth) run["scenario"]["auth"] = true;
   run["seed"] = info.seed;
   run["backend"] = info.backend;
   // Only backends with something to say add the key, so other records keep their bytes.

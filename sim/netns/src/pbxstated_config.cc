@@ -27,6 +27,7 @@ Status PbxstatedConfig(const PbxstatedSpec& spec, std::string* text) {
   t += "log:\n  level: info\n";
   if (!spec.log_file.empty()) t += "  file: " + Quoted(spec.log_file) + "\n";
   t += "corosync:\n  group: " + Quoted(spec.group) + "\n  connect_timeout_ms: 30000\n";
+  if (!spec.key_file.empty()) t += "auth:\n  key_file: " + Quoted(spec.key_file) + "\n";
   t += "random_seed: " + std::to_string(spec.random_seed) + "\n";
   t += "engine:\n";
   t += "  label: " + Quoted(spec.label) + "\n";

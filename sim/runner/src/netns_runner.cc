@@ -1,7 +1,9 @@
 #include "pbxstate/runner/netns_runner.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +216,17 @@ Status NetnsRun::SpawnDaemon(NodeId n) {
   spec.label = "node" + std::to_string(n);
   spec.random_seed = s_.seed * 1000 + n;
   spec.engine = s_.engine;
+  if (!s_.engine.cluster_keys.empty()) {
+    // pbxstated refuses a key file group or others can read: created 0600 before a byte is written.
+    const std::filesystem::path key_file = dir / "cluster.key";
+    const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const std::string& key = s_.engine.cluster_keys.front();
+    const bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+                         ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
+    if (fd >= 0) ::close(fd);
+    if (!written) return Status::FailedPrecondition(key_file.string() + ": cannot write the cluster key file");
+    spec.key_file = key_file.string();
+  }
   std::string text;
   if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return st;
   node.config = dir / "pbxstated.yaml";
@@ -841,6 +854,8 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
                 const NetnsOptions& netns_options) {
   Scenario s = scenario_in;
   if (options.seed) s.seed = *options.seed;
+  // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
+  if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNetnsSupport(s); !st.ok()) return st;
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(netns_options, &daemon); !st.ok()) return st;

@@ -284,6 +284,7 @@ Status CheckNs3Support(const Scenario& s) {
 Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome* outcome) {
   Scenario s = scenario_in;
   if (options.seed) s.seed = *options.seed;
+  if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNs3Support(s); !st.ok()) return st;
   const auto wall_start = std::chrono::steady_clock::now();
 

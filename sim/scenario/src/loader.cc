@@ -254,7 +254,10 @@ void Loader::Root(const Field& root) {
 void Loader::ReadCluster(const Field& f) {
   MapReader m(f, d_, "a mapping with 'nodes' or 'sites'");
   if (!m.ok()) return;
-  m.AllowOnly({"nodes", "sites"});
+  m.AllowOnly({"nodes", "sites", "auth"});
+  if (auto a = m.Get("auth")) {
+    if (auto v = ReadBool(*a, d_)) s_.auth = *v;
+  }
   auto nodes = m.Get("nodes");
   auto sites = m.Get("sites");
   if (nodes && sites) {

@@ -64,6 +64,20 @@ std::string GeneratedMailboxName(std::uint32_t index) {
 }
 std::string GeneratedAorName(std::uint32_t index) { return "aor" + std::to_string(index); }
 
+std::string ScenarioClusterKey(std::uint64_t seed) {
+  // A personalised stream: the key differs from any other use of the seed's SplitMix64 stream.
+  std::uint64_t state = seed ^ 0x7062787374617465ull;  // "pbxstate"
+  std::string key;
+  while (key.size() < kClusterKeyBytes) {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int i = 0; i < 8 && key.size() < kClusterKeyBytes; ++i) key.push_back(static_cast<char>((z >> (8 * i)) & 0xFF));
+  }
+  return key;
+}
+
 std::string ScenarioError::ToString() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);

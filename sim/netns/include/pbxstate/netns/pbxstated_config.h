@@ -18,7 +18,8 @@ struct PbxstatedSpec {
   std::string group;           // CPG group name
   std::string label;           // the engine label (<= 64 bytes)
   std::uint64_t random_seed = 0;
-  EngineConfig engine;         // identity and membership fields are ignored
+  EngineConfig engine;         // identity, membership and cluster_keys are ignored
+  std::string key_file;        // auth.key_file (written by the caller, mode 0600); empty: none
 };
 
 // The file's text. Refuses an engine duration that is not a whole number of milliseconds (the

@@ -228,6 +228,11 @@ std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
 std::string GeneratedMailboxName(std::uint32_t index);  // "mbox0@default"
 std::string GeneratedAorName(std::uint32_t index);      // "aor0"
 
+// The cluster key of a run with cluster.auth: kClusterKeyBytes bytes drawn from `seed` (a
+// SplitMix64 stream), so that a run is replayable from its seed. Not a secret: for simulated and
+// namespace runs only; a real cluster uses `pbxstate keygen`.
+std::string ScenarioClusterKey(std::uint64_t seed);
+
 // --- faults ---
 
 // Cuts the network between sides. `sides` covers every node exactly once: the groups as
@@ -294,6 +299,10 @@ struct Scenario {
   Duration duration{};
   Duration quiet = 10s;
   Topology topology;
+  // cluster.auth: every node gets the same cluster key (engine/README.md "Authentication"),
+  // ScenarioClusterKey(seed) of the run's seed; the backends put it in EngineConfig::cluster_keys
+  // (ns-3) or in a key file per node (netns). false: frames are unauthenticated.
+  bool auth = false;
   TransportMode transport = TransportMode::kMulticast;
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.
