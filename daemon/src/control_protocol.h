@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "load_generator.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -33,7 +34,9 @@ struct ControlError {
 };
 
 enum class Op {
-  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe, kStop
+  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe, kStop,
+  // Benchmark instruments (load_generator.h)
+  kGenerate, kGenerateResult, kWatch, kWatchResult
 };
 
 struct Request {
@@ -47,6 +50,9 @@ struct Request {
   std::int64_t expires_unix_ns = 0;  // register
   bool reachable = true;             // register
   std::uint32_t rtt_us = 0;          // register
+  LoadSpec load;                     // generate (all fields), watch (prefix, devices, count)
+  std::uint64_t from = 0;            // generate_result, watch_result: first index of the page
+  std::uint64_t limit = kMaxResultPage;  // generate_result, watch_result: page size
 };
 
 // Parses one request line (without its newline). Malformed JSON, a missing or ill-typed field,
