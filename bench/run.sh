@@ -6,6 +6,9 @@
 #
 # Rates (items/s, bytes/s) are per CPU second of the benchmark thread: on a loaded machine wall
 # time grows, CPU time much less. BM_MemoryPerEntry runs once (its counts are deterministic).
+#
+# The benchmark over real corosync (throughput, latency, failover; root) is a separate script:
+#   sudo /usr/bin/python3 bench/cpg_throughput.py --pbxstated build/daemon/pbxstated --json out.json
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

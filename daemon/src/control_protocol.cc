@@ -61,6 +61,37 @@ std::string GetBool(const json& req, const char* field, bool* out) {
   return "";
 }
 
+// An unsigned field in [min, max]; when absent and not required, *out keeps its default.
+std::string GetInRange(const json& req, const char* field, bool required, std::uint64_t min, std::uint64_t max,
+                       std::uint64_t* out) {
+  std::uint64_t v = *out;
+  if (GetUnsigned(req, field, required, max, &v).empty() && v >= min) {
+    *out = v;
+    return "";
+  }
+  if (req.find(field) == req.end()) return std::string("field '") + field + "' is required";
+  return std::string("field '") + field + "' must be an integer in [" + std::to_string(min) + ", " +
+         std::to_string(max) + "]";
+}
+
+// prefix, devices, count: what generate and watch share.
+std::string GetLoadTarget(const json& req, LoadSpec* spec) {
+  std::string err = GetString(req, "prefix", true, &spec->prefix);
+  if (err.empty() && (spec->prefix.empty() || spec->prefix.size() > kMaxGeneratePrefixBytes)) {
+    err = "field 'prefix' must be 1 to " + std::to_string(kMaxGeneratePrefixBytes) + " bytes";
+  }
+  if (err.empty()) err = GetInRange(req, "devices", true, 1, kMaxGenerateDevices, &spec->devices);
+  if (err.empty()) err = GetInRange(req, "count", true, 1, kMaxGenerateCount, &spec->count);
+  return err;
+}
+
+// from, limit: a page of a result.
+std::string GetPage(const json& req, Request* r) {
+  std::string err = GetInRange(req, "from", false, 0, kMaxGenerateCount, &r->from);
+  if (err.empty()) err = GetInRange(req, "limit", false, 1, kMaxResultPage, &r->limit);
+  return err;
+}
+
 }  // namespace
 
 std::variant<Request, ControlError> ParseRequest(std::string_view line) {
@@ -132,10 +163,26 @@ std::variant<Request, ControlError> ParseRequest(std::string_view line) {
     err = GetString(req, "key_file", true, &r.key_file);
     if (err.empty() && r.key_file.empty()) err = "field 'key_file' must name a cluster key file";
     if (err.empty()) err = GetString(req, "previous_key_file", false, &r.previous_key_file);
+  } else if (op == "generate") {
+    r.op = Op::kGenerate;
+    err = GetLoadTarget(req, &r.load);
+    if (err.empty()) err = GetInRange(req, "rate_per_s", false, 0, kMaxGenerateRatePerS, &r.load.rate_per_s);
+    if (err.empty()) {
+      err = GetInRange(req, "max_duration_ms", false, 1, kMaxGenerateDurationMs, &r.load.max_duration_ms);
+    }
+  } else if (op == "generate_result") {
+    r.op = Op::kGenerateResult;
+    err = GetPage(req, &r);
+  } else if (op == "watch") {
+    r.op = Op::kWatch;
+    err = GetLoadTarget(req, &r.load);
+  } else if (op == "watch_result") {
+    r.op = Op::kWatchResult;
+    err = GetPage(req, &r);
   } else {
     return Bad("field 'op': unknown op '" + op +
                "' (hello, set_device, set_mailbox, register, unregister, device, members, stats, dump, subscribe, stop, "
-               "set_keys)");
+               "set_keys, generate, generate_result, watch, watch_result)");
   }
   if (!err.empty()) return Bad(op + ": " + err);
   return r;
@@ -188,39 +235,15 @@ json ContributionsJson(std::span<const DeviceContribution> contributions) {
 }
 
 json StatsJson(const EngineStats& s) {
+  json out = json::object();
+  ForEachStat(s, [&out](std::string_view name, std::uint64_t value) { out[std::string(name)] = value; });
   json drops = json::object();
   for (int i = 0; i < kDropReasonCount; ++i) {
     drops[std::string(DropReasonName(static_cast<DropReason>(i)))] = s.dropped[static_cast<std::size_t>(i)];
   }
-  return {{"frames_out", s.frames_out},
-          {"bytes_out", s.bytes_out},
-          {"frames_in", s.frames_in},
-          {"bytes_in", s.bytes_in},
-          {"broadcasts_out", s.broadcasts_out},
-          {"unicasts_out", s.unicasts_out},
-          {"dropped", drops},
-          {"total_dropped", s.total_dropped()},
-          {"local_changes", s.local_changes},
-          {"records_applied", s.records_applied},
-          {"records_stale", s.records_stale},
-          {"send_try_again", s.send_try_again},
-          {"send_queue_overflow", s.send_queue_overflow},
-          {"send_failed", s.send_failed},
-          {"digests_sent", s.digests_sent},
-          {"digests_received", s.digests_received},
-          {"sync_sessions_started", s.sync_sessions_started},
-          {"sync_sessions_completed", s.sync_sessions_completed},
-          {"sync_sessions_abandoned", s.sync_sessions_abandoned},
-          {"sync_serves_refused", s.sync_serves_refused},
-          {"sync_pages_sent", s.sync_pages_sent},
-          {"sync_pages_received", s.sync_pages_received},
-          {"sync_pages_resent", s.sync_pages_resent},
-          {"heartbeats_sent", s.heartbeats_sent},
-          {"membership_changes", s.membership_changes},
-          {"departures", s.departures},
-          {"device_entries", s.device_entries},
-          {"mailbox_entries", s.mailbox_entries},
-          {"registration_entries", s.registration_entries}};
+  out["dropped"] = std::move(drops);
+  out["total_dropped"] = s.total_dropped();
+  return out;
 }
 
 json ViewEvent(const ViewChange& c, std::int64_t t_mono_ns) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "load_generator.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -34,7 +35,9 @@ struct ControlError {
 
 enum class Op {
   kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe, kStop,
-  kSetKeys
+  kSetKeys,
+  // Benchmark instruments (load_generator.h)
+  kGenerate, kGenerateResult, kWatch, kWatchResult
 };
 
 struct Request {
@@ -50,6 +53,9 @@ struct Request {
   std::uint32_t rtt_us = 0;          // register
   std::string key_file;              // set_keys (required, non-empty)
   std::string previous_key_file;     // set_keys (optional; empty: none)
+  LoadSpec load;                     // generate (all fields), watch (prefix, devices, count)
+  std::uint64_t from = 0;            // generate_result, watch_result: first index of the page
+  std::uint64_t limit = kMaxResultPage;  // generate_result, watch_result: page size
 };
 
 // Parses one request line (without its newline). Malformed JSON, a missing or ill-typed field,

@@ -128,10 +128,18 @@ int Daemon::Run() {
   Log(LogLevel::kInfo, "started: node " + std::to_string(ec.node_id) + " incarnation " + std::to_string(ec.incarnation) +
                            " group '" + config_.cpg.transport.group + "' control " + config_.control_socket);
 
+  if (Status s = generate_timer_.Open(); !s.ok()) {
+    Log(LogLevel::kError, "cannot create the load generator's timer: " + s.message());
+    env_->Leave(std::chrono::milliseconds(0));
+    ::close(signal_fd);
+    return 1;
+  }
+
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   assert(ep >= 0);
-  enum : std::uint64_t { kEnv = 1, kControl = 2, kSignal = 3 };
-  for (auto [fd, tag] : {std::pair<int, std::uint64_t>{env_->fd(), kEnv}, {server_->fd(), kControl}, {signal_fd, kSignal}}) {
+  enum : std::uint64_t { kEnv = 1, kControl = 2, kSignal = 3, kGenerate = 4 };
+  for (auto [fd, tag] : {std::pair<int, std::uint64_t>{env_->fd(), kEnv}, {server_->fd(), kControl}, {signal_fd, kSignal},
+                         {generate_timer_.fd(), kGenerate}}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = tag;
@@ -173,6 +181,9 @@ int Daemon::Run() {
           stop_reason_ = std::string("signal ") + strsignal(static_cast<int>(info.ssi_signo));
           break;
         }
+        case kGenerate:
+          RunGenerator();
+          break;
         default: break;
       }
     }
@@ -306,6 +317,11 @@ json Daemon::Execute(const Request& r, bool* subscribe) {
       stop_requested_ = true;
       stop_reason_ = "stop request";
       return {{"ok", true}};
+    case Op::kGenerate:
+    case Op::kGenerateResult:
+    case Op::kWatch:
+    case Op::kWatchResult:
+      return ExecuteBench(r);
   }
   return {{"ok", false}, {"code", "bad_request"}, {"error", "unhandled op"}};
 }
@@ -389,6 +405,7 @@ json Daemon::Dump() const {
 // ---- events ----------------------------------------------------------------------------------
 
 void Daemon::OnViewChange(const ViewChange& change) {
+  if (probe_.active()) probe_.OnViewChange(change, PosixMonoNs());
   if (server_ == nullptr || server_->subscribers() == 0) return;
   server_->Publish(ResponseLine(ViewEvent(change, PosixMonoNs())));
 }

@@ -2,7 +2,8 @@
 //
 // Life: Run() waits for corosync (up to connect_timeout), creates the engine with the corosync
 // node id and a fresh incarnation (wall clock in microseconds), opens the control socket, then
-// loops on one epoll set {CpgEnv::fd(), ControlServer::fd(), signalfd(SIGTERM, SIGINT)} until a
+// loops on one epoll set {CpgEnv::fd(), ControlServer::fd(), signalfd(SIGTERM, SIGINT), the load
+// generator's timerfd (armed only during a `generate` run)} until a
 // signal, a `stop` request, or a fatal transport error. A graceful stop sends `stopping` to every
 // subscriber, writes what is queued to control clients, leaves the CPG group (flushing the send
 // queue for at most shutdown.flush_timeout_ms), closes the socket and returns 0.
@@ -18,8 +19,10 @@
 #include "control_protocol.h"
 #include "control_server.h"
 #include "daemon_config.h"
+#include "load_generator.h"
 #include "logger.h"
 #include "pbxstate/corosync/cpg_env.h"
+#include "pbxstate/corosync/timer_fd.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate::daemon {
@@ -46,6 +49,10 @@ class Daemon final : private ViewListener {
   nlohmann::json Dump() const;
   nlohmann::json TransportStats() const;
   void Stop();
+  // Benchmark instruments (daemon_bench.cc): the generate/watch ops, and one slice of the load
+  // generator when its timer fires.
+  nlohmann::json ExecuteBench(const Request& request);
+  void RunGenerator();
   void Log(LogLevel level, std::string_view message) { logger_->Log(level, message); }
 
   DaemonConfig config_;
@@ -53,6 +60,9 @@ class Daemon final : private ViewListener {
   std::unique_ptr<corosync::CpgEnv> env_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ControlServer> server_;
+  LoadGenerator generator_;
+  ChangeProbe probe_;
+  corosync::TimerFd generate_timer_;  // in the loop's epoll set; armed while a run is going on
   bool stop_requested_ = false;
   std::string stop_reason_;
 };

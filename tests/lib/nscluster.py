@@ -149,14 +149,20 @@ class NamespaceCluster:
 
     token_ms: corosync's totem token. 3000 (corosync's default) keeps a frozen node's ring stalled
     for seconds even on a busy machine; crashes are process deaths, which corosync sees at once.
+    None leaves the key out (corosync's default applies). token_coefficient_ms and consensus_ms:
+    the totem keys of the same names, left out (corosync's defaults: 650 ms per node above two;
+    1.2 * token) when None. See `man corosync.conf`.
     """
 
-    def __init__(self, prefix, run, nodes, workdir, token_ms=3000, cluster_name=None):
+    def __init__(self, prefix, run, nodes, workdir, token_ms=3000, cluster_name=None, token_coefficient_ms=None,
+                 consensus_ms=None):
         self.prefix = prefix
         self.run = run
         self.nodes = tuple(nodes)
         self.dir = workdir
         self.token_ms = token_ms
+        self.token_coefficient_ms = token_coefficient_ms
+        self.consensus_ms = consensus_ms
         self.cluster_name = cluster_name or prefix
         self.namespaces = []
         self.corosync = {}   # node -> Popen
@@ -200,7 +206,7 @@ class NamespaceCluster:
         conf = (
             "totem {\n  version: 2\n  cluster_name: " + self.cluster_name + "\n  transport: knet\n"
             "  crypto_cipher: none\n  crypto_hash: none\n"
-            f"  token: {self.token_ms}\n  join: 50\n}}\n"
+            + self.totem_timeouts() + "  join: 50\n}\n"
             "nodelist {\n" + nodelist + "}\n"
             "logging {\n  to_logfile: yes\n  logfile: " + os.path.join(self.node_dir(node), "corosync.log") + "\n"
             "  to_stderr: no\n  to_syslog: no\n  timestamp: on\n"
@@ -210,6 +216,12 @@ class NamespaceCluster:
         with open(path, "w") as f:
             f.write(conf)
         return path
+
+    def totem_timeouts(self):
+        """The totem timeout lines of corosync.conf; a key whose value is None is left to corosync."""
+        keys = (("token", self.token_ms), ("token_coefficient", self.token_coefficient_ms),
+                ("consensus", self.consensus_ms))
+        return "".join(f"  {k}: {v}\n" for k, v in keys if v is not None)
 
     def start_corosync(self, node):
         conf = self.write_corosync_conf(node)

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string_view>
 
 namespace pbxstate {
@@ -69,5 +71,20 @@ struct EngineStats {
     return n;
   }
 };
+
+// One scalar counter of EngineStats: the name every writer and reader of stats uses (the JSON key
+// of pbxstated's `stats` and of run.json) and where it lives.
+struct EngineStatField {
+  std::string_view name;  // a string literal: data() is NUL-terminated and never freed
+  std::uint64_t EngineStats::*member;
+};
+
+// Every scalar counter of EngineStats, in declaration order; `dropped` is not among them (it is one
+// counter per DropReason, named by DropReasonName). A counter added to EngineStats without an
+// entry here fails to compile (stats.cc checks the sizes), so no writer can miss it.
+std::span<const EngineStatField> EngineStatFields();
+
+// Calls fn(name, value) for every counter of EngineStatFields().
+void ForEachStat(const EngineStats& stats, const std::function<void(std::string_view name, std::uint64_t value)>& fn);
 
 }  // namespace pbxstate

@@ -25,35 +25,8 @@ using nlohmann::json;
 json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json StatsJson(const EngineStats& s) {
-  json j = {
-      {"frames_out", s.frames_out},
-      {"bytes_out", s.bytes_out},
-      {"frames_in", s.frames_in},
-      {"bytes_in", s.bytes_in},
-      {"broadcasts_out", s.broadcasts_out},
-      {"unicasts_out", s.unicasts_out},
-      {"local_changes", s.local_changes},
-      {"records_applied", s.records_applied},
-      {"records_stale", s.records_stale},
-      {"send_try_again", s.send_try_again},
-      {"send_queue_overflow", s.send_queue_overflow},
-      {"send_failed", s.send_failed},
-      {"digests_sent", s.digests_sent},
-      {"digests_received", s.digests_received},
-      {"sync_sessions_started", s.sync_sessions_started},
-      {"sync_sessions_completed", s.sync_sessions_completed},
-      {"sync_sessions_abandoned", s.sync_sessions_abandoned},
-      {"sync_serves_refused", s.sync_serves_refused},
-      {"sync_pages_sent", s.sync_pages_sent},
-      {"sync_pages_received", s.sync_pages_received},
-      {"sync_pages_resent", s.sync_pages_resent},
-      {"heartbeats_sent", s.heartbeats_sent},
-      {"membership_changes", s.membership_changes},
-      {"departures", s.departures},
-      {"device_entries", s.device_entries},
-      {"mailbox_entries", s.mailbox_entries},
-      {"registration_entries", s.registration_entries},
-  };
+  json j = json::object();
+  ForEachStat(s, [&j](std::string_view name, std::uint64_t value) { j[std::string(name)] = value; });
   json dropped = json::object();
   for (int i = 0; i < kDropReasonCount; ++i) {
     dropped[std::string(DropReasonName(static_cast<DropReason>(i)))] = s.dropped[static_cast<std::size_t>(i)];

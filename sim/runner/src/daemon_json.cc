@@ -143,38 +143,10 @@ Status ParseViewEvent(const json& e, const WallMapping& wall, OwnedViewChange* o
 
 Status ParseEngineStats(const json& j, EngineStats* s) {
   const std::string where = "stats.engine";
-  const std::pair<const char*, std::uint64_t EngineStats::*> fields[] = {
-      {"frames_out", &EngineStats::frames_out},
-      {"bytes_out", &EngineStats::bytes_out},
-      {"frames_in", &EngineStats::frames_in},
-      {"bytes_in", &EngineStats::bytes_in},
-      {"broadcasts_out", &EngineStats::broadcasts_out},
-      {"unicasts_out", &EngineStats::unicasts_out},
-      {"local_changes", &EngineStats::local_changes},
-      {"records_applied", &EngineStats::records_applied},
-      {"records_stale", &EngineStats::records_stale},
-      {"send_try_again", &EngineStats::send_try_again},
-      {"send_queue_overflow", &EngineStats::send_queue_overflow},
-      {"send_failed", &EngineStats::send_failed},
-      {"digests_sent", &EngineStats::digests_sent},
-      {"digests_received", &EngineStats::digests_received},
-      {"sync_sessions_started", &EngineStats::sync_sessions_started},
-      {"sync_sessions_completed", &EngineStats::sync_sessions_completed},
-      {"sync_sessions_abandoned", &EngineStats::sync_sessions_abandoned},
-      {"sync_serves_refused", &EngineStats::sync_serves_refused},
-      {"sync_pages_sent", &EngineStats::sync_pages_sent},
-      {"sync_pages_received", &EngineStats::sync_pages_received},
-      {"sync_pages_resent", &EngineStats::sync_pages_resent},
-      {"heartbeats_sent", &EngineStats::heartbeats_sent},
-      {"membership_changes", &EngineStats::membership_changes},
-      {"departures", &EngineStats::departures},
-      {"device_entries", &EngineStats::device_entries},
-      {"mailbox_entries", &EngineStats::mailbox_entries},
-      {"registration_entries", &EngineStats::registration_entries},
-  };
   if (!j.is_object()) return Missing(where, "engine", "not an object");
-  for (const auto& [name, member] : fields) {
-    if (Status st = Get(j, where, name, &(s->*member)); !st.ok()) return st;
+  for (const EngineStatField& f : EngineStatFields()) {
+    const std::string name(f.name);
+    if (Status st = Get(j, where, name.c_str(), &(s->*f.member)); !st.ok()) return st;
   }
   auto d = j.find("dropped");
   if (d == j.end() || !d->is_object()) return Missing(where, "dropped", "expected an object by reason name");
