@@ -17,7 +17,11 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
   5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
      server 1 (the hint goes back to Ringing), time measured; server 2 restarted, it catches up and
      shares again what its astdb kept: both servers agree;
-  6. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
+  6. when this Asterisk has chan_pjsip and sipp is installed: a sipp phone registers alice on
+     server 1; server 2's PBXSTATE_LOCATION(alice) (AMI Getvar) becomes pbx1 and `pbxstate show
+     registrations` lists it; a sipp call from server 2's phone reaches alice's sipp through server 1
+     with the shipped asterisk/extensions.conf.sample; alice unregisters and the count goes to 0;
+  7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream: Asterisk never crashes, its thread and
      descriptor counts come back to where they were and its memory stays bounded, and the cluster
      converges afterwards.
@@ -41,7 +45,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nscluster import SKIP, NamespaceCluster, TestFailure, check_preconditions, wait_until  # noqa: E402
+from nscluster import SKIP, NamespaceCluster, TestFailure, check_preconditions, sh, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_DIALPLAN = os.path.join(HERE, "..", "..", "asterisk", "extensions.conf.sample")
@@ -54,7 +58,7 @@ MODULES = ("res_pbxstate.so", "func_devstate.so", "pbx_config.so", "res_sorcery_
            "res_mwi_external.so", "res_mwi_external_ami.so", "res_mwi_devstate.so")
 # For the registration and call-routing step (7): a real SIP channel driver, run when present.
 PJSIP_MODULES = ("res_pjproject.so", "res_sorcery_config.so", "res_sorcery_memory.so", "res_pjsip.so",
-                 "res_pjsip_session.so", "chan_pjsip.so", "res_pjsip_registrar.so",
+                 "res_pjsip_session.so", "res_pjsip_pubsub.so", "chan_pjsip.so", "res_pjsip_registrar.so",
                  "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_endpoint_identifier_user.so",
                  "res_pjsip_sdp_rtp.so", "res_rtp_asterisk.so", "res_timing_timerfd.so", "bridge_simple.so",
                  "bridge_native_rtp.so", "app_dial.so", "func_channel.so")
@@ -138,11 +142,11 @@ class AsteriskCluster(NamespaceCluster):
         """Phones register on their server; each server has an endpoint for the other, named after its route."""
         other = 3 - node
         conf = (f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {self.addr(node)}:{SIP_PORT}\n\n"
-                "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\naors = alice\n"
+                "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\naors = alice\n"
                 "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
-                f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\n"
-                f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.addr(node)}\n\n"
-                f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\n"
+                f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
+                f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.phone_addr(node, 'caller')}\n\n"
+                f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
                 f"aors = pbx{other}\n"
                 f"[pbx{other}]\ntype = aor\ncontact = sip:{self.addr(other)}:{SIP_PORT}\n"
                 f"[pbx{other}]\ntype = identify\nendpoint = pbx{other}\nmatch = {self.addr(other)}\n")
@@ -150,6 +154,15 @@ class AsteriskCluster(NamespaceCluster):
             f.write(conf)
         with open(os.path.join(self.node_dir(node), "etc", "rtp.conf"), "w") as f:
             f.write("[general]\nrtpstart = 20000\nrtpend = 20100\n")
+
+    def phone_addr(self, node, phone):
+        """Phones get addresses of their own next to their server's (identify matches by address)."""
+        return f"198.18.{self.run}.{100 + 10 * node + {'alice': 1, 'caller': 2}[phone]}"
+
+    def add_phone_addresses(self):
+        for n in self.nodes:
+            for phone in ("alice", "caller"):
+                sh(["ip", "-n", self.ns(n), "addr", "add", f"{self.phone_addr(n, phone)}/24", "dev", "eth0"])
 
     def sipp(self, node, name, args):
         """A sipp of the test's own in server `node`'s namespace (bounded by -timeout)."""
@@ -298,14 +311,14 @@ def run(c, report, cycles):
           f"(grace {GRACE_MS} ms); restarted with {own.group(1) if own else 'nothing'} in its astdb, it caught "
           f"up and both servers show {expected}")
 
-    # 7 (before the cycles, so that they also run with registrations held). Registrations and calls.
+    # 6. Registrations and calls (before the cycles).
     if c.with_sip:
         sip_step(c, report)
     else:
-        print("skip 7: registrations and call routing need chan_pjsip (this Asterisk was built without "
+        print("skip 6: registrations and call routing need chan_pjsip (this Asterisk was built without "
               "pjproject) and sipp (Debian's sip-tester)")
 
-    # 6. unload/load/reload cycles under a stream of changes
+    # 7. unload/load/reload cycles under a stream of changes
     stop = threading.Event()
     errors = []
     sent = {1: 0, 2: 0}
@@ -369,7 +382,7 @@ def run(c, report, cycles):
     members = c.cli(2, "pbxstate show members")
     if members.count("02:00:5e") != 2:
         raise TestFailure(f"server 2 does not list both servers after the cycles:\n{members}")
-    print(f"ok 6: {cycles} cycles of module unload/load/reload on server 1 in {cycle_s:.1f} s under "
+    print(f"ok 7: {cycles} cycles of module unload/load/reload on server 1 in {cycle_s:.1f} s under "
           f"{sent[1]} + {sent[2]} streamed changes: no crash; threads {before['threads']}->{after['threads']}, "
           f"fds {before['fds']}->{after['fds']}, RSS {before['rss_kib']}->{after['rss_kib']} KiB; converged after")
     print("    " + c.cli(1, "pbxstate show status").strip().replace("\n", "\n    "))
@@ -412,11 +425,13 @@ def sip_step(c, report):
     from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
     sipp_dir = os.path.join(HERE, "sipp")
     a1, a2 = c.addr(1), c.addr(2)
-    uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", a1, "-p", "5070", "-m", "1", "-timeout", "60s",
+    c.add_phone_addresses()
+    alice, caller = c.phone_addr(1, "alice"), c.phone_addr(2, "caller")
+    uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", alice, "-p", "5070", "-m", "1", "-timeout", "60s",
                                  "-timeout_error", "-nostdin"])
     t0 = time.monotonic()
     reg = c.sipp(1, "sipp-register", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s", "alice",
-                                      "-i", a1, "-p", "5071", "-m", "1", "-key", "contact_port", "5070",
+                                      "-i", alice, "-p", "5071", "-m", "1", "-key", "contact_port", "5070",
                                       "-key", "expires", "300", "-timeout", "20s", "-timeout_error", "-nostdin"])
     if reg.wait(timeout=30) != 0:
         raise TestFailure(f"sipp REGISTER of alice on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
@@ -430,11 +445,11 @@ def sip_step(c, report):
     if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
         raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
     report["register_to_location_s"] = round(learned, 3)
-    print(f"ok 7a: sipp registered alice on server 1; {learned:.3f} s later server 2's "
+    print(f"ok 6a: sipp registered alice on server 1; {learned:.3f} s later server 2's "
           f"PBXSTATE_LOCATION(alice) = pbx1\n    server 2: {line[0]}")
 
     t0 = time.monotonic()
-    uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", a2, "-p", "5072", "-m", "1",
+    uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", caller, "-p", "5072", "-m", "1",
                                  "-d", "500", "-timeout", "30s", "-timeout_error", "-nostdin"])
     if uac.wait(timeout=45) != 0:
         raise TestFailure(f"the call from server 2's phone to alice failed (sipp exit {uac.returncode}); "
@@ -443,17 +458,17 @@ def sip_step(c, report):
         raise TestFailure(f"alice's sipp on server 1 did not complete the call (exit {uas.returncode})")
     call_s = time.monotonic() - t0
     report["call_via_location_s"] = round(call_s, 3)
-    print(f"ok 7b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
+    print(f"ok 6b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
           f"sipp on server 1, answered and hung up in {call_s:.2f} s")
 
     unreg = c.sipp(1, "sipp-unregister", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s",
-                                          "alice", "-i", a1, "-p", "5073", "-m", "1", "-key", "contact_port", "5070",
+                                          "alice", "-i", alice, "-p", "5073", "-m", "1", "-key", "contact_port", "5070",
                                           "-key", "expires", "0", "-timeout", "20s", "-timeout_error", "-nostdin"])
     if unreg.wait(timeout=30) != 0:
         raise TestFailure(f"sipp un-REGISTER of alice failed ({unreg.returncode})")
     wait_until("server 2: PBXSTATE_LOCATION(alice) empty after the unregistration",
                lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
-    print("ok 7c: alice unregistered on server 1 -> no server holds alice on server 2 (count 0)")
+    print("ok 6c: alice unregistered on server 1 -> no server holds alice on server 2 (count 0)")
 
 
 def main():
