@@ -33,7 +33,6 @@ usage: bench/cpg_throughput.py --pbxstated PATH [--json out.json] [--smoke] [--c
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -41,7 +40,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
-                       check_preconditions, mono_ns, sh, wait_until)
+                       check_preconditions, keep_or_remove, mono_ns, run_checked, sh, wait_until)
 
 PID = os.getpid()
 PREFIX = f"pbxbn-{PID}"
@@ -409,14 +408,9 @@ def main():
     workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
     cluster = BenchCluster(os.path.abspath(args.pbxstated), workdir, args.token_ms, args.token_coefficient_ms)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
     report = {"nodes": len(NODES), "args": vars(args), "loadavg_start": os.getloadavg()}
-    code = 1
-    try:
+
+    def body():
         cluster.setup_network()
         for n in NODES:
             cluster.start_corosync(n)
@@ -430,23 +424,7 @@ def main():
         if not args.skip_failover:
             print("failover:", flush=True)
             run_failover(cluster, args, report)
-        code = 0
-    except TestFailure as e:
-        print(f"FAIL: {e}")
-    except KeyboardInterrupt as e:
-        print(f"interrupted ({e})")
-    except Exception as e:  # an unexpected error is a failure too, and teardown still runs
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        import traceback
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        cluster.teardown()
-        left = cluster.leftovers()
-        if left:
-            print(f"FAIL: teardown left {left}")
-            code = 1
+    code = run_checked(cluster, body)
     report["loadavg_end"] = os.getloadavg()
     if code == 0:
         print_table(report)
@@ -454,10 +432,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
         print(f"figures written to {args.json}")
-    if code != 0 or args.keep_dir:
-        print(f"logs kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, code, args.keep_dir)
     return code
 
 

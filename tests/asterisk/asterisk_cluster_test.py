@@ -45,7 +45,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nscluster import SKIP, NamespaceCluster, TestFailure, check_preconditions, sh, wait_until  # noqa: E402
+from nscluster import (SKIP, NamespaceCluster, TestFailure, check_preconditions, keep_or_remove,  # noqa: E402
+                       run_checked, sh, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_DIALPLAN = os.path.join(HERE, "..", "..", "asterisk", "extensions.conf.sample")
@@ -515,38 +516,10 @@ def main():
     c = AsteriskCluster(os.path.abspath(args.asterisk), os.path.abspath(args.module), args.modules_dir, workdir,
                         with_sip=with_sip)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     report = {}
-    code = 1
-    try:
-        run(c, report, args.cycles)
-        code = 0
-    except TestFailure as e:
-        print(f"FAIL: {e}")
-    except KeyboardInterrupt as e:
-        print(f"interrupted ({e})")
-    except Exception as e:
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        import traceback
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        c.teardown(grace_s=10)
-        left = c.leftovers()
-        if left:
-            print(f"FAIL: teardown left {left}")
-            code = 1
-        else:
-            print("ok: teardown left no namespace, link or process")
+    code = run_checked(c, lambda: run(c, report, args.cycles), teardown_grace_s=10)
     print("measured: " + json.dumps(report))
-    if code != 0 or args.keep_dir:
-        print(f"logs kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, code, args.keep_dir)
     return code
 
 

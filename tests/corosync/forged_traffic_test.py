@@ -37,15 +37,13 @@ usage: forged_traffic_test.py --pbxstated PATH --forger PATH [--keep-dir] [--for
 import argparse
 import json
 import os
-import shutil
-import signal
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from nscluster import (SKIP, Control, NamespaceCluster, TestFailure,  # noqa: E402
-                       check_preconditions, wait_until)
+                       check_preconditions, keep_or_remove, run_checked, wait_until)
 
 PID = os.getpid()
 PREFIX = f"pbxfg-{PID}"
@@ -432,41 +430,12 @@ def main():
     workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
     cluster = Cluster(os.path.abspath(args.pbxstated), workdir)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
     report = {}
-    code = 1
     t0 = time.monotonic()
-    try:
-        run(cluster, os.path.abspath(args.forger), args.forge_ms, report)
-        code = 0
-    except TestFailure as e:
-        print(f"FAIL: {e}")
-    except KeyboardInterrupt as e:
-        print(f"interrupted ({e})")
-    except Exception as e:  # an unexpected error is a failure too, and teardown still runs
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        import traceback
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        cluster.teardown()
-        left = cluster.leftovers()
-        if left:
-            print(f"FAIL: teardown left {left}")
-            code = 1
-        else:
-            print("ok: teardown left no namespace, link or process")
+    code = run_checked(cluster, lambda: run(cluster, os.path.abspath(args.forger), args.forge_ms, report))
     report["run_s"] = round(time.monotonic() - t0, 1)
     print("measured: " + json.dumps(report))
-    if code != 0 or args.keep_dir:
-        print(f"logs kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, code, args.keep_dir)
     return code
 
 

@@ -31,7 +31,6 @@ usage: live_cluster_test.py --pbxstated PATH [--keep-dir]
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
-                       check_preconditions, mono_ns, wait_until)
+                       check_preconditions, keep_or_remove, mono_ns, run_checked, wait_until)
 
 PID = os.getpid()
 PREFIX = f"pbxst-{PID}"
@@ -418,39 +417,10 @@ def main():
     workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
     cluster = Cluster(os.path.abspath(args.pbxstated), workdir)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
     report = {}
-    code = 1
-    try:
-        run(cluster, report)
-        code = 0
-    except TestFailure as e:
-        print(f"FAIL: {e}")
-    except KeyboardInterrupt as e:
-        print(f"interrupted ({e})")
-    except Exception as e:  # an unexpected error is a failure too, and teardown still runs
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        import traceback
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        cluster.teardown()
-        left = cluster.leftovers()
-        if left:
-            print(f"FAIL: teardown left {left}")
-            code = 1
-        else:
-            print("ok: teardown left no namespace, link or process")
+    code = run_checked(cluster, lambda: run(cluster, report))
     print("measured: " + json.dumps(report))
-    if code != 0 or args.keep_dir:
-        print(f"logs kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    keep_or_remove(workdir, code, args.keep_dir)
     return code
 
 

@@ -309,3 +309,45 @@ class NamespaceCluster:
                 except OSError:
                     pass
         return left
+
+
+def run_checked(cluster, body, teardown_grace_s=5):
+    """Runs body() on a set-up-by-body cluster, then always tears the cluster down and checks that
+    nothing is left. SIGINT and SIGTERM interrupt body; teardown still runs. Prints a FAIL line for
+    a TestFailure, an unexpected exception or leftovers. Returns 0 when body returned and teardown
+    was clean, else 1."""
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    code = 1
+    try:
+        body()
+        code = 0
+    except TestFailure as e:
+        print(f"FAIL: {e}")
+    except KeyboardInterrupt as e:
+        print(f"interrupted ({e})")
+    except Exception as e:  # an unexpected error is a failure too, and teardown still runs
+        print(f"FAIL: unexpected {type(e).__name__}: {e}")
+        import traceback
+        traceback.print_exc()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cluster.teardown(grace_s=teardown_grace_s)
+        left = cluster.leftovers()
+        if left:
+            print(f"FAIL: teardown left {left}")
+            code = 1
+        else:
+            print("ok: teardown left no namespace, link or process")
+    return code
+
+
+def keep_or_remove(workdir, code, keep):
+    """Keeps the run's directory (logs) after a failure or when asked; removes it otherwise."""
+    if code != 0 or keep:
+        print(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
