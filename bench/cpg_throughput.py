@@ -73,17 +73,7 @@ class BenchCluster(NamespaceCluster):
                     f"log:\n  file: {os.path.join(self.node_dir(node), 'pbxstated.log')}\n  level: info\n"
                     f"corosync:\n  group: {GROUP}\n  reconnect_min_ms: 100\n  reconnect_max_ms: 1000\n"
                     f"engine:\n  label: n{node}\n{engine}")
-        p = self.spawn(node, "pbxstated", [self.pbxstated, "-c", conf])
-        self.daemons[node] = p
-
-        def hello():
-            if p.poll() is not None:
-                raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} "
-                                  f"(see {self.node_dir(node)}/pbxstated.log)")
-            if not os.path.exists(self.socket_path(node)):
-                return None
-            return self.call(node, op="hello")
-        wait_until(f"pbxstated on node {node} answering hello", hello, 20)
+        self.daemons[node], _ = self.start_pbxstated(node, self.pbxstated, conf, self.socket_path(node))
 
     def stop_daemons(self):
         for node, p in self.daemons.items():

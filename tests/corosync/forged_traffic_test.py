@@ -94,16 +94,8 @@ class Cluster(NamespaceCluster):
                     f"auth:\n  key_file: {key_file}\n"
                     f"engine:\n  label: n{node}\n  departure_grace_ms: {DEPARTURE_GRACE_MS}\n"
                     f"  anti_entropy_interval_ms: 1000\n")
-        p = self.spawn(node, "pbxstated", [self.pbxstated, "-c", path])
-        self.daemons[node] = p
-
-        def hello():
-            if p.poll() is not None:
-                raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} (see {self.log_path(node)})")
-            if not os.path.exists(self.socket_path(node)):
-                return None
-            return self.call(node, op="hello")
-        return wait_until(f"pbxstated on node {node} answering hello", hello, 20)
+        self.daemons[node], hello = self.start_pbxstated(node, self.pbxstated, path, self.socket_path(node))
+        return hello
 
     def call(self, node, **req):
         c = Control(self.socket_path(node))

@@ -77,21 +77,8 @@ class Cluster(NamespaceCluster):
 
     def start_daemon(self, node):
         conf = self.write_daemon_conf(node)
-        p = self.spawn(node, "pbxstated", [self.pbxstated, "-c", conf])
-        self.daemons[node] = p
-
-        def hello():
-            if p.poll() is not None:
-                raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} "
-                                  f"(see {self.node_dir(node)}/pbxstated.log)")
-            if not os.path.exists(self.socket_path(node)):
-                return None
-            c = Control(self.socket_path(node))
-            try:
-                return c.ok(op="hello")
-            finally:
-                c.close()
-        return wait_until(f"pbxstated on node {node} answering hello", hello, 20)
+        self.daemons[node], hello = self.start_pbxstated(node, self.pbxstated, conf, self.socket_path(node))
+        return hello
 
     def ctl(self, node):
         return Control(self.socket_path(node))

@@ -255,6 +255,25 @@ class NamespaceCluster:
         self.all_pids.add(p.pid)
         return p
 
+    def start_pbxstated(self, node, binary, conf, socket_path, timeout=20):
+        """Starts pbxstated -c conf in node's namespace and waits until it answers `hello` on
+        socket_path (daemon/CONTROL.md); fails at once, naming its log, if it exits. Returns
+        (Popen, hello response)."""
+        p = self.spawn(node, "pbxstated", [binary, "-c", conf])
+
+        def hello():
+            if p.poll() is not None:
+                raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} "
+                                  f"(see {self.node_dir(node)}/pbxstated.log and pbxstated.out)")
+            if not os.path.exists(socket_path):
+                return None
+            c = Control(socket_path)
+            try:
+                return c.ok(op="hello")
+            finally:
+                c.close()
+        return p, wait_until(f"pbxstated on node {node} answering hello", hello, timeout)
+
     # ---- teardown ----
     def _all_popens(self):
         return list(self.processes.values()) + list(self.corosync.values())
