@@ -38,6 +38,8 @@
  * delivery. */
 #define NODE_THREAD_STACK (4u << 20)
 
+enum { RESYNC_DEVICES = 1, RESYNC_ALL = 2 };
+
 enum pending_kind { PENDING_DEVICE, PENDING_MAILBOX, PENDING_CONTACT };
 
 struct pending_change {
@@ -102,7 +104,7 @@ static struct {
 	struct pending_change *ring;
 	size_t ring_bytes;
 	size_t capacity, head, count;
-	int resync_needed;
+	int resync_needed;  /* 0 none, RESYNC_DEVICES, or RESYNC_ALL (MWI too) */
 
 	/* Under settings_lock. */
 	struct pbxstate_settings settings;
@@ -587,7 +589,7 @@ static void refresh_registrations(void)
 /* Our own contribution to `device` in the engine; -1 when none. */
 static int own_contribution(const char *device)
 {
-	pbxstate_contribution c[16];
+	pbxstate_contribution c[MAX_EIDS];  /* 24 KiB: the node thread has a 4 MiB stack */
 	size_t count = 0, i;
 	pbxstate_engine_device_contributions(node.engine, device, strlen(device), c, ARRAY_LEN(c), &count);
 	for (i = 0; i < count && i < ARRAY_LEN(c); i++) {
@@ -598,9 +600,15 @@ static int own_contribution(const char *device)
 	return -1;
 }
 
-/* Re-reads this server's own device and MWI state from Asterisk's caches into the engine: at
- * start, after a queue overflow, and after a reconfigure that lets more through. */
-static void resync_local(void)
+/* Re-reads this server's own state from Asterisk's caches into the engine: at start (device
+ * states only), every LOCAL_RESYNC_INTERVAL_NS, after a queue overflow and after a reconfigure.
+ *
+ * Device states are this server's own contributions: re-applying one is always right. A mailbox is
+ * one cluster-wide value (latest write wins), so a cached local MWI is re-applied only when it was
+ * published after the cluster's current value was written; otherwise a stale local cache would
+ * overwrite a newer write from another server. At start the cluster's value may still be on its
+ * way (catch-up), so MWI waits for the first periodic pass. */
+static void resync_local(int with_mwi)
 {
 	struct ao2_container *messages;
 	struct ao2_iterator it;
@@ -610,7 +618,7 @@ static void resync_local(void)
 	node.counters.resyncs++;
 	ast_rwlock_rdlock(&settings_lock);
 	publish_devstate = node.settings.publish_devstate;
-	publish_mwi = node.settings.publish_mwi;
+	publish_mwi = node.settings.publish_mwi && with_mwi;
 	ast_rwlock_unlock(&settings_lock);
 
 	if (publish_devstate && (messages = stasis_cache_dump_by_eid(ast_device_state_cache(),
@@ -644,10 +652,13 @@ static void resync_local(void)
 			if (pass && strlen(m->uniqueid) <= PBXSTATE_MAX_KEY_BYTES && m->new_msgs >= 0 && m->old_msgs >= 0) {
 				pbxstate_mailbox_counts counts = { (uint32_t) m->new_msgs, (uint32_t) m->old_msgs,
 					m->urgent_msgs > 0 ? (uint32_t) m->urgent_msgs : 0 };
+				const struct timeval *tv = stasis_message_timestamp(msg);
+				int64_t published_ns = (int64_t) tv->tv_sec * 1000000000LL + (int64_t) tv->tv_usec * 1000LL;
 				int found = pbxstate_engine_mailbox(node.engine, m->uniqueid, strlen(m->uniqueid), &current) == PBXSTATE_OK;
-				if (!found || current.counts.new_messages != counts.new_messages
+				int differs = !found || current.counts.new_messages != counts.new_messages
 					|| current.counts.old_messages != counts.old_messages
-					|| current.counts.urgent_messages != counts.urgent_messages) {
+					|| current.counts.urgent_messages != counts.urgent_messages;
+				if (differs && (!found || published_ns > current.hlc_physical_ns)) {
 					apply_mailbox(m->uniqueid, &counts);
 				}
 			}
@@ -687,7 +698,7 @@ static int drain_queue(void)
 		}
 	}
 	if (resync) {
-		resync_local();
+		resync_local(resync == RESYNC_ALL);
 	}
 	return more;
 }
@@ -704,11 +715,11 @@ static void enqueue(const struct pending_change *change, uint64_t *counter)
 		wake_thread();
 	} else if (node.ring) {
 		/* Not lost: the resync re-reads Asterisk's cache, which holds this change. */
-		if (!node.resync_needed) {
+		if (node.resync_needed != RESYNC_ALL) {
 			ast_log(LOG_NOTICE, "pbxstate: the local change queue is full (%zu); this server's state will be "
 				"re-read from Asterisk's caches\n", node.capacity);
 		}
-		node.resync_needed = 1;
+		node.resync_needed = RESYNC_ALL;
 		node.counters.queue_overflows++;
 		wake_thread();
 	}
@@ -886,7 +897,7 @@ static int try_join(void)
 	ast_log(LOG_NOTICE, "pbxstate: joined CPG group '%s' as corosync node %u, label '%s', incarnation %llu\n",
 		node.settings.group, node.self, label, (unsigned long long) cfg.incarnation);
 	ast_copy_string(node.state, "joined", sizeof(node.state));
-	resync_local();
+	resync_local(0);
 	node.local_resync_due_ns = mono_ns() + LOCAL_RESYNC_INTERVAL_NS;
 	refresh_registrations();
 	return 0;
@@ -939,7 +950,7 @@ static void *node_thread(void *arg)
 				refresh_registrations();
 			}
 			if (mono_ns() >= node.local_resync_due_ns) {
-				resync_local();
+				resync_local(1);
 				node.local_resync_due_ns = mono_ns() + LOCAL_RESYNC_INTERVAL_NS;
 			}
 			ast_copy_string(node.state, pbxstate_cpg_host_connected(node.host) ? "joined" : "reconnecting to corosync",
@@ -1115,7 +1126,7 @@ int pbxstate_node_reconfigure(const struct pbxstate_settings *s)
 		prune_cache(ast_device_state_cache(), ast_device_state_message_type(), keep_device);
 		prune_cache(ast_mwi_state_cache(), ast_mwi_state_type(), keep_mailbox);
 		reconcile();
-		resync_local();
+		resync_local(1);
 	}
 	ast_mutex_unlock(&node_lock);
 	return rc;
@@ -1125,7 +1136,10 @@ void pbxstate_node_request_resync(void)
 {
 	ast_mutex_lock(&queue_lock);
 	if (node.ring) {
-		node.resync_needed = 1;
+		/* Devices only: at load the cluster's MWI values may still be on their way (catch-up). */
+		if (node.resync_needed < RESYNC_DEVICES) {
+			node.resync_needed = RESYNC_DEVICES;
+		}
 		wake_thread();
 	}
 	ast_mutex_unlock(&queue_lock);

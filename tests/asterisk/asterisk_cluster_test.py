@@ -293,6 +293,26 @@ def run(c, report, cycles):
           f"in {mwi_up:.3f} s, 0 new -> Idle\n    server 2: " +
           [ln for ln in boxes.splitlines() if ln.startswith("1000@")][0])
 
+    # 3b. A mailbox is one cluster-wide value, the latest write wins: server 2's later write must
+    # hold on both servers through a periodic re-read of local state (every 10 s). (The module's
+    # re-read only re-applies a cached local MWI published after the cluster's value; in this
+    # Asterisk the remote publication also leaves nothing older in the local cache to re-apply.)
+    c.ami(1, "MWIUpdate", Mailbox="2000@default", NewMessages=1, OldMessages=0)
+    wait_until("server 2 sees 2000@default 1/0",
+               lambda: re.search(r"^2000@default\s+1\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)
+    c.ami(2, "MWIUpdate", Mailbox="2000@default", NewMessages=4, OldMessages=1)
+    for n in NODES:
+        wait_until(f"server {n} sees 2000@default 4/1",
+                   lambda n=n: re.search(r"^2000@default\s+4\s+1\s", c.cli(n, "pbxstate show mailboxes"), re.M), 10)
+    time.sleep(11)
+    for n in NODES:
+        line = re.search(r"^2000@default.*$", c.cli(n, "pbxstate show mailboxes"), re.M)
+        if not line or not re.match(r"2000@default\s+4\s+1\s+0\s+" + re.escape(eid(2)), line.group(0)):
+            raise TestFailure(f"server {n}: the later write (4/1 by server 2) did not survive 11 s: "
+                              f"{line.group(0) if line else 'no 2000@default'}")
+    print(f"ok 3b: 2000@default written 1/0 by server 1, then 4/1 by server 2: both servers still hold 4/1 by "
+          f"{eid(2)} 11 s later (a periodic re-read of local state included)")
+
     # 4. aggregation
     c.cli(1, "dialplan set global DEVICE_STATE(Custom:ring) RINGING")
     c.cli(2, "dialplan set global DEVICE_STATE(Custom:ring) INUSE")
