@@ -135,6 +135,19 @@ void Advance(PyCluster& pc, double seconds) {
   Check(st);
 }
 
+// Frees the cluster (close() and leaving a `with`). The cluster is destroyed after the lock is
+// released, and the GIL is let go while waiting for a call running on another thread.
+void CloseCluster(PyCluster& pc) {
+  std::unique_ptr<Cluster> doomed;
+  std::unique_lock<std::mutex> lock(pc.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    py::gil_scoped_release release;
+    lock.lock();
+  }
+  doomed = std::move(pc.cluster);
+  lock.unlock();
+}
+
 }  // namespace
 
 void BindCluster(py::module_& m) {
@@ -288,30 +301,15 @@ void BindCluster(py::module_& m) {
   }, py::arg("node"), "The incarnation of node's last start.");
 
   // ---- lifetime ----
-  c.def("close", [](PyCluster& pc) {
-    std::unique_ptr<Cluster> doomed;
-    {
-      std::unique_lock<std::mutex> lock(pc.mu, std::try_to_lock);
-      if (!lock.owns_lock()) {
-        py::gil_scoped_release release;
-        lock.lock();
-      }
-      doomed = std::move(pc.cluster);
-    }
-  }, "Frees the cluster now; later calls raise RuntimeError. Closing twice is harmless.");
+  c.def("close", &CloseCluster,
+        "Frees the cluster now; later calls raise RuntimeError. Closing twice is harmless.");
   c.def_property_readonly("closed", [](PyCluster& pc) {
     std::lock_guard<std::mutex> lock(pc.mu);
     return pc.cluster == nullptr;
   });
   c.def("__enter__", [](py::object self) { return self; });
   c.def("__exit__", [](PyCluster& pc, const py::object&, const py::object&, const py::object&) {
-    std::unique_ptr<Cluster> doomed;
-    std::unique_lock<std::mutex> lock(pc.mu, std::try_to_lock);
-    if (!lock.owns_lock()) {
-      py::gil_scoped_release release;
-      lock.lock();
-    }
-    doomed = std::move(pc.cluster);
+    CloseCluster(pc);
     return false;
   });
   c.def("__repr__", [](PyCluster& pc) {

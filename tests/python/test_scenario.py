@@ -1,14 +1,12 @@
 """Scenario loading through the module: the command line's loader, its errors, its properties."""
-import os
 import pathlib
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
 import pbxstate
-from conftest import BAD_CORPUS, REPO, SCENARIOS, small_scenario
+from conftest import BAD_CORPUS, SCENARIOS, small_scenario
 
 
 def test_load_gives_the_files_values():
