@@ -288,26 +288,6 @@ static void prune_cache(struct stasis_cache *cache, struct stasis_message_type *
 	ao2_ref(messages, -1);
 }
 
-static int keep_device(struct stasis_message *msg)
-{
-	const struct ast_device_state_message *d = stasis_message_data(msg);
-	int keep;
-	ast_rwlock_rdlock(&settings_lock);
-	keep = node.settings.subscribe_devstate && pbxstate_filter_match(&node.settings.device_filter, d->device);
-	ast_rwlock_unlock(&settings_lock);
-	return keep;
-}
-
-static int keep_mailbox(struct stasis_message *msg)
-{
-	const struct ast_mwi_state *m = stasis_message_data(msg);
-	int keep;
-	ast_rwlock_rdlock(&settings_lock);
-	keep = node.settings.subscribe_mwi && pbxstate_filter_match(&node.settings.mailbox_filter, m->uniqueid);
-	ast_rwlock_unlock(&settings_lock);
-	return keep;
-}
-
 static int wants_remote_device(const char *device)
 {
 	int ok;
@@ -324,6 +304,17 @@ static int wants_remote_mailbox(const char *uniqueid)
 	ok = node.settings.subscribe_mwi && pbxstate_filter_match(&node.settings.mailbox_filter, uniqueid);
 	ast_rwlock_unlock(&settings_lock);
 	return ok;
+}
+
+/* prune_cache's filters: what the switches and filters still let in from the other servers. */
+static int keep_device(struct stasis_message *msg)
+{
+	return wants_remote_device(((const struct ast_device_state_message *) stasis_message_data(msg))->device);
+}
+
+static int keep_mailbox(struct stasis_message *msg)
+{
+	return wants_remote_mailbox(((const struct ast_mwi_state *) stasis_message_data(msg))->uniqueid);
 }
 
 /* ---- The engine's listener (runs on the node thread, inside engine calls) ----------------- */
