@@ -33,9 +33,12 @@ void AddFamily(std::vector<MetricInfo>& out, const std::string& family, const st
 std::vector<MetricInfo> BuildMetrics() {
   std::vector<MetricInfo> m;
   m.push_back({"lost", MetricKind::kCount,
-               "(change, node) pairs where a node that should hold the change never shows it"});
+               "(entry, node) pairs where a live node shows nothing at the end for an entry the oracle "
+               "says it must show"});
   m.push_back({"stale", MetricKind::kCount,
-               "keys on which a live node shows an older value than the oracle at the end"});
+               "(entry, node) pairs where a live node shows a value the oracle does not accept at the "
+               "end (older, of an ended incarnation, from a node it must not count), plus wrong "
+               "aggregates, wrong members and engine self-contradictions"});
   m.push_back({"changes", MetricKind::kCount, "local changes made in the run (all nodes)"});
   m.push_back({"messages_per_change", MetricKind::kNumber,
                "frames put on the network divided by local changes (a unicast fan-out counts "
