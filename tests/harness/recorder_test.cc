@@ -77,6 +77,14 @@ TEST(Recorder, LostAndStaleAreCountedPerNodeAndSlot) {
   EXPECT_EQ(r.discrepancy_count, 3u);
 }
 
+TEST(Recorder, TheBackendsUpNodesMustBeTheHistorys) {
+  std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
+  v.erase(2);  // node 2 is up, but the backend gave no final view of it
+  const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, v);
+  EXPECT_EQ(Metric(r, "stale"), 1) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 2, "is up at the end but gave no final view")) << Discrepancies(r);
+}
+
 TEST(Recorder, AnAggregateThatDoesNotFollowItsContributionsIsCaught) {
   std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
   v[2].devices[0].aggregate = DeviceState::kBusy;

@@ -12,6 +12,8 @@ namespace {
 using namespace std::chrono_literals;
 constexpr Duration kNever = Duration::max();
 
+// Asterisk's order of device states, written again here on purpose: the engine's table
+// (devstate_aggregate.cc) is what the oracle checks, so it must not be what it checks with.
 int Rank(DeviceState s) {
   switch (s) {
     case DeviceState::kInvalid: return 0;

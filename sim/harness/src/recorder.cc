@@ -349,6 +349,13 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
     ns.bytes_sent = a.bytes_sent;
     frames += a.frames_sent;
     bytes += a.bytes_sent;
+    // The backend's account of who is up must be the history's.
+    const bool up_in_history = m.oracle.history().Up(n, end);
+    if (up_in_history != a.view.has_value()) {
+      ++stale;
+      NoteDiscrepancy(&r, n, up_in_history ? "is up at the end but gave no final view"
+                                           : "gave a final view but is down at the end");
+    }
     if (a.view) {
       ns.final_digest = a.view->digest;
       m.CheckFinalView(n, *a.view, end, &lost, &stale, &r);
