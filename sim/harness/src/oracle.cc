@@ -69,13 +69,6 @@ std::optional<DeviceState> OracleAggregate(const std::vector<DeviceState>& state
   return *std::max_element(states.begin(), states.end(), [](DeviceState a, DeviceState b) { return Rank(a) < Rank(b); });
 }
 
-struct Oracle::Standing {
-  Counted counted = Counted::kNo;
-  bool may_show = false;      // O's values in effect at some instant of [from, to] are accepted
-  bool may_be_absent = true;  // showing none of O's entries is accepted
-  Duration from{}, to{};
-};
-
 Oracle::Oracle(SlotTable* slots, const scenario::Scenario& s)
     : slots_(slots),
       node_count_(s.topology.node_count()),
@@ -248,6 +241,17 @@ void Oracle::AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, A
 }
 
 Oracle::Standing Oracle::StandingOf(NodeId n, NodeId o, Duration t) const {
+  if (standings_at_ != t) {
+    standings_.clear();
+    standings_at_ = t;
+  }
+  const std::uint64_t key = (static_cast<std::uint64_t>(n) << 32) | o;
+  auto it = standings_.find(key);
+  if (it == standings_.end()) it = standings_.emplace(key, ComputeStanding(n, o, t)).first;
+  return it->second;
+}
+
+Oracle::Standing Oracle::ComputeStanding(NodeId n, NodeId o, Duration t) const {
   Standing st;
   const double loss = loss_.Between(o, n);
   const Duration recent = loss > 0 ? timing_.settle : timing_.inflight;

@@ -51,6 +51,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pbxstate/harness/history.h"
@@ -137,8 +138,15 @@ class Oracle {
     bool stamped = false;
     ValueHash hash = kAbsent;
   };
-  struct Standing;
-  Standing StandingOf(NodeId n, NodeId o, Duration t) const;
+  // How N stands towards O's entries at one instant (the rules above).
+  struct Standing {
+    Counted counted = Counted::kNo;
+    bool may_show = false;      // O's values in effect at some instant of [from, to] are accepted
+    bool may_be_absent = true;  // showing none of O's entries is accepted
+    Duration from{}, to{};
+  };
+  Standing StandingOf(NodeId n, NodeId o, Duration t) const;  // cached per (n, o) for one t
+  Standing ComputeStanding(NodeId n, NodeId o, Duration t) const;
   std::vector<Point>& TimelineFor(SlotId slot);
   const std::vector<Point>& Timeline(SlotId slot) const;
   // Values in effect at some instant of [from, to]; a registration expired at `at` reads absent.
@@ -162,6 +170,8 @@ class Oracle {
   // (node, mailbox) -> stamps reported, in order.
   std::map<std::pair<NodeId, SlotId>, std::vector<std::pair<Duration, MailboxValue>>> stamps_;
   std::vector<std::pair<NodeId, std::string>> problems_;
+  mutable std::unordered_map<std::uint64_t, Standing> standings_;  // (n, o) at standings_at_
+  mutable std::optional<Duration> standings_at_;
   std::uint64_t writes_made_ = 0;
   bool finished_ = false;
 };
