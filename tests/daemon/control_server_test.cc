@@ -13,10 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "control_protocol.h"
+#include "pbxstate/control/protocol.h"
 
 namespace pbxstate::daemon {
 namespace {
+
+using control::kMaxControlConnections;
+using control::kMaxRequestLineBytes;
+using control::kMaxSubscriberBufferBytes;
 
 class ControlServerTest : public ::testing::Test {
  protected:

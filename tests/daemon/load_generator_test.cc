@@ -1,6 +1,6 @@
-// The benchmark instruments of pbxstated (daemon/src/load_generator.h): the generate/watch
-// requests' bounds and errors, the generator's schedule, slices, back-pressure, deadline and
-// refusal handling on a fake clock, and the probe's mapping of view changes back to change indexes.
+// The benchmark instruments of pbxstated (daemon/src/load_generator.h): the generator's schedule,
+// slices, back-pressure, deadline and refusal handling on a fake clock, and the probe's mapping of
+// view changes back to change indexes. (The requests' bounds are tests/control's.)
 #include "load_generator.h"
 
 #include <gtest/gtest.h>
@@ -9,12 +9,19 @@
 #include <string>
 #include <vector>
 
-#include "control_protocol.h"
+#include "pbxstate/control/replies.h"
 
 namespace pbxstate::daemon {
 namespace {
 
 using nlohmann::json;
+using control::kMaxResultPage;
+
+// A result as the daemon sends it (the protocol's encoding of the typed report).
+template <typename Report>
+json Json(const Report& report) {
+  return control::EncodeReply(report);
+}
 
 constexpr std::int64_t kMs = 1'000'000;
 constexpr std::int64_t kS = 1'000'000'000;
@@ -47,76 +54,6 @@ LoadSpec Spec(std::uint64_t devices, std::uint64_t count, std::uint64_t rate = 0
   return s;
 }
 
-TEST(LoadGeneratorRequests, ParseWithDefaults) {
-  auto parsed = ParseRequest(R"({"op":"generate","prefix":"Custom:b","devices":10,"count":100})");
-  ASSERT_TRUE(std::holds_alternative<Request>(parsed));
-  Request r = std::get<Request>(parsed);
-  EXPECT_EQ(r.op, Op::kGenerate);
-  EXPECT_EQ(r.load.prefix, "Custom:b");
-  EXPECT_EQ(r.load.devices, 10u);
-  EXPECT_EQ(r.load.count, 100u);
-  EXPECT_EQ(r.load.rate_per_s, 0u);
-  EXPECT_EQ(r.load.max_duration_ms, kDefaultGenerateDurationMs);
-
-  parsed = ParseRequest(R"({"op":"generate","prefix":"p","devices":1,"count":1,"rate_per_s":500,"max_duration_ms":2000})");
-  ASSERT_TRUE(std::holds_alternative<Request>(parsed));
-  EXPECT_EQ(std::get<Request>(parsed).load.rate_per_s, 500u);
-  EXPECT_EQ(std::get<Request>(parsed).load.max_duration_ms, 2000u);
-
-  parsed = ParseRequest(R"({"op":"watch","prefix":"p","devices":3,"count":9})");
-  ASSERT_TRUE(std::holds_alternative<Request>(parsed));
-  EXPECT_EQ(std::get<Request>(parsed).op, Op::kWatch);
-  EXPECT_EQ(std::get<Request>(parsed).load.count, 9u);
-
-  parsed = ParseRequest(R"({"op":"watch_result"})");
-  ASSERT_TRUE(std::holds_alternative<Request>(parsed));
-  EXPECT_EQ(std::get<Request>(parsed).from, 0u);
-  EXPECT_EQ(std::get<Request>(parsed).limit, kMaxResultPage);
-  parsed = ParseRequest(R"({"op":"generate_result","from":5,"limit":7})");
-  ASSERT_TRUE(std::holds_alternative<Request>(parsed));
-  EXPECT_EQ(std::get<Request>(parsed).op, Op::kGenerateResult);
-  EXPECT_EQ(std::get<Request>(parsed).from, 5u);
-  EXPECT_EQ(std::get<Request>(parsed).limit, 7u);
-}
-
-TEST(LoadGeneratorRequests, BadArgumentsAreRefusedNamingTheField) {
-  struct Case {
-    std::string line;
-    const char* mentions;
-  };
-  const std::string long_prefix(kMaxGeneratePrefixBytes + 1, 'x');
-  const Case cases[] = {
-      {R"({"op":"generate","devices":1,"count":1})", "'prefix' is required"},
-      {R"({"op":"generate","prefix":"","devices":1,"count":1})", "'prefix' must be 1 to 64 bytes"},
-      {R"({"op":"generate","prefix":")" + long_prefix + R"(","devices":1,"count":1})", "'prefix' must be 1 to 64"},
-      {R"({"op":"generate","prefix":7,"devices":1,"count":1})", "'prefix' must be a string"},
-      {R"({"op":"generate","prefix":"p","count":1})", "'devices' is required"},
-      {R"({"op":"generate","prefix":"p","devices":0,"count":1})", "'devices' must be an integer in [1, 1000000]"},
-      {R"({"op":"generate","prefix":"p","devices":1000001,"count":1})", "'devices' must be an integer in [1, 1000000]"},
-      {R"({"op":"generate","prefix":"p","devices":1})", "'count' is required"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":0})", "'count' must be an integer in [1, 1000000]"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":1000001})", "'count' must be an integer in [1, 1000000]"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":-3})", "'count' must be an integer"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":2.5})", "'count' must be an integer"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":1,"rate_per_s":1000001})", "'rate_per_s' must be an integer in [0, 1000000]"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":1,"rate_per_s":"fast"})", "'rate_per_s'"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":1,"max_duration_ms":0})", "'max_duration_ms' must be an integer in [1, 600000]"},
-      {R"({"op":"generate","prefix":"p","devices":1,"count":1,"max_duration_ms":600001})", "'max_duration_ms' must be an integer in [1, 600000]"},
-      {R"({"op":"watch","prefix":"p","devices":1})", "'count' is required"},
-      {R"({"op":"watch","prefix":"","devices":1,"count":1})", "'prefix'"},
-      {R"({"op":"watch_result","limit":0})", "'limit' must be an integer in [1, 65536]"},
-      {R"({"op":"watch_result","limit":65537})", "'limit' must be an integer in [1, 65536]"},
-      {R"({"op":"generate_result","from":-1})", "'from' must be an integer"},
-  };
-  for (const Case& c : cases) {
-    auto parsed = ParseRequest(c.line);
-    ASSERT_TRUE(std::holds_alternative<ControlError>(parsed)) << c.line;
-    const ControlError& e = std::get<ControlError>(parsed);
-    EXPECT_EQ(e.code, ControlCode::kBadRequest) << c.line;
-    EXPECT_NE(e.message.find(c.mentions), std::string::npos) << c.line << " -> " << e.message;
-  }
-}
-
 TEST(LoadGenerator, SaturatingRunMakesEveryChangeInSlicesFlippingEachDevice) {
   FakeEngine engine;
   LoadGenerator gen;
@@ -144,14 +81,14 @@ TEST(LoadGenerator, SaturatingRunMakesEveryChangeInSlicesFlippingEachDevice) {
   EXPECT_EQ(engine.changes[2 * kGenerateSliceChanges + 9],
             (std::pair<std::string, DeviceState>{"Custom:g9", DeviceState::kInUse}));
 
-  const json result = gen.Result(0, kMaxResultPage);
+  const json result = Json(gen.Result(0, kMaxResultPage));
   EXPECT_EQ(result["outcome"], "done");
   EXPECT_EQ(result["generated"], count);
   EXPECT_EQ(result["t_mono_ns"].size(), count);
   EXPECT_EQ(result["t_mono_ns"][0], kMs);          // stamped by the clock at the change
   EXPECT_EQ(result["t_mono_ns"][count - 1], 3 * kMs);
-  EXPECT_EQ(gen.Result(count - 2, 100)["t_mono_ns"].size(), 2u);  // pages stop at the end
-  EXPECT_EQ(gen.Result(count + 5, 100)["t_mono_ns"].size(), 0u);
+  EXPECT_EQ(Json(gen.Result(count - 2, 100))["t_mono_ns"].size(), 2u);  // pages stop at the end
+  EXPECT_EQ(Json(gen.Result(count + 5, 100))["t_mono_ns"].size(), 0u);
 }
 
 TEST(LoadGenerator, RateModeFollowsTheSchedule) {
@@ -170,11 +107,11 @@ TEST(LoadGenerator, RateModeFollowsTheSchedule) {
   ASSERT_TRUE(next);
   EXPECT_EQ(*next, 11 * kMs);
   // Made 9.5 ms behind the schedule of change 1.
-  EXPECT_EQ(gen.Result(0, 1)["max_lag_ns"], 9 * kMs + kMs / 2);
+  EXPECT_EQ(Json(gen.Result(0, 1))["max_lag_ns"], 9 * kMs + kMs / 2);
   engine.now = kS;
   while ((next = gen.Step(engine.now, false, engine.Set(), engine.Clock()))) engine.now = *next;
   EXPECT_EQ(engine.changes.size(), 100u);
-  EXPECT_EQ(gen.Result(0, 1)["outcome"], "done");
+  EXPECT_EQ(Json(gen.Result(0, 1))["outcome"], "done");
 }
 
 TEST(LoadGenerator, WaitsWhileTheTransportIsBacklogged) {
@@ -187,7 +124,7 @@ TEST(LoadGenerator, WaitsWhileTheTransportIsBacklogged) {
   EXPECT_EQ(*next, 5 + kGenerateBackoffNs);
   EXPECT_FALSE(gen.Step(*next, false, engine.Set(), engine.Clock()));
   EXPECT_EQ(engine.changes.size(), 10u);
-  EXPECT_EQ(gen.Result(0, 1)["backpressure_waits"], 1);
+  EXPECT_EQ(Json(gen.Result(0, 1))["backpressure_waits"], 1);
 }
 
 TEST(LoadGenerator, StopsAtItsDeadlineAndOnARefusal) {
@@ -200,7 +137,7 @@ TEST(LoadGenerator, StopsAtItsDeadlineAndOnARefusal) {
   EXPECT_EQ(busy.code(), Status::Code::kFailedPrecondition);
   EXPECT_NE(busy.message().find("still going on"), std::string::npos);
   EXPECT_FALSE(gen.Step(50 * kMs, false, engine.Set(), engine.Clock()));
-  json r = gen.Result(0, 1);
+  json r = Json(gen.Result(0, 1));
   EXPECT_EQ(r["outcome"], "timed_out");
   EXPECT_NE(r["error"].get<std::string>().find("max_duration_ms (50)"), std::string::npos);
   EXPECT_EQ(r["generated"], 1);
@@ -208,7 +145,7 @@ TEST(LoadGenerator, StopsAtItsDeadlineAndOnARefusal) {
   engine.refuse_at = 4;
   ASSERT_TRUE(gen.Start(Spec(10, 10), 0).ok());  // the finished run is replaced
   EXPECT_FALSE(gen.Step(0, false, engine.Set(), engine.Clock()));
-  r = gen.Result(0, 10);
+  r = Json(gen.Result(0, 10));
   EXPECT_EQ(r["outcome"], "refused");
   EXPECT_EQ(r["generated"], 3);  // change 0 of the timed-out run, then 3 of this one
   EXPECT_NE(r["error"].get<std::string>().find("max_entries reached"), std::string::npos);
@@ -243,21 +180,21 @@ TEST(ChangeProbe, MapsEachVisibleChangeBackToItsIndex) {
   probe.OnViewChange(Change("Custom:g9", ChangeCause::kRemote, DeviceState::kInUse), t);
   probe.OnViewChange(Change("Custom:g1x", ChangeCause::kRemote, DeviceState::kInUse), t);
   probe.OnViewChange(Change("Custom:g1", ChangeCause::kRemote, DeviceState::kInUse), t);
-  const json r = probe.Result(0, kMaxResultPage);
+  const json r = Json(probe.Result(0, kMaxResultPage));
   EXPECT_EQ(r["seen"], 6);
   EXPECT_EQ(r["complete"], false);
   EXPECT_EQ(r["unexpected"], 3);  // g9, g1x, and g1 INUSE where NOT_INUSE (index 4) was due
   EXPECT_EQ(r["first_t_mono_ns"], 100);
   EXPECT_EQ(r["last_t_mono_ns"], 105);
   EXPECT_EQ(r["t_mono_ns"], json::array({101, 103, 100, 104, 0, 102, 105}));
-  EXPECT_EQ(probe.Result(4, 2)["t_mono_ns"], json::array({0, 102}));
+  EXPECT_EQ(Json(probe.Result(4, 2))["t_mono_ns"], json::array({0, 102}));
 
   // The missing change arrives: complete. A new watch starts from nothing.
   probe.OnViewChange(Change("Custom:g1", ChangeCause::kRemote, DeviceState::kNotInUse), 200);
-  EXPECT_EQ(probe.Result(0, 1)["complete"], true);
+  EXPECT_EQ(Json(probe.Result(0, 1))["complete"], true);
   probe.Watch(Spec(1, 1));
-  EXPECT_EQ(probe.Result(0, 1)["seen"], 0);
-  EXPECT_EQ(probe.Result(0, 1)["t_mono_ns"], json::array({0}));
+  EXPECT_EQ(Json(probe.Result(0, 1))["seen"], 0);
+  EXPECT_EQ(Json(probe.Result(0, 1))["t_mono_ns"], json::array({0}));
 }
 
 }  // namespace
