@@ -3,7 +3,8 @@
 
   1. a configuration error exits 2 and names the file, the line and the field;
   2. no corosync reachable: exits 1 after corosync.connect_timeout_ms, naming the reason
-     (run in a fresh network namespace, so a corosync running on this host cannot answer);
+     (run in the namespace of a one-node cluster built by sim/netns through pbxstate.netns, with no
+     corosync started there, so a corosync running on this host cannot answer);
   3. SIGHUP while waiting for corosync reopens the log file (logrotate); SIGTERM exits 0 at once;
   4. --check on a valid file exits 0 without contacting corosync;
   5. cluster key files (auth.key_file, auth.previous_key_file): one that group or others can read,
@@ -12,8 +13,8 @@
   6. without auth.key_file the log warns at start that traffic is UNAUTHENTICATED, with one it
      does not (checked in part 3's log; the authenticated case in forged_traffic_test.py).
 
-Parts 2 and 3 need root (unshare --net); without it they are skipped and the script says so (1 and
-4 still run). usage: daemon_startup_test.py --pbxstated PATH
+Parts 2 and 3 need root and network namespaces; without them they are skipped and the script says
+so (1, 4 and 5 still run). usage: daemon_startup_test.py --pbxstated PATH
 """
 
 import argparse
@@ -25,16 +26,77 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
-
-
-class TestFailure(Exception):
-    pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from nscluster import SKIP, TestFailure, check_preconditions, import_pbxstate  # noqa: E402
 
 
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
+
+
+def without_corosync(exe, work, good, sock):
+    """Parts 2, 3 and 6 in the namespace of a one-node cluster where no corosync runs; the failures."""
+    failures = []
+    net = import_pbxstate(exe).netns.Cluster(nodes=1, work_dir=work)
+    try:
+        # 2. no corosync: exit 1 after the timeout
+        t0 = time.monotonic()
+        p = net.spawn(1, "no-corosync", [exe, "-c", good])
+        code = p.wait(timeout=20)
+        took = time.monotonic() - t0
+        err = read(os.path.join(net.node_dir(1), "no-corosync.out"))
+        if code != 1 or "cannot reach corosync" not in err or not 0.25 <= took < 10:
+            failures.append(f"no corosync: exit {code} after {took:.2f} s, output {err!r}")
+        else:
+            print(f"ok 2: without corosync it exits 1 after {took:.2f} s (connect_timeout_ms 300), naming why")
+
+        # 3. SIGHUP while waiting reopens the log (and does not stop it); SIGTERM stops it.
+        slow = os.path.join(work, "slow.yaml")
+        log = os.path.join(work, "pbxstated.log")
+        write(slow, f"control:\n  socket: {sock}\nlog:\n  file: {log}\n"
+                    f"corosync:\n  connect_timeout_ms: 60000\n")
+        p = net.spawn(1, "waiting", [exe, "-c", slow])
+        time.sleep(0.5)
+        os.rename(log, log + ".1")  # what logrotate does
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        reopened = os.path.exists(log) and "log reopened" in read(log)
+        first_log = read(log + ".1") if os.path.exists(log + ".1") else ""
+        warned = any("warning" in line and "no auth.key_file: cluster traffic is UNAUTHENTICATED" in line
+                     for line in first_log.splitlines())
+        if not warned:
+            failures.append(f"no warning that traffic is unauthenticated in the log: {first_log!r}")
+        else:
+            print("ok 6: without auth.key_file the log warns at start that traffic is UNAUTHENTICATED")
+        if p.poll() is not None or not reopened:
+            failures.append(f"SIGHUP while waiting: running={p.poll() is None}, new log written={reopened}")
+        else:
+            print("ok 3a: SIGHUP reopens the log file and the daemon keeps running")
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            code = p.wait(timeout=10)
+        except TimeoutError:
+            p.kill()
+            code = None
+        took = time.monotonic() - t0
+        if code != 0 or took > 2 or os.path.exists(sock):
+            err = read(os.path.join(net.node_dir(1), "waiting.out"))
+            failures.append(f"SIGTERM while waiting: exit {code} after {took:.2f} s, output {err!r}")
+        else:
+            print(f"ok 3: SIGTERM while waiting for corosync exits 0 in {took:.2f} s")
+    finally:
+        net.teardown()
+        left = net.leftovers()
+        if left:
+            failures.append(f"teardown left {left}")
+    return failures
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
 
 
 def main():
@@ -105,57 +167,11 @@ def main():
                   "(also with --check); a 0600 key file passes --check")
         ran += 1
 
-        have_netns = os.geteuid() == 0 and shutil.which("unshare") is not None and subprocess.run(
-            ["unshare", "--net", "true"], capture_output=True).returncode == 0
-        if not have_netns:
-            print("SKIP 2, 3: needs root and unshare --net (a fresh network namespace without corosync)")
+        why = check_preconditions(exe, tools=())
+        if why:
+            print(f"SKIP 2, 3: {why}")
         else:
-            # 2. no corosync: exit 1 after the timeout
-            t0 = time.monotonic()
-            r = subprocess.run(["unshare", "--net", exe, "-c", good], capture_output=True, text=True, timeout=20)
-            took = time.monotonic() - t0
-            if r.returncode != 1 or "cannot reach corosync" not in r.stderr or not 0.25 <= took < 10:
-                failures.append(f"no corosync: exit {r.returncode} after {took:.2f} s, stderr {r.stderr!r}")
-            else:
-                print(f"ok 2: without corosync it exits 1 after {took:.2f} s (connect_timeout_ms 300), naming why")
-            ran += 1
-
-            # 3. SIGHUP while waiting reopens the log (and does not stop it); SIGTERM stops it.
-            slow = os.path.join(work, "slow.yaml")
-            log = os.path.join(work, "pbxstated.log")
-            write(slow, f"control:\n  socket: {sock}\nlog:\n  file: {log}\n"
-                        f"corosync:\n  connect_timeout_ms: 60000\n")
-            p = subprocess.Popen(["unshare", "--net", exe, "-c", slow], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-            time.sleep(0.5)
-            os.rename(log, log + ".1")  # what logrotate does
-            p.send_signal(signal.SIGHUP)
-            time.sleep(0.3)
-            reopened = os.path.exists(log) and "log reopened" in open(log).read()
-            first_log = open(log + ".1").read() if os.path.exists(log + ".1") else ""
-            warned = any("warning" in line and "no auth.key_file: cluster traffic is UNAUTHENTICATED" in line
-                         for line in first_log.splitlines())
-            if not warned:
-                failures.append(f"no warning that traffic is unauthenticated in the log: {first_log!r}")
-            else:
-                print("ok 6: without auth.key_file the log warns at start that traffic is UNAUTHENTICATED")
-            if p.poll() is not None or not reopened:
-                failures.append(f"SIGHUP while waiting: running={p.poll() is None}, new log written={reopened}")
-            else:
-                print("ok 3a: SIGHUP reopens the log file and the daemon keeps running")
-            t0 = time.monotonic()
-            p.send_signal(signal.SIGTERM)
-            try:
-                _, err = p.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                err = "(killed after 10 s)"
-            took = time.monotonic() - t0
-            if p.returncode != 0 or took > 2 or os.path.exists(sock):
-                failures.append(f"SIGTERM while waiting: exit {p.returncode} after {took:.2f} s, stderr {err!r}")
-            else:
-                print(f"ok 3: SIGTERM while waiting for corosync exits 0 in {took:.2f} s")
+            failures += without_corosync(exe, work, good, sock)
             ran += 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Live test: forged CPG traffic against three pbxstated that share a cluster key.
 
-Four network namespaces with one corosync each (tests/lib/nscluster.py). Nodes 1-3 run pbxstated
+Four network namespaces with one corosync each, built by sim/netns through the Python module
+(pbxstate.netns, the code of --backend netns; tests/lib/nscluster.py). Nodes 1-3 run pbxstated
 with the same cluster key (auth.key_file, mode 0600, written by this test). Node 4 runs no
 pbxstated: it is an attacker on the cluster LAN with a corosync of the ring, and runs cpg_forger
 (tests/corosync/cpg_forger.cc), which joins the pbxstate CPG group and, for ~10 s, sends random
@@ -45,9 +46,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nscluster import (SKIP, Control, NamespaceCluster, TestFailure,  # noqa: E402
                        check_preconditions, keep_or_remove, run_checked, wait_until)
 
-PID = os.getpid()
-PREFIX = f"pbxfg-{PID}"
-RUN = PID % 250 + 1
+PREFIX = f"pbxfg-{os.getpid()}"
 DAEMON_NODES = (1, 2, 3)
 FORGER_NODE = 4
 GROUP = "pbxstate"
@@ -66,7 +65,7 @@ class Cluster(NamespaceCluster):
     """Nodes 1-3 with pbxstated and a shared key; node 4 with corosync only."""
 
     def __init__(self, pbxstated, workdir):
-        super().__init__(PREFIX, RUN, DAEMON_NODES + (FORGER_NODE,), workdir, token_ms=3000)
+        super().__init__(DAEMON_NODES + (FORGER_NODE,), workdir, token_ms=3000)
         self.pbxstated = pbxstated
         self.daemons = {}
 
@@ -415,7 +414,7 @@ def main():
     ap.add_argument("--forge-ms", type=int, default=10000, help="how long the forger sends (bounded run)")
     ap.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
     args = ap.parse_args()
-    why = check_preconditions(PREFIX)
+    why = check_preconditions(args.pbxstated)
     if why:
         print(f"SKIP: {why}")
         return SKIP

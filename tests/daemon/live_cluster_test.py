@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Live test of pbxstated over real corosync: a 3-node cluster on this host.
 
-Builds three network namespaces (pbxst-<pid>-1..3) joined by veth pairs to a bridge that lives in a
-fourth namespace (pbxst-<pid>-br), so nothing is added to the host's own network namespace.
-Addresses come from 198.18.0.0/15 (198.18.<run>.1-3). Each node runs one corosync (knet, generated
-corosync.conf, logging to the test's temp dir) in its own mount namespace with private /run and
-/var/lib/corosync, and one pbxstated; the test drives the daemons through their control sockets
-(daemon/CONTROL.md) and checks:
+The cluster is built by sim/netns through the Python module (pbxstate.netns.Cluster, the code of
+`pbxstate run --backend netns`): three network namespaces (pbxst-<pid>-1..3) on a bridge, addresses
+198.18.0.1-3, one corosync per node (knet, generated corosync.conf, its log in the test's temp dir)
+in its own mount namespace with private /run and /var/lib/corosync, and one pbxstated per node; the
+test drives the daemons through their control sockets with the control library (pbxstate.control,
+daemon/CONTROL.md) and checks:
 
   1. all three see members [1, 2, 3];
  1b. a second pbxstated for node 1 exits 1 and is ignored (counted) by the others;
@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,9 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
                        check_preconditions, keep_or_remove, mono_ns, run_checked, wait_until)
 
-PID = os.getpid()
-PREFIX = f"pbxst-{PID}"
-RUN = PID % 250 + 1
+PREFIX = f"pbxst-{os.getpid()}"
 NODES = (1, 2, 3)
 GROUP = "pbxstate"
 DEPARTURE_GRACE_MS = 500
@@ -56,7 +53,7 @@ class Cluster(NamespaceCluster):
     """The 3-node namespace cluster with one pbxstated per node."""
 
     def __init__(self, pbxstated, workdir):
-        super().__init__(PREFIX, RUN, NODES, workdir, token_ms=3000)
+        super().__init__(NODES, workdir, token_ms=3000)
         self.pbxstated = pbxstated
         self.daemons = {}    # node -> Popen
 
@@ -92,20 +89,15 @@ class Cluster(NamespaceCluster):
 
 
 def burst(cluster, node, requests):
-    """Sends every request on one connection without waiting for answers (a writer thread), then
-    checks every answer."""
+    """Sends every request on one connection without waiting for answers (pipelined by the control
+    library, which reads answers while it sends), then checks every answer."""
     c = cluster.ctl(node)
-    c.sock.settimeout(120)  # generous: sanitizer builds of pbxstated are ~20 times slower
-    lines = "".join(json.dumps(r) + "\n" for r in requests).encode()
-    writer = threading.Thread(target=c.sock.sendall, args=(lines,), daemon=True)
-    writer.start()
     try:
-        for i in range(len(requests)):
-            r = c.readline()
+        # Generous: sanitizer builds of pbxstated are ~20 times slower.
+        for i, r in enumerate(c.pipeline(requests, timeout=180)):
             if not r.get("ok"):
                 raise TestFailure(f"burst request {i} refused: {r}")
     finally:
-        writer.join(timeout=5)
         c.close()
 
 
@@ -145,12 +137,10 @@ def run(cluster, report):
     with open(dup_conf, "w") as f:
         f.write(f"control:\n  socket: {dup_dir}/control.sock\nlog:\n  file: {dup_dir}/pbxstated.log\n"
                 f"corosync:\n  group: {GROUP}\n")
-    dup = subprocess.Popen(["ip", "netns", "exec", cluster.ns(1), cluster.pbxstated, "-c", dup_conf],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cluster.all_pids.add(dup.pid)
+    dup = cluster.spawn(1, "dup", [cluster.pbxstated, "-c", dup_conf])
     try:
         dup_code = dup.wait(timeout=15)
-    except subprocess.TimeoutExpired:
+    except TimeoutError:
         raise TestFailure("a second pbxstated on node 1 kept running")
     with open(os.path.join(dup_dir, "pbxstated.log")) as f:
         dup_log = f.read()
@@ -183,7 +173,7 @@ def run(cluster, report):
         r = c.request(op="set_device", device="", state="INUSE")
         if r.get("ok") or r.get("code") != "invalid_argument":
             raise TestFailure(f"empty device name: expected invalid_argument, got {r}")
-        r = c.request(op="set_device", device="Custom:x", state="SLEEPY")
+        r = c.request_line(json.dumps({"op": "set_device", "device": "Custom:x", "state": "SLEEPY"}))
         if r.get("ok") or r.get("code") != "bad_request" or "state" not in r.get("error", ""):
             raise TestFailure(f"bad state name: expected bad_request naming 'state', got {r}")
         c.ok(op="hello")
@@ -290,7 +280,7 @@ def run(cluster, report):
         wait_until(f"node {n} to see PJSIP/carol BUSY from node 3",
                    lambda n=n: device_view(cluster, n, "PJSIP/carol")["aggregate"] == "BUSY", 10)
     old_incarnation = hellos[3]["incarnation"]
-    subs[3].control.close()
+    subs[3].close()
     t_kill = mono_ns()
     os.kill(cluster.daemons[3].pid, signal.SIGKILL)
     cluster.daemons[3].wait(timeout=5)
@@ -378,7 +368,7 @@ def run(cluster, report):
     for n in NODES:
         try:
             code = cluster.daemons[n].wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        except TimeoutError:
             raise TestFailure(f"node {n}'s pbxstated did not exit within 10 s of SIGTERM")
         if code != 0:
             raise TestFailure(f"node {n}'s pbxstated exited {code} after SIGTERM")
@@ -397,7 +387,7 @@ def main():
     ap.add_argument("--pbxstated", required=True)
     ap.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
     args = ap.parse_args()
-    why = check_preconditions(PREFIX)
+    why = check_preconditions(args.pbxstated)
     if why:
         print(f"SKIP: {why}")
         return SKIP

@@ -11,7 +11,8 @@
       and an error after the cluster was built (a daemon that exits at once).
 
 Exits 77 (CTest: skipped) after printing why when this machine cannot run namespaces: not root,
-no `ip netns`, or pbxstated not built. Never passes without having run.
+no `ip netns`, or pbxstated not built. Never passes without having run. The host check and the
+leftover check are sim/netns's own (CheckHostSupport, Leftovers), through pbxstate.netns.
 """
 import json
 import os
@@ -21,7 +22,8 @@ import subprocess
 import sys
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from nscluster import SKIP, check_preconditions, import_pbxstate  # noqa: E402
 
 
 def skip(why):
@@ -35,39 +37,17 @@ def fail(why):
 
 
 def host_supports_namespaces(pbxstated):
-    if os.geteuid() != 0:
-        skip("network namespaces need root; run the netns tests as root")
-    probe = f"pbxst-{os.getpid()}-probe"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        skip(f"cannot create a network namespace here: {r.stderr.strip()}")
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    why = check_preconditions(pbxstated, tools=())
+    if why:
+        skip(why)
     if not (os.path.isfile(pbxstated) and os.access(pbxstated, os.X_OK)):
         skip(f"pbxstated is not built ({pbxstated}): the build found no libcpg")
 
 
 def leftovers(pid):
-    """Everything of run `pid` still on the host: namespaces, links, processes."""
-    left = []
-    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    left += [f"namespace {l.split()[0]}" for l in ns.splitlines() if l.startswith(f"pbxst-{pid}-")]
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    for l in links.splitlines():
-        name = l.split(": ")[1].split("@")[0]
-        if name == f"pbxbr{pid}" or name.startswith(f"pbxv{pid}n"):
-            left.append(f"link {name}")
-    # As `pgrep -f pbxst-<pid>/` would, without needing procps.
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"pbxst-{pid}/" in cmd:
-            left.append(f"process {entry}: {cmd}")
-    return left
+    """Everything of run `pid` still on the host: namespaces, links, processes (sim/netns's own
+    Leftovers, through pbxstate.netns: the names it gives are the ones it checks)."""
+    return import_pbxstate().netns.leftovers(pid)
 
 
 def check_clean(pid, what):
