@@ -1,5 +1,5 @@
 // cpg_forger: an attacker on the cluster LAN with access to a corosync of the ring, for the live
-// test tests/corosync/forged_traffic_test.py. It joins the pbxstate CPG group through libcpg
+// test tests/daemon/forged_traffic_test.py. It joins the pbxstate CPG group through libcpg
 // directly (not CpgTransport), records the genuine messages the group sends (it is a member, so
 // it receives them all), and for a bounded time and a bounded count per kind sends forged
 // traffic. Then it prints one JSON object: what it sent, per kind, with the breakdowns the test

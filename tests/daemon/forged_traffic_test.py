@@ -5,7 +5,7 @@ Four network namespaces with one corosync each, built by sim/netns through the P
 (pbxstate.netns, the code of --backend netns; tests/lib/nscluster.py). Nodes 1-3 run pbxstated
 with the same cluster key (auth.key_file, mode 0600, written by this test). Node 4 runs no
 pbxstated: it is an attacker on the cluster LAN with a corosync of the ring, and runs cpg_forger
-(tests/corosync/cpg_forger.cc), which joins the pbxstate CPG group and, for ~10 s, sends random
+(tests/daemon/cpg_forger.cc), which joins the pbxstate CPG group and, for ~10 s, sends random
 bytes, frames under a wrong key, frames without a MAC, verbatim and re-addressed replays of
 genuine frames, tampered and truncated genuine frames, and broken envelopes, while a workload
 (set_device, set_mailbox, register, unregister) runs through the three control sockets. Checks:
