@@ -241,14 +241,14 @@ void Oracle::AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, A
 }
 
 Oracle::Standing Oracle::StandingOf(NodeId n, NodeId o, Duration t) const {
-  if (standings_at_ != t) {
-    standings_.clear();
+  if (standings_at_ != t || standings_of_ != n) {
+    standings_.assign(node_count_, std::nullopt);
     standings_at_ = t;
+    standings_of_ = n;
   }
-  const std::uint64_t key = (static_cast<std::uint64_t>(n) << 32) | o;
-  auto it = standings_.find(key);
-  if (it == standings_.end()) it = standings_.emplace(key, ComputeStanding(n, o, t)).first;
-  return it->second;
+  std::optional<Standing>& st = standings_[o - 1];
+  if (!st) st = ComputeStanding(n, o, t);
+  return *st;
 }
 
 Oracle::Standing Oracle::ComputeStanding(NodeId n, NodeId o, Duration t) const {

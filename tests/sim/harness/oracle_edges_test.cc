@@ -194,6 +194,29 @@ TEST(OracleEdges, WithTransportMembershipTheBackendsViewsDecide) {
   EXPECT_TRUE(Mentions(r3, 2, "members list node 1")) << Discrepancies(r3);
 }
 
+TEST(OracleEdges, WithTransportMembershipAndNoViewsAOneWayCutSeparatesBothWays) {
+  // CPG delivers only within a configuration: frames pass where links pass both ways.
+  scenario::Scenario s = LoadOrDie(kThreeNodes);
+  s.engine.membership = MembershipSource::kTransport;
+  auto run = std::make_unique<HandRun>(s, true);
+  run->StartAll();
+  run->Device(1s, 1, "D", DeviceState::kInUse);
+  run->Device(1s, 2, "E", DeviceState::kBusy);
+  run->Partition(5s, {{1}, {2, 3}}, /*one_way=*/true);
+  std::map<NodeId, FinalView> v;
+  AddDevice(&v[1], "D", 1, DeviceState::kInUse);
+  AddDevice(&v[1], "E", 2, DeviceState::kBusy);  // as with heartbeats: wrong here
+  v[1].members = kAll;
+  for (NodeId n : {2, 3}) {
+    AddDevice(&v[n], "E", 2, DeviceState::kBusy);
+    v[n].members = std::vector<NodeId>{2, 3};
+  }
+  const RunResult r = run->Finish(20s, v);
+  EXPECT_TRUE(Mentions(r, 1, "shows device E from node 2, which it should not")) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 1, "members list node 2")) << Discrepancies(r);
+  EXPECT_EQ(r.discrepancy_count, 3u) << Discrepancies(r);  // E, members 2 and 3: nothing else
+}
+
 // ---- 3. Departure within the grace at the end: frozen as of the lost contact ----
 
 std::unique_ptr<HandRun> CrashWithinGrace() {

@@ -51,7 +51,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "pbxstate/harness/history.h"
@@ -145,7 +144,7 @@ class Oracle {
     bool may_be_absent = true;  // showing none of O's entries is accepted
     Duration from{}, to{};
   };
-  Standing StandingOf(NodeId n, NodeId o, Duration t) const;  // cached per (n, o) for one t
+  Standing StandingOf(NodeId n, NodeId o, Duration t) const;  // cached per o for one (n, t)
   Standing ComputeStanding(NodeId n, NodeId o, Duration t) const;
   std::vector<Point>& TimelineFor(SlotId slot);
   const std::vector<Point>& Timeline(SlotId slot) const;
@@ -170,7 +169,9 @@ class Oracle {
   // (node, mailbox) -> stamps reported, in order.
   std::map<std::pair<NodeId, SlotId>, std::vector<std::pair<Duration, MailboxValue>>> stamps_;
   std::vector<std::pair<NodeId, std::string>> problems_;
-  mutable std::unordered_map<std::uint64_t, Standing> standings_;  // (n, o) at standings_at_
+  // Standings of one observer at one instant, by origin - 1 (the checks go node by node).
+  mutable std::vector<std::optional<Standing>> standings_;
+  mutable NodeId standings_of_ = kNoNode;
   mutable std::optional<Duration> standings_at_;
   std::uint64_t writes_made_ = 0;
   bool finished_ = false;
