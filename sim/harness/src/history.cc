@@ -44,32 +44,52 @@ PathLoss::PathLoss(const scenario::Scenario& s) : sites_(s.topology.sites.size()
   std::vector<double> lan(sites_, 0.0);
   std::vector<double> link(sites_ * sites_, 0.0);
   for (std::size_t i = 0; i < sites_; ++i) lan[i] = s.topology.sites[i].lan.loss;
-  for (const scenario::SiteLink& l : s.topology.links) {
-    link[l.a * sites_ + l.b] = link[l.b * sites_ + l.a] = l.params.loss;
-  }
+  for (const scenario::SiteLink& l : s.topology.links) link[l.a * sites_ + l.b] = link[l.b * sites_ + l.a] = l.params.loss;
+  const std::vector<double> configured_lan = lan, configured_link = link;
+  auto snapshot = [&](Duration at) {
+    Snapshot snap{at, std::vector<double>(sites_ * sites_, 0.0)};
+    for (std::size_t a = 0; a < sites_; ++a) {
+      for (std::size_t b = 0; b < sites_; ++b) {
+        const double pass = a == b ? 1.0 - lan[a] : (1.0 - lan[a]) * (1.0 - link[a * sites_ + b]) * (1.0 - lan[b]);
+        snap.loss[a * sites_ + b] = 1.0 - pass;
+      }
+    }
+    if (!snapshots_.empty() && snapshots_.back().from == at) snapshots_.pop_back();
+    snapshots_.push_back(std::move(snap));
+  };
+  snapshot(Duration{});
   for (const scenario::Fault& f : s.faults) {
-    const auto* d = std::get_if<scenario::Degrade>(&f.what);
-    if (d == nullptr || !d->loss) continue;
-    if (d->target.kind == scenario::NetworkTarget::Kind::kLan) {
-      lan[d->target.site] = std::max(lan[d->target.site], *d->loss);
+    const scenario::NetworkTarget* target = nullptr;
+    std::optional<double> loss;  // nullopt: the configured value again
+    if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
+      target = &d->target;
+      loss = d->loss;
+    } else if (const auto* r = std::get_if<scenario::Restore>(&f.what)) {
+      target = &r->target;
     } else {
-      double& l = link[d->target.a * sites_ + d->target.b];
-      l = std::max(l, *d->loss);
-      link[d->target.b * sites_ + d->target.a] = l;
+      continue;
     }
-  }
-  loss_.assign(sites_ * sites_, 0.0);
-  for (std::size_t a = 0; a < sites_; ++a) {
-    for (std::size_t b = 0; b < sites_; ++b) {
-      const double pass = a == b ? 1.0 - lan[a] : (1.0 - lan[a]) * (1.0 - link[a * sites_ + b]) * (1.0 - lan[b]);
-      loss_[a * sites_ + b] = 1.0 - pass;
+    // A degradation replaces the target's configured parameters; a loss it does not name
+    // keeps the configured one.
+    if (target->kind == scenario::NetworkTarget::Kind::kLan) {
+      lan[target->site] = loss.value_or(configured_lan[target->site]);
+    } else {
+      const std::size_t ab = target->a * sites_ + target->b, ba = target->b * sites_ + target->a;
+      link[ab] = link[ba] = loss.value_or(configured_link[ab]);
     }
+    snapshot(f.at);
   }
 }
 
-double PathLoss::Between(NodeId a, NodeId b) const {
-  if (loss_.empty()) return 0.0;
-  return loss_[site_of_[a - 1] * sites_ + site_of_[b - 1]];
+double PathLoss::Between(NodeId a, NodeId b, Duration from, Duration to) const {
+  if (snapshots_.empty()) return 0.0;
+  const std::size_t cell = site_of_[a - 1] * sites_ + site_of_[b - 1];
+  double worst = 0.0;
+  for (std::size_t i = 0; i < snapshots_.size(); ++i) {
+    const Duration until = i + 1 < snapshots_.size() ? snapshots_[i + 1].from : Duration::max();
+    if (snapshots_[i].from <= to && until > from) worst = std::max(worst, snapshots_[i].loss[cell]);
+  }
+  return worst;
 }
 
 ClusterHistory::ClusterHistory(std::uint32_t node_count, MembershipSource membership)

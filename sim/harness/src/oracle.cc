@@ -253,12 +253,15 @@ Oracle::Standing Oracle::StandingOf(NodeId n, NodeId o, Duration t) const {
 
 Oracle::Standing Oracle::ComputeStanding(NodeId n, NodeId o, Duration t) const {
   Standing st;
-  const double loss = loss_.Between(o, n);
-  const Duration recent = loss > 0 ? timing_.settle : timing_.inflight;
   const bool transport = timing_.membership == MembershipSource::kTransport;
-  const bool unreliable = FalseSuspicionPossible(timing_, loss) && timing_.departure_grace < timing_.settle;
   const Duration heard_after = transport ? timing_.settle : timing_.max_silence;
   const ClusterHistory::Contact c = history_.LinkContact(o, n, t);
+  // The loss that matters: from a repair or a suspicion window before the contact's end (or
+  // `t`) up to `t`.
+  const Duration anchor = c.ever && !c.now ? c.until : t;
+  const double loss = loss_.Between(o, n, anchor - timing_.settle - timing_.suspect_after, t);
+  const Duration recent = loss > 0 ? timing_.settle : timing_.inflight;
+  const bool unreliable = FalseSuspicionPossible(timing_, loss) && timing_.departure_grace < timing_.settle;
   // O's values as N holds them from this contact: current ones while it lasts, frozen after.
   auto show = [&](bool lenient) {
     if (!c.ever) return;

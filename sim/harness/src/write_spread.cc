@@ -15,7 +15,9 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
   if (h_.EpochEnd(e0) >= at + timing.inflight) {
     direct_valid_ = true;
     for (NodeId m = 1; m <= h_.node_count(); ++m) {
-      if (m != writer && h_.Link(writer, m, e0) && loss.Between(writer, m) == 0.0) Set(direct_, m);
+      if (m != writer && h_.Link(writer, m, e0) && loss.Between(writer, m, at, at + timing.inflight) == 0.0) {
+        Set(direct_, m);
+      }
     }
   }
   Bits possible(words, 0), certain(words, 0);

@@ -280,6 +280,28 @@ TEST(OracleEdges, AnIsolatedNodeIsFrozenAsOfTheCutElsewhereAndLiveAtHome) {
   EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
 }
 
+TEST(OracleEdges, LossOnlyLoosensTheCheckWhileItIsInForce) {
+  // 30% loss from 2 s to 4 s: a detector may suspect a live peer then (0.3^3 per window), and
+  // with no grace drop its entries for a while. Long after the restore that is over.
+  const std::string yaml = std::string(kThreeNodes) + R"(faults:
+  - {at: 2s, degrade: {loss: 30%}}
+  - {at: 4s, restore: {}}
+)";
+  auto make = [&] {
+    auto run = std::make_unique<HandRun>(yaml);
+    run->StartAll();
+    run->Device(1s, 1, "D", DeviceState::kInUse);
+    run->Degrade(2s);
+    run->Restore(4s);
+    return run;
+  };
+  std::map<NodeId, FinalView> v;
+  AddDevice(&v[1], "D", 1, DeviceState::kInUse);
+  v[2] = v[3] = FinalView{};  // nodes 2 and 3 lack node 1's D
+  EXPECT_EQ(Metric(make()->Finish(20s, v), "lost"), 2);
+  EXPECT_EQ(Metric(make()->Finish(5s, v), "lost"), 0);  // just after the loss: accepted
+}
+
 // ---- 4. A write that can never arrive is not required ----
 
 std::unique_ptr<HandRun> IsolatedWriterDies(const std::string& yaml = kThreeNodes, bool isolate = true) {

@@ -35,18 +35,24 @@ struct OracleTiming {
   static OracleTiming Of(const scenario::Scenario& s);
 };
 
-// Loss between the nodes of two sites, the worst of the configured values and every
-// degradation the scenario applies: 1 - (1 - lan a)(1 - link)(1 - lan b).
+// Loss between the nodes of two sites over a run: the configured values, replaced on a
+// degraded LAN or link while the degradation is in force (scenario faults `degrade` and
+// `restore`): 1 - (1 - lan a)(1 - link)(1 - lan b).
 class PathLoss {
  public:
   PathLoss() = default;
   explicit PathLoss(const scenario::Scenario& s);
-  double Between(NodeId a, NodeId b) const;
+  // The worst loss between `a` and `b` in force at any instant of [from, to].
+  double Between(NodeId a, NodeId b, Duration from, Duration to) const;
 
  private:
+  struct Snapshot {
+    Duration from;
+    std::vector<double> loss;  // sites_ x sites_
+  };
   std::vector<std::size_t> site_of_;  // by node - 1
   std::size_t sites_ = 1;
-  std::vector<double> loss_;  // sites_ x sites_
+  std::vector<Snapshot> snapshots_;   // in time order; the first from 0
 };
 
 class ClusterHistory {

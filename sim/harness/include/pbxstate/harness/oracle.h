@@ -27,7 +27,9 @@
 //  - Under loss heavy enough that N's detector may suspect a live O now and then
 //    (loss^(suspect_after / 1.1 heartbeat_interval) > 1e-6) and a grace shorter than `settle`,
 //    showing none of O's entries is accepted too.
-//  `recent` is OracleTiming::inflight on a lossless path, OracleTiming::settle on a lossy one.
+//  `recent` is OracleTiming::inflight on a path without loss, OracleTiming::settle on a lossy
+//  one. Loss counts where it is in force (PathLoss: configured, or degraded until restored) from
+//  suspect_after + settle before the contact's end (or T) up to T.
 //
 // Mailboxes. Every write's HLC is taken from the local view change its writer reported
 // (RunRecorder::ViewChanged, cause kLocal): an observed fact of the write, like its instant.
