@@ -63,6 +63,7 @@ int RunCheck(const CheckOptions& o) {
 
   std::vector<gate::JUnitSuite> suites;
   std::vector<ScenarioVerdict> verdicts;
+  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, PageFailed)
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const scenario::Scenario& s = scenarios[i].scenario;
     const gate::Baseline& b = baselines[i];
@@ -98,9 +99,12 @@ int RunCheck(const CheckOptions& o) {
     }
     suites.push_back(std::move(suite));
     verdicts.push_back(v);
-    if (!o.no_report && !RunReportScript("html_report.py", {ro.out->string()}, true)) {
-      std::cerr << "pbxstate check: " << ro.out->string() << "/report.html could not be drawn\n";
-      return kExitCheckFailed;
+    if (!o.no_report) {
+      if (const ScriptOutcome drawn = RunReportScript("html_report.py", {ro.out->string()}, true); !drawn) {
+        PageFailed("check", ro.out->string() + "/report.html", drawn, v.checks_failed == 0 && v.regressed == 0,
+                   ro.out->string());
+        pages_drawn = false;
+      }
     }
   }
 
@@ -109,9 +113,13 @@ int RunCheck(const CheckOptions& o) {
     std::cerr << "pbxstate check: " << error << "\n";
     return kExitCheckFailed;
   }
-  if (!o.no_report && !RunReportScript("index_report.py", {o.out}, true)) {
-    std::cerr << "pbxstate check: " << o.out << "/index.html could not be written\n";
-    return kExitCheckFailed;
+  if (!o.no_report) {
+    if (const ScriptOutcome drawn = RunReportScript("index_report.py", {o.out}, true); !drawn) {
+      bool pass = true;
+      for (const auto& v : verdicts) pass = pass && v.checks_failed == 0 && v.regressed == 0;
+      PageFailed("check", o.out + "/index.html", drawn, pass, o.out);
+      pages_drawn = false;
+    }
   }
   std::size_t failed = 0, regressed = 0, improved = 0;
   for (const auto& v : verdicts) {
@@ -125,6 +133,7 @@ int RunCheck(const CheckOptions& o) {
   if (pass && improved > 0) {
     std::printf("  some metrics improved beyond their tolerance: `pbxstate baseline update` records the new level\n");
   }
+  if (!pages_drawn) return kExitInvalid;  // a page failed: 2 whatever the verdict (PageFailed)
   return pass ? kExitOk : kExitCheckFailed;
 }
 
