@@ -104,6 +104,13 @@ class Loader {
   void CheckEngine();
   // Keys, contacts and expiries against the engine's bounds on them.
   void CheckKeyLengths();
+  // EngineConfig::Validate, for every node's config as the runners build it (node id, an
+  // incarnation, the cluster key with cluster.auth); an error points at the setting it names.
+  void CheckEngineValidates();
+  // The error for a frame too small for one record: the smallest max_frame_bytes that fits.
+  void ReportFrameTooSmall(const EngineConfig& probe);
+  // Where engine.<key> was written; the engine section (or the file's start) when it was not.
+  Field EngineField(std::string_view key) const;
 
   // loader_workload.cc
   void ReadWorkload(const Field& f);
@@ -197,7 +204,8 @@ class Loader {
 
   // Where things were written, for the cross-section checks that run after everything parsed.
   std::optional<Field> transport_field_;
-  std::map<std::string, Field> engine_fields_;
+  std::map<std::string, Field, std::less<>> engine_fields_;
+  std::optional<Field> engine_field_, auth_field_;
   std::map<std::string, Field> workload_fields_;
   std::vector<Field> fault_fields_, fault_at_fields_;  // the action's value, its time
   Field fault_action_field_;  // of the fault ReadFault is reading
