@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import stat
 import sys
 import traceback
 
@@ -27,8 +28,28 @@ class ReportError(Exception):
     pass
 
 
+# The most a page reads of one file. run.json holds no per-change rows (a 1,000-node run's is a
+# few MB); latencies.csv holds at most 5,000,000 rows (harness::kMaxLatencyRows, about 300 MB).
+MAX_RUN_JSON_BYTES = 256 << 20
+MAX_CSV_BYTES = 1 << 30
+
+
+def check_file(path, max_bytes):
+    """Raises ReportError unless `path` is a regular file of at most `max_bytes`: a FIFO would
+    block the page for ever, a device such as /dev/zero would never end."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ReportError(f"{path}: {e.strerror}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise ReportError(f"{path}: not a regular file; expected a file of the run record")
+    if st.st_size > max_bytes:
+        raise ReportError(f"{path}: {st.st_size} bytes, more than the {max_bytes} a page reads")
+
+
 def load_run(run_dir):
     path = os.path.join(run_dir, "run.json")
+    check_file(path, MAX_RUN_JSON_BYTES)
     try:
         with open(path, encoding="utf-8") as f:
             run = json.load(f)
@@ -63,6 +84,7 @@ def read_csv(run_dir, name):
     path = os.path.join(run_dir, name)
     if not os.path.exists(path):
         return []
+    check_file(path, MAX_CSV_BYTES)
     columns = CSV_COLUMNS.get(name, {})
     rows, reader = [], None
     try:
