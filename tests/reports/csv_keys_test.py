@@ -5,7 +5,7 @@
    and passes (exit 0), its report is drawn, and latencies.csv and changes.csv read back with
    Python's csv module give exactly the scenario's keys (RFC 4180, pbxstate/harness/csv.h).
 2. A CSV file that is not what the run record writes makes html_report.py exit 2 with one line
-   naming the file and line, never a traceback.
+   naming the file and line, never a traceback; a FIFO in its place is refused, not waited on.
 3. A report script that fails makes `pbxstate run` exit 2 (scenarios/README.md, "Exit status")
    with a message giving the verdict, PASS or FAIL, and saying the record is complete.
 
@@ -83,6 +83,14 @@ def main(pbxstate, source, work):
     expect(r.returncode == 2, f"html_report.py on a bad CSV exited {r.returncode}")
     expect(r.stderr.startswith(f"html_report: {broken}/changes.csv:2: expected 6 fields")
            and "Traceback" not in r.stderr, f"html_report.py on a bad CSV said {r.stderr!r}")
+
+    # A FIFO in place of a record file: refused, not waited on (the timeout makes a hang a failure).
+    os.remove(os.path.join(broken, "changes.csv"))
+    os.mkfifo(os.path.join(broken, "changes.csv"))
+    r = subprocess.run(["/usr/bin/python3", os.path.join(source, "reports", "html_report.py"), broken],
+                       capture_output=True, text=True, timeout=300)
+    expect(r.returncode == 2 and "changes.csv: not a regular file" in r.stderr,
+           f"html_report.py on a FIFO exited {r.returncode}: {r.stderr!r}")
 
     # 3. A page that fails: exit 2 whatever the verdict, and the message gives the verdict.
     reports = os.path.join(work, "reports")
