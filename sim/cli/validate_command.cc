@@ -22,7 +22,11 @@ namespace {
 struct ValidateOptions {
   std::vector<std::string> files;
   bool quiet = false;
+#ifdef PBXSTATE_WITH_NS3
   std::string backend = "ns3";  // as `run`'s default
+#else
+  std::string backend = "none";  // a build without ns-3 has no runner to ask
+#endif
 };
 
 // The backends of "--backend a,b" with what each refuses; empty (and a message) when one is
