@@ -9,8 +9,6 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "commands.h"
-
 namespace pbxstate::cli {
 namespace {
 
@@ -54,14 +52,16 @@ ScriptOutcome RunReportScript(const std::string& script, const std::vector<std::
   return {false, "reports/" + script + " was killed by signal " + std::to_string(WTERMSIG(status))};
 }
 
-int PageFailed(std::string_view command, const std::string& page, const ScriptOutcome& outcome,
-               bool verdict_pass, const std::string& record_dir) {
+bool DrawRunPage(std::string_view command, const std::string& script, const std::string& dir,
+                 const std::string& page, bool verdict_pass, const std::string& record_dir) {
+  const ScriptOutcome outcome = RunReportScript(script, {dir}, true);
+  if (outcome) return true;
   std::cerr << "pbxstate " << command << ": " << page << " could not be drawn (" << outcome.failure
             << "; its error is above)\n"
             << "pbxstate " << command << ": the run is complete and its verdict is "
             << (verdict_pass ? "PASS" : "FAIL") << " (run.json, junit.xml and the CSV files are in "
             << record_dir << "); exit status 2 because a page failed, not a check\n";
-  return kExitInvalid;
+  return false;
 }
 
 }  // namespace pbxstate::cli

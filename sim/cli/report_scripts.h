@@ -25,12 +25,13 @@ struct ScriptOutcome {
 ScriptOutcome RunReportScript(const std::string& script, const std::vector<std::string>& args,
                               bool quiet_stdout);
 
-// For `run` and `check`, whose runs completed: `page` could not be drawn. Prints which page, why,
-// the verdict (PASS or FAIL) and that the record in `record_dir` is complete, and returns
-// kExitInvalid. The rule (scenarios/README.md, "Exit status"): a page that fails makes the exit
-// status 2 whatever the verdict, so it is never mistaken for the verdict's 0 or 1; the verdict
-// is in this message, run.json and junit.xml.
-int PageFailed(std::string_view command, const std::string& page, const ScriptOutcome& outcome,
-               bool verdict_pass, const std::string& record_dir);
+// For `run` and `check`, whose runs completed: draws `page` with `script` (given `dir`; its
+// stdout discarded) and returns true. When it cannot be drawn, prints which page, why, the
+// verdict (PASS or FAIL) and that the record in `record_dir` is complete, and returns false. The
+// caller then exits kExitInvalid whatever the verdict (scenarios/README.md, "Exit status"), so a
+// failed page is never mistaken for the verdict's 0 or 1; the verdict is in this message,
+// run.json and junit.xml.
+bool DrawRunPage(std::string_view command, const std::string& script, const std::string& dir,
+                 const std::string& page, bool verdict_pass, const std::string& record_dir);
 
 }  // namespace pbxstate::cli

@@ -211,7 +211,7 @@ int RunRun(const RunCommandOptions& options) {
 #endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
   bool all_pass = true;
-  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, PageFailed)
+  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (const std::string& backend : backends) {
     runner::RunOptions ro;
     ro.seed = options.seed;
@@ -232,22 +232,21 @@ int RunRun(const RunCommandOptions& options) {
     }
     all_pass = all_pass && outcome.all_checks_pass();
     if (!options.no_report) {
-      if (const ScriptOutcome drawn = RunReportScript("html_report.py", {ro.out->string()}, true); !drawn) {
-        // The other backends still run: the record of this one is complete.
-        PageFailed("run", ro.out->string() + "/report.html", drawn, outcome.all_checks_pass(), ro.out->string());
+      // When it fails, the other backends still run: the record of this one is complete.
+      const std::string dir = ro.out->string();
+      if (!DrawRunPage("run", "html_report.py", dir, dir + "/report.html", outcome.all_checks_pass(), dir)) {
         pages_drawn = false;
       } else if (!options.quiet) {
-        std::printf("  report: %s/report.html\n", ro.out->string().c_str());
+        std::printf("  report: %s/report.html\n", dir.c_str());
       }
     }
     done.emplace_back(backend, std::move(outcome));
   }
   // The default output folder collects runs side by side: keep its index page current.
-  if (!options.no_report && options.out.empty()) {
-    if (const ScriptOutcome drawn = RunReportScript("index_report.py", {base.parent_path().string()}, true); !drawn) {
-      PageFailed("run", base.parent_path().string() + "/index.html", drawn, all_pass, base.string());
-      pages_drawn = false;
-    }
+  const std::string parent = base.parent_path().string();
+  if (!options.no_report && options.out.empty() &&
+      !DrawRunPage("run", "index_report.py", parent, parent + "/index.html", all_pass, base.string())) {
+    pages_drawn = false;
   }
   if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
   if (!pages_drawn) return kExitInvalid;
