@@ -1,15 +1,14 @@
 #!/usr/bin/python3
-"""The repository stands on its own: no file refers to a path outside it, and the links of the
-architecture document lead somewhere.
+"""The repository stands on its own: no file refers to a path outside it, and its Markdown links
+lead to files, folders and headings that exist.
 
     docs_check.py outside ROOT   every file under ROOT (git's list when ROOT is a git checkout,
                                  else the tree without build folders) is searched, as bytes, for
-                                 the markers of paths outside the repository; any Markdown link
-                                 in a *.md file that leaves ROOT fails too
-    docs_check.py links ROOT     every Markdown link of docs/ARCHITECTURE.md to a file must name a
-                                 file or folder of ROOT, and its #anchor a heading of that file;
-                                 every `path` in backticks that starts with a top-level folder of
-                                 ROOT must exist
+                                 the markers of paths outside the repository
+    docs_check.py links ROOT     every Markdown link of every *.md file to a file must name a file
+                                 or folder inside ROOT, and its #anchor a heading of that file; in
+                                 docs/ARCHITECTURE.md, every `path` in backticks that starts with
+                                 a top-level folder of ROOT must exist too
 
 Exit 0 when everything holds, 1 with one line per finding otherwise, 2 on a usage error.
 """
@@ -88,26 +87,15 @@ def check_outside(root):
                 line = data.count(b"\n", 0, at) + 1
                 findings.append(f"{rel}:{line}: refers to a path outside the repository "
                                 f"({marker.decode()}...)")
-        if rel.endswith(".md"):
-            text = strip_fences(data.decode("utf-8", "replace"))
-            for m in LINK.finditer(text):
-                target = m.group(1).split("#", 1)[0]
-                if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target):
-                    continue
-                base = root if target.startswith("/") else os.path.dirname(path)
-                if not inside(root, os.path.join(base, target.lstrip("/"))):
-                    line = text.count("\n", 0, m.start()) + 1
-                    findings.append(f"{rel}:{line}: link {m.group(1)} leads outside the repository")
     return findings
 
 
-def check_links(root):
-    doc = os.path.join(root, ARCHITECTURE)
-    if not os.path.isfile(doc):
-        return [f"{ARCHITECTURE}: missing"]
+def check_file_links(root, rel, findings):
+    """Appends a finding for every link of Markdown file `rel` that is broken; returns how many
+    links to files it has."""
+    doc = os.path.join(root, rel)
     with open(doc, encoding="utf-8") as f:
         text = strip_fences(f.read())
-    findings = []
     links = 0
     for m in LINK.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
@@ -117,15 +105,29 @@ def check_links(root):
         links += 1
         path = os.path.normpath(os.path.join(os.path.dirname(doc), target)) if target else doc
         if not inside(root, path):
-            findings.append(f"{ARCHITECTURE}:{line}: link {m.group(1)} leads outside the repository")
+            findings.append(f"{rel}:{line}: link {m.group(1)} leads outside the repository")
         elif not os.path.exists(path):
-            findings.append(f"{ARCHITECTURE}:{line}: link {m.group(1)}: no such file in the repository")
+            findings.append(f"{rel}:{line}: link {m.group(1)}: no such file in the repository")
         elif anchor and path.endswith(".md") and anchor not in anchors(path):
-            findings.append(f"{ARCHITECTURE}:{line}: link {m.group(1)}: no heading #{anchor} in "
+            findings.append(f"{rel}:{line}: link {m.group(1)}: no heading #{anchor} in "
                             f"{os.path.relpath(path, root)}")
-    if links == 0:
+    return links
+
+
+def check_links(root):
+    if not os.path.isfile(os.path.join(root, ARCHITECTURE)):
+        return [f"{ARCHITECTURE}: missing"]
+    files = repo_files(root)
+    findings = []
+    for rel in files:
+        if rel.endswith(".md") and rel != ARCHITECTURE:
+            check_file_links(root, rel, findings)
+    if check_file_links(root, ARCHITECTURE, findings) == 0:
         findings.append(f"{ARCHITECTURE}: no links found (the check would prove nothing)")
-    top_dirs = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and d not in SKIPPED_DIRS}
+    with open(os.path.join(root, ARCHITECTURE), encoding="utf-8") as f:
+        text = strip_fences(f.read())
+    # Top-level folders of the repository's own files (never a build or output folder).
+    top_dirs = {rel.split("/", 1)[0] for rel in files if "/" in rel}
     for m in CODE_SPAN.finditer(text):
         token = m.group(1)
         first = token.split("/", 1)[0]
