@@ -17,8 +17,8 @@ import re
 import subprocess
 import sys
 
-# Built from pieces so that this file does not match what it looks for. These are where a first
-# design of the project lived, outside the repository; nothing here may point there again.
+# Paths outside the repository that files of it once named. Built from pieces so that this file
+# does not match what it looks for.
 OUTSIDE_MARKERS = [b"../" + b"shared", b"/" + b"work/"]
 ARCHITECTURE = "docs/ARCHITECTURE.md"
 # Folders a tree walk skips (they hold build products, never sources).
