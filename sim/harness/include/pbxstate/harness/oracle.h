@@ -1,8 +1,11 @@
 // The oracle: what each node of a cluster may show, computed from the workload log (the local
 // changes nodes accepted, and the HLC each mailbox write got at its writer) and the history of
 // the run (starts, crashes, cuts, transport views) alone. It shares no code with the engine and
-// never asks one: its rules are engine/README.md's "Semantics", written again here. It is the
-// only oracle of the project; every backend's runs are judged by it.
+// never asks one: its rules are engine/README.md's "Semantics", written again here. It judges
+// every scenario run, whatever the backend (it sees a run only through RunRecorder, which any
+// driver of engines can feed: tests/sim/harness/mutation_test.cc feeds it an inproc cluster).
+// tests/cluster/ still has an oracle of its own for its randomized suite, exact only for the
+// workloads that suite generates; it is to be replaced by scenario runs judged by this one.
 //
 // The rules, for a node N at time T (engine/README.md has the contract they follow):
 //
