@@ -273,3 +273,80 @@ TEST(Network, ConsistentTransportViewsAreDisjointCliques) {
 
 }  // namespace
 }  // namespace pbxstate::testing
+
+namespace pbxstate::testing {
+namespace {
+
+// Bandwidth: a frame waits for the frames ahead of it on its link, then takes size * 8 /
+// bandwidth; its delay starts after that.
+TEST(Network, BandwidthQueuesFramesOnTheirLink) {
+  inproc::ClusterOptions opt;
+  opt.nodes = 2;
+  opt.link.delay = milliseconds(1);
+  opt.link.bandwidth_bps = 80'000;  // 10 bytes per millisecond
+  auto c = MakeCluster(opt);
+  ASSERT_TRUE(c);
+  // Pick an instant with nothing on the links, so the two frames below are first in line.
+  MonoTime t = c->now() + seconds(3);
+  PBX_ASSERT_OK(c->RunUntil(t));
+  while (c->frames_in_flight() != 0) {
+    t += milliseconds(1);
+    PBX_ASSERT_OK(c->RunUntil(t));
+  }
+  std::vector<std::pair<MonoTime, std::size_t>> arrivals;  // at node 1, from node 0
+  c->SetTraceHook([&](const inproc::TraceEvent& te) {
+    if (te.kind == TraceKind::kDelivered && te.node == 1 && te.peer == 0) arrivals.emplace_back(te.at, te.bytes);
+  });
+  PBX_ASSERT_OK(c->SetDeviceState(0, "PJSIP/alice", DeviceState::kBusy));
+  PBX_ASSERT_OK(c->SetDeviceState(0, "PJSIP/bob", DeviceState::kInUse));
+  PBX_ASSERT_OK(c->Advance(milliseconds(500)));
+  ASSERT_GE(arrivals.size(), 2u);
+  auto transmit = [](std::size_t bytes) { return Duration((bytes * 8 * 1'000'000'000 + 79'999) / 80'000); };
+  EXPECT_EQ(arrivals[0].first, t + transmit(arrivals[0].second) + milliseconds(1));
+  EXPECT_EQ(arrivals[1].first, t + transmit(arrivals[0].second) + transmit(arrivals[1].second) + milliseconds(1));
+  EXPECT_EQ(ToString(c->DeviceStateAt(1, "PJSIP/bob")), "INUSE");
+}
+
+// RunBefore stops the clock at an instant before anything due then: a frame due at t is still
+// in flight, and lands with RunUntil(t).
+TEST(Network, RunBeforeLeavesTheInstantsEventsForLater) {
+  inproc::ClusterOptions opt;
+  opt.nodes = 2;
+  opt.link.delay = milliseconds(5);
+  opt.engine.heartbeat_interval = seconds(10);
+  opt.engine.suspect_after = seconds(30);
+  auto c = MakeCluster(opt);
+  ASSERT_TRUE(c);
+  PBX_ASSERT_OK(c->RunUntil(MonoTime(seconds(1))));
+  PBX_ASSERT_OK(c->SetDeviceState(0, "PJSIP/alice", DeviceState::kBusy));
+  const MonoTime due = c->now() + milliseconds(5);
+  PBX_ASSERT_OK(c->RunBefore(due));
+  EXPECT_EQ(c->now(), due);
+  EXPECT_EQ(c->DeviceStateAt(1, "PJSIP/alice"), std::nullopt);
+  PBX_ASSERT_OK(c->RunUntil(due));
+  EXPECT_EQ(ToString(c->DeviceStateAt(1, "PJSIP/alice")), "BUSY");
+  EXPECT_FALSE(c->RunBefore(MonoTime(seconds(1))).ok()) << "before now()";
+}
+
+// CutLinks cuts two whole sides one way at once.
+TEST(Network, CutLinksCutsOneWayBetweenSides) {
+  inproc::ClusterOptions opt;
+  opt.nodes = 4;
+  auto c = MakeCluster(opt);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->CutLinks({0}, {9}).ok());
+  PBX_ASSERT_OK(c->CutLinks({0, 1}, {2, 3}));
+  for (std::size_t a : {0u, 1u}) {
+    for (std::size_t b : {2u, 3u}) {
+      EXPECT_FALSE(c->Reachable(a, b)) << a << "->" << b;
+      EXPECT_TRUE(c->Reachable(b, a)) << b << "->" << a;
+    }
+  }
+  EXPECT_TRUE(c->Reachable(0, 1));
+  EXPECT_TRUE(c->Reachable(2, 3));
+  c->Heal();
+  EXPECT_TRUE(c->Reachable(0, 2));
+}
+
+}  // namespace
+}  // namespace pbxstate::testing

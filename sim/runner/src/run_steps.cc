@@ -1,0 +1,139 @@
+#include "run_steps.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace pbxstate::runner {
+namespace {
+
+using scenario::Scenario;
+
+// One-way delay of a call's hop between two servers: their LAN, or both LANs and the link
+// between their sites, as configured (a degradation in force is not applied to hops).
+Duration HopDelay(const Scenario& s, NodeId a, NodeId b) {
+  const std::size_t sa = s.topology.SiteOf(a), sb = s.topology.SiteOf(b);
+  if (sa == sb) return s.topology.sites[sa].lan.delay;
+  const scenario::SiteLink* link = s.topology.FindLink(sa, sb);
+  assert(link != nullptr);
+  return s.topology.sites[sa].lan.delay + link->params.delay + s.topology.sites[sb].lan.delay;
+}
+
+}  // namespace
+
+Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::string& field, const std::string& what) {
+  return Status::InvalidArgument(s.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
+                                 field + ": " + what);
+}
+
+void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, CallWorld* calls) {
+  rec.FaultApplied(t, f);
+  if (calls == nullptr) return;
+  calls->reach.Apply(f);
+  if (const auto* c = std::get_if<scenario::Crash>(&f.what)) calls->truth.ServerCrashed(c->node);
+}
+
+void MakeChange(const harness::PlannedChange& c, Engine* e, Duration now, harness::RunRecorder& rec,
+                CallWorld* calls) {
+  if (e == nullptr) {
+    rec.ChangeSkipped(now, c);
+    return;
+  }
+  Status st;
+  switch (c.kind) {
+    case EntryKind::kDevice:
+      st = e->SetDeviceState(c.key, c.state);
+      break;
+    case EntryKind::kMailbox:
+      st = e->SetMailbox(c.key, c.counts);
+      break;
+    case EntryKind::kRegistration:
+      if (c.remove) {
+        st = e->RemoveRegistration(c.key);
+      } else {
+        const WallTime expires{Duration(harness::kSimEpochNs) + now + c.expires_in};
+        st = e->SetRegistration(c.key, RegistrationInfo{c.contact, expires, c.status, 0});
+      }
+      break;
+  }
+  rec.ChangeMade(now, c, st);
+  if (calls != nullptr && st.ok()) calls->truth.ChangeAccepted(now, c);
+}
+
+// One call under one strategy, hop by hop on the host's clock (scenario::RoutingStrategy).
+struct CallRouting::InFlight {
+  std::size_t call;
+  scenario::RoutingStrategy strategy;
+  NodeId at;
+  std::uint32_t hops = 0;
+  std::uint32_t min_hops = 0;
+  std::uint32_t stale_sends = 0;
+  std::vector<NodeId> visited;
+};
+
+CallRouting::CallRouting(const Scenario& s, CallHost& host, CallWorld& world)
+    : s_(s), host_(host), world_(world), calls_(harness::ExpandCalls(s)) {}
+
+CallRouting::~CallRouting() = default;
+
+void CallRouting::Schedule() {
+  if (!calls_.empty()) host_.At(calls_.front().at, [this] { Pump(); });
+}
+
+void CallRouting::Pump() {
+  const Duration now = host_.Now();
+  while (next_ < calls_.size() && calls_[next_].at <= now) Place(next_++);
+  if (next_ < calls_.size()) host_.At(calls_[next_].at, [this] { Pump(); });
+}
+
+void CallRouting::Place(std::size_t i) {
+  const harness::PlannedCall& pc = calls_[i];
+  const Duration now = host_.Now();
+  world_.rec.Placed(pc);
+  // A dead entry server does not take calls: the caller's trunk fails over to the next one.
+  const auto& entries = s_.calls->nodes;
+  const auto first = std::find(entries.begin(), entries.end(), pc.entry) - entries.begin();
+  NodeId entry = kNoNode;
+  for (std::size_t k = 0; k < entries.size() && entry == kNoNode; ++k) {
+    const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
+    if (world_.reach.Up(n)) entry = n;
+  }
+  const std::string aor = scenario::GeneratedAorName(pc.aor);
+  if (entry == kNoNode || !world_.truth.Registered(aor, now)) {
+    world_.rec.Unroutable(pc);
+    return;
+  }
+  for (scenario::RoutingStrategy st : s_.calls->strategies) {
+    auto c = std::make_shared<InFlight>(InFlight{i, st, entry, 0, 0, 0, {}});
+    c->min_hops = world_.truth.Holds(aor, entry, now) ? 0 : 1;
+    c->visited.push_back(entry);
+    Arrive(c);
+  }
+}
+
+void CallRouting::Finish(const InFlight& c, harness::CallOutcome outcome) {
+  world_.rec.Finished(c.strategy, calls_[c.call], outcome, c.hops, c.min_hops, c.stale_sends);
+}
+
+void CallRouting::Arrive(const std::shared_ptr<InFlight>& c) {
+  const Duration now = host_.Now();
+  const std::string aor = scenario::GeneratedAorName(calls_[c->call].aor);
+  if (world_.truth.Holds(aor, c->at, now)) return Finish(*c, harness::CallOutcome::kCompleted);
+  if (c->hops >= s_.calls->hop_limit) return Finish(*c, harness::CallOutcome::kHopLimit);
+  const Engine* e = host_.engine(c->at);
+  assert(e != nullptr);
+  const harness::Hop hop = harness::NextHop(c->strategy, *e, c->at, aor, s_.topology.node_count());
+  if (!world_.reach.Reaches(c->at, hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
+  ++c->hops;
+  host_.At(now + HopDelay(s_, c->at, hop.to), [this, c, hop, aor] {
+    if (!world_.reach.Up(hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
+    if (std::find(c->visited.begin(), c->visited.end(), hop.to) != c->visited.end()) {
+      return Finish(*c, harness::CallOutcome::kLooped);
+    }
+    if (hop.from_location && !world_.truth.Holds(aor, hop.to, host_.Now())) ++c->stale_sends;
+    c->at = hop.to;
+    c->visited.push_back(hop.to);
+    Arrive(c);
+  });
+}
+
+}  // namespace pbxstate::runner
