@@ -36,6 +36,7 @@ inline constexpr Duration kMaxNetworkDelay = 10s;
 struct SourcePos {
   int line = 0;
   int column = 0;
+  friend bool operator==(const SourcePos&, const SourcePos&) = default;
 };
 
 enum class TransportMode {
@@ -50,6 +51,7 @@ struct LanParams {
   Duration delay = 100us;
   std::uint64_t bandwidth_bps = 1'000'000'000;
   double loss = 0.0;  // fraction of frames lost, 0..1
+  friend bool operator==(const LanParams&, const LanParams&) = default;
 };
 
 // The path between two sites' LANs. Jitter adds a uniform [-jitter, +jitter] to the delay per
@@ -59,6 +61,7 @@ struct LinkParams {
   Duration jitter = 0ms;
   double loss = 0.0;
   std::uint64_t bandwidth_bps = 100'000'000;
+  friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
 
 struct Site {
@@ -67,6 +70,7 @@ struct Site {
   NodeId first_node = 1;  // the site holds first_node .. first_node + node_count - 1
   LanParams lan;
   SourcePos pos;
+  friend bool operator==(const Site&, const Site&) = default;
 };
 
 // Sites are indices into Topology::sites; a < b.
@@ -74,6 +78,7 @@ struct SiteLink {
   std::size_t a = 0;
   std::size_t b = 0;
   LinkParams params;
+  friend bool operator==(const SiteLink&, const SiteLink&) = default;
 };
 
 struct Topology {
@@ -88,6 +93,7 @@ struct Topology {
   const SiteLink* FindLink(std::size_t a, std::size_t b) const;
   // Index of the site called `name`, or nullopt.
   std::optional<std::size_t> FindSite(std::string_view name) const;
+  friend bool operator==(const Topology&, const Topology&) = default;
 };
 
 // --- workload ---
@@ -103,6 +109,7 @@ struct Mix {
   double device = 1.0;
   double mwi = 0.0;
   double registration = 0.0;
+  friend bool operator==(const Mix&, const Mix&) = default;
 };
 
 // Device-state changes at `rate_per_s` across `nodes` (all nodes when empty) from `at` for
@@ -111,6 +118,7 @@ struct CallStorm {
   Duration length{};
   double rate_per_s = 0;
   std::vector<NodeId> nodes;
+  friend bool operator==(const CallStorm&, const CallStorm&) = default;
 };
 
 // `node` re-registers AORs homed on it at `rate_per_s`: `count` of them, or all when 0.
@@ -118,30 +126,36 @@ struct RegistrationStorm {
   NodeId node = kNoNode;
   double rate_per_s = 0;
   std::uint32_t count = 0;
+  friend bool operator==(const RegistrationStorm&, const RegistrationStorm&) = default;
 };
 
 struct Burst {
   Duration at{};
   std::variant<CallStorm, RegistrationStorm> what;
   SourcePos pos;
+  friend bool operator==(const Burst&, const Burst&) = default;
 };
 
 struct DeviceChange {
   std::string device;  // "Custom:mystate", "PJSIP/alice"
   DeviceState state = DeviceState::kNotInUse;
+  friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
 };
 struct MailboxChange {
   std::string mailbox;  // "1000@default"
   MailboxCounts counts;
+  friend bool operator==(const MailboxChange&, const MailboxChange&) = default;
 };
 struct RegistrationSet {
   std::string aor;
   std::string contact;
   Duration expires{};  // from the moment of the change
   ContactStatus status = ContactStatus::kReachable;
+  friend bool operator==(const RegistrationSet&, const RegistrationSet&) = default;
 };
 struct RegistrationRemove {
   std::string aor;
+  friend bool operator==(const RegistrationRemove&, const RegistrationRemove&) = default;
 };
 
 // One explicit change, made by `node` at `at`.
@@ -150,6 +164,7 @@ struct TimedChange {
   NodeId node = kNoNode;
   std::variant<DeviceChange, MailboxChange, RegistrationSet, RegistrationRemove> what;
   SourcePos pos;
+  friend bool operator==(const TimedChange&, const TimedChange&) = default;
 };
 
 // Registration churn over the generated AORs (scenarios/README.md, "churn"): every AOR
@@ -165,6 +180,7 @@ struct Churn {
   double lapse_per_s = 0;
   Duration lapse_expiry = 10s;
   SourcePos pos;
+  friend bool operator==(const Churn&, const Churn&) = default;
 };
 
 // Generated keys are named by GeneratedDeviceName() and friends, indices from 0.
@@ -186,6 +202,7 @@ struct Workload {
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
   std::optional<Churn> churn;            // owns the AORs' registrations when set
+  friend bool operator==(const Workload&, const Workload&) = default;
 };
 
 // --- calls ---
@@ -208,6 +225,7 @@ struct CallBurst {
   Duration length{};
   double rate_per_s = 0;
   SourcePos pos;
+  friend bool operator==(const CallBurst&, const CallBurst&) = default;
 };
 
 // Calls for generated AORs arrive at entry servers, evenly spaced, each for an AOR drawn with
@@ -222,6 +240,7 @@ struct Calls {
   std::vector<RoutingStrategy> strategies{RoutingStrategy::kBlindPeer, RoutingStrategy::kLocation};
   std::uint32_t hop_limit = 0;  // hops a call may take; after loading: nodes - 1 when unset
   SourcePos pos;
+  friend bool operator==(const Calls&, const Calls&) = default;
 };
 
 std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
@@ -243,20 +262,26 @@ std::string ScenarioClusterKey(std::uint64_t seed);
 struct Partition {
   std::vector<std::vector<NodeId>> sides;
   bool one_way = false;
+  friend bool operator==(const Partition&, const Partition&) = default;
 };
 // Ends the partition or isolation in force.
-struct Heal {};
+struct Heal {
+  friend bool operator==(const Heal&, const Heal&) = default;
+};
 // Cuts `node` off from every other node (a partition {node} | rest).
 struct Isolate {
   NodeId node = kNoNode;
+  friend bool operator==(const Isolate&, const Isolate&) = default;
 };
 // The node stops at once: no frames, no timers, state lost.
 struct Crash {
   NodeId node = kNoNode;
+  friend bool operator==(const Crash&, const Crash&) = default;
 };
 // A crashed node starts again with a new incarnation and empty state.
 struct Restart {
   NodeId node = kNoNode;
+  friend bool operator==(const Restart&, const Restart&) = default;
 };
 
 // A site's LAN (site index; 0 in the one-LAN form) or the link between two sites.
@@ -275,16 +300,19 @@ struct Degrade {
   std::optional<Duration> jitter;  // links only
   std::optional<double> loss;
   std::optional<std::uint64_t> bandwidth_bps;
+  friend bool operator==(const Degrade&, const Degrade&) = default;
 };
 // The target's configured parameters again.
 struct Restore {
   NetworkTarget target;
+  friend bool operator==(const Restore&, const Restore&) = default;
 };
 
 struct Fault {
   Duration at{};
   std::variant<Partition, Heal, Isolate, Degrade, Restore, Crash, Restart> what;
   SourcePos pos;
+  friend bool operator==(const Fault&, const Fault&) = default;
 };
 
 // --- the scenario ---
