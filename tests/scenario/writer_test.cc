@@ -58,13 +58,16 @@ cluster:
     - {name: lyon, nodes: 2}
     - {name: nyc, nodes: 1}
   auth: true
+  membership: transport
+  views: per_node
+  view_delay: 120ms
 network:
-  lan: {delay: 250us, bandwidth: 10Gbps, loss: 0.1%}
+  lan: {delay: 250us, bandwidth: 10Gbps, loss: 0.1%, duplicate: 1%}
   sites:
-    lyon: {loss: 2%, delay: 1ms}
-  wan: {delay: 40ms, jitter: 5ms, loss: 1%, bandwidth: 50Mbps}
+    lyon: {loss: 2%, delay: 1ms, reorder: 5%, reorder_delay: 3ms}
+  wan: {delay: 40ms, jitter: 5ms, loss: 1%, bandwidth: 50Mbps, reorder: 0.5%}
   links:
-    - {between: [lyon, nyc], delay: 90ms, jitter: 90ms}
+    - {between: [lyon, nyc], delay: 90ms, jitter: 90ms, duplicate: 2%, reorder: 0%}
 transport: unicast
 engine:
   batch_window: 20ms
@@ -122,7 +125,7 @@ calls:
   hop_limit: 3
 faults:
   - {at: 1s, degrade: {link: [paris, lyon], loss: 15%, delay: 150ms}}
-  - {at: 1s, degrade: {site: nyc, bandwidth: 1Mbps}}
+  - {at: 1s, degrade: {site: nyc, bandwidth: 1Mbps, duplicate: 10%, reorder: 20%, reorder_delay: 1s}}
   - {at: 2s, partition: [[1, 2], [lyon]]}
   - {at: 3s, partition: [[6, 4]], one_way: true}
   - {at: 4s, partition: [[3], [1, 2, 4, 5, 6]]}
@@ -177,6 +180,12 @@ TEST(Writer, SameScenarioSeesEveryPart) {
       [](Scenario& x) { x.quiet = 1s; },
       [](Scenario& x) { x.topology.sites[1].lan.loss = 0.5; },
       [](Scenario& x) { x.topology.links[2].params.jitter = 1ms; },
+      [](Scenario& x) { x.topology.sites[0].lan.frames.duplicate = 0.5; },
+      [](Scenario& x) { x.topology.links[0].params.frames.reorder_delay = 1ms; },
+      [](Scenario& x) { x.membership.views = ViewModel::kConsistent; },
+      [](Scenario& x) { x.membership.view_delay = 1ms; },
+      [](Scenario& x) { x.membership.source.reset(); },
+      [](Scenario& x) { std::get<Degrade>(x.faults[1].what).reorder.reset(); },
       [](Scenario& x) { x.engine.max_received_ranges = 9; },
       [](Scenario& x) { x.engine.join_digest_fanout = 9; },
       [](Scenario& x) { x.workload.mix.mwi = 0.2; },
@@ -194,6 +203,8 @@ TEST(Writer, SameScenarioSeesEveryPart) {
   moved.file = "elsewhere.yaml";
   moved.faults[0].pos = {99, 3};
   moved.checks[0].line = 77;
+  moved.membership.pos = {5, 5};
+  moved.topology.sites[2].lan.frames.pos = {1, 1};
   EXPECT_TRUE(SameScenario(s, moved));
 }
 

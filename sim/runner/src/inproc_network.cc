@@ -13,6 +13,21 @@ double AnyOf(std::initializer_list<double> chances) {
   return 1.0 - none;
 }
 
+// Duplication and reordering along a path of parts: a frame is duplicated (held back) when any
+// part does it; held back by the longest hold of the parts that reorder.
+void AddFrameFaults(std::initializer_list<const scenario::FrameFaults*> parts, inproc::LinkFaults* f) {
+  double single = 1.0, in_order = 1.0;
+  Duration hold{};
+  for (const scenario::FrameFaults* p : parts) {
+    single *= 1.0 - p->duplicate;
+    in_order *= 1.0 - p->reorder;
+    if (p->reorder > 0) hold = std::max(hold, p->reorder_delay);
+  }
+  f->duplicate = 1.0 - single;
+  f->reorder = 1.0 - in_order;
+  f->reorder_delay = hold;
+}
+
 }  // namespace
 
 InprocNetwork::InprocNetwork(const scenario::Topology& topology) : topology_(topology) {
@@ -27,6 +42,7 @@ inproc::LinkFaults InprocNetwork::Path(std::size_t from, std::size_t to) const {
     f.delay = a.delay;
     f.loss = a.loss;
     f.bandwidth_bps = a.bandwidth_bps;
+    AddFrameFaults({&a.frames}, &f);
     return f;
   }
   const scenario::LanParams& b = lans_[to];
@@ -39,8 +55,17 @@ inproc::LinkFaults InprocNetwork::Path(std::size_t from, std::size_t to) const {
   f.jitter = 2 * l.jitter;
   f.loss = AnyOf({a.loss, l.loss, b.loss});
   f.bandwidth_bps = std::min({a.bandwidth_bps, l.bandwidth_bps, b.bandwidth_bps});
+  AddFrameFaults({&a.frames, &l.frames, &b.frames}, &f);
   return f;
 }
+
+namespace {
+void DegradeFrames(const scenario::Degrade& d, scenario::FrameFaults* f) {
+  if (d.duplicate) f->duplicate = *d.duplicate;
+  if (d.reorder) f->reorder = *d.reorder;
+  if (d.reorder_delay) f->reorder_delay = *d.reorder_delay;
+}
+}  // namespace
 
 void InprocNetwork::Degrade(const scenario::Degrade& d) {
   const scenario::NetworkTarget& t = d.target;
@@ -49,6 +74,7 @@ void InprocNetwork::Degrade(const scenario::Degrade& d) {
     if (d.delay) lan.delay = *d.delay;
     if (d.loss) lan.loss = *d.loss;
     if (d.bandwidth_bps) lan.bandwidth_bps = *d.bandwidth_bps;
+    DegradeFrames(d, &lan.frames);
     lans_[t.site] = lan;
     return;
   }
@@ -59,6 +85,7 @@ void InprocNetwork::Degrade(const scenario::Degrade& d) {
   if (d.jitter) p.jitter = *d.jitter;
   if (d.loss) p.loss = *d.loss;
   if (d.bandwidth_bps) p.bandwidth_bps = *d.bandwidth_bps;
+  DegradeFrames(d, &p.frames);
   links_[static_cast<std::size_t>(link - topology_.links.data())] = p;
 }
 

@@ -2,7 +2,8 @@
 // directed link per pair of nodes and no shared medium, so every path becomes that pair's
 // LinkFaults: within a site its LAN; between sites the sender's LAN, the link and the
 // receiver's LAN in a row (delays add up; a frame survives each part's loss independently),
-// with the link's jitter (delay +- jitter, uniform) and the narrowest part's bandwidth. Each pair
+// with the link's jitter (delay +- jitter, uniform), the narrowest part's bandwidth, and a frame
+// duplicated (held back) when any part duplicates (reorders) it. Each pair
 // has that bandwidth to itself: a LAN is not one shared medium as in ns-3. Degradations replace a
 // target's parameters until restored, as in scenarios/README.md.
 #pragma once

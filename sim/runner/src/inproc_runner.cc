@@ -131,7 +131,11 @@ inproc::ClusterOptions OptionsFor(const Scenario& s, const InprocNetwork& net) {
   o.nodes = s.topology.node_count();
   o.seed = s.seed;
   o.engine = s.engine;
-  o.membership = MembershipSource::kHeartbeat;
+  // Without a membership service of its own, the cluster's default is the engines' heartbeats.
+  o.membership = s.membership.source.value_or(MembershipSource::kHeartbeat);
+  o.transport_views = s.membership.views == scenario::ViewModel::kPerNode ? inproc::TransportViews::kPerNode
+                                                                          : inproc::TransportViews::kConsistent;
+  o.membership_delay = s.membership.view_delay;
   o.link = net.Path(0, 0);
   return o;
 }
@@ -204,7 +208,7 @@ Status CheckInprocSupport(const Scenario& s) {
   EngineConfig probe = s.engine;
   probe.node_id = 1;
   probe.incarnation = 1;
-  probe.membership = MembershipSource::kHeartbeat;
+  probe.membership = s.membership.source.value_or(MembershipSource::kHeartbeat);
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
   return Status::Ok();
 }

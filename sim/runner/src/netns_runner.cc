@@ -23,6 +23,7 @@
 #include "pbxstate/netns/interrupt.h"
 #include "pbxstate/netns/pbxstated_config.h"
 #include "pbxstate/netns/shaping.h"
+#include "run_steps.h"
 
 namespace pbxstate::runner {
 namespace {
@@ -51,11 +52,6 @@ std::int64_t ClockNs(clockid_t id) {
   timespec ts{};
   clock_gettime(id, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::string& field, const std::string& what) {
-  return Status::InvalidArgument(s.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
-                                 field + ": " + what);
 }
 
 netns::NetemParams LanNetem(const scenario::LanParams& lan) {
@@ -755,6 +751,16 @@ Status CheckNetnsSupport(const Scenario& s) {
   probe.membership = MembershipSource::kTransport;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
   const std::uint32_t count = s.topology.node_count();
+  if (s.membership.source == MembershipSource::kHeartbeat) {
+    return Where(s, s.membership.pos, "cluster.membership",
+                 "pbxstated takes its membership from corosync CPG (write transport, or leave it out)");
+  }
+  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
+    return Where(s, s.membership.pos, "cluster.views",
+                 "corosync forms the views (consistent, when totem decides); per_node views and view_delay are "
+                 "for --backend inproc");
+  }
+  if (Status st = RefuseFrameFaults(s, "netns"); !st.ok()) return st;
   if (s.topology.sites.size() > 1) {
     return Where(s, s.topology.sites[1].pos, "cluster.sites",
                  "the netns backend builds one LAN (one bridge); sites joined by WAN links are not modelled there "

@@ -133,9 +133,12 @@ Status CheckNs3Support(const Scenario& s) {
   probe.node_id = 1;
   probe.incarnation = 1;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
-  if (s.engine.membership != MembershipSource::kHeartbeat) {
-    return Status::InvalidArgument(s.file + ": engine.membership: the ns-3 backend has no membership service; use heartbeat");
+  if (s.membership.source == MembershipSource::kTransport) {
+    return Where(s, s.membership.pos, "cluster.membership",
+                 "the ns-3 backend has no membership service: the engines' heartbeats are the membership "
+                 "(write heartbeat, or run this scenario with --backend inproc)");
   }
+  if (Status st = RefuseFrameFaults(s, "ns-3"); !st.ok()) return st;
   for (const scenario::Fault& f : s.faults) {
     if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
       if (d->bandwidth_bps) {

@@ -25,6 +25,29 @@ Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::strin
                                  field + ": " + what);
 }
 
+Status RefuseFrameFaults(const Scenario& s, const std::string& backend) {
+  const std::string why = "the " + backend +
+                          " backend does not duplicate or reorder frames yet (run this scenario with "
+                          "--backend inproc)";
+  for (const scenario::Site& site : s.topology.sites) {
+    if (site.lan.frames.any()) {
+      return Where(s, site.lan.frames.pos, s.topology.named_sites ? "network: LAN of site " + site.name : "network.lan",
+                   why);
+    }
+  }
+  for (const scenario::SiteLink& l : s.topology.links) {
+    if (l.params.frames.any()) {
+      return Where(s, l.params.frames.pos,
+                   "network: link " + s.topology.sites[l.a].name + " - " + s.topology.sites[l.b].name, why);
+    }
+  }
+  for (const scenario::Fault& f : s.faults) {
+    const auto* d = std::get_if<scenario::Degrade>(&f.what);
+    if (d != nullptr && d->frame_faults()) return Where(s, f.pos, "faults.degrade", why);
+  }
+  return Status::Ok();
+}
+
 void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, CallWorld* calls) {
   rec.FaultApplied(t, f);
   if (calls == nullptr) return;

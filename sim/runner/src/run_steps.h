@@ -22,6 +22,11 @@ namespace pbxstate::runner {
 Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const std::string& field,
              const std::string& what);
 
+// Refuses duplication and reordering of frames (LAN and link keys duplicate and reorder, and
+// degrades that set them) for a backend that does not model them yet, naming where the first
+// use is written. Ok when the scenario has none.
+Status RefuseFrameFaults(const scenario::Scenario& s, const std::string& backend);
+
 // What routing calls needs besides the engines: the truth about phones and servers, and the
 // per-strategy accounting. Fed by the runner as faults and changes happen (FaultDone,
 // MakeChange).

@@ -122,12 +122,19 @@ std::string Flow(const std::vector<std::pair<std::string, std::string>>& kv) {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
+void FrameKeys(const FrameFaults& f, const FrameFaults& base, const std::string& field, Errors& e, KeyValues* kv) {
+  if (f.duplicate != base.duplicate) kv->emplace_back("duplicate", Share(f.duplicate, field + ".duplicate", e));
+  if (f.reorder != base.reorder) kv->emplace_back("reorder", Share(f.reorder, field + ".reorder", e));
+  if (f.reorder_delay != base.reorder_delay) kv->emplace_back("reorder_delay", Dur(f.reorder_delay));
+}
+
 // The keys of `lan` that differ from `base`.
 KeyValues LanKeys(const LanParams& lan, const LanParams& base, const std::string& field, Errors& e) {
   KeyValues kv;
   if (lan.delay != base.delay) kv.emplace_back("delay", Dur(lan.delay));
   if (lan.bandwidth_bps != base.bandwidth_bps) kv.emplace_back("bandwidth", FormatBandwidth(lan.bandwidth_bps));
   if (lan.loss != base.loss) kv.emplace_back("loss", Share(lan.loss, field + ".loss", e));
+  FrameKeys(lan.frames, base.frames, field, e, &kv);
   return kv;
 }
 
@@ -137,6 +144,7 @@ KeyValues LinkKeys(const LinkParams& l, const LinkParams& base, const std::strin
   if (l.jitter != base.jitter) kv.emplace_back("jitter", Dur(l.jitter));
   if (l.loss != base.loss) kv.emplace_back("loss", Share(l.loss, field + ".loss", e));
   if (l.bandwidth_bps != base.bandwidth_bps) kv.emplace_back("bandwidth", FormatBandwidth(l.bandwidth_bps));
+  FrameKeys(l.frames, base.frames, field, e, &kv);
   return kv;
 }
 
@@ -179,6 +187,10 @@ class Writer {
       for (const Site& site : t.sites) Line("    - " + Flow({{"name", Str(site.name)}, {"nodes", std::to_string(site.node_count)}}));
     }
     if (s_.auth) Line("  auth: true");
+    const Membership& m = s_.membership;
+    if (m.source) Line(std::string("  membership: ") + (*m.source == MembershipSource::kTransport ? "transport" : "heartbeat"));
+    if (m.views != ViewModel::kConsistent) Line("  views: per_node");
+    if (m.view_delay != Duration{}) Line("  view_delay: " + Dur(m.view_delay));
   }
 
   void Network() {
@@ -417,6 +429,9 @@ class Writer {
       if (d->jitter) parts.push_back("jitter: " + Dur(*d->jitter));
       if (d->loss) parts.push_back("loss: " + Share(*d->loss, "faults.degrade.loss", e_));
       if (d->bandwidth_bps) parts.push_back("bandwidth: " + FormatBandwidth(*d->bandwidth_bps));
+      if (d->duplicate) parts.push_back("duplicate: " + Share(*d->duplicate, "faults.degrade.duplicate", e_));
+      if (d->reorder) parts.push_back("reorder: " + Share(*d->reorder, "faults.degrade.reorder", e_));
+      if (d->reorder_delay) parts.push_back("reorder_delay: " + Dur(*d->reorder_delay));
       std::string body;
       for (std::size_t i = 0; i < parts.size(); ++i) body += (i ? ", " : "") + parts[i];
       return "{" + at + ", degrade: {" + body + "}}";
@@ -439,7 +454,12 @@ class Writer {
 // `s` without what says where it was written.
 Scenario WithoutPositions(Scenario s) {
   s.file.clear();
-  for (Site& site : s.topology.sites) site.pos = {};
+  for (Site& site : s.topology.sites) {
+    site.pos = {};
+    site.lan.frames.pos = {};
+  }
+  for (SiteLink& link : s.topology.links) link.params.frames.pos = {};
+  s.membership.pos = {};
   for (Burst& b : s.workload.bursts) b.pos = {};
   for (TimedChange& c : s.workload.changes) c.pos = {};
   if (s.workload.churn) s.workload.churn->pos = {};
@@ -483,7 +503,8 @@ Status WriteScenario(const Scenario& s, std::string* out) {
 bool SameScenario(const Scenario& a_in, const Scenario& b_in) {
   const Scenario a = WithoutPositions(a_in), b = WithoutPositions(b_in);
   return a.name == b.name && a.description == b.description && a.seed == b.seed && a.duration == b.duration &&
-         a.quiet == b.quiet && a.topology == b.topology && a.auth == b.auth && a.transport == b.transport &&
+         a.quiet == b.quiet && a.topology == b.topology && a.auth == b.auth && a.membership == b.membership &&
+         a.transport == b.transport &&
          SameEngine(a.engine, b.engine) && a.workload == b.workload && a.calls == b.calls && a.faults == b.faults &&
          a.checks == b.checks;
 }

@@ -46,11 +46,24 @@ enum class TransportMode {
 };
 std::string_view TransportModeName(TransportMode mode);
 
+// What a LAN or link does to single frames beyond losing them: deliver some twice, hold some
+// back so later ones overtake them. Honoured by the inproc backend; ns-3 and netns refuse a
+// scenario that asks for either (scenarios/README.md, "Backends").
+struct FrameFaults {
+  double duplicate = 0.0;                    // fraction of frames delivered twice, 0..1
+  double reorder = 0.0;                      // fraction of frames held back by reorder_delay, 0..1
+  Duration reorder_delay = 20ms;             // on top of the frame's delay
+  SourcePos pos;                             // where a duplicate or reorder key was written
+  bool any() const { return duplicate > 0 || reorder > 0; }
+  friend bool operator==(const FrameFaults&, const FrameFaults&) = default;
+};
+
 // One site's LAN: every frame between two nodes of the site crosses it.
 struct LanParams {
   Duration delay = 100us;
   std::uint64_t bandwidth_bps = 1'000'000'000;
   double loss = 0.0;  // fraction of frames lost, 0..1
+  FrameFaults frames;
   friend bool operator==(const LanParams&, const LanParams&) = default;
 };
 
@@ -61,6 +74,7 @@ struct LinkParams {
   Duration jitter = 0ms;
   double loss = 0.0;
   std::uint64_t bandwidth_bps = 100'000'000;
+  FrameFaults frames;
   friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
 
@@ -300,6 +314,10 @@ struct Degrade {
   std::optional<Duration> jitter;  // links only
   std::optional<double> loss;
   std::optional<std::uint64_t> bandwidth_bps;
+  std::optional<double> duplicate;        // FrameFaults, as above
+  std::optional<double> reorder;
+  std::optional<Duration> reorder_delay;
+  bool frame_faults() const { return duplicate.value_or(0) > 0 || reorder.value_or(0) > 0; }
   friend bool operator==(const Degrade&, const Degrade&) = default;
 };
 // The target's configured parameters again.
@@ -313,6 +331,29 @@ struct Fault {
   std::variant<Partition, Heal, Isolate, Degrade, Restore, Crash, Restart> what;
   SourcePos pos;
   friend bool operator==(const Fault&, const Fault&) = default;
+};
+
+// --- membership ---
+
+// How the nodes learn who is in the cluster (cluster.membership and friends).
+enum class ViewModel {
+  // Like Corosync's totem: the nodes that reach each other both ways form disjoint groups, each
+  // member of a group has the same view, and frames do not cross a view's boundary.
+  kConsistent,
+  // Each node's view is every node it reaches both ways; views need not agree, and frames travel
+  // wherever the links let them (harsher than CPG).
+  kPerNode,
+};
+
+struct Membership {
+  // The engines' source; unset: the backend's own (heartbeats in ns-3 and inproc, CPG in netns).
+  std::optional<MembershipSource> source;
+  // With kTransport: how views are formed, and how long after a change of the network a node
+  // gets its new view. Defaults are what CPG does: consistent, at once.
+  ViewModel views = ViewModel::kConsistent;
+  Duration view_delay{};
+  SourcePos pos;  // where cluster.membership was written; 0 when it was not
+  friend bool operator==(const Membership&, const Membership&) = default;
 };
 
 // --- the scenario ---
@@ -331,6 +372,7 @@ struct Scenario {
   // ScenarioClusterKey(seed) of the run's seed; the backends put it in EngineConfig::cluster_keys
   // (ns-3) or in a key file per node (netns). false: frames are unauthenticated.
   bool auth = false;
+  Membership membership;
   TransportMode transport = TransportMode::kMulticast;
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.
