@@ -350,3 +350,37 @@ TEST(Network, CutLinksCutsOneWayBetweenSides) {
 
 }  // namespace
 }  // namespace pbxstate::testing
+
+namespace pbxstate::testing {
+namespace {
+
+// kConsistent views keep CPG's virtual synchrony: a frame sent in the old view reaches every
+// member that moves on together before their new view, even across a slow link. Without it,
+// node 2 (slow link) would drop node 0's write as from a non-member while node 1 applied it,
+// and with anti-entropy off nothing would ever repair the difference.
+TEST(Network, ConsistentViewsDeliverTheOldViewsFramesFirst) {
+  inproc::ClusterOptions opt;
+  opt.nodes = 3;
+  opt.membership = MembershipSource::kTransport;
+  opt.transport_views = inproc::TransportViews::kConsistent;
+  opt.engine.anti_entropy_interval = Duration::zero();
+  auto c = MakeCluster(opt);
+  ASSERT_TRUE(c);
+  inproc::LinkFaults slow;
+  slow.delay = milliseconds(50);
+  PBX_ASSERT_OK(c->SetLinkFaults(0, 2, slow));
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  PBX_ASSERT_OK(c->SetMailbox(0, "100@default", {3, 1, 0}));
+  PBX_ASSERT_OK(c->Advance(milliseconds(10)));  // at node 1 already, 40 ms from node 2
+  PBX_ASSERT_OK(c->Partition({{0}, {1, 2}}));
+  PBX_ASSERT_OK(c->Advance(seconds(5)));
+  for (std::size_t i : {1u, 2u}) {
+    auto m = c->MailboxAt(i, "100@default");
+    ASSERT_TRUE(m.has_value()) << "node " << i;
+    EXPECT_EQ(m->counts.new_messages, 3u) << "node " << i;
+  }
+  EXPECT_EQ(c->engine(1)->Digest(), c->engine(2)->Digest());
+}
+
+}  // namespace
+}  // namespace pbxstate::testing

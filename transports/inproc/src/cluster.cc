@@ -164,6 +164,8 @@ class Cluster::Impl {
     std::size_t group = 0;
     std::vector<NodeId> last_view;  // kTransport: the view last queued for this node
     std::size_t view_group = 0;     // TransportViews::kConsistent: index of its group
+    std::int64_t last_arrival = 0;  // the latest arrival (ns) of any frame queued to it
+    std::int64_t view_due = 0;      // kTransport: when the view last queued for it is installed
   };
 
   struct Event {
@@ -303,6 +305,12 @@ class Cluster::Impl {
     if (copies == 2) nodes_[from].counters.duplicates_made++;
     for (int c = 0; c < copies; ++c) {
       std::int64_t delay = f.delay.count() + net_rng_.Between(0, f.jitter.count());
+      // kConsistent: a frame sent in a view reaches a member after that member has the view (its
+      // install may wait for the old view's frames): CPG's agreed order of views and messages.
+      if (options_.membership == MembershipSource::kTransport &&
+          options_.transport_views == TransportViews::kConsistent) {
+        delay = std::max(delay, nodes_[to].view_due - Ns(now_));
+      }
       if (f.bandwidth_bps != 0) {
         // The copy waits for the link to finish the frames ahead of it, then takes its own
         // transmission time; only then does its delay start.
@@ -321,6 +329,7 @@ class Cluster::Impl {
         continue;
       }
       Event ev{Ns(now_) + delay, seq_++, true, from, to, nodes_[to].generation, frame, hash, nullptr};
+      nodes_[to].last_arrival = std::max(nodes_[to].last_arrival, ev.at);
       queue_.push(std::move(ev));
       frames_queued_++;
       nodes_[from].counters.copies_sent++;
@@ -428,7 +437,13 @@ class Cluster::Impl {
       auto view = std::make_shared<MembershipView>();
       view->view_id = ++view_counter_;
       view->members = std::move(members);
-      Event ev{Ns(now_) + options_.membership_delay.count(), seq_++, false, i, i, n.generation, nullptr, 0,
+      // kConsistent keeps CPG's virtual synchrony: a node gets its new view only after every frame
+      // already on its way to it (all sent in the old view), so the members that move to a view
+      // together have delivered the same frames of the old one.
+      std::int64_t at = Ns(now_) + options_.membership_delay.count();
+      if (options_.transport_views == TransportViews::kConsistent) at = std::max(at, n.last_arrival);
+      n.view_due = at;
+      Event ev{at, seq_++, false, i, i, n.generation, nullptr, 0,
                std::move(view)};
       queue_.push(std::move(ev));
     }
@@ -474,9 +489,11 @@ class Cluster::Impl {
     n.engine->SetListener(n.listener.get());
     TraceEvent te = MakeTrace(TraceKind::kStart, i);
     Trace(te);
+    // The views first, as CPG joins a process before it sends: what Start() sends is sent in the
+    // view that holds the new node (and, kConsistent, waits for no frame of the old views).
+    RecomputeViews();
     n.engine->Start();
     starting_ = kNone;
-    RecomputeViews();
     return Status::Ok();
   }
 

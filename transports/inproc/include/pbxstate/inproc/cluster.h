@@ -56,7 +56,9 @@ enum class TransportViews : std::uint8_t {
   kPerNode,
   // Like Corosync's totem: the up nodes split into disjoint groups in which every pair reaches
   // each other both ways (greedily, in index order); every member of a group gets the same view,
-  // and frames cross no group boundary (CPG delivers only within a configuration).
+  // and frames cross no group boundary (CPG delivers only within a configuration). Virtual
+  // synchrony: a node's new view comes after every frame already on its way to it, so nodes
+  // that move to a view together have delivered the same frames of the old one.
   kConsistent,
 };
 
