@@ -305,6 +305,7 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
     calls->rec.AddMetrics(&outcome->result.metrics);
     outcome->result.calls = calls->rec.summary();
   }
+  AddEndStateMetrics(s, &outcome->result);
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "inproc";
   outcome->info.notes = {

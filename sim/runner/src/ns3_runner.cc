@@ -282,6 +282,7 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
     calls->rec.AddMetrics(&outcome->result.metrics);
     outcome->result.calls = calls->rec.summary();
   }
+  AddEndStateMetrics(s, &outcome->result);
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "ns3";
   outcome->info.seed = s.seed;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
 
 namespace pbxstate::runner {
 namespace {
@@ -46,6 +47,48 @@ Status RefuseFrameFaults(const Scenario& s, const std::string& backend) {
     if (d != nullptr && d->frame_faults()) return Where(s, f.pos, "faults.degrade", why);
   }
   return Status::Ok();
+}
+
+namespace {
+
+// The side of every node (index node - 1) by the cut in force at the end of `s`; all 0 when none.
+// A one-way cut separates its two sides too: agreement is only required both ways.
+std::vector<std::size_t> SidesAtEnd(const Scenario& s) {
+  const std::uint32_t n = s.topology.node_count();
+  std::vector<std::size_t> side(n, 0);
+  for (const scenario::Fault& f : s.faults) {
+    if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
+      for (std::size_t i = 0; i < p->sides.size(); ++i) {
+        for (NodeId node : p->sides[i]) side[node - 1] = i;
+      }
+    } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
+      std::fill(side.begin(), side.end(), 0);
+      side[iso->node - 1] = 1;
+    } else if (std::holds_alternative<scenario::Heal>(f.what)) {
+      std::fill(side.begin(), side.end(), 0);
+    }
+  }
+  return side;
+}
+
+}  // namespace
+
+void AddEndStateMetrics(const Scenario& s, harness::RunResult* result) {
+  const std::vector<std::size_t> side = SidesAtEnd(s);
+  std::map<std::size_t, std::uint64_t> first_digest;  // side -> digest of its lowest live node
+  std::uint64_t disagreeing = 0, refused_auth = 0;
+  for (const harness::NodeSummary& ns : result->nodes) {
+    for (DropReason r : {DropReason::kBadMac, DropReason::kUnknownKey, DropReason::kUnauthenticated,
+                         DropReason::kAuthNotConfigured}) {
+      refused_auth += ns.stats.dropped[static_cast<std::size_t>(r)];
+    }
+    if (!ns.up_at_end) continue;
+    auto [it, first] = first_digest.emplace(side[ns.node - 1], ns.final_digest);
+    if (!first && it->second != ns.final_digest) ++disagreeing;
+  }
+  result->metrics["disagreeing_nodes"] = static_cast<double>(disagreeing);
+  result->metrics["frames_refused_auth"] = static_cast<double>(refused_auth);
+  result->metrics["changes_refused"] = static_cast<double>(result->changes_refused);
 }
 
 void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, CallWorld* calls) {

@@ -27,6 +27,12 @@ Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const 
 // use is written. Ok when the scenario has none.
 Status RefuseFrameFaults(const scenario::Scenario& s, const std::string& backend);
 
+// The metrics read from the nodes' own end state rather than judged by the oracle (check.h):
+// disagreeing_nodes (view digests within each group of nodes that reach each other both ways by
+// the cuts in force at the end), frames_refused_auth and changes_refused. Call after
+// RunRecorder::Finish, before the checks are evaluated.
+void AddEndStateMetrics(const scenario::Scenario& s, harness::RunResult* result);
+
 // What routing calls needs besides the engines: the truth about phones and servers, and the
 // per-strategy accounting. Fed by the runner as faults and changes happen (FaultDone,
 // MakeChange).
