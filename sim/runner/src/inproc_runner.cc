@@ -305,7 +305,10 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
     calls->rec.AddMetrics(&outcome->result.metrics);
     outcome->result.calls = calls->rec.summary();
   }
-  AddEndStateMetrics(s, &outcome->result);
+  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
+    if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
+    return std::nullopt;
+  });
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "inproc";
   outcome->info.notes = {

@@ -282,7 +282,10 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
     calls->rec.AddMetrics(&outcome->result.metrics);
     outcome->result.calls = calls->rec.summary();
   }
-  AddEndStateMetrics(s, &outcome->result);
+  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
+    if (const Engine* e = world->engine(n)) return e->Members();
+    return std::nullopt;
+  });
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "ns3";
   outcome->info.seed = s.seed;

@@ -73,9 +73,13 @@ std::vector<std::size_t> SidesAtEnd(const Scenario& s) {
 
 }  // namespace
 
-void AddEndStateMetrics(const Scenario& s, harness::RunResult* result) {
+void AddEndStateMetrics(const Scenario& s, harness::RunResult* result, const MembersAtEnd& members) {
   const std::vector<std::size_t> side = SidesAtEnd(s);
-  std::map<std::size_t, std::uint64_t> first_digest;  // side -> digest of its lowest live node
+  std::map<std::size_t, std::uint64_t> first_digest;      // side -> digest of its lowest live node
+  std::map<std::size_t, std::vector<NodeId>> live_by_side;  // side -> its live nodes, ascending
+  for (const harness::NodeSummary& ns : result->nodes) {
+    if (ns.up_at_end) live_by_side[side[ns.node - 1]].push_back(ns.node);
+  }
   std::uint64_t disagreeing = 0, refused_auth = 0;
   for (const harness::NodeSummary& ns : result->nodes) {
     for (DropReason r : {DropReason::kBadMac, DropReason::kUnknownKey, DropReason::kUnauthenticated,
@@ -84,7 +88,12 @@ void AddEndStateMetrics(const Scenario& s, harness::RunResult* result) {
     }
     if (!ns.up_at_end) continue;
     auto [it, first] = first_digest.emplace(side[ns.node - 1], ns.final_digest);
-    if (!first && it->second != ns.final_digest) ++disagreeing;
+    bool disagrees = !first && it->second != ns.final_digest;
+    if (members) {
+      const std::optional<std::vector<NodeId>> m = members(ns.node);
+      disagrees = disagrees || (m && *m != live_by_side[side[ns.node - 1]]);
+    }
+    if (disagrees) ++disagreeing;
   }
   result->metrics["disagreeing_nodes"] = static_cast<double>(disagreeing);
   result->metrics["frames_refused_auth"] = static_cast<double>(refused_auth);

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,16 @@ Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const 
 // use is written. Ok when the scenario has none.
 Status RefuseFrameFaults(const scenario::Scenario& s, const std::string& backend);
 
+// A live node's membership at the end (Engine::Members, ascending); nullopt when the backend
+// cannot ask (its engines live in other processes).
+using MembersAtEnd = std::function<std::optional<std::vector<NodeId>>(NodeId)>;
+
 // The metrics read from the nodes' own end state rather than judged by the oracle (check.h):
-// disagreeing_nodes (view digests within each group of nodes that reach each other both ways by
-// the cuts in force at the end), frames_refused_auth and changes_refused. Call after
-// RunRecorder::Finish, before the checks are evaluated.
-void AddEndStateMetrics(const scenario::Scenario& s, harness::RunResult* result);
+// disagreeing_nodes (within each group of nodes that reach each other both ways by the cuts in
+// force at the end: a view digest other than the group's lowest live node's, or, when `members`
+// answers, a membership other than the group's live nodes), frames_refused_auth and
+// changes_refused. Call after RunRecorder::Finish, before the checks are evaluated.
+void AddEndStateMetrics(const scenario::Scenario& s, harness::RunResult* result, const MembersAtEnd& members = {});
 
 // What routing calls needs besides the engines: the truth about phones and servers, and the
 // per-strategy accounting. Fed by the runner as faults and changes happen (FaultDone,

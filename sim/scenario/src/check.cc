@@ -122,7 +122,7 @@ std::vector<MetricInfo> BuildMetrics() {
   // AddEndStateMetrics): what an oracle that compares values cannot see.
   m.push_back({"disagreeing_nodes", MetricKind::kCount,
                "live nodes whose view digest differs from that of the lowest-numbered live node they "
-               "reach both ways at the end"});
+               "reach both ways at the end, or (ns3, inproc) whose membership is not exactly those nodes"});
   m.push_back({"frames_refused_auth", MetricKind::kCount,
                "frames refused as bad_mac, unknown_key, unauthenticated or auth_not_configured, all nodes"});
   m.push_back({"changes_refused", MetricKind::kCount, "planned changes the engines refused (bounds)"});

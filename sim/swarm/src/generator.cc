@@ -126,7 +126,7 @@ void DrawEngine(Draw& d, const Shape& shape, Scenario* s) {
   e.sync_window_pages = d.Pick(std::vector<std::size_t>{1, 2, 8});
   e.max_sync_pulls = d.Chance(0.5) ? 1 : 4;
   e.anti_entropy_interval = d.Pick(std::vector<Duration>{200ms, 1000ms, 3000ms});
-  if (shape.reliable && d.Chance(0.5)) e.anti_entropy_interval = 0ms;  // joins and heals still exchange
+  if (shape.reliable) e.anti_entropy_interval = 0ms;  // joins and heals still exchange digests
   e.max_received_ranges = d.Chance(0.3) ? 2 : 64;
   if (d.Chance(0.3)) {
     e.sync_retransmit = 50ms;

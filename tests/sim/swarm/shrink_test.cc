@@ -92,7 +92,8 @@ Scenario Load(const char* yaml) {
 }
 
 // Dropping node 2 of 4: its crash and change go, nodes 3 and 4 become 2 and 3, a partition
-// keeps its other members, and a site emptied by it goes with its link.
+// keeps its other members, and a site emptied by it goes with its link, its degradation and that
+// degradation's restore.
 TEST(Shrink, WithoutNodeRenumbers) {
   const Scenario s = Load(R"(
 name: t
@@ -107,6 +108,8 @@ faults:
   - {at: 5s, restart: 4}
   - {at: 6s, degrade: {link: [a, c], loss: 5%}}
   - {at: 7s, degrade: {site: b, loss: 5%}}
+  - {at: 8s, restore: {link: [a, c]}}
+  - {at: 9s, restore: {site: b}}
 workload:
   changes:
     - {at: 1s, node: 2, device: X, state: BUSY}
@@ -119,11 +122,12 @@ workload:
   EXPECT_EQ(r->topology.sites[1].name, "c");
   EXPECT_EQ(r->topology.sites[1].first_node, 2u);
   ASSERT_EQ(r->topology.links.size(), 1u);
-  ASSERT_EQ(r->faults.size(), 5u);  // partition, heal, crash 3, restart 3, link degrade
+  ASSERT_EQ(r->faults.size(), 6u);  // partition, heal, crash 3, restart 3, link degrade, its restore
   EXPECT_EQ(std::get<scenario::Partition>(r->faults[0].what).sides,
             (std::vector<std::vector<NodeId>>{{1}, {2}, {3}}));
   EXPECT_EQ(std::get<scenario::Crash>(r->faults[2].what).node, 3u);
   EXPECT_EQ(std::get<scenario::Degrade>(r->faults[4].what).target.b, 1u);
+  EXPECT_EQ(std::get<scenario::Restore>(r->faults[5].what).target.b, 1u);
   ASSERT_EQ(r->workload.changes.size(), 1u);
   EXPECT_EQ(r->workload.changes[0].node, 2u);
   EXPECT_TRUE(Normalized(*r).has_value());

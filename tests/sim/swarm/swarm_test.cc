@@ -9,7 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "pbxstate/runner/inproc_runner.h"
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/scenario/writer.h"
+#include "pbxstate/swarm/generator.h"
 
 namespace pbxstate::swarm {
 namespace {
@@ -88,6 +91,66 @@ TEST(Swarm, AFailingSeedBecomesASmallReplayableFile) {
       << text.str();
   EXPECT_NE(text.str().find("# replay: pbxstate run --backend inproc"), std::string::npos);
   std::filesystem::remove_all(o.out);
+}
+
+std::string ReadFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// run.json without the lines that say where the scenario came from ("file", and each check's
+// "line"), which a value and a file cannot share.
+std::string WithoutSourcePositions(const std::string& run_json) {
+  std::istringstream in(run_json);
+  std::string out, line;
+  while (std::getline(in, line)) {
+    const std::size_t key = line.find_first_not_of(' ');
+    if (key != std::string::npos && (line.compare(key, 7, "\"file\":") == 0 || line.compare(key, 7, "\"line\":") == 0)) {
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+// What a failing seed's file replays is what ran: a generated scenario written to YAML reads back
+// to text that writes identically, the file run twice gives byte-identical run.json files, and
+// that run is the generated value's run (the same bytes but where the scenario came from). One
+// seed of each membership mode.
+TEST(Swarm, AWrittenScenarioReplaysByteIdentically) {
+  const std::filesystem::path dir = TempDir("replay");
+  std::filesystem::create_directories(dir);
+  for (const MembershipSource m : {MembershipSource::kHeartbeat, MembershipSource::kTransport}) {
+    GeneratorOptions go;
+    go.membership = m;
+    const Scenario generated = GenerateScenario(7, go);
+    std::string yaml;
+    ASSERT_TRUE(scenario::WriteScenario(generated, &yaml).ok());
+    const std::string name = m == MembershipSource::kHeartbeat ? "heartbeat" : "transport";
+    const std::filesystem::path file = dir / (name + ".yaml");
+    std::ofstream(file, std::ios::binary) << yaml;
+    const scenario::LoadResult loaded = scenario::LoadScenarioFile(file);
+    ASSERT_TRUE(loaded.ok()) << loaded.errors.front().ToString();
+    std::string rewritten;
+    ASSERT_TRUE(scenario::WriteScenario(*loaded.scenario, &rewritten).ok());
+    EXPECT_EQ(rewritten, yaml) << name;
+    std::vector<std::string> runs;
+    for (const char* kind : {"value", "file", "file_again"}) {
+      runner::RunOutcome outcome;
+      runner::RunOptions ro;
+      ro.out = dir / (name + "_" + kind);
+      const Scenario& s = std::string(kind) == "value" ? generated : *loaded.scenario;
+      ASSERT_TRUE(runner::RunInproc(s, ro, &outcome).ok());
+      EXPECT_GT(outcome.result.changes.size(), 0u) << name;
+      runs.push_back(ReadFile(*ro.out / "run.json"));
+      ASSERT_FALSE(runs.back().empty());
+    }
+    EXPECT_EQ(runs[1], runs[2]) << name;
+    EXPECT_EQ(WithoutSourcePositions(runs[0]), WithoutSourcePositions(runs[1])) << name;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Swarm, StopsAtItsWallTimeBound) {
