@@ -28,7 +28,7 @@ namespace pbxstate::swarm {
 inline constexpr std::uint32_t kMaxGeneratedNodes = 12;
 inline constexpr std::size_t kMaxGeneratedChanges = 4000;
 inline constexpr std::size_t kMaxGeneratedFaults = 200;
-inline constexpr Duration kMaxGeneratedEnd = std::chrono::seconds(75);
+inline constexpr Duration kMaxGeneratedEnd = std::chrono::seconds(85);
 
 struct GeneratorOptions {
   // The membership every generated scenario uses; unset: drawn from the seed, about half each.
