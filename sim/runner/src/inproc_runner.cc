@@ -236,6 +236,9 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
       rec.ViewChanged(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.change);
     } else if (te.kind == inproc::TraceKind::kStart) {
       rec.NodeStarted(SinceStart(te.at), inproc::Cluster::IdOf(te.node), c.incarnation(te.node));
+    } else if (te.kind == inproc::TraceKind::kMembership) {
+      // The oracle judges transport membership by the views the engine was given, not by a model.
+      rec.MembershipDelivered(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.members);
     }
   });
 
