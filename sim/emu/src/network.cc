@@ -104,6 +104,8 @@ Status EmulatedNetwork::Start() {
   thread_ = std::thread([this, &prepared] {
     Status st = PrepareThread(spec_.realtime_priority);
     const bool ok = st.ok();
+    // Simulated time 0 is when Run starts pacing (RealtimeSimulatorImpl sets its origin there).
+    origin_mono_ns_ = MonotonicNs();
     prepared.set_value(std::move(st));
     if (ok) ns3::Simulator::Run();
   });
@@ -134,6 +136,24 @@ Status EmulatedNetwork::Call(std::function<Status(ns3sim::Ns3World&)> fn, std::i
 }
 
 ns3sim::LagStats EmulatedNetwork::lag() const { return probe_ != nullptr ? probe_->stats() : final_lag_; }
+
+void EmulatedNetwork::ResetLag() {
+  if (probe_ != nullptr) probe_->Reset();
+}
+
+ns3sim::EmuCounters EmulatedNetwork::counters() {
+  if (!running() || stopped_) return counters_;
+  // Shared with the call: if it timed out, it may still run later.
+  auto now = std::make_shared<ns3sim::EmuCounters>();
+  ns3sim::EmulatedHosts* hosts = hosts_.get();
+  if (!Call([now, hosts](ns3sim::Ns3World&) {
+         *now = hosts->counters();
+         return Status::Ok();
+       }).ok()) {
+    return counters_;
+  }
+  return *now;
+}
 
 void EmulatedNetwork::Stop() {
   if (stopped_.exchange(true)) return;

@@ -55,6 +55,13 @@ void RealtimeLagProbe::Probe() {
   ns3::Simulator::Schedule(ns3::NanoSeconds(interval_.count()), &RealtimeLagProbe::Probe, this);
 }
 
+void RealtimeLagProbe::Reset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_ = LagStats{};
+  stats_.interval = interval_;
+  std::fill(histogram_.begin(), histogram_.end(), 0);
+}
+
 LagStats RealtimeLagProbe::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   LagStats s = stats_;

@@ -66,10 +66,6 @@ Status CheckNetnsSupport(const Scenario& s) {
                  "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +
                      " nodes (real processes on one host); this scenario has " + std::to_string(count));
   }
-  if (s.calls) {
-    return Where(s, s.calls->pos, "calls",
-                 "the netns backend does not route calls yet (run this scenario with --backend ns3)");
-  }
   // The daemon's configuration takes whole milliseconds.
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";

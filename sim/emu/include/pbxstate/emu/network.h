@@ -64,10 +64,15 @@ class EmulatedNetwork {
   // and returns its status; `*ran_mono_ns`, when given, is CLOCK_MONOTONIC when `fn` began. Fails
   // when the simulation is not running or does not get to it within spec.call_timeout.
   Status Call(std::function<Status(ns3sim::Ns3World&)> fn, std::int64_t* ran_mono_ns = nullptr);
-  // The lag so far (any time while running, and after Stop).
+  // The lag so far (any time while running, and after Stop). worst_at is simulated time, which
+  // runs from the simulation's start: CLOCK_MONOTONIC origin_mono_ns() is simulated time 0.
   ns3sim::LagStats lag() const;
-  // What the hosts' ports carried; complete after Stop.
-  ns3sim::EmuCounters counters() const { return counters_; }
+  // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
+  void ResetLag();
+  std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
+  // What the hosts' ports carried: read in the simulation's thread while it runs, else the
+  // figures at Stop.
+  ns3sim::EmuCounters counters();
   // Stops the simulation, destroys the world (closing every TAP) and selects the discrete-event
   // simulator again for later worlds. Idempotent.
   void Stop();
@@ -83,6 +88,7 @@ class EmulatedNetwork {
   std::vector<ns3sim::HostInterface> interfaces_;
   std::thread thread_;
   std::atomic<bool> stopped_{false};
+  std::atomic<std::int64_t> origin_mono_ns_{0};
   ns3sim::LagStats final_lag_;
   ns3sim::EmuCounters counters_;
 };

@@ -122,6 +122,8 @@ class RealtimeLagProbe {
   Status Start();
   // A copy of the figures so far; callable from any thread.
   LagStats stats() const;
+  // Forgets the figures so far (probing goes on); callable from any thread.
+  void Reset();
 
  private:
   void Probe();
