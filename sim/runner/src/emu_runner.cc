@@ -97,6 +97,7 @@ Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
                  "(as routers without multicast routing do not): use --corosync-transport knet");
   }
   if (options.max_lag <= Duration::zero()) return Status::InvalidArgument("--max-lag must be positive");
+  if (Status st = netns_run::CheckChangeRate(s, "emu"); !st.ok()) return st;
   // The daemon's configuration takes whole milliseconds.
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";

@@ -63,6 +63,9 @@ std::string Seconds(Duration d);
 Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const std::string& field,
              const std::string& what);
 netns::NetemParams LanNetem(const scenario::LanParams& lan);
+// Refuses (file, line, field) a workload whose changes, churn included, would exceed
+// kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
+Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
 // The totem token: the scenario's failure-detection time (engine.suspect_after), within what
 // corosync accepts. With transport membership the engine has no heartbeat of its own; the token
 // is what decides when a silent node (its corosync gone or cut off) leaves.
