@@ -183,6 +183,16 @@ def render(run, images):
     calls = calls_section(run)
     figs = "".join(plot_figure(t, img, plot_id) for plot_id, t, img in images)
     verdict = run["verdict"].upper()
+    realtime = run.get("realtime")
+    lag_row = ""
+    if realtime:  # emulation: how far ns-3 ran behind the wall clock; over the bound, no measurement
+        if not realtime["valid"]:
+            verdict = "INVALID"
+        lag_row = (f"<tr><td>real-time lag</td><td>worst {fmt_ns(realtime['worst_lag_ns'])}, "
+                   f"p99 {fmt_ns(realtime['p99_lag_ns'])}, p50 {fmt_ns(realtime['p50_lag_ns'])} over "
+                   f"{realtime['probes']} probes; bound {fmt_ns(realtime['bound_ns'])}"
+                   f"{'' if realtime['valid'] else ': exceeded, the timings are not a measurement'}</td></tr>")
+    notes = "".join(f"<tr><td>backend note</td><td>{e(n)}</td></tr>" for n in run.get("backend_notes", []))
     verdict_style = f".verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}"
     body = f"""<h1>{e(sc['name'])}</h1>
 <p>{e(sc.get('description', ''))}</p>
@@ -191,6 +201,7 @@ def render(run, images):
 <tr><td>scenario file</td><td>{e(sc['file'])}</td></tr>
 <tr><td>seed</td><td>{run['seed']}</td></tr>
 <tr><td>backend</td><td>{e(run['backend'])}</td></tr>
+{lag_row}{notes}
 <tr><td>nodes</td><td>{sc['nodes']}</td></tr>
 <tr><td>transport</td><td>{e(sc['transport'])}</td></tr>
 <tr><td>simulated</td><td>{fmt_ns(sc['duration_ns'])} + {fmt_ns(sc['quiet_ns'])} quiet</td></tr>

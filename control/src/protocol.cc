@@ -18,6 +18,7 @@ constexpr std::array kOps = {
     OpInfo{Op::kRegister, "register", false},
     OpInfo{Op::kUnregister, "unregister", false},
     OpInfo{Op::kDevice, "device", false},
+    OpInfo{Op::kLocate, "locate", false},
     OpInfo{Op::kMembers, "members", false},
     OpInfo{Op::kStats, "stats", false},
     OpInfo{Op::kDump, "dump", false},
@@ -157,6 +158,8 @@ std::string GetFields(const json& req, Request* r) {
       return GetString(req, "aor", true, &r->aor);
     case Op::kDevice:
       return GetString(req, "device", true, &r->device);
+    case Op::kLocate:
+      return GetString(req, "aor", true, &r->aor);
     case Op::kSetKeys:
       err = GetString(req, "key_file", true, &r->key_file);
       if (err.empty() && r->key_file.empty()) err = "field 'key_file' must name a cluster key file";
@@ -279,6 +282,12 @@ Request Request::Device(std::string device) {
   return r;
 }
 
+Request Request::Locate(std::string aor) {
+  Request r = Simple(Op::kLocate);
+  r.aor = std::move(aor);
+  return r;
+}
+
 Request Request::SetKeys(std::string key_file, std::string previous_key_file) {
   Request r = Simple(Op::kSetKeys);
   r.key_file = std::move(key_file);
@@ -356,6 +365,7 @@ std::string RequestLine(const Request& r) {
       j["rtt_us"] = r.rtt_us;
       break;
     case Op::kUnregister:
+    case Op::kLocate:
       j["aor"] = r.aor;
       break;
     case Op::kDevice:

@@ -47,6 +47,41 @@ Status Decode(const json& j, DeviceReply* r) {
   return ReadContributions(j, "device", "contributions", &r->contributions);
 }
 
+void Encode(const LocateReply& r, json* out) {
+  json locations = json::array();
+  for (const Location& l : r.locations) {
+    locations.push_back({{"node", l.node},
+                         {"contact", l.contact},
+                         {"reachable_contact", l.status == ContactStatus::kReachable},
+                         {"reachable", l.reachable},
+                         {"expires_unix_ns", l.expires.time_since_epoch().count()},
+                         {"age_ns", l.age.count()}});
+  }
+  (*out)["locations"] = std::move(locations);
+}
+
+Status Decode(const json& j, LocateReply* r) {
+  constexpr std::string_view w = "locate.locations";
+  const json* locations = nullptr;
+  if (Status st = ArrayField(j, "locate", "locations", &locations); !st.ok()) return st;
+  for (const json& l : *locations) {
+    Location loc;
+    bool contact_reachable = true;
+    std::int64_t expires = 0, age = 0;
+    if (Status st = Read(l, w, "node", &loc.node); !st.ok()) return st;
+    if (Status st = Read(l, w, "contact", &loc.contact); !st.ok()) return st;
+    if (Status st = Read(l, w, "reachable_contact", &contact_reachable); !st.ok()) return st;
+    if (Status st = Read(l, w, "reachable", &loc.reachable); !st.ok()) return st;
+    if (Status st = Read(l, w, "expires_unix_ns", &expires); !st.ok()) return st;
+    if (Status st = Read(l, w, "age_ns", &age); !st.ok()) return st;
+    loc.status = contact_reachable ? ContactStatus::kReachable : ContactStatus::kUnreachable;
+    loc.expires = WallTime(Duration(expires));
+    loc.age = Duration(age);
+    r->locations.push_back(std::move(loc));
+  }
+  return Status::Ok();
+}
+
 void Encode(const MembersReply& r, json* out) {
   (*out)["members"] = r.members;
   (*out)["view_id"] = r.view_id;
@@ -253,6 +288,7 @@ Reply ReplyFor(Op op) {
     case Op::kGenerate:
     case Op::kWatch: return TimeReply{};
     case Op::kDevice: return DeviceReply{};
+    case Op::kLocate: return LocateReply{};
     case Op::kMembers: return MembersReply{};
     case Op::kStats: return StatsReply{};
     case Op::kDump: return DumpReply{};

@@ -14,6 +14,7 @@ namespace pbxstate::control::internal {
 void Encode(const HelloReply& r, nlohmann::json* out);
 void Encode(const TimeReply& r, nlohmann::json* out);
 void Encode(const DeviceReply& r, nlohmann::json* out);
+void Encode(const LocateReply& r, nlohmann::json* out);
 void Encode(const MembersReply& r, nlohmann::json* out);
 void Encode(const StatsReply& r, nlohmann::json* out);
 void Encode(const DumpReply& r, nlohmann::json* out);
@@ -25,6 +26,7 @@ void Encode(const WatchReport& r, nlohmann::json* out);
 Status Decode(const nlohmann::json& j, HelloReply* r);
 Status Decode(const nlohmann::json& j, TimeReply* r);
 Status Decode(const nlohmann::json& j, DeviceReply* r);
+Status Decode(const nlohmann::json& j, LocateReply* r);
 Status Decode(const nlohmann::json& j, MembersReply* r);
 Status Decode(const nlohmann::json& j, StatsReply* r);
 Status Decode(const nlohmann::json& j, DumpReply* r);

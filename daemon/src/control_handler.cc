@@ -68,6 +68,8 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
     }
     case Op::kDevice:
       return ctl::DeviceReply{engine_->ClusterDeviceState(r.device), engine_->DeviceContributions(r.device)};
+    case Op::kLocate:
+      return ctl::LocateReply{engine_->Locate(r.aor)};
     case Op::kMembers:
       return ctl::MembersReply{engine_->Members(), env_->transport().view().view_id, env_->transport().view().members};
     case Op::kStats:

@@ -1,6 +1,7 @@
 // pbxstate run SCENARIO: run a scenario in ns-3 (default), on the in-process cluster (--backend
-// inproc) or on a real cluster of network namespaces (--backend netns), write its run record,
-// print a summary. --backend ns3,netns runs both and prints them side by side.
+// inproc), on a real cluster of network namespaces (--backend netns), or on real daemons attached
+// to the scenario's ns-3 network in real time (--backend emu); write its run record, print a
+// summary. --backend ns3,netns (or ns3,emu) runs both and prints them side by side.
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -17,7 +18,11 @@
 #include "pbxstate/netns/interrupt.h"
 #include "pbxstate/runner/netns_runner.h"
 #endif
+#ifdef PBXSTATE_WITH_EMU
+#include "pbxstate/runner/emu_runner.h"
+#endif
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/scenario/units.h"
 #include "report_scripts.h"
 #include "run_support.h"
 
@@ -34,7 +39,9 @@ struct RunCommandOptions {
   std::string backend = "ns3";
   std::string corosync_transport = "knet";  // netns
   bool crash_corosync = false;              // netns
-  std::string pbxstated;                    // netns
+  std::string pbxstated;                    // netns, emu
+  std::string max_lag = "10ms";             // emu
+  int emu_priority = 50;                    // emu
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -84,6 +91,12 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
                 c.converged ? ShowNs(static_cast<double>(c.took.count())).c_str() : "never");
   }
   std::printf("  lost %.0f  stale %.0f\n", get("lost").value_or(0), get("stale").value_or(0));
+  if (const auto& l = o.info.realtime) {
+    std::printf("  real-time lag     worst %-9s p99 %-9s p50 %-9s (%llu probes, bound %s)%s\n",
+                ShowNs(static_cast<double>(l->worst.count())).c_str(), ShowNs(static_cast<double>(l->p99.count())).c_str(),
+                ShowNs(static_cast<double>(l->p50.count())).c_str(), static_cast<unsigned long long>(l->probes),
+                ShowNs(static_cast<double>(l->bound.count())).c_str(), l->valid() ? "" : "  INVALID");
+  }
   // Frames the engines refused, by reason, summed over the nodes (run.json has them per node);
   // authentication refusals (bad_mac, replayed, ...) show here too.
   std::array<std::uint64_t, kDropReasonCount> dropped{};
@@ -110,7 +123,8 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
                 v.measured ? Show(v.check, v.observed).c_str() : "not measured");
   }
   if (!out.empty()) std::printf("  record: %s/run.json\n", out.c_str());
-  std::printf("  verdict: %s (%.1f s wall, %.1f simulated s per wall s)\n", o.all_checks_pass() ? "PASS" : "FAIL",
+  std::printf("  verdict: %s (%.1f s wall, %.1f simulated s per wall s)\n",
+              !o.invalid.empty() ? "INVALID" : o.all_checks_pass() ? "PASS" : "FAIL",
               o.info.wall_seconds,
               o.info.wall_seconds > 0 ? static_cast<double>(s.end().count()) / 1e9 / o.info.wall_seconds : 0.0);
 }
@@ -123,6 +137,20 @@ int FailedRunStatus(const Status& st) {
 #endif
   return kExitCheckFailed;
 }
+
+#ifdef PBXSTATE_WITH_EMU
+// The emulation backend's options; --max-lag is checked by RunRun first.
+runner::EmuOptions EmuOptionsOf(const RunCommandOptions& options) {
+  runner::EmuOptions eo;
+  eo.netns.corosync_transport =
+      options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp : netns::CorosyncTransport::kKnet;
+  eo.netns.crash_corosync = options.crash_corosync;
+  eo.netns.pbxstated = options.pbxstated;
+  eo.max_lag = scenario::ParseDuration(options.max_lag).value_or(eo.max_lag);
+  eo.realtime_priority = options.emu_priority;
+  return eo;
+}
+#endif
 
 // Runs `s` on one backend into `out`; prints nothing but errors.
 Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
@@ -140,6 +168,9 @@ Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunC
   }
 #else
   (void)options;
+#endif
+#ifdef PBXSTATE_WITH_EMU
+  if (backend == "emu") return runner::RunEmu(s, ro, outcome, EmuOptionsOf(options));
 #endif
   return Status::InvalidArgument("pbxstate run: --backend " + backend + ": not built in this version");
 }
@@ -201,11 +232,19 @@ int RunRun(const RunCommandOptions& options) {
     a = b + 1;
   }
   for (const std::string& b : backends) {
-    if (b != "ns3" && b != "netns" && b != "inproc") {
+    if (b != "ns3" && b != "netns" && b != "inproc" && b != "emu") {
       std::cerr << "pbxstate run: --backend " << options.backend
-                << ": expected ns3, inproc, netns or a comma-separated list of them (ns3,netns)\n";
+                << ": expected ns3, inproc, netns, emu or a comma-separated list of them (ns3,emu)\n";
       return kExitInvalid;
     }
+  }
+  if (auto lag = scenario::ParseDuration(options.max_lag); !lag || *lag <= Duration::zero()) {
+    std::cerr << "pbxstate run: --max-lag " << options.max_lag << ": expected a positive duration (10ms, 500us)\n";
+    return kExitInvalid;
+  }
+  if (options.emu_priority < 0 || options.emu_priority > 98) {
+    std::cerr << "pbxstate run: --emu-priority " << options.emu_priority << ": expected 0 (ordinary scheduling) .. 98\n";
+    return kExitInvalid;
   }
   if (options.corosync_transport != "knet" && options.corosync_transport != "udp") {
     std::cerr << "pbxstate run: --corosync-transport " << options.corosync_transport << ": expected knet or udp\n";
@@ -219,8 +258,20 @@ int RunRun(const RunCommandOptions& options) {
       return kExitInvalid;
     }
   }
+#ifdef PBXSTATE_WITH_EMU
+  for (const std::string& b : backends) {
+    if (b != "emu") continue;
+    scenario::Scenario seeded = s;
+    if (options.seed) seeded.seed = *options.seed;
+    if (Status st = runner::CheckEmuSupport(seeded, EmuOptionsOf(options)); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return kExitInvalid;
+    }
+  }
+#endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
   bool all_pass = true;
+  std::vector<std::string> invalid;  // runs recorded but not valid measurements
   bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (const std::string& backend : backends) {
     runner::RunOptions ro;
@@ -236,6 +287,10 @@ int RunRun(const RunCommandOptions& options) {
     if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
     gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
                            gate::CasesForChecks(s.name, outcome.verdicts)};
+    if (!outcome.invalid.empty()) {
+      suite.cases.push_back({"pbxstate." + s.name + ".backend", "valid measurement", outcome.invalid, ""});
+      invalid.push_back(backend + ": " + outcome.invalid);
+    }
     if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
       std::cerr << "pbxstate run: " << error << "\n";
       return kExitCheckFailed;
@@ -259,6 +314,10 @@ int RunRun(const RunCommandOptions& options) {
     pages_drawn = false;
   }
   if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
+  if (!invalid.empty()) {
+    for (const std::string& why : invalid) std::cerr << "pbxstate run: invalid run (recorded, not a measurement): " << why << "\n";
+    return kExitInvalid;
+  }
   if (!pages_drawn) return kExitInvalid;
   return all_pass ? kExitOk : kExitCheckFailed;
 }
@@ -270,12 +329,15 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   CLI::App* cmd = app.add_subcommand(
       "run",
       "Run a scenario in ns-3 (or, with --backend inproc, on the in-process cluster; with --backend\n"
-      "netns, on a real cluster of network namespaces on this host: root) and write its run record (run.json, timing.json, latencies.csv,\n"
+      "netns, on a real cluster of network namespaces on this host: root; with --backend emu, on the\n"
+      "same real daemons attached to the scenario's ns-3 network running in real time: root,\n"
+      "/dev/net/tun) and write its run record (run.json, timing.json, latencies.csv,\n"
       "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
       "with two backends, one folder each under it).\n"
       "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
-      "invalid scenario or one the backend cannot run, or when a page (report.html, index.html)\n"
-      "could not be drawn although the run completed (the message gives the verdict), 128+N when\n"
+      "invalid scenario or one the backend cannot run, an emulated run whose real-time lag exceeded\n"
+      "--max-lag (recorded, but not a measurement), or when a page (report.html, index.html) could\n"
+      "not be drawn although the run completed (the message gives the verdict), 128+N when\n"
       "interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
@@ -284,14 +346,22 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_option("--backend", options->backend,
                   "where to run: ns3 (simulated network), inproc (every engine in this process on a virtual "
                   "clock: deterministic, fast, no bandwidth), netns (real corosync + pbxstated per network "
-                  "namespace), or several, comma-separated (ns3,netns: side by side)")
+                  "namespace), emu (the same real processes on the scenario's ns-3 network in real time: WAN, "
+                  "jitter, delay on any kernel), or several, comma-separated (ns3,netns; ns3,emu: side by side)")
       ->capture_default_str();
   cmd->add_option("--corosync-transport", options->corosync_transport,
-                  "netns: corosync's transport, knet (unicast) or udp (multicast)")
+                  "netns, emu: corosync's transport, knet (unicast) or udp (multicast)")
       ->capture_default_str();
   cmd->add_flag("--crash-corosync", options->crash_corosync,
-                "netns: a crash also kills the node's corosync (detection by totem's token instead of CPG)");
-  cmd->add_option("--pbxstated", options->pbxstated, "netns: the daemon binary (default: this build's, $PBXSTATED, PATH)");
+                "netns, emu: a crash also kills the node's corosync (detection by totem's token instead of CPG)");
+  cmd->add_option("--pbxstated", options->pbxstated, "netns, emu: the daemon binary (default: this build's, $PBXSTATED, PATH)");
+  cmd->add_option("--max-lag", options->max_lag,
+                  "emu: the largest lag of the emulator behind the wall clock a valid run may have; above it the "
+                  "run is recorded but invalid (exit 2)")
+      ->capture_default_str();
+  cmd->add_option("--emu-priority", options->emu_priority,
+                  "emu: SCHED_FIFO priority of the emulator's thread, 0 for ordinary scheduling")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");
   cmd->callback([options, &chosen] { chosen = [options] { return RunRun(*options); }; });

@@ -16,6 +16,9 @@
 #ifdef PBXSTATE_WITH_NETNS
 #include "pbxstate/runner/netns_runner.h"
 #endif
+#ifdef PBXSTATE_WITH_EMU
+#include "pbxstate/runner/emu_runner.h"
+#endif
 
 namespace pbxstate::cli {
 namespace {
@@ -55,10 +58,17 @@ std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> Backe
       continue;
     }
 #endif
+#ifdef PBXSTATE_WITH_EMU
+    if (name == "emu") {
+      // With `run`'s defaults (corosync knet): --corosync-transport udp refuses several sites too.
+      out.emplace_back(name, [](const scenario::Scenario& s) { return runner::CheckEmuSupport(s, {}); });
+      continue;
+    }
+#endif
     if (name == "none") continue;
     std::cerr << "pbxstate validate: --backend " << list << ": " << name
-              << " is not a backend of this build (expected ns3, inproc, netns, several as "
-                 "ns3,netns, or none)\n";
+              << " is not a backend of this build (expected ns3, inproc, netns, emu, several as "
+                 "ns3,emu, or none)\n";
     return {};
   }
   if (out.empty() && list != "none") std::cerr << "pbxstate validate: --backend is empty\n";
@@ -113,7 +123,7 @@ void AddValidateCommand(CLI::App& app, Action& chosen) {
   cmd->add_flag("-q,--quiet", options->quiet, "print nothing for valid files");
   cmd->add_option("--backend", options->backend,
                   "also check what these backends refuse, as `run --backend` would: ns3, inproc, "
-                  "netns, several as ns3,inproc,netns, or none (the scenario alone)")
+                  "netns, emu, several as ns3,inproc,emu, or none (the scenario alone)")
       ->capture_default_str();
   cmd->callback([options, &chosen] { chosen = [options] { return RunValidate(*options); }; });
 }

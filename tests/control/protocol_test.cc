@@ -42,6 +42,7 @@ TEST(ControlProtocol, ParsesEveryOp) {
   EXPECT_EQ(r.rtt_us, 1500u);
   EXPECT_EQ(MustParse(R"({"op":"unregister","aor":"alice"})").aor, "alice");
   EXPECT_EQ(MustParse(R"({"op":"device","device":"x"})").op, Op::kDevice);
+  EXPECT_EQ(MustParse(R"({"op":"locate","aor":"alice"})"), Request::Locate("alice"));
   EXPECT_EQ(MustParse(R"({"op":"members"})").op, Op::kMembers);
   EXPECT_EQ(MustParse(R"({"op":"stats"})").op, Op::kStats);
   EXPECT_EQ(MustParse(R"({"op":"dump"})").op, Op::kDump);
@@ -132,6 +133,7 @@ Request Sample(Op op) {
     case Op::kRegister: return Request::Register("alice", "sip:alice@198.18.0.7:5060", -5, false, 1200);
     case Op::kUnregister: return Request::Unregister("alice");
     case Op::kDevice: return Request::Device("Custom:x");
+    case Op::kLocate: return Request::Locate("alice");
     case Op::kSetKeys: return Request::SetKeys("/k/new.key", "/k/old.key");
     case Op::kGenerate: return Request::Generate({"Custom:g", 10, 100, 500, 2000});
     case Op::kWatch: return Request::Watch({"Custom:g", 10, 100});

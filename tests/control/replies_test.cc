@@ -55,6 +55,40 @@ TEST(ControlReplies, HelloMembersDeviceCarryEveryField) {
   EXPECT_EQ(d.contributions[1].version, (Version{7, 8}));
 }
 
+TEST(ControlReplies, LocateCarriesEveryLocationInOrder) {
+  LocateReply r;
+  Location a;
+  a.node = 4;
+  a.contact = "sip:alice@10.1.0.9:5060";
+  a.status = ContactStatus::kUnreachable;
+  a.reachable = true;
+  a.expires = WallTime(Duration(1'767'225'600'000'000'123));
+  a.age = std::chrono::milliseconds(250);
+  Location b;
+  b.node = 2;
+  b.contact = "sip:alice@10.1.0.3";
+  b.reachable = false;
+  r.locations = {a, b};
+  const auto back = std::get<LocateReply>(RoundTrip(Op::kLocate, r));
+  ASSERT_EQ(back.locations.size(), 2u);
+  EXPECT_EQ(back.locations[0].node, 4u);
+  EXPECT_EQ(back.locations[0].contact, a.contact);
+  EXPECT_EQ(back.locations[0].status, ContactStatus::kUnreachable);
+  EXPECT_TRUE(back.locations[0].reachable);
+  EXPECT_EQ(back.locations[0].expires, a.expires);
+  EXPECT_EQ(back.locations[0].age, a.age);
+  EXPECT_EQ(back.locations[1].node, 2u);
+  EXPECT_FALSE(back.locations[1].reachable);
+  EXPECT_EQ(back.locations[1].status, ContactStatus::kReachable);
+  // Strict: a location without its holder is refused, naming the field.
+  json broken = EncodeReply(r);
+  broken["locations"][1].erase("node");
+  Reply out;
+  const Status st = DecodeReply(Op::kLocate, broken, &out);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("node"), std::string::npos) << st.message();
+}
+
 TEST(ControlReplies, StatsNameEveryEngineCounterAndDropReason) {
   StatsReply s;
   std::uint64_t v = 1;

@@ -140,13 +140,26 @@ bool ServerReach::Reaches(NodeId from, NodeId to) const {
 
 Hop NextHop(RoutingStrategy strategy, const Engine& at_engine, NodeId at, const std::string& aor,
             std::uint32_t node_count) {
+  if (strategy != RoutingStrategy::kLocation) return NextHop(strategy, std::vector<Location>{}, at, node_count);
+  return NextHop(strategy, at_engine.Locate(aor), at, node_count);
+}
+
+Hop NextHop(RoutingStrategy strategy, const std::vector<Location>& located, NodeId at, std::uint32_t node_count) {
   assert(at >= 1 && at <= node_count);
   if (strategy == RoutingStrategy::kLocation) {
-    for (const Location& l : at_engine.Locate(aor)) {
+    for (const Location& l : located) {
       if (l.node != at && l.reachable) return {l.node, true};
     }
   }
   return {at % node_count + 1, false};
+}
+
+Duration ConfiguredHopDelay(const scenario::Scenario& s, NodeId a, NodeId b) {
+  const std::size_t sa = s.topology.SiteOf(a), sb = s.topology.SiteOf(b);
+  if (sa == sb) return s.topology.sites[sa].lan.delay;
+  const scenario::SiteLink* link = s.topology.FindLink(sa, sb);
+  assert(link != nullptr);
+  return s.topology.sites[sa].lan.delay + link->params.delay + s.topology.sites[sb].lan.delay;
 }
 
 CallRecorder::CallRecorder(const scenario::Scenario& s) : windows_(FaultWindows(s)) {

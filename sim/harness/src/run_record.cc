@@ -93,6 +93,14 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   run["backend"] = info.backend;
   // Only backends with something to say add the key, so other records keep their bytes.
   if (!info.notes.empty()) run["backend_notes"] = info.notes;
+  if (info.realtime) {
+    const RealtimeLag& l = *info.realtime;
+    run["realtime"] = {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
+                       {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
+                       {"p50_lag_ns", l.p50.count()},             {"p99_lag_ns", l.p99.count()},
+                       {"probes_over_1ms", l.over_1ms},           {"bound_ns", l.bound.count()},
+                       {"valid", l.valid()}};
+  }
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);

@@ -88,6 +88,11 @@ std::filesystem::path NetnsCluster::NodeDir(NodeId node) const {
   return run_dir_ / ("n" + std::to_string(node));
 }
 
+std::string NetnsCluster::Address(NodeId node) const {
+  assert(node >= 1 && node <= spec_.nodes);
+  return spec_.link == NodeLink::kAttached ? spec_.addresses[node - 1] : names_.Address(node);
+}
+
 Status CheckHostSupport() {
   if (geteuid() != 0) return Status::FailedPrecondition("network namespaces need root (CAP_NET_ADMIN and CAP_SYS_ADMIN)");
   for (const char* tool : {"ip", "tc", "nft", "corosync", "corosync-quorumtool", "unshare", "mount"}) {
@@ -104,9 +109,15 @@ Status CheckHostSupport() {
 }
 
 Status NetnsCluster::Create(const ClusterSpec& spec, std::unique_ptr<NetnsCluster>* out) {
-  if (spec.nodes < 1 || spec.nodes > kMaxNodes) {
-    return Status::InvalidArgument("a namespace cluster has 1.." + std::to_string(kMaxNodes) + " nodes, not " +
-                                   std::to_string(spec.nodes));
+  const bool attached = spec.link == NodeLink::kAttached;
+  const std::uint32_t max = attached ? kMaxAttachedNodes : kMaxNodes;
+  if (spec.nodes < 1 || spec.nodes > max) {
+    return Status::InvalidArgument(std::string("a namespace cluster ") + (attached ? "with attached interfaces " : "on a bridge ") +
+                                   "has 1.." + std::to_string(max) + " nodes, not " + std::to_string(spec.nodes));
+  }
+  if (spec.addresses.size() != (attached ? spec.nodes : 0)) {
+    return Status::InvalidArgument(attached ? "a namespace cluster with attached interfaces needs one address per node"
+                                            : "a namespace cluster on a bridge has its own addresses (198.18.0.<node>)");
   }
   if (Status st = CheckHostSupport(); !st.ok()) return st;
   std::unique_ptr<NetnsCluster> c(new NetnsCluster(spec));
@@ -125,6 +136,15 @@ Status NetnsCluster::Build() {
   for (NodeId n = 1; n <= spec_.nodes; ++n) {
     std::filesystem::create_directories(NodeDir(n), ec);
     if (ec) return Status::FailedPrecondition(NodeDir(n).string() + ": " + ec.message());
+  }
+  if (spec_.link == NodeLink::kAttached) {
+    // Namespaces only: the caller attaches each node's interface (AttachTap).
+    for (NodeId n = 1; n <= spec_.nodes; ++n) {
+      const std::string ns = names_.Namespace(n);
+      if (Status st = RunChecked({"ip", "netns", "add", ns}, kIpTimeout); !st.ok()) return st;
+      namespaces_.push_back(ns);
+    }
+    return WriteCorosyncConfs();
   }
   const std::string br = names_.Bridge();
   // The bridge forwards everything, multicast included, and bypasses the host's firewall
@@ -188,7 +208,7 @@ Status NetnsCluster::Teardown(Duration grace) {
   // Delete the host ends of the veth pairs first: that removes both ends at once, whereas the
   // kernel dismantles a deleted namespace (and the veths in it) later, from a work queue, so
   // a check right after teardown could still see them. A link never made is not an error.
-  if (!namespaces_.empty()) {
+  if (!namespaces_.empty() && spec_.link == NodeLink::kBridge) {
     for (NodeId n = 1; n <= spec_.nodes; ++n) {
       (void)RunChecked({"ip", "link", "del", names_.HostVeth(n)}, kIpTimeout);
     }
@@ -257,7 +277,7 @@ Status NetnsCluster::Cut(const std::vector<std::vector<NodeId>>& sides, bool one
       if (m == n || side_of[n] < 0 || side_of[m] < 0 || side_of[n] == side_of[m]) continue;
       // One-way: only the receivers on side 1 drop what side 0 sends.
       if (one_way && !(side_of[m] == 0 && side_of[n] == 1)) continue;
-      drop.push_back(names_.Address(m));
+      drop.push_back(Address(m));
     }
     std::vector<std::string> command;
     if (Status st = PrepareCut(names_.Namespace(n), drop, NodeDir(n) / "cut.nft", &command); !st.ok()) return st;

@@ -35,7 +35,7 @@ Status NetnsCluster::WriteCorosyncConfs() {
   cs.token = spec_.token;
   cs.token_coefficient = spec_.token_coefficient;
   cs.consensus = spec_.consensus;
-  for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(names_.Address(n));
+  for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(Address(n));
   std::string conf;
   if (Status st = CorosyncConf(cs, &conf); !st.ok()) return st;
   for (NodeId n = 1; n <= spec_.nodes; ++n) {

@@ -12,8 +12,8 @@ std::string_view CorosyncTransportName(CorosyncTransport t) { return t == Corosy
 Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
-  if (spec.addresses.empty() || spec.addresses.size() > kMaxNodes) {
-    return Status::InvalidArgument("corosync.conf: 1.." + std::to_string(kMaxNodes) + " node addresses");
+  if (spec.addresses.empty() || spec.addresses.size() > kMaxAttachedNodes) {
+    return Status::InvalidArgument("corosync.conf: 1.." + std::to_string(kMaxAttachedNodes) + " node addresses");
   }
   if (spec.cluster_name.empty() || spec.cluster_name.size() > 32) return Status::InvalidArgument("corosync.conf: cluster name of 1..32 chars");
   for (char c : spec.cluster_name) {

@@ -9,7 +9,7 @@ namespace pbxstate::netns {
 RunNames::RunNames(pid_t pid) : pid_(pid) { assert(pid > 0 && pid <= 99'999'999); }
 
 std::string RunNames::Namespace(NodeId node) const {
-  assert(node >= 1 && node <= kMaxNodes);
+  assert(node >= 1 && node <= kMaxAttachedNodes);
   return Tag() + "-" + std::to_string(node);
 }
 std::string RunNames::Bridge() const { return "pbxbr" + std::to_string(pid_); }

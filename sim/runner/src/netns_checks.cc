@@ -3,6 +3,7 @@
 // kernel offers, and the pbxstated binary. Every refusal names file, line, column and field.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -43,9 +44,37 @@ Status CheckShaping(const Scenario& s, netns::ShapingMethod method, std::vector<
   return Status::Ok();
 }
 
+Status CheckChangeRate(const Scenario& s, const std::string& backend) {
+  const std::string limit = "the " + backend + " backend makes changes through control sockets, at most " +
+                            std::to_string(static_cast<int>(kMaxChangeRate)) + "/s";
+  for (const scenario::Burst& b : s.workload.bursts) {
+    const double rate = std::visit([](const auto& w) { return w.rate_per_s; }, b.what);
+    if (s.workload.rate_per_s + rate > kMaxChangeRate) {
+      return Where(s, b.pos, "workload.bursts",
+                   limit + " with the steady rate; this burst asks " + std::to_string(static_cast<long long>(rate)) + "/s");
+    }
+  }
+  if (s.workload.rate_per_s > kMaxChangeRate) {
+    return Status::InvalidArgument(s.file + ": workload.rate: " + limit);
+  }
+  if (const auto& c = s.workload.churn) {
+    // Every AOR registers once over register_over; then refreshes, moves (two changes: register
+    // at the new server, leave the old one) and lapses go on beside the steady rate.
+    const double seconds = std::chrono::duration<double>(c->register_over).count();
+    const double initial = seconds > 0 ? s.workload.aors / seconds : static_cast<double>(s.workload.aors);
+    const double steady = c->refresh_per_s + 2 * c->move_per_s + c->lapse_per_s;
+    if (s.workload.rate_per_s + std::max(initial, steady) > kMaxChangeRate) {
+      return Where(s, c->pos, "workload.churn",
+                   limit + "; this churn asks " + std::to_string(static_cast<long long>(std::max(initial, steady))) +
+                       "/s (aors / register_over, or refresh + 2 x move + lapse) with the steady rate " +
+                       std::to_string(static_cast<long long>(s.workload.rate_per_s)) + "/s");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace netns_run
 
-using netns_run::kMaxChangeRate;
 using netns_run::LanNetem;
 
 Status CheckNetnsSupport(const Scenario& s) {
@@ -75,10 +104,6 @@ Status CheckNetnsSupport(const Scenario& s) {
                  "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +
                      " nodes (real processes on one host); this scenario has " + std::to_string(count));
   }
-  if (s.calls) {
-    return Where(s, s.calls->pos, "calls",
-                 "the netns backend does not route calls yet (run this scenario with --backend ns3)");
-  }
   // The daemon's configuration takes whole milliseconds.
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";
@@ -88,19 +113,7 @@ Status CheckNetnsSupport(const Scenario& s) {
   if (s.engine.max_frame_bytes > 1024 * 1024) {
     return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: pbxstated carries frames up to 1 MiB");
   }
-  for (const scenario::Burst& b : s.workload.bursts) {
-    const double rate = std::visit([](const auto& w) { return w.rate_per_s; }, b.what);
-    if (s.workload.rate_per_s + rate > kMaxChangeRate) {
-      return Where(s, b.pos, "workload.bursts",
-                   "the netns backend makes changes through control sockets, at most " +
-                       std::to_string(static_cast<int>(kMaxChangeRate)) + "/s with the steady rate; this burst asks " +
-                       std::to_string(static_cast<long long>(rate)) + "/s");
-    }
-  }
-  if (s.workload.rate_per_s > kMaxChangeRate) {
-    return Status::InvalidArgument(s.file + ": workload.rate: the netns backend makes at most " +
-                                   std::to_string(static_cast<int>(kMaxChangeRate)) + " changes/s");
-  }
+  if (Status st = netns_run::CheckChangeRate(s, "netns"); !st.ok()) return st;
   for (const scenario::Fault& f : s.faults) {
     if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
       if (d->jitter) return Where(s, f.pos, "faults.degrade.jitter", "the netns backend's LAN has no jitter");

@@ -70,8 +70,9 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
     return a;
   });
   AddEndStateMetrics(s_, &outcome->result);
+  CallsResult(&outcome->result);
   outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
-  outcome->info.backend = "netns";
+  outcome->info.backend = network_->backend();
   if (max_lag_ > 100ms) {
     outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +
                                   " after their planned time (recorded at their real time)");
@@ -79,6 +80,11 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
                                 ", totem token " + Seconds(TotemToken(s_)) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
+  if (calls_ != nullptr) {
+    outcome->info.notes.push_back("calls routed over real time, " + std::to_string(calls_->locates) +
+                                  " locate requests; a hop takes the configured one-way delay between the servers");
+  }
+  network_->Describe(&outcome->info);
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);
   outcome->info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();

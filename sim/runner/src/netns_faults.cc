@@ -38,6 +38,7 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
     rec_.NodeCrashed(tc, id, last);
     rec_.FaultApplied(tc, f);
   });
+  CallsFaultApplied(f);
   return Status::Ok();
 }
 
@@ -53,39 +54,48 @@ Status NetnsRun::Restart(const scenario::Fault& f, NodeId id) {
   // one instant); the recorder waits for its incarnation, known once the daemon answers.
   Record(tr, [this, tr, id] { rec_.NodeStarted(tr, id, nodes_[id].incarnation); }, id);
   Record(tr, [this, tr, &f] { rec_.FaultApplied(tr, f); });
+  CallsFaultApplied(f);
   return Status::Ok();
 }
 
 Status NetnsRun::ApplyFault(const scenario::Fault& f) {
-  const Duration t = Now();
-  Status st;
+  if (const auto* c = std::get_if<scenario::Crash>(&f.what)) return Crash(f, c->node);
+  if (const auto* re = std::get_if<scenario::Restart>(&f.what)) return Restart(f, re->node);
+  std::int64_t t_mono = 0;
+  if (Status st = network_->Apply(f, &t_mono); !st.ok()) return st;
+  const Duration t = FromMono(t_mono);
+  Record(t, [this, t, &f] { rec_.FaultApplied(t, f); });
+  CallsFaultApplied(f);
+  return Status::Ok();
+}
+
+Status NetnsNetwork::Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) {
+  *t_mono_ns = ClockNs(CLOCK_MONOTONIC);
   const std::uint32_t count = s_.topology.node_count();
-  if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
-    st = cluster_->Cut(p->sides, p->one_way);
-  } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-    st = cluster_->Heal();
-  } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
+  if (const auto* p = std::get_if<scenario::Partition>(&f.what)) return cluster_->Cut(p->sides, p->one_way);
+  if (std::holds_alternative<scenario::Heal>(f.what)) return cluster_->Heal();
+  if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
     std::vector<NodeId> rest;
     for (NodeId n = 1; n <= count; ++n) {
       if (n != iso->node) rest.push_back(n);
     }
-    st = cluster_->Cut({{iso->node}, rest}, false);
-  } else if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
+    return cluster_->Cut({{iso->node}, rest}, false);
+  }
+  if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
     netns::NetemParams q = LanNetem(s_.topology.sites[0].lan);
     if (d->delay) q.delay = *d->delay;
     if (d->loss) q.loss = *d->loss;
     if (d->bandwidth_bps) q.rate_bps = *d->bandwidth_bps;
+    Status st;
     for (NodeId n = 1; n <= count && st.ok(); ++n) st = cluster_->SetLink(n, q);
-  } else if (std::holds_alternative<scenario::Restore>(f.what)) {
-    for (NodeId n = 1; n <= count && st.ok(); ++n) st = cluster_->SetLink(n, LanNetem(s_.topology.sites[0].lan));
-  } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
-    return Crash(f, c->node);
-  } else if (const auto* re = std::get_if<scenario::Restart>(&f.what)) {
-    return Restart(f, re->node);
+    return st;
   }
-  if (!st.ok()) return st;
-  Record(t, [this, t, &f] { rec_.FaultApplied(t, f); });
-  return Status::Ok();
+  if (std::holds_alternative<scenario::Restore>(f.what)) {
+    Status st;
+    for (NodeId n = 1; n <= count && st.ok(); ++n) st = cluster_->SetLink(n, LanNetem(s_.topology.sites[0].lan));
+    return st;
+  }
+  return Status::InvalidArgument("netns: not a network fault");
 }
 
 }  // namespace pbxstate::runner::netns_run

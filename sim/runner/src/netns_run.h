@@ -1,14 +1,18 @@
-// Private to the namespace runner (netns_runner.h is the public entry): one run of a scenario on a
-// NetnsCluster, split by room:
-//   netns_runner.cc    RunNetns, and the run's phases: bring-up, the loop (faults and changes at
-//                      their times, events as they come), drain
-//   netns_nodes.cc     each node's pbxstated: config, start, connect, calls
+// Private to the runners of real processes (netns_runner.h and emu_runner.h are the public
+// entries): one run of a scenario on a NetnsCluster's daemons, whatever network joins them (a
+// RunNetwork: the netns backend's bridge, or the emulation backend's ns-3 world), split by room:
+//   netns_runner.cc    RunNetns, and the run's phases: bring-up, the loop (faults, changes and
+//                      calls at their times, events as they come), drain
+//   netns_nodes.cc     each node's pbxstated: config, start, connect, request/response calls
 //   netns_events.cc    event streams and the recorder's time-ordered queue
 //   netns_workload.cc  the workload's changes, pipelined through the control sockets
-//   netns_faults.cc    the scenario's faults made with the cluster's mechanisms
+//   netns_faults.cc    the scenario's faults: crashes and restarts of the daemons, the network's
+//                      through the RunNetwork (NetnsNetwork: nftables cuts and netem on the bridge)
+//   netns_calls.cc     the scenario's calls, routed hop by hop over real time with `locate`
 //   netns_collect.cc   statistics samples, final views, the run record
 //   netns_checks.cc    what the scenario and the host must allow before anything starts
 //   netns_views.cc     the daemons' replies and events on the harness's calendar
+//   emu_runner.cc      RunEmu: the same run on an emulated network (EmuNetwork)
 // Requests and replies are the control library's (pbxstate/control); nothing here builds JSON.
 #pragma once
 
@@ -28,6 +32,7 @@
 #include "netns_views.h"
 #include "run_steps.h"
 #include "pbxstate/control/client.h"
+#include "pbxstate/harness/calls.h"
 #include "pbxstate/harness/recorder.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/netns/cluster.h"
@@ -57,12 +62,46 @@ std::int64_t ClockNs(clockid_t id);
 std::string Seconds(Duration d);
 // Where (file:line:column: field: what) is run_steps.h's, shared by every backend.
 netns::NetemParams LanNetem(const scenario::LanParams& lan);
+// Refuses (file, line, field) a workload whose changes, churn included, would exceed
+// kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
+Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
 // The totem token: the scenario's failure-detection time (engine.suspect_after), within what
 // corosync accepts. With transport membership the engine has no heartbeat of its own; the token
 // is what decides when a silent node (its corosync gone or cut off) leaves.
 Duration TotemToken(const scenario::Scenario& s);
 // The error of a run stopped by SIGINT/SIGTERM.
 Status Interrupted();
+
+// The network under a run of real processes, and how the scenario's network faults are made on
+// it. The daemons, the workload, crashes, restarts and calls are the run's own (NetnsRun).
+class RunNetwork {
+ public:
+  virtual ~RunNetwork() = default;
+  // run.json's backend: "netns", "emu".
+  virtual std::string backend() const = 0;
+  // Makes a partition, heal, isolate, degrade or restore now; `*t_mono_ns` is CLOCK_MONOTONIC
+  // when its mechanism began to act (the fault's time in the record).
+  virtual Status Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) = 0;
+  // Time 0 of the scenario is now (CLOCK_MONOTONIC `t0_mono_ns`): the daemons are up.
+  virtual void Started(std::int64_t t0_mono_ns) { (void)t0_mono_ns; }
+  // A few words for the progress line ("" for nothing); called about once a second.
+  virtual std::string Progress() const { return {}; }
+  // At the end of the run: what the network adds to the run record (notes, the real-time lag).
+  virtual void Describe(harness::RunInfo* info) const { (void)info; }
+};
+
+// The netns backend's network: the cluster's bridge, cut with nftables, shaped with netem
+// (netns_faults.cc).
+class NetnsNetwork final : public RunNetwork {
+ public:
+  NetnsNetwork(const scenario::Scenario& s, netns::NetnsCluster* cluster) : s_(s), cluster_(cluster) {}
+  std::string backend() const override { return "netns"; }
+  Status Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) override;
+
+ private:
+  const scenario::Scenario& s_;
+  netns::NetnsCluster* cluster_;
+};
 
 // One node of the run as the harness sees it.
 struct Node {
@@ -85,7 +124,7 @@ struct Node {
 class NetnsRun {
  public:
   NetnsRun(const scenario::Scenario& s, const RunOptions& o, const NetnsOptions& no, std::filesystem::path daemon,
-           netns::NetnsCluster* cluster);
+           netns::NetnsCluster* cluster, RunNetwork* network);
 
   // Brings the cluster up, runs the scenario, collects the final views into `outcome` and writes
   // the record (when asked). Fails, leaving teardown to the caller, when the run cannot go on.
@@ -149,6 +188,52 @@ class NetnsRun {
   Status Crash(const scenario::Fault& f, NodeId node);
   Status Restart(const scenario::Fault& f, NodeId node);
 
+  // ---- calls (netns_calls.cc) ----
+  // One call under one strategy, hop by hop (scenario::RoutingStrategy).
+  struct CallInFlight {
+    std::size_t call = 0;
+    scenario::RoutingStrategy strategy{};
+    NodeId at = kNoNode;
+    std::uint32_t hops = 0, min_hops = 0, stale_sends = 0;
+    std::vector<NodeId> visited;
+    NodeId to = kNoNode;          // the hop under way: where it goes
+    bool from_location = false;   // ... and whether the location table chose it
+  };
+  struct HopDue {
+    Duration at;
+    std::uint64_t seq;
+    std::shared_ptr<CallInFlight> call;
+    bool operator>(const HopDue& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  // What routing calls needs besides the daemons: the plan, the truth about phones and servers
+  // (from the changes the engines took and the faults as applied, never from an engine's view),
+  // the per-strategy accounting, and the hops under way.
+  struct Calls {
+    explicit Calls(const scenario::Scenario& s) : plan(harness::ExpandCalls(s)), reach(s.topology.node_count()), rec(s) {}
+    const std::vector<harness::PlannedCall> plan;
+    std::size_t next = 0;
+    harness::PhoneTruth truth;
+    harness::ServerReach reach;
+    harness::CallRecorder rec;
+    std::priority_queue<HopDue, std::vector<HopDue>, std::greater<>> hops;
+    std::uint64_t seq = 0;
+    std::uint64_t locates = 0;
+  };
+  // Places the calls due by `now` and moves the calls whose hop has arrived; *next is when the
+  // next call or hop is due (unchanged when none is).
+  Status DriveCalls(Duration now, Duration* next);
+  Status PlaceCall(std::size_t i, Duration now);
+  // A hop's arrival at its server at `at`.
+  Status HopArrived(const std::shared_ptr<CallInFlight>& c, Duration at);
+  // The call is at a server at `now`: completed there, or sent on (a hop that arrives later).
+  Status Arrive(const std::shared_ptr<CallInFlight>& c, Duration now);
+  void FinishCall(const CallInFlight& c, harness::CallOutcome outcome);
+  // Truth for call routing: a change the engine took, a crash (no-ops without calls).
+  void CallsChangeAccepted(Duration t, const harness::PlannedChange& c);
+  void CallsFaultApplied(const scenario::Fault& f);
+  // The calls.* metrics and summary, at the end.
+  void CallsResult(harness::RunResult* result) const;
+
   // ---- collection (netns_collect.cc) ----
   Status Sample(Duration t);
   // Every live node's final view, the recorder's result, the checks and the record.
@@ -160,7 +245,9 @@ class NetnsRun {
   const NetnsOptions& netns_options_;
   std::filesystem::path daemon_;
   netns::NetnsCluster* cluster_;
+  RunNetwork* network_;
   harness::RunRecorder rec_;
+  std::unique_ptr<Calls> calls_;  // only when the scenario has calls
   std::vector<Node> nodes_;  // by node id; [0] unused
   std::int64_t mono_start_ns_ = 0;
   WallMapping wall_;

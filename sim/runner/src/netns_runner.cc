@@ -50,9 +50,11 @@ Status Interrupted() {
 }
 
 NetnsRun::NetnsRun(const Scenario& s, const RunOptions& o, const NetnsOptions& no, std::filesystem::path daemon,
-                   netns::NetnsCluster* cluster)
-    : s_(s), options_(o), netns_options_(no), daemon_(std::move(daemon)), cluster_(cluster),
-      rec_(s, o.timelines.value_or(!s.faults.empty())), nodes_(s.topology.node_count() + 1) {}
+                   netns::NetnsCluster* cluster, RunNetwork* network)
+    : s_(s), options_(o), netns_options_(no), daemon_(std::move(daemon)), cluster_(cluster), network_(network),
+      rec_(s, o.timelines.value_or(!s.faults.empty())),
+      calls_(s.calls ? std::make_unique<Calls>(s) : nullptr),
+      nodes_(s.topology.node_count() + 1) {}
 
 std::vector<NodeId> NetnsRun::AllNodes() const {
   std::vector<NodeId> all;
@@ -81,9 +83,11 @@ Status NetnsRun::BringUp() {
   }
   mono_start_ns_ = ClockNs(CLOCK_MONOTONIC);
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
+  network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
   if (options_.progress) {
-    std::fprintf(stderr, "%s: %zu namespaces up (corosync %s, token %s), running %s\n", s_.name.c_str(), all.size(),
+    std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, token %s), running %s\n", s_.name.c_str(),
+                 network_->backend().c_str(), all.size(),
                  std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)).c_str(),
                  Seconds(TotemToken(s_)).c_str(), Seconds(s_.end()).c_str());
   }
@@ -115,9 +119,11 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
       while (next_sample + 1s <= std::min(now, end)) next_sample += 1s;
       if (Status st = Sample(std::min(next_sample, end)); !st.ok()) return st;
       if (options_.progress) {
-        std::fprintf(stderr, "%s: %.0f s of %.0f s, %zu of %zu changes made, harness lag %.1f ms\n", s_.name.c_str(),
+        const std::string network = network_->Progress();
+        std::fprintf(stderr, "%s: %.0f s of %.0f s, %zu of %zu changes made, harness lag %.1f ms%s%s\n", s_.name.c_str(),
                      static_cast<double>(std::min(now, end).count()) / 1e9, static_cast<double>(end.count()) / 1e9,
-                     next_change, plan.size(), static_cast<double>(max_lag_.count()) / 1e6);
+                     next_change, plan.size(), static_cast<double>(max_lag_.count()) / 1e6, network.empty() ? "" : ", ",
+                     network.c_str());
       }
       next_sample += 1s;
     }
@@ -127,8 +133,12 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
         if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
       }
     }
+    Duration call_wake = end;
+    if (calls_ != nullptr) {
+      if (Status st = DriveCalls(std::min(Now(), end), &call_wake); !st.ok()) return st;
+    }
     if (now >= end) break;
-    Duration wake = std::min(end, next_sample);
+    Duration wake = std::min({end, next_sample, call_wake});
     if (next_fault < s_.faults.size()) wake = std::min(wake, s_.faults[next_fault].at);
     if (next_change < plan.size()) wake = std::min(wake, plan[next_change].at);
     if (Status st = PollEvents(std::clamp(wake - Now(), Duration{}, kMaxPoll)); !st.ok()) return st;
@@ -167,7 +177,7 @@ Status NetnsRun::Run(RunOutcome* outcome) {
   // A harness that fell so far behind that planned changes or faults were never made has not run
   // the scenario: say so rather than measure a different one.
   if (unmade_changes_ > 0 || unmade_faults_ > 0) {
-    return Status::FailedPrecondition("netns run: the harness fell behind on this host: " +
+    return Status::FailedPrecondition(network_->backend() + " run: the harness fell behind on this host: " +
                                       std::to_string(unmade_changes_) + " changes and " + std::to_string(unmade_faults_) +
                                       " faults were not made by the end (lag " + Seconds(max_lag_) +
                                       "); fewer nodes, a lower rate, or a less loaded machine");
@@ -221,7 +231,8 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
 
   Status result;
   try {
-    netns_run::NetnsRun run(s, options, netns_options, daemon, cluster.get());
+    netns_run::NetnsNetwork network(s, cluster.get());
+    netns_run::NetnsRun run(s, options, netns_options, daemon, cluster.get(), &network);
     outcome->info.notes = notes;
     result = run.Run(outcome);
   } catch (const std::exception& e) {

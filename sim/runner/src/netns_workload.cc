@@ -73,6 +73,7 @@ Status NetnsRun::ReadAnswers(NodeId n, bool all) {
         return Status::FailedPrecondition("node " + std::to_string(n) + ": " + st.message());
       }
       Record(t, [this, t, c, st] { rec_.ChangeMade(t, *c, st); });
+      if (st.ok()) CallsChangeAccepted(t, *c);
     }
     if (!all || node.outstanding.empty()) break;
     if (std::chrono::steady_clock::now() > deadline) {

@@ -16,17 +16,13 @@
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/ns3/world.h"
 #include "run_steps.h"
+#include "ns3_mapping.h"
 
 namespace pbxstate::runner {
 namespace {
 
 using harness::PlannedChange;
 using scenario::Scenario;
-
-std::string SiteName(const Scenario& s, std::size_t i) {
-  const std::string& n = s.topology.sites[i].name;
-  return n.empty() ? "lan" : n;
-}
 
 Duration FromNs3(ns3::Time t) { return Duration(t.GetNanoSeconds()); }
 
@@ -45,21 +41,6 @@ class Collector : public ns3t::ViewCollector {
   harness::RunRecorder* rec_;
 };
 
-ns3sim::LinkParams LanParams(const scenario::LanParams& lan) {
-  ns3sim::LinkParams p;
-  p.delay = lan.delay;
-  p.rate_bps = lan.bandwidth_bps;
-  p.loss = lan.loss;
-  return p;
-}
-
-ns3sim::LinkParams LinkParams(const scenario::LinkParams& l) {
-  ns3sim::LinkParams p;
-  p.delay = l.delay;
-  p.jitter = l.jitter;
-  p.rate_bps = l.bandwidth_bps;
-  p.loss = l.loss;
-  return p;
 }
 
 // Applies one fault to the world; reports it (and a crash's last statistics) to the recorder.
@@ -67,47 +48,15 @@ Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World&
                   CallWorld* calls) {
   const Duration now = world.Now();
   Status st;
-  if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
-    world.Heal();  // a partition replaces the one in force
-    st = p->one_way ? world.PartitionOneWay(p->sides[0], p->sides[1]) : world.Partition(p->sides);
-  } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-    world.Heal();
-  } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
-    world.Heal();
-    st = world.Isolate(iso->node);
-  } else if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
-    const auto& t = d->target;
-    if (t.kind == scenario::NetworkTarget::Kind::kLan) {
-      const std::string site = SiteName(s, t.site);
-      if (d->loss && st.ok()) st = world.SetSiteLoss(site, *d->loss);
-      if (d->delay && st.ok()) st = world.SetSiteDelay(site, *d->delay);
-    } else {
-      const std::string a = SiteName(s, t.a), b = SiteName(s, t.b);
-      if (d->loss && st.ok()) st = world.SetLinkLoss(a, b, *d->loss);
-      if (d->delay && st.ok()) st = world.SetLinkDelay(a, b, *d->delay);
-      if (d->jitter && st.ok()) st = world.SetLinkJitter(a, b, *d->jitter);
-    }
-  } else if (const auto* r = std::get_if<scenario::Restore>(&f.what)) {
-    const auto& t = r->target;
-    if (t.kind == scenario::NetworkTarget::Kind::kLan) {
-      const std::string site = SiteName(s, t.site);
-      const auto& lan = s.topology.sites[t.site].lan;
-      st = world.SetSiteLoss(site, lan.loss);
-      if (st.ok()) st = world.SetSiteDelay(site, lan.delay);
-    } else {
-      const std::string a = SiteName(s, t.a), b = SiteName(s, t.b);
-      const scenario::SiteLink* link = s.topology.FindLink(t.a, t.b);
-      st = world.SetLinkLoss(a, b, link->params.loss);
-      if (st.ok()) st = world.SetLinkDelay(a, b, link->params.delay);
-      if (st.ok()) st = world.SetLinkJitter(a, b, link->params.jitter);
-    }
-  } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
+  if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
     Engine* e = world.engine(c->node);
     const EngineStats last = e != nullptr ? e->stats() : EngineStats{};
     st = world.Crash(c->node);
     if (st.ok()) rec.NodeCrashed(now, c->node, last);
   } else if (const auto* re = std::get_if<scenario::Restart>(&f.what)) {
     st = world.Restart(re->node);
+  } else {
+    st = ApplyNetworkFault(s, f, world);
   }
   if (st.ok()) FaultDone(now, f, rec, calls);
   return st;
@@ -170,20 +119,7 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   harness::RunRecorder rec(s, timelines);
   Collector collector(&rec);
 
-  ns3sim::WorldConfig wc;
-  for (std::size_t i = 0; i < s.topology.sites.size(); ++i) {
-    const scenario::Site& site = s.topology.sites[i];
-    wc.sites.push_back({SiteName(s, i), site.node_count, LanParams(site.lan)});
-  }
-  for (const scenario::SiteLink& l : s.topology.links) {
-    wc.links.push_back({SiteName(s, l.a), SiteName(s, l.b), LinkParams(l.params)});
-  }
-  // Multicast between sites is carried as LAN broadcast plus one copy per remote peer.
-  wc.broadcast_mode = s.transport == scenario::TransportMode::kUnicast ? ns3t::BroadcastMode::kUnicastFanout
-                                                                       : ns3t::BroadcastMode::kLanBroadcast;
-  wc.engine = s.engine;
-  wc.seed = static_cast<std::uint32_t>(s.seed % 0xFFFFFFFEu) + 1;
-  wc.run = 1;
+  ns3sim::WorldConfig wc = WorldConfigFor(s);
   wc.collector = &collector;
 
   std::unique_ptr<ns3sim::Ns3World> world;

@@ -78,7 +78,7 @@ Status ToStatus(const Error& error);
 // ---- ops ------------------------------------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kMembers, kStats, kDump, kSubscribe,
+  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
   kSetKeys, kStop,
   // Benchmark instruments (CONTROL.md "Benchmark instruments")
   kGenerate, kGenerateResult, kWatch, kWatchResult,
@@ -114,7 +114,7 @@ struct Request {
   DeviceState state = DeviceState::kUnknown;  // set_device
   std::string mailbox;                        // set_mailbox
   MailboxCounts counts;                       // set_mailbox
-  std::string aor;                            // register, unregister
+  std::string aor;                            // register, unregister, locate
   std::string contact;                        // register
   std::int64_t expires_unix_ns = 0;           // register: CLOCK_REALTIME ns (the engine's WallTime)
   bool reachable = true;                      // register
@@ -133,6 +133,7 @@ struct Request {
                           std::uint32_t rtt_us = 0);
   static Request Unregister(std::string aor);
   static Request Device(std::string device);
+  static Request Locate(std::string aor);
   static Request SetKeys(std::string key_file, std::string previous_key_file = {});
   static Request Generate(LoadSpec spec);
   static Request Watch(LoadSpec spec);                            // rate and duration are not sent

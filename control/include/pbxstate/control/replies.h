@@ -46,6 +46,11 @@ struct DeviceReply {
   std::vector<DeviceContribution> contributions;
 };
 
+// locate: where the AOR can be reached from this node's view, best first (Engine::Locate).
+struct LocateReply {
+  std::vector<Location> locations;  // expires: the engine's WallTime (Unix ns)
+};
+
 // members
 struct MembersReply {
   std::vector<NodeId> members;       // the engine's live set
@@ -165,8 +170,8 @@ struct WatchReport {
   std::vector<std::int64_t> t_mono_ns;  // when changes from .. became visible here (0: not yet)
 };
 
-using Reply = std::variant<HelloReply, TimeReply, DeviceReply, MembersReply, StatsReply, DumpReply, KeysReply,
-                           StopReply, GenerateReport, WatchReport>;
+using Reply = std::variant<HelloReply, TimeReply, DeviceReply, LocateReply, MembersReply, StatsReply, DumpReply,
+                           KeysReply, StopReply, GenerateReport, WatchReport>;
 
 // An empty reply of the type `op` is answered with.
 Reply ReplyFor(Op op);

@@ -78,6 +78,13 @@ struct Hop {
 };
 Hop NextHop(scenario::RoutingStrategy strategy, const Engine& at_engine, NodeId at, const std::string& aor,
             std::uint32_t node_count);
+// The same from the server's answer to Engine::Locate (a daemon's `locate`), for hosts whose
+// engines live in other processes; `located` is read only under kLocation.
+Hop NextHop(scenario::RoutingStrategy strategy, const std::vector<Location>& located, NodeId at, std::uint32_t node_count);
+
+// One-way delay of a call's hop between two servers: their LAN, or both LANs and the link between
+// their sites, as configured (a degradation in force is not applied to hops).
+Duration ConfiguredHopDelay(const scenario::Scenario& s, NodeId a, NodeId b);
 
 enum class CallOutcome : std::uint8_t {
   kCompleted,   // reached a server holding the phone

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,20 @@ struct SeriesPoint {
   std::vector<std::uint64_t> frames_by_node;  // index node - 1
 };
 
+// Emulation (--backend emu): how far the real-time network simulator ran behind the wall clock,
+// measured by a probe event every `interval`. A run whose worst lag exceeds `bound` does not
+// measure the network it was given (frames were late by the harness's fault): it is invalid.
+struct RealtimeLag {
+  Duration interval{};
+  std::uint64_t probes = 0;
+  Duration worst{};
+  Duration worst_at{};  // scenario time of the worst probe (negative: before time 0, at bring-up)
+  Duration p50{}, p99{};
+  std::uint64_t over_1ms = 0;
+  Duration bound{};
+  bool valid() const { return worst <= bound; }
+};
+
 struct RunInfo {
   std::string backend;  // "ns3", "netns"
   // What the backend could not do exactly as the scenario says, one sentence each (run.json's
@@ -50,6 +65,7 @@ struct RunInfo {
   std::vector<SeriesPoint> series;
   double wall_seconds = 0;
   std::uint64_t events = 0;  // simulator events, when the backend counts them
+  std::optional<RealtimeLag> realtime;  // emulation only (run.json's "realtime")
 };
 
 // The build's identity: version, git commit at configure time, compiler, build type.

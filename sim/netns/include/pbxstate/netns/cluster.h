@@ -34,13 +34,24 @@
 #include "pbxstate/netns/names.h"
 #include "pbxstate/netns/netem.h"
 #include "pbxstate/netns/shaping.h"
+#include "pbxstate/netns/tap.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
 namespace pbxstate::netns {
 
+// How a cluster's namespaces reach each other.
+enum class NodeLink : std::uint8_t {
+  kBridge,    // a veth on the run's bridge, 198.18.0.<node>/24, shaped by ClusterSpec::lan (netns)
+  kAttached,  // only loopback at first; the caller attaches each node's interface (AttachTap)
+              // and names its address in ClusterSpec::addresses (the emulation backend)
+};
+
 struct ClusterSpec {
-  std::uint32_t nodes = 3;                 // 1..kMaxNodes
+  std::uint32_t nodes = 3;                 // 1..kMaxNodes (kBridge), 1..kMaxAttachedNodes (kAttached)
+  NodeLink link = NodeLink::kBridge;
+  // kAttached: node i + 1's address (corosync's nodelist), one per node. kBridge: empty.
+  std::vector<std::string> addresses;
   // The run's folder (configs, nft scripts, logs) is work_dir / "pbxst-<pid>"; it is created and
   // kept after teardown (logs are evidence).
   std::filesystem::path work_dir = "/tmp";
@@ -76,6 +87,8 @@ class NetnsCluster {
   const ClusterSpec& spec() const { return spec_; }
   std::filesystem::path RunDir() const { return run_dir_; }
   std::filesystem::path NodeDir(NodeId node) const;
+  // The node's address: 198.18.0.<node> on the bridge, ClusterSpec::addresses when attached.
+  std::string Address(NodeId node) const;
 
   // ---- corosync ----
   Status StartCorosync(NodeId node);
@@ -118,6 +131,12 @@ class NetnsCluster {
   // sides[1]. Nodes in no side hear everyone. Replaces any cut in force.
   Status Cut(const std::vector<std::vector<NodeId>>& sides, bool one_way);
   Status Heal();
+
+  // ---- attached interfaces (NodeLink::kAttached; cluster_tap.cc) ----
+  // Opens a TAP in the node's namespace (tap.h), configures it as `config` says (config.address
+  // must be the node's Address) and hands its descriptor to the caller, who owns it: the TAP
+  // lives while the descriptor is open. The `ip -batch` file is kept in NodeDir as tap.ip.
+  Status AttachTap(NodeId node, const TapConfig& config, int* fd);
 
   // Runs a command inside the node's namespace (ip netns exec); fails unless it exits 0.
   Status Exec(NodeId node, const std::vector<std::string>& argv, Duration timeout, std::string* output);

@@ -22,7 +22,7 @@ std::string_view CorosyncTransportName(CorosyncTransport t);
 struct CorosyncSpec {
   std::string cluster_name;              // 1..32 of [A-Za-z0-9_-]
   CorosyncTransport transport = CorosyncTransport::kKnet;
-  std::vector<std::string> addresses;    // node i + 1's ring0 address; 1..16 of them
+  std::vector<std::string> addresses;    // node i + 1's ring0 address; 1..kMaxAttachedNodes of them
   std::string multicast_address = "239.255.18.1";  // kUdp only
   // Totem timings (corosync.conf(5)); a nullopt leaves the key out, so corosync's default
   // applies. token: how long without the token before a processor counts as failed (default

@@ -17,8 +17,13 @@
 
 namespace pbxstate::netns {
 
-// A namespace cluster has at most this many nodes (one host, two cores: real processes).
+// A namespace cluster on a bridge (the netns backend) has at most this many nodes (one host, two
+// cores: real processes).
 inline constexpr std::uint32_t kMaxNodes = 16;
+// A cluster whose interfaces the caller attaches (the emulation backend, NodeLink::kAttached) has
+// at most this many: what one host holds is then bounded by the emulator's real-time lag, which
+// every emulated run measures and judges (sim/runner emu_runner.h).
+inline constexpr std::uint32_t kMaxAttachedNodes = 64;
 inline constexpr const char* kNodeInterface = "eth0";
 inline constexpr int kPrefixLength = 24;
 

@@ -158,6 +158,11 @@ class Ns3World {
   Status Crash(NodeId node);
   Status Restart(NodeId node);
 
+  // ---- emulation (pbxstate/ns3/emu.h; defined in emu_hosts.cc) ----
+  // The ns-3 node standing for cluster node `node` (its application 0 is the node's engine, its
+  // IPv4 interface 1 the LAN); nullptr for an unknown id.
+  ns3::Ptr<ns3::Node> ClusterNode(NodeId node) const;
+
   // ---- reading the cluster ----
   const std::vector<NodeId>& nodes() const { return node_ids_; }
   std::vector<NodeId> SiteNodes(const std::string& site) const;  // empty when unknown

@@ -40,6 +40,9 @@ struct RunOutcome {
   harness::RunInfo info;
   // Set when RunOptions::should_stop ended the run early; the rest of the outcome is then empty.
   bool stopped = false;
+  // Set when the run completed and was recorded but did not measure the scenario (an emulated run
+  // whose real-time lag exceeded its bound): why, in a sentence. The command exits 2.
+  std::string invalid;
   bool all_checks_pass() const {
     for (const auto& v : verdicts) {
       if (!v.pass) return false;

@@ -1,0 +1,96 @@
+// EmulatedNetwork: an Ns3World running in real time whose cluster nodes are the network cards of a
+// NetnsCluster's namespaces (sim/ns3 emu.h, sim/netns tap.h). The namespaces run the real corosync
+// and pbxstated; their frames cross the world's LANs, routers and links, so every delay, jitter,
+// loss, rate and cut of the world acts on real traffic.
+//
+// Order of use (the emulation backend, sim/runner emu_runner.cc, and the tests):
+//   1. Create(spec): the world is built (not running); interfaces() says each node's MAC, address,
+//      prefix and gateway;
+//   2. the caller builds a NetnsCluster with NodeLink::kAttached and those addresses;
+//   3. Attach(cluster): a TAP per namespace, configured and handed to the node's FdNetDevice;
+//   4. Start(): the simulation runs in real time on a thread of its own (SCHED_FIFO when asked,
+//      inherited by the FdNetDevices' reader threads), with a lag probe;
+//   5. Call(fn): faults and queries run in the simulation's thread, at the wall clock's now;
+//   6. Stop() (also the destructor): the simulation stops, the world is destroyed and every TAP
+//      closed (the devices vanish with their descriptors); then the caller tears the namespaces down.
+// Not thread-safe: one thread (the harness) calls these; the simulation has its own.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "pbxstate/netns/cluster.h"
+#include "pbxstate/ns3/emu.h"
+#include "pbxstate/ns3/world.h"
+#include "pbxstate/status.h"
+
+namespace pbxstate::emu {
+
+struct EmulationSpec {
+  ns3sim::WorldConfig world;  // sites, links, seed; its engines are never started
+  // How often the simulation measures its lag behind the wall clock (RealtimeLagProbe).
+  Duration lag_probe_interval = std::chrono::milliseconds(1);
+  // SCHED_FIFO priority of the simulation thread (1..98; 0: ordinary scheduling). corosync runs
+  // at SCHED_RR 99; a real-time emulator must not wait behind the host's ordinary load, or its
+  // lag is the machine's load rather than the network's.
+  int realtime_priority = 0;
+  // How long Call waits for the simulation thread.
+  Duration call_timeout = std::chrono::seconds(10);
+};
+
+class EmulatedNetwork {
+ public:
+  // Builds the world in real time (SelectSimulator), holds its engines (EmulatedHosts). Fails
+  // when the world does (another world exists, a bad config).
+  static Status Create(const EmulationSpec& spec, std::unique_ptr<EmulatedNetwork>* out);
+  ~EmulatedNetwork();
+  EmulatedNetwork(const EmulatedNetwork&) = delete;
+  EmulatedNetwork& operator=(const EmulatedNetwork&) = delete;
+
+  // Node id - 1 -> the interface its namespace must have.
+  const std::vector<ns3sim::HostInterface>& interfaces() const { return interfaces_; }
+  // The addresses, in node order: what ClusterSpec::addresses must be.
+  std::vector<std::string> Addresses() const;
+  // Attaches every node of `cluster` (NodeLink::kAttached, as many nodes as the world). Before Start.
+  Status Attach(netns::NetnsCluster* cluster);
+  // Starts the simulation thread and the lag probe. Once.
+  Status Start();
+  bool running() const { return thread_.joinable(); }
+  // Runs `fn` on the world in the simulation's thread, as soon as it can (the wall clock's now),
+  // and returns its status; `*ran_mono_ns`, when given, is CLOCK_MONOTONIC when `fn` began. Fails
+  // when the simulation is not running or does not get to it within spec.call_timeout.
+  Status Call(std::function<Status(ns3sim::Ns3World&)> fn, std::int64_t* ran_mono_ns = nullptr);
+  // The lag so far (any time while running, and after Stop). worst_at is simulated time, which
+  // runs from the simulation's start: CLOCK_MONOTONIC origin_mono_ns() is simulated time 0.
+  ns3sim::LagStats lag() const;
+  // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
+  void ResetLag();
+  std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
+  // What the hosts' ports carried: read in the simulation's thread while it runs, else the
+  // figures at Stop.
+  ns3sim::EmuCounters counters();
+  // Stops the simulation, destroys the world (closing every TAP) and selects the discrete-event
+  // simulator again for later worlds. Idempotent.
+  void Stop();
+
+ private:
+  explicit EmulatedNetwork(const EmulationSpec& spec);
+  void RunSimulation();
+
+  EmulationSpec spec_;
+  std::unique_ptr<ns3sim::Ns3World> world_;
+  std::unique_ptr<ns3sim::EmulatedHosts> hosts_;
+  std::unique_ptr<ns3sim::RealtimeLagProbe> probe_;
+  std::vector<ns3sim::HostInterface> interfaces_;
+  std::thread thread_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::int64_t> origin_mono_ns_{0};
+  ns3sim::LagStats final_lag_;
+  ns3sim::EmuCounters counters_;
+};
+
+}  // namespace pbxstate::emu

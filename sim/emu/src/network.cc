@@ -1,0 +1,175 @@
+#include "pbxstate/emu/network.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <utility>
+
+#include <ns3/simulator.h>
+
+namespace pbxstate::emu {
+
+namespace {
+
+std::int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Scheduling of the calling thread for real-time work: SCHED_FIFO at `priority` (0: unchanged),
+// and the smallest timer slack, so a wait for the next event ends when it is due rather than up
+// to 50 us later (the kernel's default slack for ordinary threads).
+Status PrepareThread(int priority) {
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  if (priority == 0) return Status::Ok();
+  sched_param param{};
+  param.sched_priority = priority;
+  if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
+    return Status::FailedPrecondition("emulation: cannot run the simulation at SCHED_FIFO " + std::to_string(priority) +
+                                      ": " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+EmulatedNetwork::EmulatedNetwork(const EmulationSpec& spec) : spec_(spec) {}
+
+EmulatedNetwork::~EmulatedNetwork() { Stop(); }
+
+Status EmulatedNetwork::Create(const EmulationSpec& spec, std::unique_ptr<EmulatedNetwork>* out) {
+  if (spec.realtime_priority < 0 || spec.realtime_priority > 98) {
+    return Status::InvalidArgument("emulation: the real-time priority must be 0..98");
+  }
+  std::unique_ptr<EmulatedNetwork> net(new EmulatedNetwork(spec));
+  ns3sim::SelectSimulator(ns3sim::SimulatorKind::kRealtime);
+  if (Status st = ns3sim::Ns3World::Create(spec.world, &net->world_); !st.ok()) {
+    ns3sim::SelectSimulator(ns3sim::SimulatorKind::kDiscreteEvent);
+    return st;
+  }
+  if (Status st = ns3sim::EmulatedHosts::Create(net->world_.get(), &net->hosts_); !st.ok()) return st;
+  for (NodeId id : net->world_->nodes()) {
+    ns3sim::HostInterface h;
+    if (Status st = net->hosts_->Interface(id, &h); !st.ok()) return st;
+    net->interfaces_.push_back(std::move(h));
+  }
+  net->probe_ = std::make_unique<ns3sim::RealtimeLagProbe>(spec.lag_probe_interval);
+  *out = std::move(net);
+  return Status::Ok();
+}
+
+std::vector<std::string> EmulatedNetwork::Addresses() const {
+  std::vector<std::string> out;
+  for (const auto& h : interfaces_) out.push_back(h.address);
+  return out;
+}
+
+Status EmulatedNetwork::Attach(netns::NetnsCluster* cluster) {
+  if (running()) return Status::FailedPrecondition("emulation: attach before the simulation starts");
+  if (cluster->size() != interfaces_.size()) {
+    return Status::InvalidArgument("emulation: the cluster has " + std::to_string(cluster->size()) + " nodes, the world " +
+                                   std::to_string(interfaces_.size()));
+  }
+  for (NodeId n = 1; n <= cluster->size(); ++n) {
+    const ns3sim::HostInterface& h = interfaces_[n - 1];
+    netns::TapConfig tap;
+    tap.interface = netns::kNodeInterface;
+    tap.mac = h.mac;
+    tap.address = h.address;
+    tap.prefix_length = h.prefix_length;
+    tap.gateway = h.gateway;
+    tap.mtu = h.mtu;
+    int fd = -1;
+    if (Status st = cluster->AttachTap(n, tap, &fd); !st.ok()) return st;
+    if (Status st = hosts_->Attach(n, fd); !st.ok()) {
+      close(fd);
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status EmulatedNetwork::Start() {
+  if (running() || world_ == nullptr) return Status::FailedPrecondition("emulation: started already, or stopped");
+  if (Status st = probe_->Start(); !st.ok()) return st;
+  std::promise<Status> prepared;
+  std::future<Status> ready = prepared.get_future();
+  thread_ = std::thread([this, &prepared] {
+    Status st = PrepareThread(spec_.realtime_priority);
+    const bool ok = st.ok();
+    // Simulated time 0 is when Run starts pacing (RealtimeSimulatorImpl sets its origin there).
+    origin_mono_ns_ = MonotonicNs();
+    prepared.set_value(std::move(st));
+    if (ok) ns3::Simulator::Run();
+  });
+  Status st = ready.get();
+  if (!st.ok()) {
+    thread_.join();
+    return st;
+  }
+  return Status::Ok();
+}
+
+Status EmulatedNetwork::Call(std::function<Status(ns3sim::Ns3World&)> fn, std::int64_t* ran_mono_ns) {
+  if (!running() || stopped_) return Status::FailedPrecondition("emulation: the simulation is not running");
+  auto done = std::make_shared<std::promise<std::pair<Status, std::int64_t>>>();
+  std::future<std::pair<Status, std::int64_t>> result = done->get_future();
+  ns3sim::Ns3World* world = world_.get();
+  ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [done, world, fn = std::move(fn)] {
+    const std::int64_t t = MonotonicNs();
+    done->set_value({fn(*world), t});
+  });
+  if (result.wait_for(spec_.call_timeout) != std::future_status::ready) {
+    return Status::FailedPrecondition("emulation: the simulation did not run a call within " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(spec_.call_timeout).count()) + " s");
+  }
+  auto [st, t] = result.get();
+  if (ran_mono_ns != nullptr) *ran_mono_ns = t;
+  return st;
+}
+
+ns3sim::LagStats EmulatedNetwork::lag() const { return probe_ != nullptr ? probe_->stats() : final_lag_; }
+
+void EmulatedNetwork::ResetLag() {
+  if (probe_ != nullptr) probe_->Reset();
+}
+
+ns3sim::EmuCounters EmulatedNetwork::counters() {
+  if (!running() || stopped_) return counters_;
+  // Shared with the call: if it timed out, it may still run later.
+  auto now = std::make_shared<ns3sim::EmuCounters>();
+  ns3sim::EmulatedHosts* hosts = hosts_.get();
+  if (!Call([now, hosts](ns3sim::Ns3World&) {
+         *now = hosts->counters();
+         return Status::Ok();
+       }).ok()) {
+    return counters_;
+  }
+  return *now;
+}
+
+void EmulatedNetwork::Stop() {
+  if (stopped_.exchange(true)) return;
+  if (thread_.joinable()) {
+    ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [] { ns3::Simulator::Stop(); });
+    thread_.join();
+  }
+  if (probe_ != nullptr) final_lag_ = probe_->stats();
+  if (hosts_ != nullptr) counters_ = hosts_->counters();
+  hosts_.reset();
+  // Destroying the world destroys the simulation: every FdNetDevice stops its reader thread and
+  // closes its TAP, which removes the TAP from its namespace.
+  const bool had_world = world_ != nullptr;
+  world_.reset();
+  probe_.reset();
+  if (had_world) ns3sim::SelectSimulator(ns3sim::SimulatorKind::kDiscreteEvent);
+}
+
+}  // namespace pbxstate::emu

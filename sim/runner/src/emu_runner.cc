@@ -1,0 +1,212 @@
+// RunEmu, the emulation backend's entry point (emu_runner.h): the netns backend's run of real
+// daemons (NetnsRun) on an emulated network (EmuNetwork: the scenario's ns-3 world in real time,
+// sim/emu), and what the backend refuses before anything starts.
+#include "pbxstate/runner/emu_runner.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "netns_run.h"
+#include "run_steps.h"
+#include "ns3_mapping.h"
+#include "pbxstate/emu/network.h"
+#include "pbxstate/netns/interrupt.h"
+#include "pbxstate/netns/pbxstated_config.h"
+
+namespace pbxstate::runner {
+
+using scenario::Scenario;
+
+namespace netns_run {
+namespace {
+
+double Ms(Duration d) { return static_cast<double>(d.count()) / 1e6; }
+
+std::string LagText(const ns3sim::LagStats& l) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "ns-3 lag worst %.2f ms, p99 %.2f ms", Ms(l.worst), Ms(l.p99));
+  return buf;
+}
+
+}  // namespace
+
+// The emulation backend's network: the world's own fault code, run in the simulation's thread.
+class EmuNetwork final : public RunNetwork {
+ public:
+  EmuNetwork(const Scenario& s, emu::EmulatedNetwork* net, const EmuOptions& options)
+      : s_(s), net_(net), options_(options) {}
+  std::string backend() const override { return "emu"; }
+
+  Status Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) override {
+    const Scenario& s = s_;
+    return net_->Call([&s, f](ns3sim::Ns3World& world) { return ApplyNetworkFault(s, f, world); }, t_mono_ns);
+  }
+
+  // The lag is measured over the scenario (bring-up is not part of it).
+  void Started(std::int64_t t0_mono_ns) override {
+    t0_mono_ns_ = t0_mono_ns;
+    net_->ResetLag();
+  }
+
+  std::string Progress() const override { return LagText(net_->lag()); }
+
+  void Describe(harness::RunInfo* info) const override {
+    const ns3sim::LagStats l = net_->lag();
+    harness::RealtimeLag r;
+    r.interval = l.interval;
+    r.probes = l.probes;
+    r.worst = l.worst;
+    r.worst_at = Duration(net_->origin_mono_ns() + l.worst_at.count() - t0_mono_ns_);
+    r.p50 = l.p50;
+    r.p99 = l.p99;
+    r.over_1ms = l.over_1ms;
+    r.bound = options_.max_lag;
+    info->realtime = r;
+    const ns3sim::EmuCounters c = net_->counters();
+    info->notes.push_back("emulated network: ns-3 in real time, " + std::to_string(c.frames_from_hosts) +
+                          " frames from the hosts and " + std::to_string(c.frames_to_hosts) + " to them, " +
+                          std::to_string(c.dropped_isolated) + " dropped while isolated, " +
+                          std::to_string(c.dropped_send) + " refused by a full queue; " + LagText(l) + " (bound " +
+                          Seconds(options_.max_lag) + ")");
+  }
+
+ private:
+  const Scenario& s_;
+  emu::EmulatedNetwork* net_;
+  const EmuOptions& options_;
+  std::int64_t t0_mono_ns_ = 0;
+};
+
+}  // namespace netns_run
+
+Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
+  using netns_run::Where;
+  EngineConfig probe = s.engine;
+  probe.node_id = 1;
+  probe.incarnation = 1;
+  probe.membership = MembershipSource::kTransport;
+  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  if (s.topology.node_count() > kMaxEmuNodes) {
+    return Where(s, s.topology.sites[0].pos, "cluster.nodes",
+                 "the emu backend runs at most " + std::to_string(kMaxEmuNodes) +
+                     " nodes (real processes on one host); this scenario has " + std::to_string(s.topology.node_count()));
+  }
+  if (s.topology.sites.size() > 1 && options.netns.corosync_transport == netns::CorosyncTransport::kUdp) {
+    return Where(s, s.topology.sites[1].pos, "cluster.sites",
+                 "corosync's udp transport is multicast, which the emulated routers do not forward between sites "
+                 "(as routers without multicast routing do not): use --corosync-transport knet");
+  }
+  if (s.membership.source == MembershipSource::kHeartbeat) {
+    return Where(s, s.membership.pos, "cluster.membership",
+                 "pbxstated takes its membership from corosync CPG (write transport, or leave it out)");
+  }
+  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
+    return Where(s, s.membership.pos, "cluster.views",
+                 "corosync forms the views (consistent, when totem decides); per_node views and view_delay are "
+                 "for --backend inproc");
+  }
+  if (Status st = RefuseFrameFaults(s, "emu"); !st.ok()) return st;
+  if (options.max_lag <= Duration::zero()) return Status::InvalidArgument("--max-lag must be positive");
+  if (Status st = netns_run::CheckChangeRate(s, "emu"); !st.ok()) return st;
+  // The daemon's configuration takes whole milliseconds.
+  netns::PbxstatedSpec spec;
+  spec.control_socket = "/x";
+  spec.engine = s.engine;
+  std::string text;
+  if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return Status::InvalidArgument(s.file + ": " + st.message());
+  if (s.engine.max_frame_bytes > 1024 * 1024) {
+    return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: pbxstated carries frames up to 1 MiB");
+  }
+  for (const scenario::Fault& f : s.faults) {
+    if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
+      if (d->bandwidth_bps) {
+        return Where(s, f.pos, "faults.degrade.bandwidth", "the emulated network (ns-3) cannot change bandwidth during a run");
+      }
+      if (d->jitter && d->target.kind == scenario::NetworkTarget::Kind::kLan) {
+        return Where(s, f.pos, "faults.degrade.jitter", "jitter applies to links between sites only");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Everything after the checks: the emulated network, the namespaces, the run, and the teardown
+// of both (the network first: closing the TAPs removes them from their namespaces).
+Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* outcome, const EmuOptions& eo,
+                      const std::filesystem::path& daemon) {
+  emu::EmulationSpec spec;
+  spec.world = WorldConfigFor(s);
+  // The world's engines are never started (the daemons are the engines): default settings.
+  spec.world.engine = EngineConfig{};
+  spec.world.engine.max_nodes = std::max<std::size_t>(spec.world.engine.max_nodes, s.topology.node_count());
+  spec.lag_probe_interval = eo.lag_probe_interval;
+  spec.realtime_priority = eo.realtime_priority;
+  std::unique_ptr<emu::EmulatedNetwork> net;
+  if (Status st = emu::EmulatedNetwork::Create(spec, &net); !st.ok()) return st;
+
+  netns::ClusterSpec cs;
+  cs.link = netns::NodeLink::kAttached;
+  cs.addresses = net->Addresses();
+  cs.nodes = s.topology.node_count();
+  cs.work_dir = !eo.netns.work_dir.empty() ? eo.netns.work_dir
+                : options.out               ? *options.out / "emu"
+                                            : std::filesystem::temp_directory_path();
+  cs.corosync_transport = eo.netns.corosync_transport;
+  cs.token = netns_run::TotemToken(s);
+  std::unique_ptr<netns::NetnsCluster> cluster;
+  if (Status st = netns::NetnsCluster::Create(cs, &cluster); !st.ok()) return st;
+
+  Status result = net->Attach(cluster.get());
+  if (result.ok()) result = net->Start();
+  if (result.ok()) {
+    try {
+      netns_run::EmuNetwork network(s, net.get(), eo);
+      netns_run::NetnsRun run(s, options, eo.netns, daemon, cluster.get(), &network);
+      result = run.Run(outcome);
+    } catch (const std::exception& e) {
+      result = Status::FailedPrecondition(std::string("emu run: ") + e.what());
+    }
+  }
+  net->Stop();
+  const Status down = cluster->Teardown();
+  if (result.ok() && !down.ok()) return Status::FailedPrecondition("emu teardown: " + down.message());
+  if (!down.ok()) std::fprintf(stderr, "emu teardown: %s\n", down.message().c_str());
+  return result;
+}
+
+}  // namespace
+
+Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome* outcome, const EmuOptions& eo) {
+  Scenario s = scenario_in;
+  if (options.seed) s.seed = *options.seed;
+  // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
+  if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
+  if (Status st = CheckEmuSupport(s, eo); !st.ok()) return st;
+  std::filesystem::path daemon;
+  if (Status st = FindPbxstated(eo.netns, &daemon); !st.ok()) return st;
+  // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.
+  netns::InterruptGuard interrupts;
+  if (Status st = netns::CheckHostSupport(); !st.ok()) return Status::FailedPrecondition("emu backend: " + st.message());
+  if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+    return Status::FailedPrecondition("emu backend: no /dev/net/tun here: TAP devices cannot be made");
+  }
+  std::vector<std::string> removed;
+  (void)netns::RemoveStaleRuns(&removed);
+  if (options.progress) {
+    for (const auto& r : removed) std::fprintf(stderr, "emu: removed a leftover of a killed run: %s\n", r.c_str());
+  }
+  if (Status st = RunOnEmulation(s, options, outcome, eo, daemon); !st.ok()) return st;
+  const harness::RealtimeLag& lag = *outcome->info.realtime;
+  if (!lag.valid()) {
+    outcome->invalid = "the emulated network ran up to " + netns_run::Seconds(lag.worst) + " behind the wall clock (at " +
+                       netns_run::Seconds(lag.worst_at) + " of the scenario; bound " + netns_run::Seconds(lag.bound) +
+                       ", --max-lag): its timings are the host's, not the network's. Fewer nodes, a less loaded "
+                       "machine, or a larger --max-lag";
+  }
+  return Status::Ok();
+}
+
+}  // namespace pbxstate::runner
