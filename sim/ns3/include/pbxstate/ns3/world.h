@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include <ns3/net-device-container.h>
 #include <ns3/node-container.h>
 #include <ns3/ptr.h>
 
@@ -47,6 +48,7 @@
 
 namespace ns3 {
 class CsmaChannel;
+class InternetStackHelper;
 }
 
 namespace pbxstate::ns3sim {
@@ -176,8 +178,28 @@ class Ns3World {
  private:
   struct Site;
   struct Link;
+  struct BuildState;
   Ns3World() = default;
+
+  // Building (world_build.cc), in this order. Build runs the steps; each step's contract:
+  // the config's own consistency, before anything touches ns-3.
+  static Status CheckConfig(const WorldConfig& config);
   Status Build(const WorldConfig& config);
+  // Sites and links from the config, and the first hop from every site to every other.
+  Status PlanSites(const WorldConfig& config, BuildState* state);
+  // ns-3's global state (seed, address generator), the nodes and routers with their IP stacks.
+  void CreateNodes(const WorldConfig& config, BuildState* state, ns3::InternetStackHelper* internet);
+  // Every site's LAN: devices, addresses, receive error models, the peer directory.
+  void BuildLans(const WorldConfig& config, BuildState* state);
+  ns3::NetDeviceContainer BuildLanDevices(const WorldConfig& config, Site& site, const ns3::NodeContainer& lan,
+                                          const BuildState& state, std::int64_t* csma_stream);
+  // The point-to-point links between site routers.
+  void BuildLinks(const WorldConfig& config, BuildState* state);
+  // Default routes of the nodes and the routers' routes to every other site (several sites only).
+  void AddRoutes(const BuildState& state);
+  // One application per node, with its start time.
+  Status InstallApps(const WorldConfig& config);
+  ns3t::NodeAppConfig AppConfig(const WorldConfig& config, NodeId id) const;
   Site* FindSite(const std::string& name);
   Link* FindLink(const std::string& a, const std::string& b);
   ns3t::NodeApp* app(NodeId node) const;
