@@ -255,6 +255,11 @@ const NodeCounters* Ns3World::counters(NodeId node) const {
   return a == nullptr ? nullptr : &a->counters();
 }
 
+const ns3t::CorosyncStack* Ns3World::corosync(NodeId node) const {
+  ns3t::NodeApp* a = app(node);
+  return a == nullptr ? nullptr : a->corosync();
+}
+
 NodeCounters Ns3World::TotalCounters() const {
   NodeCounters t;
   for (const auto& a : apps_) {
@@ -273,6 +278,8 @@ NodeCounters Ns3World::TotalCounters() const {
     t.wakeups_deferred += c.wakeups_deferred;
     t.starts += c.starts;
     t.crashes += c.crashes;
+    t.datagrams_sent += c.datagrams_sent;
+    t.cpg_try_again += c.cpg_try_again;
   }
   return t;
 }

@@ -102,6 +102,24 @@ Status Ns3World::CheckConfig(const WorldConfig& config) {
   if (Status st = probe.Validate(); !st.ok()) return st;
   if (probe.max_frame_bytes > ns3t::kMaxUdpPayload)
     return Status::InvalidArgument("world: engine.max_frame_bytes exceeds the UDP payload of a 1500-byte MTU (1472)");
+  if (config.corosync) return CheckCorosync(config, total);
+  if (probe.membership != MembershipSource::kHeartbeat)
+    return Status::InvalidArgument("world: engine.membership transport needs the Corosync model (WorldConfig::corosync)");
+  return Status::Ok();
+}
+
+Status Ns3World::CheckCorosync(const WorldConfig& config, std::uint64_t nodes) {
+  if (config.engine.membership != MembershipSource::kTransport)
+    return Status::InvalidArgument("world: the Corosync model gives the membership: engine.membership must be transport");
+  if (nodes > totem::kMaxRingMembers)
+    return Status::InvalidArgument("world: the Corosync model carries at most " + std::to_string(totem::kMaxRingMembers) +
+                                   " nodes (a commit token must fit one datagram)");
+  if (config.engine.max_frame_bytes > totem::kMaxClientMessage)
+    return Status::InvalidArgument("world: engine.max_frame_bytes exceeds what one totem packet carries in the Corosync model (" +
+                                   std::to_string(totem::kMaxClientMessage) + ")");
+  if (config.corosync->hop_processing < Duration::zero())
+    return Status::InvalidArgument("world: corosync hop_processing must not be negative");
+  if (Status st = config.corosync->totem.Validate(nodes); !st.ok()) return Status::InvalidArgument("world: corosync: " + st.message());
   return Status::Ok();
 }
 
@@ -298,10 +316,17 @@ ns3t::NodeAppConfig Ns3World::AppConfig(const WorldConfig& config, NodeId id) co
   app_config.max_delayed_datagrams = config.max_delayed_datagrams;
   app_config.rng_stream = kAppStreamBase + 2 * static_cast<std::int64_t>(id - 1);
   app_config.collector = config.collector;
+  app_config.corosync = corosync_;
+  app_config.totem_rng_stream = kTotemStreamBase + static_cast<std::int64_t>(id - 1);
   return app_config;
 }
 
 Status Ns3World::InstallApps(const WorldConfig& config) {
+  if (config.corosync) {
+    auto model = std::make_shared<ns3t::CorosyncModelConfig>(*config.corosync);
+    model->nodelist = node_ids_;
+    corosync_ = std::move(model);
+  }
   auto start_rng = ns3::CreateObject<ns3::UniformRandomVariable>();
   start_rng->SetStream(kStartStream);
   const double spread = std::chrono::duration<double>(config.start_spread).count();

@@ -26,6 +26,7 @@ inline constexpr std::int64_t kStartStream = 2 << 22;
 inline constexpr std::int64_t kLinkStreamBase = (2 << 22) + 16;  // 1 per inter-site link
 inline constexpr std::int64_t kCsmaStreamBase = 3 << 22;
 inline constexpr std::int64_t kInternetStreamBase = 4 << 22;
+inline constexpr std::int64_t kTotemStreamBase = 5 << 22;  // 1 per node (Corosync mode)
 
 inline constexpr std::size_t kMaxSites = 250;   // site s uses 10.(s+1).0.0/16
 inline constexpr std::uint32_t kMaxNodesPerSite = 65000;
