@@ -31,8 +31,8 @@ struct RunCommandOptions {
   bool quiet = false;
   bool no_report = false;
   std::string backend = "ns3";
-  std::string corosync_transport = "knet";  // netns
-  bool crash_corosync = false;              // netns
+  std::string corosync_transport;  // empty: the scenario's corosync.transport (default knet)
+  bool crash_corosync = false;     // as corosync.crash: node
   std::string pbxstated;                    // netns
 };
 
@@ -123,16 +123,31 @@ int FailedRunStatus(const Status& st) {
   return kExitCheckFailed;
 }
 
+// The scenario as the command line amends it: --corosync-transport and --crash-corosync act on
+// its corosync: section (so ns3 and netns run the same Corosync cluster); without one they change
+// nothing the ns-3 backend does.
+scenario::Scenario Amended(const scenario::Scenario& s, const RunCommandOptions& options) {
+  scenario::Scenario out = s;
+  if (!out.corosync) return out;
+  if (!options.corosync_transport.empty()) {
+    out.corosync->totem.transport = options.corosync_transport == "udp" ? totem::Transport::kUdp : totem::Transport::kKnet;
+  }
+  if (options.crash_corosync) out.corosync->crash = scenario::CrashKills::kNode;
+  return out;
+}
+
 // Runs `s` on one backend into `out`; prints nothing but errors.
-Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
+Status RunOn(const std::string& backend, const scenario::Scenario& s_in, const RunCommandOptions& options,
              const runner::RunOptions& ro, runner::RunOutcome* outcome) {
+  const scenario::Scenario s = Amended(s_in, options);
   if (backend == "ns3") return runner::RunNs3(s, ro, outcome);
 #ifdef PBXSTATE_WITH_NETNS
   if (backend == "netns") {
     runner::NetnsOptions no;
-    no.corosync_transport =
-        options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp : netns::CorosyncTransport::kKnet;
-    no.crash_corosync = options.crash_corosync;
+    no.corosync_transport = s.corosync ? s.corosync->totem.transport
+                            : options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp
+                                                                  : netns::CorosyncTransport::kKnet;
+    no.crash_corosync = options.crash_corosync || (s.corosync && s.corosync->crash == scenario::CrashKills::kNode);
     no.pbxstated = options.pbxstated;
     return runner::RunNetns(s, ro, outcome, no);
   }
@@ -192,7 +207,7 @@ int RunRun(const RunCommandOptions& options) {
       return kExitInvalid;
     }
   }
-  if (options.corosync_transport != "knet" && options.corosync_transport != "udp") {
+  if (!options.corosync_transport.empty() && options.corosync_transport != "knet" && options.corosync_transport != "udp") {
     std::cerr << "pbxstate run: --corosync-transport " << options.corosync_transport << ": expected knet or udp\n";
     return kExitInvalid;
   }
@@ -270,10 +285,11 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
                   "or ns3,netns (both, side by side)")
       ->capture_default_str();
   cmd->add_option("--corosync-transport", options->corosync_transport,
-                  "netns: corosync's transport, knet (unicast) or udp (multicast)")
-      ->capture_default_str();
+                  "corosync's transport, knet (unicast) or udp (multicast); default: the scenario's "
+                  "corosync.transport (knet)");
   cmd->add_flag("--crash-corosync", options->crash_corosync,
-                "netns: a crash also kills the node's corosync (detection by totem's token instead of CPG)");
+                "a crash also kills the node's corosync (detection by totem's token instead of CPG), "
+                "as corosync.crash: node");
   cmd->add_option("--pbxstated", options->pbxstated, "netns: the daemon binary (default: this build's, $PBXSTATED, PATH)");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");

@@ -143,8 +143,7 @@ Status NetnsCluster::Build() {
 
   CorosyncSpec cs;
   cs.cluster_name = names_.Tag();
-  cs.transport = spec_.corosync_transport;
-  cs.token = spec_.token;
+  cs.totem = spec_.totem;
   for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(names_.Address(n));
   std::string conf;
   if (Status st = CorosyncConf(cs, &conf); !st.ok()) return st;

@@ -66,10 +66,21 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan) {
   return p;
 }
 
-// The totem token: the scenario's failure-detection time (engine.suspect_after), within what
-// corosync accepts. With transport membership the engine has no heartbeat of its own; the token
-// is what decides when a silent node (its corosync gone or cut off) leaves.
-Duration TotemToken(const Scenario& s) { return std::clamp<Duration>(s.engine.suspect_after, 300ms, 60s); }
+// Every node's corosync.conf totem settings: the scenario's `corosync:` section, Corosync's
+// defaults without one; the transport as the run was asked for. With transport membership the
+// engine has no heartbeat of its own: the token decides when a silent node leaves.
+totem::TotemConfig TotemSettings(const Scenario& s, const NetnsOptions& o) {
+  totem::TotemConfig t = s.corosync ? s.corosync->totem : totem::TotemConfig{};
+  t.transport = o.corosync_transport;
+  return t;
+}
+
+// "token 1 s (effective 1 s), consensus 1.2 s": what failure detection will take.
+std::string TotemSummary(const Scenario& s, const NetnsOptions& o) {
+  const totem::TotemTimeouts t = totem::DeriveTimeouts(TotemSettings(s, o), s.topology.node_count());
+  return "token " + std::to_string(t.token.count() / 1'000'000) + " ms effective, consensus " +
+         std::to_string(t.consensus.count() / 1'000'000) + " ms";
+}
 
 // "200 us", "1.5 s": durations in messages and notes.
 std::string Seconds(Duration d) {
@@ -587,9 +598,9 @@ Status NetnsRun::Run(RunOutcome* outcome) {
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
   if (options_.progress) {
-    std::fprintf(stderr, "%s: %u namespaces up (corosync %s, token %s), running %s\n", s_.name.c_str(), count,
+    std::fprintf(stderr, "%s: %u namespaces up (corosync %s, %s), running %s\n", s_.name.c_str(), count,
                  std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)).c_str(),
-                 Seconds(TotemToken(s_)).c_str(), Seconds(s_.end()).c_str());
+                 TotemSummary(s_, netns_options_).c_str(), Seconds(s_.end()).c_str());
   }
 
   // ---- the run: faults and changes at their times, events as they come ----
@@ -694,7 +705,7 @@ Status NetnsRun::Run(RunOutcome* outcome) {
                                   " after their planned time (recorded at their real time)");
   }
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
-                                ", totem token " + Seconds(TotemToken(s_)) + "; messages count frames the engines handed "
+                                ", " + TotemSummary(s_, netns_options_) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);
@@ -885,8 +896,7 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   spec.work_dir = !netns_options.work_dir.empty() ? netns_options.work_dir
                   : options.out                   ? *options.out / "netns"
                                                   : std::filesystem::temp_directory_path();
-  spec.corosync_transport = netns_options.corosync_transport;
-  spec.token = TotemToken(s);
+  spec.totem = TotemSettings(s, netns_options);
   spec.lan = LanNetem(s.topology.sites[0].lan);
   std::unique_ptr<netns::NetnsCluster> cluster;
   if (Status st = netns::NetnsCluster::Create(spec, &cluster); !st.ok()) return st;

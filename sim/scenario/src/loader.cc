@@ -19,7 +19,7 @@ void Loader::Root(const Field& root) {
   MapReader m(root, d_, "a mapping of scenario keys (name, duration, cluster, ...)");
   if (!m.ok()) return;
   m.AllowOnly({"name", "description", "seed", "duration", "quiet", "cluster", "network",
-               "transport", "engine", "workload", "calls", "faults", "checks"});
+               "transport", "engine", "corosync", "workload", "calls", "faults", "checks"});
   ReadName(m);
   if (auto f = m.Get("description")) {
     if (auto v = ReadString(*f, d_, "a text")) s_.description = *v;
@@ -44,6 +44,7 @@ void Loader::Root(const Field& root) {
     }
   }
   if (auto f = m.Get("engine")) ReadEngine(*f);
+  if (auto f = m.Get("corosync")) ReadCorosync(*f);
   if (auto f = m.Get("workload")) {
     ReadWorkload(*f);
   } else {
@@ -58,6 +59,7 @@ void Loader::Root(const Field& root) {
 
   if (d_.count() != 0) return;
   CheckEngine();
+  CheckCorosync();
   CheckTransport();
   CheckWorkload();
   CheckChurn();

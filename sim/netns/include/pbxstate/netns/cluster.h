@@ -36,8 +36,8 @@ struct ClusterSpec {
   // The run's folder (configs, nft scripts, logs) is work_dir / "pbxst-<pid>"; it is created and
   // kept after teardown (logs are evidence).
   std::filesystem::path work_dir = "/tmp";
-  CorosyncTransport corosync_transport = CorosyncTransport::kKnet;
-  Duration token = std::chrono::milliseconds(1000);
+  // Every node's corosync.conf totem section (CorosyncSpec::totem), transport included.
+  totem::TotemConfig totem;
   NetemParams lan;                         // every node's link, from the start
   ShapingMethod shaping = ShapingMethod::kNetem;  // how `lan` and SetLink are applied
   pid_t pid = 0;                           // whose names; 0: this process

@@ -15,6 +15,7 @@
 
 #include "pbxstate/config.h"
 #include "pbxstate/scenario/check.h"
+#include "pbxstate/scenario/corosync.h"
 #include "pbxstate/types.h"
 
 namespace pbxstate::scenario {
@@ -307,6 +308,10 @@ struct Scenario {
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.
   EngineConfig engine;
+  // The `corosync:` section (corosync.h). Set: the ns-3 backend runs the engines over its
+  // Corosync model; the netns backend's corosync.conf takes it. Unset: ns-3 runs UDP with the
+  // engines' heartbeats, netns runs corosync with Corosync's defaults.
+  std::optional<CorosyncSettings> corosync;
   Workload workload;
   std::optional<Calls> calls;
   std::vector<Fault> faults;  // in time order (stable for equal times)
