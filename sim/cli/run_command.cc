@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,7 @@ struct RunCommandOptions {
   std::string backend = "ns3";
   std::string corosync_transport;  // empty: the scenario's corosync.transport (default knet)
   bool crash_corosync = false;     // as corosync.crash: node
+  int repeat = 1;                  // runs of each non-deterministic backend (netns)
   std::string pbxstated;                    // netns
 };
 
@@ -188,6 +190,57 @@ void PrintSideBySide(const scenario::Scenario& s, const std::vector<std::pair<st
   }
 }
 
+// One run of `s` on `backend` into `out`: its record, JUnit and report; prints its summary.
+// Returns the exit status of a run that could not complete, else kExitOk (whatever its checks).
+int RunOnce(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
+            const std::filesystem::path& out, runner::RunOutcome* outcome) {
+  runner::RunOptions ro;
+  ro.seed = options.seed;
+  ro.out = out;
+  ro.dump_state = options.dump_state;
+  ro.progress = !options.quiet;
+  if (Status st = RunOn(backend, s, options, ro, outcome); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return FailedRunStatus(st);
+  }
+  if (!options.quiet) PrintSummary(s, *outcome, out.string());
+  gate::JUnitSuite suite{s.name, outcome->info.wall_seconds, RunProperties(options.file, *outcome),
+                         gate::CasesForChecks(s.name, outcome->verdicts)};
+  if (std::string error; !gate::WriteJUnit(out / "junit.xml", {suite}, &error)) {
+    std::cerr << "pbxstate run: " << error << "\n";
+    return kExitCheckFailed;
+  }
+  if (!options.no_report) {
+    if (!RunReportScript("html_report.py", {out.string()}, true)) {
+      std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
+      return kExitCheckFailed;
+    }
+    if (!options.quiet) std::printf("  report: %s/report.html\n", out.string().c_str());
+  }
+  return kExitOk;
+}
+
+// The simulation against the real runs: the calibration table on stdout (reports/calibration.py)
+// and, with reports, base/compare.html with it.
+int Calibrate(const std::filesystem::path& base, const std::string& sim, const std::vector<std::string>& real,
+              const RunCommandOptions& options) {
+  std::vector<std::string> args = {sim};
+  args.insert(args.end(), real.begin(), real.end());
+  if (!options.quiet) {
+    std::printf("\n");
+    if (!RunReportScript("calibration.py", args, false)) return kExitCheckFailed;
+  }
+  if (options.no_report) return kExitOk;
+  args.push_back("--out");
+  args.push_back((base / "compare.html").string());
+  if (!RunReportScript("compare_report.py", args, true)) {
+    std::cerr << "pbxstate run: " << (base / "compare.html").string() << " could not be written\n";
+    return kExitCheckFailed;
+  }
+  if (!options.quiet) std::printf("  calibration page: %s\n", (base / "compare.html").string().c_str());
+  return kExitOk;
+}
+
 int RunRun(const RunCommandOptions& options) {
   const scenario::LoadResult loaded = scenario::LoadScenarioFile(options.file);
   if (!loaded.ok()) {
@@ -225,34 +278,20 @@ int RunRun(const RunCommandOptions& options) {
   }
 #endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
+  std::map<std::string, std::vector<std::string>> dirs;  // by backend, every run's folder
   bool all_pass = true;
   for (const std::string& backend : backends) {
-    runner::RunOptions ro;
-    ro.seed = options.seed;
-    ro.out = backends.size() == 1 ? base : base / backend;
-    ro.dump_state = options.dump_state;
-    ro.progress = !options.quiet;
-    runner::RunOutcome outcome;
-    if (Status st = RunOn(backend, s, options, ro, &outcome); !st.ok()) {
-      std::cerr << st.message() << "\n";
-      return FailedRunStatus(st);
+    // ns3 is deterministic: one run says it all. netns runs --repeat times, into 1..N.
+    const int runs = backend == "netns" ? options.repeat : 1;
+    const std::filesystem::path dir = backends.size() == 1 ? base : base / backend;
+    for (int i = 1; i <= runs; ++i) {
+      const std::filesystem::path out = runs == 1 ? dir : dir / std::to_string(i);
+      runner::RunOutcome outcome;
+      if (const int code = RunOnce(backend, s, options, out, &outcome); code != kExitOk) return code;
+      all_pass = all_pass && outcome.all_checks_pass();
+      dirs[backend].push_back(out.string());
+      if (i == 1) done.emplace_back(backend, std::move(outcome));
     }
-    if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
-    gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
-                           gate::CasesForChecks(s.name, outcome.verdicts)};
-    if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
-      std::cerr << "pbxstate run: " << error << "\n";
-      return kExitCheckFailed;
-    }
-    if (!options.no_report) {
-      if (!RunReportScript("html_report.py", {ro.out->string()}, true)) {
-        std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
-        return kExitCheckFailed;
-      }
-      if (!options.quiet) std::printf("  report: %s/report.html\n", ro.out->string().c_str());
-    }
-    all_pass = all_pass && outcome.all_checks_pass();
-    done.emplace_back(backend, std::move(outcome));
   }
   // The default output folder collects runs side by side: keep its index page current.
   if (!options.no_report && options.out.empty() &&
@@ -260,7 +299,10 @@ int RunRun(const RunCommandOptions& options) {
     std::cerr << "pbxstate run: " << base.parent_path().string() << "/index.html could not be written\n";
     return kExitCheckFailed;
   }
-  if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
+  if (done.size() > 1 && !options.quiet && options.repeat == 1) PrintSideBySide(s, done);
+  if (dirs.count("ns3") != 0 && dirs.count("netns") != 0) {
+    if (const int code = Calibrate(base, dirs["ns3"].front(), dirs["netns"], options); code != kExitOk) return code;
+  }
   return all_pass ? kExitOk : kExitCheckFailed;
 }
 
@@ -290,6 +332,11 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_flag("--crash-corosync", options->crash_corosync,
                 "a crash also kills the node's corosync (detection by totem's token instead of CPG), "
                 "as corosync.crash: node");
+  cmd->add_option("--repeat", options->repeat,
+                  "runs of the netns backend (each into <out>/netns/1..N); with ns3,netns the\n"
+                  "calibration table compares the simulation with their median and spread")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   cmd->add_option("--pbxstated", options->pbxstated, "netns: the daemon binary (default: this build's, $PBXSTATED, PATH)");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");

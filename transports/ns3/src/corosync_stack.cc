@@ -21,6 +21,7 @@ CorosyncStack::CorosyncStack(NodeId self, std::shared_ptr<const CorosyncModelCon
 CorosyncStack::~CorosyncStack() {
   for (auto& t : timers_) ns3::Simulator::Cancel(t);
   ns3::Simulator::Cancel(processing_event_);
+  ns3::Simulator::Cancel(upcall_event_);
 }
 
 void CorosyncStack::StartFormed(bool process_joined) {
@@ -77,6 +78,63 @@ std::uint64_t CorosyncStack::Random() {
   const std::uint64_t hi = rng_->GetInteger(0, std::numeric_limits<std::uint32_t>::max());
   const std::uint64_t lo = rng_->GetInteger(0, std::numeric_limits<std::uint32_t>::max());
   return (hi << 32) | lo;
+}
+
+void CorosyncStack::OnCpgDeliver(NodeId from, std::span<const std::uint8_t> payload) {
+  Upcall u;
+  u.from = from;
+  u.payload.assign(payload.begin(), payload.end());
+  QueueUpcall(std::move(u), 2 * config_->client_ipc);  // the sender's cpg_mcast_joined, then the dispatch
+}
+
+void CorosyncStack::OnCpgView(const std::vector<NodeId>& members) {
+  Upcall u;
+  u.view = true;
+  u.members = members;
+  QueueUpcall(std::move(u), config_->client_ipc);
+}
+
+void CorosyncStack::QueueUpcall(Upcall upcall, Duration delay) {
+  if (config_->client_ipc <= Duration::zero()) {
+    if (upcall.view) {
+      upcalls_.view(upcall.members);
+    } else {
+      upcalls_.deliver(upcall.from, upcall.payload);
+    }
+    return;
+  }
+  if (upcalls_queue_.size() >= kMaxProcessingQueue) {
+    ++counters_.upcall_drops;
+    return;
+  }
+  upcall.due = ns3::Simulator::Now() + ToNs3(delay);
+  if (!upcalls_queue_.empty() && upcall.due < upcalls_queue_.back().due) upcall.due = upcalls_queue_.back().due;
+  upcalls_queue_.push_back(std::move(upcall));
+  if (!upcall_event_.IsRunning()) {
+    upcall_event_ = ns3::Simulator::Schedule(upcalls_queue_.front().due - ns3::Simulator::Now(),
+                                             &CorosyncStack::DeliverUpcalls, this);
+  }
+}
+
+void CorosyncStack::DeliverUpcalls() {
+  while (!upcalls_queue_.empty() && upcalls_queue_.front().due <= ns3::Simulator::Now()) {
+    Upcall u = std::move(upcalls_queue_.front());
+    upcalls_queue_.pop_front();
+    if (u.view) {
+      upcalls_.view(u.members);
+    } else {
+      upcalls_.deliver(u.from, u.payload);
+    }
+  }
+  if (!upcalls_queue_.empty()) {
+    upcall_event_ = ns3::Simulator::Schedule(upcalls_queue_.front().due - ns3::Simulator::Now(),
+                                             &CorosyncStack::DeliverUpcalls, this);
+  }
+}
+
+void CorosyncStack::DropClientUpcalls() {
+  upcalls_queue_.clear();
+  ns3::Simulator::Cancel(upcall_event_);
 }
 
 void CorosyncStack::OnRingFormed(const totem::RingId& ring, const std::vector<NodeId>& members) {

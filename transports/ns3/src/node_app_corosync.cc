@@ -33,6 +33,7 @@ void NodeApp::CrashCorosync() {
   if (corosync_ == nullptr) return;
   if (config_.corosync->crash == CrashKind::kProcess) {
     // corosync sees the client's IPC connection close and multicasts its leave.
+    corosync_->DropClientUpcalls();
     corosync_->node().ProcessLeave();
     return;
   }

@@ -9,6 +9,12 @@
 // the previous one finished or after it arrived, whichever is later. At most kMaxProcessingQueue
 // wait; beyond, datagrams are dropped and counted, as a full socket buffer drops them.
 //
+// Client IPC: a CPG client talks to its corosync over IPC (libqb): cpg_mcast_joined hands a
+// message in, the dispatch hands deliveries and views out. The model charges both crossings of a
+// message when corosync delivers it (2 x client_ipc before the client gets it; its send returns at
+// once) and one crossing for a view, in one FIFO so the client sees them in corosync's order.
+// A process that dies loses what was on its way to it.
+//
 // Threading: ns-3's one thread.
 #pragma once
 
@@ -22,6 +28,7 @@
 #include <vector>
 
 #include <ns3/event-id.h>
+#include <ns3/nstime.h>
 #include <ns3/ptr.h>
 #include <ns3/random-variable-stream.h>
 
@@ -41,9 +48,13 @@ inline constexpr std::size_t kMaxProcessingQueue = 65536;
 struct CorosyncModelConfig {
   totem::TotemConfig totem;
   std::vector<NodeId> nodelist;  // every node, sorted (corosync.conf's nodelist)
-  // Time to handle one datagram (Corosync's CPU and thread hand-offs), calibrated against the
-  // netns backend (sim/ns3/README.md, "Corosync model").
-  Duration hop_processing = std::chrono::microseconds(50);
+  // Time to handle one datagram (Corosync's CPU and knet's thread hand-offs) and one IPC
+  // crossing between a CPG client and its corosync (see above). Chosen against the netns backend
+  // on this project's two-core VM (sim/ns3/README.md, "Calibration": 50/150/100 us of processing
+  // without IPC, then 100 us with 150 us of IPC, which put every delivery p50 within 0.73-0.96 of
+  // the real median); a faster host has smaller ones.
+  Duration hop_processing = std::chrono::microseconds(100);
+  Duration client_ipc = std::chrono::microseconds(150);
   CrashKind crash = CrashKind::kProcess;
 };
 
@@ -57,6 +68,7 @@ class DatagramPort {
 
 struct CorosyncCounters {
   std::uint64_t processing_drops = 0;  // datagrams dropped on a full processing queue
+  std::uint64_t upcall_drops = 0;      // deliveries dropped on a full IPC queue (never in practice)
 };
 
 class CorosyncStack final : public totem::TotemNodeHost, public totem::CpgClient {
@@ -78,6 +90,8 @@ class CorosyncStack final : public totem::TotemNodeHost, public totem::CpgClient
 
   // A datagram from node `from` arrived on the socket: queued for processing.
   void OnDatagram(NodeId from, std::span<const std::uint8_t> bytes);
+  // The client process died: what was on its way to it over IPC is gone.
+  void DropClientUpcalls();
 
   totem::TotemNode& node() { return *node_; }
   const totem::TotemNode& node() const { return *node_; }
@@ -92,10 +106,19 @@ class CorosyncStack final : public totem::TotemNodeHost, public totem::CpgClient
   void MulticastDatagram(std::span<const std::uint8_t> bytes) override { port_->MulticastDatagram(bytes); }
   std::uint64_t Random() override;
   void OnRingFormed(const totem::RingId& ring, const std::vector<NodeId>& members) override;
-  // CpgClient
-  void OnCpgDeliver(NodeId from, std::span<const std::uint8_t> payload) override { upcalls_.deliver(from, payload); }
-  void OnCpgView(const std::vector<NodeId>& members) override { upcalls_.view(members); }
+  // CpgClient: through the IPC FIFO to the upcalls.
+  void OnCpgDeliver(NodeId from, std::span<const std::uint8_t> payload) override;
+  void OnCpgView(const std::vector<NodeId>& members) override;
 
+  struct Upcall {
+    ns3::Time due;
+    bool view = false;
+    NodeId from = kNoNode;
+    std::vector<std::uint8_t> payload;
+    std::vector<NodeId> members;
+  };
+  void QueueUpcall(Upcall upcall, Duration delay);
+  void DeliverUpcalls();
   void Enqueue(NodeId from, std::span<const std::uint8_t> bytes);
   void ProcessHead();
   void FireTimer(std::size_t timer);
@@ -109,6 +132,8 @@ class CorosyncStack final : public totem::TotemNodeHost, public totem::CpgClient
   std::array<ns3::EventId, totem::kNodeTimerCount> timers_;
   std::deque<std::pair<NodeId, std::vector<std::uint8_t>>> processing_;
   ns3::EventId processing_event_;
+  std::deque<Upcall> upcalls_queue_;  // due times never decrease
+  ns3::EventId upcall_event_;
   CorosyncCounters counters_;
 };
 
