@@ -192,8 +192,10 @@ void PrintSideBySide(const scenario::Scenario& s, const std::vector<std::pair<st
 
 // One run of `s` on `backend` into `out`: its record, JUnit and report; prints its summary.
 // Returns the exit status of a run that could not complete, else kExitOk (whatever its checks).
+// A report page that could not be drawn leaves the run complete: *page_drawn becomes false
+// (DrawRunPage said why) and the caller exits kExitInvalid once every run is done.
 int RunOnce(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
-            const std::filesystem::path& out, runner::RunOutcome* outcome) {
+            const std::filesystem::path& out, runner::RunOutcome* outcome, bool* page_drawn) {
   runner::RunOptions ro;
   ro.seed = options.seed;
   ro.out = out;
@@ -211,34 +213,40 @@ int RunOnce(const std::string& backend, const scenario::Scenario& s, const RunCo
     return kExitCheckFailed;
   }
   if (!options.no_report) {
-    if (!RunReportScript("html_report.py", {out.string()}, true)) {
-      std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
-      return kExitCheckFailed;
+    const std::string dir = out.string();
+    if (!DrawRunPage("run", "html_report.py", dir, dir + "/report.html", outcome->all_checks_pass(), dir)) {
+      *page_drawn = false;
+    } else if (!options.quiet) {
+      std::printf("  report: %s/report.html\n", dir.c_str());
     }
-    if (!options.quiet) std::printf("  report: %s/report.html\n", out.string().c_str());
   }
   return kExitOk;
 }
 
 // The simulation against the real runs: the calibration table on stdout (reports/calibration.py)
-// and, with reports, base/compare.html with it.
-int Calibrate(const std::filesystem::path& base, const std::string& sim, const std::vector<std::string>& real,
-              const RunCommandOptions& options) {
+// and, with reports, base/compare.html with it. Returns false when either could not be drawn
+// (said on stderr); the runs themselves are complete.
+bool Calibrate(const std::filesystem::path& base, const std::string& sim, const std::vector<std::string>& real,
+               const RunCommandOptions& options) {
   std::vector<std::string> args = {sim};
   args.insert(args.end(), real.begin(), real.end());
   if (!options.quiet) {
     std::printf("\n");
-    if (!RunReportScript("calibration.py", args, false)) return kExitCheckFailed;
+    if (const ScriptOutcome table = RunReportScript("calibration.py", args, false); !table) {
+      std::cerr << "pbxstate run: the calibration table could not be drawn (" << table.failure << ")\n";
+      return false;
+    }
   }
-  if (options.no_report) return kExitOk;
+  if (options.no_report) return true;
+  const std::string page = (base / "compare.html").string();
   args.push_back("--out");
-  args.push_back((base / "compare.html").string());
-  if (!RunReportScript("compare_report.py", args, true)) {
-    std::cerr << "pbxstate run: " << (base / "compare.html").string() << " could not be written\n";
-    return kExitCheckFailed;
+  args.push_back(page);
+  if (const ScriptOutcome drawn = RunReportScript("compare_report.py", args, true); !drawn) {
+    std::cerr << "pbxstate run: " << page << " could not be drawn (" << drawn.failure << ")\n";
+    return false;
   }
-  if (!options.quiet) std::printf("  calibration page: %s\n", (base / "compare.html").string().c_str());
-  return kExitOk;
+  if (!options.quiet) std::printf("  calibration page: %s\n", page.c_str());
+  return true;
 }
 
 int RunRun(const RunCommandOptions& options) {
@@ -280,6 +288,7 @@ int RunRun(const RunCommandOptions& options) {
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
   std::map<std::string, std::vector<std::string>> dirs;  // by backend, every run's folder
   bool all_pass = true;
+  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (const std::string& backend : backends) {
     // ns3 is deterministic: one run says it all. netns runs --repeat times, into 1..N.
     const int runs = backend == "netns" ? options.repeat : 1;
@@ -287,22 +296,23 @@ int RunRun(const RunCommandOptions& options) {
     for (int i = 1; i <= runs; ++i) {
       const std::filesystem::path out = runs == 1 ? dir : dir / std::to_string(i);
       runner::RunOutcome outcome;
-      if (const int code = RunOnce(backend, s, options, out, &outcome); code != kExitOk) return code;
+      if (const int code = RunOnce(backend, s, options, out, &outcome, &pages_drawn); code != kExitOk) return code;
       all_pass = all_pass && outcome.all_checks_pass();
       dirs[backend].push_back(out.string());
       if (i == 1) done.emplace_back(backend, std::move(outcome));
     }
   }
   // The default output folder collects runs side by side: keep its index page current.
+  const std::string parent = base.parent_path().string();
   if (!options.no_report && options.out.empty() &&
-      !RunReportScript("index_report.py", {base.parent_path().string()}, true)) {
-    std::cerr << "pbxstate run: " << base.parent_path().string() << "/index.html could not be written\n";
-    return kExitCheckFailed;
+      !DrawRunPage("run", "index_report.py", parent, parent + "/index.html", all_pass, base.string())) {
+    pages_drawn = false;
   }
   if (done.size() > 1 && !options.quiet && options.repeat == 1) PrintSideBySide(s, done);
   if (dirs.count("ns3") != 0 && dirs.count("netns") != 0) {
-    if (const int code = Calibrate(base, dirs["ns3"].front(), dirs["netns"], options); code != kExitOk) return code;
+    pages_drawn = Calibrate(base, dirs["ns3"].front(), dirs["netns"], options) && pages_drawn;
   }
+  if (!pages_drawn) return kExitInvalid;
   return all_pass ? kExitOk : kExitCheckFailed;
 }
 
@@ -317,7 +327,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
       "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
       "with two backends, one folder each under it).\n"
       "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
-      "invalid scenario or one the backend cannot run, 128+N when interrupted by signal N.");
+      "invalid scenario or one the backend cannot run, or when a page (report.html, index.html,\n"
+      "the calibration table and compare.html of ns3,netns) could not be drawn although the run\n"
+      "completed (the message gives the verdict), 128+N when interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");

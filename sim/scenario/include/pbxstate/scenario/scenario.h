@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -308,6 +310,11 @@ struct Scenario {
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.
   EngineConfig engine;
+  // Where each engine setting was written, by its key in the file ("max_frame_bytes"), so that
+  // a backend refusing a value the engine accepts can point at it; EnginePos gives {0, 0} for
+  // a setting left at its default.
+  std::map<std::string, SourcePos, std::less<>> engine_pos;
+  SourcePos EnginePos(std::string_view key) const;
   // The `corosync:` section (corosync.h). Set: the ns-3 backend runs the engines over its
   // Corosync model; the netns backend's corosync.conf takes it. Unset: ns-3 runs UDP with the
   // engines' heartbeats, netns runs corosync with Corosync's defaults.
