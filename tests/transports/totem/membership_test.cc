@@ -69,7 +69,13 @@ INSTANTIATE_TEST_SUITE_P(
     Corosync, FailureDetection,
     ::testing::Values(DetectionCase{3, 1000ms, 0ms, 2200ms},          // the PBX-tuned token: 1000 + 1200
                       DetectionCase{3, 3000ms, 650ms, 8030ms},        // Corosync's defaults: 3650 + 4380
-                      DetectionCase{5, 1000ms, 650ms, 2950ms + 3540ms}));  // 1000 + 3 x 650, 1.2 x that
+                      DetectionCase{5, 1000ms, 650ms, 2950ms + 3540ms}),  // 1000 + 3 x 650, 1.2 x that
+    // "3nodes_token1000ms_coefficient0ms": the case in the test's name, not its bytes.
+    [](const ::testing::TestParamInfo<DetectionCase>& param_info) {
+      const auto ms = [](Duration d) { return std::to_string(d.count() / 1'000'000) + "ms"; };
+      return std::to_string(param_info.param.nodes) + "nodes_token" + ms(param_info.param.token) + "_coefficient" +
+             ms(param_info.param.coefficient);
+    });
 
 TEST(TotemMembership, APartitionFormsTwoRingsAndAHealOne) {
   Net net(5, Config(Transport::kUdp, 1000ms, 0ms));
