@@ -47,11 +47,13 @@ class Targets:
 
 
 def fault_convergence(run):
-    """One (label, took_ns or None) per fault that has a convergence measurement, in fault order."""
+    """One (label, took_ns or None, interrupted) per fault that has a convergence measurement, in
+    fault order. None: never converged, or interrupted by the next fault (runrecord.py
+    convergence_text), which measures nothing and is left out of the figures."""
     out = []
     for c in run.get("convergence", []):
         out.append((f"convergence after {c['fault']} at {fmt_ns(c['fault_at_ns'])}",
-                    c["took_ns"] if c["converged"] else None))
+                    c["took_ns"] if c["converged"] else None, bool(c.get("interrupted"))))
     return out
 
 
@@ -68,6 +70,8 @@ def row(metric, label, sim, reals, target):
         r["ratio"] = sim / median
     if target is not None and sim is not None:
         r["target"], r["within"] = target(sim, median)
+    elif target is not None:
+        r["target"], r["within"] = "sim never", False  # the real runs converged, the model did not
     return r
 
 
@@ -77,9 +81,12 @@ def calibrate(sim_run, real_runs, targets=None):
     rows = []
     sim_faults = fault_convergence(sim_run)
     real_faults = [fault_convergence(r) for r in real_runs]
-    for i, (label, sim) in enumerate(sim_faults):
+    for i, (label, sim, sim_interrupted) in enumerate(sim_faults):
         reals = [f[i][1] if i < len(f) else None for f in real_faults]
-        rows.append(row(f"convergence.{i + 1}", label, sim, reals, targets.convergence))
+        if sim_interrupted:  # nothing to judge: the simulation's sample was cut short
+            rows.append(row(f"convergence.{i + 1}", label + " (interrupted in the simulation)", None, reals, None))
+        else:
+            rows.append(row(f"convergence.{i + 1}", label, sim, reals, targets.convergence))
     for metric in (LATENCY_TARGET,) + INFORMATIONAL:
         sim = sim_run["metrics"].get(metric)
         reals = [r["metrics"].get(metric) for r in real_runs]

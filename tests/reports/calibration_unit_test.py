@@ -51,6 +51,18 @@ def main(argv):
     small = [run_record("netns", 200, 10)]
     expect(calibration.calibrate(run_record("ns3", 450, 10), small)[0]["within"] is True, "within the 300 ms floor")
     expect(calibration.calibrate(run_record("ns3", 550, 10), small)[0]["within"] is False, "outside the 300 ms floor")
+    # A model that never converges where the real runs did is outside, not unjudged; a sample cut
+    # short by the next fault (interrupted) measures nothing on either side.
+    never = run_record("ns3", 0, 10)
+    never["convergence"][0].update(converged=False, took_ns=None)
+    expect(calibration.calibrate(never, small)[0]["within"] is False, "a simulation that never converges fails")
+    cut = run_record("ns3", 0, 10)
+    cut["convergence"][0].update(converged=False, took_ns=None, interrupted=True, interrupted_by="crash")
+    expect(calibration.calibrate(cut, small)[0]["within"] is None, "an interrupted simulated sample is not judged")
+    cut_real = run_record("netns", 0, 10)
+    cut_real["convergence"][0].update(converged=False, took_ns=None, interrupted=True, interrupted_by="crash")
+    mixed = calibration.calibrate(run_record("ns3", 450, 10), small + [cut_real])[0]
+    expect(mixed["real_runs"] == 1 and mixed["within"] is True, f"interrupted real samples are left out: {mixed}")
 
     script = os.path.join(reports, "calibration.py")
     sim_ok, sim_far = write(work, "sim-ok", run_record("ns3", 1400, 12)), write(work, "sim-far", run_record("ns3", 40, 12))
