@@ -3,15 +3,20 @@
 same scenario on two backends. Every metric with its difference, the checks of both, convergence
 after each fault, and the latency distributions and traffic of both on the same axes.
 
-    /usr/bin/python3 reports/compare_report.py RUN_A RUN_B [--out FILE]
+    /usr/bin/python3 reports/compare_report.py RUN_A RUN_B [RUN_B ...] [--out FILE]
 
-The default FILE is RUN_B/compare.html. A is the reference: differences are B - A.
+The default FILE is RUN_B/compare.html (the first RUN_B). A is the reference: differences are
+B - A, with the first RUN_B. When A and B ran on different backends (a simulation and real runs),
+the page opens with the calibration table (calibration.py) over every RUN_B given: the simulated
+value, the real median and spread, the ratio and whether it is within the target.
 """
 
 import html
 import os
 import sys
 
+from calibration import HEADER as CALIBRATION_HEADER
+from calibration import calibrate, cells
 from runrecord import NS_PER_MS, NS_PER_S, convergence_text, figure_png, fmt_ns, fmt_value, load_run, page, \
     plot_figure, plt, read_csv, run_script
 
@@ -148,8 +153,32 @@ def plot_traffic(runs):
     return figure_png(fig)
 
 
-def write_compare(dir_a, dir_b, out):
+def calibration_section(ra, reals, dirs):
+    """The calibration table of simulated run `ra` against the real runs, or "" when they are not
+    a simulation and real runs of one scenario."""
+    if not reals or any(r["backend"] == ra["backend"] for r in reals):
+        return ""
+    if any(r["scenario"]["name"] != ra["scenario"]["name"] for r in reals):
+        return "<p class='fail'>Calibration needs runs of one scenario; these are of several.</p>"
+    e = html.escape
+    rows = ""
+    for r in calibrate(ra, reals):
+        c = cells(r)
+        cls = "" if r["within"] is None else (" class='pass'" if r["within"] else " class='fail'")
+        rows += "<tr>" + "".join(f"<td>{e(x)}</td>" for x in c[:-1]) + f"<td{cls}>{e(c[-1])}</td></tr>"
+    head = "".join(f"<th>{e(h)}</th>" for h in CALIBRATION_HEADER)
+    runs = ", ".join(e(os.path.basename(os.path.normpath(d))) for d in dirs)
+    return f"""<h2>Calibration: {e(ra['backend'])} against {len(reals)} {e(reals[0]['backend'])} run(s)</h2>
+<p>Real runs: {runs}. Targets: convergence after each fault within ±25 % or ±300 ms (the larger) of the
+real median; delivery latency p50 within a factor 2. Rows without a target are shown for reading.</p>
+<table><tr>{head}</tr>{rows}</table>
+"""
+
+
+def write_compare(dir_a, dirs_b, out):
+    dir_b = dirs_b[0]
     ra, rb = load_run(dir_a), load_run(dir_b)
+    calibration = calibration_section(ra, [rb] + [load_run(d) for d in dirs_b[1:]], dirs_b)
     la, lb = "A: " + label(ra, dir_a), "B: " + label(rb, dir_b)
     runs = [(la, dir_a, ra), (lb, dir_b, rb)]
     e = html.escape
@@ -171,7 +200,7 @@ def write_compare(dir_a, dir_b, out):
 <tr><td>nodes</td><td>{ra['scenario']['nodes']}</td><td>{rb['scenario']['nodes']}</td></tr>
 <tr><td>build</td><td>{e(ra['build'])}</td><td>{e(rb['build'])}</td></tr>
 </table>
-<h2>Checks</h2>
+{calibration}<h2>Checks</h2>
 <table><tr><th>check</th><th>A</th><th>B</th></tr>{checks_table(ra, rb)}</table>
 <h2>Convergence after faults</h2>
 <table><tr><th>fault</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>
@@ -199,11 +228,11 @@ def main(argv):
             return 2
         out = args[i + 1]
         del args[i:i + 2]
-    if len(args) != 2:
+    if len(args) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     return run_script("compare_report",
-                      lambda: print(write_compare(args[0], args[1], out or os.path.join(args[1], "compare.html"))))
+                      lambda: print(write_compare(args[0], args[1:], out or os.path.join(args[1], "compare.html"))))
 
 
 if __name__ == "__main__":

@@ -143,11 +143,13 @@ std::shared_ptr<PyNetnsCluster> Create(std::uint32_t nodes, const std::string& w
   netns::ClusterSpec spec;
   spec.nodes = nodes;
   spec.work_dir = work_dir;
-  spec.token = OptionalSeconds(token, "token");
-  spec.token_coefficient = OptionalSeconds(token_coefficient, "token_coefficient");
-  spec.consensus = OptionalSeconds(consensus, "consensus");
+  // None: Corosync's default for that key (consensus: derived by corosync).
+  const totem::TotemConfig defaults;
+  spec.totem.token = OptionalSeconds(token, "token").value_or(defaults.token);
+  spec.totem.token_coefficient = OptionalSeconds(token_coefficient, "token_coefficient").value_or(defaults.token_coefficient);
+  spec.totem.consensus = OptionalSeconds(consensus, "consensus");
   if (corosync_transport == "udp") {
-    spec.corosync_transport = netns::CorosyncTransport::kUdp;
+    spec.totem.transport = netns::CorosyncTransport::kUdp;
   } else if (corosync_transport != "knet") {
     throw py::value_error("corosync_transport: 'knet' or 'udp', not '" + corosync_transport + "'");
   }

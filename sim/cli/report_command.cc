@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "report_scripts.h"
@@ -12,7 +13,8 @@ namespace {
 
 struct ReportOptions {
   std::string dir;
-  std::string run_a, run_b;
+  std::string run_a;
+  std::vector<std::string> run_b;  // one, or several real runs of a simulation's scenario
   std::string out;
 };
 
@@ -37,13 +39,16 @@ void AddReportCommand(CLI::App& app, Action& chosen) {
   CLI::App* compare = report->add_subcommand(
       "compare", "Write a page with two runs side by side (the same scenario before and after a change,\n"
                  "or on two backends): every metric with its difference, latency distributions and\n"
-                 "convergence of both. Default output: RUN_B/compare.html.");
-  compare->add_option("RUN_A", options->run_a, "first run folder (the reference)")->required();
-  compare->add_option("RUN_B", options->run_b, "second run folder")->required();
+                 "convergence of both. With a simulated RUN_A and real RUN_Bs (e.g. ns3 and several\n"
+                 "netns runs from run --repeat), it opens with the calibration table: simulated value,\n"
+                 "real median and spread, ratio, target. Default output: the first RUN_B/compare.html.");
+  compare->add_option("RUN_A", options->run_a, "first run folder (the reference, or the simulation)")->required();
+  compare->add_option("RUN_B", options->run_b, "second run folder, or several real runs")->required();
   compare->add_option("--out", options->out, "where to write the page");
   compare->callback([options, &chosen] {
     chosen = [options] {
-      std::vector<std::string> args = {options->run_a, options->run_b};
+      std::vector<std::string> args = {options->run_a};
+      args.insert(args.end(), options->run_b.begin(), options->run_b.end());
       if (!options->out.empty()) {
         args.push_back("--out");
         args.push_back(options->out);

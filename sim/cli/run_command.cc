@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -37,11 +38,12 @@ struct RunCommandOptions {
   bool quiet = false;
   bool no_report = false;
   std::string backend = "ns3";
-  std::string corosync_transport = "knet";  // netns
-  bool crash_corosync = false;              // netns
-  std::string pbxstated;                    // netns, emu
-  std::string max_lag = "10ms";             // emu
-  int emu_priority = 50;                    // emu
+  std::string corosync_transport;  // empty: the scenario's corosync.transport (default knet)
+  bool crash_corosync = false;     // as corosync.crash: node
+  int repeat = 1;                  // runs of each non-deterministic backend (netns, emu)
+  std::string pbxstated;           // netns, emu
+  std::string max_lag = "10ms";    // emu
+  int emu_priority = 50;           // emu
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -152,25 +154,42 @@ runner::EmuOptions EmuOptionsOf(const RunCommandOptions& options) {
 }
 #endif
 
+// The scenario as the command line amends it: --corosync-transport and --crash-corosync act on
+// its corosync: section (so ns3 and netns run the same Corosync cluster); without one they change
+// nothing the ns-3 backend does.
+scenario::Scenario Amended(const scenario::Scenario& s, const RunCommandOptions& options) {
+  scenario::Scenario out = s;
+  if (!out.corosync) return out;
+  if (!options.corosync_transport.empty()) {
+    out.corosync->totem.transport = options.corosync_transport == "udp" ? totem::Transport::kUdp : totem::Transport::kKnet;
+  }
+  if (options.crash_corosync) out.corosync->crash = scenario::CrashKills::kNode;
+  return out;
+}
+
 // Runs `s` on one backend into `out`; prints nothing but errors.
-Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
+Status RunOn(const std::string& backend, const scenario::Scenario& s_in, const RunCommandOptions& options,
              const runner::RunOptions& ro, runner::RunOutcome* outcome) {
+  const scenario::Scenario s = Amended(s_in, options);
   if (backend == "ns3") return runner::RunNs3(s, ro, outcome);
   if (backend == "inproc") return runner::RunInproc(s, ro, outcome);
 #ifdef PBXSTATE_WITH_NETNS
-  if (backend == "netns") {
-    runner::NetnsOptions no;
-    no.corosync_transport =
-        options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp : netns::CorosyncTransport::kKnet;
-    no.crash_corosync = options.crash_corosync;
-    no.pbxstated = options.pbxstated;
-    return runner::RunNetns(s, ro, outcome, no);
+  runner::NetnsOptions no;
+  no.corosync_transport = s.corosync ? s.corosync->totem.transport
+                          : options.corosync_transport == "udp" ? netns::CorosyncTransport::kUdp
+                                                                : netns::CorosyncTransport::kKnet;
+  no.crash_corosync = options.crash_corosync || (s.corosync && s.corosync->crash == scenario::CrashKills::kNode);
+  no.pbxstated = options.pbxstated;
+  if (backend == "netns") return runner::RunNetns(s, ro, outcome, no);
+#ifdef PBXSTATE_WITH_EMU
+  if (backend == "emu") {
+    runner::EmuOptions eo = EmuOptionsOf(options);
+    eo.netns = no;  // the same real processes as netns, with the same corosync
+    return runner::RunEmu(s, ro, outcome, eo);
   }
+#endif
 #else
   (void)options;
-#endif
-#ifdef PBXSTATE_WITH_EMU
-  if (backend == "emu") return runner::RunEmu(s, ro, outcome, EmuOptionsOf(options));
 #endif
   return Status::InvalidArgument("pbxstate run: --backend " + backend + ": not built in this version");
 }
@@ -218,6 +237,72 @@ void PrintSideBySide(const scenario::Scenario& s, const std::vector<std::pair<st
   }
 }
 
+// One run of `s` on `backend` into `out`: its record, JUnit and report; prints its summary.
+// Returns the exit status of a run that could not complete, else kExitOk (whatever its checks).
+// A report page that could not be drawn leaves the run complete: *page_drawn becomes false
+// (DrawRunPage said why) and the caller exits kExitInvalid once every run is done.
+// A run recorded but not a valid measurement (emu's lag) gets a failing JUnit case and its reason
+// appended to *invalid; the caller exits kExitInvalid.
+int RunOnce(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
+            const std::filesystem::path& out, runner::RunOutcome* outcome, bool* page_drawn,
+            std::vector<std::string>* invalid) {
+  runner::RunOptions ro;
+  ro.seed = options.seed;
+  ro.out = out;
+  ro.dump_state = options.dump_state;
+  ro.progress = !options.quiet;
+  if (Status st = RunOn(backend, s, options, ro, outcome); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return FailedRunStatus(st);
+  }
+  if (!options.quiet) PrintSummary(s, *outcome, out.string());
+  gate::JUnitSuite suite{s.name, outcome->info.wall_seconds, RunProperties(options.file, *outcome),
+                         gate::CasesForChecks(s.name, outcome->verdicts)};
+  if (!outcome->invalid.empty()) {
+    suite.cases.push_back({"pbxstate." + s.name + ".backend", "valid measurement", outcome->invalid, ""});
+    invalid->push_back(backend + ": " + outcome->invalid);
+  }
+  if (std::string error; !gate::WriteJUnit(out / "junit.xml", {suite}, &error)) {
+    std::cerr << "pbxstate run: " << error << "\n";
+    return kExitCheckFailed;
+  }
+  if (!options.no_report) {
+    const std::string dir = out.string();
+    if (!DrawRunPage("run", "html_report.py", dir, dir + "/report.html", outcome->all_checks_pass(), dir)) {
+      *page_drawn = false;
+    } else if (!options.quiet) {
+      std::printf("  report: %s/report.html\n", dir.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+// The simulation against the real runs: the calibration table on stdout (reports/calibration.py)
+// and, with reports, base/compare.html with it. Returns false when either could not be drawn
+// (said on stderr); the runs themselves are complete.
+bool Calibrate(const std::filesystem::path& base, const std::string& sim, const std::vector<std::string>& real,
+               const RunCommandOptions& options) {
+  std::vector<std::string> args = {sim};
+  args.insert(args.end(), real.begin(), real.end());
+  if (!options.quiet) {
+    std::printf("\n");
+    if (const ScriptOutcome table = RunReportScript("calibration.py", args, false); !table) {
+      std::cerr << "pbxstate run: the calibration table could not be drawn (" << table.failure << ")\n";
+      return false;
+    }
+  }
+  if (options.no_report) return true;
+  const std::string page = (base / "compare.html").string();
+  args.push_back("--out");
+  args.push_back(page);
+  if (const ScriptOutcome drawn = RunReportScript("compare_report.py", args, true); !drawn) {
+    std::cerr << "pbxstate run: " << page << " could not be drawn (" << drawn.failure << ")\n";
+    return false;
+  }
+  if (!options.quiet) std::printf("  calibration page: %s\n", page.c_str());
+  return true;
+}
+
 int RunRun(const RunCommandOptions& options) {
   const scenario::LoadResult loaded = scenario::LoadScenarioFile(options.file);
   if (!loaded.ok()) {
@@ -246,7 +331,7 @@ int RunRun(const RunCommandOptions& options) {
     std::cerr << "pbxstate run: --emu-priority " << options.emu_priority << ": expected 0 (ordinary scheduling) .. 98\n";
     return kExitInvalid;
   }
-  if (options.corosync_transport != "knet" && options.corosync_transport != "udp") {
+  if (!options.corosync_transport.empty() && options.corosync_transport != "knet" && options.corosync_transport != "udp") {
     std::cerr << "pbxstate run: --corosync-transport " << options.corosync_transport << ": expected knet or udp\n";
     return kExitInvalid;
   }
@@ -270,42 +355,23 @@ int RunRun(const RunCommandOptions& options) {
   }
 #endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
+  std::map<std::string, std::vector<std::string>> dirs;  // by backend, every run's folder
   bool all_pass = true;
   std::vector<std::string> invalid;  // runs recorded but not valid measurements
   bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (const std::string& backend : backends) {
-    runner::RunOptions ro;
-    ro.seed = options.seed;
-    ro.out = backends.size() == 1 ? base : base / backend;
-    ro.dump_state = options.dump_state;
-    ro.progress = !options.quiet;
-    runner::RunOutcome outcome;
-    if (Status st = RunOn(backend, s, options, ro, &outcome); !st.ok()) {
-      std::cerr << st.message() << "\n";
-      return FailedRunStatus(st);
+    // ns3 and inproc are deterministic: one run says it all. netns and emu run --repeat times,
+    // into 1..N.
+    const int runs = backend == "netns" || backend == "emu" ? options.repeat : 1;
+    const std::filesystem::path dir = backends.size() == 1 ? base : base / backend;
+    for (int i = 1; i <= runs; ++i) {
+      const std::filesystem::path out = runs == 1 ? dir : dir / std::to_string(i);
+      runner::RunOutcome outcome;
+      if (const int code = RunOnce(backend, s, options, out, &outcome, &pages_drawn, &invalid); code != kExitOk) return code;
+      all_pass = all_pass && outcome.all_checks_pass();
+      dirs[backend].push_back(out.string());
+      if (i == 1) done.emplace_back(backend, std::move(outcome));
     }
-    if (!options.quiet) PrintSummary(s, outcome, ro.out->string());
-    gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(options.file, outcome),
-                           gate::CasesForChecks(s.name, outcome.verdicts)};
-    if (!outcome.invalid.empty()) {
-      suite.cases.push_back({"pbxstate." + s.name + ".backend", "valid measurement", outcome.invalid, ""});
-      invalid.push_back(backend + ": " + outcome.invalid);
-    }
-    if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
-      std::cerr << "pbxstate run: " << error << "\n";
-      return kExitCheckFailed;
-    }
-    all_pass = all_pass && outcome.all_checks_pass();
-    if (!options.no_report) {
-      // When it fails, the other backends still run: the record of this one is complete.
-      const std::string dir = ro.out->string();
-      if (!DrawRunPage("run", "html_report.py", dir, dir + "/report.html", outcome.all_checks_pass(), dir)) {
-        pages_drawn = false;
-      } else if (!options.quiet) {
-        std::printf("  report: %s/report.html\n", dir.c_str());
-      }
-    }
-    done.emplace_back(backend, std::move(outcome));
   }
   // The default output folder collects runs side by side: keep its index page current.
   const std::string parent = base.parent_path().string();
@@ -313,7 +379,12 @@ int RunRun(const RunCommandOptions& options) {
       !DrawRunPage("run", "index_report.py", parent, parent + "/index.html", all_pass, base.string())) {
     pages_drawn = false;
   }
-  if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
+  if (done.size() > 1 && !options.quiet && options.repeat == 1) PrintSideBySide(s, done);
+  for (const char* real : {"netns", "emu"}) {
+    if (dirs.count("ns3") != 0 && dirs.count(real) != 0) {
+      pages_drawn = Calibrate(base, dirs["ns3"].front(), dirs[real], options) && pages_drawn;
+    }
+  }
   if (!invalid.empty()) {
     for (const std::string& why : invalid) std::cerr << "pbxstate run: invalid run (recorded, not a measurement): " << why << "\n";
     return kExitInvalid;
@@ -336,9 +407,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
       "with two backends, one folder each under it).\n"
       "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
       "invalid scenario or one the backend cannot run, an emulated run whose real-time lag exceeded\n"
-      "--max-lag (recorded, but not a measurement), or when a page (report.html, index.html) could\n"
-      "not be drawn although the run completed (the message gives the verdict), 128+N when\n"
-      "interrupted by signal N.");
+      "--max-lag (recorded, but not a measurement), or when a page (report.html, index.html, the\n"
+      "calibration table and compare.html of ns3,netns or ns3,emu) could not be drawn although the\n"
+      "run completed (the message gives the verdict), 128+N when interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");
@@ -350,10 +421,16 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
                   "jitter, delay on any kernel), or several, comma-separated (ns3,netns; ns3,emu: side by side)")
       ->capture_default_str();
   cmd->add_option("--corosync-transport", options->corosync_transport,
-                  "netns, emu: corosync's transport, knet (unicast) or udp (multicast)")
-      ->capture_default_str();
+                  "netns, emu: corosync's transport, knet (unicast) or udp (multicast); default: the "
+                  "scenario's corosync.transport (knet)");
   cmd->add_flag("--crash-corosync", options->crash_corosync,
-                "netns, emu: a crash also kills the node's corosync (detection by totem's token instead of CPG)");
+                "netns, emu: a crash also kills the node's corosync (detection by totem's token instead of "
+                "CPG), as corosync.crash: node");
+  cmd->add_option("--repeat", options->repeat,
+                  "runs of the netns or emu backend (each into <out>/<backend>/1..N); with ns3,netns or\n"
+                  "ns3,emu the calibration table compares the simulation with their median and spread")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   cmd->add_option("--pbxstated", options->pbxstated, "netns, emu: the daemon binary (default: this build's, $PBXSTATED, PATH)");
   cmd->add_option("--max-lag", options->max_lag,
                   "emu: the largest lag of the emulator behind the wall clock a valid run may have; above it the "

@@ -31,10 +31,7 @@ std::vector<std::string> Lines(const std::string& text) {
 Status NetnsCluster::WriteCorosyncConfs() {
   CorosyncSpec cs;
   cs.cluster_name = names_.Tag();
-  cs.transport = spec_.corosync_transport;
-  cs.token = spec_.token;
-  cs.token_coefficient = spec_.token_coefficient;
-  cs.consensus = spec_.consensus;
+  cs.totem = spec_.totem;
   for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(Address(n));
   std::string conf;
   if (Status st = CorosyncConf(cs, &conf); !st.ok()) return st;
@@ -49,9 +46,10 @@ Status NetnsCluster::WriteCorosyncConfs() {
 Status NetnsCluster::SetTotem(std::optional<Duration> token, std::optional<Duration> token_coefficient,
                               std::optional<Duration> consensus) {
   const ClusterSpec before = spec_;
-  spec_.token = token;
-  spec_.token_coefficient = token_coefficient;
-  spec_.consensus = consensus;
+  const totem::TotemConfig defaults;
+  spec_.totem.token = token.value_or(defaults.token);
+  spec_.totem.token_coefficient = token_coefficient.value_or(defaults.token_coefficient);
+  spec_.totem.consensus = consensus;
   Status st = WriteCorosyncConfs();
   if (!st.ok()) {
     spec_ = before;

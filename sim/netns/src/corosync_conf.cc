@@ -7,11 +7,28 @@
 
 namespace pbxstate::netns {
 
-std::string_view CorosyncTransportName(CorosyncTransport t) { return t == CorosyncTransport::kKnet ? "knet" : "udp"; }
+namespace {
+
+std::string Ms(Duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
+
+// The totem settings, each as corosync.conf(5) names it.
+std::string TotemLines(const totem::TotemConfig& c) {
+  std::string t;
+  t += "  transport: " + std::string(totem::TransportName(c.transport)) + "\n";
+  t += "  token: " + Ms(c.token) + "\n";
+  t += "  token_coefficient: " + Ms(c.token_coefficient) + "\n";
+  if (c.consensus) t += "  consensus: " + Ms(*c.consensus) + "\n";
+  t += "  join: " + Ms(c.join) + "\n";
+  t += "  merge: " + Ms(c.merge) + "\n";
+  t += "  send_join: " + Ms(c.send_join) + "\n";
+  t += "  max_messages: " + std::to_string(c.max_messages) + "\n";
+  t += "  window_size: " + std::to_string(c.window_size) + "\n";
+  return t;
+}
+
+}  // namespace
 
 Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   if (spec.addresses.empty() || spec.addresses.size() > kMaxAttachedNodes) {
     return Status::InvalidArgument("corosync.conf: 1.." + std::to_string(kMaxAttachedNodes) + " node addresses");
   }
@@ -21,21 +38,8 @@ Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
       return Status::InvalidArgument("corosync.conf: cluster name '" + spec.cluster_name + "' has a character other than A-Z a-z 0-9 _ -");
     }
   }
-  auto ms = [](const std::optional<Duration>& d) -> std::optional<long long> {
-    if (!d) return std::nullopt;
-    return duration_cast<milliseconds>(*d).count();
-  };
-  const std::optional<long long> token_ms = ms(spec.token), coefficient_ms = ms(spec.token_coefficient);
-  std::optional<long long> consensus_ms = ms(spec.consensus);
-  const long long join_ms = duration_cast<milliseconds>(spec.join).count();
-  if (token_ms && (*token_ms < 100 || *token_ms > 600'000)) return Status::InvalidArgument("corosync.conf: token must be 100 ms..10 min");
-  if (coefficient_ms && (*coefficient_ms < 0 || *coefficient_ms > 60'000)) {
-    return Status::InvalidArgument("corosync.conf: token_coefficient must be 0..60 s");
-  }
-  if (join_ms < 10 || join_ms >= token_ms.value_or(3000)) return Status::InvalidArgument("corosync.conf: join must be 10 ms..token");
-  if (!consensus_ms && token_ms && coefficient_ms == 0) consensus_ms = *token_ms * 12 / 10;
-  if (consensus_ms && token_ms && *consensus_ms * 10 < *token_ms * 12) {
-    return Status::InvalidArgument("corosync.conf: consensus must be at least 1.2 x token");
+  if (Status st = spec.totem.Validate(spec.addresses.size()); !st.ok()) {
+    return Status::InvalidArgument("corosync.conf: totem." + st.message());
   }
 
   std::string t;
@@ -43,14 +47,10 @@ Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
   t += "totem {\n";
   t += "  version: 2\n";
   t += "  cluster_name: " + spec.cluster_name + "\n";
-  t += "  transport: " + std::string(CorosyncTransportName(spec.transport)) + "\n";
   t += "  crypto_cipher: none\n";
   t += "  crypto_hash: none\n";
-  if (token_ms) t += "  token: " + std::to_string(*token_ms) + "\n";
-  if (coefficient_ms) t += "  token_coefficient: " + std::to_string(*coefficient_ms) + "\n";
-  if (consensus_ms) t += "  consensus: " + std::to_string(*consensus_ms) + "\n";
-  t += "  join: " + std::to_string(join_ms) + "\n";
-  if (spec.transport == CorosyncTransport::kUdp) {
+  t += TotemLines(spec.totem);
+  if (spec.totem.transport == totem::Transport::kUdp) {
     t += "  interface {\n";
     t += "    linknumber: 0\n";
     t += "    bindnetaddr: 198.18.0.0\n";

@@ -97,6 +97,73 @@ double Quantile(std::vector<std::int64_t>& v, double q) {
   return static_cast<double>(v[i]) / 1e6;
 }
 
+// Schedules the workload: o.changes device changes evenly spread over [warmup, warmup + window),
+// each at a random node. `*refused` (which must outlive the run) counts changes an engine refused.
+void ScheduleChanges(const Options& o, pbxstate::ns3sim::Ns3World& world, Duration warmup, Duration window,
+                     std::uint64_t* refused) {
+  std::mt19937_64 rng(o.seed);
+  const pbxstate::DeviceState states[] = {pbxstate::DeviceState::kNotInUse, pbxstate::DeviceState::kInUse,
+                                          pbxstate::DeviceState::kBusy, pbxstate::DeviceState::kRinging,
+                                          pbxstate::DeviceState::kOnHold};
+  for (std::uint32_t i = 0; i < o.changes; ++i) {
+    const Duration at = warmup + window * i / std::max<std::uint32_t>(o.changes, 1);
+    const NodeId node = static_cast<NodeId>(1 + rng() % o.nodes);
+    const std::string device = "Custom:dev" + std::to_string(rng() % std::max<std::uint32_t>(o.devices, 1));
+    const pbxstate::DeviceState state = states[rng() % 5];
+    world.At(at, [&world, refused, node, device, state] {
+      pbxstate::Engine* e = world.engine(node);
+      if (e == nullptr || !e->SetDeviceState(device, state).ok()) ++*refused;
+    });
+  }
+}
+
+// Prints what the run did (engine traffic, wall and CPU time, delivery quantiles, agreement);
+// returns whether every node agrees.
+bool PrintReport(const Options& o, const pbxstate::ns3sim::Ns3World& world, LatencyCollector& collector,
+                 std::chrono::steady_clock::time_point wall_start, std::chrono::steady_clock::time_point wall_built,
+                 std::chrono::steady_clock::time_point wall_run, std::uint64_t refused) {
+  const bool agree = world.Agree(world.nodes());
+  std::uint64_t min_members = o.nodes;
+  for (NodeId n : world.nodes()) min_members = std::min<std::uint64_t>(min_members, world.engine(n)->Members().size());
+  const auto total = world.TotalCounters();
+  pbxstate::EngineStats es;
+  for (NodeId n : world.nodes()) {
+    const pbxstate::EngineStats& s = world.engine(n)->stats();
+    es.broadcasts_out += s.broadcasts_out;
+    es.unicasts_out += s.unicasts_out;
+    es.heartbeats_sent += s.heartbeats_sent;
+    es.digests_sent += s.digests_sent;
+    es.sync_pages_sent += s.sync_pages_sent;
+    es.sync_sessions_started += s.sync_sessions_started;
+  }
+  std::printf("engine broadcasts=%llu unicasts=%llu heartbeats=%llu digests=%llu sync_sessions=%llu sync_pages=%llu\n",
+              static_cast<unsigned long long>(es.broadcasts_out), static_cast<unsigned long long>(es.unicasts_out),
+              static_cast<unsigned long long>(es.heartbeats_sent), static_cast<unsigned long long>(es.digests_sent),
+              static_cast<unsigned long long>(es.sync_sessions_started),
+              static_cast<unsigned long long>(es.sync_pages_sent));
+  auto& lat = collector.latencies();
+  const double build_s = std::chrono::duration<double>(wall_built - wall_start).count();
+  const double run_s = std::chrono::duration<double>(wall_run - wall_built).count();
+  // CPU seconds of this process: the wall time it would take alone on one core (a shared,
+  // loaded machine stretches wall time).
+  const double cpu_s = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+  std::printf(
+      "nodes=%u changes=%u mode=%s sim_seconds=%.1f wall_build_s=%.2f wall_run_s=%.2f wall_total_s=%.2f cpu_s=%.2f\n"
+      "frames_sent=%llu wire_bytes_sent=%llu frames_received=%llu frames_per_change=%.1f refused=%llu "
+      "wakeups_deferred=%llu\n"
+      "delivery_ms p0=%.3f p50=%.3f p95=%.3f p99=%.3f p100=%.3f samples=%zu view_changes=%llu\n"
+      "agree=%d min_members=%llu\n",
+      o.nodes, o.changes, o.mode.c_str(), o.seconds, build_s, run_s, build_s + run_s, cpu_s,
+      static_cast<unsigned long long>(total.frames_sent), static_cast<unsigned long long>(total.wire_bytes_sent),
+      static_cast<unsigned long long>(total.frames_received),
+      o.changes ? static_cast<double>(total.frames_sent) / o.changes : 0.0, static_cast<unsigned long long>(refused),
+      static_cast<unsigned long long>(total.wakeups_deferred), Quantile(lat, 0), Quantile(lat, 0.5),
+      Quantile(lat, 0.95), Quantile(lat, 0.99), Quantile(lat, 1), lat.size(),
+      static_cast<unsigned long long>(collector.view_changes()), agree ? 1 : 0,
+      static_cast<unsigned long long>(min_members));
+  return agree;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,22 +210,8 @@ int main(int argc, char** argv) {
   }
   const auto wall_built = std::chrono::steady_clock::now();
 
-  std::mt19937_64 rng(o.seed);
-  const pbxstate::DeviceState states[] = {pbxstate::DeviceState::kNotInUse, pbxstate::DeviceState::kInUse,
-                                          pbxstate::DeviceState::kBusy, pbxstate::DeviceState::kRinging,
-                                          pbxstate::DeviceState::kOnHold};
-  const Duration window = end - warmup - settle;
   std::uint64_t refused = 0;
-  for (std::uint32_t i = 0; i < o.changes; ++i) {
-    const Duration at = warmup + window * i / std::max<std::uint32_t>(o.changes, 1);
-    const NodeId node = static_cast<NodeId>(1 + rng() % o.nodes);
-    const std::string device = "Custom:dev" + std::to_string(rng() % std::max<std::uint32_t>(o.devices, 1));
-    const pbxstate::DeviceState state = states[rng() % 5];
-    world->At(at, [&world, &refused, node, device, state] {
-      pbxstate::Engine* e = world->engine(node);
-      if (e == nullptr || !e->SetDeviceState(device, state).ok()) ++refused;
-    });
-  }
+  ScheduleChanges(o, *world, warmup, end - warmup - settle, &refused);
   // Progress on stderr every 5 simulated seconds: a 1,000-node run takes minutes.
   for (Duration t = 5s; t < end; t += 5s) {
     world->At(t, [t, wall_built] {
@@ -170,45 +223,7 @@ int main(int argc, char** argv) {
   world->RunUntil(end);
   const auto wall_run = std::chrono::steady_clock::now();
 
-  const bool agree = world->Agree(world->nodes());
-  std::uint64_t min_members = o.nodes;
-  for (NodeId n : world->nodes()) min_members = std::min<std::uint64_t>(min_members, world->engine(n)->Members().size());
-  const auto total = world->TotalCounters();
-  pbxstate::EngineStats es;
-  for (NodeId n : world->nodes()) {
-    const pbxstate::EngineStats& s = world->engine(n)->stats();
-    es.broadcasts_out += s.broadcasts_out;
-    es.unicasts_out += s.unicasts_out;
-    es.heartbeats_sent += s.heartbeats_sent;
-    es.digests_sent += s.digests_sent;
-    es.sync_pages_sent += s.sync_pages_sent;
-    es.sync_sessions_started += s.sync_sessions_started;
-  }
-  std::printf("engine broadcasts=%llu unicasts=%llu heartbeats=%llu digests=%llu sync_sessions=%llu sync_pages=%llu\n",
-              static_cast<unsigned long long>(es.broadcasts_out), static_cast<unsigned long long>(es.unicasts_out),
-              static_cast<unsigned long long>(es.heartbeats_sent), static_cast<unsigned long long>(es.digests_sent),
-              static_cast<unsigned long long>(es.sync_sessions_started),
-              static_cast<unsigned long long>(es.sync_pages_sent));
-  auto& lat = collector.latencies();
-  const double build_s = std::chrono::duration<double>(wall_built - wall_start).count();
-  const double run_s = std::chrono::duration<double>(wall_run - wall_built).count();
-  // CPU seconds of this process: the wall time it would take alone on one core (a shared,
-  // loaded machine stretches wall time).
-  const double cpu_s = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
-  std::printf(
-      "nodes=%u changes=%u mode=%s sim_seconds=%.1f wall_build_s=%.2f wall_run_s=%.2f wall_total_s=%.2f cpu_s=%.2f\n"
-      "frames_sent=%llu wire_bytes_sent=%llu frames_received=%llu frames_per_change=%.1f refused=%llu "
-      "wakeups_deferred=%llu\n"
-      "delivery_ms p0=%.3f p50=%.3f p95=%.3f p99=%.3f p100=%.3f samples=%zu view_changes=%llu\n"
-      "agree=%d min_members=%llu\n",
-      o.nodes, o.changes, o.mode.c_str(), o.seconds, build_s, run_s, build_s + run_s, cpu_s,
-      static_cast<unsigned long long>(total.frames_sent), static_cast<unsigned long long>(total.wire_bytes_sent),
-      static_cast<unsigned long long>(total.frames_received),
-      o.changes ? static_cast<double>(total.frames_sent) / o.changes : 0.0, static_cast<unsigned long long>(refused),
-      static_cast<unsigned long long>(total.wakeups_deferred), Quantile(lat, 0), Quantile(lat, 0.5),
-      Quantile(lat, 0.95), Quantile(lat, 0.99), Quantile(lat, 1), lat.size(),
-      static_cast<unsigned long long>(collector.view_changes()), agree ? 1 : 0,
-      static_cast<unsigned long long>(min_members));
+  const bool agree = PrintReport(o, *world, collector, wall_start, wall_built, wall_run, refused);
   world.reset();
   return agree ? 0 : 1;
 }

@@ -154,8 +154,7 @@ Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* 
   cs.work_dir = !eo.netns.work_dir.empty() ? eo.netns.work_dir
                 : options.out               ? *options.out / "emu"
                                             : std::filesystem::temp_directory_path();
-  cs.corosync_transport = eo.netns.corosync_transport;
-  cs.token = netns_run::TotemToken(s);
+  cs.totem = netns_run::TotemSettings(s, eo.netns);
   std::unique_ptr<netns::NetnsCluster> cluster;
   if (Status st = netns::NetnsCluster::Create(cs, &cluster); !st.ok()) return st;
 

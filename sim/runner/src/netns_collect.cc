@@ -78,7 +78,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
                                   " after their planned time (recorded at their real time)");
   }
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
-                                ", totem token " + Seconds(TotemToken(s_)) + "; messages count frames the engines handed "
+                                ", " + TotemSummary(s_, netns_options_) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
   if (calls_ != nullptr) {
     outcome->info.notes.push_back("calls routed over real time, " + std::to_string(calls_->locates) +

@@ -65,10 +65,12 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // Refuses (file, line, field) a workload whose changes, churn included, would exceed
 // kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
 Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
-// The totem token: the scenario's failure-detection time (engine.suspect_after), within what
-// corosync accepts. With transport membership the engine has no heartbeat of its own; the token
-// is what decides when a silent node (its corosync gone or cut off) leaves.
-Duration TotemToken(const scenario::Scenario& s);
+// Every node's corosync.conf totem settings: the scenario's `corosync:` section, Corosync's
+// defaults without one; the transport as the run was asked for. With transport membership the
+// engine has no heartbeat of its own: the token decides when a silent node leaves.
+totem::TotemConfig TotemSettings(const scenario::Scenario& s, const NetnsOptions& o);
+// "token 1000 ms effective, consensus 1200 ms": what failure detection will take.
+std::string TotemSummary(const scenario::Scenario& s, const NetnsOptions& o);
 // The error of a run stopped by SIGINT/SIGTERM.
 Status Interrupted();
 

@@ -28,7 +28,17 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan) {
   return p;
 }
 
-Duration TotemToken(const Scenario& s) { return std::clamp<Duration>(s.engine.suspect_after, 300ms, 60s); }
+totem::TotemConfig TotemSettings(const Scenario& s, const NetnsOptions& o) {
+  totem::TotemConfig t = s.corosync ? s.corosync->totem : totem::TotemConfig{};
+  t.transport = o.corosync_transport;
+  return t;
+}
+
+std::string TotemSummary(const Scenario& s, const NetnsOptions& o) {
+  const totem::TotemTimeouts t = totem::DeriveTimeouts(TotemSettings(s, o), s.topology.node_count());
+  return "token " + std::to_string(t.token.count() / 1'000'000) + " ms effective, consensus " +
+         std::to_string(t.consensus.count() / 1'000'000) + " ms";
+}
 
 std::string Seconds(Duration d) {
   const double ns = static_cast<double>(d.count());
@@ -86,10 +96,10 @@ Status NetnsRun::BringUp() {
   network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
   if (options_.progress) {
-    std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, token %s), running %s\n", s_.name.c_str(),
+    std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, %s), running %s\n", s_.name.c_str(),
                  network_->backend().c_str(), all.size(),
                  std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)).c_str(),
-                 Seconds(TotemToken(s_)).c_str(), Seconds(s_.end()).c_str());
+                 TotemSummary(s_, netns_options_).c_str(), Seconds(s_.end()).c_str());
   }
   return Status::Ok();
 }
@@ -223,8 +233,7 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   spec.work_dir = !netns_options.work_dir.empty() ? netns_options.work_dir
                   : options.out                   ? *options.out / "netns"
                                                   : std::filesystem::temp_directory_path();
-  spec.corosync_transport = netns_options.corosync_transport;
-  spec.token = netns_run::TotemToken(s);
+  spec.totem = netns_run::TotemSettings(s, netns_options);
   spec.lan = netns_run::LanNetem(s.topology.sites[0].lan);
   std::unique_ptr<netns::NetnsCluster> cluster;
   if (Status st = netns::NetnsCluster::Create(spec, &cluster); !st.ok()) return st;

@@ -41,8 +41,6 @@ class Collector : public ns3t::ViewCollector {
   harness::RunRecorder* rec_;
 };
 
-}
-
 // Applies one fault to the world; reports it (and a crash's last statistics) to the recorder.
 Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World& world, harness::RunRecorder& rec,
                   CallWorld* calls) {
@@ -74,6 +72,245 @@ class Ns3CallHost final : public CallHost {
   ns3sim::Ns3World& world_;
 };
 
+
+// Whether the engines run over the Corosync model: the scenario says it runs on Corosync (its
+// corosync: section), or asks for membership by the transport, which in ns-3 is the model's.
+bool UsesCorosyncModel(const Scenario& s) {
+  return s.corosync.has_value() || s.membership.source == MembershipSource::kTransport ||
+         s.engine.membership == MembershipSource::kTransport;
+}
+
+// What the ns-3 world's Corosync model runs with.
+ns3t::CorosyncModelConfig CorosyncModel(const Scenario& s) {
+  ns3t::CorosyncModelConfig m;
+  if (s.corosync) {
+    m.totem = s.corosync->totem;
+    m.crash = s.corosync->crash == scenario::CrashKills::kNode ? ns3t::CrashKind::kNode : ns3t::CrashKind::kProcess;
+  }
+  return m;
+}
+
+using ViewCollectorPtr = ns3t::ViewCollector*;
+
+// "knet, token 1000 ms effective, consensus 1200 ms, crash kills the process".
+std::string CorosyncNote(const Scenario& s) {
+  const ns3t::CorosyncModelConfig m = CorosyncModel(s);
+  const totem::TotemTimeouts t = totem::DeriveTimeouts(m.totem, s.topology.node_count());
+  return std::string(totem::TransportName(m.totem.transport)) + ", token " + std::to_string(t.token.count() / 1'000'000) +
+         " ms effective, consensus " + std::to_string(t.consensus.count() / 1'000'000) + " ms, a crash kills the " +
+         (m.crash == ns3t::CrashKind::kNode ? "node" : "process");
+}
+
+Status CheckCorosyncModel(const Scenario& s) {
+  const scenario::SourcePos pos = s.corosync ? scenario::SourcePos{s.corosync->line, s.corosync->column} : scenario::SourcePos{};
+  if (s.topology.node_count() > totem::kMaxRingMembers) {
+    return Where(s, pos, "corosync",
+                 "the ns-3 backend's Corosync model carries at most " + std::to_string(totem::kMaxRingMembers) +
+                     " nodes; the cluster has " + std::to_string(s.topology.node_count()));
+  }
+  if (s.engine.max_frame_bytes > totem::kMaxClientMessage) {
+    return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: the ns-3 backend's Corosync model carries " +
+                                   std::to_string(totem::kMaxClientMessage) +
+                                   " bytes per message (no fragmentation); expected at most that, got " +
+                                   std::to_string(s.engine.max_frame_bytes));
+  }
+  if (Status st = s.corosync ? s.corosync->totem.Validate(s.topology.node_count()) : Status::Ok(); !st.ok()) {
+    return Where(s, pos, "corosync", st.message());
+  }
+  return Status::Ok();
+}
+
+// The ns-3 world for the scenario's topology, transport and engines.
+ns3sim::WorldConfig WorldFor(const Scenario& s, ViewCollectorPtr collector) {
+  ns3sim::WorldConfig wc = WorldConfigFor(s);
+  if (UsesCorosyncModel(s)) {
+    wc.engine.membership = MembershipSource::kTransport;
+    wc.corosync = CorosyncModel(s);
+  }
+  wc.collector = collector;
+  return wc;
+}
+
+// One run of a scenario in an Ns3World: schedules faults, workload, calls and cancellation,
+// runs second by second sampling the network, then hands the end state to the recorder.
+class Ns3Run {
+ public:
+  Ns3Run(const Scenario& s, const RunOptions& options)
+      : s_(s), options_(options), rec_(s, options.timelines.value_or(!s.faults.empty())), collector_(&rec_),
+        wall_start_(std::chrono::steady_clock::now()) {}
+
+  Status Run(RunOutcome* outcome);
+
+ private:
+  void Schedule();
+  void Pump();
+  void PollStop();
+  // Runs to the end, one simulated second at a time; false when should_stop ended it.
+  bool RunLoop();
+  harness::SeriesPoint Sample(Duration at);
+  void Progress(Duration until);
+  Status Finish(RunOutcome* outcome);
+
+  const Scenario& s_;
+  const RunOptions& options_;
+  harness::RunRecorder rec_;
+  Collector collector_;
+  const std::chrono::steady_clock::time_point wall_start_;
+  std::unique_ptr<ns3sim::Ns3World> world_;
+  std::vector<PlannedChange> plan_;
+  std::size_t next_ = 0;
+  std::unique_ptr<CallWorld> calls_;
+  std::optional<Ns3CallHost> call_host_;
+  std::optional<CallRouting> routing_;
+  Status fault_error_;
+  bool stopped_ = false;
+  std::vector<harness::SeriesPoint> series_;
+  ns3t::NodeCounters last_total_;
+  std::vector<std::uint64_t> last_by_node_;
+  std::chrono::steady_clock::time_point last_print_ = std::chrono::steady_clock::now();
+};
+
+Status Ns3Run::Run(RunOutcome* outcome) {
+  if (Status st = ns3sim::Ns3World::Create(WorldFor(s_, &collector_), &world_); !st.ok()) return st;
+  plan_ = harness::ExpandWorkload(s_);
+  // Start the nodes (their applications start at time 0) before anything is scheduled, so a
+  // change or fault planned at 0 finds them up.
+  world_->RunUntil(Duration{});
+  Schedule();
+  if (!RunLoop()) {
+    outcome->stopped = true;
+    return Status::FailedPrecondition(s_.name + ": run stopped at " + std::to_string(world_->Now().count() / 1'000'000) +
+                                      " ms of simulated time (should_stop)");
+  }
+  if (!fault_error_.ok()) return fault_error_;
+  return Finish(outcome);
+}
+
+void Ns3Run::Schedule() {
+  // Calls are routed only when the scenario has them; without, the run has exactly the events
+  // it always had.
+  if (s_.calls) calls_ = std::make_unique<CallWorld>(s_);
+  // Faults first, so that at one instant a fault acts before the changes made then.
+  for (const scenario::Fault& f : s_.faults) {
+    world_->At(f.at, [this, &f] {
+      Status st = ApplyFault(s_, f, *world_, rec_, calls_.get());
+      if (!st.ok() && fault_error_.ok()) fault_error_ = st;
+    });
+  }
+  // One pending event walks the plan, so a long plan does not fill the scheduler.
+  if (!plan_.empty()) world_->At(plan_.front().at, [this] { Pump(); });
+  if (calls_) {
+    call_host_.emplace(*world_);
+    routing_.emplace(s_, *call_host_, *calls_);
+    routing_->Schedule();
+  }
+  // Cancellation: scheduled only when asked for, so a run without it has exactly the events it
+  // always had. The poll changes nothing in the world; stopping ends Simulator::Run after it.
+  if (options_.should_stop) world_->At(kStopPollInterval, [this] { PollStop(); });
+}
+
+void Ns3Run::Pump() {
+  const Duration now = world_->Now();
+  for (; next_ < plan_.size() && plan_[next_].at <= now; ++next_) {
+    MakeChange(plan_[next_], world_->engine(plan_[next_].node), now, rec_, calls_.get());
+  }
+  if (next_ < plan_.size()) world_->At(plan_[next_].at, [this] { Pump(); });
+}
+
+void Ns3Run::PollStop() {
+  if (options_.should_stop()) {
+    stopped_ = true;
+    ns3::Simulator::Stop();
+    return;
+  }
+  world_->At(world_->Now() + kStopPollInterval, [this] { PollStop(); });
+}
+
+bool Ns3Run::RunLoop() {
+  const Duration end = s_.end();
+  last_total_ = world_->TotalCounters();
+  last_by_node_.assign(world_->nodes().size(), 0);
+  for (Duration t = 1s;; t += 1s) {
+    const Duration until = std::min(t, end);
+    world_->RunUntil(until);
+    if (stopped_) return false;
+    series_.push_back(Sample(until));
+    if (options_.progress) Progress(until);
+    if (until == end) break;
+  }
+  if (options_.progress && isatty(STDERR_FILENO) != 0) std::fprintf(stderr, "\n");
+  return true;
+}
+
+harness::SeriesPoint Ns3Run::Sample(Duration at) {
+  harness::SeriesPoint p;
+  p.t = at;
+  const ns3t::NodeCounters total = world_->TotalCounters();
+  p.frames = total.frames_sent - last_total_.frames_sent;
+  p.bytes = total.payload_bytes_sent - last_total_.payload_bytes_sent;
+  last_total_ = total;
+  for (NodeId n : world_->nodes()) {
+    const std::uint64_t sent = world_->counters(n)->frames_sent;
+    p.frames_by_node.push_back(sent - last_by_node_[n - 1]);
+    last_by_node_[n - 1] = sent;
+  }
+  return p;
+}
+
+void Ns3Run::Progress(Duration until) {
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_print_ <= std::chrono::seconds(1) && until != s_.end()) return;
+  const double wall = std::chrono::duration<double>(now - wall_start_).count();
+  std::fprintf(stderr, "%s%s: simulated %.0f s of %.0f s, %.0f events/s wall%s", tty ? "\r" : "", s_.name.c_str(),
+               static_cast<double>(until.count()) / 1e9, static_cast<double>(s_.end().count()) / 1e9,
+               static_cast<double>(ns3::Simulator::GetEventCount()) / std::max(wall, 1e-9), tty ? "" : "\n");
+  last_print_ = now;
+}
+
+Status Ns3Run::Finish(RunOutcome* outcome) {
+  ns3sim::Ns3World& world = *world_;
+  outcome->result = rec_.Finish(s_.end(), [&](NodeId n) {
+    harness::RunRecorder::NodeAtEnd a;
+    if (const Engine* e = world.engine(n)) a.view = harness::FinalViewOf(*e);
+    a.frames_sent = world.counters(n)->frames_sent;
+    a.bytes_sent = world.counters(n)->payload_bytes_sent;
+    return a;
+  });
+  if (calls_) {
+    calls_->rec.AddMetrics(&outcome->result.metrics);
+    outcome->result.calls = calls_->rec.summary();
+  }
+  AddEndStateMetrics(s_, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
+    if (const Engine* e = world.engine(n)) return e->Members();
+    return std::nullopt;
+  });
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
+  outcome->info.backend = "ns3";
+  outcome->info.seed = s_.seed;
+  outcome->info.series = std::move(series_);
+  outcome->info.events = ns3::Simulator::GetEventCount();
+  if (UsesCorosyncModel(s_)) {
+    outcome->info.notes.push_back("Corosync model: CPG over a totem ring (" + CorosyncNote(s_) +
+                                  "); messages count frames the engines handed to CPG");
+  }
+  outcome->info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  if (!options_.out) return Status::Ok();
+  std::string error;
+  if (!harness::WriteRunRecord(*options_.out, s_, outcome->info, outcome->result, outcome->verdicts, &error)) {
+    return Status::FailedPrecondition(error);
+  }
+  if (options_.dump_state) {
+    std::vector<std::string> lines;
+    for (NodeId n : world.nodes()) {
+      if (const Engine* e = world.engine(n)) harness::AppendNodeState(&lines, n, *e);
+    }
+    harness::AppendChangeLog(&lines, outcome->result);
+    if (!harness::WriteLines(*options_.out / "state.jsonl", lines, &error)) return Status::FailedPrecondition(error);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckNs3Support(const Scenario& s) {
@@ -82,10 +319,13 @@ Status CheckNs3Support(const Scenario& s) {
   probe.node_id = 1;
   probe.incarnation = 1;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
-  if (s.membership.source == MembershipSource::kTransport) {
-    return Where(s, s.membership.pos, "cluster.membership",
-                 "the ns-3 backend has no membership service: the engines' heartbeats are the membership "
-                 "(write heartbeat, or run this scenario with --backend inproc)");
+  if (UsesCorosyncModel(s)) {
+    if (Status st = CheckCorosyncModel(s); !st.ok()) return st;
+  }
+  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
+    return Where(s, s.membership.pos, "cluster.views",
+                 "the ns-3 backend's views are its Corosync model's (consistent, when totem decides); per_node "
+                 "views and view_delay are for --backend inproc");
   }
   if (Status st = RefuseFrameFaults(s, "ns-3"); !st.ok()) return st;
   if (s.engine.max_frame_bytes > ns3t::kMaxUdpPayload) {
@@ -113,145 +353,8 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   if (options.seed) s.seed = *options.seed;
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNs3Support(s); !st.ok()) return st;
-  const auto wall_start = std::chrono::steady_clock::now();
-
-  const bool timelines = options.timelines.value_or(!s.faults.empty());
-  harness::RunRecorder rec(s, timelines);
-  Collector collector(&rec);
-
-  ns3sim::WorldConfig wc = WorldConfigFor(s);
-  wc.collector = &collector;
-
-  std::unique_ptr<ns3sim::Ns3World> world;
-  if (Status st = ns3sim::Ns3World::Create(wc, &world); !st.ok()) return st;
-
-  const std::vector<PlannedChange> plan = harness::ExpandWorkload(s);
-  // Start the nodes (their applications start at time 0) before anything is scheduled, so a
-  // change or fault planned at 0 finds them up.
-  world->RunUntil(Duration{});
-
-  // Calls are routed only when the scenario has them; without, the run has exactly the events
-  // it always had.
-  std::unique_ptr<CallWorld> calls;
-  if (s.calls) calls = std::make_unique<CallWorld>(s);
-  // Faults first, so that at one instant a fault acts before the changes made then.
-  Status fault_error;
-  for (const scenario::Fault& f : s.faults) {
-    world->At(f.at, [&s, &f, &world, &rec, &fault_error, &calls] {
-      Status st = ApplyFault(s, f, *world, rec, calls.get());
-      if (!st.ok() && fault_error.ok()) fault_error = st;
-    });
-  }
-  // One pending event walks the plan, so a long plan does not fill the scheduler.
-  std::size_t next = 0;
-  std::function<void()> pump = [&] {
-    const Duration now = world->Now();
-    for (; next < plan.size() && plan[next].at <= now; ++next) {
-      MakeChange(plan[next], world->engine(plan[next].node), now, rec, calls.get());
-    }
-    if (next < plan.size()) world->At(plan[next].at, pump);
-  };
-  if (!plan.empty()) world->At(plan.front().at, pump);
-  Ns3CallHost call_host(*world);
-  std::optional<CallRouting> routing;
-  if (calls) {
-    routing.emplace(s, call_host, *calls);
-    routing->Schedule();
-  }
-
-  // Cancellation: scheduled only when asked for, so a run without it has exactly the events it
-  // always had. The poll changes nothing in the world; stopping ends Simulator::Run after it.
-  bool stopped = false;
-  std::function<void()> poll_stop = [&] {
-    if (options.should_stop()) {
-      stopped = true;
-      ns3::Simulator::Stop();
-      return;
-    }
-    world->At(world->Now() + kStopPollInterval, poll_stop);
-  };
-  if (options.should_stop) world->At(kStopPollInterval, poll_stop);
-
-  // Run second by second: sample the network and report progress.
-  const Duration end = s.end();
-  std::vector<harness::SeriesPoint> series;
-  ns3t::NodeCounters last_total = world->TotalCounters();
-  std::vector<std::uint64_t> last_by_node(world->nodes().size(), 0);
-  const bool tty = options.progress && isatty(STDERR_FILENO) != 0;
-  auto last_print = std::chrono::steady_clock::now();
-  for (Duration t = 1s; ; t += 1s) {
-    const Duration until = std::min(t, end);
-    world->RunUntil(until);
-    if (stopped) {
-      outcome->stopped = true;
-      return Status::FailedPrecondition(s.name + ": run stopped at " + std::to_string(world->Now().count() / 1'000'000) +
-                                        " ms of simulated time (should_stop)");
-    }
-    harness::SeriesPoint p;
-    p.t = until;
-    const ns3t::NodeCounters total = world->TotalCounters();
-    p.frames = total.frames_sent - last_total.frames_sent;
-    p.bytes = total.payload_bytes_sent - last_total.payload_bytes_sent;
-    last_total = total;
-    for (NodeId n : world->nodes()) {
-      const std::uint64_t sent = world->counters(n)->frames_sent;
-      p.frames_by_node.push_back(sent - last_by_node[n - 1]);
-      last_by_node[n - 1] = sent;
-    }
-    series.push_back(std::move(p));
-    if (options.progress) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_print > std::chrono::seconds(1) || until == end) {
-        const double wall = std::chrono::duration<double>(now - wall_start).count();
-        std::fprintf(stderr, "%s%s: simulated %.0f s of %.0f s, %.0f events/s wall%s", tty ? "\r" : "", s.name.c_str(),
-                     static_cast<double>(until.count()) / 1e9, static_cast<double>(end.count()) / 1e9,
-                     static_cast<double>(ns3::Simulator::GetEventCount()) / std::max(wall, 1e-9), tty ? "" : "\n");
-        last_print = now;
-      }
-    }
-    if (until == end) break;
-  }
-  if (tty) std::fprintf(stderr, "\n");
-  if (!fault_error.ok()) return fault_error;
-
-  outcome->result = rec.Finish(end, [&](NodeId n) {
-    harness::RunRecorder::NodeAtEnd a;
-    if (const Engine* e = world->engine(n)) a.view = harness::FinalViewOf(*e);
-    a.frames_sent = world->counters(n)->frames_sent;
-    a.bytes_sent = world->counters(n)->payload_bytes_sent;
-    return a;
-  });
-  if (calls) {
-    calls->rec.AddMetrics(&outcome->result.metrics);
-    outcome->result.calls = calls->rec.summary();
-  }
-  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
-    if (const Engine* e = world->engine(n)) return e->Members();
-    return std::nullopt;
-  });
-  outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
-  outcome->info.backend = "ns3";
-  outcome->info.seed = s.seed;
-  outcome->info.series = std::move(series);
-  outcome->info.events = ns3::Simulator::GetEventCount();
-  outcome->info.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-
-  if (options.out) {
-    std::string error;
-    if (!harness::WriteRunRecord(*options.out, s, outcome->info, outcome->result, outcome->verdicts, &error)) {
-      return Status::FailedPrecondition(error);
-    }
-    if (options.dump_state) {
-      std::vector<std::string> lines;
-      for (NodeId n : world->nodes()) {
-        if (const Engine* e = world->engine(n)) harness::AppendNodeState(&lines, n, *e);
-      }
-      harness::AppendChangeLog(&lines, outcome->result);
-      if (!harness::WriteLines(*options.out / "state.jsonl", lines, &error)) return Status::FailedPrecondition(error);
-    }
-  }
-  return Status::Ok();
+  Ns3Run run(s, options);
+  return run.Run(outcome);
 }
 
 }  // namespace pbxstate::runner

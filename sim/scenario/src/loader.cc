@@ -20,7 +20,7 @@ void Loader::Root(const Field& root) {
   MapReader m(root, d_, "a mapping of scenario keys (name, duration, cluster, ...)");
   if (!m.ok()) return;
   m.AllowOnly({"name", "description", "seed", "duration", "quiet", "cluster", "network",
-               "transport", "engine", "workload", "calls", "faults", "checks"});
+               "transport", "engine", "corosync", "workload", "calls", "faults", "checks"});
   ReadName(m);
   if (auto f = m.Get("description")) {
     if (auto v = ReadString(*f, d_, "a text")) s_.description = *v;
@@ -45,6 +45,7 @@ void Loader::Root(const Field& root) {
     }
   }
   if (auto f = m.Get("engine")) ReadEngine(*f);
+  if (auto f = m.Get("corosync")) ReadCorosync(*f);
   if (auto f = m.Get("workload")) {
     ReadWorkload(*f);
   } else {
@@ -59,6 +60,7 @@ void Loader::Root(const Field& root) {
 
   if (d_.count() != 0) return;
   CheckEngine();
+  CheckCorosync();
   CheckTransport();
   CheckWorkload();
   CheckChurn();

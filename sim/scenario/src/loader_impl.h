@@ -12,6 +12,7 @@
 //   loader_faults.cc    faults: one timed fault each
 //   loader_checks.cc    checks: and whether each check's metric will have samples
 //   loader_timeline.cc  across sections: time order, the fault timeline, crashed nodes
+//   loader_corosync.cc  corosync: the totem settings and what a crash kills
 //
 // Reading (Read*) records type and range errors as it goes and fills the Scenario; it also
 // remembers where things were written. The checks that relate sections to each other (Check*)
@@ -167,6 +168,13 @@ class Loader {
   void ReadChecks(const Field& f);
   void CheckChecks();
 
+  // loader_corosync.cc
+  void ReadCorosync(const Field& f);
+  // A duration of whole milliseconds (corosync.conf's unit) from lo to hi.
+  std::optional<Duration> ReadMilliseconds(const Field& f, Duration lo, Duration hi);
+  // Corosync's own rules (totem::TotemConfig::Validate) for this cluster's node count.
+  void CheckCorosync();
+
   // loader_timeline.cc
   // A node's crash, from a crash fault until its restart.
   struct Down {
@@ -210,6 +218,8 @@ class Loader {
   std::optional<Field> transport_field_;
   std::map<std::string, Field, std::less<>> engine_fields_;
   std::optional<Field> engine_field_, auth_field_;
+  std::optional<Field> corosync_field_;
+  std::map<std::string, Field> corosync_fields_;
   std::map<std::string, Field> workload_fields_;
   std::vector<Field> fault_fields_, fault_at_fields_;  // the action's value, its time
   Field fault_action_field_;  // of the fault ReadFault is reading

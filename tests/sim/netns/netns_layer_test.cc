@@ -71,7 +71,8 @@ TEST(NetnsLayer, CorosyncMembershipNetemAndCuts) {
   ClusterSpec spec;
   spec.nodes = 3;
   spec.work_dir = std::filesystem::temp_directory_path();
-  spec.token = 1000ms;
+  spec.totem.token = 1000ms;
+  spec.totem.token_coefficient = 0ms;
   spec.shaping = KernelHasNetem() ? ShapingMethod::kNetem : ShapingMethod::kNftablesTbf;
   std::unique_ptr<NetnsCluster> c;
   Status st = NetnsCluster::Create(spec, &c);
@@ -177,8 +178,9 @@ TEST(NetnsLayer, CorosyncUdpMulticastTransport) {
   ClusterSpec spec;
   spec.nodes = 3;
   spec.work_dir = std::filesystem::temp_directory_path();
-  spec.corosync_transport = CorosyncTransport::kUdp;
-  spec.token = 1000ms;
+  spec.totem.transport = CorosyncTransport::kUdp;
+  spec.totem.token = 1000ms;
+  spec.totem.token_coefficient = 0ms;
   spec.shaping = KernelHasNetem() ? ShapingMethod::kNetem : ShapingMethod::kNftablesTbf;
   std::unique_ptr<NetnsCluster> c;
   Status st = NetnsCluster::Create(spec, &c);

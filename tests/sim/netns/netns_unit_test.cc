@@ -62,21 +62,36 @@ TEST(CorosyncConf, KnetAndUdp) {
   CorosyncSpec spec;
   spec.cluster_name = "pbxst-42";
   spec.addresses = {"198.18.0.1", "198.18.0.2", "198.18.0.3"};
-  spec.token = 800ms;
   std::string text;
+  // Without settings: Corosync's defaults, written out; consensus left to corosync (1.2 x token).
   ASSERT_TRUE(CorosyncConf(spec, &text).ok());
-  EXPECT_NE(text.find("transport: knet"), std::string::npos);
-  EXPECT_NE(text.find("token: 800\n"), std::string::npos);
-  EXPECT_NE(text.find("consensus: 960\n"), std::string::npos);
+  EXPECT_NE(text.find("transport: knet\n"), std::string::npos);
+  EXPECT_NE(text.find("token: 3000\n  token_coefficient: 650\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("consensus"), std::string::npos);
+  EXPECT_NE(text.find("join: 50\n  merge: 200\n  send_join: 0\n  max_messages: 17\n  window_size: 50\n"),
+            std::string::npos) << text;
   EXPECT_NE(text.find("nodeid: 3\n    name: n3\n    ring0_addr: 198.18.0.3"), std::string::npos);
   EXPECT_EQ(text.find("mcastaddr"), std::string::npos);
-  spec.transport = CorosyncTransport::kUdp;
+  // A scenario's corosync: section, key for key.
+  spec.totem.token = 800ms;
+  spec.totem.token_coefficient = 0ms;
+  spec.totem.consensus = 1000ms;
+  spec.totem.max_messages = 5;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_NE(text.find("token: 800\n  token_coefficient: 0\n  consensus: 1000\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("max_messages: 5\n"), std::string::npos);
+  spec.totem.transport = CorosyncTransport::kUdp;
   ASSERT_TRUE(CorosyncConf(spec, &text).ok());
   EXPECT_NE(text.find("transport: udp"), std::string::npos);
   EXPECT_NE(text.find("mcastaddr: 239.255.18.1"), std::string::npos);
-  spec.token = 50ms;
+  // What corosync refuses is refused here, naming the key.
+  spec.totem.consensus = 40ms;
+  const Status st = CorosyncConf(spec, &text);
+  EXPECT_NE(st.message().find("totem.consensus"), std::string::npos) << st.message();
+  spec.totem.consensus.reset();
+  spec.totem.token = 50ms;
   EXPECT_FALSE(CorosyncConf(spec, &text).ok());
-  spec.token = 1s;
+  spec.totem.token = 1s;
   spec.cluster_name = "bad name";
   EXPECT_FALSE(CorosyncConf(spec, &text).ok());
 }

@@ -113,9 +113,14 @@ ns3::TypeId NodeApp::GetTypeId() {
 NodeApp::NodeApp()
     : env_(std::make_unique<AppEnv>(this)),
       engine_rng_(ns3::CreateObject<ns3::UniformRandomVariable>()),
-      jitter_rng_(ns3::CreateObject<ns3::UniformRandomVariable>()) {}
+      jitter_rng_(ns3::CreateObject<ns3::UniformRandomVariable>()),
+      totem_rng_(ns3::CreateObject<ns3::UniformRandomVariable>()) {}
 
-NodeApp::~NodeApp() { StopEngine(); }
+NodeApp::~NodeApp() {
+  StopEngine();
+  corosync_.reset();
+  CloseSocket();
+}
 
 bool NodeApp::Configure(const NodeAppConfig& config) {
   configured_ = false;
@@ -126,6 +131,14 @@ bool NodeApp::Configure(const NodeAppConfig& config) {
   probe.incarnation = 1;
   if (!probe.Validate().ok()) return false;
   if (probe.max_frame_bytes > kMaxUdpPayload) return false;
+  if (config.corosync != nullptr) {
+    const auto& list = config.corosync->nodelist;
+    if (probe.membership != MembershipSource::kTransport || probe.max_frame_bytes > totem::kMaxClientMessage ||
+        !std::binary_search(list.begin(), list.end(), config.engine.node_id) ||
+        !config.corosync->totem.Validate(list.size()).ok()) {
+      return false;
+    }
+  }
 
   config_ = config;
   self_ = config.engine.node_id;
@@ -141,13 +154,16 @@ bool NodeApp::Configure(const NodeAppConfig& config) {
   }
   engine_rng_->SetStream(config.rng_stream);
   jitter_rng_->SetStream(config.rng_stream + 1);
+  if (config.corosync != nullptr) totem_rng_->SetStream(config.totem_rng_stream);
   listener_ = std::make_unique<Listener>(self_, config.collector);
   configured_ = true;
   return true;
 }
 
 void NodeApp::StartApplication() {
-  if (engine_ == nullptr) StartEngine();
+  if (engine_ != nullptr) return;
+  if (config_.corosync != nullptr && !StartCorosync(true)) return;
+  StartEngine();
 }
 
 void NodeApp::StopApplication() {
@@ -156,28 +172,34 @@ void NodeApp::StopApplication() {
 
 void NodeApp::DoDispose() {
   StopEngine();
+  corosync_.reset();
+  CloseSocket();
   engine_rng_ = nullptr;
   jitter_rng_ = nullptr;
+  totem_rng_ = nullptr;
   ns3::Application::DoDispose();
 }
 
 void NodeApp::Crash() {
   if (engine_ == nullptr) return;
   StopEngine();
+  if (config_.corosync != nullptr) CrashCorosync();
   ++counters_.crashes;
   if (config_.collector != nullptr) config_.collector->OnNodeCrashed(self_, ns3::Simulator::Now());
 }
 
 void NodeApp::Restart() {
   if (engine_ != nullptr) return;
-  StartEngine();
+  if (config_.corosync == nullptr) {
+    StartEngine();
+    return;
+  }
+  // A whole node boots its corosync first; the new process then joins the group.
+  if (corosync_ == nullptr && !StartCorosync(false)) return;
+  if (StartEngine()) corosync_->node().ProcessJoin();
 }
 
-bool NodeApp::StartEngine() {
-  if (!configured_) {
-    std::clog << "pbxstate ns-3 node app: start refused, Configure() did not succeed\n";
-    return false;
-  }
+bool NodeApp::OpenSocket() {
   socket_ = ns3::Socket::CreateSocket(GetNode(), ns3::UdpSocketFactory::GetTypeId());
   if (socket_->Bind(ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), config_.port)) != 0) {
     std::clog << "pbxstate ns-3 node " << self_ << ": cannot bind UDP port " << config_.port << "\n";
@@ -187,6 +209,26 @@ bool NodeApp::StartEngine() {
   }
   socket_->SetAllowBroadcast(true);
   socket_->SetRecvCallback(ns3::MakeCallback(&NodeApp::OnReadable, this));
+  return true;
+}
+
+void NodeApp::CloseSocket() {
+  for (auto& [ticket, d] : delayed_) ns3::Simulator::Cancel(d.event);
+  delayed_.clear();
+  if (socket_ != nullptr) {
+    socket_->SetRecvCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
+    socket_->Close();
+    socket_ = nullptr;
+  }
+}
+
+bool NodeApp::StartEngine() {
+  if (!configured_) {
+    std::clog << "pbxstate ns-3 node app: start refused, Configure() did not succeed\n";
+    return false;
+  }
+  // In Corosync mode the socket is corosync's: open already, it outlives the engine.
+  if (config_.corosync == nullptr && !OpenSocket()) return false;
 
   // Hosts take the wall clock in microseconds at start-up; in simulation two starts can fall in
   // the same microsecond, so the incarnation is also forced above the previous one.
@@ -199,8 +241,7 @@ bool NodeApp::StartEngine() {
   Status status = Engine::Create(engine_config, env_.get(), &engine);
   if (!status.ok()) {
     std::clog << "pbxstate ns-3 node " << self_ << ": engine refused its config: " << status.ToString() << "\n";
-    socket_->Close();
-    socket_ = nullptr;
+    if (config_.corosync == nullptr) CloseSocket();
     return false;
   }
   last_incarnation_ = incarnation;
@@ -209,22 +250,22 @@ bool NodeApp::StartEngine() {
   ++counters_.starts;
   if (config_.collector != nullptr) config_.collector->OnNodeStarted(self_, ns3::Simulator::Now(), incarnation);
   engine_->Start();
+  if (pending_view_) {
+    const MembershipView view = std::move(*pending_view_);
+    pending_view_.reset();
+    engine_->OnMembership(view);
+  }
   return true;
 }
 
 void NodeApp::StopEngine() {
   if (wakeup_.IsRunning()) ns3::Simulator::Cancel(wakeup_);
-  for (auto& [ticket, d] : delayed_) ns3::Simulator::Cancel(d.event);
-  delayed_.clear();
   if (engine_ != nullptr) {
     engine_->SetListener(nullptr);
     engine_.reset();
   }
-  if (socket_ != nullptr) {
-    socket_->SetRecvCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
-    socket_->Close();
-    socket_ = nullptr;
-  }
+  // UDP mode: the socket is the engine's. Corosync mode: corosync's, closed with the node.
+  if (config_.corosync == nullptr) CloseSocket();
 }
 
 void NodeApp::OnWakeup() {
@@ -252,7 +293,7 @@ void NodeApp::OnReadable(ns3::Ptr<ns3::Socket> socket) {
   std::vector<std::uint8_t>& buffer = rx_buffer_;
   ns3::Address from;
   while (ns3::Ptr<ns3::Packet> packet = socket->RecvFrom(from)) {
-    if (engine_ == nullptr) return;  // crashed while draining (cannot happen today; cheap guard)
+    if (engine_ == nullptr && corosync_ == nullptr) return;  // crashed while draining (cheap guard)
     if (!ns3::InetSocketAddress::IsMatchingType(from)) {
       ++counters_.frames_unknown_sender;
       continue;
@@ -269,6 +310,11 @@ void NodeApp::OnReadable(ns3::Ptr<ns3::Socket> socket) {
     }
     buffer.resize(packet->GetSize());
     packet->CopyData(buffer.data(), static_cast<std::uint32_t>(buffer.size()));
+    if (corosync_ != nullptr) {
+      corosync_->OnDatagram(sender, buffer);
+      continue;
+    }
+    if (engine_ == nullptr) continue;
     ++counters_.frames_received;
     counters_.payload_bytes_received += buffer.size();
     engine_->OnFrame(sender, std::span<const std::uint8_t>(buffer.data(), buffer.size()));
@@ -282,6 +328,7 @@ std::size_t NodeApp::DatagramsForBroadcast() const {
 
 SendStatus NodeApp::Broadcast(std::span<const std::uint8_t> frame) {
   ++counters_.broadcast_calls;
+  if (config_.corosync != nullptr) return SendCpg(kNoNode, frame);
   if (frame.size() > kMaxUdpPayload) return SendStatus::kTooLarge;
   if (config_.send_jitter.IsStrictlyPositive() &&
       delayed_.size() + DatagramsForBroadcast() > config_.max_delayed_datagrams) {
@@ -302,6 +349,7 @@ SendStatus NodeApp::Unicast(NodeId to, std::span<const std::uint8_t> frame) {
   ++counters_.unicast_calls;
   ns3::Ipv4Address address;
   if (to == self_ || !config_.peers->Find(to, &address, nullptr)) return SendStatus::kUnreachable;
+  if (config_.corosync != nullptr) return SendCpg(to, frame);
   if (frame.size() > kMaxUdpPayload) return SendStatus::kTooLarge;
   if (config_.send_jitter.IsStrictlyPositive() && delayed_.size() + 1 > config_.max_delayed_datagrams) {
     ++counters_.jitter_queue_overflow;
@@ -346,9 +394,12 @@ void NodeApp::EmitNow(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
     ++counters_.send_errors;
     return;
   }
-  ++counters_.frames_sent;
-  counters_.payload_bytes_sent += size;
+  ++counters_.datagrams_sent;
   counters_.wire_bytes_sent += size + kDatagramOverheadBytes;
+  if (config_.corosync == nullptr) {
+    ++counters_.frames_sent;
+    counters_.payload_bytes_sent += size;
+  }
 }
 
 }  // namespace pbxstate::ns3t

@@ -55,11 +55,8 @@ struct ClusterSpec {
   // The run's folder (configs, nft scripts, logs) is work_dir / "pbxst-<pid>"; it is created and
   // kept after teardown (logs are evidence).
   std::filesystem::path work_dir = "/tmp";
-  CorosyncTransport corosync_transport = CorosyncTransport::kKnet;
-  // Totem timings (CorosyncSpec: nullopt leaves the key to corosync's default).
-  std::optional<Duration> token = std::chrono::milliseconds(1000);
-  std::optional<Duration> token_coefficient = std::chrono::milliseconds(0);
-  std::optional<Duration> consensus;
+  // Every node's corosync.conf totem section (CorosyncSpec::totem), transport included.
+  totem::TotemConfig totem;
   NetemParams lan;                         // every node's link, from the start
   ShapingMethod shaping = ShapingMethod::kNetem;  // how `lan` and SetLink are applied
   pid_t pid = 0;                           // whose names; 0: this process
@@ -97,8 +94,9 @@ class NetnsCluster {
   Status StopCorosync(NodeId node, Duration timeout);
   bool CorosyncRunning(NodeId node);
   ChildProcess& corosync(NodeId node);
-  // Rewrites every node's corosync.conf with these totem timings (ClusterSpec's meaning); a
-  // corosync started from now on uses them, a running one keeps its own.
+  // Rewrites every node's corosync.conf with these totem timings (nullopt: Corosync's default;
+  // consensus nullopt: corosync derives it); a corosync started from now on uses them, a running
+  // one keeps its own.
   Status SetTotem(std::optional<Duration> token, std::optional<Duration> token_coefficient,
                   std::optional<Duration> consensus);
   // The node ids in this node's corosync membership (corosync-quorumtool -l), sorted.

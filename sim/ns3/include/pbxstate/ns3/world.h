@@ -33,9 +33,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <ns3/net-device-container.h>
 #include <ns3/node-container.h>
 #include <ns3/ptr.h>
 
@@ -47,6 +49,7 @@
 
 namespace ns3 {
 class CsmaChannel;
+class InternetStackHelper;
 }
 
 namespace pbxstate::ns3sim {
@@ -105,6 +108,11 @@ struct WorldConfig {
   // Fill every ARP cache at build time (ns-3's NeighborCacheHelper). Off: stations ARP for each
   // other as real hosts do, one broadcast per new pair, which every station on the LAN processes.
   bool static_arp = true;
+  // Corosync mode: every node's engine runs over the Corosync model (CPG over a totem ring on this
+  // world's network; transports/ns3 CorosyncStack, sim/ns3/COROSYNC_MODEL.md) instead of UDP and
+  // its own heartbeats. engine.membership must then be kTransport; the nodelist is filled in by
+  // the world (every node); at most totem::kMaxRingMembers nodes. Unset: UDP mode.
+  std::optional<ns3t::CorosyncModelConfig> corosync;
 
   // One LAN of `nodes` nodes.
   static WorldConfig SingleLan(std::uint32_t nodes, LinkParams lan = {});
@@ -171,6 +179,9 @@ class Ns3World {
   bool up(NodeId node) const { return engine(node) != nullptr; }
   bool isolated(NodeId node) const;
   const NodeCounters* counters(NodeId node) const;  // nullptr for an unknown id
+  // Corosync mode: the node's corosync (nullptr in UDP mode, after a whole-node crash, or for an
+  // unknown id).
+  const ns3t::CorosyncStack* corosync(NodeId node) const;
   // Sum of every node's counters.
   NodeCounters TotalCounters() const;
   FaultCounters fault_counters() const;
@@ -181,8 +192,29 @@ class Ns3World {
  private:
   struct Site;
   struct Link;
+  struct BuildState;
   Ns3World() = default;
+
+  // Building (world_build.cc), in this order. Build runs the steps; each step's contract:
+  // the config's own consistency, before anything touches ns-3.
+  static Status CheckConfig(const WorldConfig& config);
+  static Status CheckCorosync(const WorldConfig& config, std::uint64_t nodes);
   Status Build(const WorldConfig& config);
+  // Sites and links from the config, and the first hop from every site to every other.
+  Status PlanSites(const WorldConfig& config, BuildState* state);
+  // ns-3's global state (seed, address generator), the nodes and routers with their IP stacks.
+  void CreateNodes(const WorldConfig& config, BuildState* state, ns3::InternetStackHelper* internet);
+  // Every site's LAN: devices, addresses, receive error models, the peer directory.
+  void BuildLans(const WorldConfig& config, BuildState* state);
+  ns3::NetDeviceContainer BuildLanDevices(const WorldConfig& config, Site& site, const ns3::NodeContainer& lan,
+                                          const BuildState& state, std::int64_t* csma_stream);
+  // The point-to-point links between site routers.
+  void BuildLinks(const WorldConfig& config, BuildState* state);
+  // Default routes of the nodes and the routers' routes to every other site (several sites only).
+  void AddRoutes(const BuildState& state);
+  // One application per node, with its start time.
+  Status InstallApps(const WorldConfig& config);
+  ns3t::NodeAppConfig AppConfig(const WorldConfig& config, NodeId id) const;
   Site* FindSite(const std::string& name);
   Link* FindLink(const std::string& a, const std::string& b);
   ns3t::NodeApp* app(NodeId node) const;
@@ -200,6 +232,7 @@ class Ns3World {
   std::vector<std::uint32_t> site_of_;                         // index = node id - 1
   std::vector<bool> isolated_;                                 // index = node id - 1
   std::shared_ptr<ns3t::PeerDirectory> peers_;
+  std::shared_ptr<const ns3t::CorosyncModelConfig> corosync_;  // Corosync mode, shared by every node
 };
 
 }  // namespace pbxstate::ns3sim

@@ -17,6 +17,7 @@
 
 #include "pbxstate/config.h"
 #include "pbxstate/scenario/check.h"
+#include "pbxstate/scenario/corosync.h"
 #include "pbxstate/types.h"
 
 namespace pbxstate::scenario {
@@ -384,6 +385,10 @@ struct Scenario {
   // a setting left at its default.
   std::map<std::string, SourcePos, std::less<>> engine_pos;
   SourcePos EnginePos(std::string_view key) const;
+  // The `corosync:` section (corosync.h). Set: the ns-3 backend runs the engines over its
+  // Corosync model; the netns backend's corosync.conf takes it. Unset: ns-3 runs UDP with the
+  // engines' heartbeats, netns runs corosync with Corosync's defaults.
+  std::optional<CorosyncSettings> corosync;
   Workload workload;
   std::optional<Calls> calls;
   std::vector<Fault> faults;  // in time order (stable for equal times)

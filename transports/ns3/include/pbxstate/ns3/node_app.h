@@ -22,11 +22,21 @@
 // and delayed datagram, as a killed process would. Restart() creates a new engine with a greater
 // incarnation; it remembers nothing from before.
 //
+// Corosync mode (NodeAppConfig::corosync set): the engine runs with MembershipSource::kTransport
+// over the Corosync model (CorosyncStack, sim/ns3/COROSYNC_MODEL.md), as pbxstated runs over CPG.
+// The socket carries totem datagrams; Broadcast and Unicast become CPG messages (a unicast is a
+// message addressed to one node, as pbxstated's addressed frames are), delivered in agreed order;
+// views come from CPG. The cluster's ring is formed when the application starts. A crash of kind
+// kProcess destroys the engine only (its corosync multicasts the leave); kNode also destroys the
+// node's corosync and closes the socket, and its restart boots corosync again (gather) before the
+// new engine joins.
+//
 // Threading: ns-3 is single-threaded; everything here runs on the simulator's thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +52,7 @@
 
 #include "pbxstate/config.h"
 #include "pbxstate/engine.h"
+#include "pbxstate/ns3/corosync_stack.h"
 #include "pbxstate/env.h"
 #include "pbxstate/types.h"
 
@@ -95,13 +106,18 @@ class ViewCollector {
   virtual void OnNodeStarted(NodeId /*node*/, ns3::Time /*at*/, std::uint64_t /*incarnation*/) {}
   // The node crashed: its engine is gone.
   virtual void OnNodeCrashed(NodeId /*node*/, ns3::Time /*at*/) {}
+  // Corosync mode: a new ring is operational at `node`.
+  virtual void OnRingFormed(NodeId /*node*/, ns3::Time /*at*/, const std::vector<NodeId>& /*members*/) {}
 };
 
 // What a node put on and took off the wire, across restarts (the application keeps them, not
 // the engine). Payload bytes are the pbxstate frame bytes (UDP payload); wire_bytes adds the
-// UDP, IPv4 and Ethernet headers and trailer of each datagram (8 + 20 + 18).
+// UDP, IPv4 and Ethernet headers and trailer of each datagram (8 + 20 + 18). In Corosync mode a
+// frame is a CPG message (as the netns backend counts them: handed to CPG once, whatever totem
+// does with it), and the datagrams are totem's.
 struct NodeCounters {
-  std::uint64_t frames_sent = 0;           // datagrams handed to the socket, fan-out copies included
+  std::uint64_t frames_sent = 0;           // UDP mode: datagrams handed to the socket, fan-out
+                                           // copies included; Corosync mode: CPG messages sent
   std::uint64_t payload_bytes_sent = 0;
   std::uint64_t wire_bytes_sent = 0;
   std::uint64_t broadcast_calls = 0;       // Env::Broadcast calls from the engine
@@ -115,6 +131,8 @@ struct NodeCounters {
   std::uint64_t wakeups_deferred = 0;      // engine re-asked for an instant it was just woken at
   std::uint64_t starts = 0;                // engine starts (1 + restarts)
   std::uint64_t crashes = 0;
+  std::uint64_t datagrams_sent = 0;        // every datagram handed to the socket
+  std::uint64_t cpg_try_again = 0;         // Corosync mode: sends CPG refused (TRY_AGAIN)
 };
 
 struct NodeAppConfig {
@@ -134,9 +152,13 @@ struct NodeAppConfig {
   // app uses `rng_stream` and `rng_stream + 1`, so give each node two numbers of its own.
   std::int64_t rng_stream = 0;
   ViewCollector* collector = nullptr;  // borrowed; may be null
+  // Corosync mode when set (engine.membership must then be kTransport); UDP with the engine's own
+  // heartbeats when null. Shared by every node of a world.
+  std::shared_ptr<const CorosyncModelConfig> corosync;
+  std::int64_t totem_rng_stream = 0;  // Corosync mode: the model's random stream for this node
 };
 
-class NodeApp : public ns3::Application {
+class NodeApp : public ns3::Application, private DatagramPort {
  public:
   static ns3::TypeId GetTypeId();
   NodeApp();
@@ -162,6 +184,9 @@ class NodeApp : public ns3::Application {
   // Changes the per-datagram jitter from now on (datagrams already held keep their delay).
   void SetSendJitter(ns3::Time jitter) { config_.send_jitter = jitter; }
 
+  // Corosync mode: the node's corosync, or nullptr (UDP mode, or a whole-node crash).
+  const CorosyncStack* corosync() const { return corosync_.get(); }
+
  protected:
   void DoDispose() override;
 
@@ -174,8 +199,19 @@ class NodeApp : public ns3::Application {
 
   bool StartEngine();
   void StopEngine();
+  bool OpenSocket();
+  void CloseSocket();  // also drops held datagrams
   void OnWakeup();
   void OnReadable(ns3::Ptr<ns3::Socket> socket);
+
+  // Corosync mode (node_app_corosync.cc).
+  bool StartCorosync(bool formed);
+  void CrashCorosync();
+  void DeliverCpg(NodeId from, std::span<const std::uint8_t> payload);
+  void DeliverView(const std::vector<NodeId>& members);
+  SendStatus SendCpg(NodeId to, std::span<const std::uint8_t> frame);
+  void SendDatagramTo(NodeId to, std::span<const std::uint8_t> bytes) override;
+  void MulticastDatagram(std::span<const std::uint8_t> bytes) override;
 
   // Env back ends.
   void ScheduleWakeup(MonoTime at);
@@ -219,6 +255,13 @@ class NodeApp : public ns3::Application {
 
   std::vector<std::uint8_t> rx_buffer_;  // reused for every datagram (at most kMaxUdpPayload + slack)
   NodeCounters counters_;
+
+  // Corosync mode.
+  std::unique_ptr<CorosyncStack> corosync_;
+  ns3::Ptr<ns3::UniformRandomVariable> totem_rng_;
+  std::uint64_t last_ring_seq_ = 0;              // what corosync's ring id file would hold
+  std::optional<MembershipView> pending_view_;   // a view that came before the engine existed
+  std::uint64_t view_id_ = 0;
 };
 
 }  // namespace pbxstate::ns3t

@@ -1,0 +1,78 @@
+// The scenario's corosync: section: every key onto totem::TotemConfig, Corosync's defaults when
+// absent, and Corosync's own refusals reported at the key.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "pbxstate/scenario/loader.h"
+
+namespace pbxstate::scenario {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kHead = "name: t\nduration: 10s\ncluster: {nodes: 3}\n";
+
+Scenario MustLoad(const std::string& yaml) {
+  LoadResult r = LoadScenarioString(yaml, "t.yaml");
+  for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
+  return r.scenario.value_or(Scenario{});
+}
+
+std::vector<std::string> Errors(const std::string& yaml) {
+  LoadResult r = LoadScenarioString(yaml, "t.yaml");
+  std::vector<std::string> out;
+  for (const auto& e : r.errors) out.push_back(e.ToString());
+  return out;
+}
+
+TEST(CorosyncSection, AbsentMeansNone) { EXPECT_FALSE(MustLoad(kHead).corosync.has_value()); }
+
+TEST(CorosyncSection, EmptyMeansCorosyncsDefaults) {
+  const Scenario s = MustLoad(std::string(kHead) + "corosync: {}\n");
+  ASSERT_TRUE(s.corosync.has_value());
+  const totem::TotemConfig defaults;
+  EXPECT_EQ(s.corosync->totem.token, defaults.token);
+  EXPECT_EQ(s.corosync->totem.token, 3000ms);
+  EXPECT_EQ(s.corosync->totem.token_coefficient, 650ms);
+  EXPECT_FALSE(s.corosync->totem.consensus.has_value());
+  EXPECT_EQ(s.corosync->totem.transport, totem::Transport::kKnet);
+  EXPECT_EQ(s.corosync->crash, CrashKills::kProcess);
+}
+
+TEST(CorosyncSection, EveryKeyMapsOntoTheTotemSettings) {
+  const Scenario s = MustLoad(std::string(kHead) +
+                              "corosync:\n  transport: udp\n  token: 1000ms\n  token_coefficient: 0ms\n"
+                              "  consensus: 1500ms\n  join: 60ms\n  merge: 300ms\n  send_join: 80ms\n"
+                              "  max_messages: 10\n  window_size: 40\n  crash: node\n");
+  ASSERT_TRUE(s.corosync.has_value());
+  const auto& t = s.corosync->totem;
+  EXPECT_EQ(t.transport, totem::Transport::kUdp);
+  EXPECT_EQ(t.token, 1000ms);
+  EXPECT_EQ(t.token_coefficient, 0ms);
+  EXPECT_EQ(t.consensus, 1500ms);
+  EXPECT_EQ(t.join, 60ms);
+  EXPECT_EQ(t.merge, 300ms);
+  EXPECT_EQ(t.send_join, 80ms);
+  EXPECT_EQ(t.max_messages, 10u);
+  EXPECT_EQ(t.window_size, 40u);
+  EXPECT_EQ(s.corosync->crash, CrashKills::kNode);
+  EXPECT_EQ(s.corosync->line, 5);  // the mapping, below its key
+}
+
+TEST(CorosyncSection, RefusalsNameTheKey) {
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {token: 2500us}\n"),
+            (std::vector<std::string>{"t.yaml:4:19: corosync.token: expected a duration from 30ms to 10min, got 2500us"}));
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {join: 50500us}\n"),
+            (std::vector<std::string>{"t.yaml:4:18: corosync.join: expected a whole number of milliseconds (corosync.conf's "
+                                      "unit), got 50500us"}));
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {consensus: 40ms}\n"),
+            (std::vector<std::string>{"t.yaml:4:23: corosync.consensus: 40 ms may not be less than join (50 ms) "
+                                      "(Corosync refuses it for 3 nodes)"}));
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {crash: host}\n"),
+            (std::vector<std::string>{"t.yaml:4:19: corosync.crash: expected one of: process, node; got 'host'"}));
+}
+
+}  // namespace
+}  // namespace pbxstate::scenario

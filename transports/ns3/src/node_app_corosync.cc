@@ -1,0 +1,96 @@
+// NodeApp in Corosync mode: the engine's frames as CPG messages over the Corosync model
+// (node_app.h says what the mode does).
+#include <iostream>
+
+#include <ns3/inet-socket-address.h>
+#include <ns3/simulator.h>
+
+#include "pbxstate/ns3/node_app.h"
+
+namespace pbxstate::ns3t {
+
+bool NodeApp::StartCorosync(bool formed) {
+  if (socket_ == nullptr && !OpenSocket()) return false;
+  CorosyncStack::Upcalls upcalls;
+  upcalls.deliver = [this](NodeId from, std::span<const std::uint8_t> payload) { DeliverCpg(from, payload); };
+  upcalls.view = [this](const std::vector<NodeId>& members) { DeliverView(members); };
+  upcalls.ring = [this](const totem::RingId& ring, const std::vector<NodeId>& members) {
+    last_ring_seq_ = ring.seq;
+    if (config_.collector != nullptr) config_.collector->OnRingFormed(self_, ns3::Simulator::Now(), members);
+  };
+  DatagramPort* port = this;
+  corosync_ = std::make_unique<CorosyncStack>(self_, config_.corosync, port, std::move(upcalls), totem_rng_);
+  if (formed) {
+    corosync_->StartFormed(true);
+  } else {
+    corosync_->StartBoot(last_ring_seq_);
+  }
+  return true;
+}
+
+void NodeApp::CrashCorosync() {
+  pending_view_.reset();
+  if (corosync_ == nullptr) return;
+  if (config_.corosync->crash == CrashKind::kProcess) {
+    // corosync sees the client's IPC connection close and multicasts its leave.
+    corosync_->DropClientUpcalls();
+    corosync_->node().ProcessLeave();
+    return;
+  }
+  last_ring_seq_ = std::max(last_ring_seq_, corosync_->node().srp().ring().seq);
+  corosync_.reset();
+  CloseSocket();
+}
+
+void NodeApp::DeliverCpg(NodeId from, std::span<const std::uint8_t> payload) {
+  if (engine_ == nullptr) return;
+  ++counters_.frames_received;
+  counters_.payload_bytes_received += payload.size();
+  engine_->OnFrame(from, payload);
+}
+
+void NodeApp::DeliverView(const std::vector<NodeId>& members) {
+  const MembershipView view{++view_id_, members};
+  if (engine_ == nullptr) {
+    pending_view_ = view;
+    return;
+  }
+  engine_->OnMembership(view);
+}
+
+SendStatus NodeApp::SendCpg(NodeId to, std::span<const std::uint8_t> frame) {
+  if (corosync_ == nullptr) return SendStatus::kTryAgain;
+  const SendStatus st = corosync_->node().Send(to, frame);
+  if (st == SendStatus::kOk) {
+    ++counters_.frames_sent;
+    counters_.payload_bytes_sent += frame.size();
+  } else if (st == SendStatus::kTryAgain) {
+    ++counters_.cpg_try_again;
+  }
+  return st;
+}
+
+void NodeApp::SendDatagramTo(NodeId to, std::span<const std::uint8_t> bytes) {
+  ns3::Ipv4Address address;
+  if (socket_ == nullptr || !config_.peers->Find(to, &address, nullptr)) return;
+  if (config_.send_jitter.IsStrictlyPositive() && delayed_.size() >= config_.max_delayed_datagrams) {
+    ++counters_.jitter_queue_overflow;
+    return;  // lost, as on a full queue
+  }
+  Emit(ns3::Create<ns3::Packet>(bytes.data(), static_cast<std::uint32_t>(bytes.size())), address);
+}
+
+void NodeApp::MulticastDatagram(std::span<const std::uint8_t> bytes) {
+  if (socket_ == nullptr) return;
+  if (config_.send_jitter.IsStrictlyPositive() &&
+      delayed_.size() + 1 + remote_lan_peers_.size() > config_.max_delayed_datagrams) {
+    ++counters_.jitter_queue_overflow;
+    return;
+  }
+  // UDP multicast within the LAN is its broadcast; routers carry a copy to every other site.
+  ns3::Ptr<ns3::Packet> packet = ns3::Create<ns3::Packet>(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+  Emit(packet->Copy(), config_.lan_broadcast);
+  for (const auto& peer : remote_lan_peers_) Emit(packet->Copy(), peer);
+}
+
+}  // namespace pbxstate::ns3t

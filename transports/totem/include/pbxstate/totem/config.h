@@ -1,0 +1,76 @@
+// The totem settings of corosync.conf(5) that decide Corosync's timing, with Corosync 3.1.7's
+// defaults, and the timeouts Corosync derives from them (exec/totemconfig.c:
+// totem_volatile_config_read, totem_volatile_config_validate, calc_knet_ping_timers). One
+// definition for everything that needs them: the scenario's `corosync:` section, the
+// corosync.conf the netns backend writes, and the Corosync model of the ns-3 backend
+// (sim/ns3/COROSYNC_MODEL.md).
+//
+// Corosync reads every value as whole milliseconds; so does this: a value that is not a whole
+// number of milliseconds is refused by Validate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "pbxstate/status.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::totem {
+
+using namespace std::chrono_literals;
+
+// How totem packets travel (totem.transport).
+enum class Transport : std::uint8_t {
+  kKnet,  // kronosnet: one unicast copy per peer whose link is up; links found by ping/pong (default)
+  kUdp,   // UDP multicast: one copy on the LAN
+};
+std::string_view TransportName(Transport t);  // "knet", "udp"
+
+// Corosync's minimum for token, join, consensus, merge and token_retransmit: 3 x 1000/HZ, HZ 100.
+inline constexpr Duration kMinimumTimeout = 30ms;
+// Largest value any timeout here may take (a bound of this project, not of Corosync).
+inline constexpr Duration kMaximumTimeout = 10min;
+// Largest max_messages and window_size accepted (Corosync advises window_size <= 256000 / MTU,
+// about 170; its receive queue holds 16,384 packets).
+inline constexpr std::uint32_t kMaxWindow = 1000;
+
+struct TotemConfig {
+  Transport transport = Transport::kKnet;
+  Duration token = 3000ms;              // token loss timeout for two nodes
+  Duration token_coefficient = 650ms;   // added per node beyond two (nodelists of 3+ nodes)
+  std::optional<Duration> consensus;    // unset: 1.2 x the effective token
+  Duration join = 50ms;                 // gather: join resend interval
+  Duration merge = 200ms;               // idle representative's merge-detect interval
+  Duration send_join = 0ms;             // each join waits uniform [0, send_join)
+  std::uint32_t max_messages = 17;      // messages one node multicasts per token visit
+  std::uint32_t window_size = 50;       // messages the ring multicasts per rotation
+  // Not scenario keys (corosync.conf has them; nobody tunes them): Corosync's defaults.
+  std::uint32_t token_retransmits_before_loss_const = 4;
+  std::uint32_t fail_recv_const = 2500;
+  std::uint32_t seqno_unchanged_const = 30;
+  std::uint32_t miss_count_const = 5;
+  std::uint32_t knet_pong_count = 2;
+
+  // Corosync's own refusals (totem_volatile_config_validate) for a nodelist of `nodes` nodes,
+  // plus this project's bounds; the message names the key.
+  Status Validate(std::size_t nodes) const;
+};
+
+// What Corosync runs with for a nodelist of `nodes` nodes (whole milliseconds, rounded down as
+// Corosync's integer arithmetic does).
+struct TotemTimeouts {
+  Duration token;             // effective: token + (nodes - 2) x token_coefficient when nodes > 2
+  Duration token_retransmit;  // token / (token_retransmits_before_loss_const + 0.2)
+  Duration hold;              // token_retransmit x 0.8 - 10 ms
+  Duration consensus;         // as set, else 1.2 x token
+  Duration join;
+  Duration merge;
+  Duration send_join;
+  Duration knet_ping_interval;  // token / (2 x knet_pong_count)
+  Duration knet_ping_timeout;   // token / knet_pong_count
+};
+TotemTimeouts DeriveTimeouts(const TotemConfig& config, std::size_t nodes);
+
+}  // namespace pbxstate::totem
