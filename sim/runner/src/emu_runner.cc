@@ -81,7 +81,6 @@ class EmuNetwork final : public RunNetwork {
 }  // namespace netns_run
 
 Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
-  using netns_run::Where;
   EngineConfig probe = s.engine;
   probe.node_id = 1;
   probe.incarnation = 1;
