@@ -223,8 +223,18 @@ class EngineImpl {
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+  // Queues a local change for the other nodes: sent at once when batching is off or the
+  // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
   void FlushPending();
+  // Whether a frame handed to the Env now would leave at once: the engine's own send queue is
+  // empty, and the host reports no backlog (Env::SendBacklog) or, for a host that cannot tell,
+  // the last UPDATES frame went out at least batch_window ago.
+  bool TransportReady();
+  // Engine::OnSendReady, and the same after the engine's own send queue drained: the queue first,
+  // then the changes held back.
+  void OnSendReady();
+  void SendHeldChanges();
   void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
@@ -316,7 +326,8 @@ class EngineImpl {
   std::uint64_t flushed_seq_ = 0;     // own changes up to here were put in frames
   std::vector<std::pair<EntryKind, std::uint32_t>> pending_;
   std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
-  std::optional<MonoTime> flush_due_;
+  std::optional<MonoTime> flush_due_;    // the latest instant the held changes leave
+  std::optional<MonoTime> paced_until_;  // hosts without a backlog: no UPDATES frame before this
 
   struct Outgoing {
     NodeId to;  // kNoNode: broadcast

@@ -122,7 +122,10 @@ void EngineImpl::OnTimer() {
   const MonoTime now = env_->Now();
   scheduled_wakeup_.reset();
   if (flush_due_ && now >= *flush_due_) FlushPending();
-  if (send_retry_due_ && now >= *send_retry_due_) DrainSendQueue();
+  if (send_retry_due_ && now >= *send_retry_due_) {
+    DrainSendQueue();
+    SendHeldChanges();
+  }
   ExpireRegistrations(env_->WallNow().time_since_epoch().count());
   if (suspicion_due_ && now >= *suspicion_due_) {
     std::vector<NodeId> suspected;

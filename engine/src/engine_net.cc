@@ -131,11 +131,35 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
 void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
   if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
-  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes) {
+  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes || TransportReady()) {
     FlushPending();
-  } else if (!flush_due_) {
-    flush_due_ = env_->Now() + config_.batch_window;
+    return;
   }
+  // Held: it leaves with the others when the transport frees (OnSendReady, or the end of the
+  // pacing interval for a host that reports no backlog), one window from now at the latest.
+  ++stats_.changes_held;
+  if (flush_due_) return;
+  const MonoTime now = env_->Now();
+  MonoTime due = now + config_.batch_window;
+  if (paced_until_ && *paced_until_ > now && *paced_until_ < due && !env_->SendBacklog()) due = *paced_until_;
+  flush_due_ = due;
+}
+
+bool EngineImpl::TransportReady() {
+  if (!send_queue_.empty()) return false;
+  if (const std::optional<std::size_t> backlog = env_->SendBacklog()) return *backlog == 0;
+  return !paced_until_ || env_->Now() >= *paced_until_;
+}
+
+void EngineImpl::OnSendReady() {
+  assert(!in_callback_);
+  if (!send_queue_.empty()) DrainSendQueue();
+  SendHeldChanges();
+  Rearm();
+}
+
+void EngineImpl::SendHeldChanges() {
+  if (!pending_.empty() && TransportReady()) FlushPending();
 }
 
 void EngineImpl::FlushPending() {
@@ -189,12 +213,16 @@ void EngineImpl::FlushPending() {
     for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
     codec::EndFrame(&frame_buf_);
     assert(frame_buf_.size() <= MaxPlainFrameBytes());
+    ++stats_.update_frames_sent;
     Send(kNoNode, frame_buf_);
     from = to;
     i = j;
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
+  // For a host that cannot tell when its frames are through, this frame counts as in flight for
+  // one window: changes made meanwhile are held and coalesced (TransportReady).
+  if (config_.batch_window > 0ms) paced_until_ = env_->Now() + config_.batch_window;
 }
 
 void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {

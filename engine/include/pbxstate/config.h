@@ -35,9 +35,13 @@ struct EngineConfig {
   MembershipSource membership = MembershipSource::kHeartbeat;
 
   // --- live propagation (obligation 1) ---
-  // 0: every local change is sent at once, one frame per change. Otherwise changes are
-  // collected for at most this long and sent together, several per frame; repeated changes of
-  // one key inside the window collapse into the latest.
+  // 0: every local change is sent at once, one frame per change, whatever the transport is
+  // doing. Otherwise batching adapts to the transport (env.h, Env::SendBacklog): a lone change
+  // still goes out at once when the transport is idle; while it is busy (frames of this node not
+  // yet through, or, for a transport that cannot tell, an UPDATES frame sent less than this long
+  // ago), later changes are held, repeated changes of one key collapse into the latest, and they
+  // leave together, several per frame, as soon as the transport frees. This is the longest a
+  // change is held: an upper bound, not a delay every change pays.
   Duration batch_window = 0ms;
   // A pending batch is flushed at once when it holds this many changed keys.
   std::size_t max_batch_changes = 4096;

@@ -105,4 +105,8 @@ void CpgEnv::OnView(const MembershipView& view) {
   upcalls_->OnMembership(view);
 }
 
+void CpgEnv::OnSendReady() {
+  if (upcalls_ != nullptr) upcalls_->OnSendReady();
+}
+
 }  // namespace pbxstate::corosync

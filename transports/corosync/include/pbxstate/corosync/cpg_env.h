@@ -20,7 +20,9 @@
 // by the host. Upcalls into the engine happen only inside Dispatch(), never inside an Env method.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -47,6 +49,7 @@ class EngineUpcalls {
   virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
   virtual void OnMembership(const MembershipView& view) = 0;
   virtual void OnTimer() = 0;
+  virtual void OnSendReady() = 0;
 };
 
 struct CpgEnvStats {
@@ -87,6 +90,9 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   void ScheduleWakeup(MonoTime at) override;
   SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return transport_.Broadcast(frame); }
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return transport_.Unicast(to, frame); }
+  // The transport's backlog (cpg_transport.h): queued messages and messages CPG has not yet
+  // delivered back to us. OnSendReady reaches the engine when it drops to 0.
+  std::optional<std::size_t> SendBacklog() override { return transport_.backlog(); }
   std::uint64_t Random() override;
   void Log(LogLevel level, std::string_view message) override;
 
@@ -94,6 +100,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   // ---- CpgTransport::Handler ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
   void OnView(const MembershipView& view) override;
+  void OnSendReady() override;
 
   // Attach(Engine*)'s upcalls: straight to the engine.
   class DirectUpcalls final : public EngineUpcalls {
@@ -102,6 +109,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
     void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine->OnFrame(from, frame); }
     void OnMembership(const MembershipView& view) override { engine->OnMembership(view); }
     void OnTimer() override { engine->OnTimer(); }
+    void OnSendReady() override { engine->OnSendReady(); }
   };
 
   CpgTransport::LogFn log_;
