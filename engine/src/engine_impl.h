@@ -227,10 +227,15 @@ class EngineImpl {
   // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
   void FlushPending();
-  // Whether a frame handed to the Env now would leave at once: the engine's own send queue is
-  // empty, and the host reports no backlog (Env::SendBacklog) or, for a host that cannot tell,
-  // the last UPDATES frame went out at least batch_window ago.
+  // Whether held changes may leave now: the engine's own send queue is empty, the host reports
+  // no backlog (Env::SendBacklog: 0, or cannot tell), and the last UPDATES flush was at least
+  // batch_window ago (pacing).
   bool TransportReady();
+  // Sets flush_due_ for the held changes: the end of the pacing interval when nothing else
+  // holds them, else held_since_ + batch_window (the upper bound).
+  void ArmFlush();
+  // flush_due_ has come: flush, unless the transport is busy and the bound is still ahead.
+  void FlushHeldIfDue(MonoTime now);
   // Engine::OnSendReady, and the same after the engine's own send queue drained: the queue first,
   // then the changes held back.
   void OnSendReady();
@@ -326,8 +331,9 @@ class EngineImpl {
   std::uint64_t flushed_seq_ = 0;     // own changes up to here were put in frames
   std::vector<std::pair<EntryKind, std::uint32_t>> pending_;
   std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
-  std::optional<MonoTime> flush_due_;    // the latest instant the held changes leave
-  std::optional<MonoTime> paced_until_;  // hosts without a backlog: no UPDATES frame before this
+  std::optional<MonoTime> flush_due_;    // when the held changes may leave (ArmFlush)
+  std::optional<MonoTime> held_since_;   // the first change held since the last flush
+  std::optional<MonoTime> paced_until_;  // no UPDATES flush before this (one window after the last)
 
   struct Outgoing {
     NodeId to;  // kNoNode: broadcast

@@ -121,7 +121,7 @@ void EngineImpl::OnTimer() {
   assert(!in_callback_);
   const MonoTime now = env_->Now();
   scheduled_wakeup_.reset();
-  if (flush_due_ && now >= *flush_due_) FlushPending();
+  if (flush_due_ && now >= *flush_due_) FlushHeldIfDue(now);
   if (send_retry_due_ && now >= *send_retry_due_) {
     DrainSendQueue();
     SendHeldChanges();

@@ -135,20 +135,37 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
     FlushPending();
     return;
   }
-  // Held: it leaves with the others when the transport frees (OnSendReady, or the end of the
-  // pacing interval for a host that reports no backlog), one window from now at the latest.
+  // Held: it leaves with the others when the transport is ready (OnSendReady, or the end of the
+  // pacing interval), one window after the first held change at the latest.
   ++stats_.changes_held;
-  if (flush_due_) return;
-  const MonoTime now = env_->Now();
-  MonoTime due = now + config_.batch_window;
-  if (paced_until_ && *paced_until_ > now && *paced_until_ < due && !env_->SendBacklog()) due = *paced_until_;
+  if (!held_since_) held_since_ = env_->Now();
+  ArmFlush();
+}
+
+void EngineImpl::ArmFlush() {
+  assert(held_since_);
+  const MonoTime bound = *held_since_ + config_.batch_window;
+  MonoTime due = bound;
+  // Only the pacing interval holds the changes back: they leave when it ends. Otherwise the
+  // transport is busy and OnSendReady (or the engine's retry) comes first, or the bound.
+  const std::optional<std::size_t> backlog = env_->SendBacklog();
+  if (paced_until_ && *paced_until_ < due && send_queue_.empty() && (!backlog || *backlog == 0)) due = *paced_until_;
   flush_due_ = due;
 }
 
 bool EngineImpl::TransportReady() {
   if (!send_queue_.empty()) return false;
-  if (const std::optional<std::size_t> backlog = env_->SendBacklog()) return *backlog == 0;
+  if (const std::optional<std::size_t> backlog = env_->SendBacklog(); backlog && *backlog != 0) return false;
   return !paced_until_ || env_->Now() >= *paced_until_;
+}
+
+void EngineImpl::FlushHeldIfDue(MonoTime now) {
+  assert(flush_due_ && now >= *flush_due_);
+  if (held_since_ && now < *held_since_ + config_.batch_window && !TransportReady()) {
+    ArmFlush();  // the transport became busy meanwhile: OnSendReady, or the bound
+  } else {
+    FlushPending();
+  }
 }
 
 void EngineImpl::OnSendReady() {
@@ -159,11 +176,17 @@ void EngineImpl::OnSendReady() {
 }
 
 void EngineImpl::SendHeldChanges() {
-  if (!pending_.empty() && TransportReady()) FlushPending();
+  if (pending_.empty()) return;
+  if (TransportReady()) {
+    FlushPending();
+  } else if (held_since_) {
+    ArmFlush();  // ready but for the pacing interval: its end
+  }
 }
 
 void EngineImpl::FlushPending() {
   flush_due_.reset();
+  held_since_.reset();
   if (pending_.empty()) return;
   const NodeId self = config_.node_id;
   std::vector<codec::Record> records;
@@ -220,8 +243,9 @@ void EngineImpl::FlushPending() {
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
-  // For a host that cannot tell when its frames are through, this frame counts as in flight for
-  // one window: changes made meanwhile are held and coalesced (TransportReady).
+  // Pacing, for every host: the next flush is at least one window away, so that under load a
+  // window's changes share frames (TransportReady). A lone change after a quiet window still
+  // leaves at once.
   if (config_.batch_window > 0ms) paced_until_ = env_->Now() + config_.batch_window;
 }
 

@@ -205,24 +205,32 @@ TEST(Engine, AHostWithABacklogGetsLoneChangesAtOnceAndHeldChangesWhenItFrees) {
   Engine& e = *net.engines[1];
   net.envs[1]->backlog = 0;
   ASSERT_TRUE(e.SetDeviceState("lone", DeviceState::kInUse).ok());
-  EXPECT_EQ(e.stats().update_frames_sent, 1u);  // idle transport: at once
-  ASSERT_TRUE(e.SetDeviceState("lone2", DeviceState::kInUse).ok());
-  EXPECT_EQ(e.stats().update_frames_sent, 2u);  // still idle (the host says so): at once again
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);  // idle transport, quiet window: at once
 
+  net.Run(60ms);
   net.envs[1]->backlog = 1;  // a send outstanding
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(e.SetDeviceState("held" + std::to_string(i), DeviceState::kBusy).ok());
-  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
   EXPECT_EQ(e.stats().changes_held, 10u);
   e.OnSendReady();  // spurious: the backlog is still 1
-  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
   net.Run(1ms);
   net.envs[1]->backlog = 0;
   e.OnSendReady();  // the transport freed: the ten leave together, well before the window
-  EXPECT_EQ(e.stats().update_frames_sent, 3u);
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
   net.Run(2ms);
   EXPECT_EQ(net.engines[2]->ClusterDeviceState("held9"), DeviceState::kBusy);
 
+  // Pacing: right after a flush, a change waits for the rest of the window even on an idle
+  // transport, so that under load a window's changes share frames.
+  ASSERT_TRUE(e.SetDeviceState("paced", DeviceState::kRinging).ok());
+  net.Run(45ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  net.Run(5ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 3u);
+
   // The window is an upper bound: a transport that never frees delays a change by one window.
+  net.Run(60ms);
   net.envs[1]->backlog = 7;
   ASSERT_TRUE(e.SetDeviceState("stuck", DeviceState::kRinging).ok());
   net.Run(49ms);
@@ -246,7 +254,11 @@ TEST(Engine, OnSendReadyRetriesTheQueueBeforeTheRetryTimer) {
   EXPECT_EQ(e.stats().changes_held, 1u);
   const auto frames = e.stats().frames_out;
   e.OnSendReady();
-  EXPECT_EQ(e.stats().frames_out, frames + 2);  // the queued frame, then the held change
+  EXPECT_EQ(e.stats().frames_out, frames + 1);  // the queued frame, long before the retry timer
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
+  net.Run(51ms);  // the held change, at the end of the window (heartbeats may go out meanwhile)
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  EXPECT_GE(e.stats().frames_out, frames + 2);
   net.Run(5ms);
   EXPECT_EQ(net.engines[2]->ClusterDeviceState("b"), DeviceState::kInUse);
 }

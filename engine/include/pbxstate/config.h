@@ -36,12 +36,12 @@ struct EngineConfig {
 
   // --- live propagation (obligation 1) ---
   // 0: every local change is sent at once, one frame per change, whatever the transport is
-  // doing. Otherwise batching adapts to the transport (env.h, Env::SendBacklog): a lone change
-  // still goes out at once when the transport is idle; while it is busy (frames of this node not
-  // yet through, or, for a transport that cannot tell, an UPDATES frame sent less than this long
-  // ago), later changes are held, repeated changes of one key collapse into the latest, and they
-  // leave together, several per frame, as soon as the transport frees. This is the longest a
-  // change is held: an upper bound, not a delay every change pays.
+  // doing. Otherwise batching adapts to the load and to the transport (env.h, Env::SendBacklog):
+  // a change still goes out at once when the transport is idle and no update left in the last
+  // window; otherwise it is held, repeated changes of one key collapse into the latest, and the
+  // held changes leave together, several per frame, when the transport is idle and a window has
+  // passed since the last flush. This is the longest a change is held (counted from the first
+  // held one): an upper bound, not a delay every change pays.
   Duration batch_window = 0ms;
   // A pending batch is flushed at once when it holds this many changed keys.
   std::size_t max_batch_changes = 4096;

@@ -65,12 +65,12 @@ class Env {
   // 0: a frame handed over now leaves at once. nullopt (the default): this host cannot tell (UDP:
   // a datagram handed to the socket is gone, nothing ever confirms it).
   //
-  // It drives adaptive batching (EngineConfig::batch_window > 0): with a count, the engine sends a
-  // lone change at once when the count is 0 and, while it is not, holds later changes back and
-  // coalesces them until the host calls Engine::OnSendReady(); without one, the engine paces
-  // itself: a lone change at once, then at most one UPDATES frame per batch_window while changes
-  // keep coming. A host that returns a count must call Engine::OnSendReady() every time the count
-  // drops to 0 (later, outside any Env method). A host answers with a count always or never.
+  // It drives adaptive batching (EngineConfig::batch_window > 0): the engine sends a lone change
+  // at once only when the count is 0 (or unknown) and no update flush happened in the last window;
+  // otherwise it holds changes and coalesces them until the count is 0 (the host calls
+  // Engine::OnSendReady()) and the window since the last flush has passed. A host that returns a
+  // count must call Engine::OnSendReady() every time the count drops to 0 (later, outside any Env
+  // method). A host answers with a count always or never.
   virtual std::optional<std::size_t> SendBacklog() { return std::nullopt; }
 
   // A uniformly distributed 64-bit value from the host's seeded generator. All of the engine's

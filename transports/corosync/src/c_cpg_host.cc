@@ -177,6 +177,21 @@ void pbxstate_cpg_host_dispatch(pbxstate_cpg_host* host) {
   }
 }
 
+void pbxstate_cpg_host_batch_begin(pbxstate_cpg_host* host) {
+  if (host != nullptr) host->env->BeginBatch();
+}
+
+void pbxstate_cpg_host_batch_end(pbxstate_cpg_host* host) {
+  if (host == nullptr) return;
+  try {
+    host->env->EndBatch();
+  } catch (const std::bad_alloc&) {
+    host->Log(pbxstate::LogLevel::kError, "out of memory sending a batch; anti-entropy repairs what was missed");
+  } catch (...) {
+    host->Log(pbxstate::LogLevel::kError, "unexpected exception sending a batch");
+  }
+}
+
 void pbxstate_cpg_host_leave(pbxstate_cpg_host* host, uint64_t flush_ms) {
   if (host == nullptr) return;
   try {

@@ -77,6 +77,15 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
 
   int fd() const { return epoll_fd_; }
   void Dispatch();
+
+  // A host about to make a series of local changes at once (the Asterisk module draining its
+  // inbox) brackets them: in between, SendBacklog() counts one more frame, so the engine holds
+  // every change of the series (adaptive batching) instead of sending the first one alone; at
+  // EndBatch() they leave together, in as few frames as fit, unless the transport is still busy
+  // (then they leave when it frees, as usual). Not nested. EndBatch() makes the engine's upcall:
+  // call it outside any engine call.
+  void BeginBatch();
+  void EndBatch();
   void Leave(Duration flush_timeout) { transport_.Leave(flush_timeout); }
 
   CpgTransport& transport() { return transport_; }
@@ -92,7 +101,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return transport_.Unicast(to, frame); }
   // The transport's backlog (cpg_transport.h): queued messages and messages CPG has not yet
   // delivered back to us. OnSendReady reaches the engine when it drops to 0.
-  std::optional<std::size_t> SendBacklog() override { return transport_.backlog(); }
+  std::optional<std::size_t> SendBacklog() override { return transport_.backlog() + (in_batch_ ? 1 : 0); }
   std::uint64_t Random() override;
   void Log(LogLevel level, std::string_view message) override;
 
@@ -119,6 +128,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   DirectUpcalls direct_;
   EngineUpcalls* upcalls_ = nullptr;
   bool view_pending_ = false;  // a view arrived while no engine was attached
+  bool in_batch_ = false;      // between BeginBatch and EndBatch
   std::uint64_t seed_ = 0;
   std::uint64_t random_state_ = 0;
   CpgEnvStats stats_;
