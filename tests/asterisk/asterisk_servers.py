@@ -1,4 +1,5 @@
-"""Asterisk servers in network namespaces, one per node of a NamespaceCluster (tests/lib/nscluster.py):
+"""Asterisk servers in network namespaces, one per node of a NamespaceCluster (tests/lib/nscluster.py,
+sim/netns underneath):
 the pieces the integration test (asterisk_cluster_test.py) and the benchmark (bench/asterisk/)
 share.
 
@@ -29,9 +30,9 @@ class AsteriskServers(NamespaceCluster):
     """`asterisk` is <prefix>/sbin/asterisk; `extra_modules` maps a module file name to the path of a
     module built outside Asterisk (symlinked into every server's modules directory)."""
 
-    def __init__(self, prefix, run, nodes, workdir, asterisk, modules_dir, extra_modules, token_ms=1000):
+    def __init__(self, nodes, workdir, asterisk, modules_dir, extra_modules, token_ms=1000):
         # Process deaths are seen by CPG at once; the token only matters for lost nodes.
-        super().__init__(prefix, run, nodes, workdir, token_ms=token_ms)
+        super().__init__(nodes, workdir, token_ms=token_ms)
         self.asterisk = asterisk
         self.modules_dir = modules_dir
         self.extra_modules = dict(extra_modules)
@@ -100,9 +101,8 @@ class AsteriskServers(NamespaceCluster):
         self.cli_raw(node, "core stop now", timeout=timeout)
         try:
             p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except (TimeoutError, subprocess.TimeoutExpired):
             p.kill()
-            p.wait(timeout=5)
 
     def cli_raw(self, node, command, timeout=20):
         return subprocess.run([self.asterisk, "-C", self.conf_path(node), "-rx", command], stdout=subprocess.PIPE,
