@@ -16,7 +16,6 @@
 #include "asterisk/utils.h"
 
 #include "pbxstate_local.h"
-#include "pbxstate_peers.h"
 #include "pbxstate_registrations.h"
 #include "pbxstate_settings.h"
 
@@ -129,26 +128,13 @@ void pbxstate_local_apply(struct pbxstate_local *l, struct stasis_message *msg)
 
 /* ---- Resync: this server's state re-read from Asterisk's caches -------------------------- */
 
-/* Our own contribution to `device` in the engine; -1 when none. */
-static int own_contribution(struct pbxstate_local *l, const char *device)
-{
-	pbxstate_contribution c[PBXSTATE_MAX_PEERS];  /* 24 KiB: the node thread has a 4 MiB stack */
-	size_t count = 0, i;
-	pbxstate_engine_device_contributions(l->engine, device, strlen(device), c, ARRAY_LEN(c), &count);
-	for (i = 0; i < count && i < ARRAY_LEN(c); i++) {
-		if (c[i].node == l->self) {
-			return c[i].state;
-		}
-	}
-	return -1;
-}
-
 static void resync_device(struct pbxstate_local *l, struct stasis_message *msg)
 {
 	const struct ast_device_state_message *d = stasis_message_data(msg);
 
+	/* The engine ignores a state equal to this node's contribution: nothing is sent then. */
 	if (pbxstate_filter_match(&l->settings->device_filter, d->device) && d->cachable == AST_DEVSTATE_CACHABLE
-		&& strlen(d->device) <= PBXSTATE_MAX_KEY_BYTES && own_contribution(l, d->device) != (int) d->state) {
+		&& strlen(d->device) <= PBXSTATE_MAX_KEY_BYTES) {
 		apply_device(l, d->device, (int) d->state);
 	}
 }

@@ -29,8 +29,12 @@
 #define POLL_MAX_MS 1000                /* the thread looks at `stop` at least this often */
 #define FLUSH_ON_STOP_MS 2000
 /* The safety net under the stasis subscription: a change published while the module was
- * subscribing can miss both the subscription and the first resync; this re-read repairs it. */
-#define LOCAL_RESYNC_INTERVAL_NS 10000000000LL
+ * subscribing can miss both the subscription and the first resync; a re-read of Asterisk's caches
+ * repairs it. 10 s after joining, then at doubling intervals up to 10 minutes: each pass costs
+ * O(devices) (100,000 devices: a dump of Asterisk's cache), and after the first ones only the
+ * inbox's overflow (which asks for its own pass) could still leave something out. */
+#define LOCAL_RESYNC_FIRST_NS 10000000000LL
+#define LOCAL_RESYNC_MAX_NS 600000000000LL
 #define MAX_DRAIN_PER_ROUND 4096        /* inbox messages per round, so CPG is dispatched between */
 #define DRAIN_BATCH 256                 /* ...taken from the inbox this many at a time */
 /* The engine's largest frame on CPG. While a frame is on the ring (CPG has not delivered it back
@@ -57,6 +61,7 @@ static struct {
 	uint64_t connect_attempts;
 	int64_t connect_due_ns;
 	int64_t local_resync_due_ns;
+	int64_t local_resync_interval_ns;
 	struct pbxstate_settings settings;
 	uint8_t key[PBXSTATE_CLUSTER_KEY_BYTES];
 	uint8_t previous_key[PBXSTATE_CLUSTER_KEY_BYTES];
@@ -208,7 +213,8 @@ static int try_join(void)
 		node.settings.group, node.local.self, label, (unsigned long long) cfg.incarnation);
 	ast_copy_string(node.state, "joined", sizeof(node.state));
 	pbxstate_local_resync(&node.local, 0);
-	node.local_resync_due_ns = mono_ns() + LOCAL_RESYNC_INTERVAL_NS;
+	node.local_resync_interval_ns = LOCAL_RESYNC_FIRST_NS;
+	node.local_resync_due_ns = mono_ns() + node.local_resync_interval_ns;
 	pbxstate_registrations_refresh(&node.registrations, &node.local, mono_ns());
 	return 0;
 }
@@ -259,7 +265,8 @@ static int run_round(void)
 	}
 	if (mono_ns() >= node.local_resync_due_ns) {
 		pbxstate_local_resync(&node.local, 1);
-		node.local_resync_due_ns = mono_ns() + LOCAL_RESYNC_INTERVAL_NS;
+		node.local_resync_interval_ns = MIN(2 * node.local_resync_interval_ns, LOCAL_RESYNC_MAX_NS);
+		node.local_resync_due_ns = mono_ns() + node.local_resync_interval_ns;
 	}
 	ast_copy_string(node.state, pbxstate_cpg_host_connected(node.host) ? "joined" : "reconnecting to corosync",
 		sizeof(node.state));

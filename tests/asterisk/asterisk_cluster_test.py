@@ -233,9 +233,10 @@ def run(c, report, cycles):
           [ln for ln in boxes.splitlines() if ln.startswith("1000@")][0])
 
     # 3b. A mailbox is one cluster-wide value, the latest write wins: server 2's later write must
-    # hold on both servers through a periodic re-read of local state (every 10 s). (The module's
-    # re-read only re-applies a cached local MWI published after the cluster's value; in this
-    # Asterisk the remote publication also leaves nothing older in the local cache to re-apply.)
+    # hold on both servers through a periodic re-read of local state (10 s after joining, then at
+    # doubling intervals). (The module's re-read only re-applies a cached local MWI published after
+    # the cluster's value; in this Asterisk the remote publication also leaves nothing older in the
+    # local cache to re-apply.)
     c.ami(1, "MWIUpdate", Mailbox="2000@default", NewMessages=1, OldMessages=0)
     wait_until("server 2 sees 2000@default 1/0",
                lambda: re.search(r"^2000@default\s+1\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)
