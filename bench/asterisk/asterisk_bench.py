@@ -28,8 +28,8 @@ it measures, in this order:
 
 Prints a table, writes --json. Exit 0 when every change arrived and verified, 1 otherwise, 77
 without root, namespaces, corosync or the binaries. It reports figures, it does not judge them.
-Run it under the shared lock (flock /work/.netns.lock ...), one mode per invocation if the lock
-must be held less than 15 minutes.
+Run it under the shared lock of the live tests (`flock LOCKFILE ...`), one mode per invocation if
+the lock must be held less than 15 minutes.
 
 usage: bench/asterisk/asterisk_bench.py --asterisk BIN --modules-dir DIR --pbxstate-module SO
           --pbxbench-module SO [--modes pbxstate,corosync,floor] [--json out.json] [--quick]
@@ -40,6 +40,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -329,12 +330,20 @@ def main():
         rc = run_checked(c, lambda c=c: run_mode(c, args, report), teardown_grace_s=10)
         keep_or_remove(workdir, rc, args.keep_dir)
         code = code or rc
-    report["asterisk"] = args.asterisk
+    report["asterisk"] = asterisk_version(args.asterisk)
     print(table(report))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1, sort_keys=True)
     return code
+
+
+def asterisk_version(binary):
+    """What `asterisk -V` says (the JSON names the version, not where this machine keeps it)."""
+    try:
+        return subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unknown ({e.__class__.__name__})"
 
 
 if __name__ == "__main__":
