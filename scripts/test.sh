@@ -40,18 +40,24 @@ if [ "${PBXSTATE_FUZZ_SECONDS:-60}" -gt 0 ]; then
   PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh explore "${PBXSTATE_FUZZ_SECONDS:-60}"
 fi
 
-# The sanitizer pass: engine units, the C API and the randomized cluster tests.
+# The sanitizer pass: engine units, the C API, the cluster tests, and swarm seeds (random
+# scenarios on the in-process cluster, both membership modes) when ns-3 is there to build them.
 asan="${build}-asan"
 cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
 cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests \
-  frame_corpus_test
+  frame_corpus_test pbxstate
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 for t in tests/engine/engine_unit_tests tests/capi/capi_contract_test tests/capi/capi_cluster_test_c11 \
          tests/cluster/pbxstate_cluster_tests tests/frames/frame_corpus_test; do
   echo "== sanitizers: $t"
   "$asan/$t"
 done
+# `swarm` is a subcommand only in a build with ns-3 (the runners): without it there is none to run.
+if "$asan/sim/cli/pbxstate" swarm --help >/dev/null 2>&1; then
+  echo "== sanitizers: pbxstate swarm"
+  "$asan/sim/cli/pbxstate" swarm --seeds 300 --out "$asan/swarm" --quiet
+fi
 echo "sanitizer pass: all suites clean"

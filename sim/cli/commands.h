@@ -31,6 +31,9 @@ void AddCheckCommand(CLI::App& app, Action& chosen);
 // Registers `baseline update SCENARIO... --baseline DIR`.
 void AddBaselineCommand(CLI::App& app, Action& chosen);
 
+// Registers `swarm`: random scenarios from seeds, failures written and shrunk (sim/swarm).
+void AddSwarmCommand(CLI::App& app, Action& chosen);
+
 // Registers `report index DIR` and `report compare RUN_A RUN_B`.
 void AddReportCommand(CLI::App& app, Action& chosen);
 

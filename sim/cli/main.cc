@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   AddRunCommand(app, chosen);
   AddCheckCommand(app, chosen);
   AddBaselineCommand(app, chosen);
+  AddSwarmCommand(app, chosen);
 #endif
 
   try {

@@ -1,6 +1,6 @@
-// pbxstate run SCENARIO: run a scenario in ns-3 (default) or on a real cluster of network
-// namespaces (--backend netns), write its run record, print a summary. --backend ns3,netns runs
-// both and prints them side by side.
+// pbxstate run SCENARIO: run a scenario in ns-3 (default), on the in-process cluster (--backend
+// inproc) or on a real cluster of network namespaces (--backend netns), write its run record,
+// print a summary. --backend ns3,netns runs both and prints them side by side.
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "pbxstate/gate/junit.h"
+#include "pbxstate/runner/inproc_runner.h"
 #include "pbxstate/runner/ns3_runner.h"
 #ifdef PBXSTATE_WITH_NETNS
 #include "pbxstate/netns/interrupt.h"
@@ -127,6 +128,7 @@ int FailedRunStatus(const Status& st) {
 Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunCommandOptions& options,
              const runner::RunOptions& ro, runner::RunOutcome* outcome) {
   if (backend == "ns3") return runner::RunNs3(s, ro, outcome);
+  if (backend == "inproc") return runner::RunInproc(s, ro, outcome);
 #ifdef PBXSTATE_WITH_NETNS
   if (backend == "netns") {
     runner::NetnsOptions no;
@@ -140,6 +142,18 @@ Status RunOn(const std::string& backend, const scenario::Scenario& s, const RunC
   (void)options;
 #endif
   return Status::InvalidArgument("pbxstate run: --backend " + backend + ": not built in this version");
+}
+
+// What `backend` refuses in `s` (run with `seed` when given), before anything runs.
+Status CheckSupport(const std::string& backend, const scenario::Scenario& s, std::optional<std::uint64_t> seed) {
+  scenario::Scenario seeded = s;
+  if (seed) seeded.seed = *seed;
+  if (backend == "ns3") return runner::CheckNs3Support(seeded);
+  if (backend == "inproc") return runner::CheckInprocSupport(seeded);
+#ifdef PBXSTATE_WITH_NETNS
+  if (backend == "netns") return runner::CheckNetnsSupport(seeded);
+#endif
+  return Status::Ok();
 }
 
 // Two backends' figures of one scenario, one row per metric.
@@ -187,8 +201,9 @@ int RunRun(const RunCommandOptions& options) {
     a = b + 1;
   }
   for (const std::string& b : backends) {
-    if (b != "ns3" && b != "netns") {
-      std::cerr << "pbxstate run: --backend " << options.backend << ": expected ns3, netns or ns3,netns\n";
+    if (b != "ns3" && b != "netns" && b != "inproc") {
+      std::cerr << "pbxstate run: --backend " << options.backend
+                << ": expected ns3, inproc, netns or a comma-separated list of them (ns3,netns)\n";
       return kExitInvalid;
     }
   }
@@ -197,18 +212,13 @@ int RunRun(const RunCommandOptions& options) {
     return kExitInvalid;
   }
   const std::filesystem::path base = options.out.empty() ? std::filesystem::path("out") / s.name : std::filesystem::path(options.out);
-#ifdef PBXSTATE_WITH_NETNS
   // Refuse what a backend cannot do before any backend starts.
   for (const std::string& b : backends) {
-    if (b != "netns") continue;
-    scenario::Scenario seeded = s;
-    if (options.seed) seeded.seed = *options.seed;
-    if (Status st = runner::CheckNetnsSupport(seeded); !st.ok()) {
+    if (Status st = CheckSupport(b, s, options.seed); !st.ok()) {
       std::cerr << st.message() << "\n";
       return kExitInvalid;
     }
   }
-#endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
   bool all_pass = true;
   bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
@@ -259,8 +269,8 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run",
-      "Run a scenario in ns-3 (or, with --backend netns, on a real cluster of network namespaces\n"
-      "on this host: root) and write its run record (run.json, timing.json, latencies.csv,\n"
+      "Run a scenario in ns-3 (or, with --backend inproc, on the in-process cluster; with --backend\n"
+      "netns, on a real cluster of network namespaces on this host: root) and write its run record (run.json, timing.json, latencies.csv,\n"
       "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
       "with two backends, one folder each under it).\n"
       "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
@@ -272,8 +282,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_option("--out", options->out, "output folder");
   cmd->add_flag("--dump-state", options->dump_state, "also write state.jsonl: every node's final view and the change log");
   cmd->add_option("--backend", options->backend,
-                  "where to run: ns3 (simulated), netns (real corosync + pbxstated per network namespace), "
-                  "or ns3,netns (both, side by side)")
+                  "where to run: ns3 (simulated network), inproc (every engine in this process on a virtual "
+                  "clock: deterministic, fast, no bandwidth), netns (real corosync + pbxstated per network "
+                  "namespace), or several, comma-separated (ns3,netns: side by side)")
       ->capture_default_str();
   cmd->add_option("--corosync-transport", options->corosync_transport,
                   "netns: corosync's transport, knet (unicast) or udp (multicast)")

@@ -10,6 +10,7 @@
 #include "pbxstate/scenario/loader.h"
 #include "pbxstate/scenario/units.h"
 #ifdef PBXSTATE_WITH_NS3
+#include "pbxstate/runner/inproc_runner.h"
 #include "pbxstate/runner/ns3_runner.h"
 #endif
 #ifdef PBXSTATE_WITH_NETNS
@@ -43,6 +44,10 @@ std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> Backe
       out.emplace_back(name, &runner::CheckNs3Support);
       continue;
     }
+    if (name == "inproc") {
+      out.emplace_back(name, &runner::CheckInprocSupport);
+      continue;
+    }
 #endif
 #ifdef PBXSTATE_WITH_NETNS
     if (name == "netns") {
@@ -52,8 +57,8 @@ std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> Backe
 #endif
     if (name == "none") continue;
     std::cerr << "pbxstate validate: --backend " << list << ": " << name
-              << " is not a backend of this build (expected ns3, netns, both as ns3,netns, or "
-                 "none)\n";
+              << " is not a backend of this build (expected ns3, inproc, netns, several as "
+                 "ns3,netns, or none)\n";
     return {};
   }
   if (out.empty() && list != "none") std::cerr << "pbxstate validate: --backend is empty\n";
@@ -107,8 +112,8 @@ void AddValidateCommand(CLI::App& app, Action& chosen) {
   cmd->add_option("FILE", options->files, "scenario files (YAML)")->required();
   cmd->add_flag("-q,--quiet", options->quiet, "print nothing for valid files");
   cmd->add_option("--backend", options->backend,
-                  "also check what this backend refuses, as `run --backend` would: ns3, netns, "
-                  "ns3,netns, or none (the scenario alone)")
+                  "also check what these backends refuse, as `run --backend` would: ns3, inproc, "
+                  "netns, several as ns3,inproc,netns, or none (the scenario alone)")
       ->capture_default_str();
   cmd->callback([options, &chosen] { chosen = [options] { return RunValidate(*options); }; });
 }

@@ -2,7 +2,7 @@
 // set Custom:mystate on one server's CLI, read DEVICE_STATE() on the others.
 #include <gtest/gtest.h>
 
-#include "oracle.h"
+#include "pbxstate/harness/oracle.h"
 #include "util.h"
 
 namespace pbxstate::testing {
@@ -70,9 +70,11 @@ INSTANTIATE_TEST_SUITE_P(Modes, Classic,
                          ::testing::Values(MembershipSource::kHeartbeat, MembershipSource::kTransport),
                          [](const auto& p) { return ModeName(p.param); });
 
-// The oracle's aggregation against Asterisk's table, so a wrong oracle cannot pass the suite.
-TEST(AsteriskAggregate, MatchesDevicestateC) {
+// The harness oracle's aggregation (sim/harness, the one oracle of every backend and of the
+// swarm) against Asterisk's table in main/devicestate.c, so a wrong oracle cannot pass the suite.
+TEST(OracleAggregate, MatchesDevicestateC) {
   using S = DeviceState;
+  const auto AsteriskAggregate = harness::OracleAggregate;
   EXPECT_EQ(AsteriskAggregate({}), std::nullopt);
   EXPECT_EQ(AsteriskAggregate({S::kInvalid}), S::kInvalid);
   EXPECT_EQ(AsteriskAggregate({S::kNotInUse, S::kInUse}), S::kInUse);

@@ -6,7 +6,6 @@
 #include <string>
 #include <tuple>
 
-#include "oracle.h"
 #include "util.h"
 
 namespace pbxstate::testing {

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <string>
 
-#include "oracle.h"
 #include "util.h"
 
 namespace pbxstate::testing {

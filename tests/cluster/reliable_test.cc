@@ -5,7 +5,6 @@
 
 #include <vector>
 
-#include "oracle.h"
 #include "util.h"
 
 namespace pbxstate::testing {

@@ -7,12 +7,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "pbxstate/inproc/cluster.h"
+#include "pbxstate/types.h"
 
 namespace pbxstate::testing {
+
+// A node's answer for a device, as the tests spell it: "BUSY", or "none" when it knows none.
+inline std::string ToString(const std::optional<DeviceState>& state) {
+  return state ? std::string(DeviceStateName(*state)) : "none";
+}
 
 inline std::string ModeName(MembershipSource m) {
   return m == MembershipSource::kHeartbeat ? "Heartbeat" : "Transport";

@@ -471,7 +471,7 @@ duration: 10
                 "lost, got 'zero'",
                 "t.yaml:2:7: name: expected a name of 1 to 64 letters, digits, '.', '_' or '-' "
                 "starting with a letter or digit, got 'bad name'",
-                "t.yaml:3:21: cluster.extra: unknown key; expected one of: nodes, sites, auth",
+                "t.yaml:3:21: cluster.extra: unknown key; expected one of: nodes, sites, auth, membership, views, view_delay",
                 "t.yaml:4:11: duration: expected a duration with a unit (ns, us, ms, s, min, h), "
                 "e.g. 250ms, got '10'"}));
 }

@@ -1,6 +1,10 @@
 # Runs one scenario twice and fails unless both run.json files are byte-identical.
+# -DBACKEND=inproc picks the backend (default: pbxstate run's, ns3).
+if(NOT BACKEND)
+  set(BACKEND ns3)
+endif()
 foreach(i 1 2)
-  execute_process(COMMAND ${PBXSTATE} run ${SCENARIO} --out ${OUT}/${i} --quiet --no-report
+  execute_process(COMMAND ${PBXSTATE} run ${SCENARIO} --backend ${BACKEND} --out ${OUT}/${i} --quiet --no-report
                   RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0 AND NOT rc EQUAL 1)
     message(FATAL_ERROR "run ${i} failed with exit status ${rc}")

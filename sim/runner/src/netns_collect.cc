@@ -69,6 +69,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
     a.bytes_sent = sent[n].second;
     return a;
   });
+  AddEndStateMetrics(s_, &outcome->result);
   outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
   outcome->info.backend = "netns";
   if (max_lag_ > 100ms) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "netns_views.h"
+#include "run_steps.h"
 #include "pbxstate/control/client.h"
 #include "pbxstate/harness/recorder.h"
 #include "pbxstate/harness/workload.h"
@@ -54,9 +55,7 @@ inline constexpr double kMaxChangeRate = 2000.0;
 std::int64_t ClockNs(clockid_t id);
 // "200 us", "1.5 s": durations in messages and notes.
 std::string Seconds(Duration d);
-// "file:line:column: field: what" as InvalidArgument.
-Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const std::string& field,
-             const std::string& what);
+// Where (file:line:column: field: what) is run_steps.h's, shared by every backend.
 netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // The totem token: the scenario's failure-detection time (engine.suspect_after), within what
 // corosync accepts. With transport membership the engine has no heartbeat of its own; the token

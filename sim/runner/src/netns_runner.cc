@@ -20,11 +20,6 @@ std::int64_t ClockNs(clockid_t id) {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::string& field, const std::string& what) {
-  return Status::InvalidArgument(s.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
-                                 field + ": " + what);
-}
-
 netns::NetemParams LanNetem(const scenario::LanParams& lan) {
   netns::NetemParams p;
   p.delay = lan.delay;

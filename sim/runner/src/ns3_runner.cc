@@ -15,6 +15,7 @@
 #include "pbxstate/harness/calls.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/ns3/world.h"
+#include "run_steps.h"
 
 namespace pbxstate::runner {
 namespace {
@@ -59,30 +60,6 @@ ns3sim::LinkParams LinkParams(const scenario::LinkParams& l) {
   p.rate_bps = l.bandwidth_bps;
   p.loss = l.loss;
   return p;
-}
-
-Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::string& field, const std::string& what) {
-  return Status::InvalidArgument(s.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
-                                 field + ": " + what);
-}
-
-// What routing calls needs besides the engines: the truth about phones and servers, and the
-// per-strategy accounting. Fed by ApplyFault and MakeChange as the run goes.
-struct CallWorld {
-  explicit CallWorld(const Scenario& s) : reach(s.topology.node_count()), rec(s) {}
-  harness::PhoneTruth truth;
-  harness::ServerReach reach;
-  harness::CallRecorder rec;
-};
-
-// One-way delay of a call's hop between two servers: their LAN, or both LANs and the link
-// between their sites, as configured (a degradation in force is not applied to hops).
-Duration HopDelay(const Scenario& s, NodeId a, NodeId b) {
-  const std::size_t sa = s.topology.SiteOf(a), sb = s.topology.SiteOf(b);
-  if (sa == sb) return s.topology.sites[sa].lan.delay;
-  const scenario::SiteLink* link = s.topology.FindLink(sa, sb);
-  assert(link != nullptr);
-  return s.topology.sites[sa].lan.delay + link->params.delay + s.topology.sites[sb].lan.delay;
 }
 
 // Applies one fault to the world; reports it (and a crash's last statistics) to the recorder.
@@ -132,129 +109,20 @@ Status ApplyFault(const Scenario& s, const scenario::Fault& f, ns3sim::Ns3World&
   } else if (const auto* re = std::get_if<scenario::Restart>(&f.what)) {
     st = world.Restart(re->node);
   }
-  if (st.ok()) {
-    rec.FaultApplied(now, f);
-    if (calls != nullptr) {
-      calls->reach.Apply(f);
-      if (const auto* c = std::get_if<scenario::Crash>(&f.what)) calls->truth.ServerCrashed(c->node);
-    }
-  }
+  if (st.ok()) FaultDone(now, f, rec, calls);
   return st;
 }
 
-// Hands one planned change to its node's engine and tells the recorder what happened.
-void MakeChange(const PlannedChange& c, ns3sim::Ns3World& world, harness::RunRecorder& rec, CallWorld* calls) {
-  const Duration now = world.Now();
-  Engine* e = world.engine(c.node);
-  if (e == nullptr) {
-    rec.ChangeSkipped(now, c);
-    return;
-  }
-  Status st;
-  switch (c.kind) {
-    case EntryKind::kDevice:
-      st = e->SetDeviceState(c.key, c.state);
-      break;
-    case EntryKind::kMailbox:
-      st = e->SetMailbox(c.key, c.counts);
-      break;
-    case EntryKind::kRegistration:
-      if (c.remove) {
-        st = e->RemoveRegistration(c.key);
-      } else {
-        const WallTime expires{Duration(harness::kSimEpochNs) + now + c.expires_in};
-        st = e->SetRegistration(c.key, RegistrationInfo{c.contact, expires, c.status, 0});
-      }
-      break;
-  }
-  rec.ChangeMade(now, c, st);
-  if (calls != nullptr && st.ok()) calls->truth.ChangeAccepted(now, c);
-}
-
-// One call under one strategy, hop by hop on ns-3's clock (scenario::RoutingStrategy).
-struct CallInFlight {
-  std::size_t call;
-  scenario::RoutingStrategy strategy;
-  NodeId at;
-  std::uint32_t hops = 0;
-  std::uint32_t min_hops = 0;
-  std::uint32_t stale_sends = 0;
-  std::vector<NodeId> visited;
-};
-
-// Routes calls: each arrives at its entry server and is routed by every listed strategy.
-class CallRouting {
+// The ns-3 world as call routing sees it.
+class Ns3CallHost final : public CallHost {
  public:
-  CallRouting(const Scenario& s, ns3sim::Ns3World& world, CallWorld& cw)
-      : s_(s), world_(world), cw_(cw), calls_(harness::ExpandCalls(s)) {}
-
-  void Schedule() {
-    if (!calls_.empty()) world_.At(calls_.front().at, [this] { Pump(); });
-  }
+  explicit Ns3CallHost(ns3sim::Ns3World& world) : world_(world) {}
+  Duration Now() const override { return world_.Now(); }
+  void At(Duration at, std::function<void()> fn) override { world_.At(at, std::move(fn)); }
+  const Engine* engine(NodeId node) const override { return world_.engine(node); }
 
  private:
-  void Pump() {
-    const Duration now = world_.Now();
-    while (next_ < calls_.size() && calls_[next_].at <= now) Place(next_++);
-    if (next_ < calls_.size()) world_.At(calls_[next_].at, [this] { Pump(); });
-  }
-
-  void Place(std::size_t i) {
-    const harness::PlannedCall& pc = calls_[i];
-    const Duration now = world_.Now();
-    cw_.rec.Placed(pc);
-    // A dead entry server does not take calls: the caller's trunk fails over to the next one.
-    const auto& entries = s_.calls->nodes;
-    const auto first = std::find(entries.begin(), entries.end(), pc.entry) - entries.begin();
-    NodeId entry = kNoNode;
-    for (std::size_t k = 0; k < entries.size() && entry == kNoNode; ++k) {
-      const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
-      if (cw_.reach.Up(n)) entry = n;
-    }
-    const std::string aor = scenario::GeneratedAorName(pc.aor);
-    if (entry == kNoNode || !cw_.truth.Registered(aor, now)) {
-      cw_.rec.Unroutable(pc);
-      return;
-    }
-    for (scenario::RoutingStrategy st : s_.calls->strategies) {
-      auto c = std::make_shared<CallInFlight>(CallInFlight{i, st, entry, 0, 0, 0, {}});
-      c->min_hops = cw_.truth.Holds(aor, entry, now) ? 0 : 1;
-      c->visited.push_back(entry);
-      Arrive(c);
-    }
-  }
-
-  void Finish(const CallInFlight& c, harness::CallOutcome outcome) {
-    cw_.rec.Finished(c.strategy, calls_[c.call], outcome, c.hops, c.min_hops, c.stale_sends);
-  }
-
-  void Arrive(const std::shared_ptr<CallInFlight>& c) {
-    const Duration now = world_.Now();
-    const std::string aor = scenario::GeneratedAorName(calls_[c->call].aor);
-    if (cw_.truth.Holds(aor, c->at, now)) return Finish(*c, harness::CallOutcome::kCompleted);
-    if (c->hops >= s_.calls->hop_limit) return Finish(*c, harness::CallOutcome::kHopLimit);
-    const Engine* e = world_.engine(c->at);
-    assert(e != nullptr);
-    const harness::Hop hop = harness::NextHop(c->strategy, *e, c->at, aor, s_.topology.node_count());
-    if (!cw_.reach.Reaches(c->at, hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
-    ++c->hops;
-    world_.At(now + HopDelay(s_, c->at, hop.to), [this, c, hop, aor] {
-      if (!cw_.reach.Up(hop.to)) return Finish(*c, harness::CallOutcome::kFailedHop);
-      if (std::find(c->visited.begin(), c->visited.end(), hop.to) != c->visited.end()) {
-        return Finish(*c, harness::CallOutcome::kLooped);
-      }
-      if (hop.from_location && !cw_.truth.Holds(aor, hop.to, world_.Now())) ++c->stale_sends;
-      c->at = hop.to;
-      c->visited.push_back(hop.to);
-      Arrive(c);
-    });
-  }
-
-  const Scenario& s_;
   ns3sim::Ns3World& world_;
-  CallWorld& cw_;
-  const std::vector<harness::PlannedCall> calls_;
-  std::size_t next_ = 0;
 };
 
 }  // namespace
@@ -265,9 +133,12 @@ Status CheckNs3Support(const Scenario& s) {
   probe.node_id = 1;
   probe.incarnation = 1;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
-  if (s.engine.membership != MembershipSource::kHeartbeat) {
-    return Status::InvalidArgument(s.file + ": engine.membership: the ns-3 backend has no membership service; use heartbeat");
+  if (s.membership.source == MembershipSource::kTransport) {
+    return Where(s, s.membership.pos, "cluster.membership",
+                 "the ns-3 backend has no membership service: the engines' heartbeats are the membership "
+                 "(write heartbeat, or run this scenario with --backend inproc)");
   }
+  if (Status st = RefuseFrameFaults(s, "ns-3"); !st.ok()) return st;
   if (s.engine.max_frame_bytes > ns3t::kMaxUdpPayload) {
     // Ns3World::Build refuses it too, but without saying where: say it here, before anything runs.
     return Where(s, s.EnginePos("max_frame_bytes"), "engine.max_frame_bytes",
@@ -339,13 +210,16 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   std::size_t next = 0;
   std::function<void()> pump = [&] {
     const Duration now = world->Now();
-    while (next < plan.size() && plan[next].at <= now) MakeChange(plan[next++], *world, rec, calls.get());
+    for (; next < plan.size() && plan[next].at <= now; ++next) {
+      MakeChange(plan[next], world->engine(plan[next].node), now, rec, calls.get());
+    }
     if (next < plan.size()) world->At(plan[next].at, pump);
   };
   if (!plan.empty()) world->At(plan.front().at, pump);
+  Ns3CallHost call_host(*world);
   std::optional<CallRouting> routing;
   if (calls) {
-    routing.emplace(s, *world, *calls);
+    routing.emplace(s, call_host, *calls);
     routing->Schedule();
   }
 
@@ -415,6 +289,10 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
     calls->rec.AddMetrics(&outcome->result.metrics);
     outcome->result.calls = calls->rec.summary();
   }
+  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
+    if (const Engine* e = world->engine(n)) return e->Members();
+    return std::nullopt;
+  });
   outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
   outcome->info.backend = "ns3";
   outcome->info.seed = s.seed;

@@ -130,6 +130,14 @@ std::vector<MetricInfo> BuildMetrics() {
   }
   m.push_back({"calls.location.extra_hops_vs_blind_peer", MetricKind::kNumber,
                "location's mean extra hops divided by blind-peer's (below 1: location does better)"});
+  // The nodes' own reports at the end, beside the oracle's verdict (sim/runner/src/run_steps.h,
+  // AddEndStateMetrics): what an oracle that compares values cannot see.
+  m.push_back({"disagreeing_nodes", MetricKind::kCount,
+               "live nodes whose view digest differs from that of the lowest-numbered live node they "
+               "reach both ways at the end, or (ns3, inproc) whose membership is not exactly those nodes"});
+  m.push_back({"frames_refused_auth", MetricKind::kCount,
+               "frames refused as bad_mac, unknown_key, unauthenticated or auth_not_configured, all nodes"});
+  m.push_back({"changes_refused", MetricKind::kCount, "planned changes the engines refused (bounds)"});
   return m;
 }
 

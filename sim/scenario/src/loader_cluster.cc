@@ -11,11 +11,12 @@ namespace pbxstate::scenario::detail {
 void Loader::ReadCluster(const Field& f) {
   MapReader m(f, d_, "a mapping with 'nodes' or 'sites'");
   if (!m.ok()) return;
-  m.AllowOnly({"nodes", "sites", "auth"});
+  m.AllowOnly({"nodes", "sites", "auth", "membership", "views", "view_delay"});
   if (auto a = m.Get("auth")) {
     auth_field_ = *a;
     if (auto v = ReadBool(*a, d_)) s_.auth = *v;
   }
+  ReadMembership(m);
   auto nodes = m.Get("nodes");
   auto sites = m.Get("sites");
   if (nodes && sites) {
@@ -120,16 +121,53 @@ std::optional<std::string> Loader::ReadSiteLabel(MapReader& sm, std::map<std::st
   return name;
 }
 
+void Loader::ReadMembership(MapReader& m) {
+  Membership& ms = s_.membership;
+  if (auto f = m.Get("membership")) {
+    ms.pos = PosOf(*f);
+    if (auto v = ReadEnum(*f, d_, {"transport", "heartbeat"})) ms.source = static_cast<MembershipSource>(*v);
+  }
+  const bool transport = ms.source == MembershipSource::kTransport;
+  if (auto f = m.Get("views")) {
+    if (!transport) {
+      d_.Error(f->mark, f->path, "views are formed by a membership service; expected membership: transport beside it");
+    } else if (auto v = ReadEnum(*f, d_, {"consistent", "per_node"})) {
+      ms.views = static_cast<ViewModel>(*v);
+    }
+  }
+  if (auto f = m.Get("view_delay")) {
+    if (!transport) {
+      d_.Error(f->mark, f->path, "views are formed by a membership service; expected membership: transport beside it");
+    } else if (auto v = ReadDuration(*f, d_, 0ms, kMaxNetworkDelay)) {
+      ms.view_delay = *v;
+    }
+  }
+}
+
+bool Loader::ReadFrameFaults(MapReader& m, FrameFaults& f) {
+  bool ok = m.ReadIfPresent("duplicate", f.duplicate, ShareOf(d_, "a duplication share"));
+  ok = m.ReadIfPresent("reorder", f.reorder, ShareOf(d_, "a reordering share")) && ok;
+  ok = m.ReadIfPresent("reorder_delay", f.reorder_delay, DurationIn(d_, 0ms, kMaxNetworkDelay)) && ok;
+  for (const char* key : {"duplicate", "reorder"}) {
+    if (auto k = m.Get(key)) {
+      f.pos = PosOf(*k);
+      break;
+    }
+  }
+  return ok;
+}
+
 std::optional<LanParams> Loader::ReadLan(const Field& f, const LanParams& base) {
-  MapReader m(f, d_, "a LAN: a mapping with delay, bandwidth, loss");
+  MapReader m(f, d_, "a LAN: a mapping with delay, bandwidth, loss, duplicate, reorder, reorder_delay");
   if (!m.ok()) return std::nullopt;
-  bool ok = m.AllowOnly({"delay", "bandwidth", "loss"});
+  bool ok = m.AllowOnly({"delay", "bandwidth", "loss", "duplicate", "reorder", "reorder_delay"});
   LanParams lan = base;
   ok = m.ReadIfPresent("delay", lan.delay, DurationIn(d_, 0ms, kMaxNetworkDelay)) && ok;
   ok = m.ReadIfPresent("bandwidth", lan.bandwidth_bps,
                        BandwidthIn(d_, kMinBandwidth, kMaxBandwidth)) &&
        ok;
   ok = m.ReadIfPresent("loss", lan.loss, ShareOf(d_, "a loss")) && ok;
+  ok = ReadFrameFaults(m, lan.frames) && ok;
   if (!ok) return std::nullopt;
   return lan;
 }
@@ -142,6 +180,7 @@ std::optional<LinkParams> Loader::ReadLinkParams(MapReader& m, const LinkParams&
   ok = m.ReadIfPresent("bandwidth", link.bandwidth_bps,
                        BandwidthIn(d_, kMinBandwidth, kMaxBandwidth)) &&
        ok;
+  ok = ReadFrameFaults(m, link.frames) && ok;
   if (!ok) return std::nullopt;
   if (link.jitter > link.delay) {
     const std::optional<Field> jitter_field = m.Get("jitter");
@@ -171,8 +210,8 @@ void Loader::ReadNetwork(const std::optional<Field>& f) {
         d_.Error(v->mark, v->path,
                  "network.wan needs cluster.sites; expected no wan in the one-LAN form");
       } else {
-        MapReader wm(*v, d_, "a link: a mapping with delay, jitter, loss, bandwidth");
-        if (wm.ok() && wm.AllowOnly({"delay", "jitter", "loss", "bandwidth"})) {
+        MapReader wm(*v, d_, "a link: a mapping with delay, jitter, loss, bandwidth, duplicate, reorder, reorder_delay");
+        if (wm.ok() && wm.AllowOnly({"delay", "jitter", "loss", "bandwidth", "duplicate", "reorder", "reorder_delay"})) {
           if (auto link = ReadLinkParams(wm, wan_default)) wan_default = *link;
         }
       }
@@ -201,8 +240,8 @@ void Loader::CheckNetworkWithoutCluster(MapReader& m, const LanParams& lan_defau
   if (auto v = m.Get("links")) {
     if (auto items = ReadList(*v, d_, "a list of links", 0, 1000)) {
       for (const Field& item : *items) {
-        MapReader lm(item, d_, "a link: a mapping with between, delay, jitter, loss, bandwidth");
-        if (lm.ok() && lm.AllowOnly({"between", "delay", "jitter", "loss", "bandwidth"})) {
+        MapReader lm(item, d_, "a link: a mapping with between, delay, jitter, loss, bandwidth, duplicate, reorder, reorder_delay");
+        if (lm.ok() && lm.AllowOnly({"between", "delay", "jitter", "loss", "bandwidth", "duplicate", "reorder", "reorder_delay"})) {
           ReadLinkParams(lm, wan_default);
         }
       }
@@ -241,9 +280,9 @@ void Loader::ReadLinks(const Field& f, const LinkParams& wan_default) {
   if (!items) return;
   std::map<std::pair<std::size_t, std::size_t>, int> seen;  // pair -> line
   for (const Field& item : *items) {
-    MapReader lm(item, d_, "a link: a mapping with between, delay, jitter, loss, bandwidth");
+    MapReader lm(item, d_, "a link: a mapping with between, delay, jitter, loss, bandwidth, duplicate, reorder, reorder_delay");
     if (!lm.ok()) continue;
-    lm.AllowOnly({"between", "delay", "jitter", "loss", "bandwidth"});
+    lm.AllowOnly({"between", "delay", "jitter", "loss", "bandwidth", "duplicate", "reorder", "reorder_delay"});
     auto between = lm.Require("between", "the two sites it joins, e.g. [paris, lyon]");
     std::optional<std::pair<std::size_t, std::size_t>> pair;
     if (between) pair = ReadLinkEnds(*between, seen);

@@ -160,9 +160,13 @@ bool Loader::ReadNodeAction(const std::string& action, const Field& v, bool ok, 
 }
 
 bool Loader::ReadDegrade(const Field& v, bool ok, Fault& fault) {
-  MapReader dm(v, d_, "a mapping with site or link and delay, jitter, loss or bandwidth");
+  MapReader dm(v, d_,
+               "a mapping with site or link and delay, jitter, loss, bandwidth, duplicate, reorder or "
+               "reorder_delay");
   if (!dm.ok()) return false;
-  ok = dm.AllowOnly({"site", "link", "delay", "jitter", "loss", "bandwidth"}) && ok;
+  ok = dm.AllowOnly({"site", "link", "delay", "jitter", "loss", "bandwidth", "duplicate", "reorder",
+                     "reorder_delay"}) &&
+       ok;
   Degrade dg;
   auto target = ReadTarget(dm, v);
   if (target) dg.target = *target; else ok = false;
@@ -181,8 +185,14 @@ bool Loader::ReadDegrade(const Field& v, bool ok, Fault& fault) {
   ok = dm.ReadIfPresent("bandwidth", dg.bandwidth_bps,
                         BandwidthIn(d_, kMinBandwidth, kMaxBandwidth)) &&
        ok;
-  if (ok && !dg.delay && !dg.jitter && !dg.loss && !dg.bandwidth_bps) {
-    d_.Error(v.mark, v.path, "expected at least one of delay, jitter, loss or bandwidth to change");
+  ok = dm.ReadIfPresent("duplicate", dg.duplicate, ShareOf(d_, "a duplication share")) && ok;
+  ok = dm.ReadIfPresent("reorder", dg.reorder, ShareOf(d_, "a reordering share")) && ok;
+  ok = dm.ReadIfPresent("reorder_delay", dg.reorder_delay, DurationIn(d_, 0ms, kMaxNetworkDelay)) && ok;
+  if (ok && !dg.delay && !dg.jitter && !dg.loss && !dg.bandwidth_bps && !dg.duplicate && !dg.reorder &&
+      !dg.reorder_delay) {
+    d_.Error(v.mark, v.path,
+             "expected at least one of delay, jitter, loss, bandwidth, duplicate, reorder or reorder_delay to "
+             "change");
     ok = false;
   }
   if (ok && target && !CheckDegradeJitter(v, *target, dg)) ok = false;

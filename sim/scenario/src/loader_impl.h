@@ -94,6 +94,10 @@ class Loader {
       const Field& between, std::map<std::pair<std::size_t, std::size_t>, int>& seen);
   std::optional<LanParams> ReadLan(const Field& f, const LanParams& base);
   std::optional<LinkParams> ReadLinkParams(MapReader& m, const LinkParams& base);
+  // duplicate, reorder, reorder_delay of a LAN or link mapping into `f` (kFrameFaultKeys).
+  bool ReadFrameFaults(MapReader& m, FrameFaults& f);
+  // cluster.membership, views, view_delay.
+  void ReadMembership(MapReader& m);
   // The index of the site `end` names; nullopt after "expected a site name".
   std::optional<std::size_t> ReadSiteName(const Field& end);
   // Broadcast does not cross sites.

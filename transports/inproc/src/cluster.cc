@@ -172,6 +172,8 @@ class Cluster::Impl {
     std::size_t group = 0;
     std::vector<NodeId> last_view;  // kTransport: the view last queued for this node
     std::size_t view_group = 0;     // TransportViews::kConsistent: index of its group
+    std::int64_t last_arrival = 0;  // the latest arrival (ns) of any frame queued to it
+    std::int64_t view_due = 0;      // kTransport: when the view last queued for it is installed
   };
 
   struct Event {
@@ -197,7 +199,9 @@ class Cluster::Impl {
 
   WallTime WallNow() const { return Epoch() + (now_ - MonoTime{}); }
 
-  Status RunUntil(MonoTime target) {
+  // Runs the events due at or before `target` (`inclusive`) or strictly before it, then sets
+  // now to `target`.
+  Status RunUntil(MonoTime target, bool inclusive = true) {
     INPROC_CHECK(!in_callback_);
     if (target < now_) return Status::InvalidArgument("RunUntil: target is before now()");
     std::int64_t instant = Ns(now_);
@@ -214,7 +218,7 @@ class Cluster::Impl {
         take_wakeup = have_wakeup;
       }
       std::int64_t at = take_wakeup ? std::get<0>(*wakeups_.begin()) : queue_.top().at;
-      if (at > Ns(target)) break;
+      if (at > Ns(target) || (!inclusive && at == Ns(target))) break;
       INPROC_CHECK(at >= Ns(now_));
       if (at != instant) {
         instant = at;
@@ -283,12 +287,17 @@ class Cluster::Impl {
     auto frame = std::make_shared<const std::vector<std::uint8_t>>(bytes.begin(), bytes.end());
     if (to) {
       sender.counters.unicasts++;
+      sender.counters.copies_addressed++;
+      sender.counters.bytes_addressed += bytes.size();
       Route(from, *to, frame, hash);
     } else {
       sender.counters.broadcasts++;
       // A broadcast reaches the members of the medium: nodes that are down are not on it.
       for (std::size_t j = 0; j < nodes_.size(); ++j) {
-        if (j != from && nodes_[j].engine) Route(from, j, frame, hash);
+        if (j == from || !nodes_[j].engine) continue;
+        sender.counters.copies_addressed++;
+        sender.counters.bytes_addressed += bytes.size();
+        Route(from, j, frame, hash);
       }
     }
     return SendStatus::kOk;
@@ -305,6 +314,21 @@ class Cluster::Impl {
     if (copies == 2) nodes_[from].counters.duplicates_made++;
     for (int c = 0; c < copies; ++c) {
       std::int64_t delay = f.delay.count() + net_rng_.Between(0, f.jitter.count());
+      // kConsistent: a frame sent in a view reaches a member after that member has the view (its
+      // install may wait for the old view's frames): CPG's agreed order of views and messages.
+      if (options_.membership == MembershipSource::kTransport &&
+          options_.transport_views == TransportViews::kConsistent) {
+        delay = std::max(delay, nodes_[to].view_due - Ns(now_));
+      }
+      if (f.bandwidth_bps != 0) {
+        // The copy waits for the link to finish the frames ahead of it, then takes its own
+        // transmission time; only then does its delay start.
+        std::int64_t& free_at = free_at_[from][to];
+        const auto transmit = static_cast<std::int64_t>(
+            (static_cast<Uint128>(bytes.size()) * 8 * 1'000'000'000 + f.bandwidth_bps - 1) / f.bandwidth_bps);
+        free_at = std::max(free_at, Ns(now_)) + transmit;
+        delay += free_at - Ns(now_);
+      }
       if (net_rng_.Chance(f.reorder)) {
         delay += f.reorder_delay.count();
         nodes_[from].counters.reordered++;
@@ -314,6 +338,7 @@ class Cluster::Impl {
         continue;
       }
       Event ev{Ns(now_) + delay, seq_++, true, from, to, nodes_[to].generation, frame, hash, nullptr};
+      nodes_[to].last_arrival = std::max(nodes_[to].last_arrival, ev.at);
       queue_.push(std::move(ev));
       frames_queued_++;
       nodes_[from].frames_in_flight++;
@@ -432,7 +457,13 @@ class Cluster::Impl {
       auto view = std::make_shared<MembershipView>();
       view->view_id = ++view_counter_;
       view->members = std::move(members);
-      Event ev{Ns(now_) + options_.membership_delay.count(), seq_++, false, i, i, n.generation, nullptr, 0,
+      // kConsistent keeps CPG's virtual synchrony: a node gets its new view only after every frame
+      // already on its way to it (all sent in the old view), so the members that move to a view
+      // together have delivered the same frames of the old one.
+      std::int64_t at = Ns(now_) + options_.membership_delay.count();
+      if (options_.transport_views == TransportViews::kConsistent) at = std::max(at, n.last_arrival);
+      n.view_due = at;
+      Event ev{at, seq_++, false, i, i, n.generation, nullptr, 0,
                std::move(view)};
       queue_.push(std::move(ev));
     }
@@ -478,9 +509,11 @@ class Cluster::Impl {
     n.engine->SetListener(n.listener.get());
     TraceEvent te = MakeTrace(TraceKind::kStart, i);
     Trace(te);
+    // The views first, as CPG joins a process before it sends: what Start() sends is sent in the
+    // view that holds the new node (and, kConsistent, waits for no frame of the old views).
+    RecomputeViews();
     n.engine->Start();
     starting_ = kNone;
-    RecomputeViews();
     return Status::Ok();
   }
 
@@ -500,6 +533,8 @@ class Cluster::Impl {
     cut_.emplace_back(nodes_.size(), false);
     for (auto& row : link_counters_) row.emplace_back();
     link_counters_.emplace_back(nodes_.size());
+    for (auto& row : free_at_) row.push_back(0);
+    free_at_.emplace_back(nodes_.size(), 0);
     Status s = StartNode(i);
     if (!s.ok()) {
       // Undo: the node never existed.
@@ -510,6 +545,8 @@ class Cluster::Impl {
       for (auto& row : cut_) row.pop_back();
       link_counters_.pop_back();
       for (auto& row : link_counters_) row.pop_back();
+      free_at_.pop_back();
+      for (auto& row : free_at_) row.pop_back();
       return s;
     }
     if (index) *index = i;
@@ -604,6 +641,8 @@ class Cluster::Impl {
   std::vector<std::vector<LinkFaults>> links_;
   std::vector<std::vector<bool>> cut_;
   std::vector<std::vector<LinkCounters>> link_counters_;
+  // Per directed link with a bandwidth: the instant (ns) it has sent every frame queued on it.
+  std::vector<std::vector<std::int64_t>> free_at_;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::set<std::tuple<std::int64_t, std::uint64_t, std::size_t>> wakeups_;
   std::size_t frames_queued_ = 0;
@@ -651,6 +690,7 @@ Status Cluster::Advance(Duration d) {
 }
 
 Status Cluster::RunUntil(MonoTime at) { return impl_->RunUntil(at); }
+Status Cluster::RunBefore(MonoTime at) { return impl_->RunUntil(at, /*inclusive=*/false); }
 MonoTime Cluster::now() const { return impl_->now_; }
 WallTime Cluster::wall_now() const { return impl_->WallNow(); }
 WallTime Cluster::Epoch() { return WallTime(std::chrono::seconds(kEpochSeconds)); }
@@ -681,6 +721,22 @@ Status Cluster::CutLink(std::size_t from, std::size_t to) {
   INPROC_CHECK(!impl_->in_callback_);
   if (from >= size() || to >= size() || from == to) return Status::InvalidArgument("CutLink: bad link");
   impl_->cut_[from][to] = true;
+  impl_->RecomputeViews();
+  return Status::Ok();
+}
+
+Status Cluster::CutLinks(const std::vector<std::size_t>& from, const std::vector<std::size_t>& to) {
+  INPROC_CHECK(!impl_->in_callback_);
+  for (const auto* side : {&from, &to}) {
+    for (std::size_t i : *side) {
+      if (i >= size()) return Status::InvalidArgument("CutLinks: no node " + std::to_string(i));
+    }
+  }
+  for (std::size_t a : from) {
+    for (std::size_t b : to) {
+      if (a != b) impl_->cut_[a][b] = true;
+    }
+  }
   impl_->RecomputeViews();
   return Status::Ok();
 }

@@ -52,6 +52,7 @@ struct Check {
 
   // Whether `observed` (in the same base unit) satisfies the check.
   bool Holds(double observed) const;
+  friend bool operator==(const Check&, const Check&) = default;
 };
 
 struct CheckSyntaxError {

@@ -38,6 +38,7 @@ inline constexpr Duration kMaxNetworkDelay = 10s;
 struct SourcePos {
   int line = 0;
   int column = 0;
+  friend bool operator==(const SourcePos&, const SourcePos&) = default;
 };
 
 enum class TransportMode {
@@ -47,11 +48,25 @@ enum class TransportMode {
 };
 std::string_view TransportModeName(TransportMode mode);
 
+// What a LAN or link does to single frames beyond losing them: deliver some twice, hold some
+// back so later ones overtake them. Honoured by the inproc backend; ns-3 and netns refuse a
+// scenario that asks for either (scenarios/README.md, "Backends").
+struct FrameFaults {
+  double duplicate = 0.0;                    // fraction of frames delivered twice, 0..1
+  double reorder = 0.0;                      // fraction of frames held back by reorder_delay, 0..1
+  Duration reorder_delay = 20ms;             // on top of the frame's delay
+  SourcePos pos;                             // where a duplicate or reorder key was written
+  bool any() const { return duplicate > 0 || reorder > 0; }
+  friend bool operator==(const FrameFaults&, const FrameFaults&) = default;
+};
+
 // One site's LAN: every frame between two nodes of the site crosses it.
 struct LanParams {
   Duration delay = 100us;
   std::uint64_t bandwidth_bps = 1'000'000'000;
   double loss = 0.0;  // fraction of frames lost, 0..1
+  FrameFaults frames;
+  friend bool operator==(const LanParams&, const LanParams&) = default;
 };
 
 // The path between two sites' LANs. Jitter adds a uniform [-jitter, +jitter] to the delay per
@@ -61,6 +76,8 @@ struct LinkParams {
   Duration jitter = 0ms;
   double loss = 0.0;
   std::uint64_t bandwidth_bps = 100'000'000;
+  FrameFaults frames;
+  friend bool operator==(const LinkParams&, const LinkParams&) = default;
 };
 
 struct Site {
@@ -69,6 +86,7 @@ struct Site {
   NodeId first_node = 1;  // the site holds first_node .. first_node + node_count - 1
   LanParams lan;
   SourcePos pos;
+  friend bool operator==(const Site&, const Site&) = default;
 };
 
 // Sites are indices into Topology::sites; a < b.
@@ -76,6 +94,7 @@ struct SiteLink {
   std::size_t a = 0;
   std::size_t b = 0;
   LinkParams params;
+  friend bool operator==(const SiteLink&, const SiteLink&) = default;
 };
 
 struct Topology {
@@ -90,6 +109,7 @@ struct Topology {
   const SiteLink* FindLink(std::size_t a, std::size_t b) const;
   // Index of the site called `name`, or nullopt.
   std::optional<std::size_t> FindSite(std::string_view name) const;
+  friend bool operator==(const Topology&, const Topology&) = default;
 };
 
 // --- workload ---
@@ -105,6 +125,7 @@ struct Mix {
   double device = 1.0;
   double mwi = 0.0;
   double registration = 0.0;
+  friend bool operator==(const Mix&, const Mix&) = default;
 };
 
 // Device-state changes at `rate_per_s` across `nodes` (all nodes when empty) from `at` for
@@ -113,6 +134,7 @@ struct CallStorm {
   Duration length{};
   double rate_per_s = 0;
   std::vector<NodeId> nodes;
+  friend bool operator==(const CallStorm&, const CallStorm&) = default;
 };
 
 // `node` re-registers AORs homed on it at `rate_per_s`: `count` of them, or all when 0.
@@ -120,30 +142,36 @@ struct RegistrationStorm {
   NodeId node = kNoNode;
   double rate_per_s = 0;
   std::uint32_t count = 0;
+  friend bool operator==(const RegistrationStorm&, const RegistrationStorm&) = default;
 };
 
 struct Burst {
   Duration at{};
   std::variant<CallStorm, RegistrationStorm> what;
   SourcePos pos;
+  friend bool operator==(const Burst&, const Burst&) = default;
 };
 
 struct DeviceChange {
   std::string device;  // "Custom:mystate", "PJSIP/alice"
   DeviceState state = DeviceState::kNotInUse;
+  friend bool operator==(const DeviceChange&, const DeviceChange&) = default;
 };
 struct MailboxChange {
   std::string mailbox;  // "1000@default"
   MailboxCounts counts;
+  friend bool operator==(const MailboxChange&, const MailboxChange&) = default;
 };
 struct RegistrationSet {
   std::string aor;
   std::string contact;
   Duration expires{};  // from the moment of the change
   ContactStatus status = ContactStatus::kReachable;
+  friend bool operator==(const RegistrationSet&, const RegistrationSet&) = default;
 };
 struct RegistrationRemove {
   std::string aor;
+  friend bool operator==(const RegistrationRemove&, const RegistrationRemove&) = default;
 };
 
 // One explicit change, made by `node` at `at`.
@@ -152,6 +180,7 @@ struct TimedChange {
   NodeId node = kNoNode;
   std::variant<DeviceChange, MailboxChange, RegistrationSet, RegistrationRemove> what;
   SourcePos pos;
+  friend bool operator==(const TimedChange&, const TimedChange&) = default;
 };
 
 // Registration churn over the generated AORs (scenarios/README.md, "churn"): every AOR
@@ -167,6 +196,7 @@ struct Churn {
   double lapse_per_s = 0;
   Duration lapse_expiry = 10s;
   SourcePos pos;
+  friend bool operator==(const Churn&, const Churn&) = default;
 };
 
 // Generated keys are named by GeneratedDeviceName() and friends, indices from 0.
@@ -188,6 +218,7 @@ struct Workload {
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
   std::optional<Churn> churn;            // owns the AORs' registrations when set
+  friend bool operator==(const Workload&, const Workload&) = default;
 };
 
 // --- calls ---
@@ -210,6 +241,7 @@ struct CallBurst {
   Duration length{};
   double rate_per_s = 0;
   SourcePos pos;
+  friend bool operator==(const CallBurst&, const CallBurst&) = default;
 };
 
 // Calls for generated AORs arrive at entry servers, evenly spaced, each for an AOR drawn with
@@ -224,6 +256,7 @@ struct Calls {
   std::vector<RoutingStrategy> strategies{RoutingStrategy::kBlindPeer, RoutingStrategy::kLocation};
   std::uint32_t hop_limit = 0;  // hops a call may take; after loading: nodes - 1 when unset
   SourcePos pos;
+  friend bool operator==(const Calls&, const Calls&) = default;
 };
 
 std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
@@ -245,20 +278,26 @@ std::string ScenarioClusterKey(std::uint64_t seed);
 struct Partition {
   std::vector<std::vector<NodeId>> sides;
   bool one_way = false;
+  friend bool operator==(const Partition&, const Partition&) = default;
 };
 // Ends the partition or isolation in force.
-struct Heal {};
+struct Heal {
+  friend bool operator==(const Heal&, const Heal&) = default;
+};
 // Cuts `node` off from every other node (a partition {node} | rest).
 struct Isolate {
   NodeId node = kNoNode;
+  friend bool operator==(const Isolate&, const Isolate&) = default;
 };
 // The node stops at once: no frames, no timers, state lost.
 struct Crash {
   NodeId node = kNoNode;
+  friend bool operator==(const Crash&, const Crash&) = default;
 };
 // A crashed node starts again with a new incarnation and empty state.
 struct Restart {
   NodeId node = kNoNode;
+  friend bool operator==(const Restart&, const Restart&) = default;
 };
 
 // A site's LAN (site index; 0 in the one-LAN form) or the link between two sites.
@@ -277,16 +316,46 @@ struct Degrade {
   std::optional<Duration> jitter;  // links only
   std::optional<double> loss;
   std::optional<std::uint64_t> bandwidth_bps;
+  std::optional<double> duplicate;        // FrameFaults, as above
+  std::optional<double> reorder;
+  std::optional<Duration> reorder_delay;
+  bool frame_faults() const { return duplicate.value_or(0) > 0 || reorder.value_or(0) > 0; }
+  friend bool operator==(const Degrade&, const Degrade&) = default;
 };
 // The target's configured parameters again.
 struct Restore {
   NetworkTarget target;
+  friend bool operator==(const Restore&, const Restore&) = default;
 };
 
 struct Fault {
   Duration at{};
   std::variant<Partition, Heal, Isolate, Degrade, Restore, Crash, Restart> what;
   SourcePos pos;
+  friend bool operator==(const Fault&, const Fault&) = default;
+};
+
+// --- membership ---
+
+// How the nodes learn who is in the cluster (cluster.membership and friends).
+enum class ViewModel {
+  // Like Corosync's totem: the nodes that reach each other both ways form disjoint groups, each
+  // member of a group has the same view, and frames do not cross a view's boundary.
+  kConsistent,
+  // Each node's view is every node it reaches both ways; views need not agree, and frames travel
+  // wherever the links let them (harsher than CPG).
+  kPerNode,
+};
+
+struct Membership {
+  // The engines' source; unset: the backend's own (heartbeats in ns-3 and inproc, CPG in netns).
+  std::optional<MembershipSource> source;
+  // With kTransport: how views are formed, and how long after a change of the network a node
+  // gets its new view. Defaults are what CPG does: consistent, at once.
+  ViewModel views = ViewModel::kConsistent;
+  Duration view_delay{};
+  SourcePos pos;  // where cluster.membership was written; 0 when it was not
+  friend bool operator==(const Membership&, const Membership&) = default;
 };
 
 // --- the scenario ---
@@ -305,6 +374,7 @@ struct Scenario {
   // ScenarioClusterKey(seed) of the run's seed; the backends put it in EngineConfig::cluster_keys
   // (ns-3) or in a key file per node (netns). false: frames are unauthenticated.
   bool auth = false;
+  Membership membership;
   TransportMode transport = TransportMode::kMulticast;
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.

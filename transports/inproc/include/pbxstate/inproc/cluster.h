@@ -41,6 +41,10 @@ struct LinkFaults {
   double duplicate = 0.0;              // a frame is delivered twice (each copy gets its own delay)
   double reorder = 0.0;                // a frame is held back by an extra reorder_delay
   Duration reorder_delay = std::chrono::milliseconds(20);
+  // Bits per second, 0 for unlimited. A frame first waits for the frames queued on this link
+  // ahead of it and takes size * 8 / bandwidth to send; its delay starts after that. Each
+  // directed link is a pipe of its own (no medium is shared between links).
+  std::uint64_t bandwidth_bps = 0;
   friend bool operator==(const LinkFaults&, const LinkFaults&) = default;
 };
 
@@ -52,7 +56,9 @@ enum class TransportViews : std::uint8_t {
   kPerNode,
   // Like Corosync's totem: the up nodes split into disjoint groups in which every pair reaches
   // each other both ways (greedily, in index order); every member of a group gets the same view,
-  // and frames cross no group boundary (CPG delivers only within a configuration).
+  // and frames cross no group boundary (CPG delivers only within a configuration). Virtual
+  // synchrony: a node's new view comes after every frame already on its way to it, so nodes
+  // that move to a view together have delivered the same frames of the old one.
   kConsistent,
 };
 
@@ -94,6 +100,9 @@ struct NodeCounters {
   std::uint64_t frames_sent = 0, bytes_sent = 0;          // one per Broadcast/Unicast accepted
   std::uint64_t broadcasts = 0, unicasts = 0;
   std::uint64_t copies_sent = 0;                          // per destination, duplicates included
+  // Per destination the frame was addressed to (every up peer of a broadcast, the peer of a
+  // unicast), before any fault: what a network of unicast links carries.
+  std::uint64_t copies_addressed = 0, bytes_addressed = 0;
   std::uint64_t frames_received = 0, bytes_received = 0;  // handed to this node's engine
   std::uint64_t duplicates_made = 0;                      // extra copies of frames it sent
   std::uint64_t reordered = 0;                            // its frames held back by LinkFaults::reorder
@@ -151,6 +160,10 @@ class Cluster {
   Status Advance(Duration d);
   // Advance(at - now()); `at` before now() is an error.
   Status RunUntil(MonoTime at);
+  // Runs every event due strictly before `at`, then sets now to `at`: what the caller does next
+  // (a fault, a local change) happens at `at` before any frame, view or wakeup due then. `at`
+  // before now() is an error; failures as for Advance.
+  Status RunBefore(MonoTime at);
   // Virtual monotonic time; starts at MonoTime{} (0).
   MonoTime now() const;
   // 2026-01-01T00:00:00Z + (now() - MonoTime{}): every node's Env::WallNow().
@@ -166,6 +179,10 @@ class Cluster {
   // Drops every frame from `from` to `to` (one way: `to` can still reach `from`).
   Status CutLink(std::size_t from, std::size_t to);
   Status RestoreLink(std::size_t from, std::size_t to);
+  // CutLink for every pair (a in `from`, b in `to`, a != b) at once: one topology change (one
+  // round of transport views), however many links. Fails on an index out of range (nothing
+  // changes).
+  Status CutLinks(const std::vector<std::size_t>& from, const std::vector<std::size_t>& to);
   // Removes every partition and cut. Link faults (loss, delay, ...) are untouched.
   void Heal();
   // Faults of one directed link / of every link (including links of nodes added later).
