@@ -58,7 +58,8 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 	struct cli_ctx *ctx = arg;
 	int fd = ctx->a->fd;
 	const struct pbxstate_settings *s = v->settings;
-	const struct pbxstate_node_counters *c = v->counters;
+	const struct pbxstate_local_counters *l = v->local;
+	const struct pbxstate_publish_counters *p = v->published;
 	char eid[32];
 
 	ast_eid_to_str(eid, sizeof(eid), &ast_eid_default);
@@ -72,16 +73,20 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		yes_no(s->subscribe_mwi), s->mailbox_filter.set ? s->mailbox_filter.text : "(all)");
 	ast_cli(fd, "Batch window:         %llu ms\n", (unsigned long long) s->batch_window_ms);
 	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->departure_grace_ms);
-	ast_cli(fd, "Local queue:          %zu of %zu, %llu overflow(s), %llu resync(s)\n", v->queue_depth,
-		v->queue_capacity, (unsigned long long) c->queue_overflows, (unsigned long long) c->resyncs);
+	ast_cli(fd, "Inbox:                %zu of %zu (peak %zu), %llu queued, %llu overflow(s), %llu resync(s)\n",
+		v->inbox.depth, v->inbox.capacity, v->inbox.peak, (unsigned long long) v->inbox.pushed,
+		(unsigned long long) v->inbox.overflows, (unsigned long long) l->resyncs);
 	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",
-		(unsigned long long) c->local_devstate, (unsigned long long) c->local_mwi,
-		(unsigned long long) c->local_contacts, (unsigned long long) c->filtered);
+		(unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
+		(unsigned long long) l->local_contacts, (unsigned long long) l->filtered);
 	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s'\n", yes_no(s->share_registrations),
 		(unsigned long long) s->registration_ttl_ms, s->route);
 	ast_cli(fd, "Into Asterisk:        %llu device state, %llu MWI publications, %llu cache entries cleared, "
-		"%llu held until their origin's EID was known\n", (unsigned long long) c->published_devstate, (unsigned long long) c->published_mwi,
-		(unsigned long long) c->cleared, (unsigned long long) c->unlabeled);
+		"%llu held until their origin's EID was known, %llu kept out by filters\n",
+		(unsigned long long) p->published_devstate, (unsigned long long) p->published_mwi,
+		(unsigned long long) p->cleared, (unsigned long long) p->unlabeled, (unsigned long long) p->filtered);
+	ast_cli(fd, "Engine errors:        %llu; corosync connection attempts %llu\n", (unsigned long long) l->engine_errors,
+		(unsigned long long) v->connect_attempts);
 	if (v->engine) {
 		pbxstate_stats st;
 		pbxstate_digest d;
@@ -92,6 +97,9 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		ast_cli(fd, "Engine:               %llu frames out (%llu bytes), %llu frames in (%llu bytes)\n",
 			(unsigned long long) st.frames_out, (unsigned long long) st.bytes_out,
 			(unsigned long long) st.frames_in, (unsigned long long) st.bytes_in);
+		ast_cli(fd, "Batching:             %llu local changes in %llu update frames, %llu held while CPG was busy\n",
+			(unsigned long long) st.local_changes, (unsigned long long) st.update_frames_sent,
+			(unsigned long long) st.changes_held);
 		ast_cli(fd, "Entries:              %llu device contributions, %llu mailboxes, %llu registrations "
 			"(digest %016llx)\n", (unsigned long long) d.devices, (unsigned long long) d.mailboxes,
 			(unsigned long long) d.registrations, (unsigned long long) d.hash);

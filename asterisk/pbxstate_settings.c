@@ -123,100 +123,108 @@ static int parse_ms(const char *value, uint64_t min, uint64_t max, uint64_t *out
 	errors++; \
 } while (0)
 
+/*! One option of [general] into \a s; returns the number of errors it logged (0 or 1). */
+static int parse_option(const struct ast_variable *v, struct pbxstate_settings *s)
+{
+	char why[200] = "";
+	uint64_t n;
+	int errors = 0;
+
+	if (!strcasecmp(v->name, "group")) {
+		if (ast_strlen_zero(v->value) || strlen(v->value) > PBXSTATE_MAX_GROUP) {
+			BAD(v, "a CPG group name is 1 to %d characters", PBXSTATE_MAX_GROUP);
+		} else {
+			ast_copy_string(s->group, v->value, sizeof(s->group));
+		}
+	} else if (!strcasecmp(v->name, "publish_devstate")) {
+		if (parse_bool(v->value, &s->publish_devstate)) {
+			BAD(v, "expected yes or no");
+		}
+	} else if (!strcasecmp(v->name, "subscribe_devstate")) {
+		if (parse_bool(v->value, &s->subscribe_devstate)) {
+			BAD(v, "expected yes or no");
+		}
+	} else if (!strcasecmp(v->name, "publish_mwi")) {
+		if (parse_bool(v->value, &s->publish_mwi)) {
+			BAD(v, "expected yes or no");
+		}
+	} else if (!strcasecmp(v->name, "subscribe_mwi")) {
+		if (parse_bool(v->value, &s->subscribe_mwi)) {
+			BAD(v, "expected yes or no");
+		}
+	} else if (!strcasecmp(v->name, "device_filter")) {
+		if (filter_set(&s->device_filter, v->value, why, sizeof(why))) {
+			BAD(v, "%s", why);
+		}
+	} else if (!strcasecmp(v->name, "mailbox_filter")) {
+		if (filter_set(&s->mailbox_filter, v->value, why, sizeof(why))) {
+			BAD(v, "%s", why);
+		}
+	} else if (!strcasecmp(v->name, "batch_window_ms")) {
+		if (parse_ms(v->value, 0, MAX_WINDOW_MS, &n)) {
+			BAD(v, "expected milliseconds from 0 to %llu", MAX_WINDOW_MS);
+		} else {
+			s->batch_window_ms = n;
+		}
+	} else if (!strcasecmp(v->name, "departure_grace_ms")) {
+		if (parse_ms(v->value, 0, MAX_GRACE_MS, &n)) {
+			BAD(v, "expected milliseconds from 0 to %llu", MAX_GRACE_MS);
+		} else {
+			s->departure_grace_ms = n;
+		}
+	} else if (!strcasecmp(v->name, "anti_entropy_interval_ms")) {
+		if (parse_ms(v->value, 0, MAX_ANTI_ENTROPY_MS, &n)) {
+			BAD(v, "expected milliseconds from 0 (off) to %llu", MAX_ANTI_ENTROPY_MS);
+		} else {
+			s->anti_entropy_interval_ms = n;
+		}
+	} else if (!strcasecmp(v->name, "max_pending")) {
+		if (parse_ms(v->value, MIN_PENDING, MAX_PENDING, &n)) {
+			BAD(v, "expected a count from %llu to %llu", MIN_PENDING, MAX_PENDING);
+		} else {
+			s->max_pending = (size_t) n;
+		}
+	} else if (!strcasecmp(v->name, "share_registrations")) {
+		if (parse_bool(v->value, &s->share_registrations)) {
+			BAD(v, "expected yes or no");
+		}
+	} else if (!strcasecmp(v->name, "registration_ttl_ms")) {
+		if (parse_ms(v->value, MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS, &n)) {
+			BAD(v, "expected milliseconds from %llu to %llu", MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS);
+		} else {
+			s->registration_ttl_ms = n;
+		}
+	} else if (!strcasecmp(v->name, "route")) {
+		if (strlen(v->value) > PBXSTATE_MAX_ROUTE || strpbrk(v->value, " \t,|")) {
+			BAD(v, "a route is up to %d characters without spaces, commas or bars", PBXSTATE_MAX_ROUTE);
+		} else {
+			ast_copy_string(s->route, v->value, sizeof(s->route));
+		}
+	} else if (!strcasecmp(v->name, "cluster_key_file")) {
+		if (strlen(v->value) >= sizeof(s->key_file)) {
+			BAD(v, "path too long");
+		} else {
+			ast_copy_string(s->key_file, v->value, sizeof(s->key_file));
+		}
+	} else if (!strcasecmp(v->name, "previous_key_file")) {
+		if (strlen(v->value) >= sizeof(s->previous_key_file)) {
+			BAD(v, "path too long");
+		} else {
+			ast_copy_string(s->previous_key_file, v->value, sizeof(s->previous_key_file));
+		}
+	} else {
+		BAD(v, "unknown option (see pbxstate.conf.sample)");
+	}
+	return errors;
+}
+
 static int parse_general(struct ast_config *cfg, struct pbxstate_settings *s)
 {
 	struct ast_variable *v;
 	int errors = 0;
 
 	for (v = ast_variable_browse(cfg, "general"); v; v = v->next) {
-		char why[200] = "";
-		uint64_t n;
-
-		if (!strcasecmp(v->name, "group")) {
-			if (ast_strlen_zero(v->value) || strlen(v->value) > PBXSTATE_MAX_GROUP) {
-				BAD(v, "a CPG group name is 1 to %d characters", PBXSTATE_MAX_GROUP);
-			} else {
-				ast_copy_string(s->group, v->value, sizeof(s->group));
-			}
-		} else if (!strcasecmp(v->name, "publish_devstate")) {
-			if (parse_bool(v->value, &s->publish_devstate)) {
-				BAD(v, "expected yes or no");
-			}
-		} else if (!strcasecmp(v->name, "subscribe_devstate")) {
-			if (parse_bool(v->value, &s->subscribe_devstate)) {
-				BAD(v, "expected yes or no");
-			}
-		} else if (!strcasecmp(v->name, "publish_mwi")) {
-			if (parse_bool(v->value, &s->publish_mwi)) {
-				BAD(v, "expected yes or no");
-			}
-		} else if (!strcasecmp(v->name, "subscribe_mwi")) {
-			if (parse_bool(v->value, &s->subscribe_mwi)) {
-				BAD(v, "expected yes or no");
-			}
-		} else if (!strcasecmp(v->name, "device_filter")) {
-			if (filter_set(&s->device_filter, v->value, why, sizeof(why))) {
-				BAD(v, "%s", why);
-			}
-		} else if (!strcasecmp(v->name, "mailbox_filter")) {
-			if (filter_set(&s->mailbox_filter, v->value, why, sizeof(why))) {
-				BAD(v, "%s", why);
-			}
-		} else if (!strcasecmp(v->name, "batch_window_ms")) {
-			if (parse_ms(v->value, 0, MAX_WINDOW_MS, &n)) {
-				BAD(v, "expected milliseconds from 0 to %llu", MAX_WINDOW_MS);
-			} else {
-				s->batch_window_ms = n;
-			}
-		} else if (!strcasecmp(v->name, "departure_grace_ms")) {
-			if (parse_ms(v->value, 0, MAX_GRACE_MS, &n)) {
-				BAD(v, "expected milliseconds from 0 to %llu", MAX_GRACE_MS);
-			} else {
-				s->departure_grace_ms = n;
-			}
-		} else if (!strcasecmp(v->name, "anti_entropy_interval_ms")) {
-			if (parse_ms(v->value, 0, MAX_ANTI_ENTROPY_MS, &n)) {
-				BAD(v, "expected milliseconds from 0 (off) to %llu", MAX_ANTI_ENTROPY_MS);
-			} else {
-				s->anti_entropy_interval_ms = n;
-			}
-		} else if (!strcasecmp(v->name, "max_pending")) {
-			if (parse_ms(v->value, MIN_PENDING, MAX_PENDING, &n)) {
-				BAD(v, "expected a count from %llu to %llu", MIN_PENDING, MAX_PENDING);
-			} else {
-				s->max_pending = (size_t) n;
-			}
-		} else if (!strcasecmp(v->name, "share_registrations")) {
-			if (parse_bool(v->value, &s->share_registrations)) {
-				BAD(v, "expected yes or no");
-			}
-		} else if (!strcasecmp(v->name, "registration_ttl_ms")) {
-			if (parse_ms(v->value, MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS, &n)) {
-				BAD(v, "expected milliseconds from %llu to %llu", MIN_REGISTRATION_TTL_MS, MAX_REGISTRATION_TTL_MS);
-			} else {
-				s->registration_ttl_ms = n;
-			}
-		} else if (!strcasecmp(v->name, "route")) {
-			if (strlen(v->value) > PBXSTATE_MAX_ROUTE || strpbrk(v->value, " \t,|")) {
-				BAD(v, "a route is up to %d characters without spaces, commas or bars", PBXSTATE_MAX_ROUTE);
-			} else {
-				ast_copy_string(s->route, v->value, sizeof(s->route));
-			}
-		} else if (!strcasecmp(v->name, "cluster_key_file")) {
-			if (strlen(v->value) >= sizeof(s->key_file)) {
-				BAD(v, "path too long");
-			} else {
-				ast_copy_string(s->key_file, v->value, sizeof(s->key_file));
-			}
-		} else if (!strcasecmp(v->name, "previous_key_file")) {
-			if (strlen(v->value) >= sizeof(s->previous_key_file)) {
-				BAD(v, "path too long");
-			} else {
-				ast_copy_string(s->previous_key_file, v->value, sizeof(s->previous_key_file));
-			}
-		} else {
-			BAD(v, "unknown option (see pbxstate.conf.sample)");
-		}
+		errors += parse_option(v, s);
 	}
 	if (!ast_strlen_zero(s->previous_key_file) && ast_strlen_zero(s->key_file)) {
 		ast_log(LOG_ERROR, "%s: option 'previous_key_file' is set without 'cluster_key_file'\n", PBXSTATE_CONFIG_FILE);

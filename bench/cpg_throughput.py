@@ -148,10 +148,21 @@ def fetch_times(cluster, node, op, count):
 
 # ---- throughput and latency -----------------------------------------------------------------------
 
+def corosync_cpu_s(cluster):
+    """User + system CPU seconds of every node's corosync (/proc/<pid>/stat)."""
+    total = 0.0
+    for n in NODES:
+        with open(f"/proc/{cluster.corosync[n].pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure_delivery(cluster, prefix, devices, count, rate, timeout_s):
     """One generate run on node 1 watched by nodes 2 and 3; returns its figures."""
     devices = min(devices, count)
     before = cluster.call(GENERATOR, op="stats")
+    cpu_before = corosync_cpu_s(cluster)
     for n in RECEIVERS:
         cluster.call(n, op="watch", prefix=prefix, devices=devices, count=count)
     max_ms = int(timeout_s * 1000)
@@ -171,8 +182,14 @@ def measure_delivery(cluster, prefix, devices, count, rate, timeout_s):
                              interval=0.1)
     except TestFailure:
         seen = {n: cluster.call(n, op="watch_result", limit=1)["seen"] for n in RECEIVERS}
-        raise TestFailure(f"{prefix}: not every change was delivered everywhere: seen {seen} of {count}")
+        st = {n: cluster.call(n, op="stats") for n in NODES}
+        keys = ("local_changes", "update_frames_sent", "changes_held", "frames_out", "frames_in", "records_applied",
+                "records_stale", "send_queue_overflow", "total_dropped")
+        raise TestFailure(f"{prefix}: not every change was delivered everywhere: seen {seen} of {count}; "
+                          f"engines {({n: {k: st[n]['engine'].get(k) for k in keys} for n in NODES})}; "
+                          f"transports {({n: st[n]['transport'] for n in NODES})}")
     after = cluster.call(GENERATOR, op="stats")
+    corosync_cpu = corosync_cpu_s(cluster) - cpu_before
 
     sent = fetch_times(cluster, GENERATOR, "generate_result", count)
     latencies = []
@@ -199,6 +216,11 @@ def measure_delivery(cluster, prefix, devices, count, rate, timeout_s):
         "per_receiver": per_node,
         "broadcasts": broadcasts,
         "changes_per_broadcast": count / broadcasts if broadcasts else None,
+        "messages_per_s": broadcasts / ((last_delivery - start) / 1e9),
+        # Every corosync's CPU from the first change to the moment this script saw the last delivery
+        # (it polls every 0.1 s: a little idle ring time is in it).
+        "corosync_cpu_us_per_change": corosync_cpu * 1e6 / count,
+        "corosync_cpu_us_per_message": corosync_cpu * 1e6 / broadcasts if broadcasts else None,
         "cpg_try_again": after["transport"]["try_again"] - before["transport"]["try_again"],
         "generator_backpressure_waits": gen["backpressure_waits"],
         "generator_max_lag_ms": gen["max_lag_ns"] / 1e6,
@@ -227,7 +249,8 @@ def run_throughput(cluster, args, report):
             run[mode] = {"engine": engine, "saturated": sat, "moderate": mod}
             print(f"  rep {rep} {mode:24s} saturated {sat['delivered_per_s']:9.0f} changes/s delivered "
                   f"(p50 {sat['p50_ms']:.2f} ms, p99 {sat['p99_ms']:.2f} ms, {sat['changes_per_broadcast']:.1f} "
-                  f"changes/message, {sat['totem_confchgs']} ring changes); at {args.rate}/s: p50 {mod['p50_ms']:.2f} ms, "
+                  f"changes/message, {sat['corosync_cpu_us_per_change']:.0f} us corosync CPU per change, "
+                  f"{sat['totem_confchgs']} ring changes); at {args.rate}/s: p50 {mod['p50_ms']:.2f} ms, "
                   f"p99 {mod['p99_ms']:.2f} ms", flush=True)
         if len(run) == 2:
             run["ratio"] = (run["batched"]["saturated"]["delivered_per_s"]

@@ -3,6 +3,7 @@
 // Everything here is a translation layer: C structs to C++ types and back, callbacks to virtual
 // methods and back, exceptions to return codes. Engine semantics live in the engine.
 #include "pbxstate/c_api.h"
+#include "pbxstate/c_api_host.h"
 
 #include <algorithm>
 #include <array>
@@ -82,6 +83,10 @@ static_assert(AsInt(DropReason::kReplayed) == PBXSTATE_DROP_REPLAYED);
 static_assert(AsInt(DropReason::kUnauthenticated) == PBXSTATE_DROP_UNAUTHENTICATED);
 static_assert(AsInt(DropReason::kAuthNotConfigured) == PBXSTATE_DROP_AUTH_NOT_CONFIGURED);
 static_assert(pbxstate::kClusterKeyBytes == PBXSTATE_CLUSTER_KEY_BYTES);
+static_assert(AsInt(pbxstate::LogLevel::kDebug) == PBXSTATE_LOG_DEBUG);
+static_assert(AsInt(pbxstate::LogLevel::kInfo) == PBXSTATE_LOG_INFO);
+static_assert(AsInt(pbxstate::LogLevel::kWarning) == PBXSTATE_LOG_WARNING);
+static_assert(AsInt(pbxstate::LogLevel::kError) == PBXSTATE_LOG_ERROR);
 static_assert(std::is_same_v<pbxstate_node_id, pbxstate::NodeId>);
 
 // Static names with a guaranteed NUL (the C++ *Name functions return string_views, which need
@@ -306,6 +311,9 @@ struct pbxstate_engine final : pbxstate::Env, pbxstate::ViewListener {
   // The key of the change being reported, NUL-terminated for the C listener. Reserved at create
   // to max_key_bytes so that reporting a change does not allocate.
   std::string change_key;
+  // Set for an engine made by pbxstate::CreateCEngine (c_api_host.h): the C++ Env of a C++ host,
+  // called directly instead of the C callbacks of `env`.
+  pbxstate::Env* host_env = nullptr;
   std::unique_ptr<pbxstate::Engine> engine;
 
   // RAII counters for the callback flags, so that they are reset on every path.
@@ -329,15 +337,26 @@ struct pbxstate_engine final : pbxstate::Env, pbxstate::ViewListener {
   // ---- pbxstate::Env ----
   pbxstate::MonoTime Now() override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->Now();
     return pbxstate::MonoTime(pbxstate::Duration(env.now_ns(env.user)));
   }
   pbxstate::WallTime WallNow() override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->WallNow();
     return pbxstate::WallTime(pbxstate::Duration(env.wall_now_ns(env.user)));
   }
   void ScheduleWakeup(pbxstate::MonoTime at) override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->ScheduleWakeup(at);
     env.schedule_wakeup(env.user, at.time_since_epoch().count());
+  }
+  std::optional<std::size_t> SendBacklog() override {
+    Scope s(&in_env);
+    if (host_env != nullptr) return host_env->SendBacklog();
+    if (env.send_backlog == nullptr) return std::nullopt;
+    const std::int64_t backlog = env.send_backlog(env.user);
+    if (backlog < 0) return std::nullopt;
+    return static_cast<std::size_t>(backlog);
   }
   static pbxstate::SendStatus SendStatusFromC(int rc) {
     switch (rc) {
@@ -349,32 +368,32 @@ struct pbxstate_engine final : pbxstate::Env, pbxstate::ViewListener {
   }
   pbxstate::SendStatus Broadcast(std::span<const std::uint8_t> frame) override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->Broadcast(frame);
     return SendStatusFromC(env.broadcast(env.user, frame.data(), frame.size()));
   }
   pbxstate::SendStatus Unicast(pbxstate::NodeId to, std::span<const std::uint8_t> frame) override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->Unicast(to, frame);
     return SendStatusFromC(env.unicast(env.user, to, frame.data(), frame.size()));
   }
   std::uint64_t Random() override {
     Scope s(&in_env);
+    if (host_env != nullptr) return host_env->Random();
     return env.random(env.user);
   }
   void Log(pbxstate::LogLevel level, std::string_view message) override {
+    if (host_env != nullptr) {
+      Scope s(&in_env);
+      return host_env->Log(level, message);
+    }
     if (env.log == nullptr) return;
     // A fixed buffer: logging must not allocate (it also reports allocation failures).
     char line[1024];
     const std::size_t n = std::min(message.size(), sizeof line - 1);
     if (n > 0) std::memcpy(line, message.data(), n);
     line[n] = '\0';
-    int c_level = PBXSTATE_LOG_ERROR;
-    switch (level) {
-      case pbxstate::LogLevel::kDebug: c_level = PBXSTATE_LOG_DEBUG; break;
-      case pbxstate::LogLevel::kInfo: c_level = PBXSTATE_LOG_INFO; break;
-      case pbxstate::LogLevel::kWarning: c_level = PBXSTATE_LOG_WARNING; break;
-      case pbxstate::LogLevel::kError: c_level = PBXSTATE_LOG_ERROR; break;
-    }
     Scope s(&in_env);
-    env.log(env.user, c_level, line, n);
+    env.log(env.user, pbxstate::CLogLevel(level), line, n);
   }
 
   // ---- pbxstate::ViewListener ----
@@ -495,6 +514,61 @@ int FillOut(const std::vector<Src>& items, T* out, std::size_t capacity, std::si
 
 }  // namespace
 
+namespace {
+
+// pbxstate_engine_create and pbxstate::CreateCEngine: the handle over the C callbacks of `env`
+// or over the C++ Env `host_env` (exactly one of them is set).
+int CreateHandle(const pbxstate_config* cfg, const pbxstate_env* env, pbxstate::Env* host_env, pbxstate_engine** out,
+                 char* errbuf, std::size_t errbuf_len) {
+  if (out != nullptr) *out = nullptr;
+  CopyOut("", errbuf, errbuf_len);
+  auto fail = [&](int rc, std::string_view why) {
+    CopyOut(why, errbuf, errbuf_len);
+    return rc;
+  };
+  if (out == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "out is NULL");
+  if (cfg == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "cfg is NULL");
+  if ((env == nullptr) == (host_env == nullptr)) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env is NULL");
+  try {
+    pbxstate::EngineConfig config;
+    std::string error;
+    if (const int rc = ConfigFromC(*cfg, &config, &error); rc != PBXSTATE_OK) return fail(rc, error);
+    auto handle = std::make_unique<pbxstate_engine>();
+    if (env != nullptr) handle->env = *env;
+    handle->host_env = host_env;
+    handle->change_key.reserve(config.max_key_bytes + 1);
+    const Status status = pbxstate::Engine::Create(config, handle.get(), &handle->engine);
+    if (!status.ok()) return fail(CodeOf(status), status.message());
+    if (handle->engine == nullptr) return fail(PBXSTATE_E_INTERNAL, "engine creation returned no engine");
+    handle->engine->SetListener(handle.get());
+    *out = handle.release();
+    return PBXSTATE_OK;
+  } catch (const std::bad_alloc&) {
+    return fail(PBXSTATE_E_NO_MEMORY, "out of memory");
+  } catch (...) {
+    return fail(PBXSTATE_E_INTERNAL, "unexpected exception inside pbxstate");
+  }
+}
+
+}  // namespace
+
+namespace pbxstate {
+
+int CreateCEngine(const pbxstate_config* cfg, Env* env, pbxstate_engine** out, char* errbuf, std::size_t errbuf_len) {
+  if (env == nullptr) {
+    if (out != nullptr) *out = nullptr;
+    CopyOut("env is NULL", errbuf, errbuf_len);
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  return CreateHandle(cfg, nullptr, env, out, errbuf, errbuf_len);
+}
+
+Engine* EngineOf(pbxstate_engine* engine) { return engine == nullptr ? nullptr : engine->engine.get(); }
+
+int CLogLevel(LogLevel level) { return AsInt(level); }
+
+}  // namespace pbxstate
+
 extern "C" {
 
 const char* pbxstate_strerror(int rc) {
@@ -568,8 +642,6 @@ int pbxstate_engine_create(const pbxstate_config* cfg, const pbxstate_env* env, 
     CopyOut(why, errbuf, errbuf_len);
     return rc;
   };
-  if (out == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "out is NULL");
-  if (cfg == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "cfg is NULL");
   if (env == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env is NULL");
   if (env->now_ns == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env.now_ns is NULL");
   if (env->wall_now_ns == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env.wall_now_ns is NULL");
@@ -577,24 +649,7 @@ int pbxstate_engine_create(const pbxstate_config* cfg, const pbxstate_env* env, 
   if (env->broadcast == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env.broadcast is NULL");
   if (env->unicast == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env.unicast is NULL");
   if (env->random == nullptr) return fail(PBXSTATE_E_INVALID_ARGUMENT, "env.random is NULL");
-  try {
-    pbxstate::EngineConfig config;
-    std::string error;
-    if (const int rc = ConfigFromC(*cfg, &config, &error); rc != PBXSTATE_OK) return fail(rc, error);
-    auto handle = std::make_unique<pbxstate_engine>();
-    handle->env = *env;
-    handle->change_key.reserve(config.max_key_bytes + 1);
-    const Status status = pbxstate::Engine::Create(config, handle.get(), &handle->engine);
-    if (!status.ok()) return fail(CodeOf(status), status.message());
-    if (handle->engine == nullptr) return fail(PBXSTATE_E_INTERNAL, "engine creation returned no engine");
-    handle->engine->SetListener(handle.get());
-    *out = handle.release();
-    return PBXSTATE_OK;
-  } catch (const std::bad_alloc&) {
-    return fail(PBXSTATE_E_NO_MEMORY, "out of memory");
-  } catch (...) {
-    return fail(PBXSTATE_E_INTERNAL, "unexpected exception inside pbxstate");
-  }
+  return CreateHandle(cfg, env, nullptr, out, errbuf, errbuf_len);
 }
 
 void pbxstate_engine_destroy(pbxstate_engine* engine) {
@@ -727,6 +782,14 @@ int pbxstate_engine_on_timer(pbxstate_engine* engine) {
   if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
   return Guard(engine, [&] {
     engine->engine->OnTimer();
+    return static_cast<int>(PBXSTATE_OK);
+  });
+}
+
+int pbxstate_engine_on_send_ready(pbxstate_engine* engine) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  return Guard(engine, [&] {
+    engine->engine->OnSendReady();
     return static_cast<int>(PBXSTATE_OK);
   });
 }
@@ -973,6 +1036,8 @@ int pbxstate_engine_stats(const pbxstate_engine* engine, pbxstate_stats* out) {
   for (std::size_t i = 0; i < s.dropped.size(); ++i) out->dropped[i] = s.dropped[i];
   out->total_dropped = s.total_dropped();
   out->local_changes = s.local_changes;
+  out->update_frames_sent = s.update_frames_sent;
+  out->changes_held = s.changes_held;
   out->records_applied = s.records_applied;
   out->records_stale = s.records_stale;
   out->send_try_again = s.send_try_again;

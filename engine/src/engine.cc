@@ -354,6 +354,7 @@ void Engine::Start() { impl_->Start(); }
 void Engine::OnFrame(NodeId from, std::span<const std::uint8_t> frame) { impl_->OnFrame(from, frame); }
 void Engine::OnMembership(const MembershipView& view) { impl_->OnMembership(view); }
 void Engine::OnTimer() { impl_->OnTimer(); }
+void Engine::OnSendReady() { impl_->OnSendReady(); }
 Status Engine::SetClusterKeys(std::vector<std::string> keys) { return impl_->SetClusterKeys(std::move(keys)); }
 bool Engine::authenticated() const { return impl_->auth_.enabled(); }
 Status Engine::SetDeviceState(std::string_view device, DeviceState state) { return impl_->SetDeviceState(device, state); }

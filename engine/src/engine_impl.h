@@ -224,8 +224,23 @@ class EngineImpl {
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+  // Queues a local change for the other nodes: sent at once when batching is off or the
+  // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
   void FlushPending();
+  // Whether held changes may leave now: the engine's own send queue is empty, the host reports
+  // no backlog (Env::SendBacklog: 0, or cannot tell), and the last UPDATES flush was at least
+  // batch_window ago (pacing).
+  bool TransportReady();
+  // Sets flush_due_ for the held changes: the end of the pacing interval when nothing else
+  // holds them, else held_since_ + batch_window (the upper bound).
+  void ArmFlush();
+  // flush_due_ has come: flush, unless the transport is busy and the bound is still ahead.
+  void FlushHeldIfDue(MonoTime now);
+  // Engine::OnSendReady, and the same after the engine's own send queue drained: the queue first,
+  // then the changes held back.
+  void OnSendReady();
+  void SendHeldChanges();
   void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
@@ -319,7 +334,9 @@ class EngineImpl {
   std::uint64_t flushed_seq_ = 0;     // own changes up to here were put in frames
   std::vector<std::pair<EntryKind, std::uint32_t>> pending_;
   std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
-  std::optional<MonoTime> flush_due_;
+  std::optional<MonoTime> flush_due_;    // when the held changes may leave (ArmFlush)
+  std::optional<MonoTime> held_since_;   // the first change held since the last flush
+  std::optional<MonoTime> paced_until_;  // no UPDATES flush before this (one window after the last)
 
   struct Outgoing {
     NodeId to;  // kNoNode: broadcast

@@ -121,8 +121,11 @@ void EngineImpl::OnTimer() {
   assert(!in_callback_);
   const MonoTime now = env_->Now();
   scheduled_wakeup_.reset();
-  if (flush_due_ && now >= *flush_due_) FlushPending();
-  if (send_retry_due_ && now >= *send_retry_due_) DrainSendQueue();
+  if (flush_due_ && now >= *flush_due_) FlushHeldIfDue(now);
+  if (send_retry_due_ && now >= *send_retry_due_) {
+    DrainSendQueue();
+    SendHeldChanges();
+  }
   ExpireRegistrations(env_->WallNow().time_since_epoch().count());
   if (suspicion_due_ && now >= *suspicion_due_) {
     std::vector<NodeId> suspected;

@@ -131,15 +131,62 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
 void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
   if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
-  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes) {
+  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes || TransportReady()) {
     FlushPending();
-  } else if (!flush_due_) {
-    flush_due_ = env_->Now() + config_.batch_window;
+    return;
+  }
+  // Held: it leaves with the others when the transport is ready (OnSendReady, or the end of the
+  // pacing interval), one window after the first held change at the latest.
+  ++stats_.changes_held;
+  if (!held_since_) held_since_ = env_->Now();
+  ArmFlush();
+}
+
+void EngineImpl::ArmFlush() {
+  assert(held_since_);
+  const MonoTime bound = *held_since_ + config_.batch_window;
+  MonoTime due = bound;
+  // Only the pacing interval holds the changes back: they leave when it ends. Otherwise the
+  // transport is busy and OnSendReady (or the engine's retry) comes first, or the bound.
+  const std::optional<std::size_t> backlog = env_->SendBacklog();
+  if (paced_until_ && *paced_until_ < due && send_queue_.empty() && (!backlog || *backlog == 0)) due = *paced_until_;
+  flush_due_ = due;
+}
+
+bool EngineImpl::TransportReady() {
+  if (!send_queue_.empty()) return false;
+  if (const std::optional<std::size_t> backlog = env_->SendBacklog(); backlog && *backlog != 0) return false;
+  return !paced_until_ || env_->Now() >= *paced_until_;
+}
+
+void EngineImpl::FlushHeldIfDue(MonoTime now) {
+  assert(flush_due_ && now >= *flush_due_);
+  if (held_since_ && now < *held_since_ + config_.batch_window && !TransportReady()) {
+    ArmFlush();  // the transport became busy meanwhile: OnSendReady, or the bound
+  } else {
+    FlushPending();
+  }
+}
+
+void EngineImpl::OnSendReady() {
+  assert(!in_callback_);
+  if (!send_queue_.empty()) DrainSendQueue();
+  SendHeldChanges();
+  Rearm();
+}
+
+void EngineImpl::SendHeldChanges() {
+  if (pending_.empty()) return;
+  if (TransportReady()) {
+    FlushPending();
+  } else if (held_since_) {
+    ArmFlush();  // ready but for the pacing interval: its end
   }
 }
 
 void EngineImpl::FlushPending() {
   flush_due_.reset();
+  held_since_.reset();
   if (pending_.empty()) return;
   const NodeId self = config_.node_id;
   std::vector<codec::Record> records;
@@ -189,12 +236,17 @@ void EngineImpl::FlushPending() {
     for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
     codec::EndFrame(&frame_buf_);
     assert(frame_buf_.size() <= MaxPlainFrameBytes());
+    ++stats_.update_frames_sent;
     Send(kNoNode, frame_buf_);
     from = to;
     i = j;
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
+  // Pacing, for every host: the next flush is at least one window away, so that under load a
+  // window's changes share frames (TransportReady). A lone change after a quiet window still
+  // leaves at once.
+  if (config_.batch_window > 0ms) paced_until_ = env_->Now() + config_.batch_window;
 }
 
 void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {

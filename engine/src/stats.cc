@@ -12,6 +12,8 @@ constexpr EngineStatField kFields[] = {
     {"broadcasts_out", &EngineStats::broadcasts_out},
     {"unicasts_out", &EngineStats::unicasts_out},
     {"local_changes", &EngineStats::local_changes},
+    {"update_frames_sent", &EngineStats::update_frames_sent},
+    {"changes_held", &EngineStats::changes_held},
     {"records_applied", &EngineStats::records_applied},
     {"records_stale", &EngineStats::records_stale},
     {"send_try_again", &EngineStats::send_try_again},

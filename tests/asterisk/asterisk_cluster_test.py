@@ -45,8 +45,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nscluster import (SKIP, NamespaceCluster, TestFailure, check_preconditions, keep_or_remove,  # noqa: E402
-                       run_checked, sh, wait_until)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nscluster import (SKIP, TestFailure, check_preconditions, keep_or_remove, run_checked, sh,  # noqa: E402
+                       wait_until)
+from asterisk_servers import AsteriskServers, eid  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_DIALPLAN = os.path.join(HERE, "..", "..", "asterisk", "extensions.conf.sample")
@@ -67,23 +69,11 @@ AMI_PORT = 5038  # on each namespace's own loopback
 AMI_SECRET = "pbxstate-test"
 
 
-def eid(node):
-    return f"02:00:5e:00:00:{node:02x}"
-
-
-class AsteriskCluster(NamespaceCluster):
+class AsteriskCluster(AsteriskServers):
     def __init__(self, asterisk, module, modules_dir, workdir, with_sip=False):
-        # Process deaths are seen by CPG at once; the token only matters for lost nodes.
-        super().__init__(NODES, workdir, token_ms=1000)
-        self.asterisk = asterisk
+        super().__init__(NODES, workdir, asterisk, modules_dir, {"res_pbxstate.so": module})
         self.module = module
-        self.modules_dir = modules_dir
         self.with_sip = with_sip
-        # Shared, read-only: the XML documentation Asterisk's config framework needs at start.
-        self.data_dir = os.path.join(os.path.dirname(os.path.dirname(asterisk)), "var", "lib", "asterisk")
-
-    def conf_path(self, node):
-        return os.path.join(self.node_dir(node), "etc", "asterisk.conf")
 
     def key_file(self):
         """The cluster key both servers share: 64 hex digits, mode 0600 (the module refuses looser)."""
@@ -104,34 +94,8 @@ class AsteriskCluster(NamespaceCluster):
                     "batch_window_ms = 5\n" + extra)
 
     def write_asterisk_tree(self, node):
-        d = self.node_dir(node)
-        for sub in ("etc", "lib", "db", "spool", "run", "log", "keys", "modules"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        mods = os.path.join(d, "modules")
-        for name in os.listdir(self.modules_dir):
-            dst = os.path.join(mods, name)
-            if name != "res_pbxstate.so" and not os.path.lexists(dst):
-                os.symlink(os.path.join(self.modules_dir, name), dst)
-        dst = os.path.join(mods, "res_pbxstate.so")
-        if os.path.lexists(dst):
-            os.unlink(dst)
-        os.symlink(self.module, dst)
-        etc = os.path.join(d, "etc")
-        with open(self.conf_path(node), "w") as f:
-            f.write("[directories]\n"
-                    f"astetcdir => {etc}\nastmoddir => {mods}\nastvarlibdir => {d}/lib\n"
-                    f"astdbdir => {d}/db\nastkeydir => {d}/keys\nastdatadir => {self.data_dir}\n"
-                    f"astagidir => {d}/lib/agi-bin\nastspooldir => {d}/spool\nastrundir => {d}/run\n"
-                    f"astlogdir => {d}/log\nastsbindir => {os.path.dirname(self.asterisk)}\n"
-                    "[options]\n"
-                    f"entityid = {eid(node)}\n"
-                    "verbose = 3\ndebug = 0\n"
-                    f"systemname = pbx{node}\n")
-        with open(os.path.join(etc, "modules.conf"), "w") as f:
-            mods_list = MODULES + (PJSIP_MODULES if self.with_sip else ())
-            f.write("[modules]\nautoload = no\n" + "".join(f"load => {m}\n" for m in mods_list))
-        with open(os.path.join(etc, "logger.conf"), "w") as f:
-            f.write("[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n")
+        super().write_asterisk_tree(node, MODULES + (PJSIP_MODULES if self.with_sip else ()))
+        etc = self.etc(node)
         with open(os.path.join(etc, "extensions.conf"), "w") as f:
             f.write("[general]\n[globals]\n[default]\n"
                     "exten => 100,hint,Custom:mystate\n"
@@ -181,30 +145,7 @@ class AsteriskCluster(NamespaceCluster):
 
     def start_asterisk(self, node):
         self.write_asterisk_tree(node)
-        # One malloc arena: glibc otherwise gives new threads (the module's, at every load) arenas
-        # of their own, up to 8 per core, whose retained pages look like a leak until they are all
-        # in use (measured: RSS flat at about +16 MB after 40 cycles). With one, RSS is exact.
-        env = dict(os.environ, MALLOC_ARENA_MAX="1")
-        p = self.spawn(node, "asterisk", [self.asterisk, "-C", self.conf_path(node), "-f"], env=env)
-
-        def up():
-            if p.poll() is not None:
-                raise TestFailure(f"asterisk on server {node} exited with {p.returncode} "
-                                  f"(see {self.node_dir(node)}/asterisk.out and log/messages.log)")
-            r = self.cli_raw(node, "core waitfullybooted", timeout=10)
-            return r.returncode == 0
-        wait_until(f"asterisk on server {node} fully booted", up, 60, interval=0.2)
-        return p
-
-    def cli_raw(self, node, command, timeout=20):
-        return subprocess.run([self.asterisk, "-C", self.conf_path(node), "-rx", command], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
-
-    def cli(self, node, command):
-        r = self.cli_raw(node, command)
-        if r.returncode != 0:
-            raise TestFailure(f"server {node}: '{command}' failed ({r.returncode}): {r.stdout.strip()}")
-        return r.stdout
+        return super().start_asterisk(node)
 
     def ami(self, node, action, **headers):
         """One AMI action on the server's own loopback (this script re-run inside its namespace)."""
@@ -220,8 +161,6 @@ class AsteriskCluster(NamespaceCluster):
         m = re.search(rf"^\s*{re.escape(exten)}@default\s*:\s*\S+\s+State:(\S+)", out, re.M)
         return m.group(1) if m else None
 
-    def pid(self, node):
-        return self.processes[(node, "asterisk")].pid
 
 
 def proc_counts(pid):
@@ -294,9 +233,10 @@ def run(c, report, cycles):
           [ln for ln in boxes.splitlines() if ln.startswith("1000@")][0])
 
     # 3b. A mailbox is one cluster-wide value, the latest write wins: server 2's later write must
-    # hold on both servers through a periodic re-read of local state (every 10 s). (The module's
-    # re-read only re-applies a cached local MWI published after the cluster's value; in this
-    # Asterisk the remote publication also leaves nothing older in the local cache to re-apply.)
+    # hold on both servers through a periodic re-read of local state (10 s after joining, then at
+    # doubling intervals). (The module's re-read only re-applies a cached local MWI published after
+    # the cluster's value; in this Asterisk the remote publication also leaves nothing older in the
+    # local cache to re-apply.)
     c.ami(1, "MWIUpdate", Mailbox="2000@default", NewMessages=1, OldMessages=0)
     wait_until("server 2 sees 2000@default 1/0",
                lambda: re.search(r"^2000@default\s+1\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)

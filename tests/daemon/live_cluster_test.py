@@ -213,10 +213,10 @@ def run(cluster, report):
     # 3b. flow control. Node 3's corosync is frozen (SIGSTOP): the totem ring stalls (for up to
     # token + consensus, ~6.6 s with corosync's default token of 3 s) while node 1 takes a burst of
     # pipelined registrations with 1.5 KB contacts (two totem queue slots each). corosync's queue
-    # fills, CPG answers CS_ERR_TRY_AGAIN, the transport's send queue fills to its bound and
-    # further sends are refused with kTryAgain (the engine queues, then drops at its own bound).
+    # fills, CPG answers CS_ERR_TRY_AGAIN, the transport's send queue fills to its bound and drops
+    # its oldest message at each further send (queue_full; the transport alone owns flow control).
     # As soon as that has happened node 3 is thawed; the cluster must still converge on every
-    # registration (catch-up repairs what the engine dropped).
+    # registration (anti-entropy and catch-up repair what the queue dropped).
     contact = "sip:burst@198.18.9.9:5060;x=" + "y" * 1470
     expires = time.clock_gettime_ns(time.CLOCK_REALTIME) + 600 * 10**9
     requests = [{"op": "register", "aor": f"burst{i}", "contact": contact, "expires_unix_ns": expires}

@@ -38,8 +38,10 @@ class MiniEnv : public Env {
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override;
   std::uint64_t Random() override { return rng(); }
   void Log(LogLevel, std::string_view) override {}
+  std::optional<std::size_t> SendBacklog() override { return backlog; }
 
   std::optional<MonoTime> wakeup;
+  std::optional<std::size_t> backlog;  // nullopt: a host that cannot tell (the default)
   std::mt19937_64 rng{7};
   SendStatus next_status = SendStatus::kOk;
   int try_again_budget = 0;  // answer kTryAgain this many times
@@ -175,7 +177,8 @@ TEST(Engine, ImmediateSendIsOneFramePerChange) {
   EXPECT_EQ(net.engines[2]->ClusterDeviceState("dev9"), DeviceState::kInUse);
 }
 
-TEST(Engine, BatchWindowPacksAndCoalesces) {
+TEST(Engine, BatchWindowSendsALoneChangeAtOnceThenPacksAndCoalesces) {
+  // MiniEnv reports no send backlog (a UDP-like host): the engine paces itself.
   MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) { c.batch_window = 10ms; });
   net.Run(2s);
   const auto before = net.engines[1]->stats().broadcasts_out;
@@ -183,15 +186,82 @@ TEST(Engine, BatchWindowPacksAndCoalesces) {
     ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kInUse).ok());
     ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kRinging).ok());
   }
-  EXPECT_EQ(net.engines[1]->stats().broadcasts_out, before);  // nothing before the window closes
+  // The first change left at once (no update in the last window); the other 99 wait.
+  EXPECT_EQ(net.engines[1]->stats().broadcasts_out - before, 1u);
+  EXPECT_EQ(net.engines[1]->stats().changes_held, 99u);
   net.Run(11ms);
   // 50 records of ~10 bytes fit one 1400-byte frame; the INUSE versions were coalesced away.
-  EXPECT_EQ(net.engines[1]->stats().broadcasts_out - before, 1u);
+  EXPECT_EQ(net.engines[1]->stats().broadcasts_out - before, 2u);
+  EXPECT_EQ(net.engines[1]->stats().update_frames_sent, 2u);
   net.Run(5ms);
   EXPECT_EQ(net.engines[2]->ClusterDeviceState("dev49"), DeviceState::kRinging);
   // Coalescing left no false gap: no catch-up was needed.
   net.Run(5s);
   EXPECT_EQ(net.engines[2]->stats().sync_sessions_started, 0u);
+}
+
+TEST(Engine, AHostWithABacklogGetsLoneChangesAtOnceAndHeldChangesWhenItFrees) {
+  MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) { c.batch_window = 50ms; });
+  net.Run(2s);
+  Engine& e = *net.engines[1];
+  net.envs[1]->backlog = 0;
+  ASSERT_TRUE(e.SetDeviceState("lone", DeviceState::kInUse).ok());
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);  // idle transport, quiet window: at once
+
+  net.Run(60ms);
+  net.envs[1]->backlog = 1;  // a send outstanding
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(e.SetDeviceState("held" + std::to_string(i), DeviceState::kBusy).ok());
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
+  EXPECT_EQ(e.stats().changes_held, 10u);
+  e.OnSendReady();  // spurious: the backlog is still 1
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
+  net.Run(1ms);
+  net.envs[1]->backlog = 0;
+  e.OnSendReady();  // the transport freed: the ten leave together, well before the window
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  net.Run(2ms);
+  EXPECT_EQ(net.engines[2]->ClusterDeviceState("held9"), DeviceState::kBusy);
+
+  // Pacing: right after a flush, a change waits for the rest of the window even on an idle
+  // transport, so that under load a window's changes share frames.
+  ASSERT_TRUE(e.SetDeviceState("paced", DeviceState::kRinging).ok());
+  net.Run(45ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  net.Run(5ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 3u);
+
+  // The window is an upper bound: a transport that never frees delays a change by one window.
+  net.Run(60ms);
+  net.envs[1]->backlog = 7;
+  ASSERT_TRUE(e.SetDeviceState("stuck", DeviceState::kRinging).ok());
+  net.Run(49ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 3u);
+  net.Run(2ms);
+  EXPECT_EQ(e.stats().update_frames_sent, 4u);
+}
+
+TEST(Engine, OnSendReadyRetriesTheQueueBeforeTheRetryTimer) {
+  MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    c.batch_window = 50ms;
+    c.send_retry_interval = 1s;
+  });
+  net.Run(2s);
+  Engine& e = *net.engines[1];
+  net.envs[1]->backlog = 0;
+  net.envs[1]->try_again_budget = 1;
+  ASSERT_TRUE(e.SetDeviceState("a", DeviceState::kInUse).ok());  // refused once: queued
+  EXPECT_EQ(e.stats().send_try_again, 1u);
+  ASSERT_TRUE(e.SetDeviceState("b", DeviceState::kInUse).ok());  // held behind the queue
+  EXPECT_EQ(e.stats().changes_held, 1u);
+  const auto frames = e.stats().frames_out;
+  e.OnSendReady();
+  EXPECT_EQ(e.stats().frames_out, frames + 1);  // the queued frame, long before the retry timer
+  EXPECT_EQ(e.stats().update_frames_sent, 1u);
+  net.Run(51ms);  // the held change, at the end of the window (heartbeats may go out meanwhile)
+  EXPECT_EQ(e.stats().update_frames_sent, 2u);
+  EXPECT_GE(e.stats().frames_out, frames + 2);
+  net.Run(5ms);
+  EXPECT_EQ(net.engines[2]->ClusterDeviceState("b"), DeviceState::kInUse);
 }
 
 TEST(Engine, BatchIsSplitAtMaxFrameBytesAndFlushedAtMaxBatchChanges) {
@@ -208,6 +278,8 @@ TEST(Engine, BatchIsSplitAtMaxFrameBytesAndFlushedAtMaxBatchChanges) {
     largest = std::max(largest, b.size());
     return false;
   };
+  // A first change leaves alone and starts the window; the next 100 are held.
+  ASSERT_TRUE(net.engines[1]->SetDeviceState("PJSIP/phone-first", DeviceState::kBusy).ok());
   const auto before = net.engines[1]->stats().broadcasts_out;
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(net.engines[1]->SetDeviceState("PJSIP/phone-" + std::to_string(1000 + i), DeviceState::kBusy).ok());

@@ -281,6 +281,11 @@ typedef struct pbxstate_env {
   /* Optional (NULL: discard). `message` is NUL-terminated, `message_len` bytes, valid for the
    * call; messages longer than 1023 bytes are truncated. `level` is a pbxstate_log_level. */
   void (*log)(void* user, int level, const char* message, size_t message_len);
+  /* Optional (NULL: this host cannot tell). Env::SendBacklog in env.h: how many frames the
+   * host accepted and is not through with yet (queued, being sent, sent and not confirmed);
+   * a negative value means "cannot tell" (UDP). A host that answers with a count must call
+   * pbxstate_engine_on_send_ready() every time it drops to 0, and answer with a count always. */
+  int64_t (*send_backlog)(void* user);
 } pbxstate_env;
 
 /* ------------------------------------------------------------------------------------------- */
@@ -378,6 +383,11 @@ int pbxstate_engine_set_cluster_keys(pbxstate_engine* engine, const pbxstate_clu
 /* The wakeup requested through pbxstate_env.schedule_wakeup is due (or the host is not sure:
  * an early or repeated call is harmless). */
 int pbxstate_engine_on_timer(pbxstate_engine* engine);
+
+/* The host's transport went through every frame it had accepted (its send_backlog callback
+ * dropped to 0): the engine retries what it queued and sends the changes it held back
+ * (Engine::OnSendReady in engine.h). A spurious call is harmless. */
+int pbxstate_engine_on_send_ready(pbxstate_engine* engine);
 
 /* ------------------------------------------------------------------------------------------- */
 /* Local changes; each reaches the other nodes without waiting for a timer                      */
@@ -513,6 +523,8 @@ typedef struct pbxstate_stats {
   uint64_t total_dropped;
 
   uint64_t local_changes;
+  uint64_t update_frames_sent; /* UPDATES frames built for local changes */
+  uint64_t changes_held;       /* local changes held back while the transport was busy */
   uint64_t records_applied;
   uint64_t records_stale;
 

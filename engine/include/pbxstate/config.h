@@ -35,9 +35,13 @@ struct EngineConfig {
   MembershipSource membership = MembershipSource::kHeartbeat;
 
   // --- live propagation (obligation 1) ---
-  // 0: every local change is sent at once, one frame per change. Otherwise changes are
-  // collected for at most this long and sent together, several per frame; repeated changes of
-  // one key inside the window collapse into the latest.
+  // 0: every local change is sent at once, one frame per change, whatever the transport is
+  // doing. Otherwise batching adapts to the load and to the transport (env.h, Env::SendBacklog):
+  // a change still goes out at once when the transport is idle and no update left in the last
+  // window; otherwise it is held, repeated changes of one key collapse into the latest, and the
+  // held changes leave together, several per frame, when the transport is idle and a window has
+  // passed since the last flush. This is the longest a change is held (counted from the first
+  // held one): an upper bound, not a delay every change pays.
   Duration batch_window = 0ms;
   // A pending batch is flushed at once when it holds this many changed keys.
   std::size_t max_batch_changes = 4096;

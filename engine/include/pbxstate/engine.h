@@ -148,6 +148,12 @@ class Engine {
   // The wakeup requested through Env::ScheduleWakeup is due.
   void OnTimer();
 
+  // The host's transport went through every frame it had accepted: Env::SendBacklog() dropped
+  // to 0. Called by hosts that report a backlog, each time that happens; a spurious call is
+  // harmless. The engine retries the frames it queued after kTryAgain and sends the changes it
+  // held back while the transport was busy (adaptive batching, EngineConfig::batch_window).
+  void OnSendReady();
+
   // Replaces the cluster keys (EngineConfig::cluster_keys, same rules) on a running engine, for
   // a key rotation without downtime: every node goes from {A} to {A, B} (send with A, accept
   // both), then to {B, A}, then to {B}; at every step any two nodes accept each other's frames.

@@ -3,14 +3,16 @@
 // An Engine never reads a clock, opens a socket, starts a thread or draws a random number on its
 // own: it asks its Env. A host (the inproc network, the ns-3 application, the pbxstated daemon,
 // the Asterisk module) implements Env and makes the upcalls listed on Engine (OnFrame,
-// OnMembership, OnTimer). That is what lets one engine run unchanged in all of them.
+// OnMembership, OnTimer, OnSendReady). That is what lets one engine run unchanged in all of them.
 //
 // Threading: the engine calls its Env only from inside an engine call, on the host's thread.
 // An Env implementation must not call back into the engine from inside any of these methods;
 // work it wants to hand to the engine (a received frame, a timer) is delivered later as an upcall.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -20,8 +22,11 @@ namespace pbxstate {
 
 enum class SendStatus {
   kOk,           // handed to the network; it may still be lost on the way
-  kTryAgain,     // the transport is congested (CPG's CS_ERR_TRY_AGAIN): nothing was sent; the
-                 // engine keeps the data and retries after EngineConfig::send_retry_interval
+  kTryAgain,     // the transport is congested and has no room of its own (the ns-3 host's bounded
+                 // jitter hold): nothing was sent; the engine keeps the frame in its own bounded
+                 // queue and retries after EngineConfig::send_retry_interval, or as soon as the
+                 // host calls Engine::OnSendReady(). A host that queues for itself (the CPG
+                 // transport) never answers it: one owner per path for frame flow control.
   kTooLarge,     // the frame exceeds what the transport carries: nothing was sent; the engine
                  // counts it (a configuration error: max_frame_bytes is larger than the transport's)
   kUnreachable,  // unicast to a node the transport does not know: nothing was sent
@@ -53,6 +58,20 @@ class Env {
 
   // Sends `frame` to node `to` only. Same ownership and delivery rules as Broadcast.
   virtual SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) = 0;
+
+  // How many frames this host accepted (Broadcast/Unicast answered kOk) and is not through with
+  // yet: waiting in its own queue, being sent, or sent and not yet confirmed by the transport
+  // (CPG delivers every message back to its sender in agreed order: that is the confirmation).
+  // 0: a frame handed over now leaves at once. nullopt (the default): this host cannot tell (UDP:
+  // a datagram handed to the socket is gone, nothing ever confirms it).
+  //
+  // It drives adaptive batching (EngineConfig::batch_window > 0): the engine sends a lone change
+  // at once only when the count is 0 (or unknown) and no update flush happened in the last window;
+  // otherwise it holds changes and coalesces them until the count is 0 (the host calls
+  // Engine::OnSendReady()) and the window since the last flush has passed. A host that returns a
+  // count must call Engine::OnSendReady() every time the count drops to 0 (later, outside any Env
+  // method). A host answers with a count always or never.
+  virtual std::optional<std::size_t> SendBacklog() { return std::nullopt; }
 
   // A uniformly distributed 64-bit value from the host's seeded generator. All of the engine's
   // randomness (peer choice, jitter on periodic timers) comes from here, so a host that seeds

@@ -43,6 +43,8 @@ struct EngineStats {
   std::array<std::uint64_t, kDropReasonCount> dropped{};
 
   std::uint64_t local_changes = 0;       // accepted local changes
+  std::uint64_t update_frames_sent = 0;  // UPDATES frames built for local changes
+  std::uint64_t changes_held = 0;        // local changes held back while the transport was busy
   std::uint64_t records_applied = 0;     // remote records that changed something
   std::uint64_t records_stale = 0;       // remote records older than what was held
 

@@ -199,4 +199,53 @@ TEST_F(CCpgHostTest, CpgViewsAndDeliveriesReachTheEngine) {
   EXPECT_EQ(pbxstate_cpg_host_connected(host_), 0);
 }
 
+TEST_F(CCpgHostTest, ChangesMadeInABatchLeaveTogetherAndWaitForCpgToDeliverTheLastMessageBack) {
+  Create();
+  char err[256];
+  ASSERT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
+  pbxstate_config cfg;
+  pbxstate_config_init(&cfg);
+  cfg.incarnation = 3;
+  cfg.label = "02:00:5e:00:00:01";
+  cfg.batch_window_ms = 60000;  // the window never ends in this test: only CPG and the batch decide
+  pbxstate_engine* engine = nullptr;
+  ASSERT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
+  ASSERT_EQ(pbxstate_engine_start(engine), PBXSTATE_OK);
+  fakecpg::QueueConfchg({{1, MyPid(), CPG_REASON_JOIN}, {2, 4242, CPG_REASON_JOIN}});
+  ASSERT_TRUE(DispatchWhenReady());
+  // Deliver back whatever we sent so far (CPG's confirmation): the backlog is 0.
+  auto echo_all = [&] {
+    for (const Bytes& m : fakecpg::S().sent) fakecpg::QueueDeliver(1, MyPid(), m);
+    fakecpg::S().sent.clear();
+    ASSERT_TRUE(DispatchWhenReady());
+  };
+  echo_all();
+  pbxstate_stats st;
+
+  // Ten changes in a batch: none leaves before the end, then all in one frame.
+  pbxstate_cpg_host_batch_begin(host_);
+  for (int i = 0; i < 10; ++i) {
+    const std::string dev = "Custom:b" + std::to_string(i);
+    ASSERT_EQ(pbxstate_engine_set_device_state(engine, dev.data(), dev.size(), PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
+  }
+  ASSERT_EQ(pbxstate_engine_stats(engine, &st), PBXSTATE_OK);
+  EXPECT_EQ(st.update_frames_sent, 0u);
+  pbxstate_cpg_host_batch_end(host_);
+  ASSERT_EQ(pbxstate_engine_stats(engine, &st), PBXSTATE_OK);
+  EXPECT_EQ(st.update_frames_sent, 1u);
+  EXPECT_EQ(st.changes_held, 10u);
+  ASSERT_EQ(fakecpg::S().sent.size(), 1u);
+
+  // That message is not delivered back yet: the next change is held (the window is long), and
+  // leaves when CPG delivers it back... but not before the window since the last flush ends.
+  const std::string dev = "Custom:later";
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine, dev.data(), dev.size(), PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
+  echo_all();
+  ASSERT_EQ(pbxstate_engine_stats(engine, &st), PBXSTATE_OK);
+  EXPECT_EQ(st.update_frames_sent, 1u);
+  pbxstate_cpg_host_stats hs;
+  ASSERT_EQ(pbxstate_cpg_host_stats_get(host_, &hs), PBXSTATE_OK);
+  EXPECT_EQ(hs.queue_frames, 0u);
+}
+
 }  // namespace

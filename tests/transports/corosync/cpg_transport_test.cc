@@ -24,8 +24,10 @@ class Recorder : public CpgTransport::Handler {
     frames.push_back({from, Bytes(frame.begin(), frame.end())});
   }
   void OnView(const MembershipView& view) override { views.push_back(view); }
+  void OnSendReady() override { ++ready; }
   std::vector<std::pair<NodeId, Bytes>> frames;
   std::vector<MembershipView> views;
+  int ready = 0;
 };
 
 std::uint32_t MyPid() { return static_cast<std::uint32_t>(::getpid()); }
@@ -117,7 +119,7 @@ TEST_F(CpgTransportTest, TryAgainQueuesInOrderAndRetriesOnTheTimer) {
   EXPECT_TRUE(transport_->queue().empty());
 }
 
-TEST_F(CpgTransportTest, AFullQueueRefusesWithTryAgainAndCounts) {
+TEST_F(CpgTransportTest, AFullQueueDropsItsOldestMessageAndNeverAnswersTryAgain) {
   CpgTransportConfig config;
   config.max_queue_frames = 2;
   Open(config);
@@ -125,10 +127,13 @@ TEST_F(CpgTransportTest, AFullQueueRefusesWithTryAgainAndCounts) {
   fakecpg::S().mcast_answers.assign(100, CS_ERR_TRY_AGAIN);
   EXPECT_EQ(transport_->Broadcast(Bytes{1}), SendStatus::kOk);
   EXPECT_EQ(transport_->Broadcast(Bytes{2}), SendStatus::kOk);
-  EXPECT_EQ(transport_->Broadcast(Bytes{3}), SendStatus::kTryAgain);
-  EXPECT_EQ(transport_->Unicast(2, Bytes{4}), SendStatus::kTryAgain);
+  // The transport alone owns flow control on the CPG path: at its bound the oldest queued
+  // message goes (counted), the new one is taken, the engine is never asked to queue.
+  EXPECT_EQ(transport_->Broadcast(Bytes{3}), SendStatus::kOk);
+  EXPECT_EQ(transport_->Unicast(2, Bytes{4}), SendStatus::kOk);
   EXPECT_EQ(transport_->stats().queue_full, 2u);
   EXPECT_EQ(transport_->queue().frames(), 2u);
+  EXPECT_EQ(transport_->backlog(), 2u);
   EXPECT_LE(transport_->queue().peak_frames(), 2u);
   // Retries keep failing: still bounded, still in order once corosync takes them.
   ASSERT_TRUE(DispatchWhenReady());
@@ -136,7 +141,29 @@ TEST_F(CpgTransportTest, AFullQueueRefusesWithTryAgainAndCounts) {
   fakecpg::S().mcast_answers.clear();
   ASSERT_TRUE(DispatchWhenReady());
   ASSERT_EQ(fakecpg::S().sent.size(), 2u);
-  EXPECT_EQ(fakecpg::S().sent[1], Envelope(FrameKind::kBroadcast, kNoNode, {2}));
+  EXPECT_EQ(fakecpg::S().sent[0], Envelope(FrameKind::kBroadcast, kNoNode, {3}));
+  EXPECT_EQ(fakecpg::S().sent[1], Envelope(FrameKind::kUnicast, 2, {4}));
+  EXPECT_EQ(transport_->backlog(), 2u);  // taken by CPG, not yet delivered back
+}
+
+TEST_F(CpgTransportTest, BacklogCountsMessagesUntilCpgDeliversThemBackThenSaysReady) {
+  Open();
+  Join({{1, MyPid(), 0}, {2, 200, 0}});
+  EXPECT_EQ(transport_->backlog(), 0u);
+  EXPECT_EQ(transport_->Broadcast(Bytes{1}), SendStatus::kOk);
+  EXPECT_EQ(transport_->Unicast(2, Bytes{2}), SendStatus::kOk);
+  EXPECT_EQ(transport_->backlog(), 2u);
+  // CPG delivers our own messages back in their agreed place: the first one comes back.
+  fakecpg::QueueDeliver(1, MyPid(), Envelope(FrameKind::kBroadcast, 0, {1}));
+  ASSERT_TRUE(DispatchWhenReady());
+  EXPECT_EQ(transport_->backlog(), 1u);
+  EXPECT_EQ(handler_.ready, 0);
+  fakecpg::QueueDeliver(2, 200, Envelope(FrameKind::kBroadcast, 0, {9}));  // another node's: no effect
+  fakecpg::QueueDeliver(1, MyPid(), Envelope(FrameKind::kUnicast, 2, {2}));
+  ASSERT_TRUE(DispatchWhenReady());
+  EXPECT_EQ(transport_->backlog(), 0u);
+  EXPECT_EQ(handler_.ready, 1);  // once, after the dispatch, never inside a send
+  ASSERT_EQ(handler_.frames.size(), 1u);
 }
 
 TEST_F(CpgTransportTest, TooLargeIsRefusedBeforeCpg) {

@@ -1,6 +1,7 @@
-// The C host of c_cpg_host.h: a CpgEnv whose engine is a C API engine (c_api.h). The engine's
-// pbxstate_env callbacks call the CpgEnv; the CpgEnv's upcalls call the C API's upcall functions,
-// so the engine sees exactly what it sees in pbxstated, through the C contract's guards.
+// The C host of c_cpg_host.h: a CpgEnv whose engine is a C API engine made over it
+// (c_api_host.h). The engine calls the CpgEnv as its Env directly, and the CpgEnv makes its
+// upcalls on the C++ engine directly, as in pbxstated; the C program reaches the same engine
+// through c_api.h. Nothing crosses C++ -> C -> C++ on the way.
 #include "pbxstate/corosync/c_cpg_host.h"
 
 #include <algorithm>
@@ -9,8 +10,8 @@
 #include <new>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "pbxstate/c_api_host.h"
 #include "pbxstate/corosync/cpg_env.h"
 
 namespace {
@@ -25,76 +26,24 @@ void CopyOut(std::string_view text, char* buf, size_t len) {
   buf[n] = '\0';
 }
 
-int LevelToC(pbxstate::LogLevel level) {
-  switch (level) {
-    case pbxstate::LogLevel::kDebug: return PBXSTATE_LOG_DEBUG;
-    case pbxstate::LogLevel::kInfo: return PBXSTATE_LOG_INFO;
-    case pbxstate::LogLevel::kWarning: return PBXSTATE_LOG_WARNING;
-    case pbxstate::LogLevel::kError: return PBXSTATE_LOG_ERROR;
-  }
-  return PBXSTATE_LOG_ERROR;
-}
-
-int SendToC(pbxstate::SendStatus status) {
-  switch (status) {
-    case pbxstate::SendStatus::kOk: return PBXSTATE_SEND_OK;
-    case pbxstate::SendStatus::kTryAgain: return PBXSTATE_SEND_TRY_AGAIN;
-    case pbxstate::SendStatus::kTooLarge: return PBXSTATE_SEND_TOO_LARGE;
-    case pbxstate::SendStatus::kUnreachable: return PBXSTATE_SEND_UNREACHABLE;
-  }
-  return PBXSTATE_SEND_UNREACHABLE;
-}
-
 }  // namespace
 
-struct pbxstate_cpg_host final : pbxstate::corosync::EngineUpcalls {
+struct pbxstate_cpg_host {
   pbxstate_cpg_log_fn log = nullptr;
   void* log_user = nullptr;
   std::unique_ptr<CpgEnv> env;
   pbxstate_engine* engine = nullptr;
-  std::string fatal;                     // NUL-terminated copy of the transport's fatal_error()
-  std::vector<pbxstate_node_id> members; // reused for every view: no allocation per view once grown
+  std::string fatal;  // NUL-terminated copy of the transport's fatal_error()
 
+  // The host's and the engine's log lines, to the C log function (a fixed buffer: logging must
+  // not allocate; it also reports allocation failures).
   void Log(pbxstate::LogLevel level, std::string_view message) const {
     if (log == nullptr) return;
     char line[1024];
     const size_t n = std::min(message.size(), sizeof line - 1);
     if (n > 0) std::memcpy(line, message.data(), n);
     line[n] = '\0';
-    log(log_user, LevelToC(level), line, n);
-  }
-
-  // ---- EngineUpcalls: CpgEnv -> the C engine ----
-  void OnFrame(pbxstate::NodeId from, std::span<const std::uint8_t> frame) override {
-    pbxstate_engine_on_frame(engine, from, frame.data(), frame.size());
-  }
-  void OnMembership(const pbxstate::MembershipView& view) override {
-    members.assign(view.members.begin(), view.members.end());
-    const int rc = pbxstate_engine_on_membership(engine, view.view_id, members.data(), members.size());
-    if (rc != PBXSTATE_OK) {
-      Log(pbxstate::LogLevel::kError,
-          std::string("CPG view refused by the engine: ") + pbxstate_engine_last_error(engine));
-    }
-  }
-  void OnTimer() override { pbxstate_engine_on_timer(engine); }
-
-  // ---- pbxstate_env callbacks: the C engine -> CpgEnv ----
-  static pbxstate_cpg_host* Self(void* user) { return static_cast<pbxstate_cpg_host*>(user); }
-  static int64_t NowNs(void* user) { return Self(user)->env->Now().time_since_epoch().count(); }
-  static int64_t WallNowNs(void* user) { return Self(user)->env->WallNow().time_since_epoch().count(); }
-  static void ScheduleWakeup(void* user, int64_t at_ns) {
-    Self(user)->env->ScheduleWakeup(pbxstate::MonoTime(pbxstate::Duration(at_ns)));
-  }
-  static int Broadcast(void* user, const uint8_t* frame, size_t len) {
-    return SendToC(Self(user)->env->Broadcast({frame, len}));
-  }
-  static int Unicast(void* user, pbxstate_node_id to, const uint8_t* frame, size_t len) {
-    return SendToC(Self(user)->env->Unicast(to, {frame, len}));
-  }
-  static uint64_t Random(void* user) { return Self(user)->env->Random(); }
-  static void EngineLog(void* user, int level, const char* message, size_t len) {
-    const pbxstate_cpg_host* self = Self(user);
-    if (self->log != nullptr) self->log(self->log_user, level, message, len);
+    log(log_user, pbxstate::CLogLevel(level), line, n);
   }
 };
 
@@ -203,19 +152,12 @@ int pbxstate_cpg_host_create_engine(pbxstate_cpg_host* host, const pbxstate_conf
   pbxstate_config c = *cfg;
   c.node_id = local;
   c.membership = PBXSTATE_MEMBERSHIP_TRANSPORT;
-  pbxstate_env env{};
-  env.user = host;
-  env.now_ns = &pbxstate_cpg_host::NowNs;
-  env.wall_now_ns = &pbxstate_cpg_host::WallNowNs;
-  env.schedule_wakeup = &pbxstate_cpg_host::ScheduleWakeup;
-  env.broadcast = &pbxstate_cpg_host::Broadcast;
-  env.unicast = &pbxstate_cpg_host::Unicast;
-  env.random = &pbxstate_cpg_host::Random;
-  env.log = &pbxstate_cpg_host::EngineLog;
   pbxstate_engine* engine = nullptr;
-  if (const int rc = pbxstate_engine_create(&c, &env, &engine, errbuf, errbuf_len); rc != PBXSTATE_OK) return rc;
+  if (const int rc = pbxstate::CreateCEngine(&c, host->env.get(), &engine, errbuf, errbuf_len); rc != PBXSTATE_OK) {
+    return rc;
+  }
   host->engine = engine;
-  host->env->AttachUpcalls(host);  // a view that arrived before is delivered now
+  host->env->Attach(pbxstate::EngineOf(engine));  // a view that arrived before is delivered now
   *out = engine;
   return PBXSTATE_OK;
 }
@@ -232,6 +174,21 @@ void pbxstate_cpg_host_dispatch(pbxstate_cpg_host* host) {
     host->Log(pbxstate::LogLevel::kError, "out of memory in dispatch; anti-entropy repairs what was missed");
   } catch (...) {
     host->Log(pbxstate::LogLevel::kError, "unexpected exception in dispatch");
+  }
+}
+
+void pbxstate_cpg_host_batch_begin(pbxstate_cpg_host* host) {
+  if (host != nullptr) host->env->BeginBatch();
+}
+
+void pbxstate_cpg_host_batch_end(pbxstate_cpg_host* host) {
+  if (host == nullptr) return;
+  try {
+    host->env->EndBatch();
+  } catch (const std::bad_alloc&) {
+    host->Log(pbxstate::LogLevel::kError, "out of memory sending a batch; anti-entropy repairs what was missed");
+  } catch (...) {
+    host->Log(pbxstate::LogLevel::kError, "unexpected exception sending a batch");
   }
 }
 
@@ -292,7 +249,7 @@ int pbxstate_cpg_host_stats_get(const pbxstate_cpg_host* host, pbxstate_cpg_host
 void pbxstate_cpg_host_destroy(pbxstate_cpg_host* host) {
   if (host == nullptr) return;
   pbxstate_cpg_host_leave(host, 500);
-  host->env->AttachUpcalls(nullptr);
+  host->env->Attach(nullptr);
   pbxstate_engine_destroy(host->engine);  // the engine first: it may still reach its env
   host->engine = nullptr;
   delete host;

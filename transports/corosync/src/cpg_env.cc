@@ -105,4 +105,19 @@ void CpgEnv::OnView(const MembershipView& view) {
   upcalls_->OnMembership(view);
 }
 
+void CpgEnv::BeginBatch() {
+  assert(!in_batch_);
+  in_batch_ = true;
+}
+
+void CpgEnv::EndBatch() {
+  assert(in_batch_);
+  in_batch_ = false;
+  if (transport_.backlog() == 0) OnSendReady();
+}
+
+void CpgEnv::OnSendReady() {
+  if (upcalls_ != nullptr) upcalls_->OnSendReady();
+}
+
 }  // namespace pbxstate::corosync

@@ -210,7 +210,10 @@ void CpgTransport::OnDeliver(NodeId node, std::uint32_t pid, std::span<const std
   stats_.bytes_received += message.size();
   if (leaving_ || broken_) return;
   if (node == local_node_ && pid == local_pid_) {
-    ++stats_.own_messages;  // CPG delivers our multicasts to us too, in their agreed place
+    // CPG delivers our multicasts to us too, in their agreed place: the confirmation that the
+    // ring carried it. In agreed order our own messages come back in the order we sent them.
+    ++stats_.own_messages;
+    if (in_flight_ > 0 && --in_flight_ == 0 && queue_.empty()) ready_due_ = true;
     return;
   }
   if (!members_->Accepts(node, pid)) {
@@ -304,9 +307,18 @@ SendStatus CpgTransport::Send(NodeId to, std::span<const std::uint8_t> frame) {
     message.reserve(envelope.size() + frame.size());
     message.insert(message.end(), envelope.begin(), envelope.end());
     message.insert(message.end(), frame.begin(), frame.end());
-    if (!queue_.Push(message)) {
-      ++stats_.queue_full;
-      return SendStatus::kTryAgain;
+    // At the bound the oldest message goes: the queue stays bounded and this transport stays the
+    // only owner of flow control on the path (the engine is never told to keep frames itself).
+    // The message always fits once the others are gone: Validate() makes max_queue_bytes hold a
+    // message of max_message_bytes.
+    while (!queue_.Push(message)) {
+      assert(!queue_.empty());
+      queue_.Pop();
+      if (++stats_.queue_full == 1 || stats_.queue_full % 1000 == 0) {
+        Log(LogLevel::kWarning, "CPG send queue full (" + std::to_string(queue_.max_frames()) + " messages, " +
+                                    std::to_string(queue_.max_bytes()) + " bytes): dropped the oldest queued message (" +
+                                    std::to_string(stats_.queue_full) + " so far); anti-entropy repairs what it carried");
+      }
     }
     ++stats_.queued;
     if (!retry_due_) {
@@ -326,6 +338,7 @@ SendStatus CpgTransport::Send(NodeId to, std::span<const std::uint8_t> frame) {
   const cs_error_t rc = cpg_mcast_joined(handle_, CPG_TYPE_AGREED, iov, frame.empty() ? 1 : 2);
   switch (rc) {
     case CS_OK:
+      ++in_flight_;
       if (to == kNoNode) {
         ++stats_.broadcasts_sent;
       } else {
@@ -369,6 +382,7 @@ void CpgTransport::DrainQueue() {
     if (rc == CS_OK) {
       CountSent(message);
       queue_.Pop();
+      ++in_flight_;
       continue;
     }
     if (rc == CS_ERR_TRY_AGAIN) {
@@ -401,6 +415,8 @@ void CpgTransport::TearDown() {
   ++stats_.disconnects;
   const std::size_t dropped = queue_.Clear();
   stats_.dropped_disconnected += dropped;
+  in_flight_ = 0;  // never coming back: the connection that carried them is gone
+  ready_due_ = true;
   retry_due_.reset();
   reconnect_due_ = PosixMonoNow() + backoff_;
   backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
@@ -424,6 +440,10 @@ void CpgTransport::Dispatch() {
   if (handle_ != 0 && broken_) TearDown();
   if (handle_ != 0 && !queue_.empty()) DrainQueue();
   if (handle_ != 0 && broken_) TearDown();
+  if (ready_due_ && backlog() == 0 && !leaving_) {
+    ready_due_ = false;
+    handler_->OnSendReady();
+  }
   if (handle_ == 0 && fatal_error_.empty() && reconnect_due_ && PosixMonoNow() >= *reconnect_due_) {
     const Status s = TryConnect();
     if (!s.ok() && fatal_error_.empty()) {
@@ -480,6 +500,7 @@ void CpgTransport::Leave(Duration flush_timeout) {
     cpg_fd_ = -1;
   }
   stats_.dropped_disconnected += queue_.Clear();
+  in_flight_ = 0;
   left_ = true;
   RearmTimer();
   Log(LogLevel::kInfo, "left CPG group '" + config_.group + "'");

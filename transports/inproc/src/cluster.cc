@@ -122,6 +122,13 @@ class Cluster::Impl {
       if (to == kNoNode || to > impl_->nodes_.size() || to - 1 == index_) return SendStatus::kUnreachable;
       return impl_->Send(index_, static_cast<std::size_t>(to - 1), frame);
     }
+    // Playing CPG (kTransport), the network confirms a frame once it has reached every member
+    // it was sent to, as CPG does by delivering a message back to its sender; playing UDP
+    // (kHeartbeat) it confirms nothing, like a socket (env.h).
+    std::optional<std::size_t> SendBacklog() override {
+      if (impl_->options_.membership != MembershipSource::kTransport) return std::nullopt;
+      return impl_->nodes_[index_].frames_in_flight;
+    }
     std::uint64_t Random() override { return impl_->nodes_[index_].rng.Next(); }
     void Log(LogLevel level, std::string_view message) override {
       if (!impl_->log_hook_) return;
@@ -161,6 +168,7 @@ class Cluster::Impl {
     // The pending wakeup's key in wakeups_, if any.
     std::optional<std::tuple<std::int64_t, std::uint64_t, std::size_t>> wakeup;
     NodeCounters counters;
+    std::size_t frames_in_flight = 0;  // copies of its frames queued on links (its send backlog)
     std::size_t group = 0;
     std::vector<NodeId> last_view;  // kTransport: the view last queued for this node
     std::size_t view_group = 0;     // TransportViews::kConsistent: index of its group
@@ -236,6 +244,7 @@ class Cluster::Impl {
         queue_.pop();
         if (ev.is_frame) {
           Deliver(ev);
+          ConfirmSends(ev.from);
         } else {
           DeliverMembership(ev);
         }
@@ -332,6 +341,7 @@ class Cluster::Impl {
       nodes_[to].last_arrival = std::max(nodes_[to].last_arrival, ev.at);
       queue_.push(std::move(ev));
       frames_queued_++;
+      nodes_[from].frames_in_flight++;
       nodes_[from].counters.copies_sent++;
       LinkCounters& lc = link_counters_[from][to];
       lc.in_flight++;
@@ -345,6 +355,8 @@ class Cluster::Impl {
     LinkCounters& lc = link_counters_[ev.from][ev.to];
     INPROC_CHECK(lc.in_flight > 0);
     lc.in_flight--;
+    INPROC_CHECK(nodes_[ev.from].frames_in_flight > 0);
+    nodes_[ev.from].frames_in_flight--;
     Node& n = nodes_[ev.to];
     if (!n.engine || n.generation != ev.to_generation) {
       return Drop(ev.from, ev.to, std::span<const std::uint8_t>(*ev.frame), ev.frame_hash, DropCause::kDeadNode);
@@ -360,6 +372,14 @@ class Cluster::Impl {
     te.frame = std::span<const std::uint8_t>(*ev.frame);
     Trace(te);
     n.engine->OnFrame(IdOf(ev.from), std::span<const std::uint8_t>(*ev.frame));
+  }
+
+  // After a frame of node i left the links: when it was the last one, node i's transport is
+  // through with everything it accepted (kTransport only; env.h, SendBacklog).
+  void ConfirmSends(std::size_t i) {
+    Node& n = nodes_[i];
+    if (options_.membership != MembershipSource::kTransport || n.frames_in_flight != 0 || !n.engine) return;
+    n.engine->OnSendReady();
   }
 
   void Drop(std::size_t from, std::size_t to, std::span<const std::uint8_t> bytes, std::uint64_t hash,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -70,6 +71,10 @@ class NodeApp::AppEnv final : public Env {
   void ScheduleWakeup(MonoTime at) override { app_->ScheduleWakeup(at); }
   SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return app_->Broadcast(frame); }
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return app_->Unicast(to, frame); }
+  // UDP confirms nothing: a datagram handed to the socket is gone, and whether it reached anyone
+  // is unknown to the sender. So this host reports no backlog, and the engine paces its live
+  // updates itself (env.h; transports/ns3/README.md, "Decisions").
+  std::optional<std::size_t> SendBacklog() override { return std::nullopt; }
   std::uint64_t Random() override { return app_->Random(); }
   void Log(LogLevel level, std::string_view message) override {
     // A 1,000-node run would drown in start-up lines: only warnings and errors are printed.

@@ -97,6 +97,13 @@ int pbxstate_cpg_host_fd(const pbxstate_cpg_host* host);
 /* Does all due work; never blocks. The engine's upcalls (and so its listener) run inside. */
 void pbxstate_cpg_host_dispatch(pbxstate_cpg_host* host);
 
+/* A series of local changes made at once (e.g. a queue of them drained in one go): between
+ * begin and end the engine holds every change, and at end they leave together, in as few frames
+ * as fit, instead of the first alone and the rest after it (CpgEnv::BeginBatch in cpg_env.h).
+ * Not nested; call end outside any engine call. */
+void pbxstate_cpg_host_batch_begin(pbxstate_cpg_host* host);
+void pbxstate_cpg_host_batch_end(pbxstate_cpg_host* host);
+
 /* Graceful stop: hands queued messages to CPG for at most flush_ms, leaves the group, closes the
  * connection. No upcall after it. Idempotent. */
 void pbxstate_cpg_host_leave(pbxstate_cpg_host* host, uint64_t flush_ms);

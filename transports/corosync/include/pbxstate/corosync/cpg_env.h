@@ -20,7 +20,9 @@
 // by the host. Upcalls into the engine happen only inside Dispatch(), never inside an Env method.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -47,6 +49,7 @@ class EngineUpcalls {
   virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
   virtual void OnMembership(const MembershipView& view) = 0;
   virtual void OnTimer() = 0;
+  virtual void OnSendReady() = 0;
 };
 
 struct CpgEnvStats {
@@ -74,6 +77,15 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
 
   int fd() const { return epoll_fd_; }
   void Dispatch();
+
+  // A host about to make a series of local changes at once (the Asterisk module draining its
+  // inbox) brackets them: in between, SendBacklog() counts one more frame, so the engine holds
+  // every change of the series (adaptive batching) instead of sending the first one alone; at
+  // EndBatch() they leave together, in as few frames as fit, unless the transport is still busy
+  // (then they leave when it frees, as usual). Not nested. EndBatch() makes the engine's upcall:
+  // call it outside any engine call.
+  void BeginBatch();
+  void EndBatch();
   void Leave(Duration flush_timeout) { transport_.Leave(flush_timeout); }
 
   CpgTransport& transport() { return transport_; }
@@ -87,6 +99,9 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   void ScheduleWakeup(MonoTime at) override;
   SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return transport_.Broadcast(frame); }
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return transport_.Unicast(to, frame); }
+  // The transport's backlog (cpg_transport.h): queued messages and messages CPG has not yet
+  // delivered back to us. OnSendReady reaches the engine when it drops to 0.
+  std::optional<std::size_t> SendBacklog() override { return transport_.backlog() + (in_batch_ ? 1 : 0); }
   std::uint64_t Random() override;
   void Log(LogLevel level, std::string_view message) override;
 
@@ -94,6 +109,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   // ---- CpgTransport::Handler ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
   void OnView(const MembershipView& view) override;
+  void OnSendReady() override;
 
   // Attach(Engine*)'s upcalls: straight to the engine.
   class DirectUpcalls final : public EngineUpcalls {
@@ -102,6 +118,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
     void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine->OnFrame(from, frame); }
     void OnMembership(const MembershipView& view) override { engine->OnMembership(view); }
     void OnTimer() override { engine->OnTimer(); }
+    void OnSendReady() override { engine->OnSendReady(); }
   };
 
   CpgTransport::LogFn log_;
@@ -111,6 +128,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   DirectUpcalls direct_;
   EngineUpcalls* upcalls_ = nullptr;
   bool view_pending_ = false;  // a view arrived while no engine was attached
+  bool in_batch_ = false;      // between BeginBatch and EndBatch
   std::uint64_t seed_ = 0;
   std::uint64_t random_state_ = 0;
   CpgEnvStats stats_;

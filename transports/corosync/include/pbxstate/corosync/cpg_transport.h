@@ -8,10 +8,16 @@
 //     for the life of this object, reconnects included.
 //   - Unicast = an addressed frame on the group (addressed_frame.h); receivers that are not the
 //     destination drop it after its 8-byte envelope.
-//   - Flow control: when CPG answers CS_ERR_TRY_AGAIN the message is kept in a bounded SendQueue
-//     and retried every retry_interval (and after every dispatch), in order; later sends queue
-//     behind it. When the queue is full the send is refused with kTryAgain (nothing sent, counted
-//     in queue_full); the engine keeps the frame and retries.
+//   - Flow control, owned here and nowhere else on the CPG path: when CPG answers
+//     CS_ERR_TRY_AGAIN the message is kept in a bounded SendQueue and retried every
+//     retry_interval (and after every dispatch), in order; later sends queue behind it. When the
+//     queue is full the oldest queued message is dropped (counted in queue_full; the engine's
+//     watermarks see the gap and anti-entropy repairs it) and the send is accepted: a send never
+//     answers kTryAgain, so the engine never queues frames of its own behind this queue.
+//   - Backlog: messages accepted by CPG and not yet delivered back to us (CPG delivers our own
+//     multicasts to us in their agreed place: that is the confirmation), plus the queue. When it
+//     drops to 0 the handler's OnSendReady() runs, from Dispatch(): the engine's adaptive
+//     batching sends what it held back meanwhile (env.h, Env::SendBacklog).
 //   - Recovery: when corosync goes away (CS_ERR_LIBRARY, CS_ERR_BAD_HANDLE) the handle is
 //     finalised, queued messages are discarded (counted), the handler gets a view of this node
 //     alone, and the transport reconnects and rejoins with exponential backoff between
@@ -72,7 +78,7 @@ struct CpgTransportStats {
   std::uint64_t envelope_bytes_sent = 0;  // the 8-byte headers alone
   std::uint64_t try_again = 0;            // CS_ERR_TRY_AGAIN answers (direct sends and retries)
   std::uint64_t queued = 0;               // messages that had to wait in the send queue
-  std::uint64_t queue_full = 0;           // sends refused with kTryAgain: queue at its bound
+  std::uint64_t queue_full = 0;           // queue at its bound: the oldest queued message dropped
   std::uint64_t too_large = 0;            // sends refused with kTooLarge
   std::uint64_t unreachable = 0;          // unicasts refused with kUnreachable (not in the view)
   std::uint64_t dropped_disconnected = 0; // sends, or queued messages, dropped without corosync
@@ -104,6 +110,8 @@ class CpgTransport {
     virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
     // A new membership view (members sorted, this node included).
     virtual void OnView(const MembershipView& view) = 0;
+    // backlog() dropped to 0 (see the header comment). Never called from inside a send.
+    virtual void OnSendReady() {}
   };
   using LogFn = std::function<void(LogLevel, std::string_view)>;
 
@@ -127,9 +135,13 @@ class CpgTransport {
   // teardown of a dead connection, reconnect attempts. Never blocks.
   void Dispatch();
 
-  // Env-shaped sends (see env.h for the statuses).
+  // Env-shaped sends (see env.h for the statuses; kTryAgain is never answered).
   SendStatus Broadcast(std::span<const std::uint8_t> frame);
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame);
+
+  // Messages this transport accepted and is not through with: queued, or taken by CPG and not yet
+  // delivered back to us. 0 while disconnected (what was pending was dropped and counted).
+  std::size_t backlog() const { return in_flight_ + queue_.frames(); }
 
   // Graceful stop: tries for at most `flush_timeout` to hand queued messages to CPG, then leaves
   // the group and closes the connection. No upcalls happen after it. Idempotent.
@@ -183,6 +195,8 @@ class CpgTransport {
   std::unique_ptr<GroupMembers> members_;
   MembershipView view_;
   SendQueue queue_;
+  std::size_t in_flight_ = 0;  // taken by cpg_mcast_joined, not yet delivered back to us
+  bool ready_due_ = false;     // the backlog went to 0 during this Dispatch: tell the handler
   bool broken_ = false;      // connection dead, teardown pending
   bool leaving_ = false;     // Leave() started: no more upcalls
   bool left_ = false;

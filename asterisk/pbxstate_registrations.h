@@ -1,0 +1,35 @@
+/*
+ * This server's PJSIP registrations in the cluster's location table (pbxstate_registrations.c).
+ *
+ * res_pjsip's contact-state events say which contacts each AOR has here; the engine holds one
+ * registration per AOR and server: the AOR's first reachable contact (else its first), valid for
+ * registration_ttl_ms and refreshed every ttl/2, so it lapses everywhere within a TTL of this
+ * server going silent, and leaves at once with the server (departure).
+ *
+ * Threading: the node thread, with the node's lock held.
+ */
+#ifndef PBXSTATE_REGISTRATIONS_H
+#define PBXSTATE_REGISTRATIONS_H
+
+#include <stdint.h>
+
+struct pbxstate_local;
+
+struct pbxstate_registrations {
+	struct ao2_container *aors;  /* this server's contacts per AOR (struct local_aor, by name) */
+	int64_t refresh_due_ns;      /* the next refresh of every registration's expiry */
+};
+
+/* Allocates the table. 0, or -1 when out of memory. */
+int pbxstate_registrations_init(struct pbxstate_registrations *r);
+void pbxstate_registrations_destroy(struct pbxstate_registrations *r);
+
+/* A contact-state event of this server's PJSIP: `reachable` 1, 0, or -1 for a removed contact.
+ * The engine learns the AOR's registration (or its removal) through `l`. */
+void pbxstate_registrations_apply_contact(struct pbxstate_registrations *r, struct pbxstate_local *l,
+	const char *aor, const char *uri, int reachable);
+
+/* Gives every registration a new expiry and schedules the next refresh at ttl/2. */
+void pbxstate_registrations_refresh(struct pbxstate_registrations *r, struct pbxstate_local *l, int64_t now_ns);
+
+#endif

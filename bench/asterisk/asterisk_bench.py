@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+"""The Asterisk benchmark: res_pbxstate against res_corosync and against no clustering module.
+
+Two Asterisk servers in network namespaces on this host, each with its own corosync (knet, token
+1000 ms; sim/netns's builder through tests/lib/nscluster.py), and the load module res_pbxbench.so (res_pbxbench.c here) in
+both: server 1 publishes device states straight into stasis (ast_publish_device_state, as a
+channel driver does), server 2 counts what arrives on Asterisk's own device state and MWI topics
+under server 1's EID, with CLOCK_MONOTONIC times (one host: arrival minus publish is the
+end-to-end latency). For each mode:
+
+  pbxstate  res_pbxstate.so with its defaults (a cluster key; batch_window_ms 5, an upper bound)
+  corosync  res_corosync.so publishing and subscribing device_state and mwi (when this Asterisk
+            has it)
+  floor     no clustering module: server 1's own subscription counts its own publications, so
+            the figures are Asterisk's stasis alone, the least any clustering module can cost
+
+it measures, in this order:
+  - single-change latency: --pings changes 50 ms apart (min / median / p99);
+  - MWI latency: --mwi updates 50 ms apart (min / median / p99);
+  - 20,000 changes of new devices, 100,000 changes to 1,000 existing devices (after creating
+    them), and 100,000 changes of new devices, in this order, on the same two servers: end-to-end changes/s from the first publish to the arrival of a marker
+    published after the last change (per origin, both modules keep publish order), arrivals
+    (res_pbxstate coalesces repeated changes of one device; the final states are verified in
+    server 2's cache), the CPU seconds each process (both Asterisks, both corosyncs) spent per
+    change, and the taskprocessors that reached their high-water mark: the module's own
+    subscriptions (found by loading the module after start-up and diffing `core show
+    taskprocessors`) and any other, with the WARNING lines Asterisk logged.
+
+Prints a table, writes --json. Exit 0 when every change arrived and verified, 1 otherwise, 77
+without root, namespaces, corosync or the binaries. It reports figures, it does not judge them.
+Run it under the shared lock of the live tests (`flock LOCKFILE ...`), one mode per invocation if
+the lock must be held less than 15 minutes.
+
+usage: bench/asterisk/asterisk_bench.py --asterisk BIN --modules-dir DIR --pbxstate-module SO
+          --pbxbench-module SO [--modes pbxstate,corosync,floor] [--json out.json] [--quick]
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "asterisk"))
+from nscluster import SKIP, TestFailure, check_preconditions, keep_or_remove, run_checked, wait_until  # noqa: E402
+from asterisk_servers import AsteriskServers, eid, proc_cpu_s  # noqa: E402
+
+NODES = (1, 2)
+ORIGIN, RECEIVER = 1, 2
+MODULE_FILES = {"pbxstate": "res_pbxstate.so", "corosync": "res_corosync.so", "floor": None}
+# core show taskprocessors: name, processed, in queue, max depth, low water, high water (Asterisk 22
+# adds the lowest and highest task times).
+TP_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+-?\d+\s+-?\d+)?\s*$")
+HIGH_WATER_LOG = re.compile(r"Taskprocessor '([^']+)' queue reached (\d+) scheduled tasks")
+
+
+def quantiles(values):
+    s = sorted(values)
+    return {"min": round(s[0], 3), "median": round(statistics.median(s), 3),
+            "p99": round(s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))], 3), "max": round(s[-1], 3),
+            "n": len(s)}
+
+
+def kv(text):
+    """'a 1 b 2' -> {'a': '1', 'b': '2'} (the load module's answers)."""
+    words = text.split()
+    return dict(zip(words[0::2], words[1::2]))
+
+
+class BenchServers(AsteriskServers):
+    def __init__(self, args, workdir, mode):
+        extra = {"res_pbxbench.so": os.path.abspath(args.pbxbench_module)}
+        if mode == "pbxstate":
+            extra["res_pbxstate.so"] = os.path.abspath(args.pbxstate_module)
+        super().__init__(NODES, workdir, os.path.abspath(args.asterisk), args.modules_dir, extra)
+        self.mode = mode
+        self.module = MODULE_FILES[mode]
+        self.pbxstate_options = args.pbxstate_option
+
+    def key_file(self):
+        path = os.path.join(self.dir, "pbxstate.key")
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex() + "\n")
+        return path
+
+    def start(self, node):
+        # The clustering module is loaded after start-up, so that its own taskprocessors can be
+        # told from Asterisk's (see module_taskprocessors).
+        self.write_asterisk_tree(node, ["res_pbxbench.so"])
+        self.write_file(node, "pbxstate.conf", f"[general]\ngroup = pbxbench\ncluster_key_file = {self.key_file()}\n"
+                        + "".join(line + "\n" for line in self.pbxstate_options))
+        self.write_file(node, "res_corosync.conf", "[general]\npublish_event = mwi\nsubscribe_event = mwi\n"
+                        "publish_event = device_state\nsubscribe_event = device_state\n")
+        self.start_asterisk(node)
+
+    def taskprocessors(self, node):
+        """name -> (processed, in queue, max depth, low water, high water)."""
+        rows = {}
+        for line in self.cli(node, "core show taskprocessors").splitlines():
+            m = TP_ROW.match(line.strip())
+            if m:
+                rows[m.group(1)] = tuple(int(m.group(i)) for i in range(2, 7))
+        return rows
+
+    def load_module(self, node):
+        before = set(self.taskprocessors(node))
+        if self.module:
+            out = self.cli(node, f"module load {self.module}")
+            if "Loaded" not in out:
+                raise TestFailure(f"server {node}: module load {self.module}: {out.strip()}")
+        return set(self.taskprocessors(node)) - before
+
+    def cpu(self):
+        pids = {f"asterisk{n}": self.pid(n) for n in NODES}
+        pids.update({f"corosync{n}": self.corosync[n].pid for n in NODES})
+        return {name: proc_cpu_s(pid) for name, pid in pids.items()}
+
+    def bench(self, node, command, timeout=600):
+        return kv(self.cli(node, "pbxbench " + command, timeout=timeout))
+
+
+def watch_node(c):
+    return ORIGIN if c.mode == "floor" else RECEIVER
+
+
+def watched_eid(c):
+    return "local" if c.mode == "floor" else eid(ORIGIN)
+
+
+def wait_cluster(c):
+    """Until a probe change made on the origin arrives at the receiver (or, floor, at itself)."""
+    c.bench(watch_node(c), f"watch probe {watched_eid(c)}")
+    k = [0]
+
+    def arrived():
+        k[0] += 1
+        c.bench(ORIGIN, f"ping probe/x{k[0]} INUSE")
+        time.sleep(0.2)
+        return c.bench(watch_node(c), f"arrival probe/x{k[0]}").get("arrived_ns", "-") != "-"
+    wait_until(f"{c.mode}: a change on server 1 arriving at server {watch_node(c)}", arrived, 60, interval=0.5)
+
+
+def latencies(c, prefix, count, publish):
+    """`count` single changes 50 ms apart; ms from publish to arrival."""
+    c.bench(watch_node(c), f"watch {prefix} {watched_eid(c)}")
+    out = []
+    for k in range(count):
+        name, published = publish(k)
+        arrival = {}
+
+        def arrived():
+            arrival.update(c.bench(watch_node(c), f"arrival {name}"))
+            return arrival.get("arrived_ns", "-") != "-"
+        wait_until(f"{c.mode}: {name} arriving", arrived, 10, interval=0.005)
+        out.append((int(arrival["arrived_ns"]) - published) / 1e6)
+        time.sleep(0.05)
+    return quantiles(out)
+
+
+def device_latency(c, count):
+    def publish(k):
+        name = f"lat/{k}"
+        return name, int(c.bench(ORIGIN, f"ping {name} {'INUSE' if k % 2 == 0 else 'BUSY'}")["published_ns"])
+    return latencies(c, "lat", count, publish)
+
+
+def mwi_latency(c, count):
+    def publish(k):
+        box = f"{7000 + k}@bench"
+        return box, int(c.bench(ORIGIN, f"mwi {box} {k % 5 + 1} {k % 3}")["published_ns"])
+    return latencies(c, "mwi", count, publish)
+
+
+def high_water(c, node, names, log_before):
+    """Taskprocessors of `node` whose max depth reached their high water, and the WARNINGs since."""
+    rows = c.taskprocessors(node)
+    reached = {n: r[2] for n, r in rows.items() if r[2] >= r[4]}
+    module = {n: {"max_depth": rows[n][2], "high_water": rows[n][4]} for n in names if n in rows}
+    warnings = {}
+    for m in HIGH_WATER_LOG.finditer(c.messages_log(node)[log_before:]):
+        warnings[m.group(1)] = warnings.get(m.group(1), 0) + 1
+    return {"reached_high_water": reached, "module_subscriptions": module, "warnings": warnings,
+            "module_warnings": sum(v for k, v in warnings.items() if k in names)}
+
+
+def burst(c, name, count, devices, first_round, module_tps):
+    """`count` changes on the origin; end to end until the marker arrives; CPU; high water."""
+    watcher = watch_node(c)
+    c.bench(watcher, f"watch {name} {watched_eid(c)}")
+    logs = {n: len(c.messages_log(n)) for n in NODES}
+    cpu0 = c.cpu()
+    c.bench(ORIGIN, f"publish {name} {count} {devices} {first_round}")
+    seen = {}
+
+    def done():
+        seen.update(c.bench(watcher, "report"))
+        return int(seen.get("marker_ns", 0)) > 0
+    wait_until(f"{c.mode}: the marker of {name} arriving", done, 900, interval=0.2)
+    pub = c.bench(ORIGIN, "published")
+    if pub["running"] != "0":
+        raise TestFailure(f"{c.mode} {name}: the marker arrived before the publishing run ended: {pub}")
+    time.sleep(0.5)  # what the arrival set off (caches, aggregates) is part of the cost
+    cpu1 = c.cpu()
+    e2e_s = (int(seen["marker_ns"]) - int(pub["start_ns"])) / 1e9
+    final_round = first_round + (count - 1) // devices
+    state = "INUSE" if final_round % 2 == 0 else "NOT_INUSE"
+    verify = c.bench(watcher, f"verify {name} {min(count, devices)} {state} {watched_eid(c)}")
+    cpu = {k: round((cpu1[k] - cpu0[k]) * 1e6 / count, 2) for k in cpu1}  # us per change
+    result = {"changes": count, "devices": devices, "end_to_end_s": round(e2e_s, 3),
+              "changes_per_s": round(count / e2e_s), "publish_s": round((int(pub["end_ns"]) - int(pub["start_ns"])) / 1e9, 3),
+              "arrivals": int(seen["arrivals"]) - 1, "missing": int(verify["missing"]), "wrong": int(verify["wrong"]),
+              "cpu_us_per_change": cpu, "cpu_us_per_change_total": round(sum(cpu.values()), 2),
+              "taskprocessors": {f"server{n}": high_water(c, n, module_tps.get(n, set()), logs[n]) for n in NODES}}
+    if result["missing"] or result["wrong"]:
+        raise TestFailure(f"{c.mode} {name}: {result['missing']} devices missing and {result['wrong']} in the wrong "
+                          f"state in server {watcher}'s cache")
+    return result
+
+
+def run_mode(c, args, report):
+    c.setup_network()
+    for n in NODES:
+        c.start_corosync(n)
+    c.wait_corosync_ring()
+    for n in NODES:
+        c.start(n)
+    module_tps = {n: c.load_module(n) for n in NODES}
+    wait_cluster(c)
+    r = {"module": c.module, "module_taskprocessors": {f"server{n}": sorted(v) for n, v in module_tps.items()}}
+    r["latency_ms"] = device_latency(c, args.pings)
+    r["mwi_latency_ms"] = mwi_latency(c, args.mwi)
+    print(f"{c.mode}: latency {r['latency_ms']}, MWI {r['mwi_latency_ms']}", flush=True)
+    sizes = (2000, 10000, 500) if args.quick else (20000, 100000, 1000)
+    bursts = args.bursts.split(",")
+    if "new_20k" in bursts:
+        r["new_20k"] = burst(c, "n20k", sizes[0], sizes[0], 0, module_tps)
+        print(f"{c.mode}: {sizes[0]} new devices: {r['new_20k']['changes_per_s']}/s", flush=True)
+    # The changes to existing devices before the 100,000 new ones: Asterisk's own cost per change
+    # grows with the devices it holds (its device state topic pool has 57 buckets), and this
+    # burst is about changes, not about that.
+    if "existing_100k" in bursts:
+        burst(c, "e1k", sizes[2], sizes[2], 0, module_tps)  # creates the devices
+        r["existing_100k"] = burst(c, "e1k", sizes[1], sizes[2], 1, module_tps)
+        print(f"{c.mode}: {sizes[1]} changes to {sizes[2]} devices: {r['existing_100k']['changes_per_s']}/s",
+              flush=True)
+    if "new_100k" in bursts:
+        r["new_100k"] = burst(c, "n100k", sizes[1], sizes[1], 0, module_tps)
+        print(f"{c.mode}: {sizes[1]} new devices: {r['new_100k']['changes_per_s']}/s", flush=True)
+    if c.mode == "pbxstate":
+        r["pbxstate_status"] = c.cli(ORIGIN, "pbxstate show status")
+    report["modes"][c.mode] = r
+
+
+def table(report):
+    modes = [m for m in ("corosync", "pbxstate", "floor") if m in report["modes"]]
+    rows = [("single change latency, median (min / p99) ms", lambda r: "{median} ({min} / {p99})".format(**r["latency_ms"])),
+            ("MWI latency, median (min / p99) ms", lambda r: "{median} ({min} / {p99})".format(**r["mwi_latency_ms"]))]
+    bursts = [b for b in ("new_20k", "new_100k", "existing_100k") if all(b in report["modes"][m] for m in modes)]
+    labels = {"new_20k": "new devices", "new_100k": "new devices", "existing_100k": "changes to existing"}
+    for key, label in ((b, labels[b]) for b in bursts):
+        rows.append((f"{label}, {{n}} changes/s", key))
+        rows.append(("  CPU us per change (2 Asterisks + 2 corosyncs)", key + ":cpu"))
+        rows.append(("  module subscription taskprocessor max depth / high-water warnings", key + ":tp"))
+    lines = ["| measure | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for label, how in rows:
+        cells = []
+        for m in modes:
+            r = report["modes"][m]
+            if callable(how):
+                cells.append(how(r))
+                continue
+            key, _, what = how.partition(":")
+            b = r[key]
+            label = label.replace("{n}", f"{b['changes']:,}")
+            if what == "cpu":
+                cells.append(f"{b['cpu_us_per_change_total']}")
+            elif what == "tp":
+                depths = [v["max_depth"] for s in b["taskprocessors"].values() for v in s["module_subscriptions"].values()]
+                warns = sum(s["module_warnings"] for s in b["taskprocessors"].values())
+                cells.append(f"{max(depths) if depths else '-'} / {warns}")
+            else:
+                cells.append(f"{b['changes_per_s']:,} ({b['end_to_end_s']} s)")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--asterisk", default="")
+    ap.add_argument("--modules-dir", default="")
+    ap.add_argument("--pbxstate-module", default="")
+    ap.add_argument("--pbxbench-module", default="")
+    ap.add_argument("--modes", default="pbxstate,corosync,floor")
+    ap.add_argument("--pings", type=int, default=60)
+    ap.add_argument("--mwi", type=int, default=60)
+    ap.add_argument("--quick", action="store_true", help="small bursts (a smoke run)")
+    ap.add_argument("--bursts", default="new_20k,new_100k,existing_100k",
+                    help="which bursts to run (a subset keeps one hold of the shared lock short)")
+    ap.add_argument("--pbxstate-option", action="append", default=[],
+                    help="a line added to pbxstate.conf (default: none, the module's defaults), e.g. 'batch_window_ms = 20'")
+    ap.add_argument("--json", default="")
+    ap.add_argument("--keep-dir", action="store_true")
+    args = ap.parse_args()
+    for path, what in ((args.asterisk, "--asterisk"), (args.pbxstate_module, "--pbxstate-module"),
+                       (args.pbxbench_module, "--pbxbench-module")):
+        if not path or not os.path.exists(path):
+            print(f"SKIP: {what} not given or missing (an Asterisk 22 and res_pbxstate built against it)")
+            return SKIP
+    why = check_preconditions(args.pbxstate_module)  # pbxstate.netns next to the build's module
+    if why:
+        print(f"SKIP: {why}")
+        return SKIP
+    report = {"modes": {}, "host": os.uname().nodename, "nproc": os.cpu_count(), "loadavg": os.getloadavg(),
+              "pbxstate_options": args.pbxstate_option}
+    code = 0
+    for mode in args.modes.split(","):
+        if mode == "corosync" and not os.path.exists(os.path.join(args.modules_dir, "res_corosync.so")):
+            print("corosync: this Asterisk has no res_corosync.so; skipped")
+            continue
+        workdir = tempfile.mkdtemp(prefix=f"pbxbench-{mode}-")
+        c = BenchServers(args, workdir, mode)
+        rc = run_checked(c, lambda c=c: run_mode(c, args, report), teardown_grace_s=10)
+        keep_or_remove(workdir, rc, args.keep_dir)
+        code = code or rc
+    report["asterisk"] = asterisk_version(args.asterisk)
+    print(table(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+    return code
+
+
+def asterisk_version(binary):
+    """What `asterisk -V` says (the JSON names the version, not where this machine keeps it)."""
+    try:
+        return subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"unknown ({e.__class__.__name__})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,420 @@
+/*
+ * res_pbxbench: the load and the probe of the Asterisk benchmark (bench/asterisk/README.md).
+ *
+ * On the origin server it publishes device states straight into stasis, as a channel driver does
+ * (ast_publish_device_state, this server's EID, cachable), as fast as Asterisk takes them. On the
+ * other server it counts what arrives on Asterisk's device state and MWI topics under the origin's
+ * EID, with CLOCK_MONOTONIC times: both servers run on one host, in network namespaces, so an
+ * arrival time minus a publish time is the end-to-end latency. Whatever clustering module runs
+ * (res_pbxstate, res_corosync, none) is measured from the outside, by what Asterisk's own topics
+ * carry.
+ *
+ * CLI (all times in ns of CLOCK_MONOTONIC):
+ *   pbxbench publish <prefix> <count> <devices> [<first round>]
+ *                                                 change i: device <prefix>/<i % devices> to INUSE
+ *                                                 on even rounds (first round + i / devices),
+ *                                                 NOT_INUSE on odd; then <prefix>/end-<n> to INUSE
+ *                                                 (the marker; n counts the publish commands),
+ *                                                 on a thread of its own; the CLI answers at once
+ *   pbxbench published                            whether the run is over, and its start and end
+ *   pbxbench verify <prefix> <devices> <state> <eid|local>
+ *                                                 how many of <prefix>/0..devices-1 are not in
+ *                                                 `state` in Asterisk's cache under that EID
+ *   pbxbench ping <device> <state>                one change; prints its publish time
+ *   pbxbench mwi <mailbox@context> <new> <old>    one MWI update; prints its publish time
+ *   pbxbench watch <prefix> <eid|local>           counts device states of <prefix>/... and MWI from
+ *                                                 that EID from now on (resets the counters)
+ *   pbxbench report                               what the watch saw
+ *   pbxbench arrival <device|mailbox>             when it first arrived since the watch ("-" if not)
+ *
+ * Built next to res_pbxstate (bench/asterisk/CMakeLists.txt), never installed.
+ */
+
+/*** MODULEINFO
+	<support_level>extended</support_level>
+ ***/
+
+#include "asterisk.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "asterisk/astobj2.h"
+#include "asterisk/cli.h"
+#include "asterisk/devicestate.h"
+#include "asterisk/lock.h"
+#include "asterisk/module.h"
+#include "asterisk/mwi.h"
+#include "asterisk/stasis.h"
+#include "asterisk/strings.h"
+#include "asterisk/utils.h"
+
+#define MAX_NAMED 4096  /* single arrivals remembered per watch (latency probes) */
+#define NAME_BYTES 80
+
+static struct stasis_subscription *devstate_sub;
+static struct stasis_subscription *mwi_sub;
+
+/* The watch; under `lock`. */
+AST_MUTEX_DEFINE_STATIC(lock);
+static struct {
+	int active;
+	char prefix[NAME_BYTES];
+	size_t prefix_len;
+	int local;             /* watch this server's own EID (the floor: no clustering module) */
+	struct ast_eid origin;
+	uint64_t arrivals, mwi_arrivals;
+	int64_t first_ns, last_ns, marker_ns;
+	size_t named;
+	struct {
+		char name[NAME_BYTES];
+		int64_t at_ns;
+	} names[MAX_NAMED];
+} watch;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int from_watched(const struct ast_eid *eid)
+{
+	if (!eid) {
+		return 0;  /* an aggregate */
+	}
+	return watch.local ? !ast_eid_cmp(eid, &ast_eid_default) : !ast_eid_cmp(eid, &watch.origin);
+}
+
+/* Under `lock`. */
+static void remember(const char *name, int64_t now)
+{
+	size_t i;
+	for (i = 0; i < watch.named; i++) {
+		if (!strcmp(watch.names[i].name, name)) {
+			return;
+		}
+	}
+	if (watch.named < MAX_NAMED) {
+		ast_copy_string(watch.names[watch.named].name, name, NAME_BYTES);
+		watch.names[watch.named++].at_ns = now;
+	}
+}
+
+static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	const struct ast_device_state_message *d;
+	int64_t now = mono_ns();
+	(void) data;
+	(void) sub;
+
+	if (stasis_message_type(msg) != ast_device_state_message_type()) {
+		return;
+	}
+	d = stasis_message_data(msg);
+	ast_mutex_lock(&lock);
+	if (watch.active && from_watched(d->eid) && !strncmp(d->device, watch.prefix, watch.prefix_len)
+		&& d->device[watch.prefix_len] == '/') {
+		if (!watch.arrivals++) {
+			watch.first_ns = now;
+		}
+		watch.last_ns = now;
+		if (!strncmp(d->device + watch.prefix_len + 1, "end-", 4)) {
+			watch.marker_ns = now;
+		}
+		remember(d->device, now);
+	}
+	ast_mutex_unlock(&lock);
+}
+
+static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+{
+	const struct ast_mwi_state *m;
+	int64_t now = mono_ns();
+	(void) data;
+	(void) sub;
+
+	if (stasis_message_type(msg) != ast_mwi_state_type()) {
+		return;
+	}
+	m = stasis_message_data(msg);
+	ast_mutex_lock(&lock);
+	if (watch.active && from_watched(&m->eid)) {
+		watch.mwi_arrivals++;
+		remember(m->uniqueid, now);
+	}
+	ast_mutex_unlock(&lock);
+}
+
+/* The publishing run: one at a time, on a thread of its own so that the CLI answers at once
+ * (a remote console gives up on a command that runs for long). Under `lock`. */
+static struct {
+	int running;
+	char prefix[NAME_BYTES];
+	unsigned long count, devices, first_round, markers;
+	int64_t start_ns, end_ns;
+} run;
+
+static void *publish_thread(void *arg)
+{
+	char name[NAME_BYTES];
+	unsigned long i;
+	int64_t start = mono_ns(), end;
+	(void) arg;
+
+	for (i = 0; i < run.count; i++) {
+		snprintf(name, sizeof(name), "%s/%lu", run.prefix, i % run.devices);
+		ast_publish_device_state(name, (run.first_round + i / run.devices) % 2 ? AST_DEVICE_NOT_INUSE : AST_DEVICE_INUSE,
+			AST_DEVSTATE_CACHABLE);
+	}
+	snprintf(name, sizeof(name), "%s/end-%lu", run.prefix, run.markers);
+	ast_publish_device_state(name, AST_DEVICE_INUSE, AST_DEVSTATE_CACHABLE);
+	end = mono_ns();
+	ast_mutex_lock(&lock);
+	run.start_ns = start;
+	run.end_ns = end;
+	run.running = 0;
+	ast_mutex_unlock(&lock);
+	return NULL;
+}
+
+static char *cli_publish(struct ast_cli_args *a)
+{
+	unsigned long count, devices, first_round = 0;
+	pthread_t thread;
+
+	if ((a->argc != 5 && a->argc != 6) || sscanf(a->argv[3], "%lu", &count) != 1
+		|| sscanf(a->argv[4], "%lu", &devices) != 1 || !devices || strlen(a->argv[2]) > NAME_BYTES - 32
+		|| (a->argc == 6 && sscanf(a->argv[5], "%lu", &first_round) != 1)) {
+		return CLI_SHOWUSAGE;
+	}
+	ast_mutex_lock(&lock);
+	if (run.running) {
+		ast_mutex_unlock(&lock);
+		ast_cli(a->fd, "busy\n");
+		return CLI_FAILURE;
+	}
+	run.running = 1;
+	ast_copy_string(run.prefix, a->argv[2], sizeof(run.prefix));
+	run.count = count;
+	run.devices = devices;
+	run.first_round = first_round;
+	run.markers++;
+	run.start_ns = run.end_ns = 0;
+	ast_mutex_unlock(&lock);
+	if (ast_pthread_create_detached(&thread, NULL, publish_thread, NULL)) {
+		ast_mutex_lock(&lock);
+		run.running = 0;
+		ast_mutex_unlock(&lock);
+		ast_cli(a->fd, "cannot start the publishing thread\n");
+		return CLI_FAILURE;
+	}
+	ast_cli(a->fd, "publishing %lu\n", count);
+	return CLI_SUCCESS;
+}
+
+static char *cli_published(struct ast_cli_args *a)
+{
+	ast_mutex_lock(&lock);
+	ast_cli(a->fd, "running %d start_ns %lld end_ns %lld\n", run.running, (long long) run.start_ns,
+		(long long) run.end_ns);
+	ast_mutex_unlock(&lock);
+	return CLI_SUCCESS;
+}
+
+static char *cli_ping(struct ast_cli_args *a)
+{
+	int state;
+	int64_t at;
+
+	if (a->argc != 4 || (state = ast_devstate_val(a->argv[3])) == AST_DEVICE_UNKNOWN) {
+		return CLI_SHOWUSAGE;
+	}
+	at = mono_ns();
+	ast_publish_device_state(a->argv[2], state, AST_DEVSTATE_CACHABLE);
+	ast_cli(a->fd, "published_ns %lld\n", (long long) at);
+	return CLI_SUCCESS;
+}
+
+static char *cli_mwi(struct ast_cli_args *a)
+{
+	char box[NAME_BYTES];
+	char *context;
+	int new_msgs, old_msgs;
+	int64_t at;
+
+	if (a->argc != 5 || sscanf(a->argv[3], "%d", &new_msgs) != 1 || sscanf(a->argv[4], "%d", &old_msgs) != 1) {
+		return CLI_SHOWUSAGE;
+	}
+	ast_copy_string(box, a->argv[2], sizeof(box));
+	context = strchr(box, '@');
+	if (context) {
+		*context++ = '\0';
+	}
+	at = mono_ns();
+	ast_publish_mwi_state(box, context, new_msgs, old_msgs);
+	ast_cli(a->fd, "published_ns %lld\n", (long long) at);
+	return CLI_SUCCESS;
+}
+
+static char *cli_watch(struct ast_cli_args *a)
+{
+	struct ast_eid eid;
+	int local;
+
+	if (a->argc != 4 || strlen(a->argv[2]) >= NAME_BYTES) {
+		return CLI_SHOWUSAGE;
+	}
+	local = !strcasecmp(a->argv[3], "local");
+	if (!local && ast_str_to_eid(&eid, a->argv[3])) {
+		return CLI_SHOWUSAGE;
+	}
+	ast_mutex_lock(&lock);
+	memset(&watch, 0, sizeof(watch));
+	ast_copy_string(watch.prefix, a->argv[2], sizeof(watch.prefix));
+	watch.prefix_len = strlen(watch.prefix);
+	watch.local = local;
+	if (!local) {
+		watch.origin = eid;
+	}
+	watch.active = 1;
+	ast_mutex_unlock(&lock);
+	ast_cli(a->fd, "watching %s/ from %s\n", a->argv[2], a->argv[3]);
+	return CLI_SUCCESS;
+}
+
+static char *cli_report(struct ast_cli_args *a)
+{
+	ast_mutex_lock(&lock);
+	ast_cli(a->fd, "arrivals %llu mwi_arrivals %llu first_ns %lld last_ns %lld marker_ns %lld now_ns %lld\n",
+		(unsigned long long) watch.arrivals, (unsigned long long) watch.mwi_arrivals, (long long) watch.first_ns,
+		(long long) watch.last_ns, (long long) watch.marker_ns, (long long) mono_ns());
+	ast_mutex_unlock(&lock);
+	return CLI_SUCCESS;
+}
+
+static char *cli_arrival(struct ast_cli_args *a)
+{
+	size_t i;
+
+	if (a->argc != 3) {
+		return CLI_SHOWUSAGE;
+	}
+	ast_mutex_lock(&lock);
+	for (i = 0; i < watch.named && strcmp(watch.names[i].name, a->argv[2]); i++) {
+	}
+	if (i < watch.named) {
+		ast_cli(a->fd, "arrived_ns %lld\n", (long long) watch.names[i].at_ns);
+	} else {
+		ast_cli(a->fd, "arrived_ns -\n");
+	}
+	ast_mutex_unlock(&lock);
+	return CLI_SUCCESS;
+}
+
+static char *cli_verify(struct ast_cli_args *a)
+{
+	unsigned long devices, i, wrong = 0, missing = 0;
+	char name[NAME_BYTES];
+	struct ast_eid eid;
+	int state;
+
+	if (a->argc != 6 || sscanf(a->argv[3], "%lu", &devices) != 1
+		|| (state = ast_devstate_val(a->argv[4])) == AST_DEVICE_UNKNOWN) {
+		return CLI_SHOWUSAGE;
+	}
+	if (!strcasecmp(a->argv[5], "local")) {
+		eid = ast_eid_default;
+	} else if (ast_str_to_eid(&eid, a->argv[5])) {
+		return CLI_SHOWUSAGE;
+	}
+	for (i = 0; i < devices; i++) {
+		struct stasis_message *msg;
+		snprintf(name, sizeof(name), "%s/%lu", a->argv[2], i);
+		msg = stasis_cache_get_by_eid(ast_device_state_cache(), ast_device_state_message_type(), name, &eid);
+		if (!msg) {
+			missing++;
+			continue;
+		}
+		if ((int) ((const struct ast_device_state_message *) stasis_message_data(msg))->state != state) {
+			wrong++;
+		}
+		ao2_ref(msg, -1);
+	}
+	ast_cli(a->fd, "checked %lu missing %lu wrong %lu\n", devices, missing, wrong);
+	return CLI_SUCCESS;
+}
+
+static char *handle_pbxbench(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	switch (cmd) {
+	case CLI_INIT:
+		e->command = "pbxbench";
+		e->usage = "Usage: pbxbench publish|published|ping|mwi|watch|report|arrival|verify ... (bench/asterisk/res_pbxbench.c)\n";
+		return NULL;
+	case CLI_GENERATE:
+		return NULL;
+	}
+	if (a->argc < 2) {
+		return CLI_SHOWUSAGE;
+	}
+	if (!strcasecmp(a->argv[1], "publish")) {
+		return cli_publish(a);
+	} else if (!strcasecmp(a->argv[1], "published")) {
+		return cli_published(a);
+	} else if (!strcasecmp(a->argv[1], "ping")) {
+		return cli_ping(a);
+	} else if (!strcasecmp(a->argv[1], "mwi")) {
+		return cli_mwi(a);
+	} else if (!strcasecmp(a->argv[1], "watch")) {
+		return cli_watch(a);
+	} else if (!strcasecmp(a->argv[1], "report")) {
+		return cli_report(a);
+	} else if (!strcasecmp(a->argv[1], "arrival")) {
+		return cli_arrival(a);
+	} else if (!strcasecmp(a->argv[1], "verify")) {
+		return cli_verify(a);
+	}
+	return CLI_SHOWUSAGE;
+}
+
+static struct ast_cli_entry cli_entries[] = {
+	AST_CLI_DEFINE(handle_pbxbench, "pbxstate benchmark load and probe"),
+};
+
+static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, stasis_subscription_cb cb,
+	struct stasis_message_type *type)
+{
+	struct stasis_subscription *sub = stasis_subscribe(topic, cb, NULL);
+	if (sub) {
+		stasis_subscription_accept_message_type(sub, type);
+		stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
+	}
+	return sub;
+}
+
+static int unload_module(void)
+{
+	ast_cli_unregister_multiple(cli_entries, ARRAY_LEN(cli_entries));
+	devstate_sub = stasis_unsubscribe_and_join(devstate_sub);
+	mwi_sub = stasis_unsubscribe_and_join(mwi_sub);
+	return 0;
+}
+
+static int load_module(void)
+{
+	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, ast_device_state_message_type());
+	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type());
+	if (!devstate_sub || !mwi_sub || ast_cli_register_multiple(cli_entries, ARRAY_LEN(cli_entries))) {
+		unload_module();
+		return AST_MODULE_LOAD_DECLINE;
+	}
+	return AST_MODULE_LOAD_SUCCESS;
+}
+
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_DEFAULT, "pbxstate benchmark load and probe",
+	.support_level = AST_MODULE_SUPPORT_EXTENDED,
+	.load = load_module,
+	.unload = unload_module,
+);
