@@ -190,7 +190,9 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
   if (cfg.control_socket.empty()) {
     return Status::InvalidArgument(file_name + ":-: control.socket: required (path of the control socket)");
   }
-  if (!ParseLogLevel(log_level, &cfg.log_level)) {
+  if (const auto level = ParseLogLevel(log_level)) {
+    cfg.log_level = *level;
+  } else {
     return p.ErrorAtKey("level", "log.level", "must be debug, info, warning or error (got '" + log_level + "')");
   }
   if (Status st = t.Validate(); !st.ok()) {

@@ -82,6 +82,10 @@ static_assert(AsInt(DropReason::kReplayed) == PBXSTATE_DROP_REPLAYED);
 static_assert(AsInt(DropReason::kUnauthenticated) == PBXSTATE_DROP_UNAUTHENTICATED);
 static_assert(AsInt(DropReason::kAuthNotConfigured) == PBXSTATE_DROP_AUTH_NOT_CONFIGURED);
 static_assert(pbxstate::kClusterKeyBytes == PBXSTATE_CLUSTER_KEY_BYTES);
+static_assert(AsInt(pbxstate::LogLevel::kDebug) == PBXSTATE_LOG_DEBUG);
+static_assert(AsInt(pbxstate::LogLevel::kInfo) == PBXSTATE_LOG_INFO);
+static_assert(AsInt(pbxstate::LogLevel::kWarning) == PBXSTATE_LOG_WARNING);
+static_assert(AsInt(pbxstate::LogLevel::kError) == PBXSTATE_LOG_ERROR);
 static_assert(std::is_same_v<pbxstate_node_id, pbxstate::NodeId>);
 
 // Static names with a guaranteed NUL (the C++ *Name functions return string_views, which need
@@ -366,15 +370,8 @@ struct pbxstate_engine final : pbxstate::Env, pbxstate::ViewListener {
     const std::size_t n = std::min(message.size(), sizeof line - 1);
     if (n > 0) std::memcpy(line, message.data(), n);
     line[n] = '\0';
-    int c_level = PBXSTATE_LOG_ERROR;
-    switch (level) {
-      case pbxstate::LogLevel::kDebug: c_level = PBXSTATE_LOG_DEBUG; break;
-      case pbxstate::LogLevel::kInfo: c_level = PBXSTATE_LOG_INFO; break;
-      case pbxstate::LogLevel::kWarning: c_level = PBXSTATE_LOG_WARNING; break;
-      case pbxstate::LogLevel::kError: c_level = PBXSTATE_LOG_ERROR; break;
-    }
     Scope s(&in_env);
-    env.log(env.user, c_level, line, n);
+    env.log(env.user, AsInt(level), line, n);  // the same values (checked above)
   }
 
   // ---- pbxstate::ViewListener ----

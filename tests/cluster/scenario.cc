@@ -13,14 +13,13 @@
 #include "oracle.h"
 #include "util.h"
 #include "pbxstate/inproc/cluster.h"
-#include "pbxstate/inproc/random.h"
+#include "pbxstate/random.h"
 
 namespace pbxstate::testing {
 
 using inproc::Cluster;
 using inproc::ClusterOptions;
 using inproc::LinkFaults;
-using inproc::SplitMix64;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 

@@ -252,6 +252,7 @@ typedef enum pbxstate_send_status {
   PBXSTATE_SEND_UNREACHABLE = 3  /* unicast to an unknown node: nothing sent */
 } pbxstate_send_status;
 
+/* The values of pbxstate::LogLevel (env.h). */
 typedef enum pbxstate_log_level {
   PBXSTATE_LOG_DEBUG = 0,
   PBXSTATE_LOG_INFO = 1,

@@ -34,7 +34,7 @@ ValueHash ValueOf(const ViewChange& ch) {
     case EntryKind::kRegistration:
       return ch.new_registration != nullptr
                  ? RegistrationValue(ch.new_registration->contact,
-                                     ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
+                                     (ch.new_registration->expires - kSimEpoch).count(),
                                      ch.new_registration->status)
                  : kAbsent;
     case EntryKind::kMailbox:
@@ -441,7 +441,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
     for (const FinalView::Registration& r2 : e.registrations) {
       const RegistrationView& v = r2.view;
       actual[m.slots.Intern(EntryKind::kRegistration, r2.aor, v.node)] =
-          RegistrationValue(v.info.contact, v.info.expires.time_since_epoch().count() - kSimEpochNs, v.info.status);
+          RegistrationValue(v.info.contact, (v.info.expires - kSimEpoch).count(), v.info.status);
     }
     if (!partitioned_at_end) {
       for (const FinalView::Mailbox& mb : e.mailboxes) {

@@ -471,7 +471,7 @@ Status NetnsRun::MakeChange(const PlannedChange& c) {
       } else {
         // The expiry the oracle expects: the change's time plus its lifetime, on the run's
         // calendar, which the daemon's engine reads as CLOCK_REALTIME.
-        const WallTime expires{Duration(harness::kSimEpochNs) + t + c.expires_in};
+        const WallTime expires = kSimEpoch + t + c.expires_in;
         req = {{"op", "register"}, {"aor", c.key}, {"contact", c.contact}, {"expires_unix_ns", wall_.ToUnix(expires)},
                {"reachable", c.status == ContactStatus::kReachable}, {"rtt_us", 0}};
       }

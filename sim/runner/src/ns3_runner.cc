@@ -162,7 +162,7 @@ void MakeChange(const PlannedChange& c, ns3sim::Ns3World& world, harness::RunRec
       if (c.remove) {
         st = e->RemoveRegistration(c.key);
       } else {
-        const WallTime expires{Duration(harness::kSimEpochNs) + now + c.expires_in};
+        const WallTime expires = kSimEpoch + now + c.expires_in;
         st = e->SetRegistration(c.key, RegistrationInfo{c.contact, expires, c.status, 0});
       }
       break;

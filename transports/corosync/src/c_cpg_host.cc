@@ -25,16 +25,6 @@ void CopyOut(std::string_view text, char* buf, size_t len) {
   buf[n] = '\0';
 }
 
-int LevelToC(pbxstate::LogLevel level) {
-  switch (level) {
-    case pbxstate::LogLevel::kDebug: return PBXSTATE_LOG_DEBUG;
-    case pbxstate::LogLevel::kInfo: return PBXSTATE_LOG_INFO;
-    case pbxstate::LogLevel::kWarning: return PBXSTATE_LOG_WARNING;
-    case pbxstate::LogLevel::kError: return PBXSTATE_LOG_ERROR;
-  }
-  return PBXSTATE_LOG_ERROR;
-}
-
 int SendToC(pbxstate::SendStatus status) {
   switch (status) {
     case pbxstate::SendStatus::kOk: return PBXSTATE_SEND_OK;
@@ -61,7 +51,7 @@ struct pbxstate_cpg_host final : pbxstate::corosync::EngineUpcalls {
     const size_t n = std::min(message.size(), sizeof line - 1);
     if (n > 0) std::memcpy(line, message.data(), n);
     line[n] = '\0';
-    log(log_user, LevelToC(level), line, n);
+    log(log_user, static_cast<int>(level) /* pbxstate_log_level: the same values (env.h) */, line, n);
   }
 
   // ---- EngineUpcalls: CpgEnv -> the C engine ----

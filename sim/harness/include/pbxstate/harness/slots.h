@@ -14,10 +14,6 @@
 
 namespace pbxstate::harness {
 
-// The calendar time every simulated world starts at: 2026-01-01T00:00:00Z. Registration
-// expiries are compared relative to it so a simulated run needs no real clock.
-inline constexpr std::int64_t kSimEpochNs = 1'767'225'600LL * 1'000'000'000LL;
-
 using SlotId = std::uint32_t;
 using ValueHash = std::uint64_t;  // 0: nothing held
 inline constexpr ValueHash kAbsent = 0;
@@ -41,7 +37,7 @@ class SlotTable {
 };
 
 ValueHash DeviceValue(DeviceState state);
-// `expires_rel_ns`: expiry relative to kSimEpochNs.
+// `expires_rel_ns`: expiry relative to kSimEpoch (pbxstate/types.h), so a simulated run needs no real clock.
 ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status);
 ValueHash MailboxValueHash(const MailboxCounts& counts, NodeId writer);
 
