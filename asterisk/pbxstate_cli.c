@@ -70,8 +70,8 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		yes_no(s->subscribe_devstate), s->device_filter.set ? s->device_filter.text : "(all)");
 	ast_cli(fd, "MWI:                  publish %s, subscribe %s, filter %s\n", yes_no(s->publish_mwi),
 		yes_no(s->subscribe_mwi), s->mailbox_filter.set ? s->mailbox_filter.text : "(all)");
-	ast_cli(fd, "Batch window:         %llu ms\n", (unsigned long long) s->batch_window_ms);
-	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->departure_grace_ms);
+	ast_cli(fd, "Batch window:         %llu ms\n", (unsigned long long) s->engine.batch_window_ms);
+	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->engine.departure_grace_ms);
 	ast_cli(fd, "Local queue:          %zu of %zu, %llu overflow(s), %llu resync(s)\n", v->queue_depth,
 		v->queue_capacity, (unsigned long long) c->queue_overflows, (unsigned long long) c->resyncs);
 	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",

@@ -864,9 +864,7 @@ static int try_join(void)
 	} else {
 		snprintf(label, sizeof(label), "%s %s", eid, node.settings.route);
 	}
-	cfg.batch_window_ms = node.settings.batch_window_ms;
-	cfg.departure_grace_ms = node.settings.departure_grace_ms;
-	cfg.anti_entropy_interval_ms = node.settings.anti_entropy_interval_ms;
+	pbxstate_engine_options_apply(&node.settings.engine, &cfg);  /* every engine option of pbxstate.conf */
 	ast_rwlock_unlock(&settings_lock);
 	cfg.max_key_bytes = PBXSTATE_MAX_KEY_BYTES;
 	cfg.max_contact_bytes = PBXSTATE_MAX_CONTACT_BYTES;

@@ -4,6 +4,7 @@
 
 #include "cluster_bindings.h"
 #include "device_state.h"
+#include "engine_settings.h"
 #include "errors.h"
 #include "pbxstate/harness/run_record.h"
 #include "run_bindings.h"
@@ -28,4 +29,5 @@ PYBIND11_MODULE(pbxstate, m) {
   auto scenario = pbxstate::python::BindScenario(m);
   pbxstate::python::BindRun(m, scenario);
   pbxstate::python::BindCluster(m);
+  pbxstate::python::BindEngineSettings(m);
 }
