@@ -93,6 +93,7 @@ class Loader {
   // loader_engine.cc
   void ReadEngine(const Field& f);
   void CheckEngine();
+  void CheckEngineAsTheEngineWill();
   // Keys, contacts and expiries against the engine's bounds on them.
   void CheckKeyLengths();
 
