@@ -4,11 +4,10 @@
 // table is generated from the rows and checked here.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "doc_block.h"
 #include "pbxstate/config.h"
 #include "pbxstate/scenario/loader.h"
 #include "pbxstate/scenario/units.h"
@@ -87,20 +86,9 @@ std::string ReadmeTable() {
 }
 
 TEST(ScenarioEngineSettings, TheReadmeTableIsTheTable) {
-  const std::string path = std::string(PBXSTATE_SCENARIOS_DIR) + "/README.md";
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string begin = "<!-- engine-settings:begin (generated; tests/scenario/engine_settings_test.cc) -->\n";
-  const std::string end = "<!-- engine-settings:end -->";
-  const std::string s = text.str();
-  const auto b = s.find(begin);
-  const auto e = s.find(end);
-  ASSERT_NE(b, std::string::npos) << path << ": no line " << begin;
-  ASSERT_NE(e, std::string::npos) << path << ": no line " << end;
-  EXPECT_EQ(s.substr(b + begin.size(), e - b - begin.size()), ReadmeTable())
-      << path << ": the engine table differs from engine_settings.h; put this between the markers:\n"
-      << ReadmeTable();
+  EXPECT_TRUE(testing::DocBlockIs(std::string(PBXSTATE_SCENARIOS_DIR) + "/README.md",
+                                  "<!-- engine-settings:begin (generated; tests/scenario/engine_settings_test.cc) -->",
+                                  "<!-- engine-settings:end -->", ReadmeTable()));
 }
 
 }  // namespace
