@@ -1,33 +1,20 @@
 // CpgEnv::Create and the C CPG host when the process is out of descriptors: an operating-system
 // failure is a Status naming the call, never a crash or an env with a descriptor of -1. Each case
 // runs in a child process (a death test) that lowers its own RLIMIT_NOFILE.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 
+#include "descriptor_limit.h"
 #include "pbxstate/corosync/c_cpg_host.h"
 #include "pbxstate/corosync/cpg_env.h"
 
 namespace pbxstate::corosync {
 namespace {
 
-// Lets the process open `spare` more descriptors, then none: the limit is the number of the
-// (spare + 1)-th free descriptor (a new descriptor must be below the limit; there may be holes).
-void LimitDescriptors(int spare) {
-  int fd = 0;
-  for (int free_seen = 0;; ++fd) {
-    if (::fcntl(fd, F_GETFD) == -1 && free_seen++ == spare) break;
-  }
-  rlimit r{};
-  ::getrlimit(RLIMIT_NOFILE, &r);
-  r.rlim_cur = static_cast<rlim_t>(fd);
-  if (::setrlimit(RLIMIT_NOFILE, &r) != 0) std::_Exit(3);
-}
+using pbxstate::testing::LimitDescriptors;
 
 // Create with `spare` descriptors left: prints the status and exits 0 when it failed cleanly.
 [[noreturn]] void CreateWith(int spare) {

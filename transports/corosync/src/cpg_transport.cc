@@ -398,6 +398,7 @@ void CpgTransport::MarkBroken(std::string_view where, int cs_error) {
 
 void CpgTransport::TearDown() {
   assert(handle_ != 0);
+  // A failed DEL is harmless: cpg_finalize closes the descriptor, which leaves the set anyway.
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);
   cpg_finalize(handle_);
   handle_ = 0;
@@ -479,7 +480,7 @@ void CpgTransport::Leave(Duration flush_timeout) {
     }
   }
   if (handle_ != 0) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);  // as in TearDown: a failure is harmless
     cpg_finalize(handle_);
     handle_ = 0;
     cpg_fd_ = -1;
