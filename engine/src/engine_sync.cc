@@ -1,4 +1,4 @@
-// Digests, anti-entropy and catch-up sessions (DESIGN.md obligations 2 and 3).
+// Digests, anti-entropy and catch-up sessions (obligations 2 and 3 of docs/ARCHITECTURE.md).
 #include <algorithm>
 
 #include "engine_impl.h"

@@ -11,13 +11,17 @@ namespace pbxstate::scenario::detail {
 // member; durations take a unit ("250ms", "2s"), counts and sizes are integers; the ranges are the
 // table's.
 void Loader::ReadEngine(const Field& f) {
+  engine_field_ = f;
   MapReader m(f, d_, "a mapping of engine settings");
   if (!m.ok()) return;
   std::vector<std::string_view> names;
   for (const EngineSetting& setting : EngineSettings()) names.push_back(setting.name);
   m.AllowOnly(names);
   EngineConfig& e = s_.engine;
-  for (const auto& entry : m.entries()) engine_fields_.emplace(entry.key, entry.value);
+  for (const auto& entry : m.entries()) {
+    engine_fields_.emplace(entry.key, entry.value);
+    s_.engine_pos.emplace(entry.key, PosOf(entry.value));
+  }
   for (const EngineSetting& setting : EngineSettings()) {
     if (setting.is_duration()) {
       m.ReadIfPresent(setting.name, e.*setting.duration,
@@ -57,32 +61,81 @@ void Loader::CheckEngine() {
              "expected at least the cluster's " + std::to_string(node_count_) + " nodes, got " +
                  std::to_string(e.max_nodes));
   }
-  CheckEngineAsTheEngineWill();
   CheckKeyLengths();
+  if (d_.count() == 0) CheckEngineValidates();
 }
 
-// The engine's own rules between settings (EngineConfig::Validate: a frame holds one record of
-// max_key_bytes and max_contact_bytes, with the MAC when cluster.auth is on), now rather than when
-// the run starts; only when the checks above found nothing, so a file gets one message per cause.
-void Loader::CheckEngineAsTheEngineWill() {
-  if (d_.count() != 0) return;
+Field Loader::EngineField(std::string_view key) const {
+  if (auto it = engine_fields_.find(key); it != engine_fields_.end()) return it->second;
+  const std::string path = "engine." + std::string(key);
+  if (engine_field_) return Field{YAML::Node(), path, engine_field_->mark};
+  return Field{YAML::Node(), path, YAML::Mark()};
+}
+
+void Loader::CheckEngineValidates() {
   EngineConfig probe = s_.engine;
-  probe.node_id = 1;       // what the world fills in per node
   probe.incarnation = 1;
   if (s_.auth) probe.cluster_keys = {ScenarioClusterKey(s_.seed)};
-  const Status st = probe.Validate();
-  if (st.ok()) return;
-  // "EngineConfig.<name>: why" -> the field <name> when the file sets it, else the section.
-  const std::string& m = st.message();
-  const std::size_t dot = m.find('.'), colon = m.find(": ");
-  const std::string name = dot != std::string::npos && colon != std::string::npos ? m.substr(dot + 1, colon - dot - 1) : "";
-  const std::string why = colon != std::string::npos ? m.substr(colon + 2) : m;
-  if (auto it = engine_fields_.find(name); it != engine_fields_.end()) {
-    d_.Error(it->second.mark, it->second.path, "the engine refuses this setting: " + why);
-  } else {
-    d_.Error(YAML::Mark(), "engine" + (name.empty() ? std::string() : "." + name),
-             "the engine refuses this setting: " + why);
+  // Every node's config differs only in its id; each is checked as the runners do at start.
+  for (NodeId node = 1; node <= node_count_; ++node) {
+    probe.node_id = node;
+    const Status st = probe.Validate();
+    if (st.ok()) continue;
+    // "EngineConfig.<setting>: <why>"
+    const std::string& message = st.message();
+    const std::string prefix = "EngineConfig.";
+    const std::size_t colon = message.find(": ");
+    const std::string setting = message.rfind(prefix, 0) == 0 && colon != std::string::npos
+                                    ? message.substr(prefix.size(), colon - prefix.size())
+                                    : "";
+    if (setting == "max_frame_bytes" && message.find("too small") != std::string::npos) {
+      ReportFrameTooSmall(probe);
+      return;
+    }
+    const Field f = EngineField(setting.empty() ? "settings" : setting);
+    const std::string why = colon == std::string::npos ? message : message.substr(colon + 2);
+    d_.Error(f.mark, f.path,
+             "expected a value the engine accepts (EngineConfig::Validate: " + why + ")" +
+                 (f.node.IsDefined() ? ", got " + f.node.Scalar() : ""));
+    return;
   }
+}
+
+void Loader::ReportFrameTooSmall(const EngineConfig& probe) {
+  // The smallest frame the engine accepts with these key bounds: Validate is monotonic in
+  // max_frame_bytes, and only its frame-size rule is failing.
+  auto fits = [&](std::size_t bytes) {
+    EngineConfig c = probe;
+    c.max_frame_bytes = bytes;
+    const Status st = c.Validate();
+    return st.ok() || st.message().rfind("EngineConfig.max_frame_bytes", 0) != 0;
+  };
+  constexpr std::size_t kLargest = std::size_t{1} << 20;  // the engine's largest frame
+  std::size_t lo = probe.max_frame_bytes, hi = kLargest;   // lo does not fit
+  const bool any = fits(hi);
+  while (any && hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? hi : lo) = mid;
+  }
+  // Point at the setting the file chose: the frame, or else the key bound that grew it.
+  std::string_view key = "max_frame_bytes";
+  for (std::string_view k : {"max_frame_bytes", "max_key_bytes", "max_contact_bytes"}) {
+    if (engine_fields_.count(k) != 0) {
+      key = k;
+      break;
+    }
+  }
+  Field f = EngineField(key);
+  if (engine_fields_.count(key) == 0 && s_.auth && auth_field_) f = *auth_field_;
+  const std::string got = std::to_string(probe.max_frame_bytes);
+  d_.Error(f.mark, f.path,
+           "expected max_frame_bytes of " +
+               (any ? "at least " + std::to_string(hi) : "more than the engine's " +
+                                                            std::to_string(kLargest)) +
+               " so that one record of max_key_bytes (" + std::to_string(probe.max_key_bytes) +
+               ") and max_contact_bytes (" + std::to_string(probe.max_contact_bytes) +
+               ") fits in " + (s_.auth ? "an authenticated frame (cluster.auth)" : "a frame") +
+               ", got " + (f.path == "engine.max_frame_bytes" ? got : "max_frame_bytes " + got));
 }
 
 void Loader::CheckKeyLengths() {

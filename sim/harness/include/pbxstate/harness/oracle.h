@@ -1,6 +1,6 @@
 // The oracle: what every node of the cluster must show, computed from the workload log (the
 // local changes nodes accepted) and the membership history (starts, crashes, partitions) alone.
-// It shares no code with the engine: its merge rules are DESIGN.md's, written again here.
+// It shares no code with the engine: its merge rules are engine/README.md's "Semantics", written again here.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// RunRecorder: watches one scenario run on any backend and turns it into DESIGN.md's metrics.
+// RunRecorder: watches one scenario run on any backend and turns it into the metrics of docs/ARCHITECTURE.md.
 //
 // A runner (ns-3 world, network-namespace cluster) tells the recorder what happened, in time
 // order: node starts and crashes, faults, every local change it made (and the engine's answer),
