@@ -37,11 +37,6 @@
 #define LOCAL_RESYNC_MAX_NS 600000000000LL
 #define MAX_DRAIN_PER_ROUND 4096        /* inbox messages per round, so CPG is dispatched between */
 #define DRAIN_BATCH 256                 /* ...taken from the inbox this many at a time */
-/* The engine's largest frame on CPG. While a frame is on the ring (CPG has not delivered it back
- * yet), changes wait and then leave together (adaptive batching): larger frames mean fewer CPG
- * messages in a burst, and corosync's cost is per message far more than per byte (asterisk/README.md,
- * "Measured"). libcpg carries up to 1 MiB; knet fragments what exceeds the MTU. */
-#define CPG_MAX_FRAME_BYTES 65000
 /* libcpg's cpg_dispatch() keeps a 1 MiB receive buffer on the caller's stack (corosync's
  * IPC_DISPATCH_SIZE); Asterisk's default thread stack (about 500 KiB) overflows on the first large
  * delivery. */
@@ -152,10 +147,7 @@ static void engine_config(pbxstate_config *cfg, char *label, size_t label_len)
 		snprintf(label, label_len, "%s %s", eid, node.settings.route);
 	}
 	cfg->label = label;
-	cfg->batch_window_ms = node.settings.batch_window_ms;
-	cfg->departure_grace_ms = node.settings.departure_grace_ms;
-	cfg->anti_entropy_interval_ms = node.settings.anti_entropy_interval_ms;
-	cfg->max_frame_bytes = CPG_MAX_FRAME_BYTES;
+	pbxstate_engine_options_apply(&node.settings.engine, cfg);  /* every engine option of pbxstate.conf */
 	cfg->max_key_bytes = PBXSTATE_MAX_KEY_BYTES;
 	cfg->max_contact_bytes = PBXSTATE_MAX_CONTACT_BYTES;
 	cfg->cluster_keys = current_keys();

@@ -12,16 +12,14 @@
 #include "asterisk/logger.h"
 #include "asterisk/strings.h"
 
+#include "pbxstate_engine_options.h"
 #include "pbxstate_settings.h"
 
-/* Upper bounds: a value beyond them is a typo, not a choice. */
-#define MAX_WINDOW_MS 10000ull
-#define MAX_GRACE_MS 3600000ull
-#define MAX_ANTI_ENTROPY_MS 3600000ull
+/* Bounds of the module's own options (the engine's are the engine's: pbxstate_engine_options.h). */
 #define MIN_PENDING 16ull
 #define MAX_PENDING 1048576ull
 #define MIN_REGISTRATION_TTL_MS 60000ull
-#define MAX_REGISTRATION_TTL_MS 86400000ull  /* the engine's max_registration_ttl */
+#define MAX_REGISTRATION_TTL_MS 86400000ull  /* and at most the engine option max_registration_ttl_ms */
 
 void pbxstate_settings_init(struct pbxstate_settings *s)
 {
@@ -31,9 +29,7 @@ void pbxstate_settings_init(struct pbxstate_settings *s)
 	s->subscribe_devstate = 1;
 	s->publish_mwi = 1;
 	s->subscribe_mwi = 1;
-	s->batch_window_ms = 5;
-	s->departure_grace_ms = 0;
-	s->anti_entropy_interval_ms = 5000;
+	pbxstate_engine_options_init(&s->engine);
 	s->max_pending = 16384;
 	s->share_registrations = 1;
 	s->registration_ttl_ms = 3600000;
@@ -160,24 +156,6 @@ static int parse_option(const struct ast_variable *v, struct pbxstate_settings *
 		if (filter_set(&s->mailbox_filter, v->value, why, sizeof(why))) {
 			BAD(v, "%s", why);
 		}
-	} else if (!strcasecmp(v->name, "batch_window_ms")) {
-		if (parse_ms(v->value, 0, MAX_WINDOW_MS, &n)) {
-			BAD(v, "expected milliseconds from 0 to %llu", MAX_WINDOW_MS);
-		} else {
-			s->batch_window_ms = n;
-		}
-	} else if (!strcasecmp(v->name, "departure_grace_ms")) {
-		if (parse_ms(v->value, 0, MAX_GRACE_MS, &n)) {
-			BAD(v, "expected milliseconds from 0 to %llu", MAX_GRACE_MS);
-		} else {
-			s->departure_grace_ms = n;
-		}
-	} else if (!strcasecmp(v->name, "anti_entropy_interval_ms")) {
-		if (parse_ms(v->value, 0, MAX_ANTI_ENTROPY_MS, &n)) {
-			BAD(v, "expected milliseconds from 0 (off) to %llu", MAX_ANTI_ENTROPY_MS);
-		} else {
-			s->anti_entropy_interval_ms = n;
-		}
 	} else if (!strcasecmp(v->name, "max_pending")) {
 		if (parse_ms(v->value, MIN_PENDING, MAX_PENDING, &n)) {
 			BAD(v, "expected a count from %llu to %llu", MIN_PENDING, MAX_PENDING);
@@ -213,7 +191,16 @@ static int parse_option(const struct ast_variable *v, struct pbxstate_settings *
 			ast_copy_string(s->previous_key_file, v->value, sizeof(s->previous_key_file));
 		}
 	} else {
-		BAD(v, "unknown option (see pbxstate.conf.sample)");
+		switch (pbxstate_engine_option_parse(&s->engine, v->name, v->value, why, sizeof(why))) {
+		case PBXSTATE_OPTION_SET:
+			break;
+		case PBXSTATE_OPTION_BAD:
+			BAD(v, "%s", why);
+			break;
+		default:
+			BAD(v, "unknown option (see pbxstate.conf.sample)");
+			break;
+		}
 	}
 	return errors;
 }
@@ -222,12 +209,23 @@ static int parse_general(struct ast_config *cfg, struct pbxstate_settings *s)
 {
 	struct ast_variable *v;
 	int errors = 0;
+	char why_all[256];
 
 	for (v = ast_variable_browse(cfg, "general"); v; v = v->next) {
 		errors += parse_option(v, s);
 	}
 	if (!ast_strlen_zero(s->previous_key_file) && ast_strlen_zero(s->key_file)) {
 		ast_log(LOG_ERROR, "%s: option 'previous_key_file' is set without 'cluster_key_file'\n", PBXSTATE_CONFIG_FILE);
+		errors++;
+	}
+	if (pbxstate_engine_options_check(&s->engine, why_all, sizeof(why_all))) {
+		ast_log(LOG_ERROR, "%s: engine options: %s\n", PBXSTATE_CONFIG_FILE, why_all);
+		errors++;
+	}
+	if (s->registration_ttl_ms > s->engine.max_registration_ttl_ms) {
+		ast_log(LOG_ERROR, "%s: option 'registration_ttl_ms' (%llu) is longer than 'max_registration_ttl_ms' (%llu): "
+			"the engine would refuse every registration\n", PBXSTATE_CONFIG_FILE,
+			(unsigned long long) s->registration_ttl_ms, (unsigned long long) s->engine.max_registration_ttl_ms);
 		errors++;
 	}
 	return errors ? -1 : 0;
@@ -291,9 +289,7 @@ int pbxstate_settings_copy(struct pbxstate_settings *dst, const struct pbxstate_
 int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const struct pbxstate_settings *b)
 {
 	return strcmp(a->group, b->group) != 0
-		|| a->batch_window_ms != b->batch_window_ms
-		|| a->departure_grace_ms != b->departure_grace_ms
-		|| a->anti_entropy_interval_ms != b->anti_entropy_interval_ms
+		|| pbxstate_engine_options_differ(&a->engine, &b->engine)
 		|| a->max_pending != b->max_pending
 		|| strcmp(a->route, b->route) != 0;  /* announced in the engine label at start */
 }

@@ -2,10 +2,14 @@
  * res_pbxstate's configuration: pbxstate.conf in Asterisk's config format (sample:
  * asterisk/pbxstate.conf.sample, which documents every option).
  *
+ * Every engine setting is an option too, under its key (batch_window_ms, departure_grace_ms,
+ * anti_entropy_interval_ms, max_sync_pulls, ...): pbxstate_engine_options.h, driven by the table
+ * of engine settings, with the engine's ranges.
+ *
  * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
- * cluster keys (a key rotation) change live; the others (group, batch window, departure grace,
- * anti-entropy, queue size, route) restart the node: it leaves the CPG group and joins again with a new
- * incarnation, which the peers treat as a restart (asterisk/README.md).
+ * cluster keys (a key rotation) change live; the others (group, every engine option, queue size,
+ * route) restart the node: it leaves the CPG group and joins again with a new incarnation, which
+ * the peers treat as a restart (asterisk/README.md).
  */
 #ifndef PBXSTATE_SETTINGS_H
 #define PBXSTATE_SETTINGS_H
@@ -14,6 +18,9 @@
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "pbxstate/c_api.h"
+#include "pbxstate_engine_options.h"
 
 #define PBXSTATE_CONFIG_FILE "pbxstate.conf"
 #define PBXSTATE_MAX_GROUP 128        /* CPG_MAX_NAME_LENGTH */
@@ -39,9 +46,7 @@ struct pbxstate_settings {
 	int share_registrations;  /* this server's PJSIP contacts go to the cluster's location table */
 	uint64_t registration_ttl_ms;  /* a shared registration lapses unless refreshed (every ttl/2) */
 	char route[PBXSTATE_MAX_ROUTE + 1];  /* how the others reach this server (PBXSTATE_LOCATION) */
-	uint64_t batch_window_ms;
-	uint64_t departure_grace_ms;
-	uint64_t anti_entropy_interval_ms;
+	pbxstate_config engine;   /* the engine options (pbxstate_engine_options.h); identity, label and keys unset */
 	char key_file[PATH_MAX];            /* "" : unauthenticated */
 	char previous_key_file[PATH_MAX];   /* "" : none (only with key_file) */
 	size_t max_pending;                 /* bound of the queue from Asterisk's threads to the node */

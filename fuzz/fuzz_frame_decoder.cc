@@ -20,6 +20,7 @@
 #include "frame_auth.h"
 #include "frame_corpus.h"
 #include "pbxstate/engine.h"
+#include "pbxstate/random.h"
 
 namespace {
 
@@ -30,7 +31,7 @@ constexpr std::size_t kMaxFrames = 16;
 class FuzzEnv : public Env {
  public:
   MonoTime Now() override { return now; }
-  WallTime WallNow() override { return WallTime(std::chrono::seconds(1'767'225'600)) + now.time_since_epoch(); }
+  WallTime WallNow() override { return pbxstate::kSimEpoch + now.time_since_epoch(); }
   void ScheduleWakeup(MonoTime at) override { wakeup = at; }
   SendStatus Broadcast(std::span<const std::uint8_t> f) override {
     if (f.empty()) __builtin_trap();
@@ -40,14 +41,11 @@ class FuzzEnv : public Env {
     if (to == kNoNode || f.empty()) __builtin_trap();
     return SendStatus::kOk;
   }
-  std::uint64_t Random() override {
-    state += 0x9e3779b97f4a7c15ull;
-    return state ^ (state >> 31);
-  }
+  std::uint64_t Random() override { return random.Next(); }
   void Log(LogLevel, std::string_view) override {}
   MonoTime now{std::chrono::seconds(1)};
   std::optional<MonoTime> wakeup;
-  std::uint64_t state = 1;
+  SplitMix64 random{1};
 };
 
 void DecodeOnly(std::span<const std::uint8_t> frame) {

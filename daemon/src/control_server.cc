@@ -29,8 +29,9 @@ using control::kMaxRequestLineBytes;
 using control::kMaxSubscriberBufferBytes;
 
 ControlServer::ControlServer(RequestFn on_request, LogFn log) : on_request_(std::move(on_request)), log_(std::move(log)) {
+  // A failure is kept and reported by Listen(), the first call that needs the set.
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  assert(epoll_fd_ >= 0);
+  if (epoll_fd_ < 0) epoll_errno_ = errno;
 }
 
 ControlServer::~ControlServer() {
@@ -44,6 +45,7 @@ void ControlServer::Log(LogLevel level, std::string_view message) const {
 
 Status ControlServer::Listen(const std::string& path) {
   assert(listen_fd_ < 0);
+  if (epoll_fd_ < 0) return Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(epoll_errno_));
   sockaddr_un addr{};
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
     return Status::InvalidArgument("control socket path '" + path + "' must be 1.." +
@@ -76,12 +78,17 @@ Status ControlServer::Listen(const std::string& path) {
     return Status::FailedPrecondition("control socket " + path + ": " + std::strerror(e));
   }
   ::chmod(path.c_str(), 0600);
-  listen_fd_ = fd;
-  path_ = path;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kListenerId;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    return Status::FailedPrecondition("control socket " + path + ": epoll_ctl(add): " + std::strerror(e));
+  }
+  listen_fd_ = fd;
+  path_ = path;
   return Status::Ok();
 }
 
@@ -132,7 +139,13 @@ void ControlServer::Accept() {
     epoll_event ev{};
     ev.events = c.interest;
     ev.data.u64 = id;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      // A connection the loop cannot watch would never be answered: closed at once (the client
+      // sees end-of-stream) and logged with the reason.
+      Log(LogLevel::kWarning, std::string("control: epoll_ctl(add) of a new connection: ") + std::strerror(errno));
+      ::close(fd);
+      connections_.erase(id);
+    }
   }
 }
 
@@ -247,27 +260,33 @@ bool ControlServer::WriteOut(std::uint64_t id) {
     c.out.erase(0, c.out_offset);  // keep memory proportional to what is still unsent
     c.out_offset = 0;
   }
-  UpdateInterest(id);
-  return true;
+  return UpdateInterest(id);
 }
 
-void ControlServer::UpdateInterest(std::uint64_t id) {
+bool ControlServer::UpdateInterest(std::uint64_t id) {
   Connection& c = connections_.at(id);
   std::uint32_t want = 0;
   const bool input_room = c.subscriber || c.in.size() <= kMaxRequestLineBytes;
   if (!c.closing && input_room) want |= EPOLLIN;
   if (c.out_offset < c.out.size()) want |= EPOLLOUT;
-  if (want == c.interest) return;
+  if (want == c.interest) return true;
   c.interest = want;
   epoll_event ev{};
   ev.events = want;
   ev.data.u64 = id;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev) != 0) {
+    // The loop would wait for the wrong events on this connection (a stalled response): closed.
+    Log(LogLevel::kWarning, std::string("control: epoll_ctl(mod) of a connection: ") + std::strerror(errno));
+    CloseConnection(id);
+    return false;
+  }
+  return true;
 }
 
 void ControlServer::CloseConnection(std::uint64_t id) {
   auto it = connections_.find(id);
   if (it == connections_.end()) return;
+  // A failed DEL is harmless: close() below drops the descriptor from the set anyway.
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
   ::close(it->second.fd);
   connections_.erase(it);

@@ -55,6 +55,8 @@ class ControlServer {
 
   // Binds and listens at `path` (mode 0600). A missing parent directory is created (one level,
   // mode 0700). A stale socket file at the path is replaced; any other file there is an error.
+  // Operating-system failures (the epoll set the constructor could not create, socket, bind,
+  // listen, epoll_ctl) are a Status naming the call.
   Status Listen(const std::string& path);
   // An epoll descriptor for the host's loop: readable when Dispatch() has work.
   int fd() const { return epoll_fd_; }
@@ -89,13 +91,16 @@ class ControlServer {
   bool Append(std::uint64_t id, std::string_view data);
   // Writes what it can; false when the connection was closed.
   bool WriteOut(std::uint64_t id);
-  void UpdateInterest(std::uint64_t id);
+  // Sets the epoll events the connection waits for; false when epoll_ctl failed and the
+  // connection was closed (a connection the loop cannot watch would never be answered).
+  bool UpdateInterest(std::uint64_t id);
   void CloseConnection(std::uint64_t id);
   void Log(LogLevel level, std::string_view message) const;
 
   RequestFn on_request_;
   LogFn log_;
   int epoll_fd_ = -1;
+  int epoll_errno_ = 0;  // why epoll_create1 failed in the constructor; Listen() reports it
   int listen_fd_ = -1;
   std::string path_;
   std::uint64_t next_id_ = 1;  // 0 is the listener

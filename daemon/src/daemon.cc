@@ -6,7 +6,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -90,7 +89,11 @@ int Daemon::Run() {
   }
 
   auto log_fn = [this](LogLevel level, std::string_view message) { logger_->Log(level, message); };
-  env_ = std::make_unique<corosync::CpgEnv>(config_.cpg, log_fn);
+  if (Status s = corosync::CpgEnv::Create(config_.cpg, log_fn, &env_); !s.ok()) {
+    Log(LogLevel::kError, "cannot start: " + s.message());
+    ::close(signal_fd);
+    return 1;
+  }
   if (Status s = WaitForCorosync(signal_fd); !s.ok()) {
     ::close(signal_fd);
     if (stop_requested_) {
@@ -134,15 +137,25 @@ int Daemon::Run() {
     return 1;
   }
 
-  const int ep = epoll_create1(EPOLL_CLOEXEC);
-  assert(ep >= 0);
   enum : std::uint64_t { kEnv = 1, kControl = 2, kSignal = 3, kGenerate = 4 };
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  Status loop_status = ep >= 0 ? Status::Ok() : Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(errno));
   for (auto [fd, tag] : {std::pair<int, std::uint64_t>{env_->fd(), kEnv}, {server_->fd(), kControl}, {signal_fd, kSignal},
                          {generate_timer_.fd(), kGenerate}}) {
+    if (!loop_status.ok()) break;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = tag;
-    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      loop_status = Status::FailedPrecondition(std::string("epoll_ctl(add): ") + std::strerror(errno));
+    }
+  }
+  if (!loop_status.ok()) {
+    Log(LogLevel::kError, "cannot build the event loop: " + loop_status.message());
+    if (ep >= 0) ::close(ep);
+    env_->Leave(std::chrono::milliseconds(0));
+    ::close(signal_fd);
+    return 1;
   }
 
   int exit_code = 0;

@@ -59,6 +59,17 @@ Setter Millis(Duration* field, std::uint64_t lo, std::uint64_t hi = 86'400'000) 
   };
 }
 
+// An engine setting (a row of engine_settings.h) under its key: name, or name_ms for durations
+// (whole milliseconds), with the table's range.
+Setter Setting(EngineConfig* e, const EngineSetting& s) {
+  return [e, &s](const YAML::Node& v) {
+    std::uint64_t n = 0;
+    std::string err = ReadUint(v, s.min, s.max, &n);
+    if (err.empty()) s.Set(e, n);
+    return err;
+  };
+}
+
 Setter Text(std::string* field, std::size_t max_bytes, bool allow_empty) {
   return [=](const YAML::Node& v) -> std::string {
     if (!v.IsScalar()) return "must be a string (got " + Shown(v) + ")";
@@ -67,6 +78,13 @@ Setter Text(std::string* field, std::size_t max_bytes, bool allow_empty) {
     *field = v.Scalar();
     return "";
   };
+}
+
+// The engine section: the label and every row of the table of engine settings.
+std::map<std::string, Setter> EngineKeys(EngineConfig* e) {
+  std::map<std::string, Setter> keys = {{"label", Text(&e->label, 64, true)}};
+  for (const EngineSetting& s : EngineSettings()) keys.emplace(std::string(s.key), Setting(e, s));
+  return keys;
 }
 
 class Parser {
@@ -148,29 +166,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
       {"shutdown", {{"flush_timeout_ms", Millis(&cfg.flush_timeout, 0, 60'000)}}},
       {"auth",
        {{"key_file", Text(&cfg.key_file, 4096, true)}, {"previous_key_file", Text(&cfg.previous_key_file, 4096, true)}}},
-      {"engine",
-       {{"label", Text(&e.label, 64, true)},
-        {"batch_window_ms", Millis(&e.batch_window, 0)},
-        {"max_batch_changes", Size(&e.max_batch_changes, 1, 1u << 24)},
-        {"max_frame_bytes", Size(&e.max_frame_bytes, 0, 1u << 20)},
-        {"send_retry_interval_ms", Millis(&e.send_retry_interval, 1)},
-        {"max_send_queue_frames", Size(&e.max_send_queue_frames, 1, 1u << 24)},
-        {"anti_entropy_interval_ms", Millis(&e.anti_entropy_interval, 0)},
-        {"join_digest_holdoff_ms", Millis(&e.join_digest_holdoff, 0)},
-        {"join_digest_fanout", Size(&e.join_digest_fanout, 1, 1024)},
-        {"sync_window_pages", Size(&e.sync_window_pages, 1, 1024)},
-        {"max_sync_pulls", Size(&e.max_sync_pulls, 1, 1024)},
-        {"max_sync_serves", Size(&e.max_sync_serves, 1, 1024)},
-        {"sync_retransmit_ms", Millis(&e.sync_retransmit, 1)},
-        {"sync_timeout_ms", Millis(&e.sync_timeout, 1)},
-        {"departure_grace_ms", Millis(&e.departure_grace, 0)},
-        {"max_key_bytes", Size(&e.max_key_bytes, 1, 1u << 16)},
-        {"max_contact_bytes", Size(&e.max_contact_bytes, 0, 1u << 16)},
-        {"max_nodes", Size(&e.max_nodes, 1, 1u << 16)},
-        {"max_entries", Size(&e.max_entries, 1, 1ull << 32)},
-        {"max_registration_ttl_ms", Millis(&e.max_registration_ttl, 1, 30ull * 86'400'000)},
-        {"max_received_ranges", Size(&e.max_received_ranges, 1, 1u << 16)},
-        {"max_clock_skew_ms", Millis(&e.max_clock_skew, 1)}}},
+      {"engine", EngineKeys(&e)},
   };
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string key = it->first.Scalar();
@@ -190,7 +186,9 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
   if (cfg.control_socket.empty()) {
     return Status::InvalidArgument(file_name + ":-: control.socket: required (path of the control socket)");
   }
-  if (!ParseLogLevel(log_level, &cfg.log_level)) {
+  if (const auto level = ParseLogLevel(log_level)) {
+    cfg.log_level = *level;
+  } else {
     return p.ErrorAtKey("level", "log.level", "must be debug, info, warning or error (got '" + log_level + "')");
   }
   if (Status st = t.Validate(); !st.ok()) {
@@ -230,9 +228,9 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
     if (field == "cluster_keys") {  // two keys the engine refuses together (equal, same key id)
       return p.ErrorAtKey("previous_key_file", "auth.previous_key_file", why);
     }
-    for (const std::string& key : {field, field + "_ms"}) {
-      if (sections.at("engine").count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
-    }
+    const EngineSetting* setting = FindEngineSettingByName(field);
+    const std::string key = setting != nullptr ? std::string(setting->key) : field;
+    if (sections.at("engine").count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
     return Status::InvalidArgument(file_name + ":-: engine: " + m);
   }
   *out = std::move(cfg);

@@ -10,26 +10,6 @@
 
 namespace pbxstate::daemon {
 
-std::string_view LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-  }
-  return "?";
-}
-
-bool ParseLogLevel(std::string_view name, LogLevel* level) {
-  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
-    if (name == LogLevelName(l)) {
-      *level = l;
-      return true;
-    }
-  }
-  return false;
-}
-
 Logger::~Logger() {
   if (owns_fd_) ::close(fd_);
 }

@@ -38,8 +38,6 @@ class Logger {
   NodeId node_ = kNoNode;
 };
 
-std::string_view LogLevelName(LogLevel level);
-// "debug", "info", "warning", "error"; false for anything else.
-bool ParseLogLevel(std::string_view name, LogLevel* level);
+// Level names: LogLevelName and ParseLogLevel (pbxstate/env.h), the engine's one mapping.
 
 }  // namespace pbxstate::daemon

@@ -23,6 +23,7 @@
 
 #include <sodium.h>
 
+#include "c_api_config.h"
 #include "pbxstate/cluster_key.h"
 #include "pbxstate/config.h"
 #include "pbxstate/engine.h"
@@ -136,25 +137,6 @@ bool ToView(const char* data, std::size_t len, std::string_view* out) {
   return true;
 }
 
-// Milliseconds from C to the engine's nanosecond Duration; false when it does not fit.
-bool ToDuration(std::uint64_t ms, pbxstate::Duration* out) {
-  constexpr auto kMaxMs = static_cast<std::uint64_t>(std::numeric_limits<pbxstate::Duration::rep>::max() / 1'000'000);
-  if (ms > kMaxMs) return false;
-  *out = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
-  return true;
-}
-
-std::uint64_t ToMs(pbxstate::Duration d) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
-}
-
-bool ToSize(std::uint64_t v, std::size_t* out) {
-  if (v > std::numeric_limits<std::size_t>::max()) return false;
-  *out = static_cast<std::size_t>(v);
-  return true;
-}
-
 int DeviceToC(const std::optional<DeviceState>& s) { return s ? AsInt(*s) : PBXSTATE_DEVICE_NONE; }
 
 pbxstate_mailbox_value MailboxToC(const pbxstate::MailboxValue& v) {
@@ -196,100 +178,6 @@ pbxstate_registration_view RegistrationViewToC(const pbxstate::RegistrationView&
   out.incarnation = r.version.incarnation;
   out.sequence = r.version.sequence;
   return out;
-}
-
-// The cluster keys of the C API (key, previous key; each NULL with length 0 for none) as the
-// engine's list; the message names the offending argument. Lengths are checked by the engine.
-int KeysFromC(const pbxstate_cluster_keys& keys, const char* key_name, const char* previous_name,
-              std::vector<std::string>* out, std::string* error) {
-  const uint8_t* key = keys.key;
-  const std::size_t key_len = keys.key_len;
-  const uint8_t* previous = keys.previous;
-  const std::size_t previous_len = keys.previous_len;
-  out->clear();
-  if ((key == nullptr) != (key_len == 0)) {
-    *error = std::string(key_name) + ": NULL with a non-zero length, or a length of 0";
-    return PBXSTATE_E_INVALID_ARGUMENT;
-  }
-  if ((previous == nullptr) != (previous_len == 0)) {
-    *error = std::string(previous_name) + ": NULL with a non-zero length, or a length of 0";
-    return PBXSTATE_E_INVALID_ARGUMENT;
-  }
-  if (key == nullptr && previous != nullptr) {
-    *error = std::string(previous_name) + ": set without " + key_name + " (the key frames are sent with)";
-    return PBXSTATE_E_INVALID_ARGUMENT;
-  }
-  if (key != nullptr) out->emplace_back(reinterpret_cast<const char*>(key), key_len);
-  if (previous != nullptr) out->emplace_back(reinterpret_cast<const char*>(previous), previous_len);
-  return PBXSTATE_OK;
-}
-
-// Converts a C config into an EngineConfig; the message names the offending field.
-int ConfigFromC(const pbxstate_config& c, pbxstate::EngineConfig* out, std::string* error) {
-  pbxstate::EngineConfig cfg;
-  cfg.node_id = c.node_id;
-  cfg.incarnation = c.incarnation;
-  if (c.label != nullptr) cfg.label = c.label;
-  switch (c.membership) {
-    case PBXSTATE_MEMBERSHIP_TRANSPORT: cfg.membership = pbxstate::MembershipSource::kTransport; break;
-    case PBXSTATE_MEMBERSHIP_HEARTBEAT: cfg.membership = pbxstate::MembershipSource::kHeartbeat; break;
-    default: *error = "membership: not a pbxstate_membership_source"; return PBXSTATE_E_INVALID_ARGUMENT;
-  }
-  struct DurationField {
-    const char* name;
-    std::uint64_t ms;
-    pbxstate::Duration* target;
-  };
-  const DurationField durations[] = {
-      {"batch_window_ms", c.batch_window_ms, &cfg.batch_window},
-      {"send_retry_interval_ms", c.send_retry_interval_ms, &cfg.send_retry_interval},
-      {"anti_entropy_interval_ms", c.anti_entropy_interval_ms, &cfg.anti_entropy_interval},
-      {"join_digest_holdoff_ms", c.join_digest_holdoff_ms, &cfg.join_digest_holdoff},
-      {"sync_retransmit_ms", c.sync_retransmit_ms, &cfg.sync_retransmit},
-      {"sync_timeout_ms", c.sync_timeout_ms, &cfg.sync_timeout},
-      {"departure_grace_ms", c.departure_grace_ms, &cfg.departure_grace},
-      {"heartbeat_interval_ms", c.heartbeat_interval_ms, &cfg.heartbeat_interval},
-      {"suspect_after_ms", c.suspect_after_ms, &cfg.suspect_after},
-      {"max_registration_ttl_ms", c.max_registration_ttl_ms, &cfg.max_registration_ttl},
-      {"max_clock_skew_ms", c.max_clock_skew_ms, &cfg.max_clock_skew},
-  };
-  for (const auto& d : durations) {
-    if (!ToDuration(d.ms, d.target)) {
-      *error = std::string(d.name) + ": too large";
-      return PBXSTATE_E_INVALID_ARGUMENT;
-    }
-  }
-  struct SizeField {
-    const char* name;
-    std::uint64_t value;
-    std::size_t* target;
-  };
-  const SizeField sizes[] = {
-      {"max_batch_changes", c.max_batch_changes, &cfg.max_batch_changes},
-      {"max_frame_bytes", c.max_frame_bytes, &cfg.max_frame_bytes},
-      {"max_send_queue_frames", c.max_send_queue_frames, &cfg.max_send_queue_frames},
-      {"join_digest_fanout", c.join_digest_fanout, &cfg.join_digest_fanout},
-      {"sync_window_pages", c.sync_window_pages, &cfg.sync_window_pages},
-      {"max_sync_pulls", c.max_sync_pulls, &cfg.max_sync_pulls},
-      {"max_sync_serves", c.max_sync_serves, &cfg.max_sync_serves},
-      {"max_key_bytes", c.max_key_bytes, &cfg.max_key_bytes},
-      {"max_contact_bytes", c.max_contact_bytes, &cfg.max_contact_bytes},
-      {"max_nodes", c.max_nodes, &cfg.max_nodes},
-      {"max_entries", c.max_entries, &cfg.max_entries},
-      {"max_received_ranges", c.max_received_ranges, &cfg.max_received_ranges},
-  };
-  for (const auto& s : sizes) {
-    if (!ToSize(s.value, s.target)) {
-      *error = std::string(s.name) + ": too large";
-      return PBXSTATE_E_INVALID_ARGUMENT;
-    }
-  }
-  if (const int rc = KeysFromC(c.cluster_keys, "cluster_keys.key", "cluster_keys.previous", &cfg.cluster_keys, error);
-      rc != PBXSTATE_OK) {
-    return rc;
-  }
-  *out = std::move(cfg);
-  return PBXSTATE_OK;
 }
 
 }  // namespace
@@ -532,7 +420,7 @@ int CreateHandle(const pbxstate_config* cfg, const pbxstate_env* env, pbxstate::
   try {
     pbxstate::EngineConfig config;
     std::string error;
-    if (const int rc = ConfigFromC(*cfg, &config, &error); rc != PBXSTATE_OK) return fail(rc, error);
+    if (const int rc = pbxstate::capi::ConfigFromC(*cfg, &config, &error); rc != PBXSTATE_OK) return fail(rc, error);
     auto handle = std::make_unique<pbxstate_engine>();
     if (env != nullptr) handle->env = *env;
     handle->host_env = host_env;
@@ -598,41 +486,6 @@ int pbxstate_device_state_parse(const char* name, size_t name_len) {
 const char* pbxstate_entry_kind_name(int kind) { return NameAt(kEntryKindNames, kind); }
 const char* pbxstate_change_cause_name(int cause) { return NameAt(kChangeCauseNames, cause); }
 const char* pbxstate_drop_reason_name(int reason) { return NameAt(kDropReasonNames, reason); }
-
-void pbxstate_config_init(pbxstate_config* cfg) {
-  if (cfg == nullptr) return;
-  // The defaults come from EngineConfig itself, so the two can never disagree.
-  const pbxstate::EngineConfig d;
-  *cfg = pbxstate_config{};
-  cfg->node_id = d.node_id;
-  cfg->incarnation = d.incarnation;
-  cfg->label = nullptr;
-  cfg->membership = d.membership == pbxstate::MembershipSource::kTransport ? PBXSTATE_MEMBERSHIP_TRANSPORT
-                                                                           : PBXSTATE_MEMBERSHIP_HEARTBEAT;
-  cfg->batch_window_ms = ToMs(d.batch_window);
-  cfg->max_batch_changes = d.max_batch_changes;
-  cfg->max_frame_bytes = d.max_frame_bytes;
-  cfg->send_retry_interval_ms = ToMs(d.send_retry_interval);
-  cfg->max_send_queue_frames = d.max_send_queue_frames;
-  cfg->anti_entropy_interval_ms = ToMs(d.anti_entropy_interval);
-  cfg->join_digest_holdoff_ms = ToMs(d.join_digest_holdoff);
-  cfg->join_digest_fanout = d.join_digest_fanout;
-  cfg->sync_window_pages = d.sync_window_pages;
-  cfg->max_sync_pulls = d.max_sync_pulls;
-  cfg->max_sync_serves = d.max_sync_serves;
-  cfg->sync_retransmit_ms = ToMs(d.sync_retransmit);
-  cfg->sync_timeout_ms = ToMs(d.sync_timeout);
-  cfg->departure_grace_ms = ToMs(d.departure_grace);
-  cfg->heartbeat_interval_ms = ToMs(d.heartbeat_interval);
-  cfg->suspect_after_ms = ToMs(d.suspect_after);
-  cfg->max_key_bytes = d.max_key_bytes;
-  cfg->max_contact_bytes = d.max_contact_bytes;
-  cfg->max_nodes = d.max_nodes;
-  cfg->max_entries = d.max_entries;
-  cfg->max_registration_ttl_ms = ToMs(d.max_registration_ttl);
-  cfg->max_received_ranges = d.max_received_ranges;
-  cfg->max_clock_skew_ms = ToMs(d.max_clock_skew);
-}
 
 int pbxstate_engine_create(const pbxstate_config* cfg, const pbxstate_env* env, pbxstate_engine** out,
                            char* errbuf, size_t errbuf_len) {
@@ -716,7 +569,7 @@ int pbxstate_engine_set_cluster_keys(pbxstate_engine* engine, const pbxstate_clu
     std::vector<std::string> keys;
     std::string error;
     const pbxstate_cluster_keys none{};
-    if (const int rc = KeysFromC(c_keys != nullptr ? *c_keys : none, "keys->key", "keys->previous", &keys, &error);
+    if (const int rc = pbxstate::capi::KeysFromC(c_keys != nullptr ? *c_keys : none, "keys->key", "keys->previous", &keys, &error);
         rc != PBXSTATE_OK) {
       engine->SetError(error);
       return rc;

@@ -1,10 +1,10 @@
 #include "codec.h"
 
-#include <cassert>
 #include <cstring>
 #include <limits>
 
 #include "pbxstate/engine.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate::codec {
 namespace {
@@ -229,21 +229,21 @@ std::size_t BeginFrame(std::vector<std::uint8_t>* out, FrameType type, NodeId se
   w.U32(sender);
   w.U64(incarnation);
   w.U32(0);  // body length, filled by EndFrame
-  assert(out->size() == kFrameHeaderBytes);
+  PBXSTATE_CHECK_EQ(out->size(), kFrameHeaderBytes);
   return out->size();
 }
 
 void EndFrame(std::vector<std::uint8_t>* out) {
-  assert(out->size() >= kFrameHeaderBytes);
+  PBXSTATE_CHECK_GE(out->size(), kFrameHeaderBytes);
   const auto body = static_cast<std::uint32_t>(out->size() - kFrameHeaderBytes);
   for (int i = 0; i < 4; ++i) (*out)[16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(body >> (8 * i));
 }
 
 void WriteAuthenticatedFrame(std::span<const std::uint8_t> plain, std::uint8_t key_id, NodeId to,
                              std::uint64_t counter, std::vector<std::uint8_t>* out) {
-  assert(plain.size() >= kFrameHeaderBytes);
-  assert(plain[2] == kVersion);
-  assert(counter != 0);
+  PBXSTATE_CHECK_GE(plain.size(), kFrameHeaderBytes);
+  PBXSTATE_CHECK_EQ(plain[2], kVersion);
+  PBXSTATE_CHECK_NE(counter, 0u);
   out->clear();
   out->reserve(plain.size() + kAuthOverheadBytes);
   out->insert(out->end(), plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(kFrameHeaderBytes));
@@ -252,10 +252,10 @@ void WriteAuthenticatedFrame(std::span<const std::uint8_t> plain, std::uint8_t k
   w.U8(key_id);
   w.U32(to);
   w.U64(counter);
-  assert(out->size() == kAuthHeaderBytes);
+  PBXSTATE_CHECK_EQ(out->size(), kAuthHeaderBytes);
   out->insert(out->end(), plain.begin() + static_cast<std::ptrdiff_t>(kFrameHeaderBytes), plain.end());
   out->resize(out->size() + kMacBytes, 0);
-  assert(out->size() == plain.size() + kAuthOverheadBytes);
+  PBXSTATE_CHECK_EQ(out->size(), plain.size() + kAuthOverheadBytes);
 }
 
 void EncodeRecord(Writer& w, const Record& r) {
@@ -285,7 +285,7 @@ void EncodeRecord(Writer& w, const Record& r) {
       w.Varint(r.writer);
       break;
   }
-  assert(w.size() - start == EncodedRecordBytes(r));
+  PBXSTATE_CHECK_EQ(w.size() - start, EncodedRecordBytes(r));
   (void)start;
 }
 

@@ -1,4 +1,5 @@
 #include <string>
+#include <string_view>
 
 #include "codec.h"
 #include "frame_auth.h"
@@ -6,8 +7,8 @@
 
 namespace pbxstate {
 namespace {
-Status Bad(const char* field, const std::string& why) {
-  return Status::InvalidArgument(std::string("EngineConfig.") + field + ": " + why);
+Status Bad(std::string_view field, const std::string& why) {
+  return Status::InvalidArgument("EngineConfig." + std::string(field) + ": " + why);
 }
 }  // namespace
 
@@ -16,45 +17,24 @@ Status EngineConfig::Validate() const {
   if (node_id == codec::kMailboxOrigin) return Bad("node_id", "0xFFFFFFFF is reserved");
   if (incarnation == 0) return Bad("incarnation", "must be non-zero");
   if (label.size() > codec::kMaxLabelBytes) return Bad("label", "longer than 64 bytes");
-  if (batch_window < 0ms) return Bad("batch_window", "must not be negative");
-  if (max_batch_changes == 0) return Bad("max_batch_changes", "must be at least 1");
-  if (max_frame_bytes < codec::kMinFrameBytes || max_frame_bytes > codec::kMaxFrameBytes) {
-    return Bad("max_frame_bytes", "must be within [" + std::to_string(codec::kMinFrameBytes) + ", " +
-                                      std::to_string(codec::kMaxFrameBytes) + "]");
+  // Every setting's own range: the table (engine_settings.h) and nothing else.
+  for (const EngineSetting& s : EngineSettings()) {
+    if (!s.AdmitsValueIn(*this)) {
+      const std::string got = s.is_duration() ? std::to_string((this->*s.duration).count()) + "ns"
+                                              : std::to_string(this->*s.size);
+      return Bad(s.name, "must be within " + s.RangeText() + " (got " + got + ")");
+    }
   }
-  if (max_key_bytes == 0 || max_key_bytes > codec::kMaxKeyBytes) {
-    return Bad("max_key_bytes", "must be within [1, " + std::to_string(codec::kMaxKeyBytes) + "]");
-  }
-  if (max_contact_bytes > codec::kMaxContactBytes) {
-    return Bad("max_contact_bytes", "must be at most " + std::to_string(codec::kMaxContactBytes));
-  }
+  // Rules between settings.
   // A frame must hold at least one record of the largest kind, or a change could never be sent.
   if (codec::kFrameHeaderBytes + codec::kUpdatesPrefixMaxBytes + codec::MaxRecordBytes(max_key_bytes, max_contact_bytes) >
       max_frame_bytes) {
     return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes");
   }
-  if (send_retry_interval <= 0ms) return Bad("send_retry_interval", "must be positive");
-  if (max_send_queue_frames == 0) return Bad("max_send_queue_frames", "must be at least 1");
-  if (anti_entropy_interval < 0ms) return Bad("anti_entropy_interval", "must not be negative (0 switches it off)");
-  if (sync_window_pages == 0 || sync_window_pages > 1024) return Bad("sync_window_pages", "must be within [1, 1024]");
-  if (max_sync_pulls == 0) return Bad("max_sync_pulls", "must be at least 1");
-  if (max_sync_serves == 0) return Bad("max_sync_serves", "must be at least 1");
-  if (sync_retransmit <= 0ms) return Bad("sync_retransmit", "must be positive");
   if (sync_timeout <= sync_retransmit) return Bad("sync_timeout", "must be longer than sync_retransmit");
-  if (departure_grace < 0ms) return Bad("departure_grace", "must not be negative");
-  if (membership == MembershipSource::kHeartbeat) {
-    if (heartbeat_interval <= 0ms) return Bad("heartbeat_interval", "must be positive");
-    if (suspect_after <= heartbeat_interval) return Bad("suspect_after", "must be longer than heartbeat_interval");
+  if (membership == MembershipSource::kHeartbeat && suspect_after <= heartbeat_interval) {
+    return Bad("suspect_after", "must be longer than heartbeat_interval");
   }
-  if (max_nodes < 1 || max_nodes > codec::kMaxNodes) {
-    return Bad("max_nodes", "must be within [1, " + std::to_string(codec::kMaxNodes) + "]");
-  }
-  if (max_entries == 0) return Bad("max_entries", "must be at least 1");
-  if (max_registration_ttl <= 0ms) return Bad("max_registration_ttl", "must be positive");
-  if (max_received_ranges == 0) return Bad("max_received_ranges", "must be at least 1");
-  if (max_clock_skew <= 0ms) return Bad("max_clock_skew", "must be positive");
-  if (join_digest_holdoff < 0ms) return Bad("join_digest_holdoff", "must not be negative");
-  if (join_digest_fanout == 0) return Bad("join_digest_fanout", "must be at least 1");
   return ValidateClusterKeys(cluster_keys, *this);
 }
 

@@ -1,7 +1,8 @@
 #include "devstate_aggregate.h"
 
 #include <array>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 namespace {
@@ -22,7 +23,7 @@ int Rank(DeviceState s) { return kOrder[static_cast<std::size_t>(s)]; }
 }  // namespace
 
 void DeviceStateAggregate::Add(DeviceState state) {
-  assert(static_cast<int>(state) < kDeviceStateCount);
+  PBXSTATE_CHECK_LT(static_cast<int>(state), kDeviceStateCount);
   if (state == DeviceState::kRinging) {
     ringing_ = true;
   } else if (state == DeviceState::kInUse || state == DeviceState::kOnHold || state == DeviceState::kBusy) {

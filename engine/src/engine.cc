@@ -2,10 +2,10 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include "engine_impl.h"
 #include "hash.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -20,7 +20,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
 }
 
 void EngineImpl::Start() {
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   if (started_) return;
   started_ = true;
   const MonoTime now = env_->Now();
@@ -77,14 +77,14 @@ Status EngineImpl::CheckMutable() const {
 Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   const NodeId self = config_.node_id;
   const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
-  assert(changed);  // a fresh sequence number always wins
+  PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
   StoreChanged();
   ++stats_.local_changes;
   const auto kind = static_cast<EntryKind>(rec.kind);
   const std::optional<std::uint32_t> id = kind == EntryKind::kDevice ? devices_.Find(rec.key) : aors_.Find(rec.key);
-  assert(id);
+  PBXSTATE_CHECK(id);
   MarkPending(kind, *id);
   Rearm();
   return Status::Ok();
@@ -122,7 +122,7 @@ Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& cou
   rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
   rec.writer = config_.node_id;
   const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
-  assert(changed);  // a fresh tick is greater than anything seen
+  PBXSTATE_CHECK(changed);  // a fresh tick is greater than anything seen
   (void)changed;
   ++stats_.local_changes;
   MarkPending(EntryKind::kMailbox, *mailboxes_.Find(mailbox));
@@ -322,7 +322,7 @@ std::string_view EngineImpl::NodeLabel(NodeId node) const {
 
 void EngineImpl::Emit(const ViewChange& change) {
   if (listener_ == nullptr) return;
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   in_callback_ = true;
   listener_->OnViewChange(change);
   in_callback_ = false;

@@ -6,7 +6,6 @@
 //   engine_members.cc  membership, failure detector, departures, timers
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -27,6 +26,7 @@
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
 #include "replay_window.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -41,7 +41,7 @@ class Interner {
     return it->second;
   }
   std::uint32_t Add(std::string_view name) {
-    assert(!Find(name));
+    PBXSTATE_CHECK(!Find(name));
     const auto id = static_cast<std::uint32_t>(records_.size());
     records_.emplace_back();
     records_.back().name.assign(name);

@@ -1,9 +1,9 @@
 // Membership (from the transport or the heartbeat failure detector), departures and timers.
 #include <algorithm>
-#include <cassert>
 
 #include "engine_impl.h"
 #include "hash.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -20,7 +20,7 @@ bool EngineImpl::IsCounted(NodeId node) const {
 }
 
 void EngineImpl::OnMembership(const MembershipView& view) {
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   if (config_.membership != MembershipSource::kTransport) {
     Drop(DropReason::kUnexpected);
     return;
@@ -54,7 +54,7 @@ void EngineImpl::HeardFrom(NodeId node) {
 
 void EngineImpl::PeerJoined(NodeId node) {
   Peer& p = peers_[node];
-  assert(!p.live);
+  PBXSTATE_CHECK(!p.live);
   p.live = true;
   p.departing = false;  // back within its grace: its entries never stopped counting
   SetCounted(node, true);
@@ -80,7 +80,7 @@ bool EngineImpl::AmongJoinHelpers(NodeId joiner) const {
 
 void EngineImpl::PeerDeparted(NodeId node) {
   Peer& p = peers_[node];
-  assert(p.live);
+  PBXSTATE_CHECK(p.live);
   p.live = false;
   p.summary.reset();
   join_digest_targets_.erase(node);
@@ -118,7 +118,7 @@ void EngineImpl::SendHeartbeat() {
 }
 
 void EngineImpl::OnTimer() {
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   const MonoTime now = env_->Now();
   scheduled_wakeup_.reset();
   if (flush_due_ && now >= *flush_due_) FlushHeldIfDue(now);
@@ -183,7 +183,7 @@ void EngineImpl::OnTimer() {
   }
   const std::optional<MonoTime> next = Rearm();
   // Everything due was done: asking to be woken again at this instant would stall a simulator.
-  assert(!next || *next > now);
+  PBXSTATE_CHECK(!next || *next > now);
   (void)next;
 }
 

@@ -1,14 +1,14 @@
 // Frames in and out: dispatch of received frames, batching of local changes, the send queue.
 #include <algorithm>
-#include <cassert>
 #include <limits>
 
 #include "engine_impl.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
 void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   ++stats_.frames_in;
   stats_.bytes_in += frame.size();
   codec::FrameHeader h{};
@@ -131,6 +131,7 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
 void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
   if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
+  PBXSTATE_CHECK_LE(pending_.size(), config_.max_batch_changes);
   if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes || TransportReady()) {
     FlushPending();
     return;
@@ -195,7 +196,7 @@ void EngineImpl::FlushPending() {
     switch (kind) {
       case EntryKind::kDevice: {
         const Contribution* c = FindContribution(id, self);
-        assert(c != nullptr);  // own contributions are dropped only with the whole engine
+        PBXSTATE_CHECK(c != nullptr);  // own contributions are dropped only with the whole engine
         records.push_back(DeviceRecordFor(id, *c));
         break;
       }
@@ -228,14 +229,14 @@ void EngineImpl::FlushPending() {
       max_seq = std::max(max_seq, records[j].seq);
       ++j;
     }
-    assert(j > i || i == records.size());  // Validate() guarantees one record fits a frame
+    PBXSTATE_CHECK(j > i || i == records.size());  // Validate() guarantees one record fits a frame
     const std::uint64_t to = j == records.size() ? own_seq_ : max_seq;
     codec::BeginFrame(&frame_buf_, codec::FrameType::kUpdates, self, config_.incarnation);
     codec::Writer w(&frame_buf_);
     codec::EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(j - i));
     for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
     codec::EndFrame(&frame_buf_);
-    assert(frame_buf_.size() <= MaxPlainFrameBytes());
+    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
     ++stats_.update_frames_sent;
     Send(kNoNode, frame_buf_);
     from = to;
@@ -250,14 +251,14 @@ void EngineImpl::FlushPending() {
 }
 
 void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {
-  assert(plain.size() <= MaxPlainFrameBytes());
+  PBXSTATE_CHECK_LE(plain.size(), MaxPlainFrameBytes());
   const std::vector<std::uint8_t>* wire = &plain;
   if (auth_.enabled()) {
     // Every frame gets a counter of its own, even one that waits in the send queue: a frame is
     // sealed once and sent at most once.
-    assert(auth_counter_ < std::numeric_limits<std::uint64_t>::max());
+    PBXSTATE_CHECK_LT(auth_counter_, std::numeric_limits<std::uint64_t>::max());
     auth_.Seal(plain, to, ++auth_counter_, &sealed_buf_);
-    assert(sealed_buf_.size() <= config_.max_frame_bytes);
+    PBXSTATE_CHECK_LE(sealed_buf_.size(), config_.max_frame_bytes);
     wire = &sealed_buf_;
   }
   const std::vector<std::uint8_t>& frame = *wire;
@@ -284,6 +285,7 @@ void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {
     ++stats_.send_queue_overflow;
   }
   send_queue_.push_back({to, frame});
+  PBXSTATE_CHECK_LE(send_queue_.size(), config_.max_send_queue_frames);
   if (!send_retry_due_) send_retry_due_ = env_->Now() + config_.send_retry_interval;
 }
 

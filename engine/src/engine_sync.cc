@@ -1,11 +1,37 @@
 // Digests, anti-entropy and catch-up sessions (obligations 2 and 3 of docs/ARCHITECTURE.md).
 #include <algorithm>
-#include <cassert>
 
 #include "engine_impl.h"
 #include "hash.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
+
+namespace {
+
+// A served session's go-back-N window and congestion state, after every change to it: the pages
+// in flight are exactly acked..next_page-1, one mark each, in order, never more than the window;
+// the cursor stays within the snapshot; the congestion window and timer stay usable.
+void CheckServe(const ServeSession& s, const EngineConfig& config) {
+  PBXSTATE_CHECK_LE(s.acked, s.next_page);
+  const std::size_t in_flight = s.next_page - s.acked;
+  PBXSTATE_CHECK_EQ(s.unacked.size(), in_flight);
+  PBXSTATE_CHECK_LE(in_flight, config.sync_window_pages);
+  if (!s.unacked.empty()) {
+    PBXSTATE_CHECK_EQ(s.unacked.front().page, s.acked);
+    PBXSTATE_CHECK_EQ(s.unacked.back().page + 1, s.next_page);
+    PBXSTATE_CHECK_LE(s.unacked.back().start, s.cursor);
+  }
+  PBXSTATE_CHECK_LE(s.device_items, s.items.size());
+  PBXSTATE_CHECK_LE(s.cursor, s.items.size());
+  PBXSTATE_CHECK(!s.sent_last || s.cursor == s.items.size());
+  PBXSTATE_CHECK(!s.sent_last || s.next_page > 0);
+  PBXSTATE_CHECK_GE(s.cwnd, 1.0);
+  PBXSTATE_CHECK_LE(s.cwnd, std::max(2.0, static_cast<double>(config.sync_window_pages)));
+  PBXSTATE_CHECK_GT(s.rto, Duration::zero());
+}
+
+}  // namespace
 
 std::uint64_t EngineImpl::SummaryHash() const {
   if (summary_cache_) return *summary_cache_;
@@ -27,7 +53,7 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
   }
   const std::size_t per_page =
       (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kDigestPrefixMaxBytes) / codec::kDigestEntryMaxBytes;
-  assert(per_page > 0);
+  PBXSTATE_CHECK_GT(per_page, 0u);
   std::size_t i = 0;
   do {
     const std::size_t j = std::min(all.size(), i + per_page);
@@ -178,6 +204,9 @@ void EngineImpl::StartPulls() {
     s.last_progress = now;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
     it = wants_.erase(it);
+    PBXSTATE_CHECK_LT(pulls_.size(), config_.max_sync_pulls);
+    PBXSTATE_CHECK_NE(s.donor, config_.node_id);
+    PBXSTATE_CHECK(pulls_.count(s.id) == 0);
     ++stats_.sync_sessions_started;
     SendSyncRequest(pulls_.emplace(s.id, std::move(s)).first->second);
   }
@@ -293,7 +322,8 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   }
   s.last_progress = env_->Now();
   auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
-  assert(inserted);
+  PBXSTATE_CHECK(inserted);
+  PBXSTATE_CHECK_LE(serves_.size(), config_.max_sync_serves);
   PumpServe(it->second);
   StartPulls();  // arms the sync tick
 }
@@ -343,7 +373,7 @@ void EngineImpl::PumpServe(ServeSession& s) {
     codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
     for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
     codec::EndFrame(&frame_buf_);
-    assert(frame_buf_.size() <= MaxPlainFrameBytes());
+    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
     const bool resend = s.next_page < s.resend_until;
     s.unacked.push_back({s.next_page, start, env_->Now(), resend});
     if (resend) ++stats_.sync_pages_resent;
@@ -353,6 +383,7 @@ void EngineImpl::PumpServe(ServeSession& s) {
     ++stats_.sync_pages_sent;
     Send(s.puller, frame_buf_);
   }
+  CheckServe(s, config_);
 }
 
 void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
@@ -397,7 +428,10 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
     }
     s.cwnd = std::min<double>(s.cwnd, static_cast<double>(config_.sync_window_pages));
     s.last_progress = now;
+    PBXSTATE_CHECK_LE(s.rto, config_.sync_timeout / 2 > config_.sync_retransmit ? config_.sync_timeout / 2
+                                                                                 : config_.sync_retransmit);
   }
+  CheckServe(s, config_);
   if (s.sent_last && s.acked == s.next_page) {
     serves_.erase(it);
   } else {
@@ -456,7 +490,9 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   } else {
     for (const codec::Record& rec : p.records) ApplyMailbox(rec, ChangeCause::kRemote);
   }
+  PBXSTATE_CHECK_LE(pulls_.size(), config_.max_sync_pulls);
   PullSession& s = it->second;
+  PBXSTATE_CHECK_EQ(p.page, s.next_page);  // in order: anything else was acknowledged above
   ++s.next_page;
   s.last_progress = env_->Now();
   ++stats_.sync_pages_received;

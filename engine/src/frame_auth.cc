@@ -2,9 +2,10 @@
 
 #include <sodium.h>
 
-#include <cassert>
 #include <cstring>
 #include <utility>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 namespace {
@@ -32,24 +33,24 @@ void ComputeFrameMac(std::span<const std::uint8_t> signed_bytes, std::span<const
                      std::span<std::uint8_t, codec::kMacBytes> mac) {
   const int rc = crypto_generichash_blake2b_salt_personal(mac.data(), mac.size(), signed_bytes.data(), signed_bytes.size(),
                                                           key.data(), key.size(), kNoSalt, kFramePersonal);
-  assert(rc == 0);  // fails only for lengths outside BLAKE2b's bounds, excluded above
+  PBXSTATE_CHECK_EQ(rc, 0);  // fails only for lengths outside BLAKE2b's bounds, excluded above
   (void)rc;
 }
 
 std::uint8_t FrameAuthenticator::KeyIdOf(std::string_view key) {
-  assert(key.size() == kClusterKeyBytes);
+  PBXSTATE_CHECK_EQ(key.size(), kClusterKeyBytes);
   unsigned char out[crypto_generichash_blake2b_BYTES_MIN];
   const int rc = crypto_generichash_blake2b_salt_personal(out, sizeof out, reinterpret_cast<const unsigned char*>(key.data()),
                                                           key.size(), nullptr, 0, kNoSalt, kKeyIdPersonal);
-  assert(rc == 0);
+  PBXSTATE_CHECK_EQ(rc, 0);
   (void)rc;
   return out[0];
 }
 
 FrameAuthenticator::FrameAuthenticator(const std::vector<std::string>& keys) {
-  assert(keys.size() <= kMaxClusterKeys);
+  PBXSTATE_CHECK_LE(keys.size(), kMaxClusterKeys);
   for (const std::string& k : keys) {
-    assert(k.size() == kClusterKeyBytes);
+    PBXSTATE_CHECK_EQ(k.size(), kClusterKeyBytes);
     Key& slot = keys_[count_++];
     std::memcpy(slot.bytes.data(), k.data(), kClusterKeyBytes);
     slot.id = KeyIdOf(k);
@@ -79,7 +80,7 @@ void FrameAuthenticator::Wipe() {
 
 void FrameAuthenticator::Seal(std::span<const std::uint8_t> plain, NodeId to, std::uint64_t counter,
                               std::vector<std::uint8_t>* out) const {
-  assert(enabled());
+  PBXSTATE_CHECK(enabled());
   const Key& key = keys_[0];
   codec::WriteAuthenticatedFrame(plain, key.id, to, counter, out);
   const std::size_t signed_len = out->size() - codec::kMacBytes;
@@ -88,8 +89,8 @@ void FrameAuthenticator::Seal(std::span<const std::uint8_t> plain, NodeId to, st
 }
 
 std::optional<DropReason> FrameAuthenticator::Verify(const codec::FrameHeader& header) const {
-  assert(enabled());
-  assert(header.authenticated && header.mac.size() == codec::kMacBytes);
+  PBXSTATE_CHECK(enabled());
+  PBXSTATE_CHECK(header.authenticated && header.mac.size() == codec::kMacBytes);
   for (std::size_t i = 0; i < count_; ++i) {
     if (keys_[i].id != header.key_id) continue;
     std::array<std::uint8_t, codec::kMacBytes> expected;

@@ -5,24 +5,17 @@
 #include <cstdint>
 #include <string_view>
 
+#include "pbxstate/random.h"
+
 namespace pbxstate {
 
-// Mixes a 64-bit value into a well-distributed one (the splitmix64 finaliser).
-constexpr std::uint64_t Mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-// Accumulates fields into one hash. Field boundaries matter: ("ab","c") != ("a","bc").
+// Accumulates fields into one hash, each mixed by Mix64 (pbxstate/random.h, the splitmix64
+// finaliser). Field boundaries matter: ("ab","c") != ("a","bc").
 class Hasher {
  public:
-  explicit Hasher(std::uint64_t seed = 0x9e3779b97f4a7c15ULL) : h_(seed) {}
+  explicit Hasher(std::uint64_t seed = kGoldenGamma) : h_(seed) {}
   Hasher& Add(std::uint64_t v) {
-    h_ = Mix64(h_ ^ Mix64(v + 0x9e3779b97f4a7c15ULL));
+    h_ = Mix64(h_ ^ Mix64(v + kGoldenGamma));
     return *this;
   }
   Hasher& Add(std::string_view s);

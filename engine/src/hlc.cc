@@ -1,7 +1,8 @@
 #include "hlc.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -12,7 +13,7 @@ HlcTimestamp HybridClock::Tick(std::int64_t wall_ns) {
   } else {
     next = {last_.physical_ns, last_.logical + 1};
   }
-  assert(next > last_);
+  PBXSTATE_CHECK(next > last_);
   last_ = next;
   return next;
 }

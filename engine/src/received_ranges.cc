@@ -1,7 +1,8 @@
 #include "received_ranges.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -42,14 +43,14 @@ bool ReceivedRanges::Covers(std::uint64_t seq) const {
 }
 
 void ReceivedRanges::CheckInvariants() const {
-#ifndef NDEBUG
+  // Always on (pbxstate/check.h): at most max_ranges short steps per Add.
+  PBXSTATE_CHECK_LE(ranges_.size(), max_ranges_);
   std::uint64_t prev = watermark_;
   for (const Range& r : ranges_) {
-    assert(r.from > prev);  // disjoint, non-adjacent, above the watermark
-    assert(r.to > r.from);
+    PBXSTATE_CHECK_GT(r.from, prev);  // disjoint, non-adjacent, above the watermark
+    PBXSTATE_CHECK_GT(r.to, r.from);
     prev = r.to;
   }
-#endif
 }
 
 }  // namespace pbxstate

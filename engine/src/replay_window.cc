@@ -1,6 +1,6 @@
 #include "replay_window.h"
 
-#include <cassert>
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 
@@ -22,7 +22,7 @@ void ReplayWindow::Shift(std::uint64_t by) {
 }
 
 std::optional<DropReason> ReplayWindow::Accept(std::uint64_t incarnation, std::uint64_t counter) {
-  assert(incarnation != 0 && counter != 0);
+  PBXSTATE_CHECK(incarnation != 0 && counter != 0);
   if (incarnation < incarnation_) return DropReason::kStaleIncarnation;
   if (incarnation > incarnation_) {
     // A restart: the sender counts from 1 again in its new incarnation.

@@ -1,9 +1,9 @@
 // The entry store: versions, merge rules, per-origin hashes, listener events and expiry.
 #include <algorithm>
-#include <cassert>
 
 #include "engine_impl.h"
 #include "hash.h"
+#include "pbxstate/check.h"
 
 namespace pbxstate {
 namespace {
@@ -60,7 +60,7 @@ OriginState& EngineImpl::OriginFor(NodeId origin) {
   auto [it, inserted] = origins_.try_emplace(origin, config_.max_received_ranges);
   if (inserted) {
     auto k = known_incarnation_.find(origin);
-    assert(k != known_incarnation_.end());  // NoteIncarnation comes first
+    PBXSTATE_CHECK(k != known_incarnation_.end());  // NoteIncarnation comes first
     it->second.incarnation = k->second;
     StoreChanged();
   }
@@ -165,7 +165,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     return true;
   }
 
-  assert(kind == EntryKind::kRegistration);
+  PBXSTATE_CHECK(kind == EntryKind::kRegistration);
   const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
   std::optional<std::uint32_t> id = aors_.Find(rec.key);
   Registration* held = nullptr;
@@ -297,14 +297,14 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
 }
 
 void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
-  assert(origin != config_.node_id);
+  PBXSTATE_CHECK(origin != config_.node_id);
   auto oit = origins_.find(origin);
   if (oit != origins_.end()) {
     OriginState& o = oit->second;
     for (std::uint32_t id : o.device_ids) {
       DeviceRecord& d = devices_[id];
       auto it = FindByNode(d.contributions, origin);
-      assert(it != d.contributions.end() && it->node == origin);
+      PBXSTATE_CHECK(it != d.contributions.end() && it->node == origin);
       const DeviceState old_state = it->state;
       const std::uint64_t seq = it->seq;
       d.contributions.erase(it);
@@ -372,7 +372,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
     auto it = FindByNode(a.regs, item.node);
     if (it == a.regs.end() || it->node != item.node || it->seq != item.seq) continue;  // superseded
     auto oit = origins_.find(item.node);
-    assert(oit != origins_.end());
+    PBXSTATE_CHECK(oit != origins_.end());
     OriginState& o = oit->second;
     if (!it->dead && it->expires_ns <= now_ns) {
       const RegistrationInfo old_info = InfoOf(*it);
@@ -429,7 +429,7 @@ codec::Record EngineImpl::RegistrationRecordFor(std::uint32_t aor, const Registr
 
 codec::Record EngineImpl::MailboxRecordFor(std::uint32_t mailbox) const {
   const MailboxRecord& m = mailboxes_[mailbox];
-  assert(m.value);
+  PBXSTATE_CHECK(m.value);
   codec::Record r;
   r.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
   r.key = m.name;

@@ -2,6 +2,7 @@
 #include <cctype>
 
 #include "pbxstate/engine.h"
+#include "pbxstate/env.h"
 #include "pbxstate/stats.h"
 #include "pbxstate/types.h"
 
@@ -73,6 +74,23 @@ std::string_view DropReasonName(DropReason reason) {
     case DropReason::kCount: break;
   }
   return "?";
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "?";
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    if (name == LogLevelName(l)) return l;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pbxstate

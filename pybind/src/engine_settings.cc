@@ -9,50 +9,38 @@
 namespace pbxstate::python {
 namespace {
 
-struct DurationSetting {
-  const char* name;
-  Duration EngineConfig::*field;
-};
-struct SizeSetting {
-  const char* name;
-  std::size_t EngineConfig::*field;
-};
-constexpr DurationSetting kDurationSettings[] = {
-    {"batch_window", &EngineConfig::batch_window},
-    {"send_retry_interval", &EngineConfig::send_retry_interval},
-    {"anti_entropy_interval", &EngineConfig::anti_entropy_interval},
-    {"join_digest_holdoff", &EngineConfig::join_digest_holdoff},
-    {"sync_retransmit", &EngineConfig::sync_retransmit},
-    {"sync_timeout", &EngineConfig::sync_timeout},
-    {"departure_grace", &EngineConfig::departure_grace},
-    {"heartbeat_interval", &EngineConfig::heartbeat_interval},
-    {"suspect_after", &EngineConfig::suspect_after},
-    {"max_registration_ttl", &EngineConfig::max_registration_ttl},
-    {"max_clock_skew", &EngineConfig::max_clock_skew},
-};
-constexpr SizeSetting kSizeSettings[] = {
-    {"max_batch_changes", &EngineConfig::max_batch_changes},
-    {"max_frame_bytes", &EngineConfig::max_frame_bytes},
-    {"max_send_queue_frames", &EngineConfig::max_send_queue_frames},
-    {"join_digest_fanout", &EngineConfig::join_digest_fanout},
-    {"sync_window_pages", &EngineConfig::sync_window_pages},
-    {"max_sync_pulls", &EngineConfig::max_sync_pulls},
-    {"max_sync_serves", &EngineConfig::max_sync_serves},
-    {"max_key_bytes", &EngineConfig::max_key_bytes},
-    {"max_contact_bytes", &EngineConfig::max_contact_bytes},
-    {"max_nodes", &EngineConfig::max_nodes},
-    {"max_entries", &EngineConfig::max_entries},
-    {"max_received_ranges", &EngineConfig::max_received_ranges},
-};
-
+// The names, sorted.
 std::string SettingNames() {
   std::vector<std::string> names;
-  for (const auto& s : kDurationSettings) names.emplace_back(s.name);
-  for (const auto& s : kSizeSettings) names.emplace_back(s.name);
+  for (const EngineSetting& s : EngineSettings()) names.emplace_back(s.name);
   std::sort(names.begin(), names.end());
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
+}
+
+// `ms` milliseconds as Python shows seconds ("0.001", "3600.0").
+std::string SecondsText(std::uint64_t ms) { return py::repr(py::float_(static_cast<double>(ms) / 1000.0)).cast<std::string>(); }
+
+// One setting from Python: a duration in seconds (int or float) or a count (int), within the row's
+// range, else ValueError naming engine.<name> and the range in Python's units.
+void SetFromPython(const EngineSetting& s, const py::handle& value, EngineConfig* config) {
+  const std::string what = "engine." + std::string(s.name);
+  if (s.is_duration()) {
+    const Duration d = FromSeconds(value.cast<double>(), what);
+    if (d < s.min_duration() || d > s.max_duration()) {
+      throw py::value_error(what + ": expected a duration in seconds from " + SecondsText(s.min) + " to " +
+                            SecondsText(s.max) + ", got " + py::repr(value).cast<std::string>());
+    }
+    config->*s.duration = d;
+    return;
+  }
+  const long long n = value.cast<long long>();
+  if (n < 0 || static_cast<std::uint64_t>(n) < s.min || static_cast<std::uint64_t>(n) > s.max) {
+    throw py::value_error(what + ": expected an integer from " + std::to_string(s.min) + " to " + std::to_string(s.max) +
+                          ", got " + std::to_string(n));
+  }
+  s.Set(config, static_cast<std::uint64_t>(n));
 }
 
 }  // namespace
@@ -63,24 +51,38 @@ EngineConfig EngineArg(const py::handle& v) {
   if (!py::isinstance<py::dict>(v)) throw py::type_error("engine: expected a dict of engine settings or None");
   for (auto [key, value] : py::reinterpret_borrow<py::dict>(v)) {
     const std::string name = py::str(key).cast<std::string>();
-    bool known = false;
-    for (const auto& s : kDurationSettings) {
-      if (name == s.name) {
-        config.*s.field = FromSeconds(value.cast<double>(), "engine." + name);
-        known = true;
-      }
-    }
-    for (const auto& s : kSizeSettings) {
-      if (name == s.name) {
-        const long long n = value.cast<long long>();
-        if (n < 0) throw py::value_error("engine." + name + ": expected a count >= 0, got " + std::to_string(n));
-        config.*s.field = static_cast<std::size_t>(n);
-        known = true;
-      }
-    }
-    if (!known) throw py::value_error("engine: unknown setting '" + name + "'; expected one of " + SettingNames());
+    const EngineSetting* s = FindEngineSettingByName(name);
+    if (s == nullptr) throw py::value_error("engine: unknown setting '" + name + "'; expected one of " + SettingNames());
+    SetFromPython(*s, value, &config);
   }
   return config;
+}
+
+py::list EngineSettingsTable() {
+  const EngineConfig defaults;
+  const EngineConfig permissive = PermissiveEngineConfig();
+  py::list rows;
+  for (const EngineSetting& s : EngineSettings()) {
+    py::dict row;
+    row["name"] = std::string(s.name);
+    row["key"] = std::string(s.key);
+    row["unit"] = std::string(SettingUnitName(s.unit));
+    row["min"] = s.min;
+    row["max"] = s.max;
+    row["default"] = s.Get(defaults);
+    row["permissive"] = s.Get(permissive);
+    row["doc"] = std::string(s.doc);
+    rows.append(row);
+  }
+  return rows;
+}
+
+void BindEngineSettings(py::module_& m) {
+  m.def("engine_settings", &EngineSettingsTable,
+        "The table of engine settings (engine/include/pbxstate/engine_settings.h): one dict per setting with\n"
+        "name (the key of Cluster(engine={...})), key (pbxstated's), unit ('ms', 'count', 'bytes'), min, max,\n"
+        "default and permissive (in the unit: milliseconds for durations, which Cluster takes in seconds) and doc.\n"
+        "'permissive' is a configuration under which any one setting may take any value of its range.");
 }
 
 }  // namespace pbxstate::python

@@ -1,5 +1,6 @@
-// The engine settings pbxstate.Cluster(engine={...}) accepts: EngineConfig fields by name,
-// durations in seconds, sizes as ints.
+// The engine settings pbxstate.Cluster(engine={...}) accepts: the rows of the table of engine
+// settings (engine_settings.h) by name, durations in seconds, sizes as ints, each within its row's
+// range.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -13,5 +14,9 @@ namespace py = pybind11;
 // The settings in `v` (None or a dict) over EngineConfig's defaults. ValueError names an unknown
 // setting (listing the known ones) or a value out of range; the engine validates the result.
 EngineConfig EngineArg(const py::handle& v);
+
+// Defines pbxstate.engine_settings(): the table (engine_settings.h) as a list of dicts, so that
+// Python code (the tests) walks the same rows.
+void BindEngineSettings(py::module_& m);
 
 }  // namespace pbxstate::python

@@ -8,6 +8,7 @@
 #include "netns_bindings.h"
 #endif
 #include "device_state.h"
+#include "engine_settings.h"
 #include "errors.h"
 #include "pbxstate/harness/run_record.h"
 #include "run_bindings.h"
@@ -33,6 +34,7 @@ PYBIND11_MODULE(pbxstate, m) {
   auto scenario = pbxstate::python::BindScenario(m);
   pbxstate::python::BindRun(m, scenario);
   pbxstate::python::BindCluster(m);
+  pbxstate::python::BindEngineSettings(m);
 #ifdef PBXSTATE_PYTHON_CONTROL
   pbxstate::python::BindControl(m);
   pbxstate::python::BindNetns(m);

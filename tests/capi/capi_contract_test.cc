@@ -166,28 +166,15 @@ TEST(CApiStatic, ConfigInitCarriesTheEngineDefaults) {
   EXPECT_EQ(c.label, nullptr);
   EXPECT_EQ(c.membership, PBXSTATE_MEMBERSHIP_HEARTBEAT);
   EXPECT_EQ(d.membership, pbxstate::MembershipSource::kHeartbeat);
-  EXPECT_EQ(c.batch_window_ms, ms(d.batch_window));
-  EXPECT_EQ(c.max_batch_changes, d.max_batch_changes);
-  EXPECT_EQ(c.max_frame_bytes, d.max_frame_bytes);
-  EXPECT_EQ(c.send_retry_interval_ms, ms(d.send_retry_interval));
-  EXPECT_EQ(c.max_send_queue_frames, d.max_send_queue_frames);
-  EXPECT_EQ(c.anti_entropy_interval_ms, ms(d.anti_entropy_interval));
-  EXPECT_EQ(c.join_digest_holdoff_ms, ms(d.join_digest_holdoff));
-  EXPECT_EQ(c.sync_window_pages, d.sync_window_pages);
-  EXPECT_EQ(c.max_sync_pulls, d.max_sync_pulls);
-  EXPECT_EQ(c.max_sync_serves, d.max_sync_serves);
-  EXPECT_EQ(c.sync_retransmit_ms, ms(d.sync_retransmit));
-  EXPECT_EQ(c.sync_timeout_ms, ms(d.sync_timeout));
-  EXPECT_EQ(c.departure_grace_ms, ms(d.departure_grace));
-  EXPECT_EQ(c.heartbeat_interval_ms, ms(d.heartbeat_interval));
-  EXPECT_EQ(c.suspect_after_ms, ms(d.suspect_after));
-  EXPECT_EQ(c.max_key_bytes, d.max_key_bytes);
-  EXPECT_EQ(c.max_contact_bytes, d.max_contact_bytes);
-  EXPECT_EQ(c.max_nodes, d.max_nodes);
-  EXPECT_EQ(c.max_entries, d.max_entries);
-  EXPECT_EQ(c.max_registration_ttl_ms, ms(d.max_registration_ttl));
-  EXPECT_EQ(c.max_received_ranges, d.max_received_ranges);
-  EXPECT_EQ(c.max_clock_skew_ms, ms(d.max_clock_skew));
+  // Every setting, through the table (engine_settings.h) and the C view of it.
+  ASSERT_EQ(pbxstate_setting_count(), pbxstate::EngineSettings().size());
+  for (std::size_t i = 0; i < pbxstate_setting_count(); ++i) {
+    const pbxstate::EngineSetting& row = pbxstate::EngineSettings()[i];
+    const std::uint64_t expected = row.is_duration() ? ms(d.*row.duration) : d.*row.size;
+    EXPECT_EQ(pbxstate_config_get(&c, i), expected) << row.key;
+    EXPECT_EQ(pbxstate_setting_at(i)->default_value, expected) << row.key;
+    EXPECT_EQ(std::string(pbxstate_setting_at(i)->key), row.key);
+  }
   EXPECT_EQ(c.cluster_keys.key, nullptr);
   EXPECT_EQ(c.cluster_keys.key_len, 0u);
   EXPECT_EQ(c.cluster_keys.previous, nullptr);

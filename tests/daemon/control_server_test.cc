@@ -9,10 +9,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "descriptor_limit.h"
 #include "pbxstate/control/protocol.h"
 
 namespace pbxstate::daemon {
@@ -196,6 +198,22 @@ TEST_F(ControlServerTest, ListenRefusesAPathThatIsNotASocket) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("not a socket"), std::string::npos);
   ::unlink(file.c_str());
+}
+
+// Out of descriptors: the epoll set (made by the constructor) or the listening socket cannot be
+// created. Listen says which call failed; nothing crashes and no descriptor of -1 is used. Each
+// case runs in a child that lowers its own descriptor limit.
+TEST(ControlServerDeathTest, OutOfDescriptorsIsAStatusNamingTheCall) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto listen_with = [](int spare) {
+    testing::LimitDescriptors(spare);
+    ControlServer server([](std::string_view) { return ControlServer::Reply{}; }, nullptr);
+    const Status s = server.Listen("pbxst-never.sock");  // no parent folder to create
+    std::fprintf(stderr, "status: %s\n", s.message().c_str());
+    std::_Exit(s.ok() ? 1 : 0);
+  };
+  EXPECT_EXIT(listen_with(0), ::testing::ExitedWithCode(0), "status: epoll_create1: Too many open files");
+  EXPECT_EXIT(listen_with(1), ::testing::ExitedWithCode(0), "status: socket\\(AF_UNIX\\): Too many open files");
 }
 
 }  // namespace

@@ -54,10 +54,12 @@
 #include "pbxstate/corosync/addressed_frame.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/env.h"
+#include "pbxstate/random.h"
 
 namespace {
 
 using pbxstate::NodeId;
+using pbxstate::SplitMix64;
 using Bytes = std::vector<std::uint8_t>;
 using Clock = std::chrono::steady_clock;
 
@@ -70,21 +72,10 @@ constexpr std::size_t kAuthHeaderBytes = 33;
 constexpr std::size_t kMacBytes = 16;
 constexpr std::size_t kMaxCaptured = 256;  // genuine messages kept per shape (oldest dropped)
 
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t Next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  std::size_t Below(std::size_t n) { return static_cast<std::size_t>(Next() % n); }
-};
-
 // The Env of the engines that make forged frames: it keeps what they send and nothing else.
 class CaptureEnv final : public pbxstate::Env {
  public:
-  explicit CaptureEnv(std::uint64_t seed) : random_{seed} {}
+  explicit CaptureEnv(std::uint64_t seed) : random_(seed) {}
   pbxstate::MonoTime Now() override { return pbxstate::MonoTime(Clock::now().time_since_epoch()); }
   pbxstate::WallTime WallNow() override {
     return pbxstate::WallTime(std::chrono::duration_cast<pbxstate::Duration>(
@@ -300,7 +291,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  SplitMix64 random{seed};
+  SplitMix64 random(seed);
   // A wrong key whose id differs from the cluster key's (else its frames would be bad_mac, not
   // unknown_key); one key in 256 shares the id, so a few tries are plenty.
   std::unique_ptr<FrameMaker> wrong;

@@ -175,7 +175,7 @@ TEST(FrameAuth, KeysAreValidated) {
 class RecordingEnv : public Env {
  public:
   MonoTime Now() override { return now; }
-  WallTime WallNow() override { return WallTime(std::chrono::seconds(1'767'225'600)) + now.time_since_epoch(); }
+  WallTime WallNow() override { return kSimEpoch + now.time_since_epoch(); }
   void ScheduleWakeup(MonoTime) override {}
   SendStatus Broadcast(std::span<const std::uint8_t> f) override {
     sent.push_back({kNoNode, {f.begin(), f.end()}});

@@ -18,7 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const WallTime kEpoch{std::chrono::seconds(1'767'225'600)};  // 2026-01-01T00:00:00Z
+const WallTime kEpoch = kSimEpoch;
 
 struct Frame {
   MonoTime at;

@@ -58,7 +58,7 @@ std::vector<std::uint8_t> ReadFrame(const std::string& name) {
 class NullEnv : public Env {
  public:
   MonoTime Now() override { return MonoTime(std::chrono::seconds(10)); }
-  WallTime WallNow() override { return WallTime(std::chrono::seconds(1'767'225'600)); }
+  WallTime WallNow() override { return kSimEpoch; }
   void ScheduleWakeup(MonoTime) override {}
   SendStatus Broadcast(std::span<const std::uint8_t>) override { return SendStatus::kOk; }
   SendStatus Unicast(NodeId, std::span<const std::uint8_t>) override { return SendStatus::kOk; }

@@ -58,6 +58,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pbxstate/engine_settings.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -180,6 +182,13 @@ typedef struct pbxstate_cluster_keys {
   size_t previous_len;
 } pbxstate_cluster_keys;
 
+/* The fields of pbxstate_config generated from one row of the table of engine settings
+ * (engine_settings.h): `name` for counts and bytes, `name_ms` for durations (milliseconds). */
+#define PBXSTATE_CONFIG_FIELD_MS(name) uint64_t name##_ms;
+#define PBXSTATE_CONFIG_FIELD_COUNT(name) uint64_t name;
+#define PBXSTATE_CONFIG_FIELD_BYTES(name) uint64_t name;
+#define PBXSTATE_CONFIG_FIELD(name, unit, min, max, doc) PBXSTATE_CONFIG_FIELD_##unit(name)
+
 /* EngineConfig (config.h) in C: read that header for what each field does. Durations are
  * milliseconds (fields ending in _ms). Always start from pbxstate_config_init(), then change
  * fields: that keeps a host correct when fields are added. */
@@ -190,45 +199,48 @@ typedef struct pbxstate_config {
   const char* label;        /* NUL-terminated, <= 64 bytes, NULL for none; copied at create */
   int membership;           /* pbxstate_membership_source */
 
-  /* live propagation */
-  uint64_t batch_window_ms; /* 0: every local change is sent at once */
-  uint64_t max_batch_changes;
-  uint64_t max_frame_bytes;
-  uint64_t send_retry_interval_ms;
-  uint64_t max_send_queue_frames;
-
-  /* anti-entropy; 0 switches the periodic exchange off (reliable ordered transports) */
-  uint64_t anti_entropy_interval_ms;
-  uint64_t join_digest_holdoff_ms;
-  uint64_t join_digest_fanout; /* heartbeat membership: nodes that send a newcomer their digest */
-
-  /* catch-up */
-  uint64_t sync_window_pages;
-  uint64_t max_sync_pulls;
-  uint64_t max_sync_serves;
-  uint64_t sync_retransmit_ms;
-  uint64_t sync_timeout_ms;
-
-  /* departure */
-  uint64_t departure_grace_ms;
-
-  /* failure detector (PBXSTATE_MEMBERSHIP_HEARTBEAT) */
-  uint64_t heartbeat_interval_ms;
-  uint64_t suspect_after_ms;
-
-  /* bounds on input */
-  uint64_t max_key_bytes;
-  uint64_t max_contact_bytes;
-  uint64_t max_nodes;
-  uint64_t max_entries;
-  uint64_t max_registration_ttl_ms;
-  uint64_t max_received_ranges;
-  uint64_t max_clock_skew_ms; /* MWI writes stamped further ahead of the local clock are refused */
+  /* One uint64_t per row of engine_settings.h, in its order: batch_window_ms, max_batch_changes,
+   * max_frame_bytes, ... max_clock_skew_ms. Ranges and docs: pbxstate_setting_at() below. */
+  PBXSTATE_ENGINE_SETTINGS(PBXSTATE_CONFIG_FIELD)
 
   /* authentication (pbxstate_cluster_keys above); all NULL after pbxstate_config_init: frames
    * are unauthenticated. The key bytes are copied at create. */
   pbxstate_cluster_keys cluster_keys;
 } pbxstate_config;
+
+/* The table of engine settings (engine_settings.h) seen from C: a host that reads settings from
+ * its own configuration walks it instead of copying names and ranges. */
+typedef enum pbxstate_setting_unit {
+  PBXSTATE_UNIT_MS = 0,    /* a duration in milliseconds */
+  PBXSTATE_UNIT_COUNT = 1,
+  PBXSTATE_UNIT_BYTES = 2
+} pbxstate_setting_unit;
+
+typedef struct pbxstate_setting {
+  const char* name;       /* EngineConfig's member, "batch_window" */
+  const char* key;        /* the pbxstate_config field, "batch_window_ms" (name for counts) */
+  int unit;               /* pbxstate_setting_unit */
+  const char* unit_name;  /* "ms", "count", "bytes" */
+  uint64_t min;           /* inclusive, in `unit` */
+  uint64_t max;           /* inclusive, in `unit` */
+  uint64_t default_value; /* the engine's default (pbxstate_config_init), in `unit` */
+  uint64_t permissive;    /* its value in pbxstate_config_permissive(), in `unit` */
+  const char* doc;        /* one line */
+  size_t offset;          /* offsetof(pbxstate_config, <key>): where its uint64_t lives */
+} pbxstate_setting;
+
+/* Number of engine settings. Thread-safe. */
+size_t pbxstate_setting_count(void);
+/* Setting `index` (0 <= index < pbxstate_setting_count(), in the order of pbxstate_config's
+ * fields), static; NULL for an index beyond. Thread-safe. */
+const pbxstate_setting* pbxstate_setting_at(size_t index);
+/* The index of the setting whose `key` is exactly `key` (key_len bytes), or -1. Thread-safe. */
+int pbxstate_setting_find(const char* key, size_t key_len);
+/* The value of setting `index` in `cfg` (0 for a NULL cfg or an index beyond the table). */
+uint64_t pbxstate_config_get(const pbxstate_config* cfg, size_t index);
+/* Sets setting `index` of `cfg` to `value` (in its unit). PBXSTATE_E_INVALID_ARGUMENT, with
+ * `cfg` unchanged, for a NULL cfg, an index beyond the table or a value outside [min, max]. */
+int pbxstate_config_set(pbxstate_config* cfg, size_t index, uint64_t value);
 
 /* Reads the cluster key file `path` (NUL-terminated) into `key` (key_len must be
  * PBXSTATE_CLUSTER_KEY_BYTES). The file holds 32 raw bytes or 64 hexadecimal digits and a
@@ -242,6 +254,18 @@ int pbxstate_load_cluster_key(const char* path, uint8_t* key, size_t key_len, ch
  * label NULL, membership PBXSTATE_MEMBERSHIP_HEARTBEAT. `cfg` must not be NULL. Cannot fail. */
 void pbxstate_config_init(pbxstate_config* cfg);
 
+/* Checks `cfg` as pbxstate_engine_create would (every setting's range, the rules between them,
+ * the label, the membership source, the keys), except node_id and incarnation, which a host fills
+ * in at start. PBXSTATE_OK, or PBXSTATE_E_INVALID_ARGUMENT with the reason, naming the field,
+ * in `errbuf` (as pbxstate_engine_create writes it). For a host that reads its configuration
+ * before it can create the engine (res_pbxstate at load). */
+int pbxstate_config_validate(const pbxstate_config* cfg, char* errbuf, size_t errbuf_len);
+
+/* Fills `cfg` with PermissiveEngineConfig() (config.h): node 1, incarnation 1, heartbeat
+ * membership, and settings under which any single setting may then take any value of its range
+ * (for range tests of a host's configuration). `cfg` must not be NULL. Cannot fail. */
+void pbxstate_config_permissive(pbxstate_config* cfg);
+
 /* ------------------------------------------------------------------------------------------- */
 /* Environment: the host's clock and transport (env.h in C)                                     */
 
@@ -252,6 +276,7 @@ typedef enum pbxstate_send_status {
   PBXSTATE_SEND_UNREACHABLE = 3  /* unicast to an unknown node: nothing sent */
 } pbxstate_send_status;
 
+/* The values of pbxstate::LogLevel (env.h). */
 typedef enum pbxstate_log_level {
   PBXSTATE_LOG_DEBUG = 0,
   PBXSTATE_LOG_INFO = 1,

@@ -4,9 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "pbxstate/engine_settings.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
@@ -107,9 +110,67 @@ struct EngineConfig {
   // still bounds the whole frame. Engine::SetClusterKeys changes them on a running engine.
   std::vector<std::string> cluster_keys;
 
-  // Checks the values above against each other; the message names the field.
+  // Checks every setting against its range in the table (engine_settings.h) and the values above
+  // against each other; the message names the field ("EngineConfig.<name>: why").
   Status Validate() const;
 };
+
+// The unit of an engine setting (engine_settings.h).
+enum class SettingUnit {
+  kMilliseconds,  // a Duration member; hosts that take integers carry whole milliseconds
+  kCount,         // a std::size_t member
+  kBytes,         // a std::size_t member
+};
+// "ms", "count", "bytes".
+std::string_view SettingUnitName(SettingUnit unit);
+
+// One row of the table of engine settings (engine_settings.h), with the EngineConfig member it
+// names. Every reader and writer of engine settings iterates EngineSettings() instead of naming
+// settings one by one.
+struct EngineSetting {
+  std::string_view name;  // EngineConfig's member: the scenario's and Python's key
+  std::string_view key;   // name, or name + "_ms" for durations: pbxstate_config's field and the
+                          // key of pbxstated's and res_pbxstate's configuration files
+  SettingUnit unit;
+  std::uint64_t min;      // inclusive, in `unit` (milliseconds for durations)
+  std::uint64_t max;      // inclusive, in `unit`
+  std::string_view doc;   // one line
+  Duration EngineConfig::*duration;  // the member when unit is kMilliseconds, else nullptr
+  std::size_t EngineConfig::*size;   // the member otherwise, else nullptr
+
+  bool is_duration() const { return duration != nullptr; }
+  Duration min_duration() const { return std::chrono::milliseconds(min); }
+  Duration max_duration() const { return std::chrono::milliseconds(max); }
+
+  // The value in `config`, in `unit`; a duration is rounded down to whole milliseconds (hosts
+  // that carry milliseconds check Millisecond-exactness with IsWholeMilliseconds first).
+  std::uint64_t Get(const EngineConfig& config) const;
+  // Sets the member to `value` in `unit`. Requires min <= value <= max (Admits): the host checks
+  // the range first, with its own message.
+  void Set(EngineConfig* config, std::uint64_t value) const;
+  // True when `value` (in `unit`) is within [min, max].
+  bool Admits(std::uint64_t value) const { return value >= min && value <= max; }
+  // True when the member's value in `config` is within the range (a duration exactly: 500us is
+  // below 1ms).
+  bool AdmitsValueIn(const EngineConfig& config) const;
+  // False for a duration with a fraction of a millisecond in `config`; true for sizes.
+  bool IsWholeMilliseconds(const EngineConfig& config) const;
+  // "[1, 1024]", "[1ms, 60000ms]".
+  std::string RangeText() const;
+};
+
+// Every row of engine_settings.h, in its order (EngineConfig's declaration order).
+std::span<const EngineSetting> EngineSettings();
+// The row named `name` (EngineSetting::name, e.g. "batch_window") or keyed `key` (e.g.
+// "batch_window_ms"); nullptr when there is none.
+const EngineSetting* FindEngineSettingByName(std::string_view name);
+const EngineSetting* FindEngineSettingByKey(std::string_view key);
+
+// A configuration that validates whatever single setting is then changed to any value of its
+// range: the largest frame, the shortest keys and contacts, the shortest retransmit and heartbeat
+// and the longest timeouts; identity filled (node 1, incarnation 1), heartbeat membership. The
+// hosts' range tests start from it, so that "min and max accepted" tests the range alone.
+EngineConfig PermissiveEngineConfig();
 
 // The cluster_keys rule of EngineConfig::Validate alone (Engine::SetClusterKeys uses it): count,
 // sizes, distinct keys and key ids, and room for one record of `config` in an authenticated frame.

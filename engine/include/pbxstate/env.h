@@ -32,7 +32,15 @@ enum class SendStatus {
   kUnreachable,  // unicast to a node the transport does not know: nothing was sent
 };
 
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
+// Severity of a log line. The values are pbxstate_log_level's (c_api.h; c_api.cc checks them),
+// so C hosts cast between the two.
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// "debug", "info", "warning", "error": the names every host writes and reads (pbxstated's log
+// and its log.level key, the ns-3 application's trace).
+std::string_view LogLevelName(LogLevel level);
+// The level named `name` (one of the names above, exactly); nullopt for anything else.
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 class Env {
  public:

@@ -38,6 +38,11 @@ struct WallClock {
 };
 using WallTime = WallClock::time_point;
 
+// The calendar instant every simulated clock starts at: 2026-01-01T00:00:00Z. The inproc network,
+// the ns-3 application and the harness's records all put simulated time zero here, so a simulated
+// registration expiry or MWI timestamp means the same in each. Hosts on real clocks never use it.
+inline constexpr WallTime kSimEpoch{std::chrono::seconds(1'767'225'600)};
+
 // Asterisk's nine device states, with Asterisk's numeric values (enum ast_device_state), so a
 // C host can cast between the two.
 enum class DeviceState : std::uint8_t {

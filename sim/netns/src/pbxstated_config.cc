@@ -1,6 +1,6 @@
 #include "pbxstate/netns/pbxstated_config.h"
 
-#include <chrono>
+#include <string>
 
 namespace pbxstate::netns {
 namespace {
@@ -27,44 +27,22 @@ Status PbxstatedConfig(const PbxstatedSpec& spec, std::string* text) {
   t += "log:\n  level: info\n";
   if (!spec.log_file.empty()) t += "  file: " + Quoted(spec.log_file) + "\n";
   t += "corosync:\n  group: " + Quoted(spec.group) + "\n  connect_timeout_ms: 30000\n";
+  // The largest CPG message is the largest engine frame and its 8-byte envelope, whatever the
+  // scenario's max_frame_bytes (the daemon's default of 1 MiB + 8 would refuse the largest).
+  t += "  max_message_bytes: " + std::to_string(e.max_frame_bytes + 8) + "\n";
   if (!spec.key_file.empty()) t += "auth:\n  key_file: " + Quoted(spec.key_file) + "\n";
   t += "random_seed: " + std::to_string(spec.random_seed) + "\n";
   t += "engine:\n";
   t += "  label: " + Quoted(spec.label) + "\n";
-  const std::pair<const char*, Duration> durations[] = {
-      {"batch_window", e.batch_window},
-      {"send_retry_interval", e.send_retry_interval},
-      {"anti_entropy_interval", e.anti_entropy_interval},
-      {"join_digest_holdoff", e.join_digest_holdoff},
-      {"sync_retransmit", e.sync_retransmit},
-      {"sync_timeout", e.sync_timeout},
-      {"departure_grace", e.departure_grace},
-      {"max_registration_ttl", e.max_registration_ttl},
-      {"max_clock_skew", e.max_clock_skew},
-  };
-  for (const auto& [name, d] : durations) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d);
-    if (ms != d) {
-      return Status::InvalidArgument(std::string("engine.") + name +
-                                     ": pbxstated takes whole milliseconds; this value has a fraction of one");
+  // Every row of the table of engine settings, under pbxstated's key (name_ms: whole milliseconds).
+  for (const EngineSetting& s : EngineSettings()) {
+    const std::string field = "engine." + std::string(s.name);
+    if (!s.AdmitsValueIn(e)) return Status::InvalidArgument(field + ": must be within " + s.RangeText());
+    if (!s.IsWholeMilliseconds(e)) {
+      return Status::InvalidArgument(field + ": pbxstated takes whole milliseconds; this value has a fraction of one");
     }
-    t += std::string("  ") + name + "_ms: " + std::to_string(ms.count()) + "\n";
+    t += "  " + std::string(s.key) + ": " + std::to_string(s.Get(e)) + "\n";
   }
-  const std::pair<const char*, std::uint64_t> counts[] = {
-      {"max_batch_changes", e.max_batch_changes},
-      {"max_frame_bytes", e.max_frame_bytes},
-      {"max_send_queue_frames", e.max_send_queue_frames},
-      {"join_digest_fanout", e.join_digest_fanout},
-      {"sync_window_pages", e.sync_window_pages},
-      {"max_sync_pulls", e.max_sync_pulls},
-      {"max_sync_serves", e.max_sync_serves},
-      {"max_key_bytes", e.max_key_bytes},
-      {"max_contact_bytes", e.max_contact_bytes},
-      {"max_nodes", e.max_nodes},
-      {"max_entries", e.max_entries},
-      {"max_received_ranges", e.max_received_ranges},
-  };
-  for (const auto& [name, v] : counts) t += std::string("  ") + name + ": " + std::to_string(v) + "\n";
   *text = std::move(t);
   return Status::Ok();
 }

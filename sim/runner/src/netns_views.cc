@@ -7,11 +7,11 @@
 namespace pbxstate::runner {
 
 std::int64_t WallMapping::ToUnix(WallTime harness) const {
-  return realtime_at_start_ns + (harness.time_since_epoch().count() - harness::kSimEpochNs);
+  return realtime_at_start_ns + (harness - kSimEpoch).count();
 }
 
 WallTime WallMapping::FromUnix(std::int64_t unix_ns) const {
-  return WallTime(Duration(harness::kSimEpochNs + (unix_ns - realtime_at_start_ns)));
+  return kSimEpoch + Duration(unix_ns - realtime_at_start_ns);
 }
 
 control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall) {

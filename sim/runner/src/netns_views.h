@@ -14,8 +14,8 @@
 namespace pbxstate::runner {
 
 // Calendar times cross the process boundary as CLOCK_REALTIME nanoseconds; the harness counts
-// them from kSimEpochNs at the run's start (as the ns-3 runner's simulated calendar does). One
-// mapping both ways keeps a registration's expiry exact: harness = kSimEpochNs + (unix - start).
+// them from kSimEpoch at the run's start (as the ns-3 runner's simulated calendar does). One
+// mapping both ways keeps a registration's expiry exact: harness = kSimEpoch + (unix - start).
 struct WallMapping {
   std::int64_t realtime_at_start_ns = 0;
   std::int64_t ToUnix(WallTime harness) const;

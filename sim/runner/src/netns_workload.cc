@@ -23,7 +23,7 @@ control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Durati
       {
         // The expiry the oracle expects: the change's time plus its lifetime, on the run's
         // calendar, which the daemon's engine reads as CLOCK_REALTIME.
-        const WallTime expires{Duration(harness::kSimEpochNs) + t + c.expires_in};
+        const WallTime expires = kSimEpoch + t + c.expires_in;
         return Request::Register(c.key, c.contact, wall_.ToUnix(expires), c.status == ContactStatus::kReachable, 0);
       }
   }

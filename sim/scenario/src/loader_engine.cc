@@ -2,51 +2,34 @@
 // settings against each other and against what the rest of the file asks of the engine.
 #include "loader_impl.h"
 #include "pbxstate/config.h"
+#include "pbxstate/scenario/scenario.h"
 #include "pbxstate/scenario/units.h"
 
 namespace pbxstate::scenario::detail {
 
+// Every row of the table of engine settings (engine_settings.h) is a key, named as EngineConfig's
+// member; durations take a unit ("250ms", "2s"), counts and sizes are integers; the ranges are the
+// table's.
 void Loader::ReadEngine(const Field& f) {
   engine_field_ = f;
   MapReader m(f, d_, "a mapping of engine settings");
   if (!m.ok()) return;
-  m.AllowOnly({"batch_window", "max_batch_changes", "max_frame_bytes", "send_retry_interval",
-               "max_send_queue_frames", "anti_entropy_interval", "sync_window_pages",
-               "max_sync_pulls", "max_sync_serves", "sync_retransmit", "sync_timeout",
-               "departure_grace", "heartbeat_interval", "suspect_after", "max_key_bytes",
-               "max_contact_bytes", "max_nodes", "max_entries", "max_registration_ttl",
-               "max_received_ranges"});
+  std::vector<std::string_view> names;
+  for (const EngineSetting& setting : EngineSettings()) names.push_back(setting.name);
+  m.AllowOnly(names);
   EngineConfig& e = s_.engine;
   for (const auto& entry : m.entries()) {
     engine_fields_.emplace(entry.key, entry.value);
     s_.engine_pos.emplace(entry.key, PosOf(entry.value));
   }
-  auto dur = [&](const char* key, Duration& out, Duration lo, Duration hi) {
-    m.ReadIfPresent(key, out, DurationIn(d_, lo, hi));
-  };
-  auto size = [&](const char* key, std::size_t& out, std::uint64_t lo, std::uint64_t hi) {
-    m.ReadIfPresent(key, out, UintIn(d_, lo, hi));
-  };
-  dur("batch_window", e.batch_window, 0ms, 10s);
-  size("max_batch_changes", e.max_batch_changes, 1, 1'000'000);
-  size("max_frame_bytes", e.max_frame_bytes, 256, 65'507);
-  dur("send_retry_interval", e.send_retry_interval, 1ms, 10s);
-  size("max_send_queue_frames", e.max_send_queue_frames, 1, 1'000'000);
-  dur("anti_entropy_interval", e.anti_entropy_interval, 0ms, 1h);
-  size("sync_window_pages", e.sync_window_pages, 1, 1024);
-  size("max_sync_pulls", e.max_sync_pulls, 1, 64);
-  size("max_sync_serves", e.max_sync_serves, 1, 64);
-  dur("sync_retransmit", e.sync_retransmit, 1ms, 60s);
-  dur("sync_timeout", e.sync_timeout, 1ms, 10min);
-  dur("departure_grace", e.departure_grace, 0ms, 1h);
-  dur("heartbeat_interval", e.heartbeat_interval, 1ms, 60s);
-  dur("suspect_after", e.suspect_after, 1ms, 10min);
-  size("max_key_bytes", e.max_key_bytes, 1, 4096);
-  size("max_contact_bytes", e.max_contact_bytes, 1, 4096);
-  size("max_nodes", e.max_nodes, 1, 65'535);
-  size("max_entries", e.max_entries, 1, 1ULL << 32);
-  dur("max_registration_ttl", e.max_registration_ttl, 1s, kMaxExpiry);
-  size("max_received_ranges", e.max_received_ranges, 1, 65'536);
+  for (const EngineSetting& setting : EngineSettings()) {
+    if (setting.is_duration()) {
+      m.ReadIfPresent(setting.name, e.*setting.duration,
+                      DurationIn(d_, setting.min_duration(), setting.max_duration()));
+    } else {
+      m.ReadIfPresent(setting.name, e.*setting.size, UintIn(d_, setting.min, setting.max));
+    }
+  }
 }
 
 void Loader::CheckEngine() {

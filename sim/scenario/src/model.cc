@@ -1,6 +1,7 @@
 #include <string>
 
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/random.h"
 #include "pbxstate/scenario/scenario.h"
 
 namespace pbxstate::scenario {
@@ -66,13 +67,10 @@ std::string GeneratedAorName(std::uint32_t index) { return "aor" + std::to_strin
 
 std::string ScenarioClusterKey(std::uint64_t seed) {
   // A personalised stream: the key differs from any other use of the seed's SplitMix64 stream.
-  std::uint64_t state = seed ^ 0x7062787374617465ull;  // "pbxstate"
+  SplitMix64 random(seed ^ 0x7062787374617465ull);  // "pbxstate"
   std::string key;
   while (key.size() < kClusterKeyBytes) {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    const std::uint64_t z = random.Next();
     for (int i = 0; i < 8 && key.size() < kClusterKeyBytes; ++i) key.push_back(static_cast<char>((z >> (8 * i)) & 0xFF));
   }
   return key;

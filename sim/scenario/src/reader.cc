@@ -16,7 +16,7 @@ __extension__ typedef unsigned __int128 U128;
 // yaml-cpp tags plain scalars "?" and quoted ones "!"; only plain scalars may be numbers.
 bool IsPlainScalar(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "?"; }
 
-std::string Join(std::initializer_list<std::string_view> names) {
+std::string Join(std::span<const std::string_view> names) {
   std::string out;
   for (std::string_view n : names) {
     if (!out.empty()) out += ", ";
@@ -143,6 +143,10 @@ std::optional<double> MapReader::RequireRate(std::string_view key, std::string_v
 }
 
 bool MapReader::AllowOnly(std::initializer_list<std::string_view> allowed) {
+  return AllowOnly(std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
+
+bool MapReader::AllowOnly(std::span<const std::string_view> allowed) {
   bool clean = true;
   for (const Entry& e : entries_) {
     if (std::find(allowed.begin(), allowed.end(), e.key) == allowed.end()) {
@@ -284,7 +288,9 @@ std::optional<std::size_t> ReadEnum(const Field& f, Diagnostics& d,
       ++i;
     }
   }
-  d.Error(f.mark, f.path, "expected one of: " + Join(names) + "; got " + Describe(f.node));
+  d.Error(f.mark, f.path,
+          "expected one of: " + Join(std::span<const std::string_view>(names.begin(), names.size())) + "; got " +
+              Describe(f.node));
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,6 +94,7 @@ class MapReader {
   }
   // Records "unknown key" for every key not in `allowed`; returns false if there was one.
   bool AllowOnly(std::initializer_list<std::string_view> allowed);
+  bool AllowOnly(std::span<const std::string_view> allowed);  // a list built at run time
   // Keys in file order with their key marks and values.
   struct Entry {
     std::string key;

@@ -94,10 +94,10 @@ int pbxstate_cpg_host_create(const pbxstate_cpg_host_config* cfg, pbxstate_cpg_l
     host->log = log;
     host->log_user = log_user;
     pbxstate_cpg_host* raw = host.get();
-    host->env = std::make_unique<CpgEnv>(std::move(ec), [raw](pbxstate::LogLevel level, std::string_view message) {
-      raw->Log(level, message);
-    });
-    if (host->env->fd() < 0) return fail(PBXSTATE_E_INTERNAL, "cannot open an epoll descriptor");
+    const pbxstate::Status s = CpgEnv::Create(
+        std::move(ec), [raw](pbxstate::LogLevel level, std::string_view message) { raw->Log(level, message); },
+        &host->env);
+    if (!s.ok()) return fail(PBXSTATE_E_INTERNAL, "cannot open the host's descriptors: " + s.message());
     *out = host.release();
     return PBXSTATE_OK;
   } catch (const std::bad_alloc&) {

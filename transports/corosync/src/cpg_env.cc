@@ -4,21 +4,14 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
+#include "pbxstate/check.h"
 #include "pbxstate/corosync/posix_clock.h"
 
 namespace pbxstate::corosync {
-
-namespace {
-// SplitMix64's finaliser: the same generator the inproc network uses, so seeds mean the same.
-std::uint64_t Mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
 
 CpgEnv::CpgEnv(CpgEnvConfig config, CpgTransport::LogFn log)
     : log_(log), transport_(std::move(config.transport), this, log), seed_(config.random_seed) {
@@ -27,21 +20,32 @@ CpgEnv::CpgEnv(CpgEnvConfig config, CpgTransport::LogFn log)
       if (getrandom(&seed_, sizeof seed_, 0) != static_cast<ssize_t>(sizeof seed_)) seed_ = static_cast<std::uint64_t>(PosixMonoNs());
     }
   }
-  random_state_ = seed_;
-  const Status timer_status = wakeup_.Open();
-  assert(timer_status.ok());
-  (void)timer_status;
+  random_ = SplitMix64(seed_);  // the inproc network's generator: a seed means the same
+}
+
+Status CpgEnv::Create(CpgEnvConfig config, CpgTransport::LogFn log, std::unique_ptr<CpgEnv>* out) {
+  out->reset();
+  std::unique_ptr<CpgEnv> env(new CpgEnv(std::move(config), std::move(log)));
+  if (Status s = env->Open(); !s.ok()) return s;
+  env->Log(LogLevel::kInfo, "random seed " + std::to_string(env->seed_));
+  *out = std::move(env);
+  return Status::Ok();
+}
+
+Status CpgEnv::Open() {
+  if (!transport_.open_status().ok()) return transport_.open_status();
+  if (Status s = wakeup_.Open(); !s.ok()) return s;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  assert(epoll_fd_ >= 0);
+  if (epoll_fd_ < 0) return Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(errno));
   for (int fd : {transport_.fd(), wakeup_.fd()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    const int rc = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-    assert(rc == 0);
-    (void)rc;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Status::FailedPrecondition(std::string("epoll_ctl(add): ") + std::strerror(errno));
+    }
   }
-  Log(LogLevel::kInfo, "random seed " + std::to_string(seed_));
+  return Status::Ok();
 }
 
 CpgEnv::~CpgEnv() {
@@ -49,7 +53,7 @@ CpgEnv::~CpgEnv() {
 }
 
 void CpgEnv::Attach(Engine* engine) {
-  assert(engine == nullptr || engine->node_id() == transport_.local_node());
+  PBXSTATE_CHECK(engine == nullptr || engine->node_id() == transport_.local_node());
   direct_.engine = engine;
   AttachUpcalls(engine == nullptr ? nullptr : &direct_);
 }
@@ -80,10 +84,7 @@ WallTime CpgEnv::WallNow() { return PosixWallNow(); }
 
 void CpgEnv::ScheduleWakeup(MonoTime at) { wakeup_.ArmAt(at); }
 
-std::uint64_t CpgEnv::Random() {
-  random_state_ += 0x9e3779b97f4a7c15ULL;
-  return Mix64(random_state_);
-}
+std::uint64_t CpgEnv::Random() { return random_.Next(); }
 
 void CpgEnv::Log(LogLevel level, std::string_view message) {
   if (log_) log_(level, message);

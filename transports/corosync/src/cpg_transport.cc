@@ -69,18 +69,22 @@ CpgTransport::CpgTransport(CpgTransportConfig config, Handler* handler, LogFn lo
       queue_(std::max<std::size_t>(config_.max_queue_frames, 1), std::max<std::size_t>(config_.max_queue_bytes, 1)),
       backoff_(config_.reconnect_min) {
   assert(handler_ != nullptr);
+  local_pid_ = static_cast<std::uint32_t>(::getpid());
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  assert(epoll_fd_ >= 0);
-  const Status timer_status = timer_.Open();
-  assert(timer_status.ok());
-  (void)timer_status;
+  if (epoll_fd_ < 0) {
+    open_status_ = Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(errno));
+    return;
+  }
+  if (Status s = timer_.Open(); !s.ok()) {
+    open_status_ = s;
+    return;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = timer_.fd();
-  const int rc = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_.fd(), &ev);
-  assert(rc == 0);
-  (void)rc;
-  local_pid_ = static_cast<std::uint32_t>(::getpid());
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_.fd(), &ev) != 0) {
+    open_status_ = Status::FailedPrecondition(std::string("epoll_ctl(retry timer): ") + std::strerror(errno));
+  }
 }
 
 CpgTransport::~CpgTransport() {
@@ -97,6 +101,7 @@ void CpgTransport::Log(LogLevel level, std::string_view message) const {
 }
 
 Status CpgTransport::Connect() {
+  if (!open_status_.ok()) return open_status_;
   if (Status s = config_.Validate(); !s.ok()) return s;
   assert(handle_ == 0);
   return TryConnect();
@@ -407,6 +412,7 @@ void CpgTransport::MarkBroken(std::string_view where, int cs_error) {
 
 void CpgTransport::TearDown() {
   assert(handle_ != 0);
+  // A failed DEL is harmless: cpg_finalize closes the descriptor, which leaves the set anyway.
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);
   cpg_finalize(handle_);
   handle_ = 0;
@@ -494,7 +500,7 @@ void CpgTransport::Leave(Duration flush_timeout) {
     }
   }
   if (handle_ != 0) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);  // as in TearDown: a failure is harmless
     cpg_finalize(handle_);
     handle_ = 0;
     cpg_fd_ = -1;

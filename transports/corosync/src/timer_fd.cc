@@ -3,11 +3,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate::corosync {
 
@@ -16,29 +17,32 @@ TimerFd::~TimerFd() {
 }
 
 Status TimerFd::Open() {
-  assert(fd_ < 0);
+  PBXSTATE_CHECK_LT(fd_, 0);
   fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (fd_ < 0) return Status::FailedPrecondition(std::string("timerfd_create: ") + std::strerror(errno));
   return Status::Ok();
 }
 
+// timerfd_settime fails only for a bad descriptor or a malformed itimerspec, both excluded here
+// (Open succeeded; the value is built in range): a failure is a broken invariant, not an
+// operating-system condition, so it is checked, with errno shown.
 void TimerFd::ArmAt(MonoTime at) {
-  assert(fd_ >= 0);
+  PBXSTATE_CHECK_GE(fd_, 0);
   std::int64_t ns = at.time_since_epoch().count();
   if (ns <= 0) ns = 1;  // it_value 0 would disarm; the monotonic clock is far past 1 ns
   itimerspec spec{};
   spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
   spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-  const int rc = timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
-  assert(rc == 0);
-  (void)rc;
+  const int err = timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr) == 0 ? 0 : errno;
+  PBXSTATE_CHECK_EQ(err, 0);
   armed_at_ = at;
 }
 
 void TimerFd::Disarm() {
-  assert(fd_ >= 0);
+  PBXSTATE_CHECK_GE(fd_, 0);
   itimerspec spec{};
-  timerfd_settime(fd_, 0, &spec, nullptr);
+  const int err = timerfd_settime(fd_, 0, &spec, nullptr) == 0 ? 0 : errno;
+  PBXSTATE_CHECK_EQ(err, 0);
   armed_at_.reset();
 }
 

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <utility>
 
-#include "pbxstate/inproc/random.h"
+#include "pbxstate/random.h"
 
 // Invariant checks stay on in release builds: a broken invariant in the test network would make
 // every test result meaningless, and the checks are cheap.
@@ -50,9 +50,6 @@ std::string_view TraceKindName(TraceKind kind) {
 
 namespace {
 
-// 2026-01-01T00:00:00Z in seconds since the Unix epoch.
-constexpr std::int64_t kEpochSeconds = 1767225600;
-
 // Seed streams: the network's fault draws and every (node, life) get their own.
 constexpr std::uint64_t kNetworkStream = 0xFFFFFFFFFFFFFFFFULL;
 
@@ -71,7 +68,7 @@ std::uint64_t HashString(std::string_view s) {
 
 class TraceHasher {
  public:
-  void Add(std::uint64_t v) { h_ = Mix64(h_ ^ v) + 0x9e3779b97f4a7c15ULL; }
+  void Add(std::uint64_t v) { h_ = Mix64(h_ ^ v) + kGoldenGamma; }
   template <typename T>
   void AddOpt(const std::optional<T>& v) {
     Add(v.has_value() ? 1 : 0);
@@ -693,7 +690,7 @@ Status Cluster::RunUntil(MonoTime at) { return impl_->RunUntil(at); }
 Status Cluster::RunBefore(MonoTime at) { return impl_->RunUntil(at, /*inclusive=*/false); }
 MonoTime Cluster::now() const { return impl_->now_; }
 WallTime Cluster::wall_now() const { return impl_->WallNow(); }
-WallTime Cluster::Epoch() { return WallTime(std::chrono::seconds(kEpochSeconds)); }
+WallTime Cluster::Epoch() { return kSimEpoch; }
 
 Status Cluster::Partition(const std::vector<std::vector<std::size_t>>& groups) {
   INPROC_CHECK(!impl_->in_callback_);

@@ -21,17 +21,8 @@ constexpr std::uint64_t kDatagramOverheadBytes = 8 + 20 + 14 + 4;
 MonoTime SimMonoNow() { return MonoTime(Duration(ns3::Simulator::Now().GetNanoSeconds())); }
 
 WallTime SimWallNow() {
-  return WallTime(std::chrono::seconds(kSimEpochUnixSeconds) + Duration(ns3::Simulator::Now().GetNanoSeconds()));
-}
-
-const char* LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-  }
-  return "?";
+  // Simulation time zero is kSimEpoch on every node (simulated clocks are perfectly synchronised).
+  return kSimEpoch + Duration(ns3::Simulator::Now().GetNanoSeconds());
 }
 
 }  // namespace
@@ -80,7 +71,7 @@ class NodeApp::AppEnv final : public Env {
     // A 1,000-node run would drown in start-up lines: only warnings and errors are printed.
     if (level == LogLevel::kDebug || level == LogLevel::kInfo) return;
     std::clog << "[" << ns3::Simulator::Now().GetSeconds() << "s node " << app_->self_ << " "
-              << LevelName(level) << "] " << message << "\n";
+              << LogLevelName(level) << "] " << message << "\n";
   }
 
  private:

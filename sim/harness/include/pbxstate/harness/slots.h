@@ -7,6 +7,7 @@
 // right one.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,9 +18,9 @@
 
 namespace pbxstate::harness {
 
-// The calendar time every simulated world starts at: 2026-01-01T00:00:00Z. Registration
-// expiries are compared relative to it so a simulated run needs no real clock.
-inline constexpr std::int64_t kSimEpochNs = 1'767'225'600LL * 1'000'000'000LL;
+// The simulated epoch (pbxstate/types.h: kSimEpoch) in nanoseconds, the unit the oracle counts in.
+inline constexpr std::int64_t kSimEpochNs =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(kSimEpoch.time_since_epoch()).count();
 
 using SlotId = std::uint32_t;
 using ValueHash = std::uint64_t;  // 0: nothing held
@@ -45,7 +46,7 @@ class SlotTable {
 
 // `incarnation`: the owner's incarnation the entry belongs to.
 ValueHash DeviceValue(DeviceState state, std::uint64_t incarnation);
-// `expires_rel_ns`: expiry relative to kSimEpochNs.
+// `expires_rel_ns`: expiry relative to kSimEpochNs, so a simulated run needs no real clock.
 ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status,
                             std::uint64_t incarnation);
 ValueHash MailboxValueHash(const MailboxValue& value);

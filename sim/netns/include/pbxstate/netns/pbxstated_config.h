@@ -22,8 +22,9 @@ struct PbxstatedSpec {
   std::string key_file;        // auth.key_file (written by the caller, mode 0600); empty: none
 };
 
-// The file's text. Refuses an engine duration that is not a whole number of milliseconds (the
-// daemon's file takes *_ms integers), naming the field.
+// The file's text: every engine setting of the table (engine_settings.h) under its key. Refuses,
+// naming the field, a setting outside its range and an engine duration that is not a whole number
+// of milliseconds (the daemon's file takes *_ms integers).
 Status PbxstatedConfig(const PbxstatedSpec& spec, std::string* text);
 
 }  // namespace pbxstate::netns

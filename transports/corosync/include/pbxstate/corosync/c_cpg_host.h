@@ -64,7 +64,8 @@ typedef struct pbxstate_cpg_host pbxstate_cpg_host;
 /* Creates a host in *out: validates `cfg`, opens its timer and epoll descriptors. Does not
  * contact corosync yet. `log` may be NULL (nothing logged); `log_user` must outlive the host.
  * On failure *out is NULL and `errbuf` names the field: PBXSTATE_E_INVALID_ARGUMENT,
- * PBXSTATE_E_NO_MEMORY, PBXSTATE_E_INTERNAL (no descriptor could be opened). */
+ * PBXSTATE_E_NO_MEMORY, PBXSTATE_E_INTERNAL (a descriptor could not be opened: the failing call
+ * and errno's text in `errbuf`). */
 int pbxstate_cpg_host_create(const pbxstate_cpg_host_config* cfg, pbxstate_cpg_log_fn log, void* log_user,
                              pbxstate_cpg_host** out, char* errbuf, size_t errbuf_len);
 

@@ -3,8 +3,9 @@
 //
 // A host (pbxstated, the Asterisk module) does:
 //
-//   CpgEnv env(config, log);
-//   env.Connect();                         // learns the corosync node id, joins the group
+//   std::unique_ptr<CpgEnv> env;
+//   CpgEnv::Create(config, log, &env);     // its descriptors (epoll set, timers)
+//   env->Connect();                        // learns the corosync node id, joins the group
 //   EngineConfig ec; ec.node_id = env.local_node(); ec.membership = MembershipSource::kTransport; ...
 //   Engine::Create(ec, &env, &engine);
 //   env.Attach(engine.get());
@@ -23,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -30,6 +32,7 @@
 #include "pbxstate/corosync/timer_fd.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/env.h"
+#include "pbxstate/random.h"
 
 namespace pbxstate::corosync {
 
@@ -59,7 +62,9 @@ struct CpgEnvStats {
 
 class CpgEnv final : public Env, private CpgTransport::Handler {
  public:
-  CpgEnv(CpgEnvConfig config, CpgTransport::LogFn log);
+  // Makes an env in *out, with its epoll set and timers. An operating-system failure (descriptor
+  // or memory limits) is a FailedPrecondition naming the call and errno's text; *out is then null.
+  static Status Create(CpgEnvConfig config, CpgTransport::LogFn log, std::unique_ptr<CpgEnv>* out);
   ~CpgEnv() override;
   CpgEnv(const CpgEnv&) = delete;
   CpgEnv& operator=(const CpgEnv&) = delete;
@@ -106,6 +111,10 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   void Log(LogLevel level, std::string_view message) override;
 
  private:
+  CpgEnv(CpgEnvConfig config, CpgTransport::LogFn log);
+  // The descriptors: the wakeup timer and the epoll set over it and the transport's.
+  Status Open();
+
   // ---- CpgTransport::Handler ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
   void OnView(const MembershipView& view) override;
@@ -130,7 +139,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   bool view_pending_ = false;  // a view arrived while no engine was attached
   bool in_batch_ = false;      // between BeginBatch and EndBatch
   std::uint64_t seed_ = 0;
-  std::uint64_t random_state_ = 0;
+  SplitMix64 random_;
   CpgEnvStats stats_;
 };
 

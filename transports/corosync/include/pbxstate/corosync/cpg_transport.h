@@ -115,7 +115,9 @@ class CpgTransport {
   };
   using LogFn = std::function<void(LogLevel, std::string_view)>;
 
-  // `handler` must outlive the transport. `log` may be empty (nothing is logged).
+  // `handler` must outlive the transport. `log` may be empty (nothing is logged). Creating the
+  // epoll set and the retry timer can fail (descriptor or memory limits): open_status() says so,
+  // and Connect() returns it.
   CpgTransport(CpgTransportConfig config, Handler* handler, LogFn log);
   ~CpgTransport();
   CpgTransport(const CpgTransport&) = delete;
@@ -125,6 +127,8 @@ class CpgTransport {
   // id and joins the group. Fails (with corosync's error named) when corosync cannot be reached;
   // the caller may call it again. Later losses are recovered inside Dispatch().
   Status Connect();
+  // Ok, or why the constructor could not create its descriptors (the transport is then unusable).
+  const Status& open_status() const { return open_status_; }
 
   // This node's corosync node id (kNoNode before the first successful Connect).
   NodeId local_node() const { return local_node_; }
@@ -188,6 +192,7 @@ class CpgTransport {
   cpg_name group_name_{};
   int epoll_fd_ = -1;
   TimerFd timer_;
+  Status open_status_;
   cpg_handle_t handle_ = 0;
   int cpg_fd_ = -1;
   NodeId local_node_ = kNoNode;

@@ -58,10 +58,6 @@
 
 namespace pbxstate::ns3t {
 
-// Calendar time of simulation time zero: 2026-01-01T00:00:00Z. WallNow() = this + sim time, the same
-// on every node (simulated clocks are perfectly synchronised).
-inline constexpr std::int64_t kSimEpochUnixSeconds = 1767225600;
-
 // Largest UDP payload on an Ethernet LAN (1500 - 20 IPv4 - 8 UDP). Larger frames get kTooLarge.
 inline constexpr std::size_t kMaxUdpPayload = 1472;
 

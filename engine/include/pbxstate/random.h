@@ -1,18 +1,25 @@
-// The inproc network's random numbers: SplitMix64 and helpers that give the same values on every
-// platform and standard library (std::uniform_*_distribution does not promise that), so a seed
-// replays the same run everywhere, Python bindings included.
+// The project's one pseudo-random generator: SplitMix64 (Steele, Lea and Flood; Vigna's
+// constants) and helpers that give the same values on every platform and standard library
+// (std::uniform_*_distribution does not promise that), so that a seed replays the same run
+// everywhere: the inproc network and its Python bindings, ns-3 worlds, the CPG host's
+// Env::Random, scenario keys, the fuzzers and the test tools. Not cryptographic (cluster keys
+// come from libsodium).
 #pragma once
 
 #include <cstdint>
 
-namespace pbxstate::inproc {
+namespace pbxstate {
 
-// Stafford's mix13 finaliser, as in SplitMix64: a bijection on 64-bit values.
+// Stafford's mix13 finaliser, as in SplitMix64: a bijection on 64-bit values. Also the engine's
+// digest hash mixer (src/hash.h).
 constexpr std::uint64_t Mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+// SplitMix64's increment (2^64 / golden ratio).
+inline constexpr std::uint64_t kGoldenGamma = 0x9e3779b97f4a7c15ULL;
 
 // -Wpedantic accepts the GCC/Clang 128-bit integer only behind __extension__.
 __extension__ using Uint128 = unsigned __int128;
@@ -28,7 +35,7 @@ class SplitMix64 {
   }
 
   constexpr std::uint64_t Next() {
-    state_ += 0x9e3779b97f4a7c15ULL;
+    state_ += kGoldenGamma;
     return Mix64(state_);
   }
 
@@ -54,4 +61,4 @@ class SplitMix64 {
   std::uint64_t state_;
 };
 
-}  // namespace pbxstate::inproc
+}  // namespace pbxstate
