@@ -46,7 +46,7 @@ def main(source, work):
     rc, out, err = pbx("check", ph, lan, "--baseline", baselines, "--out", f"{work}/ok", "--no-report")
     expect(rc == 0, f"shipped scenarios against shipped baselines: exit {rc}\n{out}{err}")
 
-    # 2. A longer batch window (10ms -> 60ms; 0ms -> 5ms) makes latency worse: the gate fails.
+    # 2. A longer batch window (10ms -> 60ms) makes partition-heal's latency worse: the gate fails.
     worse_ph = os.path.join(work, "partition-heal.yaml")
     worse_copy(ph, worse_ph, "batch_window: 10ms", "batch_window: 60ms")
     worse_lan = os.path.join(work, "lan-3-mystate.yaml")
@@ -64,8 +64,10 @@ def main(source, work):
     failed = {(c.get("classname"), c.get("name")) for c in tree.iter("testcase") if c.find("failure") is not None}
     expect(("pbxstate.partition-heal.baseline", "stable_latency.p50") in failed,
            f"junit must fail partition-heal's stable_latency.p50; failed cases: {sorted(failed)}")
-    expect(("pbxstate.lan-3-mystate.baseline", "stable_latency.max") in failed,
-           "junit must fail lan-3-mystate's stable_latency.max (200 us + 5 ms window > 1 ms floor)")
+    # lan-3-mystate's changes come one at a time: with adaptive batching a lone change leaves at
+    # once whatever the window, so the longer window must not regress anything there.
+    expect(not any(c == "pbxstate.lan-3-mystate.baseline" for c, _ in failed),
+           f"a 5 ms window must not delay lan-3-mystate's lone changes; failed cases: {sorted(failed)}")
     root = tree.getroot()
     expect(int(root.get("failures")) == len(failed), "testsuites failures= must count the failed cases")
 

@@ -101,7 +101,7 @@ TEST(Shipped, GlomersMatchesTheGossipGlomersTargets) {
   EXPECT_EQ(s.transport, TransportMode::kUnicast);
   EXPECT_EQ(s.workload.rate_per_s, 100.0);
   EXPECT_EQ(s.workload.stop - s.workload.start, 20s);
-  EXPECT_EQ(s.engine.batch_window, 250ms);
+  EXPECT_EQ(s.engine.batch_window, 400ms);
   ASSERT_EQ(s.checks.size(), 4u);
   EXPECT_EQ(s.checks[1].metric, "messages_per_change");
   EXPECT_EQ(s.checks[1].threshold, 20);
