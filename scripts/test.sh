@@ -15,10 +15,12 @@ jobs="$(nproc)"
 # ASTERISK_PREFIX: an Asterisk 22 installed there (with its headers) builds res_pbxstate and runs
 # its two-server integration test; without it, the module is built only when Asterisk's headers
 # are in /usr/include, and the test is skipped with a message otherwise.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# Warnings are errors here and in CI (PBXSTATE_WERROR is off for users and packagers).
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBXSTATE_WERROR=ON \
   ${ASTERISK_PREFIX:+-DASTERISK_INCLUDE_DIR="$ASTERISK_PREFIX/include"}
 cmake --build "$build" -j "$jobs"
-ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
+# Everything but the packages' tests, which get their own step below.
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" -LE packaging
 
 # The Python bindings and the pytest plugin, with Debian's interpreter (fails when a test fails
 # or when pytest collects nothing).
@@ -36,7 +38,7 @@ PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh "${PBXSTATE_FUZZ_SE
 
 # The sanitizer pass: engine units, the C API and the randomized cluster tests.
 asan="${build}-asan"
-cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF \
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF -DPBXSTATE_WERROR=ON \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
