@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Benchmark of pbxstated over real Corosync CPG: throughput, delivery latency and failover time.
 
-A 3-node cluster on this host (tests/lib/nscluster.py: one network namespace, corosync and
-pbxstated per node). Node 1's pbxstated makes device-state changes from its own event loop (the
+A 3-node cluster on this host, built by sim/netns through the Python module (pbxstate.netns, the
+code of `pbxstate run --backend netns`; tests/lib/nscluster.py): one network namespace, corosync and
+pbxstated per node, the daemons driven through the control library (pbxstate.control). Node 1's pbxstated makes device-state changes from its own event loop (the
 `generate` control op, daemon/CONTROL.md); nodes 2 and 3 record when each change became visible
 in their view (`watch`). All daemons share the host's CLOCK_MONOTONIC, so receive time minus send
 time is the delivery latency.
@@ -40,11 +41,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
-                       check_preconditions, keep_or_remove, mono_ns, run_checked, sh, wait_until)
+                       check_preconditions, keep_or_remove, mono_ns, run_checked, wait_until)
 
-PID = os.getpid()
-PREFIX = f"pbxbn-{PID}"
-RUN = PID % 250 + 1
+PREFIX = f"pbxbn-{os.getpid()}"
 NODES = (1, 2, 3)
 GENERATOR = 1
 RECEIVERS = (2, 3)
@@ -57,7 +56,7 @@ class BenchCluster(NamespaceCluster):
     """The namespace cluster with one pbxstated per node, restartable with another engine config."""
 
     def __init__(self, pbxstated, workdir, token_ms=None, token_coefficient_ms=None):
-        super().__init__(PREFIX, RUN, NODES, workdir, token_ms=token_ms, token_coefficient_ms=token_coefficient_ms)
+        super().__init__(NODES, workdir, token_ms=token_ms, token_coefficient_ms=token_coefficient_ms)
         self.pbxstated = pbxstated
         self.daemons = {}  # node -> Popen
         self.engine = {}   # the engine section every daemon is started with
@@ -94,12 +93,9 @@ class BenchCluster(NamespaceCluster):
     def restart_corosync(self, **totem):
         """Every corosync stopped and started again with other totem timeouts (daemons stopped first)."""
         self.stop_daemons()
-        for n, p in self.corosync.items():
-            p.send_signal(signal.SIGTERM)
-        for n, p in self.corosync.items():
-            p.wait(timeout=20)
-        for k, v in totem.items():
-            setattr(self, k, v)
+        for n in NODES:
+            self.net.stop_corosync(n, 20)
+        self.set_totem(**totem)
         for n in NODES:
             self.start_corosync(n)
         self.wait_corosync_ring(NODES)
@@ -121,9 +117,11 @@ class BenchCluster(NamespaceCluster):
         """corosync's effective totem timeouts (ms) as cmap reports them."""
         out = {}
         for key in ("token", "consensus"):
-            r = sh(["ip", "netns", "exec", self.ns(node), "corosync-cmapctl", "-g", f"runtime.config.totem.{key}"],
-                   check=False)
-            out[key] = int(r.stdout.split("=")[-1]) if r.returncode == 0 else None
+            try:
+                text = self.exec(node, ["corosync-cmapctl", "-g", f"runtime.config.totem.{key}"])
+            except TestFailure:
+                text = None
+            out[key] = int(text.split("=")[-1]) if text else None
         return out
 
 
@@ -255,7 +253,7 @@ def check_refusals(cluster):
     """The instruments' refusals end to end (smoke only): a bad field, a second run, the deadline."""
     c = Control(cluster.socket_path(GENERATOR))
     try:
-        r = c.request(op="generate", prefix="Custom:bad-", devices=1, count=0)
+        r = c.request_line(json.dumps({"op": "generate", "prefix": "Custom:bad-", "devices": 1, "count": 0}))
         if r.get("ok") or r.get("code") != "bad_request" or "'count'" not in r.get("error", ""):
             raise TestFailure(f"generate with count 0: expected a bad_request naming 'count', got {r}")
         c.ok(op="generate", prefix="Custom:slow-", devices=10, count=1000, rate_per_s=10, max_duration_ms=300)
@@ -304,7 +302,7 @@ def failover_once(cluster, kind, key):
             dropped[n] = (ev["t_mono_ns"] - t_kill) / 1e9
     finally:
         for s in subs.values():
-            s.control.close()
+            s.close()
     cluster.daemons[VICTIM].wait(timeout=10)
     if kind == "node":
         cluster.corosync[VICTIM].wait(timeout=10)
@@ -391,7 +389,7 @@ def main():
     args.modes = args.modes.split(",")
     if args.smoke:
         args.count, args.moderate_count, args.rate, args.reps, args.tp_reps, args.timeout_s = 2000, 500, 1000, 1, 1, 30
-    why = check_preconditions(PREFIX, tools=("ip", "unshare", "corosync", "corosync-cpgtool", "corosync-cmapctl"))
+    why = check_preconditions(args.pbxstated, tools=("corosync-cmapctl",))
     if why:
         print(f"SKIP: {why}")
         return SKIP

@@ -12,14 +12,21 @@
 #include <cstring>
 #include <vector>
 
-#include "control_protocol.h"
+#include "pbxstate/control/protocol.h"
+#include "pbxstate/control/replies.h"
 #include "pbxstate/corosync/posix_clock.h"
 
 namespace pbxstate::daemon {
 
 namespace {
 constexpr std::uint64_t kListenerId = 0;
-}
+}  // namespace
+
+using control::ErrorCode;
+using control::ErrorLine;
+using control::kMaxControlConnections;
+using control::kMaxRequestLineBytes;
+using control::kMaxSubscriberBufferBytes;
 
 ControlServer::ControlServer(RequestFn on_request, LogFn log) : on_request_(std::move(on_request)), log_(std::move(log)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -109,7 +116,7 @@ void ControlServer::Accept() {
     if (fd < 0) return;  // EAGAIN, or an error on one pending connection: nothing else to do
     if (connections_.size() >= kMaxControlConnections) {
       ++stats_.connections_refused;
-      const std::string line = ErrorLine({ControlCode::kResourceExhausted,
+      const std::string line = ErrorLine({ErrorCode::kResourceExhausted,
                                           "too many control connections (at most " +
                                               std::to_string(kMaxControlConnections) + ")"});
       const ssize_t w = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
@@ -172,7 +179,7 @@ void ControlServer::ProcessInput(std::uint64_t id) {
         c.in.clear();
         consumed = 0;
         c.closing = true;
-        Append(id, ErrorLine({ControlCode::kBadRequest, "request line longer than " +
+        Append(id, ErrorLine({ErrorCode::kBadRequest, "request line longer than " +
                                                             std::to_string(kMaxRequestLineBytes) + " bytes"}));
         return;
       }

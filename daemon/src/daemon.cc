@@ -10,12 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pbxstate/cluster_key.h"
+#include "pbxstate/control/events.h"
 #include "pbxstate/corosync/posix_clock.h"
 
 namespace pbxstate::daemon {
 
-using nlohmann::json;
 using corosync::PosixMonoNs;
 
 Daemon::Daemon(DaemonConfig config, Logger* logger) : config_(std::move(config)), logger_(logger) {}
@@ -197,226 +196,12 @@ int Daemon::Run() {
 }
 
 void Daemon::Stop() {
-  server_->Publish(ResponseLine({{"event", "stopping"}, {"t_mono_ns", PosixMonoNs()}}));
+  server_->Publish(control::EventLine(control::EncodeEvent(control::StoppingEvent{PosixMonoNs()})));
   server_->Flush(config_.flush_timeout);
   env_->Leave(config_.flush_timeout);
   engine_->SetListener(nullptr);
   env_->Attach(nullptr);
   server_->Close();
-}
-
-// ---- control requests ------------------------------------------------------------------------
-
-ControlServer::Reply Daemon::HandleRequest(std::string_view line) {
-  ControlServer::Reply reply;
-  auto parsed = ParseRequest(line);
-  if (auto* err = std::get_if<ControlError>(&parsed)) {
-    reply.line = ErrorLine(*err);
-    return reply;
-  }
-  json response = Execute(std::get<Request>(parsed), &reply.subscribe);
-  bool too_large = false;
-  reply.line = ResponseLine(response, &too_large);
-  // Only a successful subscribe turns the connection into an event stream.
-  if (too_large || !response.value("ok", false)) reply.subscribe = false;
-  return reply;
-}
-
-json Daemon::Execute(const Request& r, bool* subscribe) {
-  auto refused = [](const Status& s) {
-    const ControlError e = FromStatus(s);
-    return json{{"ok", false}, {"code", std::string(ControlCodeName(e.code))}, {"error", e.message}};
-  };
-  switch (r.op) {
-    case Op::kHello:
-      return {{"ok", true},
-              {"node", engine_->node_id()},
-              {"label", std::string(engine_->config().label)},
-              {"incarnation", engine_->incarnation()},
-              {"pid", ::getpid()},
-              {"group", config_.cpg.transport.group},
-              {"members", engine_->Members()},
-              {"view_id", env_->transport().view().view_id},
-              {"authenticated", engine_->authenticated()}};
-    case Op::kSetDevice: {
-      const std::int64_t t = PosixMonoNs();
-      if (Status s = engine_->SetDeviceState(r.device, r.state); !s.ok()) return refused(s);
-      return {{"ok", true}, {"t_mono_ns", t}};
-    }
-    case Op::kSetMailbox: {
-      const std::int64_t t = PosixMonoNs();
-      if (Status s = engine_->SetMailbox(r.mailbox, r.counts); !s.ok()) return refused(s);
-      return {{"ok", true}, {"t_mono_ns", t}};
-    }
-    case Op::kRegister: {
-      RegistrationInfo info;
-      info.contact = r.contact;
-      info.expires = WallTime(Duration(r.expires_unix_ns));
-      info.status = r.reachable ? ContactStatus::kReachable : ContactStatus::kUnreachable;
-      info.rtt_us = r.rtt_us;
-      const std::int64_t t = PosixMonoNs();
-      if (Status s = engine_->SetRegistration(r.aor, info); !s.ok()) return refused(s);
-      return {{"ok", true}, {"t_mono_ns", t}};
-    }
-    case Op::kUnregister: {
-      const std::int64_t t = PosixMonoNs();
-      if (Status s = engine_->RemoveRegistration(r.aor); !s.ok()) return refused(s);
-      return {{"ok", true}, {"t_mono_ns", t}};
-    }
-    case Op::kDevice: {
-      const auto contributions = engine_->DeviceContributions(r.device);
-      return {{"ok", true},
-              {"aggregate", StateOrNull(engine_->ClusterDeviceState(r.device))},
-              {"contributions", ContributionsJson(contributions)}};
-    }
-    case Op::kMembers:
-      return {{"ok", true},
-              {"members", engine_->Members()},
-              {"view_id", env_->transport().view().view_id},
-              {"view_members", env_->transport().view().members}};
-    case Op::kStats: {
-      const ControlServerStats& cs = server_->stats();
-      return {{"ok", true},
-              {"engine", StatsJson(engine_->stats())},
-              {"transport", TransportStats()},
-              {"daemon",
-               {{"control_connections", server_->connections()},
-                {"connections_accepted", cs.connections_accepted},
-                {"connections_refused", cs.connections_refused},
-                {"requests", cs.requests},
-                {"lines_too_long", cs.lines_too_long},
-                {"subscribers", server_->subscribers()},
-                {"subscribers_dropped", cs.subscribers_dropped},
-                {"events_published", cs.events_published}}}};
-    }
-    case Op::kDump:
-      return Dump();
-    case Op::kSubscribe:
-      *subscribe = true;
-      return {{"ok", true}, {"t_mono_ns", PosixMonoNs()}};
-    case Op::kSetKeys: {
-      // Key rotation without a restart (engine/README.md "Authentication", "Rotation"): the
-      // files are read with the same checks as at start; nothing changes unless all are good.
-      std::vector<std::string> keys;
-      for (const std::string* path : {&r.key_file, &r.previous_key_file}) {
-        if (path->empty()) continue;
-        std::string key;
-        if (Status s = LoadClusterKey(*path, &key); !s.ok()) return refused(s);
-        keys.push_back(std::move(key));
-      }
-      if (Status s = engine_->SetClusterKeys(std::move(keys)); !s.ok()) return refused(s);
-      config_.key_file = r.key_file;
-      config_.previous_key_file = r.previous_key_file;
-      Log(LogLevel::kInfo, "set_keys: frames are now sent under the cluster key of " + r.key_file +
-                               (r.previous_key_file.empty() ? std::string()
-                                                            : "; frames under the key of " + r.previous_key_file +
-                                                                  " are accepted too"));
-      return {{"ok", true}, {"authenticated", engine_->authenticated()}};
-    }
-    case Op::kStop:
-      stop_requested_ = true;
-      stop_reason_ = "stop request";
-      return {{"ok", true}};
-    case Op::kGenerate:
-    case Op::kGenerateResult:
-    case Op::kWatch:
-    case Op::kWatchResult:
-      return ExecuteBench(r);
-  }
-  return {{"ok", false}, {"code", "bad_request"}, {"error", "unhandled op"}};
-}
-
-json Daemon::TransportStats() const {
-  const corosync::CpgTransport& t = env_->transport();
-  const corosync::CpgTransportStats& s = t.stats();
-  return {{"group", t.config().group},
-          {"connected", t.connected()},
-          {"view_id", t.view().view_id},
-          {"view_members", t.view().members},
-          {"broadcasts_sent", s.broadcasts_sent},
-          {"unicasts_sent", s.unicasts_sent},
-          {"bytes_sent", s.bytes_sent},
-          {"envelope_bytes_sent", s.envelope_bytes_sent},
-          {"try_again", s.try_again},
-          {"queued", s.queued},
-          {"queue_full", s.queue_full},
-          {"queue_frames", t.queue().frames()},
-          {"queue_bytes", t.queue().bytes()},
-          {"queue_max_frames", t.queue().max_frames()},
-          {"queue_max_bytes", t.queue().max_bytes()},
-          {"queue_peak_frames", t.queue().peak_frames()},
-          {"too_large", s.too_large},
-          {"unreachable", s.unreachable},
-          {"dropped_disconnected", s.dropped_disconnected},
-          {"messages_received", s.messages_received},
-          {"bytes_received", s.bytes_received},
-          {"own_messages", s.own_messages},
-          {"frames_delivered", s.frames_delivered},
-          {"unicast_not_for_us", s.unicast_not_for_us},
-          {"unicast_not_for_us_bytes", s.unicast_not_for_us_bytes},
-          {"envelope_errors", s.envelope_errors},
-          {"from_ignored_member", s.from_ignored_member},
-          {"duplicate_members", s.duplicate_members},
-          {"confchgs", s.confchgs},
-          {"totem_confchgs", s.totem_confchgs},
-          {"views", s.views},
-          {"connects", s.connects},
-          {"reconnects", s.connects > 0 ? s.connects - 1 : 0},
-          {"connect_failures", s.connect_failures},
-          {"disconnects", s.disconnects},
-          {"ring_id", json::array({s.ring_id_node, s.ring_id_seq})},
-          {"wakeups", env_->stats().wakeups},
-          {"frames_before_attach", env_->stats().frames_before_attach},
-          {"random_seed", env_->random_seed()}};
-}
-
-json Daemon::Dump() const {
-  const ViewDigest d = engine_->Digest();
-  json devices = json::array();
-  engine_->ForEachDevice([&](std::string_view device, std::optional<DeviceState> aggregate,
-                             std::span<const DeviceContribution> contributions) {
-    devices.push_back({{"device", std::string(device)},
-                       {"aggregate", StateOrNull(aggregate)},
-                       {"contributions", ContributionsJson(contributions)}});
-  });
-  json mailboxes = json::array();
-  engine_->ForEachMailbox([&](std::string_view mailbox, const MailboxValue& v) {
-    json m = MailboxJson(v);
-    m["mailbox"] = std::string(mailbox);
-    mailboxes.push_back(std::move(m));
-  });
-  json registrations = json::array();
-  engine_->ForEachRegistration([&](std::string_view aor, const RegistrationView& r) {
-    json j = RegistrationJson(r.info);
-    j["aor"] = std::string(aor);
-    j["node"] = r.node;
-    j["version"] = VersionJson(r.version);
-    registrations.push_back(std::move(j));
-  });
-  return {{"ok", true},
-          {"node", engine_->node_id()},
-          {"incarnation", engine_->incarnation()},
-          {"digest", {{"hash", d.hash}, {"devices", d.devices}, {"mailboxes", d.mailboxes}, {"registrations", d.registrations}}},
-          {"devices", std::move(devices)},
-          {"mailboxes", std::move(mailboxes)},
-          {"registrations", std::move(registrations)}};
-}
-
-// ---- events ----------------------------------------------------------------------------------
-
-void Daemon::OnViewChange(const ViewChange& change) {
-  if (probe_.active()) probe_.OnViewChange(change, PosixMonoNs());
-  if (server_ == nullptr || server_->subscribers() == 0) return;
-  server_->Publish(ResponseLine(ViewEvent(change, PosixMonoNs())));
-}
-
-void Daemon::OnMembersChanged(const std::vector<NodeId>& members) {
-  std::string text = "live members:";
-  for (NodeId n : members) text += " " + std::to_string(n);
-  Log(LogLevel::kInfo, text);
-  if (server_ == nullptr || server_->subscribers() == 0) return;
-  server_->Publish(ResponseLine(
-      {{"event", "members"}, {"t_mono_ns", PosixMonoNs()}, {"members", members}, {"view_id", env_->transport().view().view_id}}));
 }
 
 }  // namespace pbxstate::daemon

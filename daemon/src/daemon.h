@@ -15,12 +15,14 @@
 
 #include <memory>
 #include <string>
+#include <variant>
 
-#include "control_protocol.h"
 #include "control_server.h"
 #include "daemon_config.h"
 #include "load_generator.h"
 #include "logger.h"
+#include "pbxstate/control/protocol.h"
+#include "pbxstate/control/replies.h"
 #include "pbxstate/corosync/cpg_env.h"
 #include "pbxstate/corosync/timer_fd.h"
 #include "pbxstate/engine.h"
@@ -37,21 +39,21 @@ class Daemon final : private ViewListener {
   int Run();
 
  private:
-  // Executes one control request line (ControlServer's RequestFn).
+  // The control protocol (control_handler.cc): one request line executed (ControlServer's
+  // RequestFn), and the engine's callbacks published as events to subscribers.
+  using Outcome = std::variant<control::Reply, control::Error>;
   ControlServer::Reply HandleRequest(std::string_view line);
-
-  // ViewListener: events to subscribers.
+  Outcome Execute(const control::Request& request, bool* subscribe);
+  control::DumpReply Dump() const;
+  control::StatsReply Stats() const;
   void OnViewChange(const ViewChange& change) override;
   void OnMembersChanged(const std::vector<NodeId>& members) override;
 
   Status WaitForCorosync(int signal_fd);
-  nlohmann::json Execute(const Request& request, bool* subscribe);
-  nlohmann::json Dump() const;
-  nlohmann::json TransportStats() const;
   void Stop();
   // Benchmark instruments (daemon_bench.cc): the generate/watch ops, and one slice of the load
   // generator when its timer fires.
-  nlohmann::json ExecuteBench(const Request& request);
+  Outcome ExecuteBench(const control::Request& request);
   void RunGenerator();
   void Log(LogLevel level, std::string_view message) { logger_->Log(level, message); }
 

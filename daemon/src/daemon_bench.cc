@@ -5,29 +5,26 @@
 
 namespace pbxstate::daemon {
 
-using nlohmann::json;
 using corosync::PosixMonoNs;
+namespace ctl = pbxstate::control;
 
-json Daemon::ExecuteBench(const Request& r) {
+Daemon::Outcome Daemon::ExecuteBench(const ctl::Request& r) {
   switch (r.op) {
-    case Op::kGenerate: {
+    case ctl::Op::kGenerate: {
       const std::int64_t now = PosixMonoNs();
-      if (Status s = generator_.Start(r.load, now); !s.ok()) {
-        const ControlError e = FromStatus(s);
-        return {{"ok", false}, {"code", std::string(ControlCodeName(e.code))}, {"error", e.message}};
-      }
+      if (Status s = generator_.Start(r.load, now); !s.ok()) return ctl::FromStatus(s);
       generate_timer_.ArmAt(MonoTime(Duration(now)));  // the first slice runs at the next loop turn
-      return {{"ok", true}, {"t_mono_ns", now}};
+      return ctl::TimeReply{now};
     }
-    case Op::kGenerateResult:
+    case ctl::Op::kGenerateResult:
       return generator_.Result(r.from, r.limit);
-    case Op::kWatch:
+    case ctl::Op::kWatch:
       probe_.Watch(r.load);
-      return {{"ok", true}, {"t_mono_ns", PosixMonoNs()}};
-    case Op::kWatchResult:
+      return ctl::TimeReply{PosixMonoNs()};
+    case ctl::Op::kWatchResult:
       return probe_.Result(r.from, r.limit);
     default:
-      return {{"ok", false}, {"code", "bad_request"}, {"error", "not a benchmark op"}};
+      return ctl::Error{ctl::ErrorCode::kBadRequest, "not a benchmark op"};
   }
 }
 

@@ -5,19 +5,20 @@
 
 namespace pbxstate::daemon {
 
-using nlohmann::json;
+using control::GenerateOutcome;
+using control::kMaxResultPage;
 
 namespace {
 
-// Times [from, from + limit) of `times` as a JSON array (limit already bounded by the parser).
-json Page(const std::vector<std::int64_t>& times, std::uint64_t from, std::uint64_t limit) {
-  json out = json::array();
+// Times [from, from + limit) of `times` (limit already bounded by the parser).
+std::vector<std::int64_t> Page(const std::vector<std::int64_t>& times, std::uint64_t from, std::uint64_t limit) {
   const std::uint64_t end = std::min<std::uint64_t>(times.size(), from + std::min(limit, kMaxResultPage));
-  for (std::uint64_t i = from; i < end; ++i) out.push_back(times[i]);
-  return out;
+  if (from >= end) return {};
+  return std::vector<std::int64_t>(times.begin() + static_cast<std::ptrdiff_t>(from),
+                                   times.begin() + static_cast<std::ptrdiff_t>(end));
 }
 
-json TimeOrNull(std::int64_t t) { return t == 0 ? json(nullptr) : json(t); }
+std::optional<std::int64_t> TimeOrNull(std::int64_t t) { return t == 0 ? std::nullopt : std::optional(t); }
 
 }  // namespace
 
@@ -42,7 +43,7 @@ Status LoadGenerator::Start(const LoadSpec& spec, std::int64_t now_ns) {
   spec_ = spec;
   started_ = true;
   running_ = true;
-  outcome_ = "running";
+  outcome_ = GenerateOutcome::kRunning;
   error_.clear();
   start_ns_ = now_ns;
   deadline_ns_ = now_ns + static_cast<std::int64_t>(spec.max_duration_ms) * 1'000'000;
@@ -54,9 +55,9 @@ Status LoadGenerator::Start(const LoadSpec& spec, std::int64_t now_ns) {
   return Status::Ok();
 }
 
-void LoadGenerator::Finish(std::string outcome, std::int64_t now_ns) {
+void LoadGenerator::Finish(GenerateOutcome outcome, std::int64_t now_ns) {
   running_ = false;
-  outcome_ = std::move(outcome);
+  outcome_ = outcome;
   finished_ns_ = now_ns;
 }
 
@@ -66,7 +67,7 @@ std::optional<std::int64_t> LoadGenerator::Step(std::int64_t now_ns, bool backlo
   if (now_ns >= deadline_ns_) {
     error_ = "max_duration_ms (" + std::to_string(spec_.max_duration_ms) + ") ran out after " +
              std::to_string(next_) + " of " + std::to_string(spec_.count) + " changes";
-    Finish("timed_out", now_ns);
+    Finish(GenerateOutcome::kTimedOut, now_ns);
     return std::nullopt;
   }
   if (backlogged) {
@@ -89,7 +90,7 @@ std::optional<std::int64_t> LoadGenerator::Step(std::int64_t now_ns, bool backlo
     const std::int64_t t = clock();
     if (Status s = set(device, GeneratedState(spec_.devices, next_)); !s.ok()) {
       error_ = "the engine refused change " + std::to_string(next_) + " (" + device + "): " + s.ToString();
-      Finish("refused", t);
+      Finish(GenerateOutcome::kRefused, t);
       return std::nullopt;
     }
     if (spec_.rate_per_s != 0) max_lag_ns_ = std::max(max_lag_ns_, t - scheduled_ns(next_));
@@ -97,28 +98,26 @@ std::optional<std::int64_t> LoadGenerator::Step(std::int64_t now_ns, bool backlo
     ++next_;
   }
   if (next_ == spec_.count) {
-    Finish("done", clock());
+    Finish(GenerateOutcome::kDone, clock());
     return std::nullopt;
   }
   if (spec_.rate_per_s == 0 || next_ < due) return now_ns;  // more is due: after one loop turn
   return scheduled_ns(next_);
 }
 
-json LoadGenerator::Result(std::uint64_t from, std::uint64_t limit) const {
-  return {{"ok", true},
-          {"outcome", outcome_},
-          {"error", error_.empty() ? json(nullptr) : json(error_)},
-          {"prefix", spec_.prefix},
-          {"devices", spec_.devices},
-          {"count", spec_.count},
-          {"rate_per_s", spec_.rate_per_s},
-          {"generated", next_},
-          {"started_t_mono_ns", started_ ? json(start_ns_) : json(nullptr)},
-          {"finished_t_mono_ns", TimeOrNull(finished_ns_)},
-          {"backpressure_waits", backpressure_waits_},
-          {"max_lag_ns", max_lag_ns_},
-          {"from", from},
-          {"t_mono_ns", Page(sent_ns_, from, limit)}};
+control::GenerateReport LoadGenerator::Result(std::uint64_t from, std::uint64_t limit) const {
+  control::GenerateReport r;
+  r.outcome = outcome_;
+  r.error = error_;
+  r.spec = spec_;
+  r.generated = next_;
+  if (started_) r.started_t_mono_ns = start_ns_;
+  r.finished_t_mono_ns = TimeOrNull(finished_ns_);
+  r.backpressure_waits = backpressure_waits_;
+  r.max_lag_ns = max_lag_ns_;
+  r.from = from;
+  r.t_mono_ns = Page(sent_ns_, from, limit);
+  return r;
 }
 
 // ---- ChangeProbe -----------------------------------------------------------------------------
@@ -156,19 +155,18 @@ void ChangeProbe::OnViewChange(const ViewChange& change, std::int64_t now_ns) {
   ++seen_;
 }
 
-json ChangeProbe::Result(std::uint64_t from, std::uint64_t limit) const {
-  return {{"ok", true},
-          {"active", active_},
-          {"prefix", spec_.prefix},
-          {"devices", spec_.devices},
-          {"count", spec_.count},
-          {"seen", seen_},
-          {"complete", active_ && seen_ == spec_.count},
-          {"unexpected", unexpected_},
-          {"first_t_mono_ns", TimeOrNull(first_ns_)},
-          {"last_t_mono_ns", TimeOrNull(last_ns_)},
-          {"from", from},
-          {"t_mono_ns", Page(seen_ns_, from, limit)}};
+control::WatchReport ChangeProbe::Result(std::uint64_t from, std::uint64_t limit) const {
+  control::WatchReport r;
+  r.active = active_;
+  r.spec = control::LoadSpec{spec_.prefix, spec_.devices, spec_.count};
+  r.seen = seen_;
+  r.complete = active_ && seen_ == spec_.count;
+  r.unexpected = unexpected_;
+  r.first_t_mono_ns = TimeOrNull(first_ns_);
+  r.last_t_mono_ns = TimeOrNull(last_ns_);
+  r.from = from;
+  r.t_mono_ns = Page(seen_ns_, from, limit);
+  return r;
 }
 
 }  // namespace pbxstate::daemon

@@ -31,24 +31,16 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "pbxstate/control/protocol.h"
+#include "pbxstate/control/replies.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
 namespace pbxstate::daemon {
 
-// Bounds of `generate` and `watch` (CONTROL.md). A run holds 8 bytes per change on the generating
-// node and 8 per change + 4 per device on a watching node: at most 12 MiB at the bounds.
-inline constexpr std::uint64_t kMaxGenerateCount = 1'000'000;
-inline constexpr std::uint64_t kMaxGenerateDevices = 1'000'000;
-inline constexpr std::uint64_t kMaxGenerateRatePerS = 1'000'000;
-inline constexpr std::uint64_t kMaxGenerateDurationMs = 600'000;
-inline constexpr std::uint64_t kDefaultGenerateDurationMs = 60'000;
-inline constexpr std::size_t kMaxGeneratePrefixBytes = 64;
-// Times per `generate_result`/`watch_result` page (about 20 bytes each in JSON: ~1.3 MB a page).
-inline constexpr std::uint64_t kMaxResultPage = 65'536;
+// The request's bounds (kMaxGenerate*, kMaxResultPage) and LoadSpec are the protocol's
+// (pbxstate/control/protocol.h); these two are the daemon's own pacing.
 // Changes made per event-loop iteration before the loop serves CPG and the control socket again.
 inline constexpr std::uint64_t kGenerateSliceChanges = 512;
 // While the CPG transport holds a backlog (corosync answered TRY_AGAIN), generation waits this
@@ -56,14 +48,7 @@ inline constexpr std::uint64_t kGenerateSliceChanges = 512;
 // overflow drops frames.
 inline constexpr std::int64_t kGenerateBackoffNs = 1'000'000;
 
-// What `generate` and `watch` ask for (already range-checked by ParseRequest).
-struct LoadSpec {
-  std::string prefix;
-  std::uint64_t devices = 0;
-  std::uint64_t count = 0;
-  std::uint64_t rate_per_s = 0;                                // generate only; 0 = saturate
-  std::uint64_t max_duration_ms = kDefaultGenerateDurationMs;  // generate only
-};
+using control::LoadSpec;
 
 // The device and state of change `index` of a run (the scheme above).
 std::string GeneratedDevice(std::string_view prefix, std::uint64_t devices, std::uint64_t index);
@@ -88,16 +73,17 @@ class LoadGenerator {
   bool running() const { return running_; }
   std::uint64_t generated() const { return next_; }
 
-  // {"ok":true, state, counters, "from", "t_mono_ns":[send times from..from+limit)}.
-  nlohmann::json Result(std::uint64_t from, std::uint64_t limit) const;
+  // The `generate_result` reply: state, counters, and the send times of changes from ..
+  // from + limit - 1 (as many of them as exist).
+  control::GenerateReport Result(std::uint64_t from, std::uint64_t limit) const;
 
  private:
-  void Finish(std::string outcome, std::int64_t now_ns);
+  void Finish(control::GenerateOutcome outcome, std::int64_t now_ns);
 
   LoadSpec spec_;
   bool started_ = false;
   bool running_ = false;
-  std::string outcome_ = "none";  // none, running, done, timed_out, refused
+  control::GenerateOutcome outcome_ = control::GenerateOutcome::kNone;
   std::string error_;
   std::int64_t start_ns_ = 0;
   std::int64_t deadline_ns_ = 0;
@@ -119,8 +105,9 @@ class ChangeProbe {
   bool active() const { return active_; }
   std::uint64_t seen() const { return seen_; }
 
-  // {"ok":true, counters, "from", "t_mono_ns":[times from..from+limit), 0 = not seen yet]}.
-  nlohmann::json Result(std::uint64_t from, std::uint64_t limit) const;
+  // The `watch_result` reply: counters, and when changes from .. from + limit - 1 became
+  // visible here (0: not yet).
+  control::WatchReport Result(std::uint64_t from, std::uint64_t limit) const;
 
  private:
   LoadSpec spec_;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Integration test of res_pbxstate in two real Asterisk servers over real corosync.
 
-Two network namespaces (tests/lib/nscluster.py: bridge, 198.18.<run>.1-2, one corosync each in a
-private mount namespace), one Asterisk per namespace with its own directories, Entity ID and
+Two network namespaces (built by sim/netns through pbxstate.netns, as --backend netns builds them;
+tests/lib/nscluster.py: bridge, 198.18.0.1-2, one corosync each in a private mount namespace), one Asterisk per namespace with its own directories, Entity ID and
 modules directory (the installed modules plus the res_pbxstate.so under test, symlinked), and:
 
   1. both servers list each other in `pbxstate show members`;
@@ -52,7 +52,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_DIALPLAN = os.path.join(HERE, "..", "..", "asterisk", "extensions.conf.sample")
 PID = os.getpid()
 PREFIX = f"pbxast-{PID}"
-RUN = (PID + 97) % 250 + 1
 NODES = (1, 2)
 GRACE_MS = 1000
 MODULES = ("res_pbxstate.so", "func_devstate.so", "pbx_config.so", "res_sorcery_astdb.so",
@@ -75,7 +74,7 @@ def eid(node):
 class AsteriskCluster(NamespaceCluster):
     def __init__(self, asterisk, module, modules_dir, workdir, with_sip=False):
         # Process deaths are seen by CPG at once; the token only matters for lost nodes.
-        super().__init__(PREFIX, RUN, NODES, workdir, token_ms=1000)
+        super().__init__(NODES, workdir, token_ms=1000)
         self.asterisk = asterisk
         self.module = module
         self.modules_dir = modules_dir
@@ -168,7 +167,8 @@ class AsteriskCluster(NamespaceCluster):
 
     def phone_addr(self, node, phone):
         """Phones get addresses of their own next to their server's (identify matches by address)."""
-        return f"198.18.{self.run}.{100 + 10 * node + {'alice': 1, 'caller': 2}[phone]}"
+        subnet = self.addr(node).rsplit(".", 1)[0]
+        return f"{subnet}.{100 + 10 * node + {'alice': 1, 'caller': 2}[phone]}"
 
     def add_phone_addresses(self):
         for n in self.nodes:
@@ -526,7 +526,7 @@ def main():
         print(f"SKIP: {args.modules_dir} lacks one of {', '.join(m for m in MODULES if m != 'res_pbxstate.so')} "
               "(res_mwi_external is off by default in menuselect)")
         return SKIP
-    why = check_preconditions(PREFIX)
+    why = check_preconditions(args.module)  # pbxstate.netns: on PYTHONPATH or next to the build's module
     if why:
         print(f"SKIP: {why}")
         return SKIP

@@ -1,23 +1,21 @@
-"""A corosync cluster on one host, in network namespaces, for the live tests and benchmarks.
+"""What the live tests and the CPG benchmark share on top of a namespace cluster.
 
-Every live test (pbxstated, the forger, the benchmarks, two Asterisks with res_pbxstate) needs the
-same ground: N network namespaces joined by veth pairs to a bridge that lives in one more
-namespace (nothing is added to the host's own network namespace), addresses from 198.18.0.0/15,
-one corosync per node in its own mount namespace with a private /run and /var/lib/corosync
-(corosync's lock file and state dir are fixed paths), and a teardown that leaves nothing behind
-and can prove it. This module is that ground; what runs on top (pbxstated, asterisk) is started
-with NamespaceCluster.spawn and is killed and checked by the same teardown.
+The cluster is not built here: pbxstate.netns.Cluster (the Python module, pybind/) is sim/netns's
+NetnsCluster, the same code as `pbxstate run --backend netns` (sim/netns/README.md): one network
+namespace per node on a bridge in the host's namespace, addresses 198.18.0.<node>/24, a corosync
+per node in a private mount namespace (its own /run, /var/lib/corosync), processes started on top,
+nftables cuts, and a teardown that stops everything and can prove it (leftovers()). pbxstated is
+talked to through pbxstate.control, the control library the daemon itself uses (control/).
 
-Names: namespaces <prefix>-<node> and <prefix>-br; addresses 198.18.<run>.<node>. Pick the prefix
-from the test's pid so that parallel runs cannot collide.
+This module adds the tests' conventions: finding the module, SKIP (77) and FAIL lines, waiting
+with a named condition, a subscriber thread, and run_checked, which always tears down and checks.
 """
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -26,6 +24,24 @@ SKIP = 77  # CTest's SKIP_RETURN_CODE for the live tests
 
 class TestFailure(Exception):
     pass
+
+
+def import_pbxstate(near=None):
+    """The pbxstate module, or None. Looks on PYTHONPATH (CTest sets it), then in
+    <build>/pybind/python for a build-tree binary `near` (<build>/daemon/pbxstated)."""
+    try:
+        import pbxstate  # noqa: F401
+    except ImportError:
+        if near is None:
+            return None
+        build = os.path.dirname(os.path.dirname(os.path.abspath(near)))
+        sys.path.insert(0, os.path.join(build, "pybind", "python"))
+        try:
+            import pbxstate  # noqa: F401,F811
+        except ImportError:
+            return None
+    import pbxstate
+    return pbxstate if hasattr(pbxstate, "netns") else None
 
 
 def sh(args, check=True, timeout=20, **kw):
@@ -46,7 +62,7 @@ def wait_until(what, fn, timeout, interval=0.05):
     while time.monotonic() < deadline:
         try:
             last = fn()
-        except (OSError, TestFailure) as e:
+        except (OSError, RuntimeError, TestFailure) as e:
             last = f"error: {e}"
         else:
             if last:
@@ -56,59 +72,63 @@ def wait_until(what, fn, timeout, interval=0.05):
 
 
 class Control:
-    """One pbxstated control connection: request/response lines (daemon/CONTROL.md)."""
+    """One pbxstated control connection (pbxstate.control.Client): request(op=..., fields) returns the
+    response dict (a refusal too), ok(...) the reply or a TestFailure, request_line(text) sends text as
+    it is (for the daemon's own refusals of malformed requests)."""
 
     def __init__(self, path, timeout=5.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self.buf = b""
+        import pbxstate
+        self.client = pbxstate.control.Client(path, timeout=timeout)
 
-    def readline(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise TestFailure("control connection closed by pbxstated")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
+    def request(self, op, **fields):
+        return self.client.request(op, **fields)
 
-    def request(self, **req):
-        self.sock.sendall((json.dumps(req) + "\n").encode())
-        return self.readline()
-
-    def ok(self, **req):
-        r = self.request(**req)
+    def ok(self, op, **fields):
+        r = self.client.request(op, **fields)
         if not r.get("ok"):
-            raise TestFailure(f"request {req} refused: {r}")
+            raise TestFailure(f"request {op} {fields} refused: {r}")
         return r
 
+    def request_line(self, line):
+        return self.client.request_line(line)
+
+    def pipeline(self, requests, timeout=60.0):
+        return self.client.pipeline(requests, timeout)
+
     def close(self):
-        self.sock.close()
+        self.client.close()
 
 
 class Subscriber(threading.Thread):
-    """A pbxstated `subscribe` connection read on a thread; keeps every event line."""
+    """A pbxstated `subscribe` connection (pbxstate.control.EventStream) read on a thread; keeps
+    every event (decoded by the control library, as dicts)."""
 
     def __init__(self, path):
         super().__init__(daemon=True)
-        self.control = Control(path)
-        self.control.ok(op="subscribe")
-        self.control.sock.settimeout(None)
+        import pbxstate
+        self.stream = pbxstate.control.EventStream(path)
         self.events = []
         self.closed = False
+        self.error = None
+        self.stopping = False
         self.lock = threading.Lock()
         self.start()
 
     def run(self):
         try:
-            while True:
-                e = self.control.readline()
+            while not self.stopping and not self.stream.closed:
+                events = self.stream.read(0.1)
                 with self.lock:
-                    self.events.append(e)
-        except (TestFailure, OSError, ValueError):
-            pass
+                    self.events += events
+        except (RuntimeError, ValueError) as e:
+            self.error = e
         self.closed = True
+
+    def close(self):
+        """Stops reading and closes the connection (the daemon sees its subscriber go)."""
+        self.stopping = True
+        self.join(timeout=5)
+        self.stream.close()
 
     def find(self, pred):
         with self.lock:
@@ -122,212 +142,116 @@ class Subscriber(threading.Thread):
             return list(self.events)
 
 
-def check_preconditions(prefix, tools=("ip", "unshare", "corosync", "corosync-cpgtool")):
-    """None when this machine can run a NamespaceCluster, else the reason (for a SKIP line)."""
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
+def check_preconditions(pbxstated=None, tools=("corosync-cpgtool",)):
+    """None when this machine can run a namespace cluster with the module, else the reason (SKIP)."""
+    pbxstate = import_pbxstate(pbxstated)
+    if pbxstate is None:
+        return ("the Python module pbxstate with pbxstate.netns is not built (pybind/: python3-dev and "
+                "pybind11-dev), or not on PYTHONPATH")
+    why = pbxstate.netns.check_host()
+    if why:
+        return why
     for tool in tools:
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    probe = f"{prefix}-probe"
-    r = subprocess.run(["ip", "netns", "add", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        return f"cannot create a network namespace: {r.stderr.strip()}"
-    try:
-        r = subprocess.run(["ip", "netns", "exec", probe, "unshare", "--mount", "--propagation", "private",
-                            "sh", "-c", "mount -t tmpfs tmpfs /run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
-        if r.returncode != 0:
-            return f"cannot create a mount namespace with a private /run: {r.stderr.strip()}"
-    finally:
-        subprocess.run(["ip", "netns", "del", probe])
     return None
 
 
+def ms(value):
+    return None if value is None else value / 1000.0
+
+
 class NamespaceCluster:
-    """Namespaces, a bridge and one corosync per node; processes started on top; a checked teardown.
+    """A test's view of a pbxstate.netns.Cluster: nodes 1..N, their corosyncs and processes.
 
     token_ms: corosync's totem token. 3000 (corosync's default) keeps a frozen node's ring stalled
     for seconds even on a busy machine; crashes are process deaths, which corosync sees at once.
     None leaves the key out (corosync's default applies). token_coefficient_ms and consensus_ms:
-    the totem keys of the same names, left out (corosync's defaults: 650 ms per node above two;
-    1.2 * token) when None. See `man corosync.conf`.
+    the totem keys of the same names; None leaves them to corosync (650 ms per node above two;
+    1.2 x token). See `man corosync.conf`.
     """
 
-    def __init__(self, prefix, run, nodes, workdir, token_ms=3000, cluster_name=None, token_coefficient_ms=None,
-                 consensus_ms=None):
-        self.prefix = prefix
-        self.run = run
+    def __init__(self, nodes, workdir, token_ms=3000, token_coefficient_ms=None, consensus_ms=None):
         self.nodes = tuple(nodes)
-        self.dir = workdir
+        if self.nodes != tuple(range(1, len(self.nodes) + 1)):
+            raise ValueError(f"nodes must be 1..N, not {self.nodes}")
+        self.workdir = workdir
         self.token_ms = token_ms
         self.token_coefficient_ms = token_coefficient_ms
         self.consensus_ms = consensus_ms
-        self.cluster_name = cluster_name or prefix
-        self.namespaces = []
-        self.corosync = {}   # node -> Popen
-        self.processes = {}  # (node, name) -> Popen, started with spawn()
-        self.all_pids = set()
-        self.corosync_pids = set()
+        self.net = None      # the pbxstate.netns.Cluster, once setup_network() built it
+        self.dir = None      # its run folder: <workdir>/pbxst-<pid>
+        self.corosync = {}   # node -> Process
+        self.processes = {}  # (node, name) -> Process
 
     # ---- network ----
+    def setup_network(self):
+        import pbxstate
+        self.net = pbxstate.netns.Cluster(nodes=len(self.nodes), work_dir=self.workdir, token=ms(self.token_ms),
+                                          token_coefficient=ms(self.token_coefficient_ms),
+                                          consensus=ms(self.consensus_ms))
+        self.dir = self.net.run_dir
+
     def ns(self, node):
-        return f"{self.prefix}-{node}"
+        return self.net.namespace(node)
 
     def addr(self, node):
-        return f"198.18.{self.run}.{node}"
+        return self.net.address(node)
 
-    def setup_network(self):
-        br_ns = f"{self.prefix}-br"
-        sh(["ip", "netns", "add", br_ns])
-        self.namespaces.append(br_ns)
-        sh(["ip", "-n", br_ns, "link", "add", "br0", "type", "bridge"])
-        sh(["ip", "-n", br_ns, "link", "set", "lo", "up"])
-        sh(["ip", "-n", br_ns, "link", "set", "br0", "up"])
-        for n in self.nodes:
-            ns = self.ns(n)
-            sh(["ip", "netns", "add", ns])
-            self.namespaces.append(ns)
-            sh(["ip", "-n", br_ns, "link", "add", f"v{n}", "type", "veth", "peer", "name", "eth0", "netns", ns])
-            sh(["ip", "-n", br_ns, "link", "set", f"v{n}", "master", "br0", "up"])
-            sh(["ip", "-n", ns, "link", "set", "lo", "up"])
-            sh(["ip", "-n", ns, "addr", "add", f"{self.addr(n)}/24", "dev", "eth0"])
-            sh(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    def node_dir(self, node):
+        return self.net.node_dir(node)
+
+    def exec(self, node, argv, timeout=10):
+        """Runs argv in the node's namespace; its output (TestFailure unless it exits 0)."""
+        try:
+            return self.net.exec(node, list(argv), timeout)
+        except (RuntimeError, ValueError) as e:
+            raise TestFailure(str(e))
 
     # ---- corosync ----
-    def node_dir(self, node):
-        d = os.path.join(self.dir, f"n{node}")
-        os.makedirs(d, exist_ok=True)
-        return d
-
-    def write_corosync_conf(self, node):
-        nodelist = "".join(
-            f"  node {{\n    ring0_addr: {self.addr(n)}\n    nodeid: {n}\n    name: n{n}\n  }}\n" for n in self.nodes)
-        conf = (
-            "totem {\n  version: 2\n  cluster_name: " + self.cluster_name + "\n  transport: knet\n"
-            "  crypto_cipher: none\n  crypto_hash: none\n"
-            + self.totem_timeouts() + "  join: 50\n}\n"
-            "nodelist {\n" + nodelist + "}\n"
-            "logging {\n  to_logfile: yes\n  logfile: " + os.path.join(self.node_dir(node), "corosync.log") + "\n"
-            "  to_stderr: no\n  to_syslog: no\n  timestamp: on\n"
-            # The blackbox is an 8 MiB file per corosync in the host's /dev/shm, left at exit.
-            "  blackbox: off\n}\n")
-        path = os.path.join(self.node_dir(node), "corosync.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        return path
-
-    def totem_timeouts(self):
-        """The totem timeout lines of corosync.conf; a key whose value is None is left to corosync."""
-        keys = (("token", self.token_ms), ("token_coefficient", self.token_coefficient_ms),
-                ("consensus", self.consensus_ms))
-        return "".join(f"  {k}: {v}\n" for k, v in keys if v is not None)
+    def set_totem(self, token_ms, token_coefficient_ms, consensus_ms=None):
+        """Totem timings for the corosyncs started from now on."""
+        self.token_ms, self.token_coefficient_ms, self.consensus_ms = token_ms, token_coefficient_ms, consensus_ms
+        self.net.set_totem(ms(token_ms), ms(token_coefficient_ms), ms(consensus_ms))
 
     def start_corosync(self, node):
-        conf = self.write_corosync_conf(node)
-        script = ("mount -t tmpfs tmpfs /run && mkdir -p /run/corosync && "
-                  "mount -t tmpfs tmpfs /var/lib/corosync && exec corosync -f -c " + conf)
-        out = open(os.path.join(self.node_dir(node), "corosync.stdout"), "ab")
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns(node), "unshare", "--mount", "--propagation", "private",
-                              "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.corosync[node] = p
-        self.all_pids.add(p.pid)
-        self.corosync_pids.add(p.pid)  # ip netns exec, unshare and sh exec: this is corosync's pid
+        self.net.start_corosync(node)
+        self.corosync[node] = self.net.corosync(node)
 
     def wait_corosync_ring(self, nodes=None, timeout=30):
-        nodes = self.nodes if nodes is None else nodes
-
-        def ring_ok():
-            for n in nodes:
-                r = sh(["ip", "netns", "exec", self.ns(n), "corosync-cpgtool", "-e"], check=False)
-                if r.returncode != 0:
-                    return False
-            return True
-        wait_until(f"corosync answering on nodes {list(nodes)}", ring_ok, timeout)
+        """Until every node of `nodes` (default: all) sees exactly `nodes` in its corosync membership."""
+        nodes = list(self.nodes if nodes is None else nodes)
+        try:
+            self.net.wait_corosync_members(nodes, timeout)
+        except RuntimeError as e:
+            raise TestFailure(str(e))
 
     # ---- processes on top ----
     def spawn(self, node, name, argv, env=None):
-        """Starts argv in node's network namespace, output to <node dir>/<name>.out; kept as (node, name)."""
-        out = open(os.path.join(self.node_dir(node), f"{name}.out"), "ab")
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns(node)] + list(argv), stdout=out,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        """Starts argv in node's namespace, output to <node dir>/<name>.out; kept as (node, name)."""
+        p = self.net.spawn(node, name, list(argv), env)
         self.processes[(node, name)] = p
-        self.all_pids.add(p.pid)
         return p
 
     def start_pbxstated(self, node, binary, conf, socket_path, timeout=20):
         """Starts pbxstated -c conf in node's namespace and waits until it answers `hello` on
-        socket_path (daemon/CONTROL.md); fails at once, naming its log, if it exits. Returns
-        (Popen, hello response)."""
-        p = self.spawn(node, "pbxstated", [binary, "-c", conf])
-
-        def hello():
-            if p.poll() is not None:
-                raise TestFailure(f"pbxstated on node {node} exited with {p.returncode} "
-                                  f"(see {self.node_dir(node)}/pbxstated.log and pbxstated.out)")
-            if not os.path.exists(socket_path):
-                return None
-            c = Control(socket_path)
-            try:
-                return c.ok(op="hello")
-            finally:
-                c.close()
-        return p, wait_until(f"pbxstated on node {node} answering hello", hello, timeout)
+        socket_path; fails at once, naming its output, if it exits. Returns (Process, hello)."""
+        try:
+            p, hello = self.net.start_pbxstated(node, binary, conf, socket_path, timeout)
+        except RuntimeError as e:
+            raise TestFailure(f"{e} (its log: {self.node_dir(node)}/pbxstated.log)")
+        self.processes[(node, "pbxstated")] = p
+        return p, hello
 
     # ---- teardown ----
-    def _all_popens(self):
-        return list(self.processes.values()) + list(self.corosync.values())
-
     def teardown(self, grace_s=5):
-        """SIGTERM to everything, SIGKILL after grace_s, namespaces deleted, libqb files removed."""
-        for p in self._all_popens():
-            if p.poll() is None:
-                try:
-                    os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace_s
-        for p in self._all_popens():
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
-        for ns in reversed(self.namespaces):
-            sh(["ip", "netns", "del", ns], check=False)
-        # libqb files of our corosyncs in the host's /dev/shm: blackboxes (none with the blackbox
-        # off) and IPC directories qb-<server pid>-<client pid>-... (removed by a clean stop).
-        for pid in self.corosync_pids:
-            for name in os.listdir("/dev/shm"):
-                if name.startswith(f"qb-corosync-{pid}-") or name.startswith(f"qb-{pid}-"):
-                    path = os.path.join("/dev/shm", name)
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        try:
-                            os.unlink(path)
-                        except OSError:
-                            pass
+        """SIGTERM to everything, SIGKILL after grace_s, namespaces and bridge deleted, libqb files removed."""
+        if self.net is not None:
+            self.net.teardown(grace_s)
 
     def leftovers(self):
-        """What teardown left behind (namespaces, links, /dev/shm files, live processes); [] when clean."""
-        left = []
-        names = sh(["ip", "netns", "list"], check=False).stdout
-        left += [f"namespace {line.split()[0]}" for line in names.splitlines() if line.startswith(self.prefix)]
-        links = sh(["ip", "-o", "link"], check=False).stdout
-        left += [f"link {line.split(':')[1].strip()}" for line in links.splitlines() if self.prefix in line]
-        for pid in self.corosync_pids:
-            left += [f"/dev/shm/{name}" for name in os.listdir("/dev/shm")
-                     if name.startswith(f"qb-corosync-{pid}-") or name.startswith(f"qb-{pid}-")]
-        for pid in self.all_pids:
-            if os.path.exists(f"/proc/{pid}"):
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        if f.read().split(")")[-1].split()[0] != "Z":
-                            left.append(f"process {pid}")
-                except OSError:
-                    pass
-        return left
+        """What teardown left behind (namespaces, links, processes, /dev/shm files); [] when clean."""
+        return [] if self.net is None else self.net.leftovers()
 
 
 def run_checked(cluster, body, teardown_grace_s=5):
@@ -360,7 +284,7 @@ def run_checked(cluster, body, teardown_grace_s=5):
             print(f"FAIL: teardown left {left}")
             code = 1
         else:
-            print("ok: teardown left no namespace, link or process")
+            print("ok: teardown left no namespace, link, process or libqb file")
     return code
 
 

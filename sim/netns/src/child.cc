@@ -17,7 +17,27 @@ ChildProcess::~ChildProcess() {
   if (pid_ > 0) (void)Kill(std::chrono::seconds(5));
 }
 
-Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+namespace {
+
+// environ with `overrides` ("NAME=value") replacing or adding variables; built before fork, since
+// the child may only make async-signal-safe calls.
+std::vector<std::string> Environment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> out;
+  auto name_of = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    bool replaced = false;
+    for (const std::string& o : overrides) replaced = replaced || name_of(o) == name_of(kv);
+    if (!replaced) out.push_back(kv);
+  }
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
+}
+
+}  // namespace
+
+Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                           const std::vector<std::string>& env) {
   assert(pid_ < 0 && "a child is running");
   assert(!argv.empty());
   const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -25,6 +45,10 @@ Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::file
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> environment = Environment(env);
+  std::vector<char*> envp;
+  for (const std::string& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
@@ -47,7 +71,7 @@ Status ChildProcess::Spawn(const std::vector<std::string>& argv, const std::file
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
     close_range(3, ~0U, 0);
-    execvp(args[0], args.data());
+    execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   setpgid(pid, pid);  // also here: whichever runs first, the group exists before we signal it

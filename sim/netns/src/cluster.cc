@@ -1,6 +1,5 @@
 #include "pbxstate/netns/cluster.h"
 
-
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -79,9 +78,7 @@ std::vector<std::string> ListLinks() {
 NetnsCluster::NetnsCluster(const ClusterSpec& spec)
     : spec_(spec), names_(spec.pid != 0 ? spec.pid : getpid()), run_dir_(spec.work_dir / names_.Tag()) {
   corosync_.resize(spec.nodes);
-  daemons_.resize(spec.nodes);
   for (auto& c : corosync_) c = std::make_unique<ChildProcess>();
-  for (auto& d : daemons_) d = std::make_unique<ChildProcess>();
 }
 
 NetnsCluster::~NetnsCluster() { (void)Teardown(); }
@@ -141,14 +138,6 @@ Status NetnsCluster::Build() {
   bridge_created_ = true;
   if (Status st = RunChecked({"ip", "link", "set", br, "up"}, kIpTimeout); !st.ok()) return st;
 
-  CorosyncSpec cs;
-  cs.cluster_name = names_.Tag();
-  cs.transport = spec_.corosync_transport;
-  cs.token = spec_.token;
-  for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(names_.Address(n));
-  std::string conf;
-  if (Status st = CorosyncConf(cs, &conf); !st.ok()) return st;
-
   for (NodeId n = 1; n <= spec_.nodes; ++n) {
     const std::string ns = names_.Namespace(n);
     if (Status st = RunChecked({"ip", "netns", "add", ns}, kIpTimeout); !st.ok()) return st;
@@ -169,20 +158,33 @@ Status NetnsCluster::Build() {
       if (Status st = RunChecked(argv, kIpTimeout); !st.ok()) return st;
     }
     if (Status st = ApplyShaping(ns, kNodeInterface, spec_.lan, spec_.shaping, NodeDir(n) / "loss.nft"); !st.ok()) return st;
-    std::ofstream f(NodeDir(n) / "corosync.conf", std::ios::trunc);
-    f << conf;
-    if (!f) return Status::FailedPrecondition((NodeDir(n) / "corosync.conf").string() + ": cannot write");
   }
-  return Status::Ok();
+  return WriteCorosyncConfs();
 }
 
-Status NetnsCluster::Teardown() {
+Status NetnsCluster::Teardown(Duration grace) {
   Status first;
   auto keep = [&first](const Status& st) {
     if (!st.ok() && first.ok()) first = st;
   };
-  for (auto& d : daemons_) keep(d->Kill(5s));
-  for (auto& c : corosync_) keep(c->Kill(5s));
+  // What runs on top first (a daemon's graceful stop may still talk to its corosync), then corosync.
+  std::vector<ChildProcess*> on_top;
+  for (auto& [key, p] : processes_) on_top.push_back(p.get());
+  for (const std::vector<ChildProcess*>& group :
+       {on_top, [this] {
+          std::vector<ChildProcess*> c;
+          for (auto& p : corosync_) c.push_back(p.get());
+          return c;
+        }()}) {
+    if (grace > Duration::zero()) {
+      for (ChildProcess* p : group) p->Signal(SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + grace;
+      for (ChildProcess* p : group) {
+        (void)p->WaitExit(std::max<Duration>(deadline - std::chrono::steady_clock::now(), Duration::zero()));
+      }
+    }
+    for (ChildProcess* p : group) keep(p->Kill(5s));
+  }
   // Delete the host ends of the veth pairs first: that removes both ends at once, whereas the
   // kernel dismantles a deleted namespace (and the veths in it) later, from a work queue, so
   // a check right after teardown could still see them. A link never made is not an error.
@@ -198,18 +200,10 @@ Status NetnsCluster::Teardown() {
   // libqb leaves IPC rings (qb-<server pid>-<client pid>-...) of clients that were killed, and
   // flight recorders (qb-corosync-<pid>-...), in the host's /dev/shm: remove those of our
   // corosyncs, so repeated runs do not fill it.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    const std::string name = entry.path().filename().string();
-    for (pid_t pid : corosync_pids_) {
-      const std::string p = std::to_string(pid);
-      if (name.starts_with("qb-" + p + "-") || name.starts_with("qb-corosync-" + p + "-")) {
-        std::error_code ignored;
-        std::filesystem::remove_all(entry.path(), ignored);
-      }
-    }
+  for (const std::filesystem::path& path : QbLeftovers()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
   }
-  corosync_pids_.clear();
   if (bridge_created_) {
     keep(RunChecked({"ip", "link", "del", names_.Bridge()}, kIpTimeout));
     bridge_created_ = false;
@@ -217,102 +211,30 @@ Status NetnsCluster::Teardown() {
   return first;
 }
 
-Status NetnsCluster::StartCorosync(NodeId node) {
-  assert(node >= 1 && node <= spec_.nodes);
-  ChildProcess& c = *corosync_[node - 1];
-  if (c.Running()) return Status::FailedPrecondition("corosync of node " + std::to_string(node) + " is running already");
-  const std::string conf = (NodeDir(node) / "corosync.conf").string();
-  // A private mount namespace: corosync's pid file and lock (/run), ring id files
-  // (/var/lib/corosync) and logs (/var/log/corosync) are its own, not the host's nor another
-  // node's. `exec` keeps one pid from ip to corosync, so the pid we hold is corosync's.
-  const std::string script =
-      "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib/corosync && "
-      "mkdir -p /var/log/corosync && mount -t tmpfs tmpfs /var/log/corosync && exec corosync -f -c " + conf;
-  Status st = c.Spawn({"ip", "netns", "exec", names_.Namespace(node), "unshare", "--mount", "--propagation", "private",
-                       "sh", "-c", script},
-                      NodeDir(node) / "corosync.log");
-  if (st.ok()) corosync_pids_.push_back(c.pid());
-  return st;
-}
-
-Status NetnsCluster::KillCorosync(NodeId node) {
-  assert(node >= 1 && node <= spec_.nodes);
-  return corosync_[node - 1]->Kill(5s);
-}
-
-bool NetnsCluster::CorosyncRunning(NodeId node) { return corosync_[node - 1]->Running(); }
-
-Status NetnsCluster::Exec(NodeId node, const std::vector<std::string>& argv, Duration timeout, std::string* output) {
-  std::vector<std::string> full = {"ip", "netns", "exec", names_.Namespace(node)};
-  full.insert(full.end(), argv.begin(), argv.end());
-  return RunChecked(full, timeout, output);
-}
-
-Status NetnsCluster::CorosyncMembers(NodeId node, std::vector<NodeId>* members) {
-  std::string text;
-  CommandResult r;
-  std::vector<std::string> argv = {"ip", "netns", "exec", names_.Namespace(node), "corosync-quorumtool", "-l"};
-  if (Status st = RunCommand(argv, 5s, &r); !st.ok()) return st;
-  // corosync-quorumtool exits non-zero without quorum but still lists the members.
-  members->clear();
-  bool table = false;
-  for (const std::string& l : Lines(r.output)) {
-    std::stringstream ss(l);
-    std::string first;
-    if (!(ss >> first)) continue;
-    if (first == "Nodeid") {
-      table = true;
-      continue;
+std::vector<std::filesystem::path> NetnsCluster::QbLeftovers() const {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string name = entry.path().filename().string();
+    for (pid_t pid : corosync_pids_) {
+      const std::string p = std::to_string(pid);
+      if (name.starts_with("qb-" + p + "-") || name.starts_with("qb-corosync-" + p + "-")) out.push_back(entry.path());
     }
-    if (!table) continue;
-    char* end = nullptr;
-    const unsigned long id = std::strtoul(first.c_str(), &end, 10);
-    if (end != nullptr && *end == '\0' && id >= 1 && id <= spec_.nodes) members->push_back(static_cast<NodeId>(id));
   }
-  if (!table) return Status::FailedPrecondition("corosync of node " + std::to_string(node) + " does not answer: " + r.output);
-  std::sort(members->begin(), members->end());
-  return Status::Ok();
+  return out;
 }
 
-Status NetnsCluster::WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout) {
-  std::vector<NodeId> want = nodes;
-  std::sort(want.begin(), want.end());
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string last;
-  for (;;) {
-    bool all = true;
-    for (NodeId n : want) {
-      std::vector<NodeId> got;
-      Status st = CorosyncMembers(n, &got);
-      if (!st.ok() || got != want) {
-        all = false;
-        last = st.ok() ? "node " + std::to_string(n) + " sees " + std::to_string(got.size()) + " members" : st.message();
-        break;
-      }
-    }
-    if (all) return Status::Ok();
-    if (InterruptRequested()) return Status::FailedPrecondition("interrupted while waiting for corosync membership");
-    if (std::chrono::steady_clock::now() > deadline) {
-      return Status::FailedPrecondition("corosync membership did not form within " +
-                                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                                        " s: " + last);
-    }
-    std::this_thread::sleep_for(100ms);
+std::vector<std::string> NetnsCluster::Leftovers() {
+  std::vector<std::string> out = netns::Leftovers(names_.pid());
+  for (auto& [key, p] : processes_) {
+    if (p->Running()) out.push_back("process " + std::to_string(p->pid()) + " (" + key.second + " of node " + std::to_string(key.first) + ")");
   }
+  for (NodeId n = 1; n <= spec_.nodes; ++n) {
+    if (corosync_[n - 1]->Running()) out.push_back("process " + std::to_string(corosync_[n - 1]->pid()) + " (corosync of node " + std::to_string(n) + ")");
+  }
+  for (const std::filesystem::path& path : QbLeftovers()) out.push_back(path.string());
+  return out;
 }
-
-Status NetnsCluster::StartDaemon(NodeId node, const std::vector<std::string>& argv, const std::string& log_name) {
-  assert(node >= 1 && node <= spec_.nodes);
-  ChildProcess& d = *daemons_[node - 1];
-  if (d.Running()) return Status::FailedPrecondition("the daemon of node " + std::to_string(node) + " is running already");
-  std::vector<std::string> full = {"ip", "netns", "exec", names_.Namespace(node)};
-  full.insert(full.end(), argv.begin(), argv.end());
-  return d.Spawn(full, NodeDir(node) / log_name);
-}
-
-Status NetnsCluster::KillDaemon(NodeId node) { return daemons_[node - 1]->Kill(5s); }
-bool NetnsCluster::DaemonRunning(NodeId node) { return daemons_[node - 1]->Running(); }
-ChildProcess& NetnsCluster::daemon(NodeId node) { return *daemons_[node - 1]; }
 
 Status NetnsCluster::SetLink(NodeId node, const NetemParams& p) {
   return ApplyShaping(names_.Namespace(node), kNodeInterface, p, spec_.shaping, NodeDir(node) / "loss.nft");

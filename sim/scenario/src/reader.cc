@@ -130,6 +130,16 @@ std::optional<Field> MapReader::Require(std::string_view key, std::string_view w
   return f;
 }
 
+std::optional<Duration> MapReader::RequireDuration(std::string_view key, std::string_view what,
+                                                   Duration lo, Duration hi) {
+  return RequireValue(key, what, [&](const Field& f) { return ReadDuration(f, diag_, lo, hi); });
+}
+
+std::optional<double> MapReader::RequireRate(std::string_view key, std::string_view what,
+                                             double lo, double hi) {
+  return RequireValue(key, what, [&](const Field& f) { return ReadRate(f, diag_, lo, hi); });
+}
+
 bool MapReader::AllowOnly(std::initializer_list<std::string_view> allowed) {
   bool clean = true;
   for (const Entry& e : entries_) {

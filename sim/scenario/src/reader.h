@@ -66,6 +66,31 @@ class MapReader {
   std::optional<Field> Get(std::string_view key) const;
   // As Get; when absent records "missing required key '<key>'; expected <what>" at the map.
   std::optional<Field> Require(std::string_view key, std::string_view what);
+  // A required key read with `read` (const Field& -> std::optional<T>, recording its own
+  // error): the value, or nullopt after exactly one error, "missing required key" or the
+  // reader's.
+  template <typename Read>
+  auto RequireValue(std::string_view key, std::string_view what, Read&& read)
+      -> decltype(read(std::declval<const Field&>())) {
+    if (auto f = Require(key, what)) return read(*f);
+    return std::nullopt;
+  }
+  // The same for the common kinds (ReadDuration, ReadRate, ReadUint below).
+  std::optional<Duration> RequireDuration(std::string_view key, std::string_view what,
+                                          Duration lo, Duration hi);
+  std::optional<double> RequireRate(std::string_view key, std::string_view what, double lo,
+                                    double hi);
+  // An optional key: when present, reads it with `read` into `out` (converted to T). Returns
+  // false only when the key is present and `read` refused it (and recorded why).
+  template <typename T, typename Read>
+  bool ReadIfPresent(std::string_view key, T& out, Read&& read) const {
+    auto f = Get(key);
+    if (!f) return true;
+    auto v = read(*f);
+    if (!v) return false;
+    out = static_cast<T>(*v);
+    return true;
+  }
   // Records "unknown key" for every key not in `allowed`; returns false if there was one.
   bool AllowOnly(std::initializer_list<std::string_view> allowed);
   // Keys in file order with their key marks and values.
@@ -102,5 +127,26 @@ std::optional<std::size_t> ReadEnum(const Field& f, Diagnostics& d,
 // when it holds fewer than `min_items` or more than `max_items`.
 std::optional<std::vector<Field>> ReadList(const Field& f, Diagnostics& d, std::string_view what,
                                            std::size_t min_items, std::size_t max_items);
+
+// The readers above with their bounds bound, as callables for MapReader::RequireValue and
+// MapReader::ReadIfPresent: m.ReadIfPresent("delay", lan.delay, DurationIn(d, 0ms, 10s)).
+inline auto DurationIn(Diagnostics& d, Duration lo, Duration hi) {
+  return [&d, lo, hi](const Field& f) { return ReadDuration(f, d, lo, hi); };
+}
+inline auto RateIn(Diagnostics& d, double lo, double hi) {
+  return [&d, lo, hi](const Field& f) { return ReadRate(f, d, lo, hi); };
+}
+inline auto UintIn(Diagnostics& d, std::uint64_t lo, std::uint64_t hi) {
+  return [&d, lo, hi](const Field& f) { return ReadUint(f, d, lo, hi); };
+}
+inline auto BandwidthIn(Diagnostics& d, std::uint64_t lo, std::uint64_t hi) {
+  return [&d, lo, hi](const Field& f) { return ReadBandwidth(f, d, lo, hi); };
+}
+inline auto ShareOf(Diagnostics& d, std::string_view what) {
+  return [&d, what](const Field& f) { return ReadShare(f, d, what); };
+}
+inline auto BoolOf(Diagnostics& d) {
+  return [&d](const Field& f) { return ReadBool(f, d); };
+}
 
 }  // namespace pbxstate::scenario::detail

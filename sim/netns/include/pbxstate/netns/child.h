@@ -26,9 +26,11 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   // Starts argv (looked up in PATH) with stdin from /dev/null and stdout and stderr appended
-  // to `log`. Fails when the log cannot be opened or fork fails; a program that cannot be
+  // to `log`, in this process's environment plus `env` ("NAME=value", replacing a variable of
+  // that name). Fails when the log cannot be opened or fork fails; a program that cannot be
   // executed exits 127 (see Running / the log).
-  Status Spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  Status Spawn(const std::vector<std::string>& argv, const std::filesystem::path& log,
+               const std::vector<std::string>& env = {});
 
   // True while the child has not been reaped (checks without blocking).
   bool Running();

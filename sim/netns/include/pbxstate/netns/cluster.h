@@ -1,15 +1,20 @@
 // A cluster of network namespaces on one host: one namespace per node, each with a veth whose
 // other end is on a bridge in the host's namespace, an address from 198.18.0.0/15, a netem root
 // qdisc on its interface (the LAN's delay, loss, rate), a corosync of its own (in a private
-// mount namespace: its own /run, /var/lib/corosync, /var/log/corosync) and one daemon
-// (pbxstated) started by the caller. Faults use the real mechanisms: netem for the link,
-// nftables for cuts, SIGKILL for crashes.
+// mount namespace: its own /run, /var/lib/corosync, /var/log/corosync), and the processes the
+// caller starts on top (a pbxstated per node; a test's tools). Faults use the real mechanisms:
+// netem for the link, nftables for cuts, signals for crashes.
 //
-// Teardown: Teardown() (and the destructor) kills every process the cluster started (their
-// whole process groups), deletes every namespace (which deletes its veth end, its qdiscs and its
-// nftables tables) and the bridge. It is idempotent and runs on every path out of a run; the
-// children also carry PR_SET_PDEATHSIG, so even a SIGKILL of pbxstate leaves no process (its
-// namespaces are then removed by RemoveStaleRuns at the next run).
+// This is the one namespace-cluster builder of the project: `pbxstate run --backend netns` (the
+// runner), the live Python tests and the CPG benchmark (through pbxstate.netns, pybind/) all
+// build their clusters here (sim/netns/README.md).
+//
+// Teardown: Teardown() (and the destructor) stops every process the cluster started (their
+// whole process groups; SIGTERM first when given a grace, SIGKILL after), deletes every
+// namespace (which deletes its veth end, its qdiscs and its nftables tables) and the bridge. It
+// is idempotent and runs on every path out of a run; the children also carry PR_SET_PDEATHSIG, so
+// even a SIGKILL of their parent leaves no process (its namespaces are then removed by
+// RemoveStaleRuns at the next run). Leftovers() proves it.
 //
 // Not thread-safe: one thread drives a cluster. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
 #pragma once
@@ -17,8 +22,11 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pbxstate/netns/child.h"
@@ -37,7 +45,10 @@ struct ClusterSpec {
   // kept after teardown (logs are evidence).
   std::filesystem::path work_dir = "/tmp";
   CorosyncTransport corosync_transport = CorosyncTransport::kKnet;
-  Duration token = std::chrono::milliseconds(1000);
+  // Totem timings (CorosyncSpec: nullopt leaves the key to corosync's default).
+  std::optional<Duration> token = std::chrono::milliseconds(1000);
+  std::optional<Duration> token_coefficient = std::chrono::milliseconds(0);
+  std::optional<Duration> consensus;
   NetemParams lan;                         // every node's link, from the start
   ShapingMethod shaping = ShapingMethod::kNetem;  // how `lan` and SetLink are applied
   pid_t pid = 0;                           // whose names; 0: this process
@@ -52,9 +63,13 @@ class NetnsCluster {
   NetnsCluster(const NetnsCluster&) = delete;
   NetnsCluster& operator=(const NetnsCluster&) = delete;
 
-  // Kills every process, deletes namespaces and bridge; reports the first thing it could not
-  // remove (it still tries the rest). Idempotent.
-  Status Teardown();
+  // Stops every process (with `grace` > 0: SIGTERM, then SIGKILL to what is left after it),
+  // deletes namespaces and bridge; reports the first thing it could not remove (it still tries
+  // the rest). Idempotent.
+  Status Teardown(Duration grace = Duration::zero());
+  // What of this cluster is still on the host: Leftovers(pid) of its names, every process it
+  // started that still runs, libqb files of its corosyncs in /dev/shm. Empty after Teardown.
+  std::vector<std::string> Leftovers();
 
   std::uint32_t size() const { return spec_.nodes; }
   const RunNames& names() const { return names_; }
@@ -65,18 +80,33 @@ class NetnsCluster {
   // ---- corosync ----
   Status StartCorosync(NodeId node);
   Status KillCorosync(NodeId node);  // SIGKILL; no-op when not running
+  // SIGTERM, then SIGKILL once `timeout` has passed; no-op when not running.
+  Status StopCorosync(NodeId node, Duration timeout);
   bool CorosyncRunning(NodeId node);
+  ChildProcess& corosync(NodeId node);
+  // Rewrites every node's corosync.conf with these totem timings (ClusterSpec's meaning); a
+  // corosync started from now on uses them, a running one keeps its own.
+  Status SetTotem(std::optional<Duration> token, std::optional<Duration> token_coefficient,
+                  std::optional<Duration> consensus);
   // The node ids in this node's corosync membership (corosync-quorumtool -l), sorted.
   Status CorosyncMembers(NodeId node, std::vector<NodeId>* members);
   // Waits until every node of `nodes` sees exactly `nodes` as its membership.
   Status WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout);
 
-  // ---- the node's daemon (one per node) ----
-  // Starts argv inside the node's namespace, logging to NodeDir(node)/<log_name>.
+  // ---- processes on top: the node's daemon, a test's tools ----
+  // Starts argv inside the node's namespace as the node's process `name` (at most one running
+  // per name and node), stdout and stderr appended to NodeDir(node)/<log_name>, with `env`
+  // ("NAME=value") added to this process's environment.
+  Status Spawn(NodeId node, const std::string& name, const std::vector<std::string>& argv, const std::string& log_name,
+               const std::vector<std::string>& env = {});
+  // The node's process `name`, or nullptr when none was ever spawned.
+  ChildProcess* Process(NodeId node, const std::string& name);
+  // The node's daemon: the process kDaemonProcess.
+  static constexpr const char* kDaemonProcess = "pbxstated";
   Status StartDaemon(NodeId node, const std::vector<std::string>& argv, const std::string& log_name);
   Status KillDaemon(NodeId node);  // SIGKILL; no-op when not running
   bool DaemonRunning(NodeId node);
-  ChildProcess& daemon(NodeId node);
+  ChildProcess& daemon(NodeId node);  // a daemon must have been started
 
   // ---- network faults ----
   // The node's link (its egress with netem; see shaping.h for kernels without it).
@@ -86,12 +116,15 @@ class NetnsCluster {
   Status Cut(const std::vector<std::vector<NodeId>>& sides, bool one_way);
   Status Heal();
 
-  // Runs a command inside the node's namespace (ip netns exec).
+  // Runs a command inside the node's namespace (ip netns exec); fails unless it exits 0.
   Status Exec(NodeId node, const std::vector<std::string>& argv, Duration timeout, std::string* output);
 
  private:
   explicit NetnsCluster(const ClusterSpec& spec);
   Status Build();
+  Status WriteCorosyncConfs();
+  // The /dev/shm files libqb left for our corosyncs (IPC rings of killed clients, recorders).
+  std::vector<std::filesystem::path> QbLeftovers() const;
 
   ClusterSpec spec_;
   RunNames names_;
@@ -100,7 +133,7 @@ class NetnsCluster {
   std::vector<std::string> namespaces_;   // created, in order
   std::vector<pid_t> corosync_pids_;      // every corosync started, for /dev/shm cleanup
   std::vector<std::unique_ptr<ChildProcess>> corosync_;  // by node - 1
-  std::vector<std::unique_ptr<ChildProcess>> daemons_;   // by node - 1
+  std::map<std::pair<NodeId, std::string>, std::unique_ptr<ChildProcess>> processes_;
 };
 
 // Whether this host can run a namespace cluster at all: root, the tools (ip, tc, nft, corosync,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,20 @@ struct CorosyncSpec {
   CorosyncTransport transport = CorosyncTransport::kKnet;
   std::vector<std::string> addresses;    // node i + 1's ring0 address; 1..16 of them
   std::string multicast_address = "239.255.18.1";  // kUdp only
-  // Totem timings. token: how long without the token before a processor counts as failed
-  // (the real timeout; token_coefficient is 0 so corosync does not add per node). consensus
-  // is 1.2 x token, corosync's own floor.
-  Duration token = std::chrono::milliseconds(1000);
+  // Totem timings (corosync.conf(5)); a nullopt leaves the key out, so corosync's default
+  // applies. token: how long without the token before a processor counts as failed (default
+  // 3000 ms). token_coefficient: added to token per node beyond two (default 650 ms); 0 makes the
+  // token the real timeout whatever the node count. consensus: when not given and the token is
+  // exact (given, coefficient 0), 1.2 x token, corosync's own floor; otherwise left to corosync
+  // (1.2 x the effective token).
+  std::optional<Duration> token = std::chrono::milliseconds(1000);
+  std::optional<Duration> token_coefficient = std::chrono::milliseconds(0);
+  std::optional<Duration> consensus;
   Duration join = std::chrono::milliseconds(50);
 };
 
 // The file's text; refuses a spec corosync would refuse (no addresses, token under 100 ms,
-// a name with other characters).
+// consensus under 1.2 x token, a name with other characters).
 Status CorosyncConf(const CorosyncSpec& spec, std::string* text);
 
 }  // namespace pbxstate::netns

@@ -1,0 +1,154 @@
+// What the namespace backend needs before anything starts: the scenario within what real
+// processes on one host can honour (netns_runner.h CheckNetnsSupport), the link shaping this
+// kernel offers, and the pbxstated binary. Every refusal names file, line, column and field.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "netns_run.h"
+#include "pbxstate/netns/pbxstated_config.h"
+
+namespace pbxstate::runner {
+
+using scenario::Scenario;
+
+namespace netns_run {
+namespace {
+
+// Without netem, LAN delays up to this are run without (a veth pair on a bridge adds tens of
+// microseconds of its own) and noted in the record; longer ones, and jitter, are refused.
+constexpr Duration kMaxUnappliedDelay = 1ms;
+
+}  // namespace
+
+Status CheckShaping(const Scenario& s, netns::ShapingMethod method, std::vector<std::string>* notes) {
+  if (method == netns::ShapingMethod::kNetem) return Status::Ok();
+  const std::string why = "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM), so the netns backend cannot add ";
+  const scenario::Site& site = s.topology.sites[0];
+  const std::string lan_field = s.topology.named_sites ? "network.sites." + site.name + ".delay" : "network.lan.delay";
+  if (site.lan.delay > kMaxUnappliedDelay) {
+    return Where(s, site.pos, lan_field, why + "a delay of " + Seconds(site.lan.delay) + " (at most " +
+                                             Seconds(kMaxUnappliedDelay) + " is run without it); use --backend ns3");
+  }
+  if (site.lan.delay > Duration::zero()) {
+    notes->push_back("LAN delay " + Seconds(site.lan.delay) + " not applied: the kernel has no sch_netem (loss and "
+                     "rate are applied with nftables and tbf)");
+  }
+  for (const scenario::Fault& f : s.faults) {
+    if (const auto* d = std::get_if<scenario::Degrade>(&f.what); d != nullptr && d->delay && *d->delay > kMaxUnappliedDelay) {
+      return Where(s, f.pos, "faults.degrade.delay", why + "a delay of " + Seconds(*d->delay) + "; use --backend ns3");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace netns_run
+
+using netns_run::kMaxChangeRate;
+using netns_run::LanNetem;
+using netns_run::Where;
+
+Status CheckNetnsSupport(const Scenario& s) {
+  EngineConfig probe = s.engine;
+  probe.node_id = 1;
+  probe.incarnation = 1;
+  probe.membership = MembershipSource::kTransport;
+  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  const std::uint32_t count = s.topology.node_count();
+  if (s.topology.sites.size() > 1) {
+    return Where(s, s.topology.sites[1].pos, "cluster.sites",
+                 "the netns backend builds one LAN (one bridge); sites joined by WAN links are not modelled there "
+                 "(run this scenario with --backend ns3)");
+  }
+  if (count > netns::kMaxNodes) {
+    return Where(s, s.topology.sites[0].pos, "cluster.nodes",
+                 "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +
+                     " nodes (real processes on one host); this scenario has " + std::to_string(count));
+  }
+  if (s.calls) {
+    return Where(s, s.calls->pos, "calls",
+                 "the netns backend does not route calls yet (run this scenario with --backend ns3)");
+  }
+  // The daemon's configuration takes whole milliseconds.
+  netns::PbxstatedSpec spec;
+  spec.control_socket = "/x";
+  spec.engine = s.engine;
+  std::string text;
+  if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return Status::InvalidArgument(s.file + ": " + st.message());
+  if (s.engine.max_frame_bytes > 1024 * 1024) {
+    return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: pbxstated carries frames up to 1 MiB");
+  }
+  for (const scenario::Burst& b : s.workload.bursts) {
+    const double rate = std::visit([](const auto& w) { return w.rate_per_s; }, b.what);
+    if (s.workload.rate_per_s + rate > kMaxChangeRate) {
+      return Where(s, b.pos, "workload.bursts",
+                   "the netns backend makes changes through control sockets, at most " +
+                       std::to_string(static_cast<int>(kMaxChangeRate)) + "/s with the steady rate; this burst asks " +
+                       std::to_string(static_cast<long long>(rate)) + "/s");
+    }
+  }
+  if (s.workload.rate_per_s > kMaxChangeRate) {
+    return Status::InvalidArgument(s.file + ": workload.rate: the netns backend makes at most " +
+                                   std::to_string(static_cast<int>(kMaxChangeRate)) + " changes/s");
+  }
+  for (const scenario::Fault& f : s.faults) {
+    if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
+      if (d->jitter) return Where(s, f.pos, "faults.degrade.jitter", "the netns backend's LAN has no jitter");
+      netns::NetemParams p = LanNetem(s.topology.sites[0].lan);
+      if (d->delay) p.delay = *d->delay;
+      if (d->loss) p.loss = *d->loss;
+      std::vector<std::string> args;
+      if (Status st = netns::NetemArguments(p, &args); !st.ok()) return Where(s, f.pos, "faults.degrade", st.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status FindPbxstated(const NetnsOptions& options, std::filesystem::path* out) {
+  std::vector<std::filesystem::path> tried;
+  auto usable = [&](const std::filesystem::path& p) {
+    tried.push_back(p);
+    return !p.empty() && access(p.c_str(), X_OK) == 0;
+  };
+  if (!options.pbxstated.empty()) {
+    if (usable(options.pbxstated)) {
+      *out = std::filesystem::absolute(options.pbxstated);
+      return Status::Ok();
+    }
+    return Status::InvalidArgument("--pbxstated " + options.pbxstated.string() + ": not an executable file");
+  }
+  if (const char* env = std::getenv("PBXSTATED"); env != nullptr && usable(env)) {
+    *out = env;
+    return Status::Ok();
+  }
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // The build tree: <build>/sim/cli/pbxstate and <build>/daemon/pbxstated.
+    const auto p = self.parent_path().parent_path().parent_path() / "daemon" / "pbxstated";
+    if (usable(p)) {
+      *out = p;
+      return Status::Ok();
+    }
+    if (usable(self.parent_path() / "pbxstated")) {
+      *out = self.parent_path() / "pbxstated";
+      return Status::Ok();
+    }
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "";
+  for (std::size_t a = 0; a <= dirs.size();) {
+    const std::size_t b = std::min(dirs.find(':', a), dirs.size());
+    if (b > a && usable(std::filesystem::path(dirs.substr(a, b - a)) / "pbxstated")) {
+      *out = std::filesystem::path(dirs.substr(a, b - a)) / "pbxstated";
+      return Status::Ok();
+    }
+    a = b + 1;
+  }
+  std::string where;
+  for (const auto& t : tried) where += (where.empty() ? "" : ", ") + t.string();
+  return Status::FailedPrecondition("pbxstated not found (build the pbxstated target, or give --pbxstated or $PBXSTATED); looked at " + where);
+}
+
+}  // namespace pbxstate::runner

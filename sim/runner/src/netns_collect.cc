@@ -1,0 +1,109 @@
+// What a namespace run measures besides the recorder's events: statistics sampled once a second
+// from every daemon at once, each live node's final view at the end, and the run record.
+#include <cstdio>
+
+#include "netns_run.h"
+#include "pbxstate/harness/run_record.h"
+
+namespace pbxstate::runner::netns_run {
+
+using control::Op;
+using control::Request;
+
+Status NetnsRun::Sample(Duration t) {
+  harness::SeriesPoint p;
+  p.t = t;
+  // Every daemon asked at once, then every answer read: one round trip, not one per node.
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (!nodes_[n].up) continue;
+    if (Status st = nodes_[n].control->Send(Request::Simple(Op::kStats), kCallTimeout); !st.ok()) return st;
+  }
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (!nodes_[n].up) continue;
+    nlohmann::json r;
+    control::Reply reply;
+    Status st = nodes_[n].control->Receive(kCallTimeout, &r);
+    if (st.ok()) st = control::DecodeReply(Op::kStats, r, &reply);
+    if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
+    nodes_[n].last_stats = std::get<control::StatsReply>(reply).engine;
+  }
+  std::uint64_t total_frames = 0, total_bytes = 0;
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    Node& node = nodes_[n];
+    const std::uint64_t frames = node.frames_dead + (node.up ? node.last_stats.frames_out : 0);
+    const std::uint64_t bytes = node.bytes_dead + (node.up ? node.last_stats.bytes_out : 0);
+    p.frames_by_node.push_back(frames - node.frames_at_last_sample);
+    node.frames_at_last_sample = frames;
+    total_frames += frames;
+    total_bytes += bytes;
+  }
+  p.frames = total_frames - sampled_frames_;
+  p.bytes = total_bytes - sampled_bytes_;
+  sampled_frames_ = total_frames;
+  sampled_bytes_ = total_bytes;
+  series_.push_back(std::move(p));
+  return Status::Ok();
+}
+
+Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
+  const std::uint32_t count = s_.topology.node_count();
+  std::vector<std::optional<harness::FinalView>> finals(count + 1);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> sent(count + 1);
+  for (NodeId n : AllNodes()) {
+    Node& node = nodes_[n];
+    sent[n] = {node.frames_dead, node.bytes_dead};
+    if (!node.up) continue;
+    control::DumpReply dump;
+    control::StatsReply stats;
+    if (Status st = Call(n, Request::Simple(Op::kDump), &dump); !st.ok()) return st;
+    if (Status st = Call(n, Request::Simple(Op::kStats), &stats); !st.ok()) return st;
+    finals[n] = HarnessFinalView(dump, stats.engine, wall_);
+    sent[n].first += stats.engine.frames_out;
+    sent[n].second += stats.engine.bytes_out;
+  }
+  outcome->result = rec_.Finish(end, [&](NodeId n) {
+    harness::RunRecorder::NodeAtEnd a;
+    a.view = finals[n];
+    // Frames the engine handed to corosync: a CPG multicast counts once, whatever totem does.
+    a.frames_sent = sent[n].first;
+    a.bytes_sent = sent[n].second;
+    return a;
+  });
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
+  outcome->info.backend = "netns";
+  if (max_lag_ > 100ms) {
+    outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +
+                                  " after their planned time (recorded at their real time)");
+  }
+  outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
+                                ", totem token " + Seconds(TotemToken(s_)) + "; messages count frames the engines handed "
+                                "to CPG (a CPG multicast once)");
+  outcome->info.seed = s_.seed;
+  outcome->info.series = std::move(series_);
+  outcome->info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  return WriteRecord(finals, outcome);
+}
+
+Status NetnsRun::WriteRecord(const std::vector<std::optional<harness::FinalView>>& finals, RunOutcome* outcome) const {
+  if (options_.out) {
+    std::string error;
+    if (!harness::WriteRunRecord(*options_.out, s_, outcome->info, outcome->result, outcome->verdicts, &error)) {
+      return Status::FailedPrecondition(error);
+    }
+    if (options_.dump_state) {
+      std::vector<std::string> lines;
+      for (NodeId n : AllNodes()) {
+        if (finals[n]) harness::AppendNodeState(&lines, n, *finals[n]);
+      }
+      harness::AppendChangeLog(&lines, outcome->result);
+      if (!harness::WriteLines(*options_.out / "state.jsonl", lines, &error)) return Status::FailedPrecondition(error);
+    }
+  }
+  if (options_.progress && max_lag_ > 20ms) {
+    std::fprintf(stderr, "%s: note: changes were made up to %.1f ms after their planned time (at their real time)\n",
+                 s_.name.c_str(), static_cast<double>(max_lag_.count()) / 1e6);
+  }
+  return Status::Ok();
+}
+
+}  // namespace pbxstate::runner::netns_run

@@ -1,0 +1,45 @@
+#include "netns_views.h"
+
+#include <utility>
+
+#include "pbxstate/harness/slots.h"
+
+namespace pbxstate::runner {
+
+std::int64_t WallMapping::ToUnix(WallTime harness) const {
+  return realtime_at_start_ns + (harness.time_since_epoch().count() - harness::kSimEpochNs);
+}
+
+WallTime WallMapping::FromUnix(std::int64_t unix_ns) const {
+  return WallTime(Duration(harness::kSimEpochNs + (unix_ns - realtime_at_start_ns)));
+}
+
+control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall) {
+  control::OwnedViewChange out = event.view;
+  auto mapped = [&wall](const std::optional<RegistrationInfo>& r) {
+    std::optional<RegistrationInfo> m = r;
+    if (m) m->expires = wall.FromUnix(m->expires);
+    return m;
+  };
+  out.set_registrations(mapped(event.view.old_registration()), mapped(event.view.new_registration()));
+  return out;
+}
+
+harness::FinalView HarnessFinalView(const control::DumpReply& dump, const EngineStats& stats, const WallMapping& wall) {
+  harness::FinalView out;
+  out.stats = stats;
+  out.digest = dump.digest.hash;
+  for (const control::DumpReply::Device& d : dump.devices) {
+    // As FinalViewOf: only devices some node contributes to.
+    if (!d.contributions.empty()) out.devices.push_back({d.name, d.aggregate, d.contributions});
+  }
+  for (const control::DumpReply::Registration& r : dump.registrations) {
+    harness::FinalView::Registration reg{r.aor, r.view};
+    reg.view.info.expires = wall.FromUnix(r.view.info.expires);
+    out.registrations.push_back(std::move(reg));
+  }
+  for (const control::DumpReply::Mailbox& m : dump.mailboxes) out.mailboxes.push_back({m.name, m.value});
+  return out;
+}
+
+}  // namespace pbxstate::runner

@@ -1,0 +1,32 @@
+// What pbxstated reports (control-protocol replies and events, decoded by pbxstate/control), as the
+// harness's types: a view event's ViewChange and a node's FinalView on the harness's calendar.
+// Private to the namespace runner. The protocol's decoding is the control library's; this file only
+// maps times.
+#pragma once
+
+#include <cstdint>
+
+#include "pbxstate/control/events.h"
+#include "pbxstate/control/replies.h"
+#include "pbxstate/engine.h"
+#include "pbxstate/harness/recorder.h"
+
+namespace pbxstate::runner {
+
+// Calendar times cross the process boundary as CLOCK_REALTIME nanoseconds; the harness counts
+// them from kSimEpochNs at the run's start (as the ns-3 runner's simulated calendar does). One
+// mapping both ways keeps a registration's expiry exact: harness = kSimEpochNs + (unix - start).
+struct WallMapping {
+  std::int64_t realtime_at_start_ns = 0;
+  std::int64_t ToUnix(WallTime harness) const;
+  WallTime FromUnix(std::int64_t unix_ns) const;
+  WallTime FromUnix(WallTime unix_time) const { return FromUnix(unix_time.time_since_epoch().count()); }
+};
+
+// The view event's change with its registrations' expiries on the harness's calendar.
+control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall);
+
+// A node's FinalView from its `dump` and the engine counters of its `stats`.
+harness::FinalView HarnessFinalView(const control::DumpReply& dump, const EngineStats& stats, const WallMapping& wall);
+
+}  // namespace pbxstate::runner

@@ -1,0 +1,104 @@
+// engine: the EngineConfig every node of the scenario runs with, and the checks of those
+// settings against each other and against what the rest of the file asks of the engine.
+#include "loader_impl.h"
+#include "pbxstate/scenario/units.h"
+
+namespace pbxstate::scenario::detail {
+
+void Loader::ReadEngine(const Field& f) {
+  MapReader m(f, d_, "a mapping of engine settings");
+  if (!m.ok()) return;
+  m.AllowOnly({"batch_window", "max_batch_changes", "max_frame_bytes", "send_retry_interval",
+               "max_send_queue_frames", "anti_entropy_interval", "sync_window_pages",
+               "max_sync_pulls", "max_sync_serves", "sync_retransmit", "sync_timeout",
+               "departure_grace", "heartbeat_interval", "suspect_after", "max_key_bytes",
+               "max_contact_bytes", "max_nodes", "max_entries", "max_registration_ttl",
+               "max_received_ranges"});
+  EngineConfig& e = s_.engine;
+  for (const auto& entry : m.entries()) engine_fields_.emplace(entry.key, entry.value);
+  auto dur = [&](const char* key, Duration& out, Duration lo, Duration hi) {
+    m.ReadIfPresent(key, out, DurationIn(d_, lo, hi));
+  };
+  auto size = [&](const char* key, std::size_t& out, std::uint64_t lo, std::uint64_t hi) {
+    m.ReadIfPresent(key, out, UintIn(d_, lo, hi));
+  };
+  dur("batch_window", e.batch_window, 0ms, 10s);
+  size("max_batch_changes", e.max_batch_changes, 1, 1'000'000);
+  size("max_frame_bytes", e.max_frame_bytes, 256, 65'507);
+  dur("send_retry_interval", e.send_retry_interval, 1ms, 10s);
+  size("max_send_queue_frames", e.max_send_queue_frames, 1, 1'000'000);
+  dur("anti_entropy_interval", e.anti_entropy_interval, 0ms, 1h);
+  size("sync_window_pages", e.sync_window_pages, 1, 1024);
+  size("max_sync_pulls", e.max_sync_pulls, 1, 64);
+  size("max_sync_serves", e.max_sync_serves, 1, 64);
+  dur("sync_retransmit", e.sync_retransmit, 1ms, 60s);
+  dur("sync_timeout", e.sync_timeout, 1ms, 10min);
+  dur("departure_grace", e.departure_grace, 0ms, 1h);
+  dur("heartbeat_interval", e.heartbeat_interval, 1ms, 60s);
+  dur("suspect_after", e.suspect_after, 1ms, 10min);
+  size("max_key_bytes", e.max_key_bytes, 1, 4096);
+  size("max_contact_bytes", e.max_contact_bytes, 1, 4096);
+  size("max_nodes", e.max_nodes, 1, 65'535);
+  size("max_entries", e.max_entries, 1, 1ULL << 32);
+  dur("max_registration_ttl", e.max_registration_ttl, 1s, kMaxExpiry);
+  size("max_received_ranges", e.max_received_ranges, 1, 65'536);
+}
+
+void Loader::CheckEngine() {
+  const EngineConfig& e = s_.engine;
+  auto where = [&](const char* key) -> std::pair<YAML::Mark, std::string> {
+    if (auto it = engine_fields_.find(key); it != engine_fields_.end()) {
+      return {it->second.mark, it->second.path};
+    }
+    return {YAML::Mark(), std::string("engine.") + key};
+  };
+  if (e.suspect_after <= e.heartbeat_interval) {
+    auto [mark, path] = where(engine_fields_.count("suspect_after") ? "suspect_after"
+                                                                     : "heartbeat_interval");
+    d_.Error(mark, path,
+             "expected suspect_after (" + FormatDuration(e.suspect_after) +
+                 ") longer than heartbeat_interval (" + FormatDuration(e.heartbeat_interval) +
+                 ")");
+  }
+  if (e.sync_timeout <= e.sync_retransmit) {
+    auto [mark, path] = where(engine_fields_.count("sync_timeout") ? "sync_timeout"
+                                                                    : "sync_retransmit");
+    d_.Error(mark, path,
+             "expected sync_timeout (" + FormatDuration(e.sync_timeout) +
+                 ") longer than sync_retransmit (" + FormatDuration(e.sync_retransmit) + ")");
+  }
+  if (e.max_nodes < node_count_) {
+    auto [mark, path] = where("max_nodes");
+    d_.Error(mark, path,
+             "expected at least the cluster's " + std::to_string(node_count_) + " nodes, got " +
+                 std::to_string(e.max_nodes));
+  }
+  CheckKeyLengths();
+}
+
+void Loader::CheckKeyLengths() {
+  const EngineConfig& e = s_.engine;
+  for (const KeyUse& k : key_uses_) {
+    if (k.bytes > e.max_key_bytes) {
+      d_.Error(k.field.mark, k.field.path,
+               "expected " + k.what + " of at most " + std::to_string(e.max_key_bytes) +
+                   " bytes (engine.max_key_bytes), got " + std::to_string(k.bytes));
+    }
+  }
+  for (const KeyUse& k : contact_uses_) {
+    if (k.bytes > e.max_contact_bytes) {
+      d_.Error(k.field.mark, k.field.path,
+               "expected " + k.what + " of at most " + std::to_string(e.max_contact_bytes) +
+                   " bytes (engine.max_contact_bytes), got " + std::to_string(k.bytes));
+    }
+  }
+  for (const auto& [field, expiry] : expiry_uses_) {
+    if (expiry > e.max_registration_ttl) {
+      d_.Error(field.mark, field.path,
+               "expected an expiry of at most " + FormatDuration(e.max_registration_ttl) +
+                   " (engine.max_registration_ttl), got " + FormatDuration(expiry));
+    }
+  }
+}
+
+}  // namespace pbxstate::scenario::detail

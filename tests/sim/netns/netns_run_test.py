@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""End-to-end tests of `pbxstate run --backend netns` (real corosync + pbxstated per namespace).
+
+  netns_run_test.py scenario PBXSTATE PBXSTATED SCENARIO OUT
+      runs SCENARIO on a namespace cluster; passes when pbxstate exits 0 (every check of the
+      scenario passed), run.json says backend netns with every verdict a pass, and nothing of the
+      run is left on the host; with cluster.auth, every node's pbxstated read a 0600 key file and
+      logged that it authenticates.
+  netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
+      nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
+      and an error after the cluster was built (a daemon that exits at once).
+
+Exits 77 (CTest: skipped) after printing why when this machine cannot run namespaces: not root,
+no `ip netns`, or pbxstated not built. Never passes without having run. The host check and the
+leftover check are sim/netns's own (CheckHostSupport, Leftovers), through pbxstate.netns.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from nscluster import SKIP, check_preconditions, import_pbxstate  # noqa: E402
+
+
+def skip(why):
+    print(f"SKIPPED: {why}", file=sys.stderr)
+    sys.exit(SKIP)
+
+
+def fail(why):
+    print(f"FAIL: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+def host_supports_namespaces(pbxstated):
+    why = check_preconditions(pbxstated, tools=())
+    if why:
+        skip(why)
+    if not (os.path.isfile(pbxstated) and os.access(pbxstated, os.X_OK)):
+        skip(f"pbxstated is not built ({pbxstated}): the build found no libcpg")
+
+
+def leftovers(pid):
+    """Everything of run `pid` still on the host: namespaces, links, processes (sim/netns's own
+    Leftovers, through pbxstate.netns: the names it gives are the ones it checks)."""
+    return import_pbxstate().netns.leftovers(pid)
+
+
+def check_clean(pid, what):
+    # Give the kernel a moment to finish deleting a namespace's devices.
+    for _ in range(20):
+        left = leftovers(pid)
+        if not left:
+            print(f"clean after {what}")
+            return
+        time.sleep(0.1)
+    fail(f"left behind after {what}:\n  " + "\n  ".join(left))
+
+
+def env_with(pbxstated):
+    env = dict(os.environ)
+    env["PBXSTATED"] = pbxstated
+    return env
+
+
+def run_scenario(pbxstate, pbxstated, scenario, out):
+    proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
+    try:
+        output, _ = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        print(output)
+        fail("the run did not finish within 240 s")
+    print(output)
+    if proc.returncode != 0:
+        fail(f"pbxstate run --backend netns exited {proc.returncode}")
+    with open(os.path.join(out, "run.json")) as f:
+        run = json.load(f)
+    if run.get("backend") != "netns":
+        fail(f"run.json backend is {run.get('backend')!r}, not 'netns'")
+    checks = run.get("checks", [])
+    if not checks or not all(c.get("pass") for c in checks):
+        fail(f"run.json checks: {checks}")
+    if run["scenario"].get("auth"):
+        # cluster.auth: every pbxstated read a 0600 key file of its own and said so at start.
+        run_dir = os.path.join(out, "netns", f"pbxst-{proc.pid}")
+        for n in range(1, run["scenario"]["nodes"] + 1):
+            node_dir = os.path.join(run_dir, f"n{n}")
+            key = os.path.join(node_dir, "cluster.key")
+            if not os.path.isfile(key) or os.stat(key).st_mode & 0o777 != 0o600 or os.path.getsize(key) != 32:
+                fail(f"cluster.auth: node {n} has no 32-byte key file of mode 0600 at {key}")
+            with open(os.path.join(node_dir, "pbxstated.log")) as f:
+                log = f.read()
+            if f"frames are authenticated with the cluster key of {key}" not in log:
+                fail(f"cluster.auth: node {n}'s pbxstated did not start authenticated:\n{log}")
+        print(f"cluster.auth: all {run['scenario']['nodes']} pbxstated ran with their 0600 key files")
+    check_clean(proc.pid, "a completed run")
+
+
+def interrupt_mid_run(pbxstate, pbxstated, scenario, out, sig):
+    proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
+    # Wait until the run is under way (its clock has passed 1 s), then interrupt it.
+    deadline = time.monotonic() + 90
+    seen = []
+    os.set_blocking(proc.stdout.fileno(), True)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if re.search(r": [1-9]\d* s of ", line):
+            break
+    if not any(re.search(r": [1-9]\d* s of ", l) for l in seen):
+        proc.kill()
+        fail("the run never got under way:\n" + "".join(seen))
+    if not leftovers(proc.pid):
+        fail("no namespace of the run was found while it ran: the leftover check would see nothing")
+    proc.send_signal(sig)
+    try:
+        rest, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        fail(f"pbxstate did not stop within 60 s of {sig.name}")
+    output = "".join(seen) + rest
+    print(output)
+    if proc.returncode != 128 + sig.value:
+        fail(f"after {sig.name} pbxstate exited {proc.returncode}, expected {128 + sig.value}")
+    if "interrupted" not in output:
+        fail("pbxstate did not say it was interrupted")
+    check_clean(proc.pid, f"{sig.name} mid-run")
+
+
+def daemon_fails(pbxstate, scenario, out):
+    # /bin/false as the daemon: the cluster is built, corosync starts, then the first daemon
+    # exits before answering; pbxstate must report it and remove everything.
+    proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out,
+                             "--pbxstated", "/bin/false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    print(stdout + stderr)
+    if proc.returncode == 0:
+        fail("a run whose daemons cannot start passed")
+    if "exited" not in stderr:
+        fail("the error does not say that the daemon exited")
+    check_clean(proc.pid, "an error after bring-up")
+
+
+def main():
+    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "teardown"):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
+    host_supports_namespaces(pbxstated)
+    if mode == "scenario":
+        run_scenario(pbxstate, pbxstated, scenario, out)
+    else:
+        run_scenario(pbxstate, pbxstated, scenario, os.path.join(out, "complete"))
+        interrupt_mid_run(pbxstate, pbxstated, scenario, os.path.join(out, "sigint"), signal.SIGINT)
+        interrupt_mid_run(pbxstate, pbxstated, scenario, os.path.join(out, "sigterm"), signal.SIGTERM)
+        daemon_fails(pbxstate, scenario, os.path.join(out, "error"))
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
