@@ -51,3 +51,10 @@ for t in tests/engine/engine_unit_tests tests/capi/capi_contract_test tests/capi
   "$asan/$t"
 done
 echo "sanitizer pass: all suites clean"
+
+# The Debian packages as users get them (tests/packaging/): built from a copy of the tree the way a
+# packager builds them (upstream's Release, dpkg-buildflags' hardening flags) with warnings as
+# errors, which makes this the test command's Release build; lintian; then installed, used under
+# systemd, removed and purged in a fresh Debian root (root needed: skipped with the reason
+# without it). ASTERISK_PREFIX adds the Asterisk module's package.
+ctest --test-dir "$build" -L packaging --output-on-failure --no-tests=error
