@@ -12,8 +12,8 @@ import html
 import os
 import sys
 
-from runrecord import NS_PER_MS, NS_PER_S, ReportError, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, \
-    plt, read_csv
+from runrecord import NS_PER_MS, NS_PER_S, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, \
+    plt, read_csv, run_script
 
 # Metrics where a smaller value is better; the page colours their differences. For the others
 # (counts of changes, engine counters) a difference is shown without judgement.
@@ -201,12 +201,8 @@ def main(argv):
     if len(args) != 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    try:
-        print(write_compare(args[0], args[1], out or os.path.join(args[1], "compare.html")))
-    except ReportError as err:
-        print(f"compare_report: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_script("compare_report",
+                      lambda: print(write_compare(args[0], args[1], out or os.path.join(args[1], "compare.html"))))
 
 
 if __name__ == "__main__":

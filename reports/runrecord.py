@@ -11,7 +11,9 @@ import io
 import json
 import math
 import os
+import stat
 import sys
+import traceback
 
 import matplotlib
 
@@ -26,8 +28,28 @@ class ReportError(Exception):
     pass
 
 
+# The most a page reads of one file. run.json holds no per-change rows (a 1,000-node run's is a
+# few MB); latencies.csv holds at most 5,000,000 rows (harness::kMaxLatencyRows, about 300 MB).
+MAX_RUN_JSON_BYTES = 256 << 20
+MAX_CSV_BYTES = 1 << 30
+
+
+def check_file(path, max_bytes):
+    """Raises ReportError unless `path` is a regular file of at most `max_bytes`: a FIFO would
+    block the page for ever, a device such as /dev/zero would never end."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ReportError(f"{path}: {e.strerror}") from e
+    if not stat.S_ISREG(st.st_mode):
+        raise ReportError(f"{path}: not a regular file; expected a file of the run record")
+    if st.st_size > max_bytes:
+        raise ReportError(f"{path}: {st.st_size} bytes, more than the {max_bytes} a page reads")
+
+
 def load_run(run_dir):
     path = os.path.join(run_dir, "run.json")
+    check_file(path, MAX_RUN_JSON_BYTES)
     try:
         with open(path, encoding="utf-8") as f:
             run = json.load(f)
@@ -40,12 +62,56 @@ def load_run(run_dir):
     return run
 
 
+def _optional_int(text):
+    return int(text) if text != "" else None
+
+
+# The columns of the run record's CSV files (sim/harness/src/run_record.cc writes them, RFC 4180
+# with every key quoted: pbxstate/harness/csv.h) and what each value must read as. stable_ns is
+# empty for a change that never became stable.
+CSV_COLUMNS = {
+    "latencies.csv": {"change": int, "origin": int, "kind": str, "key": str, "at_ns": int,
+                      "node": int, "latency_ns": int},
+    "changes.csv": {"change": int, "origin": int, "kind": str, "key": str, "at_ns": int,
+                    "stable_ns": _optional_int},
+}
+
+
 def read_csv(run_dir, name):
+    """The rows of a run record's CSV file as dicts of text (the pages convert what they plot);
+    [] when the file does not exist. Every value is checked against CSV_COLUMNS first: raises
+    ReportError naming file, line and column when the file is not what the run record writes."""
     path = os.path.join(run_dir, name)
     if not os.path.exists(path):
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    check_file(path, MAX_CSV_BYTES)
+    columns = CSV_COLUMNS.get(name, {})
+    rows, reader = [], None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, strict=True)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ReportError(f"{path}:1: expected the columns {', '.join(columns)}; "
+                                  f"missing {', '.join(missing)}")
+            for row in reader:
+                if None in row or None in row.values():
+                    raise ReportError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} "
+                                      f"fields ({', '.join(reader.fieldnames)}), found another number")
+                for column, read in columns.items():
+                    try:
+                        read(row[column])
+                    except ValueError:
+                        raise ReportError(f"{path}:{reader.line_num}: {column}: expected an integer, "
+                                          f"got {row[column]!r}") from None
+                rows.append(row)
+    except OSError as e:
+        raise ReportError(f"{path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ReportError(f"{path}: not UTF-8: {e.reason}") from e
+    except csv.Error as e:
+        raise ReportError(f"{path}:{reader.line_num if reader else 1}: not CSV: {e}") from e
+    return rows
 
 
 def fault_windows(run):
@@ -187,15 +253,29 @@ def find_runs(root, limit=1000):
     return found[:limit], max(0, len(found) - limit)
 
 
+def run_script(name, action):
+    """Runs action() for a page script and returns its exit status: 0 when it returned, 2 with
+    one line on stderr when it failed. A ReportError says what in the run record is wrong; any
+    other exception is a fault in these scripts, reported with where it happened (never as a
+    bare traceback, so that `pbxstate` can say plainly that the page, not the run, failed)."""
+    try:
+        action()
+    except ReportError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - the last line of defence, reported below
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        print(f"{name}: could not draw the page: {type(err).__name__}: {err} "
+              f"(at {os.path.basename(frame.filename)}:{frame.lineno}; a fault in reports/, "
+              f"please report it with the run folder)", file=sys.stderr)
+        return 2
+    return 0
+
+
 def script_main(argv, doc, name, write):
     """The command line of a one-folder page script: `name DIR` → write(DIR), print its path.
     Exit 2 with the usage (`doc`) or the error on stderr."""
     if len(argv) != 2:
         print(doc.strip(), file=sys.stderr)
         return 2
-    try:
-        print(write(argv[1]))
-    except ReportError as err:
-        print(f"{name}: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_script(name, lambda: print(write(argv[1])))

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build needs, builds everything and runs every test suite (CTest, then the
-# Python suite with pytest), runs the regression gate against reports/baselines, fuzzes the
-# frame decoder and the scenario loader for a minute each, then runs the engine's suites again
-# in a Debug build under AddressSanitizer and UndefinedBehaviorSanitizer (where the engine's
-# invariant assertions are live).
+# Python suite with pytest), runs the regression gate against reports/baselines, replays the
+# fuzz corpora and fuzzes the frame decoder and the scenario loader for a minute each, then
+# runs the engine's suites again in a Debug build under AddressSanitizer and
+# UndefinedBehaviorSanitizer (where the engine's invariant assertions are live).
 # Exits non-zero when anything fails to build or any test fails (or when no test ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +32,15 @@ bash scripts/pytest.sh "$build"
 mapfile -t gated < <(sed -n 's/^file: //p' reports/baselines/*.yaml)
 "$build/sim/cli/pbxstate" check "${gated[@]}" --baseline reports/baselines --out "$build/gate"
 
-# Fuzzing, bounded: the frame decoder and the scenario loader, a minute each under libFuzzer
-# with ASan and UBSan (clang); a crash, leak or sanitizer report fails the run.
-PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh "${PBXSTATE_FUZZ_SECONDS:-60}"
+# Fuzzing (fuzz/README.md), under libFuzzer with ASan and UBSan (clang). First every corpus is
+# replayed, each input once: deterministic, it fails only on an input that crashes, leaks, trips
+# a sanitizer or runs over 60 s. Then the frame decoder and the scenario loader are fuzzed for
+# PBXSTATE_FUZZ_SECONDS each (default 60; 0 skips it); a finding fails the run only when its
+# input fails again when run alone, so a busy machine's slow moment is not a failure.
+PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh replay
+if [ "${PBXSTATE_FUZZ_SECONDS:-60}" -gt 0 ]; then
+  PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh explore "${PBXSTATE_FUZZ_SECONDS:-60}"
+fi
 
 # The sanitizer pass: engine units, the C API and the randomized cluster tests.
 asan="${build}-asan"

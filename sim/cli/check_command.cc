@@ -31,6 +31,7 @@ struct ScenarioVerdict {
   std::size_t checks_failed = 0;
   std::size_t regressed = 0;
   std::size_t improved = 0;
+  bool passed() const { return checks_failed == 0 && regressed == 0; }
 };
 
 int RunCheck(const CheckOptions& o) {
@@ -63,6 +64,7 @@ int RunCheck(const CheckOptions& o) {
 
   std::vector<gate::JUnitSuite> suites;
   std::vector<ScenarioVerdict> verdicts;
+  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const scenario::Scenario& s = scenarios[i].scenario;
     const gate::Baseline& b = baselines[i];
@@ -98,19 +100,15 @@ int RunCheck(const CheckOptions& o) {
     }
     suites.push_back(std::move(suite));
     verdicts.push_back(v);
-    if (!o.no_report && !RunReportScript("html_report.py", {ro.out->string()}, true)) {
-      std::cerr << "pbxstate check: " << ro.out->string() << "/report.html could not be drawn\n";
-      return kExitCheckFailed;
+    const std::string dir = ro.out->string();
+    if (!o.no_report && !DrawRunPage("check", "html_report.py", dir, dir + "/report.html", v.passed(), dir)) {
+      pages_drawn = false;
     }
   }
 
   const std::filesystem::path junit = o.junit.empty() ? std::filesystem::path(o.out) / "junit.xml" : std::filesystem::path(o.junit);
   if (std::string error; !gate::WriteJUnit(junit, suites, &error)) {
     std::cerr << "pbxstate check: " << error << "\n";
-    return kExitCheckFailed;
-  }
-  if (!o.no_report && !RunReportScript("index_report.py", {o.out}, true)) {
-    std::cerr << "pbxstate check: " << o.out << "/index.html could not be written\n";
     return kExitCheckFailed;
   }
   std::size_t failed = 0, regressed = 0, improved = 0;
@@ -120,11 +118,15 @@ int RunCheck(const CheckOptions& o) {
     improved += v.improved;
   }
   const bool pass = failed == 0 && regressed == 0;
+  if (!o.no_report && !DrawRunPage("check", "index_report.py", o.out, o.out + "/index.html", pass, o.out)) {
+    pages_drawn = false;
+  }
   std::printf("gate: %s: %zu scenarios, %zu failed checks, %zu regressed metrics, %zu improved (junit: %s)\n",
               pass ? "PASS" : "FAIL", verdicts.size(), failed, regressed, improved, junit.string().c_str());
   if (pass && improved > 0) {
     std::printf("  some metrics improved beyond their tolerance: `pbxstate baseline update` records the new level\n");
   }
+  if (!pages_drawn) return kExitInvalid;  // a page failed: 2 whatever the verdict (DrawRunPage)
   return pass ? kExitOk : kExitCheckFailed;
 }
 

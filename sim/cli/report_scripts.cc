@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 
 namespace pbxstate::cli {
-
 namespace {
+
+constexpr int kExecFailed = 127;  // the child's status when python3 could not be started
 
 // Where reports/*.py are: $PBXSTATE_REPORTS_DIR; else, for an installed pbxstate, the folder the
 // install put them in, relative to this program (PBXSTATE_REPORTS_FROM_BIN, from the install
@@ -30,7 +32,8 @@ std::string ReportsDir() {
 
 }  // namespace
 
-bool RunReportScript(const std::string& script, const std::vector<std::string>& args, bool quiet_stdout) {
+ScriptOutcome RunReportScript(const std::string& script, const std::vector<std::string>& args,
+                              bool quiet_stdout) {
   const std::string path = ReportsDir() + "/" + script;
   std::vector<std::string> argv_storage = {"python3", path};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -39,10 +42,7 @@ bool RunReportScript(const std::string& script, const std::vector<std::string>& 
   argv.push_back(nullptr);
   std::fflush(stdout);
   const pid_t pid = fork();
-  if (pid < 0) {
-    std::perror("pbxstate: fork");
-    return false;
-  }
+  if (pid < 0) return {false, "reports/" + script + " could not be started (fork failed)"};
   if (pid == 0) {
     if (quiet_stdout) {
       const int devnull = ::open("/dev/null", O_WRONLY);
@@ -50,13 +50,33 @@ bool RunReportScript(const std::string& script, const std::vector<std::string>& 
     }
     execv("/usr/bin/python3", argv.data());
     std::perror("pbxstate: /usr/bin/python3");
-    _exit(127);
+    _exit(kExecFailed);
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return false;
+    if (errno != EINTR) return {false, "reports/" + script + " could not be waited for"};
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, ""};
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExecFailed) {
+    return {false, "/usr/bin/python3 could not be started"};
+  }
+  if (WIFEXITED(status)) {
+    return {false,
+            "reports/" + script + " exited with status " + std::to_string(WEXITSTATUS(status))};
+  }
+  return {false, "reports/" + script + " was killed by signal " + std::to_string(WTERMSIG(status))};
+}
+
+bool DrawRunPage(std::string_view command, const std::string& script, const std::string& dir,
+                 const std::string& page, bool verdict_pass, const std::string& record_dir) {
+  const ScriptOutcome outcome = RunReportScript(script, {dir}, true);
+  if (outcome) return true;
+  std::cerr << "pbxstate " << command << ": " << page << " could not be drawn (" << outcome.failure
+            << "; its error is above)\n"
+            << "pbxstate " << command << ": the run is complete and its verdict is "
+            << (verdict_pass ? "PASS" : "FAIL") << " (run.json, junit.xml and the CSV files are in "
+            << record_dir << "); exit status 2 because a page failed, not a check\n";
+  return false;
 }
 
 }  // namespace pbxstate::cli

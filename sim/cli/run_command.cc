@@ -211,6 +211,7 @@ int RunRun(const RunCommandOptions& options) {
 #endif
   std::vector<std::pair<std::string, runner::RunOutcome>> done;
   bool all_pass = true;
+  bool pages_drawn = true;  // false: exit 2 whatever the verdict (report_scripts.h, DrawRunPage)
   for (const std::string& backend : backends) {
     runner::RunOptions ro;
     ro.seed = options.seed;
@@ -229,23 +230,26 @@ int RunRun(const RunCommandOptions& options) {
       std::cerr << "pbxstate run: " << error << "\n";
       return kExitCheckFailed;
     }
-    if (!options.no_report) {
-      if (!RunReportScript("html_report.py", {ro.out->string()}, true)) {
-        std::cerr << "pbxstate run: report.html could not be drawn (see above); run.json is complete\n";
-        return kExitCheckFailed;
-      }
-      if (!options.quiet) std::printf("  report: %s/report.html\n", ro.out->string().c_str());
-    }
     all_pass = all_pass && outcome.all_checks_pass();
+    if (!options.no_report) {
+      // When it fails, the other backends still run: the record of this one is complete.
+      const std::string dir = ro.out->string();
+      if (!DrawRunPage("run", "html_report.py", dir, dir + "/report.html", outcome.all_checks_pass(), dir)) {
+        pages_drawn = false;
+      } else if (!options.quiet) {
+        std::printf("  report: %s/report.html\n", dir.c_str());
+      }
+    }
     done.emplace_back(backend, std::move(outcome));
   }
   // The default output folder collects runs side by side: keep its index page current.
+  const std::string parent = base.parent_path().string();
   if (!options.no_report && options.out.empty() &&
-      !RunReportScript("index_report.py", {base.parent_path().string()}, true)) {
-    std::cerr << "pbxstate run: " << base.parent_path().string() << "/index.html could not be written\n";
-    return kExitCheckFailed;
+      !DrawRunPage("run", "index_report.py", parent, parent + "/index.html", all_pass, base.string())) {
+    pages_drawn = false;
   }
   if (done.size() > 1 && !options.quiet) PrintSideBySide(s, done);
+  if (!pages_drawn) return kExitInvalid;
   return all_pass ? kExitOk : kExitCheckFailed;
 }
 
@@ -260,7 +264,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
       "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
       "with two backends, one folder each under it).\n"
       "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
-      "invalid scenario or one the backend cannot run, 128+N when interrupted by signal N.");
+      "invalid scenario or one the backend cannot run, or when a page (report.html, index.html)\n"
+      "could not be drawn although the run completed (the message gives the verdict), 128+N when\n"
+      "interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");

@@ -1,4 +1,6 @@
-// pbxstate validate FILE...: load and check scenarios without running anything.
+// pbxstate validate FILE...: load and check scenarios without running anything: every check the
+// loader makes (which includes EngineConfig::Validate for every node) and, in a build with the
+// runners, what the chosen backend refuses before it starts (the same functions `run` calls).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -7,6 +9,12 @@
 #include "commands.h"
 #include "pbxstate/scenario/loader.h"
 #include "pbxstate/scenario/units.h"
+#ifdef PBXSTATE_WITH_NS3
+#include "pbxstate/runner/ns3_runner.h"
+#endif
+#ifdef PBXSTATE_WITH_NETNS
+#include "pbxstate/runner/netns_runner.h"
+#endif
 
 namespace pbxstate::cli {
 namespace {
@@ -14,9 +22,47 @@ namespace {
 struct ValidateOptions {
   std::vector<std::string> files;
   bool quiet = false;
+#ifdef PBXSTATE_WITH_NS3
+  std::string backend = "ns3";  // as `run`'s default
+#else
+  std::string backend = "none";  // a build without ns-3 has no runner to ask
+#endif
 };
 
+// The backends of "--backend a,b" with what each refuses; empty (and a message) when one is
+// unknown or not built.
+std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> Backends(
+    const std::string& list) {
+  std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> out;
+  for (std::size_t a = 0; a <= list.size();) {
+    const std::size_t b = std::min(list.find(',', a), list.size());
+    const std::string name = list.substr(a, b - a);
+    a = b + 1;
+#ifdef PBXSTATE_WITH_NS3
+    if (name == "ns3") {
+      out.emplace_back(name, &runner::CheckNs3Support);
+      continue;
+    }
+#endif
+#ifdef PBXSTATE_WITH_NETNS
+    if (name == "netns") {
+      out.emplace_back(name, &runner::CheckNetnsSupport);
+      continue;
+    }
+#endif
+    if (name == "none") continue;
+    std::cerr << "pbxstate validate: --backend " << list << ": " << name
+              << " is not a backend of this build (expected ns3, netns, both as ns3,netns, or "
+                 "none)\n";
+    return {};
+  }
+  if (out.empty() && list != "none") std::cerr << "pbxstate validate: --backend is empty\n";
+  return out;
+}
+
 int RunValidate(const ValidateOptions& options) {
+  const auto backends = Backends(options.backend);
+  if (backends.empty() && options.backend != "none") return kExitInvalid;
   int status = kExitOk;
   for (const std::string& file : options.files) {
     const scenario::LoadResult result = scenario::LoadScenarioFile(file);
@@ -25,8 +71,19 @@ int RunValidate(const ValidateOptions& options) {
       status = kExitInvalid;
       continue;
     }
-    if (options.quiet) continue;
     const scenario::Scenario& s = *result.scenario;
+    bool runs = true;
+    for (const auto& [name, check] : backends) {
+      if (Status st = check(s); !st.ok()) {
+        std::cerr << st.message() << " (backend " << name << ")\n";
+        runs = false;
+      }
+    }
+    if (!runs) {
+      status = kExitInvalid;
+      continue;
+    }
+    if (options.quiet) continue;
     std::cout << file << ": ok: " << s.name << ", " << s.topology.node_count() << " nodes, "
               << scenario::FormatDuration(s.duration) << " + "
               << scenario::FormatDuration(s.quiet) << " quiet, " << s.faults.size()
@@ -41,12 +98,18 @@ void AddValidateCommand(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate",
-      "Check scenario files without running them: every error is printed as\n"
-      "file:line:column: field.path: what was expected. Exit 0 when all are valid, 2 otherwise.");
+      "Check scenario files without running them: everything `run` checks before it starts\n"
+      "(the scenario, the engine settings as every node's engine checks them, and what the\n"
+      "backend cannot do). Every error is printed as file:line:column: field.path: what was\n"
+      "expected. Exit 0 when all are valid, 2 otherwise.");
   // No CLI::ExistingFile: a missing file is reported like any invalid scenario, in the same
   // format, and does not stop the other files from being checked.
   cmd->add_option("FILE", options->files, "scenario files (YAML)")->required();
   cmd->add_flag("-q,--quiet", options->quiet, "print nothing for valid files");
+  cmd->add_option("--backend", options->backend,
+                  "also check what this backend refuses, as `run --backend` would: ns3, netns, "
+                  "ns3,netns, or none (the scenario alone)")
+      ->capture_default_str();
   cmd->callback([options, &chosen] { chosen = [options] { return RunValidate(*options); }; });
 }
 

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -124,6 +125,20 @@ TEST(Baseline, RefusesAnOversizedFile) {
   std::string error;
   EXPECT_FALSE(LoadBaseline(p, &b, &error));
   EXPECT_NE(error.find("larger than"), std::string::npos) << error;
+}
+
+// Not a regular file: refused without opening or reading it (a FIFO would block the gate).
+TEST(Baseline, RefusesAFifoAndADevice) {
+  const fs::path fifo = TempFile("fifo.yaml", "").replace_filename("fifo-baseline.yaml");
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Baseline b;
+  std::string error;
+  EXPECT_FALSE(LoadBaseline(fifo, &b, &error));
+  EXPECT_EQ(error, fifo.string() + ": is a FIFO (named pipe); expected a baseline file (a regular file)");
+  fs::remove(fifo);
+  EXPECT_FALSE(LoadBaseline("/dev/zero", &b, &error));
+  EXPECT_EQ(error, "/dev/zero: is a character device; expected a baseline file (a regular file)");
 }
 
 TEST(Baseline, UpdateKeepsHandSetTolerances) {

@@ -1,4 +1,5 @@
 """Scenario loading through the module: the command line's loader, its errors, its properties."""
+import os
 import pathlib
 import subprocess
 
@@ -164,3 +165,51 @@ def test_errors_match_the_command_line_for_a_several_error_file(tmp_path):
         pbxstate.Scenario.load(bad)
     assert str(info.value) + "\n" == done.stderr
     assert len(info.value.errors) == len(done.stderr.splitlines()) >= 2
+
+
+# --- what is not a scenario file: refused with ScenarioError, never read, never a crash ---
+
+def test_what_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # opening it would block until a writer came
+    with pytest.raises(pbxstate.ScenarioError, match=r"fifo\.yaml: is a FIFO \(named pipe\); expected a scenario file"):
+        pbxstate.Scenario.load(fifo)
+    with pytest.raises(pbxstate.ScenarioError, match=r"^/dev/zero: is a character device; expected a scenario file"):
+        pbxstate.Scenario.load("/dev/zero")
+    big = tmp_path / "big.yaml"
+    big.write_text("name: big\n")
+    os.truncate(big, 16 * 2**20 + 1)
+    with pytest.raises(pbxstate.ScenarioError,
+                       match=r"big\.yaml: is 16777217 bytes; expected a scenario file of at most 16777216 bytes"):
+        pbxstate.Scenario.load(big)
+
+
+def test_text_and_file_names_that_are_not_utf8_are_refused(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"name: t\ndescription: caf\xe9\nduration: 1s\ncluster: {nodes: 2}\n")
+    with pytest.raises(pbxstate.ScenarioError) as info:
+        pbxstate.Scenario.load(latin1)
+    assert (info.value.line, info.value.column, info.value.path) == (2, 17, "description")
+    assert "got the byte 0xE9" in info.value.message
+    name = os.path.join(os.fsencode(tmp_path), b"caf\xe9.yaml")
+    with open(name, "wb") as f:
+        f.write(b"name: t\nduration: 1s\ncluster: {nodes: 2}\n")
+    with pytest.raises(pbxstate.ScenarioError, match=r"caf\\xE9\.yaml: the file name is not UTF-8"):
+        pbxstate.Scenario.load(name)
+
+
+def test_names_in_any_script_load_and_controls_are_refused():
+    text = ("name: t\nduration: 2s\ncluster: {nodes: 2}\nworkload:\n  changes:\n"
+            "    - {at: 1s, node: 1, device: 'Custom:caf\u00e9,\"x\"', state: INUSE}\n")
+    assert pbxstate.Scenario.from_yaml(text).name == "t"
+    with pytest.raises(pbxstate.ScenarioError, match=r"without control characters, got 'Custom:\\x07' \(U\+0007"):
+        pbxstate.Scenario.from_yaml(text.replace("caf\u00e9,\"x\"", "\\x07").replace("'Custom", "\"Custom")
+                                    .replace("', state", "\", state"))
+
+
+def test_engine_settings_the_engine_refuses_are_refused_at_load():
+    text = "name: t\nduration: 2s\ncluster: {nodes: 2}\nengine: {max_frame_bytes: 300}\n"
+    with pytest.raises(pbxstate.ScenarioError) as info:
+        pbxstate.Scenario.from_yaml(text)
+    assert info.value.path == "engine.max_frame_bytes"
+    assert info.value.message.startswith("expected max_frame_bytes of at least 864")

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "pbxstate/scenario/text_file.h"
 #include "pbxstate/scenario/units.h"
 
 namespace pbxstate::gate {
@@ -193,25 +194,21 @@ std::string FormatGateValue(GateUnit unit, double value) {
 }
 
 bool LoadBaseline(const std::filesystem::path& path, Baseline* out, std::string* error) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    *error = path.string() + ": cannot read: " + ec.message();
-    return false;
-  }
-  if (size > kMaxBaselineBytes) {
-    *error = path.string() + ": larger than " + std::to_string(kMaxBaselineBytes) + " bytes";
-    return false;
-  }
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    *error = path.string() + ": cannot read";
+  // Only a regular file, never more than the bound read (a FIFO would block, /dev/zero not end).
+  std::string text;
+  if (auto problem = scenario::ReadBoundedFile(path, kMaxBaselineBytes, &text)) {
+    using Kind = scenario::FileProblem::Kind;
+    *error = path.string() + ": " + problem->what;
+    if (problem->kind == Kind::kTooLarge) {
+      *error += ", larger than the " + std::to_string(kMaxBaselineBytes) + " bytes a baseline file may hold";
+    } else {
+      *error += problem->kind == Kind::kNotRegular ? "; expected a baseline file (a regular file)"
+                                                   : "; expected a baseline file";
+    }
     return false;
   }
   try {
-    *out = Parse(YAML::Load(text.str()));
+    *out = Parse(YAML::Load(text));
   } catch (const LoadFailure& f) {
     *error = Where(path, f.mark) + ": " + f.field + ": " + f.message;
     return false;

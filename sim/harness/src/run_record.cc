@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pbxstate/engine.h"
+#include "pbxstate/harness/csv.h"
 
 #ifndef PBXSTATE_GIT_COMMIT
 #define PBXSTATE_GIT_COMMIT "unknown"
@@ -188,8 +189,8 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   for (const DeliverySample& d : r.deliveries) {
     if (rows++ >= kMaxLatencyRows) break;
     const ChangeRecord& c = r.changes[d.change];
-    csv += std::to_string(d.change) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + ",\"" +
-           c.key + "\"," + std::to_string(c.at.count()) + "," + std::to_string(d.node) + "," +
+    csv += std::to_string(d.change) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + "," +
+           CsvField(c.key) + "," + std::to_string(c.at.count()) + "," + std::to_string(d.node) + "," +
            std::to_string(d.latency.count()) + "\n";
   }
   if (!WriteFile(dir / "latencies.csv", csv, error)) return false;
@@ -197,8 +198,9 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   std::string changes = "change,origin,kind,key,at_ns,stable_ns\n";
   for (std::size_t i = 0; i < r.changes.size(); ++i) {
     const ChangeRecord& c = r.changes[i];
-    changes += std::to_string(i) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + ",\"" +
-               c.key + "\"," + std::to_string(c.at.count()) + "," + (c.stable ? std::to_string(c.stable->count()) : "") + "\n";
+    changes += std::to_string(i) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + "," +
+               CsvField(c.key) + "," + std::to_string(c.at.count()) + "," +
+               (c.stable ? std::to_string(c.stable->count()) : "") + "\n";
   }
   return WriteFile(dir / "changes.csv", changes, error);
 }

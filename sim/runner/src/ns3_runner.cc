@@ -268,6 +268,13 @@ Status CheckNs3Support(const Scenario& s) {
   if (s.engine.membership != MembershipSource::kHeartbeat) {
     return Status::InvalidArgument(s.file + ": engine.membership: the ns-3 backend has no membership service; use heartbeat");
   }
+  if (s.engine.max_frame_bytes > ns3t::kMaxUdpPayload) {
+    // Ns3World::Build refuses it too, but without saying where: say it here, before anything runs.
+    return Where(s, s.EnginePos("max_frame_bytes"), "engine.max_frame_bytes",
+                 "the ns-3 backend carries frames of at most " + std::to_string(ns3t::kMaxUdpPayload) +
+                     " bytes (the UDP payload of a 1500-byte MTU), got " + std::to_string(s.engine.max_frame_bytes) +
+                     "; use a smaller value, or --backend netns");
+  }
   for (const scenario::Fault& f : s.faults) {
     if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
       if (d->bandwidth_bps) {

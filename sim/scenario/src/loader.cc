@@ -1,16 +1,17 @@
-// Loading a scenario: the YAML text into a tree, the tree through the Loader (loader_impl.h
-// says which file reads which section), and the top level of the file.
+// Loading a scenario: the file (bounded, text_file.h), its text (UTF-8, one YAML document:
+// yaml_text.h), the tree through the Loader (loader_impl.h says which file reads which
+// section), and the top level of the file.
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "loader_impl.h"
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/scenario/text_file.h"
 #include "pbxstate/scenario/units.h"
+#include "utf8.h"
+#include "yaml_text.h"
 
 namespace pbxstate::scenario {
 namespace detail {
@@ -85,119 +86,23 @@ void Loader::ReadName(MapReader& m) {
 
 }  // namespace detail
 
-namespace {
-
-// Documents in a text, counted with yaml-cpp's event parser rather than YAML::LoadAll: on some
-// inputs (", a": a flow separator at block level) LoadAll loops forever, allocating an empty
-// document per turn without consuming input. Counting stops at two documents and notices a
-// second document that starts where the first did.
-struct DocumentCount {
-  int count = 0;
-  bool stuck = false;       // the parser made no progress between documents
-  YAML::Mark second_mark;   // the second document's first node (or its start)
-};
-
-class DocumentCounter : public YAML::EventHandler {
- public:
-  int documents = 0;
-  YAML::Mark first_start, second_start, second_node;
-  bool second_has_node = false;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    ++documents;
-    if (documents == 1) first_start = mark;
-    if (documents == 2) second_start = mark;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    Node(mark);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Node(mark);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Node(mark);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Node(const YAML::Mark& mark) {
-    if (documents == 2 && !second_has_node) {
-      second_node = mark;
-      second_has_node = true;
-    }
-  }
-};
-
-// Throws YAML::Exception on a syntax error in the first two documents.
-DocumentCount CountDocuments(const std::string& text) {
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentCounter counter;
-  while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
-  }
-  DocumentCount c;
-  c.count = counter.documents;
-  if (c.count >= 2) {
-    c.stuck = counter.second_start.pos == counter.first_start.pos;
-    c.second_mark = counter.second_has_node && !c.stuck ? counter.second_node
-                                                          : counter.second_start;
-  }
-  return c;
-}
-
-// The character at `mark` in `text`, for messages; "end of file" past the end.
-std::string CharAt(const std::string& text, const YAML::Mark& mark) {
-  if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size()) return "end of file";
-  return std::string(1, text[static_cast<std::size_t>(mark.pos)]);
-}
-
-}  // namespace
-
 LoadResult LoadScenarioString(std::string_view yaml, std::string file) {
-  detail::Diagnostics diag(file);
   LoadResult result;
-  const std::string text(yaml);
-  DocumentCount docs;
-  try {
-    docs = CountDocuments(text);
-  } catch (const YAML::Exception& e) {
-    diag.Error(e.mark, "", "YAML syntax: " + e.msg);
-    result.errors = diag.Take();
+  if (auto bad = detail::FindInvalidUtf8(file)) {
+    // The name goes into run.json and the pages, which are UTF-8.
+    result.errors.push_back({detail::PrintableText(file), 0, 0, "",
+                             "the file name is not UTF-8 (byte " + std::to_string(*bad + 1) +
+                                 "); expected a UTF-8 file name"});
     return result;
   }
-  if (docs.stuck) {
-    diag.Error(docs.second_mark, "",
-               "YAML syntax: unexpected '" + CharAt(text, docs.second_mark) +
-                   "'; expected a key, a value or a comment");
-  } else if (docs.count == 0) {
-    diag.Error(YAML::Mark(), "",
-               "empty scenario; expected a mapping with at least name, duration and cluster");
-  } else if (docs.count > 1) {
-    diag.Error(docs.second_mark, "", "expected one YAML document, found a second one here");
-  } else {
-    YAML::Node root;
-    try {
-      root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-      diag.Error(e.mark, "", "YAML syntax: " + e.msg);
-      result.errors = diag.Take();
-      return result;
-    }
-    if (root.IsNull()) {
-      diag.Error(YAML::Mark(), "",
-                 "empty scenario; expected a mapping with at least name, duration and cluster");
-    } else {
+  detail::Diagnostics diag(file);
+  const std::string text(yaml);
+  if (detail::CheckUtf8(text, diag)) {
+    if (std::optional<YAML::Node> root = detail::ParseOneDocument(text, diag)) {
       Scenario s;
       s.file = file;
       detail::Loader loader(diag, yaml, s);
-      loader.Root(detail::Field{root, "", root.Mark()});
+      loader.Root(detail::Field{*root, "", root->Mark()});
       if (diag.count() == 0) result.scenario = std::move(s);
     }
   }
@@ -206,21 +111,28 @@ LoadResult LoadScenarioString(std::string_view yaml, std::string file) {
 }
 
 LoadResult LoadScenarioFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  // A directory opens as a stream on Linux and reads as empty; say what it is instead.
-  const bool directory = std::filesystem::is_directory(path, ec);
-  std::ifstream in;
-  if (!directory) in.open(path, std::ios::binary);
-  if (directory || !in) {
-    LoadResult r;
-    r.errors.push_back({path.string(), 0, 0, "",
-                        directory ? "is a directory; expected a scenario file"
-                                  : "cannot read the file; expected a readable scenario file"});
-    return r;
+  std::string text;
+  const std::optional<FileProblem> problem = ReadBoundedFile(path, kMaxScenarioBytes, &text);
+  if (!problem) return LoadScenarioString(text, path.string());
+  std::string message;
+  switch (problem->kind) {
+    case FileProblem::Kind::kUnreadable:
+      message = "cannot read the file; expected a readable scenario file";
+      break;
+    case FileProblem::Kind::kDirectory:
+      message = "is a directory; expected a scenario file";
+      break;
+    case FileProblem::Kind::kNotRegular:
+      message = problem->what + "; expected a scenario file (a regular file)";
+      break;
+    case FileProblem::Kind::kTooLarge:
+      message = problem->what + "; expected a scenario file of at most " +
+                std::to_string(kMaxScenarioBytes) + " bytes (16 MiB)";
+      break;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return LoadScenarioString(text.str(), path.string());
+  LoadResult r;
+  r.errors.push_back({detail::PrintableText(path.string()), 0, 0, "", message});
+  return r;
 }
 
 }  // namespace pbxstate::scenario

@@ -110,16 +110,19 @@ bool Loader::ReadRegistrationSet(MapReader& m, TimedChange& c) {
   rs.expires = s_.workload.registration_expiry;
   if (auto x = ReadKey(*m.Get("aor"), "an AOR")) rs.aor = *x; else ok = false;
   if (auto v = m.Require("contact", "the contact URI, e.g. sip:alice@198.18.0.7:5060")) {
+    constexpr std::string_view kSipUri = "a SIP URI (sip:... or sips:...)";
     auto x = ReadString(*v, d_, "a contact URI");
-    if (x && (x->rfind("sip:", 0) == 0 || x->rfind("sips:", 0) == 0) && IsKeyText(*x)) {
+    if (x && x->rfind("sip:", 0) != 0 && x->rfind("sips:", 0) != 0) {
+      d_.Error(v->mark, v->path,
+               "expected " + std::string(kSipUri) + " without spaces, got " + Describe(v->node));
+      x.reset();
+    } else if (x && !CheckKeyText(*v, *x, kSipUri)) {
+      x.reset();
+    }
+    if (x) {
       rs.contact = *x;
       contact_uses_.push_back({*v, x->size(), "a contact"});
     } else {
-      if (x) {
-        d_.Error(v->mark, v->path,
-                 "expected a SIP URI (sip:... or sips:...) without spaces, got " +
-                     Describe(v->node));
-      }
       ok = false;
     }
   } else {

@@ -13,6 +13,7 @@ void Loader::ReadCluster(const Field& f) {
   if (!m.ok()) return;
   m.AllowOnly({"nodes", "sites", "auth"});
   if (auto a = m.Get("auth")) {
+    auth_field_ = *a;
     if (auto v = ReadBool(*a, d_)) s_.auth = *v;
   }
   auto nodes = m.Get("nodes");

@@ -5,6 +5,7 @@
 
 #include "loader_impl.h"
 #include "pbxstate/scenario/units.h"
+#include "utf8.h"
 
 namespace pbxstate::scenario::detail {
 namespace {
@@ -48,12 +49,16 @@ bool IsNameChar(char c, bool allow_dot) {
          (allow_dot && c == '.');
 }
 
-bool IsKeyText(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c <= ' ' || c == '\x7f') return false;
+KeyTextFault FindKeyTextFault(std::string_view s) {
+  if (s.empty()) return {KeyTextFault::Kind::kEmpty};
+  // The file is valid UTF-8 (LoadScenarioString refuses anything else), so s decodes.
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t at = i;
+    const char32_t c = DecodeUtf8(s, i);
+    if (IsControlCharacter(c)) return {KeyTextFault::Kind::kControl, c, at};
+    if (IsSpaceCharacter(c)) return {KeyTextFault::Kind::kSpace, c, at};
   }
-  return true;
+  return {};
 }
 
 std::optional<DeviceState> ParseDeviceStateName(const YAML::Node& n) {
@@ -165,13 +170,35 @@ std::optional<Duration> Loader::ReadTime(const Field& f) {
 std::optional<std::string> Loader::ReadKey(const Field& f, std::string_view what) {
   auto v = ReadString(f, d_, what);
   if (!v) return std::nullopt;
-  if (!IsKeyText(*v)) {
-    d_.Error(f.mark, f.path,
-             "expected " + std::string(what) + " without spaces, got " + Describe(f.node));
-    return std::nullopt;
-  }
+  if (!CheckKeyText(f, *v, what)) return std::nullopt;
   key_uses_.push_back({f, v->size(), std::string(what)});
   return v;
+}
+
+bool Loader::CheckKeyText(const Field& f, std::string_view text, std::string_view what) {
+  const KeyTextFault fault = FindKeyTextFault(text);
+  const std::string expected = "expected " + std::string(what);
+  const std::string where = " at byte " + std::to_string(fault.byte + 1);
+  switch (fault.kind) {
+    case KeyTextFault::Kind::kNone:
+      return true;
+    case KeyTextFault::Kind::kEmpty:
+      d_.Error(f.mark, f.path, expected + ", got an empty text");
+      return false;
+    case KeyTextFault::Kind::kSpace:
+      d_.Error(f.mark, f.path,
+               expected + " without spaces, got " + Describe(f.node) +
+                   (fault.character == ' '
+                        ? ""
+                        : " (" + CodePointName(fault.character) + where + " is a space)"));
+      return false;
+    case KeyTextFault::Kind::kControl:
+      d_.Error(f.mark, f.path,
+               expected + " without control characters, got " + Describe(f.node) + " (" +
+                   CodePointName(fault.character) + where + ")");
+      return false;
+  }
+  return false;
 }
 
 }  // namespace pbxstate::scenario::detail

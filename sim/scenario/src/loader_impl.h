@@ -1,6 +1,8 @@
 // Private to the scenario loader: the Loader, which reads one parsed YAML tree into a Scenario,
-// and what its files share. Each file holds one section of a scenario file:
-//   loader.cc           LoadScenarioString/File, counting YAML documents, the top level (Root)
+// and what its files share. Before it: text_file.cc reads the file (bounded), yaml_text.cc
+// checks the text (UTF-8, utf8.cc) and parses its one document. Then each file holds one
+// section of a scenario file:
+//   loader.cc           LoadScenarioString/File, the top level (Root)
 //   loader_fields.cc    values several sections use: nodes, node sets, times, keys, states
 //   loader_cluster.cc   cluster: and network: (sites, LANs, WAN links)
 //   loader_engine.cc    engine: and the checks of the engine settings against the rest
@@ -51,8 +53,15 @@ SourcePos PosOf(const Field& f);
 bool IsPlainUint(const YAML::Node& n, std::uint64_t* out);
 // Letters, digits, '_', '-' and, when allow_dot, '.'.
 bool IsNameChar(char c, bool allow_dot);
-// A key name as the engine will carry it: printable, no spaces, not empty.
-bool IsKeyText(std::string_view s);
+// What keeps `s` from being a key name (device, mailbox, AOR) or a contact: names are UTF-8 in
+// any script, not empty, without spaces or control characters (utf8.h says which).
+struct KeyTextFault {
+  enum class Kind { kNone, kEmpty, kSpace, kControl };
+  Kind kind = Kind::kNone;
+  char32_t character = 0;  // kSpace, kControl: the first one
+  std::size_t byte = 0;    // its offset in `s`
+};
+KeyTextFault FindKeyTextFault(std::string_view s);
 // Asterisk's name of a device state, any case; nullopt for anything else (a non-scalar too).
 std::optional<DeviceState> ParseDeviceStateName(const YAML::Node& n);
 
@@ -95,6 +104,13 @@ class Loader {
   void CheckEngine();
   // Keys, contacts and expiries against the engine's bounds on them.
   void CheckKeyLengths();
+  // EngineConfig::Validate, for every node's config as the runners build it (node id, an
+  // incarnation, the cluster key with cluster.auth); an error points at the setting it names.
+  void CheckEngineValidates();
+  // The error for a frame too small for one record: the smallest max_frame_bytes that fits.
+  void ReportFrameTooSmall(const EngineConfig& probe);
+  // Where engine.<key> was written; the engine section (or the file's start) when it was not.
+  Field EngineField(std::string_view key) const;
 
   // loader_workload.cc
   void ReadWorkload(const Field& f);
@@ -174,6 +190,9 @@ class Loader {
   std::optional<Duration> ReadTime(const Field& f);
   // A device, mailbox or AOR name; remembered for the check against engine.max_key_bytes.
   std::optional<std::string> ReadKey(const Field& f, std::string_view what);
+  // Records "expected <what> without spaces (or control characters), got ..." and returns false
+  // when `text` (the value of `f`) is not key text.
+  bool CheckKeyText(const Field& f, std::string_view text, std::string_view what);
 
   Diagnostics& d_;
   std::string_view source_;
@@ -185,7 +204,8 @@ class Loader {
 
   // Where things were written, for the cross-section checks that run after everything parsed.
   std::optional<Field> transport_field_;
-  std::map<std::string, Field> engine_fields_;
+  std::map<std::string, Field, std::less<>> engine_fields_;
+  std::optional<Field> engine_field_, auth_field_;
   std::map<std::string, Field> workload_fields_;
   std::vector<Field> fault_fields_, fault_at_fields_;  // the action's value, its time
   Field fault_action_field_;  // of the fault ReadFault is reading

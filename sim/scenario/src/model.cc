@@ -78,6 +78,11 @@ std::string ScenarioClusterKey(std::uint64_t seed) {
   return key;
 }
 
+SourcePos Scenario::EnginePos(std::string_view key) const {
+  const auto it = engine_pos.find(key);
+  return it != engine_pos.end() ? it->second : SourcePos{};
+}
+
 std::string ScenarioError::ToString() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);

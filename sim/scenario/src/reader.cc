@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pbxstate/scenario/units.h"
+#include "utf8.h"
 
 namespace pbxstate::scenario::detail {
 namespace {
@@ -75,9 +76,10 @@ std::string Describe(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a mapping";
   if (node.IsSequence()) return "a list";
-  std::string s = node.Scalar();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return "'" + s + "'";
+  // Control characters escaped, long texts cut at a character boundary: messages stay one
+  // readable line of UTF-8.
+  const std::string& s = node.Scalar();
+  return "'" + (s.size() > 40 ? PrintableText(s, 37) : PrintableText(s)) + "'";
 }
 
 MapReader::MapReader(const Field& field, Diagnostics& diag, std::string_view what)

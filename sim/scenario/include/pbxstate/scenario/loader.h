@@ -35,6 +35,11 @@ struct LoadResult {
 
 // Loads and checks the scenario in `yaml`; `file` names it in errors and in Scenario::file.
 //
+// The text must be UTF-8 (the first byte that is not is the one error reported, with the field
+// whose text holds it) and `file` too (it goes into run.json); then exactly one YAML document.
+// Names (devices, mailboxes, AORs, contacts) may use any script; spaces and control characters
+// are refused.
+//
 // Errors are collected, not stopped at: every structural error (syntax aside, which stops the
 // YAML reader at once), sorted by position. The checks that relate sections to each other (the
 // fault timeline, workload against cluster and faults, checks against faults, engine bounds
@@ -42,7 +47,9 @@ struct LoadResult {
 // echo into several. At most kMaxErrors are reported; a last error says so when more exist.
 LoadResult LoadScenarioString(std::string_view yaml, std::string file = "<string>");
 
-// Reads `path` and loads it as above, naming it `path` in errors.
+// Reads `path` and loads it as above, naming it `path` in errors. Only a regular file of at
+// most kMaxScenarioBytes (text_file.h) is read; anything else (a FIFO, a device, a directory,
+// a larger file) is refused without reading it, in one error without a position.
 LoadResult LoadScenarioFile(const std::filesystem::path& path);
 
 inline constexpr std::size_t kMaxErrors = 50;

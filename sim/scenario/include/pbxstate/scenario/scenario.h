@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -307,6 +309,11 @@ struct Scenario {
   // Settings every node starts with. node_id, incarnation, label and membership are left at
   // their defaults: the world sets them per node.
   EngineConfig engine;
+  // Where each engine setting was written, by its key in the file ("max_frame_bytes"), so that
+  // a backend refusing a value the engine accepts can point at it; EnginePos gives {0, 0} for
+  // a setting left at its default.
+  std::map<std::string, SourcePos, std::less<>> engine_pos;
+  SourcePos EnginePos(std::string_view key) const;
   Workload workload;
   std::optional<Calls> calls;
   std::vector<Fault> faults;  // in time order (stable for equal times)
