@@ -12,8 +12,8 @@ import html
 import os
 import sys
 
-from runrecord import NS_PER_MS, NS_PER_S, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, \
-    plt, read_csv, run_script
+from runrecord import NS_PER_MS, NS_PER_S, convergence_text, figure_png, fmt_ns, fmt_value, load_run, page, \
+    plot_figure, plt, read_csv, run_script
 
 # Metrics where a smaller value is better; the page colours their differences. For the others
 # (counts of changes, engine counters) a difference is shown without judgement.
@@ -79,7 +79,7 @@ def convergence_table(ra, rb):
         b = cb[i] if i < len(cb) else None
         ref = a or b
         took = [(c["took_ns"] if c["converged"] else None) if c else None for c in (a, b)]
-        shown = [fmt_ns(t) if t is not None else ("never" if c else "-") for t, c in zip(took, (a, b))]
+        shown = [convergence_text(c) if c else "-" for c in (a, b)]
         diff = diff_cells("convergence.x", took[0], took[1])
         rows += (f"<tr><td>{html.escape(ref['fault'])} at {fmt_ns(ref['fault_at_ns'])}</td><td>{shown[0]}</td>"
                  f"<td>{shown[1]}</td>{diff}</tr>")
@@ -122,7 +122,8 @@ def plot_convergence(runs):
         ax.bar(xs, ys, width, color=color, label=name)
         for x, c in zip(xs, conv):
             if not c["converged"]:
-                ax.text(x, 0, "never", rotation=90, ha="center", va="bottom", color="tab:red")
+                ax.text(x, 0, "interrupted" if c.get("interrupted") else "never", rotation=90, ha="center",
+                        va="bottom", color="tab:purple" if c.get("interrupted") else "tab:red")
     ax.set_xticks(range(len(faults)))
     ax.set_xticklabels(faults, rotation=15, ha="right", fontsize="small")
     ax.set_ylabel("time to agreement (ms)")

@@ -11,8 +11,8 @@ import html
 import os
 import sys
 
-from runrecord import (NS_PER_MS, NS_PER_S, fault_windows, figure_png, fmt_ns, fmt_value, load_run, page, plot_figure,
-                       plt, quantile, read_csv, script_main, shade)
+from runrecord import (NS_PER_MS, NS_PER_S, convergence_text, fault_windows, figure_png, fmt_ns, fmt_value, load_run,
+                       page, plot_figure, plt, quantile, read_csv, script_main, shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -69,11 +69,16 @@ def plot_convergence(run, windows):
         start = c["fault_at_ns"] / NS_PER_S
         agreed = [(b["node"], start + b["took_ns"] / NS_PER_S) for b in c.get("by_node", []) if b["took_ns"] is not None]
         never = [b["node"] for b in c.get("by_node", []) if b["took_ns"] is None]
+        cut_short = c.get("interrupted")
+        stop = c.get("until_ns", end * NS_PER_S) / NS_PER_S if cut_short else end
         if agreed:
             ax.scatter([t for _, t in agreed], [n for n, _ in agreed], s=18, marker=markers[i % len(markers)],
                        label=f"agreed after {c['fault']} at {fmt_ns(c['fault_at_ns'])}")
             ax.hlines([n for n, _ in agreed], start, [t for _, t in agreed], lw=0.6, alpha=0.5)
-        if never:
+        if never and cut_short:
+            ax.scatter([stop] * len(never), never, s=30, marker="|", color="tab:purple",
+                       label=f"interrupted after {c['fault']} by {c.get('interrupted_by')}")
+        elif never:
             ax.scatter([end] * len(never), never, s=30, marker="x", color="black",
                        label=f"never agreed after {c['fault']}")
     down = [n["node"] for n in nodes if not n["up_at_end"]]
@@ -161,7 +166,7 @@ def render(run, images):
         for c in run["checks"])
     conv = "".join(
         f"<tr><td>{e(c['fault'])}</td><td>{fmt_ns(c['fault_at_ns'])}</td>"
-        f"<td>{fmt_ns(c['took_ns']) if c['converged'] else 'never'}</td></tr>"
+        f"<td>{e(convergence_text(c))}</td></tr>"
         for c in run.get("convergence", []))
     metrics = "".join(f"<tr><td>{e(k)}</td><td>{e(fmt_value(k, v))}</td></tr>"
                       for k, v in run["metrics"].items() if not k.startswith("engine."))

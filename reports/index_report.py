@@ -9,7 +9,7 @@ import html
 import os
 import sys
 
-from runrecord import ReportError, find_runs, fmt_ns, load_run, page, script_main
+from runrecord import ReportError, convergence_worst, find_runs, fmt_ns, load_run, page, script_main
 
 MAX_RUNS = 1000
 
@@ -25,8 +25,8 @@ def row(root, run_dir):
     sc = run["scenario"]
     checks = run["checks"]
     passed = sum(1 for c in checks if c["pass"])
-    conv = [c["took_ns"] if c["converged"] else None for c in run.get("convergence", [])]
-    worst = "never" if None in conv else (fmt_ns(max(conv)) if conv else "-")
+    slowest = convergence_worst(run)  # interrupted samples are neither fast nor slow
+    worst = "never" if slowest is None else (slowest if slowest == "-" else fmt_ns(slowest))
     link = (f"<a href='{e(rel)}/report.html'>{e(rel)}</a>" if os.path.exists(os.path.join(run_dir, "report.html"))
             else e(rel))
     junit = f" <a href='{e(rel)}/junit.xml'>junit</a>" if os.path.exists(os.path.join(run_dir, "junit.xml")) else ""

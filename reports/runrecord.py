@@ -167,11 +167,32 @@ def quantile(sorted_values, q):
 def fmt_value(metric, value):
     if value is None:
         return "never"
+    if metric == "convergence.interrupted":
+        return f"{int(value)}"
     if any(metric.startswith(p) for p in ("delivery_latency", "stable_latency", "convergence")):
         return fmt_ns(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.3g}"
     return f"{int(value)}"
+
+
+def convergence_text(c):
+    """One convergence sample as a person reads it: its time, "interrupted by ..." or "never"."""
+    if c["converged"]:
+        return fmt_ns(c["took_ns"])
+    if c.get("interrupted"):
+        return f"interrupted by {c.get('interrupted_by')} at {fmt_ns(c.get('until_ns'))}"
+    return "never"
+
+
+def convergence_worst(run):
+    """The slowest sample that was not interrupted: None when one never converged, "-" without any."""
+    conv = [c for c in run.get("convergence", []) if not c.get("interrupted")]
+    if not conv:
+        return "-"
+    if any(not c["converged"] for c in conv):
+        return None
+    return max(c["took_ns"] for c in conv)
 
 
 def fmt_ns(ns):

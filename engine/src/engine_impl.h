@@ -128,6 +128,7 @@ struct PullSession {
   std::uint64_t since;
   std::uint32_t next_page = 0;
   MonoTime last_progress{};
+  MonoTime last_request{};  // the SYNC_REQUEST is sent again every sync_retransmit until a page comes
   std::uint64_t target = 0;
   bool full = false;
   std::vector<NodeId> other_donors;  // where to go when this donor fails
@@ -257,6 +258,8 @@ class EngineImpl {
   // hold the latest write of some mailbox.
   void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor);
   void StartPulls();
+  // Sends (again) the SYNC_REQUEST that opens pull session `s`.
+  void SendSyncRequest(PullSession& s);
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
   void PumpServe(ServeSession& s);

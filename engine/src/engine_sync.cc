@@ -1,4 +1,4 @@
-// Digests, anti-entropy and catch-up sessions (DESIGN.md obligations 2 and 3).
+// Digests, anti-entropy and catch-up sessions (obligations 2 and 3 of docs/ARCHITECTURE.md).
 #include <algorithm>
 #include <cassert>
 
@@ -178,17 +178,21 @@ void EngineImpl::StartPulls() {
     s.last_progress = now;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
     it = wants_.erase(it);
-
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRequest, config_.node_id, config_.incarnation);
-    codec::Writer wr(&frame_buf_);
-    codec::EncodeSyncRequest(wr, {s.id, s.origin, s.incarnation, s.since});
-    codec::EndFrame(&frame_buf_);
-    const NodeId donor = s.donor;
-    pulls_.emplace(s.id, std::move(s));
     ++stats_.sync_sessions_started;
-    Send(donor, frame_buf_);
+    SendSyncRequest(pulls_.emplace(s.id, std::move(s)).first->second);
   }
   ArmSyncTick();
+}
+
+void EngineImpl::SendSyncRequest(PullSession& s) {
+  // A lost request would otherwise cost a whole sync_timeout; the donor ignores a duplicate of
+  // a session it runs (HandleSyncRequest).
+  s.last_request = env_->Now();
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRequest, config_.node_id, config_.incarnation);
+  codec::Writer wr(&frame_buf_);
+  codec::EncodeSyncRequest(wr, {s.id, s.origin, s.incarnation, s.since});
+  codec::EndFrame(&frame_buf_);
+  Send(s.donor, frame_buf_);
 }
 
 void EngineImpl::ArmSyncTick() {
@@ -200,7 +204,10 @@ void EngineImpl::ArmSyncTick() {
     if (!s.unacked.empty()) consider(s.last_send + s.rto);
     consider(s.last_progress + config_.sync_timeout);
   }
-  for (const auto& [id, p] : pulls_) consider(p.last_progress + config_.sync_timeout);
+  for (const auto& [id, p] : pulls_) {
+    consider(p.last_progress + config_.sync_timeout);
+    if (p.next_page == 0) consider(p.last_request + config_.sync_retransmit);
+  }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
   }
@@ -509,7 +516,11 @@ void EngineImpl::SyncTick(MonoTime now) {
   }
   for (auto it = pulls_.begin(); it != pulls_.end();) {
     auto next = std::next(it);
-    if (now - it->second.last_progress >= config_.sync_timeout) AbandonPull(it, true);
+    if (now - it->second.last_progress >= config_.sync_timeout) {
+      AbandonPull(it, true);
+    } else if (it->second.next_page == 0 && now - it->second.last_request >= config_.sync_retransmit) {
+      SendSyncRequest(it->second);  // no page yet: the request or its answer may have been lost
+    }
     it = next;
   }
   for (auto& [origin, w] : wants_) {

@@ -292,10 +292,12 @@ void BindRun(py::module_& m, ScenarioClass& scenario_class) {
           d["after"] = c.after;
           d["at"] = ToSeconds(c.fault_at);
           d["took"] = c.converged ? py::object(py::float_(ToSeconds(c.took))) : py::object(py::none());
+          d["interrupted"] = c.interrupted;
           out.append(d);
         }
         return out;
-      }, "One dict per fault end: fault (text), after (kind), at (s), took (s, None if never).")
+      }, "One dict per fault end: fault (text), after (kind), at (s), took (s, None if not converged), "
+         "interrupted (True when the next fault came before agreement).")
       .def_property_readonly("checks", [](const RunData& r) {
         std::vector<CheckResult> out;
         for (const harness::CheckVerdict& v : r.verdicts) {

@@ -292,6 +292,36 @@ TEST(Engine, CatchUpSurvivesLossOfPages) {
   EXPECT_GT(net.engines[1]->stats().sync_pages_resent, 0u);
 }
 
+TEST(Engine, CatchUpSurvivesALostRequestWithoutWaitingForTheTimeout) {
+  // Found by the adversarial corpus (scenarios/adversarial/heavy-loss.yaml): under heavy loss a
+  // puller whose SYNC_REQUEST was lost waited a whole sync_timeout before asking again, every
+  // time, and stayed behind for many seconds. It now sends the request again every
+  // sync_retransmit until a page comes.
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;  // only the catch-up session may repair
+    c.sync_retransmit = 100ms;
+    c.sync_timeout = 3s;
+  });
+  net.SetView({1});
+  net.engines[2]->OnMembership({99, {2}});
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  net.queue.clear();
+  int requests = 0;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    return from == 2 && b[3] == 5 && ++requests <= 3;  // the first three requests are lost
+  };
+  net.SetView({1, 2});
+  net.Run(1s);
+  EXPECT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  EXPECT_EQ(requests, 4);
+  EXPECT_EQ(net.engines[2]->stats().sync_sessions_abandoned, 0u);
+  EXPECT_EQ(net.engines[2]->stats().sync_sessions_completed, 1u);
+  // Once a page came, nothing more is asked.
+  net.Run(2s);
+  EXPECT_EQ(requests, 4);
+}
+
 TEST(Engine, JoinerFinishesFromAnotherDonorWhenItsDonorDies) {
   MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) {
     c.anti_entropy_interval = 0ms;  // the repair must not rely on periodic anti-entropy

@@ -105,8 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadBaseline{"seed", "seed: 42", "seed: -1", "7:7: seed: expected a whole number"},
         BadBaseline{"unknown_metric", "  lost:", "  lose:", "15:3: metrics.lose: not a gated metric"},
         BadBaseline{"duration_without_unit", "{value: 200.552us", "{value: 200552",
-                    "12:31: metrics.stable_latency.p50.value: expected a duration with a unit (\"12.5ms\") or never, "
-                    "found \"200552\""},
+                    "12:31: metrics.stable_latency.p50.value: expected a duration with a unit (\"12.5ms\"), never "
+                    "or interrupted, found \"200552\""},
         BadBaseline{"count_not_whole", "lost: {value: 0,", "lost: {value: 0.5,",
                     "15:17: metrics.lost.value: expected a whole number, found \"0.5\""},
         BadBaseline{"tolerance", "messages_per_change: {value: 1.578022, tolerance: 1%",
@@ -193,6 +193,33 @@ TEST(Compare, NeverConvergingIsARegressionFromAnyFiniteBaseline) {
   const auto rows = CompareWithBaseline(b, {{"convergence.1.after_heal", GateUnit::kDuration, kNever, ""}});
   EXPECT_EQ(Row(rows, "convergence.1.after_heal").outcome, Outcome::kRegressed);
   EXPECT_EQ(FormatChange(Row(rows, "convergence.1.after_heal")), "+inf");
+}
+
+TEST(Compare, AnInterruptedConvergenceIsWorseThanAnyTimeAndBetterThanNever) {
+  EXPECT_EQ(FormatGateValue(GateUnit::kDuration, kInterrupted), "interrupted");
+  Baseline b = Sample();
+  b.entries.push_back(BaselineEntry{GateMetric{"convergence.3.after_heal", GateUnit::kDuration, kInterrupted, ""},
+                                    {0.01, 1e6}, 0});
+  b.entries.push_back(BaselineEntry{GateMetric{"convergence.4.after_heal", GateUnit::kDuration, kInterrupted, ""},
+                                    {0.01, 1e6}, 0});
+  const auto rows = CompareWithBaseline(b, {{"convergence.1.after_heal", GateUnit::kDuration, kInterrupted, ""},
+                                            {"convergence.2.after_crash", GateUnit::kDuration, kInterrupted, ""},
+                                            {"convergence.3.after_heal", GateUnit::kDuration, kInterrupted, ""},
+                                            {"convergence.4.after_heal", GateUnit::kDuration, 2e9, ""}});
+  EXPECT_EQ(Row(rows, "convergence.1.after_heal").outcome, Outcome::kRegressed);  // was 639 ms
+  EXPECT_EQ(FormatChange(Row(rows, "convergence.1.after_heal")), "interrupted");
+  EXPECT_EQ(Row(rows, "convergence.2.after_crash").outcome, Outcome::kImproved);  // was never
+  EXPECT_EQ(Row(rows, "convergence.3.after_heal").outcome, Outcome::kWithin);
+  EXPECT_EQ(Row(rows, "convergence.4.after_heal").outcome, Outcome::kImproved);
+  EXPECT_DOUBLE_EQ(Row(rows, "convergence.3.after_heal").allowed, 0);
+  // Written and read back as the word.
+  const fs::path p = TempFile("interrupted.yaml", FormatBaseline(b));
+  Baseline loaded;
+  std::string error;
+  ASSERT_TRUE(LoadBaseline(p, &loaded, &error)) << error;
+  ASSERT_EQ(loaded.entries.size(), b.entries.size());
+  EXPECT_TRUE(IsInterrupted(loaded.entries[b.entries.size() - 1].metric.value));
+  EXPECT_FALSE(IsInterrupted(loaded.entries[0].metric.value));
 }
 
 TEST(Compare, TableShowsOnlyNotableRowsWhenAsked) {

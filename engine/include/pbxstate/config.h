@@ -1,5 +1,5 @@
 // Everything an Engine can be tuned with. Every duration carries its unit in its type; every
-// bound is here, with what happens when it is reached.
+// bound is here, with what happens when it is reached. The obligations are docs/ARCHITECTURE.md's.
 #pragma once
 
 #include <cstddef>

@@ -37,6 +37,7 @@ std::string TrimZeros(std::string s) {
 
 // Whole nanoseconds in the largest unit among s, ms and us that keeps a digit before the point.
 std::string FormatDurationValue(double ns_value) {
+  if (IsInterrupted(ns_value)) return "interrupted";
   if (std::isinf(ns_value)) return "never";
   const long long ns = std::llround(ns_value);
   assert(ns >= 0);
@@ -69,8 +70,12 @@ double ParseValue(const YAML::Node& n, GateUnit unit, const std::string& field) 
   const std::string text = Scalar(n, field);
   if (unit == GateUnit::kDuration) {
     if (text == "never") return kNever;
+    if (text == "interrupted") return kInterrupted;
     auto d = scenario::ParseDuration(text);
-    if (!d) throw LoadFailure{n.Mark(), field, "expected a duration with a unit (\"12.5ms\") or never, found \"" + text + "\""};
+    if (!d) {
+      throw LoadFailure{n.Mark(), field,
+                        "expected a duration with a unit (\"12.5ms\"), never or interrupted, found \"" + text + "\""};
+    }
     return static_cast<double>(d->count());
   }
   auto v = scenario::ParseDecimal(text);

@@ -26,7 +26,7 @@ std::vector<MetricComparison> CompareWithBaseline(const Baseline& baseline, cons
     row.has_baseline = true;
     row.baseline = e.metric.value;
     const double base = e.metric.value;
-    row.allowed = std::isinf(base) ? 0 : std::max(base * e.tolerance.relative, e.tolerance.floor);
+    row.allowed = std::isinf(base) || IsInterrupted(base) ? 0 : std::max(base * e.tolerance.relative, e.tolerance.floor);
     auto it = std::find_if(run.begin(), run.end(), [&](const GateMetric& m) { return m.name == e.metric.name; });
     if (it == run.end()) {
       row.outcome = Outcome::kMissing;
@@ -37,7 +37,14 @@ std::vector<MetricComparison> CompareWithBaseline(const Baseline& baseline, cons
     row.observed = it->value;
     row.note = it->note;
     const double seen = it->value;
-    if (std::isinf(base)) {
+    if (IsInterrupted(base) || IsInterrupted(seen)) {
+      // Interrupted is worse than any time (agreement no longer comes before the next fault)
+      // and better than never; two interrupted samples are alike.
+      const auto rank = [](double v) { return IsInterrupted(v) ? 1 : std::isinf(v) ? 2 : 0; };
+      row.outcome = rank(seen) == rank(base) ? Outcome::kWithin
+                    : rank(seen) > rank(base) ? Outcome::kRegressed
+                                              : Outcome::kImproved;
+    } else if (std::isinf(base)) {
       // The baseline never converged: anything is at least as good; finite is an improvement.
       row.outcome = std::isinf(seen) ? Outcome::kWithin : Outcome::kImproved;
     } else if (seen > base + row.allowed) {
@@ -68,6 +75,9 @@ std::vector<MetricComparison> CompareWithBaseline(const Baseline& baseline, cons
 std::string FormatChange(const MetricComparison& row) {
   if (!row.has_baseline || !row.has_observed) return "n/a";
   const double b = row.baseline, o = row.observed;
+  if (IsInterrupted(b) && IsInterrupted(o)) return "+0%";
+  if (IsInterrupted(o)) return "interrupted";
+  if (IsInterrupted(b)) return "-interrupted";
   if (std::isinf(b) && std::isinf(o)) return "+0%";
   if (std::isinf(o)) return "+inf";
   if (std::isinf(b)) return "-inf";

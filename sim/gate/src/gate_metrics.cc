@@ -20,8 +20,9 @@ std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
     GateMetric m;
     m.name = "convergence." + std::to_string(i + 1) + ".after_" + c.after;
     m.unit = GateUnit::kDuration;
-    m.value = c.converged ? static_cast<double>(c.took.count()) : kNever;
+    m.value = c.converged ? static_cast<double>(c.took.count()) : c.interrupted ? kInterrupted : kNever;
     m.note = c.fault + " at " + ShowSeconds(c.fault_at);
+    if (c.interrupted) m.note += ", interrupted by " + c.interrupted_by + " at " + ShowSeconds(c.until);
     out.push_back(std::move(m));
   }
   auto add = [&](const std::string& name, GateUnit unit) {

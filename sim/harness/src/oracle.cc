@@ -2,12 +2,18 @@
 
 #include <algorithm>
 #include <cassert>
-#include <limits>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
 
 namespace pbxstate::harness {
 namespace {
-constexpr Duration kForever = Duration::max();
 
+using namespace std::chrono_literals;
+constexpr Duration kNever = Duration::max();
+
+// Asterisk's order of device states, written again here on purpose: the engine's table
+// (devstate_aggregate.cc) is what the oracle checks, so it must not be what it checks with.
 int Rank(DeviceState s) {
   switch (s) {
     case DeviceState::kInvalid: return 0;
@@ -22,7 +28,36 @@ int Rank(DeviceState s) {
   }
   return 0;
 }
+
+// Whether a heartbeat detector may suspect a live peer it hears over a path with this loss:
+// every frame of a suspect_after window lost (a peer sends at least one per 1.1 intervals).
+bool FalseSuspicionPossible(const OracleTiming& t, double loss) {
+  if (t.membership != MembershipSource::kHeartbeat || loss <= 0) return false;
+  const double per_window = std::floor(static_cast<double>(t.suspect_after.count()) /
+                                       (1.1 * static_cast<double>(t.heartbeat_interval.count())));
+  return std::pow(loss, std::max(1.0, per_window)) > 1e-6;
+}
+
+std::string Seconds(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g s", static_cast<double>(d.count()) / 1e9);
+  return buf;
+}
+
 }  // namespace
+
+bool Acceptable::Contains(ValueHash v) const {
+  if (v == kAbsent) return absent;
+  return std::find(values.begin(), values.end(), v) != values.end();
+}
+
+void Acceptable::Add(ValueHash v) {
+  if (v == kAbsent) {
+    absent = true;
+  } else if (std::find(values.begin(), values.end(), v) == values.end()) {
+    values.push_back(v);
+  }
+}
 
 std::optional<DeviceState> OracleAggregate(const std::vector<DeviceState>& states) {
   if (states.empty()) return std::nullopt;
@@ -34,122 +69,19 @@ std::optional<DeviceState> OracleAggregate(const std::vector<DeviceState>& state
   return *std::max_element(states.begin(), states.end(), [](DeviceState a, DeviceState b) { return Rank(a) < Rank(b); });
 }
 
-Oracle::Oracle(SlotTable* slots, std::uint32_t node_count) : slots_(slots), node_count_(node_count), up_(node_count) {}
+Oracle::Oracle(SlotTable* slots, const scenario::Scenario& s)
+    : slots_(slots),
+      node_count_(s.topology.node_count()),
+      timing_(OracleTiming::Of(s)),
+      loss_(s),
+      history_(node_count_, timing_.membership),
+      incarnation_(node_count_, 0) {}
+
+Oracle::~Oracle() = default;
 
 std::vector<Oracle::Point>& Oracle::TimelineFor(SlotId slot) {
-  if (slot >= timelines_.size()) {
-    timelines_.resize(slot + 1);
-    valid_until_.resize(slot + 1);
-  }
+  if (slot >= timelines_.size()) timelines_.resize(slot + 1);
   return timelines_[slot];
-}
-
-void Oracle::Push(SlotId slot, Duration t, ValueHash v, Duration valid_until) {
-  assert(!finished_);
-  auto& tl = TimelineFor(slot);
-  assert(tl.empty() || tl.back().t <= t);
-  tl.push_back({t, v});
-  valid_until_[slot].push_back(valid_until);
-}
-
-void Oracle::Started(Duration t, NodeId node) { up_[node - 1].emplace_back(t, true); }
-
-void Oracle::Crashed(Duration t, NodeId node) {
-  up_[node - 1].emplace_back(t, false);
-  // A crashed node's entries vanish (after detection and grace; the end state has no trace).
-  for (SlotId s : owned_[node]) {
-    if (ValueAt(s, t) != kAbsent) Push(s, t, kAbsent, kForever);
-  }
-}
-
-void Oracle::Partitioned(Duration t, std::vector<std::vector<NodeId>> sides) {
-  std::vector<std::uint32_t> side_of;
-  if (!sides.empty()) {
-    side_of.assign(node_count_, 0);
-    for (std::uint32_t i = 0; i < sides.size(); ++i) {
-      for (NodeId n : sides[i]) side_of[n - 1] = i;
-    }
-  }
-  partitions_.emplace_back(t, std::move(side_of));
-}
-
-void Oracle::Changed(Duration t, NodeId node, const PlannedChange& c) {
-  switch (c.kind) {
-    case EntryKind::kDevice: {
-      const SlotId s = slots_->Intern(EntryKind::kDevice, c.key, node);
-      if (TimelineFor(s).empty()) owned_[node].push_back(s);
-      Push(s, t, DeviceValue(c.state), kForever);
-      break;
-    }
-    case EntryKind::kRegistration: {
-      const SlotId s = slots_->Intern(EntryKind::kRegistration, c.key, node);
-      if (TimelineFor(s).empty()) owned_[node].push_back(s);
-      if (c.remove) {
-        Push(s, t, kAbsent, kForever);
-      } else {
-        const Duration expires = t + c.expires_in;
-        Push(s, t, RegistrationValue(c.contact, expires.count(), c.status), expires);
-      }
-      break;
-    }
-    case EntryKind::kMailbox: {
-      const SlotId s = slots_->Intern(EntryKind::kMailbox, c.key, kNoNode);
-      // Simulated clocks are identical: the later write wins; at one instant the larger node id.
-      auto it = mailbox_winner_.find(s);
-      if (it != mailbox_winner_.end() && it->second.first == t && it->second.second > node) break;
-      mailbox_winner_[s] = {t, node};
-      Push(s, t, MailboxValueHash(c.counts, node), kForever);
-      break;
-    }
-  }
-}
-
-void Oracle::Finish(Duration end) {
-  // Registrations vanish at their expiry unless something else happened first.
-  for (SlotId s = 0; s < timelines_.size(); ++s) {
-    auto& tl = timelines_[s];
-    const auto& until = valid_until_[s];
-    std::vector<Point> out;
-    out.reserve(tl.size());
-    for (std::size_t i = 0; i < tl.size(); ++i) {
-      out.push_back(tl[i]);
-      const Duration next = i + 1 < tl.size() ? tl[i + 1].t : kForever;
-      if (until[i] != kForever && until[i] < next && until[i] <= end && tl[i].value != kAbsent) {
-        out.push_back({until[i], kAbsent});
-      }
-    }
-    tl = std::move(out);
-  }
-  valid_until_.clear();
-  finished_ = true;
-}
-
-bool Oracle::Up(NodeId node, Duration t) const {
-  bool up = false;
-  for (const auto& [at, state] : up_[node - 1]) {
-    if (at > t) break;
-    up = state;
-  }
-  return up;
-}
-
-bool Oracle::PartitionedAt(Duration t) const {
-  const std::vector<std::uint32_t>* cur = nullptr;
-  for (const auto& [at, sides] : partitions_) {
-    if (at > t) break;
-    cur = &sides;
-  }
-  return cur != nullptr && !cur->empty();
-}
-
-bool Oracle::Connected(NodeId a, NodeId b, Duration t) const {
-  const std::vector<std::uint32_t>* cur = nullptr;
-  for (const auto& [at, sides] : partitions_) {
-    if (at > t) break;
-    cur = &sides;
-  }
-  if (cur == nullptr || cur->empty()) return true;
-  return (*cur)[a - 1] == (*cur)[b - 1];
 }
 
 const std::vector<Oracle::Point>& Oracle::Timeline(SlotId slot) const {
@@ -157,27 +89,374 @@ const std::vector<Oracle::Point>& Oracle::Timeline(SlotId slot) const {
   return slot < timelines_.size() ? timelines_[slot] : kEmpty;
 }
 
-ValueHash Oracle::ValueAt(SlotId slot, Duration t) const {
-  const auto& tl = Timeline(slot);
-  auto it = std::upper_bound(tl.begin(), tl.end(), t, [](Duration x, const Point& p) { return x < p.t; });
-  return it == tl.begin() ? kAbsent : std::prev(it)->value;
+void Oracle::Started(Duration t, NodeId node, std::uint64_t incarnation) {
+  assert(!finished_);
+  history_.Started(t, node, incarnation);
+  incarnation_[node - 1] = incarnation;
 }
 
-std::map<SlotId, ValueHash> Oracle::ExpectedView(NodeId node, Duration t) const {
-  std::map<SlotId, ValueHash> out;
-  const bool partitioned = PartitionedAt(t);
-  for (SlotId s = 0; s < timelines_.size(); ++s) {
-    if (timelines_[s].empty()) continue;
-    const SlotKey& k = (*slots_)[s];
-    if (k.kind == EntryKind::kMailbox) {
-      if (partitioned) continue;
-    } else if (!Up(k.origin, t) || !Connected(node, k.origin, t)) {
-      continue;
-    }
-    const ValueHash v = ValueAt(s, t);
-    if (v != kAbsent) out.emplace(s, v);
+void Oracle::Crashed(Duration t, NodeId node) {
+  assert(!finished_);
+  history_.Crashed(t, node);
+  incarnation_[node - 1] = 0;
+  // The owner's memory is gone: it holds none of its entries any more.
+  for (SlotId s : owned_[node]) {
+    auto& tl = timelines_[s];
+    if (!tl.empty() && tl.back().value != kAbsent) tl.push_back({t, kAbsent, kNever, 0, 0});
   }
-  return out;
+}
+
+void Oracle::Cut(Duration t, const std::vector<std::vector<NodeId>>& sides, bool one_way) {
+  assert(!finished_);
+  history_.Cut(t, sides, one_way);
+}
+
+void Oracle::View(Duration t, NodeId node, std::vector<NodeId> members) {
+  assert(!finished_);
+  history_.View(t, node, std::move(members));
+}
+
+void Oracle::Changed(Duration t, NodeId node, const PlannedChange& c) {
+  assert(!finished_);
+  const std::uint64_t inc = incarnation_[node - 1];
+  assert(inc != 0 && "a change on a node that is down");
+  switch (c.kind) {
+    case EntryKind::kDevice: {
+      const SlotId s = slots_->Intern(EntryKind::kDevice, c.key, node);
+      auto& tl = TimelineFor(s);
+      if (tl.empty()) owned_[node].push_back(s);
+      tl.push_back({t, DeviceValue(c.state, inc), kNever, inc, static_cast<std::uint32_t>(c.state)});
+      break;
+    }
+    case EntryKind::kRegistration: {
+      const SlotId s = slots_->Intern(EntryKind::kRegistration, c.key, node);
+      auto& tl = TimelineFor(s);
+      if (tl.empty()) owned_[node].push_back(s);
+      if (c.remove) {
+        tl.push_back({t, kAbsent, kNever, 0, 0});
+      } else {
+        const Duration expires = t + c.expires_in;
+        tl.push_back({t, RegistrationValue(c.contact, expires.count(), c.status, inc), expires, inc,
+                      static_cast<std::uint32_t>(c.status)});
+      }
+      break;
+    }
+    case EntryKind::kMailbox: {
+      const SlotId s = slots_->Intern(EntryKind::kMailbox, c.key, kNoNode);
+      writes_[s].push_back({t, writes_made_++, node, inc, MailboxValue{c.counts, {}, node}});
+      break;
+    }
+  }
+}
+
+void Oracle::MailboxStamped(Duration t, NodeId node, std::string_view mailbox, const MailboxValue& value) {
+  assert(!finished_);
+  const SlotId s = slots_->Intern(EntryKind::kMailbox, mailbox, kNoNode);
+  stamps_[{node, s}].emplace_back(t, value);
+}
+
+void Oracle::Finish(Duration end) {
+  assert(!finished_);
+  history_.Seal(end);
+  // Registrations vanish at their expiry unless something else happened first.
+  for (auto& tl : timelines_) {
+    std::vector<Point> out;
+    out.reserve(tl.size());
+    for (std::size_t i = 0; i < tl.size(); ++i) {
+      out.push_back(tl[i]);
+      const Duration next = i + 1 < tl.size() ? tl[i + 1].t : kNever;
+      if (tl[i].expires != kNever && tl[i].expires < next && tl[i].expires <= end && tl[i].value != kAbsent) {
+        out.push_back({tl[i].expires, kAbsent, kNever, 0, 0});
+      }
+    }
+    tl = std::move(out);
+  }
+  AssignHlcs();
+  for (auto& [slot, ws] : writes_) {
+    for (Write& w : ws) w.hash = MailboxValueHash(w.value);
+    std::stable_sort(ws.begin(), ws.end(), [](const Write& a, const Write& b) {
+      return std::tie(a.value.hlc, a.value.writer) > std::tie(b.value.hlc, b.value.writer);
+    });
+    spreads_[slot].resize(ws.size());
+  }
+  finished_ = true;
+}
+
+void Oracle::AssignHlcs() {
+  // Each write takes the stamp its writer reported for it, in order per (writer, mailbox).
+  std::vector<std::pair<SlotId, Write*>> by_time;  // every write, in the order made
+  for (auto& [slot, ws] : writes_) {
+    std::map<NodeId, std::size_t> next;
+    for (Write& w : ws) {
+      by_time.emplace_back(slot, &w);
+      auto it = stamps_.find({w.writer, slot});
+      std::size_t& i = next[w.writer];
+      if (it == stamps_.end() || i >= it->second.size()) continue;
+      const MailboxValue& stamp = it->second[i++].second;
+      if (stamp.counts != w.value.counts || stamp.writer != w.writer) {
+        problems_.emplace_back(w.writer, "reported its write of mailbox " + (*slots_)[slot].key +
+                                             " with other counts or another writer than it was given");
+      }
+      w.value.hlc = stamp.hlc;
+      w.stamped = true;
+    }
+  }
+  // A write without a stamp gets the model's HLC: the writer's clock ticked after its last write.
+  std::sort(by_time.begin(), by_time.end(), [](const auto& a, const auto& b) { return a.second->seq < b.second->seq; });
+  std::map<NodeId, std::pair<std::uint64_t, HlcTimestamp>> clock;  // writer -> (incarnation, last)
+  for (auto& [slot, w] : by_time) {
+    const Duration t = w->t;
+    auto& [inc, last] = clock[w->writer];
+    if (inc != w->incarnation) {
+      inc = w->incarnation;
+      last = HlcTimestamp{};
+    }
+    if (!w->stamped) {
+      const std::int64_t wall = kSimEpochNs + t.count();
+      w->value.hlc = wall > last.physical_ns ? HlcTimestamp{wall, 0} : HlcTimestamp{last.physical_ns, last.logical + 1};
+    } else if (!(w->value.hlc > last)) {
+      problems_.emplace_back(w->writer, "stamped its write of mailbox " + (*slots_)[slot].key + " at " + Seconds(t) +
+                                            " with an HLC not greater than its previous write's");
+    }
+    last = std::max(last, w->value.hlc);
+  }
+}
+
+bool Oracle::Known(SlotId slot) const {
+  const SlotKey& k = (*slots_)[slot];
+  if (k.kind == EntryKind::kMailbox) return writes_.count(slot) != 0;
+  return !Timeline(slot).empty();
+}
+
+void Oracle::AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, Acceptable* out) const {
+  const auto& tl = Timeline(slot);
+  auto it = std::upper_bound(tl.begin(), tl.end(), from, [](Duration x, const Point& p) { return x < p.t; });
+  auto add = [&](const Point& p) { out->Add(p.expires <= at ? kAbsent : p.value); };
+  if (it == tl.begin()) {
+    out->Add(kAbsent);
+  } else {
+    add(*std::prev(it));
+  }
+  for (; it != tl.end() && it->t <= to; ++it) add(*it);
+}
+
+Oracle::Standing Oracle::StandingOf(NodeId n, NodeId o, Duration t) const {
+  if (standings_at_ != t || standings_of_ != n) {
+    standings_.assign(node_count_, std::nullopt);
+    standings_at_ = t;
+    standings_of_ = n;
+  }
+  std::optional<Standing>& st = standings_[o - 1];
+  if (!st) st = ComputeStanding(n, o, t);
+  return *st;
+}
+
+Oracle::Standing Oracle::ComputeStanding(NodeId n, NodeId o, Duration t) const {
+  Standing st;
+  const bool transport = timing_.membership == MembershipSource::kTransport;
+  const Duration heard_after = transport ? timing_.settle : timing_.max_silence;
+  const ClusterHistory::Contact c = history_.LinkContact(o, n, t);
+  // The loss that matters: from a repair or a suspicion window before the contact's end (or
+  // `t`) up to `t`.
+  const Duration anchor = c.ever && !c.now ? c.until : t;
+  const double loss = loss_.Between(o, n, anchor - timing_.settle - timing_.suspect_after, t);
+  const Duration recent = loss > 0 ? timing_.settle : timing_.inflight;
+  const bool unreliable = FalseSuspicionPossible(timing_, loss) && timing_.departure_grace < timing_.settle;
+  // O's values as N holds them from this contact: current ones while it lasts, frozen after.
+  auto show = [&](bool lenient) {
+    if (!c.ever) return;
+    st.may_show = true;
+    st.to = c.now ? t : c.until - 1ns;
+    const bool caught_up = c.until - c.since >= timing_.settle;
+    if (caught_up && !lenient) {
+      st.from = st.to - recent;
+      st.may_be_absent = unreliable;
+    } else {
+      st.from = Duration{};  // it may not have caught up: anything O ever had, or nothing
+      st.may_be_absent = true;
+    }
+  };
+  if (transport && history_.has_views()) {
+    const ClusterHistory::Contact v = history_.ViewContact(o, n, t);
+    if (!v.ever) return st;
+    if (v.now) {
+      show(t - v.since < timing_.settle);
+      st.counted = Counted::kYes;
+      return st;
+    }
+    const Duration drop = v.until + timing_.departure_grace;
+    if (t >= drop + 1ms) return st;
+    show(false);
+    st.counted = t + 1ms < drop ? Counted::kYes : Counted::kMaybe;
+    st.may_be_absent = st.may_be_absent || st.counted != Counted::kYes;
+    return st;
+  }
+  if (!c.ever) return st;
+  if (c.now) {
+    show(false);
+    st.counted = t - c.since >= heard_after && !unreliable ? Counted::kYes : Counted::kMaybe;
+    return st;
+  }
+  // N stopped hearing O at `lost`: its detector suspects O, then the grace runs out.
+  const Duration lost = c.until;
+  Duration depart_min, depart_max;
+  if (!transport) {
+    const Duration silence = loss > 0 ? timing_.settle : timing_.max_silence;
+    depart_min = lost + timing_.suspect_after - silence;
+    depart_max = lost + timing_.inflight + timing_.suspect_after + timing_.heartbeat_interval / 2 + 1ms;
+  } else {
+    depart_min = lost;
+    depart_max = lost + 2 * timing_.suspect_after + timing_.settle;
+  }
+  const Duration drop_min = depart_min + timing_.departure_grace;
+  const Duration drop_max = depart_max + timing_.departure_grace;
+  if (t >= drop_max) return st;
+  show(false);
+  const bool counted = t < drop_min && !unreliable && lost - c.since >= heard_after;
+  st.counted = counted ? Counted::kYes : Counted::kMaybe;
+  st.may_be_absent = st.may_be_absent || t >= drop_min;
+  return st;
+}
+
+Counted Oracle::Counts(NodeId n, NodeId o, Duration t) const {
+  assert(finished_);
+  if (n == o) return history_.Up(n, t) ? Counted::kYes : Counted::kNo;
+  return StandingOf(n, o, t).counted;
+}
+
+Acceptable Oracle::Expected(NodeId n, SlotId slot, Duration t) const {
+  assert(finished_);
+  const SlotKey& k = (*slots_)[slot];
+  if (k.kind == EntryKind::kMailbox) return ExpectedMailbox(n, slot, t);
+  Acceptable a;
+  if (k.origin == n) {
+    AddValuesIn(slot, t, t, t, &a);  // its own entries: exactly what it set
+    return a;
+  }
+  const Standing st = StandingOf(n, k.origin, t);
+  if (st.may_be_absent || !st.may_show) a.absent = true;
+  if (st.may_show) AddValuesIn(slot, st.from, st.to, t, &a);
+  return a;
+}
+
+Acceptable Oracle::Settled(NodeId n, SlotId slot, Duration from, Duration to) const {
+  assert(finished_ && from < to);
+  const SlotKey& k = (*slots_)[slot];
+  if (k.kind == EntryKind::kMailbox) return SettledMailbox(n, slot, from, to);
+  Acceptable a;
+  const std::size_t e = history_.EpochAt(from);
+  const NodeId o = k.origin;
+  bool hears = o == n;
+  if (!hears && history_.Up(o, e) && history_.Up(n, e)) {
+    hears = history_.CutAllows(o, n, e) &&
+            (timing_.membership != MembershipSource::kTransport || history_.CutAllows(n, o, e));
+  }
+  if (!hears) {
+    a.absent = true;
+    return a;
+  }
+  AddValuesIn(slot, from, to - 1ns, from, &a);
+  return a;
+}
+
+const WriteSpread& Oracle::SpreadOf(SlotId slot, std::size_t i) const {
+  auto& slot_spreads = spreads_[slot];
+  std::unique_ptr<WriteSpread>& sp = slot_spreads[i];
+  if (!sp) {
+    const Write& w = writes_.at(slot)[i];
+    sp = std::make_unique<WriteSpread>(history_, timing_, loss_, w.writer, w.t);
+  }
+  return *sp;
+}
+
+Acceptable Oracle::ExpectedMailbox(NodeId n, SlotId slot, Duration t) const {
+  Acceptable a;
+  auto it = writes_.find(slot);
+  if (it == writes_.end()) {
+    a.absent = true;
+    return a;
+  }
+  // From the greatest write down: every one N may hold, down to the first it surely holds.
+  const std::vector<Write>& ws = it->second;
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    if (ws[i].t > t) continue;
+    const WriteSpread& sp = SpreadOf(slot, i);
+    if (sp.Certain(n, t)) {
+      a.Add(ws[i].hash);
+      return a;
+    }
+    if (sp.Possible(n, t)) a.Add(ws[i].hash);
+  }
+  a.absent = true;
+  return a;
+}
+
+Acceptable Oracle::SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const {
+  Acceptable a;
+  auto it = writes_.find(slot);
+  if (it == writes_.end()) {
+    a.absent = true;
+    return a;
+  }
+  const std::vector<Write>& ws = it->second;
+  std::optional<std::size_t> floor;
+  for (std::size_t i = 0; i < ws.size() && !floor; ++i) {
+    if (ws[i].t <= from && SpreadOf(slot, i).Settled(n, from)) floor = i;
+  }
+  const std::size_t last = floor ? *floor : ws.size() - 1;
+  for (std::size_t i = 0; i <= last; ++i) {
+    if (ws[i].t >= to) continue;
+    if (floor && i == *floor) {
+      a.Add(ws[i].hash);
+    } else if (SpreadOf(slot, i).Possible(n, to - 1ns)) {
+      a.Add(ws[i].hash);
+    }
+  }
+  if (!floor) a.absent = true;
+  return a;
+}
+
+std::pair<Duration, ValueHash> Oracle::LastOwnValue(SlotId slot, Duration t) const {
+  const SlotKey& k = (*slots_)[slot];
+  if (k.kind == EntryKind::kMailbox) {
+    auto it = writes_.find(slot);
+    if (it == writes_.end()) return {Duration{}, kAbsent};
+    for (const Write& w : it->second) {
+      if (w.t <= t) return {w.t, w.hash};
+    }
+    return {Duration{}, kAbsent};
+  }
+  const auto& tl = Timeline(slot);
+  auto it = std::upper_bound(tl.begin(), tl.end(), t, [](Duration x, const Point& p) { return x < p.t; });
+  if (it == tl.begin()) return {Duration{}, kAbsent};
+  return {std::prev(it)->t, std::prev(it)->value};
+}
+
+std::string Oracle::Describe(SlotId slot, ValueHash v) const {
+  if (v == kAbsent) return "none";
+  const SlotKey& k = (*slots_)[slot];
+  if (k.kind == EntryKind::kMailbox) {
+    auto it = writes_.find(slot);
+    if (it == writes_.end()) return "?";
+    for (const Write& w : it->second) {
+      if (w.hash != v) continue;
+      const MailboxCounts& c = w.value.counts;
+      return std::to_string(c.new_messages) + "/" + std::to_string(c.old_messages) + "/" +
+             std::to_string(c.urgent_messages) + " by node " + std::to_string(w.writer) + " at " + Seconds(w.t) +
+             " (hlc " + std::to_string(w.value.hlc.physical_ns) + "." + std::to_string(w.value.hlc.logical) + ")";
+    }
+    return "?";
+  }
+  for (const Point& p : Timeline(slot)) {
+    if (p.value != v) continue;
+    if (k.kind == EntryKind::kDevice) {
+      return std::string(DeviceStateName(static_cast<DeviceState>(p.aux))) + " (incarnation " +
+             std::to_string(p.incarnation) + ")";
+    }
+    return std::string(p.aux == 0 ? "reachable" : "unreachable") + ", expiring at " + Seconds(p.expires) +
+           ", set at " + Seconds(p.t) + " (incarnation " + std::to_string(p.incarnation) + ")";
+  }
+  return "?";
 }
 
 }  // namespace pbxstate::harness

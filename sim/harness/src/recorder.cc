@@ -1,5 +1,7 @@
 #include "pbxstate/harness/recorder.h"
 
+#include "recorder_impl.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -11,37 +13,6 @@ namespace pbxstate::harness {
 namespace {
 
 using scenario::Fault;
-
-// Identity of one change: (slot, incarnation, sequence) for owned entries, (slot, hlc, writer)
-// for mailboxes.
-struct ChangeKey {
-  SlotId slot;
-  std::uint64_t a, b, c;
-  friend bool operator==(const ChangeKey&, const ChangeKey&) = default;
-};
-struct ChangeKeyHash {
-  std::size_t operator()(const ChangeKey& k) const {
-    std::uint64_t h = k.slot * 0x9e3779b97f4a7c15ULL;
-    for (std::uint64_t v : {k.a, k.b, k.c}) h = (h ^ v) * 0x100000001b3ULL + (h >> 29);
-    return static_cast<std::size_t>(h);
-  }
-};
-
-ValueHash ValueOf(const ViewChange& ch) {
-  switch (ch.kind) {
-    case EntryKind::kDevice:
-      return ch.new_contribution ? DeviceValue(*ch.new_contribution) : kAbsent;
-    case EntryKind::kRegistration:
-      return ch.new_registration != nullptr
-                 ? RegistrationValue(ch.new_registration->contact,
-                                     ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
-                                     ch.new_registration->status)
-                 : kAbsent;
-    case EntryKind::kMailbox:
-      return ch.new_mailbox ? MailboxValueHash(ch.new_mailbox->counts, ch.new_mailbox->writer) : kAbsent;
-  }
-  return kAbsent;
-}
 
 std::string NodeList(const std::vector<NodeId>& nodes) {
   std::string s;
@@ -110,31 +81,27 @@ void Accumulate(EngineStats& sum, const EngineStats& s) {
   sum.registration_entries = s.registration_entries;
 }
 
-DeviceState StateOfValue(ValueHash v) {
-  for (int i = 0; i < kDeviceStateCount; ++i) {
-    if (DeviceValue(static_cast<DeviceState>(i)) == v) return static_cast<DeviceState>(i);
-  }
-  assert(false && "not a device value");
-  return DeviceState::kInvalid;
-}
-
 }  // namespace
 
-FinalView FinalViewOf(const Engine& engine) {
-  FinalView v;
-  v.stats = engine.stats();
-  v.digest = engine.Digest().hash;
-  engine.ForEachDevice([&](std::string_view device, std::optional<DeviceState> aggregate,
-                           std::span<const DeviceContribution> cs) {
-    v.devices.push_back({std::string(device), aggregate, std::vector<DeviceContribution>(cs.begin(), cs.end())});
-  });
-  engine.ForEachRegistration([&](std::string_view aor, const RegistrationView& r) {
-    v.registrations.push_back({std::string(aor), r});
-  });
-  engine.ForEachMailbox([&](std::string_view mailbox, const MailboxValue& m) {
-    v.mailboxes.push_back({std::string(mailbox), m});
-  });
-  return v;
+ValueHash ValueOf(const ViewChange& ch) {
+  switch (ch.kind) {
+    case EntryKind::kDevice:
+      return ch.new_contribution ? DeviceValue(*ch.new_contribution, ch.version.incarnation) : kAbsent;
+    case EntryKind::kRegistration:
+      return ch.new_registration != nullptr
+                 ? RegistrationValue(ch.new_registration->contact,
+                                     ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
+                                     ch.new_registration->status, ch.version.incarnation)
+                 : kAbsent;
+    case EntryKind::kMailbox:
+      return ch.new_mailbox ? MailboxValueHash(*ch.new_mailbox) : kAbsent;
+  }
+  return kAbsent;
+}
+
+void NoteDiscrepancy(RunResult* r, NodeId n, std::string what) {
+  ++r->discrepancy_count;
+  if (r->discrepancies.size() < kMaxDiscrepancies) r->discrepancies.push_back({n, std::move(what)});
 }
 
 Quantiles Summarize(std::vector<double> samples) {
@@ -158,64 +125,43 @@ Quantiles Summarize(std::vector<double> samples) {
   return q;
 }
 
-struct RunRecorder::Impl {
-  Impl(const scenario::Scenario& s, bool keep)
-      : node_count(s.topology.node_count()),
-        keep_timelines(keep),
-        oracle(&slots, node_count),
-        timelines(keep ? node_count : 0),
-        stats(node_count),
-        incarnation(node_count, 0),
-        last_start(node_count, Duration::max()),
-        up(node_count, false) {}
+RunRecorder::Impl::Impl(const scenario::Scenario& s, bool keep)
+    : node_count(s.topology.node_count()),
+      keep_timelines(keep),
+      oracle(&slots, s),
+      timelines(keep ? node_count : 0),
+      stats(node_count),
+      incarnation(node_count, 0),
+      last_start(node_count, Duration::max()),
+      up(node_count, false) {}
 
-  struct ChangeState {
-    std::vector<std::uint64_t> received;  // bit per node
-    std::uint32_t received_count = 0;
-    Duration max_latency{};
-  };
-  struct FaultEnd {
-    Duration t;
-    std::string after;
-    std::string text;
-    NodeId crashed = kNoNode;
-  };
-
-  std::uint32_t node_count;
-  bool keep_timelines;
-  SlotTable slots;
-  Oracle oracle;
-  std::vector<ChangeRecord> changes;
-  std::vector<ChangeState> change_state;
-  std::unordered_map<ChangeKey, std::uint32_t, ChangeKeyHash> change_index;
-  std::vector<DeliverySample> deliveries;
-  std::vector<std::unordered_map<SlotId, std::vector<Oracle::Point>>> timelines;  // by node - 1
-  std::vector<FaultEnd> fault_ends;
-  std::vector<EngineStats> stats;
-  std::vector<std::uint64_t> incarnation;
-  std::vector<Duration> last_start;
-  std::vector<bool> up;
-  std::uint64_t skipped = 0, refused = 0;
-
-  SlotId SlotOf(const ViewChange& ch) {
-    return slots.Intern(ch.kind, ch.key, ch.kind == EntryKind::kMailbox ? kNoNode : ch.origin);
+ChangeKey RunRecorder::Impl::KeyOf(SlotId slot, const ViewChange& ch) {
+  if (ch.kind == EntryKind::kMailbox) {
+    assert(ch.new_mailbox);
+    return {slot, static_cast<std::uint64_t>(ch.new_mailbox->hlc.physical_ns), ch.new_mailbox->hlc.logical,
+            ch.new_mailbox->writer};
   }
+  return {slot, ch.version.incarnation, ch.version.sequence, 0};
+}
 
-  static ChangeKey KeyOf(SlotId slot, const ViewChange& ch) {
-    if (ch.kind == EntryKind::kMailbox) {
-      assert(ch.new_mailbox);
-      return {slot, static_cast<std::uint64_t>(ch.new_mailbox->hlc.physical_ns), ch.new_mailbox->hlc.logical,
-              ch.new_mailbox->writer};
-    }
-    return {slot, ch.version.incarnation, ch.version.sequence, 0};
+std::string RunRecorder::Impl::DescribeSlot(SlotId s) const {
+  const SlotKey& k = slots[s];
+  std::string d(EntryKindName(k.kind));
+  d += " " + k.key;
+  if (k.origin != kNoNode) d += " from node " + std::to_string(k.origin);
+  return d;
+}
+
+std::string RunRecorder::Impl::DescribeAcceptable(SlotId s, const Acceptable& a) const {
+  std::string d;
+  constexpr std::size_t kShown = 3;
+  for (std::size_t i = 0; i < a.values.size() && i < kShown; ++i) {
+    d += (d.empty() ? "" : " or ") + oracle.Describe(s, a.values[i]);
   }
-
-  // Fills `by_node` with each node's time to agreement; returns the slowest, nullopt when some
-  // node never agreed.
-  std::optional<Duration> Convergence(const FaultEnd& fe,
-                                      std::vector<std::pair<NodeId, std::optional<Duration>>>* by_node) const;
-  std::optional<Duration> LastCatchUp(NodeId n, Duration end) const;
-};
+  if (a.values.size() > kShown) d += " or " + std::to_string(a.values.size() - kShown) + " more";
+  if (a.absent) d += d.empty() ? "none" : " or none";
+  return d;
+}
 
 RunRecorder::RunRecorder(const scenario::Scenario& scenario, bool keep_timelines)
     : impl_(std::make_unique<Impl>(scenario, keep_timelines)) {}
@@ -223,7 +169,7 @@ RunRecorder::~RunRecorder() = default;
 
 void RunRecorder::NodeStarted(Duration t, NodeId node, std::uint64_t incarnation) {
   Impl& m = *impl_;
-  m.oracle.Started(t, node);
+  m.oracle.Started(t, node, incarnation);
   m.up[node - 1] = true;
   m.incarnation[node - 1] = incarnation;
   m.last_start[node - 1] = t;
@@ -245,24 +191,29 @@ void RunRecorder::NodeCrashed(Duration t, NodeId node, const EngineStats& last) 
 void RunRecorder::FaultApplied(Duration t, const Fault& f) {
   Impl& m = *impl_;
   const std::string text = DescribeFault(f);
+  m.faults.emplace_back(t, text);
   if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
-    m.oracle.Partitioned(t, p->sides);
+    m.oracle.Cut(t, p->sides, p->one_way);
   } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
     std::vector<NodeId> rest;
     for (NodeId n = 1; n <= m.node_count; ++n) {
       if (n != iso->node) rest.push_back(n);
     }
-    m.oracle.Partitioned(t, {{iso->node}, rest});
+    m.oracle.Cut(t, {{iso->node}, rest}, false);
   } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-    m.oracle.Partitioned(t, {});
+    m.oracle.Cut(t, {}, false);
     m.fault_ends.push_back({t, "heal", text});
   } else if (std::holds_alternative<scenario::Restore>(f.what)) {
     m.fault_ends.push_back({t, "restore", text});
-  } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
-    m.fault_ends.push_back({t, "crash", text, c->node});
+  } else if (std::holds_alternative<scenario::Crash>(f.what)) {
+    m.fault_ends.push_back({t, "crash", text});
   } else if (std::holds_alternative<scenario::Restart>(f.what)) {
     m.fault_ends.push_back({t, "restart", text});
   }
+}
+
+void RunRecorder::MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members) {
+  impl_->oracle.View(t, node, members);
 }
 
 void RunRecorder::ChangeMade(Duration t, const PlannedChange& change, const Status& status) {
@@ -280,6 +231,8 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
   const SlotId slot = m.SlotOf(ch);
   if (m.keep_timelines) m.timelines[node - 1][slot].push_back({t, ValueOf(ch)});
   if (ch.cause == ChangeCause::kLocal) {
+    // The writer's own report of a mailbox write carries the write's HLC (oracle.h).
+    if (ch.kind == EntryKind::kMailbox && ch.new_mailbox) m.oracle.MailboxStamped(t, node, ch.key, *ch.new_mailbox);
     const auto index = static_cast<std::uint32_t>(m.changes.size());
     m.changes.push_back({t, node, ch.kind, std::string(ch.key), std::nullopt});
     Impl::ChangeState st;
@@ -305,264 +258,40 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
   m.deliveries.push_back({it->second, node, latency});
 }
 
-std::optional<Duration> RunRecorder::Impl::Convergence(
-    const FaultEnd& fe, std::vector<std::pair<NodeId, std::optional<Duration>>>* by_node) const {
-  bool all = true;
-  Duration worst{};
-  const bool partitioned = oracle.PartitionedAt(fe.t);
-  std::vector<SlotId> oracle_slots;
-  for (SlotId s = 0; s < oracle.slot_count(); ++s) {
-    if (!oracle.Timeline(s).empty()) oracle_slots.push_back(s);
-  }
-  for (NodeId n = 1; n <= node_count; ++n) {
-    // Nodes that are up at the fault's end and stay up until the end of the run.
-    if (!up[n - 1] || last_start[n - 1] > fe.t || n == fe.crashed) continue;
-    const auto& mine = timelines[n - 1];
-    std::optional<Duration> node_took = Duration{};
-    std::vector<SlotId> slots_to_check = oracle_slots;
-    for (const auto& [s, tl] : mine) {
-      if (oracle.Timeline(s).empty()) slots_to_check.push_back(s);
-    }
-    for (SlotId s : slots_to_check) {
-      const SlotKey& k = slots[s];
-      if (k.kind == EntryKind::kMailbox && partitioned) continue;
-      const auto& otl = oracle.Timeline(s);
-      // Values the node may show once caught up: the one in force at fe.t and any later one.
-      std::vector<ValueHash> acceptable;
-      const bool reachable = k.kind == EntryKind::kMailbox ||
-                             (oracle.Up(k.origin, fe.t) && oracle.Connected(n, k.origin, fe.t) && k.origin != fe.crashed);
-      auto first_after = std::upper_bound(otl.begin(), otl.end(), fe.t,
-                                          [](Duration x, const Oracle::Point& p) { return x < p.t; });
-      if (reachable && first_after != otl.begin()) {
-        acceptable.push_back(std::prev(first_after)->value);
-      } else {
-        acceptable.push_back(kAbsent);
-      }
-      for (auto it = first_after; it != otl.end(); ++it) acceptable.push_back(it->value);
-      auto ok = [&](ValueHash v) { return std::find(acceptable.begin(), acceptable.end(), v) != acceptable.end(); };
+namespace {
 
-      ValueHash at_fault = kAbsent;
-      auto nit = mine.find(s);
-      std::vector<Oracle::Point>::const_iterator later;
-      if (nit != mine.end()) {
-        const auto& ntl = nit->second;
-        later = std::upper_bound(ntl.begin(), ntl.end(), fe.t, [](Duration x, const Oracle::Point& p) { return x < p.t; });
-        if (later != ntl.begin()) at_fault = std::prev(later)->value;
-      }
-      if (ok(at_fault)) continue;
-      bool caught_up = false;
-      if (nit != mine.end()) {
-        for (auto it = later; it != nit->second.end(); ++it) {
-          if (ok(it->value)) {
-            node_took = std::max(*node_took, it->t - fe.t);
-            caught_up = true;
-            break;
-          }
-        }
-      }
-      if (!caught_up) {
-        node_took.reset();
-        break;
-      }
-    }
-    by_node->emplace_back(n, node_took);
-    if (node_took) worst = std::max(worst, *node_took);
-    all = all && node_took.has_value();
-  }
-  if (!all) return std::nullopt;
-  return worst;
+// Metrics, by the names scenario::Metrics() defines.
+void PutFamily(RunResult* r, const std::string& family, const std::vector<double>& samples) {
+  if (samples.empty()) return;
+  const Quantiles q = Summarize(samples);
+  r->metrics[family + ".min"] = q.min;
+  r->metrics[family + ".p50"] = q.p50;
+  r->metrics[family + ".p95"] = q.p95;
+  r->metrics[family + ".p99"] = q.p99;
+  r->metrics[family + ".max"] = q.max;
+  r->metrics[family + ".mean"] = q.mean;
 }
 
-std::optional<Duration> RunRecorder::Impl::LastCatchUp(NodeId n, Duration end) const {
-  std::optional<Duration> last;
-  const std::map<SlotId, ValueHash> expected = oracle.ExpectedView(n, end);
-  const auto& mine = timelines[n - 1];
-  for (const auto& [s, v] : expected) {
-    if (mine.count(s) == 0) return end;  // it never showed an entry it must show
-  }
-  for (const auto& [s, tl] : mine) {
-    if (tl.empty()) continue;
-    const auto e = expected.find(s);
-    const ValueHash want = e == expected.end() ? kAbsent : e->second;
-    if (tl.back().value != want) return end;  // still wrong at the end
-    // When the oracle reached its final value, and when this node did.
-    const auto& otl = oracle.Timeline(s);
-    const Duration oracle_t = otl.empty() ? Duration{} : otl.back().t;
-    if (tl.back().t > oracle_t && (!last || tl.back().t > *last)) last = tl.back().t;
-  }
-  return last;
-}
-
-RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId)>& node_at_end) {
-  Impl& m = *impl_;
-  m.oracle.Finish(end);
-  RunResult r;
-  r.changes_skipped = m.skipped;
-  r.changes_refused = m.refused;
-
-  // Per-node summaries and final views against the oracle.
-  std::uint64_t frames = 0, bytes = 0;
-  std::uint64_t lost = 0, stale = 0;
-  auto note = [&](NodeId n, std::string what) {
-    ++r.discrepancy_count;
-    if (r.discrepancies.size() < kMaxDiscrepancies) r.discrepancies.push_back({n, std::move(what)});
-  };
-  const bool partitioned_at_end = m.oracle.PartitionedAt(end);
-  for (NodeId n = 1; n <= m.node_count; ++n) {
-    const NodeAtEnd a = node_at_end(n);
-    NodeSummary ns;
-    ns.node = n;
-    ns.up_at_end = a.view.has_value();
-    ns.incarnation = m.incarnation[n - 1];
-    EngineStats total = m.stats[n - 1];
-    if (a.view) Accumulate(total, a.view->stats);
-    ns.stats = total;
-    ns.frames_sent = a.frames_sent;
-    ns.bytes_sent = a.bytes_sent;
-    frames += a.frames_sent;
-    bytes += a.bytes_sent;
-    if (!a.view) {
-      r.nodes.push_back(ns);
+void PutConvergence(RunResult* r) {
+  std::map<std::string, std::vector<double>> conv;
+  std::uint64_t interrupted = 0;
+  for (const ConvergenceSample& cs : r->convergence) {
+    if (cs.interrupted) {
+      ++interrupted;  // neither fast nor slow: the next fault came first
       continue;
     }
-    const FinalView& e = *a.view;
-    ns.final_digest = e.digest;
-    const std::map<SlotId, ValueHash> expected = m.oracle.ExpectedView(n, end);
-    std::map<SlotId, ValueHash> actual;
-    std::map<std::string, std::optional<DeviceState>, std::less<>> aggregates;
-    std::set<std::string> devices;
-    for (const FinalView::Device& d : e.devices) {
-      devices.insert(d.name);
-      aggregates[d.name] = d.aggregate;
-      for (const DeviceContribution& c : d.contributions) {
-        actual[m.slots.Intern(EntryKind::kDevice, d.name, c.node)] = DeviceValue(c.state);
-      }
-    }
-    for (const FinalView::Registration& r2 : e.registrations) {
-      const RegistrationView& v = r2.view;
-      actual[m.slots.Intern(EntryKind::kRegistration, r2.aor, v.node)] =
-          RegistrationValue(v.info.contact, v.info.expires.time_since_epoch().count() - kSimEpochNs, v.info.status);
-    }
-    if (!partitioned_at_end) {
-      for (const FinalView::Mailbox& mb : e.mailboxes) {
-        actual[m.slots.Intern(EntryKind::kMailbox, mb.mailbox, kNoNode)] = MailboxValueHash(mb.value.counts, mb.value.writer);
-      }
-    }
-    // A device the node lists no contribution for has no aggregate (Engine::ClusterDeviceState).
-    auto aggregate_of = [&](const std::string& device) -> std::optional<DeviceState> {
-      auto it = aggregates.find(device);
-      return it == aggregates.end() ? std::nullopt : it->second;
-    };
-    auto describe = [&](SlotId s) {
-      const SlotKey& k = m.slots[s];
-      std::string d(EntryKindName(k.kind));
-      d += " " + k.key;
-      if (k.origin != kNoNode) d += " from node " + std::to_string(k.origin);
-      return d;
-    };
-    for (const auto& [s, v] : expected) {
-      auto it = actual.find(s);
-      if (it == actual.end()) {
-        ++lost;
-        note(n, "lost " + describe(s));
-      } else if (it->second != v) {
-        ++stale;
-        note(n, "stale " + describe(s));
-      }
-    }
-    for (const auto& [s, v] : actual) {
-      if (expected.count(s) == 0) {
-        ++stale;
-        note(n, "shows " + describe(s) + ", which it should not");
-      }
-    }
-    // The aggregate, recomputed by the oracle's own rules from what the node should hold.
-    std::map<std::string, std::vector<DeviceState>> expected_states;
-    for (const auto& [s, v] : expected) {
-      const SlotKey& k = m.slots[s];
-      if (k.kind == EntryKind::kDevice) expected_states[k.key].push_back(StateOfValue(v));
-    }
-    for (const auto& [device, states] : expected_states) devices.insert(device);
-    for (const std::string& device : devices) {
-      auto it = expected_states.find(device);
-      const std::optional<DeviceState> want =
-          it == expected_states.end() ? std::nullopt : OracleAggregate(it->second);
-      if (aggregate_of(device) != want) {
-        ++stale;
-        note(n, "wrong aggregate for device " + device);
-      }
-    }
-    if (m.keep_timelines) ns.last_disagreement = m.LastCatchUp(n, end);
-    r.nodes.push_back(ns);
-  }
-
-  // Stable latency: every node up from the change to the end (the origin too) has applied it.
-  for (std::size_t i = 0; i < m.changes.size(); ++i) {
-    ChangeRecord& c = m.changes[i];
-    const Impl::ChangeState& st = m.change_state[i];
-    if (!m.up[c.origin - 1] || m.last_start[c.origin - 1] > c.at) continue;
-    bool all = true;
-    for (NodeId n = 1; n <= m.node_count && all; ++n) {
-      if (n == c.origin || !m.up[n - 1] || m.last_start[n - 1] > c.at) continue;
-      all = (st.received[n / 64] & (std::uint64_t{1} << (n % 64))) != 0;
-    }
-    if (all) c.stable = st.max_latency;
-  }
-
-  if (m.keep_timelines) {
-    for (const Impl::FaultEnd& fe : m.fault_ends) {
-      ConvergenceSample cs;
-      cs.after = fe.after;
-      cs.fault_at = fe.t;
-      cs.fault = fe.text;
-      const std::optional<Duration> took = m.Convergence(fe, &cs.by_node);
-      cs.converged = took.has_value();
-      if (took) cs.took = *took;
-      r.convergence.push_back(cs);
-    }
-  }
-
-  // Metrics, by the names scenario::Metrics() defines.
-  auto put_family = [&](const std::string& family, const std::vector<double>& samples) {
-    if (samples.empty()) return;
-    const Quantiles q = Summarize(samples);
-    r.metrics[family + ".min"] = q.min;
-    r.metrics[family + ".p50"] = q.p50;
-    r.metrics[family + ".p95"] = q.p95;
-    r.metrics[family + ".p99"] = q.p99;
-    r.metrics[family + ".max"] = q.max;
-    r.metrics[family + ".mean"] = q.mean;
-  };
-  const double n_changes = static_cast<double>(m.changes.size());
-  r.metrics["lost"] = static_cast<double>(lost);
-  r.metrics["stale"] = static_cast<double>(stale);
-  r.metrics["changes"] = n_changes;
-  if (n_changes > 0) {
-    r.metrics["messages_per_change"] = static_cast<double>(frames) / n_changes;
-    r.metrics["bytes_per_change"] = static_cast<double>(bytes) / n_changes;
-  }
-  std::vector<double> delivery, stable;
-  delivery.reserve(m.deliveries.size());
-  for (const DeliverySample& d : m.deliveries) delivery.push_back(static_cast<double>(d.latency.count()));
-  for (const ChangeRecord& c : m.changes) {
-    if (c.stable) stable.push_back(static_cast<double>(c.stable->count()));
-  }
-  put_family("delivery_latency", delivery);
-  put_family("stable_latency", stable);
-  std::map<std::string, std::vector<double>> conv;
-  for (const ConvergenceSample& cs : r.convergence) {
     // A fault the cluster never recovered from counts as infinitely slow: any check on it fails.
     const double v = cs.converged ? static_cast<double>(cs.took.count()) : std::numeric_limits<double>::infinity();
     conv["convergence.after_" + cs.after].push_back(v);
     conv["convergence.after_fault"].push_back(v);
   }
-  for (const auto& [family, samples] : conv) put_family(family, samples);
+  for (const auto& [family, samples] : conv) PutFamily(r, family, samples);
+  if (!r->convergence.empty()) r->metrics["convergence.interrupted"] = static_cast<double>(interrupted);
+}
 
+void PutEngineCounters(RunResult* r) {
   EngineStats sum;
-  for (const NodeSummary& ns : r.nodes) {
-    EngineStats s = ns.stats;
-    Accumulate(sum, s);
-  }
+  for (const NodeSummary& ns : r->nodes) Accumulate(sum, ns.stats);
   const std::pair<const char*, std::uint64_t> engine_counters[] = {
       {"frames_out", sum.frames_out},
       {"bytes_out", sum.bytes_out},
@@ -589,7 +318,84 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
       {"membership_changes", sum.membership_changes},
       {"departures", sum.departures},
   };
-  for (const auto& [name, value] : engine_counters) r.metrics[std::string("engine.") + name] = static_cast<double>(value);
+  for (const auto& [name, value] : engine_counters) r->metrics[std::string("engine.") + name] = static_cast<double>(value);
+}
+
+}  // namespace
+
+RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId)>& node_at_end) {
+  Impl& m = *impl_;
+  m.oracle.Finish(end);
+  RunResult r;
+  r.changes_skipped = m.skipped;
+  r.changes_refused = m.refused;
+
+  // Per-node summaries and final views against the oracle.
+  std::uint64_t frames = 0, bytes = 0, lost = 0, stale = 0;
+  for (const auto& [node, what] : m.oracle.problems()) {
+    ++stale;
+    NoteDiscrepancy(&r, node, "node " + std::to_string(node) + " " + what);
+  }
+  for (NodeId n = 1; n <= m.node_count; ++n) {
+    const NodeAtEnd a = node_at_end(n);
+    NodeSummary ns;
+    ns.node = n;
+    ns.up_at_end = a.view.has_value();
+    ns.incarnation = m.incarnation[n - 1];
+    EngineStats total = m.stats[n - 1];
+    if (a.view) Accumulate(total, a.view->stats);
+    ns.stats = total;
+    ns.frames_sent = a.frames_sent;
+    ns.bytes_sent = a.bytes_sent;
+    frames += a.frames_sent;
+    bytes += a.bytes_sent;
+    // The backend's account of who is up must be the history's.
+    const bool up_in_history = m.oracle.history().Up(n, end);
+    if (up_in_history != a.view.has_value()) {
+      ++stale;
+      NoteDiscrepancy(&r, n, up_in_history ? "is up at the end but gave no final view"
+                                           : "gave a final view but is down at the end");
+    }
+    if (a.view) {
+      ns.final_digest = a.view->digest;
+      m.CheckFinalView(n, *a.view, end, &lost, &stale, &r);
+      if (m.keep_timelines) ns.last_disagreement = m.LastCatchUp(n, end);
+    }
+    r.nodes.push_back(ns);
+  }
+
+  // Stable latency: every node up from the change to the end (the origin too) has applied it.
+  for (std::size_t i = 0; i < m.changes.size(); ++i) {
+    ChangeRecord& c = m.changes[i];
+    const Impl::ChangeState& st = m.change_state[i];
+    if (!m.up[c.origin - 1] || m.last_start[c.origin - 1] > c.at) continue;
+    bool all = true;
+    for (NodeId n = 1; n <= m.node_count && all; ++n) {
+      if (n == c.origin || !m.up[n - 1] || m.last_start[n - 1] > c.at) continue;
+      all = (st.received[n / 64] & (std::uint64_t{1} << (n % 64))) != 0;
+    }
+    if (all) c.stable = st.max_latency;
+  }
+  if (m.keep_timelines) r.convergence = m.MeasureConvergence(end);
+
+  const double n_changes = static_cast<double>(m.changes.size());
+  r.metrics["lost"] = static_cast<double>(lost);
+  r.metrics["stale"] = static_cast<double>(stale);
+  r.metrics["changes"] = n_changes;
+  if (n_changes > 0) {
+    r.metrics["messages_per_change"] = static_cast<double>(frames) / n_changes;
+    r.metrics["bytes_per_change"] = static_cast<double>(bytes) / n_changes;
+  }
+  std::vector<double> delivery, stable;
+  delivery.reserve(m.deliveries.size());
+  for (const DeliverySample& d : m.deliveries) delivery.push_back(static_cast<double>(d.latency.count()));
+  for (const ChangeRecord& c : m.changes) {
+    if (c.stable) stable.push_back(static_cast<double>(c.stable->count()));
+  }
+  PutFamily(&r, "delivery_latency", delivery);
+  PutFamily(&r, "stable_latency", stable);
+  PutConvergence(&r);
+  PutEngineCounters(&r);
 
   r.changes = std::move(m.changes);
   r.deliveries = std::move(m.deliveries);

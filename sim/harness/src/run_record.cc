@@ -117,11 +117,16 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
     for (const auto& [node, took] : c.by_node) {
       by_node.push_back({{"node", node}, {"took_ns", took ? json(took->count()) : json(nullptr)}});
     }
+    // interrupted: the next fault (interrupted_by, at until_ns) came before agreement; such a
+    // sample is in no convergence figure (metric convergence.interrupted counts them).
     conv.push_back({{"by_node", by_node},
                     {"after", c.after},
                     {"fault", c.fault},
                     {"fault_at_ns", c.fault_at.count()},
                     {"converged", c.converged},
+                    {"interrupted", c.interrupted},
+                    {"interrupted_by", c.interrupted ? json(c.interrupted_by) : json(nullptr)},
+                    {"until_ns", c.until.count()},
                     {"took_ns", c.converged ? json(c.took.count()) : json(nullptr)}});
   }
   run["convergence"] = conv;

@@ -39,19 +39,30 @@ SlotId SlotTable::Intern(EntryKind kind, std::string_view key, NodeId origin) {
   return it->second;
 }
 
-ValueHash DeviceValue(DeviceState state) { return Fnv().Add(1).Add(static_cast<std::uint64_t>(state)).value(); }
-
-ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status) {
-  return Fnv().Add(2).Add(contact).Add(static_cast<std::uint64_t>(expires_rel_ns)).Add(static_cast<std::uint64_t>(status)).value();
+ValueHash DeviceValue(DeviceState state, std::uint64_t incarnation) {
+  return Fnv().Add(1).Add(static_cast<std::uint64_t>(state)).Add(incarnation).value();
 }
 
-ValueHash MailboxValueHash(const MailboxCounts& counts, NodeId writer) {
+ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status,
+                            std::uint64_t incarnation) {
+  return Fnv()
+      .Add(2)
+      .Add(contact)
+      .Add(static_cast<std::uint64_t>(expires_rel_ns))
+      .Add(static_cast<std::uint64_t>(status))
+      .Add(incarnation)
+      .value();
+}
+
+ValueHash MailboxValueHash(const MailboxValue& v) {
   return Fnv()
       .Add(3)
-      .Add(counts.new_messages)
-      .Add(counts.old_messages)
-      .Add(counts.urgent_messages)
-      .Add(writer)
+      .Add(v.counts.new_messages)
+      .Add(v.counts.old_messages)
+      .Add(v.counts.urgent_messages)
+      .Add(v.writer)
+      .Add(static_cast<std::uint64_t>(v.hlc.physical_ns))
+      .Add(v.hlc.logical)
       .value();
 }
 

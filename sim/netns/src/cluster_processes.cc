@@ -130,6 +130,37 @@ Status NetnsCluster::CorosyncMembers(NodeId node, std::vector<NodeId>* members) 
   return Status::Ok();
 }
 
+// Why a membership did not form is rarely visible from one node: say what every node sees,
+// whether its corosync still runs, and the end of its log (bounded: kLogTailBytes a node).
+std::string NetnsCluster::DescribeCorosyncs(const std::vector<NodeId>& nodes) {
+  constexpr std::uintmax_t kLogTailBytes = 1024;
+  std::string out;
+  for (NodeId n : nodes) {
+    std::vector<NodeId> got;
+    const Status st = CorosyncMembers(n, &got);
+    out += "node " + std::to_string(n) + (CorosyncRunning(n) ? " (corosync running)" : " (corosync exited)") + ": ";
+    if (st.ok()) {
+      out += "members";
+      for (NodeId m : got) out += " " + std::to_string(m);
+    } else {
+      out += st.message();
+    }
+    const std::filesystem::path log = NodeDir(n) / "corosync.log";
+    std::ifstream in(log, std::ios::binary);
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(log, ec);
+    if (in && !ec) {
+      const std::uintmax_t from = size > kLogTailBytes ? size - kLogTailBytes : 0;
+      in.seekg(static_cast<std::streamoff>(from));
+      std::string tail(static_cast<std::size_t>(size - from), '\0');
+      in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+      out += "\n  end of " + log.string() + ":\n" + tail;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 Status NetnsCluster::WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout) {
   std::vector<NodeId> want = nodes;
   std::sort(want.begin(), want.end());
@@ -151,7 +182,7 @@ Status NetnsCluster::WaitCorosyncMembers(const std::vector<NodeId>& nodes, Durat
     if (std::chrono::steady_clock::now() > deadline) {
       return Status::FailedPrecondition("corosync membership did not form within " +
                                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                                        " s: " + last);
+                                        " s: " + last + "\n" + DescribeCorosyncs(want));
     }
     std::this_thread::sleep_for(100ms);
   }

@@ -33,9 +33,12 @@ void AddFamily(std::vector<MetricInfo>& out, const std::string& family, const st
 std::vector<MetricInfo> BuildMetrics() {
   std::vector<MetricInfo> m;
   m.push_back({"lost", MetricKind::kCount,
-               "(change, node) pairs where a node that should hold the change never shows it"});
+               "(entry, node) pairs where a live node shows nothing at the end for an entry the oracle "
+               "says it must show"});
   m.push_back({"stale", MetricKind::kCount,
-               "keys on which a live node shows an older value than the oracle at the end"});
+               "(entry, node) pairs where a live node shows a value the oracle does not accept at the "
+               "end (older, of an ended incarnation, from a node it must not count), plus wrong "
+               "aggregates, wrong members and engine self-contradictions"});
   m.push_back({"changes", MetricKind::kCount, "local changes made in the run (all nodes)"});
   m.push_back({"messages_per_change", MetricKind::kNumber,
                "frames put on the network divided by local changes (a unicast fan-out counts "
@@ -50,19 +53,28 @@ std::vector<MetricInfo> BuildMetrics() {
             "change at its origin to the moment every node that should see it does",
             ConvergenceAfter::kNone);
   AddFamily(m, "convergence.after_heal",
-            "end of a partition or isolation (heal) to agreement of all live connected nodes",
+            "end of a partition or isolation (heal) to agreement of all live nodes, before the next "
+            "fault",
             ConvergenceAfter::kHeal);
-  AddFamily(m, "convergence.after_restart", "restart of a node to agreement of all live nodes",
+  AddFamily(m, "convergence.after_restart",
+            "restart of a node to agreement of all live nodes, before the next fault",
             ConvergenceAfter::kRestart);
   AddFamily(m, "convergence.after_restore",
-            "a link or LAN back to its configured loss and delay to agreement of all live nodes",
+            "a link or LAN back to its configured loss and delay to agreement of all live nodes, "
+            "before the next fault",
             ConvergenceAfter::kRestore);
   AddFamily(m, "convergence.after_crash",
             "crash of a node to agreement of the survivors without its contributions (includes "
-            "failure detection and departure_grace)",
+            "failure detection and departure_grace), before the next fault",
             ConvergenceAfter::kCrash);
   AddFamily(m, "convergence.after_fault",
             "any of heal, restart, restore, crash to agreement", ConvergenceAfter::kAnyFault);
+  // A fault end after which the next fault came before agreement is neither fast nor slow: it
+  // is left out of the convergence figures above and counted here.
+  m.push_back({"convergence.interrupted", MetricKind::kCount,
+               "fault ends after which the next fault began before agreement (left out of the "
+               "convergence figures)",
+               ConvergenceAfter::kAnyFault});
   // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
   constexpr std::array<std::pair<const char*, const char*>, 24> kStats{{
       {"frames_out", "frames sent"},

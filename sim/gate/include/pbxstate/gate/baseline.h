@@ -13,7 +13,7 @@
 //
 // A metric regresses when the run's value exceeds `value + max(value * tolerance, floor)`.
 // Durations carry a unit and are exact to the nanosecond; "never" is a run that never
-// converged. `pbxstate baseline update` rewrites values and keeps tolerances and floors, so a
+// converged; "interrupted" a convergence the next fault came before (gate_metrics.h). `pbxstate baseline update` rewrites values and keeps tolerances and floors, so a
 // reviewer sees only what moved.
 #pragma once
 
@@ -71,7 +71,7 @@ std::string FormatBaseline(const Baseline& baseline);
 Baseline MakeBaseline(const scenario::Scenario& s, const std::string& scenario_file, const std::string& backend,
                       std::uint64_t seed, const std::vector<GateMetric>& metrics, const Baseline* previous);
 
-// "9.304178024s", "638.85904ms", "500.552us", "0ms", "never" for durations; "1.578041" for numbers; "0" for
+// "9.304178024s", "638.85904ms", "500.552us", "0ms", "never", "interrupted" for durations; "1.578041" for numbers; "0" for
 // counts. Parsed back exactly (durations) or to 6 decimals (numbers).
 std::string FormatGateValue(GateUnit unit, double value);
 

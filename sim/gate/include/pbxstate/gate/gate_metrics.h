@@ -24,12 +24,18 @@ struct GateMetric {
   std::string name;   // "convergence.1.after_heal", "stable_latency.p99", "lost"
   GateUnit unit = GateUnit::kNumber;
   // In the unit's base (ns for durations). +infinity when the run never got there (a fault
-  // after which the cluster never agreed).
+  // after which the cluster never agreed); kInterrupted when the next fault came first.
   double value = 0;
   std::string note;   // for people: which fault, at what time
 };
 
 inline constexpr double kNever = std::numeric_limits<double>::infinity();
+// A convergence sample the next fault interrupted before agreement (ConvergenceSample::
+// interrupted): neither fast nor slow. Written "interrupted" in baseline files; compared with
+// a number it regresses (the cluster no longer agrees before the next fault), and a number
+// compared with it improves.
+inline constexpr double kInterrupted = std::numeric_limits<double>::quiet_NaN();
+inline bool IsInterrupted(double v) { return v != v; }
 
 // The gated metrics of one run, in a fixed order (convergence per fault in fault order, then
 // latencies, cost, correctness), so baseline files diff cleanly.

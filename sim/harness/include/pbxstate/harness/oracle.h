@@ -1,65 +1,184 @@
-// The oracle: what every node of the cluster must show, computed from the workload log (the
-// local changes nodes accepted) and the membership history (starts, crashes, partitions) alone.
-// It shares no code with the engine: its merge rules are DESIGN.md's, written again here.
+// The oracle: what each node of a cluster may show, computed from the workload log (the local
+// changes nodes accepted, and the HLC each mailbox write got at its writer) and the history of
+// the run (starts, crashes, cuts, transport views) alone. It shares no code with the engine and
+// never asks one: its rules are engine/README.md's "Semantics", written again here. It judges
+// every scenario run, whatever the backend (it sees a run only through RunRecorder, which any
+// driver of engines can feed: tests/sim/harness/mutation_test.cc feeds it an inproc cluster).
+// tests/cluster/ still has an oracle of its own for its randomized suite, exact only for the
+// workloads that suite generates; it is to be replaced by scenario runs judged by this one.
+//
+// The rules, for a node N at time T (engine/README.md has the contract they follow):
+//
+// Owned entries (devices, registrations) of another node O. N takes O's entries while it
+// counts O; what it shows is O's own value (O's timeline: what O set in its incarnation, absent
+// while O is down, a registration absent from its expiry on):
+//  - Heartbeat membership. N hears O while O's frames reach N (O up, no cut in the direction
+//    O -> N; the other direction does not matter). While N hears O, N shows O's value at T, or
+//    one O had within `recent` before T (a frame still in flight). When N stopped hearing O at
+//    L, N keeps O's entries frozen as they were just before L (within `recent`) until its
+//    failure detector suspects O and the departure grace runs out, then shows none:
+//    suspicion comes between L + suspect_after - max_silence and L + inflight + suspect_after +
+//    heartbeat_interval / 2, so before the first bound + grace N must show the frozen value,
+//    after the second bound + grace it must show nothing, and between it may show either.
+//  - Transport membership with the backend's views (RunRecorder::MembershipDelivered): N counts
+//    O while O is in N's view and for departure_grace after O leaves it (1 ms either way);
+//    frames pass only from members. Without views: as with heartbeats, but O's frames count
+//    only where links pass both ways, and the detection may take from 0 to 2 * suspect_after +
+//    settle.
+//  - Just after N started hearing O again, or after a stretch of hearing shorter than `settle`,
+//    N may not have caught up yet: any value O ever had, or none, is accepted.
+//  - Under loss heavy enough that N's detector may suspect a live O now and then
+//    (loss^(suspect_after / 1.1 heartbeat_interval) > 1e-6) and a grace shorter than `settle`,
+//    showing none of O's entries is accepted too.
+//  `recent` is OracleTiming::inflight on a path without loss, OracleTiming::settle on a lossy
+//  one. Loss counts where it is in force (PathLoss: configured, or degraded until restored) from
+//  suspect_after + settle before the contact's end (or T) up to T.
+//
+// Mailboxes. Every write's HLC is taken from the local view change its writer reported
+// (RunRecorder::ViewChanged, cause kLocal): an observed fact of the write, like its instant.
+// The oracle itself decides the winner: the greatest (hlc, writer). A write lives only in the
+// memory of the nodes that hold it (write_spread.h): what N may show is, over the writes made
+// by T from the greatest down, every write N possibly holds down to the first N certainly
+// holds, which N must show at the least; when N certainly holds none, none is accepted too. A
+// write nobody alive ever received (an isolated node that writes and crashes before the heal)
+// is therefore never required. A write without a reported HLC gets the model's: the writer's
+// clock at the write (kSimEpochNs + t) ticked after its previous write.
+//
+// Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
+// configuration is fixed; a node agrees on an owned slot when it shows any value O had in the
+// stretch if it hears O (both ways for transport membership), none otherwise; on a mailbox
+// when it shows a write it possibly holds by `to` that is not older than the greatest write it
+// would hold settled at `from`.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "pbxstate/harness/history.h"
 #include "pbxstate/harness/slots.h"
 #include "pbxstate/harness/workload.h"
+#include "pbxstate/harness/write_spread.h"
+#include "pbxstate/scenario/scenario.h"
 
 namespace pbxstate::harness {
 
 // Asterisk's aggregate of device states, from its documented rules (RINGINUSE beats all;
 // RINGING with INUSE, BUSY or ONHOLD is RINGINUSE; otherwise the highest of INVALID < UNKNOWN
 // < UNAVAILABLE < NOT_INUSE < ONHOLD < RINGING < INUSE < BUSY). nullopt for no states.
+// The oracle keeps its own table on purpose: the engine's (devstate_aggregate.cc) is what it
+// checks, so it must not be what it checks with.
 std::optional<DeviceState> OracleAggregate(const std::vector<DeviceState>& states);
+
+// What a node may show for one slot: none (`absent`) and/or any of `values`.
+struct Acceptable {
+  bool absent = false;
+  std::vector<ValueHash> values;
+  bool Contains(ValueHash v) const;
+  void Add(ValueHash v);  // kAbsent sets `absent`
+};
+
+// Whether a node counts another as a member (Engine::Members): live, or departed within grace.
+enum class Counted { kNo, kYes, kMaybe };
 
 class Oracle {
  public:
+  Oracle(SlotTable* slots, const scenario::Scenario& s);
+  ~Oracle();
+
+  // ---- history, fed in time order ----
+  void Started(Duration t, NodeId node, std::uint64_t incarnation);
+  void Crashed(Duration t, NodeId node);
+  // The cut in force from `t` (ClusterHistory::Cut); `sides` empty: healed.
+  void Cut(Duration t, const std::vector<std::vector<NodeId>>& sides, bool one_way);
+  // Transport membership: the view the backend handed `node`.
+  void View(Duration t, NodeId node, std::vector<NodeId> members);
+  // A change `node`'s engine accepted at `t`.
+  void Changed(Duration t, NodeId node, const PlannedChange& c);
+  // `node` reported its own mailbox write (a local view change) with this value.
+  void MailboxStamped(Duration t, NodeId node, std::string_view mailbox, const MailboxValue& value);
+  // Seals the history: epochs, registration expiries, each write's HLC, the write order.
+  void Finish(Duration end);
+
+  // ---- questions (after Finish) ----
+  const ClusterHistory& history() const { return history_; }
+  const OracleTiming& timing() const { return timing_; }
+  std::size_t slot_count() const { return slots_->size(); }
+  // Whether the oracle knows of any write to `slot` (a node showing an unknown slot is wrong).
+  bool Known(SlotId slot) const;
+  // What `n` may show for `slot` at `t` (the rules above): the final check uses it at the end.
+  Acceptable Expected(NodeId n, SlotId slot, Duration t) const;
+  // What `n` agrees on once caught up, in a stretch [from, to) with no fault (convergence).
+  Acceptable Settled(NodeId n, SlotId slot, Duration from, Duration to) const;
+  // Whether `n` counts `o` as a member at `t`.
+  Counted Counts(NodeId n, NodeId o, Duration t) const;
+  // The value `slot`'s owner (for a mailbox: the winning write over all writes) had last by
+  // `t`, and when it got it. For reports of when a node caught up.
+  std::pair<Duration, ValueHash> LastOwnValue(SlotId slot, Duration t) const;
+  // A value of `slot` as a person reads it ("INUSE (incarnation 3)"); "?" when not the oracle's.
+  std::string Describe(SlotId slot, ValueHash v) const;
+  // Facts of the run that break the engine's contract by themselves (a mailbox write whose HLC
+  // does not grow, or that another value than the one written was stamped). Each one is a
+  // discrepancy.
+  const std::vector<std::pair<NodeId, std::string>>& problems() const { return problems_; }
+
+ private:
   struct Point {
     Duration t;
     ValueHash value;
+    Duration expires;             // registrations: the expiry; others: Duration::max()
+    std::uint64_t incarnation;
+    std::uint32_t aux;            // devices: the state; registrations: the status
   };
-
-  Oracle(SlotTable* slots, std::uint32_t node_count);
-
-  // ---- history, fed in time order ----
-  void Started(Duration t, NodeId node);
-  void Crashed(Duration t, NodeId node);
-  // `sides` empty: everyone connected again. One-way cuts count as a split for the oracle.
-  void Partitioned(Duration t, std::vector<std::vector<NodeId>> sides);
-  // A change `node`'s engine accepted at `t`.
-  void Changed(Duration t, NodeId node, const PlannedChange& c);
-  // Seals the history: registration expiries become points of their own.
-  void Finish(Duration end);
-
-  // ---- questions ----
-  bool Up(NodeId node, Duration t) const;
-  bool Connected(NodeId a, NodeId b, Duration t) const;
-  bool PartitionedAt(Duration t) const;
-  const std::vector<Point>& Timeline(SlotId slot) const;
-  ValueHash ValueAt(SlotId slot, Duration t) const;
-  // What `node` must show at `t`: every slot with a value, by slot. Mailboxes are left out
-  // while a partition is in force (which side's write a node must show is not defined then).
-  std::map<SlotId, ValueHash> ExpectedView(NodeId node, Duration t) const;
-  std::size_t slot_count() const { return timelines_.size(); }
-
- private:
-  void Push(SlotId slot, Duration t, ValueHash v, Duration valid_until);
+  struct Write {
+    Duration t;
+    std::uint64_t seq;  // the order writes were made in (several at one instant)
+    NodeId writer;
+    std::uint64_t incarnation;
+    MailboxValue value;
+    bool stamped = false;
+    ValueHash hash = kAbsent;
+  };
+  // How N stands towards O's entries at one instant (the rules above).
+  struct Standing {
+    Counted counted = Counted::kNo;
+    bool may_show = false;      // O's values in effect at some instant of [from, to] are accepted
+    bool may_be_absent = true;  // showing none of O's entries is accepted
+    Duration from{}, to{};
+  };
+  Standing StandingOf(NodeId n, NodeId o, Duration t) const;  // cached per o for one (n, t)
+  Standing ComputeStanding(NodeId n, NodeId o, Duration t) const;
   std::vector<Point>& TimelineFor(SlotId slot);
+  const std::vector<Point>& Timeline(SlotId slot) const;
+  // Values in effect at some instant of [from, to]; a registration expired at `at` reads absent.
+  void AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, Acceptable* out) const;
+  const WriteSpread& SpreadOf(SlotId slot, std::size_t i) const;
+  Acceptable ExpectedMailbox(NodeId n, SlotId slot, Duration t) const;
+  Acceptable SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const;
+  void AssignHlcs();
 
   SlotTable* slots_;
   std::uint32_t node_count_;
-  std::vector<std::vector<Point>> timelines_;             // by slot
-  std::vector<std::vector<Duration>> valid_until_;        // by slot, parallel to timelines_ until Finish
-  std::vector<std::vector<std::pair<Duration, bool>>> up_;  // by node - 1: (t, up) transitions
-  std::vector<std::pair<Duration, std::vector<std::uint32_t>>> partitions_;  // (t, side of each node; empty: none)
-  std::map<NodeId, std::vector<SlotId>> owned_;           // slots by owner
-  std::map<SlotId, std::pair<Duration, NodeId>> mailbox_winner_;
+  OracleTiming timing_;
+  PathLoss loss_;
+  ClusterHistory history_;
+  std::vector<std::uint64_t> incarnation_;          // by node - 1: the current one while fed
+  std::vector<std::vector<Point>> timelines_;       // by slot: the owner's own value
+  std::map<NodeId, std::vector<SlotId>> owned_;     // slots by owner
+  // Mailboxes: writes by slot, in the order made until Finish, then greatest (hlc, writer) first.
+  std::map<SlotId, std::vector<Write>> writes_;
+  mutable std::map<SlotId, std::vector<std::unique_ptr<WriteSpread>>> spreads_;
+  // (node, mailbox) -> stamps reported, in order.
+  std::map<std::pair<NodeId, SlotId>, std::vector<std::pair<Duration, MailboxValue>>> stamps_;
+  std::vector<std::pair<NodeId, std::string>> problems_;
+  // Standings of one observer at one instant, by origin - 1 (the checks go node by node).
+  mutable std::vector<std::optional<Standing>> standings_;
+  mutable NodeId standings_of_ = kNoNode;
+  mutable std::optional<Duration> standings_at_;
+  std::uint64_t writes_made_ = 0;
   bool finished_ = false;
 };
 

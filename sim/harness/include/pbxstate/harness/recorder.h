@@ -1,4 +1,4 @@
-// RunRecorder: watches one scenario run on any backend and turns it into DESIGN.md's metrics.
+// RunRecorder: watches one scenario run on any backend and turns it into the metrics of docs/ARCHITECTURE.md.
 //
 // A runner (ns-3 world, network-namespace cluster) tells the recorder what happened, in time
 // order: node starts and crashes, faults, every local change it made (and the engine's answer),
@@ -32,15 +32,22 @@ struct Quantiles {
 };
 Quantiles Summarize(std::vector<double> samples);
 
-// One convergence measurement: from the end of a fault to agreement.
+// One convergence measurement: from the end of a fault to agreement, inside the stretch that
+// ends at the next fault (or the run's end). Agreement is judged against Oracle::Settled.
 struct ConvergenceSample {
   std::string after;  // "heal", "restart", "restore", "crash"
   Duration fault_at{};
   std::string fault;  // the fault as a short text, "crash node 3"
   bool converged = false;
   Duration took{};    // valid when converged
-  // Per node up at the fault's end and at the run's end: how long it took that node (nullopt:
-  // it never agreed). `took` is the largest.
+  // Not converged when the next fault came: the sample is interrupted, not slow. It is left out
+  // of the convergence figures and counted in `convergence.interrupted`. Not converged and not
+  // interrupted: the cluster never agreed before the run ended (infinitely slow).
+  bool interrupted = false;
+  Duration until{};            // the end of the stretch: the next fault's instant, or the run's end
+  std::string interrupted_by;  // the next fault as a short text, when interrupted
+  // Per node up in the stretch: how long it took that node (nullopt: it did not agree within
+  // the stretch). `took` is the largest.
   std::vector<std::pair<NodeId, std::optional<Duration>>> by_node;
 };
 
@@ -99,7 +106,8 @@ std::string DescribeFault(const scenario::Fault& fault);
 // One node's final view and counters, as data: what Finish compares with the oracle. An engine
 // in this process gives it through FinalViewOf; a node in another process through its daemon's
 // `dump` and `stats` answers. Entries come in the order the node listed them (Finish interns
-// keys in that order: devices, then registrations, then mailboxes).
+// keys in that order: devices, then registrations, then mailboxes). Versions (contributions'
+// and registrations' incarnations, mailboxes' HLCs) are compared too.
 struct FinalView {
   struct Device {
     std::string name;
@@ -119,13 +127,22 @@ struct FinalView {
   std::vector<Device> devices;  // only devices with at least one contribution
   std::vector<Registration> registrations;
   std::vector<Mailbox> mailboxes;
+  // Engine::Members(), sorted; nullopt when the backend cannot tell (Finish then skips the check).
+  std::optional<std::vector<NodeId>> members;
+  // Where the engine's point queries (ClusterDeviceState, Mailbox, Registrations) disagree with
+  // its own listing, one line each; FinalViewOf fills it. Each line is a discrepancy.
+  std::vector<std::string> inconsistencies;
 };
+// The engine's final view, its members, and its point queries checked against its listing.
 FinalView FinalViewOf(const Engine& engine);
 
 class RunRecorder {
  public:
   // `keep_timelines`: record every node's view over time (needed for convergence after faults;
   // costs memory proportional to nodes x changes). Off, convergence is not measured.
+  // The oracle takes the membership source and every timing it needs from `scenario.engine`
+  // and the network from `scenario.topology` and its faults: a backend whose membership is not
+  // what the scenario says (CPG under a heartbeat scenario) passes a copy with it set.
   RunRecorder(const scenario::Scenario& scenario, bool keep_timelines);
   ~RunRecorder();
 
@@ -134,11 +151,16 @@ class RunRecorder {
   // `last` are the stats of the incarnation that died (they are kept in the node's sum).
   void NodeCrashed(Duration t, NodeId node, const EngineStats& last);
   void FaultApplied(Duration t, const scenario::Fault& fault);
+  // Transport membership (a scenario whose engine.membership is kTransport): the view the backend
+  // handed `node`'s engine (Engine::OnMembership). Optional: without views the oracle models them
+  // (oracle.h). Ignored with heartbeat membership.
+  void MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members);
   // A planned change was handed to the node's engine, which answered `status`.
   void ChangeMade(Duration t, const PlannedChange& change, const Status& status);
   // A planned change was not made: its node was down.
   void ChangeSkipped(Duration t, const PlannedChange& change);
-  // Any node's engine reported a change of its view (local ones included).
+  // Any node's engine reported a change of its view (local ones included: a local mailbox
+  // write's report gives the oracle that write's HLC, oracle.h).
   void ViewChanged(Duration t, NodeId node, const ViewChange& change);
 
   // ---- the end ----

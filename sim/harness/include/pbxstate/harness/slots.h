@@ -1,7 +1,10 @@
 // The units a cluster's view is made of, as the harness compares them: one device's
 // contribution from one node, one node's registration of one AOR, one mailbox. Values are
-// compared by a hash of what a person would see (state; contact, expiry, status; counts and
-// writer), so the oracle and a node's view meet without sharing any engine code.
+// compared by a hash of what a person would see and of the version that carries it (state and
+// the owner's incarnation; contact, expiry, status and incarnation; counts, writer and the
+// write's HLC), so the oracle and a node's view meet without sharing any engine code, and an
+// entry of an ended incarnation or a mailbox value from another write never passes for the
+// right one.
 #pragma once
 
 #include <cstdint>
@@ -40,9 +43,11 @@ class SlotTable {
   std::unordered_map<std::string, SlotId> ids_;
 };
 
-ValueHash DeviceValue(DeviceState state);
+// `incarnation`: the owner's incarnation the entry belongs to.
+ValueHash DeviceValue(DeviceState state, std::uint64_t incarnation);
 // `expires_rel_ns`: expiry relative to kSimEpochNs.
-ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status);
-ValueHash MailboxValueHash(const MailboxCounts& counts, NodeId writer);
+ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status,
+                            std::uint64_t incarnation);
+ValueHash MailboxValueHash(const MailboxValue& value);
 
 }  // namespace pbxstate::harness

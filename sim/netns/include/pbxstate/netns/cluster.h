@@ -92,6 +92,9 @@ class NetnsCluster {
   Status CorosyncMembers(NodeId node, std::vector<NodeId>* members);
   // Waits until every node of `nodes` sees exactly `nodes` as its membership.
   Status WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout);
+  // What every node in `nodes` sees, whether its corosync runs, and the end of its log: the
+  // text a failed wait reports so that the failure explains itself.
+  std::string DescribeCorosyncs(const std::vector<NodeId>& nodes);
 
   // ---- processes on top: the node's daemon, a test's tools ----
   // Starts argv inside the node's namespace as the node's process `name` (at most one running

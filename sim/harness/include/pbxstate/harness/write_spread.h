@@ -1,0 +1,66 @@
+// Where one mailbox write can be, and where it must be, from the cluster history alone.
+//
+// A write lives in the memory of the nodes that hold it (engine/README.md, "MWI"): its writer,
+// then every node a holder's frames reach (the writer's UPDATES, or a catch-up session from any
+// holder). A node that crashes loses it. So, epoch by epoch (ClusterHistory):
+//  - possibly held: the writer from the write on; in each epoch, every up node reachable from a
+//    possible holder through links (the closure, directed); a crash removes a node. An
+//    over-approximation: what is not possibly held at a node cannot be there.
+//  - certainly held: the writer; a node the writer's link reaches without loss for `inflight`
+//    after the write (its UPDATES arrive); and in any epoch that lasts `settle` (from its start or
+//    from the write), every up node that hears a certain holder both ways (anti-entropy needs a
+//    digest one way and a pull the other). A crash removes a node. An under-approximation.
+//  - settled: what would be certainly held if the epoch in force lasted long enough (the
+//    convergence target inside a stretch with no fault).
+// Being superseded by a greater write is not modelled here: the oracle asks these questions of
+// the writes from the greatest down and stops at the first certain one (oracle.h).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pbxstate/harness/history.h"
+
+namespace pbxstate::harness {
+
+class WriteSpread {
+ public:
+  // `writer` made the write at `at`; `loss` says which paths drop frames.
+  WriteSpread(const ClusterHistory& history, const OracleTiming& timing, const PathLoss& loss, NodeId writer,
+              Duration at);
+
+  // `n`, in its incarnation at `t`, may hold the write at `t`.
+  bool Possible(NodeId n, Duration t) const;
+  // `n`, in its incarnation at `t`, holds the write at `t` (unless a greater write replaced it).
+  bool Certain(NodeId n, Duration t) const;
+  // `n` would hold it if the configuration in force at `t` lasted.
+  bool Settled(NodeId n, Duration t) const;
+
+ private:
+  using Bits = std::vector<std::uint64_t>;
+  struct EpochSets {
+    Bits possible;   // at the epoch's end
+    Bits carried;    // certain holders at the epoch's start
+    Bits expanded;   // certain holders once the epoch has lasted `settle`
+  };
+  static bool Has(const Bits& b, NodeId n) { return (b[(n - 1) / 64] >> ((n - 1) % 64) & 1) != 0; }
+  static void Set(Bits& b, NodeId n) { b[(n - 1) / 64] |= std::uint64_t{1} << ((n - 1) % 64); }
+  // Holders of the previous epoch that are still up in the same incarnation in epoch e.
+  Bits Carry(const Bits& from, std::size_t e) const;
+  // Every up node reachable from `start` by links of epoch e (directed closure).
+  Bits Closure(const Bits& start, std::size_t e) const;
+  // `start` plus every up node that hears a member of `start` both ways in epoch e.
+  Bits BothWays(const Bits& start, std::size_t e) const;
+  const EpochSets* SetsAt(Duration t, std::size_t* e) const;
+
+  const ClusterHistory& h_;
+  const OracleTiming& timing_;
+  NodeId writer_;
+  Duration at_;
+  std::size_t first_epoch_;
+  Bits direct_;              // reached by the writer's own UPDATES without loss
+  bool direct_valid_ = false;
+  std::vector<EpochSets> sets_;  // from first_epoch_ on
+};
+
+}  // namespace pbxstate::harness

@@ -1,0 +1,155 @@
+#include "pbxstate/harness/write_spread.h"
+
+#include <cassert>
+
+namespace pbxstate::harness {
+
+WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timing, const PathLoss& loss,
+                         NodeId writer, Duration at)
+    : h_(history), timing_(timing), writer_(writer), at_(at), first_epoch_(history.EpochAt(at)) {
+  const std::size_t words = (h_.node_count() + 63) / 64;
+  const std::size_t e0 = first_epoch_;
+  direct_.assign(words, 0);
+  Set(direct_, writer);
+  // The writer's UPDATES reach every node its link reaches without loss, if the epoch lasts.
+  if (h_.EpochEnd(e0) >= at + timing.inflight) {
+    direct_valid_ = true;
+    for (NodeId m = 1; m <= h_.node_count(); ++m) {
+      if (m != writer && h_.Link(writer, m, e0) && loss.Between(writer, m, at, at + timing.inflight) == 0.0) {
+        Set(direct_, m);
+      }
+    }
+  }
+  Bits possible(words, 0), certain(words, 0);
+  Set(possible, writer);
+  Set(certain, writer);
+  for (std::size_t e = e0; e < h_.epoch_count(); ++e) {
+    EpochSets s;
+    if (e > e0) {
+      possible = Carry(possible, e);
+      certain = Carry(certain, e);
+    }
+    s.carried = certain;
+    s.possible = Closure(possible, e);
+    s.expanded = BothWays(certain, e);
+    if (e == e0) {
+      for (std::size_t w = 0; w < words; ++w) s.expanded[w] |= direct_[w];
+    }
+    const Duration from = e == e0 ? at : h_.EpochStart(e);
+    possible = s.possible;
+    if (h_.EpochEnd(e) - from >= timing.settle) {
+      certain = s.expanded;
+    } else if (e == e0 && direct_valid_) {
+      for (std::size_t w = 0; w < words; ++w) certain[w] |= direct_[w];
+    }
+    sets_.push_back(std::move(s));
+  }
+}
+
+WriteSpread::Bits WriteSpread::Carry(const Bits& from, std::size_t e) const {
+  Bits out(from.size(), 0);
+  for (NodeId n = 1; n <= h_.node_count(); ++n) {
+    if (Has(from, n) && h_.Up(n, e) && h_.Incarnation(n, e) == h_.Incarnation(n, e - 1)) Set(out, n);
+  }
+  return out;
+}
+
+WriteSpread::Bits WriteSpread::Closure(const Bits& start, std::size_t e) const {
+  Bits out = start;
+  const std::uint32_t count = h_.node_count();
+  if (h_.membership() == MembershipSource::kTransport && h_.has_views()) {
+    // Views may differ per node: a plain search over links.
+    std::vector<NodeId> frontier;
+    for (NodeId n = 1; n <= count; ++n) {
+      if (Has(out, n)) frontier.push_back(n);
+    }
+    while (!frontier.empty()) {
+      const NodeId a = frontier.back();
+      frontier.pop_back();
+      for (NodeId b = 1; b <= count; ++b) {
+        if (!Has(out, b) && h_.Link(a, b, e)) {
+          Set(out, b);
+          frontier.push_back(b);
+        }
+      }
+    }
+    return out;
+  }
+  // Without views, links follow the sides of the cut: close over sides.
+  const bool both_ways = h_.membership() == MembershipSource::kTransport;
+  const std::uint32_t sides = h_.SideCount(e);
+  std::vector<bool> reached(sides, false);
+  for (NodeId n = 1; n <= count; ++n) {
+    if (Has(out, n) && h_.Up(n, e)) reached[h_.SideOf(n, e)] = true;
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (std::uint32_t a = 0; a < sides; ++a) {
+      for (std::uint32_t b = 0; b < sides; ++b) {
+        const bool pass = h_.SideAllows(a, b, e) && (!both_ways || h_.SideAllows(b, a, e));
+        if (reached[a] && !reached[b] && pass) reached[b] = grew = true;
+      }
+    }
+  }
+  for (NodeId n = 1; n <= count; ++n) {
+    if (reached[h_.SideOf(n, e)] && h_.Up(n, e)) Set(out, n);
+  }
+  return out;
+}
+
+WriteSpread::Bits WriteSpread::BothWays(const Bits& start, std::size_t e) const {
+  Bits out = start;
+  const std::uint32_t count = h_.node_count();
+  if (h_.membership() == MembershipSource::kTransport && h_.has_views()) {
+    for (NodeId m = 1; m <= count; ++m) {
+      if (Has(out, m) || !h_.Up(m, e)) continue;
+      for (NodeId a = 1; a <= count; ++a) {
+        if (Has(start, a) && h_.Link(a, m, e) && h_.Link(m, a, e)) {
+          Set(out, m);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+  std::vector<bool> holder_side(h_.SideCount(e), false);
+  for (NodeId n = 1; n <= count; ++n) {
+    if (Has(start, n) && h_.Up(n, e)) holder_side[h_.SideOf(n, e)] = true;
+  }
+  // Both ways between two different sides never holds: a one-way cut blocks one direction.
+  for (NodeId n = 1; n <= count; ++n) {
+    if (holder_side[h_.SideOf(n, e)] && h_.Up(n, e)) Set(out, n);
+  }
+  return out;
+}
+
+const WriteSpread::EpochSets* WriteSpread::SetsAt(Duration t, std::size_t* e) const {
+  if (t < at_) return nullptr;
+  *e = h_.EpochAt(t);
+  assert(*e >= first_epoch_);
+  return &sets_[*e - first_epoch_];
+}
+
+bool WriteSpread::Possible(NodeId n, Duration t) const {
+  std::size_t e;
+  const EpochSets* s = SetsAt(t, &e);
+  return s != nullptr && Has(s->possible, n);
+}
+
+bool WriteSpread::Certain(NodeId n, Duration t) const {
+  std::size_t e;
+  const EpochSets* s = SetsAt(t, &e);
+  if (s == nullptr) return false;
+  if (Has(s->carried, n)) return true;
+  const Duration from = e == first_epoch_ ? at_ : h_.EpochStart(e);
+  if (t - from >= timing_.settle && Has(s->expanded, n)) return true;
+  return e == first_epoch_ && direct_valid_ && t >= at_ + timing_.inflight && Has(direct_, n);
+}
+
+bool WriteSpread::Settled(NodeId n, Duration t) const {
+  std::size_t e;
+  const EpochSets* s = SetsAt(t, &e);
+  return s != nullptr && Has(s->expanded, n);
+}
+
+}  // namespace pbxstate::harness

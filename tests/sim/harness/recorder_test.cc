@@ -1,0 +1,150 @@
+// The recorder's phases on hand-written runs: delivery and stable latency, messages per
+// change, lost and stale counting, convergence after a crash and after a restart.
+#include <cmath>
+#include <memory>
+
+#include "hand_run.h"
+
+namespace pbxstate::harness::testing {
+namespace {
+
+constexpr const char* kThreeNodes = R"(
+name: phases
+duration: 30s
+quiet: 0ms
+cluster: {nodes: 3}
+network:
+  lan: {delay: 1ms}
+engine:
+  heartbeat_interval: 250ms
+  suspect_after: 1s
+)";
+
+std::unique_ptr<HandRun> OneChangeSeenAt(std::optional<Duration> at2, std::optional<Duration> at3) {
+  auto run = std::make_unique<HandRun>(kThreeNodes);
+  run->StartAll();
+  run->Device(1s, 1, "D", DeviceState::kInUse);
+  if (at2) run->ShowsDevice(*at2, 2, "D", 1, DeviceState::kInUse);
+  if (at3) run->ShowsDevice(*at3, 3, "D", 1, DeviceState::kInUse);
+  return run;
+}
+
+std::map<NodeId, FinalView> AllShow(DeviceState s) {
+  std::map<NodeId, FinalView> v;
+  for (NodeId n : {1, 2, 3}) AddDevice(&v[n], "D", 1, s);
+  return v;
+}
+
+TEST(Recorder, DeliveryAndStableLatencyPerChange) {
+  const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, AllShow(DeviceState::kInUse), 5);
+  ASSERT_EQ(r.deliveries.size(), 2u);
+  EXPECT_EQ(Metric(r, "delivery_latency.min"), 10e6);
+  EXPECT_EQ(Metric(r, "delivery_latency.max"), 20e6);
+  EXPECT_EQ(Metric(r, "delivery_latency.mean"), 15e6);
+  ASSERT_EQ(r.changes.size(), 1u);
+  ASSERT_TRUE(r.changes[0].stable.has_value());
+  EXPECT_EQ(*r.changes[0].stable, 20ms);  // when the last node that should see it did
+  EXPECT_EQ(Metric(r, "stable_latency.max"), 20e6);
+  EXPECT_EQ(Metric(r, "changes"), 1);
+  // Frames put on the network (5 per node) per local change.
+  EXPECT_EQ(Metric(r, "messages_per_change"), 15);
+  EXPECT_EQ(Metric(r, "bytes_per_change"), 1500);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+}
+
+TEST(Recorder, AChangeANodeNeverShowsIsNeitherStableNorKept) {
+  std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
+  v[3] = FinalView{};
+  const RunResult r = OneChangeSeenAt(1010ms, std::nullopt)->Finish(10s, v);
+  EXPECT_FALSE(r.changes[0].stable.has_value());
+  EXPECT_TRUE(std::isnan(Metric(r, "stable_latency.max")));
+  EXPECT_EQ(Metric(r, "delivery_latency.max"), 10e6);
+  EXPECT_EQ(Metric(r, "lost"), 1) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 3, "lost device D from node 1")) << Discrepancies(r);
+}
+
+TEST(Recorder, LostAndStaleAreCountedPerNodeAndSlot) {
+  std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
+  v[2] = FinalView{};                                  // lost
+  v[3] = FinalView{};
+  AddDevice(&v[3], "D", 1, DeviceState::kNotInUse);    // stale
+  AddDevice(&v[3], "X", 2, DeviceState::kBusy);        // never set by anyone: stale
+  const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, v);
+  EXPECT_EQ(Metric(r, "lost"), 1) << Discrepancies(r);
+  EXPECT_EQ(Metric(r, "stale"), 2) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 3, "stale device D from node 1: shows NOT_INUSE (incarnation 1), expected INUSE")) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 3, "shows device X from node 2, which it should not")) << Discrepancies(r);
+  EXPECT_EQ(r.discrepancy_count, 3u);
+}
+
+TEST(Recorder, TheBackendsUpNodesMustBeTheHistorys) {
+  std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
+  v.erase(2);  // node 2 is up, but the backend gave no final view of it
+  const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, v);
+  EXPECT_EQ(Metric(r, "stale"), 1) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 2, "is up at the end but gave no final view")) << Discrepancies(r);
+}
+
+TEST(Recorder, AnAggregateThatDoesNotFollowItsContributionsIsCaught) {
+  std::map<NodeId, FinalView> v = AllShow(DeviceState::kInUse);
+  v[2].devices[0].aggregate = DeviceState::kBusy;
+  const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, v);
+  EXPECT_EQ(Metric(r, "stale"), 1) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 2, "wrong aggregate for device D: shows BUSY, its contributions make INUSE")) << Discrepancies(r);
+}
+
+TEST(Recorder, ConvergenceAfterACrashIncludesDetection) {
+  auto run = std::make_unique<HandRun>(kThreeNodes);
+  run->StartAll();
+  run->Device(1s, 3, "D", DeviceState::kBusy);
+  for (NodeId n : {1, 2}) run->ShowsDevice(1010ms, n, "D", 3, DeviceState::kBusy);
+  run->Crash(5s, 3);
+  run->ShowsDevice(6100ms, 1, "D", 3, std::nullopt);
+  run->ShowsDevice(6300ms, 2, "D", 3, std::nullopt);
+  const RunResult r = run->Finish(10s, {{1, FinalView{}}, {2, FinalView{}}});
+  ASSERT_EQ(r.convergence.size(), 1u);
+  EXPECT_EQ(r.convergence[0].after, "crash");
+  EXPECT_TRUE(r.convergence[0].converged);
+  EXPECT_EQ(r.convergence[0].took, 1300ms);
+  ASSERT_EQ(r.convergence[0].by_node.size(), 2u);  // the survivors
+  EXPECT_EQ(r.convergence[0].by_node[0].second, 1100ms);
+  EXPECT_EQ(Metric(r, "convergence.after_crash.max"), 1.3e9);
+  EXPECT_EQ(Metric(r, "convergence.after_fault.max"), 1.3e9);
+  EXPECT_EQ(Metric(r, "convergence.interrupted"), 0);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+}
+
+TEST(Recorder, ARestartedNodesEntriesCarryItsNewIncarnation) {
+  auto make = [] {
+    auto run = std::make_unique<HandRun>(kThreeNodes);
+    run->StartAll();
+    run->Device(1s, 3, "D", DeviceState::kBusy);
+    run->Device(1s, 1, "E", DeviceState::kRinging);
+    for (NodeId n : {1, 2}) run->ShowsDevice(1010ms, n, "D", 3, DeviceState::kBusy);
+    for (NodeId n : {2, 3}) run->ShowsDevice(1010ms, n, "E", 1, DeviceState::kRinging);
+    run->Crash(5s, 3);
+    for (NodeId n : {1, 2}) run->ShowsDevice(6200ms, n, "D", 3, std::nullopt);
+    run->Restart(7s, 3, 2);
+    run->ShowsDevice(7500ms, 3, "E", 1, DeviceState::kRinging);  // caught up on node 1's entries
+    run->Device(8s, 3, "D", DeviceState::kBusy);
+    for (NodeId n : {1, 2}) run->ShowsDevice(8010ms, n, "D", 3, DeviceState::kBusy, 2, 1);
+    return run;
+  };
+  std::map<NodeId, FinalView> v;
+  for (NodeId n : {1, 2, 3}) AddDevice(&v[n], "D", 3, DeviceState::kBusy, 2);
+  for (NodeId n : {1, 2, 3}) AddDevice(&v[n], "E", 1, DeviceState::kRinging, 1);
+  const RunResult r = make()->Finish(20s, v);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+  ASSERT_EQ(r.convergence.size(), 2u);
+  EXPECT_EQ(r.convergence[1].after, "restart");
+  EXPECT_TRUE(r.convergence[1].converged);
+  EXPECT_EQ(r.convergence[1].took, 500ms);
+  // The same state under the old incarnation is another entry: caught.
+  v[1].devices[0].contributions[0].version.incarnation = 1;
+  const RunResult old = make()->Finish(20s, v);
+  EXPECT_EQ(Metric(old, "stale"), 1) << Discrepancies(old);
+  EXPECT_TRUE(Mentions(old, 1, "shows BUSY (incarnation 1), expected BUSY (incarnation 2)")) << Discrepancies(old);
+}
+
+}  // namespace
+}  // namespace pbxstate::harness::testing
