@@ -74,12 +74,16 @@ for f in "${config[@]}"; do
 done
 step "after remove: only the configuration is left (${config[*]})"
 
-step "apt-get purge ${packages[*]}"
-in_root apt-get purge -y -q "${packages[@]}" >/dev/null
+# Purge what remove left known to dpkg (state rc: packages with configuration); a package without
+# any (python3-pbxstate) is gone already, and apt would not know its name any more.
+mapfile -t with_config < <(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null |
+  awk '$1 == "rc" {print $2}')
+step "apt-get purge ${with_config[*]}"
+in_root apt-get purge -y -q "${with_config[@]}" >/dev/null
 snapshot > "$work/s1.txt"
-# Booting leaves systemd's own state (machine id, random seed, timers' stamps); none of it is the
-# packages'. Anything else that differs from S0, and any path that names pbxstate, is a leftover.
-boot_state='^\./(etc/machine-id|var/lib/systemd/(random-seed|timers|timesync|linger|coredump|pstore|catalog)(/.*)?|var/lib/dbus/machine-id|etc/systemd/system/timers\.target\.wants.*)$'
+# Booting leaves systemd's own state (machine id, random seed, timers' stamps) and corosync's (its
+# ring id: corosync stays installed); none of it is the packages'. Anything else that differs from S0, and any path that names pbxstate, is a leftover.
+boot_state='^\./(etc/machine-id|var/lib/corosync/ringid_[0-9]+|var/lib/systemd/(random-seed|timers|timesync|linger|coredump|pstore|catalog)(/.*)?|var/lib/dbus/machine-id|etc/systemd/system/timers\.target\.wants.*)$'
 diff "$work/s0.txt" "$work/s1.txt" | sed -n 's/^[<>] //p' | grep -Ev "$boot_state" > "$work/leftovers.txt" || true
 if [ -s "$work/leftovers.txt" ] || grep -qi pbxstate "$work/s1.txt"; then
   cat "$work/leftovers.txt" >&2
