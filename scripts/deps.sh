@@ -23,6 +23,9 @@ packages=(
   chromium fonts-dejavu-core
   # SIP phones for res_pbxstate's registration test (run when an Asterisk with chan_pjsip is found)
   sip-tester
+  # Debian packages (debian/, tests/packaging): building them, lintian, the man pages' checks
+  # (man, groff), and the test root they are installed into (debootstrap, systemd-nspawn)
+  debhelper dh-python lintian man-db groff-base debootstrap systemd-container
 )
 
 missing=()

@@ -45,7 +45,7 @@ rss_mb=2048
 max_restarts=5
 
 # Debug keeps the engine's assertions live; -O1 keeps the fuzzer fast enough.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_WERROR=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
   -DPBXSTATE_FUZZ=ON -DPBXSTATE_BUILD_TESTS=OFF -DPBXSTATE_BUILD_BENCH=OFF >/dev/null

@@ -15,10 +15,12 @@ jobs="$(nproc)"
 # ASTERISK_PREFIX: an Asterisk 22 installed there (with its headers) builds res_pbxstate and runs
 # its two-server integration test; without it, the module is built only when Asterisk's headers
 # are in /usr/include, and the test is skipped with a message otherwise.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# Warnings are errors here and in CI (PBXSTATE_WERROR is off for users and packagers).
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBXSTATE_WERROR=ON \
   ${ASTERISK_PREFIX:+-DASTERISK_INCLUDE_DIR="$ASTERISK_PREFIX/include"}
 cmake --build "$build" -j "$jobs"
-ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs"
+# Everything but the packages' tests, which get their own step below.
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" -LE packaging
 
 # The Python bindings and the pytest plugin, with Debian's interpreter (fails when a test fails
 # or when pytest collects nothing).
@@ -43,7 +45,7 @@ fi
 # The sanitizer pass: engine units, the C API, the cluster tests, and swarm seeds (random
 # scenarios on the in-process cluster, both membership modes) when ns-3 is there to build them.
 asan="${build}-asan"
-cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF \
+cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=OFF -DPBXSTATE_WERROR=ON \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
@@ -61,3 +63,7 @@ if "$asan/sim/cli/pbxstate" swarm --help >/dev/null 2>&1; then
   "$asan/sim/cli/pbxstate" swarm --seeds 300 --out "$asan/swarm" --quiet
 fi
 echo "sanitizer pass: all suites clean"
+
+# The Debian packages (tests/packaging, label packaging) are not built here: a second, whole
+# Release build of about half an hour on two busy cores. Their long-run command is
+# `ctest --test-dir build -L packaging` (README.md, "Tests"; packaging/README.md).

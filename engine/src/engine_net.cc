@@ -144,7 +144,7 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
 }
 
 void EngineImpl::ArmFlush() {
-  assert(held_since_);
+  PBXSTATE_CHECK(held_since_);
   const MonoTime bound = *held_since_ + config_.batch_window;
   MonoTime due = bound;
   // Only the pacing interval holds the changes back: they leave when it ends. Otherwise the
@@ -161,7 +161,7 @@ bool EngineImpl::TransportReady() {
 }
 
 void EngineImpl::FlushHeldIfDue(MonoTime now) {
-  assert(flush_due_ && now >= *flush_due_);
+  PBXSTATE_CHECK(flush_due_ && now >= *flush_due_);
   if (held_since_ && now < *held_since_ + config_.batch_window && !TransportReady()) {
     ArmFlush();  // the transport became busy meanwhile: OnSendReady, or the bound
   } else {
@@ -170,7 +170,7 @@ void EngineImpl::FlushHeldIfDue(MonoTime now) {
 }
 
 void EngineImpl::OnSendReady() {
-  assert(!in_callback_);
+  PBXSTATE_CHECK(!in_callback_);
   if (!send_queue_.empty()) DrainSendQueue();
   SendHeldChanges();
   Rearm();

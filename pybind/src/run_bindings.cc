@@ -138,11 +138,17 @@ std::string ToJson(const RunData& r) {
   return text;
 }
 
-// Where reports/*.py are: PBXSTATE_REPORTS_DIR, else the source tree's reports/ (compiled in),
-// as the command line finds them.
+// Where reports/*.py are, as the command line finds them: $PBXSTATE_REPORTS_DIR; else, for an
+// installed module, the folder the install put them in, relative to this module's file
+// (PBXSTATE_REPORTS_FROM_MODULE, from the install layout); else the source tree's reports/
+// (compiled in; the build tree's module).
 fs::path ReportsDir() {
-  const char* env = std::getenv("PBXSTATE_REPORTS_DIR");
-  return fs::path(env != nullptr ? env : PBXSTATE_REPORTS_DIR);
+  if (const char* env = std::getenv("PBXSTATE_REPORTS_DIR"); env != nullptr) return fs::path(env);
+  const auto module_file = py::module_::import("pbxstate").attr("__file__").cast<std::string>();
+  const fs::path installed = fs::path(module_file).parent_path() / PBXSTATE_REPORTS_FROM_MODULE;
+  std::error_code ec;
+  if (fs::is_directory(installed, ec)) return installed.lexically_normal();
+  return fs::path(PBXSTATE_REPORTS_DIR);
 }
 
 // Writes the run record into `dir`, then report.html with reports/html_report.py run by Debian's
@@ -153,7 +159,7 @@ py::object WriteReport(const RunData& r, const py::handle& dir_arg) {
   const fs::path script = ReportsDir() / "html_report.py";
   if (!fs::exists(script)) {
     throw std::runtime_error("write_report: " + script.string() +
-                             " not found (set PBXSTATE_REPORTS_DIR to the reports/ folder); the run record is in " +
+                             " not found (install the pbxstate package, or set PBXSTATE_REPORTS_DIR to the reports/ folder); the run record is in " +
                              dir.string());
   }
   py::object subprocess = py::module_::import("subprocess");

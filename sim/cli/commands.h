@@ -37,4 +37,9 @@ void AddSwarmCommand(CLI::App& app, Action& chosen);
 // Registers `report index DIR` and `report compare RUN_A RUN_B`.
 void AddReportCommand(CLI::App& app, Action& chosen);
 
+// Registers the hidden `describe-cli`: every other command's options as JSON, from which the
+// man page and the shell completion are generated (packaging/). It describes what `app` holds
+// when it runs (after parsing), so every command registered in main.cc appears, in any order.
+void AddDescribeCommand(CLI::App& app, Action& chosen);
+
 }  // namespace pbxstate::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   Action chosen;
+  AddDescribeCommand(app, chosen);  // hidden; for the man page and completion (packaging/)
   AddValidateCommand(app, chosen);
   AddReportCommand(app, chosen);
   AddKeygenCommand(app, chosen);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 namespace pbxstate::cli {
@@ -14,12 +15,26 @@ namespace {
 
 constexpr int kExecFailed = 127;  // the child's status when python3 could not be started
 
+// Where reports/*.py are: $PBXSTATE_REPORTS_DIR; else, for an installed pbxstate, the folder the
+// install put them in, relative to this program (PBXSTATE_REPORTS_FROM_BIN, from the install
+// layout: bin/../share/pbxstate/reports); else the source tree's reports/ (compiled in; the build
+// tree's pbxstate).
+std::string ReportsDir() {
+  if (const char* env = std::getenv("PBXSTATE_REPORTS_DIR"); env != nullptr) return env;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = self.parent_path() / PBXSTATE_REPORTS_FROM_BIN;
+    if (std::filesystem::is_directory(installed, ec)) return installed.lexically_normal().string();
+  }
+  return PBXSTATE_REPORTS_DIR;
+}
+
 }  // namespace
 
 ScriptOutcome RunReportScript(const std::string& script, const std::vector<std::string>& args,
                               bool quiet_stdout) {
-  const char* env = std::getenv("PBXSTATE_REPORTS_DIR");
-  const std::string path = std::string(env != nullptr ? env : PBXSTATE_REPORTS_DIR) + "/" + script;
+  const std::string path = ReportsDir() + "/" + script;
   std::vector<std::string> argv_storage = {"python3", path};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;

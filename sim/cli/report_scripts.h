@@ -1,6 +1,7 @@
 // The Python side of reports (reports/*.py, matplotlib from Debian's /usr/bin/python3), started
-// from the command line. PBXSTATE_REPORTS_DIR overrides where the scripts are looked for (the
-// default is the source tree's reports/ folder, compiled in).
+// from the command line. PBXSTATE_REPORTS_DIR overrides where the scripts are looked for; else an
+// installed pbxstate finds them where the install put them (share/pbxstate/reports beside bin/),
+// and the build tree's pbxstate in the source tree's reports/ folder (compiled in).
 #pragma once
 
 #include <string>

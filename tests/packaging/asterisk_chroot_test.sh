@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# asterisk-pbxstate as a user gets it: apt refuses it without the Asterisk it was built for and
+# next to an Asterisk built with other build options, installs it next to that Asterisk, and that
+# Asterisk loads the module, which joins corosync's CPG group. Then remove and purge. Needs what
+# chroot_test.sh needs (skipped otherwise) and the Asterisk under ASTERISK_PREFIX that the package
+# was built against (Asterisk is not in Debian 12: this one was built from source; it is copied
+# into the test root with the Debian packages of the libraries it loads).
+#
+#   tests/packaging/asterisk_chroot_test.sh DEBS_DIR WORK_DIR ASTERISK_PREFIX
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+debs="${1:?DEBS_DIR}"
+work="${2:?WORK_DIR}"
+prefix="${3:?ASTERISK_PREFIX}"
+. "$here/chroot_lib.sh"
+
+deb=("$debs"/asterisk-pbxstate_*.deb)
+[ -e "${deb[0]}" ] || fail "no asterisk-pbxstate_*.deb in $debs (scripts/package.sh builds it when ASTERISK_PREFIX is set)"
+debfile="/debs/$(basename "${deb[0]}")"
+binary="$prefix/sbin/asterisk"
+[ -x "$binary" ] || fail "no Asterisk at $binary"
+
+# The Debian packages that hold the libraries Asterisk's binary, its own libraries and modules load.
+asterisk_library_packages() {
+  find "$prefix/sbin/asterisk" "$prefix/lib" -name '*.so*' -o -path "$prefix/sbin/asterisk" | while read -r f; do
+    ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
+  done | grep -v "^$prefix/" | sort -u | while read -r lib; do
+    dpkg -S "$(readlink -f "$lib")" 2>/dev/null | cut -d: -f1
+  done | sort -u
+}
+
+fresh_root
+mapfile -t deps < <(dependencies_of "$debfile")
+mapfile -t libs < <(asterisk_library_packages)
+# The package's dependencies, corosync, and the libraries of Asterisk's binaries.
+install_from_debian asterisk "${deps[@]}" "${libs[@]}" corosync
+
+step "no Asterisk in the root: apt must refuse the package"
+if out="$(in_root apt-get install -y -q "$debfile" 2>&1)"; then fail "installed without any Asterisk at $binary"; fi
+grep -q "no Asterisk at $binary" <<<"$out" || { echo "$out" >&2; fail "refused, but not by the build-option check"; }
+in_root dpkg --purge asterisk-pbxstate >/dev/null 2>&1 || true
+
+step "an Asterisk built with other build options: apt must refuse the package"
+mkdir -p "$(dirname "$root$binary")"
+printf '#!/bin/sh\n# an Asterisk of another build: AST_BUILDOPT_SUM 00000000000000000000000000000000\n' > "$root$binary"
+chmod +x "$root$binary"
+if out="$(in_root apt-get install -y -q "$debfile" 2>&1)"; then fail "installed next to an Asterisk of other build options"; fi
+grep -q "other build options" <<<"$out" || { echo "$out" >&2; fail "refused, but not by the build-option check"; }
+in_root dpkg --purge asterisk-pbxstate >/dev/null 2>&1 || true
+
+step "the Asterisk it was built for (copied from $prefix, without a module or pbxstate.conf of its own)"
+rm -rf "${root:?}$prefix"
+mkdir -p "$(dirname "$root$prefix")"
+cp -a "$prefix" "$root$prefix"
+rm -f "$root$prefix"/lib/asterisk/modules/res_pbxstate.so "$root$prefix"/etc/asterisk/pbxstate.conf*
+in_root apt-get install -y -q --no-install-recommends "$debfile" 2>&1 | tee "$work/install.log"
+grep -q "^0 upgraded, 1 newly installed" "$work/install.log" || fail "apt did not install asterisk-pbxstate alone"
+mapfile -t owned < <(in_root dpkg -L asterisk-pbxstate)
+module="$(printf '%s\n' "${owned[@]}" | grep '/res_pbxstate\.so$')"
+[ "$module" = "$prefix/lib/asterisk/modules/res_pbxstate.so" ] || fail "res_pbxstate.so installed at '$module'"
+step "installed: $module"
+
+# The user's part: Asterisk's own configuration (an entity id, the modules to load).
+etc="$root$prefix/etc/asterisk"
+printf '[options]\nentityid = 02:00:5e:00:00:01\nsystemname = pbx1\n' > "$etc/asterisk.conf"
+printf '[modules]\nautoload = no\nload => res_pbxstate.so\nload => func_devstate.so\nload => pbx_config.so\n' > "$etc/modules.conf"
+printf '[general]\n[logfiles]\nmessages.log => notice,warning,error,verbose\n' > "$etc/logger.conf"
+printf '[general]\n[globals]\n[default]\n' > "$etc/extensions.conf"
+echo "ASTERISK_PREFIX=$prefix" > "$work/env"
+boot_and_run "$here/in_container_asterisk.sh" "$work/env"
+
+step "apt-get remove, then purge asterisk-pbxstate"
+in_root apt-get remove -y -q asterisk-pbxstate >/dev/null
+[ ! -e "$root$module" ] || fail "remove left $module"
+[ -e "$root$prefix/etc/asterisk/pbxstate.conf" ] || fail "remove took pbxstate.conf (only purge may)"
+in_root apt-get purge -y -q asterisk-pbxstate >/dev/null
+[ ! -e "$root$prefix/etc/asterisk/pbxstate.conf" ] || fail "purge left pbxstate.conf"
+[ -n "${PBXSTATE_KEEP_ROOT:-}" ] || rm -rf "$root"
+step "asterisk-pbxstate refused twice, installed, loaded by Asterisk, removed and purged in $((SECONDS - t0))s"
