@@ -201,6 +201,22 @@ Status WriteRecord(const Scenario& s, const RunOptions& options, const inproc::C
   return Status::Ok();
 }
 
+// Feeds `rec` what the cluster does: starts, view changes, and the transport views each engine
+// is given (the oracle judges transport membership by those, not by a model of its own).
+void RecordInto(harness::RunRecorder& rec, inproc::Cluster& c) {
+  // Every node started inside Create, before a hook could see it; later starts come through it.
+  for (std::size_t i = 0; i < c.size(); ++i) rec.NodeStarted(Duration{}, inproc::Cluster::IdOf(i), c.incarnation(i));
+  c.SetTraceHook([&rec, &c](const inproc::TraceEvent& te) {
+    if (te.kind == inproc::TraceKind::kViewChange) {
+      rec.ViewChanged(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.change);
+    } else if (te.kind == inproc::TraceKind::kStart) {
+      rec.NodeStarted(SinceStart(te.at), inproc::Cluster::IdOf(te.node), c.incarnation(te.node));
+    } else if (te.kind == inproc::TraceKind::kMembership) {
+      rec.MembershipDelivered(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.members);
+    }
+  });
+}
+
 }  // namespace
 
 Status CheckInprocSupport(const Scenario& s) {
@@ -229,18 +245,7 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
   if (s.topology.sites.size() > 1) {
     if (Status st = net.Apply(c); !st.ok()) return st;
   }
-  // Every node started inside Create, before a hook could see it; later starts come through it.
-  for (std::size_t i = 0; i < c.size(); ++i) rec.NodeStarted(Duration{}, inproc::Cluster::IdOf(i), c.incarnation(i));
-  c.SetTraceHook([&rec, &c](const inproc::TraceEvent& te) {
-    if (te.kind == inproc::TraceKind::kViewChange) {
-      rec.ViewChanged(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.change);
-    } else if (te.kind == inproc::TraceKind::kStart) {
-      rec.NodeStarted(SinceStart(te.at), inproc::Cluster::IdOf(te.node), c.incarnation(te.node));
-    } else if (te.kind == inproc::TraceKind::kMembership) {
-      // The oracle judges transport membership by the views the engine was given, not by a model.
-      rec.MembershipDelivered(SinceStart(te.at), inproc::Cluster::IdOf(te.node), *te.members);
-    }
-  });
+  RecordInto(rec, c);
 
   Agenda agenda(c);
   std::unique_ptr<CallWorld> calls;

@@ -175,7 +175,7 @@ bool UpAt(const Scenario& s, NodeId node, Duration t) {
 }  // namespace detail
 
 Scenario GenerateScenario(std::uint64_t seed, const GeneratorOptions& options) {
-  Draw d(inproc::SplitMix64::Derive(seed, kScenarioStream));
+  Draw d(SplitMix64::Derive(seed, kScenarioStream));
   Scenario s;
   s.file = "swarm-" + std::to_string(seed) + ".yaml";
   s.name = "swarm-" + std::to_string(seed);

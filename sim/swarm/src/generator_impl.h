@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pbxstate/inproc/random.h"
+#include "pbxstate/random.h"
 #include "pbxstate/scenario/scenario.h"
 #include "pbxstate/swarm/generator.h"
 
@@ -36,7 +36,7 @@ class Draw {
   }
 
  private:
-  inproc::SplitMix64 rng_;
+  SplitMix64 rng_;
 };
 
 // What a seed decides before anything else.
