@@ -218,7 +218,10 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   PullSession s = std::move(it->second);
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
-  if (!retry_elsewhere) return;
+  if (retry_elsewhere) PullFromOthers(s);
+}
+
+void EngineImpl::PullFromOthers(const PullSession& s) {
   for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
@@ -444,13 +447,16 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     // A newer incarnation voided the origin's entries and the sessions about them; this
     // donor serves the new incarnation from its start, so this session carries on as that.
     it = pulls_.find(p.session);
+    // The target was a watermark of the ended incarnation: this donor's last page sets the new one.
     if (it == pulls_.end()) {
       saved.incarnation = p.incarnation;
       saved.since = 0;
+      saved.target = 0;
       it = pulls_.emplace(saved.id, saved).first;
     } else if (p.incarnation != it->second.incarnation) {
       it->second.incarnation = p.incarnation;
       it->second.since = 0;
+      it->second.target = 0;
     }
     for (const codec::Record& rec : p.records) ApplyOwned(origin, rec, ChangeCause::kRemote);
   } else {
@@ -462,15 +468,23 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   ++stats_.sync_pages_received;
   ack(s.next_page);
   if (p.last) {
+    // A donor that is behind what another one offered (its digest was sent before its own
+    // catch-up, or it missed changes behind a cut) completes short of the target: the pull goes
+    // on with the others. Without this, and with anti-entropy off, nothing would ever ask again.
+    bool short_of_target = false;
     if (origin != codec::kMailboxOrigin) {
-      OriginFor(origin).ranges.Add(s.since, p.donor_watermark);
+      OriginState& o = OriginFor(origin);
+      o.ranges.Add(s.since, p.donor_watermark);
       StoreChanged();
+      short_of_target = o.ranges.watermark() < s.target;
     } else {
       // Mailboxes merge by last writer: another donor that differed may hold newer writes.
       for (NodeId d : s.other_donors) AddWant(codec::kMailboxOrigin, 0, 0, true, d);
     }
     ++stats_.sync_sessions_completed;
+    const PullSession done = std::move(s);
     pulls_.erase(it);
+    if (short_of_target) PullFromOthers(done);
     StartPulls();
   } else {
     ArmSyncTick();
