@@ -142,17 +142,20 @@ struct ServeSession {
   std::uint64_t donor_watermark;
   std::vector<std::uint32_t> items;  // device ids then AOR ids (owned origin), or mailbox ids
   std::size_t device_items = 0;
-  std::size_t cursor = 0;
+  std::size_t cursor = 0;  // the first item of the next new page
   struct Mark {
     std::uint32_t page;
-    std::size_t start;
     MonoTime sent;
     bool resent;  // Karn: no round-trip sample from a page sent twice
+    // The page as first sent (plain). Go-back-N sends exactly these bytes again: pages cut anew
+    // from the items would end elsewhere once an entry changed size, and the puller, which
+    // counts pages, would skip the items between the old and the new cut.
+    std::vector<std::uint8_t> frame;
   };
-  std::deque<Mark> unacked;
-  std::uint32_t next_page = 0;
+  std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
+  std::size_t in_flight = 0;    // unacked[0, in_flight) are in flight; after a timeout, the rest wait
+  std::uint32_t next_page = 0;  // the number of the next new page
   std::uint32_t acked = 0;
-  std::uint32_t resend_until = 0;  // pages below this one, sent again, are resends
   bool sent_last = false;
   MonoTime last_send{};
   MonoTime last_progress{};

@@ -306,9 +306,19 @@ void EngineImpl::PumpServe(ServeSession& s) {
   std::vector<codec::Record> records;
   if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
   const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
-  while (!s.sent_last && s.next_page - s.acked < window) {
+  while (s.in_flight < window) {
+    if (s.in_flight < s.unacked.size()) {  // after a timeout: go back N, the very same pages
+      ServeSession::Mark& m = s.unacked[s.in_flight++];
+      m.sent = env_->Now();
+      m.resent = true;
+      s.last_send = m.sent;
+      ++stats_.sync_pages_sent;
+      ++stats_.sync_pages_resent;
+      Send(s.puller, m.frame);
+      continue;
+    }
+    if (s.sent_last) break;
     records.clear();
-    const std::size_t start = s.cursor;
     std::size_t bytes = 0;
     while (s.cursor < s.items.size()) {
       const std::uint32_t id = s.items[s.cursor];
@@ -347,9 +357,9 @@ void EngineImpl::PumpServe(ServeSession& s) {
     for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
     codec::EndFrame(&frame_buf_);
     assert(frame_buf_.size() <= MaxPlainFrameBytes());
-    const bool resend = s.next_page < s.resend_until;
-    s.unacked.push_back({s.next_page, start, env_->Now(), resend});
-    if (resend) ++stats_.sync_pages_resent;
+    s.unacked.push_back({s.next_page, env_->Now(), false, frame_buf_});
+    s.in_flight = s.unacked.size();
+    assert(s.unacked.size() <= config_.sync_window_pages);
     ++s.next_page;
     s.sent_last = last;
     s.last_send = env_->Now();
@@ -377,6 +387,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
     while (!s.unacked.empty() && s.unacked.front().page < s.acked) {
       if (!s.unacked.front().resent) sample = now - s.unacked.front().sent;
       s.unacked.pop_front();
+      if (s.in_flight > 0) --s.in_flight;
     }
     if (sample) {
       // RFC 6298: srtt and rttvar, rto = srtt + 4 rttvar, never below 1 ms.
@@ -519,11 +530,7 @@ void EngineImpl::SyncTick(MonoTime now) {
       s.ssthresh = std::max(s.cwnd / 2, 1.0);
       s.cwnd = 1;
       s.rto = std::min<Duration>(s.rto * 2, config_.sync_timeout / 2);
-      s.resend_until = s.next_page;
-      s.cursor = s.unacked.front().start;
-      s.next_page = s.unacked.front().page;
-      s.unacked.clear();
-      s.sent_last = false;
+      s.in_flight = 0;
       PumpServe(s);
     }
     ++it;
