@@ -264,9 +264,10 @@ class EngineImpl {
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
-  // Goes on with what `s` (ended) was to bring: its other donors are wanted again, or, when it
-  // had none, a repair round looks for another.
-  void PullFromOthers(const PullSession& s);
+  // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
+  // the start, else from the watermark reached), or, when it had none, a repair round looks for
+  // another.
+  void PullFromOthers(const PullSession& s, bool full);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
   void PumpServe(ServeSession& s);
   void SyncTick(MonoTime now);

@@ -218,11 +218,11 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   PullSession s = std::move(it->second);
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
-  if (retry_elsewhere) PullFromOthers(s);
+  if (retry_elsewhere) PullFromOthers(s, s.full);
 }
 
-void EngineImpl::PullFromOthers(const PullSession& s) {
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
+void EngineImpl::PullFromOthers(const PullSession& s, bool full) {
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, full, d);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
 
@@ -481,7 +481,9 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   if (p.last) {
     // A donor that is behind what another one offered (its digest was sent before its own
     // catch-up, or it missed changes behind a cut) completes short of the target: the pull goes
-    // on with the others. Without this, and with anti-entropy off, nothing would ever ask again.
+    // on with the others, from the watermark reached (a full pull merged what differed already;
+    // what is missing is newer). Without this, and with anti-entropy off, nothing would ever ask
+    // again.
     bool short_of_target = false;
     if (origin != codec::kMailboxOrigin) {
       OriginState& o = OriginFor(origin);
@@ -495,7 +497,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     ++stats_.sync_sessions_completed;
     const PullSession done = std::move(s);
     pulls_.erase(it);
-    if (short_of_target) PullFromOthers(done);
+    if (short_of_target) PullFromOthers(done, /*full=*/false);
     StartPulls();
   } else {
     ArmSyncTick();
