@@ -145,11 +145,13 @@ struct ServeSession {
   std::size_t cursor = 0;  // the first item of the next new page
   struct Mark {
     std::uint32_t page;
+    std::size_t start, end;  // the items it covers
     MonoTime sent;
     bool resent;  // Karn: no round-trip sample from a page sent twice
-    // The page as first sent (plain). Go-back-N sends exactly these bytes again: pages cut anew
-    // from the items would end elsewhere once an entry changed size, and the puller, which
-    // counts pages, would skip the items between the old and the new cut.
+    // The page as first sent (plain). Go-back-N resends the same items [start, end), with their
+    // current values when those still fit a frame, else these bytes: a page cut anew could end
+    // elsewhere once an entry changed size, and the puller, which counts pages, would skip the
+    // items between the old and the new cut.
     std::vector<std::uint8_t> frame;
   };
   std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
@@ -270,6 +272,12 @@ class EngineImpl {
   void PullFromOthers(const PullSession& s, bool full);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
   void PumpServe(ServeSession& s);
+  // Appends to `records` the current records of s.items from `start` on, stopping before `stop`
+  // or before the first that would take the page past `budget` bytes. Returns where it stopped.
+  std::size_t CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop, std::size_t budget,
+                                 std::vector<codec::Record>* records);
+  // Encodes page `page` of `s` holding `records` into frame_buf_.
+  void EncodeSyncPage(const ServeSession& s, std::uint32_t page, bool last, const std::vector<codec::Record>& records);
   void SyncTick(MonoTime now);
   // Sets sync_tick_due_ to the earliest retransmit, timeout or retry among sessions and wants.
   void ArmSyncTick();

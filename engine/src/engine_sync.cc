@@ -301,63 +301,79 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   StartPulls();  // arms the sync tick
 }
 
+std::size_t EngineImpl::CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop,
+                                           std::size_t budget, std::vector<codec::Record>* records) {
+  std::size_t bytes = 0;
+  std::size_t i = start;
+  for (; i < stop; ++i) {
+    const std::uint32_t id = s.items[i];
+    codec::Record rec;
+    bool have = true;
+    if (s.origin == codec::kMailboxOrigin) {
+      rec = MailboxRecordFor(id);
+    } else if (i < s.device_items) {
+      const Contribution* c = FindContribution(id, s.origin);
+      have = c != nullptr;
+      if (have) rec = DeviceRecordFor(id, *c);
+    } else {
+      const Registration* reg = FindRegistration(id, s.origin);
+      have = reg != nullptr;  // gone past its horizon since the snapshot
+      if (have) rec = RegistrationRecordFor(id, *reg);
+    }
+    if (!have) continue;
+    const std::size_t n = codec::EncodedRecordBytes(rec);
+    if (bytes + n > budget) break;
+    bytes += n;
+    records->push_back(rec);
+  }
+  return i;
+}
+
+void EngineImpl::EncodeSyncPage(const ServeSession& s, std::uint32_t page_no, bool last,
+                                const std::vector<codec::Record>& records) {
+  codec::SyncPage page;
+  page.session = s.id;
+  page.page = page_no;
+  page.last = last;
+  page.origin = s.origin;
+  page.incarnation = s.incarnation;
+  page.donor_watermark = s.donor_watermark;
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
+  codec::Writer w(&frame_buf_);
+  codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
+  for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
+  codec::EndFrame(&frame_buf_);
+  assert(frame_buf_.size() <= MaxPlainFrameBytes());
+}
+
 void EngineImpl::PumpServe(ServeSession& s) {
   const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
   std::vector<codec::Record> records;
   if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
   const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
   while (s.in_flight < window) {
-    if (s.in_flight < s.unacked.size()) {  // after a timeout: go back N, the very same pages
+    records.clear();
+    if (s.in_flight < s.unacked.size()) {  // after a timeout: go back N, the very same items
       ServeSession::Mark& m = s.unacked[s.in_flight++];
       m.sent = env_->Now();
       m.resent = true;
       s.last_send = m.sent;
       ++stats_.sync_pages_sent;
       ++stats_.sync_pages_resent;
-      Send(s.puller, m.frame);
+      if (CollectPageRecords(s, m.start, m.end, budget, &records) == m.end) {
+        EncodeSyncPage(s, m.page, m.end == s.items.size(), records);
+        Send(s.puller, frame_buf_);
+      } else {
+        Send(s.puller, m.frame);  // grown past a frame since: as first sent
+      }
       continue;
     }
     if (s.sent_last) break;
-    records.clear();
-    std::size_t bytes = 0;
-    while (s.cursor < s.items.size()) {
-      const std::uint32_t id = s.items[s.cursor];
-      codec::Record rec;
-      bool have = true;
-      if (s.origin == codec::kMailboxOrigin) {
-        rec = MailboxRecordFor(id);
-      } else if (s.cursor < s.device_items) {
-        const Contribution* c = FindContribution(id, s.origin);
-        have = c != nullptr;
-        if (have) rec = DeviceRecordFor(id, *c);
-      } else {
-        const Registration* reg = FindRegistration(id, s.origin);
-        have = reg != nullptr;  // gone past its horizon since the snapshot
-        if (have) rec = RegistrationRecordFor(id, *reg);
-      }
-      if (have) {
-        const std::size_t n = codec::EncodedRecordBytes(rec);
-        if (bytes + n > budget) break;
-        bytes += n;
-        records.push_back(rec);
-      }
-      ++s.cursor;
-    }
+    const std::size_t start = s.cursor;
+    s.cursor = CollectPageRecords(s, start, s.items.size(), budget, &records);
     const bool last = s.cursor == s.items.size();
-    codec::SyncPage page;
-    page.session = s.id;
-    page.page = s.next_page;
-    page.last = last;
-    page.origin = s.origin;
-    page.incarnation = s.incarnation;
-    page.donor_watermark = s.donor_watermark;
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
-    for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
-    codec::EndFrame(&frame_buf_);
-    assert(frame_buf_.size() <= MaxPlainFrameBytes());
-    s.unacked.push_back({s.next_page, env_->Now(), false, frame_buf_});
+    EncodeSyncPage(s, s.next_page, last, records);
+    s.unacked.push_back({s.next_page, start, s.cursor, env_->Now(), false, frame_buf_});
     s.in_flight = s.unacked.size();
     assert(s.unacked.size() <= config_.sync_window_pages);
     ++s.next_page;
