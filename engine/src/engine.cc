@@ -52,7 +52,11 @@ std::string EngineImpl::AuthDescription() const {
 Status EngineImpl::SetClusterKeys(std::vector<std::string> keys) {
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = ValidateClusterKeys(keys, config_); !s.ok()) return s;
+  const bool was_enabled = auth_.enabled();
   auth_ = FrameAuthenticator(keys);
+  // Pages kept for resending were cut for frames without a MAC and may not fit one now: those
+  // sessions end, and their pullers ask again after sync_timeout.
+  if (!was_enabled && auth_.enabled()) serves_.clear();
   // The old keys leave memory; config() reports the new ones.
   for (std::string& k : config_.cluster_keys) sodium_memzero(k.data(), k.size());
   config_.cluster_keys = std::move(keys);

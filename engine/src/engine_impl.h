@@ -142,17 +142,22 @@ struct ServeSession {
   std::uint64_t donor_watermark;
   std::vector<std::uint32_t> items;  // device ids then AOR ids (owned origin), or mailbox ids
   std::size_t device_items = 0;
-  std::size_t cursor = 0;
+  std::size_t cursor = 0;  // the first item of the next new page
   struct Mark {
     std::uint32_t page;
-    std::size_t start;
+    std::size_t start, end;  // the items it covers
     MonoTime sent;
     bool resent;  // Karn: no round-trip sample from a page sent twice
+    // The page as first sent (plain). Go-back-N resends the same items [start, end), with their
+    // current values when those still fit a frame, else these bytes: a page cut anew could end
+    // elsewhere once an entry changed size, and the puller, which counts pages, would skip the
+    // items between the old and the new cut.
+    std::vector<std::uint8_t> frame;
   };
-  std::deque<Mark> unacked;
-  std::uint32_t next_page = 0;
+  std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
+  std::size_t in_flight = 0;    // unacked[0, in_flight) are in flight; after a timeout, the rest wait
+  std::uint32_t next_page = 0;  // the number of the next new page
   std::uint32_t acked = 0;
-  std::uint32_t resend_until = 0;  // pages below this one, sent again, are resends
   bool sent_last = false;
   MonoTime last_send{};
   MonoTime last_progress{};
@@ -276,8 +281,18 @@ class EngineImpl {
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
+  // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
+  // the start, else from the watermark reached), or, when it had none, a repair round looks for
+  // another.
+  void PullFromOthers(const PullSession& s, bool full);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
   void PumpServe(ServeSession& s);
+  // Appends to `records` the current records of s.items from `start` on, stopping before `stop`
+  // or before the first that would take the page past `budget` bytes. Returns where it stopped.
+  std::size_t CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop, std::size_t budget,
+                                 std::vector<codec::Record>* records);
+  // Encodes page `page` of `s` holding `records` into frame_buf_.
+  void EncodeSyncPage(const ServeSession& s, std::uint32_t page, bool last, const std::vector<codec::Record>& records);
   void SyncTick(MonoTime now);
   // Sets sync_tick_due_ to the earliest retransmit, timeout or retry among sessions and wants.
   void ArmSyncTick();

@@ -247,8 +247,11 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   PullSession s = std::move(it->second);
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
-  if (!retry_elsewhere) return;
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
+  if (retry_elsewhere) PullFromOthers(s, s.full);
+}
+
+void EngineImpl::PullFromOthers(const PullSession& s, bool full) {
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, full, d);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
 
@@ -328,55 +331,81 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   StartPulls();  // arms the sync tick
 }
 
+std::size_t EngineImpl::CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop,
+                                           std::size_t budget, std::vector<codec::Record>* records) {
+  std::size_t bytes = 0;
+  std::size_t i = start;
+  for (; i < stop; ++i) {
+    const std::uint32_t id = s.items[i];
+    codec::Record rec;
+    bool have = true;
+    if (s.origin == codec::kMailboxOrigin) {
+      rec = MailboxRecordFor(id);
+    } else if (i < s.device_items) {
+      const Contribution* c = FindContribution(id, s.origin);
+      have = c != nullptr;
+      if (have) rec = DeviceRecordFor(id, *c);
+    } else {
+      const Registration* reg = FindRegistration(id, s.origin);
+      have = reg != nullptr;  // gone past its horizon since the snapshot
+      if (have) rec = RegistrationRecordFor(id, *reg);
+    }
+    if (!have) continue;
+    const std::size_t n = codec::EncodedRecordBytes(rec);
+    if (bytes + n > budget) break;
+    bytes += n;
+    records->push_back(rec);
+  }
+  return i;
+}
+
+void EngineImpl::EncodeSyncPage(const ServeSession& s, std::uint32_t page_no, bool last,
+                                const std::vector<codec::Record>& records) {
+  codec::SyncPage page;
+  page.session = s.id;
+  page.page = page_no;
+  page.last = last;
+  page.origin = s.origin;
+  page.incarnation = s.incarnation;
+  page.donor_watermark = s.donor_watermark;
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
+  codec::Writer w(&frame_buf_);
+  codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
+  for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
+  codec::EndFrame(&frame_buf_);
+  PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
+}
+
 void EngineImpl::PumpServe(ServeSession& s) {
   const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
   std::vector<codec::Record> records;
   if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
   const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
-  while (!s.sent_last && s.next_page - s.acked < window) {
+  while (s.in_flight < window) {
     records.clear();
-    const std::size_t start = s.cursor;
-    std::size_t bytes = 0;
-    while (s.cursor < s.items.size()) {
-      const std::uint32_t id = s.items[s.cursor];
-      codec::Record rec;
-      bool have = true;
-      if (s.origin == codec::kMailboxOrigin) {
-        rec = MailboxRecordFor(id);
-      } else if (s.cursor < s.device_items) {
-        const Contribution* c = FindContribution(id, s.origin);
-        have = c != nullptr;
-        if (have) rec = DeviceRecordFor(id, *c);
+    if (s.in_flight < s.unacked.size()) {  // after a timeout: go back N, the very same items
+      ServeSession::Mark& m = s.unacked[s.in_flight++];
+      m.sent = env_->Now();
+      m.resent = true;
+      s.last_send = m.sent;
+      ++stats_.sync_pages_sent;
+      ++stats_.sync_pages_resent;
+      if (CollectPageRecords(s, m.start, m.end, budget, &records) == m.end) {
+        EncodeSyncPage(s, m.page, m.end == s.items.size(), records);
+        Send(s.puller, frame_buf_);
       } else {
-        const Registration* reg = FindRegistration(id, s.origin);
-        have = reg != nullptr;  // gone past its horizon since the snapshot
-        if (have) rec = RegistrationRecordFor(id, *reg);
+        Send(s.puller, m.frame);  // grown past a frame since: as first sent
       }
-      if (have) {
-        const std::size_t n = codec::EncodedRecordBytes(rec);
-        if (bytes + n > budget) break;
-        bytes += n;
-        records.push_back(rec);
-      }
-      ++s.cursor;
+      continue;
     }
+    if (s.sent_last) break;
+    const std::size_t start = s.cursor;
+    s.cursor = CollectPageRecords(s, start, s.items.size(), budget, &records);
     const bool last = s.cursor == s.items.size();
-    codec::SyncPage page;
-    page.session = s.id;
-    page.page = s.next_page;
-    page.last = last;
-    page.origin = s.origin;
-    page.incarnation = s.incarnation;
-    page.donor_watermark = s.donor_watermark;
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
-    for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
-    codec::EndFrame(&frame_buf_);
-    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
-    const bool resend = s.next_page < s.resend_until;
-    s.unacked.push_back({s.next_page, start, env_->Now(), resend});
-    if (resend) ++stats_.sync_pages_resent;
+    EncodeSyncPage(s, s.next_page, last, records);
+    s.unacked.push_back({s.next_page, start, s.cursor, env_->Now(), false, frame_buf_});
+    s.in_flight = s.unacked.size();
+    PBXSTATE_CHECK_LE(s.unacked.size(), config_.sync_window_pages);
     ++s.next_page;
     s.sent_last = last;
     s.last_send = env_->Now();
@@ -405,6 +434,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
     while (!s.unacked.empty() && s.unacked.front().page < s.acked) {
       if (!s.unacked.front().resent) sample = now - s.unacked.front().sent;
       s.unacked.pop_front();
+      if (s.in_flight > 0) --s.in_flight;
     }
     if (sample) {
       // RFC 6298: srtt and rttvar, rto = srtt + 4 rttvar, never below 1 ms.
@@ -478,13 +508,16 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     // A newer incarnation voided the origin's entries and the sessions about them; this
     // donor serves the new incarnation from its start, so this session carries on as that.
     it = pulls_.find(p.session);
+    // The target was a watermark of the ended incarnation: this donor's last page sets the new one.
     if (it == pulls_.end()) {
       saved.incarnation = p.incarnation;
       saved.since = 0;
+      saved.target = 0;
       it = pulls_.emplace(saved.id, saved).first;
     } else if (p.incarnation != it->second.incarnation) {
       it->second.incarnation = p.incarnation;
       it->second.since = 0;
+      it->second.target = 0;
     }
     for (const codec::Record& rec : p.records) ApplyOwned(origin, rec, ChangeCause::kRemote);
   } else {
@@ -498,15 +531,25 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   ++stats_.sync_pages_received;
   ack(s.next_page);
   if (p.last) {
+    // A donor that is behind what another one offered (its digest was sent before its own
+    // catch-up, or it missed changes behind a cut) completes short of the target: the pull goes
+    // on with the others, from the watermark reached (a full pull merged what differed already;
+    // what is missing is newer). Without this, and with anti-entropy off, nothing would ever ask
+    // again.
+    bool short_of_target = false;
     if (origin != codec::kMailboxOrigin) {
-      OriginFor(origin).ranges.Add(s.since, p.donor_watermark);
+      OriginState& o = OriginFor(origin);
+      o.ranges.Add(s.since, p.donor_watermark);
       StoreChanged();
+      short_of_target = o.ranges.watermark() < s.target;
     } else {
       // Mailboxes merge by last writer: another donor that differed may hold newer writes.
       for (NodeId d : s.other_donors) AddWant(codec::kMailboxOrigin, 0, 0, true, d);
     }
     ++stats_.sync_sessions_completed;
+    const PullSession done = std::move(s);
     pulls_.erase(it);
+    if (short_of_target) PullFromOthers(done, /*full=*/false);
     StartPulls();
   } else {
     ArmSyncTick();
@@ -541,11 +584,7 @@ void EngineImpl::SyncTick(MonoTime now) {
       s.ssthresh = std::max(s.cwnd / 2, 1.0);
       s.cwnd = 1;
       s.rto = std::min<Duration>(s.rto * 2, config_.sync_timeout / 2);
-      s.resend_until = s.next_page;
-      s.cursor = s.unacked.front().start;
-      s.next_page = s.unacked.front().page;
-      s.unacked.clear();
-      s.sent_last = false;
+      s.in_flight = 0;
       PumpServe(s);
     }
     ++it;

@@ -10,7 +10,9 @@ using namespace std::chrono_literals;
 OracleTiming OracleTiming::Of(const scenario::Scenario& s) {
   OracleTiming t;
   const EngineConfig& e = s.engine;
-  t.membership = e.membership;
+  // The scenario's cluster.membership is what the engines run with when it is given (inproc and
+  // ns-3 honour it); otherwise the engine setting, which a backend may have set on its copy.
+  t.membership = s.membership.source.value_or(e.membership);
   t.heartbeat_interval = e.heartbeat_interval;
   t.suspect_after = e.suspect_after;
   t.departure_grace = e.departure_grace;

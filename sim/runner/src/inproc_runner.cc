@@ -92,7 +92,9 @@ Status ApplyFault(const scenario::Fault& f, inproc::Cluster& c, InprocNetwork& n
   const Duration now = SinceStart(c.now());
   Status st;
   if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
-    c.Heal();  // a partition replaces the cut in force
+    // A partition replaces the cut in force, as one change: no merged view in between.
+    c.BeginTopologyChange();
+    c.Heal();
     if (p->one_way) {
       st = c.CutLinks(Indices(p->sides[0]), Indices(p->sides[1]));
     } else {
@@ -100,15 +102,18 @@ Status ApplyFault(const scenario::Fault& f, inproc::Cluster& c, InprocNetwork& n
       for (const auto& side : p->sides) groups.push_back(Indices(side));
       st = c.Partition(groups);
     }
+    c.EndTopologyChange();
   } else if (std::holds_alternative<scenario::Heal>(f.what)) {
     c.Heal();
   } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
-    c.Heal();
     std::vector<std::size_t> rest;
     for (std::size_t i = 0; i < c.size(); ++i) {
       if (i != IndexOf(iso->node)) rest.push_back(i);
     }
+    c.BeginTopologyChange();
+    c.Heal();
     st = c.Partition({{IndexOf(iso->node)}, rest});
+    c.EndTopologyChange();
   } else if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
     net.Degrade(*d);
     st = net.Apply(c, d->target);

@@ -443,6 +443,10 @@ class Cluster::Impl {
   // like a CPG configuration change.
   void RecomputeViews() {
     if (options_.membership != MembershipSource::kTransport) return;
+    if (in_topology_change_) {
+      views_due_ = true;  // EndTopologyChange computes them once
+      return;
+    }
     std::vector<std::vector<NodeId>> views = ComputeViews();
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       Node& n = nodes_[i];
@@ -646,6 +650,8 @@ class Cluster::Impl {
   std::uint64_t view_counter_ = 0;
   std::size_t next_group_ = 1;
   bool partitioned_ = false;
+  bool in_topology_change_ = false;  // Begin/EndTopologyChange: views wait for the end
+  bool views_due_ = false;           // a topology call asked for views during the change
   std::size_t starting_ = kNone;  // the node inside Engine::Start (its engine is not yet ours)
   bool in_callback_ = false;
   TraceHasher hasher_;
@@ -744,6 +750,19 @@ Status Cluster::RestoreLink(std::size_t from, std::size_t to) {
   impl_->cut_[from][to] = false;
   impl_->RecomputeViews();
   return Status::Ok();
+}
+
+void Cluster::BeginTopologyChange() {
+  INPROC_CHECK(!impl_->in_callback_ && !impl_->in_topology_change_);
+  impl_->in_topology_change_ = true;
+  impl_->views_due_ = false;
+}
+
+void Cluster::EndTopologyChange() {
+  INPROC_CHECK(impl_->in_topology_change_);
+  impl_->in_topology_change_ = false;
+  if (impl_->views_due_) impl_->RecomputeViews();
+  impl_->views_due_ = false;
 }
 
 void Cluster::Heal() {

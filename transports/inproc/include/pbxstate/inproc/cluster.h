@@ -185,6 +185,12 @@ class Cluster {
   Status CutLinks(const std::vector<std::size_t>& from, const std::vector<std::size_t>& to);
   // Removes every partition and cut. Link faults (loss, delay, ...) are untouched.
   void Heal();
+  // Between Begin and End, topology calls (Partition, CutLink(s), RestoreLink, Heal) make one
+  // change: transport views are computed once, at End, as CPG forms one configuration for what
+  // happened at one instant (a partition that replaces another never shows a merged view in
+  // between). Not nested; End without Begin is a programming error.
+  void BeginTopologyChange();
+  void EndTopologyChange();
   // Faults of one directed link / of every link (including links of nodes added later).
   Status SetLinkFaults(std::size_t from, std::size_t to, const LinkFaults& faults);
   Status SetAllLinkFaults(const LinkFaults& faults);
