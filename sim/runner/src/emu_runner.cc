@@ -96,16 +96,7 @@ Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
                  "corosync's udp transport is multicast, which the emulated routers do not forward between sites "
                  "(as routers without multicast routing do not): use --corosync-transport knet");
   }
-  if (s.membership.source == MembershipSource::kHeartbeat) {
-    return Where(s, s.membership.pos, "cluster.membership",
-                 "pbxstated takes its membership from corosync CPG (write transport, or leave it out)");
-  }
-  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
-    return Where(s, s.membership.pos, "cluster.views",
-                 "corosync forms the views (consistent, when totem decides); per_node views and view_delay are "
-                 "for --backend inproc");
-  }
-  if (Status st = RefuseFrameFaults(s, "emu"); !st.ok()) return st;
+  if (Status st = netns_run::CheckRealCluster(s, "emu"); !st.ok()) return st;
   if (options.max_lag <= Duration::zero()) return Status::InvalidArgument("--max-lag must be positive");
   if (Status st = netns_run::CheckChangeRate(s, "emu"); !st.ok()) return st;
   // The daemon's configuration takes whole milliseconds.

@@ -44,6 +44,19 @@ Status CheckShaping(const Scenario& s, netns::ShapingMethod method, std::vector<
   return Status::Ok();
 }
 
+Status CheckRealCluster(const Scenario& s, const std::string& backend) {
+  if (s.membership.source == MembershipSource::kHeartbeat) {
+    return Where(s, s.membership.pos, "cluster.membership",
+                 "pbxstated takes its membership from corosync CPG (write transport, or leave it out)");
+  }
+  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
+    return Where(s, s.membership.pos, "cluster.views",
+                 "corosync forms the views (consistent, when totem decides); per_node views and view_delay are "
+                 "for --backend inproc");
+  }
+  return RefuseFrameFaults(s, backend);
+}
+
 Status CheckChangeRate(const Scenario& s, const std::string& backend) {
   const std::string limit = "the " + backend + " backend makes changes through control sockets, at most " +
                             std::to_string(static_cast<int>(kMaxChangeRate)) + "/s";
@@ -84,16 +97,7 @@ Status CheckNetnsSupport(const Scenario& s) {
   probe.membership = MembershipSource::kTransport;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
   const std::uint32_t count = s.topology.node_count();
-  if (s.membership.source == MembershipSource::kHeartbeat) {
-    return Where(s, s.membership.pos, "cluster.membership",
-                 "pbxstated takes its membership from corosync CPG (write transport, or leave it out)");
-  }
-  if (s.membership.views != scenario::ViewModel::kConsistent || s.membership.view_delay != Duration{}) {
-    return Where(s, s.membership.pos, "cluster.views",
-                 "corosync forms the views (consistent, when totem decides); per_node views and view_delay are "
-                 "for --backend inproc");
-  }
-  if (Status st = RefuseFrameFaults(s, "netns"); !st.ok()) return st;
+  if (Status st = netns_run::CheckRealCluster(s, "netns"); !st.ok()) return st;
   if (s.topology.sites.size() > 1) {
     return Where(s, s.topology.sites[1].pos, "cluster.sites",
                  "the netns backend builds one LAN (one bridge); sites joined by WAN links are not modelled there "

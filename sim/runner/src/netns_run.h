@@ -62,6 +62,9 @@ std::int64_t ClockNs(clockid_t id);
 std::string Seconds(Duration d);
 // Where (file:line:column: field: what) is run_steps.h's, shared by every backend.
 netns::NetemParams LanNetem(const scenario::LanParams& lan);
+// Refuses (file, line, field) what real corosync and pbxstated cannot be: heartbeat membership,
+// per-node views or a view delay, duplicated or reordered frames. `backend` names it.
+Status CheckRealCluster(const scenario::Scenario& s, const std::string& backend);
 // Refuses (file, line, field) a workload whose changes, churn included, would exceed
 // kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
 Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
