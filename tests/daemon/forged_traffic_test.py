@@ -353,6 +353,11 @@ def run(cluster, forger, forge_ms, report):
     h4 = cluster.start_daemon(FORGER_NODE, wrong_key_file)
     if h4["authenticated"] is not True:
         raise TestFailure(f"node 4's pbxstated: hello {h4}")
+    # Its changes go out once CPG has put it in the others' configuration: before that there is
+    # nobody to send them to (a race this test must not depend on).
+    for n in (*DAEMON_NODES, FORGER_NODE):
+        wait_until(f"node {n}'s CPG view to list nodes 1-4",
+                   lambda n=n: sorted(cluster.call(n, op="members")["view_members"]) == [1, 2, 3, FORGER_NODE], 10)
     cluster.call(FORGER_NODE, op="set_device", device="Forged:wrong-key", state="BUSY")
     cluster.call(FORGER_NODE, op="set_mailbox", mailbox="1@forged", new=7, old=7)
     cluster.call(1, op="set_device", device="PJSIP/after-wrong-key", state="INUSE")

