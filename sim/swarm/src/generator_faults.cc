@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "fault_timeline.h"
 #include "generator_impl.h"
 
 namespace pbxstate::swarm::detail {
@@ -113,32 +114,8 @@ void DegradeEpisode(Draw& d, const Shape& shape, const Scenario& s, Duration t, 
 // Keeps the faults that make sense in time order (the loader's timeline rules) and before `end`.
 std::vector<Fault> Merge(std::vector<Fault> drawn, Duration end) {
   std::stable_sort(drawn.begin(), drawn.end(), [](const Fault& a, const Fault& b) { return a.at < b.at; });
-  std::vector<Fault> out;
-  bool cut = false;
-  std::set<NodeId> crashed;
-  std::vector<scenario::NetworkTarget> degraded;
-  for (Fault& f : drawn) {
-    if (f.at >= end) continue;
-    bool keep = true;
-    if (std::holds_alternative<scenario::Partition>(f.what) || std::holds_alternative<scenario::Isolate>(f.what)) {
-      cut = true;
-    } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-      keep = cut;
-      cut = false;
-    } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
-      keep = crashed.insert(c->node).second;
-    } else if (const auto* r = std::get_if<scenario::Restart>(&f.what)) {
-      keep = crashed.erase(r->node) == 1;
-    } else if (const auto* dg = std::get_if<scenario::Degrade>(&f.what)) {
-      if (std::find(degraded.begin(), degraded.end(), dg->target) == degraded.end()) degraded.push_back(dg->target);
-    } else if (const auto* re = std::get_if<scenario::Restore>(&f.what)) {
-      const auto it = std::find(degraded.begin(), degraded.end(), re->target);
-      keep = it != degraded.end();
-      if (keep) degraded.erase(it);
-    }
-    if (keep) out.push_back(std::move(f));
-  }
-  return out;
+  drawn.erase(std::remove_if(drawn.begin(), drawn.end(), [end](const Fault& f) { return f.at >= end; }), drawn.end());
+  return KeepTimeline(std::move(drawn), [](scenario::Partition&) { return true; });
 }
 
 // The state the merged faults leave at `end`.

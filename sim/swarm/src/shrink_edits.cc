@@ -3,6 +3,7 @@
 #include <numeric>
 #include <set>
 
+#include "fault_timeline.h"
 #include "shrink_impl.h"
 
 namespace pbxstate::swarm::detail {
@@ -57,36 +58,7 @@ void KeepInsideTheEnvelope(Scenario* s) {
   s->faults = std::move(out);
 }
 
-void RepairFaults(Scenario* s) {
-  std::vector<Fault> out;
-  bool cut = false;
-  std::set<NodeId> crashed;
-  std::vector<scenario::NetworkTarget> degraded;
-  for (Fault& f : s->faults) {
-    bool keep = true;
-    if (auto* p = std::get_if<scenario::Partition>(&f.what)) {
-      keep = KeepPartition(*p);
-      cut = cut || keep;
-    } else if (std::holds_alternative<scenario::Isolate>(f.what)) {
-      cut = true;
-    } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-      keep = cut;
-      cut = false;
-    } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
-      keep = crashed.insert(c->node).second;
-    } else if (const auto* r = std::get_if<scenario::Restart>(&f.what)) {
-      keep = crashed.erase(r->node) == 1;
-    } else if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
-      if (std::find(degraded.begin(), degraded.end(), d->target) == degraded.end()) degraded.push_back(d->target);
-    } else if (const auto* re = std::get_if<scenario::Restore>(&f.what)) {
-      const auto it = std::find(degraded.begin(), degraded.end(), re->target);
-      keep = it != degraded.end();
-      if (keep) degraded.erase(it);
-    }
-    if (keep) out.push_back(std::move(f));
-  }
-  s->faults = std::move(out);
-}
+void RepairFaults(Scenario* s) { s->faults = KeepTimeline(std::move(s->faults), KeepPartition); }
 
 void RepairWorkload(Scenario* s) {
   scenario::Workload& w = s->workload;
