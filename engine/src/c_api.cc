@@ -91,7 +91,7 @@ static_assert(AsInt(pbxstate::LogLevel::kError) == PBXSTATE_LOG_ERROR);
 static_assert(std::is_same_v<pbxstate_node_id, pbxstate::NodeId>);
 
 // Static names with a guaranteed NUL (the C++ *Name functions return string_views, which need
-// not end in one). tests/capi checks them against the C++ names.
+// not end in one). tests/engine/capi checks them against the C++ names.
 constexpr std::array<const char*, PBXSTATE_DEVICE_STATE_COUNT> kDeviceStateNames = {
     "UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD"};
 constexpr std::array<const char*, 3> kEntryKindNames = {"device", "mailbox", "registration"};
