@@ -203,7 +203,7 @@ constexpr std::size_t CountFields() {
 // and max_clock_skew once did): a C host could then not set it.
 TEST(CApiStatic, ConfigHasAFieldForEveryEngineConfigField) {
   EXPECT_EQ(CountFields<pbxstate_config>(), CountFields<pbxstate::EngineConfig>())
-      << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api.cc";
+      << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api_config.cc";
 }
 
 TEST(CApiStatic, NamesAgreeWithTheCppApi) {
