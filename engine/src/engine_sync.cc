@@ -81,11 +81,9 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   ++stats_.digests_received;
   const NodeId self = config_.node_id;
   bool sender_behind = false;
-  if (d.mailbox_hash != mailbox_hash_) {
-    // Which side is newer cannot be told from a hash: pull theirs, and let them pull ours.
-    AddWant(codec::kMailboxOrigin, 0, 0, true, from);
-    sender_behind = true;
-  }
+  // Which side is newer cannot be told from a hash: the range exchange repairs both ways, so the
+  // sender is not asked to start one of its own.
+  if (d.mailbox_hash != mailbox_hash_) StartMailboxRepair(from);
   for (const codec::DigestEntry& e : d.entries) {
     if (e.origin == self) {
       const OriginState& mine = origins_.at(self);
@@ -239,6 +237,9 @@ void EngineImpl::ArmSyncTick() {
   }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
+  }
+  if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
+    consider(*mailbox_repair_last_ + config_.sync_retransmit / 5);
   }
   sync_tick_due_ = next;
 }
@@ -601,6 +602,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   for (auto& [origin, w] : wants_) {
     if (w.not_before <= now) w.not_before = MonoTime{};
   }
+  MailboxRepairTick(now);
   StartPulls();
 }
 
@@ -640,6 +642,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     else ++it;
   }
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
+  std::erase(mailbox_repair_waiting_, node);
 }
 
 }  // namespace pbxstate
