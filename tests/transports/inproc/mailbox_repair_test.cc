@@ -347,7 +347,7 @@ TEST(MailboxRepair, SixServersTenThousandMailboxes) {
 
 // The heal of issue 18 at its size (a long run, 20 s to a minute: not in the test command).
 // Measured: 1,592,767 bytes for 289,170 lacking (5.5x), agreement 1,653 ms after the heal.
-//   build/tests/cluster/pbxstate_cluster_tests --gtest_also_run_disabled_tests --gtest_filter=MailboxRepair.DISABLED_TwentyServersHundredThousandMailboxes
+//   build/tests/transports/inproc/pbxstate_cluster_tests --gtest_also_run_disabled_tests --gtest_filter=MailboxRepair.DISABLED_TwentyServersHundredThousandMailboxes
 TEST(MailboxRepair, DISABLED_TwentyServersHundredThousandMailboxes) {
   const HealFigures f = MeasureHeal(20, 100'000, 1'000);
   EXPECT_LE(f.moved, 6 * f.needed);
