@@ -181,8 +181,6 @@ struct ExpiryItem {
 };
 
 inline constexpr std::size_t kMaxWantDonors = 4;
-// Exchanges a node opens with one peer in a row before it waits for the next digest.
-inline constexpr std::uint32_t kMailboxRepairRounds = 4;
 
 class EngineImpl {
  public:
@@ -430,15 +428,6 @@ class EngineImpl {
   // The peer this node last opened an exchange with, and when: two nodes that open exchanges with
   // each other at once (each heard the other's digest) go on with the one the larger id opened.
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
-  // The last exchange this node opened: until the peer answers that the roots are equal, the node
-  // opens it again each time it goes quiet (a lost frame leaves a difference, and with
-  // anti-entropy off no digest would find it), at most kMailboxRepairRounds times.
-  struct MailboxRepairRound {
-    NodeId peer = kNoNode;
-    std::uint32_t rounds = 0;
-    bool equal = false;
-  };
-  MailboxRepairRound mailbox_repair_round_;
   std::deque<NodeId> mailbox_repair_waiting_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
 };

@@ -10,10 +10,8 @@
 //   - kAfterEntries ranges: the sender's entries of them came first; where mine still differ after
 //     merging them, mine are newer somewhere: I send them.
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
-// during an exchange are fine (a range that changed meanwhile differs and is walked or sent).
-// A root found equal is answered (kAfterEntries, level 0, equal fingerprint); until that answer
-// comes, the opener opens the exchange again whenever it goes quiet, kMailboxRepairRounds times
-// at most: a lost frame leaves a difference that the next round walks to.
+// during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
+// a lost frame leaves a difference that the next digest round finds again.
 #include <algorithm>
 
 #include "engine_impl.h"
@@ -56,21 +54,12 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
   const std::uint64_t salt = env_->Random();
   mailbox_repair_opened_ = std::make_pair(peer, now);
   mailbox_repair_partner_ = peer;
-  if (mailbox_repair_round_.peer != peer || mailbox_repair_round_.equal) mailbox_repair_round_ = {peer, 0, false};
-  ++mailbox_repair_round_.rounds;
   SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
                     {{0, Fingerprint(mailbox_index_.Stats(0, 0).hash, salt)}});
-  ArmSyncTick();  // the next round, or the next waiting peer, once this exchange is quiet
+  ArmSyncTick();  // the next waiting peer, once this exchange is quiet
 }
 
 void EngineImpl::MailboxRepairTick(MonoTime now) {
-  if (MailboxRepairBusy(now)) return;
-  MailboxRepairRound& round = mailbox_repair_round_;
-  if (round.peer != kNoNode && !IsLive(round.peer)) round = {};
-  if (round.peer != kNoNode && !round.equal && round.rounds < kMailboxRepairRounds) {
-    StartMailboxRepair(round.peer);  // the last exchange went quiet without a word that it is done
-    return;
-  }
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
     const NodeId peer = mailbox_repair_waiting_.front();
     mailbox_repair_waiting_.pop_front();
@@ -80,7 +69,8 @@ void EngineImpl::MailboxRepairTick(MonoTime now) {
 
 void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m) {
   const MonoTime now = env_->Now();
-  if (m.level == 0 && mailbox_repair_opened_ && mailbox_repair_opened_->first == from &&
+  if (m.level == 0 && m.mode == codec::RangesMode::kCompare && mailbox_repair_opened_ &&
+      mailbox_repair_opened_->first == from &&
       now < mailbox_repair_opened_->second + MailboxRepairQuiet() && config_.node_id < from) {
     return;  // crossed openings: the peer answers the one this node opened
   }
@@ -100,14 +90,7 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   for (const codec::MailboxRange& r : m.ranges) {
     const MailboxIndex::RangeStats mine = mailbox_index_.Stats(m.level, r.prefix);
     const std::uint32_t fp = Fingerprint(mine.hash, m.salt);
-    if (fp == r.fingerprint) {
-      if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
-        after.push_back({r.prefix, fp});  // the sets are equal: say so, the opener stops
-      } else if (m.level == 0 && from == mailbox_repair_round_.peer) {
-        mailbox_repair_round_.equal = true;  // the answer to the root of an exchange opened here
-      }
-      continue;
-    }
+    if (fp == r.fingerprint) continue;
     if (m.mode == codec::RangesMode::kAfterEntries || r.fingerprint == 0) {
       mailbox_index_.Ids(m.level, r.prefix, &send_ids);
       continue;

@@ -238,9 +238,7 @@ void EngineImpl::ArmSyncTick() {
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
   }
-  const bool unconfirmed = mailbox_repair_round_.peer != kNoNode && !mailbox_repair_round_.equal &&
-                           mailbox_repair_round_.rounds < kMailboxRepairRounds;
-  if ((!mailbox_repair_waiting_.empty() || unconfirmed) && mailbox_repair_last_) {
+  if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
     consider(*mailbox_repair_last_ + MailboxRepairQuiet());
   }
   sync_tick_due_ = next;
@@ -645,7 +643,6 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
   }
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
   std::erase(mailbox_repair_waiting_, node);
-  if (mailbox_repair_round_.peer == node) mailbox_repair_round_ = {};
 }
 
 }  // namespace pbxstate
