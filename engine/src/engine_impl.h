@@ -430,6 +430,9 @@ class EngineImpl {
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
   std::deque<NodeId> mailbox_repair_waiting_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
+  // Since when digests have shown a mailbox set different from this node's, without a digest or a
+  // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).
+  std::optional<MonoTime> mailbox_differs_since_;
 };
 
 }  // namespace pbxstate

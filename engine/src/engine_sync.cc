@@ -74,7 +74,11 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
 }
 
 void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
-  if (s.summary != SummaryHash()) SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+  if (s.summary != SummaryHash()) {
+    SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+  } else {
+    mailbox_differs_since_.reset();  // the same summary: the same mailbox set
+  }
 }
 
 void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
@@ -82,8 +86,21 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   const NodeId self = config_.node_id;
   bool sender_behind = false;
   // Which side is newer cannot be told from a hash: the range exchange repairs both ways, so the
-  // sender is not asked to start one of its own.
-  if (d.mailbox_hash != mailbox_hash_) StartMailboxRepair(from);
+  // sender is not asked to start one of its own. An exchange is several round trips without
+  // retransmission; when the sets have differed for sync_timeout through every exchange (heavy
+  // loss), the whole-set pull with its acknowledged pages takes over, as before range repair.
+  if (d.mailbox_hash == mailbox_hash_) {
+    mailbox_differs_since_.reset();
+  } else if (!mailbox_differs_since_) {
+    mailbox_differs_since_ = env_->Now();
+    StartMailboxRepair(from);
+  } else if (env_->Now() - *mailbox_differs_since_ < config_.sync_timeout) {
+    StartMailboxRepair(from);
+  } else {
+    mailbox_differs_since_ = env_->Now();
+    AddWant(codec::kMailboxOrigin, 0, 0, true, from);
+    sender_behind = true;
+  }
   for (const codec::DigestEntry& e : d.entries) {
     if (e.origin == self) {
       const OriginState& mine = origins_.at(self);
