@@ -429,6 +429,9 @@ class EngineImpl {
   // each other at once (each heard the other's digest) go on with the one the larger id opened.
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
   std::deque<NodeId> mailbox_repair_waiting_;
+  // Exchanges this node has opened: with its id, incarnation and the time, the seed of each
+  // exchange's salt (not drawn from Env::Random, which also times digests and picks donors).
+  std::uint64_t mailbox_repair_opened_count_ = 0;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // Since when digests have shown a mailbox set different from this node's, without a digest or a
   // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).

@@ -16,6 +16,7 @@
 
 #include "engine_impl.h"
 #include "pbxstate/check.h"
+#include "pbxstate/random.h"
 
 namespace pbxstate {
 
@@ -51,7 +52,12 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
     ArmSyncTick();
     return;
   }
-  const std::uint64_t salt = env_->Random();
+  // The salt only has to differ from one exchange to the next; drawing it from Env::Random would
+  // shift every later jitter and donor pick of this node (its anti-entropy rounds, its pulls), so
+  // a mailbox repair would change when owned entries are repaired.
+  const std::uint64_t salt = SplitMix64::Derive(
+      (static_cast<std::uint64_t>(config_.node_id) << 32) ^ config_.incarnation,
+      (++mailbox_repair_opened_count_) ^ static_cast<std::uint64_t>(now.time_since_epoch().count()));
   mailbox_repair_opened_ = std::make_pair(peer, now);
   mailbox_repair_partner_ = peer;
   SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
