@@ -307,7 +307,12 @@ class EngineImpl {
   // The mailbox set differs from `peer`'s: opens a range exchange with it, or, while an exchange
   // is running here, remembers the peer for when it goes quiet.
   void StartMailboxRepair(NodeId peer);
+  // Remembers `peer` for when this node is idle (each peer once, at most max_nodes), with the
+  // opening it sent when there is one: that opening is answered then, in the peer's exchange.
+  void DeferMailboxRepair(NodeId peer, std::optional<codec::MailboxRanges> opening);
   void HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m);
+  // Answers `m` from the store as it is now (children, entries, or nothing where equal).
+  void AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m);
   void HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e);
   // Sends `ranges` (one level, sorted) in as many MAILBOX_RANGES frames as max_frame_bytes needs.
   void SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint32_t level, std::uint64_t salt,
@@ -426,9 +431,20 @@ class EngineImpl {
   // The peer of the exchange this node takes part in (opened or answered); one at a time.
   NodeId mailbox_repair_partner_ = kNoNode;
   // The peer this node last opened an exchange with, and when: two nodes that open exchanges with
-  // each other at once (each heard the other's digest) go on with the one the larger id opened.
+  // each other at once (each heard the other's digest) go on with the one the smaller id opened.
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
-  std::deque<NodeId> mailbox_repair_waiting_;
+  // A waiting peer, and the opening it sent while this node was busy, if it sent one, and when
+  // it came. While the peer still waits on it (MailboxRepairQuiet after it came) the opening is
+  // answered; an exchange of this node's own would reach the peer inside the window where it
+  // takes ours for a crossed opening and drops it (then neither exchange ran: at 20 servers one
+  // server was left out until the whole-set fallback, 4 s after the heal). Later, the peer has
+  // moved on and this node opens its own exchange.
+  struct MailboxRepairWaiter {
+    NodeId peer = kNoNode;
+    std::optional<codec::MailboxRanges> opening;
+    MonoTime opening_arrived{};
+  };
+  std::deque<MailboxRepairWaiter> mailbox_repair_waiting_;
   // Exchanges this node has opened: with its id, incarnation and the time, the seed of each
   // exchange's salt (not drawn from Env::Random, which also times digests and picks donors).
   std::uint64_t mailbox_repair_opened_count_ = 0;

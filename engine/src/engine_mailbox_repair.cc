@@ -44,12 +44,7 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
   if (MailboxRepairBusy(now)) {
     // One exchange at a time: at a heal every node hears from many peers whose sets differ the
     // same way, and an exchange with each would bring the same entries many times.
-    if (std::find(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(), peer) ==
-            mailbox_repair_waiting_.end() &&
-        mailbox_repair_waiting_.size() < config_.max_nodes) {
-      mailbox_repair_waiting_.push_back(peer);
-    }
-    ArmSyncTick();
+    DeferMailboxRepair(peer, std::nullopt);
     return;
   }
   // The salt only has to differ from one exchange to the next; drawing it from Env::Random would
@@ -57,7 +52,7 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
   // a mailbox repair would change when owned entries are repaired.
   const std::uint64_t salt = SplitMix64::Derive(
       (static_cast<std::uint64_t>(config_.node_id) << 32) ^ config_.incarnation,
-      (++mailbox_repair_opened_count_) ^ static_cast<std::uint64_t>(now.time_since_epoch().count()));
+      ++mailbox_repair_opened_count_);
   mailbox_repair_opened_ = std::make_pair(peer, now);
   mailbox_repair_partner_ = peer;
   SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
@@ -65,11 +60,35 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
   ArmSyncTick();  // the next waiting peer, once this exchange is quiet
 }
 
+void EngineImpl::DeferMailboxRepair(NodeId peer, std::optional<codec::MailboxRanges> opening) {
+  // Only openings wait (level 0: one range, as the codec admits), so a waiter's size is bounded.
+  PBXSTATE_CHECK(!opening || (opening->level == 0 && opening->mode == codec::RangesMode::kCompare));
+  auto it = std::find_if(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(),
+                         [&](const MailboxRepairWaiter& w) { return w.peer == peer; });
+  if (it != mailbox_repair_waiting_.end()) {
+    if (opening) {  // the peer's latest opening is the one it waits on
+      it->opening = std::move(opening);
+      it->opening_arrived = env_->Now();
+    }
+  } else if (mailbox_repair_waiting_.size() < config_.max_nodes) {
+    mailbox_repair_waiting_.push_back({peer, std::move(opening), env_->Now()});
+  }
+  ArmSyncTick();
+}
+
 void EngineImpl::MailboxRepairTick(MonoTime now) {
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
-    const NodeId peer = mailbox_repair_waiting_.front();
+    MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
-    if (IsLive(peer)) StartMailboxRepair(peer);
+    if (!IsLive(w.peer)) continue;
+    if (!w.opening || now >= w.opening_arrived + MailboxRepairQuiet()) {
+      StartMailboxRepair(w.peer);
+      continue;
+    }
+    // The peer opened while this node was busy and still waits on it: answer that opening now, so
+    // the exchange is the peer's (its salt); nothing is sent when the roots are equal by now.
+    mailbox_repair_partner_ = w.peer;
+    AnswerMailboxRanges(w.peer, *w.opening);
   }
 }
 
@@ -82,15 +101,18 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   }
   if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
     if (MailboxRepairBusy(now) && mailbox_repair_partner_ != from) {
-      // Busy with another peer: this node opens the exchange with this one once it is quiet
-      // (exchanges repair both ways, so who opens does not matter). Answering both at once
-      // would bring the entries they both differ in twice.
-      StartMailboxRepair(from);
+      // Busy with another peer: this node answers this opening once it is quiet. Answering both
+      // at once would bring the entries they both differ in twice.
+      DeferMailboxRepair(from, m);
       return;
     }
     mailbox_repair_partner_ = from;
   }
   mailbox_repair_last_ = now;
+  AnswerMailboxRanges(from, m);
+}
+
+void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m) {
   std::vector<std::uint32_t> send_ids;
   std::vector<codec::MailboxRange> children, after;
   for (const codec::MailboxRange& r : m.ranges) {

@@ -659,7 +659,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     else ++it;
   }
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
-  std::erase(mailbox_repair_waiting_, node);
+  std::erase_if(mailbox_repair_waiting_, [node](const MailboxRepairWaiter& w) { return w.peer == node; });
 }
 
 }  // namespace pbxstate
