@@ -445,7 +445,7 @@ class EngineImpl {
     MonoTime opening_arrived{};
   };
   std::deque<MailboxRepairWaiter> mailbox_repair_waiting_;
-  // Exchanges this node has opened: with its id, incarnation and the time, the seed of each
+  // Exchanges this node has opened: with its id and incarnation, the seed of each
   // exchange's salt (not drawn from Env::Random, which also times digests and picks donors).
   std::uint64_t mailbox_repair_opened_count_ = 0;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
