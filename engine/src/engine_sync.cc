@@ -694,6 +694,13 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
   // A restarted puller numbers its sessions from 1 again.
   if (auto p = peers_.find(node); p != peers_.end()) p->second.served_sessions.clear();
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
+  // A mailbox exchange cut off with its peer, or one that was waiting for it: others may hold
+  // the difference too, and with anti-entropy off nothing else would ask them (as StartPulls
+  // does for a want whose donors all left).
+  const bool exchange_cut = mailbox_repair_partner_ == node && MailboxRepairBusy(env_->Now());
+  const bool was_waiting = std::find(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(), node) !=
+                           mailbox_repair_waiting_.end();
+  if ((exchange_cut || was_waiting) && !repair_due_) repair_due_ = env_->Now();
   std::erase(mailbox_repair_waiting_, node);
 }
 
