@@ -199,6 +199,10 @@ bool ClusterHistory::InView(NodeId node, NodeId member, std::size_t e) const {
   const Duration t = EpochStart(e);
   auto it = std::upper_bound(vs.begin(), vs.end(), t, [](Duration x, const ViewChange& v) { return x < v.t; });
   if (it == vs.begin()) return false;
+  // A view belongs to the incarnation it was handed to: a restarted engine counts nobody until
+  // its transport hands it a view of its own.
+  const std::optional<Duration> start = StartOf(node, t);
+  if (start && std::prev(it)->t < *start) return false;
   const auto& m = std::prev(it)->members;
   return std::binary_search(m.begin(), m.end(), member);
 }

@@ -143,6 +143,16 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
     faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
   }
   run["faults"] = faults;
+  // Transport membership only, so that heartbeat records keep their bytes: the views the oracle
+  // judged membership by, as the backend handed them over (none: the oracle modelled them).
+  if (r.membership == MembershipSource::kTransport) {
+    json views = json::array();
+    for (const MembershipRecord& v : r.views) views.push_back({{"t_ns", v.t.count()}, {"node", v.node}, {"members", v.members}});
+    run["membership"] = {{"source", "transport"},
+                         {"views_delivered", r.view_count},
+                         {"views_listed", r.views.size()},
+                         {"views", views}};
+  }
   run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
   if (r.calls) {
     // Both strategies side by side over the same calls (scenarios/README.md, "calls").
