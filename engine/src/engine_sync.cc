@@ -74,15 +74,30 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
 }
 
 void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
-  if (s.summary != SummaryHash()) SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+  if (s.summary != SummaryHash()) {
+    SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+  } else {
+    mailbox_differs_since_.reset();  // the same summary: the same mailbox set
+  }
 }
 
 void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   ++stats_.digests_received;
   const NodeId self = config_.node_id;
   bool sender_behind = false;
-  if (d.mailbox_hash != mailbox_hash_) {
-    // Which side is newer cannot be told from a hash: pull theirs, and let them pull ours.
+  // Which side is newer cannot be told from a hash: the range exchange repairs both ways, so the
+  // sender is not asked to start one of its own. An exchange is several round trips without
+  // retransmission; when the sets have differed for sync_timeout through every exchange (heavy
+  // loss), the whole-set pull with its acknowledged pages takes over, as before range repair.
+  if (d.mailbox_hash == mailbox_hash_) {
+    mailbox_differs_since_.reset();
+  } else if (!mailbox_differs_since_) {
+    mailbox_differs_since_ = env_->Now();
+    StartMailboxRepair(from);
+  } else if (env_->Now() - *mailbox_differs_since_ < config_.sync_timeout) {
+    StartMailboxRepair(from);
+  } else {
+    mailbox_differs_since_ = env_->Now();
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
@@ -239,6 +254,9 @@ void EngineImpl::ArmSyncTick() {
   }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
+  }
+  if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
+    consider(*mailbox_repair_last_ + MailboxRepairQuiet());
   }
   sync_tick_due_ = next;
 }
@@ -601,6 +619,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   for (auto& [origin, w] : wants_) {
     if (w.not_before <= now) w.not_before = MonoTime{};
   }
+  MailboxRepairTick(now);
   StartPulls();
 }
 
@@ -640,6 +659,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     else ++it;
   }
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
+  std::erase(mailbox_repair_waiting_, node);
 }
 
 }  // namespace pbxstate
