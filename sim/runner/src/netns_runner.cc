@@ -95,6 +95,10 @@ Status NetnsRun::BringUp() {
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
+  // The CPG view each engine holds at time 0 (every node sees every other: WaitAllMembers).
+  for (NodeId n : all) {
+    if (auto v = HarnessMembership(nodes_[n].view, mono_start_ns_)) rec_.MembershipDelivered(v->t, n, v->members);
+  }
   if (options_.progress) {
     std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, %s), running %s\n", s_.name.c_str(),
                  network_->backend().c_str(), all.size(),
@@ -208,6 +212,8 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNetnsSupport(s); !st.ok()) return st;
+  // pbxstated takes its membership from CPG: the run is judged by the views it reports.
+  JudgeByTransportMembership(&s);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(netns_options, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.
