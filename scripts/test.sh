@@ -16,8 +16,9 @@ jobs="$(nproc)"
 # dpkg-buildflags' hardening flags (debian/rules prints them), so a warning only -O3 or the
 # hardening flags show fails here, and the tests run on the objects the packages ship. Both
 # builds compile through one ccache that ignores where a tree is (a base folder above both, no
-# working directory in the key): the package build at the end compiles only the few files whose
-# defines name the source folder, and links (packaging/README.md, "The test command").
+# working directory in the key) and in the locale debhelper builds in (ccache keys on LC_ALL):
+# the package build at the end compiles only the few files whose defines or include paths name
+# the source folder, and links (packaging/README.md, "The test command").
 export CCACHE_DIR="$(ccache --get-config cache_dir)"
 export CCACHE_BASEDIR="$(ccache --get-config base_dir)"
 [ -n "$CCACHE_BASEDIR" ] || CCACHE_BASEDIR="$PWD"
@@ -31,7 +32,7 @@ mapfile -t release_flags < <(make -s -f debian/rules print-cmake-buildflags)
 cmake -S . -B "$build" -G Ninja "${release_flags[@]}" -DPBXSTATE_WERROR=ON \
   -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
   ${ASTERISK_PREFIX:+-DASTERISK_INCLUDE_DIR="$ASTERISK_PREFIX/include"}
-cmake --build "$build" -j "$jobs"
+LC_ALL=C.UTF-8 cmake --build "$build" -j "$jobs"
 # Everything but the packages' tests, which get their own step below.
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" -LE packaging
 

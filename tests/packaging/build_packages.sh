@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages, built as a packager builds them (scripts/package.sh: a copy of the tree,
 # dpkg-buildpackage, upstream's Release build with dpkg-buildflags' hardening flags) and with
-# warnings as errors: this is the test command's Release build, so that a warning only -O3 or
-# the hardening flags show cannot come back. Then lintian on every package: any error, and any
+# warnings as errors, through ccache: after scripts/test.sh's build (the same flags) it compiles
+# only the few files whose command line names the source folder. Then lintian on every package: any error, and any
 # warning not overridden (with its reason) in debian/*.lintian-overrides, fails.
 #
 #   tests/packaging/build_packages.sh OUT_DIR
