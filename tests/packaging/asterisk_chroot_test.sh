@@ -25,12 +25,14 @@ debfile="/debs/$(basename "${deb[0]}")"
 binary="$prefix/sbin/asterisk"
 [ -x "$binary" ] || fail "no Asterisk at $binary"
 
-# The Debian packages that hold the libraries Asterisk's binary, its own libraries and modules load.
+# The Debian packages that hold the libraries Asterisk's binary, its own libraries and modules load
+# (dpkg knows a library of a merged /usr under /lib or under /usr/lib, as its package shipped it).
 asterisk_library_packages() {
   find "$prefix/sbin/asterisk" "$prefix/lib" -name '*.so*' -o -path "$prefix/sbin/asterisk" | while read -r f; do
     ldd "$f" 2>/dev/null | awk '/=> \// {print $3}'
   done | grep -v "^$prefix/" | sort -u | while read -r lib; do
-    dpkg -S "$(readlink -f "$lib")" 2>/dev/null | cut -d: -f1
+    real="$(readlink -f "$lib")"
+    { dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null; } | cut -d: -f1
   done | sort -u
 }
 
