@@ -110,6 +110,15 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
   const Duration end = s_.end();
   for (;;) {
     if (netns::InterruptRequested()) return Interrupted();
+    // A (re)started daemon is subscribed to before this iteration's changes are made: a change
+    // made first could reach its engine before the subscription, and the view change it caused
+    // would never be seen (the node would count as behind until the key changed again).
+    for (NodeId n : AllNodes()) {
+      bool connected = false;
+      if (nodes_[n].starting) {
+        if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
+      }
+    }
     const Duration now = Now();
     // At one instant faults come before changes (scenarios/README.md).
     for (;;) {
@@ -136,12 +145,6 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
                      network.c_str());
       }
       next_sample += 1s;
-    }
-    for (NodeId n : AllNodes()) {
-      bool connected = false;
-      if (nodes_[n].starting) {
-        if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
-      }
     }
     Duration call_wake = end;
     if (calls_ != nullptr) {

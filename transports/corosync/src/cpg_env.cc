@@ -4,7 +4,6 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -61,6 +60,13 @@ void CpgEnv::Attach(Engine* engine) {
 
 void CpgEnv::AttachUpcalls(EngineUpcalls* upcalls) {
   upcalls_ = upcalls;
+  if (upcalls_ != nullptr && stats_.frames_before_attach > frames_dropped_logged_) {
+    // The group's frames between the CPG join and the engine: the engine's catch-up must bring
+    // what they carried. Said once per attach, so a late catch-up can be traced to them.
+    Log(LogLevel::kInfo, std::to_string(stats_.frames_before_attach - frames_dropped_logged_) +
+                             " frame(s) arrived before the engine was attached and were dropped");
+    frames_dropped_logged_ = stats_.frames_before_attach;
+  }
   if (upcalls_ != nullptr && view_pending_) {
     view_pending_ = false;
     upcalls_->OnMembership(transport_.view());
@@ -108,12 +114,12 @@ void CpgEnv::OnView(const MembershipView& view) {
 }
 
 void CpgEnv::BeginBatch() {
-  assert(!in_batch_);
+  PBXSTATE_CHECK(!in_batch_);
   in_batch_ = true;
 }
 
 void CpgEnv::EndBatch() {
-  assert(in_batch_);
+  PBXSTATE_CHECK(in_batch_);
   in_batch_ = false;
   if (transport_.backlog() == 0) OnSendReady();
 }
