@@ -40,6 +40,11 @@ std::string TotemSummary(const Scenario& s, const NetnsOptions& o) {
          std::to_string(t.consensus.count() / 1'000'000) + " ms";
 }
 
+Duration CorosyncFormationTimeout(const Scenario& s, const NetnsOptions& o) {
+  const totem::TotemTimeouts t = totem::DeriveTimeouts(TotemSettings(s, o), s.topology.node_count());
+  return kStartTimeout + 2 * t.token + t.consensus;
+}
+
 std::string Seconds(Duration d) {
   const double ns = static_cast<double>(d.count());
   char buf[32];
@@ -77,7 +82,7 @@ Status NetnsRun::BringUp() {
   for (NodeId n : all) {
     if (Status st = cluster_->StartCorosync(n); !st.ok()) return st;
   }
-  if (Status st = cluster_->WaitCorosyncMembers(all, kStartTimeout); !st.ok()) {
+  if (Status st = cluster_->WaitCorosyncMembers(all, CorosyncFormationTimeout(s_, netns_options_)); !st.ok()) {
     return netns::InterruptRequested() ? Interrupted() : st;
   }
   for (NodeId n : all) {
