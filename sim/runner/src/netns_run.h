@@ -82,6 +82,9 @@ std::string TotemSummary(const scenario::Scenario& s, const NetnsOptions& o);
 // grows by 650 ms a node: 32 nodes form their ring about 36 s after the first corosync
 // started (measured, sim/ns3/README.md "Emulation"), beyond a fixed 30 s.
 Duration CorosyncFormationTimeout(const scenario::Scenario& s, const NetnsOptions& o);
+// Appended to a bring-up that formed no ring: "" for a loss-free network, else why real corosync
+// may never form a ring on the scenario's lossy network (the loss acts from the start).
+std::string LossHint(const scenario::Scenario& s);
 // The error of a run stopped by SIGINT/SIGTERM.
 Status Interrupted();
 
