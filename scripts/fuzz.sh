@@ -14,7 +14,7 @@
 #
 # The corpora replayed: fuzz/corpus/<target>/ (the seeds, and every finding once fixed, as
 # regression-<what>), and the inputs the test suites keep for the same code: the shipped
-# scenarios, tests/scenario/bad/ and tests/scenario/backend/ for the loader; tests/frames/*.bin,
+# scenarios, tests/sim/scenario/bad/ and tests/sim/scenario/backend/ for the loader; tests/engine/frames/*.bin,
 # each as one frame in each of the four modes, for the frame decoder.
 #
 #   PBXSTATE_FUZZ_BUILD_DIR=dir   build directory (default build-fuzz)
@@ -62,12 +62,12 @@ replay_inputs() {
   find "fuzz/corpus/$t" -maxdepth 1 -type f | sort
   case "$t" in
     fuzz_scenario_loader)
-      find scenarios tests/scenario/bad tests/scenario/backend -maxdepth 1 -type f -name '*.yaml' | sort ;;
+      find scenarios tests/sim/scenario/bad tests/sim/scenario/backend -maxdepth 1 -type f -name '*.yaml' | sort ;;
     fuzz_frame_decoder)
       # One frame per input: mode byte, 2-byte little-endian length, the frame (fuzz_frame_decoder.cc).
       local wrapped="$scratch/frames"
       mkdir -p "$wrapped"
-      /usr/bin/python3 - "$wrapped" tests/frames/*.bin <<'EOF'
+      /usr/bin/python3 - "$wrapped" tests/engine/frames/*.bin <<'EOF'
 import os, sys
 out = sys.argv[1]
 for path in sys.argv[2:]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the Python suite (tests/python) with Debian's /usr/bin/python3 against the pbxstate module
+# Runs the Python suite (tests/pybind) with Debian's /usr/bin/python3 against the pbxstate module
 # of BUILD_DIR (its pybind/python folder goes first on PYTHONPATH; nothing is installed).
 #   scripts/pytest.sh BUILD_DIR [pytest arguments...]
 # Exits non-zero when a test fails, when the module was not built, or when pytest collects no
@@ -27,10 +27,10 @@ fi
 export PYTHONPATH="$module_dir${PYTHONPATH:+:$PYTHONPATH}"
 # Nothing written into the source tree: no __pycache__, no .pytest_cache.
 export PYTHONDONTWRITEBYTECODE=1
-/usr/bin/python3 -m pytest tests/python -p no:cacheprovider -q "$@"
+/usr/bin/python3 -m pytest tests/pybind -p no:cacheprovider -q "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
-  echo "scripts/pytest.sh: pytest collected no tests in tests/python: that is a failure, not a pass" >&2
+  echo "scripts/pytest.sh: pytest collected no tests in tests/pybind: that is a failure, not a pass" >&2
   exit 1
 fi
 exit "$status"

@@ -52,8 +52,8 @@ cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=O
 cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests \
   frame_corpus_test pbxstate
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-for t in tests/engine/engine_unit_tests tests/capi/capi_contract_test tests/capi/capi_cluster_test_c11 \
-         tests/cluster/pbxstate_cluster_tests tests/frames/frame_corpus_test; do
+for t in tests/engine/engine_unit_tests tests/engine/capi/capi_contract_test tests/engine/capi/capi_cluster_test_c11 \
+         tests/transports/inproc/pbxstate_cluster_tests tests/engine/frames/frame_corpus_test; do
   echo "== sanitizers: $t"
   "$asan/$t"
 done

@@ -1,6 +1,6 @@
 // Engine behaviour one mechanism at a time, over a minimal hand-driven network: batching,
 // frame bounds, paging bounds, failure detector timings, departure grace, expiry, versions.
-// (Whole-cluster tests over the inproc transport live in tests/cluster; randomized whole-cluster
+// (Whole-cluster tests over the inproc transport live in tests/transports/inproc; randomized whole-cluster
 // runs are the swarm's, tests/sim/swarm.)
 #include <gtest/gtest.h>
 

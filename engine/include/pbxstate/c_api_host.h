@@ -26,7 +26,7 @@ int CreateCEngine(const pbxstate_config* cfg, Env* env, pbxstate_engine** out, c
 Engine* EngineOf(pbxstate_engine* engine);
 
 // The pbxstate_log_level of `level`, for a host that passes the engine's log lines on to a C log
-// function (the one mapping between the two; static_asserts in c_api.cc keep it in step).
+// function (the one mapping between the two; static_asserts in c_api_handle.cc keep it in step).
 int CLogLevel(LogLevel level);
 
 }  // namespace pbxstate

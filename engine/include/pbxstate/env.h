@@ -32,7 +32,7 @@ enum class SendStatus {
   kUnreachable,  // unicast to a node the transport does not know: nothing was sent
 };
 
-// Severity of a log line. The values are pbxstate_log_level's (c_api.h; c_api.cc checks them),
+// Severity of a log line. The values are pbxstate_log_level's (c_api.h; c_api_handle.cc checks them),
 // so C hosts cast between the two.
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 

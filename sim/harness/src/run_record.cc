@@ -70,43 +70,34 @@ std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunR
   return out;
 }
 
-bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& s, const RunInfo& info,
-                    const RunResult& r, const std::vector<CheckVerdict>& verdicts, std::string* error) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    *error = dir.string() + ": " + ec.message();
-    return false;
-  }
-  json run;
-  run["format"] = "pbxstate-run/1";
-  run["scenario"] = {{"name", s.name},
-                     {"file", s.file},
-                     {"description", s.description},
-                     {"nodes", s.topology.node_count()},
-                     {"duration_ns", s.duration.count()},
-                     {"quiet_ns", s.quiet.count()},
-                     {"transport", std::string(scenario::TransportModeName(s.transport))}};
+namespace {
+
+// run.json's "scenario": what was run.
+json ScenarioJson(const scenario::Scenario& s) {
+  json j = {{"name", s.name},
+            {"file", s.file},
+            {"description", s.description},
+            {"nodes", s.topology.node_count()},
+            {"duration_ns", s.duration.count()},
+            {"quiet_ns", s.quiet.count()},
+            {"transport", std::string(scenario::TransportModeName(s.transport))}};
   // Present only with cluster.auth, so that other records keep their bytes.
-  if (s.auth) run["scenario"]["auth"] = true;
-  run["seed"] = info.seed;
-  run["backend"] = info.backend;
-  // Only backends with something to say add the key, so other records keep their bytes.
-  if (!info.notes.empty()) run["backend_notes"] = info.notes;
-  if (info.realtime) {
-    const RealtimeLag& l = *info.realtime;
-    run["realtime"] = {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
-                       {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
-                       {"p50_lag_ns", l.p50.count()},             {"p99_lag_ns", l.p99.count()},
-                       {"probes_over_1ms", l.over_1ms},           {"bound_ns", l.bound.count()},
-                       {"valid", l.valid()}};
-  }
-  run["build"] = BuildIdentity();
-  json metrics = json::object();
-  for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);
-  run["metrics"] = metrics;
+  if (s.auth) j["auth"] = true;
+  return j;
+}
+
+json RealtimeJson(const RealtimeLag& l) {
+  return {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
+          {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
+          {"p50_lag_ns", l.p50.count()},             {"p99_lag_ns", l.p99.count()},
+          {"probes_over_1ms", l.over_1ms},           {"bound_ns", l.bound.count()},
+          {"valid", l.valid()}};
+}
+
+// run.json's "checks"; *all_pass tells whether every one passed.
+json ChecksJson(const std::vector<CheckVerdict>& verdicts, bool* all_pass) {
   json checks = json::array();
-  bool all_pass = true;
+  *all_pass = true;
   for (const CheckVerdict& v : verdicts) {
     checks.push_back({{"check", v.check.text},
                       {"metric", v.check.metric},
@@ -115,12 +106,14 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                       {"observed", v.measured ? Number(v.observed) : json(nullptr)},
                       {"measured", v.measured},
                       {"pass", v.pass}});
-    all_pass = all_pass && v.pass;
+    *all_pass = *all_pass && v.pass;
   }
-  run["checks"] = checks;
-  run["verdict"] = all_pass ? "pass" : "fail";
+  return checks;
+}
+
+json ConvergenceJson(const std::vector<ConvergenceSample>& samples) {
   json conv = json::array();
-  for (const ConvergenceSample& c : r.convergence) {
+  for (const ConvergenceSample& c : samples) {
     json by_node = json::array();
     for (const auto& [node, took] : c.by_node) {
       by_node.push_back({{"node", node}, {"took_ns", took ? json(took->count()) : json(nullptr)}});
@@ -137,34 +130,32 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                     {"until_ns", c.until.count()},
                     {"took_ns", c.converged ? json(c.took.count()) : json(nullptr)}});
   }
-  run["convergence"] = conv;
-  json faults = json::array();
-  for (const scenario::Fault& f : s.faults) {
-    faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
+  return conv;
+}
+
+// Both strategies side by side over the same calls (scenarios/README.md, "calls").
+json CallsJson(const CallSummary& calls) {
+  json strategies = json::array();
+  for (const auto& [st, c] : calls.strategies) {
+    strategies.push_back({{"strategy", std::string(scenario::RoutingStrategyName(st))},
+                          {"routed", c.calls},
+                          {"completed", c.completed},
+                          {"inside_faults", {{"routed", c.inside_calls}, {"completed", c.inside_completed}}},
+                          {"outside_faults",
+                           {{"routed", c.calls - c.inside_calls}, {"completed", c.completed - c.inside_completed}}},
+                          {"looped", c.looped},
+                          {"hop_limit", c.hop_limit},
+                          {"failed_hops", c.failed_hops},
+                          {"stale_sends", c.stale_sends},
+                          {"extra_hops_sum", c.extra_hops_sum},
+                          {"extra_hops_max", c.extra_hops_max}});
   }
-  run["faults"] = faults;
-  run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
-  if (r.calls) {
-    // Both strategies side by side over the same calls (scenarios/README.md, "calls").
-    json strategies = json::array();
-    for (const auto& [st, c] : r.calls->strategies) {
-      strategies.push_back({{"strategy", std::string(scenario::RoutingStrategyName(st))},
-                            {"routed", c.calls},
-                            {"completed", c.completed},
-                            {"inside_faults", {{"routed", c.inside_calls}, {"completed", c.inside_completed}}},
-                            {"outside_faults",
-                             {{"routed", c.calls - c.inside_calls}, {"completed", c.completed - c.inside_completed}}},
-                            {"looped", c.looped},
-                            {"hop_limit", c.hop_limit},
-                            {"failed_hops", c.failed_hops},
-                            {"stale_sends", c.stale_sends},
-                            {"extra_hops_sum", c.extra_hops_sum},
-                            {"extra_hops_max", c.extra_hops_max}});
-    }
-    run["calls"] = {{"total", r.calls->total}, {"unroutable", r.calls->unroutable}, {"strategies", strategies}};
-  }
+  return {{"total", calls.total}, {"unroutable", calls.unroutable}, {"strategies", strategies}};
+}
+
+json NodesJson(const std::vector<NodeSummary>& summaries) {
   json nodes = json::array();
-  for (const NodeSummary& n : r.nodes) {
+  for (const NodeSummary& n : summaries) {
     nodes.push_back({{"node", n.node},
                      {"up_at_end", n.up_at_end},
                      {"incarnation", n.incarnation},
@@ -174,7 +165,36 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                      {"last_disagreement_ns", n.last_disagreement ? json(n.last_disagreement->count()) : json(nullptr)},
                      {"stats", StatsJson(n.stats)}});
   }
-  run["nodes"] = nodes;
+  return nodes;
+}
+
+// run.json: everything but wall-clock figures, so the same run gives the same bytes.
+json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& r,
+             const std::vector<CheckVerdict>& verdicts) {
+  json run;
+  run["format"] = "pbxstate-run/1";
+  run["scenario"] = ScenarioJson(s);
+  run["seed"] = info.seed;
+  run["backend"] = info.backend;
+  // Only backends with something to say add the key, so other records keep their bytes.
+  if (!info.notes.empty()) run["backend_notes"] = info.notes;
+  if (info.realtime) run["realtime"] = RealtimeJson(*info.realtime);
+  run["build"] = BuildIdentity();
+  json metrics = json::object();
+  for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);
+  run["metrics"] = metrics;
+  bool all_pass = true;
+  run["checks"] = ChecksJson(verdicts, &all_pass);
+  run["verdict"] = all_pass ? "pass" : "fail";
+  run["convergence"] = ConvergenceJson(r.convergence);
+  json faults = json::array();
+  for (const scenario::Fault& f : s.faults) {
+    faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
+  }
+  run["faults"] = faults;
+  run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
+  if (r.calls) run["calls"] = CallsJson(*r.calls);
+  run["nodes"] = NodesJson(r.nodes);
   json disc = json::array();
   for (const Discrepancy& d : r.discrepancies) disc.push_back({{"node", d.node}, {"what", d.what}});
   run["discrepancies"] = disc;
@@ -186,8 +206,11 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
   run["series"] = series;
   run["latency_rows"] = std::min(r.deliveries.size(), kMaxLatencyRows);
   run["latency_rows_dropped"] = r.deliveries.size() > kMaxLatencyRows ? r.deliveries.size() - kMaxLatencyRows : 0;
-  if (!WriteFile(dir / "run.json", run.dump(2) + "\n", error)) return false;
+  return run;
+}
 
+// timing.json: the wall-clock figures, which differ from run to run.
+json TimingJson(const scenario::Scenario& s, const RunInfo& info) {
   json timing = {{"wall_seconds", info.wall_seconds},
                  {"simulated_seconds", static_cast<double>(s.end().count()) / 1e9},
                  {"events", info.events}};
@@ -195,8 +218,11 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
     timing["simulated_seconds_per_wall_second"] = static_cast<double>(s.end().count()) / 1e9 / info.wall_seconds;
     timing["events_per_wall_second"] = static_cast<double>(info.events) / info.wall_seconds;
   }
-  if (!WriteFile(dir / "timing.json", timing.dump(2) + "\n", error)) return false;
+  return timing;
+}
 
+// latencies.csv: one row per (change, node) delivery, at most kMaxLatencyRows.
+std::string LatenciesCsv(const RunResult& r) {
   std::string csv = "change,origin,kind,key,at_ns,node,latency_ns\n";
   std::size_t rows = 0;
   for (const DeliverySample& d : r.deliveries) {
@@ -206,8 +232,11 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
            CsvField(c.key) + "," + std::to_string(c.at.count()) + "," + std::to_string(d.node) + "," +
            std::to_string(d.latency.count()) + "\n";
   }
-  if (!WriteFile(dir / "latencies.csv", csv, error)) return false;
+  return csv;
+}
 
+// changes.csv: one row per local change, with the moment it was stable.
+std::string ChangesCsv(const RunResult& r) {
   std::string changes = "change,origin,kind,key,at_ns,stable_ns\n";
   for (std::size_t i = 0; i < r.changes.size(); ++i) {
     const ChangeRecord& c = r.changes[i];
@@ -215,7 +244,23 @@ bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& 
                CsvField(c.key) + "," + std::to_string(c.at.count()) + "," +
                (c.stable ? std::to_string(c.stable->count()) : "") + "\n";
   }
-  return WriteFile(dir / "changes.csv", changes, error);
+  return changes;
+}
+
+}  // namespace
+
+bool WriteRunRecord(const std::filesystem::path& dir, const scenario::Scenario& s, const RunInfo& info,
+                    const RunResult& r, const std::vector<CheckVerdict>& verdicts, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    *error = dir.string() + ": " + ec.message();
+    return false;
+  }
+  return WriteFile(dir / "run.json", RunJson(s, info, r, verdicts).dump(2) + "\n", error) &&
+         WriteFile(dir / "timing.json", TimingJson(s, info).dump(2) + "\n", error) &&
+         WriteFile(dir / "latencies.csv", LatenciesCsv(r), error) &&
+         WriteFile(dir / "changes.csv", ChangesCsv(r), error);
 }
 
 void AppendNodeState(std::vector<std::string>* lines, NodeId node, const Engine& engine) {

@@ -193,12 +193,13 @@ KeyHomes::KeyHomes(const Scenario& s)
       mailboxes_(Homes(s, s.workload.mailboxes, 2)),
       aors_(Homes(s, s.workload.aors, 3)) {}
 
-std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
-  const scenario::Workload& w = s.workload;
-  const KeyHomes homes(s);
-  // Rank keeps equal instants in a fixed order: explicit, bursts, steady.
-  std::vector<std::pair<int, PlannedChange>> out;
+namespace {
 
+// Rank keeps equal instants in a fixed order: explicit (0), bursts (1), steady and churn (2).
+using RankedChanges = std::vector<std::pair<int, PlannedChange>>;
+
+// The workload's explicit changes, as written.
+void ExpandExplicit(const scenario::Workload& w, RankedChanges* out) {
   for (const scenario::TimedChange& tc : w.changes) {
     PlannedChange c;
     c.at = tc.at;
@@ -222,9 +223,13 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
       c.key = rm->aor;
       c.remove = true;
     }
-    out.emplace_back(0, std::move(c));
+    out->emplace_back(0, std::move(c));
   }
+}
 
+// Call storms and registration storms, each burst from its own stream.
+void ExpandBursts(const Scenario& s, const KeyHomes& homes, RankedChanges* out) {
+  const scenario::Workload& w = s.workload;
   std::uint64_t burst_no = 0;
   for (const scenario::Burst& b : w.bursts) {
     Generator g{s, homes, Stream(s.seed, 100 + burst_no++)};
@@ -240,8 +245,8 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
       if (devices.empty() || storm->rate_per_s <= 0) continue;
       for (std::uint64_t k = 0;; ++k) {
         const Duration t = Tick(b.at, storm->rate_per_s, k);
-        if (t >= b.at + storm->length || out.size() > kMaxPlannedChanges) break;
-        out.emplace_back(1, g.Device(t, devices[Below(g.rng, devices.size())]));
+        if (t >= b.at + storm->length || out->size() > kMaxPlannedChanges) break;
+        out->emplace_back(1, g.Device(t, devices[Below(g.rng, devices.size())]));
       }
     } else if (const auto* reg = std::get_if<scenario::RegistrationStorm>(&b.what)) {
       std::vector<std::uint32_t> aors;
@@ -251,39 +256,40 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
       if (reg->count != 0 && aors.size() > reg->count) aors.resize(reg->count);
       if (reg->rate_per_s <= 0) continue;
       std::uint64_t k = 0;
-      for (std::uint32_t i : aors) out.emplace_back(1, g.Registration(Tick(b.at, reg->rate_per_s, k++), i, false));
+      for (std::uint32_t i : aors) out->emplace_back(1, g.Registration(Tick(b.at, reg->rate_per_s, k++), i, false));
     }
   }
+}
 
-  if (w.rate_per_s > 0) {
-    Generator g{s, homes, Stream(s.seed, 10)};
-    const double total = w.mix.device + w.mix.mwi + w.mix.registration;
-    for (std::uint64_t k = 0;; ++k) {
-      const Duration t = Tick(w.start, w.rate_per_s, k);
-      if (t >= w.stop) break;
-      const double pick = Uniform(g.rng) * total;
-      if (pick < w.mix.device && w.devices > 0) {
-        out.emplace_back(2, g.Device(t, static_cast<std::uint32_t>(Below(g.rng, w.devices))));
-      } else if (pick < w.mix.device + w.mix.mwi && w.mailboxes > 0) {
-        out.emplace_back(2, g.Mailbox(t, static_cast<std::uint32_t>(Below(g.rng, w.mailboxes))));
-      } else if (w.aors > 0) {
-        out.emplace_back(2, g.Registration(t, static_cast<std::uint32_t>(Below(g.rng, w.aors)), true));
-      }
-      if (out.size() > kMaxPlannedChanges) break;
+// The steady load: rate_per_s changes per second between start and stop, drawn by the mix.
+void ExpandSteady(const Scenario& s, const KeyHomes& homes, RankedChanges* out) {
+  const scenario::Workload& w = s.workload;
+  if (w.rate_per_s <= 0) return;
+  Generator g{s, homes, Stream(s.seed, 10)};
+  const double total = w.mix.device + w.mix.mwi + w.mix.registration;
+  for (std::uint64_t k = 0;; ++k) {
+    const Duration t = Tick(w.start, w.rate_per_s, k);
+    if (t >= w.stop) break;
+    const double pick = Uniform(g.rng) * total;
+    if (pick < w.mix.device && w.devices > 0) {
+      out->emplace_back(2, g.Device(t, static_cast<std::uint32_t>(Below(g.rng, w.devices))));
+    } else if (pick < w.mix.device + w.mix.mwi && w.mailboxes > 0) {
+      out->emplace_back(2, g.Mailbox(t, static_cast<std::uint32_t>(Below(g.rng, w.mailboxes))));
+    } else if (w.aors > 0) {
+      out->emplace_back(2, g.Registration(t, static_cast<std::uint32_t>(Below(g.rng, w.aors)), true));
     }
+    if (out->size() > kMaxPlannedChanges) break;
   }
+}
 
-  if (w.churn) ExpandChurn(s, homes, &out);
-
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;
-  });
-  // A generated device change is a change: when the draw repeats the state its node last set,
-  // take the next state of the list instead (an engine sends nothing for a repeat, and a
-  // scenario counting its changes would come up short). Explicit changes stay as written.
+// A generated device change is a change: when the draw repeats the state its node last set,
+// take the next state of the list instead (an engine sends nothing for a repeat, and a
+// scenario counting its changes would come up short). Explicit changes stay as written.
+// `out` is in time order.
+void AvoidRepeatedStates(const scenario::Workload& w, RankedChanges* out) {
   const auto& states = w.device_states;
   std::map<std::pair<std::string, NodeId>, DeviceState> last;
-  for (auto& [rank, c] : out) {
+  for (auto& [rank, c] : *out) {
     if (c.kind != EntryKind::kDevice) continue;
     auto [it, fresh] = last.try_emplace({c.key, c.node}, c.state);
     if (!fresh && rank != 0 && it->second == c.state && states.size() > 1) {
@@ -292,6 +298,21 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
     }
     it->second = c.state;
   }
+}
+
+}  // namespace
+
+std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
+  const KeyHomes homes(s);
+  RankedChanges out;
+  ExpandExplicit(s.workload, &out);
+  ExpandBursts(s, homes, &out);
+  ExpandSteady(s, homes, &out);
+  if (s.workload.churn) ExpandChurn(s, homes, &out);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;
+  });
+  AvoidRepeatedStates(s.workload, &out);
   std::vector<PlannedChange> result;
   result.reserve(out.size());
   for (auto& [rank, c] : out) result.push_back(std::move(c));

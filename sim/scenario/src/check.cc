@@ -30,8 +30,8 @@ void AddFamily(std::vector<MetricInfo>& out, const std::string& family, const st
   }
 }
 
-std::vector<MetricInfo> BuildMetrics() {
-  std::vector<MetricInfo> m;
+// The oracle's verdict and the run's cost.
+void AddOracleAndCost(std::vector<MetricInfo>& m) {
   m.push_back({"lost", MetricKind::kCount,
                "(entry, node) pairs where a live node shows nothing at the end for an entry the oracle "
                "says it must show"});
@@ -45,6 +45,10 @@ std::vector<MetricInfo> BuildMetrics() {
                "every copy)"});
   m.push_back({"bytes_per_change", MetricKind::kNumber,
                "bytes put on the network divided by local changes"});
+}
+
+// Latencies of changes, and convergence after each kind of fault end.
+void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
   AddFamily(m, "delivery_latency",
             "change at its origin to its application at one other node, over all (change, node) "
             "pairs",
@@ -75,7 +79,10 @@ std::vector<MetricInfo> BuildMetrics() {
                "fault ends after which the next fault began before agreement (left out of the "
                "convergence figures)",
                ConvergenceAfter::kAnyFault});
-  // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
+}
+
+// Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
+void AddEngineCounters(std::vector<MetricInfo>& m) {
   constexpr std::array<std::pair<const char*, const char*>, 24> kStats{{
       {"frames_out", "frames sent"},
       {"bytes_out", "bytes sent"},
@@ -106,7 +113,10 @@ std::vector<MetricInfo> BuildMetrics() {
     m.push_back({std::string("engine.") + name, MetricKind::kCount,
                  std::string(meaning) + ", summed over all nodes"});
   }
-  // Calls (a scenario's calls section), per routing strategy.
+}
+
+// Calls (a scenario's calls section), per routing strategy.
+void AddCalls(std::vector<MetricInfo>& m) {
   m.push_back({"calls.total", MetricKind::kCount, "calls placed (each routed by every strategy)"});
   m.push_back({"calls.unroutable", MetricKind::kCount,
                "calls for a phone no live server held when the call arrived (left out of the ratios)"});
@@ -130,6 +140,9 @@ std::vector<MetricInfo> BuildMetrics() {
   }
   m.push_back({"calls.location.extra_hops_vs_blind_peer", MetricKind::kNumber,
                "location's mean extra hops divided by blind-peer's (below 1: location does better)"});
+}
+
+void AddEndState(std::vector<MetricInfo>& m) {
   // The nodes' own reports at the end, beside the oracle's verdict (sim/runner/src/run_steps.h,
   // AddEndStateMetrics): what an oracle that compares values cannot see.
   m.push_back({"disagreeing_nodes", MetricKind::kCount,
@@ -138,6 +151,16 @@ std::vector<MetricInfo> BuildMetrics() {
   m.push_back({"frames_refused_auth", MetricKind::kCount,
                "frames refused as bad_mac, unknown_key, unauthenticated or auth_not_configured, all nodes"});
   m.push_back({"changes_refused", MetricKind::kCount, "planned changes the engines refused (bounds)"});
+}
+
+// Every metric a check may name, family by family (the order Metrics() lists them in).
+std::vector<MetricInfo> BuildMetrics() {
+  std::vector<MetricInfo> m;
+  AddOracleAndCost(m);
+  AddLatencyAndConvergence(m);
+  AddEngineCounters(m);
+  AddCalls(m);
+  AddEndState(m);
   return m;
 }
 

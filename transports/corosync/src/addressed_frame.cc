@@ -1,6 +1,6 @@
 #include "pbxstate/corosync/addressed_frame.h"
 
-#include <cassert>
+#include "pbxstate/check.h"
 
 namespace pbxstate::corosync {
 
@@ -22,7 +22,7 @@ std::string_view EnvelopeErrorName(EnvelopeError error) {
 }
 
 std::array<std::uint8_t, kAddressedHeaderBytes> EncodeAddressedHeader(const AddressedHeader& header) {
-  assert((header.kind == FrameKind::kBroadcast) == (header.destination == kNoNode));
+  PBXSTATE_CHECK_EQ(header.kind == FrameKind::kBroadcast, header.destination == kNoNode);
   const NodeId d = header.destination;
   return {kMagic0,
           kMagic1,

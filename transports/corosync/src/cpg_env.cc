@@ -4,7 +4,6 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -108,12 +107,12 @@ void CpgEnv::OnView(const MembershipView& view) {
 }
 
 void CpgEnv::BeginBatch() {
-  assert(!in_batch_);
+  PBXSTATE_CHECK(!in_batch_);
   in_batch_ = true;
 }
 
 void CpgEnv::EndBatch() {
-  assert(in_batch_);
+  PBXSTATE_CHECK(in_batch_);
   in_batch_ = false;
   if (transport_.backlog() == 0) OnSendReady();
 }

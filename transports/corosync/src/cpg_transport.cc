@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "pbxstate/check.h"
 #include "pbxstate/corosync/addressed_frame.h"
 #include "pbxstate/corosync/posix_clock.h"
 
@@ -68,7 +68,7 @@ CpgTransport::CpgTransport(CpgTransportConfig config, Handler* handler, LogFn lo
       log_(std::move(log)),
       queue_(std::max<std::size_t>(config_.max_queue_frames, 1), std::max<std::size_t>(config_.max_queue_bytes, 1)),
       backoff_(config_.reconnect_min) {
-  assert(handler_ != nullptr);
+  PBXSTATE_CHECK(handler_ != nullptr);
   local_pid_ = static_cast<std::uint32_t>(::getpid());
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
@@ -103,12 +103,12 @@ void CpgTransport::Log(LogLevel level, std::string_view message) const {
 Status CpgTransport::Connect() {
   if (!open_status_.ok()) return open_status_;
   if (Status s = config_.Validate(); !s.ok()) return s;
-  assert(handle_ == 0);
+  PBXSTATE_CHECK(handle_ == 0);
   return TryConnect();
 }
 
 Status CpgTransport::TryConnect() {
-  assert(handle_ == 0);
+  PBXSTATE_CHECK(handle_ == 0);
   reconnect_due_.reset();
   group_name_ = cpg_name{};
   group_name_.length = static_cast<std::uint32_t>(config_.group.size());
@@ -317,7 +317,7 @@ SendStatus CpgTransport::Send(NodeId to, std::span<const std::uint8_t> frame) {
     // The message always fits once the others are gone: Validate() makes max_queue_bytes hold a
     // message of max_message_bytes.
     while (!queue_.Push(message)) {
-      assert(!queue_.empty());
+      PBXSTATE_CHECK(!queue_.empty());
       queue_.Pop();
       if (++stats_.queue_full == 1 || stats_.queue_full % 1000 == 0) {
         Log(LogLevel::kWarning, "CPG send queue full (" + std::to_string(queue_.max_frames()) + " messages, " +
@@ -366,7 +366,7 @@ SendStatus CpgTransport::Send(NodeId to, std::span<const std::uint8_t> frame) {
 }
 
 void CpgTransport::CountSent(std::span<const std::uint8_t> message) {
-  assert(message.size() >= kAddressedHeaderBytes);
+  PBXSTATE_CHECK_GE(message.size(), kAddressedHeaderBytes);
   if (message[3] == static_cast<std::uint8_t>(FrameKind::kBroadcast)) {
     ++stats_.broadcasts_sent;
   } else {
@@ -411,7 +411,7 @@ void CpgTransport::MarkBroken(std::string_view where, int cs_error) {
 }
 
 void CpgTransport::TearDown() {
-  assert(handle_ != 0);
+  PBXSTATE_CHECK(handle_ != 0);
   // A failed DEL is harmless: cpg_finalize closes the descriptor, which leaves the set anyway.
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, cpg_fd_, nullptr);
   cpg_finalize(handle_);

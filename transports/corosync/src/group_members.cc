@@ -1,11 +1,11 @@
 #include "pbxstate/corosync/group_members.h"
 
-#include <cassert>
+#include "pbxstate/check.h"
 
 namespace pbxstate::corosync {
 
 GroupMembers::GroupMembers(CpgMember self) : self_(self) {
-  assert(self_.node != kNoNode);
+  PBXSTATE_CHECK_NE(self_.node, kNoNode);
   ResetToSelf();
 }
 

@@ -1,13 +1,14 @@
 #include "pbxstate/corosync/send_queue.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate::corosync {
 
 SendQueue::SendQueue(std::size_t max_frames, std::size_t max_bytes) : max_frames_(max_frames), max_bytes_(max_bytes) {
-  assert(max_frames_ >= 1);
-  assert(max_bytes_ >= 1);
+  PBXSTATE_CHECK_GE(max_frames_, std::size_t{1});
+  PBXSTATE_CHECK_GE(max_bytes_, std::size_t{1});
 }
 
 bool SendQueue::Push(std::span<const std::uint8_t> message) {
@@ -16,18 +17,18 @@ bool SendQueue::Push(std::span<const std::uint8_t> message) {
   messages_.emplace_back(message.begin(), message.end());
   bytes_ += message.size();
   peak_frames_ = std::max(peak_frames_, messages_.size());
-  assert(bytes_ <= max_bytes_);
+  PBXSTATE_CHECK_LE(bytes_, max_bytes_);
   return true;
 }
 
 const std::vector<std::uint8_t>& SendQueue::front() const {
-  assert(!messages_.empty());
+  PBXSTATE_CHECK(!messages_.empty());
   return messages_.front();
 }
 
 void SendQueue::Pop() {
-  assert(!messages_.empty());
-  assert(bytes_ >= messages_.front().size());
+  PBXSTATE_CHECK(!messages_.empty());
+  PBXSTATE_CHECK_GE(bytes_, messages_.front().size());
   bytes_ -= messages_.front().size();
   messages_.pop_front();
 }

@@ -1,7 +1,8 @@
 #include "pbxstate/totem/cpg.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate::totem {
 
@@ -24,7 +25,7 @@ constexpr std::size_t kBarrierBytes = 4 + 8 + 1 + 1;  // ring rep, ring seq, rou
 }  // namespace
 
 CpgLayer::CpgLayer(NodeId self, TotemSrp* srp, CpgClient* client) : self_(self), srp_(srp), client_(client) {
-  assert(srp != nullptr && client != nullptr);
+  PBXSTATE_CHECK(srp != nullptr && client != nullptr);
 }
 
 void CpgLayer::StartFormed(const std::vector<NodeId>& members, bool local_joined) {
@@ -59,7 +60,7 @@ void CpgLayer::Leave() {
 }
 
 bool CpgLayer::Append(Kind kind, NodeId node, std::span<const std::uint8_t> bytes, bool force) {
-  assert(bytes.size() <= kMaxClientMessage);
+  PBXSTATE_CHECK_LE(bytes.size(), kMaxClientMessage);
   if (!force && srp_->QueueSpace() == 0) return false;  // totempg's byte_count_send_ok
   if (pack_.size() + kRecordOverheadBytes + bytes.size() > kMaxMcastPayload && !FlushPack(force)) return false;
   pack_.push_back(static_cast<std::uint8_t>(kind));

@@ -1,7 +1,8 @@
 #include "pbxstate/totem/node.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "pbxstate/check.h"
 
 namespace pbxstate::totem {
 
@@ -14,8 +15,8 @@ TotemNode::TotemNode(NodeId self, const TotemConfig& config, const std::vector<N
       host_(host),
       srp_(self, config, timeouts_, this),
       cpg_(self, &srp_, client) {
-  assert(std::is_sorted(nodelist_.begin(), nodelist_.end()));
-  assert(std::binary_search(nodelist_.begin(), nodelist_.end(), self));
+  PBXSTATE_CHECK(std::is_sorted(nodelist_.begin(), nodelist_.end()));
+  PBXSTATE_CHECK(std::binary_search(nodelist_.begin(), nodelist_.end(), self));
   if (config.transport == Transport::kKnet) {
     knet_ = std::make_unique<KnetLinks>(self, nodelist_, timeouts_, config.knet_pong_count,
                                         [this](NodeId to, const Packet& p) {
@@ -71,7 +72,7 @@ void TotemNode::OnTimer(std::size_t timer) {
     host_->SetTimer(kKnetTickTimer, kKnetTick);
     return;
   }
-  assert(timer < kSrpTimerCount);
+  PBXSTATE_CHECK_LT(timer, kSrpTimerCount);
   srp_.OnTimer(static_cast<SrpTimer>(timer));
 }
 

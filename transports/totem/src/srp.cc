@@ -3,8 +3,8 @@
 // message_handler_mcast, message_handler_memb_merge_detect, message_handler_token_hold_cancel,
 // timer_function_merge_detect_timeout, timer_function_token_retransmit_timeout).
 #include <algorithm>
-#include <cassert>
 
+#include "pbxstate/check.h"
 #include "pbxstate/totem/srp.h"
 
 namespace pbxstate::totem {
@@ -21,12 +21,12 @@ std::string_view MembStateName(MembState state) {
 
 TotemSrp::TotemSrp(NodeId self, const TotemConfig& config, const TotemTimeouts& timeouts, SrpHost* host)
     : self_(self), config_(config), timeouts_(timeouts), host_(host) {
-  assert(self != kNoNode && host != nullptr);
+  PBXSTATE_CHECK(self != kNoNode && host != nullptr);
 }
 
 void TotemSrp::StartFormed(const RingId& ring, const std::vector<NodeId>& members) {
-  assert(std::is_sorted(members.begin(), members.end()));
-  assert(std::binary_search(members.begin(), members.end(), self_));
+  PBXSTATE_CHECK(std::is_sorted(members.begin(), members.end()));
+  PBXSTATE_CHECK(std::binary_search(members.begin(), members.end(), self_));
   ring_ = ring;
   old_ring_ = ring;
   token_ring_id_seq_ = ring.seq;
@@ -90,7 +90,7 @@ void TotemSrp::OnTimer(SrpTimer t) {
 }
 
 bool TotemSrp::Enqueue(std::vector<std::uint8_t> payload, bool force) {
-  assert(payload.size() <= kMaxMcastPayload);
+  PBXSTATE_CHECK_LE(payload.size(), kMaxMcastPayload);
   auto& queue = waiting_trans_ack_ ? trans_queue_ : new_queue_;
   if (queue.size() >= kMaxQueuedPackets && !force) return false;
   queue.push_back(std::move(payload));

@@ -6,9 +6,9 @@
 // memb_recovery_state_token_loss, memb_state_operational_enter,
 // deliver_messages_from_recovery_to_regular).
 #include <algorithm>
-#include <cassert>
 #include <iterator>
 
+#include "pbxstate/check.h"
 #include "pbxstate/totem/srp.h"
 
 namespace pbxstate::totem {
@@ -214,7 +214,7 @@ void TotemSrp::CommitEnter() {
 void TotemSrp::UpdateCommitToken() {
   new_memb_ = commit_.members;
   const std::uint32_t idx = commit_.memb_index;
-  assert(idx < commit_.entries.size());
+  PBXSTATE_CHECK_LT(idx, commit_.entries.size());
   received_flg_ = my_aru_ == high_seq_received_;
   commit_.entries[idx] = CommitEntry{old_ring_, old_ring_aru_, high_delivered_, received_flg_};
   // A member of the same old ring that has received less than another did not get everything.

@@ -2,7 +2,6 @@
 // fcc_calculate, fcc_rtr_limit, fcc_token_update, orf_token_rtr, orf_token_mcast, token_send,
 // orf_token_send_initial and the recovery branch that leads to memb_state_operational_enter).
 #include <algorithm>
-#include <cassert>
 
 #include "pbxstate/totem/srp.h"
 

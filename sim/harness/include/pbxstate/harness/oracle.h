@@ -4,8 +4,8 @@
 // never asks one: its rules are engine/README.md's "Semantics", written again here. It judges
 // every scenario run, whatever the backend (it sees a run only through RunRecorder, which any
 // driver of engines can feed: tests/sim/harness/mutation_test.cc feeds it an inproc cluster).
-// tests/cluster/ still has an oracle of its own for its randomized suite, exact only for the
-// workloads that suite generates; it is to be replaced by scenario runs judged by this one.
+// It is the only oracle: randomized whole-cluster runs are the swarm's (tests/sim/swarm), judged
+// by this one.
 //
 // The rules, for a node N at time T (engine/README.md has the contract they follow):
 //

@@ -47,7 +47,7 @@ enum class EnvelopeError : std::uint8_t {
 std::string_view EnvelopeErrorName(EnvelopeError error);
 
 // Writes the header for `header`. Requires: a unicast names a non-zero destination, a broadcast
-// names none (asserted: the transport builds headers only from validated calls).
+// names none (checked with PBXSTATE_CHECK: the transport builds headers only from validated calls).
 std::array<std::uint8_t, kAddressedHeaderBytes> EncodeAddressedHeader(const AddressedHeader& header);
 
 // Reads the header at the front of `message`. On success fills `header` and `payload` (the engine

@@ -45,7 +45,7 @@ def test_every_shipped_scenario_validates(scenario_file):
 
 
 def expected_corpus():
-    """tests/scenario/bad/EXPECTED: file -> the lines `pbxstate validate` prints for it."""
+    """tests/sim/scenario/bad/EXPECTED: file -> the lines `pbxstate validate` prints for it."""
     out = {}
     for line in (BAD_CORPUS / "EXPECTED").read_text().splitlines():
         if not line or line.startswith("#"):

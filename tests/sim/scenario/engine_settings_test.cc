@@ -87,7 +87,7 @@ std::string ReadmeTable() {
 
 TEST(ScenarioEngineSettings, TheReadmeTableIsTheTable) {
   EXPECT_TRUE(testing::DocBlockIs(std::string(PBXSTATE_SCENARIOS_DIR) + "/README.md",
-                                  "<!-- engine-settings:begin (generated; tests/scenario/engine_settings_test.cc) -->",
+                                  "<!-- engine-settings:begin (generated; tests/sim/scenario/engine_settings_test.cc) -->",
                                   "<!-- engine-settings:end -->", ReadmeTable()));
 }
 

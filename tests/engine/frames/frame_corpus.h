@@ -1,4 +1,4 @@
-// What the malformed-frame corpus (tests/frames/) is fed to: the receiver configurations named
+// What the malformed-frame corpus (tests/engine/frames/) is fed to: the receiver configurations named
 // in EXPECTED and the keys of the corpus. Shared by the corpus test, its generator and the
 // fuzz targets (fuzz/), so the three agree on keys and node ids.
 #pragma once

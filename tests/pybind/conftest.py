@@ -13,7 +13,7 @@ pytest_plugins = ["pbxstate_pytest", "pytester"]
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
-BAD_CORPUS = REPO / "tests" / "scenario" / "bad"
+BAD_CORPUS = REPO / "tests" / "sim" / "scenario" / "bad"
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-// Writes the malformed-frame corpus (tests/frames/*.bin; EXPECTED is written by hand and lists
+// Writes the malformed-frame corpus (tests/engine/frames/*.bin; EXPECTED is written by hand and lists
 // what each must do) and the seed corpus of the frame fuzzer (fuzz/corpus/fuzz_frame_decoder/,
 // real frames captured from an inproc cluster). Run by hand when the wire format changes:
 //
-//   make_frame_corpus --frames tests/frames --fuzz-seeds fuzz/corpus/fuzz_frame_decoder
+//   make_frame_corpus --frames tests/engine/frames --fuzz-seeds fuzz/corpus/fuzz_frame_decoder
 //
 // Frames are built with the engine's own codec and MAC, so a malformed frame differs from a real
 // one in exactly the way its name says.

@@ -1,6 +1,7 @@
 // The contract of c_api.h beyond the happy path (which capi_cluster_test.c covers from C):
 // defaults and names agree with the C++ API, arguments are checked, re-entrancy is refused,
 // send statuses map as documented, and no exception (out of memory) crosses the C boundary.
+// Cluster keys: capi_auth_test.cc; the C++ twin: capi_twin_test.cc (same executable).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "pbxstate/engine.h"
 #include "pbxstate/stats.h"
 #include "pbxstate/types.h"
+#include "capi_test_host.h"
 
 // ---- an operator new that fails on demand, to drive the bad_alloc paths ----
 namespace {
@@ -62,74 +64,14 @@ void operator delete[](void* p, std::size_t) noexcept { RawFree(p); }
 
 namespace {
 
+using pbxstate_capi_test::Host;
+using pbxstate_capi_test::TestConfig;
+
 // Restores normal allocation at the end of a scope, even when an assertion returns early.
 struct FailAllocationsAfter {
   explicit FailAllocationsAfter(long n) { g_allocations_until_failure = n; }
   ~FailAllocationsAfter() { g_allocations_until_failure = -1; }
 };
-
-// A one-node host in C++ with C callbacks: a virtual clock, the frames it was asked to send,
-// and switches for what the transport answers and for callbacks that misbehave.
-struct Host {
-  std::int64_t now = 1'000'000'000;
-  bool has_wakeup = false;
-  std::int64_t wakeup = 0;
-  std::vector<std::vector<std::uint8_t>> sent;
-  int broadcast_answer = PBXSTATE_SEND_OK;
-  pbxstate_engine* engine = nullptr;
-  // When set, the next broadcast callback tries to call into the engine and records the results.
-  bool probe_from_env = false;
-  int env_query_rc = -1, env_mutation_rc = -1;
-  std::vector<std::string> logs;
-
-  static Host* H(void* user) { return static_cast<Host*>(user); }
-  static std::int64_t Now(void* u) { return H(u)->now; }
-  static std::int64_t Wall(void* u) { return 1'700'000'000'000'000'000 + H(u)->now; }
-  static void Wakeup(void* u, std::int64_t at) {
-    H(u)->has_wakeup = true;
-    H(u)->wakeup = at;
-  }
-  static int Broadcast(void* u, const std::uint8_t* f, std::size_t n) {
-    Host* h = H(u);
-    if (h->probe_from_env) {
-      h->probe_from_env = false;
-      int state = 0;
-      h->env_query_rc = pbxstate_engine_device_state(h->engine, "d", 1, &state);
-      h->env_mutation_rc = pbxstate_engine_set_device_state(h->engine, "e", 1, PBXSTATE_DEVICE_BUSY);
-      pbxstate_engine_destroy(h->engine);  // refused: must not free the engine under itself
-    }
-    if (h->broadcast_answer == PBXSTATE_SEND_OK) h->sent.emplace_back(f, f + n);
-    return h->broadcast_answer;
-  }
-  static int Unicast(void* u, pbxstate_node_id, const std::uint8_t* f, std::size_t n) {
-    return Broadcast(u, f, n);
-  }
-  static std::uint64_t Random(void*) { return 4; }
-  static void Log(void* u, int, const char* m, std::size_t n) { H(u)->logs.emplace_back(m, n); }
-
-  pbxstate_env Env() {
-    pbxstate_env env{};
-    env.user = this;
-    env.now_ns = Now;
-    env.wall_now_ns = Wall;
-    env.schedule_wakeup = Wakeup;
-    env.broadcast = Broadcast;
-    env.unicast = Unicast;
-    env.random = Random;
-    env.log = Log;
-    return env;
-  }
-};
-
-pbxstate_config TestConfig(pbxstate_node_id id = 1) {
-  pbxstate_config cfg;
-  pbxstate_config_init(&cfg);
-  cfg.node_id = id;
-  cfg.incarnation = 77;
-  cfg.label = "n1";
-  cfg.membership = PBXSTATE_MEMBERSHIP_TRANSPORT;
-  return cfg;
-}
 
 class CApi : public ::testing::Test {
  protected:
@@ -203,7 +145,7 @@ constexpr std::size_t CountFields() {
 // and max_clock_skew once did): a C host could then not set it.
 TEST(CApiStatic, ConfigHasAFieldForEveryEngineConfigField) {
   EXPECT_EQ(CountFields<pbxstate_config>(), CountFields<pbxstate::EngineConfig>())
-      << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api.cc";
+      << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api_config.cc";
 }
 
 TEST(CApiStatic, NamesAgreeWithTheCppApi) {
@@ -512,267 +454,6 @@ TEST_F(CApi, VisitorsMayQueryButNotMutate) {
   EXPECT_EQ(probe.mutation_rc, PBXSTATE_E_REENTRANT);
   // Outside the visitor, mutation works again.
   EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
-}
-
-// The same inputs through the C API and through the C++ API give the same counters and digest:
-// a deterministic engine makes its C++ twin the oracle for every field the C layer copies.
-class TwinEnv final : public pbxstate::Env {
- public:
-  explicit TwinEnv(Host* host) : h_(host) {}
-  pbxstate::MonoTime Now() override { return pbxstate::MonoTime(pbxstate::Duration(Host::Now(h_))); }
-  pbxstate::WallTime WallNow() override { return pbxstate::WallTime(pbxstate::Duration(Host::Wall(h_))); }
-  void ScheduleWakeup(pbxstate::MonoTime at) override { Host::Wakeup(h_, at.time_since_epoch().count()); }
-  pbxstate::SendStatus Broadcast(std::span<const std::uint8_t> f) override {
-    return static_cast<pbxstate::SendStatus>(Host::Broadcast(h_, f.data(), f.size()));
-  }
-  pbxstate::SendStatus Unicast(pbxstate::NodeId to, std::span<const std::uint8_t> f) override {
-    return static_cast<pbxstate::SendStatus>(Host::Unicast(h_, to, f.data(), f.size()));
-  }
-  std::uint64_t Random() override { return Host::Random(h_); }
-  void Log(pbxstate::LogLevel, std::string_view) override {}
-
- private:
-  Host* h_;
-};
-
-// Cluster keys through the C API: a keyed pair talks, a node without the key is refused and
-// counted, keys rotate on a running engine, bad keys are refused with the argument named, and a
-// key file is read (and refused when others can read it).
-TEST(CApiAuth, KeysAuthenticateRotateAndAreValidated) {
-  const std::vector<std::uint8_t> key_a(PBXSTATE_CLUSTER_KEY_BYTES, 0xA5), key_b(PBXSTATE_CLUSTER_KEY_BYTES, 0x5B);
-  auto make = [](Host* host, pbxstate_node_id id, const std::vector<std::uint8_t>* key) {
-    pbxstate_config cfg = TestConfig(id);
-    if (key != nullptr) {
-      cfg.cluster_keys.key = key->data();
-      cfg.cluster_keys.key_len = key->size();
-    }
-    const pbxstate_env env = host->Env();
-    pbxstate_engine* e = nullptr;
-    char err[256];
-    EXPECT_EQ(pbxstate_engine_create(&cfg, &env, &e, err, sizeof err), PBXSTATE_OK) << err;
-    host->engine = e;
-    EXPECT_EQ(pbxstate_engine_start(e), PBXSTATE_OK);
-    const pbxstate_node_id members[] = {1, 2};
-    EXPECT_EQ(pbxstate_engine_on_membership(e, 1, members, 2), PBXSTATE_OK);
-    return e;
-  };
-  Host h1, h2, h3;
-  pbxstate_engine* e1 = make(&h1, 1, &key_a);
-  pbxstate_engine* e2 = make(&h2, 2, &key_a);
-  pbxstate_engine* plain = make(&h3, 2, nullptr);
-  ASSERT_NE(h1.logs.size(), 0u);
-  EXPECT_NE(h1.logs[0].find("traffic is authenticated"), std::string::npos) << h1.logs[0];
-  EXPECT_NE(h3.logs[0].find("UNAUTHENTICATED"), std::string::npos) << h3.logs[0];
-
-  ASSERT_EQ(pbxstate_engine_set_device_state(e2, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_set_device_state(plain, "x", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
-  for (const auto& f : h2.sent) ASSERT_EQ(pbxstate_engine_on_frame(e1, 2, f.data(), f.size()), PBXSTATE_OK);
-  for (const auto& f : h3.sent) ASSERT_EQ(pbxstate_engine_on_frame(e1, 2, f.data(), f.size()), PBXSTATE_OK);
-  int state = -1;
-  EXPECT_EQ(pbxstate_engine_device_state(e1, "d", 1, &state), PBXSTATE_OK);
-  EXPECT_EQ(state, PBXSTATE_DEVICE_BUSY);
-  EXPECT_EQ(pbxstate_engine_device_state(e1, "x", 1, &state), PBXSTATE_E_NOT_FOUND);
-  pbxstate_stats s{};
-  ASSERT_EQ(pbxstate_engine_stats(e1, &s), PBXSTATE_OK);
-  EXPECT_EQ(s.dropped[PBXSTATE_DROP_UNAUTHENTICATED], h3.sent.size());
-  EXPECT_STREQ(pbxstate_drop_reason_name(PBXSTATE_DROP_AUTH_NOT_CONFIGURED), "auth_not_configured");
-  // The same frames again are replays.
-  for (const auto& f : h2.sent) ASSERT_EQ(pbxstate_engine_on_frame(e1, 2, f.data(), f.size()), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_stats(e1, &s), PBXSTATE_OK);
-  EXPECT_EQ(s.dropped[PBXSTATE_DROP_REPLAYED], h2.sent.size());
-
-  // Rotation: e1 accepts B as well, e2 moves to B; e1 still hears e2.
-  const pbxstate_cluster_keys a_then_b{key_a.data(), key_a.size(), key_b.data(), key_b.size()};
-  const pbxstate_cluster_keys b_only{key_b.data(), key_b.size(), nullptr, 0};
-  ASSERT_EQ(pbxstate_engine_set_cluster_keys(e1, &a_then_b), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_set_cluster_keys(e2, &b_only), PBXSTATE_OK);
-  h2.sent.clear();
-  ASSERT_EQ(pbxstate_engine_set_device_state(e2, "d", 1, PBXSTATE_DEVICE_RINGING), PBXSTATE_OK);
-  for (const auto& f : h2.sent) ASSERT_EQ(pbxstate_engine_on_frame(e1, 2, f.data(), f.size()), PBXSTATE_OK);
-  EXPECT_EQ(pbxstate_engine_device_state(e1, "d", 1, &state), PBXSTATE_OK);
-  EXPECT_EQ(state, PBXSTATE_DEVICE_RINGING);
-
-  // Refusals change nothing and name the argument.
-  const pbxstate_cluster_keys short_key{key_a.data(), 16, nullptr, 0};
-  EXPECT_EQ(pbxstate_engine_set_cluster_keys(e1, &short_key), PBXSTATE_E_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(pbxstate_engine_last_error(e1)).find("16 bytes; expected exactly 32"), std::string::npos)
-      << pbxstate_engine_last_error(e1);
-  const pbxstate_cluster_keys previous_only{nullptr, 0, key_b.data(), key_b.size()};
-  EXPECT_EQ(pbxstate_engine_set_cluster_keys(e1, &previous_only), PBXSTATE_E_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(pbxstate_engine_last_error(e1)).find("keys->previous: set without keys->key"), std::string::npos)
-      << pbxstate_engine_last_error(e1);
-  const pbxstate_cluster_keys same{key_a.data(), key_a.size(), key_a.data(), key_a.size()};
-  EXPECT_EQ(pbxstate_engine_set_cluster_keys(e1, &same), PBXSTATE_E_INVALID_ARGUMENT);
-  h2.sent.clear();
-  ASSERT_EQ(pbxstate_engine_set_device_state(e2, "d", 1, PBXSTATE_DEVICE_ONHOLD), PBXSTATE_OK);
-  for (const auto& f : h2.sent) ASSERT_EQ(pbxstate_engine_on_frame(e1, 2, f.data(), f.size()), PBXSTATE_OK);
-  EXPECT_EQ(pbxstate_engine_device_state(e1, "d", 1, &state), PBXSTATE_OK);
-  EXPECT_EQ(state, PBXSTATE_DEVICE_ONHOLD) << "a refused key change must leave the keys as they were";
-
-  // A bad key in the config is refused at create, named.
-  pbxstate_config bad = TestConfig(4);
-  bad.cluster_keys.key = key_a.data();
-  bad.cluster_keys.key_len = 0;
-  const pbxstate_env env = h3.Env();
-  pbxstate_engine* none = nullptr;
-  char err[256];
-  EXPECT_EQ(pbxstate_engine_create(&bad, &env, &none, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
-  EXPECT_EQ(std::string(err), "cluster_keys.key: NULL with a non-zero length, or a length of 0");
-  EXPECT_EQ(none, nullptr);
-
-  pbxstate_engine_destroy(e1);
-  pbxstate_engine_destroy(e2);
-  pbxstate_engine_destroy(plain);
-}
-
-TEST(CApiAuth, LoadClusterKeyReadsPrivateFilesOnly) {
-  char dir_template[] = "/tmp/pbxstate-capi-keyXXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template, path = dir + "/cluster.key";
-  {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    for (int i = 0; i < 32; ++i) std::fputc(i, f);
-    std::fclose(f);
-  }
-  std::uint8_t key[PBXSTATE_CLUSTER_KEY_BYTES] = {};
-  char err[512];
-  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
-  EXPECT_EQ(pbxstate_load_cluster_key(path.c_str(), key, sizeof key, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
-  EXPECT_EQ(std::string(err), path + ": mode 0644 lets group or others read or write the cluster key; expected 0600 or "
-                                     "0400 (chmod 600 " + path + ")");
-  EXPECT_EQ(key[31], 0);
-  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
-  EXPECT_EQ(pbxstate_load_cluster_key(path.c_str(), key, 31, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
-  ASSERT_EQ(pbxstate_load_cluster_key(path.c_str(), key, sizeof key, err, sizeof err), PBXSTATE_OK) << err;
-  EXPECT_EQ(key[0], 0);
-  EXPECT_EQ(key[31], 31);
-  EXPECT_STREQ(err, "");
-  EXPECT_EQ(pbxstate_load_cluster_key(nullptr, key, sizeof key, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
-  std::remove(path.c_str());
-  ::rmdir(dir.c_str());
-}
-
-TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
-  Host c_host, cpp_host;
-  const pbxstate_config cfg = TestConfig();
-  const pbxstate_env env = c_host.Env();
-  pbxstate_engine* ce = nullptr;
-  ASSERT_EQ(pbxstate_engine_create(&cfg, &env, &ce, nullptr, 0), PBXSTATE_OK);
-  pbxstate::EngineConfig cpp_cfg;
-  cpp_cfg.node_id = 1;
-  cpp_cfg.incarnation = 77;
-  cpp_cfg.label = "n1";
-  cpp_cfg.membership = pbxstate::MembershipSource::kTransport;
-  TwinEnv twin_env(&cpp_host);
-  std::unique_ptr<pbxstate::Engine> cpp;
-  ASSERT_TRUE(pbxstate::Engine::Create(cpp_cfg, &twin_env, &cpp).ok());
-
-  // Frames from a node 2 to feed both: node 2's own engine, driven through the C API.
-  Host peer_host;
-  pbxstate_config peer_cfg = TestConfig(2);
-  peer_cfg.incarnation = 99;
-  const pbxstate_env peer_env = peer_host.Env();
-  pbxstate_engine* peer = nullptr;
-  ASSERT_EQ(pbxstate_engine_create(&peer_cfg, &peer_env, &peer, nullptr, 0), PBXSTATE_OK);
-  const pbxstate_node_id both[] = {1, 2};
-  ASSERT_EQ(pbxstate_engine_start(peer), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_on_membership(peer, 1, both, 2), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_set_device_state(peer, "p", 1, PBXSTATE_DEVICE_RINGING), PBXSTATE_OK);
-  ASSERT_EQ(pbxstate_engine_set_device_state(peer, "d", 1, PBXSTATE_DEVICE_ONHOLD), PBXSTATE_OK);
-  ASSERT_FALSE(peer_host.sent.empty());
-
-  ASSERT_EQ(pbxstate_engine_start(ce), PBXSTATE_OK);
-  cpp->Start();
-  ASSERT_EQ(pbxstate_engine_on_membership(ce, 1, both, 2), PBXSTATE_OK);
-  cpp->OnMembership(pbxstate::MembershipView{1, {1, 2}});
-  for (const auto& f : peer_host.sent) {
-    ASSERT_EQ(pbxstate_engine_on_frame(ce, 2, f.data(), f.size()), PBXSTATE_OK);
-    cpp->OnFrame(2, f);
-  }
-  const std::uint8_t garbage[40] = {'X'};
-  ASSERT_EQ(pbxstate_engine_on_frame(ce, 2, garbage, sizeof garbage), PBXSTATE_OK);
-  cpp->OnFrame(2, garbage);
-  ASSERT_EQ(pbxstate_engine_on_frame(ce, 1, peer_host.sent.back().data(), peer_host.sent.back().size()), PBXSTATE_OK);
-  cpp->OnFrame(1, peer_host.sent.back());
-  ASSERT_EQ(pbxstate_engine_set_device_state(ce, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
-  ASSERT_TRUE(cpp->SetDeviceState("d", pbxstate::DeviceState::kInUse).ok());
-  const pbxstate_mailbox_counts mc{4, 5, 6};
-  ASSERT_EQ(pbxstate_engine_set_mailbox(ce, "m", 1, &mc), PBXSTATE_OK);
-  ASSERT_TRUE(cpp->SetMailbox("m", pbxstate::MailboxCounts{4, 5, 6}).ok());
-  pbxstate_registration reg{"sip:x@y", 7, Host::Wall(&c_host) + 30'000'000'000, PBXSTATE_CONTACT_REACHABLE, 5};
-  ASSERT_EQ(pbxstate_engine_set_registration(ce, "x", 1, &reg), PBXSTATE_OK);
-  ASSERT_TRUE(cpp->SetRegistration("x", pbxstate::RegistrationInfo{"sip:x@y",
-                                                                    pbxstate::WallTime(pbxstate::Duration(reg.expires_ns)),
-                                                                    pbxstate::ContactStatus::kReachable, 5})
-                  .ok());
-  c_host.now += 2'000'000'000;
-  cpp_host.now += 2'000'000'000;
-  ASSERT_EQ(pbxstate_engine_on_timer(ce), PBXSTATE_OK);
-  cpp->OnTimer();
-  EXPECT_EQ(c_host.sent, cpp_host.sent) << "the twins diverged: the comparison below means nothing";
-
-  pbxstate_stats c{};
-  ASSERT_EQ(pbxstate_engine_stats(ce, &c), PBXSTATE_OK);
-  const pbxstate::EngineStats& s = cpp->stats();
-  EXPECT_GT(s.frames_out, 0u);
-  EXPECT_GT(s.records_applied, 0u);
-  EXPECT_GT(s.total_dropped(), 0u);
-  EXPECT_EQ(c.frames_out, s.frames_out);
-  EXPECT_EQ(c.bytes_out, s.bytes_out);
-  EXPECT_EQ(c.frames_in, s.frames_in);
-  EXPECT_EQ(c.bytes_in, s.bytes_in);
-  EXPECT_EQ(c.broadcasts_out, s.broadcasts_out);
-  EXPECT_EQ(c.unicasts_out, s.unicasts_out);
-  for (int i = 0; i < PBXSTATE_DROP_REASON_COUNT; ++i) EXPECT_EQ(c.dropped[i], s.dropped[static_cast<std::size_t>(i)]) << i;
-  EXPECT_EQ(c.total_dropped, s.total_dropped());
-  EXPECT_EQ(c.local_changes, s.local_changes);
-  EXPECT_EQ(c.records_applied, s.records_applied);
-  EXPECT_EQ(c.records_stale, s.records_stale);
-  EXPECT_EQ(c.send_try_again, s.send_try_again);
-  EXPECT_EQ(c.send_queue_overflow, s.send_queue_overflow);
-  EXPECT_EQ(c.send_failed, s.send_failed);
-  EXPECT_EQ(c.digests_sent, s.digests_sent);
-  EXPECT_EQ(c.digests_received, s.digests_received);
-  EXPECT_EQ(c.sync_sessions_started, s.sync_sessions_started);
-  EXPECT_EQ(c.sync_sessions_completed, s.sync_sessions_completed);
-  EXPECT_EQ(c.sync_sessions_abandoned, s.sync_sessions_abandoned);
-  EXPECT_EQ(c.sync_serves_refused, s.sync_serves_refused);
-  EXPECT_EQ(c.sync_pages_sent, s.sync_pages_sent);
-  EXPECT_EQ(c.sync_pages_received, s.sync_pages_received);
-  EXPECT_EQ(c.sync_pages_resent, s.sync_pages_resent);
-  EXPECT_EQ(c.heartbeats_sent, s.heartbeats_sent);
-  EXPECT_EQ(c.membership_changes, s.membership_changes);
-  EXPECT_EQ(c.departures, s.departures);
-  EXPECT_EQ(c.device_entries, s.device_entries);
-  EXPECT_EQ(c.mailbox_entries, s.mailbox_entries);
-  EXPECT_EQ(c.registration_entries, s.registration_entries);
-
-  pbxstate_digest d{};
-  ASSERT_EQ(pbxstate_engine_digest(ce, &d), PBXSTATE_OK);
-  const pbxstate::ViewDigest cd = cpp->Digest();
-  EXPECT_EQ(d.hash, cd.hash);
-  EXPECT_EQ(d.devices, cd.devices);
-  EXPECT_EQ(d.mailboxes, cd.mailboxes);
-  EXPECT_EQ(d.registrations, cd.registrations);
-  EXPECT_EQ(d.devices, 3u);  // d from 1 and 2, p from 2
-
-  // Queries agree too, including the mailbox's clock.
-  pbxstate_mailbox_value mv{};
-  ASSERT_EQ(pbxstate_engine_mailbox(ce, "m", 1, &mv), PBXSTATE_OK);
-  const auto cm = cpp->Mailbox("m");
-  ASSERT_TRUE(cm.has_value());
-  EXPECT_EQ(mv.hlc_physical_ns, cm->hlc.physical_ns);
-  EXPECT_EQ(mv.hlc_logical, cm->hlc.logical);
-  EXPECT_EQ(mv.writer, cm->writer);
-  EXPECT_EQ(mv.counts.urgent_messages, 6u);
-  int state = -1;
-  ASSERT_EQ(pbxstate_engine_device_state(ce, "d", 1, &state), PBXSTATE_OK);
-  EXPECT_EQ(state, static_cast<int>(*cpp->ClusterDeviceState("d")));
-  EXPECT_EQ(state, PBXSTATE_DEVICE_INUSE);  // ONHOLD (2) with INUSE (1)
-
-  pbxstate_engine_destroy(peer);
-  pbxstate_engine_destroy(ce);
 }
 
 // Out of memory at any allocation inside create comes back as PBXSTATE_E_NO_MEMORY with no
