@@ -73,9 +73,10 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		yes_no(s->subscribe_mwi), s->mailbox_filter.set ? s->mailbox_filter.text : "(all)");
 	ast_cli(fd, "Batch window:         %llu ms\n", (unsigned long long) s->engine.batch_window_ms);
 	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->engine.departure_grace_ms);
-	ast_cli(fd, "Inbox:                %zu of %zu (peak %zu), %llu queued, %llu overflow(s), %llu resync(s)\n",
-		v->inbox.depth, v->inbox.capacity, v->inbox.peak, (unsigned long long) v->inbox.pushed,
-		(unsigned long long) v->inbox.overflows, (unsigned long long) l->resyncs);
+	ast_cli(fd, "Inbox:                %zu of %zu (peak %zu), %llu queued, %llu overflow(s), %llu resync(s), "
+		"%llu applied at once\n", v->inbox.depth, v->inbox.capacity, v->inbox.peak,
+		(unsigned long long) v->inbox.pushed, (unsigned long long) v->inbox.overflows,
+		(unsigned long long) l->resyncs, (unsigned long long) v->applied_at_once);
 	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",
 		(unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
 		(unsigned long long) l->local_contacts, (unsigned long long) l->filtered);

@@ -117,6 +117,16 @@ int pbxstate_inbox_push(struct stasis_message *msg)
 	return rc;
 }
 
+int pbxstate_inbox_idle(void)
+{
+	int idle;
+
+	ast_mutex_lock(&lock);
+	idle = inbox.ring && inbox.count == 0 && inbox.resync == PBXSTATE_RESYNC_NONE;
+	ast_mutex_unlock(&lock);
+	return idle;
+}
+
 size_t pbxstate_inbox_take(struct stasis_message **out, size_t max)
 {
 	size_t n = 0;

@@ -4,9 +4,10 @@
  *
  * A stasis callback must do as little as it can: every message it takes longer over than the
  * publisher takes to publish one waits in the subscription's taskprocessor queue, and a burst then
- * drives that queue past Asterisk's high-water mark. So a callback only takes a reference to the
- * message and appends the pointer here; the node thread does everything else (filters, strings,
- * JSON, the engine). The node thread is woken only when the inbox goes from empty to not empty.
+ * drives that queue past Asterisk's high-water mark. So a callback that cannot hand its change to
+ * an idle node at once (pbxstate_node_apply_at_once) only takes a reference to the message and
+ * appends the pointer here; the node thread does everything else (filters, strings, JSON, the
+ * engine). The node thread is woken only when the inbox goes from empty to not empty.
  *
  * Bounded: at most `capacity` messages. A message that finds the inbox full is not lost: the inbox
  * is marked overflowed, and the node thread re-reads this server's state from Asterisk's caches,
@@ -37,6 +38,11 @@ void pbxstate_inbox_close(void);
 /* From a stasis callback: queues `msg` (a reference is taken). Returns 0, or -1 when the inbox is
  * full (an overflow: a full resync is requested) or closed. */
 int pbxstate_inbox_push(struct stasis_message *msg);
+
+/* Whether the inbox is open, empty and has no resync pending: a change applied now by whoever
+ * holds the node's lock comes after every change pushed before it (the node thread drains the
+ * inbox only under that lock). */
+int pbxstate_inbox_idle(void);
 
 /* Node thread: moves up to `max` queued messages into `out`, oldest first; the caller owns their
  * references. Returns how many. */

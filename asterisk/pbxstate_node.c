@@ -65,6 +65,7 @@ static struct {
 	struct pbxstate_publisher publisher;
 	struct pbxstate_local local;
 	struct pbxstate_registrations registrations;
+	uint64_t applied_at_once;
 } node;
 
 static int64_t mono_ns(void)
@@ -309,6 +310,28 @@ static void *node_thread(void *arg)
 	return NULL;
 }
 
+/* A lone change costs least when the stasis thread that holds it sends it: the node thread would
+ * be woken for that one change (a thread hop of 50 to 100 us on two busy cores, and the CPU of a
+ * wake-up). In a burst the node is busy or the inbox not empty, and changes queue as before: the
+ * callback never waits for the engine, so its subscription's queue is not held up. */
+int pbxstate_node_apply_at_once(struct stasis_message *msg)
+{
+	int applied = 0;
+
+	if (ast_mutex_trylock(&node_lock)) {
+		return 0;
+	}
+	if (node.engine && !node.stop && pbxstate_inbox_idle()) {
+		pbxstate_cpg_host_batch_begin(node.host);
+		pbxstate_local_apply(&node.local, msg);
+		pbxstate_cpg_host_batch_end(node.host);
+		node.applied_at_once++;
+		applied = 1;
+	}
+	ast_mutex_unlock(&node_lock);
+	return applied;
+}
+
 /* ---- Life cycle ------------------------------------------------------------------------------ */
 
 /* Opens what the node runs with; on failure closes what was opened. 0, or -1 after logging. */
@@ -347,6 +370,7 @@ int pbxstate_node_start(const struct pbxstate_settings *s)
 	memset(&node.local, 0, sizeof(node.local));
 	node.engine = NULL;
 	node.connect_attempts = 0;
+	node.applied_at_once = 0;
 	node.connect_due_ns = 0;
 	node.stop = 0;
 	ast_copy_string(node.state, "starting", sizeof(node.state));
@@ -452,6 +476,7 @@ int pbxstate_node_query(pbxstate_node_query_fn fn, void *arg)
 	view.local = &node.local.counters;
 	view.published = &node.publisher.counters;
 	pbxstate_inbox_stats_get(&view.inbox);
+	view.applied_at_once = node.applied_at_once;
 	view.peers = &node.peers;
 	fn(&view, arg);
 	ast_mutex_unlock(&node_lock);

@@ -8,10 +8,13 @@
  *   pbxstate_publish.c        the cluster's changes back into Asterisk's caches, with the origin's EID
  *   pbxstate_peers.c          the other servers' EIDs and routes, from their engine labels
  *
- * Asterisk's threads never call the engine: the stasis callbacks append to the inbox; the node's
- * thread drains it into the engine, dispatches CPG traffic and timers, and publishes the
- * cluster's changes into Asterisk. One mutex (the node's lock) serialises the engine, the parts
- * and the settings between the thread, reload and the CLI's queries.
+ * Asterisk's threads never wait for the engine: a stasis callback hands its change to the engine
+ * itself only when it gets the node's lock at once and the inbox is empty (a lone change: no
+ * thread hop, no wake-up of the node thread), and appends it to the inbox otherwise (a burst, or
+ * the node busy); the node's thread drains the inbox into the engine, dispatches CPG traffic and
+ * timers, and publishes the cluster's changes into Asterisk. One mutex (the node's lock)
+ * serialises the engine, the parts and the settings between the thread, the callbacks' lone
+ * changes, reload and the CLI's queries.
  */
 #ifndef PBXSTATE_NODE_H
 #define PBXSTATE_NODE_H
@@ -38,6 +41,7 @@ struct pbxstate_node_view {
 	const struct pbxstate_local_counters *local;
 	const struct pbxstate_publish_counters *published;
 	struct pbxstate_inbox_stats inbox;
+	uint64_t applied_at_once;             /* local changes the stasis callbacks applied themselves */
 	struct pbxstate_peers *peers;
 };
 
@@ -59,6 +63,12 @@ int pbxstate_node_reconfigure(const struct pbxstate_settings *s);
 /* Asks the thread to re-read this server's device states from Asterisk's caches (after
  * subscribing, so that a change published before the subscription is not missed). */
 void pbxstate_node_request_resync(void);
+
+/* From a stasis callback: applies this server's change `msg` to the engine now (and sends it, when
+ * the transport is idle) if the node's lock is free at once and the inbox holds nothing (so it
+ * comes after every change pushed before it). Returns 1 when applied; 0 when the caller must push
+ * it to the inbox (lock busy, inbox not empty, node not joined). Never blocks on the node. */
+int pbxstate_node_apply_at_once(struct stasis_message *msg);
 
 /* Runs fn with the node locked (engine calls allowed: queries only). -1 when not started. */
 typedef void (*pbxstate_node_query_fn)(const struct pbxstate_node_view *view, void *arg);

@@ -2,8 +2,9 @@
  * Local device state, MWI and contact-state changes, from Asterisk's stasis topics into the
  * node's inbox (pbxstate_stasis.h). Runs on the subscriptions' own threads, so it does the least
  * it can: each subscription accepts only its one message type (filtered inside stasis, before the
- * message is queued for us), and a callback only compares the EID and hands a reference to the
- * message to the inbox. Filters, strings and JSON are the node thread's work (pbxstate_local.c).
+ * message is queued for us), and a callback compares the EID and hands the message over: to the
+ * engine at once when the node is idle (a lone change: pbxstate_node_apply_at_once), else a
+ * reference to it to the inbox, for the node thread (a burst). It never waits for the node.
  */
 #include "asterisk.h"
 
@@ -16,11 +17,21 @@
 #include "asterisk/utils.h"
 
 #include "pbxstate_inbox.h"
+#include "pbxstate_node.h"
 #include "pbxstate_stasis.h"
 
 static struct stasis_subscription *devstate_sub;
 static struct stasis_subscription *mwi_sub;
 static struct stasis_subscription *endpoint_sub;
+
+/* A lone change goes into the engine at once, from this thread, when the node is idle; otherwise
+ * (a burst, the node busy) into the inbox, behind the changes already there. */
+static void hand_over(struct stasis_message *msg)
+{
+	if (!pbxstate_node_apply_at_once(msg)) {
+		pbxstate_inbox_push(msg);
+	}
+}
 
 static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
@@ -38,7 +49,7 @@ static void on_devstate(void *data, struct stasis_subscription *sub, struct stas
 	if (!d->eid || ast_eid_cmp(d->eid, &ast_eid_default) || d->cachable != AST_DEVSTATE_CACHABLE) {
 		return;
 	}
-	pbxstate_inbox_push(msg);
+	hand_over(msg);
 }
 
 static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
@@ -54,7 +65,7 @@ static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_me
 	if (ast_eid_cmp(&m->eid, &ast_eid_default)) {
 		return;
 	}
-	pbxstate_inbox_push(msg);
+	hand_over(msg);
 }
 
 /* res_pjsip publishes every contact's state on the endpoint topic (created at registration,
@@ -73,7 +84,7 @@ static void on_endpoint(void *data, struct stasis_subscription *sub, struct stas
 	if (eid && ast_eid_cmp(eid, &ast_eid_default)) {
 		return;
 	}
-	pbxstate_inbox_push(msg);
+	hand_over(msg);
 }
 
 static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, stasis_subscription_cb cb,

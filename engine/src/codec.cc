@@ -347,6 +347,23 @@ void EncodeSyncRefuse(Writer& w, const SyncRefuse& r) {
   w.U8(static_cast<std::uint8_t>(r.reason));
 }
 
+void EncodeMailboxRanges(Writer& w, const MailboxRanges& m) {
+  w.U8(static_cast<std::uint8_t>(m.mode));
+  w.U8(m.level);
+  w.U64(m.salt);
+  w.Varint(m.ranges.size());
+  std::uint32_t prev = 0;
+  for (std::size_t i = 0; i < m.ranges.size(); ++i) {
+    const MailboxRange& r = m.ranges[i];
+    PBXSTATE_CHECK(i == 0 || r.prefix > prev);
+    w.Varint(i == 0 ? r.prefix : r.prefix - prev);
+    w.U32(r.fingerprint);
+    prev = r.prefix;
+  }
+}
+
+void EncodeMailboxEntriesPrefix(Writer& w, std::uint32_t count) { w.Varint(count); }
+
 std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, const DecodeLimits& limits,
                                        FrameHeader* header, std::span<const std::uint8_t>* body) {
   if (frame.size() > limits.max_frame_bytes) return DropReason::kOversize;
@@ -360,7 +377,7 @@ std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, cons
   if (version != kVersion && version != kVersionAuthenticated) return DropReason::kBadVersion;
   const bool authenticated = version == kVersionAuthenticated;
   if (!r.U8(&type) || !r.U32(&sender) || !r.U64(&incarnation) || !r.U32(&length)) return r.error();
-  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kSyncRefuse)) {
+  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kMailboxEntries)) {
     return DropReason::kUnknownType;
   }
   std::uint8_t key_id = 0;
@@ -483,6 +500,47 @@ std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, S
   if (!ReadU32Varint(r, &out->session) || !r.U8(&reason)) return r.error();
   if (reason > static_cast<std::uint8_t>(RefuseReason::kStale)) return DropReason::kMalformed;
   out->reason = static_cast<RefuseReason>(reason);
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body, MailboxRanges* out) {
+  Reader r(body);
+  std::uint8_t mode = 0;
+  std::uint64_t count = 0;
+  out->ranges.clear();
+  if (!r.U8(&mode) || !r.U8(&out->level) || !r.U64(&out->salt)) return r.error();
+  if (mode > static_cast<std::uint8_t>(RangesMode::kAfterEntries) || out->level > kMailboxMaxLevel) {
+    return DropReason::kMalformed;
+  }
+  out->mode = static_cast<RangesMode>(mode);
+  // The prefixes of a level: 2^(2 level), so level 16 spans all of a u32.
+  const std::uint64_t limit = std::uint64_t{1} << (kMailboxBitsPerLevel * out->level);
+  if (!ReadCount(r, 1 + 4, &count)) return r.error();
+  if (count > limit) return DropReason::kMalformed;
+  out->ranges.resize(static_cast<std::size_t>(count));
+  std::uint64_t prefix = 0;
+  for (std::size_t i = 0; i < out->ranges.size(); ++i) {
+    std::uint64_t delta = 0;
+    if (!r.VarintBounded(limit - 1, &delta) || !r.U32(&out->ranges[i].fingerprint)) return r.error();
+    if (i > 0 && delta == 0) return DropReason::kMalformed;  // strictly increasing
+    prefix += delta;
+    if (prefix >= limit) return DropReason::kMalformed;
+    out->ranges[i].prefix = static_cast<std::uint32_t>(prefix);
+  }
+  return Finish(r);
+}
+
+std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> body, const DecodeLimits& limits,
+                                               MailboxEntries* out) {
+  Reader r(body);
+  std::uint64_t count = 0;
+  out->records.clear();
+  if (!ReadCount(r, kMinRecordBytes, &count)) return r.error();
+  out->records.resize(static_cast<std::size_t>(count));
+  for (Record& rec : out->records) {
+    if (!ReadRecord(r, limits, &rec)) return r.error();
+    if (rec.kind != static_cast<std::uint8_t>(EntryKind::kMailbox)) return DropReason::kMalformed;
+  }
   return Finish(r);
 }
 

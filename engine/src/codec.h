@@ -56,6 +56,8 @@ enum class FrameType : std::uint8_t {
   kSyncPage = 6,
   kSyncAck = 7,
   kSyncRefuse = 8,
+  kMailboxRanges = 9,
+  kMailboxEntries = 10,
 };
 
 struct FrameHeader {
@@ -163,6 +165,47 @@ struct SyncRefuse {
   RefuseReason reason;
 };
 
+// Mailbox repair (engine/README.md, "Mailbox repair"). The mailbox set is a tree over the top
+// bits of each name's 32-bit position hash: a range at level L (0..kMailboxMaxLevel) is the
+// names whose position starts with the 2L-bit prefix; level 0 is the whole set, and every range
+// splits into kMailboxFanout children at the next level.
+inline constexpr std::uint32_t kMailboxBitsPerLevel = 2;
+inline constexpr std::uint32_t kMailboxFanout = 1u << kMailboxBitsPerLevel;
+inline constexpr std::uint32_t kMailboxMaxLevel = 32 / kMailboxBitsPerLevel;
+
+// How the receiver of a MAILBOX_RANGES frame treats its ranges.
+enum class RangesMode : std::uint8_t {
+  // Compare each range with yours; where it differs, answer with your fingerprints of its
+  // children, or (a small or deepest range) send your entries of it and answer kAfterEntries.
+  kCompare = 0,
+  // The sender sent you its entries of these ranges first: merge them, and where yours still
+  // differ from these fingerprints, send your entries of the range. Never answered with ranges.
+  kAfterEntries = 1,
+};
+
+struct MailboxRange {
+  std::uint32_t prefix = 0;       // < kMailboxFanout^level
+  std::uint32_t fingerprint = 0;  // the sender's, under the frame's salt
+};
+
+// MAILBOX_RANGES: ranges of one level, sorted by prefix, each with the sender's fingerprint.
+struct MailboxRanges {
+  RangesMode mode = RangesMode::kCompare;
+  std::uint8_t level = 0;
+  std::uint64_t salt = 0;  // chosen by whoever opened the exchange, echoed in every answer
+  std::vector<MailboxRange> ranges;
+};
+// Bytes before the ranges (mode, level, salt, count at its widest), and per range at its widest
+// (prefix delta varint, fingerprint).
+inline constexpr std::size_t kMailboxRangesPrefixMaxBytes = 1 + 1 + 8 + 5;
+inline constexpr std::size_t kMailboxRangeMaxBytes = 5 + 4;
+
+// MAILBOX_ENTRIES: mailbox records the receiver may lack.
+struct MailboxEntries {
+  std::vector<Record> records;
+};
+inline constexpr std::size_t kMailboxEntriesPrefixMaxBytes = 5;
+
 // Appends to a caller-owned buffer.
 class Writer {
  public:
@@ -228,6 +271,8 @@ void EncodeSyncRequest(Writer& w, const SyncRequest& r);
 void EncodeSyncPagePrefix(Writer& w, const SyncPage& p, std::uint32_t count);
 void EncodeSyncAck(Writer& w, const SyncAck& a);
 void EncodeSyncRefuse(Writer& w, const SyncRefuse& r);
+void EncodeMailboxRanges(Writer& w, const MailboxRanges& m);
+void EncodeMailboxEntriesPrefix(Writer& w, std::uint32_t count);
 
 // Bytes per digest entry at their widest (for paging digests).
 inline constexpr std::size_t kDigestEntryMaxBytes = 5 + 10 + 10 + 8;
@@ -248,5 +293,10 @@ std::optional<DropReason> DecodeSyncRequest(std::span<const std::uint8_t> body, 
 std::optional<DropReason> DecodeSyncPage(std::span<const std::uint8_t> body, const DecodeLimits& limits, SyncPage* out);
 std::optional<DropReason> DecodeSyncAck(std::span<const std::uint8_t> body, SyncAck* out);
 std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, SyncRefuse* out);
+// Refuses a level above kMailboxMaxLevel, an unknown mode, a prefix outside its level, prefixes
+// not strictly increasing (so at most kMailboxFanout^level ranges), and a non-mailbox record.
+std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body, MailboxRanges* out);
+std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> body, const DecodeLimits& limits,
+                                               MailboxEntries* out);
 
 }  // namespace pbxstate::codec

@@ -34,6 +34,10 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     case codec::FrameType::kUpdates: err = codec::DecodeUpdates(body, limits_, &updates_buf_); break;
     case codec::FrameType::kSyncPage: err = codec::DecodeSyncPage(body, limits_, &page_buf_); break;
     case codec::FrameType::kDigest: err = codec::DecodeDigest(body, &digest_buf_); break;
+    case codec::FrameType::kMailboxRanges: err = codec::DecodeMailboxRanges(body, &ranges_buf_); break;
+    case codec::FrameType::kMailboxEntries:
+      err = codec::DecodeMailboxEntries(body, limits_, &mailbox_entries_buf_);
+      break;
     default: break;
   }
   codec::Heartbeat hb;
@@ -51,6 +55,18 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   }
   if (err) {
     Drop(*err);
+    if (h.type == codec::FrameType::kMailboxRanges || h.type == codec::FrameType::kMailboxEntries) {
+      // Named, so that an operator sees which peer sends what (at most once a second: a peer
+      // cannot flood the log).
+      const MonoTime now = env_->Now();
+      if (!malformed_logged_ || now - *malformed_logged_ >= std::chrono::seconds(1)) {
+        malformed_logged_ = now;
+        env_->Log(LogLevel::kWarning, std::string("refused ") +
+                                          (h.type == codec::FrameType::kMailboxRanges ? "MAILBOX_RANGES" : "MAILBOX_ENTRIES") +
+                                          " frame from node " + std::to_string(h.sender) + ": " +
+                                          std::string(DropReasonName(*err)));
+      }
+    }
     return;
   }
   if (config_.membership == MembershipSource::kTransport && !IsLive(h.sender)) {
@@ -85,6 +101,8 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     case codec::FrameType::kSyncPage: HandleSyncPage(h.sender, page_buf_); break;
     case codec::FrameType::kSyncAck: HandleSyncAck(h.sender, ack); break;
     case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
+    case codec::FrameType::kMailboxRanges: HandleMailboxRanges(h.sender, ranges_buf_); break;
+    case codec::FrameType::kMailboxEntries: HandleMailboxEntries(h.sender, mailbox_entries_buf_); break;
   }
   Rearm();
 }

@@ -279,10 +279,16 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
     return false;
   }
   const std::optional<MailboxValue> old = m.value;
-  if (old) mailbox_hash_ ^= MailboxHash(m.name, *old);
-  else ++stats_.mailbox_entries;
+  const std::uint64_t next_hash = MailboxHash(m.name, next);
+  if (old) {
+    mailbox_hash_ ^= MailboxHash(m.name, *old);
+    mailbox_index_.Update(*id, MailboxIndex::Position(m.name), next_hash);
+  } else {
+    ++stats_.mailbox_entries;
+    mailbox_index_.Insert(*id, MailboxIndex::Position(m.name), next_hash);
+  }
   m.value = next;
-  mailbox_hash_ ^= MailboxHash(m.name, next);
+  mailbox_hash_ ^= next_hash;
   StoreChanged();
   if (cause != ChangeCause::kLocal) ++stats_.records_applied;
   ViewChange ch{};

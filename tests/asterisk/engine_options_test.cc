@@ -111,7 +111,7 @@ TEST(AsteriskEngineOptions, ModuleDefaultsOtherOptionsAndComparison) {
   pbxstate_config a, b;
   pbxstate_engine_options_init(&a);
   EXPECT_EQ(a.membership, PBXSTATE_MEMBERSHIP_TRANSPORT);
-  EXPECT_EQ(a.batch_window_ms, 5u);
+  EXPECT_EQ(a.batch_window_ms, 20u);
   EXPECT_EQ(a.anti_entropy_interval_ms, 5000u);
   a.node_id = 1;
   a.incarnation = 1;

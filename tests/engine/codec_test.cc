@@ -192,5 +192,89 @@ TEST(Codec, DigestOutOfOrderEntriesRefused) {
   EXPECT_EQ(DecodeDigest(f, &out), DropReason::kMalformed);
 }
 
+TEST(Codec, MailboxRangesRoundTrip) {
+  MailboxRanges m;
+  m.mode = RangesMode::kAfterEntries;
+  m.level = 3;
+  m.salt = 0x0123456789abcdefULL;
+  m.ranges = {{0, 0}, {5, 0xdeadbeef}, {63, 1}};
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  EncodeMailboxRanges(w, m);
+  MailboxRanges out;
+  ASSERT_FALSE(DecodeMailboxRanges(f, &out));
+  EXPECT_EQ(out.mode, m.mode);
+  EXPECT_EQ(out.level, 3);
+  EXPECT_EQ(out.salt, m.salt);
+  ASSERT_EQ(out.ranges.size(), 3u);
+  EXPECT_EQ(out.ranges[1].prefix, 5u);
+  EXPECT_EQ(out.ranges[1].fingerprint, 0xdeadbeefu);
+  EXPECT_EQ(out.ranges[2].prefix, 63u);
+  // The deepest level spans every u32 prefix.
+  m.level = static_cast<std::uint8_t>(kMailboxMaxLevel);
+  m.ranges = {{0xfffffffeu, 7}, {0xffffffffu, 8}};
+  f.clear();
+  EncodeMailboxRanges(w, m);
+  ASSERT_FALSE(DecodeMailboxRanges(f, &out));
+  EXPECT_EQ(out.ranges[1].prefix, 0xffffffffu);
+}
+
+// Every rule of a MAILBOX_RANGES body, each refused as malformed (or truncated).
+TEST(Codec, MalformedMailboxRangesRefused) {
+  auto body = [](std::uint8_t mode, std::uint8_t level, std::vector<std::pair<std::uint64_t, std::uint32_t>> items,
+                 std::optional<std::uint64_t> count = std::nullopt) {
+    std::vector<std::uint8_t> f;
+    Writer w(&f);
+    w.U8(mode);
+    w.U8(level);
+    w.U64(1);
+    w.Varint(count.value_or(items.size()));
+    for (auto [delta, fp] : items) {
+      w.Varint(delta);
+      w.U32(fp);
+    }
+    return f;
+  };
+  MailboxRanges out;
+  EXPECT_FALSE(DecodeMailboxRanges(body(0, 1, {{0, 1}, {3, 2}}), &out));
+  EXPECT_EQ(DecodeMailboxRanges(body(2, 1, {{0, 1}}), &out), DropReason::kMalformed);            // mode
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 17, {{0, 1}}), &out), DropReason::kMalformed);           // level
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{4, 1}}), &out), DropReason::kMalformed);            // prefix
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{1, 1}, {3, 1}}), &out), DropReason::kMalformed);    // past the level
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 2, {{1, 1}, {0, 1}}), &out), DropReason::kMalformed);    // repeated
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 0, {{0, 1}, {1, 1}}), &out), DropReason::kMalformed);    // more than 4^0
+  EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{0, 1}}, 1000), &out), DropReason::kTruncated);      // lying count
+  std::vector<std::uint8_t> f = body(0, 1, {{0, 1}});
+  f.push_back(0);
+  EXPECT_EQ(DecodeMailboxRanges(f, &out), DropReason::kMalformed);  // trailing bytes
+  for (std::size_t n = 0; n + 1 < body(0, 1, {{0, 1}}).size(); ++n) {
+    std::vector<std::uint8_t> cut = body(0, 1, {{0, 1}});
+    cut.resize(n);
+    EXPECT_EQ(DecodeMailboxRanges(cut, &out), DropReason::kTruncated) << n;
+  }
+}
+
+TEST(Codec, MailboxEntriesCarryMailboxesOnly) {
+  Record box;
+  box.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  box.key = "100@default";
+  box.counts = {1, 2, 3};
+  box.hlc = {5, 0};
+  box.writer = 2;
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  EncodeMailboxEntriesPrefix(w, 1);
+  EncodeRecord(w, box);
+  MailboxEntries out;
+  ASSERT_FALSE(DecodeMailboxEntries(f, kLimits, &out));
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0].key, "100@default");
+  EXPECT_EQ(out.records[0].counts.urgent_messages, 3u);
+  f.clear();
+  EncodeMailboxEntriesPrefix(w, 1);
+  EncodeRecord(w, Device("PJSIP/a", 1, DeviceState::kBusy));
+  EXPECT_EQ(DecodeMailboxEntries(f, kLimits, &out), DropReason::kMalformed);
+}
+
 }  // namespace
 }  // namespace pbxstate::codec

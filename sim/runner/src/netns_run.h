@@ -128,6 +128,7 @@ struct Node {
   std::unique_ptr<control::Client> writer;   // pipelined changes: sent without waiting
   std::deque<std::pair<const harness::PlannedChange*, Duration>> outstanding;  // sent on `writer`, unanswered
   std::unique_ptr<control::EventStream> events;
+  control::TransportViewEvent view;  // the CPG view its engine was last handed (view_id 0: none yet)
   std::uint64_t incarnation = 0;
   EngineStats last_stats;        // the live incarnation's, as of the last sample
   std::uint64_t frames_dead = 0; // frames_out / bytes_out of incarnations that crashed

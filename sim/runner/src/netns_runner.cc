@@ -112,6 +112,10 @@ Status NetnsRun::BringUp() {
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
+  // The CPG view each engine holds at time 0 (every node sees every other: WaitAllMembers).
+  for (NodeId n : all) {
+    if (auto v = HarnessMembership(nodes_[n].view, mono_start_ns_)) rec_.MembershipDelivered(v->t, n, v->members);
+  }
   if (options_.progress) {
     std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, %s), running %s\n", s_.name.c_str(),
                  network_->backend().c_str(), all.size(),
@@ -127,6 +131,15 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
   const Duration end = s_.end();
   for (;;) {
     if (netns::InterruptRequested()) return Interrupted();
+    // A (re)started daemon is subscribed to before this iteration's changes are made: a change
+    // made first could reach its engine before the subscription, and the view change it caused
+    // would never be seen (the node would count as behind until the key changed again).
+    for (NodeId n : AllNodes()) {
+      bool connected = false;
+      if (nodes_[n].starting) {
+        if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
+      }
+    }
     const Duration now = Now();
     // At one instant faults come before changes (scenarios/README.md).
     for (;;) {
@@ -153,12 +166,6 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
                      network.c_str());
       }
       next_sample += 1s;
-    }
-    for (NodeId n : AllNodes()) {
-      bool connected = false;
-      if (nodes_[n].starting) {
-        if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
-      }
     }
     Duration call_wake = end;
     if (calls_ != nullptr) {
@@ -222,6 +229,8 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNetnsSupport(s); !st.ok()) return st;
+  // pbxstated takes its membership from CPG: the run is judged by the views it reports.
+  JudgeByTransportMembership(&s);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(netns_options, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.

@@ -60,6 +60,13 @@ void CpgEnv::Attach(Engine* engine) {
 
 void CpgEnv::AttachUpcalls(EngineUpcalls* upcalls) {
   upcalls_ = upcalls;
+  if (upcalls_ != nullptr && stats_.frames_before_attach > frames_dropped_logged_) {
+    // The group's frames between the CPG join and the engine: the engine's catch-up must bring
+    // what they carried. Said once per attach, so a late catch-up can be traced to them.
+    Log(LogLevel::kInfo, std::to_string(stats_.frames_before_attach - frames_dropped_logged_) +
+                             " frame(s) arrived before the engine was attached and were dropped");
+    frames_dropped_logged_ = stats_.frames_before_attach;
+  }
   if (upcalls_ != nullptr && view_pending_) {
     view_pending_ = false;
     upcalls_->OnMembership(transport_.view());

@@ -137,6 +137,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   DirectUpcalls direct_;
   EngineUpcalls* upcalls_ = nullptr;
   bool view_pending_ = false;  // a view arrived while no engine was attached
+  std::uint64_t frames_dropped_logged_ = 0;  // frames_before_attach already logged
   bool in_batch_ = false;      // between BeginBatch and EndBatch
   std::uint64_t seed_ = 0;
   SplitMix64 random_;

@@ -1,0 +1,173 @@
+// Range-digested repair of the mailbox set (engine/README.md, "Mailbox repair").
+//
+// Mailboxes are shared last-writer-wins entries: neither side of a difference can tell from a
+// hash which of them is newer, so an exchange repairs both ways. It walks the tree of
+// MailboxIndex from the root down, only into ranges whose fingerprints differ:
+//   - kCompare ranges: where mine differs, I answer with my fingerprints of its children, or,
+//     when I hold at most kLeafEntries there (or the range is the deepest), I send my entries of
+//     it and the range again as kAfterEntries. Where the sender's fingerprint is that of an empty
+//     range, my entries go without a question.
+//   - kAfterEntries ranges: the sender's entries of them came first; where mine still differ after
+//     merging them, mine are newer somewhere: I send them.
+// An exchange keeps no state: every frame is answered from the store as it is then, so writes
+// during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
+// a lost frame leaves a difference that the next digest round finds again.
+#include <algorithm>
+
+#include "engine_impl.h"
+#include "pbxstate/check.h"
+
+namespace pbxstate {
+
+namespace {
+
+// A range with at most this many of my entries is sent rather than split: two entries cost
+// about what the children's fingerprints would.
+constexpr std::uint32_t kLeafEntries = 1;
+
+// 32 bits of a range's 64-bit hash, mixed with the exchange's salt (multiply-shift: for two
+// different hashes, a new salt collides with probability about 2^-31), so that a collision
+// that hid a difference in one exchange does not hide it in the next. An empty range is 0.
+std::uint32_t Fingerprint(std::uint64_t hash, std::uint64_t salt) {
+  return static_cast<std::uint32_t>((hash * (salt | 1)) >> 32);
+}
+
+}  // namespace
+
+bool EngineImpl::MailboxRepairBusy(MonoTime now) const {
+  return mailbox_repair_last_ && now < *mailbox_repair_last_ + MailboxRepairQuiet();
+}
+
+void EngineImpl::StartMailboxRepair(NodeId peer) {
+  const MonoTime now = env_->Now();
+  if (MailboxRepairBusy(now)) {
+    // One exchange at a time: at a heal every node hears from many peers whose sets differ the
+    // same way, and an exchange with each would bring the same entries many times.
+    if (std::find(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(), peer) ==
+            mailbox_repair_waiting_.end() &&
+        mailbox_repair_waiting_.size() < config_.max_nodes) {
+      mailbox_repair_waiting_.push_back(peer);
+    }
+    ArmSyncTick();
+    return;
+  }
+  const std::uint64_t salt = env_->Random();
+  mailbox_repair_opened_ = std::make_pair(peer, now);
+  mailbox_repair_partner_ = peer;
+  SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
+                    {{0, Fingerprint(mailbox_index_.Stats(0, 0).hash, salt)}});
+  ArmSyncTick();  // the next waiting peer, once this exchange is quiet
+}
+
+void EngineImpl::MailboxRepairTick(MonoTime now) {
+  while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
+    const NodeId peer = mailbox_repair_waiting_.front();
+    mailbox_repair_waiting_.pop_front();
+    if (IsLive(peer)) StartMailboxRepair(peer);
+  }
+}
+
+void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m) {
+  const MonoTime now = env_->Now();
+  if (m.level == 0 && m.mode == codec::RangesMode::kCompare && mailbox_repair_opened_ &&
+      mailbox_repair_opened_->first == from &&
+      now < mailbox_repair_opened_->second + MailboxRepairQuiet() && config_.node_id < from) {
+    return;  // crossed openings: the peer answers the one this node opened
+  }
+  if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
+    if (MailboxRepairBusy(now) && mailbox_repair_partner_ != from) {
+      // Busy with another peer: this node opens the exchange with this one once it is quiet
+      // (exchanges repair both ways, so who opens does not matter). Answering both at once
+      // would bring the entries they both differ in twice.
+      StartMailboxRepair(from);
+      return;
+    }
+    mailbox_repair_partner_ = from;
+  }
+  mailbox_repair_last_ = now;
+  std::vector<std::uint32_t> send_ids;
+  std::vector<codec::MailboxRange> children, after;
+  for (const codec::MailboxRange& r : m.ranges) {
+    const MailboxIndex::RangeStats mine = mailbox_index_.Stats(m.level, r.prefix);
+    const std::uint32_t fp = Fingerprint(mine.hash, m.salt);
+    if (fp == r.fingerprint) continue;
+    if (m.mode == codec::RangesMode::kAfterEntries || r.fingerprint == 0) {
+      mailbox_index_.Ids(m.level, r.prefix, &send_ids);
+      continue;
+    }
+    if (mine.count <= kLeafEntries || m.level == codec::kMailboxMaxLevel) {
+      mailbox_index_.Ids(m.level, r.prefix, &send_ids);
+      after.push_back({r.prefix, fp});
+      continue;
+    }
+    for (std::uint32_t c = 0; c < codec::kMailboxFanout; ++c) {
+      const std::uint32_t child = (r.prefix << codec::kMailboxBitsPerLevel) | c;
+      children.push_back({child, Fingerprint(mailbox_index_.Stats(m.level + 1, child).hash, m.salt)});
+    }
+  }
+  // Entries before the ranges that refer to them: on an ordered link they are merged by the time
+  // the kAfterEntries ranges are compared.
+  if (!send_ids.empty()) SendMailboxEntries(from, send_ids);
+  if (!after.empty()) SendMailboxRanges(from, codec::RangesMode::kAfterEntries, m.level, m.salt, after);
+  if (!children.empty()) SendMailboxRanges(from, codec::RangesMode::kCompare, m.level + 1, m.salt, children);
+  ArmSyncTick();
+}
+
+void EngineImpl::HandleMailboxEntries(NodeId /*from*/, const codec::MailboxEntries& e) {
+  mailbox_repair_last_ = env_->Now();
+  for (const codec::Record& rec : e.records) ApplyMailbox(rec, ChangeCause::kRemote);
+  ArmSyncTick();
+}
+
+void EngineImpl::SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint32_t level, std::uint64_t salt,
+                                   const std::vector<codec::MailboxRange>& ranges) {
+  PBXSTATE_CHECK_LE(level, codec::kMailboxMaxLevel);
+  mailbox_repair_last_ = env_->Now();
+  const std::size_t per_frame =
+      (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxRangesPrefixMaxBytes) / codec::kMailboxRangeMaxBytes;
+  PBXSTATE_CHECK_GT(per_frame, 0u);
+  codec::MailboxRanges m;
+  m.mode = mode;
+  m.level = static_cast<std::uint8_t>(level);
+  m.salt = salt;
+  for (std::size_t i = 0; i < ranges.size(); i += per_frame) {
+    const std::size_t j = std::min(ranges.size(), i + per_frame);
+    m.ranges.assign(ranges.begin() + static_cast<std::ptrdiff_t>(i), ranges.begin() + static_cast<std::ptrdiff_t>(j));
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kMailboxRanges, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeMailboxRanges(w, m);
+    codec::EndFrame(&frame_buf_);
+    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
+    Send(to, frame_buf_);
+  }
+}
+
+void EngineImpl::SendMailboxEntries(NodeId to, const std::vector<std::uint32_t>& ids) {
+  mailbox_repair_last_ = env_->Now();
+  const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxEntriesPrefixMaxBytes;
+  std::vector<codec::Record> records;
+  std::size_t bytes = 0;
+  auto flush = [&] {
+    codec::BeginFrame(&frame_buf_, codec::FrameType::kMailboxEntries, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    codec::EncodeMailboxEntriesPrefix(w, static_cast<std::uint32_t>(records.size()));
+    for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
+    codec::EndFrame(&frame_buf_);
+    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
+    Send(to, frame_buf_);
+    records.clear();
+    bytes = 0;
+  };
+  for (std::uint32_t id : ids) {
+    if (!mailboxes_[id].value) continue;
+    codec::Record rec = MailboxRecordFor(id);
+    const std::size_t n = codec::EncodedRecordBytes(rec);
+    PBXSTATE_CHECK_LE(n, budget);  // max_frame_bytes holds a record of max_key_bytes (Validate)
+    if (bytes + n > budget) flush();
+    bytes += n;
+    records.push_back(rec);
+  }
+  if (!records.empty()) flush();
+}
+
+}  // namespace pbxstate

@@ -1,0 +1,387 @@
+// Mailbox repair (engine/README.md, "Mailbox repair"): range-digested, paged, both ways, and
+// proportional to what differs. Whole clusters on the inproc network; the codec's side of the
+// frames is tests/engine/codec_test.cc.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "codec.h"
+#include "mailbox_index.h"
+#include "pbxstate/check.h"
+#include "util.h"
+
+namespace pbxstate::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+inproc::ClusterOptions RepairOptions(std::size_t nodes) {
+  inproc::ClusterOptions opt;
+  opt.nodes = nodes;
+  opt.seed = 18;
+  opt.membership = MembershipSource::kTransport;
+  opt.transport_views = inproc::TransportViews::kConsistent;
+  opt.engine.max_entries = 1'000'000;
+  return opt;
+}
+
+std::string Box(std::size_t i) { return std::to_string(1000 + i) + "@default"; }
+
+std::uint64_t BytesOut(const inproc::Cluster& c) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) sum += c.stats(i).bytes_out;
+  return sum;
+}
+
+std::size_t MailboxRecordBytes(std::string_view name, const MailboxValue& v) {
+  codec::Record r;
+  r.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  r.key = name;
+  r.counts = v.counts;
+  r.hlc = v.hlc;
+  r.writer = v.writer;
+  return codec::EncodedRecordBytes(r);
+}
+
+// Every node holds the same value for every one of `names` as node 0 does.
+void ExpectSameMailboxes(const inproc::Cluster& c, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const auto want = c.MailboxAt(0, name);
+    for (std::size_t i = 1; i < c.size(); ++i) {
+      const auto got = c.MailboxAt(i, name);
+      ASSERT_EQ(got.has_value(), want.has_value()) << name << " at node " << i;
+      if (want) {
+        EXPECT_EQ(got->hlc, want->hlc) << name << " at node " << i;
+      }
+    }
+  }
+}
+
+// Names whose tree position lies in the first or the last range of every level (the two edges
+// of the key space), found by trying names in order.
+std::vector<std::string> EdgeNames(std::size_t each) {
+  std::vector<std::string> low, high;
+  for (std::size_t i = 0; low.size() < each || high.size() < each; ++i) {
+    const std::string name = "edge" + std::to_string(i) + "@default";
+    const std::uint32_t pos = MailboxIndex::Position(name);
+    if (pos < (1u << 22) && low.size() < each) low.push_back(name);
+    if (pos >= ~0u - (1u << 22) && high.size() < each) high.push_back(name);
+  }
+  low.insert(low.end(), high.begin(), high.end());
+  return low;
+}
+
+// A 2-node cluster with `common` mailboxes on both, cut apart; returns after the cut.
+std::unique_ptr<inproc::Cluster> SplitPair(const inproc::ClusterOptions& opt, std::size_t common) {
+  auto c = MakeCluster(opt);
+  if (!c) return c;
+  for (std::size_t i = 0; i < common; ++i) {
+    if (!c->SetMailbox(i % c->size(), Box(i), {1, 0, 0}).ok()) return nullptr;
+  }
+  if (!c->Advance(seconds(2)).ok()) return nullptr;
+  if (!c->Partition({{0}, {1}}).ok()) return nullptr;
+  if (!c->Advance(seconds(1)).ok()) return nullptr;
+  return c;
+}
+
+// The bytes a heal moves are proportional to what differs, not to the mailboxes held: 20,000
+// mailboxes, 100 changed on each side of a cut. Each node needs the other's 100 records; the
+// heal moves (digests, ranges and entries, both ways) a bounded multiple of their encoded size:
+// 31,678 bytes for 5,707 (5.6x; the whole-set pull this replaced moved 1,230,522).
+TEST(MailboxRepair, HealMovesWhatDiffers) {
+  auto c = SplitPair(RepairOptions(2), 20'000);
+  ASSERT_TRUE(c);
+  std::vector<std::string> changed;
+  for (std::size_t k = 0; k < 200; ++k) {
+    const std::size_t box = (k * 97) % 20'000;
+    PBX_ASSERT_OK(c->SetMailbox(k % 2, Box(box), {static_cast<std::uint32_t>(k % 7 + 2), 1, 0}));
+    changed.push_back(Box(box));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  const std::uint64_t before = BytesOut(*c);
+  c->Heal();
+  PBX_ASSERT_OK(c->Advance(seconds(5)));
+  EXPECT_TRUE(c->Converged());
+  ExpectSameMailboxes(*c, changed);
+  std::uint64_t needed = 0;
+  for (const std::string& name : changed) needed += MailboxRecordBytes(name, *c->MailboxAt(0, name));
+  const std::uint64_t moved = BytesOut(*c) - before;
+  std::printf("heal moved %llu bytes for %llu bytes of differing records\n",
+              static_cast<unsigned long long>(moved), static_cast<unsigned long long>(needed));
+  EXPECT_LE(moved, 6 * needed);
+}
+
+// Differences in the first and last ranges of the key space (prefix 0 and the greatest prefix
+// at every level) are found and repaired both ways.
+TEST(MailboxRepair, RangesDifferingAtTheEdges) {
+  auto c = SplitPair(RepairOptions(2), 2'000);
+  ASSERT_TRUE(c);
+  const std::vector<std::string> edges = EdgeNames(4);
+  for (std::size_t k = 0; k < edges.size(); ++k) {
+    PBX_ASSERT_OK(c->SetMailbox(k % 2, edges[k], {static_cast<std::uint32_t>(k + 1), 0, 0}));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  c->Heal();
+  PBX_ASSERT_OK(c->Advance(seconds(5)));
+  for (std::size_t k = 0; k < edges.size(); ++k) {
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto m = c->MailboxAt(i, edges[k]);
+      ASSERT_TRUE(m.has_value()) << edges[k] << " at node " << i;
+      EXPECT_EQ(m->counts.new_messages, k + 1) << edges[k] << " at node " << i;
+    }
+  }
+  EXPECT_TRUE(c->Converged());
+}
+
+// One side holds no mailbox at all, the other 5,000: an empty range's fingerprint says so, and
+// the entries go without descending to single names. Then the reverse: the full side empty.
+TEST(MailboxRepair, EmptySides) {
+  for (std::size_t empty_side = 0; empty_side < 2; ++empty_side) {
+    auto c = MakeCluster(RepairOptions(2));
+    ASSERT_TRUE(c);
+    PBX_ASSERT_OK(c->Partition({{0}, {1}}));
+    PBX_ASSERT_OK(c->Advance(seconds(1)));
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < 5'000; ++i) {
+      names.push_back(Box(i));
+      PBX_ASSERT_OK(c->SetMailbox(1 - empty_side, names.back(), {1, 2, 3}));
+    }
+    PBX_ASSERT_OK(c->Advance(seconds(1)));
+    const std::uint64_t before = BytesOut(*c);
+    c->Heal();
+    PBX_ASSERT_OK(c->Advance(seconds(5)));
+    EXPECT_TRUE(c->Converged()) << "empty side " << empty_side;
+    ExpectSameMailboxes(*c, names);
+    std::uint64_t needed = 0;
+    for (const std::string& name : names) needed += MailboxRecordBytes(name, *c->MailboxAt(0, name));
+    EXPECT_LE(BytesOut(*c) - before, 2 * needed) << "empty side " << empty_side;
+  }
+}
+
+// Frames of the smallest size the engine allows: every MAILBOX_RANGES and MAILBOX_ENTRIES frame
+// stays within it (the network refuses a larger one: the engine counts it in send_failed), and the repair completes.
+TEST(MailboxRepair, PagesStayWithinMaxFrameBytes) {
+  inproc::ClusterOptions opt = RepairOptions(2);
+  opt.engine.max_frame_bytes = 256;
+  opt.engine.max_key_bytes = 64;
+  opt.engine.max_contact_bytes = 64;
+  opt.max_frame_bytes = 256;
+  auto c = SplitPair(opt, 3'000);
+  ASSERT_TRUE(c);
+  std::vector<std::string> changed;
+  for (std::size_t k = 0; k < 600; ++k) {
+    changed.push_back(Box(k * 5));
+    PBX_ASSERT_OK(c->SetMailbox(k % 2, changed.back(), {9, 9, 1}));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  c->Heal();
+  PBX_ASSERT_OK(c->Advance(seconds(10)));
+  EXPECT_TRUE(c->Converged());
+  ExpectSameMailboxes(*c, changed);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(c->stats(i).send_failed, 0u) << "node " << i;
+  }
+}
+
+// Writes go on at both nodes, to the mailboxes being repaired, every millisecond while the heal's
+// exchanges run: each answer is computed from the store as it is then, and the end is the same
+// latest value everywhere.
+TEST(MailboxRepair, ConcurrentWritesDuringRepair) {
+  auto c = SplitPair(RepairOptions(3), 10'000);
+  ASSERT_TRUE(c);
+  PBX_ASSERT_OK(c->Partition({{0, 2}, {1}}));
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  std::vector<std::string> changed;
+  for (std::size_t k = 0; k < 300; ++k) {
+    changed.push_back(Box(k * 31));
+    PBX_ASSERT_OK(c->SetMailbox(k % 2, changed.back(), {static_cast<std::uint32_t>(k), 0, 0}));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  c->Heal();
+  for (std::size_t t = 0; t < 200; ++t) {
+    PBX_ASSERT_OK(c->SetMailbox(t % 3, changed[(t * 7) % changed.size()], {static_cast<std::uint32_t>(t), 5, 0}));
+    PBX_ASSERT_OK(c->Advance(milliseconds(1)));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(5)));
+  EXPECT_TRUE(c->Converged());
+  ExpectSameMailboxes(*c, changed);
+}
+
+// Both nodes hear each other's heal digest at the same instant and open exchanges with each
+// other; the one node 2 opened is dropped by node 1, and node 1's goes on. With anti-entropy off
+// nothing else would repair: the answers to node 1's root (level 0 too) must not be dropped as a
+// crossed opening. The swarm found that bug (seeds 1238 and 747 of `pbxstate swarm --seeds 2000`,
+// with a device workload around the heal); this heal without that workload was not checked to
+// cross the openings the same way, so the swarm seeds are the regression check that does.
+TEST(MailboxRepair, CrossedOpeningsWithoutAntiEntropy) {
+  for (std::size_t writer = 0; writer < 2; ++writer) {
+    inproc::ClusterOptions opt = RepairOptions(2);
+    opt.engine.anti_entropy_interval = Duration::zero();
+    auto c = MakeCluster(opt);
+    ASSERT_TRUE(c);
+    PBX_ASSERT_OK(c->Advance(seconds(1)));
+    PBX_ASSERT_OK(c->Partition({{0}, {1}}));
+    PBX_ASSERT_OK(c->Advance(seconds(1)));
+    PBX_ASSERT_OK(c->SetMailbox(writer, "100@default", {48, 21, 0}));
+    PBX_ASSERT_OK(c->Advance(seconds(1)));
+    c->Heal();
+    PBX_ASSERT_OK(c->Advance(seconds(5)));
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto m = c->MailboxAt(i, "100@default");
+      ASSERT_TRUE(m.has_value()) << "writer " << writer << ", node " << i;
+      EXPECT_EQ(m->counts.new_messages, 48u) << "writer " << writer << ", node " << i;
+    }
+  }
+}
+
+// With anti-entropy off no later digest comes after the heal's: frames of the exchange lost on the
+// way (a fifth of those from node 1 to node 0) leave differences. FAILS today (the open item of
+// engine/README.md, "Mailbox repair": nothing repeats an exchange that lost a frame), so it is
+// disabled; it is the test that item must make pass:
+//   build/tests/transports/inproc/pbxstate_cluster_tests --gtest_also_run_disabled_tests --gtest_filter=MailboxRepair.DISABLED_LostFramesWithoutAntiEntropy
+TEST(MailboxRepair, DISABLED_LostFramesWithoutAntiEntropy) {
+  inproc::ClusterOptions opt = RepairOptions(2);
+  opt.engine.anti_entropy_interval = Duration::zero();
+  auto c = SplitPair(opt, 5'000);
+  ASSERT_TRUE(c);
+  std::vector<std::string> changed;
+  for (std::size_t k = 0; k < 400; ++k) {
+    changed.push_back(Box(k * 11));
+    PBX_ASSERT_OK(c->SetMailbox(k % 2, changed.back(), {static_cast<std::uint32_t>(k % 5 + 2), 0, 0}));
+  }
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  inproc::LinkFaults lossy;
+  lossy.loss = 0.2;
+  PBX_ASSERT_OK(c->SetLinkFaults(1, 0, lossy));
+  c->Heal();
+  PBX_ASSERT_OK(c->Advance(seconds(10)));
+  EXPECT_TRUE(c->Converged());
+  ExpectSameMailboxes(*c, changed);
+}
+
+// A MAILBOX_RANGES frame that breaks the codec's rules is refused whole: counted as malformed,
+// logged with the peer and the frame, and nothing in it is answered.
+TEST(MailboxRepair, MalformedRangesFrameIsRefused) {
+  auto c = MakeCluster(RepairOptions(2));
+  ASSERT_TRUE(c);
+  PBX_ASSERT_OK(c->SetMailbox(0, Box(1), {1, 0, 0}));
+  PBX_ASSERT_OK(c->Advance(seconds(1)));
+  std::vector<std::string> logs;
+  c->SetLogHook([&](std::size_t node, LogLevel, std::string_view line) {
+    if (node == 0) logs.emplace_back(line);
+  });
+  // Level 1 with a prefix of level 2 (4 is not below 4^1).
+  std::vector<std::uint8_t> frame;
+  codec::BeginFrame(&frame, codec::FrameType::kMailboxRanges, inproc::Cluster::IdOf(1), c->incarnation(1));
+  codec::Writer w(&frame);
+  w.U8(0);   // kCompare
+  w.U8(1);   // level
+  w.U64(7);  // salt
+  w.Varint(1);
+  w.Varint(4);
+  w.U32(0x12345678);
+  codec::EndFrame(&frame);
+  const EngineStats before = c->stats(0);
+  c->engine(0)->OnFrame(inproc::Cluster::IdOf(1), frame);
+  const EngineStats after = c->stats(0);
+  EXPECT_EQ(after.dropped[static_cast<std::size_t>(DropReason::kMalformed)],
+            before.dropped[static_cast<std::size_t>(DropReason::kMalformed)] + 1);
+  EXPECT_EQ(after.frames_out, before.frames_out);  // nothing answered
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("MAILBOX_RANGES"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[0].find("node 2"), std::string::npos) << logs[0];
+  EXPECT_NE(logs[0].find("malformed"), std::string::npos) << logs[0];
+}
+
+// The heal of issue 18: `servers` servers holding `mailboxes` mailboxes (all written before the
+// cut), split in two halves; `changes` mailbox writes during the cut, made by the servers in
+// turn; then the heal. Prints the bytes all engines sent from the heal to agreement, the encoded
+// size of the records each server lacked at the heal (summed over servers: what any repair must
+// move at least), and the virtual time from the heal to agreement, on a LAN of 100 us and
+// 1 Gbit/s per directed link.
+struct HealFigures {
+  std::uint64_t moved = 0, needed = 0;
+  Duration convergence{};
+};
+
+HealFigures MeasureHeal(std::size_t servers, std::size_t mailboxes, std::size_t changes) {
+  inproc::ClusterOptions opt = RepairOptions(servers);
+  opt.link.delay = std::chrono::microseconds(100);
+  opt.link.bandwidth_bps = 1'000'000'000;
+  auto c = MakeCluster(opt);
+  PBXSTATE_CHECK(c != nullptr);
+  for (std::size_t i = 0; i < mailboxes; ++i) {
+    PBXSTATE_CHECK(c->SetMailbox(i % servers, Box(i), {1, 0, 0}).ok());
+    if (i % 100 == 99) PBXSTATE_CHECK(c->Advance(milliseconds(1)).ok());
+  }
+  const Status settled = c->Advance(seconds(5));
+  if (!settled.ok()) std::printf("%s\n", settled.ToString().c_str());
+  PBXSTATE_CHECK(settled.ok());
+  PBXSTATE_CHECK(c->Converged());
+  std::vector<std::size_t> left, right;
+  for (std::size_t i = 0; i < servers; ++i) (i < servers / 2 ? left : right).push_back(i);
+  PBXSTATE_CHECK(c->Partition({left, right}).ok());
+  PBXSTATE_CHECK(c->Advance(seconds(1)).ok());
+  std::vector<std::string> changed;
+  for (std::size_t k = 0; k < changes; ++k) {
+    changed.push_back(Box((k * 7919) % mailboxes));
+    PBXSTATE_CHECK(c->SetMailbox(k % servers, changed.back(), {static_cast<std::uint32_t>(k % 9 + 2), 1, 0}).ok());
+    PBXSTATE_CHECK(c->Advance(milliseconds(1)).ok());
+  }
+  PBXSTATE_CHECK(c->Advance(seconds(2)).ok());
+  // What each server lacks at the heal: every changed mailbox whose value there is not the one
+  // its side of the cut cannot see (the final value, read after agreement).
+  std::vector<std::vector<std::optional<MailboxValue>>> at_heal(servers);
+  for (std::size_t i = 0; i < servers; ++i) {
+    for (const std::string& name : changed) at_heal[i].push_back(c->MailboxAt(i, name));
+  }
+  HealFigures f;
+  const std::uint64_t before = BytesOut(*c);
+  const MonoTime healed = c->now();
+  c->Heal();
+  while (!c->Converged()) PBXSTATE_CHECK(c->Advance(milliseconds(1)).ok());
+  f.convergence = c->now() - healed;
+  PBXSTATE_CHECK(c->Advance(seconds(3)).ok());
+  f.moved = BytesOut(*c) - before;
+  for (std::size_t i = 0; i < servers; ++i) {
+    std::set<std::string> seen;
+    for (std::size_t k = 0; k < changed.size(); ++k) {
+      if (!seen.insert(changed[k]).second) continue;
+      const auto final_value = c->MailboxAt(0, changed[k]);
+      if (!at_heal[i][k] || at_heal[i][k]->hlc != final_value->hlc) {
+        f.needed += MailboxRecordBytes(changed[k], *final_value);
+      }
+    }
+  }
+  std::printf("%zu servers, %zu mailboxes, %zu changes: heal moved %llu bytes, records lacking %llu bytes "
+              "(%.2fx), agreement %.1f ms after the heal\n",
+              servers, mailboxes, changes, static_cast<unsigned long long>(f.moved),
+              static_cast<unsigned long long>(f.needed), static_cast<double>(f.moved) / static_cast<double>(f.needed),
+              std::chrono::duration<double, std::milli>(f.convergence).count());
+  return f;
+}
+
+// The smaller form of the heal of issue 18, in the test command. Measured: 46,452 bytes for
+// 8,424 lacking (5.5x), agreement 202 ms after the heal.
+TEST(MailboxRepair, SixServersTenThousandMailboxes) {
+  const HealFigures f = MeasureHeal(6, 10'000, 100);
+  EXPECT_LE(f.moved, 6 * f.needed);
+  EXPECT_LT(f.convergence, seconds(2));
+}
+
+// The heal of issue 18 at its size (a long run, 20 s to a minute: not in the test command).
+// Measured: 1,610,152 bytes for 289,170 lacking (5.6x), agreement 1,241 ms after the heal.
+//   build/tests/transports/inproc/pbxstate_cluster_tests --gtest_also_run_disabled_tests --gtest_filter=MailboxRepair.DISABLED_TwentyServersHundredThousandMailboxes
+TEST(MailboxRepair, DISABLED_TwentyServersHundredThousandMailboxes) {
+  const HealFigures f = MeasureHeal(20, 100'000, 1'000);
+  EXPECT_LE(f.moved, 6 * f.needed);
+  EXPECT_LT(f.convergence, seconds(2));
+}
+
+}  // namespace
+}  // namespace pbxstate::testing
