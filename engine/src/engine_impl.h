@@ -111,6 +111,11 @@ struct Peer {
   MonoTime last_heard{};
   std::optional<std::uint64_t> summary;  // from its last heartbeat
   std::string label;
+  // Its catch-up sessions this node last finished serving (completed, timed out or refused), at
+  // most kServedSessionMemory, oldest first: a copy of their SYNC_REQUEST that arrives later
+  // (the puller resends it every sync_retransmit until a page or a refusal comes, and a round
+  // trip can be longer than that) is a duplicate, not a new session.
+  std::deque<std::uint32_t> served_sessions;
 };
 
 // An origin this node lacks something of, and who offered it.
@@ -181,6 +186,10 @@ struct ExpiryItem {
 };
 
 inline constexpr std::size_t kMaxWantDonors = 4;
+// Finished sessions remembered per puller (Peer::served_sessions). A late copy of a request
+// comes within a few round trips of its session's end; a puller finishes far fewer sessions with
+// one donor in that time.
+inline constexpr std::size_t kServedSessionMemory = 16;
 
 class EngineImpl {
  public:
@@ -272,6 +281,14 @@ class EngineImpl {
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
+  // Whether `session` of `puller` is among the sessions this node finished serving to it.
+  bool ServedAlready(NodeId puller, std::uint32_t session) const;
+  // Remembers `session` of `puller` as finished here: served, timed out or refused.
+  void RememberServed(NodeId puller, std::uint32_t session);
+  // Ends a served session (completed or timed out) and remembers its id (Peer::served_sessions).
+  // Returns the iterator after it.
+  std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator FinishServe(
+      std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator it);
   void HandleSyncPage(NodeId from, const codec::SyncPage& p);
   void HandleSyncAck(NodeId from, const codec::SyncAck& a);
   void HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r);

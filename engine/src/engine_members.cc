@@ -43,6 +43,10 @@ void EngineImpl::OnMembership(const MembershipView& view) {
   for (NodeId n : in_view) {
     if (!IsLive(n)) PeerJoined(n);
   }
+  // A departure abandons the pulls from that donor and frees their slots: the wants waiting for
+  // a slot start now, from donors still in the view (with anti-entropy off, nothing else would
+  // ever start them).
+  if (!departed.empty()) StartPulls();
   Rearm();
 }
 
@@ -133,6 +137,7 @@ void EngineImpl::OnTimer() {
       if (p.live && now - p.last_heard > config_.suspect_after) suspected.push_back(node);
     }
     for (NodeId n : suspected) PeerDeparted(n);
+    if (!suspected.empty()) StartPulls();  // as after a view without them (OnMembership)
     suspicion_due_ = now + std::max<Duration>(config_.heartbeat_interval / 4, 1ms);
   }
   if (departure_due_ && now >= *departure_due_) {

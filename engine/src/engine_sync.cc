@@ -202,6 +202,12 @@ void EngineImpl::StartPulls() {
       }
       since = w.full ? 0 : wm;
     }
+    if (w.donors.empty() && origin_ok && !repair_due_) {
+      // Every node that offered it has left the view (a cut during the catch-up): others may
+      // hold it too, and with anti-entropy off nothing else would ever ask them. As when a
+      // pull fails with no other donor (PullFromOthers): a repair round asks some peers.
+      repair_due_ = now;
+    }
     if (w.donors.empty() || !origin_ok) {
       it = wants_.erase(it);
       continue;
@@ -290,9 +296,36 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   }
 }
 
+bool EngineImpl::ServedAlready(NodeId puller, std::uint32_t session) const {
+  auto p = peers_.find(puller);
+  if (p == peers_.end()) return false;
+  const std::deque<std::uint32_t>& done = p->second.served_sessions;
+  return std::find(done.begin(), done.end(), session) != done.end();
+}
+
+void EngineImpl::RememberServed(NodeId puller, std::uint32_t session) {
+  auto p = peers_.find(puller);
+  if (p == peers_.end()) return;
+  std::deque<std::uint32_t>& done = p->second.served_sessions;
+  done.push_back(session);
+  if (done.size() > kServedSessionMemory) done.pop_front();
+  PBXSTATE_CHECK_LE(done.size(), kServedSessionMemory);
+}
+
+std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator EngineImpl::FinishServe(
+    std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator it) {
+  RememberServed(it->second.puller, it->second.id);
+  return serves_.erase(it);
+}
+
 void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   if (serves_.count({from, r.session}) != 0) return;  // a duplicated request: the session is running
+  if (ServedAlready(from, r.session)) return;          // a late copy: the session is over
   auto refuse = [&](codec::RefuseReason why) {
+    // The puller gives the session up on this answer; a copy of the request still on its way
+    // must not start it here after all (a session nobody pulls would hold a slot until
+    // sync_timeout, and the puller's next request would be refused for it again).
+    RememberServed(from, r.session);
     codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRefuse, config_.node_id, config_.incarnation);
     codec::Writer w(&frame_buf_);
     codec::EncodeSyncRefuse(w, {r.session, why});
@@ -481,7 +514,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
   }
   CheckServe(s, config_);
   if (s.sent_last && s.acked == s.next_page) {
-    serves_.erase(it);
+    FinishServe(it);
   } else {
     PumpServe(s);
   }
@@ -593,7 +626,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   for (auto it = serves_.begin(); it != serves_.end();) {
     ServeSession& s = it->second;
     if (now - s.last_progress >= config_.sync_timeout) {
-      it = serves_.erase(it);  // the puller is gone or cut off; it will ask again
+      it = FinishServe(it);  // the puller is gone or cut off; it will ask again, in a new session
       continue;
     }
     if (!s.unacked.empty() && now - s.last_send >= s.rto) {
@@ -658,8 +691,17 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     if (it->second.puller == node) it = serves_.erase(it);
     else ++it;
   }
+  // A restarted puller numbers its sessions from 1 again.
+  if (auto p = peers_.find(node); p != peers_.end()) p->second.served_sessions.clear();
   for (auto& [origin, w] : wants_) std::erase(w.donors, node);
-  std::erase_if(mailbox_repair_waiting_, [node](const MailboxRepairWaiter& w) { return w.peer == node; });
+  // A mailbox exchange cut off with its peer, or one that was waiting for it: others may hold
+  // the difference too, and with anti-entropy off nothing else would ask them (as StartPulls
+  // does for a want whose donors all left).
+  const auto waits = [node](const MailboxRepairWaiter& w) { return w.peer == node; };
+  const bool exchange_cut = mailbox_repair_partner_ == node && MailboxRepairBusy(env_->Now());
+  const bool was_waiting = std::any_of(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(), waits);
+  if ((exchange_cut || was_waiting) && !repair_due_) repair_due_ = env_->Now();
+  std::erase_if(mailbox_repair_waiting_, waits);
 }
 
 }  // namespace pbxstate

@@ -429,6 +429,107 @@ TEST(Engine, JoinerFinishesFromAnotherDonorWhenItsDonorDies) {
   EXPECT_GE(net.engines[3]->stats().sync_sessions_abandoned, 1u);
 }
 
+TEST(Engine, ADonorIgnoresALateCopyOfARequestItRefused) {
+  // Found by the swarm (seed 11313): a puller resends its SYNC_REQUEST until a page or a refusal
+  // comes, and on a WAN a copy can land after the refusal. The donor served that copy, the
+  // puller (which had given the session up) dropped its pages, and the session held the serve
+  // slot until sync_timeout; the puller's next request was refused for it, and so on.
+  MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;
+    c.max_sync_serves = 1;
+  });
+  net.SetView({1});
+  net.engines[2]->OnMembership({98, {2}});
+  net.engines[3]->OnMembership({99, {3}});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  net.queue.clear();
+  std::vector<std::uint8_t> request_of_3;
+  int pages_to_3 = 0;
+  bool hold_2 = true;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if (from == 3 && b[3] == 5 && request_of_3.empty()) request_of_3.assign(b.begin(), b.end());
+    if (from == 1 && to == 3 && b[3] == 6) ++pages_to_3;
+    return hold_2 && from == 1 && to == 2 && b[3] == 6;  // node 2's session stays open at node 1
+  };
+  net.SetView({1, 2, 3});
+  net.Run(200ms);
+  ASSERT_EQ(net.engines[1]->stats().sync_serves_refused, 1u);  // node 3's request: busy
+  ASSERT_FALSE(request_of_3.empty());
+  net.engines.erase(3);  // what node 3 does next does not matter here
+  hold_2 = false;
+  net.Run(1s);
+  ASSERT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());  // the slot is free again
+  pages_to_3 = 0;
+  net.engines[1]->OnFrame(3, request_of_3);  // the late copy
+  net.Run(100ms);
+  EXPECT_EQ(pages_to_3, 0);
+}
+
+TEST(Engine, AViewWithoutTheDonorStartsTheWaitingPulls) {
+  // Found by the swarm (seed 54089): with max_sync_pulls 1, a view without the donor abandoned
+  // the one pull (handing it to its other donors) and started none of the wants waiting for its
+  // slot; with anti-entropy off only a timer armed for the abandoned pull (or nothing, once
+  // rearmed) would start them.
+  MiniNet net(4, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;
+    c.max_sync_pulls = 1;
+    c.sync_retransmit = 2s;
+    c.sync_timeout = 5s;
+  });
+  net.SetView({1, 2, 3});
+  net.engines[4]->OnMembership({99, {4}});
+  for (NodeId n : {1, 2, 3}) ASSERT_TRUE(net.engines[n]->SetDeviceState("d" + std::to_string(n), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  // Node 4 hears nodes 2 and 3 only; it pulls node 1's entries from node 2, then node 2's from
+  // node 2 (node 3 the other donor), whose pages do not come.
+  int pages_from_2 = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if (from == 1 && to == 4 && b[3] == 4) return true;
+    return from == 2 && to == 4 && b[3] == 6 && ++pages_from_2 > 1;
+  };
+  net.SetView({1, 2, 3, 4});
+  net.Run(200ms);
+  ASSERT_EQ(net.engines[4]->stats().sync_sessions_started, 2u);
+  ASSERT_EQ(net.engines[4]->ClusterDeviceState("d1"), DeviceState::kBusy);
+  net.engines.erase(2);
+  net.SetView({1, 3, 4});
+  net.Run(100ms);  // far less than sync_retransmit
+  EXPECT_EQ(net.engines[4]->ClusterDeviceState("d3"), DeviceState::kBusy);
+}
+
+TEST(Engine, AWantWhoseDonorsAllLeftAsksTheOthers) {
+  // Found by the swarm (seed 22018, a mailbox then): node 3's pull was cut off with its donor and
+  // the other donor; a member still in the view held what it wanted, but the want was dropped
+  // without a word and with anti-entropy off nobody asked that member. Here node 4's own entry,
+  // offered to node 3 by nodes 1 and 2 only (node 4's digest is lost).
+  MiniNet net(4, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;
+    c.max_sync_pulls = 1;  // node 4's entry waits behind node 1's and gathers both donors
+  });
+  net.SetView({1, 2, 4});
+  net.engines[3]->OnMembership({99, {3}});
+  ASSERT_TRUE(net.engines[1]->SetDeviceState("d1", DeviceState::kBusy).ok());
+  ASSERT_TRUE(net.engines[4]->SetDeviceState("d4", DeviceState::kBusy).ok());
+  net.Run(100ms);
+  int pages_to_3 = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if (from == 4 && to == 3 && b[3] == 4) return true;
+    return to == 3 && b[3] == 6 && ++pages_to_3 > 1;
+  };
+  net.SetView({1, 2, 3, 4});
+  net.Run(500ms);
+  ASSERT_EQ(net.engines[3]->ClusterDeviceState("d1"), DeviceState::kBusy);
+  ASSERT_EQ(net.engines[3]->ClusterDeviceState("d4"), std::nullopt);
+  net.drop = nullptr;
+  net.engines.erase(1);
+  net.engines.erase(2);
+  net.SetView({3, 4});
+  net.Run(1s);
+  EXPECT_EQ(net.engines[3]->ClusterDeviceState("d4"), DeviceState::kBusy);
+  EXPECT_EQ(net.engines[3]->Digest(), net.engines[4]->Digest());
+}
+
 TEST(Engine, FailureDetectorTimings) {
   MiniNet net(2, MembershipSource::kHeartbeat, [](EngineConfig& c) {
     c.heartbeat_interval = 200ms;

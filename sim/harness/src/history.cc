@@ -197,8 +197,13 @@ bool ClusterHistory::CutAllows(NodeId from, NodeId to, std::size_t e) const {
 bool ClusterHistory::InView(NodeId node, NodeId member, std::size_t e) const {
   const auto& vs = views_[node - 1];
   const Duration t = EpochStart(e);
+  const std::optional<Duration> start = StartOf(node, t);
+  if (!start) return false;
   auto it = std::upper_bound(vs.begin(), vs.end(), t, [](Duration x, const ViewChange& v) { return x < v.t; });
   if (it == vs.begin()) return false;
+  // A restarted engine starts with no view: the views of its earlier life do not count, and
+  // until the transport gives it one it refuses every peer's frames (kNotMember).
+  if (std::prev(it)->t < *start) return false;
   const auto& m = std::prev(it)->members;
   return std::binary_search(m.begin(), m.end(), member);
 }

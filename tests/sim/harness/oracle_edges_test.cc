@@ -1,7 +1,7 @@
-// The oracle at the five edges where it used to be wrong (issue 14), each on a small history
-// written by hand: same-instant MWI writes (the HLC decides), one-way cuts in force at the end,
-// departures within the grace at the end, a write that can never arrive, and convergence
-// through later faults.
+// The oracle at the edges where it used to be wrong (issue 14), each on a small history written
+// by hand: same-instant MWI writes (the HLC decides), one-way cuts in force at the end,
+// departures within the grace at the end, a write that can never arrive, convergence through
+// later faults, and a restarted node's views under transport membership.
 #include <cmath>
 #include <memory>
 
@@ -192,6 +192,35 @@ TEST(OracleEdges, WithTransportMembershipTheBackendsViewsDecide) {
   const RunResult r3 = make()->Finish(20s, within);
   EXPECT_TRUE(Mentions(r3, 1, "shows device E from node 2, which it should not")) << Discrepancies(r3);
   EXPECT_TRUE(Mentions(r3, 2, "members list node 1")) << Discrepancies(r3);
+}
+
+TEST(OracleEdges, ARestartedNodeHasNoViewUntilTheTransportGivesItOne) {
+  // Found by the swarm (seed 12114): the oracle took the view of node 2's earlier life, which held
+  // node 1, and required node 1's write there. The restarted engine has no view until its first
+  // one comes and refuses every frame before it (kNotMember); cut off before that, it never
+  // gets the write.
+  scenario::Scenario s = LoadOrDie(kThreeNodes);
+  s.engine.membership = MembershipSource::kTransport;
+  auto make = [&] {
+    auto run = std::make_unique<HandRun>(s, true);
+    run->StartAll();
+    for (NodeId n : kAll) run->View(Duration{}, n, kAll);
+    run->Crash(2s, 2);
+    run->View(2s, 1, {1, 3});
+    run->View(2s, 3, {1, 3});
+    run->Restart(10s, 2, 2);
+    run->Mailbox(10100ms, 1, "m@d", kNine, Hlc(10100ms));
+    run->Isolate(10200ms, 2);  // before a view with node 2 in it reached anyone
+    run->View(10200ms, 2, {2});
+    return run;
+  };
+  std::map<NodeId, FinalView> views = MailboxEverywhere({1, 3}, kNine, Hlc(10100ms), 1);
+  views[2];
+  const RunResult r = make()->Finish(20s, views);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+  // It may not be shown there either: no frame of node 1 was taken by node 2's new life.
+  const RunResult ghost = make()->Finish(20s, MailboxEverywhere({1, 2, 3}, kNine, Hlc(10100ms), 1));
+  EXPECT_EQ(Metric(ghost, "stale"), 1) << Discrepancies(ghost);
 }
 
 TEST(OracleEdges, WithTransportMembershipAndNoViewsAOneWayCutSeparatesBothWays) {

@@ -97,7 +97,8 @@ class ClusterHistory {
   // Frames `from` sends in epoch e reach `to` and its engine takes them: both up, the cut lets
   // them pass and, with transport membership, `from` is a member for `to` (see the constructor).
   bool Link(NodeId from, NodeId to, std::size_t e) const;
-  // With views: whether `member` is in the last view `node` got at or before epoch e started.
+  // With views: whether `member` is in the last view `node` got at or before epoch e started, in
+  // its incarnation then (a restarted node has no view until the transport gives it one).
   bool InView(NodeId node, NodeId member, std::size_t e) const;
   // Any cut in force at `t`.
   bool CutAt(Duration t) const;
