@@ -702,6 +702,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
                            mailbox_repair_waiting_.end();
   if ((exchange_cut || was_waiting) && !repair_due_) repair_due_ = env_->Now();
   std::erase(mailbox_repair_waiting_, node);
+  if (mailbox_repair_crossed_ == node) mailbox_repair_crossed_ = kNoNode;
 }
 
 }  // namespace pbxstate
