@@ -446,7 +446,7 @@ class EngineImpl {
   // The peer of the exchange this node takes part in (opened or answered); one at a time.
   NodeId mailbox_repair_partner_ = kNoNode;
   // The peer this node last opened an exchange with, and when: two nodes that open exchanges with
-  // each other at once (each heard the other's digest) go on with the one the larger id opened.
+  // each other at once (each heard the other's digest) go on with the one the smaller id opened.
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
   std::deque<NodeId> mailbox_repair_waiting_;
   // The peer whose crossed opening this node did not answer, and queued for that alone: it may
