@@ -16,7 +16,7 @@ import os
 import sys
 
 from calibration import HEADER as CALIBRATION_HEADER
-from calibration import calibrate, cells
+from calibration import calibrate, cells, measured
 from runrecord import NS_PER_MS, NS_PER_S, convergence_text, figure_png, fmt_ns, fmt_value, load_run, page, \
     plot_figure, plt, read_csv, run_script
 
@@ -168,8 +168,10 @@ def calibration_section(ra, reals, dirs):
         rows += "<tr>" + "".join(f"<td>{e(x)}</td>" for x in c[:-1]) + f"<td{cls}>{e(c[-1])}</td></tr>"
     head = "".join(f"<th>{e(h)}</th>" for h in CALIBRATION_HEADER)
     runs = ", ".join(e(os.path.basename(os.path.normpath(d))) for d in dirs)
-    return f"""<h2>Calibration: {e(ra['backend'])} against {len(reals)} {e(reals[0]['backend'])} run(s)</h2>
-<p>Real runs: {runs}. Targets: convergence after each fault within ±25 % or ±300 ms (the larger) of the
+    left_out = len(reals) - len(measured(reals))
+    note = f" {left_out} of them left out: over their real-time lag bound, not a measurement." if left_out else ""
+    return f"""<h2>Calibration: {e(ra['backend'])} against {len(reals) - left_out} {e(reals[0]['backend'])} run(s)</h2>
+<p>Real runs: {runs}.{e(note)} Targets: convergence after each fault within ±25 % or ±300 ms (the larger) of the
 real median; delivery latency p50 within a factor 2. Rows without a target are shown for reading.</p>
 <table><tr>{head}</tr>{rows}</table>
 """

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain and build
   build-essential cmake ninja-build pkg-config git
+  # the test command compiles each object once for its test build and the Debian packages
+  ccache
   # engine tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # scenario runner and command line

@@ -8,7 +8,13 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
 build="${PBXSTATE_BUILD_DIR:-build}"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+# A new build folder is a RelWithDebInfo build; an existing one keeps its configuration (after
+# scripts/test.sh: the packages' Release flags), so the two commands do not rebuild each other's.
+if [ -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" > /dev/null
+else
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+fi
 cmake --build "$build" -j "$(nproc)" --target pbxstate
 
 scenario="${1:-scenarios/partition-heal.yaml}"

@@ -12,13 +12,27 @@ bash scripts/deps.sh
 
 build="${PBXSTATE_BUILD_DIR:-build}"
 jobs="$(nproc)"
+# The build the suites run on is the Debian packages' build: upstream's Release with
+# dpkg-buildflags' hardening flags (debian/rules prints them), so a warning only -O3 or the
+# hardening flags show fails here, and the tests run on the objects the packages ship. Both
+# builds compile through one ccache that ignores where a tree is (a base folder above both, no
+# working directory in the key) and in the locale debhelper builds in (ccache keys on LC_ALL):
+# the package build at the end compiles only the few files whose defines or include paths name
+# the source folder, and links (packaging/README.md, "The test command").
+export CCACHE_DIR="$(ccache --get-config cache_dir)"
+export CCACHE_BASEDIR="$(ccache --get-config base_dir)"
+[ -n "$CCACHE_BASEDIR" ] || CCACHE_BASEDIR="$PWD"
+export CCACHE_NOHASHDIR=1
+mapfile -t release_flags < <(make -s -f debian/rules print-cmake-buildflags)
 # ASTERISK_PREFIX: an Asterisk 22 installed there (with its headers) builds res_pbxstate and runs
-# its two-server integration test; without it, the module is built only when Asterisk's headers
-# are in /usr/include, and the test is skipped with a message otherwise.
+# its two-server integration test, and the package build makes asterisk-pbxstate for it; without
+# it, the module is built only when Asterisk's headers are in /usr/include, and the tests that
+# need it are skipped with a message.
 # Warnings are errors here and in CI (PBXSTATE_WERROR is off for users and packagers).
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPBXSTATE_WERROR=ON \
+cmake -S . -B "$build" -G Ninja "${release_flags[@]}" -DPBXSTATE_WERROR=ON \
+  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
   ${ASTERISK_PREFIX:+-DASTERISK_INCLUDE_DIR="$ASTERISK_PREFIX/include"}
-cmake --build "$build" -j "$jobs"
+LC_ALL=C.UTF-8 cmake --build "$build" -j "$jobs"
 # Everything but the packages' tests, which get their own step below.
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$jobs" -LE packaging
 
@@ -64,6 +78,9 @@ if "$asan/sim/cli/pbxstate" swarm --help >/dev/null 2>&1; then
 fi
 echo "sanitizer pass: all suites clean"
 
-# The Debian packages (tests/packaging, label packaging) are not built here: a second, whole
-# Release build of about half an hour on two busy cores. Their long-run command is
-# `ctest --test-dir build -L packaging` (README.md, "Tests"; packaging/README.md).
+# The Debian packages (tests/packaging, label `packaging`): built from a copy of the tree with
+# dpkg-buildpackage (through the ccache the build above filled) and lintian, installed into a
+# fresh Debian root, used there, removed and purged; with ASTERISK_PREFIX also asterisk-pbxstate
+# against that Asterisk. Last and alone: they boot a system and must not share the two cores with
+# the timing-sensitive suites.
+ctest --test-dir "$build" --output-on-failure --no-tests=error -L packaging

@@ -110,6 +110,9 @@ json EncodeEvent(const Event& event) {
     json operator()(const MembersEvent& e) const {
       return {{"event", "members"}, {"t_mono_ns", e.t_mono_ns}, {"members", e.members}, {"view_id", e.view_id}};
     }
+    json operator()(const TransportViewEvent& e) const {
+      return {{"event", "transport_view"}, {"t_mono_ns", e.t_mono_ns}, {"view_id", e.view_id}, {"members", e.members}};
+    }
     json operator()(const StoppingEvent& e) const { return {{"event", "stopping"}, {"t_mono_ns", e.t_mono_ns}}; }
   };
   return std::visit(Encoder{}, event);
@@ -196,6 +199,14 @@ Status DecodeEvent(const json& line, Event* out) {
     if (Status st = internal::ReadNodes(line, "members event", "members", &m.members); !st.ok()) return st;
     if (Status st = internal::Read(line, "members event", "view_id", &m.view_id); !st.ok()) return st;
     *out = std::move(m);
+    return Status::Ok();
+  }
+  if (kind == "transport_view") {
+    TransportViewEvent v;
+    if (Status st = internal::Read(line, "transport_view event", "t_mono_ns", &v.t_mono_ns); !st.ok()) return st;
+    if (Status st = internal::Read(line, "transport_view event", "view_id", &v.view_id); !st.ok()) return st;
+    if (Status st = internal::ReadNodes(line, "transport_view event", "members", &v.members); !st.ok()) return st;
+    *out = std::move(v);
     return Status::Ok();
   }
   if (kind == "stopping") {

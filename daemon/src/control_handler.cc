@@ -4,6 +4,8 @@
 // what each op does.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "daemon.h"
 #include "pbxstate/cluster_key.h"
 #include "pbxstate/control/events.h"
@@ -29,8 +31,10 @@ ControlServer::Reply Daemon::HandleRequest(std::string_view line) {
   }
   bool too_large = false;
   reply.line = ctl::ResponseLine(ctl::EncodeReply(std::get<ctl::Reply>(outcome)), &too_large);
-  // Only a successful subscribe turns the connection into an event stream.
+  // Only a successful subscribe turns the connection into an event stream, whose first event is
+  // the transport view in force (a harness needs it to judge what came after).
   if (too_large) reply.subscribe = false;
+  if (reply.subscribe) reply.line += ctl::EventLine(ctl::EncodeEvent(last_view_));
   return reply;
 }
 
@@ -188,6 +192,14 @@ void Daemon::OnViewChange(const ViewChange& change) {
   if (probe_.active()) probe_.OnViewChange(change, PosixMonoNs());
   if (server_ == nullptr || server_->subscribers() == 0) return;
   server_->Publish(ctl::EventLine(ctl::EncodeViewChange(change, PosixMonoNs())));
+}
+
+void Daemon::OnMembership(const MembershipView& view) {
+  // Stamped before the engine takes it: its departures and catch-up come after this instant.
+  last_view_ = ctl::TransportViewEvent{PosixMonoNs(), view.view_id, view.members};
+  std::sort(last_view_.members.begin(), last_view_.members.end());
+  if (server_ != nullptr && server_->subscribers() > 0) server_->Publish(ctl::EventLine(ctl::EncodeEvent(last_view_)));
+  engine_->OnMembership(view);
 }
 
 void Daemon::OnMembersChanged(const std::vector<NodeId>& members) {

@@ -117,7 +117,7 @@ int Daemon::Run() {
     return 1;
   }
   engine_->SetListener(this);
-  env_->Attach(engine_.get());
+  env_->AttachUpcalls(this);
   engine_->Start();
 
   server_ = std::make_unique<ControlServer>([this](std::string_view line) { return HandleRequest(line); }, log_fn);

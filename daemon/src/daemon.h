@@ -13,7 +13,9 @@
 // is what the Asterisk module's thread will do too.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -21,6 +23,7 @@
 #include "daemon_config.h"
 #include "load_generator.h"
 #include "logger.h"
+#include "pbxstate/control/events.h"
 #include "pbxstate/control/protocol.h"
 #include "pbxstate/control/replies.h"
 #include "pbxstate/corosync/cpg_env.h"
@@ -29,7 +32,7 @@
 
 namespace pbxstate::daemon {
 
-class Daemon final : private ViewListener {
+class Daemon final : private ViewListener, private corosync::EngineUpcalls {
  public:
   Daemon(DaemonConfig config, Logger* logger);
   ~Daemon() override;
@@ -49,6 +52,13 @@ class Daemon final : private ViewListener {
   void OnViewChange(const ViewChange& change) override;
   void OnMembersChanged(const std::vector<NodeId>& members) override;
 
+  // ---- corosync::EngineUpcalls: straight to the engine, each CPG view also published as a
+  // transport_view event (CONTROL.md) and kept for the next subscriber's first line ----
+  void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine_->OnFrame(from, frame); }
+  void OnMembership(const MembershipView& view) override;
+  void OnTimer() override { engine_->OnTimer(); }
+  void OnSendReady() override { engine_->OnSendReady(); }
+
   Status WaitForCorosync(int signal_fd);
   void Stop();
   // Benchmark instruments (daemon_bench.cc): the generate/watch ops, and one slice of the load
@@ -64,6 +74,7 @@ class Daemon final : private ViewListener {
   std::unique_ptr<ControlServer> server_;
   LoadGenerator generator_;
   ChangeProbe probe_;
+  control::TransportViewEvent last_view_;  // the view last handed to the engine, and when
   corosync::TimerFd generate_timer_;  // in the loop's epoll set; armed while a run is going on
   bool stop_requested_ = false;
   std::string stop_reason_;

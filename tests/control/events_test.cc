@@ -1,4 +1,4 @@
-// Events: a view event is the engine's ViewChange field for field, both ways; members and stopping
+// Events: a view event is the engine's ViewChange field for field, both ways; members, transport_view and
 // events; every kind and cause the engine names decodes (no count kept in the library).
 #include "pbxstate/control/events.h"
 
@@ -126,12 +126,24 @@ TEST(ControlEvents, EveryKindAndCauseTheEngineNamesDecodes) {
   EXPECT_FALSE(DecodeEvent(bad, &e).ok());
 }
 
-TEST(ControlEvents, MembersAndStoppingEvents) {
+TEST(ControlEvents, MembersTransportViewAndStoppingEvents) {
   Event e;
   ASSERT_TRUE(DecodeEvent(EncodeEvent(MembersEvent{5, {1, 3}, 12}), &e).ok());
   ASSERT_TRUE(std::holds_alternative<MembersEvent>(e));
   EXPECT_EQ(std::get<MembersEvent>(e).members, (std::vector<NodeId>{1, 3}));
   EXPECT_EQ(std::get<MembersEvent>(e).view_id, 12u);
+  const json view = EncodeEvent(TransportViewEvent{9, 4, {1, 2}});
+  EXPECT_EQ(view, (json{{"event", "transport_view"}, {"t_mono_ns", 9}, {"view_id", 4}, {"members", {1, 2}}}));
+  ASSERT_TRUE(DecodeEvent(view, &e).ok());
+  ASSERT_TRUE(std::holds_alternative<TransportViewEvent>(e));
+  EXPECT_EQ(std::get<TransportViewEvent>(e).t_mono_ns, 9);
+  EXPECT_EQ(std::get<TransportViewEvent>(e).view_id, 4u);
+  EXPECT_EQ(std::get<TransportViewEvent>(e).members, (std::vector<NodeId>{1, 2}));
+  json no_members = view;
+  no_members.erase("members");
+  const Status missing = DecodeEvent(no_members, &e);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("members"), std::string::npos) << missing.message();
   const json stopping = EncodeEvent(StoppingEvent{77});
   EXPECT_EQ(stopping, (json{{"event", "stopping"}, {"t_mono_ns", 77}}));
   ASSERT_TRUE(DecodeEvent(stopping, &e).ok());

@@ -57,21 +57,32 @@ boot_and_run "$here/in_container.sh" "$here/plugin_fixtures_test.py"
 [ -s "$work/from-container/security.txt" ] && grep -i "overall exposure" "$work/from-container/security.txt"
 
 # --- 4. remove, then purge ---------------------------------------------------------------------
-mapfile -t owned < <(in_root dpkg -L "${packages[@]}" | LC_ALL=C sort -u)
+# Booting leaves systemd's own state (machine id, random seed, timers' stamps) and corosync's (its
+# ring id: corosync stays installed); none of it is the packages'.
+boot_state='^\./(etc/machine-id|var/lib/corosync/ringid_[0-9]+|var/lib/systemd/(random-seed|timers|timesync|linger|coredump|pstore|catalog)(/.*)?|var/lib/dbus/machine-id|etc/systemd/system/timers\.target\.wants.*)$'
 mapfile -t conffiles < <(in_root dpkg-query -W -f='${Conffiles}\n' "${packages[@]}" | awk 'NF {print $1}')
 step "apt-get remove ${packages[*]}"
 in_root apt-get remove -y -q "${packages[@]}" >/dev/null
-left=()
-for f in "${owned[@]}"; do
-  [ -n "$f" ] && [ -e "$root$f" ] && [ ! -d "$root$f" ] || continue
-  printf '%s\n' "${conffiles[@]}" | grep -qxF "$f" || left+=("$f")
-done
-[ ${#left[@]} -eq 0 ] || fail "left after remove (not configuration): ${left[*]}"
 # Configuration: the conffiles, and what postinst made (the key, corosync's uidgid.d file).
 config=("${conffiles[@]}" /etc/pbxstate/cluster.key /etc/corosync/uidgid.d/pbxstated)
 for f in "${config[@]}"; do
   [ -e "$root$f" ] || fail "remove took the configuration $f (only purge may)"
 done
+# Compared with S0, remove may leave the configuration and the folders holding it, the unit's
+# enablement (masked until purge, as dh_installsystemd's postrm does) and the boot's own state.
+# Anything else is a leftover, also a file dpkg never knew of (a __pycache__ Python wrote next to
+# the packages' scripts).
+unit_state='^\./(etc/systemd/system|var/lib/systemd/deb-systemd-helper-(enabled|masked))/(.*/)?pbxstated\.service(\.dsh-also)?$'
+snapshot > "$work/s-removed.txt"
+allowed="$(for f in "${config[@]}"; do
+  while [ "$f" != / ]; do printf '.%s\n' "$f"; f="$(dirname "$f")"; done
+done | LC_ALL=C sort -u)"
+diff "$work/s0.txt" "$work/s-removed.txt" | sed -n 's/^[<>] //p' | grep -Ev "$boot_state" |
+  grep -Ev "$unit_state" | grep -vxF "$allowed" > "$work/left-after-remove.txt" || true
+if [ -s "$work/left-after-remove.txt" ]; then
+  cat "$work/left-after-remove.txt" >&2
+  fail "left after remove (not configuration): the paths above"
+fi
 step "after remove: only the configuration is left (${config[*]})"
 
 # Purge what remove left known to dpkg (state rc: packages with configuration); a package without
@@ -81,9 +92,7 @@ mapfile -t with_config < <(in_root dpkg-query -W -f='${db:Status-Abbrev} ${Packa
 step "apt-get purge ${with_config[*]}"
 in_root apt-get purge -y -q "${with_config[@]}" >/dev/null
 snapshot > "$work/s1.txt"
-# Booting leaves systemd's own state (machine id, random seed, timers' stamps) and corosync's (its
-# ring id: corosync stays installed); none of it is the packages'. Anything else that differs from S0, and any path that names pbxstate, is a leftover.
-boot_state='^\./(etc/machine-id|var/lib/corosync/ringid_[0-9]+|var/lib/systemd/(random-seed|timers|timesync|linger|coredump|pstore|catalog)(/.*)?|var/lib/dbus/machine-id|etc/systemd/system/timers\.target\.wants.*)$'
+# After purge, anything else that differs from S0, and any path that names pbxstate, is a leftover.
 diff "$work/s0.txt" "$work/s1.txt" | sed -n 's/^[<>] //p' | grep -Ev "$boot_state" > "$work/leftovers.txt" || true
 if [ -s "$work/leftovers.txt" ] || grep -qi pbxstate "$work/s1.txt"; then
   cat "$work/leftovers.txt" >&2

@@ -63,6 +63,14 @@ def main(argv):
     cut_real["convergence"][0].update(converged=False, took_ns=None, interrupted=True, interrupted_by="crash")
     mixed = calibration.calibrate(run_record("ns3", 450, 10), small + [cut_real])[0]
     expect(mixed["real_runs"] == 1 and mixed["within"] is True, f"interrupted real samples are left out: {mixed}")
+    # An emulated run over its real-time lag bound is recorded, not a measurement: left out.
+    lagged = run_record("emu", 9000, 10)
+    lagged["realtime"] = {"valid": False, "worst_lag_ns": 25 * MS}
+    steady = run_record("emu", 200, 10)
+    steady["realtime"] = {"valid": True, "worst_lag_ns": 2 * MS}
+    emu_row = calibration.calibrate(run_record("ns3", 450, 10), [steady, lagged])[0]
+    expect(emu_row["real_runs"] == 1 and emu_row["real_median"] == 200 * MS,
+           f"invalid emulated runs are left out of the figures: {emu_row}")
 
     script = os.path.join(reports, "calibration.py")
     sim_ok, sim_far = write(work, "sim-ok", run_record("ns3", 1400, 12)), write(work, "sim-far", run_record("ns3", 40, 12))

@@ -213,7 +213,15 @@ void RunRecorder::FaultApplied(Duration t, const Fault& f) {
 }
 
 void RunRecorder::MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members) {
-  impl_->oracle.View(t, node, members);
+  Impl& m = *impl_;
+  if (m.oracle.timing().membership != MembershipSource::kTransport) return;
+  ++m.view_count;
+  if (m.views.size() < kMaxMembershipRecords) {
+    MembershipRecord rec{t, node, members};
+    std::sort(rec.members.begin(), rec.members.end());
+    m.views.push_back(std::move(rec));
+  }
+  m.oracle.View(t, node, members);
 }
 
 void RunRecorder::ChangeMade(Duration t, const PlannedChange& change, const Status& status) {
@@ -329,6 +337,9 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
   RunResult r;
   r.changes_skipped = m.skipped;
   r.changes_refused = m.refused;
+  r.membership = m.oracle.timing().membership;
+  r.views = m.views;
+  r.view_count = m.view_count;
 
   // Per-node summaries and final views against the oracle.
   std::uint64_t frames = 0, bytes = 0, lost = 0, stale = 0;

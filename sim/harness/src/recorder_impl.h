@@ -67,6 +67,8 @@ struct RunRecorder::Impl {
   std::vector<Duration> last_start;
   std::vector<bool> up;
   std::uint64_t skipped = 0, refused = 0;
+  std::vector<MembershipRecord> views;  // at most kMaxMembershipRecords
+  std::uint64_t view_count = 0;
 
   SlotId SlotOf(const ViewChange& ch) {
     return slots.Intern(ch.kind, ch.key, ch.kind == EntryKind::kMailbox ? kNoNode : ch.origin);

@@ -153,6 +153,13 @@ json CallsJson(const CallSummary& calls) {
   return {{"total", calls.total}, {"unroutable", calls.unroutable}, {"strategies", strategies}};
 }
 
+// The views the oracle judged transport membership by, as the backend handed them over.
+json MembershipJson(const RunResult& r) {
+  json views = json::array();
+  for (const MembershipRecord& v : r.views) views.push_back({{"t_ns", v.t.count()}, {"node", v.node}, {"members", v.members}});
+  return {{"source", "transport"}, {"views_delivered", r.view_count}, {"views_listed", r.views.size()}, {"views", views}};
+}
+
 json NodesJson(const std::vector<NodeSummary>& summaries) {
   json nodes = json::array();
   for (const NodeSummary& n : summaries) {
@@ -192,6 +199,9 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
     faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
   }
   run["faults"] = faults;
+  // Transport membership only, so that heartbeat records keep their bytes (no views there: the
+  // oracle modelled the detectors).
+  if (r.membership == MembershipSource::kTransport) run["membership"] = MembershipJson(r);
   run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
   if (r.calls) run["calls"] = CallsJson(*r.calls);
   run["nodes"] = NodesJson(r.nodes);

@@ -174,6 +174,8 @@ Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckEmuSupport(s, eo); !st.ok()) return st;
+  // pbxstated takes its membership from CPG: the run is judged by the views it reports.
+  JudgeByTransportMembership(&s);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(eo.netns, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.

@@ -42,10 +42,17 @@ Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
       auto owned = std::make_shared<control::OwnedViewChange>(HarnessViewChange(*view, wall_));
       const Duration t = FromMono(view->t_mono_ns);
       Record(t, [this, t, n, owned] { rec_.ViewChanged(t, n, owned->change()); });
+    } else if (const auto* tv = std::get_if<control::TransportViewEvent>(&e)) {
+      // The real CPG view: the oracle judges who counts whom by these (oracle.h). Views before
+      // time 0 are dropped with the rest of the bring-up; BringUp records the one in force.
+      node.view = *tv;
+      if (auto v = HarnessMembership(*tv, mono_start_ns_)) {
+        Record(v->t, [this, n, v = std::move(*v)] { rec_.MembershipDelivered(v.t, n, v.members); });
+      }
     } else if (std::holds_alternative<control::StoppingEvent>(e)) {
       *closed = true;
     }
-    // MembersEvent: membership is the transport's business; the recorder follows the faults.
+    // MembersEvent: the engine's live set, which the oracle derives from the views itself.
   }
   return Status::Ok();
 }

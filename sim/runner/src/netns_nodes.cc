@@ -80,6 +80,10 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
     }
     return Status::Ok();
   }
+  // The stream's first line (the transport view in force) may have come with the answer.
+  node.view = control::TransportViewEvent{};
+  bool closed = false;
+  if (Status r = ReadEvents(n, &closed); !r.ok()) return r;
   if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.control); !c.ok()) return c;
   if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.writer); !c.ok()) return c;
   node.outstanding.clear();

@@ -74,6 +74,17 @@ Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
 totem::TotemConfig TotemSettings(const scenario::Scenario& s, const NetnsOptions& o);
 // "token 1000 ms effective, consensus 1200 ms": what failure detection will take.
 std::string TotemSummary(const scenario::Scenario& s, const NetnsOptions& o);
+// How long the bring-up waits for every corosync to list every node: kStartTimeout plus two
+// effective tokens plus consensus. knet brings a link up only after knet_pong_count pongs
+// (pings every token / (2 x pong_count), so a link takes up to a token), corosyncs started one
+// after another come up a ping interval apart, and the first ring forms a consensus timeout
+// after a gather that saw a link come up late. With Corosync's defaults the effective token
+// grows by 650 ms a node: 32 nodes form their ring about 36 s after the first corosync
+// started (measured, sim/ns3/README.md "Emulation"), beyond a fixed 30 s.
+Duration CorosyncFormationTimeout(const scenario::Scenario& s, const NetnsOptions& o);
+// Appended to a bring-up that formed no ring: "" for a loss-free network, else why real corosync
+// may never form a ring on the scenario's lossy network (the loss acts from the start).
+std::string LossHint(const scenario::Scenario& s);
 // The error of a run stopped by SIGINT/SIGTERM.
 Status Interrupted();
 
@@ -117,6 +128,7 @@ struct Node {
   std::unique_ptr<control::Client> writer;   // pipelined changes: sent without waiting
   std::deque<std::pair<const harness::PlannedChange*, Duration>> outstanding;  // sent on `writer`, unanswered
   std::unique_ptr<control::EventStream> events;
+  control::TransportViewEvent view;  // the CPG view its engine was last handed (view_id 0: none yet)
   std::uint64_t incarnation = 0;
   EngineStats last_stats;        // the live incarnation's, as of the last sample
   std::uint64_t frames_dead = 0; // frames_out / bytes_out of incarnations that crashed

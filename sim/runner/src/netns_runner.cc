@@ -40,6 +40,23 @@ std::string TotemSummary(const Scenario& s, const NetnsOptions& o) {
          std::to_string(t.consensus.count() / 1'000'000) + " ms";
 }
 
+std::string LossHint(const Scenario& s) {
+  double worst = 0;
+  for (const scenario::Site& site : s.topology.sites) worst = std::max(worst, site.lan.loss);
+  for (const scenario::SiteLink& link : s.topology.links) worst = std::max(worst, link.params.loss);
+  if (worst <= 0) return {};
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%g %%", worst * 100);
+  return std::string("\n(the scenario's network loses up to ") + pct +
+         " of frames from the start: knet takes a link down when no pong came back for token / knet_pong_count, "
+         "and totem forms a ring only over links that are up; real corosync may never form one there)";
+}
+
+Duration CorosyncFormationTimeout(const Scenario& s, const NetnsOptions& o) {
+  const totem::TotemTimeouts t = totem::DeriveTimeouts(TotemSettings(s, o), s.topology.node_count());
+  return kStartTimeout + 2 * t.token + t.consensus;
+}
+
 std::string Seconds(Duration d) {
   const double ns = static_cast<double>(d.count());
   char buf[32];
@@ -77,8 +94,8 @@ Status NetnsRun::BringUp() {
   for (NodeId n : all) {
     if (Status st = cluster_->StartCorosync(n); !st.ok()) return st;
   }
-  if (Status st = cluster_->WaitCorosyncMembers(all, kStartTimeout); !st.ok()) {
-    return netns::InterruptRequested() ? Interrupted() : st;
+  if (Status st = cluster_->WaitCorosyncMembers(all, CorosyncFormationTimeout(s_, netns_options_)); !st.ok()) {
+    return netns::InterruptRequested() ? Interrupted() : Status::FailedPrecondition(st.message() + LossHint(s_));
   }
   for (NodeId n : all) {
     if (Status st = SpawnDaemon(n); !st.ok()) return st;
@@ -95,6 +112,10 @@ Status NetnsRun::BringUp() {
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
+  // The CPG view each engine holds at time 0 (every node sees every other: WaitAllMembers).
+  for (NodeId n : all) {
+    if (auto v = HarnessMembership(nodes_[n].view, mono_start_ns_)) rec_.MembershipDelivered(v->t, n, v->members);
+  }
   if (options_.progress) {
     std::fprintf(stderr, "%s: %s: %zu namespaces up (corosync %s, %s), running %s\n", s_.name.c_str(),
                  network_->backend().c_str(), all.size(),
@@ -208,6 +229,8 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   // Each pbxstated reads it from a key file of its own (SpawnDaemon writes them, mode 0600).
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNetnsSupport(s); !st.ok()) return st;
+  // pbxstated takes its membership from CPG: the run is judged by the views it reports.
+  JudgeByTransportMembership(&s);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(netns_options, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.

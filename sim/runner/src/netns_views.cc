@@ -1,5 +1,6 @@
 #include "netns_views.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "pbxstate/harness/slots.h"
@@ -12,6 +13,15 @@ std::int64_t WallMapping::ToUnix(WallTime harness) const {
 
 WallTime WallMapping::FromUnix(std::int64_t unix_ns) const {
   return kSimEpoch + Duration(unix_ns - realtime_at_start_ns);
+}
+
+std::optional<DeliveredView> HarnessMembership(const control::TransportViewEvent& event, std::int64_t mono_start_ns) {
+  if (event.view_id == 0) return std::nullopt;
+  DeliveredView v;
+  v.t = Duration(std::max<std::int64_t>(event.t_mono_ns - mono_start_ns, 0));
+  v.members = event.members;
+  std::sort(v.members.begin(), v.members.end());
+  return v;
 }
 
 control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall) {

@@ -1,10 +1,13 @@
 // What pbxstated reports (control-protocol replies and events, decoded by pbxstate/control), as the
-// harness's types: a view event's ViewChange and a node's FinalView on the harness's calendar.
+// harness's types: a view event's ViewChange, a transport view, and a node's FinalView on the
+// harness's calendar and timeline.
 // Private to the namespace runner. The protocol's decoding is the control library's; this file only
 // maps times.
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "pbxstate/control/events.h"
 #include "pbxstate/control/replies.h"
@@ -22,6 +25,17 @@ struct WallMapping {
   WallTime FromUnix(std::int64_t unix_ns) const;
   WallTime FromUnix(WallTime unix_time) const { return FromUnix(unix_time.time_since_epoch().count()); }
 };
+
+// A transport_view event (a CPG configuration pbxstated handed its engine) as the oracle takes it
+// (RunRecorder::MembershipDelivered): its time on the run's timeline, whose 0 is CLOCK_MONOTONIC
+// `mono_start_ns` (t_mono_ns is the host's CLOCK_MONOTONIC, the same for every process on it); a
+// view handed over before time 0 (the one in force when the run starts) counts from 0. nullopt
+// for the line a daemon sends when it has had no view yet (view_id 0).
+struct DeliveredView {
+  Duration t{};
+  std::vector<NodeId> members;  // sorted
+};
+std::optional<DeliveredView> HarnessMembership(const control::TransportViewEvent& event, std::int64_t mono_start_ns);
 
 // The view event's change with its registrations' expiries on the harness's calendar.
 control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall);

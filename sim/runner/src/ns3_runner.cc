@@ -26,7 +26,8 @@ using scenario::Scenario;
 
 Duration FromNs3(ns3::Time t) { return Duration(t.GetNanoSeconds()); }
 
-// Forwards every node's view changes and starts to the recorder, on ns-3's clock.
+// Forwards every node's view changes, starts and transport views (Corosync model) to the
+// recorder, on ns-3's clock.
 class Collector : public ns3t::ViewCollector {
  public:
   explicit Collector(harness::RunRecorder* rec) : rec_(rec) {}
@@ -35,6 +36,9 @@ class Collector : public ns3t::ViewCollector {
   }
   void OnNodeStarted(NodeId node, ns3::Time at, std::uint64_t incarnation) override {
     rec_->NodeStarted(FromNs3(at), node, incarnation);
+  }
+  void OnMembership(NodeId node, ns3::Time at, const std::vector<NodeId>& members) override {
+    rec_->MembershipDelivered(FromNs3(at), node, members);
   }
 
  private:
@@ -353,6 +357,9 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   if (options.seed) s.seed = *options.seed;
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckNs3Support(s); !st.ok()) return st;
+  // Over the Corosync model the engines take their membership from its views, which the run
+  // feeds the oracle (Collector::OnMembership): judged as transport membership.
+  if (UsesCorosyncModel(s)) JudgeByTransportMembership(&s);
   Ns3Run run(s, options);
   return run.Run(outcome);
 }

@@ -26,6 +26,11 @@ Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::strin
                                  field + ": " + what);
 }
 
+void JudgeByTransportMembership(scenario::Scenario* s) {
+  s->membership.source = MembershipSource::kTransport;
+  s->engine.membership = MembershipSource::kTransport;
+}
+
 Status RefuseFrameFaults(const Scenario& s, const std::string& backend) {
   const std::string why = "the " + backend +
                           " backend does not duplicate or reorder frames yet (run this scenario with "

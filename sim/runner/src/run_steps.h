@@ -28,6 +28,13 @@ Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const 
 // use is written. Ok when the scenario has none.
 Status RefuseFrameFaults(const scenario::Scenario& s, const std::string& backend);
 
+// The scenario as the oracle must judge a run whose engines take their membership from a
+// transport (netns and emu: real corosync CPG; ns-3 over its Corosync model): cluster.membership
+// transport, whether the scenario wrote it or left it out, so that RunRecorder's oracle counts
+// members by the views the backend feeds it (RunRecorder::MembershipDelivered). Backends of real
+// processes refuse a written `heartbeat` before (CheckRealCluster).
+void JudgeByTransportMembership(scenario::Scenario* s);
+
 // A live node's membership at the end (Engine::Members, ascending); nullopt when the backend
 // cannot ask (its engines live in other processes).
 using MembersAtEnd = std::function<std::optional<std::vector<NodeId>>(NodeId)>;

@@ -7,6 +7,14 @@
       cores; the calibration test holds their timings), and nothing of the run is left on the
       host; with cluster.auth, every node's pbxstated read a 0600 key file and
       logged that it authenticates.
+  netns_run_test.py views PBXSTATE PBXSTATED SCENARIO OUT
+      runs SCENARIO (one node crashes with its corosync, tests/sim/netns/scenarios/crash-*-grace.yaml)
+      as `scenario` does, then checks that the oracle judged it by the real CPG views: run.json's
+      membership lists every node's view of all nodes at time 0, and each survivor's view without
+      the crashed node after the crash (after the token timeout); and that the run ended on the
+      side of that view + departure_grace its name says (within: after crash + grace but before
+      view + grace, so the entries had to be kept by the real view alone; after: they had to be
+      gone), so lost == 0 and stale == 0 were judged by that view.
   netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
       nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
       and an error after the cluster was built (a daemon that exits at once).
@@ -77,6 +85,7 @@ def is_timing(check):
 
 
 def run_scenario(pbxstate, pbxstated, scenario, out):
+    """Runs `scenario` on netns and checks its record; returns run.json's content."""
     proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
     try:
@@ -125,6 +134,50 @@ def run_scenario(pbxstate, pbxstated, scenario, out):
                 fail(f"cluster.auth: node {n}'s pbxstated did not start authenticated:\n{log}")
         print(f"cluster.auth: all {run['scenario']['nodes']} pbxstated ran with their 0600 key files")
     check_clean(proc.pid, "a completed run")
+    return run
+
+
+def check_views(run, scenario):
+    """The oracle got the daemons' CPG views: see the module's doc, mode `views`."""
+    m = run.get("membership")
+    if not m or m.get("source") != "transport":
+        fail(f"run.json has no transport membership section: {m}")
+    views = m["views"]
+    if m["views_delivered"] != len(views) or not views:
+        fail(f"run.json lists {len(views)} views of {m['views_delivered']} delivered")
+    print("views:", json.dumps(views))
+    nodes = run["scenario"]["nodes"]
+    everyone = list(range(1, nodes + 1))
+    for n in everyone:
+        if not any(v["node"] == n and v["t_ns"] == 0 and v["members"] == everyone for v in views):
+            fail(f"node {n} has no view of all {nodes} nodes at time 0")
+    crashes = [f for f in run["faults"] if f["text"].startswith("crash node ")]
+    if len(crashes) != 1:
+        fail(f"expected one crash, got {crashes}")
+    crashed, crash_ns = int(crashes[0]["text"].split()[-1]), crashes[0]["at_ns"]
+    survivors = [n for n in everyone if n != crashed]
+    with open(scenario) as f:
+        grace_ns = int(re.search(r"departure_grace: (\d+)s", f.read()).group(1)) * 1_000_000_000
+    end_ns = run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]
+    within = "within" in os.path.basename(scenario)
+    for n in survivors:
+        drop = [v for v in views if v["node"] == n and crashed not in v["members"]]
+        if not drop:
+            fail(f"node {n} never got a view without node {crashed}")
+        t = drop[0]["t_ns"]
+        # Corosync was killed with the node: the ring noticed by the token (1 s), not at once.
+        if t < crash_ns + 500_000_000:
+            fail(f"node {n}'s view without node {crashed} at {t} ns is not after the token timeout "
+                 f"(crash at {crash_ns} ns)")
+        # Within: past crash + grace (a model of detection from the crash on could drop the
+        # entries by then) and before view + grace (by the real view they must be kept).
+        if within and not crash_ns + grace_ns < end_ns < t + grace_ns:
+            fail(f"the run ended at {end_ns} ns, not after the crash + grace ({crash_ns + grace_ns} ns) and "
+                 f"within the grace after node {n}'s view change at {t} ns")
+        if not within and not end_ns > t + grace_ns + 1_000_000:
+            fail(f"the run ended at {end_ns} ns, not after the grace from node {n}'s view change at {t} ns")
+        print(f"node {n}: view without node {crashed} at {t / 1e9:.3f} s (crash at {crash_ns / 1e9:.3f} s); "
+              f"node {crashed}'s entries {'kept' if within else 'gone'} at the end ({end_ns / 1e9:.1f} s)")
 
 
 def interrupt_mid_run(pbxstate, pbxstated, scenario, out, sig):
@@ -176,13 +229,15 @@ def daemon_fails(pbxstate, scenario, out):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "teardown"):
+    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "views", "teardown"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
     host_supports_namespaces(pbxstated)
     if mode == "scenario":
         run_scenario(pbxstate, pbxstated, scenario, out)
+    elif mode == "views":
+        check_views(run_scenario(pbxstate, pbxstated, scenario, out), scenario)
     else:
         run_scenario(pbxstate, pbxstated, scenario, os.path.join(out, "complete"))
         interrupt_mid_run(pbxstate, pbxstated, scenario, os.path.join(out, "sigint"), signal.SIGINT)

@@ -249,6 +249,7 @@ bool NodeApp::StartEngine() {
   if (pending_view_) {
     const MembershipView view = std::move(*pending_view_);
     pending_view_.reset();
+    if (config_.collector != nullptr) config_.collector->OnMembership(self_, ns3::Simulator::Now(), view.members);
     engine_->OnMembership(view);
   }
   return true;

@@ -55,6 +55,7 @@ void NodeApp::DeliverView(const std::vector<NodeId>& members) {
     pending_view_ = view;
     return;
   }
+  if (config_.collector != nullptr) config_.collector->OnMembership(self_, ns3::Simulator::Now(), view.members);
   engine_->OnMembership(view);
 }
 

@@ -57,11 +57,20 @@ struct MembersEvent {
   std::vector<NodeId> members;
   std::uint64_t view_id = 0;
 };
+// {"event":"transport_view", "t_mono_ns", "view_id", "members"}: a CPG configuration the transport
+// handed the engine (Engine::OnMembership), stamped just before the engine took it; also the first
+// line after the `subscribe` answer (the view in force, with the time it was handed over; t_mono_ns
+// 0 and no members when none has been yet). A harness judges transport membership by these.
+struct TransportViewEvent {
+  std::int64_t t_mono_ns = 0;
+  std::uint64_t view_id = 0;
+  std::vector<NodeId> members;  // sorted, this node included
+};
 // {"event":"stopping", "t_mono_ns"}: the last line before a graceful stop.
 struct StoppingEvent {
   std::int64_t t_mono_ns = 0;
 };
-using Event = std::variant<ViewEvent, MembersEvent, StoppingEvent>;
+using Event = std::variant<ViewEvent, MembersEvent, TransportViewEvent, StoppingEvent>;
 
 // The daemon's side: a view event straight from the engine's callback (no copy of the change).
 nlohmann::json EncodeViewChange(const ViewChange& change, std::int64_t t_mono_ns);

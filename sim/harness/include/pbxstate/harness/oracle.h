@@ -20,9 +20,10 @@
 //    suspicion comes between L + suspect_after - max_silence and L + inflight + suspect_after +
 //    heartbeat_interval / 2, so before the first bound + grace N must show the frozen value,
 //    after the second bound + grace it must show nothing, and between it may show either.
-//  - Transport membership with the backend's views (RunRecorder::MembershipDelivered): N counts
-//    O while O is in N's view and for departure_grace after O leaves it (1 ms either way);
-//    frames pass only from members. Without views: as with heartbeats, but O's frames count
+//  - Transport membership with the backend's views (RunRecorder::MembershipDelivered; each
+//    backend's source: sim/harness/README.md): N counts O while O is in N's view and for
+//    departure_grace after O leaves it (1 ms either way); a view counts only for the incarnation
+//    of N it was handed to; frames pass only from members. Without views: as with heartbeats, but O's frames count
 //    only where links pass both ways, and the detection may take from 0 to 2 * suspect_after +
 //    settle.
 //  - Just after N started hearing O again, or after a stretch of hearing shorter than `settle`,

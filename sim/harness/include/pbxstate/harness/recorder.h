@@ -85,6 +85,15 @@ struct NodeSummary {
   std::optional<Duration> last_disagreement;
 };
 
+// One view a backend handed a node's engine (RunRecorder::MembershipDelivered): run.json's
+// "membership" lists them, so a reader sees what the oracle judged membership by.
+struct MembershipRecord {
+  Duration t{};
+  NodeId node = kNoNode;
+  std::vector<NodeId> members;  // sorted
+};
+inline constexpr std::size_t kMaxMembershipRecords = 10'000;
+
 struct RunResult {
   std::map<std::string, double> metrics;  // every metric of scenario::Metrics() that was measured
   std::vector<ChangeRecord> changes;
@@ -96,6 +105,12 @@ struct RunResult {
   std::optional<CallSummary> calls;    // with a calls section: per-strategy routing results
   std::uint64_t changes_skipped = 0;   // planned on a node that was down
   std::uint64_t changes_refused = 0;   // the engine refused them (bounds)
+  // The membership the oracle judged by (OracleTiming::membership), and with transport
+  // membership the views it was fed, in time order: the first kMaxMembershipRecords kept, all
+  // counted. No views with transport membership: the oracle modelled them (oracle.h).
+  MembershipSource membership = MembershipSource::kHeartbeat;
+  std::vector<MembershipRecord> views;
+  std::uint64_t view_count = 0;
 };
 
 inline constexpr std::size_t kMaxDiscrepancies = 200;
@@ -151,9 +166,10 @@ class RunRecorder {
   // `last` are the stats of the incarnation that died (they are kept in the node's sum).
   void NodeCrashed(Duration t, NodeId node, const EngineStats& last);
   void FaultApplied(Duration t, const scenario::Fault& fault);
-  // Transport membership (a scenario whose engine.membership is kTransport): the view the backend
-  // handed `node`'s engine (Engine::OnMembership). Optional: without views the oracle models them
-  // (oracle.h). Ignored with heartbeat membership.
+  // Transport membership (a scenario whose cluster.membership, or else engine.membership, is
+  // kTransport): the view the backend handed `node`'s engine (Engine::OnMembership), at the
+  // instant it was handed over. Optional: without views the oracle models them (oracle.h).
+  // Ignored with heartbeat membership. Each backend's source: sim/harness/README.md.
   void MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members);
   // A planned change was handed to the node's engine, which answered `status`.
   void ChangeMade(Duration t, const PlannedChange& change, const Status& status);

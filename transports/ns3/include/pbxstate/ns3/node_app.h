@@ -102,6 +102,9 @@ class ViewCollector {
   virtual void OnNodeStarted(NodeId /*node*/, ns3::Time /*at*/, std::uint64_t /*incarnation*/) {}
   // The node crashed: its engine is gone.
   virtual void OnNodeCrashed(NodeId /*node*/, ns3::Time /*at*/) {}
+  // Corosync mode: the model's CPG handed `node`'s engine this view (Engine::OnMembership), just
+  // before the engine takes it. The harness's oracle judges membership by these.
+  virtual void OnMembership(NodeId /*node*/, ns3::Time /*at*/, const std::vector<NodeId>& /*members*/) {}
   // Corosync mode: a new ring is operational at `node`.
   virtual void OnRingFormed(NodeId /*node*/, ns3::Time /*at*/, const std::vector<NodeId>& /*members*/) {}
 };

@@ -1,0 +1,119 @@
+// The oracle with transport membership judged by the views a backend delivered
+// (RunRecorder::MembershipDelivered): a crashed node's entries vanish by the real view change
+// plus the grace, not by a model of detection; a view of an earlier incarnation counts for
+// nothing; the views are listed in the result (run.json's "membership"), and ignored under
+// heartbeat membership.
+#include <memory>
+
+#include "hand_run.h"
+
+namespace pbxstate::harness::testing {
+namespace {
+
+// Grace 5 s; LAN 1 ms. settle is 5.524 s (OracleTiming::Of).
+constexpr const char* kThreeNodesGrace = R"(
+name: views
+duration: 30s
+quiet: 0ms
+cluster: {nodes: 3, membership: transport}
+network:
+  lan: {delay: 1ms}
+engine:
+  heartbeat_interval: 250ms
+  suspect_after: 1s
+  departure_grace: 5s
+)";
+
+const std::vector<NodeId> kAll{1, 2, 3};
+
+// Node 3 sets D and crashes at 8 s; its peers' CPG views drop it at `view_drop` (a token timeout
+// after the crash, as with a killed corosync).
+std::unique_ptr<HandRun> CrashSeenAt(Duration view_drop) {
+  auto run = std::make_unique<HandRun>(kThreeNodesGrace);
+  run->StartAll();
+  for (NodeId n : kAll) run->View(Duration{}, n, kAll);
+  run->Device(1s, 3, "D", DeviceState::kInUse);
+  run->Crash(8s, 3);
+  for (NodeId n : {1, 2}) run->View(view_drop, n, {1, 2});
+  return run;
+}
+
+std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d) {
+  std::map<NodeId, FinalView> v;
+  for (NodeId n : {1, 2}) {
+    v[n] = FinalView{};
+    if (d) AddDevice(&v[n], "D", 3, *d);
+  }
+  return v;
+}
+
+TEST(TransportViews, ACrashedNodesEntriesVanishOnlyAfterTheRealViewChangeAndTheGrace) {
+  // The view drops node 3 at 10 s: D must stay until 15 s, and be gone after.
+  const RunResult kept = CrashSeenAt(10s)->Finish(14s, SurvivorsShow(DeviceState::kInUse));
+  EXPECT_EQ(Metric(kept, "lost") + Metric(kept, "stale"), 0) << Discrepancies(kept);
+  const RunResult early = CrashSeenAt(10s)->Finish(14s, SurvivorsShow(std::nullopt));
+  EXPECT_EQ(Metric(early, "lost"), 2) << Discrepancies(early);
+  EXPECT_TRUE(Mentions(early, 1, "lost device D from node 3")) << Discrepancies(early);
+  const RunResult gone = CrashSeenAt(10s)->Finish(15100ms, SurvivorsShow(std::nullopt));
+  EXPECT_EQ(Metric(gone, "lost") + Metric(gone, "stale"), 0) << Discrepancies(gone);
+  const RunResult late = CrashSeenAt(10s)->Finish(15100ms, SurvivorsShow(DeviceState::kInUse));
+  EXPECT_EQ(Metric(late, "stale"), 2) << Discrepancies(late);
+  EXPECT_TRUE(Mentions(late, 2, "shows device D from node 3, which it should not")) << Discrepancies(late);
+  // The same instant judged by another view: dropped at 8 s, the grace ended at 13 s.
+  const RunResult other = CrashSeenAt(8s)->Finish(14s, SurvivorsShow(DeviceState::kInUse));
+  EXPECT_EQ(Metric(other, "stale"), 2) << Discrepancies(other);
+}
+
+TEST(TransportViews, AViewOfAnEarlierIncarnationCountsForNothing) {
+  auto make = [] {
+    auto run = std::make_unique<HandRun>(kThreeNodesGrace);
+    run->StartAll();
+    for (NodeId n : kAll) run->View(Duration{}, n, kAll);
+    run->Device(1s, 1, "D", DeviceState::kInUse);
+    run->Crash(5s, 3);
+    for (NodeId n : {1, 2}) run->View(5s, n, {1, 2});
+    run->Restart(6s, 3, 2);
+    return run;
+  };
+  // Restarted at 6 s and handed no view yet: node 3 counts nobody, so D is not its to show.
+  std::map<NodeId, FinalView> shows;
+  for (NodeId n : kAll) AddDevice(&shows[n], "D", 1, DeviceState::kInUse);
+  const RunResult early = make()->Finish(8s, shows);
+  EXPECT_TRUE(Mentions(early, 3, "shows device D from node 1, which it should not")) << Discrepancies(early);
+  // Handed a view of all three at 9 s: once caught up (settle) it must show D.
+  auto joined = make();
+  joined->View(9s, 3, kAll);
+  for (NodeId n : {1, 2}) joined->View(9s, n, kAll);
+  std::map<NodeId, FinalView> missing = shows;
+  missing[3] = FinalView{};
+  const RunResult r = joined->Finish(20s, missing);
+  EXPECT_TRUE(Mentions(r, 3, "lost device D from node 1")) << Discrepancies(r);
+}
+
+TEST(TransportViews, TheViewsAreListedInTheResult) {
+  auto run = CrashSeenAt(10s);
+  const RunResult r = run->Finish(20s, SurvivorsShow(std::nullopt));
+  EXPECT_EQ(r.membership, MembershipSource::kTransport);
+  ASSERT_EQ(r.view_count, 5u);
+  ASSERT_EQ(r.views.size(), 5u);
+  EXPECT_EQ(r.views[3].t, 10s);
+  EXPECT_EQ(r.views[3].node, 1u);
+  EXPECT_EQ(r.views[3].members, (std::vector<NodeId>{1, 2}));
+}
+
+TEST(TransportViews, HeartbeatMembershipIgnoresViews) {
+  scenario::Scenario s = LoadOrDie(kThreeNodesGrace);
+  s.membership.source = MembershipSource::kHeartbeat;
+  HandRun run(s, true);
+  run.StartAll();
+  for (NodeId n : kAll) run.View(Duration{}, n, {n});
+  std::map<NodeId, FinalView> none;
+  for (NodeId n : kAll) none[n] = FinalView{};
+  const RunResult r = run.Finish(10s, none);
+  EXPECT_EQ(r.membership, MembershipSource::kHeartbeat);
+  EXPECT_EQ(r.view_count, 0u);
+  EXPECT_TRUE(r.views.empty());
+}
+
+}  // namespace
+}  // namespace pbxstate::harness::testing
