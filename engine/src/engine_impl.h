@@ -344,6 +344,9 @@ class EngineImpl {
   bool MailboxRepairBusy(MonoTime now) const;
   // When idle, opens the exchange with the next remembered peer (from SyncTick).
   void MailboxRepairTick(MonoTime now);
+  // A repair frame from mailbox_repair_crossed_ answered this node's opening: the peer is no
+  // longer waiting.
+  void MailboxRepairAnswered(NodeId peer);
 
   // ---- engine_members.cc ----
   void OnMembership(const MembershipView& view);
@@ -465,6 +468,10 @@ class EngineImpl {
   // Exchanges this node has opened: with its id and incarnation, the seed of each
   // exchange's salt (not drawn from Env::Random, which also times digests and picks donors).
   std::uint64_t mailbox_repair_opened_count_ = 0;
+  // The peer whose crossed opening this node did not answer, and queued for that alone: it may
+  // have refused this node's opening (busy) rather than answered it. Its answer takes it off the
+  // queue again; kNoNode when there is none.
+  NodeId mailbox_repair_crossed_ = kNoNode;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // Since when digests have shown a mailbox set different from this node's, without a digest or a
   // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).

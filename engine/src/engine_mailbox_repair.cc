@@ -76,10 +76,16 @@ void EngineImpl::DeferMailboxRepair(NodeId peer, std::optional<codec::MailboxRan
   ArmSyncTick();
 }
 
+void EngineImpl::MailboxRepairAnswered(NodeId peer) {
+  std::erase_if(mailbox_repair_waiting_, [peer](const MailboxRepairWaiter& w) { return w.peer == peer; });
+  mailbox_repair_crossed_ = kNoNode;
+}
+
 void EngineImpl::MailboxRepairTick(MonoTime now) {
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
     MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
+    if (w.peer == mailbox_repair_crossed_) mailbox_repair_crossed_ = kNoNode;
     if (!IsLive(w.peer)) continue;
     if (!w.opening || now >= w.opening_arrived + MailboxRepairQuiet()) {
       StartMailboxRepair(w.peer);
@@ -97,7 +103,21 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   if (m.level == 0 && m.mode == codec::RangesMode::kCompare && mailbox_repair_opened_ &&
       mailbox_repair_opened_->first == from &&
       now < mailbox_repair_opened_->second + MailboxRepairQuiet() && config_.node_id < from) {
-    return;  // crossed openings: the peer answers the one this node opened
+    // Crossed openings: the peer answers the one this node opened, unless it was busy with a
+    // third node when that one arrived: then it refused it, remembered this node, and this is
+    // its own opening from that queue. Both look alike here, so this node queues the peer until
+    // its answer comes; without one, it opens again once quiet. Dropping it alone left the
+    // difference until the next digest, which with anti-entropy off may never come (swarm
+    // seed 5983).
+    if (std::none_of(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(),
+                     [from](const MailboxRepairWaiter& w) { return w.peer == from; })) {
+      mailbox_repair_crossed_ = from;
+      StartMailboxRepair(from);
+    }
+    return;
+  }
+  if (from == mailbox_repair_crossed_ && !(m.level == 0 && m.mode == codec::RangesMode::kCompare)) {
+    MailboxRepairAnswered(from);
   }
   if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
     if (MailboxRepairBusy(now) && mailbox_repair_partner_ != from) {
@@ -141,8 +161,9 @@ void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   ArmSyncTick();
 }
 
-void EngineImpl::HandleMailboxEntries(NodeId /*from*/, const codec::MailboxEntries& e) {
+void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e) {
   mailbox_repair_last_ = env_->Now();
+  if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
   for (const codec::Record& rec : e.records) ApplyMailbox(rec, ChangeCause::kRemote);
   ArmSyncTick();
 }

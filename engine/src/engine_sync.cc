@@ -702,6 +702,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
   const bool was_waiting = std::any_of(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(), waits);
   if ((exchange_cut || was_waiting) && !repair_due_) repair_due_ = env_->Now();
   std::erase_if(mailbox_repair_waiting_, waits);
+  if (mailbox_repair_crossed_ == node) mailbox_repair_crossed_ = kNoNode;
 }
 
 }  // namespace pbxstate
