@@ -14,6 +14,8 @@ for tool in dpkg-buildpackage dh lintian; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
+# The log sits beside OUT_DIR, whose parent a fresh build tree does not have yet.
+mkdir -p "$(dirname "$out")"
 start=$SECONDS
 PBXSTATE_WERROR=ON PBXSTATE_CCACHE=1 bash scripts/package.sh "$out" > "$out.log" 2>&1 || {
   tail -60 "$out.log" >&2
