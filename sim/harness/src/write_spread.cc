@@ -12,10 +12,16 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
   direct_.assign(words, 0);
   Set(direct_, writer);
   // The writer's UPDATES reach every node its link reaches without loss, if the epoch lasts.
+  // With transport membership the link must pass both ways too: a one-way cut breaks CPG's ring
+  // at once, so the writer's frames stop crossing before the views say so (the inproc network's
+  // consistent views form the new configuration at the cut, hand it over view_delay later; swarm
+  // seed 4508). Link alone (the members' views) still bounds what is possible.
+  const bool transport = h_.membership() == MembershipSource::kTransport;
   if (h_.EpochEnd(e0) >= at + timing.inflight) {
     direct_valid_ = true;
     for (NodeId m = 1; m <= h_.node_count(); ++m) {
-      if (m != writer && h_.Link(writer, m, e0) && loss.Between(writer, m, at, at + timing.inflight) == 0.0) {
+      if (m != writer && h_.Link(writer, m, e0) && (!transport || h_.CutAllows(m, writer, e0)) &&
+          loss.Between(writer, m, at, at + timing.inflight) == 0.0) {
         Set(direct_, m);
       }
     }

@@ -246,6 +246,39 @@ TEST(OracleEdges, WithTransportMembershipAndNoViewsAOneWayCutSeparatesBothWays) 
   EXPECT_EQ(r.discrepancy_count, 3u) << Discrepancies(r);  // E, members 2 and 3: nothing else
 }
 
+TEST(OracleEdges, WithTransportMembershipAOneWayCutStopsDeliveriesBeforeTheViewsChange) {
+  // Found by the swarm (seed 4508): node 2 cannot send to 1 and 3 from 5 s; node 1 writes at
+  // 5.05 s, while every view still holds everyone (they change at 5.138 s). CPG's ring is broken
+  // since 5 s, so node 1's UPDATES need not reach node 2: its own older write is right there.
+  scenario::Scenario s = LoadOrDie(kThreeNodes);
+  s.engine.membership = MembershipSource::kTransport;
+  auto make = [&] {
+    auto run = std::make_unique<HandRun>(s, true);
+    run->StartAll();
+    for (NodeId n : kAll) run->View(Duration{}, n, kAll);
+    run->Mailbox(1s, 2, "m@d", kOne, Hlc(1s));
+    run->Partition(5s, {{2}, {1, 3}}, /*one_way=*/true);
+    run->Mailbox(5050ms, 1, "m@d", kNine, Hlc(5050ms));
+    run->View(5138ms, 2, {2});
+    run->View(5138ms, 1, {1, 3});
+    run->View(5138ms, 3, {1, 3});
+    run->Partition(6s, {{2}, {1, 3}});
+    return run;
+  };
+  std::map<NodeId, FinalView> old = MailboxEverywhere({1, 3}, kNine, Hlc(5050ms), 1);
+  AddMailbox(&old[2], "m@d", kOne, Hlc(1s), 2);
+  const RunResult r = make()->Finish(20s, old);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+  // The later write may have crossed before the ring broke (frames in flight): accepted too.
+  const RunResult got = make()->Finish(20s, MailboxEverywhere(kAll, kNine, Hlc(5050ms), 1));
+  EXPECT_EQ(Metric(got, "lost") + Metric(got, "stale"), 0) << Discrepancies(got);
+  // Nodes 1 and 3 hear each other both ways: the later write is required there.
+  std::map<NodeId, FinalView> behind = MailboxEverywhere({1, 2}, kNine, Hlc(5050ms), 1);
+  AddMailbox(&behind[3], "m@d", kOne, Hlc(1s), 2);
+  const RunResult r3 = make()->Finish(20s, behind);
+  EXPECT_EQ(Metric(r3, "stale"), 1) << Discrepancies(r3);
+}
+
 // ---- 3. Departure within the grace at the end: frozen as of the lost contact ----
 
 std::unique_ptr<HandRun> CrashWithinGrace() {

@@ -7,7 +7,8 @@
 //    possible holder through links (the closure, directed); a crash removes a node. An
 //    over-approximation: what is not possibly held at a node cannot be there.
 //  - certainly held: the writer; a node the writer's link reaches without loss for `inflight`
-//    after the write (its UPDATES arrive); and in any epoch that lasts `settle` (from its start or
+//    after the write (its UPDATES arrive; with transport membership only where links pass both
+//    ways, as a one-way cut stops CPG's deliveries before the views change); and in any epoch that lasts `settle` (from its start or
 //    from the write), every up node that hears a certain holder both ways (anti-entropy needs a
 //    digest one way and a pull the other). A crash removes a node. An under-approximation.
 //  - settled: what would be certainly held if the epoch in force lasted long enough (the
