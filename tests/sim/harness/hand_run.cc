@@ -214,6 +214,15 @@ void AddDevice(FinalView* v, const std::string& name, NodeId node, DeviceState s
   it->aggregate = OracleAggregate(states);
 }
 
+std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d) {
+  std::map<NodeId, FinalView> v;
+  for (NodeId n : {1, 2}) {
+    v[n] = FinalView{};
+    if (d) AddDevice(&v[n], "D", 3, *d);
+  }
+  return v;
+}
+
 void AddRegistration(FinalView* v, const std::string& aor, NodeId node, const std::string& contact, Duration expires,
                      std::uint64_t incarnation, ContactStatus status) {
   v->registrations.push_back(

@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ void AddDevice(FinalView* v, const std::string& name, NodeId node, DeviceState s
 void AddRegistration(FinalView* v, const std::string& aor, NodeId node, const std::string& contact, Duration expires,
                      std::uint64_t incarnation = 1, ContactStatus status = ContactStatus::kReachable);
 void AddMailbox(FinalView* v, const std::string& mailbox, MailboxCounts c, HlcTimestamp hlc, NodeId writer);
+// The final views of nodes 1 and 2 after node 3 (of three) crashed: each shows node 3's device
+// "D" in state `d`, or no device at all when `d` is empty.
+std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d);
 
 // Whether any discrepancy of node `n` (kNoNode: any node) contains `text`.
 bool Mentions(const RunResult& r, NodeId n, const std::string& text);

@@ -290,15 +290,6 @@ std::unique_ptr<HandRun> CrashWithinGrace() {
   return run;
 }
 
-std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d) {
-  std::map<NodeId, FinalView> v;
-  for (NodeId n : {1, 2}) {
-    v[n] = FinalView{};
-    if (d) AddDevice(&v[n], "D", 3, *d);
-  }
-  return v;
-}
-
 TEST(OracleEdges, ACrashedNodeStillCountsWithinDetectionAndGraceFrozenAtTheCrash) {
   // Detection at 9 s (suspect_after 1 s), grace 5 s: until 14 s node 3's D still counts.
   const RunResult r = CrashWithinGrace()->Finish(10s, SurvivorsShow(DeviceState::kInUse));

@@ -38,15 +38,6 @@ std::unique_ptr<HandRun> CrashSeenAt(Duration view_drop) {
   return run;
 }
 
-std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d) {
-  std::map<NodeId, FinalView> v;
-  for (NodeId n : {1, 2}) {
-    v[n] = FinalView{};
-    if (d) AddDevice(&v[n], "D", 3, *d);
-  }
-  return v;
-}
-
 TEST(TransportViews, ACrashedNodesEntriesVanishOnlyAfterTheRealViewChangeAndTheGrace) {
   // The view drops node 3 at 10 s: D must stay until 15 s, and be gone after.
   const RunResult kept = CrashSeenAt(10s)->Finish(14s, SurvivorsShow(DeviceState::kInUse));
