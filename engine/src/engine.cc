@@ -390,6 +390,11 @@ void Engine::ForEachRegistration(const std::function<void(std::string_view, cons
 }
 ViewDigest Engine::Digest() const { return impl_->Digest(); }
 const EngineStats& Engine::stats() const { return impl_->stats_; }
+NameCounts Engine::InternedNames() const {
+  const EngineImpl& e = *impl_;
+  return {e.devices_.names() + e.aors_.names() + e.mailboxes_.names(),
+          e.devices_.size() + e.aors_.size() + e.mailboxes_.size()};
+}
 std::vector<NodeId> Engine::Members() const { return impl_->Members(); }
 std::string_view Engine::NodeLabel(NodeId node) const { return impl_->NodeLabel(node); }
 NodeId Engine::node_id() const { return impl_->config_.node_id; }

@@ -24,6 +24,7 @@
 #include "devstate_aggregate.h"
 #include "frame_auth.h"
 #include "hlc.h"
+#include "interner.h"
 #include "mailbox_index.h"
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
@@ -31,33 +32,6 @@
 #include "pbxstate/check.h"
 
 namespace pbxstate {
-
-// Names are interned once; records live in a deque so their addresses (and the string_views
-// the index holds into their names) stay valid as it grows. Ids are never reused.
-template <class Record>
-class Interner {
- public:
-  std::optional<std::uint32_t> Find(std::string_view name) const {
-    auto it = ids_.find(name);
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::uint32_t Add(std::string_view name) {
-    PBXSTATE_CHECK(!Find(name));
-    const auto id = static_cast<std::uint32_t>(records_.size());
-    records_.emplace_back();
-    records_.back().name.assign(name);
-    ids_.emplace(records_.back().name, id);
-    return id;
-  }
-  Record& operator[](std::uint32_t id) { return records_[id]; }
-  const Record& operator[](std::uint32_t id) const { return records_[id]; }
-  std::size_t size() const { return records_.size(); }
-
- private:
-  std::deque<Record> records_;
-  std::unordered_map<std::string_view, std::uint32_t> ids_;
-};
 
 struct Contribution {
   std::uint64_t seq;
@@ -69,6 +43,7 @@ struct DeviceRecord {
   std::string name;
   std::vector<Contribution> contributions;  // sorted by node
   std::optional<DeviceState> aggregate;
+  bool Holds() const { return !contributions.empty(); }
 };
 
 struct Registration {
@@ -85,12 +60,14 @@ struct Registration {
 
 struct AorRecord {
   std::string name;
-  std::vector<Registration> regs;  // sorted by node
+  std::vector<Registration> regs;  // sorted by node; tombstones included
+  bool Holds() const { return !regs.empty(); }
 };
 
 struct MailboxRecord {
   std::string name;
   std::optional<MailboxValue> value;
+  bool Holds() const { return value.has_value(); }  // never false again once set (no removal)
 };
 
 // What this node knows of one origin's owned entries.
@@ -190,6 +167,9 @@ inline constexpr std::size_t kMaxWantDonors = 4;
 // comes within a few round trips of its session's end; a puller finishes far fewer sessions with
 // one donor in that time.
 inline constexpr std::size_t kServedSessionMemory = 16;
+// Released names wait for a reclaim until at least this many (and an eighth of the names held)
+// do: below it a reclaim's scan would cost more than the slots it saves.
+inline constexpr std::size_t kReclaimMinReleased = 64;
 
 class EngineImpl {
  public:
@@ -237,6 +217,21 @@ class EngineImpl {
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
   const Registration* FindRegistration(std::uint32_t aor, NodeId node) const;
   void CompactAorIds(OriginState& o, NodeId origin);
+  // Interns a device or AOR name not held yet, reclaiming released ids first when enough wait
+  // (ReclaimNames). Mailbox names use mailboxes_.Add: a mailbox is never removed.
+  std::uint32_t InternDevice(std::string_view name);
+  std::uint32_t InternAor(std::string_view name);
+  // Releases device `id` / AOR `id` when its record holds nothing any more (its last
+  // contribution, registration or tombstone went). Call after the change's Emit: the event's
+  // key points into the record's name.
+  void ReleaseDeviceIfEmpty(std::uint32_t id);
+  void ReleaseAorIfEmpty(std::uint32_t id);
+  // Hands released device and AOR ids out again once nothing refers to them: drops them from
+  // every origin's aor_ids (device_ids never hold them), and keeps released the ids a serving
+  // catch-up session or a held change still names. O(ids held by origins + session items +
+  // slots); InternDevice/InternAor call it once at least kReclaimMinReleased and an eighth of
+  // the names held wait, so its cost per released name is constant.
+  void ReclaimNames();
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);

@@ -120,7 +120,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
         Drop(DropReason::kStoreFull);
         return false;
       }
-      id = devices_.Add(rec.key);
+      id = InternDevice(rec.key);
     }
     DeviceRecord& d = devices_[*id];
     auto it = FindByNode(d.contributions, origin);
@@ -188,7 +188,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     Drop(DropReason::kStoreFull);
     return false;
   }
-  if (!id) id = aors_.Add(rec.key);
+  if (!id) id = InternAor(rec.key);
   AorRecord& a = aors_[*id];
 
   std::optional<RegistrationInfo> old_info;
@@ -252,6 +252,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     ch.new_registration = new_info ? &*new_info : nullptr;
     Emit(ch);
   }
+  ReleaseAorIfEmpty(*id);  // its last registration was superseded by an expired one
   return true;
 }
 
@@ -327,6 +328,7 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
       ch.old_aggregate = old_aggregate;
       ch.new_aggregate = d.aggregate;
       Emit(ch);
+      ReleaseDeviceIfEmpty(id);
     }
     for (std::uint32_t id : o.aor_ids) {
       AorRecord& a = aors_[id];
@@ -348,6 +350,7 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
         ch.old_registration = &old_info;
         Emit(ch);
       }
+      ReleaseAorIfEmpty(id);
     }
     origins_.erase(oit);
     StoreChanged();
@@ -406,6 +409,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
       a.regs.erase(it);
       --tombstones_;
       --o.entries;
+      ReleaseAorIfEmpty(item.aor);
     }
   }
 }
