@@ -1,6 +1,7 @@
 // The engine's private state and the methods its implementation files share:
 //   engine.cc          public facade, local changes, queries
 //   store.cc           the entry store: applying versions, hashes, listener events, expiry
+//   engine_names.cc    interned names: releasing a name no entry refers to, reclaiming its id
 //   engine_net.cc      frames in and out: batching, send queue, dispatch of received frames
 //   engine_sync.cc     digests, anti-entropy and catch-up sessions
 //   engine_mailbox_repair.cc  range-digested repair of the mailbox set
@@ -217,6 +218,8 @@ class EngineImpl {
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
   const Registration* FindRegistration(std::uint32_t aor, NodeId node) const;
   void CompactAorIds(OriginState& o, NodeId origin);
+
+  // ---- engine_names.cc ----
   // Interns a device or AOR name not held yet, reclaiming released ids first when enough wait
   // (ReclaimNames). Mailbox names use mailboxes_.Add: a mailbox is never removed.
   std::uint32_t InternDevice(std::string_view name);

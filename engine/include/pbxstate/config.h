@@ -93,7 +93,10 @@ struct EngineConfig {
   std::size_t max_key_bytes = 255;        // device, mailbox and AOR names
   std::size_t max_contact_bytes = 512;
   std::size_t max_nodes = 1024;           // nodes tracked, this one included; frames from more are dropped
-  std::size_t max_entries = 16u << 20;    // entries held in all; local changes beyond are refused
+  // Entries held in all (device contributions, mailboxes, registrations and their tombstones);
+  // local changes for a new key beyond it are refused. It bounds the names held too: a name no
+  // entry refers to is freed (engine/README.md, "Names").
+  std::size_t max_entries = 16u << 20;
   Duration max_registration_ttl = 24h;    // expiry further out is refused
   std::size_t max_received_ranges = 64;   // out-of-order ranges remembered per origin
   // A mailbox write stamped further than this ahead of the local clock is refused (kMalformed):
