@@ -9,6 +9,11 @@
 //     range, my entries go without a question.
 //   - kAfterEntries ranges: the sender's entries of them came first; where mine still differ after
 //     merging them, mine are newer somewhere: I send them.
+//   - From level kMailboxProbeMinLevel down, a differing kCompare range is answered with a probe
+//     (the range's moments) rather than its children: where the sets differ at one position, the
+//     receiver of the probe recovers it and sends its entries there (or asks for the sender's),
+//     without walking down to it.
+//   - A MAILBOX_ENTRIES record older than mine is answered with mine.
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
 // a lost frame leaves a difference that the next digest round finds again.
@@ -134,10 +139,45 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
 
 void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m) {
   std::vector<std::uint32_t> send_ids;
-  std::vector<codec::MailboxRange> children, after;
+  std::vector<codec::MailboxRange> children, after, probes, ask_one;
+  // Where this node holds more than one mailbox in a differing range: its children's
+  // fingerprints, or, deep enough for one bucket, its moments (a probe: in the common case of
+  // one differing position, one answer finds it where walking down to it takes several levels
+  // of 4 fingerprints each).
+  auto split = [&](const codec::MailboxRange& r) {
+    if (m.level >= codec::kMailboxProbeMinLevel && m.mode != codec::RangesMode::kProbe) {
+      const MailboxIndex::Moments mo = mailbox_index_.RangeMoments(m.level, r.prefix);
+      probes.push_back({r.prefix, 0, mo.s1, mo.s2});
+      return;
+    }
+    for (std::uint32_t c = 0; c < codec::kMailboxFanout; ++c) {
+      const std::uint32_t child = (r.prefix << codec::kMailboxBitsPerLevel) | c;
+      children.push_back({child, Fingerprint(mailbox_index_.Stats(m.level + 1, child).hash, m.salt)});
+    }
+  };
   for (const codec::MailboxRange& r : m.ranges) {
     const MailboxIndex::RangeStats mine = mailbox_index_.Stats(m.level, r.prefix);
     const std::uint32_t fp = Fingerprint(mine.hash, m.salt);
+    if (m.mode == codec::RangesMode::kProbe) {
+      const MailboxIndex::Moments mo = mailbox_index_.RangeMoments(m.level, r.prefix);
+      if (mo.s1 == r.s1 && mo.s2 == r.s2) continue;  // equal
+      if (const auto p = MailboxIndex::OnlyDifference(m.level, r.prefix, mo, {r.s1, r.s2})) {
+        // One position differs: send mine there (the sender answers it with its own where
+        // that is newer: HandleMailboxEntries); with nothing of mine there, ask for theirs
+        // (an empty range's fingerprint, 0, is answered with entries at once).
+        const std::size_t before = send_ids.size();
+        mailbox_index_.Ids(codec::kMailboxMaxLevel, *p, &send_ids);
+        if (send_ids.size() == before) ask_one.push_back({*p, 0});
+        continue;
+      }
+      if (mine.count <= kLeafEntries || m.level == codec::kMailboxMaxLevel) {
+        mailbox_index_.Ids(m.level, r.prefix, &send_ids);
+        after.push_back({r.prefix, fp});
+        continue;
+      }
+      split(r);
+      continue;
+    }
     if (fp == r.fingerprint) continue;
     if (m.mode == codec::RangesMode::kAfterEntries || r.fingerprint == 0) {
       mailbox_index_.Ids(m.level, r.prefix, &send_ids);
@@ -148,23 +188,35 @@ void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m)
       after.push_back({r.prefix, fp});
       continue;
     }
-    for (std::uint32_t c = 0; c < codec::kMailboxFanout; ++c) {
-      const std::uint32_t child = (r.prefix << codec::kMailboxBitsPerLevel) | c;
-      children.push_back({child, Fingerprint(mailbox_index_.Stats(m.level + 1, child).hash, m.salt)});
-    }
+    split(r);
   }
   // Entries before the ranges that refer to them: on an ordered link they are merged by the time
   // the kAfterEntries ranges are compared.
+  constexpr std::uint32_t kOne = codec::kMailboxMaxLevel;
   if (!send_ids.empty()) SendMailboxEntries(from, send_ids);
   if (!after.empty()) SendMailboxRanges(from, codec::RangesMode::kAfterEntries, m.level, m.salt, after);
+  if (!ask_one.empty()) SendMailboxRanges(from, codec::RangesMode::kCompare, kOne, m.salt, ask_one);
   if (!children.empty()) SendMailboxRanges(from, codec::RangesMode::kCompare, m.level + 1, m.salt, children);
+  if (!probes.empty()) SendMailboxRanges(from, codec::RangesMode::kProbe, m.level, m.salt, probes);
   ArmSyncTick();
 }
 
 void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e) {
   mailbox_repair_last_ = env_->Now();
   if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
-  for (const codec::Record& rec : e.records) ApplyMailbox(rec, ChangeCause::kRemote);
+  // A record older than this node's value goes back answered with that value: the sender took
+  // its side of a difference for the newer one (it could not tell), so without the answer the
+  // difference would stay. Each answer carries a strictly newer value than the record it
+  // answers, so answers to answers end.
+  std::vector<std::uint32_t> newer;
+  for (const codec::Record& rec : e.records) {
+    if (ApplyMailbox(rec, ChangeCause::kRemote)) continue;
+    const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
+    if (!id) continue;
+    const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
+    if (mine && std::tie(mine->hlc, mine->writer) > std::tie(rec.hlc, rec.writer)) newer.push_back(*id);
+  }
+  if (!newer.empty()) SendMailboxEntries(from, newer);
   ArmSyncTick();
 }
 
@@ -172,8 +224,9 @@ void EngineImpl::SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint3
                                    const std::vector<codec::MailboxRange>& ranges) {
   PBXSTATE_CHECK_LE(level, codec::kMailboxMaxLevel);
   mailbox_repair_last_ = env_->Now();
-  const std::size_t per_frame =
-      (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxRangesPrefixMaxBytes) / codec::kMailboxRangeMaxBytes;
+  const std::size_t per_frame = (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxRangesPrefixMaxBytes) /
+                                (mode == codec::RangesMode::kProbe ? codec::kMailboxProbeRangeMaxBytes
+                                                                   : codec::kMailboxRangeMaxBytes);
   PBXSTATE_CHECK_GT(per_frame, 0u);
   codec::MailboxRanges m;
   m.mode = mode;
