@@ -16,7 +16,8 @@
 //   - A MAILBOX_ENTRIES record older than mine is answered with mine.
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
-// a lost frame leaves a difference that the next digest round finds again.
+// a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
+// off, the opener's repeat of the exchange (MailboxRepairRepeat).
 #include <algorithm>
 
 #include "engine_impl.h"
@@ -30,6 +31,14 @@ namespace {
 // A range with at most this many of my entries is sent rather than split: two entries cost
 // about what the children's fingerprints would.
 constexpr std::uint32_t kLeafEntries = 1;
+
+// With anti-entropy off (MailboxRepairRepeat): an exchange this node opened is opened again until
+// this many openings in a row got no answer, at most kMailboxRepairMaxRepeats times. Three: an
+// opening whose answer is lost at 20% loss stays unanswered three times in 125, and the next
+// join or heal is the only other repair. The total bound ends repeats between two nodes that
+// never agree (one at max_entries refuses the other's new mailboxes): each costs a walk.
+constexpr std::uint32_t kMailboxRepairSilentRepeats = 3;
+constexpr std::uint32_t kMailboxRepairMaxRepeats = 32;
 
 // 32 bits of a range's 64-bit hash, mixed with the exchange's salt (multiply-shift: for two
 // different hashes, a new salt collides with probability about 2^-31), so that a collision
@@ -60,6 +69,10 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
       ++mailbox_repair_opened_count_);
   mailbox_repair_opened_ = std::make_pair(peer, now);
   mailbox_repair_partner_ = peer;
+  if (config_.anti_entropy_interval == Duration::zero()) {
+    if (mailbox_repair_repeats_.peer != peer) mailbox_repair_repeats_ = {peer, false, 0, 0};
+    mailbox_repair_repeats_.answered = false;
+  }
   SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
                     {{0, Fingerprint(mailbox_index_.Stats(0, 0).hash, salt)}});
   ArmSyncTick();  // the next waiting peer, once this exchange is quiet
@@ -86,7 +99,31 @@ void EngineImpl::MailboxRepairAnswered(NodeId peer) {
   mailbox_repair_crossed_ = kNoNode;
 }
 
+void EngineImpl::NoteMailboxRepairAnswer(NodeId peer) {
+  if (peer == mailbox_repair_repeats_.peer) mailbox_repair_repeats_.answered = true;
+}
+
+void EngineImpl::MailboxRepairRepeat() {
+  MailboxRepairRepeats& r = mailbox_repair_repeats_;
+  if (r.peer == kNoNode) return;
+  r.silent = r.answered ? 0 : r.silent + 1;
+  r.answered = false;
+  if (!IsLive(r.peer) || r.silent >= kMailboxRepairSilentRepeats || r.repeats >= kMailboxRepairMaxRepeats) {
+    r = {};
+    return;
+  }
+  ++r.repeats;
+  DeferMailboxRepair(r.peer, std::nullopt);  // behind the peers already waiting
+}
+
 void EngineImpl::MailboxRepairTick(MonoTime now) {
+  // The exchange this node opened last is over (quiet): anything lost in it is sent again by
+  // opening it again (with anti-entropy off no digest would find it).
+  if (mailbox_repair_repeats_.peer != kNoNode && !MailboxRepairBusy(now) &&
+      std::none_of(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(),
+                   [&](const MailboxRepairWaiter& w) { return w.peer == mailbox_repair_repeats_.peer; })) {
+    MailboxRepairRepeat();
+  }
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
     MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
@@ -124,6 +161,7 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   if (from == mailbox_repair_crossed_ && !(m.level == 0 && m.mode == codec::RangesMode::kCompare)) {
     MailboxRepairAnswered(from);
   }
+  if (!(m.level == 0 && m.mode == codec::RangesMode::kCompare)) NoteMailboxRepairAnswer(from);
   if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
     if (MailboxRepairBusy(now) && mailbox_repair_partner_ != from) {
       // Busy with another peer: this node answers this opening once it is quiet. Answering both
@@ -204,6 +242,7 @@ void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m)
 void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e) {
   mailbox_repair_last_ = env_->Now();
   if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
+  NoteMailboxRepairAnswer(from);
   // A record older than this node's value goes back answered with that value: the sender took
   // its side of a difference for the newer one (it could not tell), so without the answer the
   // difference would stay. Each answer carries a strictly newer value than the record it

@@ -261,7 +261,7 @@ void EngineImpl::ArmSyncTick() {
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
   }
-  if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
+  if ((!mailbox_repair_waiting_.empty() || mailbox_repair_repeats_.peer != kNoNode) && mailbox_repair_last_) {
     consider(*mailbox_repair_last_ + MailboxRepairQuiet());
   }
   sync_tick_due_ = next;
