@@ -19,6 +19,8 @@
 // a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
 // off, the opener's repeat of the exchange (MailboxRepairRepeat).
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "engine_impl.h"
 #include "pbxstate/check.h"
@@ -247,14 +249,36 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   // its side of a difference for the newer one (it could not tell), so without the answer the
   // difference would stay. Each answer carries a strictly newer value than the record it
   // answers, so answers to answers end.
-  std::vector<std::uint32_t> newer;
+  std::vector<std::uint32_t> newer, here;
+  std::vector<std::string_view> differed;  // records applied, or older than this node's
   for (const codec::Record& rec : e.records) {
-    if (ApplyMailbox(rec, ChangeCause::kRemote)) continue;
+    if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+      differed.push_back(rec.key);
+      continue;
+    }
     const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
     if (!id) continue;
     const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
-    if (mine && std::tie(mine->hlc, mine->writer) > std::tie(rec.hlc, rec.writer)) newer.push_back(*id);
+    if (mine && std::tie(mine->hlc, mine->writer) > std::tie(rec.hlc, rec.writer)) {
+      newer.push_back(*id);
+      differed.push_back(rec.key);
+    }
   }
+  // The same for this node's other names at the position of a record that differed: two names
+  // at one position (positions are 32-bit hashes) make one difference for a probe, and its
+  // answer carried only the names its sender holds. Only where a record differed, so two nodes
+  // that hold the same names there stop (an equal record asks for nothing).
+  std::unordered_set<std::string_view> received;
+  for (const codec::Record& rec : e.records) received.insert(rec.key);
+  for (std::string_view key : differed) {
+    here.clear();
+    mailbox_index_.Ids(codec::kMailboxMaxLevel, MailboxIndex::Position(key), &here);
+    for (std::uint32_t id : here) {
+      if (!received.contains(mailboxes_[id].name)) newer.push_back(id);
+    }
+  }
+  std::sort(newer.begin(), newer.end());
+  newer.erase(std::unique(newer.begin(), newer.end()), newer.end());
   if (!newer.empty()) SendMailboxEntries(from, newer);
   ArmSyncTick();
 }
