@@ -344,6 +344,8 @@ class EngineImpl {
   bool MailboxRepairBusy(MonoTime now) const;
   // When idle, opens the exchange with the next remembered peer (from SyncTick).
   void MailboxRepairTick(MonoTime now);
+  // Opens (or answers) the waiting peers' exchanges in turn while this node is not busy.
+  void MailboxRepairStartWaiting(MonoTime now);
   // A repair frame from mailbox_repair_crossed_ answered this node's opening: the peer is no
   // longer waiting.
   void MailboxRepairAnswered(NodeId peer);

@@ -119,13 +119,17 @@ void EngineImpl::MailboxRepairRepeat() {
 }
 
 void EngineImpl::MailboxRepairTick(MonoTime now) {
-  // The exchange this node opened last is over (quiet): anything lost in it is sent again by
-  // opening it again (with anti-entropy off no digest would find it).
-  if (mailbox_repair_repeats_.peer != kNoNode && !MailboxRepairBusy(now) &&
-      std::none_of(mailbox_repair_waiting_.begin(), mailbox_repair_waiting_.end(),
-                   [&](const MailboxRepairWaiter& w) { return w.peer == mailbox_repair_repeats_.peer; })) {
+  MailboxRepairStartWaiting(now);
+  // The exchange this node opened last is over (quiet, nobody waiting): anything lost in it is
+  // sent again by opening it again (with anti-entropy off no digest would find it). The repeat
+  // either ends or queues the peer, which is then opened (busy again).
+  while (mailbox_repair_repeats_.peer != kNoNode && !MailboxRepairBusy(now)) {
     MailboxRepairRepeat();
+    MailboxRepairStartWaiting(now);
   }
+}
+
+void EngineImpl::MailboxRepairStartWaiting(MonoTime now) {
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
     MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
