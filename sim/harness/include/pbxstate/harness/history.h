@@ -21,7 +21,9 @@ struct OracleTiming {
   Duration suspect_after{};
   Duration departure_grace{};
   // The longest a change takes from its origin to a node it reaches without loss: the batch
-  // window, the slowest path's delay and jitter (degradations included), and 10 ms of queueing.
+  // window, the slowest path's delay and jitter, the longest reorder_delay of a LAN or link that
+  // reorders (a frame held back arrives that much later), degradations included, and 10 ms of
+  // queueing.
   Duration inflight{};
   // The longest silence of a live peer that is heard without loss: heartbeats are jittered by
   // 10% and one is skipped right after a broadcast (engine_members.cc), so 2.2 intervals, plus
