@@ -292,7 +292,9 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
     if (const Engine* e = world.engine(n)) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
+  outcome->verdicts = harness::EvaluateChecks(
+      s_, outcome->result,
+      scenario::DetectionTime(s_, UsesCorosyncModel(s_) ? scenario::Detector::kCorosync : scenario::Detector::kHeartbeat));
   outcome->info.backend = "ns3";
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);
