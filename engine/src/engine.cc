@@ -80,14 +80,20 @@ Status EngineImpl::CheckMutable() const {
 
 Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   const NodeId self = config_.node_id;
+  const auto kind = static_cast<EntryKind>(rec.kind);
+  auto find = [&] { return kind == EntryKind::kDevice ? devices_.Find(rec.key) : aors_.Find(rec.key); };
+  // A removal of a registration whose expiry and horizon came before the timer did leaves the
+  // AOR with nothing, and its name is released: the change is still held (its sequence number
+  // is claimed at the flush) under the id the name had.
+  const std::optional<std::uint32_t> id_before = find();
   const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
   PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
   StoreChanged();
   ++stats_.local_changes;
-  const auto kind = static_cast<EntryKind>(rec.kind);
-  const std::optional<std::uint32_t> id = kind == EntryKind::kDevice ? devices_.Find(rec.key) : aors_.Find(rec.key);
+  std::optional<std::uint32_t> id = find();
+  if (!id) id = id_before;
   PBXSTATE_CHECK(id);
   MarkPending(kind, *id);
   Rearm();

@@ -121,6 +121,20 @@ TEST(EngineNames, ChurningTenTimesMaxEntriesNamesNeverHitsTheBoundAndKeepsSlotsF
   EXPECT_EQ(e->stats().registration_entries, 0u);
 }
 
+TEST(EngineNames, RemovingARegistrationPastItsHorizonBeforeTheTimerReleasesItsName) {
+  SoloEnv env;
+  auto e = MakeEngine(1, 1, &env, 64);
+  e->OnMembership({1, {1}});
+  RegistrationInfo info{"sip:alice@198.18.0.9", env.WallNow() + 1s, ContactStatus::kReachable, 0};
+  ASSERT_TRUE(e->SetRegistration("alice", info).ok());
+  env.now += 1s;  // the expiry has come; the timer has not fired yet
+  ASSERT_TRUE(e->RemoveRegistration("alice").ok());
+  EXPECT_EQ(e->InternedNames().names, 0u);
+  EXPECT_TRUE(e->Registrations("alice").empty());
+  ASSERT_TRUE(e->SetRegistration("alice", {"sip:alice@198.18.0.10", env.WallNow() + 1s, ContactStatus::kReachable, 0}).ok());
+  EXPECT_EQ(e->Registrations("alice").size(), 1u);
+}
+
 TEST(EngineNames, AFreedNameThatComesBackWorksLocallyAndRemotely) {
   SoloEnv env1, env2;
   auto e1 = MakeEngine(1, 1, &env1, 1024);
