@@ -402,7 +402,7 @@ std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, cons
   if (version != kVersion && version != kVersionAuthenticated) return DropReason::kBadVersion;
   const bool authenticated = version == kVersionAuthenticated;
   if (!r.U8(&type) || !r.U32(&sender) || !r.U64(&incarnation) || !r.U32(&length)) return r.error();
-  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kMailboxEntries)) {
+  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kRelay)) {
     return DropReason::kUnknownType;
   }
   std::uint8_t key_id = 0;
@@ -574,6 +574,35 @@ std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> bod
   for (Record& rec : out->records) {
     if (!ReadRecord(r, limits, &rec)) return r.error();
     if (rec.kind != static_cast<std::uint8_t>(EntryKind::kMailbox)) return DropReason::kMalformed;
+  }
+  return Finish(r);
+}
+
+std::size_t RelayedFrameBytes(std::size_t n) {
+  std::size_t prefix = 1;
+  for (std::size_t v = n; v >= 0x80; v >>= 7) ++prefix;
+  return prefix + n;
+}
+
+void EncodeRelay(Writer& w, const std::vector<std::span<const std::uint8_t>>& frames) {
+  w.Varint(frames.size());
+  for (std::span<const std::uint8_t> f : frames) {
+    w.Bytes(std::string_view(reinterpret_cast<const char*>(f.data()), f.size()));
+  }
+}
+
+std::optional<DropReason> DecodeRelay(std::span<const std::uint8_t> body, const DecodeLimits& limits, Relay* out) {
+  Reader r(body);
+  std::uint64_t count = 0;
+  out->frames.clear();
+  if (!ReadCount(r, kFrameHeaderBytes + 1, &count)) return r.error();
+  if (count == 0) return DropReason::kMalformed;
+  out->frames.reserve(static_cast<std::size_t>(count));
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::string_view f;
+    if (!r.Bytes(limits.max_frame_bytes, &f)) return r.error();
+    if (f.size() < kFrameHeaderBytes) return DropReason::kTruncated;
+    out->frames.emplace_back(reinterpret_cast<const std::uint8_t*>(f.data()), f.size());
   }
   return Finish(r);
 }

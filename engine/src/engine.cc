@@ -17,6 +17,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
   known_incarnation_[config_.node_id] = config_.incarnation;
   counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;
+  for (const auto& [node, site] : config_.node_sites) site_nodes_[site].push_back(node);  // ascending ids
 }
 
 void EngineImpl::Start() {
@@ -24,6 +25,7 @@ void EngineImpl::Start() {
   if (started_) return;
   started_ = true;
   const MonoTime now = env_->Now();
+  started_at_ = now;
   // Info, not a warning, even when unauthenticated: simulations start hundreds of nodes, and
   // hosts show info lines at start-up.
   env_->Log(LogLevel::kInfo,

@@ -109,6 +109,9 @@ struct Peer {
   bool departing = false;  // left the membership, still counting until depart_deadline
   MonoTime depart_deadline{};
   MonoTime last_heard{};
+  // The relay whose RELAY frame carried its last frame; kNoNode when that came from it directly.
+  // When that relay departs, the node gets a fresh suspect_after to be heard through another.
+  NodeId heard_via = kNoNode;
   std::optional<std::uint64_t> summary;  // from its last heartbeat
   std::string label;
   // Its catch-up sessions this node last finished serving (completed, timed out or refused), at
@@ -240,6 +243,11 @@ class EngineImpl {
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+  // One frame, from `from` (the transport's sender), or, when `via` is a relay, carried in that
+  // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
+  void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via);
+  // The frames of a RELAY frame from `relay`, one by one.
+  void ReceiveRelayed(NodeId relay, const codec::Relay& relay_frame);
   // Queues a local change for the other nodes: sent at once when batching is off or the
   // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
@@ -258,6 +266,30 @@ class EngineImpl {
   void OnSendReady();
   void SendHeldChanges();
   void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
+  // The frame as it goes on the wire: `plain`, or sealed for `to` into sealed_buf_ with keys.
+  const std::vector<std::uint8_t>& Seal(NodeId to, const std::vector<std::uint8_t>& plain);
+  // Hands a wire frame to the host (or the send queue when it is congested) and counts it.
+  void Transmit(NodeId to, const std::vector<std::uint8_t>& wire);
+
+  // ---- engine_relay.cc (engine/README.md, "Sites and relays") ----
+  // node_sites empty: every node is a site of its own, whose relay is itself: today's fan-out.
+  bool RelaysOn() const { return config_.relays_per_site > 0 && !config_.node_sites.empty(); }
+  // Whether frames may go to `node`: itself, a live peer, or (heartbeat membership, within
+  // suspect_after of the start) a node of node_sites not heard of yet.
+  bool PresumedUp(NodeId node) const;
+  // The relay of `site` for frames of `origin`: one of the relays_per_site lowest-id nodes of the
+  // site that are PresumedUp, picked by a hash of `origin`; when none is, the site's lowest-id
+  // node (a probe); kNoNode for a site nobody is in.
+  NodeId RelayFor(std::uint32_t site, NodeId origin) const;
+  // A frame for everyone, sealed: one copy to each site's relay (held here when this node is its
+  // own site's relay).
+  void SendToSites(const std::vector<std::uint8_t>& wire);
+  // Sends a sealed HEARTBEAT straight to every node of this node's site it does not count as up.
+  void ProbeDownSiteMates(const std::vector<std::uint8_t>& wire);
+  // Holds `frame` of `origin` to pass on to the other live nodes of this node's site.
+  void HoldForRelay(NodeId origin, std::span<const std::uint8_t> frame);
+  // Sends the held frames, in one RELAY frame per destination (without the destination's own).
+  void FlushRelay();
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
   // With keys: checks the MAC, the destination and the replay state of an authenticated frame
@@ -266,7 +298,13 @@ class EngineImpl {
   bool Authenticate(NodeId from, const codec::FrameHeader& h);
   // The largest unauthenticated frame to build: what the MAC and its header fields leave of
   // max_frame_bytes once Send seals it.
+  // With relays, every frame is planned to fit, sealed, inside a RELAY frame that is itself sealed.
   std::size_t MaxPlainFrameBytes() const {
+    const std::size_t auth = auth_.enabled() ? codec::kAuthOverheadBytes : 0;
+    return config_.max_frame_bytes - auth - (RelaysOn() ? codec::kRelayOverheadBytes + auth : 0);
+  }
+  // The largest unauthenticated RELAY frame to build.
+  std::size_t MaxPlainRelayFrameBytes() const {
     return config_.max_frame_bytes - (auth_.enabled() ? codec::kAuthOverheadBytes : 0);
   }
   Status SetClusterKeys(std::vector<std::string> keys);
@@ -359,7 +397,10 @@ class EngineImpl {
   // ---- engine_members.cc ----
   void OnMembership(const MembershipView& view);
   void OnTimer();
-  void HeardFrom(NodeId node);
+  void HeardFrom(NodeId node, NodeId via = kNoNode);
+  // The failure detector's round: departs live peers silent for suspect_after; a peer last heard
+  // through a relay only after that relay (it then gets a fresh suspect_after).
+  void SuspectSilentPeers(MonoTime now);
   void PeerJoined(NodeId node);
   void SetCounted(NodeId node, bool counted);
   // Whether this node is one of the join_digest_fanout that send `joiner` their digest.
@@ -430,6 +471,15 @@ class EngineImpl {
   codec::MailboxEntries mailbox_entries_buf_;
 
   std::map<NodeId, Peer> peers_;  // every node heard of, self excluded
+  // Sites and relays: the nodes of every site of config_.node_sites, ascending; the frames held
+  // to pass on (origin, sealed bytes; at most one RELAY frame's worth) and when they leave.
+  std::map<std::uint32_t, std::vector<NodeId>> site_nodes_;
+  std::vector<std::pair<NodeId, std::vector<std::uint8_t>>> relay_held_;
+  std::size_t relay_held_bytes_ = 0;
+  std::optional<MonoTime> relay_due_;
+  std::vector<std::uint8_t> relay_buf_;
+  codec::Relay relay_in_buf_;
+  MonoTime started_at_{};
   // Nodes whose entries count (this one, live peers, departing ones within their grace),
   // sorted. Kept as joins and departures happen: a cold start of N nodes makes N(N-1) joins,
   // each reported to the listener with this list.

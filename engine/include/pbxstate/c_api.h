@@ -556,6 +556,7 @@ typedef struct pbxstate_stats {
   uint64_t send_try_again;
   uint64_t send_queue_overflow;
   uint64_t send_failed;
+  uint64_t frames_relayed; /* frames of others passed on as a site's relay */
 
   uint64_t digests_sent, digests_received;
   uint64_t sync_sessions_started;

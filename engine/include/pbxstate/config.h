@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -100,6 +101,19 @@ struct EngineConfig {
   // otherwise one node with a wrong clock would win every later write.
   Duration max_clock_skew = 60s;
 
+  // --- site-aware dissemination (engine/README.md "Sites and relays") ---
+  // 0 (or node_sites, below, empty): a frame for everyone (UPDATES, HEARTBEAT) is the host's
+  // Broadcast. Otherwise it is sent
+  // once per site (a remote site's copy crosses the WAN once): by Unicast to that site's relay,
+  // one of the relays_per_site lowest-id live nodes there chosen by a hash of the sender, which
+  // passes it on to every other live node of its site in RELAY frames. Anti-entropy repairs what
+  // a relay that died took with it.
+  std::size_t relays_per_site = 0;
+  // How long a relay holds the frames it passes on before sending them, several in one RELAY
+  // frame per destination (counted from the first held one; a full frame leaves at once). 0:
+  // every frame is passed on when it arrives.
+  Duration relay_window = 0ms;
+
   // --- authentication (obligation 6; engine/README.md "Authentication") ---
   // Empty: frames carry no MAC (byte for byte the unauthenticated format), the engine logs at
   // Start() that traffic is unauthenticated, and frames that carry a MAC are refused
@@ -109,6 +123,13 @@ struct EngineConfig {
   // replay. A frame with a MAC is kAuthOverheadBytes (engine/README.md) longer; max_frame_bytes
   // still bounds the whole frame. Engine::SetClusterKeys changes them on a running engine.
   std::vector<std::string> cluster_keys;
+
+  // --- sites (relays_per_site above; after cluster_keys: the numeric rows stay together) ---
+  // The site of every node of the cluster, this one included (a site is any number the host
+  // chooses: a data centre, a WAN region). Empty: every node is a site of its own, so relays
+  // change nothing (the hosts that do not carry a map yet: pbxstated, res_pbxstate, the C API).
+  // Every node must be given the same map, relays_per_site and relay_window.
+  std::map<NodeId, std::uint32_t> node_sites;
 
   // Checks every setting against its range in the table (engine_settings.h) and the values above
   // against each other; the message names the field ("EngineConfig.<name>: why").

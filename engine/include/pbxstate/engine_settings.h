@@ -58,7 +58,9 @@
   X(max_entries,           COUNT, 1,    4294967296, "entries held in all; local changes beyond are refused, remote ones dropped") \
   X(max_registration_ttl,  MS,    1000, 2592000000, "a registration expiring further out than this is refused") \
   X(max_received_ranges,   COUNT, 1,    65536,      "out-of-order sequence ranges remembered per origin") \
-  X(max_clock_skew,        MS,    1,    86400000,   "a mailbox write stamped further than this ahead of the local clock is refused")
+  X(max_clock_skew,        MS,    1,    86400000,   "a mailbox write stamped further than this ahead of the local clock is refused") \
+  X(relays_per_site,       COUNT, 0,    64,         "with node_sites, a frame for everyone goes once to each site, to one of this many lowest-id live nodes there, which passes it on; 0: to every peer") \
+  X(relay_window,          MS,    0,    10000,      "a relay holds the frames it passes on this long and sends them together; 0: each at once")
 /* clang-format on */
 
 #endif /* PBXSTATE_ENGINE_SETTINGS_H */

@@ -119,6 +119,7 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   EXPECT_EQ(c.records_stale, s.records_stale);
   EXPECT_EQ(c.send_try_again, s.send_try_again);
   EXPECT_EQ(c.send_queue_overflow, s.send_queue_overflow);
+  EXPECT_EQ(c.frames_relayed, s.frames_relayed);
   EXPECT_EQ(c.send_failed, s.send_failed);
   EXPECT_EQ(c.digests_sent, s.digests_sent);
   EXPECT_EQ(c.digests_received, s.digests_received);
