@@ -87,7 +87,9 @@ struct Record {
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;  // latest expiry its owner ever gave this key in this incarnation
   std::uint32_t rtt_us = 0;
-  std::string_view contact;
+  std::string_view contact;     // names the entry with `key` (the AOR): never empty, removed too
+  std::string_view path;        // empty when removed
+  std::string_view user_agent;  // empty when removed
   // mailbox
   MailboxCounts counts;
   HlcTimestamp hlc;

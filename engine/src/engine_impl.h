@@ -71,6 +71,7 @@ struct DeviceRecord {
   std::optional<DeviceState> aggregate;
 };
 
+// One node's entry for one contact of one AOR.
 struct Registration {
   std::uint64_t seq = 0;
   NodeId node = kNoNode;
@@ -80,12 +81,34 @@ struct Registration {
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;
   MonoTime learned{};  // when this node applied this version (Locate's age)
-  std::string contact;
+  std::string path;        // empty while dead
+  std::string user_agent;  // empty while dead
 };
 
-struct AorRecord {
-  std::string name;
+// The length prefix of a contact entry's name (ContactEntryName).
+inline constexpr std::size_t kContactNamePrefixBytes = 2;
+static_assert(codec::kMaxKeyBytes < (1u << (8 * kContactNamePrefixBytes)));
+
+// The interned name of the contact entry (aor, contact): the AOR's length in two bytes, the AOR,
+// the contact. No two (aor, contact) pairs share one.
+std::string ContactEntryName(std::string_view aor, std::string_view contact);
+
+// One contact of one AOR, as every node that holds it has it: a registration entry is
+// (AOR, contact, node), so the contact is part of the key and its entries are per node.
+struct ContactRecord {
+  std::string name;  // ContactEntryName(aor, contact)
   std::vector<Registration> regs;  // sorted by node
+  std::string_view aor() const {
+    const std::size_t n = static_cast<std::uint8_t>(name[0]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(name[1])) << 8);
+    return std::string_view(name).substr(kContactNamePrefixBytes, n);
+  }
+  std::string_view contact() const { return std::string_view(name).substr(kContactNamePrefixBytes + aor().size()); }
+};
+
+// The contact entries ever interned for one AOR (the AOR's queries walk them).
+struct AorIndex {
+  std::string name;
+  std::vector<std::uint32_t> contact_ids;  // ids in contacts_, in the order interned
 };
 
 struct MailboxRecord {
@@ -101,7 +124,7 @@ struct OriginState {
   std::uint64_t hash = 0;                // xor of the hashes of its live entries
   std::uint64_t entries = 0;             // device contributions + registrations held (dead included)
   std::vector<std::uint32_t> device_ids;  // devices it contributes to
-  std::vector<std::uint32_t> aor_ids;     // AORs it holds a registration for (may repeat; compacted)
+  std::vector<std::uint32_t> contact_ids;  // contacts it holds an entry for (may repeat; compacted)
 };
 
 struct Peer {
@@ -182,7 +205,7 @@ struct ServeSession {
 
 struct ExpiryItem {
   std::int64_t at_ns;
-  std::uint32_t aor;
+  std::uint32_t contact;
   NodeId node;
   std::uint64_t seq;
   bool operator>(const ExpiryItem& o) const { return at_ns > o.at_ns; }
@@ -204,6 +227,7 @@ class EngineImpl {
   Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
   Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
   Status RemoveRegistration(std::string_view aor);
+  Status RemoveContact(std::string_view aor, std::string_view contact);
   std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
@@ -235,11 +259,13 @@ class EngineImpl {
   void ExpireRegistrations(std::int64_t now_ns);
   std::uint64_t MailboxSetHash() const { return mailbox_hash_; }
   codec::Record DeviceRecordFor(std::uint32_t device, const Contribution& c) const;
-  codec::Record RegistrationRecordFor(std::uint32_t aor, const Registration& r) const;
+  codec::Record RegistrationRecordFor(std::uint32_t contact, const Registration& r) const;
   codec::Record MailboxRecordFor(std::uint32_t mailbox) const;
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
-  const Registration* FindRegistration(std::uint32_t aor, NodeId node) const;
-  void CompactAorIds(OriginState& o, NodeId origin);
+  const Registration* FindRegistration(std::uint32_t contact, NodeId node) const;
+  void CompactContactIds(OriginState& o, NodeId origin);
+  // The live contacts `node` holds for `aor` (ids in contacts_), in contact order.
+  std::vector<std::uint32_t> LiveContactsOf(std::string_view aor, NodeId node) const;
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
@@ -431,7 +457,8 @@ class EngineImpl {
   EngineStats stats_;
 
   Interner<DeviceRecord> devices_;
-  Interner<AorRecord> aors_;
+  Interner<ContactRecord> contacts_;
+  Interner<AorIndex> aor_index_;
   Interner<MailboxRecord> mailboxes_;
   std::uint64_t mailbox_hash_ = 0;
   MailboxIndex mailbox_index_;  // the same set as ranges, for repair

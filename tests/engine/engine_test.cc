@@ -442,7 +442,7 @@ TEST(Engine, DepartureGraceKeepsContributionThenDrops) {
 
 TEST(Engine, RegistrationExpiresEverywhereAtItsExpiry) {
   MiniNet net(2, MembershipSource::kTransport);
-  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 5s, ContactStatus::kReachable, 900};
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 5s, ContactStatus::kReachable, 900, {}, {}};
   ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
   net.Run(4999ms);
   EXPECT_EQ(net.engines[2]->Registrations("alice").size(), 1u);
@@ -459,7 +459,7 @@ TEST(Engine, RemovedRegistrationIsNotResurrectedByALateFrame) {
     if (from == 1 && b[3] == 1) captured.emplace_back(b.begin(), b.end());
     return false;
   };
-  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 60s, ContactStatus::kReachable, 0};
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 60s, ContactStatus::kReachable, 0, {}, {}};
   ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
   ASSERT_TRUE(net.engines[1]->RemoveRegistration("alice").ok());
   net.Run(10ms);
@@ -573,7 +573,7 @@ TEST(Engine, KeysAreChecked) {
   EXPECT_EQ(net.engines[1]->SetDeviceState("", DeviceState::kInUse).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(net.engines[1]->SetDeviceState(std::string(256, 'x'), DeviceState::kInUse).code(),
             Status::Code::kInvalidArgument);
-  RegistrationInfo past{"sip:a@b", net.envs[1]->WallNow() - 1s, ContactStatus::kReachable, 0};
+  RegistrationInfo past{"sip:a@b", net.envs[1]->WallNow() - 1s, ContactStatus::kReachable, 0, {}, {}};
   EXPECT_EQ(net.engines[1]->SetRegistration("a", past).code(), Status::Code::kInvalidArgument);
 }
 

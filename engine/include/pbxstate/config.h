@@ -92,7 +92,14 @@ struct EngineConfig {
 
   // --- bounds on input (obligation 6) ---
   std::size_t max_key_bytes = 255;        // device, mailbox and AOR names
-  std::size_t max_contact_bytes = 512;
+  std::size_t max_contact_bytes = 512;    // a contact's URI, path and user agent together
+  // Contacts this node holds per AOR (PJSIP's max_contacts). SetRegistration of a new contact
+  // when the AOR already has this many live contacts here replaces the one that expires first
+  // (the smallest contact URI among equal expiries), as PJSIP's remove_existing does: a phone
+  // that re-registers from a new address is never refused. 1 is one contact per (AOR, node).
+  // Contacts from peers are not counted against it (only max_entries bounds them), so nodes
+  // configured differently still converge.
+  std::size_t max_contacts_per_aor = 8;
   std::size_t max_nodes = 1024;           // nodes tracked, this one included; frames from more are dropped
   std::size_t max_entries = 16u << 20;    // entries held in all; local changes beyond are refused
   Duration max_registration_ttl = 24h;    // expiry further out is refused

@@ -53,7 +53,8 @@
   X(heartbeat_interval,    MS,    1,    60000,      "with heartbeat membership, a heartbeat is broadcast this often") \
   X(suspect_after,         MS,    2,    600000,     "with heartbeat membership, a node silent this long has departed; longer than heartbeat_interval") \
   X(max_key_bytes,         BYTES, 1,    1024,       "longest device, mailbox or AOR name") \
-  X(max_contact_bytes,     BYTES, 0,    2048,       "longest registration contact") \
+  X(max_contact_bytes,     BYTES, 0,    2048,       "longest registration contact, path and user agent together") \
+  X(max_contacts_per_aor,  COUNT, 1,    1024,       "contacts one node holds per AOR; a new contact at the bound replaces the one expiring first") \
   X(max_nodes,             COUNT, 1,    4096,       "nodes tracked, this one included; frames about more are dropped") \
   X(max_entries,           COUNT, 1,    4294967296, "entries held in all; local changes beyond are refused, remote ones dropped") \
   X(max_registration_ttl,  MS,    1000, 2592000000, "a registration expiring further out than this is refused") \

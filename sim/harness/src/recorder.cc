@@ -89,8 +89,8 @@ ValueHash ValueOf(const ViewChange& ch) {
       return ch.new_contribution ? DeviceValue(*ch.new_contribution, ch.version.incarnation) : kAbsent;
     case EntryKind::kRegistration:
       return ch.new_registration != nullptr
-                 ? RegistrationValue(ch.new_registration->contact,
-                                     ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
+                 ? RegistrationValue(ch.new_registration->contact, ch.new_registration->path,
+                                     ch.new_registration->user_agent, ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
                                      ch.new_registration->status, ch.version.incarnation)
                  : kAbsent;
     case EntryKind::kMailbox:

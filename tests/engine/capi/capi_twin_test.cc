@@ -92,7 +92,7 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   ASSERT_EQ(pbxstate_engine_set_registration(ce, "x", 1, &reg), PBXSTATE_OK);
   ASSERT_TRUE(cpp->SetRegistration("x", pbxstate::RegistrationInfo{"sip:x@y",
                                                                     pbxstate::WallTime(pbxstate::Duration(reg.expires_ns)),
-                                                                    pbxstate::ContactStatus::kReachable, 5})
+                                                                    pbxstate::ContactStatus::kReachable, 5, {}, {}})
                   .ok());
   c_host.now += 2'000'000'000;
   cpp_host.now += 2'000'000'000;
