@@ -21,7 +21,8 @@ struct OracleTiming {
   Duration suspect_after{};
   Duration departure_grace{};
   // The longest a change takes from its origin to a node it reaches without loss: the batch
-  // window, the slowest path's delay and jitter (degradations included), and 10 ms of queueing.
+  // window, the slowest path's delay and jitter, the longest hold of a reordered frame
+  // (reorder_delay; degradations included), and 10 ms of queueing.
   Duration inflight{};
   // The longest silence of a live peer that is heard without loss: heartbeats are jittered by
   // 10% and one is skipped right after a broadcast (engine_members.cc), so 2.2 intervals, plus
