@@ -117,8 +117,9 @@ struct Peer {
   // trip can be longer than that) is a duplicate, not a new session.
   std::deque<std::uint32_t> served_sessions;
   // Since when its digests have shown its mailbox set different from this node's, without one of
-  // its digests or summaries showing the two equal meanwhile (the fallback to the whole-set pull,
-  // HandleDigest). Per peer: a peer whose set equals this node's says nothing about another's.
+  // its digests or summaries showing the two equal, or an exchange with it bringing entries,
+  // meanwhile (the fallback to the whole-set pull, HandleDigest). Per peer: a peer whose set
+  // equals this node's says nothing about another's.
   std::optional<MonoTime> mailbox_differs_since;
 };
 

@@ -164,6 +164,8 @@ void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m)
 void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e) {
   mailbox_repair_last_ = env_->Now();
   if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
+  // An exchange with this peer moves entries: the whole-set fallback is not due (HandleDigest).
+  if (auto p = peers_.find(from); p != peers_.end() && !e.records.empty()) p->second.mailbox_differs_since.reset();
   for (const codec::Record& rec : e.records) ApplyMailbox(rec, ChangeCause::kRemote);
   ArmSyncTick();
 }
