@@ -116,11 +116,6 @@ struct Peer {
   // (the puller resends it every sync_retransmit until a page or a refusal comes, and a round
   // trip can be longer than that) is a duplicate, not a new session.
   std::deque<std::uint32_t> served_sessions;
-  // Since when its digests have shown its mailbox set different from this node's, without one of
-  // its digests or summaries showing the two equal, or an exchange with it bringing entries,
-  // meanwhile (the fallback to the whole-set pull, HandleDigest). Per peer: a peer whose set
-  // equals this node's says nothing about another's.
-  std::optional<MonoTime> mailbox_differs_since;
 };
 
 // An origin this node lacks something of, and who offered it.
@@ -497,6 +492,9 @@ class EngineImpl {
   };
   MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
+  // Since when digests have shown a mailbox set different from this node's, without a digest or a
+  // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).
+  std::optional<MonoTime> mailbox_differs_since_;
 };
 
 }  // namespace pbxstate

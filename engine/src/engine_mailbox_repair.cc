@@ -249,8 +249,6 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   mailbox_repair_last_ = env_->Now();
   if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
   NoteMailboxRepairAnswer(from);
-  // An exchange with this peer moves entries: the whole-set fallback is not due (HandleDigest).
-  if (auto p = peers_.find(from); p != peers_.end() && !e.records.empty()) p->second.mailbox_differs_since.reset();
   // A record older than this node's value goes back answered with that value: the sender took
   // its side of a difference for the newer one (it could not tell), so without the answer the
   // difference would stay. Each answer carries a strictly newer value than the record it

@@ -76,8 +76,8 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
 void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
   if (s.summary != SummaryHash()) {
     SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
-  } else if (auto p = peers_.find(from); p != peers_.end()) {
-    p->second.mailbox_differs_since.reset();  // the same summary: the same mailbox set
+  } else {
+    mailbox_differs_since_.reset();  // the same summary: the same mailbox set
   }
 }
 
@@ -89,21 +89,15 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   // sender is not asked to start one of its own. An exchange is several round trips without
   // retransmission; when the sets have differed for sync_timeout through every exchange (heavy
   // loss), the whole-set pull with its acknowledged pages takes over, as before range repair.
-  // The clock is the sender's: a node that lacks a write its peers around it lack too hears
-  // equal summaries from them all the time, and a clock they reset never ran out there (only
-  // at the writer, whose pull brings it nothing; swarm seed 87649).
-  const auto known = peers_.find(from);  // a member (transport) or just heard from (heartbeat)
-  PBXSTATE_CHECK(known != peers_.end());
-  Peer& peer = known->second;
   if (d.mailbox_hash == mailbox_hash_) {
-    peer.mailbox_differs_since.reset();
-  } else if (!peer.mailbox_differs_since) {
-    peer.mailbox_differs_since = env_->Now();
+    mailbox_differs_since_.reset();
+  } else if (!mailbox_differs_since_) {
+    mailbox_differs_since_ = env_->Now();
     StartMailboxRepair(from);
-  } else if (env_->Now() - *peer.mailbox_differs_since < config_.sync_timeout) {
+  } else if (env_->Now() - *mailbox_differs_since_ < config_.sync_timeout) {
     StartMailboxRepair(from);
   } else {
-    peer.mailbox_differs_since = env_->Now();
+    mailbox_differs_since_ = env_->Now();
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
