@@ -17,36 +17,41 @@ OracleTiming OracleTiming::Of(const scenario::Scenario& s) {
   t.suspect_after = e.suspect_after;
   t.departure_grace = e.departure_grace;
   // The slowest LAN and the slowest link, with every degradation the scenario applies.
-  // A reordered frame is held back by its path's longest reorder_delay (scenario.h, FrameFaults):
-  // `hold` is the longest of any part that reorders, configured or degraded.
-  Duration lan{}, link{}, hold{};
-  auto holds = [&](double reorder, Duration delay) {
-    if (reorder > 0) hold = std::max(hold, delay);
-  };
-  for (const scenario::Site& site : s.topology.sites) {
-    lan = std::max(lan, site.lan.delay);
-    holds(site.lan.frames.reorder, site.lan.frames.reorder_delay);
-  }
-  for (const scenario::SiteLink& l : s.topology.links) {
-    link = std::max(link, l.params.delay + l.params.jitter);
-    holds(l.params.frames.reorder, l.params.frames.reorder_delay);
-  }
+  Duration lan{}, link{};
+  for (const scenario::Site& site : s.topology.sites) lan = std::max(lan, site.lan.delay);
+  for (const scenario::SiteLink& l : s.topology.links) link = std::max(link, l.params.delay + l.params.jitter);
   for (const scenario::Fault& f : s.faults) {
     const auto* d = std::get_if<scenario::Degrade>(&f.what);
     if (d == nullptr) continue;
-    const scenario::FrameFaults none;
-    const scenario::FrameFaults* configured = &none;
     if (d->target.kind == scenario::NetworkTarget::Kind::kLan) {
       if (d->delay) lan = std::max(lan, *d->delay);
-      if (d->target.site < s.topology.sites.size()) configured = &s.topology.sites[d->target.site].lan.frames;
     } else {
       const scenario::SiteLink* l = s.topology.FindLink(d->target.a, d->target.b);
       const Duration delay = d->delay.value_or(l != nullptr ? l->params.delay : Duration{});
       const Duration jitter = d->jitter.value_or(l != nullptr ? l->params.jitter : Duration{});
       link = std::max(link, delay + jitter);
-      if (l != nullptr) configured = &l->params.frames;
     }
-    holds(d->reorder.value_or(configured->reorder), d->reorder_delay.value_or(configured->reorder_delay));
+  }
+  // A frame a reordering LAN or link holds back arrives reorder_delay later (the longest hold of
+  // the parts that reorder, once per frame; degradations included).
+  Duration hold{};
+  auto held = [&hold](const scenario::FrameFaults& f) {
+    if (f.reorder > 0) hold = std::max(hold, f.reorder_delay);
+  };
+  for (const scenario::Site& site : s.topology.sites) held(site.lan.frames);
+  for (const scenario::SiteLink& l : s.topology.links) held(l.params.frames);
+  for (const scenario::Fault& f : s.faults) {
+    const auto* d = std::get_if<scenario::Degrade>(&f.what);
+    if (d == nullptr) continue;
+    scenario::FrameFaults frames;  // the target's configured ones, replaced by what d names
+    if (d->target.kind == scenario::NetworkTarget::Kind::kLan) {
+      if (d->target.site < s.topology.sites.size()) frames = s.topology.sites[d->target.site].lan.frames;
+    } else if (const scenario::SiteLink* l = s.topology.FindLink(d->target.a, d->target.b)) {
+      frames = l->params.frames;
+    }
+    if (d->reorder) frames.reorder = *d->reorder;
+    if (d->reorder_delay) frames.reorder_delay = *d->reorder_delay;
+    held(frames);
   }
   t.inflight = e.batch_window + 2 * lan + link + hold + 10ms;
   t.max_silence = e.heartbeat_interval * 22 / 10 + t.inflight;
