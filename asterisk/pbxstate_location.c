@@ -28,14 +28,15 @@
 					<enum name="server"><para>The route the server announced (route in pbxstate.conf), or its EID when it announced none. The default.</para></enum>
 					<enum name="eid"><para>The server's Entity ID.</para></enum>
 					<enum name="node"><para>The server's corosync node id.</para></enum>
-					<enum name="contact"><para>The registered contact URI.</para></enum>
+					<enum name="contact"><para>The chosen registration's contact URI.</para></enum>
+					<enum name="contacts"><para>Every live contact URI of the AOR on every server, separated by &amp;, ordered by node id, then URI (at most 2047 bytes: contacts that do not fit are left out, with a warning).</para></enum>
 					<enum name="local"><para>1 when this server holds a live registration, else 0.</para></enum>
-					<enum name="count"><para>How many servers hold a live registration.</para></enum>
+					<enum name="count"><para>How many live contacts the AOR has on all servers together (a server holds one per contact URI).</para></enum>
 				</enumlist>
 			</parameter>
 		</syntax>
 		<description>
-			<para>Empty when no server holds a live registration. With several, this server is preferred, then reachable contacts, then the lowest node id.</para>
+			<para>Empty when no server holds a live registration. With several contacts, the chosen one is this server's first, then a reachable one, then the lowest node id's (then the smallest URI).</para>
 		</description>
 	</function>
  ***/
@@ -51,7 +52,28 @@ struct location_query {
 	pbxstate_node_id self;
 	char route[PBXSTATE_MAX_ROUTE + 1];
 	char eid[32];
+	char contacts[2048];      /* every live contact, '&'-separated */
+	size_t contacts_len;
+	int contacts_cut;         /* a contact did not fit */
 };
+
+/* Appends `uri` to q->contacts when it fits whole. */
+static void add_contact(struct location_query *q, const char *uri)
+{
+	size_t n = strlen(uri);
+	size_t sep = q->contacts_len ? 1 : 0;
+
+	if (q->contacts_len + sep + n >= sizeof(q->contacts)) {
+		q->contacts_cut = 1;
+		return;
+	}
+	if (sep) {
+		q->contacts[q->contacts_len++] = '&';
+	}
+	memcpy(q->contacts + q->contacts_len, uri, n);
+	q->contacts_len += n;
+	q->contacts[q->contacts_len] = '\0';
+}
 
 /* Better: this server first, then reachable, then the lowest node id (the engine's order). */
 static void consider(void *user, const char *aor, size_t aor_len, const pbxstate_registration_view *r)
@@ -62,6 +84,7 @@ static void consider(void *user, const char *aor, size_t aor_len, const pbxstate
 	(void) aor;
 	(void) aor_len;
 
+	add_contact(q, r->info.contact);
 	if (q->have && (q->is_local || (!local && (q->reachable || !reachable)))) {
 		return;
 	}
@@ -125,10 +148,17 @@ static int location_read(struct ast_channel *chan, const char *cmd, char *data, 
 		}
 	} else if (!strcasecmp(args.field, "local")) {
 		ast_copy_string(buf, q.have && q.is_local ? "1" : "0", len);
+	} else if (!strcasecmp(args.field, "contacts")) {
+		if (q.contacts_cut) {
+			ast_log(LOG_WARNING, "%s: the contacts of %s are longer than %zu bytes; some are left out\n", cmd, q.aor,
+				sizeof(q.contacts) - 1);
+		}
+		ast_copy_string(buf, q.contacts, len);
 	} else if (!strcasecmp(args.field, "count")) {
 		snprintf(buf, len, "%zu", q.count);
 	} else {
-		ast_log(LOG_WARNING, "%s: unknown field '%s' (server, eid, node, contact, local, count)\n", cmd, args.field);
+		ast_log(LOG_WARNING, "%s: unknown field '%s' (server, eid, node, contact, contacts, local, count)\n", cmd,
+			args.field);
 		return -1;
 	}
 	return 0;

@@ -54,31 +54,35 @@ void pbxstate_registrations_destroy(struct pbxstate_registrations *r)
 	r->aors = NULL;
 }
 
-/* Hands the engine this server's registration of `a`: its first reachable contact (else its
- * first), valid for registration_ttl_ms. */
-static void push_registration(struct pbxstate_local *l, const struct local_aor *a)
+/* Hands the engine this server's contact `i` of `a`, valid for registration_ttl_ms. Every
+ * contact of an AOR is its own entry in the engine (engine/README.md, "Registrations"). */
+static void push_contact(struct pbxstate_local *l, const struct local_aor *a, size_t i)
 {
 	pbxstate_registration reg;
 	struct timespec wall;
-	size_t i, pick = 0;
 	int rc;
 
-	for (i = 0; i < a->count; i++) {
-		if (a->contacts[i].reachable) {
-			pick = i;
-			break;
-		}
-	}
+	memset(&reg, 0, sizeof(reg));
 	clock_gettime(CLOCK_REALTIME, &wall);
-	reg.contact = a->contacts[pick].uri;
-	reg.contact_len = strlen(a->contacts[pick].uri);
+	reg.contact = a->contacts[i].uri;
+	reg.contact_len = strlen(a->contacts[i].uri);
 	reg.expires_ns = (int64_t) wall.tv_sec * 1000000000LL + wall.tv_nsec
 		+ (int64_t) l->settings->registration_ttl_ms * 1000000LL;
-	reg.status = a->contacts[pick].reachable ? PBXSTATE_CONTACT_REACHABLE : PBXSTATE_CONTACT_UNREACHABLE;
+	reg.status = a->contacts[i].reachable ? PBXSTATE_CONTACT_REACHABLE : PBXSTATE_CONTACT_UNREACHABLE;
 	reg.rtt_us = 0;
 	rc = pbxstate_engine_set_registration(l->engine, a->aor, strlen(a->aor), &reg);
 	if (rc != PBXSTATE_OK) {
 		pbxstate_local_engine_error(l, "registration of", a->aor, rc);
+	}
+}
+
+/* Hands the engine every contact of `a`. */
+static void push_registration(struct pbxstate_local *l, const struct local_aor *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->count; i++) {
+		push_contact(l, a, i);
 	}
 }
 
@@ -106,8 +110,9 @@ static struct local_aor *find_aor(struct pbxstate_registrations *r, struct pbxst
 	return a;
 }
 
-/* Applies the event to the AOR's contact list. */
-static void update_contacts(struct local_aor *a, const char *uri, int reachable)
+/* Applies the event to the AOR's contact list; returns the contact's index, or -1 when it was
+ * removed or did not fit (MAX_CONTACTS_PER_AOR). */
+static int update_contacts(struct local_aor *a, const char *uri, int reachable)
 {
 	size_t i;
 
@@ -118,32 +123,40 @@ static void update_contacts(struct local_aor *a, const char *uri, int reachable)
 			memmove(&a->contacts[i], &a->contacts[i + 1], (a->count - i - 1) * sizeof(a->contacts[0]));
 			a->count--;
 		}
-	} else if (i < a->count) {
+		return -1;
+	}
+	if (i < a->count) {
 		a->contacts[i].reachable = reachable;
-	} else if (a->count < MAX_CONTACTS_PER_AOR) {
+		return (int) i;
+	}
+	if (a->count < MAX_CONTACTS_PER_AOR) {
 		ast_copy_string(a->contacts[a->count].uri, uri, sizeof(a->contacts[0].uri));
 		a->contacts[a->count].reachable = reachable;
-		a->count++;
+		return (int) a->count++;
 	}
+	return -1;
 }
 
 void pbxstate_registrations_apply_contact(struct pbxstate_registrations *r, struct pbxstate_local *l,
 	const char *aor, const char *uri, int reachable)
 {
 	struct local_aor *a = find_aor(r, l, aor, reachable >= 0);
+	int i;
 
 	if (!a) {
 		return;
 	}
-	update_contacts(a, uri, reachable);
-	if (a->count == 0) {
-		int rc = pbxstate_engine_remove_registration(l->engine, aor, strlen(aor));
+	i = update_contacts(a, uri, reachable);
+	if (reachable < 0) {
+		int rc = pbxstate_engine_remove_contact(l->engine, aor, strlen(aor), uri, strlen(uri));
 		if (rc != PBXSTATE_OK) {
-			pbxstate_local_engine_error(l, "removal of registration", aor, rc);
+			pbxstate_local_engine_error(l, "removal of contact of", aor, rc);
 		}
+	} else if (i >= 0) {
+		push_contact(l, a, (size_t) i);
+	}
+	if (a->count == 0) {
 		ao2_unlink(r->aors, a);
-	} else {
-		push_registration(l, a);
 	}
 	ao2_ref(a, -1);
 }

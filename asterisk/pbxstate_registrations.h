@@ -1,10 +1,11 @@
 /*
  * This server's PJSIP registrations in the cluster's location table (pbxstate_registrations.c).
  *
- * res_pjsip's contact-state events say which contacts each AOR has here; the engine holds one
- * registration per AOR and server: the AOR's first reachable contact (else its first), valid for
- * registration_ttl_ms and refreshed every ttl/2, so it lapses everywhere within a TTL of this
- * server going silent, and leaves at once with the server (departure).
+ * res_pjsip's contact-state events say which contacts each AOR has here (at most
+ * MAX_CONTACTS_PER_AOR, 8, per AOR: the engine's default max_contacts_per_aor); the engine holds
+ * each of them as its own entry, valid for registration_ttl_ms and refreshed every ttl/2, so it
+ * lapses everywhere within a TTL of this server going silent, and leaves at once with the server
+ * (departure). A removed contact is removed from the engine alone; the AOR's others stay.
  *
  * Threading: the node thread, with the node's lock held.
  */

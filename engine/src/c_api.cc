@@ -373,4 +373,15 @@ int pbxstate_engine_remove_registration(pbxstate_engine* engine, const char* aor
   return Guard(engine, [&] { return FromStatus(engine, engine->engine->RemoveRegistration(key)); });
 }
 
+int pbxstate_engine_remove_contact(pbxstate_engine* engine, const char* aor, size_t aor_len, const char* contact,
+                                   size_t contact_len) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  std::string_view key, uri;
+  if (!ToView(aor, aor_len, &key) || !ToView(contact, contact_len, &uri)) {
+    engine->SetError(aor == nullptr ? "aor is NULL" : "contact is NULL");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  return Guard(engine, [&] { return FromStatus(engine, engine->engine->RemoveContact(key, uri)); });
+}
+
 }  // extern "C"

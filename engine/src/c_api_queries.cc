@@ -209,6 +209,7 @@ int pbxstate_engine_stats(const pbxstate_engine* engine, pbxstate_stats* out) {
   out->send_try_again = s.send_try_again;
   out->send_queue_overflow = s.send_queue_overflow;
   out->send_failed = s.send_failed;
+  out->frames_relayed = s.frames_relayed;
   out->digests_sent = s.digests_sent;
   out->digests_received = s.digests_received;
   out->sync_sessions_started = s.sync_sessions_started;

@@ -56,8 +56,15 @@ bool ReadRecord(Reader& r, const DecodeLimits& limits, Record* rec) {
       if (!r.VarintBounded(std::numeric_limits<std::uint32_t>::max(), &v)) return false;
       rec->rtt_us = static_cast<std::uint32_t>(v);
       if (!r.Bytes(limits.max_contact_bytes, &rec->contact)) return false;
+      if (!r.Bytes(limits.max_contact_bytes, &rec->path)) return false;
+      if (!r.Bytes(limits.max_contact_bytes, &rec->user_agent)) return false;
       if (rec->horizon_ns < rec->expires_ns) return r.Fail(DropReason::kMalformed);
-      if (!rec->removed && rec->contact.empty()) return r.Fail(DropReason::kMalformed);
+      // The contact names the entry, so a removal carries it too; the three fields share one bound.
+      if (rec->contact.empty()) return r.Fail(DropReason::kMalformed);
+      if (rec->contact.size() + rec->path.size() + rec->user_agent.size() > limits.max_contact_bytes) {
+        return r.Fail(DropReason::kMalformed);
+      }
+      if (rec->removed && (!rec->path.empty() || !rec->user_agent.empty())) return r.Fail(DropReason::kMalformed);
       return true;
     }
     case EntryKind::kMailbox: {
@@ -198,8 +205,9 @@ bool Reader::Bytes(std::size_t max_len, std::string_view* s) {
 
 std::size_t MaxRecordBytes(std::size_t key_bytes, std::size_t contact_bytes) {
   // kind + key length + key + the widest kind's fields (registration: seq, flags, expires,
-  // horizon, rtt, contact length + contact; the mailbox's fields are narrower).
-  return 1 + 5 + key_bytes + 10 + 1 + 10 + 10 + 5 + 5 + contact_bytes;
+  // horizon, rtt, the lengths of contact, path and user agent, and their bytes, which share
+  // contact_bytes; the mailbox's fields are narrower).
+  return 1 + 5 + key_bytes + 10 + 1 + 10 + 10 + 5 + 3 * 5 + contact_bytes;
 }
 
 std::size_t EncodedRecordBytes(const Record& r) {
@@ -210,7 +218,8 @@ std::size_t EncodedRecordBytes(const Record& r) {
     case EntryKind::kRegistration:
       return n + VarintBytes(r.seq) + 1 + VarintBytes(static_cast<std::uint64_t>(r.expires_ns)) +
              VarintBytes(static_cast<std::uint64_t>(r.horizon_ns)) + VarintBytes(r.rtt_us) +
-             VarintBytes(r.contact.size()) + r.contact.size();
+             VarintBytes(r.contact.size()) + r.contact.size() + VarintBytes(r.path.size()) + r.path.size() +
+             VarintBytes(r.user_agent.size()) + r.user_agent.size();
     case EntryKind::kMailbox:
       return n + VarintBytes(r.counts.new_messages) + VarintBytes(r.counts.old_messages) +
              VarintBytes(r.counts.urgent_messages) + VarintBytes(static_cast<std::uint64_t>(r.hlc.physical_ns)) +
@@ -279,6 +288,8 @@ void EncodeRecord(Writer& w, const Record& r) {
       w.Varint(static_cast<std::uint64_t>(r.horizon_ns));
       w.Varint(r.rtt_us);
       w.Bytes(r.contact);
+      w.Bytes(r.path);
+      w.Bytes(r.user_agent);
       break;
     case EntryKind::kMailbox:
       w.Varint(r.counts.new_messages);
@@ -402,7 +413,7 @@ std::optional<DropReason> DecodeHeader(std::span<const std::uint8_t> frame, cons
   if (version != kVersion && version != kVersionAuthenticated) return DropReason::kBadVersion;
   const bool authenticated = version == kVersionAuthenticated;
   if (!r.U8(&type) || !r.U32(&sender) || !r.U64(&incarnation) || !r.U32(&length)) return r.error();
-  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kMailboxEntries)) {
+  if (type < static_cast<std::uint8_t>(FrameType::kUpdates) || type > static_cast<std::uint8_t>(FrameType::kRelay)) {
     return DropReason::kUnknownType;
   }
   std::uint8_t key_id = 0;
@@ -574,6 +585,35 @@ std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> bod
   for (Record& rec : out->records) {
     if (!ReadRecord(r, limits, &rec)) return r.error();
     if (rec.kind != static_cast<std::uint8_t>(EntryKind::kMailbox)) return DropReason::kMalformed;
+  }
+  return Finish(r);
+}
+
+std::size_t RelayedFrameBytes(std::size_t n) {
+  std::size_t prefix = 1;
+  for (std::size_t v = n; v >= 0x80; v >>= 7) ++prefix;
+  return prefix + n;
+}
+
+void EncodeRelay(Writer& w, const std::vector<std::span<const std::uint8_t>>& frames) {
+  w.Varint(frames.size());
+  for (std::span<const std::uint8_t> f : frames) {
+    w.Bytes(std::string_view(reinterpret_cast<const char*>(f.data()), f.size()));
+  }
+}
+
+std::optional<DropReason> DecodeRelay(std::span<const std::uint8_t> body, const DecodeLimits& limits, Relay* out) {
+  Reader r(body);
+  std::uint64_t count = 0;
+  out->frames.clear();
+  if (!ReadCount(r, kFrameHeaderBytes + 1, &count)) return r.error();
+  if (count == 0) return DropReason::kMalformed;
+  out->frames.reserve(static_cast<std::size_t>(count));
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::string_view f;
+    if (!r.Bytes(limits.max_frame_bytes, &f)) return r.error();
+    if (f.size() < kFrameHeaderBytes) return DropReason::kTruncated;
+    out->frames.emplace_back(reinterpret_cast<const std::uint8_t*>(f.data()), f.size());
   }
   return Finish(r);
 }

@@ -58,6 +58,7 @@ enum class FrameType : std::uint8_t {
   kSyncRefuse = 8,
   kMailboxRanges = 9,
   kMailboxEntries = 10,
+  kRelay = 11,
 };
 
 struct FrameHeader {
@@ -86,7 +87,9 @@ struct Record {
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;  // latest expiry its owner ever gave this key in this incarnation
   std::uint32_t rtt_us = 0;
-  std::string_view contact;
+  std::string_view contact;     // names the entry with `key` (the AOR): never empty, removed too
+  std::string_view path;        // empty when removed
+  std::string_view user_agent;  // empty when removed
   // mailbox
   MailboxCounts counts;
   HlcTimestamp hlc;
@@ -223,6 +226,19 @@ struct MailboxEntries {
 };
 inline constexpr std::size_t kMailboxEntriesPrefixMaxBytes = 5;
 
+// RELAY: frames of other nodes (or of the relay itself) that a relay passes on inside its site
+// (engine/README.md, "Sites and relays"), each exactly as its sender sealed it. Body: a varint
+// count, then each frame as varint-length-prefixed bytes. Only UPDATES and HEARTBEAT frames are
+// carried, never a RELAY frame.
+struct Relay {
+  std::vector<std::span<const std::uint8_t>> frames;
+};
+// What a RELAY frame adds around one carried frame: its own (unauthenticated) header, the count
+// and one length at their widest. Frames that may be relayed are planned this much smaller.
+inline constexpr std::size_t kRelayOverheadBytes = kFrameHeaderBytes + 5 + 5;
+// Bytes a carried frame of `n` bytes takes in a RELAY body (its length prefix and itself).
+std::size_t RelayedFrameBytes(std::size_t n);
+
 // Appends to a caller-owned buffer.
 class Writer {
  public:
@@ -290,6 +306,7 @@ void EncodeSyncAck(Writer& w, const SyncAck& a);
 void EncodeSyncRefuse(Writer& w, const SyncRefuse& r);
 void EncodeMailboxRanges(Writer& w, const MailboxRanges& m);
 void EncodeMailboxEntriesPrefix(Writer& w, std::uint32_t count);
+void EncodeRelay(Writer& w, const std::vector<std::span<const std::uint8_t>>& frames);
 
 // Bytes per digest entry at their widest (for paging digests).
 inline constexpr std::size_t kDigestEntryMaxBytes = 5 + 10 + 10 + 8;
@@ -316,5 +333,8 @@ std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, S
 std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body, MailboxRanges* out);
 std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> body, const DecodeLimits& limits,
                                                MailboxEntries* out);
+// Refuses an empty RELAY, a carried frame shorter than a frame header or longer than
+// max_frame_bytes; the carried frames themselves are decoded (and refused) one by one after.
+std::optional<DropReason> DecodeRelay(std::span<const std::uint8_t> body, const DecodeLimits& limits, Relay* out);
 
 }  // namespace pbxstate::codec

@@ -31,6 +31,29 @@ Status EngineConfig::Validate() const {
       max_frame_bytes) {
     return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes");
   }
+  if (relays_per_site > 0 && !node_sites.empty()) {
+    if (node_sites.count(node_id) == 0) {
+      return Bad("node_sites", "relays_per_site is " + std::to_string(relays_per_site) +
+                                   " but node_sites does not give this node's site (node " + std::to_string(node_id) + ")");
+    }
+    // What a relay that died took with it is repaired by anti-entropy alone.
+    if (anti_entropy_interval == 0ms) {
+      return Bad("anti_entropy_interval", "must be above 0 with relays_per_site above 0 (anti-entropy repairs what a "
+                                          "relay that died dropped)");
+    }
+    // A relayed frame travels inside a RELAY frame: it must still hold one record.
+    if (codec::kFrameHeaderBytes + codec::kRelayOverheadBytes + codec::kUpdatesPrefixMaxBytes +
+            codec::MaxRecordBytes(max_key_bytes, max_contact_bytes) >
+        max_frame_bytes) {
+      return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes inside a RELAY frame (" +
+                                        std::to_string(codec::kRelayOverheadBytes) + " bytes more)");
+    }
+  }
+  if (node_sites.size() > max_nodes) {
+    return Bad("node_sites", "lists " + std::to_string(node_sites.size()) + " nodes; at most max_nodes (" +
+                                 std::to_string(max_nodes) + ")");
+  }
+  if (node_sites.count(kNoNode) != 0) return Bad("node_sites", "node 0 is not a node id");
   if (sync_timeout <= sync_retransmit) return Bad("sync_timeout", "must be longer than sync_retransmit");
   if (membership == MembershipSource::kHeartbeat && suspect_after <= heartbeat_interval) {
     return Bad("suspect_after", "must be longer than heartbeat_interval");
@@ -62,6 +85,14 @@ Status ValidateClusterKeys(const std::vector<std::string>& keys, const EngineCon
       config.max_frame_bytes) {
     return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes in an authenticated "
                                   "frame (" + std::to_string(codec::kAuthOverheadBytes) + " bytes more)");
+  }
+  // With relays the carried frame and the RELAY frame around it are both sealed.
+  if (config.relays_per_site > 0 && !config.node_sites.empty() &&
+      codec::kFrameHeaderBytes + 2 * codec::kAuthOverheadBytes + codec::kRelayOverheadBytes +
+              codec::kUpdatesPrefixMaxBytes + codec::MaxRecordBytes(config.max_key_bytes, config.max_contact_bytes) >
+          config.max_frame_bytes) {
+    return Bad("max_frame_bytes", "too small for one record of max_key_bytes and max_contact_bytes in an authenticated "
+                                  "frame inside an authenticated RELAY frame");
   }
   return Status::Ok();
 }

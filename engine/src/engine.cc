@@ -17,6 +17,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
   known_incarnation_[config_.node_id] = config_.incarnation;
   counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;
+  for (const auto& [node, site] : config_.node_sites) site_nodes_[site].push_back(node);  // ascending ids
 }
 
 void EngineImpl::Start() {
@@ -24,6 +25,7 @@ void EngineImpl::Start() {
   if (started_) return;
   started_ = true;
   const MonoTime now = env_->Now();
+  started_at_ = now;
   // Info, not a warning, even when unauthenticated: simulations start hundreds of nodes, and
   // hosts show info lines at start-up.
   env_->Log(LogLevel::kInfo,
@@ -81,10 +83,12 @@ Status EngineImpl::CheckMutable() const {
 Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   const NodeId self = config_.node_id;
   const auto kind = static_cast<EntryKind>(rec.kind);
-  auto find = [&] { return kind == EntryKind::kDevice ? devices_.Find(rec.key) : aors_.Find(rec.key); };
-  // A removal of a registration whose expiry and horizon came before the timer did leaves the
-  // AOR with nothing, and its name is released: the change is still held (its sequence number
-  // is claimed at the flush) under the id the name had.
+  auto find = [&] {
+    return kind == EntryKind::kDevice ? devices_.Find(rec.key) : contacts_.Find(ContactEntryName(rec.key, rec.contact));
+  };
+  // A removal of a contact whose expiry and horizon came before the timer did leaves its entry
+  // with nothing, and its name is released: the change is still held (its sequence number is
+  // claimed at the flush) under the id the name had.
   const std::optional<std::uint32_t> id_before = find();
   const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
   PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
@@ -144,9 +148,9 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = CheckKey(aor, "AOR"); !s.ok()) return s;
   if (info.contact.empty()) return Status::InvalidArgument("registration contact is empty");
-  if (info.contact.size() > config_.max_contact_bytes) {
-    return Status::InvalidArgument("registration contact is longer than max_contact_bytes " +
-                                   std::to_string(config_.max_contact_bytes));
+  if (info.contact.size() + info.path.size() + info.user_agent.size() > config_.max_contact_bytes) {
+    return Status::InvalidArgument("registration contact, path and user agent are longer together than "
+                                   "max_contact_bytes " + std::to_string(config_.max_contact_bytes));
   }
   const WallTime now = env_->WallNow();
   if (info.expires <= now) return Status::InvalidArgument("registration expiry is not in the future");
@@ -155,16 +159,29 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
   }
   const NodeId self = config_.node_id;
   std::int64_t horizon = info.expires.time_since_epoch().count();
-  if (auto id = aors_.Find(aor)) {
-    if (const Registration* r = FindRegistration(*id, self)) {
-      if (!r->dead && r->contact == info.contact && r->expires_ns == horizon && r->status == info.status &&
-          r->rtt_us == info.rtt_us) {
-        return Status::Ok();
-      }
-      horizon = std::max(horizon, r->horizon_ns);
+  const Registration* r = nullptr;
+  if (auto id = contacts_.Find(ContactEntryName(aor, info.contact))) r = FindRegistration(*id, self);
+  if (r != nullptr) {
+    if (!r->dead && r->expires_ns == horizon && r->status == info.status && r->rtt_us == info.rtt_us &&
+        r->path == info.path && r->user_agent == info.user_agent) {
+      return Status::Ok();
     }
+    horizon = std::max(horizon, r->horizon_ns);
   } else if (EntriesHeld() >= config_.max_entries) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
+  }
+  if (r == nullptr || r->dead || r->expires_ns <= now.time_since_epoch().count()) {
+    // A new contact at the bound replaces the one that expires first (config.h).
+    const std::vector<std::uint32_t> live = LiveContactsOf(aor, self);
+    if (live.size() >= config_.max_contacts_per_aor) {
+      PBXSTATE_CHECK_EQ(live.size(), config_.max_contacts_per_aor);
+      std::uint32_t first = live.front();  // live is in contact order: ties go to the smallest URI
+      for (std::uint32_t id : live) {
+        if (FindRegistration(id, self)->expires_ns < FindRegistration(first, self)->expires_ns) first = id;
+      }
+      const std::string evicted(contacts_[first].contact());
+      if (Status s = RemoveContact(aor, evicted); !s.ok()) return s;
+    }
   }
   codec::Record rec;
   rec.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
@@ -176,20 +193,32 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
   rec.horizon_ns = horizon;
   rec.rtt_us = info.rtt_us;
   rec.contact = info.contact;
+  rec.path = info.path;
+  rec.user_agent = info.user_agent;
   return CommitOwnChange(rec);
 }
 
 Status EngineImpl::RemoveRegistration(std::string_view aor) {
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = CheckKey(aor, "AOR"); !s.ok()) return s;
-  const NodeId self = config_.node_id;
-  auto id = aors_.Find(aor);
+  for (std::uint32_t id : LiveContactsOf(aor, config_.node_id)) {
+    const std::string contact(contacts_[id].contact());
+    if (Status s = RemoveContact(aor, contact); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status EngineImpl::RemoveContact(std::string_view aor, std::string_view contact) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(aor, "AOR"); !s.ok()) return s;
+  auto id = contacts_.Find(ContactEntryName(aor, contact));
   if (!id) return Status::Ok();
-  const Registration* r = FindRegistration(*id, self);
+  const Registration* r = FindRegistration(*id, config_.node_id);
   if (r == nullptr || r->dead) return Status::Ok();
   codec::Record rec;
   rec.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
   rec.key = aor;
+  rec.contact = contact;
   rec.seq = ++own_seq_;
   rec.removed = true;
   rec.expires_ns = r->expires_ns;
@@ -220,13 +249,15 @@ std::optional<MailboxValue> EngineImpl::Mailbox(std::string_view mailbox) const 
 }
 
 namespace {
-RegistrationView ViewOf(const Registration& r, std::uint64_t incarnation) {
+RegistrationView ViewOf(const ContactRecord& c, const Registration& r, std::uint64_t incarnation) {
   RegistrationView v;
   v.node = r.node;
-  v.info.contact = r.contact;
+  v.info.contact = c.contact();
   v.info.expires = WallTime(Duration(r.expires_ns));
   v.info.status = r.status;
   v.info.rtt_us = r.rtt_us;
+  v.info.path = r.path;
+  v.info.user_agent = r.user_agent;
   v.version = {incarnation, r.seq};
   return v;
 }
@@ -234,35 +265,43 @@ RegistrationView ViewOf(const Registration& r, std::uint64_t incarnation) {
 
 std::vector<RegistrationView> EngineImpl::Registrations(std::string_view aor) const {
   std::vector<RegistrationView> out;
-  auto id = aors_.Find(aor);
-  if (!id) return out;
-  for (const Registration& r : aors_[*id].regs) {
-    if (!r.dead) out.push_back(ViewOf(r, origins_.at(r.node).incarnation));
+  auto index = aor_index_.Find(aor);
+  if (!index) return out;
+  for (std::uint32_t id : aor_index_[*index].contact_ids) {
+    for (const Registration& r : contacts_[id].regs) {
+      if (!r.dead) out.push_back(ViewOf(contacts_[id], r, origins_.at(r.node).incarnation));
+    }
   }
+  std::sort(out.begin(), out.end(), [](const RegistrationView& a, const RegistrationView& b) {
+    return std::tie(a.node, a.info.contact) < std::tie(b.node, b.info.contact);
+  });
   return out;
 }
 
 std::vector<Location> EngineImpl::Locate(std::string_view aor) const {
   std::vector<Location> out;
-  auto id = aors_.Find(aor);
-  if (!id) return out;
+  auto index = aor_index_.Find(aor);
+  if (!index) return out;
   const MonoTime now = env_->Now();
   const NodeId self = config_.node_id;
-  for (const Registration& r : aors_[*id].regs) {
-    if (r.dead) continue;
-    Location l;
-    l.node = r.node;
-    l.contact = r.contact;
-    l.status = r.status;
-    if (r.node == self) {
-      l.reachable = true;
-    } else {
-      auto peer = peers_.find(r.node);
-      l.reachable = peer != peers_.end() && peer->second.live && !peer->second.departing;
+  for (std::uint32_t id : aor_index_[*index].contact_ids) {
+    for (const Registration& r : contacts_[id].regs) {
+      if (r.dead) continue;
+      Location l;
+      l.node = r.node;
+      l.contact = contacts_[id].contact();
+      l.path = r.path;
+      l.status = r.status;
+      if (r.node == self) {
+        l.reachable = true;
+      } else {
+        auto peer = peers_.find(r.node);
+        l.reachable = peer != peers_.end() && peer->second.live && !peer->second.departing;
+      }
+      l.expires = WallTime(Duration(r.expires_ns));
+      l.age = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(now - r.learned));
+      out.push_back(std::move(l));
     }
-    l.expires = WallTime(Duration(r.expires_ns));
-    l.age = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(now - r.learned));
-    out.push_back(std::move(l));
   }
   auto rank = [](const Location& l) {
     return l.reachable ? (l.status == ContactStatus::kReachable ? 0 : 1) : 2;
@@ -271,7 +310,7 @@ std::vector<Location> EngineImpl::Locate(std::string_view aor) const {
     if (rank(a) != rank(b)) return rank(a) < rank(b);
     if ((a.node == self) != (b.node == self)) return a.node == self;
     if (a.age != b.age) return a.age < b.age;
-    return a.node < b.node;
+    return std::tie(a.node, a.contact) < std::tie(b.node, b.contact);
   });
   return out;
 }
@@ -297,10 +336,9 @@ void EngineImpl::ForEachMailbox(const std::function<void(std::string_view, const
 }
 
 void EngineImpl::ForEachRegistration(const std::function<void(std::string_view, const RegistrationView&)>& fn) const {
-  for (std::uint32_t id = 0; id < aors_.size(); ++id) {
-    for (const Registration& r : aors_[id].regs) {
-      if (!r.dead) fn(aors_[id].name, ViewOf(r, origins_.at(r.node).incarnation));
-    }
+  for (std::uint32_t index = 0; index < aor_index_.size(); ++index) {
+    const AorIndex& a = aor_index_[index];
+    for (const RegistrationView& v : Registrations(a.name)) fn(a.name, v);
   }
 }
 
@@ -375,6 +413,9 @@ Status Engine::SetRegistration(std::string_view aor, const RegistrationInfo& inf
   return impl_->SetRegistration(aor, info);
 }
 Status Engine::RemoveRegistration(std::string_view aor) { return impl_->RemoveRegistration(aor); }
+Status Engine::RemoveContact(std::string_view aor, std::string_view contact) {
+  return impl_->RemoveContact(aor, contact);
+}
 std::optional<DeviceState> Engine::ClusterDeviceState(std::string_view device) const {
   return impl_->ClusterDeviceState(device);
 }
@@ -398,8 +439,8 @@ ViewDigest Engine::Digest() const { return impl_->Digest(); }
 const EngineStats& Engine::stats() const { return impl_->stats_; }
 NameCounts Engine::InternedNames() const {
   const EngineImpl& e = *impl_;
-  return {e.devices_.names() + e.aors_.names() + e.mailboxes_.names(),
-          e.devices_.size() + e.aors_.size() + e.mailboxes_.size()};
+  return {e.devices_.names() + e.aor_index_.names() + e.contacts_.names() + e.mailboxes_.names(),
+          e.devices_.size() + e.aor_index_.size() + e.contacts_.size() + e.mailboxes_.size()};
 }
 std::vector<NodeId> Engine::Members() const { return impl_->Members(); }
 std::string_view Engine::NodeLabel(NodeId node) const { return impl_->NodeLabel(node); }

@@ -47,6 +47,7 @@ struct DeviceRecord {
   bool Holds() const { return !contributions.empty(); }
 };
 
+// One node's entry for one contact of one AOR.
 struct Registration {
   std::uint64_t seq = 0;
   NodeId node = kNoNode;
@@ -56,13 +57,37 @@ struct Registration {
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;
   MonoTime learned{};  // when this node applied this version (Locate's age)
-  std::string contact;
+  std::string path;        // empty while dead
+  std::string user_agent;  // empty while dead
 };
 
-struct AorRecord {
-  std::string name;
+// The length prefix of a contact entry's name (ContactEntryName).
+inline constexpr std::size_t kContactNamePrefixBytes = 2;
+static_assert(codec::kMaxKeyBytes < (1u << (8 * kContactNamePrefixBytes)));
+
+// The interned name of the contact entry (aor, contact): the AOR's length in two bytes, the AOR,
+// the contact. No two (aor, contact) pairs share one.
+std::string ContactEntryName(std::string_view aor, std::string_view contact);
+
+// One contact of one AOR, as every node that holds it has it: a registration entry is
+// (AOR, contact, node), so the contact is part of the key and its entries are per node.
+struct ContactRecord {
+  std::string name;  // ContactEntryName(aor, contact)
   std::vector<Registration> regs;  // sorted by node; tombstones included
   bool Holds() const { return !regs.empty(); }
+  std::string_view aor() const {
+    const std::size_t n = static_cast<std::uint8_t>(name[0]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(name[1])) << 8);
+    return std::string_view(name).substr(kContactNamePrefixBytes, n);
+  }
+  std::string_view contact() const { return std::string_view(name).substr(kContactNamePrefixBytes + aor().size()); }
+};
+
+// The contact entries interned for one AOR (the AOR's queries walk them); released with its
+// last contact entry.
+struct AorIndex {
+  std::string name;
+  std::vector<std::uint32_t> contact_ids;  // ids in contacts_, in the order interned
+  bool Holds() const { return !contact_ids.empty(); }
 };
 
 struct MailboxRecord {
@@ -79,7 +104,7 @@ struct OriginState {
   std::uint64_t hash = 0;                // xor of the hashes of its live entries
   std::uint64_t entries = 0;             // device contributions + registrations held (dead included)
   std::vector<std::uint32_t> device_ids;  // devices it contributes to
-  std::vector<std::uint32_t> aor_ids;     // AORs it holds a registration for (may repeat; compacted)
+  std::vector<std::uint32_t> contact_ids;  // contacts it holds an entry for (may repeat; compacted)
 };
 
 struct Peer {
@@ -87,6 +112,9 @@ struct Peer {
   bool departing = false;  // left the membership, still counting until depart_deadline
   MonoTime depart_deadline{};
   MonoTime last_heard{};
+  // The relay whose RELAY frame carried its last frame; kNoNode when that came from it directly.
+  // When that relay departs, the node gets a fresh suspect_after to be heard through another.
+  NodeId heard_via = kNoNode;
   std::optional<std::uint64_t> summary;  // from its last heartbeat
   std::string label;
   // Its catch-up sessions this node last finished serving (completed, timed out or refused), at
@@ -157,7 +185,7 @@ struct ServeSession {
 
 struct ExpiryItem {
   std::int64_t at_ns;
-  std::uint32_t aor;
+  std::uint32_t contact;
   NodeId node;
   std::uint64_t seq;
   bool operator>(const ExpiryItem& o) const { return at_ns > o.at_ns; }
@@ -182,6 +210,7 @@ class EngineImpl {
   Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
   Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
   Status RemoveRegistration(std::string_view aor);
+  Status RemoveContact(std::string_view aor, std::string_view contact);
   std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
@@ -213,31 +242,39 @@ class EngineImpl {
   void ExpireRegistrations(std::int64_t now_ns);
   std::uint64_t MailboxSetHash() const { return mailbox_hash_; }
   codec::Record DeviceRecordFor(std::uint32_t device, const Contribution& c) const;
-  codec::Record RegistrationRecordFor(std::uint32_t aor, const Registration& r) const;
+  codec::Record RegistrationRecordFor(std::uint32_t contact, const Registration& r) const;
   codec::Record MailboxRecordFor(std::uint32_t mailbox) const;
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
-  const Registration* FindRegistration(std::uint32_t aor, NodeId node) const;
-  void CompactAorIds(OriginState& o, NodeId origin);
+  const Registration* FindRegistration(std::uint32_t contact, NodeId node) const;
+  void CompactContactIds(OriginState& o, NodeId origin);
 
   // ---- engine_names.cc ----
-  // Interns a device or AOR name not held yet, reclaiming released ids first when enough wait
+  // Interns a device name, or the contact entry `entry_name` of `aor` (and `aor` in aor_index_
+  // when it is new), not held yet, reclaiming released ids first when enough wait
   // (ReclaimNames). Mailbox names use mailboxes_.Add: a mailbox is never removed.
   std::uint32_t InternDevice(std::string_view name);
-  std::uint32_t InternAor(std::string_view name);
-  // Releases device `id` / AOR `id` when its record holds nothing any more (its last
-  // contribution, registration or tombstone went). Call after the change's Emit: the event's
-  // key points into the record's name.
+  std::uint32_t InternContact(std::string_view entry_name, std::string_view aor);
+  // Releases device `id` / contact entry `id` (and its AOR's index with its last contact entry)
+  // when its record holds nothing any more (its last contribution, registration or tombstone
+  // went). Call after the change's Emit: the event's key points into the record's name.
   void ReleaseDeviceIfEmpty(std::uint32_t id);
-  void ReleaseAorIfEmpty(std::uint32_t id);
-  // Hands released device and AOR ids out again once nothing refers to them: drops them from
-  // every origin's aor_ids (device_ids never hold them), and keeps released the ids a serving
-  // catch-up session or a held change still names. O(ids held by origins + session items +
-  // slots); InternDevice/InternAor call it once at least kReclaimMinReleased and an eighth of
-  // the names held wait, so its cost per released name is constant.
+  void ReleaseContactIfEmpty(std::uint32_t id);
+  // Hands released ids out again once nothing refers to them: drops them from every origin's
+  // contact_ids (device_ids never hold them), and keeps released the ids a serving catch-up
+  // session or a held change still names. O(ids held by origins + session items + slots);
+  // InternDevice/InternContact call it once at least kReclaimMinReleased and an eighth of the
+  // names held wait, so its cost per released name is constant.
   void ReclaimNames();
+  // The live contacts `node` holds for `aor` (ids in contacts_), in contact order.
+  std::vector<std::uint32_t> LiveContactsOf(std::string_view aor, NodeId node) const;
 
   // ---- engine_net.cc ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
+  // One frame, from `from` (the transport's sender), or, when `via` is a relay, carried in that
+  // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
+  void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via);
+  // The frames of a RELAY frame from `relay`, one by one.
+  void ReceiveRelayed(NodeId relay, const codec::Relay& relay_frame);
   // Queues a local change for the other nodes: sent at once when batching is off or the
   // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
@@ -256,6 +293,30 @@ class EngineImpl {
   void OnSendReady();
   void SendHeldChanges();
   void Send(NodeId to, const std::vector<std::uint8_t>& frame);  // to == kNoNode: broadcast
+  // The frame as it goes on the wire: `plain`, or sealed for `to` into sealed_buf_ with keys.
+  const std::vector<std::uint8_t>& Seal(NodeId to, const std::vector<std::uint8_t>& plain);
+  // Hands a wire frame to the host (or the send queue when it is congested) and counts it.
+  void Transmit(NodeId to, const std::vector<std::uint8_t>& wire);
+
+  // ---- engine_relay.cc (engine/README.md, "Sites and relays") ----
+  // node_sites empty: every node is a site of its own, whose relay is itself: today's fan-out.
+  bool RelaysOn() const { return config_.relays_per_site > 0 && !config_.node_sites.empty(); }
+  // Whether frames may go to `node`: itself, a live peer, or (heartbeat membership, within
+  // suspect_after of the start) a node of node_sites not heard of yet.
+  bool PresumedUp(NodeId node) const;
+  // The relay of `site` for frames of `origin`: one of the relays_per_site lowest-id nodes of the
+  // site that are PresumedUp, picked by a hash of `origin`; when none is, the site's lowest-id
+  // node (a probe); kNoNode for a site nobody is in.
+  NodeId RelayFor(std::uint32_t site, NodeId origin) const;
+  // A frame for everyone, sealed: one copy to each site's relay (held here when this node is its
+  // own site's relay).
+  void SendToSites(const std::vector<std::uint8_t>& wire);
+  // Sends a sealed HEARTBEAT straight to every node of this node's site it does not count as up.
+  void ProbeDownSiteMates(const std::vector<std::uint8_t>& wire);
+  // Holds `frame` of `origin` to pass on to the other live nodes of this node's site.
+  void HoldForRelay(NodeId origin, std::span<const std::uint8_t> frame);
+  // Sends the held frames, in one RELAY frame per destination (without the destination's own).
+  void FlushRelay();
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
   // With keys: checks the MAC, the destination and the replay state of an authenticated frame
@@ -264,7 +325,13 @@ class EngineImpl {
   bool Authenticate(NodeId from, const codec::FrameHeader& h);
   // The largest unauthenticated frame to build: what the MAC and its header fields leave of
   // max_frame_bytes once Send seals it.
+  // With relays, every frame is planned to fit, sealed, inside a RELAY frame that is itself sealed.
   std::size_t MaxPlainFrameBytes() const {
+    const std::size_t auth = auth_.enabled() ? codec::kAuthOverheadBytes : 0;
+    return config_.max_frame_bytes - auth - (RelaysOn() ? codec::kRelayOverheadBytes + auth : 0);
+  }
+  // The largest unauthenticated RELAY frame to build.
+  std::size_t MaxPlainRelayFrameBytes() const {
     return config_.max_frame_bytes - (auth_.enabled() ? codec::kAuthOverheadBytes : 0);
   }
   Status SetClusterKeys(std::vector<std::string> keys);
@@ -357,7 +424,10 @@ class EngineImpl {
   // ---- engine_members.cc ----
   void OnMembership(const MembershipView& view);
   void OnTimer();
-  void HeardFrom(NodeId node);
+  void HeardFrom(NodeId node, NodeId via = kNoNode);
+  // The failure detector's round: departs live peers silent for suspect_after; a peer last heard
+  // through a relay only after that relay (it then gets a fresh suspect_after).
+  void SuspectSilentPeers(MonoTime now);
   void PeerJoined(NodeId node);
   void SetCounted(NodeId node, bool counted);
   // Whether this node is one of the join_digest_fanout that send `joiner` their digest.
@@ -388,7 +458,8 @@ class EngineImpl {
   EngineStats stats_;
 
   Interner<DeviceRecord> devices_;
-  Interner<AorRecord> aors_;
+  Interner<ContactRecord> contacts_;
+  Interner<AorIndex> aor_index_;
   Interner<MailboxRecord> mailboxes_;
   std::uint64_t mailbox_hash_ = 0;
   MailboxIndex mailbox_index_;  // the same set as ranges, for repair
@@ -428,6 +499,15 @@ class EngineImpl {
   codec::MailboxEntries mailbox_entries_buf_;
 
   std::map<NodeId, Peer> peers_;  // every node heard of, self excluded
+  // Sites and relays: the nodes of every site of config_.node_sites, ascending; the frames held
+  // to pass on (origin, sealed bytes; at most one RELAY frame's worth) and when they leave.
+  std::map<std::uint32_t, std::vector<NodeId>> site_nodes_;
+  std::vector<std::pair<NodeId, std::vector<std::uint8_t>>> relay_held_;
+  std::size_t relay_held_bytes_ = 0;
+  std::optional<MonoTime> relay_due_;
+  std::vector<std::uint8_t> relay_buf_;
+  codec::Relay relay_in_buf_;
+  MonoTime started_at_{};
   // Nodes whose entries count (this one, live peers, departing ones within their grace),
   // sorted. Kept as joins and departures happen: a cold start of N nodes makes N(N-1) joins,
   // each reported to the listener with this list.

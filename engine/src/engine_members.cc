@@ -50,10 +50,36 @@ void EngineImpl::OnMembership(const MembershipView& view) {
   Rearm();
 }
 
-void EngineImpl::HeardFrom(NodeId node) {
+void EngineImpl::HeardFrom(NodeId node, NodeId via) {
   Peer& p = peers_[node];
   p.last_heard = env_->Now();
+  p.heard_via = via == node ? kNoNode : via;  // a relay's own frames in its RELAY: heard directly
   if (!p.live) PeerJoined(node);
+}
+
+void EngineImpl::SuspectSilentPeers(MonoTime now) {
+  // Directly heard peers first. A relay's last RELAY frame carried the last frames of the peers
+  // it relayed, so when it dies they all fall silent at once: they are judged after it, and
+  // given a fresh suspect_after to be heard through the relay their senders pick next.
+  std::vector<NodeId> suspected;
+  for (const auto& [node, p] : peers_) {
+    if (p.live && p.heard_via == kNoNode && now - p.last_heard > config_.suspect_after) suspected.push_back(node);
+  }
+  for (NodeId n : suspected) PeerDeparted(n);
+  std::size_t departed = suspected.size();
+  suspected.clear();
+  for (auto& [node, p] : peers_) {
+    if (!p.live || p.heard_via == kNoNode) continue;
+    if (!IsLive(p.heard_via)) {
+      p.heard_via = kNoNode;
+      p.last_heard = now;
+    } else if (now - p.last_heard > config_.suspect_after) {
+      suspected.push_back(node);
+    }
+  }
+  for (NodeId n : suspected) PeerDeparted(n);
+  departed += suspected.size();
+  if (departed != 0) StartPulls();  // as after a view without them (OnMembership)
 }
 
 void EngineImpl::PeerJoined(NodeId node) {
@@ -131,13 +157,9 @@ void EngineImpl::OnTimer() {
     SendHeldChanges();
   }
   ExpireRegistrations(env_->WallNow().time_since_epoch().count());
+  if (relay_due_ && now >= *relay_due_) FlushRelay();
   if (suspicion_due_ && now >= *suspicion_due_) {
-    std::vector<NodeId> suspected;
-    for (const auto& [node, p] : peers_) {
-      if (p.live && now - p.last_heard > config_.suspect_after) suspected.push_back(node);
-    }
-    for (NodeId n : suspected) PeerDeparted(n);
-    if (!suspected.empty()) StartPulls();  // as after a view without them (OnMembership)
+    SuspectSilentPeers(now);
     suspicion_due_ = now + std::max<Duration>(config_.heartbeat_interval / 4, 1ms);
   }
   if (departure_due_ && now >= *departure_due_) {
@@ -198,6 +220,7 @@ std::optional<MonoTime> EngineImpl::Rearm() {
     if (t && (!next || *t < *next)) next = t;
   };
   consider(flush_due_);
+  consider(relay_due_);
   consider(send_retry_due_);
   consider(suspicion_due_);
   consider(departure_due_);

@@ -11,11 +11,25 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   PBXSTATE_CHECK(!in_callback_);
   ++stats_.frames_in;
   stats_.bytes_in += frame.size();
+  Receive(from, frame, kNoNode);
+  Rearm();
+}
+
+void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via) {
   codec::FrameHeader h{};
   std::span<const std::uint8_t> body;
   if (auto err = codec::DecodeHeader(frame, limits_, &h, &body)) {
     Drop(*err);
     return;
+  }
+  if (via != kNoNode) {
+    // Carried by a relay: only the frames a node sends to everyone, and never a RELAY in a RELAY
+    // (which would let one frame fan out without bound). The sender is the frame's own.
+    if (h.type != codec::FrameType::kUpdates && h.type != codec::FrameType::kHeartbeat) {
+      Drop(DropReason::kMalformed);
+      return;
+    }
+    from = h.sender;
   }
   // Before the sender, the incarnation or a byte of the body is used: the MAC and replay state.
   if (!Authenticate(from, h)) return;  // counted there
@@ -38,6 +52,7 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     case codec::FrameType::kMailboxEntries:
       err = codec::DecodeMailboxEntries(body, limits_, &mailbox_entries_buf_);
       break;
+    case codec::FrameType::kRelay: err = codec::DecodeRelay(body, limits_, &relay_in_buf_); break;
     default: break;
   }
   codec::Heartbeat hb;
@@ -74,7 +89,7 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     return;
   }
   if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
-  if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender);
+  if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
 
   switch (h.type) {
     case codec::FrameType::kUpdates: {
@@ -103,8 +118,15 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
     case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
     case codec::FrameType::kMailboxRanges: HandleMailboxRanges(h.sender, ranges_buf_); break;
     case codec::FrameType::kMailboxEntries: HandleMailboxEntries(h.sender, mailbox_entries_buf_); break;
+    case codec::FrameType::kRelay: ReceiveRelayed(h.sender, relay_in_buf_); break;
   }
-  Rearm();
+  // A frame for everyone that came straight from its sender asks this node, a relay, to pass it
+  // on to the rest of its site (engine/README.md, "Sites and relays").
+  if (RelaysOn() && via == kNoNode &&
+      (h.type == codec::FrameType::kUpdates || h.type == codec::FrameType::kHeartbeat)) {
+    ++stats_.frames_relayed;
+    HoldForRelay(h.sender, frame);
+  }
 }
 
 bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
@@ -270,16 +292,26 @@ void EngineImpl::FlushPending() {
 
 void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {
   PBXSTATE_CHECK_LE(plain.size(), MaxPlainFrameBytes());
-  const std::vector<std::uint8_t>* wire = &plain;
-  if (auth_.enabled()) {
-    // Every frame gets a counter of its own, even one that waits in the send queue: a frame is
-    // sealed once and sent at most once.
-    PBXSTATE_CHECK_LT(auth_counter_, std::numeric_limits<std::uint64_t>::max());
-    auth_.Seal(plain, to, ++auth_counter_, &sealed_buf_);
-    PBXSTATE_CHECK_LE(sealed_buf_.size(), config_.max_frame_bytes);
-    wire = &sealed_buf_;
+  const std::vector<std::uint8_t>& wire = Seal(to, plain);
+  if (to == kNoNode && RelaysOn()) {
+    SendToSites(wire);
+    return;
   }
-  const std::vector<std::uint8_t>& frame = *wire;
+  Transmit(to, wire);
+}
+
+const std::vector<std::uint8_t>& EngineImpl::Seal(NodeId to, const std::vector<std::uint8_t>& plain) {
+  if (!auth_.enabled()) return plain;
+  // Every frame gets a counter of its own, even one that waits in the send queue: a frame is
+  // sealed once and sent at most once (to a relay per site, when relays are on).
+  PBXSTATE_CHECK_LT(auth_counter_, std::numeric_limits<std::uint64_t>::max());
+  auth_.Seal(plain, to, ++auth_counter_, &sealed_buf_);
+  PBXSTATE_CHECK_LE(sealed_buf_.size(), config_.max_frame_bytes);
+  return sealed_buf_;
+}
+
+void EngineImpl::Transmit(NodeId to, const std::vector<std::uint8_t>& frame) {
+  PBXSTATE_CHECK_LE(frame.size(), config_.max_frame_bytes);
   if (send_queue_.empty()) {
     const SendStatus st = to == kNoNode ? env_->Broadcast(frame) : env_->Unicast(to, frame);
     switch (st) {

@@ -372,8 +372,8 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
       if (c != nullptr && c->seq > since) s.items.push_back(id);
     }
     s.device_items = s.items.size();
-    CompactAorIds(o, r.origin);
-    for (std::uint32_t id : o.aor_ids) {
+    CompactContactIds(o, r.origin);
+    for (std::uint32_t id : o.contact_ids) {
       const Registration* reg = FindRegistration(id, r.origin);
       if (reg != nullptr && reg->seq > since) s.items.push_back(id);
     }

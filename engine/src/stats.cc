@@ -19,6 +19,7 @@ constexpr EngineStatField kFields[] = {
     {"send_try_again", &EngineStats::send_try_again},
     {"send_queue_overflow", &EngineStats::send_queue_overflow},
     {"send_failed", &EngineStats::send_failed},
+    {"frames_relayed", &EngineStats::frames_relayed},
     {"digests_sent", &EngineStats::digests_sent},
     {"digests_received", &EngineStats::digests_received},
     {"sync_sessions_started", &EngineStats::sync_sessions_started},

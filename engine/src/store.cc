@@ -18,10 +18,11 @@ std::uint64_t RegistrationHash(std::string_view name, const Registration& r) {
       .Add(2)
       .Add(name)
       .Add(r.node)
-      .Add(r.contact)
       .Add(static_cast<std::uint64_t>(r.expires_ns))
       .Add(static_cast<std::uint64_t>(r.status))
       .Add(r.rtt_us)
+      .Add(r.path)
+      .Add(r.user_agent)
       .value();
 }
 
@@ -50,11 +51,39 @@ auto FindByNode(std::vector<T>& v, NodeId node) {
   return std::lower_bound(v.begin(), v.end(), node, [](const T& x, NodeId n) { return x.node < n; });
 }
 
-RegistrationInfo InfoOf(const Registration& r) {
-  return RegistrationInfo{r.contact, WallTime(Duration(r.expires_ns)), r.status, r.rtt_us};
+RegistrationInfo InfoOf(const ContactRecord& c, const Registration& r) {
+  return RegistrationInfo{std::string(c.contact()), WallTime(Duration(r.expires_ns)), r.status, r.rtt_us, r.path,
+                          r.user_agent};
 }
 
 }  // namespace
+
+std::string ContactEntryName(std::string_view aor, std::string_view contact) {
+  PBXSTATE_CHECK_LE(aor.size(), codec::kMaxKeyBytes);
+  std::string name;
+  name.reserve(kContactNamePrefixBytes + aor.size() + contact.size());
+  name.push_back(static_cast<char>(aor.size() & 0xFF));
+  name.push_back(static_cast<char>(aor.size() >> 8));
+  name.append(aor);
+  name.append(contact);
+  return name;
+}
+
+std::vector<std::uint32_t> EngineImpl::LiveContactsOf(std::string_view aor, NodeId node) const {
+  std::vector<std::uint32_t> out;
+  const std::optional<std::uint32_t> a = aor_index_.Find(aor);
+  if (!a) return out;
+  // Live by the clock, even before the expiry timer has marked an expired one dead.
+  const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
+  for (std::uint32_t id : aor_index_[*a].contact_ids) {
+    const Registration* r = FindRegistration(id, node);
+    if (r != nullptr && !r->dead && r->expires_ns > now_ns) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end(), [&](std::uint32_t x, std::uint32_t y) {
+    return contacts_[x].contact() < contacts_[y].contact();
+  });
+  return out;
+}
 
 OriginState& EngineImpl::OriginFor(NodeId origin) {
   auto [it, inserted] = origins_.try_emplace(origin, config_.max_received_ranges);
@@ -102,8 +131,8 @@ const Contribution* EngineImpl::FindContribution(std::uint32_t device, NodeId no
   return (it != cs.end() && it->node == node) ? &*it : nullptr;
 }
 
-const Registration* EngineImpl::FindRegistration(std::uint32_t aor, NodeId node) const {
-  const auto& rs = aors_[aor].regs;
+const Registration* EngineImpl::FindRegistration(std::uint32_t contact, NodeId node) const {
+  const auto& rs = contacts_[contact].regs;
   auto it = std::lower_bound(rs.begin(), rs.end(), node, [](const Registration& r, NodeId n) { return r.node < n; });
   return (it != rs.end() && it->node == node) ? &*it : nullptr;
 }
@@ -167,11 +196,12 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
 
   PBXSTATE_CHECK(kind == EntryKind::kRegistration);
   const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
-  std::optional<std::uint32_t> id = aors_.Find(rec.key);
+  const std::string entry_name = ContactEntryName(rec.key, rec.contact);
+  std::optional<std::uint32_t> id = contacts_.Find(entry_name);
   Registration* held = nullptr;
   if (id) {
-    auto it = FindByNode(aors_[*id].regs, origin);
-    if (it != aors_[*id].regs.end() && it->node == origin) held = &*it;
+    auto it = FindByNode(contacts_[*id].regs, origin);
+    if (it != contacts_[*id].regs.end() && it->node == origin) held = &*it;
   }
   // With nothing held, a record is news even below the watermark (a full re-pull repairs a
   // hole that way). An old version of a removed registration cannot come back: its tombstone
@@ -188,11 +218,11 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     Drop(DropReason::kStoreFull);
     return false;
   }
-  if (!id) id = InternAor(rec.key);
-  AorRecord& a = aors_[*id];
+  if (!id) id = InternContact(entry_name, rec.key);
+  ContactRecord& a = contacts_[*id];
 
   std::optional<RegistrationInfo> old_info;
-  if (held != nullptr && !held->dead) old_info = InfoOf(*held);
+  if (held != nullptr && !held->dead) old_info = InfoOf(a, *held);
   Registration next;
   next.seq = rec.seq;
   next.node = origin;
@@ -202,7 +232,10 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   next.expires_ns = rec.expires_ns;
   next.horizon_ns = rec.horizon_ns;
   next.learned = env_->Now();
-  if (live_new) next.contact.assign(rec.contact);
+  if (live_new) {
+    next.path.assign(rec.path);
+    next.user_agent.assign(rec.user_agent);
+  }
 
   if (held != nullptr) {
     o.hash ^= RegistrationHash(a.name, *held);
@@ -219,9 +252,9 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   } else {
     auto it = FindByNode(a.regs, origin);
     held = &*a.regs.insert(it, std::move(next));
-    o.aor_ids.push_back(*id);
+    o.contact_ids.push_back(*id);
     ++o.entries;
-    if (o.aor_ids.size() > 2 * o.entries + 16) CompactAorIds(o, origin);
+    if (o.contact_ids.size() > 2 * o.entries + 16) CompactContactIds(o, origin);
   }
   if (held != nullptr) {
     o.hash ^= RegistrationHash(a.name, *held);
@@ -232,27 +265,27 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     if (expiries_.size() > 4 * (stats_.registration_entries + tombstones_) + 1024) {
       // Refreshes leave superseded items behind; rebuild so the heap stays proportional to what is held.
       std::vector<ExpiryItem> items;
-      for (std::uint32_t aor = 0; aor < aors_.size(); ++aor) {
-        for (const Registration& r : aors_[aor].regs) items.push_back({r.dead ? r.horizon_ns : r.expires_ns, aor, r.node, r.seq});
+      for (std::uint32_t c = 0; c < contacts_.size(); ++c) {
+        for (const Registration& r : contacts_[c].regs) items.push_back({r.dead ? r.horizon_ns : r.expires_ns, c, r.node, r.seq});
       }
       expiries_ = decltype(expiries_)(std::greater<>(), std::move(items));
     }
   }
   if (!local) ++stats_.records_applied;
   std::optional<RegistrationInfo> new_info;
-  if (held != nullptr && !held->dead) new_info = InfoOf(*held);
+  if (held != nullptr && !held->dead) new_info = InfoOf(a, *held);
   if (old_info != new_info) {
     ViewChange ch{};
     ch.kind = EntryKind::kRegistration;
     ch.cause = cause;
-    ch.key = a.name;
+    ch.key = a.aor();
     ch.origin = origin;
     ch.version = {o.incarnation, rec.seq};
     ch.old_registration = old_info ? &*old_info : nullptr;
     ch.new_registration = new_info ? &*new_info : nullptr;
     Emit(ch);
   }
-  ReleaseAorIfEmpty(*id);  // its last registration was superseded by an expired one
+  ReleaseContactIfEmpty(*id);  // its last registration was superseded by an expired one
   return true;
 }
 
@@ -330,12 +363,12 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
       Emit(ch);
       ReleaseDeviceIfEmpty(id);
     }
-    for (std::uint32_t id : o.aor_ids) {
-      AorRecord& a = aors_[id];
+    for (std::uint32_t id : o.contact_ids) {
+      ContactRecord& a = contacts_[id];
       auto it = FindByNode(a.regs, origin);
       if (it == a.regs.end() || it->node != origin) continue;  // a repeated id, already handled
       const bool was_live = !it->dead;
-      const RegistrationInfo old_info = InfoOf(*it);
+      const RegistrationInfo old_info = InfoOf(a, *it);
       const std::uint64_t seq = it->seq;
       if (was_live) --stats_.registration_entries;
       else --tombstones_;
@@ -344,13 +377,13 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
         ViewChange ch{};
         ch.kind = EntryKind::kRegistration;
         ch.cause = cause;
-        ch.key = a.name;
+        ch.key = a.aor();
         ch.origin = origin;
         ch.version = {o.incarnation, seq};
         ch.old_registration = &old_info;
         Emit(ch);
       }
-      ReleaseAorIfEmpty(id);
+      ReleaseContactIfEmpty(id);
     }
     origins_.erase(oit);
     StoreChanged();
@@ -367,37 +400,39 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
   }
 }
 
-void EngineImpl::CompactAorIds(OriginState& o, NodeId origin) {
-  std::sort(o.aor_ids.begin(), o.aor_ids.end());
-  o.aor_ids.erase(std::unique(o.aor_ids.begin(), o.aor_ids.end()), o.aor_ids.end());
-  std::erase_if(o.aor_ids, [&](std::uint32_t id) { return FindRegistration(id, origin) == nullptr; });
+void EngineImpl::CompactContactIds(OriginState& o, NodeId origin) {
+  std::sort(o.contact_ids.begin(), o.contact_ids.end());
+  o.contact_ids.erase(std::unique(o.contact_ids.begin(), o.contact_ids.end()), o.contact_ids.end());
+  std::erase_if(o.contact_ids, [&](std::uint32_t id) { return FindRegistration(id, origin) == nullptr; });
 }
 
 void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
   while (!expiries_.empty() && expiries_.top().at_ns <= now_ns) {
     const ExpiryItem item = expiries_.top();
     expiries_.pop();
-    AorRecord& a = aors_[item.aor];
+    ContactRecord& a = contacts_[item.contact];
     auto it = FindByNode(a.regs, item.node);
     if (it == a.regs.end() || it->node != item.node || it->seq != item.seq) continue;  // superseded
     auto oit = origins_.find(item.node);
     PBXSTATE_CHECK(oit != origins_.end());
     OriginState& o = oit->second;
     if (!it->dead && it->expires_ns <= now_ns) {
-      const RegistrationInfo old_info = InfoOf(*it);
+      const RegistrationInfo old_info = InfoOf(a, *it);
       o.hash ^= RegistrationHash(a.name, *it);
       StoreChanged();
       it->dead = true;
-      it->contact.clear();
-      it->contact.shrink_to_fit();
+      it->path.clear();
+      it->path.shrink_to_fit();
+      it->user_agent.clear();
+      it->user_agent.shrink_to_fit();
       --stats_.registration_entries;
       ++tombstones_;
       const std::uint64_t seq = it->seq;
-      if (it->horizon_ns > now_ns) expiries_.push({it->horizon_ns, item.aor, item.node, seq});
+      if (it->horizon_ns > now_ns) expiries_.push({it->horizon_ns, item.contact, item.node, seq});
       ViewChange ch{};
       ch.kind = EntryKind::kRegistration;
       ch.cause = ChangeCause::kExpiry;
-      ch.key = a.name;
+      ch.key = a.aor();
       ch.origin = item.node;
       ch.version = {o.incarnation, seq};
       ch.old_registration = &old_info;
@@ -409,7 +444,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
       a.regs.erase(it);
       --tombstones_;
       --o.entries;
-      ReleaseAorIfEmpty(item.aor);
+      ReleaseContactIfEmpty(item.contact);
     }
   }
 }
@@ -423,17 +458,22 @@ codec::Record EngineImpl::DeviceRecordFor(std::uint32_t device, const Contributi
   return r;
 }
 
-codec::Record EngineImpl::RegistrationRecordFor(std::uint32_t aor, const Registration& reg) const {
+codec::Record EngineImpl::RegistrationRecordFor(std::uint32_t contact, const Registration& reg) const {
+  const ContactRecord& c = contacts_[contact];
   codec::Record r;
   r.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
-  r.key = aors_[aor].name;
+  r.key = c.aor();
+  r.contact = c.contact();
   r.seq = reg.seq;
   r.removed = reg.dead;
   r.status = reg.status;
   r.expires_ns = reg.expires_ns;
   r.horizon_ns = reg.horizon_ns;
   r.rtt_us = reg.rtt_us;
-  if (!reg.dead) r.contact = reg.contact;
+  if (!reg.dead) {
+    r.path = reg.path;
+    r.user_agent = reg.user_agent;
+  }
   return r;
 }
 

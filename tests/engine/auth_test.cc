@@ -164,7 +164,7 @@ TEST(FrameAuth, KeysAreValidated) {
   c.max_frame_bytes = 256;
   c.max_key_bytes = 64;
   c.cluster_keys.clear();
-  c.max_contact_bytes = 256 - 20 - 30 - 47 - 64;  // exactly fits without a MAC
+  c.max_contact_bytes = 256 - 20 - 30 - 57 - 64;  // exactly fits without a MAC
   ASSERT_TRUE(c.Validate().ok()) << c.Validate().message();
   c.cluster_keys = {Key('a')};
   EXPECT_NE(c.Validate().message().find("max_frame_bytes"), std::string::npos);

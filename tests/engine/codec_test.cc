@@ -47,6 +47,8 @@ TEST(Codec, UpdatesRoundTrip) {
   reg.status = ContactStatus::kUnreachable;
   reg.rtt_us = 1234;
   reg.contact = "sip:alice@198.18.0.2:5060";
+  reg.path = "<sip:edge1.example.net;lr>";
+  reg.user_agent = "Yealink SIP-T46U";
   Record mbx;
   mbx.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
   mbx.key = "1000@default";
@@ -72,12 +74,51 @@ TEST(Codec, UpdatesRoundTrip) {
   EXPECT_EQ(u.records[1].horizon_ns, reg.horizon_ns);
   EXPECT_EQ(u.records[1].status, ContactStatus::kUnreachable);
   EXPECT_EQ(u.records[1].rtt_us, 1234u);
+  EXPECT_EQ(u.records[1].path, reg.path);
+  EXPECT_EQ(u.records[1].user_agent, reg.user_agent);
   EXPECT_EQ(u.records[2].counts, (MailboxCounts{3, 4, 1}));
   EXPECT_EQ(u.records[2].hlc, mbx.hlc);
   EXPECT_EQ(u.records[2].writer, 2u);
   for (const Record& r : {u.records[0], u.records[1], u.records[2]}) {
-    EXPECT_LE(EncodedRecordBytes(r), MaxRecordBytes(r.key.size(), r.contact.size()));
+    EXPECT_LE(EncodedRecordBytes(r), MaxRecordBytes(r.key.size(), r.contact.size() + r.path.size() + r.user_agent.size()));
   }
+}
+
+// A registration record names its contact, removed too; contact, path and user agent share
+// max_contact_bytes; a removal carries no path or user agent.
+TEST(Codec, RegistrationRecordRules) {
+  Record reg;
+  reg.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);
+  reg.key = "alice";
+  reg.seq = 3;
+  reg.expires_ns = 10;
+  reg.horizon_ns = 10;
+  reg.contact = "sip:alice@198.18.0.2";
+  reg.removed = true;
+  Updates u;
+  auto decode = [&](const Record& r) {
+    const auto f = UpdatesFrame({r}, 0, 3);
+    FrameHeader h{};
+    std::span<const std::uint8_t> body;
+    EXPECT_FALSE(DecodeHeader(f, kLimits, &h, &body));
+    return DecodeUpdates(body, kLimits, &u);
+  };
+  ASSERT_FALSE(decode(reg));  // a removal of a named contact
+  EXPECT_EQ(u.records[0].contact, reg.contact);
+  Record no_contact = reg;
+  no_contact.contact = "";
+  EXPECT_EQ(decode(no_contact), DropReason::kMalformed);
+  Record removed_with_path = reg;
+  removed_with_path.path = "<sip:edge;lr>";
+  EXPECT_EQ(decode(removed_with_path), DropReason::kMalformed);
+  Record too_long = reg;
+  too_long.removed = false;
+  const std::string half(kLimits.max_contact_bytes / 2 + 1, 'x');
+  too_long.path = half;
+  too_long.user_agent = half;
+  EXPECT_EQ(decode(too_long), DropReason::kMalformed);
+  too_long.user_agent = "";
+  EXPECT_FALSE(decode(too_long));
 }
 
 TEST(Codec, ControlFramesRoundTrip) {

@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "mini_net.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate {
@@ -18,138 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const WallTime kEpoch = kSimEpoch;
-
-struct Frame {
-  MonoTime at;
-  NodeId from, to;
-  std::vector<std::uint8_t> bytes;
-};
-
-class MiniNet;
-
-class MiniEnv : public Env {
- public:
-  MiniEnv(MiniNet* net, NodeId id) : net_(net), id_(id) {}
-  MonoTime Now() override;
-  WallTime WallNow() override { return kEpoch + Now().time_since_epoch(); }
-  void ScheduleWakeup(MonoTime at) override { wakeup = at; }
-  SendStatus Broadcast(std::span<const std::uint8_t> frame) override;
-  SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override;
-  std::uint64_t Random() override { return rng(); }
-  void Log(LogLevel, std::string_view) override {}
-  std::optional<std::size_t> SendBacklog() override { return backlog; }
-
-  std::optional<MonoTime> wakeup;
-  std::optional<std::size_t> backlog;  // nullopt: a host that cannot tell (the default)
-  std::mt19937_64 rng{7};
-  SendStatus next_status = SendStatus::kOk;
-  int try_again_budget = 0;  // answer kTryAgain this many times
-
- private:
-  MiniNet* net_;
-  NodeId id_;
-};
-
-// Delivers frames after a fixed delay, in order; `drop` decides per frame.
-class MiniNet {
- public:
-  explicit MiniNet(int n, MembershipSource membership = MembershipSource::kHeartbeat,
-                   std::function<void(EngineConfig&)> tune = nullptr) {
-    for (int i = 1; i <= n; ++i) {
-      const auto id = static_cast<NodeId>(i);
-      envs[id] = std::make_unique<MiniEnv>(this, id);
-      EngineConfig c;
-      c.node_id = id;
-      c.incarnation = 1;
-      c.membership = membership;
-      if (tune) tune(c);
-      std::unique_ptr<Engine> e;
-      const Status st = Engine::Create(c, envs[id].get(), &e);
-      if (!st.ok()) throw std::runtime_error(st.ToString());
-      engines[id] = std::move(e);
-    }
-    for (auto& [id, e] : engines) e->Start();
-    if (membership == MembershipSource::kTransport) SetView(AllIds());
-  }
-
-  std::vector<NodeId> AllIds() const {
-    std::vector<NodeId> ids;
-    for (const auto& [id, e] : engines) ids.push_back(id);
-    return ids;
-  }
-
-  void SetView(const std::vector<NodeId>& members) {
-    ++view_id;
-    for (NodeId id : members) engines[id]->OnMembership({view_id, members});
-  }
-
-  void Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
-    ++sent[{from, to}];
-    if (drop && drop(from, to, bytes)) return;
-    queue.push_back({now + delay, from, to, {bytes.begin(), bytes.end()}});
-  }
-
-  // Runs until `until`, delivering frames and timers in time order.
-  void RunUntil(MonoTime until) {
-    while (true) {
-      std::optional<MonoTime> next;
-      if (!queue.empty()) next = queue.front().at;
-      for (auto& [id, env] : envs) {
-        if (env->wakeup && engines.count(id) && (!next || *env->wakeup < *next)) next = env->wakeup;
-      }
-      if (!next || *next > until) break;
-      now = *next;
-      if (!queue.empty() && queue.front().at == now) {
-        Frame f = std::move(queue.front());
-        queue.pop_front();
-        if (engines.count(f.to) && !(cut && cut(f.from, f.to))) {
-          ++in_flight_hist[{f.from, f.to}];
-          engines[f.to]->OnFrame(f.from, f.bytes);
-        }
-        continue;
-      }
-      for (auto& [id, env] : envs) {
-        if (env->wakeup && *env->wakeup == now && engines.count(id)) {
-          env->wakeup.reset();
-          engines[id]->OnTimer();
-        }
-      }
-    }
-    now = until;
-  }
-  void Run(Duration d) { RunUntil(now + d); }
-
-  MonoTime now{};
-  Duration delay = 1ms;
-  std::uint64_t view_id = 0;
-  std::deque<Frame> queue;
-  std::map<NodeId, std::unique_ptr<MiniEnv>> envs;
-  std::map<NodeId, std::unique_ptr<Engine>> engines;
-  std::map<std::pair<NodeId, NodeId>, int> sent, in_flight_hist;
-  std::function<bool(NodeId, NodeId, std::span<const std::uint8_t>)> drop;  // lost on send
-  std::function<bool(NodeId, NodeId)> cut;                                   // lost on delivery
-};
-
-MonoTime MiniEnv::Now() { return net_->now; }
-SendStatus MiniEnv::Broadcast(std::span<const std::uint8_t> frame) {
-  if (try_again_budget > 0) {
-    --try_again_budget;
-    return SendStatus::kTryAgain;
-  }
-  for (auto& [id, e] : net_->envs) {
-    if (id != id_) net_->Send(id_, id, frame);
-  }
-  return SendStatus::kOk;
-}
-SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> frame) {
-  if (try_again_budget > 0) {
-    --try_again_budget;
-    return SendStatus::kTryAgain;
-  }
-  net_->Send(id_, to, frame);
-  return SendStatus::kOk;
-}
+using namespace testing_mini_net;  // MiniNet, MiniEnv, Frame, kEpoch
 
 TEST(Engine, ConfigIsValidated) {
   MiniNet net(1);
@@ -572,7 +442,7 @@ TEST(Engine, DepartureGraceKeepsContributionThenDrops) {
 
 TEST(Engine, RegistrationExpiresEverywhereAtItsExpiry) {
   MiniNet net(2, MembershipSource::kTransport);
-  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 5s, ContactStatus::kReachable, 900};
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 5s, ContactStatus::kReachable, 900, {}, {}};
   ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
   net.Run(4999ms);
   EXPECT_EQ(net.engines[2]->Registrations("alice").size(), 1u);
@@ -589,7 +459,7 @@ TEST(Engine, RemovedRegistrationIsNotResurrectedByALateFrame) {
     if (from == 1 && b[3] == 1) captured.emplace_back(b.begin(), b.end());
     return false;
   };
-  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 60s, ContactStatus::kReachable, 0};
+  RegistrationInfo info{"sip:alice@198.18.0.9", net.envs[1]->WallNow() + 60s, ContactStatus::kReachable, 0, {}, {}};
   ASSERT_TRUE(net.engines[1]->SetRegistration("alice", info).ok());
   ASSERT_TRUE(net.engines[1]->RemoveRegistration("alice").ok());
   net.Run(10ms);
@@ -640,6 +510,34 @@ TEST(Engine, MailboxLastWriterWins) {
   ASSERT_TRUE(net.engines[2]->SetMailbox("2000@default", {6, 0, 0}).ok());
   net.Run(10ms);
   for (NodeId n : {1u, 2u, 3u}) EXPECT_EQ(net.engines[n]->Mailbox("2000@default")->writer, 2u);
+}
+
+// FAILS today, so it is disabled: the fallback's clock is one per node (engine_sync.cc,
+// HandleDigest). Keeping it per peer (and reset by entries from the peer) made this pass and the
+// swarm seeds 87649, 33197 and 34113 pass on the engine before probes, but on the engine with
+// probes it failed the regression gate (wan-two-sites: convergence after the restore 2.38 s
+// against 1.28 s): open (sim/swarm/README.md, seed 87649). It is the test that fix must pass:
+//   build/tests/engine/engine_unit_tests --gtest_also_run_disabled_tests --gtest_filter='Engine.DISABLED_TheWholeSet*'
+TEST(Engine, DISABLED_TheWholeSetFallbackRunsAtTheNodeThatLacksTheWrite) {
+  // Found by the swarm (seed 87649, 29% loss to the end): node 1's write never reached three
+  // nodes (2-4 here), and the range exchanges between node 1 and them lost a frame each time. The
+  // fallback to the whole-set pull (sets different for sync_timeout) ran only at node 1, whose pull brings it
+  // nothing: at nodes 2-4 the clock was the node's, and the equal summaries they hear from each
+  // other every round reset it. Here every MAILBOX_ENTRIES frame of node 1 is lost, so only the
+  // pull (SYNC_PAGE) of a lacking node from node 1 can bring the write.
+  MiniNet net(4, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 200ms; });
+  net.Run(1s);
+  net.drop = [](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    return from == 1 && b.size() > 3 && (b[3] == 1 || b[3] == 10);  // UPDATES, MAILBOX_ENTRIES
+  };
+  ASSERT_TRUE(net.engines[1]->SetMailbox("300@sales", {36, 4, 3}).ok());
+  net.Run(20s);
+  for (NodeId n : {2u, 3u, 4u}) {
+    const auto m = net.engines[n]->Mailbox("300@sales");
+    ASSERT_TRUE(m) << "node " << n;
+    EXPECT_EQ(m->writer, 1u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->Digest(), net.engines[1]->Digest()) << "node " << n;
+  }
 }
 
 TEST(Engine, BadFramesAreCountedNeverFatal) {
@@ -703,7 +601,7 @@ TEST(Engine, KeysAreChecked) {
   EXPECT_EQ(net.engines[1]->SetDeviceState("", DeviceState::kInUse).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(net.engines[1]->SetDeviceState(std::string(256, 'x'), DeviceState::kInUse).code(),
             Status::Code::kInvalidArgument);
-  RegistrationInfo past{"sip:a@b", net.envs[1]->WallNow() - 1s, ContactStatus::kReachable, 0};
+  RegistrationInfo past{"sip:a@b", net.envs[1]->WallNow() - 1s, ContactStatus::kReachable, 0, {}, {}};
   EXPECT_EQ(net.engines[1]->SetRegistration("a", past).code(), Status::Code::kInvalidArgument);
 }
 

@@ -212,4 +212,4 @@ def test_engine_settings_the_engine_refuses_are_refused_at_load():
     with pytest.raises(pbxstate.ScenarioError) as info:
         pbxstate.Scenario.from_yaml(text)
     assert info.value.path == "engine.max_frame_bytes"
-    assert info.value.message.startswith("expected max_frame_bytes of at least 864")
+    assert info.value.message.startswith("expected max_frame_bytes of at least 874")

@@ -425,13 +425,19 @@ int pbxstate_engine_set_device_state(pbxstate_engine* engine, const char* device
 int pbxstate_engine_set_mailbox(pbxstate_engine* engine, const char* mailbox, size_t mailbox_len,
                                 const pbxstate_mailbox_counts* counts);
 
-/* Adds or refreshes this node's registration of `aor` (`info` and its contact are copied).
- * `info->expires_ns` must lie in the future and within max_registration_ttl_ms. */
+/* Adds or refreshes this node's contact `info->contact` of `aor` (`info` and its contact are
+ * copied); the AOR's other contacts on this node stay (engine.h, Engine::SetRegistration: at
+ * max_contacts_per_aor a new contact replaces the one expiring first). `info->expires_ns` must
+ * lie in the future and within max_registration_ttl_ms. */
 int pbxstate_engine_set_registration(pbxstate_engine* engine, const char* aor, size_t aor_len,
                                      const pbxstate_registration* info);
 
-/* Removes this node's registration of `aor`; removing one that is not held is not an error. */
+/* Removes every contact this node holds for `aor`; removing none is not an error. */
 int pbxstate_engine_remove_registration(pbxstate_engine* engine, const char* aor, size_t aor_len);
+
+/* Removes this node's contact `contact` of `aor`; removing one that is not held is not an error. */
+int pbxstate_engine_remove_contact(pbxstate_engine* engine, const char* aor, size_t aor_len, const char* contact,
+                                   size_t contact_len);
 
 /* ------------------------------------------------------------------------------------------- */
 /* Queries. Allowed from listener and visitor callbacks. None changes the engine.               */
@@ -556,6 +562,7 @@ typedef struct pbxstate_stats {
   uint64_t send_try_again;
   uint64_t send_queue_overflow;
   uint64_t send_failed;
+  uint64_t frames_relayed; /* frames of others passed on as a site's relay */
 
   uint64_t digests_sent, digests_received;
   uint64_t sync_sessions_started;

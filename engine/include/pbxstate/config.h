@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -91,7 +92,14 @@ struct EngineConfig {
 
   // --- bounds on input (obligation 6) ---
   std::size_t max_key_bytes = 255;        // device, mailbox and AOR names
-  std::size_t max_contact_bytes = 512;
+  std::size_t max_contact_bytes = 512;    // a contact's URI, path and user agent together
+  // Contacts this node holds per AOR (PJSIP's max_contacts). SetRegistration of a new contact
+  // when the AOR already has this many live contacts here replaces the one that expires first
+  // (the smallest contact URI among equal expiries), as PJSIP's remove_existing does: a phone
+  // that re-registers from a new address is never refused. 1 is one contact per (AOR, node).
+  // Contacts from peers are not counted against it (only max_entries bounds them), so nodes
+  // configured differently still converge.
+  std::size_t max_contacts_per_aor = 8;
   std::size_t max_nodes = 1024;           // nodes tracked, this one included; frames from more are dropped
   // Entries held in all (device contributions, mailboxes, registrations and their tombstones);
   // local changes for a new key beyond it are refused. It bounds the names held too: a name no
@@ -103,6 +111,19 @@ struct EngineConfig {
   // otherwise one node with a wrong clock would win every later write.
   Duration max_clock_skew = 60s;
 
+  // --- site-aware dissemination (engine/README.md "Sites and relays") ---
+  // 0 (or node_sites, below, empty): a frame for everyone (UPDATES, HEARTBEAT) is the host's
+  // Broadcast. Otherwise it is sent
+  // once per site (a remote site's copy crosses the WAN once): by Unicast to that site's relay,
+  // one of the relays_per_site lowest-id live nodes there chosen by a hash of the sender, which
+  // passes it on to every other live node of its site in RELAY frames. Anti-entropy repairs what
+  // a relay that died took with it.
+  std::size_t relays_per_site = 0;
+  // How long a relay holds the frames it passes on before sending them, several in one RELAY
+  // frame per destination (counted from the first held one; a full frame leaves at once). 0:
+  // every frame is passed on when it arrives.
+  Duration relay_window = 0ms;
+
   // --- authentication (obligation 6; engine/README.md "Authentication") ---
   // Empty: frames carry no MAC (byte for byte the unauthenticated format), the engine logs at
   // Start() that traffic is unauthenticated, and frames that carry a MAC are refused
@@ -112,6 +133,13 @@ struct EngineConfig {
   // replay. A frame with a MAC is kAuthOverheadBytes (engine/README.md) longer; max_frame_bytes
   // still bounds the whole frame. Engine::SetClusterKeys changes them on a running engine.
   std::vector<std::string> cluster_keys;
+
+  // --- sites (relays_per_site above; after cluster_keys: the numeric rows stay together) ---
+  // The site of every node of the cluster, this one included (a site is any number the host
+  // chooses: a data centre, a WAN region). Empty: every node is a site of its own, so relays
+  // change nothing (the hosts that do not carry a map yet: pbxstated, res_pbxstate, the C API).
+  // Every node must be given the same map, relays_per_site and relay_window.
+  std::map<NodeId, std::uint32_t> node_sites;
 
   // Checks every setting against its range in the table (engine_settings.h) and the values above
   // against each other; the message names the field ("EngineConfig.<name>: why").

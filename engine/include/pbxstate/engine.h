@@ -66,7 +66,8 @@ struct ViewChange {
   // kMailbox: the cluster-wide value before/after.
   std::optional<MailboxValue> old_mailbox, new_mailbox;
 
-  // kRegistration: the origin's registration before/after (nullopt: none held).
+  // kRegistration: the origin's entry for one contact of `key` before/after (nullptr: none
+  // held); whichever is set names the contact.
   const RegistrationInfo* old_registration = nullptr;
   const RegistrationInfo* new_registration = nullptr;
 };
@@ -87,17 +88,20 @@ struct DeviceContribution {
   Version version;
 };
 
+// One node's entry for one contact of an AOR.
 struct RegistrationView {
-  NodeId node;              // the node that holds the registration
+  NodeId node;              // the node that holds the contact
   RegistrationInfo info;
   Version version;
 };
 
-// Where an AOR can be reached, as one node knows it now: one answer per server holding a live
-// registration of it. Routing a call uses `reachable` first, then the freshest knowledge.
+// Where an AOR can be reached, as one node knows it now: one answer per live contact per server
+// holding it (an AOR with a desk phone on one server and a softphone on another has two; a
+// call forks to them). Routing a call uses `reachable` first, then the freshest knowledge.
 struct Location {
-  NodeId node = kNoNode;     // the server holding the registration
+  NodeId node = kNoNode;     // the server holding the contact
   std::string contact;       // its contact URI
+  std::string path;          // the Path the contact registered with (RFC 3327); empty when none
   ContactStatus status = ContactStatus::kReachable;  // the contact's state as its holder last said
   // The holder is this node or a peer this node counts as live and not departing: a call sent
   // there now can arrive. False while the holder is gone but its grace has not run out.
@@ -121,7 +125,7 @@ struct ViewDigest {
 // The key names an engine holds (engine/README.md, "Names"). A name is held while an entry refers
 // to it; a slot is a record a name takes, kept for reuse once its name went.
 struct NameCounts {
-  std::uint64_t names = 0;  // devices, AORs and mailboxes with an entry (tombstones included)
+  std::uint64_t names = 0;  // devices, AORs, (AOR, contact) entries and mailboxes held (tombstones included)
   std::uint64_t slots = 0;  // at most the most names held at once plus those not yet reclaimed
 };
 
@@ -177,11 +181,17 @@ class Engine {
   Status SetDeviceState(std::string_view device, DeviceState state);
   // Writes `mailbox`'s counts; the cluster keeps the write with the latest hybrid logical clock.
   Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
-  // Adds or refreshes the registration of `aor` on this node. `info.expires` must be in the
-  // future and within max_registration_ttl.
+  // Adds or refreshes the contact `info.contact` of `aor` on this node; the AOR's other contacts
+  // here are untouched. `info.expires` must be in the future and within max_registration_ttl;
+  // contact, path and user agent together within max_contact_bytes. A new contact when this node
+  // already holds max_contacts_per_aor live contacts of `aor` first removes the one that expires
+  // first (ties: the smallest contact URI), as one more change (EngineConfig).
   Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
-  // Removes this node's registration of `aor`. Removing one that is not held is not an error.
+  // Removes every contact this node holds for `aor` (one change each). Removing what is not
+  // held is not an error.
   Status RemoveRegistration(std::string_view aor);
+  // Removes this node's contact `contact` of `aor`; not an error when it is not held.
+  Status RemoveContact(std::string_view aor, std::string_view contact);
 
   // ---- queries ----
 
@@ -190,23 +200,25 @@ class Engine {
   // Every live node's contribution, ordered by node id.
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
-  // The live (unexpired, not removed) registrations of `aor`, ordered by node id.
+  // The live (unexpired, not removed) contacts of `aor` on every node, ordered by node id, then
+  // contact URI.
   std::vector<RegistrationView> Registrations(std::string_view aor) const;
-  // Where `aor` can be reached from this node's view: every live registration, best first
+  // Where `aor` can be reached from this node's view: every live contact, best first
   // (reachable holder with a reachable contact, then reachable holder, then the rest; within
-  // each, this node first, then the freshest knowledge, then node id). Empty when no server
-  // holds one. Costs O(registrations of the AOR); allocates the answer.
+  // each, this node first, then the freshest knowledge, then node id, then contact URI). Empty
+  // when no server holds one. Costs O(contacts of the AOR); allocates the answer.
   std::vector<Location> Locate(std::string_view aor) const;
 
   // Visitors over the whole view, in no particular order, for dumps and convergence checks.
   void ForEachDevice(const std::function<void(std::string_view device, std::optional<DeviceState> aggregate,
                                               std::span<const DeviceContribution>)>& fn) const;
   void ForEachMailbox(const std::function<void(std::string_view mailbox, const MailboxValue&)>& fn) const;
+  // One call per live contact per node, an AOR's contacts together.
   void ForEachRegistration(const std::function<void(std::string_view aor, const RegistrationView&)>& fn) const;
 
   ViewDigest Digest() const;
   const EngineStats& stats() const;
-  // Names held and record slots allocated for them, devices, AORs and mailboxes together.
+  // Names held and record slots allocated for them, every kind together.
   NameCounts InternedNames() const;
   // Nodes currently counted as live (this node included), sorted.
   std::vector<NodeId> Members() const;

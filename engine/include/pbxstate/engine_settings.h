@@ -53,12 +53,15 @@
   X(heartbeat_interval,    MS,    1,    60000,      "with heartbeat membership, a heartbeat is broadcast this often") \
   X(suspect_after,         MS,    2,    600000,     "with heartbeat membership, a node silent this long has departed; longer than heartbeat_interval") \
   X(max_key_bytes,         BYTES, 1,    1024,       "longest device, mailbox or AOR name") \
-  X(max_contact_bytes,     BYTES, 0,    2048,       "longest registration contact") \
+  X(max_contact_bytes,     BYTES, 0,    2048,       "longest registration contact, path and user agent together") \
+  X(max_contacts_per_aor,  COUNT, 1,    1024,       "contacts one node holds per AOR; a new contact at the bound replaces the one expiring first") \
   X(max_nodes,             COUNT, 1,    4096,       "nodes tracked, this one included; frames about more are dropped") \
   X(max_entries,           COUNT, 1,    4294967296, "entries held in all; local changes beyond are refused, remote ones dropped") \
   X(max_registration_ttl,  MS,    1000, 2592000000, "a registration expiring further out than this is refused") \
   X(max_received_ranges,   COUNT, 1,    65536,      "out-of-order sequence ranges remembered per origin") \
-  X(max_clock_skew,        MS,    1,    86400000,   "a mailbox write stamped further than this ahead of the local clock is refused")
+  X(max_clock_skew,        MS,    1,    86400000,   "a mailbox write stamped further than this ahead of the local clock is refused") \
+  X(relays_per_site,       COUNT, 0,    64,         "with node_sites, a frame for everyone goes once to each site, to one of this many lowest-id live nodes there, which passes it on; 0: to every peer") \
+  X(relay_window,          MS,    0,    10000,      "a relay holds the frames it passes on this long and sends them together; 0: each at once")
 /* clang-format on */
 
 #endif /* PBXSTATE_ENGINE_SETTINGS_H */

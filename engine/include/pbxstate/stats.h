@@ -51,6 +51,7 @@ struct EngineStats {
   std::uint64_t send_try_again = 0;      // transport answered kTryAgain
   std::uint64_t send_queue_overflow = 0; // frames dropped at max_send_queue_frames
   std::uint64_t send_failed = 0;         // kTooLarge / kUnreachable
+  std::uint64_t frames_relayed = 0;      // frames of others this node passed on as its site's relay
 
   std::uint64_t digests_sent = 0, digests_received = 0;
   std::uint64_t sync_sessions_started = 0;     // pulls this node began

@@ -88,12 +88,19 @@ struct MailboxValue {
 
 enum class ContactStatus : std::uint8_t { kReachable = 0, kUnreachable = 1 };
 
-// What a node says about one registration it holds.
+// What a node says about one contact of an AOR it holds. The contact URI names the contact: a
+// node holds at most one entry per (AOR, contact), and several contacts per AOR (desk phone,
+// softphone, mobile), up to EngineConfig::max_contacts_per_aor.
 struct RegistrationInfo {
   std::string contact;         // contact URI, e.g. "sip:alice@198.18.0.7:5060"
   WallTime expires;            // absolute; the entry vanishes everywhere at this instant
   ContactStatus status = ContactStatus::kReachable;
   std::uint32_t rtt_us = 0;    // last qualify round trip, 0 when unknown
+  // What routing a call to the contact needs besides its URI: the REGISTER's Path headers
+  // (RFC 3327, the proxies a request to it must traverse; empty when none) and its User-Agent.
+  // contact, path and user_agent together are at most EngineConfig::max_contact_bytes.
+  std::string path;
+  std::string user_agent;
   friend bool operator==(const RegistrationInfo&, const RegistrationInfo&) = default;
 };
 

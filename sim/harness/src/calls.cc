@@ -81,28 +81,13 @@ std::vector<std::pair<Duration, Duration>> FaultWindows(const scenario::Scenario
 void PhoneTruth::ChangeAccepted(Duration t, const PlannedChange& c) {
   if (c.kind != EntryKind::kRegistration) return;
   if (c.remove) {
-    if (auto it = holders_.find(c.key); it != holders_.end()) it->second.erase(c.node);
+    book_.Remove(t, c.node, c.key, c.contact);
   } else {
-    holders_[c.key][c.node] = t + c.expires_in;
+    book_.Set(t, c.node, c.key, c.contact, t + c.expires_in);
   }
 }
 
-void PhoneTruth::ServerCrashed(NodeId node) {
-  for (auto& [aor, holders] : holders_) holders.erase(node);
-}
-
-bool PhoneTruth::Holds(const std::string& aor, NodeId node, Duration t) const {
-  auto it = holders_.find(aor);
-  if (it == holders_.end()) return false;
-  auto h = it->second.find(node);
-  return h != it->second.end() && h->second > t;
-}
-
-bool PhoneTruth::Registered(const std::string& aor, Duration t) const {
-  auto it = holders_.find(aor);
-  if (it == holders_.end()) return false;
-  return std::any_of(it->second.begin(), it->second.end(), [&](const auto& h) { return h.second > t; });
-}
+void PhoneTruth::ServerCrashed(NodeId node) { book_.Crashed(node); }
 
 ServerReach::ServerReach(std::uint32_t nodes) : up_(nodes, true), side_(nodes, 0) {}
 

@@ -33,14 +33,14 @@ void CheckPointQueries(const Engine& engine, FinalView* v) {
     const std::optional<MailboxValue> point = engine.Mailbox(m.mailbox);
     if (!point || *point != m.value) note("Mailbox(" + m.mailbox + ") disagrees with ForEachMailbox");
   }
-  std::map<std::string, std::vector<NodeId>> listed;
-  for (const FinalView::Registration& r : v->registrations) listed[r.aor].push_back(r.view.node);
-  for (auto& [aor, nodes] : listed) {
-    std::vector<NodeId> point;
-    for (const RegistrationView& r : engine.Registrations(aor)) point.push_back(r.node);
-    std::sort(nodes.begin(), nodes.end());
+  std::map<std::string, std::vector<std::pair<NodeId, std::string>>> listed;
+  for (const FinalView::Registration& r : v->registrations) listed[r.aor].emplace_back(r.view.node, r.view.info.contact);
+  for (auto& [aor, contacts] : listed) {
+    std::vector<std::pair<NodeId, std::string>> point;
+    for (const RegistrationView& r : engine.Registrations(aor)) point.emplace_back(r.node, r.info.contact);
+    std::sort(contacts.begin(), contacts.end());
     std::sort(point.begin(), point.end());
-    if (point != nodes) note("Registrations(" + aor + ") lists other nodes than ForEachRegistration");
+    if (point != contacts) note("Registrations(" + aor + ") lists other contacts than ForEachRegistration");
   }
 }
 
@@ -97,8 +97,9 @@ void RunRecorder::Impl::CheckFinalView(NodeId n, const FinalView& e, Duration en
   for (const FinalView::Registration& reg : e.registrations) {
     const RegistrationView& v = reg.view;
     const std::int64_t expires = v.info.expires.time_since_epoch().count() - kSimEpochNs;
-    show(slots.Intern(EntryKind::kRegistration, reg.aor, v.node),
-         RegistrationValue(v.info.contact, expires, v.info.status, v.version.incarnation),
+    show(slots.Intern(EntryKind::kRegistration, RegistrationSlotKey(reg.aor, v.info.contact), v.node),
+         RegistrationValue(v.info.contact, v.info.path, v.info.user_agent, expires, v.info.status,
+                           v.version.incarnation),
          std::string(v.info.status == ContactStatus::kReachable ? "reachable" : "unreachable") + ", expiring at " +
              Seconds(expires) + " (incarnation " + std::to_string(v.version.incarnation) + ")");
   }

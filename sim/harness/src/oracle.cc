@@ -75,6 +75,7 @@ Oracle::Oracle(SlotTable* slots, const scenario::Scenario& s)
       timing_(OracleTiming::Of(s)),
       loss_(s),
       history_(node_count_, timing_.membership),
+      contacts_(s.engine.max_contacts_per_aor),
       incarnation_(node_count_, 0) {}
 
 Oracle::~Oracle() = default;
@@ -98,6 +99,7 @@ void Oracle::Started(Duration t, NodeId node, std::uint64_t incarnation) {
 void Oracle::Crashed(Duration t, NodeId node) {
   assert(!finished_);
   history_.Crashed(t, node);
+  contacts_.Crashed(node);
   incarnation_[node - 1] = 0;
   // The owner's memory is gone: it holds none of its entries any more.
   for (SlotId s : owned_[node]) {
@@ -129,15 +131,24 @@ void Oracle::Changed(Duration t, NodeId node, const PlannedChange& c) {
       break;
     }
     case EntryKind::kRegistration: {
-      const SlotId s = slots_->Intern(EntryKind::kRegistration, c.key, node);
-      auto& tl = TimelineFor(s);
-      if (tl.empty()) owned_[node].push_back(s);
+      // One slot per (AOR, contact, node); which contacts a change ends is the book's answer.
+      auto slot_of = [&](const std::string& contact) {
+        const SlotId s = slots_->Intern(EntryKind::kRegistration, RegistrationSlotKey(c.key, contact), node);
+        if (TimelineFor(s).empty()) owned_[node].push_back(s);
+        return s;
+      };
       if (c.remove) {
-        tl.push_back({t, kAbsent, kNever, 0, 0});
+        for (const std::string& gone : contacts_.Remove(t, node, c.key, c.contact)) {
+          TimelineFor(slot_of(gone)).push_back({t, kAbsent, kNever, 0, 0});
+        }
       } else {
         const Duration expires = t + c.expires_in;
-        tl.push_back({t, RegistrationValue(c.contact, expires.count(), c.status, inc), expires, inc,
-                      static_cast<std::uint32_t>(c.status)});
+        if (auto replaced = contacts_.Set(t, node, c.key, c.contact, expires)) {
+          TimelineFor(slot_of(*replaced)).push_back({t, kAbsent, kNever, 0, 0});
+        }
+        TimelineFor(slot_of(c.contact))
+            .push_back({t, RegistrationValue(c.contact, c.path, c.user_agent, expires.count(), c.status, inc), expires,
+                        inc, static_cast<std::uint32_t>(c.status)});
       }
       break;
     }

@@ -89,8 +89,8 @@ ValueHash ValueOf(const ViewChange& ch) {
       return ch.new_contribution ? DeviceValue(*ch.new_contribution, ch.version.incarnation) : kAbsent;
     case EntryKind::kRegistration:
       return ch.new_registration != nullptr
-                 ? RegistrationValue(ch.new_registration->contact,
-                                     ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
+                 ? RegistrationValue(ch.new_registration->contact, ch.new_registration->path,
+                                     ch.new_registration->user_agent, ch.new_registration->expires.time_since_epoch().count() - kSimEpochNs,
                                      ch.new_registration->status, ch.version.incarnation)
                  : kAbsent;
     case EntryKind::kMailbox:
@@ -345,6 +345,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
 
   // Per-node summaries and final views against the oracle.
   std::uint64_t frames = 0, bytes = 0, lost = 0, stale = 0;
+  std::optional<std::uint64_t> wan_frames;
   for (const auto& [node, what] : m.oracle.problems()) {
     ++stale;
     NoteDiscrepancy(&r, node, "node " + std::to_string(node) + " " + what);
@@ -362,6 +363,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
     ns.bytes_sent = a.bytes_sent;
     frames += a.frames_sent;
     bytes += a.bytes_sent;
+    if (a.frames_to_other_sites) wan_frames = wan_frames.value_or(0) + *a.frames_to_other_sites;
     // The backend's account of who is up must be the history's.
     const bool up_in_history = m.oracle.history().Up(n, end);
     if (up_in_history != a.view.has_value()) {
@@ -398,6 +400,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
   if (n_changes > 0) {
     r.metrics["messages_per_change"] = static_cast<double>(frames) / n_changes;
     r.metrics["bytes_per_change"] = static_cast<double>(bytes) / n_changes;
+    if (wan_frames) r.metrics["wan_frames_per_change"] = static_cast<double>(*wan_frames) / n_changes;
   }
   std::vector<double> delivery, stable;
   delivery.reserve(m.deliveries.size());

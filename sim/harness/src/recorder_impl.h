@@ -2,6 +2,7 @@
 // against the oracle (final_check.cc), convergence after each fault (convergence.cc).
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -71,6 +72,11 @@ struct RunRecorder::Impl {
   std::uint64_t view_count = 0;
 
   SlotId SlotOf(const ViewChange& ch) {
+    if (ch.kind == EntryKind::kRegistration) {
+      const RegistrationInfo* r = ch.new_registration != nullptr ? ch.new_registration : ch.old_registration;
+      assert(r != nullptr);
+      return slots.Intern(ch.kind, RegistrationSlotKey(ch.key, r->contact), ch.origin);
+    }
     return slots.Intern(ch.kind, ch.key, ch.kind == EntryKind::kMailbox ? kNoNode : ch.origin);
   }
   static ChangeKey KeyOf(SlotId slot, const ViewChange& ch);

@@ -43,11 +43,21 @@ ValueHash DeviceValue(DeviceState state, std::uint64_t incarnation) {
   return Fnv().Add(1).Add(static_cast<std::uint64_t>(state)).Add(incarnation).value();
 }
 
-ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status,
-                            std::uint64_t incarnation) {
+std::string RegistrationSlotKey(std::string_view aor, std::string_view contact) {
+  std::string key(aor);
+  key.append(" <");
+  key.append(contact);
+  key.push_back('>');
+  return key;
+}
+
+ValueHash RegistrationValue(std::string_view contact, std::string_view path, std::string_view user_agent,
+                            std::int64_t expires_rel_ns, ContactStatus status, std::uint64_t incarnation) {
   return Fnv()
       .Add(2)
       .Add(contact)
+      .Add(path)
+      .Add(user_agent)
       .Add(static_cast<std::uint64_t>(expires_rel_ns))
       .Add(static_cast<std::uint64_t>(status))
       .Add(incarnation)

@@ -221,6 +221,7 @@ void ExpandExplicit(const scenario::Workload& w, RankedChanges* out) {
     } else if (const auto* rm = std::get_if<scenario::RegistrationRemove>(&tc.what)) {
       c.kind = EntryKind::kRegistration;
       c.key = rm->aor;
+      c.contact = rm->contact;
       c.remove = true;
     }
     out->emplace_back(0, std::move(c));

@@ -226,7 +226,8 @@ class NetnsRun {
   // (from the changes the engines took and the faults as applied, never from an engine's view),
   // the per-strategy accounting, and the hops under way.
   struct Calls {
-    explicit Calls(const scenario::Scenario& s) : plan(harness::ExpandCalls(s)), reach(s.topology.node_count()), rec(s) {}
+    explicit Calls(const scenario::Scenario& s)
+        : plan(harness::ExpandCalls(s)), truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s) {}
     const std::vector<harness::PlannedCall> plan;
     std::size_t next = 0;
     harness::PhoneTruth truth;

@@ -282,6 +282,7 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
     if (const Engine* e = world.engine(n)) a.view = harness::FinalViewOf(*e);
     a.frames_sent = world.counters(n)->frames_sent;
     a.bytes_sent = world.counters(n)->payload_bytes_sent;
+    if (s_.topology.sites.size() > 1) a.frames_to_other_sites = world.counters(n)->frames_sent_to_other_sites;
     return a;
   });
   if (calls_) {

@@ -128,10 +128,10 @@ void MakeChange(const harness::PlannedChange& c, Engine* e, Duration now, harnes
       break;
     case EntryKind::kRegistration:
       if (c.remove) {
-        st = e->RemoveRegistration(c.key);
+        st = c.contact.empty() ? e->RemoveRegistration(c.key) : e->RemoveContact(c.key, c.contact);
       } else {
         const WallTime expires{Duration(harness::kSimEpochNs) + now + c.expires_in};
-        st = e->SetRegistration(c.key, RegistrationInfo{c.contact, expires, c.status, 0});
+        st = e->SetRegistration(c.key, RegistrationInfo{c.contact, expires, c.status, 0, c.path, c.user_agent});
       }
       break;
   }

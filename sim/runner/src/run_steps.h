@@ -50,7 +50,8 @@ void AddEndStateMetrics(const scenario::Scenario& s, harness::RunResult* result,
 // per-strategy accounting. Fed by the runner as faults and changes happen (FaultDone,
 // MakeChange).
 struct CallWorld {
-  explicit CallWorld(const scenario::Scenario& s) : reach(s.topology.node_count()), rec(s) {}
+  explicit CallWorld(const scenario::Scenario& s)
+      : truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s) {}
   harness::PhoneTruth truth;
   harness::ServerReach reach;
   harness::CallRecorder rec;

@@ -46,6 +46,9 @@ void AddOracleAndCost(std::vector<MetricInfo>& m) {
                "every copy)"});
   m.push_back({"bytes_per_change", MetricKind::kNumber,
                "bytes put on the network divided by local changes"});
+  m.push_back({"wan_frames_per_change", MetricKind::kNumber,
+               "of those frames, the ones addressed to a node of another site (crossing the WAN), "
+               "divided by local changes; ns-3 backend with two sites or more only"});
 }
 
 // Latencies of changes, and convergence after each kind of fault end.

@@ -89,9 +89,12 @@ bool Loader::ReadMailboxChange(MapReader& m, TimedChange& c) {
 }
 
 bool Loader::ReadRegistrationRemove(MapReader& m, TimedChange& c) {
-  bool ok = m.AllowOnly({"at", "node", "aor", "remove"});
+  bool ok = m.AllowOnly({"at", "node", "aor", "contact", "remove"});
   RegistrationRemove rr;
   if (auto x = ReadKey(*m.Get("aor"), "an AOR")) rr.aor = *x; else ok = false;
+  if (auto v = m.Get("contact")) {
+    if (auto x = ReadContact(*v)) rr.contact = *x; else ok = false;
+  }
   const Field rf = *m.Get("remove");
   if (auto x = ReadBool(rf, d_); x && !*x) {
     d_.Error(rf.mark, rf.path,
@@ -110,21 +113,7 @@ bool Loader::ReadRegistrationSet(MapReader& m, TimedChange& c) {
   rs.expires = s_.workload.registration_expiry;
   if (auto x = ReadKey(*m.Get("aor"), "an AOR")) rs.aor = *x; else ok = false;
   if (auto v = m.Require("contact", "the contact URI, e.g. sip:alice@198.18.0.7:5060")) {
-    constexpr std::string_view kSipUri = "a SIP URI (sip:... or sips:...)";
-    auto x = ReadString(*v, d_, "a contact URI");
-    if (x && x->rfind("sip:", 0) != 0 && x->rfind("sips:", 0) != 0) {
-      d_.Error(v->mark, v->path,
-               "expected " + std::string(kSipUri) + " without spaces, got " + Describe(v->node));
-      x.reset();
-    } else if (x && !CheckKeyText(*v, *x, kSipUri)) {
-      x.reset();
-    }
-    if (x) {
-      rs.contact = *x;
-      contact_uses_.push_back({*v, x->size(), "a contact"});
-    } else {
-      ok = false;
-    }
+    if (auto x = ReadContact(*v)) rs.contact = *x; else ok = false;
   } else {
     ok = false;
   }
@@ -143,6 +132,18 @@ bool Loader::ReadRegistrationSet(MapReader& m, TimedChange& c) {
        ok;
   c.what = rs;
   return ok;
+}
+
+std::optional<std::string> Loader::ReadContact(const Field& v) {
+  constexpr std::string_view kSipUri = "a SIP URI (sip:... or sips:...)";
+  auto x = ReadString(v, d_, "a contact URI");
+  if (x && x->rfind("sip:", 0) != 0 && x->rfind("sips:", 0) != 0) {
+    d_.Error(v.mark, v.path, "expected " + std::string(kSipUri) + " without spaces, got " + Describe(v.node));
+    return std::nullopt;
+  }
+  if (x && !CheckKeyText(v, *x, kSipUri)) return std::nullopt;
+  if (x) contact_uses_.push_back({v, x->size(), "a contact"});
+  return x;
 }
 
 }  // namespace pbxstate::scenario::detail

@@ -100,7 +100,7 @@ void Loader::CheckChecks() {
     } else if (!makes_changes &&
                (c.metric.rfind("delivery_latency.", 0) == 0 ||
                 c.metric.rfind("stable_latency.", 0) == 0 || c.metric == "messages_per_change" ||
-                c.metric == "bytes_per_change")) {
+                c.metric == "bytes_per_change" || c.metric == "wan_frames_per_change")) {
       d_.Error(f.mark, f.path,
                c.metric + " has no samples: expected a workload that makes changes (rate, "
                           "bursts or changes)");

@@ -33,6 +33,8 @@ void Loader::ReadEngine(const Field& f) {
 }
 
 void Loader::CheckEngine() {
+  // The engine learns the sites from the network's: every node's site index (relays_per_site).
+  for (NodeId n = 1; n <= node_count_; ++n) s_.engine.node_sites[n] = static_cast<std::uint32_t>(s_.topology.SiteOf(n));
   const EngineConfig& e = s_.engine;
   auto where = [&](const char* key) -> std::pair<YAML::Mark, std::string> {
     if (auto it = engine_fields_.find(key); it != engine_fields_.end()) {

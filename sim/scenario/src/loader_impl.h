@@ -138,6 +138,8 @@ class Loader {
   bool ReadMailboxChange(MapReader& m, TimedChange& c);
   bool ReadRegistrationRemove(MapReader& m, TimedChange& c);
   bool ReadRegistrationSet(MapReader& m, TimedChange& c);
+  // A contact URI field (sip: or sips:, no spaces, within the contact bound).
+  std::optional<std::string> ReadContact(const Field& v);
 
   // loader_calls.cc
   void ReadCalls(const Field& f);

@@ -346,7 +346,9 @@ class Writer {
       if (r->expires != s_.workload.registration_expiry) kv.emplace_back("expires", Dur(r->expires));
       if (r->status != ContactStatus::kReachable) kv.emplace_back("status", "unreachable");
     } else {
-      kv.emplace_back("aor", Str(std::get<RegistrationRemove>(c.what).aor));
+      const auto& rm = std::get<RegistrationRemove>(c.what);
+      kv.emplace_back("aor", Str(rm.aor));
+      if (!rm.contact.empty()) kv.emplace_back("contact", Str(rm.contact));
       kv.emplace_back("remove", "true");
     }
     return Flow(kv);

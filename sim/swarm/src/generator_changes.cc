@@ -57,7 +57,7 @@ TimedChange Change(Draw& d, Kind kind, Duration at, NodeId node) {
       break;
     }
     case Kind::kRemoveRegistration:
-      c.what = scenario::RegistrationRemove{d.Pick(kAors)};
+      c.what = scenario::RegistrationRemove{d.Pick(kAors), {}};
       break;
   }
   return c;

@@ -320,6 +320,8 @@ TEST_F(CApi, ChecksArguments) {
   EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, &reg), PBXSTATE_OK);
   EXPECT_EQ(pbxstate_engine_remove_registration(engine_, nullptr, 1), PBXSTATE_E_INVALID_ARGUMENT);
   EXPECT_EQ(pbxstate_engine_remove_registration(engine_, "zz", 2), PBXSTATE_OK);  // not held: not an error
+  EXPECT_EQ(pbxstate_engine_remove_contact(engine_, "zz", 2, nullptr, 1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_contact(engine_, "zz", 2, "sip:z", 5), PBXSTATE_OK);  // not held
 
   EXPECT_EQ(pbxstate_engine_on_frame(engine_, 2, nullptr, 10), PBXSTATE_E_INVALID_ARGUMENT);
   EXPECT_EQ(pbxstate_engine_on_frame(engine_, 2, nullptr, 0), PBXSTATE_OK);  // an empty frame is dropped, counted

@@ -92,7 +92,7 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   ASSERT_EQ(pbxstate_engine_set_registration(ce, "x", 1, &reg), PBXSTATE_OK);
   ASSERT_TRUE(cpp->SetRegistration("x", pbxstate::RegistrationInfo{"sip:x@y",
                                                                     pbxstate::WallTime(pbxstate::Duration(reg.expires_ns)),
-                                                                    pbxstate::ContactStatus::kReachable, 5})
+                                                                    pbxstate::ContactStatus::kReachable, 5, {}, {}})
                   .ok());
   c_host.now += 2'000'000'000;
   cpp_host.now += 2'000'000'000;
@@ -119,6 +119,7 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   EXPECT_EQ(c.records_stale, s.records_stale);
   EXPECT_EQ(c.send_try_again, s.send_try_again);
   EXPECT_EQ(c.send_queue_overflow, s.send_queue_overflow);
+  EXPECT_EQ(c.frames_relayed, s.frames_relayed);
   EXPECT_EQ(c.send_failed, s.send_failed);
   EXPECT_EQ(c.digests_sent, s.digests_sent);
   EXPECT_EQ(c.digests_received, s.digests_received);

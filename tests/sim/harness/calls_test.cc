@@ -68,7 +68,7 @@ PlannedChange Reg(NodeId node, const std::string& aor, Duration expires_in, bool
 }
 
 TEST(PhoneTruth, RegistrationsLiveUntilRemovedExpiredOrTheirServerDies) {
-  PhoneTruth t;
+  PhoneTruth t(8);
   t.ChangeAccepted(1s, Reg(2, "a", 10s));
   t.ChangeAccepted(1s, Reg(3, "b", 2s));
   EXPECT_TRUE(t.Holds("a", 2, 5s));

@@ -141,7 +141,7 @@ void HandRun::Register(Duration t, NodeId n, const std::string& aor, const std::
   c.key = aor;
   c.contact = contact;
   c.expires_in = expires_in;
-  infos_.push_back(RegistrationInfo{contact, WallTime(Duration(kSimEpochNs) + t + expires_in), ContactStatus::kReachable, 0});
+  infos_.push_back(RegistrationInfo{contact, WallTime(Duration(kSimEpochNs) + t + expires_in), ContactStatus::kReachable, 0, {}, {}});
   ViewChange ch{};
   ch.kind = EntryKind::kRegistration;
   ch.cause = ChangeCause::kLocal;
@@ -226,7 +226,7 @@ std::map<NodeId, FinalView> SurvivorsShow(std::optional<DeviceState> d) {
 void AddRegistration(FinalView* v, const std::string& aor, NodeId node, const std::string& contact, Duration expires,
                      std::uint64_t incarnation, ContactStatus status) {
   v->registrations.push_back(
-      {aor, RegistrationView{node, RegistrationInfo{contact, WallTime(Duration(kSimEpochNs) + expires), status, 0},
+      {aor, RegistrationView{node, RegistrationInfo{contact, WallTime(Duration(kSimEpochNs) + expires), status, 0, {}, {}},
                              {incarnation, 1}}});
 }
 

@@ -65,7 +65,7 @@ TEST(ScenarioEngineSettings, TheEnginesRulesBetweenSettingsAreCheckedAtLoad) {
       "name: t\nduration: 10s\ncluster: {nodes: 1}\nengine:\n  max_frame_bytes: 300\n  max_key_bytes: 1024\n", "t.yaml");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].ToString(),
-            "t.yaml:5:20: engine.max_frame_bytes: expected max_frame_bytes of at least 1633 so that one record of "
+            "t.yaml:5:20: engine.max_frame_bytes: expected max_frame_bytes of at least 1643 so that one record of "
             "max_key_bytes (1024) and max_contact_bytes (512) fits in a frame, got 300");
 }
 

@@ -50,7 +50,7 @@ TEST_F(Location, PrefersReachableHoldersAndThisNode) {
   PBX_ASSERT_OK(c_->SetRegistration(0, "bob", "sip:bob@a", seconds(600)));
   PBX_ASSERT_OK(c_->SetRegistration(1, "bob", "sip:bob@b", seconds(600)));
   PBX_ASSERT_OK(c_->SetRegistration(2, "bob", RegistrationInfo{"sip:bob@c", c_->wall_now() + seconds(600),
-                                                                  ContactStatus::kUnreachable, 0}));
+                                                                  ContactStatus::kUnreachable, 0, {}, {}}));
   PBX_ASSERT_OK(c_->Advance(seconds(1)));
   const auto at0 = c_->engine(0)->Locate("bob");
   ASSERT_EQ(at0.size(), 3u);

@@ -279,7 +279,7 @@ TEST(MailboxRepair, RefusedOpeningIsNotLostAsCrossed) {
   PBX_ASSERT_OK(c->SetMailbox(0, "200@default", {29, 35, 0}));
   PBX_ASSERT_OK(at(11091));
   PBX_ASSERT_OK(c->SetRegistration(0, "bob", {"sip:bob@198.51.100.21:5136", c->wall_now() + seconds(9250),
-                                              ContactStatus::kUnreachable, 0}));
+                                              ContactStatus::kUnreachable, 0, {}, {}}));
   PBX_ASSERT_OK(at(14624));
   PBX_ASSERT_OK(c->Partition({{1, 3}, {0, 2}}));
   PBX_ASSERT_OK(at(16623));

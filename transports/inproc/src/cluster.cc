@@ -249,6 +249,12 @@ Status Cluster::RemoveRegistration(std::size_t i, std::string_view aor) {
   return e ? e->RemoveRegistration(aor) : Down(i);
 }
 
+Status Cluster::RemoveContact(std::size_t i, std::string_view aor, std::string_view contact) {
+  PBXSTATE_CHECK(!impl_->in_callback_);
+  Engine* e = engine(i);
+  return e ? e->RemoveContact(aor, contact) : Down(i);
+}
+
 std::optional<DeviceState> Cluster::DeviceStateAt(std::size_t i, std::string_view device) const {
   const Engine* e = engine(i);
   return e ? e->ClusterDeviceState(device) : std::nullopt;

@@ -396,6 +396,11 @@ void NodeApp::EmitNow(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
   if (config_.corosync == nullptr) {
     ++counters_.frames_sent;
     counters_.payload_bytes_sent += size;
+    std::uint32_t lan = self_lan_;
+    const NodeId node = config_.peers->NodeAt(to);  // kNoNode: the LAN's broadcast address
+    if (node != kNoNode && config_.peers->Find(node, nullptr, &lan) && lan != self_lan_) {
+      ++counters_.frames_sent_to_other_sites;
+    }
   }
 }
 

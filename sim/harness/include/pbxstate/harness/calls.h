@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pbxstate/engine.h"
+#include "pbxstate/harness/contact_book.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/scenario/scenario.h"
 
@@ -43,15 +44,17 @@ std::vector<std::pair<Duration, Duration>> FaultWindows(const scenario::Scenario
 // that dies takes its phones' registrations with it) and expiries.
 class PhoneTruth {
  public:
+  // The engines' max_contacts_per_aor (the scenario's engine section).
+  explicit PhoneTruth(std::size_t max_contacts_per_aor) : book_(max_contacts_per_aor) {}
   void ChangeAccepted(Duration t, const PlannedChange& c);
   void ServerCrashed(NodeId node);
-  // Whether `node` holds a live registration of `aor` at `t`.
-  bool Holds(const std::string& aor, NodeId node, Duration t) const;
+  // Whether `node` holds a live contact of `aor` at `t`.
+  bool Holds(const std::string& aor, NodeId node, Duration t) const { return book_.Holds(aor, node, t); }
   // Whether any server holds one at `t`.
-  bool Registered(const std::string& aor, Duration t) const;
+  bool Registered(const std::string& aor, Duration t) const { return book_.Registered(aor, t); }
 
  private:
-  std::map<std::string, std::map<NodeId, Duration>> holders_;  // aor -> holder -> expiry
+  ContactBook book_;
 };
 
 // Which servers are up and which can reach which, from the faults as they are applied.

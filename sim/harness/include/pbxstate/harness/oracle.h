@@ -62,6 +62,7 @@
 #include <string>
 #include <vector>
 
+#include "pbxstate/harness/contact_book.h"
 #include "pbxstate/harness/history.h"
 #include "pbxstate/harness/slots.h"
 #include "pbxstate/harness/workload.h"
@@ -171,6 +172,7 @@ class Oracle {
   OracleTiming timing_;
   PathLoss loss_;
   ClusterHistory history_;
+  ContactBook contacts_;  // which contacts each node holds, for removals and the bound
   std::vector<std::uint64_t> incarnation_;          // by node - 1: the current one while fed
   std::vector<std::vector<Point>> timelines_;       // by slot: the owner's own value
   std::map<NodeId, std::vector<SlotId>> owned_;     // slots by owner

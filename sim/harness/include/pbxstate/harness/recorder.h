@@ -189,6 +189,9 @@ class RunRecorder {
     std::optional<FinalView> view;  // nullopt when down
     std::uint64_t frames_sent = 0;
     std::uint64_t bytes_sent = 0;
+    // Of frames_sent, those addressed to a node of another site (crossing the WAN); nullopt when
+    // the backend does not count them (only ns-3 does). Gives wan_frames_per_change.
+    std::optional<std::uint64_t> frames_to_other_sites;
   };
   // Checks every live node's final view against the oracle and computes every metric.
   RunResult Finish(Duration end, const std::function<NodeAtEnd(NodeId)>& node_at_end);

@@ -1,5 +1,5 @@
 // The units a cluster's view is made of, as the harness compares them: one device's
-// contribution from one node, one node's registration of one AOR, one mailbox. Values are
+// contribution from one node, one node's entry for one contact of one AOR, one mailbox. Values are
 // compared by a hash of what a person would see and of the version that carries it (state and
 // the owner's incarnation; contact, expiry, status and incarnation; counts, writer and the
 // write's HLC), so the oracle and a node's view meet without sharing any engine code, and an
@@ -46,9 +46,12 @@ class SlotTable {
 
 // `incarnation`: the owner's incarnation the entry belongs to.
 ValueHash DeviceValue(DeviceState state, std::uint64_t incarnation);
+// The slot key of contact `contact` of `aor` (a registration slot is (AOR, contact, owner)):
+// "aor <contact>", readable in a report.
+std::string RegistrationSlotKey(std::string_view aor, std::string_view contact);
 // `expires_rel_ns`: expiry relative to kSimEpochNs, so a simulated run needs no real clock.
-ValueHash RegistrationValue(std::string_view contact, std::int64_t expires_rel_ns, ContactStatus status,
-                            std::uint64_t incarnation);
+ValueHash RegistrationValue(std::string_view contact, std::string_view path, std::string_view user_agent,
+                            std::int64_t expires_rel_ns, ContactStatus status, std::uint64_t incarnation);
 ValueHash MailboxValueHash(const MailboxValue& value);
 
 }  // namespace pbxstate::harness

@@ -21,8 +21,11 @@ struct PlannedChange {
   std::string key;
   DeviceState state = DeviceState::kNotInUse;  // kDevice
   MailboxCounts counts;                        // kMailbox
-  bool remove = false;                         // kRegistration: remove instead of add/refresh
-  std::string contact;                         // kRegistration add
+  // kRegistration: remove instead of add/refresh; the contact `contact`, or with `contact`
+  // empty every contact the node holds for the AOR.
+  bool remove = false;
+  std::string contact;                         // kRegistration: the contact added or removed
+  std::string path, user_agent;                // kRegistration add
   Duration expires_in{};                       // kRegistration add: expiry relative to `at`
   ContactStatus status = ContactStatus::kReachable;
 };

@@ -172,6 +172,7 @@ struct RegistrationSet {
 };
 struct RegistrationRemove {
   std::string aor;
+  std::string contact;  // the contact removed; empty: every contact the node holds for the AOR
   friend bool operator==(const RegistrationRemove&, const RegistrationRemove&) = default;
 };
 

@@ -235,6 +235,7 @@ class Cluster {
                          Duration expires_in);
   Status SetRegistration(std::size_t i, std::string_view aor, const RegistrationInfo& info);
   Status RemoveRegistration(std::size_t i, std::string_view aor);
+  Status RemoveContact(std::size_t i, std::string_view aor, std::string_view contact);
 
   // ---- queries on node i; empty / nullopt when i is down ----
 

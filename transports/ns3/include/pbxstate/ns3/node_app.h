@@ -131,6 +131,8 @@ struct NodeCounters {
   std::uint64_t starts = 0;                // engine starts (1 + restarts)
   std::uint64_t crashes = 0;
   std::uint64_t datagrams_sent = 0;        // every datagram handed to the socket
+  std::uint64_t frames_sent_to_other_sites = 0;  // UDP mode: frames_sent addressed to a node of
+                                                 // another LAN (they cross a link between sites)
   std::uint64_t cpg_try_again = 0;         // Corosync mode: sends CPG refused (TRY_AGAIN)
 };
 

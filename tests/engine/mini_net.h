@@ -1,0 +1,153 @@
+// A minimal hand-driven network for engine unit tests: engines on MiniEnvs, frames delivered
+// after a fixed delay in order, timers in time order; `drop` and `cut` decide per frame.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate {
+namespace testing_mini_net {
+
+using namespace std::chrono_literals;
+
+const WallTime kEpoch = kSimEpoch;
+
+struct Frame {
+  MonoTime at;
+  NodeId from, to;
+  std::vector<std::uint8_t> bytes;
+};
+
+class MiniNet;
+
+class MiniEnv : public Env {
+ public:
+  MiniEnv(MiniNet* net, NodeId id) : net_(net), id_(id) {}
+  MonoTime Now() override;
+  WallTime WallNow() override { return kEpoch + Now().time_since_epoch(); }
+  void ScheduleWakeup(MonoTime at) override { wakeup = at; }
+  SendStatus Broadcast(std::span<const std::uint8_t> frame) override;
+  SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override;
+  std::uint64_t Random() override { return rng(); }
+  void Log(LogLevel, std::string_view) override {}
+  std::optional<std::size_t> SendBacklog() override { return backlog; }
+
+  std::optional<MonoTime> wakeup;
+  std::optional<std::size_t> backlog;  // nullopt: a host that cannot tell (the default)
+  std::mt19937_64 rng{7};
+  SendStatus next_status = SendStatus::kOk;
+  int try_again_budget = 0;  // answer kTryAgain this many times
+
+ private:
+  MiniNet* net_;
+  NodeId id_;
+};
+
+// Delivers frames after a fixed delay, in order; `drop` decides per frame.
+class MiniNet {
+ public:
+  explicit MiniNet(int n, MembershipSource membership = MembershipSource::kHeartbeat,
+                   std::function<void(EngineConfig&)> tune = nullptr) {
+    for (int i = 1; i <= n; ++i) {
+      const auto id = static_cast<NodeId>(i);
+      envs[id] = std::make_unique<MiniEnv>(this, id);
+      EngineConfig c;
+      c.node_id = id;
+      c.incarnation = 1;
+      c.membership = membership;
+      if (tune) tune(c);
+      std::unique_ptr<Engine> e;
+      const Status st = Engine::Create(c, envs[id].get(), &e);
+      if (!st.ok()) throw std::runtime_error(st.ToString());
+      engines[id] = std::move(e);
+    }
+    for (auto& [id, e] : engines) e->Start();
+    if (membership == MembershipSource::kTransport) SetView(AllIds());
+  }
+
+  std::vector<NodeId> AllIds() const {
+    std::vector<NodeId> ids;
+    for (const auto& [id, e] : engines) ids.push_back(id);
+    return ids;
+  }
+
+  void SetView(const std::vector<NodeId>& members) {
+    ++view_id;
+    for (NodeId id : members) engines[id]->OnMembership({view_id, members});
+  }
+
+  void Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
+    ++sent[{from, to}];
+    if (drop && drop(from, to, bytes)) return;
+    queue.push_back({now + delay, from, to, {bytes.begin(), bytes.end()}});
+  }
+
+  // Runs until `until`, delivering frames and timers in time order.
+  void RunUntil(MonoTime until) {
+    while (true) {
+      std::optional<MonoTime> next;
+      if (!queue.empty()) next = queue.front().at;
+      for (auto& [id, env] : envs) {
+        if (env->wakeup && engines.count(id) && (!next || *env->wakeup < *next)) next = env->wakeup;
+      }
+      if (!next || *next > until) break;
+      now = *next;
+      if (!queue.empty() && queue.front().at == now) {
+        Frame f = std::move(queue.front());
+        queue.pop_front();
+        if (engines.count(f.to) && !(cut && cut(f.from, f.to))) {
+          ++in_flight_hist[{f.from, f.to}];
+          engines[f.to]->OnFrame(f.from, f.bytes);
+        }
+        continue;
+      }
+      for (auto& [id, env] : envs) {
+        if (env->wakeup && *env->wakeup == now && engines.count(id)) {
+          env->wakeup.reset();
+          engines[id]->OnTimer();
+        }
+      }
+    }
+    now = until;
+  }
+  void Run(Duration d) { RunUntil(now + d); }
+
+  MonoTime now{};
+  Duration delay = 1ms;
+  std::uint64_t view_id = 0;
+  std::deque<Frame> queue;
+  std::map<NodeId, std::unique_ptr<MiniEnv>> envs;
+  std::map<NodeId, std::unique_ptr<Engine>> engines;
+  std::map<std::pair<NodeId, NodeId>, int> sent, in_flight_hist;
+  std::function<bool(NodeId, NodeId, std::span<const std::uint8_t>)> drop;  // lost on send
+  std::function<bool(NodeId, NodeId)> cut;                                   // lost on delivery
+};
+
+inline MonoTime MiniEnv::Now() { return net_->now; }
+inline SendStatus MiniEnv::Broadcast(std::span<const std::uint8_t> frame) {
+  if (try_again_budget > 0) {
+    --try_again_budget;
+    return SendStatus::kTryAgain;
+  }
+  for (auto& [id, e] : net_->envs) {
+    if (id != id_) net_->Send(id_, id, frame);
+  }
+  return SendStatus::kOk;
+}
+inline SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> frame) {
+  if (try_again_budget > 0) {
+    --try_again_budget;
+    return SendStatus::kTryAgain;
+  }
+  net_->Send(id_, to, frame);
+  return SendStatus::kOk;
+}
+
+}  // namespace testing_mini_net
+}  // namespace pbxstate
