@@ -21,6 +21,8 @@ packages=(
   corosync libcpg-dev libcfg-dev libquorum-dev iproute2 nftables
   # frame authentication, and libFuzzer (clang's runtime) for the fuzz targets
   libsodium-dev clang libclang-rt-14-dev
+  # pbxstated tells systemd it is ready (sd_notify; its unit is Type=notify)
+  libsystemd-dev
   # reports opened as a person sees them (headless screenshot test)
   chromium fonts-dejavu-core
   # SIP phones for res_pbxstate's registration test (run when an Asterisk with chan_pjsip is found)

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -158,6 +159,10 @@ int Daemon::Run() {
     return 1;
   }
 
+  // Ready only now: CPG joined, the control socket listening, the loop built. Outside systemd
+  // (no NOTIFY_SOCKET) this does nothing.
+  sd_notify(0, ("READY=1\nSTATUS=node " + std::to_string(ec.node_id) + ", group '" + config_.cpg.transport.group + "'").c_str());
+
   int exit_code = 0;
   while (!stop_requested_) {
     epoll_event events[8];
@@ -201,6 +206,7 @@ int Daemon::Run() {
     }
   }
   Log(exit_code == 0 ? LogLevel::kInfo : LogLevel::kError, "stopping (" + stop_reason_ + ")");
+  sd_notify(0, "STOPPING=1");
   Stop();
   ::close(ep);
   ::close(signal_fd);

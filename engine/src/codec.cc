@@ -347,6 +347,25 @@ void EncodeSyncRefuse(Writer& w, const SyncRefuse& r) {
   w.U8(static_cast<std::uint8_t>(r.reason));
 }
 
+namespace {
+
+// A moment of a probe (kMailboxMomentBytes, little-endian).
+void WriteMoment(Writer& w, std::uint64_t v) {
+  for (std::size_t i = 0; i < kMailboxMomentBytes; ++i) w.U8(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+bool ReadMoment(Reader& r, std::uint64_t* v) {
+  *v = 0;
+  for (std::size_t i = 0; i < kMailboxMomentBytes; ++i) {
+    std::uint8_t b = 0;
+    if (!r.U8(&b)) return false;
+    *v |= static_cast<std::uint64_t>(b) << (8 * i);
+  }
+  return true;
+}
+
+}  // namespace
+
 void EncodeMailboxRanges(Writer& w, const MailboxRanges& m) {
   w.U8(static_cast<std::uint8_t>(m.mode));
   w.U8(m.level);
@@ -357,7 +376,13 @@ void EncodeMailboxRanges(Writer& w, const MailboxRanges& m) {
     const MailboxRange& r = m.ranges[i];
     PBXSTATE_CHECK(i == 0 || r.prefix > prev);
     w.Varint(i == 0 ? r.prefix : r.prefix - prev);
-    w.U32(r.fingerprint);
+    if (m.mode == RangesMode::kProbe) {
+      PBXSTATE_CHECK(m.level >= kMailboxProbeMinLevel && r.s1 < kMailboxMomentPrime && r.s2 < kMailboxMomentPrime);
+      WriteMoment(w, r.s1);
+      WriteMoment(w, r.s2);
+    } else {
+      w.U32(r.fingerprint);
+    }
     prev = r.prefix;
   }
 }
@@ -509,19 +534,28 @@ std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body
   std::uint64_t count = 0;
   out->ranges.clear();
   if (!r.U8(&mode) || !r.U8(&out->level) || !r.U64(&out->salt)) return r.error();
-  if (mode > static_cast<std::uint8_t>(RangesMode::kAfterEntries) || out->level > kMailboxMaxLevel) {
+  if (mode > static_cast<std::uint8_t>(RangesMode::kProbe) || out->level > kMailboxMaxLevel) {
     return DropReason::kMalformed;
   }
   out->mode = static_cast<RangesMode>(mode);
+  const bool probe = out->mode == RangesMode::kProbe;
+  if (probe && out->level < kMailboxProbeMinLevel) return DropReason::kMalformed;
   // The prefixes of a level: 2^(2 level), so level 16 spans all of a u32.
   const std::uint64_t limit = std::uint64_t{1} << (kMailboxBitsPerLevel * out->level);
-  if (!ReadCount(r, 1 + 4, &count)) return r.error();
+  if (!ReadCount(r, probe ? 1 + 2 * kMailboxMomentBytes : 1 + 4, &count)) return r.error();
   if (count > limit) return DropReason::kMalformed;
   out->ranges.resize(static_cast<std::size_t>(count));
   std::uint64_t prefix = 0;
   for (std::size_t i = 0; i < out->ranges.size(); ++i) {
     std::uint64_t delta = 0;
-    if (!r.VarintBounded(limit - 1, &delta) || !r.U32(&out->ranges[i].fingerprint)) return r.error();
+    MailboxRange& range = out->ranges[i];
+    if (!r.VarintBounded(limit - 1, &delta)) return r.error();
+    if (probe) {
+      if (!ReadMoment(r, &range.s1) || !ReadMoment(r, &range.s2)) return r.error();
+      if (range.s1 >= kMailboxMomentPrime || range.s2 >= kMailboxMomentPrime) return DropReason::kMalformed;
+    } else if (!r.U32(&range.fingerprint)) {
+      return r.error();
+    }
     if (i > 0 && delta == 0) return DropReason::kMalformed;  // strictly increasing
     prefix += delta;
     if (prefix >= limit) return DropReason::kMalformed;

@@ -181,11 +181,27 @@ enum class RangesMode : std::uint8_t {
   // The sender sent you its entries of these ranges first: merge them, and where yours still
   // differ from these fingerprints, send your entries of the range. Never answered with ranges.
   kAfterEntries = 1,
+  // Each range carries the sender's moments of it instead of a fingerprint (level at least
+  // kMailboxProbeMinLevel): where they and yours differ in exactly one position, that position
+  // is recovered from the difference and only it is repaired; else the walk goes on as for
+  // kCompare.
+  kProbe = 2,
 };
+
+// The moments of a range (kProbe): over its entries, with h an entry's hash reduced modulo
+// kMailboxMomentPrime and p its position, s1 = sum of h and s2 = sum of h * p, modulo the prime.
+// Two sets that differ in the entries of one position p differ by d1 and d1 * p. 48 bits (the
+// largest prime below 2^48), sent in kMailboxMomentBytes each: above the 32 bits of a position,
+// so that a quotient of several differences seldom passes for one (MailboxIndex::OnlyDifference).
+inline constexpr std::uint64_t kMailboxMomentPrime = (std::uint64_t{1} << 48) - 59;
+inline constexpr std::size_t kMailboxMomentBytes = 6;
+// Probes are answered from one bucket of the index (engine: MailboxIndex::kBucketLevel).
+inline constexpr std::uint32_t kMailboxProbeMinLevel = 5;
 
 struct MailboxRange {
   std::uint32_t prefix = 0;       // < kMailboxFanout^level
-  std::uint32_t fingerprint = 0;  // the sender's, under the frame's salt
+  std::uint32_t fingerprint = 0;  // the sender's, under the frame's salt (kCompare, kAfterEntries)
+  std::uint64_t s1 = 0, s2 = 0;   // the sender's moments (kProbe), each < kMailboxMomentPrime
 };
 
 // MAILBOX_RANGES: ranges of one level, sorted by prefix, each with the sender's fingerprint.
@@ -196,9 +212,10 @@ struct MailboxRanges {
   std::vector<MailboxRange> ranges;
 };
 // Bytes before the ranges (mode, level, salt, count at its widest), and per range at its widest
-// (prefix delta varint, fingerprint).
+// (prefix delta varint, fingerprint; for kProbe, the two moments).
 inline constexpr std::size_t kMailboxRangesPrefixMaxBytes = 1 + 1 + 8 + 5;
 inline constexpr std::size_t kMailboxRangeMaxBytes = 5 + 4;
+inline constexpr std::size_t kMailboxProbeRangeMaxBytes = 5 + 2 * kMailboxMomentBytes;
 
 // MAILBOX_ENTRIES: mailbox records the receiver may lack.
 struct MailboxEntries {
@@ -293,8 +310,9 @@ std::optional<DropReason> DecodeSyncRequest(std::span<const std::uint8_t> body, 
 std::optional<DropReason> DecodeSyncPage(std::span<const std::uint8_t> body, const DecodeLimits& limits, SyncPage* out);
 std::optional<DropReason> DecodeSyncAck(std::span<const std::uint8_t> body, SyncAck* out);
 std::optional<DropReason> DecodeSyncRefuse(std::span<const std::uint8_t> body, SyncRefuse* out);
-// Refuses a level above kMailboxMaxLevel, an unknown mode, a prefix outside its level, prefixes
-// not strictly increasing (so at most kMailboxFanout^level ranges), and a non-mailbox record.
+// Refuses a level above kMailboxMaxLevel, an unknown mode, a probe above kMailboxProbeMinLevel or
+// with a moment not below kMailboxMomentPrime, a prefix outside its level, prefixes not strictly
+// increasing (so at most kMailboxFanout^level ranges), and a non-mailbox record.
 std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body, MailboxRanges* out);
 std::optional<DropReason> DecodeMailboxEntries(std::span<const std::uint8_t> body, const DecodeLimits& limits,
                                                MailboxEntries* out);

@@ -344,9 +344,17 @@ class EngineImpl {
   bool MailboxRepairBusy(MonoTime now) const;
   // When idle, opens the exchange with the next remembered peer (from SyncTick).
   void MailboxRepairTick(MonoTime now);
+  // Opens (or answers) the waiting peers' exchanges in turn while this node is not busy.
+  void MailboxRepairStartWaiting(MonoTime now);
   // A repair frame from mailbox_repair_crossed_ answered this node's opening: the peer is no
   // longer waiting.
   void MailboxRepairAnswered(NodeId peer);
+  // A repair frame came from `peer`: an exchange this node opened with it got an answer.
+  void NoteMailboxRepairAnswer(NodeId peer);
+  // Quiet after an exchange this node opened, with anti-entropy off: queues its peer to be opened
+  // again, until kMailboxRepairSilentRepeats openings in a row got no answer (the sets are equal,
+  // as far as anyone can tell) or kMailboxRepairMaxRepeats repeats were made.
+  void MailboxRepairRepeat();
 
   // ---- engine_members.cc ----
   void OnMembership(const MembershipView& view);
@@ -472,6 +480,17 @@ class EngineImpl {
   // have refused this node's opening (busy) rather than answered it. Its answer takes it off the
   // queue again; kNoNode when there is none.
   NodeId mailbox_repair_crossed_ = kNoNode;
+  // With anti-entropy off, the exchange this node opened last is opened again once quiet, so a
+  // frame of it lost on the way is sent again (MailboxRepairRepeat): its peer, whether a repair
+  // frame came from the peer since the last opening, how many openings in a row got none (roots
+  // equal, or the opening or every answer lost) and how many repeats there were in all.
+  struct MailboxRepairRepeats {
+    NodeId peer = kNoNode;
+    bool answered = false;
+    std::uint32_t silent = 0;
+    std::uint32_t repeats = 0;
+  };
+  MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // Since when digests have shown a mailbox set different from this node's, without a digest or a
   // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).

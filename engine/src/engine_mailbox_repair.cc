@@ -9,10 +9,18 @@
 //     range, my entries go without a question.
 //   - kAfterEntries ranges: the sender's entries of them came first; where mine still differ after
 //     merging them, mine are newer somewhere: I send them.
+//   - From level kMailboxProbeMinLevel down, a differing kCompare range is answered with a probe
+//     (the range's moments) rather than its children: where the sets differ at one position, the
+//     receiver of the probe recovers it and sends its entries there (or asks for the sender's),
+//     without walking down to it.
+//   - A MAILBOX_ENTRIES record older than mine is answered with mine.
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
-// a lost frame leaves a difference that the next digest round finds again.
+// a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
+// off, the opener's repeat of the exchange (MailboxRepairRepeat).
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "engine_impl.h"
 #include "pbxstate/check.h"
@@ -25,6 +33,14 @@ namespace {
 // A range with at most this many of my entries is sent rather than split: two entries cost
 // about what the children's fingerprints would.
 constexpr std::uint32_t kLeafEntries = 1;
+
+// With anti-entropy off (MailboxRepairRepeat): an exchange this node opened is opened again until
+// this many openings in a row got no answer, at most kMailboxRepairMaxRepeats times. Three: an
+// opening whose answer is lost at 20% loss stays unanswered three times in 125, and the next
+// join or heal is the only other repair. The total bound ends repeats between two nodes that
+// never agree (one at max_entries refuses the other's new mailboxes): each costs a walk.
+constexpr std::uint32_t kMailboxRepairSilentRepeats = 3;
+constexpr std::uint32_t kMailboxRepairMaxRepeats = 32;
 
 // 32 bits of a range's 64-bit hash, mixed with the exchange's salt (multiply-shift: for two
 // different hashes, a new salt collides with probability about 2^-31), so that a collision
@@ -55,6 +71,10 @@ void EngineImpl::StartMailboxRepair(NodeId peer) {
       ++mailbox_repair_opened_count_);
   mailbox_repair_opened_ = std::make_pair(peer, now);
   mailbox_repair_partner_ = peer;
+  if (config_.anti_entropy_interval == Duration::zero()) {
+    if (mailbox_repair_repeats_.peer != peer) mailbox_repair_repeats_ = {peer, false, 0, 0};
+    mailbox_repair_repeats_.answered = false;
+  }
   SendMailboxRanges(peer, codec::RangesMode::kCompare, 0, salt,
                     {{0, Fingerprint(mailbox_index_.Stats(0, 0).hash, salt)}});
   ArmSyncTick();  // the next waiting peer, once this exchange is quiet
@@ -81,7 +101,35 @@ void EngineImpl::MailboxRepairAnswered(NodeId peer) {
   mailbox_repair_crossed_ = kNoNode;
 }
 
+void EngineImpl::NoteMailboxRepairAnswer(NodeId peer) {
+  if (peer == mailbox_repair_repeats_.peer) mailbox_repair_repeats_.answered = true;
+}
+
+void EngineImpl::MailboxRepairRepeat() {
+  MailboxRepairRepeats& r = mailbox_repair_repeats_;
+  if (r.peer == kNoNode) return;
+  r.silent = r.answered ? 0 : r.silent + 1;
+  r.answered = false;
+  if (!IsLive(r.peer) || r.silent >= kMailboxRepairSilentRepeats || r.repeats >= kMailboxRepairMaxRepeats) {
+    r = {};
+    return;
+  }
+  ++r.repeats;
+  DeferMailboxRepair(r.peer, std::nullopt);  // behind the peers already waiting
+}
+
 void EngineImpl::MailboxRepairTick(MonoTime now) {
+  MailboxRepairStartWaiting(now);
+  // The exchange this node opened last is over (quiet, nobody waiting): anything lost in it is
+  // sent again by opening it again (with anti-entropy off no digest would find it). The repeat
+  // either ends or queues the peer, which is then opened (busy again).
+  while (mailbox_repair_repeats_.peer != kNoNode && !MailboxRepairBusy(now)) {
+    MailboxRepairRepeat();
+    MailboxRepairStartWaiting(now);
+  }
+}
+
+void EngineImpl::MailboxRepairStartWaiting(MonoTime now) {
   while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
     MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
@@ -119,6 +167,7 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
   if (from == mailbox_repair_crossed_ && !(m.level == 0 && m.mode == codec::RangesMode::kCompare)) {
     MailboxRepairAnswered(from);
   }
+  if (!(m.level == 0 && m.mode == codec::RangesMode::kCompare)) NoteMailboxRepairAnswer(from);
   if (m.level == 0 && m.mode == codec::RangesMode::kCompare) {
     if (MailboxRepairBusy(now) && mailbox_repair_partner_ != from) {
       // Busy with another peer: this node answers this opening once it is quiet. Answering both
@@ -134,10 +183,45 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
 
 void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m) {
   std::vector<std::uint32_t> send_ids;
-  std::vector<codec::MailboxRange> children, after;
+  std::vector<codec::MailboxRange> children, after, probes, ask_one;
+  // Where this node holds more than one mailbox in a differing range: its children's
+  // fingerprints, or, deep enough for one bucket, its moments (a probe: in the common case of
+  // one differing position, one answer finds it where walking down to it takes several levels
+  // of 4 fingerprints each).
+  auto split = [&](const codec::MailboxRange& r) {
+    if (m.level >= codec::kMailboxProbeMinLevel && m.mode != codec::RangesMode::kProbe) {
+      const MailboxIndex::Moments mo = mailbox_index_.RangeMoments(m.level, r.prefix);
+      probes.push_back({r.prefix, 0, mo.s1, mo.s2});
+      return;
+    }
+    for (std::uint32_t c = 0; c < codec::kMailboxFanout; ++c) {
+      const std::uint32_t child = (r.prefix << codec::kMailboxBitsPerLevel) | c;
+      children.push_back({child, Fingerprint(mailbox_index_.Stats(m.level + 1, child).hash, m.salt)});
+    }
+  };
   for (const codec::MailboxRange& r : m.ranges) {
     const MailboxIndex::RangeStats mine = mailbox_index_.Stats(m.level, r.prefix);
     const std::uint32_t fp = Fingerprint(mine.hash, m.salt);
+    if (m.mode == codec::RangesMode::kProbe) {
+      const MailboxIndex::Moments mo = mailbox_index_.RangeMoments(m.level, r.prefix);
+      if (mo.s1 == r.s1 && mo.s2 == r.s2) continue;  // equal
+      if (const auto p = MailboxIndex::OnlyDifference(m.level, r.prefix, mo, {r.s1, r.s2})) {
+        // One position differs: send mine there (the sender answers it with its own where
+        // that is newer: HandleMailboxEntries); with nothing of mine there, ask for theirs
+        // (an empty range's fingerprint, 0, is answered with entries at once).
+        const std::size_t before = send_ids.size();
+        mailbox_index_.Ids(codec::kMailboxMaxLevel, *p, &send_ids);
+        if (send_ids.size() == before) ask_one.push_back({*p, 0});
+        continue;
+      }
+      if (mine.count <= kLeafEntries || m.level == codec::kMailboxMaxLevel) {
+        mailbox_index_.Ids(m.level, r.prefix, &send_ids);
+        after.push_back({r.prefix, fp});
+        continue;
+      }
+      split(r);
+      continue;
+    }
     if (fp == r.fingerprint) continue;
     if (m.mode == codec::RangesMode::kAfterEntries || r.fingerprint == 0) {
       mailbox_index_.Ids(m.level, r.prefix, &send_ids);
@@ -148,23 +232,58 @@ void EngineImpl::AnswerMailboxRanges(NodeId from, const codec::MailboxRanges& m)
       after.push_back({r.prefix, fp});
       continue;
     }
-    for (std::uint32_t c = 0; c < codec::kMailboxFanout; ++c) {
-      const std::uint32_t child = (r.prefix << codec::kMailboxBitsPerLevel) | c;
-      children.push_back({child, Fingerprint(mailbox_index_.Stats(m.level + 1, child).hash, m.salt)});
-    }
+    split(r);
   }
   // Entries before the ranges that refer to them: on an ordered link they are merged by the time
   // the kAfterEntries ranges are compared.
+  constexpr std::uint32_t kOne = codec::kMailboxMaxLevel;
   if (!send_ids.empty()) SendMailboxEntries(from, send_ids);
   if (!after.empty()) SendMailboxRanges(from, codec::RangesMode::kAfterEntries, m.level, m.salt, after);
+  if (!ask_one.empty()) SendMailboxRanges(from, codec::RangesMode::kCompare, kOne, m.salt, ask_one);
   if (!children.empty()) SendMailboxRanges(from, codec::RangesMode::kCompare, m.level + 1, m.salt, children);
+  if (!probes.empty()) SendMailboxRanges(from, codec::RangesMode::kProbe, m.level, m.salt, probes);
   ArmSyncTick();
 }
 
 void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& e) {
   mailbox_repair_last_ = env_->Now();
   if (from == mailbox_repair_crossed_) MailboxRepairAnswered(from);
-  for (const codec::Record& rec : e.records) ApplyMailbox(rec, ChangeCause::kRemote);
+  NoteMailboxRepairAnswer(from);
+  // A record older than this node's value goes back answered with that value: the sender took
+  // its side of a difference for the newer one (it could not tell), so without the answer the
+  // difference would stay. Each answer carries a strictly newer value than the record it
+  // answers, so answers to answers end.
+  std::vector<std::uint32_t> newer, here;
+  std::vector<std::string_view> differed;  // records applied, or older than this node's
+  for (const codec::Record& rec : e.records) {
+    if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+      differed.push_back(rec.key);
+      continue;
+    }
+    const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
+    if (!id) continue;
+    const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
+    if (mine && std::tie(mine->hlc, mine->writer) > std::tie(rec.hlc, rec.writer)) {
+      newer.push_back(*id);
+      differed.push_back(rec.key);
+    }
+  }
+  // The same for this node's other names at the position of a record that differed: two names
+  // at one position (positions are 32-bit hashes) make one difference for a probe, and its
+  // answer carried only the names its sender holds. Only where a record differed, so two nodes
+  // that hold the same names there stop (an equal record asks for nothing).
+  std::unordered_set<std::string_view> received;
+  for (const codec::Record& rec : e.records) received.insert(rec.key);
+  for (std::string_view key : differed) {
+    here.clear();
+    mailbox_index_.Ids(codec::kMailboxMaxLevel, MailboxIndex::Position(key), &here);
+    for (std::uint32_t id : here) {
+      if (!received.contains(mailboxes_[id].name)) newer.push_back(id);
+    }
+  }
+  std::sort(newer.begin(), newer.end());
+  newer.erase(std::unique(newer.begin(), newer.end()), newer.end());
+  if (!newer.empty()) SendMailboxEntries(from, newer);
   ArmSyncTick();
 }
 
@@ -172,8 +291,9 @@ void EngineImpl::SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint3
                                    const std::vector<codec::MailboxRange>& ranges) {
   PBXSTATE_CHECK_LE(level, codec::kMailboxMaxLevel);
   mailbox_repair_last_ = env_->Now();
-  const std::size_t per_frame =
-      (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxRangesPrefixMaxBytes) / codec::kMailboxRangeMaxBytes;
+  const std::size_t per_frame = (MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kMailboxRangesPrefixMaxBytes) /
+                                (mode == codec::RangesMode::kProbe ? codec::kMailboxProbeRangeMaxBytes
+                                                                   : codec::kMailboxRangeMaxBytes);
   PBXSTATE_CHECK_GT(per_frame, 0u);
   codec::MailboxRanges m;
   m.mode = mode;

@@ -264,6 +264,10 @@ void EngineImpl::ArmSyncTick() {
   if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
     consider(*mailbox_repair_last_ + MailboxRepairQuiet());
   }
+  if (mailbox_repair_repeats_.peer != kNoNode && mailbox_repair_last_) {
+    // Due at once when this is called after the tick (a repeat is decided at the next one).
+    consider(std::max(*mailbox_repair_last_ + MailboxRepairQuiet(), env_->Now() + Duration(1)));
+  }
   sync_tick_due_ = next;
 }
 

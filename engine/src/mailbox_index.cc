@@ -65,6 +65,61 @@ MailboxIndex::RangeStats MailboxIndex::Stats(std::uint32_t level, std::uint32_t 
   return s;
 }
 
+static_assert(MailboxIndex::kBucketLevel == codec::kMailboxProbeMinLevel, "probes are answered from one bucket");
+
+namespace {
+
+constexpr std::uint64_t kPrime = codec::kMailboxMomentPrime;
+__extension__ typedef unsigned __int128 Uint128;  // GCC and Clang; the product of two residues
+
+std::uint64_t MulMod(std::uint64_t a, std::uint64_t b) {
+  return static_cast<std::uint64_t>(static_cast<Uint128>(a) * b % kPrime);
+}
+
+std::uint64_t AddMod(std::uint64_t a, std::uint64_t b) {
+  const std::uint64_t r = a + b;  // both below the prime (< 2^48): no overflow
+  return r >= kPrime ? r - kPrime : r;
+}
+
+std::uint64_t SubMod(std::uint64_t a, std::uint64_t b) { return a >= b ? a - b : a + kPrime - b; }
+
+// a^(p-2) = a^-1 modulo the prime (Fermat), a != 0.
+std::uint64_t InverseMod(std::uint64_t a) {
+  std::uint64_t result = 1, base = a;
+  for (std::uint64_t e = kPrime - 2; e != 0; e >>= 1) {
+    if (e & 1) result = MulMod(result, base);
+    base = MulMod(base, base);
+  }
+  return result;
+}
+
+}  // namespace
+
+MailboxIndex::Moments MailboxIndex::RangeMoments(std::uint32_t level, std::uint32_t prefix) const {
+  CheckRange(level, prefix);
+  PBXSTATE_CHECK_GE(level, kBucketLevel);
+  Moments m;
+  if (buckets_.empty()) return m;
+  const std::uint32_t bucket = prefix >> (codec::kMailboxBitsPerLevel * (level - kBucketLevel));
+  for (const Entry& e : buckets_[bucket].entries) {
+    if (!InRange(e.position, level, prefix)) continue;
+    const std::uint64_t h = e.hash % kPrime;
+    m.s1 = AddMod(m.s1, h);
+    m.s2 = AddMod(m.s2, MulMod(h, e.position));
+  }
+  return m;
+}
+
+std::optional<std::uint32_t> MailboxIndex::OnlyDifference(std::uint32_t level, std::uint32_t prefix,
+                                                          const Moments& mine, const Moments& theirs) {
+  CheckRange(level, prefix);
+  const std::uint64_t d1 = SubMod(theirs.s1, mine.s1), d2 = SubMod(theirs.s2, mine.s2);
+  if (d1 == 0) return std::nullopt;
+  const std::uint64_t p = MulMod(d2, InverseMod(d1));
+  if (p > 0xFFFFFFFFu || !InRange(static_cast<std::uint32_t>(p), level, prefix)) return std::nullopt;
+  return static_cast<std::uint32_t>(p);
+}
+
 void MailboxIndex::Ids(std::uint32_t level, std::uint32_t prefix, std::vector<std::uint32_t>* ids) const {
   CheckRange(level, prefix);
   if (buckets_.empty()) return;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -34,6 +35,18 @@ class MailboxIndex {
 
   // The range `prefix` of `level`: level <= codec::kMailboxMaxLevel, prefix < 4^level.
   RangeStats Stats(std::uint32_t level, std::uint32_t prefix) const;
+  // The range's moments (codec::kMailboxMomentPrime): level >= kBucketLevel, so one bucket is
+  // scanned. Equal on two nodes when they hold the same values there.
+  struct Moments {
+    std::uint64_t s1 = 0, s2 = 0;
+  };
+  Moments RangeMoments(std::uint32_t level, std::uint32_t prefix) const;
+  // When two nodes' moments of one range differ in the entries of exactly one position, that
+  // position: (s2 - s2') / (s1 - s1') modulo the prime, if it lies in the range. nullopt when
+  // it does not (they differ in more than one position; a quotient of several differences lands
+  // in a range of level L with probability about 2^(32 - 2L - 48)).
+  static std::optional<std::uint32_t> OnlyDifference(std::uint32_t level, std::uint32_t prefix, const Moments& mine,
+                                                     const Moments& theirs);
   // Appends the ids of the range's mailboxes to `ids`.
   void Ids(std::uint32_t level, std::uint32_t prefix, std::vector<std::uint32_t>* ids) const;
 

@@ -237,7 +237,7 @@ TEST(Codec, MalformedMailboxRangesRefused) {
   };
   MailboxRanges out;
   EXPECT_FALSE(DecodeMailboxRanges(body(0, 1, {{0, 1}, {3, 2}}), &out));
-  EXPECT_EQ(DecodeMailboxRanges(body(2, 1, {{0, 1}}), &out), DropReason::kMalformed);            // mode
+  EXPECT_EQ(DecodeMailboxRanges(body(3, 1, {{0, 1}}), &out), DropReason::kMalformed);            // mode
   EXPECT_EQ(DecodeMailboxRanges(body(0, 17, {{0, 1}}), &out), DropReason::kMalformed);           // level
   EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{4, 1}}), &out), DropReason::kMalformed);            // prefix
   EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{1, 1}, {3, 1}}), &out), DropReason::kMalformed);    // past the level
@@ -249,6 +249,55 @@ TEST(Codec, MalformedMailboxRangesRefused) {
   EXPECT_EQ(DecodeMailboxRanges(f, &out), DropReason::kMalformed);  // trailing bytes
   for (std::size_t n = 0; n + 1 < body(0, 1, {{0, 1}}).size(); ++n) {
     std::vector<std::uint8_t> cut = body(0, 1, {{0, 1}});
+    cut.resize(n);
+    EXPECT_EQ(DecodeMailboxRanges(cut, &out), DropReason::kTruncated) << n;
+  }
+}
+
+// A probe carries two moments of kMailboxMomentBytes per range instead of a fingerprint.
+TEST(Codec, MailboxProbeRoundTrip) {
+  MailboxRanges m;
+  m.mode = RangesMode::kProbe;
+  m.level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
+  m.salt = 9;
+  m.ranges = {{3, 0, 0, kMailboxMomentPrime - 1}, {1023, 0, 0x123456789abcULL, 1}};
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  EncodeMailboxRanges(w, m);
+  EXPECT_EQ(f.size(), 1 + 1 + 8 + 1 + (1 + 2 * kMailboxMomentBytes) + (2 + 2 * kMailboxMomentBytes));
+  MailboxRanges out;
+  ASSERT_FALSE(DecodeMailboxRanges(f, &out));
+  EXPECT_EQ(out.mode, RangesMode::kProbe);
+  ASSERT_EQ(out.ranges.size(), 2u);
+  EXPECT_EQ(out.ranges[0].s2, kMailboxMomentPrime - 1);
+  EXPECT_EQ(out.ranges[1].prefix, 1023u);
+  EXPECT_EQ(out.ranges[1].s1, 0x123456789abcULL);
+  EXPECT_EQ(out.ranges[1].s2, 1u);
+}
+
+// A probe above its deepest bucket level, or with a moment that is not a residue of the prime, is
+// refused; so is one cut short anywhere.
+TEST(Codec, MalformedMailboxProbeRefused) {
+  auto body = [](std::uint8_t level, std::uint64_t s1) {
+    std::vector<std::uint8_t> f;
+    Writer w(&f);
+    w.U8(static_cast<std::uint8_t>(RangesMode::kProbe));
+    w.U8(level);
+    w.U64(1);
+    w.Varint(1);
+    w.Varint(0);
+    for (std::uint64_t v : {s1, std::uint64_t{5}}) {
+      for (std::size_t i = 0; i < kMailboxMomentBytes; ++i) w.U8(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    return f;
+  };
+  MailboxRanges out;
+  const auto min_level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
+  EXPECT_FALSE(DecodeMailboxRanges(body(min_level, 7), &out));
+  EXPECT_EQ(DecodeMailboxRanges(body(min_level - 1, 7), &out), DropReason::kMalformed);              // level
+  EXPECT_EQ(DecodeMailboxRanges(body(min_level, kMailboxMomentPrime), &out), DropReason::kMalformed);  // moment
+  for (std::size_t n = 0; n + 1 < body(min_level, 7).size(); ++n) {
+    std::vector<std::uint8_t> cut = body(min_level, 7);
     cut.resize(n);
     EXPECT_EQ(DecodeMailboxRanges(cut, &out), DropReason::kTruncated) << n;
   }

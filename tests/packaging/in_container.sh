@@ -22,9 +22,15 @@ for unit in corosync pbxstated; do
     fail "$unit is not active"
   fi
 done
-owner="$(stat -c %U "/proc/$(systemctl show -P MainPID pbxstated)")"
-[ "$owner" = "$(systemctl show -P User pbxstated)" ] || fail "pbxstated runs as $owner"
-step "corosync and pbxstated active; pbxstated runs as $owner"
+# Type=notify: active means pbxstated itself said READY=1, so the main process is the daemon after
+# exec, no longer systemd's forked child that still runs as root while it sets up the sandbox.
+[ "$(systemctl show -P Type pbxstated)" = notify ] || fail "pbxstated.service is not Type=notify"
+# The effective uid from /proc/PID/status (the owner of /proc/PID itself is root for a process that
+# is not dumpable, which says nothing about who it runs as).
+user="$(systemctl show -P User pbxstated)"
+euid="$(awk '/^Uid:/ {print $3}' "/proc/$(systemctl show -P MainPID pbxstated)/status")"
+[ "$euid" = "$(id -u "$user")" ] || fail "pbxstated runs as uid $euid, not $user ($(id -u "$user"))"
+step "corosync and pbxstated active (READY=1 sent); pbxstated runs as $user"
 
 # The control socket: the daemon joined CPG through corosync's IPC under the unit's sandbox, and
 # uses the cluster key the package made.
