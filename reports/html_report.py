@@ -161,7 +161,10 @@ def render(run, images):
     sc = run["scenario"]
     checks = "".join(
         f"<tr class='{'pass' if c['pass'] else 'fail'}'><td>{'PASS' if c['pass'] else 'FAIL'}</td>"
-        f"<td><code>{e(c['check'])}</code></td>"
+        f"<td><code>{e(c['check'])}</code>"
+        + (f" (bound {e(fmt_value(c['metric'], c['threshold']))}, detection {e(fmt_ns(c['detection_ns']))})"
+           if "detection_ns" in c else "")
+        + "</td>"
         f"<td>{e(fmt_value(c['metric'], c['observed'])) if c['measured'] else 'not measured'}</td></tr>"
         for c in run["checks"])
     conv = "".join(

@@ -15,7 +15,8 @@ end-to-end latency). For each mode:
             the figures are Asterisk's stasis alone, the least any clustering module can cost
 
 it measures, in this order:
-  - single-change latency: --pings changes 50 ms apart (min / median / p99);
+  - single-change latency: --pings changes 50 ms apart, published by a thread of the load module
+    (no console process of the harness runs while they travel; min / median / p99);
   - MWI latency: --mwi updates 50 ms apart (min / median / p99);
   - 20,000 changes of new devices, 100,000 changes to 1,000 existing devices (after creating
     them), and 100,000 changes of new devices, in this order, on the same two servers: end-to-end changes/s from the first publish to the arrival of a marker
@@ -148,35 +149,51 @@ def wait_cluster(c):
     wait_until(f"{c.mode}: a change on server 1 arriving at server {watch_node(c)}", arrived, 60, interval=0.5)
 
 
-def latencies(c, prefix, count, publish):
-    """`count` single changes 50 ms apart; ms from publish to arrival."""
-    c.bench(watch_node(c), f"watch {prefix} {watched_eid(c)}")
-    out = []
-    for k in range(count):
-        name, published = publish(k)
-        arrival = {}
+SERIES_INTERVAL_MS = 50
 
-        def arrived():
-            arrival.update(c.bench(watch_node(c), f"arrival {name}"))
-            return arrival.get("arrived_ns", "-") != "-"
-        wait_until(f"{c.mode}: {name} arriving", arrived, 10, interval=0.005)
-        out.append((int(arrival["arrived_ns"]) - published) / 1e6)
-        time.sleep(0.05)
-    return quantiles(out)
+
+def lines_kv(text):
+    """'name value' lines -> {name: value} (the load module's listings)."""
+    out = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2:
+            out[words[0]] = words[1]
+    return out
+
+
+def latencies(c, kind, prefix, count):
+    """`count` single changes SERIES_INTERVAL_MS apart, published by a thread of the load module on
+    the origin; ms from publish to arrival. The harness looks only once the series is over: a
+    console process (`asterisk -rx`, several ms of CPU) running while a change travels would
+    compete with it for the two cores and measure the harness."""
+    c.bench(watch_node(c), f"watch {prefix} {watched_eid(c)}")
+    c.bench(ORIGIN, f"series {kind} {prefix} {count} {SERIES_INTERVAL_MS}")
+    time.sleep(count * SERIES_INTERVAL_MS / 1000 + 0.2)
+    published = {}
+
+    def over():
+        published.clear()
+        published.update(lines_kv(c.cli(ORIGIN, "pbxbench series_times")))
+        return published.get("running") == "0"
+    wait_until(f"{c.mode}: the {kind} series on server 1 ending", over, 60, interval=0.2)
+    del published["running"]
+    arrived = {}
+
+    def all_arrived():
+        arrived.clear()
+        arrived.update(lines_kv(c.cli(watch_node(c), "pbxbench arrivals")))
+        return all(name in arrived for name in published)
+    wait_until(f"{c.mode}: every change of the {kind} series arriving", all_arrived, 10, interval=0.2)
+    return quantiles([(int(arrived[name]) - int(at)) / 1e6 for name, at in published.items()])
 
 
 def device_latency(c, count):
-    def publish(k):
-        name = f"lat/{k}"
-        return name, int(c.bench(ORIGIN, f"ping {name} {'INUSE' if k % 2 == 0 else 'BUSY'}")["published_ns"])
-    return latencies(c, "lat", count, publish)
+    return latencies(c, "device", "lat", count)
 
 
 def mwi_latency(c, count):
-    def publish(k):
-        box = f"{7000 + k}@bench"
-        return box, int(c.bench(ORIGIN, f"mwi {box} {k % 5 + 1} {k % 3}")["published_ns"])
-    return latencies(c, "mwi", count, publish)
+    return latencies(c, "mwi", "bench", count)
 
 
 def high_water(c, node, names, log_before):

@@ -22,10 +22,19 @@
  *                                                 `state` in Asterisk's cache under that EID
  *   pbxbench ping <device> <state>                one change; prints its publish time
  *   pbxbench mwi <mailbox@context> <new> <old>    one MWI update; prints its publish time
+ *   pbxbench series device|mwi <prefix> <count> <interval ms>
+ *                                                 <count> single changes <interval> apart, on a
+ *                                                 thread of its own (the CLI answers at once):
+ *                                                 device <prefix>/<k> INUSE or BUSY (k even, odd),
+ *                                                 or MWI <7000 + k>@<prefix>; no console process
+ *                                                 of the harness runs while they travel
+ *   pbxbench series_times                         whether the series runs, then "<name> <publish
+ *                                                 time>" per change published
  *   pbxbench watch <prefix> <eid|local>           counts device states of <prefix>/... and MWI from
  *                                                 that EID from now on (resets the counters)
  *   pbxbench report                               what the watch saw
  *   pbxbench arrival <device|mailbox>             when it first arrived since the watch ("-" if not)
+ *   pbxbench arrivals                             "<name> <time>" per name the watch saw arrive
  *
  * Built next to res_pbxstate (bench/asterisk/CMakeLists.txt), never installed.
  */
@@ -38,6 +47,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "asterisk/astobj2.h"
 #include "asterisk/cli.h"
@@ -51,6 +61,7 @@
 
 #define MAX_NAMED 4096  /* single arrivals remembered per watch (latency probes) */
 #define NAME_BYTES 80
+#define MAX_SERIES 1000  /* changes per series (latency probes) */
 
 static struct stasis_subscription *devstate_sub;
 static struct stasis_subscription *mwi_sub;
@@ -258,6 +269,102 @@ static char *cli_mwi(struct ast_cli_args *a)
 	return CLI_SUCCESS;
 }
 
+/* A series of single changes, for latency: published by a thread of this module, so that the
+ * harness only looks (two console commands) after the series is over. Under `lock`. */
+static struct {
+	int running, mwi;
+	char prefix[NAME_BYTES];
+	unsigned long count, interval_ms, done;
+	int64_t published_ns[MAX_SERIES];
+} series;
+
+static void series_name(unsigned long k, char *name, size_t len)
+{
+	if (series.mwi) {
+		snprintf(name, len, "%lu@%s", 7000 + k, series.prefix);
+	} else {
+		snprintf(name, len, "%s/%lu", series.prefix, k);
+	}
+}
+
+static void *series_thread(void *arg)
+{
+	char name[NAME_BYTES];
+	unsigned long k;
+	int64_t at;
+	(void) arg;
+
+	for (k = 0; k < series.count; k++) {
+		usleep(series.interval_ms * 1000);
+		series_name(k, name, sizeof(name));
+		at = mono_ns();
+		if (series.mwi) {
+			char *context = strchr(name, '@');
+			*context++ = '\0';
+			ast_publish_mwi_state(name, context, (int) (k % 5 + 1), (int) (k % 3));
+		} else {
+			ast_publish_device_state(name, k % 2 ? AST_DEVICE_BUSY : AST_DEVICE_INUSE, AST_DEVSTATE_CACHABLE);
+		}
+		ast_mutex_lock(&lock);
+		series.published_ns[k] = at;
+		series.done = k + 1;
+		ast_mutex_unlock(&lock);
+	}
+	ast_mutex_lock(&lock);
+	series.running = 0;
+	ast_mutex_unlock(&lock);
+	return NULL;
+}
+
+static char *cli_series(struct ast_cli_args *a)
+{
+	unsigned long count, interval_ms;
+	pthread_t thread;
+
+	if (a->argc != 6 || (strcasecmp(a->argv[2], "device") && strcasecmp(a->argv[2], "mwi"))
+		|| strlen(a->argv[3]) > NAME_BYTES - 32 || sscanf(a->argv[4], "%lu", &count) != 1 || !count
+		|| count > MAX_SERIES || sscanf(a->argv[5], "%lu", &interval_ms) != 1 || interval_ms > 10000) {
+		return CLI_SHOWUSAGE;
+	}
+	ast_mutex_lock(&lock);
+	if (series.running) {
+		ast_mutex_unlock(&lock);
+		ast_cli(a->fd, "busy\n");
+		return CLI_FAILURE;
+	}
+	series.running = 1;
+	series.mwi = !strcasecmp(a->argv[2], "mwi");
+	ast_copy_string(series.prefix, a->argv[3], sizeof(series.prefix));
+	series.count = count;
+	series.interval_ms = interval_ms;
+	series.done = 0;
+	ast_mutex_unlock(&lock);
+	if (ast_pthread_create_detached(&thread, NULL, series_thread, NULL)) {
+		ast_mutex_lock(&lock);
+		series.running = 0;
+		ast_mutex_unlock(&lock);
+		ast_cli(a->fd, "cannot start the series thread\n");
+		return CLI_FAILURE;
+	}
+	ast_cli(a->fd, "series of %lu\n", count);
+	return CLI_SUCCESS;
+}
+
+static char *cli_series_times(struct ast_cli_args *a)
+{
+	char name[NAME_BYTES];
+	unsigned long k;
+
+	ast_mutex_lock(&lock);
+	ast_cli(a->fd, "running %d\n", series.running);
+	for (k = 0; k < series.done; k++) {
+		series_name(k, name, sizeof(name));
+		ast_cli(a->fd, "%s %lld\n", name, (long long) series.published_ns[k]);
+	}
+	ast_mutex_unlock(&lock);
+	return CLI_SUCCESS;
+}
+
 static char *cli_watch(struct ast_cli_args *a)
 {
 	struct ast_eid eid;
@@ -313,6 +420,18 @@ static char *cli_arrival(struct ast_cli_args *a)
 	return CLI_SUCCESS;
 }
 
+static char *cli_arrivals(struct ast_cli_args *a)
+{
+	size_t i;
+
+	ast_mutex_lock(&lock);
+	for (i = 0; i < watch.named; i++) {
+		ast_cli(a->fd, "%s %lld\n", watch.names[i].name, (long long) watch.names[i].at_ns);
+	}
+	ast_mutex_unlock(&lock);
+	return CLI_SUCCESS;
+}
+
 static char *cli_verify(struct ast_cli_args *a)
 {
 	unsigned long devices, i, wrong = 0, missing = 0;
@@ -351,7 +470,7 @@ static char *handle_pbxbench(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 	switch (cmd) {
 	case CLI_INIT:
 		e->command = "pbxbench";
-		e->usage = "Usage: pbxbench publish|published|ping|mwi|watch|report|arrival|verify ... (bench/asterisk/res_pbxbench.c)\n";
+		e->usage = "Usage: pbxbench publish|published|ping|mwi|series|series_times|watch|report|arrival|arrivals|verify ... (bench/asterisk/res_pbxbench.c)\n";
 		return NULL;
 	case CLI_GENERATE:
 		return NULL;
@@ -373,6 +492,12 @@ static char *handle_pbxbench(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 		return cli_report(a);
 	} else if (!strcasecmp(a->argv[1], "arrival")) {
 		return cli_arrival(a);
+	} else if (!strcasecmp(a->argv[1], "arrivals")) {
+		return cli_arrivals(a);
+	} else if (!strcasecmp(a->argv[1], "series")) {
+		return cli_series(a);
+	} else if (!strcasecmp(a->argv[1], "series_times")) {
+		return cli_series_times(a);
 	} else if (!strcasecmp(a->argv[1], "verify")) {
 		return cli_verify(a);
 	}

@@ -44,6 +44,7 @@ struct RunCommandOptions {
   std::string pbxstated;           // netns, emu
   std::string max_lag = "10ms";    // emu
   int emu_priority = 50;           // emu
+  bool emu_corosync_rr = false;    // emu: corosync at its own SCHED_RR 99
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -121,8 +122,14 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
   }
   std::printf("  checks:\n");
   for (const auto& v : o.verdicts) {
-    std::printf("    %s  %-40s observed %s\n", v.pass ? "PASS" : "FAIL", v.check.text.c_str(),
+    std::printf("    %s  %-40s observed %s", v.pass ? "PASS" : "FAIL", v.check.text.c_str(),
                 v.measured ? Show(v.check, v.observed).c_str() : "not measured");
+    // A bound written with "detection": the number it came to for this run's membership.
+    if (v.detection) {
+      std::printf(" (bound %s, detection %s)", Show(v.check, v.check.threshold).c_str(),
+                  Show(v.check, static_cast<double>(v.detection->count())).c_str());
+    }
+    std::printf("\n");
   }
   if (!out.empty()) std::printf("  record: %s/run.json\n", out.c_str());
   std::printf("  verdict: %s (%.1f s wall, %.1f simulated s per wall s)\n",
@@ -150,6 +157,7 @@ runner::EmuOptions EmuOptionsOf(const RunCommandOptions& options) {
   eo.netns.pbxstated = options.pbxstated;
   eo.max_lag = scenario::ParseDuration(options.max_lag).value_or(eo.max_lag);
   eo.realtime_priority = options.emu_priority;
+  eo.corosync_sched_rr = options.emu_corosync_rr;
   return eo;
 }
 #endif
@@ -439,6 +447,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_option("--emu-priority", options->emu_priority,
                   "emu: SCHED_FIFO priority of the emulator's thread, 0 for ordinary scheduling")
       ->capture_default_str();
+  cmd->add_flag("--emu-corosync-rr", options->emu_corosync_rr,
+                "emu: let every corosync run at SCHED_RR 99 as it does by default (above the emulator); without it "
+                "they run at ordinary scheduling, below the emulator");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");
   cmd->callback([options, &chosen] { chosen = [options] { return RunRun(*options); }; });

@@ -32,7 +32,28 @@ OracleTiming OracleTiming::Of(const scenario::Scenario& s) {
       link = std::max(link, delay + jitter);
     }
   }
-  t.inflight = e.batch_window + 2 * lan + link + 10ms;
+  // A frame a reordering LAN or link holds back arrives reorder_delay later (the longest hold of
+  // the parts that reorder, once per frame; degradations included).
+  Duration hold{};
+  auto held = [&hold](const scenario::FrameFaults& f) {
+    if (f.reorder > 0) hold = std::max(hold, f.reorder_delay);
+  };
+  for (const scenario::Site& site : s.topology.sites) held(site.lan.frames);
+  for (const scenario::SiteLink& l : s.topology.links) held(l.params.frames);
+  for (const scenario::Fault& f : s.faults) {
+    const auto* d = std::get_if<scenario::Degrade>(&f.what);
+    if (d == nullptr) continue;
+    scenario::FrameFaults frames;  // the target's configured ones, replaced by what d names
+    if (d->target.kind == scenario::NetworkTarget::Kind::kLan) {
+      if (d->target.site < s.topology.sites.size()) frames = s.topology.sites[d->target.site].lan.frames;
+    } else if (const scenario::SiteLink* l = s.topology.FindLink(d->target.a, d->target.b)) {
+      frames = l->params.frames;
+    }
+    if (d->reorder) frames.reorder = *d->reorder;
+    if (d->reorder_delay) frames.reorder_delay = *d->reorder_delay;
+    held(frames);
+  }
+  t.inflight = e.batch_window + 2 * lan + link + hold + 10ms;
   t.max_silence = e.heartbeat_interval * 22 / 10 + t.inflight;
   const Duration repair = e.anti_entropy_interval > Duration{} ? 2 * e.anti_entropy_interval : e.join_digest_holdoff;
   t.settle = 2 * e.heartbeat_interval + repair + e.sync_timeout + 2 * t.inflight;

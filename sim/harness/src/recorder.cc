@@ -212,6 +212,8 @@ void RunRecorder::FaultApplied(Duration t, const Fault& f) {
   }
 }
 
+void RunRecorder::TransportOutlivesCrashes() { impl_->oracle.TransportOutlivesCrashes(); }
+
 void RunRecorder::MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members) {
   Impl& m = *impl_;
   if (m.oracle.timing().membership != MembershipSource::kTransport) return;

@@ -26,6 +26,18 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
       }
     }
   }
+  // CPG delivers what the writer handed it in the view it was sent in, to every member that keeps
+  // the writer in its view, whatever becomes of the writer's engine when its node's transport
+  // lives on: a cut shorter than the token stalls the ring without changing the view, and the
+  // writer's leave is delivered after its messages (adversarial/never-arriving-write on emu).
+  // So such a member may hold the write wherever the cut lets the writer's node reach it.
+  const bool relays = transport && h_.has_views() && h_.transport_outlives_crashes();
+  Bits relay(words, 0);  // members whose view has held the writer, in one incarnation, since the write
+  if (relays) {
+    for (NodeId m = 1; m <= h_.node_count(); ++m) {
+      if (m != writer && h_.InView(m, writer, e0)) Set(relay, m);
+    }
+  }
   Bits possible(words, 0), certain(words, 0);
   Set(possible, writer);
   Set(certain, writer);
@@ -35,6 +47,7 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
       possible = Carry(possible, e);
       certain = Carry(certain, e);
     }
+    if (relays) Relay(&relay, &possible, e, e0);
     s.carried = certain;
     s.possible = Closure(possible, e);
     s.expanded = BothWays(certain, e);
@@ -49,6 +62,17 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
       for (std::size_t w = 0; w < words; ++w) certain[w] |= direct_[w];
     }
     sets_.push_back(std::move(s));
+  }
+}
+
+void WriteSpread::Relay(Bits* relay, Bits* possible, std::size_t e, std::size_t e0) const {
+  for (NodeId m = 1; m <= h_.node_count(); ++m) {
+    if (!Has(*relay, m)) continue;
+    if (e > e0 && (h_.Incarnation(m, e) != h_.Incarnation(m, e - 1) || !h_.InView(m, writer_, e))) {
+      (*relay)[(m - 1) / 64] &= ~(std::uint64_t{1} << ((m - 1) % 64));  // the writer left its view
+      continue;
+    }
+    if (h_.CutAllows(writer_, m, e)) Set(*possible, m);
   }
 }
 

@@ -32,6 +32,7 @@ Status NetnsCluster::WriteCorosyncConfs() {
   CorosyncSpec cs;
   cs.cluster_name = names_.Tag();
   cs.totem = spec_.totem;
+  cs.sched_rr = spec_.corosync_sched_rr;
   for (NodeId n = 1; n <= spec_.nodes; ++n) cs.addresses.push_back(Address(n));
   std::string conf;
   if (Status st = CorosyncConf(cs, &conf); !st.ok()) return st;

@@ -70,6 +70,7 @@ Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
   }
   t += "}\n";
   t += "quorum {\n  provider: corosync_votequorum\n}\n";
+  if (!spec.sched_rr) t += "system {\n  sched_rr: no\n}\n";
   // blackbox off: otherwise every corosync leaves an 8 MiB flight recorder in the host's /dev/shm.
   t += "logging {\n  to_stderr: yes\n  to_logfile: no\n  to_syslog: no\n  timestamp: hires\n  debug: off\n  blackbox: off\n}\n";
   *text = std::move(t);

@@ -145,6 +145,7 @@ Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* 
                 : options.out               ? *options.out / "emu"
                                             : std::filesystem::temp_directory_path();
   cs.totem = netns_run::TotemSettings(s, eo.netns);
+  cs.corosync_sched_rr = eo.corosync_sched_rr;
   std::unique_ptr<netns::NetnsCluster> cluster;
   if (Status st = netns::NetnsCluster::Create(cs, &cluster); !st.ok()) return st;
 

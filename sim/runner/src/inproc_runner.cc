@@ -322,7 +322,11 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
     if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(s, outcome->result);
+  outcome->verdicts = harness::EvaluateChecks(
+      s, outcome->result,
+      scenario::DetectionTime(s, s.membership.source.value_or(MembershipSource::kHeartbeat) == MembershipSource::kTransport
+                                     ? scenario::Detector::kViewDelay
+                                     : scenario::Detector::kHeartbeat));
   outcome->info.backend = "inproc";
   outcome->info.notes = {
       "inproc: every pair of nodes has a link of its own with the path's bandwidth (a LAN is not one shared medium)"};

@@ -71,7 +71,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   });
   AddEndStateMetrics(s_, &outcome->result);
   CallsResult(&outcome->result);
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, scenario::DetectionTime(s_, scenario::Detector::kCorosync));
   outcome->info.backend = network_->backend();
   if (max_lag_ > 100ms) {
     outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +

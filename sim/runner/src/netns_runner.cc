@@ -81,7 +81,11 @@ NetnsRun::NetnsRun(const Scenario& s, const RunOptions& o, const NetnsOptions& n
     : s_(s), options_(o), netns_options_(no), daemon_(std::move(daemon)), cluster_(cluster), network_(network),
       rec_(s, o.timelines.value_or(!s.faults.empty())),
       calls_(s.calls ? std::make_unique<Calls>(s) : nullptr),
-      nodes_(s.topology.node_count() + 1) {}
+      nodes_(s.topology.node_count() + 1) {
+  // A crash kills pbxstated alone unless --crash-corosync (or corosync.crash: node): its corosync
+  // lives on and delivers what pbxstated handed it.
+  if (!no.crash_corosync) rec_.TransportOutlivesCrashes();
+}
 
 std::vector<NodeId> NetnsRun::AllNodes() const {
   std::vector<NodeId> all;

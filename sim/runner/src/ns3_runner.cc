@@ -141,7 +141,10 @@ class Ns3Run {
  public:
   Ns3Run(const Scenario& s, const RunOptions& options)
       : s_(s), options_(options), rec_(s, options.timelines.value_or(!s.faults.empty())), collector_(&rec_),
-        wall_start_(std::chrono::steady_clock::now()) {}
+        wall_start_(std::chrono::steady_clock::now()) {
+    // Over the Corosync model a crash of the PBX process leaves its corosync running (CorosyncModel).
+    if (UsesCorosyncModel(s) && CorosyncModel(s).crash == ns3t::CrashKind::kProcess) rec_.TransportOutlivesCrashes();
+  }
 
   Status Run(RunOutcome* outcome);
 
@@ -289,7 +292,9 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
     if (const Engine* e = world.engine(n)) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result);
+  outcome->verdicts = harness::EvaluateChecks(
+      s_, outcome->result,
+      scenario::DetectionTime(s_, UsesCorosyncModel(s_) ? scenario::Detector::kCorosync : scenario::Detector::kHeartbeat));
   outcome->info.backend = "ns3";
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);

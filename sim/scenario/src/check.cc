@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <utility>
 
@@ -208,7 +209,19 @@ std::string_view CompareOpText(CompareOp op) {
   return "?";
 }
 
+double Check::Bound(Duration detection) const {
+  return plus_detection ? threshold + static_cast<double>(detection.count()) : threshold;
+}
+
+Check Check::Resolved(Duration detection) const {
+  Check c = *this;
+  c.threshold = Bound(detection);
+  c.plus_detection = false;
+  return c;
+}
+
 bool Check::Holds(double observed) const {
+  assert(!plus_detection && "resolve a check with 'detection' first (Check::Resolved)");
   switch (op) {
     case CompareOp::kLess: return observed < threshold;
     case CompareOp::kLessEqual: return observed <= threshold;
@@ -260,6 +273,21 @@ std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text) {
   }
 
   i = SkipSpaces(text, i);
+  // "detection + <duration>": the run's failure-detection time plus a constant (Check::Bound).
+  bool plus_detection = false;
+  static constexpr std::string_view kDetection = "detection";
+  if (text.substr(i, kDetection.size()) == kDetection) {
+    if (metric->kind != MetricKind::kDuration) {
+      return CheckSyntaxError{i, "'detection' is a duration; only a duration metric's value may add it, and " +
+                                     metric->name + " is not one"};
+    }
+    i = SkipSpaces(text, i + kDetection.size());
+    if (i >= text.size() || text[i] != '+') {
+      return CheckSyntaxError{i, "expected '+ <duration>' after 'detection', e.g. 'detection + 2s'"};
+    }
+    i = SkipSpaces(text, i + 1);
+    plus_detection = true;
+  }
   const std::size_t value_start = i;
   std::size_t value_end = i;
   while (value_end < text.size() && text[value_end] != ' ' && text[value_end] != '\t') {
@@ -296,6 +324,7 @@ std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text) {
   check.kind = metric->kind;
   check.op = *op;
   check.threshold = threshold;
+  check.plus_detection = plus_detection;
   return check;
 }
 

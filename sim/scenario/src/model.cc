@@ -76,6 +76,19 @@ std::string ScenarioClusterKey(std::uint64_t seed) {
   return key;
 }
 
+Duration DetectionTime(const Scenario& s, Detector detector) {
+  switch (detector) {
+    case Detector::kHeartbeat: return s.engine.suspect_after;
+    case Detector::kCorosync: {
+      const totem::TotemTimeouts t =
+          totem::DeriveTimeouts(s.corosync ? s.corosync->totem : totem::TotemConfig{}, s.topology.node_count());
+      return t.token + t.consensus;
+    }
+    case Detector::kViewDelay: return s.membership.view_delay;
+  }
+  return {};
+}
+
 SourcePos Scenario::EnginePos(std::string_view key) const {
   const auto it = engine_pos.find(key);
   return it != engine_pos.end() ? it->second : SourcePos{};

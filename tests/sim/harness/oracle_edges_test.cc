@@ -455,5 +455,37 @@ TEST(OracleEdges, AConvergenceThatNeverCameAndWasNotInterruptedIsInfinitelySlow)
   EXPECT_EQ(Metric(r, "lost"), 2) << Discrepancies(r);
 }
 
+
+// ---- The in-flight window: a frame held back by a reordering LAN arrives reorder_delay late ----
+
+TEST(OracleEdges, TheInflightWindowHoldsTheLongestReorderDelay) {
+  std::string yaml = kThreeNodes;
+  yaml.replace(yaml.find("{delay: 1ms}"), 12, "{delay: 1ms, reorder: 5%, reorder_delay: 200ms}");
+  const scenario::Scenario s = LoadOrDie(yaml);
+  EXPECT_EQ(OracleTiming::Of(LoadOrDie(kThreeNodes)).inflight, 12ms);
+  EXPECT_EQ(OracleTiming::Of(s).inflight, 212ms);
+  // A degradation that makes a link reorder counts too, with its own hold.
+  std::string degraded = kThreeNodes;
+  degraded += "faults:\n  - {at: 2s, degrade: {reorder: 1%, reorder_delay: 300ms}}\n";
+  EXPECT_EQ(OracleTiming::Of(LoadOrDie(degraded)).inflight, 312ms);
+  // Node 1 changes D 100 ms before the end; a node still showing the value before is within the
+  // window only when the hold counts; 300 ms before the end it is stale either way.
+  auto make = [&](Duration before_end) {
+    auto run = std::make_unique<HandRun>(s, true);
+    run->StartAll();
+    run->Device(1s, 1, "D", DeviceState::kInUse);
+    for (NodeId n : {2, 3}) run->ShowsDevice(1010ms, n, "D", 1, DeviceState::kInUse, 1, 1);
+    run->Device(20s - before_end, 1, "D", DeviceState::kBusy);
+    std::map<NodeId, FinalView> v;
+    AddDevice(&v[1], "D", 1, DeviceState::kBusy);
+    for (NodeId n : {2, 3}) AddDevice(&v[n], "D", 1, DeviceState::kInUse, 1);
+    return run->Finish(20s, v);
+  };
+  const RunResult held = make(100ms);
+  EXPECT_EQ(Metric(held, "lost") + Metric(held, "stale"), 0) << Discrepancies(held);
+  const RunResult late = make(300ms);
+  EXPECT_EQ(Metric(late, "stale"), 2) << Discrepancies(late);
+}
+
 }  // namespace
 }  // namespace pbxstate::harness::testing

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "hand_run.h"
+#include "pbxstate/harness/run_record.h"
 
 namespace pbxstate::harness::testing {
 namespace {
@@ -33,6 +34,29 @@ std::map<NodeId, FinalView> AllShow(DeviceState s) {
   std::map<NodeId, FinalView> v;
   for (NodeId n : {1, 2, 3}) AddDevice(&v[n], "D", 1, s);
   return v;
+}
+
+// A check written "detection + <duration>" is held to the bound of the run's membership, and
+// the verdict says which bound and which detection time.
+TEST(EvaluateChecks, ADetectionCheckIsHeldToTheRunsOwnBound) {
+  scenario::LoadResult loaded = scenario::LoadScenarioString(
+      std::string(kThreeNodes) + "faults: [{at: 1s, partition: [[1]]}, {at: 2s, heal: {}}]\n"
+                                 "checks: ['convergence.after_heal.max < detection + 2s', 'lost == 0']\n",
+      "t.yaml");
+  ASSERT_TRUE(loaded.scenario) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+  RunResult r;
+  r.metrics = {{"convergence.after_heal.max", 3.5e9}, {"lost", 0}};
+  const std::vector<CheckVerdict> heartbeat = EvaluateChecks(*loaded.scenario, r, 1s);  // bound 3 s
+  ASSERT_EQ(heartbeat.size(), 2u);
+  EXPECT_FALSE(heartbeat[0].pass);
+  EXPECT_EQ(heartbeat[0].check.threshold, 3e9);
+  EXPECT_EQ(heartbeat[0].detection, 1s);
+  EXPECT_TRUE(heartbeat[1].pass);
+  EXPECT_FALSE(heartbeat[1].detection.has_value());
+  const std::vector<CheckVerdict> corosync = EvaluateChecks(*loaded.scenario, r, 3600ms);  // 5.6 s
+  EXPECT_TRUE(corosync[0].pass);
+  EXPECT_EQ(corosync[0].check.threshold, 5.6e9);
+  EXPECT_EQ(corosync[0].check.text, "convergence.after_heal.max < detection + 2s");
 }
 
 TEST(Recorder, DeliveryAndStableLatencyPerChange) {

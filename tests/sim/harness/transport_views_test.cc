@@ -106,5 +106,59 @@ TEST(TransportViews, HeartbeatMembershipIgnoresViews) {
   EXPECT_TRUE(r.views.empty());
 }
 
+// ---- CPG delivers in the view a write was sent in, even after its writer's engine died ----
+
+const MailboxCounts kOne{1, 0, 0}, kNine{9, 0, 0};
+
+std::map<NodeId, FinalView> SurvivorsShowMailbox(MailboxCounts c, HlcTimestamp hlc, NodeId writer) {
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : {1, 2}) AddMailbox(&views[n], "m@d", c, hlc, writer);
+  return views;
+}
+
+// Node 3 is cut off at 5 s, writes at 6 s and its engine crashes at 7 s; the cut heals at 8 s.
+// `view_change`: the cut outlasted the token, and the views dropped node 3 at 5.5 s, before the
+// write; otherwise the ring only stalled and the views drop node 3 at 8.5 s, after the heal,
+// when its leave is delivered (scenarios/adversarial/never-arriving-write.yaml on emu).
+std::unique_ptr<HandRun> WriterCutOffThenKilled(bool view_change, bool transport_outlives) {
+  auto run = std::make_unique<HandRun>(kThreeNodesGrace);
+  if (transport_outlives) run->rec.TransportOutlivesCrashes();
+  run->StartAll();
+  for (NodeId n : kAll) run->View(Duration{}, n, kAll);
+  run->Mailbox(1s, 1, "m@d", kOne, Hlc(1s));
+  run->Isolate(5s, 3);
+  if (view_change) {
+    for (NodeId n : {1, 2}) run->View(5500ms, n, {1, 2});
+    run->View(5500ms, 3, {3});
+  }
+  run->Mailbox(6s, 3, "m@d", kNine, Hlc(6s));
+  run->Crash(7s, 3);
+  run->Heal(8s);
+  if (!view_change) {
+    for (NodeId n : {1, 2}) run->View(8500ms, n, {1, 2});
+  }
+  return run;
+}
+
+TEST(TransportViews, AWriteMadeInAViewReachesTheMembersThatKeepItsWriterInTheirView) {
+  // Corosync outlives the PBX process: the write handed to CPG is delivered after the heal.
+  const RunResult arrived = WriterCutOffThenKilled(false, true)->Finish(20s, SurvivorsShowMailbox(kNine, Hlc(6s), 3));
+  EXPECT_EQ(Metric(arrived, "lost") + Metric(arrived, "stale"), 0) << Discrepancies(arrived);
+  // Not required either: the oracle cannot tell whether CPG got it out before the process died.
+  const RunResult older = WriterCutOffThenKilled(false, true)->Finish(20s, SurvivorsShowMailbox(kOne, Hlc(1s), 1));
+  EXPECT_EQ(Metric(older, "lost") + Metric(older, "stale"), 0) << Discrepancies(older);
+}
+
+TEST(TransportViews, AWriteSentInAViewWithoutTheOthersOrDeadWithItsTransportCannotArrive) {
+  // The views had dropped node 3 before it wrote: its ring was its own, nobody else could get it.
+  const RunResult own_ring = WriterCutOffThenKilled(true, true)->Finish(20s, SurvivorsShowMailbox(kNine, Hlc(6s), 3));
+  EXPECT_EQ(Metric(own_ring, "stale"), 2) << Discrepancies(own_ring);
+  // A crash that takes the transport too (the inproc network, corosync.crash: node).
+  const RunResult dead = WriterCutOffThenKilled(false, false)->Finish(20s, SurvivorsShowMailbox(kNine, Hlc(6s), 3));
+  EXPECT_EQ(Metric(dead, "stale"), 2) << Discrepancies(dead);
+  const RunResult kept = WriterCutOffThenKilled(false, false)->Finish(20s, SurvivorsShowMailbox(kOne, Hlc(1s), 1));
+  EXPECT_EQ(Metric(kept, "lost") + Metric(kept, "stale"), 0) << Discrepancies(kept);
+}
+
 }  // namespace
 }  // namespace pbxstate::harness::testing

@@ -96,6 +96,19 @@ TEST(CorosyncConf, KnetAndUdp) {
   EXPECT_FALSE(CorosyncConf(spec, &text).ok());
 }
 
+// Corosync's own realtime scheduling unless asked otherwise (the emulation backend turns it off).
+TEST(CorosyncConf, SchedRrOnlyWhenTurnedOff) {
+  CorosyncSpec spec;
+  spec.cluster_name = "pbxst-42";
+  spec.addresses = {"198.18.0.1", "198.18.0.2"};
+  std::string text;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_EQ(text.find("system {"), std::string::npos) << text;
+  spec.sched_rr = false;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_NE(text.find("system {\n  sched_rr: no\n}\n"), std::string::npos) << text;
+}
+
 TEST(PbxstatedConfig, KeyFileOnlyWhenGiven) {
   PbxstatedSpec spec;
   spec.control_socket = "/run/n1.sock";

@@ -91,6 +91,28 @@ TEST(Check, HoldsComparesInBaseUnits) {
   EXPECT_FALSE(ge.Holds(0));
 }
 
+TEST(Check, DetectionAddsTheRunsFailureDetectionTime) {
+  using namespace std::chrono_literals;
+  Check c = Parsed("convergence.after_heal.max < detection + 2s");
+  EXPECT_TRUE(c.plus_detection);
+  EXPECT_EQ(c.threshold, 2e9);
+  EXPECT_EQ(c.text, "convergence.after_heal.max < detection + 2s");
+  EXPECT_EQ(c.Bound(1s), 3e9);
+  EXPECT_EQ(c.Bound(20'900ms), 22.9e9);
+  Check heartbeat = c.Resolved(1s);
+  EXPECT_FALSE(heartbeat.plus_detection);
+  EXPECT_TRUE(heartbeat.Holds(2'999'999'999));
+  EXPECT_FALSE(heartbeat.Holds(3e9));
+  EXPECT_TRUE(c.Resolved(20'900ms).Holds(8.9e9));
+  EXPECT_EQ(Parsed("stable_latency.p50<detection+500ms").Bound(1s), 1.5e9);  // spaces optional
+  EXPECT_FALSE(Parsed("stable_latency.p50 < 3s").plus_detection);
+  // Only a duration takes the term, and it needs its constant.
+  EXPECT_EQ(Refused("lost == detection + 1").offset, 8u);
+  EXPECT_EQ(Refused("convergence.after_heal.max < detection").offset, 38u);
+  EXPECT_EQ(Refused("convergence.after_heal.max < detection 2s").offset, 39u);
+  EXPECT_EQ(Refused("convergence.after_heal.max < detection + 2").offset, 41u);
+}
+
 TEST(Metrics, NamesAreUniqueAndFamiliesComplete) {
   std::set<std::string> names;
   for (const MetricInfo& m : Metrics()) {

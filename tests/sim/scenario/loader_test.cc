@@ -124,6 +124,27 @@ TEST(Shipped, PartitionHealSplitsSevenFive) {
   EXPECT_EQ(s.workload.spread, Spread::kRandom);
 }
 
+// Its heal check holds each membership to its own detection time: 3 s with the heartbeat
+// detector it was written for, the effective token (3 s + 10 x 650 ms) plus consensus (1.2 x)
+// plus 2 s with Corosync's defaults on its 12 nodes.
+TEST(Shipped, PartitionHealBoundsTheHealByTheDetectionTime) {
+  Scenario s = Shipped("partition-heal");
+  const Check& heal = s.checks.back();
+  ASSERT_EQ(heal.metric, "convergence.after_heal.max");
+  EXPECT_TRUE(heal.plus_detection);
+  EXPECT_EQ(DetectionTime(s, Detector::kHeartbeat), s.engine.suspect_after);
+  EXPECT_EQ(heal.Bound(DetectionTime(s, Detector::kHeartbeat)), 3e9);
+  EXPECT_EQ(DetectionTime(s, Detector::kCorosync), 9500ms + 11400ms);
+  EXPECT_EQ(heal.Bound(DetectionTime(s, Detector::kCorosync)), 22.9e9);
+  s.corosync = CorosyncSettings{};
+  s.corosync->totem.token = 1000ms;
+  s.corosync->totem.token_coefficient = 0ms;
+  s.corosync->totem.consensus = 1500ms;
+  EXPECT_EQ(DetectionTime(s, Detector::kCorosync), 2500ms);
+  s.membership.view_delay = 40ms;
+  EXPECT_EQ(DetectionTime(s, Detector::kViewDelay), 40ms);
+}
+
 TEST(Shipped, WanTwoSites) {
   Scenario s = Shipped("wan-two-sites");
   ASSERT_EQ(s.topology.sites.size(), 2u);

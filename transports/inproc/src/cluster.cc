@@ -302,7 +302,7 @@ void Cluster::ResetLinkMaxima() {
   }
 }
 
-std::size_t Cluster::frames_in_flight() const { return impl_->frames_queued_; }
+std::size_t Cluster::frames_in_flight() const { return impl_->frames_queued_ + impl_->frames_held_; }
 
 void Cluster::SetTraceHook(std::function<void(const TraceEvent&)> hook) { impl_->trace_hook_ = std::move(hook); }
 std::uint64_t Cluster::TraceHash() const { return impl_->hasher_.value(); }

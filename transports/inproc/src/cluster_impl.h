@@ -119,6 +119,13 @@ class Cluster::Impl {
     std::size_t index_;
   };
 
+  // A frame sent while its sender's view is pending: to one node, or a broadcast.
+  struct HeldFrame {
+    std::optional<std::size_t> to;
+    std::shared_ptr<const std::vector<std::uint8_t>> frame;
+    std::uint64_t hash = 0;
+  };
+
   struct Node {
     std::unique_ptr<NodeEnv> env;
     std::unique_ptr<Listener> listener;
@@ -137,6 +144,9 @@ class Cluster::Impl {
     std::size_t view_group = 0;     // TransportViews::kConsistent: index of its group
     std::int64_t last_arrival = 0;  // the latest arrival (ns) of any frame queued to it
     std::int64_t view_due = 0;      // kTransport: when the view last queued for it is installed
+    // kConsistent: frames it sent while a view of its own was pending (HoldsSends), in order;
+    // each counts in frames_in_flight and against max_queued_frames until it leaves.
+    std::vector<HeldFrame> held;
   };
 
   struct Event {
@@ -173,6 +183,18 @@ class Cluster::Impl {
   // Node `from` sends `bytes` to `to`, or to every other node that is up (a broadcast); frames over
   // max_frame_bytes are dropped as too large.
   SendStatus Send(std::size_t from, std::optional<std::size_t> to, std::span<const std::uint8_t> bytes);
+
+  // kConsistent: whether what node i sends now waits for its pending view (totem sends a
+  // message only in an installed ring; TransportViews::kConsistent).
+  bool HoldsSends(std::size_t i) const;
+
+  // Sends `frame` now: to `to`, or a copy to every other up node.
+  void Transmit(std::size_t from, std::optional<std::size_t> to,
+                const std::shared_ptr<const std::vector<std::uint8_t>>& frame, std::uint64_t hash);
+
+  // Node i's newest view is installed: its held frames leave, in order (RouteHeld), or, when it
+  // died (`dead`), are dropped.
+  void ReleaseHeld(std::size_t i, bool dead);
 
   // Puts one copy of `frame` on the link from -> to with its faults (loss, duplication, delay,
   // jitter, bandwidth, reordering), or drops it (dead node, partition, full queue).
@@ -245,6 +267,7 @@ class Cluster::Impl {
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::set<std::tuple<std::int64_t, std::uint64_t, std::size_t>> wakeups_;
   std::size_t frames_queued_ = 0;
+  std::size_t frames_held_ = 0;  // HeldFrame entries over all nodes
   std::uint64_t view_counter_ = 0;
   std::size_t next_group_ = 1;
   bool partitioned_ = false;

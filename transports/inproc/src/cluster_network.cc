@@ -90,10 +90,35 @@ SendStatus Cluster::Impl::Send(std::size_t from, std::optional<std::size_t> to, 
   sender.counters.frames_sent++;
   sender.counters.bytes_sent += bytes.size();
   auto frame = std::make_shared<const std::vector<std::uint8_t>>(bytes.begin(), bytes.end());
+  if (HoldsSends(from)) {
+    if (frames_queued_ + frames_held_ >= options_.max_queued_frames) {
+      for (std::size_t j = 0; j < nodes_.size(); ++j) {
+        if ((to ? j == *to : j != from && nodes_[j].engine != nullptr)) Drop(from, j, bytes, hash, DropCause::kQueueFull);
+      }
+      return SendStatus::kOk;
+    }
+    sender.held.push_back({to, std::move(frame), hash});
+    frames_held_++;
+    sender.frames_in_flight++;  // not through with it yet (SendBacklog)
+    return SendStatus::kOk;
+  }
+  Transmit(from, to, frame, hash);
+  return SendStatus::kOk;
+}
+
+bool Cluster::Impl::HoldsSends(std::size_t i) const {
+  return options_.membership == MembershipSource::kTransport &&
+         options_.transport_views == TransportViews::kConsistent && nodes_[i].view_due > Ns(now_);
+}
+
+void Cluster::Impl::Transmit(std::size_t from, std::optional<std::size_t> to,
+                             const std::shared_ptr<const std::vector<std::uint8_t>>& frame, std::uint64_t hash) {
+  Node& sender = nodes_[from];
+  const std::size_t bytes = frame->size();
   if (to) {
     sender.counters.unicasts++;
     sender.counters.copies_addressed++;
-    sender.counters.bytes_addressed += bytes.size();
+    sender.counters.bytes_addressed += bytes;
     Route(from, *to, frame, hash);
   } else {
     sender.counters.broadcasts++;
@@ -101,11 +126,31 @@ SendStatus Cluster::Impl::Send(std::size_t from, std::optional<std::size_t> to, 
     for (std::size_t j = 0; j < nodes_.size(); ++j) {
       if (j == from || !nodes_[j].engine) continue;
       sender.counters.copies_addressed++;
-      sender.counters.bytes_addressed += bytes.size();
+      sender.counters.bytes_addressed += bytes;
       Route(from, j, frame, hash);
     }
   }
-  return SendStatus::kOk;
+}
+
+void Cluster::Impl::ReleaseHeld(std::size_t i, bool dead) {
+  Node& n = nodes_[i];
+  std::vector<HeldFrame> held = std::move(n.held);
+  n.held.clear();
+  PBXSTATE_CHECK(frames_held_ >= held.size() && n.frames_in_flight >= held.size());
+  frames_held_ -= held.size();
+  n.frames_in_flight -= held.size();
+  for (const HeldFrame& h : held) {
+    if (!dead) {
+      Transmit(i, h.to, h.frame, h.hash);
+      continue;
+    }
+    // It never left its node: every node it was meant for misses it.
+    for (std::size_t j = 0; j < nodes_.size(); ++j) {
+      if (h.to ? j == *h.to : j != i && nodes_[j].engine != nullptr) {
+        Drop(i, j, std::span<const std::uint8_t>(*h.frame), h.hash, DropCause::kDeadNode);
+      }
+    }
+  }
 }
 
 void Cluster::Impl::Route(std::size_t from, std::size_t to, const std::shared_ptr<const std::vector<std::uint8_t>>& frame,

@@ -81,8 +81,13 @@ void Cluster::Impl::RecomputeViews() {
 void Cluster::Impl::DeliverMembership(const Event& ev) {
   Node& n = nodes_[ev.to];
   if (!n.engine || n.generation != ev.to_generation) return;  // the view died with the node
+  // Its newest view (a superseded one carries nothing): what it sent meanwhile leaves now, in
+  // this view, before anything it sends on hearing of the view.
+  const bool release = n.view_due <= Ns(now_) && !n.held.empty();
+  if (release) ReleaseHeld(ev.to, /*dead=*/false);
   TraceMembers(TraceKind::kMembership, ev.to, ev.view->members);
   n.engine->OnMembership(*ev.view);
+  if (release) ConfirmSends(ev.to);  // all of them may have gone nowhere
 }
 
 Status Cluster::Impl::StartNode(std::size_t i) {
@@ -175,6 +180,7 @@ Status Cluster::Impl::Crash(std::size_t i) {
     n.wakeup.reset();
   }
   n.last_view.clear();
+  ReleaseHeld(i, /*dead=*/true);
   TraceEvent te = MakeTrace(TraceKind::kCrash, i);
   Trace(te);
   RecomputeViews();

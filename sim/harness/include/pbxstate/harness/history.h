@@ -21,7 +21,9 @@ struct OracleTiming {
   Duration suspect_after{};
   Duration departure_grace{};
   // The longest a change takes from its origin to a node it reaches without loss: the batch
-  // window, the slowest path's delay and jitter (degradations included), and 10 ms of queueing.
+  // window, the slowest path's delay and jitter, the longest reorder_delay of a LAN or link that
+  // reorders (a frame held back arrives that much later), degradations included, and 10 ms of
+  // queueing.
   Duration inflight{};
   // The longest silence of a live peer that is heard without loss: heartbeats are jittered by
   // 10% and one is skipped right after a broadcast (engine_members.cc), so 2.2 intervals, plus
@@ -71,6 +73,10 @@ class ClusterHistory {
   void Cut(Duration t, const std::vector<std::vector<NodeId>>& sides, bool one_way);
   // The membership view the backend handed `node`'s engine at `t` (transport membership).
   void View(Duration t, NodeId node, std::vector<NodeId> members);
+  // A crash kills only the engine's process: its node's transport lives on and still delivers
+  // what the engine handed it (Corosync under a PBX process, `corosync.crash: process`). Off:
+  // a crash takes the transport's queue with it (the inproc network; `corosync.crash: node`).
+  void SetTransportOutlivesCrashes(bool outlives) { transport_outlives_crashes_ = outlives; }
   // No more events; the last epoch ends at `end`. Builds the epochs.
   void Seal(Duration end);
 
@@ -78,6 +84,7 @@ class ClusterHistory {
   std::uint32_t node_count() const { return node_count_; }
   MembershipSource membership() const { return membership_; }
   bool has_views() const { return has_views_; }
+  bool transport_outlives_crashes() const { return transport_outlives_crashes_; }
   Duration end() const { return end_; }
   std::size_t epoch_count() const { return epochs_.size(); }
   Duration EpochStart(std::size_t e) const { return epochs_[e].start; }
@@ -146,6 +153,7 @@ class ClusterHistory {
   std::uint32_t node_count_;
   MembershipSource membership_;
   bool has_views_ = false;
+  bool transport_outlives_crashes_ = false;
   bool sealed_ = false;
   Duration end_{};
   std::vector<std::vector<UpChange>> up_;        // by node - 1, in time order

@@ -42,7 +42,10 @@
 // by T from the greatest down, every write N possibly holds down to the first N certainly
 // holds, which N must show at the least; when N certainly holds none, none is accepted too. A
 // write nobody alive ever received (an isolated node that writes and crashes before the heal)
-// is therefore never required. A write without a reported HLC gets the model's: the writer's
+// is therefore never required. Where the backend's transport outlives a crashed engine
+// (RunRecorder::TransportOutlivesCrashes: Corosync under a PBX process), such a write may still
+// arrive, at the members that kept the writer in their view since the write (engine/README.md,
+// "Deliveries over CPG"): accepted there, not required. A write without a reported HLC gets the model's: the writer's
 // clock at the write (kSimEpochNs + t) ticked after its previous write.
 //
 // Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
@@ -97,6 +100,8 @@ class Oracle {
   void Cut(Duration t, const std::vector<std::vector<NodeId>>& sides, bool one_way);
   // Transport membership: the view the backend handed `node`.
   void View(Duration t, NodeId node, std::vector<NodeId> members);
+  // The backend's crashes kill the engine's process only (ClusterHistory::SetTransportOutlivesCrashes).
+  void TransportOutlivesCrashes() { history_.SetTransportOutlivesCrashes(true); }
   // A change `node`'s engine accepted at `t`.
   void Changed(Duration t, NodeId node, const PlannedChange& c);
   // `node` reported its own mailbox write (a local view change) with this value.

@@ -171,6 +171,11 @@ class RunRecorder {
   // instant it was handed over. Optional: without views the oracle models them (oracle.h).
   // Ignored with heartbeat membership. Each backend's source: sim/harness/README.md.
   void MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members);
+  // Before Finish: the backend's crash kills the engine's process and its node's CPG lives on
+  // (Corosync with `corosync.crash: process`: the netns and emu backends without
+  // --crash-corosync, ns-3 over its Corosync model), so what a crashed engine handed CPG is
+  // still delivered in the view it was sent in (oracle.h, "Mailboxes").
+  void TransportOutlivesCrashes();
   // A planned change was handed to the node's engine, which answered `status`.
   void ChangeMade(Duration t, const PlannedChange& change, const Status& status);
   // A planned change was not made: its node was down.

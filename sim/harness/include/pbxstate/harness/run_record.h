@@ -24,15 +24,19 @@ namespace pbxstate::harness {
 inline constexpr std::size_t kMaxLatencyRows = 5'000'000;
 
 struct CheckVerdict {
-  scenario::Check check;
+  scenario::Check check;  // resolved: its threshold is the bound the run was held to
+  // The failure-detection time added to the bound, when the check was written with "detection".
+  std::optional<Duration> detection;
   bool measured = false;
   double observed = 0;
   bool pass = false;
 };
 
-// Every check of the scenario against the run's metrics. A check on a metric the run did not
-// measure fails (a check that cannot be evaluated must not pass).
-std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r);
+// Every check of the scenario against the run's metrics, a check written with "detection"
+// bounded by `detection` (scenario::DetectionTime of the membership the run's engines had). A
+// check on a metric the run did not measure fails (a check that cannot be evaluated must not
+// pass).
+std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection);
 
 // Network activity over time, sampled by the runner once per simulated second.
 struct SeriesPoint {

@@ -4,8 +4,11 @@
 // then every node a holder's frames reach (the writer's UPDATES, or a catch-up session from any
 // holder). A node that crashes loses it. So, epoch by epoch (ClusterHistory):
 //  - possibly held: the writer from the write on; in each epoch, every up node reachable from a
-//    possible holder through links (the closure, directed); a crash removes a node. An
-//    over-approximation: what is not possibly held at a node cannot be there.
+//    possible holder through links (the closure, directed); a crash removes a node. Where the
+//    transport outlives crashes (CPG under a PBX process, ClusterHistory), also every member
+//    that has kept the writer in its view since the write, in any epoch whose cut lets the
+//    writer's node reach it, even after the writer's engine died. An over-approximation: what
+//    is not possibly held at a node cannot be there.
 //  - certainly held: the writer; a node the writer's link reaches without loss for `inflight`
 //    after the write (its UPDATES arrive; with transport membership only where links pass both
 //    ways, as a one-way cut stops CPG's deliveries before the views change); and in any epoch that lasts `settle` (from its start or
@@ -46,6 +49,9 @@ class WriteSpread {
   };
   static bool Has(const Bits& b, NodeId n) { return (b[(n - 1) / 64] >> ((n - 1) % 64) & 1) != 0; }
   static void Set(Bits& b, NodeId n) { b[(n - 1) / 64] |= std::uint64_t{1} << ((n - 1) % 64); }
+  // Transport outliving crashes: drops from `relay` the members whose view lost the writer (or
+  // that restarted) by epoch e, and adds to `possible` those the cut lets the writer's node reach.
+  void Relay(Bits* relay, Bits* possible, std::size_t e, std::size_t e0) const;
   // Holders of the previous epoch that are still up in the same incarnation in epoch e.
   Bits Carry(const Bits& from, std::size_t e) const;
   // Every up node reachable from `start` by links of epoch e (directed closure).

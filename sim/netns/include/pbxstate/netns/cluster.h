@@ -57,6 +57,7 @@ struct ClusterSpec {
   std::filesystem::path work_dir = "/tmp";
   // Every node's corosync.conf totem section (CorosyncSpec::totem), transport included.
   totem::TotemConfig totem;
+  bool corosync_sched_rr = true;           // CorosyncSpec::sched_rr of every node's corosync.conf
   NetemParams lan;                         // every node's link, from the start
   ShapingMethod shaping = ShapingMethod::kNetem;  // how `lan` and SetLink are applied
   pid_t pid = 0;                           // whose names; 0: this process

@@ -26,6 +26,10 @@ struct CorosyncSpec {
   // so corosync derives 1.2 x the effective token itself), join, merge, send_join, max_messages,
   // window_size. The scenario's `corosync:` section, Corosync's defaults without one.
   totem::TotemConfig totem;
+  // corosync.conf(5) system.sched_rr: true (Corosync's default) lets corosync run itself at
+  // SCHED_RR with the highest priority; false writes `sched_rr: no`, and corosync runs at ordinary
+  // scheduling with the lowest nice value (system.priority's default, max).
+  bool sched_rr = true;
 };
 
 // The file's text; refuses a spec corosync would refuse (no addresses, a name with other

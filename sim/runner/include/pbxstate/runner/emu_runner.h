@@ -31,6 +31,10 @@ struct EmuOptions {
   Duration lag_probe_interval = std::chrono::milliseconds(1);
   // SCHED_FIFO priority of the simulation thread (--emu-priority; 0: ordinary scheduling).
   int realtime_priority = 50;
+  // Whether each corosync runs itself at SCHED_RR 99 (Corosync's default; --emu-corosync-rr) or
+  // at ordinary scheduling, below the simulation thread (the default here): corosyncs at RR 99
+  // preempt the simulator whenever the ring changes, and its lag spiked then (sim/emu/README.md).
+  bool corosync_sched_rr = false;
 };
 
 // Refuses, before anything starts, what the emulation backend cannot honour; the message names

@@ -1,6 +1,9 @@
 // Checks: assertions on a run's metrics, written as "<metric> <op> <value>", for example
 // "lost == 0", "convergence.after_heal.max < 2s", "messages_per_change < 20". The runner computes
-// every metric named here; scenarios/README.md lists them with their meaning.
+// every metric named here; scenarios/README.md lists them with their meaning. A duration's value
+// may be "detection + <duration>": the membership's failure-detection time of the run
+// (scenario.h, DetectionTime) plus a constant, so that one check holds each membership to the
+// bound its own timing allows.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,8 @@
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "pbxstate/types.h"
 
 namespace pbxstate::scenario {
 
@@ -46,12 +51,24 @@ struct Check {
   MetricKind kind = MetricKind::kCount;
   CompareOp op = CompareOp::kLess;
   // In the metric's base unit: counts and numbers as written, durations in nanoseconds (exact
-  // in a double up to about 104 days).
+  // in a double up to about 104 days). With plus_detection, the constant part of the bound.
   double threshold = 0;
+  // The value was written "detection + <duration>" (duration metrics only): the bound is
+  // threshold plus the run's failure-detection time (Bound).
+  bool plus_detection = false;
   int line = 0, column = 0;  // where the check is written, for reports; 0 when unknown
 
-  // Whether `observed` (in the same base unit) satisfies the check.
+  // The bound for a run whose membership detects a silent node after `detection`: threshold,
+  // plus `detection` in nanoseconds when plus_detection.
+  double Bound(Duration detection) const;
+
+  // Whether `observed` (in the same base unit) satisfies the check against threshold (a check
+  // with plus_detection is first resolved: Resolved).
   bool Holds(double observed) const;
+
+  // This check with its bound resolved for `detection`: threshold = Bound(detection),
+  // plus_detection false, text as written.
+  Check Resolved(Duration detection) const;
   friend bool operator==(const Check&, const Check&) = default;
 };
 
@@ -62,6 +79,7 @@ struct CheckSyntaxError {
 
 // Parses one check expression: optional spaces, a metric name from Metrics(), an operator
 // (< <= > >= == !=), a value whose unit fits the metric's kind, optional spaces, nothing else.
+// A duration metric's value may be "detection + <duration>" (spaces around '+' optional).
 std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text);
 
 }  // namespace pbxstate::scenario

@@ -397,4 +397,19 @@ struct Scenario {
   Duration end() const { return duration + quiet; }
 };
 
+// What tells a run's engines that a node went silent, as far as how long that takes.
+enum class Detector {
+  kHeartbeat,  // the engines' own detector: engine.suspect_after
+  kCorosync,   // Corosync (real, or the ns-3 model): token loss, then consensus
+  kViewDelay,  // the inproc backend's views: cluster.view_delay after the network changed
+};
+
+// How long `detector` takes, in `s`, from a node falling silent to the others' new membership:
+// the `detection` of a check's value ("convergence.after_heal.max < detection + 2s"). Heartbeat:
+// suspect_after. Corosync: the effective token plus consensus that Corosync derives from the
+// scenario's corosync: section (its defaults without one) for the scenario's node count
+// (totem::DeriveTimeouts). View delay: cluster.view_delay. The one definition every runner
+// resolves checks with (harness::EvaluateChecks).
+Duration DetectionTime(const Scenario& s, Detector detector);
+
 }  // namespace pbxstate::scenario

@@ -19,10 +19,12 @@ class TimerFd {
   // Creates the descriptor (non-blocking, close-on-exec). Fails with the errno text.
   Status Open();
   // Fires once at `at` (CLOCK_MONOTONIC, absolute); an instant already past fires at once.
-  // Replaces any earlier arming.
+  // Replaces any earlier arming (no system call when armed at `at` already and not fired).
   void ArmAt(MonoTime at);
+  // Stops it and clears a pending expiry (no system call when not armed).
   void Disarm();
-  // Consumes a pending expiry so the descriptor stops being readable.
+  // Consumes a pending expiry so the descriptor stops being readable (no system call before the
+  // armed instant: nothing can be pending then).
   void Drain();
   std::optional<MonoTime> armed_at() const { return armed_at_; }
   int fd() const { return fd_; }

@@ -58,7 +58,10 @@ enum class TransportViews : std::uint8_t {
   // each other both ways (greedily, in index order); every member of a group gets the same view,
   // and frames cross no group boundary (CPG delivers only within a configuration). Virtual
   // synchrony: a node's new view comes after every frame already on its way to it, so nodes
-  // that move to a view together have delivered the same frames of the old one.
+  // that move to a view together have delivered the same frames of the old one. What a node
+  // sends while a view of its own is pending is held and leaves when its newest view is
+  // installed, to that view's group, as totem queues a message until its node holds the token
+  // of the ring that forms next (so a view superseded before it was installed carries nothing).
   kConsistent,
 };
 
@@ -253,7 +256,7 @@ class Cluster {
   const LinkCounters& link_counters(std::size_t from, std::size_t to) const;
   // Sets every link's max_in_flight to its current in_flight, to measure one phase of a run.
   void ResetLinkMaxima();
-  // Frames queued now, over all links.
+  // Frames queued now, over all links, and frames held for their senders' pending views.
   std::size_t frames_in_flight() const;
 
   // Called for every traced event, after it is folded into TraceHash(). The hook must not call
