@@ -19,7 +19,7 @@ namespace {
 struct BaselineUpdateOptions {
   std::vector<std::string> files;
   std::string baseline_dir;
-  std::optional<std::uint64_t> seed;
+  std::vector<std::uint64_t> seeds;
 };
 
 int RunBaselineUpdate(const BaselineUpdateOptions& o) {
@@ -45,16 +45,28 @@ int RunBaselineUpdate(const BaselineUpdateOptions& o) {
       }
       previous = std::move(b);
     }
-    runner::RunOptions ro;
-    ro.seed = o.seed ? o.seed : (previous ? std::optional<std::uint64_t>(previous->seed) : std::nullopt);
-    runner::RunOutcome outcome;
-    if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
-      std::cerr << st.message() << "\n";
-      return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
+    // The seeds: --seeds, else the existing baseline's, else the scenario's own.
+    const std::vector<std::uint64_t> seeds = !o.seeds.empty() ? o.seeds
+                                             : previous        ? previous->seeds
+                                                               : std::vector<std::uint64_t>{s.seed};
+    std::vector<std::vector<gate::GateMetric>> runs;
+    bool checks_pass = true;
+    std::string backend;
+    for (const std::uint64_t seed : seeds) {
+      runner::RunOptions ro;
+      ro.seed = seed;
+      runner::RunOutcome outcome;
+      if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
+        std::cerr << st.message() << "\n";
+        return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
+      }
+      runs.push_back(gate::ExtractGateMetrics(outcome.result));
+      checks_pass = checks_pass && outcome.all_checks_pass();
+      backend = outcome.info.backend;
     }
-    const auto metrics = gate::ExtractGateMetrics(outcome.result);
-    const gate::Baseline next = gate::MakeBaseline(s, PortablePath(ls.file), outcome.info.backend, outcome.info.seed,
-                                                   metrics, previous ? &*previous : nullptr);
+    const auto metrics = gate::MedianOverSeeds(runs);
+    const gate::Baseline next =
+        gate::MakeBaseline(s, PortablePath(ls.file), backend, seeds, metrics, previous ? &*previous : nullptr);
     const std::string text = gate::FormatBaseline(next);
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -76,12 +88,12 @@ int RunBaselineUpdate(const BaselineUpdateOptions& o) {
       moved = rows.size();
       table = gate::FormatComparisonTable(rows, /*only_notable=*/false);
     }
-    std::printf("%s: %s (seed %llu, %zu metrics%s)\n", path.string().c_str(), previous ? "updated" : "created",
-                static_cast<unsigned long long>(outcome.info.seed), metrics.size(),
+    std::printf("%s: %s (%zu seed%s, %zu metrics%s)\n", path.string().c_str(), previous ? "updated" : "created",
+                seeds.size(), seeds.size() == 1 ? "" : "s", metrics.size(),
                 previous ? (", " + std::to_string(moved) + " changed").c_str() : "");
     std::fputs(table.c_str(), stdout);
-    if (!outcome.all_checks_pass()) {
-      std::printf("  note: the scenario's own checks fail at this level; `pbxstate check` will fail until they pass\n");
+    if (!checks_pass) {
+      std::printf("  note: the scenario's own checks fail on a seed at this level; `pbxstate check` will fail until they pass\n");
     }
   }
   return kExitOk;
@@ -96,11 +108,13 @@ void AddBaselineCommand(CLI::App& app, Action& chosen) {
   CLI::App* update = baseline->add_subcommand(
       "update",
       "Run scenarios in ns-3 and (re)write <baseline dir>/<scenario name>.yaml with their gated\n"
-      "metrics. Values are replaced; tolerances and floors set in an existing file are kept.\n"
-      "The seed is --seed, else the existing baseline's, else the scenario's.");
+      "metrics, each the median over one run per seed. Values are replaced; seeds, tolerances and\n"
+      "floors set in an existing file are kept. The seeds are --seeds, else the existing\n"
+      "baseline's, else the scenario's seed.");
   update->add_option("SCENARIO", options->files, "scenario files (YAML)")->required();
   update->add_option("--baseline", options->baseline_dir, "folder of baseline files (reports/baselines)")->required();
-  update->add_option("--seed", options->seed, "seed for the runs");
+  update->add_option("--seeds", options->seeds, "seeds for the runs (one run each; 1,2,3 or 1 2 3)")
+      ->delimiter(',');
   update->callback([options, &chosen] { chosen = [options] { return RunBaselineUpdate(*options); }; });
 }
 

@@ -1,6 +1,7 @@
-// pbxstate check SCENARIO... --baseline DIR: the regression gate. Runs each scenario with its
-// baseline's seed, evaluates the scenario's own checks, compares the gated metrics with the
-// baseline and fails when any check fails or any metric got worse beyond its tolerance.
+// pbxstate check SCENARIO... --baseline DIR: the regression gate. Runs each scenario with each
+// of its baseline's seeds, evaluates the scenario's own checks on every run, compares the median
+// over the runs of each gated metric with the baseline and fails when any check fails or any
+// metric got worse beyond its tolerance.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -33,6 +34,46 @@ struct ScenarioVerdict {
   std::size_t improved = 0;
   bool passed() const { return checks_failed == 0 && regressed == 0; }
 };
+
+// The runs of one scenario, one per baseline seed, each in <out>/<scenario>/seed-<N> (a single
+// seed runs in <out>/<scenario>, as before).
+struct SeedRuns {
+  std::vector<std::vector<gate::GateMetric>> metrics;  // per seed, in the baseline's seed order
+  std::vector<harness::CheckVerdict> checks;           // every seed's checks, named with the seed
+  std::vector<std::string> dirs;
+  runner::RunOutcome first;  // the first seed's outcome (JUnit properties)
+  double wall_seconds = 0;
+};
+
+std::string ShowSeeds(const std::vector<std::uint64_t>& seeds) {
+  std::string s;
+  for (std::size_t i = 0; i < seeds.size(); ++i) s += (i ? "," : "") + std::to_string(seeds[i]);
+  return s;
+}
+
+int RunSeeds(const scenario::Scenario& s, const gate::Baseline& b, const CheckOptions& o, SeedRuns* runs) {
+  for (const std::uint64_t seed : b.seeds) {
+    runner::RunOptions ro;
+    ro.seed = seed;
+    ro.out = std::filesystem::path(o.out) / s.name;
+    if (b.seeds.size() > 1) ro.out = *ro.out / ("seed-" + std::to_string(seed));
+    runner::RunOutcome outcome;
+    if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
+      std::cerr << st.message() << "\n";
+      return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
+    }
+    runs->metrics.push_back(gate::ExtractGateMetrics(outcome.result));
+    for (harness::CheckVerdict c : outcome.verdicts) {
+      // A scenario's checks hold for every seed; the seed says which run broke one.
+      if (b.seeds.size() > 1) c.check.text += " (seed " + std::to_string(seed) + ")";
+      runs->checks.push_back(std::move(c));
+    }
+    runs->dirs.push_back(ro.out->string());
+    runs->wall_seconds += outcome.info.wall_seconds;
+    if (runs->dirs.size() == 1) runs->first = std::move(outcome);
+  }
+  return kExitOk;
+}
 
 int RunCheck(const CheckOptions& o) {
   std::vector<LoadedScenario> scenarios;
@@ -68,41 +109,42 @@ int RunCheck(const CheckOptions& o) {
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const scenario::Scenario& s = scenarios[i].scenario;
     const gate::Baseline& b = baselines[i];
-    runner::RunOptions ro;
-    ro.seed = b.seed;
-    ro.out = std::filesystem::path(o.out) / s.name;
-    runner::RunOutcome outcome;
-    if (Status st = runner::RunNs3(s, ro, &outcome); !st.ok()) {
-      std::cerr << st.message() << "\n";
-      return st.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitCheckFailed;
-    }
-    const auto rows = gate::CompareWithBaseline(b, gate::ExtractGateMetrics(outcome.result));
+    SeedRuns runs;
+    if (int rc = RunSeeds(s, b, o, &runs); rc != kExitOk) return rc;
+    const auto rows = gate::CompareWithBaseline(b, gate::MedianOverSeeds(runs.metrics));
     ScenarioVerdict v{s.name};
-    for (const auto& c : outcome.verdicts) v.checks_failed += c.pass ? 0 : 1;
+    for (const auto& c : runs.checks) v.checks_failed += c.pass ? 0 : 1;
     for (const auto& r : rows) {
       v.regressed += gate::Fails(r.outcome) ? 1 : 0;
       v.improved += r.outcome == gate::Outcome::kImproved ? 1 : 0;
     }
-    std::printf("%-24s seed %-6llu checks %zu/%zu pass   baseline: %zu metrics, %zu regressed, %zu improved\n",
-                s.name.c_str(), static_cast<unsigned long long>(b.seed), outcome.verdicts.size() - v.checks_failed,
-                outcome.verdicts.size(), b.entries.size(), v.regressed, v.improved);
-    for (const auto& c : outcome.verdicts) {
+    std::printf("%-24s seeds %-10s checks %zu/%zu pass   baseline: %zu metrics (median of %zu runs), %zu regressed, "
+                "%zu improved\n",
+                s.name.c_str(), ShowSeeds(b.seeds).c_str(), runs.checks.size() - v.checks_failed, runs.checks.size(),
+                b.entries.size(), b.seeds.size(), v.regressed, v.improved);
+    for (const auto& c : runs.checks) {
       if (!c.pass) std::printf("    FAIL  %s\n", c.check.text.c_str());
     }
     std::fputs(gate::FormatComparisonTable(rows, /*only_notable=*/true).c_str(), stdout);
-    gate::JUnitSuite suite{s.name, outcome.info.wall_seconds, RunProperties(scenarios[i].file, outcome), {}};
+    gate::JUnitSuite suite{s.name, runs.wall_seconds, RunProperties(scenarios[i].file, runs.first), {}};
+    for (auto& [key, value] : suite.properties) {
+      if (key == "seed") value = ShowSeeds(b.seeds);
+      if (key == "verdict") value = v.checks_failed == 0 ? "pass" : "fail";
+    }
     suite.properties.emplace_back("baseline", gate::BaselinePath(o.baseline_dir, s.name).string());
-    suite.cases = gate::CasesForChecks(s.name, outcome.verdicts);
+    suite.cases = gate::CasesForChecks(s.name, runs.checks);
     for (auto& c : gate::CasesForBaseline(s.name, rows)) suite.cases.push_back(std::move(c));
-    if (std::string error; !gate::WriteJUnit(*ro.out / "junit.xml", {suite}, &error)) {
+    const std::filesystem::path dir = std::filesystem::path(o.out) / s.name;
+    if (std::string error; !gate::WriteJUnit(dir / "junit.xml", {suite}, &error)) {
       std::cerr << "pbxstate check: " << error << "\n";
       return kExitCheckFailed;
     }
     suites.push_back(std::move(suite));
     verdicts.push_back(v);
-    const std::string dir = ro.out->string();
-    if (!o.no_report && !DrawRunPage("check", "html_report.py", dir, dir + "/report.html", v.passed(), dir)) {
-      pages_drawn = false;
+    for (const std::string& run_dir : runs.dirs) {
+      if (!o.no_report && !DrawRunPage("check", "html_report.py", run_dir, run_dir + "/report.html", v.passed(), run_dir)) {
+        pages_drawn = false;
+      }
     }
   }
 
@@ -136,8 +178,8 @@ void AddCheckCommand(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<CheckOptions>();
   CLI::App* cmd = app.add_subcommand(
       "check",
-      "The regression gate: run scenarios in ns-3 with their baselines' seeds and compare the\n"
-      "gated metrics (convergence after each fault, latency quantiles, messages and bytes per\n"
+      "The regression gate: run scenarios in ns-3 with each of their baselines' seeds and compare\n"
+      "the median over those runs of the gated metrics (convergence after each fault, latency quantiles, messages and bytes per\n"
       "change, lost, stale) with <baseline dir>/<scenario name>.yaml. Prints what regressed by\n"
       "how much and writes junit.xml. Exit 0 when every check passes and nothing regressed, 1\n"
       "otherwise, 2 for an invalid scenario or a missing or invalid baseline.");

@@ -1,5 +1,6 @@
 #include "pbxstate/gate/baseline.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cinttypes>
 #include <cmath>
@@ -102,10 +103,39 @@ std::optional<GateUnit> UnitOf(const std::string& name) {
   return std::nullopt;
 }
 
+std::uint64_t ParseSeed(const YAML::Node& n, const std::string& field) {
+  const std::string seed = Scalar(n, field);
+  if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos || seed.size() > 19) {
+    throw LoadFailure{n.Mark(), field, "expected a whole number"};
+  }
+  return std::stoull(seed);
+}
+
+// `seed: N` or `seeds: [N, ...]` (one of them): 1 to kMaxBaselineSeeds distinct seeds.
+std::vector<std::uint64_t> ParseSeeds(const YAML::Node& root) {
+  if (root["seed"] && root["seeds"]) throw LoadFailure{root["seeds"].Mark(), "seeds", "give seed or seeds, not both"};
+  if (root["seed"]) return {ParseSeed(root["seed"], "seed")};
+  const YAML::Node list = root["seeds"];
+  if (!list) throw LoadFailure{root.Mark(), "seeds", "missing"};
+  if (!list.IsSequence() || list.size() == 0) throw LoadFailure{list.Mark(), "seeds", "expected a list of seeds ([1, 2, 3])"};
+  if (list.size() > kMaxBaselineSeeds) {
+    throw LoadFailure{list.Mark(), "seeds", "more than " + std::to_string(kMaxBaselineSeeds) + " seeds"};
+  }
+  std::vector<std::uint64_t> seeds;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string field = "seeds[" + std::to_string(i) + "]";
+    const std::uint64_t s = ParseSeed(list[i], field);
+    if (std::find(seeds.begin(), seeds.end(), s) != seeds.end()) throw LoadFailure{list[i].Mark(), field, "given twice"};
+    seeds.push_back(s);
+  }
+  return seeds;
+}
+
 Baseline Parse(const YAML::Node& root) {
   if (!root.IsMap()) throw LoadFailure{root.Mark(), "(top level)", "expected a mapping"};
   static const std::map<std::string, bool> kKeys = {
-      {"format", true}, {"scenario", true}, {"file", true}, {"seed", true}, {"backend", true}, {"metrics", true}};
+      {"format", true}, {"scenario", true}, {"file", true}, {"seed", false}, {"seeds", false},
+      {"backend", true}, {"metrics", true}};
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
     if (!kKeys.contains(key)) throw LoadFailure{kv.first.Mark(), key, "unknown field"};
@@ -120,11 +150,7 @@ Baseline Parse(const YAML::Node& root) {
   b.scenario = Scalar(root["scenario"], "scenario");
   b.file = Scalar(root["file"], "file");
   b.backend = Scalar(root["backend"], "backend");
-  const std::string seed = Scalar(root["seed"], "seed");
-  if (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos || seed.size() > 19) {
-    throw LoadFailure{root["seed"].Mark(), "seed", "expected a whole number"};
-  }
-  b.seed = std::stoull(seed);
+  b.seeds = ParseSeeds(root);
   const YAML::Node metrics = root["metrics"];
   if (!metrics.IsMap()) throw LoadFailure{metrics.Mark(), "metrics", "expected a mapping of metric names"};
   for (const auto& kv : metrics) {
@@ -227,12 +253,18 @@ bool LoadBaseline(const std::filesystem::path& path, Baseline* out, std::string*
 std::string FormatBaseline(const Baseline& b) {
   std::string s;
   s += "# pbxstate baseline for scenario " + b.scenario + ", written by `pbxstate baseline update`.\n";
-  s += "# A metric fails the gate (`pbxstate check`) when the run's value exceeds\n";
-  s += "# value + max(value * tolerance, floor). Updates keep tolerance and floor: tune them here.\n";
+  s += "# A metric fails the gate (`pbxstate check`) when its median over the runs (one per seed)\n";
+  s += "# exceeds value + max(value * tolerance, floor). Updates keep seeds, tolerance and floor.\n";
   s += "format: " + std::string(kBaselineFormat) + "\n";
   s += "scenario: " + b.scenario + "\n";
   s += "file: " + b.file + "\n";
-  s += "seed: " + std::to_string(b.seed) + "\n";
+  if (b.seeds.size() == 1) {
+    s += "seed: " + std::to_string(b.seeds[0]) + "\n";
+  } else {
+    s += "seeds: [";
+    for (std::size_t i = 0; i < b.seeds.size(); ++i) s += (i ? ", " : "") + std::to_string(b.seeds[i]);
+    s += "]\n";
+  }
   s += "backend: " + b.backend + "\n";
   s += "metrics:\n";
   for (const BaselineEntry& e : b.entries) {
@@ -247,11 +279,12 @@ std::string FormatBaseline(const Baseline& b) {
 }
 
 Baseline MakeBaseline(const scenario::Scenario& s, const std::string& scenario_file, const std::string& backend,
-                      std::uint64_t seed, const std::vector<GateMetric>& metrics, const Baseline* previous) {
+                      const std::vector<std::uint64_t>& seeds, const std::vector<GateMetric>& metrics,
+                      const Baseline* previous) {
   Baseline b;
   b.scenario = s.name;
   b.file = scenario_file;
-  b.seed = seed;
+  b.seeds = seeds;
   b.backend = backend;
   for (const GateMetric& m : metrics) {
     BaselineEntry e;

@@ -1,5 +1,7 @@
 #include "pbxstate/gate/gate_metrics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace pbxstate::gate {
@@ -45,6 +47,32 @@ std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
     out.push_back(GateMetric{p + ".incomplete_ratio", GateUnit::kNumber, 1.0 - ratio->second, {}});
     add(p + ".extra_hops.mean", GateUnit::kNumber);
     add(p + ".looped", GateUnit::kCount);
+  }
+  return out;
+}
+
+}  // namespace pbxstate::gate
+
+namespace pbxstate::gate {
+
+std::vector<GateMetric> MedianOverSeeds(const std::vector<std::vector<GateMetric>>& runs) {
+  std::vector<GateMetric> out;
+  if (runs.empty()) return out;
+  // Times first, then interrupted, then never (the order CompareWithBaseline judges them by).
+  const auto rank = [](double v) { return IsInterrupted(v) ? 1 : std::isinf(v) ? 2 : 0; };
+  const auto less = [&](double a, double b) { return rank(a) != rank(b) ? rank(a) < rank(b) : rank(a) == 0 && a < b; };
+  for (const GateMetric& first : runs.front()) {
+    std::vector<double> values;
+    for (const auto& run : runs) {
+      auto it = std::find_if(run.begin(), run.end(), [&](const GateMetric& m) { return m.name == first.name; });
+      if (it == run.end()) break;
+      values.push_back(it->value);
+    }
+    if (values.size() != runs.size()) continue;
+    std::sort(values.begin(), values.end(), less);
+    GateMetric m = first;
+    m.value = values[(values.size() - 1) / 2];
+    out.push_back(std::move(m));
   }
   return out;
 }

@@ -28,7 +28,7 @@ Baseline Sample() {
   Baseline b;
   b.scenario = "sample";
   b.file = "scenarios/sample.yaml";
-  b.seed = 42;
+  b.seeds = {42};
   b.backend = "ns3";
   auto add = [&](std::string name, GateUnit unit, double value, Tolerance t) {
     b.entries.push_back(BaselineEntry{GateMetric{std::move(name), unit, value, ""}, t, 0});
@@ -62,7 +62,7 @@ TEST(Baseline, FormatThenLoadGivesTheSameBaseline) {
   ASSERT_TRUE(LoadBaseline(p, &loaded, &error)) << error;
   EXPECT_EQ(loaded.scenario, b.scenario);
   EXPECT_EQ(loaded.file, b.file);
-  EXPECT_EQ(loaded.seed, b.seed);
+  EXPECT_EQ(loaded.seeds, b.seeds);
   EXPECT_EQ(loaded.backend, b.backend);
   ASSERT_EQ(loaded.entries.size(), b.entries.size());
   for (std::size_t i = 0; i < b.entries.size(); ++i) {
@@ -103,6 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
                     "4:9: format: expected pbxstate-baseline/1"},
         BadBaseline{"unknown_top", "backend: ns3", "backend: ns3\ncolour: blue", "9:1: colour: unknown field"},
         BadBaseline{"seed", "seed: 42", "seed: -1", "7:7: seed: expected a whole number"},
+        BadBaseline{"seeds_and_seed", "seed: 42", "seed: 42\nseeds: [1, 2]", "8:8: seeds: give seed or seeds, not both"},
+        BadBaseline{"seeds_twice", "seed: 42", "seeds: [1, 2, 1]", "7:15: seeds[2]: given twice"},
+        BadBaseline{"seeds_empty", "seed: 42", "seeds: []", "7:8: seeds: expected a list of seeds ([1, 2, 3])"},
+        BadBaseline{"seeds_missing", "seed: 42\n", "", "4:1: seeds: missing"},
         BadBaseline{"unknown_metric", "  lost:", "  lose:", "15:3: metrics.lose: not a gated metric"},
         BadBaseline{"duration_without_unit", "{value: 200.552us", "{value: 200552",
                     "12:31: metrics.stable_latency.p50.value: expected a duration with a unit (\"12.5ms\"), never "
@@ -148,12 +152,62 @@ TEST(Baseline, UpdateKeepsHandSetTolerances) {
                                  {"stale", GateUnit::kCount, 0, ""}};
   scenario::Scenario s;
   s.name = "sample";
-  const Baseline next = MakeBaseline(s, "x.yaml", "ns3", 9, run, &previous);
+  const Baseline next = MakeBaseline(s, "x.yaml", "ns3", {9, 10, 11}, run, &previous);
   ASSERT_EQ(next.entries.size(), 2u);
   EXPECT_EQ(next.entries[0].tolerance, (Tolerance{0.075, 0}));
   EXPECT_EQ(next.entries[0].metric.value, 2.0);
   EXPECT_EQ(next.entries[1].tolerance, DefaultTolerance(run[1]));
-  EXPECT_EQ(next.seed, 9u);
+  EXPECT_EQ(next.seeds, (std::vector<std::uint64_t>{9, 10, 11}));
+}
+
+TEST(Baseline, SeveralSeedsAreWrittenAsAListAndReadBack) {
+  Baseline b = Sample();
+  b.seeds = {1, 2, 3, 5, 8};
+  const std::string text = FormatBaseline(b);
+  EXPECT_NE(text.find("\nseeds: [1, 2, 3, 5, 8]\n"), std::string::npos) << text;
+  Baseline loaded;
+  std::string error;
+  ASSERT_TRUE(LoadBaseline(TempFile("seeds.yaml", text), &loaded, &error)) << error;
+  EXPECT_EQ(loaded.seeds, b.seeds);
+}
+
+// The gate judges the median over the seeds' runs: one seed's tail does not move it.
+TEST(MedianOverSeeds, OneSeedsTailDoesNotMoveTheMedian) {
+  auto run = [](double conv, double max) {
+    return std::vector<GateMetric>{{"convergence.1.after_restore", GateUnit::kDuration, conv, "restore at 20 s"},
+                                   {"stable_latency.max", GateUnit::kDuration, max, ""}};
+  };
+  const auto m = MedianOverSeeds({run(1.0e9, 4e9), run(1.2e9, 9e9), run(1.1e9, 4.2e9), run(0.9e9, 3.9e9),
+                                  run(5.0e9, 4.1e9)});
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].name, "convergence.1.after_restore");
+  EXPECT_EQ(m[0].value, 1.1e9);
+  EXPECT_EQ(m[0].note, "restore at 20 s");
+  EXPECT_EQ(m[1].value, 4.1e9);
+  // An even count takes the lower middle value, never an average.
+  EXPECT_EQ(MedianOverSeeds({run(1e9, 1e9), run(3e9, 3e9)})[0].value, 1e9);
+}
+
+TEST(MedianOverSeeds, OrdersTimesBeforeInterruptedBeforeNever) {
+  auto run = [](double conv) { return std::vector<GateMetric>{{"convergence.1.after_heal", GateUnit::kDuration, conv, ""}}; };
+  EXPECT_EQ(MedianOverSeeds({run(kNever), run(2e9), run(kNever)})[0].value, kNever);
+  EXPECT_TRUE(IsInterrupted(MedianOverSeeds({run(kInterrupted), run(kNever), run(1e9)})[0].value));
+  EXPECT_EQ(MedianOverSeeds({run(kInterrupted), run(3e9), run(1e9)})[0].value, 3e9);
+}
+
+// A metric one seed's run did not measure is left out, so the comparison calls it missing.
+TEST(MedianOverSeeds, AMetricOneRunLacksIsLeftOut) {
+  const std::vector<GateMetric> both = {{"lost", GateUnit::kCount, 0, ""}, {"stale", GateUnit::kCount, 0, ""}};
+  const std::vector<GateMetric> one = {{"lost", GateUnit::kCount, 0, ""}};
+  const auto m = MedianOverSeeds({both, one, both});
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].name, "lost");
+  Baseline b = Sample();
+  b.entries.resize(6);
+  b.entries.push_back(BaselineEntry{GateMetric{"stale", GateUnit::kCount, 0, ""}, {0, 0}, 0});
+  const auto rows = CompareWithBaseline(b, m);
+  ASSERT_EQ(rows.back().name, "stale");
+  EXPECT_EQ(rows.back().outcome, Outcome::kMissing);
 }
 
 const MetricComparison& Row(const std::vector<MetricComparison>& rows, const std::string& name) {

@@ -4,14 +4,16 @@
 //   format: pbxstate-baseline/1
 //   scenario: partition-heal
 //   file: scenarios/partition-heal.yaml
-//   seed: 1
+//   seeds: [1, 2, 3, 4, 5]
 //   backend: ns3
 //   metrics:
 //     convergence.1.after_heal: {value: 638.85904ms, tolerance: 1%, floor: 1ms}  # heal at 20 s
 //     messages_per_change: {value: 1.578041, tolerance: 1%}
 //     lost: {value: 0, tolerance: 0%}
 //
-// A metric regresses when the run's value exceeds `value + max(value * tolerance, floor)`.
+// Each value is the median over the runs of the listed seeds (MedianOverSeeds), so one seed's
+// tail cannot decide the verdict; `seed: N` is the same as `seeds: [N]`. A metric regresses when
+// the median of the runs exceeds `value + max(value * tolerance, floor)`.
 // Durations carry a unit and are exact to the nanosecond; "never" is a run that never
 // converged; "interrupted" a convergence the next fault came before (gate_metrics.h). `pbxstate baseline update` rewrites values and keeps tolerances and floors, so a
 // reviewer sees only what moved.
@@ -31,6 +33,8 @@ inline constexpr std::string_view kBaselineFormat = "pbxstate-baseline/1";
 // A baseline file larger than this is refused: a real one is a few kilobytes.
 inline constexpr std::uintmax_t kMaxBaselineBytes = 1 << 20;
 inline constexpr std::size_t kMaxBaselineMetrics = 1000;
+// Every seed is one whole run of the scenario per `check`: a handful is the point, not hundreds.
+inline constexpr std::size_t kMaxBaselineSeeds = 64;
 
 struct Tolerance {
   double relative = 0;  // fraction of the baseline value (0.01 for "1%")
@@ -52,7 +56,7 @@ struct BaselineEntry {
 struct Baseline {
   std::string scenario;  // the scenario's name; the file is <dir>/<scenario>.yaml
   std::string file;      // the scenario file the baseline was made from, as given
-  std::uint64_t seed = 0;
+  std::vector<std::uint64_t> seeds;  // one or more, distinct, in the order written
   std::string backend;
   std::vector<BaselineEntry> entries;
 };
@@ -66,10 +70,11 @@ bool LoadBaseline(const std::filesystem::path& path, Baseline* out, std::string*
 // The file's text. Deterministic: the same baseline gives the same bytes.
 std::string FormatBaseline(const Baseline& baseline);
 
-// A baseline for `metrics` of a run of `s`. Tolerances come from `previous` where it has the
+// A baseline for `metrics` (MedianOverSeeds of the runs of `seeds`) of `s`. Tolerances come from `previous` where it has the
 // metric (so hand-tuned tolerances survive an update), else DefaultTolerance.
 Baseline MakeBaseline(const scenario::Scenario& s, const std::string& scenario_file, const std::string& backend,
-                      std::uint64_t seed, const std::vector<GateMetric>& metrics, const Baseline* previous);
+                      const std::vector<std::uint64_t>& seeds, const std::vector<GateMetric>& metrics,
+                      const Baseline* previous);
 
 // "9.304178024s", "638.85904ms", "500.552us", "0ms", "never", "interrupted" for durations; "1.578041" for numbers; "0" for
 // counts. Parsed back exactly (durations) or to 6 decimals (numbers).

@@ -41,4 +41,11 @@ inline bool IsInterrupted(double v) { return v != v; }
 // latencies, cost, correctness), so baseline files diff cleanly.
 std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result);
 
+// The gated metrics of several runs of one scenario (one per seed), each metric the median of
+// its values, ordered time < interrupted < never; with an even count the lower of the two middle
+// values (never an average, so "interrupted" stays a value a run had). A metric is kept only when
+// every run measured it (so a metric one seed lost is missing, which fails the gate), in the
+// first run's order; its note is the first run's. One run gives that run's metrics.
+std::vector<GateMetric> MedianOverSeeds(const std::vector<std::vector<GateMetric>>& runs);
+
 }  // namespace pbxstate::gate
