@@ -3,6 +3,9 @@
 //   BM_EncodeLocalChanges     local changes + batching + frame building: encode MB/s, changes/s
 //   BM_ApplyRemoteUpdates     OnFrame of real UPDATES frames: remote records applied/s, decode MB/s
 //   BM_MemoryPerEntry         bytes held per (device, node) entry, 1M devices x 8 nodes
+//   BM_NameChurn              engine memory and names after rounds of registrations whose names
+//                             come and go (each round 10,000 new AORs from 8 nodes, removed or
+//                             expired): flat, since names no entry refers to are freed
 //   BM_BurstFramesPerChange   frames and bytes on the wire per change for a 10k-change burst,
 //                             with batch_window 0 and 10 ms
 //   BM_FrameAuthOverhead      one live change end to end (build, send, receive, apply) per frame,
@@ -139,6 +142,9 @@ class CapturingEnv final : public pbxstate::Env {
     std::vector<std::uint8_t>().swap(bytes_);
     std::vector<FrameRef>().swap(frames_);
   }
+  pbxstate::MonoTime now() const { return now_; }
+  // Sets the clock (a sender that must agree with a receiver on the wall time).
+  void set_now(pbxstate::MonoTime t) { now_ = t; }
   // Replies a receiver sends (digests, sync requests) are not part of what is measured.
   void set_capture_unicasts(bool on) { capture_unicasts_ = on; }
 
@@ -366,6 +372,80 @@ void BM_MemoryPerEntry(benchmark::State& state) {
 // One load takes tens of seconds and its byte counts are deterministic (same inputs, same
 // allocations): one repetition, whatever --benchmark_repetitions says.
 BENCHMARK(BM_MemoryPerEntry)->Arg(1'000'000)->Iterations(1)->Repetitions(1)->Unit(benchmark::kSecond);
+
+// ---- memory under name churn: registrations whose names come and go ----
+//
+// Nodes 1..7 register kChurnNames new AORs a round each (a new name per round: hot-desking,
+// realtime provisioning), remove half of them and let the rest expire; the receiver (node 8)
+// applies their frames and runs its timers until the tombstones' horizons pass. Measured after
+// round 1 and after round `rounds`: the bytes the receiver's engine holds, its names and slots.
+// Flat means the last round holds what the first did.
+constexpr std::size_t kChurnNames = 10'000;
+constexpr NodeId kChurnNodes = 8;
+
+// One round of churn into `receiver`; false (with the state skipped) when a change is refused.
+bool ChurnRound(Engine& receiver, CapturingEnv& receiver_env, std::size_t round, benchmark::State& state) {
+  char aor[48], contact[64];
+  for (NodeId origin = 1; origin < kChurnNodes; ++origin) {
+    CapturingEnv env;
+    env.set_now(receiver_env.now());
+    EngineConfig cfg = BenchConfig(origin, kWindow, kLargeFrame);
+    cfg.incarnation = 1000 * round + origin;  // a sender per round: a restart to the receiver
+    auto sender = MakeEngine(cfg, &env, state);
+    if (!sender) return false;
+    ViewOf(*sender, kChurnNodes);
+    env.Clear();
+    for (std::size_t i = 0; i < kChurnNames; ++i) {
+      std::snprintf(aor, sizeof aor, "r%zu-n%u-%zu", round, static_cast<unsigned>(origin), i);
+      std::snprintf(contact, sizeof contact, "sip:%s@198.18.0.9", aor);
+      const pbxstate::RegistrationInfo info{contact, env.WallNow() + 30s, pbxstate::ContactStatus::kReachable, 0};
+      if (!sender->SetRegistration(aor, info).ok() || (i % 2 == 0 && !sender->RemoveRegistration(aor).ok())) {
+        state.SkipWithError("sender registration refused");
+        return false;
+      }
+    }
+    env.Advance(*sender, kWindow + 1ms);
+    for (const auto& f : env.frames()) receiver.OnFrame(origin, env.Frame(f));
+  }
+  // Past every expiry and horizon: the round's names hold nothing any more.
+  for (int s = 0; s < 40; ++s) receiver_env.Advance(receiver, 1s);
+  receiver_env.Release();
+  return receiver.stats().dropped[static_cast<std::size_t>(pbxstate::DropReason::kStoreFull)] == 0;
+}
+
+void BM_NameChurn(benchmark::State& state) {
+  const auto rounds = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    const std::int64_t held_before = g_bytes_held.load();
+    CapturingEnv receiver_env;
+    receiver_env.set_capture_unicasts(false);
+    auto receiver = MakeEngine(BenchConfig(kChurnNodes, kWindow, kLargeFrame), &receiver_env, state);
+    if (!receiver) return;
+    ViewOf(*receiver, kChurnNodes);
+    std::int64_t bytes_after_first = 0;
+    std::uint64_t slots_after_first = 0;
+    for (std::size_t round = 1; round <= rounds; ++round) {
+      if (!ChurnRound(*receiver, receiver_env, round, state)) return;
+      if (round == 1) {
+        bytes_after_first = g_bytes_held.load() - held_before;
+        slots_after_first = receiver->InternedNames().slots;
+      }
+    }
+    const pbxstate::NameCounts names = receiver->InternedNames();
+    state.counters["names_churned"] = static_cast<double>(rounds * kChurnNames * (kChurnNodes - 1));
+    state.counters["bytes_after_round_1"] = static_cast<double>(bytes_after_first);
+    state.counters["bytes_after_last_round"] = static_cast<double>(g_bytes_held.load() - held_before);
+    state.counters["slots_after_round_1"] = static_cast<double>(slots_after_first);
+    state.counters["slots_after_last_round"] = static_cast<double>(names.slots);
+    state.counters["names_held_at_end"] = static_cast<double>(names.names);
+    state.counters["entries_at_end"] = static_cast<double>(receiver->stats().registration_entries);
+    state.PauseTiming();
+    receiver.reset();
+    state.ResumeTiming();
+  }
+}
+// Byte counts are deterministic (same inputs, same allocations): one iteration.
+BENCHMARK(BM_NameChurn)->Arg(1)->Arg(10)->Iterations(1)->Unit(benchmark::kSecond);
 
 // ---- frames and bytes per change for a 10k-change burst ----
 void BM_BurstFramesPerChange(benchmark::State& state) {

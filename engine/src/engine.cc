@@ -82,15 +82,22 @@ Status EngineImpl::CheckMutable() const {
 
 Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   const NodeId self = config_.node_id;
+  const auto kind = static_cast<EntryKind>(rec.kind);
+  auto find = [&] {
+    return kind == EntryKind::kDevice ? devices_.Find(rec.key) : contacts_.Find(ContactEntryName(rec.key, rec.contact));
+  };
+  // A removal of a contact whose expiry and horizon came before the timer did leaves its entry
+  // with nothing, and its name is released: the change is still held (its sequence number is
+  // claimed at the flush) under the id the name had.
+  const std::optional<std::uint32_t> id_before = find();
   const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
   PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
   StoreChanged();
   ++stats_.local_changes;
-  const auto kind = static_cast<EntryKind>(rec.kind);
-  const std::optional<std::uint32_t> id = kind == EntryKind::kDevice ? devices_.Find(rec.key)
-                                                                     : contacts_.Find(ContactEntryName(rec.key, rec.contact));
+  std::optional<std::uint32_t> id = find();
+  if (!id) id = id_before;
   PBXSTATE_CHECK(id);
   MarkPending(kind, *id);
   Rearm();
@@ -430,6 +437,11 @@ void Engine::ForEachRegistration(const std::function<void(std::string_view, cons
 }
 ViewDigest Engine::Digest() const { return impl_->Digest(); }
 const EngineStats& Engine::stats() const { return impl_->stats_; }
+NameCounts Engine::InternedNames() const {
+  const EngineImpl& e = *impl_;
+  return {e.devices_.names() + e.aor_index_.names() + e.contacts_.names() + e.mailboxes_.names(),
+          e.devices_.size() + e.aor_index_.size() + e.contacts_.size() + e.mailboxes_.size()};
+}
 std::vector<NodeId> Engine::Members() const { return impl_->Members(); }
 std::string_view Engine::NodeLabel(NodeId node) const { return impl_->NodeLabel(node); }
 NodeId Engine::node_id() const { return impl_->config_.node_id; }

@@ -1,6 +1,7 @@
 // The engine's private state and the methods its implementation files share:
 //   engine.cc          public facade, local changes, queries
 //   store.cc           the entry store: applying versions, hashes, listener events, expiry
+//   engine_names.cc    interned names: releasing a name no entry refers to, reclaiming its id
 //   engine_net.cc      frames in and out: batching, send queue, dispatch of received frames
 //   engine_sync.cc     digests, anti-entropy and catch-up sessions
 //   engine_mailbox_repair.cc  range-digested repair of the mailbox set
@@ -24,6 +25,7 @@
 #include "devstate_aggregate.h"
 #include "frame_auth.h"
 #include "hlc.h"
+#include "interner.h"
 #include "mailbox_index.h"
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
@@ -31,33 +33,6 @@
 #include "pbxstate/check.h"
 
 namespace pbxstate {
-
-// Names are interned once; records live in a deque so their addresses (and the string_views
-// the index holds into their names) stay valid as it grows. Ids are never reused.
-template <class Record>
-class Interner {
- public:
-  std::optional<std::uint32_t> Find(std::string_view name) const {
-    auto it = ids_.find(name);
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::uint32_t Add(std::string_view name) {
-    PBXSTATE_CHECK(!Find(name));
-    const auto id = static_cast<std::uint32_t>(records_.size());
-    records_.emplace_back();
-    records_.back().name.assign(name);
-    ids_.emplace(records_.back().name, id);
-    return id;
-  }
-  Record& operator[](std::uint32_t id) { return records_[id]; }
-  const Record& operator[](std::uint32_t id) const { return records_[id]; }
-  std::size_t size() const { return records_.size(); }
-
- private:
-  std::deque<Record> records_;
-  std::unordered_map<std::string_view, std::uint32_t> ids_;
-};
 
 struct Contribution {
   std::uint64_t seq;
@@ -69,6 +44,7 @@ struct DeviceRecord {
   std::string name;
   std::vector<Contribution> contributions;  // sorted by node
   std::optional<DeviceState> aggregate;
+  bool Holds() const { return !contributions.empty(); }
 };
 
 // One node's entry for one contact of one AOR.
@@ -97,7 +73,8 @@ std::string ContactEntryName(std::string_view aor, std::string_view contact);
 // (AOR, contact, node), so the contact is part of the key and its entries are per node.
 struct ContactRecord {
   std::string name;  // ContactEntryName(aor, contact)
-  std::vector<Registration> regs;  // sorted by node
+  std::vector<Registration> regs;  // sorted by node; tombstones included
+  bool Holds() const { return !regs.empty(); }
   std::string_view aor() const {
     const std::size_t n = static_cast<std::uint8_t>(name[0]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(name[1])) << 8);
     return std::string_view(name).substr(kContactNamePrefixBytes, n);
@@ -105,15 +82,18 @@ struct ContactRecord {
   std::string_view contact() const { return std::string_view(name).substr(kContactNamePrefixBytes + aor().size()); }
 };
 
-// The contact entries ever interned for one AOR (the AOR's queries walk them).
+// The contact entries interned for one AOR (the AOR's queries walk them); released with its
+// last contact entry.
 struct AorIndex {
   std::string name;
   std::vector<std::uint32_t> contact_ids;  // ids in contacts_, in the order interned
+  bool Holds() const { return !contact_ids.empty(); }
 };
 
 struct MailboxRecord {
   std::string name;
   std::optional<MailboxValue> value;
+  bool Holds() const { return value.has_value(); }  // never false again once set (no removal)
 };
 
 // What this node knows of one origin's owned entries.
@@ -216,6 +196,9 @@ inline constexpr std::size_t kMaxWantDonors = 4;
 // comes within a few round trips of its session's end; a puller finishes far fewer sessions with
 // one donor in that time.
 inline constexpr std::size_t kServedSessionMemory = 16;
+// Released names wait for a reclaim until at least this many (and an eighth of the names held)
+// do: below it a reclaim's scan would cost more than the slots it saves.
+inline constexpr std::size_t kReclaimMinReleased = 64;
 
 class EngineImpl {
  public:
@@ -264,6 +247,24 @@ class EngineImpl {
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
   const Registration* FindRegistration(std::uint32_t contact, NodeId node) const;
   void CompactContactIds(OriginState& o, NodeId origin);
+
+  // ---- engine_names.cc ----
+  // Interns a device name, or the contact entry `entry_name` of `aor` (and `aor` in aor_index_
+  // when it is new), not held yet, reclaiming released ids first when enough wait
+  // (ReclaimNames). Mailbox names use mailboxes_.Add: a mailbox is never removed.
+  std::uint32_t InternDevice(std::string_view name);
+  std::uint32_t InternContact(std::string_view entry_name, std::string_view aor);
+  // Releases device `id` / contact entry `id` (and its AOR's index with its last contact entry)
+  // when its record holds nothing any more (its last contribution, registration or tombstone
+  // went). Call after the change's Emit: the event's key points into the record's name.
+  void ReleaseDeviceIfEmpty(std::uint32_t id);
+  void ReleaseContactIfEmpty(std::uint32_t id);
+  // Hands released ids out again once nothing refers to them: drops them from every origin's
+  // contact_ids (device_ids never hold them), and keeps released the ids a serving catch-up
+  // session or a held change still names. O(ids held by origins + session items + slots);
+  // InternDevice/InternContact call it once at least kReclaimMinReleased and an eighth of the
+  // names held wait, so its cost per released name is constant.
+  void ReclaimNames();
   // The live contacts `node` holds for `aor` (ids in contacts_), in contact order.
   std::vector<std::uint32_t> LiveContactsOf(std::string_view aor, NodeId node) const;
 

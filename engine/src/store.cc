@@ -149,7 +149,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
         Drop(DropReason::kStoreFull);
         return false;
       }
-      id = devices_.Add(rec.key);
+      id = InternDevice(rec.key);
     }
     DeviceRecord& d = devices_[*id];
     auto it = FindByNode(d.contributions, origin);
@@ -218,12 +218,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     Drop(DropReason::kStoreFull);
     return false;
   }
-  if (!id) {
-    id = contacts_.Add(entry_name);
-    std::optional<std::uint32_t> index = aor_index_.Find(rec.key);
-    if (!index) index = aor_index_.Add(rec.key);
-    aor_index_[*index].contact_ids.push_back(*id);
-  }
+  if (!id) id = InternContact(entry_name, rec.key);
   ContactRecord& a = contacts_[*id];
 
   std::optional<RegistrationInfo> old_info;
@@ -290,6 +285,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     ch.new_registration = new_info ? &*new_info : nullptr;
     Emit(ch);
   }
+  ReleaseContactIfEmpty(*id);  // its last registration was superseded by an expired one
   return true;
 }
 
@@ -365,6 +361,7 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
       ch.old_aggregate = old_aggregate;
       ch.new_aggregate = d.aggregate;
       Emit(ch);
+      ReleaseDeviceIfEmpty(id);
     }
     for (std::uint32_t id : o.contact_ids) {
       ContactRecord& a = contacts_[id];
@@ -386,6 +383,7 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
         ch.old_registration = &old_info;
         Emit(ch);
       }
+      ReleaseContactIfEmpty(id);
     }
     origins_.erase(oit);
     StoreChanged();
@@ -446,6 +444,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
       a.regs.erase(it);
       --tombstones_;
       --o.entries;
+      ReleaseContactIfEmpty(item.contact);
     }
   }
 }

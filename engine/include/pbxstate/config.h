@@ -101,7 +101,10 @@ struct EngineConfig {
   // configured differently still converge.
   std::size_t max_contacts_per_aor = 8;
   std::size_t max_nodes = 1024;           // nodes tracked, this one included; frames from more are dropped
-  std::size_t max_entries = 16u << 20;    // entries held in all; local changes beyond are refused
+  // Entries held in all (device contributions, mailboxes, registrations and their tombstones);
+  // local changes for a new key beyond it are refused. It bounds the names held too: a name no
+  // entry refers to is freed (engine/README.md, "Names").
+  std::size_t max_entries = 16u << 20;
   Duration max_registration_ttl = 24h;    // expiry further out is refused
   std::size_t max_received_ranges = 64;   // out-of-order ranges remembered per origin
   // A mailbox write stamped further than this ahead of the local clock is refused (kMalformed):

@@ -122,6 +122,13 @@ struct ViewDigest {
   friend bool operator==(const ViewDigest&, const ViewDigest&) = default;
 };
 
+// The key names an engine holds (engine/README.md, "Names"). A name is held while an entry refers
+// to it; a slot is a record a name takes, kept for reuse once its name went.
+struct NameCounts {
+  std::uint64_t names = 0;  // devices, AORs, (AOR, contact) entries and mailboxes held (tombstones included)
+  std::uint64_t slots = 0;  // at most the most names held at once plus those not yet reclaimed
+};
+
 class EngineImpl;
 
 class Engine {
@@ -211,6 +218,8 @@ class Engine {
 
   ViewDigest Digest() const;
   const EngineStats& stats() const;
+  // Names held and record slots allocated for them, every kind together.
+  NameCounts InternedNames() const;
   // Nodes currently counted as live (this node included), sorted.
   std::vector<NodeId> Members() const;
   // The label a live node announced (EngineConfig::label), empty if not yet known.

@@ -1,0 +1,190 @@
+// Interned names: released when their last entry goes, their ids reused once nothing refers to
+// them, so names that come and go keep the store's slots bounded (engine/README.md, "Names").
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine_impl.h"  // kReclaimMinReleased
+#include "interner.h"
+#include "pbxstate/engine.h"
+
+namespace pbxstate {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TestRecord {
+  std::string name;
+  int entries = 0;
+  bool Holds() const { return entries > 0; }
+};
+
+TEST(Interner, ReleasedIdsAreReusedOnlyAfterAReclaimThatFindsThemUnreferenced) {
+  Interner<TestRecord> names;
+  const std::uint32_t a = names.Add("a");
+  names[a].entries = 1;
+  const std::uint32_t b = names.Add("b");
+  names[b].entries = 1;
+  names[a].entries = 0;
+  names.Release(a);
+  EXPECT_FALSE(names.Find("a"));
+  EXPECT_EQ(names.names(), 1u);
+  // Not reclaimed yet: a new name gets a new slot, even the released name itself.
+  const std::uint32_t again = names.Add("a");
+  names[again].entries = 1;
+  EXPECT_NE(again, a);
+  EXPECT_EQ(names.size(), 3u);
+  // A reclaim that finds `a` still referenced keeps it released.
+  names.Reclaim([&](std::uint32_t id) { return id == a; });
+  EXPECT_EQ(names.released(), 1u);
+  const std::uint32_t c = names.Add("c");
+  names[c].entries = 1;
+  EXPECT_EQ(names.size(), 4u);
+  names.Reclaim([](std::uint32_t) { return false; });
+  EXPECT_EQ(names.released(), 0u);
+  const std::uint32_t d = names.Add("d");
+  names[d].entries = 1;
+  EXPECT_EQ(d, a);  // the freed slot, not a new one
+  EXPECT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[d].name, "d");
+  names.CheckNames();
+}
+
+// One engine alone in its view, driven by hand: a virtual clock and its wakeups.
+class SoloEnv : public Env {
+ public:
+  MonoTime Now() override { return now; }
+  WallTime WallNow() override { return kSimEpoch + now.time_since_epoch(); }
+  void ScheduleWakeup(MonoTime at) override { wakeup = at; }
+  SendStatus Broadcast(std::span<const std::uint8_t> frame) override {
+    frames.emplace_back(frame.begin(), frame.end());
+    return SendStatus::kOk;
+  }
+  SendStatus Unicast(NodeId, std::span<const std::uint8_t> frame) override { return Broadcast(frame); }
+  std::uint64_t Random() override { return ++rng; }
+  void Log(LogLevel, std::string_view) override {}
+
+  void Advance(Engine& e, Duration d) {
+    const MonoTime until = now + d;
+    while (wakeup && *wakeup <= until) {
+      now = std::max(now, *wakeup);
+      wakeup.reset();
+      e.OnTimer();
+    }
+    now = until;
+  }
+
+  MonoTime now{};
+  std::optional<MonoTime> wakeup;
+  std::uint64_t rng = 0;
+  std::vector<std::vector<std::uint8_t>> frames;  // what node 1 sent, for a second engine
+};
+
+std::unique_ptr<Engine> MakeEngine(NodeId id, std::uint64_t incarnation, SoloEnv* env, std::size_t max_entries) {
+  EngineConfig c;
+  c.node_id = id;
+  c.incarnation = incarnation;
+  c.membership = MembershipSource::kTransport;
+  c.max_entries = max_entries;
+  std::unique_ptr<Engine> e;
+  if (Status st = Engine::Create(c, env, &e); !st.ok()) throw std::runtime_error(st.ToString());
+  e->Start();
+  return e;
+}
+
+TEST(EngineNames, ChurningTenTimesMaxEntriesNamesNeverHitsTheBoundAndKeepsSlotsFlat) {
+  constexpr std::size_t kMaxEntries = 256;
+  SoloEnv env;
+  auto e = MakeEngine(1, 1, &env, kMaxEntries);
+  e->OnMembership({1, {1}});
+  std::size_t peak_slots = 0;
+  for (std::size_t i = 0; i < 10 * kMaxEntries; ++i) {
+    const std::string aor = "churn-" + std::to_string(i);
+    // Half are removed (a tombstone until their expiry), half simply expire.
+    RegistrationInfo info{"sip:" + aor + "@198.18.0.9", env.WallNow() + 2s, ContactStatus::kReachable, 0};
+    ASSERT_TRUE(e->SetRegistration(aor, info).ok()) << aor;
+    if (i % 2 == 0) ASSERT_TRUE(e->RemoveRegistration(aor).ok()) << aor;
+    env.Advance(*e, 20ms);  // about 100 names (entries or tombstones) held at any time
+    peak_slots = std::max<std::size_t>(peak_slots, e->InternedNames().slots);
+  }
+  EXPECT_EQ(e->stats().dropped[static_cast<int>(DropReason::kStoreFull)], 0u);
+  // Slots: the most names held at once (about 100 AORs, each with its index and one contact
+  // entry) plus those waiting for a reclaim, for both kinds.
+  EXPECT_LE(peak_slots, 2 * (kMaxEntries + kReclaimMinReleased));
+  env.Advance(*e, 3s);
+  EXPECT_EQ(e->InternedNames().names, 0u);
+  EXPECT_EQ(e->stats().registration_entries, 0u);
+}
+
+TEST(EngineNames, RemovingAContactPastItsHorizonBeforeTheTimerReleasesItsName) {
+  SoloEnv env;
+  auto e = MakeEngine(1, 1, &env, 64);
+  e->OnMembership({1, {1}});
+  RegistrationInfo info{"sip:alice@198.18.0.9", env.WallNow() + 1s, ContactStatus::kReachable, 0};
+  ASSERT_TRUE(e->SetRegistration("alice", info).ok());
+  env.now += 1s;  // the expiry has come; the timer has not fired yet
+  ASSERT_TRUE(e->RemoveContact("alice", "sip:alice@198.18.0.9").ok());
+  EXPECT_EQ(e->InternedNames().names, 0u);
+  EXPECT_TRUE(e->Registrations("alice").empty());
+  ASSERT_TRUE(e->SetRegistration("alice", {"sip:alice@198.18.0.10", env.WallNow() + 1s, ContactStatus::kReachable, 0}).ok());
+  EXPECT_EQ(e->Registrations("alice").size(), 1u);
+}
+
+TEST(EngineNames, AFreedNameThatComesBackWorksLocallyAndRemotely) {
+  SoloEnv env1, env2;
+  auto e1 = MakeEngine(1, 1, &env1, 1024);
+  auto e2 = MakeEngine(2, 1, &env2, 1024);
+  e1->OnMembership({1, {1, 2}});
+  e2->OnMembership({1, {1, 2}});
+  // One clock for both: a wall clock apart would expire what the other just registered.
+  auto advance = [&](Duration d) {
+    env1.Advance(*e1, d);
+    env2.Advance(*e2, d);
+  };
+  auto deliver = [&] {
+    for (const auto& f : env1.frames) e2->OnFrame(1, f);
+    env1.frames.clear();
+    env2.frames.clear();
+  };
+  // Enough names to make their ids reclaimed and reused between the rounds.
+  const std::size_t kNames = 2 * kReclaimMinReleased;
+  for (int round = 0; round < 3; ++round) {
+    const DeviceState state = round % 2 == 0 ? DeviceState::kInUse : DeviceState::kBusy;
+    for (std::size_t i = 0; i < kNames; ++i) {
+      const std::string aor = "desk-" + std::to_string(i);
+      RegistrationInfo info{"sip:" + aor + "-r" + std::to_string(round) + "@198.18.0.9", env1.WallNow() + 1s,
+                            ContactStatus::kReachable, 0};
+      ASSERT_TRUE(e1->SetRegistration(aor, info).ok());
+      ASSERT_TRUE(e1->SetDeviceState("PJSIP/" + aor, state).ok());
+    }
+    advance(10ms);
+    deliver();
+    for (std::size_t i = 0; i < kNames; ++i) {
+      const std::string aor = "desk-" + std::to_string(i);
+      const auto here = e1->Registrations(aor);
+      const auto there = e2->Registrations(aor);
+      ASSERT_EQ(here.size(), 1u) << aor;
+      ASSERT_EQ(there.size(), 1u) << aor << " round " << round;
+      EXPECT_EQ(there[0].info.contact, "sip:" + aor + "-r" + std::to_string(round) + "@198.18.0.9");
+      EXPECT_EQ(e2->ClusterDeviceState("PJSIP/" + aor), state);
+    }
+    // The registrations expire on both; node 1 leaves node 2's view: its devices go too.
+    advance(2s);
+    e2->OnMembership({2 + 2 * static_cast<std::uint64_t>(round), {2}});
+    advance(10s);  // departure grace
+    EXPECT_EQ(e2->InternedNames().names, 0u) << "round " << round;
+    EXPECT_EQ(e1->InternedNames().names, kNames) << "round " << round;  // its own devices stay
+    EXPECT_LE(e2->InternedNames().slots, 3 * (kNames + kReclaimMinReleased));  // devices, AORs, contacts
+    e2->OnMembership({3 + 2 * static_cast<std::uint64_t>(round), {1, 2}});
+    env1.frames.clear();
+  }
+}
+
+}  // namespace
+}  // namespace pbxstate
