@@ -113,11 +113,10 @@ struct EngineConfig {
 
   // --- site-aware dissemination (engine/README.md "Sites and relays") ---
   // 0 (or node_sites, below, empty): a frame for everyone (UPDATES, HEARTBEAT) is the host's
-  // Broadcast. Otherwise it is sent
-  // once per site (a remote site's copy crosses the WAN once): by Unicast to that site's relay,
-  // one of the relays_per_site lowest-id live nodes there chosen by a hash of the sender, which
-  // passes it on to every other live node of its site in RELAY frames. Anti-entropy repairs what
-  // a relay that died took with it.
+  // Broadcast. Otherwise it is sent once per site (a remote site's copy crosses the WAN once): by
+  // Unicast to that site's relay, one of the relays_per_site lowest-id live nodes there chosen by
+  // a hash of the sender, which passes it on to every other live node of its site in RELAY
+  // frames. Anti-entropy repairs what a relay that died took with it.
   std::size_t relays_per_site = 0;
   // How long a relay holds the frames it passes on before sending them, several in one RELAY
   // frame per destination (counted from the first held one; a full frame leaves at once). 0:
