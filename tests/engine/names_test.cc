@@ -107,9 +107,11 @@ TEST(EngineNames, ChurningTenTimesMaxEntriesNamesNeverHitsTheBoundAndKeepsSlotsF
   for (std::size_t i = 0; i < 10 * kMaxEntries; ++i) {
     const std::string aor = "churn-" + std::to_string(i);
     // Half are removed (a tombstone until their expiry), half simply expire.
-    RegistrationInfo info{"sip:" + aor + "@198.18.0.9", env.WallNow() + 2s, ContactStatus::kReachable, 0};
+    RegistrationInfo info{"sip:" + aor + "@198.18.0.9", env.WallNow() + 2s, ContactStatus::kReachable, 0, {}, {}};
     ASSERT_TRUE(e->SetRegistration(aor, info).ok()) << aor;
-    if (i % 2 == 0) ASSERT_TRUE(e->RemoveRegistration(aor).ok()) << aor;
+    if (i % 2 == 0) {
+      ASSERT_TRUE(e->RemoveRegistration(aor).ok()) << aor;
+    }
     env.Advance(*e, 20ms);  // about 100 names (entries or tombstones) held at any time
     peak_slots = std::max<std::size_t>(peak_slots, e->InternedNames().slots);
   }
@@ -126,13 +128,13 @@ TEST(EngineNames, RemovingAContactPastItsHorizonBeforeTheTimerReleasesItsName) {
   SoloEnv env;
   auto e = MakeEngine(1, 1, &env, 64);
   e->OnMembership({1, {1}});
-  RegistrationInfo info{"sip:alice@198.18.0.9", env.WallNow() + 1s, ContactStatus::kReachable, 0};
+  RegistrationInfo info{"sip:alice@198.18.0.9", env.WallNow() + 1s, ContactStatus::kReachable, 0, {}, {}};
   ASSERT_TRUE(e->SetRegistration("alice", info).ok());
   env.now += 1s;  // the expiry has come; the timer has not fired yet
   ASSERT_TRUE(e->RemoveContact("alice", "sip:alice@198.18.0.9").ok());
   EXPECT_EQ(e->InternedNames().names, 0u);
   EXPECT_TRUE(e->Registrations("alice").empty());
-  ASSERT_TRUE(e->SetRegistration("alice", {"sip:alice@198.18.0.10", env.WallNow() + 1s, ContactStatus::kReachable, 0}).ok());
+  ASSERT_TRUE(e->SetRegistration("alice", {"sip:alice@198.18.0.10", env.WallNow() + 1s, ContactStatus::kReachable, 0, {}, {}}).ok());
   EXPECT_EQ(e->Registrations("alice").size(), 1u);
 }
 
@@ -159,7 +161,7 @@ TEST(EngineNames, AFreedNameThatComesBackWorksLocallyAndRemotely) {
     for (std::size_t i = 0; i < kNames; ++i) {
       const std::string aor = "desk-" + std::to_string(i);
       RegistrationInfo info{"sip:" + aor + "-r" + std::to_string(round) + "@198.18.0.9", env1.WallNow() + 1s,
-                            ContactStatus::kReachable, 0};
+                            ContactStatus::kReachable, 0, {}, {}};
       ASSERT_TRUE(e1->SetRegistration(aor, info).ok());
       ASSERT_TRUE(e1->SetDeviceState("PJSIP/" + aor, state).ok());
     }
