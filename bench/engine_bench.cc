@@ -398,7 +398,8 @@ bool ChurnRound(Engine& receiver, CapturingEnv& receiver_env, std::size_t round,
     for (std::size_t i = 0; i < kChurnNames; ++i) {
       std::snprintf(aor, sizeof aor, "r%zu-n%u-%zu", round, static_cast<unsigned>(origin), i);
       std::snprintf(contact, sizeof contact, "sip:%s@198.18.0.9", aor);
-      const pbxstate::RegistrationInfo info{contact, env.WallNow() + 30s, pbxstate::ContactStatus::kReachable, 0};
+      const pbxstate::RegistrationInfo info{contact, env.WallNow() + 30s, pbxstate::ContactStatus::kReachable,
+                                            0, {}, {}};
       if (!sender->SetRegistration(aor, info).ok() || (i % 2 == 0 && !sender->RemoveRegistration(aor).ok())) {
         state.SkipWithError("sender registration refused");
         return false;
