@@ -123,7 +123,9 @@ class Workload:
             cluster.call(n, op="set_mailbox", mailbox=mailbox, new=i, old=n, urgent=i % 2)
             self.mailboxes[mailbox] = (i, n, i % 2, n)
             aor = f"w{n}-{i % 4}"
-            contact = f"sip:{aor}@198.18.77.{n}:5060;round={i}"
+            # One contact per AOR, refreshed each round (rtt_us changes): registrations are per
+            # contact, so a new URI each round would add contacts rather than replace one.
+            contact = f"sip:{aor}@198.18.77.{n}:5060"
             cluster.call(n, op="register", aor=aor, contact=contact, expires_unix_ns=self.expires, rtt_us=i)
             self.registrations[aor] = (n, contact, self.expires, i)
             self.requests += 3
