@@ -96,8 +96,10 @@ TEST(Codec, RegistrationRecordRules) {
   reg.contact = "sip:alice@198.18.0.2";
   reg.removed = true;
   Updates u;
+  // The decoded records view the frame's bytes: the frame outlives each decode.
+  std::vector<std::uint8_t> f;
   auto decode = [&](const Record& r) {
-    const auto f = UpdatesFrame({r}, 0, 3);
+    f = UpdatesFrame({r}, 0, 3);
     FrameHeader h{};
     std::span<const std::uint8_t> body;
     EXPECT_FALSE(DecodeHeader(f, kLimits, &h, &body));
