@@ -18,9 +18,13 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      server 1 (the hint goes back to Ringing), time measured; server 2 restarted, it catches up and
      shares again what its astdb kept: both servers agree;
   6. when this Asterisk has chan_pjsip and sipp is installed: a sipp phone registers alice on
-     server 1; server 2's PBXSTATE_LOCATION(alice) (AMI Getvar) becomes pbx1 and `pbxstate show
-     registrations` lists it; a sipp call from server 2's phone reaches alice's sipp through server 1
-     with the shipped asterisk/extensions.conf.sample; alice unregisters and the count goes to 0;
+     server 1 (with a Path and a User-Agent); server 2's PBXSTATE_LOCATION(alice) (AMI Getvar)
+     becomes pbx1, its path field is the REGISTER's Path, and `pbxstate show registrations` lists
+     the contact with its user agent and path; res_pbxstate is unloaded on server 1 (alice leaves
+     server 2's table with it) and loaded again: server 2 sees alice again without a new REGISTER
+     (read from res_pjsip's contact objects at load); a sipp call from server 2's phone reaches
+     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample; alice
+     unregisters and the count goes to 0;
   7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream: Asterisk never crashes, its thread and
      descriptor counts come back to where they were and its memory stays bounded, and the cluster
@@ -117,7 +121,7 @@ class AsteriskCluster(AsteriskServers):
         other = 3 - node
         conf = (f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {self.addr(node)}:{SIP_PORT}\n\n"
                 "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\naors = alice\n"
-                "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
+                "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nsupport_path = yes\n\n"
                 f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
                 f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.phone_addr(node, 'caller')}\n\n"
                 f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
@@ -395,6 +399,18 @@ def ami_action(action, headers):
     return 0
 
 
+def alice_line(c, path):
+    """Server 2's `pbxstate show registrations` line of alice: on pbx1, with sipp's User-Agent and
+    the REGISTER's Path."""
+    regs = c.cli(2, "pbxstate show registrations")
+    line = [ln for ln in regs.splitlines() if ln.startswith("alice")]
+    if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
+        raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
+    if "ua='pbxstate-test'" not in line[0] or f"path={path}" not in line[0]:
+        raise TestFailure(f"server 2's pbxstate show registrations lacks alice's user agent or path {path}:\n{regs}")
+    return line[0]
+
+
 def sip_step(c, report):
     """A phone (sipp) registers alice on server 1; server 2 learns where alice is and routes a call
     from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
@@ -415,13 +431,34 @@ def sip_step(c, report):
         return c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice)").find("Value: pbx1") >= 0
     wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1", located, 10)
     learned = time.monotonic() - t0
-    regs = c.cli(2, "pbxstate show registrations")
-    line = [ln for ln in regs.splitlines() if ln.startswith("alice")]
-    if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
-        raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
+    path = f"<sip:{alice}:5070;lr>"
+    line = alice_line(c, path)
+    getvar = c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,path)")
+    if f"Value: {path}" not in getvar:
+        raise TestFailure(f"server 2's PBXSTATE_LOCATION(alice,path) is not {path}:\n{getvar}")
     report["register_to_location_s"] = round(learned, 3)
     print(f"ok 6a: sipp registered alice on server 1; {learned:.3f} s later server 2's "
-          f"PBXSTATE_LOCATION(alice) = pbx1\n    server 2: {line[0]}")
+          f"PBXSTATE_LOCATION(alice) = pbx1, path {path}\n    server 2: {line}")
+
+    # Contacts registered before the module loads: unload it on server 1 (it leaves the cluster,
+    # alice with it), load it again. No REGISTER, no qualify: no contact-state event announces alice
+    # again; the module reads res_pjsip's contact objects at load.
+    c.cli(1, "module unload res_pbxstate.so")
+    wait_until("server 2: alice gone with server 1's module",
+               lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
+    t0 = time.monotonic()
+    c.cli(1, "module load res_pbxstate.so")
+    wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1 again, without a REGISTER", located, 20)
+    reloaded = time.monotonic() - t0
+    line = alice_line(c, path)
+    status = c.cli(1, "pbxstate show status")
+    read = re.search(r"(\d+) contact\(s\) read from res_pjsip", status)
+    if not read or int(read.group(1)) < 1:
+        raise TestFailure(f"server 1's module does not say it read alice from res_pjsip:\n{status}")
+    report["load_to_location_s"] = round(reloaded, 3)
+    print(f"ok 6a': res_pbxstate unloaded on server 1 (alice left server 2's table) and loaded again: "
+          f"{reloaded:.3f} s later server 2 holds alice again, with no REGISTER since ({read.group(1)} contact "
+          f"read from res_pjsip's contact objects)\n    server 2: {line}")
 
     t0 = time.monotonic()
     uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", caller, "-p", "5072", "-m", "1",
