@@ -80,10 +80,11 @@ int pbxstate_contacts_for_each(pbxstate_contact_fn fn, void *user)
 		struct pbxstate_contact_details details;
 
 		fields_read(sorcery, contact, &f);
-		if (sep && sep > id && fields_live_here(&f, now)) {
-			char aor[sep - id + 1];
+		/* An AOR name longer than the engine takes cannot be shared (logged at its events). */
+		if (sep && sep > id && (size_t) (sep - id) <= PBXSTATE_MAX_KEY_BYTES && fields_live_here(&f, now)) {
+			char aor[PBXSTATE_MAX_KEY_BYTES + 1];
 
-			ast_copy_string(aor, id, sizeof(aor));
+			ast_copy_string(aor, id, (size_t) (sep - id) + 1);
 			fields_details(&f, &details);
 			fn(user, aor, f.uri, &details);
 			count++;
@@ -101,12 +102,15 @@ int pbxstate_contacts_details(const char *aor, const char *uri, struct pbxstate_
 {
 	struct ast_sorcery *sorcery;
 	char hash[33];
-	char id[strlen(aor) + sizeof(DYNAMIC_ID_SEPARATOR) + sizeof(hash)];
+	char id[PBXSTATE_MAX_KEY_BYTES + sizeof(DYNAMIC_ID_SEPARATOR) + sizeof(hash)];
 	void *contact;
 	struct contact_fields f;
 	int rc = -1;
 
 	out->path[0] = out->user_agent[0] = '\0';
+	if (strlen(aor) > PBXSTATE_MAX_KEY_BYTES) {
+		return -1;
+	}
 	sorcery = ast_sorcery_retrieve_by_module_name(PJSIP_SORCERY_MODULE);
 	if (!sorcery) {
 		return -1;

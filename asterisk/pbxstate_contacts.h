@@ -33,13 +33,14 @@ struct pbxstate_contact_details {
 typedef void (*pbxstate_contact_fn)(void *user, const char *aor, const char *uri,
 	const struct pbxstate_contact_details *details);
 
-/* Calls `fn` for every contact res_pjsip holds for this server now. Returns how many, or -1 when
+/* Calls `fn` for every contact res_pjsip holds for this server now (AORs longer than
+ * PBXSTATE_MAX_KEY_BYTES left out: the engine cannot take them). Returns how many, or -1 when
  * there is no res_pjsip sorcery instance (res_pjsip not loaded) or its contacts cannot be read. */
 int pbxstate_contacts_for_each(pbxstate_contact_fn fn, void *user);
 
 /* The path and user agent of this server's contact `uri` of `aor` into *out. 0 when found, -1
  * when res_pjsip holds no such contact (a permanent contact, one already removed, or no
- * res_pjsip): *out is then empty. */
+ * res_pjsip) or `aor` is longer than PBXSTATE_MAX_KEY_BYTES: *out is then empty. */
 int pbxstate_contacts_details(const char *aor, const char *uri, struct pbxstate_contact_details *out);
 
 #endif

@@ -128,8 +128,9 @@ static void resync_contact(void *user, const char *aor, const char *uri, const s
 {
 	struct pbxstate_local *l = user;
 
-	if (strlen(aor) > PBXSTATE_MAX_KEY_BYTES || strlen(uri) > PBXSTATE_MAX_CONTACT_BYTES) {
-		return;  /* logged at its contact-state event */
+	if (strlen(uri) > PBXSTATE_MAX_CONTACT_BYTES) {
+		ast_log(LOG_WARNING, "pbxstate: contact too long to share: %.40s %.40s...\n", aor, uri);
+		return;
 	}
 	if (pbxstate_registrations_sync_contact(l->registrations, l, aor, uri, details)) {
 		l->counters.contacts_read++;
