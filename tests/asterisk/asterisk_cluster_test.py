@@ -24,7 +24,9 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      server 2's table with it) and loaded again: server 2 sees alice again without a new REGISTER
      (read from res_pjsip's contact objects at load); a sipp call from server 2's phone reaches
      alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample; alice
-     unregisters and the count goes to 0;
+     unregisters and the count goes to 0; bob registers a contact with a 600-byte User-Agent
+     (shared, cut to the 511-byte bound of URI, path and user agent together) and one with a
+     520-byte Path (not shared);
   7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream (with SIP, alice registered again before,
      so that every load reads her contact): Asterisk never crashes, its thread and descriptor
@@ -123,6 +125,8 @@ class AsteriskCluster(AsteriskServers):
         conf = (f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {self.addr(node)}:{SIP_PORT}\n\n"
                 "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\naors = alice\n"
                 "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nsupport_path = yes\n\n"
+                "[bob]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\naors = bob\n"
+                "[bob]\ntype = aor\nmax_contacts = 2\nsupport_path = yes\n\n"
                 f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
                 f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.phone_addr(node, 'caller')}\n\n"
                 f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
@@ -294,6 +298,7 @@ def run(c, report, cycles):
     # 6. Registrations and calls (before the cycles).
     if c.with_sip:
         sip_step(c, report)
+        contact_bound_step(c, report)
     else:
         print("skip 6: registrations and call routing need chan_pjsip (this Asterisk was built without "
               "pjproject) and sipp (Debian's sip-tester)")
@@ -408,14 +413,50 @@ def ami_action(action, headers):
     return 0
 
 
+def sipp_register(c, name, aor, port, contact_port, expires, path=None, user_agent="pbxstate-test"):
+    """sipp REGISTERs `aor` on server 1 from the alice phone's address, its contact at
+    `contact_port`, for `expires` s (0 unregisters). The Path's one hop is the phone's own address
+    by default, so that a call routed along it still reaches the phone."""
+    phone = c.phone_addr(1, "alice")
+    reg = c.sipp(1, name, [f"{c.addr(1)}:{SIP_PORT}", "-sf", os.path.join(HERE, "sipp", "register.xml"), "-s", aor,
+                           "-i", phone, "-p", str(port), "-m", "1", "-key", "contact_port", str(contact_port),
+                           "-key", "expires", str(expires), "-key", "path", path or f"<sip:{phone}:{contact_port};lr>",
+                           "-key", "user_agent", user_agent, "-timeout", "20s", "-timeout_error", "-nostdin"])
+    if reg.wait(timeout=30) != 0:
+        raise TestFailure(f"sipp REGISTER of {aor} ({name}) on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
+
+
 def register_alice(c, name, port):
     """sipp REGISTERs alice on server 1 for 300 s (its phone's contact at port 5070)."""
-    alice = c.phone_addr(1, "alice")
-    reg = c.sipp(1, name, [f"{c.addr(1)}:{SIP_PORT}", "-sf", os.path.join(HERE, "sipp", "register.xml"), "-s", "alice",
-                           "-i", alice, "-p", str(port), "-m", "1", "-key", "contact_port", "5070",
-                           "-key", "expires", "300", "-timeout", "20s", "-timeout_error", "-nostdin"])
-    if reg.wait(timeout=30) != 0:
-        raise TestFailure(f"sipp REGISTER of alice on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
+    sipp_register(c, name, "alice", port, 5070, 300)
+
+
+def contact_bound_step(c, report):
+    """The 511-byte bound of a contact's URI, path and user agent together (asterisk/README.md):
+    bob registers one contact with a 600-byte User-Agent (shared, the user agent cut to what the
+    bound leaves) and one with a 520-byte Path (not shared: it could not be routed to)."""
+    phone = c.phone_addr(1, "alice")
+    sipp_register(c, "sipp-register-bob-ua", "bob", 5075, 5080, 300, user_agent="U" * 600)
+    sipp_register(c, "sipp-register-bob-path", "bob", 5076, 5081, 300, path=f"<sip:{phone}:5081;lr;x={'p' * 490}>")
+    uri, path = f"sip:bob@{phone}:5080", f"<sip:{phone}:5080;lr>"
+    cut = 511 - len(uri) - len(path)
+
+    def bob_lines():
+        return [ln for ln in c.cli(2, "pbxstate show registrations like bob").splitlines() if ln.startswith("bob ")]
+    wait_until("server 2: bob's contact with the long User-Agent", lambda: any(uri in ln for ln in bob_lines()), 10)
+    time.sleep(1)  # the other REGISTER came first: were it shared, it would be here by now
+    lines = bob_lines()
+    if len(lines) != 1 or f" {uri} ua='{'U' * cut}' path={path}" not in lines[0] + "\n":
+        raise TestFailure(f"server 2 should hold bob's first contact alone, its user agent cut to {cut} bytes:\n"
+                          + "\n".join(lines))
+    if "contact and path of bob longer together than 511 bytes" not in c.messages_log(1):
+        raise TestFailure("server 1's log does not say why bob's contact with the long Path was not shared")
+    for contact_port, port in ((5080, 5077), (5081, 5078)):
+        sipp_register(c, f"sipp-unregister-bob-{contact_port}", "bob", port, contact_port, 0)
+    wait_until("server 2: bob gone", lambda: not bob_lines(), 10)
+    report["contact_bound_user_agent_bytes"] = cut
+    print(f"ok 6d: bob's contact with a 600-byte User-Agent is shared with it cut to {cut} bytes (URI, path and user "
+          f"agent 511 together); its contact with a 520-byte Path is not shared")
 
 
 def alice_located(c):
@@ -437,8 +478,7 @@ def alice_line(c, path):
 def sip_step(c, report):
     """A phone (sipp) registers alice on server 1; server 2 learns where alice is and routes a call
     from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
-    sipp_dir = os.path.join(HERE, "sipp")
-    a1, a2 = c.addr(1), c.addr(2)
+    a2 = c.addr(2)
     c.add_phone_addresses()
     alice, caller = c.phone_addr(1, "alice"), c.phone_addr(2, "caller")
     uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", alice, "-p", "5070", "-m", "1", "-timeout", "60s",
@@ -492,11 +532,7 @@ def sip_step(c, report):
     print(f"ok 6b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
           f"sipp on server 1, answered and hung up in {call_s:.2f} s")
 
-    unreg = c.sipp(1, "sipp-unregister", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s",
-                                          "alice", "-i", alice, "-p", "5073", "-m", "1", "-key", "contact_port", "5070",
-                                          "-key", "expires", "0", "-timeout", "20s", "-timeout_error", "-nostdin"])
-    if unreg.wait(timeout=30) != 0:
-        raise TestFailure(f"sipp un-REGISTER of alice failed ({unreg.returncode})")
+    sipp_register(c, "sipp-unregister", "alice", 5073, 5070, 0)
     wait_until("server 2: PBXSTATE_LOCATION(alice) empty after the unregistration",
                lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
     print("ok 6c: alice unregistered on server 1 -> no server holds alice on server 2 (count 0)")
