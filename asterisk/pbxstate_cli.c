@@ -81,8 +81,8 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		(unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
 		(unsigned long long) l->local_contacts, (unsigned long long) l->filtered);
 	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s', %llu contact(s) read from res_pjsip "
-		"at resyncs\n", yes_no(s->share_registrations), (unsigned long long) s->registration_ttl_ms, s->route,
-		(unsigned long long) l->contacts_read);
+		"at resyncs, %llu gone from it\n", yes_no(s->share_registrations), (unsigned long long) s->registration_ttl_ms,
+		s->route, (unsigned long long) l->contacts_read, (unsigned long long) l->contacts_gone);
 	ast_cli(fd, "Into Asterisk:        %llu device state, %llu MWI publications, %llu cache entries cleared, "
 		"%llu held until their origin's EID was known, %llu kept out by filters\n",
 		(unsigned long long) p->published_devstate, (unsigned long long) p->published_mwi,

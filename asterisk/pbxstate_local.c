@@ -115,9 +115,9 @@ static void local_contact(struct pbxstate_local *l, struct ast_endpoint_blob *b)
 		/* The event names the contact; its path and user agent are in res_pjsip's contact
 		 * object (none for a permanent contact of pjsip.conf). */
 		struct pbxstate_contact_details details;
+		int in_pjsip = pbxstate_contacts_details(aor, uri, &details) == 0;
 
-		pbxstate_contacts_details(aor, uri, &details);
-		pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable, &details);
+		pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable, in_pjsip ? &details : NULL);
 	} else {
 		pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable, NULL);
 	}
@@ -220,6 +220,9 @@ void pbxstate_local_resync(struct pbxstate_local *l, int with_mwi)
 		for_each_own(l, ast_mwi_state_cache(), ast_mwi_state_type(), resync_mailbox);
 	}
 	if (l->settings->share_registrations) {
-		pbxstate_contacts_for_each(resync_contact, l);  /* -1: no res_pjsip, nothing to read */
+		pbxstate_registrations_sync_begin(l->registrations);
+		if (pbxstate_contacts_for_each(resync_contact, l) >= 0) {  /* -1: no res_pjsip, nothing read */
+			l->counters.contacts_gone += pbxstate_registrations_sync_end(l->registrations, l);
+		}
 	}
 }

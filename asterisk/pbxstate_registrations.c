@@ -23,6 +23,8 @@
  * together at most PBXSTATE_MAX_CONTACT_BYTES, the engine's max_contact_bytes. */
 struct local_contact {
 	int reachable;
+	int in_pjsip;         /* res_pjsip holds it as a contact object (not a permanent contact) */
+	uint64_t seen_pass;   /* the last resync pass that found it there */
 	size_t uri_len, path_len, user_agent_len;
 	char text[PBXSTATE_MAX_CONTACT_BYTES + 3];
 };
@@ -97,6 +99,7 @@ int pbxstate_registrations_init(struct pbxstate_registrations *r)
 {
 	r->aors = ao2_container_alloc_hash(AO2_ALLOC_OPT_LOCK_NOLOCK, 0, 1021, aor_hash, NULL, aor_cmp);
 	r->refresh_due_ns = 0;
+	r->pass = 0;
 	return r->aors ? 0 : -1;
 }
 
@@ -219,8 +222,10 @@ static int upsert_contact(struct pbxstate_local *l, struct local_aor *a, const c
 	}
 	if (i == a->count) {
 		a->contacts[i].reachable = 1;
+		a->contacts[i].seen_pass = 0;
 		a->count++;
 	}
+	a->contacts[i].in_pjsip = d != NULL;
 	return (int) i;
 }
 
@@ -271,9 +276,54 @@ int pbxstate_registrations_sync_contact(struct pbxstate_registrations *r, struct
 		} else if (known < a->count) {
 			remove_contact(l, a, uri);
 		}
+		known = contact_index(a, uri);
+	}
+	if (known < a->count) {
+		a->contacts[known].in_pjsip = 1;
+		a->contacts[known].seen_pass = r->pass;
 	}
 	release_aor(r, a);
 	return pushed;
+}
+
+void pbxstate_registrations_sync_begin(struct pbxstate_registrations *r)
+{
+	r->pass++;
+}
+
+struct sync_end {
+	struct pbxstate_registrations *r;
+	struct pbxstate_local *l;
+	uint64_t removed;
+};
+
+/* Removes a's contacts res_pjsip held and the pass did not find; matches an AOR left empty. */
+static int drop_unseen(void *obj, void *arg, int flags)
+{
+	struct local_aor *a = obj;
+	struct sync_end *e = arg;
+	size_t i = a->count;
+	(void) flags;
+
+	while (i-- > 0) {
+		const struct local_contact *c = &a->contacts[i];
+		char uri[PBXSTATE_MAX_CONTACT_BYTES + 1];
+
+		if (c->in_pjsip && c->seen_pass != e->r->pass) {
+			ast_copy_string(uri, contact_uri(c), sizeof(uri));  /* the removal moves the others */
+			remove_contact(e->l, a, uri);
+			e->removed++;
+		}
+	}
+	return a->count == 0 ? CMP_MATCH : 0;
+}
+
+uint64_t pbxstate_registrations_sync_end(struct pbxstate_registrations *r, struct pbxstate_local *l)
+{
+	struct sync_end e = { r, l, 0 };
+
+	ao2_callback(r->aors, OBJ_NODATA | OBJ_MULTIPLE | OBJ_UNLINK, drop_unseen, &e);
+	return e.removed;
 }
 
 static int refresh_one(void *obj, void *arg, int flags)

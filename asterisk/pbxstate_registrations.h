@@ -25,6 +25,7 @@ struct pbxstate_local;
 struct pbxstate_registrations {
 	struct ao2_container *aors;  /* this server's contacts per AOR (struct local_aor, by name) */
 	int64_t refresh_due_ns;      /* the next refresh of every registration's expiry */
+	uint64_t pass;               /* the resync pass over res_pjsip's contacts under way or last done */
 };
 
 /* Allocates the table. 0, or -1 when out of memory. */
@@ -32,17 +33,26 @@ int pbxstate_registrations_init(struct pbxstate_registrations *r);
 void pbxstate_registrations_destroy(struct pbxstate_registrations *r);
 
 /* A contact-state event of this server's PJSIP: `reachable` 1, 0, or -1 for a removed contact;
- * `details` (NULL for none) its path and user agent. The engine learns the contact (or its
- * removal) through `l`. */
+ * `details` its path and user agent from res_pjsip's contact object, NULL when res_pjsip holds
+ * none (a permanent contact of pjsip.conf: no path, no user agent, and a resync never removes
+ * it). The engine learns the contact (or its removal) through `l`. */
 void pbxstate_registrations_apply_contact(struct pbxstate_registrations *r, struct pbxstate_local *l,
 	const char *aor, const char *uri, int reachable, const struct pbxstate_contact_details *details);
 
-/* A contact res_pjsip holds here now (a resync): added as reachable when the table lacks it (no
- * event told it yet: registered before the module loaded, or its event lost to an inbox
- * overflow), its path and user agent updated when they changed; its reachability stays what the
- * events said. Returns 1 when the engine was told, else 0. */
+/* A resync pass over res_pjsip's contacts: sync_begin, then sync_contact for every contact
+ * res_pjsip holds here now, then sync_end once every one was given (not after a failed read).
+ *
+ * sync_contact: added as reachable when the table lacks it (no event told it yet: registered
+ * before the module loaded, or its event lost to an inbox overflow), its path and user agent
+ * updated when they changed; its reachability stays what the events said. Returns 1 when the
+ * engine was told, else 0.
+ *
+ * sync_end: removes, from the table and the engine, the contacts res_pjsip held and no longer
+ * holds (a Removed event lost to an inbox overflow); returns how many. */
+void pbxstate_registrations_sync_begin(struct pbxstate_registrations *r);
 int pbxstate_registrations_sync_contact(struct pbxstate_registrations *r, struct pbxstate_local *l,
 	const char *aor, const char *uri, const struct pbxstate_contact_details *details);
+uint64_t pbxstate_registrations_sync_end(struct pbxstate_registrations *r, struct pbxstate_local *l);
 
 /* Gives every registration a new expiry and schedules the next refresh at ttl/2. */
 void pbxstate_registrations_refresh(struct pbxstate_registrations *r, struct pbxstate_local *l, int64_t now_ns);

@@ -31,7 +31,8 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      while both servers change device states in a stream (with SIP, alice registered again before,
      so that every load reads her contact): Asterisk never crashes, its thread and descriptor
      counts come back to where they were and its memory stays bounded, and the cluster converges
-     afterwards (server 2 holds alice again).
+     afterwards (server 2 holds alice again); then alice's contact is deleted from server 1's
+     astdb (it leaves res_pjsip with no Removed event) and a periodic re-read removes her.
 
 Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
 with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
@@ -379,6 +380,8 @@ def run(c, report, cycles):
           (" (alice registered throughout: read from res_pjsip at every load, held by server 2 after)"
            if c.with_sip else ""))
     print("    " + c.cli(1, "pbxstate show status").strip().replace("\n", "\n    "))
+    if c.with_sip:
+        contact_gone_step(c, report)
 
 
 def ami_action(action, headers):
@@ -473,6 +476,23 @@ def alice_line(c, path):
     if "ua='pbxstate-test'" not in line[0] or f"path={path}" not in line[0]:
         raise TestFailure(f"server 2's pbxstate show registrations lacks alice's user agent or path {path}:\n{regs}")
     return line[0]
+
+
+def contact_gone_step(c, report):
+    """A contact that leaves res_pjsip without a Removed event (as one lost to an inbox overflow
+    would): alice's row deleted from server 1's astdb, where res_pjsip keeps its contact objects.
+    The module's next periodic re-read (10 s after the node started, then at doubling intervals)
+    no longer finds her and removes her from the cluster."""
+    c.cli(1, "database deltree registrar")
+    t0 = time.monotonic()
+    wait_until("server 2: alice gone after her contact left res_pjsip without an event",
+               lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 45)
+    gone = re.search(r"(\d+) gone from it", c.cli(1, "pbxstate show status"))
+    if not gone or int(gone.group(1)) != 1:
+        raise TestFailure("server 1's module does not count alice's contact as gone from res_pjsip")
+    report["contact_gone_to_removed_s"] = round(time.monotonic() - t0, 3)
+    print(f"ok 7b: alice's contact deleted from server 1's astdb (no Removed event): a re-read of res_pjsip's "
+          f"contacts removed her, server 2's count 0 after {report['contact_gone_to_removed_s']:.1f} s")
 
 
 def sip_step(c, report):
