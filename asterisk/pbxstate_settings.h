@@ -7,7 +7,7 @@
  * of engine settings, with the engine's ranges.
  *
  * The site map (node_sites, for relays_per_site) is an engine option too, in the engine's text
- * form (engine_settings.h, PBXSTATE_SITE_MAP_DOC), checked by pbxstate_site_map_check.
+ * form (pbxstate/site_map.h, PBXSTATE_SITE_MAP_DOC), checked by pbxstate_site_map_check.
  *
  * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
  * cluster keys (a key rotation) change live; the others (group, every engine option and the site

@@ -11,6 +11,7 @@
 
 #include "logger.h"
 #include "pbxstate/cluster_key.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::daemon {
 
@@ -80,7 +81,7 @@ Setter Text(std::string* field, std::size_t max_bytes, bool allow_empty) {
   };
 }
 
-// The site map in its text form (engine_settings.h, PBXSTATE_SITE_MAP_DOC); empty or null: none.
+// The site map in its text form (pbxstate/site_map.h); empty or null: none.
 Setter SiteMap(std::map<NodeId, std::uint32_t>* field) {
   return [=](const YAML::Node& v) -> std::string {
     if (v.IsNull()) {

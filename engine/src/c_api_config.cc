@@ -10,6 +10,8 @@
 #include <new>
 #include <string_view>
 
+#include "pbxstate/site_map.h"
+
 namespace pbxstate::capi {
 namespace {
 

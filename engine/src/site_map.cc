@@ -1,4 +1,4 @@
-// The text form of a site map (engine_settings.h, PBXSTATE_SITE_MAP_*; config.h ParseSiteMap).
+// The text form of a site map (pbxstate/site_map.h).
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -6,14 +6,14 @@
 #include <string_view>
 
 #include "codec.h"
-#include "pbxstate/config.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate {
 namespace {
 
 // The most nodes a map may hold: the largest value max_nodes may take (the codec's bound).
 constexpr std::size_t kMaxSiteMapNodes = codec::kMaxNodes;
-static_assert(kMaxSiteMapNodes == 4096, "engine_settings.h's PBXSTATE_SITE_MAP comment says 4096");
+static_assert(kMaxSiteMapNodes == 4096, "site_map.h says 4096");
 
 std::string_view Trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

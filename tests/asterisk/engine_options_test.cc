@@ -138,7 +138,7 @@ TEST(AsteriskEngineOptions, ModuleDefaultsOtherOptionsAndComparison) {
 }
 
 // pbxstate.conf.sample documents the site map under the definition's key with the definition's
-// doc (engine_settings.h, PBXSTATE_SITE_MAP_*): the comment lines above `;node_sites = ...`,
+// doc (pbxstate/site_map.h, PBXSTATE_SITE_MAP_*): the comment lines above `;node_sites = ...`,
 // joined, hold it; and the sample's value is a map the engine reads.
 TEST(AsteriskEngineOptions, TheSampleDocumentsTheSiteMap) {
   std::ifstream in(PBXSTATE_SOURCE_DIR "/asterisk/pbxstate.conf.sample");

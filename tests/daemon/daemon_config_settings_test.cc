@@ -2,7 +2,7 @@
 // row is a key of the engine section (name_ms for durations, whole milliseconds); min and max of
 // every range are accepted, one past either is refused naming the file, line and key. The engine
 // section of the shipped example and daemon/README.md's table are generated from the rows and
-// the site map's key and doc (PBXSTATE_SITE_MAP_*)
+// the site map's key and doc (pbxstate/site_map.h)
 // (tests/common/doc_block.h: checked here; PBXSTATE_UPDATE_DOCS=1 rewrites them).
 #include <gtest/gtest.h>
 
@@ -14,6 +14,7 @@
 #include "daemon_config.h"
 #include "doc_block.h"
 #include "pbxstate/config.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::daemon {
 namespace {
@@ -68,7 +69,7 @@ std::string ExampleBlock() {
     t += "  " + std::string(s.key) + ": " + std::to_string(s.Get(defaults.engine)) + "  # " + std::to_string(s.min) +
          ".." + std::to_string(s.max) + ": " + std::string(s.doc) + "\n";
   }
-  // The one setting that is not a number (engine_settings.h, PBXSTATE_SITE_MAP_*).
+  // The one setting that is not a number (pbxstate/site_map.h).
   t += "  " + std::string(kSiteMapKey) + ": \"" + SiteMapText(defaults.engine.node_sites) + "\"  # " +
        std::string(kSiteMapDoc) + "\n";
   return t;

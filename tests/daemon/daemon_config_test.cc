@@ -87,7 +87,7 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
   }
 }
 
-// engine.node_sites: the site map's text form (engine_settings.h), read into the engine's map.
+// engine.node_sites: the site map's text form (pbxstate/site_map.h), read into the engine's map.
 TEST(DaemonConfig, TheSiteMapIsRead) {
   DaemonConfig c;
   Status s = ParseDaemonConfig("control: {socket: /s}\nengine:\n  relays_per_site: 1\n  node_sites: 1-3:0, 4-6:1, 9:7\n",

@@ -1,11 +1,11 @@
-// The site map's text form (engine_settings.h, PBXSTATE_SITE_MAP_*; config.h ParseSiteMap and
-// SiteMapText): what is read, what is refused and why, and the round trip.
+// The site map's text form (pbxstate/site_map.h: ParseSiteMap and SiteMapText): what is read,
+// what is refused and why, and the round trip.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
-#include "pbxstate/config.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate {
 namespace {

@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include "pbxstate/engine_settings.h"
+#include "pbxstate/site_map.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -208,7 +209,7 @@ typedef struct pbxstate_config {
   pbxstate_cluster_keys cluster_keys;
 
   /* sites (EngineConfig::node_sites, for relays_per_site): the site map in its text form
-   * (engine_settings.h, PBXSTATE_SITE_MAP_DOC: "1-5:0, 6-10:1"), NUL-terminated, at most
+   * (site_map.h, PBXSTATE_SITE_MAP_DOC: "1-5:0, 6-10:1"), NUL-terminated, at most
    * PBXSTATE_SITE_MAP_MAX_TEXT_BYTES; NULL (after pbxstate_config_init) or "": no map. Copied at
    * create. */
   const char* node_sites;

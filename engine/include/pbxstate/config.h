@@ -136,8 +136,7 @@ struct EngineConfig {
   // --- sites (relays_per_site above; after cluster_keys: the numeric rows stay together) ---
   // The site of every node of the cluster, this one included (a site is any number the host
   // chooses: a data centre, a WAN region). Empty: every node is a site of its own, so relays
-  // change nothing. Hosts that read it as text use ParseSiteMap (below): pbxstated's
-  // engine.node_sites, res_pbxstate's node_sites, pbxstate_config's node_sites (c_api.h).
+  // change nothing (the hosts that do not carry a map yet: pbxstated, res_pbxstate, the C API).
   // Every node must be given the same map, relays_per_site and relay_window.
   std::map<NodeId, std::uint32_t> node_sites;
 
@@ -196,24 +195,6 @@ std::span<const EngineSetting> EngineSettings();
 // "batch_window_ms"); nullptr when there is none.
 const EngineSetting* FindEngineSettingByName(std::string_view name);
 const EngineSetting* FindEngineSettingByKey(std::string_view key);
-
-// The site map's key in hosts' configuration files ("node_sites") and its one-line doc
-// (engine_settings.h, PBXSTATE_SITE_MAP_*).
-inline constexpr std::string_view kSiteMapKey = PBXSTATE_SITE_MAP_KEY;
-inline constexpr std::string_view kSiteMapDoc = PBXSTATE_SITE_MAP_DOC;
-inline constexpr std::size_t kMaxSiteMapTextBytes = PBXSTATE_SITE_MAP_MAX_TEXT_BYTES;
-
-// Reads the text form of a site map (engine_settings.h): "1-5:0, 6-10:1"; empty or blank text is
-// the empty map. Refused, with a message naming the item (its number and text) and why: text
-// longer than kMaxSiteMapTextBytes, an item that is not NODE:SITE or FIRST-LAST:SITE, a number
-// out of its range (node ids 1..4294967294, sites 0..4294967295), a range whose last node is
-// below its first, a node given twice, more nodes in all than max_nodes' largest value. *out is
-// set only on success. Whether the map suits a configuration (this node in it, at most
-// max_nodes) is EngineConfig::Validate's.
-Status ParseSiteMap(std::string_view text, std::map<NodeId, std::uint32_t>* out);
-// The map in that text form, consecutive node ids of one site as a range ("1-5:0,6-10:1"), ""
-// for the empty map. ParseSiteMap(SiteMapText(m)) gives m back.
-std::string SiteMapText(const std::map<NodeId, std::uint32_t>& sites);
 
 // A configuration that validates whatever single setting is then changed to any value of its
 // range: the largest frame, the shortest keys and contacts, the shortest retransmit and heartbeat

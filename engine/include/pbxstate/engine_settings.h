@@ -64,18 +64,4 @@
   X(relay_window,          MS,    0,    10000,      "a relay holds the frames it passes on this long and sends them together; 0: each at once")
 /* clang-format on */
 
-/*
- * The site map (EngineConfig::node_sites) is the one engine setting that is not a number, so it
- * is not a row above; its key, its text form and its bound are defined here once, for every host
- * that reads it as text (pbxstate_config's node_sites, pbxstated's engine.node_sites,
- * res_pbxstate's node_sites option; parsed by ParseSiteMap in config.h, pbxstate_site_map_check in
- * c_api.h). The text: items NODE:SITE or FIRST-LAST:SITE separated by commas, spaces around them
- * ignored; a node id is 1..4294967294, a site any number 0..4294967295; a node at most once, at
- * most max_nodes' largest value (4096) nodes in all. Empty: no map.
- */
-#define PBXSTATE_SITE_MAP_KEY "node_sites"
-#define PBXSTATE_SITE_MAP_DOC \
-  "every node's site, for relays_per_site: NODE:SITE or FIRST-LAST:SITE items separated by commas (\"1-5:0, 6-10:1\"), the same on every node; empty: every node a site of its own"
-#define PBXSTATE_SITE_MAP_MAX_TEXT_BYTES 131072 /* the longest text: 4096 items of the largest numbers fit */
-
 #endif /* PBXSTATE_ENGINE_SETTINGS_H */

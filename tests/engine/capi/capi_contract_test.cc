@@ -151,7 +151,7 @@ TEST(CApiStatic, ConfigHasAFieldForEveryEngineConfigField) {
       << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api_config.cc";
 }
 
-// The site map (pbxstate_config's node_sites, the text form of engine_settings.h) reaches the
+// The site map (pbxstate_config's node_sites, the text form of pbxstate/site_map.h) reaches the
 // engine: with one relay per site, a change goes once to each remote site's relay (its lowest-id
 // node) and, from this node as its own site's relay, to its site-mates; never as a broadcast.
 struct SitesHost : Host {
