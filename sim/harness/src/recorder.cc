@@ -75,6 +75,7 @@ void Accumulate(EngineStats& sum, const EngineStats& s) {
   sum.heartbeats_sent += s.heartbeats_sent;
   sum.membership_changes += s.membership_changes;
   sum.departures += s.departures;
+  sum.frames_relayed += s.frames_relayed;
   // Entries held are a level, not a flow: the last incarnation's count is the node's.
   sum.device_entries = s.device_entries;
   sum.mailbox_entries = s.mailbox_entries;
@@ -327,6 +328,7 @@ void PutEngineCounters(RunResult* r) {
       {"heartbeats_sent", sum.heartbeats_sent},
       {"membership_changes", sum.membership_changes},
       {"departures", sum.departures},
+      {"frames_relayed", sum.frames_relayed},
   };
   for (const auto& [name, value] : engine_counters) r->metrics[std::string("engine.") + name] = static_cast<double>(value);
 }

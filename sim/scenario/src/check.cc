@@ -87,7 +87,7 @@ void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
 
 // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
 void AddEngineCounters(std::vector<MetricInfo>& m) {
-  constexpr std::array<std::pair<const char*, const char*>, 24> kStats{{
+  constexpr std::array<std::pair<const char*, const char*>, 25> kStats{{
       {"frames_out", "frames sent"},
       {"bytes_out", "bytes sent"},
       {"frames_in", "frames received"},
@@ -112,6 +112,7 @@ void AddEngineCounters(std::vector<MetricInfo>& m) {
       {"heartbeats_sent", "failure-detector heartbeats sent"},
       {"membership_changes", "membership views installed"},
       {"departures", "nodes whose entries were dropped after departure_grace"},
+      {"frames_relayed", "frames of others passed on as a site's relay (relays_per_site)"},
   }};
   for (const auto& [name, meaning] : kStats) {
     m.push_back({std::string("engine.") + name, MetricKind::kCount,
