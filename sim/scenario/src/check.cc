@@ -83,6 +83,20 @@ void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
                "fault ends after which the next fault began before agreement (left out of the "
                "convergence figures)",
                ConvergenceAfter::kAnyFault});
+  // What a heal moved against what differed (ns3, inproc: the runners that count bytes at
+  // view changes), over the heals that converged.
+  m.push_back({"heal_bytes", MetricKind::kCount,
+               "bytes put on the network from each heal to agreement, summed over the heals that "
+               "converged (ns3, inproc)",
+               ConvergenceAfter::kHeal});
+  m.push_back({"heal_differing_bytes", MetricKind::kCount,
+               "the codec's encoded size of the entries live nodes lacked at those heals, one record "
+               "per (node, entry) they came to show (ns3, inproc)",
+               ConvergenceAfter::kHeal});
+  m.push_back({"heal_bytes_ratio", MetricKind::kNumber,
+               "heal_bytes / heal_differing_bytes: how many times what differed a heal moved (ns3, "
+               "inproc)",
+               ConvergenceAfter::kHeal});
 }
 
 // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
