@@ -345,6 +345,12 @@ class EngineImpl {
   void SendDigest(NodeId to, std::uint8_t mode);
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
+  // Records from `from` changed this node's mailbox set: where `from` is the peer whose digest
+  // started the whole-set fallback's clock, the difference it showed has moved, and the clock
+  // stops (HandleDigest).
+  void MailboxMovedBy(NodeId from) {
+    if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
+  }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Whether `session` of `puller` is among the sessions this node finished serving to it.
   bool ServedAlready(NodeId puller, std::uint32_t session) const;
@@ -570,9 +576,11 @@ class EngineImpl {
   };
   MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
-  // Since when digests have shown a mailbox set different from this node's, without a digest or a
-  // summary that showed it equal (the fallback to the whole-set pull, HandleDigest).
+  // The fallback to the whole-set pull (HandleDigest): since when mailbox_differs_peer_'s
+  // digests have shown its mailbox set different from this node's, without one of its digests or
+  // summaries showing the two equal, or records from it changing this node's set, meanwhile.
   std::optional<MonoTime> mailbox_differs_since_;
+  NodeId mailbox_differs_peer_ = kNoNode;
 };
 
 }  // namespace pbxstate

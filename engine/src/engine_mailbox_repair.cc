@@ -257,6 +257,7 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   std::vector<std::string_view> differed;  // records applied, or older than this node's
   for (const codec::Record& rec : e.records) {
     if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+      MailboxMovedBy(from);
       differed.push_back(rec.key);
       continue;
     }

@@ -95,7 +95,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     case codec::FrameType::kUpdates: {
       for (const codec::Record& rec : updates_buf_.records) {
         if (rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox)) {
-          ApplyMailbox(rec, ChangeCause::kRemote);
+          if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(h.sender);
         } else {
           ApplyOwned(h.sender, rec, ChangeCause::kRemote);
         }

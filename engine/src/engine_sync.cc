@@ -76,7 +76,7 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
 void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
   if (s.summary != SummaryHash()) {
     SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
-  } else {
+  } else if (from == mailbox_differs_peer_) {
     mailbox_differs_since_.reset();  // the same summary: the same mailbox set
   }
 }
@@ -89,15 +89,21 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   // sender is not asked to start one of its own. An exchange is several round trips without
   // retransmission; when the sets have differed for sync_timeout through every exchange (heavy
   // loss), the whole-set pull with its acknowledged pages takes over, as before range repair.
+  // The clock is the peer's whose digest started it, and only that peer stops it (its equal set,
+  // or its records changing this node's): the nodes that lack a write its writer's frames do not
+  // reach agree with each other, and a clock their equal summaries stopped never ran out at them,
+  // only at the writer, whose pull brings it nothing (swarm seed 87649; engine/README.md).
   if (d.mailbox_hash == mailbox_hash_) {
-    mailbox_differs_since_.reset();
+    if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   } else if (!mailbox_differs_since_) {
     mailbox_differs_since_ = env_->Now();
+    mailbox_differs_peer_ = from;
     StartMailboxRepair(from);
   } else if (env_->Now() - *mailbox_differs_since_ < config_.sync_timeout) {
     StartMailboxRepair(from);
   } else {
     mailbox_differs_since_ = env_->Now();
+    mailbox_differs_peer_ = from;
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
@@ -576,7 +582,9 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     }
     for (const codec::Record& rec : p.records) ApplyOwned(origin, rec, ChangeCause::kRemote);
   } else {
-    for (const codec::Record& rec : p.records) ApplyMailbox(rec, ChangeCause::kRemote);
+    for (const codec::Record& rec : p.records) {
+      if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(from);
+    }
   }
   PBXSTATE_CHECK_LE(pulls_.size(), config_.max_sync_pulls);
   PullSession& s = it->second;

@@ -512,19 +512,14 @@ TEST(Engine, MailboxLastWriterWins) {
   for (NodeId n : {1u, 2u, 3u}) EXPECT_EQ(net.engines[n]->Mailbox("2000@default")->writer, 2u);
 }
 
-// FAILS today, so it is disabled: the fallback's clock is one per node (engine_sync.cc,
-// HandleDigest). Keeping it per peer (and reset by entries from the peer) made this pass and the
-// swarm seeds 87649, 33197 and 34113 pass on the engine before probes, but on the engine with
-// probes it failed the regression gate (wan-two-sites: convergence after the restore 2.38 s
-// against 1.28 s): open (sim/swarm/README.md, seed 87649). It is the test that fix must pass:
-//   build/tests/engine/engine_unit_tests --gtest_also_run_disabled_tests --gtest_filter='Engine.DISABLED_TheWholeSet*'
-TEST(Engine, DISABLED_TheWholeSetFallbackRunsAtTheNodeThatLacksTheWrite) {
+TEST(Engine, TheWholeSetFallbackRunsAtTheNodeThatLacksTheWrite) {
   // Found by the swarm (seed 87649, 29% loss to the end): node 1's write never reached three
   // nodes (2-4 here), and the range exchanges between node 1 and them lost a frame each time. The
   // fallback to the whole-set pull (sets different for sync_timeout) ran only at node 1, whose pull brings it
   // nothing: at nodes 2-4 the clock was the node's, and the equal summaries they hear from each
-  // other every round reset it. Here every MAILBOX_ENTRIES frame of node 1 is lost, so only the
-  // pull (SYNC_PAGE) of a lacking node from node 1 can bring the write.
+  // other every round reset it. Now the clock is the peer's whose digest started it (node 1's
+  // here), and equal summaries of others leave it running. Every MAILBOX_ENTRIES frame of node 1
+  // is lost, so only the pull (SYNC_PAGE) of a lacking node from node 1 can bring the write.
   MiniNet net(4, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 200ms; });
   net.Run(1s);
   net.drop = [](NodeId from, NodeId, std::span<const std::uint8_t> b) {
