@@ -270,7 +270,8 @@ TEST(EngineNames, ARemovedDeviceLeavesEveryViewRefusesItsOlderVersionAndFreesIts
   EXPECT_EQ(p.e2->DeviceContributions("PJSIP/desk")[0].node, 2u);
   ASSERT_GE(events.changes.size(), 2u);
   EXPECT_EQ(events.changes.back(), std::nullopt);
-  // The older version, arriving late, is refused by the tombstone.
+  // The older version, arriving a second late, is refused by the tombstone.
+  p.Advance(1s);
   for (const auto& f : set_frames) p.e2->OnFrame(1, f);
   EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kNotInUse);
   // Node 2 removes its own too: the device is gone everywhere, and so are its names once the
