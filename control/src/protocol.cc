@@ -14,6 +14,7 @@ namespace {
 constexpr std::array kOps = {
     OpInfo{Op::kHello, "hello", false},
     OpInfo{Op::kSetDevice, "set_device", false},
+    OpInfo{Op::kRemoveDevice, "remove_device", false},
     OpInfo{Op::kSetMailbox, "set_mailbox", false},
     OpInfo{Op::kRegister, "register", false},
     OpInfo{Op::kUnregister, "unregister", false},
@@ -156,6 +157,7 @@ std::string GetFields(const json& req, Request* r) {
       return err;
     case Op::kUnregister:
       return GetString(req, "aor", true, &r->aor);
+    case Op::kRemoveDevice:
     case Op::kDevice:
       return GetString(req, "device", true, &r->device);
     case Op::kLocate:
@@ -276,6 +278,12 @@ Request Request::Unregister(std::string aor) {
   return r;
 }
 
+Request Request::RemoveDevice(std::string device) {
+  Request r = Simple(Op::kRemoveDevice);
+  r.device = std::move(device);
+  return r;
+}
+
 Request Request::Device(std::string device) {
   Request r = Simple(Op::kDevice);
   r.device = std::move(device);
@@ -368,6 +376,7 @@ std::string RequestLine(const Request& r) {
     case Op::kLocate:
       j["aor"] = r.aor;
       break;
+    case Op::kRemoveDevice:
     case Op::kDevice:
       j["device"] = r.device;
       break;

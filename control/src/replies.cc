@@ -281,6 +281,7 @@ Reply ReplyFor(Op op) {
   switch (op) {
     case Op::kHello: return HelloReply{};
     case Op::kSetDevice:
+    case Op::kRemoveDevice:
     case Op::kSetMailbox:
     case Op::kRegister:
     case Op::kUnregister:

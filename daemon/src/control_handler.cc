@@ -53,6 +53,10 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
       const std::int64_t t = PosixMonoNs();
       return done(engine_->SetDeviceState(r.device, r.state), t);
     }
+    case Op::kRemoveDevice: {
+      const std::int64_t t = PosixMonoNs();
+      return done(engine_->RemoveDevice(r.device), t);
+    }
     case Op::kSetMailbox: {
       const std::int64_t t = PosixMonoNs();
       return done(engine_->SetMailbox(r.mailbox, r.counts), t);

@@ -370,6 +370,16 @@ int pbxstate_engine_set_registration(pbxstate_engine* engine, const char* aor, s
   });
 }
 
+int pbxstate_engine_remove_device(pbxstate_engine* engine, const char* device, size_t device_len) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  std::string_view key;
+  if (!ToView(device, device_len, &key)) {
+    engine->SetError("device is NULL");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  return Guard(engine, [&] { return FromStatus(engine, engine->engine->RemoveDevice(key)); });
+}
+
 int pbxstate_engine_remove_registration(pbxstate_engine* engine, const char* aor, size_t aor_len) {
   if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
   std::string_view key;

@@ -10,6 +10,9 @@ namespace pbxstate::codec {
 namespace {
 
 constexpr std::uint8_t kRegRemoved = 1;
+// A device record's state byte when the owner removed its contribution (no state: kUnknown).
+constexpr std::uint8_t kDeviceRemoved = 0x80;
+static_assert(kDeviceStateCount < kDeviceRemoved);
 constexpr std::uint8_t kRegUnreachable = 2;
 constexpr std::uint8_t kPageLast = 1;
 
@@ -38,7 +41,12 @@ bool ReadRecord(Reader& r, const DecodeLimits& limits, Record* rec) {
     case EntryKind::kDevice: {
       std::uint8_t state = 0;
       if (!r.Varint(&rec->seq) || !r.U8(&state)) return false;
-      if (rec->seq == 0 || state >= kDeviceStateCount) return r.Fail(DropReason::kMalformed);
+      if (rec->seq == 0) return r.Fail(DropReason::kMalformed);
+      if (state == kDeviceRemoved) {
+        rec->removed = true;
+        return true;
+      }
+      if (state >= kDeviceStateCount) return r.Fail(DropReason::kMalformed);
       rec->state = static_cast<DeviceState>(state);
       return true;
     }
@@ -278,7 +286,7 @@ void EncodeRecord(Writer& w, const Record& r) {
   switch (static_cast<EntryKind>(r.kind)) {
     case EntryKind::kDevice:
       w.Varint(r.seq);
-      w.U8(static_cast<std::uint8_t>(r.state));
+      w.U8(r.removed ? kDeviceRemoved : static_cast<std::uint8_t>(r.state));
       break;
     case EntryKind::kRegistration:
       w.Varint(r.seq);

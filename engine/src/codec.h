@@ -79,10 +79,10 @@ struct Record {
   std::uint8_t kind;  // EntryKind
   std::string_view key;
   std::uint64_t seq = 0;  // device, registration
-  // device
+  bool removed = false;  // device, registration: the owner removed the entry
+  // device (kUnknown when removed)
   DeviceState state = DeviceState::kUnknown;
   // registration
-  bool removed = false;
   ContactStatus status = ContactStatus::kReachable;
   std::int64_t expires_ns = 0;
   std::int64_t horizon_ns = 0;  // latest expiry its owner ever gave this key in this incarnation

@@ -111,7 +111,7 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
   const NodeId self = config_.node_id;
   if (auto id = devices_.Find(device)) {
     const Contribution* c = FindContribution(*id, self);
-    if (c != nullptr && c->state == state) return Status::Ok();  // nothing changes; nothing to send
+    if (c != nullptr && !c->dead && c->state == state) return Status::Ok();  // nothing changes; nothing to send
   } else if (EntriesHeld() >= config_.max_entries) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
@@ -226,6 +226,21 @@ Status EngineImpl::RemoveContact(std::string_view aor, std::string_view contact)
   return CommitOwnChange(rec);
 }
 
+Status EngineImpl::RemoveDevice(std::string_view device) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(device, "device"); !s.ok()) return s;
+  auto id = devices_.Find(device);
+  if (!id) return Status::Ok();
+  const Contribution* c = FindContribution(*id, config_.node_id);
+  if (c == nullptr || c->dead) return Status::Ok();
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kDevice);
+  rec.key = device;
+  rec.seq = ++own_seq_;
+  rec.removed = true;
+  return CommitOwnChange(rec);
+}
+
 std::optional<DeviceState> EngineImpl::ClusterDeviceState(std::string_view device) const {
   auto id = devices_.Find(device);
   if (!id) return std::nullopt;
@@ -237,7 +252,7 @@ std::vector<DeviceContribution> EngineImpl::DeviceContributions(std::string_view
   auto id = devices_.Find(device);
   if (!id) return out;
   for (const Contribution& c : devices_[*id].contributions) {
-    out.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
+    if (!c.dead) out.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
   }
   return out;
 }
@@ -320,10 +335,10 @@ void EngineImpl::ForEachDevice(const std::function<void(std::string_view, std::o
   std::vector<DeviceContribution> cs;
   for (std::uint32_t id = 0; id < devices_.size(); ++id) {
     const DeviceRecord& d = devices_[id];
-    if (d.contributions.empty()) continue;
+    if (!d.aggregate) continue;  // no live contribution: tombstones only, or a free slot
     cs.clear();
     for (const Contribution& c : d.contributions) {
-      cs.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
+      if (!c.dead) cs.push_back({c.node, c.state, {origins_.at(c.node).incarnation, c.seq}});
     }
     fn(d.name, d.aggregate, cs);
   }
@@ -416,6 +431,7 @@ Status Engine::RemoveRegistration(std::string_view aor) { return impl_->RemoveRe
 Status Engine::RemoveContact(std::string_view aor, std::string_view contact) {
   return impl_->RemoveContact(aor, contact);
 }
+Status Engine::RemoveDevice(std::string_view device) { return impl_->RemoveDevice(device); }
 std::optional<DeviceState> Engine::ClusterDeviceState(std::string_view device) const {
   return impl_->ClusterDeviceState(device);
 }

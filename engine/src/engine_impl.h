@@ -37,14 +37,26 @@ namespace pbxstate {
 struct Contribution {
   std::uint64_t seq;
   NodeId node;
-  DeviceState state;
+  DeviceState state;  // kUnknown while dead
+  // Removed by its owner, kept until its horizon (DeviceTombstoneKeep) so an older version that
+  // arrives later is refused, as a registration's tombstone is.
+  bool dead = false;
 };
 
 struct DeviceRecord {
   std::string name;
-  std::vector<Contribution> contributions;  // sorted by node
-  std::optional<DeviceState> aggregate;
+  std::vector<Contribution> contributions;  // sorted by node; tombstones included
+  std::optional<DeviceState> aggregate;     // of the live contributions
   bool Holds() const { return !contributions.empty(); }
+};
+
+// When a device tombstone made here may go (its monotonic deadline), and which one it is.
+struct DeviceHorizon {
+  MonoTime at;
+  std::uint32_t device;
+  NodeId node;
+  std::uint64_t incarnation;  // the node's, when the tombstone was made
+  std::uint64_t seq;
 };
 
 // One node's entry for one contact of one AOR.
@@ -103,7 +115,7 @@ struct OriginState {
   ReceivedRanges ranges;
   std::uint64_t hash = 0;                // xor of the hashes of its live entries
   std::uint64_t entries = 0;             // device contributions + registrations held (dead included)
-  std::vector<std::uint32_t> device_ids;  // devices it contributes to
+  std::vector<std::uint32_t> device_ids;   // devices it holds a contribution or tombstone of (may repeat; compacted)
   std::vector<std::uint32_t> contact_ids;  // contacts it holds an entry for (may repeat; compacted)
 };
 
@@ -211,6 +223,7 @@ class EngineImpl {
   Status SetRegistration(std::string_view aor, const RegistrationInfo& info);
   Status RemoveRegistration(std::string_view aor);
   Status RemoveContact(std::string_view aor, std::string_view contact);
+  Status RemoveDevice(std::string_view device);
   std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
@@ -247,6 +260,18 @@ class EngineImpl {
   const Contribution* FindContribution(std::uint32_t device, NodeId node) const;
   const Registration* FindRegistration(std::uint32_t contact, NodeId node) const;
   void CompactContactIds(OriginState& o, NodeId origin);
+  void CompactDeviceIds(OriginState& o, NodeId origin);
+  // The device branch of ApplyOwned.
+  bool ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause);
+  // How long a removed device's tombstone is kept (engine/README.md, "Names"): longer than a node
+  // that missed the removal keeps counting its owner without hearing of it (it either departs the
+  // owner, dropping its entries, or is repaired by a digest and a pull), twice over.
+  Duration DeviceTombstoneKeep() const {
+    return 2 * (config_.suspect_after + config_.departure_grace + config_.anti_entropy_interval +
+                config_.sync_timeout + config_.batch_window);
+  }
+  // Drops the device tombstones whose horizon came (and their names with their last entry).
+  void ExpireDeviceTombstones(MonoTime now);
 
   // ---- engine_names.cc ----
   // Interns a device name, or the contact entry `entry_name` of `aor` (and `aor` in aor_index_
@@ -452,7 +477,8 @@ class EngineImpl {
   Status CheckKey(std::string_view key, const char* what) const;
   Status CheckMutable() const;
   std::uint64_t EntriesHeld() const {
-    return stats_.device_entries + stats_.mailbox_entries + stats_.registration_entries + tombstones_;
+    return stats_.device_entries + stats_.mailbox_entries + stats_.registration_entries + tombstones_ +
+           device_tombstones_;
   }
 
   EngineConfig config_;
@@ -470,6 +496,11 @@ class EngineImpl {
   std::uint64_t mailbox_hash_ = 0;
   MailboxIndex mailbox_index_;  // the same set as ranges, for repair
   std::uint64_t tombstones_ = 0;  // dead registrations kept to refuse older versions
+  std::uint64_t device_tombstones_ = 0;  // dead device contributions, likewise
+  // One item per device tombstone made, in deadline order (the keep is one duration on the
+  // monotonic clock); items of superseded tombstones are skipped, and compacted away past
+  // 2 x device_tombstones_ + 1,024.
+  std::deque<DeviceHorizon> device_horizons_;
   mutable std::optional<std::uint64_t> summary_cache_;
   std::map<NodeId, OriginState> origins_;           // self included
   std::map<NodeId, std::uint64_t> known_incarnation_;  // survives drops; bounded by max_nodes

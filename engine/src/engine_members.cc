@@ -157,6 +157,7 @@ void EngineImpl::OnTimer() {
     SendHeldChanges();
   }
   ExpireRegistrations(env_->WallNow().time_since_epoch().count());
+  ExpireDeviceTombstones(now);
   if (relay_due_ && now >= *relay_due_) FlushRelay();
   if (suspicion_due_ && now >= *suspicion_due_) {
     SuspectSilentPeers(now);
@@ -229,6 +230,7 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(anti_entropy_due_);
   consider(sync_tick_due_);
   consider(repair_due_);
+  if (!device_horizons_.empty()) consider(device_horizons_.front().at);
   if (!expiries_.empty()) {
     // Expiry is on the calendar clock; map it onto the monotonic one for the wakeup.
     const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();

@@ -48,9 +48,12 @@ void EngineImpl::ReleaseContactIfEmpty(std::uint32_t id) {
 }
 
 void EngineImpl::ReclaimNames() {
-  // An origin's contact_ids may name contacts it no longer holds an entry for; compacted, they
-  // name none that is released. device_ids are exact: a released device has no contributor.
-  for (auto& [origin, o] : origins_) CompactContactIds(o, origin);
+  // An origin's device_ids and contact_ids may name entries it no longer holds; compacted, they
+  // name none that is released.
+  for (auto& [origin, o] : origins_) {
+    CompactDeviceIds(o, origin);
+    CompactContactIds(o, origin);
+  }
   // A serving session reads its items by id until it ends (resends included): their ids must
   // keep naming the same records. Mailbox sessions name mailboxes, which are never released.
   std::unordered_set<std::uint32_t> served_devices, served_contacts;
@@ -59,8 +62,8 @@ void EngineImpl::ReclaimNames() {
     served_devices.insert(s.items.begin(), s.items.begin() + static_cast<std::ptrdiff_t>(s.device_items));
     served_contacts.insert(s.items.begin() + static_cast<std::ptrdiff_t>(s.device_items), s.items.end());
   }
-  // A held change is read by id at the flush. Own device contributions are never removed, so a
-  // held device is never released; a held registration can be (it expired past its horizon
+  // A held change is read by id at the flush. A held device or registration can be released (a
+  // removal whose tombstone's horizon, or a registration that expired past its horizon, came
   // before the flush) and keeps its id until the flush has passed.
   auto held = [&](EntryKind kind, std::uint32_t id) {
     return pending_set_.contains((static_cast<std::uint64_t>(kind) << 32) | id);

@@ -235,9 +235,8 @@ void EngineImpl::FlushPending() {
   for (const auto& [kind, id] : pending_) {
     switch (kind) {
       case EntryKind::kDevice: {
-        const Contribution* c = FindContribution(id, self);
-        PBXSTATE_CHECK(c != nullptr);  // own contributions are dropped only with the whole engine
-        records.push_back(DeviceRecordFor(id, *c));
+        // Gone only when it was removed and its tombstone's horizon came before the flush.
+        if (const Contribution* c = FindContribution(id, self)) records.push_back(DeviceRecordFor(id, *c));
         break;
       }
       case EntryKind::kRegistration:

@@ -373,6 +373,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
     const std::uint64_t since = o.incarnation == r.incarnation ? r.since : 0;
     s.incarnation = o.incarnation;
     s.donor_watermark = o.ranges.watermark();
+    CompactDeviceIds(o, r.origin);
     for (std::uint32_t id : o.device_ids) {
       const Contribution* c = FindContribution(id, r.origin);
       if (c != nullptr && c->seq > since) s.items.push_back(id);

@@ -12,6 +12,7 @@ std::size_t EncodedRecordBytes(const ViewChange& change) {
   r.seq = change.version.sequence;
   switch (change.kind) {
     case EntryKind::kDevice:
+      r.removed = !change.new_contribution;  // a withdrawal or a departure: the removal record's size
       r.state = change.new_contribution.value_or(DeviceState::kUnknown);
       break;
     case EntryKind::kRegistration: {

@@ -40,9 +40,14 @@ std::uint64_t MailboxHash(std::string_view name, const MailboxValue& v) {
 }
 
 std::optional<DeviceState> Aggregate(const std::vector<Contribution>& cs) {
-  if (cs.empty()) return std::nullopt;
   DeviceStateAggregate agg;
-  for (const Contribution& c : cs) agg.Add(c.state);
+  bool any = false;
+  for (const Contribution& c : cs) {
+    if (c.dead) continue;
+    agg.Add(c.state);
+    any = true;
+  }
+  if (!any) return std::nullopt;
   return agg.Result();
 }
 
@@ -137,62 +142,86 @@ const Registration* EngineImpl::FindRegistration(std::uint32_t contact, NodeId n
   return (it != rs.end() && it->node == node) ? &*it : nullptr;
 }
 
+bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause) {
+  OriginState& o = OriginFor(origin);
+  std::optional<std::uint32_t> id = devices_.Find(rec.key);
+  Contribution* held = nullptr;
+  if (id) {
+    auto it = FindByNode(devices_[*id].contributions, origin);
+    if (it != devices_[*id].contributions.end() && it->node == origin) held = &*it;
+  }
+  if (held != nullptr && rec.seq <= held->seq) {
+    ++stats_.records_stale;
+    return false;
+  }
+  // A removal of what is not held is kept too, as a tombstone: an older version may follow.
+  if (held == nullptr && EntriesHeld() >= config_.max_entries) {
+    Drop(DropReason::kStoreFull);
+    return false;
+  }
+  if (!id) id = InternDevice(rec.key);
+  DeviceRecord& d = devices_[*id];
+  std::optional<DeviceState> old_contribution;
+  if (held == nullptr) {
+    held = &*d.contributions.insert(FindByNode(d.contributions, origin), Contribution{rec.seq, origin, rec.state, true});
+    ++device_tombstones_;  // counted as a tombstone until made live below
+    o.device_ids.push_back(*id);
+    ++o.entries;
+    if (o.device_ids.size() > 2 * o.entries + 16) CompactDeviceIds(o, origin);
+  } else if (!held->dead) {
+    old_contribution = held->state;
+  }
+  const std::optional<DeviceState> new_contribution =
+      rec.removed ? std::nullopt : std::optional<DeviceState>(rec.state);
+  held->seq = rec.seq;
+  if (old_contribution != new_contribution) {
+    if (old_contribution) {
+      o.hash ^= DeviceHash(d.name, origin, *old_contribution);
+      --stats_.device_entries;
+      ++device_tombstones_;
+    }
+    if (new_contribution) {
+      o.hash ^= DeviceHash(d.name, origin, *new_contribution);
+      --device_tombstones_;
+      ++stats_.device_entries;
+    }
+    StoreChanged();
+  }
+  held->state = rec.removed ? DeviceState::kUnknown : rec.state;
+  held->dead = rec.removed;
+  if (held->dead) {
+    device_horizons_.push_back({env_->Now() + DeviceTombstoneKeep(), *id, origin, o.incarnation, rec.seq});
+    if (device_horizons_.size() > 2 * device_tombstones_ + 1024) {
+      std::erase_if(device_horizons_, [&](const DeviceHorizon& h) {
+        const Contribution* c = FindContribution(h.device, h.node);
+        return c == nullptr || !c->dead || c->seq != h.seq || origins_.at(h.node).incarnation != h.incarnation;
+      });
+    }
+  }
+  if (old_contribution == new_contribution) return false;  // newer version, same value: the view is unchanged
+  const std::optional<DeviceState> old_aggregate = d.aggregate;
+  d.aggregate = Aggregate(d.contributions);
+  if (cause != ChangeCause::kLocal) ++stats_.records_applied;
+  ViewChange ch{};
+  ch.kind = EntryKind::kDevice;
+  ch.cause = cause;
+  ch.key = d.name;
+  ch.origin = origin;
+  ch.version = {o.incarnation, rec.seq};
+  ch.old_contribution = old_contribution;
+  ch.new_contribution = new_contribution;
+  ch.old_aggregate = old_aggregate;
+  ch.new_aggregate = d.aggregate;
+  Emit(ch);
+  return true;
+}
+
 bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause) {
   OriginState& o = OriginFor(origin);
   const bool local = cause == ChangeCause::kLocal;
   const auto kind = static_cast<EntryKind>(rec.kind);
 
-  if (kind == EntryKind::kDevice) {
-    std::optional<std::uint32_t> id = devices_.Find(rec.key);
-    if (!id) {
-      if (EntriesHeld() >= config_.max_entries) {
-        Drop(DropReason::kStoreFull);
-        return false;
-      }
-      id = InternDevice(rec.key);
-    }
-    DeviceRecord& d = devices_[*id];
-    auto it = FindByNode(d.contributions, origin);
-    std::optional<DeviceState> old_contribution;
-    if (it != d.contributions.end() && it->node == origin) {
-      if (rec.seq <= it->seq) {
-        ++stats_.records_stale;
-        return false;
-      }
-      old_contribution = it->state;
-      it->seq = rec.seq;
-      if (it->state == rec.state) return false;  // newer version, same value: the view is unchanged
-      o.hash ^= DeviceHash(d.name, origin, it->state) ^ DeviceHash(d.name, origin, rec.state);
-      StoreChanged();
-      it->state = rec.state;
-    } else {
-      if (EntriesHeld() >= config_.max_entries) {
-        Drop(DropReason::kStoreFull);
-        return false;
-      }
-      d.contributions.insert(it, Contribution{rec.seq, origin, rec.state});
-      o.device_ids.push_back(*id);
-      ++o.entries;
-      ++stats_.device_entries;
-      o.hash ^= DeviceHash(d.name, origin, rec.state);
-      StoreChanged();
-    }
-    const std::optional<DeviceState> old_aggregate = d.aggregate;
-    d.aggregate = Aggregate(d.contributions);
-    if (!local) ++stats_.records_applied;
-    ViewChange ch{};
-    ch.kind = EntryKind::kDevice;
-    ch.cause = cause;
-    ch.key = d.name;
-    ch.origin = origin;
-    ch.version = {o.incarnation, rec.seq};
-    ch.old_contribution = old_contribution;
-    ch.new_contribution = rec.state;
-    ch.old_aggregate = old_aggregate;
-    ch.new_aggregate = d.aggregate;
-    Emit(ch);
-    return true;
-  }
+  if (kind == EntryKind::kDevice) return ApplyDevice(origin, rec, cause);
 
   PBXSTATE_CHECK(kind == EntryKind::kRegistration);
   const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
@@ -344,10 +373,16 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
     for (std::uint32_t id : o.device_ids) {
       DeviceRecord& d = devices_[id];
       auto it = FindByNode(d.contributions, origin);
-      PBXSTATE_CHECK(it != d.contributions.end() && it->node == origin);
+      if (it == d.contributions.end() || it->node != origin) continue;  // a repeated id, already handled
       const DeviceState old_state = it->state;
       const std::uint64_t seq = it->seq;
+      const bool was_live = !it->dead;
       d.contributions.erase(it);
+      if (!was_live) {
+        --device_tombstones_;
+        ReleaseDeviceIfEmpty(id);
+        continue;
+      }
       --stats_.device_entries;
       const std::optional<DeviceState> old_aggregate = d.aggregate;
       d.aggregate = Aggregate(d.contributions);
@@ -397,6 +432,31 @@ void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
   for (auto it = serves_.begin(); it != serves_.end();) {
     if (it->second.origin == origin) it = serves_.erase(it);
     else ++it;
+  }
+}
+
+void EngineImpl::CompactDeviceIds(OriginState& o, NodeId origin) {
+  std::sort(o.device_ids.begin(), o.device_ids.end());
+  o.device_ids.erase(std::unique(o.device_ids.begin(), o.device_ids.end()), o.device_ids.end());
+  std::erase_if(o.device_ids, [&](std::uint32_t id) { return FindContribution(id, origin) == nullptr; });
+}
+
+void EngineImpl::ExpireDeviceTombstones(MonoTime now) {
+  while (!device_horizons_.empty() && device_horizons_.front().at <= now) {
+    const DeviceHorizon h = device_horizons_.front();
+    device_horizons_.pop_front();
+    DeviceRecord& d = devices_[h.device];
+    auto it = FindByNode(d.contributions, h.node);
+    // Superseded, restarted, or the slot went to another name meanwhile: that entry has an item of its own.
+    if (it == d.contributions.end() || it->node != h.node || !it->dead || it->seq != h.seq ||
+        origins_.at(h.node).incarnation != h.incarnation) {
+      continue;
+    }
+    d.contributions.erase(it);
+    --device_tombstones_;
+    --origins_.at(h.node).entries;  // its device_ids entry goes at the next compaction
+    StoreChanged();
+    ReleaseDeviceIfEmpty(h.device);
   }
 }
 
@@ -455,6 +515,7 @@ codec::Record EngineImpl::DeviceRecordFor(std::uint32_t device, const Contributi
   r.key = devices_[device].name;
   r.seq = c.seq;
   r.state = c.state;
+  r.removed = c.dead;
   return r;
 }
 

@@ -41,6 +41,7 @@ TEST(ControlProtocol, ParsesEveryOp) {
   EXPECT_FALSE(r.reachable);
   EXPECT_EQ(r.rtt_us, 1500u);
   EXPECT_EQ(MustParse(R"({"op":"unregister","aor":"alice"})").aor, "alice");
+  EXPECT_EQ(MustParse(R"({"op":"remove_device","device":"PJSIP/alice"})").device, "PJSIP/alice");
   EXPECT_EQ(MustParse(R"({"op":"device","device":"x"})").op, Op::kDevice);
   EXPECT_EQ(MustParse(R"({"op":"locate","aor":"alice"})"), Request::Locate("alice"));
   EXPECT_EQ(MustParse(R"({"op":"members"})").op, Op::kMembers);
@@ -132,6 +133,7 @@ Request Sample(Op op) {
     case Op::kSetMailbox: return Request::SetMailbox("100@default", {3, 2, 1});
     case Op::kRegister: return Request::Register("alice", "sip:alice@198.18.0.7:5060", -5, false, 1200);
     case Op::kUnregister: return Request::Unregister("alice");
+    case Op::kRemoveDevice: return Request::RemoveDevice("PJSIP/alice");
     case Op::kDevice: return Request::Device("Custom:x");
     case Op::kLocate: return Request::Locate("alice");
     case Op::kSetKeys: return Request::SetKeys("/k/new.key", "/k/old.key");

@@ -13,7 +13,7 @@ daemon/CONTROL.md) and checks:
   2. Custom:mystate INUSE on node 1 is seen as INUSE on 2 and 3, then NOT_INUSE (latency measured
      from the set_device response's t_mono_ns to each receiver's view event, same host clock);
   3. an MWI change on node 2 reaches 1 and 3; 3a. a registration on node 3 reaches 1 and 2, then
-     its removal;
+     its removal; 3a'. a device on node 3 reaches 1 and 2, then remove_device withdraws it;
  3b. flow control: a burst of registrations on node 1 while node 3's corosync is frozen meets
      CS_ERR_TRY_AGAIN and the bounded send queue, and still converges;
   4. kill -9 of node 3's pbxstated: 1 and 2 drop its contribution after the departure grace;
@@ -209,6 +209,17 @@ def run(cluster, report):
     for n in (1, 2):
         wait_until(f"node {n} to drop alice's registration", lambda n=n: registration(n, False), 10)
     print("ok 3a: registration of alice on node 3 seen on 1 and 2, then its removal")
+
+    # 3a'. a device deprovisioned on node 3 (remove_device): its contribution leaves 1 and 2.
+    cluster.call(3, op="set_device", device="PJSIP/hotdesk", state="INUSE")
+    def hotdesk(n):
+        return cluster.call(n, op="device", device="PJSIP/hotdesk")["aggregate"]
+    for n in (1, 2):
+        wait_until(f"node {n} to show PJSIP/hotdesk INUSE", lambda n=n: hotdesk(n) == "INUSE", 10)
+    cluster.call(3, op="remove_device", device="PJSIP/hotdesk")
+    for n in (1, 2, 3):
+        wait_until(f"node {n} to drop PJSIP/hotdesk", lambda n=n: hotdesk(n) is None, 10)
+    print("ok 3a': PJSIP/hotdesk set on node 3 seen on 1 and 2, then withdrawn everywhere by remove_device")
 
     # 3b. flow control. Node 3's corosync is frozen (SIGSTOP): the totem ring stalls (for up to
     # token + consensus, ~6.6 s with corosync's default token of 3 s) while node 1 takes a burst of

@@ -86,6 +86,32 @@ TEST(Codec, UpdatesRoundTrip) {
 
 // A registration record names its contact, removed too; contact, path and user agent share
 // max_contact_bytes; a removal carries no path or user agent.
+TEST(Codec, DeviceRemovalRoundTripsAndOtherStateBytesAreMalformed) {
+  Record removed = Device("PJSIP/gone", 12, DeviceState::kUnknown);
+  removed.removed = true;
+  const auto f = UpdatesFrame({removed, Device("PJSIP/here", 13, DeviceState::kBusy)}, 11, 13);
+  FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  ASSERT_FALSE(DecodeHeader(f, kLimits, &h, &body));
+  Updates u;
+  ASSERT_FALSE(DecodeUpdates(body, kLimits, &u));
+  ASSERT_EQ(u.records.size(), 2u);
+  EXPECT_TRUE(u.records[0].removed);
+  EXPECT_EQ(u.records[0].key, "PJSIP/gone");
+  EXPECT_EQ(u.records[0].seq, 12u);
+  EXPECT_EQ(u.records[0].state, DeviceState::kUnknown);
+  EXPECT_FALSE(u.records[1].removed);
+  EXPECT_EQ(u.records[1].state, DeviceState::kBusy);
+  EXPECT_EQ(EncodedRecordBytes(removed), EncodedRecordBytes(Device("PJSIP/gone", 12, DeviceState::kBusy)));
+  // The state byte is its last; the removal marker with any other bit, or a state past the
+  // last, is malformed.
+  for (std::uint8_t bad : {std::uint8_t{0x81}, std::uint8_t{0xC0}, static_cast<std::uint8_t>(kDeviceStateCount)}) {
+    auto g = UpdatesFrame({Device("PJSIP/x", 1, DeviceState::kBusy)}, 0, 1);
+    g[g.size() - 1] = bad;
+    EXPECT_EQ(DecodeAll(g), DropReason::kMalformed) << int{bad};
+  }
+}
+
 TEST(Codec, RegistrationRecordRules) {
   Record reg;
   reg.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);

@@ -2,6 +2,7 @@
 // them, so names that come and go keep the store's slots bounded (engine/README.md, "Names").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -186,6 +187,130 @@ TEST(EngineNames, AFreedNameThatComesBackWorksLocallyAndRemotely) {
     e2->OnMembership({3 + 2 * static_cast<std::uint64_t>(round), {1, 2}});
     env1.frames.clear();
   }
+}
+
+
+// Devices provisioned and deprovisioned (realtime provisioning, hot-desking): each one set and
+// removed again. Their tombstones go after DeviceTombstoneKeep, and their names with them.
+TEST(EngineNames, ChurningTenTimesMaxEntriesOwnDevicesNeverHitsTheBoundAndFreesTheirNames) {
+  constexpr std::size_t kMaxEntries = 256;
+  SoloEnv env;
+  auto e = MakeEngine(1, 1, &env, kMaxEntries);
+  e->OnMembership({1, {1}});
+  std::size_t peak_slots = 0;
+  for (std::size_t i = 0; i < 10 * kMaxEntries; ++i) {
+    const std::string device = "PJSIP/hotdesk-" + std::to_string(i);
+    ASSERT_TRUE(e->SetDeviceState(device, DeviceState::kNotInUse).ok()) << device;
+    ASSERT_TRUE(e->RemoveDevice(device).ok()) << device;
+    EXPECT_FALSE(e->ClusterDeviceState(device)) << device;
+    env.Advance(*e, 100ms);  // the default keep is 12 s: about 120 tombstones held at any time
+    peak_slots = std::max<std::size_t>(peak_slots, e->InternedNames().slots);
+  }
+  EXPECT_EQ(e->stats().device_entries, 0u);
+  EXPECT_LE(peak_slots, kMaxEntries + kReclaimMinReleased);
+  env.Advance(*e, 30s);
+  EXPECT_EQ(e->InternedNames().names, 0u);
+  EXPECT_EQ(e->Digest().devices, 0u);
+}
+
+struct DeviceEvents : ViewListener {
+  void OnViewChange(const ViewChange& c) override {
+    if (c.kind == EntryKind::kDevice) changes.push_back(c.new_contribution);
+  }
+  std::vector<std::optional<DeviceState>> changes;
+};
+
+// Two engines, node 1's frames delivered to node 2 by hand (and node 2's to node 1 with `both`).
+struct Pair {
+  Pair() {
+    e1 = MakeEngine(1, 1, &env1, 1024);
+    e2 = MakeEngine(2, 1, &env2, 1024);
+    e1->OnMembership({1, {1, 2}});
+    e2->OnMembership({1, {1, 2}});
+  }
+  void Advance(Duration d) {  // one clock for both, in steps so frames meet timers as they would
+    for (Duration t{}; t < d; t += 10ms) {
+      env1.Advance(*e1, 10ms);
+      env2.Advance(*e2, 10ms);
+      Deliver();
+    }
+  }
+  void Deliver() {
+    while (!env1.frames.empty() || !env2.frames.empty()) {
+      auto from1 = std::move(env1.frames);
+      auto from2 = std::move(env2.frames);
+      env1.frames.clear();
+      env2.frames.clear();
+      for (const auto& f : from1) e2->OnFrame(1, f);
+      for (const auto& f : from2) e1->OnFrame(2, f);
+    }
+  }
+  SoloEnv env1, env2;
+  std::unique_ptr<Engine> e1, e2;
+};
+
+TEST(EngineNames, ARemovedDeviceLeavesEveryViewRefusesItsOlderVersionAndFreesItsName) {
+  Pair p;
+  DeviceEvents events;
+  p.e2->SetListener(&events);
+  ASSERT_TRUE(p.e1->SetDeviceState("PJSIP/desk", DeviceState::kInUse).ok());
+  ASSERT_TRUE(p.e2->SetDeviceState("PJSIP/desk", DeviceState::kNotInUse).ok());
+  p.env2.frames.clear();  // node 1 needs not hear of node 2's here
+  p.env1.Advance(*p.e1, 10ms);
+  const auto set_frames = p.env1.frames;  // node 1's contribution, kept to replay below
+  p.Deliver();
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kInUse);
+  ASSERT_TRUE(p.e1->RemoveDevice("PJSIP/desk").ok());
+  EXPECT_TRUE(p.e1->RemoveDevice("PJSIP/desk").ok());  // not held any more: not an error, no change
+  p.env1.Advance(*p.e1, 10ms);
+  p.Deliver();
+  // Node 2's view: its own contribution only; the event said node 1's went.
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kNotInUse);
+  ASSERT_EQ(p.e2->DeviceContributions("PJSIP/desk").size(), 1u);
+  EXPECT_EQ(p.e2->DeviceContributions("PJSIP/desk")[0].node, 2u);
+  ASSERT_GE(events.changes.size(), 2u);
+  EXPECT_EQ(events.changes.back(), std::nullopt);
+  // The older version, arriving a second late, is refused by the tombstone.
+  p.Advance(1s);
+  for (const auto& f : set_frames) p.e2->OnFrame(1, f);
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kNotInUse);
+  // Node 2 removes its own too: the device is gone everywhere, and so are its names once the
+  // tombstones went.
+  ASSERT_TRUE(p.e2->RemoveDevice("PJSIP/desk").ok());
+  p.Advance(50ms);
+  EXPECT_FALSE(p.e1->ClusterDeviceState("PJSIP/desk"));
+  EXPECT_FALSE(p.e2->ClusterDeviceState("PJSIP/desk"));
+  std::size_t listed = 0;
+  p.e2->ForEachDevice([&](std::string_view, std::optional<DeviceState>, std::span<const DeviceContribution>) { ++listed; });
+  EXPECT_EQ(listed, 0u);
+  p.Advance(30s);
+  EXPECT_EQ(p.e1->InternedNames().names, 0u);
+  EXPECT_EQ(p.e2->InternedNames().names, 0u);
+  EXPECT_EQ(p.e1->Digest(), p.e2->Digest());
+  // Provisioned again: it comes back on both.
+  ASSERT_TRUE(p.e1->SetDeviceState("PJSIP/desk", DeviceState::kRinging).ok());
+  p.Advance(50ms);
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kRinging);
+}
+
+TEST(EngineNames, ADeviceRemovalLostOnTheWayIsRepairedAndNotUndoneByTheStaleCopy) {
+  Pair p;
+  ASSERT_TRUE(p.e1->SetDeviceState("PJSIP/desk", DeviceState::kBusy).ok());
+  ASSERT_TRUE(p.e1->SetDeviceState("PJSIP/other", DeviceState::kBusy).ok());
+  p.Advance(50ms);
+  ASSERT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kBusy);
+  ASSERT_TRUE(p.e1->RemoveDevice("PJSIP/desk").ok());
+  p.env1.Advance(*p.e1, 10ms);
+  p.env1.frames.clear();  // lost
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/desk"), DeviceState::kBusy);
+  p.Advance(5s);  // anti-entropy: a digest each way, a pull
+  EXPECT_FALSE(p.e2->ClusterDeviceState("PJSIP/desk"));
+  EXPECT_EQ(p.e2->ClusterDeviceState("PJSIP/other"), DeviceState::kBusy);
+  EXPECT_FALSE(p.e1->ClusterDeviceState("PJSIP/desk"));
+  EXPECT_EQ(p.e1->Digest(), p.e2->Digest());
+  p.Advance(30s);
+  EXPECT_EQ(p.e1->InternedNames().names, 1u);
+  EXPECT_EQ(p.e2->InternedNames().names, 1u);
 }
 
 }  // namespace

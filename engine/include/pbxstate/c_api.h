@@ -445,6 +445,11 @@ int pbxstate_engine_on_send_ready(pbxstate_engine* engine);
 int pbxstate_engine_set_device_state(pbxstate_engine* engine, const char* device,
                                      size_t device_len, int state);
 
+/* Withdraws this node's contribution to `device` (deprovisioned here); withdrawing none is not
+ * an error. The device's name is freed once no node contributes and the removal's tombstone
+ * has gone (engine.h, Engine::RemoveDevice). */
+int pbxstate_engine_remove_device(pbxstate_engine* engine, const char* device, size_t device_len);
+
 /* Writes `mailbox`'s counts (copied); the cluster keeps the latest write by hybrid clock. */
 int pbxstate_engine_set_mailbox(pbxstate_engine* engine, const char* mailbox, size_t mailbox_len,
                                 const pbxstate_mailbox_counts* counts);

@@ -188,6 +188,13 @@ class Engine {
 
   // Sets this node's contribution to `device`'s state.
   Status SetDeviceState(std::string_view device, DeviceState state);
+  // Withdraws this node's contribution to `device` (the device was deprovisioned here, e.g.
+  // deleted from realtime provisioning): one change, after which the cluster-wide aggregate is
+  // that of the other nodes' contributions, or none. Not an error when none is held. The
+  // removal is kept as a tombstone for a bounded time so an older version arriving later is
+  // refused; then the device's name is freed once no node contributes (engine/README.md, "Names").
+  // A later SetDeviceState contributes again.
+  Status RemoveDevice(std::string_view device);
   // Writes `mailbox`'s counts; the cluster keeps the write with the latest hybrid logical clock.
   Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
   // Adds or refreshes the contact `info.contact` of `aor` on this node; the AOR's other contacts

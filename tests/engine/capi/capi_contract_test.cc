@@ -390,6 +390,11 @@ TEST_F(CApi, ChecksArguments) {
   // A successful call clears the reason.
   EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
   EXPECT_STREQ(pbxstate_engine_last_error(engine_), "");
+  EXPECT_EQ(pbxstate_engine_remove_device(engine_, nullptr, 1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_device(engine_, "zz", 2), PBXSTATE_OK);  // not held: not an error
+  EXPECT_EQ(pbxstate_engine_remove_device(engine_, "d", 1), PBXSTATE_OK);
+  EXPECT_EQ(pbxstate_engine_device_state(engine_, "d", 1, &state), PBXSTATE_E_NOT_FOUND);
+  EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);  // again
 
   EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, "m", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
   EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, nullptr, 1, &mc), PBXSTATE_E_INVALID_ARGUMENT);

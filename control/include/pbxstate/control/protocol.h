@@ -78,7 +78,7 @@ Status ToStatus(const Error& error);
 // ---- ops ------------------------------------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-  kHello, kSetDevice, kSetMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
+  kHello, kSetDevice, kRemoveDevice, kSetMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
   kSetKeys, kStop,
   // Benchmark instruments (CONTROL.md "Benchmark instruments")
   kGenerate, kGenerateResult, kWatch, kWatchResult,
@@ -110,7 +110,7 @@ struct LoadSpec {
 // keep their defaults, so two requests compare equal when they encode to the same line.
 struct Request {
   Op op = Op::kHello;
-  std::string device;                         // set_device, device
+  std::string device;                         // set_device, remove_device, device
   DeviceState state = DeviceState::kUnknown;  // set_device
   std::string mailbox;                        // set_mailbox
   MailboxCounts counts;                       // set_mailbox
@@ -132,6 +132,7 @@ struct Request {
   static Request Register(std::string aor, std::string contact, std::int64_t expires_unix_ns, bool reachable = true,
                           std::uint32_t rtt_us = 0);
   static Request Unregister(std::string aor);
+  static Request RemoveDevice(std::string device);
   static Request Device(std::string device);
   static Request Locate(std::string aor);
   static Request SetKeys(std::string key_file, std::string previous_key_file = {});
