@@ -3,7 +3,9 @@ module stays usable. Each case runs in a child interpreter that gets a real SIGI
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 
 import pytest
@@ -11,8 +13,20 @@ import pytest
 import pbxstate
 from conftest import SCENARIOS
 
+# Python leaves SIGINT ignored when it starts with SIGINT ignored, and a launcher that starts the
+# test command in the background without job control (`nohup ... &`, some CI agents) does exactly
+# that; the child then never sees Ctrl-C. Ctrl-C at a terminal always reaches Python's default
+# handler, so the child installs it as a terminal would have.
+CHILD_PRELUDE = """
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
+"""
+
+# A child that outlives this is hung, not slow: it is killed and the test fails.
+WATCHDOG_SECONDS = 300
+
 # A run of an hour of simulated time: minutes of wall time, far beyond the test's patience.
-LONG_RUN = """
+LONG_RUN = CHILD_PRELUDE + """
 import sys, time, pbxstate
 s = pbxstate.Scenario.from_dict({
     "name": "long", "seed": 1, "duration": "1h", "quiet": "1s", "cluster": {"nodes": 20},
@@ -28,7 +42,7 @@ r = pbxstate.Scenario.load(sys.argv[1]).run()  # ns-3 was left clean
 print("after", r.passed, flush=True)
 """
 
-LONG_ADVANCE = """
+LONG_ADVANCE = CHILD_PRELUDE + """
 import sys, time, pbxstate
 c = pbxstate.Cluster(nodes=30)
 print("running", flush=True)
@@ -44,20 +58,33 @@ print("after", c.converged(), flush=True)
 
 def interrupt(script, *args):
     """Starts `script`, sends SIGINT one second into its long call; returns (output, seconds from
-    the signal to the child's exit, exit status)."""
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "running"
-        time.sleep(1.0)
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)
-        return out, time.monotonic() - sent, child.returncode, err
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.communicate()
+    the signal to the child's first line after it, exit status, stderr). Only the time to that
+    line is a measure of promptness; what the child does after it (the module used again) may be
+    slow on a busy machine, so it is bounded by a watchdog, far off, rather than measured."""
+    # stderr goes to a file, so the child never blocks on it while stdout is read line by line
+    # (communicate() would lose what readline() has already buffered).
+    with tempfile.TemporaryFile("w+") as errors:
+        child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+                                 stdout=subprocess.PIPE, stderr=errors, text=True)
+        watchdog = threading.Timer(WATCHDOG_SECONDS, child.kill)
+        watchdog.start()
+        try:
+            assert child.stdout.readline().strip() == "running"
+            time.sleep(1.0)
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            first = child.stdout.readline()
+            took = time.monotonic() - sent
+            rest = child.stdout.read()
+            child.wait()
+        finally:
+            watchdog.cancel()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            child.stdout.close()
+        errors.seek(0)
+        return first + rest, took, child.returncode, errors.read()
 
 
 @pytest.mark.skipif(not pbxstate.HAVE_NS3, reason="module built without ns-3")
@@ -67,7 +94,7 @@ def test_ctrl_c_stops_a_scenario_run():
     lines = out.splitlines()
     assert lines[0].startswith("interrupted after "), out
     assert lines[1] == "after True"
-    assert took < 5, f"{took:.1f} s from SIGINT to exit"
+    assert took < 10, f"{took:.1f} s from SIGINT to the run's KeyboardInterrupt"
 
 
 def test_ctrl_c_stops_cluster_advance():
@@ -78,7 +105,7 @@ def test_ctrl_c_stops_cluster_advance():
     now = float(lines[0].split()[-1])
     assert 0 < now < 1e6
     assert lines[1] == "after True"
-    assert took < 5, f"{took:.1f} s from SIGINT to exit"
+    assert took < 10, f"{took:.1f} s from SIGINT to the run's KeyboardInterrupt"
 
 
 @pytest.mark.skipif(not pbxstate.HAVE_NS3, reason="module built without ns-3")
