@@ -80,8 +80,9 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",
 		(unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
 		(unsigned long long) l->local_contacts, (unsigned long long) l->filtered);
-	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s'\n", yes_no(s->share_registrations),
-		(unsigned long long) s->registration_ttl_ms, s->route);
+	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s', %llu contact(s) read from res_pjsip "
+		"at resyncs, %llu gone from it\n", yes_no(s->share_registrations), (unsigned long long) s->registration_ttl_ms,
+		s->route, (unsigned long long) l->contacts_read, (unsigned long long) l->contacts_gone);
 	ast_cli(fd, "Into Asterisk:        %llu device state, %llu MWI publications, %llu cache entries cleared, "
 		"%llu held until their origin's EID was known, %llu kept out by filters\n",
 		(unsigned long long) p->published_devstate, (unsigned long long) p->published_mwi,
@@ -333,8 +334,10 @@ static void print_registration(void *user, const char *aor, size_t len, const pb
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	left_s = (r->info.expires_ns - ((int64_t) now.tv_sec * 1000000000LL + now.tv_nsec)) / 1000000000LL;
-	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8lld %s\n", aor, ast_strlen_zero(route) ? "?" : route,
-		r->info.status == PBXSTATE_CONTACT_REACHABLE ? "Reachable" : "Unreachable", (long long) left_s, r->info.contact);
+	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8lld %s%s%s%s%s%s\n", aor, ast_strlen_zero(route) ? "?" : route,
+		r->info.status == PBXSTATE_CONTACT_REACHABLE ? "Reachable" : "Unreachable", (long long) left_s, r->info.contact,
+		r->info.user_agent_len ? " ua='" : "", r->info.user_agent, r->info.user_agent_len ? "'" : "",
+		r->info.path_len ? " path=" : "", r->info.path);
 	ctx->shown++;
 }
 
@@ -347,7 +350,8 @@ static void show_registrations(const struct pbxstate_node_view *v, void *arg)
 		return;
 	}
 	ctx->view = v;
-	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8s %s\n", "AOR", "Server", "Status", "Expires", "Contact");
+	ast_cli(ctx->a->fd, "%-24s %-20s %-11s %8s %s\n", "AOR", "Server", "Status", "Expires",
+		"Contact [ua='User-Agent'] [path=Path]");
 	pbxstate_engine_for_each_registration(v->engine, print_registration, ctx);
 	ast_cli(ctx->a->fd, "%zu registration%s\n", ctx->shown, ESS(ctx->shown));
 }
@@ -361,7 +365,8 @@ static char *handle_show_registrations(struct ast_cli_entry *e, int cmd, struct 
 		e->command = "pbxstate show registrations";
 		e->usage = "Usage: pbxstate show registrations [like PATTERN]\n"
 			"       Every live registration in the cluster: the AOR, the server holding it (its route or EID),\n"
-			"       the contact's status, seconds until it lapses, and the contact.\n";
+			"       the contact's status, seconds until it lapses, and the contact, with its user agent and\n"
+			"       path when it has them.\n";
 		return NULL;
 	case CLI_GENERATE:
 		return NULL;

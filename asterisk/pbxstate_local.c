@@ -15,6 +15,7 @@
 #include "asterisk/strings.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate_contacts.h"
 #include "pbxstate_local.h"
 #include "pbxstate_registrations.h"
 #include "pbxstate_settings.h"
@@ -110,7 +111,30 @@ static void local_contact(struct pbxstate_local *l, struct ast_endpoint_blob *b)
 	/* res_pjsip's labels: Reachable, Unreachable, Unknown, NonQualified (no qualify), Removed. */
 	reachable = !strcasecmp(status, "Removed") ? -1 : !strcasecmp(status, "Unreachable") ? 0 : 1;
 	l->counters.local_contacts++;
-	pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable);
+	if (reachable >= 0) {
+		/* The event names the contact; its path and user agent are in res_pjsip's contact
+		 * object (none for a permanent contact of pjsip.conf). */
+		struct pbxstate_contact_details details;
+		int in_pjsip = pbxstate_contacts_details(aor, uri, &details) == 0;
+
+		pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable, in_pjsip ? &details : NULL);
+	} else {
+		pbxstate_registrations_apply_contact(l->registrations, l, aor, uri, reachable, NULL);
+	}
+}
+
+/* A contact res_pjsip holds (a resync): into the table and the engine when they lack it. */
+static void resync_contact(void *user, const char *aor, const char *uri, const struct pbxstate_contact_details *details)
+{
+	struct pbxstate_local *l = user;
+
+	if (strlen(uri) > PBXSTATE_MAX_CONTACT_BYTES) {
+		ast_log(LOG_WARNING, "pbxstate: contact too long to share: %.40s %.40s...\n", aor, uri);
+		return;
+	}
+	if (pbxstate_registrations_sync_contact(l->registrations, l, aor, uri, details)) {
+		l->counters.contacts_read++;
+	}
 }
 
 void pbxstate_local_apply(struct pbxstate_local *l, struct stasis_message *msg)
@@ -194,5 +218,11 @@ void pbxstate_local_resync(struct pbxstate_local *l, int with_mwi)
 	}
 	if (l->settings->publish_mwi && with_mwi) {
 		for_each_own(l, ast_mwi_state_cache(), ast_mwi_state_type(), resync_mailbox);
+	}
+	if (l->settings->share_registrations) {
+		pbxstate_registrations_sync_begin(l->registrations);
+		if (pbxstate_contacts_for_each(resync_contact, l) >= 0) {  /* -1: no res_pjsip, nothing read */
+			l->counters.contacts_gone += pbxstate_registrations_sync_end(l->registrations, l);
+		}
 	}
 }

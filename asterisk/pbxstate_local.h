@@ -21,6 +21,10 @@ struct pbxstate_local_counters {
 	uint64_t local_devstate;  /* local device state changes handed to the engine */
 	uint64_t local_mwi;       /* local MWI changes handed to the engine */
 	uint64_t local_contacts;  /* local PJSIP contact-state events applied */
+	uint64_t contacts_read;   /* contacts a resync found in res_pjsip that the engine lacked (or had with
+	                           * another path or user agent), told to it */
+	uint64_t contacts_gone;   /* contacts a resync no longer found in res_pjsip, removed (their Removed
+	                           * event was lost) */
 	uint64_t filtered;        /* local changes a filter or switch kept out */
 	uint64_t resyncs;         /* re-reads of Asterisk's caches into the engine */
 	uint64_t engine_errors;   /* engine calls refused (logged) */
@@ -39,7 +43,9 @@ struct pbxstate_local {
 void pbxstate_local_apply(struct pbxstate_local *l, struct stasis_message *msg);
 
 /* Re-reads this server's own state from Asterisk's caches into the engine: device states always,
- * MWI when `with_mwi`. Device states are this server's own contributions: re-applying one is
+ * res_pjsip's contacts when registrations are shared (pbxstate_contacts.h: those registered
+ * before the module loaded are learnt here, those res_pjsip no longer holds are removed), MWI
+ * when `with_mwi`. Device states are this server's own contributions: re-applying one is
  * always right. A mailbox is one cluster-wide value (latest write wins), so a cached local MWI is
  * re-applied only when it was published after the cluster's current value was written; otherwise
  * a stale local cache would overwrite a newer write from another server. At start the cluster's

@@ -29,6 +29,8 @@
 					<enum name="eid"><para>The server's Entity ID.</para></enum>
 					<enum name="node"><para>The server's corosync node id.</para></enum>
 					<enum name="contact"><para>The chosen registration's contact URI.</para></enum>
+					<enum name="path"><para>The chosen contact's Path (the REGISTER's Path headers as res_pjsip stored them, with support_path on the AOR); empty when none.</para></enum>
+					<enum name="user_agent"><para>The chosen contact's User-Agent; empty when none.</para></enum>
 					<enum name="contacts"><para>Every live contact URI of the AOR on every server, separated by &amp;, ordered by node id, then URI (at most 2047 bytes: contacts that do not fit are left out, with a warning).</para></enum>
 					<enum name="local"><para>1 when this server holds a live registration, else 0.</para></enum>
 					<enum name="count"><para>How many live contacts the AOR has on all servers together (a server holds one per contact URI).</para></enum>
@@ -49,6 +51,8 @@ struct location_query {
 	pbxstate_node_id node;
 	int reachable;
 	char contact[PBXSTATE_MAX_CONTACT_BYTES + 1];
+	char path[PBXSTATE_MAX_CONTACT_BYTES + 1];        /* the chosen contact's */
+	char user_agent[PBXSTATE_MAX_CONTACT_BYTES + 1];  /* the chosen contact's */
 	pbxstate_node_id self;
 	char route[PBXSTATE_MAX_ROUTE + 1];
 	char eid[32];
@@ -93,6 +97,8 @@ static void consider(void *user, const char *aor, size_t aor_len, const pbxstate
 	q->node = r->node;
 	q->reachable = reachable;
 	ast_copy_string(q->contact, r->info.contact, sizeof(q->contact));
+	ast_copy_string(q->path, r->info.path, sizeof(q->path));
+	ast_copy_string(q->user_agent, r->info.user_agent, sizeof(q->user_agent));
 }
 
 static void locate(const struct pbxstate_node_view *view, void *arg)
@@ -146,6 +152,14 @@ static int location_read(struct ast_channel *chan, const char *cmd, char *data, 
 		if (q.have) {
 			ast_copy_string(buf, q.contact, len);
 		}
+	} else if (!strcasecmp(args.field, "path")) {
+		if (q.have) {
+			ast_copy_string(buf, q.path, len);
+		}
+	} else if (!strcasecmp(args.field, "user_agent")) {
+		if (q.have) {
+			ast_copy_string(buf, q.user_agent, len);
+		}
 	} else if (!strcasecmp(args.field, "local")) {
 		ast_copy_string(buf, q.have && q.is_local ? "1" : "0", len);
 	} else if (!strcasecmp(args.field, "contacts")) {
@@ -157,7 +171,7 @@ static int location_read(struct ast_channel *chan, const char *cmd, char *data, 
 	} else if (!strcasecmp(args.field, "count")) {
 		snprintf(buf, len, "%zu", q.count);
 	} else {
-		ast_log(LOG_WARNING, "%s: unknown field '%s' (server, eid, node, contact, contacts, local, count)\n", cmd,
+		ast_log(LOG_WARNING, "%s: unknown field '%s' (server, eid, node, contact, path, user_agent, contacts, local, count)\n", cmd,
 			args.field);
 		return -1;
 	}

@@ -348,6 +348,11 @@ int pbxstate_engine_set_registration(pbxstate_engine* engine, const char* aor, s
     engine->SetError("info.contact is NULL");
     return PBXSTATE_E_INVALID_ARGUMENT;
   }
+  std::string_view path, user_agent;
+  if (!ToView(info->path, info->path_len, &path) || !ToView(info->user_agent, info->user_agent_len, &user_agent)) {
+    engine->SetError(info->path == nullptr && info->path_len != 0 ? "info.path is NULL" : "info.user_agent is NULL");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
   if (info->status != PBXSTATE_CONTACT_REACHABLE && info->status != PBXSTATE_CONTACT_UNREACHABLE) {
     engine->SetError("info.status: not a pbxstate_contact_status");
     return PBXSTATE_E_INVALID_ARGUMENT;
@@ -359,6 +364,8 @@ int pbxstate_engine_set_registration(pbxstate_engine* engine, const char* aor, s
     r.status = info->status == PBXSTATE_CONTACT_REACHABLE ? pbxstate::ContactStatus::kReachable
                                                           : pbxstate::ContactStatus::kUnreachable;
     r.rtt_us = info->rtt_us;
+    r.path.assign(path);
+    r.user_agent.assign(user_agent);
     return FromStatus(engine, engine->engine->SetRegistration(key, r));
   });
 }

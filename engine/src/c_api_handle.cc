@@ -109,8 +109,8 @@ pbxstate_mailbox_value MailboxToC(const MailboxValue& v) {
   return out;
 }
 
-// The contact points into `info`, which must outlive the result (std::string::c_str() is
-// NUL-terminated, so the C side gets a C string for free).
+// The contact, path and user agent point into `info`, which must outlive the result
+// (std::string::c_str() is NUL-terminated, so the C side gets C strings for free).
 pbxstate_registration RegistrationToC(const pbxstate::RegistrationInfo& info) {
   pbxstate_registration out{};
   out.contact = info.contact.c_str();
@@ -118,6 +118,10 @@ pbxstate_registration RegistrationToC(const pbxstate::RegistrationInfo& info) {
   out.expires_ns = info.expires.time_since_epoch().count();
   out.status = AsInt(info.status);
   out.rtt_us = info.rtt_us;
+  out.path = info.path.c_str();
+  out.path_len = info.path.size();
+  out.user_agent = info.user_agent.c_str();
+  out.user_agent_len = info.user_agent.size();
   return out;
 }
 

@@ -18,13 +18,21 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      server 1 (the hint goes back to Ringing), time measured; server 2 restarted, it catches up and
      shares again what its astdb kept: both servers agree;
   6. when this Asterisk has chan_pjsip and sipp is installed: a sipp phone registers alice on
-     server 1; server 2's PBXSTATE_LOCATION(alice) (AMI Getvar) becomes pbx1 and `pbxstate show
-     registrations` lists it; a sipp call from server 2's phone reaches alice's sipp through server 1
-     with the shipped asterisk/extensions.conf.sample; alice unregisters and the count goes to 0;
+     server 1 (with a Path and a User-Agent); server 2's PBXSTATE_LOCATION(alice) (AMI Getvar)
+     becomes pbx1, its path field is the REGISTER's Path, and `pbxstate show registrations` lists
+     the contact with its user agent and path; res_pbxstate is unloaded on server 1 (alice leaves
+     server 2's table with it) and loaded again: server 2 sees alice again without a new REGISTER
+     (read from res_pjsip's contact objects at load); a sipp call from server 2's phone reaches
+     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample; alice
+     unregisters and the count goes to 0; bob registers a contact with a 600-byte User-Agent
+     (shared, cut to the 511-byte bound of URI, path and user agent together) and one with a
+     520-byte Path (not shared);
   7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
-     while both servers change device states in a stream: Asterisk never crashes, its thread and
-     descriptor counts come back to where they were and its memory stays bounded, and the cluster
-     converges afterwards.
+     while both servers change device states in a stream (with SIP, alice registered again before,
+     so that every load reads her contact): Asterisk never crashes, its thread and descriptor
+     counts come back to where they were and its memory stays bounded, and the cluster converges
+     afterwards (server 2 holds alice again); then alice's contact is deleted from server 1's
+     astdb (it leaves res_pjsip with no Removed event) and a periodic re-read removes her.
 
 Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
 with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
@@ -117,7 +125,9 @@ class AsteriskCluster(AsteriskServers):
         other = 3 - node
         conf = (f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {self.addr(node)}:{SIP_PORT}\n\n"
                 "[alice]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\naors = alice\n"
-                "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n\n"
+                "[alice]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\nsupport_path = yes\n\n"
+                "[bob]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\naors = bob\n"
+                "[bob]\ntype = aor\nmax_contacts = 2\nsupport_path = yes\n\n"
                 f"[caller]\ntype = endpoint\ncontext = from-phones\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
                 f"[caller]\ntype = identify\nendpoint = caller\nmatch = {self.phone_addr(node, 'caller')}\n\n"
                 f"[pbx{other}]\ntype = endpoint\ncontext = from-cluster\ndisallow = all\nallow = ulaw\ndirect_media = no\n"
@@ -289,11 +299,16 @@ def run(c, report, cycles):
     # 6. Registrations and calls (before the cycles).
     if c.with_sip:
         sip_step(c, report)
+        contact_bound_step(c, report)
     else:
         print("skip 6: registrations and call routing need chan_pjsip (this Asterisk was built without "
               "pjproject) and sipp (Debian's sip-tester)")
 
-    # 7. unload/load/reload cycles under a stream of changes
+    # 7. unload/load/reload cycles under a stream of changes; with SIP, alice registered again
+    # first, so that every load reads her contact from res_pjsip (and server 2 holds her after).
+    if c.with_sip:
+        register_alice(c, "sipp-register-cycles", 5074)
+        wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1 before the cycles", lambda: alice_located(c), 10)
     stop = threading.Event()
     errors = []
     sent = {1: 0, 2: 0}
@@ -357,10 +372,16 @@ def run(c, report, cycles):
     members = c.cli(2, "pbxstate show members")
     if members.count("02:00:5e") != 2:
         raise TestFailure(f"server 2 does not list both servers after the cycles:\n{members}")
+    if c.with_sip:
+        wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1 after the cycles", lambda: alice_located(c), 10)
     print(f"ok 7: {cycles} cycles of module unload/load/reload on server 1 in {cycle_s:.1f} s under "
           f"{sent[1]} + {sent[2]} streamed changes: no crash; threads {before['threads']}->{after['threads']}, "
-          f"fds {before['fds']}->{after['fds']}, RSS {before['rss_kib']}->{after['rss_kib']} KiB; converged after")
+          f"fds {before['fds']}->{after['fds']}, RSS {before['rss_kib']}->{after['rss_kib']} KiB; converged after" +
+          (" (alice registered throughout: read from res_pjsip at every load, held by server 2 after)"
+           if c.with_sip else ""))
     print("    " + c.cli(1, "pbxstate show status").strip().replace("\n", "\n    "))
+    if c.with_sip:
+        contact_gone_step(c, report)
 
 
 def ami_action(action, headers):
@@ -395,33 +416,128 @@ def ami_action(action, headers):
     return 0
 
 
+def sipp_register(c, name, aor, port, contact_port, expires, path=None, user_agent="pbxstate-test"):
+    """sipp REGISTERs `aor` on server 1 from the alice phone's address, its contact at
+    `contact_port`, for `expires` s (0 unregisters). The Path's one hop is the phone's own address
+    by default, so that a call routed along it still reaches the phone."""
+    phone = c.phone_addr(1, "alice")
+    reg = c.sipp(1, name, [f"{c.addr(1)}:{SIP_PORT}", "-sf", os.path.join(HERE, "sipp", "register.xml"), "-s", aor,
+                           "-i", phone, "-p", str(port), "-m", "1", "-key", "contact_port", str(contact_port),
+                           "-key", "expires", str(expires), "-key", "path", path or f"<sip:{phone}:{contact_port};lr>",
+                           "-key", "user_agent", user_agent, "-timeout", "20s", "-timeout_error", "-nostdin"])
+    if reg.wait(timeout=30) != 0:
+        raise TestFailure(f"sipp REGISTER of {aor} ({name}) on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
+
+
+def register_alice(c, name, port):
+    """sipp REGISTERs alice on server 1 for 300 s (its phone's contact at port 5070)."""
+    sipp_register(c, name, "alice", port, 5070, 300)
+
+
+def contact_bound_step(c, report):
+    """The 511-byte bound of a contact's URI, path and user agent together (asterisk/README.md):
+    bob registers one contact with a 600-byte User-Agent (shared, the user agent cut to what the
+    bound leaves) and one with a 520-byte Path (not shared: it could not be routed to)."""
+    phone = c.phone_addr(1, "alice")
+    sipp_register(c, "sipp-register-bob-ua", "bob", 5075, 5080, 300, user_agent="U" * 600)
+    sipp_register(c, "sipp-register-bob-path", "bob", 5076, 5081, 300, path=f"<sip:{phone}:5081;lr;x={'p' * 490}>")
+    uri, path = f"sip:bob@{phone}:5080", f"<sip:{phone}:5080;lr>"
+    cut = 511 - len(uri) - len(path)
+
+    def bob_lines():
+        return [ln for ln in c.cli(2, "pbxstate show registrations like bob").splitlines() if ln.startswith("bob ")]
+    wait_until("server 2: bob's contact with the long User-Agent", lambda: any(uri in ln for ln in bob_lines()), 10)
+    time.sleep(1)  # the other REGISTER came first: were it shared, it would be here by now
+    lines = bob_lines()
+    if len(lines) != 1 or f" {uri} ua='{'U' * cut}' path={path}" not in lines[0] + "\n":
+        raise TestFailure(f"server 2 should hold bob's first contact alone, its user agent cut to {cut} bytes:\n"
+                          + "\n".join(lines))
+    if "contact and path of bob longer together than 511 bytes" not in c.messages_log(1):
+        raise TestFailure("server 1's log does not say why bob's contact with the long Path was not shared")
+    for contact_port, port in ((5080, 5077), (5081, 5078)):
+        sipp_register(c, f"sipp-unregister-bob-{contact_port}", "bob", port, contact_port, 0)
+    wait_until("server 2: bob gone", lambda: not bob_lines(), 10)
+    report["contact_bound_user_agent_bytes"] = cut
+    print(f"ok 6d: bob's contact with a 600-byte User-Agent is shared with it cut to {cut} bytes (URI, path and user "
+          f"agent 511 together); its contact with a 520-byte Path is not shared")
+
+
+def alice_located(c):
+    return c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice)").find("Value: pbx1") >= 0
+
+
+def alice_line(c, path):
+    """Server 2's `pbxstate show registrations` line of alice: on pbx1, with sipp's User-Agent and
+    the REGISTER's Path."""
+    regs = c.cli(2, "pbxstate show registrations")
+    line = [ln for ln in regs.splitlines() if ln.startswith("alice")]
+    if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
+        raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
+    if "ua='pbxstate-test'" not in line[0] or f"path={path}" not in line[0]:
+        raise TestFailure(f"server 2's pbxstate show registrations lacks alice's user agent or path {path}:\n{regs}")
+    return line[0]
+
+
+def contact_gone_step(c, report):
+    """A contact that leaves res_pjsip without a Removed event (as one lost to an inbox overflow
+    would): alice's row deleted from server 1's astdb, where res_pjsip keeps its contact objects.
+    The module's next periodic re-read (10 s after the node started, then at doubling intervals)
+    no longer finds her and removes her from the cluster."""
+    c.cli(1, "database deltree registrar")
+    t0 = time.monotonic()
+    wait_until("server 2: alice gone after her contact left res_pjsip without an event",
+               lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 45)
+    gone = re.search(r"(\d+) gone from it", c.cli(1, "pbxstate show status"))
+    if not gone or int(gone.group(1)) != 1:
+        raise TestFailure("server 1's module does not count alice's contact as gone from res_pjsip")
+    report["contact_gone_to_removed_s"] = round(time.monotonic() - t0, 3)
+    print(f"ok 7b: alice's contact deleted from server 1's astdb (no Removed event): a re-read of res_pjsip's "
+          f"contacts removed her, server 2's count 0 after {report['contact_gone_to_removed_s']:.1f} s")
+
+
 def sip_step(c, report):
     """A phone (sipp) registers alice on server 1; server 2 learns where alice is and routes a call
     from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
-    sipp_dir = os.path.join(HERE, "sipp")
-    a1, a2 = c.addr(1), c.addr(2)
+    a2 = c.addr(2)
     c.add_phone_addresses()
     alice, caller = c.phone_addr(1, "alice"), c.phone_addr(2, "caller")
     uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", alice, "-p", "5070", "-m", "1", "-timeout", "60s",
                                  "-timeout_error", "-nostdin"])
     t0 = time.monotonic()
-    reg = c.sipp(1, "sipp-register", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s", "alice",
-                                      "-i", alice, "-p", "5071", "-m", "1", "-key", "contact_port", "5070",
-                                      "-key", "expires", "300", "-timeout", "20s", "-timeout_error", "-nostdin"])
-    if reg.wait(timeout=30) != 0:
-        raise TestFailure(f"sipp REGISTER of alice on server 1 failed ({reg.returncode}); see {c.node_dir(1)}")
+    register_alice(c, "sipp-register", 5071)
 
     def located():
-        return c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice)").find("Value: pbx1") >= 0
+        return alice_located(c)
     wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1", located, 10)
     learned = time.monotonic() - t0
-    regs = c.cli(2, "pbxstate show registrations")
-    line = [ln for ln in regs.splitlines() if ln.startswith("alice")]
-    if not line or "pbx1" not in line[0] or "sip:alice@" not in line[0]:
-        raise TestFailure(f"server 2's pbxstate show registrations lacks alice on pbx1:\n{regs}")
+    path = f"<sip:{alice}:5070;lr>"
+    line = alice_line(c, path)
+    getvar = c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,path)")
+    if f"Value: {path}" not in getvar:
+        raise TestFailure(f"server 2's PBXSTATE_LOCATION(alice,path) is not {path}:\n{getvar}")
     report["register_to_location_s"] = round(learned, 3)
     print(f"ok 6a: sipp registered alice on server 1; {learned:.3f} s later server 2's "
-          f"PBXSTATE_LOCATION(alice) = pbx1\n    server 2: {line[0]}")
+          f"PBXSTATE_LOCATION(alice) = pbx1, path {path}\n    server 2: {line}")
+
+    # Contacts registered before the module loads: unload it on server 1 (it leaves the cluster,
+    # alice with it), load it again. No REGISTER, no qualify: no contact-state event announces alice
+    # again; the module reads res_pjsip's contact objects at load.
+    c.cli(1, "module unload res_pbxstate.so")
+    wait_until("server 2: alice gone with server 1's module",
+               lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
+    t0 = time.monotonic()
+    c.cli(1, "module load res_pbxstate.so")
+    wait_until("server 2: PBXSTATE_LOCATION(alice) = pbx1 again, without a REGISTER", located, 20)
+    reloaded = time.monotonic() - t0
+    line = alice_line(c, path)
+    status = c.cli(1, "pbxstate show status")
+    read = re.search(r"(\d+) contact\(s\) read from res_pjsip", status)
+    if not read or int(read.group(1)) < 1:
+        raise TestFailure(f"server 1's module does not say it read alice from res_pjsip:\n{status}")
+    report["load_to_location_s"] = round(reloaded, 3)
+    print(f"ok 6a': res_pbxstate unloaded on server 1 (alice left server 2's table) and loaded again: "
+          f"{reloaded:.3f} s later server 2 holds alice again, with no REGISTER since ({read.group(1)} contact "
+          f"read from res_pjsip's contact objects)\n    server 2: {line}")
 
     t0 = time.monotonic()
     uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", caller, "-p", "5072", "-m", "1",
@@ -436,11 +552,7 @@ def sip_step(c, report):
     print(f"ok 6b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
           f"sipp on server 1, answered and hung up in {call_s:.2f} s")
 
-    unreg = c.sipp(1, "sipp-unregister", [f"{a1}:{SIP_PORT}", "-sf", os.path.join(sipp_dir, "register.xml"), "-s",
-                                          "alice", "-i", alice, "-p", "5073", "-m", "1", "-key", "contact_port", "5070",
-                                          "-key", "expires", "0", "-timeout", "20s", "-timeout_error", "-nostdin"])
-    if unreg.wait(timeout=30) != 0:
-        raise TestFailure(f"sipp un-REGISTER of alice failed ({unreg.returncode})")
+    sipp_register(c, "sipp-unregister", "alice", 5073, 5070, 0)
     wait_until("server 2: PBXSTATE_LOCATION(alice) empty after the unregistration",
                lambda: c.ami(2, "Getvar", Variable="PBXSTATE_LOCATION(alice,count)").find("Value: 0") >= 0, 10)
     print("ok 6c: alice unregistered on server 1 -> no server holds alice on server 2 (count 0)")

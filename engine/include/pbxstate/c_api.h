@@ -148,15 +148,25 @@ typedef struct pbxstate_mailbox_value {
   pbxstate_node_id writer; /* the node that made the winning write */
 } pbxstate_mailbox_value;
 
-/* One registration of an AOR on one node. As an argument (pbxstate_engine_set_registration)
- * `contact` is borrowed for the call; handed out by the library it is NUL-terminated and valid
- * only during the callback that received it. */
+/* One contact of an AOR on one node (engine.h's RegistrationInfo). As an argument
+ * (pbxstate_engine_set_registration) `contact`, `path` and `user_agent` are borrowed for the call
+ * (NULL only with length 0; an empty path or user agent means none); handed out by the library
+ * all three are NUL-terminated (empty when none) and valid only during the callback that
+ * received them. contact_len + path_len + user_agent_len is at most the engine's
+ * max_contact_bytes. */
 typedef struct pbxstate_registration {
   const char* contact;  /* contact URI, e.g. "sip:alice@198.18.0.7:5060" */
   size_t contact_len;
   int64_t expires_ns;   /* absolute wall time, ns since the Unix epoch; gone everywhere then */
   int status;           /* pbxstate_contact_status */
   uint32_t rtt_us;      /* last qualify round trip, 0 when unknown */
+  /* What routing a call to the contact needs besides its URI: the REGISTER's Path headers
+   * (RFC 3327: the proxies a request to the contact must traverse, as the registrar stores
+   * them, e.g. "<sip:edge1.example;lr>,<sip:core.example;lr>"), and its User-Agent. */
+  const char* path;
+  size_t path_len;
+  const char* user_agent;
+  size_t user_agent_len;
 } pbxstate_registration;
 
 /* ------------------------------------------------------------------------------------------- */

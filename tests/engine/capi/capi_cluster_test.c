@@ -247,6 +247,8 @@ typedef struct reg_seen {
   size_t calls;
   pbxstate_node_id node;
   char contact[96];
+  char path[96];
+  char user_agent[48];
   int64_t expires_ns;
   uint32_t rtt_us;
   int status;
@@ -261,6 +263,12 @@ static void collect_registration(void* user, const char* aor, size_t aor_len, co
   s->rtt_us = r->info.rtt_us;
   s->status = r->info.status;
   if (r->info.contact_len < sizeof s->contact) memcpy(s->contact, r->info.contact, r->info.contact_len + 1);
+  CHECK(r->info.path != NULL && r->info.path[r->info.path_len] == '\0');
+  CHECK(r->info.user_agent != NULL && r->info.user_agent[r->info.user_agent_len] == '\0');
+  if (r->info.path_len < sizeof s->path) memcpy(s->path, r->info.path, r->info.path_len + 1);
+  if (r->info.user_agent_len < sizeof s->user_agent) {
+    memcpy(s->user_agent, r->info.user_agent, r->info.user_agent_len + 1);
+  }
 }
 
 typedef struct device_seen {
@@ -446,19 +454,27 @@ int main(void) {
     reg_seen seen;
     const recorded_change* r;
     const char* contact = "sip:alice@198.18.0.7:5060";
+    const char* path = "<sip:edge1.example;lr>,<sip:core.example;lr>";
+    const char* user_agent = "Softphone/2.1";
     const int64_t expires = WALL_EPOCH_NS + w->now_ns + INT64_C(5000000000);
+    memset(&reg, 0, sizeof reg);
     reg.contact = contact;
     reg.contact_len = strlen(contact);
     reg.expires_ns = expires;
     reg.status = PBXSTATE_CONTACT_REACHABLE;
     reg.rtt_us = 1200;
+    reg.path = path;
+    reg.path_len = strlen(path);
+    reg.user_agent = user_agent;
+    reg.user_agent_len = strlen(user_agent);
     CHECK_OK(b->engine, pbxstate_engine_set_registration(b->engine, STRLEN_ARGS("alice"), &reg));
     run_for_ms(w, 10);
     memset(&seen, 0, sizeof seen);
     CHECK_OK(a->engine, pbxstate_engine_registrations(a->engine, STRLEN_ARGS("alice"), collect_registration, &seen, &count));
     CHECK(count == 1 && seen.calls == 1);
     CHECK(seen.node == 2 && strcmp(seen.contact, contact) == 0 && seen.expires_ns == expires && seen.rtt_us == 1200 &&
-          seen.status == PBXSTATE_CONTACT_REACHABLE);
+          seen.status == PBXSTATE_CONTACT_REACHABLE && strcmp(seen.path, path) == 0 &&
+          strcmp(seen.user_agent, user_agent) == 0);
     r = last_change(a, PBXSTATE_KIND_REGISTRATION, "alice");
     CHECK(r != NULL && r->change.cause == PBXSTATE_CAUSE_REMOTE && r->change.origin == 2 && r->has_new_registration &&
           !r->has_old_registration && strcmp(r->new_contact, contact) == 0);

@@ -462,6 +462,105 @@ TEST_F(CApi, VisitorsMayQueryButNotMutate) {
   EXPECT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
 }
 
+namespace {
+// What a registration visitor or listener saw, copied while the strings were valid.
+struct SeenRegistration {
+  int calls = 0;
+  std::string contact, path, user_agent;
+  bool terminated = true;  // every string handed out was NUL-terminated
+  void Take(const pbxstate_registration& r) {
+    ++calls;
+    terminated = terminated && r.contact[r.contact_len] == '\0' && r.path != nullptr && r.path[r.path_len] == '\0' &&
+                 r.user_agent != nullptr && r.user_agent[r.user_agent_len] == '\0';
+    contact.assign(r.contact, r.contact_len);
+    path.assign(r.path, r.path_len);
+    user_agent.assign(r.user_agent, r.user_agent_len);
+  }
+};
+void SeeRegistration(void* u, const char*, std::size_t, const pbxstate_registration_view* r) {
+  static_cast<SeenRegistration*>(u)->Take(r->info);
+}
+void SeeChange(void* u, const pbxstate_view_change* c) {
+  if (c->kind == PBXSTATE_KIND_REGISTRATION && c->new_registration != nullptr) {
+    static_cast<SeenRegistration*>(u)->Take(*c->new_registration);
+  }
+}
+}  // namespace
+
+// Path and user agent (engine.h's RegistrationInfo) go in through the struct and come out of the
+// queries, the visitors and the listener, NUL-terminated; none is handed out as "", never NULL;
+// the three strings together are bounded by max_contact_bytes; a NULL with a length is refused.
+TEST_F(CApi, RegistrationCarriesPathAndUserAgent) {
+  SeenRegistration changed;
+  pbxstate_listener l{};
+  l.user = &changed;
+  l.view_change = SeeChange;
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, &l), PBXSTATE_OK);
+  const std::string contact = "sip:alice@198.18.0.7:5060", path = "<sip:edge1.example;lr>,<sip:core.example;lr>",
+                    agent = "Softphone/2.1";
+  pbxstate_registration reg{};
+  reg.contact = contact.data();
+  reg.contact_len = contact.size();
+  reg.expires_ns = Host::Wall(&host_) + 60'000'000'000;
+  reg.status = PBXSTATE_CONTACT_REACHABLE;
+  reg.path = path.data();
+  reg.path_len = path.size();
+  reg.user_agent = agent.data();
+  reg.user_agent_len = agent.size();
+  ASSERT_EQ(pbxstate_engine_set_registration(engine_, "alice", 5, &reg), PBXSTATE_OK);
+  EXPECT_EQ(changed.calls, 1);
+  EXPECT_EQ(changed.path, path);
+  EXPECT_EQ(changed.user_agent, agent);
+  SeenRegistration one, all;
+  std::size_t count = 0;
+  ASSERT_EQ(pbxstate_engine_registrations(engine_, "alice", 5, SeeRegistration, &one, &count), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_for_each_registration(engine_, SeeRegistration, &all), PBXSTATE_OK);
+  for (const SeenRegistration* s : {&one, &all}) {
+    EXPECT_EQ(s->calls, 1);
+    EXPECT_EQ(s->contact, contact);
+    EXPECT_EQ(s->path, path);
+    EXPECT_EQ(s->user_agent, agent);
+    EXPECT_TRUE(s->terminated);
+  }
+  // A changed user agent alone is a change (routing reads the record as a whole).
+  reg.user_agent = "Softphone/2.2";
+  ASSERT_EQ(pbxstate_engine_set_registration(engine_, "alice", 5, &reg), PBXSTATE_OK);
+  EXPECT_EQ(changed.calls, 2);
+  EXPECT_EQ(changed.user_agent, "Softphone/2.2");
+  // None: NULL with length 0, handed back as "".
+  reg.path = nullptr;
+  reg.path_len = 0;
+  reg.user_agent = nullptr;
+  reg.user_agent_len = 0;
+  ASSERT_EQ(pbxstate_engine_set_registration(engine_, "bob", 3, &reg), PBXSTATE_OK);
+  SeenRegistration bob;
+  ASSERT_EQ(pbxstate_engine_registrations(engine_, "bob", 3, SeeRegistration, &bob, &count), PBXSTATE_OK);
+  EXPECT_EQ(bob.calls, 1);
+  EXPECT_TRUE(bob.terminated);
+  EXPECT_EQ(bob.path, "");
+  EXPECT_EQ(bob.user_agent, "");
+  // Refused, and nothing changed: a NULL with a length; the three together over max_contact_bytes.
+  const int calls = changed.calls;
+  reg.path_len = 4;
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "bob", 3, &reg), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pbxstate_engine_last_error(engine_)).find("info.path"), std::string::npos);
+  reg.path = path.data();
+  reg.path_len = path.size();
+  reg.user_agent_len = 2;
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "bob", 3, &reg), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pbxstate_engine_last_error(engine_)).find("info.user_agent"), std::string::npos);
+  const pbxstate_config cfg = TestConfig();
+  const std::string long_agent(cfg.max_contact_bytes - contact.size() - path.size() + 1, 'u');
+  reg.user_agent = long_agent.data();
+  reg.user_agent_len = long_agent.size();
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "alice", 5, &reg), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(pbxstate_engine_last_error(engine_)).find("max_contact_bytes"), std::string::npos);
+  reg.user_agent_len = long_agent.size() - 1;  // exactly at the bound
+  EXPECT_EQ(pbxstate_engine_set_registration(engine_, "alice", 5, &reg), PBXSTATE_OK);
+  EXPECT_EQ(changed.calls, calls + 1);
+  EXPECT_EQ(changed.user_agent.size(), long_agent.size() - 1);
+}
+
 // Out of memory at any allocation inside create comes back as PBXSTATE_E_NO_MEMORY with no
 // engine, never as an exception or a crash.
 TEST(CApiOutOfMemory, CreateFailsCleanlyAtEveryAllocation) {

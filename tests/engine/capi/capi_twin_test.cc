@@ -88,11 +88,14 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   const pbxstate_mailbox_counts mc{4, 5, 6};
   ASSERT_EQ(pbxstate_engine_set_mailbox(ce, "m", 1, &mc), PBXSTATE_OK);
   ASSERT_TRUE(cpp->SetMailbox("m", pbxstate::MailboxCounts{4, 5, 6}).ok());
-  pbxstate_registration reg{"sip:x@y", 7, Host::Wall(&c_host) + 30'000'000'000, PBXSTATE_CONTACT_REACHABLE, 5};
+  // Path and user agent included: the twins' frames below compare them byte for byte.
+  pbxstate_registration reg{"sip:x@y", 7, Host::Wall(&c_host) + 30'000'000'000, PBXSTATE_CONTACT_REACHABLE, 5,
+                            "<sip:edge.example;lr>", 21, "ua/1", 4};
   ASSERT_EQ(pbxstate_engine_set_registration(ce, "x", 1, &reg), PBXSTATE_OK);
   ASSERT_TRUE(cpp->SetRegistration("x", pbxstate::RegistrationInfo{"sip:x@y",
                                                                     pbxstate::WallTime(pbxstate::Duration(reg.expires_ns)),
-                                                                    pbxstate::ContactStatus::kReachable, 5, {}, {}})
+                                                                    pbxstate::ContactStatus::kReachable, 5,
+                                                                    "<sip:edge.example;lr>", "ua/1"})
                   .ok());
   c_host.now += 2'000'000'000;
   cpp_host.now += 2'000'000'000;
