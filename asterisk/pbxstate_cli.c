@@ -108,6 +108,8 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		ast_cli(fd, "Catch-up:             %llu sessions started, %llu completed, %llu abandoned\n",
 			(unsigned long long) st.sync_sessions_started, (unsigned long long) st.sync_sessions_completed,
 			(unsigned long long) st.sync_sessions_abandoned);
+		ast_cli(fd, "Sites:                %llu frames of others passed on as this site's relay (node_sites)\n",
+			(unsigned long long) st.frames_relayed);
 		ast_cli(fd, "Membership:           %llu changes, %llu departures\n",
 			(unsigned long long) st.membership_changes, (unsigned long long) st.departures);
 		ast_cli(fd, "Frames refused:       %llu\n", (unsigned long long) st.total_dropped);

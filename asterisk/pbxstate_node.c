@@ -159,6 +159,7 @@ static void engine_config(pbxstate_config *cfg, char *label, size_t label_len)
 	}
 	cfg->label = label;
 	pbxstate_engine_options_apply(&node.settings.engine, cfg);  /* every engine option of pbxstate.conf */
+	cfg->node_sites = node.settings.node_sites[0] ? node.settings.node_sites : NULL;  /* copied at create */
 	cfg->max_key_bytes = PBXSTATE_MAX_KEY_BYTES;
 	cfg->max_contact_bytes = PBXSTATE_MAX_CONTACT_BYTES;
 	cfg->cluster_keys = current_keys();

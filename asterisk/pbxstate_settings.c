@@ -178,6 +178,15 @@ static int parse_option(const struct ast_variable *v, struct pbxstate_settings *
 		} else {
 			ast_copy_string(s->route, v->value, sizeof(s->route));
 		}
+	} else if (!strcasecmp(v->name, PBXSTATE_SITE_MAP_KEY)) {
+		if (strlen(v->value) > PBXSTATE_MAX_NODE_SITES) {
+			BAD(v, "at most %d characters (write consecutive nodes of a site as a range: 1-5:0)", PBXSTATE_MAX_NODE_SITES);
+		} else if (pbxstate_site_map_check(v->value, why, sizeof(why)) != PBXSTATE_OK) {
+			BAD(v, "%s", why);
+		} else {
+			ast_copy_string(s->node_sites, v->value, sizeof(s->node_sites));
+			s->engine.node_sites = s->node_sites[0] ? s->node_sites : NULL;
+		}
 	} else if (!strcasecmp(v->name, "cluster_key_file")) {
 		if (strlen(v->value) >= sizeof(s->key_file)) {
 			BAD(v, "path too long");
@@ -275,6 +284,7 @@ int pbxstate_settings_copy(struct pbxstate_settings *dst, const struct pbxstate_
 
 	pbxstate_settings_free(dst);
 	*dst = *src;
+	dst->engine.node_sites = dst->node_sites[0] ? dst->node_sites : NULL;  /* its own copy, not src's */
 	/* The compiled expressions are not copyable: compile again from their text. */
 	dst->device_filter.set = 0;
 	dst->mailbox_filter.set = 0;
@@ -290,6 +300,7 @@ int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const stru
 {
 	return strcmp(a->group, b->group) != 0
 		|| pbxstate_engine_options_differ(&a->engine, &b->engine)
+		|| strcmp(a->node_sites, b->node_sites) != 0
 		|| a->max_pending != b->max_pending
 		|| strcmp(a->route, b->route) != 0;  /* announced in the engine label at start */
 }

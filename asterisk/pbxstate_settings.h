@@ -6,9 +6,12 @@
  * anti_entropy_interval_ms, max_sync_pulls, ...): pbxstate_engine_options.h, driven by the table
  * of engine settings, with the engine's ranges.
  *
+ * The site map (node_sites, for relays_per_site) is an engine option too, in the engine's text
+ * form (pbxstate/site_map.h, PBXSTATE_SITE_MAP_DOC), checked by pbxstate_site_map_check.
+ *
  * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
- * cluster keys (a key rotation) change live; the others (group, every engine option, queue size,
- * route) restart the node: it leaves the CPG group and joins again with a new incarnation, which
+ * cluster keys (a key rotation) change live; the others (group, every engine option and the site
+ * map, queue size, route) restart the node: it leaves the CPG group and joins again with a new incarnation, which
  * the peers treat as a restart (asterisk/README.md).
  */
 #ifndef PBXSTATE_SETTINGS_H
@@ -28,6 +31,7 @@
 #define PBXSTATE_MAX_KEY_BYTES 255    /* device names and mailbox@context, as the engine's default */
 #define PBXSTATE_MAX_CONTACT_BYTES 511 /* contact URIs, as the engine's default max_contact_bytes */
 #define PBXSTATE_MAX_ROUTE 40         /* route name: with the EID it is the engine label (<= 64) */
+#define PBXSTATE_MAX_NODE_SITES 4096  /* node_sites text: ranges keep a map of many nodes short */
 
 struct pbxstate_filter {
 	int set;                               /* 0: everything passes */
@@ -46,7 +50,9 @@ struct pbxstate_settings {
 	int share_registrations;  /* this server's PJSIP contacts go to the cluster's location table */
 	uint64_t registration_ttl_ms;  /* a shared registration lapses unless refreshed (every ttl/2) */
 	char route[PBXSTATE_MAX_ROUTE + 1];  /* how the others reach this server (PBXSTATE_LOCATION) */
-	pbxstate_config engine;   /* the engine options (pbxstate_engine_options.h); identity, label and keys unset */
+	pbxstate_config engine;   /* the engine options (pbxstate_engine_options.h); identity, label and keys unset;
+	                           * engine.node_sites points at node_sites below when set (fixed up by copies) */
+	char node_sites[PBXSTATE_MAX_NODE_SITES + 1];  /* the site map's text form (PBXSTATE_SITE_MAP_KEY); "": none */
 	char key_file[PATH_MAX];            /* "" : unauthenticated */
 	char previous_key_file[PATH_MAX];   /* "" : none (only with key_file) */
 	size_t max_pending;                 /* bound of the queue from Asterisk's threads to the node */

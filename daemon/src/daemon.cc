@@ -115,7 +115,9 @@ int Daemon::Run() {
   if (Status s = Engine::Create(ec, env_.get(), &engine_); !s.ok()) {
     Log(LogLevel::kError, "cannot create the engine: " + s.ToString());
     ::close(signal_fd);
-    return 1;
+    // The file passed --check, so what the engine refuses depends on this node: engine.node_sites
+    // without this corosync node id (with relays). A configuration error all the same.
+    return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
   engine_->SetListener(this);
   env_->AttachUpcalls(this);

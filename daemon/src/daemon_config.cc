@@ -11,6 +11,7 @@
 
 #include "logger.h"
 #include "pbxstate/cluster_key.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::daemon {
 
@@ -80,9 +81,23 @@ Setter Text(std::string* field, std::size_t max_bytes, bool allow_empty) {
   };
 }
 
-// The engine section: the label and every row of the table of engine settings.
+// The site map in its text form (pbxstate/site_map.h); empty or null: none.
+Setter SiteMap(std::map<NodeId, std::uint32_t>* field) {
+  return [=](const YAML::Node& v) -> std::string {
+    if (v.IsNull()) {
+      field->clear();
+      return "";
+    }
+    if (!v.IsScalar()) return "must be a string such as \"1-5:0, 6-10:1\" (got " + Shown(v) + ")";
+    if (Status st = ParseSiteMap(v.Scalar(), field); !st.ok()) return st.message();
+    return "";
+  };
+}
+
+// The engine section: the label, every row of the table of engine settings and the site map.
 std::map<std::string, Setter> EngineKeys(EngineConfig* e) {
-  std::map<std::string, Setter> keys = {{"label", Text(&e->label, 64, true)}};
+  std::map<std::string, Setter> keys = {{"label", Text(&e->label, 64, true)},
+                                        {std::string(kSiteMapKey), SiteMap(&e->node_sites)}};
   for (const EngineSetting& s : EngineSettings()) keys.emplace(std::string(s.key), Setting(e, s));
   return keys;
 }
@@ -216,9 +231,11 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
     if (Status st = LoadClusterKey(*path, &bytes); !st.ok()) return p.ErrorAtKey(key, "auth." + key, st.message());
     e.cluster_keys.push_back(std::move(bytes));
   }
-  // The engine's own checks, with placeholders for what start-up fills in.
+  // The engine's own checks, with placeholders for what start-up fills in (a node of the site
+  // map when there is one: with relays the map must hold this node, which start-up checks with
+  // the corosync node id).
   EngineConfig probe = e;
-  probe.node_id = 1;
+  probe.node_id = e.node_sites.empty() ? 1 : e.node_sites.begin()->first;
   probe.incarnation = 1;
   if (Status st = probe.Validate(); !st.ok()) {
     // "EngineConfig.<field>: why" -> engine.<field>[_ms] at its line

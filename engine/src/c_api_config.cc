@@ -6,8 +6,11 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <new>
 #include <string_view>
+
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::capi {
 namespace {
@@ -70,13 +73,14 @@ int MembershipToC(MembershipSource m) {
   return m == MembershipSource::kTransport ? PBXSTATE_MEMBERSHIP_TRANSPORT : PBXSTATE_MEMBERSHIP_HEARTBEAT;
 }
 
-// The C struct holding `config`'s values (label NULL, no keys).
+// The C struct holding `config`'s values (label NULL, no keys, no site map).
 void ConfigToC(const EngineConfig& config, pbxstate_config* cfg) {
   *cfg = pbxstate_config{};
   cfg->node_id = config.node_id;
   cfg->incarnation = config.incarnation;
   cfg->label = nullptr;
   cfg->membership = MembershipToC(config.membership);
+  cfg->node_sites = nullptr;
   const auto rows = EngineSettings();
   for (std::size_t i = 0; i < kSettingCount; ++i) SetFieldAt(cfg, i, rows[i].Get(config));
 }
@@ -132,6 +136,13 @@ int ConfigFromC(const pbxstate_config& c, EngineConfig* out, std::string* error)
       rc != PBXSTATE_OK) {
     return rc;
   }
+  if (c.node_sites != nullptr) {
+    const std::string_view text(c.node_sites, strnlen(c.node_sites, kMaxSiteMapTextBytes + 1));
+    if (Status st = ParseSiteMap(text, &cfg.node_sites); !st.ok()) {
+      *error = std::string(kSiteMapKey) + ": " + st.message();
+      return PBXSTATE_E_INVALID_ARGUMENT;
+    }
+  }
   *out = std::move(cfg);
   return PBXSTATE_OK;
 }
@@ -170,12 +181,34 @@ int pbxstate_config_validate(const pbxstate_config* cfg, char* errbuf, size_t er
       report(error);
       return rc;
     }
-    // What start-up fills in.
-    if (config.node_id == pbxstate::kNoNode) config.node_id = 1;
+    // What start-up fills in: a node of the site map when there is one (with relays the map
+    // must hold this node).
+    if (config.node_id == pbxstate::kNoNode) config.node_id = config.node_sites.empty() ? 1 : config.node_sites.begin()->first;
     if (config.incarnation == 0) config.incarnation = 1;
     const pbxstate::Status status = config.Validate();
     report(status.message());
     return status.ok() ? PBXSTATE_OK : PBXSTATE_E_INVALID_ARGUMENT;
+  } catch (const std::bad_alloc&) {
+    report("out of memory");
+    return PBXSTATE_E_NO_MEMORY;
+  }
+}
+
+int pbxstate_site_map_check(const char* text, char* errbuf, size_t errbuf_len) {
+  auto report = [&](std::string_view why) {
+    if (errbuf == nullptr || errbuf_len == 0) return;
+    const std::size_t n = std::min(why.size(), errbuf_len - 1);
+    if (n > 0) std::memcpy(errbuf, why.data(), n);
+    errbuf[n] = '\0';
+  };
+  report("");
+  if (text == nullptr) return PBXSTATE_OK;
+  try {
+    std::map<pbxstate::NodeId, std::uint32_t> sites;
+    const std::string_view t(text, strnlen(text, pbxstate::kMaxSiteMapTextBytes + 1));
+    const pbxstate::Status st = pbxstate::ParseSiteMap(t, &sites);
+    report(st.message());
+    return st.ok() ? PBXSTATE_OK : PBXSTATE_E_INVALID_ARGUMENT;
   } catch (const std::bad_alloc&) {
     report("out of memory");
     return PBXSTATE_E_NO_MEMORY;

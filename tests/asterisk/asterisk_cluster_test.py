@@ -33,6 +33,11 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      counts come back to where they were and its memory stays bounded, and the cluster converges
      afterwards (server 2 holds alice again); then alice's contact is deleted from server 1's
      astdb (it leaves res_pjsip with no Removed event) and a periodic re-read removes her.
+  8. the site map (node_sites): a bad one in pbxstate.conf is refused at reload, naming the line,
+     the option and the item, and the running configuration stays; then `relays_per_site = 1` and
+     `node_sites = 1-2:0` on both servers (one site, server 1 its relay): server 2's changes reach
+     server 1 by way of its relay, which `pbxstate show status` counts ("Sites: N frames of others
+     passed on"), and server 1's reach server 2 in RELAY frames.
 
 Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
 with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
@@ -382,6 +387,45 @@ def run(c, report, cycles):
     print("    " + c.cli(1, "pbxstate show status").strip().replace("\n", "\n    "))
     if c.with_sip:
         contact_gone_step(c, report)
+    site_map_step(c, report)
+
+
+def relayed(c, node):
+    m = re.search(r"^Sites:\s+(\d+) frames of others passed on", c.cli(node, "pbxstate show status"), re.M)
+    if not m:
+        raise TestFailure(f"server {node}: no 'Sites:' line in pbxstate show status")
+    return int(m.group(1))
+
+
+def site_map_step(c, report):
+    """8. node_sites in pbxstate.conf: refused with line, option and item; then in force."""
+    c.write_pbxstate_conf(1, "relays_per_site = 1\nnode_sites = 1:0, 2:x\n")
+    c.cli(1, "module reload res_pbxstate.so")
+    want = "option 'node_sites' = '1:0, 2:x': item 2 ('2:x'): a site is a number from 0 to 4294967295"
+    wait_until("the bad node_sites refused in server 1's log", lambda: want in c.messages_log(1), 10)
+    if not re.search(r"pbxstate\.conf line \d+: " + re.escape(want), c.messages_log(1)):
+        raise TestFailure("server 1's log does not name the line of the bad node_sites")
+    for node in (1, 2):
+        c.write_pbxstate_conf(node, "relays_per_site = 1\nnode_sites = 1-2:0\n")
+        c.cli(node, "module reload res_pbxstate.so")  # an engine option: the node restarts
+    wait_until("both servers members again", lambda: c.cli(2, "pbxstate show members").count("02:00:5e") == 2 and
+               c.cli(1, "pbxstate show members").count("02:00:5e") == 2, 30)
+    def seen(node, device, state):
+        out = c.cli(node, f"pbxstate show devices like {device}")
+        return re.search(r"^" + re.escape(device) + r"\s+" + state + r"\s", out, re.M) is not None
+
+    before = relayed(c, 1)
+    c.cli(2, "dialplan set global DEVICE_STATE(Custom:sites2) RINGING")
+    wait_until("server 2's Custom:sites2 RINGING on server 1", lambda: seen(1, "Custom:sites2", "RINGING"), 10)
+    c.cli(1, "dialplan set global DEVICE_STATE(Custom:sites1) ONHOLD")
+    wait_until("server 1's Custom:sites1 ONHOLD on server 2", lambda: seen(2, "Custom:sites1", "ONHOLD"), 10)
+    after = relayed(c, 1)
+    if after <= before or relayed(c, 2) != 0:
+        raise TestFailure(f"with node_sites = 1-2:0 server 1 (the relay) passed on {after - before} frames of "
+                          f"server 2, server 2 {relayed(c, 2)}: wanted more than 0 and 0")
+    report["site_map"] = {"relayed_by_server_1": after - before}
+    print(f"ok 8: a bad node_sites is refused at reload naming line, option and item; with node_sites = 1-2:0 "
+          f"server 1 relayed {after - before} frames of server 2 and the changes arrived both ways")
 
 
 def ami_action(action, headers):

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,33 @@ TEST(AsteriskEngineOptions, ModuleDefaultsOtherOptionsAndComparison) {
   EXPECT_EQ(target.max_sync_pulls, 9u);
   EXPECT_EQ(target.node_id, 7u) << "apply leaves identity alone";
   EXPECT_FALSE(pbxstate_engine_options_differ(&target, &b));
+}
+
+// pbxstate.conf.sample documents the site map under the definition's key with the definition's
+// doc (pbxstate/site_map.h, PBXSTATE_SITE_MAP_*): the comment lines above `;node_sites = ...`,
+// joined, hold it; and the sample's value is a map the engine reads.
+TEST(AsteriskEngineOptions, TheSampleDocumentsTheSiteMap) {
+  std::ifstream in(PBXSTATE_SOURCE_DIR "/asterisk/pbxstate.conf.sample");
+  ASSERT_TRUE(in) << "asterisk/pbxstate.conf.sample";
+  std::string line, comment, value;
+  bool found = false;
+  while (std::getline(in, line)) {
+    const std::string option = std::string(";") + PBXSTATE_SITE_MAP_KEY + " = ";
+    if (line.rfind(option, 0) == 0) {
+      value = line.substr(option.size());
+      found = true;
+      break;
+    }
+    if (line.rfind("; ", 0) == 0) {
+      comment += (comment.empty() ? "" : " ") + line.substr(2);
+    } else {
+      comment.clear();
+    }
+  }
+  ASSERT_TRUE(found) << "no ;" << PBXSTATE_SITE_MAP_KEY << " = line";
+  EXPECT_NE(comment.find(PBXSTATE_SITE_MAP_DOC), std::string::npos) << comment;
+  char why[256];
+  EXPECT_EQ(pbxstate_site_map_check(value.c_str(), why, sizeof why), PBXSTATE_OK) << why;
 }
 
 }  // namespace

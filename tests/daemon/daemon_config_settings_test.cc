@@ -1,7 +1,8 @@
 // pbxstated's configuration as a host of the table of engine settings (engine_settings.h): every
 // row is a key of the engine section (name_ms for durations, whole milliseconds); min and max of
 // every range are accepted, one past either is refused naming the file, line and key. The engine
-// section of the shipped example and daemon/README.md's table are generated from the rows
+// section of the shipped example and daemon/README.md's table are generated from the rows and
+// the site map's key and doc (pbxstate/site_map.h)
 // (tests/common/doc_block.h: checked here; PBXSTATE_UPDATE_DOCS=1 rewrites them).
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include "daemon_config.h"
 #include "doc_block.h"
 #include "pbxstate/config.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::daemon {
 namespace {
@@ -67,6 +69,9 @@ std::string ExampleBlock() {
     t += "  " + std::string(s.key) + ": " + std::to_string(s.Get(defaults.engine)) + "  # " + std::to_string(s.min) +
          ".." + std::to_string(s.max) + ": " + std::string(s.doc) + "\n";
   }
+  // The one setting that is not a number (pbxstate/site_map.h).
+  t += "  " + std::string(kSiteMapKey) + ": \"" + SiteMapText(defaults.engine.node_sites) + "\"  # " +
+       std::string(kSiteMapDoc) + "\n";
   return t;
 }
 
@@ -83,6 +88,7 @@ TEST(DaemonConfigSettings, TheExampleListsEveryEngineKeyWithTheDaemonsDefault) {
   ASSERT_TRUE(st.ok()) << st.message();
   const DaemonConfig defaults = DefaultDaemonConfig();
   for (const EngineSetting& s : EngineSettings()) EXPECT_EQ(s.Get(example.engine), s.Get(defaults.engine)) << s.key;
+  EXPECT_EQ(example.engine.node_sites, defaults.engine.node_sites);
 }
 
 // daemon/README.md's table of engine keys.
@@ -93,6 +99,8 @@ std::string ReadmeTable() {
     t += "| `" + std::string(s.key) + "` | " + std::to_string(s.Get(defaults.engine)) + " | " + std::to_string(s.min) +
          ".." + std::to_string(s.max) + " | " + std::string(s.doc) + " |\n";
   }
+  t += "| `" + std::string(kSiteMapKey) + "` | \"" + SiteMapText(defaults.engine.node_sites) + "\" | text | " +
+       std::string(kSiteMapDoc) + " |\n";
   return t;
 }
 

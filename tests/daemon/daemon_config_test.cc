@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "pbxstate/config.h"
@@ -84,6 +85,39 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
     const std::string got = ErrorOf(c.yaml);
     EXPECT_EQ(got.rfind(c.want, 0), 0u) << "yaml:\n" << c.yaml << "got: " << got << "\nwant prefix: " << c.want;
   }
+}
+
+// engine.node_sites: the site map's text form (pbxstate/site_map.h), read into the engine's map.
+TEST(DaemonConfig, TheSiteMapIsRead) {
+  DaemonConfig c;
+  Status s = ParseDaemonConfig("control: {socket: /s}\nengine:\n  relays_per_site: 1\n  node_sites: 1-3:0, 4-6:1, 9:7\n",
+                               "t.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(c.engine.node_sites, (std::map<NodeId, std::uint32_t>{{1, 0}, {2, 0}, {3, 0}, {4, 1}, {5, 1}, {6, 1}, {9, 7}}));
+  // Quoted, empty and null: the same text, no map.
+  ASSERT_TRUE(ParseDaemonConfig("control: {socket: /s}\nengine: {node_sites: \"2-3:5\"}\n", "t.yaml", &c).ok());
+  EXPECT_EQ(c.engine.node_sites, (std::map<NodeId, std::uint32_t>{{2, 5}, {3, 5}}));
+  for (const char* none : {"\"\"", ""}) {
+    ASSERT_TRUE(ParseDaemonConfig("control: {socket: /s}\nengine:\n  node_sites: " + std::string(none) + "\n", "t.yaml", &c).ok());
+    EXPECT_TRUE(c.engine.node_sites.empty()) << none;
+  }
+  // A map whose first node is not 1, with relays: checked as one of its own nodes (start-up
+  // checks the corosync node id).
+  ASSERT_TRUE(ParseDaemonConfig("control: {socket: /s}\nengine: {relays_per_site: 1, node_sites: \"7-8:0\"}\n", "t.yaml", &c).ok());
+}
+
+TEST(DaemonConfig, ABadSiteMapIsRefusedNamingFileLineFieldAndItem) {
+  EXPECT_EQ(ErrorOf("control: {socket: /s}\nengine:\n  batch_window_ms: 5\n  node_sites: 1-3:0, 4-x:1\n"),
+            "t.yaml:4: engine.node_sites: item 2 ('4-x:1'): a range's last node id is a number from 1 to 4294967294");
+  EXPECT_EQ(ErrorOf("control: {socket: /s}\nengine:\n  node_sites: 1-3:0, 3:1\n"),
+            "t.yaml:3: engine.node_sites: item 2 ('3:1'): node 3 is given a site twice");
+  EXPECT_EQ(ErrorOf("control: {socket: /s}\nengine:\n  node_sites: {1: 0}\n"),
+            "t.yaml:3: engine.node_sites: must be a string such as \"1-5:0, 6-10:1\" (got a mapping)");
+  // The engine's own rule about the map, at the map's line.
+  std::string many = "1-1025:0";
+  EXPECT_EQ(ErrorOf("control: {socket: /s}\nengine:\n  node_sites: " + many + "\n").rfind(
+                "t.yaml:3: engine.node_sites: lists 1025 nodes; at most max_nodes (1024)", 0),
+            0u);
 }
 
 TEST(DaemonConfig, MissingFileIsNamed) {

@@ -118,6 +118,14 @@ def main():
         else:
             print("ok 1: configuration error exits 2 naming file:line:field")
         ran += 1
+        write(bad, "control:\n  socket: /tmp/x.sock\nengine:\n  relays_per_site: 1\n  node_sites: 1-3:0, 3:1\n")
+        r = subprocess.run([exe, "-c", bad], capture_output=True, text=True, timeout=10)
+        want = f"{bad}:5: engine.node_sites: item 2 ('3:1'): node 3 is given a site twice"
+        if r.returncode != 2 or want not in r.stderr:
+            failures.append(f"bad site map: exit {r.returncode}, stderr {r.stderr!r}; wanted 2 and {want!r}")
+        else:
+            print("ok 1b: a bad engine.node_sites exits 2 naming file:line:field and the item")
+        ran += 1
 
         # 4. --check
         good = os.path.join(work, "good.yaml")

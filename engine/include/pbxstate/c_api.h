@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include "pbxstate/engine_settings.h"
+#include "pbxstate/site_map.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -216,6 +217,12 @@ typedef struct pbxstate_config {
   /* authentication (pbxstate_cluster_keys above); all NULL after pbxstate_config_init: frames
    * are unauthenticated. The key bytes are copied at create. */
   pbxstate_cluster_keys cluster_keys;
+
+  /* sites (EngineConfig::node_sites, for relays_per_site): the site map in its text form
+   * (site_map.h, PBXSTATE_SITE_MAP_DOC: "1-5:0, 6-10:1"), NUL-terminated, at most
+   * PBXSTATE_SITE_MAP_MAX_TEXT_BYTES; NULL (after pbxstate_config_init) or "": no map. Copied at
+   * create. */
+  const char* node_sites;
 } pbxstate_config;
 
 /* The table of engine settings (engine_settings.h) seen from C: a host that reads settings from
@@ -260,13 +267,20 @@ int pbxstate_config_set(pbxstate_config* cfg, size_t index, uint64_t value);
  * as in pbxstate_engine_create. `key` is untouched on failure. Thread-safe. */
 int pbxstate_load_cluster_key(const char* path, uint8_t* key, size_t key_len, char* errbuf, size_t errbuf_len);
 
+/* Checks the text form of a site map (`text`, NUL-terminated; NULL is the empty map) as
+ * pbxstate_config's node_sites is read: PBXSTATE_OK, or PBXSTATE_E_INVALID_ARGUMENT with the
+ * reason, naming the item, in `errbuf` (as pbxstate_engine_create writes it). For a host that
+ * reports a bad map at the line that sets it. Thread-safe. */
+int pbxstate_site_map_check(const char* text, char* errbuf, size_t errbuf_len);
+
 /* Fills `cfg` with the engine's defaults (those of EngineConfig), node_id 0, incarnation 0,
- * label NULL, membership PBXSTATE_MEMBERSHIP_HEARTBEAT. `cfg` must not be NULL. Cannot fail. */
+ * label NULL, membership PBXSTATE_MEMBERSHIP_HEARTBEAT, node_sites NULL. `cfg` must not be NULL.
+ * Cannot fail. */
 void pbxstate_config_init(pbxstate_config* cfg);
 
 /* Checks `cfg` as pbxstate_engine_create would (every setting's range, the rules between them,
- * the label, the membership source, the keys), except node_id and incarnation, which a host fills
- * in at start. PBXSTATE_OK, or PBXSTATE_E_INVALID_ARGUMENT with the reason, naming the field,
+ * the label, the membership source, the keys, the site map), except node_id and incarnation,
+ * which a host fills in at start (node_id 0 is checked as the site map's first node, or 1). PBXSTATE_OK, or PBXSTATE_E_INVALID_ARGUMENT with the reason, naming the field,
  * in `errbuf` (as pbxstate_engine_create writes it). For a host that reads its configuration
  * before it can create the engine (res_pbxstate at load). */
 int pbxstate_config_validate(const pbxstate_config* cfg, char* errbuf, size_t errbuf_len);

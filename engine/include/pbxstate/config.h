@@ -136,7 +136,7 @@ struct EngineConfig {
   // --- sites (relays_per_site above; after cluster_keys: the numeric rows stay together) ---
   // The site of every node of the cluster, this one included (a site is any number the host
   // chooses: a data centre, a WAN region). Empty: every node is a site of its own, so relays
-  // change nothing (the hosts that do not carry a map yet: pbxstated, res_pbxstate, the C API).
+  // change nothing. Hosts that read it as text take site_map.h's form (ParseSiteMap there).
   // Every node must be given the same map, relays_per_site and relay_window.
   std::map<NodeId, std::uint32_t> node_sites;
 

@@ -72,6 +72,15 @@ struct ViewChange {
   const RegistrationInfo* new_registration = nullptr;
 };
 
+// The bytes the wire codec spends on one record carrying `change`'s entry as it is after the
+// change (engine/README.md, "Protocol"): what a peer that lacks that value must receive at
+// least, frame headers aside. Computed by the codec's own record encoding, so a harness's
+// denominator follows the wire format. A removal counts as the record that carries it (a
+// registration's tombstone). A registration record also carries its owner's horizon (the latest
+// expiry it gave the contact in its incarnation), which a view does not show: it is taken to be
+// the expiry, which it is unless the contact was registered before with a later expiry.
+std::size_t EncodedRecordBytes(const ViewChange& change);
+
 class ViewListener {
  public:
   virtual ~ViewListener() = default;

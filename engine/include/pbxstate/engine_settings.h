@@ -26,6 +26,9 @@
  *         setting is a typo rather than a choice.
  *   doc   one line: what the setting does.
  *
+ * One setting is not a number and so not a row: the site map (EngineConfig::node_sites), whose
+ * key, doc and text form are defined once in site_map.h.
+ *
  * Cross-field rules (sync_timeout > sync_retransmit, suspect_after > heartbeat_interval, a frame
  * holds one record of max_key_bytes and max_contact_bytes) are EngineConfig::Validate's; the
  * configuration PermissiveEngineConfig() (config.h) lets every setting take any value of its

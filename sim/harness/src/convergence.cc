@@ -42,6 +42,7 @@ ConvergenceSample RunRecorder::Impl::MeasureOne(const FaultEnd& fe, Duration end
   }
   bool all = true;
   Duration worst{};
+  std::uint64_t differing = 0;  // record bytes of what the nodes lacked at the fault's end
   for (NodeId n = 1; n <= node_count; ++n) {
     // Nodes up through the stretch (a crash or a restart is a fault: none happens inside it).
     if (!h.Up(n, fe.t)) continue;
@@ -68,6 +69,7 @@ ConvergenceSample RunRecorder::Impl::MeasureOne(const FaultEnd& fe, Duration end
         for (auto it = later; it != tl->end() && it->t < cs.until; ++it) {
           if (ok.Contains(it->value)) {
             node_took = std::max(*node_took, it->t - fe.t);
+            differing += it->record_bytes;
             caught_up = true;
             break;
           }
@@ -85,6 +87,8 @@ ConvergenceSample RunRecorder::Impl::MeasureOne(const FaultEnd& fe, Duration end
   cs.converged = all;
   if (all) {
     cs.took = worst;
+    cs.differing_bytes = differing;
+    if (fe.heal_bytes) cs.bytes = HealBytesUntil(*fe.heal_bytes, fe.t + worst);
   } else {
     cs.interrupted = !cs.interrupted_by.empty();
   }

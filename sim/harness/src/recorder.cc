@@ -75,6 +75,7 @@ void Accumulate(EngineStats& sum, const EngineStats& s) {
   sum.heartbeats_sent += s.heartbeats_sent;
   sum.membership_changes += s.membership_changes;
   sum.departures += s.departures;
+  sum.frames_relayed += s.frames_relayed;
   // Entries held are a level, not a flow: the last incarnation's count is the node's.
   sum.device_entries = s.device_entries;
   sum.mailbox_entries = s.mailbox_entries;
@@ -183,7 +184,7 @@ void RunRecorder::NodeCrashed(Duration t, NodeId node, const EngineStats& last) 
   if (m.keep_timelines) {
     // The node's memory is gone: everything it showed is absent from now on.
     for (auto& [slot, tl] : m.timelines[node - 1]) {
-      if (!tl.empty() && tl.back().value != kAbsent) tl.push_back({t, kAbsent});
+      if (!tl.empty() && tl.back().value != kAbsent) tl.push_back({t, kAbsent, 0});
     }
   }
 }
@@ -192,6 +193,7 @@ void RunRecorder::FaultApplied(Duration t, const Fault& f) {
   Impl& m = *impl_;
   const std::string text = DescribeFault(f);
   m.faults.emplace_back(t, text);
+  m.CloseHealBytes(t);
   if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
     m.oracle.Cut(t, p->sides, p->one_way);
   } else if (const auto* iso = std::get_if<scenario::Isolate>(&f.what)) {
@@ -202,14 +204,52 @@ void RunRecorder::FaultApplied(Duration t, const Fault& f) {
     m.oracle.Cut(t, {{iso->node}, rest}, false);
   } else if (std::holds_alternative<scenario::Heal>(f.what)) {
     m.oracle.Cut(t, {}, false);
-    m.fault_ends.push_back({t, "heal", text});
+    std::optional<std::size_t> window;
+    if (m.network_bytes) {
+      window = m.heal_bytes.size();
+      m.heal_bytes.push_back({{{t, m.network_bytes()}}, true, t});
+    }
+    m.fault_ends.push_back({t, "heal", text, window});
   } else if (std::holds_alternative<scenario::Restore>(f.what)) {
-    m.fault_ends.push_back({t, "restore", text});
+    m.fault_ends.push_back({t, "restore", text, std::nullopt});
   } else if (std::holds_alternative<scenario::Crash>(f.what)) {
-    m.fault_ends.push_back({t, "crash", text});
+    m.fault_ends.push_back({t, "crash", text, std::nullopt});
   } else if (std::holds_alternative<scenario::Restart>(f.what)) {
-    m.fault_ends.push_back({t, "restart", text});
+    m.fault_ends.push_back({t, "restart", text, std::nullopt});
   }
+}
+
+void RunRecorder::CountNetworkBytes(std::function<std::uint64_t()> bytes_so_far) {
+  impl_->network_bytes = std::move(bytes_so_far);
+}
+
+void RunRecorder::Impl::CloseHealBytes(Duration t) {
+  if (heal_bytes.empty() || !heal_bytes.back().open) return;
+  heal_bytes.back().open = false;
+  heal_bytes.back().covered_until = t;
+}
+
+void RunRecorder::Impl::ReadHealBytes(Duration t) {
+  if (heal_bytes.empty() || !heal_bytes.back().open) return;
+  HealBytes& w = heal_bytes.back();
+  const Duration window_end = w.samples.front().first + kHealBytesWindow;
+  if (t > window_end) return CloseHealBytes(window_end);
+  const std::uint64_t now = network_bytes();
+  assert(now >= w.samples.back().second);
+  w.covered_until = t;
+  if (now == w.samples.back().second) return;
+  if (w.samples.size() >= kMaxHealByteSamples) return CloseHealBytes(w.samples.back().first);
+  w.samples.emplace_back(t, now);
+}
+
+std::optional<std::uint64_t> RunRecorder::Impl::HealBytesUntil(std::size_t i, Duration at) const {
+  const HealBytes& w = heal_bytes[i];
+  if (at > w.covered_until) return std::nullopt;
+  // The last count read at or before `at` (view changes at one instant: the last of them).
+  auto it = std::upper_bound(w.samples.begin(), w.samples.end(), at,
+                             [](Duration x, const std::pair<Duration, std::uint64_t>& s) { return x < s.first; });
+  assert(it != w.samples.begin());
+  return std::prev(it)->second - w.samples.front().second;
 }
 
 void RunRecorder::TransportOutlivesCrashes() { impl_->oracle.TransportOutlivesCrashes(); }
@@ -239,7 +279,10 @@ void RunRecorder::ChangeSkipped(Duration, const PlannedChange&) { ++impl_->skipp
 void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
   Impl& m = *impl_;
   const SlotId slot = m.SlotOf(ch);
-  if (m.keep_timelines) m.timelines[node - 1][slot].push_back({t, ValueOf(ch)});
+  if (m.keep_timelines) {
+    m.timelines[node - 1][slot].push_back({t, ValueOf(ch), static_cast<std::uint32_t>(EncodedRecordBytes(ch))});
+  }
+  if (m.network_bytes) m.ReadHealBytes(t);
   if (ch.cause == ChangeCause::kLocal) {
     // The writer's own report of a mailbox write carries the write's HLC (oracle.h).
     if (ch.kind == EntryKind::kMailbox && ch.new_mailbox) m.oracle.MailboxStamped(t, node, ch.key, *ch.new_mailbox);
@@ -299,6 +342,25 @@ void PutConvergence(RunResult* r) {
   if (!r->convergence.empty()) r->metrics["convergence.interrupted"] = static_cast<double>(interrupted);
 }
 
+// What the heals moved against what differed (check.h): over the heals that converged, each
+// counted; not measured when one was not (the runner does not count bytes, or agreement came
+// after the window) or there was no such heal.
+void PutHealBytes(RunResult* r) {
+  std::uint64_t moved = 0, differing = 0;
+  bool any = false;
+  for (const ConvergenceSample& cs : r->convergence) {
+    if (cs.after != "heal" || !cs.converged) continue;
+    if (!cs.bytes) return;
+    any = true;
+    moved += *cs.bytes;
+    differing += cs.differing_bytes;
+  }
+  if (!any) return;
+  r->metrics["heal_bytes"] = static_cast<double>(moved);
+  r->metrics["heal_differing_bytes"] = static_cast<double>(differing);
+  if (differing > 0) r->metrics["heal_bytes_ratio"] = static_cast<double>(moved) / static_cast<double>(differing);
+}
+
 void PutEngineCounters(RunResult* r) {
   EngineStats sum;
   for (const NodeSummary& ns : r->nodes) Accumulate(sum, ns.stats);
@@ -327,6 +389,7 @@ void PutEngineCounters(RunResult* r) {
       {"heartbeats_sent", sum.heartbeats_sent},
       {"membership_changes", sum.membership_changes},
       {"departures", sum.departures},
+      {"frames_relayed", sum.frames_relayed},
   };
   for (const auto& [name, value] : engine_counters) r->metrics[std::string("engine.") + name] = static_cast<double>(value);
 }
@@ -391,6 +454,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
     }
     if (all) c.stable = st.max_latency;
   }
+  if (!m.heal_bytes.empty() && m.heal_bytes.back().open) m.heal_bytes.back().covered_until = end;
   if (m.keep_timelines) r.convergence = m.MeasureConvergence(end);
 
   const double n_changes = static_cast<double>(m.changes.size());
@@ -411,6 +475,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
   PutFamily(&r, "delivery_latency", delivery);
   PutFamily(&r, "stable_latency", stable);
   PutConvergence(&r);
+  PutHealBytes(&r);
   PutEngineCounters(&r);
 
   r.changes = std::move(m.changes);

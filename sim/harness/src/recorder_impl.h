@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,16 @@ struct ChangeKeyHash {
 struct Shown {
   Duration t;
   ValueHash value;
+  std::uint32_t record_bytes;  // EncodedRecordBytes of the view change that set it
+};
+
+// The runner's byte count read after one heal: (time, count) each time it changed, the first
+// at the heal; `covered_until` is how far the reads reach (the next fault, the window's end, or
+// the run's end while open).
+struct HealBytes {
+  std::vector<std::pair<Duration, std::uint64_t>> samples;
+  bool open = true;
+  Duration covered_until{};
 };
 
 // The value a view change leaves the node showing (slots.h).
@@ -50,6 +61,7 @@ struct RunRecorder::Impl {
     Duration t;
     std::string after;
     std::string text;
+    std::optional<std::size_t> heal_bytes;  // index into heal_bytes, for a heal when counting
   };
 
   std::uint32_t node_count;
@@ -68,6 +80,8 @@ struct RunRecorder::Impl {
   std::vector<Duration> last_start;
   std::vector<bool> up;
   std::uint64_t skipped = 0, refused = 0;
+  std::function<std::uint64_t()> network_bytes;  // CountNetworkBytes; empty: not counted
+  std::vector<HealBytes> heal_bytes;
   std::vector<MembershipRecord> views;  // at most kMaxMembershipRecords
   std::uint64_t view_count = 0;
 
@@ -96,6 +110,11 @@ struct RunRecorder::Impl {
   // convergence.cc: one sample per fault end.
   std::vector<ConvergenceSample> MeasureConvergence(Duration end) const;
   ConvergenceSample MeasureOne(const FaultEnd& fe, Duration end) const;
+  // The bytes of heal window `w` from its start to `at`; nullopt when the reads do not reach it.
+  std::optional<std::uint64_t> HealBytesUntil(std::size_t w, Duration at) const;
+  // recorder.cc: closes the open heal window at `t`; reads the count at a view change at `t`.
+  void CloseHealBytes(Duration t);
+  void ReadHealBytes(Duration t);
 };
 
 // Notes one discrepancy of node `n` in `r` (bounded by kMaxDiscrepancies).

@@ -132,6 +132,12 @@ json ConvergenceJson(const std::vector<ConvergenceSample>& samples) {
                     {"interrupted_by", c.interrupted ? json(c.interrupted_by) : json(nullptr)},
                     {"until_ns", c.until.count()},
                     {"took_ns", c.converged ? json(c.took.count()) : json(nullptr)}});
+    // A heal whose bytes were counted (RunRecorder::CountNetworkBytes): what it moved until
+    // agreement and the encoded size of what the nodes lacked (metric heal_bytes_ratio).
+    if (c.bytes) {
+      conv.back()["bytes"] = *c.bytes;
+      conv.back()["differing_bytes"] = c.differing_bytes;
+    }
   }
   return conv;
 }

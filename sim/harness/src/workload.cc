@@ -283,6 +283,18 @@ void ExpandSteady(const Scenario& s, const KeyHomes& homes, RankedChanges* out) 
   }
 }
 
+// The fill (workload.mailbox_fill): every generated mailbox written once at its home, evenly
+// over [0, mailbox_fill), in index order, counts drawn from a stream of its own.
+void ExpandMailboxFill(const Scenario& s, const KeyHomes& homes, RankedChanges* out) {
+  const scenario::Workload& w = s.workload;
+  if (!w.mailbox_fill || w.mailboxes == 0) return;
+  Generator g{s, homes, Stream(s.seed, 400)};
+  const double rate = w.mailboxes / std::chrono::duration<double>(*w.mailbox_fill).count();
+  for (std::uint32_t i = 0; i < w.mailboxes && out->size() <= kMaxPlannedChanges; ++i) {
+    out->emplace_back(2, g.Mailbox(Tick(Duration{}, rate, i), i));
+  }
+}
+
 // A generated device change is a change: when the draw repeats the state its node last set,
 // take the next state of the list instead (an engine sends nothing for a repeat, and a
 // scenario counting its changes would come up short). Explicit changes stay as written.
@@ -309,6 +321,7 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
   ExpandExplicit(s.workload, &out);
   ExpandBursts(s, homes, &out);
   ExpandSteady(s, homes, &out);
+  ExpandMailboxFill(s, homes, &out);
   if (s.workload.churn) ExpandChurn(s, homes, &out);
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;

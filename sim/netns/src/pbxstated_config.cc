@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "pbxstate/site_map.h"
+
 namespace pbxstate::netns {
 namespace {
 
@@ -43,6 +45,8 @@ Status PbxstatedConfig(const PbxstatedSpec& spec, std::string* text) {
     }
     t += "  " + std::string(s.key) + ": " + std::to_string(s.Get(e)) + "\n";
   }
+  // The site map (the scenario's sites), in its text form.
+  t += "  " + std::string(kSiteMapKey) + ": " + Quoted(SiteMapText(e.node_sites)) + "\n";
   *text = std::move(t);
   return Status::Ok();
 }

@@ -254,6 +254,12 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
     if (Status st = net.Apply(c); !st.ok()) return st;
   }
   RecordInto(rec, c);
+  // The bytes bytes_per_change counts, read by the recorder at heals and view changes after them.
+  rec.CountNetworkBytes([&s, &c] {
+    std::uint64_t bytes = 0;
+    for (std::size_t i = 0; i < c.size(); ++i) bytes += FramesOnNetwork(s, c.counters(i)).second;
+    return bytes;
+  });
 
   Agenda agenda(c);
   std::unique_ptr<CallWorld> calls;

@@ -44,6 +44,49 @@ Status CheckShaping(const Scenario& s, netns::ShapingMethod method, std::vector<
   return Status::Ok();
 }
 
+Status CheckSites(const Scenario& s) {
+  // One bridge, one qdisc per node's eth0: every site is on the one LAN, with the first site's
+  // parameters, and a link can add nothing this backend would have to apply per pair of sites.
+  // The engines still get the site map (pbxstated's engine.node_sites), so relays run for real.
+  const std::string why = "the netns backend puts every site on one LAN (one bridge, one qdisc per node); ";
+  const scenario::Topology& t = s.topology;
+  for (std::size_t i = 1; i < t.sites.size(); ++i) {
+    const scenario::LanParams& a = t.sites[0].lan;
+    const scenario::LanParams& b = t.sites[i].lan;
+    if (a.delay != b.delay || a.bandwidth_bps != b.bandwidth_bps || a.loss != b.loss ||
+        a.frames.duplicate != b.frames.duplicate || a.frames.reorder != b.frames.reorder ||
+        a.frames.reorder_delay != b.frames.reorder_delay) {
+      return Where(s, t.sites[i].pos, "network.sites." + t.sites[i].name,
+                   why + "every site needs the first site's LAN parameters (run this scenario with --backend ns3)");
+    }
+  }
+  for (const scenario::SiteLink& l : t.links) {
+    const std::string field = "network.links." + t.sites[l.a].name + "-" + t.sites[l.b].name;
+    const scenario::LinkParams& p = l.params;
+    if (p.delay > kMaxUnappliedDelay || p.jitter > Duration::zero() || p.loss > 0 || p.frames.any()) {
+      return Where(s, t.sites[l.b].pos, field,
+                   why + "a link between sites may not add more than " + Seconds(kMaxUnappliedDelay) +
+                       " of delay, nor jitter, loss or frame faults (run this scenario with --backend ns3)");
+    }
+  }
+  for (const scenario::Fault& f : s.faults) {
+    const auto* d = std::get_if<scenario::Degrade>(&f.what);
+    const auto* r = std::get_if<scenario::Restore>(&f.what);
+    const scenario::NetworkTarget* target = d != nullptr ? &d->target : r != nullptr ? &r->target : nullptr;
+    if (target != nullptr && target->kind == scenario::NetworkTarget::Kind::kLink) {
+      return Where(s, f.pos, "faults", why + "a link between sites cannot be degraded or restored on its own");
+    }
+  }
+  return Status::Ok();
+}
+
+void NoteSites(const Scenario& s, std::vector<std::string>* notes) {
+  if (s.topology.sites.size() < 2) return;
+  notes->push_back(std::to_string(s.topology.sites.size()) +
+                   " sites on one LAN: the links between them add no delay or rate limit here (the engines get the "
+                   "site map; WAN frames are not counted by this backend)");
+}
+
 Status CheckRealCluster(const Scenario& s, const std::string& backend) {
   if (s.membership.source == MembershipSource::kHeartbeat) {
     return Where(s, s.membership.pos, "cluster.membership",
@@ -98,11 +141,7 @@ Status CheckNetnsSupport(const Scenario& s) {
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
   const std::uint32_t count = s.topology.node_count();
   if (Status st = netns_run::CheckRealCluster(s, "netns"); !st.ok()) return st;
-  if (s.topology.sites.size() > 1) {
-    return Where(s, s.topology.sites[1].pos, "cluster.sites",
-                 "the netns backend builds one LAN (one bridge); sites joined by WAN links are not modelled there "
-                 "(run this scenario with --backend ns3)");
-  }
+  if (Status st = netns_run::CheckSites(s); !st.ok()) return st;
   if (count > netns::kMaxNodes) {
     return Where(s, s.topology.sites[0].pos, "cluster.nodes",
                  "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +

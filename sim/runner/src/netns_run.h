@@ -289,5 +289,11 @@ Status NetnsRun::Call(NodeId n, const control::Request& request, R* reply) {
 // Refuses, with file:line:column and field, a LAN the host's link shaping cannot honour (no
 // netem: delays over 1 ms); notes what is run without. (netns_checks.cc)
 Status CheckShaping(const scenario::Scenario& s, netns::ShapingMethod method, std::vector<std::string>* notes);
+// Several sites on the one bridge: refused unless they share the first site's LAN and their links
+// add at most 1 ms of delay (not applied) and no jitter, loss or frame faults, and no fault
+// degrades a link alone. (netns_checks.cc)
+Status CheckSites(const scenario::Scenario& s);
+// With several sites: notes that the links are not modelled. (netns_checks.cc)
+void NoteSites(const scenario::Scenario& s, std::vector<std::string>* notes);
 
 }  // namespace pbxstate::runner::netns_run

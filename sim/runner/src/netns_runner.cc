@@ -254,6 +254,7 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
       netns::KernelHasNetem() ? netns::ShapingMethod::kNetem : netns::ShapingMethod::kNftablesTbf;
   std::vector<std::string> notes;
   if (Status st = netns_run::CheckShaping(s, shaping, &notes); !st.ok()) return st;
+  netns_run::NoteSites(s, &notes);
   if (options.progress) {
     for (const auto& n : notes) std::fprintf(stderr, "netns: note: %s\n", n.c_str());
   }

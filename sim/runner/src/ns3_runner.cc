@@ -179,6 +179,8 @@ class Ns3Run {
 
 Status Ns3Run::Run(RunOutcome* outcome) {
   if (Status st = ns3sim::Ns3World::Create(WorldFor(s_, &collector_), &world_); !st.ok()) return st;
+  // The bytes bytes_per_change counts, read by the recorder at heals and view changes after them.
+  rec_.CountNetworkBytes([this] { return world_->TotalCounters().payload_bytes_sent; });
   plan_ = harness::ExpandWorkload(s_);
   // Start the nodes (their applications start at time 0) before anything is scheduled, so a
   // change or fault planned at 0 finds them up.

@@ -84,11 +84,25 @@ void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
                "fault ends after which the next fault began before agreement (left out of the "
                "convergence figures)",
                ConvergenceAfter::kAnyFault});
+  // What a heal moved against what differed (ns3, inproc: the runners that count bytes at
+  // view changes), over the heals that converged.
+  m.push_back({"heal_bytes", MetricKind::kCount,
+               "bytes put on the network from each heal to agreement, summed over the heals that "
+               "converged (ns3, inproc)",
+               ConvergenceAfter::kHeal});
+  m.push_back({"heal_differing_bytes", MetricKind::kCount,
+               "the codec's encoded size of the entries live nodes lacked at those heals, one record "
+               "per (node, entry) they came to show (ns3, inproc)",
+               ConvergenceAfter::kHeal});
+  m.push_back({"heal_bytes_ratio", MetricKind::kNumber,
+               "heal_bytes / heal_differing_bytes: how many times what differed a heal moved (ns3, "
+               "inproc)",
+               ConvergenceAfter::kHeal});
 }
 
 // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
 void AddEngineCounters(std::vector<MetricInfo>& m) {
-  constexpr std::array<std::pair<const char*, const char*>, 24> kStats{{
+  constexpr std::array<std::pair<const char*, const char*>, 25> kStats{{
       {"frames_out", "frames sent"},
       {"bytes_out", "bytes sent"},
       {"frames_in", "frames received"},
@@ -113,6 +127,7 @@ void AddEngineCounters(std::vector<MetricInfo>& m) {
       {"heartbeats_sent", "failure-detector heartbeats sent"},
       {"membership_changes", "membership views installed"},
       {"departures", "nodes whose entries were dropped after departure_grace"},
+      {"frames_relayed", "frames of others passed on as a site's relay (relays_per_site)"},
   }};
   for (const auto& [name, meaning] : kStats) {
     m.push_back({std::string("engine.") + name, MetricKind::kCount,

@@ -130,6 +130,7 @@ class Loader {
   void CheckWorkload();
   // The steady rate: start before stop, and keys for every kind of change the mix makes.
   void CheckSteadyRate();
+  void CheckMailboxFill();
   // Where workload.<key> was written; the workload section (or its place) when it was not.
   Field WorkloadField(const char* key) const;
   void CheckChurn();

@@ -13,7 +13,7 @@ void Loader::ReadWorkload(const Field& f) {
   MapReader m(f, d_, "a mapping of workload settings");
   if (!m.ok()) return;
   m.AllowOnly({"devices", "mailboxes", "aors", "spread", "nodes", "rate", "start", "stop", "mix",
-               "device_states", "registration_expiry", "bursts", "changes", "churn"});
+               "device_states", "registration_expiry", "mailbox_fill", "bursts", "changes", "churn"});
   for (const auto& entry : m.entries()) workload_fields_.emplace(entry.key, entry.value);
   m.ReadIfPresent("devices", w.devices, UintIn(d_, 0, kMaxKeys));
   m.ReadIfPresent("mailboxes", w.mailboxes, UintIn(d_, 0, kMaxKeys));
@@ -33,6 +33,7 @@ void Loader::ReadWorkload(const Field& f) {
       expiry_uses_.emplace_back(*v, *x);
     }
   }
+  m.ReadIfPresent("mailbox_fill", w.mailbox_fill, DurationIn(d_, 1ms, kMaxDuration));
   if (auto v = m.Get("bursts")) {
     if (auto items = ReadList(*v, d_, "a list of bursts", 0, 10'000)) {
       for (const Field& item : *items) {
@@ -231,6 +232,25 @@ void Loader::CheckSteadyRate() {
   }
 }
 
+// The fill writes every generated mailbox once: it needs mailboxes, ends within the active
+// phase, and ends before the steady load writes mailboxes, so no two generated writes to one
+// mailbox share an instant (workload.h).
+void Loader::CheckMailboxFill() {
+  const Workload& w = s_.workload;
+  const Field f = WorkloadField("mailbox_fill");
+  if (w.mailboxes == 0) {
+    d_.Error(f.mark, f.path, "the fill writes every generated mailbox; expected workload.mailboxes above 0");
+  } else if (*w.mailbox_fill > s_.duration) {
+    d_.Error(f.mark, f.path,
+             "expected at most the duration (" + FormatDuration(s_.duration) + "), got " +
+                 FormatDuration(*w.mailbox_fill));
+  } else if (w.rate_per_s > 0 && w.mix.mwi > 0 && w.start < *w.mailbox_fill) {
+    d_.Error(f.mark, f.path,
+             "the steady load writes mailboxes from start (" + FormatDuration(w.start) +
+                 "); expected the fill to end by then, got " + FormatDuration(*w.mailbox_fill));
+  }
+}
+
 void Loader::CheckWorkload() {
   CheckSteadyRate();
   const Workload& w = s_.workload;
@@ -255,6 +275,10 @@ void Loader::CheckWorkload() {
                "expected at most workload.aors (" + std::to_string(w.aors) + ") AORs, got " +
                    std::to_string(reg.count));
     }
+  }
+  if (w.mailbox_fill) {
+    total += w.mailboxes;
+    CheckMailboxFill();
   }
   if (total > kMaxGeneratedChanges) {
     const Field f = WorkloadField("rate");

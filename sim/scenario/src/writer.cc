@@ -304,6 +304,7 @@ class Writer {
       put("device_states", list + "]");
     }
     if (w.registration_expiry != d.registration_expiry) put("registration_expiry", Dur(w.registration_expiry));
+    if (w.mailbox_fill) put("mailbox_fill", Dur(*w.mailbox_fill));
     if (!w.bursts.empty()) {
       lines.push_back("  bursts:");
       for (const Burst& b : w.bursts) lines.push_back("    - " + BurstText(b));

@@ -122,6 +122,8 @@ TEST(CApiStatic, ConfigInitCarriesTheEngineDefaults) {
   EXPECT_EQ(c.cluster_keys.previous, nullptr);
   EXPECT_EQ(c.cluster_keys.previous_len, 0u);
   EXPECT_TRUE(d.cluster_keys.empty());
+  EXPECT_EQ(c.node_sites, nullptr);
+  EXPECT_TRUE(d.node_sites.empty());
   // Spot values from config.h, so that a unit slip (s vs ms) in the conversion shows.
   EXPECT_EQ(c.anti_entropy_interval_ms, 1000u);
   EXPECT_EQ(c.max_registration_ttl_ms, 24u * 3600u * 1000u);
@@ -142,14 +144,94 @@ constexpr std::size_t CountFields() {
 }
 
 // Catches EngineConfig growing a field that the C config does not carry (as join_digest_holdoff
-// and max_clock_skew once did): a C host could then not set it.
-// One field is known to be missing: EngineConfig::node_sites (the site map). The C API carries
-// no site map yet, so a C host runs with every node a site of its own, where relays change
-// nothing (engine/README.md, "Sites and relays"). Any other new field still fails here.
-constexpr std::size_t kEngineConfigFieldsWithoutCApi = 1;  // node_sites
+// and max_clock_skew once did, and node_sites until it got its text form): a C host could then
+// not set it.
 TEST(CApiStatic, ConfigHasAFieldForEveryEngineConfigField) {
-  EXPECT_EQ(CountFields<pbxstate_config>() + kEngineConfigFieldsWithoutCApi, CountFields<pbxstate::EngineConfig>())
+  EXPECT_EQ(CountFields<pbxstate_config>(), CountFields<pbxstate::EngineConfig>())
       << "EngineConfig and pbxstate_config differ in field count: map the new field in c_api.h/c_api_config.cc";
+}
+
+// The site map (pbxstate_config's node_sites, the text form of pbxstate/site_map.h) reaches the
+// engine: with one relay per site, a change goes once to each remote site's relay (its lowest-id
+// node) and, from this node as its own site's relay, to its site-mates; never as a broadcast.
+struct SitesHost : Host {
+  std::vector<pbxstate_node_id> unicast_to;
+  int broadcasts = 0;
+  static int CountBroadcast(void* u, const std::uint8_t* f, std::size_t n) {
+    static_cast<SitesHost*>(static_cast<Host*>(u))->broadcasts++;
+    return Host::Broadcast(u, f, n);
+  }
+  static int RecordUnicast(void* u, pbxstate_node_id to, const std::uint8_t* f, std::size_t n) {
+    static_cast<SitesHost*>(static_cast<Host*>(u))->unicast_to.push_back(to);
+    return Host::Broadcast(u, f, n);
+  }
+};
+
+void ChangeOnNineNodes(const char* node_sites, SitesHost* host) {
+  pbxstate_config cfg = TestConfig(1);
+  cfg.relays_per_site = 1;
+  cfg.node_sites = node_sites;
+  pbxstate_env env = host->Env();
+  env.user = static_cast<Host*>(host);
+  env.broadcast = SitesHost::CountBroadcast;
+  env.unicast = SitesHost::RecordUnicast;
+  pbxstate_engine* engine = nullptr;
+  char err[256];
+  ASSERT_EQ(pbxstate_engine_create(&cfg, &env, &engine, err, sizeof err), PBXSTATE_OK) << err;
+  host->engine = engine;
+  ASSERT_EQ(pbxstate_engine_start(engine), PBXSTATE_OK);
+  const pbxstate_node_id members[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  ASSERT_EQ(pbxstate_engine_on_membership(engine, 1, members, 9), PBXSTATE_OK);
+  host->unicast_to.clear();
+  host->broadcasts = 0;
+  ASSERT_EQ(pbxstate_engine_set_device_state(engine, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
+  pbxstate_engine_destroy(engine);
+}
+
+TEST(CApiSites, TheSiteMapReachesTheEngine) {
+  SitesHost with_map;
+  ChangeOnNineNodes("1-3:0, 4-6:1, 7-9:2", &with_map);
+  EXPECT_EQ(with_map.broadcasts, 0);
+  EXPECT_EQ(std::multiset<pbxstate_node_id>(with_map.unicast_to.begin(), with_map.unicast_to.end()),
+            (std::multiset<pbxstate_node_id>{2, 3, 4, 7}));
+  // Without a map every node is a site of its own: the change is one broadcast.
+  for (const char* none : {static_cast<const char*>(nullptr), ""}) {
+    SitesHost no_map;
+    ChangeOnNineNodes(none, &no_map);
+    EXPECT_EQ(no_map.broadcasts, 1);
+    EXPECT_TRUE(no_map.unicast_to.empty());
+  }
+}
+
+TEST(CApiSites, ABadSiteMapIsRefusedNamingTheFieldAndItem) {
+  Host host;
+  const pbxstate_env env = host.Env();
+  pbxstate_config cfg = TestConfig(1);
+  cfg.relays_per_site = 1;
+  char err[256];
+  pbxstate_engine* engine = nullptr;
+  cfg.node_sites = "1-3:0, 4-x:1";
+  EXPECT_EQ(pbxstate_engine_create(&cfg, &env, &engine, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(engine, nullptr);
+  EXPECT_STREQ(err, "node_sites: item 2 ('4-x:1'): a range's last node id is a number from 1 to 4294967294");
+  EXPECT_EQ(pbxstate_config_validate(&cfg, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_STREQ(err, "node_sites: item 2 ('4-x:1'): a range's last node id is a number from 1 to 4294967294");
+  EXPECT_EQ(pbxstate_site_map_check(cfg.node_sites, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_STREQ(err, "item 2 ('4-x:1'): a range's last node id is a number from 1 to 4294967294");
+  // A map without this node, with relays: the engine's own rule.
+  cfg.node_sites = "2-3:0";
+  EXPECT_EQ(pbxstate_engine_create(&cfg, &env, &engine, err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err).find("EngineConfig.node_sites"), std::string::npos) << err;
+  // Before start-up a host has no node id: validate checks as the map's first node.
+  cfg.node_id = PBXSTATE_NO_NODE;
+  EXPECT_EQ(pbxstate_config_validate(&cfg, err, sizeof err), PBXSTATE_OK) << err;
+  EXPECT_EQ(pbxstate_site_map_check("2-3:0", err, sizeof err), PBXSTATE_OK);
+  EXPECT_STREQ(err, "");
+  EXPECT_EQ(pbxstate_site_map_check(nullptr, err, sizeof err), PBXSTATE_OK);
+  // Text beyond the bound is refused without reading past it.
+  const std::string long_text(PBXSTATE_SITE_MAP_MAX_TEXT_BYTES + 10, ' ');
+  EXPECT_EQ(pbxstate_site_map_check(long_text.c_str(), err, sizeof err), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_STREQ(err, "longer than 131072 bytes");
 }
 
 TEST(CApiStatic, NamesAgreeWithTheCppApi) {

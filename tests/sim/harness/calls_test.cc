@@ -212,5 +212,30 @@ TEST(Churn, EveryPhoneRegistersThenRefreshesMovesAndLapsesNeverOnADownServer) {
   for (std::size_t i = 0; i < plan.size(); ++i) EXPECT_EQ(again[i].node, plan[i].node);
 }
 
+// workload.mailbox_fill: every generated mailbox written once, at its home, evenly over the
+// fill, before the steady writes; the same expansion from the same seed.
+TEST(MailboxFill, EveryMailboxOnceAtItsHomeThenTheSteadyWrites) {
+  const auto s = Load(
+      "name: t\nduration: 10s\ncluster: {nodes: 4}\n"
+      "workload: {mailboxes: 1000, spread: random, mailbox_fill: 2s, rate: 50/s, start: 3s, stop: 4s, mix: {mwi: 100%}}\n");
+  const std::vector<PlannedChange> plan = ExpandWorkload(s);
+  ASSERT_EQ(plan.size(), 1050u);
+  const KeyHomes homes(s);
+  std::set<std::string> filled;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    const PlannedChange& c = plan[i];
+    EXPECT_EQ(c.kind, EntryKind::kMailbox);
+    EXPECT_EQ(c.key, scenario::GeneratedMailboxName(static_cast<std::uint32_t>(i)));
+    EXPECT_EQ(c.node, homes.mailbox(static_cast<std::uint32_t>(i)));
+    EXPECT_EQ(c.at, std::chrono::microseconds(2000) * static_cast<std::int64_t>(i));
+    filled.insert(c.key);
+  }
+  EXPECT_EQ(filled.size(), 1000u);
+  for (std::size_t i = 1000; i < plan.size(); ++i) EXPECT_GE(plan[i].at, 3s);
+  const std::vector<PlannedChange> again = ExpandWorkload(s);
+  ASSERT_EQ(again.size(), plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) EXPECT_TRUE(again[i].counts == plan[i].counts);
+}
+
 }  // namespace
 }  // namespace pbxstate::harness

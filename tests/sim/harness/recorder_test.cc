@@ -199,5 +199,57 @@ TEST(Recorder, ARestartedNodesEntriesCarryItsNewIncarnation) {
   EXPECT_TRUE(Mentions(old, 1, "shows BUSY (incarnation 1), expected BUSY (incarnation 2)")) << Discrepancies(old);
 }
 
+// What a heal moved (the runner's byte count at the heal and at the view change that completed
+// agreement) against what differed (each node's record of the mailbox it lacked, sized by the
+// codec): traffic after agreement is not in it, and without a byte count nothing is measured.
+TEST(Recorder, HealBytesRunFromTheHealToAgreement) {
+  std::uint64_t bytes = 100;
+  const MailboxValue v{{3, 1, 0}, {kSimEpochNs + 2'000'000'000, 0}, 1};
+  auto make = [&](bool count) {
+    auto run = std::make_unique<HandRun>(kThreeNodes);
+    if (count) run->rec.CountNetworkBytes([&bytes] { return bytes; });
+    run->StartAll();
+    run->Partition(1s, {{1}});
+    run->Mailbox(2s, 1, "M@d", v.counts, v.hlc);
+    bytes = 1000;
+    run->Heal(3s);
+    bytes = 1400;
+    run->ShowsMailbox(3100ms, 2, "M@d", v);
+    bytes = 1900;
+    run->ShowsMailbox(3200ms, 3, "M@d", v);
+    bytes = 9000;
+    run->Device(5s, 2, "D", DeviceState::kInUse);  // a view change after agreement
+    for (NodeId n : {1, 3}) run->ShowsDevice(5010ms, n, "D", 2, DeviceState::kInUse);
+    return run;
+  };
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : {1, 2, 3}) {
+    AddMailbox(&views[n], "M@d", v.counts, v.hlc, 1);
+    AddDevice(&views[n], "D", 2, DeviceState::kInUse);
+  }
+  const RunResult r = make(true)->Finish(20s, views);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+  ASSERT_EQ(r.convergence.size(), 1u);
+  EXPECT_EQ(r.convergence[0].took, 200ms);
+  ViewChange shown{};
+  shown.kind = EntryKind::kMailbox;
+  shown.key = "M@d";
+  shown.new_mailbox = v;
+  const std::size_t record = EncodedRecordBytes(shown);
+  EXPECT_EQ(record, 1u + 1 + 3 + 3 + 9 + 1 + 1);  // kind, key length, key, counts, hlc, writer
+  ASSERT_TRUE(r.convergence[0].bytes.has_value());
+  EXPECT_EQ(*r.convergence[0].bytes, 900u);
+  EXPECT_EQ(r.convergence[0].differing_bytes, 2 * record);  // nodes 2 and 3 lacked it
+  EXPECT_EQ(Metric(r, "heal_bytes"), 900);
+  EXPECT_EQ(Metric(r, "heal_differing_bytes"), static_cast<double>(2 * record));
+  EXPECT_DOUBLE_EQ(Metric(r, "heal_bytes_ratio"), 900.0 / static_cast<double>(2 * record));
+
+  bytes = 100;
+  const RunResult uncounted = make(false)->Finish(20s, views);
+  EXPECT_FALSE(uncounted.convergence[0].bytes.has_value());
+  EXPECT_EQ(uncounted.metrics.count("heal_bytes"), 0u);
+  EXPECT_EQ(uncounted.metrics.count("heal_bytes_ratio"), 0u);
+}
+
 }  // namespace
 }  // namespace pbxstate::harness::testing

@@ -74,5 +74,22 @@ TEST(PbxstatedConfigSettings, AFractionOfAMillisecondIsRefused) {
   EXPECT_EQ(st.message(), "engine.batch_window: pbxstated takes whole milliseconds; this value has a fraction of one");
 }
 
+// The scenario's sites reach pbxstated: the site map is written in its text form and read back.
+TEST(PbxstatedConfigSettings, TheSiteMapIsWrittenAndReadBack) {
+  EngineConfig e;
+  e.relays_per_site = 1;
+  e.node_sites = {{1, 0}, {2, 0}, {3, 1}, {4, 1}, {5, 2}};
+  std::string text;
+  ASSERT_TRUE(PbxstatedConfig(Spec(e), &text).ok());
+  EXPECT_NE(text.find("\n  node_sites: \"1-2:0,3-4:1,5:2\"\n"), std::string::npos) << text;
+#ifdef PBXSTATE_TEST_WITH_DAEMON
+  daemon::DaemonConfig read;
+  const Status st = daemon::ParseDaemonConfig(text, "pbxstated.yaml", &read);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(read.engine.node_sites, e.node_sites);
+  EXPECT_EQ(read.engine.relays_per_site, 1u);
+#endif
+}
+
 }  // namespace
 }  // namespace pbxstate::netns

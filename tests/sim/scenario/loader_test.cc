@@ -41,7 +41,7 @@ const std::vector<std::string> kShipped = {
     "lan-3-mystate",       "glomers-25", "partition-heal",      "crash-restart",
     "wan-two-sites",       "registration-storm", "donor-dies-mid-sync", "large-1000",
     "call-routing-lan",    "call-routing-partition", "glomers-25-hub", "glomers-25-fast",
-    "sites-three-wan",     "call-routing-fork"};
+    "sites-three-wan",     "call-routing-fork", "mailbox-heal-10k", "mailbox-heal-100k"};
 
 TEST(Shipped, TheDirectoryHoldsExactlyTheShippedScenarios) {
   std::vector<std::string> found;

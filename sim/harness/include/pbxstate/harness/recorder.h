@@ -49,7 +49,20 @@ struct ConvergenceSample {
   // Per node up in the stretch: how long it took that node (nullopt: it did not agree within
   // the stretch). `took` is the largest.
   std::vector<std::pair<NodeId, std::optional<Duration>>> by_node;
+  // After a heal that converged, with a byte count from the runner (CountNetworkBytes): the
+  // bytes all nodes put on the network from the heal to agreement (nullopt: not counted, or
+  // agreement came after the counting window, kHealBytesWindow), and the encoded size of what
+  // the live nodes lacked at the heal: per (node, entry) whose value there was not one the
+  // stretch accepts, the codec's record of the value it came to show (EncodedRecordBytes).
+  std::optional<std::uint64_t> bytes;
+  std::uint64_t differing_bytes = 0;
 };
+
+// How long after a heal the recorder reads the runner's byte count (at every view change, until
+// the next fault): agreement later than this leaves the heal's bytes uncounted.
+inline constexpr Duration kHealBytesWindow = std::chrono::seconds(60);
+// Distinct byte counts kept per heal; at the bound the window closes early.
+inline constexpr std::size_t kMaxHealByteSamples = 1'000'000;
 
 // One (change, receiving node) pair.
 struct DeliverySample {
@@ -170,6 +183,14 @@ class RunRecorder {
   // `last` are the stats of the incarnation that died (they are kept in the node's sum).
   void NodeCrashed(Duration t, NodeId node, const EngineStats& last);
   void FaultApplied(Duration t, const scenario::Fault& fault);
+  // Optional, before anything happens: the bytes all nodes have put on the network since the
+  // run began, counted as bytes_per_change counts them (a unicast fan-out every copy); it must
+  // never decrease. With it the recorder measures what each heal moved (heal_bytes,
+  // heal_differing_bytes, heal_bytes_ratio): it reads the count when a heal is applied (a
+  // backend whose faults send nothing at the instant they act) and at every view change after
+  // it, for kHealBytesWindow or until the next fault. Backends that cannot count bytes at those
+  // instants (netns, emu) leave it unset and the heal metrics unmeasured.
+  void CountNetworkBytes(std::function<std::uint64_t()> bytes_so_far);
   // Transport membership (a scenario whose cluster.membership, or else engine.membership, is
   // kTransport): the view the backend handed `node`'s engine (Engine::OnMembership), at the
   // instant it was handed over. Optional: without views the oracle models them (oracle.h).

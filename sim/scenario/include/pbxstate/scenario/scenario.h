@@ -218,6 +218,9 @@ struct Workload {
                                          DeviceState::kRinging, DeviceState::kOnHold,
                                          DeviceState::kBusy};
   Duration registration_expiry = 3600s;  // expiry of generated registrations
+  // Every generated mailbox written once at its home, evenly over [0, mailbox_fill): the
+  // initial set a heal's repair is measured against. Unset: no such writes.
+  std::optional<Duration> mailbox_fill;
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
   std::optional<Churn> churn;            // owns the AORs' registrations when set
