@@ -123,6 +123,8 @@ void Encode(const DumpReply& r, json* out) {
   }
   (*out)["node"] = r.node;
   (*out)["incarnation"] = r.incarnation;
+  (*out)["as_of_from_unix_ns"] = r.as_of_from_unix_ns;
+  (*out)["as_of_to_unix_ns"] = r.as_of_to_unix_ns;
   (*out)["digest"] = {{"hash", r.digest.hash},
                       {"devices", r.digest.devices},
                       {"mailboxes", r.digest.mailboxes},
@@ -148,6 +150,11 @@ Status DecodeDumpDigest(const json& j, ViewDigest* d) {
 Status Decode(const json& j, DumpReply* r) {
   if (Status st = Read(j, "dump", "node", &r->node); !st.ok()) return st;
   if (Status st = Read(j, "dump", "incarnation", &r->incarnation); !st.ok()) return st;
+  if (Status st = Read(j, "dump", "as_of_from_unix_ns", &r->as_of_from_unix_ns); !st.ok()) return st;
+  if (Status st = Read(j, "dump", "as_of_to_unix_ns", &r->as_of_to_unix_ns); !st.ok()) return st;
+  if (r->as_of_to_unix_ns < r->as_of_from_unix_ns) {
+    return Status::InvalidArgument("dump: as_of_to_unix_ns is before as_of_from_unix_ns");
+  }
   if (Status st = DecodeDumpDigest(j, &r->digest); !st.ok()) return st;
   const json* devices = nullptr;
   const json* mailboxes = nullptr;

@@ -172,10 +172,15 @@ ctl::StatsReply Daemon::Stats() const {
   return out;
 }
 
-ctl::DumpReply Daemon::Dump() const {
+ctl::DumpReply Daemon::Dump() {
   ctl::DumpReply out;
   out.node = engine_->node_id();
   out.incarnation = engine_->incarnation();
+  // A wakeup delivered early is harmless (env.h): registrations due to expire by now are gone
+  // before the listing, so the view is the engine's at an instant between the two readings of
+  // its clock, not at whenever its timer last fired on a busy host.
+  out.as_of_from_unix_ns = env_->WallNow().time_since_epoch().count();
+  engine_->OnTimer();
   out.digest = engine_->Digest();
   engine_->ForEachDevice([&](std::string_view device, std::optional<DeviceState> aggregate,
                              std::span<const DeviceContribution> contributions) {
@@ -187,6 +192,7 @@ ctl::DumpReply Daemon::Dump() const {
   engine_->ForEachRegistration([&](std::string_view aor, const RegistrationView& r) {
     out.registrations.push_back({std::string(aor), r});
   });
+  out.as_of_to_unix_ns = env_->WallNow().time_since_epoch().count();
   return out;
 }
 

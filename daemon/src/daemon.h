@@ -47,7 +47,8 @@ class Daemon final : private ViewListener, private corosync::EngineUpcalls {
   using Outcome = std::variant<control::Reply, control::Error>;
   ControlServer::Reply HandleRequest(std::string_view line);
   Outcome Execute(const control::Request& request, bool* subscribe);
-  control::DumpReply Dump() const;
+  // The engine's view as of one instant (DumpReply::as_of_*): its due work done first.
+  control::DumpReply Dump();
   control::StatsReply Stats() const;
   void OnViewChange(const ViewChange& change) override;
   void OnMembersChanged(const std::vector<NodeId>& members) override;

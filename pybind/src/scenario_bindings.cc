@@ -53,7 +53,7 @@ Scenario FromDict(const py::handle& d) {
 
 std::string Describe(const Scenario& s) {
   return s.name + ", " + std::to_string(s.topology.node_count()) + " nodes, " + scenario::FormatDuration(s.duration) +
-         " + " + scenario::FormatDuration(s.quiet) + " quiet, " + std::to_string(s.faults.size()) + " faults, " +
+         " + " + scenario::FormatDetectionRelative(s.quiet) + " quiet, " + std::to_string(s.faults.size()) + " faults, " +
          std::to_string(s.checks.size()) + " checks";
 }
 
@@ -89,10 +89,19 @@ ScenarioClass BindScenario(py::module_& m) {
   }, "One dict per site (name, nodes, first_node); one site named None in the one-LAN form.");
   c.def_property_readonly("duration", [](const Scenario& s) { return ToSeconds(s.duration); },
                           "The active phase, in seconds.");
-  c.def_property_readonly("quiet", [](const Scenario& s) { return ToSeconds(s.quiet); },
-                          "The quiet phase after it, in seconds.");
-  c.def_property_readonly("end", [](const Scenario& s) { return ToSeconds(s.end()); },
-                          "duration + quiet: when the final check happens, in seconds.");
+  c.def_property_readonly("quiet", [](const Scenario& s) { return ToSeconds(s.quiet.constant); },
+                          "The quiet phase after it, in seconds; with quiet_plus_detection, what is added to the "
+                          "run's failure-detection time.");
+  c.def_property_readonly("quiet_plus_detection", [](const Scenario& s) { return s.quiet.plus_detection; },
+                          "Whether the quiet phase was written 'detection + <duration>'.");
+  c.def_property_readonly("end", [](const Scenario& s) {
+    if (s.quiet.plus_detection && !s.detection) {
+      throw py::value_error("the end of " + s.name + " depends on the failure-detection time of the membership that "
+                            "runs it (quiet: " + scenario::FormatDetectionRelative(s.quiet) + ")");
+    }
+    return ToSeconds(s.end());
+  }, "duration + quiet: when the final check happens, in seconds (ValueError when the quiet phase adds the "
+     "run's detection time).");
   c.def_property_readonly("transport", [](const Scenario& s) { return std::string(scenario::TransportModeName(s.transport)); });
   c.def_property_readonly("faults", [](const Scenario& s) {
     py::list out;

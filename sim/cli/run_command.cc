@@ -135,7 +135,7 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
   std::printf("  verdict: %s (%.1f s wall, %.1f simulated s per wall s)\n",
               !o.invalid.empty() ? "INVALID" : o.all_checks_pass() ? "PASS" : "FAIL",
               o.info.wall_seconds,
-              o.info.wall_seconds > 0 ? static_cast<double>(s.end().count()) / 1e9 / o.info.wall_seconds : 0.0);
+              o.info.wall_seconds > 0 ? static_cast<double>(o.info.end.count()) / 1e9 / o.info.wall_seconds : 0.0);
 }
 
 // Exit status for a run that could not complete.

@@ -101,7 +101,7 @@ int RunValidate(const ValidateOptions& options) {
     if (options.quiet) continue;
     std::cout << file << ": ok: " << s.name << ", " << s.topology.node_count() << " nodes, "
               << scenario::FormatDuration(s.duration) << " + "
-              << scenario::FormatDuration(s.quiet) << " quiet, " << s.faults.size()
+              << scenario::FormatDetectionRelative(s.quiet) << " quiet, " << s.faults.size()
               << " faults, " << s.checks.size() << " checks\n";
   }
   return status;

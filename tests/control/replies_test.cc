@@ -137,6 +137,8 @@ TEST(ControlReplies, DumpCarriesEveryEntry) {
   DumpReply d;
   d.node = 2;
   d.incarnation = 99;
+  d.as_of_from_unix_ns = 1'800'000'000'000'000'000;
+  d.as_of_to_unix_ns = 1'800'000'000'000'050'000;
   d.digest = {0xfeedULL, 1, 1, 1};
   d.devices.push_back({"PJSIP/alice", DeviceState::kInUse, {{2, DeviceState::kInUse, {99, 1}}}});
   d.devices.push_back({"Custom:gone", std::nullopt, {}});
@@ -150,6 +152,8 @@ TEST(ControlReplies, DumpCarriesEveryEntry) {
   rv.version = {99, 3};
   d.registrations.push_back({"alice", rv});
   const auto back = std::get<DumpReply>(RoundTrip(Op::kDump, d));
+  EXPECT_EQ(back.as_of_from_unix_ns, d.as_of_from_unix_ns);
+  EXPECT_EQ(back.as_of_to_unix_ns, d.as_of_to_unix_ns);
   EXPECT_EQ(back.digest, d.digest);
   ASSERT_EQ(back.devices.size(), 2u);
   EXPECT_FALSE(back.devices[1].aggregate.has_value());
@@ -158,6 +162,22 @@ TEST(ControlReplies, DumpCarriesEveryEntry) {
   ASSERT_EQ(back.registrations.size(), 1u);
   EXPECT_EQ(back.registrations[0].view.info, rv.info);
   EXPECT_EQ(back.registrations[0].view.version, rv.version);
+}
+
+TEST(ControlReplies, ADumpAsOfAnIntervalThatEndsBeforeItStartsIsRefused) {
+  DumpReply d;
+  d.as_of_from_unix_ns = 2000;
+  d.as_of_to_unix_ns = 1000;
+  json encoded = json::parse(ResponseLine(EncodeReply(d)));
+  Reply r;
+  Status st = DecodeReply(Op::kDump, encoded, &r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("as_of_to_unix_ns is before as_of_from_unix_ns"), std::string::npos) << st.message();
+  encoded.erase("as_of_from_unix_ns");
+  st = DecodeReply(Op::kDump, encoded, &r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("as_of_from_unix_ns"), std::string::npos) << st.message();
 }
 
 TEST(ControlReplies, InstrumentReportsKeepNullsAndPages) {

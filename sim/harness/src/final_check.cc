@@ -110,11 +110,17 @@ void RunRecorder::Impl::CheckFinalView(NodeId n, const FinalView& e, Duration en
              " by node " + std::to_string(mb.value.writer) + " (hlc " + std::to_string(mb.value.hlc.physical_ns) + "." +
              std::to_string(mb.value.hlc.logical) + ")");
   }
+  // Read after the end (a daemon's dump): its registrations are judged at the instant it was read.
+  std::optional<ReadInstant> read = e.read;
+  if (read) {
+    read->from = std::max(read->from, end);
+    read->to = std::max(read->to, read->from);
+  }
   // Every slot anyone knows of: the oracle's and what the node shows.
   for (SlotId s = 0; s < slots.size(); ++s) {
     auto it = shown.find(s);
     if (it == shown.end() && !oracle.Known(s)) continue;
-    const Acceptable want = oracle.Expected(n, s, end);
+    const Acceptable want = oracle.Expected(n, s, end, read);
     const ValueHash got = it == shown.end() ? kAbsent : it->second.first;
     if (want.Contains(got)) continue;
     if (got == kAbsent) {

@@ -239,10 +239,14 @@ bool Oracle::Known(SlotId slot) const {
   return !Timeline(slot).empty();
 }
 
-void Oracle::AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, Acceptable* out) const {
+void Oracle::AddValuesIn(SlotId slot, Duration from, Duration to, ReadInstant at, Acceptable* out) const {
+  assert(at.from <= at.to);
   const auto& tl = Timeline(slot);
   auto it = std::upper_bound(tl.begin(), tl.end(), from, [](Duration x, const Point& p) { return x < p.t; });
-  auto add = [&](const Point& p) { out->Add(p.expires <= at ? kAbsent : p.value); };
+  auto add = [&](const Point& p) {
+    if (p.expires <= at.to) out->Add(kAbsent);
+    if (p.expires > at.from) out->Add(p.value);
+  };
   if (it == tl.begin()) {
     out->Add(kAbsent);
   } else {
@@ -335,18 +339,20 @@ Counted Oracle::Counts(NodeId n, NodeId o, Duration t) const {
   return StandingOf(n, o, t).counted;
 }
 
-Acceptable Oracle::Expected(NodeId n, SlotId slot, Duration t) const {
+Acceptable Oracle::Expected(NodeId n, SlotId slot, Duration t, std::optional<ReadInstant> read) const {
   assert(finished_);
+  assert(!read || (t <= read->from && read->from <= read->to));
+  const ReadInstant at = read.value_or(ReadInstant{t, t});
   const SlotKey& k = (*slots_)[slot];
   if (k.kind == EntryKind::kMailbox) return ExpectedMailbox(n, slot, t);
   Acceptable a;
   if (k.origin == n) {
-    AddValuesIn(slot, t, t, t, &a);  // its own entries: exactly what it set
+    AddValuesIn(slot, t, t, at, &a);  // its own entries: exactly what it set
     return a;
   }
   const Standing st = StandingOf(n, k.origin, t);
   if (st.may_be_absent || !st.may_show) a.absent = true;
-  if (st.may_show) AddValuesIn(slot, st.from, st.to, t, &a);
+  if (st.may_show) AddValuesIn(slot, st.from, st.to, at, &a);
   return a;
 }
 
@@ -366,7 +372,7 @@ Acceptable Oracle::Settled(NodeId n, SlotId slot, Duration from, Duration to) co
     a.absent = true;
     return a;
   }
-  AddValuesIn(slot, from, to - 1ns, from, &a);
+  AddValuesIn(slot, from, to - 1ns, ReadInstant{from, from}, &a);
   return a;
 }
 

@@ -80,7 +80,7 @@ json ScenarioJson(const scenario::Scenario& s) {
             {"description", s.description},
             {"nodes", s.topology.node_count()},
             {"duration_ns", s.duration.count()},
-            {"quiet_ns", s.quiet.count()},
+            {"quiet_ns", s.Quiet().count()},
             {"transport", std::string(scenario::TransportModeName(s.transport))}};
   // Present only with cluster.auth, so that other records keep their bytes.
   if (s.auth) j["auth"] = true;

@@ -177,6 +177,7 @@ Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   if (Status st = CheckEmuSupport(s, eo); !st.ok()) return st;
   // pbxstated takes its membership from CPG: the run is judged by the views it reports.
   JudgeByTransportMembership(&s);
+  s.detection = scenario::DetectionTime(s, scenario::Detector::kCorosync);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(eo.netns, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.

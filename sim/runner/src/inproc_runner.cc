@@ -239,6 +239,9 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
   if (options.seed) s.seed = *options.seed;
   if (s.auth) s.engine.cluster_keys = {scenario::ScenarioClusterKey(s.seed)};
   if (Status st = CheckInprocSupport(s); !st.ok()) return st;
+  s.detection = scenario::DetectionTime(s, s.membership.source.value_or(MembershipSource::kHeartbeat) == MembershipSource::kTransport
+                                               ? scenario::Detector::kViewDelay
+                                               : scenario::Detector::kHeartbeat);
   const auto wall_start = std::chrono::steady_clock::now();
 
   const bool timelines = options.timelines.value_or(!s.faults.empty());
@@ -328,12 +331,9 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
     if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(
-      s, outcome->result,
-      scenario::DetectionTime(s, s.membership.source.value_or(MembershipSource::kHeartbeat) == MembershipSource::kTransport
-                                     ? scenario::Detector::kViewDelay
-                                     : scenario::Detector::kHeartbeat));
+  outcome->verdicts = harness::EvaluateChecks(s, outcome->result, *s.detection);
   outcome->info.backend = "inproc";
+  outcome->info.end = end;
   outcome->info.notes = {
       "inproc: every pair of nodes has a link of its own with the path's bandwidth (a LAN is not one shared medium)"};
   outcome->info.seed = s.seed;

@@ -71,8 +71,9 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   });
   AddEndStateMetrics(s_, &outcome->result);
   CallsResult(&outcome->result);
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, scenario::DetectionTime(s_, scenario::Detector::kCorosync));
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection);
   outcome->info.backend = network_->backend();
+  outcome->info.end = end;
   if (max_lag_ > 100ms) {
     outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +
                                   " after their planned time (recorded at their real time)");

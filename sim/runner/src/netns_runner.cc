@@ -235,6 +235,7 @@ Status RunNetns(const Scenario& scenario_in, const RunOptions& options, RunOutco
   if (Status st = CheckNetnsSupport(s); !st.ok()) return st;
   // pbxstated takes its membership from CPG: the run is judged by the views it reports.
   JudgeByTransportMembership(&s);
+  s.detection = scenario::DetectionTime(s, scenario::Detector::kCorosync);
   std::filesystem::path daemon;
   if (Status st = FindPbxstated(netns_options, &daemon); !st.ok()) return st;
   // From here on something may be created: SIGINT/SIGTERM only ask the run to stop.

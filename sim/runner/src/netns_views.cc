@@ -49,6 +49,9 @@ harness::FinalView HarnessFinalView(const control::DumpReply& dump, const Engine
     out.registrations.push_back(std::move(reg));
   }
   for (const control::DumpReply::Mailbox& m : dump.mailboxes) out.mailboxes.push_back({m.name, m.value});
+  // The instant the daemon's engine listed it, on the run's timeline: its expiries are judged then.
+  out.read = harness::ReadInstant{wall.FromUnix(dump.as_of_from_unix_ns) - kSimEpoch,
+                                  wall.FromUnix(dump.as_of_to_unix_ns) - kSimEpoch};
   return out;
 }
 

@@ -40,7 +40,8 @@ std::optional<DeliveredView> HarnessMembership(const control::TransportViewEvent
 // The view event's change with its registrations' expiries on the harness's calendar.
 control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall);
 
-// A node's FinalView from its `dump` and the engine counters of its `stats`.
+// A node's FinalView from its `dump` and the engine counters of its `stats`, read at the instant the
+// dump says (FinalView::read).
 harness::FinalView HarnessFinalView(const control::DumpReply& dump, const EngineStats& stats, const WallMapping& wall);
 
 }  // namespace pbxstate::runner

@@ -295,10 +295,9 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
     if (const Engine* e = world.engine(n)) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(
-      s_, outcome->result,
-      scenario::DetectionTime(s_, UsesCorosyncModel(s_) ? scenario::Detector::kCorosync : scenario::Detector::kHeartbeat));
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection);
   outcome->info.backend = "ns3";
+  outcome->info.end = s_.end();
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);
   outcome->info.events = ns3::Simulator::GetEventCount();
@@ -368,6 +367,7 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   // Over the Corosync model the engines take their membership from its views, which the run
   // feeds the oracle (Collector::OnMembership): judged as transport membership.
   if (UsesCorosyncModel(s)) JudgeByTransportMembership(&s);
+  s.detection = scenario::DetectionTime(s, UsesCorosyncModel(s) ? scenario::Detector::kCorosync : scenario::Detector::kHeartbeat);
   Ns3Run run(s, options);
   return run.Run(outcome);
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <utility>
 
+#include "pbxstate/scenario/detection.h"
 #include "pbxstate/scenario/units.h"
 
 namespace pbxstate::scenario {
@@ -292,20 +293,14 @@ std::variant<Check, CheckSyntaxError> ParseCheck(std::string_view text) {
 
   i = SkipSpaces(text, i);
   // "detection + <duration>": the run's failure-detection time plus a constant (Check::Bound).
-  bool plus_detection = false;
-  static constexpr std::string_view kDetection = "detection";
-  if (text.substr(i, kDetection.size()) == kDetection) {
-    if (metric->kind != MetricKind::kDuration) {
-      return CheckSyntaxError{i, "'detection' is a duration; only a duration metric's value may add it, and " +
-                                     metric->name + " is not one"};
-    }
-    i = SkipSpaces(text, i + kDetection.size());
-    if (i >= text.size() || text[i] != '+') {
-      return CheckSyntaxError{i, "expected '+ <duration>' after 'detection', e.g. 'detection + 2s'"};
-    }
-    i = SkipSpaces(text, i + 1);
-    plus_detection = true;
+  const DetectionPrefix prefix = ReadDetectionPrefix(text, i);
+  if ((prefix.present || prefix.error_at) && metric->kind != MetricKind::kDuration) {
+    return CheckSyntaxError{i, "'detection' is a duration; only a duration metric's value may add it, and " +
+                                   metric->name + " is not one"};
   }
+  if (prefix.error_at) return CheckSyntaxError{*prefix.error_at, std::string(kDetectionPrefixExpected)};
+  const bool plus_detection = prefix.present;
+  i = prefix.value_at;
   const std::size_t value_start = i;
   std::size_t value_end = i;
   while (value_end < text.size() && text[value_end] != ' ' && text[value_end] != '\t') {

@@ -33,9 +33,7 @@ void Loader::Root(const Field& root) {
     s_.duration = *v;
     duration_ok_ = true;
   }
-  if (auto f = m.Get("quiet")) {
-    if (auto v = ReadDuration(*f, d_, 0ms, kMaxQuiet)) s_.quiet = *v;
-  }
+  if (auto f = m.Get("quiet")) ReadQuiet(*f);
   if (auto f = m.Require("cluster", "a mapping with 'nodes' or 'sites'")) ReadCluster(*f);
   ReadNetwork(m.Get("network"));
   if (auto f = m.Get("transport")) {
@@ -84,6 +82,27 @@ void Loader::ReadName(MapReader& m) {
              "expected a name of 1 to 64 letters, digits, '.', '_' or '-' starting with a "
              "letter or digit, got " + Describe(f->node));
   }
+}
+
+void Loader::ReadQuiet(const Field& f) {
+  const bool relative = f.node.IsScalar() && f.node.Scalar().find("detection") != std::string::npos;
+  if (!relative) {
+    if (auto v = ReadDuration(f, d_, 0ms, kMaxQuiet)) s_.quiet = DetectionRelative{*v};
+    return;
+  }
+  auto parsed = ParseDetectionRelative(f.node.Scalar());
+  if (const auto* err = std::get_if<DetectionRelativeError>(&parsed)) {
+    d_.Error(f.mark, f.path, err->message);
+    return;
+  }
+  const DetectionRelative q = std::get<DetectionRelative>(parsed);
+  if (q.constant > kMaxQuiet) {
+    d_.Error(f.mark, f.path,
+             "expected a duration from 0ms to " + FormatDuration(kMaxQuiet) + " after 'detection +', got " +
+                 FormatDuration(q.constant));
+    return;
+  }
+  s_.quiet = q;
 }
 
 }  // namespace detail

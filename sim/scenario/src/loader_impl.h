@@ -75,6 +75,8 @@ class Loader {
 
  private:
   void ReadName(MapReader& m);
+  // quiet: a duration, or "detection + <duration>" (detection.h).
+  void ReadQuiet(const Field& f);
 
   // loader_cluster.cc
   void ReadCluster(const Field& f);

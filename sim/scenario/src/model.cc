@@ -1,6 +1,7 @@
 #include <string>
 
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/check.h"
 #include "pbxstate/random.h"
 #include "pbxstate/scenario/scenario.h"
 
@@ -87,6 +88,11 @@ Duration DetectionTime(const Scenario& s, Detector detector) {
     case Detector::kViewDelay: return s.membership.view_delay;
   }
   return {};
+}
+
+Duration Scenario::Quiet() const {
+  PBXSTATE_CHECK(!quiet.plus_detection || detection.has_value());
+  return quiet.Resolve(detection.value_or(Duration{}));
 }
 
 SourcePos Scenario::EnginePos(std::string_view key) const {

@@ -157,7 +157,7 @@ class Writer {
     if (!s_.description.empty()) Line("description: " + Str(s_.description));
     Line("seed: " + std::to_string(s_.seed));
     Line("duration: " + Dur(s_.duration));
-    Line("quiet: " + Dur(s_.quiet));
+    Line("quiet: " + (s_.quiet.plus_detection ? Str(FormatDetectionRelative(s_.quiet)) : Dur(s_.quiet.constant)));
     Cluster();
     Network();
     if (s_.transport != TransportMode::kMulticast) Line("transport: " + std::string(TransportModeName(s_.transport)));

@@ -36,7 +36,7 @@ Shape DrawShape(Draw& d, const GeneratorOptions& options, Scenario* s) {
   shape.faults_end = d.Ms(8'000, 35'000);
   shape.end_partitioned = d.Chance(0.15);
   s->duration = shape.faults_end + kLateChanges;
-  s->quiet = kQuiet;
+  s->quiet = scenario::DetectionRelative{kQuiet};
   return shape;
 }
 
@@ -123,7 +123,7 @@ void DrawNetwork(Draw& d, const Shape& shape, Scenario* s) {
   }
   const bool lossy = std::any_of(t.sites.begin(), t.sites.end(), [](const auto& x) { return x.lan.loss > kLightLoss; }) ||
                      std::any_of(t.links.begin(), t.links.end(), [](const auto& l) { return l.params.loss > kLightLoss; });
-  if (lossy) s->quiet = kQuietLossy;
+  if (lossy) s->quiet = scenario::DetectionRelative{kQuietLossy};
 }
 
 void DrawEngine(Draw& d, const Shape& shape, Scenario* s) {

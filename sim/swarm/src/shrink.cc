@@ -136,7 +136,7 @@ std::string ScenarioSize::ToString() const {
 }
 
 ScenarioSize SizeOf(const Scenario& s) {
-  return {s.topology.node_count(), s.faults.size(), s.workload.changes.size(), s.end()};
+  return {s.topology.node_count(), s.faults.size(), s.workload.changes.size(), s.duration + s.quiet.constant};
 }
 
 std::optional<Scenario> Normalized(const Scenario& s) {

@@ -59,6 +59,35 @@ TEST(EvaluateChecks, ADetectionCheckIsHeldToTheRunsOwnBound) {
   EXPECT_EQ(corosync[0].check.text, "convergence.after_heal.max < detection + 2s");
 }
 
+// A view read a little after the end (a daemon's dump on real clocks) is judged at the instant it
+// was read: a registration that expired by then is gone, one expiring while it was read may be
+// either, one expiring later must be there. Read at the end exactly, each must be there.
+TEST(Recorder, RegistrationsAreJudgedAtTheInstantTheViewWasRead) {
+  constexpr const char* kContacts[] = {"sip:a@198.18.0.1", "sip:b@198.18.0.1", "sip:c@198.18.0.1"};
+  constexpr Duration kExpires[] = {10001ms, 10003ms, 10010ms};
+  auto judge = [&](std::optional<ReadInstant> read, std::vector<int> shown) {
+    HandRun run(kThreeNodes);
+    run.StartAll();
+    for (int i = 0; i < 3; ++i) run.Register(1s, 1, "aor", kContacts[i], kExpires[i] - 1s);
+    std::map<NodeId, FinalView> views;
+    for (NodeId n : {1, 2, 3}) {
+      views[n] = FinalView{};
+      for (int i : shown) AddRegistration(&views[n], "aor", 1, kContacts[i], kExpires[i]);
+      views[n].read = read;
+    }
+    const RunResult r = run.Finish(10s, views);
+    return std::make_pair(Metric(r, "lost"), Metric(r, "stale"));
+  };
+  using Counts = std::pair<double, double>;
+  EXPECT_EQ(judge(std::nullopt, {0, 1, 2}), Counts(0, 0));
+  EXPECT_EQ(judge(std::nullopt, {1, 2}), Counts(3, 0));  // at the end exactly, a is still live
+  const ReadInstant read{10002ms, 10005ms};
+  EXPECT_EQ(judge(read, {1, 2}), Counts(0, 0));
+  EXPECT_EQ(judge(read, {2}), Counts(0, 0));             // b expired while it was read
+  EXPECT_EQ(judge(read, {0, 1, 2}), Counts(0, 3));       // a had expired before
+  EXPECT_EQ(judge(read, {1}), Counts(3, 0));             // c had not
+}
+
 TEST(Recorder, DeliveryAndStableLatencyPerChange) {
   const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, AllShow(DeviceState::kInUse), 5);
   ASSERT_EQ(r.deliveries.size(), 2u);

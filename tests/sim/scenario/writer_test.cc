@@ -177,7 +177,8 @@ TEST(Writer, SameScenarioSeesEveryPart) {
   EXPECT_TRUE(SameScenario(s, s));
   std::vector<std::function<void(Scenario&)>> changes = {
       [](Scenario& x) { x.seed = 2; },
-      [](Scenario& x) { x.quiet = 1s; },
+      [](Scenario& x) { x.quiet = DetectionRelative{1s}; },
+      [](Scenario& x) { x.quiet.plus_detection = !x.quiet.plus_detection; },
       [](Scenario& x) { x.topology.sites[1].lan.loss = 0.5; },
       [](Scenario& x) { x.topology.links[2].params.jitter = 1ms; },
       [](Scenario& x) { x.topology.sites[0].lan.frames.duplicate = 0.5; },

@@ -127,6 +127,12 @@ struct DumpReply {
   };
   NodeId node = kNoNode;
   std::uint64_t incarnation = 0;
+  // The view is as of one instant of [as_of_from_unix_ns, as_of_to_unix_ns] (the engine's
+  // WallTime, Unix ns): the daemon read the clock, had its engine do what was due (registrations
+  // expiring: Engine::OnTimer), listed the view, and read the clock again. A registration
+  // expiring inside the interval may or may not be listed; none expiring before it is.
+  std::int64_t as_of_from_unix_ns = 0;
+  std::int64_t as_of_to_unix_ns = 0;
   ViewDigest digest;
   std::vector<Device> devices;
   std::vector<Mailbox> mailboxes;

@@ -89,6 +89,16 @@ struct Acceptable {
 // Whether a node counts another as a member (Engine::Members): live, or departed within grace.
 enum class Counted { kNo, kYes, kMaybe };
 
+// When a node's final view was read. An engine in this process is read at the run's end exactly;
+// a daemon's dump on real clocks a little after it, with nothing happening after the end but time
+// passing: the engine did what was due (registrations expiring) at one instant of [from, to]
+// (control's dump: as_of_from_unix_ns .. as_of_to_unix_ns). A registration expiring at or before
+// `from` is gone, one expiring after `to` is there, one in between may be either.
+struct ReadInstant {
+  Duration from{};
+  Duration to{};  // >= from
+};
+
 class Oracle {
  public:
   Oracle(SlotTable* slots, const scenario::Scenario& s);
@@ -117,7 +127,9 @@ class Oracle {
   // Whether the oracle knows of any write to `slot` (a node showing an unknown slot is wrong).
   bool Known(SlotId slot) const;
   // What `n` may show for `slot` at `t` (the rules above): the final check uses it at the end.
-  Acceptable Expected(NodeId n, SlotId slot, Duration t) const;
+  // `read`: the view was read then (ReadInstant, from >= t): registrations' expiries are judged at
+  // that instant, everything else at `t`. Unset: at `t`.
+  Acceptable Expected(NodeId n, SlotId slot, Duration t, std::optional<ReadInstant> read = std::nullopt) const;
   // What `n` agrees on once caught up, in a stretch [from, to) with no fault (convergence).
   Acceptable Settled(NodeId n, SlotId slot, Duration from, Duration to) const;
   // Whether `n` counts `o` as a member at `t`.
@@ -160,8 +172,9 @@ class Oracle {
   Standing ComputeStanding(NodeId n, NodeId o, Duration t) const;
   std::vector<Point>& TimelineFor(SlotId slot);
   const std::vector<Point>& Timeline(SlotId slot) const;
-  // Values in effect at some instant of [from, to]; a registration expired at `at` reads absent.
-  void AddValuesIn(SlotId slot, Duration from, Duration to, Duration at, Acceptable* out) const;
+  // Values in effect at some instant of [from, to]; a registration expired at `at.from` reads
+  // absent, one expiring in (at.from, at.to] either way.
+  void AddValuesIn(SlotId slot, Duration from, Duration to, ReadInstant at, Acceptable* out) const;
   const WriteSpread& SpreadOf(SlotId slot, std::size_t i) const;
   Acceptable ExpectedMailbox(NodeId n, SlotId slot, Duration t) const;
   Acceptable SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const;

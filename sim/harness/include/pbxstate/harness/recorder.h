@@ -157,6 +157,10 @@ struct FinalView {
   std::vector<Mailbox> mailboxes;
   // Engine::Members(), sorted; nullopt when the backend cannot tell (Finish then skips the check).
   std::optional<std::vector<NodeId>> members;
+  // When it was read, on the run's timeline (oracle.h, ReadInstant; Finish judges its
+  // registrations' expiries then). nullopt: at the run's end exactly, as FinalViewOf reads an
+  // engine in this process.
+  std::optional<ReadInstant> read;
   // Where the engine's point queries (ClusterDeviceState, Mailbox, Registrations) disagree with
   // its own listing, one line each; FinalViewOf fills it. Each line is a discrepancy.
   std::vector<std::string> inconsistencies;

@@ -66,6 +66,9 @@ struct RunInfo {
   // "backend_notes", present only when not empty).
   std::vector<std::string> notes;
   std::uint64_t seed = 0;
+  // The run's end, Scenario::end() of the scenario as run (its quiet phase resolved for the
+  // run's detection time: scenario.h).
+  Duration end{};
   std::vector<SeriesPoint> series;
   double wall_seconds = 0;
   std::uint64_t events = 0;  // simulator events, when the backend counts them

@@ -18,6 +18,7 @@
 #include "pbxstate/config.h"
 #include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/corosync.h"
+#include "pbxstate/scenario/detection.h"
 #include "pbxstate/types.h"
 
 namespace pbxstate::scenario {
@@ -371,9 +372,17 @@ struct Scenario {
   std::string description;
   std::uint64_t seed = 1;
   // Active phase [0, duration]: workload and faults. Then a quiet phase of `quiet` with
-  // neither (faults in force stay in force), then the final check at duration + quiet.
+  // neither (faults in force stay in force), then the final check at duration + quiet. The quiet
+  // phase may be written "detection + <duration>" (detection.h): the time the cluster is given to
+  // agree then covers the run's membership noticing the last fault, on every backend. Fault
+  // times and `duration` stay absolute: the loader checks the timeline against them, and one
+  // file must describe one order of events whatever runs it.
   Duration duration{};
-  Duration quiet = 10s;
+  DetectionRelative quiet{10s};
+  // The failure-detection time of the membership the scenario is being run with (DetectionTime),
+  // set by the runner before the run starts; unset in a loaded scenario. What "detection" in
+  // `quiet` and in the checks stands for.
+  std::optional<Duration> detection;
   Topology topology;
   // cluster.auth: every node gets the same cluster key (engine/README.md "Authentication"),
   // ScenarioClusterKey(seed) of the run's seed; the backends put it in EngineConfig::cluster_keys
@@ -398,7 +407,11 @@ struct Scenario {
   std::vector<Fault> faults;  // in time order (stable for equal times)
   std::vector<Check> checks;
 
-  Duration end() const { return duration + quiet; }
+  // The quiet phase's length: `quiet` resolved with `detection`. A quiet phase written with
+  // "detection" needs `detection` set (checked: a loaded scenario has no end until a runner says
+  // which membership runs it).
+  Duration Quiet() const;
+  Duration end() const { return duration + Quiet(); }
 };
 
 // What tells a run's engines that a node went silent, as far as how long that takes.

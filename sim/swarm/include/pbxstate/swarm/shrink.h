@@ -33,7 +33,8 @@ struct ShrinkStats {
   bool bounded = false;       // stopped by a bound rather than by reaching a fixpoint
 };
 
-// The size people read a scenario by: nodes, faults, explicit changes, end (duration + quiet).
+// The size people read a scenario by: nodes, faults, explicit changes, end (duration + quiet; of a
+// quiet phase written "detection + X", X).
 struct ScenarioSize {
   std::uint32_t nodes = 0;
   std::size_t faults = 0, changes = 0;
