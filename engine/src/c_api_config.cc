@@ -2,7 +2,6 @@
 // engine settings (engine_settings.h, config.h's EngineSettings()).
 #include "c_api_config.h"
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
@@ -10,6 +9,7 @@
 #include <new>
 #include <string_view>
 
+#include "c_api_handle.h"
 #include "pbxstate/site_map.h"
 
 namespace pbxstate::capi {
@@ -163,12 +163,7 @@ void pbxstate_config_permissive(pbxstate_config* cfg) {
 }
 
 int pbxstate_config_validate(const pbxstate_config* cfg, char* errbuf, size_t errbuf_len) {
-  auto report = [&](std::string_view why) {
-    if (errbuf == nullptr || errbuf_len == 0) return;
-    const std::size_t n = std::min(why.size(), errbuf_len - 1);
-    if (n > 0) std::memcpy(errbuf, why.data(), n);
-    errbuf[n] = '\0';
-  };
+  auto report = [&](std::string_view why) { pbxstate::capi::CopyOut(why, errbuf, errbuf_len); };
   report("");
   if (cfg == nullptr) {
     report("cfg is NULL");
@@ -195,12 +190,7 @@ int pbxstate_config_validate(const pbxstate_config* cfg, char* errbuf, size_t er
 }
 
 int pbxstate_site_map_check(const char* text, char* errbuf, size_t errbuf_len) {
-  auto report = [&](std::string_view why) {
-    if (errbuf == nullptr || errbuf_len == 0) return;
-    const std::size_t n = std::min(why.size(), errbuf_len - 1);
-    if (n > 0) std::memcpy(errbuf, why.data(), n);
-    errbuf[n] = '\0';
-  };
+  auto report = [&](std::string_view why) { pbxstate::capi::CopyOut(why, errbuf, errbuf_len); };
   report("");
   if (text == nullptr) return PBXSTATE_OK;
   try {
