@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,11 +128,45 @@ def send_slice(cluster, workload, count, report):
     for n, reqs in per_node.items():
         if not reqs:
             continue
-        for req, resp in zip(reqs, cluster.controls[n].pipeline(reqs, REQUEST_TIMEOUT_S)):
+        try:
+            resps = cluster.controls[n].pipeline(reqs, REQUEST_TIMEOUT_S)
+        except RuntimeError as e:
+            report["unanswered"] = {"node": n, "error": str(e), "processes": diagnose(report["pids"])}
+            raise TestFailure(f"pbxstated on node {n} did not answer: {e} (processes: soak.json 'unanswered')")
+        for req, resp in zip(reqs, resps):
             if not resp.get("ok"):
                 report["refused"] += 1
                 if len(report["refusals"]) < 10:
                     report["refusals"].append({"node": n, "request": req, "response": resp})
+
+
+def diagnose(pids):
+    """What every process is doing when a daemon stopped answering: its scheduler state, kernel wait
+    channel and CPU time twice one second apart (spinning or blocked), and for a pbxstated its
+    stack (gdb, bounded to 60 s), before the teardown kills it."""
+    def read(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read().strip()
+        return {"state": fields[0], "wchan": wchan, "cpu_s": proc_sample(pid)["cpu_s"]}
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = {"first": read(pid)}
+        except OSError as e:
+            out[name] = {"error": str(e)}
+    time.sleep(1.0)
+    for name, pid in pids.items():
+        try:
+            out[name]["second"] = read(pid)
+            if name.startswith("pbxstated"):
+                r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                                   capture_output=True, text=True, timeout=60)
+                out[name]["stack"] = [ln for ln in r.stdout.splitlines() if ln.startswith("#")][:60]
+        except (OSError, KeyError, subprocess.SubprocessError) as e:
+            out[name]["error"] = str(e)
+    return out
 
 
 def drive(cluster, workload, pids, args, report):

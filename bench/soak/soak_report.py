@@ -85,6 +85,12 @@ def summary_text(report):
     for node, e in sorted(r.get("engine_end", {}).items()):
         lines.append(f"node {node} engine at the end: {e}")
     lines.append(f"final state: {r.get('final', {})}")
+    if "unanswered" in r:
+        u = r["unanswered"]
+        lines.append(f"node {u['node']} stopped answering: {u['error']}")
+        for name, p in sorted(u["processes"].items()):
+            lines.append(f"  {name}: {p.get('first')} -> {p.get('second')} {p.get('error', '')}")
+            lines += [f"    {frame}" for frame in p.get("stack", [])[:20]]
     lines.append("problems: " + ("; ".join(r["problems"]) if r["problems"] else "none") + f" -> {r['verdict']}")
     return "\n".join(lines) + "\n"
 
