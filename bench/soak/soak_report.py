@@ -69,8 +69,8 @@ def summary_text(report):
     r = report
     lines = [f"netns soak: {r['nodes']} pbxstated on real corosync, {r['duration_s']} s at "
              f"{r['rate_per_s']} changes/s (warm-up {r['warmup_s']} s)",
-             f"changes made {r['changes_made']} of {r['changes_planned']}, achieved "
-             f"{r['achieved_per_s']:.1f}/s, refused {r['refused']}, max lag {r['max_lag_s']:.3f} s; "
+             f"changes made {r['changes_made']} of {r['changes_planned']} (skipped {r.get('changes_skipped', 0)}), "
+             f"achieved {r['achieved_per_s']:.1f}/s, refused {r['refused']}, max lag {r['max_lag_s']:.3f} s; "
              f"{r['workload_counts']}",
              f"names used: {r['names_used']}; load average start {fmt_load(r['loadavg_start'])}, end "
              f"{fmt_load(r.get('loadavg_end'))}",

@@ -32,6 +32,7 @@ def bad_arguments():
              (["--pbxstated", sys.executable, "--out", "/tmp/x", "--remove-share", "0.6", "--register-share", "0.5"],
               "--register-share"),
              (["--pbxstated", sys.executable, "--out", "/tmp/x", "--ttl-min-s", "9", "--ttl-max-s", "3"], "--ttl"),
+             (["--pbxstated", sys.executable, "--out", "/tmp/x", "--max-skipped-pct", "101"], "--max-skipped-pct"),
              (["--pbxstated", sys.executable, "--out", "/tmp/x", "--rate", "ten"], "--rate")]
     for argv, needle in cases:
         r = subprocess.run([sys.executable, tool] + argv, capture_output=True, text=True, timeout=30)
