@@ -290,7 +290,7 @@ def run(c, report, cycles):
     # 3c. A mailbox deleted on server 1 (AMI MWIDelete: res_mwi_external's ast_delete_mwi_state,
     # whose cache clear the module shares as a removal) leaves server 2: its cluster view, and
     # Asterisk's MWI cache there (the module deletes the entry it published, counted as cleared).
-    # Without the module's removal, 3000@default stays on server 2 and this step fails.
+    # Without the module's removal, 3000@default stays in both servers' views and this step fails.
     c.ami(1, "MWIUpdate", Mailbox="3000@default", NewMessages=3, OldMessages=0)
     wait_until("server 2 sees 3000@default 3/0",
                lambda: re.search(r"^3000@default\s+3\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)
