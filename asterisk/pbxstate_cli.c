@@ -77,9 +77,9 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		"%llu applied at once\n", v->inbox.depth, v->inbox.capacity, v->inbox.peak,
 		(unsigned long long) v->inbox.pushed, (unsigned long long) v->inbox.overflows,
 		(unsigned long long) l->resyncs, (unsigned long long) v->applied_at_once);
-	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states (%llu kept out by filters)\n",
-		(unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
-		(unsigned long long) l->local_contacts, (unsigned long long) l->filtered);
+	ast_cli(fd, "Local changes sent:   %llu device state, %llu MWI, %llu contact states, %llu removals (%llu kept out "
+		"by filters)\n", (unsigned long long) l->local_devstate, (unsigned long long) l->local_mwi,
+		(unsigned long long) l->local_contacts, (unsigned long long) l->local_removed, (unsigned long long) l->filtered);
 	ast_cli(fd, "Registrations:        share %s, TTL %llu ms, route '%s', %llu contact(s) read from res_pjsip "
 		"at resyncs, %llu gone from it\n", yes_no(s->share_registrations), (unsigned long long) s->registration_ttl_ms,
 		s->route, (unsigned long long) l->contacts_read, (unsigned long long) l->contacts_gone);

@@ -85,6 +85,44 @@ static void local_mailbox(struct pbxstate_local *l, const struct ast_mwi_state *
 	apply_mailbox(l, m->uniqueid, &counts);
 }
 
+/* Asterisk removed this server's own state: its cached device state (ast_device_state_clear_cache:
+ * a device deprovisioned, e.g. ARI's DELETE /deviceStates) or mailbox (ast_delete_mwi_state_full:
+ * deleted from voicemail.conf or res_mwi_external). `cached` is the message the clear names. */
+static void local_cleared(struct pbxstate_local *l, struct stasis_message *cached)
+{
+	struct stasis_message_type *type = stasis_message_type(cached);
+	const char *what, *key;
+	int rc;
+
+	if (type == ast_device_state_message_type()) {
+		key = ((const struct ast_device_state_message *) stasis_message_data(cached))->device;
+		if (!l->settings->publish_devstate || !pbxstate_filter_match(&l->settings->device_filter, key)) {
+			l->counters.filtered++;
+			return;
+		}
+		what = "device";
+	} else if (type == ast_mwi_state_type()) {
+		key = ((const struct ast_mwi_state *) stasis_message_data(cached))->uniqueid;
+		if (!l->settings->publish_mwi || !pbxstate_filter_match(&l->settings->mailbox_filter, key)) {
+			l->counters.filtered++;
+			return;
+		}
+		what = "mailbox";
+	} else {
+		return;
+	}
+	if (!shareable(what, key)) {
+		return;
+	}
+	l->counters.local_removed++;
+	rc = type == ast_device_state_message_type() ? pbxstate_engine_remove_device(l->engine, key, strlen(key))
+		: pbxstate_engine_remove_mailbox(l->engine, key, strlen(key));
+	if (rc != PBXSTATE_OK) {
+		pbxstate_local_engine_error(l, type == ast_device_state_message_type() ? "removal of device" : "removal of mailbox",
+			key, rc);
+	}
+}
+
 static const char *json_text(struct ast_json *blob, const char *key)
 {
 	return ast_json_string_get(ast_json_object_get(blob, key));
@@ -147,6 +185,8 @@ void pbxstate_local_apply(struct pbxstate_local *l, struct stasis_message *msg)
 		local_mailbox(l, stasis_message_data(msg));
 	} else if (type == ast_endpoint_contact_state_type()) {
 		local_contact(l, stasis_message_data(msg));
+	} else if (type == stasis_cache_clear_type()) {
+		local_cleared(l, stasis_message_data(msg));
 	}
 }
 

@@ -20,6 +20,8 @@ struct stasis_message;
 struct pbxstate_local_counters {
 	uint64_t local_devstate;  /* local device state changes handed to the engine */
 	uint64_t local_mwi;       /* local MWI changes handed to the engine */
+	uint64_t local_removed;   /* local device states cleared and mailboxes deleted (Asterisk's cache
+	                           * clears), handed to the engine as removals */
 	uint64_t local_contacts;  /* local PJSIP contact-state events applied */
 	uint64_t contacts_read;   /* contacts a resync found in res_pjsip that the engine lacked (or had with
 	                           * another path or user agent), told to it */
@@ -39,7 +41,11 @@ struct pbxstate_local {
 	struct pbxstate_local_counters counters;
 };
 
-/* Applies one message of the inbox (its reference stays the caller's). */
+/* Applies one message of the inbox (its reference stays the caller's): a device state, an MWI
+ * state, a contact state, or Asterisk's cache clear of this server's device state
+ * (ast_device_state_clear_cache) or mailbox (ast_delete_mwi_state_full), which removes this
+ * node's contribution to the device (pbxstate_engine_remove_device) or the mailbox cluster-wide
+ * (pbxstate_engine_remove_mailbox). */
 void pbxstate_local_apply(struct pbxstate_local *l, struct stasis_message *msg);
 
 /* Re-reads this server's own state from Asterisk's caches into the engine: device states always,

@@ -127,6 +127,38 @@ static void publish_mailbox(struct pbxstate_publisher *p, const char *uniqueid, 
 	p->counters.published_mwi++;
 }
 
+/* A mailbox removed cluster-wide (another server deleted it): out of Asterisk's MWI cache when
+ * what is cached there is another server's value. Asterisk caches one MWI state per mailbox
+ * whatever its EID ("all MWI events are local", main/mwi.c), the EID of its writer inside it; it
+ * is deleted the way it was published, ast_delete_mwi_state_full() with that EID. A value of this
+ * server's own voicemail stays: removing it is Asterisk's (it publishes it again at its next
+ * change). */
+static void clear_mailbox(struct pbxstate_publisher *p, const char *uniqueid)
+{
+	char box[PBXSTATE_MAX_KEY_BYTES + 1];
+	char *context;
+	struct stasis_message *cached;
+	struct ast_eid eid;
+
+	cached = stasis_cache_get(ast_mwi_state_cache(), ast_mwi_state_type(), uniqueid);
+	if (!cached) {
+		return;
+	}
+	eid = ((const struct ast_mwi_state *) stasis_message_data(cached))->eid;
+	ao2_ref(cached, -1);
+	if (!pbxstate_peers_has_eid(p->peers, &eid)) {
+		return;
+	}
+	ast_copy_string(box, uniqueid, sizeof(box));
+	context = strchr(box, '@');
+	if (context) {
+		*context++ = '\0';
+	}
+	if (!ast_delete_mwi_state_full(box, context, &eid)) {
+		p->counters.cleared++;
+	}
+}
+
 /* ---- The engine's listener (runs on the node thread, inside engine calls) ----------------- */
 
 static void on_device_change(struct pbxstate_publisher *p, const pbxstate_view_change *c)
@@ -157,8 +189,15 @@ static void on_mailbox_change(struct pbxstate_publisher *p, const pbxstate_view_
 {
 	const struct ast_eid *eid;
 
-	/* A mailbox is one cluster-wide value (the latest write wins); it outlives its writer. */
-	if (!c->new_mailbox || c->new_mailbox->writer == p->self) {
+	/* A mailbox is one cluster-wide value (the latest write wins); it outlives its writer. No new
+	 * value: removed cluster-wide (pbxstate_engine_remove_mailbox on another server). */
+	if (!c->new_mailbox) {
+		if (pbxstate_publisher_wants_mailbox(p, c->key)) {
+			clear_mailbox(p, c->key);
+		}
+		return;
+	}
+	if (c->new_mailbox->writer == p->self) {
 		return;
 	}
 	if (!pbxstate_publisher_wants_mailbox(p, c->key)) {

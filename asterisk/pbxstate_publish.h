@@ -5,7 +5,7 @@
  * (ast_publish_device_state_full), so Asterisk's per-EID cache aggregates the cluster for hints,
  * queues and DEVICE_STATE(); a contribution that ends (departure, restart) is cleared from that
  * cache. A mailbox is one cluster-wide value (the latest write wins), published under its writer's
- * EID. Changes whose origin's EID is not known yet (its label arrives with its first frames) are
+ * EID, and deleted from the MWI cache when another server removes it. Changes whose origin's EID is not known yet (its label arrives with its first frames) are
  * published by a reconcile pass once it is.
  *
  * Threading: the node thread (inside engine calls: the engine's listener), or with the node's lock
@@ -24,7 +24,8 @@ struct pbxstate_settings;
 struct pbxstate_publish_counters {
 	uint64_t published_devstate;  /* remote device states published into Asterisk */
 	uint64_t published_mwi;       /* remote MWI states published into Asterisk */
-	uint64_t cleared;             /* Asterisk cache entries of departed servers cleared */
+	uint64_t cleared;             /* Asterisk cache entries of departed servers, withdrawn devices and
+	                               * removed mailboxes cleared */
 	uint64_t unlabeled;           /* remote changes held back: origin's EID not known yet */
 	uint64_t filtered;            /* remote changes a filter or switch kept out */
 };

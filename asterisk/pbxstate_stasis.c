@@ -1,8 +1,9 @@
 /*
  * Local device state, MWI and contact-state changes, from Asterisk's stasis topics into the
  * node's inbox (pbxstate_stasis.h). Runs on the subscriptions' own threads, so it does the least
- * it can: each subscription accepts only its one message type (filtered inside stasis, before the
- * message is queued for us), and a callback compares the EID and hands the message over: to the
+ * it can: each subscription accepts only its message types (filtered inside stasis, before the
+ * message is queued for us: the state type, and for device state and MWI the cache clear that
+ * Asterisk publishes when it removes one), and a callback compares the EID and hands the message over: to the
  * engine at once when the node is idle (a lone change: pbxstate_node_apply_at_once), else a
  * reference to it to the inbox, for the node thread (a burst). It never waits for the node.
  */
@@ -33,12 +34,36 @@ static void hand_over(struct stasis_message *msg)
 	}
 }
 
+/* The message a cache clear names, when it is of `type` (a clear carries the cached message, or
+ * one with its id and EID); NULL for any other message. */
+static struct stasis_message *cleared(struct stasis_message *msg, struct stasis_message_type *type)
+{
+	struct stasis_message *id_message;
+
+	if (stasis_message_type(msg) != stasis_cache_clear_type()) {
+		return NULL;
+	}
+	id_message = stasis_message_data(msg);
+	return id_message && stasis_message_type(id_message) == type ? id_message : NULL;
+}
+
 static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
 	const struct ast_device_state_message *d;
+	struct stasis_message *id_message;
 	(void) data;
 	(void) sub;
 
+	/* ast_device_state_clear_cache() of this server's own state: the device was removed here.
+	 * Clears of other EIDs are this module's own (a departed server's contribution) or another
+	 * module's: not this server's to share. */
+	if ((id_message = cleared(msg, ast_device_state_message_type()))) {
+		d = stasis_message_data(id_message);
+		if (d->eid && !ast_eid_cmp(d->eid, &ast_eid_default)) {
+			hand_over(msg);
+		}
+		return;
+	}
 	if (stasis_message_type(msg) != ast_device_state_message_type()) {
 		return;  /* the subscription's own change messages */
 	}
@@ -55,9 +80,19 @@ static void on_devstate(void *data, struct stasis_subscription *sub, struct stas
 static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
 	const struct ast_mwi_state *m;
+	struct stasis_message *id_message;
 	(void) data;
 	(void) sub;
 
+	/* ast_delete_mwi_state_full() of a mailbox of this server (app_voicemail at a reload that
+	 * dropped it, res_mwi_external's MWIDelete): its clear names a state with this server's EID. */
+	if ((id_message = cleared(msg, ast_mwi_state_type()))) {
+		m = stasis_message_data(id_message);
+		if (!ast_eid_cmp(&m->eid, &ast_eid_default)) {
+			hand_over(msg);
+		}
+		return;
+	}
 	if (stasis_message_type(msg) != ast_mwi_state_type()) {
 		return;
 	}
@@ -87,14 +122,18 @@ static void on_endpoint(void *data, struct stasis_subscription *sub, struct stas
 	hand_over(msg);
 }
 
+/* `also`: a second message type to accept, or NULL. */
 static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, stasis_subscription_cb cb,
-	struct stasis_message_type *type)
+	struct stasis_message_type *type, struct stasis_message_type *also)
 {
 	struct stasis_subscription *sub = stasis_subscribe(topic, cb, NULL);
 	if (!sub) {
 		return NULL;
 	}
 	stasis_subscription_accept_message_type(sub, type);
+	if (also) {
+		stasis_subscription_accept_message_type(sub, also);
+	}
 	stasis_subscription_set_filter(sub, STASIS_SUBSCRIPTION_FILTER_SELECTIVE);
 	/* The callbacks above are O(1) (a comparison and a pointer into the inbox), so a deep queue
 	 * here means the subscription's thread was not scheduled while a publisher ran, not that it
@@ -110,9 +149,10 @@ static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, sta
 
 int pbxstate_stasis_subscribe(void)
 {
-	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, ast_device_state_message_type());
-	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type());
-	endpoint_sub = subscribe_one(ast_endpoint_topic_all(), on_endpoint, ast_endpoint_contact_state_type());
+	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, ast_device_state_message_type(),
+		stasis_cache_clear_type());
+	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type(), stasis_cache_clear_type());
+	endpoint_sub = subscribe_one(ast_endpoint_topic_all(), on_endpoint, ast_endpoint_contact_state_type(), NULL);
 	if (!devstate_sub || !mwi_sub || !endpoint_sub) {
 		ast_log(LOG_ERROR, "pbxstate: cannot subscribe to Asterisk's device state, MWI and endpoint topics\n");
 		pbxstate_stasis_unsubscribe();

@@ -16,6 +16,7 @@ constexpr std::array kOps = {
     OpInfo{Op::kSetDevice, "set_device", false},
     OpInfo{Op::kRemoveDevice, "remove_device", false},
     OpInfo{Op::kSetMailbox, "set_mailbox", false},
+    OpInfo{Op::kRemoveMailbox, "remove_mailbox", false},
     OpInfo{Op::kRegister, "register", false},
     OpInfo{Op::kUnregister, "unregister", false},
     OpInfo{Op::kDevice, "device", false},
@@ -157,6 +158,8 @@ std::string GetFields(const json& req, Request* r) {
       return err;
     case Op::kUnregister:
       return GetString(req, "aor", true, &r->aor);
+    case Op::kRemoveMailbox:
+      return GetString(req, "mailbox", true, &r->mailbox);
     case Op::kRemoveDevice:
     case Op::kDevice:
       return GetString(req, "device", true, &r->device);
@@ -284,6 +287,12 @@ Request Request::RemoveDevice(std::string device) {
   return r;
 }
 
+Request Request::RemoveMailbox(std::string mailbox) {
+  Request r = Simple(Op::kRemoveMailbox);
+  r.mailbox = std::move(mailbox);
+  return r;
+}
+
 Request Request::Device(std::string device) {
   Request r = Simple(Op::kDevice);
   r.device = std::move(device);
@@ -379,6 +388,9 @@ std::string RequestLine(const Request& r) {
     case Op::kRemoveDevice:
     case Op::kDevice:
       j["device"] = r.device;
+      break;
+    case Op::kRemoveMailbox:
+      j["mailbox"] = r.mailbox;
       break;
     case Op::kSetKeys:
       j["key_file"] = r.key_file;

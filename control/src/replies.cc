@@ -290,6 +290,7 @@ Reply ReplyFor(Op op) {
     case Op::kSetDevice:
     case Op::kRemoveDevice:
     case Op::kSetMailbox:
+    case Op::kRemoveMailbox:
     case Op::kRegister:
     case Op::kUnregister:
     case Op::kSubscribe:

@@ -61,6 +61,10 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
       const std::int64_t t = PosixMonoNs();
       return done(engine_->SetMailbox(r.mailbox, r.counts), t);
     }
+    case Op::kRemoveMailbox: {
+      const std::int64_t t = PosixMonoNs();
+      return done(engine_->RemoveMailbox(r.mailbox), t);
+    }
     case Op::kRegister: {
       RegistrationInfo info;
       info.contact = r.contact;

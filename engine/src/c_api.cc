@@ -380,6 +380,16 @@ int pbxstate_engine_remove_device(pbxstate_engine* engine, const char* device, s
   return Guard(engine, [&] { return FromStatus(engine, engine->engine->RemoveDevice(key)); });
 }
 
+int pbxstate_engine_remove_mailbox(pbxstate_engine* engine, const char* mailbox, size_t mailbox_len) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  std::string_view key;
+  if (!ToView(mailbox, mailbox_len, &key)) {
+    engine->SetError("mailbox is NULL");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  return Guard(engine, [&] { return FromStatus(engine, engine->engine->RemoveMailbox(key)); });
+}
+
 int pbxstate_engine_remove_registration(pbxstate_engine* engine, const char* aor, size_t aor_len) {
   if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
   std::string_view key;

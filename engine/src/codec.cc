@@ -13,6 +13,9 @@ constexpr std::uint8_t kRegRemoved = 1;
 // A device record's state byte when the owner removed its contribution (no state: kUnknown).
 constexpr std::uint8_t kDeviceRemoved = 0x80;
 static_assert(kDeviceStateCount < kDeviceRemoved);
+// A mailbox record's new-messages count when the record is a removal (no counts: the old and
+// urgent counts are 0): one past the largest count, so it is no count a write can carry.
+constexpr std::uint64_t kMailboxRemoved = std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1;
 constexpr std::uint8_t kRegUnreachable = 2;
 constexpr std::uint8_t kPageLast = 1;
 
@@ -77,12 +80,16 @@ bool ReadRecord(Reader& r, const DecodeLimits& limits, Record* rec) {
     }
     case EntryKind::kMailbox: {
       constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
-      if (!r.VarintBounded(kMaxU32, &v)) return false;
-      rec->counts.new_messages = static_cast<std::uint32_t>(v);
+      if (!r.VarintBounded(kMailboxRemoved, &v)) return false;
+      rec->removed = v == kMailboxRemoved;
+      if (!rec->removed) rec->counts.new_messages = static_cast<std::uint32_t>(v);
       if (!r.VarintBounded(kMaxU32, &v)) return false;
       rec->counts.old_messages = static_cast<std::uint32_t>(v);
       if (!r.VarintBounded(kMaxU32, &v)) return false;
       rec->counts.urgent_messages = static_cast<std::uint32_t>(v);
+      if (rec->removed && (rec->counts.old_messages != 0 || rec->counts.urgent_messages != 0)) {
+        return r.Fail(DropReason::kMalformed);  // a removal has no counts
+      }
       if (!r.VarintBounded(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), &v)) return false;
       rec->hlc.physical_ns = static_cast<std::int64_t>(v);
       if (!r.VarintBounded(kMaxU32, &v)) return false;
@@ -229,6 +236,10 @@ std::size_t EncodedRecordBytes(const Record& r) {
              VarintBytes(r.contact.size()) + r.contact.size() + VarintBytes(r.path.size()) + r.path.size() +
              VarintBytes(r.user_agent.size()) + r.user_agent.size();
     case EntryKind::kMailbox:
+      if (r.removed) {
+        return n + VarintBytes(kMailboxRemoved) + 1 + 1 + VarintBytes(static_cast<std::uint64_t>(r.hlc.physical_ns)) +
+               VarintBytes(r.hlc.logical) + VarintBytes(r.writer);
+      }
       return n + VarintBytes(r.counts.new_messages) + VarintBytes(r.counts.old_messages) +
              VarintBytes(r.counts.urgent_messages) + VarintBytes(static_cast<std::uint64_t>(r.hlc.physical_ns)) +
              VarintBytes(r.hlc.logical) + VarintBytes(r.writer);
@@ -300,9 +311,9 @@ void EncodeRecord(Writer& w, const Record& r) {
       w.Bytes(r.user_agent);
       break;
     case EntryKind::kMailbox:
-      w.Varint(r.counts.new_messages);
-      w.Varint(r.counts.old_messages);
-      w.Varint(r.counts.urgent_messages);
+      w.Varint(r.removed ? kMailboxRemoved : r.counts.new_messages);
+      w.Varint(r.removed ? 0 : r.counts.old_messages);
+      w.Varint(r.removed ? 0 : r.counts.urgent_messages);
       w.Varint(static_cast<std::uint64_t>(r.hlc.physical_ns));
       w.Varint(r.hlc.logical);
       w.Varint(r.writer);

@@ -79,7 +79,9 @@ struct Record {
   std::uint8_t kind;  // EntryKind
   std::string_view key;
   std::uint64_t seq = 0;  // device, registration
-  bool removed = false;  // device, registration: the owner removed the entry
+  // device, registration: the owner removed the entry; mailbox: a removal, a write without
+  // counts that wins by (hlc, writer) like any other
+  bool removed = false;
   // device (kUnknown when removed)
   DeviceState state = DeviceState::kUnknown;
   // registration
@@ -90,7 +92,7 @@ struct Record {
   std::string_view contact;     // names the entry with `key` (the AOR): never empty, removed too
   std::string_view path;        // empty when removed
   std::string_view user_agent;  // empty when removed
-  // mailbox
+  // mailbox (counts all 0 when removed)
   MailboxCounts counts;
   HlcTimestamp hlc;
   NodeId writer = kNoNode;

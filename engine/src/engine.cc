@@ -241,6 +241,26 @@ Status EngineImpl::RemoveDevice(std::string_view device) {
   return CommitOwnChange(rec);
 }
 
+Status EngineImpl::RemoveMailbox(std::string_view mailbox) {
+  if (Status s = CheckMutable(); !s.ok()) return s;
+  if (Status s = CheckKey(mailbox, "mailbox"); !s.ok()) return s;
+  const std::optional<std::uint32_t> id = mailboxes_.Find(mailbox);
+  if (!id || !mailboxes_[*id].Live()) return Status::Ok();
+  codec::Record rec;
+  rec.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  rec.key = mailbox;
+  rec.removed = true;
+  rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
+  rec.writer = config_.node_id;
+  const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
+  PBXSTATE_CHECK(changed);  // a fresh tick is greater than the live value's
+  (void)changed;
+  ++stats_.local_changes;
+  MarkPending(EntryKind::kMailbox, *id);
+  Rearm();
+  return Status::Ok();
+}
+
 std::optional<DeviceState> EngineImpl::ClusterDeviceState(std::string_view device) const {
   auto id = devices_.Find(device);
   if (!id) return std::nullopt;
@@ -259,7 +279,7 @@ std::vector<DeviceContribution> EngineImpl::DeviceContributions(std::string_view
 
 std::optional<MailboxValue> EngineImpl::Mailbox(std::string_view mailbox) const {
   auto id = mailboxes_.Find(mailbox);
-  if (!id) return std::nullopt;
+  if (!id || !mailboxes_[*id].Live()) return std::nullopt;
   return mailboxes_[*id].value;
 }
 
@@ -346,7 +366,7 @@ void EngineImpl::ForEachDevice(const std::function<void(std::string_view, std::o
 
 void EngineImpl::ForEachMailbox(const std::function<void(std::string_view, const MailboxValue&)>& fn) const {
   for (std::uint32_t id = 0; id < mailboxes_.size(); ++id) {
-    if (mailboxes_[id].value) fn(mailboxes_[id].name, *mailboxes_[id].value);
+    if (mailboxes_[id].Live()) fn(mailboxes_[id].name, *mailboxes_[id].value);
   }
 }
 
@@ -432,6 +452,7 @@ Status Engine::RemoveContact(std::string_view aor, std::string_view contact) {
   return impl_->RemoveContact(aor, contact);
 }
 Status Engine::RemoveDevice(std::string_view device) { return impl_->RemoveDevice(device); }
+Status Engine::RemoveMailbox(std::string_view mailbox) { return impl_->RemoveMailbox(mailbox); }
 std::optional<DeviceState> Engine::ClusterDeviceState(std::string_view device) const {
   return impl_->ClusterDeviceState(device);
 }

@@ -40,7 +40,7 @@ struct Contribution {
   std::uint64_t seq;
   NodeId node;
   DeviceState state;  // kUnknown while dead
-  // Removed by its owner, kept until its horizon (DeviceTombstoneKeep) so an older version that
+  // Removed by its owner, kept until its horizon (TombstoneKeep) so an older version that
   // arrives later is refused, as a registration's tombstone is.
   bool dead = false;
 };
@@ -106,8 +106,23 @@ struct AorIndex {
 
 struct MailboxRecord {
   std::string name;
+  // The latest write: a value, or (removed) a removal's tombstone, its hlc and writer with no
+  // counts, kept until its horizon (EngineImpl::MailboxHorizonNs) so that an older value arriving
+  // later (a late frame, a repair from a node that missed the removal) is refused.
   std::optional<MailboxValue> value;
-  bool Holds() const { return value.has_value(); }  // never false again once set (no removal)
+  bool removed = false;
+  bool Holds() const { return value.has_value(); }
+  bool Live() const { return value.has_value() && !removed; }
+};
+
+// When a mailbox tombstone may go (on the wall clock: the removal's timestamp plus the keep, the
+// same instant on every node up to clock skew), and which write it is.
+struct MailboxHorizon {
+  std::int64_t at_ns;
+  std::uint32_t mailbox;
+  HlcTimestamp hlc;
+  NodeId writer;
+  bool operator>(const MailboxHorizon& o) const { return at_ns > o.at_ns; }
 };
 
 // What this node knows of one origin's owned entries.
@@ -228,6 +243,7 @@ class EngineImpl {
   Status RemoveRegistration(std::string_view aor);
   Status RemoveContact(std::string_view aor, std::string_view contact);
   Status RemoveDevice(std::string_view device);
+  Status RemoveMailbox(std::string_view mailbox);
   std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
@@ -249,6 +265,8 @@ class EngineImpl {
   // Applies one owned-entry record of `origin` (whose incarnation is current). Returns true when
   // it changed something.
   bool ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause);
+  // Applies a mailbox write or removal (greatest (hlc, writer) wins). Returns true when it changed
+  // the view (a removal taken as a tombstone of nothing, or of another removal, changes none).
   bool ApplyMailbox(const codec::Record& rec, ChangeCause cause);
   // Drops every owned entry of `origin` and forgets its ranges (departure or restart).
   void DropOrigin(NodeId origin, ChangeCause cause);
@@ -267,27 +285,35 @@ class EngineImpl {
   void CompactDeviceIds(OriginState& o, NodeId origin);
   // The device branch of ApplyOwned.
   bool ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause);
-  // How long a removed device's tombstone is kept (engine/README.md, "Names"): longer than a node
-  // that missed the removal keeps counting its owner without hearing of it (it either departs the
-  // owner, dropping its entries, or is repaired by a digest and a pull), twice over.
-  Duration DeviceTombstoneKeep() const {
+  // How long a removal's tombstone is kept, a device's or a mailbox's (engine/README.md, "Names"):
+  // longer than a node that missed the removal keeps counting its writer without hearing of it
+  // (it either departs the writer, dropping its owned entries, or is repaired by a digest and a
+  // pull or a mailbox exchange), twice over.
+  Duration TombstoneKeep() const {
     return 2 * (config_.suspect_after + config_.departure_grace + config_.anti_entropy_interval +
                 config_.sync_timeout + config_.batch_window);
   }
   // Drops the device tombstones whose horizon came (and their names with their last entry).
   void ExpireDeviceTombstones(MonoTime now);
+  // When the tombstone of a mailbox removal stamped `hlc` goes, on the wall clock.
+  std::int64_t MailboxHorizonNs(const HlcTimestamp& hlc) const { return hlc.physical_ns + TombstoneKeep().count(); }
+  // Drops the mailbox tombstones whose horizon came, and their names.
+  void ExpireMailboxTombstones(std::int64_t now_ns);
 
   // ---- engine_names.cc ----
-  // Interns a device name, or the contact entry `entry_name` of `aor` (and `aor` in aor_index_
-  // when it is new), not held yet, reclaiming released ids first when enough wait
-  // (ReclaimNames). Mailbox names use mailboxes_.Add: a mailbox is never removed.
+  // Interns a device or mailbox name, or the contact entry `entry_name` of `aor` (and `aor` in
+  // aor_index_ when it is new), not held yet, reclaiming released ids first when enough wait
+  // (ReclaimNames).
   std::uint32_t InternDevice(std::string_view name);
+  std::uint32_t InternMailbox(std::string_view name);
   std::uint32_t InternContact(std::string_view entry_name, std::string_view aor);
   // Releases device `id` / contact entry `id` (and its AOR's index with its last contact entry)
   // when its record holds nothing any more (its last contribution, registration or tombstone
   // went). Call after the change's Emit: the event's key points into the record's name.
   void ReleaseDeviceIfEmpty(std::uint32_t id);
   void ReleaseContactIfEmpty(std::uint32_t id);
+  // Forgets mailbox `id`, a tombstone whose horizon came: out of the index, its name released.
+  void ReleaseMailboxTombstone(std::uint32_t id);
   // Hands released ids out again once nothing refers to them: drops them from every origin's
   // contact_ids (device_ids never hold them), and keeps released the ids a serving catch-up
   // session or a held change still names. O(ids held by origins + session items + slots);
@@ -532,7 +558,7 @@ class EngineImpl {
   Status CheckMutable() const;
   std::uint64_t EntriesHeld() const {
     return stats_.device_entries + stats_.mailbox_entries + stats_.registration_entries + tombstones_ +
-           device_tombstones_;
+           device_tombstones_ + mailbox_tombstones_;
   }
 
   EngineConfig config_;
@@ -548,7 +574,11 @@ class EngineImpl {
   Interner<AorIndex> aor_index_;
   Interner<MailboxRecord> mailboxes_;
   std::uint64_t mailbox_hash_ = 0;
-  MailboxIndex mailbox_index_;  // the same set as ranges, for repair
+  MailboxIndex mailbox_index_;  // the same set as ranges, for repair; tombstones included (hash 0)
+  std::uint64_t mailbox_tombstones_ = 0;  // removed mailboxes kept until their horizon
+  // One item per mailbox tombstone made, earliest horizon first; items of superseded tombstones
+  // are skipped, and compacted away past 4 x mailbox_tombstones_ + 1,024.
+  std::priority_queue<MailboxHorizon, std::vector<MailboxHorizon>, std::greater<>> mailbox_horizons_;
   std::uint64_t tombstones_ = 0;  // dead registrations kept to refuse older versions
   std::uint64_t device_tombstones_ = 0;  // dead device contributions, likewise
   // One item per device tombstone made, in deadline order (the keep is one duration on the

@@ -188,6 +188,7 @@ void EngineImpl::OnTimer() {
     SendHeldChanges();
   }
   ExpireRegistrations(env_->WallNow().time_since_epoch().count());
+  ExpireMailboxTombstones(env_->WallNow().time_since_epoch().count());
   ExpireDeviceTombstones(now);
   if (relay_due_ && now >= *relay_due_) FlushRelay();
   if (suspicion_due_ && now >= *suspicion_due_) {
@@ -269,11 +270,12 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(site_offer_due_);
   consider(gap_round_due_);
   if (!device_horizons_.empty()) consider(device_horizons_.front().at);
-  if (!expiries_.empty()) {
-    // Expiry is on the calendar clock; map it onto the monotonic one for the wakeup.
+  // Expiries and mailbox horizons are on the calendar clock; map them onto the monotonic one.
+  for (const std::int64_t at_ns : {expiries_.empty() ? std::int64_t{-1} : expiries_.top().at_ns,
+                                   mailbox_horizons_.empty() ? std::int64_t{-1} : mailbox_horizons_.top().at_ns}) {
+    if (at_ns < 0) continue;
     const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
-    const std::int64_t delta = std::max<std::int64_t>(0, expiries_.top().at_ns - wall_ns);
-    consider(env_->Now() + Duration(delta));
+    consider(env_->Now() + Duration(std::max<std::int64_t>(0, at_ns - wall_ns)));
   }
   if (next && (!scheduled_wakeup_ || *next != *scheduled_wakeup_)) {
     scheduled_wakeup_ = next;

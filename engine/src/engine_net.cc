@@ -247,7 +247,8 @@ void EngineImpl::FlushPending() {
         if (const Registration* r = FindRegistration(id, self)) records.push_back(RegistrationRecordFor(id, *r));
         break;
       case EntryKind::kMailbox:
-        records.push_back(MailboxRecordFor(id));
+        // Gone only when it was removed and its tombstone's horizon came before the flush.
+        if (mailboxes_[id].value) records.push_back(MailboxRecordFor(id));
         break;
     }
   }

@@ -402,7 +402,8 @@ std::size_t EngineImpl::CollectPageRecords(const ServeSession& s, std::size_t st
     codec::Record rec;
     bool have = true;
     if (s.origin == codec::kMailboxOrigin) {
-      rec = MailboxRecordFor(id);
+      have = mailboxes_[id].value.has_value();  // a tombstone gone past its horizon since the snapshot
+      if (have) rec = MailboxRecordFor(id);
     } else if (i < s.device_items) {
       const Contribution* c = FindContribution(id, s.origin);
       have = c != nullptr;

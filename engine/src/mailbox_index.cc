@@ -44,6 +44,19 @@ void MailboxIndex::Update(std::uint32_t id, std::uint32_t position, std::uint64_
   PBXSTATE_CHECK(false && "MailboxIndex::Update of an id never inserted");
 }
 
+void MailboxIndex::Remove(std::uint32_t id, std::uint32_t position) {
+  PBXSTATE_CHECK(!buckets_.empty());
+  std::vector<Entry>& entries = buckets_[BucketOf(position)].entries;
+  for (Entry& e : entries) {
+    if (e.id != id) continue;
+    buckets_[BucketOf(position)].hash ^= e.hash;
+    e = entries.back();  // order within a bucket does not matter
+    entries.pop_back();
+    return;
+  }
+  PBXSTATE_CHECK(false && "MailboxIndex::Remove of an id never inserted");
+}
+
 MailboxIndex::RangeStats MailboxIndex::Stats(std::uint32_t level, std::uint32_t prefix) const {
   CheckRange(level, prefix);
   RangeStats s;

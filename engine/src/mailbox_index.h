@@ -32,6 +32,8 @@ class MailboxIndex {
   void Insert(std::uint32_t id, std::uint32_t position, std::uint64_t hash);
   // Mailbox `id` (inserted) has a new value, whose entry hash is `hash`.
   void Update(std::uint32_t id, std::uint32_t position, std::uint64_t hash);
+  // Mailbox `id` (inserted) is no longer held (its removal's tombstone went).
+  void Remove(std::uint32_t id, std::uint32_t position);
 
   // The range `prefix` of `level`: level <= codec::kMailboxMaxLevel, prefix < 4^level.
   RangeStats Stats(std::uint32_t level, std::uint32_t prefix) const;

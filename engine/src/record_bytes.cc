@@ -35,6 +35,12 @@ std::size_t EncodedRecordBytes(const ViewChange& change) {
         r.counts = change.new_mailbox->counts;
         r.hlc = change.new_mailbox->hlc;
         r.writer = change.new_mailbox->writer;
+      } else if (change.old_mailbox) {
+        // A removal: its record, sized with the removed value's timestamp (the removal's is not in
+        // the change; its varint is as wide unless the two straddle a power of 2^7).
+        r.removed = true;
+        r.hlc = change.old_mailbox->hlc;
+        r.writer = change.origin;
       }
       break;
   }

@@ -39,6 +39,13 @@ std::uint64_t MailboxHash(std::string_view name, const MailboxValue& v) {
       .value();
 }
 
+// A mailbox's entry hash, in the set's hash and the repair index: 0 for a tombstone, so the
+// hashes are those of the view (Engine::Digest compares views), a tombstone's going changes no
+// hash, and a node holding the old value still differs from one holding the tombstone.
+std::uint64_t MailboxEntryHash(const MailboxRecord& m) {
+  return m.Live() ? MailboxHash(m.name, *m.value) : 0;
+}
+
 std::optional<DeviceState> Aggregate(const std::vector<Contribution>& cs) {
   DeviceStateAggregate agg;
   bool any = false;
@@ -190,7 +197,7 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
   held->state = rec.removed ? DeviceState::kUnknown : rec.state;
   held->dead = rec.removed;
   if (held->dead) {
-    device_horizons_.push_back({env_->Now() + DeviceTombstoneKeep(), *id, origin, o.incarnation, rec.seq});
+    device_horizons_.push_back({env_->Now() + TombstoneKeep(), *id, origin, o.incarnation, rec.seq});
     if (device_horizons_.size() > 2 * device_tombstones_ + 1024) {
       std::erase_if(device_horizons_, [&](const DeviceHorizon& h) {
         const Contribution* c = FindContribution(h.device, h.node);
@@ -329,30 +336,52 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
   }
   std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
   if (!id) {
+    // A removal of a mailbox not held, past its horizon: every node has dropped (or is dropping)
+    // its tombstone; keeping it again would pass it back and forth between nodes forever.
+    if (rec.removed && MailboxHorizonNs(rec.hlc) <= wall_ns) {
+      ++stats_.records_stale;
+      return false;
+    }
     if (EntriesHeld() >= config_.max_entries) {
       Drop(DropReason::kStoreFull);
       return false;
     }
-    id = mailboxes_.Add(rec.key);
+    id = InternMailbox(rec.key);
   }
   MailboxRecord& m = mailboxes_[*id];
-  const MailboxValue next{rec.counts, rec.hlc, rec.writer};
+  const MailboxValue next{rec.removed ? MailboxCounts{} : rec.counts, rec.hlc, rec.writer};
   if (m.value && std::tie(m.value->hlc, m.value->writer) >= std::tie(next.hlc, next.writer)) {
     ++stats_.records_stale;
     return false;
   }
-  const std::optional<MailboxValue> old = m.value;
-  const std::uint64_t next_hash = MailboxHash(m.name, next);
-  if (old) {
-    mailbox_hash_ ^= MailboxHash(m.name, *old);
-    mailbox_index_.Update(*id, MailboxIndex::Position(m.name), next_hash);
-  } else {
-    ++stats_.mailbox_entries;
-    mailbox_index_.Insert(*id, MailboxIndex::Position(m.name), next_hash);
-  }
+  const bool inserted = !m.value;
+  const std::optional<MailboxValue> old = m.Live() ? m.value : std::nullopt;
+  const std::uint64_t old_hash = MailboxEntryHash(m);
+  if (m.removed) --mailbox_tombstones_;
+  if (old) --stats_.mailbox_entries;
   m.value = next;
-  mailbox_hash_ ^= next_hash;
+  m.removed = rec.removed;
+  if (m.removed) ++mailbox_tombstones_;
+  else ++stats_.mailbox_entries;
+  const std::uint64_t next_hash = MailboxEntryHash(m);
+  if (inserted) mailbox_index_.Insert(*id, MailboxIndex::Position(m.name), next_hash);
+  else mailbox_index_.Update(*id, MailboxIndex::Position(m.name), next_hash);
+  mailbox_hash_ ^= old_hash ^ next_hash;
   StoreChanged();
+  if (m.removed) {
+    mailbox_horizons_.push({MailboxHorizonNs(next.hlc), *id, next.hlc, next.writer});
+    if (mailbox_horizons_.size() > 4 * mailbox_tombstones_ + 1024) {
+      std::vector<MailboxHorizon> items;
+      for (; !mailbox_horizons_.empty(); mailbox_horizons_.pop()) {
+        const MailboxHorizon& h = mailbox_horizons_.top();
+        const MailboxRecord& t = mailboxes_[h.mailbox];
+        if (t.removed && t.value->hlc == h.hlc && t.value->writer == h.writer) items.push_back(h);
+      }
+      mailbox_horizons_ = decltype(mailbox_horizons_)(std::greater<>(), std::move(items));
+    }
+  }
+  // A tombstone in place of nothing, or of another tombstone: the view is unchanged.
+  if (!old && m.removed) return false;
   if (cause != ChangeCause::kLocal) ++stats_.records_applied;
   ViewChange ch{};
   ch.kind = EntryKind::kMailbox;
@@ -360,9 +389,21 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
   ch.key = m.name;
   ch.origin = rec.writer;
   ch.old_mailbox = old;
-  ch.new_mailbox = next;
+  if (!m.removed) ch.new_mailbox = next;
   Emit(ch);
   return true;
+}
+
+void EngineImpl::ExpireMailboxTombstones(std::int64_t now_ns) {
+  while (!mailbox_horizons_.empty() && mailbox_horizons_.top().at_ns <= now_ns) {
+    const MailboxHorizon h = mailbox_horizons_.top();
+    mailbox_horizons_.pop();
+    const MailboxRecord& m = mailboxes_[h.mailbox];
+    // Superseded (a newer write or removal), or the id went to another name meanwhile: a
+    // write's (hlc, writer) is unique in the cluster, so a tombstone that matches is this one.
+    if (!m.removed || m.value->hlc != h.hlc || m.value->writer != h.writer) continue;
+    ReleaseMailboxTombstone(h.mailbox);
+  }
 }
 
 void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {
@@ -541,9 +582,11 @@ codec::Record EngineImpl::RegistrationRecordFor(std::uint32_t contact, const Reg
 codec::Record EngineImpl::MailboxRecordFor(std::uint32_t mailbox) const {
   const MailboxRecord& m = mailboxes_[mailbox];
   PBXSTATE_CHECK(m.value);
+  PBXSTATE_CHECK(!m.removed || m.value->counts == MailboxCounts{});
   codec::Record r;
   r.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
   r.key = m.name;
+  r.removed = m.removed;
   r.counts = m.value->counts;
   r.hlc = m.value->hlc;
   r.writer = m.value->writer;

@@ -11,7 +11,9 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      Custom:mystate, and NOT_INUSE brings it back to Idle (latency measured);
   3. MWI: AMI MWIUpdate 1000@default 2 new 1 old (res_mwi_external_ami) on server 1 reaches server 2's
      Asterisk: res_mwi_devstate turns the MWI it receives into the device MWI:1000@default, whose
-     hint on server 2 goes InUse; then 0 new messages bring it back to Idle;
+     hint on server 2 goes InUse; then 0 new messages bring it back to Idle; 3b. the later of two
+     servers' writes holds; 3c. AMI MWIDelete of a mailbox on server 1 removes it from both
+     servers' cluster view and from server 2's MWI cache;
   4. RINGING on server 1 and INUSE on server 2 for Custom:ring aggregate to InUse&Ringing (Asterisk's
      RINGINUSE) on both servers;
   5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
@@ -196,6 +198,23 @@ def wait_hint(c, node, exten, want, timeout=10):
     return time.monotonic() - t0
 
 
+def status_count(c, node, pattern):
+    """A counter of `pbxstate show status`, by a regex whose group is the number."""
+    out = c.cli(node, "pbxstate show status")
+    m = re.search(pattern, out)
+    if not m:
+        raise TestFailure(f"server {node}: 'pbxstate show status' lacks /{pattern}/:\n{out}")
+    return int(m.group(1))
+
+
+def cleared_entries(c, node):
+    return status_count(c, node, r"(\d+) cache entries cleared")
+
+
+def local_removals(c, node):
+    return status_count(c, node, r"(\d+) removals \(")
+
+
 def run(c, report, cycles):
     c.setup_network()
     for n in NODES:
@@ -267,6 +286,30 @@ def run(c, report, cycles):
                               f"{line.group(0) if line else 'no 2000@default'}")
     print(f"ok 3b: 2000@default written 1/0 by server 1, then 4/1 by server 2: both servers still hold 4/1 by "
           f"{eid(2)} 11 s later (a periodic re-read of local state included)")
+
+    # 3c. A mailbox deleted on server 1 (AMI MWIDelete: res_mwi_external's ast_delete_mwi_state,
+    # whose cache clear the module shares as a removal) leaves server 2: its cluster view, and
+    # Asterisk's MWI cache there (the module deletes the entry it published, counted as cleared).
+    # Without the module's removal, 3000@default stays in both servers' views and this step fails.
+    c.ami(1, "MWIUpdate", Mailbox="3000@default", NewMessages=3, OldMessages=0)
+    wait_until("server 2 sees 3000@default 3/0",
+               lambda: re.search(r"^3000@default\s+3\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)
+    cleared_before = cleared_entries(c, 2)
+    t0 = time.monotonic()
+    c.ami(1, "MWIDelete", Mailbox="3000@default")
+    for n in NODES:
+        wait_until(f"server {n} to drop 3000@default",
+                   lambda n=n: not re.search(r"^3000@default\s", c.cli(n, "pbxstate show mailboxes"), re.M), 10,
+                   interval=0.02)
+    gone = time.monotonic() - t0
+    wait_until("server 2 to delete 3000@default from Asterisk's MWI cache",
+               lambda: cleared_entries(c, 2) == cleared_before + 1, 10)
+    removals = local_removals(c, 1)
+    if removals < 1:
+        raise TestFailure(f"server 1 counts {removals} local removals after MWIDelete")
+    report["mwi_delete_to_gone_s"] = round(gone, 3)
+    print(f"ok 3c: AMI MWIDelete 3000@default on server 1 -> gone from both servers' cluster view in {gone:.3f} s "
+          f"and deleted from server 2's MWI cache (server 1: {removals} local removal(s) shared)")
 
     # 4. aggregation
     c.cli(1, "dialplan set global DEVICE_STATE(Custom:ring) RINGING")

@@ -42,6 +42,7 @@ TEST(ControlProtocol, ParsesEveryOp) {
   EXPECT_EQ(r.rtt_us, 1500u);
   EXPECT_EQ(MustParse(R"({"op":"unregister","aor":"alice"})").aor, "alice");
   EXPECT_EQ(MustParse(R"({"op":"remove_device","device":"PJSIP/alice"})").device, "PJSIP/alice");
+  EXPECT_EQ(MustParse(R"({"op":"remove_mailbox","mailbox":"100@default"})").mailbox, "100@default");
   EXPECT_EQ(MustParse(R"({"op":"device","device":"x"})").op, Op::kDevice);
   EXPECT_EQ(MustParse(R"({"op":"locate","aor":"alice"})"), Request::Locate("alice"));
   EXPECT_EQ(MustParse(R"({"op":"members"})").op, Op::kMembers);
@@ -76,6 +77,7 @@ TEST(ControlProtocol, ErrorsAreBadRequestsNamingTheField) {
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":"soon"})", "'expires_unix_ns' must be an integer"},
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":1,"reachable":"yes"})", "'reachable'"},
       {R"({"op":"set_keys"})", "'key_file' is required"},
+      {R"({"op":"remove_mailbox"})", "'mailbox' is required"},
       {R"({"op":"set_keys","key_file":""})", "'key_file' must name a cluster key file"},
       {R"({"op":"set_keys","key_file":"/k","previous_key_file":3})", "'previous_key_file' must be a string"},
   };
@@ -134,6 +136,7 @@ Request Sample(Op op) {
     case Op::kRegister: return Request::Register("alice", "sip:alice@198.18.0.7:5060", -5, false, 1200);
     case Op::kUnregister: return Request::Unregister("alice");
     case Op::kRemoveDevice: return Request::RemoveDevice("PJSIP/alice");
+    case Op::kRemoveMailbox: return Request::RemoveMailbox("100@default");
     case Op::kDevice: return Request::Device("Custom:x");
     case Op::kLocate: return Request::Locate("alice");
     case Op::kSetKeys: return Request::SetKeys("/k/new.key", "/k/old.key");

@@ -14,6 +14,8 @@ daemon/CONTROL.md) and checks:
      from the set_device response's t_mono_ns to each receiver's view event, same host clock);
   3. an MWI change on node 2 reaches 1 and 3; 3a. a registration on node 3 reaches 1 and 2, then
      its removal; 3a'. a device on node 3 reaches 1 and 2, then remove_device withdraws it;
+ 3a''. a mailbox written on node 1 reaches 2 and 3, then remove_mailbox on node 2 removes it
+     everywhere;
  3b. flow control: a burst of registrations on node 1 while node 3's corosync is frozen meets
      CS_ERR_TRY_AGAIN and the bounded send queue, and still converges;
   4. kill -9 of node 3's pbxstated: 1 and 2 drop its contribution after the departure grace;
@@ -220,6 +222,17 @@ def run(cluster, report):
     for n in (1, 2, 3):
         wait_until(f"node {n} to drop PJSIP/hotdesk", lambda n=n: hotdesk(n) is None, 10)
     print("ok 3a': PJSIP/hotdesk set on node 3 seen on 1 and 2, then withdrawn everywhere by remove_device")
+
+    # 3a''. a mailbox deleted from voicemail.conf (remove_mailbox) on another node than its writer.
+    cluster.call(1, op="set_mailbox", mailbox="200@default", new=4, old=0)
+    def has_box(n):
+        return any(m["mailbox"] == "200@default" for m in cluster.call(n, op="dump")["mailboxes"])
+    for n in (2, 3):
+        wait_until(f"node {n} to show mailbox 200@default", lambda n=n: has_box(n), 10)
+    cluster.call(2, op="remove_mailbox", mailbox="200@default")
+    for n in (1, 2, 3):
+        wait_until(f"node {n} to drop mailbox 200@default", lambda n=n: not has_box(n), 10)
+    print("ok 3a'': mailbox 200@default written on node 1 seen on 2 and 3, then removed everywhere by remove_mailbox")
 
     # 3b. flow control. Node 3's corosync is frozen (SIGSTOP): the totem ring stalls (for up to
     # token + consensus, ~6.6 s with corosync's default token of 3 s) while node 1 takes a burst of

@@ -112,6 +112,55 @@ TEST(Codec, DeviceRemovalRoundTripsAndOtherStateBytesAreMalformed) {
   }
 }
 
+// A mailbox removal is a mailbox record whose new-messages count is one past the largest count
+// (old and urgent 0): a write with a timestamp and a writer like any other, no counts.
+TEST(Codec, MailboxRemovalRoundTripsAndCountsWithItAreMalformed) {
+  Record removal;
+  removal.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
+  removal.key = "1000@default";
+  removal.removed = true;
+  removal.hlc = {1'700'000'000'123'456'789, 3};
+  removal.writer = 2;
+  Record live = removal;
+  live.removed = false;
+  live.counts = {0xFFFFFFFFu, 0, 0};  // the largest count is still a count
+  const auto f = UpdatesFrame({removal, live}, 0, 0);
+  FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  ASSERT_FALSE(DecodeHeader(f, kLimits, &h, &body));
+  Updates u;
+  ASSERT_FALSE(DecodeUpdates(body, kLimits, &u));
+  ASSERT_EQ(u.records.size(), 2u);
+  EXPECT_TRUE(u.records[0].removed);
+  EXPECT_EQ(u.records[0].key, "1000@default");
+  EXPECT_EQ(u.records[0].counts, (MailboxCounts{}));
+  EXPECT_EQ(u.records[0].hlc, removal.hlc);
+  EXPECT_EQ(u.records[0].writer, 2u);
+  EXPECT_FALSE(u.records[1].removed);
+  EXPECT_EQ(u.records[1].counts.new_messages, 0xFFFFFFFFu);
+  EXPECT_LE(EncodedRecordBytes(removal), MaxRecordBytes(removal.key.size(), 0));
+  // Hand-made records: the marker with an old or urgent count, or a count past the marker.
+  auto frame = [](std::uint64_t new_messages, std::uint64_t old_messages, std::uint64_t urgent) {
+    std::vector<std::uint8_t> g;
+    BeginFrame(&g, FrameType::kUpdates, 7, 3);
+    Writer w(&g);
+    EncodeUpdatesPrefix(w, 0, 0, 1);
+    w.U8(static_cast<std::uint8_t>(EntryKind::kMailbox));
+    w.Bytes("1000@default");
+    for (std::uint64_t v : {new_messages, old_messages, urgent, std::uint64_t{1'700'000'000'000'000'000}, std::uint64_t{0},
+                            std::uint64_t{2}}) {
+      w.Varint(v);
+    }
+    EndFrame(&g);
+    return g;
+  };
+  constexpr std::uint64_t kMarker = std::uint64_t{1} << 32;
+  EXPECT_FALSE(DecodeAll(frame(kMarker, 0, 0)));
+  EXPECT_EQ(DecodeAll(frame(kMarker, 1, 0)), DropReason::kMalformed);
+  EXPECT_EQ(DecodeAll(frame(kMarker, 0, 1)), DropReason::kMalformed);
+  EXPECT_EQ(DecodeAll(frame(kMarker + 1, 0, 0)), DropReason::kMalformed);
+}
+
 TEST(Codec, RegistrationRecordRules) {
   Record reg;
   reg.kind = static_cast<std::uint8_t>(EntryKind::kRegistration);

@@ -191,7 +191,7 @@ TEST(EngineNames, AFreedNameThatComesBackWorksLocallyAndRemotely) {
 
 
 // Devices provisioned and deprovisioned (realtime provisioning, hot-desking): each one set and
-// removed again. Their tombstones go after DeviceTombstoneKeep, and their names with them.
+// removed again. Their tombstones go after TombstoneKeep, and their names with them.
 TEST(EngineNames, ChurningTenTimesMaxEntriesOwnDevicesNeverHitsTheBoundAndFreesTheirNames) {
   constexpr std::size_t kMaxEntries = 256;
   SoloEnv env;

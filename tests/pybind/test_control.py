@@ -16,7 +16,7 @@ control = pytest.importorskip("pbxstate.control", reason="pbxstate.control is bu
 
 def test_ops_are_the_protocols():
     ops = control.ops()
-    assert ops[:4] == ["hello", "set_device", "remove_device", "set_mailbox"]
+    assert ops[:5] == ["hello", "set_device", "remove_device", "set_mailbox", "remove_mailbox"]
     assert {"generate", "generate_result", "watch", "watch_result", "set_keys", "stop"} <= set(ops)
     assert len(ops) == len(set(ops))
 

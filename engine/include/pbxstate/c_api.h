@@ -382,7 +382,8 @@ typedef struct pbxstate_view_change {
   int old_contribution, new_contribution;
   int old_aggregate, new_aggregate;
 
-  /* PBXSTATE_KIND_MAILBOX: the cluster-wide value before/after; NULL for none. */
+  /* PBXSTATE_KIND_MAILBOX: the cluster-wide value before/after; NULL for none (new_mailbox NULL:
+   * the mailbox was removed). */
   const pbxstate_mailbox_value* old_mailbox;
   const pbxstate_mailbox_value* new_mailbox;
 
@@ -453,6 +454,13 @@ int pbxstate_engine_remove_device(pbxstate_engine* engine, const char* device, s
 /* Writes `mailbox`'s counts (copied); the cluster keeps the latest write by hybrid clock. */
 int pbxstate_engine_set_mailbox(pbxstate_engine* engine, const char* mailbox, size_t mailbox_len,
                                 const pbxstate_mailbox_counts* counts);
+
+/* Removes `mailbox` (deleted from voicemail.conf): a write without counts that wins by hybrid
+ * clock like any other, so a later pbxstate_engine_set_mailbox on any node brings it back.
+ * Removing one not held is not an error. Afterwards the mailbox has no value
+ * (PBXSTATE_E_NOT_FOUND) and the listener hears a change whose new_mailbox is NULL; its name is
+ * freed once the removal's tombstone has gone (engine.h, Engine::RemoveMailbox). */
+int pbxstate_engine_remove_mailbox(pbxstate_engine* engine, const char* mailbox, size_t mailbox_len);
 
 /* Adds or refreshes this node's contact `info->contact` of `aor` (`info` and its contact are
  * copied); the AOR's other contacts on this node stay (engine.h, Engine::SetRegistration: at

@@ -197,6 +197,14 @@ class Engine {
   Status RemoveDevice(std::string_view device);
   // Writes `mailbox`'s counts; the cluster keeps the write with the latest hybrid logical clock.
   Status SetMailbox(std::string_view mailbox, const MailboxCounts& counts);
+  // Removes `mailbox` (deleted from voicemail.conf, say): a write without counts that wins by
+  // the latest hybrid logical clock like any other, so a later SetMailbox (on any node) brings it
+  // back and an earlier one never does. The view then has no value for it (Mailbox() nullopt;
+  // the listener hears a change whose new_mailbox is nullopt). Not an error when it is not held.
+  // Every node keeps the removal as a tombstone until its timestamp plus a bounded keep, so a
+  // node that missed it (cut off, a lost frame) does not write the old value back; then the
+  // mailbox's name is freed (engine/README.md, "Names").
+  Status RemoveMailbox(std::string_view mailbox);
   // Adds or refreshes the contact `info.contact` of `aor` on this node; the AOR's other contacts
   // here are untouched. `info.expires` must be in the future and within max_registration_ttl;
   // contact, path and user agent together within max_contact_bytes. A new contact when this node

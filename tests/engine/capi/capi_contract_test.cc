@@ -398,6 +398,10 @@ TEST_F(CApi, ChecksArguments) {
 
   EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, "m", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
   EXPECT_EQ(pbxstate_engine_set_mailbox(engine_, nullptr, 1, &mc), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_mailbox(engine_, nullptr, 1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_mailbox(engine_, nullptr, 0), PBXSTATE_E_INVALID_ARGUMENT);  // empty: the engine's
+  EXPECT_EQ(pbxstate_engine_remove_mailbox(nullptr, "m", 1), PBXSTATE_E_INVALID_ARGUMENT);
+  EXPECT_EQ(pbxstate_engine_remove_mailbox(engine_, "zz", 2), PBXSTATE_OK);  // not held: not an error
   EXPECT_EQ(pbxstate_engine_set_registration(engine_, "a", 1, nullptr), PBXSTATE_E_INVALID_ARGUMENT);
   reg.contact = nullptr;
   reg.contact_len = 4;
@@ -523,6 +527,42 @@ TEST_F(CApi, ListenerCanBeReplacedAndRemoved) {
   ASSERT_EQ(pbxstate_engine_set_listener(engine_, nullptr), PBXSTATE_OK);
   ASSERT_EQ(pbxstate_engine_set_device_state(engine_, "d", 1, PBXSTATE_DEVICE_BUSY), PBXSTATE_OK);
   EXPECT_EQ(log.changes, 1);
+}
+
+namespace {
+struct MailboxLog {
+  int changes = 0;
+  bool had_old = false, has_new = true;
+};
+void LogMailbox(void* u, const pbxstate_view_change* c) {
+  if (c->kind != PBXSTATE_KIND_MAILBOX) return;
+  auto* log = static_cast<MailboxLog*>(u);
+  ++log->changes;
+  log->had_old = c->old_mailbox != nullptr;
+  log->has_new = c->new_mailbox != nullptr;
+}
+}  // namespace
+
+TEST_F(CApi, ARemovedMailboxHasNoValueAndItsChangeNoNewMailbox) {
+  MailboxLog log;
+  pbxstate_listener l{};
+  l.user = &log;
+  l.view_change = LogMailbox;
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, &l), PBXSTATE_OK);
+  const pbxstate_mailbox_counts mc{3, 1, 0};
+  ASSERT_EQ(pbxstate_engine_set_mailbox(engine_, "100@default", 11, &mc), PBXSTATE_OK);
+  ASSERT_EQ(pbxstate_engine_remove_mailbox(engine_, "100@default", 11), PBXSTATE_OK);
+  EXPECT_EQ(log.changes, 2);
+  EXPECT_TRUE(log.had_old);
+  EXPECT_FALSE(log.has_new);
+  pbxstate_mailbox_value v{};
+  EXPECT_EQ(pbxstate_engine_mailbox(engine_, "100@default", 11, &v), PBXSTATE_E_NOT_FOUND);
+  ASSERT_EQ(pbxstate_engine_remove_mailbox(engine_, "100@default", 11), PBXSTATE_OK);  // again: no change
+  EXPECT_EQ(log.changes, 2);
+  ASSERT_EQ(pbxstate_engine_set_mailbox(engine_, "100@default", 11, &mc), PBXSTATE_OK);  // written again
+  EXPECT_EQ(pbxstate_engine_mailbox(engine_, "100@default", 11, &v), PBXSTATE_OK);
+  EXPECT_EQ(v.counts.new_messages, 3u);
+  ASSERT_EQ(pbxstate_engine_set_listener(engine_, nullptr), PBXSTATE_OK);
 }
 
 TEST_F(CApi, VisitorsMayQueryButNotMutate) {

@@ -78,7 +78,7 @@ Status ToStatus(const Error& error);
 // ---- ops ------------------------------------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-  kHello, kSetDevice, kRemoveDevice, kSetMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
+  kHello, kSetDevice, kRemoveDevice, kSetMailbox, kRemoveMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
   kSetKeys, kStop,
   // Benchmark instruments (CONTROL.md "Benchmark instruments")
   kGenerate, kGenerateResult, kWatch, kWatchResult,
@@ -112,7 +112,7 @@ struct Request {
   Op op = Op::kHello;
   std::string device;                         // set_device, remove_device, device
   DeviceState state = DeviceState::kUnknown;  // set_device
-  std::string mailbox;                        // set_mailbox
+  std::string mailbox;                        // set_mailbox, remove_mailbox
   MailboxCounts counts;                       // set_mailbox
   std::string aor;                            // register, unregister, locate
   std::string contact;                        // register
@@ -133,6 +133,7 @@ struct Request {
                           std::uint32_t rtt_us = 0);
   static Request Unregister(std::string aor);
   static Request RemoveDevice(std::string device);
+  static Request RemoveMailbox(std::string mailbox);
   static Request Device(std::string device);
   static Request Locate(std::string aor);
   static Request SetKeys(std::string key_file, std::string previous_key_file = {});

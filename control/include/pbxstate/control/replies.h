@@ -35,7 +35,7 @@ struct HelloReply {
   bool authenticated = false;   // frames carry a MAC under the cluster key
 };
 
-// set_device, set_mailbox, register, unregister, subscribe, generate, watch: when it was done.
+// set_device, remove_device, set_mailbox, remove_mailbox, register, unregister, subscribe, generate, watch: when it was done.
 struct TimeReply {
   std::int64_t t_mono_ns = 0;  // host CLOCK_MONOTONIC
 };
