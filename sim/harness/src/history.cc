@@ -115,6 +115,17 @@ double PathLoss::Between(NodeId a, NodeId b, Duration from, Duration to) const {
   return worst;
 }
 
+bool PathLoss::Any(Duration from, Duration to) const {
+  for (std::size_t i = 0; i < snapshots_.size(); ++i) {
+    const Duration until = i + 1 < snapshots_.size() ? snapshots_[i + 1].from : Duration::max();
+    if (snapshots_[i].from > to || until <= from) continue;
+    for (double loss : snapshots_[i].loss) {
+      if (loss > 0.0) return true;
+    }
+  }
+  return false;
+}
+
 ClusterHistory::ClusterHistory(std::uint32_t node_count, MembershipSource membership)
     : node_count_(node_count), membership_(membership), up_(node_count), cuts_(1), views_(node_count) {}
 
@@ -234,6 +245,27 @@ bool ClusterHistory::Link(NodeId from, NodeId to, std::size_t e) const {
   if (membership_ != MembershipSource::kTransport || from == to) return true;
   // CPG delivers only within a configuration and the engine refuses frames of non-members.
   return has_views_ ? InView(to, from, e) : CutAllows(to, from, e);
+}
+
+std::optional<Duration> ClusterHistory::ViewSince(NodeId node, Duration t) const {
+  const std::optional<Duration> start = StartOf(node, t);
+  if (!start) return std::nullopt;
+  const auto& vs = views_[node - 1];
+  auto it = std::upper_bound(vs.begin(), vs.end(), t, [](Duration x, const ViewChange& v) { return x < v.t; });
+  if (it == vs.begin() || std::prev(it)->t < *start) return std::nullopt;  // as InView
+  return std::prev(it)->t;
+}
+
+bool ClusterHistory::Disturbed(Duration from, Duration to) const {
+  for (const auto& ups : up_) {
+    for (const UpChange& u : ups) {
+      if (u.t > from && u.t <= to) return true;
+    }
+  }
+  for (std::size_t e = EpochAt(from); e < epochs_.size() && EpochStart(e) <= to; ++e) {
+    if (!cuts_[epochs_[e].cut].side_of.empty()) return true;
+  }
+  return false;
 }
 
 bool ClusterHistory::CutAt(Duration t) const { return !cuts_[epochs_[EpochAt(t)].cut].side_of.empty(); }

@@ -254,6 +254,8 @@ std::optional<std::uint64_t> RunRecorder::Impl::HealBytesUntil(std::size_t i, Du
 
 void RunRecorder::TransportOutlivesCrashes() { impl_->oracle.TransportOutlivesCrashes(); }
 
+void RunRecorder::TransportRingMayStall() { impl_->oracle.RingMayStall(); }
+
 void RunRecorder::MembershipDelivered(Duration t, NodeId node, const std::vector<NodeId>& members) {
   Impl& m = *impl_;
   if (m.oracle.timing().membership != MembershipSource::kTransport) return;

@@ -1,6 +1,7 @@
 #include "pbxstate/harness/write_spread.h"
 
 #include <cassert>
+#include <optional>
 
 namespace pbxstate::harness {
 
@@ -38,6 +39,20 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
       if (m != writer && h_.InView(m, writer, e0)) Set(relay, m);
     }
   }
+  // A stalled ring (write_spread.h): the members the ring may have held the write back from,
+  // because something disturbed it between the start of their view and the write's due time.
+  Bits exposed(words, 0);
+  bool any_exposed = false;
+  if (transport && h_.has_views() && h_.ring_may_stall()) {
+    const Duration due = at + timing.inflight;
+    for (NodeId m = 1; m <= h_.node_count(); ++m) {
+      const std::optional<Duration> since = m == writer ? std::nullopt : h_.ViewSince(m, at);
+      if (since && (h_.Disturbed(*since, due) || loss.Any(*since, due))) {
+        Set(exposed, m);
+        any_exposed = true;
+      }
+    }
+  }
   Bits possible(words, 0), certain(words, 0);
   Set(possible, writer);
   Set(certain, writer);
@@ -46,6 +61,7 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
     if (e > e0) {
       possible = Carry(possible, e);
       certain = Carry(certain, e);
+      if (any_exposed) Unstall(&exposed, &certain, e);
     }
     if (relays) Relay(&relay, &possible, e, e0);
     s.carried = certain;
@@ -73,6 +89,23 @@ void WriteSpread::Relay(Bits* relay, Bits* possible, std::size_t e, std::size_t 
       continue;
     }
     if (h_.CutAllows(writer_, m, e)) Set(*possible, m);
+  }
+}
+
+void WriteSpread::Unstall(Bits* exposed, Bits* certain, std::size_t e) const {
+  auto clear = [](Bits* b, NodeId n) { (*b)[(n - 1) / 64] &= ~(std::uint64_t{1} << ((n - 1) % 64)); };
+  for (NodeId m = 1; m <= h_.node_count(); ++m) {
+    if (!Has(*exposed, m)) continue;
+    if (!h_.Up(m, e) || h_.Incarnation(m, e) != h_.Incarnation(m, e - 1)) {
+      clear(exposed, m);  // restarted or down: Carry has dropped it already
+      continue;
+    }
+    if (h_.InView(m, writer_, e)) continue;
+    clear(exposed, m);
+    // The writer's engine crashed and its corosync lives on: its leave is delivered after what
+    // it had sent, so the departure takes nothing away.
+    if (h_.transport_outlives_crashes() && !h_.Up(writer_, e)) continue;
+    clear(certain, m);
   }
 }
 

@@ -85,6 +85,8 @@ NetnsRun::NetnsRun(const Scenario& s, const RunOptions& o, const NetnsOptions& n
   // A crash kills pbxstated alone unless --crash-corosync (or corosync.crash: node): its corosync
   // lives on and delivers what pbxstated handed it.
   if (!no.crash_corosync) rec_.TransportOutlivesCrashes();
+  // Real corosync: its ring can stall under a cut without a view change (write_spread.h).
+  rec_.TransportRingMayStall();
 }
 
 std::vector<NodeId> NetnsRun::AllNodes() const {

@@ -144,6 +144,8 @@ class Ns3Run {
         wall_start_(std::chrono::steady_clock::now()) {
     // Over the Corosync model a crash of the PBX process leaves its corosync running (CorosyncModel).
     if (UsesCorosyncModel(s) && CorosyncModel(s).crash == ns3t::CrashKind::kProcess) rec_.TransportOutlivesCrashes();
+    // The model's ring stalls as corosync's does (sim/ns3/COROSYNC_MODEL.md; write_spread.h).
+    if (UsesCorosyncModel(s)) rec_.TransportRingMayStall();
   }
 
   Status Run(RunOutcome* outcome);

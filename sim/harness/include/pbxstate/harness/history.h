@@ -46,6 +46,8 @@ class PathLoss {
   explicit PathLoss(const scenario::Scenario& s);
   // The worst loss between `a` and `b` in force at any instant of [from, to].
   double Between(NodeId a, NodeId b, Duration from, Duration to) const;
+  // Whether any path of the cluster loses frames at some instant of [from, to].
+  bool Any(Duration from, Duration to) const;
 
  private:
   struct Snapshot {
@@ -77,6 +79,12 @@ class ClusterHistory {
   // what the engine handed it (Corosync under a PBX process, `corosync.crash: process`). Off:
   // a crash takes the transport's queue with it (the inproc network; `corosync.crash: node`).
   void SetTransportOutlivesCrashes(bool outlives) { transport_outlives_crashes_ = outlives; }
+  // The transport is Corosync's token ring (real, or ns-3's model of it): a cut, a crash or loss
+  // can stall it without any view changing, and what it had not delivered to a member by the
+  // time that member's view lost the sender never arrives there (write_spread.h, "A stalled
+  // ring"). Off: frames are dropped or delivered, never held back (the inproc network, ns-3 over
+  // UDP).
+  void SetRingMayStall(bool stalls) { ring_may_stall_ = stalls; }
   // No more events; the last epoch ends at `end`. Builds the epochs.
   void Seal(Duration end);
 
@@ -85,6 +93,7 @@ class ClusterHistory {
   MembershipSource membership() const { return membership_; }
   bool has_views() const { return has_views_; }
   bool transport_outlives_crashes() const { return transport_outlives_crashes_; }
+  bool ring_may_stall() const { return ring_may_stall_; }
   Duration end() const { return end_; }
   std::size_t epoch_count() const { return epochs_.size(); }
   Duration EpochStart(std::size_t e) const { return epochs_[e].start; }
@@ -107,6 +116,12 @@ class ClusterHistory {
   // With views: whether `member` is in the last view `node` got at or before epoch e started, in
   // its incarnation then (a restarted node has no view until the transport gives it one).
   bool InView(NodeId node, NodeId member, std::size_t e) const;
+  // With views: when `node` got the view it holds at `t`, in its incarnation then; nullopt when
+  // it holds none (down, or restarted and given none yet).
+  std::optional<Duration> ViewSince(NodeId node, Duration t) const;
+  // Something that can hold a token ring back happened in [from, to]: a cut in force at some
+  // instant of it, or a node crashed or started in (from, to]. Loss is PathLoss's.
+  bool Disturbed(Duration from, Duration to) const;
   // Any cut in force at `t`.
   bool CutAt(Duration t) const;
   // The side `n` is on in epoch e (0 without a cut), and whether frames pass from side `a` to
@@ -154,6 +169,7 @@ class ClusterHistory {
   MembershipSource membership_;
   bool has_views_ = false;
   bool transport_outlives_crashes_ = false;
+  bool ring_may_stall_ = false;
   bool sealed_ = false;
   Duration end_{};
   std::vector<std::vector<UpChange>> up_;        // by node - 1, in time order

@@ -45,7 +45,12 @@
 // is therefore never required. Where the backend's transport outlives a crashed engine
 // (RunRecorder::TransportOutlivesCrashes: Corosync under a PBX process), such a write may still
 // arrive, at the members that kept the writer in their view since the write (engine/README.md,
-// "Deliveries over CPG"): accepted there, not required. A write without a reported HLC gets the model's: the writer's
+// "Deliveries over CPG"): accepted there, not required. Where the transport is Corosync's ring
+// (RunRecorder::TransportRingMayStall), a cut, a crash or loss can hold the whole ring back
+// without a view change, and a member whose view then loses the writer never gets what the ring
+// had not delivered to it: a write made while something disturbed the member's view is not
+// required there once its writer left that view (write_spread.h, "A stalled ring";
+// sim/harness/README.md). A write without a reported HLC gets the model's: the writer's
 // clock at the write (kSimEpochNs + t) ticked after its previous write.
 //
 // Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
@@ -113,6 +118,9 @@ class Oracle {
   void View(Duration t, NodeId node, std::vector<NodeId> members);
   // The backend's crashes kill the engine's process only (ClusterHistory::SetTransportOutlivesCrashes).
   void TransportOutlivesCrashes() { history_.SetTransportOutlivesCrashes(true); }
+  // The transport is Corosync's token ring, which a fault can stall without a view change
+  // (ClusterHistory::SetRingMayStall; write_spread.h, "A stalled ring").
+  void RingMayStall() { history_.SetRingMayStall(true); }
   // A change `node`'s engine accepted at `t`.
   void Changed(Duration t, NodeId node, const PlannedChange& c);
   // `node` reported its own mailbox write (a local view change) with this value.

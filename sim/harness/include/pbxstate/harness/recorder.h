@@ -201,6 +201,10 @@ class RunRecorder {
   // --crash-corosync, ns-3 over its Corosync model), so what a crashed engine handed CPG is
   // still delivered in the view it was sent in (oracle.h, "Mailboxes").
   void TransportOutlivesCrashes();
+  // Before Finish: the transport is Corosync's token ring (the netns and emu backends, ns-3 over
+  // its Corosync model), which a cut, a crash or loss can hold back without any view changing:
+  // a write a member's view lost the writer of may not have reached it (oracle.h, "Mailboxes").
+  void TransportRingMayStall();
   // A planned change was handed to the node's engine, which answered `status`.
   void ChangeMade(Duration t, const PlannedChange& change, const Status& status);
   // A planned change was not made: its node was down.

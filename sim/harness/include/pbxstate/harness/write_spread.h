@@ -16,6 +16,23 @@
 //    digest one way and a pull the other). A crash removes a node. An under-approximation.
 //  - settled: what would be certainly held if the epoch in force lasted long enough (the
 //    convergence target inside a stretch with no fault).
+//
+// A stalled ring (ClusterHistory::ring_may_stall: Corosync, real or ns-3's model, with views).
+// Corosync delivers what a node sent in a view to every member that moves on with the sender
+// (extended virtual synchrony); a member whose view loses the sender has whatever the ring had
+// delivered to it by then, and nothing more ever comes from that ring. When the ring runs
+// smoothly that is everything sent `inflight` before; but a cut, a crash or loss can hold the
+// whole ring back for seconds to tens of seconds without any view changing (a one-way cut, a
+// site cut shorter than the token; sim/emu/README.md measured both), and the backlog is only
+// gone once a new ring forms, which is a view change. So a member that certainly held a write
+// by the rules above, but only because the ring was taken to deliver it, stops being a certain
+// holder when its view loses the writer, if the ring may have been held back between the start
+// of the member's view and `inflight` after the write (ClusterHistory::Disturbed or
+// PathLoss::Any in that stretch): it may hold the write (possible), it need not. A write made
+// in a view that nothing disturbed until it was due stays certain, so an engine that drops a
+// delivered write when its writer departs is still caught; and where the transport outlives a
+// crashed engine, its leave comes after its messages, so that departure takes nothing away.
+// A later repair (both ways, `settle`) makes it certain again by the rules above.
 // Being superseded by a greater write is not modelled here: the oracle asks these questions of
 // the writes from the greatest down and stops at the first certain one (oracle.h).
 #pragma once
@@ -52,6 +69,9 @@ class WriteSpread {
   // Transport outliving crashes: drops from `relay` the members whose view lost the writer (or
   // that restarted) by epoch e, and adds to `possible` those the cut lets the writer's node reach.
   void Relay(Bits* relay, Bits* possible, std::size_t e, std::size_t e0) const;
+  // A stalled ring: drops from `certain` (and from `exposed`) the members of `exposed` whose
+  // view lost the writer by epoch e, and from `exposed` those that left it otherwise.
+  void Unstall(Bits* exposed, Bits* certain, std::size_t e) const;
   // Holders of the previous epoch that are still up in the same incarnation in epoch e.
   Bits Carry(const Bits& from, std::size_t e) const;
   // Every up node reachable from `start` by links of epoch e (directed closure).
