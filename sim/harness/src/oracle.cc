@@ -127,7 +127,12 @@ void Oracle::Changed(Duration t, NodeId node, const PlannedChange& c) {
       const SlotId s = slots_->Intern(EntryKind::kDevice, c.key, node);
       auto& tl = TimelineFor(s);
       if (tl.empty()) owned_[node].push_back(s);
-      tl.push_back({t, DeviceValue(c.state, inc), kNever, inc, static_cast<std::uint32_t>(c.state)});
+      if (c.remove) {
+        // Withdrawn: the owner holds nothing for the device from now on, as after a crash.
+        if (!tl.empty() && tl.back().value != kAbsent) tl.push_back({t, kAbsent, kNever, 0, 0});
+      } else {
+        tl.push_back({t, DeviceValue(c.state, inc), kNever, inc, static_cast<std::uint32_t>(c.state)});
+      }
       break;
     }
     case EntryKind::kRegistration: {

@@ -186,6 +186,95 @@ void ExpandChurn(const Scenario& s, const KeyHomes& homes, std::vector<std::pair
   }
 }
 
+// Names coming and going (scenario::NameChurn): one step at a time, the live device names and
+// the next fresh indices follow from the plan and the scenario's crashes, so the expansion stays a
+// pure function of the scenario. Each stream of its own: adding name churn shifts no other draw.
+class NameChurnPlan {
+ public:
+  NameChurnPlan(const Scenario& s, std::vector<std::pair<int, PlannedChange>>* out)
+      : s_(s), c_(*s.workload.name_churn), rng_(Stream(s.seed, 500)), homes_rng_(Stream(s.seed, 501)), out_(out) {}
+
+  void Expand() {
+    const scenario::Workload& w = s_.workload;
+    if (c_.rate_per_s <= 0 || w.nodes.empty()) return;
+    for (std::uint64_t k = 0; out_->size() <= kMaxPlannedChanges; ++k) {
+      const Duration t = Tick(w.start, c_.rate_per_s, k);
+      if (t >= w.stop) break;
+      if (Uniform(rng_) < c_.registrations) {
+        FreshAor(t);
+      } else {
+        DeviceStep(t);
+      }
+    }
+  }
+
+ private:
+  struct LiveName {
+    std::uint64_t index;
+    NodeId home;
+  };
+
+  // The spread home of the next fresh name, then the first server up from it.
+  NodeId HomeOfNext(std::uint64_t index, Duration t) {
+    const auto& nodes = s_.workload.nodes;
+    const NodeId spread = s_.workload.spread == scenario::Spread::kEven ? nodes[index % nodes.size()]
+                                                                          : nodes[Below(homes_rng_, nodes.size())];
+    return FirstUp(s_, spread, t);
+  }
+
+  void FreshAor(Duration t) {
+    const std::uint64_t i = next_aor_++;
+    const NodeId home = HomeOfNext(i, t);
+    if (home == kNoNode) return;
+    PlannedChange c;
+    c.at = t;
+    c.node = home;
+    c.kind = EntryKind::kRegistration;
+    c.key = scenario::ChurnedAorName(i);
+    c.contact = ContactFor(c.key, home);
+    c.expires_in = c_.registration_expiry;
+    out_->emplace_back(2, std::move(c));
+  }
+
+  void DeviceStep(Duration t) {
+    if (!live_.empty() && Uniform(rng_) < c_.remove) {
+      const std::size_t j = Below(rng_, live_.size());
+      const LiveName gone = live_[j];
+      live_[j] = live_.back();
+      live_.pop_back();
+      if (UpAt(s_, gone.home, t)) out_->emplace_back(2, Device(t, gone, true));
+    } else if (live_.size() < c_.devices) {
+      const std::uint64_t i = next_device_++;
+      const NodeId home = HomeOfNext(i, t);
+      if (home == kNoNode) return;
+      live_.push_back({i, home});
+      out_->emplace_back(2, Device(t, live_.back(), false));
+    } else if (!live_.empty()) {
+      const LiveName& name = live_[Below(rng_, live_.size())];
+      if (UpAt(s_, name.home, t)) out_->emplace_back(2, Device(t, name, false));
+    }
+  }
+
+  PlannedChange Device(Duration t, const LiveName& name, bool remove) {
+    PlannedChange c;
+    c.at = t;
+    c.node = name.home;
+    c.kind = EntryKind::kDevice;
+    c.key = scenario::ChurnedDeviceName(name.index);
+    c.remove = remove;
+    const auto& states = s_.workload.device_states;
+    if (!remove) c.state = states[Below(rng_, states.size())];
+    return c;
+  }
+
+  const Scenario& s_;
+  const scenario::NameChurn& c_;
+  std::mt19937_64 rng_, homes_rng_;
+  std::vector<std::pair<int, PlannedChange>>* out_;
+  std::vector<LiveName> live_;  // at most c_.devices
+  std::uint64_t next_device_ = 0, next_aor_ = 0;
+};
+
 }  // namespace
 
 KeyHomes::KeyHomes(const Scenario& s)
@@ -304,6 +393,10 @@ void AvoidRepeatedStates(const scenario::Workload& w, RankedChanges* out) {
   std::map<std::pair<std::string, NodeId>, DeviceState> last;
   for (auto& [rank, c] : *out) {
     if (c.kind != EntryKind::kDevice) continue;
+    if (c.remove) {
+      last.erase({c.key, c.node});  // the next state set is a contribution of its own
+      continue;
+    }
     auto [it, fresh] = last.try_emplace({c.key, c.node}, c.state);
     if (!fresh && rank != 0 && it->second == c.state && states.size() > 1) {
       const auto pos = std::find(states.begin(), states.end(), c.state) - states.begin();
@@ -323,6 +416,7 @@ std::vector<PlannedChange> ExpandWorkload(const Scenario& s) {
   ExpandSteady(s, homes, &out);
   ExpandMailboxFill(s, homes, &out);
   if (s.workload.churn) ExpandChurn(s, homes, &out);
+  if (s.workload.name_churn) NameChurnPlan(s, &out).Expand();
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.second.at != b.second.at ? a.second.at < b.second.at : a.first < b.first;
   });

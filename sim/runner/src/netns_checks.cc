@@ -113,6 +113,11 @@ Status CheckChangeRate(const Scenario& s, const std::string& backend) {
   if (s.workload.rate_per_s > kMaxChangeRate) {
     return Status::InvalidArgument(s.file + ": workload.rate: " + limit);
   }
+  if (const auto& nc = s.workload.name_churn; nc && s.workload.rate_per_s + nc->rate_per_s > kMaxChangeRate) {
+    return Where(s, nc->pos, "workload.name_churn",
+                 limit + " with the steady rate; this name churn asks " +
+                     std::to_string(static_cast<long long>(nc->rate_per_s)) + "/s");
+  }
   if (const auto& c = s.workload.churn) {
     // Every AOR registers once over register_over; then refreshes, moves (two changes: register
     // at the new server, leave the old one) and lapses go on beside the steady rate.

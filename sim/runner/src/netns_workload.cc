@@ -15,7 +15,7 @@ using control::Request;
 control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Duration t) const {
   switch (c.kind) {
     case EntryKind::kDevice:
-      return Request::SetDevice(c.key, c.state);
+      return c.remove ? Request::RemoveDevice(c.key) : Request::SetDevice(c.key, c.state);
     case EntryKind::kMailbox:
       return Request::SetMailbox(c.key, c.counts);
     case EntryKind::kRegistration:

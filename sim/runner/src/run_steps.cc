@@ -121,7 +121,7 @@ void MakeChange(const harness::PlannedChange& c, Engine* e, Duration now, harnes
   Status st;
   switch (c.kind) {
     case EntryKind::kDevice:
-      st = e->SetDeviceState(c.key, c.state);
+      st = c.remove ? e->RemoveDevice(c.key) : e->SetDeviceState(c.key, c.state);
       break;
     case EntryKind::kMailbox:
       st = e->SetMailbox(c.key, c.counts);

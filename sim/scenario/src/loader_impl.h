@@ -135,6 +135,11 @@ class Loader {
   Field WorkloadField(const char* key) const;
   void CheckChurn();
 
+  // loader_name_churn.cc
+  void ReadNameChurn(const Field& f);
+  // Start before stop for its steps; adds its steps to `total_changes` (the generated bound).
+  void CheckNameChurn(double* total_changes);
+
   // loader_changes.cc
   std::optional<TimedChange> ReadChange(const Field& f);
   bool ReadDeviceChange(MapReader& m, TimedChange& c);
@@ -233,7 +238,7 @@ class Loader {
   // Per burst: a registration storm's node and count fields; empty otherwise.
   std::vector<Field> burst_node_fields_, burst_count_fields_;
   std::vector<Field> check_fields_;
-  std::optional<Field> churn_field_, calls_field_;
+  std::optional<Field> churn_field_, name_churn_field_, calls_field_;
   std::map<std::string, Field> calls_fields_;
   std::vector<Field> call_burst_fields_;
   struct KeyUse {

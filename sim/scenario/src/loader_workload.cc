@@ -13,7 +13,8 @@ void Loader::ReadWorkload(const Field& f) {
   MapReader m(f, d_, "a mapping of workload settings");
   if (!m.ok()) return;
   m.AllowOnly({"devices", "mailboxes", "aors", "spread", "nodes", "rate", "start", "stop", "mix",
-               "device_states", "registration_expiry", "mailbox_fill", "bursts", "changes", "churn"});
+               "device_states", "registration_expiry", "mailbox_fill", "bursts", "changes", "churn",
+               "name_churn"});
   for (const auto& entry : m.entries()) workload_fields_.emplace(entry.key, entry.value);
   m.ReadIfPresent("devices", w.devices, UintIn(d_, 0, kMaxKeys));
   m.ReadIfPresent("mailboxes", w.mailboxes, UintIn(d_, 0, kMaxKeys));
@@ -49,6 +50,7 @@ void Loader::ReadWorkload(const Field& f) {
     }
   }
   if (auto v = m.Get("churn")) ReadChurn(*v);
+  if (auto v = m.Get("name_churn")) ReadNameChurn(*v);
 }
 
 void Loader::ReadMix(const Field& f) {
@@ -280,6 +282,7 @@ void Loader::CheckWorkload() {
     total += w.mailboxes;
     CheckMailboxFill();
   }
+  CheckNameChurn(&total);
   if (total > kMaxGeneratedChanges) {
     const Field f = WorkloadField("rate");
     d_.Error(f.mark, f.path,

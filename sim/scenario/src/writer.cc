@@ -314,6 +314,7 @@ class Writer {
       for (const TimedChange& c : w.changes) lines.push_back("    - " + ChangeText(c));
     }
     if (w.churn) put("churn", ChurnText(*w.churn));
+    if (w.name_churn) put("name_churn", NameChurnText(*w.name_churn));
     if (lines.empty()) return;
     Line("workload:");
     for (const std::string& l : lines) Line(l);
@@ -363,6 +364,20 @@ class Writer {
     if (c.move_per_s != 0) kv.emplace_back("move", Rate(c.move_per_s, "workload.churn.move", e_));
     if (c.lapse_per_s != 0) kv.emplace_back("lapse", Rate(c.lapse_per_s, "workload.churn.lapse", e_));
     if (c.lapse_expiry != d.lapse_expiry) kv.emplace_back("lapse_expiry", Dur(c.lapse_expiry));
+    return Flow(kv);
+  }
+
+  std::string NameChurnText(const NameChurn& c) {
+    const NameChurn d;
+    KeyValues kv{{"rate", Rate(c.rate_per_s, "workload.name_churn.rate", e_)}};
+    if (c.devices != 0) kv.emplace_back("devices", std::to_string(c.devices));
+    if (c.remove != d.remove) kv.emplace_back("remove", Share(c.remove, "workload.name_churn.remove", e_));
+    if (c.registrations != 0) {
+      kv.emplace_back("registrations", Share(c.registrations, "workload.name_churn.registrations", e_));
+    }
+    if (c.registration_expiry != d.registration_expiry) {
+      kv.emplace_back("registration_expiry", Dur(c.registration_expiry));
+    }
     return Flow(kv);
   }
 
@@ -466,6 +481,7 @@ Scenario WithoutPositions(Scenario s) {
   for (Burst& b : s.workload.bursts) b.pos = {};
   for (TimedChange& c : s.workload.changes) c.pos = {};
   if (s.workload.churn) s.workload.churn->pos = {};
+  if (s.workload.name_churn) s.workload.name_churn->pos = {};
   if (s.calls) {
     s.calls->pos = {};
     for (CallBurst& b : s.calls->bursts) b.pos = {};

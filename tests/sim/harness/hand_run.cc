@@ -114,6 +114,23 @@ void HandRun::Device(Duration t, NodeId n, const std::string& key, DeviceState s
   rec.ChangeMade(t, c, Status::Ok());
 }
 
+void HandRun::RemoveDevice(Duration t, NodeId n, const std::string& key) {
+  PlannedChange c;
+  c.at = t;
+  c.node = n;
+  c.kind = EntryKind::kDevice;
+  c.key = key;
+  c.remove = true;
+  ViewChange ch{};
+  ch.kind = EntryKind::kDevice;
+  ch.cause = ChangeCause::kLocal;
+  ch.key = key;
+  ch.origin = n;
+  ch.version = {Incarnation(n), ++seq_[n]};
+  rec.ViewChanged(t, n, ch);
+  rec.ChangeMade(t, c, Status::Ok());
+}
+
 void HandRun::Mailbox(Duration t, NodeId n, const std::string& key, MailboxCounts counts, HlcTimestamp hlc, bool report) {
   PlannedChange c;
   c.at = t;

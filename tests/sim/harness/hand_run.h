@@ -45,6 +45,8 @@ class HandRun {
 
   // Local changes: made by the node's engine, which reports them as local view changes.
   void Device(Duration t, NodeId n, const std::string& key, DeviceState s);
+  // The node withdraws its contribution to `key` (Engine::RemoveDevice).
+  void RemoveDevice(Duration t, NodeId n, const std::string& key);
   // `report`: whether the writer reports the write (and its HLC) as a local view change.
   void Mailbox(Duration t, NodeId n, const std::string& key, MailboxCounts c, HlcTimestamp hlc, bool report = true);
   void Register(Duration t, NodeId n, const std::string& aor, const std::string& contact, Duration expires_in);

@@ -110,6 +110,34 @@ TEST(OracleEdges, AStampThatDoesNotGrowIsAnEngineFault) {
   EXPECT_TRUE(Mentions(r, 1, "HLC not greater than its previous write's")) << Discrepancies(r);
 }
 
+// A removed device (Engine::RemoveDevice) is absent everywhere once heard: showing none is
+// right, showing the withdrawn contribution is stale (workload.name_churn relies on it).
+std::unique_ptr<HandRun> DeviceSetThenRemoved() {
+  auto run = std::make_unique<HandRun>(kThreeNodes);
+  run->StartAll();
+  run->Device(1s, 1, "D", DeviceState::kInUse);
+  run->Device(1s, 2, "E", DeviceState::kBusy);
+  run->RemoveDevice(3s, 1, "D");
+  return run;
+}
+
+TEST(OracleEdges, ARemovedDeviceIsAbsentEverywhere) {
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : kAll) AddDevice(&views[n], "E", 2, DeviceState::kBusy);
+  const RunResult r = DeviceSetThenRemoved()->Finish(20s, views);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+}
+
+TEST(OracleEdges, ARemovedDeviceStillShownIsStale) {
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : kAll) AddDevice(&views[n], "E", 2, DeviceState::kBusy);
+  AddDevice(&views[3], "D", 1, DeviceState::kInUse);  // node 3 missed the removal
+  const RunResult r = DeviceSetThenRemoved()->Finish(20s, views);
+  EXPECT_EQ(Metric(r, "lost"), 0) << Discrepancies(r);
+  EXPECT_EQ(Metric(r, "stale"), 1) << Discrepancies(r);
+  EXPECT_TRUE(Mentions(r, 3, "device D from node 1")) << Discrepancies(r);
+}
+
 // ---- 2. A one-way cut in force at the end: per direction, who hears whom ----
 
 std::unique_ptr<HandRun> OneWayCutAtTheEnd(const std::string& yaml = kThreeNodes) {

@@ -41,7 +41,8 @@ const std::vector<std::string> kShipped = {
     "lan-3-mystate",       "glomers-25", "partition-heal",      "crash-restart",
     "wan-two-sites",       "registration-storm", "donor-dies-mid-sync", "large-1000",
     "call-routing-lan",    "call-routing-partition", "glomers-25-hub", "glomers-25-fast",
-    "sites-three-wan",     "call-routing-fork", "mailbox-heal-10k", "mailbox-heal-100k"};
+    "sites-three-wan",     "call-routing-fork", "mailbox-heal-10k", "mailbox-heal-100k",
+    "soak-short"};
 
 TEST(Shipped, TheDirectoryHoldsExactlyTheShippedScenarios) {
   std::vector<std::string> found;
@@ -71,6 +72,37 @@ INSTANTIATE_TEST_SUITE_P(All, ShippedScenario, ::testing::ValuesIn(kShipped),
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// The long runs of scenarios/long/ (scenarios/README.md, "Long runs") load as well.
+TEST(Shipped, TheSoakLoadsWithAFaultEveryTenMinutes) {
+  LoadResult r = LoadScenarioFile(kScenarios / "long" / "soak-24h.yaml");
+  for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.scenario->name, "soak-24h");
+  EXPECT_EQ(r.scenario->duration, std::chrono::hours(24));
+  ASSERT_EQ(r.scenario->faults.size(), 144u);
+  for (std::size_t i = 0; i < r.scenario->faults.size(); ++i) {
+    EXPECT_EQ(r.scenario->faults[i].at, std::chrono::minutes(10) * static_cast<int>(i + 1));
+  }
+  ASSERT_TRUE(r.scenario->workload.name_churn);
+}
+
+TEST(NameChurn, ReadsEveryKeyAndDefaults) {
+  const Scenario s = MustLoad(std::string(kHead) +
+                              "workload:\n  name_churn: {rate: 20/s, devices: 300, remove: 40%, "
+                              "registrations: 10%, registration_expiry: 2min}\n");
+  ASSERT_TRUE(s.workload.name_churn);
+  const NameChurn& c = *s.workload.name_churn;
+  EXPECT_EQ(c.rate_per_s, 20);
+  EXPECT_EQ(c.devices, 300u);
+  EXPECT_DOUBLE_EQ(c.remove, 0.4);
+  EXPECT_DOUBLE_EQ(c.registrations, 0.1);
+  EXPECT_EQ(c.registration_expiry, std::chrono::minutes(2));
+  const Scenario d = MustLoad(std::string(kHead) + "workload:\n  name_churn: {rate: 5/s, devices: 10}\n");
+  EXPECT_DOUBLE_EQ(d.workload.name_churn->remove, 0.25);
+  EXPECT_DOUBLE_EQ(d.workload.name_churn->registrations, 0.0);
+  EXPECT_EQ(d.workload.name_churn->registration_expiry, std::chrono::seconds(60));
+}
 
 Scenario Shipped(const std::string& name) {
   LoadResult r = LoadScenarioFile(kScenarios / (name + ".yaml"));

@@ -21,6 +21,7 @@ struct PlannedChange {
   std::string key;
   DeviceState state = DeviceState::kNotInUse;  // kDevice
   MailboxCounts counts;                        // kMailbox
+  // kDevice: withdraw the node's contribution (Engine::RemoveDevice) instead of setting a state.
   // kRegistration: remove instead of add/refresh; the contact `contact`, or with `contact`
   // empty every contact the node holds for the AOR.
   bool remove = false;

@@ -202,6 +202,27 @@ struct Churn {
   friend bool operator==(const Churn&, const Churn&) = default;
 };
 
+// Names coming and going (scenarios/README.md, "name_churn"): devices provisioned and
+// deprovisioned, phones that register under a fresh AOR once and let it expire. Steps are evenly
+// spaced in [workload.start, workload.stop), `rate_per_s` for the whole cluster. A step is a
+// registration of a fresh AOR (ChurnedAorName, the next index) with `registration_expiry` with
+// the share `registrations`; otherwise a device step over a bounded set of live device names
+// drawn from a growing name space (ChurnedDeviceName, the next index): with the share `remove`
+// (when a name is live) a live name drawn with the seed is removed at its home
+// (Engine::RemoveDevice); else, while fewer than `devices` names are live, a fresh name is set
+// at its home; else a live name drawn with the seed takes a new state. A fresh name's home is the
+// first server up from its spread home (workload.spread, workload.nodes); a step whose home is
+// down is not made (a removal still ends the name: the crash ended its contribution).
+struct NameChurn {
+  double rate_per_s = 0;
+  std::uint32_t devices = 0;   // live churned device names at most
+  double remove = 0.25;        // share of device steps that remove a live name
+  double registrations = 0;    // share of steps that register a fresh AOR
+  Duration registration_expiry = 60s;
+  SourcePos pos;
+  friend bool operator==(const NameChurn&, const NameChurn&) = default;
+};
+
 // Generated keys are named by GeneratedDeviceName() and friends, indices from 0.
 struct Workload {
   std::uint32_t devices = 0;
@@ -224,6 +245,7 @@ struct Workload {
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
   std::optional<Churn> churn;            // owns the AORs' registrations when set
+  std::optional<NameChurn> name_churn;   // names of their own, apart from the generated keys
   friend bool operator==(const Workload&, const Workload&) = default;
 };
 
@@ -268,6 +290,8 @@ struct Calls {
 std::string GeneratedDeviceName(std::uint32_t index);   // "PJSIP/dev0"
 std::string GeneratedMailboxName(std::uint32_t index);  // "mbox0@default"
 std::string GeneratedAorName(std::uint32_t index);      // "aor0"
+std::string ChurnedDeviceName(std::uint64_t index);     // "PJSIP/churn0" (NameChurn)
+std::string ChurnedAorName(std::uint64_t index);        // "churn0" (NameChurn)
 
 // The cluster key of a run with cluster.auth: kClusterKeyBytes bytes drawn from `seed` (a
 // SplitMix64 stream), so that a run is replayable from its seed. Not a secret: for simulated and
