@@ -287,10 +287,12 @@ static void reconcile_mailbox(void *user, const char *mailbox, size_t len, const
 		pass->missing++;
 		return;
 	}
-	cached = stasis_cache_get_by_eid(ast_mwi_state_cache(), ast_mwi_state_type(), mailbox, eid);
+	/* One cached MWI state per mailbox, whatever its EID (clear_mailbox above): compare with it. */
+	cached = stasis_cache_get(ast_mwi_state_cache(), ast_mwi_state_type(), mailbox);
 	if (cached) {
 		const struct ast_mwi_state *m = stasis_message_data(cached);
-		int same = m->new_msgs == (int) value->counts.new_messages && m->old_msgs == (int) value->counts.old_messages;
+		int same = m->new_msgs == (int) value->counts.new_messages && m->old_msgs == (int) value->counts.old_messages &&
+			!ast_eid_cmp(&m->eid, eid);
 		ao2_ref(cached, -1);
 		if (same) {
 			return;
@@ -310,18 +312,10 @@ void pbxstate_publisher_reconcile(struct pbxstate_publisher *p, int64_t now_ns)
 
 /* ---- Prune: what was published for the other servers, out of Asterisk's caches ----------- */
 
-static int keep_message(const struct pbxstate_publisher *p, struct stasis_message *msg)
+/* Device states: Asterisk caches one per (device, EID), the message's EID its server's. */
+static void prune_devices(struct pbxstate_publisher *p, int keep_wanted)
 {
-	if (stasis_message_type(msg) == ast_device_state_message_type()) {
-		return pbxstate_publisher_wants_device(p, ((const struct ast_device_state_message *) stasis_message_data(msg))->device);
-	}
-	return pbxstate_publisher_wants_mailbox(p, ((const struct ast_mwi_state *) stasis_message_data(msg))->uniqueid);
-}
-
-static void prune_cache(struct pbxstate_publisher *p, struct stasis_cache *cache, struct stasis_message_type *type,
-	struct stasis_topic *topic, int keep_wanted)
-{
-	struct ao2_container *messages = stasis_cache_dump_all(cache, type);
+	struct ao2_container *messages = stasis_cache_dump_all(ast_device_state_cache(), ast_device_state_message_type());
 	struct ao2_iterator it;
 	struct stasis_message *msg;
 
@@ -330,10 +324,12 @@ static void prune_cache(struct pbxstate_publisher *p, struct stasis_cache *cache
 	}
 	it = ao2_iterator_init(messages, 0);
 	while ((msg = ao2_iterator_next(&it))) {
-		if (pbxstate_peers_has_eid(p->peers, stasis_message_eid(msg)) && (!keep_wanted || !keep_message(p, msg))) {
+		const struct ast_device_state_message *d = stasis_message_data(msg);
+		if (pbxstate_peers_has_eid(p->peers, stasis_message_eid(msg)) &&
+			(!keep_wanted || !pbxstate_publisher_wants_device(p, d->device))) {
 			struct stasis_message *clear = stasis_cache_clear_create(msg);
 			if (clear) {
-				stasis_publish(topic, clear);
+				stasis_publish(ast_device_state_topic_all(), clear);
 				p->counters.cleared++;
 			}
 			ao2_cleanup(clear);
@@ -344,8 +340,31 @@ static void prune_cache(struct pbxstate_publisher *p, struct stasis_cache *cache
 	ao2_ref(messages, -1);
 }
 
+/* MWI states: every message carries Asterisk's own EID ("all MWI events are local",
+ * main/mwi.c), the writer's EID is inside the state; clear_mailbox deletes another server's. */
+static void prune_mailboxes(struct pbxstate_publisher *p, int keep_wanted)
+{
+	struct ao2_container *messages = stasis_cache_dump_all(ast_mwi_state_cache(), ast_mwi_state_type());
+	struct ao2_iterator it;
+	struct stasis_message *msg;
+
+	if (!messages) {
+		return;
+	}
+	it = ao2_iterator_init(messages, 0);
+	while ((msg = ao2_iterator_next(&it))) {
+		const struct ast_mwi_state *m = stasis_message_data(msg);
+		if (!keep_wanted || !pbxstate_publisher_wants_mailbox(p, m->uniqueid)) {
+			clear_mailbox(p, m->uniqueid);
+		}
+		ao2_ref(msg, -1);
+	}
+	ao2_iterator_destroy(&it);
+	ao2_ref(messages, -1);
+}
+
 void pbxstate_publisher_prune(struct pbxstate_publisher *p, int keep_wanted)
 {
-	prune_cache(p, ast_device_state_cache(), ast_device_state_message_type(), ast_device_state_topic_all(), keep_wanted);
-	prune_cache(p, ast_mwi_state_cache(), ast_mwi_state_type(), ast_mwi_topic_all(), keep_wanted);
+	prune_devices(p, keep_wanted);
+	prune_mailboxes(p, keep_wanted);
 }
