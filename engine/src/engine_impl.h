@@ -614,9 +614,8 @@ class EngineImpl {
   MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // The fallback to the whole-set pull (HandleDigest): since when mailbox_differs_peer_'s
-  // digests have shown its mailbox set different from this node's, without one of its digests,
-  // summaries or heartbeats showing the two equal, or records from it changing this node's set,
-  // meanwhile.
+  // digests have shown its mailbox set different from this node's, without a digest, summary or
+  // heartbeat of it showing the two equal, or records from it changing this node's set, meanwhile.
   std::optional<MonoTime> mailbox_differs_since_;
   NodeId mailbox_differs_peer_ = kNoNode;
 };
