@@ -455,6 +455,12 @@ class EngineImpl {
   void MailboxMovedBy(NodeId from) {
     if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   }
+  // A digest, summary or heartbeat of `from` showed its mailbox set equal to this node's: where
+  // `from` is the peer whose digest started the whole-set fallback's clock, the difference is
+  // gone, and the clock stops (HandleDigest).
+  void MailboxSetEqualAt(NodeId from) {
+    if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
+  }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Whether `session` of `puller` is among the sessions this node finished serving to it.
   bool ServedAlready(NodeId puller, std::uint32_t session) const;
@@ -701,8 +707,8 @@ class EngineImpl {
   MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // The fallback to the whole-set pull (HandleDigest): since when mailbox_differs_peer_'s
-  // digests have shown its mailbox set different from this node's, without one of its digests or
-  // summaries showing the two equal, or records from it changing this node's set, meanwhile.
+  // digests have shown its mailbox set different from this node's, without a digest, summary or
+  // heartbeat of it showing the two equal, or records from it changing this node's set, meanwhile.
   std::optional<MonoTime> mailbox_differs_since_;
   NodeId mailbox_differs_peer_ = kNoNode;
 };

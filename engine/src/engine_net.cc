@@ -111,6 +111,9 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
       p.summary = hb.summary;
       p.label.assign(hb.label);
       if (!hb.site_mates.empty()) NoteSiteMatesHeard(h.sender, hb.site_mates);
+      // With heartbeat membership, nodes whose summaries are equal send each other no summary
+      // and no digest: a heartbeat is where a peer that was repaired shows its set equal again.
+      if (hb.summary == SummaryHash()) MailboxSetEqualAt(h.sender);
       break;
     }
     case codec::FrameType::kSummary: HandleSummary(h.sender, summary); break;

@@ -76,8 +76,8 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
 void EngineImpl::HandleSummary(NodeId from, const codec::Summary& s) {
   if (s.summary != SummaryHash()) {
     SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
-  } else if (from == mailbox_differs_peer_) {
-    mailbox_differs_since_.reset();  // the same summary: the same mailbox set
+  } else {
+    MailboxSetEqualAt(from);  // the same summary: the same mailbox set
   }
 }
 
@@ -89,12 +89,12 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   // sender is not asked to start one of its own. An exchange is several round trips without
   // retransmission; when the sets have differed for sync_timeout through every exchange (heavy
   // loss), the whole-set pull with its acknowledged pages takes over, as before range repair.
-  // The clock is the peer's whose digest started it, and only that peer stops it (its equal set,
-  // or its records changing this node's): the nodes that lack a write its writer's frames do not
+  // The clock is the peer's whose digest started it, and only that peer stops it (its equal set
+  // in a digest, summary or heartbeat, or its records changing this node's): the nodes that lack a write its writer's frames do not
   // reach agree with each other, and a clock their equal summaries stopped never ran out at them,
   // only at the writer, whose pull brings it nothing (swarm seed 87649; engine/README.md).
   if (d.mailbox_hash == mailbox_hash_) {
-    if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
+    MailboxSetEqualAt(from);
   } else if (!mailbox_differs_since_) {
     mailbox_differs_since_ = env_->Now();
     mailbox_differs_peer_ = from;
