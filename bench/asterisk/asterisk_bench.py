@@ -13,6 +13,14 @@ end-to-end latency). For each mode:
             has it)
   floor     no clustering module: server 1's own subscription counts its own publications, so
             the figures are Asterisk's stasis alone, the least any clustering module can cost
+            on the origin
+  remote_floor
+            no clustering module: server 1 publishes every change under server 2's EID (res_pbxbench
+            `as`), the way a clustering module publishes a remote change on the server that
+            receives it (the least work: res_pbxstate's receive path), and counts them: what one
+            remote change costs the receiving Asterisk at the least. floor + remote_floor is the
+            CPU per change no clustering module can go under (it must publish the change on the
+            origin and again on the receiver); the table shows it next to each module's
 
 it measures, in this order:
   - single-change latency: --pings changes 50 ms apart, published by a thread of the load module
@@ -25,7 +33,9 @@ it measures, in this order:
     server 2's cache), the CPU seconds each process (both Asterisks, both corosyncs) spent per
     change, and the taskprocessors that reached their high-water mark: the module's own
     subscriptions (found by loading the module after start-up and diffing `core show
-    taskprocessors`) and any other, with the WARNING lines Asterisk logged.
+    taskprocessors`) and any other, with the WARNING lines Asterisk logged; and what the
+    corosyncs did (`corosync-cmapctl -m stats`: totem multicasts sent, i.e. messages on the
+    ring, and tokens received, per change and per second).
 
 Prints a table, writes --json. Exit 0 when every change arrived and verified, 1 otherwise, 77
 without root, namespaces, corosync or the binaries. It reports figures, it does not judge them.
@@ -54,7 +64,12 @@ from asterisk_servers import AsteriskServers, eid, proc_cpu_s  # noqa: E402
 
 NODES = (1, 2)
 ORIGIN, RECEIVER = 1, 2
-MODULE_FILES = {"pbxstate": "res_pbxstate.so", "corosync": "res_corosync.so", "floor": None}
+MODULE_FILES = {"pbxstate": "res_pbxstate.so", "corosync": "res_corosync.so", "floor": None, "remote_floor": None}
+FLOOR_MODES = ("floor", "remote_floor")  # no clustering module: server 1 alone, watching itself
+# corosync's totem counters (`corosync-cmapctl -m stats`): multicast messages this node put on the
+# ring and tokens it received (orf_token_tx stayed at 2 on a ring passing tokens in a test here).
+TOTEM_STATS = {"stats.srp.mcast_tx": "mcast_tx", "stats.srp.orf_token_rx": "token_rx"}
+TOTEM_ROW = re.compile(r"^(stats\.srp\.\w+) \(u64\) = (\d+)\s*$")
 # core show taskprocessors: name, processed, in queue, max depth, low water, high water (Asterisk 22
 # adds the lowest and highest task times).
 TP_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+-?\d+\s+-?\d+)?\s*$")
@@ -127,13 +142,25 @@ class BenchServers(AsteriskServers):
     def bench(self, node, command, timeout=600):
         return kv(self.cli(node, "pbxbench " + command, timeout=timeout))
 
+    def totem(self):
+        """corosync<n> -> {mcast_tx, token_tx} (TOTEM_STATS) of each node's corosync."""
+        out = {}
+        for n in NODES:
+            rows = {}
+            for line in self.exec(n, ["corosync-cmapctl", "-m", "stats", "stats.srp."]).splitlines():
+                m = TOTEM_ROW.match(line.strip())
+                if m and m.group(1) in TOTEM_STATS:
+                    rows[TOTEM_STATS[m.group(1)]] = int(m.group(2))
+            out[f"corosync{n}"] = rows
+        return out
+
 
 def watch_node(c):
-    return ORIGIN if c.mode == "floor" else RECEIVER
+    return ORIGIN if c.mode in FLOOR_MODES else RECEIVER
 
 
 def watched_eid(c):
-    return "local" if c.mode == "floor" else eid(ORIGIN)
+    return {"floor": "local", "remote_floor": eid(RECEIVER)}.get(c.mode, eid(ORIGIN))
 
 
 def wait_cluster(c):
@@ -213,6 +240,7 @@ def burst(c, name, count, devices, first_round, module_tps):
     watcher = watch_node(c)
     c.bench(watcher, f"watch {name} {watched_eid(c)}")
     logs = {n: len(c.messages_log(n)) for n in NODES}
+    totem0 = c.totem()
     cpu0 = c.cpu()
     c.bench(ORIGIN, f"publish {name} {count} {devices} {first_round}")
     seen = {}
@@ -226,6 +254,7 @@ def burst(c, name, count, devices, first_round, module_tps):
         raise TestFailure(f"{c.mode} {name}: the marker arrived before the publishing run ended: {pub}")
     time.sleep(0.5)  # what the arrival set off (caches, aggregates) is part of the cost
     cpu1 = c.cpu()
+    totem1 = c.totem()
     e2e_s = (int(seen["marker_ns"]) - int(pub["start_ns"])) / 1e9
     final_round = first_round + (count - 1) // devices
     state = "INUSE" if final_round % 2 == 0 else "NOT_INUSE"
@@ -235,11 +264,22 @@ def burst(c, name, count, devices, first_round, module_tps):
               "changes_per_s": round(count / e2e_s), "publish_s": round((int(pub["end_ns"]) - int(pub["start_ns"])) / 1e9, 3),
               "arrivals": int(seen["arrivals"]) - 1, "missing": int(verify["missing"]), "wrong": int(verify["wrong"]),
               "cpu_us_per_change": cpu, "cpu_us_per_change_total": round(sum(cpu.values()), 2),
+              "totem": totem_figures(totem0, totem1, count, e2e_s),
               "taskprocessors": {f"server{n}": high_water(c, n, module_tps.get(n, set()), logs[n]) for n in NODES}}
     if result["missing"] or result["wrong"]:
         raise TestFailure(f"{c.mode} {name}: {result['missing']} devices missing and {result['wrong']} in the wrong "
                           f"state in server {watcher}'s cache")
     return result
+
+
+def totem_figures(before, after, count, e2e_s):
+    """What the corosyncs did in a burst: multicasts (ring messages) and tokens, in all, per change
+    and per second of the burst."""
+    out = {}
+    for what in TOTEM_STATS.values():
+        total = sum(after[k].get(what, 0) - before[k].get(what, 0) for k in after)
+        out[what] = {"count": total, "per_change": round(total / count, 4), "per_s": round(total / e2e_s)}
+    return out
 
 
 def run_mode(c, args, report):
@@ -250,6 +290,8 @@ def run_mode(c, args, report):
     for n in NODES:
         c.start(n)
     module_tps = {n: c.load_module(n) for n in NODES}
+    if c.mode == "remote_floor":
+        c.bench(ORIGIN, f"as {eid(RECEIVER)}")
     wait_cluster(c)
     r = {"module": c.module, "module_taskprocessors": {f"server{n}": sorted(v) for n, v in module_tps.items()}}
     r["latency_ms"] = device_latency(c, args.pings)
@@ -276,8 +318,26 @@ def run_mode(c, args, report):
     report["modes"][c.mode] = r
 
 
+def bounds(report, key):
+    """What no clustering module can beat in burst `key`, from the floors measured in this run: CPU
+    per change at least the floor's (all four processes: the change published on the origin, the
+    corosyncs idling) plus remote_floor's Asterisk (the change published again on the receiver),
+    and, the harness being CPU-bound, changes/s at most the host's cores over that CPU. None
+    without both floors."""
+    modes = report["modes"]
+    if not all(key in modes.get(m, {}) for m in FLOOR_MODES):
+        return None
+    floor = modes["floor"][key]["cpu_us_per_change_total"]
+    least = round(floor + modes["remote_floor"][key]["cpu_us_per_change"][f"asterisk{ORIGIN}"], 2)
+    out = {"floor_cpu_us": floor, "least_module_cpu_us": least, "least_over_floor": round(least / floor, 2),
+           "max_changes_per_s": round(report["nproc"] * 1e6 / least)}
+    if key in modes.get("corosync", {}):
+        out["max_over_corosync"] = round(out["max_changes_per_s"] / modes["corosync"][key]["changes_per_s"], 1)
+    return out
+
+
 def table(report):
-    modes = [m for m in ("corosync", "pbxstate", "floor") if m in report["modes"]]
+    modes = [m for m in ("corosync", "pbxstate", "floor", "remote_floor") if m in report["modes"]]
     rows = [("single change latency, median (min / p99) ms", lambda r: "{median} ({min} / {p99})".format(**r["latency_ms"])),
             ("MWI latency, median (min / p99) ms", lambda r: "{median} ({min} / {p99})".format(**r["mwi_latency_ms"]))]
     bursts = [b for b in ("new_20k", "new_100k", "existing_100k") if all(b in report["modes"][m] for m in modes)]
@@ -285,6 +345,8 @@ def table(report):
     for key, label in ((b, labels[b]) for b in bursts):
         rows.append((f"{label}, {{n}} changes/s", key))
         rows.append(("  CPU us per change (2 Asterisks + 2 corosyncs)", key + ":cpu"))
+        rows.append(("  ... server 1 / server 2 / corosyncs", key + ":split"))
+        rows.append(("  totem multicasts per change / per s (both corosyncs)", key + ":totem"))
         rows.append(("  module subscription taskprocessor max depth / high-water warnings", key + ":tp"))
     lines = ["| measure | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for label, how in rows:
@@ -297,16 +359,31 @@ def table(report):
             key, _, what = how.partition(":")
             b = r[key]
             label = label.replace("{n}", f"{b['changes']:,}")
-            if what == "cpu":
-                cells.append(f"{b['cpu_us_per_change_total']}")
-            elif what == "tp":
-                depths = [v["max_depth"] for s in b["taskprocessors"].values() for v in s["module_subscriptions"].values()]
-                warns = sum(s["module_warnings"] for s in b["taskprocessors"].values())
-                cells.append(f"{max(depths) if depths else '-'} / {warns}")
-            else:
-                cells.append(f"{b['changes_per_s']:,} ({b['end_to_end_s']} s)")
+            cells.append(burst_cell(b, what))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for key in bursts:
+        bound = bounds(report, key)
+        if bound:
+            lines.append(f"\n{key}: any clustering module costs at least {bound['least_module_cpu_us']} us per change "
+                         f"({bound['least_over_floor']} x the floor's {bound['floor_cpu_us']}), so at most "
+                         f"{bound['max_changes_per_s']:,} changes/s on {report['nproc']} cores"
+                         + (f" ({bound['max_over_corosync']} x res_corosync's)" if "max_over_corosync" in bound else ""))
     return "\n".join(lines)
+
+
+def burst_cell(b, what):
+    if what == "cpu":
+        return f"{b['cpu_us_per_change_total']}"
+    if what == "split":
+        cpu = b["cpu_us_per_change"]
+        return f"{cpu['asterisk1']} / {cpu['asterisk2']} / {round(cpu['corosync1'] + cpu['corosync2'], 2)}"
+    if what == "totem":
+        return f"{b['totem']['mcast_tx']['per_change']} / {b['totem']['mcast_tx']['per_s']:,}"
+    if what == "tp":
+        depths = [v["max_depth"] for s in b["taskprocessors"].values() for v in s["module_subscriptions"].values()]
+        warns = sum(s["module_warnings"] for s in b["taskprocessors"].values())
+        return f"{max(depths) if depths else '-'} / {warns}"
+    return f"{b['changes_per_s']:,} ({b['end_to_end_s']} s)"
 
 
 def main():
@@ -315,7 +392,7 @@ def main():
     ap.add_argument("--modules-dir", default="")
     ap.add_argument("--pbxstate-module", default="")
     ap.add_argument("--pbxbench-module", default="")
-    ap.add_argument("--modes", default="pbxstate,corosync,floor")
+    ap.add_argument("--modes", default="pbxstate,corosync,floor,remote_floor")
     ap.add_argument("--pings", type=int, default=60)
     ap.add_argument("--mwi", type=int, default=60)
     ap.add_argument("--quick", action="store_true", help="small bursts (a smoke run)")
@@ -348,6 +425,8 @@ def main():
         keep_or_remove(workdir, rc, args.keep_dir)
         code = code or rc
     report["asterisk"] = asterisk_version(args.asterisk)
+    report["bounds"] = {k: v for k in ("new_20k", "new_100k", "existing_100k") if (v := bounds(report, k))}
+    report["loadavg_end"] = os.getloadavg()
     print(table(report))
     if args.json:
         with open(args.json, "w") as f:

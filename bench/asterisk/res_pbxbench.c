@@ -35,6 +35,13 @@
  *   pbxbench report                               what the watch saw
  *   pbxbench arrival <device|mailbox>             when it first arrived since the watch ("-" if not)
  *   pbxbench arrivals                             "<name> <time>" per name the watch saw arrive
+ *   pbxbench as <eid|local>                       the EID every publication above is made under
+ *                                                 from now on: local (the default), this server's,
+ *                                                 as a channel driver publishes; another EID, as a
+ *                                                 clustering module publishes a remote server's
+ *                                                 change on the server that receives it (see
+ *                                                 publish_device): with no module loaded, what a
+ *                                                 remote change costs this Asterisk at the least
  *
  * Built next to res_pbxstate (bench/asterisk/CMakeLists.txt), never installed.
  */
@@ -88,6 +95,57 @@ static int64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* `pbxbench as`: the EID publications are made under; set between runs, read by the publishing
+ * threads (a run or series is not started while it changes: the harness sets it first). */
+static struct {
+	int foreign;
+	struct ast_eid eid;
+} as;
+
+/* One device state change. Under this server's EID: ast_publish_device_state, as a channel driver
+ * does. Under another server's: the least a clustering module can make the receiving Asterisk do
+ * for a remote change, which is what res_pbxstate's receive path publishes
+ * (asterisk/pbxstate_publish.c, publish_changed_device): the message
+ * ast_publish_device_state_full() would build, published straight to devicestate:all (no look-up
+ * of the cached state, none of the device's own topic); the cache, its aggregate, hints and every
+ * other subscriber still run for it. */
+static void publish_device(const char *name, enum ast_device_state state)
+{
+	const size_t len = strlen(name) + 1;
+	struct ast_device_state_message *d;
+	struct stasis_message *msg;
+	char *copy;
+
+	if (!as.foreign) {
+		ast_publish_device_state(name, state, AST_DEVSTATE_CACHABLE);
+		return;
+	}
+	d = ao2_alloc_options(sizeof(*d) + sizeof(as.eid) + len, NULL, AO2_ALLOC_OPT_LOCK_NOLOCK);
+	if (!d) {
+		return;
+	}
+	d->stuff[0] = as.eid;
+	d->eid = &d->stuff[0];
+	copy = (char *) &d->stuff[1];
+	memcpy(copy, name, len);
+	d->device = copy;
+	d->state = state;
+	d->cachable = AST_DEVSTATE_CACHABLE;
+	msg = stasis_message_create_full(ast_device_state_message_type(), d, &as.eid);
+	ao2_ref(d, -1);
+	if (msg) {
+		stasis_publish(ast_device_state_topic_all(), msg);
+		ao2_ref(msg, -1);
+	}
+}
+
+/* One MWI update, under this server's EID or (`pbxbench as`) another's, as res_pbxstate and
+ * res_corosync publish a remote one (ast_publish_mwi_state_full with the writer's EID). */
+static void publish_mwi(const char *mailbox, const char *context, int new_msgs, int old_msgs)
+{
+	ast_publish_mwi_state_full(mailbox, context, new_msgs, old_msgs, NULL, as.foreign ? &as.eid : NULL);
 }
 
 static int from_watched(const struct ast_eid *eid)
@@ -176,11 +234,10 @@ static void *publish_thread(void *arg)
 
 	for (i = 0; i < run.count; i++) {
 		snprintf(name, sizeof(name), "%s/%lu", run.prefix, i % run.devices);
-		ast_publish_device_state(name, (run.first_round + i / run.devices) % 2 ? AST_DEVICE_NOT_INUSE : AST_DEVICE_INUSE,
-			AST_DEVSTATE_CACHABLE);
+		publish_device(name, (run.first_round + i / run.devices) % 2 ? AST_DEVICE_NOT_INUSE : AST_DEVICE_INUSE);
 	}
 	snprintf(name, sizeof(name), "%s/end-%lu", run.prefix, run.markers);
-	ast_publish_device_state(name, AST_DEVICE_INUSE, AST_DEVSTATE_CACHABLE);
+	publish_device(name, AST_DEVICE_INUSE);
 	end = mono_ns();
 	ast_mutex_lock(&lock);
 	run.start_ns = start;
@@ -243,7 +300,7 @@ static char *cli_ping(struct ast_cli_args *a)
 		return CLI_SHOWUSAGE;
 	}
 	at = mono_ns();
-	ast_publish_device_state(a->argv[2], state, AST_DEVSTATE_CACHABLE);
+	publish_device(a->argv[2], state);
 	ast_cli(a->fd, "published_ns %lld\n", (long long) at);
 	return CLI_SUCCESS;
 }
@@ -264,7 +321,7 @@ static char *cli_mwi(struct ast_cli_args *a)
 		*context++ = '\0';
 	}
 	at = mono_ns();
-	ast_publish_mwi_state(box, context, new_msgs, old_msgs);
+	publish_mwi(box, context, new_msgs, old_msgs);
 	ast_cli(a->fd, "published_ns %lld\n", (long long) at);
 	return CLI_SUCCESS;
 }
@@ -301,9 +358,9 @@ static void *series_thread(void *arg)
 		if (series.mwi) {
 			char *context = strchr(name, '@');
 			*context++ = '\0';
-			ast_publish_mwi_state(name, context, (int) (k % 5 + 1), (int) (k % 3));
+			publish_mwi(name, context, (int) (k % 5 + 1), (int) (k % 3));
 		} else {
-			ast_publish_device_state(name, k % 2 ? AST_DEVICE_BUSY : AST_DEVICE_INUSE, AST_DEVSTATE_CACHABLE);
+			publish_device(name, k % 2 ? AST_DEVICE_BUSY : AST_DEVICE_INUSE);
 		}
 		ast_mutex_lock(&lock);
 		series.published_ns[k] = at;
@@ -432,6 +489,26 @@ static char *cli_arrivals(struct ast_cli_args *a)
 	return CLI_SUCCESS;
 }
 
+static char *cli_as(struct ast_cli_args *a)
+{
+	struct ast_eid eid;
+
+	if (a->argc != 3) {
+		return CLI_SHOWUSAGE;
+	}
+	if (!strcasecmp(a->argv[2], "local")) {
+		as.foreign = 0;
+	} else if (ast_str_to_eid(&eid, a->argv[2]) || !ast_eid_cmp(&eid, &ast_eid_default)) {
+		ast_cli(a->fd, "not an EID of another server: %s\n", a->argv[2]);
+		return CLI_SHOWUSAGE;
+	} else {
+		as.eid = eid;
+		as.foreign = 1;
+	}
+	ast_cli(a->fd, "publishing as %s\n", a->argv[2]);
+	return CLI_SUCCESS;
+}
+
 static char *cli_verify(struct ast_cli_args *a)
 {
 	unsigned long devices, i, wrong = 0, missing = 0;
@@ -470,7 +547,7 @@ static char *handle_pbxbench(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 	switch (cmd) {
 	case CLI_INIT:
 		e->command = "pbxbench";
-		e->usage = "Usage: pbxbench publish|published|ping|mwi|series|series_times|watch|report|arrival|arrivals|verify ... (bench/asterisk/res_pbxbench.c)\n";
+		e->usage = "Usage: pbxbench publish|published|ping|mwi|series|series_times|watch|report|arrival|arrivals|verify|as ... (bench/asterisk/res_pbxbench.c)\n";
 		return NULL;
 	case CLI_GENERATE:
 		return NULL;
@@ -500,6 +577,8 @@ static char *handle_pbxbench(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 		return cli_series_times(a);
 	} else if (!strcasecmp(a->argv[1], "verify")) {
 		return cli_verify(a);
+	} else if (!strcasecmp(a->argv[1], "as")) {
+		return cli_as(a);
 	}
 	return CLI_SHOWUSAGE;
 }

@@ -321,6 +321,13 @@ void EncodeUpdatesPrefix(Writer& w, std::uint64_t from_seq, std::uint64_t to_seq
 void EncodeHeartbeat(Writer& w, const Heartbeat& hb) {
   w.U64(hb.summary);
   w.Bytes(hb.label);
+  if (hb.site_mates.empty()) return;
+  PBXSTATE_CHECK_LE(hb.site_mates.size(), kMaxNodes);
+  w.Varint(hb.site_mates.size());
+  for (const SiteMateHeard& m : hb.site_mates) {
+    w.Varint(m.node);
+    w.Varint(m.age_ms);
+  }
 }
 
 void EncodeSummary(Writer& w, const Summary& s) { w.U64(s.summary); }
@@ -468,7 +475,22 @@ std::optional<DropReason> DecodeUpdates(std::span<const std::uint8_t> body, cons
 
 std::optional<DropReason> DecodeHeartbeat(std::span<const std::uint8_t> body, Heartbeat* out) {
   Reader r(body);
+  out->site_mates.clear();
   if (!r.U64(&out->summary) || !r.Bytes(kMaxLabelBytes, &out->label)) return r.error();
+  if (r.remaining() == 0) return std::nullopt;
+  std::uint64_t count = 0;
+  if (!r.VarintBounded(kMaxNodes, &count)) return r.error();
+  // Each pair takes at least 2 bytes: a count the body cannot hold is refused before reserving.
+  if (count == 0 || count > r.remaining() / 2) return DropReason::kMalformed;
+  out->site_mates.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    SiteMateHeard m;
+    std::uint64_t age = 0;
+    if (!ReadNode(r, &m.node) || !r.VarintBounded(std::numeric_limits<std::uint32_t>::max(), &age)) return r.error();
+    if (m.node == kNoNode) return DropReason::kMalformed;
+    m.age_ms = static_cast<std::uint32_t>(age);
+    out->site_mates.push_back(m);
+  }
   return Finish(r);
 }
 

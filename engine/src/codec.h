@@ -109,9 +109,22 @@ struct Updates {
   std::vector<Record> records;
 };
 
+// How long ago a site's speaker last heard one of its site-mates (engine/README.md, "Sites and
+// relays", "Liveness across the WAN").
+struct SiteMateHeard {
+  NodeId node = kNoNode;
+  std::uint32_t age_ms = 0;
+};
+// A site-mate in a HEARTBEAT at its widest: the node and the age as varints.
+inline constexpr std::size_t kSiteMateHeardMaxBytes = 5 + 5;
+
+// HEARTBEAT body: the summary, the label, and, only in a site speaker's heartbeat, a varint count
+// (at most kMaxNodes) and that many (node, age in ms) varint pairs. An engine from before speakers
+// refuses a heartbeat that carries them (trailing bytes are malformed).
 struct Heartbeat {
   std::uint64_t summary = 0;
   std::string_view label;
+  std::vector<SiteMateHeard> site_mates;  // empty: none (and nothing on the wire)
 };
 
 struct Summary {

@@ -6,6 +6,8 @@
 //   engine_sync.cc     digests, anti-entropy and catch-up sessions
 //   engine_mailbox_repair.cc  range-digested repair of the mailbox set
 //   engine_members.cc  membership, failure detector, departures, timers
+//   engine_relay.cc    sites and relays: a frame for everyone once per site, passed on inside it
+//   engine_speaker.cc  site speakers: the heartbeats and anti-entropy that cross the WAN
 #pragma once
 
 #include <cstdint>
@@ -124,8 +126,10 @@ struct Peer {
   bool departing = false;  // left the membership, still counting until depart_deadline
   MonoTime depart_deadline{};
   MonoTime last_heard{};
-  // The relay whose RELAY frame carried its last frame; kNoNode when that came from it directly.
-  // When that relay departs, the node gets a fresh suspect_after to be heard through another.
+  MonoTime departed_at{};  // when it last departed (a speaker's older news of it is not news)
+  // The relay whose RELAY frame carried its last frame, or the speaker of its site whose
+  // heartbeat said it was heard; kNoNode when its last frame came from it directly. When that
+  // node departs, this one gets a fresh suspect_after to be heard through another.
   NodeId heard_via = kNoNode;
   std::optional<std::uint64_t> summary;  // from its last heartbeat
   std::string label;
@@ -334,14 +338,63 @@ class EngineImpl {
   // node (a probe); kNoNode for a site nobody is in.
   NodeId RelayFor(std::uint32_t site, NodeId origin) const;
   // A frame for everyone, sealed: one copy to each site's relay (held here when this node is its
-  // own site's relay).
-  void SendToSites(const std::vector<std::uint8_t>& wire);
+  // own site's relay); with `own_site_only`, to this node's own site's relay alone.
+  void SendToSites(const std::vector<std::uint8_t>& wire, bool own_site_only = false);
   // Sends a sealed HEARTBEAT straight to every node of this node's site it does not count as up.
   void ProbeDownSiteMates(const std::vector<std::uint8_t>& wire);
   // Holds `frame` of `origin` to pass on to the other live nodes of this node's site.
   void HoldForRelay(NodeId origin, std::span<const std::uint8_t> frame);
   // Sends the held frames, in one RELAY frame per destination (without the destination's own).
   void FlushRelay();
+
+  // ---- engine_speaker.cc (engine/README.md, "Sites and relays", "Speakers") ----
+  // Whether heartbeats and anti-entropy cross the WAN through site speakers: relays on, the
+  // heartbeat failure detector, and more than one site. Otherwise nothing here changes anything.
+  bool SpeakersOn() const {
+    return RelaysOn() && config_.membership == MembershipSource::kHeartbeat && site_nodes_.size() > 1;
+  }
+  std::uint32_t OwnSite() const { return config_.node_sites.at(config_.node_id); }  // Validate() requires it
+  // The speaker of `site`: its lowest-id node that is PresumedUp; kNoNode when none is.
+  NodeId SpeakerOf(std::uint32_t site) const;
+  // Whether this node speaks for its site (no lower-id site-mate is PresumedUp).
+  bool SpeaksForSite() const { return SpeakerOf(OwnSite()) == config_.node_id; }
+  // For this node's heartbeat as its site's speaker: how long ago it last heard each live
+  // site-mate, as many as fit one frame beside `label_bytes` of label (rotating through them
+  // when more are live).
+  std::vector<codec::SiteMateHeard> SiteMatesHeard(std::size_t label_bytes);
+  // A heartbeat of `speaker` (of another site; it came through `via` or straight) says when it
+  // last heard its site-mates: each is heard then, through `speaker`, and joins when it had
+  // departed before that instant.
+  void NoteSiteMatesHeard(NodeId speaker, const std::vector<codec::SiteMateHeard>& mates);
+  // The peers an anti-entropy round may offer its summary to (summary not known equal to
+  // `mine`): with speakers, a site-mate, or, every other round of a speaker, another site's
+  // speaker; with `repair`, either kind.
+  std::vector<NodeId> AntiEntropyCandidates(std::uint64_t mine, bool repair);
+  // Whether this node knows it lacks changes of a node of another site: changes above a gap in
+  // what it covered of that origin (a relay that died took the ones in between).
+  bool LacksChangesOfOtherSites() const;
+  // From OnTimer: when this node has just started to speak for its site (its speaker departed,
+  // or at the start), its next anti-entropy round is now and goes to another site: it may be the
+  // only one of its site to ask the others for what the departed speaker's site missed.
+  void NoteSpeakerChange(MonoTime now);
+  // Records from `from` (a pull page, mailbox entries) changed this node's store: when this node
+  // speaks for its site and `from` is of another site, what it brought is likely missing at the
+  // site-mates too (a relay that died took it from the whole site), and this node offers them
+  // its digest soon (SpeakerHoldoff()), once for everything repaired meanwhile.
+  void RepairedFrom(NodeId from);
+  // An UPDATES frame of `origin` left a gap in what this node covered of it: when this node
+  // speaks for its site and `origin` is of another site, it asks another site's speaker after
+  // SpeakerHoldoff() if the gap is still there (frames reordered on the way fill it meanwhile),
+  // at most once per half anti_entropy_interval. The first frame through a new relay after a
+  // relay died is what shows its loss: the repair starts then, not at the next round.
+  void NoteGap(NodeId origin);
+  // How long a speaker waits before acting on a repair (a pull of several origins completes
+  // within it, and one digest covers them) or a gap (reordered frames arrive within it).
+  Duration SpeakerHoldoff() const { return config_.sync_retransmit / 5; }
+  // From OnTimer, when gap_round_due_ came.
+  void GapRound(MonoTime now);
+  // Offers this node's digest to every live site-mate (from OnTimer).
+  void OfferDigestToSiteMates();
   void DrainSendQueue();
   void Drop(DropReason why) { ++stats_.dropped[static_cast<std::size_t>(why)]; }
   // With keys: checks the MAC, the destination and the replay state of an authenticated frame
@@ -457,7 +510,8 @@ class EngineImpl {
   void OnTimer();
   void HeardFrom(NodeId node, NodeId via = kNoNode);
   // The failure detector's round: departs live peers silent for suspect_after; a peer last heard
-  // through a relay only after that relay (it then gets a fresh suspect_after).
+  // through a relay or a speaker only after that node (it then gets a fresh suspect_after when
+  // that node departs in the same round or had departed).
   void SuspectSilentPeers(MonoTime now);
   void PeerJoined(NodeId node);
   void SetCounted(NodeId node, bool counted);
@@ -544,6 +598,15 @@ class EngineImpl {
   std::optional<MonoTime> relay_due_;
   std::vector<std::uint8_t> relay_buf_;
   codec::Relay relay_in_buf_;
+  // Speakers: where the next heartbeat's list of site-mates starts when not all fit one frame,
+  // and the anti-entropy rounds made (a speaker's alternate between its site and the others).
+  std::size_t site_mates_rotation_ = 0;
+  std::uint64_t anti_entropy_rounds_ = 0;
+  std::optional<MonoTime> site_offer_due_;  // RepairedFrom
+  bool spoke_for_site_ = false;             // at the last NoteSpeakerChange
+  bool remote_round_next_ = false;          // the next round of a speaker goes to another site
+  std::optional<MonoTime> gap_round_due_;   // NoteGap
+  std::optional<MonoTime> last_gap_round_;
   MonoTime started_at_{};
   // Nodes whose entries count (this one, live peers, departing ones within their grace),
   // sorted. Kept as joins and departures happen: a cold start of N nodes makes N(N-1) joins,

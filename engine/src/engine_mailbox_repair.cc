@@ -258,6 +258,7 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   for (const codec::Record& rec : e.records) {
     if (ApplyMailbox(rec, ChangeCause::kRemote)) {
       MailboxMovedBy(from);
+      RepairedFrom(from);
       differed.push_back(rec.key);
       continue;
     }

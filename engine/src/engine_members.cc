@@ -59,27 +59,46 @@ void EngineImpl::HeardFrom(NodeId node, NodeId via) {
 
 void EngineImpl::SuspectSilentPeers(MonoTime now) {
   // Directly heard peers first. A relay's last RELAY frame carried the last frames of the peers
-  // it relayed, so when it dies they all fall silent at once: they are judged after it, and
-  // given a fresh suspect_after to be heard through the relay their senders pick next.
+  // it relayed, and a speaker's last heartbeat said the last of its site-mates, so when it dies
+  // they all fall silent at once: each is judged after the node it was heard through, and when
+  // that one departs in this round or had departed, given a fresh suspect_after to be heard
+  // through the node that replaces it. Links chain (a site-mate heard through its speaker,
+  // whose heartbeat came through a relay here): one pass per link, at most one per peer.
+  const auto silent = [&](const Peer& p) { return now - p.last_heard > config_.suspect_after; };
   std::vector<NodeId> suspected;
+  std::set<NodeId> judged;
   for (const auto& [node, p] : peers_) {
-    if (p.live && p.heard_via == kNoNode && now - p.last_heard > config_.suspect_after) suspected.push_back(node);
+    if (!p.live || p.heard_via != kNoNode) continue;
+    judged.insert(node);
+    if (silent(p)) suspected.push_back(node);
   }
-  for (NodeId n : suspected) PeerDeparted(n);
-  std::size_t departed = suspected.size();
-  suspected.clear();
-  for (auto& [node, p] : peers_) {
-    if (!p.live || p.heard_via == kNoNode) continue;
-    if (!IsLive(p.heard_via)) {
-      p.heard_via = kNoNode;
-      p.last_heard = now;
-    } else if (now - p.last_heard > config_.suspect_after) {
-      suspected.push_back(node);
+  const auto departs = [&](NodeId n) { return !IsLive(n) || std::find(suspected.begin(), suspected.end(), n) != suspected.end(); };
+  std::size_t passes = 0;
+  for (bool progress = true; progress; ++passes) {
+    PBXSTATE_CHECK_LE(passes, peers_.size() + 1);
+    progress = false;
+    for (auto& [node, p] : peers_) {
+      if (!p.live || judged.count(node) != 0) continue;
+      const NodeId via = p.heard_via;
+      PBXSTATE_CHECK_NE(via, kNoNode);  // the direct ones were all judged above
+      const bool via_departs = departs(via);
+      if (!via_departs && via != config_.node_id && judged.count(via) == 0) continue;  // its link first
+      judged.insert(node);
+      progress = true;
+      if (via_departs) {
+        p.heard_via = kNoNode;
+        p.last_heard = now;
+      } else if (silent(p)) {
+        suspected.push_back(node);
+      }
     }
   }
+  // Links in a cycle cannot be ordered: each is judged on its own silence.
+  for (const auto& [node, p] : peers_) {
+    if (p.live && judged.count(node) == 0 && silent(p)) suspected.push_back(node);
+  }
   for (NodeId n : suspected) PeerDeparted(n);
-  departed += suspected.size();
-  if (departed != 0) StartPulls();  // as after a view without them (OnMembership)
+  if (!suspected.empty()) StartPulls();  // as after a view without them (OnMembership)
 }
 
 void EngineImpl::PeerJoined(NodeId node) {
@@ -112,6 +131,7 @@ void EngineImpl::PeerDeparted(NodeId node) {
   Peer& p = peers_[node];
   PBXSTATE_CHECK(p.live);
   p.live = false;
+  p.departed_at = env_->Now();
   p.summary.reset();
   join_digest_targets_.erase(node);
   ForgetSessionsWith(node);
@@ -138,11 +158,22 @@ MonoTime EngineImpl::Jittered(MonoTime base, Duration interval) {
 }
 
 void EngineImpl::SendHeartbeat() {
+  // With speakers, only the speaker's heartbeat leaves the site, saying when it last heard the
+  // others'; theirs stay inside it (engine/README.md, "Speakers").
+  const bool speakers = SpeakersOn();
+  const bool speaks = speakers && SpeaksForSite();
+  codec::Heartbeat hb{SummaryHash(), config_.label, {}};
+  if (speaks) hb.site_mates = SiteMatesHeard(config_.label.size());
   codec::BeginFrame(&frame_buf_, codec::FrameType::kHeartbeat, config_.node_id, config_.incarnation);
   codec::Writer w(&frame_buf_);
-  codec::EncodeHeartbeat(w, {SummaryHash(), config_.label});
+  codec::EncodeHeartbeat(w, hb);
   codec::EndFrame(&frame_buf_);
-  Send(kNoNode, frame_buf_);
+  if (speakers) {
+    PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
+    SendToSites(Seal(kNoNode, frame_buf_), /*own_site_only=*/!speaks);
+  } else {
+    Send(kNoNode, frame_buf_);
+  }
   ++stats_.heartbeats_sent;
   last_heartbeat_ = env_->Now();
 }
@@ -181,8 +212,10 @@ void EngineImpl::OnTimer() {
   if (heartbeat_due_ && now >= *heartbeat_due_) {
     // Peers take any frame as a sign of life: a node that broadcast within the interval skips
     // its heartbeat, except every fourth interval, which refreshes its summary at its peers.
+    // A site's speaker sends every interval: the other sites hear its site-mates through it.
     const bool recently_heard = now - last_broadcast_ < config_.heartbeat_interval;
-    if (!recently_heard || now - last_heartbeat_ >= 4 * config_.heartbeat_interval) SendHeartbeat();
+    const bool speaks = SpeakersOn() && SpeaksForSite();
+    if (speaks || !recently_heard || now - last_heartbeat_ >= 4 * config_.heartbeat_interval) SendHeartbeat();
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
   }
   if (join_digest_due_ && now >= *join_digest_due_) {
@@ -199,11 +232,14 @@ void EngineImpl::OnTimer() {
       if (holds_something && IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
     }
   }
+  NoteSpeakerChange(now);
   if (anti_entropy_due_ && now >= *anti_entropy_due_) {
     AntiEntropyTick();
     anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
   }
   if (sync_tick_due_ && now >= *sync_tick_due_) SyncTick(now);
+  if (site_offer_due_ && now >= *site_offer_due_) OfferDigestToSiteMates();
+  if (gap_round_due_ && now >= *gap_round_due_) GapRound(now);
   // After the sync tick: abandoning a pull there may ask for a repair round now.
   if (repair_due_ && now >= *repair_due_) {
     repair_due_.reset();
@@ -230,6 +266,8 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(anti_entropy_due_);
   consider(sync_tick_due_);
   consider(repair_due_);
+  consider(site_offer_due_);
+  consider(gap_round_due_);
   if (!device_horizons_.empty()) consider(device_horizons_.front().at);
   if (!expiries_.empty()) {
     // Expiry is on the calendar clock; map it onto the monotonic one for the wakeup.

@@ -100,14 +100,17 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
           ApplyOwned(h.sender, rec, ChangeCause::kRemote);
         }
       }
-      OriginFor(h.sender).ranges.Add(updates_buf_.from_seq, updates_buf_.to_seq);
+      OriginState& o = OriginFor(h.sender);
+      o.ranges.Add(updates_buf_.from_seq, updates_buf_.to_seq);
       StoreChanged();
+      if (o.ranges.range_count() != 0) NoteGap(h.sender);
       break;
     }
     case codec::FrameType::kHeartbeat: {
       Peer& p = peers_[h.sender];
       p.summary = hb.summary;
       p.label.assign(hb.label);
+      if (!hb.site_mates.empty()) NoteSiteMatesHeard(h.sender, hb.site_mates);
       break;
     }
     case codec::FrameType::kSummary: HandleSummary(h.sender, summary); break;

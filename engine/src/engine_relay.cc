@@ -39,12 +39,13 @@ NodeId EngineImpl::RelayFor(std::uint32_t site, NodeId origin) const {
   return candidates[Mix64(origin) % n];
 }
 
-void EngineImpl::SendToSites(const std::vector<std::uint8_t>& wire) {
+void EngineImpl::SendToSites(const std::vector<std::uint8_t>& wire, bool own_site_only) {
   // A copy: holding the frame may flush a RELAY frame, which reuses the sealing buffer.
   const std::vector<std::uint8_t> frame = wire;
   const NodeId self = config_.node_id;
   const std::uint32_t own_site = config_.node_sites.at(self);  // Validate() requires it
   for (const auto& [site, nodes] : site_nodes_) {
+    if (own_site_only && site != own_site) continue;
     const NodeId relay = RelayFor(site, self);
     if (relay == kNoNode) continue;  // nobody up there
     if (relay == self) {

@@ -581,10 +581,15 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
       it->second.since = 0;
       it->second.target = 0;
     }
-    for (const codec::Record& rec : p.records) ApplyOwned(origin, rec, ChangeCause::kRemote);
+    for (const codec::Record& rec : p.records) {
+      if (ApplyOwned(origin, rec, ChangeCause::kRemote)) RepairedFrom(from);
+    }
   } else {
     for (const codec::Record& rec : p.records) {
-      if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(from);
+      if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+        MailboxMovedBy(from);
+        RepairedFrom(from);
+      }
     }
   }
   PBXSTATE_CHECK_LE(pulls_.size(), config_.max_sync_pulls);
@@ -671,13 +676,7 @@ void EngineImpl::SyncTick(MonoTime now) {
 
 void EngineImpl::AntiEntropyTick(bool repair) {
   const std::uint64_t mine = SummaryHash();
-  std::vector<NodeId> candidates;
-  for (const auto& [node, p] : peers_) {
-    if (!p.live) continue;
-    // With heartbeats we know whose summary differs; without, any peer may.
-    if (config_.membership == MembershipSource::kHeartbeat && p.summary && *p.summary == mine) continue;
-    candidates.push_back(node);
-  }
+  std::vector<NodeId> candidates = AntiEntropyCandidates(mine, repair);
   if (candidates.empty()) return;
   codec::BeginFrame(&frame_buf_, codec::FrameType::kSummary, config_.node_id, config_.incarnation);
   codec::Writer w(&frame_buf_);

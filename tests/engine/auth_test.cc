@@ -82,7 +82,7 @@ std::vector<std::uint8_t> PlainHeartbeat(NodeId sender, std::uint64_t inc) {
   std::vector<std::uint8_t> f;
   codec::BeginFrame(&f, codec::FrameType::kHeartbeat, sender, inc);
   codec::Writer w(&f);
-  codec::EncodeHeartbeat(w, {77, "label"});
+  codec::EncodeHeartbeat(w, {77, "label", {}});
   codec::EndFrame(&f);
   return f;
 }

@@ -181,11 +181,40 @@ TEST(Codec, ControlFramesRoundTrip) {
   EXPECT_EQ(ack.next_page, 17u);
 
   f.clear();
-  EncodeHeartbeat(w, {99, "00:11:22:33:44:55"});
+  EncodeHeartbeat(w, {99, "00:11:22:33:44:55", {}});
   Heartbeat hb;
   ASSERT_FALSE(DecodeHeartbeat(f, &hb));
   EXPECT_EQ(hb.summary, 99u);
   EXPECT_EQ(hb.label, "00:11:22:33:44:55");
+  EXPECT_TRUE(hb.site_mates.empty());
+}
+
+// A speaker's heartbeat: the site-mates it heard, after the label; a count its body cannot hold,
+// or a zero count, is malformed.
+TEST(Codec, HeartbeatWithSiteMates) {
+  std::vector<std::uint8_t> f;
+  Writer w(&f);
+  EncodeHeartbeat(w, {7, "a", {{2, 0}, {3, 1999}, {70000, 250}}});
+  Heartbeat hb;
+  ASSERT_FALSE(DecodeHeartbeat(f, &hb));
+  ASSERT_EQ(hb.site_mates.size(), 3u);
+  EXPECT_EQ(hb.site_mates[1].node, 3u);
+  EXPECT_EQ(hb.site_mates[1].age_ms, 1999u);
+  EXPECT_EQ(hb.site_mates[2].node, 70000u);
+  EXPECT_EQ(hb.site_mates[2].age_ms, 250u);
+  for (std::size_t n = 0; n < f.size(); ++n) {
+    // Cut after the label, a heartbeat is one without site-mates; anywhere else, it is refused.
+    const std::vector<std::uint8_t> cut(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(n));
+    const bool ok = !DecodeHeartbeat(cut, &hb).has_value();
+    EXPECT_EQ(ok, n == 8 + 1 + 1) << "cut at " << n;
+  }
+  std::vector<std::uint8_t> g;
+  Writer wg(&g);
+  EncodeHeartbeat(wg, {7, "a", {}});
+  wg.Varint(0);
+  EXPECT_EQ(DecodeHeartbeat(g, &hb), DropReason::kMalformed);
+  g.back() = 100;  // a hundred pairs announced, none there
+  EXPECT_EQ(DecodeHeartbeat(g, &hb), DropReason::kMalformed);
 }
 
 TEST(Codec, TruncatedAtEveryLengthIsRefused) {

@@ -133,7 +133,7 @@ TEST(Relay, RelayCarriesOnlyFramesForEveryone) {
     std::vector<std::uint8_t> hb;
     codec::BeginFrame(&hb, codec::FrameType::kHeartbeat, 2, 1);
     codec::Writer hw(&hb);
-    codec::EncodeHeartbeat(hw, {0, ""});
+    codec::EncodeHeartbeat(hw, {0, "", {}});
     codec::EndFrame(&hb);
     codec::EncodeRelay(w, {std::span<const std::uint8_t>(hb)});
   }

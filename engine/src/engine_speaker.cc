@@ -1,0 +1,161 @@
+// Site speakers (engine/README.md, "Sites and relays", "Speakers"): only one node of a site, its
+// speaker, sends heartbeats and anti-entropy to the other sites; its heartbeat says when it last
+// heard each of its site-mates, so that the other sites need no frame of theirs to keep them.
+#include <algorithm>
+
+#include "engine_impl.h"
+#include "pbxstate/check.h"
+
+namespace pbxstate {
+
+NodeId EngineImpl::SpeakerOf(std::uint32_t site) const {
+  auto it = site_nodes_.find(site);
+  if (it == site_nodes_.end()) return kNoNode;
+  for (NodeId node : it->second) {
+    if (PresumedUp(node)) return node;
+  }
+  return kNoNode;
+}
+
+std::vector<codec::SiteMateHeard> EngineImpl::SiteMatesHeard(std::size_t label_bytes) {
+  PBXSTATE_CHECK(SpeakersOn() && SpeaksForSite());
+  const MonoTime now = env_->Now();
+  const std::int64_t cap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.suspect_after).count();
+  std::vector<codec::SiteMateHeard> live;
+  for (NodeId node : site_nodes_.at(OwnSite())) {
+    if (node == config_.node_id || !IsLive(node)) continue;
+    const std::int64_t age = std::chrono::duration_cast<std::chrono::milliseconds>(now - peers_.at(node).last_heard).count();
+    live.push_back({node, static_cast<std::uint32_t>(std::clamp<std::int64_t>(age, 0, cap_ms))});
+  }
+  // The summary, the label with its length, the count: the rest of a frame holds the site-mates.
+  const std::size_t fixed = codec::kFrameHeaderBytes + 8 + 5 + label_bytes + 5;
+  PBXSTATE_CHECK_LT(fixed, MaxPlainFrameBytes());
+  const std::size_t fit = std::min(codec::kMaxNodes, (MaxPlainFrameBytes() - fixed) / codec::kSiteMateHeardMaxBytes);
+  PBXSTATE_CHECK_GT(fit, 0u);
+  if (live.size() <= fit) return live;
+  // More than one frame's worth (a site of over a hundred nodes at the default frame size): a
+  // window that moves on each heartbeat, so that each is listed within a few heartbeats.
+  std::vector<codec::SiteMateHeard> some;
+  some.reserve(fit);
+  for (std::size_t i = 0; i < fit; ++i) some.push_back(live[(site_mates_rotation_ + i) % live.size()]);
+  site_mates_rotation_ = (site_mates_rotation_ + fit) % live.size();
+  return some;
+}
+
+void EngineImpl::NoteSiteMatesHeard(NodeId speaker, const std::vector<codec::SiteMateHeard>& mates) {
+  if (!SpeakersOn()) return;
+  auto speaker_site = config_.node_sites.find(speaker);
+  // Only another site's node speaks for its site here; inside a site everyone is heard directly.
+  if (speaker_site == config_.node_sites.end() || speaker_site->second == OwnSite()) return;
+  PBXSTATE_CHECK(IsLive(speaker));  // HeardFrom ran for this very frame
+  const MonoTime now = env_->Now();
+  for (const codec::SiteMateHeard& m : mates) {
+    if (m.node == config_.node_id || m.node == speaker) continue;
+    auto site = config_.node_sites.find(m.node);
+    if (site == config_.node_sites.end() || site->second != speaker_site->second) continue;  // not its to say
+    // News as old as suspect_after says nothing; the transit time is not known and not taken
+    // off (it makes a node look heard up to one WAN delay later than it was).
+    if (std::chrono::milliseconds(m.age_ms) >= config_.suspect_after) continue;
+    const MonoTime heard = now - std::chrono::milliseconds(m.age_ms);
+    Peer& p = peers_[m.node];  // a node of node_sites: bounded by the map
+    if (!p.live) {
+      // Heard by its speaker after it departed here (a cut that healed, a node that came back):
+      // it is up. Heard before: that is what departed it, and it stays departed.
+      if (heard <= p.departed_at) continue;
+      PeerJoined(m.node);
+    } else if (heard <= p.last_heard) {
+      continue;
+    }
+    p.last_heard = heard;
+    p.heard_via = speaker;
+    PBXSTATE_CHECK(p.live);
+    PBXSTATE_CHECK_LE(p.last_heard, now);
+  }
+}
+
+std::vector<NodeId> EngineImpl::AntiEntropyCandidates(std::uint64_t mine, bool repair) {
+  std::vector<NodeId> local, remote;
+  const bool speakers = SpeakersOn();
+  const bool speaks = speakers && SpeaksForSite();
+  for (const auto& [node, p] : peers_) {
+    if (!p.live) continue;
+    // With heartbeats we know whose summary differs; without, any peer may.
+    if (config_.membership == MembershipSource::kHeartbeat && p.summary && *p.summary == mine) continue;
+    if (!speakers) {
+      local.push_back(node);
+      continue;
+    }
+    auto site = config_.node_sites.find(node);
+    if (site == config_.node_sites.end()) continue;  // not in the map: not a node of the cluster's sites
+    if (site->second == OwnSite()) {
+      local.push_back(node);
+    } else if (speaks && SpeakerOf(site->second) == node) {
+      remote.push_back(node);
+    }
+  }
+  PBXSTATE_CHECK(speaks || remote.empty());  // only a speaker's anti-entropy crosses the WAN
+  if (repair) {
+    local.insert(local.end(), remote.begin(), remote.end());
+    return local;
+  }
+  if (!speaks) return local;
+  // A speaker alternates: its site-mates offer it their summaries anyway, and the other sites
+  // are reached through it alone. A speaker that knows it lacks changes of another site (a gap)
+  // asks there at once, and so does one that just started to speak. When one side has nobody to
+  // ask, the other is asked.
+  const bool remote_round = anti_entropy_rounds_++ % 2 == 0 || remote_round_next_ || LacksChangesOfOtherSites();
+  remote_round_next_ = false;
+  if (remote_round ? !remote.empty() : local.empty()) return remote;
+  return local;
+}
+
+bool EngineImpl::LacksChangesOfOtherSites() const {
+  for (const auto& [node, o] : origins_) {
+    if (o.ranges.range_count() == 0 || node == config_.node_id) continue;
+    auto site = config_.node_sites.find(node);
+    if (site != config_.node_sites.end() && site->second != OwnSite()) return true;
+  }
+  return false;
+}
+
+void EngineImpl::NoteSpeakerChange(MonoTime now) {
+  const bool speaks = SpeakersOn() && SpeaksForSite();
+  if (speaks && !spoke_for_site_ && anti_entropy_due_) {
+    anti_entropy_due_ = now;
+    remote_round_next_ = true;
+  }
+  spoke_for_site_ = speaks;
+}
+
+void EngineImpl::RepairedFrom(NodeId from) {
+  if (!SpeakersOn() || site_offer_due_ || !SpeaksForSite()) return;
+  auto site = config_.node_sites.find(from);
+  if (site == config_.node_sites.end() || site->second == OwnSite()) return;
+  site_offer_due_ = env_->Now() + SpeakerHoldoff();
+}
+
+void EngineImpl::NoteGap(NodeId origin) {
+  if (!SpeakersOn() || gap_round_due_ || !SpeaksForSite()) return;
+  auto site = config_.node_sites.find(origin);
+  if (site == config_.node_sites.end() || site->second == OwnSite()) return;
+  gap_round_due_ = env_->Now() + SpeakerHoldoff();
+}
+
+void EngineImpl::GapRound(MonoTime now) {
+  gap_round_due_.reset();
+  if (!SpeakersOn() || !LacksChangesOfOtherSites()) return;
+  if (last_gap_round_ && now - *last_gap_round_ < config_.anti_entropy_interval / 2) return;
+  last_gap_round_ = now;
+  remote_round_next_ = true;
+  AntiEntropyTick();
+}
+
+void EngineImpl::OfferDigestToSiteMates() {
+  site_offer_due_.reset();
+  if (!SpeakersOn()) return;
+  for (NodeId node : site_nodes_.at(OwnSite())) {
+    if (node != config_.node_id && IsLive(node)) SendDigest(node, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+  }
+}
+
+}  // namespace pbxstate

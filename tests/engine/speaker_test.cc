@@ -1,0 +1,131 @@
+// Site speakers (engine/README.md, "Sites and relays", "Speakers"), over the minimal network: only
+// a site's speaker sends heartbeats and anti-entropy to other sites; remote nodes stay members on
+// its word alone, a dead one departs, a dead speaker is replaced without anyone else departing,
+// and a site cut off comes back.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "codec.h"
+#include "mini_net.h"
+#include "pbxstate/engine.h"
+
+namespace pbxstate {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace testing_mini_net;
+
+// Nine nodes, sites of three: 1-3 in site 0, 4-6 in site 1, 7-9 in site 2.
+std::uint32_t SiteOf(NodeId n) { return (n - 1) / 3; }
+
+void ThreeSites(EngineConfig& c) {
+  for (NodeId n = 1; n <= 9; ++n) c.node_sites[n] = SiteOf(n);
+  c.relays_per_site = 1;
+  c.heartbeat_interval = 500ms;
+  c.suspect_after = 2000ms;
+  c.anti_entropy_interval = 1000ms;
+}
+
+codec::FrameType TypeOf(std::span<const std::uint8_t> frame) { return static_cast<codec::FrameType>(frame[3]); }
+
+// Frames between sites, by type: (from, to).
+struct WanLog {
+  std::map<codec::FrameType, std::vector<std::pair<NodeId, NodeId>>> frames;
+  void Watch(MiniNet& net) {
+    net.drop = [this](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+      if (SiteOf(from) != SiteOf(to)) frames[TypeOf(f)].emplace_back(from, to);
+      return false;
+    };
+  }
+  std::set<NodeId> Senders() const {
+    std::set<NodeId> s;
+    for (const auto& [type, list] : frames) {
+      if (type == codec::FrameType::kUpdates) continue;  // a change leaves its origin once per site
+      for (const auto& [from, to] : list) s.insert(from);
+    }
+    return s;
+  }
+};
+
+std::size_t MembersOf(MiniNet& net, NodeId n) { return net.engines[n]->Members().size(); }
+
+TEST(Speaker, OnlySpeakersCrossAndIdleRemoteNodesStayMembers) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  WanLog log;
+  log.Watch(net);
+  // Changes on non-speakers too: anti-entropy has something to compare.
+  for (int i = 0; i < 20; ++i) {
+    const NodeId origin = static_cast<NodeId>(1 + i % 9);
+    ASSERT_TRUE(net.engines[origin]->SetDeviceState("PJSIP/d" + std::to_string(i), DeviceState::kInUse).ok());
+    net.Run(100ms);
+  }
+  // Then idle for five suspect_afters: non-speakers send nothing across, yet nobody departs.
+  net.Run(10s);
+  EXPECT_EQ(log.Senders(), (std::set<NodeId>{1, 4, 7}));
+  ASSERT_FALSE(log.frames[codec::FrameType::kHeartbeat].empty());
+  for (const auto& [from, to] : log.frames[codec::FrameType::kHeartbeat]) {
+    EXPECT_TRUE(from == 1 || from == 4 || from == 7) << from << " -> " << to;
+  }
+  for (NodeId n = 1; n <= 9; ++n) {
+    EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->stats().departures, 0u) << "node " << n;
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/d" + std::to_string(i)), DeviceState::kInUse) << "node " << n;
+    }
+  }
+}
+
+TEST(Speaker, DeadNonSpeakerDepartsEverywhere) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  net.engines.erase(5);  // not its site's speaker: the other sites heard it through node 4 alone
+  net.Run(4s);           // node 4 stops naming it after suspect_after; the others follow
+  for (NodeId n : {1u, 2u, 3u, 4u, 6u, 7u, 8u, 9u}) EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n;
+}
+
+TEST(Speaker, DeadSpeakerIsReplacedWithoutOtherDepartures) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  net.engines.erase(4);  // site 1's speaker (and relay)
+  ASSERT_TRUE(net.engines[1]->SetDeviceState("PJSIP/lost-with-4", DeviceState::kBusy).ok());
+  WanLog log;
+  log.Watch(net);
+  net.Run(6s);
+  for (NodeId n : {1u, 2u, 3u, 5u, 6u, 7u, 8u, 9u}) {
+    EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n << ": only node 4 departed";
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/lost-with-4"), DeviceState::kBusy) << "node " << n;
+  }
+  // Node 5 took over: its heartbeats cross now, node 6's never do.
+  bool five_spoke = false;
+  for (const auto& [from, to] : log.frames[codec::FrameType::kHeartbeat]) {
+    EXPECT_NE(from, 6u);
+    five_spoke = five_spoke || from == 5;
+  }
+  EXPECT_TRUE(five_spoke);
+}
+
+TEST(Speaker, SiteCutOffComesBack) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  bool cut = true;
+  net.cut = [&](NodeId from, NodeId to) { return cut && (SiteOf(from) == 2) != (SiteOf(to) == 2); };
+  ASSERT_TRUE(net.engines[8]->SetDeviceState("PJSIP/in-c", DeviceState::kRinging).ok());
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/in-a", DeviceState::kBusy).ok());
+  // The other side's speaker departs after suspect_after; its site-mates, heard through it, get
+  // a fresh one then (as after a relay): two suspect_afters and a round of the detector.
+  net.Run(4500ms);
+  EXPECT_EQ(MembersOf(net, 9), 3u);
+  EXPECT_EQ(MembersOf(net, 5), 6u);
+  cut = false;
+  net.Run(4s);
+  for (NodeId n = 1; n <= 9; ++n) {
+    EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-c"), DeviceState::kRinging) << "node " << n;
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-a"), DeviceState::kBusy) << "node " << n;
+  }
+}
+
+}  // namespace
+}  // namespace pbxstate
