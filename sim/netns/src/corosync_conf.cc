@@ -23,6 +23,21 @@ std::string TotemLines(const totem::TotemConfig& c) {
   t += "  send_join: " + Ms(c.send_join) + "\n";
   t += "  max_messages: " + std::to_string(c.max_messages) + "\n";
   t += "  window_size: " + std::to_string(c.window_size) + "\n";
+  t += "  token_retransmits_before_loss_const: " + std::to_string(c.token_retransmits_before_loss_const) + "\n";
+  t += "  miss_count_const: " + std::to_string(c.miss_count_const) + "\n";
+  return t;
+}
+
+// knet's link settings (corosync.conf(5): per link, in the interface section of link 0); the
+// ping interval and timeout only when set, as Corosync derives them from the token otherwise.
+std::string KnetInterfaceLines(const totem::TotemConfig& c) {
+  std::string t;
+  t += "  interface {\n";
+  t += "    linknumber: 0\n";
+  if (c.knet_ping_interval) t += "    knet_ping_interval: " + Ms(*c.knet_ping_interval) + "\n";
+  if (c.knet_ping_timeout) t += "    knet_ping_timeout: " + Ms(*c.knet_ping_timeout) + "\n";
+  t += "    knet_pong_count: " + std::to_string(c.knet_pong_count) + "\n";
+  t += "  }\n";
   return t;
 }
 
@@ -58,6 +73,8 @@ Status CorosyncConf(const CorosyncSpec& spec, std::string* text) {
     t += "    mcastport: 5405\n";
     t += "    ttl: 1\n";
     t += "  }\n";
+  } else {
+    t += KnetInterfaceLines(spec.totem);
   }
   t += "}\n";
   t += "nodelist {\n";

@@ -21,7 +21,8 @@ void Loader::ReadCorosync(const Field& f) {
   MapReader m(f, d_, "a mapping of corosync settings (token, consensus, ...); {} for Corosync's defaults");
   if (!m.ok()) return;
   m.AllowOnly({"transport", "token", "token_coefficient", "consensus", "join", "merge", "send_join", "max_messages",
-               "window_size", "crash"});
+               "window_size", "token_retransmits_before_loss_const", "miss_count_const", "knet_ping_interval",
+               "knet_ping_timeout", "knet_pong_count", "crash"});
   for (const auto& entry : m.entries()) corosync_fields_.emplace(entry.key, entry.value);
   CorosyncSettings c;
   c.line = PosOf(f).line;
@@ -39,6 +40,16 @@ void Loader::ReadCorosync(const Field& f) {
   if (auto v = ms("send_join", 0ms)) t.send_join = *v;
   m.ReadIfPresent("max_messages", t.max_messages, UintIn(d_, 1, totem::kMaxWindow));
   m.ReadIfPresent("window_size", t.window_size, UintIn(d_, 1, totem::kMaxWindow));
+  m.ReadIfPresent("token_retransmits_before_loss_const", t.token_retransmits_before_loss_const,
+                  UintIn(d_, 1, totem::kMaxTotemConstant));
+  m.ReadIfPresent("miss_count_const", t.miss_count_const, UintIn(d_, 1, totem::kMaxTotemConstant));
+  m.ReadIfPresent("knet_pong_count", t.knet_pong_count, UintIn(d_, 1, totem::kMaxTotemConstant));
+  auto knet_ms = [&](const char* key) {
+    auto field = m.Get(key);
+    return field ? ReadMilliseconds(*field, 1ms, totem::kMaximumTimeout) : std::nullopt;
+  };
+  if (auto v = knet_ms("knet_ping_interval")) t.knet_ping_interval = *v;
+  if (auto v = knet_ms("knet_ping_timeout")) t.knet_ping_timeout = *v;
   if (auto field = m.Get("transport")) {
     if (auto v = ReadEnum(*field, d_, {"knet", "udp"})) t.transport = *v == 0 ? totem::Transport::kKnet : totem::Transport::kUdp;
   }

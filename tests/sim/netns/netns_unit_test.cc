@@ -80,10 +80,25 @@ TEST(CorosyncConf, KnetAndUdp) {
   ASSERT_TRUE(CorosyncConf(spec, &text).ok());
   EXPECT_NE(text.find("token: 800\n  token_coefficient: 0\n  consensus: 1000\n"), std::string::npos) << text;
   EXPECT_NE(text.find("max_messages: 5\n"), std::string::npos);
+  // The WAN settings: token retransmission, retransmit requests, knet's link pings.
+  EXPECT_NE(text.find("token_retransmits_before_loss_const: 4\n  miss_count_const: 5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("interface {\n    linknumber: 0\n    knet_pong_count: 2\n  }\n"), std::string::npos) << text;
+  spec.totem.token_retransmits_before_loss_const = 15;
+  spec.totem.miss_count_const = 2;
+  spec.totem.knet_ping_interval = 200ms;
+  spec.totem.knet_ping_timeout = 3000ms;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  EXPECT_NE(text.find("token_retransmits_before_loss_const: 15\n  miss_count_const: 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    linknumber: 0\n    knet_ping_interval: 200\n    knet_ping_timeout: 3000\n    knet_pong_count: 2\n"),
+            std::string::npos) << text;
+  spec.totem.knet_ping_timeout = 100ms;  // below the interval: a healthy link would flap
+  EXPECT_NE(CorosyncConf(spec, &text).message().find("totem.knet_ping_timeout"), std::string::npos);
+  spec.totem.knet_ping_timeout = 3000ms;
   spec.totem.transport = CorosyncTransport::kUdp;
   ASSERT_TRUE(CorosyncConf(spec, &text).ok());
   EXPECT_NE(text.find("transport: udp"), std::string::npos);
   EXPECT_NE(text.find("mcastaddr: 239.255.18.1"), std::string::npos);
+  EXPECT_EQ(text.find("knet_ping"), std::string::npos);  // knet's settings only for knet
   // What corosync refuses is refused here, naming the key.
   spec.totem.consensus = 40ms;
   const Status st = CorosyncConf(spec, &text);

@@ -61,6 +61,30 @@ TEST(CorosyncSection, EveryKeyMapsOntoTheTotemSettings) {
   EXPECT_EQ(s.corosync->line, 5);  // the mapping, below its key
 }
 
+TEST(CorosyncSection, WanKeysMapOntoTheTotemSettings) {
+  const Scenario s = MustLoad(std::string(kHead) +
+                              "corosync:\n  token_retransmits_before_loss_const: 15\n  miss_count_const: 2\n"
+                              "  knet_ping_interval: 200ms\n  knet_ping_timeout: 3s\n  knet_pong_count: 3\n");
+  ASSERT_TRUE(s.corosync.has_value());
+  const auto& t = s.corosync->totem;
+  EXPECT_EQ(t.token_retransmits_before_loss_const, 15u);
+  EXPECT_EQ(t.miss_count_const, 2u);
+  EXPECT_EQ(t.knet_ping_interval, 200ms);
+  EXPECT_EQ(t.knet_ping_timeout, 3000ms);
+  EXPECT_EQ(t.knet_pong_count, 3u);
+  // What the model and corosync derive from them: 3000 + 650 ms effective token at 3 nodes.
+  const totem::TotemTimeouts d = totem::DeriveTimeouts(t, 3);
+  EXPECT_EQ(d.token_retransmit, 240ms);  // (int)(3650 / 15.2)
+  EXPECT_EQ(d.hold, 182ms);              // (int)(240 x 0.8 - 10)
+  EXPECT_EQ(d.knet_ping_interval, 200ms);
+  EXPECT_EQ(d.knet_ping_timeout, 3000ms);
+  // Unset, knet's timers follow the token as Corosync derives them.
+  const totem::TotemTimeouts defaults = totem::DeriveTimeouts(totem::TotemConfig{}, 3);
+  EXPECT_EQ(defaults.knet_ping_interval, 912ms);
+  EXPECT_EQ(defaults.knet_ping_timeout, 1825ms);
+  EXPECT_EQ(defaults.token_retransmit, 869ms);
+}
+
 TEST(CorosyncSection, RefusalsNameTheKey) {
   EXPECT_EQ(Errors(std::string(kHead) + "corosync: {token: 2500us}\n"),
             (std::vector<std::string>{"t.yaml:4:19: corosync.token: expected a duration from 30ms to 10min, got 2500us"}));
@@ -69,6 +93,14 @@ TEST(CorosyncSection, RefusalsNameTheKey) {
                                       "unit), got 50500us"}));
   EXPECT_EQ(Errors(std::string(kHead) + "corosync: {consensus: 40ms}\n"),
             (std::vector<std::string>{"t.yaml:4:23: corosync.consensus: 40 ms may not be less than join (50 ms) "
+                                      "(Corosync refuses it for 3 nodes)"}));
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {knet_ping_interval: 500ms, knet_ping_timeout: 400ms}\n"),
+            (std::vector<std::string>{"t.yaml:4:58: corosync.knet_ping_timeout: 400 ms may not be less than "
+                                      "knet_ping_interval (500 ms): a link would go down between two pings "
+                                      "(Corosync refuses it for 3 nodes)"}));
+  EXPECT_EQ(Errors(std::string(kHead) + "corosync: {token: 400ms, token_coefficient: 0ms, token_retransmits_before_loss_const: 20}\n"),
+            (std::vector<std::string>{"t.yaml:4:19: corosync.token: token / (token_retransmits_before_loss_const + "
+                                      "0.2) (the token retransmit timeout) must be at least 30 ms, is 19 ms "
                                       "(Corosync refuses it for 3 nodes)"}));
   EXPECT_EQ(Errors(std::string(kHead) + "corosync: {crash: host}\n"),
             (std::vector<std::string>{"t.yaml:4:19: corosync.crash: expected one of: process, node; got 'host'"}));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
 namespace pbxstate::totem {
 
@@ -51,7 +52,20 @@ Status TotemConfig::Validate(std::size_t nodes) const {
                                    std::to_string(Ms(t.token)) + " ms exceeds 10min");
   }
   if (t.token_retransmit < kMinimumTimeout) {
-    return Status::InvalidArgument("token: token / 4.2 (the token retransmit timeout) must be at least 30 ms");
+    return Status::InvalidArgument("token: token / (token_retransmits_before_loss_const + 0.2) (the token retransmit "
+                                   "timeout) must be at least 30 ms, is " + std::to_string(Ms(t.token_retransmit)) + " ms");
+  }
+  // knet refuses 0 (knet_link_set_ping_timers); a timeout below the interval would take a
+  // healthy link down between two pings (this project's bound).
+  for (const auto& [key, value] : {std::pair{"knet_ping_interval", knet_ping_interval}, std::pair{"knet_ping_timeout", knet_ping_timeout}}) {
+    if (value && (*value < milliseconds(1) || *value > kMaximumTimeout || *value % milliseconds(1) != Duration::zero())) {
+      return Status::InvalidArgument(std::string(key) + ": must be a whole number of milliseconds, 1ms..10min");
+    }
+  }
+  if (t.knet_ping_timeout < t.knet_ping_interval) {
+    return Status::InvalidArgument("knet_ping_timeout: " + std::to_string(Ms(t.knet_ping_timeout)) +
+                                   " ms may not be less than knet_ping_interval (" +
+                                   std::to_string(Ms(t.knet_ping_interval)) + " ms): a link would go down between two pings");
   }
   if (t.consensus < t.join) {
     return Status::InvalidArgument("consensus: " + std::to_string(Ms(t.consensus)) +
@@ -75,8 +89,8 @@ TotemTimeouts DeriveTimeouts(const TotemConfig& c, std::size_t nodes) {
   t.join = c.join;
   t.merge = c.merge;
   t.send_join = c.send_join;
-  t.knet_ping_interval = milliseconds(token_ms / (2 * c.knet_pong_count));
-  t.knet_ping_timeout = milliseconds(token_ms / c.knet_pong_count);
+  t.knet_ping_interval = c.knet_ping_interval ? *c.knet_ping_interval : milliseconds(token_ms / (2 * c.knet_pong_count));
+  t.knet_ping_timeout = c.knet_ping_timeout ? *c.knet_ping_timeout : milliseconds(token_ms / c.knet_pong_count);
   return t;
 }
 

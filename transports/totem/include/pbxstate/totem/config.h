@@ -35,6 +35,9 @@ inline constexpr Duration kMaximumTimeout = 10min;
 // Largest max_messages and window_size accepted (Corosync advises window_size <= 256000 / MTU,
 // about 170; its receive queue holds 16,384 packets).
 inline constexpr std::uint32_t kMaxWindow = 1000;
+// Largest token_retransmits_before_loss_const, miss_count_const and knet_pong_count accepted (a
+// bound of this project; Corosync reads any 32-bit value).
+inline constexpr std::uint32_t kMaxTotemConstant = 100;
 
 struct TotemConfig {
   Transport transport = Transport::kKnet;
@@ -46,12 +49,18 @@ struct TotemConfig {
   Duration send_join = 0ms;             // each join waits uniform [0, send_join)
   std::uint32_t max_messages = 17;      // messages one node multicasts per token visit
   std::uint32_t window_size = 50;       // messages the ring multicasts per rotation
-  // Not scenario keys (corosync.conf has them; nobody tunes them): Corosync's defaults.
+  // A lost token is re-sent after token / (this + 0.2) (token_retransmit; hold follows it).
   std::uint32_t token_retransmits_before_loss_const = 4;
+  std::uint32_t miss_count_const = 5;   // token visits a packet must be missing before it is asked for
+  // knet (totem.interface.knet_*): a link is pinged every knet_ping_interval, goes down when no
+  // pong came for knet_ping_timeout, and comes up after knet_pong_count pongs. Unset: derived
+  // from the effective token as Corosync does (calc_knet_ping_timers).
+  std::optional<Duration> knet_ping_interval;
+  std::optional<Duration> knet_ping_timeout;
+  std::uint32_t knet_pong_count = 2;
+  // Not scenario keys (corosync.conf has them; nobody tunes them): Corosync's defaults.
   std::uint32_t fail_recv_const = 2500;
   std::uint32_t seqno_unchanged_const = 30;
-  std::uint32_t miss_count_const = 5;
-  std::uint32_t knet_pong_count = 2;
 
   // Corosync's own refusals (totem_volatile_config_validate) for a nodelist of `nodes` nodes,
   // plus this project's bounds; the message names the key.
@@ -68,8 +77,8 @@ struct TotemTimeouts {
   Duration join;
   Duration merge;
   Duration send_join;
-  Duration knet_ping_interval;  // token / (2 x knet_pong_count)
-  Duration knet_ping_timeout;   // token / knet_pong_count
+  Duration knet_ping_interval;  // as set, else token / (2 x knet_pong_count)
+  Duration knet_ping_timeout;   // as set, else token / knet_pong_count
 };
 TotemTimeouts DeriveTimeouts(const TotemConfig& config, std::size_t nodes);
 
