@@ -158,7 +158,9 @@ json RegistrationJson(const RegistrationInfo& info) {
   return {{"contact", info.contact},
           {"expires_unix_ns", info.expires.time_since_epoch().count()},
           {"reachable", info.status == ContactStatus::kReachable},
-          {"rtt_us", info.rtt_us}};
+          {"rtt_us", info.rtt_us},
+          {"path", info.path},
+          {"user_agent", info.user_agent}};
 }
 
 Status ReadRegistration(const json& r, std::string_view where, RegistrationInfo* out) {
@@ -169,7 +171,9 @@ Status ReadRegistration(const json& r, std::string_view where, RegistrationInfo*
   bool reachable = true;
   if (Status st = Read(r, where, "reachable", &reachable); !st.ok()) return st;
   out->status = reachable ? ContactStatus::kReachable : ContactStatus::kUnreachable;
-  return Read(r, where, "rtt_us", &out->rtt_us);
+  if (Status st = Read(r, where, "rtt_us", &out->rtt_us); !st.ok()) return st;
+  if (Status st = Read(r, where, "path", &out->path); !st.ok()) return st;
+  return Read(r, where, "user_agent", &out->user_agent);
 }
 
 json ContributionsJson(std::span<const DeviceContribution> contributions) {

@@ -69,7 +69,7 @@ Status ReadVersion(const json& j, std::string_view where, const char* field, Ver
 json MailboxJson(const MailboxValue& value);
 Status ReadMailbox(const json& m, std::string_view where, MailboxValue* out);
 
-// {contact, expires_unix_ns, reachable, rtt_us}: expires is the engine's WallTime (Unix ns).
+// {contact, expires_unix_ns, reachable, rtt_us, path, user_agent}: expires is the engine's WallTime (Unix ns).
 json RegistrationJson(const RegistrationInfo& info);
 Status ReadRegistration(const json& r, std::string_view where, RegistrationInfo* out);
 

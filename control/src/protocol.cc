@@ -19,6 +19,7 @@ constexpr std::array kOps = {
     OpInfo{Op::kRemoveMailbox, "remove_mailbox", false},
     OpInfo{Op::kRegister, "register", false},
     OpInfo{Op::kUnregister, "unregister", false},
+    OpInfo{Op::kRemoveContact, "remove_contact", false},
     OpInfo{Op::kDevice, "device", false},
     OpInfo{Op::kLocate, "locate", false},
     OpInfo{Op::kMembers, "members", false},
@@ -155,11 +156,17 @@ std::string GetFields(const json& req, Request* r) {
       if (err.empty()) err = GetSigned(req, "expires_unix_ns", &r->expires_unix_ns);
       if (err.empty()) err = GetBool(req, "reachable", &r->reachable);
       if (err.empty()) err = GetU32(req, "rtt_us", false, &r->rtt_us);
+      if (err.empty()) err = GetString(req, "path", false, &r->path);
+      if (err.empty()) err = GetString(req, "user_agent", false, &r->user_agent);
       return err;
     case Op::kUnregister:
       return GetString(req, "aor", true, &r->aor);
     case Op::kRemoveMailbox:
       return GetString(req, "mailbox", true, &r->mailbox);
+    case Op::kRemoveContact:
+      err = GetString(req, "aor", true, &r->aor);
+      if (err.empty()) err = GetString(req, "contact", true, &r->contact);
+      return err;
     case Op::kRemoveDevice:
     case Op::kDevice:
       return GetString(req, "device", true, &r->device);
@@ -265,13 +272,22 @@ Request Request::SetMailbox(std::string mailbox, MailboxCounts counts) {
 }
 
 Request Request::Register(std::string aor, std::string contact, std::int64_t expires_unix_ns, bool reachable,
-                          std::uint32_t rtt_us) {
+                          std::uint32_t rtt_us, std::string path, std::string user_agent) {
   Request r = Simple(Op::kRegister);
   r.aor = std::move(aor);
   r.contact = std::move(contact);
   r.expires_unix_ns = expires_unix_ns;
   r.reachable = reachable;
   r.rtt_us = rtt_us;
+  r.path = std::move(path);
+  r.user_agent = std::move(user_agent);
+  return r;
+}
+
+Request Request::RemoveContact(std::string aor, std::string contact) {
+  Request r = Simple(Op::kRemoveContact);
+  r.aor = std::move(aor);
+  r.contact = std::move(contact);
   return r;
 }
 
@@ -380,6 +396,12 @@ std::string RequestLine(const Request& r) {
       j["expires_unix_ns"] = r.expires_unix_ns;
       j["reachable"] = r.reachable;
       j["rtt_us"] = r.rtt_us;
+      if (!r.path.empty()) j["path"] = r.path;
+      if (!r.user_agent.empty()) j["user_agent"] = r.user_agent;
+      break;
+    case Op::kRemoveContact:
+      j["aor"] = r.aor;
+      j["contact"] = r.contact;
       break;
     case Op::kUnregister:
     case Op::kLocate:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "json_fields.h"
+#include "pbxstate/check.h"
 #include "reply_codec.h"
 
 namespace pbxstate::control {
@@ -49,9 +50,13 @@ Status Decode(const json& j, DeviceReply* r) {
 
 void Encode(const LocateReply& r, json* out) {
   json locations = json::array();
-  for (const Location& l : r.locations) {
+  PBXSTATE_CHECK(r.user_agents.empty() || r.user_agents.size() == r.locations.size());
+  for (std::size_t i = 0; i < r.locations.size(); ++i) {
+    const Location& l = r.locations[i];
     locations.push_back({{"node", l.node},
                          {"contact", l.contact},
+                         {"path", l.path},
+                         {"user_agent", r.user_agents.empty() ? std::string() : r.user_agents[i]},
                          {"reachable_contact", l.status == ContactStatus::kReachable},
                          {"reachable", l.reachable},
                          {"expires_unix_ns", l.expires.time_since_epoch().count()},
@@ -70,6 +75,9 @@ Status Decode(const json& j, LocateReply* r) {
     std::int64_t expires = 0, age = 0;
     if (Status st = Read(l, w, "node", &loc.node); !st.ok()) return st;
     if (Status st = Read(l, w, "contact", &loc.contact); !st.ok()) return st;
+    if (Status st = Read(l, w, "path", &loc.path); !st.ok()) return st;
+    std::string user_agent;
+    if (Status st = Read(l, w, "user_agent", &user_agent); !st.ok()) return st;
     if (Status st = Read(l, w, "reachable_contact", &contact_reachable); !st.ok()) return st;
     if (Status st = Read(l, w, "reachable", &loc.reachable); !st.ok()) return st;
     if (Status st = Read(l, w, "expires_unix_ns", &expires); !st.ok()) return st;
@@ -78,6 +86,7 @@ Status Decode(const json& j, LocateReply* r) {
     loc.expires = WallTime(Duration(expires));
     loc.age = Duration(age);
     r->locations.push_back(std::move(loc));
+    r->user_agents.push_back(std::move(user_agent));
   }
   return Status::Ok();
 }
@@ -293,6 +302,7 @@ Reply ReplyFor(Op op) {
     case Op::kRemoveMailbox:
     case Op::kRegister:
     case Op::kUnregister:
+    case Op::kRemoveContact:
     case Op::kSubscribe:
     case Op::kGenerate:
     case Op::kWatch: return TimeReply{};

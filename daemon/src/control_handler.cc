@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "daemon.h"
+#include "pbxstate/check.h"
 #include "pbxstate/cluster_key.h"
 #include "pbxstate/control/events.h"
 #include "pbxstate/corosync/posix_clock.h"
@@ -71,6 +72,8 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
       info.expires = WallTime(Duration(r.expires_unix_ns));
       info.status = r.reachable ? ContactStatus::kReachable : ContactStatus::kUnreachable;
       info.rtt_us = r.rtt_us;
+      info.path = r.path;
+      info.user_agent = r.user_agent;
       const std::int64_t t = PosixMonoNs();
       return done(engine_->SetRegistration(r.aor, info), t);
     }
@@ -78,10 +81,14 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
       const std::int64_t t = PosixMonoNs();
       return done(engine_->RemoveRegistration(r.aor), t);
     }
+    case Op::kRemoveContact: {
+      const std::int64_t t = PosixMonoNs();
+      return done(engine_->RemoveContact(r.aor, r.contact), t);
+    }
     case Op::kDevice:
       return ctl::DeviceReply{engine_->ClusterDeviceState(r.device), engine_->DeviceContributions(r.device)};
     case Op::kLocate:
-      return ctl::LocateReply{engine_->Locate(r.aor)};
+      return Locate(r.aor);
     case Op::kMembers:
       return ctl::MembersReply{engine_->Members(), env_->transport().view().view_id, env_->transport().view().members};
     case Op::kStats:
@@ -121,6 +128,22 @@ Daemon::Outcome Daemon::Execute(const ctl::Request& r, bool* subscribe) {
       return ExecuteBench(r);
   }
   return ctl::Error{ctl::ErrorCode::kBadRequest, "unhandled op"};
+}
+
+ctl::LocateReply Daemon::Locate(const std::string& aor) const {
+  ctl::LocateReply out{engine_->Locate(aor), {}};
+  // Location has no user agent; the same contact's RegistrationInfo has. Both are read from the
+  // engine in this one call of the event loop, so every location has its registration.
+  const std::vector<RegistrationView> contacts = engine_->Registrations(aor);
+  out.user_agents.reserve(out.locations.size());
+  for (const Location& l : out.locations) {
+    auto it = std::find_if(contacts.begin(), contacts.end(), [&l](const RegistrationView& v) {
+      return v.node == l.node && v.info.contact == l.contact;
+    });
+    PBXSTATE_CHECK(it != contacts.end());
+    out.user_agents.push_back(it->info.user_agent);
+  }
+  return out;
 }
 
 ctl::StatsReply Daemon::Stats() const {

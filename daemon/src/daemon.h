@@ -50,6 +50,8 @@ class Daemon final : private ViewListener, private corosync::EngineUpcalls {
   // The engine's view as of one instant (DumpReply::as_of_*): its due work done first.
   control::DumpReply Dump();
   control::StatsReply Stats() const;
+  // locate: Engine::Locate with each contact's user agent (control::LocateReply::user_agents).
+  control::LocateReply Locate(const std::string& aor) const;
   void OnViewChange(const ViewChange& change) override;
   void OnMembersChanged(const std::vector<NodeId>& members) override;
 

@@ -9,7 +9,8 @@ Fixtures
     pbxstate_cluster
         A ``pbxstate.Cluster`` (3 nodes, seed 1 unless the test's
         ``@pytest.mark.pbxstate_cluster(nodes=..., seed=..., network=..., ...)`` says otherwise: its
-        keyword arguments go to ``pbxstate.Cluster``). Closed after the test.
+        keyword arguments go to ``pbxstate.Cluster``, e.g. ``engine={"relays_per_site": 1,
+        "node_sites": "1-2:0, 3-4:1"}``). Closed after the test.
     scenario_run
         A function ``scenario_run(scenario, seed=None, report=False, check=False)`` that runs a
         scenario (a ``pbxstate.Scenario``, a path, or a dict for ``Scenario.from_dict``) and returns

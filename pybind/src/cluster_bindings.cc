@@ -192,12 +192,25 @@ void BindCluster(py::module_& m) {
     Check(g->SetMailbox(UpNode(*g, node), mailbox, MailboxCounts{new_messages, old_messages, urgent}));
   }, py::arg("node"), py::arg("mailbox"), py::arg("new") = 0, py::arg("old") = 0, py::arg("urgent") = 0,
         "Writes mailbox@context's counts on node; the latest write wins cluster-wide.");
-  c.def("register", [](PyCluster& pc, long long node, const std::string& aor, const std::string& contact, double expires) {
+  c.def("register", [](PyCluster& pc, long long node, const std::string& aor, const std::string& contact, double expires,
+                       const std::string& path, const std::string& user_agent) {
     const Duration d = FromSeconds(expires, "expires");
     Guard g(pc);
-    Check(g->SetRegistration(UpNode(*g, node), aor, contact, d));
-  }, py::arg("node"), py::arg("aor"), py::arg("contact"), py::arg("expires") = 3600.0,
-        "Adds or refreshes node's registration of `aor`, expiring `expires` seconds from now.");
+    RegistrationInfo info;
+    info.contact = contact;
+    info.expires = g->wall_now() + d;
+    info.path = path;
+    info.user_agent = user_agent;
+    Check(g->SetRegistration(UpNode(*g, node), aor, info));
+  }, py::arg("node"), py::arg("aor"), py::arg("contact"), py::arg("expires") = 3600.0, py::arg("path") = "",
+        py::arg("user_agent") = "",
+        "Adds or refreshes node's contact `contact` of `aor` (its other contacts stay), expiring `expires`\n"
+        "seconds from now, with the REGISTER's Path and User-Agent; ValueError beyond max_contact_bytes.");
+  c.def("remove_contact", [](PyCluster& pc, long long node, const std::string& aor, const std::string& contact) {
+    Guard g(pc);
+    Check(g->RemoveContact(UpNode(*g, node), aor, contact));
+  }, py::arg("node"), py::arg("aor"), py::arg("contact"),
+        "Removes node's contact `contact` of `aor`; its other contacts stay. Not an error when not held.");
   c.def("unregister", [](PyCluster& pc, long long node, const std::string& aor) {
     Guard g(pc);
     Check(g->RemoveRegistration(UpNode(*g, node), aor));
@@ -227,10 +240,10 @@ void BindCluster(py::module_& m) {
     std::vector<Registration> out;
     for (const RegistrationView& r : g->RegistrationsAt(UpNode(*g, node), aor)) {
       out.push_back(Registration{IndexOf(r.node), r.info.contact, ToSeconds(r.info.expires - g->wall_now()),
-                                 r.info.status == ContactStatus::kReachable});
+                                 r.info.status == ContactStatus::kReachable, r.info.path, r.info.user_agent});
     }
     return out;
-  }, py::arg("node"), py::arg("aor"), "The live registrations of `aor` as `node` shows them.");
+  }, py::arg("node"), py::arg("aor"), "The live contacts of `aor` as `node` shows them (one per contact per node).");
   c.def("members", [](PyCluster& pc, long long node) {
     Guard g(pc);
     std::vector<std::size_t> out;

@@ -106,11 +106,13 @@ void BindClusterValues(py::module_& m) {
       })
       .def("__repr__", [](const Mailbox& mb) { return Repr(mb); });
 
-  py::class_<Registration>(m, "Registration", "A live registration as one node shows it.")
+  py::class_<Registration>(m, "Registration", "A live contact of an AOR as one node shows it.")
       .def_readonly("node", &Registration::node, "index of the node holding it")
       .def_readonly("contact", &Registration::contact)
       .def_readonly("expires_in", &Registration::expires_in, "seconds from the cluster's now")
       .def_readonly("reachable", &Registration::reachable)
+      .def_readonly("path", &Registration::path, "the REGISTER's Path headers ('' when none)")
+      .def_readonly("user_agent", &Registration::user_agent, "its User-Agent ('' when none)")
       .def("__repr__", [](const Registration& r) {
         return "<pbxstate.Registration node=" + std::to_string(r.node) + " contact='" + r.contact + "' expires_in=" +
                py::repr(py::float_(r.expires_in)).cast<std::string>() + ">";

@@ -26,6 +26,8 @@ struct Registration {
   std::string contact;
   double expires_in = 0;  // seconds from the cluster's now
   bool reachable = true;
+  std::string path;        // the REGISTER's Path headers ("" when none)
+  std::string user_agent;  // its User-Agent ("" when none)
 };
 
 // Defines Network, Mailbox, Registration and EngineStats in `m`.

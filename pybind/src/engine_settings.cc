@@ -1,17 +1,19 @@
 #include "engine_settings.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "convert.h"
+#include "pbxstate/site_map.h"
 
 namespace pbxstate::python {
 namespace {
 
-// The names, sorted.
+// The names, sorted: the table's rows and the site map.
 std::string SettingNames() {
-  std::vector<std::string> names;
+  std::vector<std::string> names{std::string(kSiteMapKey)};
   for (const EngineSetting& s : EngineSettings()) names.emplace_back(s.name);
   std::sort(names.begin(), names.end());
   std::string out;
@@ -43,6 +45,34 @@ void SetFromPython(const EngineSetting& s, const py::handle& value, EngineConfig
   s.Set(config, static_cast<std::uint64_t>(n));
 }
 
+// engine.node_sites: the site map's text ("1-5:0, 6-10:1", site_map.h) or a dict {node: site}.
+// Both are read by ParseSiteMap (a dict through its text), so they take the same values and are
+// refused with the same sentences, prefixed with engine.node_sites. Whether the map suits the
+// cluster (every node in it when relays_per_site > 0) is EngineConfig::Validate's, at Cluster().
+std::map<NodeId, std::uint32_t> SiteMapFromPython(const py::handle& value) {
+  const std::string what = "engine." + std::string(kSiteMapKey);
+  std::string text;
+  if (py::isinstance<py::str>(value)) {
+    text = value.cast<std::string>();
+  } else if (py::isinstance<py::dict>(value)) {
+    for (auto [node, site] : py::reinterpret_borrow<py::dict>(value)) {
+      if (!py::isinstance<py::int_>(node) || py::isinstance<py::bool_>(node) || !py::isinstance<py::int_>(site) ||
+          py::isinstance<py::bool_>(site)) {
+        throw py::type_error(what + ": expected integer nodes and sites, got " + py::repr(node).cast<std::string>() +
+                             ": " + py::repr(site).cast<std::string>());
+      }
+      if (text.size() > kMaxSiteMapTextBytes) break;  // ParseSiteMap refuses it, naming the bound
+      text += (text.empty() ? "" : ",") + py::str(node).cast<std::string>() + ":" + py::str(site).cast<std::string>();
+    }
+  } else {
+    throw py::type_error(what + ": expected the site map's text (\"1-5:0, 6-10:1\") or a dict {node: site}, got " +
+                         py::repr(value).cast<std::string>());
+  }
+  std::map<NodeId, std::uint32_t> sites;
+  if (Status st = ParseSiteMap(text, &sites); !st.ok()) throw py::value_error(what + ": " + st.message());
+  return sites;
+}
+
 }  // namespace
 
 EngineConfig EngineArg(const py::handle& v) {
@@ -51,6 +81,10 @@ EngineConfig EngineArg(const py::handle& v) {
   if (!py::isinstance<py::dict>(v)) throw py::type_error("engine: expected a dict of engine settings or None");
   for (auto [key, value] : py::reinterpret_borrow<py::dict>(v)) {
     const std::string name = py::str(key).cast<std::string>();
+    if (name == kSiteMapKey) {
+      config.node_sites = SiteMapFromPython(value);
+      continue;
+    }
     const EngineSetting* s = FindEngineSettingByName(name);
     if (s == nullptr) throw py::value_error("engine: unknown setting '" + name + "'; expected one of " + SettingNames());
     SetFromPython(*s, value, &config);

@@ -67,6 +67,8 @@ TEST(ControlEvents, ViewEventCarriesViewChangeFieldForField) {
   info.contact = "sip:a@b";
   info.expires = WallTime(Duration(5));
   info.status = ContactStatus::kUnreachable;
+  info.path = "<sip:edge1.example.net;lr>";
+  info.user_agent = "Yealink SIP-T54W";
   ViewChange r{};
   r.kind = EntryKind::kRegistration;
   r.cause = ChangeCause::kExpiry;
@@ -76,6 +78,8 @@ TEST(ControlEvents, ViewEventCarriesViewChangeFieldForField) {
   EXPECT_EQ(re["cause"], "expiry");
   EXPECT_EQ(re["old_registration"]["reachable"], false);
   EXPECT_EQ(re["old_registration"]["expires_unix_ns"], 5);
+  EXPECT_EQ(re["old_registration"]["path"], info.path);
+  EXPECT_EQ(re["old_registration"]["user_agent"], info.user_agent);
   EXPECT_TRUE(re["new_registration"].is_null());
   const ViewEvent rv = Decoded(re);
   ASSERT_NE(rv.view.change().old_registration, nullptr);

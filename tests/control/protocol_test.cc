@@ -40,6 +40,13 @@ TEST(ControlProtocol, ParsesEveryOp) {
   EXPECT_EQ(r.expires_unix_ns, 1800000000000000000);
   EXPECT_FALSE(r.reachable);
   EXPECT_EQ(r.rtt_us, 1500u);
+  EXPECT_EQ(r.path, "");
+  EXPECT_EQ(r.user_agent, "");
+  r = MustParse(R"({"op":"register","aor":"alice","contact":"sip:alice@198.18.0.7","expires_unix_ns":1,"path":"<sip:edge1;lr>","user_agent":"Yealink SIP-T54W"})");
+  EXPECT_EQ(r.path, "<sip:edge1;lr>");
+  EXPECT_EQ(r.user_agent, "Yealink SIP-T54W");
+  EXPECT_EQ(MustParse(R"({"op":"remove_contact","aor":"alice","contact":"sip:alice@198.18.0.7"})"),
+            Request::RemoveContact("alice", "sip:alice@198.18.0.7"));
   EXPECT_EQ(MustParse(R"({"op":"unregister","aor":"alice"})").aor, "alice");
   EXPECT_EQ(MustParse(R"({"op":"remove_device","device":"PJSIP/alice"})").device, "PJSIP/alice");
   EXPECT_EQ(MustParse(R"({"op":"remove_mailbox","mailbox":"100@default"})").mailbox, "100@default");
@@ -76,6 +83,11 @@ TEST(ControlProtocol, ErrorsAreBadRequestsNamingTheField) {
       {R"({"op":"register","aor":"a","contact":"c"})", "'expires_unix_ns' is required"},
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":"soon"})", "'expires_unix_ns' must be an integer"},
       {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":1,"reachable":"yes"})", "'reachable'"},
+      {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":1,"path":["<sip:e;lr>"]})", "register: field 'path' must be a string"},
+      {R"({"op":"register","aor":"a","contact":"c","expires_unix_ns":1,"user_agent":7})", "register: field 'user_agent' must be a string"},
+      {R"({"op":"remove_contact","contact":"c"})", "remove_contact: field 'aor' is required"},
+      {R"({"op":"remove_contact","aor":"a"})", "remove_contact: field 'contact' is required"},
+      {R"({"op":"remove_contact","aor":"a","contact":null})", "remove_contact: field 'contact' must be a string"},
       {R"({"op":"set_keys"})", "'key_file' is required"},
       {R"({"op":"remove_mailbox"})", "'mailbox' is required"},
       {R"({"op":"set_keys","key_file":""})", "'key_file' must name a cluster key file"},
@@ -133,8 +145,10 @@ Request Sample(Op op) {
     case Op::kStop: return Request::Simple(op);
     case Op::kSetDevice: return Request::SetDevice("PJSIP/alice", DeviceState::kRingInUse);
     case Op::kSetMailbox: return Request::SetMailbox("100@default", {3, 2, 1});
-    case Op::kRegister: return Request::Register("alice", "sip:alice@198.18.0.7:5060", -5, false, 1200);
+    case Op::kRegister:
+      return Request::Register("alice", "sip:alice@198.18.0.7:5060", -5, false, 1200, "<sip:edge1;lr>", "Yealink SIP-T54W");
     case Op::kUnregister: return Request::Unregister("alice");
+    case Op::kRemoveContact: return Request::RemoveContact("alice", "sip:alice@198.18.0.7:5060");
     case Op::kRemoveDevice: return Request::RemoveDevice("PJSIP/alice");
     case Op::kRemoveMailbox: return Request::RemoveMailbox("100@default");
     case Op::kDevice: return Request::Device("Custom:x");

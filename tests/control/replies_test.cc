@@ -64,12 +64,17 @@ TEST(ControlReplies, LocateCarriesEveryLocationInOrder) {
   a.reachable = true;
   a.expires = WallTime(Duration(1'767'225'600'000'000'123));
   a.age = std::chrono::milliseconds(250);
+  a.path = "<sip:edge1.example.net;lr>,<sip:edge2.example.net;lr>";
   Location b;
   b.node = 2;
   b.contact = "sip:alice@10.1.0.3";
   b.reachable = false;
   r.locations = {a, b};
+  r.user_agents = {"Yealink SIP-T54W", ""};
   const auto back = std::get<LocateReply>(RoundTrip(Op::kLocate, r));
+  EXPECT_EQ(back.user_agents, r.user_agents);
+  EXPECT_EQ(back.locations[0].path, a.path);
+  EXPECT_EQ(back.locations[1].path, "");
   ASSERT_EQ(back.locations.size(), 2u);
   EXPECT_EQ(back.locations[0].node, 4u);
   EXPECT_EQ(back.locations[0].contact, a.contact);
@@ -87,6 +92,14 @@ TEST(ControlReplies, LocateCarriesEveryLocationInOrder) {
   const Status st = DecodeReply(Op::kLocate, broken, &out);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("node"), std::string::npos) << st.message();
+  // ... and one without its user agent or path (a daemon from before they were shared).
+  for (const char* field : {"user_agent", "path"}) {
+    json old = EncodeReply(r);
+    old["locations"][0].erase(field);
+    const Status missing = DecodeReply(Op::kLocate, old, &out);
+    EXPECT_FALSE(missing.ok()) << field;
+    EXPECT_NE(missing.message().find(field), std::string::npos) << missing.message();
+  }
 }
 
 TEST(ControlReplies, StatsNameEveryEngineCounterAndDropReason) {
@@ -149,6 +162,8 @@ TEST(ControlReplies, DumpCarriesEveryEntry) {
   rv.info.expires = WallTime(Duration(1'800'000'000'000'000'000));
   rv.info.status = ContactStatus::kUnreachable;
   rv.info.rtt_us = 800;
+  rv.info.path = "<sip:edge1.example.net;lr>";
+  rv.info.user_agent = "Linphone/5.2";
   rv.version = {99, 3};
   d.registrations.push_back({"alice", rv});
   const auto back = std::get<DumpReply>(RoundTrip(Op::kDump, d));

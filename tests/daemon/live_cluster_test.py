@@ -16,6 +16,8 @@ daemon/CONTROL.md) and checks:
      its removal; 3a'. a device on node 3 reaches 1 and 2, then remove_device withdraws it;
  3a''. a mailbox written on node 1 reaches 2 and 3, then remove_mailbox on node 2 removes it
      everywhere;
+ 3a'''. two contacts of one AOR with path and user agent registered on node 1 are located on 2
+     (locate, dump), remove_contact removes one everywhere;
  3b. flow control: a burst of registrations on node 1 while node 3's corosync is frozen meets
      CS_ERR_TRY_AGAIN and the bounded send queue, and still converges;
   4. kill -9 of node 3's pbxstated: 1 and 2 drop its contribution after the departure grace;
@@ -116,6 +118,44 @@ def digests(cluster, nodes):
     return {n: cluster.call(n, op="dump")["digest"] for n in nodes}
 
 
+def contacts(cluster, expires):
+    desk = {"contact": "sip:bob@198.18.9.10:5060", "path": "<sip:edge1.example.net;lr>",
+            "user_agent": "Yealink SIP-T54W"}
+    soft = {"contact": "sip:bob@198.18.9.11:5062;transport=tls",
+            "path": "<sip:edge2.example.net;lr>,<sip:core.example.net;lr>", "user_agent": "Linphone/5.2"}
+    for c in (desk, soft):
+        cluster.call(1, op="register", aor="bob", expires_unix_ns=expires, **c)
+
+    def located(n):
+        locs = cluster.call(n, op="locate", aor="bob")["locations"]
+        return sorted((l["node"], l["contact"], l["path"], l["user_agent"]) for l in locs)
+    both = sorted((1, c["contact"], c["path"], c["user_agent"]) for c in (desk, soft))
+    wait_until("node 2 to locate both of bob's contacts on node 1 with path and user agent",
+               lambda: located(2) == both, 10)
+    dumped = sorted((r["node"], r["contact"], r["path"], r["user_agent"])
+                    for r in cluster.call(2, op="dump")["registrations"] if r["aor"] == "bob")
+    if dumped != both:
+        raise TestFailure(f"node 2's dump of bob: {dumped}, expected {both}")
+    # The engine's bound (max_contact_bytes 2048 here) is the answer to an oversized one; nothing changes.
+    c = cluster.ctl(1)
+    try:
+        r = c.request("register", aor="bob", contact="sip:bob@198.18.9.12", expires_unix_ns=expires,
+                      user_agent="x" * 2048)
+    finally:
+        c.close()
+    if r.get("ok") or r.get("code") != "invalid_argument" or "user agent" not in r.get("error", ""):
+        raise TestFailure(f"an oversized user agent was not refused by the engine's bound: {r}")
+    cluster.call(1, op="remove_contact", aor="bob", contact=desk["contact"])
+    one = [(1, soft["contact"], soft["path"], soft["user_agent"])]
+    for n in (1, 2, 3):
+        wait_until(f"node {n} to locate only bob's softphone", lambda n=n: located(n) == one, 10)
+    cluster.call(1, op="unregister", aor="bob")
+    for n in (1, 2, 3):
+        wait_until(f"node {n} to locate bob nowhere", lambda n=n: located(n) == [], 10)
+    print("ok 3a''': two contacts of bob with path and user agent registered on node 1 located on 2 "
+          "(locate and dump), an oversized user agent refused, remove_contact removed one everywhere")
+
+
 def run(cluster, report):
     cluster.setup_network()
     for n in NODES:
@@ -211,6 +251,10 @@ def run(cluster, report):
     for n in (1, 2):
         wait_until(f"node {n} to drop alice's registration", lambda n=n: registration(n, False), 10)
     print("ok 3a: registration of alice on node 3 seen on 1 and 2, then its removal")
+
+    # 3a'''. several contacts of one AOR with path and user agent (issue 18): two registered on
+    # node 1, both located on node 2 with their path and user agent, remove_contact removes one.
+    contacts(cluster, expires)
 
     # 3a'. a device deprovisioned on node 3 (remove_device): its contribution leaves 1 and 2.
     cluster.call(3, op="set_device", device="PJSIP/hotdesk", state="INUSE")

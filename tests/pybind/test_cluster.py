@@ -40,6 +40,7 @@ NODE_CALLS = {
     "set_mwi": lambda c, n: c.set_mwi(n, "1000@default", new=1),
     "register": lambda c, n: c.register(n, "alice", "sip:alice@198.18.0.1"),
     "unregister": lambda c, n: c.unregister(n, "alice"),
+    "remove_contact": lambda c, n: c.remove_contact(n, "alice", "sip:alice@198.18.0.1"),
     "device_state": lambda c, n: c.device_state(n, DEV),
     "contributions": lambda c, n: c.contributions(n, DEV),
     "mwi": lambda c, n: c.mwi(n, "1000@default"),
@@ -63,7 +64,7 @@ def test_bad_node_index_raises_index_error(cluster, call, node):
         NODE_CALLS[call](cluster, node)
 
 
-DOWN_CALLS = ["set_device_state", "set_mwi", "register", "unregister", "device_state", "contributions", "mwi",
+DOWN_CALLS = ["set_device_state", "set_mwi", "register", "unregister", "remove_contact", "device_state", "contributions", "mwi",
               "registrations", "members", "stats", "crash"]
 
 
@@ -175,6 +176,25 @@ def test_queries_and_values(cluster):
     cluster.unregister(2, "alice")
     cluster.advance(0.1)
     assert all(cluster.registrations(i, "alice") == [] for i in range(3))
+
+
+def test_contacts_of_one_aor_with_path_and_user_agent(cluster):
+    desk = ("sip:bob@198.18.0.10:5060", "<sip:edge1.example.net;lr>", "Yealink SIP-T54W")
+    soft = ("sip:bob@198.18.0.11:5062", "<sip:edge2.example.net;lr>,<sip:core.example.net;lr>", "Linphone/5.2")
+    for contact, path, ua in (desk, soft):
+        cluster.register(0, "bob", contact, expires=60, path=path, user_agent=ua)
+    cluster.advance(0.1)
+    for i in range(3):
+        regs = cluster.registrations(i, "bob")
+        assert sorted((r.node, r.contact, r.path, r.user_agent) for r in regs) == [(0, *desk), (0, *soft)]
+    cluster.remove_contact(0, "bob", desk[0])
+    cluster.remove_contact(0, "bob", "sip:never@registered")  # not held: not an error
+    cluster.advance(0.1)
+    for i in range(3):
+        assert [(r.contact, r.path, r.user_agent) for r in cluster.registrations(i, "bob")] == [soft]
+    # The engine's bound (max_contact_bytes, default 512) is the answer to an oversized one.
+    with pytest.raises(ValueError, match="contact, path and user agent are longer together than max_contact_bytes"):
+        cluster.register(0, "bob", "sip:bob@x", user_agent="u" * 512)
 
 
 def test_stats(cluster):

@@ -19,6 +19,32 @@ def test_ops_are_the_protocols():
     assert ops[:5] == ["hello", "set_device", "remove_device", "set_mailbox", "remove_mailbox"]
     assert {"generate", "generate_result", "watch", "watch_result", "set_keys", "stop"} <= set(ops)
     assert len(ops) == len(set(ops))
+    # Issue 18: one contact of an AOR is removed by its own op, next to the AOR's unregister.
+    assert ops.index("remove_contact") == ops.index("unregister") + 1
+
+
+def test_contacts_carry_path_and_user_agent():
+    line = control.encode_request("register", aor="bob", contact="sip:bob@198.18.0.9", expires_unix_ns=7,
+                                  path="<sip:edge1;lr>", user_agent="Yealink SIP-T54W")
+    assert json.loads(line) == {"op": "register", "aor": "bob", "contact": "sip:bob@198.18.0.9", "expires_unix_ns": 7,
+                                "reachable": True, "rtt_us": 0, "path": "<sip:edge1;lr>",
+                                "user_agent": "Yealink SIP-T54W"}
+    # Optional: an AOR without them is encoded as before.
+    assert "path" not in json.loads(control.encode_request("register", aor="b", contact="c", expires_unix_ns=7))
+    with pytest.raises(ValueError, match="register: field 'user_agent' must be a string"):
+        control.encode_request("register", aor="b", contact="c", expires_unix_ns=7, user_agent=5)
+    assert json.loads(control.encode_request("remove_contact", aor="bob", contact="sip:bob@198.18.0.9")) == {
+        "op": "remove_contact", "aor": "bob", "contact": "sip:bob@198.18.0.9"}
+    with pytest.raises(ValueError, match="remove_contact: field 'contact' is required"):
+        control.encode_request("remove_contact", aor="bob")
+    location = {"node": 1, "contact": "sip:bob@198.18.0.9", "path": "<sip:edge1;lr>", "user_agent": "Linphone/5.2",
+                "reachable_contact": True, "reachable": True, "expires_unix_ns": 9, "age_ns": 0}
+    located = {"ok": True, "locations": [location]}
+    assert control.decode_response("locate", json.dumps(located)) == located
+    without = dict(location)
+    del without["user_agent"]
+    with pytest.raises(RuntimeError, match="locate.locations: field 'user_agent': missing"):
+        control.decode_response("locate", json.dumps({"ok": True, "locations": [without]}))
 
 
 def test_requests_are_checked_by_the_daemons_parser():

@@ -44,3 +44,26 @@ def test_every_setting_accepts_its_range_and_refuses_one_past_it(row):
         engine[row["name"]] = python_value(row, value)
         with pytest.raises(ValueError, match=r"engine\.%s: expected" % row["name"]):
             pbxstate.Cluster(nodes=1, engine=engine)
+
+
+def test_node_sites_the_site_map_as_text_or_dict():
+    """node_sites is not a row of the table (site_map.h): its text or a dict {node: site}, read by the
+    engine's own ParseSiteMap; the engine's Validate judges it against the cluster."""
+    for sites in ("1-2:0, 3-4:1", {1: 0, 2: 0, 3: 1, 4: 1}):
+        with pbxstate.Cluster(nodes=4, engine={"relays_per_site": 1, "node_sites": sites}) as c:
+            c.set_device_state(0, "Custom:sites", "INUSE")
+            c.advance(1)
+            assert all(c.device_state(i, "Custom:sites") == pbxstate.DeviceState.INUSE for i in range(4))
+    with pytest.raises(ValueError, match=r"engine\.node_sites: .*"):
+        pbxstate.Cluster(nodes=2, engine={"node_sites": "1:0, 1:1"})
+    with pytest.raises(ValueError, match=r"engine\.node_sites: .*"):
+        pbxstate.Cluster(nodes=2, engine={"node_sites": {0: 1}})
+    with pytest.raises(TypeError, match=r"engine\.node_sites: expected"):
+        pbxstate.Cluster(nodes=2, engine={"node_sites": [1, 2]})
+    with pytest.raises(TypeError, match=r"engine\.node_sites: expected integer nodes and sites"):
+        pbxstate.Cluster(nodes=2, engine={"node_sites": {"1": 0}})
+    # A map without every node while relays run: the engine's own refusal.
+    with pytest.raises(ValueError, match="node_sites"):
+        pbxstate.Cluster(nodes=3, engine={"relays_per_site": 1, "node_sites": "1-2:0"})
+    with pytest.raises(ValueError, match=r"expected one of .*node_sites"):
+        pbxstate.Cluster(nodes=1, engine={"node_site": ""})

@@ -60,12 +60,19 @@ def test_cluster_fixture_and_marker(pytester):
         def test_closed_after():
             assert pytest.cluster.closed
 
+        @pytest.mark.pbxstate_cluster(nodes=4, engine={"relays_per_site": 1, "node_sites": {1: 0, 2: 0, 3: 1, 4: 1}})
+        def test_sites(pbxstate_cluster):
+            pbxstate_cluster.register(0, "bob", "sip:bob@198.18.0.10", path="<sip:edge1;lr>", user_agent="UA/1")
+            pbxstate_cluster.advance(1)
+            (reg,) = pbxstate_cluster.registrations(3, "bob")
+            assert (reg.path, reg.user_agent) == ("<sip:edge1;lr>", "UA/1")
+
         @pytest.mark.pbxstate_cluster(nodes=0)
         def test_bad_arguments(pbxstate_cluster):
             pass
     """)
     result = pytester.runpytest("-p", "pbxstate_pytest")
-    result.assert_outcomes(passed=3, errors=1)
+    result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["*ValueError: nodes: expected at least 1, got 0*"])
 
 

@@ -19,12 +19,14 @@ control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Durati
     case EntryKind::kMailbox:
       return Request::SetMailbox(c.key, c.counts);
     case EntryKind::kRegistration:
-      if (c.remove) return Request::Unregister(c.key);
+      // As the in-process backends do (run_steps.cc): a removal naming a contact removes that one.
+      if (c.remove) return c.contact.empty() ? Request::Unregister(c.key) : Request::RemoveContact(c.key, c.contact);
       {
         // The expiry the oracle expects: the change's time plus its lifetime, on the run's
         // calendar, which the daemon's engine reads as CLOCK_REALTIME.
         const WallTime expires = kSimEpoch + t + c.expires_in;
-        return Request::Register(c.key, c.contact, wall_.ToUnix(expires), c.status == ContactStatus::kReachable, 0);
+        return Request::Register(c.key, c.contact, wall_.ToUnix(expires), c.status == ContactStatus::kReachable, 0,
+                                 c.path, c.user_agent);
       }
   }
   return Request::Simple(control::Op::kHello);

@@ -78,8 +78,8 @@ Status ToStatus(const Error& error);
 // ---- ops ------------------------------------------------------------------------------------------
 
 enum class Op : std::uint8_t {
-  kHello, kSetDevice, kRemoveDevice, kSetMailbox, kRemoveMailbox, kRegister, kUnregister, kDevice, kLocate, kMembers, kStats, kDump, kSubscribe,
-  kSetKeys, kStop,
+  kHello, kSetDevice, kRemoveDevice, kSetMailbox, kRemoveMailbox, kRegister, kUnregister, kRemoveContact,
+  kDevice, kLocate, kMembers, kStats, kDump, kSubscribe, kSetKeys, kStop,
   // Benchmark instruments (CONTROL.md "Benchmark instruments")
   kGenerate, kGenerateResult, kWatch, kWatchResult,
 };
@@ -114,11 +114,15 @@ struct Request {
   DeviceState state = DeviceState::kUnknown;  // set_device
   std::string mailbox;                        // set_mailbox, remove_mailbox
   MailboxCounts counts;                       // set_mailbox
-  std::string aor;                            // register, unregister, locate
-  std::string contact;                        // register
+  std::string aor;                            // register, unregister, remove_contact, locate
+  std::string contact;                        // register, remove_contact
   std::int64_t expires_unix_ns = 0;           // register: CLOCK_REALTIME ns (the engine's WallTime)
   bool reachable = true;                      // register
   std::uint32_t rtt_us = 0;                   // register
+  // register (optional; empty: none). Not bounded here: the engine refuses contact, path and user
+  // agent longer together than its max_contact_bytes, and that refusal is the answer.
+  std::string path;
+  std::string user_agent;
   std::string key_file;                       // set_keys (required, non-empty)
   std::string previous_key_file;              // set_keys (optional; empty: none)
   LoadSpec load;                              // generate (all fields), watch (prefix, devices, count)
@@ -130,8 +134,9 @@ struct Request {
   static Request SetDevice(std::string device, DeviceState state);
   static Request SetMailbox(std::string mailbox, MailboxCounts counts);
   static Request Register(std::string aor, std::string contact, std::int64_t expires_unix_ns, bool reachable = true,
-                          std::uint32_t rtt_us = 0);
+                          std::uint32_t rtt_us = 0, std::string path = {}, std::string user_agent = {});
   static Request Unregister(std::string aor);
+  static Request RemoveContact(std::string aor, std::string contact);
   static Request RemoveDevice(std::string device);
   static Request RemoveMailbox(std::string mailbox);
   static Request Device(std::string device);

@@ -35,7 +35,8 @@ struct HelloReply {
   bool authenticated = false;   // frames carry a MAC under the cluster key
 };
 
-// set_device, remove_device, set_mailbox, remove_mailbox, register, unregister, subscribe, generate, watch: when it was done.
+// set_device, remove_device, set_mailbox, remove_mailbox, register, unregister, remove_contact, subscribe,
+// generate, watch: when it was done.
 struct TimeReply {
   std::int64_t t_mono_ns = 0;  // host CLOCK_MONOTONIC
 };
@@ -49,6 +50,10 @@ struct DeviceReply {
 // locate: where the AOR can be reached from this node's view, best first (Engine::Locate).
 struct LocateReply {
   std::vector<Location> locations;  // expires: the engine's WallTime (Unix ns)
+  // user_agents[i] is the User-Agent locations[i]'s contact registered with ("" when none): the
+  // engine's Location carries the path but not the user agent, so the daemon reads it from the
+  // same contact's RegistrationInfo (Engine::Registrations). Empty or of locations' size.
+  std::vector<std::string> user_agents;
 };
 
 // members
