@@ -312,10 +312,11 @@ void pbxstate_publisher_reconcile(struct pbxstate_publisher *p, int64_t now_ns)
 
 /* ---- Prune: what was published for the other servers, out of Asterisk's caches ----------- */
 
-/* Device states: Asterisk caches one per (device, EID), the message's EID its server's. */
-static void prune_devices(struct pbxstate_publisher *p, int keep_wanted)
+/* Calls `prune` on every message `cache` holds of `type` (a copy of the cache: prune may publish). */
+static void prune_each(struct pbxstate_publisher *p, struct stasis_cache *cache, struct stasis_message_type *type,
+	int keep_wanted, void (*prune)(struct pbxstate_publisher *, struct stasis_message *, int))
 {
-	struct ao2_container *messages = stasis_cache_dump_all(ast_device_state_cache(), ast_device_state_message_type());
+	struct ao2_container *messages = stasis_cache_dump_all(cache, type);
 	struct ao2_iterator it;
 	struct stasis_message *msg;
 
@@ -324,47 +325,44 @@ static void prune_devices(struct pbxstate_publisher *p, int keep_wanted)
 	}
 	it = ao2_iterator_init(messages, 0);
 	while ((msg = ao2_iterator_next(&it))) {
-		const struct ast_device_state_message *d = stasis_message_data(msg);
-		if (pbxstate_peers_has_eid(p->peers, stasis_message_eid(msg)) &&
-			(!keep_wanted || !pbxstate_publisher_wants_device(p, d->device))) {
-			struct stasis_message *clear = stasis_cache_clear_create(msg);
-			if (clear) {
-				stasis_publish(ast_device_state_topic_all(), clear);
-				p->counters.cleared++;
-			}
-			ao2_cleanup(clear);
-		}
+		prune(p, msg, keep_wanted);
 		ao2_ref(msg, -1);
 	}
 	ao2_iterator_destroy(&it);
 	ao2_ref(messages, -1);
+}
+
+/* Device states: Asterisk caches one per (device, EID), the message's EID its server's. */
+static void prune_device(struct pbxstate_publisher *p, struct stasis_message *msg, int keep_wanted)
+{
+	const struct ast_device_state_message *d = stasis_message_data(msg);
+	struct stasis_message *clear;
+
+	if (!pbxstate_peers_has_eid(p->peers, stasis_message_eid(msg)) ||
+		(keep_wanted && pbxstate_publisher_wants_device(p, d->device))) {
+		return;
+	}
+	clear = stasis_cache_clear_create(msg);
+	if (clear) {
+		stasis_publish(ast_device_state_topic_all(), clear);
+		p->counters.cleared++;
+	}
+	ao2_cleanup(clear);
 }
 
 /* MWI states: every message carries Asterisk's own EID ("all MWI events are local",
  * main/mwi.c), the writer's EID is inside the state; clear_mailbox deletes another server's. */
-static void prune_mailboxes(struct pbxstate_publisher *p, int keep_wanted)
+static void prune_mailbox(struct pbxstate_publisher *p, struct stasis_message *msg, int keep_wanted)
 {
-	struct ao2_container *messages = stasis_cache_dump_all(ast_mwi_state_cache(), ast_mwi_state_type());
-	struct ao2_iterator it;
-	struct stasis_message *msg;
+	const struct ast_mwi_state *m = stasis_message_data(msg);
 
-	if (!messages) {
-		return;
+	if (!keep_wanted || !pbxstate_publisher_wants_mailbox(p, m->uniqueid)) {
+		clear_mailbox(p, m->uniqueid);
 	}
-	it = ao2_iterator_init(messages, 0);
-	while ((msg = ao2_iterator_next(&it))) {
-		const struct ast_mwi_state *m = stasis_message_data(msg);
-		if (!keep_wanted || !pbxstate_publisher_wants_mailbox(p, m->uniqueid)) {
-			clear_mailbox(p, m->uniqueid);
-		}
-		ao2_ref(msg, -1);
-	}
-	ao2_iterator_destroy(&it);
-	ao2_ref(messages, -1);
 }
 
 void pbxstate_publisher_prune(struct pbxstate_publisher *p, int keep_wanted)
 {
-	prune_devices(p, keep_wanted);
-	prune_mailboxes(p, keep_wanted);
+	prune_each(p, ast_device_state_cache(), ast_device_state_message_type(), keep_wanted, prune_device);
+	prune_each(p, ast_mwi_state_cache(), ast_mwi_state_type(), keep_wanted, prune_mailbox);
 }
