@@ -666,7 +666,7 @@ TEST(Readme, EveryExampleLoads) {
       doc = b;
     } else if (b.rfind("cluster:", 0) == 0) {
       doc = "name: t\nduration: 30s\n" + b;
-    } else if (b.rfind("  bursts:", 0) == 0 || b.rfind("  changes:", 0) == 0) {
+    } else if (b.rfind("  bursts:", 0) == 0 || b.rfind("  changes:", 0) == 0 || b.rfind("  name_churn:", 0) == 0) {
       doc = head + "workload:\n  devices: 10\n  aors: 10\n" + b;
     } else if (b.rfind("calls:", 0) == 0) {
       doc = head + "workload: {aors: 100}\n" + b;
