@@ -130,9 +130,15 @@ Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& cou
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
   codec::Record rec;
+  rec.counts = counts;
+  return WriteLocalMailbox(mailbox, rec);
+}
+
+// A mailbox write of this node (a value in `rec.counts` or `rec.removed`): stamped with a fresh
+// tick, applied, and sent with the next flush.
+Status EngineImpl::WriteLocalMailbox(std::string_view mailbox, codec::Record& rec) {
   rec.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
   rec.key = mailbox;
-  rec.counts = counts;
   rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
   rec.writer = config_.node_id;
   const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
@@ -247,18 +253,8 @@ Status EngineImpl::RemoveMailbox(std::string_view mailbox) {
   const std::optional<std::uint32_t> id = mailboxes_.Find(mailbox);
   if (!id || !mailboxes_[*id].Live()) return Status::Ok();
   codec::Record rec;
-  rec.kind = static_cast<std::uint8_t>(EntryKind::kMailbox);
-  rec.key = mailbox;
   rec.removed = true;
-  rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
-  rec.writer = config_.node_id;
-  const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
-  PBXSTATE_CHECK(changed);  // a fresh tick is greater than the live value's
-  (void)changed;
-  ++stats_.local_changes;
-  MarkPending(EntryKind::kMailbox, *id);
-  Rearm();
-  return Status::Ok();
+  return WriteLocalMailbox(mailbox, rec);
 }
 
 std::optional<DeviceState> EngineImpl::ClusterDeviceState(std::string_view device) const {

@@ -244,6 +244,7 @@ class EngineImpl {
   Status RemoveContact(std::string_view aor, std::string_view contact);
   Status RemoveDevice(std::string_view device);
   Status RemoveMailbox(std::string_view mailbox);
+  Status WriteLocalMailbox(std::string_view mailbox, codec::Record& rec);
   std::optional<DeviceState> ClusterDeviceState(std::string_view device) const;
   std::vector<DeviceContribution> DeviceContributions(std::string_view device) const;
   std::optional<MailboxValue> Mailbox(std::string_view mailbox) const;
