@@ -22,7 +22,7 @@ void Loader::ReadCorosync(const Field& f) {
   if (!m.ok()) return;
   m.AllowOnly({"transport", "token", "token_coefficient", "consensus", "join", "merge", "send_join", "max_messages",
                "window_size", "token_retransmits_before_loss_const", "miss_count_const", "knet_ping_interval",
-               "knet_ping_timeout", "knet_pong_count", "crash"});
+               "knet_ping_timeout", "knet_pong_count", "crash", "ns3"});
   for (const auto& entry : m.entries()) corosync_fields_.emplace(entry.key, entry.value);
   CorosyncSettings c;
   c.line = PosOf(f).line;
@@ -55,6 +55,9 @@ void Loader::ReadCorosync(const Field& f) {
   }
   if (auto field = m.Get("crash")) {
     if (auto v = ReadEnum(*field, d_, {"process", "node"})) c.crash = *v == 0 ? CrashKills::kProcess : CrashKills::kNode;
+  }
+  if (auto field = m.Get("ns3")) {
+    if (auto v = ReadEnum(*field, d_, {"model", "heartbeats"})) c.ns3_model = *v == 0;
   }
   s_.corosync = c;
 }
