@@ -175,6 +175,7 @@ void EngineImpl::SendHeartbeat() {
     Send(kNoNode, frame_buf_);
   }
   ++stats_.heartbeats_sent;
+  ++probe_rotation_;
   last_heartbeat_ = env_->Now();
 }
 
