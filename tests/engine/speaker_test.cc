@@ -144,6 +144,25 @@ TEST(Speaker, StandbyRepairsBeforeTheSilentSpeakerDeparts) {
   for (NodeId n : {1u, 2u, 3u, 5u, 6u, 7u, 8u, 9u}) EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n;
 }
 
+TEST(Speaker, NodesHeardThroughADeadSpeakersRelayStayMembers) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  // Node 4 is site 1's relay: nodes 5 and 6 heard the other sites' speakers through it and
+  // their site-mates through those speakers' heartbeats. When node 4 departs, the speakers get
+  // a fresh suspect_after to be heard through site 1's next relay (node 5), and so must the nodes
+  // heard through them (their news came through node 4 too). Idle nodes (no change for a
+  // while) last heard earlier than node 4 must not depart before it either.
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/idle-2", DeviceState::kBusy).ok());
+  net.Run(700ms);
+  net.engines.erase(4);
+  net.Run(6s);
+  for (NodeId n : {5u, 6u}) {
+    EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->stats().departures, 1u) << "node " << n << ": only node 4 departed";
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/idle-2"), DeviceState::kBusy) << "node " << n;
+  }
+}
+
 TEST(Speaker, CutHealsWhenEverySitesLowestIdNodeIsDown) {
   MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
   net.Run(3s);
