@@ -32,6 +32,14 @@ done
 for f in "${expect[@]}"; do
   [ -e "$root/$f" ] || fail "cmake --install did not install $prefix/$f"
 done
+# The report scripts (a `#!` line) are installed executable, the modules they import are not.
+for f in "$root"/share/pbxstate/reports/*.py; do
+  if [ "$(head -c 2 "$f")" = '#!' ]; then
+    [ -x "$f" ] || fail "$f starts with #! but is not executable"
+  else
+    [ ! -x "$f" ] || fail "$f is executable but has no #! line"
+  fi
+done
 if [ -x "$root/sbin/pbxstated" ]; then
   conf="$(find "$dest" -path '*/pbxstate/pbxstated.yaml' | head -1)"
   [ -n "$conf" ] || fail "no pbxstated.yaml installed"
