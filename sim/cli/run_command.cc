@@ -45,6 +45,7 @@ struct RunCommandOptions {
   std::string max_lag = "10ms";    // emu
   int emu_priority = 50;           // emu
   bool emu_corosync_rr = false;    // emu: corosync at its own SCHED_RR 99
+  bool emu_no_mlock = false;       // emu: leave the harness's memory unlocked
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -158,6 +159,7 @@ runner::EmuOptions EmuOptionsOf(const RunCommandOptions& options) {
   eo.max_lag = scenario::ParseDuration(options.max_lag).value_or(eo.max_lag);
   eo.realtime_priority = options.emu_priority;
   eo.corosync_sched_rr = options.emu_corosync_rr;
+  eo.lock_memory = !options.emu_no_mlock;
   return eo;
 }
 #endif
@@ -450,6 +452,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_flag("--emu-corosync-rr", options->emu_corosync_rr,
                 "emu: let every corosync run at SCHED_RR 99 as it does by default (above the emulator); without it "
                 "they run at ordinary scheduling, below the emulator");
+  cmd->add_flag("--emu-no-mlock", options->emu_no_mlock,
+                "emu: do not lock the harness's memory while the emulator runs (it does by default, so the host's "
+                "other work cannot page it out)");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");
   cmd->callback([options, &chosen] { chosen = [options] { return RunRun(*options); }; });

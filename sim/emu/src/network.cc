@@ -1,13 +1,8 @@
 #include "pbxstate/emu/network.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <future>
 #include <utility>
 
@@ -21,21 +16,6 @@ std::int64_t MonotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// Scheduling of the calling thread for real-time work: SCHED_FIFO at `priority` (0: unchanged),
-// and the smallest timer slack, so a wait for the next event ends when it is due rather than up
-// to 50 us later (the kernel's default slack for ordinary threads).
-Status PrepareThread(int priority) {
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  if (priority == 0) return Status::Ok();
-  sched_param param{};
-  param.sched_priority = priority;
-  if (const int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); err != 0) {
-    return Status::FailedPrecondition("emulation: cannot run the simulation at SCHED_FIFO " + std::to_string(priority) +
-                                      ": " + std::strerror(err));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -98,11 +78,15 @@ Status EmulatedNetwork::Attach(netns::NetnsCluster* cluster) {
 
 Status EmulatedNetwork::Start() {
   if (running() || world_ == nullptr) return Status::FailedPrecondition("emulation: started already, or stopped");
+  if (Status st = guard_.Enter(spec_.lock_memory, spec_.realtime_priority > 0 ? spec_.realtime_watchdog : Duration::zero());
+      !st.ok()) {
+    return st;
+  }
   if (Status st = probe_->Start(); !st.ok()) return st;
   std::promise<Status> prepared;
   std::future<Status> ready = prepared.get_future();
   thread_ = std::thread([this, &prepared] {
-    Status st = PrepareThread(spec_.realtime_priority);
+    Status st = PrepareRealtimeThread(spec_.realtime_priority);
     const bool ok = st.ok();
     // Simulated time 0 is when Run starts pacing (RealtimeSimulatorImpl sets its origin there).
     origin_mono_ns_ = MonotonicNs();
@@ -122,10 +106,13 @@ Status EmulatedNetwork::Call(std::function<Status(ns3sim::Ns3World&)> fn, std::i
   auto done = std::make_shared<std::promise<std::pair<Status, std::int64_t>>>();
   std::future<std::pair<Status, std::int64_t>> result = done->get_future();
   ns3sim::Ns3World* world = world_.get();
-  ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [done, world, fn = std::move(fn)] {
-    const std::int64_t t = MonotonicNs();
-    done->set_value({fn(*world), t});
-  });
+  {
+    ScopedPriority raised(spec_.realtime_priority);  // the simulator's queue lock
+    ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [done, world, fn = std::move(fn)] {
+      const std::int64_t t = MonotonicNs();
+      done->set_value({fn(*world), t});
+    });
+  }
   if (result.wait_for(spec_.call_timeout) != std::future_status::ready) {
     return Status::FailedPrecondition("emulation: the simulation did not run a call within " +
                                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(spec_.call_timeout).count()) + " s");
@@ -135,11 +122,19 @@ Status EmulatedNetwork::Call(std::function<Status(ns3sim::Ns3World&)> fn, std::i
   return st;
 }
 
-ns3sim::LagStats EmulatedNetwork::lag() const { return probe_ != nullptr ? probe_->stats() : final_lag_; }
+ns3sim::LagStats EmulatedNetwork::lag() const {
+  if (probe_ == nullptr) return final_lag_;
+  ScopedPriority raised(spec_.realtime_priority);  // the probe's lock, which every probe takes
+  return probe_->stats();
+}
 
 void EmulatedNetwork::ResetLag() {
-  if (probe_ != nullptr) probe_->Reset();
+  if (probe_ == nullptr) return;
+  ScopedPriority raised(spec_.realtime_priority);
+  probe_->Reset();
 }
+
+bool EmulatedNetwork::watchdog_fired() const { return RealtimeGuard::fired(); }
 
 ns3sim::EmuCounters EmulatedNetwork::counters() {
   if (!running() || stopped_) return counters_;
@@ -158,7 +153,10 @@ ns3sim::EmuCounters EmulatedNetwork::counters() {
 void EmulatedNetwork::Stop() {
   if (stopped_.exchange(true)) return;
   if (thread_.joinable()) {
-    ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [] { ns3::Simulator::Stop(); });
+    {
+      ScopedPriority raised(spec_.realtime_priority);
+      ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [] { ns3::Simulator::Stop(); });
+    }
     thread_.join();
   }
   if (probe_ != nullptr) final_lag_ = probe_->stats();
@@ -170,6 +168,7 @@ void EmulatedNetwork::Stop() {
   world_.reset();
   probe_.reset();
   if (had_world) ns3sim::SelectSimulator(ns3sim::SimulatorKind::kDiscreteEvent);
+  guard_.Leave();
 }
 
 }  // namespace pbxstate::emu

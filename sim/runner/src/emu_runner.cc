@@ -69,6 +69,10 @@ class EmuNetwork final : public RunNetwork {
                           std::to_string(c.dropped_isolated) + " dropped while isolated, " +
                           std::to_string(c.dropped_send) + " refused by a full queue; " + LagText(l) + " (bound " +
                           Seconds(options_.max_lag) + ")");
+    if (net_->watchdog_fired()) {
+      info->notes.push_back("emulated network: the real-time watchdog put a thread of the emulator back to ordinary "
+                            "scheduling (it ran a second without sleeping)");
+    }
   }
 
  private:
@@ -134,6 +138,7 @@ Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* 
   spec.world.engine.max_nodes = std::max<std::size_t>(spec.world.engine.max_nodes, s.topology.node_count());
   spec.lag_probe_interval = eo.lag_probe_interval;
   spec.realtime_priority = eo.realtime_priority;
+  spec.lock_memory = eo.lock_memory;
   std::unique_ptr<emu::EmulatedNetwork> net;
   if (Status st = emu::EmulatedNetwork::Create(spec, &net); !st.ok()) return st;
 

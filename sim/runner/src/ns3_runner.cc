@@ -77,19 +77,25 @@ class Ns3CallHost final : public CallHost {
 };
 
 
+// The corosync: section as ns-3 takes it: none when it says `ns3: heartbeats` (it is for the real
+// corosync of netns and emu only).
+const scenario::CorosyncSettings* Ns3Corosync(const Scenario& s) {
+  return s.corosync && s.corosync->ns3_model ? &*s.corosync : nullptr;
+}
+
 // Whether the engines run over the Corosync model: the scenario says it runs on Corosync (its
 // corosync: section), or asks for membership by the transport, which in ns-3 is the model's.
 bool UsesCorosyncModel(const Scenario& s) {
-  return s.corosync.has_value() || s.membership.source == MembershipSource::kTransport ||
+  return Ns3Corosync(s) != nullptr || s.membership.source == MembershipSource::kTransport ||
          s.engine.membership == MembershipSource::kTransport;
 }
 
 // What the ns-3 world's Corosync model runs with.
 ns3t::CorosyncModelConfig CorosyncModel(const Scenario& s) {
   ns3t::CorosyncModelConfig m;
-  if (s.corosync) {
-    m.totem = s.corosync->totem;
-    m.crash = s.corosync->crash == scenario::CrashKills::kNode ? ns3t::CrashKind::kNode : ns3t::CrashKind::kProcess;
+  if (const scenario::CorosyncSettings* c = Ns3Corosync(s)) {
+    m.totem = c->totem;
+    m.crash = c->crash == scenario::CrashKills::kNode ? ns3t::CrashKind::kNode : ns3t::CrashKind::kProcess;
   }
   return m;
 }
@@ -106,7 +112,8 @@ std::string CorosyncNote(const Scenario& s) {
 }
 
 Status CheckCorosyncModel(const Scenario& s) {
-  const scenario::SourcePos pos = s.corosync ? scenario::SourcePos{s.corosync->line, s.corosync->column} : scenario::SourcePos{};
+  const scenario::CorosyncSettings* c = Ns3Corosync(s);
+  const scenario::SourcePos pos = c != nullptr ? scenario::SourcePos{c->line, c->column} : scenario::SourcePos{};
   if (s.topology.node_count() > totem::kMaxRingMembers) {
     return Where(s, pos, "corosync",
                  "the ns-3 backend's Corosync model carries at most " + std::to_string(totem::kMaxRingMembers) +
@@ -118,7 +125,7 @@ Status CheckCorosyncModel(const Scenario& s) {
                                    " bytes per message (no fragmentation); expected at most that, got " +
                                    std::to_string(s.engine.max_frame_bytes));
   }
-  if (Status st = s.corosync ? s.corosync->totem.Validate(s.topology.node_count()) : Status::Ok(); !st.ok()) {
+  if (Status st = c != nullptr ? c->totem.Validate(s.topology.node_count()) : Status::Ok(); !st.ok()) {
     return Where(s, pos, "corosync", st.message());
   }
   return Status::Ok();
@@ -369,6 +376,8 @@ Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   // Over the Corosync model the engines take their membership from its views, which the run
   // feeds the oracle (Collector::OnMembership): judged as transport membership.
   if (UsesCorosyncModel(s)) JudgeByTransportMembership(&s);
+  // DetectionTime reads s.corosync: with `ns3: heartbeats` this run has none.
+  if (Ns3Corosync(s) == nullptr) s.corosync.reset();
   s.detection = scenario::DetectionTime(s, UsesCorosyncModel(s) ? scenario::Detector::kCorosync : scenario::Detector::kHeartbeat);
   Ns3Run run(s, options);
   return run.Run(outcome);

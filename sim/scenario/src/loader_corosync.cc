@@ -20,10 +20,11 @@ void Loader::ReadCorosync(const Field& f) {
   corosync_field_ = f;
   MapReader m(f, d_, "a mapping of corosync settings (token, consensus, ...); {} for Corosync's defaults");
   if (!m.ok()) return;
-  // The numeric keys are totem::TotemSettings()' rows; `transport` and `crash` are not numbers.
+  // The numeric keys are totem::TotemSettings()' rows; `transport`, `crash` and `ns3` are not numbers.
   std::vector<std::string_view> keys = {"transport"};
   for (const totem::TotemSetting& row : totem::TotemSettings()) keys.push_back(row.key);
   keys.push_back("crash");
+  keys.push_back("ns3");
   m.AllowOnly(keys);
   for (const auto& entry : m.entries()) corosync_fields_.emplace(entry.key, entry.value);
   CorosyncSettings c;
@@ -48,6 +49,9 @@ void Loader::ReadCorosync(const Field& f) {
   }
   if (auto field = m.Get("crash")) {
     if (auto v = ReadEnum(*field, d_, {"process", "node"})) c.crash = *v == 0 ? CrashKills::kProcess : CrashKills::kNode;
+  }
+  if (auto field = m.Get("ns3")) {
+    if (auto v = ReadEnum(*field, d_, {"model", "heartbeats"})) c.ns3_model = *v == 0;
   }
   s_.corosync = c;
 }

@@ -209,6 +209,14 @@ TEST(Shipped, WanTwoSites) {
   EXPECT_EQ(l->params.jitter, 5ms);
   EXPECT_DOUBLE_EQ(l->params.loss, 0.02);
   EXPECT_EQ(l->params.bandwidth_bps, 100'000'000u);
+  // The WAN settings for the real corosync; ns-3 keeps its heartbeats (the gate's baseline).
+  ASSERT_TRUE(s.corosync.has_value());
+  EXPECT_FALSE(s.corosync->ns3_model);
+  EXPECT_EQ(s.corosync->totem.knet_ping_interval, 200ms);
+  EXPECT_EQ(s.corosync->totem.knet_ping_timeout, 3000ms);
+  EXPECT_EQ(s.corosync->totem.token_retransmits_before_loss_const, 15u);
+  EXPECT_EQ(s.corosync->totem.miss_count_const, 2u);
+  EXPECT_TRUE(Shipped("calibration/wan-two-sites-corosync").corosync->ns3_model);
   const auto& d = std::get<Degrade>(s.faults[0].what);
   EXPECT_EQ(d.target.kind, NetworkTarget::Kind::kLink);
   EXPECT_DOUBLE_EQ(d.loss.value(), 0.15);

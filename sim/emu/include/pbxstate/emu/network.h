@@ -9,7 +9,8 @@
 //   2. the caller builds a NetnsCluster with NodeLink::kAttached and those addresses;
 //   3. Attach(cluster): a TAP per namespace, configured and handed to the node's FdNetDevice;
 //   4. Start(): the simulation runs in real time on a thread of its own (SCHED_FIFO when asked,
-//      inherited by the FdNetDevices' reader threads), with a lag probe;
+//      inherited by the FdNetDevices' reader threads; memory locked, a watchdog: realtime.h),
+//      with a lag probe;
 //   5. Call(fn): faults and queries run in the simulation's thread, at the wall clock's now;
 //   6. Stop() (also the destructor): the simulation stops, the world is destroyed and every TAP
 //      closed (the devices vanish with their descriptors); then the caller tears the namespaces down.
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "pbxstate/emu/realtime.h"
 #include "pbxstate/netns/cluster.h"
 #include "pbxstate/ns3/emu.h"
 #include "pbxstate/ns3/world.h"
@@ -34,10 +36,16 @@ struct EmulationSpec {
   ns3sim::WorldConfig world;  // sites, links, seed; its engines are never started
   // How often the simulation measures its lag behind the wall clock (RealtimeLagProbe).
   Duration lag_probe_interval = std::chrono::milliseconds(1);
-  // SCHED_FIFO priority of the simulation thread (1..98; 0: ordinary scheduling). corosync runs
-  // at SCHED_RR 99; a real-time emulator must not wait behind the host's ordinary load, or its
-  // lag is the machine's load rather than the network's.
+  // SCHED_FIFO priority of the simulation thread (1..98; 0: ordinary scheduling), inherited by the
+  // FdNetDevices' reader threads; the harness's calls into the simulation are raised to it while
+  // they hold the simulation's locks (ScopedPriority). A real-time emulator must not wait behind
+  // the host's ordinary load, or its lag is the machine's load rather than the network's.
   int realtime_priority = 0;
+  // With realtime_priority > 0: a real-time thread of the process that runs this long without
+  // sleeping is put back to ordinary scheduling (RealtimeGuard's watchdog, RLIMIT_RTTIME).
+  Duration realtime_watchdog = std::chrono::seconds(1);
+  // Lock the process's memory while the simulation runs (RealtimeGuard, mlockall).
+  bool lock_memory = true;
   // How long Call waits for the simulation thread.
   Duration call_timeout = std::chrono::seconds(10);
 };
@@ -67,6 +75,9 @@ class EmulatedNetwork {
   // The lag so far (any time while running, and after Stop). worst_at is simulated time, which
   // runs from the simulation's start: CLOCK_MONOTONIC origin_mono_ns() is simulated time 0.
   ns3sim::LagStats lag() const;
+  // Whether the watchdog took real-time scheduling from a thread of this process (the simulation,
+  // a reader) since Start.
+  bool watchdog_fired() const;
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
   std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
@@ -91,6 +102,7 @@ class EmulatedNetwork {
   std::atomic<std::int64_t> origin_mono_ns_{0};
   ns3sim::LagStats final_lag_;
   ns3sim::EmuCounters counters_;
+  RealtimeGuard guard_;  // from Start to Stop
 };
 
 }  // namespace pbxstate::emu

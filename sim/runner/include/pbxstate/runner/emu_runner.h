@@ -29,8 +29,11 @@ struct EmuOptions {
   // The largest lag of the simulator behind the wall clock a valid run may have (--max-lag).
   Duration max_lag = std::chrono::milliseconds(10);
   Duration lag_probe_interval = std::chrono::milliseconds(1);
-  // SCHED_FIFO priority of the simulation thread (--emu-priority; 0: ordinary scheduling).
+  // SCHED_FIFO priority of the simulation thread (--emu-priority; 0: ordinary scheduling, and no
+  // watchdog). emu::EmulationSpec has what goes with it.
   int realtime_priority = 50;
+  // Lock the harness's memory while the emulation runs (--emu-no-mlock turns it off).
+  bool lock_memory = true;
   // Whether each corosync runs itself at SCHED_RR 99 (Corosync's default; --emu-corosync-rr) or
   // at ordinary scheduling, below the simulation thread (the default here): corosyncs at RR 99
   // preempt the simulator whenever the ring changes, and its lag spiked then (sim/emu/README.md).

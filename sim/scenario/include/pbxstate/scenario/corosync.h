@@ -1,6 +1,7 @@
 // The scenario's `corosync:` section: the Corosync cluster the scenario's nodes run on. One
-// definition for both backends that have Corosync: the ns-3 backend runs its Corosync model with
-// it (sim/ns3/COROSYNC_MODEL.md), the netns backend writes it into every node's corosync.conf.
+// definition for the backends that have Corosync: the ns-3 backend runs its Corosync model with
+// it (sim/ns3/COROSYNC_MODEL.md; unless `ns3: heartbeats`), the netns and emu backends write it
+// into every node's corosync.conf.
 // scenarios/README.md ("corosync") is the reference for the keys.
 #pragma once
 
@@ -20,6 +21,10 @@ struct CorosyncSettings {
   // The keys written, Corosync 3.1.7's defaults for the rest (totem::TotemConfig).
   totem::TotemConfig totem;
   CrashKills crash = CrashKills::kProcess;
+  // `ns3: model` (true): the ns-3 backend runs the engines over its Corosync model with these
+  // settings. `ns3: heartbeats` (false): the section is for the real corosync of netns and emu
+  // only; ns-3 runs as without it (UDP, the engines' heartbeats).
+  bool ns3_model = true;
   int line = 0, column = 0;  // where the section was written (1-based), for backends' refusals
 };
 
