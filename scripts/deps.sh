@@ -30,6 +30,8 @@ packages=(
   # Debian packages (debian/, tests/packaging): building them, lintian, the man pages' checks
   # (man, groff), and the test root they are installed into (debootstrap, systemd-nspawn)
   debhelper dh-python lintian man-db groff-base debootstrap systemd-container
+  # the size rules' test (docs.sizes, tests/docs/sizes_check.py) measures functions by ctags' end lines
+  universal-ctags
 )
 
 missing=()
