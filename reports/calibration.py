@@ -9,7 +9,7 @@ whether the simulation is within the target (README.md, "Calibration").
 Targets (defaults from issue 15): convergence after each fault within max(S x real median,
 F ms) of the real median (S 0.25, F 300); delivery latency p50 within a factor K (2) of the real
 median. Other rows are shown without a target. Prints the table; with --check, exits 1 when a row
-with a target misses it (the calibration test's bands are wider: tests/sim/ns3/calibration_test.py). --json
+with a target misses it (the calibration test, tests/sim/ns3/calibration_test.py, uses these). --json
 writes the rows.
 """
 

@@ -7,9 +7,17 @@ namespace pbxstate::harness {
 
 WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timing, const PathLoss& loss,
                          NodeId writer, Duration at)
-    : h_(history), timing_(timing), writer_(writer), at_(at), first_epoch_(history.EpochAt(at)) {
+    : h_(history),
+      timing_(timing),
+      writer_(writer),
+      at_(at),
+      first_epoch_(history.EpochAt(at)),
+      writer_incarnation_(history.Incarnation(writer, at)) {
   const std::size_t words = (h_.node_count() + 63) / 64;
   const std::size_t e0 = first_epoch_;
+  for (std::size_t e = e0 + 1; e < h_.epoch_count() && !writer_restart_; ++e) {
+    if (h_.Up(writer_, e) && h_.Incarnation(writer_, e) != writer_incarnation_) writer_restart_ = h_.EpochStart(e);
+  }
   direct_.assign(words, 0);
   Set(direct_, writer);
   // The writer's UPDATES reach every node its link reaches without loss, if the epoch lasts.
@@ -36,7 +44,7 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
   Bits relay(words, 0);  // members whose view has held the writer, in one incarnation, since the write
   if (relays) {
     for (NodeId m = 1; m <= h_.node_count(); ++m) {
-      if (m != writer && h_.InView(m, writer, e0)) Set(relay, m);
+      if (m != writer && WriterInView(m, e0)) Set(relay, m);
     }
   }
   // A stalled ring (write_spread.h): the members the ring may have held the write back from,
@@ -81,10 +89,19 @@ WriteSpread::WriteSpread(const ClusterHistory& history, const OracleTiming& timi
   }
 }
 
+bool WriteSpread::WriterInView(NodeId m, std::size_t e) const {
+  if (!h_.InView(m, writer_, e)) return false;
+  if (!writer_restart_) return true;
+  // The writer's node id in a view given at or after its restart is the new incarnation, which
+  // joined a ring the write's incarnation had left (CPG may hand both in one configuration).
+  const std::optional<Duration> since = h_.ViewSince(m, h_.EpochStart(e));
+  return since && *since < *writer_restart_;
+}
+
 void WriteSpread::Relay(Bits* relay, Bits* possible, std::size_t e, std::size_t e0) const {
   for (NodeId m = 1; m <= h_.node_count(); ++m) {
     if (!Has(*relay, m)) continue;
-    if (e > e0 && (h_.Incarnation(m, e) != h_.Incarnation(m, e - 1) || !h_.InView(m, writer_, e))) {
+    if (e > e0 && (h_.Incarnation(m, e) != h_.Incarnation(m, e - 1) || !WriterInView(m, e))) {
       (*relay)[(m - 1) / 64] &= ~(std::uint64_t{1} << ((m - 1) % 64));  // the writer left its view
       continue;
     }
@@ -100,11 +117,11 @@ void WriteSpread::Unstall(Bits* exposed, Bits* certain, std::size_t e) const {
       clear(exposed, m);  // restarted or down: Carry has dropped it already
       continue;
     }
-    if (h_.InView(m, writer_, e)) continue;
+    if (WriterInView(m, e)) continue;
     clear(exposed, m);
-    // The writer's engine crashed and its corosync lives on: its leave is delivered after what
-    // it had sent, so the departure takes nothing away.
-    if (h_.transport_outlives_crashes() && !h_.Up(writer_, e)) continue;
+    // The writer's engine crashed (and may have restarted since) while its corosync lived on:
+    // its leave is delivered after what it had sent, so the departure takes nothing away.
+    if (h_.transport_outlives_crashes() && h_.Incarnation(writer_, e) != writer_incarnation_) continue;
     clear(certain, m);
   }
 }

@@ -41,6 +41,9 @@ Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
     if (const auto* view = std::get_if<control::ViewEvent>(&e)) {
       auto owned = std::make_shared<control::OwnedViewChange>(HarnessViewChange(*view, wall_));
       const Duration t = FromMono(view->t_mono_ns);
+      if (node.listing_since && t >= *node.listing_since) {
+        node.changed_while_listing.emplace(view->view.change().kind, std::string(view->view.change().key));
+      }
       Record(t, [this, t, n, owned] { rec_.ViewChanged(t, n, owned->change()); });
     } else if (const auto* tv = std::get_if<control::TransportViewEvent>(&e)) {
       // The real CPG view: the oracle judges who counts whom by these (oracle.h). Views before

@@ -98,6 +98,31 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
   node.starting = false;
   node.last_stats = EngineStats{};
   *connected = true;
+  // At the bring-up (before time 0) the daemons start empty and nothing is recorded yet.
+  return mono_start_ns_ != 0 ? RecordCatchUp(n) : Status::Ok();
+}
+
+Status NetnsRun::RecordCatchUp(NodeId n) {
+  Node& node = nodes_[n];
+  // Every event stamped before `since` reached the engine before the listing, so the listing
+  // shows it or what replaced it: recording the listing at `since` keeps each slot's order. An
+  // entry that changed from `since` on may be listed before or after its change; its events,
+  // published before the daemon answers and so read below, say which.
+  const Duration since = Now();
+  node.listing_since = since;
+  node.changed_while_listing.clear();
+  control::DumpReply dump;
+  Status st = Call(n, Request::Simple(Op::kDump), &dump);
+  bool closed = false;
+  if (st.ok()) st = ReadEvents(n, &closed);
+  node.listing_since.reset();
+  if (!st.ok()) return st;
+  for (control::OwnedViewChange& c : HarnessCatchUp(dump, wall_)) {
+    if (node.changed_while_listing.count({c.change().kind, std::string(c.change().key)}) != 0) continue;
+    auto owned = std::make_shared<control::OwnedViewChange>(std::move(c));
+    Record(since, [this, since, n, owned] { rec_.ViewChanged(since, n, owned->change()); });
+  }
+  node.changed_while_listing.clear();
   return Status::Ok();
 }
 

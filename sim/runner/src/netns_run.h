@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,10 @@ struct Node {
   std::uint64_t frames_at_last_sample = 0;  // all incarnations' frames at the last sample
   std::string socket;
   std::filesystem::path config;
+  // While a restarted daemon is listed (RecordCatchUp): when the listing began, and the entries
+  // its event stream reported from then on, which the stream, not the listing, tells the recorder.
+  std::optional<Duration> listing_since;
+  std::set<std::pair<EntryKind, std::string>> changed_while_listing;
 };
 
 class NetnsRun {
@@ -177,6 +182,10 @@ class NetnsRun {
   Status TryConnect(NodeId n, Duration wait, bool* connected);
   // TryConnect until connected.
   Status FinishStart(NodeId n);
+  // A daemon (re)started during the run, just subscribed to: what its engine holds, as the
+  // deliveries the stream may have missed (HarnessCatchUp), at the instant the listing began;
+  // entries the stream reported since then are left to the stream.
+  Status RecordCatchUp(NodeId n);
   template <typename R>
   Status Call(NodeId n, const control::Request& request, R* reply);
   Status FetchStats(NodeId n, EngineStats* stats);

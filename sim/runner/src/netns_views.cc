@@ -35,6 +35,40 @@ control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, cons
   return out;
 }
 
+std::vector<control::OwnedViewChange> HarnessCatchUp(const control::DumpReply& dump, const WallMapping& wall) {
+  std::vector<control::OwnedViewChange> out;
+  auto remote = [&out](EntryKind kind, const std::string& key, NodeId origin, Version version) -> ViewChange& {
+    control::OwnedViewChange& c = out.emplace_back();
+    c.set_key(key);
+    ViewChange& ch = c.mutable_change();
+    ch.kind = kind;
+    ch.cause = ChangeCause::kRemote;
+    ch.origin = origin;
+    ch.version = version;
+    return ch;
+  };
+  for (const control::DumpReply::Device& d : dump.devices) {
+    for (const DeviceContribution& c : d.contributions) {
+      if (c.node == dump.node) continue;
+      ViewChange& ch = remote(EntryKind::kDevice, d.name, c.node, c.version);
+      ch.new_contribution = c.state;
+      ch.new_aggregate = d.aggregate;
+    }
+  }
+  for (const control::DumpReply::Registration& r : dump.registrations) {
+    if (r.view.node == dump.node) continue;
+    remote(EntryKind::kRegistration, r.aor, r.view.node, r.view.version);
+    RegistrationInfo info = r.view.info;
+    info.expires = wall.FromUnix(info.expires);
+    out.back().set_registrations(std::nullopt, std::move(info));
+  }
+  for (const control::DumpReply::Mailbox& m : dump.mailboxes) {
+    if (m.value.writer == dump.node) continue;
+    remote(EntryKind::kMailbox, m.name, m.value.writer, Version{}).new_mailbox = m.value;
+  }
+  return out;
+}
+
 harness::FinalView HarnessFinalView(const control::DumpReply& dump, const EngineStats& stats, const WallMapping& wall) {
   harness::FinalView out;
   out.stats = stats;

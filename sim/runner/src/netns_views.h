@@ -40,6 +40,13 @@ std::optional<DeliveredView> HarnessMembership(const control::TransportViewEvent
 // The view event's change with its registrations' expiries on the harness's calendar.
 control::OwnedViewChange HarnessViewChange(const control::ViewEvent& event, const WallMapping& wall);
 
+// What a restarted daemon's engine held when the harness first listed it (`dump`, just after
+// subscribing to its events), as remote view changes: one per device contribution, registration
+// contact and mailbox that another node owns or wrote. Whatever reached the engine before the
+// subscription (its catch-up, changes made meanwhile) is among them and is otherwise never seen;
+// what the recorder had already seen delivered there it ignores (RunRecorder::ViewChanged).
+std::vector<control::OwnedViewChange> HarnessCatchUp(const control::DumpReply& dump, const WallMapping& wall);
+
 // A node's FinalView from its `dump` and the engine counters of its `stats`, read at the instant the
 // dump says (FinalView::read).
 harness::FinalView HarnessFinalView(const control::DumpReply& dump, const EngineStats& stats, const WallMapping& wall);

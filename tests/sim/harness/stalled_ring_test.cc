@@ -32,6 +32,8 @@ struct Story {
   bool stalled_before = true;       // a one-way cut from 1 to 2 s, in the view of time 0
   bool writer_crashes = false;      // node 1's engine crashes at 4 s instead of the split
   bool transport_outlives = false;  // and its corosync lives on
+  bool writer_restarts = false;     // and it restarts at 6 s (incarnation 2)
+  bool restarted_writer_in_views = true;  // the views of 12 s list node 1 (its new incarnation)
 };
 
 // Node 3 writes m@d at 0.5 s, before anything happens; node 1 writes it at 3 s (and sets device
@@ -50,7 +52,15 @@ std::unique_ptr<HandRun> Tell(const Story& story) {
   }
   run->Mailbox(3s, 1, "m@d", kNine, Hlc(3s));
   run->Device(3s, 1, "D", DeviceState::kInUse);
-  if (story.writer_crashes) {
+  if (story.writer_restarts) {
+    // Node 1 is back before the others' views changed: the configuration of 12 s is the first
+    // they get after the crash and lists the new incarnation (CPG hands the old one's leave and
+    // the new one's join together), or, with `restarted_writer_in_views` off, not yet.
+    run->Crash(4s, 1);
+    run->Restart(6s, 1, 2);
+    const std::vector<NodeId> members = story.restarted_writer_in_views ? kAll : std::vector<NodeId>{2, 3, 4};
+    for (NodeId n : members) run->View(12s, n, members);
+  } else if (story.writer_crashes) {
     run->Crash(4s, 1);
     for (NodeId n : {2, 3, 4}) run->View(12s, n, {2, 3, 4});
   } else {
@@ -136,6 +146,36 @@ TEST(StalledRing, AWriterWhoseCorosyncDiedTakesWhatItsStalledRingHeld) {
   // Its corosync lives on: the leave is delivered after the write, which every survivor must show.
   const RunResult alive = Tell({.writer_crashes = true, .transport_outlives = true})->Finish(20s, Shows(false));
   EXPECT_EQ(Metric(alive, "stale"), 2) << Discrepancies(alive);
+}
+
+// Every node shows node 3's write of 0.5 s: the stalled ring never delivered node 1's of 3 s,
+// and node 1's new incarnation got node 3's by anti-entropy.
+std::map<NodeId, FinalView> ShowTheFirstWrite(std::initializer_list<NodeId> nodes) {
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : nodes) AddMailbox(&views[n], "m@d", kOne, Hlc(500ms), 3);
+  return views;
+}
+
+TEST(StalledRing, AViewListingTheRestartedWriterHasLostTheIncarnationThatWrote) {
+  // A view given after node 1 restarted lists its new incarnation: the one that wrote at 3 s
+  // left the ring, taking what the stalled ring held (its corosync died with it).
+  const RunResult r = Tell({.writer_restarts = true})->Finish(20s, ShowTheFirstWrite({1, 2, 3, 4}));
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+}
+
+TEST(StalledRing, AWriterThatRestartedOnALiveCorosyncStillDeliversWhatItHadSent) {
+  // Its corosync lived on: the old incarnation's leave came after its write, which every
+  // survivor must show, whether or not the views of 12 s list the new incarnation yet.
+  for (bool listed : {true, false}) {
+    const Story story{.transport_outlives = true, .writer_restarts = true, .restarted_writer_in_views = listed};
+    // Unlisted, node 1's new incarnation has no view, so no peer's frames: it shows nothing.
+    std::map<NodeId, FinalView> shown = ShowTheFirstWrite({2, 3, 4});
+    shown[1] = listed ? shown[2] : FinalView{};
+    const RunResult r = Tell(story)->Finish(20s, shown);
+    // Listed, node 1's new incarnation must have it too (anti-entropy from the others).
+    EXPECT_EQ(Metric(r, "stale"), listed ? 4 : 3) << "views list node 1: " << listed << "\n" << Discrepancies(r);
+    EXPECT_TRUE(Mentions(r, 2, "stale mailbox m@d")) << Discrepancies(r);
+  }
 }
 
 }  // namespace

@@ -15,6 +15,14 @@
       side of that view + departure_grace its name says (within: after crash + grace but before
       view + grace, so the entries had to be kept by the real view alone; after: they had to be
       gone), so lost == 0 and stale == 0 were judged by that view.
+  netns_run_test.py restart PBXSTATE PBXSTATED SCENARIO OUT
+      runs SCENARIO (a node crashes and restarts while the others keep changing devices,
+      scenarios/crash-restart.yaml) as `scenario` does, then checks that the run record saw the
+      restarted daemon receive every device change made while it was down that nothing replaced
+      later. The harness is stopped (SIGSTOP) for 1.5 s as soon as the daemon is started again, as
+      a loaded machine may stop it, so the daemon joins CPG and catches up before the harness
+      subscribes to its events; the harness lists the engine right after subscribing
+      (sim/netns/README.md, "Time and measurement").
   netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
       nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
       and an error after the cluster was built (a daemon that exits at once).
@@ -23,12 +31,14 @@ Exits 77 (CTest: skipped) after printing why when this machine cannot run namesp
 no `ip netns`, or pbxstated not built. Never passes without having run. The host check and the
 leftover check are sim/netns's own (CheckHostSupport, Leftovers), through pbxstate.netns.
 """
+import csv
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
@@ -84,10 +94,13 @@ def is_timing(check):
     return expr.startswith(TIMING_METRICS)
 
 
-def run_scenario(pbxstate, pbxstated, scenario, out):
-    """Runs `scenario` on netns and checks its record; returns run.json's content."""
+def run_scenario(pbxstate, pbxstated, scenario, out, during=None):
+    """Runs `scenario` on netns and checks its record; returns run.json's content. `during(proc)`,
+    when given, runs in a thread beside the run."""
     proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
+    if during is not None:
+        threading.Thread(target=during, args=(proc,), daemon=True).start()
     try:
         output, _ = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
@@ -228,8 +241,85 @@ def daemon_fails(pbxstate, scenario, out):
     check_clean(proc.pid, "an error after bring-up")
 
 
+def read_rows(out, name):
+    with open(os.path.join(out, name), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def restarted_node(scenario):
+    import yaml
+    with open(scenario) as f:
+        faults = yaml.safe_load(f).get("faults", [])
+    nodes = [f["restart"] for f in faults if "restart" in f]
+    if len(nodes) != 1:
+        fail(f"{scenario}: expected one restart fault, found {len(nodes)}")
+    return int(nodes[0])
+
+
+def daemon_pids(run_pid, node):
+    """The pbxstated processes of `node` in run `run_pid` (their --config is in its node directory)."""
+    mark = f"pbxst-{run_pid}/n{node}/pbxstated.yaml"
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "pbxstated" in cmd and mark in cmd:
+            pids.add(int(pid))
+    return pids
+
+
+def pause_harness_at_restart(node, pause_s):
+    """Stops the harness (SIGSTOP) for `pause_s` as soon as `node`'s pbxstated is started again: a
+    harness busy elsewhere, as on a loaded machine, so the daemon joins CPG and catches up before
+    the harness subscribes to its events."""
+    def during(proc):
+        first = set()
+        while proc.poll() is None:
+            pids = daemon_pids(proc.pid, node)
+            if not first:
+                first = pids
+            elif pids - first:
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(pause_s)
+                proc.send_signal(signal.SIGCONT)
+                print(f"harness paused {pause_s} s as node {node}'s pbxstated started again")
+                return
+            time.sleep(0.001)
+    return during
+
+
+def check_restart_deliveries(run, out):
+    """The record holds a delivery at the restarted node of every device change made while it was
+    down and never replaced: see the module's doc, mode `restart`."""
+    crashes = [(f["at_ns"], f["text"].split()[-1]) for f in run["faults"] if f["text"].startswith("crash")]
+    restarts = [(f["at_ns"], f["text"].split()[-1]) for f in run["faults"] if f["text"].startswith("restart")]
+    if len(crashes) != 1 or len(restarts) != 1 or crashes[0][1] != restarts[0][1]:
+        fail(f"expected one crash and one restart of the same node: {run['faults']}")
+    (down_at, node), (up_at, _) = crashes[0], restarts[0]
+    if run.get("latency_rows_dropped"):
+        fail(f"the record left out {run['latency_rows_dropped']} latency rows: nothing to judge by")
+    changes = read_rows(out, "changes.csv")
+    last = {}
+    for c in changes:
+        if c["kind"] == "device":
+            last[(c["key"], c["origin"])] = c  # changes.csv is in the order the changes were made
+    missed_while_down = [c for c in last.values()
+                         if down_at < int(c["at_ns"]) < up_at and c["origin"] != node]
+    delivered = {r["change"] for r in read_rows(out, "latencies.csv") if r["node"] == node}
+    unseen = [c for c in missed_while_down if c["change"] not in delivered]
+    if not missed_while_down:
+        fail("no device change was made while the node was down: the scenario tests nothing")
+    if unseen:
+        fail(f"the record saw {len(missed_while_down) - len(unseen)} of the {len(missed_while_down)} device changes "
+             f"node {node} caught up with after its restart; not: {[(c['change'], c['key']) for c in unseen[:10]]}")
+    print(f"node {node} restarted: the record saw all {len(missed_while_down)} changes it caught up with")
+
+
 def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "views", "teardown"):
+    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "views", "restart", "teardown"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
@@ -238,6 +328,9 @@ def main():
         run_scenario(pbxstate, pbxstated, scenario, out)
     elif mode == "views":
         check_views(run_scenario(pbxstate, pbxstated, scenario, out), scenario)
+    elif mode == "restart":
+        during = pause_harness_at_restart(restarted_node(scenario), 1.5)
+        check_restart_deliveries(run_scenario(pbxstate, pbxstated, scenario, out, during), out)
     else:
         run_scenario(pbxstate, pbxstated, scenario, os.path.join(out, "complete"))
         interrupt_mid_run(pbxstate, pbxstated, scenario, os.path.join(out, "sigint"), signal.SIGINT)

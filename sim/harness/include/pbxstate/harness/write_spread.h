@@ -32,12 +32,16 @@
 // in a view that nothing disturbed until it was due stays certain, so an engine that drops a
 // delivered write when its writer departs is still caught; and where the transport outlives a
 // crashed engine, its leave comes after its messages, so that departure takes nothing away.
-// A later repair (both ways, `settle`) makes it certain again by the rules above.
+// A later repair (both ways, `settle`) makes it certain again by the rules above. The writer is
+// the incarnation that wrote: a view given at or after the writer's restart has lost it, though
+// it lists the writer's node id (WriterInView).
+// Not modelled: a second departure of the writer from a member whose view lost it once.
 // Being superseded by a greater write is not modelled here: the oracle asks these questions of
 // the writes from the greatest down and stops at the first certain one (oracle.h).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "pbxstate/harness/history.h"
@@ -72,6 +76,10 @@ class WriteSpread {
   // A stalled ring: drops from `certain` (and from `exposed`) the members of `exposed` whose
   // view lost the writer by epoch e, and from `exposed` those that left it otherwise.
   void Unstall(Bits* exposed, Bits* certain, std::size_t e) const;
+  // Whether `m`'s view in epoch e holds the writer in the incarnation that made the write: the
+  // writer is in it and, when the writer restarted after the write, the view was given before
+  // that restart (ClusterHistory::InView knows node ids only).
+  bool WriterInView(NodeId m, std::size_t e) const;
   // Holders of the previous epoch that are still up in the same incarnation in epoch e.
   Bits Carry(const Bits& from, std::size_t e) const;
   // Every up node reachable from `start` by links of epoch e (directed closure).
@@ -85,6 +93,8 @@ class WriteSpread {
   NodeId writer_;
   Duration at_;
   std::size_t first_epoch_;
+  std::uint64_t writer_incarnation_;          // the writer's when it wrote
+  std::optional<Duration> writer_restart_;    // its first start in another incarnation after the write
   Bits direct_;              // reached by the writer's own UPDATES without loss
   bool direct_valid_ = false;
   std::vector<EpochSets> sets_;  // from first_epoch_ on
