@@ -342,7 +342,13 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
     codec::EndFrame(&frame_buf_);
     Send(from, frame_buf_);
   };
-  if (serves_.size() >= config_.max_sync_serves) {
+  // A session whose last page is sent waits only for acks, and a puller opens its next session
+  // the moment a page completes one: its request and its last ack cross, and the request may
+  // land first. Such sessions count apart, up to as many again (engine/README.md, "Catch-up
+  // sessions").
+  const auto finishing = static_cast<std::size_t>(
+      std::count_if(serves_.begin(), serves_.end(), [](const auto& e) { return e.second.sent_last; }));
+  if (serves_.size() - finishing >= config_.max_sync_serves || serves_.size() >= 2 * config_.max_sync_serves) {
     ++stats_.sync_serves_refused;
     refuse(codec::RefuseReason::kBusy);
     return;
@@ -388,7 +394,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   s.last_progress = env_->Now();
   auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
   PBXSTATE_CHECK(inserted);
-  PBXSTATE_CHECK_LE(serves_.size(), config_.max_sync_serves);
+  PBXSTATE_CHECK_LE(serves_.size(), 2 * config_.max_sync_serves);
   PumpServe(it->second);
   StartPulls();  // arms the sync tick
 }

@@ -304,14 +304,17 @@ TEST(Engine, ADonorIgnoresALateCopyOfARequestItRefused) {
   // comes, and on a WAN a copy can land after the refusal. The donor served that copy, the
   // puller (which had given the session up) dropped its pages, and the session held the serve
   // slot until sync_timeout; the puller's next request was refused for it, and so on.
+  // Many pages and one in flight keep node 2's session sending (a session that has sent its
+  // last page no longer fills a slot).
   MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) {
     c.anti_entropy_interval = 0ms;
     c.max_sync_serves = 1;
+    c.sync_window_pages = 1;
   });
   net.SetView({1});
   net.engines[2]->OnMembership({98, {2}});
   net.engines[3]->OnMembership({99, {3}});
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
   net.Run(100ms);
   net.queue.clear();
   std::vector<std::uint8_t> request_of_3;
@@ -617,6 +620,36 @@ TEST(Engine, ListenerMayNotMutate) {
   ASSERT_TRUE(net.engines[1]->SetDeviceState("d", DeviceState::kInUse).ok());
   EXPECT_EQ(l.result.code(), Status::Code::kFailedPrecondition);
   net.engines[1]->SetListener(nullptr);
+}
+
+TEST(Engine, APullerIsNotRefusedForItsOwnSessionWaitingForTheLastAck) {
+  // Found in sites-three-wan (seed 2): a puller opens its next session at a donor the moment a
+  // page completes one, so its request and its last ack cross the WAN together, and with jitter
+  // the request can land first. The donor counted the finished session against
+  // max_sync_serves and refused the request as busy; the puller backed off for up to twice
+  // sync_retransmit (node 7 pulled node 11's own entries 650 ms late).
+  MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;
+    c.max_sync_serves = 1;
+    c.max_sync_pulls = 1;
+  });
+  net.SetView({1, 3});
+  net.engines[2]->OnMembership({98, {2}});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("a" + std::to_string(i), DeviceState::kBusy).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.engines[3]->SetDeviceState("c" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  ASSERT_EQ(net.engines[3]->Digest(), net.engines[1]->Digest());
+  net.queue.clear();
+  // Node 2 reaches node 3 not at all (node 1 is its only donor, of two origins) and node 1
+  // never gets its acks: every session it serves node 2 stays open after its last page.
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if ((from == 2 && to == 3) || (from == 3 && to == 2)) return true;
+    return from == 2 && to == 1 && b[3] == 7;
+  };
+  net.SetView({1, 2, 3});
+  net.Run(1s);
+  EXPECT_EQ(net.engines[1]->stats().sync_serves_refused, 0u);
+  EXPECT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
 }
 
 }  // namespace

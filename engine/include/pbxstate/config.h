@@ -75,7 +75,7 @@ struct EngineConfig {
   // --- catch-up (obligation 3) ---
   std::size_t sync_window_pages = 8;      // pages in flight per catch-up session
   std::size_t max_sync_pulls = 4;         // sessions this node pulls at once
-  std::size_t max_sync_serves = 4;        // sessions this node serves at once; more are refused
+  std::size_t max_sync_serves = 4;        // sessions still sending this node serves at once; more are refused
   // The donor's first retransmit timeout for unacknowledged pages. It then adapts to measured
   // round trips (at least twice the smoothed round trip, at least a fifth of this value) and
   // backs off on timeouts, with a window that shrinks under loss, as TCP's does.

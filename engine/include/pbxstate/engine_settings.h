@@ -49,7 +49,7 @@
   X(join_digest_fanout,    COUNT, 1,    4096,       "with heartbeat membership, about this many nodes send a newcomer their digest") \
   X(sync_window_pages,     COUNT, 1,    1024,       "unacknowledged pages in flight per catch-up session") \
   X(max_sync_pulls,        COUNT, 1,    64,         "catch-up sessions this node pulls at once") \
-  X(max_sync_serves,       COUNT, 1,    64,         "catch-up sessions this node serves at once; more are refused") \
+  X(max_sync_serves,       COUNT, 1,    64,         "catch-up sessions this node serves at once that still send pages (as many again may wait for their last ack); more are refused") \
   X(sync_retransmit,       MS,    1,    60000,      "a donor's first retransmit timeout for unacknowledged pages (then adapted to round trips)") \
   X(sync_timeout,          MS,    2,    600000,     "a catch-up session without progress this long is abandoned; longer than sync_retransmit") \
   X(departure_grace,       MS,    0,    3600000,    "a departed node's contributions keep counting this long; 0: they stop at once") \
