@@ -60,6 +60,89 @@ Status Daemon::WaitForCorosync(int signal_fd) {
   }
 }
 
+namespace {
+// The event loop's sources, as epoll_event tags.
+enum : std::uint64_t { kEnv = 1, kControl = 2, kSignal = 3, kGenerate = 4 };
+}  // namespace
+
+// Said first, before the wait for corosync: an operator who forgot auth.key_file sees it among
+// the warnings whether or not corosync is up.
+void Daemon::LogAuthentication() {
+  if (!config_.engine.cluster_keys.empty()) {
+    Log(LogLevel::kInfo, "frames are authenticated with the cluster key of " + config_.key_file +
+                             (config_.previous_key_file.empty()
+                                  ? std::string()
+                                  : "; frames under the key of " + config_.previous_key_file + " are accepted too"));
+  } else {
+    Log(LogLevel::kWarning,
+        "no auth.key_file: cluster traffic is UNAUTHENTICATED; any process that can join CPG group '" +
+            config_.cpg.transport.group + "' can change every state of this cluster");
+  }
+}
+
+Status Daemon::BuildLoop(int signal_fd, int* ep_out) {
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  *ep_out = ep;
+  Status loop_status = ep >= 0 ? Status::Ok() : Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(errno));
+  for (auto [fd, tag] : {std::pair<int, std::uint64_t>{env_->fd(), kEnv}, {server_->fd(), kControl}, {signal_fd, kSignal},
+                         {generate_timer_.fd(), kGenerate}}) {
+    if (!loop_status.ok()) break;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      loop_status = Status::FailedPrecondition(std::string("epoll_ctl(add): ") + std::strerror(errno));
+    }
+  }
+  return loop_status;
+}
+
+int Daemon::Serve(int ep, int signal_fd) {
+  int exit_code = 0;
+  while (!stop_requested_) {
+    epoll_event events[8];
+    const int n = epoll_wait(ep, events, 8, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Log(LogLevel::kError, std::string("epoll_wait: ") + std::strerror(errno));
+      exit_code = 1;
+      break;
+    }
+    for (int i = 0; i < n && !stop_requested_; ++i) {
+      switch (events[i].data.u64) {
+        case kEnv:
+          env_->Dispatch();
+          if (!env_->transport().fatal_error().empty()) {
+            stop_requested_ = true;
+            stop_reason_ = "transport: " + env_->transport().fatal_error();
+            exit_code = 1;
+          }
+          break;
+        case kControl:
+          server_->Dispatch();
+          break;
+        case kSignal: {
+          signalfd_siginfo info{};
+          if (::read(signal_fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) break;
+          if (info.ssi_signo == SIGHUP) {
+            if (Status s = logger_->Reopen(); !s.ok()) Log(LogLevel::kError, "SIGHUP: " + s.message());
+            Log(LogLevel::kInfo, "log reopened (SIGHUP)");
+            break;
+          }
+          stop_requested_ = true;
+          stop_reason_ = std::string("signal ") + strsignal(static_cast<int>(info.ssi_signo));
+          break;
+        }
+        case kGenerate:
+          RunGenerator();
+          break;
+        default: break;
+      }
+    }
+  }
+  return exit_code;
+}
+
 int Daemon::Run() {
   // SIGTERM and SIGINT arrive through a signalfd in the loop; SIGPIPE is ignored (a control client
   // that vanishes is an EPIPE on one connection, not the daemon's death).
@@ -76,18 +159,7 @@ int Daemon::Run() {
     return 1;
   }
 
-  // Said first, before the wait for corosync: an operator who forgot auth.key_file sees it among
-  // the warnings whether or not corosync is up.
-  if (!config_.engine.cluster_keys.empty()) {
-    Log(LogLevel::kInfo, "frames are authenticated with the cluster key of " + config_.key_file +
-                             (config_.previous_key_file.empty()
-                                  ? std::string()
-                                  : "; frames under the key of " + config_.previous_key_file + " are accepted too"));
-  } else {
-    Log(LogLevel::kWarning,
-        "no auth.key_file: cluster traffic is UNAUTHENTICATED; any process that can join CPG group '" +
-            config_.cpg.transport.group + "' can change every state of this cluster");
-  }
+  LogAuthentication();
 
   auto log_fn = [this](LogLevel level, std::string_view message) { logger_->Log(level, message); };
   if (Status s = corosync::CpgEnv::Create(config_.cpg, log_fn, &env_); !s.ok()) {
@@ -140,19 +212,8 @@ int Daemon::Run() {
     return 1;
   }
 
-  enum : std::uint64_t { kEnv = 1, kControl = 2, kSignal = 3, kGenerate = 4 };
-  const int ep = epoll_create1(EPOLL_CLOEXEC);
-  Status loop_status = ep >= 0 ? Status::Ok() : Status::FailedPrecondition(std::string("epoll_create1: ") + std::strerror(errno));
-  for (auto [fd, tag] : {std::pair<int, std::uint64_t>{env_->fd(), kEnv}, {server_->fd(), kControl}, {signal_fd, kSignal},
-                         {generate_timer_.fd(), kGenerate}}) {
-    if (!loop_status.ok()) break;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tag;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      loop_status = Status::FailedPrecondition(std::string("epoll_ctl(add): ") + std::strerror(errno));
-    }
-  }
+  int ep = -1;
+  const Status loop_status = BuildLoop(signal_fd, &ep);
   if (!loop_status.ok()) {
     Log(LogLevel::kError, "cannot build the event loop: " + loop_status.message());
     if (ep >= 0) ::close(ep);
@@ -165,48 +226,7 @@ int Daemon::Run() {
   // (no NOTIFY_SOCKET) this does nothing.
   sd_notify(0, ("READY=1\nSTATUS=node " + std::to_string(ec.node_id) + ", group '" + config_.cpg.transport.group + "'").c_str());
 
-  int exit_code = 0;
-  while (!stop_requested_) {
-    epoll_event events[8];
-    const int n = epoll_wait(ep, events, 8, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Log(LogLevel::kError, std::string("epoll_wait: ") + std::strerror(errno));
-      exit_code = 1;
-      break;
-    }
-    for (int i = 0; i < n && !stop_requested_; ++i) {
-      switch (events[i].data.u64) {
-        case kEnv:
-          env_->Dispatch();
-          if (!env_->transport().fatal_error().empty()) {
-            stop_requested_ = true;
-            stop_reason_ = "transport: " + env_->transport().fatal_error();
-            exit_code = 1;
-          }
-          break;
-        case kControl:
-          server_->Dispatch();
-          break;
-        case kSignal: {
-          signalfd_siginfo info{};
-          if (::read(signal_fd, &info, sizeof info) != static_cast<ssize_t>(sizeof info)) break;
-          if (info.ssi_signo == SIGHUP) {
-            if (Status s = logger_->Reopen(); !s.ok()) Log(LogLevel::kError, "SIGHUP: " + s.message());
-            Log(LogLevel::kInfo, "log reopened (SIGHUP)");
-            break;
-          }
-          stop_requested_ = true;
-          stop_reason_ = std::string("signal ") + strsignal(static_cast<int>(info.ssi_signo));
-          break;
-        }
-        case kGenerate:
-          RunGenerator();
-          break;
-        default: break;
-      }
-    }
-  }
+  const int exit_code = Serve(ep, signal_fd);
   Log(exit_code == 0 ? LogLevel::kInfo : LogLevel::kError, "stopping (" + stop_reason_ + ")");
   sd_notify(0, "STOPPING=1");
   Stop();

@@ -62,7 +62,13 @@ class Daemon final : private ViewListener, private corosync::EngineUpcalls {
   void OnTimer() override { engine_->OnTimer(); }
   void OnSendReady() override { engine_->OnSendReady(); }
 
+  // The phases of Run: the authentication warning, the start-up wait, the event loop's epoll set
+  // (its descriptor in *ep even when a later step fails, -1 when epoll_create1 failed), the loop
+  // itself until a stop (returns the exit code), and the shutdown.
+  void LogAuthentication();
   Status WaitForCorosync(int signal_fd);
+  Status BuildLoop(int signal_fd, int* ep);
+  int Serve(int ep, int signal_fd);
   void Stop();
   // Benchmark instruments (daemon_bench.cc): the generate/watch ops, and one slice of the load
   // generator when its timer fires.

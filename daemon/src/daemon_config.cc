@@ -139,6 +139,30 @@ class Parser {
   std::map<std::string, int> lines_;  // last-seen line of each key name (engine keys are unique)
 };
 
+// The engine's own checks of a parsed engine section (engine_keys: its keys), with placeholders
+// for what start-up fills in (a node of the site map when there is one: with relays the map must
+// hold this node, which start-up checks with the corosync node id).
+Status CheckEngine(const Parser& p, const EngineConfig& e, const std::map<std::string, Setter>& engine_keys,
+                   const std::string& file_name) {
+  EngineConfig probe = e;
+  probe.node_id = e.node_sites.empty() ? 1 : e.node_sites.begin()->first;
+  probe.incarnation = 1;
+  if (Status st = probe.Validate(); !st.ok()) {
+    // "EngineConfig.<field>: why" -> engine.<field>[_ms] at its line
+    const std::string& m = st.message();
+    const std::string field = m.substr(m.find('.') + 1, m.find(':') - m.find('.') - 1);
+    const std::string why = m.substr(m.find(':') + 2);
+    if (field == "cluster_keys") {  // two keys the engine refuses together (equal, same key id)
+      return p.ErrorAtKey("previous_key_file", "auth.previous_key_file", why);
+    }
+    const EngineSetting* setting = FindEngineSettingByName(field);
+    const std::string key = setting != nullptr ? std::string(setting->key) : field;
+    if (engine_keys.count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
+    return Status::InvalidArgument(file_name + ":-: engine: " + m);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 DaemonConfig DefaultDaemonConfig() {
@@ -231,25 +255,7 @@ Status ParseDaemonConfig(const std::string& text, const std::string& file_name, 
     if (Status st = LoadClusterKey(*path, &bytes); !st.ok()) return p.ErrorAtKey(key, "auth." + key, st.message());
     e.cluster_keys.push_back(std::move(bytes));
   }
-  // The engine's own checks, with placeholders for what start-up fills in (a node of the site
-  // map when there is one: with relays the map must hold this node, which start-up checks with
-  // the corosync node id).
-  EngineConfig probe = e;
-  probe.node_id = e.node_sites.empty() ? 1 : e.node_sites.begin()->first;
-  probe.incarnation = 1;
-  if (Status st = probe.Validate(); !st.ok()) {
-    // "EngineConfig.<field>: why" -> engine.<field>[_ms] at its line
-    const std::string& m = st.message();
-    const std::string field = m.substr(m.find('.') + 1, m.find(':') - m.find('.') - 1);
-    const std::string why = m.substr(m.find(':') + 2);
-    if (field == "cluster_keys") {  // two keys the engine refuses together (equal, same key id)
-      return p.ErrorAtKey("previous_key_file", "auth.previous_key_file", why);
-    }
-    const EngineSetting* setting = FindEngineSettingByName(field);
-    const std::string key = setting != nullptr ? std::string(setting->key) : field;
-    if (sections.at("engine").count(key) != 0) return p.ErrorAtKey(key, "engine." + key, why);
-    return Status::InvalidArgument(file_name + ":-: engine: " + m);
-  }
+  if (Status st = CheckEngine(p, e, sections.at("engine"), file_name); !st.ok()) return st;
   *out = std::move(cfg);
   return Status::Ok();
 }

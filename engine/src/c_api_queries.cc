@@ -188,6 +188,12 @@ int pbxstate_engine_digest(const pbxstate_engine* engine, pbxstate_digest* out) 
   });
 }
 
+// pbxstate_stats is EngineStats for C: every counter (EngineStatFields(), stats.cc, asserts that
+// EngineStats holds nothing else) and every drop reason, plus total_dropped. A counter added to
+// EngineStats without its field here fails the build.
+static_assert(sizeof(pbxstate_stats) == sizeof(pbxstate::EngineStats) + sizeof(std::uint64_t),
+              "EngineStats and pbxstate_stats (c_api.h) hold different counters: add the field and its copy below");
+
 int pbxstate_engine_stats(const pbxstate_engine* engine, pbxstate_stats* out) {
   if (out != nullptr) *out = pbxstate_stats{};
   if (const int rc = CheckQuery(engine); rc != PBXSTATE_OK) return rc;

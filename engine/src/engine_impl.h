@@ -276,6 +276,9 @@ class EngineImpl {
   bool NoteIncarnation(NodeId origin, std::uint64_t incarnation);
   OriginState& OriginFor(NodeId origin);
   void ExpireRegistrations(std::int64_t now_ns);
+  // Rebuilds the expiry heap from the registrations held: refreshes leave superseded items
+  // behind, and the rebuild keeps the heap proportional to what is held.
+  void RebuildExpiries();
   std::uint64_t MailboxSetHash() const { return mailbox_hash_; }
   codec::Record DeviceRecordFor(std::uint32_t device, const Contribution& c) const;
   codec::Record RegistrationRecordFor(std::uint32_t contact, const Registration& r) const;
@@ -329,6 +332,12 @@ class EngineImpl {
   // One frame, from `from` (the transport's sender), or, when `via` is a relay, carried in that
   // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
   void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via);
+  // Logs, at most once a second, which peer sent a mailbox frame whose body was refused for `why`
+  // (other frame types are counted only).
+  void LogRefusedBody(const codec::FrameHeader& h, DropReason why);
+  // Applies the records of an UPDATES frame from `sender` (authenticated, its incarnation
+  // current) and notes their sequence range, asking for what a gap left out.
+  void ApplyUpdates(NodeId sender, const codec::Updates& updates);
   // The frames of a RELAY frame from `relay`, one by one.
   void ReceiveRelayed(NodeId relay, const codec::Relay& relay_frame);
   // Queues a local change for the other nodes: sent at once when batching is off or the

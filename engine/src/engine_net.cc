@@ -70,18 +70,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   }
   if (err) {
     Drop(*err);
-    if (h.type == codec::FrameType::kMailboxRanges || h.type == codec::FrameType::kMailboxEntries) {
-      // Named, so that an operator sees which peer sends what (at most once a second: a peer
-      // cannot flood the log).
-      const MonoTime now = env_->Now();
-      if (!malformed_logged_ || now - *malformed_logged_ >= std::chrono::seconds(1)) {
-        malformed_logged_ = now;
-        env_->Log(LogLevel::kWarning, std::string("refused ") +
-                                          (h.type == codec::FrameType::kMailboxRanges ? "MAILBOX_RANGES" : "MAILBOX_ENTRIES") +
-                                          " frame from node " + std::to_string(h.sender) + ": " +
-                                          std::string(DropReasonName(*err)));
-      }
-    }
+    LogRefusedBody(h, *err);
     return;
   }
   if (config_.membership == MembershipSource::kTransport && !IsLive(h.sender)) {
@@ -92,20 +81,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
 
   switch (h.type) {
-    case codec::FrameType::kUpdates: {
-      for (const codec::Record& rec : updates_buf_.records) {
-        if (rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox)) {
-          if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(h.sender);
-        } else {
-          ApplyOwned(h.sender, rec, ChangeCause::kRemote);
-        }
-      }
-      OriginState& o = OriginFor(h.sender);
-      o.ranges.Add(updates_buf_.from_seq, updates_buf_.to_seq);
-      StoreChanged();
-      if (o.ranges.range_count() != 0) NoteGap(h.sender);
-      break;
-    }
+    case codec::FrameType::kUpdates: ApplyUpdates(h.sender, updates_buf_); break;
     case codec::FrameType::kHeartbeat: {
       Peer& p = peers_[h.sender];
       p.summary = hb.summary;
@@ -133,6 +109,32 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     ++stats_.frames_relayed;
     HoldForRelay(h.sender, frame);
   }
+}
+
+void EngineImpl::LogRefusedBody(const codec::FrameHeader& h, DropReason why) {
+  if (h.type != codec::FrameType::kMailboxRanges && h.type != codec::FrameType::kMailboxEntries) return;
+  // Named, so that an operator sees which peer sends what (at most once a second: a peer cannot
+  // flood the log).
+  const MonoTime now = env_->Now();
+  if (malformed_logged_ && now - *malformed_logged_ < std::chrono::seconds(1)) return;
+  malformed_logged_ = now;
+  env_->Log(LogLevel::kWarning, std::string("refused ") +
+                                    (h.type == codec::FrameType::kMailboxRanges ? "MAILBOX_RANGES" : "MAILBOX_ENTRIES") +
+                                    " frame from node " + std::to_string(h.sender) + ": " + std::string(DropReasonName(why)));
+}
+
+void EngineImpl::ApplyUpdates(NodeId sender, const codec::Updates& updates) {
+  for (const codec::Record& rec : updates.records) {
+    if (rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox)) {
+      if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(sender);
+    } else {
+      ApplyOwned(sender, rec, ChangeCause::kRemote);
+    }
+  }
+  OriginState& o = OriginFor(sender);
+  o.ranges.Add(updates.from_seq, updates.to_seq);
+  StoreChanged();
+  if (o.ranges.range_count() != 0) NoteGap(sender);
 }
 
 bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {

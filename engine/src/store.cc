@@ -223,6 +223,14 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
   return true;
 }
 
+void EngineImpl::RebuildExpiries() {
+  std::vector<ExpiryItem> items;
+  for (std::uint32_t c = 0; c < contacts_.size(); ++c) {
+    for (const Registration& r : contacts_[c].regs) items.push_back({r.dead ? r.horizon_ns : r.expires_ns, c, r.node, r.seq});
+  }
+  expiries_ = decltype(expiries_)(std::greater<>(), std::move(items));
+}
+
 bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause) {
   OriginState& o = OriginFor(origin);
   const bool local = cause == ChangeCause::kLocal;
@@ -298,14 +306,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     if (held->dead) ++tombstones_;
     else ++stats_.registration_entries;
     expiries_.push({held->dead ? held->horizon_ns : held->expires_ns, *id, origin, held->seq});
-    if (expiries_.size() > 4 * (stats_.registration_entries + tombstones_) + 1024) {
-      // Refreshes leave superseded items behind; rebuild so the heap stays proportional to what is held.
-      std::vector<ExpiryItem> items;
-      for (std::uint32_t c = 0; c < contacts_.size(); ++c) {
-        for (const Registration& r : contacts_[c].regs) items.push_back({r.dead ? r.horizon_ns : r.expires_ns, c, r.node, r.seq});
-      }
-      expiries_ = decltype(expiries_)(std::greater<>(), std::move(items));
-    }
+    if (expiries_.size() > 4 * (stats_.registration_entries + tombstones_) + 1024) RebuildExpiries();
   }
   if (!local) ++stats_.records_applied;
   std::optional<RegistrationInfo> new_info;

@@ -148,38 +148,8 @@ void CloseCluster(PyCluster& pc) {
   lock.unlock();
 }
 
-}  // namespace
-
-void BindCluster(py::module_& m) {
-  BindClusterValues(m);
-
-  py::class_<PyCluster> c(m, "Cluster",
-                          "An in-process, deterministic cluster of engines on a virtual clock (transports/inproc).\n"
-                          "Nodes are indices 0..size-1. Time moves only in advance(). The same arguments and calls give\n"
-                          "the same run (trace_hash). Use as a context manager, or close(), to free it at once.");
-  c.def(py::init(&MakeCluster), py::kw_only(), py::arg("nodes") = 3, py::arg("network") = py::none(), py::arg("seed") = 1,
-        py::arg("membership") = "heartbeat", py::arg("engine") = py::none(), py::arg("transport_views") = "per_node",
-        py::arg("membership_delay") = 0.0,
-        "nodes: started at time 0. network: a Network or dict (every link). membership: 'heartbeat' (the\n"
-        "engines' failure detector) or 'transport' (the network plays CPG). engine: settings by EngineConfig\n"
-        "name, durations in seconds, e.g. {'departure_grace': 0, 'batch_window': 0.005}.");
-
-  c.def("advance", &Advance, py::arg("seconds"),
-        "Runs the cluster for `seconds` of virtual time. Releases the GIL; Ctrl-C stops it between steps\n"
-        "(the clock stays where it got to) and raises KeyboardInterrupt.");
-  c.def_property_readonly("now", [](PyCluster& pc) {
-    Guard g(pc);
-    return ToSeconds(g->now() - MonoTime{});
-  }, "Virtual seconds since the cluster was created.");
-  c.def_property_readonly("size", [](PyCluster& pc) { return Guard(pc)->size(); });
-  c.def("__len__", [](PyCluster& pc) { return Guard(pc)->size(); });
-  c.def("is_up", [](PyCluster& pc, long long i) {
-    Guard g(pc);
-    return g->up(NodeIndex(*g, i));
-  }, py::arg("node"));
-  c.def_property_readonly("up_nodes", [](PyCluster& pc) { return Guard(pc)->UpNodes(); });
-
-  // ---- local changes ----
+// Cluster's local changes: one node writes, as a host of its engine would.
+void BindClusterChanges(py::class_<PyCluster>& c) {
   c.def("set_device_state", [](PyCluster& pc, long long node, const std::string& device, const py::object& state) {
     const DeviceState s = DeviceStateArg(state);
     Guard g(pc);
@@ -215,8 +185,10 @@ void BindCluster(py::module_& m) {
     Guard g(pc);
     Check(g->RemoveRegistration(UpNode(*g, node), aor));
   }, py::arg("node"), py::arg("aor"));
+}
 
-  // ---- queries ----
+// Cluster's queries: what one node's engine shows, and the run's fingerprints.
+void BindClusterQueries(py::class_<PyCluster>& c) {
   c.def("device_state", [](PyCluster& pc, long long node, const std::string& device) {
     Guard g(pc);
     return g->DeviceStateAt(UpNode(*g, node), device);
@@ -259,8 +231,10 @@ void BindCluster(py::module_& m) {
   c.def_property_readonly("trace_hash", [](PyCluster& pc) { return Guard(pc)->TraceHash(); },
                           "A hash of every frame, view change and fault so far: equal for equal runs.");
   c.def_property_readonly("frames_in_flight", [](PyCluster& pc) { return Guard(pc)->frames_in_flight(); });
+}
 
-  // ---- faults ----
+// Cluster's faults: partitions, cuts, link faults, crashes, restarts, new nodes.
+void BindClusterFaults(py::class_<PyCluster>& c) {
   c.def("partition", [](PyCluster& pc, const std::vector<std::vector<long long>>& groups) {
     Guard g(pc);
     std::vector<std::vector<std::size_t>> idx;
@@ -312,8 +286,10 @@ void BindCluster(py::module_& m) {
     Guard g(pc);
     return g->incarnation(NodeIndex(*g, node));
   }, py::arg("node"), "The incarnation of node's last start.");
+}
 
-  // ---- lifetime ----
+// Cluster's lifetime: close, the context manager, repr.
+void BindClusterLifetime(py::class_<PyCluster>& c) {
   c.def("close", &CloseCluster,
         "Frees the cluster now; later calls raise RuntimeError. Closing twice is harmless.");
   c.def_property_readonly("closed", [](PyCluster& pc) {
@@ -337,6 +313,43 @@ void BindCluster(py::module_& m) {
     return "<pbxstate.Cluster nodes=" + std::to_string(cl.size()) + " up=[" + up + "] now=" + now + "s seed=" +
            std::to_string(cl.options().seed) + ">";
   });
+}
+
+}  // namespace
+
+void BindCluster(py::module_& m) {
+  BindClusterValues(m);
+
+  py::class_<PyCluster> c(m, "Cluster",
+                          "An in-process, deterministic cluster of engines on a virtual clock (transports/inproc).\n"
+                          "Nodes are indices 0..size-1. Time moves only in advance(). The same arguments and calls give\n"
+                          "the same run (trace_hash). Use as a context manager, or close(), to free it at once.");
+  c.def(py::init(&MakeCluster), py::kw_only(), py::arg("nodes") = 3, py::arg("network") = py::none(), py::arg("seed") = 1,
+        py::arg("membership") = "heartbeat", py::arg("engine") = py::none(), py::arg("transport_views") = "per_node",
+        py::arg("membership_delay") = 0.0,
+        "nodes: started at time 0. network: a Network or dict (every link). membership: 'heartbeat' (the\n"
+        "engines' failure detector) or 'transport' (the network plays CPG). engine: settings by EngineConfig\n"
+        "name, durations in seconds, e.g. {'departure_grace': 0, 'batch_window': 0.005}.");
+
+  c.def("advance", &Advance, py::arg("seconds"),
+        "Runs the cluster for `seconds` of virtual time. Releases the GIL; Ctrl-C stops it between steps\n"
+        "(the clock stays where it got to) and raises KeyboardInterrupt.");
+  c.def_property_readonly("now", [](PyCluster& pc) {
+    Guard g(pc);
+    return ToSeconds(g->now() - MonoTime{});
+  }, "Virtual seconds since the cluster was created.");
+  c.def_property_readonly("size", [](PyCluster& pc) { return Guard(pc)->size(); });
+  c.def("__len__", [](PyCluster& pc) { return Guard(pc)->size(); });
+  c.def("is_up", [](PyCluster& pc, long long i) {
+    Guard g(pc);
+    return g->up(NodeIndex(*g, i));
+  }, py::arg("node"));
+  c.def_property_readonly("up_nodes", [](PyCluster& pc) { return Guard(pc)->UpNodes(); });
+
+  BindClusterChanges(c);
+  BindClusterQueries(c);
+  BindClusterFaults(c);
+  BindClusterLifetime(c);
 }
 
 }  // namespace pbxstate::python

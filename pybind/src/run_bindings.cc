@@ -235,9 +235,8 @@ std::string Seconds3(double s) {
   return buf;
 }
 
-}  // namespace
-
-void BindRun(py::module_& m, ScenarioClass& scenario_class) {
+// The values a Run hands out: a latency family's quantiles and one check's verdict.
+void BindRunValues(py::module_& m) {
   py::class_<Latency>(m, "Latency", "Quantiles of a latency family over a run, in seconds.")
       .def_readonly("count", &Latency::count, "samples")
       .def_readonly("min", &Latency::min)
@@ -264,7 +263,10 @@ void BindRun(py::module_& m, ScenarioClass& scenario_class) {
         return std::string("<pbxstate.Check ") + (c.passed ? "PASS " : "FAIL ") + "'" + c.text + "' observed " +
                py::repr(c.observed).cast<std::string>() + ">";
       });
+}
 
+// Run: the outcome of Scenario.run, its metrics, checks and record.
+void BindRunClass(py::module_& m) {
   py::class_<RunData, std::shared_ptr<RunData>> run(m, "Run", "The outcome of Scenario.run: metrics, checks and the run record.");
   run.def_property_readonly("scenario", [](const RunData& r) { return r.scenario; })
       .def_property_readonly("seed", [](const RunData& r) { return r.info.seed; })
@@ -349,6 +351,13 @@ void BindRun(py::module_& m, ScenarioClass& scenario_class) {
                " stale=" + std::to_string(static_cast<long long>(r.Metric("stale").value_or(0))) +
                " changes=" + std::to_string(static_cast<long long>(r.Metric("changes").value_or(0))) + ">";
       });
+}
+
+}  // namespace
+
+void BindRun(py::module_& m, ScenarioClass& scenario_class) {
+  BindRunValues(m);
+  BindRunClass(m);
 
   scenario_class.def("run", &RunScenario, py::arg("seed") = py::none(), py::arg("out") = py::none(),
                      "Runs the scenario in ns-3 (deterministic: same scenario, seed and build, same run.json) and\n"

@@ -85,5 +85,37 @@ TEST(ControlMd, ListsEveryTransportAndDaemonStatistic) {
   EXPECT_EQ(listed, daemon);
 }
 
+// The fields cell of op `op`'s row ("| `op` | fields | response |"), or "" with a failure.
+std::string FieldsCell(const std::string& md, std::string_view op) {
+  const std::string head = "\n| `" + std::string(op) + "` |";
+  const auto a = md.find(head);
+  EXPECT_NE(a, std::string::npos) << "no row for '" << op << "' in CONTROL.md";
+  if (a == std::string::npos) return "";
+  const auto from = a + head.size();
+  return md.substr(from, md.find('|', from) - from);
+}
+
+TEST(ControlMd, ListsTheRequestFieldsOfEveryOp) {
+  const std::string md = ControlMd();
+  for (const OpInfo& o : Ops()) {
+    // A request of the op with every optional field set, so that its line carries them all.
+    Request r;
+    r.op = o.op;
+    r.device = "d";
+    r.mailbox = "m@c";
+    r.aor = "a";
+    r.contact = "sip:c";
+    r.path = "p";
+    r.user_agent = "u";
+    r.key_file = "k";
+    r.previous_key_file = "pk";
+    r.load.prefix = "p";
+    std::set<std::string> lib = Quoted(RequestLine(r), "\"([a-z_]+)\":");
+    lib.erase("op");
+    // The cell names each field in backquotes first; values in backquotes (`box@context`) do not match.
+    EXPECT_EQ(Quoted(FieldsCell(md, o.name)), lib) << "CONTROL.md's fields of '" << o.name << "' differ from RequestLine";
+  }
+}
+
 }  // namespace
 }  // namespace pbxstate::control

@@ -1,7 +1,6 @@
 #include "pbxstate/netns/corosync_conf.h"
 
 #include <cctype>
-#include <chrono>
 
 #include "pbxstate/netns/names.h"
 
@@ -9,36 +8,27 @@ namespace pbxstate::netns {
 
 namespace {
 
-std::string Ms(Duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
-
-// The totem settings, each as corosync.conf(5) names it.
-std::string TotemLines(const totem::TotemConfig& c) {
+// The rows of totem::TotemSettings() that go into `section`, each as corosync.conf(5) names it,
+// indented by `indent`; an unset optional one is left out (Corosync derives it from the token).
+std::string SettingLines(const totem::TotemConfig& c, totem::TotemSetting::Section section, const std::string& indent) {
   std::string t;
-  t += "  transport: " + std::string(totem::TransportName(c.transport)) + "\n";
-  t += "  token: " + Ms(c.token) + "\n";
-  t += "  token_coefficient: " + Ms(c.token_coefficient) + "\n";
-  if (c.consensus) t += "  consensus: " + Ms(*c.consensus) + "\n";
-  t += "  join: " + Ms(c.join) + "\n";
-  t += "  merge: " + Ms(c.merge) + "\n";
-  t += "  send_join: " + Ms(c.send_join) + "\n";
-  t += "  max_messages: " + std::to_string(c.max_messages) + "\n";
-  t += "  window_size: " + std::to_string(c.window_size) + "\n";
-  t += "  token_retransmits_before_loss_const: " + std::to_string(c.token_retransmits_before_loss_const) + "\n";
-  t += "  miss_count_const: " + std::to_string(c.miss_count_const) + "\n";
+  for (const totem::TotemSetting& row : totem::TotemSettings()) {
+    if (row.section != section) continue;
+    if (const auto v = row.Get(c)) t += indent + std::string(row.key) + ": " + std::to_string(*v) + "\n";
+  }
   return t;
 }
 
-// knet's link settings (corosync.conf(5): per link, in the interface section of link 0); the
-// ping interval and timeout only when set, as Corosync derives them from the token otherwise.
+// The totem settings: the transport, then the table's totem rows.
+std::string TotemLines(const totem::TotemConfig& c) {
+  return "  transport: " + std::string(totem::TransportName(c.transport)) + "\n" +
+         SettingLines(c, totem::TotemSetting::Section::kTotem, "  ");
+}
+
+// knet's link settings (corosync.conf(5): per link, in the interface section of link 0).
 std::string KnetInterfaceLines(const totem::TotemConfig& c) {
-  std::string t;
-  t += "  interface {\n";
-  t += "    linknumber: 0\n";
-  if (c.knet_ping_interval) t += "    knet_ping_interval: " + Ms(*c.knet_ping_interval) + "\n";
-  if (c.knet_ping_timeout) t += "    knet_ping_timeout: " + Ms(*c.knet_ping_timeout) + "\n";
-  t += "    knet_pong_count: " + std::to_string(c.knet_pong_count) + "\n";
-  t += "  }\n";
-  return t;
+  return "  interface {\n    linknumber: 0\n" + SettingLines(c, totem::TotemSetting::Section::kKnetInterface, "    ") +
+         "  }\n";
 }
 
 }  // namespace

@@ -222,6 +222,33 @@ void RecordInto(harness::RunRecorder& rec, inproc::Cluster& c) {
   });
 }
 
+// The run's end: the recorder's result with the nodes' final views and traffic, the calls' and
+// end state's metrics, the checks' verdicts and the run's info (all but the wall time).
+void FillOutcome(const Scenario& s, inproc::Cluster& c, harness::RunRecorder& rec, CallWorld* calls, Duration end,
+                 Sampler* sampler, RunOutcome* outcome) {
+  outcome->result = rec.Finish(end, [&](NodeId n) {
+    harness::RunRecorder::NodeAtEnd a;
+    if (const Engine* e = c.engine(IndexOf(n))) a.view = harness::FinalViewOf(*e);
+    std::tie(a.frames_sent, a.bytes_sent) = FramesOnNetwork(s, c.counters(IndexOf(n)));
+    return a;
+  });
+  if (calls != nullptr) {
+    calls->rec.AddMetrics(&outcome->result.metrics);
+    outcome->result.calls = calls->rec.summary();
+  }
+  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
+    if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
+    return std::nullopt;
+  });
+  outcome->verdicts = harness::EvaluateChecks(s, outcome->result, *s.detection);
+  outcome->info.backend = "inproc";
+  outcome->info.end = end;
+  outcome->info.notes = {
+      "inproc: every pair of nodes has a link of its own with the path's bandwidth (a LAN is not one shared medium)"};
+  outcome->info.seed = s.seed;
+  outcome->info.series = sampler->TakeSeries();
+}
+
 }  // namespace
 
 Status CheckInprocSupport(const Scenario& s) {
@@ -317,27 +344,7 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
   }
   sampler.Done();
 
-  outcome->result = rec.Finish(end, [&](NodeId n) {
-    harness::RunRecorder::NodeAtEnd a;
-    if (const Engine* e = c.engine(IndexOf(n))) a.view = harness::FinalViewOf(*e);
-    std::tie(a.frames_sent, a.bytes_sent) = FramesOnNetwork(s, c.counters(IndexOf(n)));
-    return a;
-  });
-  if (calls) {
-    calls->rec.AddMetrics(&outcome->result.metrics);
-    outcome->result.calls = calls->rec.summary();
-  }
-  AddEndStateMetrics(s, &outcome->result, [&](NodeId n) -> std::optional<std::vector<NodeId>> {
-    if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
-    return std::nullopt;
-  });
-  outcome->verdicts = harness::EvaluateChecks(s, outcome->result, *s.detection);
-  outcome->info.backend = "inproc";
-  outcome->info.end = end;
-  outcome->info.notes = {
-      "inproc: every pair of nodes has a link of its own with the path's bandwidth (a LAN is not one shared medium)"};
-  outcome->info.seed = s.seed;
-  outcome->info.series = sampler.TakeSeries();
+  FillOutcome(s, c, rec, calls.get(), end, &sampler, outcome);
   outcome->info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (options.out) return WriteRecord(s, options, c, outcome);
   return Status::Ok();

@@ -25,14 +25,7 @@ Status NetnsRun::PlaceCall(std::size_t i, Duration now) {
   Calls& cw = *calls_;
   const harness::PlannedCall& pc = cw.plan[i];
   cw.rec.Placed(pc);
-  // A dead entry server does not take calls: the caller's trunk fails over to the next one.
-  const auto& entries = s_.calls->nodes;
-  const auto first = std::find(entries.begin(), entries.end(), pc.entry) - entries.begin();
-  NodeId entry = kNoNode;
-  for (std::size_t k = 0; k < entries.size() && entry == kNoNode; ++k) {
-    const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
-    if (cw.reach.Up(n)) entry = n;
-  }
+  const NodeId entry = EntryServer(*s_.calls, pc.entry, cw.reach);
   const std::string aor = scenario::GeneratedAorName(pc.aor);
   if (entry == kNoNode || !cw.truth.Registered(aor, now)) {
     cw.rec.Unroutable(pc);

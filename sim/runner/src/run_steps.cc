@@ -165,18 +165,21 @@ void CallRouting::Pump() {
   if (next_ < calls_.size()) host_.At(calls_[next_].at, [this] { Pump(); });
 }
 
+NodeId EntryServer(const scenario::Calls& calls, NodeId planned, const harness::ServerReach& reach) {
+  const auto& entries = calls.nodes;
+  const auto first = std::find(entries.begin(), entries.end(), planned) - entries.begin();
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
+    if (reach.Up(n)) return n;
+  }
+  return kNoNode;
+}
+
 void CallRouting::Place(std::size_t i) {
   const harness::PlannedCall& pc = calls_[i];
   const Duration now = host_.Now();
   world_.rec.Placed(pc);
-  // A dead entry server does not take calls: the caller's trunk fails over to the next one.
-  const auto& entries = s_.calls->nodes;
-  const auto first = std::find(entries.begin(), entries.end(), pc.entry) - entries.begin();
-  NodeId entry = kNoNode;
-  for (std::size_t k = 0; k < entries.size() && entry == kNoNode; ++k) {
-    const NodeId n = entries[(static_cast<std::size_t>(first) + k) % entries.size()];
-    if (world_.reach.Up(n)) entry = n;
-  }
+  const NodeId entry = EntryServer(*s_.calls, pc.entry, world_.reach);
   const std::string aor = scenario::GeneratedAorName(pc.aor);
   if (entry == kNoNode || !world_.truth.Registered(aor, now)) {
     world_.rec.Unroutable(pc);

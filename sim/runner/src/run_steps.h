@@ -65,6 +65,11 @@ void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, 
 void MakeChange(const harness::PlannedChange& c, Engine* engine, Duration now, harness::RunRecorder& rec,
                 CallWorld* calls);
 
+// The server a call planned to enter at `planned` arrives at: `planned` when it is up, else the
+// next up node of the calls' entry list (a caller's trunk fails over), kNoNode when none is up.
+// Every backend's call routing places calls through it.
+NodeId EntryServer(const scenario::Calls& calls, NodeId planned, const harness::ServerReach& reach);
+
 // A backend's clock and engines as call routing sees them.
 class CallHost {
  public:

@@ -20,36 +20,29 @@ void Loader::ReadCorosync(const Field& f) {
   corosync_field_ = f;
   MapReader m(f, d_, "a mapping of corosync settings (token, consensus, ...); {} for Corosync's defaults");
   if (!m.ok()) return;
-  m.AllowOnly({"transport", "token", "token_coefficient", "consensus", "join", "merge", "send_join", "max_messages",
-               "window_size", "token_retransmits_before_loss_const", "miss_count_const", "knet_ping_interval",
-               "knet_ping_timeout", "knet_pong_count", "crash"});
+  // The numeric keys are totem::TotemSettings()' rows; `transport` and `crash` are not numbers.
+  std::vector<std::string_view> keys = {"transport"};
+  for (const totem::TotemSetting& row : totem::TotemSettings()) keys.push_back(row.key);
+  keys.push_back("crash");
+  m.AllowOnly(keys);
   for (const auto& entry : m.entries()) corosync_fields_.emplace(entry.key, entry.value);
   CorosyncSettings c;
   c.line = PosOf(f).line;
   c.column = PosOf(f).column;
   totem::TotemConfig& t = c.totem;
-  auto ms = [&](const char* key, Duration lo) {
-    auto field = m.Get(key);
-    return field ? ReadMilliseconds(*field, lo, totem::kMaximumTimeout) : std::nullopt;
-  };
-  if (auto v = ms("token", totem::kMinimumTimeout)) t.token = *v;
-  if (auto v = ms("token_coefficient", 0ms)) t.token_coefficient = *v;
-  if (auto v = ms("consensus", totem::kMinimumTimeout)) t.consensus = *v;
-  if (auto v = ms("join", totem::kMinimumTimeout)) t.join = *v;
-  if (auto v = ms("merge", totem::kMinimumTimeout)) t.merge = *v;
-  if (auto v = ms("send_join", 0ms)) t.send_join = *v;
-  m.ReadIfPresent("max_messages", t.max_messages, UintIn(d_, 1, totem::kMaxWindow));
-  m.ReadIfPresent("window_size", t.window_size, UintIn(d_, 1, totem::kMaxWindow));
-  m.ReadIfPresent("token_retransmits_before_loss_const", t.token_retransmits_before_loss_const,
-                  UintIn(d_, 1, totem::kMaxTotemConstant));
-  m.ReadIfPresent("miss_count_const", t.miss_count_const, UintIn(d_, 1, totem::kMaxTotemConstant));
-  m.ReadIfPresent("knet_pong_count", t.knet_pong_count, UintIn(d_, 1, totem::kMaxTotemConstant));
-  auto knet_ms = [&](const char* key) {
-    auto field = m.Get(key);
-    return field ? ReadMilliseconds(*field, 1ms, totem::kMaximumTimeout) : std::nullopt;
-  };
-  if (auto v = knet_ms("knet_ping_interval")) t.knet_ping_interval = *v;
-  if (auto v = knet_ms("knet_ping_timeout")) t.knet_ping_timeout = *v;
+  for (const totem::TotemSetting& row : totem::TotemSettings()) {
+    auto field = m.Get(row.key);
+    if (!field) continue;
+    std::optional<std::uint64_t> value;
+    if (row.is_duration()) {
+      if (auto v = ReadMilliseconds(*field, std::chrono::milliseconds(row.min), std::chrono::milliseconds(row.max))) {
+        value = static_cast<std::uint64_t>(*v / 1ms);
+      }
+    } else {
+      value = ReadUint(*field, d_, row.min, row.max);
+    }
+    if (value) row.Set(&t, *value);
+  }
   if (auto field = m.Get("transport")) {
     if (auto v = ReadEnum(*field, d_, {"knet", "udp"})) t.transport = *v == 0 ? totem::Transport::kKnet : totem::Transport::kUdp;
   }

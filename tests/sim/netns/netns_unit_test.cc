@@ -111,6 +111,29 @@ TEST(CorosyncConf, KnetAndUdp) {
   EXPECT_FALSE(CorosyncConf(spec, &text).ok());
 }
 
+// The writer is driven by the table of totem settings: every row, set, is written under its key
+// in its section (knet's rows in link 0's interface section).
+TEST(CorosyncConf, WritesEveryRowOfTheTotemTable) {
+  CorosyncSpec spec;
+  spec.cluster_name = "pbxst-42";
+  spec.addresses = {"198.18.0.1", "198.18.0.2", "198.18.0.3"};
+  spec.totem.consensus = 3600ms;
+  spec.totem.knet_ping_interval = 400ms;
+  spec.totem.knet_ping_timeout = 900ms;
+  std::string text;
+  ASSERT_TRUE(CorosyncConf(spec, &text).ok());
+  const std::size_t interface = text.find("  interface {\n");
+  ASSERT_NE(interface, std::string::npos) << text;
+  for (const totem::TotemSetting& row : totem::TotemSettings()) {
+    const bool knet = row.section == totem::TotemSetting::Section::kKnetInterface;
+    const std::string line = std::string(knet ? "\n    " : "\n  ") + std::string(row.key) + ": " +
+                             std::to_string(*row.Get(spec.totem)) + "\n";
+    const std::size_t at = text.find(line);
+    ASSERT_NE(at, std::string::npos) << row.key << "\n" << text;
+    EXPECT_EQ(at > interface, knet) << row.key;
+  }
+}
+
 // Corosync's own realtime scheduling unless asked otherwise (the emulation backend turns it off).
 TEST(CorosyncConf, SchedRrOnlyWhenTurnedOff) {
   CorosyncSpec spec;

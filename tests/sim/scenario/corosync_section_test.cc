@@ -1,11 +1,15 @@
 // The scenario's corosync: section: every key onto totem::TotemConfig, Corosync's defaults when
-// absent, and Corosync's own refusals reported at the key.
+// absent, and Corosync's own refusals reported at the key. The loader as a host of the table of
+// totem settings (totem::TotemSettings()): every row is a key with the row's range, and
+// scenarios/README.md's corosync table is generated from the rows and checked here.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "doc_block.h"
 #include "pbxstate/scenario/loader.h"
+#include "pbxstate/scenario/units.h"
 
 namespace pbxstate::scenario {
 namespace {
@@ -104,6 +108,72 @@ TEST(CorosyncSection, RefusalsNameTheKey) {
                                       "(Corosync refuses it for 3 nodes)"}));
   EXPECT_EQ(Errors(std::string(kHead) + "corosync: {crash: host}\n"),
             (std::vector<std::string>{"t.yaml:4:19: corosync.crash: expected one of: process, node; got 'host'"}));
+}
+
+// `value` (in the row's unit) as a scenario writes it.
+std::string Yaml(const totem::TotemSetting& row, std::int64_t value) {
+  return std::to_string(value) + (row.is_duration() ? "ms" : "");
+}
+
+TEST(CorosyncSection, EveryRowIsAKeyWithTheRowsRange) {
+  for (const totem::TotemSetting& row : totem::TotemSettings()) {
+    const std::string key(row.key);
+    for (std::int64_t v : {static_cast<std::int64_t>(row.min) - 1, static_cast<std::int64_t>(row.max) + 1}) {
+      const std::vector<std::string> errors = Errors(std::string(kHead) + "corosync:\n  " + key + ": " + Yaml(row, v) + "\n");
+      ASSERT_EQ(errors.size(), 1u) << key << " = " << v;
+      EXPECT_NE(errors[0].find("corosync." + key + ": expected"), std::string::npos) << errors[0];
+      // The same refusal where no loader stands in front: TotemConfig::Validate.
+      if (v >= 0) {
+        totem::TotemConfig c;
+        row.Set(&c, static_cast<std::uint64_t>(v));
+        const Status st = c.Validate(3);
+        EXPECT_FALSE(st.ok()) << key << " = " << v;
+        EXPECT_EQ(st.message().rfind(key + ":", 0), 0u) << st.message();
+      }
+    }
+    for (std::uint64_t v : {row.min, row.max}) {
+      // Within the range the loader takes the value; a rule between keys may still refuse it,
+      // but never as out of the row's range.
+      const LoadResult r = LoadScenarioString(std::string(kHead) + "corosync:\n  " + key + ": " +
+                                                  Yaml(row, static_cast<std::int64_t>(v)) + "\n",
+                                              "t.yaml");
+      for (const auto& e : r.errors) EXPECT_EQ(e.message.find("expected"), std::string::npos) << key << ": " << e.ToString();
+      if (r.ok()) {
+        EXPECT_EQ(row.Get(r.scenario->corosync->totem), v) << key;
+      }
+    }
+  }
+}
+
+TEST(CorosyncSection, EveryTotemConfigMemberHasOneRow) {
+  // The rows name distinct keys, and FindTotemSetting finds each.
+  for (const totem::TotemSetting& row : totem::TotemSettings()) EXPECT_EQ(totem::FindTotemSetting(row.key), &row);
+  EXPECT_EQ(totem::FindTotemSetting("transport"), nullptr);
+}
+
+// scenarios/README.md's corosync table: one row per setting, in the table's order.
+std::string ReadmeTable() {
+  const totem::TotemConfig defaults;
+  auto shown = [](const totem::TotemSetting& row, std::uint64_t v) {
+    return row.is_duration() ? FormatDuration(std::chrono::milliseconds(v)) : std::to_string(v);
+  };
+  std::string t = "| key | type | default | bounds | meaning (corosync.conf(5)) |\n|---|---|---|---|---|\n";
+  for (const totem::TotemSetting& row : totem::TotemSettings()) {
+    const std::optional<std::uint64_t> d = row.Get(defaults);
+    const std::string def = d ? (row.is_duration() ? "`" + shown(row, *d) + "`" : shown(row, *d)) : std::string(row.unset);
+    t += "| `" + std::string(row.key) + "` | " + (row.is_duration() ? "duration" : "integer") + " | " + def + " | " +
+         shown(row, row.min) + ".." + shown(row, row.max) + (row.is_duration() ? ", whole ms" : "") + " | " +
+         std::string(row.doc) +
+         (row.section == totem::TotemSetting::Section::kKnetInterface ? " (knet: link 0's interface section)" : "") +
+         " |\n";
+  }
+  return t;
+}
+
+TEST(CorosyncSection, TheReadmeTableIsTheTable) {
+  EXPECT_TRUE(testing::DocBlockIs(std::string(PBXSTATE_SCENARIOS_DIR) + "/README.md",
+                                  "<!-- corosync-settings:begin (generated; tests/sim/scenario/corosync_section_test.cc) -->",
+                                  "<!-- corosync-settings:end -->", ReadmeTable()));
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <variant>
 
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -63,9 +65,40 @@ struct TotemConfig {
   std::uint32_t seqno_unchanged_const = 30;
 
   // Corosync's own refusals (totem_volatile_config_validate) for a nodelist of `nodes` nodes,
-  // plus this project's bounds; the message names the key.
+  // plus this project's bounds (TotemSettings()' ranges); the message starts with the key.
   Status Validate(std::size_t nodes) const;
 };
+
+// The table of totem settings a scenario may set: one row per numeric key of TotemConfig, the one
+// definition of its key, unit, range, place in corosync.conf and one-line doc. The scenario loader
+// reads the `corosync:` keys from it, TotemConfig::Validate checks its ranges, the netns backend's
+// corosync.conf writer writes its rows, and scenarios/README.md's table is generated from it
+// (tests/sim/scenario/corosync_section_test.cc). Adding a key: a member in TotemConfig, one row in
+// config.cc, and the code that uses it (the ns-3 model); nothing else. Two keys are not numbers
+// and so not rows: `transport` (TransportName) and the scenario's own `crash`.
+struct TotemSetting {
+  using Member = std::variant<Duration TotemConfig::*, std::optional<Duration> TotemConfig::*,
+                              std::uint32_t TotemConfig::*>;
+  enum class Section : std::uint8_t {
+    kTotem,          // corosync.conf's totem section
+    kKnetInterface,  // the interface section of link 0, with the knet transport only
+  };
+  std::string_view key;  // corosync.conf(5)'s name, and the scenario's key under `corosync:`
+  Member member;
+  std::uint64_t min;     // inclusive; milliseconds for a duration
+  std::uint64_t max;     // inclusive; milliseconds for a duration
+  Section section;
+  std::string_view unset;  // for an optional member: what Corosync derives when it is unset
+  std::string_view doc;    // one line: what it does
+
+  bool is_duration() const { return !std::holds_alternative<std::uint32_t TotemConfig::*>(member); }
+  // The value in `config` (milliseconds for a duration, rounded down); nullopt when unset.
+  std::optional<std::uint64_t> Get(const TotemConfig& config) const;
+  // Sets the value (milliseconds for a duration); the caller checks the range.
+  void Set(TotemConfig* config, std::uint64_t value) const;
+};
+std::span<const TotemSetting> TotemSettings();
+const TotemSetting* FindTotemSetting(std::string_view key);
 
 // What Corosync runs with for a nodelist of `nodes` nodes (whole milliseconds, rounded down as
 // Corosync's integer arithmetic does).

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-SOAK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "soak")
+SOAK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bench", "soak")
 sys.path.insert(0, SOAK)
 from soak_report import flatness  # noqa: E402
 from soak_workload import Workload, compare_final  # noqa: E402
