@@ -71,7 +71,8 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		yes_no(s->subscribe_devstate), s->device_filter.set ? s->device_filter.text : "(all)");
 	ast_cli(fd, "MWI:                  publish %s, subscribe %s, filter %s\n", yes_no(s->publish_mwi),
 		yes_no(s->subscribe_mwi), s->mailbox_filter.set ? s->mailbox_filter.text : "(all)");
-	ast_cli(fd, "Batch window:         %llu ms\n", (unsigned long long) s->engine.batch_window_ms);
+	ast_cli(fd, "Batch window:         %llu ms (up to %llu ms under load)\n", (unsigned long long) s->engine.batch_window_ms,
+		(unsigned long long) MAX(s->engine.batch_window_ms, s->engine.batch_window_max_ms));
 	ast_cli(fd, "Departure grace:      %llu ms\n", (unsigned long long) s->engine.departure_grace_ms);
 	ast_cli(fd, "Inbox:                %zu of %zu (peak %zu), %llu queued, %llu overflow(s), %llu resync(s), "
 		"%llu applied at once\n", v->inbox.depth, v->inbox.capacity, v->inbox.peak,

@@ -8,7 +8,8 @@ channel driver does), server 2 counts what arrives on Asterisk's own device stat
 under server 1's EID, with CLOCK_MONOTONIC times (one host: arrival minus publish is the
 end-to-end latency). For each mode:
 
-  pbxstate  res_pbxstate.so with its defaults (a cluster key; batch_window_ms 5, an upper bound)
+  pbxstate  res_pbxstate.so with its defaults (a cluster key; batch_window_ms 20, the pacing
+            growing to batch_window_max_ms 100 under sustained load)
   corosync  res_corosync.so publishing and subscribing device_state and mwi (when this Asterisk
             has it)
   floor     no clustering module: server 1's own subscription counts its own publications, so

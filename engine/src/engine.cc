@@ -14,6 +14,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
       env_(env),
       limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes},
       auth_(config.cluster_keys) {
+  pace_ = config_.batch_window;
   known_incarnation_[config_.node_id] = config_.incarnation;
   counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;

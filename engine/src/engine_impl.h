@@ -295,7 +295,7 @@ class EngineImpl {
   // pull or a mailbox exchange), twice over.
   Duration TombstoneKeep() const {
     return 2 * (config_.suspect_after + config_.departure_grace + config_.anti_entropy_interval +
-                config_.sync_timeout + config_.batch_window);
+                config_.sync_timeout + LongestPace());
   }
   // Drops the device tombstones whose horizon came (and their names with their last entry).
   void ExpireDeviceTombstones(MonoTime now);
@@ -345,11 +345,18 @@ class EngineImpl {
   void MarkPending(EntryKind kind, std::uint32_t id);
   void FlushPending();
   // Whether held changes may leave now: the engine's own send queue is empty, the host reports
-  // no backlog (Env::SendBacklog: 0, or cannot tell), and the last UPDATES flush was at least
-  // batch_window ago (pacing).
+  // no backlog (Env::SendBacklog: 0, or cannot tell), and the pacing since the last UPDATES
+  // flush is over (PacingEnd).
   bool TransportReady();
+  // When the pacing since the last flush ends (nullopt: no flush yet): pace_ after it, or
+  // earlier, batch_window after the later of that flush and the last change made (a quiet gap
+  // ends a stream's pacing: EngineConfig::batch_window_max). With pace_ at batch_window this is
+  // the flush plus batch_window.
+  std::optional<MonoTime> PacingEnd() const;
+  // The longest pacing interval: batch_window_max, or batch_window when that is longer.
+  Duration LongestPace() const { return std::max(config_.batch_window, config_.batch_window_max); }
   // Sets flush_due_ for the held changes: the end of the pacing interval when nothing else
-  // holds them, else held_since_ + batch_window (the upper bound).
+  // holds them, else held_since_ + pace_ (the upper bound).
   void ArmFlush();
   // flush_due_ has come: flush, unless the transport is busy and the bound is still ahead.
   void FlushHeldIfDue(MonoTime now);
@@ -625,7 +632,12 @@ class EngineImpl {
   std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
   std::optional<MonoTime> flush_due_;    // when the held changes may leave (ArmFlush)
   std::optional<MonoTime> held_since_;   // the first change held since the last flush
-  std::optional<MonoTime> paced_until_;  // no UPDATES flush before this (one window after the last)
+  std::optional<MonoTime> paced_until_;  // no UPDATES flush before this (pace_ after the last)
+  std::optional<MonoTime> last_flush_;   // the last UPDATES flush (batching on)
+  std::optional<MonoTime> last_change_;  // the last local change queued (batching on)
+  // The pacing interval after the last flush: batch_window, doubled by each flush of held
+  // changes up to LongestPace(), back to batch_window at a change sent at once.
+  Duration pace_{};
 
   struct Outgoing {
     NodeId to;  // kNoNode: broadcast

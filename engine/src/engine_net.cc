@@ -180,12 +180,19 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
   if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
   PBXSTATE_CHECK_LE(pending_.size(), config_.max_batch_changes);
-  if (config_.batch_window == 0ms || pending_.size() >= config_.max_batch_changes || TransportReady()) {
+  if (config_.batch_window == 0ms) {
+    FlushPending();
+    return;
+  }
+  // Ready or not is judged before this change counts as the last one: the quiet gap before it.
+  const bool ready = TransportReady();
+  last_change_ = env_->Now();
+  if (pending_.size() >= config_.max_batch_changes || ready) {
     FlushPending();
     return;
   }
   // Held: it leaves with the others when the transport is ready (OnSendReady, or the end of the
-  // pacing interval), one window after the first held change at the latest.
+  // pacing interval), one pacing interval after the first held change at the latest.
   ++stats_.changes_held;
   if (!held_since_) held_since_ = env_->Now();
   ArmFlush();
@@ -193,24 +200,33 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
 
 void EngineImpl::ArmFlush() {
   PBXSTATE_CHECK(held_since_);
-  const MonoTime bound = *held_since_ + config_.batch_window;
+  const MonoTime bound = *held_since_ + pace_;
   MonoTime due = bound;
   // Only the pacing interval holds the changes back: they leave when it ends. Otherwise the
   // transport is busy and OnSendReady (or the engine's retry) comes first, or the bound.
   const std::optional<std::size_t> backlog = env_->SendBacklog();
-  if (paced_until_ && *paced_until_ < due && send_queue_.empty() && (!backlog || *backlog == 0)) due = *paced_until_;
+  const std::optional<MonoTime> pacing_end = PacingEnd();
+  if (pacing_end && *pacing_end < due && send_queue_.empty() && (!backlog || *backlog == 0)) due = *pacing_end;
   flush_due_ = due;
+}
+
+std::optional<MonoTime> EngineImpl::PacingEnd() const {
+  if (!paced_until_) return std::nullopt;
+  PBXSTATE_CHECK(last_flush_);
+  const MonoTime last_activity = last_change_ ? std::max(*last_flush_, *last_change_) : *last_flush_;
+  return std::min(*paced_until_, last_activity + config_.batch_window);
 }
 
 bool EngineImpl::TransportReady() {
   if (!send_queue_.empty()) return false;
   if (const std::optional<std::size_t> backlog = env_->SendBacklog(); backlog && *backlog != 0) return false;
-  return !paced_until_ || env_->Now() >= *paced_until_;
+  const std::optional<MonoTime> pacing_end = PacingEnd();
+  return !pacing_end || env_->Now() >= *pacing_end;
 }
 
 void EngineImpl::FlushHeldIfDue(MonoTime now) {
   PBXSTATE_CHECK(flush_due_ && now >= *flush_due_);
-  if (held_since_ && now < *held_since_ + config_.batch_window && !TransportReady()) {
+  if (held_since_ && now < *held_since_ + pace_ && !TransportReady()) {
     ArmFlush();  // the transport became busy meanwhile: OnSendReady, or the bound
   } else {
     FlushPending();
@@ -234,6 +250,7 @@ void EngineImpl::SendHeldChanges() {
 }
 
 void EngineImpl::FlushPending() {
+  const bool flushing_held = held_since_.has_value();
   flush_due_.reset();
   held_since_.reset();
   if (pending_.empty()) return;
@@ -292,10 +309,15 @@ void EngineImpl::FlushPending() {
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
-  // Pacing, for every host: the next flush is at least one window away, so that under load a
-  // window's changes share frames (TransportReady). A lone change after a quiet window still
-  // leaves at once.
-  if (config_.batch_window > 0ms) paced_until_ = env_->Now() + config_.batch_window;
+  // Pacing, for every host: the next flush is at least one pacing interval away, so that under
+  // load an interval's changes share frames (TransportReady); the interval grows while every
+  // flush carries held changes (a stream) and is back at batch_window after a change sent at
+  // once. A lone change after a quiet window still leaves at once (PacingEnd).
+  if (config_.batch_window > 0ms) {
+    pace_ = flushing_held ? std::min(std::max(2 * pace_, config_.batch_window), LongestPace()) : config_.batch_window;
+    last_flush_ = env_->Now();
+    paced_until_ = *last_flush_ + pace_;
+  }
 }
 
 void EngineImpl::Send(NodeId to, const std::vector<std::uint8_t>& plain) {

@@ -47,6 +47,16 @@ struct EngineConfig {
   // passed since the last flush. This is the longest a change is held (counted from the first
   // held one): an upper bound, not a delay every change pays.
   Duration batch_window = 0ms;
+  // Under sustained load (every flush carries held changes) the pacing between flushes doubles,
+  // from batch_window up to this, so that a steady stream puts fewer, fuller messages on the
+  // transport (corosync's CPU follows its messages per second, not their size); it falls back to
+  // batch_window at the first change sent at once. batch_window stays the quiet gap: a change
+  // made when no change was made and nothing flushed for batch_window goes out at once (the
+  // transport idle), whatever the pacing had grown to, and held changes leave once such a gap
+  // follows the last of them. So a lone change is as fast as with batch_window alone; a change
+  // in a stream waits at most this long. At or below batch_window (0, the default): the pacing
+  // stays at batch_window.
+  Duration batch_window_max = 0ms;
   // A pending batch is flushed at once when it holds this many changed keys.
   std::size_t max_batch_changes = 4096;
   // Largest frame the engine builds. Must not exceed what the transport carries.

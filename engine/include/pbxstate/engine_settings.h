@@ -40,6 +40,7 @@
 /* clang-format off */
 #define PBXSTATE_ENGINE_SETTINGS(X) \
   X(batch_window,          MS,    0,    10000,      "local changes are collected this long and sent together, several per frame; 0: each at once") \
+  X(batch_window_max,      MS,    0,    10000,      "under sustained load the pacing between flushes doubles from batch_window up to this; at or below batch_window: it stays there") \
   X(max_batch_changes,     COUNT, 1,    1000000,    "a pending batch is sent at once when it holds this many changed keys") \
   X(max_frame_bytes,       BYTES, 256,  1048576,    "largest frame the engine builds (with its MAC); must not exceed what the transport carries") \
   X(send_retry_interval,   MS,    1,    10000,      "after the transport answered try-again, the engine retries after this long") \

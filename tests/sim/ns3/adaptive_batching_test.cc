@@ -4,7 +4,9 @@
 //   - low load (one change every 200 ms): each change reaches the other nodes at exactly the same
 //     simulated instant as with batching off, in the same number of UPDATES frames;
 //   - high load (a stream of 20 changes per millisecond): one UPDATES frame per window, the
-//     number a fixed window makes, instead of one per change.
+//     number a fixed window makes, instead of one per change;
+//   - with the pacing growing from 20 to 100 ms (batch_window_max): low load as unbatched, and a
+//     stream in as many frames as a fixed 100 ms window makes, but for the doubling at its start.
 //
 // Counts and simulated time only: deterministic.
 #include <gtest/gtest.h>
@@ -46,7 +48,8 @@ struct LoadRun {
 };
 
 // Node 1 of a 3-node LAN makes `changes` changes, `per_step` of them every `step`, from 1 s on.
-LoadRun RunLoad(Duration window, std::size_t changes, std::size_t per_step, Duration step) {
+LoadRun RunLoad(Duration window, std::size_t changes, std::size_t per_step, Duration step,
+                Duration window_max = Duration::zero()) {
   LoadRun run;
   Arrivals arrivals;
   WorldConfig config = WorldConfig::SingleLan(3);
@@ -56,6 +59,7 @@ LoadRun RunLoad(Duration window, std::size_t changes, std::size_t per_step, Dura
   config.engine.anti_entropy_interval = 10s;
   config.engine.max_batch_changes = 100000;
   config.engine.batch_window = window;
+  config.engine.batch_window_max = window_max;
   config.collector = &arrivals;
   std::unique_ptr<Ns3World> world;
   const Status st = Ns3World::Create(config, &world);
@@ -90,6 +94,10 @@ TEST(AdaptiveBatching, LowLoadLatencyAndFramesEqualUnbatched) {
   EXPECT_EQ(adaptive.update_frames, 20u);
   EXPECT_EQ(adaptive.changes_held, 0u);
   for (Duration d : adaptive.latencies) EXPECT_LT(d, 1ms);  // one LAN hop, no window
+  const LoadRun growing = RunLoad(20ms, 20, 1, 200ms, 100ms);
+  EXPECT_EQ(growing.latencies, unbatched.latencies);
+  EXPECT_EQ(growing.update_frames, unbatched.update_frames);
+  EXPECT_EQ(growing.changes_held, 0u);
 }
 
 TEST(AdaptiveBatching, HighLoadFramesPerChangeEqualBatched) {
@@ -114,6 +122,24 @@ TEST(AdaptiveBatching, HighLoadFramesPerChangeEqualBatched) {
               kChanges, static_cast<unsigned long long>(unbatched.update_frames),
               static_cast<unsigned long long>(adaptive.update_frames),
               static_cast<unsigned long long>(batched_frames));
+}
+
+TEST(AdaptiveBatching, GrowingPacingFramesPerChangeEqualTheLongerWindow) {
+  // 20 changes per millisecond for 2 s: 40,000 changes.
+  constexpr std::size_t kChanges = 40000;
+  const LoadRun fixed100 = RunLoad(100ms, kChanges, 20, 1ms);
+  const LoadRun growing = RunLoad(20ms, kChanges, 20, 1ms, 100ms);
+  EXPECT_EQ(fixed100.arrived, 2 * kChanges);
+  EXPECT_EQ(growing.arrived, 2 * kChanges);
+  // The growing pacing's flushes: the lone first change, after 20, 40 and 80 ms, then every
+  // 100 ms as the fixed window; each flush ends in at most one partial frame, so at most 3 frames
+  // more than the fixed window.
+  EXPECT_LE(growing.update_frames, fixed100.update_frames + 3);
+  // A change in the stream waits at most batch_window_max (plus the hop and the frames ahead).
+  for (Duration d : growing.latencies) EXPECT_LT(d, 101ms);
+  std::printf("%zu changes at 20/ms: %llu UPDATES frames with a fixed 100 ms window, %llu growing from 20 ms\n",
+              kChanges, static_cast<unsigned long long>(fixed100.update_frames),
+              static_cast<unsigned long long>(growing.update_frames));
 }
 
 }  // namespace

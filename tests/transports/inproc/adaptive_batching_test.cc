@@ -7,7 +7,10 @@
 //     with batching off (batch_window 0), in as many frames;
 //   - high load (a burst, and a sustained stream): changes share frames as batching does: one
 //     flush round per window, every frame of a round but its last full, so frames per change fall
-//     to what full frames carry.
+//     to what full frames carry;
+//   - with a growing pacing (batch_window_max above batch_window): low load still equals
+//     unbatched, a sustained stream flushes as rarely as a fixed window of batch_window_max (but
+//     for the doubling at its start), and a lone change right after a stream still leaves at once.
 //
 // Everything is counted in virtual time and frames: deterministic, no wall clock.
 #include <gtest/gtest.h>
@@ -34,13 +37,14 @@ std::string Device(std::size_t k) {
   return "dev-" + std::string(digits.size() < 5 ? 5 - digits.size() : 0, '0') + digits;
 }
 
-inproc::ClusterOptions Options(MembershipSource membership, Duration window) {
+inproc::ClusterOptions Options(MembershipSource membership, Duration window, Duration window_max = Duration::zero()) {
   inproc::ClusterOptions opt;
   opt.nodes = 2;
   opt.seed = 16;
   opt.membership = membership;
   opt.transport_views = inproc::TransportViews::kConsistent;
   opt.engine.batch_window = window;
+  opt.engine.batch_window_max = window_max;
   opt.engine.max_frame_bytes = kMaxFrameBytes;
   opt.engine.max_batch_changes = 100000;
   // No periodic digests: the only frames of node 0 are its updates (and, with heartbeats, its
@@ -76,9 +80,9 @@ struct LowLoadRun {
   std::uint64_t update_frames = 0;
 };
 
-LowLoadRun RunLowLoad(MembershipSource membership, Duration window) {
+LowLoadRun RunLowLoad(MembershipSource membership, Duration window, Duration window_max = Duration::zero()) {
   LowLoadRun run;
-  auto c = MakeCluster(Options(membership, window));
+  auto c = MakeCluster(Options(membership, window, window_max));
   if (!c) return run;
   EXPECT_TRUE(c->Advance(seconds(2)).ok());
   Observed seen;
@@ -110,6 +114,10 @@ TEST_P(AdaptiveBatching, LowLoadLatencyAndFramesEqualUnbatched) {
   EXPECT_EQ(adaptive.update_frames, 30u);
   // One link delay: no change waited for a window.
   for (Duration d : adaptive.latencies) EXPECT_EQ(d, milliseconds(1));
+  // A pacing that may grow to 100 ms changes nothing at low load: no flush ever held a change.
+  const LowLoadRun growing = RunLowLoad(GetParam(), milliseconds(20), milliseconds(100));
+  EXPECT_EQ(growing.latencies, unbatched.latencies);
+  EXPECT_EQ(growing.update_frames, unbatched.update_frames);
 }
 
 struct HighLoadRun {
@@ -121,10 +129,10 @@ struct HighLoadRun {
 
 // `changes` changes of distinct devices on node 0, `per_step` of them every `step`.
 HighLoadRun RunHighLoad(MembershipSource membership, Duration window, std::size_t changes, std::size_t per_step,
-                        Duration step) {
+                        Duration step, Duration window_max = Duration::zero()) {
   HighLoadRun run;
   run.changes = changes;
-  auto c = MakeCluster(Options(membership, window));
+  auto c = MakeCluster(Options(membership, window, window_max));
   if (!c) return run;
   EXPECT_TRUE(c->Advance(seconds(2)).ok());
   Observe(*c, &run.seen);
@@ -194,6 +202,64 @@ TEST_P(AdaptiveBatching, SustainedLoadSendsAtMostOnePartialFramePerRound) {
   std::printf("sustained %zu changes (%s): %llu frames in %zu rounds (full frames would be %zu)\n", kChanges,
               ModeName(GetParam()).c_str(), static_cast<unsigned long long>(adaptive.update_frames), rounds,
               full_frames_needed);
+}
+
+TEST_P(AdaptiveBatching, GrowingPacingFlushesAStreamAsRarelyAsTheLongerWindow) {
+  // 40,000 changes over 2 s: 20 per millisecond, steadily.
+  constexpr std::size_t kChanges = 40000;
+  const HighLoadRun fixed20 = RunHighLoad(GetParam(), milliseconds(20), kChanges, 2, microseconds(100));
+  const HighLoadRun fixed100 = RunHighLoad(GetParam(), milliseconds(100), kChanges, 2, microseconds(100));
+  const HighLoadRun growing =
+      RunHighLoad(GetParam(), milliseconds(20), kChanges, 2, microseconds(100), milliseconds(100));
+  const std::size_t rounds20 = CountRoundsAndCheckFullness(fixed20.seen);
+  const std::size_t rounds100 = CountRoundsAndCheckFullness(fixed100.seen);
+  const std::size_t rounds = CountRoundsAndCheckFullness(growing.seen);
+  // Fixed windows: the lone first change, then one round per window over the 2 s.
+  EXPECT_LE(rounds20, 1 + 2000 / 20 + 1);
+  EXPECT_LE(rounds100, 1 + 2000 / 100 + 1);
+  // Growing: the lone first change, rounds after 20, 40 and 80 ms (the doubling), then one per
+  // 100 ms: at most the doubling's 3 rounds more than a fixed 100 ms window.
+  EXPECT_LE(rounds, rounds100 + 3);
+  EXPECT_LT(rounds * 3, rounds20);
+  // And as many frames per change as that window, but for a partial frame per extra round.
+  EXPECT_LE(growing.update_frames, fixed100.update_frames + 3);
+  std::printf("stream of %zu changes over 2 s (%s): rounds / frames: window 20 ms %zu / %llu, 100 ms %zu / %llu, "
+              "20 growing to 100 ms %zu / %llu\n",
+              kChanges, ModeName(GetParam()).c_str(), rounds20, static_cast<unsigned long long>(fixed20.update_frames),
+              rounds100, static_cast<unsigned long long>(fixed100.update_frames), rounds,
+              static_cast<unsigned long long>(growing.update_frames));
+}
+
+// The latency of a change made `gap` after a 500 ms stream (20 changes per millisecond) ends.
+Duration LoneChangeAfterStream(MembershipSource membership, Duration window, Duration window_max, Duration gap) {
+  auto c = MakeCluster(Options(membership, window, window_max));
+  if (!c) return Duration::zero();
+  EXPECT_TRUE(c->Advance(seconds(2)).ok());
+  Observed seen;
+  Observe(*c, &seen);
+  for (std::size_t k = 0; k < 10000; ++k) {
+    EXPECT_TRUE(c->SetDeviceState(0, Device(k), DeviceState::kInUse).ok());
+    if (k % 2 == 1) {
+      EXPECT_TRUE(c->Advance(microseconds(100)).ok());
+    }
+  }
+  EXPECT_TRUE(c->Advance(gap).ok());
+  const MonoTime made = c->now();
+  EXPECT_TRUE(c->SetDeviceState(0, "lone", DeviceState::kRinging).ok());
+  EXPECT_TRUE(c->Advance(seconds(1)).ok());
+  EXPECT_EQ(seen.arrived.size(), 10001u) << "changes were lost";
+  auto it = seen.arrived.find("lone");
+  return it == seen.arrived.end() ? Duration::max() : it->second - made;
+}
+
+TEST_P(AdaptiveBatching, GrowingPacingSendsALoneChangeAfterAStreamAtOnce) {
+  // The stream's last held changes leave once it has been quiet for batch_window (20 ms); 50 ms
+  // after its last change no change was made and nothing flushed for batch_window, inside the
+  // pacing the stream had grown to (100 ms). The change goes at once, as without a stream; a
+  // fixed 100 ms window holds it, and so does the growing pacing before that quiet gap.
+  EXPECT_EQ(LoneChangeAfterStream(GetParam(), milliseconds(20), milliseconds(100), milliseconds(50)), milliseconds(1));
+  EXPECT_GT(LoneChangeAfterStream(GetParam(), milliseconds(100), Duration::zero(), milliseconds(50)), milliseconds(1));
+  EXPECT_GT(LoneChangeAfterStream(GetParam(), milliseconds(20), milliseconds(100), milliseconds(30)), milliseconds(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(BothMembershipSources, AdaptiveBatching,
