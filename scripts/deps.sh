@@ -39,17 +39,31 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-echo "deps: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-# One update per machine is enough; refresh only when the lists are missing or older than a day.
-if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
-  $SUDO apt-get update -q
+install() {
+  echo "deps: installing $*"
+  # One update per machine is enough; refresh only when the lists are missing or older than a day.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+    $SUDO apt-get update -q
+  fi
+  $SUDO apt-get install -y -q --no-install-recommends "$@"
+}
+[ ${#missing[@]} -eq 0 ] || install "${missing[@]}"
+
+# The Debian package build's own dependencies are debian/control's Build-Depends (their one
+# definition, which dpkg-buildpackage checks): whatever of them is not met is installed too, so a
+# Build-Depends added there needs no line here. dpkg-checkbuilddeps (dpkg-dev, part of
+# build-essential above) names them; versions, architectures and profiles are dropped, of
+# alternatives the first is taken.
+control="$(dirname "$0")/../debian/control"
+unmet="$(dpkg-checkbuilddeps "$control" 2>&1 >/dev/null | sed -n 's/^.*Unmet build dependencies: //p' |
+  sed -E 's/ \([^)]*\)//g; s/ \[[^]]*\]//g; s/ <[^>]*>//g; s/ \| [^ ]+//g')"
+if [ -n "$unmet" ]; then
+  read -r -a unmet_packages <<< "$unmet"
+  install "${unmet_packages[@]}"
+  dpkg-checkbuilddeps "$control"
+elif [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages and debian/control's Build-Depends present"
 fi
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

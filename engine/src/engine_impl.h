@@ -362,8 +362,11 @@ class EngineImpl {
   bool PresumedUp(NodeId node) const;
   // The relay of `site` for frames of `origin`: one of the relays_per_site lowest-id nodes of the
   // site that are PresumedUp, picked by a hash of `origin`; when none is, the site's lowest-id
-  // node (a probe); kNoNode for a site nobody is in.
+  // node of the probe rotation (a probe; ProbeTarget); kNoNode for a site nobody is in.
   NodeId RelayFor(std::uint32_t site, NodeId origin) const;
+  // Where frames for a site where nobody is up go: its nodes in turn, one per heartbeat this node
+  // sends (probe_rotation_), so that a down node cannot keep two sides of a healed cut apart.
+  NodeId ProbeTarget(const std::vector<NodeId>& site_nodes) const;
   // A frame for everyone, sealed: one copy to each site's relay (held here when this node is its
   // own site's relay); with `own_site_only`, to this node's own site's relay alone.
   void SendToSites(const std::vector<std::uint8_t>& wire, bool own_site_only = false);
@@ -385,6 +388,14 @@ class EngineImpl {
   NodeId SpeakerOf(std::uint32_t site) const;
   // Whether this node speaks for its site (no lower-id site-mate is PresumedUp).
   bool SpeaksForSite() const { return SpeakerOf(OwnSite()) == config_.node_id; }
+  // Whether this node acts for its site in anti-entropy across the WAN: it speaks for it, or it
+  // is its standby (the next in line, the second lowest-id node of the site that is up) and has
+  // not heard the speaker for StandInAfter() (engine/README.md, "Speakers", standby).
+  bool ActsForSite() const;
+  // How long a speaker's silence makes its standby stand in: two heartbeat intervals (a speaker
+  // heartbeats every interval, without skipping), when that is shorter than suspect_after;
+  // otherwise never before the speaker departs.
+  Duration StandInAfter() const { return 2 * config_.heartbeat_interval; }
   // For this node's heartbeat as its site's speaker: how long ago it last heard each live
   // site-mate, as many as fit one frame beside `label_bytes` of label (rotating through them
   // when more are live).
@@ -400,17 +411,18 @@ class EngineImpl {
   // Whether this node knows it lacks changes of a node of another site: changes above a gap in
   // what it covered of that origin (a relay that died took the ones in between).
   bool LacksChangesOfOtherSites() const;
-  // From OnTimer: when this node has just started to speak for its site (its speaker departed,
-  // or at the start), its next anti-entropy round is now and goes to another site: it may be the
-  // only one of its site to ask the others for what the departed speaker's site missed.
+  // From OnTimer: when this node has just started to act for its site (its speaker departed or
+  // fell silent, or at the start), its next anti-entropy round is now and goes to another site:
+  // it may be the only one of its site to ask the others for what the silent speaker's site
+  // missed.
   void NoteSpeakerChange(MonoTime now);
   // Records from `from` (a pull page, mailbox entries) changed this node's store: when this node
-  // speaks for its site and `from` is of another site, what it brought is likely missing at the
+  // acts for its site and `from` is of another site, what it brought is likely missing at the
   // site-mates too (a relay that died took it from the whole site), and this node offers them
   // its digest soon (SpeakerHoldoff()), once for everything repaired meanwhile.
   void RepairedFrom(NodeId from);
   // An UPDATES frame of `origin` left a gap in what this node covered of it: when this node
-  // speaks for its site and `origin` is of another site, it asks another site's speaker after
+  // acts for its site and `origin` is of another site, it asks another site's speaker after
   // SpeakerHoldoff() if the gap is still there (frames reordered on the way fill it meanwhile),
   // at most once per half anti_entropy_interval. The first frame through a new relay after a
   // relay died is what shows its loss: the repair starts then, not at the next round.
@@ -638,9 +650,10 @@ class EngineImpl {
   // Speakers: where the next heartbeat's list of site-mates starts when not all fit one frame,
   // and the anti-entropy rounds made (a speaker's alternate between its site and the others).
   std::size_t site_mates_rotation_ = 0;
+  std::uint64_t probe_rotation_ = 0;  // heartbeats sent: which node of a down site is probed
   std::uint64_t anti_entropy_rounds_ = 0;
   std::optional<MonoTime> site_offer_due_;  // RepairedFrom
-  bool spoke_for_site_ = false;             // at the last NoteSpeakerChange
+  bool acted_for_site_ = false;             // at the last NoteSpeakerChange
   bool remote_round_next_ = false;          // the next round of a speaker goes to another site
   std::optional<MonoTime> gap_round_due_;   // NoteGap
   std::optional<MonoTime> last_gap_round_;

@@ -63,10 +63,18 @@ void EngineImpl::SuspectSilentPeers(MonoTime now) {
   // they all fall silent at once: each is judged after the node it was heard through, and when
   // that one departs in this round or had departed, given a fresh suspect_after to be heard
   // through the node that replaces it. Links chain (a site-mate heard through its speaker,
-  // whose heartbeat came through a relay here): one pass per link, at most one per peer.
+  // whose heartbeat came through a relay here): one pass per link, at most one per peer, and a
+  // fresh start passes down the chain (the speaker's news came through the dead relay, and so
+  // did its site-mates'). A node whose link has itself been silent for StandInAfter() (a relay
+  // or speaker is heard every heartbeat interval) is not judged yet: its last news may be older
+  // than the link's (it had sent nothing for a while), and the link's silence, not its own, is
+  // what it shows; it is judged once the link is heard again or departs.
   const auto silent = [&](const Peer& p) { return now - p.last_heard > config_.suspect_after; };
+  const auto link_silent = [&](NodeId via) {
+    return via != config_.node_id && now - peers_.at(via).last_heard > StandInAfter();
+  };
   std::vector<NodeId> suspected;
-  std::set<NodeId> judged;
+  std::set<NodeId> judged, refreshed;
   for (const auto& [node, p] : peers_) {
     if (!p.live || p.heard_via != kNoNode) continue;
     judged.insert(node);
@@ -85,10 +93,11 @@ void EngineImpl::SuspectSilentPeers(MonoTime now) {
       if (!via_departs && via != config_.node_id && judged.count(via) == 0) continue;  // its link first
       judged.insert(node);
       progress = true;
-      if (via_departs) {
+      if (via_departs || refreshed.count(via) != 0) {
         p.heard_via = kNoNode;
         p.last_heard = now;
-      } else if (silent(p)) {
+        refreshed.insert(node);
+      } else if (silent(p) && !link_silent(via)) {
         suspected.push_back(node);
       }
     }
@@ -175,6 +184,7 @@ void EngineImpl::SendHeartbeat() {
     Send(kNoNode, frame_buf_);
   }
   ++stats_.heartbeats_sent;
+  ++probe_rotation_;
   last_heartbeat_ = env_->Now();
 }
 

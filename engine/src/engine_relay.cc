@@ -31,12 +31,20 @@ NodeId EngineImpl::RelayFor(std::uint32_t site, NodeId origin) const {
     if (PresumedUp(node)) candidates[n++] = node;
   }
   PBXSTATE_CHECK_LE(n, std::size(candidates));
-  // Nobody there is up (the site is cut off, or every node of it crashed): its lowest-id node,
-  // so that frames keep probing the site. When it is back, its frames make it (or the others
-  // it relays) live again; without the probe, two sides that each think the other departed
-  // would never hear each other again.
-  if (n == 0) return it->second.empty() ? kNoNode : it->second.front();
+  // Nobody there is up (the site is cut off, or every node of it crashed): a probe, so that two
+  // sides that each think the other departed hear each other again after a heal.
+  if (n == 0) return ProbeTarget(it->second);
   return candidates[Mix64(origin) % n];
+}
+
+NodeId EngineImpl::ProbeTarget(const std::vector<NodeId>& site_nodes) const {
+  if (site_nodes.empty()) return kNoNode;
+  // The site's nodes in turn, one per heartbeat sent here: when the probed node is back (or
+  // was only cut off), its frames make it, and the others it relays, live again. Always the
+  // lowest-id node, as before, kept two sides apart for good when it was down on both sides
+  // of a healed cut; in turn, a site with any node up is found within as many heartbeats as
+  // it has nodes.
+  return site_nodes[probe_rotation_ % site_nodes.size()];
 }
 
 void EngineImpl::SendToSites(const std::vector<std::uint8_t>& wire, bool own_site_only) {

@@ -17,6 +17,30 @@ NodeId EngineImpl::SpeakerOf(std::uint32_t site) const {
   return kNoNode;
 }
 
+bool EngineImpl::ActsForSite() const {
+  if (!SpeakersOn()) return false;
+  // The speaker, then its standby: the two lowest-id nodes of the site that are up.
+  NodeId speaker = kNoNode;
+  for (NodeId node : site_nodes_.at(OwnSite())) {
+    if (!PresumedUp(node)) continue;
+    if (speaker == kNoNode) {
+      if (node == config_.node_id) return true;
+      speaker = node;
+      continue;
+    }
+    if (node != config_.node_id) return false;  // a later one: neither speaker nor standby
+    // The standby. A speaker heartbeats every interval, so two without a frame of it mean it
+    // is gone or cut off from here, long before the failure detector says so (suspect_after):
+    // until then nobody of this site would ask the others for what they send to the silent
+    // speaker as their relay, which it no longer passes on. A speaker never heard (a cold
+    // start) is not silent.
+    auto p = peers_.find(speaker);
+    if (StandInAfter() >= config_.suspect_after || p == peers_.end()) return false;
+    return env_->Now() - p->second.last_heard > StandInAfter();
+  }
+  return false;
+}
+
 std::vector<codec::SiteMateHeard> EngineImpl::SiteMatesHeard(std::size_t label_bytes) {
   PBXSTATE_CHECK(SpeakersOn() && SpeaksForSite());
   const MonoTime now = env_->Now();
@@ -76,33 +100,41 @@ void EngineImpl::NoteSiteMatesHeard(NodeId speaker, const std::vector<codec::Sit
 std::vector<NodeId> EngineImpl::AntiEntropyCandidates(std::uint64_t mine, bool repair) {
   std::vector<NodeId> local, remote;
   const bool speakers = SpeakersOn();
-  const bool speaks = speakers && SpeaksForSite();
+  const bool acts = ActsForSite();
+  // A standby standing in heard the other sites through its silent speaker: their summaries
+  // here are as old as that silence, and one that was equal then says nothing now.
+  const bool stands_in = acts && !SpeaksForSite();
   for (const auto& [node, p] : peers_) {
     if (!p.live) continue;
+    auto site = config_.node_sites.find(node);
+    const bool remote_speaker = speakers && acts && site != config_.node_sites.end() &&
+                                site->second != OwnSite() && SpeakerOf(site->second) == node;
     // With heartbeats we know whose summary differs; without, any peer may.
-    if (config_.membership == MembershipSource::kHeartbeat && p.summary && *p.summary == mine) continue;
+    if (config_.membership == MembershipSource::kHeartbeat && p.summary && *p.summary == mine &&
+        !(stands_in && remote_speaker)) {
+      continue;
+    }
     if (!speakers) {
       local.push_back(node);
       continue;
     }
-    auto site = config_.node_sites.find(node);
     if (site == config_.node_sites.end()) continue;  // not in the map: not a node of the cluster's sites
     if (site->second == OwnSite()) {
       local.push_back(node);
-    } else if (speaks && SpeakerOf(site->second) == node) {
+    } else if (remote_speaker) {
       remote.push_back(node);
     }
   }
-  PBXSTATE_CHECK(speaks || remote.empty());  // only a speaker's anti-entropy crosses the WAN
+  PBXSTATE_CHECK(acts || remote.empty());  // only a speaker's (or standby's) anti-entropy crosses the WAN
   if (repair) {
     local.insert(local.end(), remote.begin(), remote.end());
     return local;
   }
-  if (!speaks) return local;
+  if (!acts) return local;
   // A speaker alternates: its site-mates offer it their summaries anyway, and the other sites
   // are reached through it alone. A speaker that knows it lacks changes of another site (a gap)
-  // asks there at once, and so does one that just started to speak. When one side has nobody to
-  // ask, the other is asked.
+  // asks there at once, and so does one that just started to act for its site (a standby
+  // included). When one side has nobody to ask, the other is asked.
   const bool remote_round = anti_entropy_rounds_++ % 2 == 0 || remote_round_next_ || LacksChangesOfOtherSites();
   remote_round_next_ = false;
   if (remote_round ? !remote.empty() : local.empty()) return remote;
@@ -119,23 +151,23 @@ bool EngineImpl::LacksChangesOfOtherSites() const {
 }
 
 void EngineImpl::NoteSpeakerChange(MonoTime now) {
-  const bool speaks = SpeakersOn() && SpeaksForSite();
-  if (speaks && !spoke_for_site_ && anti_entropy_due_) {
+  const bool acts = ActsForSite();
+  if (acts && !acted_for_site_ && anti_entropy_due_) {
     anti_entropy_due_ = now;
     remote_round_next_ = true;
   }
-  spoke_for_site_ = speaks;
+  acted_for_site_ = acts;
 }
 
 void EngineImpl::RepairedFrom(NodeId from) {
-  if (!SpeakersOn() || site_offer_due_ || !SpeaksForSite()) return;
+  if (!SpeakersOn() || site_offer_due_ || !ActsForSite()) return;
   auto site = config_.node_sites.find(from);
   if (site == config_.node_sites.end() || site->second == OwnSite()) return;
   site_offer_due_ = env_->Now() + SpeakerHoldoff();
 }
 
 void EngineImpl::NoteGap(NodeId origin) {
-  if (!SpeakersOn() || gap_round_due_ || !SpeaksForSite()) return;
+  if (!SpeakersOn() || gap_round_due_ || !ActsForSite()) return;
   auto site = config_.node_sites.find(origin);
   if (site == config_.node_sites.end() || site->second == OwnSite()) return;
   gap_round_due_ = env_->Now() + SpeakerHoldoff();

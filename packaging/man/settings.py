@@ -2,10 +2,10 @@
 
 pbxstated.conf(5) lists the settings of `daemon/pbxstated.example.yaml` (every key with its
 default and a comment, checked against the daemon by tests/packaging) and pbxstate.conf(5) those
-of `asterisk/pbxstate.conf.sample` (every option with its comment). When the engine's settings
-table lands in engine/ (name, unit, min, max, doc), these readers give way to its dump and the
-pages, the samples and the readers are all driven by the table; the pages' templates do not change:
-they only name a settings source.
+of `asterisk/pbxstate.conf.sample` (every option with its comment). The engine settings of both
+files are generated from the table of engine settings (engine/include/pbxstate/engine_settings.h)
+by a test each, with the host's defaults (tests/daemon/daemon_config_settings_test.cc,
+tests/asterisk/sample_settings_test.cc), so the pages follow the table through the samples.
 
 A setting is a dict: section ("" for top-level keys), key, value (as written in the sample), doc.
 """
@@ -62,6 +62,9 @@ def asterisk_settings(path):
                 if section is None:
                     header = pending
                 section, pending, doc = m.group(1), [], []
+                continue
+            if re.match(r"^;\s*engine-settings:(begin|end)\b", line):
+                pending, doc = [], []   # the generated block's markers document nothing
                 continue
             m = re.match(r"^;(\w+)\s*=\s*(.*?)\s*$", line)
             if m:

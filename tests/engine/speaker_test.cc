@@ -1,7 +1,8 @@
 // Site speakers (engine/README.md, "Sites and relays", "Speakers"), over the minimal network: only
 // a site's speaker sends heartbeats and anti-entropy to other sites; remote nodes stay members on
-// its word alone, a dead one departs, a dead speaker is replaced without anyone else departing,
-// and a site cut off comes back.
+// its word alone, a dead one departs, a dead speaker is replaced without anyone else departing
+// (its standby repairing its site before that), and a site cut off comes back, also when every
+// site's lowest-id node is down.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -122,6 +123,63 @@ TEST(Speaker, SiteCutOffComesBack) {
   net.Run(4s);
   for (NodeId n = 1; n <= 9; ++n) {
     EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-c"), DeviceState::kRinging) << "node " << n;
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-a"), DeviceState::kBusy) << "node " << n;
+  }
+}
+
+TEST(Speaker, StandbyRepairsBeforeTheSilentSpeakerDeparts) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  net.engines.erase(4);  // site 1's speaker and relay: node 1's change goes to it and is lost
+  ASSERT_TRUE(net.engines[1]->SetDeviceState("PJSIP/lost-with-4", DeviceState::kBusy).ok());
+  // Before suspect_after (2 s) runs out anywhere: node 5, the standby, stood in after two
+  // heartbeat intervals of silence and pulled it from another site's speaker, then node 6 from it.
+  net.Run(1600ms);
+  for (NodeId n : {5u, 6u}) {
+    EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n << ": node 4 has not departed yet";
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/lost-with-4"), DeviceState::kBusy) << "node " << n;
+  }
+  net.Run(3s);
+  for (NodeId n : {1u, 2u, 3u, 5u, 6u, 7u, 8u, 9u}) EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n;
+}
+
+TEST(Speaker, NodesHeardThroughADeadSpeakersRelayStayMembers) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  // Node 4 is site 1's relay: nodes 5 and 6 heard the other sites' speakers through it and
+  // their site-mates through those speakers' heartbeats. When node 4 departs, the speakers get
+  // a fresh suspect_after to be heard through site 1's next relay (node 5), and so must the nodes
+  // heard through them (their news came through node 4 too). Idle nodes (no change for a
+  // while) last heard earlier than node 4 must not depart before it either.
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/idle-2", DeviceState::kBusy).ok());
+  net.Run(700ms);
+  net.engines.erase(4);
+  net.Run(6s);
+  for (NodeId n : {5u, 6u}) {
+    EXPECT_EQ(MembersOf(net, n), 8u) << "node " << n;
+    EXPECT_EQ(net.engines[n]->stats().departures, 1u) << "node " << n << ": only node 4 departed";
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/idle-2"), DeviceState::kBusy) << "node " << n;
+  }
+}
+
+TEST(Speaker, CutHealsWhenEverySitesLowestIdNodeIsDown) {
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  bool cut = true;
+  net.cut = [&](NodeId from, NodeId to) { return cut && (SiteOf(from) == 2) != (SiteOf(to) == 2); };
+  // The lowest-id node of every site dies as site 2 is cut off: probes that always went to a
+  // down site's lowest-id node would reach nobody from either side after the heal.
+  for (NodeId n : {1u, 4u, 7u}) net.engines.erase(n);
+  net.Run(6s);
+  EXPECT_EQ(MembersOf(net, 8), 2u);
+  EXPECT_EQ(MembersOf(net, 2), 4u);
+  ASSERT_TRUE(net.engines[8]->SetDeviceState("PJSIP/in-c", DeviceState::kRinging).ok());
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/in-a", DeviceState::kBusy).ok());
+  cut = false;
+  net.Run(6s);
+  for (NodeId n : {2u, 3u, 5u, 6u, 8u, 9u}) {
+    EXPECT_EQ(MembersOf(net, n), 6u) << "node " << n;
     EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-c"), DeviceState::kRinging) << "node " << n;
     EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-a"), DeviceState::kBusy) << "node " << n;
   }

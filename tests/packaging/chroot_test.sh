@@ -51,6 +51,14 @@ user="$(sed -n 's/^u \([^ ]*\) .*/\1/p' "$root/usr/lib/sysusers.d/pbxstated.conf
 key_stat="$(in_root stat -c '%a %U:%G %s' /etc/pbxstate/cluster.key)"  # names as the root resolves them
 [ "$key_stat" = "600 $user:$user 32" ] || fail "cluster key is '$key_stat', expected 600 $user:$user, 32 bytes"
 step "cluster key made: mode 0600, owner $user, 32 bytes"
+# Every scenario of the tree is installed, those in subfolders (adversarial/, calibration/, long/) too.
+expected="$(cd "$here/../../scenarios" && find . -name '*.yaml' | LC_ALL=C sort)"
+installed="$(cd "$root/usr/share/pbxstate/scenarios" && find . -name '*.yaml' | LC_ALL=C sort)"
+if [ "$expected" != "$installed" ]; then
+  diff <(echo "$expected") <(echo "$installed") >&2
+  fail "the installed scenarios differ from the tree's (< only in the tree, > only installed)"
+fi
+step "all $(echo "$installed" | wc -l) scenarios of the tree installed in /usr/share/pbxstate/scenarios"
 
 # --- 3. boot: the packages in use ---------------------------------------------------------------
 boot_and_run "$here/in_container.sh" "$here/plugin_fixtures_test.py"

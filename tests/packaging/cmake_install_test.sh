@@ -25,8 +25,20 @@ if grep -q '^PBXSTATE_WITH_CPG' "$build/CMakeCache.txt" || [ -x "$build/daemon/p
   expect+=(sbin/pbxstated share/man/man8/pbxstated.8 share/man/man5/pbxstated.conf.5
            lib/systemd/system/pbxstated.service lib/sysusers.d/pbxstated.conf)
 fi
+# Every report script and module of reports/ (the scripts import each other).
+for f in "$source"/reports/*.py; do
+  expect+=("share/pbxstate/reports/$(basename "$f")")
+done
 for f in "${expect[@]}"; do
   [ -e "$root/$f" ] || fail "cmake --install did not install $prefix/$f"
+done
+# The report scripts (a `#!` line) are installed executable, the modules they import are not.
+for f in "$root"/share/pbxstate/reports/*.py; do
+  if [ "$(head -c 2 "$f")" = '#!' ]; then
+    [ -x "$f" ] || fail "$f starts with #! but is not executable"
+  else
+    [ ! -x "$f" ] || fail "$f is executable but has no #! line"
+  fi
 done
 if [ -x "$root/sbin/pbxstated" ]; then
   conf="$(find "$dest" -path '*/pbxstate/pbxstated.yaml' | head -1)"
@@ -44,7 +56,16 @@ cd "$work"
 "$root/bin/pbxstate" run "$root/share/pbxstate/scenarios/lan-3-mystate.yaml" --out run --quiet ||
   fail "the installed pbxstate run failed"
 [ -s run/report.html ] || fail "the installed pbxstate drew no report.html (report scripts not found)"
-echo "installed pbxstate: ran lan-3-mystate.yaml and drew its report"
+# The other pages the report scripts draw: the index of runs and a comparison of two runs.
+"$root/bin/pbxstate" run "$root/share/pbxstate/scenarios/lan-3-mystate.yaml" --out runs/b --seed 2 --quiet ||
+  fail "the installed pbxstate run (a second run) failed"
+cp -r run runs/a
+"$root/bin/pbxstate" report index runs > /dev/null || fail "the installed pbxstate report index failed"
+[ -s runs/index.html ] || fail "pbxstate report index drew no index.html"
+"$root/bin/pbxstate" report compare runs/a runs/b --out compare.html > /dev/null ||
+  fail "the installed pbxstate report compare failed"
+[ -s compare.html ] || fail "pbxstate report compare drew no page"
+echo "installed pbxstate: ran lan-3-mystate.yaml and drew its report, an index and a comparison"
 
 pydir="$(find "$root" -name 'pbxstate.cpython-*.so' -printf '%h\n' | head -1)"
 if [ -n "$pydir" ]; then

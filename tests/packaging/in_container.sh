@@ -82,7 +82,18 @@ for f in run.json junit.xml report.html; do
   [ -s "/tmp/lan-3/$f" ] || fail "pbxstate run wrote no $f"
 done
 step "pbxstate run: passed, run.json, junit.xml and report.html written"
-pbxstate validate /usr/share/pbxstate/scenarios/*.yaml >/dev/null || fail "a shipped scenario does not validate"
+# Every page the shipped report scripts draw: a comparison of two runs and the index of runs.
+pbxstate run /usr/share/pbxstate/scenarios/lan-3-mystate.yaml --out /tmp/runs/b --seed 2 --quiet ||
+  fail "pbxstate run lan-3-mystate.yaml --seed 2 failed"
+cp -r /tmp/lan-3 /tmp/runs/a
+pbxstate report compare /tmp/runs/a /tmp/runs/b --out /tmp/compare.html >/dev/null && [ -s /tmp/compare.html ] ||
+  fail "pbxstate report compare drew no page"
+pbxstate report index /tmp/runs >/dev/null && [ -s /tmp/runs/index.html ] || fail "pbxstate report index drew no page"
+step "pbxstate report compare and report index: pages drawn"
+# Every shipped scenario, subfolders included, from where it is installed.
+find /usr/share/pbxstate/scenarios -name '*.yaml' -print0 | xargs -0 pbxstate validate >/dev/null ||
+  fail "a shipped scenario does not validate"
+step "every shipped scenario validates ($(find /usr/share/pbxstate/scenarios -name '*.yaml' | wc -l) files)"
 
 # Completion, as bash-completion loads it.
 reply="$(bash -c 'source /usr/share/bash-completion/completions/pbxstate

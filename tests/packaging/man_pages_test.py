@@ -9,11 +9,13 @@ the thing it describes disagree:
 - pbxstate(1) has every command of `pbxstate --help`, and under each command every option and
   positional argument its `--help` shows, with the same description, and nothing else;
 - pbxstate-scenario(5) has every heading of scenarios/README.md and every key its tables list;
-- pbxstated(8) has every option of `pbxstated --help`;
+- pbxstated(8) has every option of `pbxstated --help` and every control request of
+  daemon/CONTROL.md with its fields;
 - pbxstated.conf(5) documents exactly the keys pbxstated accepts, section by section (asked of
   the daemon itself: `--check` names the known keys of a section when given an unknown one), and
   the default configuration the packages install passes `--check`;
-- pbxstate.conf(5) has every option of asterisk/pbxstate.conf.sample.
+- pbxstate.conf(5) has every option of asterisk/pbxstate.conf.sample, every option name the module
+  compares (asterisk/pbxstate_settings.c) and every engine setting (the module reads them all).
 
     man_pages_test.py --build-dir BUILD --source-dir REPO [--pbxstated PATH]
 """
@@ -155,13 +157,28 @@ def check_scenario_page(source, man_dir):
             fail(f"pbxstate-scenario.5: the key `{m.group(1)}` of scenarios/README.md is missing")
 
 
-def check_pbxstated_page(pbxstated, man_dir):
+def check_pbxstated_page(source, pbxstated, man_dir):
     text = page_text(os.path.join(man_dir, "pbxstated.8"))
     r = subprocess.run([pbxstated, "--help"], capture_output=True, text=True)
     for line in r.stdout.splitlines():
         m = re.match(r"^\s+(-\S.*?)\s{2,}", line)
         if m and m.group(1) not in text:
             fail(f"pbxstated.8: no option {m.group(1)} (in pbxstated --help)")
+    # Every request of the control protocol (daemon/CONTROL.md's table, which
+    # tests/control/control_md_test.cc holds to the control library) with each of its fields.
+    with open(os.path.join(source, "daemon/CONTROL.md"), encoding="utf-8") as f:
+        control = f.read().split("\n## Requests", 1)[1].split("\n## ", 1)[0]
+    ss = sections_by_ss(text)
+    requests = ss.get("CONTROL REQUESTS", "")
+    ops = re.findall(r"^\|\s*`(\w+)`\s*\|([^|]*)\|", control, flags=re.M)
+    if len(ops) < 10:
+        fail(f"daemon/CONTROL.md: read {len(ops)} requests, too few")
+    for op, fields in ops:
+        if not re.search(r"^\.TP\n" + re.escape(op) + r"\b", requests, flags=re.M):
+            fail(f"pbxstated.8: the control request {op} (daemon/CONTROL.md) is not in CONTROL REQUESTS")
+        for field in re.findall(r"`(\w+)`", fields):
+            if field not in requests:
+                fail(f"pbxstated.8: the field {field} of the control request {op} is missing")
 
 
 def known_keys(pbxstated, tmp, section):
@@ -235,6 +252,21 @@ def check_asterisk_conf_page(source, man_dir):
     for e in entries:
         if not re.search(r"^\.T[PQ]\n" + re.escape(e["key"]) + r"\b", text, flags=re.M):
             fail(f"pbxstate.conf.5: the option {e['key']} of the sample is not documented")
+    # Every option the module reads: its own (pbxstate_settings.c compares each name it knows) and
+    # every engine setting (the table's keys, as the generated block of pbxstated.example.yaml
+    # lists them); the two the module fixes are named in the text, not as options.
+    with open(os.path.join(source, "asterisk/pbxstate_settings.c"), encoding="utf-8") as f:
+        own = re.findall(r'strcasecmp\(v->name, "(\w+)"\)', f.read())
+    _, daemon_entries = settings.daemon_settings(os.path.join(source, "daemon/pbxstated.example.yaml"))
+    engine = [e["key"] for e in daemon_entries if e["section"] == "engine" and e["key"] != "label"]
+    if len(own) < 5 or len(engine) < 20:
+        fail(f"read {len(own)} options of pbxstate_settings.c and {len(engine)} engine settings: too few")
+    for key in own:
+        if not re.search(r"^\.T[PQ]\n" + re.escape(key) + r"\b", text, flags=re.M):
+            fail(f"pbxstate.conf.5: the module's option {key} (asterisk/pbxstate_settings.c) is not documented")
+    for key in engine:
+        if not re.search(r"^\.T[PQ]\n" + re.escape(key) + r"\b", text, flags=re.M) and key not in text:
+            fail(f"pbxstate.conf.5: the engine setting {key} (an option of the module) is not documented")
 
 
 def main():
@@ -256,7 +288,7 @@ def main():
     check_scenario_page(args.source_dir, man_dir)
     check_asterisk_conf_page(args.source_dir, man_dir)
     if args.pbxstated:
-        check_pbxstated_page(args.pbxstated, man_dir)
+        check_pbxstated_page(args.source_dir, args.pbxstated, man_dir)
         check_daemon_conf_page(args.source_dir, args.build_dir, args.pbxstated, man_dir)
     if FAILURES:
         print(f"{len(FAILURES)} disagreements between the man pages and their sources", file=sys.stderr)

@@ -29,3 +29,20 @@ def test_cluster_fixture(pbxstate_cluster):
 def test_scenario_run_fixture(scenario_run):
     run = scenario_run(SCENARIO, report=True, check=True)
     assert run.passed
+
+
+def test_scenario_run_fixture_with_a_dict(scenario_run):
+    # A dict goes through Scenario.from_dict, which writes it out with PyYAML: the package's
+    # dependencies must bring it.
+    run = scenario_run({
+        "name": "dict-lan-3",
+        "seed": 1,
+        "duration": "3s",
+        "quiet": "1s",
+        "cluster": {"nodes": 3},
+        "network": {"lan": {"delay": "200us", "bandwidth": "1Gbps", "loss": "0%"}},
+        "transport": "multicast",
+        "workload": {"changes": [{"at": "1s", "node": 1, "device": "Custom:mystate", "state": "INUSE"}]},
+        "checks": ["lost == 0", "stale == 0"],
+    }, check=True)
+    assert run.passed
