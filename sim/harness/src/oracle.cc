@@ -381,6 +381,24 @@ Acceptable Oracle::Settled(NodeId n, SlotId slot, Duration from, Duration to) co
   return a;
 }
 
+void Oracle::AddSpans(SpanIndex* index) const {
+  assert(finished_);
+  // Settled reads an owned slot through AddValuesIn: the value in effect at the stretch's start
+  // and every change inside it; none when neither is a value.
+  for (SlotId s = 0; s < timelines_.size(); ++s) {
+    const auto& tl = timelines_[s];
+    for (std::size_t i = 0; i < tl.size(); ++i) {
+      const Duration next = i + 1 < tl.size() ? tl[i + 1].t : kNever;
+      index->Add(s, tl[i].t, tl[i].value == kAbsent ? tl[i].t : next);
+    }
+  }
+  for (const auto& [slot, ws] : writes_) {
+    Duration first = kNever;
+    for (const Write& w : ws) first = std::min(first, w.t);
+    index->Add(slot, first, kNever);
+  }
+}
+
 const WriteSpread& Oracle::SpreadOf(SlotId slot, std::size_t i) const {
   auto& slot_spreads = spreads_[slot];
   std::unique_ptr<WriteSpread>& sp = slot_spreads[i];

@@ -49,34 +49,12 @@ std::string DescribeFault(const Fault& f) {
 
 namespace {
 
+// Sums a node's incarnations: every counter of EngineStatFields() (stats.h, the one list) is a
+// flow and adds up, except the entries held, which are a level: the last incarnation's count is
+// the node's.
 void Accumulate(EngineStats& sum, const EngineStats& s) {
-  sum.frames_out += s.frames_out;
-  sum.bytes_out += s.bytes_out;
-  sum.frames_in += s.frames_in;
-  sum.bytes_in += s.bytes_in;
-  sum.broadcasts_out += s.broadcasts_out;
-  sum.unicasts_out += s.unicasts_out;
+  for (const EngineStatField& f : EngineStatFields()) sum.*f.member += s.*f.member;
   for (std::size_t i = 0; i < sum.dropped.size(); ++i) sum.dropped[i] += s.dropped[i];
-  sum.local_changes += s.local_changes;
-  sum.records_applied += s.records_applied;
-  sum.records_stale += s.records_stale;
-  sum.send_try_again += s.send_try_again;
-  sum.send_queue_overflow += s.send_queue_overflow;
-  sum.send_failed += s.send_failed;
-  sum.digests_sent += s.digests_sent;
-  sum.digests_received += s.digests_received;
-  sum.sync_sessions_started += s.sync_sessions_started;
-  sum.sync_sessions_completed += s.sync_sessions_completed;
-  sum.sync_sessions_abandoned += s.sync_sessions_abandoned;
-  sum.sync_serves_refused += s.sync_serves_refused;
-  sum.sync_pages_sent += s.sync_pages_sent;
-  sum.sync_pages_received += s.sync_pages_received;
-  sum.sync_pages_resent += s.sync_pages_resent;
-  sum.heartbeats_sent += s.heartbeats_sent;
-  sum.membership_changes += s.membership_changes;
-  sum.departures += s.departures;
-  sum.frames_relayed += s.frames_relayed;
-  // Entries held are a level, not a flow: the last incarnation's count is the node's.
   sum.device_entries = s.device_entries;
   sum.mailbox_entries = s.mailbox_entries;
   sum.registration_entries = s.registration_entries;
@@ -285,6 +263,9 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
     m.timelines[node - 1][slot].push_back({t, ValueOf(ch), static_cast<std::uint32_t>(EncodedRecordBytes(ch))});
   }
   if (m.network_bytes) m.ReadHealBytes(t);
+  // A mailbox removal (Engine::RemoveMailbox: no value) is in the timeline above; it is no write
+  // the delivery and latency metrics follow (KeyOf needs a write's HLC and writer).
+  if (ch.kind == EntryKind::kMailbox && !ch.new_mailbox) return;
   if (ch.cause == ChangeCause::kLocal) {
     // The writer's own report of a mailbox write carries the write's HLC (oracle.h).
     if (ch.kind == EntryKind::kMailbox && ch.new_mailbox) m.oracle.MailboxStamped(t, node, ch.key, *ch.new_mailbox);
@@ -297,7 +278,6 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
     return;
   }
   if (ch.cause != ChangeCause::kRemote) return;
-  if (ch.kind == EntryKind::kMailbox && !ch.new_mailbox) return;
   auto it = m.change_index.find(Impl::KeyOf(slot, ch));
   if (it == m.change_index.end()) return;
   const ChangeRecord& c = m.changes[it->second];

@@ -109,7 +109,13 @@ struct RunRecorder::Impl {
 
   // convergence.cc: one sample per fault end.
   std::vector<ConvergenceSample> MeasureConvergence(Duration end) const;
-  ConvergenceSample MeasureOne(const FaultEnd& fe, Duration end) const;
+  // The sample's stretch: from the fault's end to the next fault (interrupted_by) or `end`.
+  ConvergenceSample StretchOf(const FaultEnd& fe, Duration end) const;
+  // How long after `from` node `n` came to agree on every slot of `to_check` (sorted, unique)
+  // in the stretch [from, until); nullopt when it did not. Adds the records it came to show
+  // for them to `differing`.
+  std::optional<Duration> NodeTook(NodeId n, Duration from, Duration until, const std::vector<SlotId>& to_check,
+                                   std::uint64_t* differing) const;
   // The bytes of heal window `w` from its start to `at`; nullopt when the reads do not reach it.
   std::optional<std::uint64_t> HealBytesUntil(std::size_t w, Duration at) const;
   // recorder.cc: closes the open heal window at `t`; reads the count at a view change at `t`.

@@ -139,6 +139,9 @@ class Loader {
   void ReadNameChurn(const Field& f);
   // Start before stop for its steps; adds its steps to `total_changes` (the generated bound).
   void CheckNameChurn(double* total_changes);
+  // The longest name the workload generates (its last device, mailbox and AOR; the name churn's
+  // last possible index) against engine.max_key_bytes: a name the engines would refuse.
+  void CheckGeneratedKeyLengths();
 
   // loader_changes.cc
   std::optional<TimedChange> ReadChange(const Field& f);

@@ -283,12 +283,37 @@ void Loader::CheckWorkload() {
     CheckMailboxFill();
   }
   CheckNameChurn(&total);
+  CheckGeneratedKeyLengths();
   if (total > kMaxGeneratedChanges) {
     const Field f = WorkloadField("rate");
     d_.Error(f.mark, f.path,
              "the workload makes about " + FormatNumber(std::round(total)) +
                  " changes; expected at most " + FormatNumber(kMaxGeneratedChanges));
   }
+}
+
+void Loader::CheckGeneratedKeyLengths() {
+  const Workload& w = s_.workload;
+  const std::size_t limit = s_.engine.max_key_bytes;
+  auto check = [&](const Field& f, const std::string& longest, const char* what) {
+    if (longest.size() <= limit) return;
+    d_.Error(f.mark, f.path,
+             std::string("expected ") + what + " of at most " + std::to_string(limit) +
+                 " bytes (engine.max_key_bytes); the longest is " + longest + ", " +
+                 std::to_string(longest.size()) + " bytes");
+  };
+  if (w.devices > 0) check(WorkloadField("devices"), GeneratedDeviceName(w.devices - 1), "generated device names");
+  if (w.mailboxes > 0) {
+    check(WorkloadField("mailboxes"), GeneratedMailboxName(w.mailboxes - 1), "generated mailbox names");
+  }
+  if (w.aors > 0) check(WorkloadField("aors"), GeneratedAorName(w.aors - 1), "generated AORs");
+  if (!w.name_churn || !name_churn_field_ || w.stop <= w.start) return;
+  // Each step names at most one new device or AOR: the index stays below the step count.
+  const double steps = std::ceil(w.name_churn->rate_per_s * std::chrono::duration<double>(w.stop - w.start).count());
+  if (steps < 1) return;
+  const auto last = static_cast<std::uint64_t>(steps) - 1;
+  check(*name_churn_field_, ChurnedDeviceName(last), "churned device names");
+  check(*name_churn_field_, ChurnedAorName(last), "churned AORs");
 }
 
 void Loader::CheckChurn() {

@@ -88,6 +88,37 @@ TEST(Recorder, RegistrationsAreJudgedAtTheInstantTheViewWasRead) {
   EXPECT_EQ(judge(read, {1}), Counts(3, 0));             // c had not
 }
 
+// A node's counters add up over its incarnations, every one of EngineStatFields() (the sum once
+// left out the update frames and the held changes); the entries held are the last incarnation's.
+// A mailbox removal its writer reports (no value) is no change the delivery metrics follow.
+TEST(Recorder, ANodesCountersAddUpOverItsIncarnations) {
+  HandRun run(kThreeNodes);
+  run.StartAll();
+  EngineStats first;
+  for (const EngineStatField& f : EngineStatFields()) first.*f.member = 3;
+  first.dropped[0] = 1;
+  run.rec.NodeCrashed(5s, 1, first);
+  run.Restart(6s, 1, 2);
+  ViewChange removal{};
+  removal.kind = EntryKind::kMailbox;
+  removal.cause = ChangeCause::kLocal;
+  removal.key = "100@default";
+  removal.origin = 1;
+  removal.old_mailbox = MailboxValue{MailboxCounts{1, 0, 0}, Hlc(1s), 1};
+  run.rec.ViewChanged(7s, 1, removal);
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : {1, 2, 3}) views[n] = FinalView{};
+  for (const EngineStatField& f : EngineStatFields()) views[1].stats.*f.member = 4;
+  const RunResult r = run.Finish(10s, views);
+  const EngineStats& sum = r.nodes[0].stats;
+  for (const EngineStatField& f : EngineStatFields()) {
+    const bool level = f.name == "device_entries" || f.name == "mailbox_entries" || f.name == "registration_entries";
+    EXPECT_EQ(sum.*f.member, level ? 4u : 7u) << f.name;
+  }
+  EXPECT_EQ(sum.dropped[0], 1u);
+  EXPECT_EQ(Metric(r, "changes"), 0);
+}
+
 TEST(Recorder, DeliveryAndStableLatencyPerChange) {
   const RunResult r = OneChangeSeenAt(1010ms, 1020ms)->Finish(10s, AllShow(DeviceState::kInUse), 5);
   ASSERT_EQ(r.deliveries.size(), 2u);

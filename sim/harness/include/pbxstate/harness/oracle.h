@@ -70,6 +70,7 @@
 #include "pbxstate/harness/contact_book.h"
 #include "pbxstate/harness/history.h"
 #include "pbxstate/harness/slots.h"
+#include "pbxstate/harness/span_index.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/harness/write_spread.h"
 #include "pbxstate/scenario/scenario.h"
@@ -140,6 +141,11 @@ class Oracle {
   Acceptable Expected(NodeId n, SlotId slot, Duration t, std::optional<ReadInstant> read = std::nullopt) const;
   // What `n` agrees on once caught up, in a stretch [from, to) with no fault (convergence).
   Acceptable Settled(NodeId n, SlotId slot, Duration from, Duration to) const;
+  // Adds to `index` the spans (span_index.h) outside which Settled accepts none and only none
+  // for a slot, whoever asks: for an owned slot, each value its owner held, from when it was set
+  // until its next change (open while it holds), and each change to none as one instant; for a
+  // mailbox, everything from its first write on.
+  void AddSpans(SpanIndex* index) const;
   // Whether `n` counts `o` as a member at `t`.
   Counted Counts(NodeId n, NodeId o, Duration t) const;
   // The value `slot`'s owner (for a mailbox: the winning write over all writes) had last by
