@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "mini_net.h"
+#include "three_sites.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate {
@@ -16,19 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace testing_mini_net;
-
-// Nine nodes, sites of three: 1-3 in site 0, 4-6 in site 1, 7-9 in site 2.
-std::uint32_t SiteOf(NodeId n) { return (n - 1) / 3; }
-
-void ThreeSites(EngineConfig& c) {
-  for (NodeId n = 1; n <= 9; ++n) c.node_sites[n] = SiteOf(n);
-  c.relays_per_site = 1;
-  c.heartbeat_interval = 500ms;
-  c.suspect_after = 2000ms;
-  c.anti_entropy_interval = 1000ms;
-}
-
-codec::FrameType TypeOf(std::span<const std::uint8_t> frame) { return static_cast<codec::FrameType>(frame[3]); }
+using namespace testing_three_sites;  // nine nodes, sites of three
 
 // Frames between sites, by type: (from, to).
 struct WanLog {
