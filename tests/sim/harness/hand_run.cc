@@ -64,31 +64,19 @@ void HandRun::Partition(Duration t, std::vector<std::vector<NodeId>> sides, bool
 }
 
 void HandRun::Isolate(Duration t, NodeId n) {
-  scenario::Fault f;
-  f.at = t;
-  f.what = scenario::Isolate{n};
-  rec.FaultApplied(t, f);
+  Apply(t, scenario::Isolate{n});
 }
 
 void HandRun::Heal(Duration t) {
-  scenario::Fault f;
-  f.at = t;
-  f.what = scenario::Heal{};
-  rec.FaultApplied(t, f);
+  Apply(t, scenario::Heal{});
 }
 
 void HandRun::Degrade(Duration t) {
-  scenario::Fault f;
-  f.at = t;
-  f.what = scenario::Degrade{};
-  rec.FaultApplied(t, f);
+  Apply(t, scenario::Degrade{});
 }
 
 void HandRun::Restore(Duration t) {
-  scenario::Fault f;
-  f.at = t;
-  f.what = scenario::Restore{};
-  rec.FaultApplied(t, f);
+  Apply(t, scenario::Restore{});
 }
 
 std::uint64_t HandRun::Incarnation(NodeId n) const {
@@ -96,54 +84,57 @@ std::uint64_t HandRun::Incarnation(NodeId n) const {
   return it == incarnation_.end() ? 0 : it->second;
 }
 
-void HandRun::Device(Duration t, NodeId n, const std::string& key, DeviceState s) {
+void HandRun::Apply(Duration t, decltype(scenario::Fault::what) what) {
+  scenario::Fault f;
+  f.at = t;
+  f.what = std::move(what);
+  rec.FaultApplied(t, f);
+}
+
+PlannedChange HandRun::Planned(Duration t, NodeId n, EntryKind kind, const std::string& key) {
   PlannedChange c;
   c.at = t;
   c.node = n;
-  c.kind = EntryKind::kDevice;
+  c.kind = kind;
   c.key = key;
-  c.state = s;
+  return c;
+}
+
+ViewChange HandRun::LocalView(NodeId n, EntryKind kind, const std::string& key) {
   ViewChange ch{};
-  ch.kind = EntryKind::kDevice;
+  ch.kind = kind;
   ch.cause = ChangeCause::kLocal;
   ch.key = key;
   ch.origin = n;
-  ch.version = {Incarnation(n), ++seq_[n]};
+  return ch;
+}
+
+decltype(ViewChange::version) HandRun::NextVersion(NodeId n) { return {Incarnation(n), ++seq_[n]}; }
+
+void HandRun::Device(Duration t, NodeId n, const std::string& key, DeviceState s) {
+  PlannedChange c = Planned(t, n, EntryKind::kDevice, key);
+  c.state = s;
+  ViewChange ch = LocalView(n, EntryKind::kDevice, key);
+  ch.version = NextVersion(n);
   ch.new_contribution = s;
   rec.ViewChanged(t, n, ch);
   rec.ChangeMade(t, c, Status::Ok());
 }
 
 void HandRun::RemoveDevice(Duration t, NodeId n, const std::string& key) {
-  PlannedChange c;
-  c.at = t;
-  c.node = n;
-  c.kind = EntryKind::kDevice;
-  c.key = key;
+  PlannedChange c = Planned(t, n, EntryKind::kDevice, key);
   c.remove = true;
-  ViewChange ch{};
-  ch.kind = EntryKind::kDevice;
-  ch.cause = ChangeCause::kLocal;
-  ch.key = key;
-  ch.origin = n;
-  ch.version = {Incarnation(n), ++seq_[n]};
+  ViewChange ch = LocalView(n, EntryKind::kDevice, key);
+  ch.version = NextVersion(n);
   rec.ViewChanged(t, n, ch);
   rec.ChangeMade(t, c, Status::Ok());
 }
 
 void HandRun::Mailbox(Duration t, NodeId n, const std::string& key, MailboxCounts counts, HlcTimestamp hlc, bool report) {
-  PlannedChange c;
-  c.at = t;
-  c.node = n;
-  c.kind = EntryKind::kMailbox;
-  c.key = key;
+  PlannedChange c = Planned(t, n, EntryKind::kMailbox, key);
   c.counts = counts;
   if (report) {
-    ViewChange ch{};
-    ch.kind = EntryKind::kMailbox;
-    ch.cause = ChangeCause::kLocal;
-    ch.key = key;
-    ch.origin = n;
+    ViewChange ch = LocalView(n, EntryKind::kMailbox, key);
     ch.new_mailbox = MailboxValue{counts, hlc, n};
     rec.ViewChanged(t, n, ch);
   }
@@ -151,38 +142,22 @@ void HandRun::Mailbox(Duration t, NodeId n, const std::string& key, MailboxCount
 }
 
 void HandRun::Register(Duration t, NodeId n, const std::string& aor, const std::string& contact, Duration expires_in) {
-  PlannedChange c;
-  c.at = t;
-  c.node = n;
-  c.kind = EntryKind::kRegistration;
-  c.key = aor;
+  PlannedChange c = Planned(t, n, EntryKind::kRegistration, aor);
   c.contact = contact;
   c.expires_in = expires_in;
   infos_.push_back(RegistrationInfo{contact, WallTime(Duration(kSimEpochNs) + t + expires_in), ContactStatus::kReachable, 0, {}, {}});
-  ViewChange ch{};
-  ch.kind = EntryKind::kRegistration;
-  ch.cause = ChangeCause::kLocal;
-  ch.key = aor;
-  ch.origin = n;
-  ch.version = {Incarnation(n), ++seq_[n]};
+  ViewChange ch = LocalView(n, EntryKind::kRegistration, aor);
+  ch.version = NextVersion(n);
   ch.new_registration = &infos_.back();
   rec.ViewChanged(t, n, ch);
   rec.ChangeMade(t, c, Status::Ok());
 }
 
 void HandRun::Unregister(Duration t, NodeId n, const std::string& aor) {
-  PlannedChange c;
-  c.at = t;
-  c.node = n;
-  c.kind = EntryKind::kRegistration;
-  c.key = aor;
+  PlannedChange c = Planned(t, n, EntryKind::kRegistration, aor);
   c.remove = true;
-  ViewChange ch{};
-  ch.kind = EntryKind::kRegistration;
-  ch.cause = ChangeCause::kLocal;
-  ch.key = aor;
-  ch.origin = n;
-  ch.version = {Incarnation(n), ++seq_[n]};
+  ViewChange ch = LocalView(n, EntryKind::kRegistration, aor);
+  ch.version = NextVersion(n);
   rec.ViewChanged(t, n, ch);
   rec.ChangeMade(t, c, Status::Ok());
 }

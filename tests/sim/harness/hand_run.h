@@ -64,6 +64,11 @@ class HandRun {
 
  private:
   std::uint64_t Incarnation(NodeId n) const;
+  void Apply(Duration t, decltype(scenario::Fault::what) what);  // a fault that takes only its time and action
+  // The parts every local change shares: the planned change and the writer's own view change.
+  static PlannedChange Planned(Duration t, NodeId n, EntryKind kind, const std::string& key);
+  static ViewChange LocalView(NodeId n, EntryKind kind, const std::string& key);
+  decltype(ViewChange::version) NextVersion(NodeId n);  // the node's next (incarnation, seq)
   std::map<NodeId, std::uint64_t> incarnation_;
   std::map<NodeId, std::uint64_t> seq_;
   std::deque<RegistrationInfo> infos_;  // what registration view changes point at
