@@ -84,23 +84,18 @@ Status EngineImpl::CheckMutable() const {
 Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   const NodeId self = config_.node_id;
   const auto kind = static_cast<EntryKind>(rec.kind);
-  auto find = [&] {
-    return kind == EntryKind::kDevice ? devices_.Find(rec.key) : contacts_.Find(ContactEntryName(rec.key, rec.contact));
-  };
-  // A removal of a contact whose expiry and horizon came before the timer did leaves its entry
-  // with nothing, and its name is released: the change is still held (its sequence number is
-  // claimed at the flush) under the id the name had.
-  const std::optional<std::uint32_t> id_before = find();
-  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal);
+  // The id ApplyOwned interned or found, with no second look-up of the name. A removal of a
+  // contact whose expiry and horizon came before the timer did leaves its entry with nothing,
+  // and its name is released: the change is still held (its sequence number is claimed at the
+  // flush) under the id the name had.
+  std::uint32_t id = 0;
+  const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal, &id);
   PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
   (void)changed;
   OriginFor(self).ranges.AdvanceTo(own_seq_);
   StoreChanged();
   ++stats_.local_changes;
-  std::optional<std::uint32_t> id = find();
-  if (!id) id = id_before;
-  PBXSTATE_CHECK(id);
-  MarkPending(kind, *id);
+  MarkPending(kind, id);
   Rearm();
   return Status::Ok();
 }
@@ -142,11 +137,12 @@ Status EngineImpl::WriteLocalMailbox(std::string_view mailbox, codec::Record& re
   rec.key = mailbox;
   rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
   rec.writer = config_.node_id;
-  const bool changed = ApplyMailbox(rec, ChangeCause::kLocal);
+  std::uint32_t id = 0;
+  const bool changed = ApplyMailbox(rec, ChangeCause::kLocal, &id);
   PBXSTATE_CHECK(changed);  // a fresh tick is greater than anything seen
   (void)changed;
   ++stats_.local_changes;
-  MarkPending(EntryKind::kMailbox, *mailboxes_.Find(mailbox));
+  MarkPending(EntryKind::kMailbox, id);
   Rearm();
   return Status::Ok();
 }

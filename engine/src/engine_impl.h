@@ -264,11 +264,14 @@ class EngineImpl {
 
   // ---- store.cc ----
   // Applies one owned-entry record of `origin` (whose incarnation is current). Returns true when
-  // it changed something.
-  bool ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause);
+  // it changed something. `entry_id`, when given, receives the id of the entry's name whenever
+  // the record was taken (interned or found; the name may be released again by the return): a
+  // caller that needs the id does not look the name up again.
+  bool ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id = nullptr);
   // Applies a mailbox write or removal (greatest (hlc, writer) wins). Returns true when it changed
   // the view (a removal taken as a tombstone of nothing, or of another removal, changes none).
-  bool ApplyMailbox(const codec::Record& rec, ChangeCause cause);
+  // `entry_id` as for ApplyOwned.
+  bool ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id = nullptr);
   // Drops every owned entry of `origin` and forgets its ranges (departure or restart).
   void DropOrigin(NodeId origin, ChangeCause cause);
   // Makes `incarnation` the current one of `origin`; returns false when it is older than one
@@ -288,7 +291,7 @@ class EngineImpl {
   void CompactContactIds(OriginState& o, NodeId origin);
   void CompactDeviceIds(OriginState& o, NodeId origin);
   // The device branch of ApplyOwned.
-  bool ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause);
+  bool ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id);
   // How long a removal's tombstone is kept, a device's or a mailbox's (engine/README.md, "Names"):
   // longer than a node that missed the removal keeps counting its writer without hearing of it
   // (it either departs the writer, dropping its owned entries, or is repaired by a digest and a

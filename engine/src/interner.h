@@ -35,7 +35,6 @@ class Interner {
   // else a new slot. The caller gives the record an entry before anything else looks at it.
   std::uint32_t Add(std::string_view name) {
     PBXSTATE_CHECK(!name.empty());
-    PBXSTATE_CHECK(!Find(name));
     std::uint32_t id;
     if (!free_.empty()) {
       id = free_.back();
@@ -47,7 +46,10 @@ class Interner {
     Record& r = records_[id];
     PBXSTATE_CHECK(!r.Holds() && r.name.empty());
     r.name.assign(name);
-    ids_.emplace(r.name, id);
+    // One look-up of the name, here: callers found it missing already, and a name held twice
+    // would break the index (checked, not searched for beforehand).
+    const bool inserted = ids_.try_emplace(r.name, id).second;
+    PBXSTATE_CHECK(inserted);
     return id;
   }
   // Record `id` holds nothing any more: forgets its name and frees the record's memory. The id

@@ -8,8 +8,11 @@
 namespace pbxstate {
 namespace {
 
-std::uint64_t DeviceHash(std::string_view name, NodeId node, DeviceState state) {
-  return Hasher().Add(0).Add(name).Add(node).Add(static_cast<std::uint64_t>(state)).value();
+// A device contribution's digest hash, Hasher().Add(0).Add(name).Add(node).Add(state): the
+// name's part (DeviceNameHash) is hashed once per record applied, for the old and the new state.
+Hasher DeviceNameHash(std::string_view name) { return Hasher().Add(0).Add(name); }
+std::uint64_t DeviceHash(Hasher name_hash, NodeId node, DeviceState state) {
+  return name_hash.Add(node).Add(static_cast<std::uint64_t>(state)).value();
 }
 
 std::uint64_t RegistrationHash(std::string_view name, const Registration& r) {
@@ -149,7 +152,7 @@ const Registration* EngineImpl::FindRegistration(std::uint32_t contact, NodeId n
   return (it != rs.end() && it->node == node) ? &*it : nullptr;
 }
 
-bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause) {
+bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id) {
   OriginState& o = OriginFor(origin);
   std::optional<std::uint32_t> id = devices_.Find(rec.key);
   Contribution* held = nullptr;
@@ -167,6 +170,7 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
     return false;
   }
   if (!id) id = InternDevice(rec.key);
+  if (entry_id != nullptr) *entry_id = *id;
   DeviceRecord& d = devices_[*id];
   std::optional<DeviceState> old_contribution;
   if (held == nullptr) {
@@ -182,13 +186,14 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
       rec.removed ? std::nullopt : std::optional<DeviceState>(rec.state);
   held->seq = rec.seq;
   if (old_contribution != new_contribution) {
+    const Hasher name_hash = DeviceNameHash(d.name);
     if (old_contribution) {
-      o.hash ^= DeviceHash(d.name, origin, *old_contribution);
+      o.hash ^= DeviceHash(name_hash, origin, *old_contribution);
       --stats_.device_entries;
       ++device_tombstones_;
     }
     if (new_contribution) {
-      o.hash ^= DeviceHash(d.name, origin, *new_contribution);
+      o.hash ^= DeviceHash(name_hash, origin, *new_contribution);
       --device_tombstones_;
       ++stats_.device_entries;
     }
@@ -231,12 +236,12 @@ void EngineImpl::RebuildExpiries() {
   expiries_ = decltype(expiries_)(std::greater<>(), std::move(items));
 }
 
-bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause) {
+bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id) {
   OriginState& o = OriginFor(origin);
   const bool local = cause == ChangeCause::kLocal;
   const auto kind = static_cast<EntryKind>(rec.kind);
 
-  if (kind == EntryKind::kDevice) return ApplyDevice(origin, rec, cause);
+  if (kind == EntryKind::kDevice) return ApplyDevice(origin, rec, cause, entry_id);
 
   PBXSTATE_CHECK(kind == EntryKind::kRegistration);
   const std::int64_t now_ns = env_->WallNow().time_since_epoch().count();
@@ -263,6 +268,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
     return false;
   }
   if (!id) id = InternContact(entry_name, rec.key);
+  if (entry_id != nullptr) *entry_id = *id;
   ContactRecord& a = contacts_[*id];
 
   std::optional<RegistrationInfo> old_info;
@@ -326,7 +332,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   return true;
 }
 
-bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
+bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id) {
   const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
   if (cause != ChangeCause::kLocal) {
     if (rec.hlc.physical_ns > wall_ns + config_.max_clock_skew.count()) {
@@ -349,6 +355,7 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause) {
     }
     id = InternMailbox(rec.key);
   }
+  if (entry_id != nullptr) *entry_id = *id;
   MailboxRecord& m = mailboxes_[*id];
   const MailboxValue next{rec.removed ? MailboxCounts{} : rec.counts, rec.hlc, rec.writer};
   if (m.value && std::tie(m.value->hlc, m.value->writer) >= std::tie(next.hlc, next.writer)) {

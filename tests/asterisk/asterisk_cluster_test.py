@@ -13,7 +13,9 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      Asterisk: res_mwi_devstate turns the MWI it receives into the device MWI:1000@default, whose
      hint on server 2 goes InUse; then 0 new messages bring it back to Idle; 3b. the later of two
      servers' writes holds; 3c. AMI MWIDelete of a mailbox on server 1 removes it from both
-     servers' cluster view and from server 2's MWI cache;
+     servers' cluster view and from server 2's MWI cache; 3d. res_pbxstate unloaded on server 2
+     removes server 1's MWI from server 2's MWI cache (the prune at unload) and republishes it
+     when loaded again;
   4. RINGING on server 1 and INUSE on server 2 for Custom:ring aggregate to InUse&Ringing (Asterisk's
      RINGINUSE) on both servers;
   5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
@@ -310,6 +312,35 @@ def run(c, report, cycles):
     report["mwi_delete_to_gone_s"] = round(gone, 3)
     print(f"ok 3c: AMI MWIDelete 3000@default on server 1 -> gone from both servers' cluster view in {gone:.3f} s "
           f"and deleted from server 2's MWI cache (server 1: {removals} local removal(s) shared)")
+
+    # 3d. Unload prunes what the module published for other servers from Asterisk's MWI cache
+    # (pbxstate_publisher_prune). Observed through res_mwi_devstate, which at its load publishes a
+    # device state for every mailbox in that cache: with it unloaded on server 2, server 1 writes
+    # 1000@default 2/0 (into server 2's MWI cache only; its hint stays Idle), res_pbxstate is
+    # unloaded on server 2, then res_mwi_devstate is loaded again. A cache still holding the value
+    # turns the hint InUse; the fence after it (Custom:mystate, published after it on the same
+    # path, through the same queues) shows it would have arrived by then. Without the prune this
+    # step fails. Loaded again, res_pbxstate republishes the cluster's value (the hint goes InUse).
+    c.cli(2, "module unload res_mwi_devstate.so")
+    c.ami(1, "MWIUpdate", Mailbox="1000@default", NewMessages=2, OldMessages=0)
+    wait_until("server 2 sees 1000@default 2/0",
+               lambda: re.search(r"^1000@default\s+2\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M), 10)
+    c.cli(2, "module unload res_pbxstate.so")
+    c.cli(2, "module load res_mwi_devstate.so")
+    c.cli(2, "dialplan set global DEVICE_STATE(Custom:mystate) INUSE")
+    wait_hint(c, 2, "100", "InUse")
+    if c.hint_state(2, "1000") != "Idle":
+        raise TestFailure(f"server 2: hint MWI:1000@default is {c.hint_state(2, '1000')} after res_pbxstate's unload: "
+                          "server 1's 1000@default 2/0 was left in server 2's MWI cache")
+    c.cli(2, "dialplan set global DEVICE_STATE(Custom:mystate) NOT_INUSE")
+    wait_hint(c, 2, "100", "Idle")
+    c.cli(2, "module load res_pbxstate.so")
+    wait_until("both servers listing each other after res_pbxstate's load on server 2", both_members, 20)
+    wait_hint(c, 2, "1000", "InUse")
+    c.ami(1, "MWIUpdate", Mailbox="1000@default", NewMessages=0, OldMessages=3)
+    wait_hint(c, 2, "1000", "Idle")
+    print("ok 3d: res_pbxstate unloaded on server 2 pruned server 1's 1000@default 2/0 from its MWI cache "
+          "(res_mwi_devstate, loaded after, found nothing to turn the hint InUse); loaded again, it republished it")
 
     # 4. aggregation
     c.cli(1, "dialplan set global DEVICE_STATE(Custom:ring) RINGING")
