@@ -231,6 +231,7 @@ int pbxstate_engine_stats(const pbxstate_engine* engine, pbxstate_stats* out) {
   out->device_entries = s.device_entries;
   out->mailbox_entries = s.mailbox_entries;
   out->registration_entries = s.registration_entries;
+  out->held_bytes = s.held_bytes;
   return PBXSTATE_OK;
 }
 

@@ -466,7 +466,10 @@ void Engine::ForEachRegistration(const std::function<void(std::string_view, cons
   impl_->ForEachRegistration(fn);
 }
 ViewDigest Engine::Digest() const { return impl_->Digest(); }
-const EngineStats& Engine::stats() const { return impl_->stats_; }
+const EngineStats& Engine::stats() const {
+  impl_->stats_.held_bytes = impl_->HeldBytes();
+  return impl_->stats_;
+}
 NameCounts Engine::InternedNames() const {
   const EngineImpl& e = *impl_;
   return {e.devices_.names() + e.aor_index_.names() + e.contacts_.names() + e.mailboxes_.names(),

@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "devstate_aggregate.h"
 #include "frame_auth.h"
+#include "held_bytes.h"
 #include "hlc.h"
 #include "interner.h"
 #include "mailbox_index.h"
@@ -50,6 +51,7 @@ struct DeviceRecord {
   std::vector<Contribution> contributions;  // sorted by node; tombstones included
   std::optional<DeviceState> aggregate;     // of the live contributions
   bool Holds() const { return !contributions.empty(); }
+  std::size_t HeapBytes() const { return held_bytes::Of(name) + held_bytes::Of(contributions); }
 };
 
 // When a device tombstone made here may go (its monotonic deadline), and which one it is.
@@ -89,6 +91,11 @@ struct ContactRecord {
   std::string name;  // ContactEntryName(aor, contact)
   std::vector<Registration> regs;  // sorted by node; tombstones included
   bool Holds() const { return !regs.empty(); }
+  std::size_t HeapBytes() const {
+    std::size_t n = held_bytes::Of(name) + held_bytes::Of(regs);
+    for (const Registration& r : regs) n += held_bytes::Of(r.path) + held_bytes::Of(r.user_agent);
+    return n;
+  }
   std::string_view aor() const {
     const std::size_t n = static_cast<std::uint8_t>(name[0]) | (static_cast<std::size_t>(static_cast<std::uint8_t>(name[1])) << 8);
     return std::string_view(name).substr(kContactNamePrefixBytes, n);
@@ -102,6 +109,7 @@ struct AorIndex {
   std::string name;
   std::vector<std::uint32_t> contact_ids;  // ids in contacts_, in the order interned
   bool Holds() const { return !contact_ids.empty(); }
+  std::size_t HeapBytes() const { return held_bytes::Of(name) + held_bytes::Of(contact_ids); }
 };
 
 struct MailboxRecord {
@@ -112,6 +120,7 @@ struct MailboxRecord {
   std::optional<MailboxValue> value;
   bool removed = false;
   bool Holds() const { return value.has_value(); }
+  std::size_t HeapBytes() const { return held_bytes::Of(name); }
   bool Live() const { return value.has_value() && !removed; }
 };
 
@@ -306,6 +315,17 @@ class EngineImpl {
   std::int64_t MailboxHorizonNs(const HlcTimestamp& hlc) const { return hlc.physical_ns + TombstoneKeep().count(); }
   // Drops the mailbox tombstones whose horizon came, and their names.
   void ExpireMailboxTombstones(std::int64_t now_ns);
+
+  // ---- engine_memory.cc ----
+  // The bytes this engine holds on the heap, counted from its containers' capacities
+  // (held_bytes.h; engine/README.md, "Memory"): the store (interned names and their entries),
+  // the indexes (mailbox ranges, per-origin ids and ranges, expiry and tombstone queues), the
+  // queues of frames and changes, the sessions, peers and replay state. O(slots + entries):
+  // computed when Engine::stats() is read, not kept up to date.
+  std::uint64_t HeldBytes() const;
+  std::size_t StoreBytes() const;
+  std::size_t QueueBytes() const;
+  std::size_t SessionBytes() const;
 
   // ---- engine_names.cc ----
   // Interns a device or mailbox name, or the contact entry `entry_name` of `aor` (and `aor` in

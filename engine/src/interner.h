@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "held_bytes.h"
 #include "pbxstate/check.h"
 
 namespace pbxstate {
@@ -21,7 +22,8 @@ namespace pbxstate {
 // bounded by the most names held at once plus the released ids not yet reclaimed, and a churn of
 // names comes and goes without growing the store. engine/README.md, "Names", has the rule.
 //
-// Record needs a `name` string and `bool Holds() const`: whether some entry still refers to it.
+// Record needs a `name` string, `bool Holds() const`: whether some entry still refers to it, and
+// `std::size_t HeapBytes() const`: what it holds on the heap besides itself (held_bytes.h).
 template <class Record>
 class Interner {
  public:
@@ -100,6 +102,13 @@ class Interner {
   std::size_t size() const { return records_.size(); }
   std::size_t names() const { return ids_.size(); }
   std::size_t released() const { return released_.size(); }
+  // The bytes the interner holds (held_bytes.h): its slots, each record's heap, the name index
+  // and the id lists. O(slots).
+  std::size_t HeldBytes() const {
+    std::size_t n = held_bytes::Of(records_) + held_bytes::Of(ids_) + held_bytes::Of(released_) + held_bytes::Of(free_);
+    for (const Record& r : records_) n += r.HeapBytes();
+    return n;
+  }
 
  private:
   std::deque<Record> records_;

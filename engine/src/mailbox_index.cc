@@ -2,6 +2,7 @@
 
 #include "codec.h"
 #include "hash.h"
+#include "held_bytes.h"
 #include "pbxstate/check.h"
 
 namespace pbxstate {
@@ -149,6 +150,12 @@ void MailboxIndex::Ids(std::uint32_t level, std::uint32_t prefix, std::vector<st
       if (InRange(e.position, level, prefix)) ids->push_back(e.id);
     }
   }
+}
+
+std::size_t MailboxIndex::HeldBytes() const {
+  std::size_t n = held_bytes::Of(buckets_);
+  for (const Bucket& b : buckets_) n += held_bytes::Of(b.entries);
+  return n;
 }
 
 }  // namespace pbxstate

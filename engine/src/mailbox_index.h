@@ -51,6 +51,8 @@ class MailboxIndex {
                                                      const Moments& theirs);
   // Appends the ids of the range's mailboxes to `ids`.
   void Ids(std::uint32_t level, std::uint32_t prefix, std::vector<std::uint32_t>* ids) const;
+  // The bytes the index holds: its buckets and their entries, by capacity (held_bytes.h).
+  std::size_t HeldBytes() const;
 
  private:
   struct Entry {

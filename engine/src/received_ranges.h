@@ -32,6 +32,8 @@ class ReceivedRanges {
   std::size_t range_count() const { return ranges_.size(); }
   // The greatest covered sequence number.
   std::uint64_t highest() const { return ranges_.empty() ? watermark_ : ranges_.back().to; }
+  // The bytes the ranges hold on the heap, by capacity (at most max_ranges).
+  std::size_t HeldBytes() const { return ranges_.capacity() * sizeof(Range); }
 
  private:
   struct Range {

@@ -32,9 +32,10 @@ constexpr EngineStatField kFields[] = {
     {"heartbeats_sent", &EngineStats::heartbeats_sent},
     {"membership_changes", &EngineStats::membership_changes},
     {"departures", &EngineStats::departures},
-    {"device_entries", &EngineStats::device_entries},
-    {"mailbox_entries", &EngineStats::mailbox_entries},
-    {"registration_entries", &EngineStats::registration_entries},
+    {"device_entries", &EngineStats::device_entries, true},
+    {"mailbox_entries", &EngineStats::mailbox_entries, true},
+    {"registration_entries", &EngineStats::registration_entries, true},
+    {"held_bytes", &EngineStats::held_bytes, true},
 };
 
 // EngineStats is nothing but uint64 counters: the named ones above and one per drop reason. A new

@@ -614,6 +614,7 @@ typedef struct pbxstate_stats {
   uint64_t departures;
 
   uint64_t device_entries, mailbox_entries, registration_entries; /* held now */
+  uint64_t held_bytes; /* bytes the engine holds on the heap now (stats.h) */
 } pbxstate_stats;
 
 /* Copies the engine's counters into *out. */

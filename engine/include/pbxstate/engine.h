@@ -241,6 +241,7 @@ class Engine {
   void ForEachRegistration(const std::function<void(std::string_view aor, const RegistrationView&)>& fn) const;
 
   ViewDigest Digest() const;
+  // The counters; held_bytes is computed now, walking the store (O(entries)).
   const EngineStats& stats() const;
   // Names held and record slots allocated for them, every kind together.
   NameCounts InternedNames() const;

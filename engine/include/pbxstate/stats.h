@@ -67,6 +67,10 @@ struct EngineStats {
 
   // Entries held now: device contributions, mailboxes with a value, live registrations.
   std::uint64_t device_entries = 0, mailbox_entries = 0, registration_entries = 0;
+  // Bytes the engine holds on the heap now: names, entries, indexes, queues, sessions, counted
+  // from its containers' capacities (engine/README.md, "Memory"). Computed when stats() is read
+  // (O(entries)), so it is current in every copy taken from there.
+  std::uint64_t held_bytes = 0;
 
   std::uint64_t total_dropped() const {
     std::uint64_t n = 0;
@@ -76,10 +80,13 @@ struct EngineStats {
 };
 
 // One scalar counter of EngineStats: the name every writer and reader of stats uses (the JSON key
-// of pbxstated's `stats` and of run.json) and where it lives.
+// of pbxstated's `stats` and of run.json), where it lives, and whether it is a level.
 struct EngineStatField {
   std::string_view name;  // a string literal: data() is NUL-terminated and never freed
   std::uint64_t EngineStats::*member;
+  // A level (what is held now: entries, bytes) rather than a flow (counted since creation): a
+  // node's incarnations do not add up, its last one's is the node's.
+  bool level = false;
 };
 
 // Every scalar counter of EngineStats, in declaration order; `dropped` is not among them (it is one

@@ -9,6 +9,9 @@
 #include <set>
 #include <unordered_map>
 
+#include "pbxstate/check.h"
+#include "pbxstate/scenario/check.h"
+
 namespace pbxstate::harness {
 namespace {
 
@@ -49,15 +52,11 @@ std::string DescribeFault(const Fault& f) {
 
 namespace {
 
-// Sums a node's incarnations: every counter of EngineStatFields() (stats.h, the one list) is a
-// flow and adds up, except the entries held, which are a level: the last incarnation's count is
-// the node's.
+// Sums a node's incarnations: a flow of EngineStatFields() (stats.h, the one list) adds up; a
+// level (entries and bytes held) is the last incarnation's.
 void Accumulate(EngineStats& sum, const EngineStats& s) {
-  for (const EngineStatField& f : EngineStatFields()) sum.*f.member += s.*f.member;
+  for (const EngineStatField& f : EngineStatFields()) sum.*f.member = f.level ? s.*f.member : sum.*f.member + s.*f.member;
   for (std::size_t i = 0; i < sum.dropped.size(); ++i) sum.dropped[i] += s.dropped[i];
-  sum.device_entries = s.device_entries;
-  sum.mailbox_entries = s.mailbox_entries;
-  sum.registration_entries = s.registration_entries;
 }
 
 }  // namespace
@@ -112,7 +111,8 @@ RunRecorder::Impl::Impl(const scenario::Scenario& s, bool keep)
       stats(node_count),
       incarnation(node_count, 0),
       last_start(node_count, Duration::max()),
-      up(node_count, false) {}
+      up(node_count, false),
+      memory(s.memory) {}
 
 ChangeKey RunRecorder::Impl::KeyOf(SlotId slot, const ViewChange& ch) {
   if (ch.kind == EntryKind::kMailbox) {
@@ -152,6 +152,14 @@ void RunRecorder::NodeStarted(Duration t, NodeId node, std::uint64_t incarnation
   m.up[node - 1] = true;
   m.incarnation[node - 1] = incarnation;
   m.last_start[node - 1] = t;
+}
+
+void RunRecorder::EngineMemorySampled(Duration t, NodeId node, std::uint64_t held_bytes) {
+  Impl& m = *impl_;
+  PBXSTATE_CHECK(m.memory.has_value());
+  PBXSTATE_CHECK_LE(m.memory_samples.size(),
+                    static_cast<std::size_t>(scenario::kMaxMemorySamplesPerNode + 1) * m.node_count);
+  m.memory_samples.push_back({t, node, held_bytes});
 }
 
 void RunRecorder::NodeCrashed(Duration t, NodeId node, const EngineStats& last) {
@@ -459,6 +467,10 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
   PutConvergence(&r);
   PutHealBytes(&r);
   PutEngineCounters(&r);
+  if (m.memory) {
+    if (auto g = MemoryGrowthPct(m.memory_samples, m.memory->baseline, end)) r.metrics[std::string(scenario::kMemoryGrowthMetric)] = *g;
+  }
+  r.memory = std::move(m.memory_samples);
 
   r.changes = std::move(m.changes);
   r.deliveries = std::move(m.deliveries);

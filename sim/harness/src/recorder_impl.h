@@ -84,6 +84,8 @@ struct RunRecorder::Impl {
   std::vector<HealBytes> heal_bytes;
   std::vector<MembershipRecord> views;  // at most kMaxMembershipRecords
   std::uint64_t view_count = 0;
+  std::optional<scenario::MemorySampling> memory;  // the scenario's
+  std::vector<MemorySample> memory_samples;
 
   SlotId SlotOf(const ViewChange& ch) {
     if (ch.kind == EntryKind::kRegistration) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "pbxstate/engine.h"
@@ -169,6 +170,16 @@ json MembershipJson(const RunResult& r) {
   return {{"source", "transport"}, {"views_delivered", r.view_count}, {"views_listed", r.views.size()}, {"views", views}};
 }
 
+// The engines' memory as sampled (a scenario with a memory section): per node, [t_ns, held_bytes]
+// in time order.
+json MemoryJson(const scenario::MemorySampling& m, const std::vector<MemorySample>& samples) {
+  std::map<NodeId, json> by_node;
+  for (const MemorySample& s : samples) by_node[s.node].push_back({s.t.count(), s.held_bytes});
+  json nodes = json::object();
+  for (auto& [node, list] : by_node) nodes[std::to_string(node)] = std::move(list);
+  return {{"sample_every_ns", m.sample_every.count()}, {"baseline_ns", m.baseline.count()}, {"held_bytes", nodes}};
+}
+
 json NodesJson(const std::vector<NodeSummary>& summaries) {
   json nodes = json::array();
   for (const NodeSummary& n : summaries) {
@@ -214,6 +225,8 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
   run["changes"] = {{"made", r.changes.size()}, {"skipped_node_down", r.changes_skipped}, {"refused", r.changes_refused}};
   if (r.calls) run["calls"] = CallsJson(*r.calls);
   run["nodes"] = NodesJson(r.nodes);
+  // Only with a memory section, so other records keep their bytes.
+  if (s.memory) run["memory"] = MemoryJson(*s.memory, r.memory);
   json disc = json::array();
   for (const Discrepancy& d : r.discrepancies) disc.push_back({{"node", d.node}, {"what", d.what}});
   run["discrepancies"] = disc;

@@ -340,6 +340,7 @@ Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutc
                                                        " ms of simulated time: " + st.ToString());
     }
     sampler.Sample(until);
+    SampleEngineMemory(s, until, [&c](NodeId n) { return c.engine(IndexOf(n)); }, rec);
     if (until == end) break;
   }
   sampler.Done();

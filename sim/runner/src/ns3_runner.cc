@@ -253,6 +253,7 @@ bool Ns3Run::RunLoop() {
     world_->RunUntil(until);
     if (stopped_) return false;
     series_.push_back(Sample(until));
+    SampleEngineMemory(s_, until, [this](NodeId n) -> const Engine* { return world_->engine(n); }, rec_);
     if (options_.progress) Progress(until);
     if (until == end) break;
   }

@@ -65,6 +65,13 @@ void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, 
 void MakeChange(const harness::PlannedChange& c, Engine* engine, Duration now, harness::RunRecorder& rec,
                 CallWorld* calls);
 
+// A scenario with a memory section, at a whole second `t` the runner reached (the end
+// included): when `t` is a sample instant (a multiple of memory.sample_every, or the end), tells
+// the recorder every up node's held_bytes (EngineStats). `engine` gives a node's engine, nullptr
+// when it is down. Reads only: the run's events are the same with or without it.
+void SampleEngineMemory(const scenario::Scenario& s, Duration t, const std::function<const Engine*(NodeId)>& engine,
+                        harness::RunRecorder& rec);
+
 // The server a call planned to enter at `planned` arrives at: `planned` when it is up, else the
 // next up node of the calls' entry list (a caller's trunk fails over), kNoNode when none is up.
 // Every backend's call routing places calls through it.

@@ -100,7 +100,8 @@ void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
                ConvergenceAfter::kHeal});
 }
 
-// Engine counters summed over all nodes and incarnations (pbxstate::EngineStats).
+// Engine counters summed over all nodes and incarnations (pbxstate::EngineStats), and the growth
+// of the engines' memory (held_bytes) over the run.
 void AddEngineCounters(std::vector<MetricInfo>& m) {
   constexpr std::array<std::pair<const char*, const char*>, 25> kStats{{
       {"frames_out", "frames sent"},
@@ -133,6 +134,10 @@ void AddEngineCounters(std::vector<MetricInfo>& m) {
     m.push_back({std::string("engine.") + name, MetricKind::kCount,
                  std::string(meaning) + ", summed over all nodes"});
   }
+  m.push_back({std::string(kMemoryGrowthMetric), MetricKind::kNumber,
+               "the largest growth of one node's engine memory (held_bytes) from its sample at "
+               "memory.baseline to its sample at the end, in percent of the former, over the nodes "
+               "up at both (ns3, inproc)"});
 }
 
 // Calls (a scenario's calls section), per routing strategy.

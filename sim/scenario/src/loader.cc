@@ -20,7 +20,7 @@ void Loader::Root(const Field& root) {
   MapReader m(root, d_, "a mapping of scenario keys (name, duration, cluster, ...)");
   if (!m.ok()) return;
   m.AllowOnly({"name", "description", "seed", "duration", "quiet", "cluster", "network",
-               "transport", "engine", "corosync", "workload", "calls", "faults", "checks"});
+               "transport", "engine", "corosync", "workload", "calls", "faults", "checks", "memory"});
   ReadName(m);
   if (auto f = m.Get("description")) {
     if (auto v = ReadString(*f, d_, "a text")) s_.description = *v;
@@ -55,6 +55,7 @@ void Loader::Root(const Field& root) {
   if (auto f = m.Get("calls")) ReadCalls(*f);
   if (auto f = m.Get("faults")) ReadFaults(*f);
   if (auto f = m.Get("checks")) ReadChecks(*f);
+  if (auto f = m.Get("memory")) ReadMemory(*f);
 
   if (d_.count() != 0) return;
   CheckEngine();
@@ -103,6 +104,38 @@ void Loader::ReadQuiet(const Field& f) {
     return;
   }
   s_.quiet = q;
+}
+
+// memory: {sample_every, baseline}: whole seconds (runners sample between simulated seconds), the
+// baseline a sample instant within the active phase, and at most kMaxMemorySamplesPerNode.
+void Loader::ReadMemory(const Field& f) {
+  MapReader m(f, d_, "a mapping with 'baseline' and optionally 'sample_every'");
+  if (!m.ok() || !m.AllowOnly({"sample_every", "baseline"})) return;
+  MemorySampling mem;
+  mem.pos = PosOf(f);
+  if (!m.ReadIfPresent("sample_every", mem.sample_every, DurationIn(d_, 1s, kMaxDuration))) return;
+  if (mem.sample_every % 1s != Duration{}) {
+    d_.Error(m.Get("sample_every")->mark, m.Get("sample_every")->path,
+             "expected whole seconds, got " + FormatDuration(mem.sample_every));
+    return;
+  }
+  auto base = m.RequireDuration("baseline", "the instant growth is measured from, e.g. 1h", 0ms, kMaxDuration);
+  if (!base) return;
+  mem.baseline = *base;
+  const Field bf = *m.Get("baseline");
+  if (mem.baseline % mem.sample_every != Duration{} || (duration_ok_ && mem.baseline > s_.duration)) {
+    d_.Error(bf.mark, bf.path,
+             "expected a multiple of sample_every (" + FormatDuration(mem.sample_every) +
+                 ") within duration, got " + FormatDuration(mem.baseline));
+    return;
+  }
+  if (duration_ok_ && (s_.duration + kMaxQuiet) / mem.sample_every > kMaxMemorySamplesPerNode) {
+    d_.Error(f.mark, f.path,
+             "expected at most " + std::to_string(kMaxMemorySamplesPerNode) +
+                 " samples per node (duration + quiet over sample_every): a longer sample_every");
+    return;
+  }
+  s_.memory = mem;
 }
 
 }  // namespace detail

@@ -104,6 +104,8 @@ void Loader::CheckChecks() {
       d_.Error(f.mark, f.path,
                c.metric + " has no samples: expected a workload that makes changes (rate, "
                           "bursts or changes)");
+    } else if (c.metric == kMemoryGrowthMetric && !s_.memory) {
+      d_.Error(f.mark, f.path, c.metric + " has no samples: expected a memory section (memory: {baseline: ...})");
     } else if (c.metric.rfind("calls.", 0) == 0 && !s_.calls) {
       d_.Error(f.mark, f.path, c.metric + " has no samples: expected a calls section");
     } else if (s_.calls && !CallsMeasure(*s_.calls, c.metric)) {

@@ -77,6 +77,7 @@ class Loader {
   void ReadName(MapReader& m);
   // quiet: a duration, or "detection + <duration>" (detection.h).
   void ReadQuiet(const Field& f);
+  void ReadMemory(const Field& f);
 
   // loader_cluster.cc
   void ReadCluster(const Field& f);

@@ -169,6 +169,9 @@ class Writer {
       Line("checks:");
       for (const Check& c : s_.checks) Line("  - " + Str(c.text));
     }
+    if (s_.memory) {
+      Line("memory: {sample_every: " + Dur(s_.memory->sample_every) + ", baseline: " + Dur(s_.memory->baseline) + "}");
+    }
     return out_.str();
   }
 
@@ -488,6 +491,7 @@ Scenario WithoutPositions(Scenario s) {
   }
   for (Fault& f : s.faults) f.pos = {};
   for (Check& c : s.checks) c.line = c.column = 0;
+  if (s.memory) s.memory->pos = {};
   return s;
 }
 
@@ -525,7 +529,7 @@ bool SameScenario(const Scenario& a_in, const Scenario& b_in) {
          a.quiet == b.quiet && a.topology == b.topology && a.auth == b.auth && a.membership == b.membership &&
          a.transport == b.transport &&
          SameEngine(a.engine, b.engine) && a.workload == b.workload && a.calls == b.calls && a.faults == b.faults &&
-         a.checks == b.checks;
+         a.checks == b.checks && a.memory == b.memory;
 }
 
 }  // namespace pbxstate::scenario

@@ -112,8 +112,7 @@ TEST(Recorder, ANodesCountersAddUpOverItsIncarnations) {
   const RunResult r = run.Finish(10s, views);
   const EngineStats& sum = r.nodes[0].stats;
   for (const EngineStatField& f : EngineStatFields()) {
-    const bool level = f.name == "device_entries" || f.name == "mailbox_entries" || f.name == "registration_entries";
-    EXPECT_EQ(sum.*f.member, level ? 4u : 7u) << f.name;
+    EXPECT_EQ(sum.*f.member, f.level ? 4u : 7u) << f.name;
   }
   EXPECT_EQ(sum.dropped[0], 1u);
   EXPECT_EQ(Metric(r, "changes"), 0);

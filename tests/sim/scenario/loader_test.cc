@@ -104,6 +104,33 @@ TEST(NameChurn, ReadsEveryKeyAndDefaults) {
   EXPECT_EQ(d.workload.name_churn->registration_expiry, std::chrono::seconds(60));
 }
 
+// memory: {sample_every, baseline} (scenarios/README.md, "memory"), and the check it enables.
+TEST(Memory, ReadsTheSectionAndRefusesWhatARunnerCannotSample) {
+  const Scenario s = MustLoad(std::string(kHead) + "memory: {baseline: 4s, sample_every: 2s}\n"
+                                                   "checks: ['memory_growth_pct <= 10']\n");
+  ASSERT_TRUE(s.memory);
+  EXPECT_EQ(s.memory->sample_every, 2s);
+  EXPECT_EQ(s.memory->baseline, 4s);
+  EXPECT_EQ(MustLoad(std::string(kHead) + "memory: {baseline: 0s}\n").memory->sample_every, 60s);
+  const std::vector<std::string> off = Errors(std::string(kHead) + "memory: {baseline: 3s, sample_every: 2s}\n");
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_NE(off[0].find("t.yaml:4:"), std::string::npos) << off[0];
+  EXPECT_NE(off[0].find("memory.baseline: expected a multiple of sample_every (2s) within duration, got 3s"),
+            std::string::npos)
+      << off[0];
+  EXPECT_EQ(Errors(std::string(kHead) + "memory: {baseline: 20s, sample_every: 2s}\n").size(), 1u);
+  EXPECT_EQ(Errors(std::string(kHead) + "memory: {baseline: 0s, sample_every: 1500ms}\n").size(), 1u);
+  EXPECT_EQ(Errors(std::string(kHead) + "memory: {sample_every: 1s}\n").size(), 1u);
+  EXPECT_EQ(Errors(std::string(kHead) + "memory: {baseline: 0s, every: 1s}\n").size(), 1u);
+  // 24 h at one sample a second is more than 10,000 a node.
+  EXPECT_EQ(Errors("name: t\nduration: 24h\ncluster: {nodes: 3}\nmemory: {baseline: 1h, sample_every: 1s}\n").size(),
+            1u);
+  const std::vector<std::string> no_section = Errors(std::string(kHead) + "checks: ['memory_growth_pct <= 10']\n");
+  ASSERT_EQ(no_section.size(), 1u);
+  EXPECT_NE(no_section[0].find("memory_growth_pct has no samples: expected a memory section"), std::string::npos)
+      << no_section[0];
+}
+
 Scenario Shipped(const std::string& name) {
   LoadResult r = LoadScenarioFile(kScenarios / (name + ".yaml"));
   EXPECT_TRUE(r.ok()) << name;

@@ -140,6 +140,7 @@ checks:
   - lost == 0
   - "stable_latency.p50 < 400ms"
   - convergence.after_restore.max <= 2.5s
+memory: {sample_every: 2s, baseline: 4s}
 )";
 
 TEST(Writer, EveryKeyRoundTrips) {
@@ -194,6 +195,8 @@ TEST(Writer, SameScenarioSeesEveryPart) {
       [](Scenario& x) { x.calls->hop_limit = 2; },
       [](Scenario& x) { std::get<Partition>(x.faults[3].what).one_way = false; },
       [](Scenario& x) { x.checks.pop_back(); },
+      [](Scenario& x) { x.memory->baseline = 0s; },
+      [](Scenario& x) { x.memory.reset(); },
   };
   for (std::size_t i = 0; i < changes.size(); ++i) {
     Scenario other = s;
@@ -206,6 +209,7 @@ TEST(Writer, SameScenarioSeesEveryPart) {
   moved.checks[0].line = 77;
   moved.membership.pos = {5, 5};
   moved.topology.sites[2].lan.frames.pos = {1, 1};
+  moved.memory->pos = {3, 3};
   EXPECT_TRUE(SameScenario(s, moved));
 }
 

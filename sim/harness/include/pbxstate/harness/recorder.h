@@ -107,6 +107,21 @@ struct MembershipRecord {
 };
 inline constexpr std::size_t kMaxMembershipRecords = 10'000;
 
+// One node's engine memory (EngineStats::held_bytes) at one instant of the run
+// (RunRecorder::EngineMemorySampled).
+struct MemorySample {
+  Duration t{};
+  NodeId node = kNoNode;
+  std::uint64_t held_bytes = 0;
+  friend bool operator==(const MemorySample&, const MemorySample&) = default;
+};
+
+// memory_growth_pct (scenario::kMemoryGrowthMetric): over the nodes with a sample at
+// `baseline` and one at `end`, the largest (end - baseline) / baseline, in percent; nullopt when
+// no node has both. A node restarted in between is measured all the same: a month of uptime
+// includes restarts, and a restarted engine catches up to what the others hold.
+std::optional<double> MemoryGrowthPct(const std::vector<MemorySample>& samples, Duration baseline, Duration end);
+
 struct RunResult {
   std::map<std::string, double> metrics;  // every metric of scenario::Metrics() that was measured
   std::vector<ChangeRecord> changes;
@@ -124,6 +139,8 @@ struct RunResult {
   MembershipSource membership = MembershipSource::kHeartbeat;
   std::vector<MembershipRecord> views;
   std::uint64_t view_count = 0;
+  // With a memory section: every node's held_bytes as the runner sampled it, in time order.
+  std::vector<MemorySample> memory;
 };
 
 inline constexpr std::size_t kMaxDiscrepancies = 200;
@@ -212,6 +229,12 @@ class RunRecorder {
   // Any node's engine reported a change of its view (local ones included: a local mailbox
   // write's report gives the oracle that write's HLC, oracle.h).
   void ViewChanged(Duration t, NodeId node, const ViewChange& change);
+
+  // A scenario with a memory section: node `node`'s engine held `held_bytes` at `t` (the runner
+  // samples every memory.sample_every and at the end, nodes up only). At most
+  // kMaxMemorySamplesPerNode + 1 per node: past that a sample is refused (CHECK), the loader
+  // having bounded the scenario so that a runner never gets there.
+  void EngineMemorySampled(Duration t, NodeId node, std::uint64_t held_bytes);
 
   // ---- the end ----
   struct NodeAtEnd {

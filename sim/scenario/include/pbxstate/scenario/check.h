@@ -39,6 +39,10 @@ struct MetricInfo {
 // metric per statistic: .min .p50 .p95 .p99 .max .mean.
 const std::vector<MetricInfo>& Metrics();
 
+// The growth of the engines' memory from the scenario's memory.baseline to the end, in percent
+// (scenario.h, MemorySampling): the one name the checks table, the loader and the recorder use.
+inline constexpr std::string_view kMemoryGrowthMetric = "memory_growth_pct";
+
 // The metric called `name`, or nullptr.
 const MetricInfo* FindMetric(std::string_view name);
 

@@ -388,6 +388,18 @@ struct Membership {
   friend bool operator==(const Membership&, const Membership&) = default;
 };
 
+// `memory:`: the engines' memory (EngineStats::held_bytes) sampled per node over the run, and
+// the sample memory_growth_pct measures growth from (scenarios/README.md, "Engine
+// memory"). Runners sample every `sample_every` (whole seconds) and at the end.
+struct MemorySampling {
+  Duration sample_every{60s};
+  Duration baseline{};  // a multiple of sample_every, within the active phase
+  SourcePos pos;        // where memory: was written
+  friend bool operator==(const MemorySampling&, const MemorySampling&) = default;
+};
+// Samples per node a scenario may ask for: the run's end over sample_every.
+inline constexpr std::int64_t kMaxMemorySamplesPerNode = 10'000;
+
 // --- the scenario ---
 
 struct Scenario {
@@ -430,6 +442,7 @@ struct Scenario {
   std::optional<Calls> calls;
   std::vector<Fault> faults;  // in time order (stable for equal times)
   std::vector<Check> checks;
+  std::optional<MemorySampling> memory;  // unset: the engines' memory is not sampled
 
   // The quiet phase's length: `quiet` resolved with `detection`. A quiet phase written with
   // "detection" needs `detection` set (checked: a loaded scenario has no end until a runner says
