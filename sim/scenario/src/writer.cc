@@ -165,14 +165,26 @@ class Writer {
     WorkloadSection();
     CallsSection();
     Faults();
-    if (!s_.checks.empty()) {
-      Line("checks:");
-      for (const Check& c : s_.checks) Line("  - " + Str(c.text));
-    }
+    ChecksSection();
     return out_.str();
   }
 
  private:
+  // checks: each as written; one that names its backends as {check: ..., backends: [...]}.
+  void ChecksSection() {
+    if (s_.checks.empty()) return;
+    Line("checks:");
+    for (const Check& c : s_.checks) {
+      if (c.backends.empty()) {
+        Line("  - " + Str(c.text));
+        continue;
+      }
+      std::string list;
+      for (const std::string& b : c.backends) list += (list.empty() ? "" : ", ") + b;
+      Line("  - {check: " + Str(c.text) + ", backends: [" + list + "]}");
+    }
+  }
+
   void Line(const std::string& text) { out_ << text << "\n"; }
 
   std::string SiteName(std::size_t i) const { return Str(s_.topology.sites[i].name); }
