@@ -490,6 +490,7 @@ Scenario WithoutPositions(Scenario s) {
   }
   for (SiteLink& link : s.topology.links) link.params.frames.pos = {};
   s.membership.pos = {};
+  s.workload.mailbox_fill_pos = {};
   for (Burst& b : s.workload.bursts) b.pos = {};
   for (TimedChange& c : s.workload.changes) c.pos = {};
   if (s.workload.churn) s.workload.churn->pos = {};
