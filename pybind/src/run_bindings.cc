@@ -316,7 +316,7 @@ void BindRunClass(py::module_& m) {
           c.observed = v.measured ? MetricValue(v.check.metric, v.observed) : py::none();
           const bool dur = v.check.kind == scenario::MetricKind::kDuration;
           c.limit = dur ? v.check.threshold / 1e9 : v.check.threshold;
-          c.not_applicable = v.applicable() ? py::none() : py::str(v.not_applicable);
+          c.not_applicable = v.applicable() ? py::object(py::none()) : py::object(py::str(v.not_applicable));
           out.push_back(std::move(c));
         }
         return out;
