@@ -17,8 +17,8 @@ import sys
 
 from calibration import HEADER as CALIBRATION_HEADER
 from calibration import calibrate, cells, measured
-from runrecord import NS_PER_MS, NS_PER_S, convergence_text, figure_png, fmt_ns, fmt_value, load_run, page, \
-    plot_figure, plt, read_csv, run_script
+from runrecord import CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, figure_png, fmt_ns, \
+    fmt_value, load_run, page, plot_figure, plt, read_csv, run_script
 
 # Metrics where a smaller value is better; the page colours their differences. For the others
 # (counts of changes, engine counters) a difference is shown without judgement.
@@ -70,8 +70,8 @@ def checks_table(ra, rb):
     def cell(c):
         if c is None:
             return "<td>-</td>"
-        seen = fmt_value(c["metric"], c["observed"]) if c["measured"] else "not measured"
-        return f"<td class='{'pass' if c['pass'] else 'fail'}'>{'PASS' if c['pass'] else 'FAIL'} ({html.escape(seen)})</td>"
+        status = check_status(c)
+        return f"<td class='{status}'>{CHECK_LABEL[status]} ({html.escape(check_seen(c))})</td>"
     return "".join(f"<tr><td><code>{html.escape(t)}</code></td>{cell(s.get('a'))}{cell(s.get('b'))}</tr>"
                    for t, s in by_text.items())
 

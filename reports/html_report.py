@@ -11,8 +11,9 @@ import html
 import os
 import sys
 
-from runrecord import (NS_PER_MS, NS_PER_S, convergence_text, fault_windows, figure_png, fmt_ns, fmt_value, load_run,
-                       page, plot_figure, plt, quantile, read_csv, script_main, shade)
+from runrecord import (CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, fault_windows,
+                       figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, plt, quantile, read_csv, script_main,
+                       shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -160,12 +161,12 @@ def render(run, images):
     e = html.escape
     sc = run["scenario"]
     checks = "".join(
-        f"<tr class='{'pass' if c['pass'] else 'fail'}'><td>{'PASS' if c['pass'] else 'FAIL'}</td>"
+        f"<tr class='{check_status(c)}'><td>{CHECK_LABEL[check_status(c)]}</td>"
         f"<td><code>{e(c['check'])}</code>"
         + (f" (bound {e(fmt_value(c['metric'], c['threshold']))}, detection {e(fmt_ns(c['detection_ns']))})"
            if "detection_ns" in c else "")
         + "</td>"
-        f"<td>{e(fmt_value(c['metric'], c['observed'])) if c['measured'] else 'not measured'}</td></tr>"
+        f"<td>{e(check_seen(c))}</td></tr>"
         for c in run["checks"])
     conv = "".join(
         f"<tr><td>{e(c['fault'])}</td><td>{fmt_ns(c['fault_at_ns'])}</td>"

@@ -9,7 +9,7 @@ import html
 import os
 import sys
 
-from runrecord import ReportError, convergence_worst, find_runs, fmt_ns, load_run, page, script_main
+from runrecord import ReportError, check_status, convergence_worst, find_runs, fmt_ns, load_run, page, script_main
 
 MAX_RUNS = 1000
 
@@ -24,7 +24,8 @@ def row(root, run_dir):
     m = run["metrics"]
     sc = run["scenario"]
     checks = run["checks"]
-    passed = sum(1 for c in checks if c["pass"])
+    applicable = [c for c in checks if check_status(c) != "na"]  # not applicable: neither passed nor failed
+    passed = sum(1 for c in applicable if check_status(c) == "pass")
     slowest = convergence_worst(run)  # interrupted samples are neither fast nor slow
     worst = "never" if slowest is None else (slowest if slowest == "-" else fmt_ns(slowest))
     link = (f"<a href='{e(rel)}/report.html'>{e(rel)}</a>" if os.path.exists(os.path.join(run_dir, "report.html"))
@@ -33,7 +34,7 @@ def row(root, run_dir):
     verdict = run["verdict"]
     return (f"<tr class='{'pass' if verdict == 'pass' else 'fail'}'><td>{verdict.upper()}</td><td>{link}{junit}</td>"
             f"<td>{e(sc['name'])}</td><td>{e(run['backend'])}</td><td>{run['seed']}</td><td>{sc['nodes']}</td>"
-            f"<td>{passed}/{len(checks)}</td><td>{int(m.get('changes', 0))}</td>"
+            f"<td>{passed}/{len(applicable)}</td><td>{int(m.get('changes', 0))}</td>"
             f"<td>{fmt_ns(m.get('stable_latency.p50'))}</td><td>{fmt_ns(m.get('stable_latency.p99'))}</td>"
             f"<td>{worst}</td><td>{int(m.get('lost', 0))} / {int(m.get('stale', 0))}</td></tr>")
 

@@ -176,6 +176,25 @@ def fmt_value(metric, value):
     return f"{int(value)}"
 
 
+def check_status(c):
+    """A check of run.json as 'pass', 'fail' or 'na' (not applicable on the run's backend: the
+    check names the backends it is for; neither passed nor failed)."""
+    if "not_applicable" in c:
+        return "na"
+    return "pass" if c["pass"] else "fail"
+
+
+CHECK_LABEL = {"pass": "PASS", "fail": "FAIL", "na": "N/A"}
+
+
+def check_seen(c):
+    """What a check of run.json observed, for a page: the value, 'not measured', or why it does
+    not apply."""
+    if "not_applicable" in c:
+        return c["not_applicable"]
+    return fmt_value(c["metric"], c["observed"]) if c["measured"] else "not measured"
+
+
 def convergence_text(c):
     """One convergence sample as a person reads it: its time, "interrupted by ..." or "never"."""
     if c["converged"]:
@@ -220,6 +239,7 @@ td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 tr.pass td:first-child { color: #060; font-weight: bold; }
 tr.fail td:first-child { color: #b00; font-weight: bold; }
+tr.na td:first-child, td.na { color: #666; }
 td.pass, p.pass { color: #060; } td.fail, p.fail { color: #b00; }
 .better { color: #060; } .worse { color: #b00; font-weight: bold; }
 figure { margin: 1.5em 0; } img { max-width: 100%; }

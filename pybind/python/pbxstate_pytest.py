@@ -56,7 +56,7 @@ def failed_checks(run):
     """A readable list of a run's failed checks, one per line; empty when every check passed."""
     lines = []
     for check in run.checks:
-        if not check.passed:
+        if not check.passed and check.not_applicable is None:  # not applicable: neither passed nor failed
             observed = "not measured" if not check.measured else repr(check.observed)
             lines.append(f"FAIL {check.text} (observed {observed})")
     return "\n".join(lines)

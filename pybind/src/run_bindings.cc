@@ -40,7 +40,7 @@ struct RunData {
 
   bool passed() const {
     for (const auto& v : verdicts) {
-      if (!v.pass) return false;
+      if (v.failed()) return false;
     }
     return true;
   }
@@ -63,6 +63,7 @@ struct CheckResult {
   bool passed = false, measured = false;
   py::object observed;  // None when not measured or infinite (a fault never recovered from)
   double limit = 0;
+  py::object not_applicable;  // None, or why the run's backend is not held to the check
 };
 
 bool IsDuration(const std::string& metric) {
@@ -258,9 +259,12 @@ void BindRunValues(py::module_& m) {
       .def_readonly("measured", &CheckResult::measured)
       .def_readonly("observed", &CheckResult::observed, "None when not measured or never reached")
       .def_readonly("limit", &CheckResult::limit)
-      .def("__bool__", [](const CheckResult& c) { return c.passed; })
+      .def_readonly("not_applicable", &CheckResult::not_applicable,
+                    "None, or why the check does not apply to the run's backend (neither passed nor failed)")
+      .def("__bool__", [](const CheckResult& c) { return c.passed || !c.not_applicable.is_none(); })
       .def("__repr__", [](const CheckResult& c) {
-        return std::string("<pbxstate.Check ") + (c.passed ? "PASS " : "FAIL ") + "'" + c.text + "' observed " +
+        const char* status = !c.not_applicable.is_none() ? "N/A " : c.passed ? "PASS " : "FAIL ";
+        return std::string("<pbxstate.Check ") + status + "'" + c.text + "' observed " +
                py::repr(c.observed).cast<std::string>() + ">";
       });
 }
@@ -312,6 +316,7 @@ void BindRunClass(py::module_& m) {
           c.observed = v.measured ? MetricValue(v.check.metric, v.observed) : py::none();
           const bool dur = v.check.kind == scenario::MetricKind::kDuration;
           c.limit = dur ? v.check.threshold / 1e9 : v.check.threshold;
+          c.not_applicable = v.applicable() ? py::object(py::none()) : py::object(py::str(v.not_applicable));
           out.push_back(std::move(c));
         }
         return out;

@@ -113,17 +113,21 @@ int RunCheck(const CheckOptions& o) {
     if (int rc = RunSeeds(s, b, o, &runs); rc != kExitOk) return rc;
     const auto rows = gate::CompareWithBaseline(b, gate::MedianOverSeeds(runs.metrics));
     ScenarioVerdict v{s.name};
-    for (const auto& c : runs.checks) v.checks_failed += c.pass ? 0 : 1;
+    std::size_t not_applicable = 0;
+    for (const auto& c : runs.checks) v.checks_failed += c.failed() ? 1 : 0;
+    for (const auto& c : runs.checks) not_applicable += c.applicable() ? 0 : 1;
     for (const auto& r : rows) {
       v.regressed += gate::Fails(r.outcome) ? 1 : 0;
       v.improved += r.outcome == gate::Outcome::kImproved ? 1 : 0;
     }
     std::printf("%-24s seeds %-10s checks %zu/%zu pass   baseline: %zu metrics (median of %zu runs), %zu regressed, "
                 "%zu improved\n",
-                s.name.c_str(), ShowSeeds(b.seeds).c_str(), runs.checks.size() - v.checks_failed, runs.checks.size(),
+                s.name.c_str(), ShowSeeds(b.seeds).c_str(), runs.checks.size() - not_applicable - v.checks_failed,
+                runs.checks.size() - not_applicable,
                 b.entries.size(), b.seeds.size(), v.regressed, v.improved);
     for (const auto& c : runs.checks) {
-      if (!c.pass) std::printf("    FAIL  %s\n", c.check.text.c_str());
+      if (c.failed()) std::printf("    FAIL  %s\n", c.check.text.c_str());
+      if (!c.applicable()) std::printf("    N/A   %s: %s\n", c.check.text.c_str(), c.not_applicable.c_str());
     }
     std::fputs(gate::FormatComparisonTable(rows, /*only_notable=*/true).c_str(), stdout);
     gate::JUnitSuite suite{s.name, runs.wall_seconds, RunProperties(scenarios[i].file, runs.first), {}};

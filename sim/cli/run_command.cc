@@ -123,6 +123,10 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
   }
   std::printf("  checks:\n");
   for (const auto& v : o.verdicts) {
+    if (!v.applicable()) {
+      std::printf("    N/A   %-40s %s\n", v.check.text.c_str(), v.not_applicable.c_str());
+      continue;
+    }
     std::printf("    %s  %-40s observed %s", v.pass ? "PASS" : "FAIL", v.check.text.c_str(),
                 v.measured ? Show(v.check, v.observed).c_str() : "not measured");
     // A bound written with "detection": the number it came to for this run's membership.
@@ -269,7 +273,7 @@ int RunOnce(const std::string& backend, const scenario::Scenario& s, const RunCo
   gate::JUnitSuite suite{s.name, outcome->info.wall_seconds, RunProperties(options.file, *outcome),
                          gate::CasesForChecks(s.name, outcome->verdicts)};
   if (!outcome->invalid.empty()) {
-    suite.cases.push_back({"pbxstate." + s.name + ".backend", "valid measurement", outcome->invalid, ""});
+    suite.cases.push_back({"pbxstate." + s.name + ".backend", "valid measurement", outcome->invalid, "", std::nullopt});
     invalid->push_back(backend + ": " + outcome->invalid);
   }
   if (std::string error; !gate::WriteJUnit(out / "junit.xml", {suite}, &error)) {

@@ -99,6 +99,18 @@ def test_a_failing_check_is_reported(scenario_run):
         f"FAIL stable_latency.max < 1us (observed {run.stable_latency.max!r})", "FAIL changes > 5 (observed 2)"]
 
 
+def test_a_check_for_other_backends_is_not_applicable(scenario_run):
+    run = scenario_run(small_scenario(checks=["lost == 0", {"check": "changes > 5", "backends": ["emu", "netns"]}]))
+    assert run.passed
+    na = run.checks[1]
+    assert (na.passed, na.measured, bool(na)) == (False, False, True)
+    assert na.not_applicable == "not applicable on ns3 (the check is for emu, netns)"
+    assert run.checks[0].not_applicable is None
+    assert "N/A" in repr(na)
+    from pbxstate_pytest import failed_checks
+    assert failed_checks(run) == ""
+
+
 def test_a_scenario_ns3_cannot_run_raises_value_error():
     s = pbxstate.Scenario.from_dict(small_scenario(faults=[{"at": "2s", "degrade": {"bandwidth": "10Mbps"}},
                                                            {"at": "3s", "restore": {}}]))

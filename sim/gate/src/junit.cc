@@ -52,7 +52,9 @@ std::vector<JUnitCase> CasesForChecks(const std::string& scenario_name,
     c.name = v.check.text;
     const std::string limit = std::string(scenario::CompareOpText(v.check.op)) + " " +
                               ShowObserved(v.check, v.check.threshold);
-    if (!v.measured) {
+    if (!v.applicable()) {
+      c.skipped = v.not_applicable;
+    } else if (!v.measured) {
       c.failure = "not measured (limit " + limit + ")";
       c.details = "The run did not measure " + v.check.metric + "; a check that cannot be evaluated fails.";
     } else {
@@ -91,24 +93,26 @@ std::vector<JUnitCase> CasesForBaseline(const std::string& scenario_name, const 
 }
 
 std::string FormatJUnit(const std::vector<JUnitSuite>& suites) {
-  std::size_t tests = 0, failures = 0;
+  std::size_t tests = 0, failures = 0, skipped = 0;
   double seconds = 0;
   for (const auto& s : suites) {
     tests += s.cases.size();
     seconds += s.seconds;
     for (const auto& c : s.cases) failures += c.failure ? 1 : 0;
+    for (const auto& c : s.cases) skipped += c.skipped ? 1 : 0;
   }
   char time[32];
   std::snprintf(time, sizeof time, "%.3f", seconds);
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   x += "<testsuites name=\"pbxstate\" tests=\"" + std::to_string(tests) + "\" failures=\"" + std::to_string(failures) +
-       "\" errors=\"0\" time=\"" + time + "\">\n";
+       "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" + time + "\">\n";
   for (const auto& s : suites) {
-    std::size_t f = 0;
+    std::size_t f = 0, skips = 0;
     for (const auto& c : s.cases) f += c.failure ? 1 : 0;
+    for (const auto& c : s.cases) skips += c.skipped ? 1 : 0;
     std::snprintf(time, sizeof time, "%.3f", s.seconds);
     x += "  <testsuite name=\"" + Escape(s.name) + "\" tests=\"" + std::to_string(s.cases.size()) + "\" failures=\"" +
-         std::to_string(f) + "\" errors=\"0\" skipped=\"0\" time=\"" + time + "\">\n";
+         std::to_string(f) + "\" errors=\"0\" skipped=\"" + std::to_string(skips) + "\" time=\"" + time + "\">\n";
     if (!s.properties.empty()) {
       x += "    <properties>\n";
       for (const auto& [k, v] : s.properties) {
@@ -122,6 +126,8 @@ std::string FormatJUnit(const std::vector<JUnitSuite>& suites) {
         x += ">\n      <failure message=\"" + Escape(*c.failure) + "\" type=\"" +
              (c.classname.ends_with(".baseline") ? "regression" : "check") + "\">" + Escape(c.details) +
              "</failure>\n    </testcase>\n";
+      } else if (c.skipped) {
+        x += ">\n      <skipped message=\"" + Escape(*c.skipped) + "\"/>\n    </testcase>\n";
       } else if (!c.details.empty()) {
         x += ">\n      <system-out>" + Escape(c.details) + "</system-out>\n    </testcase>\n";
       } else {

@@ -55,12 +55,20 @@ std::string BuildIdentity() {
          ", gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + ")";
 }
 
-std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection) {
+std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection,
+                                         std::string_view backend) {
   std::vector<CheckVerdict> out;
   for (const scenario::Check& c : s.checks) {
     CheckVerdict v;
     v.check = c.Resolved(detection);
     if (c.plus_detection) v.detection = detection;
+    if (!c.AppliesTo(backend)) {
+      std::string list;
+      for (const std::string& b : c.backends) list += (list.empty() ? "" : ", ") + b;
+      v.not_applicable = "not applicable on " + std::string(backend) + " (the check is for " + list + ")";
+      out.push_back(v);
+      continue;
+    }
     auto it = r.metrics.find(c.metric);
     if (it != r.metrics.end()) {
       v.measured = true;
@@ -107,10 +115,13 @@ json ChecksJson(const std::vector<CheckVerdict>& verdicts, bool* all_pass) {
                       {"threshold", v.check.threshold},
                       {"observed", v.measured ? Number(v.observed) : json(nullptr)},
                       {"measured", v.measured},
-                      {"pass", v.pass}});
+                      {"pass", v.applicable() ? json(v.pass) : json(nullptr)}});
     // Only for a check written with "detection", so that other records keep their bytes.
     if (v.detection) checks.back()["detection_ns"] = v.detection->count();
-    *all_pass = *all_pass && v.pass;
+    // Only for a check that names its backends, likewise.
+    if (!v.check.backends.empty()) checks.back()["backends"] = v.check.backends;
+    if (!v.applicable()) checks.back()["not_applicable"] = v.not_applicable;
+    *all_pass = *all_pass && !v.failed();
   }
   return checks;
 }

@@ -240,8 +240,8 @@ void FillOutcome(const Scenario& s, inproc::Cluster& c, harness::RunRecorder& re
     if (const Engine* e = c.engine(IndexOf(n))) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(s, outcome->result, *s.detection);
   outcome->info.backend = "inproc";
+  outcome->verdicts = harness::EvaluateChecks(s, outcome->result, *s.detection, outcome->info.backend);
   outcome->info.end = end;
   outcome->info.notes = {
       "inproc: every pair of nodes has a link of its own with the path's bandwidth (a LAN is not one shared medium)"};

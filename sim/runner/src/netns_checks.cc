@@ -113,6 +113,17 @@ Status CheckChangeRate(const Scenario& s, const std::string& backend) {
   if (s.workload.rate_per_s > kMaxChangeRate) {
     return Status::InvalidArgument(s.file + ": workload.rate: " + limit);
   }
+  if (const auto& fill = s.workload.mailbox_fill; fill && s.workload.mailboxes > 0) {
+    // Every generated mailbox written once, evenly over [0, mailbox_fill), beside the steady rate
+    // when that starts before the fill ends.
+    const double rate = s.workload.mailboxes / std::chrono::duration<double>(*fill).count();
+    const double steady = s.workload.start < *fill ? s.workload.rate_per_s : 0;
+    if (steady + rate > kMaxChangeRate) {
+      return Where(s, s.workload.mailbox_fill_pos, "workload.mailbox_fill",
+                   limit + " with the steady rate; this fill asks " + std::to_string(static_cast<long long>(rate)) +
+                       "/s (mailboxes / mailbox_fill)");
+    }
+  }
   if (const auto& nc = s.workload.name_churn; nc && s.workload.rate_per_s + nc->rate_per_s > kMaxChangeRate) {
     return Where(s, nc->pos, "workload.name_churn",
                  limit + " with the steady rate; this name churn asks " +

@@ -71,8 +71,8 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   });
   AddEndStateMetrics(s_, &outcome->result);
   CallsResult(&outcome->result);
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection);
   outcome->info.backend = network_->backend();
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection, outcome->info.backend);
   outcome->info.end = end;
   if (max_lag_ > 100ms) {
     outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +

@@ -66,7 +66,7 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // Refuses (file, line, field) what real corosync and pbxstated cannot be: heartbeat membership,
 // per-node views or a view delay, duplicated or reordered frames. `backend` names it.
 Status CheckRealCluster(const scenario::Scenario& s, const std::string& backend);
-// Refuses (file, line, field) a workload whose changes, churn included, would exceed
+// Refuses (file, line, field) a workload whose changes, churn and mailbox fill included, would exceed
 // kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
 Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
 // Every node's corosync.conf totem settings: the scenario's `corosync:` section, Corosync's

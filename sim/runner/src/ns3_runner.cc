@@ -305,8 +305,8 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
     if (const Engine* e = world.engine(n)) return e->Members();
     return std::nullopt;
   });
-  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection);
   outcome->info.backend = "ns3";
+  outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection, outcome->info.backend);
   outcome->info.end = s_.end();
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);

@@ -237,6 +237,10 @@ double Check::Bound(Duration detection) const {
   return plus_detection ? threshold + static_cast<double>(detection.count()) : threshold;
 }
 
+bool Check::AppliesTo(std::string_view backend) const {
+  return backends.empty() || std::find(backends.begin(), backends.end(), backend) != backends.end();
+}
+
 Check Check::Resolved(Duration detection) const {
   Check c = *this;
   c.threshold = Bound(detection);

@@ -1,5 +1,6 @@
-// checks: each check's text parsed (check.h), and whether the scenario gives its metric any
-// samples (a convergence metric needs its fault, a latency metric a workload that makes changes).
+// checks: each check's text parsed (check.h), the backends it names when written as a mapping
+// ({check: ..., backends: [...]}), and whether the scenario gives its metric any samples (a
+// convergence metric needs its fault, a latency metric a workload that makes changes).
 #include <algorithm>
 
 #include "loader_impl.h"
@@ -57,21 +58,59 @@ void Loader::ReadChecks(const Field& f) {
   auto items = ReadList(f, d_, "a list of checks, e.g. [\"lost == 0\"]", 0, 1000);
   if (!items) return;
   for (const Field& item : *items) {
-    auto text = ReadString(item, d_, "a check '<metric> <op> <value>', e.g. 'lost == 0'");
+    std::vector<std::string> backends;
+    Field text_field = item;
+    if (item.node.IsMap()) {
+      auto text = ReadCheckWithBackends(item, &backends);
+      if (!text) continue;
+      text_field = *text;
+    }
+    auto text = ReadString(text_field, d_,
+                           "a check '<metric> <op> <value>', e.g. 'lost == 0', or {check: '<metric> <op> <value>', "
+                           "backends: [ns3, inproc]}");
     if (!text) continue;
     auto parsed = ParseCheck(*text);
     if (auto* err = std::get_if<CheckSyntaxError>(&parsed)) {
-      YAML::Mark mark = item.mark;
-      mark.column = ColumnInScalar(source_, item, err->offset) - 1;
-      d_.Error(mark, item.path, err->message);
+      YAML::Mark mark = text_field.mark;
+      mark.column = ColumnInScalar(source_, text_field, err->offset) - 1;
+      d_.Error(mark, text_field.path, err->message);
       continue;
     }
     Check check = std::get<Check>(std::move(parsed));
-    check.line = item.mark.line + 1;
-    check.column = item.mark.column + 1;
+    check.line = text_field.mark.line + 1;
+    check.column = text_field.mark.column + 1;
+    check.backends = std::move(backends);
     s_.checks.push_back(std::move(check));
-    check_fields_.push_back(item);
+    check_fields_.push_back(text_field);
   }
+}
+
+std::optional<Field> Loader::ReadCheckWithBackends(const Field& item, std::vector<std::string>* backends) {
+  MapReader m(item, d_);
+  const bool keys_ok = m.AllowOnly({"check", "backends"});
+  auto text = m.Require("check", "the check, '<metric> <op> <value>'");
+  auto list_field = m.Require("backends", "the backends the check applies to, e.g. [ns3, inproc]");
+  if (!list_field) return std::nullopt;
+  auto list = ReadList(*list_field, d_, "a list of backends, e.g. [ns3, inproc]", 1, kBackendNames.size());
+  if (!list) return std::nullopt;
+  bool ok = keys_ok;
+  for (const Field& b : *list) {
+    const std::string name = b.node.IsScalar() ? b.node.Scalar() : std::string();
+    const bool known = std::find(kBackendNames.begin(), kBackendNames.end(), name) != kBackendNames.end();
+    if (!known) {
+      std::string names;
+      for (std::string_view n : kBackendNames) names += (names.empty() ? "" : ", ") + std::string(n);
+      d_.Error(b.mark, b.path, "expected a backend (" + names + "), got " + Describe(b.node));
+      ok = false;
+    } else if (std::find(backends->begin(), backends->end(), name) != backends->end()) {
+      d_.Error(b.mark, b.path, "backend '" + name + "' is already listed; expected each backend once");
+      ok = false;
+    } else {
+      backends->push_back(name);
+    }
+  }
+  if (!ok || !text) return std::nullopt;
+  return text;
 }
 
 void Loader::CheckChecks() {

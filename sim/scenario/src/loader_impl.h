@@ -180,6 +180,9 @@ class Loader {
 
   // loader_checks.cc
   void ReadChecks(const Field& f);
+  // One check written {check: ..., backends: [...]}: the `check` field (its text not yet read),
+  // with the backends it names appended to `backends`; nullopt after recording every error.
+  std::optional<Field> ReadCheckWithBackends(const Field& item, std::vector<std::string>* backends);
   void CheckChecks();
 
   // loader_corosync.cc

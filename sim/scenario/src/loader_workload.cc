@@ -35,6 +35,7 @@ void Loader::ReadWorkload(const Field& f) {
     }
   }
   m.ReadIfPresent("mailbox_fill", w.mailbox_fill, DurationIn(d_, 1ms, kMaxDuration));
+  if (auto v = m.Get("mailbox_fill")) w.mailbox_fill_pos = PosOf(*v);
   if (auto v = m.Get("bursts")) {
     if (auto items = ReadList(*v, d_, "a list of bursts", 0, 10'000)) {
       for (const Field& item : *items) {

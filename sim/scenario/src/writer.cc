@@ -165,10 +165,7 @@ class Writer {
     WorkloadSection();
     CallsSection();
     Faults();
-    if (!s_.checks.empty()) {
-      Line("checks:");
-      for (const Check& c : s_.checks) Line("  - " + Str(c.text));
-    }
+    ChecksSection();
     if (s_.memory) {
       Line("memory: {sample_every: " + Dur(s_.memory->sample_every) + ", baseline: " + Dur(s_.memory->baseline) + "}");
     }
@@ -176,6 +173,21 @@ class Writer {
   }
 
  private:
+  // checks: each as written; one that names its backends as {check: ..., backends: [...]}.
+  void ChecksSection() {
+    if (s_.checks.empty()) return;
+    Line("checks:");
+    for (const Check& c : s_.checks) {
+      if (c.backends.empty()) {
+        Line("  - " + Str(c.text));
+        continue;
+      }
+      std::string list;
+      for (const std::string& b : c.backends) list += (list.empty() ? "" : ", ") + b;
+      Line("  - {check: " + Str(c.text) + ", backends: [" + list + "]}");
+    }
+  }
+
   void Line(const std::string& text) { out_ << text << "\n"; }
 
   std::string SiteName(std::size_t i) const { return Str(s_.topology.sites[i].name); }
@@ -481,6 +493,7 @@ Scenario WithoutPositions(Scenario s) {
   }
   for (SiteLink& link : s.topology.links) link.params.frames.pos = {};
   s.membership.pos = {};
+  s.workload.mailbox_fill_pos = {};
   for (Burst& b : s.workload.bursts) b.pos = {};
   for (TimedChange& c : s.workload.changes) c.pos = {};
   if (s.workload.churn) s.workload.churn->pos = {};

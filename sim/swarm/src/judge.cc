@@ -41,7 +41,7 @@ Verdict Judge(const Status& run, const runner::RunOutcome& outcome) {
     return v;
   }
   for (const harness::CheckVerdict& c : outcome.verdicts) {
-    if (c.pass) continue;
+    if (!c.failed()) continue;
     const std::string cls = "check failed: " + c.check.metric;
     if (c.check.metric == "lost" || c.check.metric == "stale") {
       for (const harness::Discrepancy& d : outcome.result.discrepancies) {

@@ -291,8 +291,8 @@ TEST(Compare, TableShowsOnlyNotableRowsWhenAsked) {
 
 TEST(JUnit, EscapesEverythingAndCountsFailures) {
   JUnitSuite s{"a<b>&\"c'", 1.5, {{"seed", "1"}}, {}};
-  s.cases.push_back(JUnitCase{"pbxstate.x.checks", "lost < 1 & stale == 0", std::nullopt, "observed 0"});
-  s.cases.push_back(JUnitCase{"pbxstate.x.baseline", "m", std::string("bad \x01 byte <here>"), "details"});
+  s.cases.push_back(JUnitCase{"pbxstate.x.checks", "lost < 1 & stale == 0", std::nullopt, "observed 0", std::nullopt});
+  s.cases.push_back(JUnitCase{"pbxstate.x.baseline", "m", std::string("bad \x01 byte <here>"), "details", std::nullopt});
   const std::string x = FormatJUnit({s});
   EXPECT_NE(x.find("name=\"a&lt;b&gt;&amp;&quot;c&apos;\""), std::string::npos) << x;
   EXPECT_NE(x.find("lost &lt; 1 &amp; stale == 0"), std::string::npos);
@@ -318,6 +318,17 @@ TEST(JUnit, ChecksCarryObservedValueAndLimit) {
   EXPECT_EQ(cases[0].classname, "pbxstate.lan.checks");
   EXPECT_EQ(cases[0].failure.value_or(""), "observed 61.5ms, limit < 50ms");
   EXPECT_EQ(cases[1].failure.value_or(""), "not measured (limit < 50ms)");
+  // Not applicable on the run's backend: skipped with the reason, neither failed nor passed.
+  harness::CheckVerdict na = unmeasured;
+  na.not_applicable = "not applicable on emu (the check is for ns3, inproc)";
+  const auto na_cases = CasesForChecks("lan", {na});
+  ASSERT_EQ(na_cases.size(), 1u);
+  EXPECT_FALSE(na_cases[0].failure.has_value());
+  EXPECT_EQ(na_cases[0].skipped.value_or(""), na.not_applicable);
+  JUnitSuite suite{"lan", 1, {}, na_cases};
+  const std::string x = FormatJUnit({suite});
+  EXPECT_NE(x.find("failures=\"0\" errors=\"0\" skipped=\"1\""), std::string::npos) << x;
+  EXPECT_NE(x.find("<skipped message=\"not applicable on emu (the check is for ns3, inproc)\"/>"), std::string::npos) << x;
 }
 
 }  // namespace

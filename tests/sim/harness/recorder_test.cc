@@ -46,17 +46,43 @@ TEST(EvaluateChecks, ADetectionCheckIsHeldToTheRunsOwnBound) {
   ASSERT_TRUE(loaded.scenario) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
   RunResult r;
   r.metrics = {{"convergence.after_heal.max", 3.5e9}, {"lost", 0}};
-  const std::vector<CheckVerdict> heartbeat = EvaluateChecks(*loaded.scenario, r, 1s);  // bound 3 s
+  const std::vector<CheckVerdict> heartbeat = EvaluateChecks(*loaded.scenario, r, 1s, "ns3");  // bound 3 s
   ASSERT_EQ(heartbeat.size(), 2u);
   EXPECT_FALSE(heartbeat[0].pass);
   EXPECT_EQ(heartbeat[0].check.threshold, 3e9);
   EXPECT_EQ(heartbeat[0].detection, 1s);
   EXPECT_TRUE(heartbeat[1].pass);
   EXPECT_FALSE(heartbeat[1].detection.has_value());
-  const std::vector<CheckVerdict> corosync = EvaluateChecks(*loaded.scenario, r, 3600ms);  // 5.6 s
+  const std::vector<CheckVerdict> corosync = EvaluateChecks(*loaded.scenario, r, 3600ms, "emu");  // 5.6 s
   EXPECT_TRUE(corosync[0].pass);
   EXPECT_EQ(corosync[0].check.threshold, 5.6e9);
   EXPECT_EQ(corosync[0].check.text, "convergence.after_heal.max < detection + 2s");
+}
+
+// A check that names its backends holds only a run on one of them; on any other it is not
+// applicable (neither passed nor failed, whatever the metric), with the reason, and the run's
+// verdict does not count it.
+TEST(EvaluateChecks, ACheckNamingItsBackendsIsNotApplicableOnOthers) {
+  scenario::LoadResult loaded = scenario::LoadScenarioString(
+      std::string(kThreeNodes) + "checks:\n  - {check: 'lost == 0', backends: [ns3, inproc]}\n"
+                                 "  - {check: 'stale == 0', backends: [emu]}\n  - 'changes == 5'\n",
+      "t.yaml");
+  ASSERT_TRUE(loaded.scenario) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+  RunResult r;
+  r.metrics = {{"lost", 3}, {"stale", 0}, {"changes", 5}};
+  const std::vector<CheckVerdict> emu = EvaluateChecks(*loaded.scenario, r, 1s, "emu");
+  ASSERT_EQ(emu.size(), 3u);
+  EXPECT_EQ(emu[0].not_applicable, "not applicable on emu (the check is for ns3, inproc)");
+  EXPECT_FALSE(emu[0].failed());
+  EXPECT_FALSE(emu[0].measured);
+  EXPECT_TRUE(emu[1].applicable());
+  EXPECT_TRUE(emu[1].pass);
+  EXPECT_TRUE(emu[2].pass);
+  const std::vector<CheckVerdict> ns3 = EvaluateChecks(*loaded.scenario, r, 1s, "ns3");
+  EXPECT_TRUE(ns3[0].applicable());
+  EXPECT_TRUE(ns3[0].failed());  // lost 3
+  EXPECT_FALSE(ns3[1].applicable());
+  EXPECT_EQ(ns3[1].not_applicable, "not applicable on ns3 (the check is for emu)");
 }
 
 // A view read a little after the end (a daemon's dump on real clocks) is judged at the instant it

@@ -162,13 +162,24 @@ TEST(Shipped, GlomersMatchesTheGossipGlomersTargets) {
   EXPECT_EQ(s.workload.rate_per_s, 100.0);
   EXPECT_EQ(s.workload.stop - s.workload.start, 20s);
   EXPECT_EQ(s.engine.batch_window, 400ms);
-  ASSERT_EQ(s.checks.size(), 4u);
+  ASSERT_EQ(s.checks.size(), 6u);
   EXPECT_EQ(s.checks[1].metric, "messages_per_change");
   EXPECT_EQ(s.checks[1].threshold, 20);
+  EXPECT_TRUE(s.checks[1].backends.empty());
   EXPECT_EQ(s.checks[2].metric, "stable_latency.p50");
   EXPECT_EQ(s.checks[2].threshold, 400e6);
+  EXPECT_EQ(s.checks[2].backends, (std::vector<std::string>{"ns3", "inproc"}));
+  EXPECT_TRUE(s.checks[2].AppliesTo("ns3"));
+  EXPECT_FALSE(s.checks[2].AppliesTo("emu"));
   EXPECT_EQ(s.checks[3].metric, "stable_latency.max");
   EXPECT_EQ(s.checks[3].threshold, 600e6);
+  // The token ring's own bounds for real Corosync (the file derives them).
+  EXPECT_EQ(s.checks[4].threshold, 1940e6);
+  EXPECT_EQ(s.checks[4].backends, (std::vector<std::string>{"netns", "emu"}));
+  EXPECT_EQ(s.checks[5].metric, "stable_latency.max");
+  EXPECT_EQ(s.checks[5].threshold, 3750e6);
+  EXPECT_TRUE(s.checks[5].AppliesTo("netns"));
+  EXPECT_FALSE(s.checks[5].AppliesTo("inproc"));
 }
 
 TEST(Shipped, PartitionHealSplitsSevenFive) {

@@ -19,6 +19,7 @@ struct JUnitCase {
   std::string name;       // the check as written, or the metric name
   std::optional<std::string> failure;  // message when the case failed
   std::string details;    // body text of the failure (or of system-out when passed)
+  std::optional<std::string> skipped;  // why the case was not run (a check not applicable on this backend)
 };
 
 struct JUnitSuite {
@@ -28,7 +29,8 @@ struct JUnitSuite {
   std::vector<JUnitCase> cases;
 };
 
-// One case per check: passed, or failed with "observed X, limit OP Y" (or "not measured").
+// One case per check: passed, or failed with "observed X, limit OP Y" (or "not measured"), or
+// skipped with the reason when the check does not apply to the run's backend.
 std::vector<JUnitCase> CasesForChecks(const std::string& scenario_name,
                                       const std::vector<harness::CheckVerdict>& verdicts);
 // One case per gated metric; kRegressed and kMissing fail, the others pass with a note.

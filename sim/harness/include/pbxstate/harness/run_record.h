@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pbxstate/harness/recorder.h"
@@ -30,13 +31,22 @@ struct CheckVerdict {
   bool measured = false;
   double observed = 0;
   bool pass = false;
+  // Why the run was not held to the check, "not applicable on emu (the check is for ns3,
+  // inproc)"; empty when it was. Such a check is neither passed nor failed.
+  std::string not_applicable;
+
+  bool applicable() const { return not_applicable.empty(); }
+  // Whether the check counts against the run: applicable and not passed.
+  bool failed() const { return applicable() && !pass; }
 };
 
 // Every check of the scenario against the run's metrics, a check written with "detection"
 // bounded by `detection` (scenario::DetectionTime of the membership the run's engines had). A
 // check on a metric the run did not measure fails (a check that cannot be evaluated must not
-// pass).
-std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection);
+// pass). A check that names its backends and not `backend` (the run's, a name from
+// scenario::kBackendNames) is not evaluated: not applicable, with the reason.
+std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection,
+                                         std::string_view backend);
 
 // Network activity over time, sampled by the runner once per simulated second.
 struct SeriesPoint {

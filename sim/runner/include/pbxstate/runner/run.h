@@ -45,7 +45,7 @@ struct RunOutcome {
   std::string invalid;
   bool all_checks_pass() const {
     for (const auto& v : verdicts) {
-      if (!v.pass) return false;
+      if (v.failed()) return false;
     }
     return true;
   }

@@ -3,9 +3,12 @@
 // every metric named here; scenarios/README.md lists them with their meaning. A duration's value
 // may be "detection + <duration>": the membership's failure-detection time of the run
 // (scenario.h, DetectionTime) plus a constant, so that one check holds each membership to the
-// bound its own timing allows.
+// bound its own timing allows. A check may name the backends it applies to
+// (`{check: "heal_bytes_ratio < 4", backends: [ns3, inproc]}`): on any other backend it is
+// reported "not applicable", neither passed nor failed.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -46,6 +49,10 @@ inline constexpr std::string_view kMemoryGrowthMetric = "memory_growth_pct";
 // The metric called `name`, or nullptr.
 const MetricInfo* FindMetric(std::string_view name);
 
+// The backends a run can have, as `pbxstate run --backend` names them: the one list a check's
+// `backends` is read against.
+inline constexpr std::array<std::string_view, 4> kBackendNames = {"ns3", "inproc", "netns", "emu"};
+
 enum class CompareOp { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
 std::string_view CompareOpText(CompareOp op);  // "<", "<=", ...
 
@@ -61,6 +68,13 @@ struct Check {
   // threshold plus the run's failure-detection time (Bound).
   bool plus_detection = false;
   int line = 0, column = 0;  // where the check is written, for reports; 0 when unknown
+  // The backends the check applies to, names from kBackendNames in the order written; empty:
+  // every backend. A metric that measures the engines' own network (heal_bytes_ratio,
+  // wan_frames_per_change) means something else, or nothing, where Corosync carries the frames.
+  std::vector<std::string> backends;
+
+  // Whether a run on `backend` (a name from kBackendNames) holds the run to this check.
+  bool AppliesTo(std::string_view backend) const;
 
   // The bound for a run whose membership detects a silent node after `detection`: threshold,
   // plus `detection` in nanoseconds when plus_detection.

@@ -242,6 +242,7 @@ struct Workload {
   // Every generated mailbox written once at its home, evenly over [0, mailbox_fill): the
   // initial set a heal's repair is measured against. Unset: no such writes.
   std::optional<Duration> mailbox_fill;
+  SourcePos mailbox_fill_pos;            // where mailbox_fill is written
   std::vector<Burst> bursts;             // in time order
   std::vector<TimedChange> changes;      // in time order (stable for equal times)
   std::optional<Churn> churn;            // owns the AORs' registrations when set
