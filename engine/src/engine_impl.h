@@ -543,6 +543,13 @@ class EngineImpl {
   // anti_entropy_interval from the first such offer (Want::far_after, set here), about one round
   // of its speaker's, and then asks across the WAN after all.
   bool WaitsForSiteMate(NodeId origin, Want& w, MonoTime now);
+  // Whether this node already pulls its share of site-mate `donor`'s max_sync_serves (at least
+  // one session): with speakers, a node that does not act for its site pulls what its speaker
+  // fetched across the WAN from that site-mate, as do all its site-mates at once (the speaker
+  // offers to all of them together). Past the donor's limit they would be refused and back off
+  // for sync_retransmit or more (or wait to pull across the WAN); within it they take turns at
+  // LAN speed.
+  bool PullsShareOfSiteMate(NodeId origin, NodeId donor) const;
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);

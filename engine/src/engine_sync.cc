@@ -185,6 +185,15 @@ bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {
   return now < w.far_after;
 }
 
+bool EngineImpl::PullsShareOfSiteMate(NodeId origin, NodeId donor) const {
+  if (!SpeakersOn() || ActsForSite() || DonorRank(origin, donor) >= 2) return false;
+  // The donor's pullers: its site-mates, this node among them.
+  const std::size_t pullers = std::max<std::size_t>(1, site_nodes_.at(OwnSite()).size() - 1);
+  const std::size_t share = std::max<std::size_t>(1, config_.max_sync_serves / pullers);
+  const auto open = std::count_if(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.donor == donor; });
+  return static_cast<std::size_t>(open) >= share;
+}
+
 int EngineImpl::DonorRank(NodeId origin, NodeId donor) const {
   // A site-mate first: its pages cross a LAN, where a node of another site's cross the WAN.
   // Then, within either, the owner: the freshest donor of its own entries.
@@ -234,7 +243,7 @@ void EngineImpl::StartPulls() {
       it = wants_.erase(it);
       continue;
     }
-    if (WaitsForSiteMate(origin, w, now)) {
+    if (WaitsForSiteMate(origin, w, now) || PullsShareOfSiteMate(origin, w.donors.front())) {
       ++it;
       continue;
     }
