@@ -171,6 +171,10 @@ struct Want {
   bool full = false;           // same watermark, different content: pull everything
   std::vector<NodeId> donors;  // best first; kMaxWantDonors for owned origins
   MonoTime not_before{};       // after a busy donor refused: wait before asking again
+  // Set when only nodes of other sites offered it to a node that does not act for its site: the
+  // site's speaker fetches across the WAN for the whole site and offers it to its site-mates,
+  // so a pull across the WAN starts only if no site-mate offered it by then (WaitsForSiteMate).
+  MonoTime far_after{};
 };
 
 struct PullSession {
@@ -529,6 +533,23 @@ class EngineImpl {
   // differs at an equal watermark). For the mailbox set every differing donor is kept: each may
   // hold the latest write of some mailbox.
   void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor);
+  // Where `donor` stands among the donors of `origin`, lower asked first (engine/README.md,
+  // "Catch-up sessions"): 0 the owner of the origin in this node's site, 1 another site-mate, 2
+  // the owner in another site, 3 another node of another site. Without node_sites (or without
+  // this node in it) every node is a site-mate.
+  int DonorRank(NodeId origin, NodeId donor) const;
+  // Whether a pull of `w` from its first donor waits for a site-mate's offer: the donor is of
+  // another site, speakers are on, and this node does not act for its site; it waits at most
+  // anti_entropy_interval from the first such offer (Want::far_after, set here), about one round
+  // of its speaker's, and then asks across the WAN after all.
+  bool WaitsForSiteMate(NodeId origin, Want& w, MonoTime now);
+  // Whether this node already pulls its share of site-mate `donor`'s max_sync_serves (at least
+  // one session): with speakers, a node that does not act for its site pulls what its speaker
+  // fetched across the WAN from that site-mate, as do all its site-mates at once (the speaker
+  // offers to all of them together). Past the donor's limit they would be refused and back off
+  // for sync_retransmit or more (or wait to pull across the WAN); within it they take turns at
+  // LAN speed.
+  bool PullsShareOfSiteMate(NodeId origin, NodeId donor) const;
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);

@@ -170,13 +170,38 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
   w.full = w.full || full;
   if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
   const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
-  if (donor == origin) {
-    // The owner is the freshest donor of its own entries.
-    w.donors.insert(w.donors.begin(), donor);
-    if (w.donors.size() > limit) w.donors.pop_back();
-  } else if (w.donors.size() < limit) {
-    w.donors.push_back(donor);
-  }
+  // Kept in DonorRank order, offers of one rank in the order they came: the first is asked, the
+  // others follow when it fails. A better-ranked donor displaces the worst one of a full list.
+  const int rank = DonorRank(origin, donor);
+  auto at = std::find_if(w.donors.begin(), w.donors.end(), [&](NodeId d) { return DonorRank(origin, d) > rank; });
+  if (at == w.donors.end() && w.donors.size() >= limit) return;
+  w.donors.insert(at, donor);
+  if (w.donors.size() > limit) w.donors.pop_back();
+}
+
+bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {
+  if (DonorRank(origin, w.donors.front()) < 2 || !SpeakersOn() || ActsForSite()) return false;
+  if (w.far_after == MonoTime{}) w.far_after = now + config_.anti_entropy_interval;
+  return now < w.far_after;
+}
+
+bool EngineImpl::PullsShareOfSiteMate(NodeId origin, NodeId donor) const {
+  if (!SpeakersOn() || ActsForSite() || DonorRank(origin, donor) >= 2) return false;
+  // The donor's pullers: its site-mates, this node among them.
+  const std::size_t pullers = std::max<std::size_t>(1, site_nodes_.at(OwnSite()).size() - 1);
+  const std::size_t share = std::max<std::size_t>(1, config_.max_sync_serves / pullers);
+  const auto open = std::count_if(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.donor == donor; });
+  return static_cast<std::size_t>(open) >= share;
+}
+
+int EngineImpl::DonorRank(NodeId origin, NodeId donor) const {
+  // A site-mate first: its pages cross a LAN, where a node of another site's cross the WAN.
+  // Then, within either, the owner: the freshest donor of its own entries.
+  const auto self_site = config_.node_sites.find(config_.node_id);
+  const auto donor_site = config_.node_sites.find(donor);
+  const bool far = self_site != config_.node_sites.end() &&
+                   (donor_site == config_.node_sites.end() || donor_site->second != self_site->second);
+  return (far ? 2 : 0) + (donor == origin ? 0 : 1);
 }
 
 void EngineImpl::StartPulls() {
@@ -216,6 +241,10 @@ void EngineImpl::StartPulls() {
     }
     if (w.donors.empty() || !origin_ok) {
       it = wants_.erase(it);
+      continue;
+    }
+    if (WaitsForSiteMate(origin, w, now) || PullsShareOfSiteMate(origin, w.donors.front())) {
+      ++it;
       continue;
     }
     PullSession s;
@@ -266,6 +295,7 @@ void EngineImpl::ArmSyncTick() {
   }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
+    if (w.far_after > env_->Now()) consider(w.far_after);
   }
   if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
     consider(*mailbox_repair_last_ + MailboxRepairQuiet());

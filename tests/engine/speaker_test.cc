@@ -1,8 +1,10 @@
 // Site speakers (engine/README.md, "Sites and relays", "Speakers"), over the minimal network: only
 // a site's speaker sends heartbeats and anti-entropy to other sites; remote nodes stay members on
 // its word alone, a dead one departs, a dead speaker is replaced without anyone else departing
-// (its standby repairing its site before that), and a site cut off comes back, also when every
-// site's lowest-id node is down.
+// (its standby repairing its site before that), a site cut off comes back, also when every
+// site's lowest-id node is down, and after a heal only speakers pull across sites (the others
+// from a site-mate, each its share of that site-mate's serves at a time, or across after a bounded
+// wait when their speaker cannot fetch).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -114,6 +116,93 @@ TEST(Speaker, SiteCutOffComesBack) {
     EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n;
     EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-c"), DeviceState::kRinging) << "node " << n;
     EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/in-a"), DeviceState::kBusy) << "node " << n;
+  }
+}
+
+// Cuts site 2 off after 3 s, and 4.5 s later nodes 1 to `last` each change a device
+// "PJSIP/cut-<node>"; returns 500 ms after that, still cut (net.cut = nullptr heals).
+void ChangeWhileSiteTwoIsCut(MiniNet& net, NodeId last) {
+  net.Run(3s);
+  net.cut = [](NodeId from, NodeId to) { return (SiteOf(from) == 2) != (SiteOf(to) == 2); };
+  net.Run(4500ms);
+  for (NodeId n = 1; n <= last; ++n) {
+    ASSERT_TRUE(net.engines[n]->SetDeviceState("PJSIP/cut-" + std::to_string(n), DeviceState::kBusy).ok());
+  }
+  net.Run(500ms);
+}
+
+TEST(Speaker, AfterAHealOnlySpeakersPullAcrossSites) {
+  // Every node changes a device while site 2 is cut off. At the heal the join helpers of every
+  // site offer their digests to the nodes coming back, across the WAN; a node that does not speak
+  // for its site waits for its speaker, which fetches across once for the whole site and offers
+  // it to its site-mates, and pulls from a site-mate (engine/README.md, "Catch-up sessions").
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  ChangeWhileSiteTwoIsCut(net, 9);
+  WanLog wan;
+  wan.Watch(net);
+  net.cut = nullptr;
+  net.Run(5s);
+  std::set<NodeId> pullers;
+  for (const auto& [from, to] : wan.frames[codec::FrameType::kSyncRequest]) pullers.insert(from);
+  EXPECT_FALSE(pullers.empty()) << "nothing was pulled across: the cut repaired nothing";
+  for (NodeId n : pullers) EXPECT_EQ((n - 1) % 3, 0u) << "node " << n << " pulled across sites";
+  for (NodeId n = 1; n <= 9; ++n) {
+    EXPECT_EQ(MembersOf(net, n), 9u) << "node " << n;
+    for (NodeId origin = 1; origin <= 9; ++origin) {
+      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
+          << "node " << n << ", origin " << origin;
+    }
+  }
+}
+
+TEST(Speaker, SiteMatesTakeTurnsAtTheirSpeakerAfterAHeal) {
+  // Sites 0 and 1 change six origins while site 2 is cut off. At the heal node 7 fetches them
+  // across and offers them to nodes 8 and 9, who pull all six from it. Each pulls at most its
+  // share of node 7's max_sync_serves (2 / 2 pullers: one session at a time), so node 7 refuses
+  // none of them as busy: four at once each would be refused and back off for sync_retransmit.
+  MiniNet net(9, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    ThreeSites(c);
+    c.max_sync_serves = 2;
+  });
+  ChangeWhileSiteTwoIsCut(net, 6);
+  std::size_t requests = 0;
+  std::size_t refusals = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    const bool mates = SiteOf(from) == 2 && SiteOf(to) == 2;
+    if (mates && to == 7 && TypeOf(f) == codec::FrameType::kSyncRequest) ++requests;
+    if (mates && from == 7 && TypeOf(f) == codec::FrameType::kSyncRefuse) ++refusals;
+    return false;
+  };
+  net.cut = nullptr;
+  net.Run(5s);
+  EXPECT_GE(requests, 6u) << "nodes 8 and 9 did not pull from their speaker";
+  EXPECT_EQ(refusals, 0u);
+  for (NodeId n = 7; n <= 9; ++n) {
+    for (NodeId origin = 1; origin <= 6; ++origin) {
+      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
+          << "node " << n << ", origin " << origin;
+    }
+  }
+}
+
+TEST(Speaker, NodeWhoseSpeakerCannotFetchPullsAcrossAfterAWait) {
+  // Node 7, site 2's speaker, loses the other sites (its site-mates still hear it, so it stays
+  // their speaker). A change made then reaches site 2 through node 7, their relay until they
+  // suspect it, and is lost there. Nodes 8 and 9 hear of it from the other sites' speakers,
+  // who now take node 8 for site 2's; they wait for node 7 to bring it (anti_entropy_interval),
+  // and it cannot, so they pull across after all, and node 7 from them.
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  net.cut = [](NodeId from, NodeId to) { return (from == 7 && SiteOf(to) != 2) || (to == 7 && SiteOf(from) != 2); };
+  ASSERT_TRUE(net.engines[2]->SetDeviceState("PJSIP/lost-at-7", DeviceState::kBusy).ok());
+  WanLog wan;
+  wan.Watch(net);
+  net.Run(8s);
+  std::set<NodeId> pullers;
+  for (const auto& [from, to] : wan.frames[codec::FrameType::kSyncRequest]) pullers.insert(from);
+  EXPECT_TRUE(pullers.count(8) != 0 || pullers.count(9) != 0) << "site 2 pulled nothing across";
+  for (NodeId n = 1; n <= 9; ++n) {
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/lost-at-7"), DeviceState::kBusy) << "node " << n;
   }
 }
 
