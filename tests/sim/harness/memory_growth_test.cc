@@ -38,7 +38,7 @@ TEST(MemoryGrowth, FlatMemoryPassesTheCheck) {
   // Node 2 wobbles: 5 % over its baseline at the end; the others are flat.
   const RunResult r = Sampled([](NodeId n, Duration t) -> std::uint64_t { return n == 2 && t == 40s ? 105'000 : 100'000; });
   EXPECT_DOUBLE_EQ(r.metrics.at("memory_growth_pct"), 5.0);
-  const auto verdicts = EvaluateChecks(HandRun(kSampled).scenario, r, 1s);
+  const auto verdicts = EvaluateChecks(HandRun(kSampled).scenario, r, 1s, "ns3");
   ASSERT_EQ(verdicts.size(), 1u);
   EXPECT_TRUE(verdicts[0].pass);
   EXPECT_EQ(r.memory.size(), 15u);
@@ -51,7 +51,7 @@ TEST(MemoryGrowth, MemoryThatKeepsGrowingFailsTheCheck) {
     return n == 3 ? 100'000 + static_cast<std::uint64_t>(t / 10s) * 10'000 : 100'000;
   });
   EXPECT_NEAR(r.metrics.at("memory_growth_pct"), 100.0 * 30'000 / 110'000, 1e-9);
-  const auto verdicts = EvaluateChecks(HandRun(kSampled).scenario, r, 1s);
+  const auto verdicts = EvaluateChecks(HandRun(kSampled).scenario, r, 1s, "ns3");
   ASSERT_EQ(verdicts.size(), 1u);
   EXPECT_TRUE(verdicts[0].measured);
   EXPECT_FALSE(verdicts[0].pass);
