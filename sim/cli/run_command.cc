@@ -2,6 +2,7 @@
 // inproc), on a real cluster of network namespaces (--backend netns), or on real daemons attached
 // to the scenario's ns-3 network in real time (--backend emu); write its run record, print a
 // summary. --backend ns3,netns (or ns3,emu) runs both and prints them side by side.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #ifdef PBXSTATE_WITH_EMU
 #include "pbxstate/runner/emu_runner.h"
 #endif
+#include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/loader.h"
 #include "pbxstate/scenario/units.h"
 #include "report_scripts.h"
@@ -331,7 +333,8 @@ int RunRun(const RunCommandOptions& options) {
     a = b + 1;
   }
   for (const std::string& b : backends) {
-    if (b != "ns3" && b != "netns" && b != "inproc" && b != "emu") {
+    // The backend names' one list is the scenario's (a check's `backends` reads the same one).
+    if (std::find(scenario::kBackendNames.begin(), scenario::kBackendNames.end(), b) == scenario::kBackendNames.end()) {
       std::cerr << "pbxstate run: --backend " << options.backend
                 << ": expected ns3, inproc, netns, emu or a comma-separated list of them (ns3,emu)\n";
       return kExitInvalid;
