@@ -3,12 +3,14 @@
 // a vector that grew to a million and was cleared still holds a million slots, and that is the
 // memory a month of uptime is about. Node-based containers count each node's links and, for
 // hash tables, the bucket array. What malloc adds around each block is not counted (it depends
-// on the allocator, not on the engine), so the sum is below the process's RSS, never above what
-// the engine's containers have asked for.
+// on the allocator, not on the engine), so the sum is below the process's RSS; it is an estimate
+// from the layouts (a cached hash counted in every hash-table node, a whole block for a deque),
+// so it may exceed what the containers asked for by those few bytes a node.
 #pragma once
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -21,7 +23,9 @@ namespace pbxstate::held_bytes {
 // A string's heap block: none while it fits the object itself (the short-string buffer).
 inline std::size_t Of(const std::string& s) {
   const char* inside = reinterpret_cast<const char*>(&s);
-  const bool local = s.data() >= inside && s.data() < inside + sizeof(std::string);
+  // std::less gives a total order on pointers of unrelated objects, where < and >= do not.
+  const std::less<const char*> before;
+  const bool local = !before(s.data(), inside) && before(s.data(), inside + sizeof(std::string));
   return local ? 0 : s.capacity() + 1;
 }
 

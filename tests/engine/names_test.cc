@@ -237,7 +237,8 @@ TEST(EngineMemory, ChurnedNamesGiveTheirBytesBack) {
     // Round 0 warms up: from round 1 on, the held devices' tombstones overlap the next churn, so
     // the slots are those of both. From then on, flat: what round 1 left plus at most 10 %
     // (measured: 268,316 bytes after round 1, 288,492 after round 13, every round's names gone;
-    // the last rounds add under 1 KB each, not yet attributed to a container).
+    // the last rounds add under 1 KB each: the mailbox repair index's buckets keeping their
+    // high-water capacity, bounded; engine/README.md, "Memory").
     if (round == 1) after_first = held;
     if (round > 1) {
       EXPECT_LE(held, after_first + after_first / 10) << "round " << round;

@@ -157,7 +157,7 @@ void RunRecorder::NodeStarted(Duration t, NodeId node, std::uint64_t incarnation
 void RunRecorder::EngineMemorySampled(Duration t, NodeId node, std::uint64_t held_bytes) {
   Impl& m = *impl_;
   PBXSTATE_CHECK(m.memory.has_value());
-  PBXSTATE_CHECK_LE(m.memory_samples.size(),
+  PBXSTATE_CHECK_LT(m.memory_samples.size(),
                     static_cast<std::size_t>(scenario::kMaxMemorySamplesPerNode + 1) * m.node_count);
   m.memory_samples.push_back({t, node, held_bytes});
 }

@@ -1,10 +1,12 @@
 #include "pbxstate/harness/run_record.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "pbxstate/check.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/harness/csv.h"
 
@@ -57,6 +59,10 @@ std::string BuildIdentity() {
 
 std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection,
                                          std::string_view backend) {
+  // A backend name outside the one list would make every check that names backends "not
+  // applicable", and the run pass on nothing.
+  PBXSTATE_CHECK(std::find(scenario::kBackendNames.begin(), scenario::kBackendNames.end(), backend) !=
+                 scenario::kBackendNames.end());
   std::vector<CheckVerdict> out;
   for (const scenario::Check& c : s.checks) {
     CheckVerdict v;

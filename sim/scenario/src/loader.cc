@@ -123,6 +123,14 @@ void Loader::ReadMemory(const Field& f) {
   if (!base) return;
   mem.baseline = *base;
   const Field bf = *m.Get("baseline");
+  if (mem.baseline < mem.sample_every) {
+    // The runners take the first sample at sample_every, none at time 0: a baseline before it
+    // would leave the growth unmeasured, and its check failed as such.
+    d_.Error(bf.mark, bf.path,
+             "expected at least sample_every (" + FormatDuration(mem.sample_every) +
+                 "): the first sample is taken then, got " + FormatDuration(mem.baseline));
+    return;
+  }
   if (mem.baseline % mem.sample_every != Duration{} || (duration_ok_ && mem.baseline > s_.duration)) {
     d_.Error(bf.mark, bf.path,
              "expected a multiple of sample_every (" + FormatDuration(mem.sample_every) +

@@ -107,7 +107,7 @@ def main():
         print(f"{metrics['calls.total']:.0f} calls, completion by strategy {routed}")
     lag = record["realtime"]
     if rc == 0:
-        if not all(c["pass"] for c in record["checks"]):
+        if any(c["pass"] is False for c in record["checks"]):  # null: not applicable on this backend
             fail(f"exit 0 with a failing check: {record['checks']}")
         print(f"valid run, worst lag {lag['worst_lag_ns'] / 1e6:.2f} ms (bound {lag['bound_ns'] / 1e6:.0f} ms)")
     else:

@@ -44,7 +44,7 @@ def load(folder):
 
 
 def failed_checks(record):
-    return [f"{c['check']} (observed {c.get('observed')})" for c in record.get("checks", []) if not c.get("pass")]
+    return [f"{c['check']} (observed {c.get('observed')})" for c in record.get("checks", []) if c.get("pass") is False]  # null: not applicable
 
 
 def reference_runs(reference):

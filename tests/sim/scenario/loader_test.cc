@@ -111,7 +111,12 @@ TEST(Memory, ReadsTheSectionAndRefusesWhatARunnerCannotSample) {
   ASSERT_TRUE(s.memory);
   EXPECT_EQ(s.memory->sample_every, 2s);
   EXPECT_EQ(s.memory->baseline, 4s);
-  EXPECT_EQ(MustLoad(std::string(kHead) + "memory: {baseline: 0s}\n").memory->sample_every, 60s);
+  EXPECT_EQ(MustLoad("name: t\nduration: 2min\ncluster: {nodes: 3}\nmemory: {baseline: 1min}\n").memory->sample_every, 60s);
+  const std::vector<std::string> early = Errors(std::string(kHead) + "memory: {baseline: 0s, sample_every: 2s}\n");
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_NE(early[0].find("memory.baseline: expected at least sample_every (2s): the first sample is taken then, got 0ms"),
+            std::string::npos)
+      << early[0];
   const std::vector<std::string> off = Errors(std::string(kHead) + "memory: {baseline: 3s, sample_every: 2s}\n");
   ASSERT_EQ(off.size(), 1u);
   EXPECT_NE(off[0].find("t.yaml:4:"), std::string::npos) << off[0];
