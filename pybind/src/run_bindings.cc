@@ -64,6 +64,7 @@ struct CheckResult {
   py::object observed;  // None when not measured or infinite (a fault never recovered from)
   double limit = 0;
   py::object not_applicable;  // None, or why the run's backend is not held to the check
+  std::vector<std::string> backends;  // the backends the check applies to; empty: every backend
 };
 
 bool IsDuration(const std::string& metric) {
@@ -261,6 +262,7 @@ void BindRunValues(py::module_& m) {
       .def_readonly("limit", &CheckResult::limit)
       .def_readonly("not_applicable", &CheckResult::not_applicable,
                     "None, or why the check does not apply to the run's backend (neither passed nor failed)")
+      .def_readonly("backends", &CheckResult::backends, "The backends the check applies to, as written; empty: every backend")
       .def("__bool__", [](const CheckResult& c) { return c.passed || !c.not_applicable.is_none(); })
       .def("__repr__", [](const CheckResult& c) {
         const char* status = !c.not_applicable.is_none() ? "N/A " : c.passed ? "PASS " : "FAIL ";
@@ -317,6 +319,7 @@ void BindRunClass(py::module_& m) {
           const bool dur = v.check.kind == scenario::MetricKind::kDuration;
           c.limit = dur ? v.check.threshold / 1e9 : v.check.threshold;
           c.not_applicable = v.applicable() ? py::object(py::none()) : py::object(py::str(v.not_applicable));
+          c.backends = v.check.backends;
           out.push_back(std::move(c));
         }
         return out;

@@ -118,7 +118,13 @@ ScenarioClass BindScenario(py::module_& m) {
     std::vector<std::string> out;
     for (const scenario::Check& ck : s.checks) out.push_back(ck.text);
     return out;
-  }, "The checks as written.");
+  }, "The checks' expressions as written (check_backends says where each applies).");
+  c.def_property_readonly("check_backends", [](const Scenario& s) {
+    std::vector<std::vector<std::string>> out;
+    for (const scenario::Check& ck : s.checks) out.push_back(ck.backends);
+    return out;
+  }, "Per check, in the order of checks: the backends it applies to (names from pbxstate's backend "
+     "list); empty: every backend.");
   c.def("__repr__", [](const Scenario& s) { return "<pbxstate.Scenario " + s.file + ": " + Describe(s) + ">"; });
   return c;
 }

@@ -106,6 +106,8 @@ def test_a_check_for_other_backends_is_not_applicable(scenario_run):
     assert (na.passed, na.measured, bool(na)) == (False, False, True)
     assert na.not_applicable == "not applicable on ns3 (the check is for emu, netns)"
     assert run.checks[0].not_applicable is None
+    assert (run.checks[0].backends, na.backends) == ([], ["emu", "netns"])
+    assert run.scenario.check_backends == [[], ["emu", "netns"]]
     assert "N/A" in repr(na)
     from pbxstate_pytest import failed_checks
     assert failed_checks(run) == ""
