@@ -335,10 +335,8 @@ int RunRun(const RunCommandOptions& options) {
   for (const std::string& b : backends) {
     // The backend names' one list is the scenario's (a check's `backends` reads the same one).
     if (std::find(scenario::kBackendNames.begin(), scenario::kBackendNames.end(), b) == scenario::kBackendNames.end()) {
-      std::string names;
-      for (std::string_view n : scenario::kBackendNames) names += std::string(n) + ", ";
-      std::cerr << "pbxstate run: --backend " << options.backend << ": expected " << names
-                << "or a comma-separated list of them (ns3,emu)\n";
+      std::cerr << "pbxstate run: --backend " << options.backend << ": expected "
+                << scenario::BackendNameList() << " or a comma-separated list of them (ns3,emu)\n";
       return kExitInvalid;
     }
   }

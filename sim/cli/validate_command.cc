@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/loader.h"
 #include "pbxstate/scenario/units.h"
 #ifdef PBXSTATE_WITH_NS3
@@ -67,8 +68,8 @@ std::vector<std::pair<std::string, Status (*)(const scenario::Scenario&)>> Backe
 #endif
     if (name == "none") continue;
     std::cerr << "pbxstate validate: --backend " << list << ": " << name
-              << " is not a backend of this build (expected ns3, inproc, netns, emu, several as "
-                 "ns3,emu, or none)\n";
+              << " is not a backend of this build (expected " << scenario::BackendNameList()
+              << ", several as ns3,emu, or none)\n";
     return {};
   }
   if (out.empty() && list != "none") std::cerr << "pbxstate validate: --backend is empty\n";

@@ -221,6 +221,12 @@ const MetricInfo* FindMetric(std::string_view name) {
   return nullptr;
 }
 
+std::string BackendNameList() {
+  std::string names;
+  for (std::string_view n : kBackendNames) names += (names.empty() ? "" : ", ") + std::string(n);
+  return names;
+}
+
 std::string_view CompareOpText(CompareOp op) {
   switch (op) {
     case CompareOp::kLess: return "<";

@@ -98,9 +98,7 @@ std::optional<Field> Loader::ReadCheckWithBackends(const Field& item, std::vecto
     const std::string name = b.node.IsScalar() ? b.node.Scalar() : std::string();
     const bool known = std::find(kBackendNames.begin(), kBackendNames.end(), name) != kBackendNames.end();
     if (!known) {
-      std::string names;
-      for (std::string_view n : kBackendNames) names += (names.empty() ? "" : ", ") + std::string(n);
-      d_.Error(b.mark, b.path, "expected a backend (" + names + "), got " + Describe(b.node));
+      d_.Error(b.mark, b.path, "expected a backend (" + BackendNameList() + "), got " + Describe(b.node));
       ok = false;
     } else if (std::find(backends->begin(), backends->end(), name) != backends->end()) {
       d_.Error(b.mark, b.path, "backend '" + name + "' is already listed; expected each backend once");

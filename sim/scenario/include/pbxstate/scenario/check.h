@@ -52,6 +52,8 @@ const MetricInfo* FindMetric(std::string_view name);
 // The backends a run can have, as `pbxstate run --backend` names them: the one list a check's
 // `backends` is read against.
 inline constexpr std::array<std::string_view, 4> kBackendNames = {"ns3", "inproc", "netns", "emu"};
+// "ns3, inproc, netns, emu": kBackendNames for messages.
+std::string BackendNameList();
 
 enum class CompareOp { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
 std::string_view CompareOpText(CompareOp op);  // "<", "<=", ...
