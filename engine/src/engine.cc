@@ -12,6 +12,7 @@ namespace pbxstate {
 EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
     : config_(config),
       env_(env),
+      unicast_reaches_everyone_(env->UnicastReachesEveryone()),
       limits_{config.max_frame_bytes, config.max_key_bytes, config.max_contact_bytes},
       auth_(config.cluster_keys) {
   pace_ = config_.batch_window;
@@ -32,6 +33,10 @@ void EngineImpl::Start() {
   env_->Log(LogLevel::kInfo,
             "pbxstate: node " + std::to_string(config_.node_id) + " incarnation " + std::to_string(config_.incarnation) +
                 " starting; " + AuthDescription());
+  if (config_.relays_per_site > 0 && !config_.node_sites.empty() && !RelaysOn()) {
+    env_->Log(LogLevel::kInfo, "pbxstate: no site relays (relays_per_site " + std::to_string(config_.relays_per_site) +
+                                   "): this transport's unicast reaches every node anyway");
+  }
   SendHeartbeat();
   if (config_.membership == MembershipSource::kHeartbeat) {
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);

@@ -399,7 +399,10 @@ class EngineImpl {
 
   // ---- engine_relay.cc (engine/README.md, "Sites and relays") ----
   // node_sites empty: every node is a site of its own, whose relay is itself: today's fan-out.
-  bool RelaysOn() const { return config_.relays_per_site > 0 && !config_.node_sites.empty(); }
+  // Never on a transport whose unicast reaches every node anyway (Env::UnicastReachesEveryone).
+  bool RelaysOn() const {
+    return config_.relays_per_site > 0 && !config_.node_sites.empty() && !unicast_reaches_everyone_;
+  }
   // Whether frames may go to `node`: itself, a live peer, or (heartbeat membership, within
   // suspect_after of the start) a node of node_sites not heard of yet.
   bool PresumedUp(NodeId node) const;
@@ -642,6 +645,8 @@ class EngineImpl {
 
   EngineConfig config_;
   Env* env_;
+  // env_->UnicastReachesEveryone(), read once at construction (env.h: it never changes).
+  const bool unicast_reaches_everyone_;
   codec::DecodeLimits limits_;
   ViewListener* listener_ = nullptr;
   bool in_callback_ = false;

@@ -37,12 +37,17 @@ class MiniEnv : public Env {
   std::uint64_t Random() override { return rng(); }
   void Log(LogLevel, std::string_view) override {}
   std::optional<std::size_t> SendBacklog() override { return backlog; }
+  bool UnicastReachesEveryone() const override { return unicast_reaches_everyone; }
 
   std::optional<MonoTime> wakeup;
   std::optional<std::size_t> backlog;  // nullopt: a host that cannot tell (the default)
   std::mt19937_64 rng{7};
   SendStatus next_status = SendStatus::kOk;
   int try_again_budget = 0;  // answer kTryAgain this many times
+  // What UnicastReachesEveryone() answers (a CPG-like host when true); the network itself still
+  // delivers a unicast to its addressee alone, which is what the others' drop amounts to.
+  bool unicast_reaches_everyone = false;
+  int broadcast_calls = 0, unicast_calls = 0;  // Broadcast/Unicast calls answered kOk
 
  private:
   MiniNet* net_;
@@ -53,10 +58,11 @@ class MiniEnv : public Env {
 class MiniNet {
  public:
   explicit MiniNet(int n, MembershipSource membership = MembershipSource::kHeartbeat,
-                   std::function<void(EngineConfig&)> tune = nullptr) {
+                   std::function<void(EngineConfig&)> tune = nullptr, bool unicast_reaches_everyone = false) {
     for (int i = 1; i <= n; ++i) {
       const auto id = static_cast<NodeId>(i);
       envs[id] = std::make_unique<MiniEnv>(this, id);
+      envs[id]->unicast_reaches_everyone = unicast_reaches_everyone;
       EngineConfig c;
       c.node_id = id;
       c.incarnation = 1;
@@ -138,6 +144,7 @@ inline SendStatus MiniEnv::Broadcast(std::span<const std::uint8_t> frame) {
   for (auto& [id, e] : net_->envs) {
     if (id != id_) net_->Send(id_, id, frame);
   }
+  ++broadcast_calls;
   return SendStatus::kOk;
 }
 inline SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> frame) {
@@ -146,6 +153,7 @@ inline SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> fram
     return SendStatus::kTryAgain;
   }
   net_->Send(id_, to, frame);
+  ++unicast_calls;
   return SendStatus::kOk;
 }
 

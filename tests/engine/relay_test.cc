@@ -1,6 +1,7 @@
 // Sites and relays (engine/README.md, "Sites and relays"), over the minimal network: one frame
 // per remote site per change, the fan-out inside a site, a relay that dies replaced without
-// anyone else departing, what it dropped repaired, and what a RELAY frame may not carry.
+// anyone else departing, what it dropped repaired, what a RELAY frame may not carry, and no relays
+// at all where the transport's unicast reaches every node anyway.
 #include <gtest/gtest.h>
 
 #include "codec.h"
@@ -135,6 +136,58 @@ TEST(Relay, RelayCarriesOnlyFramesForEveryone) {
   const std::uint64_t before = net.engines[3]->stats().dropped[static_cast<std::size_t>(DropReason::kMalformed)];
   net.engines[3]->OnFrame(1, outer);
   EXPECT_EQ(net.engines[3]->stats().dropped[static_cast<std::size_t>(DropReason::kMalformed)], before + 1);
+}
+
+// The same sites over a CPG-like host (transport membership, Env::UnicastReachesEveryone), one
+// engine change each way: only the capability differs between the two runs.
+struct ChangeOverTransport {
+  std::vector<std::pair<NodeId, NodeId>> updates;  // UPDATES frames, (from, to)
+  std::size_t relay_frames = 0;
+  int broadcasts = 0, unicasts = 0;  // node 2's Env calls for the change
+  std::uint64_t relayed = 0;         // frames_relayed during the change, summed over the nodes
+};
+
+ChangeOverTransport RunOneChange(bool unicast_reaches_everyone) {
+  MiniNet net(9, MembershipSource::kTransport, ThreeSites, unicast_reaches_everyone);
+  net.Run(3s);
+  ChangeOverTransport out;
+  net.drop = [&out](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    if (TypeOf(f) == codec::FrameType::kUpdates) out.updates.emplace_back(from, to);
+    if (TypeOf(f) == codec::FrameType::kRelay) ++out.relay_frames;
+    return false;
+  };
+  for (NodeId n = 1; n <= 9; ++n) out.relayed -= net.engines[n]->stats().frames_relayed;
+  MiniEnv& env = *net.envs[2];
+  const int broadcasts_before = env.broadcast_calls, unicasts_before = env.unicast_calls;
+  EXPECT_TRUE(net.engines[2]->SetDeviceState("PJSIP/alice", DeviceState::kInUse).ok());
+  net.Run(50ms);
+  out.broadcasts = env.broadcast_calls - broadcasts_before;
+  out.unicasts = env.unicast_calls - unicasts_before;
+  for (NodeId n = 1; n <= 9; ++n) {
+    EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/alice"), DeviceState::kInUse) << "node " << n;
+    out.relayed += net.engines[n]->stats().frames_relayed;
+  }
+  return out;
+}
+
+TEST(Relay, NoneWhereUnicastReachesEveryone) {
+  const ChangeOverTransport run = RunOneChange(true);
+  // One broadcast (a single ring message on CPG), no frame to a relay, nothing passed on.
+  EXPECT_EQ(run.broadcasts, 1);
+  EXPECT_EQ(run.unicasts, 0);
+  EXPECT_EQ(run.relay_frames, 0u);
+  EXPECT_EQ(run.relayed, 0u);
+  EXPECT_EQ(run.updates.size(), 8u);  // the minimal network's broadcast: one copy per peer
+}
+
+TEST(Relay, ThroughRelaysWhereUnicastIsPointToPoint) {
+  const ChangeOverTransport run = RunOneChange(false);
+  const std::vector<std::pair<NodeId, NodeId>> expected = {{2, 1}, {2, 4}, {2, 7}};
+  EXPECT_EQ(run.updates, expected);
+  EXPECT_EQ(run.broadcasts, 0);
+  EXPECT_EQ(run.unicasts, 3);
+  EXPECT_EQ(run.relay_frames, 1u + 2u + 2u);  // 1 -> 3; 4 -> 5, 6; 7 -> 8, 9
+  EXPECT_EQ(run.relayed, 3u);
 }
 
 }  // namespace

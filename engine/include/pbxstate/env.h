@@ -67,6 +67,16 @@ class Env {
   // Sends `frame` to node `to` only. Same ownership and delivery rules as Broadcast.
   virtual SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) = 0;
 
+  // Whether a Unicast costs the network what a Broadcast costs: the frame travels to every node
+  // and all but `to` discard it (CPG: a unicast is an addressed message in the ring's agreed
+  // order). True makes the engine send nothing through site relays (EngineConfig::
+  // relays_per_site): a relay saves WAN crossings only where a unicast crosses one link, and
+  // where it reaches everyone anyway a relay's hop only multiplies the messages on the network
+  // (engine/README.md, "Sites and relays"). false (the default): a unicast goes to `to` alone
+  // (UDP, the in-process network). Read once, when the engine is made: the answer must not change
+  // over the Env's life.
+  virtual bool UnicastReachesEveryone() const { return false; }
+
   // How many frames this host accepted (Broadcast/Unicast answered kOk) and is not through with
   // yet: waiting in its own queue, being sent, or sent and not yet confirmed by the transport
   // (CPG delivers every message back to its sender in agreed order: that is the confirmation).

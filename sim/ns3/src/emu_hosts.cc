@@ -12,7 +12,9 @@
 #include <ns3/ipv4-static-routing.h>
 #include <ns3/ipv4.h>
 #include <ns3/mac48-address.h>
+#include <ns3/node-list.h>
 #include <ns3/node.h>
+#include <ns3/point-to-point-net-device.h>
 #include <ns3/pointer.h>
 #include <ns3/queue.h>
 #include <ns3/simple-ref-count.h>
@@ -115,6 +117,31 @@ class EmulatedHosts::Port : public ns3::SimpleRefCount<Port> {
   EmuCounters counters_;
 };
 
+// Counts what the world's device queues drop (EmuCounters::dropped_wan_queue, dropped_lan_queue)
+// through each queue's "Drop" trace: with no queue discs installed (the world removes them),
+// a device's transmit queue is where a full path drops.
+class EmulatedHosts::QueueDrops : public ns3::SimpleRefCount<QueueDrops> {
+ public:
+  // Connects to every device queue of the world's nodes (ns-3's NodeList: the one world alive).
+  void Watch() {
+    for (auto it = ns3::NodeList::Begin(); it != ns3::NodeList::End(); ++it) {
+      for (std::uint32_t d = 0; d < (*it)->GetNDevices(); ++d) {
+        ns3::Ptr<ns3::NetDevice> dev = (*it)->GetDevice(d);
+        ns3::PointerValue queue;
+        if (!dev->GetAttributeFailSafe("TxQueue", queue)) continue;
+        auto q = queue.Get<ns3::Queue<ns3::Packet>>();
+        if (q == nullptr) continue;
+        const bool is_link = ns3::DynamicCast<ns3::PointToPointNetDevice>(dev) != nullptr;
+        q->TraceConnectWithoutContext("Drop", ns3::MakeCallback(is_link ? &QueueDrops::OnWanDrop : &QueueDrops::OnLanDrop,
+                                                                 ns3::Ptr<QueueDrops>(this)));
+      }
+    }
+  }
+  void OnWanDrop(ns3::Ptr<const ns3::Packet>) { ++wan; }
+  void OnLanDrop(ns3::Ptr<const ns3::Packet>) { ++lan; }
+  std::uint64_t wan = 0, lan = 0;
+};
+
 Status EmulatedHosts::Create(Ns3World* world, std::unique_ptr<EmulatedHosts>* out) {
   std::unique_ptr<EmulatedHosts> hosts(new EmulatedHosts(world));
   for (NodeId id : world->nodes()) {
@@ -127,6 +154,8 @@ Status EmulatedHosts::Create(Ns3World* world, std::unique_ptr<EmulatedHosts>* ou
     ipv4->GetNetDevice(kLanInterface)->SetReceiveCallback(ns3::MakeCallback(&Discard));
   }
   hosts->ports_.resize(world->nodes().size());
+  hosts->queue_drops_ = ns3::Create<QueueDrops>();
+  hosts->queue_drops_->Watch();
   *out = std::move(hosts);
   return Status::Ok();
 }
@@ -192,6 +221,8 @@ EmuCounters EmulatedHosts::counters() const {
     total.dropped_isolated += c.dropped_isolated;
     total.dropped_send += c.dropped_send;
   }
+  total.dropped_wan_queue = queue_drops_->wan;
+  total.dropped_lan_queue = queue_drops_->lan;
   return total;
 }
 

@@ -67,7 +67,9 @@ class EmuNetwork final : public RunNetwork {
     info->notes.push_back("emulated network: ns-3 in real time, " + std::to_string(c.frames_from_hosts) +
                           " frames from the hosts and " + std::to_string(c.frames_to_hosts) + " to them, " +
                           std::to_string(c.dropped_isolated) + " dropped while isolated, " +
-                          std::to_string(c.dropped_send) + " refused by a full queue; " + LagText(l) + " (bound " +
+                          std::to_string(c.dropped_send) + " refused by a full queue, " +
+                          std::to_string(c.dropped_wan_queue) + " dropped by a WAN link's queue and " +
+                          std::to_string(c.dropped_lan_queue) + " by a LAN device's; " + LagText(l) + " (bound " +
                           Seconds(options_.max_lag) + ")");
     if (net_->watchdog_fired()) {
       info->notes.push_back("emulated network: the real-time watchdog put a thread of the emulator back to ordinary "

@@ -62,6 +62,9 @@ class NodeApp::AppEnv final : public Env {
   void ScheduleWakeup(MonoTime at) override { app_->ScheduleWakeup(at); }
   SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return app_->Broadcast(frame); }
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return app_->Unicast(to, frame); }
+  // Over the Corosync model a unicast is a ring message every member receives (SendCpg), as on
+  // the real CPG transport; over UDP it crosses the path to `to` alone.
+  bool UnicastReachesEveryone() const override { return app_->config_.corosync != nullptr; }
   // UDP confirms nothing: a datagram handed to the socket is gone, and whether it reached anyone
   // is unknown to the sender. So this host reports no backlog, and the engine paces its live
   // updates itself (env.h; transports/ns3/README.md, "Decisions").

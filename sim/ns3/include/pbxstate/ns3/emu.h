@@ -71,6 +71,12 @@ struct EmuCounters {
   std::uint64_t frames_to_hosts = 0;     // taken from the LAN, written to a host's descriptor
   std::uint64_t dropped_isolated = 0;    // either way while the node was isolated
   std::uint64_t dropped_send = 0;        // the LAN device's queue or the descriptor refused it
+  // Packets the world's device queues dropped on the way between two hosts (full queues; every
+  // device of the world but the hosts' own descriptors): a WAN link's (point-to-point devices,
+  // either end) or a LAN device's (a node's or a site router's). Only these two, the loss and
+  // cut error models and the hosts' own sockets drop traffic between hosts.
+  std::uint64_t dropped_wan_queue = 0;
+  std::uint64_t dropped_lan_queue = 0;
 };
 
 // Real hosts in place of a world's engines (see the header comment).
@@ -94,10 +100,12 @@ class EmulatedHosts {
 
  private:
   class Port;
+  class QueueDrops;
   explicit EmulatedHosts(Ns3World* world);
 
   Ns3World* world_;
   std::vector<ns3::Ptr<Port>> ports_;  // index = node id - 1; null until attached
+  ns3::Ptr<QueueDrops> queue_drops_;
 };
 
 // How far the real-time simulator ran behind the wall clock, from probe events.

@@ -104,6 +104,9 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
   void ScheduleWakeup(MonoTime at) override;
   SendStatus Broadcast(std::span<const std::uint8_t> frame) override { return transport_.Broadcast(frame); }
   SendStatus Unicast(NodeId to, std::span<const std::uint8_t> frame) override { return transport_.Unicast(to, frame); }
+  // A CPG unicast is a message in the ring's agreed order that every member receives and all but
+  // its addressee drop (CpgTransport::Unicast).
+  bool UnicastReachesEveryone() const override { return true; }
   // The transport's backlog (cpg_transport.h): queued messages and messages CPG has not yet
   // delivered back to us. OnSendReady reaches the engine when it drops to 0.
   std::optional<std::size_t> SendBacklog() override { return transport_.backlog() + (in_batch_ ? 1 : 0); }
