@@ -76,9 +76,11 @@ def row(metric, label, sim, reals, target):
 
 
 def measured(runs):
-    """The runs that are measurements: an emulated run whose real-time lag exceeded its bound is
-    recorded but is not one (run.json realtime.valid false; sim/ns3/README.md, "Emulation")."""
-    return [r for r in runs if (r.get("realtime") or {}).get("valid", True)]
+    """The runs that are measurements: an emulated run whose real-time lag exceeded its bound, or
+    whose driver issued changes later than its bound, is recorded but is not one (run.json
+    realtime.valid or driver.valid false; sim/ns3/README.md, "Emulation")."""
+    return [r for r in runs
+            if (r.get("realtime") or {}).get("valid", True) and (r.get("driver") or {}).get("valid", True)]
 
 
 def calibrate(sim_run, real_runs, targets=None):

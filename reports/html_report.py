@@ -157,6 +157,31 @@ def calls_section(run):
             f"<table><tr><th></th>{head}</tr>{body}</table>")
 
 
+def bound_row(label, worst, p99, p50, over, bound, valid, exceeded):
+    """One row of a harness figure against its bound (times in ns); `exceeded` says what it means."""
+    return (f"<tr><td>{label}</td><td>worst {worst}, p99 {fmt_ns(p99)}, p50 {fmt_ns(p50)} over {over}; "
+            f"bound {fmt_ns(bound)}{'' if valid else ': exceeded, ' + exceeded}</td></tr>")
+
+
+def lag_rows(run):
+    """The rows of a run of real processes saying how late the harness ran, and whether it stayed
+    within its bounds: the emulator behind the wall clock (run.json "realtime", emu) and the
+    workload driver behind its plan ("driver", netns and emu). Over a bound, no measurement."""
+    rows, valid = "", True
+    lag = run.get("realtime")
+    if lag:
+        valid = valid and lag["valid"]
+        rows += bound_row("real-time lag", fmt_ns(lag["worst_lag_ns"]), lag["p99_lag_ns"], lag["p50_lag_ns"],
+                          f"{lag['probes']} probes", lag["bound_ns"], lag["valid"], "the timings are not a measurement")
+    driver = run.get("driver")
+    if driver:
+        valid = valid and driver["valid"]
+        worst = f"{fmt_ns(driver['worst_lateness_ns'])} (the change planned at {fmt_ns(driver['worst_lateness_at_ns'])})"
+        rows += bound_row("driver lateness", worst, driver["p99_lateness_ns"], driver["p50_lateness_ns"],
+                          f"{driver['changes']} changes", driver["bound_ns"], driver["valid"],
+                          "the workload was not run on time")
+    return rows, valid
+
 def render(run, images):
     e = html.escape
     sc = run["scenario"]
@@ -187,15 +212,9 @@ def render(run, images):
     calls = calls_section(run)
     figs = "".join(plot_figure(t, img, plot_id) for plot_id, t, img in images)
     verdict = run["verdict"].upper()
-    realtime = run.get("realtime")
-    lag_row = ""
-    if realtime:  # emulation: how far ns-3 ran behind the wall clock; over the bound, no measurement
-        if not realtime["valid"]:
-            verdict = "INVALID"
-        lag_row = (f"<tr><td>real-time lag</td><td>worst {fmt_ns(realtime['worst_lag_ns'])}, "
-                   f"p99 {fmt_ns(realtime['p99_lag_ns'])}, p50 {fmt_ns(realtime['p50_lag_ns'])} over "
-                   f"{realtime['probes']} probes; bound {fmt_ns(realtime['bound_ns'])}"
-                   f"{'' if realtime['valid'] else ': exceeded, the timings are not a measurement'}</td></tr>")
+    lag_row, valid = lag_rows(run)
+    if not valid:
+        verdict = "INVALID"
     notes = "".join(f"<tr><td>backend note</td><td>{e(n)}</td></tr>" for n in run.get("backend_notes", []))
     verdict_style = f".verdict {{ font-size: 140%; font-weight: bold; color: {'#060' if verdict == 'PASS' else '#b00'}; }}"
     body = f"""<h1>{e(sc['name'])}</h1>

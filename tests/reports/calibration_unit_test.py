@@ -68,9 +68,11 @@ def main(argv):
     lagged["realtime"] = {"valid": False, "worst_lag_ns": 25 * MS}
     steady = run_record("emu", 200, 10)
     steady["realtime"] = {"valid": True, "worst_lag_ns": 2 * MS}
-    emu_row = calibration.calibrate(run_record("ns3", 450, 10), [steady, lagged])[0]
+    late = run_record("netns", 7000, 10)
+    late["driver"] = {"valid": False, "worst_lateness_ns": 300 * MS}
+    emu_row = calibration.calibrate(run_record("ns3", 450, 10), [steady, lagged, late])[0]
     expect(emu_row["real_runs"] == 1 and emu_row["real_median"] == 200 * MS,
-           f"invalid emulated runs are left out of the figures: {emu_row}")
+           f"invalid emulated runs and runs whose driver fell behind are left out of the figures: {emu_row}")
 
     script = os.path.join(reports, "calibration.py")
     sim_ok, sim_far = write(work, "sim-ok", run_record("ns3", 1400, 12)), write(work, "sim-far", run_record("ns3", 40, 12))

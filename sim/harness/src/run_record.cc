@@ -110,6 +110,16 @@ json RealtimeJson(const RealtimeLag& l) {
           {"valid", l.valid()}};
 }
 
+json DriverJson(const DriverLateness& d) {
+  return {{"changes", d.changes},
+          {"worst_lateness_ns", d.worst.count()},
+          {"worst_lateness_at_ns", d.worst_at.count()},
+          {"p50_lateness_ns", d.p50.count()},
+          {"p99_lateness_ns", d.p99.count()},
+          {"bound_ns", d.bound.count()},
+          {"valid", d.valid()}};
+}
+
 // run.json's "checks"; *all_pass tells whether every one passed.
 json ChecksJson(const std::vector<CheckVerdict>& verdicts, bool* all_pass) {
   json checks = json::array();
@@ -223,6 +233,7 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
   // Only backends with something to say add the key, so other records keep their bytes.
   if (!info.notes.empty()) run["backend_notes"] = info.notes;
   if (info.realtime) run["realtime"] = RealtimeJson(*info.realtime);
+  if (info.driver) run["driver"] = DriverJson(*info.driver);
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);

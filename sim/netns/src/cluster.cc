@@ -120,7 +120,10 @@ Status NetnsCluster::Create(const ClusterSpec& spec, std::unique_ptr<NetnsCluste
                                             : "a namespace cluster on a bridge has its own addresses (198.18.0.<node>)");
   }
   if (Status st = CheckHostSupport(); !st.ok()) return st;
+  std::shared_ptr<HostLock> lock;
+  if (Status st = HostLock::Acquire(kHostLockPath, kMaxHostLockWait, &lock); !st.ok()) return st;
   std::unique_ptr<NetnsCluster> c(new NetnsCluster(spec));
+  c->host_lock_ = std::move(lock);
   if (Status st = c->Build(); !st.ok()) {
     (void)c->Teardown();
     return st;

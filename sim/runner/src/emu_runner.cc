@@ -201,7 +201,8 @@ Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome
   if (Status st = RunOnEmulation(s, options, outcome, eo, daemon); !st.ok()) return st;
   const harness::RealtimeLag& lag = *outcome->info.realtime;
   if (!lag.valid()) {
-    outcome->invalid = "the emulated network ran up to " + netns_run::Seconds(lag.worst) + " behind the wall clock (at " +
+    if (!outcome->invalid.empty()) outcome->invalid += "; ";
+    outcome->invalid += "the emulated network ran up to " + netns_run::Seconds(lag.worst) + " behind the wall clock (at " +
                        netns_run::Seconds(lag.worst_at) + " of the scenario; bound " + netns_run::Seconds(lag.bound) +
                        ", --max-lag): its timings are the host's, not the network's. Fewer nodes, a less loaded "
                        "machine, or a larger --max-lag";

@@ -100,49 +100,60 @@ Status CheckRealCluster(const Scenario& s, const std::string& backend) {
   return RefuseFrameFaults(s, backend);
 }
 
+namespace {
+
+// The source of the workload that a run of changes from `from` to `to` is most likely owed to,
+// for the message: a burst starting in it, the mailbox fill, the churn's registrations, the name
+// churn; the steady rate (no position of its own) when none is.
+Status RateWhere(const Scenario& s, Duration from, Duration to, const std::string& what) {
+  const scenario::Workload& w = s.workload;
+  for (const scenario::Burst& b : w.bursts) {
+    if (b.at >= from && b.at <= to) return Where(s, b.pos, "workload.bursts", what);
+  }
+  if (w.mailbox_fill && w.mailboxes > 0 && from < *w.mailbox_fill) {
+    return Where(s, w.mailbox_fill_pos, "workload.mailbox_fill", what);
+  }
+  if (w.churn) return Where(s, w.churn->pos, "workload.churn", what);
+  if (w.name_churn) return Where(s, w.name_churn->pos, "workload.name_churn", what);
+  return Status::InvalidArgument(s.file + ": workload.rate: " + what);
+}
+
+}  // namespace
+
+double SustainedChangeRate(std::uint32_t nodes) {
+  return kSustainedDeliveriesPerSecond / std::max<std::uint32_t>(nodes, 1);
+}
+
+Duration PredictedLateness(const std::vector<harness::PlannedChange>& plan, double sustained_per_s, Duration* at,
+                           Duration* behind_since) {
+  const Duration gap(static_cast<Duration::rep>(1e9 / sustained_per_s));
+  Duration free{}, since{}, worst{};
+  for (const harness::PlannedChange& c : plan) {
+    if (c.at >= free) {
+      free = c.at;
+      since = c.at;
+    }
+    if (free - c.at > worst) {
+      worst = free - c.at;
+      *at = c.at;
+      *behind_since = since;
+    }
+    free += gap;
+  }
+  return worst;
+}
+
 Status CheckChangeRate(const Scenario& s, const std::string& backend) {
-  const std::string limit = "the " + backend + " backend makes changes through control sockets, at most " +
-                            std::to_string(static_cast<int>(kMaxChangeRate)) + "/s";
-  for (const scenario::Burst& b : s.workload.bursts) {
-    const double rate = std::visit([](const auto& w) { return w.rate_per_s; }, b.what);
-    if (s.workload.rate_per_s + rate > kMaxChangeRate) {
-      return Where(s, b.pos, "workload.bursts",
-                   limit + " with the steady rate; this burst asks " + std::to_string(static_cast<long long>(rate)) + "/s");
-    }
-  }
-  if (s.workload.rate_per_s > kMaxChangeRate) {
-    return Status::InvalidArgument(s.file + ": workload.rate: " + limit);
-  }
-  if (const auto& fill = s.workload.mailbox_fill; fill && s.workload.mailboxes > 0) {
-    // Every generated mailbox written once, evenly over [0, mailbox_fill), beside the steady rate
-    // when that starts before the fill ends.
-    const double rate = s.workload.mailboxes / std::chrono::duration<double>(*fill).count();
-    const double steady = s.workload.start < *fill ? s.workload.rate_per_s : 0;
-    if (steady + rate > kMaxChangeRate) {
-      return Where(s, s.workload.mailbox_fill_pos, "workload.mailbox_fill",
-                   limit + " with the steady rate; this fill asks " + std::to_string(static_cast<long long>(rate)) +
-                       "/s (mailboxes / mailbox_fill)");
-    }
-  }
-  if (const auto& nc = s.workload.name_churn; nc && s.workload.rate_per_s + nc->rate_per_s > kMaxChangeRate) {
-    return Where(s, nc->pos, "workload.name_churn",
-                 limit + " with the steady rate; this name churn asks " +
-                     std::to_string(static_cast<long long>(nc->rate_per_s)) + "/s");
-  }
-  if (const auto& c = s.workload.churn) {
-    // Every AOR registers once over register_over; then refreshes, moves (two changes: register
-    // at the new server, leave the old one) and lapses go on beside the steady rate.
-    const double seconds = std::chrono::duration<double>(c->register_over).count();
-    const double initial = seconds > 0 ? s.workload.aors / seconds : static_cast<double>(s.workload.aors);
-    const double steady = c->refresh_per_s + 2 * c->move_per_s + c->lapse_per_s;
-    if (s.workload.rate_per_s + std::max(initial, steady) > kMaxChangeRate) {
-      return Where(s, c->pos, "workload.churn",
-                   limit + "; this churn asks " + std::to_string(static_cast<long long>(std::max(initial, steady))) +
-                       "/s (aors / register_over, or refresh + 2 x move + lapse) with the steady rate " +
-                       std::to_string(static_cast<long long>(s.workload.rate_per_s)) + "/s");
-    }
-  }
-  return Status::Ok();
+  const double sustained = SustainedChangeRate(s.topology.node_count());
+  Duration at{}, since{};
+  const Duration late = PredictedLateness(harness::ExpandWorkload(s), sustained, &at, &since);
+  if (late <= kMaxChangeLateness) return Status::Ok();
+  return RateWhere(s, since, at,
+                   "the " + backend + " backend makes changes through control sockets, about " +
+                       std::to_string(static_cast<long long>(sustained)) + "/s on " +
+                       std::to_string(s.topology.node_count()) + " nodes; the workload's changes (every source summed: "
+                       "steady rate, bursts, mailbox fill, churn) from " + Seconds(since) + " on would be issued up to " +
+                       Seconds(late) + " late (at " + Seconds(at) + "; bound " + Seconds(kMaxChangeLateness) + ")");
 }
 
 }  // namespace netns_run

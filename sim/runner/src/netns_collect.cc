@@ -74,10 +74,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   outcome->info.backend = network_->backend();
   outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection, outcome->info.backend);
   outcome->info.end = end;
-  if (max_lag_ > 100ms) {
-    outcome->info.notes.push_back("the harness made some changes up to " + Seconds(max_lag_) +
-                                  " after their planned time (recorded at their real time)");
-  }
+  DescribeLateness(outcome);
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
                                 ", " + TotemSummary(s_, netns_options_) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
@@ -107,11 +104,31 @@ Status NetnsRun::WriteRecord(const std::vector<std::optional<harness::FinalView>
       if (!harness::WriteLines(*options_.out / "state.jsonl", lines, &error)) return Status::FailedPrecondition(error);
     }
   }
-  if (options_.progress && max_lag_ > 20ms) {
-    std::fprintf(stderr, "%s: note: changes were made up to %.1f ms after their planned time (at their real time)\n",
-                 s_.name.c_str(), static_cast<double>(max_lag_.count()) / 1e6);
-  }
   return Status::Ok();
+}
+
+void NetnsRun::DescribeLateness(RunOutcome* outcome) {
+  harness::DriverLateness d;
+  d.changes = lateness_.size();
+  d.worst = max_lag_;
+  d.worst_at = max_lag_at_;
+  d.bound = kMaxChangeLateness;
+  auto rank = [&](double q) {
+    const auto i = static_cast<std::ptrdiff_t>(q * static_cast<double>(lateness_.size() - 1));
+    std::nth_element(lateness_.begin(), lateness_.begin() + i, lateness_.end());
+    return lateness_[static_cast<std::size_t>(i)];
+  };
+  if (!lateness_.empty()) {
+    d.p50 = rank(0.5);
+    d.p99 = rank(0.99);
+  }
+  outcome->info.driver = d;
+  if (!d.valid()) {
+    outcome->invalid = "the harness issued changes up to " + Seconds(d.worst) + " after their planned time (the change "
+                       "planned at " + Seconds(d.worst_at) + "; p99 " + Seconds(d.p99) + ", bound " + Seconds(d.bound) +
+                       "): it did not run the scenario's workload on time (a starved harness, or more changes than "
+                       "it sustains). A less loaded machine, or a lower rate";
+  }
 }
 
 }  // namespace pbxstate::runner::netns_run

@@ -54,9 +54,14 @@ inline constexpr Duration kStartTimeout = 30s;
 inline constexpr Duration kMaxPoll = 10ms;
 // Changes sent to one daemon and not yet answered; at the bound the harness waits for answers.
 inline constexpr std::size_t kMaxOutstandingChanges = 1024;
-// The harness makes every change through a control socket (pipelined); beyond this rate, with a
-// cluster of real processes on one host, it would lag behind the plan.
-inline constexpr double kMaxChangeRate = 2000.0;
+// How long the driver makes due changes before it reads events and answers again (Drive).
+inline constexpr Duration kChangeSlice = 50ms;
+// The latest a change may be issued after its planned time in a valid run (run.json's "driver").
+// A driver that keeps up issues a change at most one slice of making changes (kChangeSlice) plus
+// one wait for events (kMaxPoll) plus one round of reading them after its time; a change later
+// than two slices means the driver spent more than a slice elsewhere and fell behind its plan:
+// it was starved, or the plan asks more than it sustains.
+inline constexpr Duration kMaxChangeLateness = 2 * kChangeSlice;
 
 std::int64_t ClockNs(clockid_t id);
 // "200 us", "1.5 s": durations in messages and notes.
@@ -66,8 +71,26 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // Refuses (file, line, field) what real corosync and pbxstated cannot be: heartbeat membership,
 // per-node views or a view delay, duplicated or reordered frames. `backend` names it.
 Status CheckRealCluster(const scenario::Scenario& s, const std::string& backend);
-// Refuses (file, line, field) a workload whose changes, churn and mailbox fill included, would exceed
-// kMaxChangeRate: the harness would fall behind its plan. `backend` names it in the message.
+// What one host sustains of a workload on real processes, counted in deliveries (a change times
+// the nodes it reaches) a second: every change goes through corosync to every node, is applied by
+// every pbxstated and comes back to the driver on every node's event stream, so the cost of a
+// change grows with the cluster. Measured with tests/sim/emu/scenarios/rate-probe.yaml on emu
+// (sim/emu/README.md, "The driver's rate"): 20 nodes keep 1,000 changes/s within
+// kMaxChangeLateness and not 1,500; 8 nodes 5,000/s; 3 nodes 10,000/s and not 20,000. The
+// largest cluster's figure is the bound (the others sustain more deliveries).
+inline constexpr double kSustainedDeliveriesPerSecond = 20'000;
+// How many changes a second the driver issues through the daemons' control sockets on a cluster
+// of `nodes` (measured: sim/emu/README.md, "The driver's rate").
+double SustainedChangeRate(std::uint32_t nodes);
+// The latest a change of `plan` (in time order) would be issued by a driver that issues at most
+// `sustained_per_s` a second, in order: a queue served at that rate. `*at` gets that change's
+// planned time, `*behind_since` when the driver last had nothing queued before it.
+Duration PredictedLateness(const std::vector<harness::PlannedChange>& plan, double sustained_per_s, Duration* at,
+                           Duration* behind_since);
+// Refuses (file, line, field) a workload that the driver could not issue on time: every source of
+// changes summed over time (steady rate, bursts, mailbox fill, churn, name churn, timed changes:
+// harness::ExpandWorkload's plan) would leave a change later than kMaxChangeLateness at
+// SustainedChangeRate. `backend` names it in the message.
 Status CheckChangeRate(const scenario::Scenario& s, const std::string& backend);
 // Every node's corosync.conf totem settings: the scenario's `corosync:` section, Corosync's
 // defaults without one; the transport as the run was asked for. With transport membership the
@@ -266,6 +289,9 @@ class NetnsRun {
   // Every live node's final view, the recorder's result, the checks and the record.
   Status Collect(Duration end, RunOutcome* outcome);
   Status WriteRecord(const std::vector<std::optional<harness::FinalView>>& finals, RunOutcome* outcome) const;
+  // The driver's lateness over the run (run.json's "driver"); over kMaxChangeLateness the run is
+  // invalid (outcome->invalid says why).
+  void DescribeLateness(RunOutcome* outcome);
 
   const scenario::Scenario& s_;
   const RunOptions& options_;
@@ -284,7 +310,9 @@ class NetnsRun {
   std::uint64_t seq_ = 0;
   std::vector<harness::SeriesPoint> series_;
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
-  Duration max_lag_{};
+  Duration max_lag_{};                   // the latest change so far, against its planned time
+  Duration max_lag_at_{};                // ... and its planned time
+  std::vector<Duration> lateness_;       // every issued change's, in issue order (bounded by the plan)
   std::size_t unmade_changes_ = 0, unmade_faults_ = 0;    // left when Drive reached the end
 };
 

@@ -60,9 +60,10 @@ Duration CorosyncFormationTimeout(const Scenario& s, const NetnsOptions& o) {
 std::string Seconds(Duration d) {
   const double ns = static_cast<double>(d.count());
   char buf[32];
-  if (ns >= 1e9) {
+  // "%.3g" rounds 999.7 to "1e+03": a value that rounds up to the next unit is written in it.
+  if (ns >= 999.5e6) {
     std::snprintf(buf, sizeof buf, "%.3g s", ns / 1e9);
-  } else if (ns >= 1e6) {
+  } else if (ns >= 999.5e3) {
     std::snprintf(buf, sizeof buf, "%.3g ms", ns / 1e6);
   } else {
     std::snprintf(buf, sizeof buf, "%.3g us", ns / 1e3);
@@ -158,7 +159,7 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
       } else {
         break;
       }
-      if (Now() - now > 50ms) break;  // keep reading events while a burst is being made
+      if (Now() - now > kChangeSlice) break;  // keep reading events while a burst is being made
     }
     if (now >= next_sample || now >= end) {
       // One sample for the seconds that passed (a slow iteration may span more than one).
@@ -213,6 +214,7 @@ Status NetnsRun::Run(RunOutcome* outcome) {
   wall_start_ = std::chrono::steady_clock::now();
   if (Status st = BringUp(); !st.ok()) return st;
   const std::vector<harness::PlannedChange> plan = harness::ExpandWorkload(s_);
+  lateness_.reserve(plan.size());
   if (Status st = Drive(plan); !st.ok()) return st;
   // A harness that fell so far behind that planned changes or faults were never made has not run
   // the scenario: say so rather than measure a different one.

@@ -34,11 +34,15 @@ control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Durati
 
 Status NetnsRun::MakeChange(const harness::PlannedChange& c) {
   const Duration t = Now();
-  max_lag_ = std::max(max_lag_, t - c.at);
   if (!nodes_[c.node].up) {
     Record(t, [this, t, &c] { rec_.ChangeSkipped(t, c); });
     return Status::Ok();
   }
+  if (t - c.at > max_lag_) {
+    max_lag_ = t - c.at;
+    max_lag_at_ = c.at;
+  }
+  lateness_.push_back(t - c.at);
   Node& node = nodes_[c.node];
   if (node.outstanding.size() >= kMaxOutstandingChanges) {
     if (Status st = ReadAnswers(c.node, true); !st.ok()) return st;

@@ -4,9 +4,10 @@ network cards TAP devices of the scenario's ns-3 world in real time).
 
   emu_run_test.py PBXSTATE PBXSTATED SCENARIO OUT [bound]
       runs SCENARIO with --backend emu. Passes when run.json says backend emu, carries the
-      real-time lag ("realtime": probes counted, worst lag, the bound, valid), lost and stale are 0,
-      the exit status agrees with the record (0: valid and every check passed; 2: the lag exceeded
-      the bound, the record says invalid, and JUnit has the failing "valid measurement" case), and
+      real-time lag ("realtime": probes counted, worst lag, the bound, valid) and the driver's
+      lateness ("driver": changes counted, worst, the bound, valid), lost and stale are 0, the exit
+      status agrees with the record (0: valid and every check passed; 2: the lag or the lateness
+      exceeded its bound, the record says invalid, and JUnit has the failing "valid measurement" case), and
       nothing of the run is left on the host. A run made invalid by the lag still must lose nothing:
       only its timing checks are not judged (on two busy cores the emulator may fall behind).
       With `bound`, the same scenario again with --max-lag 1ns must exit 2 (no run keeps within a
@@ -80,11 +81,17 @@ def run(pbxstate, pbxstated, scenario, out, *extra):
         fail(f"run.json has no real-time lag measured: {lag!r}")
     if lag["valid"] != (lag["worst_lag_ns"] <= lag["bound_ns"]):
         fail(f"run.json realtime.valid disagrees with its own figures: {lag}")
+    driver = record.get("driver")
+    if not driver or driver.get("changes", 0) == 0 or "worst_lateness_ns" not in driver or "bound_ns" not in driver:
+        fail(f"run.json has no driver lateness measured: {driver!r}")
+    if driver["valid"] != (driver["worst_lateness_ns"] <= driver["bound_ns"]):
+        fail(f"run.json driver.valid disagrees with its own figures: {driver}")
+    valid = lag["valid"] and driver["valid"]
     with open(os.path.join(out, "junit.xml")) as f:
         junit = f.read()
-    if (proc.returncode == EXIT_INVALID) != (not lag["valid"]):
-        fail(f"exit {proc.returncode} but realtime.valid is {lag['valid']}")
-    if not lag["valid"] and "valid measurement" not in junit:
+    if (proc.returncode == EXIT_INVALID) != (not valid):
+        fail(f"exit {proc.returncode} but realtime.valid is {lag['valid']} and driver.valid {driver['valid']}")
+    if not valid and "valid measurement" not in junit:
         fail("an invalid run without the failing 'valid measurement' JUnit case")
     return proc.returncode, record, output
 
@@ -111,8 +118,10 @@ def main():
             fail(f"exit 0 with a failing check: {record['checks']}")
         print(f"valid run, worst lag {lag['worst_lag_ns'] / 1e6:.2f} ms (bound {lag['bound_ns'] / 1e6:.0f} ms)")
     else:
-        print(f"run invalid by its lag (worst {lag['worst_lag_ns'] / 1e6:.2f} ms over the bound "
-              f"{lag['bound_ns'] / 1e6:.0f} ms): lost and stale judged, timing checks not")
+        driver = record["driver"]
+        print(f"run invalid (lag worst {lag['worst_lag_ns'] / 1e6:.2f} ms, bound {lag['bound_ns'] / 1e6:.0f} ms; "
+              f"driver lateness worst {driver['worst_lateness_ns'] / 1e6:.1f} ms, bound "
+              f"{driver['bound_ns'] / 1e6:.0f} ms): lost and stale judged, timing checks not")
     if sys.argv[5:] != ["bound"]:
         print("PASS")
         return

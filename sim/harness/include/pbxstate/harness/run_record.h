@@ -70,6 +70,19 @@ struct RealtimeLag {
   bool valid() const { return worst <= bound; }
 };
 
+// Namespace runs (--backend netns, emu): how late the workload driver made the planned changes,
+// each change's issue time (when its request was sent to its daemon) minus its planned time. A
+// run whose worst lateness exceeds `bound` did not run the scenario's workload on time (the
+// harness was starved or the plan is more than it sustains): it is invalid.
+struct DriverLateness {
+  std::uint64_t changes = 0;  // changes issued (a change skipped on a node that is down is not)
+  Duration worst{};
+  Duration worst_at{};        // planned time of the latest change
+  Duration p50{}, p99{};
+  Duration bound{};
+  bool valid() const { return worst <= bound; }
+};
+
 struct RunInfo {
   std::string backend;  // "ns3", "netns"
   // What the backend could not do exactly as the scenario says, one sentence each (run.json's
@@ -83,6 +96,7 @@ struct RunInfo {
   double wall_seconds = 0;
   std::uint64_t events = 0;  // simulator events, when the backend counts them
   std::optional<RealtimeLag> realtime;  // emulation only (run.json's "realtime")
+  std::optional<DriverLateness> driver;  // namespace runs only (run.json's "driver")
 };
 
 // The build's identity: version, git commit at configure time, compiler, build type.

@@ -16,6 +16,9 @@
 // even a SIGKILL of their parent leaves no process (its namespaces are then removed by
 // RemoveStaleRuns at the next run). Leftovers() proves it.
 //
+// One cluster at a time on a host: Create waits for the host's namespace lock (host_lock.h) and
+// the cluster holds it until it is destroyed.
+//
 // Not thread-safe: one thread drives a cluster. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
 #pragma once
 
@@ -31,6 +34,7 @@
 
 #include "pbxstate/netns/child.h"
 #include "pbxstate/netns/corosync_conf.h"
+#include "pbxstate/netns/host_lock.h"
 #include "pbxstate/netns/names.h"
 #include "pbxstate/netns/netem.h"
 #include "pbxstate/netns/shaping.h"
@@ -147,6 +151,9 @@ class NetnsCluster {
   // The /dev/shm files libqb left for our corosyncs (IPC rings of killed clients, recorders).
   std::vector<std::filesystem::path> QbLeftovers() const;
 
+  // The host's namespace lock, held from before the build until after the teardown (declared
+  // first: destroyed last).
+  std::shared_ptr<HostLock> host_lock_;
   ClusterSpec spec_;
   RunNames names_;
   std::filesystem::path run_dir_;
