@@ -87,7 +87,7 @@ class EmuNetwork final : public RunNetwork {
 }  // namespace netns_run
 
 Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
-  EngineConfig probe = s.engine;
+  EngineConfig probe = scenario::EngineConfigOf(s);
   probe.node_id = 1;
   probe.incarnation = 1;
   probe.membership = MembershipSource::kTransport;
@@ -108,7 +108,7 @@ Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
   // The daemon's configuration takes whole milliseconds.
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";
-  spec.engine = s.engine;
+  spec.engine = scenario::EngineConfigOf(s);
   std::string text;
   if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return Status::InvalidArgument(s.file + ": " + st.message());
   if (s.engine.max_frame_bytes > 1024 * 1024) {

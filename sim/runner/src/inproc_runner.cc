@@ -135,7 +135,7 @@ inproc::ClusterOptions OptionsFor(const Scenario& s, const InprocNetwork& net) {
   inproc::ClusterOptions o;
   o.nodes = s.topology.node_count();
   o.seed = s.seed;
-  o.engine = s.engine;
+  o.engine = scenario::EngineConfigOf(s);
   // Without a membership service of its own, the cluster's default is the engines' heartbeats.
   o.membership = s.membership.source.value_or(MembershipSource::kHeartbeat);
   o.transport_views = s.membership.views == scenario::ViewModel::kPerNode ? inproc::TransportViews::kPerNode
@@ -253,7 +253,7 @@ void FillOutcome(const Scenario& s, inproc::Cluster& c, harness::RunRecorder& re
 
 Status CheckInprocSupport(const Scenario& s) {
   // The engine's own rules for its settings, with the identity every node gets filled in.
-  EngineConfig probe = s.engine;
+  EngineConfig probe = scenario::EngineConfigOf(s);
   probe.node_id = 1;
   probe.incarnation = 1;
   probe.membership = s.membership.source.value_or(MembershipSource::kHeartbeat);

@@ -161,7 +161,7 @@ Status CheckChangeRate(const Scenario& s, const std::string& backend) {
 using netns_run::LanNetem;
 
 Status CheckNetnsSupport(const Scenario& s) {
-  EngineConfig probe = s.engine;
+  EngineConfig probe = scenario::EngineConfigOf(s);
   probe.node_id = 1;
   probe.incarnation = 1;
   probe.membership = MembershipSource::kTransport;
@@ -177,7 +177,7 @@ Status CheckNetnsSupport(const Scenario& s) {
   // The daemon's configuration takes whole milliseconds.
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";
-  spec.engine = s.engine;
+  spec.engine = scenario::EngineConfigOf(s);
   std::string text;
   if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return Status::InvalidArgument(s.file + ": " + st.message());
   if (s.engine.max_frame_bytes > 1024 * 1024) {

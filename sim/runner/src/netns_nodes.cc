@@ -23,7 +23,7 @@ Status NetnsRun::WriteDaemonConfig(NodeId n) {
   spec.group = "pbxstate";
   spec.label = "node" + std::to_string(n);
   spec.random_seed = s_.seed * 1000 + n;
-  spec.engine = s_.engine;
+  spec.engine = scenario::EngineConfigOf(s_);
   if (!s_.engine.cluster_keys.empty()) {
     // pbxstated refuses a key file group or others can read: created 0600 before a byte is written.
     const std::filesystem::path key_file = dir / "cluster.key";

@@ -73,7 +73,7 @@ ns3sim::WorldConfig WorldConfigFor(const scenario::Scenario& s) {
   // Multicast between sites is carried as LAN broadcast plus one copy per remote peer.
   wc.broadcast_mode = s.transport == scenario::TransportMode::kUnicast ? ns3t::BroadcastMode::kUnicastFanout
                                                                        : ns3t::BroadcastMode::kLanBroadcast;
-  wc.engine = s.engine;
+  wc.engine = scenario::EngineConfigOf(s);
   wc.seed = static_cast<std::uint32_t>(s.seed % 0xFFFFFFFEu) + 1;
   wc.run = 1;
   return wc;

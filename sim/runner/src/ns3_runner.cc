@@ -336,7 +336,7 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
 
 Status CheckNs3Support(const Scenario& s) {
   // The engine's own rules for its settings, with the identity every node gets filled in.
-  EngineConfig probe = s.engine;
+  EngineConfig probe = scenario::EngineConfigOf(s);
   probe.node_id = 1;
   probe.incarnation = 1;
   if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());

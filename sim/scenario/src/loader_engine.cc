@@ -33,8 +33,6 @@ void Loader::ReadEngine(const Field& f) {
 }
 
 void Loader::CheckEngine() {
-  // The engine learns the sites from the network's: every node's site index (relays_per_site).
-  for (NodeId n = 1; n <= node_count_; ++n) s_.engine.node_sites[n] = static_cast<std::uint32_t>(s_.topology.SiteOf(n));
   const EngineConfig& e = s_.engine;
   auto where = [&](const char* key) -> std::pair<YAML::Mark, std::string> {
     if (auto it = engine_fields_.find(key); it != engine_fields_.end()) {
@@ -75,7 +73,8 @@ Field Loader::EngineField(std::string_view key) const {
 }
 
 void Loader::CheckEngineValidates() {
-  EngineConfig probe = s_.engine;
+  // The engine learns the sites from the network's (EngineConfigOf): checked as the runners run it.
+  EngineConfig probe = EngineConfigOf(s_);
   probe.incarnation = 1;
   if (s_.auth) probe.cluster_keys = {ScenarioClusterKey(s_.seed)};
   // Every node's config differs only in its id; each is checked as the runners do at start.

@@ -92,6 +92,13 @@ Duration DetectionTime(const Scenario& s, Detector detector) {
   return {};
 }
 
+EngineConfig EngineConfigOf(const Scenario& s) {
+  EngineConfig e = s.engine;
+  e.node_sites.clear();
+  for (NodeId n = 1; n <= s.topology.node_count(); ++n) e.node_sites[n] = static_cast<std::uint32_t>(s.topology.SiteOf(n));
+  return e;
+}
+
 Duration Scenario::Quiet() const {
   PBXSTATE_CHECK(!quiet.plus_detection || detection.has_value());
   return quiet.Resolve(detection.value_or(Duration{}));

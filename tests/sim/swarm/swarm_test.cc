@@ -102,17 +102,12 @@ std::string ReadFile(const std::filesystem::path& file) {
 
 // run.json without the lines that say where the scenario came from ("file", and each check's
 // "line"), which a value and a file cannot share.
-// Also without the engines' held_bytes: a generated scenario run as a value and the same scenario
-// written and read back run the same (every other byte of run.json is equal), but the engines
-// end 80 to 216 bytes a node apart in held_bytes (2026-12-05; not the strings' capacities; the
-// cause is open: engine/README.md, "Memory"). Two runs of one file are compared whole (below).
 std::string WithoutSourcePositions(const std::string& run_json) {
   std::istringstream in(run_json);
   std::string out, line;
   while (std::getline(in, line)) {
     const std::size_t key = line.find_first_not_of(' ');
-    if (key != std::string::npos && (line.compare(key, 7, "\"file\":") == 0 || line.compare(key, 7, "\"line\":") == 0 ||
-                                     line.compare(key, 13, "\"held_bytes\":") == 0)) {
+    if (key != std::string::npos && (line.compare(key, 7, "\"file\":") == 0 || line.compare(key, 7, "\"line\":") == 0)) {
       continue;
     }
     out += line + "\n";

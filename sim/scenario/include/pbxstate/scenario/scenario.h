@@ -428,7 +428,8 @@ struct Scenario {
   Membership membership;
   TransportMode transport = TransportMode::kMulticast;
   // Settings every node starts with. node_id, incarnation, label and membership are left at
-  // their defaults: the world sets them per node.
+  // their defaults: the world sets them per node. node_sites is left empty: the topology is the
+  // one definition of which node is at which site, and EngineConfigOf (below) derives it.
   EngineConfig engine;
   // Where each engine setting was written, by its key in the file ("max_frame_bytes"), so that
   // a backend refusing a value the engine accepts can point at it; EnginePos gives {0, 0} for
@@ -466,5 +467,11 @@ enum class Detector {
 // (totem::DeriveTimeouts). View delay: cluster.view_delay. The one definition every runner
 // resolves checks with (harness::EvaluateChecks).
 Duration DetectionTime(const Scenario& s, Detector detector);
+
+// The settings every node's engine starts with: `s.engine` with node_sites, every node's site
+// index, from `s.topology`. What every runner hands its engines (and the loader validates), so
+// that a scenario built in code (the swarm's generator, the shrinker's edits) and the same
+// scenario written and read back run the same engines.
+EngineConfig EngineConfigOf(const Scenario& s);
 
 }  // namespace pbxstate::scenario
