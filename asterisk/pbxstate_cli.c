@@ -109,6 +109,12 @@ static void show_status(const struct pbxstate_node_view *v, void *arg)
 		ast_cli(fd, "Catch-up:             %llu sessions started, %llu completed, %llu abandoned\n",
 			(unsigned long long) st.sync_sessions_started, (unsigned long long) st.sync_sessions_completed,
 			(unsigned long long) st.sync_sessions_abandoned);
+		/* A donor's resent pages are acknowledged again by the puller; an ack that arrives after
+		 * the session finished is refused as "unexpected" below (harmless): shown so that such a
+		 * count can be told from a real fault. */
+		ast_cli(fd, "Catch-up pages:       %llu sent (%llu resent), %llu received, %llu requests refused\n",
+			(unsigned long long) st.sync_pages_sent, (unsigned long long) st.sync_pages_resent,
+			(unsigned long long) st.sync_pages_received, (unsigned long long) st.sync_serves_refused);
 		ast_cli(fd, "Sites:                %llu frames of others passed on as this site's relay (node_sites)\n",
 			(unsigned long long) st.frames_relayed);
 		ast_cli(fd, "Membership:           %llu changes, %llu departures\n",

@@ -12,6 +12,12 @@
 //                             without a key and with one (MAC sign at the sender, verify and
 //                             replay check at the receiver), 1 or 25 records per frame: the
 //                             ratio of the two is what authentication costs per frame
+//   BM_SingleChange           ONE keyed change end to end on a quiet cluster: SetDeviceState or
+//                             SetMailbox (an existing mailbox) at the sender -> frame sealed ->
+//                             Env -> receiver decodes, verifies, applies, calls its listener;
+//                             caches warm, or cold (a 32 MiB buffer written between changes,
+//                             outside the timing); allocations per change from the counting
+//                             allocator below
 //
 // Frames are produced by a real sender engine from local changes into a capturing Env (virtual
 // clock, frames appended to one buffer) and consumed by a real receiver engine that has the sender
@@ -46,6 +52,7 @@
 namespace {
 std::atomic<std::int64_t> g_bytes_held{0};
 std::atomic<std::int64_t> g_blocks_held{0};
+std::atomic<std::int64_t> g_allocations{0};  // every operator new since start: allocations per change
 constexpr std::size_t kHeader = 16;
 
 void* CountedAlloc(std::size_t size) noexcept {
@@ -54,6 +61,7 @@ void* CountedAlloc(std::size_t size) noexcept {
   *static_cast<std::size_t*>(raw) = size;
   g_bytes_held.fetch_add(static_cast<std::int64_t>(size), std::memory_order_relaxed);
   g_blocks_held.fetch_add(1, std::memory_order_relaxed);
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
   return static_cast<char*>(raw) + kHeader;
 }
 // Not inlined into the delete operators: GCC would otherwise see free() applied to the result
@@ -550,6 +558,101 @@ void BM_FrameAuthOverhead(benchmark::State& state) {
 BENCHMARK(BM_FrameAuthOverhead)
     ->ArgsProduct({{0, 1}, {1, 25}})
     ->ArgNames({"key", "records"})
+    ->Unit(benchmark::kMicrosecond);
+
+// ---- one change end to end, caches warm or cold ----
+//
+// The receiver's listener only counts: what a module does with a change is the module's cost.
+class CountingListener final : public pbxstate::ViewListener {
+ public:
+  void OnViewChange(const pbxstate::ViewChange& change) override {
+    ++changes_;
+    key_bytes_ += change.key.size();
+  }
+  std::uint64_t changes() const { return changes_; }
+
+ private:
+  std::uint64_t changes_ = 0, key_bytes_ = 0;
+};
+
+// Writes every cache line of a buffer larger than this machine's caches, so that the next change
+// finds the engine's tables, code paths' data and the MAC state in memory, not in cache.
+void EvictCaches() {
+  static std::vector<std::uint8_t> scratch(32u << 20);
+  static std::uint8_t round = 0;
+  ++round;
+  for (std::size_t i = 0; i < scratch.size(); i += 64) scratch[i] = round;
+  benchmark::DoNotOptimize(scratch.data());
+}
+
+enum class SingleChangeKind { kDevice = 0, kMailbox = 1 };
+constexpr std::size_t kSingleChangeKeys = 1024;  // keys cycled through: each change a real one
+
+// Sets key `i` to a value different from the one it holds after `round` earlier passes.
+bool ChangeOne(Engine& sender, SingleChangeKind kind, const std::string& key, std::size_t round) {
+  if (kind == SingleChangeKind::kDevice) {
+    return sender.SetDeviceState(key, round % 2 == 0 ? DeviceState::kInUse : DeviceState::kNotInUse).ok();
+  }
+  const pbxstate::MailboxCounts counts{static_cast<std::uint32_t>(round % 50), 0, 0};
+  return sender.SetMailbox(key, counts).ok();
+}
+
+void BM_SingleChange(benchmark::State& state) {
+  const auto kind = static_cast<SingleChangeKind>(state.range(0));
+  const bool cold = state.range(1) != 0;
+  std::vector<std::string> keys = DeviceNames(kSingleChangeKeys);
+  if (kind == SingleChangeKind::kMailbox) {
+    for (auto& k : keys) k = k.substr(k.find('/') + 1) + "@default";
+  }
+  CapturingEnv sender_env, receiver_env;
+  receiver_env.set_capture_unicasts(false);
+  EngineConfig sender_cfg = BenchConfig(1, 0ms, 1400), receiver_cfg = BenchConfig(2, 0ms, 1400);
+  sender_cfg.cluster_keys = {std::string(pbxstate::kClusterKeyBytes, 'k')};
+  receiver_cfg.cluster_keys = sender_cfg.cluster_keys;
+  auto sender = MakeEngine(sender_cfg, &sender_env, state);
+  auto receiver = MakeEngine(receiver_cfg, &receiver_env, state);
+  if (!sender || !receiver) return;
+  CountingListener listener;
+  receiver->SetListener(&listener);
+  ViewOf(*sender, 2);
+  ViewOf(*receiver, 2);
+  sender_env.Advance(*sender, 1s);
+  receiver_env.Advance(*receiver, 1s);
+  // Round 0 creates every key at both ends: what is measured are changes of existing entries.
+  for (const auto& k : keys) {
+    if (!ChangeOne(*sender, kind, k, 0)) return state.SkipWithError("change refused");
+  }
+  for (const auto& f : sender_env.frames()) receiver->OnFrame(1, sender_env.Frame(f));
+  sender_env.Release();
+
+  std::size_t next = 0, round = 1;
+  std::uint64_t changes = 0;
+  const std::uint64_t heard_before = listener.changes();
+  std::int64_t allocations = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    sender_env.Clear();
+    if (next == keys.size()) next = 0, ++round;
+    if (cold) EvictCaches();
+    const std::int64_t allocations_before = g_allocations.load(std::memory_order_relaxed);
+    state.ResumeTiming();
+    if (!ChangeOne(*sender, kind, keys[next++], round)) return state.SkipWithError("change refused");
+    for (const auto& f : sender_env.frames()) receiver->OnFrame(1, sender_env.Frame(f));
+    allocations += g_allocations.load(std::memory_order_relaxed) - allocations_before;
+    ++changes;
+  }
+  // Every change must have reached the receiver's listener; otherwise this measured drops.
+  if (listener.changes() - heard_before != changes || receiver->stats().total_dropped() != 0) {
+    return state.SkipWithError(("listener heard " + std::to_string(listener.changes() - heard_before) + " of " +
+                                std::to_string(changes) + " changes")
+                                   .c_str());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(changes));
+  state.counters["allocations_per_change"] = static_cast<double>(allocations) / static_cast<double>(changes);
+}
+BENCHMARK(BM_SingleChange)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgNames({"mailbox", "cold"})
     ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -26,8 +26,11 @@
  *                                                 <count> single changes <interval> apart, on a
  *                                                 thread of its own (the CLI answers at once):
  *                                                 device <prefix>/<k> INUSE or BUSY (k even, odd),
- *                                                 or MWI <7000 + k>@<prefix>; no console process
- *                                                 of the harness runs while they travel
+ *                                                 or MWI <7000 + k>@<prefix> (new messages
+ *                                                 k % 5 + 1 + 10 x the series' number: a series
+ *                                                 on mailboxes an earlier one created changes
+ *                                                 them); no console process of the harness runs
+ *                                                 while they travel
  *   pbxbench series_times                         whether the series runs, then "<name> <publish
  *                                                 time>" per change published
  *   pbxbench watch <prefix> <eid|local>           counts device states of <prefix>/... and MWI from
@@ -331,7 +334,9 @@ static char *cli_mwi(struct ast_cli_args *a)
 static struct {
 	int running, mwi;
 	char prefix[NAME_BYTES];
-	unsigned long count, interval_ms, done;
+	/* series started so far: a series on mailboxes an earlier one created sets other counts, so
+	 * every update is a change (the existing-mailbox case: a count changes under a lit lamp) */
+	unsigned long count, interval_ms, done, generation;
 	int64_t published_ns[MAX_SERIES];
 } series;
 
@@ -358,7 +363,7 @@ static void *series_thread(void *arg)
 		if (series.mwi) {
 			char *context = strchr(name, '@');
 			*context++ = '\0';
-			publish_mwi(name, context, (int) (k % 5 + 1), (int) (k % 3));
+			publish_mwi(name, context, (int) (k % 5 + 1 + 10 * (series.generation % 100)), (int) (k % 3));
 		} else {
 			publish_device(name, k % 2 ? AST_DEVICE_BUSY : AST_DEVICE_INUSE);
 		}
@@ -395,6 +400,7 @@ static char *cli_series(struct ast_cli_args *a)
 	series.count = count;
 	series.interval_ms = interval_ms;
 	series.done = 0;
+	series.generation++;
 	ast_mutex_unlock(&lock);
 	if (ast_pthread_create_detached(&thread, NULL, series_thread, NULL)) {
 		ast_mutex_lock(&lock);

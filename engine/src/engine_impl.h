@@ -695,6 +695,9 @@ class EngineImpl {
   std::deque<Outgoing> send_queue_;
   std::optional<MonoTime> send_retry_due_;
   std::vector<std::uint8_t> frame_buf_;
+  // FlushPending's records, kept to reuse their capacity up to kFlushRecordsKept (a few KiB).
+  static constexpr std::size_t kFlushRecordsKept = 64;
+  std::vector<codec::Record> flush_records_;
   // Authentication (empty when config_.cluster_keys is): frames sealed with a counter that grows
   // by one per frame in this incarnation; per-sender replay state, kept for every sender ever
   // accepted (a departed node's too, so its old frames stay refused), at most max_nodes - 1.

@@ -255,7 +255,9 @@ void EngineImpl::FlushPending() {
   held_since_.reset();
   if (pending_.empty()) return;
   const NodeId self = config_.node_id;
-  std::vector<codec::Record> records;
+  // A member reused from flush to flush: a lone change allocates no record list.
+  std::vector<codec::Record>& records = flush_records_;
+  records.clear();
   records.reserve(pending_.size());
   for (const auto& [kind, id] : pending_) {
     switch (kind) {
@@ -278,8 +280,9 @@ void EngineImpl::FlushPending() {
   pending_set_.clear();
   // Frames carry ascending sequence ranges; each claims the changes up to its highest record,
   // the last one up to own_seq_, so coalesced-away changes leave no gap at the receivers.
-  std::stable_sort(records.begin(), records.end(),
-                   [](const codec::Record& a, const codec::Record& b) { return a.seq < b.seq; });
+  // Usually sorted already (pending_ is in change order): then stable_sort's buffer is not needed.
+  const auto by_seq = [](const codec::Record& a, const codec::Record& b) { return a.seq < b.seq; };
+  if (!std::is_sorted(records.begin(), records.end(), by_seq)) std::stable_sort(records.begin(), records.end(), by_seq);
   const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kUpdatesPrefixMaxBytes;
   std::size_t i = 0;
   std::uint64_t from = flushed_seq_;
@@ -309,6 +312,8 @@ void EngineImpl::FlushPending() {
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
+  // A burst's list is given back: what stays held between flushes is small.
+  if (records.capacity() > kFlushRecordsKept) std::vector<codec::Record>().swap(records);
   // Pacing, for every host: the next flush is at least one pacing interval away, so that under
   // load an interval's changes share frames (TransportReady); the interval grows while every
   // flush carries held changes (a stream) and is back at batch_window after a change sent at
