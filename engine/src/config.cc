@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,12 @@ Status EngineConfig::Validate() const {
     return Bad("suspect_after", "must be longer than heartbeat_interval");
   }
   return ValidateClusterKeys(cluster_keys, *this);
+}
+
+Duration TombstoneKeep(const EngineConfig& config) {
+  const Duration longest_pace = std::max(config.batch_window, config.batch_window_max);
+  return 2 * (config.suspect_after + config.departure_grace + config.anti_entropy_interval + config.sync_timeout +
+              longest_pace);
 }
 
 Status ValidateClusterKeys(const std::vector<std::string>& keys, const EngineConfig& config) {

@@ -305,14 +305,8 @@ class EngineImpl {
   void CompactDeviceIds(OriginState& o, NodeId origin);
   // The device branch of ApplyOwned.
   bool ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCause cause, std::uint32_t* entry_id);
-  // How long a removal's tombstone is kept, a device's or a mailbox's (engine/README.md, "Names"):
-  // longer than a node that missed the removal keeps counting its writer without hearing of it
-  // (it either departs the writer, dropping its owned entries, or is repaired by a digest and a
-  // pull or a mailbox exchange), twice over.
-  Duration TombstoneKeep() const {
-    return 2 * (config_.suspect_after + config_.departure_grace + config_.anti_entropy_interval +
-                config_.sync_timeout + LongestPace());
-  }
+  // How long a removal's tombstone is kept (config.h, pbxstate::TombstoneKeep).
+  Duration TombstoneKeep() const { return pbxstate::TombstoneKeep(config_); }
   // Drops the device tombstones whose horizon came (and their names with their last entry).
   void ExpireDeviceTombstones(MonoTime now);
   // When the tombstone of a mailbox removal stamped `hlc` goes, on the wall clock.

@@ -212,6 +212,13 @@ const EngineSetting* FindEngineSettingByKey(std::string_view key);
 // hosts' range tests start from it, so that "min and max accepted" tests the range alone.
 EngineConfig PermissiveEngineConfig();
 
+// How long a removal's tombstone is kept, a device's or a mailbox's (engine/README.md, "Names"):
+// longer than a node that missed the removal keeps counting its writer without hearing of it
+// (it either departs the writer, dropping its owned entries, or is repaired by a digest and a
+// pull or a mailbox exchange), twice over. A mailbox tombstone's keep runs from its HLC's wall
+// time. The engine and the scenario oracle (sim/harness/oracle.h) both read it here.
+Duration TombstoneKeep(const EngineConfig& config);
+
 // The cluster_keys rule of EngineConfig::Validate alone (Engine::SetClusterKeys uses it): count,
 // sizes, distinct keys and key ids, and room for one record of `config` in an authenticated frame.
 Status ValidateClusterKeys(const std::vector<std::string>& keys, const EngineConfig& config);

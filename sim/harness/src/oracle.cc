@@ -76,7 +76,8 @@ Oracle::Oracle(SlotTable* slots, const scenario::Scenario& s)
       loss_(s),
       history_(node_count_, timing_.membership),
       contacts_(s.engine.max_contacts_per_aor),
-      incarnation_(node_count_, 0) {}
+      incarnation_(node_count_, 0),
+      tombstone_keep_(TombstoneKeep(s.engine)) {}
 
 Oracle::~Oracle() = default;
 
@@ -159,16 +160,19 @@ void Oracle::Changed(Duration t, NodeId node, const PlannedChange& c) {
     }
     case EntryKind::kMailbox: {
       const SlotId s = slots_->Intern(EntryKind::kMailbox, c.key, kNoNode);
-      writes_[s].push_back({t, writes_made_++, node, inc, MailboxValue{c.counts, {}, node}});
+      Write w{t, writes_made_++, node, inc, MailboxValue{c.remove ? MailboxCounts{} : c.counts, {}, node}};
+      w.removed = c.remove;
+      writes_[s].push_back(std::move(w));
       break;
     }
   }
 }
 
-void Oracle::MailboxStamped(Duration t, NodeId node, std::string_view mailbox, const MailboxValue& value) {
+void Oracle::MailboxStamped(Duration t, NodeId node, std::string_view mailbox,
+                            const std::optional<MailboxValue>& value) {
   assert(!finished_);
   const SlotId s = slots_->Intern(EntryKind::kMailbox, mailbox, kNoNode);
-  stamps_[{node, s}].emplace_back(t, value);
+  stamps_[{node, s}].push_back({t, value});
 }
 
 void Oracle::Finish(Duration end) {
@@ -189,7 +193,7 @@ void Oracle::Finish(Duration end) {
   }
   AssignHlcs();
   for (auto& [slot, ws] : writes_) {
-    for (Write& w : ws) w.hash = MailboxValueHash(w.value);
+    for (Write& w : ws) w.hash = w.removed ? kAbsent : MailboxValueHash(w.value);
     std::stable_sort(ws.begin(), ws.end(), [](const Write& a, const Write& b) {
       return std::tie(a.value.hlc, a.value.writer) > std::tie(b.value.hlc, b.value.writer);
     });
@@ -198,9 +202,38 @@ void Oracle::Finish(Duration end) {
   finished_ = true;
 }
 
+void Oracle::DropUnmadeRemovals() {
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    const SlotId slot = it->first;
+    std::vector<Write>& ws = it->second;
+    std::map<NodeId, std::size_t> next;  // writer -> its next report of this mailbox
+    std::vector<bool> made(ws.size(), true);
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+      auto st = stamps_.find({ws[k].writer, slot});
+      std::size_t& i = next[ws[k].writer];
+      const bool reported = st != stamps_.end() && i < st->second.size();
+      // A write always reports (its fresh tick changes the view); a removal only when made.
+      if (!ws[k].removed || (reported && !st->second[i].value)) {
+        if (reported) ++i;
+      } else {
+        made[k] = false;
+      }
+    }
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+      if (made[k]) ws[kept++] = std::move(ws[k]);
+    }
+    ws.erase(ws.begin() + static_cast<std::ptrdiff_t>(kept), ws.end());
+    it = ws.empty() ? writes_.erase(it) : std::next(it);
+  }
+}
+
 void Oracle::AssignHlcs() {
-  // Each write takes the stamp its writer reported for it, in order per (writer, mailbox).
+  DropUnmadeRemovals();
+  // Each write takes the stamp its writer reported for it, in order per (writer, mailbox); a
+  // removal's report carries no HLC.
   std::vector<std::pair<SlotId, Write*>> by_time;  // every write, in the order made
+  std::map<Write*, Duration> stamped_at;           // when the writer reported its stamp
   for (auto& [slot, ws] : writes_) {
     std::map<NodeId, std::size_t> next;
     for (Write& w : ws) {
@@ -208,18 +241,31 @@ void Oracle::AssignHlcs() {
       auto it = stamps_.find({w.writer, slot});
       std::size_t& i = next[w.writer];
       if (it == stamps_.end() || i >= it->second.size()) continue;
-      const MailboxValue& stamp = it->second[i++].second;
-      if (stamp.counts != w.value.counts || stamp.writer != w.writer) {
+      const Stamp& stamp = it->second[i++];
+      if (w.removed) continue;
+      if (!stamp.value) {
+        problems_.emplace_back(w.writer, "reported a removal of mailbox " + (*slots_)[slot].key +
+                                             " where it was given a write");
+        continue;
+      }
+      if (stamp.value->counts != w.value.counts || stamp.value->writer != w.writer) {
         problems_.emplace_back(w.writer, "reported its write of mailbox " + (*slots_)[slot].key +
                                              " with other counts or another writer than it was given");
       }
-      w.value.hlc = stamp.hlc;
+      w.value.hlc = stamp.value->hlc;
       w.stamped = true;
+      stamped_at[&w] = stamp.t;
     }
   }
-  // A write without a stamp gets the model's HLC: the writer's clock ticked after its last write.
+  // A write without a stamp gets the model's HLC: the writer's clock ticked after its last write,
+  // the clock read from its latest stamped write (oracle.h).
   std::sort(by_time.begin(), by_time.end(), [](const auto& a, const auto& b) { return a.second->seq < b.second->seq; });
+  // A node's wall clock keeps its offset from the run's timeline across restarts, so the anchor
+  // is the node's (any incarnation), else any node's: the backends' nodes share one clock.
+  using Anchor = std::pair<Duration, std::int64_t>;  // (run time, wall ns) of a stamp
   std::map<NodeId, std::pair<std::uint64_t, HlcTimestamp>> clock;  // writer -> (incarnation, last)
+  std::map<NodeId, Anchor> anchor;
+  std::optional<Anchor> any_anchor;
   for (auto& [slot, w] : by_time) {
     const Duration t = w->t;
     auto& [inc, last] = clock[w->writer];
@@ -228,11 +274,16 @@ void Oracle::AssignHlcs() {
       last = HlcTimestamp{};
     }
     if (!w->stamped) {
-      const std::int64_t wall = kSimEpochNs + t.count();
+      auto a = anchor.find(w->writer);
+      const std::optional<Anchor> from = a != anchor.end() ? std::optional<Anchor>(a->second) : any_anchor;
+      const std::int64_t wall = from ? from->second + (t - from->first).count() : kSimEpochNs + t.count();
       w->value.hlc = wall > last.physical_ns ? HlcTimestamp{wall, 0} : HlcTimestamp{last.physical_ns, last.logical + 1};
-    } else if (!(w->value.hlc > last)) {
-      problems_.emplace_back(w->writer, "stamped its write of mailbox " + (*slots_)[slot].key + " at " + Seconds(t) +
-                                            " with an HLC not greater than its previous write's");
+    } else {
+      if (!(w->value.hlc > last)) {
+        problems_.emplace_back(w->writer, "stamped its write of mailbox " + (*slots_)[slot].key + " at " + Seconds(t) +
+                                              " with an HLC not greater than its previous write's");
+      }
+      anchor[w->writer] = any_anchor.emplace(stamped_at.at(w), w->value.hlc.physical_ns);
     }
     last = std::max(last, w->value.hlc);
   }
@@ -416,12 +467,15 @@ Acceptable Oracle::ExpectedMailbox(NodeId n, SlotId slot, Duration t) const {
     a.absent = true;
     return a;
   }
-  // From the greatest write down: every one N may hold, down to the first it surely holds.
+  // From the greatest write down: every one N may hold, down to the first it surely holds. Past
+  // a removal whose tombstone may have lapsed, none is sure any more (oracle.h).
   const std::vector<Write>& ws = it->second;
+  bool lapsed = false;
   for (std::size_t i = 0; i < ws.size(); ++i) {
     if (ws[i].t > t) continue;
     const WriteSpread& sp = SpreadOf(slot, i);
-    if (sp.Certain(n, t)) {
+    if (!lapsed && ws[i].removed && TombstoneMayLapse(slot, i, t)) lapsed = true;
+    if (!lapsed && sp.Certain(n, t)) {
       a.Add(ws[i].hash);
       return a;
     }
@@ -429,6 +483,24 @@ Acceptable Oracle::ExpectedMailbox(NodeId n, SlotId slot, Duration t) const {
   }
   a.absent = true;
   return a;
+}
+
+bool Oracle::TombstoneMayLapse(SlotId slot, std::size_t i, Duration t) const {
+  const std::vector<Write>& ws = writes_.at(slot);
+  const Duration horizon = ws[i].t + tombstone_keep_;
+  if (t < horizon) return false;
+  if (!ws[i].may_lapse) {
+    const WriteSpread& removal = SpreadOf(slot, i);
+    bool lapse = false;
+    for (NodeId m = 1; m <= node_count_ && !lapse; ++m) {
+      if (removal.Certain(m, horizon)) continue;
+      for (std::size_t j = i + 1; j < ws.size() && !lapse; ++j) {
+        lapse = !ws[j].removed && ws[j].t <= horizon && SpreadOf(slot, j).Possible(m, horizon);
+      }
+    }
+    ws[i].may_lapse = lapse;
+  }
+  return *ws[i].may_lapse;
 }
 
 Acceptable Oracle::SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const {
@@ -441,6 +513,8 @@ Acceptable Oracle::SettledMailbox(NodeId n, SlotId slot, Duration from, Duration
   const std::vector<Write>& ws = it->second;
   std::optional<std::size_t> floor;
   for (std::size_t i = 0; i < ws.size() && !floor; ++i) {
+    // Past a removal that may lapse in the stretch, nothing is a floor (oracle.h).
+    if (ws[i].removed && ws[i].t < to && TombstoneMayLapse(slot, i, to)) break;
     if (ws[i].t <= from && SpreadOf(slot, i).Settled(n, from)) floor = i;
   }
   const std::size_t last = floor ? *floor : ws.size() - 1;

@@ -272,8 +272,12 @@ void RunRecorder::ViewChanged(Duration t, NodeId node, const ViewChange& ch) {
   }
   if (m.network_bytes) m.ReadHealBytes(t);
   // A mailbox removal (Engine::RemoveMailbox: no value) is in the timeline above; it is no write
-  // the delivery and latency metrics follow (KeyOf needs a write's HLC and writer).
-  if (ch.kind == EntryKind::kMailbox && !ch.new_mailbox) return;
+  // the delivery and latency metrics follow (KeyOf needs a write's HLC and writer). The
+  // remover's own report tells the oracle the removal was made (oracle.h, "Mailbox removals").
+  if (ch.kind == EntryKind::kMailbox && !ch.new_mailbox) {
+    if (ch.cause == ChangeCause::kLocal) m.oracle.MailboxStamped(t, node, ch.key, std::nullopt);
+    return;
+  }
   if (ch.cause == ChangeCause::kLocal) {
     // The writer's own report of a mailbox write carries the write's HLC (oracle.h).
     if (ch.kind == EntryKind::kMailbox && ch.new_mailbox) m.oracle.MailboxStamped(t, node, ch.key, *ch.new_mailbox);

@@ -4,7 +4,9 @@
 #include <cassert>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
+#include <utility>
 
 namespace pbxstate::harness {
 namespace {
@@ -192,7 +194,12 @@ void ExpandChurn(const Scenario& s, const KeyHomes& homes, std::vector<std::pair
 class NameChurnPlan {
  public:
   NameChurnPlan(const Scenario& s, std::vector<std::pair<int, PlannedChange>>* out)
-      : s_(s), c_(*s.workload.name_churn), rng_(Stream(s.seed, 500)), homes_rng_(Stream(s.seed, 501)), out_(out) {}
+      : s_(s),
+        c_(*s.workload.name_churn),
+        rng_(Stream(s.seed, 500)),
+        homes_rng_(Stream(s.seed, 501)),
+        mailbox_rng_(Stream(s.seed, 502)),
+        out_(out) {}
 
   void Expand() {
     const scenario::Workload& w = s_.workload;
@@ -200,8 +207,11 @@ class NameChurnPlan {
     for (std::uint64_t k = 0; out_->size() <= kMaxPlannedChanges; ++k) {
       const Duration t = Tick(w.start, c_.rate_per_s, k);
       if (t >= w.stop) break;
-      if (Uniform(rng_) < c_.registrations) {
+      const double step = Uniform(rng_);
+      if (step < c_.registrations) {
         FreshAor(t);
+      } else if (step < c_.registrations + c_.mailbox_steps) {
+        MailboxStep(t);
       } else {
         DeviceStep(t);
       }
@@ -236,32 +246,78 @@ class NameChurnPlan {
     out_->emplace_back(2, std::move(c));
   }
 
-  void DeviceStep(Duration t) {
-    if (!live_.empty() && Uniform(rng_) < c_.remove) {
-      const std::size_t j = Below(rng_, live_.size());
-      const LiveName gone = live_[j];
-      live_[j] = live_.back();
-      live_.pop_back();
-      if (UpAt(s_, gone.home, t)) out_->emplace_back(2, Device(t, gone, true));
-    } else if (live_.size() < c_.devices) {
-      const std::uint64_t i = next_device_++;
+  // The live names of one kind (at most a bound) and the next fresh index.
+  struct LiveSet {
+    std::vector<LiveName> live;
+    std::uint64_t next = 0;
+  };
+
+  // One step over `set`, drawn from `rng`: with the share `remove` a live name is removed, else
+  // while fewer than `bound` are live a fresh one is named, else a live one changes. Returns the
+  // name and whether the step removes it; nullopt when no change is made (its home is down).
+  // `keep_when_down`: a removal whose home is down leaves the name live (a mailbox outlives its
+  // writer's crash); otherwise the name ends all the same (the crash ended a device's contribution).
+  std::optional<std::pair<LiveName, bool>> Step(LiveSet& set, std::uint32_t bound, std::mt19937_64& rng, Duration t,
+                                                bool keep_when_down) {
+    if (!set.live.empty() && Uniform(rng) < c_.remove) {
+      const std::size_t j = Below(rng, set.live.size());
+      const LiveName gone = set.live[j];
+      const bool up = UpAt(s_, gone.home, t);
+      if (!up && keep_when_down) return std::nullopt;
+      set.live[j] = set.live.back();
+      set.live.pop_back();
+      if (!up) return std::nullopt;
+      return std::pair{gone, true};
+    }
+    if (set.live.size() < bound) {
+      const std::uint64_t i = set.next++;
       const NodeId home = HomeOfNext(i, t);
-      if (home == kNoNode) return;
-      live_.push_back({i, home});
-      out_->emplace_back(2, Device(t, live_.back(), false));
-    } else if (!live_.empty()) {
-      const LiveName& name = live_[Below(rng_, live_.size())];
-      if (UpAt(s_, name.home, t)) out_->emplace_back(2, Device(t, name, false));
+      if (home == kNoNode) return std::nullopt;
+      set.live.push_back({i, home});
+      return std::pair{set.live.back(), false};
+    }
+    if (set.live.empty()) return std::nullopt;
+    const LiveName name = set.live[Below(rng, set.live.size())];
+    if (!UpAt(s_, name.home, t)) return std::nullopt;
+    return std::pair{name, false};
+  }
+
+  void DeviceStep(Duration t) {
+    if (auto step = Step(devices_, c_.devices, rng_, t, /*keep_when_down=*/false)) {
+      out_->emplace_back(2, Device(t, step->first, step->second));
     }
   }
 
-  PlannedChange Device(Duration t, const LiveName& name, bool remove) {
+  // As a device step, over the churned mailboxes, with draws of their own stream. Every step of
+  // a name is made at its home.
+  void MailboxStep(Duration t) {
+    if (auto step = Step(mailboxes_, c_.mailboxes, mailbox_rng_, t, /*keep_when_down=*/true)) {
+      out_->emplace_back(2, Mailbox(t, step->first, step->second));
+    }
+  }
+
+  // A step's change of `kind` on the churned name `key` at its home; the value is the caller's.
+  static PlannedChange Churned(Duration t, const LiveName& name, EntryKind kind, std::string key, bool remove) {
     PlannedChange c;
     c.at = t;
     c.node = name.home;
-    c.kind = EntryKind::kDevice;
-    c.key = scenario::ChurnedDeviceName(name.index);
+    c.kind = kind;
+    c.key = std::move(key);
     c.remove = remove;
+    return c;
+  }
+
+  PlannedChange Mailbox(Duration t, const LiveName& name, bool remove) {
+    PlannedChange c = Churned(t, name, EntryKind::kMailbox, scenario::ChurnedMailboxName(name.index), remove);
+    if (!remove) {
+      c.counts = {static_cast<std::uint32_t>(Below(mailbox_rng_, 10)), static_cast<std::uint32_t>(Below(mailbox_rng_, 10)),
+                  static_cast<std::uint32_t>(Below(mailbox_rng_, 3))};
+    }
+    return c;
+  }
+
+  PlannedChange Device(Duration t, const LiveName& name, bool remove) {
+    PlannedChange c = Churned(t, name, EntryKind::kDevice, scenario::ChurnedDeviceName(name.index), remove);
     const auto& states = s_.workload.device_states;
     if (!remove) c.state = states[Below(rng_, states.size())];
     return c;
@@ -269,10 +325,11 @@ class NameChurnPlan {
 
   const Scenario& s_;
   const scenario::NameChurn& c_;
-  std::mt19937_64 rng_, homes_rng_;
+  std::mt19937_64 rng_, homes_rng_, mailbox_rng_;
   std::vector<std::pair<int, PlannedChange>>* out_;
-  std::vector<LiveName> live_;  // at most c_.devices
-  std::uint64_t next_device_ = 0, next_aor_ = 0;
+  LiveSet devices_;    // at most c_.devices live
+  LiveSet mailboxes_;  // at most c_.mailboxes live
+  std::uint64_t next_aor_ = 0;
 };
 
 }  // namespace

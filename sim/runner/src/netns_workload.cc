@@ -17,7 +17,7 @@ control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Durati
     case EntryKind::kDevice:
       return c.remove ? Request::RemoveDevice(c.key) : Request::SetDevice(c.key, c.state);
     case EntryKind::kMailbox:
-      return Request::SetMailbox(c.key, c.counts);
+      return c.remove ? Request::RemoveMailbox(c.key) : Request::SetMailbox(c.key, c.counts);
     case EntryKind::kRegistration:
       // As the in-process backends do (run_steps.cc): a removal naming a contact removes that one.
       if (c.remove) return c.contact.empty() ? Request::Unregister(c.key) : Request::RemoveContact(c.key, c.contact);

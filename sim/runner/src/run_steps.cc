@@ -132,7 +132,7 @@ void MakeChange(const harness::PlannedChange& c, Engine* e, Duration now, harnes
       st = c.remove ? e->RemoveDevice(c.key) : e->SetDeviceState(c.key, c.state);
       break;
     case EntryKind::kMailbox:
-      st = e->SetMailbox(c.key, c.counts);
+      st = c.remove ? e->RemoveMailbox(c.key) : e->SetMailbox(c.key, c.counts);
       break;
     case EntryKind::kRegistration:
       if (c.remove) {

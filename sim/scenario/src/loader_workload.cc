@@ -309,12 +309,13 @@ void Loader::CheckGeneratedKeyLengths() {
   }
   if (w.aors > 0) check(WorkloadField("aors"), GeneratedAorName(w.aors - 1), "generated AORs");
   if (!w.name_churn || !name_churn_field_ || w.stop <= w.start) return;
-  // Each step names at most one new device or AOR: the index stays below the step count.
+  // Each step names at most one new device, AOR or mailbox: the index stays below the step count.
   const double steps = std::ceil(w.name_churn->rate_per_s * std::chrono::duration<double>(w.stop - w.start).count());
   if (steps < 1) return;
   const auto last = static_cast<std::uint64_t>(steps) - 1;
   check(*name_churn_field_, ChurnedDeviceName(last), "churned device names");
   check(*name_churn_field_, ChurnedAorName(last), "churned AORs");
+  if (w.name_churn->mailbox_steps > 0) check(*name_churn_field_, ChurnedMailboxName(last), "churned mailbox names");
 }
 
 void Loader::CheckChurn() {

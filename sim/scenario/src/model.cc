@@ -67,6 +67,7 @@ std::string GeneratedMailboxName(std::uint32_t index) {
 std::string GeneratedAorName(std::uint32_t index) { return "aor" + std::to_string(index); }
 std::string ChurnedDeviceName(std::uint64_t index) { return "PJSIP/churn" + std::to_string(index); }
 std::string ChurnedAorName(std::uint64_t index) { return "churn" + std::to_string(index); }
+std::string ChurnedMailboxName(std::uint64_t index) { return "churn" + std::to_string(index) + "@churn"; }
 
 std::string ScenarioClusterKey(std::uint64_t seed) {
   // A personalised stream: the key differs from any other use of the seed's SplitMix64 stream.

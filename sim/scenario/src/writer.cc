@@ -393,6 +393,10 @@ class Writer {
     if (c.registration_expiry != d.registration_expiry) {
       kv.emplace_back("registration_expiry", Dur(c.registration_expiry));
     }
+    if (c.mailboxes != 0) kv.emplace_back("mailboxes", std::to_string(c.mailboxes));
+    if (c.mailbox_steps != 0) {
+      kv.emplace_back("mailbox_steps", Share(c.mailbox_steps, "workload.name_churn.mailbox_steps", e_));
+    }
     return Flow(kv);
   }
 

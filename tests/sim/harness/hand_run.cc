@@ -141,6 +141,13 @@ void HandRun::Mailbox(Duration t, NodeId n, const std::string& key, MailboxCount
   rec.ChangeMade(t, c, Status::Ok());
 }
 
+void HandRun::RemoveMailbox(Duration t, NodeId n, const std::string& key, bool report) {
+  PlannedChange c = Planned(t, n, EntryKind::kMailbox, key);
+  c.remove = true;
+  if (report) rec.ViewChanged(t, n, LocalView(n, EntryKind::kMailbox, key));
+  rec.ChangeMade(t, c, Status::Ok());
+}
+
 void HandRun::Register(Duration t, NodeId n, const std::string& aor, const std::string& contact, Duration expires_in) {
   PlannedChange c = Planned(t, n, EntryKind::kRegistration, aor);
   c.contact = contact;

@@ -49,6 +49,9 @@ class HandRun {
   void RemoveDevice(Duration t, NodeId n, const std::string& key);
   // `report`: whether the writer reports the write (and its HLC) as a local view change.
   void Mailbox(Duration t, NodeId n, const std::string& key, MailboxCounts c, HlcTimestamp hlc, bool report = true);
+  // The node removes the mailbox (Engine::RemoveMailbox); `report`: whether its engine made the
+  // removal and reported it (a local view change without new_mailbox), as it does when it holds a value.
+  void RemoveMailbox(Duration t, NodeId n, const std::string& key, bool report = true);
   void Register(Duration t, NodeId n, const std::string& aor, const std::string& contact, Duration expires_in);
   void Unregister(Duration t, NodeId n, const std::string& aor);
 

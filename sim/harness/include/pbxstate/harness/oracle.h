@@ -51,7 +51,23 @@
 // had not delivered to it: a write made while something disturbed the member's view is not
 // required there once its writer left that view (write_spread.h, "A stalled ring";
 // sim/harness/README.md). A write without a reported HLC gets the model's: the writer's
-// clock at the write (kSimEpochNs + t) ticked after its previous write.
+// clock at the write ticked after its previous write, the clock read from the writer's latest
+// stamped write (its HLC's wall time plus the run time since; a node's clock keeps its offset
+// across restarts), else from any node's latest, else kSimEpochNs + t.
+//
+// Mailbox removals (Engine::RemoveMailbox) are writes without counts: each wins or loses by
+// (hlc, writer) like any write, and what a node may show is found the same way, a removal
+// standing for none. The engine makes one only where the remover holds a value; its own report
+// (a local view change without new_mailbox, RunRecorder::ViewChanged) says it did, and a removal
+// without that report was not made and is dropped. Its report carries no HLC, so a removal always
+// takes the model's (above); name_churn makes every write and removal of a churned mailbox at one
+// node, where the model's order is that node's own. A removal's tombstone goes at its HLC's wall
+// time plus TombstoneKeep (config.h) on every node; a node that held an older value without the
+// removal by then (cut off for longer, engine/README.md "Removing a mailbox") keeps it and spreads
+// it back. So once the keep has run from the removal, if some node possibly holds an older write
+// then without certainly holding the removal, the removal no longer decides: none and every older
+// write the node possibly holds are accepted (TombstoneMayLapse). Otherwise a removed mailbox must
+// be absent wherever the removal is certainly held: showing its old value is stale.
 //
 // Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
 // configuration is fixed; a node agrees on an owned slot when it shows any value O had in the
@@ -124,8 +140,9 @@ class Oracle {
   void RingMayStall() { history_.SetRingMayStall(true); }
   // A change `node`'s engine accepted at `t`.
   void Changed(Duration t, NodeId node, const PlannedChange& c);
-  // `node` reported its own mailbox write (a local view change) with this value.
-  void MailboxStamped(Duration t, NodeId node, std::string_view mailbox, const MailboxValue& value);
+  // `node` reported its own mailbox write (a local view change) with this value; nullopt: it
+  // reported its own removal of the mailbox.
+  void MailboxStamped(Duration t, NodeId node, std::string_view mailbox, const std::optional<MailboxValue>& value);
   // Seals the history: epochs, registration expiries, each write's HLC, the write order.
   void Finish(Duration end);
 
@@ -172,8 +189,15 @@ class Oracle {
     NodeId writer;
     std::uint64_t incarnation;
     MailboxValue value;
+    bool removed = false;  // Engine::RemoveMailbox: no counts; its hash stays kAbsent
     bool stamped = false;
     ValueHash hash = kAbsent;
+    mutable std::optional<bool> may_lapse{};  // removals: TombstoneMayLapse, once asked
+  };
+  // A report of its own mailbox write by the writer: its value, or nullopt for a removal.
+  struct Stamp {
+    Duration t;
+    std::optional<MailboxValue> value;
   };
   // How N stands towards O's entries at one instant (the rules above).
   struct Standing {
@@ -190,9 +214,17 @@ class Oracle {
   // absent, one expiring in (at.from, at.to] either way.
   void AddValuesIn(SlotId slot, Duration from, Duration to, ReadInstant at, Acceptable* out) const;
   const WriteSpread& SpreadOf(SlotId slot, std::size_t i) const;
+  // Whether the removal writes_[slot][i] no longer decides at `t` (the rules above): the keep
+  // has run from it and some node possibly held an older write at that instant without
+  // certainly holding the removal.
+  bool TombstoneMayLapse(SlotId slot, std::size_t i, Duration t) const;
   Acceptable ExpectedMailbox(NodeId n, SlotId slot, Duration t) const;
   Acceptable SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const;
+  // Matches each write with its writer's reports (dropping removals never made) and gives it
+  // its HLC.
   void AssignHlcs();
+  // Drops the removals their writer did not report (not made: it held no value).
+  void DropUnmadeRemovals();
 
   SlotTable* slots_;
   std::uint32_t node_count_;
@@ -207,7 +239,8 @@ class Oracle {
   std::map<SlotId, std::vector<Write>> writes_;
   mutable std::map<SlotId, std::vector<std::unique_ptr<WriteSpread>>> spreads_;
   // (node, mailbox) -> stamps reported, in order.
-  std::map<std::pair<NodeId, SlotId>, std::vector<std::pair<Duration, MailboxValue>>> stamps_;
+  std::map<std::pair<NodeId, SlotId>, std::vector<Stamp>> stamps_;
+  Duration tombstone_keep_;  // TombstoneKeep(scenario.engine)
   std::vector<std::pair<NodeId, std::string>> problems_;
   // Standings of one observer at one instant, by origin - 1 (the checks go node by node).
   mutable std::vector<std::optional<Standing>> standings_;

@@ -23,7 +23,8 @@ struct PlannedChange {
   MailboxCounts counts;                        // kMailbox
   // kDevice: withdraw the node's contribution (Engine::RemoveDevice) instead of setting a state.
   // kRegistration: remove instead of add/refresh; the contact `contact`, or with `contact`
-  // empty every contact the node holds for the AOR.
+  // empty every contact the node holds for the AOR. kMailbox: remove the mailbox cluster-wide
+  // (Engine::RemoveMailbox) instead of writing `counts`.
   bool remove = false;
   std::string contact;                         // kRegistration: the contact added or removed
   std::string path, user_agent;                // kRegistration add

@@ -213,11 +213,20 @@ struct Churn {
 // at its home; else a live name drawn with the seed takes a new state. A fresh name's home is the
 // first server up from its spread home (workload.spread, workload.nodes); a step whose home is
 // down is not made (a removal still ends the name: the crash ended its contribution).
+// With the share `mailbox_steps`, a step is a mailbox step instead, over a bounded set of live
+// mailbox names (ChurnedMailboxName, the next index) drawn the same way: with the share `remove`
+// a live one is removed at its home (Engine::RemoveMailbox, a write without counts that wins by
+// HLC), else a fresh one is written, else a live one gets new counts. Every write and removal of
+// a churned mailbox is made at its home, so they are ordered by that node's clock alone; a step
+// whose home is down is not made (a removal then leaves the name live: a mailbox outlives its
+// writer's crash).
 struct NameChurn {
   double rate_per_s = 0;
   std::uint32_t devices = 0;   // live churned device names at most
-  double remove = 0.25;        // share of device steps that remove a live name
+  double remove = 0.25;        // share of device and mailbox steps that remove a live name
   double registrations = 0;    // share of steps that register a fresh AOR
+  std::uint32_t mailboxes = 0;  // live churned mailbox names at most
+  double mailbox_steps = 0;     // share of steps that are mailbox steps
   Duration registration_expiry = 60s;
   SourcePos pos;
   friend bool operator==(const NameChurn&, const NameChurn&) = default;
@@ -293,6 +302,7 @@ std::string GeneratedMailboxName(std::uint32_t index);  // "mbox0@default"
 std::string GeneratedAorName(std::uint32_t index);      // "aor0"
 std::string ChurnedDeviceName(std::uint64_t index);     // "PJSIP/churn0" (NameChurn)
 std::string ChurnedAorName(std::uint64_t index);        // "churn0" (NameChurn)
+std::string ChurnedMailboxName(std::uint64_t index);    // "churn0@churn" (NameChurn)
 
 // The cluster key of a run with cluster.auth: kClusterKeyBytes bytes drawn from `seed` (a
 // SplitMix64 stream), so that a run is replayable from its seed. Not a secret: for simulated and
