@@ -3,8 +3,9 @@
 // its word alone, a dead one departs, a dead speaker is replaced without anyone else departing
 // (its standby repairing its site before that), a site cut off comes back, also when every
 // site's lowest-id node is down, and after a heal only speakers pull across sites (the others
-// from a site-mate, each its share of that site-mate's serves at a time, or across after a bounded
-// wait when their speaker cannot fetch).
+// from a site-mate, each its share of that site-mate's serves at a time among the site-mates
+// present, still from it when it is busy, or across after a bounded wait when their speaker
+// cannot fetch), and a speaker asks other sites in a stable order while nothing is measured.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -131,6 +132,16 @@ void ChangeWhileSiteTwoIsCut(MiniNet& net, NodeId last) {
   net.Run(500ms);
 }
 
+// After ChangeWhileSiteTwoIsCut(net, 6) and the heal: each of `nodes` holds the six changes.
+void ExpectSiteTwoHoldsCutChanges(MiniNet& net, std::initializer_list<NodeId> nodes) {
+  for (NodeId n : nodes) {
+    for (NodeId origin = 1; origin <= 6; ++origin) {
+      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
+          << "node " << n << ", origin " << origin;
+    }
+  }
+}
+
 TEST(Speaker, AfterAHealOnlySpeakersPullAcrossSites) {
   // Every node changes a device while site 2 is cut off. At the heal the join helpers of every
   // site offer their digests to the nodes coming back, across the WAN; a node that does not speak
@@ -177,12 +188,99 @@ TEST(Speaker, SiteMatesTakeTurnsAtTheirSpeakerAfterAHeal) {
   net.Run(5s);
   EXPECT_GE(requests, 6u) << "nodes 8 and 9 did not pull from their speaker";
   EXPECT_EQ(refusals, 0u);
-  for (NodeId n = 7; n <= 9; ++n) {
-    for (NodeId origin = 1; origin <= 6; ++origin) {
-      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
-          << "node " << n << ", origin " << origin;
+  ExpectSiteTwoHoldsCutChanges(net, {7, 8, 9});
+}
+
+TEST(Speaker, BusySpeakerStaysAheadOfOtherSitesDonors) {
+  // As above with max_sync_serves 1: nodes 8 and 9 each pull their share (one session) from node
+  // 7 at once, so one of them is refused as busy. Other sites' join helpers offered it the same
+  // origins at the heal; a busy site-mate goes behind its site-mates only, never behind those far
+  // donors, so the refused node waits for node 7 instead of pulling across the WAN.
+  MiniNet net(9, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    ThreeSites(c);
+    c.max_sync_serves = 1;
+    c.sync_window_pages = 1;
+  });
+  ChangeWhileSiteTwoIsCut(net, 6);
+  // Sessions of many pages (one page window each): a one-page session is sending no more the
+  // moment it starts, and does not count against max_sync_serves.
+  for (NodeId n = 1; n <= 6; ++n) {
+    for (int d = 0; d < 200; ++d) {
+      const std::string name = "PJSIP/many-" + std::to_string(n) + "-" + std::to_string(d);
+      ASSERT_TRUE(net.engines[n]->SetDeviceState(name, DeviceState::kInUse).ok());
     }
   }
+  net.Run(500ms);
+  std::size_t refusals = 0;
+  std::vector<std::pair<NodeId, NodeId>> far_pulls;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    if (from == 7 && (to == 8 || to == 9) && TypeOf(f) == codec::FrameType::kSyncRefuse) ++refusals;
+    if ((from == 8 || from == 9) && SiteOf(to) != 2 && TypeOf(f) == codec::FrameType::kSyncRequest) {
+      far_pulls.emplace_back(from, to);
+    }
+    return false;
+  };
+  net.cut = nullptr;
+  net.Run(5s);
+  EXPECT_GT(refusals, 0u) << "node 7 was never busy: the situation under test did not arise";
+  for (const auto& [from, to] : far_pulls) ADD_FAILURE() << "node " << from << " pulled from node " << to << " across";
+  ExpectSiteTwoHoldsCutChanges(net, {7, 8, 9});
+}
+
+TEST(Speaker, ShareOfSiteMateCountsTheSiteMatesPresent) {
+  // Node 9 is down: node 8 is its speaker's only puller and may use all of node 7's
+  // max_sync_serves (2), where a share by the configured site (two pullers) gave it one session.
+  MiniNet net(9, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    ThreeSites(c);
+    c.max_sync_serves = 2;
+  });
+  net.engines.erase(9);
+  ChangeWhileSiteTwoIsCut(net, 6);
+  std::set<std::uint32_t> open;
+  std::size_t most_open = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    const auto body = f.subspan(codec::kFrameHeaderBytes);
+    if (from == 8 && to == 7 && TypeOf(f) == codec::FrameType::kSyncRequest) {
+      codec::SyncRequest r;
+      EXPECT_FALSE(codec::DecodeSyncRequest(body, &r).has_value());
+      open.insert(r.session);
+      most_open = std::max(most_open, open.size());
+    } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncPage) {
+      codec::SyncPage p;
+      EXPECT_FALSE(codec::DecodeSyncPage(body, {1400, 255, 1024}, &p).has_value());
+      if (p.last) open.erase(p.session);
+    } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncRefuse) {
+      codec::SyncRefuse r;
+      EXPECT_FALSE(codec::DecodeSyncRefuse(body, &r).has_value());
+      open.erase(r.session);
+    }
+    return false;
+  };
+  net.cut = nullptr;
+  net.Run(5s);
+  EXPECT_EQ(most_open, 2u) << "node 8 did not pull max_sync_serves sessions from node 7 at once";
+  ExpectSiteTwoHoldsCutChanges(net, {8});
+}
+
+TEST(Speaker, SpeakerAsksTheSameOtherSiteWhileNothingIsMeasured) {
+  // Every site's summary differs from every other's (each node changes a device in turn), so
+  // node 7's rounds across may go to node 1 or node 4. Nothing tells the two sites apart here
+  // (every link has the same delay, all measured alike), so it asks by a stable order, node 1
+  // each time, instead of a random pick (engine/README.md, "Speakers").
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  std::map<NodeId, std::size_t> asked;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    if (from == 7 && SiteOf(to) != 2 && TypeOf(f) == codec::FrameType::kSummary) ++asked[to];
+    return false;
+  };
+  for (int round = 0; round < 40; ++round) {
+    const NodeId n = static_cast<NodeId>(1 + round % 9);
+    ASSERT_TRUE(net.engines[n]->SetDeviceState("PJSIP/turn-" + std::to_string(round), DeviceState::kBusy).ok());
+    net.Run(250ms);
+  }
+  EXPECT_GT(asked[1], 2u) << "node 7 hardly asked across";
+  EXPECT_EQ(asked.size(), 1u) << "node 7 asked node 4 too (" << asked[4] << " times)";
 }
 
 TEST(Speaker, NodeWhoseSpeakerCannotFetchPullsAcrossAfterAWait) {
