@@ -5,12 +5,14 @@
 // site's lowest-id node is down, and after a heal only speakers pull across sites (the others
 // from a site-mate, each its share of that site-mate's serves at a time among the site-mates
 // present, still from it when it is busy, or across after a bounded wait when their speaker
-// cannot fetch), and a speaker asks other sites in a stable order while nothing is measured.
+// cannot fetch), and a speaker asks other sites in a stable order while nothing is measured;
+// and the donor order of a want list after a busy refusal (DonorOrder).
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "codec.h"
+#include "engine_impl.h"  // the donor order, read where it is kept
 #include "mini_net.h"
 #include "three_sites.h"
 #include "pbxstate/engine.h"
@@ -281,6 +283,48 @@ TEST(Speaker, SpeakerAsksTheSameOtherSiteWhileNothingIsMeasured) {
   }
   EXPECT_GT(asked[1], 2u) << "node 7 hardly asked across";
   EXPECT_EQ(asked.size(), 1u) << "node 7 asked node 4 too (" << asked[4] << " times)";
+}
+
+TEST(DonorOrder, BusyDonorGoesBehindItsGroupAndAFullListDropsItsWorst) {
+  // Node 1 (site 0) wants origin 4 (site 1). Ranks: node 2 a site-mate (1), node 4 the owner in
+  // another site (2), nodes 5 and 7 other sites' nodes (3).
+  MiniNet net(0);
+  MiniEnv env(&net, 1);
+  EngineConfig c;
+  c.node_id = 1;
+  c.incarnation = 1;
+  ThreeSites(c);
+  EngineImpl e(c, &env);
+  const auto pull_refused_by = [&](NodeId donor, std::vector<NodeId> others) {
+    e.wants_.clear();
+    PullSession s{};
+    s.id = 1;
+    s.donor = donor;
+    s.origin = 4;
+    s.incarnation = 1;
+    s.target = 10;
+    s.other_donors = std::move(others);
+    e.BackOffFromBusyDonor(e.pulls_.emplace(s.id, s).first);
+    return e.wants_.at(4);
+  };
+  // A busy site-mate stays ahead of the far donors, and with no other site-mate it is asked
+  // again after a pause rather than a far donor at once.
+  Want w = pull_refused_by(2, {4, 5});
+  EXPECT_EQ(w.donors, (std::vector<NodeId>{2, 4, 5}));
+  EXPECT_GT(w.not_before, env.Now());
+  // A busy far donor goes last; another is asked first, without a pause.
+  w = pull_refused_by(4, {5, 2});
+  EXPECT_EQ(w.donors, (std::vector<NodeId>{2, 5, 4}));
+  EXPECT_EQ(w.not_before, MonoTime{});
+  // The owner, busy, went behind nodes 5, 6 and 7: a site-mate's offer to the full list displaces
+  // the last of the worst rank (node 7), not the last one (the owner).
+  w = pull_refused_by(4, {5, 6, 7});
+  ASSERT_EQ(w.donors, (std::vector<NodeId>{5, 6, 7, 4}));
+  e.AddWant(4, 1, 10, false, 2);
+  EXPECT_EQ(e.wants_.at(4).donors, (std::vector<NodeId>{2, 5, 6, 4}));
+  // An offer no better than the worst of a full list is not kept.
+  e.AddWant(4, 1, 10, false, 8);
+  EXPECT_EQ(e.wants_.at(4).donors, (std::vector<NodeId>{2, 5, 6, 4}));
 }
 
 TEST(Speaker, NodeWhoseSpeakerCannotFetchPullsAcrossAfterAWait) {
