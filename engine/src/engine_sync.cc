@@ -533,7 +533,9 @@ void EngineImpl::PumpServe(ServeSession& s) {
 void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
   auto it = serves_.find({from, a.session});
   if (it == serves_.end()) {
-    Drop(DropReason::kUnexpected);
+    // A page resent while its ack was on the way is acked twice, and the second copy can land
+    // after the first closed the session: expected. An ack for no session of ours is not.
+    Drop(ServedAlready(from, a.session) ? DropReason::kSessionClosed : DropReason::kUnexpected);
     return;
   }
   ServeSession& s = it->second;
