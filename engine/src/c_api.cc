@@ -49,7 +49,7 @@ constexpr std::array<const char*, 5> kChangeCauseNames = {"local", "remote", "de
 constexpr std::array<const char*, PBXSTATE_DROP_REASON_COUNT> kDropReasonNames = {
     "truncated",  "bad_magic",         "bad_version", "unknown_type",   "oversize",  "malformed",
     "from_self",  "stale_incarnation", "not_member",  "too_many_nodes", "unexpected", "store_full",
-    "bad_mac",    "unknown_key",       "replayed",    "unauthenticated", "auth_not_configured"};
+    "bad_mac",    "unknown_key",       "replayed",    "unauthenticated", "auth_not_configured", "session_closed"};
 
 template <std::size_t N>
 const char* NameAt(const std::array<const char*, N>& names, int value) {

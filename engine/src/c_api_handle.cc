@@ -57,6 +57,7 @@ static_assert(AsInt(DropReason::kUnknownKey) == PBXSTATE_DROP_UNKNOWN_KEY);
 static_assert(AsInt(DropReason::kReplayed) == PBXSTATE_DROP_REPLAYED);
 static_assert(AsInt(DropReason::kUnauthenticated) == PBXSTATE_DROP_UNAUTHENTICATED);
 static_assert(AsInt(DropReason::kAuthNotConfigured) == PBXSTATE_DROP_AUTH_NOT_CONFIGURED);
+static_assert(AsInt(DropReason::kSessionClosed) == PBXSTATE_DROP_SESSION_CLOSED);
 static_assert(pbxstate::kClusterKeyBytes == PBXSTATE_CLUSTER_KEY_BYTES);
 static_assert(AsInt(pbxstate::LogLevel::kDebug) == PBXSTATE_LOG_DEBUG);
 static_assert(AsInt(pbxstate::LogLevel::kInfo) == PBXSTATE_LOG_INFO);

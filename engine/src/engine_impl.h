@@ -448,6 +448,10 @@ class EngineImpl {
   // `mine`): with speakers, a site-mate, or, every other round of a speaker, another site's
   // speaker; with `repair`, either kind.
   std::vector<NodeId> AntiEntropyCandidates(std::uint64_t mine, bool repair);
+  // A round trip measured to `node`: a sample of the WAN to its site if another (site_rtt_).
+  void NoteRoundTrip(NodeId node, Duration rtt);
+  // Of other sites' `speakers`, the nearest measured, then the lowest id (README, "Speakers").
+  NodeId NearestSpeaker(const std::vector<NodeId>& speakers) const;
   // Whether this node knows it lacks changes of a node of another site: changes above a gap in
   // what it covered of that origin (a relay that died took the ones in between).
   bool LacksChangesOfOtherSites() const;
@@ -719,6 +723,7 @@ class EngineImpl {
   std::size_t site_mates_rotation_ = 0;
   std::uint64_t probe_rotation_ = 0;  // heartbeats sent: which node of a down site is probed
   std::uint64_t anti_entropy_rounds_ = 0;
+  std::map<std::uint32_t, Duration> site_rtt_;  // other sites measured (NoteRoundTrip); bounded by node_sites
   std::optional<MonoTime> site_offer_due_;  // RepairedFrom
   bool acted_for_site_ = false;             // at the last NoteSpeakerChange
   bool remote_round_next_ = false;          // the next round of a speaker goes to another site

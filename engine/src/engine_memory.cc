@@ -38,7 +38,7 @@ std::size_t EngineImpl::QueueBytes() const {
 std::size_t EngineImpl::SessionBytes() const {
   std::size_t n = hb::Of(peers_) + hb::Of(wants_) + hb::Of(pulls_) + hb::Of(serves_) + hb::Of(replay_) +
                   hb::Of(counted_) + hb::Of(join_digest_targets_) + hb::Of(site_nodes_) +
-                  hb::Of(mailbox_repair_waiting_);
+                  hb::Of(site_rtt_) + hb::Of(mailbox_repair_waiting_);
   for (const auto& [node, p] : peers_) n += hb::Of(p.label) + hb::Of(p.served_sessions);
   for (const auto& [node, w] : wants_) n += hb::Of(w.donors);
   for (const auto& [id, s] : pulls_) n += hb::Of(s.other_donors);

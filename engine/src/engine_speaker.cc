@@ -141,6 +141,26 @@ std::vector<NodeId> EngineImpl::AntiEntropyCandidates(std::uint64_t mine, bool r
   return local;
 }
 
+void EngineImpl::NoteRoundTrip(NodeId node, Duration rtt) {
+  auto site = config_.node_sites.find(node);
+  if (!SpeakersOn() || site == config_.node_sites.end() || site->second == OwnSite()) return;
+  auto [it, fresh] = site_rtt_.emplace(site->second, rtt);
+  if (!fresh) it->second = (7 * it->second + rtt) / 8;
+  PBXSTATE_CHECK_LE(site_rtt_.size(), site_nodes_.size());
+}
+
+NodeId EngineImpl::NearestSpeaker(const std::vector<NodeId>& speakers) const {
+  // The engine knows no network map, only what it measured (NoteRoundTrip: a page's ack at a
+  // donor, a pull's first page); until then, a stable order (ids) rather than a random pick, so
+  // that every round of a speaker asks the same site (engine/README.md, "Speakers").
+  PBXSTATE_CHECK(!speakers.empty());
+  const auto key = [this](NodeId n) {
+    auto it = site_rtt_.find(config_.node_sites.at(n));
+    return std::make_pair(it == site_rtt_.end() ? Duration::max() : it->second, n);
+  };
+  return *std::min_element(speakers.begin(), speakers.end(), [&](NodeId a, NodeId b) { return key(a) < key(b); });
+}
+
 bool EngineImpl::LacksChangesOfOtherSites() const {
   for (const auto& [node, o] : origins_) {
     if (o.ranges.range_count() == 0 || node == config_.node_id) continue;

@@ -172,11 +172,19 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
   const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
   // Kept in DonorRank order, offers of one rank in the order they came: the first is asked, the
   // others follow when it fails. A better-ranked donor displaces the worst one of a full list.
+  // A busy donor moved behind its group (BackOffFromBusyDonor) breaks the order within that
+  // group, so the worst is looked for rather than taken from the back.
   const int rank = DonorRank(origin, donor);
+  if (w.donors.size() >= limit) {
+    auto worst = std::max_element(w.donors.begin(), w.donors.end(), [&](NodeId a, NodeId b) {
+      return DonorRank(origin, a) <= DonorRank(origin, b);  // the last of the worst rank
+    });
+    if (DonorRank(origin, *worst) <= rank) return;
+    w.donors.erase(worst);
+  }
   auto at = std::find_if(w.donors.begin(), w.donors.end(), [&](NodeId d) { return DonorRank(origin, d) > rank; });
-  if (at == w.donors.end() && w.donors.size() >= limit) return;
   w.donors.insert(at, donor);
-  if (w.donors.size() > limit) w.donors.pop_back();
+  PBXSTATE_CHECK_LE(w.donors.size(), limit);
 }
 
 bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {
@@ -187,8 +195,11 @@ bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {
 
 bool EngineImpl::PullsShareOfSiteMate(NodeId origin, NodeId donor) const {
   if (!SpeakersOn() || ActsForSite() || DonorRank(origin, donor) >= 2) return false;
-  // The donor's pullers: its site-mates, this node among them.
-  const std::size_t pullers = std::max<std::size_t>(1, site_nodes_.at(OwnSite()).size() - 1);
+  // The donor's pullers: its site-mates present now, this node among them (a site with nodes
+  // down shares the donor among fewer).
+  const std::vector<NodeId>& site = site_nodes_.at(OwnSite());
+  const auto present = std::count_if(site.begin(), site.end(), [&](NodeId n) { return n == config_.node_id || IsLive(n); });
+  const std::size_t pullers = std::max<std::size_t>(1, static_cast<std::size_t>(present) - 1);
   const std::size_t share = std::max<std::size_t>(1, config_.max_sync_serves / pullers);
   const auto open = std::count_if(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.donor == donor; });
   return static_cast<std::size_t>(open) >= share;
@@ -327,10 +338,15 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   ++stats_.sync_sessions_abandoned;
   for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
   AddWant(s.origin, s.incarnation, s.target, s.full, s.donor);
+  // Behind the others of its own group only: a busy site-mate stays ahead of other sites' nodes
+  // (its sessions on a LAN end soon; the far ones would cost WAN bytes), a busy far node goes last.
   Want& w = wants_[s.origin];
   std::erase(w.donors, s.donor);
-  w.donors.push_back(s.donor);
-  if (w.donors.size() == 1) {
+  const bool far = DonorRank(s.origin, s.donor) >= 2;
+  w.donors.insert(far ? w.donors.end()
+                      : std::find_if(w.donors.begin(), w.donors.end(), [&](NodeId d) { return DonorRank(s.origin, d) >= 2; }),
+                  s.donor);
+  if (w.donors.front() == s.donor) {  // nobody else of its group to ask first: pause
     const auto spread = static_cast<std::uint64_t>(config_.sync_retransmit.count());
     w.not_before = env_->Now() + config_.sync_retransmit + Duration(static_cast<std::int64_t>(env_->Random() % (spread + 1)));
   }
@@ -517,7 +533,9 @@ void EngineImpl::PumpServe(ServeSession& s) {
 void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
   auto it = serves_.find({from, a.session});
   if (it == serves_.end()) {
-    Drop(DropReason::kUnexpected);
+    // A page resent while its ack was on the way is acked twice, and the second copy can land
+    // after the first closed the session: expected. An ack for no session of ours is not.
+    Drop(ServedAlready(from, a.session) ? DropReason::kSessionClosed : DropReason::kUnexpected);
     return;
   }
   ServeSession& s = it->second;
@@ -536,6 +554,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
       if (s.in_flight > 0) --s.in_flight;
     }
     if (sample) {
+      NoteRoundTrip(from, *sample);
       // RFC 6298: srtt and rttvar, rto = srtt + 4 rttvar, never below 1 ms.
       if (s.srtt == Duration{}) {
         s.srtt = *sample;
@@ -632,6 +651,9 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   PBXSTATE_CHECK_LE(pulls_.size(), config_.max_sync_pulls);
   PullSession& s = it->second;
   PBXSTATE_CHECK_EQ(p.page, s.next_page);  // in order: anything else was acknowledged above
+  // The first page of a session whose request was sent once (last_progress is still the start,
+  // the request was not sent again since): a round trip with no doubt about which copy it answers.
+  if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
   ++s.next_page;
   s.last_progress = env_->Now();
   ++stats_.sync_pages_received;
@@ -723,6 +745,12 @@ void EngineImpl::AntiEntropyTick(bool repair) {
   // 1,000-node cluster answering with a full digest would be a storm).
   const std::size_t asks = repair ? std::min(config_.join_digest_fanout, candidates.size()) : 1;
   const std::vector<std::uint8_t> frame = frame_buf_;
+  if (!repair && SpeakersOn() && config_.node_sites.at(candidates.front()) != OwnSite()) {
+    // A round to another site's speaker (all candidates are then): the nearest, whose exchange
+    // ends soonest and whose pages cross the shortest WAN link.
+    Send(NearestSpeaker(candidates), frame);
+    return;
+  }
   for (std::size_t i = 0; i < asks; ++i) {
     const std::size_t pick = i + static_cast<std::size_t>(env_->Random() % (candidates.size() - i));
     std::swap(candidates[i], candidates[pick]);

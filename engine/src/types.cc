@@ -71,6 +71,7 @@ std::string_view DropReasonName(DropReason reason) {
     case DropReason::kReplayed: return "replayed";
     case DropReason::kUnauthenticated: return "unauthenticated";
     case DropReason::kAuthNotConfigured: return "auth_not_configured";
+    case DropReason::kSessionClosed: return "session_closed";
     case DropReason::kCount: break;
   }
   return "?";

@@ -53,12 +53,13 @@ GROUP = "pbxstate"
 DEPARTURE_GRACE_MS = 500
 MAX_WORKLOAD_ROUNDS = 1000  # bound; the forger's run time ends the workload much earlier
 STATES = ("INUSE", "NOT_INUSE", "BUSY", "RINGING", "ONHOLD")
-# Drop reasons the forger drives; every other reason must not move, except the two that genuine
+# Drop reasons the forger drives; every other reason must not move, except the three that genuine
 # traffic can produce by timing alone (a sync page arriving after its session ended; a frame
-# racing a view change), which are reported, not failed.
+# racing a view change; a second ack of a resent page after the session closed), which are
+# reported, not failed.
 FORGED_REASONS = ("bad_magic", "unknown_key", "bad_mac", "unauthenticated", "from_self", "malformed", "replayed",
                   "truncated")
-TIMING_REASONS = ("unexpected", "not_member")
+TIMING_REASONS = ("unexpected", "not_member", "session_closed")
 
 
 class Cluster(NamespaceCluster):

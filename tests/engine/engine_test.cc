@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "codec.h"
 #include "mini_net.h"
 #include "pbxstate/engine.h"
 
@@ -337,6 +338,42 @@ TEST(Engine, ADonorIgnoresALateCopyOfARequestItRefused) {
   net.engines[1]->OnFrame(3, request_of_3);  // the late copy
   net.Run(100ms);
   EXPECT_EQ(pages_to_3, 0);
+}
+
+TEST(Engine, ALateAckForASessionTheDonorClosedIsCountedApartFromUnexpectedFrames) {
+  // Seen on an Asterisk server under load (2 frames refused as "unexpected"): a page resent while
+  // its ack was on the way is acked twice, and the second ack can land after the first closed the
+  // session at the donor. That copy is expected (session_closed); an ack for a session the donor
+  // never served fits nothing and stays unexpected.
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 0ms; });
+  net.SetView({1});
+  net.engines[2]->OnMembership({99, {2}});
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  net.queue.clear();
+  std::vector<std::vector<std::uint8_t>> acks;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    if (from == 2 && b[3] == 7) acks.emplace_back(b.begin(), b.end());
+    return false;
+  };
+  net.SetView({1, 2});
+  net.Run(1s);
+  ASSERT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  ASSERT_EQ(net.engines[2]->stats().sync_sessions_completed, 1u);
+  ASSERT_FALSE(acks.empty());
+  auto dropped = [&](DropReason r) { return net.engines[1]->stats().dropped[static_cast<std::size_t>(r)]; };
+  const std::uint64_t unexpected = dropped(DropReason::kUnexpected);
+  net.engines[1]->OnFrame(2, acks.back());  // a late copy of the ack that closed the session
+  EXPECT_EQ(dropped(DropReason::kSessionClosed), 1u);
+  EXPECT_EQ(dropped(DropReason::kUnexpected), unexpected);
+  std::vector<std::uint8_t> never_served;  // node 2 numbers its sessions from 1: this one never was
+  codec::BeginFrame(&never_served, codec::FrameType::kSyncAck, 2, 1);
+  codec::Writer w(&never_served);
+  codec::EncodeSyncAck(w, {0x7fff'fff0u, 1});
+  codec::EndFrame(&never_served);
+  net.engines[1]->OnFrame(2, never_served);
+  EXPECT_EQ(dropped(DropReason::kSessionClosed), 1u);
+  EXPECT_EQ(dropped(DropReason::kUnexpected), unexpected + 1);
 }
 
 TEST(Engine, AViewWithoutTheDonorStartsTheWaitingPulls) {

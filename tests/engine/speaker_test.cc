@@ -3,13 +3,16 @@
 // its word alone, a dead one departs, a dead speaker is replaced without anyone else departing
 // (its standby repairing its site before that), a site cut off comes back, also when every
 // site's lowest-id node is down, and after a heal only speakers pull across sites (the others
-// from a site-mate, each its share of that site-mate's serves at a time, or across after a bounded
-// wait when their speaker cannot fetch).
+// from a site-mate, each its share of that site-mate's serves at a time among the site-mates
+// present, still from it when it is busy, or across after a bounded wait when their speaker
+// cannot fetch), and a speaker asks other sites in a stable order while nothing is measured;
+// and the donor order of a want list after a busy refusal (DonorOrder).
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "codec.h"
+#include "engine_impl.h"  // the donor order, read where it is kept
 #include "mini_net.h"
 #include "three_sites.h"
 #include "pbxstate/engine.h"
@@ -131,6 +134,16 @@ void ChangeWhileSiteTwoIsCut(MiniNet& net, NodeId last) {
   net.Run(500ms);
 }
 
+// After ChangeWhileSiteTwoIsCut(net, 6) and the heal: each of `nodes` holds the six changes.
+void ExpectSiteTwoHoldsCutChanges(MiniNet& net, std::initializer_list<NodeId> nodes) {
+  for (NodeId n : nodes) {
+    for (NodeId origin = 1; origin <= 6; ++origin) {
+      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
+          << "node " << n << ", origin " << origin;
+    }
+  }
+}
+
 TEST(Speaker, AfterAHealOnlySpeakersPullAcrossSites) {
   // Every node changes a device while site 2 is cut off. At the heal the join helpers of every
   // site offer their digests to the nodes coming back, across the WAN; a node that does not speak
@@ -177,12 +190,141 @@ TEST(Speaker, SiteMatesTakeTurnsAtTheirSpeakerAfterAHeal) {
   net.Run(5s);
   EXPECT_GE(requests, 6u) << "nodes 8 and 9 did not pull from their speaker";
   EXPECT_EQ(refusals, 0u);
-  for (NodeId n = 7; n <= 9; ++n) {
-    for (NodeId origin = 1; origin <= 6; ++origin) {
-      EXPECT_EQ(net.engines[n]->ClusterDeviceState("PJSIP/cut-" + std::to_string(origin)), DeviceState::kBusy)
-          << "node " << n << ", origin " << origin;
+  ExpectSiteTwoHoldsCutChanges(net, {7, 8, 9});
+}
+
+TEST(Speaker, BusySpeakerStaysAheadOfOtherSitesDonors) {
+  // As above with max_sync_serves 1: nodes 8 and 9 each pull their share (one session) from node
+  // 7 at once, so one of them is refused as busy. Other sites' join helpers offered it the same
+  // origins at the heal; a busy site-mate goes behind its site-mates only, never behind those far
+  // donors, so the refused node waits for node 7 instead of pulling across the WAN.
+  MiniNet net(9, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    ThreeSites(c);
+    c.max_sync_serves = 1;
+    c.sync_window_pages = 1;
+  });
+  ChangeWhileSiteTwoIsCut(net, 6);
+  // Sessions of many pages (one page window each): a one-page session is sending no more the
+  // moment it starts, and does not count against max_sync_serves.
+  for (NodeId n = 1; n <= 6; ++n) {
+    for (int d = 0; d < 200; ++d) {
+      const std::string name = "PJSIP/many-" + std::to_string(n) + "-" + std::to_string(d);
+      ASSERT_TRUE(net.engines[n]->SetDeviceState(name, DeviceState::kInUse).ok());
     }
   }
+  net.Run(500ms);
+  std::size_t refusals = 0;
+  std::vector<std::pair<NodeId, NodeId>> far_pulls;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    if (from == 7 && (to == 8 || to == 9) && TypeOf(f) == codec::FrameType::kSyncRefuse) ++refusals;
+    if ((from == 8 || from == 9) && SiteOf(to) != 2 && TypeOf(f) == codec::FrameType::kSyncRequest) {
+      far_pulls.emplace_back(from, to);
+    }
+    return false;
+  };
+  net.cut = nullptr;
+  net.Run(5s);
+  EXPECT_GT(refusals, 0u) << "node 7 was never busy: the situation under test did not arise";
+  for (const auto& [from, to] : far_pulls) ADD_FAILURE() << "node " << from << " pulled from node " << to << " across";
+  ExpectSiteTwoHoldsCutChanges(net, {7, 8, 9});
+}
+
+TEST(Speaker, ShareOfSiteMateCountsTheSiteMatesPresent) {
+  // Node 9 is down: node 8 is its speaker's only puller and may use all of node 7's
+  // max_sync_serves (2), where a share by the configured site (two pullers) gave it one session.
+  MiniNet net(9, MembershipSource::kHeartbeat, [](EngineConfig& c) {
+    ThreeSites(c);
+    c.max_sync_serves = 2;
+  });
+  net.engines.erase(9);
+  ChangeWhileSiteTwoIsCut(net, 6);
+  std::set<std::uint32_t> open;
+  std::size_t most_open = 0;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    const auto body = f.subspan(codec::kFrameHeaderBytes);
+    if (from == 8 && to == 7 && TypeOf(f) == codec::FrameType::kSyncRequest) {
+      codec::SyncRequest r;
+      EXPECT_FALSE(codec::DecodeSyncRequest(body, &r).has_value());
+      open.insert(r.session);
+      most_open = std::max(most_open, open.size());
+    } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncPage) {
+      codec::SyncPage p;
+      EXPECT_FALSE(codec::DecodeSyncPage(body, {1400, 255, 1024}, &p).has_value());
+      if (p.last) open.erase(p.session);
+    } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncRefuse) {
+      codec::SyncRefuse r;
+      EXPECT_FALSE(codec::DecodeSyncRefuse(body, &r).has_value());
+      open.erase(r.session);
+    }
+    return false;
+  };
+  net.cut = nullptr;
+  net.Run(5s);
+  EXPECT_EQ(most_open, 2u) << "node 8 did not pull max_sync_serves sessions from node 7 at once";
+  ExpectSiteTwoHoldsCutChanges(net, {8});
+}
+
+TEST(Speaker, SpeakerAsksTheSameOtherSiteWhileNothingIsMeasured) {
+  // Every site's summary differs from every other's (each node changes a device in turn), so
+  // node 7's rounds across may go to node 1 or node 4. Nothing tells the two sites apart here
+  // (every link has the same delay, all measured alike), so it asks by a stable order, node 1
+  // each time, instead of a random pick (engine/README.md, "Speakers").
+  MiniNet net(9, MembershipSource::kHeartbeat, ThreeSites);
+  net.Run(3s);
+  std::map<NodeId, std::size_t> asked;
+  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> f) {
+    if (from == 7 && SiteOf(to) != 2 && TypeOf(f) == codec::FrameType::kSummary) ++asked[to];
+    return false;
+  };
+  for (int round = 0; round < 40; ++round) {
+    const NodeId n = static_cast<NodeId>(1 + round % 9);
+    ASSERT_TRUE(net.engines[n]->SetDeviceState("PJSIP/turn-" + std::to_string(round), DeviceState::kBusy).ok());
+    net.Run(250ms);
+  }
+  EXPECT_GT(asked[1], 2u) << "node 7 hardly asked across";
+  EXPECT_EQ(asked.size(), 1u) << "node 7 asked node 4 too (" << asked[4] << " times)";
+}
+
+TEST(DonorOrder, BusyDonorGoesBehindItsGroupAndAFullListDropsItsWorst) {
+  // Node 1 (site 0) wants origin 4 (site 1). Ranks: node 2 a site-mate (1), node 4 the owner in
+  // another site (2), nodes 5 and 7 other sites' nodes (3).
+  MiniNet net(0);
+  MiniEnv env(&net, 1);
+  EngineConfig c;
+  c.node_id = 1;
+  c.incarnation = 1;
+  ThreeSites(c);
+  EngineImpl e(c, &env);
+  const auto pull_refused_by = [&](NodeId donor, std::vector<NodeId> others) {
+    e.wants_.clear();
+    PullSession s{};
+    s.id = 1;
+    s.donor = donor;
+    s.origin = 4;
+    s.incarnation = 1;
+    s.target = 10;
+    s.other_donors = std::move(others);
+    e.BackOffFromBusyDonor(e.pulls_.emplace(s.id, s).first);
+    return e.wants_.at(4);
+  };
+  // A busy site-mate stays ahead of the far donors, and with no other site-mate it is asked
+  // again after a pause rather than a far donor at once.
+  Want w = pull_refused_by(2, {4, 5});
+  EXPECT_EQ(w.donors, (std::vector<NodeId>{2, 4, 5}));
+  EXPECT_GT(w.not_before, env.Now());
+  // A busy far donor goes last; another is asked first, without a pause.
+  w = pull_refused_by(4, {5, 2});
+  EXPECT_EQ(w.donors, (std::vector<NodeId>{2, 5, 4}));
+  EXPECT_EQ(w.not_before, MonoTime{});
+  // The owner, busy, went behind nodes 5, 6 and 7: a site-mate's offer to the full list displaces
+  // the last of the worst rank (node 7), not the last one (the owner).
+  w = pull_refused_by(4, {5, 6, 7});
+  ASSERT_EQ(w.donors, (std::vector<NodeId>{5, 6, 7, 4}));
+  e.AddWant(4, 1, 10, false, 2);
+  EXPECT_EQ(e.wants_.at(4).donors, (std::vector<NodeId>{2, 5, 6, 4}));
+  // An offer no better than the worst of a full list is not kept.
+  e.AddWant(4, 1, 10, false, 8);
+  EXPECT_EQ(e.wants_.at(4).donors, (std::vector<NodeId>{2, 5, 6, 4}));
 }
 
 TEST(Speaker, NodeWhoseSpeakerCannotFetchPullsAcrossAfterAWait) {

@@ -209,7 +209,7 @@ def test_stats(cluster):
     assert list(s.dropped) == ["truncated", "bad_magic", "bad_version", "unknown_type", "oversize", "malformed",
                                "from_self", "stale_incarnation", "not_member", "too_many_nodes", "unexpected",
                                "store_full", "bad_mac", "unknown_key", "replayed", "unauthenticated",
-                               "auth_not_configured"]
+                               "auth_not_configured", "session_closed"]
     assert s.total_dropped == sum(s.dropped.values())
     assert repr(s).startswith(f"<pbxstate.EngineStats frames_out={s.frames_out} ")
 

@@ -31,6 +31,8 @@ enum class DropReason : std::uint8_t {
                        // unicast addressed to another node (a replay aimed elsewhere)
   kUnauthenticated,    // a frame without a MAC while keys are configured
   kAuthNotConfigured,  // a frame with a MAC while this engine has no key (it cannot check it)
+  // Last, to keep the C API's values (c_api.h); expected, not an error:
+  kSessionClosed,      // a sync ack for a session this node served and has closed (a late copy)
   kCount
 };
 inline constexpr int kDropReasonCount = static_cast<int>(DropReason::kCount);
