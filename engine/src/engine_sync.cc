@@ -1,5 +1,6 @@
 // Digests, anti-entropy and catch-up sessions (obligations 2 and 3 of docs/ARCHITECTURE.md).
 #include <algorithm>
+#include <iterator>
 
 #include "engine_impl.h"
 #include "hash.h"
@@ -176,9 +177,12 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
   // group, so the worst is looked for rather than taken from the back.
   const int rank = DonorRank(origin, donor);
   if (w.donors.size() >= limit) {
-    auto worst = std::max_element(w.donors.begin(), w.donors.end(), [&](NodeId a, NodeId b) {
-      return DonorRank(origin, a) <= DonorRank(origin, b);  // the last of the worst rank
+    // The last of the worst rank (max_element on the reversed list: its first maximum; a
+    // comparator of <= would break max_element's strict weak ordering).
+    const auto last_worst = std::max_element(w.donors.rbegin(), w.donors.rend(), [&](NodeId a, NodeId b) {
+      return DonorRank(origin, a) < DonorRank(origin, b);
     });
+    const auto worst = std::prev(last_worst.base());
     if (DonorRank(origin, *worst) <= rank) return;
     w.donors.erase(worst);
   }
