@@ -212,6 +212,7 @@ int pbxstate_engine_stats(const pbxstate_engine* engine, pbxstate_stats* out) {
   out->changes_held = s.changes_held;
   out->records_applied = s.records_applied;
   out->records_stale = s.records_stale;
+  out->mailbox_tombstones_evicted = s.mailbox_tombstones_evicted;
   out->send_try_again = s.send_try_again;
   out->send_queue_overflow = s.send_queue_overflow;
   out->send_failed = s.send_failed;

@@ -20,6 +20,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, Env* env)
   counted_.push_back(config_.node_id);
   OriginFor(config_.node_id).incarnation = config_.incarnation;
   for (const auto& [node, site] : config_.node_sites) site_nodes_[site].push_back(node);  // ascending ids
+  whole_since_ns_ = env_->WallNow().time_since_epoch().count();
 }
 
 void EngineImpl::Start() {
@@ -113,7 +114,7 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
   if (auto id = devices_.Find(device)) {
     const Contribution* c = FindContribution(*id, self);
     if (c != nullptr && !c->dead && c->state == state) return Status::Ok();  // nothing changes; nothing to send
-  } else if (EntriesHeld() >= config_.max_entries) {
+  } else if (!RoomForEntry()) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
   codec::Record rec;
@@ -127,7 +128,7 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
 Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = CheckKey(mailbox, "mailbox"); !s.ok()) return s;
-  if (!mailboxes_.Find(mailbox) && EntriesHeld() >= config_.max_entries) {
+  if (!mailboxes_.Find(mailbox) && !RoomForEntry()) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
   codec::Record rec;
@@ -175,7 +176,7 @@ Status EngineImpl::SetRegistration(std::string_view aor, const RegistrationInfo&
       return Status::Ok();
     }
     horizon = std::max(horizon, r->horizon_ns);
-  } else if (EntriesHeld() >= config_.max_entries) {
+  } else if (!RoomForEntry()) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
   if (r == nullptr || r->dead || r->expires_ns <= now.time_since_epoch().count()) {
@@ -411,6 +412,9 @@ void EngineImpl::Emit(const ViewChange& change) {
 
 void EngineImpl::NotifyMembers() {
   ++stats_.membership_changes;
+  const bool whole = std::all_of(peers_.begin(), peers_.end(), [](const auto& np) { return np.second.live; });
+  if (!whole) whole_since_ns_.reset();
+  else if (!whole_since_ns_) whole_since_ns_ = env_->WallNow().time_since_epoch().count();
   if (listener_ == nullptr) return;
   in_callback_ = true;
   listener_->OnMembersChanged(counted_);

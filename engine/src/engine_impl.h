@@ -311,8 +311,24 @@ class EngineImpl {
   void ExpireDeviceTombstones(MonoTime now);
   // When the tombstone of a mailbox removal stamped `hlc` goes, on the wall clock.
   std::int64_t MailboxHorizonNs(const HlcTimestamp& hlc) const { return hlc.physical_ns + TombstoneKeep().count(); }
-  // Drops the mailbox tombstones whose horizon came, and their names.
+  // Drops the mailbox tombstones whose horizon came, and their names, once TombstoneHoldEndNs()
+  // has passed too.
   void ExpireMailboxTombstones(std::int64_t now_ns);
+  // The wall time before which no mailbox tombstone goes: the keep counted from when every node
+  // this one has heard of was last back in its view (whole_since_ns_), or never while one is away
+  // (engine/README.md, "Removing a mailbox": a removal survives any partition that heals).
+  std::int64_t TombstoneHoldEndNs() const;
+  // Drops the mailbox tombstone with the earliest horizon if that horizon is at or before
+  // `now_ns` (skipping superseded items); false when there is none.
+  bool ReleaseOldestMailboxTombstone(std::int64_t now_ns);
+  // Whether a mailbox removal stamped `hlc` is gone at wall time `now_ns`: its horizon and the
+  // hold have both passed, so a copy of it that arrives now is stale, not kept again.
+  bool MailboxTombstoneGone(const HlcTimestamp& hlc, std::int64_t now_ns) const {
+    return MailboxHorizonNs(hlc) <= now_ns && TombstoneHoldEndNs() <= now_ns;
+  }
+  // Whether one more entry fits under max_entries. At the bound it makes room by dropping the
+  // oldest mailbox tombstone past its horizon (one held only for a node that is away), if any.
+  bool RoomForEntry();
 
   // ---- engine_memory.cc ----
   // The bytes this engine holds on the heap, counted from its containers' capacities
@@ -658,6 +674,9 @@ class EngineImpl {
   std::uint64_t mailbox_hash_ = 0;
   MailboxIndex mailbox_index_;  // the same set as ranges, for repair; tombstones included (hash 0)
   std::uint64_t mailbox_tombstones_ = 0;  // removed mailboxes kept until their horizon
+  // The wall time since which every node in peers_ is live (a view that held everyone it has heard
+  // of); nullopt while one is away. Set at creation (no peer yet) and by NotifyMembers.
+  std::optional<std::int64_t> whole_since_ns_;
   // One item per mailbox tombstone made, earliest horizon first; items of superseded tombstones
   // are skipped, and compacted away past 4 x mailbox_tombstones_ + 1,024.
   std::priority_queue<MailboxHorizon, std::vector<MailboxHorizon>, std::greater<>> mailbox_horizons_;

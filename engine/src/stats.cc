@@ -16,6 +16,7 @@ constexpr EngineStatField kFields[] = {
     {"changes_held", &EngineStats::changes_held},
     {"records_applied", &EngineStats::records_applied},
     {"records_stale", &EngineStats::records_stale},
+    {"mailbox_tombstones_evicted", &EngineStats::mailbox_tombstones_evicted},
     {"send_try_again", &EngineStats::send_try_again},
     {"send_queue_overflow", &EngineStats::send_queue_overflow},
     {"send_failed", &EngineStats::send_failed},

@@ -1,5 +1,6 @@
 // The entry store: versions, merge rules, per-origin hashes, listener events and expiry.
 #include <algorithm>
+#include <limits>
 
 #include "engine_impl.h"
 #include "hash.h"
@@ -165,7 +166,7 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
     return false;
   }
   // A removal of what is not held is kept too, as a tombstone: an older version may follow.
-  if (held == nullptr && EntriesHeld() >= config_.max_entries) {
+  if (held == nullptr && !RoomForEntry()) {
     Drop(DropReason::kStoreFull);
     return false;
   }
@@ -263,7 +264,7 @@ bool EngineImpl::ApplyOwned(NodeId origin, const codec::Record& rec, ChangeCause
   // A dead entry is kept while an older version of it could still arrive and be taken as news.
   const bool keep = live_new || rec.horizon_ns > now_ns;
   if (held == nullptr && !keep) return false;  // superseded and expired already: nothing to hold
-  if (held == nullptr && EntriesHeld() >= config_.max_entries) {
+  if (held == nullptr && !RoomForEntry()) {
     Drop(DropReason::kStoreFull);
     return false;
   }
@@ -343,13 +344,14 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::
   }
   std::optional<std::uint32_t> id = mailboxes_.Find(rec.key);
   if (!id) {
-    // A removal of a mailbox not held, past its horizon: every node has dropped (or is dropping)
-    // its tombstone; keeping it again would pass it back and forth between nodes forever.
-    if (rec.removed && MailboxHorizonNs(rec.hlc) <= wall_ns) {
+    // A removal of a mailbox not held, past its horizon and this node's hold: every node has
+    // dropped (or is dropping) its tombstone; keeping it again would pass it back and forth
+    // between nodes forever.
+    if (rec.removed && MailboxTombstoneGone(rec.hlc, wall_ns)) {
       ++stats_.records_stale;
       return false;
     }
-    if (EntriesHeld() >= config_.max_entries) {
+    if (!RoomForEntry()) {
       Drop(DropReason::kStoreFull);
       return false;
     }
@@ -403,6 +405,12 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::
 }
 
 void EngineImpl::ExpireMailboxTombstones(std::int64_t now_ns) {
+  if (now_ns < TombstoneHoldEndNs()) return;  // held: a node is away, or came back within the keep
+  while (ReleaseOldestMailboxTombstone(now_ns)) {
+  }
+}
+
+bool EngineImpl::ReleaseOldestMailboxTombstone(std::int64_t now_ns) {
   while (!mailbox_horizons_.empty() && mailbox_horizons_.top().at_ns <= now_ns) {
     const MailboxHorizon h = mailbox_horizons_.top();
     mailbox_horizons_.pop();
@@ -411,7 +419,21 @@ void EngineImpl::ExpireMailboxTombstones(std::int64_t now_ns) {
     // write's (hlc, writer) is unique in the cluster, so a tombstone that matches is this one.
     if (!m.removed || m.value->hlc != h.hlc || m.value->writer != h.writer) continue;
     ReleaseMailboxTombstone(h.mailbox);
+    return true;
   }
+  return false;
+}
+
+std::int64_t EngineImpl::TombstoneHoldEndNs() const {
+  if (!whole_since_ns_) return std::numeric_limits<std::int64_t>::max();
+  return *whole_since_ns_ + TombstoneKeep().count();
+}
+
+bool EngineImpl::RoomForEntry() {
+  if (EntriesHeld() < config_.max_entries) return true;
+  if (!ReleaseOldestMailboxTombstone(env_->WallNow().time_since_epoch().count())) return false;
+  ++stats_.mailbox_tombstones_evicted;
+  return true;
 }
 
 void EngineImpl::DropOrigin(NodeId origin, ChangeCause cause) {

@@ -107,6 +107,61 @@ TEST(MailboxRemoval, ANodeCutOffDuringTheRemovalHealsWithoutBringingTheMailboxBa
   for (auto& [id, e] : net.engines) EXPECT_EQ(e->InternedNames().names, 0u) << "node " << id;
 }
 
+// A removal during a partition longer than the keep (a WAN outage of minutes): the side that
+// removed holds the tombstone while a node it has heard of is away, so the heal's range exchange
+// brings the removal to the cut-off node instead of its old value back to everyone.
+TEST(MailboxRemoval, ARemovalDuringAPartitionLongerThanTheKeepSurvivesTheHeal) {
+  MiniNet net(3, MembershipSource::kTransport);
+  ASSERT_TRUE(net.engines[1]->SetMailbox(kBox, {2, 1, 0}).ok());
+  ASSERT_TRUE(net.engines[1]->SetMailbox("200@default", {1, 0, 0}).ok());
+  net.Run(100ms);
+  Partition(net, true);
+  net.Run(1s);
+  ASSERT_TRUE(net.engines[1]->RemoveMailbox(kBox).ok());
+  net.Run(15 * kKeep);  // three minutes cut off
+  EXPECT_FALSE(net.engines[2]->Mailbox(kBox));
+  ASSERT_TRUE(net.engines[3]->Mailbox(kBox));  // it missed the removal
+  EXPECT_EQ(net.engines[1]->InternedNames().names, 2u);  // the tombstone is still held
+  Partition(net, false);
+  net.Run(3s);
+  ExpectGoneEverywhere(net, kBox);
+  // Once the cluster is whole again the tombstones go after the keep, and nothing brings the
+  // mailbox back.
+  net.Run(kKeep + 1s);
+  ExpectGoneEverywhere(net, kBox);
+  for (auto& [id, e] : net.engines) {
+    EXPECT_EQ(e->InternedNames().names, 1u) << "node " << id;
+    EXPECT_TRUE(e->Mailbox("200@default")) << "node " << id;
+  }
+}
+
+// A node away for good (decommissioned without a word) holds tombstones back on the others
+// forever; max_entries bounds them: at the bound a new entry takes the place of the oldest
+// tombstone held past its keep.
+TEST(MailboxRemoval, TombstonesHeldForAnAwayNodeAreBoundedByMaxEntries) {
+  constexpr std::size_t kMaxEntries = 64;
+  MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) { c.max_entries = kMaxEntries; });
+  Partition(net, true);  // node 3 never comes back
+  for (std::size_t i = 0; i < 4 * kMaxEntries; ++i) {
+    const std::string box = std::to_string(i) + "@churn";
+    ASSERT_TRUE(net.engines[1]->SetMailbox(box, {1, 0, 0}).ok()) << box;
+    net.Run(10ms);
+    ASSERT_TRUE(net.engines[2]->RemoveMailbox(box).ok()) << box;
+    net.Run(190ms);  // 200 ms a mailbox: past its keep after 60 more
+  }
+  ASSERT_TRUE(net.engines[1]->SetMailbox("live@default", {1, 0, 0}).ok());
+  net.Run(100ms);
+  for (NodeId id : {1, 2}) {
+    Engine& e = *net.engines[id];
+    EXPECT_EQ(e.stats().dropped[static_cast<int>(DropReason::kStoreFull)], 0u) << "node " << id;
+    EXPECT_LE(e.InternedNames().names, kMaxEntries) << "node " << id;
+    EXPECT_EQ(e.stats().mailbox_entries, 1u) << "node " << id;
+    EXPECT_GT(e.stats().mailbox_tombstones_evicted, 0u) << "node " << id;
+    // The latest removals are still held: a late copy of their old values is refused.
+    EXPECT_EQ(e.InternedNames().names, kMaxEntries) << "node " << id;
+  }
+}
+
 TEST(MailboxRemoval, AWriteAfterTheRemovalWinsAndOneStampedBeforeItDoesNot) {
   MiniNet net(3, MembershipSource::kTransport);
   ASSERT_TRUE(net.engines[1]->SetMailbox(kBox, {1, 0, 0}).ok());

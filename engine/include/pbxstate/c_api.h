@@ -596,6 +596,7 @@ typedef struct pbxstate_stats {
   uint64_t changes_held;       /* local changes held back while the transport was busy */
   uint64_t records_applied;
   uint64_t records_stale;
+  uint64_t mailbox_tombstones_evicted; /* held for an away node, dropped at max_entries */
 
   uint64_t send_try_again;
   uint64_t send_queue_overflow;

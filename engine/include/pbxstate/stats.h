@@ -49,6 +49,9 @@ struct EngineStats {
   std::uint64_t changes_held = 0;        // local changes held back while the transport was busy
   std::uint64_t records_applied = 0;     // remote records that changed something
   std::uint64_t records_stale = 0;       // remote records older than what was held
+  // Mailbox tombstones past their horizon, held for a node that was away, dropped at max_entries
+  // to make room for a new entry (engine/README.md, "Removing a mailbox").
+  std::uint64_t mailbox_tombstones_evicted = 0;
 
   std::uint64_t send_try_again = 0;      // transport answered kTryAgain
   std::uint64_t send_queue_overflow = 0; // frames dropped at max_send_queue_frames

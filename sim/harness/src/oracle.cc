@@ -485,9 +485,28 @@ Acceptable Oracle::ExpectedMailbox(NodeId n, SlotId slot, Duration t) const {
   return a;
 }
 
+Duration Oracle::TombstoneLapseAt(Duration removed_at) const {
+  // The engine holds a tombstone while any node is away and for the keep after the cluster is
+  // whole again (engine/README.md, "Removing a mailbox"): the first instant past the horizon
+  // with no cut and every node up over the keep before it. Each round moves past one epoch.
+  Duration at = removed_at + tombstone_keep_;
+  for (std::size_t round = 0; round <= history_.epoch_count(); ++round) {
+    std::optional<Duration> last_fault_end;
+    for (std::size_t e = history_.EpochAt(at - tombstone_keep_); e < history_.epoch_count() && history_.EpochStart(e) <= at; ++e) {
+      bool whole = !history_.CutAt(history_.EpochStart(e));
+      for (NodeId n = 1; n <= node_count_ && whole; ++n) whole = history_.Up(n, e);
+      if (!whole) last_fault_end = history_.EpochEnd(e);
+    }
+    if (!last_fault_end) return at;
+    if (*last_fault_end >= history_.end()) break;
+    at = *last_fault_end + tombstone_keep_;
+  }
+  return Duration::max();
+}
+
 bool Oracle::TombstoneMayLapse(SlotId slot, std::size_t i, Duration t) const {
   const std::vector<Write>& ws = writes_.at(slot);
-  const Duration horizon = ws[i].t + tombstone_keep_;
+  const Duration horizon = TombstoneLapseAt(ws[i].t);
   if (t < horizon) return false;
   if (!ws[i].may_lapse) {
     const WriteSpread& removal = SpreadOf(slot, i);

@@ -120,6 +120,7 @@ TEST(CApiTwin, StatsAndDigestMatchTheCppEngine) {
   EXPECT_EQ(c.local_changes, s.local_changes);
   EXPECT_EQ(c.records_applied, s.records_applied);
   EXPECT_EQ(c.records_stale, s.records_stale);
+  EXPECT_EQ(c.mailbox_tombstones_evicted, s.mailbox_tombstones_evicted);
   EXPECT_EQ(c.send_try_again, s.send_try_again);
   EXPECT_EQ(c.send_queue_overflow, s.send_queue_overflow);
   EXPECT_EQ(c.frames_relayed, s.frames_relayed);

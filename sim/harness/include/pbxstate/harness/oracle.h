@@ -61,13 +61,19 @@
 // (a local view change without new_mailbox, RunRecorder::ViewChanged) says it did, and a removal
 // without that report was not made and is dropped. Its report carries no HLC, so a removal always
 // takes the model's (above); name_churn makes every write and removal of a churned mailbox at one
-// node, where the model's order is that node's own. A removal's tombstone goes at its HLC's wall
-// time plus TombstoneKeep (config.h) on every node; a node that held an older value without the
-// removal by then (cut off for longer, engine/README.md "Removing a mailbox") keeps it and spreads
-// it back. So once the keep has run from the removal, if some node possibly holds an older write
-// then without certainly holding the removal, the removal no longer decides: none and every older
-// write the node possibly holds are accepted (TombstoneMayLapse). Otherwise a removed mailbox must
-// be absent wherever the removal is certainly held: showing its old value is stale.
+// node, where the model's order is that node's own. A removal's tombstone is held while a node is
+// away and goes TombstoneKeep (config.h) after both its HLC's wall time and the cluster's being
+// whole again (engine/README.md "Removing a mailbox", "The hold"): the oracle takes the first
+// instant past the removal's keep with no cut and every node up over the keep before it
+// (TombstoneLapseAt; views and heartbeats may make the engine's hold end later, never earlier). A
+// partition of any length that heals is repaired by then, so the old value never comes back from
+// it. Only if some node still possibly holds an older write at that instant without certainly
+// holding the removal (a loss the heal's repair did not make up) does the removal no longer decide:
+// none and every older write the node possibly holds are accepted (TombstoneMayLapse). A node down
+// or cut off until the run's end holds every tombstone back (the engine's bound, max_entries, may
+// then drop them: mailbox_tombstones_evicted, which a scenario within its bound never counts).
+// Otherwise a removed mailbox must be absent wherever the removal is certainly held: showing its
+// old value is stale.
 //
 // Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
 // configuration is fixed; a node agrees on an owned slot when it shows any value O had in the
@@ -214,10 +220,14 @@ class Oracle {
   // absent, one expiring in (at.from, at.to] either way.
   void AddValuesIn(SlotId slot, Duration from, Duration to, ReadInstant at, Acceptable* out) const;
   const WriteSpread& SpreadOf(SlotId slot, std::size_t i) const;
-  // Whether the removal writes_[slot][i] no longer decides at `t` (the rules above): the keep
-  // has run from it and some node possibly held an older write at that instant without
+  // Whether the removal writes_[slot][i] no longer decides at `t` (the rules above): its
+  // TombstoneLapseAt has come and some node possibly held an older write at that instant without
   // certainly holding the removal.
   bool TombstoneMayLapse(SlotId slot, std::size_t i, Duration t) const;
+  // When the tombstone of a removal made at `removed_at` may go (the rules above): the keep from
+  // the removal and from the last instant a node was down or a cut was in force, whichever is
+  // later; Duration::max() when the cluster is not whole for a keep before the run's end.
+  Duration TombstoneLapseAt(Duration removed_at) const;
   Acceptable ExpectedMailbox(NodeId n, SlotId slot, Duration t) const;
   Acceptable SettledMailbox(NodeId n, SlotId slot, Duration from, Duration to) const;
   // Matches each write with its writer's reports (dropping removals never made) and gives it
