@@ -1,0 +1,82 @@
+// The state of catch-up sessions (engine_sync.cc; engine/README.md, "Catch-up"): what a node
+// lacks of an origin and who offered it (Want), a pull it runs from a donor (PullSession), and a
+// serve it runs for a puller (ServeSession, with its pages in flight and TCP-like congestion
+// control).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "pbxstate/engine.h"
+
+namespace pbxstate {
+
+// Donors kept per wanted owned origin (a mailbox want keeps up to max_nodes).
+inline constexpr std::size_t kMaxWantDonors = 4;
+
+// An origin this node lacks something of, and who offered it.
+struct Want {
+  std::uint64_t incarnation = 0;
+  std::uint64_t target = 0;    // the greatest watermark a donor advertised
+  bool full = false;           // same watermark, different content: pull everything
+  std::vector<NodeId> donors;  // best first; kMaxWantDonors for owned origins
+  MonoTime not_before{};       // after a busy donor refused: wait before asking again
+  // Set when only nodes of other sites offered it to a node that does not act for its site: the
+  // site's speaker fetches across the WAN for the whole site and offers it to its site-mates,
+  // so a pull across the WAN starts only if no site-mate offered it by then (WaitsForSiteMate).
+  MonoTime far_after{};
+};
+
+struct PullSession {
+  std::uint32_t id;
+  NodeId donor;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t since;
+  std::uint32_t next_page = 0;
+  MonoTime last_progress{};
+  MonoTime last_request{};  // the SYNC_REQUEST is sent again every sync_retransmit until a page comes
+  std::uint64_t target = 0;
+  bool full = false;
+  std::vector<NodeId> other_donors;  // where to go when this donor fails
+};
+
+struct ServeSession {
+  std::uint32_t id;
+  NodeId puller;
+  NodeId origin;
+  std::uint64_t incarnation;
+  std::uint64_t donor_watermark;
+  std::vector<std::uint32_t> items;  // device ids then AOR ids (owned origin), or mailbox ids
+  std::size_t device_items = 0;
+  std::size_t cursor = 0;  // the first item of the next new page
+  struct Mark {
+    std::uint32_t page;
+    std::size_t start, end;  // the items it covers
+    MonoTime sent;
+    bool resent;  // Karn: no round-trip sample from a page sent twice
+    // The page as first sent (plain). Go-back-N resends the same items [start, end), with their
+    // current values when those still fit a frame, else these bytes: a page cut anew could end
+    // elsewhere once an entry changed size, and the puller, which counts pages, would skip the
+    // items between the old and the new cut.
+    std::vector<std::uint8_t> frame;
+  };
+  std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
+  std::size_t in_flight = 0;    // unacked[0, in_flight) are in flight; after a timeout, the rest wait
+  std::uint32_t next_page = 0;  // the number of the next new page
+  std::uint32_t acked = 0;
+  bool sent_last = false;
+  MonoTime last_send{};
+  MonoTime last_progress{};
+  // Congestion control, as TCP does it: a window that grows with acknowledgements and
+  // collapses on a timeout, and a retransmit timeout from the measured round trip. A catch-up
+  // that ignored congestion would push heartbeats out of queues and make links flap.
+  double cwnd = 2;
+  double ssthresh = 0;         // 0: still in slow start
+  Duration srtt{}, rttvar{};  // srtt 0: no sample yet
+  Duration rto{};
+};
+
+}  // namespace pbxstate
