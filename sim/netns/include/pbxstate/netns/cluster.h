@@ -98,6 +98,9 @@ class NetnsCluster {
   // SIGTERM, then SIGKILL once `timeout` has passed; no-op when not running.
   Status StopCorosync(NodeId node, Duration timeout);
   bool CorosyncRunning(NodeId node);
+  // Its corosync exited on one of corosync's own assertions (its log says so); see
+  // WaitCorosyncMembers, which starts such a corosync again once.
+  bool CorosyncAborted(NodeId node);
   ChildProcess& corosync(NodeId node);
   // Rewrites every node's corosync.conf with these totem timings (nullopt: Corosync's default;
   // consensus nullopt: corosync derives it); a corosync started from now on uses them, a running
@@ -106,7 +109,8 @@ class NetnsCluster {
                   std::optional<Duration> consensus);
   // The node ids in this node's corosync membership (corosync-quorumtool -l), sorted.
   Status CorosyncMembers(NodeId node, std::vector<NodeId>* members);
-  // Waits until every node of `nodes` sees exactly `nodes` as its membership.
+  // Waits until every node of `nodes` sees exactly `nodes` as its membership. A node whose
+  // corosync aborted on its own assertion meanwhile (CorosyncAborted) is started again, once.
   Status WaitCorosyncMembers(const std::vector<NodeId>& nodes, Duration timeout);
   // What every node in `nodes` sees, whether its corosync runs, and the end of its log: the
   // text a failed wait reports so that the failure explains itself.
