@@ -6,8 +6,12 @@
 // a real server reads its own view; blind-peer needs no view. Whether the phone really is there is
 // the truth the runner keeps from the changes the engines took and the faults as applied.
 //
-// A call at a server whose daemon is not answering yet (restarting) fails its hop under the
-// location strategy: that server cannot route it.
+// A call at a server whose daemon is not answering yet (just restarted: on real processes the
+// start takes tens of ms, while the crash's fault window ends at the restart) has no view to ask:
+// location falls back to blind-peer for that hop, as it does on an empty answer. That is what the
+// ns-3 and inproc backends do at the same instant (the restarted engine is there at once, empty,
+// and `Locate` answers nothing) and what res_pbxstate's PBXSTATE_LOCATION gives while its engine is
+// not running (nobody known to hold the phone).
 #include <algorithm>
 
 #include "netns_run.h"
@@ -55,11 +59,7 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
     return Status::Ok();
   }
   std::vector<Location> located;
-  if (c->strategy == scenario::RoutingStrategy::kLocation) {
-    if (!nodes_[c->at].up) {
-      FinishCall(*c, CallOutcome::kFailedHop);
-      return Status::Ok();
-    }
+  if (c->strategy == scenario::RoutingStrategy::kLocation && nodes_[c->at].up) {
     control::LocateReply reply;
     if (Status st = Call(c->at, Request::Locate(aor), &reply); !st.ok()) {
       return Status::FailedPrecondition("node " + std::to_string(c->at) + ": locate: " + st.message());
