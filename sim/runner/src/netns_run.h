@@ -71,6 +71,10 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // Refuses (file, line, field) what real corosync and pbxstated cannot be: heartbeat membership,
 // per-node views or a view delay, duplicated or reordered frames. `backend` names it.
 Status CheckRealCluster(const scenario::Scenario& s, const std::string& backend);
+// Refuses what pbxstated's configuration cannot say of the scenario's engine settings (it takes
+// whole milliseconds: netns::PbxstatedConfig) and a max_frame_bytes above the 1 MiB it carries.
+// "<file>: <why>"; the netns and emu support checks share it.
+Status CheckDaemonConfig(const scenario::Scenario& s);
 // What one host sustains of a workload on real processes, counted in deliveries (a change times
 // the nodes it reaches) a second: every change goes through corosync to every node, is applied by
 // every pbxstated and comes back to the driver on every node's event stream, so the cost of a

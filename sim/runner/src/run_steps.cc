@@ -26,6 +26,15 @@ Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::strin
                                  field + ": " + what);
 }
 
+Status CheckEngineSettings(const Scenario& s, MembershipSource membership) {
+  EngineConfig probe = scenario::EngineConfigOf(s);
+  probe.node_id = 1;
+  probe.incarnation = 1;
+  probe.membership = membership;
+  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  return Status::Ok();
+}
+
 void JudgeByTransportMembership(scenario::Scenario* s) {
   s->membership.source = MembershipSource::kTransport;
   s->engine.membership = MembershipSource::kTransport;

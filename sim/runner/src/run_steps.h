@@ -23,6 +23,13 @@ namespace pbxstate::runner {
 Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const std::string& field,
              const std::string& what);
 
+// The engine's own rules for the scenario's settings (EngineConfig::Validate) as a backend gives
+// them to every node: EngineConfigOf with the identity filled in (node 1, incarnation 1; every
+// node's config differs only in its id) and `membership`, the source the backend runs the engines
+// with. InvalidArgument "<file>: engine: <why>" when they break one. Every runner's support check
+// starts with it.
+Status CheckEngineSettings(const scenario::Scenario& s, MembershipSource membership);
+
 // Refuses duplication and reordering of frames (LAN and link keys duplicate and reorder, and
 // degrades that set them) for a backend that does not model them yet, naming where the first
 // use is written. Ok when the scenario has none.
