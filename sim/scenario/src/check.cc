@@ -147,8 +147,7 @@ void AddEngineCounters(std::vector<MetricInfo>& m) {
   m.push_back({std::string(kMemoryGrowthMetric), MetricKind::kNumber,
                "the largest growth of one node's engine memory (held_bytes) from its sample at "
                "memory.baseline to its sample at the end, in percent of the former, over the nodes "
-               "up at both",
-               ConvergenceAfter::kNone, InProcess()});
+               "up at both"});
 }
 
 // Calls (a scenario's calls section), per routing strategy.
