@@ -252,16 +252,18 @@ class EngineImpl {
   // has passed too.
   void ExpireMailboxTombstones(std::int64_t now_ns);
   // The wall time before which no mailbox tombstone goes: the keep counted from when every node
-  // this one has heard of was last back in its view (whole_since_ns_), or never while one is away
-  // (engine/README.md, "Removing a mailbox": a removal survives any partition that heals).
-  std::int64_t TombstoneHoldEndNs() const;
+  // this one has heard of was last back in its view (whole_since_ns_); nullopt while one is away,
+  // when no tombstone goes at all (engine/README.md, "Removing a mailbox": a removal survives any
+  // partition that heals). No sentinel time: a caller must say what "held" means to it.
+  std::optional<std::int64_t> TombstoneHoldEndNs() const;
   // Drops the mailbox tombstone with the earliest horizon if that horizon is at or before
   // `now_ns` (skipping superseded items); false when there is none.
   bool ReleaseOldestMailboxTombstone(std::int64_t now_ns);
   // Whether a mailbox removal stamped `hlc` is gone at wall time `now_ns`: its horizon and the
   // hold have both passed, so a copy of it that arrives now is stale, not kept again.
   bool MailboxTombstoneGone(const HlcTimestamp& hlc, std::int64_t now_ns) const {
-    return MailboxHorizonNs(hlc) <= now_ns && TombstoneHoldEndNs() <= now_ns;
+    const std::optional<std::int64_t> hold_end_ns = TombstoneHoldEndNs();
+    return hold_end_ns && *hold_end_ns <= now_ns && MailboxHorizonNs(hlc) <= now_ns;
   }
   // Whether one more entry fits under max_entries. At the bound it makes room by dropping the
   // oldest mailbox tombstone past its horizon (one held only for a node that is away), if any.

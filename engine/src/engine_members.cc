@@ -282,11 +282,11 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   if (!device_horizons_.empty()) consider(device_horizons_.front().at);
   // Expiries and mailbox horizons are on the calendar clock; map them onto the monotonic one.
   // A mailbox tombstone goes at its horizon or the hold's end, whichever is later; never while held.
-  const std::int64_t hold_end_ns = TombstoneHoldEndNs();
-  const bool held = hold_end_ns == std::numeric_limits<std::int64_t>::max();
+  const std::optional<std::int64_t> hold_end_ns = TombstoneHoldEndNs();
   for (const std::int64_t at_ns : {expiries_.empty() ? std::int64_t{-1} : expiries_.top().at_ns,
-                                   mailbox_horizons_.empty() || held ? std::int64_t{-1}
-                                                                     : std::max(mailbox_horizons_.top().at_ns, hold_end_ns)}) {
+                                   mailbox_horizons_.empty() || !hold_end_ns
+                                       ? std::int64_t{-1}
+                                       : std::max(mailbox_horizons_.top().at_ns, *hold_end_ns)}) {
     if (at_ns < 0) continue;
     const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
     consider(env_->Now() + Duration(std::max<std::int64_t>(0, at_ns - wall_ns)));

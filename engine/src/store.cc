@@ -1,6 +1,5 @@
 // The entry store: versions, merge rules, per-origin hashes, listener events and expiry.
 #include <algorithm>
-#include <limits>
 
 #include "engine_impl.h"
 #include "hash.h"
@@ -405,7 +404,8 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::
 }
 
 void EngineImpl::ExpireMailboxTombstones(std::int64_t now_ns) {
-  if (now_ns < TombstoneHoldEndNs()) return;  // held: a node is away, or came back within the keep
+  const std::optional<std::int64_t> hold_end_ns = TombstoneHoldEndNs();
+  if (!hold_end_ns || now_ns < *hold_end_ns) return;  // held: a node is away, or came back within the keep
   while (ReleaseOldestMailboxTombstone(now_ns)) {
   }
 }
@@ -424,8 +424,8 @@ bool EngineImpl::ReleaseOldestMailboxTombstone(std::int64_t now_ns) {
   return false;
 }
 
-std::int64_t EngineImpl::TombstoneHoldEndNs() const {
-  if (!whole_since_ns_) return std::numeric_limits<std::int64_t>::max();
+std::optional<std::int64_t> EngineImpl::TombstoneHoldEndNs() const {
+  if (!whole_since_ns_) return std::nullopt;
   return *whole_since_ns_ + TombstoneKeep().count();
 }
 

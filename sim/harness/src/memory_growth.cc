@@ -3,7 +3,9 @@
 // hour"), from the samples the runner took (RunRecorder::EngineMemorySampled).
 #include <algorithm>
 #include <map>
+#include <utility>
 
+#include "pbxstate/check.h"
 #include "pbxstate/harness/recorder.h"
 
 namespace pbxstate::harness {
@@ -11,8 +13,12 @@ namespace pbxstate::harness {
 std::optional<double> MemoryGrowthPct(const std::vector<MemorySample>& samples, Duration baseline, Duration end) {
   std::map<NodeId, std::uint64_t> at_baseline, at_end;
   for (const MemorySample& s : samples) {
-    if (s.t == baseline) at_baseline[s.node] = s.held_bytes;
-    if (s.t == end) at_end[s.node] = s.held_bytes;
+    // One sample per (node, instant) (recorder.h): a second one is a runner's mistake.
+    for (auto [instant, taken] : {std::pair{baseline, &at_baseline}, std::pair{end, &at_end}}) {
+      if (s.t != instant) continue;
+      const bool one_per_instant = taken->emplace(s.node, s.held_bytes).second;
+      PBXSTATE_CHECK(one_per_instant);
+    }
   }
   std::optional<double> growth;
   for (const auto& [node, base] : at_baseline) {

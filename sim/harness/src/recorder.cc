@@ -53,7 +53,9 @@ std::string DescribeFault(const Fault& f) {
 namespace {
 
 // Sums a node's incarnations: a flow of EngineStatFields() (stats.h, the one list) adds up; a
-// level (entries and bytes held) is the last incarnation's.
+// level (entries and bytes held) is the last incarnation's: an ended incarnation's memory is
+// gone, so adding it would count what no engine holds (recorder_test.cc,
+// ANodesCountersAddUpOverItsIncarnations).
 void Accumulate(EngineStats& sum, const EngineStats& s) {
   for (const EngineStatField& f : EngineStatFields()) sum.*f.member = f.level ? s.*f.member : sum.*f.member + s.*f.member;
   for (std::size_t i = 0; i < sum.dropped.size(); ++i) sum.dropped[i] += s.dropped[i];
@@ -112,7 +114,8 @@ RunRecorder::Impl::Impl(const scenario::Scenario& s, bool keep)
       incarnation(node_count, 0),
       last_start(node_count, Duration::max()),
       up(node_count, false),
-      memory(s.memory) {}
+      memory(s.memory),
+      memory_sampled_at(node_count) {}
 
 ChangeKey RunRecorder::Impl::KeyOf(SlotId slot, const ViewChange& ch) {
   if (ch.kind == EntryKind::kMailbox) {
@@ -159,6 +162,11 @@ void RunRecorder::EngineMemorySampled(Duration t, NodeId node, std::uint64_t hel
   PBXSTATE_CHECK(m.memory.has_value());
   PBXSTATE_CHECK_LT(m.memory_samples.size(),
                     static_cast<std::size_t>(scenario::kMaxMemorySamplesPerNode + 1) * m.node_count);
+  PBXSTATE_CHECK(node >= 1 && node <= m.node_count);
+  // One level read twice at one instant is a runner's mistake, not a measurement (recorder.h).
+  std::optional<Duration>& previous = m.memory_sampled_at[node - 1];
+  if (previous) PBXSTATE_CHECK_LT(*previous, t);
+  previous = t;
   m.memory_samples.push_back({t, node, held_bytes});
 }
 
@@ -356,6 +364,7 @@ void PutHealBytes(RunResult* r) {
 }
 
 void PutEngineCounters(RunResult* r) {
+  // Flows only are read from the sum: a level summed this way would be the last node's.
   EngineStats sum;
   for (const NodeSummary& ns : r->nodes) Accumulate(sum, ns.stats);
   const std::pair<const char*, std::uint64_t> engine_counters[] = {

@@ -86,6 +86,7 @@ struct RunRecorder::Impl {
   std::uint64_t view_count = 0;
   std::optional<scenario::MemorySampling> memory;  // the scenario's
   std::vector<MemorySample> memory_samples;
+  std::vector<std::optional<Duration>> memory_sampled_at;  // per node, its latest sample's instant
 
   SlotId SlotOf(const ViewChange& ch) {
     if (ch.kind == EntryKind::kRegistration) {

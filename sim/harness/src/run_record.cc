@@ -75,6 +75,12 @@ std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunR
       out.push_back(v);
       continue;
     }
+    // A metric this backend does not measure (MetricInfo::measured_on): the check says nothing here.
+    if (const scenario::MetricInfo* info = scenario::FindMetric(c.metric); info != nullptr && !info->MeasuredOn(backend)) {
+      v.not_applicable = "not applicable on " + std::string(backend) + " (" + c.metric + " is " + MeasuredOnNote(*info) + ")";
+      out.push_back(v);
+      continue;
+    }
     auto it = r.metrics.find(c.metric);
     if (it != r.metrics.end()) {
       v.measured = true;

@@ -87,11 +87,7 @@ class EmuNetwork final : public RunNetwork {
 }  // namespace netns_run
 
 Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
-  EngineConfig probe = scenario::EngineConfigOf(s);
-  probe.node_id = 1;
-  probe.incarnation = 1;
-  probe.membership = MembershipSource::kTransport;
-  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  if (Status st = CheckEngineSettings(s, MembershipSource::kTransport); !st.ok()) return st;
   if (s.topology.node_count() > kMaxEmuNodes) {
     return Where(s, s.topology.sites[0].pos, "cluster.nodes",
                  "the emu backend runs at most " + std::to_string(kMaxEmuNodes) +
@@ -105,15 +101,7 @@ Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
   if (Status st = netns_run::CheckRealCluster(s, "emu"); !st.ok()) return st;
   if (options.max_lag <= Duration::zero()) return Status::InvalidArgument("--max-lag must be positive");
   if (Status st = netns_run::CheckChangeRate(s, "emu"); !st.ok()) return st;
-  // The daemon's configuration takes whole milliseconds.
-  netns::PbxstatedSpec spec;
-  spec.control_socket = "/x";
-  spec.engine = scenario::EngineConfigOf(s);
-  std::string text;
-  if (Status st = netns::PbxstatedConfig(spec, &text); !st.ok()) return Status::InvalidArgument(s.file + ": " + st.message());
-  if (s.engine.max_frame_bytes > 1024 * 1024) {
-    return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: pbxstated carries frames up to 1 MiB");
-  }
+  if (Status st = netns_run::CheckDaemonConfig(s); !st.ok()) return st;
   for (const scenario::Fault& f : s.faults) {
     if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
       if (d->bandwidth_bps) {

@@ -252,13 +252,8 @@ void FillOutcome(const Scenario& s, inproc::Cluster& c, harness::RunRecorder& re
 }  // namespace
 
 Status CheckInprocSupport(const Scenario& s) {
-  // The engine's own rules for its settings, with the identity every node gets filled in.
-  EngineConfig probe = scenario::EngineConfigOf(s);
-  probe.node_id = 1;
-  probe.incarnation = 1;
-  probe.membership = s.membership.source.value_or(MembershipSource::kHeartbeat);
-  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
-  return Status::Ok();
+  // Without a membership service of its own, the cluster's default is the engines' heartbeats (OptionsFor).
+  return CheckEngineSettings(s, s.membership.source.value_or(MembershipSource::kHeartbeat));
 }
 
 Status RunInproc(const Scenario& scenario_in, const RunOptions& options, RunOutcome* outcome) {

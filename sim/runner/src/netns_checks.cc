@@ -156,25 +156,7 @@ Status CheckChangeRate(const Scenario& s, const std::string& backend) {
                        Seconds(late) + " late (at " + Seconds(at) + "; bound " + Seconds(kMaxChangeLateness) + ")");
 }
 
-}  // namespace netns_run
-
-using netns_run::LanNetem;
-
-Status CheckNetnsSupport(const Scenario& s) {
-  EngineConfig probe = scenario::EngineConfigOf(s);
-  probe.node_id = 1;
-  probe.incarnation = 1;
-  probe.membership = MembershipSource::kTransport;
-  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
-  const std::uint32_t count = s.topology.node_count();
-  if (Status st = netns_run::CheckRealCluster(s, "netns"); !st.ok()) return st;
-  if (Status st = netns_run::CheckSites(s); !st.ok()) return st;
-  if (count > netns::kMaxNodes) {
-    return Where(s, s.topology.sites[0].pos, "cluster.nodes",
-                 "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +
-                     " nodes (real processes on one host); this scenario has " + std::to_string(count));
-  }
-  // The daemon's configuration takes whole milliseconds.
+Status CheckDaemonConfig(const Scenario& s) {
   netns::PbxstatedSpec spec;
   spec.control_socket = "/x";
   spec.engine = scenario::EngineConfigOf(s);
@@ -183,6 +165,24 @@ Status CheckNetnsSupport(const Scenario& s) {
   if (s.engine.max_frame_bytes > 1024 * 1024) {
     return Status::InvalidArgument(s.file + ": engine.max_frame_bytes: pbxstated carries frames up to 1 MiB");
   }
+  return Status::Ok();
+}
+
+}  // namespace netns_run
+
+using netns_run::LanNetem;
+
+Status CheckNetnsSupport(const Scenario& s) {
+  if (Status st = CheckEngineSettings(s, MembershipSource::kTransport); !st.ok()) return st;
+  const std::uint32_t count = s.topology.node_count();
+  if (Status st = netns_run::CheckRealCluster(s, "netns"); !st.ok()) return st;
+  if (Status st = netns_run::CheckSites(s); !st.ok()) return st;
+  if (count > netns::kMaxNodes) {
+    return Where(s, s.topology.sites[0].pos, "cluster.nodes",
+                 "the netns backend runs at most " + std::to_string(netns::kMaxNodes) +
+                     " nodes (real processes on one host); this scenario has " + std::to_string(count));
+  }
+  if (Status st = netns_run::CheckDaemonConfig(s); !st.ok()) return st;
   if (Status st = netns_run::CheckChangeRate(s, "netns"); !st.ok()) return st;
   for (const scenario::Fault& f : s.faults) {
     if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {

@@ -10,7 +10,7 @@ namespace pbxstate::runner::netns_run {
 using control::Op;
 using control::Request;
 
-Status NetnsRun::Sample(Duration t) {
+Status NetnsRun::Sample(Duration t, std::optional<Duration> memory_at) {
   harness::SeriesPoint p;
   p.t = t;
   // Every daemon asked at once, then every answer read: one round trip, not one per node.
@@ -26,6 +26,7 @@ Status NetnsRun::Sample(Duration t) {
     if (st.ok()) st = control::DecodeReply(Op::kStats, r, &reply);
     if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
     nodes_[n].last_stats = std::get<control::StatsReply>(reply).engine;
+    if (memory_at) rec_.EngineMemorySampled(*memory_at, n, nodes_[n].last_stats.held_bytes);
   }
   std::uint64_t total_frames = 0, total_bytes = 0;
   for (NodeId n = 1; n < nodes_.size(); ++n) {

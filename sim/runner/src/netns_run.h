@@ -71,6 +71,10 @@ netns::NetemParams LanNetem(const scenario::LanParams& lan);
 // Refuses (file, line, field) what real corosync and pbxstated cannot be: heartbeat membership,
 // per-node views or a view delay, duplicated or reordered frames. `backend` names it.
 Status CheckRealCluster(const scenario::Scenario& s, const std::string& backend);
+// Refuses what pbxstated's configuration cannot say of the scenario's engine settings (it takes
+// whole milliseconds: netns::PbxstatedConfig) and a max_frame_bytes above the 1 MiB it carries.
+// "<file>: <why>"; the netns and emu support checks share it.
+Status CheckDaemonConfig(const scenario::Scenario& s);
 // What one host sustains of a workload on real processes, counted in deliveries (a change times
 // the nodes it reaches) a second: every change goes through corosync to every node, is applied by
 // every pbxstated and comes back to the driver on every node's event stream, so the cost of a
@@ -285,7 +289,9 @@ class NetnsRun {
   void CallsResult(harness::RunResult* result) const;
 
   // ---- collection (netns_collect.cc) ----
-  Status Sample(Duration t);
+  // Reads every up daemon's stats for second `t`; with `memory_at` (MemorySampleInstant), tells
+  // the recorder each one's held_bytes as its sample at that instant.
+  Status Sample(Duration t, std::optional<Duration> memory_at);
   // Every live node's final view, the recorder's result, the checks and the record.
   Status Collect(Duration end, RunOutcome* outcome);
   Status WriteRecord(const std::vector<std::optional<harness::FinalView>>& finals, RunOutcome* outcome) const;
@@ -310,6 +316,7 @@ class NetnsRun {
   std::uint64_t seq_ = 0;
   std::vector<harness::SeriesPoint> series_;
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
+  Duration memory_read_until_{};  // the run time the last stats read was made at (memory samples)
   Duration max_lag_{};                   // the latest change so far, against its planned time
   Duration max_lag_at_{};                // ... and its planned time
   std::vector<Duration> lateness_;       // every issued change's, in issue order (bounded by the plan)

@@ -164,7 +164,12 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
     if (now >= next_sample || now >= end) {
       // One sample for the seconds that passed (a slow iteration may span more than one).
       while (next_sample + 1s <= std::min(now, end)) next_sample += 1s;
-      if (Status st = Sample(std::min(next_sample, end)); !st.ok()) return st;
+      // The engines' memory is read with the stats, after every instant up to now: the sample of
+      // an instant a slow iteration passed is this read, made up to that iteration late.
+      const Duration read_at = std::min(now, end);
+      const std::optional<Duration> memory_at = MemorySampleInstant(s_, memory_read_until_, read_at);
+      memory_read_until_ = read_at;
+      if (Status st = Sample(std::min(next_sample, end), memory_at); !st.ok()) return st;
       if (options_.progress) {
         const std::string network = network_->Progress();
         std::fprintf(stderr, "%s: %.0f s of %.0f s, %zu of %zu changes made, harness lag %.1f ms%s%s\n", s_.name.c_str(),

@@ -335,11 +335,9 @@ Status Ns3Run::Finish(RunOutcome* outcome) {
 }  // namespace
 
 Status CheckNs3Support(const Scenario& s) {
-  // The engine's own rules for its settings, with the identity every node gets filled in.
-  EngineConfig probe = scenario::EngineConfigOf(s);
-  probe.node_id = 1;
-  probe.incarnation = 1;
-  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  // Over the Corosync model the engines take their membership from its views (WorldFor).
+  const MembershipSource membership = UsesCorosyncModel(s) ? MembershipSource::kTransport : s.engine.membership;
+  if (Status st = CheckEngineSettings(s, membership); !st.ok()) return st;
   if (UsesCorosyncModel(s)) {
     if (Status st = CheckCorosyncModel(s); !st.ok()) return st;
   }

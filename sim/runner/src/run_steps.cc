@@ -26,6 +26,15 @@ Status Where(const Scenario& s, const scenario::SourcePos& pos, const std::strin
                                  field + ": " + what);
 }
 
+Status CheckEngineSettings(const Scenario& s, MembershipSource membership) {
+  EngineConfig probe = scenario::EngineConfigOf(s);
+  probe.node_id = 1;
+  probe.incarnation = 1;
+  probe.membership = membership;
+  if (Status st = probe.Validate(); !st.ok()) return Status::InvalidArgument(s.file + ": engine: " + st.message());
+  return Status::Ok();
+}
+
 void JudgeByTransportMembership(scenario::Scenario* s) {
   s->membership.source = MembershipSource::kTransport;
   s->engine.membership = MembershipSource::kTransport;
@@ -105,9 +114,19 @@ void AddEndStateMetrics(const Scenario& s, harness::RunResult* result, const Mem
   result->metrics["changes_refused"] = static_cast<double>(result->changes_refused);
 }
 
+std::optional<Duration> MemorySampleInstant(const scenario::Scenario& s, Duration after, Duration upto) {
+  if (!s.memory || upto <= after) return std::nullopt;
+  if (s.end() > after && s.end() <= upto) return s.end();
+  if (s.memory->baseline > after && s.memory->baseline <= upto) return s.memory->baseline;
+  const Duration every = s.memory->sample_every;
+  const Duration latest = upto / every * every;
+  if (latest > after && latest > Duration{}) return latest;
+  return std::nullopt;
+}
+
 void SampleEngineMemory(const scenario::Scenario& s, Duration t, const std::function<const Engine*(NodeId)>& engine,
                         harness::RunRecorder& rec) {
-  if (!s.memory || (t % s.memory->sample_every != Duration{} && t != s.end())) return;
+  if (MemorySampleInstant(s, t - Duration(1), t) != t) return;
   for (NodeId n = 1; n <= s.topology.node_count(); ++n) {
     if (const Engine* e = engine(n)) rec.EngineMemorySampled(t, n, e->stats().held_bytes);
   }

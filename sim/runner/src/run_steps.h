@@ -23,6 +23,13 @@ namespace pbxstate::runner {
 Status Where(const scenario::Scenario& s, const scenario::SourcePos& pos, const std::string& field,
              const std::string& what);
 
+// The engine's own rules for the scenario's settings (EngineConfig::Validate) as a backend gives
+// them to every node: EngineConfigOf with the identity filled in (node 1, incarnation 1; every
+// node's config differs only in its id) and `membership`, the source the backend runs the engines
+// with. InvalidArgument "<file>: engine: <why>" when they break one. Every runner's support check
+// starts with it.
+Status CheckEngineSettings(const scenario::Scenario& s, MembershipSource membership);
+
 // Refuses duplication and reordering of frames (LAN and link keys duplicate and reorder, and
 // degrades that set them) for a backend that does not model them yet, naming where the first
 // use is written. Ok when the scenario has none.
@@ -65,10 +72,18 @@ void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, 
 void MakeChange(const harness::PlannedChange& c, Engine* engine, Duration now, harness::RunRecorder& rec,
                 CallWorld* calls);
 
+// A scenario with a memory section: the memory sample instant (a multiple of
+// memory.sample_every, or the end) in (after, upto] that a read of the engines' held_bytes made
+// at `upto` stands for: the end if it is there, else memory.baseline if it is there (the two
+// memory_growth_pct compares), else the latest; nullopt when there is none or no memory section. A runner on the
+// simulated clock reads at each instant itself (SampleEngineMemory); one on the wall clock
+// (netns, emu) reads once a second or later, and gives the read the instant it passed.
+std::optional<Duration> MemorySampleInstant(const scenario::Scenario& s, Duration after, Duration upto);
+
 // A scenario with a memory section, at a whole second `t` the runner reached (the end
-// included): when `t` is a sample instant (a multiple of memory.sample_every, or the end), tells
-// the recorder every up node's held_bytes (EngineStats). `engine` gives a node's engine, nullptr
-// when it is down. Reads only: the run's events are the same with or without it.
+// included): when `t` is a sample instant (MemorySampleInstant), tells the recorder every up
+// node's held_bytes (EngineStats). `engine` gives a node's engine, nullptr when it is down. Reads
+// only: the run's events are the same with or without it.
 void SampleEngineMemory(const scenario::Scenario& s, Duration t, const std::function<const Engine*(NodeId)>& engine,
                         harness::RunRecorder& rec);
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cassert>
 #include <cmath>
+#include <span>
 #include <utility>
 
 #include "pbxstate/scenario/detection.h"
@@ -24,6 +25,15 @@ constexpr std::array<Statistic, 6> kStatistics{{
     {"max", "largest sample (quantile 1)"},
     {"mean", "arithmetic mean"},
 }};
+
+// "ns3, inproc": backend names for messages and meanings.
+std::string JoinNames(std::span<const std::string_view> names) {
+  std::string out;
+  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+std::vector<std::string_view> InProcess() { return {kInProcessBackends.begin(), kInProcessBackends.end()}; }
 
 void AddFamily(std::vector<MetricInfo>& out, const std::string& family, const std::string& what,
                ConvergenceAfter needs) {
@@ -49,7 +59,8 @@ void AddOracleAndCost(std::vector<MetricInfo>& m) {
                "bytes put on the network divided by local changes"});
   m.push_back({"wan_frames_per_change", MetricKind::kNumber,
                "of those frames, the ones addressed to a node of another site (crossing the WAN), "
-               "divided by local changes; ns-3 backend with two sites or more only"});
+               "divided by local changes; two sites or more",
+               ConvergenceAfter::kNone, {kSiteCountingBackends.begin(), kSiteCountingBackends.end()}});
 }
 
 // Latencies of changes, and convergence after each kind of fault end.
@@ -84,20 +95,19 @@ void AddLatencyAndConvergence(std::vector<MetricInfo>& m) {
                "fault ends after which the next fault began before agreement (left out of the "
                "convergence figures)",
                ConvergenceAfter::kAnyFault});
-  // What a heal moved against what differed (ns3, inproc: the runners that count bytes at
-  // view changes), over the heals that converged.
+  // What a heal moved against what differed (the runners that count bytes at view changes),
+  // over the heals that converged.
   m.push_back({"heal_bytes", MetricKind::kCount,
                "bytes put on the network from each heal to agreement, summed over the heals that "
-               "converged (ns3, inproc)",
-               ConvergenceAfter::kHeal});
+               "converged",
+               ConvergenceAfter::kHeal, InProcess()});
   m.push_back({"heal_differing_bytes", MetricKind::kCount,
                "the codec's encoded size of the entries live nodes lacked at those heals, one record "
-               "per (node, entry) they came to show (ns3, inproc)",
-               ConvergenceAfter::kHeal});
+               "per (node, entry) they came to show",
+               ConvergenceAfter::kHeal, InProcess()});
   m.push_back({"heal_bytes_ratio", MetricKind::kNumber,
-               "heal_bytes / heal_differing_bytes: how many times what differed a heal moved (ns3, "
-               "inproc)",
-               ConvergenceAfter::kHeal});
+               "heal_bytes / heal_differing_bytes: how many times what differed a heal moved",
+               ConvergenceAfter::kHeal, InProcess()});
 }
 
 // Engine counters summed over all nodes and incarnations (pbxstate::EngineStats), and the growth
@@ -137,7 +147,7 @@ void AddEngineCounters(std::vector<MetricInfo>& m) {
   m.push_back({std::string(kMemoryGrowthMetric), MetricKind::kNumber,
                "the largest growth of one node's engine memory (held_bytes) from its sample at "
                "memory.baseline to its sample at the end, in percent of the former, over the nodes "
-               "up at both (ns3, inproc)"});
+               "up at both"});
 }
 
 // Calls (a scenario's calls section), per routing strategy.
@@ -172,7 +182,8 @@ void AddEndState(std::vector<MetricInfo>& m) {
   // AddEndStateMetrics): what an oracle that compares values cannot see.
   m.push_back({"disagreeing_nodes", MetricKind::kCount,
                "live nodes whose view digest differs from that of the lowest-numbered live node they "
-               "reach both ways at the end, or (ns3, inproc) whose membership is not exactly those nodes"});
+               "reach both ways at the end, or, where the runner asks the engines (" +
+                   JoinNames(kInProcessBackends) + "), whose membership is not exactly those nodes"});
   m.push_back({"frames_refused_auth", MetricKind::kCount,
                "frames refused as bad_mac, unknown_key, unauthenticated or auth_not_configured, all nodes"});
   m.push_back({"changes_refused", MetricKind::kCount, "planned changes the engines refused (bounds)"});
@@ -186,6 +197,12 @@ std::vector<MetricInfo> BuildMetrics() {
   AddEngineCounters(m);
   AddCalls(m);
   AddEndState(m);
+  for (MetricInfo& info : m) {
+    for ([[maybe_unused]] std::string_view b : info.measured_on) {
+      assert(std::find(kBackendNames.begin(), kBackendNames.end(), b) != kBackendNames.end());
+    }
+    if (!info.measured_on.empty()) info.meaning += " (" + MeasuredOnNote(info) + ")";
+  }
   return m;
 }
 
@@ -221,11 +238,13 @@ const MetricInfo* FindMetric(std::string_view name) {
   return nullptr;
 }
 
-std::string BackendNameList() {
-  std::string names;
-  for (std::string_view n : kBackendNames) names += (names.empty() ? "" : ", ") + std::string(n);
-  return names;
+std::string BackendNameList() { return JoinNames(kBackendNames); }
+
+bool MetricInfo::MeasuredOn(std::string_view backend) const {
+  return measured_on.empty() || std::find(measured_on.begin(), measured_on.end(), backend) != measured_on.end();
 }
+
+std::string MeasuredOnNote(const MetricInfo& m) { return m.measured_on.empty() ? "" : "measured on " + JoinNames(m.measured_on); }
 
 std::string_view CompareOpText(CompareOp op) {
   switch (op) {

@@ -63,5 +63,29 @@ TEST(MemoryGrowth, ANodeWithoutBothSamplesIsLeftOut) {
   EXPECT_FALSE(MemoryGrowthPct({{10s, 2, 100}, {40s, 3, 900}}, 10s, 40s).has_value());
 }
 
+// held_bytes is a level: a second read of one node at one instant is refused, not added up or
+// overwritten (recorder.h, EngineMemorySampled).
+TEST(MemoryGrowthDeathTest, ASecondSampleOfOneNodeAtOneInstantIsRefused) {
+  EXPECT_DEATH(
+      {
+        HandRun run(kSampled);
+        run.StartAll();
+        run.rec.EngineMemorySampled(10s, 1, 100);
+        run.rec.EngineMemorySampled(10s, 2, 100);  // another node at the same instant is fine
+        run.rec.EngineMemorySampled(10s, 1, 900);
+      },
+      "pbxstate check failed: \\*previous < t");
+  EXPECT_DEATH(
+      {
+        HandRun run(kSampled);
+        run.StartAll();
+        run.rec.EngineMemorySampled(20s, 1, 100);
+        run.rec.EngineMemorySampled(10s, 1, 100);  // out of time order
+      },
+      "pbxstate check failed: \\*previous < t");
+  EXPECT_DEATH(MemoryGrowthPct({{10s, 1, 100}, {10s, 1, 900}, {40s, 1, 100}}, 10s, 40s),
+               "pbxstate check failed: one_per_instant");
+}
+
 }  // namespace
 }  // namespace pbxstate::harness

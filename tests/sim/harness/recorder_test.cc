@@ -85,6 +85,23 @@ TEST(EvaluateChecks, ACheckNamingItsBackendsIsNotApplicableOnOthers) {
   EXPECT_EQ(ns3[1].not_applicable, "not applicable on ns3 (the check is for emu)");
 }
 
+// A check on a metric the run's backend does not measure (MetricInfo::measured_on) is not
+// applicable there, with or without `backends`; where it is measured, unmeasured still fails.
+TEST(EvaluateChecks, AMetricTheBackendDoesNotMeasureIsNotApplicable) {
+  scenario::Scenario s;
+  s.checks.push_back(std::get<scenario::Check>(scenario::ParseCheck("heal_bytes_ratio < 4")));
+  s.checks.push_back(std::get<scenario::Check>(scenario::ParseCheck("wan_frames_per_change < 2")));
+  RunResult r;  // nothing measured
+  const std::vector<CheckVerdict> netns = EvaluateChecks(s, r, 1s, "netns");
+  ASSERT_EQ(netns.size(), 2u);
+  EXPECT_EQ(netns[0].not_applicable, "not applicable on netns (heal_bytes_ratio is measured on ns3, inproc)");
+  EXPECT_EQ(netns[1].not_applicable, "not applicable on netns (wan_frames_per_change is measured on ns3)");
+  EXPECT_FALSE(netns[0].failed());
+  const std::vector<CheckVerdict> inproc = EvaluateChecks(s, r, 1s, "inproc");
+  EXPECT_TRUE(inproc[0].failed());  // inproc measures it: not measured in this run is a failure
+  EXPECT_FALSE(inproc[1].applicable());
+}
+
 // A view read a little after the end (a daemon's dump on real clocks) is judged at the instant it
 // was read: a registration that expired by then is gone, one expiring while it was read may be
 // either, one expiring later must be there. Read at the end exactly, each must be there.

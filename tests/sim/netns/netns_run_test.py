@@ -23,6 +23,12 @@
       a loaded machine may stop it, so the daemon joins CPG and catches up before the harness
       subscribes to its events; the harness lists the engine right after subscribing
       (sim/netns/README.md, "Time and measurement").
+  netns_run_test.py memory PBXSTATE PBXSTATED SCENARIO OUT
+      runs SCENARIO (a `memory:` section, tests/sim/netns/scenarios/memory-small.yaml) as
+      `scenario` does, then checks that the harness sampled every node's engine memory
+      (held_bytes, from pbxstated's `stats`) at memory.baseline and at the end, each above 0, and
+      that memory_growth_pct was measured from them (the check on it passed or failed, never
+      unmeasured).
   netns_run_test.py teardown PBXSTATE PBXSTATED SCENARIO OUT
       nothing is left after: a normal exit, SIGINT mid-run (exit 130), SIGTERM mid-run (exit 143),
       and an error after the cluster was built (a daemon that exits at once).
@@ -265,6 +271,25 @@ def restarted_node(scenario):
     return int(nodes[0])
 
 
+def check_memory(run):
+    """Every node's held_bytes sampled at the baseline and the end: see the module's doc, mode `memory`."""
+    memory = run.get("memory")
+    if not memory:
+        fail("run.json has no memory record")
+    baseline = memory["baseline_ns"]
+    end = run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]
+    for n in range(1, run["scenario"]["nodes"] + 1):
+        samples = dict(memory["held_bytes"].get(str(n), []))
+        for name, t in (("baseline", baseline), ("end", end)):
+            if samples.get(t, 0) <= 0:
+                fail(f"node {n} has no held_bytes sample above 0 at the {name} ({t} ns): {sorted(samples.items())}")
+        print(f"node {n}: held_bytes {samples[baseline]} at the baseline, {samples[end]} at the end")
+    growth = [c for c in run["checks"] if c.get("metric") == "memory_growth_pct"]
+    if not growth or not all(c.get("measured") for c in growth):
+        fail(f"memory_growth_pct was not measured: {growth}")
+    print(f"memory_growth_pct {growth[0]['observed']}")
+
+
 def daemon_pids(run_pid, node):
     """The pbxstated processes of `node` in run `run_pid` (their --config is in its node directory)."""
     mark = f"pbxst-{run_pid}/n{node}/pbxstated.yaml"
@@ -328,7 +353,7 @@ def check_restart_deliveries(run, out):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "views", "restart", "teardown"):
+    if len(sys.argv) != 6 or sys.argv[1] not in ("scenario", "views", "restart", "memory", "teardown"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
@@ -337,6 +362,8 @@ def main():
         run_scenario(pbxstate, pbxstated, scenario, out)
     elif mode == "views":
         check_views(run_scenario(pbxstate, pbxstated, scenario, out), scenario)
+    elif mode == "memory":
+        check_memory(run_scenario(pbxstate, pbxstated, scenario, out))
     elif mode == "restart":
         during = pause_harness_at_restart(restarted_node(scenario), 1.5)
         check_restart_deliveries(run_scenario(pbxstate, pbxstated, scenario, out, during), out)

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -161,6 +163,55 @@ TEST(Metrics, DocumentedInTheSchemaReference) {
       documented = "`" + m.name + "`";
     }
     EXPECT_NE(readme.find(documented), std::string::npos) << m.name << " as " << documented;
+  }
+}
+
+// Which backends measure a metric is one field (MetricInfo::measured_on): its meaning's words and
+// the schema reference's row are derived from it and held to it.
+TEST(Metrics, WhichBackendsMeasureAMetricIsOneField) {
+  const MetricInfo& heal = *FindMetric("heal_bytes_ratio");
+  EXPECT_TRUE(heal.MeasuredOn("ns3"));
+  EXPECT_TRUE(heal.MeasuredOn("inproc"));
+  EXPECT_FALSE(heal.MeasuredOn("netns"));
+  EXPECT_FALSE(heal.MeasuredOn("emu"));
+  EXPECT_EQ(MeasuredOnNote(heal), "measured on ns3, inproc");
+  EXPECT_FALSE(FindMetric("wan_frames_per_change")->MeasuredOn("inproc"));
+  EXPECT_TRUE(FindMetric(kMemoryGrowthMetric)->MeasuredOn("emu"));
+  EXPECT_EQ(MeasuredOnNote(*FindMetric("lost")), "");
+  for (const MetricInfo& m : Metrics()) {
+    const bool noted = m.meaning.find("measured on") != std::string::npos;
+    EXPECT_EQ(noted, !m.measured_on.empty()) << m.name << ": " << m.meaning;
+    if (!m.measured_on.empty()) {
+      EXPECT_TRUE(m.meaning.ends_with("(" + MeasuredOnNote(m) + ")")) << m.meaning;
+    }
+  }
+}
+
+// scenarios/README.md's metric table says "measured on ..." in a metric's row exactly when the
+// metric's definition restricts it, in the same words (MeasuredOnNote).
+TEST(Metrics, TheSchemaReferenceSaysWhichBackendsMeasureEach) {
+  std::ifstream in(PBXSTATE_SCENARIOS_DIR "/README.md");
+  ASSERT_TRUE(in) << "scenarios/README.md";
+  std::vector<std::string> rows;  // the metric table's rows, first cell to end
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("| `")) rows.push_back(line);
+  }
+  for (const MetricInfo& m : Metrics()) {
+    if (m.name.starts_with("engine.")) continue;  // one row for every counter, none restricted
+    const std::string documented =
+        m.kind == MetricKind::kDuration ? "`" + m.name.substr(0, m.name.rfind('.')) + ".S`" : "`" + m.name + "`";
+    const std::string* row = nullptr;
+    for (const std::string& r : rows) {
+      const std::string first_cell = r.substr(0, r.find(" | "));
+      if (first_cell.find(documented) != std::string::npos) row = &r;
+    }
+    ASSERT_NE(row, nullptr) << m.name << " has no row in the metric table";
+    if (m.measured_on.empty()) {
+      EXPECT_EQ(row->find("measured on"), std::string::npos) << m.name << " is measured everywhere: " << *row;
+    } else {
+      EXPECT_NE(row->find(MeasuredOnNote(m)), std::string::npos) << m.name << ": expected '" << MeasuredOnNote(m)
+                                                                   << "' in " << *row;
+    }
   }
 }
 

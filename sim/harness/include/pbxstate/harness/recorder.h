@@ -118,7 +118,8 @@ struct MemorySample {
 
 // memory_growth_pct (scenario::kMemoryGrowthMetric): over the nodes with a sample at
 // `baseline` and one at `end`, the largest (end - baseline) / baseline, in percent; nullopt when
-// no node has both. A node restarted in between is measured all the same: a month of uptime
+// no node has both. `samples` holds at most one per (node, instant), as RunRecorder keeps them
+// (EngineMemorySampled); a second one is refused (CHECK), not summed or overwritten. A node restarted in between is measured all the same: a month of uptime
 // includes restarts, and a restarted engine catches up to what the others hold.
 std::optional<double> MemoryGrowthPct(const std::vector<MemorySample>& samples, Duration baseline, Duration end);
 
@@ -233,7 +234,12 @@ class RunRecorder {
   // A scenario with a memory section: node `node`'s engine held `held_bytes` at `t` (the runner
   // samples every memory.sample_every and at the end, nodes up only). At most
   // kMaxMemorySamplesPerNode + 1 per node: past that a sample is refused (CHECK), the loader
-  // having bounded the scenario so that a runner never gets there.
+  // having bounded the scenario so that a runner never gets there. A node's samples come in
+  // increasing time, one per instant: a second sample of one (node, t), or one earlier than the
+  // node's last, is refused (CHECK). held_bytes is a level: two reads of it at one instant are
+  // one measurement taken twice, so adding them would double it, and keeping the larger or the
+  // later would hide a runner that reads a node twice for one instant (it read it at two times
+  // and named them alike). The runner is wrong then, and says nothing true by either.
   void EngineMemorySampled(Duration t, NodeId node, std::uint64_t held_bytes);
 
   // ---- the end ----

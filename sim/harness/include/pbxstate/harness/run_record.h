@@ -32,7 +32,8 @@ struct CheckVerdict {
   double observed = 0;
   bool pass = false;
   // Why the run was not held to the check, "not applicable on emu (the check is for ns3,
-  // inproc)"; empty when it was. Such a check is neither passed nor failed.
+  // inproc)" or "not applicable on netns (heal_bytes is measured on ns3, inproc)"; empty when it
+  // was. Such a check is neither passed nor failed.
   std::string not_applicable;
 
   bool applicable() const { return not_applicable.empty(); }
@@ -44,7 +45,8 @@ struct CheckVerdict {
 // bounded by `detection` (scenario::DetectionTime of the membership the run's engines had). A
 // check on a metric the run did not measure fails (a check that cannot be evaluated must not
 // pass). A check that names its backends and not `backend` (the run's, a name from
-// scenario::kBackendNames) is not evaluated: not applicable, with the reason.
+// scenario::kBackendNames), or whose metric `backend` does not measure (MetricInfo::measured_on),
+// is not evaluated: not applicable, with the reason.
 std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection,
                                          std::string_view backend);
 

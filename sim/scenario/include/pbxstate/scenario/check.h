@@ -31,12 +31,36 @@ enum class MetricKind {
 // metric needs at least one such fault in its scenario, or the metric has no samples.
 enum class ConvergenceAfter { kNone, kHeal, kRestart, kRestore, kCrash, kAnyFault };
 
+// The backends a run can have, as `pbxstate run --backend` names them: the one list a check's
+// `backends` and a metric's `measured_on` are read against.
+inline constexpr std::array<std::string_view, 4> kBackendNames = {"ns3", "inproc", "netns", "emu"};
+// The backends whose engines run in the runner's own process (ns-3's nodes, inproc's cluster):
+// the runner counts the bytes they put on the network at any instant (heal_bytes) and asks each
+// engine its membership at the end (disagreeing_nodes). netns and emu drive pbxstated daemons
+// over control sockets, whose frames corosync carries.
+inline constexpr std::array<std::string_view, 2> kInProcessBackends = {"ns3", "inproc"};
+// The backend that counts the engines' frames per destination site (wan_frames_per_change).
+inline constexpr std::array<std::string_view, 1> kSiteCountingBackends = {"ns3"};
+
 struct MetricInfo {
   std::string name;     // "stable_latency.p50"
   MetricKind kind;
-  std::string meaning;  // one line for --help and the schema reference
+  // One line for --help and the schema reference; ends with MeasuredOnNote when measured_on is
+  // not empty (Metrics() derives it).
+  std::string meaning;
   ConvergenceAfter needs = ConvergenceAfter::kNone;
+  // The backends whose runs measure it, names from kBackendNames; empty: every backend. On any
+  // other a check on it is not applicable (harness::EvaluateChecks), as a check whose `backends`
+  // leaves the run's backend out is.
+  std::vector<std::string_view> measured_on = {};
+
+  // Whether a run on `backend` (a name from kBackendNames) measures this metric.
+  bool MeasuredOn(std::string_view backend) const;
 };
+
+// "measured on ns3, inproc" for a metric measured on some backends only, "" for one measured on
+// every backend: the words the meaning and scenarios/README.md's metric table give it.
+std::string MeasuredOnNote(const MetricInfo& m);
 
 // Every metric a check may name, in documentation order. Duration families expand to one
 // metric per statistic: .min .p50 .p95 .p99 .max .mean.
@@ -49,9 +73,6 @@ inline constexpr std::string_view kMemoryGrowthMetric = "memory_growth_pct";
 // The metric called `name`, or nullptr.
 const MetricInfo* FindMetric(std::string_view name);
 
-// The backends a run can have, as `pbxstate run --backend` names them: the one list a check's
-// `backends` is read against.
-inline constexpr std::array<std::string_view, 4> kBackendNames = {"ns3", "inproc", "netns", "emu"};
 // "ns3, inproc, netns, emu": kBackendNames for messages.
 std::string BackendNameList();
 
