@@ -26,6 +26,11 @@ Status NetnsRun::Sample(Duration t) {
     if (st.ok()) st = control::DecodeReply(Op::kStats, r, &reply);
     if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
     nodes_[n].last_stats = std::get<control::StatsReply>(reply).engine;
+    // The engine's memory, as ns3 and inproc sample it (memory_growth_pct), from the same reply.
+    if (MemorySampleDue(s_, t)) {
+      const std::uint64_t held = nodes_[n].last_stats.held_bytes;
+      Record(t, [this, t, n, held] { rec_.EngineMemorySampled(t, n, held); });
+    }
   }
   std::uint64_t total_frames = 0, total_bytes = 0;
   for (NodeId n = 1; n < nodes_.size(); ++n) {

@@ -105,9 +105,13 @@ void AddEndStateMetrics(const Scenario& s, harness::RunResult* result, const Mem
   result->metrics["changes_refused"] = static_cast<double>(result->changes_refused);
 }
 
+bool MemorySampleDue(const scenario::Scenario& s, Duration t) {
+  return s.memory && (t % s.memory->sample_every == Duration{} || t == s.end());
+}
+
 void SampleEngineMemory(const scenario::Scenario& s, Duration t, const std::function<const Engine*(NodeId)>& engine,
                         harness::RunRecorder& rec) {
-  if (!s.memory || (t % s.memory->sample_every != Duration{} && t != s.end())) return;
+  if (!MemorySampleDue(s, t)) return;
   for (NodeId n = 1; n <= s.topology.node_count(); ++n) {
     if (const Engine* e = engine(n)) rec.EngineMemorySampled(t, n, e->stats().held_bytes);
   }

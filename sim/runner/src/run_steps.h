@@ -65,8 +65,11 @@ void FaultDone(Duration t, const scenario::Fault& f, harness::RunRecorder& rec, 
 void MakeChange(const harness::PlannedChange& c, Engine* engine, Duration now, harness::RunRecorder& rec,
                 CallWorld* calls);
 
+// Whether the scenario samples engine memory at `t`: it has a memory section and `t` is a
+// multiple of memory.sample_every or the end. Every runner samples at these instants.
+bool MemorySampleDue(const scenario::Scenario& s, Duration t);
 // A scenario with a memory section, at a whole second `t` the runner reached (the end
-// included): when `t` is a sample instant (a multiple of memory.sample_every, or the end), tells
+// included): when `t` is a sample instant (MemorySampleDue), tells
 // the recorder every up node's held_bytes (EngineStats). `engine` gives a node's engine, nullptr
 // when it is down. Reads only: the run's events are the same with or without it.
 void SampleEngineMemory(const scenario::Scenario& s, Duration t, const std::function<const Engine*(NodeId)>& engine,
