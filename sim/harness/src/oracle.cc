@@ -530,11 +530,16 @@ Acceptable Oracle::SettledMailbox(NodeId n, SlotId slot, Duration from, Duration
     return a;
   }
   const std::vector<Write>& ws = it->second;
+  // The configuration the stretch settles in is its last epoch's: no fault happens inside it,
+  // but with transport views the views do change (a heal's merged views come a token and a
+  // consensus after the heal), and judged by the split views in force at `from` the write made
+  // across the cut would not be the floor, so the value from before the cut would count as agreed.
+  const Duration last_epoch = std::max(from, history_.EpochStart(history_.EpochAt(to - 1ns)));
   std::optional<std::size_t> floor;
   for (std::size_t i = 0; i < ws.size() && !floor; ++i) {
     // Past a removal that may lapse in the stretch, nothing is a floor (oracle.h).
     if (ws[i].removed && ws[i].t < to && TombstoneMayLapse(slot, i, to)) break;
-    if (ws[i].t <= from && SpreadOf(slot, i).Settled(n, from)) floor = i;
+    if (ws[i].t <= from && SpreadOf(slot, i).Settled(n, last_epoch)) floor = i;
   }
   const std::size_t last = floor ? *floor : ws.size() - 1;
   for (std::size_t i = 0; i <= last; ++i) {

@@ -96,6 +96,22 @@ def run(pbxstate, pbxstated, scenario, out, *extra):
     return proc.returncode, record, output
 
 
+def check_memory(record):
+    """A scenario with a memory section: every node has its engine's held_bytes sampled at the
+    baseline and at the end (from pbxstated's stats replies), and memory_growth_pct is measured."""
+    memory = record["memory"]
+    end = record["scenario"]["duration_ns"] + record["scenario"]["quiet_ns"]
+    for node, samples in sorted(memory["held_bytes"].items()):
+        times = {t for t, _ in samples}
+        if memory["baseline_ns"] not in times or end not in times:
+            fail(f"node {node}: memory samples at {sorted(times)}, none at the baseline or the end")
+        if any(b <= 0 for _, b in samples):
+            fail(f"node {node}: an engine holding no bytes: {samples}")
+    if record["metrics"].get("memory_growth_pct") is None:
+        fail("a memory section, but memory_growth_pct is not measured")
+    print(f"memory sampled on {len(memory['held_bytes'])} nodes, growth {record['metrics']['memory_growth_pct']:.1f} %")
+
+
 def main():
     if len(sys.argv) not in (5, 6) or sys.argv[5:] not in ([], ["bound"]):
         print(__doc__, file=sys.stderr)
@@ -112,6 +128,8 @@ def main():
         if metrics.get("calls.total", 0) == 0 or not routed or not all(v > 0 for v in routed.values()):
             fail(f"a scenario with calls, but {metrics.get('calls.total')} calls, completion by strategy {routed}")
         print(f"{metrics['calls.total']:.0f} calls, completion by strategy {routed}")
+    if "memory" in record:
+        check_memory(record)
     lag = record["realtime"]
     if rc == 0:
         if any(c["pass"] is False for c in record["checks"]):  # null: not applicable on this backend

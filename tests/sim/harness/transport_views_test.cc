@@ -160,5 +160,37 @@ TEST(TransportViews, AWriteSentInAViewWithoutTheOthersOrDeadWithItsTransportCann
   EXPECT_EQ(Metric(kept, "lost") + Metric(kept, "stale"), 0) << Discrepancies(kept);
 }
 
+// ---- convergence after a heal is timed to the views the stretch ends with ----
+
+// Node 3 is cut off at 4 s and writes at 5 s; the views split at 5.5 s, the cut heals at 7 s,
+// the views merge at 8 s and nodes 1 and 2 get node 3's write at `repaired` (the engines'
+// repair after the merged view; mailbox-heal-10k on emu). Before the oracle judged the floor by
+// the last epoch, the split views in force at the heal made the older write the floor and the
+// heal's convergence 0 (seen on emu as convergence.after_heal 0 ns).
+RunResult HealedAcrossViews(Duration repaired) {
+  HandRun run(kThreeNodesGrace);
+  run.StartAll();
+  for (NodeId n : kAll) run.View(Duration{}, n, kAll);
+  run.Mailbox(1s, 1, "m@d", kOne, Hlc(1s));
+  for (NodeId n : {2, 3}) run.ShowsMailbox(1001ms, n, "m@d", {kOne, Hlc(1s), 1});
+  run.Isolate(4s, 3);
+  run.Mailbox(5s, 3, "m@d", kNine, Hlc(5s));
+  for (NodeId n : {1, 2}) run.View(5500ms, n, {1, 2});
+  run.View(5500ms, 3, {3});
+  run.Heal(7s);
+  for (NodeId n : kAll) run.View(8s, n, kAll);
+  for (NodeId n : {1, 2}) run.ShowsMailbox(repaired, n, "m@d", {kNine, Hlc(5s), 3});
+  std::map<NodeId, FinalView> views;
+  for (NodeId n : kAll) AddMailbox(&views[n], "m@d", kNine, Hlc(5s), 3);
+  return run.Finish(20s, views);
+}
+
+TEST(TransportViews, ConvergenceAfterAHealWaitsForTheWriteMadeAcrossTheCut) {
+  const RunResult r = HealedAcrossViews(8500ms);
+  EXPECT_EQ(Metric(r, "lost") + Metric(r, "stale"), 0) << Discrepancies(r);
+  EXPECT_EQ(Metric(r, "convergence.after_heal.max"), 1.5e9);
+  EXPECT_EQ(Metric(HealedAcrossViews(9s), "convergence.after_heal.max"), 2e9);
+}
+
 }  // namespace
 }  // namespace pbxstate::harness::testing

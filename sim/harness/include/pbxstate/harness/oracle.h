@@ -76,10 +76,11 @@
 // old value is stale.
 //
 // Convergence targets (Settled): inside a stretch [from, to) in which no fault happens, the
-// configuration is fixed; a node agrees on an owned slot when it shows any value O had in the
-// stretch if it hears O (both ways for transport membership), none otherwise; on a mailbox
-// when it shows a write it possibly holds by `to` that is not older than the greatest write it
-// would hold settled at `from`.
+// links are fixed (with transport views, the views may still change in it); a node agrees on an
+// owned slot when it shows any value O had in the stretch if it hears O (both ways for transport
+// membership), none otherwise; on a mailbox when it shows a write it possibly holds by `to` that
+// is not older than the greatest write made by `from` that it would hold settled in the
+// stretch's last epoch (the views it ends with).
 #pragma once
 
 #include <cstdint>
