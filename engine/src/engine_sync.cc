@@ -365,11 +365,9 @@ bool EngineImpl::ServedAlready(NodeId puller, std::uint32_t session) const {
 }
 
 DropReason EngineImpl::NoSessionReason(NodeId peer, std::uint32_t session, bool pulled) const {
-  if (!pulled && ServedAlready(peer, session)) return DropReason::kSessionClosed;
   auto p = peers_.find(peer);
-  if (p == peers_.end() || session == 0) return DropReason::kUnexpected;
-  const std::uint32_t last = pulled ? p->second.last_pull_session : p->second.last_served_session;
-  return session <= last ? DropReason::kSessionClosed : DropReason::kUnexpected;
+  const std::uint32_t last = p == peers_.end() ? 0 : pulled ? p->second.last_pull_session : p->second.last_served_session;
+  return session != 0 && session <= last ? DropReason::kSessionClosed : DropReason::kUnexpected;
 }
 
 void EngineImpl::RememberServed(NodeId puller, std::uint32_t session) {
@@ -455,9 +453,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   PBXSTATE_CHECK(inserted);
   PBXSTATE_CHECK_LE(serves_.size(), 2 * config_.max_sync_serves);
   // With several pulls at once a puller's requests can arrive out of order: the greatest so far.
-  if (auto p = peers_.find(from); p != peers_.end()) {
-    p->second.last_served_session = std::max(p->second.last_served_session, r.session);
-  }
+  if (auto p = peers_.find(from); p != peers_.end()) p->second.last_served_session = std::max(p->second.last_served_session, r.session);
   PumpServe(it->second);
   StartPulls();  // arms the sync tick
 }
@@ -608,8 +604,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
 void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   auto it = pulls_.find(p.session);
   if (it == pulls_.end() || it->second.donor != from) {
-    // A page resent while its ack was on the way, or one still on the wire when this node gave
-    // the session up (a timeout, a view without the donor): a late copy, expected.
+    // A page resent while its ack was on the way, or sent before this node gave the session up.
     Drop(it == pulls_.end() ? NoSessionReason(from, p.session, /*pulled=*/true) : DropReason::kUnexpected);
     return;
   }
