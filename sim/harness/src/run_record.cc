@@ -120,6 +120,23 @@ json DriverJson(const DriverLateness& d) {
           {"valid", d.valid()}};
 }
 
+json HostsJson(const std::vector<HostLoss>& hosts) {
+  json out = json::array();
+  for (const HostLoss& h : hosts) {
+    json one = {{"node", h.node},
+                {"udp_in_datagrams", h.udp_in_datagrams},
+                {"udp_in_errors", h.udp_in_errors},
+                {"udp_rcvbuf_errors", h.udp_rcvbuf_errors},
+                {"udp_out_datagrams", h.udp_out_datagrams},
+                {"udp_sndbuf_errors", h.udp_sndbuf_errors},
+                {"iface_rx_dropped", h.iface_rx_dropped},
+                {"iface_tx_dropped", h.iface_tx_dropped}};
+    if (h.emu_refused) one["emu_refused"] = *h.emu_refused;
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
 // run.json's "checks"; *all_pass tells whether every one passed.
 json ChecksJson(const std::vector<CheckVerdict>& verdicts, bool* all_pass) {
   json checks = json::array();
@@ -234,6 +251,7 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
   if (!info.notes.empty()) run["backend_notes"] = info.notes;
   if (info.realtime) run["realtime"] = RealtimeJson(*info.realtime);
   if (info.driver) run["driver"] = DriverJson(*info.driver);
+  if (!info.hosts.empty()) run["hosts"] = HostsJson(info.hosts);
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);

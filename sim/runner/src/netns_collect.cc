@@ -1,9 +1,11 @@
 // What a namespace run measures besides the recorder's events: statistics sampled once a second
 // from every daemon at once, each live node's final view at the end, and the run record.
 #include <cstdio>
+#include <fstream>
 
 #include "netns_run.h"
 #include "pbxstate/harness/run_record.h"
+#include "pbxstate/netns/host_counters.h"
 
 namespace pbxstate::runner::netns_run {
 
@@ -75,6 +77,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection, outcome->info.backend);
   outcome->info.end = end;
   DescribeLateness(outcome);
+  ReadHostLoss(outcome);
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
                                 ", " + TotemSummary(s_, netns_options_) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
@@ -105,6 +108,34 @@ Status NetnsRun::WriteRecord(const std::vector<std::optional<harness::FinalView>
     }
   }
   return Status::Ok();
+}
+
+void NetnsRun::ReadHostLoss(RunOutcome* outcome) const {
+  for (NodeId n : AllNodes()) {
+    // corosync's own counters (knet's per link: data packets sent and received, pings), kept
+    // with its log as evidence: with the kernel's they place a loss between two knets.
+    std::string stats;
+    if (cluster_->CorosyncRunning(n) && cluster_->Exec(n, {"corosync-cmapctl", "-m", "stats"}, kCallTimeout, &stats).ok()) {
+      std::ofstream(cluster_->NodeDir(n) / "corosync-stats.txt", std::ios::trunc) << stats;
+    }
+    std::string text;
+    netns::HostCounters c;
+    Status st = cluster_->Exec(n, {"cat", "/proc/net/snmp", "/proc/net/dev"}, kCallTimeout, &text);
+    if (st.ok()) st = netns::ParseHostCounters(text, &c);
+    if (!st.ok()) {
+      outcome->info.notes.push_back("node " + std::to_string(n) + ": host counters not read: " + st.message());
+      continue;
+    }
+    outcome->info.hosts.push_back({.node = n,
+                                   .udp_in_datagrams = c.udp_in_datagrams,
+                                   .udp_in_errors = c.udp_in_errors,
+                                   .udp_rcvbuf_errors = c.udp_rcvbuf_errors,
+                                   .udp_out_datagrams = c.udp_out_datagrams,
+                                   .udp_sndbuf_errors = c.udp_sndbuf_errors,
+                                   .iface_rx_dropped = c.iface_rx_dropped,
+                                   .iface_tx_dropped = c.iface_tx_dropped,
+                                   .emu_refused = std::nullopt});
+  }
 }
 
 void NetnsRun::DescribeLateness(RunOutcome* outcome) {

@@ -83,6 +83,22 @@ struct DriverLateness {
   bool valid() const { return worst <= bound; }
 };
 
+// Namespace runs (netns, emu): what one node's host dropped on its own side of the wire, so that
+// a run tells the host's loss from the network's. The kernel's counters read inside the node's
+// namespace just before teardown (netns::HostCounters has what each one counts), and on emu what
+// the emulator's port of the node refused (ns3sim::EmuCounters::dropped_send). run.json's "hosts".
+struct HostLoss {
+  NodeId node = kNoNode;
+  std::uint64_t udp_in_datagrams = 0;
+  std::uint64_t udp_in_errors = 0;
+  std::uint64_t udp_rcvbuf_errors = 0;
+  std::uint64_t udp_out_datagrams = 0;
+  std::uint64_t udp_sndbuf_errors = 0;
+  std::uint64_t iface_rx_dropped = 0;
+  std::uint64_t iface_tx_dropped = 0;
+  std::optional<std::uint64_t> emu_refused;  // emu only
+};
+
 struct RunInfo {
   std::string backend;  // "ns3", "netns"
   // What the backend could not do exactly as the scenario says, one sentence each (run.json's
@@ -97,6 +113,7 @@ struct RunInfo {
   std::uint64_t events = 0;  // simulator events, when the backend counts them
   std::optional<RealtimeLag> realtime;  // emulation only (run.json's "realtime")
   std::optional<DriverLateness> driver;  // namespace runs only (run.json's "driver")
+  std::vector<HostLoss> hosts;           // namespace runs only, by node (run.json's "hosts")
 };
 
 // The build's identity: version, git commit at configure time, compiler, build type.
