@@ -123,14 +123,8 @@ json DriverJson(const DriverLateness& d) {
 json HostsJson(const std::vector<HostLoss>& hosts) {
   json out = json::array();
   for (const HostLoss& h : hosts) {
-    json one = {{"node", h.node},
-                {"udp_in_datagrams", h.udp_in_datagrams},
-                {"udp_in_errors", h.udp_in_errors},
-                {"udp_rcvbuf_errors", h.udp_rcvbuf_errors},
-                {"udp_out_datagrams", h.udp_out_datagrams},
-                {"udp_sndbuf_errors", h.udp_sndbuf_errors},
-                {"iface_rx_dropped", h.iface_rx_dropped},
-                {"iface_tx_dropped", h.iface_tx_dropped}};
+    json one = {{"node", h.node}};
+    for (const auto& [name, value] : h.counters) one[name] = value;
     if (h.emu_refused) one["emu_refused"] = *h.emu_refused;
     out.push_back(std::move(one));
   }

@@ -1,6 +1,7 @@
 // Parsing the kernel's per-namespace network counters (host_counters.h).
 #include "pbxstate/netns/host_counters.h"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -46,27 +47,27 @@ Status ParseUdp(std::string_view snmp, HostCounters* out) {
   if (names.empty() || names.size() != values.size()) {
     return Status::InvalidArgument("/proc/net/snmp: no Udp table (a header and a value line of as many fields)");
   }
-  auto field = [&](std::string_view name, std::uint64_t* v) {
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == name) {
-        if (ToU64(values[i], v)) return Status::Ok();
-        return Status::InvalidArgument("/proc/net/snmp: Udp " + std::string(name) + ": not a count: " + std::string(values[i]));
-      }
+  static constexpr std::pair<std::string_view, std::string_view> kRead[] = {
+      {"udp_in_datagrams", "InDatagrams"}, {"udp_in_errors", "InErrors"},       {"udp_rcvbuf_errors", "RcvbufErrors"},
+      {"udp_out_datagrams", "OutDatagrams"}, {"udp_sndbuf_errors", "SndbufErrors"}};
+  for (const auto& [json_name, field] : kRead) {
+    const auto at = std::find(names.begin(), names.end(), field);
+    if (at == names.end()) return Status::InvalidArgument("/proc/net/snmp: Udp: no field " + std::string(field));
+    std::uint64_t v = 0;
+    const std::string_view text = values[static_cast<std::size_t>(at - names.begin())];
+    if (!ToU64(text, &v)) {
+      return Status::InvalidArgument("/proc/net/snmp: Udp " + std::string(field) + ": not a count: " + std::string(text));
     }
-    return Status::InvalidArgument("/proc/net/snmp: Udp: no field " + std::string(name));
-  };
-  if (Status st = field("InDatagrams", &out->udp_in_datagrams); !st.ok()) return st;
-  if (Status st = field("InErrors", &out->udp_in_errors); !st.ok()) return st;
-  if (Status st = field("RcvbufErrors", &out->udp_rcvbuf_errors); !st.ok()) return st;
-  if (Status st = field("OutDatagrams", &out->udp_out_datagrams); !st.ok()) return st;
-  return field("SndbufErrors", &out->udp_sndbuf_errors);
+    out->emplace_back(json_name, v);
+  }
+  return Status::Ok();
 }
 
 // /proc/net/dev: two header lines, then "iface: rx bytes packets errs drop fifo frame compressed
 // multicast tx bytes packets errs drop ...".
 Status ParseDev(std::string_view dev, HostCounters* out) {
   constexpr std::size_t kRxDrop = 3, kTxDrop = 11, kFields = 16;
-  out->iface_rx_dropped = out->iface_tx_dropped = 0;
+  std::uint64_t rx_dropped = 0, tx_dropped = 0;
   int line_no = 0;
   for (std::string_view l : Lines(dev)) {
     ++line_no;
@@ -80,9 +81,11 @@ Status ParseDev(std::string_view dev, HostCounters* out) {
                                      std::string(l));
     }
     if (name[0] == "lo") continue;
-    out->iface_rx_dropped += rx;
-    out->iface_tx_dropped += tx;
+    rx_dropped += rx;
+    tx_dropped += tx;
   }
+  out->emplace_back("iface_rx_dropped", rx_dropped);
+  out->emplace_back("iface_tx_dropped", tx_dropped);
   return Status::Ok();
 }
 

@@ -126,15 +126,7 @@ void NetnsRun::ReadHostLoss(RunOutcome* outcome) const {
       outcome->info.notes.push_back("node " + std::to_string(n) + ": host counters not read: " + st.message());
       continue;
     }
-    outcome->info.hosts.push_back({.node = n,
-                                   .udp_in_datagrams = c.udp_in_datagrams,
-                                   .udp_in_errors = c.udp_in_errors,
-                                   .udp_rcvbuf_errors = c.udp_rcvbuf_errors,
-                                   .udp_out_datagrams = c.udp_out_datagrams,
-                                   .udp_sndbuf_errors = c.udp_sndbuf_errors,
-                                   .iface_rx_dropped = c.iface_rx_dropped,
-                                   .iface_tx_dropped = c.iface_tx_dropped,
-                                   .emu_refused = std::nullopt});
+    outcome->info.hosts.push_back({.node = n, .counters = std::move(c), .emu_refused = std::nullopt});
   }
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pbxstate/harness/recorder.h"
@@ -84,18 +85,12 @@ struct DriverLateness {
 };
 
 // Namespace runs (netns, emu): what one node's host dropped on its own side of the wire, so that
-// a run tells the host's loss from the network's. The kernel's counters read inside the node's
-// namespace just before teardown (netns::HostCounters has what each one counts), and on emu what
-// the emulator's port of the node refused (ns3sim::EmuCounters::dropped_send). run.json's "hosts".
+// a run tells the host's loss from the network's: the kernel's counters read inside the node's
+// namespace just before teardown, by name (netns::HostCounters defines them), and on emu what the
+// emulator's port of the node refused (ns3sim::EmuCounters::dropped_send). run.json's "hosts".
 struct HostLoss {
   NodeId node = kNoNode;
-  std::uint64_t udp_in_datagrams = 0;
-  std::uint64_t udp_in_errors = 0;
-  std::uint64_t udp_rcvbuf_errors = 0;
-  std::uint64_t udp_out_datagrams = 0;
-  std::uint64_t udp_sndbuf_errors = 0;
-  std::uint64_t iface_rx_dropped = 0;
-  std::uint64_t iface_tx_dropped = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> counters;
   std::optional<std::uint64_t> emu_refused;  // emu only
 };
 

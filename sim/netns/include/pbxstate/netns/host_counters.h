@@ -8,29 +8,23 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pbxstate/status.h"
 
 namespace pbxstate::netns {
 
-// The kernel's counters of one namespace since it was made.
-struct HostCounters {
-  // /proc/net/snmp, "Udp:": datagrams delivered to a socket, and the ones that were not:
-  // InErrors counts every datagram dropped on receive (RcvbufErrors included: the socket's
-  // receive buffer was full, its reader behind).
-  std::uint64_t udp_in_datagrams = 0;
-  std::uint64_t udp_in_errors = 0;
-  std::uint64_t udp_rcvbuf_errors = 0;
-  // Datagrams sent, and the ones the host dropped on the way out: SndbufErrors counts a full
-  // send buffer and (the kernel reports ENOBUFS as sent) a full interface queue, so a frame the
-  // process sent that never reached the wire shows here, not in the interface's tx drops.
-  std::uint64_t udp_out_datagrams = 0;
-  std::uint64_t udp_sndbuf_errors = 0;
-  // /proc/net/dev, summed over the namespace's interfaces but loopback: frames dropped on the way
-  // in (rx) and out (tx; a TAP whose reader, the emulator, did not keep up drops here).
-  std::uint64_t iface_rx_dropped = 0;
-  std::uint64_t iface_tx_dropped = 0;
-};
+// The kernel's counters of one namespace since it was made, each with its name in run.json, in
+// this order:
+// - /proc/net/snmp, "Udp:": `udp_in_datagrams` (delivered to a socket), `udp_in_errors` (every
+//   datagram dropped on receive), `udp_rcvbuf_errors` (of those, a socket's receive buffer was
+//   full: its reader behind), `udp_out_datagrams`, `udp_sndbuf_errors` (a full send buffer, or a
+//   full interface queue, which the kernel reports to UDP as sent: a frame the process sent that
+//   never reached the wire shows here, not in the interface's tx drops);
+// - /proc/net/dev, summed over the namespace's interfaces but loopback: `iface_rx_dropped`,
+//   `iface_tx_dropped` (a TAP whose reader, the emulator, did not keep up drops here).
+using HostCounters = std::vector<std::pair<std::string, std::uint64_t>>;
 
 // Parses the output of `cat /proc/net/snmp /proc/net/dev` run inside a namespace (/proc/net/dev
 // begins at its "Inter-|" header line) into `out`. InvalidArgument, naming the file, its line and
