@@ -182,6 +182,28 @@ def lag_rows(run):
                           "the workload was not run on time")
     return rows, valid
 
+def hosts_section(run):
+    """What each node's host dropped on its own side of the wire (run.json "hosts", netns and emu):
+    a frame the network delivered and the host lost is not the network's loss."""
+    hosts = run.get("hosts")
+    if not hosts:
+        return ""
+    emu = any("emu_refused" in h for h in hosts)
+    rows = "".join(
+        f"<tr><td>{h['node']}</td><td>{h['udp_in_datagrams']}</td><td>{h['udp_in_errors']}</td>"
+        f"<td>{h['udp_rcvbuf_errors']}</td><td>{h['udp_out_datagrams']}</td><td>{h['udp_sndbuf_errors']}</td>"
+        f"<td>{h['iface_rx_dropped']}</td><td>{h['iface_tx_dropped']}</td>"
+        + (f"<td>{h.get('emu_refused', '')}</td>" if emu else "") + "</tr>"
+        for h in hosts)
+    return ("<h2>Loss inside the hosts</h2><p>Read in each node's namespace at the end of the run: UDP datagrams "
+            "delivered to a socket and dropped on receive (receive buffer full among them), sent and dropped on the "
+            "way out (a full send buffer or interface queue), and frames its "
+            "interfaces dropped" + (", and what the emulator's port of the node refused (a full queue)" if emu else "")
+            + ".</p><table><tr><th>node</th><th>UDP in</th><th>UDP in errors</th><th>UDP receive buffer full</th>"
+            "<th>UDP out</th><th>UDP send dropped</th><th>interface rx dropped</th><th>interface tx dropped</th>"
+            + ("<th>emulator refused</th>" if emu else "") + f"</tr>{rows}</table>")
+
+
 def render(run, images):
     e = html.escape
     sc = run["scenario"]
@@ -246,6 +268,7 @@ def render(run, images):
 <tr><th>node</th><th>at end</th><th>frames sent</th><th>bytes sent</th><th>frames in</th><th>bytes in</th>{head}
 <th>sync pages sent</th><th>sync pages received</th><th>departures seen</th></tr>
 {rows}</table></div>
+{hosts_section(run)}
 """
     return page(f"{sc['name']}: {verdict}", body, verdict_style)
 

@@ -163,6 +163,13 @@ struct Peer {
   // (the puller resends it every sync_retransmit until a page or a refusal comes, and a round
   // trip can be longer than that) is a duplicate, not a new session.
   std::deque<std::uint32_t> served_sessions;
+  // The greatest session id this node opened with it as the donor, and the greatest of its own
+  // sessions this node started to serve (this incarnation of it; 0: none). Session ids only grow
+  // (a node numbers its pulls from 1), so a page, refusal or ack for an id up to these that no
+  // open session has is a late copy of a closed one (DropReason::kSessionClosed), however long
+  // ago it closed, where served_sessions remembers only the last few.
+  std::uint32_t last_pull_session = 0;
+  std::uint32_t last_served_session = 0;
 };
 
 struct ExpiryItem {
@@ -476,6 +483,10 @@ class EngineImpl {
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Whether `session` of `puller` is among the sessions this node finished serving to it.
   bool ServedAlready(NodeId puller, std::uint32_t session) const;
+  // Why a catch-up frame that fits no open session is dropped: kSessionClosed when `session` is
+  // one this node opened with `peer` as its donor (`pulled`: a page or refusal) or started
+  // serving to it (an ack), and is closed now; kUnexpected otherwise.
+  DropReason NoSessionReason(NodeId peer, std::uint32_t session, bool pulled) const;
   // Remembers `session` of `puller` as finished here: served, timed out or refused.
   void RememberServed(NodeId puller, std::uint32_t session);
   // Ends a served session (completed or timed out) and remembers its id (Peer::served_sessions).

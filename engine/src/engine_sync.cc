@@ -275,6 +275,7 @@ void EngineImpl::StartPulls() {
     s.last_progress = now;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
     it = wants_.erase(it);
+    if (auto d = peers_.find(s.donor); d != peers_.end()) d->second.last_pull_session = s.id;  // ids only grow
     PBXSTATE_CHECK_LT(pulls_.size(), config_.max_sync_pulls);
     PBXSTATE_CHECK_NE(s.donor, config_.node_id);
     PBXSTATE_CHECK(pulls_.count(s.id) == 0);
@@ -363,6 +364,12 @@ bool EngineImpl::ServedAlready(NodeId puller, std::uint32_t session) const {
   return std::find(done.begin(), done.end(), session) != done.end();
 }
 
+DropReason EngineImpl::NoSessionReason(NodeId peer, std::uint32_t session, bool pulled) const {
+  auto p = peers_.find(peer);
+  const std::uint32_t last = p == peers_.end() ? 0 : pulled ? p->second.last_pull_session : p->second.last_served_session;
+  return session != 0 && session <= last ? DropReason::kSessionClosed : DropReason::kUnexpected;
+}
+
 void EngineImpl::RememberServed(NodeId puller, std::uint32_t session) {
   auto p = peers_.find(puller);
   if (p == peers_.end()) return;
@@ -445,6 +452,8 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
   auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
   PBXSTATE_CHECK(inserted);
   PBXSTATE_CHECK_LE(serves_.size(), 2 * config_.max_sync_serves);
+  // With several pulls at once a puller's requests can arrive out of order: the greatest so far.
+  if (auto p = peers_.find(from); p != peers_.end()) p->second.last_served_session = std::max(p->second.last_served_session, r.session);
   PumpServe(it->second);
   StartPulls();  // arms the sync tick
 }
@@ -539,7 +548,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
   if (it == serves_.end()) {
     // A page resent while its ack was on the way is acked twice, and the second copy can land
     // after the first closed the session: expected. An ack for no session of ours is not.
-    Drop(ServedAlready(from, a.session) ? DropReason::kSessionClosed : DropReason::kUnexpected);
+    Drop(NoSessionReason(from, a.session, /*pulled=*/false));
     return;
   }
   ServeSession& s = it->second;
@@ -595,7 +604,8 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
 void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   auto it = pulls_.find(p.session);
   if (it == pulls_.end() || it->second.donor != from) {
-    Drop(DropReason::kUnexpected);
+    // A page resent while its ack was on the way, or sent before this node gave the session up.
+    Drop(it == pulls_.end() ? NoSessionReason(from, p.session, /*pulled=*/true) : DropReason::kUnexpected);
     return;
   }
   if (p.origin != it->second.origin) {
@@ -691,7 +701,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
 void EngineImpl::HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r) {
   auto it = pulls_.find(r.session);
   if (it == pulls_.end() || it->second.donor != from) {
-    Drop(DropReason::kUnexpected);
+    Drop(it == pulls_.end() ? NoSessionReason(from, r.session, /*pulled=*/true) : DropReason::kUnexpected);
     return;
   }
   if (r.reason == codec::RefuseReason::kBusy) {

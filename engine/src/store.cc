@@ -132,6 +132,8 @@ bool EngineImpl::NoteIncarnation(NodeId origin, std::uint64_t incarnation) {
     it->second = incarnation;
     DropOrigin(origin, ChangeCause::kRestart);
     ForgetSessionsWith(origin);
+    // It numbers its sessions from 1 again: none of its new ones is closed yet.
+    if (auto p = peers_.find(origin); p != peers_.end()) p->second.last_served_session = 0;
     if (IsLive(origin) && (config_.membership == MembershipSource::kTransport || AmongJoinHelpers(origin))) {
       join_digest_targets_.insert(origin);
       if (!join_digest_due_) join_digest_due_ = env_->Now() + config_.join_digest_holdoff;

@@ -376,6 +376,56 @@ TEST(Engine, ALateAckForASessionTheDonorClosedIsCountedApartFromUnexpectedFrames
   EXPECT_EQ(dropped(DropReason::kUnexpected), unexpected + 1);
 }
 
+TEST(Engine, LateFramesOfSessionsEitherSideClosedAreSessionClosedNotUnexpected) {
+  // Seen on emu (real corosync): pages still on the wire when the puller completed or gave the
+  // session up, and acks of a session the donor dropped when the puller left its view (not among
+  // the last sessions it remembers, Peer::served_sessions), were counted "unexpected". A session
+  // id up to the greatest one opened with that peer is a closed session's; one above fits nothing.
+  MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) {
+    c.anti_entropy_interval = 0ms;
+    c.sync_window_pages = 1;
+  });
+  net.SetView({1});
+  net.engines[2]->OnMembership({99, {2}});
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
+  net.Run(100ms);
+  net.queue.clear();
+  std::vector<std::uint8_t> page, ack;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    if (from == 1 && b[3] == 6 && page.empty()) page.assign(b.begin(), b.end());
+    if (from == 2 && b[3] == 7 && ack.empty()) ack.assign(b.begin(), b.end());
+    return false;
+  };
+  net.SetView({1, 2});
+  net.Run(1s);
+  ASSERT_EQ(net.engines[2]->Digest(), net.engines[1]->Digest());
+  ASSERT_FALSE(page.empty());
+  ASSERT_FALSE(ack.empty());
+  auto dropped = [&](NodeId n, DropReason r) { return net.engines[n]->stats().dropped[static_cast<std::size_t>(r)]; };
+  const std::uint64_t unexpected_1 = dropped(1, DropReason::kUnexpected);
+  const std::uint64_t unexpected_2 = dropped(2, DropReason::kUnexpected);
+  net.engines[2]->OnFrame(1, page);  // a late copy of a page of the completed pull
+  EXPECT_EQ(dropped(2, DropReason::kSessionClosed), 1u);
+  EXPECT_EQ(dropped(2, DropReason::kUnexpected), unexpected_2);
+  // Node 2 leaves node 1's view and comes back (the same incarnation): node 1 forgot the sessions
+  // it served to node 2, not that it served them.
+  net.SetView({1});
+  net.SetView({1, 2});
+  net.Run(1s);
+  const std::uint64_t closed_1 = dropped(1, DropReason::kSessionClosed);
+  net.engines[1]->OnFrame(2, ack);
+  EXPECT_EQ(dropped(1, DropReason::kSessionClosed), closed_1 + 1);
+  EXPECT_EQ(dropped(1, DropReason::kUnexpected), unexpected_1);
+  std::vector<std::uint8_t> never_opened;  // node 2 never pulled a session with this id
+  codec::BeginFrame(&never_opened, codec::FrameType::kSyncRefuse, 1, 1);
+  codec::Writer w(&never_opened);
+  codec::EncodeSyncRefuse(w, {0x7fff'fff0u, codec::RefuseReason::kBusy});
+  codec::EndFrame(&never_opened);
+  net.engines[2]->OnFrame(1, never_opened);
+  EXPECT_EQ(dropped(2, DropReason::kSessionClosed), 1u);
+  EXPECT_EQ(dropped(2, DropReason::kUnexpected), unexpected_2 + 1);
+}
+
 TEST(Engine, AViewWithoutTheDonorStartsTheWaitingPulls) {
   // Found by the swarm (seed 54089): with max_sync_pulls 1, a view without the donor abandoned
   // the one pull (handing it to its other donors) and started none of the wants waiting for its

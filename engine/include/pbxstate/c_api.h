@@ -577,7 +577,7 @@ typedef enum pbxstate_drop_reason {
   PBXSTATE_DROP_REPLAYED = 14,            /* with keys: a frame seen before, or meant for another node */
   PBXSTATE_DROP_UNAUTHENTICATED = 15,     /* with keys: a frame without a MAC */
   PBXSTATE_DROP_AUTH_NOT_CONFIGURED = 16, /* without keys: a frame with a MAC */
-  PBXSTATE_DROP_SESSION_CLOSED = 17       /* a late sync ack for a session served and closed */
+  PBXSTATE_DROP_SESSION_CLOSED = 17       /* a late sync page, refusal or ack of a closed session */
 } pbxstate_drop_reason;
 #define PBXSTATE_DROP_REASON_COUNT 18
 /* "truncated", ...; NULL for an unknown value. Static. */

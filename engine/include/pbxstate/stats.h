@@ -22,7 +22,8 @@ enum class DropReason : std::uint8_t {
                        // keys: checked against the replay state, before the body is read)
   kNotMember,          // about a node that is not in the current membership
   kTooManyNodes,       // would exceed max_nodes origins
-  kUnexpected,         // a well-formed frame that fits no open session (late sync page, ...)
+  kUnexpected,         // a well-formed frame that fits nothing: a sync id never used with its
+                       // sender, a sync page past a gap, ...
   kStoreFull,          // a record for a new key while max_entries are held
   // With cluster keys configured (EngineConfig::cluster_keys), checked before the body is read:
   kBadMac,             // the MAC does not match the frame under the key its key id names
@@ -32,7 +33,8 @@ enum class DropReason : std::uint8_t {
   kUnauthenticated,    // a frame without a MAC while keys are configured
   kAuthNotConfigured,  // a frame with a MAC while this engine has no key (it cannot check it)
   // Last, to keep the C API's values (c_api.h); expected, not an error:
-  kSessionClosed,      // a sync ack for a session this node served and has closed (a late copy)
+  kSessionClosed,      // a sync page, refusal or ack for a catch-up session that this node or its
+                       // peer opened and has closed (a late copy)
   kCount
 };
 inline constexpr int kDropReasonCount = static_cast<int>(DropReason::kCount);

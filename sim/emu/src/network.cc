@@ -136,18 +136,25 @@ void EmulatedNetwork::ResetLag() {
 
 bool EmulatedNetwork::watchdog_fired() const { return RealtimeGuard::fired(); }
 
-ns3sim::EmuCounters EmulatedNetwork::counters() {
-  if (!running() || stopped_) return counters_;
+template <typename T>
+T EmulatedNetwork::ReadHosts(T (ns3sim::EmulatedHosts::*read)() const, const T& at_stop) {
+  if (!running() || stopped_) return at_stop;
   // Shared with the call: if it timed out, it may still run later.
-  auto now = std::make_shared<ns3sim::EmuCounters>();
+  auto now = std::make_shared<T>();
   ns3sim::EmulatedHosts* hosts = hosts_.get();
-  if (!Call([now, hosts](ns3sim::Ns3World&) {
-         *now = hosts->counters();
+  if (!Call([now, hosts, read](ns3sim::Ns3World&) {
+         *now = (hosts->*read)();
          return Status::Ok();
        }).ok()) {
-    return counters_;
+    return at_stop;
   }
   return *now;
+}
+
+ns3sim::EmuCounters EmulatedNetwork::counters() { return ReadHosts(&ns3sim::EmulatedHosts::counters, counters_); }
+
+std::vector<ns3sim::EmuCounters> EmulatedNetwork::node_counters() {
+  return ReadHosts(&ns3sim::EmulatedHosts::node_counters, node_counters_);
 }
 
 void EmulatedNetwork::Stop() {
@@ -160,7 +167,10 @@ void EmulatedNetwork::Stop() {
     thread_.join();
   }
   if (probe_ != nullptr) final_lag_ = probe_->stats();
-  if (hosts_ != nullptr) counters_ = hosts_->counters();
+  if (hosts_ != nullptr) {
+    counters_ = hosts_->counters();
+    node_counters_ = hosts_->node_counters();
+  }
   hosts_.reset();
   // Destroying the world destroys the simulation: every FdNetDevice stops its reader thread and
   // closes its TAP, which removes the TAP from its namespace.

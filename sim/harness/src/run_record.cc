@@ -126,6 +126,17 @@ json DriverJson(const DriverLateness& d) {
           {"valid", d.valid()}};
 }
 
+json HostsJson(const std::vector<HostLoss>& hosts) {
+  json out = json::array();
+  for (const HostLoss& h : hosts) {
+    json one = {{"node", h.node}};
+    for (const auto& [name, value] : h.counters) one[name] = value;
+    if (h.emu_refused) one["emu_refused"] = *h.emu_refused;
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
 // run.json's "checks"; *all_pass tells whether every one passed.
 json ChecksJson(const std::vector<CheckVerdict>& verdicts, bool* all_pass) {
   json checks = json::array();
@@ -240,6 +251,7 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
   if (!info.notes.empty()) run["backend_notes"] = info.notes;
   if (info.realtime) run["realtime"] = RealtimeJson(*info.realtime);
   if (info.driver) run["driver"] = DriverJson(*info.driver);
+  if (!info.hosts.empty()) run["hosts"] = HostsJson(info.hosts);
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);

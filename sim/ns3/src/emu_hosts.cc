@@ -226,4 +226,12 @@ EmuCounters EmulatedHosts::counters() const {
   return total;
 }
 
+std::vector<EmuCounters> EmulatedHosts::node_counters() const {
+  std::vector<EmuCounters> out(ports_.size());
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    if (ports_[i] != nullptr) out[i] = ports_[i]->counters();
+  }
+  return out;
+}
+
 }  // namespace pbxstate::ns3sim

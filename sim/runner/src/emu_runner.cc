@@ -71,6 +71,10 @@ class EmuNetwork final : public RunNetwork {
                           std::to_string(c.dropped_wan_queue) + " dropped by a WAN link's queue and " +
                           std::to_string(c.dropped_lan_queue) + " by a LAN device's; " + LagText(l) + " (bound " +
                           Seconds(options_.max_lag) + ")");
+    const std::vector<ns3sim::EmuCounters> by_node = net_->node_counters();
+    for (harness::HostLoss& h : info->hosts) {
+      if (h.node >= 1 && h.node <= by_node.size()) h.emu_refused = by_node[h.node - 1].dropped_send;
+    }
     if (net_->watchdog_fired()) {
       info->notes.push_back("emulated network: the real-time watchdog put a thread of the emulator back to ordinary "
                             "scheduling (it ran a second without sleeping)");

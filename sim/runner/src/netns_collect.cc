@@ -1,9 +1,11 @@
 // What a namespace run measures besides the recorder's events: statistics sampled once a second
 // from every daemon at once, each live node's final view at the end, and the run record.
 #include <cstdio>
+#include <fstream>
 
 #include "netns_run.h"
 #include "pbxstate/harness/run_record.h"
+#include "pbxstate/netns/host_counters.h"
 
 namespace pbxstate::runner::netns_run {
 
@@ -76,6 +78,7 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
   outcome->verdicts = harness::EvaluateChecks(s_, outcome->result, *s_.detection, outcome->info.backend);
   outcome->info.end = end;
   DescribeLateness(outcome);
+  ReadHostLoss(outcome);
   outcome->info.notes.push_back("corosync " + std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)) +
                                 ", " + TotemSummary(s_, netns_options_) + "; messages count frames the engines handed "
                                 "to CPG (a CPG multicast once)");
@@ -106,6 +109,26 @@ Status NetnsRun::WriteRecord(const std::vector<std::optional<harness::FinalView>
     }
   }
   return Status::Ok();
+}
+
+void NetnsRun::ReadHostLoss(RunOutcome* outcome) const {
+  for (NodeId n : AllNodes()) {
+    // corosync's own counters (knet's per link: data packets sent and received, pings), kept
+    // with its log as evidence: with the kernel's they place a loss between two knets.
+    std::string stats;
+    if (cluster_->CorosyncRunning(n) && cluster_->Exec(n, {"corosync-cmapctl", "-m", "stats"}, kCallTimeout, &stats).ok()) {
+      std::ofstream(cluster_->NodeDir(n) / "corosync-stats.txt", std::ios::trunc) << stats;
+    }
+    std::string text;
+    netns::HostCounters c;
+    Status st = cluster_->Exec(n, {"cat", "/proc/net/snmp", "/proc/net/dev"}, kCallTimeout, &text);
+    if (st.ok()) st = netns::ParseHostCounters(text, &c);
+    if (!st.ok()) {
+      outcome->info.notes.push_back("node " + std::to_string(n) + ": host counters not read: " + st.message());
+      continue;
+    }
+    outcome->info.hosts.push_back({.node = n, .counters = std::move(c), .emu_refused = std::nullopt});
+  }
 }
 
 void NetnsRun::DescribeLateness(RunOutcome* outcome) {

@@ -298,6 +298,10 @@ class NetnsRun {
   // The driver's lateness over the run (run.json's "driver"); over kMaxChangeLateness the run is
   // invalid (outcome->invalid says why).
   void DescribeLateness(RunOutcome* outcome);
+  // Every node's host counters (run.json's "hosts"), read in its namespace; a node whose reading
+  // fails gets a note saying why instead. Its corosync's statistics (corosync-cmapctl -m stats)
+  // go next to its log, as corosync-stats.txt.
+  void ReadHostLoss(RunOutcome* outcome) const;
 
   const scenario::Scenario& s_;
   const RunOptions& options_;

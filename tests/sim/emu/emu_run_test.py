@@ -5,7 +5,8 @@ network cards TAP devices of the scenario's ns-3 world in real time).
   emu_run_test.py PBXSTATE PBXSTATED SCENARIO OUT [bound]
       runs SCENARIO with --backend emu. Passes when run.json says backend emu, carries the
       real-time lag ("realtime": probes counted, worst lag, the bound, valid) and the driver's
-      lateness ("driver": changes counted, worst, the bound, valid), lost and stale are 0, the exit
+      lateness ("driver": changes counted, worst, the bound, valid) and every node's host counters
+      ("hosts": UDP datagrams in, with the emulator's refusals), lost and stale are 0, the exit
       status agrees with the record (0: valid and every check passed; 2: the lag or the lateness
       exceeded its bound, the record says invalid, and JUnit has the failing "valid measurement" case), and
       nothing of the run is left on the host. A run made invalid by the lag still must lose nothing:
@@ -86,6 +87,11 @@ def run(pbxstate, pbxstated, scenario, out, *extra):
         fail(f"run.json has no driver lateness measured: {driver!r}")
     if driver["valid"] != (driver["worst_lateness_ns"] <= driver["bound_ns"]):
         fail(f"run.json driver.valid disagrees with its own figures: {driver}")
+    hosts = record.get("hosts") or []
+    if sorted(h["node"] for h in hosts) != list(range(1, record["scenario"]["nodes"] + 1)):
+        fail(f"run.json has not every node's host counters: {hosts!r}")
+    if any("emu_refused" not in h or h["udp_in_datagrams"] == 0 for h in hosts):
+        fail(f"a node's host counters without the emulator's refusals or with no UDP datagram in: {hosts!r}")
     valid = lag["valid"] and driver["valid"]
     with open(os.path.join(out, "junit.xml")) as f:
         junit = f.read()

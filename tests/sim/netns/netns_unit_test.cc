@@ -4,6 +4,7 @@
 
 #include "pbxstate/netns/corosync_conf.h"
 #include "pbxstate/netns/cut.h"
+#include "pbxstate/netns/host_counters.h"
 #include "pbxstate/netns/names.h"
 #include "pbxstate/netns/netem.h"
 #include "pbxstate/netns/pbxstated_config.h"
@@ -17,6 +18,45 @@ std::string Joined(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& a : v) s += (s.empty() ? "" : " ") + a;
   return s;
+}
+
+// `cat /proc/net/snmp /proc/net/dev` in a namespace with a TAP (trimmed to the tables read).
+constexpr std::string_view kHostText =
+    "Ip: Forwarding DefaultTTL InReceives\n"
+    "Ip: 2 64 1000\n"
+    "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n"
+    "Udp: 95321 2 417 90112 415 0 0 0 0\n"
+    "UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n"
+    "UdpLite: 0 0 0 0 0 0 0 0 0\n"
+    "Inter-|   Receive                                                |  Transmit\n"
+    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier "
+    "compressed\n"
+    "    lo:    3267      29    0    5    0     0          0         0     3267      29    0    6    0     0       0 0\n"
+    "  eth0: 9812734   96010    0    3    0     0          0       12 8812734   90300    0   21    0     0       0 0\n";
+
+TEST(HostCounters, ReadTheUdpTableAndTheInterfacesDropsButLoopback) {
+  HostCounters c;
+  ASSERT_TRUE(ParseHostCounters(kHostText, &c).ok());
+  const HostCounters expected = {{"udp_in_datagrams", 95321}, {"udp_in_errors", 417},
+                                 {"udp_rcvbuf_errors", 415},  // UdpLite's columns are not Udp's
+                                 {"udp_out_datagrams", 90112}, {"udp_sndbuf_errors", 0},
+                                 {"iface_rx_dropped", 3},      {"iface_tx_dropped", 21}};
+  EXPECT_EQ(c, expected);
+}
+
+TEST(HostCounters, AMissingTableOrColumnIsAnErrorNamingIt) {
+  HostCounters c;
+  std::string text(kHostText);
+  Status st = ParseHostCounters(text.substr(0, text.find("Inter-|")), &c);
+  EXPECT_NE(st.message().find("/proc/net/dev"), std::string::npos) << st.message();
+  std::string no_rcvbuf = text;
+  no_rcvbuf.replace(no_rcvbuf.find("RcvbufErrors"), 12, "Other");
+  st = ParseHostCounters(no_rcvbuf, &c);
+  EXPECT_NE(st.message().find("Udp: no field RcvbufErrors"), std::string::npos) << st.message();
+  std::string short_line = text;
+  short_line.replace(short_line.find("  eth0:"), 7, "  eth0: 1 2 |");
+  st = ParseHostCounters(short_line.substr(0, short_line.find("  eth0:") + 20), &c);
+  EXPECT_NE(st.message().find("/proc/net/dev:4"), std::string::npos) << st.message();
 }
 
 TEST(Netem, ArgumentsCarryEveryParameter) {

@@ -84,6 +84,8 @@ class EmulatedNetwork {
   // What the hosts' ports carried: read in the simulation's thread while it runs, else the
   // figures at Stop.
   ns3sim::EmuCounters counters();
+  // The same per node (EmulatedHosts::node_counters), index node - 1.
+  std::vector<ns3sim::EmuCounters> node_counters();
   // Stops the simulation, destroys the world (closing every TAP) and selects the discrete-event
   // simulator again for later worlds. Idempotent.
   void Stop();
@@ -91,6 +93,9 @@ class EmulatedNetwork {
  private:
   explicit EmulatedNetwork(const EmulationSpec& spec);
   void RunSimulation();
+  // A reading of the hosts' counters in the simulation's thread while it runs, else `at_stop`.
+  template <typename T>
+  T ReadHosts(T (ns3sim::EmulatedHosts::*read)() const, const T& at_stop);
 
   EmulationSpec spec_;
   std::unique_ptr<ns3sim::Ns3World> world_;
@@ -102,6 +107,7 @@ class EmulatedNetwork {
   std::atomic<std::int64_t> origin_mono_ns_{0};
   ns3sim::LagStats final_lag_;
   ns3sim::EmuCounters counters_;
+  std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
 };
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pbxstate/harness/recorder.h"
@@ -85,6 +86,16 @@ struct DriverLateness {
   bool valid() const { return worst <= bound; }
 };
 
+// Namespace runs (netns, emu): what one node's host dropped on its own side of the wire, so that
+// a run tells the host's loss from the network's: the kernel's counters read inside the node's
+// namespace just before teardown, by name (netns::HostCounters defines them), and on emu what the
+// emulator's port of the node refused (ns3sim::EmuCounters::dropped_send). run.json's "hosts".
+struct HostLoss {
+  NodeId node = kNoNode;
+  std::vector<std::pair<std::string, std::uint64_t>> counters;
+  std::optional<std::uint64_t> emu_refused;  // emu only
+};
+
 struct RunInfo {
   std::string backend;  // "ns3", "netns"
   // What the backend could not do exactly as the scenario says, one sentence each (run.json's
@@ -99,6 +110,7 @@ struct RunInfo {
   std::uint64_t events = 0;  // simulator events, when the backend counts them
   std::optional<RealtimeLag> realtime;  // emulation only (run.json's "realtime")
   std::optional<DriverLateness> driver;  // namespace runs only (run.json's "driver")
+  std::vector<HostLoss> hosts;           // namespace runs only, by node (run.json's "hosts")
 };
 
 // The build's identity: version, git commit at configure time, compiler, build type.

@@ -97,6 +97,9 @@ class EmulatedHosts {
   Status Attach(NodeId node, int fd);
   // In the simulation's thread, or once it has stopped.
   EmuCounters counters() const;
+  // What each host's port carried and refused, index node - 1 (the world's queue drops, which
+  // are not a port's, are 0 there). In the simulation's thread, or once it has stopped.
+  std::vector<EmuCounters> node_counters() const;
 
  private:
   class Port;
