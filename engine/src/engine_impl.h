@@ -30,6 +30,7 @@
 #include "hlc.h"
 #include "interner.h"
 #include "mailbox_index.h"
+#include "pending_changes.h"
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
 #include "replay_window.h"
@@ -615,6 +616,23 @@ class EngineImpl {
   ViewListener* listener_ = nullptr;
   bool in_callback_ = false;
   bool started_ = false;
+  // The deadlines Rearm reads, together: every local change and every frame received ends in a
+  // Rearm, and cold, each cache line of them is a miss (engine/README.md, "One change's cost").
+  std::optional<MonoTime> flush_due_;        // when the held changes may leave (ArmFlush)
+  std::optional<MonoTime> send_retry_due_;   // the send queue's next try
+  std::optional<MonoTime> relay_due_;        // when relay_held_ leaves
+  std::optional<MonoTime> site_offer_due_;   // RepairedFrom
+  std::optional<MonoTime> gap_round_due_;    // NoteGap
+  std::optional<MonoTime> heartbeat_due_;
+  std::optional<MonoTime> anti_entropy_due_;
+  std::optional<MonoTime> join_digest_due_;
+  std::optional<MonoTime> departure_due_;
+  std::optional<MonoTime> suspicion_due_;
+  std::optional<MonoTime> sync_tick_due_;
+  // A pull failed with no other donor known: one digest exchange now finds one, even when the
+  // periodic anti-entropy is off.
+  std::optional<MonoTime> repair_due_;
+  std::optional<MonoTime> scheduled_wakeup_;  // the wakeup last asked of the Env
   EngineStats stats_;
 
   Interner<DeviceRecord> devices_;
@@ -644,9 +662,7 @@ class EngineImpl {
 
   std::uint64_t own_seq_ = 0;
   std::uint64_t flushed_seq_ = 0;     // own changes up to here were put in frames
-  std::vector<std::pair<EntryKind, std::uint32_t>> pending_;
-  std::unordered_set<std::uint64_t> pending_set_;  // kind << 32 | id
-  std::optional<MonoTime> flush_due_;    // when the held changes may leave (ArmFlush)
+  PendingChanges pending_;
   std::optional<MonoTime> held_since_;   // the first change held since the last flush
   std::optional<MonoTime> paced_until_;  // no UPDATES flush before this (pace_ after the last)
   std::optional<MonoTime> last_flush_;   // the last UPDATES flush (batching on)
@@ -660,7 +676,6 @@ class EngineImpl {
     std::vector<std::uint8_t> bytes;
   };
   std::deque<Outgoing> send_queue_;
-  std::optional<MonoTime> send_retry_due_;
   std::vector<std::uint8_t> frame_buf_;
   // FlushPending's records, kept to reuse their capacity up to kFlushRecordsKept (a few KiB).
   static constexpr std::size_t kFlushRecordsKept = 64;
@@ -684,7 +699,6 @@ class EngineImpl {
   std::map<std::uint32_t, std::vector<NodeId>> site_nodes_;
   std::vector<std::pair<NodeId, std::vector<std::uint8_t>>> relay_held_;
   std::size_t relay_held_bytes_ = 0;
-  std::optional<MonoTime> relay_due_;
   std::vector<std::uint8_t> relay_buf_;
   codec::Relay relay_in_buf_;
   // Speakers: where the next heartbeat's list of site-mates starts when not all fit one frame,
@@ -693,10 +707,8 @@ class EngineImpl {
   std::uint64_t probe_rotation_ = 0;  // heartbeats sent: which node of a down site is probed
   std::uint64_t anti_entropy_rounds_ = 0;
   std::map<std::uint32_t, Duration> site_rtt_;  // other sites measured (NoteRoundTrip); bounded by node_sites
-  std::optional<MonoTime> site_offer_due_;  // RepairedFrom
   bool acted_for_site_ = false;             // at the last NoteSpeakerChange
   bool remote_round_next_ = false;          // the next round of a speaker goes to another site
-  std::optional<MonoTime> gap_round_due_;   // NoteGap
   std::optional<MonoTime> last_gap_round_;
   MonoTime started_at_{};
   // Nodes whose entries count (this one, live peers, departing ones within their grace),
@@ -704,24 +716,14 @@ class EngineImpl {
   // each reported to the listener with this list.
   std::vector<NodeId> counted_;
   std::uint64_t view_id_ = 0;
-  std::optional<MonoTime> heartbeat_due_;
   MonoTime last_broadcast_{};       // any frame proves liveness: heartbeats are skipped after one
   MonoTime last_heartbeat_{};
-  std::optional<MonoTime> anti_entropy_due_;
-  std::optional<MonoTime> join_digest_due_;
   std::set<NodeId> join_digest_targets_;
-  std::optional<MonoTime> departure_due_;
-  std::optional<MonoTime> suspicion_due_;
-  std::optional<MonoTime> scheduled_wakeup_;
 
   std::map<NodeId, Want> wants_;
   std::map<std::uint32_t, PullSession> pulls_;
   std::map<std::pair<NodeId, std::uint32_t>, ServeSession> serves_;
   std::uint32_t next_session_id_ = 1;
-  std::optional<MonoTime> sync_tick_due_;
-  // A pull failed with no other donor known: one digest exchange now finds one, even when the
-  // periodic anti-entropy is off.
-  std::optional<MonoTime> repair_due_;
   // Mailbox repair: when a repair frame last went either way, and the peers whose sets differed
   // while an exchange was running (each once, at most max_nodes), first come first served.
   std::optional<MonoTime> mailbox_repair_last_;

@@ -281,15 +281,17 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(gap_round_due_);
   if (!device_horizons_.empty()) consider(device_horizons_.front().at);
   // Expiries and mailbox horizons are on the calendar clock; map them onto the monotonic one.
-  // A mailbox tombstone goes at its horizon or the hold's end, whichever is later; never while held.
-  const std::optional<std::int64_t> hold_end_ns = TombstoneHoldEndNs();
-  for (const std::int64_t at_ns : {expiries_.empty() ? std::int64_t{-1} : expiries_.top().at_ns,
-                                   mailbox_horizons_.empty() || !hold_end_ns
-                                       ? std::int64_t{-1}
-                                       : std::max(mailbox_horizons_.top().at_ns, *hold_end_ns)}) {
-    if (at_ns < 0) continue;
+  auto consider_wall = [&](std::int64_t at_ns) {
     const std::int64_t wall_ns = env_->WallNow().time_since_epoch().count();
     consider(env_->Now() + Duration(std::max<std::int64_t>(0, at_ns - wall_ns)));
+  };
+  if (!expiries_.empty()) consider_wall(expiries_.top().at_ns);
+  // A mailbox tombstone goes at its horizon or the hold's end, whichever is later; never while
+  // held. The hold is read only when a tombstone waits: its inputs are cold lines otherwise.
+  if (!mailbox_horizons_.empty()) {
+    if (const std::optional<std::int64_t> hold_end_ns = TombstoneHoldEndNs()) {
+      consider_wall(std::max(mailbox_horizons_.top().at_ns, *hold_end_ns));
+    }
   }
   if (next && (!scheduled_wakeup_ || *next != *scheduled_wakeup_)) {
     scheduled_wakeup_ = next;

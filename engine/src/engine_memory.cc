@@ -27,7 +27,7 @@ std::size_t EngineImpl::StoreBytes() const {
 
 // Changes held for the next flush, frames waiting for the transport or for this node's relay.
 std::size_t EngineImpl::QueueBytes() const {
-  std::size_t n = hb::Of(pending_) + hb::Of(pending_set_) + hb::Of(send_queue_);
+  std::size_t n = pending_.HeldBytes() + hb::Of(send_queue_);
   for (const Outgoing& o : send_queue_) n += hb::Of(o.bytes);
   n += hb::Of(frame_buf_) + hb::Of(flush_records_) + hb::Of(sealed_buf_) + hb::Of(relay_buf_) + hb::Of(relay_held_);
   for (const auto& [origin, bytes] : relay_held_) n += hb::Of(bytes);

@@ -84,9 +84,7 @@ void EngineImpl::ReclaimNames() {
   // A held change is read by id at the flush. A held device, mailbox or registration can be
   // released (a removal whose tombstone's horizon, or a registration that expired past its
   // horizon, came before the flush) and keeps its id until the flush has passed.
-  auto held = [&](EntryKind kind, std::uint32_t id) {
-    return pending_set_.contains((static_cast<std::uint64_t>(kind) << 32) | id);
-  };
+  auto held = [&](EntryKind kind, std::uint32_t id) { return pending_.Contains(kind, id); };
   devices_.Reclaim([&](std::uint32_t id) { return served_devices.contains(id) || held(EntryKind::kDevice, id); });
   contacts_.Reclaim([&](std::uint32_t id) { return served_contacts.contains(id) || held(EntryKind::kRegistration, id); });
   mailboxes_.Reclaim([&](std::uint32_t id) { return served_mailboxes.contains(id) || held(EntryKind::kMailbox, id); });

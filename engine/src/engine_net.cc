@@ -177,8 +177,7 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
 }
 
 void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
-  const std::uint64_t key = (static_cast<std::uint64_t>(kind) << 32) | id;
-  if (pending_set_.insert(key).second) pending_.emplace_back(kind, id);
+  pending_.Add(kind, id);
   PBXSTATE_CHECK_LE(pending_.size(), config_.max_batch_changes);
   if (config_.batch_window == 0ms) {
     FlushPending();
@@ -276,8 +275,7 @@ void EngineImpl::FlushPending() {
         break;
     }
   }
-  pending_.clear();
-  pending_set_.clear();
+  pending_.Clear();
   // Frames carry ascending sequence ranges; each claims the changes up to its highest record,
   // the last one up to own_seq_, so coalesced-away changes leave no gap at the receivers.
   // Usually sorted already (pending_ is in change order): then stable_sort's buffer is not needed.
