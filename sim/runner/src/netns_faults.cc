@@ -29,6 +29,7 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
     usleep(2000);
   }
   node.up = false;
+  node.behind = false;
   node.events.reset();
   node.control.reset();
   node.writer.reset();

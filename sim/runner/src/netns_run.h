@@ -56,9 +56,21 @@ inline constexpr Duration kMaxPoll = 10ms;
 inline constexpr std::size_t kMaxOutstandingChanges = 1024;
 // How long the driver makes due changes before it reads events and answers again (Drive).
 inline constexpr Duration kChangeSlice = 50ms;
+// How long the driver reads and decodes events, and apart from that hands records to the
+// recorder, before it looks at its schedule again. At a membership change every daemon reports
+// tens of thousands of events within a second (a departed server's removals), which the driver
+// decodes at about 20,000 a second: read whole, such a burst held changes back by seconds
+// (sim/emu/README.md, "Event bursts read in slices"). A stream left unread holds the recorder
+// at its last event read, so what is recorded and in which order does not change.
+inline constexpr Duration kEventSlice = 20ms;
+// Events taken from one stream per turn within a slice (a 64 KiB chunk holds about 300).
+inline constexpr std::size_t kEventsPerTurn = 256;
+// After the end, how long the driver may take to read what the streams still hold.
+inline constexpr Duration kDrainBacklogTimeout = 60s;
 // The latest a change may be issued after its planned time in a valid run (run.json's "driver").
 // A driver that keeps up issues a change at most one slice of making changes (kChangeSlice) plus
-// one wait for events (kMaxPoll) plus one round of reading them after its time; a change later
+// one wait for events (kMaxPoll) plus one slice of reading them and one of recording
+// (kEventSlice each) after its time; a change later
 // than two slices means the driver spent more than a slice elsewhere and fell behind its plan:
 // it was starved, or the plan asks more than it sustains.
 inline constexpr Duration kMaxChangeLateness = 2 * kChangeSlice;
@@ -168,6 +180,11 @@ struct Node {
   // its event stream reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
+  // Its event stream holds more than the driver's last slice took (PollEvents reads it first next
+  // time); the recorder waits before `read_through`, the time of the last event read from it,
+  // since every event still unread is stamped at or after it.
+  bool behind = false;
+  Duration read_through{};
 };
 
 class NetnsRun {
@@ -222,10 +239,18 @@ class NetnsRun {
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
-  Status DeliverDue(Duration upto);
+  // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
+  Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
+  // Everything node n's stream holds now, and (ReadEventTurn) at most about `max_events` of it,
+  // leaving the node `behind` when more may be there.
   Status ReadEvents(NodeId n, bool* closed);
+  Status ReadEventTurn(NodeId n, std::size_t max_events, bool* closed);
+  // Waits at most `wait` (none while a stream is behind), takes the answers that came and reads
+  // the event streams with something to read in turns, for at most kEventSlice.
   Status PollEvents(Duration wait);
+  // The earliest time a stream left behind may still report: the recorder stops before it.
+  std::optional<Duration> EarliestUnread() const;
 
   // ---- the workload (netns_workload.cc) ----
   Status MakeChange(const harness::PlannedChange& c);
@@ -318,6 +343,8 @@ class NetnsRun {
 
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   std::uint64_t seq_ = 0;
+  std::vector<control::Event> event_buffer_;  // reused by every read: no allocation per read
+  std::size_t poll_turn_ = 0;                 // which ready stream reads first: each in turn
   std::vector<harness::SeriesPoint> series_;
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
   Duration memory_read_until_{};  // the run time the last stats read was made at (memory samples)
