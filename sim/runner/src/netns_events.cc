@@ -93,6 +93,13 @@ Status NetnsRun::PollEvents(Duration wait) {
       who.push_back(n);
     }
   }
+  const std::size_t answer_fds = fds.size();
+  for (NodeId n = 1; calls_ != nullptr && n < nodes_.size(); ++n) {
+    if (nodes_[n].up && !calls_->locating[n].empty()) {
+      fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
+      who.push_back(n);
+    }
+  }
   const int ms = any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
   const int got = poll(fds.data(), fds.size(), std::max(ms, 0));
   if (got < 0) return Status::Ok();  // EINTR (the caller checks for interrupts)
@@ -101,7 +108,7 @@ Status NetnsRun::PollEvents(Duration wait) {
     if (i < event_fds) {
       if (fds[i].revents != 0 || nodes_[who[i]].behind) ready.push_back(who[i]);
     } else if (fds[i].revents != 0) {
-      if (Status st = ReadAnswers(who[i], false); !st.ok()) return st;
+      if (Status st = i < answer_fds ? ReadAnswers(who[i], false) : ReadLocates(who[i], false); !st.ok()) return st;
     }
   }
   if (ready.empty()) return Status::Ok();

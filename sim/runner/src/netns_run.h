@@ -166,6 +166,7 @@ struct Node {
   std::chrono::steady_clock::time_point start_deadline;
   std::unique_ptr<control::Client> control;  // request/response calls
   std::unique_ptr<control::Client> writer;   // pipelined changes: sent without waiting
+  std::unique_ptr<control::Client> locator;  // pipelined `locate` requests of the calls (with calls)
   std::deque<std::pair<const harness::PlannedChange*, Duration>> outstanding;  // sent on `writer`, unanswered
   std::unique_ptr<control::EventStream> events;
   control::TransportViewEvent view;  // the CPG view its engine was last handed (view_id 0: none yet)
@@ -288,7 +289,8 @@ class NetnsRun {
   // the per-strategy accounting, and the hops under way.
   struct Calls {
     explicit Calls(const scenario::Scenario& s)
-        : plan(harness::ExpandCalls(s)), truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s) {}
+        : plan(harness::ExpandCalls(s)), truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s),
+          locating(s.topology.node_count() + 1) {}
     const std::vector<harness::PlannedCall> plan;
     std::size_t next = 0;
     harness::PhoneTruth truth;
@@ -297,6 +299,9 @@ class NetnsRun {
     std::priority_queue<HopDue, std::vector<HopDue>, std::greater<>> hops;
     std::uint64_t seq = 0;
     std::uint64_t locates = 0;
+    // By node: the calls whose `locate` was sent on its `locator` and not yet answered, with the
+    // time they arrived there; at most kMaxOutstandingChanges each.
+    std::vector<std::deque<std::pair<std::shared_ptr<CallInFlight>, Duration>>> locating;
   };
   // Places the calls due by `now` and moves the calls whose hop has arrived; *next is when the
   // next call or hop is due (unchanged when none is).
@@ -304,8 +309,14 @@ class NetnsRun {
   Status PlaceCall(std::size_t i, Duration now);
   // A hop's arrival at its server at `at`.
   Status HopArrived(const std::shared_ptr<CallInFlight>& c, Duration at);
-  // The call is at a server at `now`: completed there, or sent on (a hop that arrives later).
+  // The call is at a server at `now`: completed there, or sent on (a hop that arrives later);
+  // under location, once the server's daemon answers `locate` (ReadLocates).
   Status Arrive(const std::shared_ptr<CallInFlight>& c, Duration now);
+  // The call's next hop from where it is at `now`, by what the server located (nothing: none).
+  Status SendOn(const std::shared_ptr<CallInFlight>& c, const std::vector<Location>& located, Duration now);
+  // Takes the `locate` answers node n has sent (waits for all of them, at most kCallTimeout,
+  // with `all`) and sends their calls on.
+  Status ReadLocates(NodeId n, bool all);
   void FinishCall(const CallInFlight& c, harness::CallOutcome outcome);
   // Truth for call routing: a change the engine took, a crash (no-ops without calls).
   void CallsChangeAccepted(Duration t, const harness::PlannedChange& c);

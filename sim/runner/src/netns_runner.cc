@@ -211,6 +211,14 @@ Status NetnsRun::Drain() {
     if (nodes_[n].up) {
       if (Status st = ReadAnswers(n, true); !st.ok()) return st;
     }
+    if (calls_ != nullptr && nodes_[n].up) {
+      if (Status st = ReadLocates(n, true); !st.ok()) return st;
+    }
+  }
+  // The hops of calls located after the driver's last turn, up to the end.
+  Duration no_wake = s_.end();
+  if (calls_ != nullptr) {
+    if (Status st = DriveCalls(s_.end(), &no_wake); !st.ok()) return st;
   }
   // Whatever happened up to the end is in the streams within the hold, behind what a burst left
   // unread; read it all, then stop.
