@@ -52,7 +52,8 @@ inline constexpr std::size_t kMaxPendingRecords = std::size_t{1} << 22;
 inline constexpr Duration kCallTimeout = 5s;
 inline constexpr Duration kStartTimeout = 30s;
 inline constexpr Duration kMaxPoll = 10ms;
-// Changes sent to one daemon and not yet answered; at the bound the harness waits for answers.
+// Changes (and, apart, the calls' `locate` requests) sent to one daemon and not yet answered; at
+// the bound the harness waits for answers.
 inline constexpr std::size_t kMaxOutstandingChanges = 1024;
 // How long the driver makes due changes before it reads events and answers again (Drive).
 inline constexpr Duration kChangeSlice = 50ms;
