@@ -240,6 +240,12 @@ EventStream::~EventStream() {
 }
 
 Status EventStream::ReadAvailable(std::vector<Event>* events, bool* closed) {
+  bool drained = false;
+  return ReadSlice(events, kMaxPendingEvents + 1, closed, &drained);
+}
+
+Status EventStream::ReadSlice(std::vector<Event>* events, std::size_t max_events, bool* closed, bool* drained) {
+  *drained = false;
   std::vector<json> lines;
   // Lines are taken as they come so the buffer stays within one line's bound.
   for (;;) {
@@ -255,7 +261,11 @@ Status EventStream::ReadAvailable(std::vector<Event>* events, bool* closed) {
       events->push_back(std::move(e));
     }
     lines.clear();
-    if (*closed || !got_any) return Status::Ok();
+    if (*closed || !got_any) {
+      *drained = true;
+      return Status::Ok();
+    }
+    if (events->size() >= max_events) return Status::Ok();
   }
 }
 

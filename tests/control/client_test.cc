@@ -157,6 +157,42 @@ TEST(ControlClient, EventStreamDecodesEventsUntilTheEnd) {
   EXPECT_EQ(std::get<StoppingEvent>(events[2]).t_mono_ns, 14);
 }
 
+// A burst read in slices of one event: a slice takes at most one 64 KiB chunk of the socket and
+// leaves the rest there, so a burst of about 300 KiB takes several; together they hold every event
+// once, in the order written.
+TEST(ControlClient, EventStreamReadsABurstInSlices) {
+  constexpr int kBurst = 5000;
+  auto line = [](int i) { return EventLine(EncodeEvent(MembersEvent{100 + i, {1, 2}, 4})); };
+  ScriptedServer server([&line](int fd) {
+    EXPECT_EQ(json::parse(ReadLine(fd))["op"], "subscribe");
+    std::string burst = ResponseLine(EncodeReply(TimeReply{1}));
+    for (int i = 0; i < kBurst; ++i) burst += line(i);
+    WriteAll(fd, burst);
+    WriteAll(fd, EventLine(EncodeEvent(StoppingEvent{1})));
+  });
+  const std::size_t most_per_chunk = 65536 / line(0).size() + 1;
+  std::unique_ptr<EventStream> s;
+  std::int64_t t = 0;
+  ASSERT_TRUE(EventStream::Open(server.path(), 5s, &s, &t).ok());
+  std::vector<Event> events;
+  bool closed = false, drained = false;
+  int partial_slices = 0;
+  for (int i = 0; i < 20000 && !closed; ++i) {
+    const std::size_t before = events.size();
+    ASSERT_TRUE(s->ReadSlice(&events, before + 1, &closed, &drained).ok());
+    // The first slice also decodes what Open received after the subscribe answer.
+    if (i > 0) {
+      EXPECT_LE(events.size() - before, most_per_chunk);
+    }
+    if (!drained) ++partial_slices;
+    if (drained && !closed) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_GE(partial_slices, static_cast<int>(kBurst / most_per_chunk));
+  ASSERT_EQ(events.size(), kBurst + 1u);
+  for (int i = 0; i < kBurst; ++i) EXPECT_EQ(std::get<MembersEvent>(events[i]).t_mono_ns, 100 + i);
+}
+
 TEST(ControlClient, ConnectGivesUpAtItsDeadline) {
   std::unique_ptr<Client> c;
   const auto t0 = std::chrono::steady_clock::now();

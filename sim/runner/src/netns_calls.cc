@@ -12,6 +12,8 @@
 // ns-3 and inproc backends do at the same instant (the restarted engine is there at once, empty,
 // and `Locate` answers nothing) and what res_pbxstate's PBXSTATE_LOCATION gives while its engine is
 // not running (nobody known to hold the phone).
+#include <poll.h>
+
 #include <algorithm>
 
 #include "netns_run.h"
@@ -58,15 +60,25 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
     FinishCall(*c, CallOutcome::kHopLimit);
     return Status::Ok();
   }
-  std::vector<Location> located;
   if (c->strategy == scenario::RoutingStrategy::kLocation && nodes_[c->at].up) {
-    control::LocateReply reply;
-    if (Status st = Call(c->at, Request::Locate(aor), &reply); !st.ok()) {
+    // Asked without waiting: a daemon busy with a view change's removals answers late, and the
+    // driver's changes must not wait for it.
+    auto& waiting = cw.locating[c->at];
+    if (waiting.size() >= kMaxOutstandingChanges) {
+      if (Status st = ReadLocates(c->at, true); !st.ok()) return st;
+    }
+    if (Status st = nodes_[c->at].locator->Send(Request::Locate(aor), kCallTimeout); !st.ok()) {
       return Status::FailedPrecondition("node " + std::to_string(c->at) + ": locate: " + st.message());
     }
-    located = std::move(reply.locations);
+    waiting.emplace_back(c, now);
     ++cw.locates;
+    return Status::Ok();
   }
+  return SendOn(c, {}, now);
+}
+
+Status NetnsRun::SendOn(const std::shared_ptr<CallInFlight>& c, const std::vector<Location>& located, Duration now) {
+  Calls& cw = *calls_;
   const harness::Hop hop = harness::NextHop(c->strategy, located, c->at, s_.topology.node_count());
   if (!cw.reach.Reaches(c->at, hop.to)) {
     FinishCall(*c, CallOutcome::kFailedHop);
@@ -76,6 +88,33 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
   c->to = hop.to;
   c->from_location = hop.from_location;
   cw.hops.push({now + harness::ConfiguredHopDelay(s_, c->at, hop.to), cw.seq++, c});
+  return Status::Ok();
+}
+
+Status NetnsRun::ReadLocates(NodeId n, bool all) {
+  auto& waiting = calls_->locating[n];
+  const std::string who = "node " + std::to_string(n) + ": locate: ";
+  const auto deadline = std::chrono::steady_clock::now() + kCallTimeout;
+  while (!waiting.empty()) {
+    std::vector<nlohmann::json> answers;
+    if (Status st = nodes_[n].locator->ReadResponses(&answers); !st.ok()) return Status::FailedPrecondition(who + st.message());
+    for (const nlohmann::json& r : answers) {
+      if (waiting.empty()) return Status::FailedPrecondition(who + "an answer to no request");
+      const auto [c, now] = waiting.front();
+      waiting.pop_front();
+      control::Reply reply;
+      if (Status st = control::DecodeReply(control::Op::kLocate, r, &reply); !st.ok()) {
+        return Status::FailedPrecondition(who + st.message());
+      }
+      if (Status st = SendOn(c, std::get<control::LocateReply>(reply).locations, now); !st.ok()) return st;
+    }
+    if (!all || waiting.empty()) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::FailedPrecondition(who + std::to_string(waiting.size()) + " unanswered after " + Seconds(kCallTimeout));
+    }
+    pollfd p{nodes_[n].locator->fd(), POLLIN, 0};
+    poll(&p, 1, 10);
+  }
   return Status::Ok();
 }
 

@@ -1,9 +1,13 @@
 // Event streams during a namespace run, and the recorder's time-ordered queue: events from
 // different nodes arrive through different sockets, so what the harness learns is held for
-// kReorderHold and handed to the recorder in time order.
+// kReorderHold (and while a stream is behind, before its last event read) and handed to the
+// recorder in time order. Streams are read, and records handed over, in slices of kEventSlice
+// between the workload's due changes.
 #include <poll.h>
 
 #include <algorithm>
+#include <limits>
+#include <variant>
 
 #include "netns_run.h"
 
@@ -13,12 +17,13 @@ void NetnsRun::Record(Duration t, std::function<void()> fn, NodeId waits_for_sta
   pending_.push({t, seq_++, std::move(fn), waits_for_start});
 }
 
-Status NetnsRun::DeliverDue(Duration upto) {
+Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
   if (pending_.size() > kMaxPendingRecords) {
     return Status::ResourceExhausted("netns run: more than " + std::to_string(kMaxPendingRecords) +
                                      " records waiting for the recorder; the harness cannot keep up");
   }
-  while (!pending_.empty() && pending_.top().t <= upto) {
+  const Duration until = budget == Duration::max() ? Duration::max() : Now() + budget;
+  while (!pending_.empty() && pending_.top().t <= upto && Now() < until) {
     if (pending_.top().waits_for_start != kNoNode && nodes_[pending_.top().waits_for_start].starting) break;
     Pending p = pending_.top();
     pending_.pop();
@@ -32,10 +37,20 @@ void NetnsRun::DropPending() {
 }
 
 Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
+  return ReadEventTurn(n, std::numeric_limits<std::size_t>::max(), closed);
+}
+
+Status NetnsRun::ReadEventTurn(NodeId n, std::size_t max_events, bool* closed) {
   Node& node = nodes_[n];
-  std::vector<control::Event> events;
-  if (Status st = node.events->ReadAvailable(&events, closed); !st.ok()) {
+  std::vector<control::Event>& events = event_buffer_;
+  events.clear();
+  bool drained = false;
+  if (Status st = node.events->ReadSlice(&events, max_events, closed, &drained); !st.ok()) {
     return Status::FailedPrecondition("node " + std::to_string(n) + ": " + st.message());
+  }
+  node.behind = !drained;
+  if (!events.empty()) {
+    node.read_through = FromMono(std::visit([](const auto& e) { return e.t_mono_ns; }, events.back()));
   }
   for (const control::Event& e : events) {
     if (const auto* view = std::get_if<control::ViewEvent>(&e)) {
@@ -63,10 +78,12 @@ Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
 Status NetnsRun::PollEvents(Duration wait) {
   std::vector<pollfd> fds;
   std::vector<NodeId> who;
+  bool any_behind = false;
   for (NodeId n = 1; n < nodes_.size(); ++n) {
     if (nodes_[n].up && nodes_[n].events) {
       fds.push_back({nodes_[n].events->fd(), POLLIN, 0});
       who.push_back(n);
+      any_behind = any_behind || nodes_[n].behind;
     }
   }
   const std::size_t event_fds = fds.size();
@@ -76,24 +93,53 @@ Status NetnsRun::PollEvents(Duration wait) {
       who.push_back(n);
     }
   }
-  const int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-  const int got = poll(fds.data(), fds.size(), std::max(ms, 0));
-  if (got <= 0) return Status::Ok();  // timeout, or EINTR (the caller checks for interrupts)
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].revents == 0) continue;
-    if (i >= event_fds) {
-      if (Status st = ReadAnswers(who[i], false); !st.ok()) return st;
-      continue;
+  const std::size_t answer_fds = fds.size();
+  for (NodeId n = 1; calls_ != nullptr && n < nodes_.size(); ++n) {
+    if (nodes_[n].up && !calls_->locating[n].empty()) {
+      fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
+      who.push_back(n);
     }
-    bool closed = false;
-    if (Status st = ReadEvents(who[i], &closed); !st.ok()) return st;
-    if (closed) {
-      return Status::FailedPrecondition("pbxstated of node " + std::to_string(who[i]) +
-                                        " closed its event stream while it should be up (log: " +
-                                        (cluster_->NodeDir(who[i]) / "pbxstated.log").string() + ")");
+  }
+  const int ms = any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+  const int got = poll(fds.data(), fds.size(), std::max(ms, 0));
+  if (got < 0) return Status::Ok();  // EINTR (the caller checks for interrupts)
+  std::vector<NodeId> ready;  // streams to read: something came, or a slice left them behind
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (i < event_fds) {
+      if (fds[i].revents != 0 || nodes_[who[i]].behind) ready.push_back(who[i]);
+    } else if (fds[i].revents != 0) {
+      if (Status st = i < answer_fds ? ReadAnswers(who[i], false) : ReadLocates(who[i], false); !st.ok()) return st;
+    }
+  }
+  if (ready.empty()) return Status::Ok();
+  std::rotate(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(poll_turn_++ % ready.size()), ready.end());
+  const Duration until = Now() + kEventSlice;
+  while (!ready.empty()) {
+    for (auto it = ready.begin(); it != ready.end();) {
+      if (Now() >= until) {
+        // The slice is spent: what was not read now is read first next time.
+        for (; it != ready.end(); ++it) nodes_[*it].behind = true;
+        return Status::Ok();
+      }
+      bool closed = false;
+      if (Status st = ReadEventTurn(*it, kEventsPerTurn, &closed); !st.ok()) return st;
+      if (closed) {
+        return Status::FailedPrecondition("pbxstated of node " + std::to_string(*it) +
+                                          " closed its event stream while it should be up (log: " +
+                                          (cluster_->NodeDir(*it) / "pbxstated.log").string() + ")");
+      }
+      it = nodes_[*it].behind ? it + 1 : ready.erase(it);
     }
   }
   return Status::Ok();
+}
+
+std::optional<Duration> NetnsRun::EarliestUnread() const {
+  std::optional<Duration> earliest;
+  for (const Node& node : nodes_) {
+    if (node.up && node.behind && (!earliest || node.read_through < *earliest)) earliest = node.read_through;
+  }
+  return earliest;
 }
 
 }  // namespace pbxstate::runner::netns_run

@@ -12,6 +12,9 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
     if (Status st = FinishStart(id); !st.ok()) return st;
   }
   if (Status st = ReadAnswers(id, true); !st.ok()) return st;
+  if (calls_ != nullptr) {
+    if (Status st = ReadLocates(id, true); !st.ok()) return st;
+  }
   EngineStats last;
   if (Status st = FetchStats(id, &last); !st.ok()) return st;
   const Duration tc = Now();
@@ -29,9 +32,11 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
     usleep(2000);
   }
   node.up = false;
+  node.behind = false;
   node.events.reset();
   node.control.reset();
   node.writer.reset();
+  node.locator.reset();
   node.frames_dead += last.frames_out;
   node.bytes_dead += last.bytes_out;
   Record(tc, [this, tc, id, last, &f] {

@@ -86,6 +86,10 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
   if (Status r = ReadEvents(n, &closed); !r.ok()) return r;
   if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.control); !c.ok()) return c;
   if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.writer); !c.ok()) return c;
+  if (calls_ != nullptr) {
+    if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.locator); !c.ok()) return c;
+    calls_->locating[n].clear();
+  }
   node.outstanding.clear();
   control::HelloReply hello;
   if (Status h = Call(n, Request::Simple(Op::kHello), &hello); !h.ok()) return h;

@@ -52,13 +52,26 @@ inline constexpr std::size_t kMaxPendingRecords = std::size_t{1} << 22;
 inline constexpr Duration kCallTimeout = 5s;
 inline constexpr Duration kStartTimeout = 30s;
 inline constexpr Duration kMaxPoll = 10ms;
-// Changes sent to one daemon and not yet answered; at the bound the harness waits for answers.
+// Changes (and, apart, the calls' `locate` requests) sent to one daemon and not yet answered; at
+// the bound the harness waits for answers.
 inline constexpr std::size_t kMaxOutstandingChanges = 1024;
 // How long the driver makes due changes before it reads events and answers again (Drive).
 inline constexpr Duration kChangeSlice = 50ms;
+// How long the driver reads and decodes events, and apart from that hands records to the
+// recorder, before it looks at its schedule again. At a membership change every daemon reports
+// tens of thousands of events within a second (a departed server's removals), which the driver
+// decodes at about 20,000 a second: read whole, such a burst held changes back by seconds
+// (sim/emu/README.md, "Event bursts read in slices"). A stream left unread holds the recorder
+// at its last event read, so what is recorded and in which order does not change.
+inline constexpr Duration kEventSlice = 20ms;
+// Events taken from one stream per turn within a slice (a 64 KiB chunk holds about 300).
+inline constexpr std::size_t kEventsPerTurn = 256;
+// After the end, how long the driver may take to read what the streams still hold.
+inline constexpr Duration kDrainBacklogTimeout = 60s;
 // The latest a change may be issued after its planned time in a valid run (run.json's "driver").
 // A driver that keeps up issues a change at most one slice of making changes (kChangeSlice) plus
-// one wait for events (kMaxPoll) plus one round of reading them after its time; a change later
+// one wait for events (kMaxPoll) plus one slice of reading them and one of recording
+// (kEventSlice each) after its time; a change later
 // than two slices means the driver spent more than a slice elsewhere and fell behind its plan:
 // it was starved, or the plan asks more than it sustains.
 inline constexpr Duration kMaxChangeLateness = 2 * kChangeSlice;
@@ -154,6 +167,7 @@ struct Node {
   std::chrono::steady_clock::time_point start_deadline;
   std::unique_ptr<control::Client> control;  // request/response calls
   std::unique_ptr<control::Client> writer;   // pipelined changes: sent without waiting
+  std::unique_ptr<control::Client> locator;  // pipelined `locate` requests of the calls (with calls)
   std::deque<std::pair<const harness::PlannedChange*, Duration>> outstanding;  // sent on `writer`, unanswered
   std::unique_ptr<control::EventStream> events;
   control::TransportViewEvent view;  // the CPG view its engine was last handed (view_id 0: none yet)
@@ -168,6 +182,11 @@ struct Node {
   // its event stream reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
+  // Its event stream holds more than the driver's last slice took (PollEvents reads it first next
+  // time); the recorder waits before `read_through`, the time of the last event read from it,
+  // since every event still unread is stamped at or after it.
+  bool behind = false;
+  Duration read_through{};
 };
 
 class NetnsRun {
@@ -222,10 +241,18 @@ class NetnsRun {
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
-  Status DeliverDue(Duration upto);
+  // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
+  Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
+  // Everything node n's stream holds now, and (ReadEventTurn) at most about `max_events` of it,
+  // leaving the node `behind` when more may be there.
   Status ReadEvents(NodeId n, bool* closed);
+  Status ReadEventTurn(NodeId n, std::size_t max_events, bool* closed);
+  // Waits at most `wait` (none while a stream is behind), takes the answers that came and reads
+  // the event streams with something to read in turns, for at most kEventSlice.
   Status PollEvents(Duration wait);
+  // The earliest time a stream left behind may still report: the recorder stops before it.
+  std::optional<Duration> EarliestUnread() const;
 
   // ---- the workload (netns_workload.cc) ----
   Status MakeChange(const harness::PlannedChange& c);
@@ -263,7 +290,8 @@ class NetnsRun {
   // the per-strategy accounting, and the hops under way.
   struct Calls {
     explicit Calls(const scenario::Scenario& s)
-        : plan(harness::ExpandCalls(s)), truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s) {}
+        : plan(harness::ExpandCalls(s)), truth(s.engine.max_contacts_per_aor), reach(s.topology.node_count()), rec(s),
+          locating(s.topology.node_count() + 1) {}
     const std::vector<harness::PlannedCall> plan;
     std::size_t next = 0;
     harness::PhoneTruth truth;
@@ -272,6 +300,9 @@ class NetnsRun {
     std::priority_queue<HopDue, std::vector<HopDue>, std::greater<>> hops;
     std::uint64_t seq = 0;
     std::uint64_t locates = 0;
+    // By node: the calls whose `locate` was sent on its `locator` and not yet answered, with the
+    // time they arrived there; at most kMaxOutstandingChanges each.
+    std::vector<std::deque<std::pair<std::shared_ptr<CallInFlight>, Duration>>> locating;
   };
   // Places the calls due by `now` and moves the calls whose hop has arrived; *next is when the
   // next call or hop is due (unchanged when none is).
@@ -279,8 +310,14 @@ class NetnsRun {
   Status PlaceCall(std::size_t i, Duration now);
   // A hop's arrival at its server at `at`.
   Status HopArrived(const std::shared_ptr<CallInFlight>& c, Duration at);
-  // The call is at a server at `now`: completed there, or sent on (a hop that arrives later).
+  // The call is at a server at `now`: completed there, or sent on (a hop that arrives later);
+  // under location, once the server's daemon answers `locate` (ReadLocates).
   Status Arrive(const std::shared_ptr<CallInFlight>& c, Duration now);
+  // The call's next hop from where it is at `now`, by what the server located (nothing: none).
+  Status SendOn(const std::shared_ptr<CallInFlight>& c, const std::vector<Location>& located, Duration now);
+  // Takes the `locate` answers node n has sent (waits for all of them, at most kCallTimeout,
+  // with `all`) and sends their calls on.
+  Status ReadLocates(NodeId n, bool all);
   void FinishCall(const CallInFlight& c, harness::CallOutcome outcome);
   // Truth for call routing: a change the engine took, a crash (no-ops without calls).
   void CallsChangeAccepted(Duration t, const harness::PlannedChange& c);
@@ -318,6 +355,8 @@ class NetnsRun {
 
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   std::uint64_t seq_ = 0;
+  std::vector<control::Event> event_buffer_;  // reused by every read: no allocation per read
+  std::size_t poll_turn_ = 0;                 // which ready stream reads first: each in turn
   std::vector<harness::SeriesPoint> series_;
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
   Duration memory_read_until_{};  // the run time the last stats read was made at (memory samples)

@@ -195,7 +195,8 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
     if (Status st = PollEvents(std::clamp(wake - Now(), Duration{}, kMaxPoll)); !st.ok()) return st;
     Duration upto = Now() - kReorderHold;
     if (auto earliest = EarliestOutstanding()) upto = std::min(upto, *earliest - 1ns);
-    if (Status st = DeliverDue(upto); !st.ok()) return st;
+    if (auto unread = EarliestUnread()) upto = std::min(upto, *unread - 1ns);
+    if (Status st = DeliverDue(upto, kEventSlice); !st.ok()) return st;
   }
   unmade_changes_ = plan.size() - next_change;
   unmade_faults_ = s_.faults.size() - next_fault;
@@ -210,14 +211,27 @@ Status NetnsRun::Drain() {
     if (nodes_[n].up) {
       if (Status st = ReadAnswers(n, true); !st.ok()) return st;
     }
+    if (calls_ != nullptr && nodes_[n].up) {
+      if (Status st = ReadLocates(n, true); !st.ok()) return st;
+    }
   }
-  // Whatever happened up to the end is in the streams within the hold; read it, then stop.
+  // The hops of calls located after the driver's last turn, up to the end.
+  Duration no_wake = s_.end();
+  if (calls_ != nullptr) {
+    if (Status st = DriveCalls(s_.end(), &no_wake); !st.ok()) return st;
+  }
+  // Whatever happened up to the end is in the streams within the hold, behind what a burst left
+  // unread; read it all, then stop.
   const auto drain_until = std::chrono::steady_clock::now() + kReorderHold;
-  while (std::chrono::steady_clock::now() < drain_until) {
+  while (std::chrono::steady_clock::now() < drain_until || EarliestUnread()) {
+    if (std::chrono::steady_clock::now() > drain_until + kDrainBacklogTimeout) {
+      return Status::ResourceExhausted(network_->backend() + " run: the event streams still held unread events " +
+                                       Seconds(kDrainBacklogTimeout) + " after the end; the harness cannot keep up");
+    }
     if (Status st = PollEvents(kMaxPoll); !st.ok()) return st;
   }
   // Events stamped after the end are not part of the run.
-  return DeliverDue(s_.end());
+  return DeliverDue(s_.end(), Duration::max());
 }
 
 namespace {

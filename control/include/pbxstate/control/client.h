@@ -102,6 +102,11 @@ class EventStream {
   // `events`. `*closed` is set when the daemon closed the stream. Fails on a line that is not an
   // event of this protocol or longer than kMaxEventLineBytes.
   Status ReadAvailable(std::vector<Event>* events, bool* closed);
+  // ReadAvailable in a slice: stops receiving once `max_events` events have been appended (the
+  // complete lines of the chunk last received, at most 64 KiB, and of what Open received after
+  // the subscribe answer, are all decoded, so it may append that much more). `*drained` says whether it read everything available; when not, the
+  // rest stays in the socket for the next call, in order.
+  Status ReadSlice(std::vector<Event>* events, std::size_t max_events, bool* closed, bool* drained);
   // ReadAvailable, after waiting at most `timeout` for something to read.
   Status Wait(Duration timeout, std::vector<Event>* events, bool* closed);
 
