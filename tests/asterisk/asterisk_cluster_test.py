@@ -27,10 +27,10 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      the contact with its user agent and path; res_pbxstate is unloaded on server 1 (alice leaves
      server 2's table with it) and loaded again: server 2 sees alice again without a new REGISTER
      (read from res_pjsip's contact objects at load); a sipp call from server 2's phone reaches
-     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample; alice
-     unregisters and the count goes to 0; bob registers a contact with a 600-byte User-Agent
-     (shared, cut to the 511-byte bound of URI, path and user agent together) and one with a
-     520-byte Path (not shared);
+     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample (the hops
+     checked in both servers' logs); alice unregisters and the count goes to 0; bob registers a
+     contact with a 600-byte User-Agent (shared, cut to the 511-byte bound of URI, path and user
+     agent together) and one with a 520-byte Path (not shared);
   7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream (with SIP, alice registered again before,
      so that every load reads her contact): Asterisk never crashes, its thread and descriptor
