@@ -27,10 +27,10 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      the contact with its user agent and path; res_pbxstate is unloaded on server 1 (alice leaves
      server 2's table with it) and loaded again: server 2 sees alice again without a new REGISTER
      (read from res_pjsip's contact objects at load); a sipp call from server 2's phone reaches
-     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample; alice
-     unregisters and the count goes to 0; bob registers a contact with a 600-byte User-Agent
-     (shared, cut to the 511-byte bound of URI, path and user agent together) and one with a
-     520-byte Path (not shared);
+     alice's sipp through server 1 with the shipped asterisk/extensions.conf.sample (the hops
+     checked in both servers' logs); alice unregisters and the count goes to 0; bob registers a
+     contact with a 600-byte User-Agent (shared, cut to the 511-byte bound of URI, path and user
+     agent together) and one with a 520-byte Path (not shared);
   7. 100 cycles of `module unload` / `module load` / `module reload` of res_pbxstate on server 1
      while both servers change device states in a stream (with SIP, alice registered again before,
      so that every load reads her contact): Asterisk never crashes, its thread and descriptor
@@ -613,10 +613,34 @@ def contact_gone_step(c, report):
           f"contacts removed her, server 2's count 0 after {report['contact_gone_to_removed_s']:.1f} s")
 
 
+def routed_call(c, report, uas, caller):
+    """A sipp call from server 2's phone `caller` to alice, whose sipp `uas` answers on server 1:
+    server 2 routes it to pbx1 by PBXSTATE_LOCATION with the shipped dialplan."""
+    t0 = time.monotonic()
+    uac = c.sipp(2, "sipp-uac", [f"{c.addr(2)}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", caller, "-p", "5072",
+                                 "-m", "1", "-d", "500", "-timeout", "30s", "-timeout_error", "-nostdin"])
+    if uac.wait(timeout=45) != 0:
+        raise TestFailure(f"the call from server 2's phone to alice failed (sipp exit {uac.returncode}); "
+                          f"see {c.node_dir(2)}/sipp-uac.out and the Asterisk logs")
+    # The caller's sipp exits at the 200 to its BYE; alice's (sipp's uas scenario) waits 4 s more
+    # after it (its timewait, for a lost 200), so the call is timed here.
+    call_s = time.monotonic() - t0
+    if uas.wait(timeout=15) != 0:
+        raise TestFailure(f"alice's sipp on server 1 did not complete the call (exit {uas.returncode})")
+    # The route, from the two servers' dialplan logs: server 2 dialled alice at pbx1, which took
+    # the call as one from the cluster (its loop guard set) and dialled her contact.
+    hops = ((2, '"PJSIP/alice@pbx1,30"'), (1, "Executing [alice@from-cluster:1]"), (1, '"PJSIP/alice,30"'))
+    missing = [f"server {n}: {text}" for n, text in hops if text not in c.messages_log(n)]
+    if missing:
+        raise TestFailure(f"the call reached alice but not by the shared location; not in the logs: {missing}")
+    report["call_via_location_s"] = round(call_s, 3)
+    print(f"ok 6b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
+          f"sipp on server 1 (both dialplans in the logs), answered, held 0.5 s and hung up in {call_s:.2f} s")
+
+
 def sip_step(c, report):
     """A phone (sipp) registers alice on server 1; server 2 learns where alice is and routes a call
     from its own phone (sipp) straight there with the shipped dialplan; then alice unregisters."""
-    a2 = c.addr(2)
     c.add_phone_addresses()
     alice, caller = c.phone_addr(1, "alice"), c.phone_addr(2, "caller")
     uas = c.sipp(1, "sipp-uas", ["-sn", "uas", "-i", alice, "-p", "5070", "-m", "1", "-timeout", "60s",
@@ -657,18 +681,7 @@ def sip_step(c, report):
           f"{reloaded:.3f} s later server 2 holds alice again, with no REGISTER since ({read.group(1)} contact "
           f"read from res_pjsip's contact objects)\n    server 2: {line}")
 
-    t0 = time.monotonic()
-    uac = c.sipp(2, "sipp-uac", [f"{a2}:{SIP_PORT}", "-sn", "uac", "-s", "alice", "-i", caller, "-p", "5072", "-m", "1",
-                                 "-d", "500", "-timeout", "30s", "-timeout_error", "-nostdin"])
-    if uac.wait(timeout=45) != 0:
-        raise TestFailure(f"the call from server 2's phone to alice failed (sipp exit {uac.returncode}); "
-                          f"see {c.node_dir(2)}/sipp-uac.out and the Asterisk logs")
-    if uas.wait(timeout=15) != 0:
-        raise TestFailure(f"alice's sipp on server 1 did not complete the call (exit {uas.returncode})")
-    call_s = time.monotonic() - t0
-    report["call_via_location_s"] = round(call_s, 3)
-    print(f"ok 6b: a call from server 2's phone to alice went server 2 -> pbx1 (PBXSTATE_LOCATION) -> alice's "
-          f"sipp on server 1, answered and hung up in {call_s:.2f} s")
+    routed_call(c, report, uas, caller)
 
     sipp_register(c, "sipp-unregister", "alice", 5073, 5070, 0)
     wait_until("server 2: PBXSTATE_LOCATION(alice) empty after the unregistration",
