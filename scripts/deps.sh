@@ -27,6 +27,8 @@ packages=(
   chromium fonts-dejavu-core
   # SIP phones for res_pbxstate's registration test (run when an Asterisk with chan_pjsip is found)
   sip-tester
+  # res_pbxstate's XML documentation checked against Asterisk's DTD (asterisk.module_docs)
+  libxml2-utils
   # Debian packages (debian/, tests/packaging): building them, lintian, the man pages' checks
   # (man, groff), and the test root they are installed into (debootstrap, systemd-nspawn)
   debhelper dh-python lintian man-db groff-base debootstrap systemd-container

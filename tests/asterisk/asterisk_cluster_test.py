@@ -5,6 +5,8 @@ Two network namespaces (built by sim/netns through pbxstate.netns, as --backend 
 tests/lib/nscluster.py: bridge, 198.18.0.1-2, one corosync each in a private mount namespace), one Asterisk per namespace with its own directories, Entity ID and
 modules directory (the installed modules plus the res_pbxstate.so under test, symlinked), and:
 
+  0b. with --module-docs, `core show function PBXSTATE_LOCATION` shows the module's XML
+     documentation (read by Asterisk from its astdatadir's documentation/thirdparty/);
   1. both servers list each other in `pbxstate show members`;
   2. the distributed device state guide's test: `dialplan set global DEVICE_STATE(Custom:mystate)
      INUSE` on server 1 makes `core show hints` on server 2 show InUse for a hint on
@@ -46,7 +48,8 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
 Teardown always runs and is checked (no namespace, link or process left). Exits 77 (CTest skip)
 with the reason when there is no root, no namespaces, no corosync, or no Asterisk.
 
-usage: asterisk_cluster_test.py --asterisk BIN --module res_pbxstate.so --modules-dir DIR [--cycles N] [--keep-dir]
+usage: asterisk_cluster_test.py --asterisk BIN --module res_pbxstate.so --modules-dir DIR [--module-docs XML]
+                                [--cycles N] [--keep-dir]
 """
 
 import argparse
@@ -87,8 +90,10 @@ AMI_SECRET = "pbxstate-test"
 
 
 class AsteriskCluster(AsteriskServers):
-    def __init__(self, asterisk, module, modules_dir, workdir, with_sip=False):
-        super().__init__(NODES, workdir, asterisk, modules_dir, {"res_pbxstate.so": module})
+    def __init__(self, asterisk, module, modules_dir, workdir, with_sip=False, module_docs=None):
+        super().__init__(NODES, workdir, asterisk, modules_dir, {"res_pbxstate.so": module},
+                         extra_docs=(module_docs,) if module_docs else ())
+        self.module_docs = module_docs
         self.module = module
         self.with_sip = with_sip
 
@@ -227,6 +232,13 @@ def run(c, report, cycles):
     version = c.cli(1, "core show version").strip()
     report["asterisk"] = version
     print(f"ok 0: {version}")
+
+    if c.module_docs:
+        function = c.cli(1, "core show function PBXSTATE_LOCATION")
+        if "The cluster server that holds a live registration of an AOR." not in function:
+            raise TestFailure(f"'core show function PBXSTATE_LOCATION' lacks the module's synopsis "
+                              f"({c.module_docs} in thirdparty/):\n{function}")
+        print("ok 0b: 'core show function PBXSTATE_LOCATION' shows the module's documentation")
 
     # 1. members
     def both_members():
@@ -698,6 +710,7 @@ def main():
     ap.add_argument("--modules-dir", default="")
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--keep-dir", action="store_true")
+    ap.add_argument("--module-docs", default="", help="the module's pbxstate-en_US.xml (asterisk/module_docs.cmake)")
     args = ap.parse_args()
     if not args.module or not args.asterisk or not os.access(args.asterisk, os.X_OK):
         print("SKIP: res_pbxstate.so was not built or no Asterisk binary was found: configure with "
@@ -717,7 +730,7 @@ def main():
         os.path.exists(os.path.join(args.modules_dir, m)) for m in PJSIP_MODULES)
     workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
     c = AsteriskCluster(os.path.abspath(args.asterisk), os.path.abspath(args.module), args.modules_dir, workdir,
-                        with_sip=with_sip)
+                        with_sip=with_sip, module_docs=os.path.abspath(args.module_docs) if args.module_docs else None)
 
     report = {}
     code = run_checked(c, lambda: run(c, report, args.cycles), teardown_grace_s=10)

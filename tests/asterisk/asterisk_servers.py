@@ -30,14 +30,31 @@ class AsteriskServers(NamespaceCluster):
     """`asterisk` is <prefix>/sbin/asterisk; `extra_modules` maps a module file name to the path of a
     module built outside Asterisk (symlinked into every server's modules directory)."""
 
-    def __init__(self, nodes, workdir, asterisk, modules_dir, extra_modules, token_ms=1000):
+    def __init__(self, nodes, workdir, asterisk, modules_dir, extra_modules, token_ms=1000, extra_docs=()):
         # Process deaths are seen by CPG at once; the token only matters for lost nodes.
         super().__init__(nodes, workdir, token_ms=token_ms)
         self.asterisk = asterisk
         self.modules_dir = modules_dir
         self.extra_modules = dict(extra_modules)
-        # Shared, read-only: the XML documentation Asterisk's config framework needs at start.
-        self.data_dir = os.path.join(os.path.dirname(os.path.dirname(asterisk)), "var", "lib", "asterisk")
+        # Read-only: the XML documentation Asterisk's config framework needs at start; with
+        # `extra_docs` (modules' own *-en_US.xml), a private copy of it that has them in thirdparty/.
+        installed = os.path.join(os.path.dirname(os.path.dirname(asterisk)), "var", "lib", "asterisk")
+        self.data_dir = self.data_dir_with(installed, extra_docs) if extra_docs else installed
+
+    def data_dir_with(self, installed, extra_docs):
+        """A data directory of symlinks to `installed`'s entries whose documentation/thirdparty also
+        links each of `extra_docs`: Asterisk reads thirdparty documentation from there at start."""
+        data = os.path.join(self.workdir, "asterisk-data")
+        third = os.path.join(data, "documentation", "thirdparty")
+        os.makedirs(third)
+        for sub, into in (("", data), ("documentation", os.path.dirname(third)), ("documentation/thirdparty", third)):
+            src = os.path.join(installed, sub)
+            for name in os.listdir(src) if os.path.isdir(src) else ():
+                if not os.path.lexists(os.path.join(into, name)):
+                    os.symlink(os.path.join(src, name), os.path.join(into, name))
+        for path in extra_docs:
+            os.symlink(os.path.abspath(path), os.path.join(third, os.path.basename(path)))
+        return data
 
     def conf_path(self, node):
         return os.path.join(self.node_dir(node), "etc", "asterisk.conf")

@@ -66,13 +66,17 @@ step "the Asterisk it was built for (copied from $prefix, without a module or pb
 rm -rf "${root:?}$prefix"
 mkdir -p "$(dirname "$root$prefix")"
 cp -a "$prefix" "$root$prefix"
-rm -f "$root$prefix"/lib/asterisk/modules/res_pbxstate.so "$root$prefix"/etc/asterisk/pbxstate.conf*
+rm -f "$root$prefix"/lib/asterisk/modules/res_pbxstate.so "$root$prefix"/etc/asterisk/pbxstate.conf* \
+  "$root$prefix"/var/lib/asterisk/documentation/thirdparty/pbxstate-en_US.xml
 in_root apt-get install -y -q --no-install-recommends "$debfile" 2>&1 | tee "$work/install.log"
 grep -q "^0 upgraded, 1 newly installed" "$work/install.log" || fail "apt did not install asterisk-pbxstate alone"
 mapfile -t owned < <(in_root dpkg -L asterisk-pbxstate)
 module="$(printf '%s\n' "${owned[@]}" | grep '/res_pbxstate\.so$')"
 [ "$module" = "$prefix/lib/asterisk/modules/res_pbxstate.so" ] || fail "res_pbxstate.so installed at '$module'"
 step "installed: $module"
+docs="$(printf '%s\n' "${owned[@]}" | grep '/pbxstate-en_US\.xml$')"
+[ "$docs" = "$prefix/var/lib/asterisk/documentation/thirdparty/pbxstate-en_US.xml" ] ||
+  fail "the module's XML documentation installed at '$docs' (Asterisk reads documentation/thirdparty/)"
 
 # The user's part: Asterisk's own configuration (an entity id, the modules to load).
 etc="$root$prefix/etc/asterisk"
@@ -86,6 +90,7 @@ boot_and_run "$here/in_container_asterisk.sh" "$work/env"
 step "apt-get remove, then purge asterisk-pbxstate"
 in_root apt-get remove -y -q asterisk-pbxstate >/dev/null
 [ ! -e "$root$module" ] || fail "remove left $module"
+[ ! -e "$root$docs" ] || fail "remove left $docs"
 [ -e "$root$prefix/etc/asterisk/pbxstate.conf" ] || fail "remove took pbxstate.conf (only purge may)"
 in_root apt-get purge -y -q asterisk-pbxstate >/dev/null
 [ ! -e "$root$prefix/etc/asterisk/pbxstate.conf" ] || fail "purge left pbxstate.conf"
