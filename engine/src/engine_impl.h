@@ -145,6 +145,7 @@ struct OriginState {
   std::uint64_t entries = 0;             // device contributions + registrations held (dead included)
   std::vector<std::uint32_t> device_ids;   // devices it holds a contribution or tombstone of (may repeat; compacted)
   std::vector<std::uint32_t> contact_ids;  // contacts it holds an entry for (may repeat; compacted)
+  MonoTime expired_at{};  // when this node last took the expiry of one of its registrations
 };
 
 struct Peer {
@@ -237,6 +238,11 @@ class EngineImpl {
   bool NoteIncarnation(NodeId origin, std::uint64_t incarnation);
   OriginState& OriginFor(NodeId origin);
   void ExpireRegistrations(std::int64_t now_ns);
+  // Whether `their_hash`, a digest's hash of `origin` at the watermark this node holds, shows a
+  // difference in content: takes the expiries due first; an origin with an expiry taken within
+  // sync_retransmit differs maybe only by the digest's transit: `from` is offered this node's
+  // digest after that instead (false then). engine/README.md, "Catch-up sessions".
+  bool HashDiffers(NodeId origin, std::uint64_t their_hash, NodeId from);
   // Rebuilds the expiry heap from the registrations held: refreshes leave superseded items
   // behind, and the rebuild keeps the heap proportional to what is held.
   void RebuildExpiries();
@@ -719,6 +725,10 @@ class EngineImpl {
   MonoTime last_broadcast_{};       // any frame proves liveness: heartbeats are skipped after one
   MonoTime last_heartbeat_{};
   std::set<NodeId> join_digest_targets_;
+  // Peers whose digest compared while an expiry may have been in flight (HashDiffers): they are
+  // offered this node's digest at recheck_due_, when no digest can still be that old.
+  std::set<NodeId> recheck_targets_;
+  std::optional<MonoTime> recheck_due_;
 
   std::map<NodeId, Want> wants_;
   std::map<std::uint32_t, PullSession> pulls_;

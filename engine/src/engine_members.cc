@@ -1,5 +1,6 @@
 // Membership (from the transport or the heartbeat failure detector), departures and timers.
 #include <algorithm>
+#include <utility>
 
 #include "engine_impl.h"
 #include "hash.h"
@@ -143,6 +144,7 @@ void EngineImpl::PeerDeparted(NodeId node) {
   p.departed_at = env_->Now();
   p.summary.reset();
   join_digest_targets_.erase(node);
+  recheck_targets_.erase(node);
   ForgetSessionsWith(node);
   // Wants about the departed node's own entries are moot.
   wants_.erase(node);
@@ -244,6 +246,12 @@ void EngineImpl::OnTimer() {
     }
   }
   NoteSpeakerChange(now);
+  if (recheck_due_ && now >= *recheck_due_) {
+    recheck_due_.reset();
+    for (NodeId n : std::exchange(recheck_targets_, {})) {
+      if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kOffer));
+    }
+  }
   if (anti_entropy_due_ && now >= *anti_entropy_due_) {
     AntiEntropyTick();
     anti_entropy_due_ = Jittered(now, config_.anti_entropy_interval);
@@ -274,6 +282,7 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(departure_due_);
   consider(heartbeat_due_);
   consider(join_digest_due_);
+  consider(recheck_due_);
   consider(anti_entropy_due_);
   consider(sync_tick_due_);
   consider(repair_due_);

@@ -37,7 +37,7 @@ std::size_t EngineImpl::QueueBytes() const {
 // Peers, catch-up sessions and wants, mailbox repair's waiting peers, replay state, sites.
 std::size_t EngineImpl::SessionBytes() const {
   std::size_t n = hb::Of(peers_) + hb::Of(wants_) + hb::Of(pulls_) + hb::Of(serves_) + hb::Of(replay_) +
-                  hb::Of(counted_) + hb::Of(join_digest_targets_) + hb::Of(site_nodes_) +
+                  hb::Of(counted_) + hb::Of(join_digest_targets_) + hb::Of(recheck_targets_) + hb::Of(site_nodes_) +
                   hb::Of(site_rtt_) + hb::Of(mailbox_repair_waiting_);
   for (const auto& [node, p] : peers_) n += hb::Of(p.label) + hb::Of(p.served_sessions);
   for (const auto& [node, w] : wants_) n += hb::Of(w.donors);

@@ -111,7 +111,7 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
   for (const codec::DigestEntry& e : d.entries) {
     if (e.origin == self) {
       const OriginState& mine = origins_.at(self);
-      if (e.incarnation != config_.incarnation || e.watermark < mine.ranges.watermark() || e.hash != mine.hash) {
+      if (e.incarnation != config_.incarnation || e.watermark < mine.ranges.watermark() || HashDiffers(self, e.hash, from)) {
         sender_behind = true;
       }
       continue;
@@ -124,10 +124,10 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     }
     auto it = origins_.find(e.origin);
     const std::uint64_t my_wm = it == origins_.end() ? 0 : it->second.ranges.watermark();
-    const std::uint64_t my_hash = it == origins_.end() ? 0 : it->second.hash;
+    const bool held = it != origins_.end();
     if (e.watermark > my_wm) {
       AddWant(e.origin, e.incarnation, e.watermark, false, from);
-    } else if (e.watermark == my_wm && e.hash != my_hash) {
+    } else if (e.watermark == my_wm && (held ? HashDiffers(e.origin, e.hash, from) : e.hash != 0)) {
       // Same coverage, different content: merge both ways, each pulling the other's in full.
       AddWant(e.origin, e.incarnation, e.watermark, true, from);
       sender_behind = true;

@@ -552,6 +552,7 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
     if (!it->dead && it->expires_ns <= now_ns) {
       const RegistrationInfo old_info = InfoOf(a, *it);
       o.hash ^= RegistrationHash(a.name, *it);
+      o.expired_at = env_->Now();
       StoreChanged();
       it->dead = true;
       it->path.clear();
@@ -580,6 +581,20 @@ void EngineImpl::ExpireRegistrations(std::int64_t now_ns) {
       ReleaseContactIfEmpty(item.contact);
     }
   }
+}
+
+bool EngineImpl::HashDiffers(NodeId origin, std::uint64_t their_hash, NodeId from) {
+  ExpireRegistrations(env_->WallNow().time_since_epoch().count());
+  const OriginState& o = origins_.at(origin);
+  if (o.hash == their_hash) return false;
+  // An expiry changes the hash and not the watermark, at each node when its own timer takes it:
+  // a digest composed before it and read after it differs by that alone. Compared again once
+  // no digest can be that old: by then a real difference shows with no expiry in between.
+  const MonoTime settled = o.expired_at + config_.sync_retransmit;
+  if (o.expired_at == MonoTime{} || env_->Now() >= settled) return true;
+  recheck_targets_.insert(from);
+  if (!recheck_due_ || *recheck_due_ < settled) recheck_due_ = settled;
+  return false;
 }
 
 codec::Record EngineImpl::DeviceRecordFor(std::uint32_t device, const Contribution& c) const {

@@ -203,6 +203,9 @@ json CallsJson(const CallSummary& calls) {
                           {"stale_sends", c.stale_sends},
                           {"extra_hops_sum", c.extra_hops_sum},
                           {"extra_hops_max", c.extra_hops_max}});
+    if (st == scenario::RoutingStrategy::kLocation && calls.location_looped_on_current_views) {
+      strategies.back()["looped_on_current_views"] = *calls.location_looped_on_current_views;
+    }
   }
   return {{"total", calls.total}, {"unroutable", calls.unroutable}, {"strategies", strategies}};
 }

@@ -24,6 +24,9 @@ using control::Request;
 using harness::CallOutcome;
 
 void NetnsRun::FinishCall(const CallInFlight& c, CallOutcome outcome) {
+  if (outcome == CallOutcome::kLooped && !c.asked.empty() && calls_->looped.size() < harness::kMaxLoopedCallsJudged) {
+    calls_->looped.push_back({scenario::GeneratedAorName(calls_->plan[c.call].aor), c.asked});
+  }
   calls_->rec.Finished(c.strategy, calls_->plan[c.call], outcome, c.hops, c.min_hops, c.stale_sends);
 }
 
@@ -71,6 +74,7 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
       return Status::FailedPrecondition("node " + std::to_string(c->at) + ": locate: " + st.message());
     }
     waiting.emplace_back(c, now);
+    c->asked.push_back({c->at, Now(), Now()});
     ++cw.locates;
     return Status::Ok();
   }
@@ -102,6 +106,7 @@ Status NetnsRun::ReadLocates(NodeId n, bool all) {
       if (waiting.empty()) return Status::FailedPrecondition(who + "an answer to no request");
       const auto [c, now] = waiting.front();
       waiting.pop_front();
+      c->asked.back().answered = Now();
       control::Reply reply;
       if (Status st = control::DecodeReply(control::Op::kLocate, r, &reply); !st.ok()) {
         return Status::FailedPrecondition(who + st.message());
@@ -172,6 +177,12 @@ void NetnsRun::CallsResult(harness::RunResult* result) const {
   if (calls_ == nullptr) return;
   calls_->rec.AddMetrics(&result->metrics);
   result->calls = calls_->rec.summary();
+  for (const auto& [strategy, stats] : result->calls->strategies) {
+    if (strategy != scenario::RoutingStrategy::kLocation) continue;
+    const std::uint64_t current = harness::LoopedOnCurrentViews(stats.looped, calls_->looped, result->changes, result->deliveries);
+    result->calls->location_looped_on_current_views = current;
+    result->metrics["calls.location.looped_on_current_views"] = static_cast<double>(current);
+  }
 }
 
 }  // namespace pbxstate::runner::netns_run

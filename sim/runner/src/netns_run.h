@@ -33,6 +33,7 @@
 #include "netns_views.h"
 #include "run_steps.h"
 #include "pbxstate/control/client.h"
+#include "pbxstate/harness/call_loops.h"
 #include "pbxstate/harness/calls.h"
 #include "pbxstate/harness/recorder.h"
 #include "pbxstate/harness/workload.h"
@@ -278,6 +279,7 @@ class NetnsRun {
     std::vector<NodeId> visited;
     NodeId to = kNoNode;          // the hop under way: where it goes
     bool from_location = false;   // ... and whether the location table chose it
+    std::vector<harness::LocateAsked> asked;  // its `locate`s, one per server it asked (< hop_limit)
   };
   struct HopDue {
     Duration at;
@@ -303,6 +305,9 @@ class NetnsRun {
     // By node: the calls whose `locate` was sent on its `locator` and not yet answered, with the
     // time they arrived there; at most kMaxOutstandingChanges each.
     std::vector<std::deque<std::pair<std::shared_ptr<CallInFlight>, Duration>>> locating;
+    // The location calls that looped, with their `locate`s, to judge at the end (the first
+    // kMaxLoopedCallsJudged).
+    std::vector<harness::LoopedCall> looped;
   };
   // Places the calls due by `now` and moves the calls whose hop has arrived; *next is when the
   // next call or hop is due (unchanged when none is).

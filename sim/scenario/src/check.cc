@@ -173,6 +173,10 @@ void AddCalls(std::vector<MetricInfo>& m) {
                  "hops beyond the fewest possible (0 at the holder, else 1), mean over completed calls"});
     m.push_back({p + ".extra_hops.max", MetricKind::kNumber, "the same, the most"});
   }
+  m.push_back({"calls.location.looped_on_current_views", MetricKind::kCount,
+               "location calls that looped although every server on the way had applied every change of "
+               "the phone made before it was asked",
+               ConvergenceAfter::kNone, {kRealProcessBackends.begin(), kRealProcessBackends.end()}});
   m.push_back({"calls.location.extra_hops_vs_blind_peer", MetricKind::kNumber,
                "location's mean extra hops divided by blind-peer's (below 1: location does better)"});
 }

@@ -108,6 +108,9 @@ struct CallSummary {
   std::uint64_t total = 0;
   std::uint64_t unroutable = 0;
   std::vector<std::pair<scenario::RoutingStrategy, StrategyCallStats>> strategies;  // as listed
+  // Location's loops through views that had every change of the phone (call_loops.h); set by
+  // the backends that can tell (netns, emu).
+  std::optional<std::uint64_t> location_looped_on_current_views;
 };
 
 class CallRecorder {

@@ -39,6 +39,9 @@ inline constexpr std::array<std::string_view, 4> kBackendNames = {"ns3", "inproc
 // engine its membership at the end (disagreeing_nodes). netns and emu drive pbxstated daemons
 // over control sockets, whose frames corosync carries.
 inline constexpr std::array<std::string_view, 2> kInProcessBackends = {"ns3", "inproc"};
+// The backends of real processes (pbxstated over control sockets): the runner knows when it
+// asked each daemon and when each daemon applied each change (calls.location.looped_on_current_views).
+inline constexpr std::array<std::string_view, 2> kRealProcessBackends = {"netns", "emu"};
 // The backend that counts the engines' frames per destination site (wan_frames_per_change).
 inline constexpr std::array<std::string_view, 1> kSiteCountingBackends = {"ns3"};
 
