@@ -17,7 +17,10 @@
 //                             Env -> receiver decodes, verifies, applies, calls its listener;
 //                             caches warm, or cold (a 32 MiB buffer written between changes,
 //                             outside the timing); allocations per change from the counting
-//                             allocator below
+//                             allocator below; the two critical paths (medians, wall clock),
+//                             change made to frame handed to the Env (send_us) and frame
+//                             received to listener (listener_us), as an Asterisk host has them before
+//                             cpg_mcast_joined and before its stasis publication
 //
 // Frames are produced by a real sender engine from local changes into a capturing Env (virtual
 // clock, frames appended to one buffer) and consumed by a real receiver engine that has the sender
@@ -34,6 +37,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -111,6 +115,7 @@ class CapturingEnv final : public pbxstate::Env {
     wakeup_ = at;
   }
   pbxstate::SendStatus Broadcast(std::span<const std::uint8_t> frame) override {
+    if (!first_broadcast_at_) first_broadcast_at_ = std::chrono::steady_clock::now();
     Capture(frame);
     return pbxstate::SendStatus::kOk;
   }
@@ -144,7 +149,10 @@ class CapturingEnv final : public pbxstate::Env {
   void Clear() {
     bytes_.clear();
     frames_.clear();
+    first_broadcast_at_.reset();
   }
+  // When the first frame since Clear() was handed over (where a host calls cpg_mcast_joined).
+  std::optional<std::chrono::steady_clock::time_point> first_broadcast_at() const { return first_broadcast_at_; }
   // Clear() and give the buffers' memory back.
   void Release() {
     std::vector<std::uint8_t>().swap(bytes_);
@@ -170,6 +178,7 @@ class CapturingEnv final : public pbxstate::Env {
   bool capture_unicasts_ = true;
   std::vector<std::uint8_t> bytes_;
   std::vector<FrameRef> frames_;
+  std::optional<std::chrono::steady_clock::time_point> first_broadcast_at_;
 };
 
 EngineConfig BenchConfig(NodeId id, pbxstate::Duration batch_window, std::size_t max_frame_bytes) {
@@ -575,6 +584,23 @@ class CountingListener final : public pbxstate::ViewListener {
   std::uint64_t changes_ = 0, key_bytes_ = 0;
 };
 
+// BM_SingleChange's listener: counts, and notes when it first heard a change since Forget()
+// (where a host publishes the change: its critical path ends there).
+class StampingListener final : public pbxstate::ViewListener {
+ public:
+  void OnViewChange(const pbxstate::ViewChange&) override {
+    ++changes_;
+    if (!heard_at_) heard_at_ = std::chrono::steady_clock::now();
+  }
+  std::uint64_t changes() const { return changes_; }
+  std::optional<std::chrono::steady_clock::time_point> heard_at() const { return heard_at_; }
+  void Forget() { heard_at_.reset(); }
+
+ private:
+  std::uint64_t changes_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> heard_at_;
+};
+
 // Writes every cache line of a buffer larger than this machine's caches, so that the next change
 // finds the engine's tables, code paths' data and the MAC state in memory, not in cache.
 void EvictCaches() {
@@ -612,7 +638,7 @@ void BM_SingleChange(benchmark::State& state) {
   auto sender = MakeEngine(sender_cfg, &sender_env, state);
   auto receiver = MakeEngine(receiver_cfg, &receiver_env, state);
   if (!sender || !receiver) return;
-  CountingListener listener;
+  StampingListener listener;
   receiver->SetListener(&listener);
   ViewOf(*sender, 2);
   ViewOf(*receiver, 2);
@@ -629,16 +655,26 @@ void BM_SingleChange(benchmark::State& state) {
   std::uint64_t changes = 0;
   const std::uint64_t heard_before = listener.changes();
   std::int64_t allocations = 0;
+  // The two critical paths: the change made until its frame is handed to the Env, and the frame
+  // received until the listener hears it; what either engine does after those is off them.
+  // Medians: a preemption of this process (wall-clock time) must not move them.
+  std::vector<std::chrono::nanoseconds> to_send, to_listener;
   for (auto _ : state) {
     state.PauseTiming();
     sender_env.Clear();
+    listener.Forget();
     if (next == keys.size()) next = 0, ++round;
     if (cold) EvictCaches();
     const std::int64_t allocations_before = g_allocations.load(std::memory_order_relaxed);
     state.ResumeTiming();
+    const auto made = std::chrono::steady_clock::now();
     if (!ChangeOne(*sender, kind, keys[next++], round)) return state.SkipWithError("change refused");
+    const auto received = std::chrono::steady_clock::now();
     for (const auto& f : sender_env.frames()) receiver->OnFrame(1, sender_env.Frame(f));
     allocations += g_allocations.load(std::memory_order_relaxed) - allocations_before;
+    if (!sender_env.first_broadcast_at() || !listener.heard_at()) return state.SkipWithError("change not heard");
+    to_send.push_back(*sender_env.first_broadcast_at() - made);
+    to_listener.push_back(*listener.heard_at() - received);
     ++changes;
   }
   // Every change must have reached the receiver's listener; otherwise this measured drops.
@@ -649,6 +685,12 @@ void BM_SingleChange(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(changes));
   state.counters["allocations_per_change"] = static_cast<double>(allocations) / static_cast<double>(changes);
+  const auto median_us = [](std::vector<std::chrono::nanoseconds>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return static_cast<double>(v[v.size() / 2].count()) / 1e3;
+  };
+  state.counters["send_us"] = median_us(to_send);          // change made -> frame to the Env
+  state.counters["listener_us"] = median_us(to_listener);  // frame received -> listener
 }
 BENCHMARK(BM_SingleChange)
     ->ArgsProduct({{0, 1}, {0, 1}})

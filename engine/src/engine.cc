@@ -94,6 +94,9 @@ Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   // contact whose expiry and horizon came before the timer did leaves its entry with nothing,
   // and its name is released: the change is still held (its sequence number is claimed at the
   // flush) under the id the name had.
+  // A lone device change leaves before it is applied (SendAloneFirst): its record is complete
+  // already. A registration's is not (its entry may be superseded by expiry), so it queues.
+  const bool sent = kind == EntryKind::kDevice && SendAloneFirst(rec);
   std::uint32_t id = 0;
   const bool changed = ApplyOwned(self, rec, ChangeCause::kLocal, &id);
   PBXSTATE_CHECK(changed);  // a fresh sequence number always wins
@@ -101,9 +104,23 @@ Status EngineImpl::CommitOwnChange(const codec::Record& rec) {
   OriginFor(self).ranges.AdvanceTo(own_seq_);
   StoreChanged();
   ++stats_.local_changes;
-  MarkPending(kind, id);
+  if (sent) {
+    CheckSentAsApplied(rec, id);
+  } else {
+    MarkPending(kind, id);
+  }
   Rearm();
   return Status::Ok();
+}
+
+void EngineImpl::CheckSentAsApplied(const codec::Record& rec, std::uint32_t id) const {
+  const codec::Record applied = static_cast<EntryKind>(rec.kind) == EntryKind::kDevice
+                                    ? DeviceRecordFor(id, *FindContribution(id, config_.node_id))
+                                    : MailboxRecordFor(id);
+  PBXSTATE_CHECK(applied.key == rec.key && applied.seq == rec.seq && applied.removed == rec.removed);
+  PBXSTATE_CHECK(applied.kind == static_cast<std::uint8_t>(EntryKind::kMailbox) || applied.state == rec.state);
+  PBXSTATE_CHECK(applied.kind == static_cast<std::uint8_t>(EntryKind::kDevice) ||
+                 (applied.counts == rec.counts && applied.hlc == rec.hlc && applied.writer == rec.writer));
 }
 
 Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
@@ -128,7 +145,9 @@ Status EngineImpl::SetDeviceState(std::string_view device, DeviceState state) {
 Status EngineImpl::SetMailbox(std::string_view mailbox, const MailboxCounts& counts) {
   if (Status s = CheckMutable(); !s.ok()) return s;
   if (Status s = CheckKey(mailbox, "mailbox"); !s.ok()) return s;
-  if (!mailboxes_.Find(mailbox) && !RoomForEntry()) {
+  // The name is looked up only when the store is full (RoomForEntry would say so): a write to a
+  // mailbox held or not then costs no look-up before it is sent.
+  if (EntriesHeld() >= config_.max_entries && !mailboxes_.Find(mailbox) && !RoomForEntry()) {
     return Status::ResourceExhausted("max_entries (" + std::to_string(config_.max_entries) + ") reached");
   }
   codec::Record rec;
@@ -143,12 +162,17 @@ Status EngineImpl::WriteLocalMailbox(std::string_view mailbox, codec::Record& re
   rec.key = mailbox;
   rec.hlc = hlc_.Tick(env_->WallNow().time_since_epoch().count());
   rec.writer = config_.node_id;
+  const bool sent = SendAloneFirst(rec);  // before it is applied, as in CommitOwnChange
   std::uint32_t id = 0;
   const bool changed = ApplyMailbox(rec, ChangeCause::kLocal, &id);
   PBXSTATE_CHECK(changed);  // a fresh tick is greater than anything seen
   (void)changed;
   ++stats_.local_changes;
-  MarkPending(EntryKind::kMailbox, id);
+  if (sent) {
+    CheckSentAsApplied(rec, id);
+  } else {
+    MarkPending(EntryKind::kMailbox, id);
+  }
   Rearm();
   return Status::Ok();
 }
@@ -377,6 +401,7 @@ void EngineImpl::ForEachRegistration(const std::function<void(std::string_view, 
 }
 
 ViewDigest EngineImpl::Digest() const {
+  PBXSTATE_CHECK(!in_callback_);  // the change being told is not hashed yet (ApplyDevice, ApplyMailbox)
   ViewDigest d;
   std::uint64_t h = mailbox_hash_;
   for (const auto& [node, o] : origins_) h ^= o.hash;

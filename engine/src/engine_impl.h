@@ -334,6 +334,17 @@ class EngineImpl {
   // transport is ready, else held until it is (adaptive batching, EngineConfig::batch_window).
   void MarkPending(EntryKind kind, std::uint32_t id);
   void FlushPending();
+  // A local change that would leave at once (nothing held, no flush armed, the transport ready:
+  // MarkPending's test) is encoded, sealed and handed to the host here, before the engine applies
+  // it, so that its digest, index and stats updates run while the frame travels. Returns whether
+  // it was sent; the caller then applies `rec` and checks that the entry equals what was sent
+  // (CheckSentAsApplied). `rec` must be what FlushPending would build from the applied entry.
+  bool SendAloneFirst(const codec::Record& rec);
+  // Aborts unless the entry `id` of this node, as applied, is the record SendAloneFirst sent.
+  void CheckSentAsApplied(const codec::Record& rec, std::uint32_t id) const;
+  // Encodes `records` (ascending sequence numbers) into UPDATES frames from flushed_seq_ up to
+  // own_seq_, sends them and starts the next pacing interval (grown when `flushing_held`).
+  void SendUpdates(std::span<const codec::Record> records, bool flushing_held);
   // Whether held changes may leave now: the engine's own send queue is empty, the host reports
   // no backlog (Env::SendBacklog: 0, or cannot tell), and the pacing since the last UPDATES
   // flush is over (PacingEnd).

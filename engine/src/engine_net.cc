@@ -281,10 +281,27 @@ void EngineImpl::FlushPending() {
   // Usually sorted already (pending_ is in change order): then stable_sort's buffer is not needed.
   const auto by_seq = [](const codec::Record& a, const codec::Record& b) { return a.seq < b.seq; };
   if (!std::is_sorted(records.begin(), records.end(), by_seq)) std::stable_sort(records.begin(), records.end(), by_seq);
+  SendUpdates(records, flushing_held);
+  // A burst's list is given back: what stays held between flushes is small.
+  if (records.capacity() > kFlushRecordsKept) std::vector<codec::Record>().swap(records);
+}
+
+bool EngineImpl::SendAloneFirst(const codec::Record& rec) {
+  // Anything held, or a flush armed, goes first: the change then queues behind it (MarkPending).
+  if (!pending_.empty() || held_since_ || flush_due_) return false;
+  if (config_.batch_window > 0ms) {
+    if (!TransportReady()) return false;
+    last_change_ = env_->Now();  // as MarkPending notes it, after judging the quiet gap before it
+  }
+  SendUpdates(std::span<const codec::Record>(&rec, 1), false);
+  return true;
+}
+
+void EngineImpl::SendUpdates(std::span<const codec::Record> records, bool flushing_held) {
+  const NodeId self = config_.node_id;
   const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kUpdatesPrefixMaxBytes;
   std::size_t i = 0;
   std::uint64_t from = flushed_seq_;
-  std::vector<std::uint8_t> body;
   while (i < records.size() || from < own_seq_) {
     std::size_t j = i, bytes = 0;
     std::uint64_t max_seq = from;
@@ -300,7 +317,7 @@ void EngineImpl::FlushPending() {
     codec::BeginFrame(&frame_buf_, codec::FrameType::kUpdates, self, config_.incarnation);
     codec::Writer w(&frame_buf_);
     codec::EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(j - i));
-    for (std::size_t k = i; k < j; ++k) codec::EncodeRecord(w, records[k]);
+    for (const codec::Record& r : records.subspan(i, j - i)) codec::EncodeRecord(w, r);
     codec::EndFrame(&frame_buf_);
     PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
     ++stats_.update_frames_sent;
@@ -310,8 +327,6 @@ void EngineImpl::FlushPending() {
     if (i == records.size()) break;
   }
   flushed_seq_ = own_seq_;
-  // A burst's list is given back: what stays held between flushes is small.
-  if (records.capacity() > kFlushRecordsKept) std::vector<codec::Record>().swap(records);
   // Pacing, for every host: the next flush is at least one pacing interval away, so that under
   // load an interval's changes share frames (TransportReady); the interval grows while every
   // flush carries held changes (a stream) and is back at batch_window after a change sent at

@@ -187,7 +187,26 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
   const std::optional<DeviceState> new_contribution =
       rec.removed ? std::nullopt : std::optional<DeviceState>(rec.state);
   held->seq = rec.seq;
-  if (old_contribution != new_contribution) {
+  held->state = rec.removed ? DeviceState::kUnknown : rec.state;
+  held->dead = rec.removed;
+  const bool view_changed = old_contribution != new_contribution;
+  if (view_changed) {
+    // The listener first (it publishes the change on the host), then the digest and counters:
+    // nothing it may call reads them (ViewListener's contract), and it cannot change the engine.
+    const std::optional<DeviceState> old_aggregate = d.aggregate;
+    d.aggregate = Aggregate(d.contributions);
+    if (cause != ChangeCause::kLocal) ++stats_.records_applied;
+    ViewChange ch{};
+    ch.kind = EntryKind::kDevice;
+    ch.cause = cause;
+    ch.key = d.name;
+    ch.origin = origin;
+    ch.version = {o.incarnation, rec.seq};
+    ch.old_contribution = old_contribution;
+    ch.new_contribution = new_contribution;
+    ch.old_aggregate = old_aggregate;
+    ch.new_aggregate = d.aggregate;
+    Emit(ch);
     const Hasher name_hash = DeviceNameHash(d.name);
     if (old_contribution) {
       o.hash ^= DeviceHash(name_hash, origin, *old_contribution);
@@ -201,8 +220,6 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
     }
     StoreChanged();
   }
-  held->state = rec.removed ? DeviceState::kUnknown : rec.state;
-  held->dead = rec.removed;
   if (held->dead) {
     device_horizons_.push_back({env_->Now() + TombstoneKeep(), *id, origin, o.incarnation, rec.seq});
     if (device_horizons_.size() > 2 * device_tombstones_ + 1024) {
@@ -212,22 +229,7 @@ bool EngineImpl::ApplyDevice(NodeId origin, const codec::Record& rec, ChangeCaus
       });
     }
   }
-  if (old_contribution == new_contribution) return false;  // newer version, same value: the view is unchanged
-  const std::optional<DeviceState> old_aggregate = d.aggregate;
-  d.aggregate = Aggregate(d.contributions);
-  if (cause != ChangeCause::kLocal) ++stats_.records_applied;
-  ViewChange ch{};
-  ch.kind = EntryKind::kDevice;
-  ch.cause = cause;
-  ch.key = d.name;
-  ch.origin = origin;
-  ch.version = {o.incarnation, rec.seq};
-  ch.old_contribution = old_contribution;
-  ch.new_contribution = new_contribution;
-  ch.old_aggregate = old_aggregate;
-  ch.new_aggregate = d.aggregate;
-  Emit(ch);
-  return true;
+  return view_changed;  // false: a newer version with the same value, the view is unchanged
 }
 
 void EngineImpl::RebuildExpiries() {
@@ -367,13 +369,29 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::
   }
   const bool inserted = !m.value;
   const std::optional<MailboxValue> old = m.Live() ? m.value : std::nullopt;
-  const std::uint64_t old_hash = MailboxEntryHash(m);
-  if (m.removed) --mailbox_tombstones_;
-  if (old) --stats_.mailbox_entries;
+  const bool was_removed = m.removed;
   m.value = next;
   m.removed = rec.removed;
+  // A tombstone in place of nothing, or of another tombstone, leaves the view unchanged. A change
+  // goes to the listener first (it publishes it on the host), then to the counters, the digest and
+  // the index, as in ApplyDevice.
+  const bool view_changed = old || !m.removed;
+  if (view_changed) {
+    if (cause != ChangeCause::kLocal) ++stats_.records_applied;
+    ViewChange ch{};
+    ch.kind = EntryKind::kMailbox;
+    ch.cause = cause;
+    ch.key = m.name;
+    ch.origin = rec.writer;
+    ch.old_mailbox = old;
+    if (!m.removed) ch.new_mailbox = next;
+    Emit(ch);
+  }
+  if (was_removed) --mailbox_tombstones_;
+  if (old) --stats_.mailbox_entries;
   if (m.removed) ++mailbox_tombstones_;
   else ++stats_.mailbox_entries;
+  const std::uint64_t old_hash = old ? MailboxHash(m.name, *old) : 0;  // MailboxEntryHash before the write
   const std::uint64_t next_hash = MailboxEntryHash(m);
   if (inserted) mailbox_index_.Insert(*id, MailboxIndex::Position(m.name), next_hash);
   else mailbox_index_.Update(*id, MailboxIndex::Position(m.name), next_hash);
@@ -391,18 +409,7 @@ bool EngineImpl::ApplyMailbox(const codec::Record& rec, ChangeCause cause, std::
       mailbox_horizons_ = decltype(mailbox_horizons_)(std::greater<>(), std::move(items));
     }
   }
-  // A tombstone in place of nothing, or of another tombstone: the view is unchanged.
-  if (!old && m.removed) return false;
-  if (cause != ChangeCause::kLocal) ++stats_.records_applied;
-  ViewChange ch{};
-  ch.kind = EntryKind::kMailbox;
-  ch.cause = cause;
-  ch.key = m.name;
-  ch.origin = rec.writer;
-  ch.old_mailbox = old;
-  if (!m.removed) ch.new_mailbox = next;
-  Emit(ch);
-  return true;
+  return view_changed;
 }
 
 void EngineImpl::ExpireMailboxTombstones(std::int64_t now_ns) {

@@ -84,7 +84,9 @@ std::size_t EncodedRecordBytes(const ViewChange& change);
 class ViewListener {
  public:
   virtual ~ViewListener() = default;
-  // Called for every change of an entry that is part of the cluster-wide view, local ones too.
+  // Called for every change of an entry that is part of the cluster-wide view, local ones too,
+  // once the entry holds its new value and before the engine's digest (Digest) and counters
+  // (stats) count it: the listener is on the change's critical path, the bookkeeping is not.
   virtual void OnViewChange(const ViewChange& change) = 0;
   // Called when the set of live nodes changes (after OnMembership, or the failure detector).
   virtual void OnMembersChanged(const std::vector<NodeId>& /*members*/) {}
