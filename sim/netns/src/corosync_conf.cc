@@ -19,10 +19,12 @@ std::string SettingLines(const totem::TotemConfig& c, totem::TotemSetting::Secti
   return t;
 }
 
-// The totem settings: the transport, then the table's totem rows.
+// The totem settings: the transport, then the table's totem rows (knet's with knet only).
 std::string TotemLines(const totem::TotemConfig& c) {
-  return "  transport: " + std::string(totem::TransportName(c.transport)) + "\n" +
-         SettingLines(c, totem::TotemSetting::Section::kTotem, "  ");
+  std::string t = "  transport: " + std::string(totem::TransportName(c.transport)) + "\n" +
+                  SettingLines(c, totem::TotemSetting::Section::kTotem, "  ");
+  if (c.transport == totem::Transport::kKnet) t += SettingLines(c, totem::TotemSetting::Section::kKnetTotem, "  ");
+  return t;
 }
 
 // knet's link settings (corosync.conf(5): per link, in the interface section of link 0).

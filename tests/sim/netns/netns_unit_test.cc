@@ -139,6 +139,7 @@ TEST(CorosyncConf, KnetAndUdp) {
   EXPECT_NE(text.find("transport: udp"), std::string::npos);
   EXPECT_NE(text.find("mcastaddr: 239.255.18.1"), std::string::npos);
   EXPECT_EQ(text.find("knet_ping"), std::string::npos);  // knet's settings only for knet
+  EXPECT_EQ(text.find("knet_mtu"), std::string::npos);
   // What corosync refuses is refused here, naming the key.
   spec.totem.consensus = 40ms;
   const Status st = CorosyncConf(spec, &text);

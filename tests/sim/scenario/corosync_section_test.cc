@@ -164,7 +164,9 @@ std::string ReadmeTable() {
     t += "| `" + std::string(row.key) + "` | " + (row.is_duration() ? "duration" : "integer") + " | " + def + " | " +
          shown(row, row.min) + ".." + shown(row, row.max) + (row.is_duration() ? ", whole ms" : "") + " | " +
          std::string(row.doc) +
-         (row.section == totem::TotemSetting::Section::kKnetInterface ? " (knet: link 0's interface section)" : "") +
+         (row.section == totem::TotemSetting::Section::kKnetInterface ? " (knet: link 0's interface section)"
+          : row.section == totem::TotemSetting::Section::kKnetTotem    ? " (knet only)"
+                                                                       : "") +
          " |\n";
   }
   return t;

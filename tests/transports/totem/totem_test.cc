@@ -93,6 +93,16 @@ TEST(TotemConfig, RefusesWhatCorosyncRefuses) {
   c = TotemConfig{};
   c.window_size = 0;
   EXPECT_NE(c.Validate(3).message().find("window_size"), std::string::npos);
+  // knet_mtu: 0 (discovery) or an MTU an IPv4 interface can have, at most knet's 65535.
+  c = TotemConfig{};
+  c.knet_mtu = 100;
+  EXPECT_NE(c.Validate(3).message().find("knet_mtu"), std::string::npos);
+  c.knet_mtu = 65536;
+  EXPECT_NE(c.Validate(3).message().find("knet_mtu"), std::string::npos);
+  c.knet_mtu = 1500;
+  EXPECT_TRUE(c.Validate(3).ok());
+  c.knet_mtu = 0;
+  EXPECT_TRUE(c.Validate(3).ok());
 }
 
 TEST(TotemRing, EveryNodeDeliversTheSameSequenceUnderLoss) {

@@ -49,6 +49,9 @@ const TotemSetting kSettings[] = {
      "least `knet_ping_interval`"},
     {"knet_pong_count", &TotemConfig::knet_pong_count, 1, kMaxTotemConstant, Section::kKnetInterface, "",
      "pongs before a down link is up"},
+    {"knet_mtu", &TotemConfig::knet_mtu, 0, kMaxKnetMtu, Section::kKnetTotem, "",
+     "0: knet probes each link for its path MTU (PMTUD) and, while a probe fails, sends nothing to that host and drops "
+     "what it receives from it; another value (at least 576) is the interfaces' MTU, and no link is probed"},
 };
 
 // A bound as people write it: 30ms, 10s, 10min.
@@ -137,6 +140,10 @@ Status TotemConfig::Validate(std::size_t nodes) const {
     return Status::InvalidArgument("knet_ping_timeout: " + std::to_string(Ms(t.knet_ping_timeout)) +
                                    " ms may not be less than knet_ping_interval (" +
                                    std::to_string(Ms(t.knet_ping_interval)) + " ms): a link would go down between two pings");
+  }
+  if (knet_mtu != 0 && knet_mtu < kMinKnetMtu) {
+    return Status::InvalidArgument("knet_mtu: " + std::to_string(knet_mtu) + " is neither 0 (path MTU discovery) nor at least " +
+                                   std::to_string(kMinKnetMtu));
   }
   if (t.consensus < t.join) {
     return Status::InvalidArgument("consensus: " + std::to_string(Ms(t.consensus)) +

@@ -37,6 +37,10 @@ inline constexpr Duration kMaximumTimeout = 10min;
 // Largest max_messages and window_size accepted (Corosync advises window_size <= 256000 / MTU,
 // about 170; its receive queue holds 16,384 packets).
 inline constexpr std::uint32_t kMaxWindow = 1000;
+// Largest knet_mtu knet accepts (KNET_PMTUD_SIZE_V4), and the least other than 0 (IPv4's
+// minimum datagram: below it knet's fragments would carry no data).
+inline constexpr std::uint32_t kMaxKnetMtu = 65535;
+inline constexpr std::uint32_t kMinKnetMtu = 576;
 // Largest token_retransmits_before_loss_const, miss_count_const and knet_pong_count accepted (a
 // bound of this project; Corosync reads any 32-bit value).
 inline constexpr std::uint32_t kMaxTotemConstant = 100;
@@ -60,6 +64,9 @@ struct TotemConfig {
   std::optional<Duration> knet_ping_interval;
   std::optional<Duration> knet_ping_timeout;
   std::uint32_t knet_pong_count = 2;
+  // knet's MTU (totem.knet_mtu): 0 finds each link's path MTU by probing it (PMTUD, every
+  // knet_pmtud_interval); another value is the interfaces' MTU and turns the probing off.
+  std::uint32_t knet_mtu = 0;
   // Not scenario keys (corosync.conf has them; nobody tunes them): Corosync's defaults.
   std::uint32_t fail_recv_const = 2500;
   std::uint32_t seqno_unchanged_const = 30;
@@ -82,6 +89,7 @@ struct TotemSetting {
   enum class Section : std::uint8_t {
     kTotem,          // corosync.conf's totem section
     kKnetInterface,  // the interface section of link 0, with the knet transport only
+    kKnetTotem,      // the totem section, with the knet transport only
   };
   std::string_view key;  // corosync.conf(5)'s name, and the scenario's key under `corosync:`
   Member member;
