@@ -75,42 +75,59 @@ Status NetnsRun::ReadEventTurn(NodeId n, std::size_t max_events, bool* closed) {
   return Status::Ok();
 }
 
-Status NetnsRun::PollEvents(Duration wait) {
-  std::vector<pollfd> fds;
-  std::vector<NodeId> who;
-  bool any_behind = false;
+void NetnsRun::BuildPollSet(PollSet* set) const {
+  // A crashed node's stream is read until it closes (AdvanceCrash), so streams go by `events`.
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (nodes_[n].up && nodes_[n].events) {
-      fds.push_back({nodes_[n].events->fd(), POLLIN, 0});
-      who.push_back(n);
-      any_behind = any_behind || nodes_[n].behind;
+    if (nodes_[n].events) {
+      set->fds.push_back({nodes_[n].events->fd(), POLLIN, 0});
+      set->who.push_back(n);
+      set->any_behind = set->any_behind || nodes_[n].behind;
     }
   }
-  const std::size_t event_fds = fds.size();
+  set->event_fds = set->fds.size();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
     if (nodes_[n].up && !nodes_[n].outstanding.empty()) {
-      fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
-      who.push_back(n);
+      set->fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
+      set->who.push_back(n);
     }
   }
-  const std::size_t answer_fds = fds.size();
+  set->answer_fds = set->fds.size();
   for (NodeId n = 1; calls_ != nullptr && n < nodes_.size(); ++n) {
     if (nodes_[n].up && !calls_->locating[n].empty()) {
-      fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
-      who.push_back(n);
+      set->fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
+      set->who.push_back(n);
     }
   }
-  const int ms = any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-  const int got = poll(fds.data(), fds.size(), std::max(ms, 0));
+  set->locate_fds = set->fds.size();
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (nodes_[n].up && nodes_[n].stats_asked > 0) {
+      set->fds.push_back({nodes_[n].control->fd(), POLLIN, 0});
+      set->who.push_back(n);
+    }
+  }
+}
+
+Status NetnsRun::PollEvents(Duration wait) {
+  PollSet set;
+  BuildPollSet(&set);
+  const int ms = set.any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+  const int got = poll(set.fds.data(), set.fds.size(), std::max(ms, 0));
   if (got < 0) return Status::Ok();  // EINTR (the caller checks for interrupts)
   std::vector<NodeId> ready;  // streams to read: something came, or a slice left them behind
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (i < event_fds) {
-      if (fds[i].revents != 0 || nodes_[who[i]].behind) ready.push_back(who[i]);
-    } else if (fds[i].revents != 0) {
-      if (Status st = i < answer_fds ? ReadAnswers(who[i], false) : ReadLocates(who[i], false); !st.ok()) return st;
+  for (std::size_t i = 0; i < set.fds.size(); ++i) {
+    const NodeId n = set.who[i];
+    if (i < set.event_fds) {
+      if (set.fds[i].revents != 0 || nodes_[n].behind) ready.push_back(n);
+      continue;
     }
+    if (set.fds[i].revents == 0) continue;
+    Status st = i < set.answer_fds ? ReadAnswers(n, false) : i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    if (!st.ok()) return st;
   }
+  return ReadStreamsInTurns(std::move(ready));
+}
+
+Status NetnsRun::ReadStreamsInTurns(std::vector<NodeId> ready) {
   if (ready.empty()) return Status::Ok();
   std::rotate(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(poll_turn_++ % ready.size()), ready.end());
   const Duration until = Now() + kEventSlice;
@@ -123,12 +140,18 @@ Status NetnsRun::PollEvents(Duration wait) {
       }
       bool closed = false;
       if (Status st = ReadEventTurn(*it, kEventsPerTurn, &closed); !st.ok()) return st;
-      if (closed) {
+      Node& node = nodes_[*it];
+      if (closed && !node.killed_at) {
         return Status::FailedPrecondition("pbxstated of node " + std::to_string(*it) +
                                           " closed its event stream while it should be up (log: " +
                                           (cluster_->NodeDir(*it) / "pbxstated.log").string() + ")");
       }
-      it = nodes_[*it].behind ? it + 1 : ready.erase(it);
+      if (closed) {
+        // A killed daemon's stream has ended: everything it reported before it died is read.
+        node.events.reset();
+        node.behind = false;
+      }
+      it = node.behind ? it + 1 : ready.erase(it);
     }
   }
   return Status::Ok();
@@ -137,7 +160,7 @@ Status NetnsRun::PollEvents(Duration wait) {
 std::optional<Duration> NetnsRun::EarliestUnread() const {
   std::optional<Duration> earliest;
   for (const Node& node : nodes_) {
-    if (node.up && node.behind && (!earliest || node.read_through < *earliest)) earliest = node.read_through;
+    if (node.events && node.behind && (!earliest || node.read_through < *earliest)) earliest = node.read_through;
   }
   return earliest;
 }

@@ -91,6 +91,8 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
     calls_->locating[n].clear();
   }
   node.outstanding.clear();
+  node.stats_asked = 0;
+  node.in_sample = false;
   control::HelloReply hello;
   if (Status h = Call(n, Request::Simple(Op::kHello), &hello); !h.ok()) return h;
   if (hello.node != n) {
@@ -135,13 +137,6 @@ Status NetnsRun::FinishStart(NodeId n) {
     if (netns::InterruptRequested()) return Interrupted();
     if (Status st = TryConnect(n, 50ms, &connected); !st.ok()) return st;
   }
-  return Status::Ok();
-}
-
-Status NetnsRun::FetchStats(NodeId n, EngineStats* stats) {
-  control::StatsReply r;
-  if (Status st = Call(n, Request::Simple(Op::kStats), &r); !st.ok()) return st;
-  *stats = r.engine;
   return Status::Ok();
 }
 

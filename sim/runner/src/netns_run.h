@@ -3,6 +3,7 @@
 // RunNetwork: the netns backend's bridge, or the emulation backend's ns-3 world), split by room:
 //   netns_runner.cc    RunNetns, and the run's phases: bring-up, the loop (faults, changes and
 //                      calls at their times, events as they come), drain
+//   netns_start.h      the order of a run's start: what comes before time 0 (RunStart)
 //   netns_nodes.cc     each node's pbxstated: config, start, connect, request/response calls
 //   netns_events.cc    event streams and the recorder's time-ordered queue
 //   netns_workload.cc  the workload's changes, pipelined through the control sockets
@@ -16,8 +17,10 @@
 // Requests and replies are the control library's (pbxstate/control); nothing here builds JSON.
 #pragma once
 
+#include <poll.h>
 #include <time.h>
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -182,6 +185,17 @@ struct Node {
   // its event stream reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
+  // Stats requests sent on `control` and not yet answered (a sample round's, a crash's): their
+  // answers are read as they come (PollEvents, ReadStats), never waited for by the driver.
+  std::size_t stats_asked = 0;
+  bool in_sample = false;  // the sample round under way waits for its answer
+  // A crash under way (netns_faults.cc, AdvanceCrash): the fault; once the daemon is killed, when
+  // (`up` is false from then on, and the event stream is read until it closes).
+  const scenario::Fault* crash = nullptr;
+  std::optional<Duration> killed_at;
+  std::chrono::steady_clock::time_point crash_step_since;  // when its current step began
+  // Takes changes, locates and samples: up and not crashing.
+  bool answering() const { return up && crash == nullptr; }
   // Its event stream holds more than the driver's last slice took (PollEvents reads it first next
   // time); the recorder waits before `read_through`, the time of the last event read from it,
   // since every event still unread is stamped at or after it.
@@ -212,8 +226,14 @@ class NetnsRun {
   std::vector<NodeId> AllNodes() const;
 
   // ---- phases (netns_runner.cc) ----
-  // Corosyncs, then daemons, then everyone sees everyone; time 0 is set at the end.
+  // Corosyncs, then daemons, then everyone sees everyone.
   Status BringUp();
+  // Every stream read once and what it held dropped (the bring-up is before time 0).
+  Status FirstPoll();
+  // Time 0 of the workload, the faults, the recorder and the oracle is CLOCK_MONOTONIC
+  // `t0_mono_ns` (RunStart: the driver is ready to issue); the network, the recorder and the
+  // views in force are told.
+  void StartClock(std::int64_t t0_mono_ns);
   // Faults and changes at their times, statistics every second, events as they come, until the end.
   Status Drive(const std::vector<harness::PlannedChange>& plan);
   // Everything answered and read; recorder inputs up to the end delivered.
@@ -234,7 +254,6 @@ class NetnsRun {
   Status RecordCatchUp(NodeId n);
   template <typename R>
   Status Call(NodeId n, const control::Request& request, R* reply);
-  Status FetchStats(NodeId n, EngineStats* stats);
   Status WaitAllMembers(Duration timeout);
 
   // ---- events and the recorder (netns_events.cc) ----
@@ -248,9 +267,23 @@ class NetnsRun {
   // leaving the node `behind` when more may be there.
   Status ReadEvents(NodeId n, bool* closed);
   Status ReadEventTurn(NodeId n, std::size_t max_events, bool* closed);
-  // Waits at most `wait` (none while a stream is behind), takes the answers that came and reads
-  // the event streams with something to read in turns, for at most kEventSlice.
+  // Waits at most `wait` (none while a stream is behind), takes the answers that came (changes,
+  // locates, stats) and reads the event streams with something to read in turns, for at most
+  // kEventSlice.
   Status PollEvents(Duration wait);
+  // What PollEvents waits on: `fds` (and `who`, their nodes) are the event streams first
+  // (`*event_fds` of them), then the writers with changes unanswered (up to `*answer_fds`), then
+  // the locators, then the control connections with stats unanswered (from `*locate_fds`).
+  struct PollSet {
+    std::vector<pollfd> fds;
+    std::vector<NodeId> who;
+    std::size_t event_fds = 0, answer_fds = 0, locate_fds = 0;
+    bool any_behind = false;
+  };
+  void BuildPollSet(PollSet* set) const;
+  // Reads the streams in `ready` in turns of kEventsPerTurn until each is drained or kEventSlice
+  // has passed (those left are `behind`).
+  Status ReadStreamsInTurns(std::vector<NodeId> ready);
   // The earliest time a stream left behind may still report: the recorder stops before it.
   std::optional<Duration> EarliestUnread() const;
 
@@ -265,7 +298,18 @@ class NetnsRun {
 
   // ---- faults (netns_faults.cc) ----
   Status ApplyFault(const scenario::Fault& f);
+  // Begins a crash without waiting: the node takes no more changes or locates, and is asked its
+  // stats; AdvanceCrash kills it once everything sent to it is answered.
   Status Crash(const scenario::Fault& f, NodeId node);
+  // Moves node n's crash on, never waiting: once its changes, locates and stats are answered,
+  // SIGKILL (the fault's time); once its stream has closed and the daemon is reaped, done.
+  // Fails when a step takes more than kCallTimeout.
+  Status AdvanceCrash(NodeId n);
+  Status AdvanceCrashes();
+  // SIGKILL to node n's daemon (and first its corosync, with --crash-corosync): the crash's time.
+  Status Kill(NodeId n);
+  // AdvanceCrash with the driver's loop until node n's crash is done (a restart of it; the end).
+  Status FinishCrash(NodeId n);
   Status Restart(const scenario::Fault& f, NodeId node);
 
   // ---- calls (netns_calls.cc) ----
@@ -326,9 +370,17 @@ class NetnsRun {
   void CallsResult(harness::RunResult* result) const;
 
   // ---- collection (netns_collect.cc) ----
-  // Reads every up daemon's stats for second `t`; with `memory_at` (MemorySampleInstant), tells
-  // the recorder each one's held_bytes as its sample at that instant.
+  // Asks every answering daemon its stats for second `t` on its control connection, without
+  // waiting (one round at a time: sampling_). ReadStats takes the answers; with `memory_at`
+  // (MemorySampleInstant) each one's held_bytes is the recorder's sample at that instant; when
+  // the last has come the round's series point is made.
   Status Sample(Duration t, std::optional<Duration> memory_at);
+  // The stats answers node n has sent, without waiting.
+  Status ReadStats(NodeId n);
+  // The series point of the round, once no node it asked is still to answer.
+  void FinishSampleRound();
+  // The driver's loop until the round under way (if any) is done, at most kCallTimeout.
+  Status FinishSampling();
   // Every live node's final view, the recorder's result, the checks and the record.
   Status Collect(Duration end, RunOutcome* outcome);
   Status WriteRecord(const std::vector<std::optional<harness::FinalView>>& finals, RunOutcome* outcome) const;
@@ -358,6 +410,12 @@ class NetnsRun {
   std::vector<control::Event> event_buffer_;  // reused by every read: no allocation per read
   std::size_t poll_turn_ = 0;                 // which ready stream reads first: each in turn
   std::vector<harness::SeriesPoint> series_;
+  struct SampleRound {
+    Duration t;
+    std::optional<Duration> memory_at;
+    std::chrono::steady_clock::time_point asked;
+  };
+  std::optional<SampleRound> sampling_;  // the stats round under way
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
   Duration memory_read_until_{};  // the run time the last stats read was made at (memory samples)
   Duration max_lag_{};                   // the latest change so far, against its planned time
@@ -370,6 +428,8 @@ template <typename R>
 Status NetnsRun::Call(NodeId n, const control::Request& request, R* reply) {
   Node& node = nodes_[n];
   if (!node.control) return Status::FailedPrecondition("node " + std::to_string(n) + " has no control connection");
+  // An unanswered stats request on the connection would take this call's answer.
+  assert(node.stats_asked == 0);
   return node.control->CallFor(request, kCallTimeout, reply);
 }
 

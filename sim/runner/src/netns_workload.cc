@@ -34,7 +34,7 @@ control::Request NetnsRun::ChangeRequest(const harness::PlannedChange& c, Durati
 
 Status NetnsRun::MakeChange(const harness::PlannedChange& c) {
   const Duration t = Now();
-  if (!nodes_[c.node].up) {
+  if (!nodes_[c.node].answering()) {
     Record(t, [this, t, &c] { rec_.ChangeSkipped(t, c); });
     return Status::Ok();
   }
