@@ -14,7 +14,18 @@
 namespace pbxstate::runner::netns_run {
 
 void NetnsRun::Record(Duration t, std::function<void()> fn, NodeId waits_for_start) {
-  pending_.push({t, seq_++, std::move(fn), waits_for_start});
+  pending_.push_back({t, seq_++, std::move(fn), waits_for_start});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
+}
+
+void NetnsRun::RecordView(Duration t, NodeId n, control::OwnedViewChange change) {
+  pending_.push_back({t, seq_++, ViewRecord{n, std::move(change)}, kNoNode});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
+}
+
+void NetnsRun::RecordChange(Duration t, const harness::PlannedChange* change, Status status) {
+  pending_.push_back({t, seq_++, ChangeRecord{change, std::move(status)}, kNoNode});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
 }
 
 Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
@@ -23,18 +34,23 @@ Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
                                      " records waiting for the recorder; the harness cannot keep up");
   }
   const Duration until = budget == Duration::max() ? Duration::max() : Now() + budget;
-  while (!pending_.empty() && pending_.top().t <= upto && Now() < until) {
-    if (pending_.top().waits_for_start != kNoNode && nodes_[pending_.top().waits_for_start].starting) break;
-    Pending p = pending_.top();
-    pending_.pop();
-    p.fn();
+  while (!pending_.empty() && pending_.front().t <= upto && Now() < until) {
+    if (pending_.front().waits_for_start != kNoNode && nodes_[pending_.front().waits_for_start].starting) break;
+    std::pop_heap(pending_.begin(), pending_.end(), std::greater<>{});
+    Pending p = std::move(pending_.back());
+    pending_.pop_back();
+    if (auto* v = std::get_if<ViewRecord>(&p.what)) {
+      rec_.ViewChanged(p.t, v->node, v->change.change());
+    } else if (auto* c = std::get_if<ChangeRecord>(&p.what)) {
+      rec_.ChangeMade(p.t, *c->change, c->status);
+    } else {
+      std::get<std::function<void()>>(p.what)();
+    }
   }
   return Status::Ok();
 }
 
-void NetnsRun::DropPending() {
-  while (!pending_.empty()) pending_.pop();
-}
+void NetnsRun::DropPending() { pending_.clear(); }
 
 Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
   return ReadEventTurn(n, std::numeric_limits<std::size_t>::max(), closed);
@@ -54,12 +70,11 @@ Status NetnsRun::ReadEventTurn(NodeId n, std::size_t max_events, bool* closed) {
   }
   for (const control::Event& e : events) {
     if (const auto* view = std::get_if<control::ViewEvent>(&e)) {
-      auto owned = std::make_shared<control::OwnedViewChange>(HarnessViewChange(*view, wall_));
       const Duration t = FromMono(view->t_mono_ns);
       if (node.listing_since && t >= *node.listing_since) {
         node.changed_while_listing.emplace(view->view.change().kind, std::string(view->view.change().key));
       }
-      Record(t, [this, t, n, owned] { rec_.ViewChanged(t, n, owned->change()); });
+      RecordView(t, n, HarnessViewChange(*view, wall_));
     } else if (const auto* tv = std::get_if<control::TransportViewEvent>(&e)) {
       // The real CPG view: the oracle judges who counts whom by these (oracle.h). Views before
       // time 0 are dropped with the rest of the bring-up; BringUp records the one in force.

@@ -125,8 +125,7 @@ Status NetnsRun::RecordCatchUp(NodeId n) {
   if (!st.ok()) return st;
   for (control::OwnedViewChange& c : HarnessCatchUp(dump, wall_)) {
     if (node.changed_while_listing.count({c.change().kind, std::string(c.change().key)}) != 0) continue;
-    auto owned = std::make_shared<control::OwnedViewChange>(std::move(c));
-    Record(since, [this, since, n, owned] { rec_.ViewChanged(since, n, owned->change()); });
+    RecordView(since, n, std::move(c));
   }
   node.changed_while_listing.clear();
   return Status::Ok();

@@ -31,6 +31,7 @@
 #include <queue>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "netns_views.h"
@@ -213,10 +214,21 @@ class NetnsRun {
   Status Run(RunOutcome* outcome);
 
  private:
+  // What the recorder is handed, queued for kReorderHold. A view change and a change's answer
+  // (nearly every record: one per delivery per node) are held by value, without a std::function
+  // or an allocation of their own; the rare rest (faults, starts, views) are functions.
+  struct ViewRecord {
+    NodeId node;
+    control::OwnedViewChange change;
+  };
+  struct ChangeRecord {
+    const harness::PlannedChange* change;
+    Status status;
+  };
   struct Pending {
     Duration t;
     std::uint64_t seq;
-    std::function<void()> fn;
+    std::variant<ViewRecord, ChangeRecord, std::function<void()>> what;
     NodeId waits_for_start;
     bool operator>(const Pending& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
@@ -260,6 +272,9 @@ class NetnsRun {
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
+  // Node n's engine reported `change` at t; a pipelined change was answered (`status`) at t.
+  void RecordView(Duration t, NodeId n, control::OwnedViewChange change);
+  void RecordChange(Duration t, const harness::PlannedChange* change, Status status);
   // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
   Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
@@ -405,7 +420,7 @@ class NetnsRun {
   WallMapping wall_;
   std::chrono::steady_clock::time_point wall_start_;
 
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+  std::vector<Pending> pending_;  // a heap, earliest (t, seq) first (std::push_heap, std::greater)
   std::uint64_t seq_ = 0;
   std::vector<control::Event> event_buffer_;  // reused by every read: no allocation per read
   std::size_t poll_turn_ = 0;                 // which ready stream reads first: each in turn

@@ -78,7 +78,7 @@ Status NetnsRun::ReadAnswers(NodeId n, bool all) {
       } else if (control::Reply reply; !(st = control::DecodeReply(ChangeRequest(*c, t).op, r, &reply)).ok()) {
         return Status::FailedPrecondition("node " + std::to_string(n) + ": " + st.message());
       }
-      Record(t, [this, t, c, st] { rec_.ChangeMade(t, *c, st); });
+      RecordChange(t, c, st);
       if (st.ok()) CallsChangeAccepted(t, *c);
     }
     if (!all || node.outstanding.empty()) break;
