@@ -145,6 +145,9 @@ class RunNetwork {
   virtual Status Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) = 0;
   // Time 0 of the scenario is now (CLOCK_MONOTONIC `t0_mono_ns`): the daemons are up.
   virtual void Started(std::int64_t t0_mono_ns) { (void)t0_mono_ns; }
+  // The scenario's end is now: what the network measures of the run (emu's lag) stops here; the
+  // drain and the final dumps after it are the harness's, not the scenario's.
+  virtual void Ended() {}
   // A few words for the progress line ("" for nothing); called about once a second.
   virtual std::string Progress() const { return {}; }
   // At the end of the run: what the network adds to the run record (notes, the real-time lag).

@@ -301,6 +301,7 @@ Status NetnsRun::Run(RunOutcome* outcome) {
   std::int64_t t0 = 0;
   if (Status st = RunStart(start, &t0); !st.ok()) return st;
   if (Status st = Drive(plan); !st.ok()) return st;
+  network_->Ended();
   // A harness that fell so far behind that planned changes or faults were never made has not run
   // the scenario: say so rather than measure a different one.
   if (unmade_changes_ > 0 || unmade_faults_ > 0) {
