@@ -64,10 +64,9 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
   if (c->strategy == scenario::RoutingStrategy::kLocation && nodes_[c->at].answering()) {
     // Asked without waiting: a daemon busy with a view change's removals answers late, and the
     // driver's changes must not wait for it.
+    // The answers that came are taken before every send, as the changes' are (MakeChange).
     auto& waiting = cw.locating[c->at];
-    if (waiting.size() >= kMaxOutstandingChanges) {
-      if (Status st = ReadLocates(c->at, true); !st.ok()) return st;
-    }
+    if (Status st = ReadLocates(c->at, waiting.size() >= kMaxOutstandingChanges); !st.ok()) return st;
     if (Status st = nodes_[c->at].locator->Send(Request::Locate(aor), kCallTimeout); !st.ok()) {
       return Status::FailedPrecondition("node " + std::to_string(c->at) + ": locate: " + st.message());
     }
