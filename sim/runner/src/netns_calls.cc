@@ -11,7 +11,8 @@
 // location falls back to blind-peer for that hop, as it does on an empty answer. That is what the
 // ns-3 and inproc backends do at the same instant (the restarted engine is there at once, empty,
 // and `Locate` answers nothing) and what res_pbxstate's PBXSTATE_LOCATION gives while its engine is
-// not running (nobody known to hold the phone).
+// not running (nobody known to hold the phone). So does a call at a server whose crash has
+// begun and whose daemon is not killed yet (AdvanceCrash: it takes no more requests).
 #include <poll.h>
 
 #include <algorithm>
@@ -63,13 +64,12 @@ Status NetnsRun::Arrive(const std::shared_ptr<CallInFlight>& c, Duration now) {
     FinishCall(*c, CallOutcome::kHopLimit);
     return Status::Ok();
   }
-  if (c->strategy == scenario::RoutingStrategy::kLocation && nodes_[c->at].up) {
+  if (c->strategy == scenario::RoutingStrategy::kLocation && nodes_[c->at].answering()) {
     // Asked without waiting: a daemon busy with a view change's removals answers late, and the
     // driver's changes must not wait for it.
+    // The answers that came are taken before every send, as the changes' are (MakeChange).
     auto& waiting = cw.locating[c->at];
-    if (waiting.size() >= kMaxOutstandingChanges) {
-      if (Status st = ReadLocates(c->at, true); !st.ok()) return st;
-    }
+    if (Status st = ReadLocates(c->at, waiting.size() >= kMaxOutstandingChanges); !st.ok()) return st;
     if (Status st = nodes_[c->at].locator->Send(Request::Locate(aor), kCallTimeout); !st.ok()) {
       return Status::FailedPrecondition("node " + std::to_string(c->at) + ": locate: " + st.message());
     }

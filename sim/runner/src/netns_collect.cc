@@ -13,23 +13,53 @@ using control::Op;
 using control::Request;
 
 Status NetnsRun::Sample(Duration t, std::optional<Duration> memory_at) {
-  harness::SeriesPoint p;
-  p.t = t;
-  // Every daemon asked at once, then every answer read: one round trip, not one per node.
+  assert(!sampling_);
+  sampling_ = SampleRound{t, memory_at, std::chrono::steady_clock::now()};
+  // Every daemon asked at once; the answers are read as they come (PollEvents).
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (!nodes_[n].up) continue;
-    if (Status st = nodes_[n].control->Send(Request::Simple(Op::kStats), kCallTimeout); !st.ok()) return st;
+    Node& node = nodes_[n];
+    if (!node.answering()) continue;
+    if (Status st = node.control->Send(Request::Simple(Op::kStats), kCallTimeout); !st.ok()) {
+      return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
+    }
+    ++node.stats_asked;
+    node.in_sample = true;
   }
-  for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (!nodes_[n].up) continue;
-    nlohmann::json r;
+  FinishSampleRound();
+  return Status::Ok();
+}
+
+Status NetnsRun::ReadStats(NodeId n) {
+  Node& node = nodes_[n];
+  std::vector<nlohmann::json> answers;
+  Status st = node.control->ReadResponses(&answers);
+  for (std::size_t i = 0; st.ok() && i < answers.size(); ++i) {
+    if (node.stats_asked == 0) {
+      st = Status::FailedPrecondition("an answer to no request");
+      break;
+    }
     control::Reply reply;
-    Status st = nodes_[n].control->Receive(kCallTimeout, &r);
-    if (st.ok()) st = control::DecodeReply(Op::kStats, r, &reply);
-    if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
-    nodes_[n].last_stats = std::get<control::StatsReply>(reply).engine;
-    if (memory_at) rec_.EngineMemorySampled(*memory_at, n, nodes_[n].last_stats.held_bytes);
+    if (st = control::DecodeReply(Op::kStats, answers[i], &reply); !st.ok()) break;
+    --node.stats_asked;
+    node.last_stats = std::get<control::StatsReply>(reply).engine;
+    // A crash's answer after the round's is as good: the round takes the first.
+    if (node.in_sample && sampling_ && sampling_->memory_at) {
+      rec_.EngineMemorySampled(*sampling_->memory_at, n, node.last_stats.held_bytes);
+    }
+    node.in_sample = false;
   }
+  if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": stats: " + st.message());
+  FinishSampleRound();
+  return Status::Ok();
+}
+
+void NetnsRun::FinishSampleRound() {
+  if (!sampling_) return;
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (nodes_[n].in_sample) return;
+  }
+  harness::SeriesPoint p;
+  p.t = sampling_->t;
   std::uint64_t total_frames = 0, total_bytes = 0;
   for (NodeId n = 1; n < nodes_.size(); ++n) {
     Node& node = nodes_[n];
@@ -45,6 +75,17 @@ Status NetnsRun::Sample(Duration t, std::optional<Duration> memory_at) {
   sampled_frames_ = total_frames;
   sampled_bytes_ = total_bytes;
   series_.push_back(std::move(p));
+  sampling_.reset();
+}
+
+Status NetnsRun::FinishSampling() {
+  while (sampling_) {
+    if (std::chrono::steady_clock::now() - sampling_->asked > kCallTimeout) {
+      return Status::FailedPrecondition("stats of second " + Seconds(sampling_->t) + ": a daemon did not answer within " +
+                                        Seconds(kCallTimeout));
+    }
+    if (Status st = PollEvents(kMaxPoll); !st.ok()) return st;
+  }
   return Status::Ok();
 }
 
@@ -143,6 +184,9 @@ void NetnsRun::DescribeLateness(RunOutcome* outcome) {
     return lateness_[static_cast<std::size_t>(i)];
   };
   if (!lateness_.empty()) {
+    // Time 0 is the instant the driver is ready (RunStart): the first change is as late as any.
+    outcome->info.notes.push_back("driver: the first change issued was " + Seconds(lateness_.front()) +
+                                  " after its planned time");
     d.p50 = rank(0.5);
     d.p99 = rank(0.99);
   }

@@ -14,7 +14,18 @@
 namespace pbxstate::runner::netns_run {
 
 void NetnsRun::Record(Duration t, std::function<void()> fn, NodeId waits_for_start) {
-  pending_.push({t, seq_++, std::move(fn), waits_for_start});
+  pending_.push_back({t, seq_++, std::move(fn), waits_for_start});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
+}
+
+void NetnsRun::RecordView(Duration t, NodeId n, control::OwnedViewChange change) {
+  pending_.push_back({t, seq_++, ViewRecord{n, std::move(change)}, kNoNode});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
+}
+
+void NetnsRun::RecordChange(Duration t, const harness::PlannedChange* change, Status status) {
+  pending_.push_back({t, seq_++, ChangeRecord{change, std::move(status)}, kNoNode});
+  std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
 }
 
 Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
@@ -23,18 +34,23 @@ Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
                                      " records waiting for the recorder; the harness cannot keep up");
   }
   const Duration until = budget == Duration::max() ? Duration::max() : Now() + budget;
-  while (!pending_.empty() && pending_.top().t <= upto && Now() < until) {
-    if (pending_.top().waits_for_start != kNoNode && nodes_[pending_.top().waits_for_start].starting) break;
-    Pending p = pending_.top();
-    pending_.pop();
-    p.fn();
+  while (!pending_.empty() && pending_.front().t <= upto && Now() < until) {
+    if (pending_.front().waits_for_start != kNoNode && nodes_[pending_.front().waits_for_start].starting) break;
+    std::pop_heap(pending_.begin(), pending_.end(), std::greater<>{});
+    Pending p = std::move(pending_.back());
+    pending_.pop_back();
+    if (auto* v = std::get_if<ViewRecord>(&p.what)) {
+      rec_.ViewChanged(p.t, v->node, v->change.change());
+    } else if (auto* c = std::get_if<ChangeRecord>(&p.what)) {
+      rec_.ChangeMade(p.t, *c->change, c->status);
+    } else {
+      std::get<std::function<void()>>(p.what)();
+    }
   }
   return Status::Ok();
 }
 
-void NetnsRun::DropPending() {
-  while (!pending_.empty()) pending_.pop();
-}
+void NetnsRun::DropPending() { pending_.clear(); }
 
 Status NetnsRun::ReadEvents(NodeId n, bool* closed) {
   return ReadEventTurn(n, std::numeric_limits<std::size_t>::max(), closed);
@@ -54,12 +70,11 @@ Status NetnsRun::ReadEventTurn(NodeId n, std::size_t max_events, bool* closed) {
   }
   for (const control::Event& e : events) {
     if (const auto* view = std::get_if<control::ViewEvent>(&e)) {
-      auto owned = std::make_shared<control::OwnedViewChange>(HarnessViewChange(*view, wall_));
       const Duration t = FromMono(view->t_mono_ns);
       if (node.listing_since && t >= *node.listing_since) {
         node.changed_while_listing.emplace(view->view.change().kind, std::string(view->view.change().key));
       }
-      Record(t, [this, t, n, owned] { rec_.ViewChanged(t, n, owned->change()); });
+      RecordView(t, n, HarnessViewChange(*view, wall_));
     } else if (const auto* tv = std::get_if<control::TransportViewEvent>(&e)) {
       // The real CPG view: the oracle judges who counts whom by these (oracle.h). Views before
       // time 0 are dropped with the rest of the bring-up; BringUp records the one in force.
@@ -75,42 +90,59 @@ Status NetnsRun::ReadEventTurn(NodeId n, std::size_t max_events, bool* closed) {
   return Status::Ok();
 }
 
-Status NetnsRun::PollEvents(Duration wait) {
-  std::vector<pollfd> fds;
-  std::vector<NodeId> who;
-  bool any_behind = false;
+void NetnsRun::BuildPollSet(PollSet* set) const {
+  // A crashed node's stream is read until it closes (AdvanceCrash), so streams go by `events`.
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (nodes_[n].up && nodes_[n].events) {
-      fds.push_back({nodes_[n].events->fd(), POLLIN, 0});
-      who.push_back(n);
-      any_behind = any_behind || nodes_[n].behind;
+    if (nodes_[n].events) {
+      set->fds.push_back({nodes_[n].events->fd(), POLLIN, 0});
+      set->who.push_back(n);
+      set->any_behind = set->any_behind || nodes_[n].behind;
     }
   }
-  const std::size_t event_fds = fds.size();
+  set->event_fds = set->fds.size();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
     if (nodes_[n].up && !nodes_[n].outstanding.empty()) {
-      fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
-      who.push_back(n);
+      set->fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
+      set->who.push_back(n);
     }
   }
-  const std::size_t answer_fds = fds.size();
+  set->answer_fds = set->fds.size();
   for (NodeId n = 1; calls_ != nullptr && n < nodes_.size(); ++n) {
     if (nodes_[n].up && !calls_->locating[n].empty()) {
-      fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
-      who.push_back(n);
+      set->fds.push_back({nodes_[n].locator->fd(), POLLIN, 0});
+      set->who.push_back(n);
     }
   }
-  const int ms = any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-  const int got = poll(fds.data(), fds.size(), std::max(ms, 0));
+  set->locate_fds = set->fds.size();
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (nodes_[n].up && nodes_[n].stats_asked > 0) {
+      set->fds.push_back({nodes_[n].control->fd(), POLLIN, 0});
+      set->who.push_back(n);
+    }
+  }
+}
+
+Status NetnsRun::PollEvents(Duration wait) {
+  PollSet set;
+  BuildPollSet(&set);
+  const int ms = set.any_behind ? 0 : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+  const int got = poll(set.fds.data(), set.fds.size(), std::max(ms, 0));
   if (got < 0) return Status::Ok();  // EINTR (the caller checks for interrupts)
   std::vector<NodeId> ready;  // streams to read: something came, or a slice left them behind
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (i < event_fds) {
-      if (fds[i].revents != 0 || nodes_[who[i]].behind) ready.push_back(who[i]);
-    } else if (fds[i].revents != 0) {
-      if (Status st = i < answer_fds ? ReadAnswers(who[i], false) : ReadLocates(who[i], false); !st.ok()) return st;
+  for (std::size_t i = 0; i < set.fds.size(); ++i) {
+    const NodeId n = set.who[i];
+    if (i < set.event_fds) {
+      if (set.fds[i].revents != 0 || nodes_[n].behind) ready.push_back(n);
+      continue;
     }
+    if (set.fds[i].revents == 0) continue;
+    Status st = i < set.answer_fds ? ReadAnswers(n, false) : i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    if (!st.ok()) return st;
   }
+  return ReadStreamsInTurns(std::move(ready));
+}
+
+Status NetnsRun::ReadStreamsInTurns(std::vector<NodeId> ready) {
   if (ready.empty()) return Status::Ok();
   std::rotate(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(poll_turn_++ % ready.size()), ready.end());
   const Duration until = Now() + kEventSlice;
@@ -123,12 +155,18 @@ Status NetnsRun::PollEvents(Duration wait) {
       }
       bool closed = false;
       if (Status st = ReadEventTurn(*it, kEventsPerTurn, &closed); !st.ok()) return st;
-      if (closed) {
+      Node& node = nodes_[*it];
+      if (closed && !node.killed_at) {
         return Status::FailedPrecondition("pbxstated of node " + std::to_string(*it) +
                                           " closed its event stream while it should be up (log: " +
                                           (cluster_->NodeDir(*it) / "pbxstated.log").string() + ")");
       }
-      it = nodes_[*it].behind ? it + 1 : ready.erase(it);
+      if (closed) {
+        // A killed daemon's stream has ended: everything it reported before it died is read.
+        node.events.reset();
+        node.behind = false;
+      }
+      it = node.behind ? it + 1 : ready.erase(it);
     }
   }
   return Status::Ok();
@@ -137,7 +175,7 @@ Status NetnsRun::PollEvents(Duration wait) {
 std::optional<Duration> NetnsRun::EarliestUnread() const {
   std::optional<Duration> earliest;
   for (const Node& node : nodes_) {
-    if (node.up && node.behind && (!earliest || node.read_through < *earliest)) earliest = node.read_through;
+    if (node.events && node.behind && (!earliest || node.read_through < *earliest)) earliest = node.read_through;
   }
   return earliest;
 }

@@ -1,8 +1,10 @@
 // The scenario's faults during a namespace run, made with the cluster's real mechanisms
 // (sim/netns/README.md, "Faults"). A fault's time is when its mechanism began to act.
+#include <signal.h>
 #include <unistd.h>
 
 #include "netns_run.h"
+#include "pbxstate/netns/interrupt.h"
 
 namespace pbxstate::runner::netns_run {
 
@@ -11,34 +13,66 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
   if (node.starting) {
     if (Status st = FinishStart(id); !st.ok()) return st;
   }
-  if (Status st = ReadAnswers(id, true); !st.ok()) return st;
-  if (calls_ != nullptr) {
-    if (Status st = ReadLocates(id, true); !st.ok()) return st;
+  assert(node.up && node.crash == nullptr);
+  // The dead incarnation's frames count from stats read after everything sent to it: asked now,
+  // read as they come (PollEvents); from now on the node takes no changes or locates.
+  if (Status st = node.control->Send(control::Request::Simple(control::Op::kStats), kCallTimeout); !st.ok()) {
+    return Status::FailedPrecondition("node " + std::to_string(id) + ": stats: " + st.message());
   }
-  EngineStats last;
-  if (Status st = FetchStats(id, &last); !st.ok()) return st;
-  const Duration tc = Now();
+  ++node.stats_asked;
+  node.crash = &f;
+  node.crash_step_since = std::chrono::steady_clock::now();
+  return AdvanceCrash(id);
+}
+
+Status NetnsRun::AdvanceCrash(NodeId id) {
+  Node& node = nodes_[id];
+  if (node.crash == nullptr) return Status::Ok();
+  const bool waited_long = std::chrono::steady_clock::now() - node.crash_step_since > kCallTimeout;
+  const std::string who = "crash of node " + std::to_string(id) + ": ";
+  if (!node.killed_at) {
+    const bool answered = node.outstanding.empty() && node.stats_asked == 0 &&
+                          (calls_ == nullptr || calls_->locating[id].empty());
+    if (!answered) {
+      if (!waited_long) return Status::Ok();
+      return Status::FailedPrecondition(who + "its daemon did not answer what was sent to it within " +
+                                        Seconds(kCallTimeout));
+    }
+    return Kill(id);
+  }
+  if (node.events != nullptr || cluster_->DaemonRunning(id)) {
+    if (!waited_long) return Status::Ok();
+    return Status::FailedPrecondition(who + (node.events != nullptr ? "its event stream did not close" : "its daemon "
+                                      "was not reaped") + " within " + Seconds(kCallTimeout) + " of the SIGKILL");
+  }
+  node.crash = nullptr;
+  node.killed_at.reset();
+  return Status::Ok();
+}
+
+Status NetnsRun::Kill(NodeId id) {
+  Node& node = nodes_[id];
+  const scenario::Fault& f = *node.crash;
   // A host crash: corosync first, so its peers learn of it only by the token timeout (killing
-  // the daemon first would let the local corosync announce a clean CPG leave).
-  Status st;
-  if (netns_options_.crash_corosync) st = cluster_->KillCorosync(id);
-  if (st.ok()) st = cluster_->KillDaemon(id);
-  if (!st.ok()) return st;
-  // What the node reported before it died still counts: drain its stream to the end.
-  for (int i = 0; i < 100; ++i) {
-    bool closed = false;
-    if (Status r = ReadEvents(id, &closed); !r.ok()) return r;
-    if (closed) break;
-    usleep(2000);
+  // the daemon first would let the local corosync announce a clean CPG leave). Corosync's kill
+  // waits for its reaping (--crash-corosync only); the daemon's is polled (AdvanceCrash).
+  if (netns_options_.crash_corosync) {
+    if (Status st = cluster_->KillCorosync(id); !st.ok()) return st;
   }
+  const Duration tc = Now();
+  netns::ChildProcess& daemon = cluster_->daemon(id);
+  daemon.Signal(SIGKILL);
+  if (daemon.pid() > 0) kill(daemon.pid(), SIGKILL);  // in case it left its group
+  node.killed_at = tc;
+  node.crash_step_since = std::chrono::steady_clock::now();
   node.up = false;
-  node.behind = false;
-  node.events.reset();
   node.control.reset();
   node.writer.reset();
   node.locator.reset();
+  const EngineStats last = node.last_stats;
   node.frames_dead += last.frames_out;
   node.bytes_dead += last.bytes_out;
+  // What the node reported before it died still counts: its stream is read to its end.
   Record(tc, [this, tc, id, last, &f] {
     rec_.NodeCrashed(tc, id, last);
     rec_.FaultApplied(tc, f);
@@ -47,9 +81,26 @@ Status NetnsRun::Crash(const scenario::Fault& f, NodeId id) {
   return Status::Ok();
 }
 
+Status NetnsRun::AdvanceCrashes() {
+  for (NodeId n = 1; n < nodes_.size(); ++n) {
+    if (Status st = AdvanceCrash(n); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status NetnsRun::FinishCrash(NodeId id) {
+  while (nodes_[id].crash != nullptr) {
+    if (netns::InterruptRequested()) return Interrupted();
+    if (Status st = PollEvents(kMaxPoll); !st.ok()) return st;
+    if (Status st = AdvanceCrash(id); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 Status NetnsRun::Restart(const scenario::Fault& f, NodeId id) {
   // The machine comes back: corosync (when it was killed) and the daemon start together; the
   // daemon waits for corosync itself (corosync.connect_timeout_ms), the harness does not.
+  if (Status st = FinishCrash(id); !st.ok()) return st;
   const Duration tr = Now();
   if (!cluster_->CorosyncRunning(id)) {
     if (Status st = cluster_->StartCorosync(id); !st.ok()) return st;

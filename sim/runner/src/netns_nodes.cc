@@ -91,6 +91,8 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
     calls_->locating[n].clear();
   }
   node.outstanding.clear();
+  node.stats_asked = 0;
+  node.in_sample = false;
   control::HelloReply hello;
   if (Status h = Call(n, Request::Simple(Op::kHello), &hello); !h.ok()) return h;
   if (hello.node != n) {
@@ -123,8 +125,7 @@ Status NetnsRun::RecordCatchUp(NodeId n) {
   if (!st.ok()) return st;
   for (control::OwnedViewChange& c : HarnessCatchUp(dump, wall_)) {
     if (node.changed_while_listing.count({c.change().kind, std::string(c.change().key)}) != 0) continue;
-    auto owned = std::make_shared<control::OwnedViewChange>(std::move(c));
-    Record(since, [this, since, n, owned] { rec_.ViewChanged(since, n, owned->change()); });
+    RecordView(since, n, std::move(c));
   }
   node.changed_while_listing.clear();
   return Status::Ok();
@@ -135,13 +136,6 @@ Status NetnsRun::FinishStart(NodeId n) {
     if (netns::InterruptRequested()) return Interrupted();
     if (Status st = TryConnect(n, 50ms, &connected); !st.ok()) return st;
   }
-  return Status::Ok();
-}
-
-Status NetnsRun::FetchStats(NodeId n, EngineStats* stats) {
-  control::StatsReply r;
-  if (Status st = Call(n, Request::Simple(Op::kStats), &r); !st.ok()) return st;
-  *stats = r.engine;
   return Status::Ok();
 }
 

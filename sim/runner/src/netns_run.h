@@ -3,6 +3,7 @@
 // RunNetwork: the netns backend's bridge, or the emulation backend's ns-3 world), split by room:
 //   netns_runner.cc    RunNetns, and the run's phases: bring-up, the loop (faults, changes and
 //                      calls at their times, events as they come), drain
+//   netns_start.h      the order of a run's start: what comes before time 0 (RunStart)
 //   netns_nodes.cc     each node's pbxstated: config, start, connect, request/response calls
 //   netns_events.cc    event streams and the recorder's time-ordered queue
 //   netns_workload.cc  the workload's changes, pipelined through the control sockets
@@ -16,8 +17,10 @@
 // Requests and replies are the control library's (pbxstate/control); nothing here builds JSON.
 #pragma once
 
+#include <poll.h>
 #include <time.h>
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -28,6 +31,7 @@
 #include <queue>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "netns_views.h"
@@ -142,6 +146,9 @@ class RunNetwork {
   virtual Status Apply(const scenario::Fault& f, std::int64_t* t_mono_ns) = 0;
   // Time 0 of the scenario is now (CLOCK_MONOTONIC `t0_mono_ns`): the daemons are up.
   virtual void Started(std::int64_t t0_mono_ns) { (void)t0_mono_ns; }
+  // The scenario's end is now: what the network measures of the run (emu's lag) stops here; the
+  // drain and the final dumps after it are the harness's, not the scenario's.
+  virtual void Ended() {}
   // A few words for the progress line ("" for nothing); called about once a second.
   virtual std::string Progress() const { return {}; }
   // At the end of the run: what the network adds to the run record (notes, the real-time lag).
@@ -183,6 +190,17 @@ struct Node {
   // its event stream reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
+  // Stats requests sent on `control` and not yet answered (a sample round's, a crash's): their
+  // answers are read as they come (PollEvents, ReadStats), never waited for by the driver.
+  std::size_t stats_asked = 0;
+  bool in_sample = false;  // the sample round under way waits for its answer
+  // A crash under way (netns_faults.cc, AdvanceCrash): the fault; once the daemon is killed, when
+  // (`up` is false from then on, and the event stream is read until it closes).
+  const scenario::Fault* crash = nullptr;
+  std::optional<Duration> killed_at;
+  std::chrono::steady_clock::time_point crash_step_since;  // when its current step began
+  // Takes changes, locates and samples: up and not crashing.
+  bool answering() const { return up && crash == nullptr; }
   // Its event stream holds more than the driver's last slice took (PollEvents reads it first next
   // time); the recorder waits before `read_through`, the time of the last event read from it,
   // since every event still unread is stamped at or after it.
@@ -200,10 +218,21 @@ class NetnsRun {
   Status Run(RunOutcome* outcome);
 
  private:
+  // What the recorder is handed, queued for kReorderHold. A view change and a change's answer
+  // (nearly every record: one per delivery per node) are held by value, without a std::function
+  // or an allocation of their own; the rare rest (faults, starts, views) are functions.
+  struct ViewRecord {
+    NodeId node;
+    control::OwnedViewChange change;
+  };
+  struct ChangeRecord {
+    const harness::PlannedChange* change;
+    Status status;
+  };
   struct Pending {
     Duration t;
     std::uint64_t seq;
-    std::function<void()> fn;
+    std::variant<ViewRecord, ChangeRecord, std::function<void()>> what;
     NodeId waits_for_start;
     bool operator>(const Pending& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
@@ -213,8 +242,14 @@ class NetnsRun {
   std::vector<NodeId> AllNodes() const;
 
   // ---- phases (netns_runner.cc) ----
-  // Corosyncs, then daemons, then everyone sees everyone; time 0 is set at the end.
+  // Corosyncs, then daemons, then everyone sees everyone.
   Status BringUp();
+  // Every stream read once and what it held dropped (the bring-up is before time 0).
+  Status FirstPoll();
+  // Time 0 of the workload, the faults, the recorder and the oracle is CLOCK_MONOTONIC
+  // `t0_mono_ns` (RunStart: the driver is ready to issue); the network, the recorder and the
+  // views in force are told.
+  void StartClock(std::int64_t t0_mono_ns);
   // Faults and changes at their times, statistics every second, events as they come, until the end.
   Status Drive(const std::vector<harness::PlannedChange>& plan);
   // Everything answered and read; recorder inputs up to the end delivered.
@@ -235,13 +270,15 @@ class NetnsRun {
   Status RecordCatchUp(NodeId n);
   template <typename R>
   Status Call(NodeId n, const control::Request& request, R* reply);
-  Status FetchStats(NodeId n, EngineStats* stats);
   Status WaitAllMembers(Duration timeout);
 
   // ---- events and the recorder (netns_events.cc) ----
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
+  // Node n's engine reported `change` at t; a pipelined change was answered (`status`) at t.
+  void RecordView(Duration t, NodeId n, control::OwnedViewChange change);
+  void RecordChange(Duration t, const harness::PlannedChange* change, Status status);
   // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
   Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
@@ -249,9 +286,23 @@ class NetnsRun {
   // leaving the node `behind` when more may be there.
   Status ReadEvents(NodeId n, bool* closed);
   Status ReadEventTurn(NodeId n, std::size_t max_events, bool* closed);
-  // Waits at most `wait` (none while a stream is behind), takes the answers that came and reads
-  // the event streams with something to read in turns, for at most kEventSlice.
+  // Waits at most `wait` (none while a stream is behind), takes the answers that came (changes,
+  // locates, stats) and reads the event streams with something to read in turns, for at most
+  // kEventSlice.
   Status PollEvents(Duration wait);
+  // What PollEvents waits on: `fds` (and `who`, their nodes) are the event streams first
+  // (`*event_fds` of them), then the writers with changes unanswered (up to `*answer_fds`), then
+  // the locators, then the control connections with stats unanswered (from `*locate_fds`).
+  struct PollSet {
+    std::vector<pollfd> fds;
+    std::vector<NodeId> who;
+    std::size_t event_fds = 0, answer_fds = 0, locate_fds = 0;
+    bool any_behind = false;
+  };
+  void BuildPollSet(PollSet* set) const;
+  // Reads the streams in `ready` in turns of kEventsPerTurn until each is drained or kEventSlice
+  // has passed (those left are `behind`).
+  Status ReadStreamsInTurns(std::vector<NodeId> ready);
   // The earliest time a stream left behind may still report: the recorder stops before it.
   std::optional<Duration> EarliestUnread() const;
 
@@ -266,7 +317,18 @@ class NetnsRun {
 
   // ---- faults (netns_faults.cc) ----
   Status ApplyFault(const scenario::Fault& f);
+  // Begins a crash without waiting: the node takes no more changes or locates, and is asked its
+  // stats; AdvanceCrash kills it once everything sent to it is answered.
   Status Crash(const scenario::Fault& f, NodeId node);
+  // Moves node n's crash on, never waiting: once its changes, locates and stats are answered,
+  // SIGKILL (the fault's time); once its stream has closed and the daemon is reaped, done.
+  // Fails when a step takes more than kCallTimeout.
+  Status AdvanceCrash(NodeId n);
+  Status AdvanceCrashes();
+  // SIGKILL to node n's daemon (and first its corosync, with --crash-corosync): the crash's time.
+  Status Kill(NodeId n);
+  // AdvanceCrash with the driver's loop until node n's crash is done (a restart of it; the end).
+  Status FinishCrash(NodeId n);
   Status Restart(const scenario::Fault& f, NodeId node);
 
   // ---- calls (netns_calls.cc) ----
@@ -331,9 +393,17 @@ class NetnsRun {
   void CallsResult(harness::RunResult* result) const;
 
   // ---- collection (netns_collect.cc) ----
-  // Reads every up daemon's stats for second `t`; with `memory_at` (MemorySampleInstant), tells
-  // the recorder each one's held_bytes as its sample at that instant.
+  // Asks every answering daemon its stats for second `t` on its control connection, without
+  // waiting (one round at a time: sampling_). ReadStats takes the answers; with `memory_at`
+  // (MemorySampleInstant) each one's held_bytes is the recorder's sample at that instant; when
+  // the last has come the round's series point is made.
   Status Sample(Duration t, std::optional<Duration> memory_at);
+  // The stats answers node n has sent, without waiting.
+  Status ReadStats(NodeId n);
+  // The series point of the round, once no node it asked is still to answer.
+  void FinishSampleRound();
+  // The driver's loop until the round under way (if any) is done, at most kCallTimeout.
+  Status FinishSampling();
   // Every live node's final view, the recorder's result, the checks and the record.
   Status Collect(Duration end, RunOutcome* outcome);
   Status WriteRecord(const std::vector<std::optional<harness::FinalView>>& finals, RunOutcome* outcome) const;
@@ -358,11 +428,17 @@ class NetnsRun {
   WallMapping wall_;
   std::chrono::steady_clock::time_point wall_start_;
 
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+  std::vector<Pending> pending_;  // a heap, earliest (t, seq) first (std::push_heap, std::greater)
   std::uint64_t seq_ = 0;
   std::vector<control::Event> event_buffer_;  // reused by every read: no allocation per read
   std::size_t poll_turn_ = 0;                 // which ready stream reads first: each in turn
   std::vector<harness::SeriesPoint> series_;
+  struct SampleRound {
+    Duration t;
+    std::optional<Duration> memory_at;
+    std::chrono::steady_clock::time_point asked;
+  };
+  std::optional<SampleRound> sampling_;  // the stats round under way
   std::uint64_t sampled_frames_ = 0, sampled_bytes_ = 0;  // cluster totals at the last sample
   Duration memory_read_until_{};  // the run time the last stats read was made at (memory samples)
   Duration max_lag_{};                   // the latest change so far, against its planned time
@@ -375,6 +451,8 @@ template <typename R>
 Status NetnsRun::Call(NodeId n, const control::Request& request, R* reply) {
   Node& node = nodes_[n];
   if (!node.control) return Status::FailedPrecondition("node " + std::to_string(n) + " has no control connection");
+  // An unanswered stats request on the connection would take this call's answer.
+  assert(node.stats_asked == 0);
   return node.control->CallFor(request, kCallTimeout, reply);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "netns_run.h"
+#include "netns_start.h"
 #include "pbxstate/netns/interrupt.h"
 #include "pbxstate/netns/shaping.h"
 
@@ -113,14 +114,22 @@ Status NetnsRun::BringUp() {
     if (Status st = SpawnDaemon(n); !st.ok()) return st;
     if (Status st = FinishStart(n); !st.ok()) return st;
   }
-  if (Status st = WaitAllMembers(kStartTimeout); !st.ok()) return st;
+  return WaitAllMembers(kStartTimeout);
+}
+
+Status NetnsRun::FirstPoll() {
   // Anything the daemons reported while starting (nothing: they start empty) is before time 0.
-  for (NodeId n : all) {
+  for (NodeId n : AllNodes()) {
     bool closed = false;
     if (Status st = ReadEvents(n, &closed); !st.ok()) return st;
-    DropPending();
   }
-  mono_start_ns_ = ClockNs(CLOCK_MONOTONIC);
+  DropPending();
+  return Status::Ok();
+}
+
+void NetnsRun::StartClock(std::int64_t t0_mono_ns) {
+  const std::vector<NodeId> all = AllNodes();
+  mono_start_ns_ = t0_mono_ns;
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   network_->Started(mono_start_ns_);
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
@@ -134,7 +143,6 @@ Status NetnsRun::BringUp() {
                  std::string(netns::CorosyncTransportName(netns_options_.corosync_transport)).c_str(),
                  TotemSummary(s_, netns_options_).c_str(), Seconds(s_.end()).c_str());
   }
-  return Status::Ok();
 }
 
 Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
@@ -143,6 +151,7 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
   const Duration end = s_.end();
   for (;;) {
     if (netns::InterruptRequested()) return Interrupted();
+    if (Status st = AdvanceCrashes(); !st.ok()) return st;
     // A (re)started daemon is subscribed to before this iteration's changes are made: a change
     // made first could reach its engine before the subscription, and the view change it caused
     // would never be seen (the node would count as behind until the key changed again).
@@ -166,7 +175,9 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
       }
       if (Now() - now > kChangeSlice) break;  // keep reading events while a burst is being made
     }
-    if (now >= next_sample || now >= end) {
+    // One stats round at a time: a second that comes while the last is unanswered waits for it.
+    if (sampling_ && std::chrono::steady_clock::now() - sampling_->asked > kCallTimeout) return FinishSampling();
+    if ((now >= next_sample || now >= end) && !sampling_) {
       // One sample for the seconds that passed (a slow iteration may span more than one).
       while (next_sample + 1s <= std::min(now, end)) next_sample += 1s;
       // The engines' memory is read with the stats, after every instant up to now: the sample of
@@ -204,6 +215,18 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
 }
 
 Status NetnsRun::Drain() {
+  for (NodeId n : AllNodes()) {
+    if (Status st = FinishCrash(n); !st.ok()) return st;
+  }
+  // The end's stats (with the engines' memory at the end), when a round under way kept the
+  // driver's loop from asking them.
+  if (Status st = FinishSampling(); !st.ok()) return st;
+  if (series_.empty() || series_.back().t < s_.end()) {
+    const std::optional<Duration> memory_at = MemorySampleInstant(s_, memory_read_until_, s_.end());
+    memory_read_until_ = s_.end();
+    if (Status st = Sample(s_.end(), memory_at); !st.ok()) return st;
+    if (Status st = FinishSampling(); !st.ok()) return st;
+  }
   for (NodeId n : AllNodes()) {
     if (nodes_[n].starting) {
       if (Status st = FinishStart(n); !st.ok()) return st;
@@ -264,10 +287,21 @@ Status RaiseDriverThread() {
 Status NetnsRun::Run(RunOutcome* outcome) {
   wall_start_ = std::chrono::steady_clock::now();
   if (Status st = RaiseDriverThread(); !st.ok()) return st;
-  if (Status st = BringUp(); !st.ok()) return st;
-  const std::vector<harness::PlannedChange> plan = harness::ExpandWorkload(s_);
-  lateness_.reserve(plan.size());
+  std::vector<harness::PlannedChange> plan;
+  StartSteps start;
+  start.plan = [&] {
+    plan = harness::ExpandWorkload(s_);
+    lateness_.reserve(plan.size());
+    return Status::Ok();
+  };
+  start.bring_up = [this] { return BringUp(); };
+  start.first_poll = [this] { return FirstPoll(); };
+  start.clock = [] { return ClockNs(CLOCK_MONOTONIC); };
+  start.start_clock = [this](std::int64_t t0) { StartClock(t0); };
+  std::int64_t t0 = 0;
+  if (Status st = RunStart(start, &t0); !st.ok()) return st;
   if (Status st = Drive(plan); !st.ok()) return st;
+  network_->Ended();
   // A harness that fell so far behind that planned changes or faults were never made has not run
   // the scenario: say so rather than measure a different one.
   if (unmade_changes_ > 0 || unmade_faults_ > 0) {

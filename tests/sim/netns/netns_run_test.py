@@ -101,21 +101,33 @@ def is_timing(check):
     return expr.startswith(TIMING_METRICS)
 
 
-def run_scenario(pbxstate, pbxstated, scenario, out, during=None):
+def run_scenario(pbxstate, pbxstated, scenario, out, during=None, on_line=None):
     """Runs `scenario` on netns and checks its record; returns run.json's content. `during(proc)`,
-    when given, runs in a thread beside the run."""
+    when given, runs in a thread beside the run; `on_line(proc, line)` is called with each line
+    of its output as it comes."""
     proc = subprocess.Popen([pbxstate, "run", scenario, "--backend", "netns", "--no-report", "--out", out],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env_with(pbxstated))
     if during is not None:
         threading.Thread(target=during, args=(proc,), daemon=True).start()
+    lines = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(proc, line)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        output, _ = proc.communicate(timeout=240)
+        proc.wait(timeout=240)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
-        print(output)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        print("".join(lines))
         fail("the run did not finish within 240 s")
-    print(output)
+    reader.join(timeout=10)
+    print("".join(lines))
     if proc.returncode not in (0, 1, EXIT_INVALID):
         fail(f"pbxstate run --backend netns exited {proc.returncode}")
     run_json = os.path.join(out, "run.json")
