@@ -517,7 +517,10 @@ class EngineImpl {
   // Notes that `donor` offers `origin` up to watermark `target` (or, `full`, content that
   // differs at an equal watermark). For the mailbox set every differing donor is kept: each may
   // hold the latest write of some mailbox.
-  void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor);
+  // full_at: this node's watermark of the origin when a digest showed the same one with another
+  // hash (full wants only).
+  void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor,
+               std::uint64_t full_at = 0);
   // Where `donor` stands among the donors of `origin`, lower asked first (engine/README.md,
   // "Catch-up sessions"): 0 the owner of the origin in this node's site, 1 another site-mate, 2
   // the owner in another site, 3 another node of another site. Without node_sites (or without
@@ -535,6 +538,10 @@ class EngineImpl {
   // for sync_retransmit or more (or wait to pull across the WAN); within it they take turns at
   // LAN speed.
   bool PullsShareOfSiteMate(NodeId origin, NodeId donor) const;
+  // A full want whose hashes were compared at a watermark this node has since passed (a pull ran
+  // meanwhile) is no reason to pull everything again: the want keeps its donors and target, and
+  // the donors are offered this node's digest after sync_retransmit (recheck_targets_).
+  void ForgetStaleFullPull(Want& w, MonoTime now);
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);

@@ -129,7 +129,7 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
       AddWant(e.origin, e.incarnation, e.watermark, false, from);
     } else if (e.watermark == my_wm && (held ? HashDiffers(e.origin, e.hash, from) : e.hash != 0)) {
       // Same coverage, different content: merge both ways, each pulling the other's in full.
-      AddWant(e.origin, e.incarnation, e.watermark, true, from);
+      AddWant(e.origin, e.incarnation, e.watermark, true, from, my_wm);
       sender_behind = true;
     } else if (e.watermark < my_wm) {
       sender_behind = true;
@@ -157,56 +157,6 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     SendDigest(from, static_cast<std::uint8_t>(codec::DigestMode::kReply));
   }
   StartPulls();
-}
-
-void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor) {
-  Want& w = wants_[origin];
-  if (incarnation > w.incarnation) {
-    w = Want{};
-    w.incarnation = incarnation;
-  } else if (incarnation < w.incarnation) {
-    return;
-  }
-  w.target = std::max(w.target, target);
-  w.full = w.full || full;
-  if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
-  const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
-  // Kept in DonorRank order, offers of one rank in the order they came: the first is asked, the
-  // others follow when it fails. A better-ranked donor displaces the worst one of a full list.
-  // A busy donor moved behind its group (BackOffFromBusyDonor) breaks the order within that
-  // group, so the worst is looked for rather than taken from the back.
-  const int rank = DonorRank(origin, donor);
-  if (w.donors.size() >= limit) {
-    // The last of the worst rank (max_element on the reversed list: its first maximum; a
-    // comparator of <= would break max_element's strict weak ordering).
-    const auto last_worst = std::max_element(w.donors.rbegin(), w.donors.rend(), [&](NodeId a, NodeId b) {
-      return DonorRank(origin, a) < DonorRank(origin, b);
-    });
-    const auto worst = std::prev(last_worst.base());
-    if (DonorRank(origin, *worst) <= rank) return;
-    w.donors.erase(worst);
-  }
-  auto at = std::find_if(w.donors.begin(), w.donors.end(), [&](NodeId d) { return DonorRank(origin, d) > rank; });
-  w.donors.insert(at, donor);
-  PBXSTATE_CHECK_LE(w.donors.size(), limit);
-}
-
-bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {
-  if (DonorRank(origin, w.donors.front()) < 2 || !SpeakersOn() || ActsForSite()) return false;
-  if (w.far_after == MonoTime{}) w.far_after = now + config_.anti_entropy_interval;
-  return now < w.far_after;
-}
-
-bool EngineImpl::PullsShareOfSiteMate(NodeId origin, NodeId donor) const {
-  if (!SpeakersOn() || ActsForSite() || DonorRank(origin, donor) >= 2) return false;
-  // The donor's pullers: its site-mates present now, this node among them (a site with nodes
-  // down shares the donor among fewer).
-  const std::vector<NodeId>& site = site_nodes_.at(OwnSite());
-  const auto present = std::count_if(site.begin(), site.end(), [&](NodeId n) { return n == config_.node_id || IsLive(n); });
-  const std::size_t pullers = std::max<std::size_t>(1, static_cast<std::size_t>(present) - 1);
-  const std::size_t share = std::max<std::size_t>(1, config_.max_sync_serves / pullers);
-  const auto open = std::count_if(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.donor == donor; });
-  return static_cast<std::size_t>(open) >= share;
 }
 
 int EngineImpl::DonorRank(NodeId origin, NodeId donor) const {
@@ -241,6 +191,7 @@ void EngineImpl::StartPulls() {
     if (origin != codec::kMailboxOrigin) {
       auto o = origins_.find(origin);
       const std::uint64_t wm = o == origins_.end() ? 0 : o->second.ranges.watermark();
+      if (w.full && wm > w.full_at) ForgetStaleFullPull(w, now);
       // An earlier session may have covered what this donor offered: nothing left to pull.
       if (!w.full && wm >= w.target) {
         it = wants_.erase(it);
@@ -271,6 +222,7 @@ void EngineImpl::StartPulls() {
     s.since = since;
     s.target = w.target;
     s.full = w.full;
+    s.full_at = w.full_at;
     s.next_page = 0;
     s.last_progress = now;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
@@ -331,7 +283,7 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
 }
 
 void EngineImpl::PullFromOthers(const PullSession& s, bool full) {
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, full, d);
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, full, d, s.full_at);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
 }
 
@@ -341,8 +293,8 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   PullSession s = std::move(it->second);
   pulls_.erase(it);
   ++stats_.sync_sessions_abandoned;
-  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d);
-  AddWant(s.origin, s.incarnation, s.target, s.full, s.donor);
+  for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, s.full, d, s.full_at);
+  AddWant(s.origin, s.incarnation, s.target, s.full, s.donor, s.full_at);
   // Behind the others of its own group only: a busy site-mate stays ahead of other sites' nodes
   // (its sessions on a LAN end soon; the far ones would cost WAN bytes), a busy far node goes last.
   Want& w = wants_[s.origin];

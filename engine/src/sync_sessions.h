@@ -21,6 +21,7 @@ struct Want {
   std::uint64_t incarnation = 0;
   std::uint64_t target = 0;    // the greatest watermark a donor advertised
   bool full = false;           // same watermark, different content: pull everything
+  std::uint64_t full_at = 0;   // this node's watermark when that was seen (full only)
   std::vector<NodeId> donors;  // best first; kMaxWantDonors for owned origins
   MonoTime not_before{};       // after a busy donor refused: wait before asking again
   // Set when only nodes of other sites offered it to a node that does not act for its site: the
@@ -40,6 +41,7 @@ struct PullSession {
   MonoTime last_request{};  // the SYNC_REQUEST is sent again every sync_retransmit until a page comes
   std::uint64_t target = 0;
   bool full = false;
+  std::uint64_t full_at = 0;  // as Want::full_at
   std::vector<NodeId> other_donors;  // where to go when this donor fails
 };
 
