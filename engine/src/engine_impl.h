@@ -515,10 +515,9 @@ class EngineImpl {
   void HandleSyncAck(NodeId from, const codec::SyncAck& a);
   void HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r);
   // Notes that `donor` offers `origin` up to watermark `target` (or, `full`, content that
-  // differs at an equal watermark). For the mailbox set every differing donor is kept: each may
-  // hold the latest write of some mailbox.
-  // full_at: this node's watermark of the origin when a digest showed the same one with another
-  // hash (full wants only).
+  // differs at an equal watermark; `full_at` is this node's watermark when a digest showed it with
+  // another hash). For the mailbox set every differing donor is kept: each may hold the latest
+  // write of some mailbox.
   void AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t target, bool full, NodeId donor,
                std::uint64_t full_at = 0);
   // Where `donor` stands among the donors of `origin`, lower asked first (engine/README.md,
