@@ -109,7 +109,7 @@ def calibrate(sim_run, real_runs, targets=None):
 def shown(metric, value):
     if value is None:
         return "-"
-    return fmt_ns(value) if not metric.startswith("messages") else fmt_value(metric, value)
+    return fmt_value(metric, value)
 
 
 def cells(r):

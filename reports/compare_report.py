@@ -17,17 +17,17 @@ import sys
 
 from calibration import HEADER as CALIBRATION_HEADER
 from calibration import calibrate, cells, measured
-from runrecord import CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, figure_png, fmt_ns, \
-    fmt_value, load_run, page, plot_figure, plt, read_csv, run_script
+from runrecord import CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, draw_cdf, \
+    figure_png, finish_cdf, fmt_ns, fmt_value, is_duration_metric, latency_samples_ms, load_run, page, plot_figure, plt, \
+    read_csv, run_script
 
-# Metrics where a smaller value is better; the page colours their differences. For the others
-# (counts of changes, engine counters) a difference is shown without judgement.
-LOWER_IS_BETTER_PREFIXES = ("delivery_latency.", "stable_latency.", "convergence.")
+# Metrics where a smaller value is better, besides durations; the page colours their differences.
+# For the others (counts of changes, engine counters) a difference is shown without judgement.
 LOWER_IS_BETTER = {"lost", "stale", "messages_per_change", "bytes_per_change"}
 
 
 def lower_is_better(metric):
-    return metric in LOWER_IS_BETTER or metric.startswith(LOWER_IS_BETTER_PREFIXES)
+    return metric in LOWER_IS_BETTER or is_duration_metric(metric)
 
 
 def label(run, run_dir):
@@ -38,7 +38,7 @@ def diff_cells(metric, a, b):
     if a is None or b is None:
         return "<td>-</td><td>-</td>"
     d = b - a
-    if metric.startswith(LOWER_IS_BETTER_PREFIXES):
+    if is_duration_metric(metric):
         shown = ("+" if d >= 0 else "-") + fmt_ns(abs(d))
     else:
         shown = f"{d:+.4g}"
@@ -95,22 +95,11 @@ def plot_cdfs(runs):
     fig, ax = plt.subplots(figsize=(10, 4.5))
     styles = ("-", "--")
     for (name, run_dir, run), style in zip(runs, styles):
-        deliveries = read_csv(run_dir, "latencies.csv")
-        changes = read_csv(run_dir, "changes.csv")
-        for kind, values, color in (
-                ("delivery", [int(r["latency_ns"]) / NS_PER_MS for r in deliveries], "tab:blue"),
-                ("stable", [int(r["stable_ns"]) / NS_PER_MS for r in changes if r["stable_ns"]], "tab:orange")):
-            if not values:
-                continue
-            values.sort()
-            n = len(values)
-            ax.step(values, [(i + 1) / n for i in range(n)], style, where="post", color=color,
-                    label=f"{kind}: {name}")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("latency (ms, log scale above 1 ms)")
-    ax.set_ylabel("fraction of samples")
-    ax.set_title("latency distributions (A solid, B dashed)")
-    ax.grid(alpha=0.3)
+        samples = latency_samples_ms(read_csv(run_dir, "latencies.csv"), read_csv(run_dir, "changes.csv"))
+        for (kind, values), color in zip(samples, ("tab:blue", "tab:orange")):
+            if values:
+                draw_cdf(ax, values, f"{kind}: {name}", style, color=color)
+    finish_cdf(ax, "latency distributions (A solid, B dashed)")
     ax.legend(loc="lower right", fontsize="small")
     return figure_png(fig)
 

@@ -11,9 +11,9 @@ import html
 import os
 import sys
 
-from runrecord import (CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, fault_windows,
-                       figure_png, fmt_ns, fmt_value, load_run, page, plot_figure, plt, quantile, read_csv, script_main,
-                       shade)
+from runrecord import (CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, draw_cdf,
+                       fault_windows, field_names, figure_png, finish_cdf, flatten, fmt_field, fmt_ns, fmt_value,
+                       latency_samples_ms, load_run, page, plot_figure, plt, quantile, read_csv, script_main, shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -40,19 +40,10 @@ def plot_latency_over_time(run, deliveries, changes, windows):
 
 def plot_cdf(run, deliveries, changes):
     fig, ax = plt.subplots(figsize=(10, 4))
-    for label, values in (("delivery", [int(r["latency_ns"]) / NS_PER_MS for r in deliveries]),
-                          ("stable", [int(r["stable_ns"]) / NS_PER_MS for r in changes if r["stable_ns"]])):
-        if not values:
-            continue
-        values.sort()
-        n = len(values)
-        ax.step(values, [(i + 1) / n for i in range(n)], where="post", label=f"{label} ({n} samples)")
-    # Most samples sit near the link delay, a few wait out a fault: a log scale shows both.
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("latency (ms, log scale above 1 ms)")
-    ax.set_ylabel("fraction of samples")
-    ax.set_title(f"latency distribution, {run['backend']} backend")
-    ax.grid(alpha=0.3)
+    for label, values in latency_samples_ms(deliveries, changes):
+        if values:
+            draw_cdf(ax, values, f"{label} ({len(values)} samples)")
+    finish_cdf(ax, f"latency distribution, {run['backend']} backend")
     ax.legend(loc="lower right")
     return figure_png(fig)
 
@@ -125,42 +116,54 @@ def plot_network(run, windows):
     return figure_png(fig)
 
 
+def strategy_table(head, rows):
+    """A table of one column per routing strategy: `head` the strategies' names, `rows` (name, cells)."""
+    e = html.escape
+    return (f"<table><tr><th></th>{''.join(f'<th>{e(h)}</th>' for h in head)}</tr>"
+            + "".join(f"<tr><td><code>{e(name)}</code></td>{''.join(f'<td>{e(c)}</td>' for c in cells)}</tr>"
+                      for name, cells in rows) + "</table>")
+
+
 def calls_section(run):
-    """The routing strategies side by side over the same calls (run.json "calls")."""
+    """The routing strategies side by side over the same calls: every metric run.json names
+    calls.<strategy>.<what> (the names checks use), then every count of run.json's "calls" record.
+    Both come from the record itself, so a figure added there appears here."""
     calls = run.get("calls")
     if not calls:
         return ""
-    strategies = calls["strategies"]
-
-    def ratio(done, routed):
-        return f"{done / routed:.4%}" if routed else "-"
-
-    rows = [
-        ("calls routed", lambda c: str(c["routed"])),
-        ("completed", lambda c: str(c["completed"])),
-        ("completion ratio", lambda c: ratio(c["completed"], c["routed"])),
-        ("outside fault windows", lambda c: ratio(c["outside_faults"]["completed"], c["outside_faults"]["routed"])),
-        ("inside fault windows", lambda c: ratio(c["inside_faults"]["completed"], c["inside_faults"]["routed"])),
-        ("looped", lambda c: str(c["looped"])),
-        ("stopped by the hop limit", lambda c: str(c["hop_limit"])),
-        ("lost on a hop to a server down or cut off", lambda c: str(c["failed_hops"])),
-        ("sent to a server that no longer held the phone", lambda c: str(c["stale_sends"])),
-        ("extra hops, mean", lambda c: f"{c['extra_hops_sum'] / c['completed']:.3f}" if c["completed"] else "-"),
-        ("extra hops, most", lambda c: str(c["extra_hops_max"])),
-    ]
-    e = html.escape
-    head = "".join(f"<th>{e(c['strategy'])}</th>" for c in strategies)
-    body = "".join(f"<tr><td>{e(label)}</td>" + "".join(f"<td>{e(fn(c))}</td>" for c in strategies) + "</tr>"
-                   for label, fn in rows)
+    by_strategy = {}
+    for name, value in run["metrics"].items():
+        parts = name.split(".", 2)
+        if parts[0] == "calls" and len(parts) == 3:
+            by_strategy.setdefault(parts[1], {})[parts[2]] = (name, value)
+    strategies = list(by_strategy)
+    whats = field_names(by_strategy.values())
+    metric_rows = [(what, [fmt_value(*by_strategy[st][what]) if what in by_strategy[st] else "-"
+                           for st in strategies]) for what in whats]
+    counts = [flatten(c) for c in calls["strategies"]]
+    count_rows = [(name, [fmt_field(name, c.get(name)) for c in counts])
+                  for name in field_names(counts, leave_out=("strategy",))]
     return (f"<h2>Calls</h2><p>{calls['total']} calls placed; {calls['unroutable']} were for a phone no live server "
-            f"held and are left out. Each call was routed by every strategy over the same servers and views.</p>"
-            f"<table><tr><th></th>{head}</tr>{body}</table>")
+            f"held and are left out. Each call was routed by every strategy over the same servers and views. "
+            f"Metrics (calls.&lt;strategy&gt;.&lt;name&gt;, as checks name them; scenarios/README.md, \"checks\"):</p>"
+            f"{strategy_table(strategies, metric_rows)}<p>Counts per strategy (run.json <code>calls</code>):</p>"
+            f"{strategy_table([c['strategy'] for c in counts], count_rows)}")
+
+
+def fields_text(record, leave_out=()):
+    """Every plain field of a run.json record, "name value; ...", but `leave_out`."""
+    return "; ".join(f"{name} {fmt_field(name, v)}" for name, v in flatten(record).items() if name not in leave_out)
 
 
 def bound_row(label, worst, p99, p50, over, bound, valid, exceeded):
     """One row of a harness figure against its bound (times in ns); `exceeded` says what it means."""
     return (f"<tr><td>{label}</td><td>worst {worst}, p99 {fmt_ns(p99)}, p50 {fmt_ns(p50)} over {over}; "
             f"bound {fmt_ns(bound)}{'' if valid else ': exceeded, ' + exceeded}</td></tr>")
+
+
+def record_row(label, record, leave_out=()):
+    """A summary row showing every field of a run.json record (none when the record is absent)."""
+    return f"<tr><td>{label}</td><td>{html.escape(fields_text(record, leave_out))}</td></tr>" if record else ""
 
 
 def lag_rows(run):
@@ -180,28 +183,52 @@ def lag_rows(run):
         rows += bound_row("driver lateness", worst, driver["p99_lateness_ns"], driver["p50_lateness_ns"],
                           f"{driver['changes']} changes", driver["bound_ns"], driver["valid"],
                           "the workload was not run on time")
+    rows += record_row("real-time lag, all figures", lag) + record_row("driver lateness, all figures", driver)
     return rows, valid
+
 
 def hosts_section(run):
     """What each node's host dropped on its own side of the wire (run.json "hosts", netns and emu):
-    a frame the network delivered and the host lost is not the network's loss."""
+    a frame the network delivered and the host lost is not the network's loss. One column per
+    counter the record holds."""
     hosts = run.get("hosts")
     if not hosts:
         return ""
-    emu = any("emu_refused" in h for h in hosts)
-    rows = "".join(
-        f"<tr><td>{h['node']}</td><td>{h['udp_in_datagrams']}</td><td>{h['udp_in_errors']}</td>"
-        f"<td>{h['udp_rcvbuf_errors']}</td><td>{h['udp_out_datagrams']}</td><td>{h['udp_sndbuf_errors']}</td>"
-        f"<td>{h['iface_rx_dropped']}</td><td>{h['iface_tx_dropped']}</td>"
-        + (f"<td>{h.get('emu_refused', '')}</td>" if emu else "") + "</tr>"
-        for h in hosts)
+    e = html.escape
+    names = field_names(hosts, leave_out=("node",))
+    rows = "".join(f"<tr><td>{h['node']}</td>" + "".join(f"<td>{e(fmt_field(n, h.get(n)))}</td>" for n in names)
+                   + "</tr>" for h in hosts)
     return ("<h2>Loss inside the hosts</h2><p>Read in each node's namespace at the end of the run: UDP datagrams "
             "delivered to a socket and dropped on receive (receive buffer full among them), sent and dropped on the "
-            "way out (a full send buffer or interface queue), and frames its "
-            "interfaces dropped" + (", and what the emulator's port of the node refused (a full queue)" if emu else "")
-            + ".</p><table><tr><th>node</th><th>UDP in</th><th>UDP in errors</th><th>UDP receive buffer full</th>"
-            "<th>UDP out</th><th>UDP send dropped</th><th>interface rx dropped</th><th>interface tx dropped</th>"
-            + ("<th>emulator refused</th>" if emu else "") + f"</tr>{rows}</table>")
+            "way out (a full send buffer or interface queue), the frames its interfaces dropped, and on emu what the "
+            "emulator's port of the node refused (a full queue).</p><div class='scroll'><table><tr><th>node</th>"
+            + "".join(f"<th>{e(n)}</th>" for n in names) + f"</tr>{rows}</table></div>")
+
+
+def nodes_section(run):
+    """Per node, every field and engine counter run.json holds for it, drops by reason last."""
+    e = html.escape
+    nodes = run["nodes"]
+    fields = field_names(nodes, leave_out=("node", "up_at_end"))
+    stats = [n for n in fields if n.startswith("stats.") and not n.startswith("stats.dropped.")]
+    drops = [n for n in fields if n.startswith("stats.dropped.")]
+    columns = [n for n in fields if not n.startswith("stats.")] + stats + drops
+    rows = ""
+    for n in nodes:
+        flat = flatten(n)
+        rows += (f"<tr><td>{n['node']}</td><td>{'up' if n['up_at_end'] else 'down'}</td>"
+                 + "".join(f"<td>{e(fmt_field(c, flat.get(c)))}</td>" for c in columns) + "</tr>")
+    head = "".join(f"<th>{e(c.removeprefix('stats.').replace('dropped.', 'drop: '))}</th>" for c in columns)
+    return (f"<h2>Per node</h2><p>Each node's record: what the harness counted it sending, its last "
+            f"disagreement with the oracle, then its engine's counters at the end, drops by reason last.</p>"
+            f"<div class=\"scroll\"><table><tr><th>node</th><th>at end</th>{head}</tr>{rows}</table></div>")
+
+
+def metrics_rows(run, engine):
+    """Every metric of run.json: the engine's counters (engine.*) or all the others."""
+    e = html.escape
+    return "".join(f"<tr><td>{e(k)}</td><td>{e(fmt_value(k, v))}</td></tr>"
+                   for k, v in run["metrics"].items() if k.startswith("engine.") == engine)
 
 
 def render(run, images):
@@ -217,19 +244,10 @@ def render(run, images):
         for c in run["checks"])
     conv = "".join(
         f"<tr><td>{e(c['fault'])}</td><td>{fmt_ns(c['fault_at_ns'])}</td>"
-        f"<td>{e(convergence_text(c))}</td></tr>"
+        f"<td>{e(convergence_text(c))}</td>"
+        + (f"<td>{c['bytes']} bytes sent until agreement, {c['differing_bytes']} differing</td>" if "bytes" in c else "")
+        + "</tr>"
         for c in run.get("convergence", []))
-    metrics = "".join(f"<tr><td>{e(k)}</td><td>{e(fmt_value(k, v))}</td></tr>"
-                      for k, v in run["metrics"].items() if not k.startswith("engine."))
-    drop_names = sorted({k for n in run["nodes"] for k in n["stats"]["dropped"]})
-    head = "".join(f"<th>drop: {e(d)}</th>" for d in drop_names)
-    rows = ""
-    for n in run["nodes"]:
-        s = n["stats"]
-        drops = "".join(f"<td>{s['dropped'].get(d, 0)}</td>" for d in drop_names)
-        rows += (f"<tr><td>{n['node']}</td><td>{'up' if n['up_at_end'] else 'down'}</td><td>{n['frames_sent']}</td>"
-                 f"<td>{n['bytes_sent']}</td><td>{s['frames_in']}</td><td>{s['bytes_in']}</td>{drops}"
-                 f"<td>{s['sync_pages_sent']}</td><td>{s['sync_pages_received']}</td><td>{s['departures']}</td></tr>")
     disc = "".join(f"<li>node {d['node']}: {e(d['what'])}</li>" for d in run.get("discrepancies", []))
     calls = calls_section(run)
     figs = "".join(plot_figure(t, img, plot_id) for plot_id, t, img in images)
@@ -251,6 +269,10 @@ def render(run, images):
 <tr><td>transport</td><td>{e(sc['transport'])}</td></tr>
 <tr><td>simulated</td><td>{fmt_ns(sc['duration_ns'])} + {fmt_ns(sc['quiet_ns'])} quiet</td></tr>
 <tr><td>build</td><td>{e(run['build'])}</td></tr>
+{record_row("changes", run.get("changes"))}
+{record_row("latency samples", {k: run[k] for k in ("latency_rows", "latency_rows_dropped") if k in run})}
+{record_row("membership views", run.get("membership"), leave_out=("views",))}
+{record_row("memory sampling", run.get("memory"), leave_out=("held_bytes",))}
 </table>
 <h2>Checks</h2>
 <table><tr><th>verdict</th><th>check</th><th>observed</th></tr>{checks}</table>
@@ -260,14 +282,13 @@ def render(run, images):
 <h2>Plots</h2>
 {figs}
 <h2>Metrics</h2>
-<table><tr><th>metric</th><th>value</th></tr>{metrics}</table>
+<p>Every metric of the run record (run.json <code>metrics</code>), named as checks name them.</p>
+<table><tr><th>metric</th><th>value</th></tr>{metrics_rows(run, engine=False)}</table>
+<h2>Engine counters (all nodes)</h2>
+<table><tr><th>counter</th><th>value</th></tr>{metrics_rows(run, engine=True)}</table>
 <h2>Differences from the oracle at the end ({run.get('discrepancy_count', 0)})</h2>
 <ul>{disc or '<li>none</li>'}</ul>
-<h2>Per node</h2>
-<div class="scroll"><table>
-<tr><th>node</th><th>at end</th><th>frames sent</th><th>bytes sent</th><th>frames in</th><th>bytes in</th>{head}
-<th>sync pages sent</th><th>sync pages received</th><th>departures seen</th></tr>
-{rows}</table></div>
+{nodes_section(run)}
 {hosts_section(run)}
 """
     return page(f"{sc['name']}: {verdict}", body, verdict_style)

@@ -157,6 +157,29 @@ def figure_png(fig):
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def latency_samples_ms(deliveries, changes):
+    """[(kind, sorted latencies in ms)] of a run's CSV rows: delivery, then stable (a change that
+    never became stable has none)."""
+    return [("delivery", sorted(int(r["latency_ns"]) / NS_PER_MS for r in deliveries)),
+            ("stable", sorted(int(r["stable_ns"]) / NS_PER_MS for r in changes if r["stable_ns"]))]
+
+
+def draw_cdf(ax, values, label, *style, **kwargs):
+    """One empirical CDF of sorted `values` on `ax`."""
+    n = len(values)
+    ax.step(values, [(i + 1) / n for i in range(n)], *style, where="post", label=label, **kwargs)
+
+
+def finish_cdf(ax, title):
+    """The axes of a latency CDF. Most samples sit near the link delay, a few wait out a fault:
+    a log scale shows both."""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("latency (ms, log scale above 1 ms)")
+    ax.set_ylabel("fraction of samples")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def quantile(sorted_values, q):
     if not sorted_values:
         return float("nan")
@@ -164,16 +187,61 @@ def quantile(sorted_values, q):
     return sorted_values[min(i, len(sorted_values)) - 1]
 
 
+# Which of run.json's metrics are durations (in ns): the families named here, but for the counts
+# named apart. The C++ gives every metric its kind (scenario::Metrics(), printed by `pbxstate
+# describe-metrics`); tests/reports/contract_test.py fails when these say otherwise for any of them.
+DURATION_METRIC_PREFIXES = ("delivery_latency.", "stable_latency.", "convergence.")
+COUNTS_AMONG_DURATIONS = {"convergence.interrupted"}
+
+
+def is_duration_metric(metric):
+    return metric.startswith(DURATION_METRIC_PREFIXES) and metric not in COUNTS_AMONG_DURATIONS
+
+
 def fmt_value(metric, value):
     if value is None:
         return "never"
-    if metric == "convergence.interrupted":
-        return f"{int(value)}"
-    if any(metric.startswith(p) for p in ("delivery_latency", "stable_latency", "convergence")):
+    if is_duration_metric(metric):
         return fmt_ns(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.3g}"
     return f"{int(value)}"
+
+
+def fmt_field(name, value):
+    """A plain field of run.json (not a metric) for a page: run.json writes times in ns under names
+    ending in _ns, and null where there is no value."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name.endswith("_ns") and isinstance(value, (int, float)):
+        return fmt_ns(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(value)
+
+
+def flatten(fields, prefix=""):
+    """A record's nested fields as one level, named with dots: {"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+def field_names(records, leave_out=()):
+    """Every field name of `records` (dicts), flattened, in the order first seen, but `leave_out`:
+    the columns of a table that shows whatever run.json holds, without a list of its own."""
+    names = {}
+    for r in records:
+        for name in flatten(r):
+            if name not in leave_out:
+                names.setdefault(name, None)
+    return list(names)
 
 
 def check_status(c):

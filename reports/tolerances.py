@@ -23,8 +23,13 @@ It prints one line per metric (the table for the commit that sets them) and, wit
 every metric's tolerance in the baseline file; values, floors, notes and layout are kept.
 --reuse reads the one-seed baselines already in WORK instead of running (they must come from the
 same build). Exit 0; 2 on bad input (FILE:LINE: FIELD: message) or a run that fails.
+
+What the C++ defines is read from it, not written again here: the most seeds a baseline holds and
+the duration units come from `pbxstate describe-metrics` (the same --pbxstate, also with
+--reuse), and a metric is a duration when the gate wrote its value with a unit.
 """
 import argparse
+import json
 import math
 import os
 import random
@@ -46,10 +51,8 @@ PERCENTILES = (1, 99)
 # A spread of exactly 10 % is 15 %, not 20 %: 1.5 x 10 in floating point can land a hair above 3 steps.
 ROUNDING_SLACK = 1e-9
 RUN_TIMEOUT_S = 3600  # one scenario run; the longest gated one takes well under a minute
-MAX_SEEDS = 64  # as the gate (kMaxBaselineSeeds): every seed is a whole run
+DESCRIBE_TIMEOUT_S = 60  # `pbxstate describe-metrics` prints a constant table
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DURATION_PREFIXES = ("convergence", "delivery_latency", "stable_latency")  # as the gate's UnitOf
-UNITS_NS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
 INTERRUPTED = float("nan")
 NEVER = float("inf")
 METRIC_LINE = re.compile(r"^  (?P<name>[A-Za-z0-9_.]+): \{value: (?P<value>[^,}]+), "
@@ -60,17 +63,42 @@ class BadInput(Exception):
     """A message naming the file, line and field."""
 
 
-def parse_value(text, where):
-    """A gate value as written in a baseline file: a number, a duration in ns, NEVER or INTERRUPTED."""
+class GateContract:
+    """What the C++ defines and this script needs, as `pbxstate describe-metrics` prints it:
+    max_seeds (gate::kMaxBaselineSeeds) and units_ns ({unit: nanoseconds}, scenario::DurationUnits)."""
+
+    def __init__(self, described):
+        self.max_seeds = described["baseline"]["max_seeds"]
+        self.units_ns = {u["name"]: u["ns"] for u in described["duration_units"]}
+
+
+def load_contract(pbxstate):
+    """The GateContract of the pbxstate at `pbxstate`; BadInput when it cannot say."""
+    cmd = [pbxstate, "describe-metrics"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S)
+        if done.returncode != 0:
+            raise BadInput(f"`{' '.join(cmd)}` exited {done.returncode}: {done.stderr.strip()}")
+        return GateContract(json.loads(done.stdout))
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError) as e:
+        raise BadInput(f"--pbxstate: `{' '.join(cmd)}` did not describe the gate ({e}); build pbxstate "
+                       f"(with ns-3) or name it with --pbxstate") from None
+
+
+def parse_value(text, where, units_ns):
+    """A gate value as written in a baseline file: (value, whether it is a duration). A number as
+    it is; a duration (the gate writes one with a unit from `units_ns`, or never, or interrupted)
+    in ns, NEVER or INTERRUPTED."""
     text = str(text)
     if text == "never":
-        return NEVER
+        return NEVER, True
     if text == "interrupted":
-        return INTERRUPTED
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|ms|us|ns)?", text)
-    if not m:
-        raise BadInput(f"{where}: expected a number, a duration, never or interrupted, found \"{text}\"")
-    return float(m.group(1)) * (UNITS_NS[m.group(2)] if m.group(2) else 1.0)
+        return INTERRUPTED, True
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-z]*)", text)
+    if not m or (m.group(2) and m.group(2) not in units_ns):
+        raise BadInput(f"{where}: expected a number, a duration ({', '.join(units_ns)}), never or interrupted, "
+                       f"found \"{text}\"")
+    return float(m.group(1)) * (units_ns[m.group(2)] if m.group(2) else 1.0), bool(m.group(2))
 
 
 def order_key(v):
@@ -124,8 +152,8 @@ def derive(name, values, subsets):
     return min(max(steps, 1) * STEP_PERCENT, MAX_PERCENT), spread, "spread"
 
 
-def parse_seeds(text):
-    """'1-12' or '1,2,3' -> distinct seeds in order."""
+def parse_seeds(text, max_seeds):
+    """'1-12' or '1,2,3' -> distinct seeds in order, at most `max_seeds` (the gate's bound)."""
     try:
         if re.fullmatch(r"[0-9]+-[0-9]+", text):
             first, last = (int(x) for x in text.split("-"))
@@ -134,8 +162,8 @@ def parse_seeds(text):
             seeds = [int(x) for x in text.split(",")]
     except ValueError:
         raise BadInput(f"--seeds: expected FIRST-LAST or a comma-separated list, found \"{text}\"") from None
-    if not 1 <= len(seeds) <= MAX_SEEDS or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise BadInput(f"--seeds: expected 1 to {MAX_SEEDS} distinct seeds, found \"{text}\"")
+    if not 1 <= len(seeds) <= max_seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise BadInput(f"--seeds: expected 1 to {max_seeds} distinct seeds, found \"{text}\"")
     return seeds
 
 
@@ -181,8 +209,8 @@ def run_seed(pbxstate, scenario_file, work, scenario, seed):
         raise BadInput(f"{scenario} seed {seed}: `{' '.join(cmd)}` exited {done.returncode}: {done.stderr.strip()}")
 
 
-def read_seed_metrics(path):
-    """{metric: value} of a one-seed baseline file."""
+def read_seed_metrics(path, units_ns):
+    """{metric: (value, whether it is a duration)} of a one-seed baseline file."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = yaml.load(f, Loader=yaml.BaseLoader)  # every scalar as written
@@ -194,32 +222,35 @@ def read_seed_metrics(path):
     bad = [name for name, m in metrics.items() if not isinstance(m, dict) or "value" not in m]
     if bad:
         raise BadInput(f"{path}: metrics.{bad[0]}: expected {{value: ...}}")
-    return {name: parse_value(m["value"], f"{path}: {name}.value") for name, m in metrics.items()}
+    return {name: parse_value(m["value"], f"{path}: {name}.value", units_ns) for name, m in metrics.items()}
 
 
 def per_seed_values(path, names, seed_metrics, seeds):
-    """{metric: [value per seed]} for the baseline's metrics; each must be measured on every seed."""
-    values = {}
+    """({metric: [value per seed]}, the metrics that are durations) for the baseline's metrics; each
+    must be measured on every seed."""
+    values, durations = {}, set()
     for name in names:
         missing = [s for s, m in zip(seeds, seed_metrics) if name not in m]
         if missing:
             raise BadInput(f"{path}: {name}: not measured on seed(s) {', '.join(map(str, missing))}")
-        values[name] = [m[name] for m in seed_metrics]
-    return values
+        values[name] = [m[name][0] for m in seed_metrics]
+        if any(m[name][1] for m in seed_metrics):
+            durations.add(name)
+    return values, durations
 
 
-def show(name, v):
+def show(v, duration):
     """A value for people: durations in ms or s."""
     if math.isnan(v):
         return "interrupted"
     if math.isinf(v):
         return "never"
-    if name.split(".")[0] not in DURATION_PREFIXES:
+    if not duration:
         return f"{v:.4g}"
     return f"{v / 1e9:.4g}s" if v >= 1e9 else f"{v / 1e6:.4g}ms"
 
 
-def table_line(scenario, name, values, k, old, derived):
+def table_line(scenario, name, values, duration, k, old, derived):
     """One metric's line: per-seed range, whole median, spread (or why there is none), old -> new."""
     new, spread, why = derived
     lo, hi = min(values, key=order_key), max(values, key=order_key)
@@ -227,8 +258,8 @@ def table_line(scenario, name, values, k, old, derived):
         sp = f"({why})"
     else:
         sp = "inf" if math.isinf(spread) else f"{spread * 100:.3g}%"
-    return (f"{scenario:24} {name:34} N={len(values):2} K={k:2} per-seed {show(name, lo)}..{show(name, hi)} "
-            f"median {show(name, gate_median(values))} spread {sp} tolerance {old:g}% -> {new}%")
+    return (f"{scenario:24} {name:34} N={len(values):2} K={k:2} per-seed {show(lo, duration)}..{show(hi, duration)} "
+            f"median {show(gate_median(values), duration)} spread {sp} tolerance {old:g}% -> {new}%")
 
 
 def set_tolerances(path, lines, where, tolerances):
@@ -249,15 +280,16 @@ def rederive(path, args, seeds):
     if not args.reuse:
         for seed in seeds:
             run_seed(args.pbxstate, scenario_file, args.work, scenario, seed)
-    seed_metrics = [read_seed_metrics(seed_baseline_path(args.work, scenario, s)) for s in seeds]
-    values = per_seed_values(path, where, seed_metrics, seeds)
+    units_ns = args.contract.units_ns
+    seed_metrics = [read_seed_metrics(seed_baseline_path(args.work, scenario, s), units_ns) for s in seeds]
+    values, durations = per_seed_values(path, where, seed_metrics, seeds)
     subsets = draw_subsets(len(seeds), k)
     tolerances = {}
     for name in where:
         derived = derive(name, values[name], subsets)
         tolerances[name] = derived[0]
         old = float(METRIC_LINE.match(lines[where[name]]).group("tolerance"))
-        print(table_line(scenario, name, values[name], k, old, derived))
+        print(table_line(scenario, name, values[name], name in durations, k, old, derived))
     if args.write:
         set_tolerances(path, lines, where, tolerances)
 
@@ -274,7 +306,8 @@ def main(argv):
     try:
         if args.reuse and not args.work:
             raise BadInput("--reuse: needs --work")
-        seeds = parse_seeds(args.seeds)
+        args.contract = load_contract(args.pbxstate)
+        seeds = parse_seeds(args.seeds, args.contract.max_seeds)
         args.work = args.work or tempfile.mkdtemp(prefix="pbxstate-tolerances-")
         for path in args.baselines:
             rederive(path, args, seeds)

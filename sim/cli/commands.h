@@ -42,4 +42,9 @@ void AddReportCommand(CLI::App& app, Action& chosen);
 // when it runs (after parsing), so every command registered in main.cc appears, in any order.
 void AddDescribeCommand(CLI::App& app, Action& chosen);
 
+// Registers the hidden `describe-metrics`: every metric a check may name with its kind, the
+// duration units and a baseline file's bounds as JSON, the C++ definitions the report scripts
+// read (reports/tolerances.py) or are tested against (tests/reports/contract_test.py).
+void AddDescribeMetricsCommand(CLI::App& app, Action& chosen);
+
 }  // namespace pbxstate::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   AddCheckCommand(app, chosen);
   AddBaselineCommand(app, chosen);
   AddSwarmCommand(app, chosen);
+  AddDescribeMetricsCommand(app, chosen);  // hidden; for reports/ (the gate's bounds need the gate)
 #endif
 
   try {

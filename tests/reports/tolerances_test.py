@@ -1,8 +1,9 @@
 """reports/tolerances.py on hand-computed cases: the gate's median, the percentiles, the rule that
 turns the seed subsets' spread into a tolerance, and the edit of a baseline file (only tolerances
-change). Nothing is run: the one-seed baselines are written here and read with --reuse.
+change). No scenario is run: the one-seed baselines are written here and read with --reuse; the
+gate's bounds and units come from the built pbxstate (describe-metrics), as the script reads them.
 
-    /usr/bin/python3 -m pytest tests/reports/tolerances_test.py   (REPORTS_DIR: reports/)
+    PBXSTATE=build/sim/cli/pbxstate /usr/bin/python3 -m pytest tests/reports/tolerances_test.py
 """
 import math
 import os
@@ -16,6 +17,30 @@ sys.path.insert(0, os.environ.get("PBXSTATE_REPORTS_DIR",
 import tolerances  # noqa: E402
 
 NAN, INF = tolerances.INTERRUPTED, tolerances.NEVER
+PBXSTATE = os.environ.get("PBXSTATE", os.path.join(tolerances.REPO, "build", "sim", "cli", "pbxstate"))
+
+
+@pytest.fixture(scope="module")
+def contract():
+    return tolerances.load_contract(PBXSTATE)
+
+
+def test_values_are_read_in_the_gates_units(contract):
+    units = contract.units_ns
+    assert tolerances.parse_value("1.5ms", "f", units) == (1.5e6, True)
+    assert tolerances.parse_value("0ms", "f", units) == (0.0, True)  # a duration of zero keeps its unit
+    assert tolerances.parse_value("2", "f", units) == (2.0, False)
+    assert tolerances.parse_value("never", "f", units) == (INF, True)
+    assert math.isnan(tolerances.parse_value("interrupted", "f", units)[0])
+    with pytest.raises(tolerances.BadInput, match="f: expected"):
+        tolerances.parse_value("3 parsecs", "f", units)
+
+
+def test_seeds_are_bounded_as_the_gate_bounds_them(contract):
+    n = contract.max_seeds
+    assert len(tolerances.parse_seeds(f"1-{n}", n)) == n
+    with pytest.raises(tolerances.BadInput, match=f"1 to {n} distinct seeds"):
+        tolerances.parse_seeds(f"1-{n + 1}", n)
 
 
 def test_gate_median_is_the_lower_middle_in_the_gates_order():
@@ -107,7 +132,8 @@ def test_write_sets_only_the_tolerances(tmp_path, capsys):
     path = str(tmp_path / "demo.yaml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(BASELINE.format())
-    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", work, "--reuse", "--write"]) == 0
+    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", work, "--reuse", "--write",
+                           "--pbxstate", PBXSTATE]) == 0
     # heal: 100 ms, 100 ms, 1.2 s, 1.2 s -> spread 1100 %, capped; cost: one high seed of four never
     # reaches a three-seed median; lost: a count.
     expected = BASELINE.format().replace("tolerance: 50%", "tolerance: 100%").replace("tolerance: 5%", "tolerance: 2%")
@@ -120,11 +146,24 @@ def test_bad_input_names_file_line_and_field(tmp_path, capsys):
     path = str(tmp_path / "demo.yaml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(BASELINE.format().replace("{value: 0, tolerance: 0%}", "{value: 0}"))
-    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", str(tmp_path), "--reuse"]) == 2
+    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", str(tmp_path), "--reuse",
+                           "--pbxstate", PBXSTATE]) == 2
     assert f"{path}:10: metrics:" in capsys.readouterr().err
-    assert tolerances.main(["t", path, "--seeds", "4-1", "--work", str(tmp_path), "--reuse"]) == 2
+    assert tolerances.main(["t", path, "--seeds", "4-1", "--work", str(tmp_path), "--reuse",
+                           "--pbxstate", PBXSTATE]) == 2
     assert "--seeds" in capsys.readouterr().err
     with open(path, "w", encoding="utf-8") as f:
         f.write(BASELINE.format())
-    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", str(tmp_path), "--reuse"]) == 2
+    assert tolerances.main(["t", path, "--seeds", "1-4", "--work", str(tmp_path), "--reuse",
+                           "--pbxstate", PBXSTATE]) == 2
     assert "seed-1" in capsys.readouterr().err  # no one-seed baseline to reuse: named, not guessed
+
+
+def test_a_pbxstate_that_cannot_describe_the_gate_is_named(tmp_path, capsys):
+    path = str(tmp_path / "demo.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(BASELINE.format())
+    missing = str(tmp_path / "no-pbxstate")
+    args = ["t", path, "--seeds", "1-4", "--work", str(tmp_path), "--reuse", "--pbxstate", missing]
+    assert tolerances.main(args) == 2
+    assert f"--pbxstate: `{missing} describe-metrics`" in capsys.readouterr().err

@@ -74,12 +74,7 @@ std::pair<std::string_view, std::string_view> SplitNumber(std::string_view text)
   return {text.substr(0, i), text.substr(i)};
 }
 
-struct Unit {
-  std::string_view name;
-  std::uint64_t factor;
-};
-
-constexpr std::array<Unit, 6> kDurationUnits{{
+constexpr std::array<UnitFactor, 6> kDurationUnits{{
     {"h", 3'600'000'000'000ULL},
     {"min", 60'000'000'000ULL},
     {"s", 1'000'000'000ULL},
@@ -88,7 +83,7 @@ constexpr std::array<Unit, 6> kDurationUnits{{
     {"ns", 1ULL},
 }};
 
-constexpr std::array<Unit, 4> kBandwidthUnits{{
+constexpr std::array<UnitFactor, 4> kBandwidthUnits{{
     {"Gbps", 1'000'000'000ULL},
     {"Mbps", 1'000'000ULL},
     {"kbps", 1'000ULL},
@@ -102,6 +97,8 @@ constexpr std::uint64_t kMaxBandwidth = 10'000'000'000'000ULL;
 
 }  // namespace
 
+std::span<const UnitFactor> DurationUnits() { return kDurationUnits; }
+
 std::optional<double> ParseDecimal(std::string_view text) {
   auto d = ParseExactDecimal(text);
   if (!d) return std::nullopt;
@@ -112,7 +109,7 @@ std::optional<Duration> ParseDuration(std::string_view text) {
   auto [number, unit] = SplitNumber(text);
   auto d = ParseExactDecimal(number);
   if (!d) return std::nullopt;
-  for (const Unit& u : kDurationUnits) {
+  for (const UnitFactor& u : kDurationUnits) {
     if (unit != u.name) continue;
     auto ns = ScaleExact(*d, u.factor, kMaxDurationNs);
     if (!ns) return std::nullopt;
@@ -134,7 +131,7 @@ std::optional<std::uint64_t> ParseBandwidth(std::string_view text) {
   auto [number, unit] = SplitNumber(text);
   auto d = ParseExactDecimal(number);
   if (!d) return std::nullopt;
-  for (const Unit& u : kBandwidthUnits) {
+  for (const UnitFactor& u : kBandwidthUnits) {
     if (unit == u.name) return ScaleExact(*d, u.factor, kMaxBandwidth);
   }
   return std::nullopt;
@@ -153,7 +150,7 @@ std::string FormatDuration(Duration d) {
   const std::uint64_t magnitude =
       ns < 0 ? static_cast<std::uint64_t>(-(ns + 1)) + 1 : static_cast<std::uint64_t>(ns);
   const char* sign = ns < 0 ? "-" : "";
-  for (const Unit& u : kDurationUnits) {
+  for (const UnitFactor& u : kDurationUnits) {
     if (magnitude % u.factor == 0) {
       return sign + std::to_string(magnitude / u.factor) + std::string(u.name);
     }
@@ -162,7 +159,7 @@ std::string FormatDuration(Duration d) {
 }
 
 std::string FormatBandwidth(std::uint64_t bits_per_second) {
-  for (const Unit& u : kBandwidthUnits) {
+  for (const UnitFactor& u : kBandwidthUnits) {
     if (bits_per_second != 0 && bits_per_second % u.factor == 0) {
       return std::to_string(bits_per_second / u.factor) + std::string(u.name);
     }

@@ -5,12 +5,24 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "pbxstate/types.h"
 
 namespace pbxstate::scenario {
+
+// A unit a quantity is written in and its factor to the base unit (ns, bits per second).
+struct UnitFactor {
+  std::string_view name;
+  std::uint64_t factor;
+};
+
+// Every unit ParseDuration accepts and FormatDuration writes, largest first, with its length in
+// ns: the one table of duration units (`pbxstate describe-metrics` exports it to the report
+// scripts).
+std::span<const UnitFactor> DurationUnits();
 
 // "<decimal><unit>" with unit one of ns, us, ms, s, min, h; no space, no sign, a unit is
 // required (even for zero). The value must be a whole number of nanoseconds and at most about
