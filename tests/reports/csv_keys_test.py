@@ -18,6 +18,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
+
 KEYS = {
     "device": ['Custom:a,b', 'Custom:x",9', 'Custom:"quoted"', 'Custom:caf\u00e9', '\u65e5\u672c:\u96fb\u8a71',
                'Custom:""', 'Custom:;|\\', "Custom:'single'"],
@@ -111,13 +114,8 @@ def main(pbxstate, source, work):
         expect(f"the run is complete and its verdict is {verdict}" in stderr, f"no verdict in: {stderr!r}")
         expect(os.path.exists(os.path.join(work, verdict, "run.json")), f"{verdict}: no run.json")
 
-    for p in problems:
-        print("FAIL:", p)
-    return 1 if problems else 0
+    return script_main.verdict(problems)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__.strip(), file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

@@ -12,6 +12,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
+
 
 def main(pbxstate, scenario, out):
     problems = []
@@ -43,13 +46,8 @@ def main(pbxstate, scenario, out):
         index = open(os.path.join(out, "index.html"), encoding="utf-8").read()
         if ">never<" in index:
             problems.append("index.html calls an interrupted convergence never")
-    for p in problems:
-        print(p)
-    return 1 if problems else 0
+    return script_main.verdict(problems)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

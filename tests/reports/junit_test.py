@@ -11,6 +11,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
+
 
 def main(pbxstate, source, work):
     shutil.rmtree(work, ignore_errors=True)
@@ -48,13 +51,8 @@ def main(pbxstate, source, work):
             problems.append(f"the failure message must give observed value and limit, got {msg!r}")
         if failed[0].get("classname") != "pbxstate.crash-restart.checks":
             problems.append(f"classname {failed[0].get('classname')!r}")
-    for p in problems:
-        print("FAIL:", p)
-    return 1 if problems else 0
+    return script_main.verdict(problems)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

@@ -13,6 +13,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
+
 SCENARIO = """name: not-applicable
 seed: 1
 duration: 3s
@@ -74,12 +77,8 @@ def main(pbxstate, out):
     ns3 = run(pbxstate, scenario, os.path.join(out, "ns3"), "ns3")
     if ns3.returncode != 1:
         problems.append(f"ns3 run exited {ns3.returncode}, expected 1 (changes == 7 fails there)")
-    print("\n".join(problems))
-    return 1 if problems else 0
+    return script_main.verdict(problems)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 2)

@@ -17,6 +17,9 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
+
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
 from runrecord import field_names, flatten, fmt_field, fmt_value  # noqa: E402
@@ -120,13 +123,8 @@ def main(pbxstate, scenario, out):
     row = f"<tr><td>{NEW_METRIC}</td><td>{fmt_value(NEW_METRIC, 0.25)}</td></tr>"
     if row not in page or not any(NEW_METRIC in m for m in missing_from_page(run, page.replace(row, ""))):
         problems.append(f"the check did not notice {NEW_METRIC} taken off the page")
-    for p in problems:
-        print("FAIL:", p)
-    return 1 if problems else 0
+    return script_main.verdict(problems)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import script_main  # noqa: E402
 from page_check import check_page  # noqa: E402
 
 REPORT_PLOTS = ["latency_over_time", "latency_cdf", "convergence", "network"]
@@ -63,13 +64,8 @@ def main(pbxstate, scenario, out):
     if not any("page errors" in p for p in problems):
         failures.append(f"a report with a script error passed the check: {problems}")
 
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return script_main.verdict(failures)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)
