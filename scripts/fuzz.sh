@@ -24,10 +24,11 @@ cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 mode="explore"
-secs=60
+default_secs=60  # the one default: scripts/test.sh passes no SECONDS unless told
+secs="$default_secs"
 case "${1:-}" in
   replay) mode="replay"; [ $# -le 1 ] || usage ;;
-  explore) secs="${2:-60}"; [ $# -le 2 ] || usage ;;
+  explore) secs="${2:-$default_secs}"; [ $# -le 2 ] || usage ;;
   '') ;;
   *) secs="$1"; [ $# -le 1 ] || usage ;;
 esac

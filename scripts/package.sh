@@ -30,15 +30,7 @@ git ls-files -z --cached --others --exclude-standard |
   tar --null --files-from=- -cf - | tar -xf - -C "$src"
 
 if [ -n "${PBXSTATE_CCACHE:-}" ] && command -v ccache >/dev/null; then
-  # debhelper gives the build its own HOME, where ccache would find neither its configuration nor
-  # its cache. The base folder (the checkout, unless ccache has one) and no working directory in
-  # the key let this build take the objects of a build with the same flags in another folder
-  # (scripts/test.sh's).
-  CCACHE_DIR="$(ccache --get-config cache_dir)"
-  CCACHE_BASEDIR="$(ccache --get-config base_dir)"
-  [ -n "$CCACHE_BASEDIR" ] || CCACHE_BASEDIR="$PWD"
-  CCACHE_NOHASHDIR=1
-  export CCACHE_DIR CCACHE_BASEDIR CCACHE_NOHASHDIR
+  source scripts/ccache-env.sh  # the settings of scripts/test.sh's build, so its objects are found
 fi
 
 profiles=()

@@ -19,10 +19,7 @@ jobs="$(nproc)"
 # working directory in the key) and in the locale debhelper builds in (ccache keys on LC_ALL):
 # the package build at the end compiles only the few files whose defines or include paths name
 # the source folder, and links (packaging/README.md, "The test command").
-export CCACHE_DIR="$(ccache --get-config cache_dir)"
-export CCACHE_BASEDIR="$(ccache --get-config base_dir)"
-[ -n "$CCACHE_BASEDIR" ] || CCACHE_BASEDIR="$PWD"
-export CCACHE_NOHASHDIR=1
+source scripts/ccache-env.sh
 mapfile -t release_flags < <(make -s -f debian/rules print-cmake-buildflags)
 # ASTERISK_PREFIX: an Asterisk 22 installed there (with its headers) builds res_pbxstate and runs
 # its two-server integration test, and the package build makes asterisk-pbxstate for it; without
@@ -50,11 +47,12 @@ mapfile -t gated < <(sed -n 's/^file: //p' reports/baselines/*.yaml)
 # Fuzzing (fuzz/README.md), under libFuzzer with ASan and UBSan (clang). First every corpus is
 # replayed, each input once: deterministic, it fails only on an input that crashes, leaks, trips
 # a sanitizer or runs over 60 s. Then the frame decoder and the scenario loader are fuzzed for
-# PBXSTATE_FUZZ_SECONDS each (default 60; 0 skips it); a finding fails the run only when its
-# input fails again when run alone, so a busy machine's slow moment is not a failure.
+# PBXSTATE_FUZZ_SECONDS each (unset: fuzz.sh's default, a minute; 0 skips it); a finding fails the
+# run only when its input fails again when run alone, so a busy machine's slow moment is not a failure.
 PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh replay
-if [ "${PBXSTATE_FUZZ_SECONDS:-60}" -gt 0 ]; then
-  PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh explore "${PBXSTATE_FUZZ_SECONDS:-60}"
+fuzz_seconds="${PBXSTATE_FUZZ_SECONDS:-}"
+if [ "$fuzz_seconds" != 0 ]; then
+  PBXSTATE_FUZZ_BUILD_DIR="${build}-fuzz" bash scripts/fuzz.sh explore ${fuzz_seconds:+"$fuzz_seconds"}
 fi
 
 # The sanitizer pass: engine units, the C API, the cluster tests, and swarm seeds (random
@@ -64,11 +62,12 @@ cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPBXSTATE_BUILD_BENCH=O
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-cmake --build "$asan" -j "$jobs" --target engine_unit_tests capi_contract_test capi_cluster_test_c11 pbxstate_cluster_tests \
-  frame_corpus_test pbxstate
+# The suites by their path in the build folder; each one's target is its file name.
+asan_suites=(tests/engine/engine_unit_tests tests/engine/capi/capi_contract_test tests/engine/capi/capi_cluster_test_c11
+             tests/transports/inproc/pbxstate_cluster_tests tests/engine/frames/frame_corpus_test)
+cmake --build "$asan" -j "$jobs" --target "${asan_suites[@]##*/}" pbxstate
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-for t in tests/engine/engine_unit_tests tests/engine/capi/capi_contract_test tests/engine/capi/capi_cluster_test_c11 \
-         tests/transports/inproc/pbxstate_cluster_tests tests/engine/frames/frame_corpus_test; do
+for t in "${asan_suites[@]}"; do
   echo "== sanitizers: $t"
   "$asan/$t"
 done
