@@ -40,6 +40,12 @@ class Targets:
         text = f"±{fmt_ns(band)}"
         return text, abs(sim - real) <= band
 
+    def describe(self):
+        """The targets in words, for a page."""
+        return (f"convergence after each fault within ±{self.convergence_share * 100:g} % or "
+                f"±{fmt_ns(self.convergence_floor_ns)} (the larger) of the real median; delivery latency p50 "
+                f"within a factor {self.latency_factor:g}")
+
     def latency(self, sim, real):
         k = self.latency_factor
         text = f"×{k:g}"

@@ -16,7 +16,7 @@ import os
 import sys
 
 from calibration import HEADER as CALIBRATION_HEADER
-from calibration import calibrate, cells, measured
+from calibration import Targets, calibrate, cells, measured
 from runrecord import CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, draw_cdf, \
     figure_png, finish_cdf, fmt_ns, fmt_value, is_duration_metric, latency_samples_ms, load_run, page, plot_figure, plt, \
     read_csv, run_script
@@ -160,8 +160,7 @@ def calibration_section(ra, reals, dirs):
     left_out = len(reals) - len(measured(reals))
     note = f" {left_out} of them left out: over their real-time lag bound, not a measurement." if left_out else ""
     return f"""<h2>Calibration: {e(ra['backend'])} against {len(reals) - left_out} {e(reals[0]['backend'])} run(s)</h2>
-<p>Real runs: {runs}.{e(note)} Targets: convergence after each fault within ±25 % or ±300 ms (the larger) of the
-real median; delivery latency p50 within a factor 2. Rows without a target are shown for reading.</p>
+<p>Real runs: {runs}.{e(note)} Targets: {e(Targets().describe())}. Rows without a target are shown for reading.</p>
 <table><tr>{head}</tr>{rows}</table>
 """
 

@@ -347,7 +347,7 @@ def page(title, body, extra_style=""):
 """
 
 
-def find_runs(root, limit=1000):
+def find_runs(root, limit):
     """Run folders (holding run.json) under `root`, at most two levels down, sorted; at most
     `limit` of them. Returns (runs, how many more were found and left out)."""
     found = []
