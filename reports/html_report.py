@@ -13,7 +13,7 @@ import sys
 
 from runrecord import (CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status, convergence_text, draw_cdf,
                        fault_windows, field_names, figure_png, finish_cdf, flatten, fmt_field, fmt_ns, fmt_value,
-                       latency_samples_ms, load_run, page, plot_figure, plt, quantile, read_csv, script_main, shade)
+                       latency_samples_ms, left_out, load_run, page, plot_figure, plt, quantile, read_csv, script_main, shade)
 
 
 def plot_latency_over_time(run, deliveries, changes, windows):
@@ -151,8 +151,9 @@ def calls_section(run):
 
 
 def fields_text(record, leave_out=()):
-    """Every plain field of a run.json record, "name value; ...", but `leave_out`."""
-    return "; ".join(f"{name} {fmt_field(name, v)}" for name, v in flatten(record).items() if name not in leave_out)
+    """Every plain field of a run.json record, "name value; ...", but `leave_out` and what is in them."""
+    return "; ".join(f"{name} {fmt_field(name, v)}" for name, v in flatten(record).items()
+                     if not left_out(name, leave_out))
 
 
 def bound_row(label, worst, p99, p50, over, bound, valid, exceeded):

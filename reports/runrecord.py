@@ -233,13 +233,19 @@ def flatten(fields, prefix=""):
     return out
 
 
+def left_out(name, leave_out):
+    """Whether flattened field `name` is one of `leave_out` or inside one of them."""
+    return any(name == field or name.startswith(field + ".") for field in leave_out)
+
+
 def field_names(records, leave_out=()):
-    """Every field name of `records` (dicts), flattened, in the order first seen, but `leave_out`:
-    the columns of a table that shows whatever run.json holds, without a list of its own."""
+    """Every field name of `records` (dicts), flattened, in the order first seen, but those
+    `leave_out` names (and what is inside them): the columns of a table that shows whatever
+    run.json holds, without a list of its own."""
     names = {}
     for r in records:
         for name in flatten(r):
-            if name not in leave_out:
+            if not left_out(name, leave_out):
                 names.setdefault(name, None)
     return list(names)
 

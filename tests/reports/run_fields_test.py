@@ -22,7 +22,7 @@ import script_main  # noqa: E402
 
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
-from runrecord import field_names, flatten, fmt_field, fmt_value  # noqa: E402
+from runrecord import field_names, flatten, fmt_field, fmt_value, left_out  # noqa: E402
 
 # Records only a run of real processes writes (run_record.cc, RealtimeJson, DriverJson, HostsJson),
 # with made-up figures, and fields that no script knows yet.
@@ -31,6 +31,11 @@ REAL_PROCESS_RECORDS = {
                  "p50_lag_ns": 20000, "p99_lag_ns": 300000, "probes_over_1ms": 0, "bound_ns": 5000000, "valid": True},
     "driver": {"changes": 2509, "worst_lateness_ns": 2000000, "worst_lateness_at_ns": 6000000000,
                "p50_lateness_ns": 50000, "p99_lateness_ns": 900000, "bound_ns": 50000000, "valid": True},
+    # MembershipJson and MemoryJson, written by runs with transport views and a memory section.
+    "membership": {"source": "transport", "views_delivered": 8, "views_listed": 1,
+                   "views": [{"t_ns": 0, "node": 1, "members": [1, 2, 3, 4]}]},
+    "memory": {"sample_every_ns": 1000000000, "baseline_ns": 5000000000,
+               "held_bytes": {"1": [[0, 4096], [1000000000, 4100]]}},
 }
 HOST = {"udp_in_datagrams": 100, "udp_in_errors": 0, "udp_rcvbuf_errors": 0, "udp_out_datagrams": 90,
         "udp_sndbuf_errors": 0, "iface_rx_dropped": 0, "iface_tx_dropped": 0, "emu_refused": 0,
@@ -82,7 +87,7 @@ def missing_from_page(run, page):
     for record, leave_out in (("realtime", ()), ("driver", ()), ("changes", ()), ("membership", ("views",)),
                               ("memory", ("held_bytes",))):
         for name, value in flatten(run.get(record) or {}).items():
-            if name not in leave_out and f"{name} {fmt_field(name, value)}" not in text:
+            if not left_out(name, leave_out) and f"{name} {fmt_field(name, value)}" not in text:
                 out.append(f"{record}.{name}")
     return out
 
@@ -115,6 +120,8 @@ def main(pbxstate, scenario, out):
         json.dump(run, f, indent=2)
     page = draw(extended)
     problems += [f"extended run: {m}" for m in missing_from_page(run, page)]
+    if "held_bytes.1" in page or "views [" in page:
+        problems.append("the summary lists the memory samples or the views, which it leaves out")
     calls = page[page.find("<h2>Calls</h2>"):page.find("<h2>Plots</h2>")]
     if not re.search(r"<code>looped_on_current_views</code></td>(<td>-</td><td>3</td>|<td>3</td><td>-</td>)", calls):
         problems.append("the calls table has no looped_on_current_views row with 3 for location alone")
