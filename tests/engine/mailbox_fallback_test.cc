@@ -106,5 +106,34 @@ TEST(MailboxFallback, AViewChangeRestartsTheClock) {
   EXPECT_EQ(whole_set_pulls, 0);
 }
 
+// The view change's restart must not keep the fallback from a difference that range exchanges
+// cannot settle: every UPDATES and MAILBOX_ENTRIES frame of node 1 is lost, so only a whole-set
+// pull from node 1 brings its write to nodes 2-4 (as in swarm seed 87649), and node 5 joins
+// while their clocks run.
+TEST(MailboxFallback, StillRunsAfterAViewChange) {
+  MiniNet net(5, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 200ms; });
+  int whole_set_pulls = 0;
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    whole_set_pulls += IsWholeSetPull(b);
+    return from == 1 && b.size() > 3 && (b[3] == 1 || b[3] == 10);  // UPDATES, MAILBOX_ENTRIES
+  };
+  net.cut = [](NodeId from, NodeId to) { return (from == 5) != (to == 5); };
+  net.SetView({1, 2, 3, 4});
+  net.SetView({5});
+  net.Run(1s);
+  ASSERT_TRUE(net.engines[1]->SetMailbox("300@sales", {36, 4, 3}).ok());
+  net.Run(2s);  // the lacking nodes' clocks run, short of sync_timeout
+  ASSERT_EQ(whole_set_pulls, 0);
+  net.cut = nullptr;
+  net.SetView({1, 2, 3, 4, 5});
+  net.Run(20s);
+  for (NodeId n : {2u, 3u, 4u, 5u}) {
+    const auto m = net.engines[n]->Mailbox("300@sales");
+    ASSERT_TRUE(m) << "node " << n;
+    EXPECT_EQ(m->writer, 1u) << "node " << n;
+  }
+  EXPECT_GT(whole_set_pulls, 0);
+}
+
 }  // namespace
 }  // namespace pbxstate
