@@ -486,18 +486,15 @@ class EngineImpl {
   void SendDigest(NodeId to, std::uint8_t mode);
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
-  // Records from `from` changed this node's mailbox set: where `from` is the peer whose digest
-  // started the whole-set fallback's clock, the difference it showed has moved, and the clock
-  // stops (HandleDigest).
-  void MailboxMovedBy(NodeId from) {
-    if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
-  }
-  // A digest, summary or heartbeat of `from` showed its mailbox set equal to this node's: where
-  // `from` is the peer whose digest started the whole-set fallback's clock, the difference is
-  // gone, and the clock stops (HandleDigest).
+  // The whole-set fallback's clock (HandleDigest) stops when `from` is the peer whose digest
+  // started it and `from`'s records changed this node's mailbox set (MailboxMovedBy: the
+  // difference moved) or a digest, summary or heartbeat of it showed the sets equal (gone).
+  void MailboxMovedBy(NodeId from) { MailboxSetEqualAt(from); }
   void MailboxSetEqualAt(NodeId from) {
     if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   }
+  // A transport view changed the members: the clock stops, whoever started it (OnMembership).
+  void MailboxMembersChanged() { mailbox_differs_since_.reset(); }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Whether `session` of `puller` is among the sessions this node finished serving to it.
   bool ServedAlready(NodeId puller, std::uint32_t session) const;
@@ -792,7 +789,8 @@ class EngineImpl {
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // The fallback to the whole-set pull (HandleDigest): since when mailbox_differs_peer_'s
   // digests have shown its mailbox set different from this node's, without a digest, summary or
-  // heartbeat of it showing the two equal, or records from it changing this node's set, meanwhile.
+  // heartbeat of it showing the two equal, records from it changing this node's set, or a
+  // transport view changing the members, meanwhile.
   std::optional<MonoTime> mailbox_differs_since_;
   NodeId mailbox_differs_peer_ = kNoNode;
 };

@@ -41,9 +41,20 @@ void EngineImpl::OnMembership(const MembershipView& view) {
     if (p.live && in_view.count(node) == 0) departed.push_back(node);
   }
   for (NodeId n : departed) PeerDeparted(n);
+  bool joined = false;
   for (NodeId n : in_view) {
-    if (!IsLive(n)) PeerJoined(n);
+    if (!IsLive(n)) {
+      PeerJoined(n);
+      joined = true;
+    }
   }
+  // The mailbox fallback's clock times range exchanges that fail to settle a difference for
+  // sync_timeout. A view change starts new differences: a merge brings the other side's writes
+  // to every pair, a split the old ring's held-back frames at once. A clock that a same-side peer
+  // started during the cut (nothing of that peer came back to stop it: AViewChangeRestartsTheClock)
+  // made the first of these digests pull a whole set (mailbox-heal-100k on Corosync: 12 pulls
+  // of 100,000 mailboxes; engine/README.md). A difference that outlives the view starts it again.
+  if (joined || !departed.empty()) MailboxMembersChanged();
   // A departure abandons the pulls from that donor and frees their slots: the wants waiting for
   // a slot start now, from donors still in the view (with anti-entropy off, nothing else would
   // ever start them).
