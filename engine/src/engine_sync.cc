@@ -32,11 +32,6 @@ void CheckServe(const ServeSession& s, const EngineConfig& config) {
   PBXSTATE_CHECK_GT(s.rto, Duration::zero());
 }
 
-// Whether one of this node's pulls is of `origin` (one session per origin at a time).
-bool PullsOrigin(const std::map<std::uint32_t, PullSession>& pulls, NodeId origin) {
-  return std::any_of(pulls.begin(), pulls.end(), [origin](const auto& p) { return p.second.origin == origin; });
-}
-
 }  // namespace
 
 std::uint64_t EngineImpl::SummaryHash() const {
@@ -183,7 +178,8 @@ void EngineImpl::StartPulls() {
       ++it;
       continue;
     }
-    if (PullsOrigin(pulls_, origin)) {
+    const bool busy = std::any_of(pulls_.begin(), pulls_.end(), [&](const auto& p) { return p.second.origin == origin; });
+    if (busy) {
       ++it;
       continue;
     }
@@ -390,15 +386,6 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
     }
     // A request about an older incarnation is answered with the current one in full.
     const std::uint64_t since = o.incarnation == r.incarnation ? r.since : 0;
-    if (since >= o.ranges.watermark() && PullsOrigin(pulls_, r.origin)) {
-      // Above its watermark this node holds only the pages of its own pull applied so far: a
-      // partial copy whose last page leaves the puller's watermark where it was, so the puller
-      // would pull it all again later (at a heal on emu, 38 to 104 pages per origin; engine/README.md,
-      // "Catch-up sessions"). Busy: the puller asks its other donors first, this node again later.
-      ++stats_.sync_serves_refused;
-      refuse(codec::RefuseReason::kBusy);
-      return;
-    }
     s.incarnation = o.incarnation;
     s.donor_watermark = o.ranges.watermark();
     CompactDeviceIds(o, r.origin);

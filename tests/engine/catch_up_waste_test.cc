@@ -62,33 +62,5 @@ TEST(CatchUp, ADigestComparedMidPullIsNoReasonForAFullPullAfterIt) {
   EXPECT_LT(stale, 60u);
 }
 
-// A node that is pulling an origin itself holds, above its watermark, only the pages it has
-// applied so far. Served to another puller at or above that watermark, they were a partial copy
-// whose last page left that puller's watermark where it was: it pulled the origin again, in full,
-// once the donor had it all (on emu at a heal, donors mid-pull served 38 to 104 pages of an
-// origin that were sent again after; sim/emu/README.md, "The call-routing scenarios"). Node 3
-// reaches the origin (node 1) only through node 2, which is 600 changes behind.
-TEST(CatchUp, ANodeStillPullingAnOriginServesNoPartialCopyOfIt) {
-  MiniNet net(3, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 40ms; });
-  net.delay = 30ms;
-  const WallTime t0 = net.envs[1]->WallNow();
-  const auto apart = [](NodeId a, NodeId b) { return (a == 1 && b == 3) || (a == 3 && b == 1); };
-  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t>) { return apart(from, to) || (from == 1 && to == 2); };
-  for (int i = 0; i < 600; ++i) {
-    RegistrationInfo info{"sip:p" + std::to_string(i) + "@198.18.0.9", t0 + 600s, ContactStatus::kReachable, 0, {}, {}};
-    ASSERT_TRUE(net.engines[1]->SetRegistration("aor" + std::to_string(i), info).ok());
-  }
-  net.Run(5ms);
-  net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t>) { return apart(from, to); };
-  net.Run(5s);
-  for (NodeId n : {2u, 3u}) EXPECT_EQ(net.engines[n]->Digest(), net.engines[1]->Digest()) << "node " << n;
-  const EngineStats& third = net.engines[3]->stats();
-  std::printf("node 3's catch-up of 600 changes through node 2: %llu pages, %llu stale records, %llu refused busy\n",
-              static_cast<unsigned long long>(third.sync_pages_received), static_cast<unsigned long long>(third.records_stale),
-              static_cast<unsigned long long>(net.engines[2]->stats().sync_serves_refused));
-  // What is needed: the 600 changes once, in pages of about 20.
-  EXPECT_LT(third.records_stale, 60u);
-}
-
 }  // namespace
 }  // namespace pbxstate

@@ -64,7 +64,7 @@ struct EngineStats {
   std::uint64_t sync_sessions_started = 0;     // pulls this node began
   std::uint64_t sync_sessions_completed = 0;
   std::uint64_t sync_sessions_abandoned = 0;   // timeouts, donor refusals, donor departures
-  std::uint64_t sync_serves_refused = 0;       // requests refused as busy: max_sync_serves, or the origin mid-pull here
+  std::uint64_t sync_serves_refused = 0;       // requests refused at max_sync_serves
   std::uint64_t sync_pages_sent = 0, sync_pages_received = 0;
   std::uint64_t sync_pages_resent = 0;
 
