@@ -1,7 +1,6 @@
 #include "pbxstate/emu/network.h"
 
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,16 +10,6 @@
 #include <ns3/simulator.h>
 
 namespace pbxstate::emu {
-
-namespace {
-
-std::int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 EmulatedNetwork::EmulatedNetwork(const EmulationSpec& spec) : spec_(spec) {}
 
