@@ -19,11 +19,8 @@ timespec ToTimespec(std::int64_t ns) {
 
 }  // namespace
 
-LifeguardAction LifeguardStep(Duration beat_age, Duration overdue, bool moved, int beat_cpu, int own_cpu) {
-  if (beat_age > overdue) {
-    return !moved && beat_cpu >= 0 && own_cpu >= 0 && beat_cpu != own_cpu ? LifeguardAction::kRescue
-                                                                           : LifeguardAction::kNone;
-  }
+LifeguardAction LifeguardStep(Duration beat_age, Duration overdue, bool moved) {
+  if (beat_age > overdue) return moved ? LifeguardAction::kNone : LifeguardAction::kRescue;
   return moved ? LifeguardAction::kRelease : LifeguardAction::kNone;
 }
 
@@ -35,13 +32,10 @@ bool Lifeguard::Useful() {
   return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2;
 }
 
-void Lifeguard::Beat() {
-  beat_ns_.store(MonotonicNs(), std::memory_order_relaxed);
-  beat_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
-}
+void Lifeguard::Beat() { beat_ns_.store(MonotonicNs(), std::memory_order_relaxed); }
 
 Status Lifeguard::Start(pid_t tid, const Options& options) {
-  if (thread_.joinable()) return Status::FailedPrecondition("lifeguard: started already");
+  if (!threads_.empty()) return Status::FailedPrecondition("lifeguard: started already");
   if (options.period <= Duration::zero() || options.overdue <= options.period) {
     return Status::InvalidArgument("lifeguard: the period must be positive and shorter than `overdue`");
   }
@@ -53,21 +47,32 @@ Status Lifeguard::Start(pid_t tid, const Options& options) {
   moved_ = false;
   stop_ = false;
   beat_ns_ = MonotonicNs();
-  beat_cpu_ = -1;
-  std::promise<Status> prepared;
-  std::future<Status> ready = prepared.get_future();
-  thread_ = std::thread([this, options, &prepared] {
-    Status st = PrepareRealtimeThread(options.priority);
-    const bool ok = st.ok();
-    prepared.set_value(std::move(st));
-    if (ok) Run(options);
-  });
-  Status st = ready.get();
-  if (!st.ok()) thread_.join();
-  return st;
+  last_wake_ns_ = MonotonicNs();
+  held_worst_ns_ = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed_)) continue;
+    std::promise<Status> prepared;
+    std::future<Status> ready = prepared.get_future();
+    threads_.emplace_back([this, cpu, options, &prepared] {
+      cpu_set_t here;
+      CPU_ZERO(&here);
+      CPU_SET(cpu, &here);
+      Status st = sched_setaffinity(0, sizeof here, &here) == 0
+                      ? PrepareRealtimeThread(options.priority)
+                      : Status::FailedPrecondition("lifeguard: cannot pin a thread to CPU " + std::to_string(cpu));
+      const bool ok = st.ok();
+      prepared.set_value(std::move(st));
+      if (ok) Run(cpu, options);
+    });
+    if (Status st = ready.get(); !st.ok()) {
+      Stop();
+      return st;
+    }
+  }
+  return Status::Ok();
 }
 
-void Lifeguard::Run(const Options& options) {
+void Lifeguard::Run(int cpu, const Options& options) {
   std::int64_t next = MonotonicNs();
   while (!stop_.load(std::memory_order_relaxed)) {
     next += options.period.count();
@@ -75,22 +80,20 @@ void Lifeguard::Run(const Options& options) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
     }
     const std::int64_t now = MonotonicNs();
-    if (now - next > own_worst_ns_.load(std::memory_order_relaxed)) {
-      own_worst_ns_.store(now - next, std::memory_order_relaxed);
-      own_worst_at_ns_.store(next, std::memory_order_relaxed);
-    }
+    NoteWake(now, options);
     if (now - next > options.period.count()) next = now;  // held up itself: no burst of catch-up wakes
-    const int own_cpu = sched_getcpu();
-    const int beat_cpu = beat_cpu_.load(std::memory_order_relaxed);
     const Duration age(now - beat_ns_.load(std::memory_order_relaxed));
-    switch (LifeguardStep(age, options.overdue, moved_, beat_cpu, own_cpu)) {
+    switch (LifeguardStep(age, options.overdue, moved_.load())) {
       case LifeguardAction::kRescue: {
+        bool expected = false;
+        if (!moved_.compare_exchange_strong(expected, true)) break;  // another lifeguard did
         cpu_set_t here;
         CPU_ZERO(&here);
-        CPU_SET(own_cpu, &here);
+        CPU_SET(cpu, &here);
         if (sched_setaffinity(tid_, sizeof here, &here) == 0) {
-          moved_ = true;
           rescues_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          moved_ = false;
         }
         break;
       }
@@ -100,26 +103,32 @@ void Lifeguard::Run(const Options& options) {
       case LifeguardAction::kNone:
         break;
     }
-    // Off the simulation's CPU (after a rescue, this one), so that one long system call there
-    // does not hold both.
-    const int sim_cpu = moved_ ? own_cpu : beat_cpu;
-    if (sim_cpu == own_cpu && CPU_ISSET(own_cpu, &allowed_)) {
-      cpu_set_t others = allowed_;
-      CPU_CLR(own_cpu, &others);
-      if (CPU_COUNT(&others) > 0) sched_setaffinity(0, sizeof others, &others);
-    }
+  }
+}
+
+void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
+  std::int64_t last = last_wake_ns_.load(std::memory_order_relaxed);
+  while (last < now && !last_wake_ns_.compare_exchange_weak(last, now, std::memory_order_relaxed)) {
+  }
+  if (last >= now) return;  // another lifeguard woke later than this one
+  const std::int64_t held = now - last - options.period.count();
+  if (held > held_worst_ns_.load(std::memory_order_relaxed)) {
+    held_worst_ns_.store(held, std::memory_order_relaxed);
+    held_worst_at_ns_.store(last, std::memory_order_relaxed);
   }
 }
 
 void Lifeguard::Release() {
-  if (sched_setaffinity(tid_, sizeof allowed_, &allowed_) == 0) moved_ = false;
+  bool expected = true;
+  if (!moved_.compare_exchange_strong(expected, false)) return;
+  if (sched_setaffinity(tid_, sizeof allowed_, &allowed_) != 0) moved_ = true;
 }
 
 void Lifeguard::Stop() {
-  if (!thread_.joinable()) return;
   stop_ = true;
-  thread_.join();
-  if (moved_) Release();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  Release();
 }
 
 }  // namespace pbxstate::emu

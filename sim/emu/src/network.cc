@@ -136,7 +136,7 @@ ns3sim::LagStats EmulatedNetwork::lag() const {
 }
 
 void EmulatedNetwork::ResetLag() {
-  lifeguard_.ResetLateness();
+  lifeguard_.ResetHeld();
   if (probe_ == nullptr) return;
   ScopedPriority raised(spec_.realtime_priority);
   probe_->Reset();

@@ -83,10 +83,11 @@ class EmuNetwork final : public RunNetwork {
     if (net_->lifeguard_on()) {
       info->notes.push_back("emulated network: the lifeguard moved the simulation thread to another CPU " +
                             std::to_string(net_->lifeguard_rescues()) +
-                            " times (its CPU held by an ordinary task's system call); the lifeguard itself, on "
-                            "another CPU, woke up to " + Seconds(net_->lifeguard_worst_lateness()) + " late (at " +
-                            Seconds(Duration(net_->origin_mono_ns() + net_->lifeguard_worst_at().count() - t0_mono_ns_)) +
-                            " of the scenario): a lag that large at that instant was no CPU's to give");
+                            " times (its CPU held by an ordinary task's system call); no CPU ran a lifeguard for up to " +
+                            Seconds(net_->lifeguard_held_worst()) + " (from " +
+                            Seconds(Duration(net_->origin_mono_ns() + net_->lifeguard_held_at().count() - t0_mono_ns_)) +
+                            " of the scenario): a lag that long then was no CPU's to give (every CPU in a system call, "
+                            "or the machine paused)");
     }
     if (net_->watchdog_fired()) {
       info->notes.push_back("emulated network: the real-time watchdog put a thread of the emulator back to ordinary "

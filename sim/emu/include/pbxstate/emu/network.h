@@ -51,8 +51,8 @@ struct EmulationSpec {
   Duration realtime_watchdog = std::chrono::seconds(1);
   // Lock the process's memory while the simulation runs (RealtimeGuard, mlockall).
   bool lock_memory = true;
-  // With realtime_priority > 0 and two CPUs or more: a Lifeguard one priority below the
-  // simulation moves it to another CPU when its heartbeat (every lag_probe_interval) is older
+  // With realtime_priority > 0 and two CPUs or more: a Lifeguard (a thread on each CPU, one
+  // priority below the simulation) moves it to another CPU when its heartbeat (every lag_probe_interval) is older
   // than lag_probe_interval + kLifeguardSlack.
   bool lifeguard = true;
   // How long Call waits for the simulation thread.
@@ -91,11 +91,11 @@ class EmulatedNetwork {
   bool lifeguard_on() const { return lifeguard_on_; }
   // How many times the lifeguard moved the simulation thread to another CPU (0 without one).
   std::uint64_t lifeguard_rescues() const { return lifeguard_.rescues(); }
-  // The lifeguard's own worst wake-up lateness since ResetLag (Lifeguard::own_worst_lateness:
-  // a lag the lifeguard shared, at the same instant, was no CPU's to give) and its simulated
-  // time; zero without a lifeguard.
-  Duration lifeguard_worst_lateness() const { return lifeguard_.own_worst_lateness(); }
-  Duration lifeguard_worst_at() const { return Duration(lifeguard_.own_worst_at_mono_ns() - origin_mono_ns_); }
+  // The longest time no lifeguard thread ran on any CPU since ResetLag (Lifeguard::held_worst:
+  // a lag as long at that instant was no CPU's to give) and when it began, in simulated time;
+  // zero without a lifeguard.
+  Duration lifeguard_held_worst() const { return lifeguard_.held_worst(); }
+  Duration lifeguard_held_at() const { return Duration(lifeguard_.held_worst_at_mono_ns() - origin_mono_ns_); }
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
   std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
