@@ -24,7 +24,7 @@
 // over 2 ms late more often, not less (32 and 46 times in 2 s, against 14 and 31 without).
 //
 // It cannot help when every CPU is held, or when the whole machine is paused by its hypervisor
-// (traced: 17 and 25 ms with no event on either CPU); held_worst() measures those: the longest
+// (traced: 15 to 25 ms with no event on either CPU); held_worst() measures those: the longest
 // time no lifeguard ran on any CPU.
 //
 // Linux only; needs CAP_SYS_NICE (the emulation backend runs as root).
