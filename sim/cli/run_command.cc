@@ -48,6 +48,7 @@ struct RunCommandOptions {
   int emu_priority = 50;           // emu
   bool emu_corosync_rr = false;    // emu: corosync at its own SCHED_RR 99
   bool emu_no_mlock = false;       // emu: leave the harness's memory unlocked
+  bool emu_no_lifeguard = false;   // emu: no lifeguard for the simulation thread
 };
 
 // Durations for people: three significant digits in the largest unit that keeps one before the
@@ -166,6 +167,7 @@ runner::EmuOptions EmuOptionsOf(const RunCommandOptions& options) {
   eo.realtime_priority = options.emu_priority;
   eo.corosync_sched_rr = options.emu_corosync_rr;
   eo.lock_memory = !options.emu_no_mlock;
+  eo.lifeguard = !options.emu_no_lifeguard;
   return eo;
 }
 #endif
@@ -462,6 +464,9 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_flag("--emu-no-mlock", options->emu_no_mlock,
                 "emu: do not lock the harness's memory while the emulator runs (it does by default, so the host's "
                 "other work cannot page it out)");
+  cmd->add_flag("--emu-no-lifeguard", options->emu_no_lifeguard,
+                "emu: no lifeguard moving the emulator's thread to another CPU when an ordinary task's system call "
+                "holds it (sim/emu/README.md)");
   cmd->add_flag("-q,--quiet", options->quiet, "no progress and no summary; the exit status tells");
   cmd->add_flag("--no-report", options->no_report, "do not draw report.html");
   cmd->callback([options, &chosen] { chosen = [options] { return RunRun(*options); }; });

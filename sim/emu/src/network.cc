@@ -1,24 +1,15 @@
 #include "pbxstate/emu/network.h"
 
-#include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <utility>
 
 #include <ns3/simulator.h>
 
 namespace pbxstate::emu {
-
-namespace {
-
-std::int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 EmulatedNetwork::EmulatedNetwork(const EmulationSpec& spec) : spec_(spec) {}
 
@@ -83,9 +74,13 @@ Status EmulatedNetwork::Start() {
     return st;
   }
   if (Status st = probe_->Start(); !st.ok()) return st;
+  const bool guarded = spec_.lifeguard && spec_.realtime_priority > 0 && Lifeguard::Useful();
+  if (guarded) ns3::Simulator::Schedule(ns3::NanoSeconds(spec_.lag_probe_interval.count()), &EmulatedNetwork::Heartbeat, this);
+  pid_t sim_tid = 0;
   std::promise<Status> prepared;
   std::future<Status> ready = prepared.get_future();
-  thread_ = std::thread([this, &prepared] {
+  thread_ = std::thread([this, &prepared, &sim_tid] {
+    sim_tid = static_cast<pid_t>(syscall(SYS_gettid));
     Status st = PrepareRealtimeThread(spec_.realtime_priority);
     const bool ok = st.ok();
     // Simulated time 0 is when Run starts pacing (RealtimeSimulatorImpl sets its origin there).
@@ -98,7 +93,19 @@ Status EmulatedNetwork::Start() {
     thread_.join();
     return st;
   }
-  return Status::Ok();
+  if (!guarded) return Status::Ok();
+  Lifeguard::Options lo;
+  lo.priority = std::max(spec_.realtime_priority - 1, 1);
+  lo.period = spec_.lag_probe_interval;
+  lo.overdue = spec_.lag_probe_interval + kLifeguardSlack;
+  Status started = lifeguard_.Start(sim_tid, lo);
+  lifeguard_on_ = started.ok();
+  return started;
+}
+
+void EmulatedNetwork::Heartbeat() {
+  lifeguard_.Beat();
+  ns3::Simulator::Schedule(ns3::NanoSeconds(spec_.lag_probe_interval.count()), &EmulatedNetwork::Heartbeat, this);
 }
 
 Status EmulatedNetwork::Call(std::function<Status(ns3sim::Ns3World&)> fn, std::int64_t* ran_mono_ns) {
@@ -129,6 +136,7 @@ ns3sim::LagStats EmulatedNetwork::lag() const {
 }
 
 void EmulatedNetwork::ResetLag() {
+  lifeguard_.ResetHeld();
   if (probe_ == nullptr) return;
   ScopedPriority raised(spec_.realtime_priority);
   probe_->Reset();
@@ -159,6 +167,7 @@ std::vector<ns3sim::EmuCounters> EmulatedNetwork::node_counters() {
 
 void EmulatedNetwork::Stop() {
   if (stopped_.exchange(true)) return;
+  lifeguard_.Stop();
   if (thread_.joinable()) {
     {
       ScopedPriority raised(spec_.realtime_priority);

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,6 +38,12 @@ void OnRealtimeOverrun(int) {
 }
 
 }  // namespace
+
+std::int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 Status PrepareRealtimeThread(int priority) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);

@@ -80,6 +80,15 @@ class EmuNetwork final : public RunNetwork {
     for (harness::HostLoss& h : info->hosts) {
       if (h.node >= 1 && h.node <= by_node.size()) h.emu_refused = by_node[h.node - 1].dropped_send;
     }
+    if (net_->lifeguard_on()) {
+      info->notes.push_back("emulated network: the lifeguard moved the simulation thread to another CPU " +
+                            std::to_string(net_->lifeguard_rescues()) +
+                            " times (its CPU held by an ordinary task's system call); no CPU ran a lifeguard for up to " +
+                            Seconds(net_->lifeguard_held_worst()) + " (from " +
+                            Seconds(Duration(net_->origin_mono_ns() + net_->lifeguard_held_at().count() - t0_mono_ns_)) +
+                            " of the scenario): a lag that long then was no CPU's to give (every CPU in a system call, "
+                            "or the machine paused)");
+    }
     if (net_->watchdog_fired()) {
       info->notes.push_back("emulated network: the real-time watchdog put a thread of the emulator back to ordinary "
                             "scheduling (it ran a second without sleeping)");
@@ -139,6 +148,7 @@ Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* 
   spec.lag_probe_interval = eo.lag_probe_interval;
   spec.realtime_priority = eo.realtime_priority;
   spec.lock_memory = eo.lock_memory;
+  spec.lifeguard = eo.lifeguard;
   std::unique_ptr<emu::EmulatedNetwork> net;
   if (Status st = emu::EmulatedNetwork::Create(spec, &net); !st.ok()) return st;
 

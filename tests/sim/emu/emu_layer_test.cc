@@ -121,6 +121,7 @@ TEST(EmuLayer, WanDelayCutsAndCorosyncOverTheEmulatedNetwork) {
   ASSERT_TRUE(st.ok()) << st.message();
   st = net->Start();
   ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(net->lifeguard_on(), Lifeguard::Useful()) << "a SCHED_FIFO simulation on two CPUs or more has a lifeguard";
 
   const auto& ifs = net->interfaces();
   const int s1 = UdpSocketIn(c->names().Namespace(1), ifs[0].address);

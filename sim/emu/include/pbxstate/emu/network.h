@@ -10,7 +10,7 @@
 //   3. Attach(cluster): a TAP per namespace, configured and handed to the node's FdNetDevice;
 //   4. Start(): the simulation runs in real time on a thread of its own (SCHED_FIFO when asked,
 //      inherited by the FdNetDevices' reader threads; memory locked, a watchdog: realtime.h),
-//      with a lag probe;
+//      with a lag probe and, at SCHED_FIFO, a lifeguard (lifeguard.h) fed by a heartbeat event;
 //   5. Call(fn): faults and queries run in the simulation's thread, at the wall clock's now;
 //   6. Stop() (also the destructor): the simulation stops, the world is destroyed and every TAP
 //      closed (the devices vanish with their descriptors); then the caller tears the namespaces down.
@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "pbxstate/emu/lifeguard.h"
 #include "pbxstate/emu/realtime.h"
 #include "pbxstate/netns/cluster.h"
 #include "pbxstate/ns3/emu.h"
@@ -31,6 +32,10 @@
 #include "pbxstate/status.h"
 
 namespace pbxstate::emu {
+
+// How much later than its due time a heartbeat may be before the lifeguard moves the simulation:
+// a probe's p99 lag is 0.07 to 0.3 ms here (sim/emu/README.md), the bound 10 ms.
+inline constexpr Duration kLifeguardSlack = std::chrono::milliseconds(2);
 
 struct EmulationSpec {
   ns3sim::WorldConfig world;  // sites, links, seed; its engines are never started
@@ -46,6 +51,10 @@ struct EmulationSpec {
   Duration realtime_watchdog = std::chrono::seconds(1);
   // Lock the process's memory while the simulation runs (RealtimeGuard, mlockall).
   bool lock_memory = true;
+  // With realtime_priority > 0 and two CPUs or more: a Lifeguard (a thread on each CPU, one
+  // priority below the simulation) moves it to another CPU when its heartbeat (every lag_probe_interval) is older
+  // than lag_probe_interval + kLifeguardSlack.
+  bool lifeguard = true;
   // How long Call waits for the simulation thread.
   Duration call_timeout = std::chrono::seconds(10);
 };
@@ -78,6 +87,15 @@ class EmulatedNetwork {
   // Whether the watchdog took real-time scheduling from a thread of this process (the simulation,
   // a reader) since Start.
   bool watchdog_fired() const;
+  // Whether a lifeguard watched the simulation (spec.lifeguard, at SCHED_FIFO, two CPUs or more).
+  bool lifeguard_on() const { return lifeguard_on_; }
+  // How many times the lifeguard moved the simulation thread to another CPU (0 without one).
+  std::uint64_t lifeguard_rescues() const { return lifeguard_.rescues(); }
+  // The longest time no lifeguard thread ran on any CPU since ResetLag (Lifeguard::held_worst:
+  // a lag as long at that instant was no CPU's to give) and when it began, in simulated time;
+  // zero without a lifeguard.
+  Duration lifeguard_held_worst() const { return lifeguard_.held_worst(); }
+  Duration lifeguard_held_at() const { return Duration(lifeguard_.held_worst_at_mono_ns() - origin_mono_ns_); }
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
   std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
@@ -93,6 +111,9 @@ class EmulatedNetwork {
  private:
   explicit EmulatedNetwork(const EmulationSpec& spec);
   void RunSimulation();
+  // The simulation's heartbeat for the lifeguard: an event every lag_probe_interval, at the lag
+  // probe's instants (one wake-up serves both).
+  void Heartbeat();
   // A reading of the hosts' counters in the simulation's thread while it runs, else `at_stop`.
   template <typename T>
   T ReadHosts(T (ns3sim::EmulatedHosts::*read)() const, const T& at_stop);
@@ -109,6 +130,8 @@ class EmulatedNetwork {
   ns3sim::EmuCounters counters_;
   std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
+  Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
+  bool lifeguard_on_ = false;
 };
 
 }  // namespace pbxstate::emu

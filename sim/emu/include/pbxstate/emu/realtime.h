@@ -9,10 +9,15 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdint>
+
 #include "pbxstate/types.h"
 #include "pbxstate/status.h"
 
 namespace pbxstate::emu {
+
+// CLOCK_MONOTONIC in nanoseconds: the clock of the simulation's origin, the lag and the lifeguard.
+std::int64_t MonotonicNs();
 
 // Readies the calling thread for real-time work: the smallest timer slack (a wait for the next
 // event ends when it is due, not up to 50 us later), then SCHED_FIFO at `priority` (0: unchanged).

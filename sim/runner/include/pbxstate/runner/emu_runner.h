@@ -34,6 +34,9 @@ struct EmuOptions {
   int realtime_priority = 50;
   // Lock the harness's memory while the emulation runs (--emu-no-mlock turns it off).
   bool lock_memory = true;
+  // Move the simulation thread to another CPU when it is kept from running (emu::Lifeguard;
+  // --emu-no-lifeguard turns it off).
+  bool lifeguard = true;
   // Whether each corosync runs itself at SCHED_RR 99 (Corosync's default; --emu-corosync-rr) or
   // at ordinary scheduling, below the simulation thread (the default here): corosyncs at RR 99
   // preempt the simulator whenever the ring changes, and its lag spiked then (sim/emu/README.md).

@@ -1,0 +1,134 @@
+#include "pbxstate/emu/lifeguard.h"
+
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <string>
+
+#include "pbxstate/emu/realtime.h"
+
+namespace pbxstate::emu {
+
+namespace {
+
+timespec ToTimespec(std::int64_t ns) {
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+}  // namespace
+
+LifeguardAction LifeguardStep(Duration beat_age, Duration overdue, bool moved) {
+  if (beat_age > overdue) return moved ? LifeguardAction::kNone : LifeguardAction::kRescue;
+  return moved ? LifeguardAction::kRelease : LifeguardAction::kNone;
+}
+
+Lifeguard::~Lifeguard() { Stop(); }
+
+bool Lifeguard::Useful() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2;
+}
+
+void Lifeguard::Beat() { beat_ns_.store(MonotonicNs(), std::memory_order_relaxed); }
+
+Status Lifeguard::Start(pid_t tid, const Options& options) {
+  if (!threads_.empty()) return Status::FailedPrecondition("lifeguard: started already");
+  if (options.period <= Duration::zero() || options.overdue <= options.period) {
+    return Status::InvalidArgument("lifeguard: the period must be positive and shorter than `overdue`");
+  }
+  CPU_ZERO(&allowed_);
+  if (sched_getaffinity(0, sizeof allowed_, &allowed_) != 0) {
+    return Status::FailedPrecondition(std::string("lifeguard: sched_getaffinity: ") + std::strerror(errno));
+  }
+  tid_ = tid;
+  moved_ = false;
+  stop_ = false;
+  beat_ns_ = MonotonicNs();
+  last_wake_ns_ = MonotonicNs();
+  held_worst_ns_ = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed_)) continue;
+    std::promise<Status> prepared;
+    std::future<Status> ready = prepared.get_future();
+    threads_.emplace_back([this, cpu, options, &prepared] {
+      cpu_set_t here;
+      CPU_ZERO(&here);
+      CPU_SET(cpu, &here);
+      Status st = sched_setaffinity(0, sizeof here, &here) == 0
+                      ? PrepareRealtimeThread(options.priority)
+                      : Status::FailedPrecondition("lifeguard: cannot pin a thread to CPU " + std::to_string(cpu));
+      const bool ok = st.ok();
+      prepared.set_value(std::move(st));
+      if (ok) Run(cpu, options);
+    });
+    if (Status st = ready.get(); !st.ok()) {
+      Stop();
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+void Lifeguard::Run(int cpu, const Options& options) {
+  std::int64_t next = MonotonicNs();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    next += options.period.count();
+    const timespec until = ToTimespec(next);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+    }
+    const std::int64_t now = MonotonicNs();
+    NoteWake(now, options);
+    if (now - next > options.period.count()) next = now;  // held up itself: no burst of catch-up wakes
+    const Duration age(now - beat_ns_.load(std::memory_order_relaxed));
+    switch (LifeguardStep(age, options.overdue, moved_.load())) {
+      case LifeguardAction::kRescue: {
+        bool expected = false;
+        if (!moved_.compare_exchange_strong(expected, true)) break;  // another lifeguard did
+        cpu_set_t here;
+        CPU_ZERO(&here);
+        CPU_SET(cpu, &here);
+        if (sched_setaffinity(tid_, sizeof here, &here) == 0) {
+          rescues_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          moved_ = false;
+        }
+        break;
+      }
+      case LifeguardAction::kRelease:
+        Release();
+        break;
+      case LifeguardAction::kNone:
+        break;
+    }
+  }
+}
+
+void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
+  std::int64_t last = last_wake_ns_.load(std::memory_order_relaxed);
+  while (last < now && !last_wake_ns_.compare_exchange_weak(last, now, std::memory_order_relaxed)) {
+  }
+  if (last >= now) return;  // another lifeguard woke later than this one
+  const std::int64_t held = now - last - options.period.count();
+  if (held > held_worst_ns_.load(std::memory_order_relaxed)) {
+    held_worst_ns_.store(held, std::memory_order_relaxed);
+    held_worst_at_ns_.store(last, std::memory_order_relaxed);
+  }
+}
+
+void Lifeguard::Release() {
+  bool expected = true;
+  if (!moved_.compare_exchange_strong(expected, false)) return;
+  if (sched_setaffinity(tid_, sizeof allowed_, &allowed_) != 0) moved_ = true;
+}
+
+void Lifeguard::Stop() {
+  stop_ = true;
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  Release();
+}
+
+}  // namespace pbxstate::emu
