@@ -187,6 +187,7 @@ void NetnsRun::DescribeLateness(RunOutcome* outcome) {
     // Time 0 is the instant the driver is ready (RunStart): the first change is as late as any.
     outcome->info.notes.push_back("driver: the first change issued was " + Seconds(lateness_.front()) +
                                   " after its planned time");
+    outcome->info.notes.push_back(QueueNote());
     d.p50 = rank(0.5);
     d.p99 = rank(0.99);
   }

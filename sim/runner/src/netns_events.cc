@@ -101,8 +101,12 @@ void NetnsRun::BuildPollSet(PollSet* set) const {
   }
   set->event_fds = set->fds.size();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (nodes_[n].up && !nodes_[n].outstanding.empty()) {
-      set->fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
+    const ChangeQueue& q = nodes_[n].queue;
+    if (nodes_[n].up && !q.empty()) {
+      // Answers are awaited while a written change is unanswered, room in the socket while a change
+      // is unwritten (the socket was full when it was handed).
+      const short want = static_cast<short>((q.awaiting_answer() > 0 ? POLLIN : 0) | (q.wants_write() ? POLLOUT : 0));
+      set->fds.push_back({nodes_[n].writer->fd(), want, 0});
       set->who.push_back(n);
     }
   }
@@ -135,8 +139,15 @@ Status NetnsRun::PollEvents(Duration wait) {
       if (set.fds[i].revents != 0 || nodes_[n].behind) ready.push_back(n);
       continue;
     }
-    if (set.fds[i].revents == 0) continue;
-    Status st = i < set.answer_fds ? ReadAnswers(n, false) : i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    const short revents = set.fds[i].revents;
+    if (revents == 0) continue;
+    Status st;
+    if (i < set.answer_fds) {
+      // Reading the answers writes what waits; room alone only writes.
+      st = (revents & (POLLIN | POLLHUP | POLLERR)) != 0 ? ReadAnswers(n) : WriteChanges(n);
+    } else {
+      st = i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    }
     if (!st.ok()) return st;
   }
   return ReadStreamsInTurns(std::move(ready));

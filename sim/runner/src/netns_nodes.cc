@@ -90,7 +90,7 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
     if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.locator); !c.ok()) return c;
     calls_->locating[n].clear();
   }
-  node.outstanding.clear();
+  node.queue.Clear();
   node.stats_asked = 0;
   node.in_sample = false;
   control::HelloReply hello;

@@ -204,6 +204,7 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
     if (next_fault < s_.faults.size()) wake = std::min(wake, s_.faults[next_fault].at);
     if (next_change < plan.size()) wake = std::min(wake, plan[next_change].at);
     if (Status st = PollEvents(std::clamp(wake - Now(), Duration{}, kMaxPoll)); !st.ok()) return st;
+    if (Status st = CheckQueues(); !st.ok()) return st;
     Duration upto = Now() - kReorderHold;
     if (auto earliest = EarliestOutstanding()) upto = std::min(upto, *earliest - 1ns);
     if (auto unread = EarliestUnread()) upto = std::min(upto, *unread - 1ns);
@@ -231,13 +232,11 @@ Status NetnsRun::Drain() {
     if (nodes_[n].starting) {
       if (Status st = FinishStart(n); !st.ok()) return st;
     }
-    if (nodes_[n].up) {
-      if (Status st = ReadAnswers(n, true); !st.ok()) return st;
-    }
     if (calls_ != nullptr && nodes_[n].up) {
       if (Status st = ReadLocates(n, true); !st.ok()) return st;
     }
   }
+  if (Status st = FinishChanges(); !st.ok()) return st;
   // The hops of calls located after the driver's last turn, up to the end.
   Duration no_wake = s_.end();
   if (calls_ != nullptr) {
