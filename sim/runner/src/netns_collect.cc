@@ -34,6 +34,11 @@ Status NetnsRun::ReadStats(NodeId n) {
   std::vector<nlohmann::json> answers;
   Status st = node.control->ReadResponses(&answers);
   for (std::size_t i = 0; st.ok() && i < answers.size(); ++i) {
+    if (node.listing_since) {
+      // The restart's listing was asked before any stats on this connection.
+      if (Status c = FinishCatchUp(n, answers[i]); !c.ok()) return c;
+      continue;
+    }
     if (node.stats_asked == 0) {
       st = Status::FailedPrecondition("an answer to no request");
       break;

@@ -196,8 +196,9 @@ struct Node {
   std::uint64_t frames_at_last_sample = 0;  // all incarnations' frames at the last sample
   std::string socket;
   std::filesystem::path config;
-  // While a restarted daemon is listed (RecordCatchUp): when the listing began, and the entries
-  // its event stream reported from then on, which the stream, not the listing, tells the recorder.
+  // While a restarted daemon is listed (RecordCatchUp: its `dump` asked on `control`, answered
+  // before any stats asked after it): when the listing began, and the entries its event stream
+  // reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
   // Stats requests sent on `control` and not yet answered (a sample round's, a crash's): their
@@ -235,9 +236,12 @@ class NetnsRun {
     NodeId node;
     control::OwnedViewChange change;
   };
+  // A change answered: recorded at the daemon's time of taking it; `sent` is when its line went
+  // into the socket, the instant its request's registration expiry counts from.
   struct ChangeRecord {
     const harness::PlannedChange* change;
     Status status;
+    Duration sent;
   };
   struct Pending {
     Duration t;
@@ -274,10 +278,12 @@ class NetnsRun {
   Status TryConnect(NodeId n, Duration wait, bool* connected);
   // TryConnect until connected.
   Status FinishStart(NodeId n);
-  // A daemon (re)started during the run, just subscribed to: what its engine holds, as the
-  // deliveries the stream may have missed (HarnessCatchUp), at the instant the listing began;
-  // entries the stream reported since then are left to the stream.
+  // A daemon (re)started during the run, just subscribed to: asks what its engine holds
+  // (`dump`), without waiting; FinishCatchUp takes the answer as it comes (ReadStats) and records
+  // it as the deliveries the stream may have missed (HarnessCatchUp), at the instant the listing
+  // began; entries the stream reported since then are left to the stream.
   Status RecordCatchUp(NodeId n);
+  Status FinishCatchUp(NodeId n, const nlohmann::json& answer);
   template <typename R>
   Status Call(NodeId n, const control::Request& request, R* reply);
   Status WaitAllMembers(Duration timeout);
@@ -286,9 +292,10 @@ class NetnsRun {
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
-  // Node n's engine reported `change` at t; a pipelined change was answered (`status`) at t.
+  // Node n's engine reported `change` at t; a pipelined change sent at `sent` was taken by its
+  // daemon at t (its answer's time) and answered `status`.
   void RecordView(Duration t, NodeId n, control::OwnedViewChange change);
-  void RecordChange(Duration t, const harness::PlannedChange* change, Status status);
+  void RecordChange(Duration t, const harness::PlannedChange* change, Status status, Duration sent);
   // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
   Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
@@ -328,12 +335,13 @@ class NetnsRun {
   // the recorder at the time each change's line went into the socket; then writes what waits.
   Status ReadAnswers(NodeId n);
   // Fails, naming the node, when a change waited kCallTimeout to go into its daemon's socket or,
-  // once there, for its answer.
-  Status CheckQueues() const;
-  // The driver's loop until every answering node's queue is answered (the drain).
+  // once there, for its answer, or a restarted daemon's listing was not answered within it.
+  Status CheckWaits() const;
+  // The driver's loop until every up node's changes and listing are answered (the drain).
   Status FinishChanges();
-  // The earliest record time (write time) of a change not yet answered: the recorder may not go
-  // past it. Changes not yet written are stamped later than now.
+  // The earliest record time of what is not yet answered: a change's (its write time; changes not
+  // yet written are stamped later than now), a restart's listing's (its start). The recorder may
+  // not go past it.
   std::optional<Duration> EarliestOutstanding() const;
   // run.json's note of the queues: how deep each node's got, how long a change waited in it.
   std::string QueueNote() const;
@@ -421,7 +429,8 @@ class NetnsRun {
   // (MemorySampleInstant) each one's held_bytes is the recorder's sample at that instant; when
   // the last has come the round's series point is made.
   Status Sample(Duration t, std::optional<Duration> memory_at);
-  // The stats answers node n has sent, without waiting.
+  // The answers node n has sent on its control connection (its listing's, then stats), without
+  // waiting.
   Status ReadStats(NodeId n);
   // The series point of the round, once no node it asked is still to answer.
   void FinishSampleRound();
@@ -468,6 +477,10 @@ class NetnsRun {
   Duration max_lag_at_{};                // ... and its planned time
   std::vector<Duration> lateness_;       // every issued change's, in issue order (bounded by the plan)
   std::size_t unmade_changes_ = 0, unmade_faults_ = 0;    // left when Drive reached the end
+  // The longest a (re)started daemon's connection (subscribe, hello: answers waited for) held the
+  // driver's loop, and which node's.
+  Duration worst_connect_{};
+  NodeId worst_connect_node_ = kNoNode;
 };
 
 template <typename R>
@@ -475,7 +488,7 @@ Status NetnsRun::Call(NodeId n, const control::Request& request, R* reply) {
   Node& node = nodes_[n];
   if (!node.control) return Status::FailedPrecondition("node " + std::to_string(n) + " has no control connection");
   // An unanswered stats request on the connection would take this call's answer.
-  assert(node.stats_asked == 0);
+  assert(node.stats_asked == 0 && !node.listing_since);
   return node.control->CallFor(request, kCallTimeout, reply);
 }
 

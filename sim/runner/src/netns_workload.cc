@@ -1,7 +1,7 @@
 // The workload during a namespace run: each planned change handed at its time to its node's
 // queue (change_queue.h), written to the node's daemon through a control connection of its own as
 // the socket takes it (the poll loop writes the rest at POLLOUT), and its answer, read as it comes,
-// handed to the recorder at the time its line went into the socket.
+// handed to the recorder at the time the daemon took the change (the answer's t_mono_ns).
 //
 // The driver's lateness (run.json's "driver") is the hand-off's: what the driver controls, whether
 // it kept its plan while busy elsewhere. What the daemon then takes is the system under test's: a
@@ -9,8 +9,9 @@
 // node catching up after its restart) leaves changes in the queue, measured in run.json's notes
 // (QueueNote), and bounded: a change that waits kCallTimeout there, or for its answer, fails the
 // run naming the node. The oracle and the recorder never see the plan's or the hand-off's time: a
-// change counts from when its line went into the daemon's socket, and its delivery latency from
-// the writer's own event, stamped by the daemon when its engine took it (sim/emu/README.md, "The
+// change counts from when its daemon took it (its answer's time; a registration's expiry from
+// when its line went into the socket, as the request says), and its delivery latency from the
+// writer's own event, stamped by the daemon when its engine made it (sim/emu/README.md, "The
 // driver hands changes to queues").
 #include "netns_run.h"
 #include "pbxstate/harness/slots.h"
@@ -87,6 +88,7 @@ Status NetnsRun::ReadAnswers(NodeId n) {
     // refusal of the request itself (bad_request, too_large) or a malformed answer is the
     // harness's failure, never a change refused.
     Status st;
+    Duration taken = e.written;  // a refusal has no time: its send's
     if (std::optional<control::Error> err = control::ResponseError(r)) {
       if (err->code == control::ErrorCode::kBadRequest || err->code == control::ErrorCode::kTooLarge) {
         return Status::FailedPrecondition("node " + std::to_string(n) + ": a change was not understood: " + err->message);
@@ -94,15 +96,24 @@ Status NetnsRun::ReadAnswers(NodeId n) {
       st = control::ToStatus(*err);
     } else if (control::Reply reply; !(st = control::DecodeReply(ChangeRequest(*e.change, e.written).op, r, &reply)).ok()) {
       return Status::FailedPrecondition("node " + std::to_string(n) + ": " + st.message());
+    } else if (const auto* done = std::get_if<control::TimeReply>(&reply)) {
+      // The daemon's clock (CLOCK_MONOTONIC, the host's) when it took the request, read before
+      // its engine made the change: after the send, before the engine's own event of it.
+      taken = FromMono(done->t_mono_ns);
+      if (taken < e.written) {
+        return Status::FailedPrecondition("node " + std::to_string(n) + ": a change answered as taken at " +
+                                          Seconds(taken) + ", before it was sent (" + Seconds(e.written) + ")");
+      }
     }
-    RecordChange(e.written, e.change, st);
+    RecordChange(taken, e.change, st, e.written);
+    // The calls' truth takes the registration as sent (its expiry counts from then).
     if (st.ok()) CallsChangeAccepted(e.written, *e.change);
   }
   // An answer written frees the daemon to read the next request.
   return answers.empty() ? Status::Ok() : WriteChanges(n);
 }
 
-Status NetnsRun::CheckQueues() const {
+Status NetnsRun::CheckWaits() const {
   const Duration now = Now();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
     const Node& node = nodes_[n];
@@ -110,7 +121,9 @@ Status NetnsRun::CheckQueues() const {
     const ChangeQueue::Entry* unwritten = node.queue.OldestUnwritten();
     const ChangeQueue::Entry* unanswered = node.queue.OldestAwaitingAnswer();
     std::string what;
-    if (unwritten != nullptr && now - unwritten->handed > kCallTimeout) {
+    if (node.listing_since && now - *node.listing_since > kCallTimeout) {
+      what = "its listing after its restart (dump), asked at " + Seconds(*node.listing_since) + ", was not answered";
+    } else if (unwritten != nullptr && now - unwritten->handed > kCallTimeout) {
       what = "a change handed at " + Seconds(unwritten->handed) + " has not gone into its daemon's control socket";
     } else if (unanswered != nullptr && now - unanswered->written > kCallTimeout) {
       what = "a change written at " + Seconds(unanswered->written) + " has not been answered";
@@ -118,8 +131,8 @@ Status NetnsRun::CheckQueues() const {
       continue;
     }
     return Status::FailedPrecondition("node " + std::to_string(n) + ": " + what + " within " + Seconds(kCallTimeout) +
-                                      " (" + std::to_string(node.queue.size()) + " changes queued): pbxstated takes "
-                                      "changes slower than the scenario makes them");
+                                      " (" + std::to_string(node.queue.size()) + " changes queued): pbxstated answers "
+                                      "slower than the scenario asks");
   }
   return Status::Ok();
 }
@@ -127,9 +140,11 @@ Status NetnsRun::CheckQueues() const {
 Status NetnsRun::FinishChanges() {
   for (;;) {
     bool any = false;
-    for (NodeId n = 1; n < nodes_.size(); ++n) any = any || (nodes_[n].up && !nodes_[n].queue.empty());
+    for (NodeId n = 1; n < nodes_.size(); ++n) {
+      any = any || (nodes_[n].up && (!nodes_[n].queue.empty() || nodes_[n].listing_since));
+    }
     if (!any) return Status::Ok();
-    if (Status st = CheckQueues(); !st.ok()) return st;
+    if (Status st = CheckWaits(); !st.ok()) return st;
     if (Status st = PollEvents(kMaxPoll); !st.ok()) return st;
   }
 }
@@ -137,8 +152,9 @@ Status NetnsRun::FinishChanges() {
 std::optional<Duration> NetnsRun::EarliestOutstanding() const {
   std::optional<Duration> earliest;
   for (const Node& node : nodes_) {
-    const std::optional<Duration> t = node.queue.EarliestWritten();
-    if (t && (!earliest || *t < *earliest)) earliest = t;
+    for (const std::optional<Duration>& t : {node.queue.EarliestWritten(), node.listing_since}) {
+      if (t && (!earliest || *t < *earliest)) earliest = t;
+    }
   }
   return earliest;
 }
@@ -151,6 +167,10 @@ std::string NetnsRun::QueueNote() const {
     const ChangeQueue& q = nodes_[n].queue;
     note += (n > 1 ? "; " : " ") + std::string("node ") + std::to_string(n) + " " + std::to_string(q.max_depth()) +
             ", " + Seconds(q.worst_wait()) + " (" + Seconds(q.worst_wait_at()) + ")";
+  }
+  if (worst_connect_node_ != kNoNode) {
+    note += ". A restarted daemon's connection (subscribe and hello answered; its listing is not waited for) held "
+            "the driver at most " + Seconds(worst_connect_) + " (node " + std::to_string(worst_connect_node_) + ")";
   }
   return note;
 }

@@ -81,9 +81,9 @@ def main():
         fail(f"the driver waited for the stopped daemon: a change planned at {at:.2f} s was issued "
              f"{worst * 1e3:.0f} ms late (bound of this test {MAX_LATENESS_S * 1e3:.0f} ms)")
     if mode == "storm":
-        notes = [n for n in run.get("notes", []) if "changes are handed to a queue per node" in n]
+        notes = [n for n in run.get("backend_notes", []) if "changes are handed to a queue per node" in n]
         if len(notes) != 1:
-            fail(f"run.json notes: no note of the change queues: {run.get('notes')}")
+            fail(f"run.json backend_notes: no note of the change queues: {run.get('backend_notes')}")
         depth = {int(node): int(d) for node, d in QUEUE_NOTE.findall(notes[0])}
         print(f"change queues, most held at once by node: {depth}")
         if depth.get(STALLED_NODE, 0) <= MIN_STORM_QUEUE:
