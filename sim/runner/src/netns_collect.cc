@@ -34,6 +34,11 @@ Status NetnsRun::ReadStats(NodeId n) {
   std::vector<nlohmann::json> answers;
   Status st = node.control->ReadResponses(&answers);
   for (std::size_t i = 0; st.ok() && i < answers.size(); ++i) {
+    if (node.listing_since) {
+      // The restart's listing was asked before any stats on this connection.
+      if (Status c = FinishCatchUp(n, answers[i]); !c.ok()) return c;
+      continue;
+    }
     if (node.stats_asked == 0) {
       st = Status::FailedPrecondition("an answer to no request");
       break;
@@ -187,6 +192,7 @@ void NetnsRun::DescribeLateness(RunOutcome* outcome) {
     // Time 0 is the instant the driver is ready (RunStart): the first change is as late as any.
     outcome->info.notes.push_back("driver: the first change issued was " + Seconds(lateness_.front()) +
                                   " after its planned time");
+    outcome->info.notes.push_back(QueueNote());
     d.p50 = rank(0.5);
     d.p99 = rank(0.99);
   }

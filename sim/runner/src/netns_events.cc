@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 #include <variant>
 
@@ -23,8 +24,9 @@ void NetnsRun::RecordView(Duration t, NodeId n, control::OwnedViewChange change)
   std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
 }
 
-void NetnsRun::RecordChange(Duration t, const harness::PlannedChange* change, Status status) {
-  pending_.push_back({t, seq_++, ChangeRecord{change, std::move(status)}, kNoNode});
+void NetnsRun::RecordChange(Duration t, const harness::PlannedChange* change, Status status, Duration sent) {
+  assert(t >= sent);
+  pending_.push_back({t, seq_++, ChangeRecord{change, std::move(status), sent}, kNoNode});
   std::push_heap(pending_.begin(), pending_.end(), std::greater<>{});
 }
 
@@ -42,7 +44,16 @@ Status NetnsRun::DeliverDue(Duration upto, Duration budget) {
     if (auto* v = std::get_if<ViewRecord>(&p.what)) {
       rec_.ViewChanged(p.t, v->node, v->change.change());
     } else if (auto* c = std::get_if<ChangeRecord>(&p.what)) {
-      rec_.ChangeMade(p.t, *c->change, c->status);
+      const harness::PlannedChange& change = *c->change;
+      if (change.kind == EntryKind::kRegistration && !change.remove && p.t != c->sent) {
+        // The oracle counts a registration's expiry from the change's time; the request carried
+        // one counted from its send (ChangeRequest).
+        harness::PlannedChange as_sent = change;
+        as_sent.expires_in -= p.t - c->sent;
+        rec_.ChangeMade(p.t, as_sent, c->status);
+      } else {
+        rec_.ChangeMade(p.t, change, c->status);
+      }
     } else {
       std::get<std::function<void()>>(p.what)();
     }
@@ -101,8 +112,12 @@ void NetnsRun::BuildPollSet(PollSet* set) const {
   }
   set->event_fds = set->fds.size();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (nodes_[n].up && !nodes_[n].outstanding.empty()) {
-      set->fds.push_back({nodes_[n].writer->fd(), POLLIN, 0});
+    const ChangeQueue& q = nodes_[n].queue;
+    if (nodes_[n].up && !q.empty()) {
+      // Answers are awaited while a written change is unanswered, room in the socket while a change
+      // is unwritten (the socket was full when it was handed).
+      const short want = static_cast<short>((q.awaiting_answer() > 0 ? POLLIN : 0) | (q.wants_write() ? POLLOUT : 0));
+      set->fds.push_back({nodes_[n].writer->fd(), want, 0});
       set->who.push_back(n);
     }
   }
@@ -115,7 +130,7 @@ void NetnsRun::BuildPollSet(PollSet* set) const {
   }
   set->locate_fds = set->fds.size();
   for (NodeId n = 1; n < nodes_.size(); ++n) {
-    if (nodes_[n].up && nodes_[n].stats_asked > 0) {
+    if (nodes_[n].up && (nodes_[n].stats_asked > 0 || nodes_[n].listing_since)) {
       set->fds.push_back({nodes_[n].control->fd(), POLLIN, 0});
       set->who.push_back(n);
     }
@@ -135,8 +150,15 @@ Status NetnsRun::PollEvents(Duration wait) {
       if (set.fds[i].revents != 0 || nodes_[n].behind) ready.push_back(n);
       continue;
     }
-    if (set.fds[i].revents == 0) continue;
-    Status st = i < set.answer_fds ? ReadAnswers(n, false) : i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    const short revents = set.fds[i].revents;
+    if (revents == 0) continue;
+    Status st;
+    if (i < set.answer_fds) {
+      // Reading the answers writes what waits; room alone only writes.
+      st = (revents & (POLLIN | POLLHUP | POLLERR)) != 0 ? ReadAnswers(n) : WriteChanges(n);
+    } else {
+      st = i < set.locate_fds ? ReadLocates(n, false) : ReadStats(n);
+    }
     if (!st.ok()) return st;
   }
   return ReadStreamsInTurns(std::move(ready));

@@ -31,7 +31,7 @@ Status NetnsRun::AdvanceCrash(NodeId id) {
   const bool waited_long = std::chrono::steady_clock::now() - node.crash_step_since > kCallTimeout;
   const std::string who = "crash of node " + std::to_string(id) + ": ";
   if (!node.killed_at) {
-    const bool answered = node.outstanding.empty() && node.stats_asked == 0 &&
+    const bool answered = node.queue.empty() && node.stats_asked == 0 && !node.listing_since &&
                           (calls_ == nullptr || calls_->locating[id].empty());
     if (!answered) {
       if (!waited_long) return Status::Ok();
@@ -68,6 +68,7 @@ Status NetnsRun::Kill(NodeId id) {
   node.up = false;
   node.control.reset();
   node.writer.reset();
+  node.queue.Clear();
   node.locator.reset();
   const EngineStats last = node.last_stats;
   node.frames_dead += last.frames_out;

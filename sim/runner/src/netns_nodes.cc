@@ -90,7 +90,7 @@ Status NetnsRun::TryConnect(NodeId n, Duration wait, bool* connected) {
     if (Status c = control::Client::Connect(node.socket, kCallTimeout, &node.locator); !c.ok()) return c;
     calls_->locating[n].clear();
   }
-  node.outstanding.clear();
+  node.queue.Clear();
   node.stats_asked = 0;
   node.in_sample = false;
   control::HelloReply hello;
@@ -113,17 +113,26 @@ Status NetnsRun::RecordCatchUp(NodeId n) {
   // Every event stamped before `since` reached the engine before the listing, so the listing
   // shows it or what replaced it: recording the listing at `since` keeps each slot's order. An
   // entry that changed from `since` on may be listed before or after its change; its events,
-  // published before the daemon answers and so read below, say which.
-  const Duration since = Now();
-  node.listing_since = since;
+  // published before the daemon answers and so read with the answer (FinishCatchUp), say which.
+  node.listing_since = Now();
   node.changed_while_listing.clear();
-  control::DumpReply dump;
-  Status st = Call(n, Request::Simple(Op::kDump), &dump);
+  if (Status st = node.control->Send(Request::Simple(Op::kDump), kCallTimeout); !st.ok()) {
+    return Status::FailedPrecondition("node " + std::to_string(n) + ": dump: " + st.message());
+  }
+  return Status::Ok();
+}
+
+Status NetnsRun::FinishCatchUp(NodeId n, const nlohmann::json& answer) {
+  Node& node = nodes_[n];
+  assert(node.listing_since);
+  const Duration since = *node.listing_since;
+  control::Reply reply;
+  Status st = control::DecodeReply(Op::kDump, answer, &reply);
   bool closed = false;
   if (st.ok()) st = ReadEvents(n, &closed);
   node.listing_since.reset();
-  if (!st.ok()) return st;
-  for (control::OwnedViewChange& c : HarnessCatchUp(dump, wall_)) {
+  if (!st.ok()) return Status::FailedPrecondition("node " + std::to_string(n) + ": dump: " + st.message());
+  for (control::OwnedViewChange& c : HarnessCatchUp(std::get<control::DumpReply>(reply), wall_)) {
     if (node.changed_while_listing.count({c.change().kind, std::string(c.change().key)}) != 0) continue;
     RecordView(since, n, std::move(c));
   }

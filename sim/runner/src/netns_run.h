@@ -7,6 +7,7 @@
 //   netns_nodes.cc     each node's pbxstated: config, start, connect, request/response calls
 //   netns_events.cc    event streams and the recorder's time-ordered queue
 //   netns_workload.cc  the workload's changes, pipelined through the control sockets
+//   change_queue.h     a node's changes from their hand-off to their answer (never waits)
 //   netns_faults.cc    the scenario's faults: crashes and restarts of the daemons, the network's
 //                      through the RunNetwork (NetnsNetwork: nftables cuts and netem on the bridge)
 //   netns_calls.cc     the scenario's calls, routed hop by hop over real time with `locate`
@@ -34,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "change_queue.h"
 #include "netns_views.h"
 #include "run_steps.h"
 #include "pbxstate/control/client.h"
@@ -57,8 +59,8 @@ inline constexpr std::size_t kMaxPendingRecords = std::size_t{1} << 22;
 inline constexpr Duration kCallTimeout = 5s;
 inline constexpr Duration kStartTimeout = 30s;
 inline constexpr Duration kMaxPoll = 10ms;
-// Changes (and, apart, the calls' `locate` requests) sent to one daemon and not yet answered; at
-// the bound the harness waits for answers.
+// The calls' `locate` requests sent to one daemon and not yet answered; at the bound the harness
+// waits for answers (netns_calls.cc).
 inline constexpr std::size_t kMaxOutstandingChanges = 1024;
 // How long the driver makes due changes before it reads events and answers again (Drive).
 inline constexpr Duration kChangeSlice = 50ms;
@@ -101,6 +103,14 @@ Status CheckDaemonConfig(const scenario::Scenario& s);
 // kMaxChangeLateness and not 1,500; 8 nodes 5,000/s; 3 nodes 10,000/s and not 20,000. The
 // largest cluster's figure is the bound (the others sustain more deliveries).
 inline constexpr double kSustainedDeliveriesPerSecond = 20'000;
+// A node's changes handed by the driver and not yet answered (its ChangeQueue, change_queue.h).
+// A change must go into its daemon's socket within kCallTimeout of being handed, and be answered
+// within kCallTimeout of that (CheckQueues); the driver hands no node more than
+// kSustainedDeliveriesPerSecond a second (CheckChangeRate refuses more), so this many in a queue
+// means one of those bounds has failed: a full queue fails the run too, naming the node. At 24
+// bytes an entry (and one request line made), at most 2.4 MB a node.
+inline constexpr std::size_t kMaxQueuedChanges =
+    static_cast<std::size_t>(kSustainedDeliveriesPerSecond) * static_cast<std::size_t>(kCallTimeout / 1s);
 // How many changes a second the driver issues through the daemons' control sockets on a cluster
 // of `nodes` (measured: sim/emu/README.md, "The driver's rate").
 double SustainedChangeRate(std::uint32_t nodes);
@@ -176,7 +186,7 @@ struct Node {
   std::unique_ptr<control::Client> control;  // request/response calls
   std::unique_ptr<control::Client> writer;   // pipelined changes: sent without waiting
   std::unique_ptr<control::Client> locator;  // pipelined `locate` requests of the calls (with calls)
-  std::deque<std::pair<const harness::PlannedChange*, Duration>> outstanding;  // sent on `writer`, unanswered
+  ChangeQueue queue{kMaxQueuedChanges};  // changes handed for `writer`: unwritten, or unanswered
   std::unique_ptr<control::EventStream> events;
   control::TransportViewEvent view;  // the CPG view its engine was last handed (view_id 0: none yet)
   std::uint64_t incarnation = 0;
@@ -186,8 +196,9 @@ struct Node {
   std::uint64_t frames_at_last_sample = 0;  // all incarnations' frames at the last sample
   std::string socket;
   std::filesystem::path config;
-  // While a restarted daemon is listed (RecordCatchUp): when the listing began, and the entries
-  // its event stream reported from then on, which the stream, not the listing, tells the recorder.
+  // While a restarted daemon is listed (RecordCatchUp: its `dump` asked on `control`, answered
+  // before any stats asked after it): when the listing began, and the entries its event stream
+  // reported from then on, which the stream, not the listing, tells the recorder.
   std::optional<Duration> listing_since;
   std::set<std::pair<EntryKind, std::string>> changed_while_listing;
   // Stats requests sent on `control` and not yet answered (a sample round's, a crash's): their
@@ -225,9 +236,12 @@ class NetnsRun {
     NodeId node;
     control::OwnedViewChange change;
   };
+  // A change answered: recorded at the daemon's time of taking it; `sent` is when its line went
+  // into the socket, the instant its request's registration expiry counts from.
   struct ChangeRecord {
     const harness::PlannedChange* change;
     Status status;
+    Duration sent;
   };
   struct Pending {
     Duration t;
@@ -264,10 +278,12 @@ class NetnsRun {
   Status TryConnect(NodeId n, Duration wait, bool* connected);
   // TryConnect until connected.
   Status FinishStart(NodeId n);
-  // A daemon (re)started during the run, just subscribed to: what its engine holds, as the
-  // deliveries the stream may have missed (HarnessCatchUp), at the instant the listing began;
-  // entries the stream reported since then are left to the stream.
+  // A daemon (re)started during the run, just subscribed to: asks what its engine holds
+  // (`dump`), without waiting; FinishCatchUp takes the answer as it comes (ReadStats) and records
+  // it as the deliveries the stream may have missed (HarnessCatchUp), at the instant the listing
+  // began; entries the stream reported since then are left to the stream.
   Status RecordCatchUp(NodeId n);
+  Status FinishCatchUp(NodeId n, const nlohmann::json& answer);
   template <typename R>
   Status Call(NodeId n, const control::Request& request, R* reply);
   Status WaitAllMembers(Duration timeout);
@@ -276,9 +292,10 @@ class NetnsRun {
   // Queues a recorder input for time t. `waits_for_start`: it (and everything after it) is held
   // until that node's daemon has answered.
   void Record(Duration t, std::function<void()> fn, NodeId waits_for_start = kNoNode);
-  // Node n's engine reported `change` at t; a pipelined change was answered (`status`) at t.
+  // Node n's engine reported `change` at t; a pipelined change sent at `sent` was taken by its
+  // daemon at t (its answer's time) and answered `status`.
   void RecordView(Duration t, NodeId n, control::OwnedViewChange change);
-  void RecordChange(Duration t, const harness::PlannedChange* change, Status status);
+  void RecordChange(Duration t, const harness::PlannedChange* change, Status status, Duration sent);
   // Hands the recorder, in time order, what is queued up to `upto`, for at most `budget`.
   Status DeliverDue(Duration upto, Duration budget);
   void DropPending();
@@ -291,7 +308,8 @@ class NetnsRun {
   // kEventSlice.
   Status PollEvents(Duration wait);
   // What PollEvents waits on: `fds` (and `who`, their nodes) are the event streams first
-  // (`*event_fds` of them), then the writers with changes unanswered (up to `*answer_fds`), then
+  // (`*event_fds` of them), then the writers with changes queued (up to `*answer_fds`: their
+  // answers, and room to write while a change waits to be written), then
   // the locators, then the control connections with stats unanswered (from `*locate_fds`).
   struct PollSet {
     std::vector<pollfd> fds;
@@ -307,13 +325,26 @@ class NetnsRun {
   std::optional<Duration> EarliestUnread() const;
 
   // ---- the workload (netns_workload.cc) ----
+  // Hands `c` to its node's queue now (its lateness: now against its planned time) and writes
+  // what the node's socket takes, never waiting; fails, naming the node, when the queue is full.
   Status MakeChange(const harness::PlannedChange& c);
   control::Request ChangeRequest(const harness::PlannedChange& c, Duration t) const;
-  // Takes the answers to pipelined changes that have arrived (waits for all of them, at most
-  // kCallTimeout, with `all`) and hands them to the recorder at their send time.
-  Status ReadAnswers(NodeId n, bool all);
-  // The earliest send time of an unanswered change: the recorder may not go past it.
+  // Writes node n's queued changes as far as its socket takes them now.
+  Status WriteChanges(NodeId n);
+  // Takes the answers to node n's changes that have arrived, without waiting, and hands them to
+  // the recorder at the time each change's line went into the socket; then writes what waits.
+  Status ReadAnswers(NodeId n);
+  // Fails, naming the node, when a change waited kCallTimeout to go into its daemon's socket or,
+  // once there, for its answer, or a restarted daemon's listing was not answered within it.
+  Status CheckWaits() const;
+  // The driver's loop until every up node's changes and listing are answered (the drain).
+  Status FinishChanges();
+  // The earliest record time of what is not yet answered: a change's (its write time; changes not
+  // yet written are stamped later than now), a restart's listing's (its start). The recorder may
+  // not go past it.
   std::optional<Duration> EarliestOutstanding() const;
+  // run.json's note of the queues: how deep each node's got, how long a change waited in it.
+  std::string QueueNote() const;
 
   // ---- faults (netns_faults.cc) ----
   Status ApplyFault(const scenario::Fault& f);
@@ -398,7 +429,8 @@ class NetnsRun {
   // (MemorySampleInstant) each one's held_bytes is the recorder's sample at that instant; when
   // the last has come the round's series point is made.
   Status Sample(Duration t, std::optional<Duration> memory_at);
-  // The stats answers node n has sent, without waiting.
+  // The answers node n has sent on its control connection (its listing's, then stats), without
+  // waiting.
   Status ReadStats(NodeId n);
   // The series point of the round, once no node it asked is still to answer.
   void FinishSampleRound();
@@ -445,6 +477,10 @@ class NetnsRun {
   Duration max_lag_at_{};                // ... and its planned time
   std::vector<Duration> lateness_;       // every issued change's, in issue order (bounded by the plan)
   std::size_t unmade_changes_ = 0, unmade_faults_ = 0;    // left when Drive reached the end
+  // The longest a (re)started daemon's connection (subscribe, hello: answers waited for) held the
+  // driver's loop, and which node's.
+  Duration worst_connect_{};
+  NodeId worst_connect_node_ = kNoNode;
 };
 
 template <typename R>
@@ -452,7 +488,7 @@ Status NetnsRun::Call(NodeId n, const control::Request& request, R* reply) {
   Node& node = nodes_[n];
   if (!node.control) return Status::FailedPrecondition("node " + std::to_string(n) + " has no control connection");
   // An unanswered stats request on the connection would take this call's answer.
-  assert(node.stats_asked == 0);
+  assert(node.stats_asked == 0 && !node.listing_since);
   return node.control->CallFor(request, kCallTimeout, reply);
 }
 

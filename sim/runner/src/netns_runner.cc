@@ -157,8 +157,12 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
     // would never be seen (the node would count as behind until the key changed again).
     for (NodeId n : AllNodes()) {
       bool connected = false;
-      if (nodes_[n].starting) {
-        if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
+      if (!nodes_[n].starting) continue;
+      const Duration began = Now();
+      if (Status st = TryConnect(n, Duration{}, &connected); !st.ok()) return st;
+      if (connected && Now() - began > worst_connect_) {
+        worst_connect_ = Now() - began;
+        worst_connect_node_ = n;
       }
     }
     const Duration now = Now();
@@ -204,6 +208,7 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
     if (next_fault < s_.faults.size()) wake = std::min(wake, s_.faults[next_fault].at);
     if (next_change < plan.size()) wake = std::min(wake, plan[next_change].at);
     if (Status st = PollEvents(std::clamp(wake - Now(), Duration{}, kMaxPoll)); !st.ok()) return st;
+    if (Status st = CheckWaits(); !st.ok()) return st;
     Duration upto = Now() - kReorderHold;
     if (auto earliest = EarliestOutstanding()) upto = std::min(upto, *earliest - 1ns);
     if (auto unread = EarliestUnread()) upto = std::min(upto, *unread - 1ns);
@@ -231,13 +236,11 @@ Status NetnsRun::Drain() {
     if (nodes_[n].starting) {
       if (Status st = FinishStart(n); !st.ok()) return st;
     }
-    if (nodes_[n].up) {
-      if (Status st = ReadAnswers(n, true); !st.ok()) return st;
-    }
     if (calls_ != nullptr && nodes_[n].up) {
       if (Status st = ReadLocates(n, true); !st.ok()) return st;
     }
   }
+  if (Status st = FinishChanges(); !st.ok()) return st;
   // The hops of calls located after the driver's last turn, up to the end.
   Duration no_wake = s_.end();
   if (calls_ != nullptr) {
