@@ -53,7 +53,8 @@ Status Lifeguard::Start(pid_t tid, const Options& options) {
     if (!CPU_ISSET(cpu, &allowed_)) continue;
     std::promise<Status> prepared;
     std::future<Status> ready = prepared.get_future();
-    threads_.emplace_back([this, cpu, options, &prepared] {
+    // The thread owns the promise: set_value may still be running on it after get() returns.
+    threads_.emplace_back([this, cpu, options, prepared = std::move(prepared)]() mutable {
       cpu_set_t here;
       CPU_ZERO(&here);
       CPU_SET(cpu, &here);
