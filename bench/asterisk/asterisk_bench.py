@@ -306,6 +306,7 @@ def run_mode(c, args, report):
         for n in NODES:
             c.cli(n, "pbxstate show trace clear")
     r = {"module": c.module, "module_taskprocessors": {f"server{n}": sorted(v) for n, v in module_tps.items()}}
+    r["loadavg_at_latency"] = os.getloadavg()  # the host lock held: the load the series ran under
     r["latency_ms"] = device_latency(c, args.pings)
     r["mwi_latency_ms"] = mwi_latency(c, args.mwi)
     r["mwi_existing_latency_ms"] = mwi_existing_latency(c, args.mwi)
