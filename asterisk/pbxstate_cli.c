@@ -13,6 +13,8 @@
 #include "asterisk/strings.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate/latency_trace.h"
+
 #include "pbxstate_cli.h"
 #include "pbxstate_node.h"
 #include "pbxstate_settings.h"
@@ -389,7 +391,44 @@ static char *handle_show_registrations(struct ast_cli_entry *e, int cmd, struct 
 	return CLI_SUCCESS;
 }
 
+#ifdef PBXSTATE_LATENCY_TRACE
+static void trace_line(void *user, const char *text)
+{
+	ast_cli(*(const int *) user, "%s\n", text);
+}
+
+/* The latency trace's stamps (a measurement build only: pbxstate/latency_trace.h), one per line,
+ * for bench/asterisk/trace_stages.py; "clear" forgets them. */
+static char *handle_show_trace(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+{
+	int fd;
+
+	switch (cmd) {
+	case CLI_INIT:
+		e->command = "pbxstate show trace";
+		e->usage = "Usage: pbxstate show trace [clear]\n"
+			"       Lists the latency trace's stamps: <ns> <thread id> <stage>; 'clear' forgets them.\n";
+		return NULL;
+	case CLI_GENERATE:
+		return NULL;
+	}
+	if (a->argc == 4 && !strcasecmp(a->argv[3], "clear")) {
+		pbxstate_trace_clear();
+		return CLI_SUCCESS;
+	}
+	if (a->argc != 3) {
+		return CLI_SHOWUSAGE;
+	}
+	fd = a->fd;
+	ast_cli(a->fd, "%zu stamps\n", pbxstate_trace_dump(trace_line, &fd));
+	return CLI_SUCCESS;
+}
+#endif
+
 static struct ast_cli_entry cli_commands[] = {
+#ifdef PBXSTATE_LATENCY_TRACE
+	AST_CLI_DEFINE(handle_show_trace, "Show the latency trace's stamps (a measurement build)"),
+#endif
 	AST_CLI_DEFINE(handle_show_status, "Show the pbxstate cluster node's state and counters"),
 	AST_CLI_DEFINE(handle_show_members, "Show the servers in the pbxstate cluster"),
 	AST_CLI_DEFINE(handle_show_devices, "Show the device states shared by the pbxstate cluster"),

@@ -15,6 +15,8 @@
 #include "asterisk/strings.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate/latency_trace.h"
+
 #include "pbxstate_contacts.h"
 #include "pbxstate_local.h"
 #include "pbxstate_registrations.h"
@@ -29,7 +31,11 @@ void pbxstate_local_engine_error(struct pbxstate_local *l, const char *what, con
 
 static void apply_device(struct pbxstate_local *l, const char *device, int state)
 {
-	int rc = pbxstate_engine_set_device_state(l->engine, device, strlen(device), state);
+	int rc;
+
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_ENGINE);
+	rc = pbxstate_engine_set_device_state(l->engine, device, strlen(device), state);
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_ENGINE_DONE);
 	if (rc != PBXSTATE_OK) {
 		pbxstate_local_engine_error(l, "device state of", device, rc);
 	}
@@ -37,7 +43,11 @@ static void apply_device(struct pbxstate_local *l, const char *device, int state
 
 static void apply_mailbox(struct pbxstate_local *l, const char *mailbox, const pbxstate_mailbox_counts *counts)
 {
-	int rc = pbxstate_engine_set_mailbox(l->engine, mailbox, strlen(mailbox), counts);
+	int rc;
+
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_ENGINE);
+	rc = pbxstate_engine_set_mailbox(l->engine, mailbox, strlen(mailbox), counts);
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_ENGINE_DONE);
 	if (rc != PBXSTATE_OK) {
 		pbxstate_local_engine_error(l, "MWI of", mailbox, rc);
 	}

@@ -17,6 +17,8 @@
 #include "asterisk/strings.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate/latency_trace.h"
+
 #include "pbxstate_inbox.h"
 #include "pbxstate_local.h"
 #include "pbxstate_node.h"
@@ -316,11 +318,13 @@ static void *node_thread(void *arg)
 			ast_log(LOG_ERROR, "pbxstate: poll: %s\n", strerror(errno));
 			usleep(100000);
 		}
+		PBXSTATE_TRACE(PBXSTATE_TRACE_RX_POLL);
 		if (fds[0].revents & POLLIN) {
 			pbxstate_inbox_clear_wake();
 			node.inbox_waiting = 1;
 		}
 		ast_mutex_lock(&node_lock);
+		PBXSTATE_TRACE(PBXSTATE_TRACE_RX_LOCKED);
 		if (node.engine) {
 			run_round();
 		}
@@ -345,6 +349,7 @@ int pbxstate_node_apply_at_once(struct stasis_message *msg)
 	if (ast_mutex_trylock(&node_lock)) {
 		return 0;
 	}
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_LOCKED);
 	now = mono_ns();
 	if (node.engine && !node.stop && now >= node.at_once_after_ns && pbxstate_inbox_idle()) {
 		node.at_once_after_ns = now + node.batch_window_ns;
@@ -357,6 +362,7 @@ int pbxstate_node_apply_at_once(struct stasis_message *msg)
 		applied = 1;
 	}
 	ast_mutex_unlock(&node_lock);
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_DONE);
 	return applied;
 }
 

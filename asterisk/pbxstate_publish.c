@@ -13,6 +13,8 @@
 #include "asterisk/strings.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate/latency_trace.h"
+
 #include "pbxstate_peers.h"
 #include "pbxstate_publish.h"
 #include "pbxstate_settings.h"
@@ -79,9 +81,13 @@ static int publish_changed_device(const char *device, int state, const struct as
 static void publish_device(struct pbxstate_publisher *p, const char *device, int state, const struct ast_eid *eid,
 	int changed)
 {
-	int rc = changed ? publish_changed_device(device, state, eid)
+	int rc;
+
+	PBXSTATE_TRACE(PBXSTATE_TRACE_RX_PUBLISH);
+	rc = changed ? publish_changed_device(device, state, eid)
 		: ast_publish_device_state_full(device, (enum ast_device_state) state, AST_DEVSTATE_CACHABLE,
 			(struct ast_eid *) eid);
+	PBXSTATE_TRACE(PBXSTATE_TRACE_RX_PUBLISHED);
 	if (rc) {
 		ast_log(LOG_WARNING, "pbxstate: Asterisk refused device state %s for %s\n", ast_devstate_str(state), device);
 		return;
@@ -114,13 +120,17 @@ static void publish_mailbox(struct pbxstate_publisher *p, const char *uniqueid, 
 	char *context;
 	int new_msgs = value->counts.new_messages > INT32_MAX ? INT32_MAX : (int) value->counts.new_messages;
 	int old_msgs = value->counts.old_messages > INT32_MAX ? INT32_MAX : (int) value->counts.old_messages;
+	int rc;
 
 	ast_copy_string(box, uniqueid, sizeof(box));
 	context = strchr(box, '@');
 	if (context) {
 		*context++ = '\0';
 	}
-	if (ast_publish_mwi_state_full(box, context, new_msgs, old_msgs, NULL, (struct ast_eid *) eid)) {
+	PBXSTATE_TRACE(PBXSTATE_TRACE_RX_PUBLISH);
+	rc = ast_publish_mwi_state_full(box, context, new_msgs, old_msgs, NULL, (struct ast_eid *) eid);
+	PBXSTATE_TRACE(PBXSTATE_TRACE_RX_PUBLISHED);
+	if (rc) {
 		ast_log(LOG_WARNING, "pbxstate: Asterisk refused MWI for %s\n", uniqueid);
 		return;
 	}
@@ -216,6 +226,7 @@ static void on_view_change(void *user, const pbxstate_view_change *c)
 {
 	struct pbxstate_publisher *p = user;
 
+	PBXSTATE_TRACE(PBXSTATE_TRACE_RX_LISTENER);
 	if (c->cause == PBXSTATE_CAUSE_LOCAL) {
 		return;
 	}

@@ -17,6 +17,8 @@
 #include "asterisk/taskprocessor.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate/latency_trace.h"
+
 #include "pbxstate_inbox.h"
 #include "pbxstate_node.h"
 #include "pbxstate_stasis.h"
@@ -54,6 +56,8 @@ static void on_devstate(void *data, struct stasis_subscription *sub, struct stas
 	(void) data;
 	(void) sub;
 
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_STASIS);
+
 	/* ast_device_state_clear_cache() of this server's own state: the device was removed here.
 	 * Clears of other EIDs are this module's own (a departed server's contribution) or another
 	 * module's: not this server's to share. */
@@ -83,6 +87,8 @@ static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_me
 	struct stasis_message *id_message;
 	(void) data;
 	(void) sub;
+
+	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_STASIS);
 
 	/* ast_delete_mwi_state_full() of a mailbox of this server (app_voicemail at a reload that
 	 * dropped it, res_mwi_external's MWIDelete): its clear names a state with this server's EID. */

@@ -302,10 +302,19 @@ def run_mode(c, args, report):
     if c.mode == "remote_floor":
         c.bench(ORIGIN, f"as {eid(RECEIVER)}")
     wait_cluster(c)
+    if args.latency_trace and c.mode == "pbxstate":
+        for n in NODES:
+            c.cli(n, "pbxstate show trace clear")
     r = {"module": c.module, "module_taskprocessors": {f"server{n}": sorted(v) for n, v in module_tps.items()}}
+    r["loadavg_at_latency"] = os.getloadavg()  # the host lock held: the load the series ran under
     r["latency_ms"] = device_latency(c, args.pings)
     r["mwi_latency_ms"] = mwi_latency(c, args.mwi)
     r["mwi_existing_latency_ms"] = mwi_existing_latency(c, args.mwi)
+    if args.latency_trace and c.mode == "pbxstate":
+        # A module built with -DPBXSTATE_LATENCY_TRACE=ON: its stamps of the three series, per
+        # server, for trace_stages.py (taken before the bursts overwrite the ring).
+        with open(args.latency_trace, "w") as f:
+            json.dump({f"server{n}": c.cli(n, "pbxstate show trace") for n in NODES}, f)
     print(f"{c.mode}: latency {r['latency_ms']}, MWI new {r['mwi_latency_ms']}, "
           f"MWI existing {r['mwi_existing_latency_ms']}", flush=True)
     sizes = (2000, 10000, 500) if args.quick else (20000, 100000, 1000)
@@ -415,6 +424,8 @@ def main():
     ap.add_argument("--pbxstate-option", action="append", default=[],
                     help="a line added to pbxstate.conf (default: none, the module's defaults), e.g. 'batch_window_ms = 20'")
     ap.add_argument("--json", default="")
+    ap.add_argument("--latency-trace", default="",
+                    help="write the stamps of a module built with -DPBXSTATE_LATENCY_TRACE=ON here (JSON)")
     ap.add_argument("--keep-dir", action="store_true")
     args = ap.parse_args()
     for path, what in ((args.asterisk, "--asterisk"), (args.pbxstate_module, "--pbxstate-module"),

@@ -6,6 +6,7 @@
 #include "engine_impl.h"
 #include "hash.h"
 #include "pbxstate/check.h"
+#include "pbxstate/latency_trace.h"
 
 namespace pbxstate {
 
@@ -428,6 +429,7 @@ std::string_view EngineImpl::NodeLabel(NodeId node) const {
 }
 
 void EngineImpl::Emit(const ViewChange& change) {
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_EMIT);
   if (listener_ == nullptr) return;
   PBXSTATE_CHECK(!in_callback_);
   in_callback_ = true;

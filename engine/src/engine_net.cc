@@ -4,15 +4,18 @@
 
 #include "engine_impl.h"
 #include "pbxstate/check.h"
+#include "pbxstate/latency_trace.h"
 
 namespace pbxstate {
 
 void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_ENGINE);
   PBXSTATE_CHECK(!in_callback_);
   ++stats_.frames_in;
   stats_.bytes_in += frame.size();
   Receive(from, frame, kNoNode);
   Rearm();
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_FRAME_DONE);
 }
 
 void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via) {
@@ -22,6 +25,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     Drop(*err);
     return;
   }
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_HEADER);
   if (via != kNoNode) {
     // Carried by a relay: only the frames a node sends to everyone, and never a RELAY in a RELAY
     // (which would let one frame fan out without bound). The sender is the frame's own.
@@ -33,6 +37,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   }
   // Before the sender, the incarnation or a byte of the body is used: the MAC and replay state.
   if (!Authenticate(from, h)) return;  // counted there
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_MAC);
   if (h.sender == config_.node_id) {
     Drop(DropReason::kFromSelf);
     return;
@@ -79,6 +84,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   }
   if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
   if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_DECODED);
 
   switch (h.type) {
     case codec::FrameType::kUpdates: ApplyUpdates(h.sender, updates_buf_); break;
@@ -125,6 +131,7 @@ void EngineImpl::LogRefusedBody(const codec::FrameHeader& h, DropReason why) {
 
 void EngineImpl::ApplyUpdates(NodeId sender, const codec::Updates& updates) {
   for (const codec::Record& rec : updates.records) {
+    PBXSTATE_TRACE(PBXSTATE_TRACE_RX_RECORD);
     if (rec.kind == static_cast<std::uint8_t>(EntryKind::kMailbox)) {
       if (ApplyMailbox(rec, ChangeCause::kRemote)) MailboxMovedBy(sender);
     } else {
@@ -135,6 +142,7 @@ void EngineImpl::ApplyUpdates(NodeId sender, const codec::Updates& updates) {
   o.ranges.Add(updates.from_seq, updates.to_seq);
   StoreChanged();
   if (o.ranges.range_count() != 0) NoteGap(sender);
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_APPLIED);
 }
 
 bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
@@ -287,6 +295,7 @@ void EngineImpl::FlushPending() {
 }
 
 bool EngineImpl::SendAloneFirst(const codec::Record& rec) {
+  PBXSTATE_TRACE(PBXSTATE_TRACE_TX_CHECKED);
   // Anything held, or a flush armed, goes first: the change then queues behind it (MarkPending).
   if (!pending_.empty() || held_since_ || flush_due_) return false;
   if (config_.batch_window > 0ms) {
@@ -314,11 +323,13 @@ void EngineImpl::SendUpdates(std::span<const codec::Record> records, bool flushi
     }
     PBXSTATE_CHECK(j > i || i == records.size());  // Validate() guarantees one record fits a frame
     const std::uint64_t to = j == records.size() ? own_seq_ : max_seq;
+    PBXSTATE_TRACE(PBXSTATE_TRACE_TX_FRAME);
     codec::BeginFrame(&frame_buf_, codec::FrameType::kUpdates, self, config_.incarnation);
     codec::Writer w(&frame_buf_);
     codec::EncodeUpdatesPrefix(w, from, to, static_cast<std::uint32_t>(j - i));
     for (const codec::Record& r : records.subspan(i, j - i)) codec::EncodeRecord(w, r);
     codec::EndFrame(&frame_buf_);
+    PBXSTATE_TRACE(PBXSTATE_TRACE_TX_ENCODED);
     PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
     ++stats_.update_frames_sent;
     Send(kNoNode, frame_buf_);
@@ -354,6 +365,7 @@ const std::vector<std::uint8_t>& EngineImpl::Seal(NodeId to, const std::vector<s
   // sealed once and sent at most once (to a relay per site, when relays are on).
   PBXSTATE_CHECK_LT(auth_counter_, std::numeric_limits<std::uint64_t>::max());
   auth_.Seal(plain, to, ++auth_counter_, &sealed_buf_);
+  PBXSTATE_TRACE(PBXSTATE_TRACE_TX_SEALED);
   PBXSTATE_CHECK_LE(sealed_buf_.size(), config_.max_frame_bytes);
   return sealed_buf_;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pbxstate/check.h"
+#include "pbxstate/latency_trace.h"
 #include "pbxstate/corosync/addressed_frame.h"
 #include "pbxstate/corosync/posix_clock.h"
 
@@ -190,6 +191,7 @@ CpgTransport* FromHandle(cpg_handle_t handle) {
 
 void CpgTransport::DeliverThunk(cpg_handle_t handle, const cpg_name* /*group*/, std::uint32_t nodeid,
                                 std::uint32_t pid, void* msg, std::size_t msg_len) {
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_DELIVER);
   CpgTransport* self = FromHandle(handle);
   if (self == nullptr) return;
   self->OnDeliver(nodeid, pid, std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(msg), msg_len));
@@ -243,6 +245,7 @@ void CpgTransport::OnDeliver(NodeId node, std::uint32_t pid, std::span<const std
     return;
   }
   ++stats_.frames_delivered;
+  PBXSTATE_TRACE(PBXSTATE_TRACE_RX_ENVELOPE);
   handler_->OnFrame(node, payload);
 }
 
@@ -340,7 +343,9 @@ SendStatus CpgTransport::Send(NodeId to, std::span<const std::uint8_t> frame) {
   iov[0].iov_len = envelope.size();
   iov[1].iov_base = const_cast<std::uint8_t*>(frame.data());
   iov[1].iov_len = frame.size();
+  PBXSTATE_TRACE(PBXSTATE_TRACE_TX_MCAST);
   const cs_error_t rc = cpg_mcast_joined(handle_, CPG_TYPE_AGREED, iov, frame.empty() ? 1 : 2);
+  PBXSTATE_TRACE(PBXSTATE_TRACE_TX_MCAST_DONE);
   switch (rc) {
     case CS_OK:
       ++in_flight_;
@@ -440,7 +445,9 @@ void CpgTransport::Dispatch() {
   timer_.Drain();
   if (left_) return;
   if (handle_ != 0 && !broken_) {
+    PBXSTATE_TRACE(PBXSTATE_TRACE_RX_CPG_DISPATCH);
     const cs_error_t rc = cpg_dispatch(handle_, CS_DISPATCH_ALL);
+    PBXSTATE_TRACE(PBXSTATE_TRACE_RX_CPG_RETURNED);
     if (rc != CS_OK && rc != CS_ERR_TRY_AGAIN) MarkBroken("cpg_dispatch", rc);
   }
   if (handle_ != 0 && broken_) TearDown();
