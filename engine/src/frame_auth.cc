@@ -54,17 +54,6 @@ FrameAuthenticator::FrameAuthenticator(const std::vector<std::string>& keys) {
     Key& slot = keys_[count_++];
     std::memcpy(slot.bytes.data(), k.data(), kClusterKeyBytes);
     slot.id = KeyIdOf(k);
-    slot.keyed = blake2b::Init(slot.bytes, codec::kMacBytes, kNoSalt, kFramePersonal);
-  }
-}
-
-void FrameAuthenticator::FrameMac(const Key& key, std::span<const std::uint8_t> signed_bytes,
-                                  std::span<std::uint8_t, codec::kMacBytes> mac) {
-  PBXSTATE_CHECK(!signed_bytes.empty());  // a frame has at least its header
-  if (signed_bytes.size() <= kCompactMacBytes) {
-    blake2b::Mac(key.keyed, signed_bytes, mac);
-  } else {
-    ComputeFrameMac(signed_bytes, key.bytes, mac);
   }
 }
 
@@ -95,8 +84,8 @@ void FrameAuthenticator::Seal(std::span<const std::uint8_t> plain, NodeId to, st
   const Key& key = keys_[0];
   codec::WriteAuthenticatedFrame(plain, key.id, to, counter, out);
   const std::size_t signed_len = out->size() - codec::kMacBytes;
-  FrameMac(key, std::span<const std::uint8_t>(out->data(), signed_len),
-           std::span<std::uint8_t, codec::kMacBytes>(out->data() + signed_len, codec::kMacBytes));
+  ComputeFrameMac(std::span<const std::uint8_t>(out->data(), signed_len), key.bytes,
+                  std::span<std::uint8_t, codec::kMacBytes>(out->data() + signed_len, codec::kMacBytes));
 }
 
 std::optional<DropReason> FrameAuthenticator::Verify(const codec::FrameHeader& header) const {
@@ -105,7 +94,7 @@ std::optional<DropReason> FrameAuthenticator::Verify(const codec::FrameHeader& h
   for (std::size_t i = 0; i < count_; ++i) {
     if (keys_[i].id != header.key_id) continue;
     std::array<std::uint8_t, codec::kMacBytes> expected;
-    FrameMac(keys_[i], header.signed_bytes, expected);
+    ComputeFrameMac(header.signed_bytes, keys_[i].bytes, expected);
     if (crypto_verify_16(expected.data(), header.mac.data()) == 0) return std::nullopt;
     return DropReason::kBadMac;
   }

@@ -20,7 +20,6 @@
 #include <string_view>
 #include <vector>
 
-#include "blake2b_compact.h"
 #include "codec.h"
 #include "pbxstate/config.h"
 #include "pbxstate/stats.h"
@@ -60,18 +59,8 @@ class FrameAuthenticator {
   struct Key {
     std::array<std::uint8_t, kClusterKeyBytes> bytes{};
     std::uint8_t id = 0;
-    // BLAKE2b under this key with the key block absorbed, for the MAC of short frames
-    // (FrameMac). Wiped with the key.
-    blake2b::KeyedState keyed{};
   };
   void Wipe();
-  // The MAC of `signed_bytes` under `key`: ComputeFrameMac's, computed by the compact code of
-  // blake2b_compact.h for a frame up to kCompactMacBytes (every lone change's: cold when it
-  // comes, where that code is 4 us faster) and by libsodium's above (warm in a burst, where
-  // libsodium's vector code is twice as fast per byte).
-  static void FrameMac(const Key& key, std::span<const std::uint8_t> signed_bytes,
-                       std::span<std::uint8_t, codec::kMacBytes> mac);
-  static constexpr std::size_t kCompactMacBytes = 4 * blake2b::kBlockBytes;
 
   std::array<Key, kMaxClusterKeys> keys_{};
   std::size_t count_ = 0;

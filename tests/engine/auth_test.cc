@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -17,7 +16,6 @@
 #include <set>
 
 #include "codec.h"
-#include "blake2b_compact.h"
 #include "frame_auth.h"
 #include "pbxstate/cluster_key.h"
 #include "pbxstate/engine.h"
@@ -116,62 +114,6 @@ TEST(FrameAuth, SealedFrameParsesAndVerifies) {
   // A receiver holding both keys accepts it.
   FrameAuthenticator ba({Key('b'), Key('a')});
   EXPECT_FALSE(ba.Verify(h));
-}
-
-// The compact BLAKE2b (blake2b_compact.h) against libsodium's: every message length from 1 to
-// 5 blocks and a byte, keys of every length, random salts and personalisations, output lengths.
-TEST(FrameAuth, CompactBlake2bIsLibsodiumsBlake2b) {
-  ASSERT_TRUE(CryptoReady());
-  std::mt19937 rng(16);
-  auto bytes = [&rng](std::size_t n) {
-    std::vector<std::uint8_t> v(n);
-    for (auto& b : v) b = static_cast<std::uint8_t>(rng());
-    return v;
-  };
-  const std::vector<std::uint8_t> message = bytes(5 * blake2b::kBlockBytes + 1);
-  for (std::size_t len = 1; len <= message.size(); ++len) {
-    const auto key = bytes(1 + len % blake2b::kKeyBytesMax);
-    const auto salt = bytes(blake2b::kSaltBytes), personal = bytes(blake2b::kPersonalBytes);
-    const std::size_t out_bytes = 1 + len % blake2b::kOutBytesMax;
-    const blake2b::KeyedState state = blake2b::Init(key, out_bytes, std::span<const std::uint8_t, 16>(salt.data(), 16),
-                                                    std::span<const std::uint8_t, 16>(personal.data(), 16));
-    std::vector<std::uint8_t> ours(out_bytes), theirs(out_bytes);
-    blake2b::Mac(state, std::span<const std::uint8_t>(message.data(), len), ours);
-    ASSERT_EQ(crypto_generichash_blake2b_salt_personal(theirs.data(), out_bytes, message.data(), len, key.data(),
-                                                       key.size(), salt.data(), personal.data()),
-              0);
-    ASSERT_EQ(ours, theirs) << len << "-byte message, " << key.size() << "-byte key, " << out_bytes << " bytes out";
-  }
-}
-
-// Seal and Verify take the compact BLAKE2b for short frames and libsodium's for long ones: the
-// MAC must be the one-shot keyed BLAKE2b that ComputeFrameMac (and the frame corpus) define, on
-// both sides of the bound and under every key held.
-TEST(FrameAuth, FrameMacIsTheOneShotMac) {
-  ASSERT_TRUE(CryptoReady());
-  FrameAuthenticator a({Key('a'), Key('z')});
-  std::mt19937 rng(16);
-  for (std::size_t body : {0u, 90u, 105u, 1000u}) {
-    std::vector<std::uint8_t> plain = PlainHeartbeat(7, 3);
-    for (std::size_t i = 0; i < body; ++i) plain.push_back(static_cast<std::uint8_t>(rng()));
-    codec::EndFrame(&plain);  // the header's body length
-    std::vector<std::uint8_t> sealed;
-    a.Seal(plain, kNoNode, 1 + body, &sealed);
-    const std::size_t signed_len = sealed.size() - codec::kMacBytes;
-    std::array<std::uint8_t, codec::kMacBytes> expected{};
-    std::array<std::uint8_t, kClusterKeyBytes> key{};
-    key.fill('a');
-    ComputeFrameMac(std::span<const std::uint8_t>(sealed.data(), signed_len), key, expected);
-    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), sealed.begin() + static_cast<std::ptrdiff_t>(signed_len)))
-        << body << "-byte body";
-    // Verify under the second key: a frame sealed by a holder of 'z' first.
-    FrameAuthenticator z({Key('z')});
-    z.Seal(plain, kNoNode, 1 + body, &sealed);
-    codec::FrameHeader h{};
-    std::span<const std::uint8_t> rest;
-    ASSERT_FALSE(codec::DecodeHeader(sealed, kLimits, &h, &rest));
-    EXPECT_FALSE(a.Verify(h)) << body << "-byte body";
-  }
 }
 
 TEST(FrameAuth, EveryFlippedBitIsRefused) {
