@@ -299,7 +299,7 @@ def write_report(run_dir):
     run = load_run(run_dir)
     deliveries = read_csv(run_dir, "latencies.csv")
     changes = read_csv(run_dir, "changes.csv")
-    windows = fault_windows(run)
+    windows = fault_windows(run, run_dir)
     images = [
         ("latency_over_time", "Latency quantiles over time (fault windows shaded)",
          plot_latency_over_time(run, deliveries, changes, windows)),

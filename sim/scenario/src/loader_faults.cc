@@ -7,12 +7,6 @@
 #include "pbxstate/scenario/units.h"
 
 namespace pbxstate::scenario::detail {
-namespace {
-
-constexpr std::string_view kActions[] = {"partition", "heal",  "isolate", "degrade",
-                                         "restore",   "crash", "restart"};
-
-}  // namespace
 
 void Loader::ReadFaults(const Field& f) {
   auto items = ReadList(f, d_, "a list of faults", 0, 10'000);
@@ -75,7 +69,7 @@ std::optional<Fault> Loader::ReadFault(const Field& f) {
 const MapReader::Entry* Loader::FindAction(MapReader& m, const Field& f) {
   std::vector<const MapReader::Entry*> actions;
   for (const auto& e : m.entries()) {
-    if (std::find(std::begin(kActions), std::end(kActions), e.key) != std::end(kActions)) {
+    if (std::find(std::begin(kFaultActions), std::end(kFaultActions), e.key) != std::end(kFaultActions)) {
       actions.push_back(&e);
     }
   }
