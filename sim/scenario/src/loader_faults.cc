@@ -74,11 +74,14 @@ const MapReader::Entry* Loader::FindAction(MapReader& m, const Field& f) {
     }
   }
   if (actions.empty()) {
-    m.AllowOnly({"at", "partition", "one_way", "heal", "isolate", "degrade", "restore", "crash",
-                 "restart"});
-    d_.Error(f.mark, f.path,
-             "missing the fault's action; expected one of: partition, heal, isolate, degrade, "
-             "restore, crash, restart");
+    // Every key a fault may hold: its time, its action, and right after partition its option.
+    std::vector<std::string_view> keys = {"at"};
+    for (std::string_view a : kFaultActions) {
+      keys.push_back(a);
+      if (a == "partition") keys.push_back("one_way");
+    }
+    m.AllowOnly(keys);
+    d_.Error(f.mark, f.path, "missing the fault's action; expected one of: " + Join(kFaultActions));
     return nullptr;
   }
   if (actions.size() > 1) {
