@@ -13,6 +13,7 @@ value, the real median and spread, the ratio and whether it is within the target
 
 import html
 import os
+import re
 import sys
 
 from calibration import HEADER as CALIBRATION_HEADER
@@ -21,13 +22,22 @@ from runrecord import CHECK_LABEL, NS_PER_MS, NS_PER_S, check_seen, check_status
     figure_png, finish_cdf, fmt_ns, fmt_value, is_duration_metric, latency_samples_ms, load_run, page, plot_figure, plt, \
     read_csv, run_script
 
-# Metrics where a smaller value is better, besides durations; the page colours their differences.
-# For the others (counts of changes, engine counters) a difference is shown without judgement.
-LOWER_IS_BETTER = {"lost", "stale", "messages_per_change", "bytes_per_change"}
+# Which way is better for the figures the regression gate holds a run to, as the gate defines
+# them (gate::GatedRunMetrics(), sim/gate/include/pbxstate/gate/gate_metrics.h; `pbxstate
+# describe-metrics` exports each metric's "gate"): lower, but for the call completion ratios,
+# which it gates as their complement. tests/reports/contract_test.py fails when these say
+# otherwise than the export for any metric. The page colours their differences and those of every
+# duration (lower is better); the others (counts of changes, engine counters) are shown without
+# judgement.
+GATED_LOWER = re.compile(r"lost|stale|messages_per_change|bytes_per_change|calls\.[a-z_]+\.(extra_hops\.mean|looped)")
+GATED_HIGHER = re.compile(r"calls\.[a-z_]+\.completion_ratio")
 
 
-def lower_is_better(metric):
-    return metric in LOWER_IS_BETTER or is_duration_metric(metric)
+def better(metric):
+    """"lower", "higher" or None (not judged) for a metric of run.json."""
+    if GATED_HIGHER.fullmatch(metric):
+        return "higher"
+    return "lower" if GATED_LOWER.fullmatch(metric) or is_duration_metric(metric) else None
 
 
 def label(run, run_dir):
@@ -43,9 +53,9 @@ def diff_cells(metric, a, b):
     else:
         shown = f"{d:+.4g}"
     pct = f"{d / a * 100:+.1f}%" if a else ("+0%" if d == 0 else "from 0")
-    cls = ""
-    if lower_is_better(metric) and d != 0:
-        cls = " class='worse'" if d > 0 else " class='better'"
+    cls, way = "", better(metric)
+    if way and d != 0:
+        cls = " class='worse'" if (d > 0) == (way == "lower") else " class='better'"
     return f"<td{cls}>{html.escape(shown)}</td><td{cls}>{pct}</td>"
 
 
@@ -198,7 +208,7 @@ def write_compare(dir_a, dirs_b, out):
 <h2>Plots</h2>
 {figs}
 <h2>Metrics</h2>
-<p>Differences are B - A; for latency, convergence, lost, stale and cost per change, green is better and red worse.</p>
+<p>Differences are B - A; for durations (latency, convergence) and the figures the regression gate holds a run to (cost per change, lost, stale, call completion, extra hops and loops), green is better and red worse.</p>
 <table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>{metrics_table(ra, rb, False)}</table>
 <h2>Engine counters (all nodes)</h2>
 <table><tr><th>counter</th><th>A</th><th>B</th><th>B - A</th><th>change</th></tr>{metrics_table(ra, rb, True)}</table>

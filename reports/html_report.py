@@ -225,6 +225,16 @@ def nodes_section(run):
             f"<div class=\"scroll\"><table><tr><th>node</th><th>at end</th>{head}</tr>{rows}</table></div>")
 
 
+def windows_section(run):
+    """run.json's fault windows: each fault from when the runner applied it to what ended it."""
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(w['kind'])}</td><td>{fmt_ns(w['start_ns'])}</td><td>{fmt_ns(w['end_ns'])}</td>"
+                   f"<td>{e(','.join(str(n) for n in w['nodes']))}</td><td>{e(w['opened_by'])}</td>"
+                   f"<td>{e(w['closed_by'] or 'the end of the run')}</td></tr>" for w in run.get("fault_windows", []))
+    return ("<h2>Fault windows</h2>\n<table><tr><th>kind</th><th>from</th><th>until</th><th>nodes</th><th>opened by</th>"
+            f"<th>closed by</th></tr>{rows or '<tr><td colspan=6>no faults</td></tr>'}</table>")
+
+
 def metrics_rows(run, engine):
     """Every metric of run.json: the engine's counters (engine.*) or all the others."""
     e = html.escape
@@ -279,6 +289,7 @@ def render(run, images):
 <table><tr><th>verdict</th><th>check</th><th>observed</th></tr>{checks}</table>
 <h2>Convergence after faults</h2>
 <table><tr><th>fault</th><th>at</th><th>agreement after</th></tr>{conv or '<tr><td colspan=3>no faults</td></tr>'}</table>
+{windows_section(run)}
 {calls}
 <h2>Plots</h2>
 {figs}
@@ -299,7 +310,7 @@ def write_report(run_dir):
     run = load_run(run_dir)
     deliveries = read_csv(run_dir, "latencies.csv")
     changes = read_csv(run_dir, "changes.csv")
-    windows = fault_windows(run)
+    windows = fault_windows(run, run_dir)
     images = [
         ("latency_over_time", "Latency quantiles over time (fault windows shaded)",
          plot_latency_over_time(run, deliveries, changes, windows)),

@@ -66,14 +66,21 @@ def _optional_int(text):
     return int(text) if text != "" else None
 
 
-# The columns of the run record's CSV files (sim/harness/src/run_record.cc writes them, RFC 4180
-# with every key quoted: pbxstate/harness/csv.h) and what each value must read as. stable_ns is
-# empty for a change that never became stable.
+# How each kind of CSV value reads (harness::CsvValue, by the names `pbxstate describe-metrics`
+# exports) and what it is called in an error.
+CSV_VALUES = {"integer": (int, "an integer"), "optional integer": (_optional_int, "an integer or nothing"),
+              "text": (str, "text")}
+
+# The columns of the run record's CSV files in order, with the kind of each value: the C++ defines
+# them (kRunCsvFiles, sim/harness/include/pbxstate/harness/csv.h: the writer's header and every
+# field are held to them; RFC 4180 with every key quoted) and `pbxstate describe-metrics` exports
+# them; tests/reports/contract_test.py fails when these differ from that export in any column,
+# its place or its kind, and when a run's files have other headers.
 CSV_COLUMNS = {
-    "latencies.csv": {"change": int, "origin": int, "kind": str, "key": str, "at_ns": int,
-                      "node": int, "latency_ns": int},
-    "changes.csv": {"change": int, "origin": int, "kind": str, "key": str, "at_ns": int,
-                    "stable_ns": _optional_int},
+    "latencies.csv": [("change", "integer"), ("origin", "integer"), ("kind", "text"), ("key", "text"),
+                      ("at_ns", "integer"), ("node", "integer"), ("latency_ns", "integer")],
+    "changes.csv": [("change", "integer"), ("origin", "integer"), ("kind", "text"), ("key", "text"),
+                    ("at_ns", "integer"), ("stable_ns", "optional integer")],
 }
 
 
@@ -85,24 +92,25 @@ def read_csv(run_dir, name):
     if not os.path.exists(path):
         return []
     check_file(path, MAX_CSV_BYTES)
-    columns = CSV_COLUMNS.get(name, {})
+    columns = CSV_COLUMNS.get(name, [])
     rows, reader = [], None
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f, strict=True)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            missing = [c for c, _ in columns if c not in (reader.fieldnames or [])]
             if missing:
-                raise ReportError(f"{path}:1: expected the columns {', '.join(columns)}; "
+                raise ReportError(f"{path}:1: expected the columns {', '.join(c for c, _ in columns)}; "
                                   f"missing {', '.join(missing)}")
             for row in reader:
                 if None in row or None in row.values():
                     raise ReportError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} "
                                       f"fields ({', '.join(reader.fieldnames)}), found another number")
-                for column, read in columns.items():
+                for column, value in columns:
+                    read, what = CSV_VALUES[value]
                     try:
                         read(row[column])
                     except ValueError:
-                        raise ReportError(f"{path}:{reader.line_num}: {column}: expected an integer, "
+                        raise ReportError(f"{path}:{reader.line_num}: {column}: expected {what}, "
                                           f"got {row[column]!r}") from None
                 rows.append(row)
     except OSError as e:
@@ -114,35 +122,15 @@ def read_csv(run_dir, name):
     return rows
 
 
-def fault_windows(run):
-    """Pairs each fault with the one that ends it: (start_s, end_s, label)."""
-    end = (run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]) / NS_PER_S
-    windows, open_split, open_degrade, crashed = [], None, None, {}
-    for f in run.get("faults", []):
-        t, text = f["at_ns"] / NS_PER_S, f.get("text", "")
-        if text.startswith(("partition", "one-way", "isolate")):
-            if open_split:
-                windows.append((open_split[0], t, open_split[1]))
-            open_split = (t, text)
-        elif text == "heal" and open_split:
-            windows.append((open_split[0], t, open_split[1]))
-            open_split = None
-        elif text == "degrade":
-            open_degrade = open_degrade or (t, "degraded network")
-        elif text == "restore" and open_degrade:
-            windows.append((open_degrade[0], t, open_degrade[1]))
-            open_degrade = None
-        elif text.startswith("crash node"):
-            crashed[text.split()[-1]] = t
-        elif text.startswith("restart node"):
-            node = text.split()[-1]
-            if node in crashed:
-                windows.append((crashed.pop(node), t, f"node {node} down"))
-    for start, label in filter(None, [open_split, open_degrade]):
-        windows.append((start, end, label))
-    for node, start in crashed.items():
-        windows.append((start, end, f"node {node} down"))
-    return windows
+def fault_windows(run, run_dir):
+    """The stretches a fault was in force, as run.json's fault_windows holds them (the runner
+    writes the windows it applied: sim/harness/include/pbxstate/harness/fault_windows.h):
+    [(start_s, end_s, the fault that opened it)]. A record without them is refused: the pages read
+    the records of the pbxstate they ship with (reports/README.md, "Older records")."""
+    if "fault_windows" not in run:
+        raise ReportError(f"{os.path.join(run_dir, 'run.json')}: fault_windows: missing; the record is older "
+                          f"than these pages (run the scenario again with this pbxstate)")
+    return [(w["start_ns"] / NS_PER_S, w["end_ns"] / NS_PER_S, w["opened_by"]) for w in run["fault_windows"]]
 
 
 def shade(ax, windows):

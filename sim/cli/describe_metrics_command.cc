@@ -1,7 +1,9 @@
 // pbxstate describe-metrics: what the C++ defines about metrics and their units, as JSON, for the
 // report scripts (reports/), so that they read these definitions instead of writing them again:
-// every metric a check may name with its kind (scenario::Metrics()), the duration units
-// (scenario::DurationUnits()) and the bounds of a baseline file (gate/baseline.h). Hidden from
+// every metric a check may name with its kind (scenario::Metrics()) and, for those the gate holds
+// a run to, which way is better (gate::GatedRunMetrics()), the duration units
+// (scenario::DurationUnits()), the bounds of a baseline file (gate/baseline.h) and the columns of
+// the run record's CSV files (harness/csv.h). Hidden from
 // --help: it is for reports/tolerances.py and the tests that hold the scripts to the C++
 // (tests/reports/contract_test.py), not for users.
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include "commands.h"
 #include "pbxstate/gate/baseline.h"
+#include "pbxstate/harness/csv.h"
 #include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/units.h"
 
@@ -26,12 +29,34 @@ std::string KindName(scenario::MetricKind kind) {
   return "unknown";
 }
 
+// Which way a gated run metric is better ("lower", or "higher" for one gated as its complement)
+// and its name in a baseline; null for a metric the gate does not hold a run to.
+nlohmann::json GateOf(const std::string& metric) {
+  for (const gate::GatedRunMetric& g : gate::GatedRunMetrics()) {
+    if (g.run_metric == metric) return {{"as", g.gated_as}, {"better", g.complement ? "higher" : "lower"}};
+  }
+  return nullptr;
+}
+
+// Every CSV file of the run record with its columns in order: [{name, columns: [{name, value}]}].
+nlohmann::json CsvFiles() {
+  nlohmann::json files = nlohmann::json::array();
+  for (const harness::CsvFile& f : harness::kRunCsvFiles) {
+    nlohmann::json columns = nlohmann::json::array();
+    for (const harness::CsvColumn& c : f.columns) {
+      columns.push_back({{"name", std::string(c.name)}, {"value", std::string(harness::CsvValueName(c.value))}});
+    }
+    files.push_back({{"name", std::string(f.name)}, {"columns", columns}});
+  }
+  return files;
+}
+
 nlohmann::json Describe() {
   nlohmann::json metrics = nlohmann::json::array();
   for (const scenario::MetricInfo& m : scenario::Metrics()) {
     nlohmann::json measured_on = nlohmann::json::array();
     for (std::string_view b : m.measured_on) measured_on.push_back(std::string(b));
-    metrics.push_back({{"name", m.name}, {"kind", KindName(m.kind)}, {"measured_on", measured_on}});
+    metrics.push_back({{"name", m.name}, {"kind", KindName(m.kind)}, {"measured_on", measured_on}, {"gate", GateOf(m.name)}});
   }
   // A list, not an object: the order (largest first) is FormatDuration's.
   nlohmann::json units = nlohmann::json::array();
@@ -43,7 +68,8 @@ nlohmann::json Describe() {
           {"baseline",
            {{"format", std::string(gate::kBaselineFormat)},
             {"max_seeds", gate::kMaxBaselineSeeds},
-            {"max_metrics", gate::kMaxBaselineMetrics}}}};
+            {"max_metrics", gate::kMaxBaselineMetrics}}},
+          {"csv_files", CsvFiles()}};
 }
 
 }  // namespace

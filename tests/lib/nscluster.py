@@ -157,6 +157,28 @@ def check_preconditions(pbxstated=None, tools=("corosync-cpgtool",)):
     return None
 
 
+def skip(why):
+    """Ends a live test as skipped (SKIP), saying why on stderr."""
+    print(f"SKIPPED: {why}", file=sys.stderr)
+    sys.exit(SKIP)
+
+
+def fail(why):
+    """Ends a live test as failed, saying why on stderr."""
+    print(f"FAIL: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+def require_run_host(pbxstated):
+    """Skips (SKIP) unless this machine can run `pbxstate run` on namespaces (netns, emu): the
+    preconditions of a namespace cluster and a built pbxstated."""
+    why = check_preconditions(pbxstated, tools=())
+    if why:
+        skip(why)
+    if not (os.path.isfile(pbxstated) and os.access(pbxstated, os.X_OK)):
+        skip(f"pbxstated is not built ({pbxstated}): the build found no libcpg")
+
+
 def ms(value):
     return None if value is None else value / 1000.0
 

@@ -1,7 +1,10 @@
 """The report scripts hold to what the C++ defines, as `pbxstate describe-metrics` prints it: which
-metrics are durations (runrecord.py formats and compares them as such), the duration units and the
-most seeds of a baseline (tolerances.py reads both from the command), and the gate itself refuses
-one seed more than the command says and takes as many.
+metrics are durations (runrecord.py formats and compares them as such), which way the gate holds a
+gated metric (compare_report.py colours differences so), the columns of the run record's CSV files
+(runrecord.py reads them), the duration units and the most seeds of a baseline (tolerances.py reads
+both from the command), and the gate itself refuses one seed more than the command says and takes
+as many. A real run's CSV headers are the described columns, and its run.json carries the fault
+windows the runner applied, which the report reads as they are.
 
     PBXSTATE=build/sim/cli/pbxstate /usr/bin/python3 -m pytest tests/reports/contract_test.py
 """
@@ -15,6 +18,7 @@ import pytest
 sys.dont_write_bytecode = True
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
+import compare_report  # noqa: E402
 import runrecord  # noqa: E402
 import tolerances  # noqa: E402
 
@@ -62,3 +66,59 @@ def test_the_gate_enforces_the_seed_bound_it_describes(described, tmp_path):
     assert rc == 2 and f"seeds: more than {n} seeds" in err, err
     rc, err = check_with_seeds(tmp_path, n)  # the seeds pass; the made-up metric stops it before a run
     assert rc == 2 and "seeds:" not in err and "not_a_gated_metric: not a gated metric" in err, err
+
+
+def test_every_gated_metric_is_judged_on_the_compare_page_the_way_the_gate_holds_it(described):
+    gated = {m["name"]: m["gate"]["better"] for m in described["metrics"] if m["gate"]}
+    assert gated.get("lost") == "lower" and gated.get("calls.location.completion_ratio") == "higher"
+    wrong = []
+    for m in described["metrics"]:
+        expected = m["gate"]["better"] if m["gate"] else ("lower" if m["kind"] == "duration" else None)
+        if compare_report.better(m["name"]) != expected:
+            wrong.append(f"{m['name']}: page {compare_report.better(m['name'])}, gate {expected}")
+    assert not wrong, "compare_report.GATED_LOWER/GATED_HIGHER disagree with the gate on: " + ", ".join(wrong)
+
+
+def test_the_csv_columns_are_the_cpp_writers(described):
+    exported = {f["name"]: [(c["name"], c["value"]) for c in f["columns"]] for f in described["csv_files"]}
+    assert exported == runrecord.CSV_COLUMNS, "runrecord.CSV_COLUMNS differs from the C++ (harness/csv.h)"
+    assert {value for columns in exported.values() for _, value in columns} <= set(runrecord.CSV_VALUES)
+
+
+WINDOWS_SCENARIO = """name: contract-windows
+duration: 4s
+quiet: 1s
+cluster: {nodes: 3}
+workload: {devices: 10, rate: 20/s}
+faults:
+  - {at: 1s, partition: [[1], [2, 3]]}
+  - {at: 2s, heal: {}}
+  - {at: 2500ms, crash: 3}
+  - {at: 3s, degrade: {loss: 5%}}
+"""
+
+
+def test_a_run_writes_the_described_csv_columns_and_the_fault_windows_it_applied(described, tmp_path):
+    (tmp_path / "windows.yaml").write_text(WINDOWS_SCENARIO)
+    out = tmp_path / "run"
+    done = subprocess.run([PBXSTATE, "run", str(tmp_path / "windows.yaml"), "--out", str(out), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    for f in described["csv_files"]:
+        with open(out / f["name"], encoding="utf-8") as csv_file:
+            assert csv_file.readline().rstrip("\n").split(",") == [c["name"] for c in f["columns"]]
+        assert runrecord.read_csv(str(out), f["name"]), f"{f['name']}: no rows"
+    run = runrecord.load_run(str(out))
+    end = run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]
+    assert run["fault_windows"] == [
+        {"start_ns": 1000000000, "end_ns": 2000000000, "kind": "partition", "nodes": [1, 2, 3],
+         "opened_by": "partition [1] [2,3]", "closed_by": "heal"},
+        {"start_ns": 2500000000, "end_ns": end, "kind": "crash", "nodes": [3], "opened_by": "crash node 3",
+         "closed_by": None},
+        {"start_ns": 3000000000, "end_ns": end, "kind": "degrade", "nodes": [1, 2, 3], "opened_by": "degrade",
+         "closed_by": None}]
+    assert runrecord.fault_windows(run, str(out)) == [(1.0, 2.0, "partition [1] [2,3]"), (2.5, end / 1e9, "crash node 3"),
+                                                      (3.0, end / 1e9, "degrade")]
+    del run["fault_windows"]
+    with pytest.raises(runrecord.ReportError, match="run.json: fault_windows: missing"):
+        runrecord.fault_windows(run, str(out))

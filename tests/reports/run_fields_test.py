@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """report.html shows what run.json holds: every metric with its value, every count of the calls
 record per strategy, every field and engine counter per node, every counter of the hosts, every
-figure of the harness's own records (realtime, driver, changes, membership, memory). The page has no
+figure of the harness's own records (realtime, driver, changes, membership, memory), every fault
+window. The page has no
 list of them: the test adds fields to a real run.json that no script knows (and the ones only a
 run of real processes writes, calls.location.looped_on_current_views among them) and expects
 them on the page too. It also checks that its own check finds a metric taken off the page.
@@ -58,6 +59,8 @@ def extend(run):
     run.update(json.loads(json.dumps(REAL_PROCESS_RECORDS)))
     run["hosts"] = [dict(HOST, node=n["node"]) for n in run["nodes"]]
     run["changes"]["a_change_count_added_later"] = 4
+    run["fault_windows"].append({"start_ns": 1000000000, "end_ns": 2000000000, "kind": "isolate", "nodes": [2],
+                                 "opened_by": "a fault window added later", "closed_by": None})
     return run
 
 
@@ -84,6 +87,9 @@ def missing_from_page(run, page):
     for name in field_names(run.get("hosts", []), leave_out=("node",)):
         if f"<th>{name}</th>" not in text:
             out.append(f"host counter {name}")
+    for w in run["fault_windows"]:
+        if f"<td>{w['opened_by']}</td>" not in text:
+            out.append(f"fault window opened by {w['opened_by']}")
     for record, leave_out in (("realtime", ()), ("driver", ()), ("changes", ()), ("membership", ("views",)),
                               ("memory", ("held_bytes",))):
         for name, value in flatten(run.get(record) or {}).items():

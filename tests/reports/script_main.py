@@ -1,5 +1,5 @@
-"""What the reports' script tests (the ones CTest runs with arguments, not pytest) share: the end
-of a test that gathered its problems, and its command line."""
+"""What the script tests (the ones CTest runs with arguments, not pytest: the reports' and
+tests/sim/cli's) share: the end of a test that gathered its problems, and its command line."""
 import sys
 
 

@@ -15,6 +15,32 @@ std::string ShowSeconds(Duration d) {
 
 }  // namespace
 
+const std::vector<GatedRunMetric>& GatedRunMetrics() {
+  static const std::vector<GatedRunMetric> gated = [] {
+    std::vector<GatedRunMetric> g;
+    auto lower = [&g](std::string name, GateUnit unit, std::string only_with = {}) {
+      g.push_back(GatedRunMetric{name, name, unit, false, std::move(only_with)});
+    };
+    for (const char* q : {"p50", "p99"}) lower(std::string("delivery_latency.") + q, GateUnit::kDuration);
+    for (const char* q : {"p50", "p95", "p99", "max"}) lower(std::string("stable_latency.") + q, GateUnit::kDuration);
+    lower("messages_per_change", GateUnit::kNumber);
+    lower("bytes_per_change", GateUnit::kNumber);
+    lower("lost", GateUnit::kCount);
+    lower("stale", GateUnit::kCount);
+    // Calls, per strategy the run measured (it has a completion ratio): the share of routable
+    // calls that did not complete (lower is better, unlike the completion ratio it comes from),
+    // extra hops, loops.
+    for (int i = 0; i < scenario::kRoutingStrategyCount; ++i) {
+      const std::string p = "calls." + std::string(scenario::RoutingStrategyMetricName(static_cast<scenario::RoutingStrategy>(i)));
+      g.push_back(GatedRunMetric{p + ".completion_ratio", p + ".incomplete_ratio", GateUnit::kNumber, true, {}});
+      lower(p + ".extra_hops.mean", GateUnit::kNumber, p + ".completion_ratio");
+      lower(p + ".looped", GateUnit::kCount, p + ".completion_ratio");
+    }
+    return g;
+  }();
+  return gated;
+}
+
 std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
   std::vector<GateMetric> out;
   for (std::size_t i = 0; i < result.convergence.size(); ++i) {
@@ -27,26 +53,11 @@ std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result) {
     if (c.interrupted) m.note += ", interrupted by " + c.interrupted_by + " at " + ShowSeconds(c.until);
     out.push_back(std::move(m));
   }
-  auto add = [&](const std::string& name, GateUnit unit) {
-    auto it = result.metrics.find(name);
-    if (it == result.metrics.end()) return;
-    out.push_back(GateMetric{name, unit, it->second, {}});
-  };
-  for (const char* q : {"p50", "p99"}) add(std::string("delivery_latency.") + q, GateUnit::kDuration);
-  for (const char* q : {"p50", "p95", "p99", "max"}) add(std::string("stable_latency.") + q, GateUnit::kDuration);
-  add("messages_per_change", GateUnit::kNumber);
-  add("bytes_per_change", GateUnit::kNumber);
-  add("lost", GateUnit::kCount);
-  add("stale", GateUnit::kCount);
-  // Calls, per strategy the run measured: the share of routable calls that did not complete
-  // (lower is better, unlike the completion ratio it comes from), extra hops, loops.
-  for (const char* st : {"blind_peer", "location"}) {
-    const std::string p = std::string("calls.") + st;
-    auto ratio = result.metrics.find(p + ".completion_ratio");
-    if (ratio == result.metrics.end()) continue;
-    out.push_back(GateMetric{p + ".incomplete_ratio", GateUnit::kNumber, 1.0 - ratio->second, {}});
-    add(p + ".extra_hops.mean", GateUnit::kNumber);
-    add(p + ".looped", GateUnit::kCount);
+  for (const GatedRunMetric& g : GatedRunMetrics()) {
+    auto it = result.metrics.find(g.run_metric);
+    if (it == result.metrics.end()) continue;
+    if (!g.only_with.empty() && !result.metrics.contains(g.only_with)) continue;
+    out.push_back(GateMetric{g.gated_as, g.unit, g.complement ? 1.0 - it->second : it->second, {}});
   }
   return out;
 }

@@ -47,37 +47,6 @@ std::vector<PlannedCall> ExpandCalls(const scenario::Scenario& s) {
   return out;
 }
 
-std::vector<std::pair<Duration, Duration>> FaultWindows(const scenario::Scenario& s) {
-  std::vector<std::pair<Duration, Duration>> w;
-  std::optional<Duration> split, degraded;
-  std::map<NodeId, Duration> down;
-  for (const scenario::Fault& f : s.faults) {
-    if (std::holds_alternative<scenario::Partition>(f.what) || std::holds_alternative<scenario::Isolate>(f.what)) {
-      if (!split) split = f.at;
-    } else if (std::holds_alternative<scenario::Heal>(f.what)) {
-      if (split) w.emplace_back(*split, f.at);
-      split.reset();
-    } else if (std::holds_alternative<scenario::Degrade>(f.what)) {
-      if (!degraded) degraded = f.at;
-    } else if (std::holds_alternative<scenario::Restore>(f.what)) {
-      if (degraded) w.emplace_back(*degraded, f.at);
-      degraded.reset();
-    } else if (const auto* c = std::get_if<scenario::Crash>(&f.what)) {
-      down.emplace(c->node, f.at);
-    } else if (const auto* r = std::get_if<scenario::Restart>(&f.what)) {
-      if (auto it = down.find(r->node); it != down.end()) {
-        w.emplace_back(it->second, f.at);
-        down.erase(it);
-      }
-    }
-  }
-  if (split) w.emplace_back(*split, s.end());
-  if (degraded) w.emplace_back(*degraded, s.end());
-  for (const auto& [node, at] : down) w.emplace_back(at, s.end());
-  std::sort(w.begin(), w.end());
-  return w;
-}
-
 void PhoneTruth::ChangeAccepted(Duration t, const PlannedChange& c) {
   if (c.kind != EntryKind::kRegistration) return;
   if (c.remove) {
@@ -147,7 +116,7 @@ Duration ConfiguredHopDelay(const scenario::Scenario& s, NodeId a, NodeId b) {
   return s.topology.sites[sa].lan.delay + link->params.delay + s.topology.sites[sb].lan.delay;
 }
 
-CallRecorder::CallRecorder(const scenario::Scenario& s) : windows_(FaultWindows(s)) {
+CallRecorder::CallRecorder(const scenario::Scenario& s) : windows_(PlannedFaultWindows(s)) {
   if (s.calls) {
     for (RoutingStrategy st : s.calls->strategies) summary_.strategies.emplace_back(st, StrategyCallStats{});
   }
@@ -162,7 +131,7 @@ StrategyCallStats& CallRecorder::Stats(RoutingStrategy strategy) {
 }
 
 bool CallRecorder::Inside(Duration t) const {
-  return std::any_of(windows_.begin(), windows_.end(), [t](const auto& w) { return t >= w.first && t < w.second; });
+  return std::any_of(windows_.begin(), windows_.end(), [t](const FaultWindow& w) { return t >= w.start && t < w.end; });
 }
 
 void CallRecorder::Placed(const PlannedCall&) { ++summary_.total; }

@@ -115,7 +115,8 @@ RunRecorder::Impl::Impl(const scenario::Scenario& s, bool keep)
       last_start(node_count, Duration::max()),
       up(node_count, false),
       memory(s.memory),
-      memory_sampled_at(node_count) {}
+      memory_sampled_at(node_count),
+      fault_windows(s.topology) {}
 
 ChangeKey RunRecorder::Impl::KeyOf(SlotId slot, const ViewChange& ch) {
   if (ch.kind == EntryKind::kMailbox) {
@@ -187,6 +188,7 @@ void RunRecorder::FaultApplied(Duration t, const Fault& f) {
   Impl& m = *impl_;
   const std::string text = DescribeFault(f);
   m.faults.emplace_back(t, text);
+  m.fault_windows.Applied(t, f);
   m.CloseHealBytes(t);
   if (const auto* p = std::get_if<scenario::Partition>(&f.what)) {
     m.oracle.Cut(t, p->sides, p->one_way);
@@ -407,6 +409,7 @@ RunResult RunRecorder::Finish(Duration end, const std::function<NodeAtEnd(NodeId
   r.changes_refused = m.refused;
   r.membership = m.oracle.timing().membership;
   r.views = m.views;
+  r.fault_windows = m.fault_windows.Windows(end);
   r.view_count = m.view_count;
 
   // Per-node summaries and final views against the oracle.

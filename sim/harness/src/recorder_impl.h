@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pbxstate/harness/fault_windows.h"
 #include "pbxstate/harness/oracle.h"
 #include "pbxstate/harness/recorder.h"
 
@@ -87,6 +88,7 @@ struct RunRecorder::Impl {
   std::optional<scenario::MemorySampling> memory;  // the scenario's
   std::vector<MemorySample> memory_samples;
   std::vector<std::optional<Duration>> memory_sampled_at;  // per node, its latest sample's instant
+  FaultWindowTracker fault_windows;  // fed by FaultApplied: the windows the runner applied
 
   SlotId SlotOf(const ViewChange& ch) {
     if (ch.kind == EntryKind::kRegistration) {

@@ -242,6 +242,17 @@ json NodesJson(const std::vector<NodeSummary>& summaries) {
   return nodes;
 }
 
+// The stretches a fault was in force, as the runner applied them (fault_windows.h); closed_by is
+// null for a window the run's end closed.
+json FaultWindowsJson(const std::vector<FaultWindow>& windows) {
+  json out = json::array();
+  for (const FaultWindow& w : windows) {
+    out.push_back({{"start_ns", w.start.count()}, {"end_ns", w.end.count()}, {"kind", w.kind}, {"nodes", w.nodes},
+                   {"opened_by", w.opened_by}, {"closed_by", w.closed_by.empty() ? json(nullptr) : json(w.closed_by)}});
+  }
+  return out;
+}
+
 // run.json: everything but wall-clock figures, so the same run gives the same bytes.
 json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& r,
              const std::vector<CheckVerdict>& verdicts) {
@@ -268,6 +279,7 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
     faults.push_back({{"at_ns", f.at.count()}, {"line", f.pos.line}, {"text", DescribeFault(f)}});
   }
   run["faults"] = faults;
+  run["fault_windows"] = FaultWindowsJson(r.fault_windows);
   // Transport membership only, so that heartbeat records keep their bytes (no views there: the
   // oracle modelled the detectors).
   if (r.membership == MembershipSource::kTransport) run["membership"] = MembershipJson(r);
@@ -304,28 +316,30 @@ json TimingJson(const scenario::Scenario& s, const RunInfo& info) {
 
 // latencies.csv: one row per (change, node) delivery, at most kMaxLatencyRows.
 std::string LatenciesCsv(const RunResult& r) {
-  std::string csv = "change,origin,kind,key,at_ns,node,latency_ns\n";
+  std::string csv;
+  CsvRow row(&csv, kLatenciesCsvColumns);
+  row.Header();
   std::size_t rows = 0;
   for (const DeliverySample& d : r.deliveries) {
     if (rows++ >= kMaxLatencyRows) break;
     const ChangeRecord& c = r.changes[d.change];
-    csv += std::to_string(d.change) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + "," +
-           CsvField(c.key) + "," + std::to_string(c.at.count()) + "," + std::to_string(d.node) + "," +
-           std::to_string(d.latency.count()) + "\n";
+    row.Integer(d.change).Integer(c.origin).Text(EntryKindName(c.kind)).Text(c.key).Integer(c.at.count());
+    row.Integer(d.node).Integer(d.latency.count()).End();
   }
   return csv;
 }
 
 // changes.csv: one row per local change, with the moment it was stable.
 std::string ChangesCsv(const RunResult& r) {
-  std::string changes = "change,origin,kind,key,at_ns,stable_ns\n";
+  std::string csv;
+  CsvRow row(&csv, kChangesCsvColumns);
+  row.Header();
   for (std::size_t i = 0; i < r.changes.size(); ++i) {
     const ChangeRecord& c = r.changes[i];
-    changes += std::to_string(i) + "," + std::to_string(c.origin) + "," + std::string(EntryKindName(c.kind)) + "," +
-               CsvField(c.key) + "," + std::to_string(c.at.count()) + "," +
-               (c.stable ? std::to_string(c.stable->count()) : "") + "\n";
+    row.Integer(i).Integer(c.origin).Text(EntryKindName(c.kind)).Text(c.key).Integer(c.at.count());
+    row.OptionalInteger(c.stable ? std::optional<std::int64_t>(c.stable->count()) : std::nullopt).End();
   }
-  return changes;
+  return csv;
 }
 
 }  // namespace

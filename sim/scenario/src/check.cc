@@ -9,6 +9,7 @@
 
 #include "pbxstate/scenario/detection.h"
 #include "pbxstate/scenario/units.h"
+#include "reader.h"
 
 namespace pbxstate::scenario {
 namespace {
@@ -27,11 +28,7 @@ constexpr std::array<Statistic, 6> kStatistics{{
 }};
 
 // "ns3, inproc": backend names for messages and meanings.
-std::string JoinNames(std::span<const std::string_view> names) {
-  std::string out;
-  for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
-}
+using detail::Join;
 
 std::vector<std::string_view> InProcess() { return {kInProcessBackends.begin(), kInProcessBackends.end()}; }
 
@@ -187,7 +184,7 @@ void AddEndState(std::vector<MetricInfo>& m) {
   m.push_back({"disagreeing_nodes", MetricKind::kCount,
                "live nodes whose view digest differs from that of the lowest-numbered live node they "
                "reach both ways at the end, or, where the runner asks the engines (" +
-                   JoinNames(kInProcessBackends) + "), whose membership is not exactly those nodes"});
+                   Join(kInProcessBackends) + "), whose membership is not exactly those nodes"});
   m.push_back({"frames_refused_auth", MetricKind::kCount,
                "frames refused as bad_mac, unknown_key, unauthenticated or auth_not_configured, all nodes"});
   m.push_back({"changes_refused", MetricKind::kCount, "planned changes the engines refused (bounds)"});
@@ -242,13 +239,13 @@ const MetricInfo* FindMetric(std::string_view name) {
   return nullptr;
 }
 
-std::string BackendNameList() { return JoinNames(kBackendNames); }
+std::string BackendNameList() { return Join(kBackendNames); }
 
 bool MetricInfo::MeasuredOn(std::string_view backend) const {
   return measured_on.empty() || std::find(measured_on.begin(), measured_on.end(), backend) != measured_on.end();
 }
 
-std::string MeasuredOnNote(const MetricInfo& m) { return m.measured_on.empty() ? "" : "measured on " + JoinNames(m.measured_on); }
+std::string MeasuredOnNote(const MetricInfo& m) { return m.measured_on.empty() ? "" : "measured on " + Join(m.measured_on); }
 
 std::string_view CompareOpText(CompareOp op) {
   switch (op) {

@@ -7,12 +7,6 @@
 #include "pbxstate/scenario/units.h"
 
 namespace pbxstate::scenario::detail {
-namespace {
-
-constexpr std::string_view kActions[] = {"partition", "heal",  "isolate", "degrade",
-                                         "restore",   "crash", "restart"};
-
-}  // namespace
 
 void Loader::ReadFaults(const Field& f) {
   auto items = ReadList(f, d_, "a list of faults", 0, 10'000);
@@ -75,16 +69,19 @@ std::optional<Fault> Loader::ReadFault(const Field& f) {
 const MapReader::Entry* Loader::FindAction(MapReader& m, const Field& f) {
   std::vector<const MapReader::Entry*> actions;
   for (const auto& e : m.entries()) {
-    if (std::find(std::begin(kActions), std::end(kActions), e.key) != std::end(kActions)) {
+    if (std::find(std::begin(kFaultActions), std::end(kFaultActions), e.key) != std::end(kFaultActions)) {
       actions.push_back(&e);
     }
   }
   if (actions.empty()) {
-    m.AllowOnly({"at", "partition", "one_way", "heal", "isolate", "degrade", "restore", "crash",
-                 "restart"});
-    d_.Error(f.mark, f.path,
-             "missing the fault's action; expected one of: partition, heal, isolate, degrade, "
-             "restore, crash, restart");
+    // Every key a fault may hold: its time, its action, and right after partition its option.
+    std::vector<std::string_view> keys = {"at"};
+    for (std::string_view a : kFaultActions) {
+      keys.push_back(a);
+      if (a == "partition") keys.push_back("one_way");
+    }
+    m.AllowOnly(keys);
+    d_.Error(f.mark, f.path, "missing the fault's action; expected one of: " + Join(kFaultActions));
     return nullptr;
   }
   if (actions.size() > 1) {

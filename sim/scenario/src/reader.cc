@@ -16,6 +16,8 @@ __extension__ typedef unsigned __int128 U128;
 // yaml-cpp tags plain scalars "?" and quoted ones "!"; only plain scalars may be numbers.
 bool IsPlainScalar(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "?"; }
 
+}  // namespace
+
 std::string Join(std::span<const std::string_view> names) {
   std::string out;
   for (std::string_view n : names) {
@@ -24,8 +26,6 @@ std::string Join(std::span<const std::string_view> names) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string DescribeQuantity(const YAML::Node& node) {
   if (node.IsScalar() && node.Tag() != "?") {

@@ -48,6 +48,8 @@ struct Field {
 };
 
 std::string JoinPath(std::string_view parent, std::string_view key);
+// "a, b, c": names for "expected one of: ..." in messages.
+std::string Join(std::span<const std::string_view> names);
 
 // "'text'" for a scalar, "a mapping", "a list" or "nothing": for "got ..." in messages.
 std::string Describe(const YAML::Node& node);

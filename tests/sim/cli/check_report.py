@@ -3,9 +3,15 @@
 
     check_report.py PBXSTATE SCENARIO OUT_DIR
 """
+import os
 import re
 import subprocess
 import sys
+
+# The end and command line of a script test, shared with the reports' script tests.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reports"))
+import script_main  # noqa: E402
 
 
 def main(pbxstate, scenario, out):
@@ -25,13 +31,8 @@ def main(pbxstate, scenario, out):
             problems.append(f"missing {needle!r}")
     if re.search(r"https?://", page):
         problems.append("the page refers to the network; it must open offline")
-    for p in problems:
-        print("report.html:", p)
-    return 1 if problems else 0
+    return script_main.verdict([f"report.html: {p}" for p in problems])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

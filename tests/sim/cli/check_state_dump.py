@@ -5,8 +5,14 @@ node, each showing Custom:mystate back at NOT_INUSE from node 1, and the two cha
     check_state_dump.py PBXSTATE SCENARIO OUT_DIR
 """
 import json
+import os
 import subprocess
 import sys
+
+# The end and command line of a script test, shared with the reports' script tests.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reports"))
+import script_main  # noqa: E402
 
 
 def main(pbxstate, scenario, out):
@@ -28,13 +34,8 @@ def main(pbxstate, scenario, out):
             problems.append(f"node {v['node']}: contributions {dev['contributions']}")
     if [(c["origin"], c["key"]) for c in changes] != [(1, "Custom:mystate"), (1, "Custom:mystate")]:
         problems.append(f"change log: {changes}")
-    for p in problems:
-        print("state.jsonl:", p)
-    return 1 if problems else 0
+    return script_main.verdict([f"state.jsonl: {p}" for p in problems])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    script_main.run(main, __doc__, 3)

@@ -24,27 +24,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-from nscluster import SKIP, check_preconditions, import_pbxstate  # noqa: E402
+from nscluster import fail, import_pbxstate, require_run_host, skip  # noqa: E402
 
 EXIT_INVALID = 2
 
 
-def skip(why):
-    print(f"SKIPPED: {why}", file=sys.stderr)
-    sys.exit(SKIP)
-
-
-def fail(why):
-    print(f"FAIL: {why}", file=sys.stderr)
-    sys.exit(1)
-
-
 def check_host(pbxstated):
-    why = check_preconditions(pbxstated, tools=())
-    if why:
-        skip(why)
-    if not (os.path.isfile(pbxstated) and os.access(pbxstated, os.X_OK)):
-        skip(f"pbxstated is not built ({pbxstated}): the build found no libcpg")
+    require_run_host(pbxstated)
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
         skip("no /dev/net/tun: TAP devices cannot be made here")
 

@@ -10,6 +10,7 @@
 #include "pbxstate/gate/baseline.h"
 #include "pbxstate/gate/comparison.h"
 #include "pbxstate/gate/junit.h"
+#include "pbxstate/scenario/check.h"
 
 namespace pbxstate::gate {
 namespace {
@@ -208,6 +209,27 @@ TEST(MedianOverSeeds, AMetricOneRunLacksIsLeftOut) {
   const auto rows = CompareWithBaseline(b, m);
   ASSERT_EQ(rows.back().name, "stale");
   EXPECT_EQ(rows.back().outcome, Outcome::kMissing);
+}
+
+// Every gated run metric is one a check may name (describe-metrics exports its direction with
+// it), and ExtractGateMetrics takes exactly the table: the complement of a completion ratio, the
+// calls' other figures only with it, in the table's order.
+TEST(GatedRunMetrics, EveryOneIsARunMetricAndExtractionFollowsTheTable) {
+  for (const GatedRunMetric& g : GatedRunMetrics()) {
+    const scenario::MetricInfo* info = scenario::FindMetric(g.run_metric);
+    ASSERT_NE(info, nullptr) << g.run_metric;
+    EXPECT_EQ(info->kind == scenario::MetricKind::kDuration, g.unit == GateUnit::kDuration) << g.run_metric;
+  }
+  harness::RunResult r;
+  r.metrics = {{"lost", 0}, {"stable_latency.p50", 5e6}, {"calls.location.completion_ratio", 0.75},
+               {"calls.location.looped", 2}, {"calls.blind_peer.looped", 1}, {"delivered", 9}};
+  const std::vector<GateMetric> m = ExtractGateMetrics(r);
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].name, "stable_latency.p50");
+  EXPECT_EQ(m[1].name, "lost");
+  EXPECT_EQ(m[2].name, "calls.location.incomplete_ratio");
+  EXPECT_DOUBLE_EQ(m[2].value, 0.25);
+  EXPECT_EQ(m[3].name, "calls.location.looped");  // blind_peer's has no completion ratio: not gated
 }
 
 const MetricComparison& Row(const std::vector<MetricComparison>& rows, const std::string& name) {

@@ -50,11 +50,29 @@ TEST(FaultWindows, EachFaultUntilItsEnd) {
   const auto s = Load(std::string(kBase) +
                       "faults:\n  - {at: 1s, partition: [[1, 2], [3, 4]]}\n  - {at: 2s, heal: {}}\n"
                       "  - {at: 3s, crash: 4}\n  - {at: 5s, restart: 4}\n  - {at: 6s, crash: 3}\n");
-  const auto w = FaultWindows(s);
+  const auto w = PlannedFaultWindows(s);
   ASSERT_EQ(w.size(), 3u);
-  EXPECT_EQ(w[0], std::make_pair(Duration(1s), Duration(2s)));
-  EXPECT_EQ(w[1], std::make_pair(Duration(3s), Duration(5s)));
-  EXPECT_EQ(w[2], std::make_pair(Duration(6s), s.end()));  // never restarted: to the end
+  EXPECT_EQ(w[0], (FaultWindow{1s, 2s, "partition", {1, 2, 3, 4}, "partition [1,2] [3,4]", "heal"}));
+  EXPECT_EQ(w[1], (FaultWindow{3s, 5s, "crash", {4}, "crash node 4", "restart node 4"}));
+  EXPECT_EQ(w[2], (FaultWindow{6s, s.end(), "crash", {3}, "crash node 3", ""}));  // never restarted: to the end
+}
+
+// A cut replaces the cut in force; each degraded target has its own window until its restore,
+// however other targets overlap it; a second degrade of a target keeps its window.
+TEST(FaultWindows, ACutEndsTheCutBeforeItAndDegradationsArePerTarget) {
+  const auto s = Load(
+      "name: t\nduration: 20s\ncluster:\n  sites: [{name: a, nodes: 2}, {name: b, nodes: 2}, {name: c, nodes: 1}]\n"
+      "network:\n  links:\n    - {between: [a, b], delay: 10ms}\n    - {between: [a, c], delay: 10ms}\n"
+      "    - {between: [b, c], delay: 10ms}\nworkload: {aors: 5}\nfaults:\n"
+      "  - {at: 1s, partition: [[1, 2]]}\n  - {at: 2s, isolate: 5}\n  - {at: 3s, heal: {}}\n"
+      "  - {at: 4s, degrade: {link: [a, b], loss: 5%}}\n  - {at: 5s, degrade: {site: c, delay: 5ms}}\n"
+      "  - {at: 6s, degrade: {link: [a, b], loss: 9%}}\n  - {at: 7s, restore: {link: [a, b]}}\n");
+  const auto w = PlannedFaultWindows(s);
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(w[0], (FaultWindow{1s, 2s, "partition", {1, 2, 3, 4, 5}, "partition [1,2] [3,4,5]", "isolate node 5"}));
+  EXPECT_EQ(w[1], (FaultWindow{2s, 3s, "isolate", {5}, "isolate node 5", "heal"}));
+  EXPECT_EQ(w[2], (FaultWindow{4s, 7s, "degrade", {1, 2, 3, 4}, "degrade", "restore"}));
+  EXPECT_EQ(w[3], (FaultWindow{5s, s.end(), "degrade", {5}, "degrade", ""}));
 }
 
 PlannedChange Reg(NodeId node, const std::string& aor, Duration expires_in, bool remove = false) {

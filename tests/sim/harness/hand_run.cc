@@ -15,6 +15,15 @@ scenario::Scenario LoadOrDie(const std::string& yaml) {
   return *r.scenario;
 }
 
+std::string HandScenario(const std::string& name, std::uint32_t nodes, int duration_s, bool transport,
+                         std::optional<int> grace_s) {
+  std::string yaml = "name: " + name + "\nduration: " + std::to_string(duration_s) + "s\nquiet: 0ms\n" +
+                     "cluster: {nodes: " + std::to_string(nodes) + (transport ? ", membership: transport" : "") +
+                     "}\nnetwork:\n  lan: {delay: 1ms}\nengine:\n  heartbeat_interval: 250ms\n  suspect_after: 1s\n";
+  if (grace_s) yaml += "  departure_grace: " + std::to_string(*grace_s) + "s\n";
+  return yaml;
+}
+
 HandRun::HandRun(const std::string& yaml, bool timelines) : HandRun(LoadOrDie(yaml), timelines) {}
 
 HandRun::HandRun(scenario::Scenario s, bool timelines) : scenario(std::move(s)), rec(scenario, timelines) {}

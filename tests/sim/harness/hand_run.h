@@ -21,6 +21,13 @@ using namespace std::chrono_literals;
 // The scenario in `yaml`; fails the test (and aborts it) when it does not load.
 scenario::Scenario LoadOrDie(const std::string& yaml);
 
+// The cluster the hand runs describe, as YAML: `nodes` servers on one LAN of 1 ms ("lan: {delay:
+// 1ms}", which tests may edit), heartbeats every 250 ms, suspicion after 1 s, no quiet phase;
+// with `transport`, transport membership; with `grace_s`, that departure_grace. Tests append
+// their own top-level sections (faults, checks).
+std::string HandScenario(const std::string& name, std::uint32_t nodes = 3, int duration_s = 30,
+                         bool transport = false, std::optional<int> grace_s = std::nullopt);
+
 // The HLC a write made at `t` gets on an untouched clock.
 inline HlcTimestamp Hlc(Duration t, std::uint32_t logical = 0) { return {kSimEpochNs + t.count(), logical}; }
 

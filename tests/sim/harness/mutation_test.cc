@@ -13,17 +13,7 @@ namespace {
 
 // The scenario the recorder judges by: the same settings the cluster runs with (inproc links
 // delay frames by 1 ms).
-constexpr const char* kScenario = R"(
-name: mutation
-duration: 20s
-quiet: 0ms
-cluster: {nodes: 4}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-)";
+const std::string kScenario = HandScenario("mutation", 4, 20);
 
 Duration Now(const inproc::Cluster& c) { return c.now().time_since_epoch(); }
 

@@ -12,30 +12,9 @@ namespace {
 
 // Heartbeats every 250 ms, suspicion after 1 s; LAN 1 ms. So inflight = 12 ms, max_silence =
 // 562 ms, settle = 5.524 s (OracleTiming::Of).
-constexpr const char* kThreeNodes = R"(
-name: edges
-duration: 30s
-quiet: 0ms
-cluster: {nodes: 3}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-)";
-
-constexpr const char* kThreeNodesGrace = R"(
-name: edges-grace
-duration: 30s
-quiet: 0ms
-cluster: {nodes: 3}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-  departure_grace: 5s
-)";
+const std::string kThreeNodes = HandScenario("edges");
+// Departure grace 5 s.
+const std::string kThreeNodesGrace = HandScenario("edges-grace", 3, 30, false, 5);
 
 const MailboxCounts kOne{1, 0, 0}, kTwo{2, 0, 0}, kThree{3, 0, 0}, kNine{9, 0, 0};
 const std::vector<NodeId> kAll{1, 2, 3};

@@ -9,17 +9,7 @@
 namespace pbxstate::harness::testing {
 namespace {
 
-constexpr const char* kThreeNodes = R"(
-name: phases
-duration: 30s
-quiet: 0ms
-cluster: {nodes: 3}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-)";
+const std::string kThreeNodes = HandScenario("phases");
 
 std::unique_ptr<HandRun> OneChangeSeenAt(std::optional<Duration> at2, std::optional<Duration> at3) {
   auto run = std::make_unique<HandRun>(kThreeNodes);

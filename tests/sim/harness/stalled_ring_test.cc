@@ -11,18 +11,7 @@ namespace pbxstate::harness::testing {
 namespace {
 
 // Grace 5 s; LAN 1 ms (inflight 13 ms, settle 5.526 s: OracleTiming::Of).
-constexpr const char* kFourNodes = R"(
-name: stalled-ring
-duration: 20s
-quiet: 0ms
-cluster: {nodes: 4, membership: transport}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-  departure_grace: 5s
-)";
+const std::string kFourNodes = HandScenario("stalled-ring", 4, 20, true, 5);
 
 const std::vector<NodeId> kAll{1, 2, 3, 4};
 const MailboxCounts kOne{1, 0, 0}, kNine{9, 0, 0};

@@ -11,18 +11,7 @@ namespace pbxstate::harness::testing {
 namespace {
 
 // Grace 5 s; LAN 1 ms. settle is 5.524 s (OracleTiming::Of).
-constexpr const char* kThreeNodesGrace = R"(
-name: views
-duration: 30s
-quiet: 0ms
-cluster: {nodes: 3, membership: transport}
-network:
-  lan: {delay: 1ms}
-engine:
-  heartbeat_interval: 250ms
-  suspect_after: 1s
-  departure_grace: 5s
-)";
+const std::string kThreeNodesGrace = HandScenario("views", 3, 30, true, 5);
 
 const std::vector<NodeId> kAll{1, 2, 3};
 

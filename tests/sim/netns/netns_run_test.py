@@ -48,26 +48,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-from nscluster import SKIP, check_preconditions, import_pbxstate  # noqa: E402
+from nscluster import fail, import_pbxstate, require_run_host  # noqa: E402
 EXIT_INVALID = 2  # pbxstate run: the measurement is invalid (sim/cli, kExitInvalid)
-
-
-def skip(why):
-    print(f"SKIPPED: {why}", file=sys.stderr)
-    sys.exit(SKIP)
-
-
-def fail(why):
-    print(f"FAIL: {why}", file=sys.stderr)
-    sys.exit(1)
-
-
-def host_supports_namespaces(pbxstated):
-    why = check_preconditions(pbxstated, tools=())
-    if why:
-        skip(why)
-    if not (os.path.isfile(pbxstated) and os.access(pbxstated, os.X_OK)):
-        skip(f"pbxstated is not built ({pbxstated}): the build found no libcpg")
 
 
 def leftovers(pid):
@@ -369,7 +351,7 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
-    host_supports_namespaces(pbxstated)
+    require_run_host(pbxstated)
     if mode == "scenario":
         run_scenario(pbxstate, pbxstated, scenario, out)
     elif mode == "views":

@@ -37,8 +37,24 @@ inline constexpr double kNever = std::numeric_limits<double>::infinity();
 inline constexpr double kInterrupted = std::numeric_limits<double>::quiet_NaN();
 inline bool IsInterrupted(double v) { return v != v; }
 
+// A metric of run.json the gate holds a run to: the one definition of which run metrics are
+// gated and which way is better (`pbxstate describe-metrics` exports it for the report pages).
+// Every gated metric is lower-is-better; a run metric whose higher value is better (a call
+// completion ratio) is gated as its complement, 1 - value, under another name.
+struct GatedRunMetric {
+  std::string run_metric;  // "stable_latency.p99", "calls.location.completion_ratio"
+  std::string gated_as;    // "stable_latency.p99", "calls.location.incomplete_ratio"
+  GateUnit unit = GateUnit::kNumber;
+  bool complement = false;  // gated as 1 - value: in run.json, higher is better
+  std::string only_with;    // gated only when the run measured this one too; empty: when measured
+};
+// In the order ExtractGateMetrics writes them, after the convergence samples: latencies, cost,
+// correctness, then calls per strategy.
+const std::vector<GatedRunMetric>& GatedRunMetrics();
+
 // The gated metrics of one run, in a fixed order (convergence per fault in fault order, then
-// latencies, cost, correctness), so baseline files diff cleanly.
+// GatedRunMetrics()), so baseline files diff cleanly. Convergence samples are durations, lower
+// is better.
 std::vector<GateMetric> ExtractGateMetrics(const harness::RunResult& result);
 
 // The gated metrics of several runs of one scenario (one per seed), each metric the median of

@@ -17,6 +17,7 @@
 
 #include "pbxstate/engine.h"
 #include "pbxstate/harness/contact_book.h"
+#include "pbxstate/harness/fault_windows.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/scenario/scenario.h"
 
@@ -35,10 +36,6 @@ inline constexpr std::size_t kMaxPlannedCalls = 10'000'000;
 // Every call of `s.calls` (none without one), in time order: the steady rate and the bursts,
 // evenly spaced, entry servers in turn, phones drawn with the scenario's seed.
 std::vector<PlannedCall> ExpandCalls(const scenario::Scenario& s);
-
-// [start, end) intervals during which a fault is in force: a partition or isolation until the
-// heal, a crash until the restart, a degradation until the restore (or the scenario's end).
-std::vector<std::pair<Duration, Duration>> FaultWindows(const scenario::Scenario& s);
 
 // Where each phone is really registered, from the changes servers accepted, crashes (a server
 // that dies takes its phones' registrations with it) and expiries.
@@ -132,7 +129,8 @@ class CallRecorder {
   bool Inside(Duration t) const;
 
   CallSummary summary_;
-  std::vector<std::pair<Duration, Duration>> windows_;
+  // [start, end): the scenario's planned fault windows (PlannedFaultWindows).
+  std::vector<FaultWindow> windows_;
 };
 
 }  // namespace pbxstate::harness

@@ -18,6 +18,7 @@
 
 #include "pbxstate/engine.h"
 #include "pbxstate/harness/calls.h"
+#include "pbxstate/harness/fault_windows.h"
 #include "pbxstate/harness/oracle.h"
 #include "pbxstate/harness/slots.h"
 #include "pbxstate/harness/workload.h"
@@ -142,6 +143,9 @@ struct RunResult {
   std::uint64_t view_count = 0;
   // With a memory section: every node's held_bytes as the runner sampled it, in time order.
   std::vector<MemorySample> memory;
+  // The faults as the runner applied them (FaultApplied), paired into the stretches each was in
+  // force, the open ones ended at the run's end (fault_windows.h).
+  std::vector<FaultWindow> fault_windows;
 };
 
 inline constexpr std::size_t kMaxDiscrepancies = 200;

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -375,6 +376,12 @@ struct Fault {
   SourcePos pos;
   friend bool operator==(const Fault&, const Fault&) = default;
 };
+// A fault's action as a scenario writes it, in the order of Fault::what's alternatives: the keys
+// the loader reads and the kinds of run.json's fault windows (harness/fault_windows.h).
+inline constexpr std::string_view kFaultActions[] = {"partition", "heal",  "isolate", "degrade",
+                                                     "restore",   "crash", "restart"};
+static_assert(std::size(kFaultActions) == std::variant_size_v<decltype(Fault::what)>);
+inline std::string_view FaultAction(const Fault& f) { return kFaultActions[f.what.index()]; }
 
 // --- membership ---
 
