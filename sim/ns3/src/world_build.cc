@@ -53,9 +53,7 @@ void RemoveQueueDiscs(const ns3::NetDeviceContainer& devices) {
 }  // namespace
 
 bool SetTransmitQueuePackets(ns3::Ptr<ns3::NetDevice> device, std::uint32_t packets) {
-  ns3::PointerValue queue;
-  if (!device->GetAttributeFailSafe("TxQueue", queue)) return false;
-  auto q = queue.Get<ns3::Queue<ns3::Packet>>();
+  ns3::Ptr<ns3::Queue<ns3::Packet>> q = ns3t::TransmitQueue(device);
   if (q == nullptr) return false;
   q->SetMaxSize(ns3::QueueSize(ns3::QueueSizeUnit::PACKETS, packets));
   return true;

@@ -1,5 +1,5 @@
 // NodeApp in Corosync mode: the engine's frames as CPG messages over the Corosync model
-// (node_app.h says what the mode does).
+// and knet's transmit path (node_app.h says what the mode does).
 #include <iostream>
 
 #include <ns3/inet-socket-address.h>
@@ -7,6 +7,7 @@
 #include <ns3/pointer.h>
 #include <ns3/simulator.h>
 
+#include "pbxstate/check.h"
 #include "pbxstate/ns3/node_app.h"
 
 namespace pbxstate::ns3t {
@@ -16,10 +17,7 @@ bool NodeApp::StartCorosync(bool formed) {
   if (tx_queue_ == nullptr) {
     ns3::Ptr<ns3::Ipv4> ipv4 = GetNode()->GetObject<ns3::Ipv4>();
     const std::int32_t lan = ipv4 != nullptr ? ipv4->GetInterfaceForAddress(self_address_) : -1;
-    ns3::PointerValue queue;
-    if (lan >= 0 && ipv4->GetNetDevice(static_cast<std::uint32_t>(lan))->GetAttributeFailSafe("TxQueue", queue)) {
-      tx_queue_ = queue.Get<ns3::Queue<ns3::Packet>>();
-    }
+    if (lan >= 0) tx_queue_ = TransmitQueue(ipv4->GetNetDevice(static_cast<std::uint32_t>(lan)));
   }
   CorosyncStack::Upcalls upcalls;
   upcalls.deliver = [this](NodeId from, std::span<const std::uint8_t> payload) { DeliverCpg(from, payload); };
@@ -104,6 +102,12 @@ void NodeApp::MulticastDatagram(std::span<const std::uint8_t> bytes) {
   for (const auto& peer : remote_lan_peers_) Emit(packet->Copy(), peer);
 }
 
+ns3::Ptr<ns3::Queue<ns3::Packet>> TransmitQueue(ns3::Ptr<ns3::NetDevice> device) {
+  ns3::PointerValue queue;
+  if (device == nullptr || !device->GetAttributeFailSafe("TxQueue", queue)) return nullptr;
+  return queue.Get<ns3::Queue<ns3::Packet>>();
+}
+
 bool NodeApp::TxQueueFull() const {
   return tx_queue_ != nullptr && tx_queue_->GetNPackets() >= tx_queue_->GetMaxSize().GetValue();
 }
@@ -121,6 +125,7 @@ void NodeApp::HoldForKnet(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
 }
 
 void NodeApp::KnetRetry() {
+  PBXSTATE_CHECK(socket_ != nullptr);  // closing the socket drops the backlog and this event
   while (!knet_backlog_.empty() && !TxQueueFull()) {
     auto [packet, to] = std::move(knet_backlog_.front());
     knet_backlog_.pop_front();

@@ -49,6 +49,7 @@
 #include <ns3/application.h>
 #include <ns3/event-id.h>
 #include <ns3/ipv4-address.h>
+#include <ns3/net-device.h>
 #include <ns3/nstime.h>
 #include <ns3/packet.h>
 #include <ns3/queue.h>
@@ -73,6 +74,10 @@ inline constexpr std::size_t kMaxUdpPayload = 1472;
 // beyond it a datagram is lost and counted (knet_tx_dropped).
 inline constexpr Duration kKnetTxRetry = totem::kKnetTick / 16;
 inline constexpr std::size_t kMaxKnetBacklog = 8 * 1024 * 1024 / kMaxUdpPayload;
+
+// The transmit queue of `device` (SimpleNetDevice's and CsmaNetDevice's "TxQueue"), or nullptr
+// when it has none.
+ns3::Ptr<ns3::Queue<ns3::Packet>> TransmitQueue(ns3::Ptr<ns3::NetDevice> device);
 
 // Who is who: every cluster node's IPv4 address and LAN (site) index. Shared read-only by all
 // nodes of a world (one copy for 1,000 nodes, not 1,000).
