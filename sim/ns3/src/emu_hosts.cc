@@ -37,10 +37,6 @@ const ns3::Time kHeldStart = ns3::Seconds(100.0 * 365.25 * 86400);
 // cluster's bursts need, so that it never happens unnoticed (the lag probe would show it).
 constexpr std::uint32_t kRxQueueFrames = 4096;
 constexpr std::uint16_t kHostMtu = 1500;
-// Frames a host may have waiting to go onto its LAN. A real host's qdisc holds what its card
-// cannot send yet (Linux's default txqueuelen, 1000) and pushes back on its sockets; a TAP gives
-// no back-pressure, so the node's LAN device must hold that burst instead of dropping it.
-constexpr std::uint32_t kHostTxQueueFrames = 1000;
 
 bool Discard(ns3::Ptr<ns3::NetDevice>, ns3::Ptr<const ns3::Packet>, std::uint16_t, const ns3::Address&) {
   return true;
@@ -190,11 +186,8 @@ Status EmulatedHosts::Attach(NodeId id, int fd) {
   if (fd < 0) return Status::InvalidArgument("emulation: node " + std::to_string(id) + ": no descriptor");
   ns3::Ptr<ns3::Ipv4> ipv4 = node->GetObject<ns3::Ipv4>();
   ns3::Ptr<ns3::NetDevice> lan = ipv4->GetNetDevice(kLanInterface);
-  ns3::PointerValue queue;
-  lan->GetAttribute("TxQueue", queue);  // SimpleNetDevice and CsmaNetDevice both have one
-  if (auto q = queue.Get<ns3::Queue<ns3::Packet>>(); q != nullptr) {
-    q->SetMaxSize(ns3::QueueSize(ns3::QueueSizeUnit::PACKETS, kHostTxQueueFrames));
-  } else {
+  // A TAP gives no back-pressure, so the node's LAN device holds what the host's qdisc would.
+  if (!SetTransmitQueuePackets(lan, kHostTxQueuePackets)) {
     return Status::FailedPrecondition("emulation: node " + std::to_string(id) + "'s LAN device has no transmit queue");
   }
   auto host = ns3::CreateObject<ns3::FdNetDevice>();

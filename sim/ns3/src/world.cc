@@ -260,6 +260,11 @@ const ns3t::CorosyncStack* Ns3World::corosync(NodeId node) const {
   return a == nullptr ? nullptr : a->corosync();
 }
 
+ns3t::CorosyncStack* Ns3World::corosync(NodeId node) {
+  ns3t::NodeApp* a = app(node);
+  return a == nullptr ? nullptr : a->corosync();
+}
+
 NodeCounters Ns3World::TotalCounters() const {
   NodeCounters t;
   for (const auto& a : apps_) {
@@ -280,6 +285,8 @@ NodeCounters Ns3World::TotalCounters() const {
     t.crashes += c.crashes;
     t.datagrams_sent += c.datagrams_sent;
     t.cpg_try_again += c.cpg_try_again;
+    t.knet_tx_waits += c.knet_tx_waits;
+    t.knet_tx_dropped += c.knet_tx_dropped;
   }
   return t;
 }

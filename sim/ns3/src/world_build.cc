@@ -23,6 +23,7 @@
 #include <ns3/simple-net-device-helper.h>
 #include <ns3/traffic-control-layer.h>
 
+#include "pbxstate/check.h"
 #include "world_internal.h"
 
 namespace pbxstate::ns3sim {
@@ -48,6 +49,17 @@ void RemoveQueueDiscs(const ns3::NetDeviceContainer& devices) {
     if (tc != nullptr && tc->GetRootQueueDiscOnDevice(*it) != nullptr) tc->DeleteRootQueueDiscOnDevice(*it);
   }
 }
+
+}  // namespace
+
+bool SetTransmitQueuePackets(ns3::Ptr<ns3::NetDevice> device, std::uint32_t packets) {
+  ns3::Ptr<ns3::Queue<ns3::Packet>> q = ns3t::TransmitQueue(device);
+  if (q == nullptr) return false;
+  q->SetMaxSize(ns3::QueueSize(ns3::QueueSizeUnit::PACKETS, packets));
+  return true;
+}
+
+namespace {
 
 // Breadth-first search from every site: the first link of the fewest-hops path to every other
 // site, ties to the link given first. `adjacency[s]` lists (neighbour site, link index). Fails
@@ -234,6 +246,9 @@ void Ns3World::BuildLans(const WorldConfig& config, BuildState* state) {
       em->SetLossRate(site.lan.loss);
       em->SetRandomStream(state->error_model_stream++);
       dev->SetAttribute("ReceiveErrorModel", ns3::PointerValue(em));
+      if (!is_router && config.corosync && config.device_queue_packets == 0) {
+        PBXSTATE_CHECK(SetTransmitQueuePackets(dev, std::max(kHostTxQueuePackets, state->queue_size.GetValue())));
+      }
       site.receivers.push_back(em);
       error_models_.push_back(em);
       const ns3::Ipv4Address address = interfaces.GetAddress(d);

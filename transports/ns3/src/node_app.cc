@@ -173,6 +173,7 @@ void NodeApp::DoDispose() {
   StopEngine();
   corosync_.reset();
   CloseSocket();
+  tx_queue_ = nullptr;
   engine_rng_ = nullptr;
   jitter_rng_ = nullptr;
   totem_rng_ = nullptr;
@@ -214,6 +215,7 @@ bool NodeApp::OpenSocket() {
 void NodeApp::CloseSocket() {
   for (auto& [ticket, d] : delayed_) ns3::Simulator::Cancel(d.event);
   delayed_.clear();
+  DropKnetBacklog();
   if (socket_ != nullptr) {
     socket_->SetRecvCallback(ns3::MakeNullCallback<void, ns3::Ptr<ns3::Socket>>());
     socket_->Close();
@@ -387,6 +389,14 @@ void NodeApp::EmitDelayed(std::uint64_t ticket) {
 }
 
 void NodeApp::EmitNow(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
+  if (config_.corosync != nullptr && (!knet_backlog_.empty() || TxQueueFull())) {
+    HoldForKnet(packet, to);
+    return;
+  }
+  Transmit(packet, to);
+}
+
+void NodeApp::Transmit(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
   const std::uint32_t size = packet->GetSize();
   if (socket_->SendTo(packet, 0, ns3::InetSocketAddress(to, config_.port)) < 0) {
     // No route (interface down, node isolated): the datagram is lost, as on a real host whose

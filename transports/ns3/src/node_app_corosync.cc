@@ -1,16 +1,24 @@
 // NodeApp in Corosync mode: the engine's frames as CPG messages over the Corosync model
-// (node_app.h says what the mode does).
+// and knet's transmit path (node_app.h says what the mode does).
 #include <iostream>
 
 #include <ns3/inet-socket-address.h>
+#include <ns3/ipv4.h>
+#include <ns3/pointer.h>
 #include <ns3/simulator.h>
 
+#include "pbxstate/check.h"
 #include "pbxstate/ns3/node_app.h"
 
 namespace pbxstate::ns3t {
 
 bool NodeApp::StartCorosync(bool formed) {
   if (socket_ == nullptr && !OpenSocket()) return false;
+  if (tx_queue_ == nullptr) {
+    ns3::Ptr<ns3::Ipv4> ipv4 = GetNode()->GetObject<ns3::Ipv4>();
+    const std::int32_t lan = ipv4 != nullptr ? ipv4->GetInterfaceForAddress(self_address_) : -1;
+    if (lan >= 0) tx_queue_ = TransmitQueue(ipv4->GetNetDevice(static_cast<std::uint32_t>(lan)));
+  }
   CorosyncStack::Upcalls upcalls;
   upcalls.deliver = [this](NodeId from, std::span<const std::uint8_t> payload) { DeliverCpg(from, payload); };
   upcalls.view = [this](const std::vector<NodeId>& members) { DeliverView(members); };
@@ -92,6 +100,45 @@ void NodeApp::MulticastDatagram(std::span<const std::uint8_t> bytes) {
   ns3::Ptr<ns3::Packet> packet = ns3::Create<ns3::Packet>(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
   Emit(packet->Copy(), config_.lan_broadcast);
   for (const auto& peer : remote_lan_peers_) Emit(packet->Copy(), peer);
+}
+
+ns3::Ptr<ns3::Queue<ns3::Packet>> TransmitQueue(ns3::Ptr<ns3::NetDevice> device) {
+  ns3::PointerValue queue;
+  if (device == nullptr || !device->GetAttributeFailSafe("TxQueue", queue)) return nullptr;
+  return queue.Get<ns3::Queue<ns3::Packet>>();
+}
+
+bool NodeApp::TxQueueFull() const {
+  return tx_queue_ != nullptr && tx_queue_->GetNPackets() >= tx_queue_->GetMaxSize().GetValue();
+}
+
+void NodeApp::HoldForKnet(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to) {
+  if (knet_backlog_.size() >= kMaxKnetBacklog) {
+    ++counters_.knet_tx_dropped;
+    return;
+  }
+  knet_backlog_.emplace_back(std::move(packet), to);
+  ++counters_.knet_tx_waits;
+  if (!knet_retry_.IsRunning()) {
+    knet_retry_ = ns3::Simulator::Schedule(ns3::NanoSeconds(kKnetTxRetry.count()), &NodeApp::KnetRetry, this);
+  }
+}
+
+void NodeApp::KnetRetry() {
+  PBXSTATE_CHECK(socket_ != nullptr);  // closing the socket drops the backlog and this event
+  while (!knet_backlog_.empty() && !TxQueueFull()) {
+    auto [packet, to] = std::move(knet_backlog_.front());
+    knet_backlog_.pop_front();
+    Transmit(packet, to);
+  }
+  if (!knet_backlog_.empty()) {
+    knet_retry_ = ns3::Simulator::Schedule(ns3::NanoSeconds(kKnetTxRetry.count()), &NodeApp::KnetRetry, this);
+  }
+}
+
+void NodeApp::DropKnetBacklog() {
+  knet_backlog_.clear();
+  ns3::Simulator::Cancel(knet_retry_);
 }
 
 }  // namespace pbxstate::ns3t

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include <ns3/net-device-container.h>
+#include <ns3/net-device.h>
 #include <ns3/node-container.h>
 #include <ns3/ptr.h>
 
@@ -81,6 +82,17 @@ struct SiteLinkSpec {
   LinkParams link;
 };
 
+// Packets a cluster node's LAN device holds when the node stands for a real host: in Corosync
+// mode and under emulation (emu.h). A real host's qdisc holds what its card cannot send yet
+// (Linux's default txqueuelen, 1000) and pushes back on its sockets; knet then retries the send
+// rather than drop it (libknet transport_udp.c: udp_transport_tx_sock_error). One token visit
+// hands knet up to max_messages x (nodes - 1) datagrams at once (17 x 39 at 40 nodes), which the
+// world's default queue, max(100, 2 x nodes), would drop (sim/ns3/COROSYNC_MODEL.md, section 5).
+inline constexpr std::uint32_t kHostTxQueuePackets = 1000;
+// Sets the transmit queue (SimpleNetDevice's or CsmaNetDevice's "TxQueue") of `device` to
+// `packets`; false when the device has none.
+bool SetTransmitQueuePackets(ns3::Ptr<ns3::NetDevice> device, std::uint32_t packets);
+
 // How a site's LAN is built (see the header comment).
 enum class LanModel : std::uint8_t {
   kSwitched,  // SwitchedLanChannel + SimpleNetDevice: unicast to one port, broadcast floods
@@ -100,7 +112,8 @@ struct WorldConfig {
   std::uint16_t port = 5405;
   // Nodes start at uniformly drawn times in [0, start_spread] (0: all at time zero).
   Duration start_spread = Duration::zero();
-  // Device transmit queue, packets. 0: max(100, 2 * nodes) so a fan-out burst fits.
+  // Device transmit queue, packets. 0: max(100, 2 * nodes) so a fan-out burst fits, and in
+  // Corosync mode kHostTxQueuePackets for the cluster nodes' own devices (a real host's).
   std::uint32_t device_queue_packets = 0;
   // Datagrams a node's transport may hold for LAN jitter at once.
   std::size_t max_delayed_datagrams = 8192;
@@ -182,6 +195,8 @@ class Ns3World {
   // Corosync mode: the node's corosync (nullptr in UDP mode, after a whole-node crash, or for an
   // unknown id).
   const ns3t::CorosyncStack* corosync(NodeId node) const;
+  // The same, to send CPG messages past the engine (the ring's own tests and benchmarks).
+  ns3t::CorosyncStack* corosync(NodeId node);
   // Sum of every node's counters.
   NodeCounters TotalCounters() const;
   FaultCounters fault_counters() const;

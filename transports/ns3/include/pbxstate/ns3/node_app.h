@@ -29,12 +29,17 @@
 // views come from CPG. The cluster's ring is formed when the application starts. A crash of kind
 // kProcess destroys the engine only (its corosync multicasts the leave); kNode also destroys the
 // node's corosync and closes the socket, and its restart boots corosync again (gather) before the
-// new engine joins.
+// new engine joins. knet's transmit path never drops a datagram the host cannot send yet: when the
+// LAN device's transmit queue (a real host's qdisc, ns3sim::kHostTxQueuePackets) is full, knet's
+// sendmsg gets ENOBUFS, sleeps KNET_THREADS_TIMERES / 16 and tries again, the datagrams after it
+// waiting behind (libknet threads_tx.c: _dispatch_to_links; transport_udp.c:
+// udp_transport_tx_sock_error). The model holds them in that order and retries after kKnetTxRetry.
 //
 // Threading: ns-3 is single-threaded; everything here runs on the simulator's thread.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,8 +49,10 @@
 #include <ns3/application.h>
 #include <ns3/event-id.h>
 #include <ns3/ipv4-address.h>
+#include <ns3/net-device.h>
 #include <ns3/nstime.h>
 #include <ns3/packet.h>
+#include <ns3/queue.h>
 #include <ns3/ptr.h>
 #include <ns3/random-variable-stream.h>
 #include <ns3/socket.h>
@@ -53,6 +60,7 @@
 #include "pbxstate/config.h"
 #include "pbxstate/engine.h"
 #include "pbxstate/ns3/corosync_stack.h"
+#include "pbxstate/totem/knet.h"
 #include "pbxstate/env.h"
 #include "pbxstate/types.h"
 
@@ -60,6 +68,16 @@ namespace pbxstate::ns3t {
 
 // Largest UDP payload on an Ethernet LAN (1500 - 20 IPv4 - 8 UDP). Larger frames get kTooLarge.
 inline constexpr std::size_t kMaxUdpPayload = 1472;
+// Corosync mode, knet's transmit path (see above): a refused send is tried again after
+// KNET_THREADS_TIMERES (knet's heartbeat tick) / 16, and at most kMaxKnetBacklog datagrams wait,
+// what knet's socket buffer holds (KNET_RING_RCVBUFF, 8 MiB, its SO_SNDBUF too) in full datagrams;
+// beyond it a datagram is lost and counted (knet_tx_dropped).
+inline constexpr Duration kKnetTxRetry = totem::kKnetTick / 16;
+inline constexpr std::size_t kMaxKnetBacklog = 8 * 1024 * 1024 / kMaxUdpPayload;
+
+// The transmit queue of `device` (SimpleNetDevice's and CsmaNetDevice's "TxQueue"), or nullptr
+// when it has none.
+ns3::Ptr<ns3::Queue<ns3::Packet>> TransmitQueue(ns3::Ptr<ns3::NetDevice> device);
 
 // Who is who: every cluster node's IPv4 address and LAN (site) index. Shared read-only by all
 // nodes of a world (one copy for 1,000 nodes, not 1,000).
@@ -134,6 +152,8 @@ struct NodeCounters {
   std::uint64_t frames_sent_to_other_sites = 0;  // UDP mode: frames_sent addressed to a node of
                                                  // another LAN (they cross a link between sites)
   std::uint64_t cpg_try_again = 0;         // Corosync mode: sends CPG refused (TRY_AGAIN)
+  std::uint64_t knet_tx_waits = 0;         // Corosync mode: datagrams that waited for room on the device
+  std::uint64_t knet_tx_dropped = 0;       // Corosync mode: datagrams lost on a full knet backlog
 };
 
 struct NodeAppConfig {
@@ -187,6 +207,7 @@ class NodeApp : public ns3::Application, private DatagramPort {
 
   // Corosync mode: the node's corosync, or nullptr (UDP mode, or a whole-node crash).
   const CorosyncStack* corosync() const { return corosync_.get(); }
+  CorosyncStack* corosync() { return corosync_.get(); }
 
  protected:
   void DoDispose() override;
@@ -213,6 +234,11 @@ class NodeApp : public ns3::Application, private DatagramPort {
   SendStatus SendCpg(NodeId to, std::span<const std::uint8_t> frame);
   void SendDatagramTo(NodeId to, std::span<const std::uint8_t> bytes) override;
   void MulticastDatagram(std::span<const std::uint8_t> bytes) override;
+  // knet's transmit path (see the header comment).
+  bool TxQueueFull() const;
+  void HoldForKnet(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to);
+  void KnetRetry();
+  void DropKnetBacklog();
 
   // Env back ends.
   void ScheduleWakeup(MonoTime at);
@@ -222,6 +248,7 @@ class NodeApp : public ns3::Application, private DatagramPort {
   // Sends one datagram now, or after a jitter delay. Counts it.
   void Emit(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to);
   void EmitNow(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to);
+  void Transmit(ns3::Ptr<ns3::Packet> packet, ns3::Ipv4Address to);  // to the socket, counted
   void EmitDelayed(std::uint64_t ticket);
   // Datagrams a send will put on the wire (fan-out size), to refuse it whole when the jitter
   // queue cannot hold them.
@@ -262,6 +289,9 @@ class NodeApp : public ns3::Application, private DatagramPort {
   ns3::Ptr<ns3::UniformRandomVariable> totem_rng_;
   std::uint64_t last_ring_seq_ = 0;              // what corosync's ring id file would hold
   std::optional<MembershipView> pending_view_;   // a view that came before the engine existed
+  ns3::Ptr<ns3::Queue<ns3::Packet>> tx_queue_;   // the LAN device's transmit queue
+  std::deque<std::pair<ns3::Ptr<ns3::Packet>, ns3::Ipv4Address>> knet_backlog_;  // in send order
+  ns3::EventId knet_retry_;
   std::uint64_t view_id_ = 0;
 };
 
