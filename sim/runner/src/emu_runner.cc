@@ -30,6 +30,29 @@ std::string LagText(const ns3sim::LagStats& l) {
   return buf;
 }
 
+// What the host said about the lags (emu::LagWitness): each over the bound, and the count of all
+// over 1 ms by cause; `t0_mono_ns` is the scenario's time 0.
+void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, harness::RealtimeLag* r) {
+  const std::array<std::uint64_t, emu::kLagCauses> counts = net.lag_causes();
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    r->causes_over_1ms.emplace_back(emu::LagCauseName(static_cast<emu::LagCause>(c)), counts[c]);
+  }
+  r->causes_over_1ms.emplace_back("unattributed", net.lag_unattributed());
+  for (const emu::LagSpell& s : net.lag_spells()) {
+    if (s.lag <= r->bound) continue;
+    harness::LagSpellRecord rec;
+    rec.lag = s.lag;
+    rec.at = Duration(s.due_mono_ns - t0_mono_ns);
+    rec.sampled = s.witness.sampled;
+    rec.steal_every_cpu = s.witness.steal_every_cpu;
+    rec.steal_window = s.witness.window;
+    rec.lifeguard_gap = s.witness.lifeguard_gap;
+    rec.cause = emu::LagCauseName(s.cause);
+    rec.why = emu::DescribeLagCause(s.cause, s.witness);
+    r->over_bound.push_back(std::move(rec));
+  }
+}
+
 }  // namespace
 
 // The emulation backend's network: the world's own fault code, run in the simulation's thread.
@@ -67,6 +90,7 @@ class EmuNetwork final : public RunNetwork {
     r.p99 = l.p99;
     r.over_1ms = l.over_1ms;
     r.bound = options_.max_lag;
+    AttributeLags(*net_, t0_mono_ns_, &r);
     info->realtime = r;
     const ns3sim::EmuCounters c = net_->counters();
     info->notes.push_back("emulated network: ns-3 in real time, " + std::to_string(c.frames_from_hosts) +
@@ -214,6 +238,15 @@ Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome
                        netns_run::Seconds(lag.worst_at) + " of the scenario; bound " + netns_run::Seconds(lag.bound) +
                        ", --max-lag): its timings are the host's, not the network's. Fewer nodes, a less loaded "
                        "machine, or a larger --max-lag";
+    // Why, for the first few (run.json has them all).
+    constexpr std::size_t kNamed = 5;
+    for (std::size_t i = 0; i < std::min(lag.over_bound.size(), kNamed); ++i) {
+      const harness::LagSpellRecord& spell = lag.over_bound[i];
+      outcome->invalid += "; " + netns_run::Seconds(spell.lag) + " at " + netns_run::Seconds(spell.at) + ": " + spell.why;
+    }
+    if (lag.over_bound.size() > kNamed) {
+      outcome->invalid += "; " + std::to_string(lag.over_bound.size() - kNamed) + " more over the bound (run.json)";
+    }
   }
   return Status::Ok();
 }

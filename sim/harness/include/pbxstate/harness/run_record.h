@@ -62,6 +62,18 @@ struct SeriesPoint {
 // Emulation (--backend emu): how far the real-time network simulator ran behind the wall clock,
 // measured by a probe event every `interval`. A run whose worst lag exceeds `bound` does not
 // measure the network it was given (frames were late by the harness's fault): it is invalid.
+// One lag over the bound, and what the host said about its interval (sim/emu lag_witness.h).
+struct LagSpellRecord {
+  Duration lag{};
+  Duration at{};              // scenario time the late probe was due
+  bool sampled = false;       // steal was read before and after it
+  Duration steal_every_cpu{};  // the least steal of any CPU over steal_window (10 ms steps)
+  Duration steal_window{};
+  Duration lifeguard_gap{};   // the longest time no lifeguard ran, beyond its period
+  std::string cause;          // "hypervisor", "every-cpu-held", "cpu-held", "unknown"
+  std::string why;            // the cause in a sentence, for the invalid message
+};
+
 struct RealtimeLag {
   Duration interval{};
   std::uint64_t probes = 0;
@@ -70,6 +82,10 @@ struct RealtimeLag {
   Duration p50{}, p99{};
   std::uint64_t over_1ms = 0;
   Duration bound{};
+  // Emulation: every lag over the bound (the longest 256), attributed; and the count of all lags
+  // over 1 ms by cause (run.json names them); absent when nothing attributed the lags.
+  std::vector<LagSpellRecord> over_bound;
+  std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
   bool valid() const { return worst <= bound; }
 };
 
@@ -83,6 +99,10 @@ struct DriverLateness {
   Duration worst_at{};        // planned time of the latest change
   Duration p50{}, p99{};
   Duration bound{};
+  // Emulation: every lag over the bound (the longest 256), attributed; and the count of all lags
+  // over 1 ms by cause (run.json names them); absent when nothing attributed the lags.
+  std::vector<LagSpellRecord> over_bound;
+  std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
   bool valid() const { return worst <= bound; }
 };
 
