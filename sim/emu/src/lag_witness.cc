@@ -121,6 +121,10 @@ void LagWitness::Attribute(bool final) {
     LagSpell spell;
     spell.due_mono_ns = s.due_mono_ns.load(std::memory_order_relaxed);
     spell.lag = Duration(s.lag_ns.load(std::memory_order_relaxed));
+    // The probes queued behind one stall run one after another once it ends, each a period less
+    // late: the same stall, attributed once.
+    if (spell.due_mono_ns < stall_end_ns_) continue;
+    stall_end_ns_ = spell.due_mono_ns + spell.lag.count();
     waiting_.push_back(spell);
   }
   read_.store(written, std::memory_order_release);

@@ -117,9 +117,11 @@ json RealtimeJson(const RealtimeLag& l) {
   if (l.causes_over_1ms.empty()) return j;
   json causes = json::object();
   for (const auto& [cause, n] : l.causes_over_1ms) causes[cause] = n;
-  j["causes_over_1ms"] = causes;
+  j["stalls_over_1ms_by_cause"] = causes;
+  j["bringup_worst_lag_ns"] = l.bringup_worst.count();
+  j["bringup_probes_over_1ms"] = l.bringup_over_1ms;
   json spells = json::array();
-  for (const LagSpellRecord& s : l.over_bound) {
+  for (const LagSpellRecord& s : l.spells) {
     spells.push_back({{"lag_ns", s.lag.count()},
                       {"at_ns", s.at.count()},
                       {"sampled", s.sampled},
@@ -128,7 +130,7 @@ json RealtimeJson(const RealtimeLag& l) {
                       {"lifeguard_gap_ns", s.lifeguard_gap.count()},
                       {"cause", s.cause}});
   }
-  j["over_bound"] = spells;
+  j["stalls_over_1ms"] = spells;
   return j;
 }
 

@@ -132,6 +132,23 @@ TEST_F(WitnessTest, ALagBeforeTheFirstReadingIsUnknownAndResetForgets) {
   w.Stop();
 }
 
+TEST_F(WitnessTest, TheProbesQueuedBehindAStallAreThatStall) {
+  LagWitness w;
+  LagWitness::Options o;
+  o.period = 2ms;
+  o.proc_stat = file_.string();
+  ASSERT_TRUE(w.Start(o).ok());
+  const std::int64_t due = MonotonicNs() - 10'000'000;
+  for (int i = 0; i < 6; ++i) w.Note(due + i * 1'000'000, Duration(6'000'000 - i * 1'000'000));  // 6, 5, .. 1 ms
+  w.Note(due + 7'000'000, 2ms);  // due after the first stall ended: another
+  ASSERT_TRUE(WaitForSpells(w, 2));
+  w.Stop();
+  const std::vector<LagSpell> spells = w.spells();
+  ASSERT_EQ(spells.size(), 2u);
+  EXPECT_EQ(spells[0].lag, 6ms);
+  EXPECT_EQ(spells[1].lag, 2ms);
+}
+
 TEST_F(WitnessTest, AnUnreadableFileFailsStartNamingIt) {
   LagWitness w;
   LagWitness::Options o;

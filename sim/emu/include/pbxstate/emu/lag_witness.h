@@ -3,6 +3,8 @@
 // the lifeguard's longest gap since its last reading, keeping the last kReadings; the simulation
 // thread notes each late probe (Note: lock-free, never blocks); once a reading follows a noted
 // lag, the thread attributes it (host_steal.h: AttributeLag) from the readings that bracket it.
+// A probe due while a stall noted before it lasted is that stall's (the probes queued behind a
+// stall run late one after another): a spell is a stall, counted and attributed once.
 //
 // Linux only. Contract: Start, then Note from one thread (the simulation's) and spells/counts/
 // Reset from any; Stop (also the destructor) joins the thread. Notes that come faster than the
@@ -25,7 +27,7 @@
 
 namespace pbxstate::emu {
 
-// One late probe, attributed.
+// One stall of the simulation (the first late probe of it), attributed.
 struct LagSpell {
   Duration lag{};
   std::int64_t due_mono_ns = 0;  // when the late probe was due (CLOCK_MONOTONIC): the lag began then
@@ -101,6 +103,7 @@ class LagWitness {
   std::string buffer_;
   std::deque<Reading> readings_;
   std::vector<LagSpell> waiting_;
+  std::int64_t stall_end_ns_ = 0;  // when the latest stall noted ended (its due + its lag)
   // Shared with the callers of spells/counts/Reset.
   mutable std::mutex mu_;
   std::vector<LagSpell> spells_;

@@ -62,7 +62,7 @@ struct SeriesPoint {
 // Emulation (--backend emu): how far the real-time network simulator ran behind the wall clock,
 // measured by a probe event every `interval`. A run whose worst lag exceeds `bound` does not
 // measure the network it was given (frames were late by the harness's fault): it is invalid.
-// One lag over the bound, and what the host said about its interval (sim/emu lag_witness.h).
+// One stall over 1 ms, and what the host said about its interval (sim/emu lag_witness.h).
 struct LagSpellRecord {
   Duration lag{};
   Duration at{};              // scenario time the late probe was due
@@ -82,10 +82,14 @@ struct RealtimeLag {
   Duration p50{}, p99{};
   std::uint64_t over_1ms = 0;
   Duration bound{};
-  // Emulation: every lag over the bound (the longest 256), attributed; and the count of all lags
-  // over 1 ms by cause (run.json names them); absent when nothing attributed the lags.
-  std::vector<LagSpellRecord> over_bound;
+  // Emulation: the simulation's stalls over 1 ms (a stall: the first late probe, not those queued
+  // behind it), attributed (the longest 256: every lag over the bound among them), and the count of
+  // all of them by cause (run.json names them); absent when nothing attributed the lags. And the worst lag and the probes over 1 ms during the bring-up (the
+  // daemons started), before the scenario's time 0.
+  std::vector<LagSpellRecord> spells;
   std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
+  Duration bringup_worst{};
+  std::uint64_t bringup_over_1ms = 0;
   bool valid() const { return worst <= bound; }
 };
 
@@ -99,10 +103,14 @@ struct DriverLateness {
   Duration worst_at{};        // planned time of the latest change
   Duration p50{}, p99{};
   Duration bound{};
-  // Emulation: every lag over the bound (the longest 256), attributed; and the count of all lags
-  // over 1 ms by cause (run.json names them); absent when nothing attributed the lags.
-  std::vector<LagSpellRecord> over_bound;
+  // Emulation: the simulation's stalls over 1 ms (a stall: the first late probe, not those queued
+  // behind it), attributed (the longest 256: every lag over the bound among them), and the count of
+  // all of them by cause (run.json names them); absent when nothing attributed the lags. And the worst lag and the probes over 1 ms during the bring-up (the
+  // daemons started), before the scenario's time 0.
+  std::vector<LagSpellRecord> spells;
   std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
+  Duration bringup_worst{};
+  std::uint64_t bringup_over_1ms = 0;
   bool valid() const { return worst <= bound; }
 };
 
