@@ -71,6 +71,13 @@ class WitnessTest : public ::testing::Test {
     WriteSteal(100);
   }
   void TearDown() override { std::filesystem::remove(file_); }
+  // Readings every 2 ms of the fake file.
+  LagWitness::Options Fake() const {
+    LagWitness::Options o;
+    o.period = 2ms;
+    o.proc_stat = file_.string();
+    return o;
+  }
   // Replaces the file at once (a rename), each CPU's steal at `ticks`.
   void WriteSteal(int ticks) {
     const auto tmp = file_.string() + ".tmp";
@@ -92,10 +99,7 @@ bool WaitForSpells(const LagWitness& w, std::size_t n) {
 // between its start and its end (Start reads the file once, so a reading precedes both).
 TEST_F(WitnessTest, StealBetweenALagsStartAndEndIsTheHypervisors) {
   LagWitness w;
-  LagWitness::Options o;
-  o.period = 2ms;
-  o.proc_stat = file_.string();
-  ASSERT_TRUE(w.Start(o).ok());
+  ASSERT_TRUE(w.Start(Fake()).ok());
   std::int64_t due = MonotonicNs();
   std::this_thread::sleep_for(3ms);
   w.Note(due, Duration(MonotonicNs() - due));
@@ -119,11 +123,8 @@ TEST_F(WitnessTest, StealBetweenALagsStartAndEndIsTheHypervisors) {
 
 TEST_F(WitnessTest, ALagBeforeTheFirstReadingIsUnknownAndResetForgets) {
   LagWitness w;
-  LagWitness::Options o;
-  o.period = 2ms;
-  o.proc_stat = file_.string();
   const std::int64_t before_start = MonotonicNs();
-  ASSERT_TRUE(w.Start(o).ok());
+  ASSERT_TRUE(w.Start(Fake()).ok());
   w.Note(before_start, 1ms);
   ASSERT_TRUE(WaitForSpells(w, 1));
   EXPECT_EQ(w.spells().at(0).cause, LagCause::kUnknown);
@@ -134,10 +135,7 @@ TEST_F(WitnessTest, ALagBeforeTheFirstReadingIsUnknownAndResetForgets) {
 
 TEST_F(WitnessTest, TheProbesQueuedBehindAStallAreThatStall) {
   LagWitness w;
-  LagWitness::Options o;
-  o.period = 2ms;
-  o.proc_stat = file_.string();
-  ASSERT_TRUE(w.Start(o).ok());
+  ASSERT_TRUE(w.Start(Fake()).ok());
   const std::int64_t due = MonotonicNs() - 10'000'000;
   for (int i = 0; i < 6; ++i) w.Note(due + i * 1'000'000, Duration(6'000'000 - i * 1'000'000));  // 6, 5, .. 1 ms
   w.Note(due + 7'000'000, 2ms);  // due after the first stall ended: another
