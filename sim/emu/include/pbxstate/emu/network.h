@@ -98,9 +98,9 @@ class EmulatedNetwork {
   // zero without a lifeguard.
   Duration lifeguard_held_worst() const { return lifeguard_.held_worst(); }
   Duration lifeguard_held_at() const { return Duration(lifeguard_.held_worst_at_mono_ns() - origin_mono_ns_); }
-  // Every probe more than 1 ms late since ResetLag, attributed to the machine (LagWitness: the
-  // longest LagWitness::kSpells; due_mono_ns is CLOCK_MONOTONIC), the count by cause of all of
-  // them, and the notes lost to a full queue. Any time; complete after Stop.
+  // Every stall of the simulation over 1 ms since ResetLag, attributed to the machine (LagWitness:
+  // the longest LagWitness::kSpells; due_mono_ns is CLOCK_MONOTONIC), the count by cause of all of
+  // them, and the late probes lost to a full queue. Any time; complete after Stop.
   std::vector<LagSpell> lag_spells() const { return witness_.spells(); }
   std::array<std::uint64_t, kLagCauses> lag_causes() const { return witness_.counts(); }
   std::uint64_t lag_unattributed() const { return witness_.unrecorded(); }
