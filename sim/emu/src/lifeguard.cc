@@ -49,6 +49,7 @@ Status Lifeguard::Start(pid_t tid, const Options& options) {
   beat_ns_ = MonotonicNs();
   last_wake_ns_ = MonotonicNs();
   held_worst_ns_ = 0;
+  gap_since_take_ns_ = 0;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (!CPU_ISSET(cpu, &allowed_)) continue;
     std::promise<Status> prepared;
@@ -113,6 +114,9 @@ void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
   }
   if (last >= now) return;  // another lifeguard woke later than this one
   const std::int64_t held = now - last - options.period.count();
+  std::int64_t taken = gap_since_take_ns_.load(std::memory_order_relaxed);
+  while (held > taken && !gap_since_take_ns_.compare_exchange_weak(taken, held, std::memory_order_relaxed)) {
+  }
   if (held > held_worst_ns_.load(std::memory_order_relaxed)) {
     held_worst_ns_.store(held, std::memory_order_relaxed);
     held_worst_at_ns_.store(last, std::memory_order_relaxed);

@@ -73,8 +73,13 @@ Status EmulatedNetwork::Start() {
       !st.ok()) {
     return st;
   }
-  if (Status st = probe_->Start(); !st.ok()) return st;
   const bool guarded = spec_.lifeguard && spec_.realtime_priority > 0 && Lifeguard::Useful();
+  LagWitness::Options wo;
+  wo.priority = spec_.realtime_priority > 0 ? 1 : 0;  // below the lifeguards and the simulation
+  wo.lifeguard = guarded ? &lifeguard_ : nullptr;
+  if (Status st = witness_.Start(wo); !st.ok()) return st;
+  probe_->OnLate([this](Duration due, Duration lag) { witness_.Note(origin_mono_ns_.load(std::memory_order_relaxed) + due.count(), lag); });
+  if (Status st = probe_->Start(); !st.ok()) return st;
   if (guarded) ns3::Simulator::Schedule(ns3::NanoSeconds(spec_.lag_probe_interval.count()), &EmulatedNetwork::Heartbeat, this);
   pid_t sim_tid = 0;
   std::promise<Status> prepared;
@@ -137,6 +142,7 @@ ns3sim::LagStats EmulatedNetwork::lag() const {
 
 void EmulatedNetwork::ResetLag() {
   lifeguard_.ResetHeld();
+  witness_.Reset();
   if (probe_ == nullptr) return;
   ScopedPriority raised(spec_.realtime_priority);
   probe_->Reset();
@@ -175,6 +181,7 @@ void EmulatedNetwork::Stop() {
     }
     thread_.join();
   }
+  witness_.Stop();
   if (probe_ != nullptr) final_lag_ = probe_->stats();
   if (hosts_ != nullptr) {
     counters_ = hosts_->counters();

@@ -109,11 +109,29 @@ json ScenarioJson(const scenario::Scenario& s) {
 }
 
 json RealtimeJson(const RealtimeLag& l) {
-  return {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
-          {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
-          {"p50_lag_ns", l.p50.count()},             {"p99_lag_ns", l.p99.count()},
-          {"probes_over_1ms", l.over_1ms},           {"bound_ns", l.bound.count()},
-          {"valid", l.valid()}};
+  json j = {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
+            {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
+            {"p50_lag_ns", l.p50.count()},             {"p99_lag_ns", l.p99.count()},
+            {"probes_over_1ms", l.over_1ms},           {"bound_ns", l.bound.count()},
+            {"valid", l.valid()}};
+  if (l.causes_over_1ms.empty()) return j;
+  json causes = json::object();
+  for (const auto& [cause, n] : l.causes_over_1ms) causes[cause] = n;
+  j["stalls_over_1ms_by_cause"] = causes;
+  j["bringup_worst_lag_ns"] = l.bringup_worst.count();
+  j["bringup_probes_over_1ms"] = l.bringup_over_1ms;
+  json spells = json::array();
+  for (const LagSpellRecord& s : l.spells) {
+    spells.push_back({{"lag_ns", s.lag.count()},
+                      {"at_ns", s.at.count()},
+                      {"sampled", s.sampled},
+                      {"steal_every_cpu_ns", s.steal_every_cpu.count()},
+                      {"steal_window_ns", s.steal_window.count()},
+                      {"lifeguard_gap_ns", s.lifeguard_gap.count()},
+                      {"cause", s.cause}});
+  }
+  j["stalls_over_1ms"] = spells;
+  return j;
 }
 
 json DriverJson(const DriverLateness& d) {

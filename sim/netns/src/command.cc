@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "pbxstate/netns/child.h"
+
 namespace pbxstate::netns {
 
 std::string JoinArgv(const std::vector<std::string>& argv) {
@@ -25,25 +27,13 @@ Status RunCommand(const std::vector<std::string>& argv, Duration timeout, Comman
   *result = CommandResult{};
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::FailedPrecondition(std::string("pipe: ") + std::strerror(errno));
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    return Status::FailedPrecondition(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    dup2(pipe_fds[1], STDERR_FILENO);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = -1;
+  const Status started = StartProgram(argv, {}, pipe_fds[1], &pid);
   close(pipe_fds[1]);
+  if (!started.ok()) {
+    close(pipe_fds[0]);
+    return started;
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   bool open_pipe = true;
@@ -102,25 +92,13 @@ Status RunAllChecked(const std::vector<std::vector<std::string>>& argvs, Duratio
       first = Status::FailedPrecondition(std::string("pipe: ") + std::strerror(errno));
       break;
     }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid = -1;
+    first = StartProgram(argv, {}, fds[1], &pid);
+    close(fds[1]);
+    if (!first.ok()) {
       close(fds[0]);
-      close(fds[1]);
-      first = Status::FailedPrecondition(std::string("fork: ") + std::strerror(errno));
       break;
     }
-    if (pid == 0) {
-      const int devnull = open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(fds[1], STDERR_FILENO);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    close(fds[1]);
     running.push_back({pid, fds[0], {}});
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;

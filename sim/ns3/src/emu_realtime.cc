@@ -11,6 +11,7 @@ namespace pbxstate::ns3sim {
 namespace {
 
 constexpr Duration kBucket = std::chrono::microseconds(10);
+constexpr Duration kLate = std::chrono::milliseconds(1);  // LagStats::over_1ms, OnLate
 
 Duration Quantile(const std::vector<std::uint64_t>& histogram, std::uint64_t total, double q) {
   if (total == 0) return Duration::zero();
@@ -49,9 +50,10 @@ void RealtimeLagProbe::Probe() {
       stats_.worst = lag;
       stats_.worst_at = Duration(due.GetNanoSeconds());
     }
-    if (lag > std::chrono::milliseconds(1)) ++stats_.over_1ms;
+    if (lag > kLate) ++stats_.over_1ms;
     ++histogram_[std::min<std::size_t>(static_cast<std::size_t>(lag / kBucket), kBuckets)];
   }
+  if (lag > kLate && on_late_) on_late_(Duration(due.GetNanoSeconds()), lag);
   ns3::Simulator::Schedule(ns3::NanoSeconds(interval_.count()), &RealtimeLagProbe::Probe, this);
 }
 

@@ -30,6 +30,28 @@ std::string LagText(const ns3sim::LagStats& l) {
   return buf;
 }
 
+// What the host said about the lags (emu::LagWitness): the lags over 1 ms (the longest kept), and
+// the count of all of them by cause; `t0_mono_ns` is the scenario's time 0.
+void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, harness::RealtimeLag* r) {
+  const std::array<std::uint64_t, emu::kLagCauses> counts = net.lag_causes();
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    r->causes_over_1ms.emplace_back(emu::LagCauseName(static_cast<emu::LagCause>(c)), counts[c]);
+  }
+  r->causes_over_1ms.emplace_back("unattributed", net.lag_unattributed());
+  for (const emu::LagSpell& s : net.lag_spells()) {
+    harness::LagSpellRecord rec;
+    rec.lag = s.lag;
+    rec.at = Duration(s.due_mono_ns - t0_mono_ns);
+    rec.sampled = s.witness.sampled;
+    rec.steal_every_cpu = s.witness.steal_every_cpu;
+    rec.steal_window = s.witness.window;
+    rec.lifeguard_gap = s.witness.lifeguard_gap;
+    rec.cause = emu::LagCauseName(s.cause);
+    rec.why = emu::DescribeLagCause(s.cause, s.witness);
+    r->spells.push_back(std::move(rec));
+  }
+}
+
 }  // namespace
 
 // The emulation backend's network: the world's own fault code, run in the simulation's thread.
@@ -47,6 +69,7 @@ class EmuNetwork final : public RunNetwork {
   // The lag is measured over the scenario (bring-up is not part of it).
   void Started(std::int64_t t0_mono_ns) override {
     t0_mono_ns_ = t0_mono_ns;
+    bringup_ = net_->lag();
     net_->ResetLag();
   }
 
@@ -67,6 +90,9 @@ class EmuNetwork final : public RunNetwork {
     r.p99 = l.p99;
     r.over_1ms = l.over_1ms;
     r.bound = options_.max_lag;
+    r.bringup_worst = bringup_.worst;
+    r.bringup_over_1ms = bringup_.over_1ms;
+    AttributeLags(*net_, t0_mono_ns_, &r);
     info->realtime = r;
     const ns3sim::EmuCounters c = net_->counters();
     info->notes.push_back("emulated network: ns-3 in real time, " + std::to_string(c.frames_from_hosts) +
@@ -101,6 +127,7 @@ class EmuNetwork final : public RunNetwork {
   const EmuOptions& options_;
   std::int64_t t0_mono_ns_ = 0;
   std::optional<ns3sim::LagStats> lag_at_end_;  // the lag over the scenario, from its end on
+  ns3sim::LagStats bringup_;                     // the lag before the scenario's time 0
 };
 
 }  // namespace netns_run
@@ -214,6 +241,16 @@ Status RunEmu(const Scenario& scenario_in, const RunOptions& options, RunOutcome
                        netns_run::Seconds(lag.worst_at) + " of the scenario; bound " + netns_run::Seconds(lag.bound) +
                        ", --max-lag): its timings are the host's, not the network's. Fewer nodes, a less loaded "
                        "machine, or a larger --max-lag";
+    // Why, for the first few over the bound (run.json has them all).
+    constexpr std::size_t kNamed = 5;
+    std::size_t named = 0, over = 0;
+    for (const harness::LagSpellRecord& spell : lag.spells) {
+      if (spell.lag <= lag.bound) continue;
+      if (++over > kNamed) continue;
+      outcome->invalid += "; " + netns_run::Seconds(spell.lag) + " at " + netns_run::Seconds(spell.at) + ": " + spell.why;
+      ++named;
+    }
+    if (over > named) outcome->invalid += "; " + std::to_string(over - named) + " more over the bound (run.json)";
   }
   return Status::Ok();
 }

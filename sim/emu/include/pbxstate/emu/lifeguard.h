@@ -89,6 +89,9 @@ class Lifeguard {
   Duration held_worst() const { return Duration(held_worst_ns_.load(std::memory_order_relaxed)); }
   std::int64_t held_worst_at_mono_ns() const { return held_worst_at_ns_.load(std::memory_order_relaxed); }
   void ResetHeld() { held_worst_ns_.store(0, std::memory_order_relaxed); }
+  // The longest such time that ended since the previous TakeGap (or Start), and forgets it: the
+  // lag witness's reading for its interval (lag_witness.h). Callable from any thread.
+  Duration TakeGap() { return Duration(gap_since_take_ns_.exchange(0, std::memory_order_relaxed)); }
 
  private:
   void Run(int cpu, const Options& options);
@@ -104,6 +107,7 @@ class Lifeguard {
   std::atomic<std::int64_t> last_wake_ns_{0};  // the latest wake-up of any lifeguard thread
   std::atomic<std::int64_t> held_worst_ns_{0};
   std::atomic<std::int64_t> held_worst_at_ns_{0};
+  std::atomic<std::int64_t> gap_since_take_ns_{0};
   std::vector<std::thread> threads_;
 };
 

@@ -11,6 +11,7 @@
 //   4. Start(): the simulation runs in real time on a thread of its own (SCHED_FIFO when asked,
 //      inherited by the FdNetDevices' reader threads; memory locked, a watchdog: realtime.h),
 //      with a lag probe and, at SCHED_FIFO, a lifeguard (lifeguard.h) fed by a heartbeat event;
+//      each late probe is attributed to the machine (lag_witness.h);
 //   5. Call(fn): faults and queries run in the simulation's thread, at the wall clock's now;
 //   6. Stop() (also the destructor): the simulation stops, the world is destroyed and every TAP
 //      closed (the devices vanish with their descriptors); then the caller tears the namespaces down.
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "pbxstate/emu/lag_witness.h"
 #include "pbxstate/emu/lifeguard.h"
 #include "pbxstate/emu/realtime.h"
 #include "pbxstate/netns/cluster.h"
@@ -96,6 +98,12 @@ class EmulatedNetwork {
   // zero without a lifeguard.
   Duration lifeguard_held_worst() const { return lifeguard_.held_worst(); }
   Duration lifeguard_held_at() const { return Duration(lifeguard_.held_worst_at_mono_ns() - origin_mono_ns_); }
+  // Every stall of the simulation over 1 ms since ResetLag, attributed to the machine (LagWitness:
+  // the longest LagWitness::kSpells; due_mono_ns is CLOCK_MONOTONIC), the count by cause of all of
+  // them, and the late probes lost to a full queue. Any time; complete after Stop.
+  std::vector<LagSpell> lag_spells() const { return witness_.spells(); }
+  std::array<std::uint64_t, kLagCauses> lag_causes() const { return witness_.counts(); }
+  std::uint64_t lag_unattributed() const { return witness_.unrecorded(); }
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
   std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
@@ -131,6 +139,7 @@ class EmulatedNetwork {
   std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
+  LagWitness witness_;   // from Start to Stop
   bool lifeguard_on_ = false;
 };
 

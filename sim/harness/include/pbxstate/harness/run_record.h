@@ -62,6 +62,18 @@ struct SeriesPoint {
 // Emulation (--backend emu): how far the real-time network simulator ran behind the wall clock,
 // measured by a probe event every `interval`. A run whose worst lag exceeds `bound` does not
 // measure the network it was given (frames were late by the harness's fault): it is invalid.
+// One stall over 1 ms, and what the host said about its interval (sim/emu lag_witness.h).
+struct LagSpellRecord {
+  Duration lag{};
+  Duration at{};              // scenario time the late probe was due
+  bool sampled = false;       // steal was read before and after it
+  Duration steal_every_cpu{};  // the least steal of any CPU over steal_window (10 ms steps)
+  Duration steal_window{};
+  Duration lifeguard_gap{};   // the longest time no lifeguard ran, beyond its period
+  std::string cause;          // "hypervisor", "every-cpu-held", "cpu-held", "unknown"
+  std::string why;            // the cause in a sentence, for the invalid message
+};
+
 struct RealtimeLag {
   Duration interval{};
   std::uint64_t probes = 0;
@@ -70,6 +82,14 @@ struct RealtimeLag {
   Duration p50{}, p99{};
   std::uint64_t over_1ms = 0;
   Duration bound{};
+  // Emulation: the simulation's stalls over 1 ms (a stall: the first late probe, not those queued
+  // behind it), attributed (the longest 256: every lag over the bound among them), and the count of
+  // all of them by cause (run.json names them); absent when nothing attributed the lags. And the worst lag and the probes over 1 ms during the bring-up (the
+  // daemons started), before the scenario's time 0.
+  std::vector<LagSpellRecord> spells;
+  std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
+  Duration bringup_worst{};
+  std::uint64_t bringup_over_1ms = 0;
   bool valid() const { return worst <= bound; }
 };
 
@@ -83,6 +103,14 @@ struct DriverLateness {
   Duration worst_at{};        // planned time of the latest change
   Duration p50{}, p99{};
   Duration bound{};
+  // Emulation: the simulation's stalls over 1 ms (a stall: the first late probe, not those queued
+  // behind it), attributed (the longest 256: every lag over the bound among them), and the count of
+  // all of them by cause (run.json names them); absent when nothing attributed the lags. And the worst lag and the probes over 1 ms during the bring-up (the
+  // daemons started), before the scenario's time 0.
+  std::vector<LagSpellRecord> spells;
+  std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
+  Duration bringup_worst{};
+  std::uint64_t bringup_over_1ms = 0;
   bool valid() const { return worst <= bound; }
 };
 

@@ -1,6 +1,8 @@
 // A long-lived child process (a corosync or a pbxstated of one namespace), in its own process
 // group so a Ctrl-C at the terminal reaches pbxstate only, and with PR_SET_PDEATHSIG so it dies
-// if pbxstate is killed outright (SIGKILL leaves no chance to tear down).
+// if the thread that started it ends (pbxstate killed outright: SIGKILL leaves no chance to tear
+// down). Started without fork (child.cc says why): the other threads of pbxstate, the emulator's
+// simulation among them, are not held while it starts.
 //
 // Contract: Spawn when no child is running (again once it exited or was killed); Signal/Kill
 // any number of times; the destructor kills (SIGKILL) and
@@ -18,6 +20,15 @@
 
 namespace pbxstate::netns {
 
+// Starts argv (looked up in PATH) without fork: in its own process group, with SIGKILL as its
+// death signal (PR_SET_PDEATHSIG: when the calling thread ends), stdin from /dev/null, stdout and
+// stderr on `output_fd`, no other descriptor, every signal at its default and unblocked, in this
+// process's environment plus `env` ("NAME=value", replacing a variable of that name). Returns once
+// the program runs, its pid in `*pid` (the caller reaps it); fails, naming the program, when it is
+// not in PATH or cannot be executed, or when the process cannot be made. Thread-safe.
+Status StartProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env, int output_fd,
+                    pid_t* pid);
+
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -25,10 +36,8 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts argv (looked up in PATH) with stdin from /dev/null and stdout and stderr appended
-  // to `log`, in this process's environment plus `env` ("NAME=value", replacing a variable of
-  // that name). Fails when the log cannot be opened or fork fails; a program that cannot be
-  // executed exits 127 (see Running / the log).
+  // StartProgram with stdout and stderr appended to `log`; fails as it does, or when the log
+  // cannot be opened.
   Status Spawn(const std::vector<std::string>& argv, const std::filesystem::path& log,
                const std::vector<std::string>& env = {});
 

@@ -19,9 +19,10 @@ struct CommandResult {
   bool timed_out = false;
 };
 
-// Runs argv[0] (looked up in PATH) with `argv`, stdin from /dev/null, and waits at most
-// `timeout`; past it the command is killed (SIGKILL) and reaped. Returns an error only when the
-// command could not be started; the exit code is in `result`.
+// Runs argv[0] (looked up in PATH) with `argv`, started as StartProgram starts it (child.h: no
+// fork, stdin from /dev/null), and waits at most `timeout`; past it the command is killed
+// (SIGKILL) and reaped. Returns an error only when the command could not be started (not found,
+// not executable); the exit code is in `result`.
 Status RunCommand(const std::vector<std::string>& argv, Duration timeout, CommandResult* result);
 
 // RunCommand that also fails (naming the command and quoting its output) unless it exits 0.

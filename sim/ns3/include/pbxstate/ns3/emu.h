@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -135,6 +136,9 @@ class RealtimeLagProbe {
   LagStats stats() const;
   // Forgets the figures so far (probing goes on); callable from any thread.
   void Reset();
+  // `hook` runs in the simulation's thread for each probe more than 1 ms late, with the probe's
+  // simulated time and its lag (the emulator's lag witness notes it); it must not block. Before Start.
+  void OnLate(std::function<void(Duration due, Duration lag)> hook) { on_late_ = std::move(hook); }
 
  private:
   void Probe();
@@ -144,6 +148,7 @@ class RealtimeLagProbe {
   mutable std::mutex mu_;
   LagStats stats_;
   std::vector<std::uint64_t> histogram_;
+  std::function<void(Duration, Duration)> on_late_;
 };
 
 }  // namespace pbxstate::ns3sim

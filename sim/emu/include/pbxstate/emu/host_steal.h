@@ -1,0 +1,56 @@
+// What the host says about an interval in which the simulation ran late (sim/emu/README.md, "Lag
+// attributed to the machine"): how much CPU time the hypervisor took from each CPU (the steal
+// column of /proc/stat) and whether any CPU ran a lifeguard, and the cause that follows.
+//
+// Pure functions: the sampling is LagWitness's (lag_witness.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pbxstate/status.h"
+#include "pbxstate/types.h"
+
+namespace pbxstate::emu {
+
+// Every CPU's steal time so far (/proc/stat's "cpuN" lines, 8th number, in clock ticks of
+// `ticks_per_second`: sysconf(_SC_CLK_TCK), 100 here, so 10 ms steps), in CPU order, as
+// nanoseconds. The summary "cpu" line is skipped. Fails naming the line and the field when a cpuN
+// line is short or not a number, or when there is none. `source` names the text in errors.
+Status ParseStealNs(std::string_view proc_stat, long ticks_per_second, std::string_view source,
+                    std::vector<std::int64_t>* steal_ns);
+
+// Why the simulation ran late, from what the host says about that interval.
+enum class LagCause : std::uint8_t {
+  kUnknown,       // no reading of the host around it
+  kHypervisor,    // every CPU lost at least half the lag to the hypervisor (steal)
+  kEveryCpuHeld,  // no steal to speak of, and no CPU ran a lifeguard for half the lag or more
+  kCpuHeld,       // neither: the simulation's CPU was held while another ran lifeguards
+};
+
+// What the host said about one interval in which the simulation ran late.
+struct HostWitness {
+  bool sampled = false;             // steal was read before and after the interval
+  Duration steal_every_cpu{};       // the least steal of any CPU over the readings' interval
+  Duration window{};                // that interval (10 ms steps of readings, bracketing the lag)
+  Duration lifeguard_gap{};         // the longest time no lifeguard ran on any CPU, beyond its period
+  bool lifeguard = false;           // whether a lifeguard ran at all (else lifeguard_gap says nothing)
+};
+
+// The cause of a lag of `lag` given `w`: kHypervisor when 2 x w.steal_every_cpu >= lag, else
+// kEveryCpuHeld when a lifeguard ran and 2 x w.lifeguard_gap >= lag, else kCpuHeld (kUnknown
+// unless w.sampled). Half, because steal is read in 10 ms steps and the lifeguards wake every
+// period: a cause that accounts for half the lag is the larger part of it.
+LagCause AttributeLag(Duration lag, const HostWitness& w);
+
+// "hypervisor", "every-cpu-held", "cpu-held", "unknown": run.json's names.
+std::string_view LagCauseName(LagCause cause);
+
+// A sentence for the run's invalid message: "the hypervisor stole 10 ms of every CPU", "no CPU
+// ran a lifeguard for 12.1 ms (every CPU held, no steal)", "a CPU was held (a lifeguard ran on
+// another; steal 0 ms)", "no reading of the host around it".
+std::string DescribeLagCause(LagCause cause, const HostWitness& w);
+
+}  // namespace pbxstate::emu

@@ -1,0 +1,91 @@
+#include "pbxstate/emu/host_steal.h"
+
+#include <cassert>
+#include <charconv>
+#include <cstdio>
+
+namespace pbxstate::emu {
+
+namespace {
+
+// /proc/stat's columns after the cpu name: user nice system idle iowait irq softirq steal ...
+constexpr int kStealColumn = 8;
+
+std::string Ms(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(d.count()) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_view source,
+                    std::vector<std::int64_t>* steal_ns) {
+  assert(ticks_per_second > 0);
+  steal_ns->clear();
+  int line_no = 0;
+  for (std::size_t from = 0; from < text.size();) {
+    const std::size_t end = std::min(text.find('\n', from), text.size());
+    const std::string_view line = text.substr(from, end - from);
+    from = end + 1;
+    ++line_no;
+    // "cpu0 ..": a per-CPU line; "cpu ..", the summary, and every other line are not.
+    if (line.size() < 4 || line.substr(0, 3) != "cpu" || line[3] < '0' || line[3] > '9') continue;
+    std::size_t at = line.find(' ');
+    std::uint64_t ticks = 0;
+    for (int column = 1; column <= kStealColumn; ++column) {
+      while (at < line.size() && line[at] == ' ') ++at;
+      const char* first = line.data() + std::min(at, line.size());
+      const char* last = line.data() + line.size();
+      const auto [ptr, ec] = std::from_chars(first, last, ticks);
+      if (at >= line.size() || ec != std::errc() || (ptr != last && *ptr != ' ')) {
+        return Status::InvalidArgument(std::string(source) + ":" + std::to_string(line_no) + ": " +
+                                       std::string(line.substr(0, line.find(' '))) + " field " +
+                                       std::to_string(column) + (column == kStealColumn ? " (steal)" : "") +
+                                       ": missing or not a number");
+      }
+      at = static_cast<std::size_t>(ptr - line.data());
+    }
+    steal_ns->push_back(static_cast<std::int64_t>(ticks) * (1'000'000'000 / ticks_per_second));
+  }
+  if (steal_ns->empty()) return Status::InvalidArgument(std::string(source) + ": no cpuN line");
+  return Status::Ok();
+}
+
+LagCause AttributeLag(Duration lag, const HostWitness& w) {
+  if (!w.sampled) return LagCause::kUnknown;
+  if (2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
+  if (w.lifeguard && 2 * w.lifeguard_gap >= lag) return LagCause::kEveryCpuHeld;
+  return LagCause::kCpuHeld;
+}
+
+std::string_view LagCauseName(LagCause cause) {
+  switch (cause) {
+    case LagCause::kHypervisor:
+      return "hypervisor";
+    case LagCause::kEveryCpuHeld:
+      return "every-cpu-held";
+    case LagCause::kCpuHeld:
+      return "cpu-held";
+    case LagCause::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
+  switch (cause) {
+    case LagCause::kHypervisor:
+      return "the hypervisor stole " + Ms(w.steal_every_cpu) + " of every CPU";
+    case LagCause::kEveryCpuHeld:
+      return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal)";
+    case LagCause::kCpuHeld:
+      return std::string("a CPU was held (") + (w.lifeguard ? "a lifeguard ran on another" : "no lifeguard") +
+             "; steal " + Ms(w.steal_every_cpu) + ")";
+    case LagCause::kUnknown:
+      break;
+  }
+  return "no reading of the host around it";
+}
+
+}  // namespace pbxstate::emu

@@ -1,0 +1,160 @@
+// The lag's attribution to the machine (host_steal.h, lag_witness.h): /proc/stat's steal parsed
+// from a fake text, the decision, and the witness thread reading a fake /proc/stat that the test
+// rewrites between a lag's start and its end. No privileges needed.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "pbxstate/emu/host_steal.h"
+#include "pbxstate/emu/lag_witness.h"
+#include "pbxstate/emu/realtime.h"
+
+namespace pbxstate::emu {
+namespace {
+
+using namespace std::chrono_literals;
+
+// This VM's /proc/stat, cut after the cpu lines' neighbours (steal: 8267, 4099, 4168 ticks).
+constexpr std::string_view kProcStat =
+    "cpu  2626088 1251681 1023676 1904488 9490 0 22675 8267 0 0\n"
+    "cpu0 1235862 629245 501466 1039087 2523 0 10673 4099 0 0\n"
+    "cpu1 1390225 622435 522210 865400 6967 0 12002 4168 0 0\n"
+    "intr 283710405 0 9 0 0 0 0 0 0 0\n"
+    "ctxt 465716328\n"
+    "btime 1796548800\n";
+
+TEST(ParseSteal, EveryCpuInNanoseconds) {
+  std::vector<std::int64_t> steal;
+  ASSERT_TRUE(ParseStealNs(kProcStat, 100, "/proc/stat", &steal).ok());
+  EXPECT_EQ(steal, (std::vector<std::int64_t>{4099 * 10'000'000LL, 4168 * 10'000'000LL}));
+  ASSERT_TRUE(ParseStealNs("cpu0 1 2 3 4 5 6 7 8\n", 1000, "x", &steal).ok());  // no guest columns, no newline
+  EXPECT_EQ(steal, (std::vector<std::int64_t>{8'000'000}));
+}
+
+TEST(ParseSteal, ErrorsNameTheLineAndTheField) {
+  std::vector<std::int64_t> steal;
+  const Status short_line = ParseStealNs("cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7\n", 100, "/proc/stat", &steal);
+  EXPECT_EQ(short_line.message(), "/proc/stat:2: cpu0 field 8 (steal): missing or not a number");
+  const Status bad = ParseStealNs("cpu0 1 2 x 4 5 6 7 8\n", 100, "/proc/stat", &steal);
+  EXPECT_EQ(bad.message(), "/proc/stat:1: cpu0 field 3: missing or not a number");
+  EXPECT_EQ(ParseStealNs("cpu  1 2 3 4 5 6 7 8\nintr 1\n", 100, "/proc/stat", &steal).message(), "/proc/stat: no cpuN line");
+}
+
+TEST(AttributeLag, StealFirstThenTheLifeguardsGap) {
+  HostWitness w;
+  EXPECT_EQ(AttributeLag(15ms, w), LagCause::kUnknown);
+  w.sampled = true;
+  w.lifeguard = true;
+  w.steal_every_cpu = 10ms;  // one 10 ms step on each CPU during a 15 ms lag
+  w.lifeguard_gap = 14ms;
+  EXPECT_EQ(AttributeLag(15ms, w), LagCause::kHypervisor);
+  EXPECT_EQ(AttributeLag(21ms, w), LagCause::kEveryCpuHeld);
+  w.steal_every_cpu = 0ms;
+  w.lifeguard_gap = 1ms;
+  EXPECT_EQ(AttributeLag(15ms, w), LagCause::kCpuHeld);
+  w.lifeguard = false;
+  w.lifeguard_gap = 15ms;  // without a lifeguard its gap says nothing
+  EXPECT_EQ(AttributeLag(15ms, w), LagCause::kCpuHeld);
+  EXPECT_EQ(LagCauseName(LagCause::kHypervisor), "hypervisor");
+  w.steal_every_cpu = 10ms;
+  EXPECT_EQ(DescribeLagCause(LagCause::kHypervisor, w), "the hypervisor stole 10.0 ms of every CPU");
+}
+
+class WitnessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    file_ = std::filesystem::temp_directory_path() / ("pbxstate_lag_witness." + std::to_string(getpid()));
+    WriteSteal(100);
+  }
+  void TearDown() override { std::filesystem::remove(file_); }
+  // Readings every 2 ms of the fake file.
+  LagWitness::Options Fake() const {
+    LagWitness::Options o;
+    o.period = 2ms;
+    o.proc_stat = file_.string();
+    return o;
+  }
+  // Replaces the file at once (a rename), each CPU's steal at `ticks`.
+  void WriteSteal(int ticks) {
+    const auto tmp = file_.string() + ".tmp";
+    std::ofstream(tmp) << "cpu  0 0 0 0 0 0 0 " << 2 * ticks << "\ncpu0 0 0 0 0 0 0 0 " << ticks
+                       << "\ncpu1 0 0 0 0 0 0 0 " << ticks << "\n";
+    std::filesystem::rename(tmp, file_);
+  }
+  std::filesystem::path file_;
+};
+
+// Waits (at most 10 s: the witness thread runs at ordinary priority here) until `n` spells are
+// attributed.
+bool WaitForSpells(const LagWitness& w, std::size_t n) {
+  for (int i = 0; i < 10'000 && w.spells().size() < n; ++i) std::this_thread::sleep_for(1ms);
+  return w.spells().size() >= n;
+}
+
+// A lag with no steal, attributed before the next begins; then one with 10 s stolen from each CPU
+// between its start and its end (Start reads the file once, so a reading precedes both).
+TEST_F(WitnessTest, StealBetweenALagsStartAndEndIsTheHypervisors) {
+  LagWitness w;
+  ASSERT_TRUE(w.Start(Fake()).ok());
+  std::int64_t due = MonotonicNs();
+  std::this_thread::sleep_for(3ms);
+  w.Note(due, Duration(MonotonicNs() - due));
+  ASSERT_TRUE(WaitForSpells(w, 1));
+  due = MonotonicNs();
+  std::this_thread::sleep_for(3ms);
+  WriteSteal(1100);
+  w.Note(due, Duration(MonotonicNs() - due));
+  ASSERT_TRUE(WaitForSpells(w, 2));
+  w.Stop();
+  const std::vector<LagSpell> spells = w.spells();
+  ASSERT_EQ(spells.size(), 2u);
+  EXPECT_EQ(spells[0].cause, LagCause::kCpuHeld);
+  EXPECT_EQ(spells[0].witness.steal_every_cpu, 0s);
+  EXPECT_EQ(spells[1].cause, LagCause::kHypervisor);
+  EXPECT_EQ(spells[1].witness.steal_every_cpu, 10s);
+  EXPECT_GE(spells[1].witness.window, spells[1].lag);
+  EXPECT_EQ(w.counts()[static_cast<std::size_t>(LagCause::kHypervisor)], 1u);
+  EXPECT_EQ(w.unrecorded(), 0u);
+}
+
+TEST_F(WitnessTest, ALagBeforeTheFirstReadingIsUnknownAndResetForgets) {
+  LagWitness w;
+  const std::int64_t before_start = MonotonicNs();
+  ASSERT_TRUE(w.Start(Fake()).ok());
+  w.Note(before_start, 1ms);
+  ASSERT_TRUE(WaitForSpells(w, 1));
+  EXPECT_EQ(w.spells().at(0).cause, LagCause::kUnknown);
+  w.Reset();
+  EXPECT_TRUE(w.spells().empty());
+  w.Stop();
+}
+
+TEST_F(WitnessTest, TheProbesQueuedBehindAStallAreThatStall) {
+  LagWitness w;
+  ASSERT_TRUE(w.Start(Fake()).ok());
+  const std::int64_t due = MonotonicNs() - 10'000'000;
+  for (int i = 0; i < 6; ++i) w.Note(due + i * 1'000'000, Duration(6'000'000 - i * 1'000'000));  // 6, 5, .. 1 ms
+  w.Note(due + 7'000'000, 2ms);  // due after the first stall ended: another
+  ASSERT_TRUE(WaitForSpells(w, 2));
+  w.Stop();
+  const std::vector<LagSpell> spells = w.spells();
+  ASSERT_EQ(spells.size(), 2u);
+  EXPECT_EQ(spells[0].lag, 6ms);
+  EXPECT_EQ(spells[1].lag, 2ms);
+}
+
+TEST_F(WitnessTest, AnUnreadableFileFailsStartNamingIt) {
+  LagWitness w;
+  LagWitness::Options o;
+  o.proc_stat = file_.string() + ".missing";
+  const Status st = w.Start(o);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(o.proc_stat), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace pbxstate::emu
