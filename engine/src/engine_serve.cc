@@ -199,7 +199,8 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
     }
   }
   s.members.push_back({from, r.session, 0, 0, 0, 0, 0, false, env_->Now()});
-  auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
+  const std::uint64_t number = serves_.empty() ? 0 : serves_.rbegin()->first + 1;
+  auto [it, inserted] = serves_.emplace(number, std::move(s));
   PBXSTATE_CHECK(inserted);
   PBXSTATE_CHECK_LE(serves_.size(), 2 * config_.max_sync_serves);
   started();
@@ -394,8 +395,10 @@ void EngineImpl::ServeTick(MonoTime now) {
     s.AdvanceWindow(now, config_);
     if (!s.unacked.empty() && now - s.last_send >= s.rto) {
       // Where one frame reaches every member, members that acknowledged pages a slower one has
-      // not are not kept waiting: the slower ones are refused as busy and ask again.
-      const bool ahead = std::any_of(s.members.begin(), s.members.end(), [&](const auto& m) { return m.acked > s.acked; });
+      // not (a member that joined since and acknowledged nothing does not count) are not kept
+      // waiting: the slower ones are refused as busy and ask again.
+      const bool ahead = std::any_of(s.members.begin(), s.members.end(),
+                                     [&](const auto& m) { return m.acked > s.acked && m.acked > m.first_page; });
       std::erase_if(s.members, [&](const ServeSession::Member& m) {
         if (!ahead || m.acked > s.acked) return false;
         RememberServed(peers_, m.puller, m.session);

@@ -9,7 +9,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "codec.h"
@@ -109,7 +108,8 @@ struct ServeSession {
   std::optional<Duration> AdvanceWindow(MonoTime now, const EngineConfig& config);
 };
 
-// Served streams, keyed by the puller and session that opened each.
-using ServeMap = std::map<std::pair<NodeId, std::uint32_t>, ServeSession>;
+// Served streams, numbered upwards from the greatest number still open (a stream outlives the
+// member that opened it: no puller's session can name it).
+using ServeMap = std::map<std::uint64_t, ServeSession>;
 
 }  // namespace pbxstate
