@@ -3,7 +3,7 @@
 //   store.cc           the entry store: applying versions, hashes, listener events, expiry
 //   engine_names.cc    interned names: releasing a name no entry refers to, reclaiming its id
 //   engine_net.cc      frames in and out: batching, send queue, dispatch of received frames
-//   engine_sync.cc     digests, anti-entropy and catch-up sessions (their state: sync_sessions.h)
+//   engine_sync.cc     digests, anti-entropy, pulls; engine_serve.cc: the donor's streams (state: sync_sessions.h)
 //   engine_mailbox_repair.cc  range-digested repair of the mailbox set
 //   engine_members.cc  membership, failure detector, departures, timers
 //   engine_relay.cc    sites and relays: a frame for everyone once per site, passed on inside it
@@ -474,7 +474,7 @@ class EngineImpl {
   Status SetClusterKeys(std::vector<std::string> keys);
   std::string AuthDescription() const;
 
-  // ---- engine_sync.cc ----
+  // ---- engine_sync.cc, engine_serve.cc ----
   // A hash of (origin, incarnation, watermark, content hash) for every origin held, and of the
   // mailbox set: equal summaries mean nothing to exchange. Cached until the store changes.
   std::uint64_t SummaryHash() const;
