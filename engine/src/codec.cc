@@ -18,6 +18,7 @@ static_assert(kDeviceStateCount < kDeviceRemoved);
 constexpr std::uint64_t kMailboxRemoved = std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + 1;
 constexpr std::uint8_t kRegUnreachable = 2;
 constexpr std::uint8_t kPageLast = 1;
+constexpr std::uint8_t kPageShared = 2;
 
 std::size_t VarintBytes(std::uint64_t v) {
   std::size_t n = 1;
@@ -365,12 +366,28 @@ void EncodeSyncRequest(Writer& w, const SyncRequest& r) {
 }
 
 void EncodeSyncPagePrefix(Writer& w, const SyncPage& p, std::uint32_t count) {
-  w.Varint(p.session);
-  w.Varint(p.page);
-  w.U8(p.last ? kPageLast : 0);
+  // The first addressee where a plain page has its session; a shared page then names it and the
+  // others after the donor's watermark (an engine from before shared streams refuses the flag).
+  PBXSTATE_CHECK(!p.to.empty() && p.to.size() <= kMaxSyncPageAddressees);
+  const bool shared = p.to.front().node != kNoNode;
+  PBXSTATE_CHECK(shared || p.to.size() == 1);
+  w.Varint(p.to.front().session);
+  w.Varint(p.to.front().page);
+  w.U8(static_cast<std::uint8_t>((p.to.front().last ? kPageLast : 0) | (shared ? kPageShared : 0)));
   w.Varint(p.origin);
   w.Varint(p.incarnation);
   w.Varint(p.donor_watermark);
+  if (shared) {
+    w.Varint(p.to.front().node);
+    w.U8(static_cast<std::uint8_t>(p.to.size() - 1));
+    for (std::size_t i = 1; i < p.to.size(); ++i) {
+      PBXSTATE_CHECK_NE(p.to[i].node, kNoNode);
+      w.Varint(p.to[i].node);
+      w.Varint(p.to[i].session);
+      w.Varint(p.to[i].page);
+      w.U8(p.to[i].last ? kPageLast : 0);
+    }
+  }
   w.Varint(count);
 }
 
@@ -547,12 +564,33 @@ std::optional<DropReason> DecodeSyncPage(std::span<const std::uint8_t> body, con
   std::uint8_t flags = 0;
   std::uint64_t count = 0;
   out->records.clear();
-  if (!ReadU32Varint(r, &out->session) || !ReadU32Varint(r, &out->page) || !r.U8(&flags) || !ReadNode(r, &out->origin) ||
-      !r.Varint(&out->incarnation) || !r.Varint(&out->donor_watermark) || !ReadCount(r, kMinRecordBytes, &count)) {
+  out->to.assign(1, SyncPageAddressee{});
+  SyncPageAddressee& first = out->to.front();
+  if (!ReadU32Varint(r, &first.session) || !ReadU32Varint(r, &first.page) || !r.U8(&flags) || !ReadNode(r, &out->origin) ||
+      !r.Varint(&out->incarnation) || !r.Varint(&out->donor_watermark)) {
     return r.error();
   }
-  if ((flags & ~kPageLast) != 0) return DropReason::kMalformed;
-  out->last = (flags & kPageLast) != 0;
+  if ((flags & ~(kPageLast | kPageShared)) != 0) return DropReason::kMalformed;
+  first.last = (flags & kPageLast) != 0;
+  if ((flags & kPageShared) != 0) {
+    std::uint8_t more = 0;
+    if (!ReadNode(r, &first.node) || !r.U8(&more)) return r.error();
+    if (more + std::size_t{1} > kMaxSyncPageAddressees) return DropReason::kMalformed;
+    for (std::uint8_t i = 0; i < more; ++i) {
+      SyncPageAddressee a;
+      std::uint8_t f = 0;
+      if (!ReadNode(r, &a.node) || !ReadU32Varint(r, &a.session) || !ReadU32Varint(r, &a.page) || !r.U8(&f)) {
+        return r.error();
+      }
+      if ((f & ~kPageLast) != 0) return DropReason::kMalformed;
+      a.last = (f & kPageLast) != 0;
+      for (const SyncPageAddressee& b : out->to) {
+        if (b.node == a.node) return DropReason::kMalformed;  // one addressee per node
+      }
+      out->to.push_back(a);
+    }
+  }
+  if (!ReadCount(r, kMinRecordBytes, &count)) return r.error();
   const bool mailbox_session = out->origin == kMailboxOrigin;
   if (!mailbox_session && out->incarnation == 0) return DropReason::kMalformed;
   out->records.resize(static_cast<std::size_t>(count));

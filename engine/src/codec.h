@@ -102,8 +102,12 @@ struct Record {
 std::size_t MaxRecordBytes(std::size_t key_bytes, std::size_t contact_bytes);
 // Bytes before the records in an UPDATES body (two seqs and a count, at their widest).
 inline constexpr std::size_t kUpdatesPrefixMaxBytes = 30;
-// Bytes before the records in a SYNC_PAGE body, at their widest.
-inline constexpr std::size_t kSyncPagePrefixMaxBytes = 60;
+// Pullers one SYNC_PAGE can address (a donor's shared stream, engine/README.md "Catch-up
+// sessions"): a stream takes no more members.
+inline constexpr std::size_t kMaxSyncPageAddressees = 8;
+// Bytes before the records in a SYNC_PAGE body addressed to `addressees` pullers (1 to
+// kMaxSyncPageAddressees), at their widest: 60 for a plain page, 17 more per further puller.
+constexpr std::size_t SyncPagePrefixMaxBytes(std::size_t addressees) { return 60 + 17 * (addressees - 1); }
 std::size_t EncodedRecordBytes(const Record& r);
 
 struct Updates {
@@ -161,10 +165,19 @@ struct SyncRequest {
   std::uint64_t since;
 };
 
-struct SyncPage {
-  std::uint32_t session;
-  std::uint32_t page;
+// One puller a SYNC_PAGE is for: its session, the page's number in that session, and whether it
+// is that session's last page. `node` is kNoNode in a plain page: its receiver.
+struct SyncPageAddressee {
+  NodeId node = kNoNode;
+  std::uint32_t session = 0;
+  std::uint32_t page = 0;
   bool last = false;
+};
+
+// A plain page has one addressee (node kNoNode), on the wire as before shared streams; a shared
+// page (flag kPageShared) names every addressee, at most kMaxSyncPageAddressees, each node once.
+struct SyncPage {
+  std::vector<SyncPageAddressee> to;
   NodeId origin;
   std::uint64_t incarnation;
   std::uint64_t donor_watermark;

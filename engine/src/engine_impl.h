@@ -3,7 +3,7 @@
 //   store.cc           the entry store: applying versions, hashes, listener events, expiry
 //   engine_names.cc    interned names: releasing a name no entry refers to, reclaiming its id
 //   engine_net.cc      frames in and out: batching, send queue, dispatch of received frames
-//   engine_sync.cc     digests, anti-entropy and catch-up sessions (their state: sync_sessions.h)
+//   engine_sync.cc     digests, anti-entropy, pulls; engine_serve.cc: the donor's streams (state: sync_sessions.h)
 //   engine_mailbox_repair.cc  range-digested repair of the mailbox set
 //   engine_members.cc  membership, failure detector, departures, timers
 //   engine_relay.cc    sites and relays: a frame for everyone once per site, passed on inside it
@@ -182,10 +182,6 @@ struct ExpiryItem {
   bool operator>(const ExpiryItem& o) const { return at_ns > o.at_ns; }
 };
 
-// Finished sessions remembered per puller (Peer::served_sessions). A late copy of a request
-// comes within a few round trips of its session's end; a puller finishes far fewer sessions with
-// one donor in that time.
-inline constexpr std::size_t kServedSessionMemory = 16;
 // Released names wait for a reclaim until at least this many (and an eighth of the names held)
 // do: below it a reclaim's scan would cost more than the slots it saves.
 inline constexpr std::size_t kReclaimMinReleased = 64;
@@ -478,7 +474,7 @@ class EngineImpl {
   Status SetClusterKeys(std::vector<std::string> keys);
   std::string AuthDescription() const;
 
-  // ---- engine_sync.cc ----
+  // ---- engine_sync.cc, engine_serve.cc ----
   // A hash of (origin, incarnation, watermark, content hash) for every origin held, and of the
   // mailbox set: equal summaries mean nothing to exchange. Cached until the store changes.
   std::uint64_t SummaryHash() const;
@@ -496,19 +492,18 @@ class EngineImpl {
   // A transport view changed the members: the clock stops, whoever started it (OnMembership).
   void MailboxMembersChanged() { mailbox_differs_since_.reset(); }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
-  // Whether `session` of `puller` is among the sessions this node finished serving to it.
-  bool ServedAlready(NodeId puller, std::uint32_t session) const;
   // Why a catch-up frame that fits no open session is dropped: kSessionClosed when `session` is
   // one this node opened with `peer` as its donor (`pulled`: a page or refusal) or started
   // serving to it (an ack), and is closed now; kUnexpected otherwise.
   DropReason NoSessionReason(NodeId peer, std::uint32_t session, bool pulled) const;
-  // Remembers `session` of `puller` as finished here: served, timed out or refused.
-  void RememberServed(NodeId puller, std::uint32_t session);
-  // Ends a served session (completed or timed out) and remembers its id (Peer::served_sessions).
-  // Returns the iterator after it.
-  std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator FinishServe(
-      std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator it);
+  // Refuses `to`'s session `session` for `why` (SYNC_REFUSE).
+  void SendSyncRefuse(NodeId to, std::uint32_t session, codec::RefuseReason why);
+  // Adds `from` to a stream whose snapshot covers request `r` ("Catch-up sessions"); false: none.
+  bool JoinServe(NodeId from, const codec::SyncRequest& r);
   void HandleSyncPage(NodeId from, const codec::SyncPage& p);
+  // Ends pull `it` at its last page (the donor's watermark `donor_watermark`), and goes on with
+  // the other donors when that leaves this node short of the pull's target.
+  void CompletePull(std::map<std::uint32_t, PullSession>::iterator it, std::uint64_t donor_watermark);
   void HandleSyncAck(NodeId from, const codec::SyncAck& a);
   void HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r);
   // Notes that `donor` offers `origin` up to watermark `target` (or, `full`, content that
@@ -547,13 +542,19 @@ class EngineImpl {
   // another.
   void PullFromOthers(const PullSession& s, bool full);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
+  // Sends what the window of `s` allows: pages to resend after a timeout, then new ones, each cut
+  // for the members whose last page is not cut yet; a page goes to its members still without it,
+  // one frame for all where a unicast reaches everyone, else a copy each.
   void PumpServe(ServeSession& s);
+  // Members silent for sync_timeout leave; at a retransmit timeout laggards are refused, or go back N.
+  void ServeTick(MonoTime now);
   // Appends to `records` the current records of s.items from `start` on, stopping before `stop`
   // or before the first that would take the page past `budget` bytes. Returns where it stopped.
   std::size_t CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop, std::size_t budget,
                                  std::vector<codec::Record>* records);
-  // Encodes page `page` of `s` holding `records` into frame_buf_.
-  void EncodeSyncPage(const ServeSession& s, std::uint32_t page, bool last, const std::vector<codec::Record>& records);
+  // Encodes a page of `s` for `to` holding `records` into frame_buf_ (one addressee: a plain page).
+  void EncodeSyncPage(const ServeSession& s, const std::vector<codec::SyncPageAddressee>& to,
+                      const std::vector<codec::Record>& records);
   void SyncTick(MonoTime now);
   // Sets sync_tick_due_ to the earliest retransmit, timeout or retry among sessions and wants.
   void ArmSyncTick();
@@ -746,7 +747,7 @@ class EngineImpl {
 
   std::map<NodeId, Want> wants_;
   std::map<std::uint32_t, PullSession> pulls_;
-  std::map<std::pair<NodeId, std::uint32_t>, ServeSession> serves_;
+  ServeMap serves_;
   std::uint32_t next_session_id_ = 1;
   // Mailbox repair: when a repair frame last went either way, and the peers whose sets differed
   // while an exchange was running (each once, at most max_nodes), first come first served.

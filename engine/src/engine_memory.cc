@@ -43,8 +43,8 @@ std::size_t EngineImpl::SessionBytes() const {
   for (const auto& [node, w] : wants_) n += hb::Of(w.donors);
   for (const auto& [id, s] : pulls_) n += hb::Of(s.other_donors);
   for (const auto& [key, s] : serves_) {
-    n += hb::Of(s.items) + hb::Of(s.unacked);
-    for (const ServeSession::Mark& m : s.unacked) n += hb::Of(m.frame);
+    n += hb::Of(s.items) + hb::Of(s.unacked) + hb::Of(s.members);
+    for (const ServeSession::Mark& m : s.unacked) n += hb::Of(m.frame) + hb::Of(m.to);
   }
   for (const auto& [site, nodes] : site_nodes_) n += hb::Of(nodes);
   return n;

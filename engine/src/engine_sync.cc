@@ -8,32 +8,6 @@
 
 namespace pbxstate {
 
-namespace {
-
-// A served session's go-back-N window and congestion state, after every change to it: the pages
-// in flight are exactly acked..next_page-1, one mark each, in order, never more than the window;
-// the cursor stays within the snapshot; the congestion window and timer stay usable.
-void CheckServe(const ServeSession& s, const EngineConfig& config) {
-  PBXSTATE_CHECK_LE(s.acked, s.next_page);
-  const std::size_t in_flight = s.next_page - s.acked;
-  PBXSTATE_CHECK_EQ(s.unacked.size(), in_flight);
-  PBXSTATE_CHECK_LE(in_flight, config.sync_window_pages);
-  if (!s.unacked.empty()) {
-    PBXSTATE_CHECK_EQ(s.unacked.front().page, s.acked);
-    PBXSTATE_CHECK_EQ(s.unacked.back().page + 1, s.next_page);
-    PBXSTATE_CHECK_LE(s.unacked.back().start, s.cursor);
-  }
-  PBXSTATE_CHECK_LE(s.device_items, s.items.size());
-  PBXSTATE_CHECK_LE(s.cursor, s.items.size());
-  PBXSTATE_CHECK(!s.sent_last || s.cursor == s.items.size());
-  PBXSTATE_CHECK(!s.sent_last || s.next_page > 0);
-  PBXSTATE_CHECK_GE(s.cwnd, 1.0);
-  PBXSTATE_CHECK_LE(s.cwnd, std::max(2.0, static_cast<double>(config.sync_window_pages)));
-  PBXSTATE_CHECK_GT(s.rto, Duration::zero());
-}
-
-}  // namespace
-
 std::uint64_t EngineImpl::SummaryHash() const {
   if (summary_cache_) return *summary_cache_;
   Hasher h;
@@ -255,7 +229,7 @@ void EngineImpl::ArmSyncTick() {
   };
   for (const auto& [key, s] : serves_) {
     if (!s.unacked.empty()) consider(s.last_send + s.rto);
-    consider(s.last_progress + config_.sync_timeout);
+    for (const ServeSession::Member& m : s.members) consider(m.last_progress + config_.sync_timeout);
   }
   for (const auto& [id, p] : pulls_) {
     consider(p.last_progress + config_.sync_timeout);
@@ -309,255 +283,25 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   }
 }
 
-bool EngineImpl::ServedAlready(NodeId puller, std::uint32_t session) const {
-  auto p = peers_.find(puller);
-  if (p == peers_.end()) return false;
-  const std::deque<std::uint32_t>& done = p->second.served_sessions;
-  return std::find(done.begin(), done.end(), session) != done.end();
-}
-
 DropReason EngineImpl::NoSessionReason(NodeId peer, std::uint32_t session, bool pulled) const {
   auto p = peers_.find(peer);
   const std::uint32_t last = p == peers_.end() ? 0 : pulled ? p->second.last_pull_session : p->second.last_served_session;
   return session != 0 && session <= last ? DropReason::kSessionClosed : DropReason::kUnexpected;
 }
 
-void EngineImpl::RememberServed(NodeId puller, std::uint32_t session) {
-  auto p = peers_.find(puller);
-  if (p == peers_.end()) return;
-  std::deque<std::uint32_t>& done = p->second.served_sessions;
-  done.push_back(session);
-  if (done.size() > kServedSessionMemory) done.pop_front();
-  PBXSTATE_CHECK_LE(done.size(), kServedSessionMemory);
-}
-
-std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator EngineImpl::FinishServe(
-    std::map<std::pair<NodeId, std::uint32_t>, ServeSession>::iterator it) {
-  RememberServed(it->second.puller, it->second.id);
-  return serves_.erase(it);
-}
-
-void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
-  if (serves_.count({from, r.session}) != 0) return;  // a duplicated request: the session is running
-  if (ServedAlready(from, r.session)) return;          // a late copy: the session is over
-  auto refuse = [&](codec::RefuseReason why) {
-    // The puller gives the session up on this answer; a copy of the request still on its way
-    // must not start it here after all (a session nobody pulls would hold a slot until
-    // sync_timeout, and the puller's next request would be refused for it again).
-    RememberServed(from, r.session);
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRefuse, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeSyncRefuse(w, {r.session, why});
-    codec::EndFrame(&frame_buf_);
-    Send(from, frame_buf_);
-  };
-  // A session whose last page is sent waits only for acks, and a puller opens its next session
-  // the moment a page completes one: its request and its last ack cross, and the request may
-  // land first. Such sessions count apart, up to as many again (engine/README.md, "Catch-up
-  // sessions").
-  const auto finishing = static_cast<std::size_t>(
-      std::count_if(serves_.begin(), serves_.end(), [](const auto& e) { return e.second.sent_last; }));
-  if (serves_.size() - finishing >= config_.max_sync_serves || serves_.size() >= 2 * config_.max_sync_serves) {
-    ++stats_.sync_serves_refused;
-    refuse(codec::RefuseReason::kBusy);
-    return;
-  }
-  ServeSession s;
-  s.id = r.session;
-  s.puller = from;
-  s.origin = r.origin;
-  if (r.origin == codec::kMailboxOrigin) {
-    s.incarnation = 0;
-    s.donor_watermark = 0;
-    for (std::uint32_t id = 0; id < mailboxes_.size(); ++id) {
-      if (mailboxes_[id].value) s.items.push_back(id);
-    }
-    s.device_items = 0;
-  } else {
-    auto it = origins_.find(r.origin);
-    if (it == origins_.end() || !IsCounted(r.origin)) {
-      refuse(codec::RefuseReason::kNotHeld);
-      return;
-    }
-    OriginState& o = it->second;
-    if (o.incarnation < r.incarnation) {
-      refuse(codec::RefuseReason::kStale);
-      return;
-    }
-    // A request about an older incarnation is answered with the current one in full.
-    const std::uint64_t since = o.incarnation == r.incarnation ? r.since : 0;
-    s.incarnation = o.incarnation;
-    s.donor_watermark = o.ranges.watermark();
-    CompactDeviceIds(o, r.origin);
-    for (std::uint32_t id : o.device_ids) {
-      const Contribution* c = FindContribution(id, r.origin);
-      if (c != nullptr && c->seq > since) s.items.push_back(id);
-    }
-    s.device_items = s.items.size();
-    CompactContactIds(o, r.origin);
-    for (std::uint32_t id : o.contact_ids) {
-      const Registration* reg = FindRegistration(id, r.origin);
-      if (reg != nullptr && reg->seq > since) s.items.push_back(id);
-    }
-  }
-  s.last_progress = env_->Now();
-  auto [it, inserted] = serves_.emplace(std::make_pair(from, r.session), std::move(s));
-  PBXSTATE_CHECK(inserted);
-  PBXSTATE_CHECK_LE(serves_.size(), 2 * config_.max_sync_serves);
-  // With several pulls at once a puller's requests can arrive out of order: the greatest so far.
-  if (auto p = peers_.find(from); p != peers_.end()) p->second.last_served_session = std::max(p->second.last_served_session, r.session);
-  PumpServe(it->second);
-  StartPulls();  // arms the sync tick
-}
-
-std::size_t EngineImpl::CollectPageRecords(const ServeSession& s, std::size_t start, std::size_t stop,
-                                           std::size_t budget, std::vector<codec::Record>* records) {
-  std::size_t bytes = 0;
-  std::size_t i = start;
-  for (; i < stop; ++i) {
-    const std::uint32_t id = s.items[i];
-    codec::Record rec;
-    bool have = true;
-    if (s.origin == codec::kMailboxOrigin) {
-      have = mailboxes_[id].value.has_value();  // a tombstone gone past its horizon since the snapshot
-      if (have) rec = MailboxRecordFor(id);
-    } else if (i < s.device_items) {
-      const Contribution* c = FindContribution(id, s.origin);
-      have = c != nullptr;
-      if (have) rec = DeviceRecordFor(id, *c);
-    } else {
-      const Registration* reg = FindRegistration(id, s.origin);
-      have = reg != nullptr;  // gone past its horizon since the snapshot
-      if (have) rec = RegistrationRecordFor(id, *reg);
-    }
-    if (!have) continue;
-    const std::size_t n = codec::EncodedRecordBytes(rec);
-    if (bytes + n > budget) break;
-    bytes += n;
-    records->push_back(rec);
-  }
-  return i;
-}
-
-void EngineImpl::EncodeSyncPage(const ServeSession& s, std::uint32_t page_no, bool last,
-                                const std::vector<codec::Record>& records) {
-  codec::SyncPage page;
-  page.session = s.id;
-  page.page = page_no;
-  page.last = last;
-  page.origin = s.origin;
-  page.incarnation = s.incarnation;
-  page.donor_watermark = s.donor_watermark;
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncPage, config_.node_id, config_.incarnation);
-  codec::Writer w(&frame_buf_);
-  codec::EncodeSyncPagePrefix(w, page, static_cast<std::uint32_t>(records.size()));
-  for (const codec::Record& rec : records) codec::EncodeRecord(w, rec);
-  codec::EndFrame(&frame_buf_);
-  PBXSTATE_CHECK_LE(frame_buf_.size(), MaxPlainFrameBytes());
-}
-
-void EngineImpl::PumpServe(ServeSession& s) {
-  const std::size_t budget = MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::kSyncPagePrefixMaxBytes;
-  std::vector<codec::Record> records;
-  if (s.rto == Duration{}) s.rto = config_.sync_retransmit;
-  const auto window = std::min<std::size_t>(config_.sync_window_pages, std::max<std::size_t>(1, static_cast<std::size_t>(s.cwnd)));
-  while (s.in_flight < window) {
-    records.clear();
-    if (s.in_flight < s.unacked.size()) {  // after a timeout: go back N, the very same items
-      ServeSession::Mark& m = s.unacked[s.in_flight++];
-      m.sent = env_->Now();
-      m.resent = true;
-      s.last_send = m.sent;
-      ++stats_.sync_pages_sent;
-      ++stats_.sync_pages_resent;
-      if (CollectPageRecords(s, m.start, m.end, budget, &records) == m.end) {
-        EncodeSyncPage(s, m.page, m.end == s.items.size(), records);
-        Send(s.puller, frame_buf_);
-      } else {
-        Send(s.puller, m.frame);  // grown past a frame since: as first sent
-      }
-      continue;
-    }
-    if (s.sent_last) break;
-    const std::size_t start = s.cursor;
-    s.cursor = CollectPageRecords(s, start, s.items.size(), budget, &records);
-    const bool last = s.cursor == s.items.size();
-    EncodeSyncPage(s, s.next_page, last, records);
-    s.unacked.push_back({s.next_page, start, s.cursor, env_->Now(), false, frame_buf_});
-    s.in_flight = s.unacked.size();
-    PBXSTATE_CHECK_LE(s.unacked.size(), config_.sync_window_pages);
-    ++s.next_page;
-    s.sent_last = last;
-    s.last_send = env_->Now();
-    ++stats_.sync_pages_sent;
-    Send(s.puller, frame_buf_);
-  }
-  CheckServe(s, config_);
-}
-
-void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
-  auto it = serves_.find({from, a.session});
-  if (it == serves_.end()) {
-    // A page resent while its ack was on the way is acked twice, and the second copy can land
-    // after the first closed the session: expected. An ack for no session of ours is not.
-    Drop(NoSessionReason(from, a.session, /*pulled=*/false));
-    return;
-  }
-  ServeSession& s = it->second;
-  if (a.next_page > s.next_page) {
-    Drop(DropReason::kMalformed);  // acknowledges a page never sent
-    return;
-  }
-  if (a.next_page > s.acked) {
-    const MonoTime now = env_->Now();
-    const double newly = a.next_page - s.acked;
-    s.acked = a.next_page;
-    std::optional<Duration> sample;
-    while (!s.unacked.empty() && s.unacked.front().page < s.acked) {
-      if (!s.unacked.front().resent) sample = now - s.unacked.front().sent;
-      s.unacked.pop_front();
-      if (s.in_flight > 0) --s.in_flight;
-    }
-    if (sample) {
-      NoteRoundTrip(from, *sample);
-      // RFC 6298: srtt and rttvar, rto = srtt + 4 rttvar, never below 1 ms.
-      if (s.srtt == Duration{}) {
-        s.srtt = *sample;
-        s.rttvar = *sample / 2;
-      } else {
-        const Duration err = *sample > s.srtt ? *sample - s.srtt : s.srtt - *sample;
-        s.rttvar = (3 * s.rttvar + err) / 4;
-        s.srtt = (7 * s.srtt + *sample) / 8;
-      }
-      // At least twice the round trip and a fifth of sync_retransmit: on a link with a constant
-      // delay rttvar falls to 0, and a timer of exactly one round trip fires as the ack lands.
-      s.rto = std::clamp<Duration>(std::max(s.srtt + 4 * s.rttvar, 2 * s.srtt), config_.sync_retransmit / 5,
-                                   config_.sync_timeout / 2);
-    }
-    if (s.ssthresh == 0 || s.cwnd < s.ssthresh) {
-      s.cwnd += newly;                 // slow start
-    } else {
-      s.cwnd += newly / s.cwnd;        // congestion avoidance
-    }
-    s.cwnd = std::min<double>(s.cwnd, static_cast<double>(config_.sync_window_pages));
-    s.last_progress = now;
-    PBXSTATE_CHECK_LE(s.rto, config_.sync_timeout / 2 > config_.sync_retransmit ? config_.sync_timeout / 2
-                                                                                 : config_.sync_retransmit);
-  }
-  CheckServe(s, config_);
-  if (s.sent_last && s.acked == s.next_page) {
-    FinishServe(it);
-  } else {
-    PumpServe(s);
-  }
-  ArmSyncTick();
-}
-
 void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
-  auto it = pulls_.find(p.session);
+  // A shared page names its pullers. One for others only reaches this node where a unicast
+  // reaches everyone (its donor sent it once for all of them): seen, not dropped.
+  const auto mine = std::find_if(p.to.begin(), p.to.end(), [&](const auto& a) { return a.node == kNoNode || a.node == config_.node_id; });
+  if (mine == p.to.end()) {
+    if (!unicast_reaches_everyone_) Drop(DropReason::kUnexpected);
+    return;
+  }
+  const auto [node, session, page_no, last] = *mine;
+  auto it = pulls_.find(session);
   if (it == pulls_.end() || it->second.donor != from) {
     // A page resent while its ack was on the way, or sent before this node gave the session up.
-    Drop(it == pulls_.end() ? NoSessionReason(from, p.session, /*pulled=*/true) : DropReason::kUnexpected);
+    Drop(it == pulls_.end() ? NoSessionReason(from, session, /*pulled=*/true) : DropReason::kUnexpected);
     return;
   }
   if (p.origin != it->second.origin) {
@@ -567,14 +311,14 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   auto ack = [&](std::uint32_t next) {
     codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
     codec::Writer w(&frame_buf_);
-    codec::EncodeSyncAck(w, {p.session, next});
+    codec::EncodeSyncAck(w, {session, next});
     codec::EndFrame(&frame_buf_);
     Send(from, frame_buf_);
   };
-  if (p.page != it->second.next_page) {
+  if (page_no != it->second.next_page) {
     // A duplicate is acknowledged again (its ack may have been lost); a page past a gap is
     // dropped and the donor goes back after its retransmit timeout.
-    if (p.page > it->second.next_page) Drop(DropReason::kUnexpected);
+    if (page_no > it->second.next_page) Drop(DropReason::kUnexpected);
     ack(it->second.next_page);
     return;
   }
@@ -586,12 +330,12 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     }
     PullSession saved = it->second;
     if (!NoteIncarnation(origin, p.incarnation)) {
-      if (auto again = pulls_.find(p.session); again != pulls_.end()) AbandonPull(again, true);
+      if (auto again = pulls_.find(session); again != pulls_.end()) AbandonPull(again, true);
       return;
     }
     // A newer incarnation voided the origin's entries and the sessions about them; this
     // donor serves the new incarnation from its start, so this session carries on as that.
-    it = pulls_.find(p.session);
+    it = pulls_.find(session);
     // The target was a watermark of the ended incarnation: this donor's last page sets the new one.
     if (it == pulls_.end()) {
       saved.incarnation = p.incarnation;
@@ -616,7 +360,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   }
   PBXSTATE_CHECK_LE(pulls_.size(), config_.max_sync_pulls);
   PullSession& s = it->second;
-  PBXSTATE_CHECK_EQ(p.page, s.next_page);  // in order: anything else was acknowledged above
+  PBXSTATE_CHECK_EQ(page_no, s.next_page);  // in order: anything else was acknowledged above
   // The first page of a session whose request was sent once (last_progress is still the start,
   // the request was not sent again since): a round trip with no doubt about which copy it answers.
   if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
@@ -624,30 +368,36 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
   s.last_progress = env_->Now();
   ++stats_.sync_pages_received;
   ack(s.next_page);
-  if (p.last) {
-    // A donor that is behind what another one offered (its digest was sent before its own
-    // catch-up, or it missed changes behind a cut) completes short of the target: the pull goes
-    // on with the others, from the watermark reached (a full pull merged what differed already;
-    // what is missing is newer). Without this, and with anti-entropy off, nothing would ever ask
-    // again.
-    bool short_of_target = false;
-    if (origin != codec::kMailboxOrigin) {
-      OriginState& o = OriginFor(origin);
-      o.ranges.Add(s.since, p.donor_watermark);
-      StoreChanged();
-      short_of_target = o.ranges.watermark() < s.target;
-    } else {
-      // Mailboxes merge by last writer: another donor that differed may hold newer writes.
-      for (NodeId d : s.other_donors) AddWant(codec::kMailboxOrigin, 0, 0, true, d);
-    }
-    ++stats_.sync_sessions_completed;
-    const PullSession done = std::move(s);
-    pulls_.erase(it);
-    if (short_of_target) PullFromOthers(done, /*full=*/false);
-    StartPulls();
+  if (last) {
+    CompletePull(it, p.donor_watermark);
   } else {
     ArmSyncTick();
   }
+}
+
+void EngineImpl::CompletePull(std::map<std::uint32_t, PullSession>::iterator it, std::uint64_t donor_watermark) {
+  PullSession& s = it->second;
+  const NodeId origin = s.origin;
+  // A donor that is behind what another one offered (its digest was sent before its own
+  // catch-up, or it missed changes behind a cut) completes short of the target: the pull goes
+  // on with the others, from the watermark reached (a full pull merged what differed already;
+  // what is missing is newer). Without this, and with anti-entropy off, nothing would ever ask
+  // again.
+  bool short_of_target = false;
+  if (origin != codec::kMailboxOrigin) {
+    OriginState& o = OriginFor(origin);
+    o.ranges.Add(s.since, donor_watermark);
+    StoreChanged();
+    short_of_target = o.ranges.watermark() < s.target;
+  } else {
+    // Mailboxes merge by last writer: another donor that differed may hold newer writes.
+    for (NodeId d : s.other_donors) AddWant(codec::kMailboxOrigin, 0, 0, true, d);
+  }
+  ++stats_.sync_sessions_completed;
+  const PullSession done = std::move(s);
+  pulls_.erase(it);
+  if (short_of_target) PullFromOthers(done, /*full=*/false);
+  StartPulls();
 }
 
 void EngineImpl::HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r) {
@@ -666,23 +416,7 @@ void EngineImpl::HandleSyncRefuse(NodeId from, const codec::SyncRefuse& r) {
 
 void EngineImpl::SyncTick(MonoTime now) {
   sync_tick_due_.reset();
-  for (auto it = serves_.begin(); it != serves_.end();) {
-    ServeSession& s = it->second;
-    if (now - s.last_progress >= config_.sync_timeout) {
-      it = FinishServe(it);  // the puller is gone or cut off; it will ask again, in a new session
-      continue;
-    }
-    if (!s.unacked.empty() && now - s.last_send >= s.rto) {
-      // A timeout means congestion or loss: halve the threshold, restart from one page, back
-      // the timer off, and go back to the first unacknowledged page.
-      s.ssthresh = std::max(s.cwnd / 2, 1.0);
-      s.cwnd = 1;
-      s.rto = std::min<Duration>(s.rto * 2, config_.sync_timeout / 2);
-      s.in_flight = 0;
-      PumpServe(s);
-    }
-    ++it;
-  }
+  ServeTick(now);
   for (auto it = pulls_.begin(); it != pulls_.end();) {
     auto next = std::next(it);
     if (now - it->second.last_progress >= config_.sync_timeout) {
@@ -731,8 +465,14 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     it = next;
   }
   for (auto it = serves_.begin(); it != serves_.end();) {
-    if (it->second.puller == node) it = serves_.erase(it);
-    else ++it;
+    std::erase_if(it->second.members, [&](const ServeSession::Member& m) { return m.puller == node; });
+    if (it->second.members.empty()) {
+      it = serves_.erase(it);
+      continue;
+    }
+    it->second.AdvanceWindow(env_->Now(), config_);  // the others go on without it
+    PumpServe(it->second);
+    ++it;
   }
   // A restarted puller numbers its sessions from 1 again.
   if (auto p = peers_.find(node); p != peers_.end()) p->second.served_sessions.clear();

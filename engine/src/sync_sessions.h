@@ -7,12 +7,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <optional>
 #include <vector>
 
+#include "codec.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate {
 
+// Finished sessions remembered per puller (Peer::served_sessions). A late copy of a request
+// comes within a few round trips of its session's end; a puller finishes far fewer sessions with
+// one donor in that time.
+inline constexpr std::size_t kServedSessionMemory = 16;
 // Donors kept per wanted owned origin (a mailbox want keeps up to max_nodes).
 inline constexpr std::size_t kMaxWantDonors = 4;
 
@@ -45,11 +52,27 @@ struct PullSession {
   std::vector<NodeId> other_donors;  // where to go when this donor fails
 };
 
+// What a donor serves of one origin: a stream of pages over a snapshot of its items, for one
+// puller or, when pullers of the same origin ask while it runs, for several at once (a shared
+// stream, engine/README.md "Catch-up sessions"). Pages are numbered by the stream; a member's
+// session counts its own from the page it joined at. A member joins at the cursor and leaves
+// once the cursor has gone round the snapshot back to where it joined (the stream wraps).
 struct ServeSession {
-  std::uint32_t id;
-  NodeId puller;
+  struct Member {
+    NodeId puller;
+    std::uint32_t session;
+    std::uint32_t first_page;  // the stream's page that is this member's page 0
+    std::size_t start;         // the item it joined at
+    std::size_t covered = 0;   // items its pages have gone over so far
+    std::uint32_t acked;       // the stream's pages below this one it acknowledged
+    std::uint32_t last_page = 0;
+    bool cut_last = false;     // its last page (last_page) is cut
+    MonoTime last_progress{};
+  };
+  std::vector<Member> members;  // at least one while the stream runs; at most kMaxSyncPageAddressees
   NodeId origin;
   std::uint64_t incarnation;
+  std::uint64_t since;  // the snapshot holds the items above it: a request from here or above may join
   std::uint64_t donor_watermark;
   std::vector<std::uint32_t> items;  // device ids then AOR ids (owned origin), or mailbox ids
   std::size_t device_items = 0;
@@ -64,14 +87,14 @@ struct ServeSession {
     // elsewhere once an entry changed size, and the puller, which counts pages, would skip the
     // items between the old and the new cut.
     std::vector<std::uint8_t> frame;
+    std::vector<codec::SyncPageAddressee> to;  // whom it was cut for (node kNoNode: plain page)
   };
   std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
   std::size_t in_flight = 0;    // unacked[0, in_flight) are in flight; after a timeout, the rest wait
   std::uint32_t next_page = 0;  // the number of the next new page
-  std::uint32_t acked = 0;
-  bool sent_last = false;
+  std::uint32_t acked = 0;     // the slowest member's: pages below it left every member's window
+  bool sent_last = false;      // every member's last page is cut
   MonoTime last_send{};
-  MonoTime last_progress{};
   // Congestion control, as TCP does it: a window that grows with acknowledgements and
   // collapses on a timeout, and a retransmit timeout from the measured round trip. A catch-up
   // that ignored congestion would push heartbeats out of queues and make links flap.
@@ -79,6 +102,14 @@ struct ServeSession {
   double ssthresh = 0;         // 0: still in slow start
   Duration srtt{}, rttvar{};  // srtt 0: no sample yet
   Duration rto{};
+
+  // Moves the window to the slowest member's acknowledgement at `now`, growing the congestion
+  // window; returns a round-trip sample when a page sent once left it (engine_serve.cc).
+  std::optional<Duration> AdvanceWindow(MonoTime now, const EngineConfig& config);
 };
+
+// Served streams, numbered upwards from the greatest number still open (a stream outlives the
+// member that opened it: no puller's session can name it).
+using ServeMap = std::map<std::uint64_t, ServeSession>;
 
 }  // namespace pbxstate

@@ -472,5 +472,77 @@ TEST(Codec, MailboxEntriesCarryMailboxesOnly) {
   EXPECT_EQ(DecodeMailboxEntries(f, kLimits, &out), DropReason::kMalformed);
 }
 
+// SYNC_PAGE: a plain page (one addressee, its receiver) and a shared one naming its pullers, each
+// within its prefix bound; a shared page with too many addressees, one node twice or an unknown
+// addressee flag is malformed.
+TEST(Codec, SyncPagePlainAndShared) {
+  const std::vector<Record> recs = {Device("PJSIP/a", 4, DeviceState::kBusy), Device("PJSIP/b", 5, DeviceState::kRinging)};
+  const auto encode = [&](const std::vector<SyncPageAddressee>& to, std::size_t* prefix) {
+    std::vector<std::uint8_t> f;
+    Writer w(&f);
+    SyncPage p;
+    p.to = to;
+    p.origin = 3;
+    p.incarnation = 9;
+    p.donor_watermark = 1000;
+    EncodeSyncPagePrefix(w, p, static_cast<std::uint32_t>(recs.size()));
+    *prefix = f.size();
+    for (const Record& r : recs) EncodeRecord(w, r);
+    return f;
+  };
+  std::size_t prefix = 0;
+  SyncPage out;
+  const auto plain = encode({{kNoNode, 42, 7, true}}, &prefix);
+  EXPECT_LE(prefix, SyncPagePrefixMaxBytes(1));
+  ASSERT_FALSE(DecodeSyncPage(plain, kLimits, &out));
+  ASSERT_EQ(out.to.size(), 1u);
+  EXPECT_EQ(out.to[0].node, kNoNode);
+  EXPECT_EQ(out.to[0].session, 42u);
+  EXPECT_EQ(out.to[0].page, 7u);
+  EXPECT_TRUE(out.to[0].last);
+  EXPECT_EQ(out.records.size(), 2u);
+
+  const std::vector<SyncPageAddressee> to = {{4, 5, 3, false}, {6, 9, 0, true}, {7, 2, 11, false}};
+  const auto shared = encode(to, &prefix);
+  EXPECT_LE(prefix, SyncPagePrefixMaxBytes(3));
+  ASSERT_FALSE(DecodeSyncPage(shared, kLimits, &out));
+  ASSERT_EQ(out.to.size(), 3u);
+  for (std::size_t i = 0; i < to.size(); ++i) {
+    EXPECT_EQ(out.to[i].node, to[i].node);
+    EXPECT_EQ(out.to[i].session, to[i].session);
+    EXPECT_EQ(out.to[i].page, to[i].page);
+    EXPECT_EQ(out.to[i].last, to[i].last);
+  }
+  EXPECT_EQ(out.origin, 3u);
+  EXPECT_EQ(out.donor_watermark, 1000u);
+  EXPECT_EQ(out.records.size(), 2u);
+
+  // By hand: the shared prefix up to its first addressee's node, then `more` others.
+  const auto shared_prefix = [](std::uint8_t more, NodeId second, std::uint8_t second_flags) {
+    std::vector<std::uint8_t> f;
+    Writer w(&f);
+    w.Varint(5);
+    w.Varint(3);
+    w.U8(2);  // shared, not last
+    w.Varint(3);
+    w.Varint(9);
+    w.Varint(1000);
+    w.Varint(4);
+    w.U8(more);
+    for (std::uint8_t i = 0; i < more; ++i) {
+      w.Varint(i == 0 ? second : 10 + i);
+      w.Varint(1);
+      w.Varint(0);
+      w.U8(i == 0 ? second_flags : 0);
+    }
+    w.Varint(0);  // no records
+    return f;
+  };
+  EXPECT_FALSE(DecodeSyncPage(shared_prefix(1, 6, 0), kLimits, &out));
+  EXPECT_EQ(DecodeSyncPage(shared_prefix(kMaxSyncPageAddressees, 6, 0), kLimits, &out), DropReason::kMalformed);
+  EXPECT_EQ(DecodeSyncPage(shared_prefix(1, 4, 0), kLimits, &out), DropReason::kMalformed);  // node 4 twice
+  EXPECT_EQ(DecodeSyncPage(shared_prefix(1, 6, 2), kLimits, &out), DropReason::kMalformed);  // unknown flag
+}
+
 }  // namespace
 }  // namespace pbxstate::codec

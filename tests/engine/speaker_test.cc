@@ -250,7 +250,9 @@ TEST(Speaker, ShareOfSiteMateCountsTheSiteMatesPresent) {
     } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncPage) {
       codec::SyncPage p;
       EXPECT_FALSE(codec::DecodeSyncPage(body, {1400, 255, 1024}, &p).has_value());
-      if (p.last) open.erase(p.session);
+      for (const codec::SyncPageAddressee& a : p.to) {
+        if ((a.node == kNoNode || a.node == 8) && a.last) open.erase(a.session);
+      }
     } else if (from == 7 && to == 8 && TypeOf(f) == codec::FrameType::kSyncRefuse) {
       codec::SyncRefuse r;
       EXPECT_FALSE(codec::DecodeSyncRefuse(body, &r).has_value());
