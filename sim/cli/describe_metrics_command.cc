@@ -1,9 +1,10 @@
 // pbxstate describe-metrics: what the C++ defines about metrics and their units, as JSON, for the
 // report scripts (reports/), so that they read these definitions instead of writing them again:
 // every metric a check may name with its kind (scenario::Metrics()), the duration units
-// (scenario::DurationUnits()) and the bounds of a baseline file (gate/baseline.h). Hidden from
-// --help: it is for reports/tolerances.py and the tests that hold the scripts to the C++
-// (tests/reports/contract_test.py), not for users.
+// (scenario::DurationUnits()), the bounds of a baseline file (gate/baseline.h) and the daemons'
+// CPU wait a calibration allows (runner/daemon_wait.h). Hidden from --help: it is for
+// reports/tolerances.py and the tests that hold the scripts and run records to the C++
+// (tests/reports/contract_test.py, tests/sim/netns/netns_run_test.py), not for users.
 #include <cstdio>
 #include <string>
 
@@ -11,6 +12,7 @@
 
 #include "commands.h"
 #include "pbxstate/gate/baseline.h"
+#include "pbxstate/runner/daemon_wait.h"
 #include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/units.h"
 
@@ -43,7 +45,9 @@ nlohmann::json Describe() {
           {"baseline",
            {{"format", std::string(gate::kBaselineFormat)},
             {"max_seeds", gate::kMaxBaselineSeeds},
-            {"max_metrics", gate::kMaxBaselineMetrics}}}};
+            {"max_metrics", gate::kMaxBaselineMetrics}}},
+          {"daemon_wait",
+           {{"interval_ns", runner::kDaemonWaitInterval.count()}, {"bound_ns", runner::kMaxDaemonWait.count()}}}};
 }
 
 }  // namespace
