@@ -130,13 +130,13 @@ TEST(DaemonWaitSampler, SamplesOnTheIntervalGridFromTheBase) {
 
 TEST(DaemonWaits, WithinTheBoundUnlessOneDaemonWaitedLonger) {
   harness::DaemonWaits w;
-  w.bound = 20ms;
+  w.bound = 50ms;
   EXPECT_TRUE(w.within_bound());
   EXPECT_EQ(w.worst(), nullptr);
-  w.daemons = {{.node = 1, .daemon = "corosync", .worst = 5ms}, {.node = 2, .daemon = "pbxstated", .worst = 20ms}};
+  w.daemons = {{.node = 1, .daemon = "corosync", .worst = 5ms}, {.node = 2, .daemon = "pbxstated", .worst = 50ms}};
   EXPECT_TRUE(w.within_bound());
   EXPECT_EQ(w.worst()->node, 2u);
-  w.daemons[0].worst = 21ms;
+  w.daemons[0].worst = 51ms;
   EXPECT_FALSE(w.within_bound());
   EXPECT_EQ(w.worst()->daemon, "corosync");
 }
