@@ -26,17 +26,18 @@
 
 namespace pbxstate::runner {
 
-// The sampling period, on the scenario's clock. A tenth of corosync's shortest token the shipped
-// scenarios use (1 s) and short enough to place a stall within a fault's window; one sample of a
-// 3-node run reads about 40 small files (sim/ns3/README.md, "Calibration against real corosync",
-// has the measured cost).
+// The sampling period, on the scenario's clock: a tenth of the PBX-tuned token (1 s), so a stall
+// is placed within a fault's window, and long enough that sampling stays a few percent of the
+// driver's time (one sample of a 3-node run, 6 processes and about 30 threads, took at most 0.4
+// to 4.0 ms per run: sim/ns3/README.md, "The daemons' wait for a CPU").
 inline constexpr Duration kDaemonWaitInterval = std::chrono::milliseconds(100);
 // The most one daemon's threads may have waited for a CPU, summed, within one interval for the
 // run's timings to count as the daemons' rather than the host's: reports/calibration.py leaves a
-// run over it out of the calibration. Chosen from measured emu runs of failover-default
-// (sim/ns3/README.md, "Calibration against real corosync"): daemons at nice 0 on a host at load 4
-// to 10 waited at most 9 to 33 ms; with the daemons at nice 19 or SCHED_IDLE (delivery p50 39-55
-// ms, the missed row's symptom) 255 and 611 ms. Exported by `pbxstate describe-metrics`.
+// run over it out of the calibration. Chosen from measured emu runs of the failover pairs
+// (sim/ns3/README.md, "The daemons' wait for a CPU"): daemons that kept up, on a host at load 4
+// to 10, waited at most 9 to 41 ms; starved ones (by the host, or lowered to nice 19 or
+// SCHED_IDLE by hand: delivery p50 14 to 76 ms, the missed row's symptom) 65 to 817 ms.
+// Exported by `pbxstate describe-metrics`.
 inline constexpr Duration kMaxDaemonWait = std::chrono::milliseconds(50);
 // Threads read per process and sample; a daemon with more is read in part (its record says how
 // many were read). corosync 3.1.7 with knet runs about ten, pbxstated a few.
