@@ -195,8 +195,9 @@ def node_section(title, intro, records):
         return ""
     e = html.escape
     names = field_names(records, leave_out=("node",))
-    rows = "".join(f"<tr><td>{r['node']}</td>" + "".join(f"<td>{e(fmt_field(n, flatten(r).get(n)))}</td>" for n in names)
-                   + "</tr>" for r in records)
+    rows = "".join(f"<tr><td>{r['node']}</td>"
+                   + "".join(f"<td>{e(fmt_field(n, flatten(r).get(n)))}</td>" for n in names) + "</tr>"
+                   for r in records)
     return (f"<h2>{title}</h2><p>{intro}</p><div class='scroll'><table><tr><th>node</th>"
             + "".join(f"<th>{e(n)}</th>" for n in names) + f"</tr>{rows}</table></div>")
 
@@ -207,9 +208,9 @@ def hosts_section(run):
     counter the record holds."""
     return node_section(
         "Loss inside the hosts", "Read in each node's namespace at the end of the run: UDP datagrams delivered to a "
-        "socket and dropped on receive (receive buffer full among them), sent and dropped on the way out (a full send "
-        "buffer or interface queue), the frames its interfaces dropped, and on emu what the emulator's port of the node "
-        "refused (a full queue).", run.get("hosts"))
+        "socket and dropped on receive (receive buffer full among them), sent and dropped on the way out (a full "
+        "send buffer or interface queue), the frames its interfaces dropped, and on emu what the emulator's port of "
+        "the node refused (a full queue).", run.get("hosts"))
 
 
 def daemon_wait_section(run):
@@ -219,7 +220,8 @@ def daemon_wait_section(run):
     return node_section(
         "The daemons' wait for a CPU", "Per node and daemon, from the scenario's time 0 to its end: the most its "
         "threads together waited, runnable, for a CPU between two samples, when (the sample that ended that interval), "
-        "the total, and the most threads one sample read (Linux's schedstat).", (run.get("daemon_wait") or {}).get("nodes"))
+        "the total, and the most threads one sample read (Linux's schedstat).",
+        (run.get("daemon_wait") or {}).get("nodes"))
 
 
 def nodes_section(run):

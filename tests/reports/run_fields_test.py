@@ -4,7 +4,8 @@ record per strategy, every field and engine counter per node, every counter of t
 figure of the harness's own records (realtime, driver, changes, membership, memory, daemon_wait and
 its per-node figures). The page has no list of them: the test adds fields to a real run.json that
 no script knows (and the ones only a run of real processes writes,
-calls.location.looped_on_current_views among them) and expects them on the page too. It also checks that its own check finds a metric taken off the page.
+calls.location.looped_on_current_views among them) and expects them on the page too. It also
+checks that its own check finds a metric taken off the page.
 
     run_fields_test.py PBXSTATE SCENARIO OUT_DIR      (SCENARIO: one with calls; PBXSTATE_REPORTS_DIR: reports/)
 """
@@ -39,7 +40,8 @@ REAL_PROCESS_RECORDS = {
                     "nodes": [{"node": 1, "corosync": {"worst_wait_ns": 1000000, "worst_wait_at_ns": 300000000,
                                                        "total_wait_ns": 9000000, "threads": 9},
                                "pbxstated": {"worst_wait_ns": 500000, "worst_wait_at_ns": 200000000,
-                                             "total_wait_ns": 4000000, "threads": 3, "a_thread_figure_added_later": 2}}]},
+                                             "total_wait_ns": 4000000, "threads": 3,
+                                             "a_thread_figure_added_later": 2}}]},
     # MembershipJson and MemoryJson, written by runs with transport views and a memory section.
     "membership": {"source": "transport", "views_delivered": 8, "views_listed": 1,
                    "views": [{"t_ns": 0, "node": 1, "members": [1, 2, 3, 4]}]},

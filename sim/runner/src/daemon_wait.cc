@@ -93,7 +93,10 @@ Status ReadThreadWaits(pid_t pid, std::vector<ThreadWait>* out) {
   out->clear();
   const std::string dir = "/proc/" + std::to_string(pid) + "/task";
   std::unique_ptr<DIR, DirCloser> d(opendir(dir.c_str()));
-  if (!d) return errno == ENOENT || errno == ESRCH ? Status::Ok() : Status::FailedPrecondition(dir + ": " + std::strerror(errno));
+  if (!d) {
+    const int err = errno;
+    return err == ENOENT || err == ESRCH ? Status::Ok() : Status::FailedPrecondition(dir + ": " + std::strerror(err));
+  }
   std::string text;
   while (dirent* e = readdir(d.get())) {
     if (out->size() == kMaxSampledThreads) break;
