@@ -188,22 +188,40 @@ def lag_rows(run):
     return rows, valid
 
 
+def node_section(title, intro, records):
+    """A section with one row per node's record (dicts with "node") and one column per field any of
+    them holds, nested fields flattened with dots; "" without records."""
+    if not records:
+        return ""
+    e = html.escape
+    names = field_names(records, leave_out=("node",))
+    rows = "".join(f"<tr><td>{r['node']}</td>"
+                   + "".join(f"<td>{e(fmt_field(n, flatten(r).get(n)))}</td>" for n in names) + "</tr>"
+                   for r in records)
+    return (f"<h2>{title}</h2><p>{intro}</p><div class='scroll'><table><tr><th>node</th>"
+            + "".join(f"<th>{e(n)}</th>" for n in names) + f"</tr>{rows}</table></div>")
+
+
 def hosts_section(run):
     """What each node's host dropped on its own side of the wire (run.json "hosts", netns and emu):
     a frame the network delivered and the host lost is not the network's loss. One column per
     counter the record holds."""
-    hosts = run.get("hosts")
-    if not hosts:
-        return ""
-    e = html.escape
-    names = field_names(hosts, leave_out=("node",))
-    rows = "".join(f"<tr><td>{h['node']}</td>" + "".join(f"<td>{e(fmt_field(n, h.get(n)))}</td>" for n in names)
-                   + "</tr>" for h in hosts)
-    return ("<h2>Loss inside the hosts</h2><p>Read in each node's namespace at the end of the run: UDP datagrams "
-            "delivered to a socket and dropped on receive (receive buffer full among them), sent and dropped on the "
-            "way out (a full send buffer or interface queue), the frames its interfaces dropped, and on emu what the "
-            "emulator's port of the node refused (a full queue).</p><div class='scroll'><table><tr><th>node</th>"
-            + "".join(f"<th>{e(n)}</th>" for n in names) + f"</tr>{rows}</table></div>")
+    return node_section(
+        "Loss inside the hosts", "Read in each node's namespace at the end of the run: UDP datagrams delivered to a "
+        "socket and dropped on receive (receive buffer full among them), sent and dropped on the way out (a full "
+        "send buffer or interface queue), the frames its interfaces dropped, and on emu what the emulator's port of "
+        "the node refused (a full queue).", run.get("hosts"))
+
+
+def daemon_wait_section(run):
+    """How long each node's real daemons waited for a CPU they were ready to run on (run.json
+    "daemon_wait", netns and emu): a daemon that waited was late whatever the network did. One
+    column per figure the record holds for a node."""
+    return node_section(
+        "The daemons' wait for a CPU", "Per node and daemon, from the scenario's time 0 to its end: the most its "
+        "threads together waited, runnable, for a CPU between two samples, when (the sample that ended that interval), "
+        "the total, and the most threads one sample read (Linux's schedstat).",
+        (run.get("daemon_wait") or {}).get("nodes"))
 
 
 def nodes_section(run):
@@ -284,6 +302,7 @@ def render(run, images):
 {record_row("latency samples", {k: run[k] for k in ("latency_rows", "latency_rows_dropped") if k in run})}
 {record_row("membership views", run.get("membership"), leave_out=("views",))}
 {record_row("memory sampling", run.get("memory"), leave_out=("held_bytes",))}
+{record_row("daemons' wait for a CPU", run.get("daemon_wait"), leave_out=("nodes",))}
 </table>
 <h2>Checks</h2>
 <table><tr><th>verdict</th><th>check</th><th>observed</th></tr>{checks}</table>
@@ -302,6 +321,7 @@ def render(run, images):
 <ul>{disc or '<li>none</li>'}</ul>
 {nodes_section(run)}
 {hosts_section(run)}
+{daemon_wait_section(run)}
 """
     return page(f"{sc['name']}: {verdict}", body, verdict_style)
 

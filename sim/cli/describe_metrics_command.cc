@@ -2,10 +2,11 @@
 // report scripts (reports/), so that they read these definitions instead of writing them again:
 // every metric a check may name with its kind (scenario::Metrics()) and, for those the gate holds
 // a run to, which way is better (gate::GatedRunMetrics()), the duration units
-// (scenario::DurationUnits()), the bounds of a baseline file (gate/baseline.h) and the columns of
-// the run record's CSV files (harness/csv.h). Hidden from
-// --help: it is for reports/tolerances.py and the tests that hold the scripts to the C++
-// (tests/reports/contract_test.py), not for users.
+// (scenario::DurationUnits()), the bounds of a baseline file (gate/baseline.h), the columns of
+// the run record's CSV files (harness/csv.h) and the daemons' CPU wait a calibration allows
+// (runner/daemon_wait.h). Hidden from --help: it is for reports/tolerances.py and the tests that
+// hold the scripts and run records to the C++ (tests/reports/contract_test.py,
+// tests/sim/netns/netns_run_test.py), not for users.
 #include <cstdio>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "commands.h"
 #include "pbxstate/gate/baseline.h"
 #include "pbxstate/harness/csv.h"
+#include "pbxstate/runner/daemon_wait.h"
 #include "pbxstate/scenario/check.h"
 #include "pbxstate/scenario/units.h"
 
@@ -69,7 +71,9 @@ nlohmann::json Describe() {
            {{"format", std::string(gate::kBaselineFormat)},
             {"max_seeds", gate::kMaxBaselineSeeds},
             {"max_metrics", gate::kMaxBaselineMetrics}}},
-          {"csv_files", CsvFiles()}};
+          {"csv_files", CsvFiles()},
+          {"daemon_wait",
+           {{"interval_ns", runner::kDaemonWaitInterval.count()}, {"bound_ns", runner::kMaxDaemonWait.count()}}}};
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """reports/calibration.py on made-up run records: median and spread of the real runs, the ratio,
-and the targets (convergence within max(25 %, 300 ms), delivery p50 within a factor 2), and the
---check exit status.
+the targets (convergence within max(25 %, 300 ms), delivery p50 within a factor 2), the runs left
+out (lag, driver, the daemons' wait for a CPU) and the --check exit status.
 
     calibration_unit_test.py REPORTS_DIR WORK_DIR
 """
@@ -73,6 +73,22 @@ def main(argv):
     emu_row = calibration.calibrate(run_record("ns3", 450, 10), [steady, lagged, late])[0]
     expect(emu_row["real_runs"] == 1 and emu_row["real_median"] == 200 * MS,
            f"invalid emulated runs and runs whose driver fell behind are left out of the figures: {emu_row}")
+    # A run whose daemons waited for a CPU longer than their bound is valid (exit 0) but its
+    # timings are the host's: left out too, and named with why; one within it, or from before
+    # the record existed, is kept.
+    starved = run_record("emu", 8000, 400)
+    starved["daemon_wait"] = {"within_bound": False, "worst_wait_ns": 90 * MS, "bound_ns": 20 * MS}
+    fed = run_record("emu", 300, 10)
+    fed["daemon_wait"] = {"within_bound": True, "worst_wait_ns": 3 * MS, "bound_ns": 20 * MS}
+    rows = calibration.calibrate(run_record("ns3", 450, 10), [steady, starved, fed])
+    expect(rows[0]["real_runs"] == 2 and rows[0]["real_median"] == 250 * MS and rows[1]["real_median"] == 10 * MS,
+           f"a run whose daemons were starved is left out, the others kept: {rows[:2]}")
+    expect(calibration.why_left_out(starved) == ["its daemons waited for a CPU longer than their bound"]
+           and calibration.why_left_out(steady) == [] and len(calibration.why_left_out(dict(lagged, **starved))) == 2,
+           "each reason a run is left out is named")
+    text = calibration.left_out_text([steady, starved, lagged], ["a", "b", "c"])
+    expect(text == " (2 left out, not measurements: b: its daemons waited for a CPU longer than their bound; "
+                   "c: over its real-time lag bound)", f"the left-out runs are named with why: {text!r}")
 
     script = os.path.join(reports, "calibration.py")
     sim_ok, sim_far = write(work, "sim-ok", run_record("ns3", 1400, 12)), write(work, "sim-far", run_record("ns3", 40, 12))

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """report.html shows what run.json holds: every metric with its value, every count of the calls
 record per strategy, every field and engine counter per node, every counter of the hosts, every
-figure of the harness's own records (realtime, driver, changes, membership, memory), every fault
-window. The page has no
-list of them: the test adds fields to a real run.json that no script knows (and the ones only a
-run of real processes writes, calls.location.looped_on_current_views among them) and expects
-them on the page too. It also checks that its own check finds a metric taken off the page.
+figure of the harness's own records (realtime, driver, changes, membership, memory, daemon_wait and
+its per-node figures), every fault window. The page has no list of them: the test adds fields to a
+real run.json that no script knows (and the ones only a run of real processes writes,
+calls.location.looped_on_current_views among them) and expects them on the page too. It also
+checks that its own check finds a metric taken off the page.
 
     run_fields_test.py PBXSTATE SCENARIO OUT_DIR      (SCENARIO: one with calls; PBXSTATE_REPORTS_DIR: reports/)
 """
@@ -25,13 +25,23 @@ REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__
 sys.path.insert(0, REPORTS)
 from runrecord import field_names, flatten, fmt_field, fmt_value, left_out  # noqa: E402
 
-# Records only a run of real processes writes (run_record.cc, RealtimeJson, DriverJson, HostsJson),
+# Records only a run of real processes writes (run_record.cc, RealtimeJson, DriverJson, HostsJson, DaemonWaitJson),
 # with made-up figures, and fields that no script knows yet.
 REAL_PROCESS_RECORDS = {
     "realtime": {"probe_interval_ns": 1000000, "probes": 2000, "worst_lag_ns": 800000, "worst_lag_at_ns": 7000000000,
                  "p50_lag_ns": 20000, "p99_lag_ns": 300000, "probes_over_1ms": 0, "bound_ns": 5000000, "valid": True},
     "driver": {"changes": 2509, "worst_lateness_ns": 2000000, "worst_lateness_at_ns": 6000000000,
                "p50_lateness_ns": 50000, "p99_lateness_ns": 900000, "bound_ns": 50000000, "valid": True},
+    # DaemonWaitJson (netns, emu): the summary, then per node each daemon's figures.
+    "daemon_wait": {"interval_ns": 100000000, "samples": 240, "longest_interval_ns": 104000000,
+                    "longest_sample_ns": 300000, "bound_ns": 20000000, "within_bound": True,
+                    "worst_wait_ns": 3000000, "worst_wait_at_ns": 4100000000, "worst_node": 2,
+                    "worst_daemon": "corosync", "a_wait_figure_added_later": 1,
+                    "nodes": [{"node": 1, "corosync": {"worst_wait_ns": 1000000, "worst_wait_at_ns": 300000000,
+                                                       "total_wait_ns": 9000000, "threads": 9},
+                               "pbxstated": {"worst_wait_ns": 500000, "worst_wait_at_ns": 200000000,
+                                             "total_wait_ns": 4000000, "threads": 3,
+                                             "a_thread_figure_added_later": 2}}]},
     # MembershipJson and MemoryJson, written by runs with transport views and a memory section.
     "membership": {"source": "transport", "views_delivered": 8, "views_listed": 1,
                    "views": [{"t_ns": 0, "node": 1, "members": [1, 2, 3, 4]}]},
@@ -90,8 +100,11 @@ def missing_from_page(run, page):
     for w in run["fault_windows"]:
         if f"<td>{w['opened_by']}</td>" not in text:
             out.append(f"fault window opened by {w['opened_by']}")
+    for name in field_names((run.get("daemon_wait") or {}).get("nodes", []), leave_out=("node",)):
+        if f"<th>{name}</th>" not in text:
+            out.append(f"daemon wait figure {name}")
     for record, leave_out in (("realtime", ()), ("driver", ()), ("changes", ()), ("membership", ("views",)),
-                              ("memory", ("held_bytes",))):
+                              ("memory", ("held_bytes",)), ("daemon_wait", ("nodes",))):
         for name, value in flatten(run.get(record) or {}).items():
             if not left_out(name, leave_out) and f"{name} {fmt_field(name, value)}" not in text:
                 out.append(f"{record}.{name}")

@@ -57,6 +57,12 @@ std::string BuildIdentity() {
          ", gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + ")";
 }
 
+const DaemonWait* DaemonWaits::worst() const {
+  const auto most = std::max_element(daemons.begin(), daemons.end(),
+                                     [](const DaemonWait& a, const DaemonWait& b) { return a.worst < b.worst; });
+  return most == daemons.end() ? nullptr : &*most;
+}
+
 std::vector<CheckVerdict> EvaluateChecks(const scenario::Scenario& s, const RunResult& r, Duration detection,
                                          std::string_view backend) {
   // A backend name outside the one list would make every check that names backends "not
@@ -152,6 +158,33 @@ json HostsJson(const std::vector<HostLoss>& hosts) {
     if (h.emu_refused) one["emu_refused"] = *h.emu_refused;
     out.push_back(std::move(one));
   }
+  return out;
+}
+
+// run.json's "daemon_wait": the run's worst first, then per node each daemon's figures.
+json DaemonWaitJson(const DaemonWaits& w) {
+  json out = {{"interval_ns", w.interval.count()},       {"samples", w.samples},
+              {"longest_interval_ns", w.longest_interval.count()}, {"longest_sample_ns", w.longest_sample.count()},
+              {"bound_ns", w.bound.count()},             {"within_bound", w.within_bound()}};
+  if (const DaemonWait* worst = w.worst()) {
+    out["worst_wait_ns"] = worst->worst.count();
+    out["worst_wait_at_ns"] = worst->worst_at.count();
+    out["worst_node"] = worst->node;
+    out["worst_daemon"] = worst->daemon;
+  }
+  std::map<NodeId, json> by_node;
+  for (const DaemonWait& d : w.daemons) {
+    by_node[d.node][d.daemon] = {{"worst_wait_ns", d.worst.count()},
+                                 {"worst_wait_at_ns", d.worst_at.count()},
+                                 {"total_wait_ns", d.total.count()},
+                                 {"threads", d.threads}};
+  }
+  json nodes = json::array();
+  for (auto& [node, daemons] : by_node) {
+    daemons["node"] = node;
+    nodes.push_back(std::move(daemons));
+  }
+  out["nodes"] = std::move(nodes);
   return out;
 }
 
@@ -284,6 +317,7 @@ json RunJson(const scenario::Scenario& s, const RunInfo& info, const RunResult& 
   if (info.realtime) run["realtime"] = RealtimeJson(*info.realtime);
   if (info.driver) run["driver"] = DriverJson(*info.driver);
   if (!info.hosts.empty()) run["hosts"] = HostsJson(info.hosts);
+  if (info.daemon_wait) run["daemon_wait"] = DaemonWaitJson(*info.daemon_wait);
   run["build"] = BuildIdentity();
   json metrics = json::object();
   for (const auto& [name, value] : r.metrics) metrics[name] = Number(value);

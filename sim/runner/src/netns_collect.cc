@@ -132,6 +132,8 @@ Status NetnsRun::Collect(Duration end, RunOutcome* outcome) {
     outcome->info.notes.push_back("calls routed over real time, " + std::to_string(calls_->locates) +
                                   " locate requests; a hop takes the configured one-way delay between the servers");
   }
+  outcome->info.daemon_wait = waits_.Record();
+  if (!waits_.unavailable().empty()) outcome->info.notes.push_back(waits_.unavailable());
   network_->Describe(&outcome->info);
   outcome->info.seed = s_.seed;
   outcome->info.series = std::move(series_);

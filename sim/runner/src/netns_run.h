@@ -14,6 +14,7 @@
 //   netns_collect.cc   statistics samples, final views, the run record
 //   netns_checks.cc    what the scenario and the host must allow before anything starts
 //   netns_views.cc     the daemons' replies and events on the harness's calendar
+//   daemon_wait.cc     how long the daemons waited for a CPU (DaemonWaitSampler, sampled by Drive)
 //   emu_runner.cc      RunEmu: the same run on an emulated network (EmuNetwork)
 // Requests and replies are the control library's (pbxstate/control); nothing here builds JSON.
 #pragma once
@@ -44,6 +45,7 @@
 #include "pbxstate/harness/recorder.h"
 #include "pbxstate/harness/workload.h"
 #include "pbxstate/netns/cluster.h"
+#include "pbxstate/runner/daemon_wait.h"
 #include "pbxstate/runner/netns_runner.h"
 
 namespace pbxstate::runner::netns_run {
@@ -455,6 +457,7 @@ class NetnsRun {
   RunNetwork* network_;
   harness::RunRecorder rec_;
   std::unique_ptr<Calls> calls_;  // only when the scenario has calls
+  DaemonWaitSampler waits_;  // the daemons' run-queue wait, from time 0 to the end
   std::vector<Node> nodes_;  // by node id; [0] unused
   std::int64_t mono_start_ns_ = 0;
   WallMapping wall_;

@@ -88,6 +88,12 @@ NetnsRun::NetnsRun(const Scenario& s, const RunOptions& o, const NetnsOptions& n
     : s_(s), options_(o), netns_options_(no), daemon_(std::move(daemon)), cluster_(cluster), network_(network),
       rec_(s, o.timelines.value_or(!s.faults.empty())),
       calls_(s.calls ? std::make_unique<Calls>(s) : nullptr),
+      waits_(s.topology.node_count(),
+             [cluster](NodeId n, Daemon d) -> pid_t {
+               if (d == Daemon::kCorosync) return cluster->corosync(n).pid();
+               const netns::ChildProcess* p = cluster->Process(n, netns::NetnsCluster::kDaemonProcess);
+               return p == nullptr ? 0 : p->pid();
+             }),
       nodes_(s.topology.node_count() + 1) {
   // A crash kills pbxstated alone unless --crash-corosync (or corosync.crash: node): its corosync
   // lives on and delivers what pbxstated handed it.
@@ -132,6 +138,7 @@ void NetnsRun::StartClock(std::int64_t t0_mono_ns) {
   mono_start_ns_ = t0_mono_ns;
   wall_.realtime_at_start_ns = ClockNs(CLOCK_REALTIME);
   network_->Started(mono_start_ns_);
+  waits_.MaybeSample(Duration{});  // the base: bring-up's waits are not the scenario's
   for (NodeId n : all) rec_.NodeStarted(Duration{}, n, nodes_[n].incarnation);
   // The CPG view each engine holds at time 0 (every node sees every other: WaitAllMembers).
   for (NodeId n : all) {
@@ -166,6 +173,7 @@ Status NetnsRun::Drive(const std::vector<harness::PlannedChange>& plan) {
       }
     }
     const Duration now = Now();
+    waits_.MaybeSample(now);
     // At one instant faults come before changes (scenarios/README.md).
     for (;;) {
       const bool fault_due = next_fault < s_.faults.size() && s_.faults[next_fault].at <= now;

@@ -4,9 +4,9 @@
   netns_run_test.py scenario PBXSTATE PBXSTATED SCENARIO OUT
       runs SCENARIO on a namespace cluster; passes when run.json says backend netns with every
       check a pass except timing checks (reported, not required: real processes on shared
-      cores; the calibration test holds their timings), and nothing of the run is left on the
-      host; with cluster.auth, every node's pbxstated read a 0600 key file and
-      logged that it authenticates.
+      cores; the calibration test holds their timings), its daemon_wait record is there and
+      plausible (daemon_wait_check.py), and nothing of the run is left on the host; with
+      cluster.auth, every node's pbxstated read a 0600 key file and logged that it authenticates.
   netns_run_test.py views PBXSTATE PBXSTATED SCENARIO OUT
       runs SCENARIO (one node crashes with its corosync, tests/sim/netns/scenarios/crash-*-grace.yaml)
       as `scenario` does, then checks that the oracle judged it by the real CPG views: run.json's
@@ -49,6 +49,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 from nscluster import fail, import_pbxstate, require_run_host  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon_wait_check  # noqa: E402
 EXIT_INVALID = 2  # pbxstate run: the measurement is invalid (sim/cli, kExitInvalid)
 
 
@@ -126,6 +128,14 @@ def run_scenario(pbxstate, pbxstated, scenario, out, during=None, on_line=None):
         print(f"note: run invalid on this host (driver lateness {driver.get('worst_lateness_ns', 0) / 1e6:.1f} ms)")
     if run.get("backend") != "netns":
         fail(f"run.json backend is {run.get('backend')!r}, not 'netns'")
+    with open(os.path.join(out, "timing.json")) as f:
+        wall_s = json.load(f)["wall_seconds"]
+    wrong_waits = daemon_wait_check.problems(run, daemon_wait_check.described(pbxstate), wall_s)
+    if wrong_waits:
+        fail("; ".join(wrong_waits))
+    w = run["daemon_wait"]
+    print(f"daemon_wait: {w['samples']} samples, worst {w['worst_wait_ns'] / 1e6:.1f} ms "
+          f"(node {w['worst_node']} {w['worst_daemon']}), within its bound: {w['within_bound']} (recorded only)")
     checks = run.get("checks", [])
     if not checks:
         fail("run.json has no checks")

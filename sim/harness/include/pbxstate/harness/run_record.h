@@ -114,6 +114,33 @@ struct DriverLateness {
   bool valid() const { return worst <= bound; }
 };
 
+// Namespace runs (netns, emu): how long each real daemon was kept from a CPU it was ready to run
+// on, Linux's per-thread run-queue wait (/proc/PID/task/TID/schedstat), sampled every `interval`
+// from the scenario's time 0 to its end. The emulator's lag measures the network, not the
+// processes it carries: a daemon that waited was late whatever the network did, and its timings
+// are the host's. Recorded, never a reason to mark the run invalid (sim/ns3/README.md,
+// "Calibration against real corosync", says why); reports/calibration.py leaves a run whose worst
+// exceeds `bound` out of the calibration. run.json's "daemon_wait".
+struct DaemonWait {
+  NodeId node = kNoNode;
+  std::string daemon;      // "corosync", "pbxstated"
+  Duration worst{};        // the most its threads waited, summed, between two samples
+  Duration worst_at{};     // scenario time of the sample that ended that interval
+  Duration total{};        // summed over the run
+  std::uint32_t threads = 0;  // the most threads one sample read
+};
+struct DaemonWaits {
+  Duration interval{};          // the sampling period asked for
+  std::uint64_t samples = 0;
+  Duration longest_interval{};  // the longest between two samples (a late driver widens one)
+  Duration longest_sample{};    // the longest one sample took to read
+  Duration bound{};
+  std::vector<DaemonWait> daemons;  // by node, corosync first
+  // The daemon that waited most within one interval (nullptr: none sampled).
+  const DaemonWait* worst() const;
+  bool within_bound() const { return worst() == nullptr || worst()->worst <= bound; }
+};
+
 // Namespace runs (netns, emu): what one node's host dropped on its own side of the wire, so that
 // a run tells the host's loss from the network's: the kernel's counters read inside the node's
 // namespace just before teardown, by name (netns::HostCounters defines them), and on emu what the
@@ -139,6 +166,7 @@ struct RunInfo {
   std::optional<RealtimeLag> realtime;  // emulation only (run.json's "realtime")
   std::optional<DriverLateness> driver;  // namespace runs only (run.json's "driver")
   std::vector<HostLoss> hosts;           // namespace runs only, by node (run.json's "hosts")
+  std::optional<DaemonWaits> daemon_wait;  // namespace runs where the kernel keeps it ("daemon_wait")
 };
 
 // The build's identity: version, git commit at configure time, compiler, build type.
