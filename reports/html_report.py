@@ -184,22 +184,40 @@ def lag_rows(run):
         rows += bound_row("driver lateness", worst, driver["p99_lateness_ns"], driver["p50_lateness_ns"],
                           f"{driver['changes']} changes", driver["bound_ns"], driver["valid"],
                           "the workload was not run on time")
-    rows += record_row("real-time lag, all figures", lag) + record_row("driver lateness, all figures", driver)
+    rows += record_row("real-time lag, all figures", lag, leave_out=("stalls_over_1ms",)) + record_row("driver lateness, all figures", driver)
     return rows, valid
 
 
+def records_table(records, key=None):
+    """A table with one row per record (dicts) and one column per field any of them holds, nested
+    fields flattened with dots; `key` (a field every record has) first."""
+    e = html.escape
+    names = field_names(records, leave_out=(key,) if key else ())
+    columns = ([key] if key else []) + names
+    rows = "".join("<tr>" + "".join(f"<td>{e(fmt_field(n, flatten(r).get(n)))}</td>" for n in columns) + "</tr>"
+                   for r in records)
+    return ("<div class='scroll'><table><tr>" + "".join(f"<th>{e(n)}</th>" for n in columns)
+            + f"</tr>{rows}</table></div>")
+
+
 def node_section(title, intro, records):
-    """A section with one row per node's record (dicts with "node") and one column per field any of
-    them holds, nested fields flattened with dots; "" without records."""
+    """A section with one row per node's record (dicts with "node"); "" without records."""
     if not records:
         return ""
-    e = html.escape
-    names = field_names(records, leave_out=("node",))
-    rows = "".join(f"<tr><td>{r['node']}</td>"
-                   + "".join(f"<td>{e(fmt_field(n, flatten(r).get(n)))}</td>" for n in names) + "</tr>"
-                   for r in records)
-    return (f"<h2>{title}</h2><p>{intro}</p><div class='scroll'><table><tr><th>node</th>"
-            + "".join(f"<th>{e(n)}</th>" for n in names) + f"</tr>{rows}</table></div>")
+    return f"<h2>{title}</h2><p>{intro}</p>" + records_table(records, key="node")
+
+
+def stalls_section(run, shown=20):
+    """The emulator's longest stalls (run.json realtime.stalls_over_1ms, emu) with the cause the
+    host gave for each: the longest `shown` of them, so a reader sees first what decided the run."""
+    stalls = (run.get("realtime") or {}).get("stalls_over_1ms")
+    if not stalls:
+        return ""
+    longest = sorted(stalls, key=lambda s: -s["lag_ns"])[:shown]
+    return ("<h2>The emulator's longest stalls</h2><p>Each time the simulation fell more than 1 ms behind "
+            "the wall clock, with what the host said for that interval: the hypervisor's steal on every CPU "
+            "and how long no CPU ran a lifeguard (sim/emu/README.md). The longest "
+            f"{len(longest)} of the {len(stalls)} listed in run.json.</p>" + records_table(longest))
 
 
 def hosts_section(run):
@@ -322,6 +340,7 @@ def render(run, images):
 {nodes_section(run)}
 {hosts_section(run)}
 {daemon_wait_section(run)}
+{stalls_section(run)}
 """
     return page(f"{sc['name']}: {verdict}", body, verdict_style)
 
