@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Splits each MWI update of asterisk_bench.py's latency series into the stages that res_pbxstate
+and res_corosync share, measured the same way for both: uprobes (perf) on the functions every
+path goes through, stamped with CLOCK_MONOTONIC, on the two Asterisks only.
+
+The probes (event names matter, the group is perf's; README.md here has the commands):
+  mwi16_pub, mwi16_pubret   ast_publish_mwi_state_full() entry and return (asterisk): on the
+                            origin the load module's publish, on the receiver the module's
+  mwi16_mcast, mwi16_mcastret   cpg_mcast_joined() entry and return (libcpg)
+  mwi16_dispatch            cpg_dispatch() entry (libcpg)
+  mwi16_our_stasis / mwi16_cor_stasis     the module's stasis callback (res_pbxstate's on_mwi,
+                            res_corosync's stasis_message_cb)
+  mwi16_our_deliver / mwi16_cor_deliver   the module's CPG deliver callback
+  mwi16_arrival             res_pbxbench's on_mwi: the receiver's subscriber sees the update
+
+Per update, from the origin's publish: origin_to_module (Asterisk's dispatch to the module's
+subscription, a thread wake-up), module_origin (the module until cpg_mcast_joined), mcast_call
+(the IPC to corosync), mcast_to_dispatch (corosync and the network: from the multicast call to
+libcpg's dispatch on the receiver), dispatch_to_deliver (libcpg), module_receiver (the deliver
+callback until Asterisk's publish), publish_to_arrival (Asterisk's publish until the counting
+subscriber runs), publish_call (the publish call itself) and total. A receiver's publish is told
+from the origin's by the thread: the deliver callback ran last on it. The first half of the
+updates are the series to new mailboxes, the second half to existing ones.
+
+    perf script -F pid,tid,time,event --ns -i perf.data > perf.txt
+    mwi_stages.py perf.txt [perf.txt ...] [--json OUT]
+"""
+import argparse
+import json
+import re
+import statistics
+import sys
+
+LINE = re.compile(r"\s*(\d+)/(\d+)\s+(\d+)\.(\d+):\s+\S+:(mwi16_[a-z_]+?)(?:__return)?:")
+STAGES = ("origin_to_module", "module_origin", "mcast_call", "mcast_to_dispatch", "dispatch_to_deliver",
+          "module_receiver", "publish_to_arrival", "publish_call", "total")
+LOOKAHEAD = 4000  # events searched for the next stage of one update (a series has a few hundred)
+
+
+def parse(text):
+    """[(ns, pid, tid, event)] in time order."""
+    events = []
+    for line in text.splitlines():
+        m = LINE.match(line)
+        if m:
+            events.append((int(m[3]) * 10**9 + int(m[4].ljust(9, "0")[:9]), int(m[1]), int(m[2]), m[5]))
+    return sorted(events)
+
+
+def publishes(events):
+    """Indices of the origin's and of the receiver's publishes, and the two pids."""
+    last_on_thread, origin, receiver = {}, [], []
+    for i, (_, _, tid, name) in enumerate(events):
+        if name == "mwi16_pub":
+            (receiver if last_on_thread.get(tid, "").endswith("_deliver") else origin).append(i)
+        last_on_thread[tid] = name
+    if not origin or not receiver:
+        raise ValueError("no publish on one side: are the probes named as in this file's docstring?")
+    return (origin, statistics.mode(events[i][1] for i in origin),
+            statistics.mode(events[i][1] for i in receiver))
+
+
+def chains(events):
+    """One dict of stage durations (ns) per MWI update that went the whole way."""
+    origin, p1, p2 = publishes(events)
+
+    def after(i, ok):
+        for j in range(i + 1, min(len(events), i + LOOKAHEAD)):
+            if ok(events[j]):
+                return j
+        return None
+
+    def before(i, ok):
+        for j in range(i - 1, max(-1, i - LOOKAHEAD), -1):
+            if ok(events[j]):
+                return j
+        return None
+
+    def chain(i):
+        s = after(i, lambda e: e[1] == p1 and e[3].endswith("_stasis"))
+        if s is None:
+            return None
+        tid = events[s][2]
+        m = after(s, lambda e: e[2] == tid and e[3] == "mwi16_mcast")
+        mr = None if m is None else after(m, lambda e: e[2] == tid and e[3] == "mwi16_mcastret")
+        d = None if m is None else after(m, lambda e: e[1] == p2 and e[3].endswith("_deliver"))
+        if None in (mr, d):
+            return None
+        rx = events[d][2]
+        dp = before(d, lambda e: e[2] == rx and e[3] == "mwi16_dispatch")
+        p = after(d, lambda e: e[2] == rx and e[3] == "mwi16_pub")
+        pr = None if p is None else after(p, lambda e: e[2] == rx and e[3] == "mwi16_pubret")
+        a = None if p is None else after(p, lambda e: e[1] == p2 and e[3] == "mwi16_arrival")
+        if None in (dp, pr, a):
+            return None
+        t = [events[k][0] for k in (i, s, m, mr, dp, d, p, pr, a)]
+        return dict(zip(STAGES, (t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[2], t[5] - t[4],
+                                 t[6] - t[5], t[8] - t[6], t[7] - t[6], t[8] - t[0])))
+
+    found = (chain(i) for i in origin if events[i][1] == p1)
+    return [c for c in found if c]
+
+
+def summarise(rows):
+    half = len(rows) // 2
+    out = {}
+    for name, part in (("mwi_new", rows[:half]), ("mwi_existing", rows[half:])):
+        if part:
+            out[name] = {k: round(statistics.median(r[k] for r in part) / 1000, 1) for k in STAGES}
+            out[name]["n"] = len(part)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("perf_texts", nargs="+")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    result = {}
+    for path in args.perf_texts:
+        with open(path) as f:
+            try:
+                result[path] = summarise(chains(parse(f.read())))
+            except ValueError as e:
+                print(f"mwi_stages: {path}: {e}", file=sys.stderr)
+                return 2
+    for path, series in result.items():
+        for name, s in series.items():
+            print(f"{path} {name} (n {s['n']}), median us: " + ", ".join(f"{k} {s[k]}" for k in STAGES))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
