@@ -22,10 +22,16 @@ subscriber runs), publish_call (the publish call itself) and total. A receiver's
 from the origin's by the thread: the deliver callback ran last on it. The first half of the
 updates are the series to new mailboxes, the second half to existing ones.
 
-    perf script -F pid,tid,time,event --ns -i perf.data > perf.txt
+With sched:sched_switch recorded too (-e ...,sched:sched_switch, and `trace` in the fields), it
+also counts the updates whose receiving thread was preempted (left its CPU runnable) between the
+deliver callback and Asterisk's publish, and when.
+
+    perf script -F pid,tid,time,event,trace --ns -i perf.data > perf.txt
     mwi_stages.py perf.txt [perf.txt ...] [--json OUT]
 """
 import argparse
+import bisect
+import collections
 import json
 import re
 import statistics
@@ -34,6 +40,9 @@ import sys
 LINE = re.compile(r"\s*(\d+)/(\d+)\s+(\d+)\.(\d+):\s+\S+:(mwi16_[a-z_]+?)(?:__return)?:")
 STAGES = ("origin_to_module", "module_origin", "mcast_call", "mcast_to_dispatch", "dispatch_to_deliver",
           "module_receiver", "publish_to_arrival", "publish_call", "total")
+# perf script -F pid,tid,time,event,trace of sched:sched_switch: a thread leaving the CPU still
+# runnable (prev_state R) was preempted.
+PREEMPTED = re.compile(r"\s*\d+/\d+\s+(\d+)\.(\d+):\s+sched:sched_switch:.*prev_pid=(\d+) .*prev_state=R.*next_comm=(\S+)")
 LOOKAHEAD = 4000  # events searched for the next stage of one update (a series has a few hundred)
 
 
@@ -45,6 +54,17 @@ def parse(text):
         if m:
             events.append((int(m[3]) * 10**9 + int(m[4].ljust(9, "0")[:9]), int(m[1]), int(m[2]), m[5]))
     return sorted(events)
+
+
+def preemptions(text):
+    """[(ns, tid, next comm)] of the sched_switch lines in `text` that took a runnable thread off
+    its CPU, and what ran instead."""
+    out = []
+    for line in text.splitlines():
+        m = PREEMPTED.match(line)
+        if m:
+            out.append((int(m[1]) * 10**9 + int(m[2].ljust(9, "0")[:9]), int(m[3]), m[4]))
+    return sorted(out)
 
 
 def publishes(events):
@@ -94,20 +114,42 @@ def chains(events):
         if None in (dp, pr, a):
             return None
         t = [events[k][0] for k in (i, s, m, mr, dp, d, p, pr, a)]
-        return dict(zip(STAGES, (t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[2], t[5] - t[4],
-                                 t[6] - t[5], t[8] - t[6], t[7] - t[6], t[8] - t[0])))
+        row = dict(zip(STAGES, (t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[2], t[5] - t[4],
+                                t[6] - t[5], t[8] - t[6], t[7] - t[6], t[8] - t[0])))
+        row["receiver_window"] = (rx, t[5], t[6])  # the deliver callback to Asterisk's publish
+        return row
 
     found = (chain(i) for i in origin if events[i][1] == p1)
     return [c for c in found if c]
 
 
-def summarise(rows):
+def preempted_in_window(row, switches):
+    """(offset in ns, what ran instead) of the first preemption of the receiving thread between
+    its deliver callback and Asterisk's publish, or None."""
+    tid, start, end = row["receiver_window"]
+    k = bisect.bisect_left(switches, (start, -1, ""))
+    while k < len(switches) and switches[k][0] <= end:
+        if switches[k][1] == tid:
+            return switches[k][0] - start, switches[k][2]
+        k += 1
+    return None
+
+
+def summarise(rows, switches=()):
+    """Per series, the median of each stage (us) and, with sched_switch lines, how many receiver
+    windows (module_receiver) were preempted and the median offset of that preemption."""
     half = len(rows) // 2
     out = {}
     for name, part in (("mwi_new", rows[:half]), ("mwi_existing", rows[half:])):
-        if part:
-            out[name] = {k: round(statistics.median(r[k] for r in part) / 1000, 1) for k in STAGES}
-            out[name]["n"] = len(part)
+        if not part:
+            continue
+        out[name] = {k: round(statistics.median(r[k] for r in part) / 1000, 1) for k in STAGES}
+        out[name]["n"] = len(part)
+        if switches:
+            hits = [h for h in (preempted_in_window(r, switches) for r in part) if h is not None]
+            out[name]["receiver_preempted"] = len(hits)
+            out[name]["preempted_after_us"] = round(statistics.median(h[0] for h in hits) / 1000, 1) if hits else None
+            out[name]["preempted_by"] = dict(collections.Counter(h[1] for h in hits))
     return out
 
 
@@ -120,13 +162,16 @@ def main():
     for path in args.perf_texts:
         with open(path) as f:
             try:
-                result[path] = summarise(chains(parse(f.read())))
+                text = f.read()
+                result[path] = summarise(chains(parse(text)), preemptions(text))
             except ValueError as e:
                 print(f"mwi_stages: {path}: {e}", file=sys.stderr)
                 return 2
     for path, series in result.items():
         for name, s in series.items():
-            print(f"{path} {name} (n {s['n']}), median us: " + ", ".join(f"{k} {s[k]}" for k in STAGES))
+            preempted = (f"; receiver preempted before the publish in {s['receiver_preempted']} of {s['n']}, "
+                         f"median {s['preempted_after_us']} us after the deliver callback, by {s['preempted_by']}" if "receiver_preempted" in s else "")
+            print(f"{path} {name} (n {s['n']}), median us: " + ", ".join(f"{k} {s[k]}" for k in STAGES) + preempted)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)

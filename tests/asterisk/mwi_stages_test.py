@@ -31,9 +31,28 @@ def test_stages_of_each_update():
     expected = {"origin_to_module": 60000, "module_origin": 25000, "mcast_call": 65000, "mcast_to_dispatch": 815000,
                 "dispatch_to_deliver": 12000, "module_receiver": 20000, "publish_to_arrival": 108000,
                 "publish_call": 168000, "total": 1040000}
-    assert rows[0] == expected and rows[1] == expected
+    assert all({k: r[k] for k in ms.STAGES} == expected for r in rows)
     summary = ms.summarise(rows)
     assert summary["mwi_new"]["module_receiver"] == 20.0 and summary["mwi_existing"]["n"] == 1
+    assert "receiver_preempted" not in summary["mwi_new"]
+
+
+def switch(at_s, tid, state):
+    ns = int(round(at_s * 1e9))
+    return (f"  200/{tid} {ns // 10**9}.{ns % 10**9:09d}: sched:sched_switch: prev_comm=asterisk prev_pid={tid} "
+            f"prev_prio=115 prev_state={state} ==> next_comm=corosync next_pid=9 next_prio=0")
+
+
+def test_preemptions_in_the_receiver_window():
+    text = "\n".join([perf_text([100.0, 100.05]),
+                      switch(100.000920, 201, "R"),    # update 1: 8 us after the deliver callback
+                      switch(100.050920, 201, "S"),    # update 2: it slept, not preempted
+                      switch(100.050925, 202, "R"),    # another thread
+                      switch(100.050940, 201, "R")])   # after the publish
+    summary = ms.summarise(ms.chains(ms.parse(text)), ms.preemptions(text))
+    assert summary["mwi_new"]["receiver_preempted"] == 1 and summary["mwi_new"]["preempted_after_us"] == 8.0
+    assert summary["mwi_new"]["preempted_by"] == {"corosync": 1}
+    assert summary["mwi_existing"]["receiver_preempted"] == 0 and summary["mwi_existing"]["preempted_after_us"] is None
 
 
 def test_an_update_that_never_arrived_is_left_out():
