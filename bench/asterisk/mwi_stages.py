@@ -153,20 +153,20 @@ def summarise(rows, switches=()):
     return out
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("perf_texts", nargs="+")
     ap.add_argument("--json", default="")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     result = {}
     for path in args.perf_texts:
-        with open(path) as f:
-            try:
+        try:
+            with open(path) as f:
                 text = f.read()
-                result[path] = summarise(chains(parse(text)), preemptions(text))
-            except ValueError as e:
-                print(f"mwi_stages: {path}: {e}", file=sys.stderr)
-                return 2
+            result[path] = summarise(chains(parse(text)), preemptions(text))
+        except (OSError, ValueError) as e:
+            print(f"mwi_stages: {path}: {e}", file=sys.stderr)
+            return 2
     for path, series in result.items():
         for name, s in series.items():
             preempted = (f"; receiver preempted before the publish in {s['receiver_preempted']} of {s['n']}, "

@@ -171,6 +171,10 @@ def main(argv=None):
     except (OSError, ValueError, InputError) as e:
         print(f"paired_verdict: {e}", file=sys.stderr)
         return 2
+    except (KeyError, TypeError, AttributeError) as e:
+        print(f"paired_verdict: {args.runs}: field runs: a run without a round or a measure's median ({e!r})",
+              file=sys.stderr)
+        return 2
     print(table(result, args.ours, args.theirs))
     if args.json:
         with open(args.json, "w") as f:

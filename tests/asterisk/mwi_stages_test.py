@@ -69,3 +69,12 @@ def test_no_receiver_publish_is_an_error():
         assert "no publish on one side" in str(e)
     else:
         raise AssertionError("expected a ValueError")
+
+
+def test_a_missing_or_unusable_file_exits_2_naming_it(tmp_path, capsys):
+    assert ms.main([str(tmp_path / "absent.txt")]) == 2
+    assert "absent.txt" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("nothing here\n")
+    assert ms.main([str(empty)]) == 2
+    assert "empty.txt: no publish on one side" in capsys.readouterr().err

@@ -122,3 +122,10 @@ def test_bad_input_names_file_and_field(tmp_path, capsys):
     assert "at least 2 needed" in capsys.readouterr().err
     assert pv.main(["--ours", "mine", f"mine-one-{good}"]) == 2
     assert "MODULE:ROUND:PATH expected" in capsys.readouterr().err
+
+
+def test_a_runs_file_without_medians_exits_2_naming_it(tmp_path, capsys):
+    bad = tmp_path / "runs.json"
+    bad.write_text(json.dumps({"runs": {"mine": [{"round": 1}], "corosync": [{"round": 1}]}}))
+    assert pv.main(["--ours", "mine", "--runs", str(bad)]) == 2
+    assert "runs.json: field runs" in capsys.readouterr().err
