@@ -33,6 +33,7 @@ import argparse
 import bisect
 import collections
 import json
+import pathlib
 import re
 import statistics
 import sys
@@ -173,8 +174,7 @@ def main(argv=None):
                          f"median {s['preempted_after_us']} us after the deliver callback, by {s['preempted_by']}" if "receiver_preempted" in s else "")
             print(f"{path} {name} (n {s['n']}), median us: " + ", ".join(f"{k} {s[k]}" for k in STAGES) + preempted)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return 0
 
 
