@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns_run_test import daemon_pids, fail, host_supports_namespaces, run_scenario  # noqa: E402
+from netns_run_test import daemon_pids, fail, require_run_host, run_scenario  # noqa: E402
 
 STALLED_NODE = 3
 STALL_S = 1.5
@@ -67,7 +67,7 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     mode, pbxstate, pbxstated, scenario, out = sys.argv[1:]
-    host_supports_namespaces(pbxstated)
+    require_run_host(pbxstated)
     stopped = []
     run = run_scenario(pbxstate, pbxstated, scenario, out, on_line=stall_after_start(STALL_FROM_S[mode], stopped))
     if not stopped:
