@@ -66,6 +66,12 @@ std::vector<NodeId> Waiting(const ServeSession& s, std::uint32_t page, const std
   return waiting;
 }
 
+// Whether `session` of `puller` is still a member of stream `s`.
+bool IsMember(const ServeSession& s, NodeId puller, std::uint32_t session) {
+  return std::any_of(s.members.begin(), s.members.end(),
+                     [&](const ServeSession::Member& m) { return m.puller == puller && m.session == session; });
+}
+
 // Whether `session` of `puller` is among the sessions this node finished serving to it.
 bool ServedAlready(const std::map<NodeId, Peer>& peers, NodeId puller, std::uint32_t session) {
   auto p = peers.find(puller);
@@ -286,10 +292,12 @@ void EngineImpl::PumpServe(ServeSession& s) {
   const auto budget = [&](std::size_t addressees) {
     return MaxPlainFrameBytes() - codec::kFrameHeaderBytes - codec::SyncPagePrefixMaxBytes(addressees);
   };
-  const auto send = [&](const ServeSession::Mark& m, const std::vector<std::uint8_t>& frame) {
+  // `may_share`: the frame names no one but the stream's members (a stored frame may name one
+  // that has left since).
+  const auto send = [&](const ServeSession::Mark& m, const std::vector<std::uint8_t>& frame, bool may_share) {
     const std::vector<NodeId> waiting = Waiting(s, m.page, m.to);
     // Where a unicast reaches every node anyway, one frame for all of them; elsewhere a copy each.
-    const bool one_for_all = unicast_reaches_everyone_ && waiting.size() > 1;
+    const bool one_for_all = may_share && unicast_reaches_everyone_ && waiting.size() > 1;
     for (std::size_t i = 0; i < (one_for_all ? 1 : waiting.size()); ++i) {
       Send(one_for_all ? kNoNode : waiting[i], frame);
       ++stats_.sync_pages_sent;
@@ -306,11 +314,17 @@ void EngineImpl::PumpServe(ServeSession& s) {
       m.sent = env_->Now();
       m.resent = true;
       s.last_send = m.sent;
+      // Named now only to the sessions still in the stream: a member that left (refused, timed
+      // out, restarted) must not find its old session in a page, which a restarted puller that
+      // numbers its sessions from 1 again could take for its own.
+      const std::size_t named = m.to.size();
+      std::erase_if(m.to, [&](const codec::SyncPageAddressee& a) { return !IsMember(s, a.node, a.session); });
       if (CollectPageRecords(s, m.start, m.end, budget(m.to.size()), &records) == m.end) {
         EncodeSyncPage(s, m.to, records);
-        send(m, std::vector<std::uint8_t>(frame_buf_));
+        send(m, std::vector<std::uint8_t>(frame_buf_), /*may_share=*/true);
       } else {
-        send(m, m.frame);  // grown past a frame since: as first sent
+        // Grown past a frame since: as first sent, to each member alone if it names one gone.
+        send(m, m.frame, /*may_share=*/m.to.size() == named);
       }
       continue;
     }
@@ -341,7 +355,7 @@ void EngineImpl::PumpServe(ServeSession& s) {
     PBXSTATE_CHECK_LE(s.unacked.size(), config_.sync_window_pages);
     ++s.next_page;
     s.last_send = env_->Now();
-    send(s.unacked.back(), s.unacked.back().frame);
+    send(s.unacked.back(), s.unacked.back().frame, /*may_share=*/true);
   }
   CheckServe(s, config_);
 }
@@ -406,6 +420,9 @@ void EngineImpl::ServeTick(MonoTime now) {
         SendSyncRefuse(m.puller, m.session, codec::RefuseReason::kBusy);
         return true;
       });
+      // The timer starts again for the members left: at a stream's end no page may go out to
+      // restart it, and the next tick would refuse the next slowest without a resend.
+      if (ahead) s.last_send = now;
       if (!ahead) {
         // A timeout means congestion or loss: halve the threshold, restart from one page, back
         // the timer off, and go back to the first unacknowledged page.
