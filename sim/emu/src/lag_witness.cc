@@ -129,7 +129,10 @@ void LagWitness::Attribute(bool final) {
   }
   read_.store(written, std::memory_order_release);
   const std::int64_t last = readings_.empty() ? 0 : readings_.back().begin_ns;
-  auto ready = [&](const LagSpell& s) { return final || s.due_mono_ns + s.lag.count() <= last; };
+  // A bound: when readings stop coming (/proc/stat unreadable), the spells are attributed with
+  // what there is (unknown, without a reading after them) rather than kept waiting.
+  const bool overfull = waiting_.size() > kPending;
+  auto ready = [&](const LagSpell& s) { return final || overfull || s.due_mono_ns + s.lag.count() <= last; };
   for (LagSpell& s : waiting_) {
     if (!ready(s)) continue;
     s.witness = Witness(s.due_mono_ns, s.due_mono_ns + s.lag.count());
