@@ -36,6 +36,7 @@ usage: forged_traffic_test.py --pbxstated PATH --forger PATH [--keep-dir] [--for
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -211,25 +212,34 @@ def expected_counts(summary, node):
     }
 
 
-def rotation_key_files(cluster, key_files):
-    """Files of a new key B on nodes 1-3 that the engine accepts beside key A. Two random keys share
-    a key id once in 256 (the engine refuses such a pair: config.cc), so the engine's own check
-    decides: node 1 is asked for {A, B} (it still sends under A, so no traffic changes), then back
-    to {A}; a refused B is replaced. Eight refusals in a row (2^-64) fail."""
+PROBE_NUMBERS = itertools.count()  # probe key files are created once each (O_EXCL)
+
+
+def key_of_another_id(cluster, key_files):
+    """A random key B whose key id is not key A's (nodes 1-3's). Two random keys share a key id
+    once in 256 (the engine refuses such a pair: config.cc), so the engine's own check decides:
+    node 1 is asked for {A, B} (it still sends under A, so no traffic changes), then back to {A};
+    a refused B is replaced. Eight refusals in a row (2^-64) fail."""
     c = Control(cluster.socket_path(1))
     try:
-        for attempt in range(8):
+        for _ in range(8):
             key_b = os.urandom(32)
-            probe = cluster.write_key(1, key_b, name=f"probe-b{attempt}.key")
+            probe = cluster.write_key(1, key_b, name=f"probe-{next(PROBE_NUMBERS)}.key")
             r = c.request(op="set_keys", key_file=key_files[1], previous_key_file=probe)
             if r.get("ok"):
                 c.ok(op="set_keys", key_file=key_files[1])
-                return {n: cluster.write_key(n, key_b, name="cluster-b.key") for n in DAEMON_NODES}
+                return key_b
             if "same key id" not in r.get("error", ""):
                 raise TestFailure(f"set_keys with a new key B beside A: {r}")
     finally:
         c.close()
     raise TestFailure("eight random keys in a row shared key A's key id")
+
+
+def rotation_key_files(cluster, key_files):
+    """Files of a new key B on nodes 1-3 that the engine accepts beside key A."""
+    key_b = key_of_another_id(cluster, key_files)
+    return {n: cluster.write_key(n, key_b, name="cluster-b.key") for n in DAEMON_NODES}
 
 
 def run(cluster, forger, forge_ms, report):
@@ -349,9 +359,10 @@ def run(cluster, forger, forge_ms, report):
     print(f"ok 5: node 4 was in the CPG view and the live set while forging ({sorted(view_seen)}), changed no "
           "aggregate (3), and left `members` after it left the group")
 
-    # 6. a pbxstated on node 4 with another key.
+    # 6. a pbxstated on node 4 with another key, of another key id: under the same id its frames
+    # would be refused as bad_mac, not unknown_key (once in 256 random keys).
     digests_before = {n: cluster.call(n, op="dump")["digest"] for n in DAEMON_NODES}
-    wrong_key_file = cluster.write_key(FORGER_NODE, os.urandom(32))
+    wrong_key_file = cluster.write_key(FORGER_NODE, key_of_another_id(cluster, key_files))
     before = {n: counters(cluster, n) for n in DAEMON_NODES}
     h4 = cluster.start_daemon(FORGER_NODE, wrong_key_file)
     if h4["authenticated"] is not True:
