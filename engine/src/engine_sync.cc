@@ -297,7 +297,10 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
     if (!unicast_reaches_everyone_) Drop(DropReason::kUnexpected);
     return;
   }
-  const auto [node, session, page_no, last] = *mine;
+  // Named, not a structured binding: the ack lambda below captures the session (clang 14).
+  const std::uint32_t session = mine->session;
+  const std::uint32_t page_no = mine->page;
+  const bool last = mine->last;
   auto it = pulls_.find(session);
   if (it == pulls_.end() || it->second.donor != from) {
     // A page resent while its ack was on the way, or sent before this node gave the session up.
