@@ -177,6 +177,11 @@ def lag_rows(run):
         valid = valid and lag["valid"]
         rows += bound_row("real-time lag", fmt_ns(lag["worst_lag_ns"]), lag["p99_lag_ns"], lag["p50_lag_ns"],
                           f"{lag['probes']} probes", lag["bound_ns"], lag["valid"], "the timings are not a measurement")
+        if lag["valid"] and lag["worst_lag_ns"] > lag["bound_ns"]:
+            rows += (f"<tr><td>real-time lag over its bound</td><td>{lag['stalls_over_bound']} stalls, each one in "
+                     "which the whole machine stopped (the hypervisor's, or no CPU ran a lifeguard nor the "
+                     f"simulation) for at most {fmt_ns(lag['machine_pause_bound_ns'])}: the daemons, the driver "
+                     "and the network stopped together, so the run stays a measurement (sim/emu/README.md)</td></tr>")
     driver = run.get("driver")
     if driver:
         valid = valid and driver["valid"]

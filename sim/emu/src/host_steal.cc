@@ -55,9 +55,13 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
 LagCause AttributeLag(Duration lag, const HostWitness& w) {
   if (!w.sampled) return LagCause::kUnknown;
   if (2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
-  if (w.lifeguard && 2 * w.lifeguard_gap >= lag) return LagCause::kEveryCpuHeld;
+  if (w.lifeguard && 2 * w.lifeguard_gap >= lag) {
+    return w.simulation_read && 2 * w.simulation_ran < lag ? LagCause::kMachineStopped : LagCause::kEveryCpuHeld;
+  }
   return LagCause::kCpuHeld;
 }
+
+bool StoppedTheWholeMachine(LagCause cause) { return cause == LagCause::kHypervisor || cause == LagCause::kMachineStopped; }
 
 std::string_view LagCauseName(LagCause cause) {
   switch (cause) {
@@ -67,6 +71,8 @@ std::string_view LagCauseName(LagCause cause) {
       return "every-cpu-held";
     case LagCause::kCpuHeld:
       return "cpu-held";
+    case LagCause::kMachineStopped:
+      return "machine-stopped";
     case LagCause::kUnknown:
       break;
   }
@@ -78,7 +84,11 @@ std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
     case LagCause::kHypervisor:
       return "the hypervisor stole " + Ms(w.steal_every_cpu) + " of every CPU";
     case LagCause::kEveryCpuHeld:
-      return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal)";
+      return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal" +
+             (w.simulation_read ? "; the simulation ran " + Ms(w.simulation_ran) + " of it)" : ")");
+    case LagCause::kMachineStopped:
+      return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " nor the simulation for more than " +
+             Ms(w.simulation_ran) + " (the whole machine stopped, no steal)";
     case LagCause::kCpuHeld:
       return std::string("a CPU was held (") + (w.lifeguard ? "a lifeguard ran on another" : "no lifeguard") +
              "; steal " + Ms(w.steal_every_cpu) + ")";

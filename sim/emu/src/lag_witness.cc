@@ -39,6 +39,7 @@ Status LagWitness::Read(Reading* out) {
   }
   close(fd);
   if (got == text.size()) return Status::FailedPrecondition(options_.proc_stat + ": larger than " + std::to_string(kMaxProcStat) + " bytes");
+  out->simulation_cpu_ns = options_.simulation_cpu_ns ? options_.simulation_cpu_ns() : -1;
   out->end_ns = MonotonicNs();
   return ParseStealNs(std::string_view(text).substr(0, got), ticks_per_second_, options_.proc_stat, &out->steal_ns);
 }
@@ -85,6 +86,8 @@ void LagWitness::Run() {
 }
 
 void LagWitness::Note(std::int64_t due_mono_ns, Duration lag) {
+  if (due_mono_ns < noted_stall_end_ns_) return;
+  noted_stall_end_ns_ = due_mono_ns + lag.count();
   const std::uint64_t w = written_.load(std::memory_order_relaxed);
   if (w - read_.load(std::memory_order_acquire) >= kPending) {
     unrecorded_.fetch_add(1, std::memory_order_relaxed);
@@ -111,6 +114,10 @@ HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const 
   w.steal_every_cpu = Duration(std::max<std::int64_t>(least, 0));
   w.window = Duration(after->begin_ns - before->end_ns);
   for (auto r = std::next(before); r != std::next(after); ++r) w.lifeguard_gap = std::max(w.lifeguard_gap, r->lifeguard_gap);
+  if (before->simulation_cpu_ns >= 0 && after->simulation_cpu_ns >= before->simulation_cpu_ns) {
+    w.simulation_read = true;
+    w.simulation_ran = Duration(after->simulation_cpu_ns - before->simulation_cpu_ns);
+  }
   return w;
 }
 

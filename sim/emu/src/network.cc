@@ -1,6 +1,8 @@
 #include "pbxstate/emu/network.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,6 +79,12 @@ Status EmulatedNetwork::Start() {
   LagWitness::Options wo;
   wo.priority = spec_.realtime_priority > 0 ? 1 : 0;  // below the lifeguards and the simulation
   wo.lifeguard = guarded ? &lifeguard_ : nullptr;
+  wo.simulation_cpu_ns = [this]() -> std::int64_t {
+    if (!simulation_clock_set_.load(std::memory_order_acquire)) return -1;
+    timespec ts{};
+    if (clock_gettime(simulation_clock_, &ts) != 0) return -1;  // the thread has ended
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  };
   if (Status st = witness_.Start(wo); !st.ok()) return st;
   probe_->OnLate([this](Duration due, Duration lag) { witness_.Note(origin_mono_ns_.load(std::memory_order_relaxed) + due.count(), lag); });
   if (Status st = probe_->Start(); !st.ok()) return st;
@@ -86,6 +94,7 @@ Status EmulatedNetwork::Start() {
   std::future<Status> ready = prepared.get_future();
   thread_ = std::thread([this, &prepared, &sim_tid] {
     sim_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    if (pthread_getcpuclockid(pthread_self(), &simulation_clock_) == 0) simulation_clock_set_.store(true, std::memory_order_release);
     Status st = PrepareRealtimeThread(spec_.realtime_priority);
     const bool ok = st.ok();
     // Simulated time 0 is when Run starts pacing (RealtimeSimulatorImpl sets its origin there).
@@ -94,6 +103,7 @@ Status EmulatedNetwork::Start() {
     if (ok) ns3::Simulator::Run();
   });
   Status st = ready.get();
+  simulation_tid_ = sim_tid;
   if (!st.ok()) {
     thread_.join();
     return st;
@@ -138,6 +148,13 @@ ns3sim::LagStats EmulatedNetwork::lag() const {
   if (probe_ == nullptr) return final_lag_;
   ScopedPriority raised(spec_.realtime_priority);  // the probe's lock, which every probe takes
   return probe_->stats();
+}
+
+Status EmulatedNetwork::PutReadersBelowLifeguards(std::size_t* moved) {
+  *moved = 0;
+  // The lifeguards run one below the simulation (Start): the readers go one below them.
+  if (!running() || spec_.realtime_priority < 3) return Status::Ok();
+  return MoveFifoThreads(spec_.realtime_priority, spec_.realtime_priority - 2, simulation_tid_, moved);
 }
 
 void EmulatedNetwork::ResetLag() {

@@ -1,6 +1,7 @@
 #include "pbxstate/emu/realtime.h"
 
 #include <pthread.h>
+#include <dirent.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -55,6 +57,32 @@ Status PrepareRealtimeThread(int priority) {
                                       ": " + std::strerror(err));
   }
   return Status::Ok();
+}
+
+Status MoveFifoThreads(int from, int to, pid_t except, std::size_t* moved) {
+  *moved = 0;
+  DIR* tasks = opendir("/proc/self/task");
+  if (tasks == nullptr) return Status::FailedPrecondition(std::string("/proc/self/task: ") + std::strerror(errno));
+  Status result = Status::Ok();
+  std::size_t looked = 0;
+  while (const dirent* e = readdir(tasks)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    if (++looked > kMaxThreadsMoved) break;
+    const pid_t tid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
+    sched_param param{};
+    if (tid == except || sched_getscheduler(tid) != SCHED_FIFO || sched_getparam(tid, &param) != 0) continue;
+    if (param.sched_priority != from) continue;
+    param.sched_priority = to;
+    if (sched_setscheduler(tid, SCHED_FIFO, &param) == 0) {
+      ++*moved;
+    } else if (errno != ESRCH) {
+      result = Status::FailedPrecondition("emulation: thread " + std::to_string(tid) + " not moved to SCHED_FIFO " +
+                                          std::to_string(to) + ": " + std::strerror(errno));
+      break;
+    }
+  }
+  closedir(tasks);
+  return result;
 }
 
 ScopedPriority::ScopedPriority(int priority) {

@@ -126,6 +126,9 @@ json RealtimeJson(const RealtimeLag& l) {
   j["stalls_over_1ms_by_cause"] = causes;
   j["bringup_worst_lag_ns"] = l.bringup_worst.count();
   j["bringup_probes_over_1ms"] = l.bringup_over_1ms;
+  j["stalls_over_bound"] = l.over_bound;
+  j["stalls_over_bound_machine"] = l.over_bound_machine;
+  j["machine_pause_bound_ns"] = l.machine_pause_bound.count();
   json spells = json::array();
   for (const LagSpellRecord& s : l.spells) {
     spells.push_back({{"lag_ns", s.lag.count()},

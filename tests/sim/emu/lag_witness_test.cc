@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -62,6 +63,29 @@ TEST(AttributeLag, StealFirstThenTheLifeguardsGap) {
   EXPECT_EQ(LagCauseName(LagCause::kHypervisor), "hypervisor");
   w.steal_every_cpu = 10ms;
   EXPECT_EQ(DescribeLagCause(LagCause::kHypervisor, w), "the hypervisor stole 10.0 ms of every CPU");
+}
+
+// Every CPU held (no lifeguard for half the lag, no steal): the whole machine's when the
+// simulation's clock was read and it ran under half the lag, else the emulator's own.
+TEST(AttributeLag, EveryCpuHeldWithTheSimulationStillIsTheWholeMachine) {
+  HostWitness w;
+  w.sampled = true;
+  w.lifeguard = true;
+  w.lifeguard_gap = 60ms;
+  EXPECT_EQ(AttributeLag(61ms, w), LagCause::kEveryCpuHeld);  // the clock not read: it may have run
+  w.simulation_read = true;
+  w.simulation_ran = 200us;
+  EXPECT_EQ(AttributeLag(61ms, w), LagCause::kMachineStopped);
+  EXPECT_EQ(DescribeLagCause(LagCause::kMachineStopped, w),
+            "no CPU ran a lifeguard for 60.0 ms nor the simulation for more than 0.2 ms (the whole machine stopped, no steal)");
+  w.simulation_ran = 31ms;  // it ran: its own work kept the lifeguards off
+  EXPECT_EQ(AttributeLag(61ms, w), LagCause::kEveryCpuHeld);
+  EXPECT_EQ(LagCauseName(LagCause::kMachineStopped), "machine-stopped");
+  EXPECT_TRUE(StoppedTheWholeMachine(LagCause::kMachineStopped));
+  EXPECT_TRUE(StoppedTheWholeMachine(LagCause::kHypervisor));
+  EXPECT_FALSE(StoppedTheWholeMachine(LagCause::kEveryCpuHeld));
+  EXPECT_FALSE(StoppedTheWholeMachine(LagCause::kCpuHeld));
+  EXPECT_FALSE(StoppedTheWholeMachine(LagCause::kUnknown));
 }
 
 class WitnessTest : public ::testing::Test {
@@ -145,6 +169,39 @@ TEST_F(WitnessTest, TheProbesQueuedBehindAStallAreThatStall) {
   ASSERT_EQ(spells.size(), 2u);
   EXPECT_EQ(spells[0].lag, 6ms);
   EXPECT_EQ(spells[1].lag, 2ms);
+}
+
+// The simulation's CPU time is read with every reading, and a stall gets what it ran between the
+// readings that bracket it: 7 ms here, set while the stall lasts.
+TEST_F(WitnessTest, AStallGetsTheSimulationsCpuTimeOverItsWindow) {
+  std::atomic<std::int64_t> cpu_ns{1'000'000};
+  LagWitness::Options o = Fake();
+  o.simulation_cpu_ns = [&] { return cpu_ns.load(); };
+  LagWitness w;
+  ASSERT_TRUE(w.Start(o).ok());
+  const std::int64_t due = MonotonicNs();
+  std::this_thread::sleep_for(5ms);
+  cpu_ns += 7'000'000;
+  w.Note(due, Duration(MonotonicNs() - due));
+  ASSERT_TRUE(WaitForSpells(w, 1));
+  w.Stop();
+  const LagSpell spell = w.spells().at(0);
+  EXPECT_TRUE(spell.witness.simulation_read);
+  EXPECT_EQ(spell.witness.simulation_ran, 7ms);
+}
+
+// The probes queued behind a 100 ms stall (99 of them, each 1 ms less late) are that stall's and
+// not noted: none is lost to the kPending bound, which only notes of other stalls may fill.
+TEST_F(WitnessTest, AStallsQueueDoesNotFillThePendingNotes) {
+  LagWitness w;
+  ASSERT_TRUE(w.Start(Fake()).ok());
+  const std::int64_t due = MonotonicNs() - 200'000'000;
+  for (int i = 0; i < 100; ++i) w.Note(due + i * 1'000'000LL, Duration((100 - i) * 1'000'000LL));
+  ASSERT_TRUE(WaitForSpells(w, 1));
+  w.Stop();
+  EXPECT_EQ(w.unrecorded(), 0u);
+  ASSERT_EQ(w.spells().size(), 1u);
+  EXPECT_EQ(w.spells()[0].lag, 100ms);
 }
 
 TEST_F(WitnessTest, AnUnreadableFileFailsStartNamingIt) {

@@ -54,6 +54,42 @@ TEST(Realtime, ScopedPriorityRaisesAndGivesBack) {
   }
 }
 
+// Two threads at SCHED_FIFO 30 (as the readers inherit the simulation's priority), one at 20 and
+// the caller at 30: the two go to 28, the others stay as they are.
+TEST(Realtime, MoveFifoThreadsMovesOnlyThoseAtThePriority) {
+  std::atomic<bool> done{false};
+  std::atomic<int> ready{0};
+  std::atomic<pid_t> tids[3] = {0, 0, 0};
+  auto run = [&](int i, int priority) {
+    sched_param p{};
+    p.sched_priority = priority;
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
+    tids[i] = static_cast<pid_t>(gettid());
+    ++ready;
+    while (!done) std::this_thread::sleep_for(1ms);
+  };
+  std::thread a(run, 0, 30), b(run, 1, 30), c(run, 2, 20);
+  while (ready < 3) std::this_thread::sleep_for(1ms);
+  std::size_t moved = 0;
+  {
+    ScopedPriority caller(30);
+    ASSERT_TRUE(MoveFifoThreads(30, 28, static_cast<pid_t>(gettid()), &moved).ok());
+    sched_param self{};
+    sched_getparam(0, &self);
+    EXPECT_EQ(self.sched_priority, 30);
+  }
+  EXPECT_EQ(moved, 2u);
+  sched_param p{};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sched_getparam(tids[i], &p), 0);
+    EXPECT_EQ(p.sched_priority, i < 2 ? 28 : 20) << "thread " << i;
+  }
+  done = true;
+  a.join();
+  b.join();
+  c.join();
+}
+
 TEST(Realtime, GuardLocksMemoryAndUndoesIt) {
   const long before = LockedKb();
   RealtimeGuard guard;

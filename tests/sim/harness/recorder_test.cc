@@ -95,6 +95,23 @@ TEST(EvaluateChecks, AMetricTheBackendDoesNotMeasureIsNotApplicable) {
 // A view read a little after the end (a daemon's dump on real clocks) is judged at the instant it
 // was read: a registration that expired by then is gone, one expiring while it was read may be
 // either, one expiring later must be there. Read at the end exactly, each must be there.
+// The emulator's lag bound: over it, the run is valid only when every stall over it stopped the
+// whole machine (counted by the emu runner) and there was at least one such stall.
+TEST(RealtimeLag, OverTheBoundOnlyWhenEveryStallOverItStoppedTheWholeMachine) {
+  using namespace std::chrono_literals;
+  RealtimeLag l;
+  l.bound = 10ms;
+  l.worst = 9ms;
+  EXPECT_TRUE(l.valid());
+  l.worst = 65ms;
+  EXPECT_FALSE(l.valid());  // nothing counted: not excused
+  l.over_bound = 3;
+  l.over_bound_machine = 2;
+  EXPECT_FALSE(l.valid());
+  l.over_bound_machine = 3;
+  EXPECT_TRUE(l.valid());
+}
+
 TEST(Recorder, RegistrationsAreJudgedAtTheInstantTheViewWasRead) {
   constexpr const char* kContacts[] = {"sip:a@198.18.0.1", "sip:b@198.18.0.1", "sip:c@198.18.0.1"};
   constexpr Duration kExpires[] = {10001ms, 10003ms, 10010ms};

@@ -28,7 +28,13 @@ enum class LagCause : std::uint8_t {
   kHypervisor,    // every CPU lost at least half the lag to the hypervisor (steal)
   kEveryCpuHeld,  // no steal to speak of, and no CPU ran a lifeguard for half the lag or more
   kCpuHeld,       // neither: the simulation's CPU was held while another ran lifeguards
+  // As kEveryCpuHeld, and the simulation thread itself ran for less than half the lag: nothing of
+  // the emulator held the CPUs (the readers of the hosts' frames run below the lifeguards), so
+  // the whole machine stopped, the daemons with the network (a pause the hypervisor did not
+  // account as steal, or every CPU in a system call that does not yield).
+  kMachineStopped,
 };
+inline constexpr std::size_t kLagCauses = 5;  // LagCause's values
 
 // What the host said about one interval in which the simulation ran late.
 struct HostWitness {
@@ -37,19 +43,28 @@ struct HostWitness {
   Duration window{};                // that interval (10 ms steps of readings, bracketing the lag)
   Duration lifeguard_gap{};         // the longest time no lifeguard ran on any CPU, beyond its period
   bool lifeguard = false;           // whether a lifeguard ran at all (else lifeguard_gap says nothing)
+  // The CPU time the simulation thread had over `window`, when its clock was read (else no
+  // kMachineStopped: the simulation may have been what ran).
+  bool simulation_read = false;
+  Duration simulation_ran{};
 };
 
-// The cause of a lag of `lag` given `w`: kHypervisor when 2 x w.steal_every_cpu >= lag, else
-// kEveryCpuHeld when a lifeguard ran and 2 x w.lifeguard_gap >= lag, else kCpuHeld (kUnknown
-// unless w.sampled). Half, because steal is read in 10 ms steps and the lifeguards wake every
-// period: a cause that accounts for half the lag is the larger part of it.
+// The cause of a lag of `lag` given `w`: kHypervisor when 2 x w.steal_every_cpu >= lag, else,
+// when a lifeguard ran and 2 x w.lifeguard_gap >= lag, kMachineStopped if the simulation's clock
+// was read and 2 x w.simulation_ran < lag, kEveryCpuHeld if not; else kCpuHeld (kUnknown unless
+// w.sampled). Half, because steal is read in 10 ms steps and the lifeguards wake every period: a
+// cause that accounts for half the lag is the larger part of it.
 LagCause AttributeLag(Duration lag, const HostWitness& w);
 
-// "hypervisor", "every-cpu-held", "cpu-held", "unknown": run.json's names.
+// "hypervisor", "every-cpu-held", "cpu-held", "machine-stopped", "unknown": run.json's names.
+// Whether a stall of this cause stopped every process of the machine alike (the daemons, the
+// network and the driver), not the emulator alone: kHypervisor and kMachineStopped.
+bool StoppedTheWholeMachine(LagCause cause);
 std::string_view LagCauseName(LagCause cause);
 
 // A sentence for the run's invalid message: "the hypervisor stole 10 ms of every CPU", "no CPU
-// ran a lifeguard for 12.1 ms (every CPU held, no steal)", "a CPU was held (a lifeguard ran on
+// ran a lifeguard for 12.1 ms (every CPU held, no steal)", "no CPU ran a lifeguard for 60.4 ms nor
+// the simulation for more than 0.2 ms (the whole machine stopped, no steal)", "a CPU was held (a lifeguard ran on
 // another; steal 0 ms)", "no reading of the host around it".
 std::string DescribeLagCause(LagCause cause, const HostWitness& w);
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,8 +36,6 @@ struct LagSpell {
   LagCause cause = LagCause::kUnknown;
 };
 
-inline constexpr std::size_t kLagCauses = 4;  // LagCause's values
-
 class LagWitness {
  public:
   struct Options {
@@ -44,6 +43,9 @@ class LagWitness {
     int priority = 0;                                 // SCHED_FIFO of the reading thread (0: ordinary)
     std::string proc_stat = "/proc/stat";
     Lifeguard* lifeguard = nullptr;                   // its gaps are taken (TakeGap) when given and running
+    // The simulation thread's CPU time so far in ns, or -1 while it is not known (the thread not
+    // started); read with every reading. Empty: never read (no stall is kMachineStopped).
+    std::function<std::int64_t()> simulation_cpu_ns;
   };
   static constexpr std::size_t kReadings = 128;  // 1.28 s at 10 ms: a lag longer is kUnknown
   static constexpr std::size_t kPending = 64;    // notes waiting for the thread
@@ -77,6 +79,7 @@ class LagWitness {
     std::int64_t begin_ns = 0, end_ns = 0;
     std::vector<std::int64_t> steal_ns;  // per CPU
     Duration lifeguard_gap{};            // since the previous reading
+    std::int64_t simulation_cpu_ns = -1;  // Options::simulation_cpu_ns at the reading
   };
   struct Slot {
     std::atomic<std::int64_t> due_mono_ns{0};
@@ -99,6 +102,9 @@ class LagWitness {
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> read_{0};
   std::atomic<std::uint64_t> unrecorded_{0};
+  // The simulation thread's own: when the latest stall it noted ended. The probes queued behind a
+  // stall are that stall's, and are not noted (a 60 ms stall would fill kPending with its queue).
+  std::int64_t noted_stall_end_ns_ = 0;
   // The witness thread's own (Start's before it runs).
   std::string buffer_;
   std::deque<Reading> readings_;

@@ -18,6 +18,9 @@
 // Not thread-safe: one thread (the harness) calls these; the simulation has its own.
 #pragma once
 
+#include <sys/types.h>
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -104,6 +107,12 @@ class EmulatedNetwork {
   std::vector<LagSpell> lag_spells() const { return witness_.spells(); }
   std::array<std::uint64_t, kLagCauses> lag_causes() const { return witness_.counts(); }
   std::uint64_t lag_unattributed() const { return witness_.unrecorded(); }
+  // Puts every thread of this process at the simulation's priority but the simulation (the
+  // FdNetDevices' readers, started with the simulation, which inherit its priority) two below it,
+  // under the lifeguards: then a CPU on which no lifeguard runs is held by the simulation thread
+  // or by something not the emulator's (LagCause::kMachineStopped). `*moved` counts them. Nothing
+  // when the simulation is not at SCHED_FIFO 3 or more. After the devices started (the run's time 0).
+  Status PutReadersBelowLifeguards(std::size_t* moved);
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
   std::int64_t origin_mono_ns() const { return origin_mono_ns_; }
@@ -141,6 +150,10 @@ class EmulatedNetwork {
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
   LagWitness witness_;   // from Start to Stop
   bool lifeguard_on_ = false;
+  // The simulation thread, from Start: its id and its CPU-time clock (the lag witness reads it).
+  pid_t simulation_tid_ = 0;
+  clockid_t simulation_clock_{};
+  std::atomic<bool> simulation_clock_set_{false};
 };
 
 }  // namespace pbxstate::emu

@@ -90,7 +90,15 @@ struct RealtimeLag {
   std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
   Duration bringup_worst{};
   std::uint64_t bringup_over_1ms = 0;
-  bool valid() const { return worst <= bound; }
+  // Emulation: the stalls over `bound`, and how many of them stopped the whole machine (the
+  // hypervisor's, machine-stopped: sim/emu lag_witness.h) for at most machine_pause_bound. Such a
+  // stall stops the daemons, the driver and the network alike: it delays them all by the same
+  // time instead of making the network late against the processes. A run whose every stall over
+  // the bound is one of them, every one attributed, stays valid; the record and the report say so.
+  Duration machine_pause_bound{};
+  std::uint64_t over_bound = 0;
+  std::uint64_t over_bound_machine = 0;
+  bool valid() const { return worst <= bound || (over_bound > 0 && over_bound == over_bound_machine); }
 };
 
 // Namespace runs (--backend netns, emu): how late the workload driver made the planned changes,
