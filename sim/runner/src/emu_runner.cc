@@ -36,14 +36,15 @@ std::string LagText(const ns3sim::LagStats& l) {
 // delays the workload as a driver this late does, which a valid run already allows.
 constexpr Duration kMaxMachinePause = kMaxChangeLateness;
 
-// Counts the stalls over r->bound among r->spells, and those of them that stopped the whole
+// Counts the stalls over r->bound among the witness's spells, and those of them that stopped the whole
 // machine within kMaxMachinePause. When the spells kept (the longest LagWitness::kSpells) may
 // leave out one over the bound, or a late probe went unattributed, none is excused.
-void CountOverBound(const emu::EmulatedNetwork& net, harness::RealtimeLag* r) {
+// Stalls due after `end_mono_ns` (the scenario's end: its lag is frozen there) are not counted.
+void CountOverBound(const emu::EmulatedNetwork& net, std::int64_t end_mono_ns, harness::RealtimeLag* r) {
   r->machine_pause_bound = kMaxMachinePause;
   const std::vector<emu::LagSpell> spells = net.lag_spells();
   for (const emu::LagSpell& s : spells) {
-    if (s.lag <= r->bound) continue;
+    if (s.lag <= r->bound || s.due_mono_ns > end_mono_ns) continue;
     ++r->over_bound;
     if (emu::StoppedTheWholeMachine(s.cause) && s.lag <= kMaxMachinePause) ++r->over_bound_machine;
   }
@@ -95,7 +96,10 @@ class EmuNetwork final : public RunNetwork {
 
   // Measured on mailbox-heal-100k (sim/emu/README.md, "The driver never waits"): a minute of
   // final dumps of 100,000 mailboxes from 20 daemons after the end once took the lag to 57 ms.
-  void Ended() override { lag_at_end_ = net_->lag(); }
+  void Ended() override {
+    lag_at_end_ = net_->lag();
+    end_mono_ns_ = emu::MonotonicNs();
+  }
 
   std::string Progress() const override { return LagText(lag_at_end_.value_or(net_->lag())); }
 
@@ -113,7 +117,7 @@ class EmuNetwork final : public RunNetwork {
     r.bringup_worst = bringup_.worst;
     r.bringup_over_1ms = bringup_.over_1ms;
     AttributeLags(*net_, t0_mono_ns_, &r);
-    CountOverBound(*net_, &r);
+    CountOverBound(*net_, end_mono_ns_.value_or(emu::MonotonicNs()), &r);
     if (!readers_moved_.ok()) r.over_bound_machine = 0;
     if (r.worst > r.bound && r.valid()) {
       info->notes.push_back("emulated network: " + std::to_string(r.over_bound) + " stalls over the lag bound (" +
@@ -159,6 +163,7 @@ class EmuNetwork final : public RunNetwork {
   const EmuOptions& options_;
   std::int64_t t0_mono_ns_ = 0;
   std::optional<ns3sim::LagStats> lag_at_end_;  // the lag over the scenario, from its end on
+  std::optional<std::int64_t> end_mono_ns_;     // CLOCK_MONOTONIC at the scenario's end
   ns3sim::LagStats bringup_;                     // the lag before the scenario's time 0
   // The readers put below the lifeguards at time 0; unless they were, no stall is excused.
   Status readers_moved_ = Status::Ok();
