@@ -20,6 +20,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
@@ -124,8 +126,8 @@ def main(pbxstate, scenario, out):
     shutil.rmtree(out, ignore_errors=True)
     real = os.path.join(out, "run")
     rc = subprocess.run([pbxstate, "run", scenario, "--out", real, "--quiet"]).returncode
-    if rc not in (0, 1):
-        return print(f"FAIL: pbxstate run exited {rc}") or 1
+    if why := unexpected_exit(pbxstate, rc, "ok", "check_failed"):
+        return print(f"FAIL: pbxstate run {why}") or 1
     with open(os.path.join(real, "run.json"), encoding="utf-8") as f:
         run = json.load(f)
     if not run.get("calls"):

@@ -5,16 +5,7 @@ summary names the daemon that waited most. Nothing here depends on how loaded th
 wait is checked against what a thread could have waited at all (the wall time), never against a
 figure the host must reach.
 """
-import json
-import subprocess
-
 DAEMONS = ("corosync", "pbxstated")
-
-
-def described(pbxstate):
-    """The daemon_wait contract as the C++ exports it: {"interval_ns", "bound_ns"}."""
-    done = subprocess.run([pbxstate, "describe-metrics"], capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(done.stdout)["daemon_wait"]
 
 
 def problems(run, contract, wall_s):
