@@ -243,7 +243,8 @@ def daemon_wait_section(run):
     return node_section(
         "The daemons' wait for a CPU", "Per node and daemon, from the scenario's time 0 to its end: the most its "
         "threads together waited, runnable, for a CPU between two samples, when (the sample that ended that interval), "
-        "the total, and the most threads one sample read (Linux's schedstat).",
+        "the total, the most threads one sample read (Linux's schedstat) and the most it left unread (a daemon with "
+        "more threads than the record's max_threads: their wait is in no figure).",
         (run.get("daemon_wait") or {}).get("nodes"))
 
 

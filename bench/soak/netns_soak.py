@@ -38,7 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "lib"))
 sys.path.insert(0, HERE)
-from nscluster import (SKIP, Control, NamespaceCluster, TestFailure, check_preconditions,  # noqa: E402
+from nscluster import (SKIP, Control, DaemonCluster, TestFailure, check_preconditions,  # noqa: E402
                        keep_or_remove, run_checked, wait_until)
 from soak_report import flatness, proc_sample, process_comm, summary_html, summary_text  # noqa: E402
 from soak_workload import Workload, compare_final  # noqa: E402
@@ -56,17 +56,13 @@ ENGINE_FIGURES = ("local_changes", "records_applied", "device_entries", "registr
                   "total_dropped", "send_queue_overflow", "sync_sessions_started")
 
 
-class SoakCluster(NamespaceCluster):
+class SoakCluster(DaemonCluster):
     """The namespace cluster with one pbxstated per node and one control connection to each, held
     for the whole run (so the daemons' descriptor counts include exactly these)."""
 
     def __init__(self, pbxstated, workdir):
-        super().__init__(NODES, workdir)
-        self.pbxstated = pbxstated
+        super().__init__(NODES, workdir, pbxstated, group=GROUP)
         self.controls = {}
-
-    def socket_path(self, node):
-        return os.path.join(self.node_dir(node), "control.sock")
 
     def start(self):
         self.setup_network()
@@ -74,13 +70,7 @@ class SoakCluster(NamespaceCluster):
             self.start_corosync(n)
         self.wait_corosync_ring(NODES)
         for n in NODES:
-            conf = os.path.join(self.node_dir(n), "pbxstated.yaml")
-            with open(conf, "w") as f:
-                f.write(f"control:\n  socket: {self.socket_path(n)}\n"
-                        f"log:\n  file: {os.path.join(self.node_dir(n), 'pbxstated.log')}\n  level: info\n"
-                        f"corosync:\n  group: {GROUP}\n"
-                        f"engine:\n  label: n{n}\n")
-            self.start_pbxstated(n, self.pbxstated, conf, self.socket_path(n))
+            self.start_daemon(n)
         for n in NODES:
             self.controls[n] = Control(self.socket_path(n), timeout=REQUEST_TIMEOUT_S)
         for n in NODES:

@@ -185,8 +185,9 @@ void AddCheckCommand(CLI::App& app, Action& chosen) {
       "The regression gate: run scenarios in ns-3 with each of their baselines' seeds and compare\n"
       "the median over those runs of the gated metrics (convergence after each fault, latency quantiles, messages and bytes per\n"
       "change, lost, stale) with <baseline dir>/<scenario name>.yaml. Prints what regressed by\n"
-      "how much and writes junit.xml. Exit 0 when every check passes and nothing regressed, 1\n"
-      "otherwise, 2 for an invalid scenario or a missing or invalid baseline.");
+      "how much and writes junit.xml. Exit " + std::to_string(kExitOk) +
+          " when every check passes and nothing regressed, " + std::to_string(kExitCheckFailed) +
+          "\notherwise, " + std::to_string(kExitInvalid) + " for an invalid scenario or a missing or invalid baseline.");
   cmd->add_option("SCENARIO", options->files, "scenario files (YAML)")->required();
   cmd->add_option("--baseline", options->baseline_dir, "folder of baseline files (reports/baselines)")->required();
   cmd->add_option("--out", options->out, "output folder: one run record per scenario, index.html")->capture_default_str();

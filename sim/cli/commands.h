@@ -8,10 +8,14 @@
 
 namespace pbxstate::cli {
 
-// Exit statuses shared by every subcommand (documented in scenarios/README.md).
+// Exit statuses shared by every subcommand (documented in scenarios/README.md; exported by
+// `describe-metrics`, which the Python tests read instead of writing the numbers again).
 inline constexpr int kExitOk = 0;           // everything valid, every check passed
 inline constexpr int kExitCheckFailed = 1;  // a scenario ran and at least one check failed
 inline constexpr int kExitInvalid = 2;      // an invalid scenario or a usage error
+// A run of real processes (netns, emu) interrupted by signal N exits kExitInterruptedBase + N
+// (the shell's convention: 130 for Ctrl-C), after tearing its cluster down.
+inline constexpr int kExitInterruptedBase = 128;
 
 // What the chosen subcommand does once the command line is parsed; returns the exit status.
 using Action = std::function<int()>;
@@ -43,8 +47,9 @@ void AddReportCommand(CLI::App& app, Action& chosen);
 void AddDescribeCommand(CLI::App& app, Action& chosen);
 
 // Registers the hidden `describe-metrics`: every metric a check may name with its kind, the
-// duration units and a baseline file's bounds as JSON, the C++ definitions the report scripts
-// read (reports/tolerances.py) or are tested against (tests/reports/contract_test.py).
+// duration units, a baseline file's bounds and the exit statuses above as JSON, the C++
+// definitions the report scripts read (reports/tolerances.py), the Python tests read
+// (tests/lib/cli_contract.py) or are tested against (tests/reports/contract_test.py).
 void AddDescribeMetricsCommand(CLI::App& app, Action& chosen);
 
 }  // namespace pbxstate::cli

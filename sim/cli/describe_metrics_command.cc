@@ -3,9 +3,10 @@
 // every metric a check may name with its kind (scenario::Metrics()) and, for those the gate holds
 // a run to, which way is better (gate::GatedRunMetrics()), the duration units
 // (scenario::DurationUnits()), the bounds of a baseline file (gate/baseline.h), the columns of
-// the run record's CSV files (harness/csv.h) and the daemons' CPU wait a calibration allows
-// (runner/daemon_wait.h). Hidden from --help: it is for reports/tolerances.py and the tests that
-// hold the scripts and run records to the C++ (tests/reports/contract_test.py,
+// the run record's CSV files (harness/csv.h), the daemons' CPU wait a calibration allows
+// (runner/daemon_wait.h) and the command's exit statuses (commands.h). Hidden from --help: it is
+// for reports/tolerances.py and the tests that hold the scripts and run records to the C++ or
+// read the command's statuses (tests/lib/cli_contract.py, tests/reports/contract_test.py,
 // tests/sim/netns/netns_run_test.py), not for users.
 #include <cstdio>
 #include <string>
@@ -73,7 +74,14 @@ nlohmann::json Describe() {
             {"max_metrics", gate::kMaxBaselineMetrics}}},
           {"csv_files", CsvFiles()},
           {"daemon_wait",
-           {{"interval_ns", runner::kDaemonWaitInterval.count()}, {"bound_ns", runner::kMaxDaemonWait.count()}}}};
+           {{"interval_ns", runner::kDaemonWaitInterval.count()},
+            {"bound_ns", runner::kMaxDaemonWait.count()},
+            {"max_threads", runner::kMaxSampledThreads}}},
+          {"exit_status",
+           {{"ok", kExitOk},
+            {"check_failed", kExitCheckFailed},
+            {"invalid", kExitInvalid},
+            {"interrupted_base", kExitInterruptedBase}}}};
 }
 
 }  // namespace

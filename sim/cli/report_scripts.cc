@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "commands.h"
+
 namespace pbxstate::cli {
 namespace {
 
@@ -75,7 +77,7 @@ bool DrawRunPage(std::string_view command, const std::string& script, const std:
             << "; its error is above)\n"
             << "pbxstate " << command << ": the run is complete and its verdict is "
             << (verdict_pass ? "PASS" : "FAIL") << " (run.json, junit.xml and the CSV files are in "
-            << record_dir << "); exit status 2 because a page failed, not a check\n";
+            << record_dir << "); exit status " << kExitInvalid << " because a page failed, not a check\n";
   return false;
 }
 

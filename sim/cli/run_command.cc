@@ -150,7 +150,7 @@ void PrintSummary(const scenario::Scenario& s, const runner::RunOutcome& o, cons
 int FailedRunStatus(const Status& st) {
   if (st.code() == Status::Code::kInvalidArgument) return kExitInvalid;
 #ifdef PBXSTATE_WITH_NETNS
-  if (netns::InterruptRequested()) return 128 + netns::InterruptSignal();
+  if (netns::InterruptRequested()) return kExitInterruptedBase + netns::InterruptSignal();
 #endif
   return kExitCheckFailed;
 }
@@ -424,11 +424,13 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
       "/dev/net/tun) and write its run record (run.json, timing.json, latencies.csv,\n"
       "junit.xml, report.html) to --out (default out/<scenario name>, listed in out/index.html;\n"
       "with two backends, one folder each under it).\n"
-      "Exit 0 when every check passes, 1 when one fails or the run could not complete, 2 for an\n"
-      "invalid scenario or one the backend cannot run, an emulated run whose real-time lag exceeded\n"
-      "--max-lag (recorded, but not a measurement), or when a page (report.html, index.html, the\n"
-      "calibration table and compare.html of ns3,netns or ns3,emu) could not be drawn although the\n"
-      "run completed (the message gives the verdict), 128+N when interrupted by signal N.");
+      "Exit " + std::to_string(kExitOk) + " when every check passes, " + std::to_string(kExitCheckFailed) +
+          " when one fails or the run could not complete, " + std::to_string(kExitInvalid) + " for an\n"
+          "invalid scenario or one the backend cannot run, an emulated run whose real-time lag exceeded\n"
+          "--max-lag (recorded, but not a measurement), or when a page (report.html, index.html, the\n"
+          "calibration table and compare.html of ns3,netns or ns3,emu) could not be drawn although the\n"
+          "run completed (the message gives the verdict), " + std::to_string(kExitInterruptedBase) +
+          "+N when interrupted by signal N.");
   cmd->add_option("SCENARIO", options->file, "scenario file (YAML)")->required();
   cmd->add_option("--seed", options->seed, "seed for this run (default: the scenario's)");
   cmd->add_option("--out", options->out, "output folder");
@@ -453,7 +455,7 @@ void AddRunCommand(CLI::App& app, Action& chosen) {
   cmd->add_option("--pbxstated", options->pbxstated, "netns, emu: the daemon binary (default: this build's, $PBXSTATED, PATH)");
   cmd->add_option("--max-lag", options->max_lag,
                   "emu: the largest lag of the emulator behind the wall clock a valid run may have; above it the "
-                  "run is recorded but invalid (exit 2)")
+                  "run is recorded but invalid (exit " + std::to_string(kExitInvalid) + ")")
       ->capture_default_str();
   cmd->add_option("--emu-priority", options->emu_priority,
                   "emu: SCHED_FIFO priority of the emulator's thread, 0 for ordinary scheduling")

@@ -122,7 +122,8 @@ void AddSwarmCommand(CLI::App& app, Action& chosen) {
       "the harness's oracle. Every failing seed is written to --out as <seed>.yaml and, shrunk\n"
       "(fewer faults, changes, nodes, settings, time, same failure), as <seed>.min.yaml; both\n"
       "replay with `pbxstate run --backend inproc FILE`. Prints seeds per second at the end.\n"
-      "Exit 0 when every seed passes, 1 when one fails, 2 for a usage error.");
+      "Exit " + std::to_string(kExitOk) + " when every seed passes, " + std::to_string(kExitCheckFailed) +
+          " when one fails, " + std::to_string(kExitInvalid) + " for a usage error.");
   cmd->add_option("--seeds", o->seeds, "seeds to run")->capture_default_str()->check(CLI::Range(1ULL, 100'000'000ULL));
   cmd->add_option("--first-seed", o->first_seed, "the first seed")->capture_default_str();
   cmd->add_option("--seconds", o->seconds, "stop after this much wall time (0: run every seed)")

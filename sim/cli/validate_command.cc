@@ -117,7 +117,8 @@ void AddValidateCommand(CLI::App& app, Action& chosen) {
       "Check scenario files without running them: everything `run` checks before it starts\n"
       "(the scenario, the engine settings as every node's engine checks them, and what the\n"
       "backend cannot do). Every error is printed as file:line:column: field.path: what was\n"
-      "expected. Exit 0 when all are valid, 2 otherwise.");
+      "expected. Exit " + std::to_string(kExitOk) + " when all are valid, " + std::to_string(kExitInvalid) +
+          " otherwise.");
   // No CLI::ExistingFile: a missing file is reported like any invalid scenario, in the same
   // format, and does not stop the other files from being checked.
   cmd->add_option("FILE", options->files, "scenario files (YAML)")->required();

@@ -35,17 +35,14 @@ network namespaces it exits 77 (CTest skip) saying why.
 usage: forged_traffic_test.py --pbxstated PATH --forger PATH [--keep-dir] [--forge-ms N]
 """
 
-import argparse
 import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nscluster import (SKIP, Control, NamespaceCluster, TestFailure,  # noqa: E402
-                       check_preconditions, keep_or_remove, run_checked, wait_until)
+from nscluster import DaemonCluster, TestFailure, live_test_main, wait_until  # noqa: E402
 
 PREFIX = f"pbxfg-{os.getpid()}"
 DAEMON_NODES = (1, 2, 3)
@@ -63,19 +60,11 @@ FORGED_REASONS = ("bad_magic", "unknown_key", "bad_mac", "unauthenticated", "fro
 TIMING_REASONS = ("unexpected", "not_member", "session_closed")
 
 
-class Cluster(NamespaceCluster):
+class Cluster(DaemonCluster):
     """Nodes 1-3 with pbxstated and a shared key; node 4 with corosync only."""
 
     def __init__(self, pbxstated, workdir):
-        super().__init__(DAEMON_NODES + (FORGER_NODE,), workdir, token_ms=3000)
-        self.pbxstated = pbxstated
-        self.daemons = {}
-
-    def socket_path(self, node):
-        return os.path.join(self.node_dir(node), "control.sock")
-
-    def log_path(self, node):
-        return os.path.join(self.node_dir(node), "pbxstated.log")
+        super().__init__(DAEMON_NODES + (FORGER_NODE,), workdir, pbxstated, group=GROUP, token_ms=3000)
 
     def write_key(self, node, key, name="cluster.key", mode=0o600):
         path = os.path.join(self.node_dir(node), name)
@@ -86,24 +75,10 @@ class Cluster(NamespaceCluster):
         return path
 
     def start_daemon(self, node, key_file):
-        path = os.path.join(self.node_dir(node), "pbxstated.yaml")
-        with open(path, "w") as f:
-            # anti_entropy every second: digests are the unicasts the forger replays.
-            f.write(f"control:\n  socket: {self.socket_path(node)}\n"
-                    f"log:\n  file: {self.log_path(node)}\n  level: info\n"
-                    f"corosync:\n  group: {GROUP}\n"
-                    f"auth:\n  key_file: {key_file}\n"
-                    f"engine:\n  label: n{node}\n  departure_grace_ms: {DEPARTURE_GRACE_MS}\n"
-                    f"  anti_entropy_interval_ms: 1000\n")
-        self.daemons[node], hello = self.start_pbxstated(node, self.pbxstated, path, self.socket_path(node))
-        return hello
-
-    def call(self, node, **req):
-        c = Control(self.socket_path(node))
-        try:
-            return c.ok(**req)
-        finally:
-            c.close()
+        # anti_entropy every second: digests are the unicasts the forger replays.
+        return super().start_daemon(
+            node, sections=f"auth:\n  key_file: {key_file}\n",
+            engine=f"  departure_grace_ms: {DEPARTURE_GRACE_MS}\n  anti_entropy_interval_ms: 1000\n")
 
 
 class Workload:
@@ -220,7 +195,7 @@ def key_of_another_id(cluster, key_files):
     once in 256 (the engine refuses such a pair: config.cc), so the engine's own check decides:
     node 1 is asked for {A, B} (it still sends under A, so no traffic changes), then back to {A};
     a refused B is replaced. Eight refusals in a row (2^-64) fail."""
-    c = Control(cluster.socket_path(1))
+    c = cluster.ctl(1)
     try:
         for _ in range(8):
             key_b = os.urandom(32)
@@ -405,7 +380,7 @@ def run(cluster, forger, forge_ms, report):
     # reaches everyone, no authentication drop on the way; a key file group can read is refused
     # and changes nothing; node 4 (another key still) stays refused.
     readable = cluster.write_key(1, os.urandom(32), name="readable.key", mode=0o644)
-    c = Control(cluster.socket_path(1))
+    c = cluster.ctl(1)
     try:
         r = c.request(op="set_keys", key_file=readable)
     finally:
@@ -446,27 +421,14 @@ def run(cluster, forger, forge_ms, report):
           "authentication drop; a 0644 key file was refused naming it; node 4 stayed refused")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pbxstated", required=True)
-    ap.add_argument("--forger", required=True)
-    ap.add_argument("--forge-ms", type=int, default=10000, help="how long the forger sends (bounded run)")
-    ap.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
-    args = ap.parse_args()
-    why = check_preconditions(args.pbxstated)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
-    workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
-    cluster = Cluster(os.path.abspath(args.pbxstated), workdir)
+def add_arguments(parser):
+    parser.add_argument("--forger", required=True)
+    parser.add_argument("--forge-ms", type=int, default=10000, help="how long the forger sends (bounded run)")
 
-    report = {}
-    t0 = time.monotonic()
-    code = run_checked(cluster, lambda: run(cluster, os.path.abspath(args.forger), args.forge_ms, report))
-    report["run_s"] = round(time.monotonic() - t0, 1)
-    print("measured: " + json.dumps(report))
-    keep_or_remove(workdir, code, args.keep_dir)
-    return code
+
+def main():
+    return live_test_main(PREFIX, Cluster, lambda cluster, args, report:
+                          run(cluster, os.path.abspath(args.forger), args.forge_ms, report), add_arguments)
 
 
 if __name__ == "__main__":

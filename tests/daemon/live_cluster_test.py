@@ -32,18 +32,15 @@ of this run is left. Without root or network namespaces it exits 77 (CTest skip)
 usage: live_cluster_test.py --pbxstated PATH [--keep-dir]
 """
 
-import argparse
 import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from nscluster import (SKIP, Control, NamespaceCluster, Subscriber, TestFailure,  # noqa: E402
-                       check_preconditions, keep_or_remove, mono_ns, run_checked, wait_until)
+from nscluster import DaemonCluster, Subscriber, TestFailure, live_test_main, mono_ns, wait_until  # noqa: E402
 
 PREFIX = f"pbxst-{os.getpid()}"
 NODES = (1, 2, 3)
@@ -53,43 +50,16 @@ BURST = 5000
 QUEUE_FRAMES = 64  # small on purpose: the burst must meet the bound
 
 
-class Cluster(NamespaceCluster):
+class Cluster(DaemonCluster):
     """The 3-node namespace cluster with one pbxstated per node."""
 
     def __init__(self, pbxstated, workdir):
-        super().__init__(NODES, workdir, token_ms=3000)
-        self.pbxstated = pbxstated
-        self.daemons = {}    # node -> Popen
-
-    # ---- pbxstated ----
-    def socket_path(self, node):
-        return os.path.join(self.node_dir(node), "control.sock")
-
-    def write_daemon_conf(self, node):
-        path = os.path.join(self.node_dir(node), "pbxstated.yaml")
-        with open(path, "w") as f:
-            f.write(
-                f"control:\n  socket: {self.socket_path(node)}\n"
-                f"log:\n  file: {os.path.join(self.node_dir(node), 'pbxstated.log')}\n  level: info\n"
-                f"corosync:\n  group: {GROUP}\n  reconnect_min_ms: 100\n  reconnect_max_ms: 1000\n"
-                f"  max_queue_frames: {QUEUE_FRAMES}\n"
-                f"engine:\n  label: n{node}\n  departure_grace_ms: {DEPARTURE_GRACE_MS}\n  max_contact_bytes: 2048\n")
-        return path
+        super().__init__(NODES, workdir, pbxstated, group=GROUP, token_ms=3000)
 
     def start_daemon(self, node):
-        conf = self.write_daemon_conf(node)
-        self.daemons[node], hello = self.start_pbxstated(node, self.pbxstated, conf, self.socket_path(node))
-        return hello
-
-    def ctl(self, node):
-        return Control(self.socket_path(node))
-
-    def call(self, node, **req):
-        c = self.ctl(node)
-        try:
-            return c.ok(**req)
-        finally:
-            c.close()
+        return super().start_daemon(
+            node, corosync=f"  reconnect_min_ms: 100\n  reconnect_max_ms: 1000\n  max_queue_frames: {QUEUE_FRAMES}\n",
+            engine=f"  departure_grace_ms: {DEPARTURE_GRACE_MS}\n  max_contact_bytes: 2048\n")
 
 
 def burst(cluster, node, requests):
@@ -451,22 +421,7 @@ def run(cluster, report):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pbxstated", required=True)
-    ap.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
-    args = ap.parse_args()
-    why = check_preconditions(args.pbxstated)
-    if why:
-        print(f"SKIP: {why}")
-        return SKIP
-    workdir = tempfile.mkdtemp(prefix=f"{PREFIX}-")
-    cluster = Cluster(os.path.abspath(args.pbxstated), workdir)
-
-    report = {}
-    code = run_checked(cluster, lambda: run(cluster, report))
-    print("measured: " + json.dumps(report))
-    keep_or_remove(workdir, code, args.keep_dir)
-    return code
+    return live_test_main(PREFIX, Cluster, lambda cluster, _args, report: run(cluster, report))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,19 @@ nftables cuts, and a teardown that stops everything and can prove it (leftovers(
 talked to through pbxstate.control, the control library the daemon itself uses (control/).
 
 This module adds the tests' conventions: finding the module, SKIP (77) and FAIL lines, waiting
-with a named condition, a subscriber thread, and run_checked, which always tears down and checks.
+with a named condition, a subscriber thread, run_checked, which always tears down and checks, a
+cluster with one pbxstated per node (DaemonCluster), and live_test_main, the command line and the
+end every live test of a DaemonCluster shares.
 """
 
+import argparse
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -276,6 +281,54 @@ class NamespaceCluster:
         return [] if self.net is None else self.net.leftovers()
 
 
+class DaemonCluster(NamespaceCluster):
+    """A NamespaceCluster whose nodes run pbxstated (the binary `pbxstated`) in the CPG group
+    `group`: each node's control socket, log and configuration in its node directory."""
+
+    def __init__(self, nodes, workdir, pbxstated, group="pbxstate", **totem):
+        super().__init__(nodes, workdir, **totem)
+        self.pbxstated = pbxstated
+        self.group = group
+        self.daemons = {}  # node -> Process of its pbxstated
+
+    def socket_path(self, node):
+        return os.path.join(self.node_dir(node), "control.sock")
+
+    def log_path(self, node):
+        return os.path.join(self.node_dir(node), "pbxstated.log")
+
+    def write_daemon_conf(self, node, corosync="", engine="", sections=""):
+        """Writes node's pbxstated.yaml: its socket and log (level info), the group, engine.label
+        n<node>; `corosync` and `engine` are more lines of those sections (indented, each ending in
+        a newline), `sections` more top-level sections. Returns its path."""
+        path = os.path.join(self.node_dir(node), "pbxstated.yaml")
+        with open(path, "w") as f:
+            f.write(f"control:\n  socket: {self.socket_path(node)}\n"
+                    f"log:\n  file: {self.log_path(node)}\n  level: info\n"
+                    f"corosync:\n  group: {self.group}\n{corosync}{sections}"
+                    f"engine:\n  label: n{node}\n{engine}")
+        return path
+
+    def start_daemon(self, node, **conf):
+        """Starts node's pbxstated on a new configuration (write_daemon_conf's `conf`) and waits for
+        its `hello`, which it returns."""
+        path = self.write_daemon_conf(node, **conf)
+        self.daemons[node], hello = self.start_pbxstated(node, self.pbxstated, path, self.socket_path(node))
+        return hello
+
+    def ctl(self, node):
+        """A new control connection to node's pbxstated; the caller closes it."""
+        return Control(self.socket_path(node))
+
+    def call(self, node, **req):
+        """One request on a connection of its own: the reply, or a TestFailure when refused."""
+        c = self.ctl(node)
+        try:
+            return c.ok(**req)
+        finally:
+            c.close()
+
+
 def run_checked(cluster, body, teardown_grace_s=5):
     """Runs body() on a set-up-by-body cluster, then always tears the cluster down and checks that
     nothing is left. SIGINT and SIGTERM interrupt body; teardown still runs. Prints a FAIL line for
@@ -316,3 +369,30 @@ def keep_or_remove(workdir, code, keep):
         print(f"logs kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def live_test_main(prefix, make_cluster, body, add_arguments=None):
+    """The whole main() of a live test of pbxstated on a namespace cluster: parses --pbxstated and
+    --keep-dir (and what add_arguments(parser) adds), returns SKIP saying why when this machine
+    cannot run it, else builds make_cluster(pbxstated, workdir) in a new <prefix>-* folder, runs
+    body(cluster, args, report) under run_checked, prints what the test put in `report` (a dict)
+    with the run's wall time as run_s, keeps or removes the folder, and returns the exit status."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pbxstated", required=True)
+    parser.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after success")
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args()
+    why = check_preconditions(args.pbxstated)
+    if why:
+        print(f"SKIP: {why}")
+        return SKIP
+    workdir = tempfile.mkdtemp(prefix=f"{prefix}-")
+    cluster = make_cluster(os.path.abspath(args.pbxstated), workdir)
+    report = {}
+    t0 = time.monotonic()
+    code = run_checked(cluster, lambda: body(cluster, args, report))
+    report["run_s"] = round(time.monotonic() - t0, 1)
+    print("measured: " + json.dumps(report))
+    keep_or_remove(workdir, code, args.keep_dir)
+    return code

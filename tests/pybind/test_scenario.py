@@ -2,12 +2,16 @@
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 import pbxstate
-from conftest import BAD_CORPUS, SCENARIOS, small_scenario
+from conftest import BAD_CORPUS, REPO, SCENARIOS, small_scenario
+
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+from cli_contract import exit_status  # noqa: E402
 
 
 def test_load_gives_the_files_values():
@@ -160,7 +164,7 @@ def test_errors_match_the_command_line_for_a_several_error_file(tmp_path):
     bad = tmp_path / "two.yaml"
     bad.write_text("name: two errors\nduration: 10\ncluster: {nodes: 0}\n")
     done = subprocess.run([str(cli()), "validate", str(bad)], capture_output=True, text=True)
-    assert done.returncode == 2
+    assert done.returncode == exit_status(str(cli())).invalid
     with pytest.raises(pbxstate.ScenarioError) as info:
         pbxstate.Scenario.load(bad)
     assert str(info.value) + "\n" == done.stderr

@@ -4,12 +4,14 @@ gated metric (compare_report.py colours differences so), the columns of the run 
 (runrecord.py reads them), the duration units and the most seeds of a baseline (tolerances.py reads
 both from the command), and the gate itself refuses one seed more than the command says and takes
 as many. A real run's CSV headers are the described columns, and its run.json carries the fault
-windows the runner applied, which the report reads as they are.
+windows the runner applied, which the report reads as they are. The exit statuses the command
+exports (which the Python tests read through tests/lib/cli_contract.py) are the ones real commands
+return, and the ones scenarios/README.md's table lists.
 
     PBXSTATE=build/sim/cli/pbxstate /usr/bin/python3 -m pytest tests/reports/contract_test.py
 """
-import json
 import os
+import re
 import subprocess
 import sys
 
@@ -18,6 +20,8 @@ import pytest
 sys.dont_write_bytecode = True
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cli_contract  # noqa: E402
 import compare_report  # noqa: E402
 import runrecord  # noqa: E402
 import tolerances  # noqa: E402
@@ -28,8 +32,7 @@ SCENARIO = os.path.join(tolerances.REPO, "scenarios", "lan-3-mystate.yaml")
 
 @pytest.fixture(scope="module")
 def described():
-    done = subprocess.run([PBXSTATE, "describe-metrics"], capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(done.stdout)
+    return cli_contract.describe_metrics(PBXSTATE)
 
 
 def test_every_metric_is_a_duration_on_the_page_exactly_when_the_cpp_says_so(described):
@@ -62,10 +65,57 @@ def check_with_seeds(tmp_path, count):
 
 def test_the_gate_enforces_the_seed_bound_it_describes(described, tmp_path):
     n = described["baseline"]["max_seeds"]
+    invalid = described["exit_status"]["invalid"]
     rc, err = check_with_seeds(tmp_path, n + 1)
-    assert rc == 2 and f"seeds: more than {n} seeds" in err, err
+    assert rc == invalid and f"seeds: more than {n} seeds" in err, err
     rc, err = check_with_seeds(tmp_path, n)  # the seeds pass; the made-up metric stops it before a run
-    assert rc == 2 and "seeds:" not in err and "not_a_gated_metric: not a gated metric" in err, err
+    assert rc == invalid and "seeds:" not in err and "not_a_gated_metric: not a gated metric" in err, err
+
+
+SHORT_SCENARIO = """name: contract-exit
+duration: 1s
+quiet: 500ms
+cluster: {nodes: 3}
+workload:
+  changes:
+    - {at: 100ms, node: 1, device: Custom:exit, state: INUSE}
+checks:
+  - CHECK
+"""
+
+
+def short_scenario(tmp_path, name, check):
+    """SHORT_SCENARIO with `check` as its one check, written to tmp_path/<name>.yaml: its path."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SHORT_SCENARIO.replace("CHECK", check))
+    return str(path)
+
+
+def exit_of(*args):
+    """The exit status of `pbxstate ARGS`."""
+    return subprocess.run([PBXSTATE, *args], capture_output=True, text=True, timeout=120).returncode
+
+
+def test_the_exported_exit_statuses_are_the_ones_the_command_returns(described, tmp_path):
+    status = cli_contract.exit_status(PBXSTATE)
+    assert status._asdict() == described["exit_status"]
+    assert len({status.ok, status.check_failed, status.invalid}) == 3
+    passing, failing = short_scenario(tmp_path, "pass", "lost == 0"), short_scenario(tmp_path, "fail", "changes == 7")
+    run = ["run", "--backend", "inproc", "--no-report", "-q", "--out"]
+    assert exit_of(*run, str(tmp_path / "p"), passing) == status.ok
+    assert exit_of(*run, str(tmp_path / "f"), failing) == status.check_failed
+    assert exit_of("validate", short_scenario(tmp_path, "bad", "not_a_metric == 0")) == status.invalid
+    assert exit_of("run", "--no-such-option", passing) == status.invalid
+
+
+def test_the_readme_lists_the_exported_exit_statuses(described):
+    """scenarios/README.md, "Exit status": one row a status, 128+N written from interrupted_base."""
+    with open(os.path.join(tolerances.REPO, "scenarios", "README.md"), encoding="utf-8") as f:
+        section = f.read().split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| ([0-9+N]+) \|", section, re.MULTILINE)
+    exported = described["exit_status"]
+    assert listed == [str(exported["ok"]), str(exported["check_failed"]), str(exported["invalid"]),
+                      f"{exported['interrupted_base']}+N"], listed
 
 
 def test_every_gated_metric_is_judged_on_the_compare_page_the_way_the_gate_holds_it(described):

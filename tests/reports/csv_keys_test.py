@@ -20,6 +20,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import exit_status  # noqa: E402
 
 KEYS = {
     "device": ['Custom:a,b', 'Custom:x",9', 'Custom:"quoted"', 'Custom:caf\u00e9', '\u65e5\u672c:\u96fb\u8a71',
@@ -63,11 +65,12 @@ def main(pbxstate, source, work):
     with open(path, "w", encoding="utf-8") as f:
         f.write(scenario_text())
     everything = sorted(k for keys in KEYS.values() for k in keys)
+    status = exit_status(pbxstate)
 
     # 1. Round trip.
     out = os.path.join(work, "run")
     rc, stdout, stderr = run(pbxstate, "run", path, "--out", out, "-q")
-    expect(rc == 0, f"a passing run with quoted keys exited {rc}:\n{stderr}")
+    expect(rc == status.ok, f"a passing run with quoted keys exited {rc}:\n{stderr}")
     expect(os.path.exists(os.path.join(out, "report.html")), "no report.html")
     for name in ("changes.csv", "latencies.csv"):
         with open(os.path.join(out, name), newline="", encoding="utf-8") as f:
@@ -109,7 +112,7 @@ def main(pbxstate, source, work):
         f.write(scenario_text().replace("  - stale == 0", "  - stale > 0"))
     for scenario, verdict in ((path, "PASS"), (failing, "FAIL")):
         rc, stdout, stderr = run(pbxstate, "run", scenario, "--out", os.path.join(work, verdict), "-q", env=env)
-        expect(rc == 2, f"{verdict} run whose report failed exited {rc}, expected 2")
+        expect(rc == status.invalid, f"{verdict} run whose report failed exited {rc}, expected {status.invalid}")
         expect("html_report: could not draw the page: KeyError: 'injected'" in stderr, f"no script error: {stderr!r}")
         expect(f"the run is complete and its verdict is {verdict}" in stderr, f"no verdict in: {stderr!r}")
         expect(os.path.exists(os.path.join(work, verdict, "run.json")), f"{verdict}: no run.json")

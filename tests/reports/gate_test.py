@@ -15,6 +15,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import exit_status  # noqa: E402
+
 failures = []
 # As many seeds as wan-two-sites' baseline has (reports/baselines/wan-two-sites.yaml: 2-16), none
 # of them.
@@ -45,10 +48,11 @@ def main(source, work):
     baselines = os.path.join(source, "reports", "baselines")
     ph = os.path.join(source, "scenarios", "partition-heal.yaml")
     lan = os.path.join(source, "scenarios", "lan-3-mystate.yaml")
+    status = exit_status(PBXSTATE)
 
     # 1. The shipped baselines hold for the shipped scenarios.
     rc, out, err = pbx("check", ph, lan, "--baseline", baselines, "--out", f"{work}/ok", "--no-report")
-    expect(rc == 0, f"shipped scenarios against shipped baselines: exit {rc}\n{out}{err}")
+    expect(rc == status.ok, f"shipped scenarios against shipped baselines: exit {rc}\n{out}{err}")
 
     # 2. A longer batch window (10ms -> 60ms) makes partition-heal's latency worse: the gate fails.
     worse_ph = os.path.join(work, "partition-heal.yaml")
@@ -59,7 +63,7 @@ def main(source, work):
     rc, out, err = pbx("check", worse_ph, worse_lan, "--baseline", baselines, "--out", f"{work}/worse",
                        "--junit", junit, "--no-report")
     print(out)
-    expect(rc == 1, f"a longer batch window must fail the gate with exit 1, got {rc}\n{err}")
+    expect(rc == status.check_failed, f"a longer batch window must fail the gate, got exit {rc}\n{err}")
     for metric in ("stable_latency.p50", "delivery_latency.p50"):
         expect(re.search(rf"^\s+{re.escape(metric)}\s+\S+\s+\S+\s+\+\S+%\s+\+\S+\s+REGRESSED", out, re.M),
                f"the regression table must show {metric} REGRESSED with its change")
@@ -94,7 +98,7 @@ def main(source, work):
         f.write(text)
     rc, out, err = pbx("check", wan, "--baseline", faster_dir, "--out", f"{work}/faster", "--no-report")
     print(out)
-    expect(rc == 1, f"a 20% slower engine than the baseline must fail the gate with exit 1, got {rc}\n{err}")
+    expect(rc == status.check_failed, f"a 20% slower engine than the baseline must fail the gate, got exit {rc}\n{err}")
     for metric in slow:
         expect(re.search(rf"^\s+{re.escape(metric)}\s+\S+\s+\S+\s+\+\S+%\s+\+\S+\s+REGRESSED", out, re.M),
                f"a 20% slowdown of {metric} must be REGRESSED")
@@ -112,7 +116,7 @@ def main(source, work):
         f.write(text)
     rc, out, err = pbx("check", wan, "--baseline", noise_dir, "--out", f"{work}/other-seeds", "--no-report")
     print(out)
-    expect(rc == 0, f"wan-two-sites on other seeds (noise, not a regression) must pass the gate, got {rc}\n{out}{err}")
+    expect(rc == status.ok, f"wan-two-sites on other seeds (noise, not a regression) must pass the gate, got {rc}\n{out}{err}")
 
     # 5. A broken baseline is a usage error that names file, line, column and field.
     bad_dir = os.path.join(work, "bad-baselines")
@@ -124,23 +128,23 @@ def main(source, work):
         f.write(text)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "slack" in t)
     rc, out, err = pbx("check", lan, "--baseline", bad_dir, "--no-report", "--out", f"{work}/bad")
-    expect(rc == 2, f"a broken baseline must exit 2, got {rc}")
+    expect(rc == status.invalid, f"a broken baseline must exit {status.invalid}, got {rc}")
     expect(re.search(rf"{re.escape(bad)}:{line}:\d+: metrics\.lost\.slack: unknown field", err),
            f"the error must name file:line:column and field, got: {err!r}")
     rc, out, err = pbx("check", lan, "--baseline", os.path.join(work, "nowhere"), "--no-report")
-    expect(rc == 2 and "baseline update" in err, f"a missing baseline must exit 2 and say how to make one: {err!r}")
+    expect(rc == status.invalid and "baseline update" in err, f"a missing baseline must exit {status.invalid} and say how to make one: {err!r}")
 
     # 6. baseline update keeps tolerances set by hand, and reports what moved.
     upd = os.path.join(work, "updated")
     rc, out, err = pbx("baseline", "update", lan, "--baseline", upd)
-    expect(rc == 0 and "created" in out, f"baseline update must create the file: {rc} {out}{err}")
+    expect(rc == status.ok and "created" in out, f"baseline update must create the file: {rc} {out}{err}")
     path = os.path.join(upd, "lan-3-mystate.yaml")
     text = open(path, encoding="utf-8").read()
     with open(path, "w", encoding="utf-8") as f:
         f.write(text.replace("bytes_per_change: {value: 604.5, tolerance: 1%}",
                              "bytes_per_change: {value: 500, tolerance: 7.5%}"))
     rc, out, err = pbx("baseline", "update", lan, "--baseline", upd)
-    expect(rc == 0 and "1 changed" in out, f"the update must report one changed value: {out}{err}")
+    expect(rc == status.ok and "1 changed" in out, f"the update must report one changed value: {out}{err}")
     expect("bytes_per_change: {value: 604.5, tolerance: 7.5%}" in open(path, encoding="utf-8").read(),
            "the update must restore the value and keep the hand-set tolerance")
     expect(open(path, encoding="utf-8").read() == text.replace(

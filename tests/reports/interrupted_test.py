@@ -14,13 +14,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 
 def main(pbxstate, scenario, out):
     problems = []
     rc = subprocess.run([pbxstate, "run", scenario, "--out", os.path.join(out, "run"), "--quiet"]).returncode
-    if rc != 0:
-        return print(f"pbxstate run exited {rc}") or 1
+    if why := unexpected_exit(pbxstate, rc, "ok"):
+        return print(f"pbxstate run {why}") or 1
     run = json.load(open(os.path.join(out, "run", "run.json"), encoding="utf-8"))
     cut = [c for c in run["convergence"] if c["interrupted"]]
     if not cut:
@@ -40,8 +42,8 @@ def main(pbxstate, scenario, out):
         if f"interrupted by {c['interrupted_by']}" not in page:
             problems.append(f"report.html does not say what interrupted {c['fault']}")
     rc = subprocess.run([pbxstate, "report", "index", out]).returncode
-    if rc != 0:
-        problems.append(f"pbxstate report index exited {rc}")
+    if why := unexpected_exit(pbxstate, rc, "ok"):
+        problems.append(f"pbxstate report index {why}")
     else:
         index = open(os.path.join(out, "index.html"), encoding="utf-8").read()
         if ">never<" in index:

@@ -13,16 +13,19 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import exit_status  # noqa: E402
 
 
 def main(pbxstate, source, work):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     problems = []
+    status = exit_status(pbxstate)
     # A passing run: every check of the scenario is a passing case.
     scenario = os.path.join(source, "scenarios", "crash-restart.yaml")
     rc = subprocess.run([pbxstate, "run", scenario, "--out", f"{work}/pass", "-q", "--no-report"]).returncode
-    if rc != 0:
+    if rc != status.ok:
         problems.append(f"crash-restart exited {rc}")
     root = ET.parse(f"{work}/pass/junit.xml").getroot()
     cases = list(root.iter("testcase"))
@@ -39,8 +42,8 @@ def main(pbxstate, source, work):
     with open(strict, "w", encoding="utf-8") as f:
         f.write(text.replace("convergence.after_restart.max < 3s", "convergence.after_restart.max < 1ms"))
     rc = subprocess.run([pbxstate, "run", strict, "--out", f"{work}/fail", "-q", "--no-report"]).returncode
-    if rc != 1:
-        problems.append(f"a run with an impossible check exited {rc}, expected 1")
+    if rc != status.check_failed:
+        problems.append(f"a run with an impossible check exited {rc}, expected {status.check_failed}")
     root = ET.parse(f"{work}/fail/junit.xml").getroot()
     failed = [c for c in root.iter("testcase") if c.find("failure") is not None]
     if len(failed) != 1 or root.get("failures") != "1":

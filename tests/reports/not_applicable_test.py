@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import exit_status  # noqa: E402
 
 SCENARIO = """name: not-applicable
 seed: 1
@@ -42,7 +44,7 @@ def run(pbxstate, scenario, out, backend):
 def check_inproc(pbxstate, scenario, out):
     problems = []
     r = run(pbxstate, scenario, os.path.join(out, "inproc"), "inproc")
-    if r.returncode != 0:
+    if r.returncode != exit_status(pbxstate).ok:
         return [f"inproc run exited {r.returncode} (the check that does not apply must not fail it): {r.stderr}"]
     if not any("N/A" in line and "changes == 7" in line and REASON in line for line in r.stdout.splitlines()):
         problems.append(f"the summary does not say the check is not applicable:\n{r.stdout}")
@@ -75,8 +77,9 @@ def main(pbxstate, out):
         problems.append(f"index.html does not count 1 of 1 applicable checks passed (report index exit {index_rc})")
     # On a backend it names, the check holds the run: one change was made, not 7.
     ns3 = run(pbxstate, scenario, os.path.join(out, "ns3"), "ns3")
-    if ns3.returncode != 1:
-        problems.append(f"ns3 run exited {ns3.returncode}, expected 1 (changes == 7 fails there)")
+    if ns3.returncode != exit_status(pbxstate).check_failed:
+        problems.append(f"ns3 run exited {ns3.returncode}, expected {exit_status(pbxstate).check_failed} "
+                        "(changes == 7 fails there)")
     return script_main.verdict(problems)
 
 

@@ -20,6 +20,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 REPORTS = os.environ.get("PBXSTATE_REPORTS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "reports"))
 sys.path.insert(0, REPORTS)
@@ -34,13 +36,14 @@ REAL_PROCESS_RECORDS = {
                "p50_lateness_ns": 50000, "p99_lateness_ns": 900000, "bound_ns": 50000000, "valid": True},
     # DaemonWaitJson (netns, emu): the summary, then per node each daemon's figures.
     "daemon_wait": {"interval_ns": 100000000, "samples": 240, "longest_interval_ns": 104000000,
-                    "longest_sample_ns": 300000, "bound_ns": 20000000, "within_bound": True,
+                    "longest_sample_ns": 300000, "bound_ns": 20000000, "within_bound": True, "max_threads": 64,
                     "worst_wait_ns": 3000000, "worst_wait_at_ns": 4100000000, "worst_node": 2,
                     "worst_daemon": "corosync", "a_wait_figure_added_later": 1,
                     "nodes": [{"node": 1, "corosync": {"worst_wait_ns": 1000000, "worst_wait_at_ns": 300000000,
-                                                       "total_wait_ns": 9000000, "threads": 9},
+                                                       "total_wait_ns": 9000000, "threads": 9,
+                                                       "threads_unread": 0},
                                "pbxstated": {"worst_wait_ns": 500000, "worst_wait_at_ns": 200000000,
-                                             "total_wait_ns": 4000000, "threads": 3,
+                                             "total_wait_ns": 4000000, "threads": 3, "threads_unread": 0,
                                              "a_thread_figure_added_later": 2}}]},
     # MembershipJson and MemoryJson, written by runs with transport views and a memory section.
     "membership": {"source": "transport", "views_delivered": 8, "views_listed": 1,
@@ -124,8 +127,8 @@ def main(pbxstate, scenario, out):
     shutil.rmtree(out, ignore_errors=True)
     real = os.path.join(out, "run")
     rc = subprocess.run([pbxstate, "run", scenario, "--out", real, "--quiet"]).returncode
-    if rc not in (0, 1):
-        return print(f"FAIL: pbxstate run exited {rc}") or 1
+    if why := unexpected_exit(pbxstate, rc, "ok", "check_failed"):
+        return print(f"FAIL: pbxstate run {why}") or 1
     with open(os.path.join(real, "run.json"), encoding="utf-8") as f:
         run = json.load(f)
     if not run.get("calls"):

@@ -18,15 +18,18 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import script_main  # noqa: E402
 from page_check import check_page  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 REPORT_PLOTS = ["latency_over_time", "latency_cdf", "convergence", "network"]
 COMPARE_PLOTS = ["compare_latency_cdf", "compare_convergence", "compare_traffic"]
 
 
 def run(cmd):
+    """Runs pbxstate's command `cmd`; a run may pass its checks or fail them, anything else raises."""
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if r.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr}")
+    if why := unexpected_exit(cmd[0], r.returncode, "ok", "check_failed"):
+        raise RuntimeError(f"{' '.join(cmd)} {why}: {r.stderr}")
     return r
 
 

@@ -168,7 +168,8 @@ json HostsJson(const std::vector<HostLoss>& hosts) {
 json DaemonWaitJson(const DaemonWaits& w) {
   json out = {{"interval_ns", w.interval.count()},       {"samples", w.samples},
               {"longest_interval_ns", w.longest_interval.count()}, {"longest_sample_ns", w.longest_sample.count()},
-              {"bound_ns", w.bound.count()},             {"within_bound", w.within_bound()}};
+              {"bound_ns", w.bound.count()},             {"within_bound", w.within_bound()},
+              {"max_threads", w.max_threads}};
   if (const DaemonWait* worst = w.worst()) {
     out["worst_wait_ns"] = worst->worst.count();
     out["worst_wait_at_ns"] = worst->worst_at.count();
@@ -180,7 +181,8 @@ json DaemonWaitJson(const DaemonWaits& w) {
     by_node[d.node][d.daemon] = {{"worst_wait_ns", d.worst.count()},
                                  {"worst_wait_at_ns", d.worst_at.count()},
                                  {"total_wait_ns", d.total.count()},
-                                 {"threads", d.threads}};
+                                 {"threads", d.threads},
+                                 {"threads_unread", d.threads_unread}};
   }
   json nodes = json::array();
   for (auto& [node, daemons] : by_node) {

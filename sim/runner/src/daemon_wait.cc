@@ -37,23 +37,26 @@ Status ParseSchedstat(std::string_view text, const std::string& file, std::uint6
   return Status::Ok();
 }
 
-void WaitTally::Add(Duration t, std::vector<ThreadWait> threads) {
+void WaitTally::Add(Duration t, std::vector<ThreadWait> threads, std::uint32_t unread) {
   std::sort(threads.begin(), threads.end(), [](const ThreadWait& a, const ThreadWait& b) { return a.tid < b.tid; });
   threads_ = std::max(threads_, static_cast<std::uint32_t>(threads.size()));
-  if (based_) {
-    std::uint64_t waited = 0;
-    auto last = last_.begin();
-    for (const ThreadWait& now : threads) {
-      while (last != last_.end() && last->tid < now.tid) ++last;
-      const bool seen = last != last_.end() && last->tid == now.tid && last->wait_ns <= now.wait_ns;
-      waited += seen ? now.wait_ns - last->wait_ns : now.wait_ns;
+  threads_unread_ = std::max(threads_unread_, unread);
+  std::uint64_t waited = 0;
+  auto last = last_.begin();
+  for (const ThreadWait& now : threads) {
+    while (last != last_.end() && last->tid < now.tid) ++last;
+    // Only a thread read in the previous sample, with a count that did not go down, has a base
+    // there; any other sets its base now.
+    if (last != last_.end() && last->tid == now.tid && last->wait_ns <= now.wait_ns) {
+      waited += now.wait_ns - last->wait_ns;
     }
-    const Duration d(static_cast<Duration::rep>(waited));
-    total_ += d;
-    if (d > worst_) {
-      worst_ = d;
-      worst_at_ = t;
-    }
+  }
+  assert(based_ || waited == 0);  // the first sample is every thread's base
+  const Duration d(static_cast<Duration::rep>(waited));
+  total_ += d;
+  if (d > worst_) {
+    worst_ = d;
+    worst_at_ = t;
   }
   based_ = true;
   last_ = std::move(threads);
@@ -87,29 +90,55 @@ Status ReadSmall(const std::string& file, std::string* text, bool* gone) {
   return Status::Ok();
 }
 
+// The kMaxSampledThreads lowest thread ids listed in `dir` (/proc/PID/task) into `tids` (sorted),
+// the others counted in *unread. Holds at most kMaxSampledThreads ids whatever the process has.
+void LowestThreadIds(DIR* dir, std::vector<pid_t>* tids, std::uint32_t* unread) {
+  tids->clear();
+  *unread = 0;
+  while (dirent* e = readdir(dir)) {
+    pid_t tid = 0;
+    const char* name = e->d_name;
+    const auto [p, ec] = std::from_chars(name, name + std::strlen(name), tid);
+    if (ec != std::errc() || *p != '\0') continue;  // "." and ".."
+    if (tids->size() < kMaxSampledThreads) {
+      tids->push_back(tid);
+      std::push_heap(tids->begin(), tids->end());  // a max-heap: the highest id kept is at the front
+      continue;
+    }
+    ++*unread;
+    if (tid < tids->front()) {  // keep the lower id, count the highest kept as unread instead
+      std::pop_heap(tids->begin(), tids->end());
+      tids->back() = tid;
+      std::push_heap(tids->begin(), tids->end());
+    }
+  }
+  std::sort_heap(tids->begin(), tids->end());
+  assert(tids->size() <= kMaxSampledThreads);
+}
+
 }  // namespace
 
-Status ReadThreadWaits(pid_t pid, std::vector<ThreadWait>* out) {
+Status ReadThreadWaits(pid_t pid, std::vector<ThreadWait>* out, std::uint32_t* unread) {
   out->clear();
+  *unread = 0;
   const std::string dir = "/proc/" + std::to_string(pid) + "/task";
   std::unique_ptr<DIR, DirCloser> d(opendir(dir.c_str()));
   if (!d) {
     const int err = errno;
     return err == ENOENT || err == ESRCH ? Status::Ok() : Status::FailedPrecondition(dir + ": " + std::strerror(err));
   }
+  std::vector<pid_t> tids;
+  tids.reserve(kMaxSampledThreads);
+  LowestThreadIds(d.get(), &tids, unread);
   std::string text;
-  while (dirent* e = readdir(d.get())) {
-    if (out->size() == kMaxSampledThreads) break;
-    pid_t tid = 0;
-    const char* name = e->d_name;
-    const auto [p, ec] = std::from_chars(name, name + std::strlen(name), tid);
-    if (ec != std::errc() || *p != '\0') continue;  // "." and ".."
-    const std::string file = dir + "/" + name + "/schedstat";
+  for (const pid_t tid : tids) {
+    const std::string task = dir + "/" + std::to_string(tid);
+    const std::string file = task + "/schedstat";
     bool gone = false;
     if (Status st = ReadSmall(file, &text, &gone); !st.ok()) {
       // A task listed a moment ago whose folder is gone has exited; a missing file in a folder
       // that is there is a kernel without the counter.
-      if (access((dir + "/" + name).c_str(), F_OK) != 0) continue;
+      if (access(task.c_str(), F_OK) != 0) continue;
       return st;
     }
     if (gone) continue;
@@ -135,13 +164,14 @@ void DaemonWaitSampler::MaybeSample(Duration t) {
     const Daemon daemon = i % 2 == 0 ? Daemon::kCorosync : Daemon::kPbxstated;
     const pid_t pid = pid_of_(node, daemon);
     scratch_.clear();
+    scratch_unread_ = 0;
     if (pid > 0) {
-      if (Status st = ReadThreadWaits(pid, &scratch_); !st.ok()) {
+      if (Status st = ReadThreadWaits(pid, &scratch_, &scratch_unread_); !st.ok()) {
         unavailable_ = "the daemons' wait for a CPU was not recorded: " + st.message();
         return;
       }
     }
-    tallies_[i].Add(t, scratch_);
+    tallies_[i].Add(t, scratch_, scratch_unread_);
   }
   longest_sample_ = std::max(longest_sample_, Duration(std::chrono::steady_clock::now() - began));
   if (last_t_) longest_interval_ = std::max(longest_interval_, t - *last_t_);
@@ -160,6 +190,7 @@ std::optional<harness::DaemonWaits> DaemonWaitSampler::Record() const {
   w.longest_interval = longest_interval_;
   w.longest_sample = longest_sample_;
   w.bound = kMaxDaemonWait;
+  w.max_threads = static_cast<std::uint32_t>(kMaxSampledThreads);
   for (std::size_t i = 0; i < tallies_.size(); ++i) {
     const WaitTally& tally = tallies_[i];
     w.daemons.push_back({.node = static_cast<NodeId>(i / 2 + 1),
@@ -167,7 +198,8 @@ std::optional<harness::DaemonWaits> DaemonWaitSampler::Record() const {
                          .worst = tally.worst(),
                          .worst_at = tally.worst_at(),
                          .total = tally.total(),
-                         .threads = tally.threads()});
+                         .threads = tally.threads(),
+                         .threads_unread = tally.threads_unread()});
   }
   return w;
 }

@@ -188,17 +188,7 @@ Status CheckEmuSupport(const Scenario& s, const EmuOptions& options) {
   if (options.max_lag <= Duration::zero()) return Status::InvalidArgument("--max-lag must be positive");
   if (Status st = netns_run::CheckChangeRate(s, "emu"); !st.ok()) return st;
   if (Status st = netns_run::CheckDaemonConfig(s); !st.ok()) return st;
-  for (const scenario::Fault& f : s.faults) {
-    if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
-      if (d->bandwidth_bps) {
-        return Where(s, f.pos, "faults.degrade.bandwidth", "the emulated network (ns-3) cannot change bandwidth during a run");
-      }
-      if (d->jitter && d->target.kind == scenario::NetworkTarget::Kind::kLan) {
-        return Where(s, f.pos, "faults.degrade.jitter", "jitter applies to links between sites only");
-      }
-    }
-  }
-  return Status::Ok();
+  return CheckWorldDegrades(s, "the emulated network (ns-3)");
 }
 
 namespace {

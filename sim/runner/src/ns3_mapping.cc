@@ -1,5 +1,7 @@
 #include "ns3_mapping.h"
 
+#include "run_steps.h"
+
 namespace pbxstate::runner {
 
 namespace {
@@ -95,6 +97,20 @@ Status ApplyNetworkFault(const scenario::Scenario& s, const scenario::Fault& f, 
   if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) return Degrade(s, *d, world);
   if (const auto* r = std::get_if<scenario::Restore>(&f.what)) return Restore(s, *r, world);
   return Status::InvalidArgument("not a network fault (crash and restart are the backend's)");
+}
+
+Status CheckWorldDegrades(const scenario::Scenario& s, const std::string& network) {
+  for (const scenario::Fault& f : s.faults) {
+    const auto* d = std::get_if<scenario::Degrade>(&f.what);
+    if (d == nullptr) continue;
+    if (d->bandwidth_bps) {
+      return Where(s, f.pos, "faults.degrade.bandwidth", network + " cannot change bandwidth during a run");
+    }
+    if (d->jitter && d->target.kind == scenario::NetworkTarget::Kind::kLan) {
+      return Where(s, f.pos, "faults.degrade.jitter", "jitter applies to links between sites only");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace pbxstate::runner

@@ -23,4 +23,9 @@ ns3sim::WorldConfig WorldConfigFor(const scenario::Scenario& s);
 // configured ones. Crash and restart are the backend's own (InvalidArgument here).
 Status ApplyNetworkFault(const scenario::Scenario& s, const scenario::Fault& f, ns3sim::Ns3World& world);
 
+// What a world cannot degrade during a run, refused naming the fault's position: a bandwidth
+// (ns-3's links keep the rate they were built with) and jitter on a LAN (it applies to the links
+// between sites). `network` names the backend's network in the message ("the ns-3 backend").
+Status CheckWorldDegrades(const scenario::Scenario& s, const std::string& network);
+
 }  // namespace pbxstate::runner

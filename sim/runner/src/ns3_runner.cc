@@ -354,17 +354,7 @@ Status CheckNs3Support(const Scenario& s) {
                      " bytes (the UDP payload of a 1500-byte MTU), got " + std::to_string(s.engine.max_frame_bytes) +
                      "; use a smaller value, or --backend netns");
   }
-  for (const scenario::Fault& f : s.faults) {
-    if (const auto* d = std::get_if<scenario::Degrade>(&f.what)) {
-      if (d->bandwidth_bps) {
-        return Where(s, f.pos, "faults.degrade.bandwidth", "the ns-3 backend cannot change bandwidth during a run");
-      }
-      if (d->jitter && d->target.kind == scenario::NetworkTarget::Kind::kLan) {
-        return Where(s, f.pos, "faults.degrade.jitter", "jitter applies to links between sites only");
-      }
-    }
-  }
-  return Status::Ok();
+  return CheckWorldDegrades(s, "the ns-3 backend");
 }
 
 Status RunNs3(const Scenario& scenario_in, const RunOptions& options, RunOutcome* outcome) {

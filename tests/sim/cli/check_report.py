@@ -12,12 +12,14 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reports"))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 
 def main(pbxstate, scenario, out):
     rc = subprocess.run([pbxstate, "run", scenario, "--out", out, "--quiet"]).returncode
-    if rc not in (0, 1):
-        print(f"pbxstate run exited {rc}")
+    if why := unexpected_exit(pbxstate, rc, "ok", "check_failed"):
+        print(f"pbxstate run {why}")
         return 1
     page = open(f"{out}/report.html", encoding="utf-8").read()
     problems = []

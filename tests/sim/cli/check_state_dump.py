@@ -13,12 +13,14 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reports"))
 import script_main  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cli_contract import unexpected_exit  # noqa: E402
 
 
 def main(pbxstate, scenario, out):
     rc = subprocess.run([pbxstate, "run", scenario, "--out", out, "--quiet", "--no-report", "--dump-state"]).returncode
-    if rc != 0:
-        print(f"pbxstate run exited {rc}")
+    if why := unexpected_exit(pbxstate, rc, "ok"):
+        print(f"pbxstate run {why}")
         return 1
     lines = [json.loads(l) for l in open(f"{out}/state.jsonl", encoding="utf-8")]
     views = [l for l in lines if l["type"] == "node_view"]

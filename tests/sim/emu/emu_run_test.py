@@ -24,9 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cli_contract import exit_status  # noqa: E402
 from nscluster import fail, import_pbxstate, require_run_host, skip  # noqa: E402
-
-EXIT_INVALID = 2
 
 
 def check_host(pbxstated):
@@ -57,7 +56,8 @@ def run(pbxstate, pbxstated, scenario, out, *extra):
         fail("the run did not finish within 240 s")
     print(output)
     check_clean(proc.pid)
-    if proc.returncode not in (0, EXIT_INVALID):
+    status = exit_status(pbxstate)
+    if proc.returncode not in (status.ok, status.invalid):
         fail(f"pbxstate run --backend emu exited {proc.returncode}")
     with open(os.path.join(out, "run.json")) as f:
         record = json.load(f)
@@ -81,7 +81,7 @@ def run(pbxstate, pbxstated, scenario, out, *extra):
     valid = lag["valid"] and driver["valid"]
     with open(os.path.join(out, "junit.xml")) as f:
         junit = f.read()
-    if (proc.returncode == EXIT_INVALID) != (not valid):
+    if (proc.returncode == status.invalid) != (not valid):
         fail(f"exit {proc.returncode} but realtime.valid is {lag['valid']} and driver.valid {driver['valid']}")
     if not valid and "valid measurement" not in junit:
         fail("an invalid run without the failing 'valid measurement' JUnit case")
@@ -123,7 +123,8 @@ def main():
     if "memory" in record:
         check_memory(record)
     lag = record["realtime"]
-    if rc == 0:
+    status = exit_status(pbxstate)
+    if rc == status.ok:
         if any(c["pass"] is False for c in record["checks"]):  # null: not applicable on this backend
             fail(f"exit 0 with a failing check: {record['checks']}")
         print(f"valid run, worst lag {lag['worst_lag_ns'] / 1e6:.2f} ms (bound {lag['bound_ns'] / 1e6:.0f} ms)")
@@ -136,8 +137,8 @@ def main():
         print("PASS")
         return
     rc, record, output = run(pbxstate, pbxstated, scenario, os.path.join(out, "bound"), "--max-lag", "1ns")
-    if rc != EXIT_INVALID or "invalid run" not in output:
-        fail(f"--max-lag 1ns: exit {rc}, expected {EXIT_INVALID} and the sentence saying the run is invalid")
+    if rc != status.invalid or "invalid run" not in output:
+        fail(f"--max-lag 1ns: exit {rc}, expected {status.invalid} and the sentence saying the run is invalid")
     print("PASS")
 
 

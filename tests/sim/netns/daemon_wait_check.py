@@ -1,20 +1,12 @@
 """run.json's "daemon_wait" of a run of real daemons (netns, emu) is there and plausible: the
-bound and interval are the C++'s (`pbxstate describe-metrics`), every node has both daemons with
-threads read, each figure is consistent with the others and with the run's length, and the
-summary names the daemon that waited most. Nothing here depends on how loaded the machine is: a
+bound, interval and thread bound are the C++'s (`pbxstate describe-metrics`), every node has both
+daemons with threads read, never more than the bound and the threads left unread only past it,
+each figure is consistent with the others and with the run's length, and the summary names the
+daemon that waited most. Nothing here depends on how loaded the machine is: a
 wait is checked against what a thread could have waited at all (the wall time), never against a
 figure the host must reach.
 """
-import json
-import subprocess
-
 DAEMONS = ("corosync", "pbxstated")
-
-
-def described(pbxstate):
-    """The daemon_wait contract as the C++ exports it: {"interval_ns", "bound_ns"}."""
-    done = subprocess.run([pbxstate, "describe-metrics"], capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(done.stdout)["daemon_wait"]
 
 
 def problems(run, contract, wall_s):
@@ -25,7 +17,7 @@ def problems(run, contract, wall_s):
         return ["run.json has no daemon_wait record (the kernel keeps schedstat here: " +
                 "; ".join(run.get("backend_notes", [])) + ")"]
     out = []
-    for field in ("interval_ns", "bound_ns"):
+    for field in ("interval_ns", "bound_ns", "max_threads"):
         if w.get(field) != contract[field]:
             out.append(f"daemon_wait.{field} {w.get(field)} is not describe-metrics' {contract[field]}")
     end_ns = run["scenario"]["duration_ns"] + run["scenario"]["quiet_ns"]
@@ -45,6 +37,8 @@ def problems(run, contract, wall_s):
             if d.get("threads", 0) < 1:
                 out.append(f"{where}: no thread read")
                 continue
+            if d["threads"] > w["max_threads"] or (d["threads_unread"] > 0 and d["threads"] != w["max_threads"]):
+                out.append(f"{where}: {d['threads']} threads read, {d['threads_unread']} unread, bound {w['max_threads']}")
             if not 0 <= d["worst_wait_ns"] <= d["total_wait_ns"]:
                 out.append(f"{where}: worst {d['worst_wait_ns']} outside 0 .. total {d['total_wait_ns']}")
             # A thread waits at most the wall time; a restarted daemon's threads are new ones.

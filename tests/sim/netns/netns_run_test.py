@@ -48,10 +48,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cli_contract import describe_metrics, exit_status  # noqa: E402
 from nscluster import fail, import_pbxstate, require_run_host  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_wait_check  # noqa: E402
-EXIT_INVALID = 2  # pbxstate run: the measurement is invalid (sim/cli, kExitInvalid)
 
 
 def leftovers(pid):
@@ -112,7 +112,8 @@ def run_scenario(pbxstate, pbxstated, scenario, out, during=None, on_line=None):
         fail("the run did not finish within 240 s")
     reader.join(timeout=10)
     print("".join(lines))
-    if proc.returncode not in (0, 1, EXIT_INVALID):
+    status = exit_status(pbxstate)
+    if proc.returncode not in (status.ok, status.check_failed, status.invalid):
         fail(f"pbxstate run --backend netns exited {proc.returncode}")
     run_json = os.path.join(out, "run.json")
     if not os.path.isfile(run_json):
@@ -122,15 +123,15 @@ def run_scenario(pbxstate, pbxstated, scenario, out, during=None, on_line=None):
     # A driver that fell behind its plan on a busy host makes the run invalid (exit 2, the record
     # says so): not a failure of the cluster, and everything below must hold all the same.
     driver = run.get("driver") or {}
-    if (proc.returncode == EXIT_INVALID) != (driver.get("valid") is False):
+    if (proc.returncode == status.invalid) != (driver.get("valid") is False):
         fail(f"exit {proc.returncode} but run.json driver is {driver!r}")
-    if proc.returncode == EXIT_INVALID:
+    if proc.returncode == status.invalid:
         print(f"note: run invalid on this host (driver lateness {driver.get('worst_lateness_ns', 0) / 1e6:.1f} ms)")
     if run.get("backend") != "netns":
         fail(f"run.json backend is {run.get('backend')!r}, not 'netns'")
     with open(os.path.join(out, "timing.json")) as f:
         wall_s = json.load(f)["wall_seconds"]
-    wrong_waits = daemon_wait_check.problems(run, daemon_wait_check.described(pbxstate), wall_s)
+    wrong_waits = daemon_wait_check.problems(run, describe_metrics(pbxstate)["daemon_wait"], wall_s)
     if wrong_waits:
         fail("; ".join(wrong_waits))
     w = run["daemon_wait"]
@@ -150,7 +151,7 @@ def run_scenario(pbxstate, pbxstated, scenario, out, during=None, on_line=None):
         fail(f"run.json checks: {wrong}")
     for c in timed:
         print(f"note: timing check not met on this machine (not required here): {c}")
-    if proc.returncode == 1 and not timed:
+    if proc.returncode == status.check_failed and not timed:
         fail("pbxstate run exited 1 but every check passed")
     if run["scenario"].get("auth"):
         # cluster.auth: every pbxstated read a 0600 key file of its own and said so at start.
@@ -239,8 +240,9 @@ def interrupt_mid_run(pbxstate, pbxstated, scenario, out, sig):
         fail(f"pbxstate did not stop within 60 s of {sig.name}")
     output = "".join(seen) + rest
     print(output)
-    if proc.returncode != 128 + sig.value:
-        fail(f"after {sig.name} pbxstate exited {proc.returncode}, expected {128 + sig.value}")
+    expected = exit_status(pbxstate).interrupted_base + sig.value
+    if proc.returncode != expected:
+        fail(f"after {sig.name} pbxstate exited {proc.returncode}, expected {expected}")
     if "interrupted" not in output:
         fail("pbxstate did not say it was interrupted")
     check_clean(proc.pid, f"{sig.name} mid-run")
@@ -253,7 +255,7 @@ def daemon_fails(pbxstate, scenario, out):
                              "--pbxstated", "/bin/false"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = proc.communicate(timeout=120)
     print(stdout + stderr)
-    if proc.returncode == 0:
+    if proc.returncode == exit_status(pbxstate).ok:
         fail("a run whose daemons cannot start passed")
     if "exited" not in stderr:
         fail("the error does not say that the daemon exited")

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace pbxstate::runner {
 namespace {
@@ -57,26 +61,52 @@ TEST(WaitTally, SumsThreadsPerIntervalAndKeepsTheWorst) {
   EXPECT_EQ(t.total(), 3ms + 15ms + 500us);
 }
 
-TEST(WaitTally, NewThreadsAndARestartCountWhole) {
+TEST(WaitTally, AThreadFirstSeenSetsItsBaseAndCountsFromItsNextSample) {
   WaitTally t;
   t.Add(0ms, {{10, 5'000'000}});
-  // A thread born since: all of its 4 ms are in this interval.
-  t.Add(100ms, {{10, 5'000'000}, {12, 4'000'000}});
+  // Thread 12 first seen: its 400 ms may have been waited before the previous sample (a thread
+  // the previous sample left out) or at its daemon's bring-up: none of it is this interval's.
+  t.Add(100ms, {{10, 5'000'000}, {12, 400'000'000}});
+  EXPECT_EQ(t.total(), 0ns);
+  EXPECT_EQ(t.worst(), 0ns);
+  t.Add(200ms, {{10, 6'000'000}, {12, 403'000'000}});  // 1 + 3 ms
   EXPECT_EQ(t.total(), 4ms);
-  // The daemon dead: nothing; restarted under new ids: their whole wait.
-  t.Add(200ms, {});
-  t.Add(300ms, {{40, 2'000'000}, {41, 1'000'000}});
-  EXPECT_EQ(t.total(), 7ms);
+  EXPECT_EQ(t.worst_at(), 200ms);
+  // Left out of one sample, read again in the next: its 497 ms since 200 ms span two intervals,
+  // so it sets its base again and counts nothing.
+  t.Add(300ms, {{10, 7'000'000}});
+  t.Add(400ms, {{10, 7'000'000}, {12, 900'000'000}});
+  EXPECT_EQ(t.total(), 5ms);
   EXPECT_EQ(t.worst(), 4ms);
-  EXPECT_EQ(t.worst_at(), 100ms);
   EXPECT_EQ(t.threads(), 2u);
+}
+
+TEST(WaitTally, ARestartedDaemonCountsFromItsSecondSample) {
+  WaitTally t;
+  t.Add(0ms, {{10, 5'000'000}});
+  t.Add(100ms, {});                                       // the daemon dead
+  t.Add(200ms, {{40, 2'000'000}, {41, 1'000'000}});       // restarted under new ids: their base
+  t.Add(300ms, {{40, 2'500'000}, {41, 1'000'000}});
+  EXPECT_EQ(t.total(), 500us);
+  EXPECT_EQ(t.worst_at(), 300ms);
 }
 
 TEST(WaitTally, AReusedIdWhoseCountWentDownIsANewThread) {
   WaitTally t;
   t.Add(0ms, {{10, 9'000'000}});
   t.Add(100ms, {{10, 2'000'000}});
-  EXPECT_EQ(t.total(), 2ms);
+  EXPECT_EQ(t.total(), 0ns);
+  t.Add(200ms, {{10, 3'000'000}});
+  EXPECT_EQ(t.total(), 1ms);
+}
+
+TEST(WaitTally, KeepsTheMostThreadsOneSampleLeftUnread) {
+  WaitTally t;
+  EXPECT_EQ(t.threads_unread(), 0u);
+  t.Add(0ms, {{10, 0}}, 3);
+  t.Add(100ms, {{10, 0}}, 7);
+  t.Add(200ms, {{10, 0}}, 0);
+  EXPECT_EQ(t.threads_unread(), 7u);
 }
 
 TEST(ReadThreadWaits, ReadsEveryThreadOfThisProcess) {
@@ -85,22 +115,60 @@ TEST(ReadThreadWaits, ReadsEveryThreadOfThisProcess) {
     while (!stop.load()) std::this_thread::sleep_for(1ms);
   });
   std::vector<ThreadWait> waits;
-  const Status st = ReadThreadWaits(getpid(), &waits);
+  std::uint32_t unread = 99;
+  const Status st = ReadThreadWaits(getpid(), &waits, &unread);
   stop = true;
   other.join();
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_GE(waits.size(), 2u);
   EXPECT_LE(waits.size(), kMaxSampledThreads);
+  EXPECT_EQ(unread, 0u);
   bool self = false;
   for (const ThreadWait& w : waits) self = self || w.tid == gettid();
   EXPECT_TRUE(self);
 }
 
+// More threads than the bound: the lowest ids are read, every time the same ones, and the rest
+// are counted, not silently dropped.
+TEST(ReadThreadWaits, PastTheBoundReadsTheLowestIdsAndCountsTheOthers) {
+  constexpr std::size_t kExtra = 6;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < kMaxSampledThreads + kExtra; ++i) {
+    threads.emplace_back([&] {
+      while (!stop.load()) std::this_thread::sleep_for(1ms);
+    });
+  }
+  std::vector<ThreadWait> first, second;
+  std::uint32_t unread_first = 0, unread_second = 0;
+  const Status a = ReadThreadWaits(getpid(), &first, &unread_first);
+  const Status b = ReadThreadWaits(getpid(), &second, &unread_second);
+  std::vector<pid_t> listed;  // every thread of this process, as the kernel lists them
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    listed.push_back(static_cast<pid_t>(std::stol(e.path().filename().string())));
+  }
+  stop = true;
+  for (std::thread& th : threads) th.join();
+  ASSERT_TRUE(a.ok()) << a.message();
+  ASSERT_TRUE(b.ok()) << b.message();
+  ASSERT_GE(listed.size(), kMaxSampledThreads + kExtra);
+  ASSERT_EQ(first.size(), kMaxSampledThreads);
+  EXPECT_EQ(unread_first, listed.size() - kMaxSampledThreads);
+  EXPECT_EQ(unread_second, unread_first);
+  std::sort(listed.begin(), listed.end());
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i].tid, listed[i]) << i;
+    EXPECT_EQ(second[i].tid, listed[i]) << i;
+  }
+}
+
 TEST(ReadThreadWaits, AProcessThatIsGoneHasNoThreads) {
   std::vector<ThreadWait> waits = {{1, 1}};
+  std::uint32_t unread = 5;
   // Above the kernel's pid_max (at most 2^22): no such process.
-  ASSERT_TRUE(ReadThreadWaits((1 << 22) + 1, &waits).ok());
+  ASSERT_TRUE(ReadThreadWaits((1 << 22) + 1, &waits, &unread).ok());
   EXPECT_TRUE(waits.empty());
+  EXPECT_EQ(unread, 0u);
 }
 
 TEST(DaemonWaitSampler, SamplesOnTheIntervalGridFromTheBase) {
@@ -118,6 +186,8 @@ TEST(DaemonWaitSampler, SamplesOnTheIntervalGridFromTheBase) {
   EXPECT_EQ(r->interval, kDaemonWaitInterval);
   EXPECT_EQ(r->longest_interval, 320ms);
   EXPECT_EQ(r->bound, kMaxDaemonWait);
+  EXPECT_EQ(r->max_threads, kMaxSampledThreads);
+  EXPECT_EQ(r->daemons[0].threads_unread, 0u);
   ASSERT_EQ(r->daemons.size(), 4u);
   EXPECT_EQ(r->daemons[0].node, 1u);
   EXPECT_EQ(r->daemons[0].daemon, "corosync");

@@ -3,6 +3,7 @@
 
 #include "pbxstate/runner/inproc_runner.h"
 #include "pbxstate/scenario/loader.h"
+#include "scenario_yaml.h"
 #include "inproc_network.h"
 
 namespace pbxstate::runner {
@@ -10,11 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-scenario::Scenario Load(const std::string& yaml) {
-  scenario::LoadResult r = scenario::LoadScenarioString(yaml, "t.yaml");
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors.front().ToString());
-  return r.ok() ? *r.scenario : scenario::Scenario{};
-}
+using test_support::LoadYaml;
 
 constexpr const char* kTwoSites = R"(
 name: t
@@ -29,7 +26,7 @@ network:
 )";
 
 TEST(InprocNetwork, PathsAddUpTheirParts) {
-  const scenario::Scenario s = Load(kTwoSites);
+  const scenario::Scenario s = LoadYaml(kTwoSites);
   InprocNetwork net(s.topology);
   const inproc::LinkFaults lan = net.Path(0, 0);
   EXPECT_EQ(lan.delay, 1ms);
@@ -50,7 +47,7 @@ TEST(InprocNetwork, PathsAddUpTheirParts) {
 }
 
 TEST(InprocNetwork, DegradeReplacesAndRestoreGoesBack) {
-  const scenario::Scenario s = Load(kTwoSites);
+  const scenario::Scenario s = LoadYaml(kTwoSites);
   InprocNetwork net(s.topology);
   const inproc::LinkFaults before = net.Path(0, 1), lan_before = net.Path(0, 0);
   scenario::Degrade d;
@@ -68,7 +65,7 @@ TEST(InprocNetwork, DegradeReplacesAndRestoreGoesBack) {
 // Transport membership on inproc: views come from the cluster, and a one-way partition with
 // per-node views and a view delay still converges once healed.
 TEST(InprocRunner, TransportMembershipRunsAndPasses) {
-  const scenario::Scenario s = Load(R"(
+  const scenario::Scenario s = LoadYaml(R"(
 name: t
 duration: 10s
 quiet: 10s

@@ -12,17 +12,14 @@
 #include "pbxstate/harness/history.h"
 #include "pbxstate/runner/ns3_runner.h"
 #include "pbxstate/scenario/loader.h"
+#include "scenario_yaml.h"
 
 namespace pbxstate::runner {
 namespace {
 
 using namespace std::chrono_literals;
 
-scenario::Scenario Load(const std::string& yaml) {
-  scenario::LoadResult r = scenario::LoadScenarioString(yaml, "t.yaml");
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors.front().ToString());
-  return r.ok() ? *r.scenario : scenario::Scenario{};
-}
+using test_support::LoadYaml;
 
 TEST(MembershipViews, ATransportViewIsPlacedOnTheRunsTimeline) {
   const std::int64_t start = 5'000'000'000;
@@ -61,7 +58,7 @@ faults:
 )";
 
 TEST(MembershipViews, RealClustersAreJudgedAsTransportMembership) {
-  scenario::Scenario s = Load(kThree);
+  scenario::Scenario s = LoadYaml(kThree);
   EXPECT_EQ(harness::OracleTiming::Of(s).membership, MembershipSource::kHeartbeat);
   JudgeByTransportMembership(&s);
   EXPECT_EQ(harness::OracleTiming::Of(s).membership, MembershipSource::kTransport);
@@ -69,7 +66,7 @@ TEST(MembershipViews, RealClustersAreJudgedAsTransportMembership) {
 }
 
 TEST(MembershipViews, Ns3OverTheCorosyncModelFeedsTheModelsViews) {
-  const scenario::Scenario s = Load(std::string(kThree) + "corosync: {}\n");
+  const scenario::Scenario s = LoadYaml(std::string(kThree) + "corosync: {}\n");
   RunOutcome out;
   ASSERT_TRUE(RunNs3(s, RunOptions{}, &out).ok());
   const harness::RunResult& r = out.result;

@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "pbxstate/scenario/loader.h"
+#include "scenario_yaml.h"
 
 namespace pbxstate::scenario {
 namespace {
 
-std::string Errors(const LoadResult& r) {
-  std::string out;
-  for (const ScenarioError& e : r.errors) out += e.ToString() + "\n";
-  return out;
-}
+using test_support::LoadErrors;
 
 // Writes `s`, loads the text back and requires the same scenario and the same text again.
 void ExpectRoundTrip(const Scenario& s) {
@@ -25,7 +22,7 @@ void ExpectRoundTrip(const Scenario& s) {
   const Status st = WriteScenario(s, &text);
   ASSERT_TRUE(st.ok()) << s.file << ": " << st.message();
   const LoadResult back = LoadScenarioString(text, s.file + " (written)");
-  ASSERT_TRUE(back.ok()) << Errors(back) << "---\n" << text;
+  ASSERT_TRUE(back.ok()) << LoadErrors(back) << "---\n" << text;
   EXPECT_TRUE(SameScenario(s, *back.scenario)) << s.file << " written as:\n" << text;
   std::string again;
   ASSERT_TRUE(WriteScenario(*back.scenario, &again).ok());
@@ -38,7 +35,7 @@ TEST(Writer, EveryShippedScenarioRoundTrips) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
     const LoadResult r = LoadScenarioFile(entry.path());
-    ASSERT_TRUE(r.ok()) << Errors(r);
+    ASSERT_TRUE(r.ok()) << LoadErrors(r);
     ExpectRoundTrip(*r.scenario);
     ++files;
   }
@@ -145,7 +142,7 @@ memory: {sample_every: 2s, baseline: 4s}
 
 TEST(Writer, EveryKeyRoundTrips) {
   const LoadResult r = LoadScenarioString(kEverything, "every-key.yaml");
-  ASSERT_TRUE(r.ok()) << Errors(r);
+  ASSERT_TRUE(r.ok()) << LoadErrors(r);
   ExpectRoundTrip(*r.scenario);
 }
 
@@ -166,14 +163,14 @@ faults:
   - {at: 3s, restore: {}}
 )",
                                           "one-lan.yaml");
-  ASSERT_TRUE(r.ok()) << Errors(r);
+  ASSERT_TRUE(r.ok()) << LoadErrors(r);
   ExpectRoundTrip(*r.scenario);
 }
 
 // The equality the round trip relies on sees a change anywhere, and ignores positions.
 TEST(Writer, SameScenarioSeesEveryPart) {
   const LoadResult r = LoadScenarioString(kEverything, "every-key.yaml");
-  ASSERT_TRUE(r.ok()) << Errors(r);
+  ASSERT_TRUE(r.ok()) << LoadErrors(r);
   const Scenario& s = *r.scenario;
   EXPECT_TRUE(SameScenario(s, s));
   std::vector<std::function<void(Scenario&)>> changes = {
@@ -215,7 +212,7 @@ TEST(Writer, SameScenarioSeesEveryPart) {
 
 TEST(Writer, RefusesWhatNoFileCanSay) {
   const LoadResult r = LoadScenarioString("name: x\nduration: 1s\ncluster: {nodes: 2}\n", "x.yaml");
-  ASSERT_TRUE(r.ok()) << Errors(r);
+  ASSERT_TRUE(r.ok()) << LoadErrors(r);
   Scenario s = *r.scenario;
   s.engine.max_clock_skew = 1s;
   std::string text = "untouched";

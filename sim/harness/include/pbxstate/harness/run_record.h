@@ -136,6 +136,9 @@ struct DaemonWait {
   Duration worst_at{};     // scenario time of the sample that ended that interval
   Duration total{};        // summed over the run
   std::uint32_t threads = 0;  // the most threads one sample read
+  // The most threads one sample left unread: a daemon with more than `max_threads` threads is
+  // read in part, and its figures leave out the waits of these (0: every thread read).
+  std::uint32_t threads_unread = 0;
 };
 struct DaemonWaits {
   Duration interval{};          // the sampling period asked for
@@ -143,6 +146,7 @@ struct DaemonWaits {
   Duration longest_interval{};  // the longest between two samples (a late driver widens one)
   Duration longest_sample{};    // the longest one sample took to read
   Duration bound{};
+  std::uint32_t max_threads = 0;    // the most threads read per daemon and sample
   std::vector<DaemonWait> daemons;  // by node, corosync first
   // The daemon that waited most within one interval (nullptr: none sampled).
   const DaemonWait* worst() const;

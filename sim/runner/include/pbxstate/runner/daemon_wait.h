@@ -5,9 +5,10 @@
 // the most its threads waited between two samples, when, and the total (harness::DaemonWaits).
 //
 // Contract: ParseSchedstat and WaitTally are pure (unit-tested); ReadThreadWaits reads /proc and
-// does at most kMaxSampledThreads + 1 opens per process; DaemonWaitSampler is driven from one
-// thread (the runner's driver) and never fails the run: a kernel without schedstat gives no
-// record and a note saying why.
+// does at most kMaxSampledThreads + 1 opens per process, holding at most kMaxSampledThreads
+// threads, and counts the threads past that bound instead of reading them; DaemonWaitSampler is
+// driven from one thread (the runner's driver) and never fails the run: a kernel without
+// schedstat gives no record and a note saying why.
 #pragma once
 
 #include <sys/types.h>
@@ -39,8 +40,11 @@ inline constexpr Duration kDaemonWaitInterval = std::chrono::milliseconds(100);
 // SCHED_IDLE by hand: delivery p50 14 to 76 ms, the missed row's symptom) 65 to 817 ms.
 // Exported by `pbxstate describe-metrics`.
 inline constexpr Duration kMaxDaemonWait = std::chrono::milliseconds(50);
-// Threads read per process and sample; a daemon with more is read in part (its record says how
-// many were read). corosync 3.1.7 with knet runs about ten, pbxstated a few.
+// Threads read per process and sample: corosync 3.1.7 with knet runs about ten, pbxstated a few.
+// A daemon with more is read in part, always the same part while its threads live (the lowest
+// thread ids: the oldest threads, the daemon's own), and its record counts the threads left
+// unread (DaemonWait::threads_unread), so a wait of theirs is never silently missing. Exported by
+// `pbxstate describe-metrics`.
 inline constexpr std::size_t kMaxSampledThreads = 64;
 
 // One thread's cumulative run-queue wait.
@@ -53,32 +57,37 @@ struct ThreadWait {
 // Fails, naming `file` and the field, on anything else.
 Status ParseSchedstat(std::string_view text, const std::string& file, std::uint64_t* wait_ns);
 
-// One daemon's wait over a run from successive samples of its threads. The first sample is the
-// base (nothing counted: bring-up is not the scenario's). After it, each thread's growth since the
-// previous sample counts for the interval ending at the new one; a thread not seen before (a new
-// thread, a restarted daemon: both began after the previous sample) counts all its wait, and so
-// does one whose count went down (its id reused by a new thread).
+// One daemon's wait over a run from successive samples of its threads. Each thread's growth since
+// the previous sample counts for the interval ending at the new one. A thread that was not in the
+// previous sample (the first sample's every thread, a new thread, a restarted daemon's, one read
+// again after a sample that left it out) or whose count went down (its id reused by a new thread)
+// sets its base there and counts nothing in that interval: its count holds all it ever waited,
+// since a moment no sample saw (bring-up, a previous interval), which is no one interval's wait.
 class WaitTally {
  public:
-  // `threads` as read at scenario time `t`; samples come in time order.
-  void Add(Duration t, std::vector<ThreadWait> threads);
+  // `threads` as read at scenario time `t`, `unread` the threads of the daemon left unread then
+  // (ReadThreadWaits); samples come in time order.
+  void Add(Duration t, std::vector<ThreadWait> threads, std::uint32_t unread = 0);
   bool based() const { return based_; }
   Duration worst() const { return worst_; }
   Duration worst_at() const { return worst_at_; }
   Duration total() const { return total_; }
   std::uint32_t threads() const { return threads_; }
+  // The most threads one sample left unread (0: every thread was read every time).
+  std::uint32_t threads_unread() const { return threads_unread_; }
 
  private:
   bool based_ = false;
   std::vector<ThreadWait> last_;  // sorted by tid
   Duration worst_{}, worst_at_{}, total_{};
-  std::uint32_t threads_ = 0;
+  std::uint32_t threads_ = 0, threads_unread_ = 0;
 };
 
-// Every thread of process `pid` (at most kMaxSampledThreads) and its wait, into `out` (cleared). A
-// process or thread that is gone reads as absent. Fails when a thread's schedstat cannot be read
-// or parsed (a kernel without CONFIG_SCHED_INFO has none), naming the file.
-Status ReadThreadWaits(pid_t pid, std::vector<ThreadWait>* out);
+// The kMaxSampledThreads lowest-numbered threads of process `pid` and their waits, into `out`
+// (cleared, sorted by tid); *unread is set to how many more threads the process listed. A process
+// or thread that is gone reads as absent. Fails when a thread's schedstat cannot be read or
+// parsed (a kernel without CONFIG_SCHED_INFO has none), naming the file.
+Status ReadThreadWaits(pid_t pid, std::vector<ThreadWait>* out, std::uint32_t* unread);
 
 // The daemons one run samples, each node's corosync and pbxstated.
 enum class Daemon { kCorosync, kPbxstated };
@@ -107,6 +116,7 @@ class DaemonWaitSampler {
   Duration longest_interval_{}, longest_sample_{};
   std::string unavailable_;
   std::vector<ThreadWait> scratch_;
+  std::uint32_t scratch_unread_ = 0;
 };
 
 }  // namespace pbxstate::runner
