@@ -24,6 +24,7 @@
 #include "pbxstate_node.h"
 #include "pbxstate_peers.h"
 #include "pbxstate_publish.h"
+#include "pbxstate_receive_priority.h"
 #include "pbxstate_registrations.h"
 #include "pbxstate_settings.h"
 
@@ -253,14 +254,18 @@ static int drain_inbox(void)
 	return n == ARRAY_LEN(batch);
 }
 
-/* One round with node_lock held and an engine: CPG, the inbox (when it woke the thread and its
- * drain is due), the timers. */
-static void run_round(void)
+/* One round with node_lock held and an engine: CPG (at the receive priority when corosync woke the
+ * thread), the inbox (when it woke the thread and its drain is due), the timers. */
+static void run_round(int cpg_ready)
 {
 	const char *fatal;
 	int more;
 
+	if (cpg_ready) {
+		pbxstate_receive_priority_raise();
+	}
 	pbxstate_cpg_host_dispatch(node.host);
+	pbxstate_receive_priority_restore();
 	/* The changes drained together leave together (one flush, full frames), or with the next
 	 * changes if CPG is still carrying an earlier message. */
 	if (node.inbox_waiting && mono_ns() >= node.drain_due_ns) {
@@ -294,8 +299,9 @@ static void run_round(void)
 static void *node_thread(void *arg)
 {
 	(void) arg;
+	pbxstate_receive_priority_init(node.settings.receive_priority);
 	while (!node.stop) {
-		struct pollfd fds[2];
+		struct pollfd fds[2] = { { .revents = 0 }, { .revents = 0 } };
 		int timeout_ms = POLL_MAX_MS;
 
 		ast_mutex_lock(&node_lock);
@@ -326,7 +332,7 @@ static void *node_thread(void *arg)
 		ast_mutex_lock(&node_lock);
 		PBXSTATE_TRACE(PBXSTATE_TRACE_RX_LOCKED);
 		if (node.engine) {
-			run_round();
+			run_round((fds[1].revents & POLLIN) != 0);
 		}
 		ast_mutex_unlock(&node_lock);
 	}

@@ -17,6 +17,7 @@
 
 #include "pbxstate_peers.h"
 #include "pbxstate_publish.h"
+#include "pbxstate_receive_priority.h"
 #include "pbxstate_settings.h"
 
 #define RECONCILE_RETRY_NS 1000000000LL /* origins without a known EID: look again every second */
@@ -235,6 +236,7 @@ static void on_view_change(void *user, const pbxstate_view_change *c)
 	} else if (c->kind == PBXSTATE_KIND_MAILBOX) {
 		on_mailbox_change(p, c);
 	}
+	pbxstate_receive_priority_spend();  /* a burst's changes beyond the first few at the thread's own */
 }
 
 static void on_members_changed(void *user, const pbxstate_node_id *members, size_t count)

@@ -4,6 +4,7 @@
 #include "asterisk.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ void pbxstate_settings_init(struct pbxstate_settings *s)
 	s->max_pending = 16384;
 	s->share_registrations = 1;
 	s->registration_ttl_ms = 3600000;
+	s->receive_priority = sched_get_priority_max(SCHED_RR);  /* corosync's with system.sched_rr (its default) */
 	/* Default route: Asterisk's systemname when set, else empty (PBXSTATE_LOCATION then gives the
 	 * EID). Filled by pbxstate_settings_load. */
 }
@@ -161,6 +163,13 @@ static int parse_option(const struct ast_variable *v, struct pbxstate_settings *
 			BAD(v, "expected a count from %llu to %llu", MIN_PENDING, MAX_PENDING);
 		} else {
 			s->max_pending = (size_t) n;
+		}
+	} else if (!strcasecmp(v->name, "receive_priority")) {
+		if (parse_ms(v->value, 0, (uint64_t) sched_get_priority_max(SCHED_RR), &n)) {
+			BAD(v, "expected 0 (the thread's own scheduling) or a SCHED_RR priority from 1 to %d",
+				sched_get_priority_max(SCHED_RR));
+		} else {
+			s->receive_priority = (int) n;
 		}
 	} else if (!strcasecmp(v->name, "share_registrations")) {
 		if (parse_bool(v->value, &s->share_registrations)) {
@@ -302,5 +311,6 @@ int pbxstate_settings_need_restart(const struct pbxstate_settings *a, const stru
 		|| pbxstate_engine_options_differ(&a->engine, &b->engine)
 		|| strcmp(a->node_sites, b->node_sites) != 0
 		|| a->max_pending != b->max_pending
+		|| a->receive_priority != b->receive_priority  /* taken by the node thread at its start */
 		|| strcmp(a->route, b->route) != 0;  /* announced in the engine label at start */
 }

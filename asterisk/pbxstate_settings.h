@@ -11,7 +11,7 @@
  *
  * Which options apply on `module reload`: the filters, the publish/subscribe switches and the
  * cluster keys (a key rotation) change live; the others (group, every engine option and the site
- * map, queue size, route) restart the node: it leaves the CPG group and joins again with a new incarnation, which
+ * map, queue size, route, receive_priority) restart the node: it leaves the CPG group and joins again with a new incarnation, which
  * the peers treat as a restart (asterisk/README.md).
  */
 #ifndef PBXSTATE_SETTINGS_H
@@ -56,6 +56,8 @@ struct pbxstate_settings {
 	char key_file[PATH_MAX];            /* "" : unauthenticated */
 	char previous_key_file[PATH_MAX];   /* "" : none (only with key_file) */
 	size_t max_pending;                 /* bound of the queue from Asterisk's threads to the node */
+	int receive_priority;               /* SCHED_RR priority of the node thread's CPG dispatch; 0: its own
+	                                     * (pbxstate_receive_priority.h) */
 };
 
 /* Defaults, filters unset. */

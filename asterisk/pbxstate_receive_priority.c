@@ -1,0 +1,93 @@
+/*
+ * The node thread's scheduling while it receives from corosync (pbxstate_receive_priority.h).
+ */
+#include "asterisk.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "asterisk/logger.h"
+#include "asterisk/utils.h"
+
+#include "pbxstate_receive_priority.h"
+
+static struct {
+	int enabled;                  /* init found the raised priority permitted */
+	int raised;                   /* the thread runs at `rt` now */
+	int budget;                   /* changes left at the raised priority in this dispatch */
+	pthread_t thread;             /* the thread that called init: the only one that raises */
+	struct sched_param rt;        /* SCHED_RR at receive_priority */
+	int own_policy;               /* the thread's scheduling before init, restored after each dispatch */
+	struct sched_param own_param;
+} rx;
+
+/* 0, or the error number of pthread_setschedparam. */
+static int set_own(void)
+{
+	return pthread_setschedparam(rx.thread, rx.own_policy, &rx.own_param);
+}
+
+int pbxstate_receive_priority_init(int priority)
+{
+	int err;
+
+	memset(&rx, 0, sizeof(rx));
+	rx.thread = pthread_self();
+	if (priority == 0) {
+		ast_verb(3, "pbxstate: receive_priority = 0: the node thread receives from corosync at its own scheduling\n");
+		return 0;
+	}
+	err = pthread_getschedparam(rx.thread, &rx.own_policy, &rx.own_param);
+	if (!err && (rx.own_policy == SCHED_RR || rx.own_policy == SCHED_FIFO) && rx.own_param.sched_priority >= priority) {
+		ast_verb(3, "pbxstate: the node thread runs real-time at priority %d already (Asterisk's own): kept\n",
+			rx.own_param.sched_priority);
+		return 0;
+	}
+	if (!err) {
+		rx.rt.sched_priority = priority;
+		err = pthread_setschedparam(rx.thread, SCHED_RR, &rx.rt);
+	}
+	if (err) {
+		ast_log(LOG_WARNING, "pbxstate: the node thread keeps its own scheduling: SCHED_RR priority %d (option "
+			"'receive_priority') refused: %s (needs CAP_SYS_NICE or RLIMIT_RTPRIO >= %d); a real-time corosync "
+			"thread may then preempt it before it publishes a remote change into Asterisk\n",
+			priority, strerror(err), priority);
+		return 0;
+	}
+	err = set_own();
+	ast_assert(err == 0);  /* going back to a policy the thread had is always permitted */
+	rx.enabled = 1;
+	ast_log(LOG_NOTICE, "pbxstate: the node thread dispatches corosync's deliveries at SCHED_RR priority %d "
+		"(option 'receive_priority'), for at most %d changes published per dispatch\n",
+		priority, PBXSTATE_RECEIVE_RT_CHANGES);
+	return 1;
+}
+
+void pbxstate_receive_priority_raise(void)
+{
+	if (!rx.enabled) {
+		return;
+	}
+	ast_assert(pthread_equal(rx.thread, pthread_self()) && !rx.raised);
+	/* A refusal now (the limit lowered under a running Asterisk) leaves the thread as it was. */
+	rx.raised = pthread_setschedparam(rx.thread, SCHED_RR, &rx.rt) == 0;
+	rx.budget = PBXSTATE_RECEIVE_RT_CHANGES;
+}
+
+void pbxstate_receive_priority_spend(void)
+{
+	if (rx.raised && --rx.budget <= 0) {
+		pbxstate_receive_priority_restore();
+	}
+}
+
+void pbxstate_receive_priority_restore(void)
+{
+	if (!rx.raised) {
+		return;
+	}
+	ast_assert(pthread_equal(rx.thread, pthread_self()));
+	rx.raised = 0;
+	set_own();  /* always permitted: see init */
+}
