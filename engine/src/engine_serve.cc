@@ -11,6 +11,12 @@ namespace pbxstate {
 
 namespace {
 
+// Whether `session` of `puller` is still a member of stream `s`.
+bool IsMember(const ServeSession& s, NodeId puller, std::uint32_t session) {
+  return std::any_of(s.members.begin(), s.members.end(),
+                     [&](const ServeSession::Member& m) { return m.puller == puller && m.session == session; });
+}
+
 // A stream's members, go-back-N window and congestion state, after every change to it: the
 // pages in flight are exactly acked..next_page-1, one mark each, in order, never more than the
 // window; acked is the slowest member's; every member's pages lie within what was sent.
@@ -35,6 +41,13 @@ void CheckServe(const ServeSession& s, const EngineConfig& config) {
   if (!s.unacked.empty()) {
     PBXSTATE_CHECK_EQ(s.unacked.front().page, s.acked);
     PBXSTATE_CHECK_EQ(s.unacked.back().page + 1, s.next_page);
+    // A page names members only (ServeSession::Leave); the oldest names the slowest member, which
+    // lacks it, and at a stream's end the newest names one too: no page is kept for nobody there.
+    PBXSTATE_CHECK(!s.unacked.front().to.empty());
+    PBXSTATE_CHECK(!s.sent_last || !s.unacked.back().to.empty());
+    for (const ServeSession::Mark& m : s.unacked) {
+      for (const codec::SyncPageAddressee& a : m.to) PBXSTATE_CHECK(IsMember(s, a.node, a.session));
+    }
   }
   PBXSTATE_CHECK_LE(s.device_items, s.items.size());
   PBXSTATE_CHECK_LE(s.cursor, s.items.size());
@@ -66,12 +79,6 @@ std::vector<NodeId> Waiting(const ServeSession& s, std::uint32_t page, const std
   return waiting;
 }
 
-// Whether `session` of `puller` is still a member of stream `s`.
-bool IsMember(const ServeSession& s, NodeId puller, std::uint32_t session) {
-  return std::any_of(s.members.begin(), s.members.end(),
-                     [&](const ServeSession::Member& m) { return m.puller == puller && m.session == session; });
-}
-
 // Whether `session` of `puller` is among the sessions this node finished serving to it.
 bool ServedAlready(const std::map<NodeId, Peer>& peers, NodeId puller, std::uint32_t session) {
   auto p = peers.find(puller);
@@ -91,6 +98,25 @@ void RememberServed(std::map<NodeId, Peer>& peers, NodeId puller, std::uint32_t 
 }
 
 }  // namespace
+
+void ServeSession::ForgetLeftSessions() {
+  // A member that left must not find its old session in a page, which a restarted puller that
+  // numbers its sessions from 1 again could take for its own.
+  for (Mark& m : unacked) {
+    const std::size_t named = m.to.size();
+    std::erase_if(m.to, [&](const codec::SyncPageAddressee& a) { return !IsMember(*this, a.node, a.session); });
+    m.frame_names_left = m.frame_names_left || m.to.size() != named;
+  }
+  // Once every member's last page is cut, pages past them all were for members that left: the
+  // stream ends at the last page one lacks, and those are not sent again. (A page for nobody
+  // before a later member's pages stays, unsent: the numbering runs on.)
+  const bool all_cut = std::all_of(members.begin(), members.end(), [](const Member& m) { return m.cut_last; });
+  while (all_cut && !unacked.empty() && unacked.back().to.empty()) {
+    unacked.pop_back();
+    --next_page;
+  }
+  in_flight = std::min(in_flight, unacked.size());
+}
 
 std::optional<Duration> ServeSession::AdvanceWindow(MonoTime now, const EngineConfig& config) {
   std::uint32_t slowest = next_page;
@@ -204,7 +230,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
       if (reg != nullptr && reg->seq > s.since) s.items.push_back(id);
     }
   }
-  s.members.push_back({from, r.session, 0, 0, 0, 0, 0, false, env_->Now()});
+  s.members.push_back({from, r.session, 0, 0, 0, 0, 0, false, env_->Now(), false});
   const std::uint64_t number = serves_.empty() ? 0 : serves_.rbegin()->first + 1;
   auto [it, inserted] = serves_.emplace(number, std::move(s));
   PBXSTATE_CHECK(inserted);
@@ -235,7 +261,7 @@ bool EngineImpl::JoinServe(NodeId from, const codec::SyncRequest& r) {
     if (member) continue;  // its earlier session here still runs: a stream of its own
     // It starts where the stream is and goes round the snapshot to there again.
     const std::size_t start = s.cursor == s.items.size() ? 0 : s.cursor;
-    s.members.push_back({from, r.session, s.next_page, start, 0, s.next_page, 0, false, env_->Now()});
+    s.members.push_back({from, r.session, s.next_page, start, 0, s.next_page, 0, false, env_->Now(), false});
     s.sent_last = false;
     PumpServe(s);
     return true;
@@ -314,17 +340,14 @@ void EngineImpl::PumpServe(ServeSession& s) {
       m.sent = env_->Now();
       m.resent = true;
       s.last_send = m.sent;
-      // Named now only to the sessions still in the stream: a member that left (refused, timed
-      // out, restarted) must not find its old session in a page, which a restarted puller that
-      // numbers its sessions from 1 again could take for its own.
-      const std::size_t named = m.to.size();
-      std::erase_if(m.to, [&](const codec::SyncPageAddressee& a) { return !IsMember(s, a.node, a.session); });
+      // Its sessions all left (ServeSession::Leave): members after it joined past it. Not sent.
+      if (m.to.empty()) continue;
       if (CollectPageRecords(s, m.start, m.end, budget(m.to.size()), &records) == m.end) {
         EncodeSyncPage(s, m.to, records);
         send(m, std::vector<std::uint8_t>(frame_buf_), /*may_share=*/true);
       } else {
         // Grown past a frame since: as first sent, to each member alone if it names one gone.
-        send(m, m.frame, /*may_share=*/m.to.size() == named);
+        send(m, m.frame, /*may_share=*/!m.frame_names_left);
       }
       continue;
     }
@@ -381,7 +404,7 @@ void EngineImpl::HandleSyncAck(NodeId from, const codec::SyncAck& a) {
   }
   if (m.cut_last && m.acked > m.last_page) {  // it has every page of its session
     RememberServed(peers_, m.puller, m.session);
-    s.members.erase(s.members.begin() + static_cast<std::ptrdiff_t>(index));
+    s.Leave([&](const ServeSession::Member& x) { return x.puller == from && x.session == a.session; });
   }
   if (s.members.empty()) {
     serves_.erase(it);
@@ -397,7 +420,7 @@ void EngineImpl::ServeTick(MonoTime now) {
   for (auto it = serves_.begin(); it != serves_.end();) {
     ServeSession& s = it->second;
     // A member gone or cut off for sync_timeout leaves; it will ask again, in a new session.
-    std::erase_if(s.members, [&](const ServeSession::Member& m) {
+    s.Leave([&](const ServeSession::Member& m) {
       if (now - m.last_progress < config_.sync_timeout) return false;
       RememberServed(peers_, m.puller, m.session);
       return true;
@@ -410,19 +433,30 @@ void EngineImpl::ServeTick(MonoTime now) {
     if (!s.unacked.empty() && now - s.last_send >= s.rto) {
       // Where one frame reaches every member, members that acknowledged pages a slower one has
       // not (a member that joined since and acknowledged nothing does not count) are not kept
-      // waiting: the slower ones are refused as busy and ask again.
+      // waiting. A slower one is first sent what it lacks again, once (a page lost for it
+      // alone: a refusal would cost it every page of its session, its watermark moving only at
+      // the last); holding the others back a second time, it is refused as busy and asks again.
       const bool ahead = std::any_of(s.members.begin(), s.members.end(),
                                      [&](const auto& m) { return m.acked > s.acked && m.acked > m.first_page; });
-      std::erase_if(s.members, [&](const ServeSession::Member& m) {
-        if (!ahead || m.acked > s.acked) return false;
+      s.Leave([&](const ServeSession::Member& m) {
+        if (!ahead || m.acked > s.acked || !m.resent_alone) return false;
         RememberServed(peers_, m.puller, m.session);
         ++stats_.sync_serves_refused;
         SendSyncRefuse(m.puller, m.session, codec::RefuseReason::kBusy);
         return true;
       });
+      bool resend_alone = false;
+      for (ServeSession::Member& m : s.members) {
+        if (!ahead || m.acked > s.acked) continue;
+        m.resent_alone = true;
+        resend_alone = true;
+      }
       // The timer starts again for the members left: at a stream's end no page may go out to
       // restart it, and the next tick would refuse the next slowest without a resend.
       if (ahead) s.last_send = now;
+      // Back to the first unacknowledged page; each resent page goes to the members that lack it
+      // (PumpServe), not to those ahead, and the window stays: the loss was one member's.
+      if (resend_alone) s.in_flight = 0;
       if (!ahead) {
         // A timeout means congestion or loss: halve the threshold, restart from one page, back
         // the timer off, and go back to the first unacknowledged page.

@@ -468,7 +468,7 @@ void EngineImpl::ForgetSessionsWith(NodeId node) {
     it = next;
   }
   for (auto it = serves_.begin(); it != serves_.end();) {
-    std::erase_if(it->second.members, [&](const ServeSession::Member& m) { return m.puller == node; });
+    it->second.Leave([&](const ServeSession::Member& m) { return m.puller == node; });
     if (it->second.members.empty()) {
       it = serves_.erase(it);
       continue;

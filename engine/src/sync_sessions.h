@@ -68,6 +68,9 @@ struct ServeSession {
     std::uint32_t last_page = 0;
     bool cut_last = false;     // its last page (last_page) is cut
     MonoTime last_progress{};
+    // It held the stream back at a retransmit timeout while others were ahead and was sent its
+    // unacknowledged pages again (ServeTick): the next such timeout refuses it.
+    bool resent_alone = false;
   };
   std::vector<Member> members;  // at least one while the stream runs; at most kMaxSyncPageAddressees
   NodeId origin;
@@ -87,7 +90,10 @@ struct ServeSession {
     // elsewhere once an entry changed size, and the puller, which counts pages, would skip the
     // items between the old and the new cut.
     std::vector<std::uint8_t> frame;
-    std::vector<codec::SyncPageAddressee> to;  // whom it was cut for (node kNoNode: plain page)
+    // The sessions it was cut for that are still members (node kNoNode: plain page); empty once
+    // they all left (Leave).
+    std::vector<codec::SyncPageAddressee> to;
+    bool frame_names_left = false;  // `frame` names a session that has left the stream since
   };
   std::deque<Mark> unacked;     // sent and not acknowledged, oldest first; at most sync_window_pages
   std::size_t in_flight = 0;    // unacked[0, in_flight) are in flight; after a timeout, the rest wait
@@ -102,6 +108,18 @@ struct ServeSession {
   double ssthresh = 0;         // 0: still in slow start
   Duration srtt{}, rttvar{};  // srtt 0: no sample yet
   Duration rto{};
+
+  // Takes out the members `leaves` picks (done, timed out, refused, gone from the view) and
+  // their sessions from the pages in flight; pages past every remaining member's last one that
+  // name nobody now end the stream there, unsent again. Returns how many left; the caller ends
+  // a stream left without members (engine_serve.cc).
+  template <typename Pred>
+  std::size_t Leave(Pred leaves) {
+    const std::size_t left = std::erase_if(members, leaves);
+    if (left != 0) ForgetLeftSessions();
+    return left;
+  }
+  void ForgetLeftSessions();
 
   // Moves the window to the slowest member's acknowledgement at `now`, growing the congestion
   // window; returns a round-trip sample when a page sent once left it (engine_serve.cc).
