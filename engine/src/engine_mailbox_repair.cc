@@ -14,6 +14,8 @@
 //     receiver of the probe recovers it and sends its entries there (or asks for the sender's),
 //     without walking down to it.
 //   - A MAILBOX_ENTRIES record older than mine is answered with mine.
+//   - Where a unicast reaches every node, MAILBOX_ENTRIES addressed to another node are applied
+//     here too, answering nothing (ApplyOverheardEntries).
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
 // a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
@@ -287,6 +289,23 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   newer.erase(std::unique(newer.begin(), newer.end()), newer.end());
   if (!newer.empty()) SendMailboxEntries(from, newer);
   ArmSyncTick();
+}
+
+void EngineImpl::ApplyOverheardEntries(NodeId from, const codec::MailboxEntries& e) {
+  // Where a unicast reaches every node (CPG), one exchange's entries repair every node that lacks
+  // them, so the exchanges still walking elsewhere find their ranges equal and stop. Nothing is
+  // answered: an older record is the addressee's to answer, and this node's part in exchanges
+  // (busy, queued, crossed) is its own frames'.
+  for (const codec::Record& rec : e.records) {
+    if (const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key)) {
+      const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
+      if (mine && std::tie(mine->hlc, mine->writer) >= std::tie(rec.hlc, rec.writer)) continue;
+    }
+    if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+      MailboxMovedBy(from);  // records from `from` changing this node's set, as if sent here
+      RepairedFrom(from);
+    }
+  }
 }
 
 void EngineImpl::SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint32_t level, std::uint64_t salt,

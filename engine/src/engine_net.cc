@@ -18,13 +18,27 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_FRAME_DONE);
 }
 
-void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via) {
+void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) {
+  PBXSTATE_CHECK(!in_callback_);
+  // The host's side of the contract (engine.h): only where a unicast reaches every node, and
+  // only what was addressed to another node.
+  PBXSTATE_CHECK(unicast_reaches_everyone_);
+  PBXSTATE_CHECK(to != kNoNode && to != config_.node_id);
+  Receive(from, frame, kNoNode, to);
+  Rearm();
+}
+
+void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to) {
   codec::FrameHeader h{};
   std::span<const std::uint8_t> body;
+  const bool overheard = overheard_to != kNoNode;
   if (auto err = codec::DecodeHeader(frame, limits_, &h, &body)) {
-    Drop(*err);
+    if (!overheard) Drop(*err);
     return;
   }
+  // Overheard, only mailbox records are of use (last-writer-wins whoever they were for); the rest
+  // was never this node's to receive, so it is not counted as dropped either.
+  if (overheard && h.type != codec::FrameType::kMailboxEntries) return;
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_HEADER);
   if (via != kNoNode) {
     // Carried by a relay: only the frames a node sends to everyone, and never a RELAY in a RELAY
@@ -36,7 +50,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     from = h.sender;
   }
   // Before the sender, the incarnation or a byte of the body is used: the MAC and replay state.
-  if (!Authenticate(from, h)) return;  // counted there
+  if (!Authenticate(from, h, overheard_to)) return;  // counted there
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_MAC);
   if (h.sender == config_.node_id) {
     Drop(DropReason::kFromSelf);
@@ -105,7 +119,13 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     case codec::FrameType::kSyncAck: HandleSyncAck(h.sender, ack); break;
     case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
     case codec::FrameType::kMailboxRanges: HandleMailboxRanges(h.sender, ranges_buf_); break;
-    case codec::FrameType::kMailboxEntries: HandleMailboxEntries(h.sender, mailbox_entries_buf_); break;
+    case codec::FrameType::kMailboxEntries:
+      if (overheard) {
+        ApplyOverheardEntries(h.sender, mailbox_entries_buf_);
+      } else {
+        HandleMailboxEntries(h.sender, mailbox_entries_buf_);
+      }
+      break;
     case codec::FrameType::kRelay: ReceiveRelayed(h.sender, relay_in_buf_); break;
   }
   // A frame for everyone that came straight from its sender asks this node, a relay, to pass it
@@ -145,7 +165,7 @@ void EngineImpl::ApplyUpdates(NodeId sender, const codec::Updates& updates) {
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_APPLIED);
 }
 
-bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
+bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h, NodeId overheard_to) {
   if (!auth_.enabled()) {
     if (!h.authenticated) return true;
     Drop(DropReason::kAuthNotConfigured);
@@ -160,9 +180,10 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
     return false;
   }
   // The MAC vouches for the header; what follows only needs it to be consistent. A unicast meant
-  // for another node is someone replaying it here: its counter was never seen here, so the window
-  // alone would not catch it.
-  if (h.to != kNoNode && h.to != config_.node_id) {
+  // for another node is someone replaying it here (its counter was never seen here, so the window
+  // alone would not catch it), unless the transport says it overheard it addressed so.
+  const bool addressed_here = overheard_to != kNoNode ? h.to == overheard_to : (h.to == kNoNode || h.to == config_.node_id);
+  if (!addressed_here) {
     Drop(DropReason::kReplayed);
     return false;
   }
