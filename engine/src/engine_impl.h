@@ -320,13 +320,20 @@ class EngineImpl {
   // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
   void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to = kNoNode);
   // ---- overheard mailbox entries (engine_net.cc, engine_mailbox_repair.cc) ----
-  // Engine::OnOverheard: Receive with overheard_to, the node the frame was addressed to; only a
-  // MAILBOX_ENTRIES frame is used, by ApplyOverheardEntries.
+  // Engine::OnOverheard: Receive with overheard_to, the node the frame was addressed to; only
+  // mailbox repair frames are used: MAILBOX_ENTRIES by ApplyOverheardEntries, and both kinds as
+  // a sign that an exchange runs elsewhere (mailbox_overhearing_.last).
   void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame);
   // Applies the records of MAILBOX_ENTRIES that `from` sent to another node, as HandleMailboxEntries
   // applies records sent here, but answers nothing and leaves the exchanges' state alone; a record
   // this node already holds (or holds newer) is skipped uncounted: it was not sent here.
   void ApplyOverheardEntries(NodeId from, const codec::MailboxEntries& e);
+  // The earliest instant this node may open an exchange: its own and overheard repair traffic
+  // quiet, its stagger over (StaggerMailboxRepair); nullopt: at once.
+  std::optional<MonoTime> MailboxRepairOpensAt() const;
+  bool MailboxRepairMayOpen(MonoTime now) const;
+  void StaggerMailboxRepair(MonoTime now);  // holds openings for this node's rank in the view
+  MailboxOverhearing mailbox_overhearing_;  // (mailbox_repair_state.h)
   // ---- end of overheard mailbox entries ----
   // Logs, at most once a second, which peer sent a mailbox frame whose body was refused for `why`
   // (other frame types are counted only).
@@ -502,7 +509,7 @@ class EngineImpl {
     if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   }
   // A transport view changed the members: the clock stops, whoever started it (OnMembership).
-  void MailboxMembersChanged() { mailbox_differs_since_.reset(); }
+  void MailboxMembersChanged() { mailbox_differs_since_.reset(); mailbox_overhearing_.stagger_due = true; }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Why a catch-up frame that fits no open session is dropped: kSessionClosed when `session` is
   // one this node opened with `peer` as its donor (`pulled`: a page or refusal) or started

@@ -24,6 +24,7 @@ void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_
   // only what was addressed to another node.
   PBXSTATE_CHECK(unicast_reaches_everyone_);
   PBXSTATE_CHECK(to != kNoNode && to != config_.node_id);
+  mailbox_overhearing_.delivered = true;
   Receive(from, frame, kNoNode, to);
   Rearm();
 }
@@ -36,9 +37,10 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     if (!overheard) Drop(*err);
     return;
   }
-  // Overheard, only mailbox records are of use (last-writer-wins whoever they were for); the rest
-  // was never this node's to receive, so it is not counted as dropped either.
-  if (overheard && h.type != codec::FrameType::kMailboxEntries) return;
+  // Overheard, only mailbox repair is of use: records (last-writer-wins whoever they were for) and
+  // the sign that an exchange runs; the rest was never this node's to receive, so it is not
+  // counted as dropped either.
+  if (overheard && h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges) return;
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_HEADER);
   if (via != kNoNode) {
     // Carried by a relay: only the frames a node sends to everyone, and never a RELAY in a RELAY
@@ -118,7 +120,13 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     case codec::FrameType::kSyncPage: HandleSyncPage(h.sender, page_buf_); break;
     case codec::FrameType::kSyncAck: HandleSyncAck(h.sender, ack); break;
     case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
-    case codec::FrameType::kMailboxRanges: HandleMailboxRanges(h.sender, ranges_buf_); break;
+    case codec::FrameType::kMailboxRanges:
+      if (overheard) {
+        mailbox_overhearing_.last = env_->Now();
+      } else {
+        HandleMailboxRanges(h.sender, ranges_buf_);
+      }
+      break;
     case codec::FrameType::kMailboxEntries:
       if (overheard) {
         ApplyOverheardEntries(h.sender, mailbox_entries_buf_);

@@ -34,4 +34,13 @@ struct MailboxRepairRepeats {
   std::uint32_t repeats = 0;
 };
 
+// What this node knows of other nodes' exchanges where a unicast reaches every node (Engine::
+// OnOverheard; engine/README.md, "Overheard entries").
+struct MailboxOverhearing {
+  bool delivered = false;              // the host hands this node overheard frames
+  std::optional<MonoTime> last;        // a repair frame between two other nodes last overheard
+  std::optional<MonoTime> held_until;  // this node's openings wait until then (the stagger)
+  bool stagger_due = false;            // a view changed: the next differing digest staggers
+};
+
 }  // namespace pbxstate
