@@ -320,14 +320,13 @@ class EngineImpl {
   // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
   void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to = kNoNode);
   // ---- overheard mailbox entries (engine_net.cc, engine_mailbox_repair.cc) ----
-  // Engine::OnOverheard: Receive with overheard_to, the node the frame was addressed to; only
-  // mailbox repair frames are used: MAILBOX_ENTRIES by ApplyOverheardEntries, and both kinds as
-  // a sign that an exchange runs elsewhere (mailbox_overhearing_.last).
+  // Engine::OnOverheard: Receive with overheard_to, the node a mailbox repair frame was addressed
+  // to; Receive checks it as any frame, then hands it to ApplyOverheard.
   void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame);
-  // Applies the records of MAILBOX_ENTRIES that `from` sent to another node, as HandleMailboxEntries
-  // applies records sent here, but answers nothing and leaves the exchanges' state alone; a record
-  // this node already holds (or holds newer) is skipped uncounted: it was not sent here.
-  void ApplyOverheardEntries(NodeId from, const codec::MailboxEntries& e);
+  // A repair frame of `type` that `from` sent to another node, decoded: notes that an exchange
+  // runs (mailbox_overhearing_.last), and applies MAILBOX_ENTRIES' records as HandleMailboxEntries
+  // does, but answers nothing; a record already held (or held newer) is skipped uncounted.
+  void ApplyOverheard(NodeId from, codec::FrameType type);
   // The earliest instant this node may open an exchange: its own and overheard repair traffic
   // quiet, its stagger over (StaggerMailboxRepair); nullopt: at once.
   std::optional<MonoTime> MailboxRepairOpensAt() const;

@@ -15,7 +15,7 @@
 //     without walking down to it.
 //   - A MAILBOX_ENTRIES record older than mine is answered with mine.
 //   - Where a unicast reaches every node, MAILBOX_ENTRIES addressed to another node are applied
-//     here too, answering nothing (ApplyOverheardEntries).
+//     here too, answering nothing (ApplyOverheard).
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
 // a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
@@ -319,13 +319,14 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   ArmSyncTick();
 }
 
-void EngineImpl::ApplyOverheardEntries(NodeId from, const codec::MailboxEntries& e) {
+void EngineImpl::ApplyOverheard(NodeId from, codec::FrameType type) {
   // Where a unicast reaches every node (CPG), one exchange's entries repair every node that lacks
   // them, so the exchanges still walking elsewhere find their ranges equal and stop. Nothing is
   // answered: an older record is the addressee's to answer, and this node's part in exchanges
   // (busy, queued, crossed) is its own frames'; it only waits to open its own (MailboxRepairOpensAt).
   mailbox_overhearing_.last = env_->Now();
-  for (const codec::Record& rec : e.records) {
+  if (type != codec::FrameType::kMailboxEntries) return;  // ranges: compared against the addressee's set
+  for (const codec::Record& rec : mailbox_entries_buf_.records) {
     if (const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key)) {
       const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
       if (mine && std::tie(mine->hlc, mine->writer) >= std::tie(rec.hlc, rec.writer)) continue;

@@ -25,6 +25,13 @@ void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_
   PBXSTATE_CHECK(unicast_reaches_everyone_);
   PBXSTATE_CHECK(to != kNoNode && to != config_.node_id);
   mailbox_overhearing_.delivered = true;
+  // Only mailbox repair is of use: records (last-writer-wins whoever they were for) and the sign
+  // that an exchange runs; the rest was never this node's to receive, so it is not counted as
+  // dropped either, nor is a header that does not parse.
+  codec::FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  if (codec::DecodeHeader(frame, limits_, &h, &body)) return;
+  if (h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges) return;
   Receive(from, frame, kNoNode, to);
   Rearm();
 }
@@ -32,15 +39,10 @@ void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_
 void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to) {
   codec::FrameHeader h{};
   std::span<const std::uint8_t> body;
-  const bool overheard = overheard_to != kNoNode;
   if (auto err = codec::DecodeHeader(frame, limits_, &h, &body)) {
-    if (!overheard) Drop(*err);
+    Drop(*err);
     return;
   }
-  // Overheard, only mailbox repair is of use: records (last-writer-wins whoever they were for) and
-  // the sign that an exchange runs; the rest was never this node's to receive, so it is not
-  // counted as dropped either.
-  if (overheard && h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges) return;
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_HEADER);
   if (via != kNoNode) {
     // Carried by a relay: only the frames a node sends to everyone, and never a RELAY in a RELAY
@@ -101,7 +103,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
   if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_DECODED);
-
+  if (overheard_to != kNoNode) return ApplyOverheard(h.sender, h.type);  // a repair frame (OnOverheard)
   switch (h.type) {
     case codec::FrameType::kUpdates: ApplyUpdates(h.sender, updates_buf_); break;
     case codec::FrameType::kHeartbeat: {
@@ -120,20 +122,8 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     case codec::FrameType::kSyncPage: HandleSyncPage(h.sender, page_buf_); break;
     case codec::FrameType::kSyncAck: HandleSyncAck(h.sender, ack); break;
     case codec::FrameType::kSyncRefuse: HandleSyncRefuse(h.sender, refuse); break;
-    case codec::FrameType::kMailboxRanges:
-      if (overheard) {
-        mailbox_overhearing_.last = env_->Now();
-      } else {
-        HandleMailboxRanges(h.sender, ranges_buf_);
-      }
-      break;
-    case codec::FrameType::kMailboxEntries:
-      if (overheard) {
-        ApplyOverheardEntries(h.sender, mailbox_entries_buf_);
-      } else {
-        HandleMailboxEntries(h.sender, mailbox_entries_buf_);
-      }
-      break;
+    case codec::FrameType::kMailboxRanges: HandleMailboxRanges(h.sender, ranges_buf_); break;
+    case codec::FrameType::kMailboxEntries: HandleMailboxEntries(h.sender, mailbox_entries_buf_); break;
     case codec::FrameType::kRelay: ReceiveRelayed(h.sender, relay_in_buf_); break;
   }
   // A frame for everyone that came straight from its sender asks this node, a relay, to pass it
