@@ -58,6 +58,9 @@ class Daemon final : private ViewListener, private corosync::EngineUpcalls {
   // ---- corosync::EngineUpcalls: straight to the engine, each CPG view also published as a
   // transport_view event (CONTROL.md) and kept for the next subscriber's first line ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine_->OnFrame(from, frame); }
+  void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) override {
+    engine_->OnOverheard(from, to, frame);
+  }
   void OnMembership(const MembershipView& view) override;
   void OnTimer() override { engine_->OnTimer(); }
   void OnSendReady() override { engine_->OnSendReady(); }

@@ -464,6 +464,9 @@ Engine::~Engine() = default;
 
 void Engine::Start() { impl_->Start(); }
 void Engine::OnFrame(NodeId from, std::span<const std::uint8_t> frame) { impl_->OnFrame(from, frame); }
+void Engine::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) {
+  impl_->OnOverheard(from, to, frame);
+}
 void Engine::OnMembership(const MembershipView& view) { impl_->OnMembership(view); }
 void Engine::OnTimer() { impl_->OnTimer(); }
 void Engine::OnSendReady() { impl_->OnSendReady(); }

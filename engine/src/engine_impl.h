@@ -30,6 +30,7 @@
 #include "hlc.h"
 #include "interner.h"
 #include "mailbox_index.h"
+#include "mailbox_repair_state.h"
 #include "pending_changes.h"
 #include "pbxstate/engine.h"
 #include "received_ranges.h"
@@ -317,7 +318,22 @@ class EngineImpl {
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
   // One frame, from `from` (the transport's sender), or, when `via` is a relay, carried in that
   // relay's RELAY frame (the sender is then the frame's own, checked by its MAC when keys are set).
-  void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via);
+  void Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to = kNoNode);
+  // ---- overheard mailbox entries (engine_net.cc, engine_mailbox_repair.cc) ----
+  // Engine::OnOverheard: Receive with overheard_to, the node a mailbox repair frame was addressed
+  // to; Receive checks it as any frame, then hands it to ApplyOverheard.
+  void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame);
+  // A repair frame of `type` that `from` sent to another node, decoded: notes that an exchange
+  // runs (mailbox_overhearing_.last), and applies MAILBOX_ENTRIES' records as HandleMailboxEntries
+  // does, but answers nothing; a record already held (or held newer) is skipped uncounted.
+  void ApplyOverheard(NodeId from, codec::FrameType type);
+  // The earliest instant this node may open an exchange: its own and overheard repair traffic
+  // quiet, its stagger over (StaggerMailboxRepair); nullopt: at once.
+  std::optional<MonoTime> MailboxRepairOpensAt() const;
+  bool MailboxRepairMayOpen(MonoTime now) const;
+  void StaggerMailboxRepair(MonoTime now);  // holds openings for this node's rank in the view
+  MailboxOverhearing mailbox_overhearing_;  // (mailbox_repair_state.h)
+  // ---- end of overheard mailbox entries ----
   // Logs, at most once a second, which peer sent a mailbox frame whose body was refused for `why`
   // (other frame types are counted only).
   void LogRefusedBody(const codec::FrameHeader& h, DropReason why);
@@ -459,7 +475,9 @@ class EngineImpl {
   // With keys: checks the MAC, the destination and the replay state of an authenticated frame
   // from `from` whose header parsed, before anything else in it is used; records its counter
   // when it passes. Without keys: refuses a frame that carries a MAC. Counts what it refuses.
-  bool Authenticate(NodeId from, const codec::FrameHeader& h);
+  // `overheard_to` (not kNoNode): the frame was overheard, addressed to that node, and its MAC
+  // must name it.
+  bool Authenticate(NodeId from, const codec::FrameHeader& h, NodeId overheard_to);
   // The largest unauthenticated frame to build: what the MAC and its header fields leave of
   // max_frame_bytes once Send seals it.
   // With relays, every frame is planned to fit, sealed, inside a RELAY frame that is itself sealed.
@@ -490,7 +508,7 @@ class EngineImpl {
     if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   }
   // A transport view changed the members: the clock stops, whoever started it (OnMembership).
-  void MailboxMembersChanged() { mailbox_differs_since_.reset(); }
+  void MailboxMembersChanged() { mailbox_differs_since_.reset(); mailbox_overhearing_.stagger_due = true; }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Why a catch-up frame that fits no open session is dropped: kSessionClosed when `session` is
   // one this node opened with `peer` as its donor (`pulled`: a page or refusal) or started
@@ -757,18 +775,7 @@ class EngineImpl {
   // The peer this node last opened an exchange with, and when: two nodes that open exchanges with
   // each other at once (each heard the other's digest) go on with the one the smaller id opened.
   std::optional<std::pair<NodeId, MonoTime>> mailbox_repair_opened_;
-  // A waiting peer, and the opening it sent while this node was busy, if it sent one, and when
-  // it came. While the peer still waits on it (MailboxRepairQuiet after it came) the opening is
-  // answered; an exchange of this node's own would reach the peer inside the window where it
-  // takes ours for a crossed opening and drops it (then neither exchange ran: at 20 servers one
-  // server was left out until the whole-set fallback, 4 s after the heal). Later, the peer has
-  // moved on and this node opens its own exchange.
-  struct MailboxRepairWaiter {
-    NodeId peer = kNoNode;
-    std::optional<codec::MailboxRanges> opening;
-    MonoTime opening_arrived{};
-  };
-  std::deque<MailboxRepairWaiter> mailbox_repair_waiting_;
+  std::deque<MailboxRepairWaiter> mailbox_repair_waiting_;  // (mailbox_repair_state.h)
   // Exchanges this node has opened: with its id and incarnation, the seed of each
   // exchange's salt (not drawn from Env::Random, which also times digests and picks donors).
   std::uint64_t mailbox_repair_opened_count_ = 0;
@@ -776,16 +783,7 @@ class EngineImpl {
   // have refused this node's opening (busy) rather than answered it. Its answer takes it off the
   // queue again; kNoNode when there is none.
   NodeId mailbox_repair_crossed_ = kNoNode;
-  // With anti-entropy off, the exchange this node opened last is opened again once quiet, so a
-  // frame of it lost on the way is sent again (MailboxRepairRepeat): its peer, whether a repair
-  // frame came from the peer since the last opening, how many openings in a row got none (roots
-  // equal, or the opening or every answer lost) and how many repeats there were in all.
-  struct MailboxRepairRepeats {
-    NodeId peer = kNoNode;
-    bool answered = false;
-    std::uint32_t silent = 0;
-    std::uint32_t repeats = 0;
-  };
+  // With anti-entropy off: the exchange opened last, opened again once quiet (MailboxRepairRepeat).
   MailboxRepairRepeats mailbox_repair_repeats_;
   std::optional<MonoTime> malformed_logged_;  // refusals are logged at most once a second
   // The fallback to the whole-set pull (HandleDigest): since when mailbox_differs_peer_'s

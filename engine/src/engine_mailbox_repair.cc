@@ -14,6 +14,8 @@
 //     receiver of the probe recovers it and sends its entries there (or asks for the sender's),
 //     without walking down to it.
 //   - A MAILBOX_ENTRIES record older than mine is answered with mine.
+//   - Where a unicast reaches every node, MAILBOX_ENTRIES addressed to another node are applied
+//     here too, answering nothing (ApplyOverheard).
 // An exchange keeps no state: every frame is answered from the store as it is then, so writes
 // during an exchange are fine (a range that changed meanwhile differs and is walked or sent);
 // a lost frame leaves a difference that the next digest round finds again, or, with anti-entropy
@@ -55,9 +57,37 @@ bool EngineImpl::MailboxRepairBusy(MonoTime now) const {
   return mailbox_repair_last_ && now < *mailbox_repair_last_ + MailboxRepairQuiet();
 }
 
+std::optional<MonoTime> EngineImpl::MailboxRepairOpensAt() const {
+  std::optional<MonoTime> at;
+  const auto later = [&at](std::optional<MonoTime> t) {
+    if (t && (!at || *t > *at)) at = t;
+  };
+  if (mailbox_repair_last_) later(*mailbox_repair_last_ + MailboxRepairQuiet());
+  if (mailbox_overhearing_.last) later(*mailbox_overhearing_.last + MailboxRepairQuiet());
+  later(mailbox_overhearing_.held_until);
+  return at;
+}
+
+bool EngineImpl::MailboxRepairMayOpen(MonoTime now) const {
+  const std::optional<MonoTime> at = MailboxRepairOpensAt();
+  return !at || now >= *at;
+}
+
+void EngineImpl::StaggerMailboxRepair(MonoTime now) {
+  // At a merge every node hears differing digests from every node of the other side at once; all
+  // opening at once, their walks ran side by side over the same ranges before any entries were
+  // overheard. Held by rank, the lowest id's exchange goes first and the others, hearing it, wait
+  // until it is quiet; their own openings then mostly find equal roots.
+  mailbox_overhearing_.stagger_due = false;
+  std::int64_t rank = 0;
+  for (const auto& [node, p] : peers_) rank += p.live && node < config_.node_id ? 1 : 0;
+  if (rank > 0) mailbox_overhearing_.held_until = now + rank * MailboxRepairQuiet();
+}
+
 void EngineImpl::StartMailboxRepair(NodeId peer) {
   const MonoTime now = env_->Now();
-  if (MailboxRepairBusy(now)) {
+  if (mailbox_overhearing_.delivered && mailbox_overhearing_.stagger_due) StaggerMailboxRepair(now);
+  if (!MailboxRepairMayOpen(now)) {
     // One exchange at a time: at a heal every node hears from many peers whose sets differ the
     // same way, and an exchange with each would bring the same entries many times.
     DeferMailboxRepair(peer, std::nullopt);
@@ -123,14 +153,14 @@ void EngineImpl::MailboxRepairTick(MonoTime now) {
   // The exchange this node opened last is over (quiet, nobody waiting): anything lost in it is
   // sent again by opening it again (with anti-entropy off no digest would find it). The repeat
   // either ends or queues the peer, which is then opened (busy again).
-  while (mailbox_repair_repeats_.peer != kNoNode && !MailboxRepairBusy(now)) {
+  while (mailbox_repair_repeats_.peer != kNoNode && MailboxRepairMayOpen(now)) {
     MailboxRepairRepeat();
     MailboxRepairStartWaiting(now);
   }
 }
 
 void EngineImpl::MailboxRepairStartWaiting(MonoTime now) {
-  while (!mailbox_repair_waiting_.empty() && !MailboxRepairBusy(now)) {
+  while (!mailbox_repair_waiting_.empty() && MailboxRepairMayOpen(now)) {
     MailboxRepairWaiter w = std::move(mailbox_repair_waiting_.front());
     mailbox_repair_waiting_.pop_front();
     if (w.peer == mailbox_repair_crossed_) mailbox_repair_crossed_ = kNoNode;
@@ -287,6 +317,25 @@ void EngineImpl::HandleMailboxEntries(NodeId from, const codec::MailboxEntries& 
   newer.erase(std::unique(newer.begin(), newer.end()), newer.end());
   if (!newer.empty()) SendMailboxEntries(from, newer);
   ArmSyncTick();
+}
+
+void EngineImpl::ApplyOverheard(NodeId from, codec::FrameType type) {
+  // Where a unicast reaches every node (CPG), one exchange's entries repair every node that lacks
+  // them, so the exchanges still walking elsewhere find their ranges equal and stop. Nothing is
+  // answered: an older record is the addressee's to answer, and this node's part in exchanges
+  // (busy, queued, crossed) is its own frames'; it only waits to open its own (MailboxRepairOpensAt).
+  mailbox_overhearing_.last = env_->Now();
+  if (type != codec::FrameType::kMailboxEntries) return;  // ranges: compared against the addressee's set
+  for (const codec::Record& rec : mailbox_entries_buf_.records) {
+    if (const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key)) {
+      const std::optional<MailboxValue>& mine = mailboxes_[*id].value;
+      if (mine && std::tie(mine->hlc, mine->writer) >= std::tie(rec.hlc, rec.writer)) continue;
+    }
+    if (ApplyMailbox(rec, ChangeCause::kRemote)) {
+      MailboxMovedBy(from);  // records from `from` changing this node's set, as if sent here
+      RepairedFrom(from);
+    }
+  }
 }
 
 void EngineImpl::SendMailboxRanges(NodeId to, codec::RangesMode mode, std::uint32_t level, std::uint64_t salt,

@@ -18,7 +18,25 @@ void EngineImpl::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_FRAME_DONE);
 }
 
-void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via) {
+void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) {
+  PBXSTATE_CHECK(!in_callback_);
+  // The host's side of the contract (engine.h): only where a unicast reaches every node, and
+  // only what was addressed to another node.
+  PBXSTATE_CHECK(unicast_reaches_everyone_);
+  PBXSTATE_CHECK(to != kNoNode && to != config_.node_id);
+  mailbox_overhearing_.delivered = true;
+  // Only mailbox repair is of use: records (last-writer-wins whoever they were for) and the sign
+  // that an exchange runs; the rest was never this node's to receive, so it is not counted as
+  // dropped either, nor is a header that does not parse.
+  codec::FrameHeader h{};
+  std::span<const std::uint8_t> body;
+  if (codec::DecodeHeader(frame, limits_, &h, &body)) return;
+  if (h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges) return;
+  Receive(from, frame, kNoNode, to);
+  Rearm();
+}
+
+void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeId via, NodeId overheard_to) {
   codec::FrameHeader h{};
   std::span<const std::uint8_t> body;
   if (auto err = codec::DecodeHeader(frame, limits_, &h, &body)) {
@@ -36,7 +54,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
     from = h.sender;
   }
   // Before the sender, the incarnation or a byte of the body is used: the MAC and replay state.
-  if (!Authenticate(from, h)) return;  // counted there
+  if (!Authenticate(from, h, overheard_to)) return;  // counted there
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_MAC);
   if (h.sender == config_.node_id) {
     Drop(DropReason::kFromSelf);
@@ -85,7 +103,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
   if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_DECODED);
-
+  if (overheard_to != kNoNode) return ApplyOverheard(h.sender, h.type);  // a repair frame (OnOverheard)
   switch (h.type) {
     case codec::FrameType::kUpdates: ApplyUpdates(h.sender, updates_buf_); break;
     case codec::FrameType::kHeartbeat: {
@@ -145,7 +163,7 @@ void EngineImpl::ApplyUpdates(NodeId sender, const codec::Updates& updates) {
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_APPLIED);
 }
 
-bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
+bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h, NodeId overheard_to) {
   if (!auth_.enabled()) {
     if (!h.authenticated) return true;
     Drop(DropReason::kAuthNotConfigured);
@@ -160,9 +178,10 @@ bool EngineImpl::Authenticate(NodeId from, const codec::FrameHeader& h) {
     return false;
   }
   // The MAC vouches for the header; what follows only needs it to be consistent. A unicast meant
-  // for another node is someone replaying it here: its counter was never seen here, so the window
-  // alone would not catch it.
-  if (h.to != kNoNode && h.to != config_.node_id) {
+  // for another node is someone replaying it here (its counter was never seen here, so the window
+  // alone would not catch it), unless the transport says it overheard it addressed so.
+  const bool addressed_here = overheard_to != kNoNode ? h.to == overheard_to : (h.to == kNoNode || h.to == config_.node_id);
+  if (!addressed_here) {
     Drop(DropReason::kReplayed);
     return false;
   }

@@ -239,12 +239,10 @@ void EngineImpl::ArmSyncTick() {
     if (w.not_before > MonoTime{}) consider(w.not_before);
     if (w.far_after > env_->Now()) consider(w.far_after);
   }
-  if (!mailbox_repair_waiting_.empty() && mailbox_repair_last_) {
-    consider(*mailbox_repair_last_ + MailboxRepairQuiet());
-  }
-  if (mailbox_repair_repeats_.peer != kNoNode && mailbox_repair_last_) {
+  if (const std::optional<MonoTime> open = MailboxRepairOpensAt()) {
+    if (!mailbox_repair_waiting_.empty()) consider(*open);
     // Due at once when this is called after the tick (a repeat is decided at the next one).
-    consider(std::max(*mailbox_repair_last_ + MailboxRepairQuiet(), env_->Now() + Duration(1)));
+    if (mailbox_repair_repeats_.peer != kNoNode) consider(std::max(*open, env_->Now() + Duration(1)));
   }
   sync_tick_due_ = next;
 }

@@ -1,5 +1,7 @@
 // A minimal hand-driven network for engine unit tests: engines on MiniEnvs, frames delivered
-// after a fixed delay in order, timers in time order; `drop` and `cut` decide per frame.
+// after a fixed delay in order, timers in time order; `drop` and `cut` decide per frame. With
+// `deliver_overheard` (and unicast_reaches_everyone on the sender's env), a unicast also reaches
+// every other engine through Engine::OnOverheard, as CPG delivers it (CpgEnv).
 #pragma once
 
 #include <deque>
@@ -22,6 +24,7 @@ struct Frame {
   MonoTime at;
   NodeId from, to;
   std::vector<std::uint8_t> bytes;
+  NodeId overheard_by = kNoNode;  // not kNoNode: a copy of a unicast to `to`, for this engine
 };
 
 class MiniNet;
@@ -44,8 +47,9 @@ class MiniEnv : public Env {
   std::mt19937_64 rng{7};
   SendStatus next_status = SendStatus::kOk;
   int try_again_budget = 0;  // answer kTryAgain this many times
-  // What UnicastReachesEveryone() answers (a CPG-like host when true); the network itself still
-  // delivers a unicast to its addressee alone, which is what the others' drop amounts to.
+  // What UnicastReachesEveryone() answers (a CPG-like host when true); the network delivers a
+  // unicast to its addressee alone (what the others' drop amounts to) unless the net's
+  // deliver_overheard is set too.
   bool unicast_reaches_everyone = false;
   int broadcast_calls = 0, unicast_calls = 0;  // Broadcast/Unicast calls answered kOk
 
@@ -88,10 +92,19 @@ class MiniNet {
     for (NodeId id : members) engines[id]->OnMembership({view_id, members});
   }
 
-  void Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
+  // Whether the frame is on its way (not lost on send).
+  bool Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
     ++sent[{from, to}];
-    if (drop && drop(from, to, bytes)) return;
+    if (drop && drop(from, to, bytes)) return false;
     queue.push_back({now + delay, from, to, {bytes.begin(), bytes.end()}});
+    return true;
+  }
+
+  // A unicast's copies for every engine but its sender and addressee (deliver_overheard).
+  void Overhear(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
+    for (const auto& [id, e] : engines) {
+      if (id != from && id != to) queue.push_back({now + delay, from, to, {bytes.begin(), bytes.end()}, id});
+    }
   }
 
   // Runs until `until`, delivering frames and timers in time order.
@@ -107,9 +120,14 @@ class MiniNet {
       if (!queue.empty() && queue.front().at == now) {
         Frame f = std::move(queue.front());
         queue.pop_front();
-        if (engines.count(f.to) && !(cut && cut(f.from, f.to))) {
-          ++in_flight_hist[{f.from, f.to}];
-          engines[f.to]->OnFrame(f.from, f.bytes);
+        const NodeId at = f.overheard_by != kNoNode ? f.overheard_by : f.to;
+        if (engines.count(at) && !(cut && cut(f.from, at))) {
+          if (f.overheard_by != kNoNode) {
+            engines[at]->OnOverheard(f.from, f.to, f.bytes);
+          } else {
+            ++in_flight_hist[{f.from, f.to}];
+            engines[f.to]->OnFrame(f.from, f.bytes);
+          }
         }
         continue;
       }
@@ -126,6 +144,7 @@ class MiniNet {
 
   MonoTime now{};
   Duration delay = 1ms;
+  bool deliver_overheard = false;
   std::uint64_t view_id = 0;
   std::deque<Frame> queue;
   std::map<NodeId, std::unique_ptr<MiniEnv>> envs;
@@ -152,7 +171,7 @@ inline SendStatus MiniEnv::Unicast(NodeId to, std::span<const std::uint8_t> fram
     --try_again_budget;
     return SendStatus::kTryAgain;
   }
-  net_->Send(id_, to, frame);
+  if (net_->Send(id_, to, frame) && unicast_reaches_everyone && net_->deliver_overheard) net_->Overhear(id_, to, frame);
   ++unicast_calls;
   return SendStatus::kOk;
 }

@@ -162,6 +162,16 @@ class Engine {
   // stats().dropped and otherwise ignored: bad input is never fatal.
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame);
 
+  // A frame that `from` addressed to `to`, another node, and that the transport carried here as
+  // well: only a host whose Env::UnicastReachesEveryone() is true may call this (CpgEnv does; a
+  // host may as well drop such frames, as before). The engine takes from it only what is right
+  // whoever it was addressed to: the mailbox records of a MAILBOX_ENTRIES frame, last-writer-wins,
+  // applied as if they had been sent here; it answers nothing. Any other frame is ignored and not
+  // counted as dropped. The frame is checked as OnFrame checks one (MAC, replay window, sender in
+  // the membership); with keys, its MAC must name `to` as its addressee (engine/README.md,
+  // "Mailbox repair", "Overheard entries"). `to` is never kNoNode nor this node.
+  void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame);
+
   // The transport's new membership view (MembershipSource::kTransport only; ignored and counted
   // otherwise). Nodes that left stop counting after departure_grace; nodes that joined are
   // caught up with a digest exchange.

@@ -72,9 +72,11 @@ class Env {
   // order). True makes the engine send nothing through site relays (EngineConfig::
   // relays_per_site): a relay saves WAN crossings only where a unicast crosses one link, and
   // where it reaches everyone anyway a relay's hop only multiplies the messages on the network
-  // (engine/README.md, "Sites and relays"). false (the default): a unicast goes to `to` alone
-  // (UDP, the in-process network). Read once, when the engine is made: the answer must not change
-  // over the Env's life.
+  // (engine/README.md, "Sites and relays"). Such a host may also hand the engine the unicasts it
+  // carried for other nodes (Engine::OnOverheard), whose mailbox records then repair this node too
+  // (engine/README.md, "Mailbox repair"); it may as well drop them. false (the default): a unicast
+  // goes to `to` alone (UDP, the in-process network), and the host never calls OnOverheard. Read
+  // once, when the engine is made: the answer must not change over the Env's life.
   virtual bool UnicastReachesEveryone() const { return false; }
 
   // How many frames this host accepted (Broadcast/Unicast answered kOk) and is not through with

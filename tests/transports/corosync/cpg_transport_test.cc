@@ -23,9 +23,18 @@ class Recorder : public CpgTransport::Handler {
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override {
     frames.push_back({from, Bytes(frame.begin(), frame.end())});
   }
+  void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) override {
+    overheard.push_back({from, to, Bytes(frame.begin(), frame.end())});
+  }
   void OnView(const MembershipView& view) override { views.push_back(view); }
   void OnSendReady() override { ++ready; }
+  struct Overheard {
+    NodeId from, to;
+    Bytes frame;
+    bool operator==(const Overheard&) const = default;
+  };
   std::vector<std::pair<NodeId, Bytes>> frames;
+  std::vector<Overheard> overheard;
   std::vector<MembershipView> views;
   int ready = 0;
 };
@@ -176,6 +185,8 @@ TEST_F(CpgTransportTest, TooLargeIsRefusedBeforeCpg) {
   EXPECT_EQ(transport_->stats().too_large, 1u);
 }
 
+// A unicast for another node is not this node's frame; it goes to OnOverheard (its mailbox
+// entries repair this node too: engine/README.md, "Overheard entries"), with its addressee.
 TEST_F(CpgTransportTest, ReceiveDropsOwnForeignIgnoredAndOthersUnicasts) {
   Open();
   Join({{1, MyPid(), 0}, {2, 200, 0}, {2, 201, 0}});
@@ -190,6 +201,8 @@ TEST_F(CpgTransportTest, ReceiveDropsOwnForeignIgnoredAndOthersUnicasts) {
   ASSERT_EQ(handler_.frames.size(), 2u);
   EXPECT_EQ(handler_.frames[0], (std::pair<NodeId, Bytes>{2, {5, 6}}));
   EXPECT_EQ(handler_.frames[1], (std::pair<NodeId, Bytes>{2, {7}}));
+  ASSERT_EQ(handler_.overheard.size(), 1u);
+  EXPECT_EQ(handler_.overheard[0], (Recorder::Overheard{2, 3, {3}}));
   const CpgTransportStats& s = transport_->stats();
   EXPECT_EQ(s.own_messages, 1u);
   EXPECT_EQ(s.from_ignored_member, 1u);

@@ -105,6 +105,10 @@ void CpgEnv::OnFrame(NodeId from, std::span<const std::uint8_t> frame) {
   upcalls_->OnFrame(from, frame);
 }
 
+void CpgEnv::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) {
+  if (upcalls_ != nullptr) upcalls_->OnOverheard(from, to, frame);  // before attach: for no one here
+}
+
 void CpgEnv::OnView(const MembershipView& view) {
   if (upcalls_ == nullptr) {
     view_pending_ = true;

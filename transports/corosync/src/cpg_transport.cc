@@ -242,6 +242,7 @@ void CpgTransport::OnDeliver(NodeId node, std::uint32_t pid, std::span<const std
   if (header.kind == FrameKind::kUnicast && header.destination != local_node_) {
     ++stats_.unicast_not_for_us;
     stats_.unicast_not_for_us_bytes += message.size();
+    handler_->OnOverheard(node, header.destination, payload);
     return;
   }
   ++stats_.frames_delivered;

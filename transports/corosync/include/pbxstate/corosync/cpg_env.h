@@ -50,6 +50,9 @@ class EngineUpcalls {
  public:
   virtual ~EngineUpcalls() = default;
   virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
+  // A unicast that `from` addressed to `to`, another node (Engine::OnOverheard). The default drops
+  // it, as every host did before (the C API host of c_cpg_host.h still does).
+  virtual void OnOverheard(NodeId /*from*/, NodeId /*to*/, std::span<const std::uint8_t> /*frame*/) {}
   virtual void OnMembership(const MembershipView& view) = 0;
   virtual void OnTimer() = 0;
   virtual void OnSendReady() = 0;
@@ -120,6 +123,7 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
 
   // ---- CpgTransport::Handler ----
   void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override;
+  void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) override;
   void OnView(const MembershipView& view) override;
   void OnSendReady() override;
 
@@ -128,6 +132,9 @@ class CpgEnv final : public Env, private CpgTransport::Handler {
    public:
     Engine* engine = nullptr;
     void OnFrame(NodeId from, std::span<const std::uint8_t> frame) override { engine->OnFrame(from, frame); }
+    void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame) override {
+      engine->OnOverheard(from, to, frame);
+    }
     void OnMembership(const MembershipView& view) override { engine->OnMembership(view); }
     void OnTimer() override { engine->OnTimer(); }
     void OnSendReady() override { engine->OnSendReady(); }

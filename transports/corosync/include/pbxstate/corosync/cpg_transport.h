@@ -86,7 +86,7 @@ struct CpgTransportStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t own_messages = 0;         // our own multicasts coming back (discarded)
   std::uint64_t frames_delivered = 0;     // handed to the engine
-  std::uint64_t unicast_not_for_us = 0;   // addressed to another node: discarded after the envelope
+  std::uint64_t unicast_not_for_us = 0;   // addressed to another node: handed to OnOverheard
   std::uint64_t unicast_not_for_us_bytes = 0;
   std::uint64_t envelope_errors = 0;      // messages whose envelope does not parse (dropped)
   std::uint64_t from_ignored_member = 0;  // messages from a second process of a node id (dropped)
@@ -108,6 +108,10 @@ class CpgTransport {
     virtual ~Handler() = default;
     // A frame for this node from accepted member `from`. Bytes are borrowed for the call.
     virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
+    // A frame that accepted member `from` addressed to `to`, another node (every member receives
+    // every unicast: "Unicast: addressed frames on the group", README.md). Bytes are borrowed for
+    // the call. The default drops it; CpgEnv hands it to Engine::OnOverheard.
+    virtual void OnOverheard(NodeId /*from*/, NodeId /*to*/, std::span<const std::uint8_t> /*frame*/) {}
     // A new membership view (members sorted, this node included).
     virtual void OnView(const MembershipView& view) = 0;
     // backlog() dropped to 0 (see the header comment). Never called from inside a send.
