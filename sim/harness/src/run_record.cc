@@ -138,6 +138,7 @@ json RealtimeJson(const RealtimeLag& l) {
                       {"steal_window_ns", s.steal_window.count()},
                       {"lifeguard_gap_ns", s.lifeguard_gap.count()},
                       {"cause", s.cause}});
+    if (s.simulation_ran) spells.back()["simulation_ran_ns"] = s.simulation_ran->count();
   }
   j["stalls_over_1ms"] = spells;
   return j;

@@ -66,6 +66,7 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
     rec.steal_every_cpu = s.witness.steal_every_cpu;
     rec.steal_window = s.witness.window;
     rec.lifeguard_gap = s.witness.lifeguard_gap;
+    if (s.witness.simulation_read) rec.simulation_ran = s.witness.simulation_ran;
     rec.cause = emu::LagCauseName(s.cause);
     rec.why = emu::DescribeLagCause(s.cause, s.witness);
     r->spells.push_back(std::move(rec));

@@ -70,6 +70,7 @@ struct LagSpellRecord {
   Duration steal_every_cpu{};  // the least steal of any CPU over steal_window (10 ms steps)
   Duration steal_window{};
   Duration lifeguard_gap{};   // the longest time no lifeguard ran, beyond its period
+  std::optional<Duration> simulation_ran;  // the simulation thread's CPU time over steal_window, when read
   std::string cause;          // "hypervisor", "every-cpu-held", "cpu-held", "unknown"
   std::string why;            // the cause in a sentence, for the invalid message
 };
