@@ -11,7 +11,7 @@ namespace pbxstate::ns3sim {
 namespace {
 
 constexpr Duration kBucket = std::chrono::microseconds(10);
-constexpr Duration kLate = std::chrono::milliseconds(1);  // LagStats::over_1ms, OnLate
+constexpr Duration kLate = kLateProbe;
 
 Duration Quantile(const std::vector<std::uint64_t>& histogram, std::uint64_t total, double q) {
   if (total == 0) return Duration::zero();

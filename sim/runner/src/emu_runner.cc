@@ -49,7 +49,8 @@ void CountOverBound(const emu::EmulatedNetwork& net, std::int64_t end_mono_ns, h
     if (emu::StoppedTheWholeMachine(s.cause) && s.lag <= kMaxMachinePause) ++r->over_bound_machine;
   }
   const bool all_kept = spells.size() < emu::LagWitness::kSpells && net.lag_unattributed() == 0;
-  if (!all_kept || r->over_bound == 0) r->over_bound_machine = 0;
+  // Under kLateProbe a lag is not attributed: with a bound that small, what went over it is unknown.
+  if (!all_kept || r->over_bound == 0 || r->bound < ns3sim::kLateProbe) r->over_bound_machine = 0;
 }
 
 void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, harness::RealtimeLag* r) {

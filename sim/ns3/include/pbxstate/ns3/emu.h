@@ -112,6 +112,10 @@ class EmulatedHosts {
   ns3::Ptr<QueueDrops> queue_drops_;
 };
 
+// A probe later than this is counted in LagStats::over_1ms and handed to RealtimeLagProbe::OnLate
+// (the lag witness attributes only these).
+inline constexpr Duration kLateProbe = std::chrono::milliseconds(1);
+
 // How far the real-time simulator ran behind the wall clock, from probe events.
 struct LagStats {
   Duration interval{};         // between probes
