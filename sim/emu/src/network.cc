@@ -152,8 +152,13 @@ ns3sim::LagStats EmulatedNetwork::lag() const {
 
 Status EmulatedNetwork::PutReadersBelowLifeguards(std::size_t* moved) {
   *moved = 0;
-  // The lifeguards run one below the simulation (Start): the readers go one below them.
-  if (!running() || spec_.realtime_priority < 3) return Status::Ok();
+  // The lifeguards run one below the simulation (Start): the readers go one below them. At
+  // ordinary scheduling there are no lifeguards, and no stall is laid to the whole machine.
+  if (!running() || spec_.realtime_priority == 0) return Status::Ok();
+  if (spec_.realtime_priority < 3) {
+    return Status::FailedPrecondition("emulation: at SCHED_FIFO " + std::to_string(spec_.realtime_priority) +
+                                      " the readers cannot go below the lifeguards (it takes 3 or more)");
+  }
   return MoveFifoThreads(spec_.realtime_priority, spec_.realtime_priority - 2, simulation_tid_, moved);
 }
 

@@ -30,8 +30,6 @@ std::string LagText(const ns3sim::LagStats& l) {
   return buf;
 }
 
-// What the host said about the lags (emu::LagWitness): the lags over 1 ms (the longest kept), and
-// the count of all of them by cause; `t0_mono_ns` is the scenario's time 0.
 // A stall that stopped the whole machine stops the driver with the daemons and the network: it
 // delays the workload as a driver this late does, which a valid run already allows.
 constexpr Duration kMaxMachinePause = kMaxChangeLateness;
@@ -40,7 +38,10 @@ constexpr Duration kMaxMachinePause = kMaxChangeLateness;
 // machine within kMaxMachinePause. When the spells kept (the longest LagWitness::kSpells) may
 // leave out one over the bound, or a late probe went unattributed, none is excused.
 // Stalls due after `end_mono_ns` (the scenario's end: its lag is frozen there) are not counted.
-void CountOverBound(const emu::EmulatedNetwork& net, std::int64_t end_mono_ns, harness::RealtimeLag* r) {
+// Unless `readers_below` (the hosts' readers run below the lifeguards), none is excused either: a
+// reader could have kept the lifeguards off.
+void CountOverBound(const emu::EmulatedNetwork& net, std::int64_t end_mono_ns, bool readers_below,
+                    harness::RealtimeLag* r) {
   r->machine_pause_bound = kMaxMachinePause;
   const std::vector<emu::LagSpell> spells = net.lag_spells();
   for (const emu::LagSpell& s : spells) {
@@ -50,9 +51,11 @@ void CountOverBound(const emu::EmulatedNetwork& net, std::int64_t end_mono_ns, h
   }
   const bool all_kept = spells.size() < emu::LagWitness::kSpells && net.lag_unattributed() == 0;
   // Under kLateProbe a lag is not attributed: with a bound that small, what went over it is unknown.
-  if (!all_kept || r->over_bound == 0 || r->bound < ns3sim::kLateProbe) r->over_bound_machine = 0;
+  if (!all_kept || !readers_below || r->over_bound == 0 || r->bound < ns3sim::kLateProbe) r->over_bound_machine = 0;
 }
 
+// What the host said about the lags (emu::LagWitness): the lags over 1 ms (the longest kept), and
+// the count of all of them by cause; `t0_mono_ns` is the scenario's time 0.
 void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, harness::RealtimeLag* r) {
   const std::array<std::uint64_t, emu::kLagCauses> counts = net.lag_causes();
   for (std::size_t c = 0; c < counts.size(); ++c) {
@@ -119,8 +122,7 @@ class EmuNetwork final : public RunNetwork {
     r.bringup_worst = bringup_.worst;
     r.bringup_over_1ms = bringup_.over_1ms;
     AttributeLags(*net_, t0_mono_ns_, &r);
-    CountOverBound(*net_, end_mono_ns_.value_or(emu::MonotonicNs()), &r);
-    if (!readers_moved_.ok()) r.over_bound_machine = 0;
+    CountOverBound(*net_, end_mono_ns_.value_or(emu::MonotonicNs()), readers_moved_.ok(), &r);
     if (r.worst > r.bound && r.valid()) {
       info->notes.push_back("emulated network: " + std::to_string(r.over_bound) + " stalls over the lag bound (" +
                             Seconds(r.bound) + "), the longest " + Seconds(r.worst) +

@@ -111,7 +111,8 @@ class EmulatedNetwork {
   // FdNetDevices' readers, started with the simulation, which inherit its priority) two below it,
   // under the lifeguards: then a CPU on which no lifeguard runs is held by the simulation thread
   // or by something not the emulator's (LagCause::kMachineStopped). `*moved` counts them. Nothing
-  // when the simulation is not at SCHED_FIFO 3 or more. After the devices started (the run's time 0).
+  // at ordinary scheduling (no lifeguards); fails at SCHED_FIFO 1 or 2 (no room below the
+  // lifeguards). After the devices started (the run's time 0).
   Status PutReadersBelowLifeguards(std::size_t* moved);
   // Forgets the lag measured so far (the run's time 0: bring-up is not part of the measurement).
   void ResetLag();
