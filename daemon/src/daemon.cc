@@ -12,6 +12,7 @@
 
 #include "pbxstate/control/events.h"
 #include "pbxstate/corosync/posix_clock.h"
+#include "pbxstate/exit_status.h"
 
 namespace pbxstate::daemon {
 
@@ -98,14 +99,14 @@ Status Daemon::BuildLoop(int signal_fd, int* ep_out) {
 }
 
 int Daemon::Serve(int ep, int signal_fd) {
-  int exit_code = 0;
+  int exit_code = kExitOk;
   while (!stop_requested_) {
     epoll_event events[8];
     const int n = epoll_wait(ep, events, 8, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       Log(LogLevel::kError, std::string("epoll_wait: ") + std::strerror(errno));
-      exit_code = 1;
+      exit_code = kExitFailed;
       break;
     }
     for (int i = 0; i < n && !stop_requested_; ++i) {
@@ -115,7 +116,7 @@ int Daemon::Serve(int ep, int signal_fd) {
           if (!env_->transport().fatal_error().empty()) {
             stop_requested_ = true;
             stop_reason_ = "transport: " + env_->transport().fatal_error();
-            exit_code = 1;
+            exit_code = kExitFailed;
           }
           break;
         case kControl:
@@ -156,7 +157,7 @@ int Daemon::Run() {
   const int signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) {
     Log(LogLevel::kError, std::string("signalfd: ") + std::strerror(errno));
-    return 1;
+    return kExitFailed;
   }
 
   LogAuthentication();
@@ -165,16 +166,16 @@ int Daemon::Run() {
   if (Status s = corosync::CpgEnv::Create(config_.cpg, log_fn, &env_); !s.ok()) {
     Log(LogLevel::kError, "cannot start: " + s.message());
     ::close(signal_fd);
-    return 1;
+    return kExitFailed;
   }
   if (Status s = WaitForCorosync(signal_fd); !s.ok()) {
     ::close(signal_fd);
     if (stop_requested_) {
       Log(LogLevel::kInfo, s.message());
-      return 0;
+      return kExitOk;
     }
     Log(LogLevel::kError, "cannot start: " + s.message());
-    return 1;
+    return kExitFailed;
   }
   logger_->SetNode(env_->local_node());
 
@@ -189,7 +190,7 @@ int Daemon::Run() {
     ::close(signal_fd);
     // The file passed --check, so what the engine refuses depends on this node: engine.node_sites
     // without this corosync node id (with relays). A configuration error all the same.
-    return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
+    return s.code() == Status::Code::kInvalidArgument ? kExitInvalid : kExitFailed;
   }
   engine_->SetListener(this);
   env_->AttachUpcalls(this);
@@ -200,7 +201,7 @@ int Daemon::Run() {
     Log(LogLevel::kError, "cannot open the control socket: " + s.message());
     env_->Leave(std::chrono::milliseconds(0));
     ::close(signal_fd);
-    return 1;
+    return kExitFailed;
   }
   Log(LogLevel::kInfo, "started: node " + std::to_string(ec.node_id) + " incarnation " + std::to_string(ec.incarnation) +
                            " group '" + config_.cpg.transport.group + "' control " + config_.control_socket);
@@ -209,7 +210,7 @@ int Daemon::Run() {
     Log(LogLevel::kError, "cannot create the load generator's timer: " + s.message());
     env_->Leave(std::chrono::milliseconds(0));
     ::close(signal_fd);
-    return 1;
+    return kExitFailed;
   }
 
   int ep = -1;
@@ -219,7 +220,7 @@ int Daemon::Run() {
     if (ep >= 0) ::close(ep);
     env_->Leave(std::chrono::milliseconds(0));
     ::close(signal_fd);
-    return 1;
+    return kExitFailed;
   }
 
   // Ready only now: CPG joined, the control socket listening, the loop built. Outside systemd
@@ -227,7 +228,7 @@ int Daemon::Run() {
   sd_notify(0, ("READY=1\nSTATUS=node " + std::to_string(ec.node_id) + ", group '" + config_.cpg.transport.group + "'").c_str());
 
   const int exit_code = Serve(ep, signal_fd);
-  Log(exit_code == 0 ? LogLevel::kInfo : LogLevel::kError, "stopping (" + stop_reason_ + ")");
+  Log(exit_code == kExitOk ? LogLevel::kInfo : LogLevel::kError, "stopping (" + stop_reason_ + ")");
   sd_notify(0, "STOPPING=1");
   Stop();
   ::close(ep);

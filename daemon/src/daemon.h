@@ -37,8 +37,9 @@ class Daemon final : private ViewListener, private corosync::EngineUpcalls {
   Daemon(DaemonConfig config, Logger* logger);
   ~Daemon() override;
 
-  // Runs until stopped. Returns the process exit code: 0 after a graceful stop, 1 when start-up
-  // fails or the transport cannot go on (the reason is logged).
+  // Runs until stopped. Returns the process exit status (pbxstate/exit_status.h): kExitOk after a
+  // graceful stop, kExitInvalid when the engine refuses the configuration on this node, kExitFailed
+  // when start-up fails otherwise or the transport cannot go on (the reason is logged).
   int Run();
 
  private:

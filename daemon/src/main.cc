@@ -9,13 +9,18 @@
 #include "daemon.h"
 #include "daemon_config.h"
 #include "logger.h"
+#include "pbxstate/exit_status.h"
 
 namespace {
+using pbxstate::kExitInvalid;
+using pbxstate::kExitOk;
+
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: pbxstated -c CONFIG.yaml [--check]\n"
                "  -c, --config PATH  configuration file (YAML; see daemon/README.md)\n"
-               "  --check            validate the configuration and exit (0: valid, 2: invalid)\n");
+               "  --check            validate the configuration and exit (%d: valid, %d: invalid)\n",
+               kExitOk, kExitInvalid);
 }
 }  // namespace
 
@@ -30,30 +35,30 @@ int main(int argc, char** argv) {
       check_only = true;
     } else if (arg == "-h" || arg == "--help") {
       Usage(stdout);
-      return 0;
+      return kExitOk;
     } else {
       std::fprintf(stderr, "pbxstated: unknown argument '%s'\n", arg.c_str());
       Usage(stderr);
-      return 2;
+      return kExitInvalid;
     }
   }
   if (config_path.empty()) {
     Usage(stderr);
-    return 2;
+    return kExitInvalid;
   }
   pbxstate::daemon::DaemonConfig config;
   if (auto s = pbxstate::daemon::LoadDaemonConfig(config_path, &config); !s.ok()) {
     std::fprintf(stderr, "pbxstated: %s\n", s.message().c_str());
-    return 2;
+    return kExitInvalid;
   }
   if (check_only) {
     std::printf("pbxstated: %s is valid\n", config_path.c_str());
-    return 0;
+    return kExitOk;
   }
   pbxstate::daemon::Logger logger;
   if (auto s = logger.Open(config.log_file, config.log_level); !s.ok()) {
     std::fprintf(stderr, "pbxstated: %s\n", s.message().c_str());
-    return 2;
+    return kExitInvalid;
   }
   logger.Log(pbxstate::LogLevel::kInfo, "pbxstated starting with " + config_path);
   pbxstate::daemon::Daemon daemon(std::move(config), &logger);

@@ -6,16 +6,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include "pbxstate/exit_status.h"
+
 namespace pbxstate::cli {
 
-// Exit statuses shared by every subcommand (documented in scenarios/README.md; exported by
-// `describe-metrics`, which the Python tests read instead of writing the numbers again).
-inline constexpr int kExitOk = 0;           // everything valid, every check passed
-inline constexpr int kExitCheckFailed = 1;  // a scenario ran and at least one check failed
-inline constexpr int kExitInvalid = 2;      // an invalid scenario or a usage error
-// A run of real processes (netns, emu) interrupted by signal N exits kExitInterruptedBase + N
-// (the shell's convention: 130 for Ctrl-C), after tearing its cluster down.
-inline constexpr int kExitInterruptedBase = 128;
+// Exit statuses shared by every subcommand: pbxstate/exit_status.h's, shared with pbxstated
+// (documented in scenarios/README.md; exported by `describe-metrics`, which the Python tests read
+// instead of writing the numbers again). A run of real processes (netns, emu) interrupted by
+// signal N exits kExitInterruptedBase + N, after tearing its cluster down.
+using pbxstate::kExitInterruptedBase;
+using pbxstate::kExitInvalid;
+using pbxstate::kExitOk;
+// What kExitFailed means for `pbxstate`: a scenario ran and at least one check failed.
+inline constexpr int kExitCheckFailed = pbxstate::kExitFailed;
 
 // What the chosen subcommand does once the command line is parsed; returns the exit status.
 using Action = std::function<int()>;

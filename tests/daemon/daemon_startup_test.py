@@ -30,8 +30,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nscluster import SKIP, TestFailure, check_preconditions, import_pbxstate  # noqa: E402
 
 
-# pbxstated's exit status for a configuration error (daemon/src/main.cc; daemon/README.md).
-CONFIG_ERROR = 2
+# pbxstated's exit statuses (engine/include/pbxstate/exit_status.h; daemon/README.md): given by
+# CMake, which reads them from that header (--exit-statuses OK,FAILED,INVALID); set in main().
+EXIT_OK = EXIT_FAILED = CONFIG_ERROR = None
 
 
 def write(path, text):
@@ -58,10 +59,10 @@ def without_corosync(exe, work, good, sock):
         code = p.wait(timeout=20)
         took = time.monotonic() - t0
         err = read(os.path.join(net.node_dir(1), "no-corosync.out"))
-        if code != 1 or "cannot reach corosync" not in err or not 0.25 <= took < 10:
+        if code != EXIT_FAILED or "cannot reach corosync" not in err or not 0.25 <= took < 10:
             failures.append(f"no corosync: exit {code} after {took:.2f} s, output {err!r}")
         else:
-            print(f"ok 2: without corosync it exits 1 after {took:.2f} s (connect_timeout_ms 300), naming why")
+            print(f"ok 2: without corosync it exits {EXIT_FAILED} after {took:.2f} s (connect_timeout_ms 300), naming why")
 
         # 3. SIGHUP while waiting reopens the log (and does not stop it); SIGTERM stops it.
         slow = os.path.join(work, "slow.yaml")
@@ -93,11 +94,11 @@ def without_corosync(exe, work, good, sock):
             p.kill()
             code = None
         took = time.monotonic() - t0
-        if code != 0 or took > 2 or os.path.exists(sock):
+        if code != EXIT_OK or took > 2 or os.path.exists(sock):
             err = read(os.path.join(net.node_dir(1), "waiting.out"))
             failures.append(f"SIGTERM while waiting: exit {code} after {took:.2f} s, output {err!r}")
         else:
-            print(f"ok 3: SIGTERM while waiting for corosync exits 0 in {took:.2f} s")
+            print(f"ok 3: SIGTERM while waiting for corosync exits {EXIT_OK} in {took:.2f} s")
     finally:
         net.teardown()
         left = net.leftovers()
@@ -114,7 +115,10 @@ def read(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pbxstated", required=True)
+    ap.add_argument("--exit-statuses", required=True, help="OK,FAILED,INVALID as exit_status.h defines them")
     args = ap.parse_args()
+    global EXIT_OK, EXIT_FAILED, CONFIG_ERROR
+    EXIT_OK, EXIT_FAILED, CONFIG_ERROR = (int(v) for v in args.exit_statuses.split(","))
     exe = os.path.abspath(args.pbxstated)
     work = tempfile.mkdtemp(prefix=f"pbxst-{os.getpid()}-startup-")
     failures = []
@@ -140,10 +144,10 @@ def main():
         write(good, f"control:\n  socket: {sock}\ncorosync:\n  connect_timeout_ms: 300\n"
                     f"  reconnect_min_ms: 50\n  reconnect_max_ms: 100\n")
         r = subprocess.run([exe, "-c", good, "--check"], capture_output=True, text=True, timeout=10)
-        if r.returncode != 0 or os.path.exists(sock):
+        if r.returncode != EXIT_OK or os.path.exists(sock):
             failures.append(f"--check: exit {r.returncode}, stderr {r.stderr!r}")
         else:
-            print("ok 4: --check on a valid file exits 0")
+            print(f"ok 4: --check on a valid file exits {EXIT_OK}")
         ran += 1
 
         # 5. cluster key files
@@ -174,10 +178,10 @@ def main():
         conf = os.path.join(work, "key.yaml")
         write(conf, f"control:\n  socket: {sock}\nauth:\n  key_file: {good_key}\n")
         r = subprocess.run([exe, "-c", conf, "--check"], capture_output=True, text=True, timeout=10)
-        if r.returncode != 0:
+        if r.returncode != EXIT_OK:
             failures.append(f"--check with a 0600 key file: exit {r.returncode}, stderr {r.stderr!r}")
         if not failures:
-            print(f"ok 5: {len(cases)} refused key files exit 2 naming file:line:field, the key file and why "
+            print(f"ok 5: {len(cases)} refused key files exit {CONFIG_ERROR} naming file:line:field, the key file and why "
                   "(also with --check); a 0600 key file passes --check")
         ran += 1
 

@@ -1,6 +1,7 @@
 """What the Python tests read of the `pbxstate` command's own definitions instead of writing them
-again: its hidden `describe-metrics` prints them as JSON from the C++ (sim/cli/commands.h for the
-exit statuses, sim/runner/include/pbxstate/runner/daemon_wait.h for the daemons' wait, ...).
+again: its hidden `describe-metrics` prints them as JSON from the C++
+(engine/include/pbxstate/exit_status.h, shared with pbxstated, for the exit statuses,
+sim/runner/include/pbxstate/runner/daemon_wait.h for the daemons' wait, ...).
 tests/reports/contract_test.py holds the command to what it exports (each status is the one a
 real command returns, and scenarios/README.md's table says the same).
 """
