@@ -60,6 +60,7 @@ void Loader::Root(const Field& root) {
   if (d_.count() != 0) return;
   CheckEngine();
   CheckCorosync();
+  CheckNs3Membership();
   CheckTransport();
   CheckWorkload();
   CheckChurn();

@@ -124,6 +124,7 @@ std::optional<std::string> Loader::ReadSiteLabel(MapReader& sm, std::map<std::st
 void Loader::ReadMembership(MapReader& m) {
   Membership& ms = s_.membership;
   if (auto f = m.Get("membership")) {
+    membership_field_ = *f;
     ms.pos = PosOf(*f);
     if (auto v = ReadEnum(*f, d_, {"transport", "heartbeat"})) ms.source = static_cast<MembershipSource>(*v);
   }

@@ -73,4 +73,26 @@ void Loader::CheckCorosync() {
   }
 }
 
+void Loader::CheckNs3Membership() {
+  const std::optional<MembershipSource> source = s_.membership.source;
+  if (!s_.corosync || !source || !membership_field_) return;
+  const std::string section_line = std::to_string(corosync_field_->mark.line + 1);
+  const std::string membership_line = std::to_string(membership_field_->mark.line + 1);
+  // Written transport: the ns-3 engines can have views only from the model, which heartbeats turns off.
+  if (*source == MembershipSource::kTransport && !s_.corosync->ns3_model) {
+    const Field& ns3 = corosync_fields_.at("ns3");
+    d_.Error(ns3.mark, ns3.path,
+             "heartbeats runs the ns-3 engines on their own heartbeat detector, but cluster.membership: transport "
+             "(line " + membership_line + ") gives them views, which ns-3 has only from its Corosync model; "
+             "expected model (the model with this section's settings), or membership: heartbeat");
+  }
+  // Written heartbeat: the model (ns3: model, the default) gives the ns-3 engines its views instead.
+  if (*source == MembershipSource::kHeartbeat && s_.corosync->ns3_model) {
+    d_.Error(membership_field_->mark, membership_field_->path,
+             "heartbeat, but the corosync: section (line " + section_line + ") runs the ns-3 engines on its "
+             "Corosync model's views (ns3: model, the default); expected transport, or ns3: heartbeats in the "
+             "section");
+  }
+}
+
 }  // namespace pbxstate::scenario::detail

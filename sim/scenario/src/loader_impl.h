@@ -191,6 +191,9 @@ class Loader {
   std::optional<Duration> ReadMilliseconds(const Field& f, Duration lo, Duration hi);
   // Corosync's own rules (totem::TotemConfig::Validate) for this cluster's node count.
   void CheckCorosync();
+  // cluster.membership against the section's `ns3:`: on ns-3 transport membership is the
+  // Corosync model's views and `ns3: heartbeats` turns the model off, so the two must agree.
+  void CheckNs3Membership();
 
   // loader_timeline.cc
   // A node's crash, from a crash fault until its restart.
@@ -235,7 +238,7 @@ class Loader {
   std::optional<Field> transport_field_;
   std::map<std::string, Field, std::less<>> engine_fields_;
   std::optional<Field> engine_field_, auth_field_;
-  std::optional<Field> corosync_field_;
+  std::optional<Field> corosync_field_, membership_field_;
   std::map<std::string, Field> corosync_fields_;
   std::map<std::string, Field> workload_fields_;
   std::vector<Field> fault_fields_, fault_at_fields_;  // the action's value, its time

@@ -22,8 +22,8 @@ struct CorosyncSettings {
   totem::TotemConfig totem;
   CrashKills crash = CrashKills::kProcess;
   // `ns3: model` (true): the ns-3 backend runs the engines over its Corosync model with these
-  // settings. `ns3: heartbeats` (false): the section is for the real corosync of netns and emu
-  // only; ns-3 runs as without it (UDP, the engines' heartbeats).
+  // settings. `ns3: heartbeats` (false): for netns and emu only; ns-3 runs UDP with heartbeats. A
+  // written cluster.membership must agree (transport: true, heartbeat: false; the loader's rule).
   bool ns3_model = true;
   int line = 0, column = 0;  // where the section was written (1-based), for backends' refusals
 };

@@ -396,7 +396,7 @@ enum class ViewModel {
 };
 
 struct Membership {
-  // The engines' source; unset: the backend's own (heartbeats in ns-3 and inproc, CPG in netns).
+  // The engines' source; unset: the backend's own (scenarios/README.md, "cluster": membership).
   std::optional<MembershipSource> source;
   // With kTransport: how views are formed, and how long after a change of the network a node
   // gets its new view. Defaults are what CPG does: consistent, at once.
