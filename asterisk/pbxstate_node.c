@@ -299,7 +299,7 @@ static void run_round(int cpg_ready)
 static void *node_thread(void *arg)
 {
 	(void) arg;
-	pbxstate_receive_priority_init(node.settings.receive_priority);
+	pbxstate_receive_priority_init(node.settings.receive_priority, node.host);
 	while (!node.stop) {
 		struct pollfd fds[2] = { { .revents = 0 }, { .revents = 0 } };
 		int timeout_ms = POLL_MAX_MS;

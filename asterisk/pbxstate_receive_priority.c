@@ -10,12 +10,13 @@
 #include "asterisk/logger.h"
 #include "asterisk/utils.h"
 
+#include "pbxstate_receive_budget.h"
 #include "pbxstate_receive_priority.h"
 
 static struct {
 	int enabled;                  /* init found the raised priority permitted */
-	int raised;                   /* the thread runs at `rt` now */
-	int budget;                   /* changes left at the raised priority in this dispatch */
+	struct pbxstate_receive_budget budget;  /* when to raise and when to go back */
+	const pbxstate_cpg_host *host;          /* its messages_received */
 	pthread_t thread;             /* the thread that called init: the only one that raises */
 	struct sched_param rt;        /* SCHED_RR at receive_priority */
 	int own_policy;               /* the thread's scheduling before init, restored after each dispatch */
@@ -28,11 +29,22 @@ static int set_own(void)
 	return pthread_setschedparam(rx.thread, rx.own_policy, &rx.own_param);
 }
 
-int pbxstate_receive_priority_init(int priority)
+/* The CPG messages the host has handled so far. */
+static uint64_t messages_received(void)
+{
+	pbxstate_cpg_host_stats stats = { 0 };
+
+	pbxstate_cpg_host_stats_get(rx.host, &stats);  /* refuses only a NULL host: init never takes one */
+	return stats.messages_received;
+}
+
+int pbxstate_receive_priority_init(int priority, const pbxstate_cpg_host *host)
 {
 	int err;
 
 	memset(&rx, 0, sizeof(rx));
+	pbxstate_receive_budget_init(&rx.budget);
+	rx.host = host;
 	rx.thread = pthread_self();
 	if (priority == 0) {
 		ast_verb(3, "pbxstate: receive_priority = 0: the node thread receives from corosync at its own scheduling\n");
@@ -59,8 +71,8 @@ int pbxstate_receive_priority_init(int priority)
 	ast_assert(err == 0);  /* going back to a policy the thread had is always permitted */
 	rx.enabled = 1;
 	ast_log(LOG_NOTICE, "pbxstate: the node thread dispatches corosync's deliveries at SCHED_RR priority %d "
-		"(option 'receive_priority'), for at most %d changes published per dispatch\n",
-		priority, PBXSTATE_RECEIVE_RT_CHANGES);
+		"(option 'receive_priority'), for at most %d changes published and %d messages handled per dispatch\n",
+		priority, PBXSTATE_RECEIVE_RT_CHANGES, PBXSTATE_RECEIVE_RT_MESSAGES);
 	return 1;
 }
 
@@ -69,25 +81,28 @@ void pbxstate_receive_priority_raise(void)
 	if (!rx.enabled) {
 		return;
 	}
-	ast_assert(pthread_equal(rx.thread, pthread_self()) && !rx.raised);
-	/* A refusal now (the limit lowered under a running Asterisk) leaves the thread as it was. */
-	rx.raised = pthread_setschedparam(rx.thread, SCHED_RR, &rx.rt) == 0;
-	rx.budget = PBXSTATE_RECEIVE_RT_CHANGES;
+	ast_assert(pthread_equal(rx.thread, pthread_self()));
+	if (pbxstate_receive_budget_begin(&rx.budget, messages_received())) {
+		/* A refusal now (the limit lowered under a running Asterisk) leaves the thread as it was. */
+		pbxstate_receive_budget_raised(&rx.budget, pthread_setschedparam(rx.thread, SCHED_RR, &rx.rt) == 0);
+	}
 }
 
 void pbxstate_receive_priority_spend(void)
 {
-	if (rx.raised && --rx.budget <= 0) {
-		pbxstate_receive_priority_restore();
+	if (rx.budget.raised
+		&& pbxstate_receive_budget_spend(&rx.budget, messages_received()) == PBXSTATE_RECEIVE_RESTORE) {
+		set_own();  /* always permitted: see init */
 	}
 }
 
 void pbxstate_receive_priority_restore(void)
 {
-	if (!rx.raised) {
+	if (!rx.budget.dispatching) {
 		return;
 	}
 	ast_assert(pthread_equal(rx.thread, pthread_self()));
-	rx.raised = 0;
-	set_own();  /* always permitted: see init */
+	if (pbxstate_receive_budget_end(&rx.budget, messages_received()) == PBXSTATE_RECEIVE_RESTORE) {
+		set_own();  /* always permitted: see init */
+	}
 }
