@@ -11,19 +11,33 @@ void pbxstate_receive_budget_init(struct pbxstate_receive_budget *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int pbxstate_receive_budget_begin(struct pbxstate_receive_budget *b, uint64_t messages)
+enum pbxstate_receive_step pbxstate_receive_budget_sleep(struct pbxstate_receive_budget *b, int idle)
 {
-	assert(!b->dispatching && !b->raised);
-	b->dispatching = 1;
-	b->changes = 0;
-	b->messages_at_begin = messages;
-	return !b->held_back;
+	assert(!b->dispatching);
+	return idle && !b->raised && !b->held_back ? PBXSTATE_RECEIVE_RAISE : PBXSTATE_RECEIVE_KEEP;
 }
 
 void pbxstate_receive_budget_raised(struct pbxstate_receive_budget *b, int ok)
 {
-	assert(b->dispatching && !b->raised && !b->held_back);
+	assert(!b->raised && !b->held_back);
 	b->raised = ok != 0;
+}
+
+enum pbxstate_receive_step pbxstate_receive_budget_begin(struct pbxstate_receive_budget *b, int corosync,
+	uint64_t messages)
+{
+	assert(!b->dispatching);
+	if (!corosync) {
+		if (!b->raised) {
+			return PBXSTATE_RECEIVE_KEEP;
+		}
+		b->raised = 0;
+		return PBXSTATE_RECEIVE_RESTORE;
+	}
+	b->dispatching = 1;
+	b->changes = 0;
+	b->messages_at_begin = messages;
+	return b->raised || b->held_back ? PBXSTATE_RECEIVE_KEEP : PBXSTATE_RECEIVE_RAISE;
 }
 
 /* Messages handled since the dispatch began; the host's counter only grows. */
@@ -45,7 +59,7 @@ enum pbxstate_receive_step pbxstate_receive_budget_spend(struct pbxstate_receive
 {
 	uint64_t n;
 
-	if (!b->raised) {
+	if (!b->raised || !b->dispatching) {
 		return PBXSTATE_RECEIVE_KEEP;
 	}
 	n = handled(b, messages);

@@ -4,7 +4,10 @@
  * system call, so that it is unit-tested (tests/asterisk/receive_budget_test.cc);
  * pbxstate_receive_priority.c applies it to the thread.
  *
- * A dispatch at the raised priority is bounded twice, whichever comes first:
+ * The thread sleeps raised while only corosync is expected to wake it, so that the wake-up itself
+ * preempts the normal threads of a busy CPU and no system call stands between the wake-up and
+ * the dispatch; it goes back to its own scheduling for any other work of its round. A dispatch at
+ * the raised priority is bounded twice, whichever comes first:
  * - PBXSTATE_RECEIVE_RT_CHANGES changes published into Asterisk;
  * - PBXSTATE_RECEIVE_RT_MESSAGES CPG messages handled (the CPG host's `messages_received`: every
  *   message libcpg delivered, those that publish nothing included: digests, acknowledgements,
@@ -37,39 +40,51 @@
  * 16 publishes and 16 messages, about 4.6 ms. */
 #define PBXSTATE_RECEIVE_RT_MESSAGES PBXSTATE_RECEIVE_RT_CHANGES
 
-/* What the thread must do after a call: nothing, or go back to its own scheduling. */
+/* What the thread must do after a call: nothing, go back to its own scheduling, or raise. */
 enum pbxstate_receive_step {
 	PBXSTATE_RECEIVE_KEEP = 0,
 	PBXSTATE_RECEIVE_RESTORE = 1,
+	PBXSTATE_RECEIVE_RAISE = 2,
 };
 
 struct pbxstate_receive_budget {
-	int dispatching;             /* between begin and end */
-	int raised;                  /* the thread runs raised now */
-	int held_back;               /* the last raised dispatch overran: no raise until a dispatch within bounds */
-	unsigned changes;            /* changes published since the raise */
+	int dispatching;             /* between begin (woken by corosync) and end */
+	int raised;                  /* the thread runs (or sleeps) raised now */
+	int held_back;               /* a raised dispatch overran: no raise until a dispatch within bounds */
+	unsigned changes;            /* changes published in this dispatch */
 	uint64_t messages_at_begin;  /* the host's messages_received when the dispatch began */
 };
 
 /* A budget that has raised nothing. */
 void pbxstate_receive_budget_init(struct pbxstate_receive_budget *b);
 
-/* Before a dispatch that corosync's descriptor woke, with the host's `messages_received` now.
- * Returns 1 when the thread is to be raised (then call pbxstate_receive_budget_raised() with
- * whether that succeeded), 0 when it stays at its own scheduling (held back). Not nested. */
-int pbxstate_receive_budget_begin(struct pbxstate_receive_budget *b, uint64_t messages);
+/* Before the thread sleeps until corosync or other work wakes it. `idle`: nothing but corosync
+ * is expected to wake it (no inbox drain pending). RAISE when it is to sleep raised, so that
+ * corosync's wake-up puts it on a CPU at once (then call pbxstate_receive_budget_raised() with
+ * whether the raise succeeded); KEEP otherwise (raised already, held back, or not idle). */
+enum pbxstate_receive_step pbxstate_receive_budget_sleep(struct pbxstate_receive_budget *b, int idle);
 
-/* The raise of the last begin succeeded (`ok` 1) or was refused (0: nothing is counted). */
+/* The raise asked for by sleep or begin succeeded (`ok` 1) or was refused (0). */
 void pbxstate_receive_budget_raised(struct pbxstate_receive_budget *b, int ok);
 
+/* Woken, before the round's dispatch; `corosync`: corosync's descriptor woke the thread, with the
+ * host's `messages_received` now. Woken by corosync: the dispatch is counted from here, and RAISE
+ * when the thread is not raised and not held back (it slept at its own), else KEEP. Woken by
+ * something else: RESTORE when raised (the round's work runs at the thread's own), else KEEP.
+ * Not nested. */
+enum pbxstate_receive_step pbxstate_receive_budget_begin(struct pbxstate_receive_budget *b, int corosync,
+	uint64_t messages);
+
 /* After each change published into Asterisk, with `messages_received` now: RESTORE when the
- * thread is raised and either bound is reached (then it is no longer raised), KEEP otherwise. */
+ * thread is raised in a dispatch and either bound is reached (then it is no longer raised), KEEP
+ * otherwise. */
 enum pbxstate_receive_step pbxstate_receive_budget_spend(struct pbxstate_receive_budget *b, uint64_t messages);
 
 /* After the dispatch, with `messages_received` now: RESTORE when still raised, KEEP otherwise
- * (and nothing after a dispatch that did not begin with begin: corosync did not wake it).
+ * (and nothing after a dispatch that corosync did not wake).
  * A restore here or in spend with more than PBXSTATE_RECEIVE_RT_MESSAGES messages handled since
- * the raise holds the next raises back; a dispatch that handled at most that many releases them. */
+ * the dispatch began holds the next raises back; a dispatch that handled at most that many
+ * releases them. */
 enum pbxstate_receive_step pbxstate_receive_budget_end(struct pbxstate_receive_budget *b, uint64_t messages);
 
 #endif

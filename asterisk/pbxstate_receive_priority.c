@@ -70,39 +70,49 @@ int pbxstate_receive_priority_init(int priority, const pbxstate_cpg_host *host)
 	err = set_own();
 	ast_assert(err == 0);  /* going back to a policy the thread had is always permitted */
 	rx.enabled = 1;
-	ast_log(LOG_NOTICE, "pbxstate: the node thread dispatches corosync's deliveries at SCHED_RR priority %d "
+	ast_log(LOG_NOTICE, "pbxstate: the node thread waits for and dispatches corosync's deliveries at SCHED_RR priority %d "
 		"(option 'receive_priority'), for at most %d changes published and %d messages handled per dispatch\n",
 		priority, PBXSTATE_RECEIVE_RT_CHANGES, PBXSTATE_RECEIVE_RT_MESSAGES);
 	return 1;
 }
 
-void pbxstate_receive_priority_raise(void)
+/* Applies a step of the budget to the thread. */
+static void apply(enum pbxstate_receive_step step)
 {
-	if (!rx.enabled) {
-		return;
-	}
-	ast_assert(pthread_equal(rx.thread, pthread_self()));
-	if (pbxstate_receive_budget_begin(&rx.budget, messages_received())) {
+	if (step == PBXSTATE_RECEIVE_RAISE) {
 		/* A refusal now (the limit lowered under a running Asterisk) leaves the thread as it was. */
 		pbxstate_receive_budget_raised(&rx.budget, pthread_setschedparam(rx.thread, SCHED_RR, &rx.rt) == 0);
+	} else if (step == PBXSTATE_RECEIVE_RESTORE) {
+		set_own();  /* always permitted: see init */
+	}
+}
+
+void pbxstate_receive_priority_sleep(int idle)
+{
+	if (rx.enabled) {
+		ast_assert(pthread_equal(rx.thread, pthread_self()));
+		apply(pbxstate_receive_budget_sleep(&rx.budget, idle));
+	}
+}
+
+void pbxstate_receive_priority_begin(int corosync)
+{
+	if (rx.enabled) {
+		ast_assert(pthread_equal(rx.thread, pthread_self()));
+		apply(pbxstate_receive_budget_begin(&rx.budget, corosync, corosync ? messages_received() : 0));
 	}
 }
 
 void pbxstate_receive_priority_spend(void)
 {
-	if (rx.budget.raised
-		&& pbxstate_receive_budget_spend(&rx.budget, messages_received()) == PBXSTATE_RECEIVE_RESTORE) {
-		set_own();  /* always permitted: see init */
+	if (rx.budget.raised && rx.budget.dispatching) {
+		apply(pbxstate_receive_budget_spend(&rx.budget, messages_received()));
 	}
 }
 
-void pbxstate_receive_priority_restore(void)
+void pbxstate_receive_priority_end(void)
 {
-	if (!rx.budget.dispatching) {
-		return;
-	}
-	ast_assert(pthread_equal(rx.thread, pthread_self()));
-	if (pbxstate_receive_budget_end(&rx.budget, messages_received()) == PBXSTATE_RECEIVE_RESTORE) {
-		set_own();  /* always permitted: see init */
+	if (rx.budget.dispatching) {
+		apply(pbxstate_receive_budget_end(&rx.budget, messages_received()));
 	}
 }

@@ -5,8 +5,8 @@
  * Corosync runs SCHED_RR at the highest priority by default (corosync.conf `system.sched_rr`).
  * A corosync thread that wakes on the CPU where the node thread handles a delivery preempts it, 20
  * to 30 us after the delivery began: before Asterisk's publish of the change, which then waits
- * for the CPU. While it dispatches CPG, the node thread takes SCHED_RR at `receive_priority`
- * (pbxstate.conf; corosync's default by default): a woken corosync thread of the same priority
+ * for the CPU. While it waits for and dispatches CPG, the node thread takes SCHED_RR at
+ * `receive_priority` (pbxstate.conf; corosync's default by default): a woken corosync thread of the same priority
  * does not preempt it and is placed on another CPU when one runs less urgent work. When to raise
  * and when to go back (at most PBXSTATE_RECEIVE_RT_CHANGES changes published and
  * PBXSTATE_RECEIVE_RT_MESSAGES CPG messages handled per dispatch, and when the dispatch returns)
@@ -27,16 +27,21 @@
  * Returns 1 when the raised priority is in use, 0 otherwise. */
 int pbxstate_receive_priority_init(int priority, const pbxstate_cpg_host *host);
 
-/* Before a CPG dispatch that corosync's descriptor woke: raises the calling thread unless the
- * budget holds it back. Nothing when init returned 0. */
-void pbxstate_receive_priority_raise(void);
+/* Before the thread sleeps in poll: `idle` nonzero when only corosync is expected to wake it;
+ * then it sleeps raised unless the budget holds it back. Nothing when init returned 0. */
+void pbxstate_receive_priority_sleep(int idle);
+
+/* Woken, before the round's CPG dispatch; `corosync`: corosync's descriptor woke it. Woken by
+ * corosync, the thread dispatches raised (raising now if it slept at its own, unless held back);
+ * woken by anything else, it goes back to its own scheduling for the round. */
+void pbxstate_receive_priority_begin(int corosync);
 
 /* After each change published into Asterisk: counts it and the messages handled so far; the
  * thread's own scheduling is restored when a bound is reached. Nothing when not raised. */
 void pbxstate_receive_priority_spend(void);
 
-/* After the dispatch (woken by corosync or not): restores the thread's own scheduling when still
- * raised, and tells the budget how many messages the dispatch handled. */
-void pbxstate_receive_priority_restore(void);
+/* After the round's dispatch: restores the thread's own scheduling when still raised, and tells
+ * the budget how many messages a dispatch woken by corosync handled. */
+void pbxstate_receive_priority_end(void);
 
 #endif
