@@ -43,6 +43,16 @@ struct Thread {
   }
   pbxstate_receive_step Publish() { return Apply(pbxstate_receive_budget_spend(&budget, messages)); }
   pbxstate_receive_step End() { return Apply(pbxstate_receive_budget_end(&budget, messages)); }
+  // Slept raised, woken by corosync: dispatching raised.
+  void WokenByCorosync() {
+    Sleep();
+    Begin();
+  }
+  // Not held back: the next sleep raises.
+  void ExpectFree() {
+    EXPECT_FALSE(budget.held_back);
+    EXPECT_EQ(Sleep(), PBXSTATE_RECEIVE_RAISE);
+  }
 };
 
 TEST(ReceiveBudget, ALoneChangeIsWokenAndPublishedRaisedWithNoSystemCallBeforeTheDispatch) {
@@ -55,8 +65,7 @@ TEST(ReceiveBudget, ALoneChangeIsWokenAndPublishedRaisedWithNoSystemCallBeforeTh
   EXPECT_TRUE(t.rt);
   EXPECT_EQ(t.system_calls, before);
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_RESTORE);  // the round's other work at the thread's own
-  EXPECT_FALSE(t.budget.held_back);
-  EXPECT_EQ(t.Sleep(), PBXSTATE_RECEIVE_RAISE);
+  t.ExpectFree();
 }
 
 TEST(ReceiveBudget, OtherWorkRunsAtTheThreadsOwnAndABusyInboxSleepsAtItsOwn) {
@@ -74,21 +83,18 @@ TEST(ReceiveBudget, OtherWorkRunsAtTheThreadsOwnAndABusyInboxSleepsAtItsOwn) {
 
 TEST(ReceiveBudget, OneFrameOfManyChangesRestoresAtTheChangeBound) {
   Thread t;
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   t.messages += 1;  // every change in one message
   for (std::uint64_t i = 1; i < kChanges; ++i) ASSERT_EQ(t.Publish(), PBXSTATE_RECEIVE_KEEP) << i;
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_RESTORE);
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_KEEP);  // the rest of the burst at the thread's own
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_KEEP);      // already restored
-  EXPECT_FALSE(t.budget.held_back);
-  EXPECT_EQ(t.Sleep(), PBXSTATE_RECEIVE_RAISE);
+  t.ExpectFree();
 }
 
 TEST(ReceiveBudget, LoneChangesEachInItsMessageArePublishedRaisedUpToTheBound) {
   Thread t;
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   for (std::uint64_t i = 1; i < kMessages; ++i) {
     t.messages += 1;
     ASSERT_EQ(t.Publish(), PBXSTATE_RECEIVE_KEEP) << i;
@@ -100,8 +106,7 @@ TEST(ReceiveBudget, LoneChangesEachInItsMessageArePublishedRaisedUpToTheBound) {
 
 TEST(ReceiveBudget, MessagesThatPublishNothingCountAtTheNextChange) {
   Thread t;
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   t.messages += kMessages - 1;  // digests, acknowledgements: no call to the module
   t.messages += 1;              // then a change
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_RESTORE);
@@ -110,8 +115,7 @@ TEST(ReceiveBudget, MessagesThatPublishNothingCountAtTheNextChange) {
 
 TEST(ReceiveBudget, AFloodOfMessagesThatPublishNothingHoldsTheNextDispatchesBack) {
   Thread t;
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   t.messages += kMessages + 1;  // seen only at the end: over the bound
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_RESTORE);
   EXPECT_TRUE(t.budget.held_back);
@@ -126,18 +130,15 @@ TEST(ReceiveBudget, AFloodOfMessagesThatPublishNothingHoldsTheNextDispatchesBack
     EXPECT_FALSE(t.rt);
   }
   // A dispatch within the bound releases it; the thread sleeps raised again.
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   t.messages += kMessages;
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_KEEP);
-  EXPECT_FALSE(t.budget.held_back);
-  EXPECT_EQ(t.Sleep(), PBXSTATE_RECEIVE_RAISE);
+  t.ExpectFree();
 }
 
 TEST(ReceiveBudget, AChangeAfterTheMessageBoundWasOverrunRestoresAndHoldsBack) {
   Thread t;
-  t.Sleep();
-  t.Begin();
+  t.WokenByCorosync();
   t.messages += 3 * kMessages;
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_RESTORE);
   EXPECT_TRUE(t.budget.held_back);
@@ -155,8 +156,7 @@ TEST(ReceiveBudget, ARefusedRaiseCountsNothing) {
   t.messages += 1;
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_KEEP);
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_KEEP);
-  EXPECT_FALSE(t.budget.held_back);
-  EXPECT_EQ(t.Sleep(), PBXSTATE_RECEIVE_RAISE);
+  t.ExpectFree();
 }
 
 TEST(ReceiveBudget, ARoundCorosyncDidNotWakeCountsNoMessages) {
@@ -165,8 +165,7 @@ TEST(ReceiveBudget, ARoundCorosyncDidNotWakeCountsNoMessages) {
   t.messages += 5 * kMessages;
   EXPECT_EQ(t.Publish(), PBXSTATE_RECEIVE_KEEP);
   EXPECT_EQ(t.End(), PBXSTATE_RECEIVE_KEEP);
-  EXPECT_FALSE(t.budget.held_back);
-  EXPECT_EQ(t.Sleep(), PBXSTATE_RECEIVE_RAISE);
+  t.ExpectFree();
 }
 
 TEST(ReceiveBudget, TheMessageBoundDerivesFromTheChangeBound) {
