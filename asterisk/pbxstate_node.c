@@ -255,17 +255,16 @@ static int drain_inbox(void)
 }
 
 /* One round with node_lock held and an engine: CPG (at the receive priority when corosync woke the
- * thread), the inbox (when it woke the thread and its drain is due), the timers. */
+ * thread), the inbox (when it woke the thread and its drain is due), the timers (at the thread's
+ * own scheduling). */
 static void run_round(int cpg_ready)
 {
 	const char *fatal;
 	int more;
 
-	if (cpg_ready) {
-		pbxstate_receive_priority_raise();
-	}
+	pbxstate_receive_priority_begin(cpg_ready);
 	pbxstate_cpg_host_dispatch(node.host);
-	pbxstate_receive_priority_restore();
+	pbxstate_receive_priority_end();
 	/* The changes drained together leave together (one flush, full frames), or with the next
 	 * changes if CPG is still carrying an earlier message. */
 	if (node.inbox_waiting && mono_ns() >= node.drain_due_ns) {
@@ -299,7 +298,7 @@ static void run_round(int cpg_ready)
 static void *node_thread(void *arg)
 {
 	(void) arg;
-	pbxstate_receive_priority_init(node.settings.receive_priority);
+	pbxstate_receive_priority_init(node.settings.receive_priority, node.host);
 	while (!node.stop) {
 		struct pollfd fds[2] = { { .revents = 0 }, { .revents = 0 } };
 		int timeout_ms = POLL_MAX_MS;
@@ -320,6 +319,8 @@ static void *node_thread(void *arg)
 			const int64_t wait_ns = node.drain_due_ns - mono_ns();
 			timeout_ms = wait_ns <= 0 ? 0 : (int) MIN((wait_ns + 999999) / 1000000, POLL_MAX_MS);
 		}
+		/* Only corosync is expected: the thread sleeps raised, so that its wake-up takes a CPU at once. */
+		pbxstate_receive_priority_sleep(node.engine && !node.inbox_waiting);
 		if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
 			ast_log(LOG_ERROR, "pbxstate: poll: %s\n", strerror(errno));
 			usleep(100000);
