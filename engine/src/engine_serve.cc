@@ -230,7 +230,7 @@ void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {
       if (reg != nullptr && reg->seq > s.since) s.items.push_back(id);
     }
   }
-  s.members.push_back({from, r.session, 0, 0, 0, 0, 0, false, env_->Now(), false});
+  s.members.push_back({from, r.session, 0, 0, 0, 0, 0, false, env_->Now(), MonoTime{}});
   const std::uint64_t number = serves_.empty() ? 0 : serves_.rbegin()->first + 1;
   auto [it, inserted] = serves_.emplace(number, std::move(s));
   PBXSTATE_CHECK(inserted);
@@ -261,7 +261,7 @@ bool EngineImpl::JoinServe(NodeId from, const codec::SyncRequest& r) {
     if (member) continue;  // its earlier session here still runs: a stream of its own
     // It starts where the stream is and goes round the snapshot to there again.
     const std::size_t start = s.cursor == s.items.size() ? 0 : s.cursor;
-    s.members.push_back({from, r.session, s.next_page, start, 0, s.next_page, 0, false, env_->Now(), false});
+    s.members.push_back({from, r.session, s.next_page, start, 0, s.next_page, 0, false, env_->Now(), MonoTime{}});
     s.sent_last = false;
     PumpServe(s);
     return true;
@@ -433,13 +433,16 @@ void EngineImpl::ServeTick(MonoTime now) {
     if (!s.unacked.empty() && now - s.last_send >= s.rto) {
       // Where one frame reaches every member, members that acknowledged pages a slower one has
       // not (a member that joined since and acknowledged nothing does not count) are not kept
-      // waiting. A slower one is first sent what it lacks again, once (a page lost for it
-      // alone: a refusal would cost it every page of its session, its watermark moving only at
-      // the last); holding the others back a second time, it is refused as busy and asks again.
+      // waiting. A slower one is first sent what it lacks again (a page lost for it alone: a
+      // refusal would cost it every page of its session, its watermark moving only at the
+      // last); holding the others back again with nothing acknowledged since, it is refused as
+      // busy and asks again. One that acknowledged pages since is slower, not stuck, and is sent
+      // its pages again instead.
       const bool ahead = std::any_of(s.members.begin(), s.members.end(),
                                      [&](const auto& m) { return m.acked > s.acked && m.acked > m.first_page; });
       s.Leave([&](const ServeSession::Member& m) {
-        if (!ahead || m.acked > s.acked || !m.resent_alone) return false;
+        const bool stuck = m.resent_alone_at != MonoTime{} && m.last_progress <= m.resent_alone_at;
+        if (!ahead || m.acked > s.acked || !stuck) return false;
         RememberServed(peers_, m.puller, m.session);
         ++stats_.sync_serves_refused;
         SendSyncRefuse(m.puller, m.session, codec::RefuseReason::kBusy);
@@ -448,7 +451,7 @@ void EngineImpl::ServeTick(MonoTime now) {
       bool resend_alone = false;
       for (ServeSession::Member& m : s.members) {
         if (!ahead || m.acked > s.acked) continue;
-        m.resent_alone = true;
+        m.resent_alone_at = now;
         resend_alone = true;
       }
       // The timer starts again for the members left: at a stream's end no page may go out to

@@ -68,9 +68,10 @@ struct ServeSession {
     std::uint32_t last_page = 0;
     bool cut_last = false;     // its last page (last_page) is cut
     MonoTime last_progress{};
-    // It held the stream back at a retransmit timeout while others were ahead and was sent its
-    // unacknowledged pages again (ServeTick): the next such timeout refuses it.
-    bool resent_alone = false;
+    // When it last held the stream back at a retransmit timeout while others were ahead and was
+    // sent its unacknowledged pages again (ServeTick); MonoTime{} never. The next such timeout
+    // refuses it if it has acknowledged nothing since.
+    MonoTime resent_alone_at{};
   };
   std::vector<Member> members;  // at least one while the stream runs; at most kMaxSyncPageAddressees
   NodeId origin;

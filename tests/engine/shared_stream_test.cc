@@ -239,5 +239,28 @@ TEST(SharedStream, APageLostForOneMemberIsResentToItAlone) {
   EXPECT_EQ(heal.net.engines[5]->stats().sync_sessions_started, 1u);  // in the one session
 }
 
+// Two pages lost for one member, far apart: it is behind at two retransmit timeouts, and
+// acknowledged pages in between. It is slower, not stuck, so each time it is sent its pages
+// again alone and it completes in its one session. Before, the second timeout refused it as busy, and it pulled the
+// whole origin again in a stream of its own (on emu, 124 more pages at the heal of
+// call-routing-partition).
+TEST(SharedStream, AMemberBehindTwiceThatMovedInBetweenIsNotRefused) {
+  Heal heal(/*unicast_reaches_everyone=*/true);
+  int pages_to_5 = 0;
+  heal.net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+    if (from != 1 || to != 5 || !IsFrame(b, codec::FrameType::kSyncPage)) return false;
+    ++pages_to_5;
+    return pages_to_5 == 3 || pages_to_5 == 30;
+  };
+  heal.HealAndRun(3s);
+  ASSERT_GE(pages_to_5, 30);
+  for (NodeId n = 2; n <= 5; ++n) ExpectEveryPullCompleted(heal.net, n);
+  const EngineStats& donor = heal.net.engines[1]->stats();
+  EXPECT_EQ(donor.sync_serves_refused, 0u);
+  EXPECT_GE(donor.sync_pages_resent, 2u);
+  EXPECT_EQ(heal.net.engines[5]->stats().sync_sessions_started, 1u);  // in the one session
+  EXPECT_LT(heal.PagesSent(), heal.PagesOfOnePuller() + heal.PagesOfOnePuller() / 2);
+}
+
 }  // namespace
 }  // namespace pbxstate
