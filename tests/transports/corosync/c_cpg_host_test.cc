@@ -80,8 +80,8 @@ class CCpgHostTest : public ::testing::Test {
     return true;
   }
 
-  // Creates and connects the host, and its engine (node 1).
-  pbxstate_engine* ConnectedEngine() {
+  // Creates and connects the host, and its engine (node 1), with `batch_window_ms` if not 0.
+  pbxstate_engine* ConnectedEngine(std::uint64_t batch_window_ms = 0) {
     Create();
     char err[256];
     EXPECT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
@@ -89,6 +89,7 @@ class CCpgHostTest : public ::testing::Test {
     pbxstate_config_init(&cfg);
     cfg.incarnation = 3;
     cfg.label = "02:00:5e:00:00:01";
+    if (batch_window_ms != 0) cfg.batch_window_ms = batch_window_ms;
     pbxstate_engine* engine = nullptr;
     EXPECT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
     return engine;
@@ -234,16 +235,9 @@ TEST_F(CCpgHostTest, UnicastsForAnotherNodeRepairThisOnesMailboxes) {
 }
 
 TEST_F(CCpgHostTest, ChangesMadeInABatchLeaveTogetherAndWaitForCpgToDeliverTheLastMessageBack) {
-  Create();
-  char err[256];
-  ASSERT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
-  pbxstate_config cfg;
-  pbxstate_config_init(&cfg);
-  cfg.incarnation = 3;
-  cfg.label = "02:00:5e:00:00:01";
-  cfg.batch_window_ms = 10000;  // the longest allowed: it never ends in this test, only CPG and the batch decide
-  pbxstate_engine* engine = nullptr;
-  ASSERT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
+  // The longest window allowed: it never ends in this test, only CPG and the batch decide.
+  pbxstate_engine* engine = ConnectedEngine(10000);
+  ASSERT_NE(engine, nullptr);
   ASSERT_EQ(pbxstate_engine_start(engine), PBXSTATE_OK);
   fakecpg::QueueConfchg({{1, MyPid(), CPG_REASON_JOIN}, {2, 4242, CPG_REASON_JOIN}});
   ASSERT_TRUE(DispatchWhenReady());
