@@ -63,7 +63,7 @@ namespace {
 // MailboxRepairQuiet, or, where the ring's trips were seen longer (overheard exchanges), for two
 // of them: an exchange's next frame comes one trip after the last one an overhearer saw, and a
 // round trip (two) after the last one of this node's own exchange. Without it, gaps of 50 to
-// 90 ms inside one exchange on emu's loaded ring let 5 to 7 other exchanges open beside it at a
+// 90 ms inside one exchange on emu's loaded ring let six other exchanges open beside it at a
 // heal, walking the ranges it had not yet repaired (sim/emu/README.md, "mailbox-heal-100k on
 // real corosync"). Where nothing is overheard `trip` stays 0: the quiet interval as before.
 Duration OpeningHold(Duration quiet, const MailboxOverhearing& o) { return std::max(quiet, 2 * o.trip); }
