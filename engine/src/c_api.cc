@@ -220,6 +220,27 @@ int pbxstate_engine_on_frame(pbxstate_engine* engine, pbxstate_node_id from, con
   });
 }
 
+int pbxstate_engine_on_overheard(pbxstate_engine* engine, pbxstate_node_id from, pbxstate_node_id to,
+                                 const uint8_t* frame, size_t frame_len) {
+  if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
+  if (!engine->UnicastReachesEveryone()) {
+    engine->SetError("the env's unicast_reaches_everyone is 0: no unicast for another node comes here");
+    return PBXSTATE_E_FAILED_PRECONDITION;
+  }
+  if (to == PBXSTATE_NO_NODE || to == engine->engine->node_id()) {
+    engine->SetError(to == PBXSTATE_NO_NODE ? "to is PBXSTATE_NO_NODE" : "to is this node: use pbxstate_engine_on_frame");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  if (frame == nullptr && frame_len != 0) {
+    engine->SetError("frame is NULL");
+    return PBXSTATE_E_INVALID_ARGUMENT;
+  }
+  return Guard(engine, [&] {
+    engine->engine->OnOverheard(from, to, std::span<const std::uint8_t>(frame, frame_len));
+    return static_cast<int>(PBXSTATE_OK);
+  });
+}
+
 int pbxstate_engine_set_cluster_keys(pbxstate_engine* engine, const pbxstate_cluster_keys* c_keys) {
   if (const int rc = CheckMutable(engine); rc != PBXSTATE_OK) return rc;
   return Guard(engine, [&] {

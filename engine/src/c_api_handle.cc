@@ -223,6 +223,11 @@ pbxstate::SendStatus pbxstate_engine::Unicast(pbxstate::NodeId to, std::span<con
   return SendStatusFromC(env.unicast(env.user, to, frame.data(), frame.size()));
 }
 
+bool pbxstate_engine::UnicastReachesEveryone() const {
+  if (host_env != nullptr) return host_env->UnicastReachesEveryone();
+  return env.unicast_reaches_everyone != 0;
+}
+
 std::uint64_t pbxstate_engine::Random() {
   Scope s(&in_env);
   if (host_env != nullptr) return host_env->Random();

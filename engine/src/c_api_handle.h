@@ -98,6 +98,9 @@ struct pbxstate_engine final : pbxstate::Env, pbxstate::ViewListener {
   static pbxstate::SendStatus SendStatusFromC(int rc);
   pbxstate::SendStatus Broadcast(std::span<const std::uint8_t> frame) override;
   pbxstate::SendStatus Unicast(pbxstate::NodeId to, std::span<const std::uint8_t> frame) override;
+  // The C++ host's answer, or the C env's unicast_reaches_everyone: the engine reads it once, at
+  // create, and pbxstate_engine_on_overheard asks it again (it never changes).
+  bool UnicastReachesEveryone() const override;
   std::uint64_t Random() override;
   void Log(pbxstate::LogLevel level, std::string_view message) override;
 

@@ -57,13 +57,27 @@ bool EngineImpl::MailboxRepairBusy(MonoTime now) const {
   return mailbox_repair_last_ && now < *mailbox_repair_last_ + MailboxRepairQuiet();
 }
 
+namespace {
+
+// How long after the last repair frame this node holds an opening of its own: quiet for
+// MailboxRepairQuiet, or, where the ring's trips were seen longer (overheard exchanges), for two
+// of them: an exchange's next frame comes one trip after the last one an overhearer saw, and a
+// round trip (two) after the last one of this node's own exchange. Without it, gaps of 50 to
+// 90 ms inside one exchange on emu's loaded ring let six other exchanges open beside it at a
+// heal, walking the ranges it had not yet repaired (sim/emu/README.md, "mailbox-heal-100k on
+// real corosync"). Where nothing is overheard `trip` stays 0: the quiet interval as before.
+Duration OpeningHold(Duration quiet, const MailboxOverhearing& o) { return std::max(quiet, 2 * o.trip); }
+
+}  // namespace
+
 std::optional<MonoTime> EngineImpl::MailboxRepairOpensAt() const {
   std::optional<MonoTime> at;
   const auto later = [&at](std::optional<MonoTime> t) {
     if (t && (!at || *t > *at)) at = t;
   };
-  if (mailbox_repair_last_) later(*mailbox_repair_last_ + MailboxRepairQuiet());
-  if (mailbox_overhearing_.last) later(*mailbox_overhearing_.last + MailboxRepairQuiet());
+  const Duration hold = OpeningHold(MailboxRepairQuiet(), mailbox_overhearing_);
+  if (mailbox_repair_last_) later(*mailbox_repair_last_ + hold);
+  if (mailbox_overhearing_.last) later(*mailbox_overhearing_.last + hold);
   later(mailbox_overhearing_.held_until);
   return at;
 }
@@ -79,6 +93,7 @@ void EngineImpl::StaggerMailboxRepair(MonoTime now) {
   // overheard. Held by rank, the lowest id's exchange goes first and the others, hearing it, wait
   // until it is quiet; their own openings then mostly find equal roots.
   mailbox_overhearing_.stagger_due = false;
+  mailbox_overhearing_.trip = Duration::zero();  // this heal's ring, measured again
   std::int64_t rank = 0;
   for (const auto& [node, p] : peers_) rank += p.live && node < config_.node_id ? 1 : 0;
   if (rank > 0) mailbox_overhearing_.held_until = now + rank * MailboxRepairQuiet();
@@ -324,7 +339,16 @@ void EngineImpl::ApplyOverheard(NodeId from, codec::FrameType type) {
   // them, so the exchanges still walking elsewhere find their ranges equal and stop. Nothing is
   // answered: an older record is the addressee's to answer, and this node's part in exchanges
   // (busy, queued, crossed) is its own frames'; it only waits to open its own (MailboxRepairOpensAt).
-  mailbox_overhearing_.last = env_->Now();
+  MailboxOverhearing& o = mailbox_overhearing_;
+  const MonoTime now = env_->Now();
+  // A frame from another sender than the last one, while an exchange counts as running (within
+  // the opening hold): the gap was one trip of the ring, the answer's. Longer gaps are an
+  // exchange over, or a lost frame; at most sync_retransmit (no exchange frame is resent).
+  if (o.last && o.last_from != from && now - *o.last < OpeningHold(MailboxRepairQuiet(), o)) {
+    o.trip = std::max(o.trip, std::min<Duration>(now - *o.last, config_.sync_retransmit));
+  }
+  o.last = now;
+  o.last_from = from;
   if (type != codec::FrameType::kMailboxEntries) return;  // ranges: compared against the addressee's set
   for (const codec::Record& rec : mailbox_entries_buf_.records) {
     if (const std::optional<std::uint32_t> id = mailboxes_.Find(rec.key)) {

@@ -39,6 +39,10 @@ struct MailboxRepairRepeats {
 struct MailboxOverhearing {
   bool delivered = false;              // the host hands this node overheard frames
   std::optional<MonoTime> last;        // a repair frame between two other nodes last overheard
+  NodeId last_from = kNoNode;          // ... and its sender
+  // The longest one-way trip on the ring seen since the stagger: the gap between two overheard
+  // repair frames of different senders while an exchange ran (EngineImpl::ApplyOverheard).
+  Duration trip{};
   std::optional<MonoTime> held_until;  // this node's openings wait until then (the stagger)
   bool stagger_due = false;            // a view changed: the next differing digest staggers
 };

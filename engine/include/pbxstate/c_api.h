@@ -45,6 +45,7 @@
  *   pbxstate_engine_start(engine);
  *   on the module's event thread, serialised:
  *     CPG deliver        -> pbxstate_engine_on_frame(engine, nodeid, msg, len)
+ *       (a unicast addressed to another node: pbxstate_engine_on_overheard, or dropped)
  *     CPG confchg        -> pbxstate_engine_on_membership(engine, ++view, ids, n)
  *     wakeup due         -> pbxstate_engine_on_timer(engine)
  *     local stasis event -> pbxstate_engine_set_device_state / set_mailbox / ...
@@ -335,6 +336,11 @@ typedef struct pbxstate_env {
    * a negative value means "cannot tell" (UDP). A host that answers with a count must call
    * pbxstate_engine_on_send_ready() every time it drops to 0, and answer with a count always. */
   int64_t (*send_backlog)(void* user);
+  /* Env::UnicastReachesEveryone in env.h: non-zero when a unicast travels to every member and
+   * all but its addressee discard it (CPG). The host may then hand the engine the unicasts it
+   * carried for other nodes (pbxstate_engine_on_overheard). 0 (a zeroed struct): a unicast goes
+   * to its addressee alone (UDP). Read once, at create. */
+  int unicast_reaches_everyone;
 } pbxstate_env;
 
 /* ------------------------------------------------------------------------------------------- */
@@ -414,6 +420,20 @@ int pbxstate_engine_set_listener(pbxstate_engine* engine, const pbxstate_listene
  * returns PBXSTATE_OK. `frame` may be NULL only with frame_len 0. */
 int pbxstate_engine_on_frame(pbxstate_engine* engine, pbxstate_node_id from,
                              const uint8_t* frame, size_t frame_len);
+
+/* A unicast that node `from` addressed to node `to`, another node, which the transport carried
+ * here too (Engine::OnOverheard in engine.h; engine/README.md, "Overheard entries"); the bytes
+ * are borrowed for the call. The engine applies the mailbox records of a MAILBOX_ENTRIES frame
+ * among them, last-writer-wins, as if sent here, and answers nothing; any other frame is ignored
+ * and not counted as dropped. The frame is checked as pbxstate_engine_on_frame checks one (MAC
+ * naming `to`, replay window, sender in the view): a frame that fails is counted in the stats and
+ * ignored, and the call returns PBXSTATE_OK. PBXSTATE_E_FAILED_PRECONDITION when the env's
+ * unicast_reaches_everyone is 0 (such a host never carries others' unicasts);
+ * PBXSTATE_E_INVALID_ARGUMENT when `to` is PBXSTATE_NO_NODE or this node (hand that frame to
+ * pbxstate_engine_on_frame), or `frame` is NULL with a non-zero frame_len. A host may as well
+ * drop such frames: nothing then changes but the repair's speed. */
+int pbxstate_engine_on_overheard(pbxstate_engine* engine, pbxstate_node_id from, pbxstate_node_id to,
+                                 const uint8_t* frame, size_t frame_len);
 
 /* The transport's new membership view (PBXSTATE_MEMBERSHIP_TRANSPORT; with the heartbeat
  * source it is ignored and counted by the engine). `members` (borrowed) lists the nodes of the

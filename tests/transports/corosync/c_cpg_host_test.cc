@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "capi_mailbox_pair.h"
 #include "fake_cpg.h"
 #include "pbxstate/corosync/addressed_frame.h"
 
@@ -79,6 +80,28 @@ class CCpgHostTest : public ::testing::Test {
     return true;
   }
 
+  // Creates and connects the host, and its engine (node 1), with `batch_window_ms` if not 0.
+  pbxstate_engine* ConnectedEngine(std::uint64_t batch_window_ms = 0) {
+    Create();
+    char err[256];
+    EXPECT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
+    pbxstate_config cfg;
+    pbxstate_config_init(&cfg);
+    cfg.incarnation = 3;
+    cfg.label = "02:00:5e:00:00:01";
+    if (batch_window_ms != 0) cfg.batch_window_ms = batch_window_ms;
+    pbxstate_engine* engine = nullptr;
+    EXPECT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
+    return engine;
+  }
+  // `frame` as node 2's CPG message, with the envelope of `kind` to `destination`.
+  static void QueueFromNode2(pbxstate::corosync::FrameKind kind, pbxstate_node_id destination, const Bytes& frame) {
+    Bytes message;
+    for (std::uint8_t b : pbxstate::corosync::EncodeAddressedHeader({kind, destination})) message.push_back(b);
+    message.insert(message.end(), frame.begin(), frame.end());
+    fakecpg::QueueDeliver(2, 4242, message);
+  }
+
   pbxstate_cpg_host* host_ = nullptr;
 };
 
@@ -132,15 +155,8 @@ TEST_F(CCpgHostTest, NeedsCorosyncBeforeTheEngine) {
 }
 
 TEST_F(CCpgHostTest, CpgViewsAndDeliveriesReachTheEngine) {
-  Create();
-  char err[256];
-  ASSERT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
-  pbxstate_config cfg;
-  pbxstate_config_init(&cfg);
-  cfg.incarnation = 3;
-  cfg.label = "02:00:5e:00:00:01";
-  pbxstate_engine* engine = nullptr;
-  ASSERT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
+  pbxstate_engine* engine = ConnectedEngine();
+  ASSERT_NE(engine, nullptr);
   struct Seen {
     std::vector<pbxstate_node_id> members;
     std::vector<std::string> remote_devices;
@@ -166,14 +182,7 @@ TEST_F(CCpgHostTest, CpgViewsAndDeliveriesReachTheEngine) {
   peer.Create();
   ASSERT_EQ(pbxstate_engine_set_device_state(peer.engine, "Custom:x", 8, PBXSTATE_DEVICE_INUSE), PBXSTATE_OK);
   ASSERT_FALSE(peer.sent.empty());
-  for (const Bytes& frame : peer.sent) {
-    Bytes message;
-    for (std::uint8_t b : pbxstate::corosync::EncodeAddressedHeader({pbxstate::corosync::FrameKind::kBroadcast, 0})) {
-      message.push_back(b);
-    }
-    message.insert(message.end(), frame.begin(), frame.end());
-    fakecpg::QueueDeliver(2, 4242, message);
-  }
+  for (const Bytes& frame : peer.sent) QueueFromNode2(pbxstate::corosync::FrameKind::kBroadcast, 0, frame);
   ASSERT_TRUE(DispatchWhenReady());
   int state = -1;
   ASSERT_EQ(pbxstate_engine_device_state(engine, "Custom:x", 8, &state), PBXSTATE_OK);
@@ -199,17 +208,36 @@ TEST_F(CCpgHostTest, CpgViewsAndDeliveriesReachTheEngine) {
   EXPECT_EQ(pbxstate_cpg_host_connected(host_), 0);
 }
 
+// A unicast that node 2 addressed to node 3 reaches node 1 too on CPG: the host hands it to the
+// engine's OnOverheard as pbxstated's does (the one CpgEnv), and the engine, made over the C API,
+// knows that its unicasts reach everyone (it stopped the process on the first such frame while
+// the C API's Env answered false), so mailbox entries for node 3 repair node 1 too.
+TEST_F(CCpgHostTest, UnicastsForAnotherNodeRepairThisOnesMailboxes) {
+  pbxstate::testing::CMailboxPair pair;
+  ASSERT_TRUE(pair.Run());
+  pbxstate_engine* engine = ConnectedEngine();
+  ASSERT_NE(engine, nullptr);
+  ASSERT_EQ(pbxstate_engine_start(engine), PBXSTATE_OK);
+  fakecpg::QueueConfchg({{1, MyPid(), CPG_REASON_JOIN}, {2, 4242, CPG_REASON_JOIN}, {3, 4343, CPG_REASON_JOIN}});
+  ASSERT_TRUE(DispatchWhenReady());
+  ASSERT_FALSE(pbxstate::testing::CMailboxPair::Holds(engine));
+  pbxstate_stats before{};
+  ASSERT_EQ(pbxstate_engine_stats(engine, &before), PBXSTATE_OK);
+  for (const auto& s : pair.unicasts_2_to_3()) QueueFromNode2(pbxstate::corosync::FrameKind::kUnicast, 3, s.bytes);
+  ASSERT_TRUE(DispatchWhenReady());
+  EXPECT_TRUE(pbxstate::testing::CMailboxPair::Holds(engine));
+  pbxstate_stats after{};
+  ASSERT_EQ(pbxstate_engine_stats(engine, &after), PBXSTATE_OK);
+  EXPECT_EQ(after.records_applied, before.records_applied + 1);
+  pbxstate_cpg_host_stats st;
+  ASSERT_EQ(pbxstate_cpg_host_stats_get(host_, &st), PBXSTATE_OK);
+  EXPECT_EQ(st.frames_delivered, 0u);  // none was this node's
+}
+
 TEST_F(CCpgHostTest, ChangesMadeInABatchLeaveTogetherAndWaitForCpgToDeliverTheLastMessageBack) {
-  Create();
-  char err[256];
-  ASSERT_EQ(pbxstate_cpg_host_connect(host_, err, sizeof err), PBXSTATE_OK) << err;
-  pbxstate_config cfg;
-  pbxstate_config_init(&cfg);
-  cfg.incarnation = 3;
-  cfg.label = "02:00:5e:00:00:01";
-  cfg.batch_window_ms = 10000;  // the longest allowed: it never ends in this test, only CPG and the batch decide
-  pbxstate_engine* engine = nullptr;
-  ASSERT_EQ(pbxstate_cpg_host_create_engine(host_, &cfg, &engine, err, sizeof err), PBXSTATE_OK) << err;
+  // The longest window allowed: it never ends in this test, only CPG and the batch decide.
+  pbxstate_engine* engine = ConnectedEngine(10000);
+  ASSERT_NE(engine, nullptr);
   ASSERT_EQ(pbxstate_engine_start(engine), PBXSTATE_OK);
   fakecpg::QueueConfchg({{1, MyPid(), CPG_REASON_JOIN}, {2, 4242, CPG_REASON_JOIN}});
   ASSERT_TRUE(DispatchWhenReady());

@@ -51,7 +51,7 @@ class EngineUpcalls {
   virtual ~EngineUpcalls() = default;
   virtual void OnFrame(NodeId from, std::span<const std::uint8_t> frame) = 0;
   // A unicast that `from` addressed to `to`, another node (Engine::OnOverheard). The default drops
-  // it, as every host did before (the C API host of c_cpg_host.h still does).
+  // it (a host may: only the repair's speed depends on it).
   virtual void OnOverheard(NodeId /*from*/, NodeId /*to*/, std::span<const std::uint8_t> /*frame*/) {}
   virtual void OnMembership(const MembershipView& view) = 0;
   virtual void OnTimer() = 0;
