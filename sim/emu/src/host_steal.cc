@@ -53,10 +53,12 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
 }
 
 LagCause AttributeLag(Duration lag, const HostWitness& w) {
+  if (w.sampled && 2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
+  if (w.interrupts_read && 2 * w.no_interrupt >= lag) return LagCause::kMachineStopped;
   if (!w.sampled) return LagCause::kUnknown;
-  if (2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
   if (w.lifeguard && 2 * w.lifeguard_gap >= lag) {
-    return w.simulation_read && 2 * w.simulation_ran < lag ? LagCause::kMachineStopped : LagCause::kEveryCpuHeld;
+    const bool idle = !w.interrupts_read && w.simulation_read && 2 * w.simulation_ran < lag;
+    return idle ? LagCause::kMachineStopped : LagCause::kEveryCpuHeld;
   }
   return LagCause::kCpuHeld;
 }
@@ -85,8 +87,12 @@ std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
       return "the hypervisor stole " + Ms(w.steal_every_cpu) + " of every CPU";
     case LagCause::kEveryCpuHeld:
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal" +
-             (w.simulation_read ? "; the simulation ran " + Ms(w.simulation_ran) + " of it)" : ")");
+             (w.simulation_read ? "; the simulation ran " + Ms(w.simulation_ran) + " of it" : "") +
+             (w.interrupts_read ? "; no timer interrupt on any CPU for " + Ms(w.no_interrupt) + ")" : ")");
     case LagCause::kMachineStopped:
+      if (w.interrupts_read) {
+        return "no CPU took a timer interrupt for " + Ms(w.no_interrupt) + " of it (the whole machine stopped, no steal)";
+      }
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " nor the simulation for more than " +
              Ms(w.simulation_ran) + " (the whole machine stopped, no steal)";
     case LagCause::kCpuHeld:

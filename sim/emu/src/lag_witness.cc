@@ -74,7 +74,9 @@ void LagWitness::Run() {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
     }
     Reading r;
-    if (Read(&r).ok()) {
+    const bool read = Read(&r).ok();
+    if (options_.interrupts != nullptr) options_.interrupts->Drain();  // after: it covers the reading
+    if (read) {
       if (options_.lifeguard != nullptr) r.lifeguard_gap = options_.lifeguard->TakeGap();
       readings_.push_back(std::move(r));
       if (readings_.size() > kReadings) readings_.pop_front();
@@ -102,6 +104,11 @@ void LagWitness::Note(std::int64_t due_mono_ns, Duration lag) {
 HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const {
   HostWitness w;
   w.lifeguard = options_.lifeguard != nullptr;
+  if (options_.interrupts != nullptr) {
+    const std::int64_t stopped = options_.interrupts->StoppedNs(from_ns, to_ns);
+    w.interrupts_read = stopped >= 0;
+    w.no_interrupt = Duration(std::max<std::int64_t>(stopped, 0));
+  }
   // The last reading done by the lag's start and the first begun after its end.
   auto after = std::find_if(readings_.begin(), readings_.end(), [&](const Reading& r) { return r.begin_ns >= to_ns; });
   if (after == readings_.end() || readings_.front().end_ns > from_ns) return w;
@@ -139,7 +146,16 @@ void LagWitness::Attribute(bool final) {
   // A bound: when readings stop coming (/proc/stat unreadable), the spells are attributed with
   // what there is (unknown, without a reading after them) rather than kept waiting.
   const bool overfull = waiting_.size() > kPending;
-  auto ready = [&](const LagSpell& s) { return final || overfull || s.due_mono_ns + s.lag.count() <= last; };
+  // The trace of the interrupts is waited for a reading more (the first interrupt after a stall may
+  // come a tick after it).
+  const TimerInterrupts* irq = options_.interrupts;
+  auto traced = [&](std::int64_t end) {
+    return irq == nullptr || !irq->open() || irq->last_ns() >= end || last - end > options_.period.count();
+  };
+  auto ready = [&](const LagSpell& s) {
+    const std::int64_t end = s.due_mono_ns + s.lag.count();
+    return final || overfull || (end <= last && traced(end));
+  };
   for (LagSpell& s : waiting_) {
     if (!ready(s)) continue;
     s.witness = Witness(s.due_mono_ns, s.due_mono_ns + s.lag.count());
@@ -187,6 +203,7 @@ void LagWitness::Stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
   thread_.join();
+  if (options_.interrupts != nullptr) options_.interrupts->Drain();
   Attribute(true);
 }
 

@@ -85,6 +85,12 @@ Status EmulatedNetwork::Start() {
     if (clock_gettime(simulation_clock_, &ts) != 0) return -1;  // the thread has ended
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   };
+  if (spec_.trace_interrupts && spec_.realtime_priority > 0) {
+    TimerInterrupts::Options io;
+    io.instance = "pbxstate-emu-" + std::to_string(getpid());
+    interrupts_traced_ = interrupts_.Open(io);
+    if (interrupts_traced_.ok()) wo.interrupts = &interrupts_;
+  }
   if (Status st = witness_.Start(wo); !st.ok()) return st;
   probe_->OnLate([this](Duration due, Duration lag) { witness_.Note(origin_mono_ns_.load(std::memory_order_relaxed) + due.count(), lag); });
   if (Status st = probe_->Start(); !st.ok()) return st;
@@ -204,6 +210,7 @@ void EmulatedNetwork::Stop() {
     thread_.join();
   }
   witness_.Stop();
+  interrupts_.Close();
   if (probe_ != nullptr) final_lag_ = probe_->stats();
   if (hosts_ != nullptr) {
     counters_ = hosts_->counters();

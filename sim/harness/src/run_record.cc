@@ -126,6 +126,8 @@ json RealtimeJson(const RealtimeLag& l) {
   j["stalls_over_1ms_by_cause"] = causes;
   j["bringup_worst_lag_ns"] = l.bringup_worst.count();
   j["bringup_probes_over_1ms"] = l.bringup_over_1ms;
+  j["timer_interrupts_traced"] = l.timer_interrupts_traced;
+  j["timer_interrupt_losses"] = l.timer_interrupt_losses;
   j["stalls_over_bound"] = l.over_bound;
   j["stalls_over_bound_machine"] = l.over_bound_machine;
   j["machine_pause_bound_ns"] = l.machine_pause_bound.count();
@@ -139,6 +141,7 @@ json RealtimeJson(const RealtimeLag& l) {
                       {"lifeguard_gap_ns", s.lifeguard_gap.count()},
                       {"cause", s.cause}});
     if (s.simulation_ran) spells.back()["simulation_ran_ns"] = s.simulation_ran->count();
+    if (s.no_timer_interrupt) spells.back()["no_timer_interrupt_ns"] = s.no_timer_interrupt->count();
   }
   j["stalls_over_1ms"] = spells;
   return j;

@@ -62,6 +62,8 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
     r->causes_over_1ms.emplace_back(emu::LagCauseName(static_cast<emu::LagCause>(c)), counts[c]);
   }
   r->causes_over_1ms.emplace_back("unattributed", net.lag_unattributed());
+  r->timer_interrupts_traced = net.interrupts_traced().ok();
+  r->timer_interrupt_losses = net.interrupt_losses();
   for (const emu::LagSpell& s : net.lag_spells()) {
     harness::LagSpellRecord rec;
     rec.lag = s.lag;
@@ -71,6 +73,7 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
     rec.steal_window = s.witness.window;
     rec.lifeguard_gap = s.witness.lifeguard_gap;
     if (s.witness.simulation_read) rec.simulation_ran = s.witness.simulation_ran;
+    if (s.witness.interrupts_read) rec.no_timer_interrupt = s.witness.no_interrupt;
     rec.cause = emu::LagCauseName(s.cause);
     rec.why = emu::DescribeLagCause(s.cause, s.witness);
     r->spells.push_back(std::move(rec));
@@ -126,8 +129,8 @@ class EmuNetwork final : public RunNetwork {
     if (r.worst > r.bound && r.valid()) {
       info->notes.push_back("emulated network: " + std::to_string(r.over_bound) + " stalls over the lag bound (" +
                             Seconds(r.bound) + "), the longest " + Seconds(r.worst) +
-                            ", each one in which the whole machine stopped (the hypervisor's, or no CPU ran a "
-                            "lifeguard nor the simulation) for at most " + Seconds(r.machine_pause_bound) +
+                            ", each one in which the whole machine stopped (the hypervisor's, or no CPU took a "
+                            "timer interrupt, or without that trace no CPU ran a lifeguard nor the simulation) for at most " + Seconds(r.machine_pause_bound) +
                             ": the daemons, the driver and the network stopped together; the run stays valid");
     }
     info->realtime = r;
@@ -152,6 +155,10 @@ class EmuNetwork final : public RunNetwork {
                             " of the scenario): a lag that long then was no CPU's to give (every CPU in a system call, "
                             "or the machine paused)");
     }
+    info->notes.push_back(net_->interrupts_traced().ok()
+                              ? "emulated network: every CPU's timer interrupts traced, " +
+                                    std::to_string(net_->interrupt_losses()) + " losses reported by the tracer"
+                              : "emulated network: timer interrupts not traced: " + net_->interrupts_traced().message());
     info->notes.push_back(readers_moved_.ok() ? "emulated network: " + std::to_string(readers_below_) +
                                                     " reader threads put below the lifeguards at the scenario's start"
                                               : "emulated network: " + readers_moved_.message());

@@ -28,10 +28,10 @@ enum class LagCause : std::uint8_t {
   kHypervisor,    // every CPU lost at least half the lag to the hypervisor (steal)
   kEveryCpuHeld,  // no steal to speak of, and no CPU ran a lifeguard for half the lag or more
   kCpuHeld,       // neither: the simulation's CPU was held while another ran lifeguards
-  // As kEveryCpuHeld, and the simulation thread itself ran for less than half the lag: nothing of
-  // the emulator held the CPUs (the readers of the hosts' frames run below the lifeguards), so
-  // the whole machine stopped, the daemons with the network (a pause the hypervisor did not
-  // account as steal, or every CPU in a system call that does not yield).
+  // The whole machine stopped, the daemons with the network (a pause the hypervisor did not
+  // account as steal): no CPU took a timer interrupt for half the lag or more (timer_interrupts.h).
+  // Without that trace: as kEveryCpuHeld, and the simulation thread itself ran for less than half
+  // the lag (nothing of the emulator held the CPUs: the readers run below the lifeguards).
   kMachineStopped,
 };
 inline constexpr std::size_t kLagCauses = 5;  // LagCause's values
@@ -47,12 +47,18 @@ struct HostWitness {
   // kMachineStopped: the simulation may have been what ran).
   bool simulation_read = false;
   Duration simulation_ran{};
+  // The time within the stall itself that no CPU executed, by the timer interrupts (each gap with
+  // none on any CPU, less one tick), when the trace covered it; when read, it alone decides
+  // kMachineStopped (the CPU clocks and lifeguards cannot tell a pause from a held CPU).
+  bool interrupts_read = false;
+  Duration no_interrupt{};
 };
 
-// The cause of a lag of `lag` given `w`: kHypervisor when 2 x w.steal_every_cpu >= lag, else,
-// when a lifeguard ran and 2 x w.lifeguard_gap >= lag, kMachineStopped if the simulation's clock
-// was read and 2 x w.simulation_ran < lag, kEveryCpuHeld if not; else kCpuHeld (kUnknown unless
-// w.sampled). Half, because steal is read in 10 ms steps and the lifeguards wake every period: a
+// The cause of a lag of `lag` given `w`: kHypervisor when w.sampled and 2 x w.steal_every_cpu >=
+// lag; else, when w.interrupts_read, kMachineStopped if 2 x w.no_interrupt >= lag; else (kUnknown
+// unless w.sampled), when a lifeguard ran and 2 x w.lifeguard_gap >= lag, kMachineStopped if the
+// interrupts were not read, the simulation's clock was and 2 x w.simulation_ran < lag,
+// kEveryCpuHeld if not; else kCpuHeld. Half, because steal is read in 10 ms steps and the lifeguards wake every period: a
 // cause that accounts for half the lag is the larger part of it.
 LagCause AttributeLag(Duration lag, const HostWitness& w);
 

@@ -1,6 +1,7 @@
 // LagWitness: what the host said while the simulation ran late (sim/emu/README.md, "Lag attributed
 // to the machine"). A thread reads every CPU's steal time (/proc/stat) every `period` and takes
-// the lifeguard's longest gap since its last reading, keeping the last kReadings; the simulation
+// the lifeguard's longest gap since its last reading, keeping the last kReadings, and drains the
+// timer interrupts' trace when given; the simulation
 // thread notes each late probe (Note: lock-free, never blocks); once a reading follows a noted
 // lag, the thread attributes it (host_steal.h: AttributeLag) from the readings that bracket it.
 // A probe due while a stall noted before it lasted is that stall's (the probes queued behind a
@@ -23,6 +24,7 @@
 
 #include "pbxstate/emu/host_steal.h"
 #include "pbxstate/emu/lifeguard.h"
+#include "pbxstate/emu/timer_interrupts.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
@@ -46,6 +48,8 @@ class LagWitness {
     // The simulation thread's CPU time so far in ns, or -1 while it is not known (the thread not
     // started); read with every reading. Empty: never read (no stall is kMachineStopped).
     std::function<std::int64_t()> simulation_cpu_ns;
+    // Open, or null: drained by the thread with every reading, its gaps taken over each stall.
+    TimerInterrupts* interrupts = nullptr;
   };
   static constexpr std::size_t kReadings = 128;  // 1.28 s at 10 ms: a lag longer is kUnknown
   static constexpr std::size_t kPending = 64;    // notes waiting for the thread

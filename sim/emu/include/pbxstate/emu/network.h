@@ -60,6 +60,10 @@ struct EmulationSpec {
   // priority below the simulation) moves it to another CPU when its heartbeat (every lag_probe_interval) is older
   // than lag_probe_interval + kLifeguardSlack.
   bool lifeguard = true;
+  // With realtime_priority > 0: trace every CPU's timer interrupts (TimerInterrupts, an instance of
+  // the kernel's tracer) so that the lag witness can tell a pause of the machine; off, or when the
+  // tracer refuses, the stalls are attributed without it.
+  bool trace_interrupts = true;
   // How long Call waits for the simulation thread.
   Duration call_timeout = std::chrono::seconds(10);
 };
@@ -107,6 +111,10 @@ class EmulatedNetwork {
   std::vector<LagSpell> lag_spells() const { return witness_.spells(); }
   std::array<std::uint64_t, kLagCauses> lag_causes() const { return witness_.counts(); }
   std::uint64_t lag_unattributed() const { return witness_.unrecorded(); }
+  // Whether the timer interrupts were traced (spec.trace_interrupts): Ok, or why not; and how
+  // many times the tracer reported events lost (each voids the trace before the next one read).
+  const Status& interrupts_traced() const { return interrupts_traced_; }
+  std::uint64_t interrupt_losses() const { return interrupts_.lost_reports(); }
   // Puts every thread of this process at the simulation's priority but the simulation (the
   // FdNetDevices' readers, started with the simulation, which inherit its priority) two below it,
   // under the lifeguards: then a CPU on which no lifeguard runs is held by the simulation thread
@@ -149,6 +157,8 @@ class EmulatedNetwork {
   std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
+  TimerInterrupts interrupts_;  // from Start to Stop, read by witness_
+  Status interrupts_traced_ = Status::FailedPrecondition("timer interrupts: not traced");
   LagWitness witness_;   // from Start to Stop
   bool lifeguard_on_ = false;
   // The simulation thread, from Start: its id and its CPU-time clock (the lag witness reads it).

@@ -71,7 +71,10 @@ struct LagSpellRecord {
   Duration steal_window{};
   Duration lifeguard_gap{};   // the longest time no lifeguard ran, beyond its period
   std::optional<Duration> simulation_ran;  // the simulation thread's CPU time over steal_window, when read
-  std::string cause;          // "hypervisor", "every-cpu-held", "cpu-held", "unknown"
+  // The time within the stall that no CPU took a timer interrupt (less a tick a gap): the machine
+  // did not execute; when the interrupts were traced over it.
+  std::optional<Duration> no_timer_interrupt;
+  std::string cause;          // "hypervisor", "machine-stopped", "every-cpu-held", "cpu-held", "unknown"
   std::string why;            // the cause in a sentence, for the invalid message
 };
 
@@ -91,6 +94,10 @@ struct RealtimeLag {
   std::vector<std::pair<std::string, std::uint64_t>> causes_over_1ms;
   Duration bringup_worst{};
   std::uint64_t bringup_over_1ms = 0;
+  // Emulation: whether every CPU's timer interrupts were traced (sim/emu timer_interrupts.h), and
+  // how often the tracer reported events lost.
+  bool timer_interrupts_traced = false;
+  std::uint64_t timer_interrupt_losses = 0;
   // Emulation: the stalls over `bound`, and how many of them stopped the whole machine (the
   // hypervisor's, machine-stopped: sim/emu lag_witness.h) for at most machine_pause_bound. Such a
   // stall stops the daemons, the driver and the network alike: it delays them all by the same

@@ -1,0 +1,169 @@
+#include "pbxstate/emu/timer_interrupts.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace pbxstate::emu {
+
+namespace {
+
+constexpr std::string_view kEvent = ": local_timer_entry:";
+constexpr std::string_view kEventEnable = "events/irq_vectors/local_timer_entry/enable";
+
+// "58529.624031" (seconds, microseconds: the tracer's text at clock mono) as ns; -1 if not that.
+std::int64_t ParseStamp(std::string_view s) {
+  const std::size_t dot = s.find('.');
+  if (dot == std::string_view::npos || s.size() - dot - 1 != 6) return -1;
+  std::int64_t sec = 0, us = 0;
+  const char* end = s.data() + dot;
+  if (std::from_chars(s.data(), end, sec).ptr != end) return -1;
+  end = s.data() + s.size();
+  if (std::from_chars(s.data() + dot + 1, end, us).ptr != end) return -1;
+  return sec * 1'000'000'000 + us * 1'000;
+}
+
+}  // namespace
+
+TimerInterrupts::~TimerInterrupts() { Close(); }
+
+Status TimerInterrupts::Write(const std::string& file, std::string_view value) const {
+  const std::string path = dir_ + "/" + file;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return Status::FailedPrecondition(path + ": " + std::strerror(errno));
+  const ssize_t n = write(fd, value.data(), value.size());
+  const int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(value.size())) return Status::FailedPrecondition(path + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+Status TimerInterrupts::Open(const Options& options) {
+  if (!dir_.empty()) return Status::FailedPrecondition("timer interrupts: open already");
+  if (options.instance.empty() || options.buffer_kb_per_cpu <= 0 || options.tick <= Duration::zero()) {
+    return Status::InvalidArgument("timer interrupts: instance, buffer and tick must be given");
+  }
+  options_ = options;
+  const std::string dir = options.tracefs + "/instances/" + options.instance;
+  if (mkdir(dir.c_str(), 0700) != 0) return Status::FailedPrecondition(dir + ": " + std::strerror(errno));
+  dir_ = dir;
+  Status st = Write("trace_clock", "mono");
+  if (st.ok()) st = Write("buffer_size_kb", std::to_string(options.buffer_kb_per_cpu));
+  if (st.ok()) st = Write(std::string(kEventEnable), "1");
+  if (st.ok()) {
+    fd_ = ::open((dir_ + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) st = Status::FailedPrecondition(dir_ + "/trace_pipe: " + std::strerror(errno));
+  }
+  if (!st.ok()) Close();
+  return st;
+}
+
+void TimerInterrupts::Drain() {
+  if (fd_ < 0) return;
+  // Allocated once: a buffer this large comes from mmap, whose lock the simulation's faults need.
+  constexpr std::size_t kRead = 64 * 1024;
+  buffer_.resize(kRead);
+  for (std::size_t total = 0; total < kDrainBytes;) {
+    const ssize_t n = read(fd_, buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += static_cast<std::size_t>(n);
+    Feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
+  }
+}
+
+void TimerInterrupts::Feed(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      if (partial_.size() + text.size() <= kLine) partial_.append(text);
+      else partial_.assign(kLine + 1, ' ');  // too long: dropped at its end
+      return;
+    }
+    if (partial_.empty()) {
+      Line(text.substr(0, nl));
+    } else {
+      partial_.append(text.substr(0, nl));
+      if (partial_.size() <= kLine) Line(partial_);
+      partial_.clear();
+    }
+    text.remove_prefix(nl + 1);
+  }
+}
+
+void TimerInterrupts::Line(std::string_view line) {
+  // "CPU:0 [LOST 123 EVENTS]": the buffer overflowed; what came before the next interrupt is void.
+  if (line.find("[LOST ") != std::string_view::npos) {
+    lost_ = true;
+    ++lost_reports_;
+    return;
+  }
+  const std::size_t at = line.find(kEvent);
+  if (at == std::string_view::npos) return;
+  const std::size_t space = line.rfind(' ', at);
+  if (space == std::string_view::npos) return;
+  const std::int64_t t = ParseStamp(line.substr(space + 1, at - space - 1));
+  if (t > 0) Interrupt(t);
+}
+
+void TimerInterrupts::Interrupt(std::int64_t t) {
+  if (last_ns_ == 0 || lost_) {
+    lost_ = false;
+    gaps_.clear();
+    first_ns_ = last_ns_ = t;
+    return;
+  }
+  const std::int64_t tick = options_.tick.count();
+  if (t < last_ns_) {
+    // Read after a later one (the merge of the CPUs' buffers raced a write): it splits its gap.
+    for (std::size_t i = gaps_.size(); i-- > 0;) {
+      const Gap g = gaps_[i];
+      if (g.end_ns <= t) break;
+      if (g.begin_ns >= t) continue;
+      gaps_.erase(gaps_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (g.end_ns - t > tick) gaps_.insert(gaps_.begin() + static_cast<std::ptrdiff_t>(i), Gap{t, g.end_ns});
+      if (t - g.begin_ns > tick) gaps_.insert(gaps_.begin() + static_cast<std::ptrdiff_t>(i), Gap{g.begin_ns, t});
+      break;
+    }
+    return;
+  }
+  if (t - last_ns_ > tick) {
+    gaps_.push_back({last_ns_, t});
+    if (gaps_.size() > kGaps) {
+      first_ns_ = gaps_.front().end_ns;  // what came before it is no longer known
+      gaps_.pop_front();
+    }
+  }
+  last_ns_ = t;
+}
+
+std::int64_t TimerInterrupts::StoppedNs(std::int64_t from_ns, std::int64_t to_ns) const {
+  if (last_ns_ < to_ns || from_ns < first_ns_ || to_ns < from_ns) return -1;
+  std::int64_t stopped = 0;
+  for (const Gap& g : gaps_) {
+    const std::int64_t overlap = std::min(g.end_ns, to_ns) - std::max(g.begin_ns, from_ns);
+    stopped += std::max<std::int64_t>(0, overlap - options_.tick.count());
+  }
+  assert(stopped <= to_ns - from_ns);
+  return stopped;
+}
+
+void TimerInterrupts::Close() {
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  if (dir_.empty()) return;
+  (void)Write(std::string(kEventEnable), "0");
+  (void)Write("tracing_on", "0");
+  rmdir(dir_.c_str());  // best effort: the kernel refuses while a reader holds it
+  dir_.clear();
+}
+
+}  // namespace pbxstate::emu
