@@ -54,7 +54,7 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
 
 LagCause AttributeLag(Duration lag, const HostWitness& w) {
   if (w.sampled && 2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
-  if (w.interrupts_read && 2 * w.no_interrupt >= lag) return LagCause::kMachineStopped;
+  if (w.interrupts_read && w.lifeguard && 2 * w.no_interrupt >= lag) return LagCause::kMachineStopped;
   if (!w.sampled) return LagCause::kUnknown;
   if (w.lifeguard && 2 * w.lifeguard_gap >= lag) {
     const bool idle = !w.interrupts_read && w.simulation_read && 2 * w.simulation_ran < lag;

@@ -48,10 +48,13 @@ TEST(TimerInterrupts, APauseOfBothCpusIsTheMachineStopped) {
   w.no_interrupt = Duration(irq.StoppedNs(from, to));
   w.simulation_read = true;
   w.simulation_ran = 60ms;  // the guest charged the pause to the simulation: it does not matter
+  EXPECT_EQ(AttributeLag(67ms, w), LagCause::kCpuHeld);  // no lifeguard: an idle CPU takes no tick
+  w.lifeguard = true;
+  w.lifeguard_gap = 60ms;
   EXPECT_EQ(AttributeLag(67ms, w), LagCause::kMachineStopped);
   EXPECT_EQ(DescribeLagCause(LagCause::kMachineStopped, w),
             "no CPU took a timer interrupt for 57.9 ms of it (the whole machine stopped, no steal)");
-  EXPECT_EQ(AttributeLag(120ms, w), LagCause::kCpuHeld);  // the pause not the larger part: unproven
+  EXPECT_EQ(AttributeLag(150ms, w), LagCause::kCpuHeld);  // neither the pause nor the lifeguards' gap the larger part: unproven
 }
 
 // CPU 0 held 23.9 ms (the probe's thread late; no lifeguard could run there): its tick went on at

@@ -55,7 +55,9 @@ struct HostWitness {
 };
 
 // The cause of a lag of `lag` given `w`: kHypervisor when w.sampled and 2 x w.steal_every_cpu >=
-// lag; else, when w.interrupts_read, kMachineStopped if 2 x w.no_interrupt >= lag; else (kUnknown
+// lag; else, when w.interrupts_read and w.lifeguard, kMachineStopped if 2 x w.no_interrupt >= lag
+// (the lifeguards' timers, every period on every CPU, are what makes an idle CPU take interrupts:
+// NO_HZ_IDLE stops its tick; without them an idle machine would look stopped); else (kUnknown
 // unless w.sampled), when a lifeguard ran and 2 x w.lifeguard_gap >= lag, kMachineStopped if the
 // interrupts were not read, the simulation's clock was and 2 x w.simulation_ran < lag,
 // kEveryCpuHeld if not; else kCpuHeld. Half, because steal is read in 10 ms steps and the lifeguards wake every period: a
