@@ -430,10 +430,13 @@ void EncodeMailboxRanges(Writer& w, const MailboxRanges& m) {
     const MailboxRange& r = m.ranges[i];
     PBXSTATE_CHECK(i == 0 || r.prefix > prev);
     w.Varint(i == 0 ? r.prefix : r.prefix - prev);
-    if (m.mode == RangesMode::kProbe) {
-      PBXSTATE_CHECK(m.level >= kMailboxProbeMinLevel && r.s1 < kMailboxMomentPrime && r.s2 < kMailboxMomentPrime);
-      WriteMoment(w, r.s1);
-      WriteMoment(w, r.s2);
+    if (const std::size_t n = MailboxMoments(m.mode)) {
+      PBXSTATE_CHECK_GE(m.level, kMailboxProbeMinLevel);
+      const std::uint64_t s[] = {r.s1, r.s2, r.s3, r.s4};
+      for (std::size_t k = 0; k < n; ++k) {
+        PBXSTATE_CHECK_LT(s[k], kMailboxMomentPrime);
+        WriteMoment(w, s[k]);
+      }
     } else {
       w.U32(r.fingerprint);
     }
@@ -624,15 +627,16 @@ std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body
   std::uint64_t count = 0;
   out->ranges.clear();
   if (!r.U8(&mode) || !r.U8(&out->level) || !r.U64(&out->salt)) return r.error();
-  if (mode > static_cast<std::uint8_t>(RangesMode::kProbe) || out->level > kMailboxMaxLevel) {
+  if (mode > static_cast<std::uint8_t>(RangesMode::kPairProbe) || out->level > kMailboxMaxLevel) {
     return DropReason::kMalformed;
   }
   out->mode = static_cast<RangesMode>(mode);
-  const bool probe = out->mode == RangesMode::kProbe;
+  const std::size_t moments = MailboxMoments(out->mode);
+  const bool probe = moments > 0;
   if (probe && out->level < kMailboxProbeMinLevel) return DropReason::kMalformed;
   // The prefixes of a level: 2^(2 level), so level 16 spans all of a u32.
   const std::uint64_t limit = std::uint64_t{1} << (kMailboxBitsPerLevel * out->level);
-  if (!ReadCount(r, probe ? 1 + 2 * kMailboxMomentBytes : 1 + 4, &count)) return r.error();
+  if (!ReadCount(r, probe ? 1 + moments * kMailboxMomentBytes : 1 + 4, &count)) return r.error();
   if (count > limit) return DropReason::kMalformed;
   out->ranges.resize(static_cast<std::size_t>(count));
   std::uint64_t prefix = 0;
@@ -641,8 +645,11 @@ std::optional<DropReason> DecodeMailboxRanges(std::span<const std::uint8_t> body
     MailboxRange& range = out->ranges[i];
     if (!r.VarintBounded(limit - 1, &delta)) return r.error();
     if (probe) {
-      if (!ReadMoment(r, &range.s1) || !ReadMoment(r, &range.s2)) return r.error();
-      if (range.s1 >= kMailboxMomentPrime || range.s2 >= kMailboxMomentPrime) return DropReason::kMalformed;
+      std::uint64_t* const s[] = {&range.s1, &range.s2, &range.s3, &range.s4};
+      for (std::size_t k = 0; k < moments; ++k) {
+        if (!ReadMoment(r, s[k])) return r.error();
+        if (*s[k] >= kMailboxMomentPrime) return DropReason::kMalformed;
+      }
     } else if (!r.U32(&range.fingerprint)) {
       return r.error();
     }

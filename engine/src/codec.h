@@ -217,6 +217,9 @@ enum class RangesMode : std::uint8_t {
   // is recovered from the difference and only it is repaired; else the walk goes on as for
   // kCompare.
   kProbe = 2,
+  // As kProbe with four moments (s1 to s4): where they and yours differ in one or two positions,
+  // those are recovered and only they are repaired; else the walk goes on as for kCompare.
+  kPairProbe = 3,
 };
 
 // The moments of a range (kProbe): over its entries, with h an entry's hash reduced modulo
@@ -224,8 +227,14 @@ enum class RangesMode : std::uint8_t {
 // Two sets that differ in the entries of one position p differ by d1 and d1 * p. 48 bits (the
 // largest prime below 2^48), sent in kMailboxMomentBytes each: above the 32 bits of a position,
 // so that a quotient of several differences seldom passes for one (MailboxIndex::OnlyDifference).
+// kPairProbe adds s3 = sum of h * p^2 and s4 = sum of h * p^3: two differing positions are the
+// roots of a quadratic whose coefficients the four differences give (MailboxIndex::Differences).
 inline constexpr std::uint64_t kMailboxMomentPrime = (std::uint64_t{1} << 48) - 59;
 inline constexpr std::size_t kMailboxMomentBytes = 6;
+// How many moments a range of `mode` carries (0: a fingerprint instead).
+constexpr std::size_t MailboxMoments(RangesMode mode) {
+  return mode == RangesMode::kProbe ? 2 : mode == RangesMode::kPairProbe ? 4 : 0;
+}
 // Probes are answered from one bucket of the index (engine: MailboxIndex::kBucketLevel).
 inline constexpr std::uint32_t kMailboxProbeMinLevel = 5;
 
@@ -233,6 +242,7 @@ struct MailboxRange {
   std::uint32_t prefix = 0;       // < kMailboxFanout^level
   std::uint32_t fingerprint = 0;  // the sender's, under the frame's salt (kCompare, kAfterEntries)
   std::uint64_t s1 = 0, s2 = 0;   // the sender's moments (kProbe), each < kMailboxMomentPrime
+  std::uint64_t s3 = 0, s4 = 0;   // ... and its higher ones (kPairProbe)
 };
 
 // MAILBOX_RANGES: ranges of one level, sorted by prefix, each with the sender's fingerprint.
@@ -243,10 +253,12 @@ struct MailboxRanges {
   std::vector<MailboxRange> ranges;
 };
 // Bytes before the ranges (mode, level, salt, count at its widest), and per range at its widest
-// (prefix delta varint, fingerprint; for kProbe, the two moments).
+// (prefix delta varint, fingerprint; for probes, their moments).
 inline constexpr std::size_t kMailboxRangesPrefixMaxBytes = 1 + 1 + 8 + 5;
 inline constexpr std::size_t kMailboxRangeMaxBytes = 5 + 4;
-inline constexpr std::size_t kMailboxProbeRangeMaxBytes = 5 + 2 * kMailboxMomentBytes;
+constexpr std::size_t MailboxRangeMaxBytes(RangesMode mode) {
+  return MailboxMoments(mode) == 0 ? kMailboxRangeMaxBytes : 5 + MailboxMoments(mode) * kMailboxMomentBytes;
+}
 
 // MAILBOX_ENTRIES: mailbox records the receiver may lack.
 struct MailboxEntries {

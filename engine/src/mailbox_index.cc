@@ -1,5 +1,7 @@
 #include "mailbox_index.h"
 
+#include <cmath>
+
 #include "codec.h"
 #include "hash.h"
 #include "held_bytes.h"
@@ -118,8 +120,11 @@ MailboxIndex::Moments MailboxIndex::RangeMoments(std::uint32_t level, std::uint3
   for (const Entry& e : buckets_[bucket].entries) {
     if (!InRange(e.position, level, prefix)) continue;
     const std::uint64_t h = e.hash % kPrime;
+    const std::uint64_t hp = MulMod(h, e.position), hp2 = MulMod(hp, e.position);
     m.s1 = AddMod(m.s1, h);
-    m.s2 = AddMod(m.s2, MulMod(h, e.position));
+    m.s2 = AddMod(m.s2, hp);
+    m.s3 = AddMod(m.s3, hp2);
+    m.s4 = AddMod(m.s4, MulMod(hp2, e.position));
   }
   return m;
 }
@@ -132,6 +137,42 @@ std::optional<std::uint32_t> MailboxIndex::OnlyDifference(std::uint32_t level, s
   const std::uint64_t p = MulMod(d2, InverseMod(d1));
   if (p > 0xFFFFFFFFu || !InRange(static_cast<std::uint32_t>(p), level, prefix)) return std::nullopt;
   return static_cast<std::uint32_t>(p);
+}
+
+std::vector<std::uint32_t> MailboxIndex::Differences(std::uint32_t level, std::uint32_t prefix, const Moments& mine,
+                                                     const Moments& theirs) {
+  PBXSTATE_CHECK_GE(level, kBucketLevel);
+  const std::uint64_t d1 = SubMod(theirs.s1, mine.s1), d2 = SubMod(theirs.s2, mine.s2);
+  const std::uint64_t d3 = SubMod(theirs.s3, mine.s3), d4 = SubMod(theirs.s4, mine.s4);
+  // One position p: the differences are d1, d1 p, d1 p^2, d1 p^3.
+  if (const std::optional<std::uint32_t> p = OnlyDifference(level, prefix, mine, theirs)) {
+    if (d3 == MulMod(d2, *p) && d4 == MulMod(d3, *p)) return {*p};
+  }
+  // Two, p < q with differences a and b: d(k+2) = e1 d(k+1) - e2 dk for e1 = p + q, e2 = p q,
+  // so (e1, e2) solves two linear equations whose determinant is a b (p - q)^2, not 0.
+  const std::uint64_t det = SubMod(MulMod(d1, d3), MulMod(d2, d2));
+  if (det == 0) return {};
+  const std::uint64_t inv = InverseMod(det);
+  const std::uint64_t e1 = MulMod(SubMod(MulMod(d1, d4), MulMod(d2, d3)), inv);
+  const std::uint64_t e2 = MulMod(SubMod(MulMod(d2, d4), MulMod(d3, d3)), inv);
+  // In a range of level L, (q - p)^2 < 2^(2 (32 - 2L)) <= 2^44 < the prime, so e1^2 - 4 e2 is
+  // that square itself, not a residue of it; anything else (three or more differences: e1 and
+  // e2 unrelated numbers) passes with probability 2^-15 (e1) x 2^(2w - 48) (the bound, for w =
+  // 32 - 2L) x 2^-w (a square below it): 2^(w - 63), at most 2^-41.
+  const std::uint32_t width_bits = 32 - codec::kMailboxBitsPerLevel * level;
+  if (e1 >= (std::uint64_t{1} << 33)) return {};
+  const std::uint64_t disc = SubMod(MulMod(e1, e1), MulMod(4, e2));
+  if (disc == 0 || disc >= (std::uint64_t{1} << (2 * width_bits))) return {};
+  auto root = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(disc)));  // exact below 2^52 but for rounding
+  while (root * root > disc) --root;
+  while ((root + 1) * (root + 1) <= disc) ++root;
+  if (root * root != disc || (e1 - root) % 2 != 0 || root > e1) return {};
+  const std::uint64_t p = (e1 - root) / 2, q = p + root;
+  if (q > 0xFFFFFFFFu || !InRange(static_cast<std::uint32_t>(p), level, prefix) ||
+      !InRange(static_cast<std::uint32_t>(q), level, prefix)) {
+    return {};
+  }
+  return {static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(q)};
 }
 
 void MailboxIndex::Ids(std::uint32_t level, std::uint32_t prefix, std::vector<std::uint32_t>* ids) const {

@@ -40,7 +40,7 @@ class MailboxIndex {
   // The range's moments (codec::kMailboxMomentPrime): level >= kBucketLevel, so one bucket is
   // scanned. Equal on two nodes when they hold the same values there.
   struct Moments {
-    std::uint64_t s1 = 0, s2 = 0;
+    std::uint64_t s1 = 0, s2 = 0, s3 = 0, s4 = 0;  // sums of h, h p, h p^2, h p^3 (codec::kPairProbe)
   };
   Moments RangeMoments(std::uint32_t level, std::uint32_t prefix) const;
   // When two nodes' moments of one range differ in the entries of exactly one position, that
@@ -49,6 +49,12 @@ class MailboxIndex {
   // in a range of level L with probability about 2^(32 - 2L - 48)).
   static std::optional<std::uint32_t> OnlyDifference(std::uint32_t level, std::uint32_t prefix, const Moments& mine,
                                                      const Moments& theirs);
+  // With all four moments (codec::RangesMode::kPairProbe; level >= kBucketLevel): the one or two
+  // positions at which two nodes' entries of the range differ, ascending, recovered from the
+  // moments' differences; empty when they differ in more (or are equal). A false answer for three
+  // or more differences has a probability of at most 2^-41 (the comments inside say why).
+  static std::vector<std::uint32_t> Differences(std::uint32_t level, std::uint32_t prefix, const Moments& mine,
+                                                const Moments& theirs);
   // Appends the ids of the range's mailboxes to `ids`.
   void Ids(std::uint32_t level, std::uint32_t prefix, std::vector<std::uint32_t>* ids) const;
   // The bytes the index holds: its buckets and their entries, by capacity (held_bytes.h).

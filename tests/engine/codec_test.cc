@@ -384,7 +384,7 @@ TEST(Codec, MalformedMailboxRangesRefused) {
   };
   MailboxRanges out;
   EXPECT_FALSE(DecodeMailboxRanges(body(0, 1, {{0, 1}, {3, 2}}), &out));
-  EXPECT_EQ(DecodeMailboxRanges(body(3, 1, {{0, 1}}), &out), DropReason::kMalformed);            // mode
+  EXPECT_EQ(DecodeMailboxRanges(body(4, 1, {{0, 1}}), &out), DropReason::kMalformed);            // mode
   EXPECT_EQ(DecodeMailboxRanges(body(0, 17, {{0, 1}}), &out), DropReason::kMalformed);           // level
   EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{4, 1}}), &out), DropReason::kMalformed);            // prefix
   EXPECT_EQ(DecodeMailboxRanges(body(0, 1, {{1, 1}, {3, 1}}), &out), DropReason::kMalformed);    // past the level
@@ -401,52 +401,63 @@ TEST(Codec, MalformedMailboxRangesRefused) {
   }
 }
 
-// A probe carries two moments of kMailboxMomentBytes per range instead of a fingerprint.
+// A probe carries two moments of kMailboxMomentBytes per range instead of a fingerprint, a pair
+// probe four.
 TEST(Codec, MailboxProbeRoundTrip) {
-  MailboxRanges m;
-  m.mode = RangesMode::kProbe;
-  m.level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
-  m.salt = 9;
-  m.ranges = {{3, 0, 0, kMailboxMomentPrime - 1}, {1023, 0, 0x123456789abcULL, 1}};
-  std::vector<std::uint8_t> f;
-  Writer w(&f);
-  EncodeMailboxRanges(w, m);
-  EXPECT_EQ(f.size(), 1 + 1 + 8 + 1 + (1 + 2 * kMailboxMomentBytes) + (2 + 2 * kMailboxMomentBytes));
-  MailboxRanges out;
-  ASSERT_FALSE(DecodeMailboxRanges(f, &out));
-  EXPECT_EQ(out.mode, RangesMode::kProbe);
-  ASSERT_EQ(out.ranges.size(), 2u);
-  EXPECT_EQ(out.ranges[0].s2, kMailboxMomentPrime - 1);
-  EXPECT_EQ(out.ranges[1].prefix, 1023u);
-  EXPECT_EQ(out.ranges[1].s1, 0x123456789abcULL);
-  EXPECT_EQ(out.ranges[1].s2, 1u);
-}
-
-// A probe above its deepest bucket level, or with a moment that is not a residue of the prime, is
-// refused; so is one cut short anywhere.
-TEST(Codec, MalformedMailboxProbeRefused) {
-  auto body = [](std::uint8_t level, std::uint64_t s1) {
+  for (const RangesMode mode : {RangesMode::kProbe, RangesMode::kPairProbe}) {
+    const std::size_t n = MailboxMoments(mode);
+    MailboxRanges m;
+    m.mode = mode;
+    m.level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
+    m.salt = 9;
+    m.ranges = {{3, 0, 0, kMailboxMomentPrime - 1, 0, 0}, {1023, 0, 0x123456789abcULL, 1, 0, 0}};
+    if (n == 4) m.ranges[1].s3 = 2, m.ranges[1].s4 = kMailboxMomentPrime - 2;
     std::vector<std::uint8_t> f;
     Writer w(&f);
-    w.U8(static_cast<std::uint8_t>(RangesMode::kProbe));
-    w.U8(level);
-    w.U64(1);
-    w.Varint(1);
-    w.Varint(0);
-    for (std::uint64_t v : {s1, std::uint64_t{5}}) {
-      for (std::size_t i = 0; i < kMailboxMomentBytes; ++i) w.U8(static_cast<std::uint8_t>(v >> (8 * i)));
+    EncodeMailboxRanges(w, m);
+    EXPECT_EQ(f.size(), 1 + 1 + 8 + 1 + (1 + n * kMailboxMomentBytes) + (2 + n * kMailboxMomentBytes));
+    EXPECT_LE(f.size() - 1 - 1 - 8 - 1, 2 * MailboxRangeMaxBytes(mode));
+    MailboxRanges out;
+    ASSERT_FALSE(DecodeMailboxRanges(f, &out));
+    EXPECT_EQ(out.mode, mode);
+    ASSERT_EQ(out.ranges.size(), 2u);
+    EXPECT_EQ(out.ranges[0].s2, kMailboxMomentPrime - 1);
+    EXPECT_EQ(out.ranges[1].prefix, 1023u);
+    EXPECT_EQ(out.ranges[1].s1, 0x123456789abcULL);
+    EXPECT_EQ(out.ranges[1].s2, 1u);
+    EXPECT_EQ(out.ranges[1].s3, m.ranges[1].s3);
+    EXPECT_EQ(out.ranges[1].s4, m.ranges[1].s4);
+  }
+}
+
+// A probe above its deepest bucket level, or with a moment (any of them, the last one here) that
+// is not a residue of the prime, is refused; so is one cut short anywhere.
+TEST(Codec, MalformedMailboxProbeRefused) {
+  for (const RangesMode mode : {RangesMode::kProbe, RangesMode::kPairProbe}) {
+    auto body = [mode](std::uint8_t level, std::uint64_t last) {
+      std::vector<std::uint8_t> f;
+      Writer w(&f);
+      w.U8(static_cast<std::uint8_t>(mode));
+      w.U8(level);
+      w.U64(1);
+      w.Varint(1);
+      w.Varint(0);
+      for (std::size_t k = 0; k < MailboxMoments(mode); ++k) {
+        const std::uint64_t v = k + 1 == MailboxMoments(mode) ? last : 5;
+        for (std::size_t i = 0; i < kMailboxMomentBytes; ++i) w.U8(static_cast<std::uint8_t>(v >> (8 * i)));
+      }
+      return f;
+    };
+    MailboxRanges out;
+    const auto min_level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
+    EXPECT_FALSE(DecodeMailboxRanges(body(min_level, 7), &out));
+    EXPECT_EQ(DecodeMailboxRanges(body(min_level - 1, 7), &out), DropReason::kMalformed);              // level
+    EXPECT_EQ(DecodeMailboxRanges(body(min_level, kMailboxMomentPrime), &out), DropReason::kMalformed);  // moment
+    for (std::size_t n = 0; n + 1 < body(min_level, 7).size(); ++n) {
+      std::vector<std::uint8_t> cut = body(min_level, 7);
+      cut.resize(n);
+      EXPECT_EQ(DecodeMailboxRanges(cut, &out), DropReason::kTruncated) << n;
     }
-    return f;
-  };
-  MailboxRanges out;
-  const auto min_level = static_cast<std::uint8_t>(kMailboxProbeMinLevel);
-  EXPECT_FALSE(DecodeMailboxRanges(body(min_level, 7), &out));
-  EXPECT_EQ(DecodeMailboxRanges(body(min_level - 1, 7), &out), DropReason::kMalformed);              // level
-  EXPECT_EQ(DecodeMailboxRanges(body(min_level, kMailboxMomentPrime), &out), DropReason::kMalformed);  // moment
-  for (std::size_t n = 0; n + 1 < body(min_level, 7).size(); ++n) {
-    std::vector<std::uint8_t> cut = body(min_level, 7);
-    cut.resize(n);
-    EXPECT_EQ(DecodeMailboxRanges(cut, &out), DropReason::kTruncated) << n;
   }
 }
 

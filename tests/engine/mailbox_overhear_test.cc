@@ -36,11 +36,21 @@ struct HealFigures {
   std::optional<Duration> agreement;  // from the heal until every node's view digest is node 1's
 };
 
+// What the cut changes: `mailboxes` written before it, `writes` in it to `distinct` mailboxes
+// `stride` apart (so some on both sides).
+struct HealShape {
+  int mailboxes = 4000;
+  int writes = 200;
+  int distinct = 150;
+  int stride = 13;
+};
+
 // 10 servers on a CPG-like network (every unicast reaches every node when `overhear`) whose
-// frames take `trip` each, 4,000 mailboxes written before a 5/5 cut, 200 writes in the cut (some
-// mailboxes on both sides), the heal; 3 s after it.
-HealFigures Heal(bool overhear, Duration trip = 1ms) {
-  constexpr int kServers = 10, kMailboxes = 4000, kWrites = 200;
+// frames take `trip` each, the mailboxes of `shape` written before a 5/5 cut, its writes in the
+// cut, the heal; 3 s after it.
+HealFigures Heal(bool overhear, Duration trip = 1ms, HealShape shape = {}) {
+  constexpr int kServers = 10;
+  const int kMailboxes = shape.mailboxes, kWrites = shape.writes, kDistinct = shape.distinct;
   MiniNet net(kServers, MembershipSource::kTransport, nullptr, /*unicast_reaches_everyone=*/true);
   net.deliver_overheard = overhear;
   net.delay = trip;
@@ -53,8 +63,9 @@ HealFigures Heal(bool overhear, Duration trip = 1ms) {
   net.SetView({1, 2, 3, 4, 5});
   net.SetView({6, 7, 8, 9, 10});
   for (int w = 0; w < kWrites; ++w) {
-    const auto writer = static_cast<NodeId>(1 + (w + w / 150) % kServers);
-    EXPECT_TRUE(net.engines[writer]->SetMailbox(Box((w % 150) * 13), {static_cast<std::uint32_t>(w + 2), 0, 0}).ok());
+    const auto writer = static_cast<NodeId>(1 + (w + w / kDistinct) % kServers);
+    const int box = (w % kDistinct) * shape.stride;
+    EXPECT_TRUE(net.engines[writer]->SetMailbox(Box(box), {static_cast<std::uint32_t>(w + 2), 0, 0}).ok());
   }
   net.Run(2s);
   HealFigures f;
@@ -102,13 +113,29 @@ TEST(MailboxOverhear, AHealMovesFewerRepairFrames) {
 // the first exchange let the nodes it held back open beside it (309 repair frames, 35,190 B,
 // agreement 660 ms after the heal); held for two of the trips seen, they open once it is over,
 // and mostly find equal roots: 256 frames, 33,282 B, 660 ms. MiniNet's network does not slow
-// down under the extra exchanges as emu's ring does, so the agreement stays.
+// down under the extra exchanges as emu's ring does, so the agreement stayed. (Since probes below
+// level 5 carry four moments, MailboxIndex::Differences: 224 frames, 32,320 B, 580 ms.)
 TEST(MailboxOverhear, OpeningsWaitForTwoTripsOfASlowRing) {
   const HealFigures f = Heal(true, 40ms);
   Print("overheard, 40 ms trips", f);
   ASSERT_TRUE(f.agreement);
   EXPECT_LE(*f.agreement, 660ms);
   EXPECT_LT(f.frames, 309);
+}
+
+// The density of mailbox-heal-100k's heal (1,000 mailboxes changed among 100,000: about one
+// difference per level-5 range): 20,000 mailboxes, 1,200 writes in the cut to 1,000 of them, on a
+// ring of 40 ms trips. With probes of two moments, a quarter of the level-5 ranges held two or
+// more differences, and each such walk went on down one level per two trips, to level 11: 768
+// repair frames, 176,936 B, agreement 940 ms after the heal. Four moments place two differences
+// (MailboxIndex::Differences), so the walk ends by level 7 or 8: 510 frames, 163,426 B, 660 ms.
+TEST(MailboxOverhear, DenseDifferencesEndTheWalkSooner) {
+  const HealFigures f = Heal(true, 40ms, {20000, 1200, 1000, 19});
+  Print("overheard, 40 ms trips, dense", f);
+  ASSERT_TRUE(f.agreement);
+  EXPECT_LE(*f.agreement, 700ms);
+  EXPECT_LT(f.frames, 600);
+  EXPECT_LT(f.bytes, 176936u);
 }
 
 // An overheard frame passes the checks of any frame: with keys its MAC must name the node the
