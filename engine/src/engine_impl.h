@@ -518,7 +518,7 @@ class EngineImpl {
   void SendSyncRefuse(NodeId to, std::uint32_t session, codec::RefuseReason why);
   // Adds `from` to a stream whose snapshot covers request `r` ("Catch-up sessions"); false: none.
   bool JoinServe(NodeId from, const codec::SyncRequest& r);
-  void HandleSyncPage(NodeId from, const codec::SyncPage& p);
+  void HandleSyncPage(NodeId from, const codec::SyncPage& p, bool overheard = false);  // overheard: only noted
   // Ends pull `it` at its last page (the donor's watermark `donor_watermark`), and goes on with
   // the other donors when that leaves this node short of the pull's target.
   void CompletePull(std::map<std::uint32_t, PullSession>::iterator it, std::uint64_t donor_watermark);

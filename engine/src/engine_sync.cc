@@ -175,7 +175,7 @@ void NoteOverheardStream(std::map<NodeId, OverheardStream>& streams, NodeId dono
 
 bool EngineImpl::FollowsStream(NodeId origin, Want& w, std::uint64_t since, MonoTime now) {
   auto o = overheard_streams_.find(origin);
-  if (o == overheard_streams_.end() || w.full) return false;
+  if (o == overheard_streams_.end()) return false;
   const OverheardStream& s = o->second;
   if (now - s.seen >= config_.sync_retransmit || s.incarnation != w.incarnation || since >= s.donor_watermark ||
       !IsLive(s.donor)) {
@@ -335,10 +335,13 @@ DropReason EngineImpl::NoSessionReason(NodeId peer, std::uint32_t session, bool 
   return session != 0 && session <= last ? DropReason::kSessionClosed : DropReason::kUnexpected;
 }
 
-void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p) {
+void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool overheard) {
   // A shared page names its pullers. One for others only reaches this node where a unicast
-  // reaches everyone (its donor sent it once for all of them): seen, not dropped.
-  const auto mine = std::find_if(p.to.begin(), p.to.end(), [&](const auto& a) { return a.node == kNoNode || a.node == config_.node_id; });
+  // reaches everyone (a shared page sent once for all of them, or a plain page to another
+  // puller that the host passed on as overheard): seen, not dropped.
+  const auto mine = overheard ? p.to.end() : std::find_if(p.to.begin(), p.to.end(), [&](const auto& a) {
+    return a.node == kNoNode || a.node == config_.node_id;
+  });
   if (mine == p.to.end()) {
     if (!unicast_reaches_everyone_) {
       Drop(DropReason::kUnexpected);
