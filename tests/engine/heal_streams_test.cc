@@ -23,9 +23,12 @@ namespace {
 using namespace testing_mini_net;
 using namespace std::chrono_literals;
 
-constexpr int kEntriesPerNode = 1500;
-
+// The split of scenarios/call-routing-partition.yaml in small: nodes 1 to 5 and 6 to 8 apart
+// from the start, each registering kEntriesPerNode AORs of its own; the heal (HealAndCountTrips)
+// brings the small side 5 origins and the large side 3.
 struct SplitHeal {
+  static constexpr int kEntriesPerNode = 1500;
+
   explicit SplitHeal(bool unicast_reaches_everyone)
       : net(8, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 0ms; },
             unicast_reaches_everyone) {
