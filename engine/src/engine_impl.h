@@ -518,7 +518,7 @@ class EngineImpl {
   void SendSyncRefuse(NodeId to, std::uint32_t session, codec::RefuseReason why);
   // Adds `from` to a stream whose snapshot covers request `r` ("Catch-up sessions"); false: none.
   bool JoinServe(NodeId from, const codec::SyncRequest& r);
-  void HandleSyncPage(NodeId from, const codec::SyncPage& p);
+  void HandleSyncPage(NodeId from, const codec::SyncPage& p, bool overheard = false);  // overheard: only noted
   // Ends pull `it` at its last page (the donor's watermark `donor_watermark`), and goes on with
   // the other donors when that leaves this node short of the pull's target.
   void CompletePull(std::map<std::uint32_t, PullSession>::iterator it, std::uint64_t donor_watermark);
@@ -551,6 +551,8 @@ class EngineImpl {
   // meanwhile) is no reason to pull everything again: the want keeps its donors and target, and
   // the donors are offered this node's digest after sync_retransmit (recheck_targets_).
   void ForgetStaleFullPull(Want& w, MonoTime now);
+  // Whether `w`, pulled from `since`, can join an overheard stream (whose donor it then asks first).
+  bool FollowsStream(NodeId origin, Want& w, std::uint64_t since, MonoTime now);
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
@@ -765,6 +767,7 @@ class EngineImpl {
 
   std::map<NodeId, Want> wants_;
   std::map<std::uint32_t, PullSession> pulls_;
+  std::map<NodeId, OverheardStream> overheard_streams_;  // by origin, counted origins only
   ServeMap serves_;
   std::uint32_t next_session_id_ = 1;
   // Mailbox repair: when a repair frame last went either way, and the peers whose sets differed

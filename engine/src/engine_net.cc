@@ -25,13 +25,17 @@ void EngineImpl::OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_
   PBXSTATE_CHECK(unicast_reaches_everyone_);
   PBXSTATE_CHECK(to != kNoNode && to != config_.node_id);
   mailbox_overhearing_.delivered = true;
-  // Only mailbox repair is of use: records (last-writer-wins whoever they were for) and the sign
-  // that an exchange runs; the rest was never this node's to receive, so it is not counted as
-  // dropped either, nor is a header that does not parse.
+  // Of use: mailbox repair's records (last-writer-wins whoever they were for) and the sign that an
+  // exchange runs, and a catch-up page's stream (which a want of its origin follows); the rest
+  // was never this node's to receive, so it is not counted as dropped either, nor is a header
+  // that does not parse.
   codec::FrameHeader h{};
   std::span<const std::uint8_t> body;
   if (codec::DecodeHeader(frame, limits_, &h, &body)) return;
-  if (h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges) return;
+  if (h.type != codec::FrameType::kMailboxEntries && h.type != codec::FrameType::kMailboxRanges &&
+      h.type != codec::FrameType::kSyncPage) {
+    return;
+  }
   Receive(from, frame, kNoNode, to);
   Rearm();
 }
@@ -103,6 +107,7 @@ void EngineImpl::Receive(NodeId from, std::span<const std::uint8_t> frame, NodeI
   if (!NoteIncarnation(h.sender, h.incarnation)) return;  // counted there
   if (config_.membership == MembershipSource::kHeartbeat) HeardFrom(h.sender, via);
   PBXSTATE_TRACE(PBXSTATE_TRACE_RX_DECODED);
+  if (overheard_to != kNoNode && h.type == codec::FrameType::kSyncPage) return HandleSyncPage(h.sender, page_buf_, true);
   if (overheard_to != kNoNode) return ApplyOverheard(h.sender, h.type);  // a repair frame (OnOverheard)
   switch (h.type) {
     case codec::FrameType::kUpdates: ApplyUpdates(h.sender, updates_buf_); break;

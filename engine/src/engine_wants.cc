@@ -39,6 +39,9 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
     w.donors.erase(worst);
   }
   auto at = std::find_if(w.donors.begin(), w.donors.end(), [&](NodeId d) { return DonorRank(origin, d) > rank; });
+  // The pause after a busy refusal (BackOffFromBusyDonor) was for the donors known then; one that
+  // comes first now is asked at once (at a heal the other digests come a trip after the first).
+  if (at == w.donors.begin()) w.not_before = MonoTime{};
   w.donors.insert(at, donor);
   PBXSTATE_CHECK_LE(w.donors.size(), limit);
 }

@@ -50,6 +50,23 @@ struct PullSession {
   bool full = false;
   std::uint64_t full_at = 0;  // as Want::full_at
   std::vector<NodeId> other_donors;  // where to go when this donor fails
+  // Asked a donor whose shared stream of the origin this node overheard (OverheardStream): it
+  // joins that stream, which costs the donor no slot and the ring no frame, so it takes no pull
+  // slot either; such pulls count apart, up to max_sync_pulls of them.
+  bool follows = false;
+};
+
+// A shared stream of an origin that this node overheard (a SYNC_PAGE naming other pullers only,
+// which reaches every node where a unicast does: CPG). A node that wants the same origin asks
+// that donor, whose stream it joins, rather than open a second stream at another donor (at a heal
+// the owner, ranked first, offered it by the time a later want starts: engine/README.md,
+// "Catch-up sessions", "Following a stream"). Kept per origin, the latest page; forgotten at the
+// stream's last page, and stale after sync_retransmit without a page.
+struct OverheardStream {
+  NodeId donor;
+  std::uint64_t incarnation;
+  std::uint64_t donor_watermark;  // the stream's snapshot ends here: a request below it can join
+  MonoTime seen;
 };
 
 // What a donor serves of one origin: a stream of pages over a snapshot of its items, for one

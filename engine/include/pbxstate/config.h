@@ -84,7 +84,9 @@ struct EngineConfig {
 
   // --- catch-up (obligation 3) ---
   std::size_t sync_window_pages = 8;      // pages in flight per catch-up session
-  std::size_t max_sync_pulls = 4;         // sessions this node pulls at once
+  // Sessions this node pulls at once; where a unicast reaches every node, as many again that join
+  // a shared stream it overheard (they cost no donor or ring more: engine/README.md, "Following a stream").
+  std::size_t max_sync_pulls = 4;
   std::size_t max_sync_serves = 4;        // sessions still sending this node serves at once; more are refused
   // The donor's first retransmit timeout for unacknowledged pages. It then adapts to measured
   // round trips (at least twice the smoothed round trip, at least a fifth of this value) and

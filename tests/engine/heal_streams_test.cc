@@ -1,0 +1,168 @@
+// Streams at a heal on CPG (issue 15; engine/README.md, "Catch-up sessions", "Following a
+// stream"): eight nodes split 5/3 as in scenarios/call-routing-partition.yaml, each registering
+// while cut off. At the heal the small side pulls five origins with four pull slots each, the
+// large side three. Where a unicast reaches every node, the pullers start different origins first
+// and follow each other's streams without a slot, so no origin is left to run alone at the end.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "codec.h"
+#include "mini_net.h"
+
+namespace pbxstate {
+namespace {
+
+using namespace testing_mini_net;
+using namespace std::chrono_literals;
+
+// The split of scenarios/call-routing-partition.yaml in small: nodes 1 to 5 and 6 to 8 apart
+// from the start, each registering kEntriesPerNode AORs of its own; the heal (HealAndCountTrips)
+// brings the small side 5 origins and the large side 3.
+struct SplitHeal {
+  static constexpr int kEntriesPerNode = 1500;
+
+  explicit SplitHeal(bool unicast_reaches_everyone)
+      : net(8, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 0ms; },
+            unicast_reaches_everyone) {
+    net.delay = 2ms;
+    net.deliver_overheard = unicast_reaches_everyone;  // as CPG delivers a unicast (CpgEnv)
+    net.SetView({1, 2, 3, 4, 5});
+    net.SetView({6, 7, 8});
+    for (NodeId n = 1; n <= 8; ++n) {
+      const WallTime t0 = net.envs[n]->WallNow();
+      for (int i = 0; i < kEntriesPerNode; ++i) {
+        const std::string aor = "aor" + std::to_string(n) + "-" + std::to_string(i);
+        RegistrationInfo info{"sip:p" + std::to_string(i) + "@198.18.0.9", t0 + 600s, ContactStatus::kReachable, 0, {}, {}};
+        EXPECT_TRUE(net.engines[n]->SetRegistration(aor, info).ok());
+      }
+    }
+    net.Run(1s);
+    for (NodeId n = 1; n <= 8; ++n) {
+      pages_sent_before += net.engines[n]->stats().sync_pages_sent;
+      sessions_before += net.engines[n]->stats().sync_sessions_started;
+    }
+  }
+  bool Agreed() const {
+    for (NodeId n = 2; n <= 8; ++n) {
+      if (net.engines.at(n)->Digest() != net.engines.at(1)->Digest()) return false;
+    }
+    return true;
+  }
+  // Heals and runs in steps of one one-way trip until every node holds the same entries (at most
+  // 10 s); returns the trips from the first catch-up request on. Counts the streams each donor
+  // opened per origin (a page whose every addressee is at its page 0).
+  int HealAndCountTrips(const std::vector<NodeId>& early = {}, Duration lead = 0ms) {
+    std::optional<MonoTime> first_request;
+    net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
+      codec::FrameHeader h{};
+      std::span<const std::uint8_t> body;
+      const codec::DecodeLimits limits{EngineConfig{}.max_frame_bytes, EngineConfig{}.max_key_bytes, EngineConfig{}.max_contact_bytes};
+      if (codec::DecodeHeader(b, limits, &h, &body)) return false;
+      // `early`'s digests reach only each other: they pull from each other, one member a stream.
+      const auto is_early = [&](NodeId n) { return std::find(early.begin(), early.end(), n) != early.end(); };
+      if (h.type == codec::FrameType::kDigest && early_digests_to_each_other && is_early(from) && !is_early(to)) return true;
+      if (h.type == codec::FrameType::kSyncRequest && !first_request) first_request = net.now;
+      codec::SyncPage p{};
+      if (h.type != codec::FrameType::kSyncPage || codec::DecodeSyncPage(body, limits, &p)) return false;
+      if (std::all_of(p.to.begin(), p.to.end(), [](const auto& a) { return a.page == 0; })) {
+        opened.insert({p.origin, from, net.now});  // a shared page is sent once per node: one entry
+      }
+      return false;
+    };
+    // The merged view reaches `early` first (on emu, the join digests that two nodes sent each
+    // other came 50 ms before the others' and they pulled from each other, one member a stream).
+    // Their digests reach only each other (early_digests_to_each_other).
+    const std::vector<NodeId> all = net.AllIds();
+    ++net.view_id;
+    for (NodeId id : early) net.engines[id]->OnMembership({net.view_id, all});
+    if (!early.empty()) net.Run(lead);
+    for (NodeId id : all) {
+      if (std::find(early.begin(), early.end(), id) == early.end()) net.engines[id]->OnMembership({net.view_id, all});
+    }
+    for (int step = 0; step < 5000 && !Agreed(); ++step) net.Run(net.delay);
+    EXPECT_TRUE(Agreed());
+    for (NodeId n = 1; n <= 8; ++n) {
+      pages_sent += net.engines[n]->stats().sync_pages_sent;
+      sessions += net.engines[n]->stats().sync_sessions_started;
+    }
+    pages_sent -= pages_sent_before;
+    sessions -= sessions_before;
+    EXPECT_TRUE(first_request.has_value());
+    net.drop = nullptr;  // it refers to this call's locals
+    return static_cast<int>((net.now - first_request.value_or(net.now)) / net.delay);
+  }
+  std::map<NodeId, int> StreamsPerOrigin() const {
+    std::map<NodeId, int> n;
+    for (const auto& [origin, donor, at] : opened) ++n[origin];
+    return n;
+  }
+  MiniNet net;
+  std::uint64_t pages_sent_before = 0, sessions_before = 0, pages_sent = 0, sessions = 0;
+  bool early_digests_to_each_other = true;  // else `early`'s digests reach every node
+  std::set<std::tuple<NodeId, NodeId, MonoTime>> opened;  // (origin, donor, when) of each stream
+};
+
+// Before (every node starting its wants in origin order, a want waiting for a pull slot until a
+// pull ended): the small side's nodes all started origins 1 to 4 and origin 5 only once one of
+// those ended: 40 trips from the first request to agreement, 552 pages, 30 pulls. After: 24
+// trips, 558 pages (followers go round to the page they joined at), 32 pulls (two refused as
+// busy: five origins asked of one donor with max_sync_serves 4). One origin's 67 pages alone
+// take about 20 trips (a window of 8 after slow start).
+TEST(HealStreams, EveryOriginIsStreamedOnceAndNoneRunsAloneAtTheEnd) {
+  SplitHeal heal(/*unicast_reaches_everyone=*/true);
+  const int trips = heal.HealAndCountTrips();
+  std::printf("split 5/3 healed on CPG: agreed %d trips after the first request, %llu pages sent, %llu pulls started\n",
+              trips, static_cast<unsigned long long>(heal.pages_sent), static_cast<unsigned long long>(heal.sessions));
+  const std::map<NodeId, int> streams = heal.StreamsPerOrigin();
+  EXPECT_EQ(streams.size(), 8u);
+  for (const auto& [origin, n] : streams) EXPECT_EQ(n, 1) << "origin " << origin;
+  EXPECT_LT(trips, 30);
+  // Followers go round to where they joined: a few pages more than one stream per origin
+  // (8 x 67), not a second stream's worth.
+  EXPECT_LT(heal.pages_sent, 8u * 67u + 67u / 2u);
+}
+
+// Nodes 3 and 8 get the merged view 20 ms before the others and pull from each other: node 8
+// streams origins 6 to 8 to node 3 alone, and node 3 origins 1, 2, 4, 5 to node 8 alone, as plain
+// pages. The others, overhearing those pages, join those streams rather than open their own.
+// Before (only shared pages noted): 16 streams for the 8 origins, 1,046 pages.
+TEST(HealStreams, AStreamOfOneMemberIsFollowedToo) {
+  SplitHeal heal(/*unicast_reaches_everyone=*/true);
+  const int trips = heal.HealAndCountTrips({3, 8}, 6ms);
+  std::printf("split 5/3, nodes 3 and 8 healed 6 ms first: agreed %d trips after the first request, %llu pages sent\n",
+              trips, static_cast<unsigned long long>(heal.pages_sent));
+  for (const auto& [origin, n] : heal.StreamsPerOrigin()) EXPECT_EQ(n, 1) << "origin " << origin;
+  EXPECT_LT(heal.pages_sent, 8u * 67u + 67u);
+}
+
+// Nodes 3 and 8 get the merged view 20 ms first and their digests reach every node first: every
+// puller of a side asks one donor, the small side five origins of node 3 with max_sync_serves 4,
+// and two requests are refused as busy while node 3 is the only donor they know. The other
+// digests come a trip later; a donor ranked first then is asked at once, not after the pause
+// that followed the refusal (sync_retransmit and up to as long again). Before: 153 trips.
+TEST(HealStreams, ADonorThatComesAfterABusyRefusalIsAskedAtOnce) {
+  SplitHeal heal(/*unicast_reaches_everyone=*/true);
+  heal.early_digests_to_each_other = false;
+  const int trips = heal.HealAndCountTrips({3, 8}, 20ms);
+  EXPECT_LT(trips, 40);
+}
+
+// Where a unicast reaches one node, nothing is overheard and wants start in origin order: a
+// stream per puller, as before.
+TEST(HealStreams, NothingIsFollowedWhereAUnicastReachesOneNode) {
+  SplitHeal heal(/*unicast_reaches_everyone=*/false);
+  heal.HealAndCountTrips();
+  // 3 pullers of 5 origins and 5 of 3: 30 streams of about 67 pages.
+  EXPECT_GE(heal.pages_sent, 30u * 60u);
+}
+
+}  // namespace
+}  // namespace pbxstate
