@@ -54,7 +54,9 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
 
 LagCause AttributeLag(Duration lag, const HostWitness& w) {
   if (w.sampled && 2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
-  if (w.interrupts_read && w.lifeguard && 2 * w.no_interrupt >= lag) return LagCause::kMachineStopped;
+  if (w.interrupts_read && w.lifeguard && w.every_cpu_read && 2 * w.not_executed_every_cpu >= lag) {
+    return LagCause::kMachineStopped;
+  }
   if (!w.sampled) return LagCause::kUnknown;
   if (w.lifeguard && 2 * w.lifeguard_gap >= lag) {
     const bool idle = !w.interrupts_read && w.simulation_read && 2 * w.simulation_ran < lag;
@@ -81,17 +83,30 @@ std::string_view LagCauseName(LagCause cause) {
   return "unknown";
 }
 
-std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
+namespace {
+
+std::string DescribeTasks(const HostWitness& w) {
+  std::string out;
+  for (const CpuTasks& c : w.cpus) {
+    out += "; CPU " + std::to_string(c.cpu) + (c.known ? "" : " (in part)") + ": not executing " + Ms(c.not_executed);
+    for (const TaskTime& t : c.top) out += ", " + t.comm + " (" + std::to_string(t.pid) + ", prio " + std::to_string(t.prio) + ") " + Ms(t.ran);
+    out += ", idle " + Ms(c.idle);
+  }
+  return out;
+}
+
+std::string DescribeCause(LagCause cause, const HostWitness& w) {
   switch (cause) {
     case LagCause::kHypervisor:
       return "the hypervisor stole " + Ms(w.steal_every_cpu) + " of every CPU";
     case LagCause::kEveryCpuHeld:
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal" +
              (w.simulation_read ? "; the simulation ran " + Ms(w.simulation_ran) + " of it" : "") +
-             (w.interrupts_read ? "; no timer interrupt on any CPU for " + Ms(w.no_interrupt) + ")" : ")");
+             (w.interrupts_read ? "; every CPU without a timer interrupt for " + Ms(w.not_executed_every_cpu) + ")" : ")");
     case LagCause::kMachineStopped:
       if (w.interrupts_read) {
-        return "no CPU took a timer interrupt for " + Ms(w.no_interrupt) + " of it (the whole machine stopped, no steal)";
+        return "every CPU went without a timer interrupt for " + Ms(w.not_executed_every_cpu) +
+               " of it or more, all at once for " + Ms(w.no_interrupt) + " (the whole machine stopped, no steal)";
       }
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " nor the simulation for more than " +
              Ms(w.simulation_ran) + " (the whole machine stopped, no steal)";
@@ -103,5 +118,9 @@ std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
   }
   return "no reading of the host around it";
 }
+
+}  // namespace
+
+std::string DescribeLagCause(LagCause cause, const HostWitness& w) { return DescribeCause(cause, w) + DescribeTasks(w); }
 
 }  // namespace pbxstate::emu

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "pbxstate/emu/realtime.h"
 
@@ -108,6 +109,11 @@ HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const 
     const std::int64_t stopped = options_.interrupts->StoppedNs(from_ns, to_ns);
     w.interrupts_read = stopped >= 0;
     w.no_interrupt = Duration(std::max<std::int64_t>(stopped, 0));
+    const std::vector<std::int64_t> per_cpu = options_.interrupts->NotExecutedNs(from_ns, to_ns);
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    w.every_cpu_read = !per_cpu.empty() && static_cast<long>(per_cpu.size()) >= online &&
+                       std::all_of(per_cpu.begin(), per_cpu.end(), [](std::int64_t n) { return n >= 0; });
+    if (w.every_cpu_read) w.not_executed_every_cpu = Duration(*std::min_element(per_cpu.begin(), per_cpu.end()));
   }
   // The last reading done by the lag's start and the first begun after its end.
   auto after = std::find_if(readings_.begin(), readings_.end(), [&](const Reading& r) { return r.begin_ns >= to_ns; });
@@ -159,10 +165,30 @@ void LagWitness::Attribute(bool final) {
   for (LagSpell& s : waiting_) {
     if (!ready(s)) continue;
     s.witness = Witness(s.due_mono_ns, s.due_mono_ns + s.lag.count());
+    if (s.lag > options_.switches_over) WhatRan(s, &s.witness);
     s.cause = AttributeLag(s.lag, s.witness);
     Keep(s);
   }
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), ready), waiting_.end());
+}
+
+void LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
+  TaskSwitches* switches = options_.switches;
+  if (switches == nullptr || !switches->open() || options_.interrupts == nullptr) return;
+  const std::int64_t from = spell.due_mono_ns, to = spell.due_mono_ns + spell.lag.count();
+  SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty());
+  if (!switches->Snapshot(&tally).ok()) return;
+  w->cpus = tally.Result(MonotonicNs());
+  // The switches are signs of execution too: with them, a CPU's time not executing can only shrink.
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  const bool all = static_cast<long>(w->cpus.size()) >= online &&
+                   std::all_of(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& c) { return c.known; });
+  if (all && w->every_cpu_read) {
+    for (const CpuTasks& c : w->cpus) w->not_executed_every_cpu = std::min(w->not_executed_every_cpu, c.not_executed);
+  }
+  if (options_.switches_dir.empty()) return;
+  const std::string path = options_.switches_dir + "/stall-" + std::to_string(from / 1'000'000) + ".txt";
+  std::ofstream(path) << tally.window_text();
 }
 
 void LagWitness::Keep(const LagSpell& spell) {
