@@ -89,6 +89,7 @@ std::string DescribeTasks(const HostWitness& w) {
   std::string out;
   for (const CpuTasks& c : w.cpus) {
     out += "; CPU " + std::to_string(c.cpu) + (c.known ? "" : " (in part)") + ": not executing " + Ms(c.not_executed);
+    if (c.followed_woken > 0) out += ", the simulation woken here " + std::to_string(c.followed_woken) + " times";
     for (const TaskTime& t : c.top) out += ", " + t.comm + " (" + std::to_string(t.pid) + ", prio " + std::to_string(t.prio) + ") " + Ms(t.ran);
     out += ", idle " + Ms(c.idle);
   }

@@ -130,6 +130,7 @@ Status EmulatedNetwork::Start() {
   });
   Status st = ready.get();
   simulation_tid_ = sim_tid;
+  if (st.ok() && switches_.open()) switches_traced_ = switches_.Follow(sim_tid);  // where it waits
   if (!st.ok()) {
     thread_.join();
     return st;

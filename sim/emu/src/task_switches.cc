@@ -18,6 +18,8 @@ namespace {
 
 constexpr std::string_view kSwitch = ": sched_switch: ";
 constexpr std::string_view kTimer = ": local_timer_entry:";
+constexpr std::string_view kWakeup = ": sched_wakeup: ";
+constexpr const char* kWakeupEvent = "events/sched/sched_wakeup/";
 constexpr const char* kEvents[] = {"events/sched/sched_switch/enable", "events/irq_vectors/local_timer_entry/enable"};
 constexpr int kMaxCpus = 1024;
 
@@ -86,10 +88,24 @@ void SwitchTally::Evidence(Cpu& c, std::int64_t t_ns) const {
   if (c.first_ns < 0) c.first_ns = t_ns;
 }
 
+SwitchTally::Cpu& SwitchTally::At(int cpu) {
+  if (static_cast<std::size_t>(cpu) >= cpus_.size()) cpus_.resize(static_cast<std::size_t>(cpu) + 1);
+  return cpus_[static_cast<std::size_t>(cpu)];
+}
+
+// "comm=pbxstate pid=11687 prio=49 target_cpu=001": a wake-up of the followed thread (the
+// instance records no other), counted on its target CPU when near the window.
+void SwitchTally::Wakeup(std::string_view fields, std::int64_t t_ns) {
+  int target = -1;
+  if (!Number(Value(fields, "target_cpu=", ""), &target) || target < 0 || target >= kMaxCpus) return;
+  if (t_ns >= from_ns_ - kWokenBefore && t_ns <= to_ns_) ++At(target).followed_woken;
+}
+
 void SwitchTally::Line(std::string_view line) {
   if (line.empty() || line.front() == '#') return;
   const bool is_switch = line.find(kSwitch) != std::string_view::npos;
-  const std::size_t at = line.find(is_switch ? kSwitch : kTimer);
+  const bool is_wakeup = !is_switch && line.find(kWakeup) != std::string_view::npos;
+  const std::size_t at = line.find(is_switch ? kSwitch : is_wakeup ? kWakeup : kTimer);
   if (at == std::string_view::npos) return;
   const std::size_t space = line.rfind(' ', at);
   if (space == std::string_view::npos) return;
@@ -99,8 +115,11 @@ void SwitchTally::Line(std::string_view line) {
   if (keep_text_ && t >= from_ns_ - kTextMargin && t <= to_ns_ + kTextMargin && text_.size() + line.size() < kWindowText) {
     text_.append(line).push_back('\n');
   }
-  if (static_cast<std::size_t>(cpu) >= cpus_.size()) cpus_.resize(static_cast<std::size_t>(cpu) + 1);
-  Cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+  if (is_wakeup) {
+    Wakeup(line.substr(at + kWakeup.size()), t);
+    return;  // a wake-up is the waker's CPU's doing, not a sign of the target's
+  }
+  Cpu& c = At(cpu);
   if (t < c.last_event_ns) return;  // a CPU's events come in time order
   Evidence(c, t);
   if (!is_switch) return;
@@ -133,6 +152,7 @@ std::vector<CpuTasks> SwitchTally::Result(std::int64_t end_ns) const {
     t.cpu = static_cast<int>(i);
     t.known = c.first_ns <= from_ns_ && end_ns >= to_ns_;
     t.switches = c.switches;
+    t.followed_woken = c.followed_woken;
     t.not_executed = Duration(c.not_executed);
     t.other_tasks = c.other.ran;
     std::vector<TaskTime> all;
@@ -170,6 +190,13 @@ Status TaskSwitches::Open(const Options& options) {
   return st;
 }
 
+Status TaskSwitches::Follow(int tid) {
+  if (!open()) return Status::FailedPrecondition("task switches: not open");
+  Status st = WriteTracefs(dir_ + "/" + kWakeupEvent + "filter", "pid == " + std::to_string(tid));
+  if (st.ok()) st = WriteTracefs(dir_ + "/" + kWakeupEvent + "enable", "1");
+  return st;
+}
+
 Status TaskSwitches::Snapshot(SwitchTally* tally) {
   if (!open()) return Status::FailedPrecondition("task switches: not open");
   if (snapshots_ >= kSnapshots) return Status::FailedPrecondition("task switches: " + std::to_string(kSnapshots) + " snapshots taken");
@@ -195,6 +222,7 @@ Status TaskSwitches::Snapshot(SwitchTally* tally) {
 void TaskSwitches::Close() {
   if (!open()) return;
   for (const char* event : kEvents) (void)WriteTracefs(dir_ + "/" + event, "0");
+  (void)WriteTracefs(dir_ + "/" + kWakeupEvent + "enable", "0");
   (void)WriteTracefs(dir_ + "/tracing_on", "0");
   rmdir(dir_.c_str());  // best effort: the kernel refuses while a reader holds it
   dir_.clear();

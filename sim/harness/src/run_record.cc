@@ -124,6 +124,7 @@ json CpusJson(const std::vector<LagSpellRecord::Cpu>& cpus) {
     out.push_back({{"cpu", c.cpu},
                    {"known", c.known},
                    {"switches", c.switches},
+                   {"simulation_woken", c.simulation_woken},
                    {"not_executed_ns", c.not_executed.count()},
                    {"idle_ns", c.idle.count()},
                    {"other_tasks_ns", c.other_tasks.count()},

@@ -78,7 +78,7 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
     if (s.witness.every_cpu_read) rec.not_executed_every_cpu = s.witness.not_executed_every_cpu;
     for (const emu::CpuTasks& c : s.witness.cpus) {
       harness::LagSpellRecord::Cpu& out = rec.cpus.emplace_back();
-      out = {c.cpu, c.known, c.switches, c.not_executed, c.idle, c.other_tasks, {}};
+      out = {c.cpu, c.known, c.switches, c.followed_woken, c.not_executed, c.idle, c.other_tasks, {}};
       for (const emu::TaskTime& t : c.top) out.top.push_back({t.comm, t.pid, t.prio, t.ran});
     }
     rec.cause = emu::LagCauseName(s.cause);

@@ -41,6 +41,9 @@ struct CpuTasks {
   Duration other_tasks{};     // the other non-idle tasks' time together
   Duration idle{};            // the idle task's (pid 0)
   std::uint32_t switches = 0;
+  // The followed thread's (TaskSwitches::Follow: the simulation's) wake-ups that the kernel placed
+  // on this CPU, in the window or up to kWokenBefore before it: where it waited.
+  std::uint32_t followed_woken = 0;
   // No timer interrupt nor switch on this CPU for longer than the allowance, less it: time it
   // provably did not execute, whichever task was current (a guest charges a pause to that task).
   Duration not_executed{};
@@ -53,6 +56,7 @@ class SwitchTally {
   static constexpr std::size_t kTasksPerCpu = 256;   // told apart; more are "other"
   static constexpr std::size_t kWindowText = 1 << 20;  // bytes of the window's lines kept at most
   static constexpr std::int64_t kTextMargin = 20'000'000;  // lines kept this far either side
+  static constexpr std::int64_t kWokenBefore = 1'000'000;  // the simulation's probe period
   SwitchTally(std::int64_t from_ns, std::int64_t to_ns, std::int64_t allowance_ns, bool keep_text);
   void Feed(std::string_view text);
   std::vector<CpuTasks> Result(std::int64_t end_ns) const;
@@ -65,10 +69,12 @@ class SwitchTally {
     TaskTime current{"", -1, -1, {}};  // pid -1: not yet known
     std::unordered_map<int, TaskTime> tasks;
     TaskTime other;
-    std::uint32_t switches = 0;
+    std::uint32_t switches = 0, followed_woken = 0;
     std::int64_t not_executed = 0;
   };
   void Line(std::string_view line);
+  void Wakeup(std::string_view fields, std::int64_t t_ns);
+  Cpu& At(int cpu);
   void Run(Cpu& c, std::int64_t until_ns) const;
   void Evidence(Cpu& c, std::int64_t t_ns) const;
   void Add(Cpu& c, const TaskTime& task, std::int64_t ns) const;
@@ -97,6 +103,9 @@ class TaskSwitches {
   // Creates the instance and starts recording; fails naming the file it could not write,
   // leaving nothing behind.
   Status Open(const Options& options);
+  // Also records the wake-ups of thread `tid` (sched:sched_wakeup filtered to it), from now on;
+  // fails naming the file it could not write.
+  Status Follow(int tid);
   // Reads the buffer into `tally` (at most kReadBytes); fails when closed, past kSnapshots, or
   // naming the file that could not be read.
   Status Snapshot(SwitchTally* tally);

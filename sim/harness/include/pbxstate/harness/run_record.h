@@ -88,7 +88,7 @@ struct LagSpellRecord {
   struct Cpu {
     int cpu = -1;
     bool known = false;
-    std::uint32_t switches = 0;
+    std::uint32_t switches = 0, simulation_woken = 0;
     Duration not_executed{}, idle{}, other_tasks{};
     std::vector<Task> top;
   };
