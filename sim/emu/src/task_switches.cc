@@ -145,7 +145,7 @@ std::vector<CpuTasks> SwitchTally::Result(std::int64_t end_ns) const {
   std::vector<CpuTasks> out;
   for (std::size_t i = 0; i < cpus_.size(); ++i) {
     Cpu c = cpus_[i];  // a copy: the current task and the last gap run on to end_ns
-    if (c.first_ns < 0) continue;
+    if (c.first_ns < 0 && c.followed_woken == 0) continue;
     Run(c, end_ns);
     Evidence(c, end_ns);
     CpuTasks t;

@@ -86,12 +86,16 @@ TEST(SwitchTally, ACpuStoppedUnderItsCurrentTaskAndTheOtherRunning) {
 TEST(SwitchTally, ABufferThatStartsInTheWindowIsKnownInPart) {
   const std::string text =
       "  x-7 [000] d.h.. 100.002000: local_timer_entry: vector=236\n"
+      "  x-7 [000] d..2. 100.002500: sched_wakeup: comm=pbxstate pid=11 prio=49 target_cpu=001\n"
       "  x-7 [000] d..2. 100.003000: sched_switch: prev_comm=my task prev_pid=7 prev_prio=0 prev_state=R ==> "
       "next_comm=swapper/0 next_pid=0 next_prio=120\n";
   SwitchTally tally(100'000'000'000, 100'010'000'000, kAllowance, false);
   tally.Feed(text);
   const std::vector<CpuTasks> cpus = tally.Result(100'012'000'000);
-  ASSERT_EQ(cpus.size(), 1u);
+  ASSERT_EQ(cpus.size(), 2u);  // CPU 1 only as the wake-up's target: no event of its own
+  EXPECT_EQ(cpus[0].followed_woken, 0u);
+  EXPECT_EQ(cpus[1].followed_woken, 1u);
+  EXPECT_FALSE(cpus[1].known);
   EXPECT_FALSE(cpus[0].known);
   ASSERT_EQ(cpus[0].top.size(), 1u);
   EXPECT_EQ(cpus[0].top[0].comm, "my task");  // a name with a space
