@@ -15,19 +15,14 @@
 #include "pbxstate/emu/kernel_tick.h"
 #include "pbxstate/emu/task_switches.h"
 #include "pbxstate/emu/timer_interrupts.h"
+#include "recorded.h"
 
 namespace pbxstate::emu {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string Recorded(const std::string& name) {
-  std::ifstream in(std::string(PBXSTATE_EMU_TEST_DATA) + "/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_FALSE(text.str().empty()) << name;
-  return text.str();
-}
+using testing::Recorded;
 
 constexpr std::int64_t At(double ms) { return static_cast<std::int64_t>((70878.0 + ms / 1000) * 1e9 + 0.5); }
 constexpr std::int64_t kAllowance = 5'000'000;  // the tick at CONFIG_HZ=250 and TimerInterrupts::kHeldOff

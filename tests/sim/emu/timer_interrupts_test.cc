@@ -15,19 +15,14 @@
 
 #include "pbxstate/emu/host_steal.h"
 #include "pbxstate/emu/timer_interrupts.h"
+#include "recorded.h"
 
 namespace pbxstate::emu {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string Recorded(const std::string& name) {
-  std::ifstream in(std::string(PBXSTATE_EMU_TEST_DATA) + "/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_FALSE(text.str().empty()) << name;
-  return text.str();
-}
+using testing::Recorded;
 
 // Seconds of the tracer's clock as CLOCK_MONOTONIC ns.
 constexpr std::int64_t At(double seconds) { return static_cast<std::int64_t>(seconds * 1e9 + 0.5); }
