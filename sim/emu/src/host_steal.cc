@@ -1,5 +1,6 @@
 #include "pbxstate/emu/host_steal.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cstdio>
@@ -63,6 +64,17 @@ LagCause AttributeLag(Duration lag, const HostWitness& w) {
     return idle ? LagCause::kMachineStopped : LagCause::kEveryCpuHeld;
   }
   return LagCause::kCpuHeld;
+}
+
+void TakeCpuTasks(std::vector<CpuTasks> cpus, std::size_t online, HostWitness* w) {
+  w->cpus = std::move(cpus);
+  const bool all = !w->cpus.empty() && w->cpus.size() >= online &&
+                   std::all_of(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& c) { return c.known; });
+  if (!all) return;
+  w->every_cpu_read = true;
+  w->not_executed_every_cpu = std::min_element(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& a, const CpuTasks& b) {
+                                return a.not_executed < b.not_executed;
+                              })->not_executed;
 }
 
 bool StoppedTheWholeMachine(LagCause cause) { return cause == LagCause::kHypervisor || cause == LagCause::kMachineStopped; }

@@ -178,14 +178,7 @@ void LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
   const std::int64_t from = spell.due_mono_ns, to = spell.due_mono_ns + spell.lag.count();
   SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty());
   if (!switches->Snapshot(&tally).ok()) return;
-  w->cpus = tally.Result(MonotonicNs());
-  // The switches are signs of execution too: with them, a CPU's time not executing can only shrink.
-  const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  const bool all = static_cast<long>(w->cpus.size()) >= online &&
-                   std::all_of(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& c) { return c.known; });
-  if (all && w->every_cpu_read) {
-    for (const CpuTasks& c : w->cpus) w->not_executed_every_cpu = std::min(w->not_executed_every_cpu, c.not_executed);
-  }
+  TakeCpuTasks(tally.Result(MonotonicNs()), static_cast<std::size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))), w);
   if (options_.switches_dir.empty()) return;
   const std::string path = options_.switches_dir + "/stall-" + std::to_string(from / 1'000'000) + ".txt";
   std::ofstream(path) << tally.window_text();

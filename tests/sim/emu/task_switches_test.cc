@@ -4,7 +4,8 @@
 // pbxstate-pause-probe 60 4, whose reader was `head` on trace_pipe), in which CPU 0 took no
 // interrupt from 801.096 to 808.917 ms while cc1plus (nice 19) was its current task: no tick
 // either, so the CPU did not execute for 7.8 ms less the allowance, while CPU 1 ran on; and two
-// readings of /proc/timer_list 0.51 s apart. No privileges needed.
+// readings of /proc/timer_list 0.51 s apart; and a stall of soak-short as the witness kept it. No
+// privileges needed.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -98,6 +99,43 @@ TEST(SwitchTally, ABufferThatStartsInTheWindowIsKnownInPart) {
   EXPECT_EQ(cpus[0].idle, 7ms);
   EXPECT_EQ(cpus[0].not_executed, 2ms);  // no event from 100.003 to the end: 7 ms of the window, less 5
   EXPECT_TRUE(tally.window_text().empty());
+}
+
+// A stall of soak-short on emu (2026-12-07 00:41 UTC, 521.0 s of the scenario, 22.1 ms; the
+// witness's own record, DIR/stall-traces, due at 73738.170 s to the millisecond): CPU 1 took
+// nothing from 170.185 to 192.882 ms with its idle task current, and CPU 0 nothing after 172.920
+// until the snapshot (its buffer ends there; the last line read, 193.025). The run called it
+// every-cpu-held: the stream had read CPU 1 past the stall but not yet CPU 0, so the per-CPU
+// figure was not taken. The snapshot covers both: 14.2 and 16.9 ms of it not executing, the
+// whole machine's.
+TEST(SwitchTally, APauseOfASoakRunIsTheMachinesFromItsSnapshot) {
+  const std::int64_t from = 73738'170'000'000, to = from + 22'107'323, end = 73738'193'025'000;
+  SwitchTally tally(from, to, kAllowance, false);
+  tally.Feed(Recorded("task_switches_soak_pause.txt"));
+  std::vector<CpuTasks> cpus = tally.Result(end);
+  ASSERT_EQ(cpus.size(), 2u);
+  EXPECT_TRUE(cpus[0].known && cpus[1].known);
+  EXPECT_EQ(cpus[0].not_executed, Duration(to - 73738'172'920'000 - kAllowance));
+  EXPECT_EQ(cpus[1].not_executed, Duration(to - 73738'170'185'000 - kAllowance));
+  EXPECT_GT(cpus[0].followed_woken, 0u);  // the simulation was woken on CPU 0, which then stopped
+  HostWitness w;
+  w.sampled = w.lifeguard = w.interrupts_read = true;
+  w.lifeguard_gap = 22ms;
+  w.no_interrupt = 15ms;
+  EXPECT_EQ(AttributeLag(Duration(to - from), w), LagCause::kEveryCpuHeld);  // not every CPU read
+  TakeCpuTasks(cpus, 2, &w);
+  EXPECT_TRUE(w.every_cpu_read);
+  EXPECT_EQ(w.not_executed_every_cpu, cpus[0].not_executed);
+  EXPECT_EQ(AttributeLag(Duration(to - from), w), LagCause::kMachineStopped);
+  HostWitness three = w;
+  three.every_cpu_read = false;
+  TakeCpuTasks(cpus, 3, &three);  // a CPU the snapshot did not see: no per-CPU figure
+  EXPECT_FALSE(three.every_cpu_read);
+  cpus[1].known = false;
+  HostWitness part;
+  TakeCpuTasks(cpus, 2, &part);  // a CPU known only in part: none either
+  EXPECT_FALSE(part.every_cpu_read);
+  EXPECT_EQ(part.cpus.size(), 2u);
 }
 
 TEST(KernelTick, FromTwoReadingsOfTheTimerList) {

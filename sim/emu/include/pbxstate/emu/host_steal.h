@@ -75,6 +75,13 @@ struct HostWitness {
 // cause that accounts for half the lag is the larger part of it.
 LagCause AttributeLag(Duration lag, const HostWitness& w);
 
+// Takes a stall's snapshot of the switches (task_switches.h) into w->cpus. When it covers the
+// stall on `online` CPUs or more, its per-CPU time not executing decides (it saw every timer
+// interrupt the stream did, and the switches besides): w->every_cpu_read is set and
+// w->not_executed_every_cpu is its least, even where the stream had not yet read a CPU past the
+// stall (the first interrupt after a pause comes on one CPU before the other). Else w is kept.
+void TakeCpuTasks(std::vector<CpuTasks> cpus, std::size_t online, HostWitness* w);
+
 // "hypervisor", "every-cpu-held", "cpu-held", "machine-stopped", "unknown": run.json's names.
 // Whether a stall of this cause stopped every process of the machine alike (the daemons, the
 // network and the driver), not the emulator alone: kHypervisor and kMachineStopped.
