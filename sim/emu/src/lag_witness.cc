@@ -152,11 +152,11 @@ void LagWitness::Attribute(bool final) {
   // A bound: when readings stop coming (/proc/stat unreadable), the spells are attributed with
   // what there is (unknown, without a reading after them) rather than kept waiting.
   const bool overfull = waiting_.size() > kPending;
-  // The trace of the interrupts is waited for a reading more (the first interrupt after a stall may
-  // come a tick after it).
+  // The trace of the interrupts is waited for, on every CPU, a reading more at most (the first
+  // interrupt after a stall may come a tick after it, and on one CPU before the other).
   const TimerInterrupts* irq = options_.interrupts;
   auto traced = [&](std::int64_t end) {
-    return irq == nullptr || !irq->open() || irq->last_ns() >= end || last - end > options_.period.count();
+    return irq == nullptr || !irq->open() || irq->every_cpu_last_ns() >= end || last - end > options_.period.count();
   };
   auto ready = [&](const LagSpell& s) {
     const std::int64_t end = s.due_mono_ns + s.lag.count();

@@ -188,6 +188,13 @@ std::int64_t TimerInterrupts::StoppedNs(std::int64_t from_ns, std::int64_t to_ns
   return stopped;
 }
 
+std::int64_t TimerInterrupts::every_cpu_last_ns() const {
+  if (cpus_.empty()) return 0;
+  std::int64_t least = cpus_.front().last_ns;
+  for (const Cpu& c : cpus_) least = std::min(least, c.last_ns);
+  return least;
+}
+
 std::vector<std::int64_t> TimerInterrupts::NotExecutedNs(std::int64_t from_ns, std::int64_t to_ns) const {
   std::vector<std::int64_t> out;
   for (const Cpu& c : cpus_) {

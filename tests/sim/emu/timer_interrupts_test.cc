@@ -104,6 +104,7 @@ TEST(TimerInterrupts, LossesLateLinesAndLongLines) {
   TimerInterrupts irq(4ms);
   irq.Feed(a + b + c);
   EXPECT_EQ(irq.StoppedNs(At(100.0), At(100.03)), 20'000'000);  // 20 - 5 and 10 - 5
+  EXPECT_EQ(irq.every_cpu_last_ns(), At(100.02));  // CPU 1's latest: CPU 0 read further
   irq.Feed(late);
   EXPECT_EQ(irq.StoppedNs(At(100.0), At(100.03)), 15'000'000);  // 10 - 5, three times
   irq.Feed("CPU:1 [LOST 12 EVENTS]\n" + std::string("  x-1 [000] d.h.. 100.050000: local_timer_entry: vector=236\n"));

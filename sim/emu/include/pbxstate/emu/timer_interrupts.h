@@ -61,6 +61,9 @@ class TimerInterrupts {
   bool open() const { return fd_ >= 0; }
   // The latest interrupt seen (CLOCK_MONOTONIC ns), 0 before any: the trace covers up to it.
   std::int64_t last_ns() const { return last_ns_; }
+  // The latest interrupt read on every CPU seen (the least of their latest), 0 before any: each
+  // CPU's trace covers up to it.
+  std::int64_t every_cpu_last_ns() const;
   // The time in [from_ns, to_ns] that no CPU executed, as far as the interrupts prove it: over
   // every gap with no interrupt on any CPU, its overlap with the interval less one tick. -1 when
   // the trace does not cover the interval (no interrupt seen after to_ns, or one before from_ns
