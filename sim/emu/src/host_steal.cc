@@ -1,5 +1,6 @@
 #include "pbxstate/emu/host_steal.h"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cstdio>
@@ -54,13 +55,26 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
 
 LagCause AttributeLag(Duration lag, const HostWitness& w) {
   if (w.sampled && 2 * w.steal_every_cpu >= lag) return LagCause::kHypervisor;
-  if (w.interrupts_read && w.lifeguard && 2 * w.no_interrupt >= lag) return LagCause::kMachineStopped;
+  if (w.interrupts_read && w.lifeguard && w.every_cpu_read && 2 * w.not_executed_every_cpu >= lag) {
+    return LagCause::kMachineStopped;
+  }
   if (!w.sampled) return LagCause::kUnknown;
   if (w.lifeguard && 2 * w.lifeguard_gap >= lag) {
     const bool idle = !w.interrupts_read && w.simulation_read && 2 * w.simulation_ran < lag;
     return idle ? LagCause::kMachineStopped : LagCause::kEveryCpuHeld;
   }
   return LagCause::kCpuHeld;
+}
+
+void TakeCpuTasks(std::vector<CpuTasks> cpus, std::size_t online, HostWitness* w) {
+  w->cpus = std::move(cpus);
+  const bool all = !w->cpus.empty() && w->cpus.size() >= online &&
+                   std::all_of(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& c) { return c.known; });
+  if (!all) return;
+  w->every_cpu_read = true;
+  w->not_executed_every_cpu = std::min_element(w->cpus.begin(), w->cpus.end(), [](const CpuTasks& a, const CpuTasks& b) {
+                                return a.not_executed < b.not_executed;
+                              })->not_executed;
 }
 
 bool StoppedTheWholeMachine(LagCause cause) { return cause == LagCause::kHypervisor || cause == LagCause::kMachineStopped; }
@@ -81,17 +95,31 @@ std::string_view LagCauseName(LagCause cause) {
   return "unknown";
 }
 
-std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
+namespace {
+
+std::string DescribeTasks(const HostWitness& w) {
+  std::string out;
+  for (const CpuTasks& c : w.cpus) {
+    out += "; CPU " + std::to_string(c.cpu) + (c.known ? "" : " (in part)") + ": not executing " + Ms(c.not_executed);
+    if (c.followed_woken > 0) out += ", the simulation woken here " + std::to_string(c.followed_woken) + " times";
+    for (const TaskTime& t : c.top) out += ", " + t.comm + " (" + std::to_string(t.pid) + ", prio " + std::to_string(t.prio) + ") " + Ms(t.ran);
+    out += ", idle " + Ms(c.idle);
+  }
+  return out;
+}
+
+std::string DescribeCause(LagCause cause, const HostWitness& w) {
   switch (cause) {
     case LagCause::kHypervisor:
       return "the hypervisor stole " + Ms(w.steal_every_cpu) + " of every CPU";
     case LagCause::kEveryCpuHeld:
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " (every CPU held, no steal" +
              (w.simulation_read ? "; the simulation ran " + Ms(w.simulation_ran) + " of it" : "") +
-             (w.interrupts_read ? "; no timer interrupt on any CPU for " + Ms(w.no_interrupt) + ")" : ")");
+             (w.interrupts_read ? "; every CPU without a timer interrupt for " + Ms(w.not_executed_every_cpu) + ")" : ")");
     case LagCause::kMachineStopped:
       if (w.interrupts_read) {
-        return "no CPU took a timer interrupt for " + Ms(w.no_interrupt) + " of it (the whole machine stopped, no steal)";
+        return "every CPU went without a timer interrupt for " + Ms(w.not_executed_every_cpu) +
+               " of it or more, all at once for " + Ms(w.no_interrupt) + " (the whole machine stopped, no steal)";
       }
       return "no CPU ran a lifeguard for " + Ms(w.lifeguard_gap) + " nor the simulation for more than " +
              Ms(w.simulation_ran) + " (the whole machine stopped, no steal)";
@@ -103,5 +131,9 @@ std::string DescribeLagCause(LagCause cause, const HostWitness& w) {
   }
   return "no reading of the host around it";
 }
+
+}  // namespace
+
+std::string DescribeLagCause(LagCause cause, const HostWitness& w) { return DescribeCause(cause, w) + DescribeTasks(w); }
 
 }  // namespace pbxstate::emu

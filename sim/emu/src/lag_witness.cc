@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "pbxstate/emu/realtime.h"
 
@@ -108,6 +109,11 @@ HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const 
     const std::int64_t stopped = options_.interrupts->StoppedNs(from_ns, to_ns);
     w.interrupts_read = stopped >= 0;
     w.no_interrupt = Duration(std::max<std::int64_t>(stopped, 0));
+    const std::vector<std::int64_t> per_cpu = options_.interrupts->NotExecutedNs(from_ns, to_ns);
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    w.every_cpu_read = !per_cpu.empty() && static_cast<long>(per_cpu.size()) >= online &&
+                       std::all_of(per_cpu.begin(), per_cpu.end(), [](std::int64_t n) { return n >= 0; });
+    if (w.every_cpu_read) w.not_executed_every_cpu = Duration(*std::min_element(per_cpu.begin(), per_cpu.end()));
   }
   // The last reading done by the lag's start and the first begun after its end.
   auto after = std::find_if(readings_.begin(), readings_.end(), [&](const Reading& r) { return r.begin_ns >= to_ns; });
@@ -146,11 +152,11 @@ void LagWitness::Attribute(bool final) {
   // A bound: when readings stop coming (/proc/stat unreadable), the spells are attributed with
   // what there is (unknown, without a reading after them) rather than kept waiting.
   const bool overfull = waiting_.size() > kPending;
-  // The trace of the interrupts is waited for a reading more (the first interrupt after a stall may
-  // come a tick after it).
+  // The trace of the interrupts is waited for, on every CPU, a reading more at most (the first
+  // interrupt after a stall may come a tick after it, and on one CPU before the other).
   const TimerInterrupts* irq = options_.interrupts;
   auto traced = [&](std::int64_t end) {
-    return irq == nullptr || !irq->open() || irq->last_ns() >= end || last - end > options_.period.count();
+    return irq == nullptr || !irq->open() || irq->every_cpu_last_ns() >= end || last - end > options_.period.count();
   };
   auto ready = [&](const LagSpell& s) {
     const std::int64_t end = s.due_mono_ns + s.lag.count();
@@ -159,10 +165,23 @@ void LagWitness::Attribute(bool final) {
   for (LagSpell& s : waiting_) {
     if (!ready(s)) continue;
     s.witness = Witness(s.due_mono_ns, s.due_mono_ns + s.lag.count());
+    if (s.lag > options_.switches_over) WhatRan(s, &s.witness);
     s.cause = AttributeLag(s.lag, s.witness);
     Keep(s);
   }
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), ready), waiting_.end());
+}
+
+void LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
+  TaskSwitches* switches = options_.switches;
+  if (switches == nullptr || !switches->open() || options_.interrupts == nullptr) return;
+  const std::int64_t from = spell.due_mono_ns, to = spell.due_mono_ns + spell.lag.count();
+  SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty());
+  if (!switches->Snapshot(&tally).ok()) return;
+  TakeCpuTasks(tally.Result(MonotonicNs()), static_cast<std::size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))), w);
+  if (options_.switches_dir.empty()) return;
+  const std::string path = options_.switches_dir + "/stall-" + std::to_string(from / 1'000'000) + ".txt";
+  std::ofstream(path) << tally.window_text();
 }
 
 void LagWitness::Keep(const LagSpell& spell) {

@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <future>
 #include <utility>
 
 #include <ns3/simulator.h>
+
+#include "pbxstate/emu/kernel_tick.h"
 
 namespace pbxstate::emu {
 
@@ -69,6 +72,28 @@ Status EmulatedNetwork::Attach(netns::NetnsCluster* cluster) {
   return Status::Ok();
 }
 
+void EmulatedNetwork::TraceCpus(LagWitness::Options* wo) {
+  interrupts_traced_ = ReadKernelTick("/proc/timer_list", kTickReading, &kernel_tick_);
+  if (!interrupts_traced_.ok()) return;
+  interrupts_ = std::make_unique<TimerInterrupts>(kernel_tick_);
+  TimerInterrupts::Options io;
+  io.instance = "pbxstate-emu-" + std::to_string(getpid());
+  interrupts_traced_ = interrupts_->Open(io);
+  if (!interrupts_traced_.ok()) return;
+  wo->interrupts = interrupts_.get();
+  TaskSwitches::Options so;
+  so.instance = io.instance + "-switches";
+  switches_traced_ = switches_.Open(so);
+  if (!switches_traced_.ok()) return;
+  wo->switches = &switches_;
+  wo->switches_over = spec_.trace_switches_over;
+  if (!spec_.trace_switches_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(spec_.trace_switches_dir, ec);
+    if (!ec) wo->switches_dir = spec_.trace_switches_dir;
+  }
+}
+
 Status EmulatedNetwork::Start() {
   if (running() || world_ == nullptr) return Status::FailedPrecondition("emulation: started already, or stopped");
   if (Status st = guard_.Enter(spec_.lock_memory, spec_.realtime_priority > 0 ? spec_.realtime_watchdog : Duration::zero());
@@ -85,12 +110,7 @@ Status EmulatedNetwork::Start() {
     if (clock_gettime(simulation_clock_, &ts) != 0) return -1;  // the thread has ended
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
   };
-  if (spec_.trace_interrupts && spec_.realtime_priority > 0) {
-    TimerInterrupts::Options io;
-    io.instance = "pbxstate-emu-" + std::to_string(getpid());
-    interrupts_traced_ = interrupts_.Open(io);
-    if (interrupts_traced_.ok()) wo.interrupts = &interrupts_;
-  }
+  if (spec_.trace_interrupts && spec_.realtime_priority > 0) TraceCpus(&wo);
   if (Status st = witness_.Start(wo); !st.ok()) return st;
   probe_->OnLate([this](Duration due, Duration lag) { witness_.Note(origin_mono_ns_.load(std::memory_order_relaxed) + due.count(), lag); });
   if (Status st = probe_->Start(); !st.ok()) return st;
@@ -110,6 +130,7 @@ Status EmulatedNetwork::Start() {
   });
   Status st = ready.get();
   simulation_tid_ = sim_tid;
+  if (st.ok() && switches_.open()) switches_traced_ = switches_.Follow(sim_tid);  // where it waits
   if (!st.ok()) {
     thread_.join();
     return st;
@@ -210,7 +231,8 @@ void EmulatedNetwork::Stop() {
     thread_.join();
   }
   witness_.Stop();
-  interrupts_.Close();
+  if (interrupts_) interrupts_->Close();
+  switches_.Close();
   if (probe_ != nullptr) final_lag_ = probe_->stats();
   if (hosts_ != nullptr) {
     counters_ = hosts_->counters();

@@ -17,8 +17,9 @@ namespace {
 constexpr std::string_view kEvent = ": local_timer_entry:";
 constexpr std::string_view kEventEnable = "events/irq_vectors/local_timer_entry/enable";
 
-// "58529.624031" (seconds, microseconds: the tracer's text at clock mono) as ns; -1 if not that.
-std::int64_t ParseStamp(std::string_view s) {
+}  // namespace
+
+std::int64_t ParseTraceStamp(std::string_view s) {
   const std::size_t dot = s.find('.');
   if (dot == std::string_view::npos || s.size() - dot - 1 != 6) return -1;
   std::int64_t sec = 0, us = 0;
@@ -29,12 +30,16 @@ std::int64_t ParseStamp(std::string_view s) {
   return sec * 1'000'000'000 + us * 1'000;
 }
 
-}  // namespace
+int ParseTraceCpu(std::string_view head) {
+  const std::size_t open = head.rfind('[');
+  const std::size_t close = head.find(']', open == std::string_view::npos ? 0 : open);
+  if (open == std::string_view::npos || close == std::string_view::npos) return -1;
+  int cpu = -1;
+  const auto [ptr, ec] = std::from_chars(head.data() + open + 1, head.data() + close, cpu);
+  return ec == std::errc() && ptr == head.data() + close ? cpu : -1;
+}
 
-TimerInterrupts::~TimerInterrupts() { Close(); }
-
-Status TimerInterrupts::Write(const std::string& file, std::string_view value) const {
-  const std::string path = dir_ + "/" + file;
+Status WriteTracefs(const std::string& path, std::string_view value) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) return Status::FailedPrecondition(path + ": " + std::strerror(errno));
   const ssize_t n = write(fd, value.data(), value.size());
@@ -44,10 +49,20 @@ Status TimerInterrupts::Write(const std::string& file, std::string_view value) c
   return Status::Ok();
 }
 
+TimerInterrupts::~TimerInterrupts() { Close(); }
+
+Status TimerInterrupts::Write(const std::string& file, std::string_view value) const {
+  return WriteTracefs(dir_ + "/" + file, value);
+}
+
+TimerInterrupts::TimerInterrupts(Duration tick, Duration held_off) : tick_(tick), held_off_(held_off) {
+  assert(tick > Duration::zero() && held_off >= Duration::zero());
+}
+
 Status TimerInterrupts::Open(const Options& options) {
   if (!dir_.empty()) return Status::FailedPrecondition("timer interrupts: open already");
-  if (options.instance.empty() || options.buffer_kb_per_cpu <= 0 || options.tick <= Duration::zero()) {
-    return Status::InvalidArgument("timer interrupts: instance, buffer and tick must be given");
+  if (options.instance.empty() || options.buffer_kb_per_cpu <= 0) {
+    return Status::InvalidArgument("timer interrupts: instance and buffer must be given");
   }
   options_ = options;
   const std::string dir = options.tracefs + "/instances/" + options.instance;
@@ -102,14 +117,36 @@ void TimerInterrupts::Line(std::string_view line) {
   if (line.find("[LOST ") != std::string_view::npos) {
     lost_ = true;
     ++lost_reports_;
+    cpus_.clear();  // each CPU's trace starts again at its next interrupt
     return;
   }
   const std::size_t at = line.find(kEvent);
   if (at == std::string_view::npos) return;
   const std::size_t space = line.rfind(' ', at);
   if (space == std::string_view::npos) return;
-  const std::int64_t t = ParseStamp(line.substr(space + 1, at - space - 1));
-  if (t > 0) Interrupt(t);
+  const std::int64_t t = ParseTraceStamp(line.substr(space + 1, at - space - 1));
+  const int cpu = ParseTraceCpu(line.substr(0, space));
+  if (t <= 0) return;
+  if (cpu >= 0 && cpu < kCpus) CpuInterrupt(cpu, t);
+  Interrupt(t);
+}
+
+void TimerInterrupts::CpuInterrupt(int cpu, std::int64_t t) {
+  if (static_cast<std::size_t>(cpu) >= cpus_.size()) cpus_.resize(static_cast<std::size_t>(cpu) + 1);
+  Cpu& c = cpus_[static_cast<std::size_t>(cpu)];
+  if (c.last_ns == 0) {
+    c.first_ns = c.last_ns = t;
+    return;
+  }
+  if (t <= c.last_ns) return;  // a CPU's own buffer is in time order; a repeat is no gap
+  if (t - c.last_ns > allowance()) {
+    c.gaps.push_back({c.last_ns, t});
+    if (c.gaps.size() > kGaps) {
+      c.first_ns = c.gaps.front().end_ns;
+      c.gaps.pop_front();
+    }
+  }
+  c.last_ns = t;
 }
 
 void TimerInterrupts::Interrupt(std::int64_t t) {
@@ -119,7 +156,7 @@ void TimerInterrupts::Interrupt(std::int64_t t) {
     first_ns_ = last_ns_ = t;
     return;
   }
-  const std::int64_t tick = options_.tick.count();
+  const std::int64_t tick = allowance();
   if (t < last_ns_) {
     // Read after a later one (the merge of the CPUs' buffers raced a write): it splits its gap.
     for (std::size_t i = gaps_.size(); i-- > 0;) {
@@ -146,12 +183,37 @@ void TimerInterrupts::Interrupt(std::int64_t t) {
 std::int64_t TimerInterrupts::StoppedNs(std::int64_t from_ns, std::int64_t to_ns) const {
   if (last_ns_ < to_ns || from_ns < first_ns_ || to_ns < from_ns) return -1;
   std::int64_t stopped = 0;
-  for (const Gap& g : gaps_) {
-    const std::int64_t overlap = std::min(g.end_ns, to_ns) - std::max(g.begin_ns, from_ns);
-    stopped += std::max<std::int64_t>(0, overlap - options_.tick.count());
-  }
+  for (const Gap& g : gaps_) stopped += GapBeyond(g.begin_ns, g.end_ns, from_ns, to_ns, allowance());
   assert(stopped <= to_ns - from_ns);
   return stopped;
+}
+
+std::int64_t TimerInterrupts::every_cpu_last_ns() const {
+  if (cpus_.empty()) return 0;
+  std::int64_t least = cpus_.front().last_ns;
+  for (const Cpu& c : cpus_) least = std::min(least, c.last_ns);
+  return least;
+}
+
+std::vector<std::int64_t> TimerInterrupts::NotExecutedNs(std::int64_t from_ns, std::int64_t to_ns) const {
+  std::vector<std::int64_t> out;
+  for (const Cpu& c : cpus_) {
+    if (c.last_ns < to_ns || from_ns < c.first_ns || to_ns < from_ns) {
+      out.push_back(-1);
+      continue;
+    }
+    std::int64_t not_executed = 0;
+    for (const Gap& g : c.gaps) not_executed += GapBeyond(g.begin_ns, g.end_ns, from_ns, to_ns, allowance());
+    assert(not_executed <= to_ns - from_ns);
+    out.push_back(not_executed);
+  }
+  return out;
+}
+
+std::int64_t GapBeyond(std::int64_t begin_ns, std::int64_t end_ns, std::int64_t from_ns, std::int64_t to_ns,
+                       std::int64_t allowance_ns) {
+  const std::int64_t overlap = std::min(end_ns, to_ns) - std::max(begin_ns, from_ns);
+  return std::max<std::int64_t>(0, overlap - allowance_ns);
 }
 
 void TimerInterrupts::Close() {

@@ -114,6 +114,25 @@ json ScenarioJson(const scenario::Scenario& s) {
   return j;
 }
 
+json CpusJson(const std::vector<LagSpellRecord::Cpu>& cpus) {
+  json out = json::array();
+  for (const LagSpellRecord::Cpu& c : cpus) {
+    json top = json::array();
+    for (const LagSpellRecord::Task& t : c.top) {
+      top.push_back({{"comm", t.comm}, {"pid", t.pid}, {"prio", t.prio}, {"ran_ns", t.ran.count()}});
+    }
+    out.push_back({{"cpu", c.cpu},
+                   {"known", c.known},
+                   {"switches", c.switches},
+                   {"simulation_woken", c.simulation_woken},
+                   {"not_executed_ns", c.not_executed.count()},
+                   {"idle_ns", c.idle.count()},
+                   {"other_tasks_ns", c.other_tasks.count()},
+                   {"tasks", top}});
+  }
+  return out;
+}
+
 json RealtimeJson(const RealtimeLag& l) {
   json j = {{"probe_interval_ns", l.interval.count()}, {"probes", l.probes},
             {"worst_lag_ns", l.worst.count()},         {"worst_lag_at_ns", l.worst_at.count()},
@@ -128,6 +147,7 @@ json RealtimeJson(const RealtimeLag& l) {
   j["bringup_probes_over_1ms"] = l.bringup_over_1ms;
   j["timer_interrupts_traced"] = l.timer_interrupts_traced;
   j["timer_interrupt_losses"] = l.timer_interrupt_losses;
+  j["kernel_tick_ns"] = l.kernel_tick.count();
   j["stalls_over_bound"] = l.over_bound;
   j["stalls_over_bound_machine"] = l.over_bound_machine;
   j["machine_pause_bound_ns"] = l.machine_pause_bound.count();
@@ -142,6 +162,8 @@ json RealtimeJson(const RealtimeLag& l) {
                       {"cause", s.cause}});
     if (s.simulation_ran) spells.back()["simulation_ran_ns"] = s.simulation_ran->count();
     if (s.no_timer_interrupt) spells.back()["no_timer_interrupt_ns"] = s.no_timer_interrupt->count();
+    if (s.not_executed_every_cpu) spells.back()["not_executed_every_cpu_ns"] = s.not_executed_every_cpu->count();
+    if (!s.cpus.empty()) spells.back()["cpus"] = CpusJson(s.cpus);
   }
   j["stalls_over_1ms"] = spells;
   return j;

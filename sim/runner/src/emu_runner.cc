@@ -64,6 +64,7 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
   r->causes_over_1ms.emplace_back("unattributed", net.lag_unattributed());
   r->timer_interrupts_traced = net.interrupts_traced().ok();
   r->timer_interrupt_losses = net.interrupt_losses();
+  r->kernel_tick = net.kernel_tick();
   for (const emu::LagSpell& s : net.lag_spells()) {
     harness::LagSpellRecord rec;
     rec.lag = s.lag;
@@ -74,6 +75,12 @@ void AttributeLags(const emu::EmulatedNetwork& net, std::int64_t t0_mono_ns, har
     rec.lifeguard_gap = s.witness.lifeguard_gap;
     if (s.witness.simulation_read) rec.simulation_ran = s.witness.simulation_ran;
     if (s.witness.interrupts_read) rec.no_timer_interrupt = s.witness.no_interrupt;
+    if (s.witness.every_cpu_read) rec.not_executed_every_cpu = s.witness.not_executed_every_cpu;
+    for (const emu::CpuTasks& c : s.witness.cpus) {
+      harness::LagSpellRecord::Cpu& out = rec.cpus.emplace_back();
+      out = {c.cpu, c.known, c.switches, c.followed_woken, c.not_executed, c.idle, c.other_tasks, {}};
+      for (const emu::TaskTime& t : c.top) out.top.push_back({t.comm, t.pid, t.prio, t.ran});
+    }
     rec.cause = emu::LagCauseName(s.cause);
     rec.why = emu::DescribeLagCause(s.cause, s.witness);
     r->spells.push_back(std::move(rec));
@@ -156,8 +163,10 @@ class EmuNetwork final : public RunNetwork {
                             "or the machine paused)");
     }
     info->notes.push_back(net_->interrupts_traced().ok()
-                              ? "emulated network: every CPU's timer interrupts traced, " +
-                                    std::to_string(net_->interrupt_losses()) + " losses reported by the tracer"
+                              ? "emulated network: every CPU's timer interrupts traced (the kernel's tick " +
+                                    Seconds(net_->kernel_tick()) + "), " + std::to_string(net_->interrupt_losses()) +
+                                    " losses reported by the tracer; the task switches " +
+                                    (net_->switches_traced().ok() ? "recorded" : net_->switches_traced().message())
                               : "emulated network: timer interrupts not traced: " + net_->interrupts_traced().message());
     info->notes.push_back(readers_moved_.ok() ? "emulated network: " + std::to_string(readers_below_) +
                                                     " reader threads put below the lifeguards at the scenario's start"
@@ -217,6 +226,8 @@ Status RunOnEmulation(const Scenario& s, const RunOptions& options, RunOutcome* 
   spec.realtime_priority = eo.realtime_priority;
   spec.lock_memory = eo.lock_memory;
   spec.lifeguard = eo.lifeguard;
+  spec.trace_switches_over = eo.max_lag;
+  if (options.out) spec.trace_switches_dir = (*options.out / "stall-traces").string();
   std::unique_ptr<emu::EmulatedNetwork> net;
   if (Status st = emu::EmulatedNetwork::Create(spec, &net); !st.ok()) return st;
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,19 +15,14 @@
 
 #include "pbxstate/emu/host_steal.h"
 #include "pbxstate/emu/timer_interrupts.h"
+#include "recorded.h"
 
 namespace pbxstate::emu {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string Recorded(const std::string& name) {
-  std::ifstream in(std::string(PBXSTATE_EMU_TEST_DATA) + "/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_FALSE(text.str().empty()) << name;
-  return text.str();
-}
+using testing::Recorded;
 
 // Seconds of the tracer's clock as CLOCK_MONOTONIC ns.
 constexpr std::int64_t At(double seconds) { return static_cast<std::int64_t>(seconds * 1e9 + 0.5); }
@@ -35,17 +31,25 @@ constexpr std::int64_t At(double seconds) { return static_cast<std::int64_t>(sec
 // 456.712): two gaps, 10.5 and 57.4 ms, each less a tick (5 ms: Options::tick), are 57.9 ms the
 // machine did not run.
 TEST(TimerInterrupts, APauseOfBothCpusIsTheMachineStopped) {
-  TimerInterrupts irq;
+  TimerInterrupts irq(4ms);  // CONFIG_HZ=250, and kHeldOff: a gap is one over 5 ms
   irq.Feed(Recorded("timer_interrupts_machine_paused.txt"));
   const std::int64_t from = At(58612.446199), to = At(58612.514070);
   EXPECT_EQ(irq.StoppedNs(from, to), (10'513'000 - 5'000'000) + (57'358'000 - 5'000'000));
   EXPECT_EQ(irq.StoppedNs(from, At(58612.456712)), 10'513'000 - 5'000'000);  // a window clips its gaps
   EXPECT_EQ(irq.StoppedNs(from, At(58612.530)), -1);                         // not traced that far
   EXPECT_EQ(irq.StoppedNs(At(58612.44), to), -1);                            // before the first interrupt
+  // Each CPU on its own: CPU 0 took none from 446.199 to 514.070 (67.9 ms), CPU 1 none from
+  // 446.046 to 456.712 and from there to 518.067: 62.9 and 57.9 ms beyond the allowance in it.
+  const std::vector<std::int64_t> per_cpu = irq.NotExecutedNs(from, to);
+  ASSERT_EQ(per_cpu.size(), 2u);
+  EXPECT_EQ(per_cpu[0], 67'871'000 - 5'000'000);
+  EXPECT_EQ(per_cpu[1], (456'712'000 - 446'199'000 - 5'000'000) + (514'070'000 - 456'712'000 - 5'000'000));
   HostWitness w;
   w.sampled = true;
   w.interrupts_read = true;
   w.no_interrupt = Duration(irq.StoppedNs(from, to));
+  w.every_cpu_read = true;
+  w.not_executed_every_cpu = Duration(*std::min_element(per_cpu.begin(), per_cpu.end()));
   w.simulation_read = true;
   w.simulation_ran = 60ms;  // the guest charged the pause to the simulation: it does not matter
   EXPECT_EQ(AttributeLag(67ms, w), LagCause::kCpuHeld);  // no lifeguard: an idle CPU takes no tick
@@ -53,7 +57,8 @@ TEST(TimerInterrupts, APauseOfBothCpusIsTheMachineStopped) {
   w.lifeguard_gap = 60ms;
   EXPECT_EQ(AttributeLag(67ms, w), LagCause::kMachineStopped);
   EXPECT_EQ(DescribeLagCause(LagCause::kMachineStopped, w),
-            "no CPU took a timer interrupt for 57.9 ms of it (the whole machine stopped, no steal)");
+            "every CPU went without a timer interrupt for 57.9 ms of it or more, all at once for 57.9 ms (the whole "
+            "machine stopped, no steal)");
   EXPECT_EQ(AttributeLag(150ms, w), LagCause::kCpuHeld);  // neither the pause nor the lifeguards' gap the larger part: unproven
 }
 
@@ -63,7 +68,7 @@ TEST(TimerInterrupts, APauseOfBothCpusIsTheMachineStopped) {
 TEST(TimerInterrupts, AHeldCpuTicksOnAndIsNotAPause) {
   const std::string text = Recorded("timer_interrupts_cpu_held.txt");
   const std::int64_t from = At(58600.472015), to = At(58600.496016);
-  TimerInterrupts both;
+  TimerInterrupts both(4ms);
   both.Feed(text);
   EXPECT_EQ(both.StoppedNs(from, to), 0);
   std::istringstream lines(text);
@@ -71,7 +76,7 @@ TEST(TimerInterrupts, AHeldCpuTicksOnAndIsNotAPause) {
   for (std::string line; std::getline(lines, line);) {
     if (line.find("[000]") != std::string::npos) cpu0 += line + "\n";
   }
-  TimerInterrupts one;
+  TimerInterrupts one(4ms);
   one.Feed(cpu0);
   EXPECT_EQ(one.StoppedNs(from, to), 0);
   HostWitness w;
@@ -83,6 +88,9 @@ TEST(TimerInterrupts, AHeldCpuTicksOnAndIsNotAPause) {
   EXPECT_EQ(AttributeLag(24ms, w), LagCause::kMachineStopped);
   w.interrupts_read = true;
   w.no_interrupt = Duration(one.StoppedNs(from, to));
+  w.every_cpu_read = true;
+  w.not_executed_every_cpu = Duration(one.NotExecutedNs(from, to).at(0));
+  EXPECT_EQ(w.not_executed_every_cpu, 0ms);
   EXPECT_EQ(AttributeLag(24ms, w), LagCause::kEveryCpuHeld);
 }
 
@@ -93,9 +101,10 @@ TEST(TimerInterrupts, LossesLateLinesAndLongLines) {
   const std::string b = "  x-1 [001] d.h.. 100.020000: local_timer_entry: vector=236\n";
   const std::string c = "  x-1 [000] d.h.. 100.030000: local_timer_entry: vector=236\n";
   const std::string late = "  x-1 [001] d.h.. 100.010000: local_timer_entry: vector=236\n";
-  TimerInterrupts irq;
+  TimerInterrupts irq(4ms);
   irq.Feed(a + b + c);
   EXPECT_EQ(irq.StoppedNs(At(100.0), At(100.03)), 20'000'000);  // 20 - 5 and 10 - 5
+  EXPECT_EQ(irq.every_cpu_last_ns(), At(100.02));  // CPU 1's latest: CPU 0 read further
   irq.Feed(late);
   EXPECT_EQ(irq.StoppedNs(At(100.0), At(100.03)), 15'000'000);  // 10 - 5, three times
   irq.Feed("CPU:1 [LOST 12 EVENTS]\n" + std::string("  x-1 [000] d.h.. 100.050000: local_timer_entry: vector=236\n"));
@@ -115,7 +124,7 @@ TEST(TimerInterrupts, OpenFailsNamingTheFile) {
   const std::filesystem::path root =
       std::filesystem::temp_directory_path() / ("pbxstate_tracefs." + std::to_string(getpid()));
   std::filesystem::create_directories(root / "instances");
-  TimerInterrupts irq;
+  TimerInterrupts irq(4ms);
   TimerInterrupts::Options o;
   o.tracefs = root.string();
   o.instance = "run";

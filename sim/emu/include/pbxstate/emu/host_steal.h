@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pbxstate/emu/task_switches.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
@@ -29,7 +30,8 @@ enum class LagCause : std::uint8_t {
   kEveryCpuHeld,  // no steal to speak of, and no CPU ran a lifeguard for half the lag or more
   kCpuHeld,       // neither: the simulation's CPU was held while another ran lifeguards
   // The whole machine stopped, the daemons with the network (a pause the hypervisor did not
-  // account as steal): no CPU took a timer interrupt for half the lag or more (timer_interrupts.h).
+  // account as steal): every CPU went without a timer interrupt (or a task switch) beyond its tick's
+  // allowance for half the lag or more, each at its own times (timer_interrupts.h, task_switches.h).
   // Without that trace: as kEveryCpuHeld, and the simulation thread itself ran for less than half
   // the lag (nothing of the emulator held the CPUs: the readers run below the lifeguards).
   kMachineStopped,
@@ -52,10 +54,19 @@ struct HostWitness {
   // kMachineStopped (the CPU clocks and lifeguards cannot tell a pause from a held CPU).
   bool interrupts_read = false;
   Duration no_interrupt{};
+  // Per CPU, the time within the stall it showed no sign of executing (no timer interrupt, nor a
+  // task switch where the switches were read, beyond the tick's allowance); the least of them,
+  // when every CPU's trace covered the stall: it decides kMachineStopped.
+  bool every_cpu_read = false;
+  Duration not_executed_every_cpu{};
+  // For a stall over the bound: what ran on each CPU (task_switches.h), else empty.
+  std::vector<CpuTasks> cpus;
 };
 
 // The cause of a lag of `lag` given `w`: kHypervisor when w.sampled and 2 x w.steal_every_cpu >=
-// lag; else, when w.interrupts_read and w.lifeguard, kMachineStopped if 2 x w.no_interrupt >= lag
+// lag; else, when w.interrupts_read and w.lifeguard, kMachineStopped if w.every_cpu_read and
+// 2 x w.not_executed_every_cpu >= lag (a task's time on a CPU is its tick's interrupts: time
+// taken by any process, the run's own included, is never the machine's)
 // (the lifeguards' timers, every period on every CPU, are what makes an idle CPU take interrupts:
 // NO_HZ_IDLE stops its tick; without them an idle machine would look stopped); else (kUnknown
 // unless w.sampled), when a lifeguard ran and 2 x w.lifeguard_gap >= lag, kMachineStopped if the
@@ -63,6 +74,13 @@ struct HostWitness {
 // kEveryCpuHeld if not; else kCpuHeld. Half, because steal is read in 10 ms steps and the lifeguards wake every period: a
 // cause that accounts for half the lag is the larger part of it.
 LagCause AttributeLag(Duration lag, const HostWitness& w);
+
+// Takes a stall's snapshot of the switches (task_switches.h) into w->cpus. When it covers the
+// stall on `online` CPUs or more, its per-CPU time not executing decides (it saw every timer
+// interrupt the stream did, and the switches besides): w->every_cpu_read is set and
+// w->not_executed_every_cpu is its least, even where the stream had not yet read a CPU past the
+// stall (the first interrupt after a pause comes on one CPU before the other). Else w is kept.
+void TakeCpuTasks(std::vector<CpuTasks> cpus, std::size_t online, HostWitness* w);
 
 // "hypervisor", "every-cpu-held", "cpu-held", "machine-stopped", "unknown": run.json's names.
 // Whether a stall of this cause stopped every process of the machine alike (the daemons, the

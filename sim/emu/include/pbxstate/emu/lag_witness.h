@@ -24,6 +24,7 @@
 
 #include "pbxstate/emu/host_steal.h"
 #include "pbxstate/emu/lifeguard.h"
+#include "pbxstate/emu/task_switches.h"
 #include "pbxstate/emu/timer_interrupts.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -50,6 +51,12 @@ class LagWitness {
     std::function<std::int64_t()> simulation_cpu_ns;
     // Open, or null: drained by the thread with every reading, its gaps taken over each stall.
     TimerInterrupts* interrupts = nullptr;
+    // Open, or null: with interrupts, read for each stall longer than switches_over (the run's
+    // bound), at most TaskSwitches::kSnapshots; the window's trace lines are written to
+    // switches_dir/stall-AT.txt (AT: due, ms of CLOCK_MONOTONIC) when it is given.
+    TaskSwitches* switches = nullptr;
+    Duration switches_over = std::chrono::milliseconds(10);
+    std::string switches_dir;
   };
   static constexpr std::size_t kReadings = 128;  // 1.28 s at 10 ms: a lag longer is kUnknown
   static constexpr std::size_t kPending = 64;    // notes waiting for the thread
@@ -95,6 +102,8 @@ class LagWitness {
   // Attributes every waiting note that a reading follows (all of them when `final`).
   void Attribute(bool final);
   HostWitness Witness(std::int64_t from_ns, std::int64_t to_ns) const;
+  // For a stall over switches_over: what ran on each CPU, from a snapshot of the switches.
+  void WhatRan(const LagSpell& spell, HostWitness* w);
   void Keep(const LagSpell& spell);
 
   Options options_;

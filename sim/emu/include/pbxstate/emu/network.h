@@ -64,6 +64,11 @@ struct EmulationSpec {
   // the kernel's tracer) so that the lag witness can tell a pause of the machine; off, or when the
   // tracer refuses, the stalls are attributed without it.
   bool trace_interrupts = true;
+  // With the interrupts traced: also record the task switches (TaskSwitches) and, for each stall
+  // longer than trace_switches_over (the run's bound), tell what ran on each CPU; the window's
+  // trace lines go to trace_switches_dir when given (created).
+  Duration trace_switches_over = std::chrono::milliseconds(10);
+  std::string trace_switches_dir;
   // How long Call waits for the simulation thread.
   Duration call_timeout = std::chrono::seconds(10);
 };
@@ -114,7 +119,10 @@ class EmulatedNetwork {
   // Whether the timer interrupts were traced (spec.trace_interrupts): Ok, or why not; and how
   // many times the tracer reported events lost (each voids the trace before the next one read).
   const Status& interrupts_traced() const { return interrupts_traced_; }
-  std::uint64_t interrupt_losses() const { return interrupts_.lost_reports(); }
+  const Status& switches_traced() const { return switches_traced_; }
+  std::uint64_t interrupt_losses() const { return interrupts_ ? interrupts_->lost_reports() : 0; }
+  // The kernel's tick read at Start (kernel_tick.h); zero when it could not be read (then nothing traced).
+  Duration kernel_tick() const { return kernel_tick_; }
   // Puts every thread of this process at the simulation's priority but the simulation (the
   // FdNetDevices' readers, started with the simulation, which inherit its priority) two below it,
   // under the lifeguards: then a CPU on which no lifeguard runs is held by the simulation thread
@@ -140,6 +148,11 @@ class EmulatedNetwork {
   // The simulation's heartbeat for the lifeguard: an event every lag_probe_interval, at the lag
   // probe's instants (one wake-up serves both).
   void Heartbeat();
+  // Reads the kernel's tick and opens the tracer instances (TimerInterrupts, TaskSwitches) for
+  // `wo`; what failed is in interrupts_traced_ / switches_traced_ (then the rest is not traced).
+  void TraceCpus(LagWitness::Options* wo);
+  // The two readings of /proc/timer_list this far apart give the kernel's tick (kernel_tick.h).
+  static constexpr Duration kTickReading = std::chrono::milliseconds(200);
   // A reading of the hosts' counters in the simulation's thread while it runs, else `at_stop`.
   template <typename T>
   T ReadHosts(T (ns3sim::EmulatedHosts::*read)() const, const T& at_stop);
@@ -157,8 +170,11 @@ class EmulatedNetwork {
   std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
-  TimerInterrupts interrupts_;  // from Start to Stop, read by witness_
+  std::unique_ptr<TimerInterrupts> interrupts_;  // from Start to Stop, read by witness_
+  TaskSwitches switches_;                        // from Start to Stop, read by witness_
+  Duration kernel_tick_{};
   Status interrupts_traced_ = Status::FailedPrecondition("timer interrupts: not traced");
+  Status switches_traced_ = Status::FailedPrecondition("task switches: not traced");
   LagWitness witness_;   // from Start to Stop
   bool lifeguard_on_ = false;
   // The simulation thread, from Start: its id and its CPU-time clock (the lag witness reads it).

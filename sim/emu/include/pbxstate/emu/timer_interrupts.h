@@ -1,9 +1,10 @@
-// TimerInterrupts: when no CPU of the machine took a timer interrupt (sim/emu/README.md, "Pauses
-// told by the timer interrupts"). A CPU that executes takes the local timer interrupt at least every
-// scheduler tick (1/CONFIG_HZ; 4 ms here) whatever it runs, a system call that does not yield
-// included, and the lifeguards' 1 ms timers make it every millisecond on an idle one; so a stretch
-// in which no CPU took one for longer than a tick is a stretch in which the machine did not
-// execute at all, less at most one tick (Options::tick). The guest charges such a pause to whatever task was on
+// TimerInterrupts: when a CPU of the machine, or none of them, took no timer interrupt (sim/emu/README.md,
+// "Pauses told by the timer interrupts", "What ran in the stalls"). A CPU that executes takes the
+// local timer interrupt at least every scheduler tick (1/CONFIG_HZ, read from the kernel:
+// kernel_tick.h) whatever it runs, a system call that does not yield included, and the
+// lifeguards' 1 ms timers make it every millisecond on an idle one; so a stretch in which a CPU
+// took none for longer than a tick (and held_off, for an interrupt held off) is one in which that
+// CPU did not execute, less at most that allowance: NotExecutedNs per CPU, StoppedNs for all at once. The guest charges such a pause to whatever task was on
 // the CPU (its CPU clock runs on), which is why the simulation's CPU time cannot tell it.
 //
 // The kernel's own tracer, in an instance of the runner's own (/sys/kernel/tracing/instances/NAME,
@@ -19,6 +20,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
@@ -31,16 +33,17 @@ class TimerInterrupts {
     std::string tracefs = "/sys/kernel/tracing";
     std::string instance;             // created under tracefs/instances; it must not exist
     int buffer_kb_per_cpu = 256;      // about 5 s of 2,000 interrupts/s a CPU
-    // The longest a CPU that executes goes without one: its tick (4 ms: CONFIG_HZ=250 in this
-    // kernel's /proc/config.gz) and 1 ms for an interrupt held off (a held CPU's tick came 4.003 ms
-    // apart in the recorded trace).
-    Duration tick = std::chrono::milliseconds(5);
   };
+  // An interrupt held off beyond its tick (a section with interrupts disabled): a held CPU's tick
+  // came 4.000 to 4.003 ms apart in the recorded traces; 1 ms is that with room.
+  static constexpr Duration kHeldOff = std::chrono::milliseconds(1);
+  static constexpr int kCpus = 1024;                  // CPUs followed one by one (more: all at once only)
   static constexpr std::size_t kGaps = 1024;          // kept, the latest (past a stall is seconds)
   static constexpr std::size_t kDrainBytes = 1 << 20;  // read per Drain at most
   static constexpr std::size_t kLine = 512;           // a longer line is not an event of ours
 
-  TimerInterrupts() = default;
+  // `tick`: the kernel's (ReadKernelTick); a gap is one longer than tick + held_off.
+  explicit TimerInterrupts(Duration tick, Duration held_off = kHeldOff);
   ~TimerInterrupts();
   TimerInterrupts(const TimerInterrupts&) = delete;
   TimerInterrupts& operator=(const TimerInterrupts&) = delete;
@@ -58,11 +61,20 @@ class TimerInterrupts {
   bool open() const { return fd_ >= 0; }
   // The latest interrupt seen (CLOCK_MONOTONIC ns), 0 before any: the trace covers up to it.
   std::int64_t last_ns() const { return last_ns_; }
+  // The latest interrupt read on every CPU seen (the least of their latest), 0 before any: each
+  // CPU's trace covers up to it.
+  std::int64_t every_cpu_last_ns() const;
   // The time in [from_ns, to_ns] that no CPU executed, as far as the interrupts prove it: over
   // every gap with no interrupt on any CPU, its overlap with the interval less one tick. -1 when
   // the trace does not cover the interval (no interrupt seen after to_ns, or one before from_ns
   // no longer kept, or a loss reported in it).
   std::int64_t StoppedNs(std::int64_t from_ns, std::int64_t to_ns) const;
+  // Per CPU (index: the CPU; those that took no interrupt yet are absent), the time in [from_ns,
+  // to_ns] that it did not execute: over its gaps, each overlap less the allowance; -1 for a CPU
+  // whose trace does not cover the interval (as StoppedNs).
+  std::vector<std::int64_t> NotExecutedNs(std::int64_t from_ns, std::int64_t to_ns) const;
+  // The longest a CPU that executes goes without a timer interrupt: the tick and held_off.
+  std::int64_t allowance() const { return (tick_ + held_off_).count(); }
   std::uint64_t lost_reports() const { return lost_reports_; }
   const Options& options() const { return options_; }
 
@@ -70,10 +82,16 @@ class TimerInterrupts {
   struct Gap {
     std::int64_t begin_ns = 0, end_ns = 0;
   };
+  struct Cpu {
+    std::int64_t first_ns = 0, last_ns = 0;  // as first_ns_, last_ns_, for this CPU
+    std::deque<Gap> gaps;                    // its own gaps, the latest kGaps
+  };
   void Line(std::string_view line);
   void Interrupt(std::int64_t t_ns);
+  void CpuInterrupt(int cpu, std::int64_t t_ns);
   Status Write(const std::string& file, std::string_view value) const;
 
+  Duration tick_, held_off_;
   Options options_;
   std::string dir_;  // the instance, while it exists
   int fd_ = -1;      // its trace_pipe
@@ -84,6 +102,19 @@ class TimerInterrupts {
   bool lost_ = false;          // a loss reported since the last interrupt read
   std::uint64_t lost_reports_ = 0;
   std::deque<Gap> gaps_;
+  std::vector<Cpu> cpus_;
 };
+
+// The tracer's text: "58529.624031" (seconds, microseconds at clock mono) as ns, -1 if not that;
+// the CPU in brackets of a line's head ("   ld-17044   [001] d.h.."), -1 if none; a tracefs file
+// written whole (fails naming it).
+std::int64_t ParseTraceStamp(std::string_view s);
+int ParseTraceCpu(std::string_view head);
+Status WriteTracefs(const std::string& path, std::string_view value);
+
+// Of a gap [begin_ns, end_ns] with no sign of execution, the part within [from_ns, to_ns] beyond
+// `allowance_ns`: the time it proves not executed there.
+std::int64_t GapBeyond(std::int64_t begin_ns, std::int64_t end_ns, std::int64_t from_ns, std::int64_t to_ns,
+                       std::int64_t allowance_ns);
 
 }  // namespace pbxstate::emu

@@ -74,6 +74,25 @@ struct LagSpellRecord {
   // The time within the stall that no CPU took a timer interrupt (less a tick a gap): the machine
   // did not execute; when the interrupts were traced over it.
   std::optional<Duration> no_timer_interrupt;
+  // The least over the CPUs of the time each did not execute within the stall (no timer interrupt
+  // nor switch beyond the kernel's tick), when every CPU's trace covered it: what decides
+  // "machine-stopped" (sim/emu host_steal.h).
+  std::optional<Duration> not_executed_every_cpu;
+  // For a stall over the bound: per CPU, the tasks on it by time (the longest few), the idle
+  // task's time, and the time it did not execute (sim/emu task_switches.h).
+  struct Task {
+    std::string comm;
+    int pid = 0, prio = -1;
+    Duration ran{};
+  };
+  struct Cpu {
+    int cpu = -1;
+    bool known = false;
+    std::uint32_t switches = 0, simulation_woken = 0;
+    Duration not_executed{}, idle{}, other_tasks{};
+    std::vector<Task> top;
+  };
+  std::vector<Cpu> cpus;
   std::string cause;          // "hypervisor", "machine-stopped", "every-cpu-held", "cpu-held", "unknown"
   std::string why;            // the cause in a sentence, for the invalid message
 };
@@ -97,6 +116,7 @@ struct RealtimeLag {
   // Emulation: whether every CPU's timer interrupts were traced (sim/emu timer_interrupts.h), and
   // how often the tracer reported events lost.
   bool timer_interrupts_traced = false;
+  Duration kernel_tick{};  // the kernel's scheduler tick, read at the start (0: not read)
   std::uint64_t timer_interrupt_losses = 0;
   // Emulation: the stalls over `bound`, and how many of them stopped the whole machine (the
   // hypervisor's, machine-stopped: sim/emu lag_witness.h) for at most machine_pause_bound. Such a
