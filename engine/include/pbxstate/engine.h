@@ -168,9 +168,10 @@ class Engine {
   // whoever it was addressed to: the mailbox records of a MAILBOX_ENTRIES frame, last-writer-wins,
   // applied as if they had been sent here, and from a SYNC_PAGE the donor of that origin's stream,
   // which a pull of the origin then joins (engine/README.md, "Following a stream"); it answers
-  // nothing. Any other frame is ignored and not counted as dropped. The frame is checked as OnFrame checks one (MAC, replay window, sender in
-  // the membership); with keys, its MAC must name `to` as its addressee (engine/README.md,
-  // "Mailbox repair", "Overheard entries"). `to` is never kNoNode nor this node.
+  // nothing. Any other frame is ignored and not counted as dropped. The frame is checked as
+  // OnFrame checks one (MAC, replay window, sender in the membership); with keys, its MAC must
+  // name `to` as its addressee (engine/README.md, "Mailbox repair", "Overheard entries"). `to` is
+  // never kNoNode nor this node.
   void OnOverheard(NodeId from, NodeId to, std::span<const std::uint8_t> frame);
 
   // The transport's new membership view (MembershipSource::kTransport only; ignored and counted
