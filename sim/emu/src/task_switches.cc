@@ -1,7 +1,6 @@
 #include "pbxstate/emu/task_switches.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +18,8 @@ namespace {
 constexpr std::string_view kSwitch = ": sched_switch: ";
 constexpr std::string_view kTimer = ": local_timer_entry:";
 constexpr std::string_view kWakeup = ": sched_wakeup: ";
-constexpr const char* kWakeupEvent = "events/sched/sched_wakeup/";
-constexpr const char* kEvents[] = {"events/sched/sched_switch/enable", "events/irq_vectors/local_timer_entry/enable"};
+constexpr const char* kWakeupEvent = "events/sched/sched_wakeup";
+constexpr const char* kEvents[] = {"events/sched/sched_switch", "events/irq_vectors/local_timer_entry"};
 constexpr int kMaxCpus = 1024;
 
 // The value of `key` ("prev_pid=") in a sched_switch line's fields, up to `next` (the next key,
@@ -173,18 +172,11 @@ TaskSwitches::~TaskSwitches() { Close(); }
 
 Status TaskSwitches::Open(const Options& options) {
   if (open()) return Status::FailedPrecondition("task switches: open already");
-  if (options.instance.empty() || options.buffer_kb_per_cpu <= 0) {
-    return Status::InvalidArgument("task switches: instance and buffer must be given");
-  }
-  const std::string dir = options.tracefs + "/instances/" + options.instance;
-  if (mkdir(dir.c_str(), 0700) != 0) return Status::FailedPrecondition(dir + ": " + std::strerror(errno));
-  dir_ = dir;
-  Status st = WriteTracefs(dir_ + "/trace_clock", "mono");
-  if (st.ok()) st = WriteTracefs(dir_ + "/buffer_size_kb", std::to_string(options.buffer_kb_per_cpu));
-  if (st.ok()) st = WriteTracefs(dir_ + "/options/overwrite", "1");
-  if (st.ok()) st = WriteTracefs(dir_ + "/options/pause-on-trace", "1");  // a snapshot reads a still buffer
+  Status st = instance_.Create(options.tracefs, options.instance, options.buffer_kb_per_cpu);
+  if (st.ok()) st = instance_.Write("options/overwrite", "1");
+  if (st.ok()) st = instance_.Write("options/pause-on-trace", "1");  // a snapshot reads a still buffer
   for (const char* event : kEvents) {
-    if (st.ok()) st = WriteTracefs(dir_ + "/" + event, "1");
+    if (st.ok()) st = instance_.Enable(event);
   }
   if (!st.ok()) Close();
   return st;
@@ -192,16 +184,15 @@ Status TaskSwitches::Open(const Options& options) {
 
 Status TaskSwitches::Follow(int tid) {
   if (!open()) return Status::FailedPrecondition("task switches: not open");
-  Status st = WriteTracefs(dir_ + "/" + kWakeupEvent + "filter", "pid == " + std::to_string(tid));
-  if (st.ok()) st = WriteTracefs(dir_ + "/" + kWakeupEvent + "enable", "1");
-  return st;
+  const Status st = instance_.Write(std::string(kWakeupEvent) + "/filter", "pid == " + std::to_string(tid));
+  return st.ok() ? instance_.Enable(kWakeupEvent) : st;
 }
 
 Status TaskSwitches::Snapshot(SwitchTally* tally) {
   if (!open()) return Status::FailedPrecondition("task switches: not open");
   if (snapshots_ >= kSnapshots) return Status::FailedPrecondition("task switches: " + std::to_string(kSnapshots) + " snapshots taken");
   ++snapshots_;
-  const std::string path = dir_ + "/trace";
+  const std::string path = instance_.dir() + "/trace";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FailedPrecondition(path + ": " + std::strerror(errno));
   // Allocated once: a buffer this large comes from mmap, whose lock the simulation's faults need.
@@ -220,12 +211,7 @@ Status TaskSwitches::Snapshot(SwitchTally* tally) {
 }
 
 void TaskSwitches::Close() {
-  if (!open()) return;
-  for (const char* event : kEvents) (void)WriteTracefs(dir_ + "/" + event, "0");
-  (void)WriteTracefs(dir_ + "/" + kWakeupEvent + "enable", "0");
-  (void)WriteTracefs(dir_ + "/tracing_on", "0");
-  rmdir(dir_.c_str());  // best effort: the kernel refuses while a reader holds it
-  dir_.clear();
+  instance_.Remove();
 }
 
 }  // namespace pbxstate::emu

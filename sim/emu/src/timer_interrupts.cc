@@ -1,7 +1,6 @@
 #include "pbxstate/emu/timer_interrupts.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +14,7 @@ namespace pbxstate::emu {
 namespace {
 
 constexpr std::string_view kEvent = ": local_timer_entry:";
-constexpr std::string_view kEventEnable = "events/irq_vectors/local_timer_entry/enable";
+constexpr std::string_view kEventDir = "events/irq_vectors/local_timer_entry";
 
 }  // namespace
 
@@ -39,41 +38,20 @@ int ParseTraceCpu(std::string_view head) {
   return ec == std::errc() && ptr == head.data() + close ? cpu : -1;
 }
 
-Status WriteTracefs(const std::string& path, std::string_view value) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return Status::FailedPrecondition(path + ": " + std::strerror(errno));
-  const ssize_t n = write(fd, value.data(), value.size());
-  const int err = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(value.size())) return Status::FailedPrecondition(path + ": " + std::strerror(err));
-  return Status::Ok();
-}
-
 TimerInterrupts::~TimerInterrupts() { Close(); }
-
-Status TimerInterrupts::Write(const std::string& file, std::string_view value) const {
-  return WriteTracefs(dir_ + "/" + file, value);
-}
 
 TimerInterrupts::TimerInterrupts(Duration tick, Duration held_off) : tick_(tick), held_off_(held_off) {
   assert(tick > Duration::zero() && held_off >= Duration::zero());
 }
 
 Status TimerInterrupts::Open(const Options& options) {
-  if (!dir_.empty()) return Status::FailedPrecondition("timer interrupts: open already");
-  if (options.instance.empty() || options.buffer_kb_per_cpu <= 0) {
-    return Status::InvalidArgument("timer interrupts: instance and buffer must be given");
-  }
+  if (instance_.exists()) return Status::FailedPrecondition("timer interrupts: open already");
   options_ = options;
-  const std::string dir = options.tracefs + "/instances/" + options.instance;
-  if (mkdir(dir.c_str(), 0700) != 0) return Status::FailedPrecondition(dir + ": " + std::strerror(errno));
-  dir_ = dir;
-  Status st = Write("trace_clock", "mono");
-  if (st.ok()) st = Write("buffer_size_kb", std::to_string(options.buffer_kb_per_cpu));
-  if (st.ok()) st = Write(std::string(kEventEnable), "1");
+  Status st = instance_.Create(options.tracefs, options.instance, options.buffer_kb_per_cpu);
+  if (st.ok()) st = instance_.Enable(kEventDir);
   if (st.ok()) {
-    fd_ = ::open((dir_ + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd_ < 0) st = Status::FailedPrecondition(dir_ + "/trace_pipe: " + std::strerror(errno));
+    fd_ = ::open((instance_.dir() + "/trace_pipe").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) st = Status::FailedPrecondition(instance_.dir() + "/trace_pipe: " + std::strerror(errno));
   }
   if (!st.ok()) Close();
   return st;
@@ -221,11 +199,7 @@ void TimerInterrupts::Close() {
     close(fd_);
     fd_ = -1;
   }
-  if (dir_.empty()) return;
-  (void)Write(std::string(kEventEnable), "0");
-  (void)Write("tracing_on", "0");
-  rmdir(dir_.c_str());  // best effort: the kernel refuses while a reader holds it
-  dir_.clear();
+  instance_.Remove();  // after the reader's close: the kernel refuses while one holds it
 }
 
 }  // namespace pbxstate::emu

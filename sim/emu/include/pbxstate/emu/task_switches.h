@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pbxstate/emu/tracefs_instance.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
@@ -110,12 +111,11 @@ class TaskSwitches {
   // naming the file that could not be read.
   Status Snapshot(SwitchTally* tally);
   void Close();
-  bool open() const { return !dir_.empty(); }
+  bool open() const { return instance_.exists(); }
   std::size_t snapshots() const { return snapshots_; }
 
  private:
-  Status Write(const std::string& file, std::string_view value) const;
-  std::string dir_;
+  TracefsInstance instance_;
   std::string buffer_;
   std::size_t snapshots_ = 0;
 };

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pbxstate/emu/tracefs_instance.h"
 #include "pbxstate/status.h"
 #include "pbxstate/types.h"
 
@@ -89,11 +90,10 @@ class TimerInterrupts {
   void Line(std::string_view line);
   void Interrupt(std::int64_t t_ns);
   void CpuInterrupt(int cpu, std::int64_t t_ns);
-  Status Write(const std::string& file, std::string_view value) const;
 
   Duration tick_, held_off_;
   Options options_;
-  std::string dir_;  // the instance, while it exists
+  TracefsInstance instance_;
   int fd_ = -1;      // its trace_pipe
   std::string partial_;
   std::string buffer_;
@@ -106,11 +106,9 @@ class TimerInterrupts {
 };
 
 // The tracer's text: "58529.624031" (seconds, microseconds at clock mono) as ns, -1 if not that;
-// the CPU in brackets of a line's head ("   ld-17044   [001] d.h.."), -1 if none; a tracefs file
-// written whole (fails naming it).
+// the CPU in brackets of a line's head ("   ld-17044   [001] d.h.."), -1 if none.
 std::int64_t ParseTraceStamp(std::string_view s);
 int ParseTraceCpu(std::string_view head);
-Status WriteTracefs(const std::string& path, std::string_view value);
 
 // Of a gap [begin_ns, end_ns] with no sign of execution, the part within [from_ns, to_ns] beyond
 // `allowance_ns`: the time it proves not executed there.
