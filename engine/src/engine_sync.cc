@@ -228,7 +228,7 @@ void EngineImpl::StartPulls() {
     }
     // A pull that joins an overheard stream costs nobody a slot; it takes one only when no
     // follower's is free.
-    const bool follow = origin_ok && FollowsStream(origin, w, since, now) && follows < config_.max_sync_pulls;
+    const bool follow = FollowsStream(origin, w, since, now) && follows < config_.max_sync_pulls;
     if (!follow && (!slot_free || WaitsForSiteMate(origin, w, now) || PullsShareOfSiteMate(origin, w.donors.front()))) {
       continue;
     }
