@@ -19,7 +19,10 @@
 //   replay_broadcast     a genuine broadcast, verbatim (envelope included)
 //                        -> from_self at its origin, malformed (sender is not the CPG sender) elsewhere
 //   replay_unicast       a genuine addressed unicast, verbatim
-//                        -> malformed at its destination, transport unicast_not_for_us elsewhere
+//                        -> malformed at its destination, transport unicast_not_for_us elsewhere;
+//                        a frame the other engines overhear (catch-up pages, mailbox repair:
+//                        EngineImpl::OnOverheard) is counted by those engines too: from_self at
+//                        its origin, malformed at the rest ("overheard", by "origin>destination")
 //   readdressed_unicast  a genuine unicast's engine frame under a broadcast envelope
 //                        -> malformed at its destination, replayed (addressed to another) elsewhere
 //   truncated            a genuine broadcast cut short (envelope intact, 1..n-1 frame bytes)  truncated
@@ -50,6 +53,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "codec.h"  // FrameType: which replayed unicasts the other engines overhear
 #include "pbxstate/config.h"
 #include "pbxstate/corosync/addressed_frame.h"
 #include "pbxstate/engine.h"
@@ -66,6 +70,7 @@ using Clock = std::chrono::steady_clock;
 // Engine frame layout (engine/README.md, "Wire format" and "Authentication").
 constexpr std::size_t kEnvelope = pbxstate::corosync::kAddressedHeaderBytes;
 constexpr std::size_t kVersionOffset = 2;
+constexpr std::size_t kTypeOffset = 3;
 constexpr std::uint8_t kAuthenticatedVersion = 2;
 constexpr std::size_t kKeyIdOffset = 20;
 constexpr std::size_t kAuthHeaderBytes = 33;
@@ -217,7 +222,19 @@ NodeId DestinationOf(const Captured& c) {
 struct KindCount {
   std::uint64_t sent = 0, bytes = 0;
   std::map<std::string, std::uint64_t> by;  // by origin / destination / variant, where it matters
+  std::map<std::string, std::uint64_t> overheard;  // replay_unicast: "origin>destination" of overheard frames
 };
+
+// The unicasts an engine that is not their destination still takes from its transport
+// (EngineImpl::OnOverheard): catch-up pages and mailbox repair frames. A replay of one is judged
+// by every engine, not only its destination's.
+bool OverheardByOthers(const Captured& c) {
+  using pbxstate::codec::FrameType;
+  const auto frame = FrameOf(c);
+  if (frame.size() <= kTypeOffset) return false;
+  const auto type = static_cast<FrameType>(frame[kTypeOffset]);
+  return type == FrameType::kSyncPage || type == FrameType::kMailboxRanges || type == FrameType::kMailboxEntries;
+}
 
 int Usage() {
   std::fprintf(stderr,
@@ -330,7 +347,7 @@ int main(int argc, char** argv) {
       done = false;
       next_kind = (next_kind + step + 1) % kinds.size();
       Bytes message;
-      std::string by;
+      std::string by, overheard;
       auto pick = [&](const std::deque<Captured>& list) -> const Captured* {
         return list.empty() ? nullptr : &list[random.Below(list.size())];
       };
@@ -367,6 +384,7 @@ int main(int argc, char** argv) {
         const Captured* c = pick(f.unicasts);
         if (c == nullptr) { ++not_possible; continue; }
         by = std::to_string(DestinationOf(*c));
+        if (kind == "replay_unicast" && OverheardByOthers(*c)) overheard = std::to_string(c->from) + ">" + by;
         message = kind == "replay_unicast" ? c->message : Envelope(pbxstate::corosync::FrameKind::kBroadcast, 0, FrameOf(*c));
       } else if (kind == "truncated") {
         const Captured* c = pick(f.broadcasts);
@@ -399,6 +417,7 @@ int main(int argc, char** argv) {
         ++count.sent;
         count.bytes += message.size();
         if (!by.empty()) ++count.by[by];
+        if (!overheard.empty()) ++count.overheard[overheard];
       }
       break;
     }
@@ -414,6 +433,7 @@ int main(int argc, char** argv) {
   for (const auto& [kind, c] : counts) {
     kinds_json[kind] = {{"sent", c.sent}, {"bytes", c.bytes}};
     if (!c.by.empty()) kinds_json[kind]["by"] = c.by;
+    if (!c.overheard.empty()) kinds_json[kind]["overheard"] = c.overheard;
     total += c.sent;
   }
   const nlohmann::json summary = {{"node", f.self},
