@@ -100,6 +100,7 @@ Status EmulatedNetwork::Start() {
       !st.ok()) {
     return st;
   }
+  if (spec_.poll_idle && spec_.realtime_priority > 0) HoldIdlePolling();
   const bool guarded = spec_.lifeguard && spec_.realtime_priority > 0 && Lifeguard::Useful();
   LagWitness::Options wo;
   wo.priority = spec_.realtime_priority > 0 ? 1 : 0;  // below the lifeguards and the simulation
@@ -143,6 +144,18 @@ Status EmulatedNetwork::Start() {
   Status started = lifeguard_.Start(sim_tid, lo);
   lifeguard_on_ = started.ok();
   return started;
+}
+
+void EmulatedNetwork::HoldIdlePolling() {
+  idle_polling_ = ReadIdleEntries(kCpuSysfsRoot, &idle_at_start_);
+  if (idle_polling_.ok()) idle_polling_ = idle_.Hold(kCpuLatencyFile);
+}
+
+IdleEntries EmulatedNetwork::idle_entries() {
+  if (!idle_.held()) return idle_at_stop_;
+  IdleEntries now;
+  if (!ReadIdleEntries(kCpuSysfsRoot, &now).ok()) return IdleEntries{};
+  return IdleEntriesSince(idle_at_start_, now);
 }
 
 void EmulatedNetwork::Heartbeat() {
@@ -245,6 +258,8 @@ void EmulatedNetwork::Stop() {
   world_.reset();
   probe_.reset();
   if (had_world) ns3sim::SelectSimulator(ns3sim::SimulatorKind::kDiscreteEvent);
+  idle_at_stop_ = idle_entries();
+  idle_.Release();
   guard_.Leave();
 }
 

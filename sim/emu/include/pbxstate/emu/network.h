@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "pbxstate/emu/lag_witness.h"
+#include "pbxstate/emu/idle_polling.h"
 #include "pbxstate/emu/lifeguard.h"
 #include "pbxstate/emu/realtime.h"
 #include "pbxstate/netns/cluster.h"
@@ -60,6 +61,10 @@ struct EmulationSpec {
   // priority below the simulation) moves it to another CPU when its heartbeat (every lag_probe_interval) is older
   // than lag_probe_interval + kLifeguardSlack.
   bool lifeguard = true;
+  // With realtime_priority > 0: ask the kernel for no idle exit latency while the simulation runs
+  // (IdlePolling: idle CPUs poll instead of halting their virtual CPUs, so that a wake-up queued on
+  // an idle CPU is taken at once); when the request is refused the run goes on without it.
+  bool poll_idle = true;
   // With realtime_priority > 0: trace every CPU's timer interrupts (TimerInterrupts, an instance of
   // the kernel's tracer) so that the lag witness can tell a pause of the machine; off, or when the
   // tracer refuses, the stalls are attributed without it.
@@ -121,6 +126,11 @@ class EmulatedNetwork {
   const Status& interrupts_traced() const { return interrupts_traced_; }
   const Status& switches_traced() const { return switches_traced_; }
   std::uint64_t interrupt_losses() const { return interrupts_ ? interrupts_->lost_reports() : 0; }
+  // Whether the idle CPUs were kept polling (spec.poll_idle): Ok, or why not; and the entries into
+  // idle states since Start (read now while running, else at Stop): halts counts how often a CPU
+  // halted anyway (zero when the request took on a cpuidle machine; cpus 0 without cpuidle).
+  const Status& idle_polling() const { return idle_polling_; }
+  IdleEntries idle_entries();
   // The kernel's tick read at Start (kernel_tick.h); zero when it could not be read (then nothing traced).
   Duration kernel_tick() const { return kernel_tick_; }
   // Puts every thread of this process at the simulation's priority but the simulation (the
@@ -151,6 +161,8 @@ class EmulatedNetwork {
   // Reads the kernel's tick and opens the tracer instances (TimerInterrupts, TaskSwitches) for
   // `wo`; what failed is in interrupts_traced_ / switches_traced_ (then the rest is not traced).
   void TraceCpus(LagWitness::Options* wo);
+  // Reads the idle states' entries and asks for idle polling; what failed is in idle_polling_.
+  void HoldIdlePolling();
   // The two readings of /proc/timer_list this far apart give the kernel's tick (kernel_tick.h).
   static constexpr Duration kTickReading = std::chrono::milliseconds(200);
   // A reading of the hosts' counters in the simulation's thread while it runs, else `at_stop`.
@@ -170,6 +182,10 @@ class EmulatedNetwork {
   std::vector<ns3sim::EmuCounters> node_counters_;
   RealtimeGuard guard_;  // from Start to Stop
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
+  IdlePolling idle_;     // from Start to Stop, when spec.poll_idle
+  Status idle_polling_ = Status::FailedPrecondition("idle polling: not asked for");
+  IdleEntries idle_at_start_;
+  IdleEntries idle_at_stop_;  // since Start, once stopped
   std::unique_ptr<TimerInterrupts> interrupts_;  // from Start to Stop, read by witness_
   TaskSwitches switches_;                        // from Start to Stop, read by witness_
   Duration kernel_tick_{};
