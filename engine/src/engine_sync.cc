@@ -82,6 +82,16 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
+  // A join offer of another node's origin: its owner's is on the way (Want::owner_due).
+  const bool join_offer = d.mode == codec::DigestMode::kJoin && unicast_reaches_everyone_;
+  const auto await_owner = [&](NodeId origin) {
+    auto w = wants_.find(origin);
+    if (!join_offer || from == origin || DonorRank(origin, origin) != 0 || w == wants_.end() ||
+        w->second.owner_due != MonoTime{} || std::ranges::find(w->second.donors, origin) != w->second.donors.end()) {
+      return;
+    }
+    w->second.owner_due = env_->Now() + config_.sync_retransmit;
+  };
   for (const codec::DigestEntry& e : d.entries) {
     if (e.origin == self) {
       const OriginState& mine = origins_.at(self);
@@ -101,9 +111,11 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     const bool held = it != origins_.end();
     if (e.watermark > my_wm) {
       AddWant(e.origin, e.incarnation, e.watermark, false, from);
+      await_owner(e.origin);
     } else if (e.watermark == my_wm && (held ? HashDiffers(e.origin, e.hash, from) : e.hash != 0)) {
       // Same coverage, different content: merge both ways, each pulling the other's in full.
       AddWant(e.origin, e.incarnation, e.watermark, true, from, my_wm);
+      await_owner(e.origin);
       sender_behind = true;
     } else if (e.watermark < my_wm) {
       sender_behind = true;
@@ -192,8 +204,12 @@ void EngineImpl::StartPulls() {
   const MonoTime now = env_->Now();
   std::size_t follows = static_cast<std::size_t>(
       std::count_if(pulls_.begin(), pulls_.end(), [](const auto& p) { return p.second.follows; }));
+  // Wants that keep their slot while they wait for their owner's offer: the wants after them in
+  // WantsInPullOrder do not take it, or every puller would start the origins whose owners' offers
+  // came first, and the last one later, alone (what the rotation is for).
+  std::size_t awaiting_owner = 0;
   for (const NodeId origin : WantsInPullOrder(wants_, config_.node_id, unicast_reaches_everyone_)) {
-    const bool slot_free = pulls_.size() - follows < config_.max_sync_pulls;
+    const bool slot_free = pulls_.size() - follows + awaiting_owner < config_.max_sync_pulls;
     if (!slot_free && follows >= config_.max_sync_pulls) break;
     auto it = wants_.find(origin);
     Want& w = it->second;
@@ -229,6 +245,12 @@ void EngineImpl::StartPulls() {
     // A pull that joins an overheard stream costs nobody a slot; it takes one only when no
     // follower's is free.
     const bool follow = FollowsStream(origin, w, since, now) && follows < config_.max_sync_pulls;
+    // Every puller asks the owner once its join offer comes (Want::owner_due); a stream already
+    // running is followed meanwhile.
+    if (!follow && w.owner_due > now && w.donors.front() != origin) {
+      awaiting_owner += slot_free ? 1 : 0;
+      continue;
+    }
     if (!follow && (!slot_free || WaitsForSiteMate(origin, w, now) || PullsShareOfSiteMate(origin, w.donors.front()))) {
       continue;
     }
@@ -285,6 +307,7 @@ void EngineImpl::ArmSyncTick() {
   }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
+    if (w.owner_due > env_->Now()) consider(w.owner_due);
     if (w.far_after > env_->Now()) consider(w.far_after);
   }
   if (const std::optional<MonoTime> open = MailboxRepairOpensAt()) {
