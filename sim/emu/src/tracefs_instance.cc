@@ -1,6 +1,7 @@
 #include "pbxstate/emu/tracefs_instance.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,9 +20,19 @@ Status WriteTracefs(const std::string& path, std::string_view value) {
   return Status::Ok();
 }
 
+Status MountTracefs(const std::string& tracefs) {
+  struct stat st{};
+  if (::stat((tracefs + "/instances").c_str(), &st) == 0) return Status::Ok();
+  if (::mount("tracefs", tracefs.c_str(), "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    return Status::FailedPrecondition(tracefs + ": not mounted, and mounting tracefs there failed: " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
 Status TracefsInstance::Create(const std::string& tracefs, const std::string& name, int buffer_kb_per_cpu) {
   if (exists()) return Status::FailedPrecondition(dir_ + ": created already");
   if (name.empty() || buffer_kb_per_cpu <= 0) return Status::InvalidArgument("tracer instance: name and buffer must be given");
+  if (Status st = MountTracefs(tracefs); !st.ok()) return st;
   const std::string dir = tracefs + "/instances/" + name;
   if (mkdir(dir.c_str(), 0700) != 0) return Status::FailedPrecondition(dir + ": " + std::strerror(errno));
   dir_ = dir;

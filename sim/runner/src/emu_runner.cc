@@ -168,6 +168,14 @@ class EmuNetwork final : public RunNetwork {
                                     " losses reported by the tracer; the task switches " +
                                     (net_->switches_traced().ok() ? "recorded" : net_->switches_traced().message())
                               : "emulated network: timer interrupts not traced: " + net_->interrupts_traced().message());
+    if (net_->idle_polling().ok()) {
+      const emu::IdleEntries e = net_->idle_entries();
+      info->notes.push_back("emulated network: idle CPUs kept polling (CPU latency request 0): " + std::to_string(e.polls) +
+                            " polls and " + std::to_string(e.halts) + " halts on " + std::to_string(e.cpus) +
+                            " CPUs since the start");
+    } else {
+      info->notes.push_back("emulated network: idle CPUs not kept polling: " + net_->idle_polling().message());
+    }
     info->notes.push_back(readers_moved_.ok() ? "emulated network: " + std::to_string(readers_below_) +
                                                     " reader threads put below the lifeguards at the scenario's start"
                                               : "emulated network: " + readers_moved_.message());

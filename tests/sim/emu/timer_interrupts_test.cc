@@ -2,12 +2,16 @@
 // rule), on the kernel tracer's own text recorded on this VM (tests/sim/emu/data, 2026-12-06,
 // 20:27 UTC, irq_vectors:local_timer_entry at clock mono, an emu run and builds beside
 // pbxstate-pause-probe): a pause the probe saw on both CPUs (72.2 / 73.1 ms), and a CPU held
-// 23.9 ms by a system call, whose tick went on every 4 ms. No privileges needed.
+// 23.9 ms by a system call, whose tick went on every 4 ms. No privileges needed, but for the
+// mount of tracefs, which the mount test makes on a directory of its own where it runs as root.
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +19,7 @@
 
 #include "pbxstate/emu/host_steal.h"
 #include "pbxstate/emu/timer_interrupts.h"
+#include "pbxstate/emu/tracefs_instance.h"
 #include "recorded.h"
 
 namespace pbxstate::emu {
@@ -133,6 +138,27 @@ TEST(TimerInterrupts, OpenFailsNamingTheFile) {
   EXPECT_NE(st.message().find((root / "instances/run/trace_clock").string()), std::string::npos) << st.message();
   EXPECT_FALSE(irq.open());
   EXPECT_FALSE(std::filesystem::exists(root / "instances/run"));
+  std::filesystem::remove_all(root);
+}
+
+// Where tracefs is not mounted, the run mounts it (as root) and the instances directory appears;
+// where it cannot, the error names the path. A directory that has `instances` is taken as it is.
+TEST(TracefsMount, MountsWhereAbsentAndNamesThePathOtherwise) {
+  const std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("pbxstate_tracefs_mount." + std::to_string(getpid()));
+  std::filesystem::create_directories(root);
+  const Status st = MountTracefs(root.string());
+  if (geteuid() == 0) {
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_TRUE(std::filesystem::exists(root / "instances"));
+    EXPECT_TRUE(MountTracefs(root.string()).ok());  // mounted now: nothing more to do
+    ASSERT_EQ(umount(root.c_str()), 0) << std::strerror(errno);
+  } else {
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(root.string()), std::string::npos) << st.message();
+  }
+  std::filesystem::create_directories(root / "instances");
+  EXPECT_TRUE(MountTracefs(root.string()).ok());
   std::filesystem::remove_all(root);
 }
 

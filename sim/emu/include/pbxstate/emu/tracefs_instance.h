@@ -19,8 +19,8 @@ class TracefsInstance {
   TracefsInstance& operator=(const TracefsInstance&) = delete;
 
   // Creates tracefs/instances/`name` (which must not exist) on the mono clock with
-  // `buffer_kb_per_cpu` of buffer a CPU (the bound on what it holds); fails naming the directory
-  // or file, leaving nothing behind.
+  // `buffer_kb_per_cpu` of buffer a CPU (the bound on what it holds), mounting tracefs first where
+  // it is not (MountTracefs); fails naming the directory or file, leaving nothing behind.
   Status Create(const std::string& tracefs, const std::string& name, int buffer_kb_per_cpu);
   // Writes `value` whole to the instance's `file` ("options/overwrite"); fails naming it.
   Status Write(std::string_view file, std::string_view value) const;
@@ -37,6 +37,13 @@ class TracefsInstance {
   std::string dir_;
   std::vector<std::string> enabled_;
 };
+
+// Mounts tracefs at `tracefs` (/sys/kernel/tracing) unless it is mounted there already (its
+// `instances` directory exists), and leaves it mounted, as systemd does at boot: a machine booted
+// without it (this machine kind after a restart, a CI container) would otherwise run every emu run
+// untraced, and no stall could be shown to be a pause of the whole machine. Needs root, as the
+// emulation does; fails naming the path and the reason.
+Status MountTracefs(const std::string& tracefs);
 
 // Writes `value` whole to tracefs file `path`; fails naming it.
 Status WriteTracefs(const std::string& path, std::string_view value);
