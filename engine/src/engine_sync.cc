@@ -82,7 +82,10 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
-  // A join offer of another node's origin: its owner's is on the way (Want::owner_due).
+  // A join offer of another node's origin: at a heal its owner's usually follows, as every node
+  // offers its own origin to each node of the other side (Want::owner_due). Where it does not (a
+  // node joining alone offers a site-mate's origin this node is briefly behind on, and the owner,
+  // an old member, sends it no join digest), the wait ends at owner_due: a bounded guess.
   const bool join_offer = d.mode == codec::DigestMode::kJoin && unicast_reaches_everyone_;
   const auto await_owner = [&](NodeId origin) {
     auto w = wants_.find(origin);
@@ -247,7 +250,7 @@ void EngineImpl::StartPulls() {
     const bool follow = FollowsStream(origin, w, since, now) && follows < config_.max_sync_pulls;
     // Every puller asks the owner once its join offer comes (Want::owner_due); a stream already
     // running is followed meanwhile.
-    if (!follow && w.owner_due > now && w.donors.front() != origin) {
+    if (!follow && w.owner_due > now && std::ranges::find(w.donors, origin) == w.donors.end()) {
       awaiting_owner += slot_free ? 1 : 0;
       continue;
     }

@@ -21,6 +21,7 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
   if (full) w.full_at = w.full ? std::max(w.full_at, full_at) : full_at;
   w.full = w.full || full;
   PBXSTATE_CHECK(w.full || w.full_at == 0);
+  if (donor == origin) w.owner_due = MonoTime{};  // the owner's offer came: nothing left to wait for
   if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
   const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
   // Kept in DonorRank order, offers of one rank in the order they came: the first is asked, the

@@ -42,7 +42,8 @@ struct Want {
   // first split the pullers of one origin over two donors, two streams of it (on emu, nodes 6 and
   // 7 served about 430 pages each where one stream of the three origins is about 390). Waiting
   // for the owner's, every puller asks it: one stream per origin, at its owner. Until then at
-  // most sync_retransmit after the first such offer (HandleDigest sets it, StartPulls waits on it).
+  // most sync_retransmit after the first such offer (HandleDigest sets it, StartPulls waits on it
+  // while the owner is not among the donors; AddWant clears it when the owner's offer comes).
   MonoTime owner_due{};
 };
 

@@ -147,14 +147,16 @@ Status EmulatedNetwork::Start() {
 }
 
 void EmulatedNetwork::HoldIdlePolling() {
-  idle_polling_ = ReadIdleEntries(kCpuSysfsRoot, &idle_at_start_);
-  if (idle_polling_.ok()) idle_polling_ = idle_.Hold(kCpuLatencyFile);
+  // The request does not depend on the counters: they only show whether it took.
+  idle_polling_ = idle_.Hold(kCpuLatencyFile);
+  idle_counted_ = ReadIdleEntries(kCpuSysfsRoot, &idle_at_start_);
 }
 
 IdleEntries EmulatedNetwork::idle_entries() {
-  if (!idle_.held()) return idle_at_stop_;
+  if (!idle_.held() || !idle_counted_.ok()) return idle_at_stop_;
   IdleEntries now;
-  if (!ReadIdleEntries(kCpuSysfsRoot, &now).ok()) return IdleEntries{};
+  idle_counted_ = ReadIdleEntries(kCpuSysfsRoot, &now);
+  if (!idle_counted_.ok()) return IdleEntries{};
   return IdleEntriesSince(idle_at_start_, now);
 }
 

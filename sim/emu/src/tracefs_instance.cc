@@ -22,7 +22,9 @@ Status WriteTracefs(const std::string& path, std::string_view value) {
 
 Status MountTracefs(const std::string& tracefs) {
   struct stat st{};
-  if (::stat((tracefs + "/instances").c_str(), &st) == 0) return Status::Ok();
+  const std::string instances = tracefs + "/instances";
+  if (::stat(instances.c_str(), &st) == 0) return Status::Ok();
+  if (errno != ENOENT) return Status::FailedPrecondition(instances + ": " + std::strerror(errno));
   if (::mount("tracefs", tracefs.c_str(), "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     return Status::FailedPrecondition(tracefs + ": not mounted, and mounting tracefs there failed: " + std::strerror(errno));
   }

@@ -170,9 +170,11 @@ class EmuNetwork final : public RunNetwork {
                               : "emulated network: timer interrupts not traced: " + net_->interrupts_traced().message());
     if (net_->idle_polling().ok()) {
       const emu::IdleEntries e = net_->idle_entries();
-      info->notes.push_back("emulated network: idle CPUs kept polling (CPU latency request 0): " + std::to_string(e.polls) +
-                            " polls and " + std::to_string(e.halts) + " halts on " + std::to_string(e.cpus) +
-                            " CPUs since the start");
+      info->notes.push_back(
+          "emulated network: CPU latency request 0 held (idle CPUs poll rather than halt): " +
+          (net_->idle_counted().ok() ? std::to_string(e.polls) + " polls and " + std::to_string(e.halts) + " halts on " +
+                                           std::to_string(e.cpus) + " CPUs since the start"
+                                     : "the idle states not counted: " + net_->idle_counted().message()));
     } else {
       info->notes.push_back("emulated network: idle CPUs not kept polling: " + net_->idle_polling().message());
     }

@@ -148,6 +148,12 @@ TEST(TracefsMount, MountsWhereAbsentAndNamesThePathOtherwise) {
       std::filesystem::temp_directory_path() / ("pbxstate_tracefs_mount." + std::to_string(getpid()));
   std::filesystem::create_directories(root);
   const Status st = MountTracefs(root.string());
+  const bool refused = !st.ok() && (st.message().find(std::strerror(EPERM)) != std::string::npos ||
+                                    st.message().find(std::strerror(EACCES)) != std::string::npos);
+  if (geteuid() == 0 && refused) {  // root without CAP_SYS_ADMIN (a container, a user namespace)
+    std::filesystem::remove_all(root);
+    GTEST_SKIP() << "root here may not mount: " << st.message();
+  }
   if (geteuid() == 0) {
     ASSERT_TRUE(st.ok()) << st.message();
     EXPECT_TRUE(std::filesystem::exists(root / "instances"));

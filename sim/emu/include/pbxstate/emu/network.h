@@ -131,6 +131,8 @@ class EmulatedNetwork {
   // halted anyway (zero when the request took on a cpuidle machine; cpus 0 without cpuidle).
   const Status& idle_polling() const { return idle_polling_; }
   IdleEntries idle_entries();
+  // Whether idle_entries() could read the counters (Ok, or the file that failed; then it gives zeros).
+  const Status& idle_counted() const { return idle_counted_; }
   // The kernel's tick read at Start (kernel_tick.h); zero when it could not be read (then nothing traced).
   Duration kernel_tick() const { return kernel_tick_; }
   // Puts every thread of this process at the simulation's priority but the simulation (the
@@ -161,7 +163,8 @@ class EmulatedNetwork {
   // Reads the kernel's tick and opens the tracer instances (TimerInterrupts, TaskSwitches) for
   // `wo`; what failed is in interrupts_traced_ / switches_traced_ (then the rest is not traced).
   void TraceCpus(LagWitness::Options* wo);
-  // Reads the idle states' entries and asks for idle polling; what failed is in idle_polling_.
+  // Asks for idle polling and reads the idle states' entries; what failed is in idle_polling_ and
+  // idle_counted_ (a failed reading does not withdraw the request).
   void HoldIdlePolling();
   // The two readings of /proc/timer_list this far apart give the kernel's tick (kernel_tick.h).
   static constexpr Duration kTickReading = std::chrono::milliseconds(200);
@@ -184,6 +187,7 @@ class EmulatedNetwork {
   Lifeguard lifeguard_;  // from Start to Stop, when spec.lifeguard
   IdlePolling idle_;     // from Start to Stop, when spec.poll_idle
   Status idle_polling_ = Status::FailedPrecondition("idle polling: not asked for");
+  Status idle_counted_ = Status::FailedPrecondition("idle states: not read");
   IdleEntries idle_at_start_;
   IdleEntries idle_at_stop_;  // since Start, once stopped
   std::unique_ptr<TimerInterrupts> interrupts_;  // from Start to Stop, read by witness_

@@ -20,7 +20,8 @@ class TracefsInstance {
 
   // Creates tracefs/instances/`name` (which must not exist) on the mono clock with
   // `buffer_kb_per_cpu` of buffer a CPU (the bound on what it holds), mounting tracefs first where
-  // it is not (MountTracefs); fails naming the directory or file, leaving nothing behind.
+  // it is not (MountTracefs); fails naming the directory or file, leaving no instance behind
+  // (a mount it made stays).
   Status Create(const std::string& tracefs, const std::string& name, int buffer_kb_per_cpu);
   // Writes `value` whole to the instance's `file` ("options/overwrite"); fails naming it.
   Status Write(std::string_view file, std::string_view value) const;
