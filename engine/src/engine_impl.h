@@ -66,6 +66,11 @@ struct Peer {
   // ago it closed, where served_sessions remembers only the last few.
   std::uint32_t last_pull_session = 0;
   std::uint32_t last_served_session = 0;
+  // When it last joined this node's view, and whether a digest of its own entries from it has
+  // been read since: until then, at a heal, its offer of its origin is on its way
+  // (EngineImpl::OwnerOfferExpected).
+  MonoTime joined_at{};
+  bool own_offer_read = false;
 };
 
 // Released names wait for a reclaim until at least this many (and an eighth of the names held)
@@ -385,6 +390,22 @@ class EngineImpl {
   void SendDigest(NodeId to, std::uint8_t mode);
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
+  // Whether a want of `origin` that `from`'s digest offered asks the owner too, before the
+  // owner's own offer comes (HandleDigest adds it as a donor, ranked first): where a unicast
+  // reaches every node, `from` is not the owner, the owner is a site-mate that joined this node's
+  // view less than OwnerOfferWindow() ago, and no digest of its own entries from it has been read
+  // since (Peer::own_offer_read). At a heal every node offers each node of the other side what it
+  // holds, and which digest a puller reads first (a join digest, an offer that answers a summary,
+  // a reply) is the ring's order; asking whichever came first put an origin's streams at other
+  // nodes than its owner, which the other pullers then followed (on emu nodes 3 and 6 served
+  // 456 to 599 pages each). The owner holds all of its own entries: every puller asks it, one
+  // stream per origin, without waiting for its offer (a wait for it, route20's, cost up to
+  // join_digest_holdoff where an anti-entropy offer came before the join digests).
+  bool OwnerOfferExpected(NodeId origin, NodeId from, MonoTime now) const;
+  // How long after the owner joined it is asked before its offer: it sends its join digest
+  // join_digest_holdoff after its own view changed, and sync_retransmit covers the views'
+  // delivery apart and the trip; past that its offer is not on its way.
+  Duration OwnerOfferWindow() const { return config_.join_digest_holdoff + config_.sync_retransmit; }
   // The whole-set fallback's clock (HandleDigest) stops when `from` is the peer whose digest
   // started it and `from`'s records changed this node's mailbox set (MailboxMovedBy: the
   // difference moved) or a digest, summary or heartbeat of it showed the sets equal (gone).

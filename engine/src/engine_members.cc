@@ -129,6 +129,8 @@ void EngineImpl::PeerJoined(NodeId node) {
   p.departing = false;  // back within its grace: its entries never stopped counting
   SetCounted(node, true);
   p.summary.reset();
+  p.joined_at = env_->Now();
+  p.own_offer_read = false;
   if (config_.membership == MembershipSource::kHeartbeat) p.last_heard = env_->Now();
   if (config_.membership == MembershipSource::kTransport || AmongJoinHelpers(node)) {
     join_digest_targets_.insert(node);

@@ -82,18 +82,17 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     AddWant(codec::kMailboxOrigin, 0, 0, true, from);
     sender_behind = true;
   }
-  // A join offer of another node's origin: at a heal its owner's usually follows, as every node
-  // offers its own origin to each node of the other side (Want::owner_due). Where it does not (a
-  // node joining alone offers a site-mate's origin this node is briefly behind on, and the owner,
-  // an old member, sends it no join digest), the wait ends at owner_due: a bounded guess.
-  const bool join_offer = d.mode == codec::DigestMode::kJoin && unicast_reaches_everyone_;
-  const auto await_owner = [&](NodeId origin) {
+  // At a heal a want that another node's digest raised asks the owner first, before the owner's
+  // own offer comes (OwnerOfferExpected): every puller asks it, one stream per origin.
+  const MonoTime now = env_->Now();
+  if (auto p = peers_.find(from); p != peers_.end() && d.lo <= from && from <= d.hi) p->second.own_offer_read = true;
+  const auto ask_owner = [&](NodeId origin) {
     auto w = wants_.find(origin);
-    if (!join_offer || from == origin || DonorRank(origin, origin) != 0 || w == wants_.end() ||
-        w->second.owner_due != MonoTime{} || std::ranges::find(w->second.donors, origin) != w->second.donors.end()) {
+    if (w == wants_.end() || std::ranges::find(w->second.donors, origin) != w->second.donors.end() ||
+        !OwnerOfferExpected(origin, from, now)) {
       return;
     }
-    w->second.owner_due = env_->Now() + config_.sync_retransmit;
+    AddWant(origin, w->second.incarnation, w->second.target, false, origin);
   };
   for (const codec::DigestEntry& e : d.entries) {
     if (e.origin == self) {
@@ -114,11 +113,11 @@ void EngineImpl::HandleDigest(NodeId from, const codec::Digest& d) {
     const bool held = it != origins_.end();
     if (e.watermark > my_wm) {
       AddWant(e.origin, e.incarnation, e.watermark, false, from);
-      await_owner(e.origin);
+      ask_owner(e.origin);
     } else if (e.watermark == my_wm && (held ? HashDiffers(e.origin, e.hash, from) : e.hash != 0)) {
       // Same coverage, different content: merge both ways, each pulling the other's in full.
       AddWant(e.origin, e.incarnation, e.watermark, true, from, my_wm);
-      await_owner(e.origin);
+      ask_owner(e.origin);
       sender_behind = true;
     } else if (e.watermark < my_wm) {
       sender_behind = true;
@@ -207,12 +206,8 @@ void EngineImpl::StartPulls() {
   const MonoTime now = env_->Now();
   std::size_t follows = static_cast<std::size_t>(
       std::count_if(pulls_.begin(), pulls_.end(), [](const auto& p) { return p.second.follows; }));
-  // Wants that keep their slot while they wait for their owner's offer: the wants after them in
-  // WantsInPullOrder do not take it, or every puller would start the origins whose owners' offers
-  // came first, and the last one later, alone (what the rotation is for).
-  std::size_t awaiting_owner = 0;
   for (const NodeId origin : WantsInPullOrder(wants_, config_.node_id, unicast_reaches_everyone_)) {
-    const bool slot_free = pulls_.size() - follows + awaiting_owner < config_.max_sync_pulls;
+    const bool slot_free = pulls_.size() - follows < config_.max_sync_pulls;
     if (!slot_free && follows >= config_.max_sync_pulls) break;
     auto it = wants_.find(origin);
     Want& w = it->second;
@@ -248,12 +243,6 @@ void EngineImpl::StartPulls() {
     // A pull that joins an overheard stream costs nobody a slot; it takes one only when no
     // follower's is free.
     const bool follow = FollowsStream(origin, w, since, now) && follows < config_.max_sync_pulls;
-    // Every puller asks the owner once its join offer comes (Want::owner_due); a stream already
-    // running is followed meanwhile.
-    if (!follow && w.owner_due > now && std::ranges::find(w.donors, origin) == w.donors.end()) {
-      awaiting_owner += slot_free ? 1 : 0;
-      continue;
-    }
     if (!follow && (!slot_free || WaitsForSiteMate(origin, w, now) || PullsShareOfSiteMate(origin, w.donors.front()))) {
       continue;
     }
@@ -310,7 +299,6 @@ void EngineImpl::ArmSyncTick() {
   }
   for (const auto& [origin, w] : wants_) {
     if (w.not_before > MonoTime{}) consider(w.not_before);
-    if (w.owner_due > env_->Now()) consider(w.owner_due);
     if (w.far_after > env_->Now()) consider(w.far_after);
   }
   if (const std::optional<MonoTime> open = MailboxRepairOpensAt()) {

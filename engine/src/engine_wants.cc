@@ -21,7 +21,6 @@ void EngineImpl::AddWant(NodeId origin, std::uint64_t incarnation, std::uint64_t
   if (full) w.full_at = w.full ? std::max(w.full_at, full_at) : full_at;
   w.full = w.full || full;
   PBXSTATE_CHECK(w.full || w.full_at == 0);
-  if (donor == origin) w.owner_due = MonoTime{};  // the owner's offer came: nothing left to wait for
   if (std::find(w.donors.begin(), w.donors.end(), donor) != w.donors.end()) return;
   const std::size_t limit = origin == codec::kMailboxOrigin ? config_.max_nodes : kMaxWantDonors;
   // Kept in DonorRank order, offers of one rank in the order they came: the first is asked, the
@@ -59,6 +58,13 @@ void EngineImpl::ForgetStaleFullPull(Want& w, MonoTime now) {
   for (NodeId d : w.donors) recheck_targets_.insert(d);
   const MonoTime due = now + config_.sync_retransmit;
   if (!recheck_due_ || *recheck_due_ < due) recheck_due_ = due;
+}
+
+bool EngineImpl::OwnerOfferExpected(NodeId origin, NodeId from, MonoTime now) const {
+  if (!unicast_reaches_everyone_ || from == origin || DonorRank(origin, origin) != 0) return false;
+  const auto owner = peers_.find(origin);
+  return owner != peers_.end() && owner->second.live && !owner->second.own_offer_read &&
+         now - owner->second.joined_at < OwnerOfferWindow();
 }
 
 bool EngineImpl::WaitsForSiteMate(NodeId origin, Want& w, MonoTime now) {

@@ -35,16 +35,6 @@ struct Want {
   // site's speaker fetches across the WAN for the whole site and offers it to its site-mates,
   // so a pull across the WAN starts only if no site-mate offered it by then (WaitsForSiteMate).
   MonoTime far_after{};
-  // Where a unicast reaches every node: set when a join digest of another node than the owner
-  // offered it while the owner, a site-mate in the view, had not. At a heal every node sends its
-  // join digest to each node of the other side, the owner too, and each puller reads them in an
-  // order of its own (a node's digests go out over several token visits); asking whichever came
-  // first split the pullers of one origin over two donors, two streams of it (on emu, nodes 6 and
-  // 7 served about 430 pages each where one stream of the three origins is about 390). Waiting
-  // for the owner's, every puller asks it: one stream per origin, at its owner. Until then at
-  // most sync_retransmit after the first such offer (HandleDigest sets it, StartPulls waits on it
-  // while the owner is not among the donors; AddWant clears it when the owner's offer comes).
-  MonoTime owner_due{};
 };
 
 struct PullSession {

@@ -30,8 +30,8 @@ using namespace std::chrono_literals;
 struct SplitHeal {
   static constexpr int kEntriesPerNode = 1500;
 
-  explicit SplitHeal(bool unicast_reaches_everyone)
-      : net(8, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 0ms; },
+  explicit SplitHeal(bool unicast_reaches_everyone, Duration anti_entropy_interval = 0ms)
+      : net(8, MembershipSource::kTransport, [=](EngineConfig& c) { c.anti_entropy_interval = anti_entropy_interval; },
             unicast_reaches_everyone) {
     net.delay = 2ms;
     net.deliver_overheard = unicast_reaches_everyone;  // as CPG delivers a unicast (CpgEnv)
@@ -70,7 +70,10 @@ struct SplitHeal {
       // `early`'s digests reach only each other: they pull from each other, one member a stream.
       const auto is_early = [&](NodeId n) { return std::find(early.begin(), early.end(), n) != early.end(); };
       if (h.type == codec::FrameType::kDigest && early_digests_to_each_other && is_early(from) && !is_early(to)) return true;
-      if (h.type == codec::FrameType::kDigest && digest_lag) {
+      codec::Digest digest{};
+      const bool join_digest = h.type == codec::FrameType::kDigest && !codec::DecodeDigest(body, &digest) &&
+                               digest.mode == codec::DigestMode::kJoin;
+      if (h.type == codec::FrameType::kDigest && digest_lag && (join_digest || !lag_join_digests_only)) {
         const Duration lag = digest_lag(from, to);
         if (lag > Duration{0}) {
           // Held back: queued in time order, after the frames already due by then.
@@ -121,6 +124,7 @@ struct SplitHeal {
   bool early_digests_to_each_other = true;  // else `early`'s digests reach every node
   // Extra one-way time of a digest from `from` to `to`, if set (the join digests' order per puller).
   std::function<Duration(NodeId, NodeId)> digest_lag;
+  bool lag_join_digests_only = false;  // digest_lag holds back join digests, not offers or replies
   std::set<std::tuple<NodeId, NodeId, MonoTime>> opened;  // (origin, donor, when) of each stream
 };
 
@@ -130,7 +134,8 @@ struct SplitHeal {
 // trips, 558 pages (followers go round to the page they joined at), 32 pulls (two refused as
 // busy: five origins asked of one donor with max_sync_serves 4). One origin's 67 pages alone
 // take about 20 trips (a window of 8 after slow start). With the owner's join offer awaited
-// (Want::owner_due): 22 trips, 558 pages, 30 pulls, none refused (each owner streams its own).
+// (route20's Want::owner_due), then with the owner asked at once (OwnerOfferExpected): 22 trips,
+// 558 pages, 30 pulls, none refused (each owner streams its own).
 TEST(HealStreams, EveryOriginIsStreamedOnceAndNoneRunsAloneAtTheEnd) {
   SplitHeal heal(/*unicast_reaches_everyone=*/true);
   const int trips = heal.HealAndCountTrips();
@@ -149,10 +154,9 @@ TEST(HealStreams, EveryOriginIsStreamedOnceAndNoneRunsAloneAtTheEnd) {
 // streams origins 6 to 8 to node 3 alone, and node 3 origins 1, 2, 4, 5 to node 8 alone, as plain
 // pages. The others, overhearing those pages, join those streams rather than open their own.
 // Before (only shared pages noted): 16 streams for the 8 origins, 1,046 pages. Here the join
-// digests of nodes 3 and 8 to the others are lost (early_digests_to_each_other), so the others'
-// wants of origins 3 and 8 await an owner's offer that never comes (Want::owner_due) until they
-// overhear a stream of it or sync_retransmit has passed: 45 trips with that wait, 25 without it,
-// pages 560 and 582 (not traced further; on emu a digest is late, not lost).
+// digests of nodes 3 and 8 to the others are lost (early_digests_to_each_other). With route20's
+// wait for the owner's offer (Want::owner_due, which never came here) 45 trips and 560 pages;
+// without it, and with the owner asked at once (OwnerOfferExpected), 25 trips and 582 pages.
 TEST(HealStreams, AStreamOfOneMemberIsFollowedToo) {
   SplitHeal heal(/*unicast_reaches_everyone=*/true);
   const int trips = heal.HealAndCountTrips({3, 8}, 6ms);
@@ -183,7 +187,8 @@ TEST(HealStreams, ADonorThatComesAfterABusyRefusalIsAskedAtOnce) {
 // the small side had two streams, at nodes 6 and 7 (on emu at this heal, nodes 6 and 7 served
 // about 430 pages each, `sim/emu/README.md`, "Following streams at the heal"): 24 trips, 756
 // pages, 32 pulls (origins 6 to 8 streamed by both). After: every puller waits for the owner's
-// join offer (Want::owner_due), one stream per origin at its owner: 23 trips, 558 pages, 30 pulls.
+// join offer (route20's Want::owner_due), one stream per origin at its owner: 23 trips, 558 pages,
+// 30 pulls; with the owner asked at once instead (OwnerOfferExpected): 22 trips, the same pages.
 TEST(HealStreams, PullersThatReadTheJoinDigestsInAnotherOrderAskOneDonor) {
   SplitHeal heal(/*unicast_reaches_everyone=*/true);
   heal.digest_lag = [](NodeId from, NodeId to) {
@@ -205,6 +210,43 @@ TEST(HealStreams, PullersThatReadTheJoinDigestsInAnotherOrderAskOneDonor) {
   EXPECT_EQ(donors.size(), 8u);
   EXPECT_LT(heal.pages_sent, 8u * 67u + 67u / 2u);
   EXPECT_LT(trips, 30);
+}
+
+// The join digests of the small side reach the large side 30 ms late (a node's join digests go
+// out over several token visits, and one whose view came later sends them later), while the
+// heartbeats, the offers that answer them (HandleSummary) and the replies that answer those go
+// as they come. So the large side reads the small side's origins first in offers and replies,
+// the first offers those of anti-entropy (every 50 ms here) before any join digest. Before, only
+// a want that a join digest raised waited for the owner's offer, and the large side asked node 2,
+// whose offer came first, for every origin of the small side: node 2 streamed origins 1 to 5 (and
+// 6 to 8 beside their owner), 1,095 pages, 32 pulls, 55 trips. Waiting for the owner's join
+// digest for every want (tried) put each origin at its owner, 851 pages, but 70 trips: the join
+// digests come join_digest_holdoff after the views, the anti-entropy offers sooner. Now a want
+// that another node's digest raised asks the owner at once while its offer is on its way
+// (OwnerOfferExpected): every stream at its owner, 855 pages, 30 pulls, 55 trips. Origins 6 to 8
+// are streamed twice by their owners: a second stream opened by a puller whose request came
+// after the first ended (not a second donor).
+TEST(HealStreams, PullersThatReadAnOfferBeforeAnyJoinDigestAskTheOwner) {
+  SplitHeal heal(/*unicast_reaches_everyone=*/true, /*anti_entropy_interval=*/50ms);
+  heal.lag_join_digests_only = true;
+  heal.digest_lag = [](NodeId from, NodeId to) { return from <= 5 && to > 5 ? Duration{30ms} : Duration{0}; };
+  const int trips = heal.HealAndCountTrips();
+  std::map<NodeId, std::set<NodeId>> donors;  // per origin
+  for (const auto& [origin, donor, at] : heal.opened) donors[origin].insert(donor);
+  std::printf("split 5/3, the small side's join digests 30 ms late: agreed %d trips after the first request, %llu pages sent, %llu pulls started\n",
+              trips, static_cast<unsigned long long>(heal.pages_sent), static_cast<unsigned long long>(heal.sessions));
+  for (const auto& [origin, d] : donors) {
+    std::printf("  origin %u: %d streams, donors", origin, heal.StreamsPerOrigin().at(origin));
+    for (NodeId n : d) std::printf(" %u", n);
+    std::printf("\n");
+  }
+  for (const auto& [origin, d] : donors) {
+    EXPECT_LE(heal.StreamsPerOrigin().at(origin), 2) << "origin " << origin;
+    EXPECT_EQ(d, std::set<NodeId>{origin}) << "origin " << origin << " streamed by its owner";
+  }
+  EXPECT_EQ(donors.size(), 8u);
+  EXPECT_LT(heal.pages_sent, 8u * 67u + 5u * 67u);  // 1,095 before
+  EXPECT_LT(trips, 60);
 }
 
 // Where a unicast reaches one node, nothing is overheard and wants start in origin order: a
