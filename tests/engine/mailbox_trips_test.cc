@@ -27,6 +27,7 @@ struct TripFigures {
   int ranges_frames = 0, entries_frames = 0;  // repair messages the ring carried from the heal on
   std::size_t bytes = 0;
   std::size_t records = 0;                    // records in the MAILBOX_ENTRIES among them
+  int openings = 0;                           // MAILBOX_RANGES of level 0 among them
   std::optional<Duration> first_repair;       // from the heal to the first repair message
   std::optional<Duration> last_repair;        // ... to the last one
   std::optional<Duration> agreement;          // until every node's digest is node 1's
@@ -44,6 +45,7 @@ struct HealShape {
   // README.md, "mailbox-heal-100k on real corosync", 2026-12-07): six of them 75 to 96 ms after
   // the views, three more 142 to 155 ms.
   std::vector<Duration> held_openings;
+  Duration hop = 500us;  // the token's time from one member to the next: 10 ms a rotation
 };
 
 // The wire fingerprint of a range hash (engine_mailbox_repair.cc's, which the codec does not
@@ -75,7 +77,7 @@ const codec::DecodeLimits kLimits{1400, 255, 512};
 TripFigures Heal(const HealShape& shape, bool print) {
   const int n = shape.servers;
   RingNet net(n, /*report_backlog=*/true);
-  net.hop = 500us;  // 20 members: a rotation of 10 ms
+  net.hop = shape.hop;
   for (int i = 0; i < shape.mailboxes; ++i) {
     EXPECT_TRUE(net.engines[static_cast<NodeId>(1 + i % n)]->SetMailbox(Box(i), {1, 0, 0}).ok());
     if (i % 2000 == 1999) net.Run(200ms);
@@ -131,6 +133,7 @@ TripFigures Heal(const HealShape& shape, bool print) {
       EXPECT_FALSE(codec::DecodeMailboxRanges(body, &r));
       ++f.ranges_frames;
       count = r.ranges.size();
+      if (r.level == 0 && r.mode == codec::RangesMode::kCompare) ++f.openings;
       what = "ranges m" + std::to_string(static_cast<int>(r.mode)) + " l" + std::to_string(r.level);
     } else {
       return;
@@ -164,9 +167,9 @@ TripFigures Heal(const HealShape& shape, bool print) {
 double Ms(const std::optional<Duration>& d) { return d ? static_cast<double>(d->count()) / 1e6 : -1.0; }
 
 void Print(const char* what, const TripFigures& f) {
-  std::printf("%s: %d ranges + %d entries messages, %zu B, %zu records, first %.1f ms, last %.1f ms, "
+  std::printf("%s: %d ranges + %d entries messages, %zu B, %zu records, %d openings, first %.1f ms, last %.1f ms, "
               "agreement %.1f ms\n",
-              what, f.ranges_frames, f.entries_frames, f.bytes, f.records, Ms(f.first_repair),
+              what, f.ranges_frames, f.entries_frames, f.bytes, f.records, f.openings, Ms(f.first_repair),
               Ms(f.last_repair), Ms(f.agreement));
 }
 
