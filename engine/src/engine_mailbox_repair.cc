@@ -234,6 +234,12 @@ void EngineImpl::HandleMailboxRanges(NodeId from, const codec::MailboxRanges& m)
       return;
     }
     mailbox_repair_partner_ = from;
+    // An opening found equal here is over: nothing answers it, so it does not make this node
+    // busy. At a merge, openings of the view before arrive late within each side, and the quiet
+    // interval of each held this node's own openings across the sides. An answer sent does
+    // (SendMailboxRanges, SendMailboxEntries).
+    AnswerMailboxRanges(from, m);
+    return;
   }
   mailbox_repair_last_ = now;
   AnswerMailboxRanges(from, m);
@@ -362,10 +368,24 @@ void EngineImpl::ApplyOverheard(NodeId from, codec::FrameType type) {
   // (busy, queued, crossed) is its own frames'; it only waits to open its own (MailboxRepairOpensAt).
   MailboxOverhearing& o = mailbox_overhearing_;
   const MonoTime now = env_->Now();
+  // An opening is not an answer: a gap that ends at one is no trip of the ring. And before this
+  // node's first differing digest after a view change (stagger_due), an overheard opening is of
+  // the view before: at a merge on Corosync, openings that nodes of one side sent each other,
+  // held during the membership change, reach every node 75 to 155 ms after the merged view.
+  // Counted, they held the lowest id's first opening until 50 ms after the last of them, and
+  // their gaps (openings of different nodes) were taken for trips of up to 90 ms, raising the
+  // hold to 180 ms (sim/emu/README.md, "mailbox-heal-100k on real corosync", 2026-12-07: the
+  // first exchange across the sides opened 411 ms after the views). Later openings still hold
+  // this node's own (an opening is the first frame of an exchange that may run): ignoring them
+  // all let exchanges open side by side on a slow ring (MiniNet, 40 ms a trip: 622 repair frames
+  // and 239,991 B against 510 and 163,426 B).
+  const bool opening = type == codec::FrameType::kMailboxRanges && ranges_buf_.level == 0 &&
+                       ranges_buf_.mode == codec::RangesMode::kCompare;
+  if (opening && o.stagger_due) return;
   // A frame from another sender than the last one, while an exchange counts as running (within
   // the opening hold): the gap was one trip of the ring, the answer's. Longer gaps are an
   // exchange over, or a lost frame; at most sync_retransmit (no exchange frame is resent).
-  if (o.last && o.last_from != from && now - *o.last < OpeningHold(MailboxRepairQuiet(), o)) {
+  if (!opening && o.last && o.last_from != from && now - *o.last < OpeningHold(MailboxRepairQuiet(), o)) {
     o.trip = std::max(o.trip, std::min<Duration>(now - *o.last, config_.sync_retransmit));
   }
   o.last = now;
