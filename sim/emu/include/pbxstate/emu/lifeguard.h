@@ -27,8 +27,9 @@
 // waits for the simulator's lock the reader still holds, and the kernel pushes the preempted
 // reader to the other CPU, where an ordinary task in a long system call keeps it (this kernel does
 // not preempt one): the simulation asleep on that lock, late, with nothing of its own to move
-// (soak-short, 2026-12-07 06:19 UTC: 8.3 ms; sim/emu/README.md, "A reader holding the simulator's
-// lock"). Moved with the simulation, the reader queued there runs on the lifeguard's CPU at once.
+// (soak-short, 2026-12-07 07:12 UTC, at 638 s: 18.3 ms behind a nice-19 ccache; sim/emu/README.md,
+// "The simulator's lock and a stopped CPU's timer"). Moved with the simulation, the reader queued
+// there runs on the lifeguard's CPU at once.
 //
 // It cannot help when every CPU is held, or when the whole machine is paused by its hypervisor
 // (traced: 15 to 25 ms with no event on either CPU); held_worst() measures those: the longest

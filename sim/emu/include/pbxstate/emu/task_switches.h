@@ -50,7 +50,7 @@ struct CpuTasks {
   Duration not_executed{};
   // The longest stretch within the window with no timer interrupt nor switch on this CPU, whole
   // (before any allowance): evidence beside not_executed, which the rule uses (the run's stall
-  // record, sim/emu/README.md "soak-short's last stalls").
+  // record, sim/emu/README.md "The simulator's lock and a stopped CPU's timer").
   Duration longest_silence{};
 };
 
