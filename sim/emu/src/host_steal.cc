@@ -136,4 +136,19 @@ std::string DescribeCause(LagCause cause, const HostWitness& w) {
 
 std::string DescribeLagCause(LagCause cause, const HostWitness& w) { return DescribeCause(cause, w) + DescribeTasks(w); }
 
+std::string StallRecordHeader(std::int64_t due_mono_ns, Duration lag, LagCause cause, const HostWitness& w,
+                              Duration allowance) {
+  std::string out = "# stall due at " + std::to_string(due_mono_ns / 1'000'000) + " ms (CLOCK_MONOTONIC), lag " + Ms(lag) +
+                    ", " + std::string(LagCauseName(cause)) + "\n";
+  out += "# steal read over " + (w.sampled ? Ms(w.window) : std::string("no readings")) + "; allowance " + Ms(allowance) +
+         " a gap\n";
+  for (const CpuTasks& c : w.cpus) {
+    const auto cpu = static_cast<std::size_t>(c.cpu);
+    const std::string steal = cpu < w.steal_per_cpu.size() ? Ms(w.steal_per_cpu[cpu]) : std::string("unread");
+    out += "# cpu " + std::to_string(c.cpu) + (c.known ? "" : " (in part)") + ": longest silence " + Ms(c.longest_silence) +
+           ", not executing " + Ms(c.not_executed) + ", steal " + steal + "\n";
+  }
+  return out;
+}
+
 }  // namespace pbxstate::emu

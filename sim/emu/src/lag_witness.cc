@@ -125,6 +125,7 @@ HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const 
   for (std::size_t c = 1; c < cpus; ++c) least = std::min(least, after->steal_ns[c] - before->steal_ns[c]);
   w.sampled = true;
   w.steal_every_cpu = Duration(std::max<std::int64_t>(least, 0));
+  for (std::size_t c = 0; c < cpus; ++c) w.steal_per_cpu.push_back(Duration(after->steal_ns[c] - before->steal_ns[c]));
   w.window = Duration(after->begin_ns - before->end_ns);
   for (auto r = std::next(before); r != std::next(after); ++r) w.lifeguard_gap = std::max(w.lifeguard_gap, r->lifeguard_gap);
   if (before->simulation_cpu_ns >= 0 && after->simulation_cpu_ns >= before->simulation_cpu_ns) {
@@ -165,23 +166,27 @@ void LagWitness::Attribute(bool final) {
   for (LagSpell& s : waiting_) {
     if (!ready(s)) continue;
     s.witness = Witness(s.due_mono_ns, s.due_mono_ns + s.lag.count());
-    if (s.lag > options_.switches_over) WhatRan(s, &s.witness);
+    std::string record;
+    if (s.lag > options_.switches_over) record = WhatRan(s, &s.witness);
     s.cause = AttributeLag(s.lag, s.witness);
+    if (!record.empty() && !options_.switches_dir.empty()) {
+      const std::string path = options_.switches_dir + "/stall-" + std::to_string(s.due_mono_ns / 1'000'000) + ".txt";
+      std::ofstream(path) << StallRecordHeader(s.due_mono_ns, s.lag, s.cause, s.witness, Duration(irq != nullptr ? irq->allowance() : 0))
+                          << record;
+    }
     Keep(s);
   }
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), ready), waiting_.end());
 }
 
-void LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
+std::string LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
   TaskSwitches* switches = options_.switches;
-  if (switches == nullptr || !switches->open() || options_.interrupts == nullptr) return;
+  if (switches == nullptr || !switches->open() || options_.interrupts == nullptr) return {};
   const std::int64_t from = spell.due_mono_ns, to = spell.due_mono_ns + spell.lag.count();
   SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty());
-  if (!switches->Snapshot(&tally).ok()) return;
+  if (!switches->Snapshot(&tally).ok()) return {};
   TakeCpuTasks(tally.Result(MonotonicNs()), static_cast<std::size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))), w);
-  if (options_.switches_dir.empty()) return;
-  const std::string path = options_.switches_dir + "/stall-" + std::to_string(from / 1'000'000) + ".txt";
-  std::ofstream(path) << tally.window_text();
+  return tally.window_text();
 }
 
 void LagWitness::Keep(const LagSpell& spell) {

@@ -86,19 +86,9 @@ void Lifeguard::Run(int cpu, const Options& options) {
     if (now - next > options.period.count()) next = now;  // held up itself: no burst of catch-up wakes
     const Duration age(now - beat_ns_.load(std::memory_order_relaxed));
     switch (LifeguardStep(age, options.overdue, moved_.load())) {
-      case LifeguardAction::kRescue: {
-        bool expected = false;
-        if (!moved_.compare_exchange_strong(expected, true)) break;  // another lifeguard did
-        cpu_set_t here;
-        CPU_ZERO(&here);
-        CPU_SET(cpu, &here);
-        if (sched_setaffinity(tid_, sizeof here, &here) == 0) {
-          rescues_.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          moved_ = false;
-        }
+      case LifeguardAction::kRescue:
+        Rescue(cpu);
         break;
-      }
       case LifeguardAction::kRelease:
         Release();
         break;
@@ -123,10 +113,42 @@ void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
   }
 }
 
+// A rescue and a release each move the watched thread and its companions under moves_mu_, so a
+// release that comes between the two moves of a rescue cannot leave the companions narrowed.
+void Lifeguard::Rescue(int cpu) {
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  bool expected = false;
+  if (!moved_.compare_exchange_strong(expected, true)) return;  // another lifeguard did
+  cpu_set_t here;
+  CPU_ZERO(&here);
+  CPU_SET(cpu, &here);
+  if (sched_setaffinity(tid_, sizeof here, &here) != 0) {
+    moved_ = false;
+    return;
+  }
+  rescues_.fetch_add(1, std::memory_order_relaxed);
+  MoveCompanions(here);
+}
+
 void Lifeguard::Release() {
+  std::lock_guard<std::mutex> lock(moves_mu_);
   bool expected = true;
   if (!moved_.compare_exchange_strong(expected, false)) return;
   if (sched_setaffinity(tid_, sizeof allowed_, &allowed_) != 0) moved_ = true;
+  MoveCompanions(allowed_);
+}
+
+void Lifeguard::Accompany(std::vector<pid_t> tids) {
+  if (tids.size() > kCompanions) tids.resize(kCompanions);
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  companions_ = std::move(tids);  // moved at the next rescue (one narrowed now: at the release)
+}
+
+// Under moves_mu_. A queued companion is moved at once (the kernel moves a thread that is not
+// running itself); one that has ended is skipped (ESRCH), as is any other refusal: the watched
+// thread's move stands.
+void Lifeguard::MoveCompanions(const cpu_set_t& set) {
+  for (pid_t tid : companions_) sched_setaffinity(tid, sizeof set, &set);
 }
 
 void Lifeguard::Stop() {

@@ -201,7 +201,12 @@ Status EmulatedNetwork::PutReadersBelowLifeguards(std::size_t* moved) {
     return Status::FailedPrecondition("emulation: at SCHED_FIFO " + std::to_string(spec_.realtime_priority) +
                                       " the readers cannot go below the lifeguards (it takes 3 or more)");
   }
-  return MoveFifoThreads(spec_.realtime_priority, spec_.realtime_priority - 2, simulation_tid_, moved);
+  std::vector<pid_t> readers;
+  Status st = MoveFifoThreads(spec_.realtime_priority, spec_.realtime_priority - 2, simulation_tid_, &readers);
+  *moved = readers.size();
+  // A reader holding the simulator's lock is moved with the simulation by its rescue (lifeguard.h).
+  if (lifeguard_on_) lifeguard_.Accompany(std::move(readers));
+  return st;
 }
 
 void EmulatedNetwork::ResetLag() {

@@ -59,8 +59,8 @@ Status PrepareRealtimeThread(int priority) {
   return Status::Ok();
 }
 
-Status MoveFifoThreads(int from, int to, pid_t except, std::size_t* moved) {
-  *moved = 0;
+Status MoveFifoThreads(int from, int to, pid_t except, std::vector<pid_t>* moved) {
+  moved->clear();
   DIR* tasks = opendir("/proc/self/task");
   if (tasks == nullptr) return Status::FailedPrecondition(std::string("/proc/self/task: ") + std::strerror(errno));
   Status result = Status::Ok();
@@ -74,7 +74,7 @@ Status MoveFifoThreads(int from, int to, pid_t except, std::size_t* moved) {
     if (param.sched_priority != from) continue;
     param.sched_priority = to;
     if (sched_setscheduler(tid, SCHED_FIFO, &param) == 0) {
-      ++*moved;
+      moved->push_back(tid);
     } else if (errno != ESRCH) {
       result = Status::FailedPrecondition("emulation: thread " + std::to_string(tid) + " not moved to SCHED_FIFO " +
                                           std::to_string(to) + ": " + std::strerror(errno));

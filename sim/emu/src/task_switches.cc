@@ -82,7 +82,10 @@ void SwitchTally::Run(Cpu& c, std::int64_t until_ns) const {
 }
 
 void SwitchTally::Evidence(Cpu& c, std::int64_t t_ns) const {
-  if (c.last_event_ns >= 0) c.not_executed += GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, allowance_ns_);
+  if (c.last_event_ns >= 0) {
+    c.not_executed += GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, allowance_ns_);
+    c.longest_silence = std::max(c.longest_silence, GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, 0));
+  }
   c.last_event_ns = std::max(c.last_event_ns, t_ns);
   if (c.first_ns < 0) c.first_ns = t_ns;
 }
@@ -153,6 +156,7 @@ std::vector<CpuTasks> SwitchTally::Result(std::int64_t end_ns) const {
     t.switches = c.switches;
     t.followed_woken = c.followed_woken;
     t.not_executed = Duration(c.not_executed);
+    t.longest_silence = Duration(c.longest_silence);
     t.other_tasks = c.other.ran;
     std::vector<TaskTime> all;
     for (auto& [pid, task] : c.tasks) {

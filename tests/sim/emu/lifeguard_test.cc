@@ -63,6 +63,7 @@ void PinTo(int cpu) {
 // host (27 ms traced; a whole-machine pause 25 ms), then beats again. The lifeguard must move it
 // once to one CPU (whichever of its threads saw it first) while it is stale, and give its whole
 // affinity back once it beats.
+// A companion (a reader, lifeguard.h) goes with it and comes back with it.
 // Nothing is asserted about the beating phases' own instants: a busy host holds a FIFO thread
 // past `overdue` now and then (what the lifeguard is for), and that is rescued too.
 TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
@@ -82,10 +83,16 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
       std::this_thread::sleep_for(1ms);
     }
   });
-  while (tid.load() == 0) std::this_thread::sleep_for(1ms);
+  std::atomic<pid_t> companion_tid{0};
+  std::thread companion([&] {
+    companion_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    while (phase.load() != 3) std::this_thread::sleep_for(1ms);
+  });
+  while (tid.load() == 0 || companion_tid.load() == 0) std::this_thread::sleep_for(1ms);
   ASSERT_GT(tid.load(), 0) << "cannot run a thread at SCHED_FIFO 50";
   Lifeguard::Options o;
   o.priority = 49;
+  guard.Accompany({companion_tid.load()});
   ASSERT_TRUE(guard.Start(tid.load(), o).ok());
   std::this_thread::sleep_for(100ms);
   phase = 1;
@@ -95,6 +102,7 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   EXPECT_GE(first, 1u);
   EXPECT_EQ(guard.rescues(), first) << "a stale thread is moved once";
   EXPECT_EQ(AffinityOf(tid.load()).size(), 1u);
+  EXPECT_EQ(AffinityOf(companion_tid.load()), AffinityOf(tid.load())) << "the companion moved with it";
   phase = 2;
   bool released = false;
   for (int i = 0; i < 500 && !released; ++i) {
@@ -102,9 +110,11 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
     released = AffinityOf(tid.load()) == all;
   }
   EXPECT_TRUE(released) << "the whole affinity given back once it beats";
+  EXPECT_EQ(AffinityOf(companion_tid.load()), all) << "and the companion's";
   guard.Stop();
   phase = 3;
   watched.join();
+  companion.join();
 }
 
 }  // namespace

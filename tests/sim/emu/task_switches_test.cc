@@ -138,6 +138,52 @@ TEST(SwitchTally, APauseOfASoakRunIsTheMachinesFromItsSnapshot) {
   EXPECT_EQ(part.cpus.size(), 2u);
 }
 
+// The one stall over the bound of soak-short on emu at 06:00 UTC on 2026-12-07 (833 s, 10.77 ms;
+// the witness's record, due at 10070.333 s to the millisecond, its lines 325.5 to 344.9 ms):
+// both CPUs idle, polling, each with its lifeguard's 1 ms timer armed, and neither took anything
+// for 9.06 ms (CPU 0, 333.708 to 342.769) and 11.27 ms (CPU 1, 333.426 to 344.697). Beyond the
+// tick's allowance that is 4.06 ms on CPU 0, less than half the lag: every CPU held by the rule,
+// not the machine's, whatever the whole silences say. The silences are recorded beside it.
+TEST(SwitchTally, BothCpusSilentButOneLessThanHalfTheLagBeyondTheAllowance) {
+  const std::int64_t from = 10070'333'000'000, lag = 10'765'214, to = from + lag, end = 10070'344'861'000;
+  SwitchTally tally(from, to, kAllowance, false);
+  tally.Feed(Recorded("task_switches_soak_both_silent.txt"));
+  const std::vector<CpuTasks> cpus = tally.Result(end);
+  ASSERT_EQ(cpus.size(), 2u);
+  EXPECT_TRUE(cpus[0].known && cpus[1].known);
+  EXPECT_EQ(cpus[0].longest_silence, Duration(342'769'000 - 333'708'000));
+  EXPECT_EQ(cpus[1].longest_silence, Duration(to - 10070'333'426'000));  // to the stall's end
+  EXPECT_EQ(cpus[0].not_executed, cpus[0].longest_silence - Duration(kAllowance));
+  EXPECT_EQ(cpus[1].not_executed, cpus[1].longest_silence - Duration(kAllowance));
+  EXPECT_EQ(cpus[0].followed_woken, 0u);
+  EXPECT_EQ(cpus[1].followed_woken, 4u);  // the simulation's wake-ups from 1 ms before it, all on CPU 1
+  HostWitness w;
+  w.sampled = w.lifeguard = w.interrupts_read = true;
+  w.lifeguard_gap = 8ms;
+  w.window = 14ms;
+  w.steal_per_cpu = {0ms, 10ms};
+  TakeCpuTasks(cpus, 2, &w);
+  ASSERT_TRUE(w.every_cpu_read);
+  EXPECT_EQ(w.not_executed_every_cpu, cpus[0].not_executed);
+  const LagCause cause = AttributeLag(Duration(lag), w);
+  EXPECT_EQ(cause, LagCause::kEveryCpuHeld);
+  EXPECT_EQ(StallRecordHeader(from, Duration(lag), cause, w, Duration(kAllowance)),
+            "# stall due at 10070333 ms (CLOCK_MONOTONIC), lag 10.8 ms, every-cpu-held\n"
+            "# steal read over 14.0 ms; allowance 5.0 ms a gap\n"
+            "# cpu 0: longest silence 9.1 ms, not executing 4.1 ms, steal 0.0 ms\n"
+            "# cpu 1: longest silence 10.3 ms, not executing 5.3 ms, steal 10.0 ms\n");
+  HostWitness unread = w;
+  unread.sampled = false;
+  unread.steal_per_cpu.clear();
+  const std::string header = StallRecordHeader(from, Duration(lag), cause, unread, Duration(kAllowance));
+  EXPECT_NE(header.find("# steal read over no readings;"), std::string::npos) << header;
+  EXPECT_NE(header.find("not executing 4.1 ms, steal unread\n"), std::string::npos) << header;
+  // The header is skipped by a tally, as the kernel's own '#' lines are.
+  SwitchTally again(from, to, kAllowance, false);
+  again.Feed(header + Recorded("task_switches_soak_both_silent.txt"));
+  EXPECT_EQ(again.Result(end)[0].longest_silence, cpus[0].longest_silence);
+}
+
 TEST(KernelTick, FromTwoReadingsOfTheTimerList) {
   std::int64_t now0 = 0, now1 = 0;
   std::uint64_t j0 = 0, j1 = 0;

@@ -42,6 +42,7 @@ inline constexpr std::size_t kLagCauses = 5;  // LagCause's values
 struct HostWitness {
   bool sampled = false;             // steal was read before and after the interval
   Duration steal_every_cpu{};       // the least steal of any CPU over the readings' interval
+  std::vector<Duration> steal_per_cpu;  // each CPU's over it, in CPU order (evidence: 10 ms steps)
   Duration window{};                // that interval (10 ms steps of readings, bracketing the lag)
   Duration lifeguard_gap{};         // the longest time no lifeguard ran on any CPU, beyond its period
   bool lifeguard = false;           // whether a lifeguard ran at all (else lifeguard_gap says nothing)
@@ -93,5 +94,13 @@ std::string_view LagCauseName(LagCause cause);
 // the simulation for more than 0.2 ms (the whole machine stopped, no steal)", "a CPU was held (a lifeguard ran on
 // another; steal 0 ms)", "no reading of the host around it".
 std::string DescribeLagCause(LagCause cause, const HostWitness& w);
+
+// The first lines of a stall's kept trace (DIR/stall-MS.txt), '#' lines as the kernel's own header
+// (SwitchTally skips them): the stall, its cause, and per CPU of w.cpus the evidence the witness
+// had, the rule's and beside it: the longest silence whole, the time not executing beyond
+// `allowance`, the steal over the readings' window (/proc/stat's 10 ms steps: a stop shorter than a
+// step may show as none). Evidence only; the cause is AttributeLag's.
+std::string StallRecordHeader(std::int64_t due_mono_ns, Duration lag, LagCause cause, const HostWitness& w,
+                              Duration allowance);
 
 }  // namespace pbxstate::emu

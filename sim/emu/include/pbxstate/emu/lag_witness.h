@@ -53,7 +53,8 @@ class LagWitness {
     TimerInterrupts* interrupts = nullptr;
     // Open, or null: with interrupts, read for each stall longer than switches_over (the run's
     // bound), at most TaskSwitches::kSnapshots; the window's trace lines are written to
-    // switches_dir/stall-AT.txt (AT: due, ms of CLOCK_MONOTONIC) when it is given.
+    // switches_dir/stall-AT.txt (AT: due, ms of CLOCK_MONOTONIC) when it is given, after the
+    // evidence per CPU in `#` lines (StallRecordHeader).
     TaskSwitches* switches = nullptr;
     Duration switches_over = std::chrono::milliseconds(10);
     std::string switches_dir;
@@ -103,7 +104,8 @@ class LagWitness {
   void Attribute(bool final);
   HostWitness Witness(std::int64_t from_ns, std::int64_t to_ns) const;
   // For a stall over switches_over: what ran on each CPU, from a snapshot of the switches.
-  void WhatRan(const LagSpell& spell, HostWitness* w);
+  // Takes a snapshot of the switches into w->cpus; returns the window's trace lines to keep (or none).
+  std::string WhatRan(const LagSpell& spell, HostWitness* w);
   void Keep(const LagSpell& spell);
 
   Options options_;

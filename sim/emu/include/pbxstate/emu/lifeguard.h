@@ -23,6 +23,14 @@
 // With a lifeguard above, a thread woken every 1 ms beside a reader of a page-cached file was
 // over 2 ms late more often, not less (32 and 46 times in 2 s, against 14 and 31 without).
 //
+// The readers go with it (Accompany): the simulation woken by a reader preempts it on its CPU and
+// waits for the simulator's lock the reader still holds, and the kernel pushes the preempted
+// reader to the other CPU, where an ordinary task in a long system call keeps it (this kernel does
+// not preempt one): the simulation asleep on that lock, late, with nothing of its own to move
+// (soak-short, 2026-12-07 07:12 UTC, at 638 s: 18.3 ms behind a nice-19 ccache; sim/emu/README.md,
+// "The simulator's lock and a stopped CPU's timer"). Moved with the simulation, the reader queued
+// there runs on the lifeguard's CPU at once.
+//
 // It cannot help when every CPU is held, or when the whole machine is paused by its hypervisor
 // (traced: 15 to 25 ms with no event on either CPU); held_worst() measures those: the longest
 // time no lifeguard ran on any CPU.
@@ -35,6 +43,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -78,6 +87,11 @@ class Lifeguard {
   // beat is taken as now): one thread per CPU of the calling thread's affinity, pinned there.
   // Fails (none left running) when one cannot be pinned or run at options.priority.
   Status Start(pid_t tid, const Options& options);
+  // Threads moved with the watched one at each rescue and given the same affinity back with it
+  // (the FdNetDevices' readers: the header's comment); replaces the earlier ones. At most
+  // kCompanions (more are not moved). Callable from any thread, before or after Start.
+  static constexpr std::size_t kCompanions = 4096;
+  void Accompany(std::vector<pid_t> tids);
   // Stops the threads and gives the watched thread its affinity back. Idempotent.
   void Stop();
   // How many times it moved the watched thread.
@@ -96,7 +110,9 @@ class Lifeguard {
  private:
   void Run(int cpu, const Options& options);
   void NoteWake(std::int64_t now, const Options& options);
+  void Rescue(int cpu);
   void Release();
+  void MoveCompanions(const cpu_set_t& set);
 
   pid_t tid_ = 0;
   cpu_set_t allowed_{};  // the calling thread's affinity at Start: what Release gives back
@@ -109,6 +125,8 @@ class Lifeguard {
   std::atomic<std::int64_t> held_worst_at_ns_{0};
   std::atomic<std::int64_t> gap_since_take_ns_{0};
   std::vector<std::thread> threads_;
+  std::mutex moves_mu_;             // a rescue's or a release's moves, and companions_
+  std::vector<pid_t> companions_;  // by moves_mu_
 };
 
 }  // namespace pbxstate::emu

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "pbxstate/types.h"
 #include "pbxstate/status.h"
@@ -27,13 +28,13 @@ std::int64_t MonotonicNs();
 Status PrepareRealtimeThread(int priority);
 
 // Every thread of this process but `except` (a thread id) that runs at SCHED_FIFO `from` is put at
-// SCHED_FIFO `to`; `*moved` counts them. For the FdNetDevices' reader threads, which inherit the
+// SCHED_FIFO `to`; `*moved` gets their ids. For the FdNetDevices' reader threads, which inherit the
 // simulation thread's priority: put below the lifeguards, they can never keep a lifeguard from its
 // CPU, so no CPU left without a lifeguard is held by the emulator's readers (lag_witness.h). Looks
 // at most kMaxThreadsMoved threads; fails naming a thread that cannot be moved (a thread that ends
 // meanwhile is not an error).
 inline constexpr std::size_t kMaxThreadsMoved = 4096;
-Status MoveFifoThreads(int from, int to, pid_t except, std::size_t* moved);
+Status MoveFifoThreads(int from, int to, pid_t except, std::vector<pid_t>* moved);
 
 // While alive, the calling thread runs at SCHED_FIFO `priority` (0: no change), then gets its own
 // scheduling back. For a thread of ordinary priority that takes a lock the simulation thread also

@@ -48,6 +48,10 @@ struct CpuTasks {
   // No timer interrupt nor switch on this CPU for longer than the allowance, less it: time it
   // provably did not execute, whichever task was current (a guest charges a pause to that task).
   Duration not_executed{};
+  // The longest stretch within the window with no timer interrupt nor switch on this CPU, whole
+  // (before any allowance): evidence beside not_executed, which the rule uses (the run's stall
+  // record, sim/emu/README.md "The simulator's lock and a stopped CPU's timer").
+  Duration longest_silence{};
 };
 
 // Tallies tracer text (the `trace` file's lines, in time order per CPU) over [from_ns, to_ns];
@@ -71,7 +75,7 @@ class SwitchTally {
     std::unordered_map<int, TaskTime> tasks;
     TaskTime other;
     std::uint32_t switches = 0, followed_woken = 0;
-    std::int64_t not_executed = 0;
+    std::int64_t not_executed = 0, longest_silence = 0;
   };
   void Line(std::string_view line);
   void Wakeup(std::string_view fields, std::int64_t t_ns);
