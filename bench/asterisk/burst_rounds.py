@@ -30,7 +30,7 @@ def figures(report, mode, burst):
     return {"changes_per_s": b["changes_per_s"], "cpu_us": b["cpu_us_per_change_total"],
             "server1_us": cpu["asterisk1"], "server2_us": cpu["asterisk2"],
             "corosyncs_us": round(cpu["corosync1"] + cpu["corosync2"], 2),
-            "loadavg": report.get("loadavg")}
+            "loadavg": [round(x, 1) for x in report.get("loadavg", [])]}
 
 
 def spread(values):
