@@ -24,6 +24,7 @@ static struct {
 	size_t capacity, head, count, peak;
 	enum pbxstate_resync resync;
 	int wake_fd;
+	int wake_armed;  /* a push into the empty inbox wakes the node thread (else it comes by itself) */
 	uint64_t pushed, overflows;
 } inbox = { .wake_fd = -1 };
 
@@ -63,6 +64,7 @@ int pbxstate_inbox_open(size_t capacity)
 	inbox.resync = PBXSTATE_RESYNC_NONE;
 	inbox.pushed = inbox.overflows = 0;
 	inbox.wake_fd = fd;
+	inbox.wake_armed = 1;
 	ast_mutex_unlock(&lock);
 	return 0;
 }
@@ -99,7 +101,7 @@ int pbxstate_inbox_push(struct stasis_message *msg)
 		if (++inbox.count > inbox.peak) {
 			inbox.peak = inbox.count;
 		}
-		if (inbox.count == 1) {
+		if (inbox.count == 1 && inbox.wake_armed) {
 			wake_locked();  /* the node thread drains everything before it sleeps again */
 		}
 	} else {
@@ -169,6 +171,24 @@ void pbxstate_inbox_wake(void)
 	ast_mutex_lock(&lock);
 	wake_locked();
 	ast_mutex_unlock(&lock);
+}
+
+void pbxstate_inbox_disarm_wake(void)
+{
+	ast_mutex_lock(&lock);
+	inbox.wake_armed = 0;
+	ast_mutex_unlock(&lock);
+}
+
+int pbxstate_inbox_arm_wake(void)
+{
+	int waiting;
+
+	ast_mutex_lock(&lock);
+	inbox.wake_armed = 1;
+	waiting = inbox.ring && inbox.count > 0;
+	ast_mutex_unlock(&lock);
+	return waiting;
 }
 
 int pbxstate_inbox_fd(void)

@@ -7,7 +7,8 @@
  * drives that queue past Asterisk's high-water mark. So a callback that cannot hand its change to
  * an idle node at once (pbxstate_node_apply_at_once) only takes a reference to the message and
  * appends the pointer here; the node thread does everything else (filters, strings, JSON, the
- * engine). The node thread is woken only when the inbox goes from empty to not empty.
+ * engine). The node thread is woken only when the inbox goes from empty to not empty, and not at
+ * all while it has said it will come back by itself (in a burst: pbxstate_inbox_disarm_wake).
  *
  * Bounded: at most `capacity` messages. A message that finds the inbox full is not lost: the inbox
  * is marked overflowed, and the node thread re-reads this server's state from Asterisk's caches,
@@ -54,6 +55,13 @@ enum pbxstate_resync pbxstate_inbox_take_resync(void);
 /* Asks the node thread for a resync of at least `what` and wakes it. */
 void pbxstate_inbox_request_resync(enum pbxstate_resync what);
 
+/* Node thread, in a burst: it will come back to the inbox by itself (its next drain is timed), so
+ * pushes do not wake it; a wake-up it would only answer by waiting for that time costs the pushing
+ * thread a system call and the node thread two context switches. Resyncs and overflows still wake. */
+void pbxstate_inbox_disarm_wake(void);
+/* Node thread, the burst over: pushes into the empty inbox wake it again. Returns nonzero when the
+ * inbox holds messages already (pushed while disarmed: drain them, do not sleep on the descriptor). */
+int pbxstate_inbox_arm_wake(void);
 /* Wakes the node thread (poll the descriptor below). */
 void pbxstate_inbox_wake(void);
 

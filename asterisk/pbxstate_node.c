@@ -46,6 +46,10 @@
  * thread for nearly every change (the inbox was empty again each time): two context switches per
  * change, 5 times the CPU of a burst of changes to existing devices. */
 #define DRAIN_GAP_NS 2000000LL
+/* A drain that took at least this many changes was in a burst: the thread comes back after the gap
+ * by itself, and pushes meanwhile do not wake it (pbxstate_inbox_disarm_wake). Fewer (a lone change,
+ * or none: the burst is over) and the next push wakes it again. */
+#define DRAIN_BURST_CHANGES 2
 /* libcpg's cpg_dispatch() keeps a 1 MiB receive buffer on the caller's stack (corosync's
  * IPC_DISPATCH_SIZE); Asterisk's default thread stack (about 500 KiB) overflows on the first large
  * delivery. */
@@ -77,7 +81,7 @@ static struct {
 	uint64_t applied_at_once;
 	int64_t batch_window_ns;        /* the engine's batch_window_ms */
 	int64_t at_once_after_ns;       /* no change applied by a stasis thread before this */
-	int inbox_waiting;              /* the inbox woke the thread and has not been drained since */
+	int inbox_waiting;              /* the inbox holds changes (or a burst goes on) not drained yet */
 	int64_t drain_due_ns;           /* no drain of the inbox before this */
 } node;
 
@@ -232,8 +236,8 @@ static int try_join(void)
 /* ---- The thread ------------------------------------------------------------------------------ */
 
 /* Moves up to MAX_DRAIN_PER_ROUND inbox messages into the engine, then runs a requested resync.
- * Returns nonzero when more messages wait. */
-static int drain_inbox(void)
+ * Returns how many it moved; MAX_DRAIN_PER_ROUND or more means more messages may wait. */
+static size_t drain_inbox(void)
 {
 	struct stasis_message *batch[DRAIN_BATCH];
 	size_t taken = 0, n, i;
@@ -251,7 +255,25 @@ static int drain_inbox(void)
 	if (resync != PBXSTATE_RESYNC_NONE) {
 		pbxstate_local_resync(&node.local, resync == PBXSTATE_RESYNC_ALL);
 	}
-	return n == ARRAY_LEN(batch);
+	return n == ARRAY_LEN(batch) ? MAX(taken, MAX_DRAIN_PER_ROUND) : taken;
+}
+
+/* After a drain of `taken` changes: when the node thread looks at the inbox next, and whether
+ * pushes meanwhile wake it. */
+static void schedule_next_drain(size_t taken)
+{
+	if (taken >= MAX_DRAIN_PER_ROUND) {
+		node.inbox_waiting = 1;  /* more wait: the next round, after CPG */
+		node.drain_due_ns = 0;
+		return;
+	}
+	node.drain_due_ns = mono_ns() + MIN(DRAIN_GAP_NS, node.batch_window_ns);
+	if (taken >= DRAIN_BURST_CHANGES) {
+		pbxstate_inbox_disarm_wake();
+		node.inbox_waiting = 1;  /* back at drain_due_ns, woken by the poll's timeout */
+	} else {
+		node.inbox_waiting = pbxstate_inbox_arm_wake();
+	}
 }
 
 /* One round with node_lock held and an engine: CPG (at the receive priority when corosync woke the
@@ -260,7 +282,7 @@ static int drain_inbox(void)
 static void run_round(int cpg_ready)
 {
 	const char *fatal;
-	int more;
+	size_t taken;
 
 	pbxstate_receive_priority_begin(cpg_ready);
 	pbxstate_cpg_host_dispatch(node.host);
@@ -269,10 +291,9 @@ static void run_round(int cpg_ready)
 	 * changes if CPG is still carrying an earlier message. */
 	if (node.inbox_waiting && mono_ns() >= node.drain_due_ns) {
 		pbxstate_cpg_host_batch_begin(node.host);
-		more = drain_inbox();
+		taken = drain_inbox();
 		pbxstate_cpg_host_batch_end(node.host);
-		node.inbox_waiting = more;
-		node.drain_due_ns = more ? 0 : mono_ns() + MIN(DRAIN_GAP_NS, node.batch_window_ns);
+		schedule_next_drain(taken);
 	}
 	if (node.publisher.reconcile_needed && mono_ns() >= node.publisher.reconcile_due_ns) {
 		pbxstate_publisher_reconcile(&node.publisher, mono_ns());

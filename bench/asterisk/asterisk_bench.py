@@ -22,6 +22,11 @@ end-to-end latency). For each mode:
             remote change costs the receiving Asterisk at the least. floor + remote_floor is the
             CPU per change no clustering module can go under (it must publish the change on the
             origin and again on the receiver); the table shows it next to each module's
+  pair_floor
+            no clustering module, both at once: server 1 publishes as in floor while server 2
+            publishes the same changes under server 1's EID as in remote_floor, each counting its
+            own; the end to end time is until both markers arrived. Under a module both Asterisks
+            run at the same time on the host's cores; floor and remote_floor each had them alone
 
 it measures, in this order:
   - single-change latency: --pings changes 50 ms apart, published by a thread of the load module
@@ -45,7 +50,7 @@ Run it under the shared lock of the live tests (`flock LOCKFILE ...`), one mode 
 the lock must be held less than 15 minutes.
 
 usage: bench/asterisk/asterisk_bench.py --asterisk BIN --modules-dir DIR --pbxstate-module SO
-          --pbxbench-module SO [--modes pbxstate,corosync,floor] [--json out.json] [--quick]
+          --pbxbench-module SO [--modes pbxstate,corosync,floor,remote_floor,pair_floor] [--json out.json] [--quick]
 """
 
 import argparse
@@ -63,11 +68,18 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "asterisk"))
 from nscluster import SKIP, TestFailure, check_preconditions, keep_or_remove, run_checked, wait_until  # noqa: E402
 from asterisk_servers import AsteriskServers, eid, proc_cpu_s  # noqa: E402
+import thread_stats  # noqa: E402
 
 NODES = (1, 2)
 ORIGIN, RECEIVER = 1, 2
-MODULE_FILES = {"pbxstate": "res_pbxstate.so", "corosync": "res_corosync.so", "floor": None, "remote_floor": None}
+MODULE_FILES = {"pbxstate": "res_pbxstate.so", "corosync": "res_corosync.so", "floor": None, "remote_floor": None,
+                "pair_floor": None}
 FLOOR_MODES = ("floor", "remote_floor")  # no clustering module: server 1 alone, watching itself
+# No clustering module, both servers at once: server 1 publishes each change (the floor) while
+# server 2 publishes the same changes under server 1's EID (the remote floor), each watching its
+# own. floor + remote_floor are measured one Asterisk at a time, with the host's cores to itself;
+# under a module both Asterisks run at once and share the cores and their caches.
+PAIR_FLOOR = "pair_floor"
 # corosync's totem counters (`corosync-cmapctl -m stats`): multicast messages this node put on the
 # ring and tokens it received (orf_token_tx stayed at 2 on a ring passing tokens in a test here).
 TOTEM_STATS = {"stats.srp.mcast_tx": "mcast_tx", "stats.srp.orf_token_rx": "token_rx"}
@@ -100,6 +112,7 @@ class BenchServers(AsteriskServers):
         self.mode = mode
         self.module = MODULE_FILES[mode]
         self.pbxstate_options = args.pbxstate_option
+        self.module_tids = {n: set() for n in NODES}  # the threads that appeared at the module's load
 
     def key_file(self):
         path = os.path.join(self.dir, "pbxstate.key")
@@ -130,11 +143,23 @@ class BenchServers(AsteriskServers):
 
     def load_module(self, node):
         before = set(self.taskprocessors(node))
+        threads_before = set(thread_stats.snapshot(self.pid(node))["threads"])
         if self.module:
             out = self.cli(node, f"module load {self.module}")
             if "Loaded" not in out:
                 raise TestFailure(f"server {node}: module load {self.module}: {out.strip()}")
+        self.module_tids[node] = set(thread_stats.snapshot(self.pid(node))["threads"]) - threads_before
         return set(self.taskprocessors(node)) - before
+
+    def threads(self):
+        """asterisk<n> -> its threads' snapshot (thread_stats.snapshot)."""
+        return {n: thread_stats.snapshot(self.pid(n)) for n in NODES}
+
+    def threads_per_change(self, before, after, count):
+        """asterisk<n> -> per thread label, CPU and switches per change (thread_stats.per_change)."""
+        return {f"asterisk{n}": thread_stats.per_change(before[n], after[n],
+                                                         thread_stats.listed_threads(self.cli(n, "core show threads")),
+                                                         self.module_tids[n], count) for n in NODES}
 
     def cpu(self):
         pids = {f"asterisk{n}": self.pid(n) for n in NODES}
@@ -158,11 +183,20 @@ class BenchServers(AsteriskServers):
 
 
 def watch_node(c):
-    return ORIGIN if c.mode in FLOOR_MODES else RECEIVER
+    return ORIGIN if c.mode in FLOOR_MODES + (PAIR_FLOOR,) else RECEIVER
 
 
 def watched_eid(c):
-    return {"floor": "local", "remote_floor": eid(RECEIVER)}.get(c.mode, eid(ORIGIN))
+    return {"floor": "local", PAIR_FLOOR: "local", "remote_floor": eid(RECEIVER)}.get(c.mode, eid(ORIGIN))
+
+
+def burst_loads(c):
+    """(publishing node, watching node, EID watched) of each load of a burst: server 1's, and in
+    PAIR_FLOOR server 2's too (publishing under server 1's EID: `pbxbench as`, set at start)."""
+    loads = [(ORIGIN, watch_node(c), watched_eid(c))]
+    if c.mode == PAIR_FLOOR:
+        loads.append((RECEIVER, RECEIVER, eid(ORIGIN)))
+    return loads
 
 
 def wait_cluster(c):
@@ -246,38 +280,50 @@ def high_water(c, node, names, log_before):
 
 def burst(c, name, count, devices, first_round, module_tps):
     """`count` changes on the origin; end to end until the marker arrives; CPU; high water."""
-    watcher = watch_node(c)
-    c.bench(watcher, f"watch {name} {watched_eid(c)}")
+    loads = burst_loads(c)
+    for _, watcher, watched in loads:
+        c.bench(watcher, f"watch {name} {watched}")
     logs = {n: len(c.messages_log(n)) for n in NODES}
     totem0 = c.totem()
+    threads0 = c.threads()
     cpu0 = c.cpu()
-    c.bench(ORIGIN, f"publish {name} {count} {devices} {first_round}")
-    seen = {}
+    for publisher, _, _ in loads:
+        c.bench(publisher, f"publish {name} {count} {devices} {first_round}")
+    seen = {watcher: {} for _, watcher, _ in loads}
 
     def done():
-        seen.update(c.bench(watcher, "report"))
-        return int(seen.get("marker_ns", 0)) > 0
+        for watcher, report in seen.items():
+            report.update(c.bench(watcher, "report"))
+        return all(int(report.get("marker_ns", 0)) > 0 for report in seen.values())
     wait_until(f"{c.mode}: the marker of {name} arriving", done, 900, interval=0.2)
-    pub = c.bench(ORIGIN, "published")
-    if pub["running"] != "0":
-        raise TestFailure(f"{c.mode} {name}: the marker arrived before the publishing run ended: {pub}")
+    pubs = [c.bench(publisher, "published") for publisher, _, _ in loads]
+    if any(pub["running"] != "0" for pub in pubs):
+        raise TestFailure(f"{c.mode} {name}: the marker arrived before the publishing run ended: {pubs}")
     time.sleep(0.5)  # what the arrival set off (caches, aggregates) is part of the cost
     cpu1 = c.cpu()
+    threads1 = c.threads()
     totem1 = c.totem()
-    e2e_s = (int(seen["marker_ns"]) - int(pub["start_ns"])) / 1e9
+    start_ns = min(int(pub["start_ns"]) for pub in pubs)
+    e2e_s = (max(int(report["marker_ns"]) for report in seen.values()) - start_ns) / 1e9
     final_round = first_round + (count - 1) // devices
     state = "INUSE" if final_round % 2 == 0 else "NOT_INUSE"
-    verify = c.bench(watcher, f"verify {name} {min(count, devices)} {state} {watched_eid(c)}")
+    verify = [c.bench(watcher, f"verify {name} {min(count, devices)} {state} {watched}") for _, watcher, watched in loads]
     cpu = {k: round((cpu1[k] - cpu0[k]) * 1e6 / count, 2) for k in cpu1}  # us per change
     result = {"changes": count, "devices": devices, "end_to_end_s": round(e2e_s, 3),
-              "changes_per_s": round(count / e2e_s), "publish_s": round((int(pub["end_ns"]) - int(pub["start_ns"])) / 1e9, 3),
-              "arrivals": int(seen["arrivals"]) - 1, "missing": int(verify["missing"]), "wrong": int(verify["wrong"]),
+              "changes_per_s": round(count / e2e_s),
+              "publish_s": round((max(int(pub["end_ns"]) for pub in pubs) - start_ns) / 1e9, 3),
+              "arrivals": int(seen[loads[0][1]]["arrivals"]) - 1,
+              "missing": sum(int(v["missing"]) for v in verify), "wrong": sum(int(v["wrong"]) for v in verify),
               "cpu_us_per_change": cpu, "cpu_us_per_change_total": round(sum(cpu.values()), 2),
               "totem": totem_figures(totem0, totem1, count, e2e_s),
+              "threads": c.threads_per_change(threads0, threads1, count),
               "taskprocessors": {f"server{n}": high_water(c, n, module_tps.get(n, set()), logs[n]) for n in NODES}}
+    for n in NODES:
+        print(f"{c.mode} {name}: server {n}'s busiest threads, per change:", flush=True)
+        print("\n".join(thread_stats.summary_lines(result["threads"][f"asterisk{n}"])), flush=True)
     if result["missing"] or result["wrong"]:
         raise TestFailure(f"{c.mode} {name}: {result['missing']} devices missing and {result['wrong']} in the wrong "
-                          f"state in server {watcher}'s cache")
+                          f"state in the watching servers' caches")
     return result
 
 
@@ -301,6 +347,8 @@ def run_mode(c, args, report):
     module_tps = {n: c.load_module(n) for n in NODES}
     if c.mode == "remote_floor":
         c.bench(ORIGIN, f"as {eid(RECEIVER)}")
+    if c.mode == PAIR_FLOOR:
+        c.bench(RECEIVER, f"as {eid(ORIGIN)}")
     wait_cluster(c)
     if args.latency_trace and c.mode == "pbxstate":
         for n in NODES:
@@ -353,11 +401,18 @@ def bounds(report, key):
            "max_changes_per_s": round(report["nproc"] * 1e6 / least)}
     if key in modes.get("corosync", {}):
         out["max_over_corosync"] = round(out["max_changes_per_s"] / modes["corosync"][key]["changes_per_s"], 1)
+    if key in modes.get(PAIR_FLOOR, {}):
+        # Both Asterisks at once: the least a module can cost with them sharing the cores, and the
+        # rate both reached together.
+        pair = modes[PAIR_FLOOR][key]
+        out["pair_floor_cpu_us"] = pair["cpu_us_per_change_total"]
+        out["pair_floor_over_floor"] = round(pair["cpu_us_per_change_total"] / floor, 2)
+        out["pair_floor_changes_per_s"] = pair["changes_per_s"]
     return out
 
 
 def table(report):
-    modes = [m for m in ("corosync", "pbxstate", "floor", "remote_floor") if m in report["modes"]]
+    modes = [m for m in ("corosync", "pbxstate", "floor", "remote_floor", PAIR_FLOOR) if m in report["modes"]]
     rows = [("single change latency, median (min / p99) ms", lambda r: "{median} ({min} / {p99})".format(**r["latency_ms"])),
             ("MWI latency, new mailboxes, median (min / p99) ms",
              lambda r: "{median} ({min} / {p99})".format(**r["mwi_latency_ms"])),
@@ -390,7 +445,10 @@ def table(report):
             lines.append(f"\n{key}: any clustering module costs at least {bound['least_module_cpu_us']} us per change "
                          f"({bound['least_over_floor']} x the floor's {bound['floor_cpu_us']}), so at most "
                          f"{bound['max_changes_per_s']:,} changes/s on {report['nproc']} cores"
-                         + (f" ({bound['max_over_corosync']} x res_corosync's)" if "max_over_corosync" in bound else ""))
+                         + (f" ({bound['max_over_corosync']} x res_corosync's)" if "max_over_corosync" in bound else "")
+                         + (f"; both Asterisks at once ({PAIR_FLOOR}): {bound['pair_floor_cpu_us']} us per change "
+                            f"({bound['pair_floor_over_floor']} x the floor's), {bound['pair_floor_changes_per_s']:,} changes/s"
+                            if "pair_floor_cpu_us" in bound else ""))
     return "\n".join(lines)
 
 
