@@ -7,7 +7,8 @@
  *
  * Device states are read in the publishing thread itself (the device state tap, below); cache
  * clears, MWI and contact states through subscriptions that each accept only their message types
- * (filtered inside stasis, before a message is queued for us).
+ * (filtered inside stasis, before a message is queued for us). A device state's clear is put in
+ * order with the states the tap handed over (push_clear_in_order).
  */
 #include "asterisk.h"
 
@@ -53,6 +54,29 @@ static struct stasis_message *cleared(struct stasis_message *msg, struct stasis_
 	return id_message && stasis_message_type(id_message) == type ? id_message : NULL;
 }
 
+/* A clear of this server's own device state, into the inbox behind the states the tap pushed.
+ * The tap pushes a state when it is published; this subscription sees the clear later, on its
+ * taskprocessor. A device removed and published again at once (a reload) would then be withdrawn
+ * after its new state. Asterisk's device state cache is updated in the publisher's thread under
+ * devicestate:all's lock, as the tap runs: under that lock here, a cache that holds a state of
+ * this server for the device again says that a newer state overtook the clear, and it is dropped;
+ * otherwise it goes into the inbox before any later state can (a state finds the inbox not empty
+ * then, so it is not applied at once either: pbxstate_node_apply_at_once). */
+static void push_clear_in_order(struct stasis_message *msg, const char *device)
+{
+	struct stasis_topic *all = ast_device_state_topic_all();
+	struct stasis_message *current;
+
+	ao2_lock(all);
+	current = stasis_cache_get_by_eid(ast_device_state_cache(), ast_device_state_message_type(), device,
+		&ast_eid_default);
+	if (!current) {
+		pbxstate_inbox_push(msg);
+	}
+	ao2_unlock(all);
+	ao2_cleanup(current);
+}
+
 /* The device state subscription takes cache clears only (the tap below takes the states). */
 static void on_devstate(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
@@ -67,7 +91,7 @@ static void on_devstate(void *data, struct stasis_subscription *sub, struct stas
 	if ((id_message = cleared(msg, ast_device_state_message_type()))) {
 		d = stasis_message_data(id_message);
 		if (d->eid && !ast_eid_cmp(d->eid, &ast_eid_default)) {
-			hand_over(msg);
+			push_clear_in_order(msg, d->device);
 		}
 	}
 }
