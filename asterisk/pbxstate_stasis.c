@@ -57,23 +57,28 @@ static struct stasis_message *cleared(struct stasis_message *msg, struct stasis_
 /* A clear of this server's own device state, into the inbox behind the states the tap pushed.
  * The tap pushes a state when it is published; this subscription sees the clear later, on its
  * taskprocessor. A device removed and published again at once (a reload) would then be withdrawn
- * after its new state. Asterisk's device state cache is updated in the publisher's thread under
- * devicestate:all's lock, as the tap runs: under that lock here, a cache that holds a state of
- * this server for the device again says that a newer state overtook the clear, and it is dropped;
+ * after its new state. Asterisk publishes a device's states and its clear on the device's own
+ * topic, which forwards to devicestate:all by taking on its subscribers (stasis_forward_all), so
+ * Asterisk's device state cache is updated and the tap runs in the publisher's thread under that
+ * topic's lock (publish_msg). Under that lock here, a cache that holds a state of this server for
+ * the device again says that a newer state overtook the clear, and it is dropped;
  * otherwise it goes into the inbox before any later state can (a state finds the inbox not empty
  * then, so it is not applied at once either: pbxstate_node_apply_at_once). */
 static void push_clear_in_order(struct stasis_message *msg, const char *device)
 {
-	struct stasis_topic *all = ast_device_state_topic_all();
+	/* Looked up before any lock is taken (the topic pool's lock comes first in Asterisk's order);
+	 * it exists, the clear came through it. Borrowed: the pool keeps it. */
+	struct stasis_topic *topic = ast_device_state_topic(device);
+	struct stasis_topic *lock_on = topic ? topic : ast_device_state_topic_all();
 	struct stasis_message *current;
 
-	ao2_lock(all);
+	ao2_lock(lock_on);
 	current = stasis_cache_get_by_eid(ast_device_state_cache(), ast_device_state_message_type(), device,
 		&ast_eid_default);
 	if (!current) {
 		pbxstate_inbox_push(msg);
 	}
-	ao2_unlock(all);
+	ao2_unlock(lock_on);
 	ao2_cleanup(current);
 }
 
@@ -104,12 +109,12 @@ static void on_devstate(void *data, struct stasis_subscription *sub, struct stas
  * devices (asterisk/README.md, the eighteenth run): 1.6 wake-ups and 9 to 11 us of that thread per
  * change on each server, and the publisher's pushes. A stasis cache's id function is the one
  * public callback Asterisk runs in the publisher's thread (its caching topic subscribes without a
- * mailbox, as Asterisk's own device state cache does), under the topic's lock, for every message:
- * this one caches nothing (returns NULL) and hands this server's own cachable states over, which
- * is an EID comparison for every other message. One quirk of that callback: for a cache clear it
- * is given the cleared message, so a clear of this server's own state also hands that last state
- * over once, just before the clear itself (the subscription above) withdraws it: the same value
- * the cluster holds, then the removal, in that order. */
+ * mailbox, as Asterisk's own device state cache does), under the publishing topic's lock, for
+ * every message: this one caches nothing (returns NULL) and hands this server's own cachable
+ * states over, which is an EID comparison for every other message. One quirk of that callback:
+ * for a cache clear it is given the cleared message, so a clear of this server's own state also
+ * hands that last state over once, just before the clear itself (the subscription above)
+ * withdraws it: the same value the cluster holds, then the removal, in that order. */
 static const char *devstate_tap_fn(struct stasis_message *msg)
 {
 	const struct ast_device_state_message *d;
