@@ -88,10 +88,16 @@ class Lifeguard {
   // Fails (none left running) when one cannot be pinned or run at options.priority.
   Status Start(pid_t tid, const Options& options);
   // Threads moved with the watched one at each rescue and given the same affinity back with it
-  // (the FdNetDevices' readers: the header's comment); replaces the earlier ones. At most
-  // kCompanions (more are not moved). Callable from any thread, before or after Start.
+  // (the FdNetDevices' readers: the header's comment); replaces the earlier ones, giving those it
+  // drops their affinity back at once if a rescue has narrowed them. At most kCompanions (more are
+  // not moved). Callable from any thread, before or after Start.
   static constexpr std::size_t kCompanions = 4096;
   void Accompany(std::vector<pid_t> tids);
+  // The lifeguard threads' kernel ids, one a CPU, while started (else none), and their period:
+  // the lag witness tells their sleeps on their timers apart in a stall's trace (task_switches.h).
+  // Callable from any thread.
+  std::vector<pid_t> thread_ids() const;
+  Duration period() const;
   // Stops the threads and gives the watched thread its affinity back. Idempotent.
   void Stop();
   // How many times it moved the watched thread.
@@ -127,6 +133,9 @@ class Lifeguard {
   std::vector<std::thread> threads_;
   std::mutex moves_mu_;             // a rescue's or a release's moves, and companions_
   std::vector<pid_t> companions_;  // by moves_mu_
+  mutable std::mutex ids_mu_;       // thread_ids_ and period_, read by the lag witness
+  std::vector<pid_t> thread_ids_;
+  Duration period_{};
 };
 
 }  // namespace pbxstate::emu
