@@ -98,7 +98,7 @@ void Lifeguard::Run(int cpu, const Options& options) {
     const Duration age(now - beat_ns_.load(std::memory_order_relaxed));
     switch (LifeguardStep(age, options.overdue, moved_.load())) {
       case LifeguardAction::kRescue:
-        Rescue(cpu);
+        if (Rescue(cpu) && options.kick) options.kick();
         break;
       case LifeguardAction::kRelease:
         Release();
@@ -126,19 +126,20 @@ void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
 
 // A rescue and a release each move the watched thread and its companions under moves_mu_, so a
 // release that comes between the two moves of a rescue cannot leave the companions narrowed.
-void Lifeguard::Rescue(int cpu) {
+bool Lifeguard::Rescue(int cpu) {
   std::lock_guard<std::mutex> lock(moves_mu_);
   bool expected = false;
-  if (!moved_.compare_exchange_strong(expected, true)) return;  // another lifeguard did
+  if (!moved_.compare_exchange_strong(expected, true)) return false;  // another lifeguard did
   cpu_set_t here;
   CPU_ZERO(&here);
   CPU_SET(cpu, &here);
   if (sched_setaffinity(tid_, sizeof here, &here) != 0) {
     moved_ = false;
-    return;
+    return false;
   }
   rescues_.fetch_add(1, std::memory_order_relaxed);
   MoveCompanions(here);
+  return true;
 }
 
 void Lifeguard::Release() {

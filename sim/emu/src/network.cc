@@ -141,6 +141,8 @@ Status EmulatedNetwork::Start() {
   lo.priority = std::max(spec_.realtime_priority - 1, 1);
   lo.period = spec_.lag_probe_interval;
   lo.overdue = spec_.lag_probe_interval + kLifeguardSlack;
+  // An empty event now: scheduling from another thread signals the sleeping simulation (lifeguard.h).
+  lo.kick = [] { ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [] {}); };
   Status started = lifeguard_.Start(sim_tid, lo);
   lifeguard_on_ = started.ok();
   return started;

@@ -64,7 +64,7 @@ void PinTo(int cpu) {
 // once to one CPU (whichever of its threads saw it first) while it is stale, and give its whole
 // affinity back once it beats.
 // A companion (a reader, lifeguard.h) goes with it and comes back with it; one dropped while the
-// rescue narrows it gets its affinity back at once.
+// rescue narrows it gets its affinity back at once. Each move kicks it (Options::kick).
 // Nothing is asserted about the beating phases' own instants: a busy host holds a FIFO thread
 // past `overdue` now and then (what the lifeguard is for), and that is rescued too.
 TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
@@ -93,6 +93,8 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   ASSERT_GT(tid.load(), 0) << "cannot run a thread at SCHED_FIFO 50";
   Lifeguard::Options o;
   o.priority = 49;
+  std::atomic<int> kicks{0};
+  o.kick = [&] { ++kicks; };
   guard.Accompany({companion_tid.load()});
   ASSERT_TRUE(guard.Start(tid.load(), o).ok());
   EXPECT_EQ(guard.thread_ids().size(), all.size()) << "a lifeguard thread a CPU";
@@ -104,6 +106,7 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   std::this_thread::sleep_for(250ms);
   EXPECT_GE(first, 1u);
   EXPECT_EQ(guard.rescues(), first) << "a stale thread is moved once";
+  EXPECT_EQ(static_cast<std::uint64_t>(kicks.load()), first) << "and woken at each move";
   EXPECT_EQ(AffinityOf(tid.load()).size(), 1u);
   EXPECT_EQ(AffinityOf(companion_tid.load()), AffinityOf(tid.load())) << "the companion moved with it";
   guard.Accompany({});
