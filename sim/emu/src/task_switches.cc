@@ -126,11 +126,18 @@ SwitchTally::Cpu& SwitchTally::At(int cpu) {
   return cpus_[static_cast<std::size_t>(cpu)];
 }
 
-// "comm=pbxstate pid=11687 prio=49 target_cpu=001": a wake-up of the followed thread (the
-// instance records no other), counted on its target CPU when near the window.
-void SwitchTally::Wakeup(std::string_view fields, std::int64_t t_ns) {
-  int target = -1;
+// "comm=pbxstate pid=11687 prio=49 target_cpu=001" on CPU `cpu`: a wake-up of a followed thread.
+// A lifeguard's ends its sleep, by its timer when in hard-interrupt context on its own CPU (a
+// thread's wake-up is in a task's context); any other is the simulation's, counted on its target
+// CPU when near the window.
+void SwitchTally::Wakeup(std::string_view fields, std::int64_t t_ns, int cpu, bool hard_irq) {
+  int target = -1, pid = -1;
   if (!Number(Value(fields, "target_cpu=", ""), &target) || target < 0 || target >= kMaxCpus) return;
+  if (Number(Value(fields, " pid=", " prio="), &pid) && IsLifeguard(pid)) {
+    Cpu& c = At(target);
+    if (t_ns >= c.last_event_ns) Settle(c, hard_irq && cpu == target);
+    return;
+  }
   if (t_ns >= from_ns_ - kWokenBefore && t_ns <= to_ns_) ++At(target).followed_woken;
 }
 
@@ -149,7 +156,11 @@ void SwitchTally::Line(std::string_view line) {
     text_.append(line).push_back('\n');
   }
   if (is_wakeup) {
-    Wakeup(line.substr(at + kWakeup.size()), t);
+    // The flags after the CPU ("d.h1."): the third is h (or H) in hard-interrupt context.
+    const std::string_view head = line.substr(0, space);
+    const std::size_t flags = head.find_first_not_of(' ', head.find(']') + 1);
+    const bool hard_irq = flags != std::string_view::npos && flags + 2 < head.size() && (head[flags + 2] == 'h' || head[flags + 2] == 'H');
+    Wakeup(line.substr(at + kWakeup.size()), t, cpu, hard_irq);
     return;  // a wake-up is the waker's CPU's doing, not a sign of the target's
   }
   Cpu& c = At(cpu);
@@ -231,9 +242,13 @@ Status TaskSwitches::Open(const Options& options) {
   return st;
 }
 
-Status TaskSwitches::Follow(int tid) {
+Status TaskSwitches::Follow(std::vector<int> tids) {
   if (!open()) return Status::FailedPrecondition("task switches: not open");
-  const Status st = instance_.Write(std::string(kWakeupEvent) + "/filter", "pid == " + std::to_string(tid));
+  if (tids.empty()) return Status::InvalidArgument("task switches: no thread to follow");
+  if (tids.size() > kFollowed) tids.resize(kFollowed);
+  std::string filter;
+  for (int tid : tids) filter += (filter.empty() ? "pid == " : " || pid == ") + std::to_string(tid);
+  const Status st = instance_.Write(std::string(kWakeupEvent) + "/filter", filter);
   return st.ok() ? instance_.Enable(kWakeupEvent) : st;
 }
 

@@ -237,11 +237,12 @@ TEST(SwitchTally, ALifeguardsSleepNotSeenToEndByItsTimerKeepsTheTicksAllowance) 
   EXPECT_EQ(cpus[1].silences_lifeguard_armed, 1u);
 }
 
-// The lifeguard's sleep ended otherwise than by its timer: woken by another thread (it waits on its
-// moves' mutex and on the simulator's lock too, with no timer armed), so its switch in came after
-// a switch, not right after an interrupt; or its interrupt came while a higher-priority task ran,
-// which it followed only when that task slept (S). Each keeps the tick's allowance; so does a
-// tally not told the lifeguards.
+// Without its wake-ups recorded (the kept traces), the lifeguard's sleep ended otherwise than by
+// its timer where it was woken by another thread (it waits on its moves' mutex and on the
+// simulator's lock too, with no timer armed), so its switch in came after a switch, not right
+// after an interrupt; or where its interrupt came while a higher-priority task ran, which it
+// followed only when that task slept (S). Each keeps the tick's allowance; so does a tally not
+// told the lifeguards.
 TEST(SwitchTally, ALifeguardWokenOtherwiseThanByItsTimerKeepsTheTicksAllowance) {
   const std::string slept =
       "  pbxstate-7 [000] d..2. 100.000000: sched_switch: prev_comm=pbxstate prev_pid=7 prev_prio=50 prev_state=S ==> "
@@ -261,6 +262,18 @@ TEST(SwitchTally, ALifeguardWokenOtherwiseThanByItsTimerKeepsTheTicksAllowance) 
   const std::string by_its_timer =
       "  cc1plus-30 [000] d..2. 100.008010: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
       "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  // Where the lifeguards' wake-ups are recorded (from this build on), the wake-up says it: in
+  // hard-interrupt context on its own CPU, its timer (the simulation, woken by the same interrupt,
+  // may run first); in a task's context, another thread, even right after an interrupt.
+  const std::string woken_by_its_timer_the_simulation_first =
+      "  cc1plus-30 [000] d.h.. 100.008002: sched_wakeup: comm=pbxstate pid=5 prio=49 target_cpu=000\n"
+      "  cc1plus-30 [000] d.h.. 100.008003: sched_wakeup: comm=pbxstate pid=7 prio=50 target_cpu=000\n"
+      "  cc1plus-30 [000] d..2. 100.008010: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
+      "next_comm=pbxstate next_pid=5 next_prio=49\n"
+      "  pbxstate-5 [000] d..2. 100.008100: sched_switch: prev_comm=pbxstate prev_pid=5 prev_prio=49 prev_state=S ==> "
+      "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  const std::string woken_by_a_thread_after_an_interrupt =
+      "  reader-9 [001] d..3. 100.008002: sched_wakeup: comm=pbxstate pid=7 prio=50 target_cpu=000\n" + by_its_timer;
   const LifeguardTimers lifeguard{{7}, GapAllowance(1ms).count()};
   auto not_executed = [&](const std::string& text, const LifeguardTimers& told) {
     SwitchTally tally(100'000'000'000, 100'010'000'000, kAllowance, false, told);
@@ -272,6 +285,11 @@ TEST(SwitchTally, ALifeguardWokenOtherwiseThanByItsTimerKeepsTheTicksAllowance) 
   EXPECT_EQ(not_executed(slept + by_its_timer, lifeguard), 6ms);  // less 2
   EXPECT_EQ(not_executed(slept + by_its_timer, LifeguardTimers{}), 3ms);
   EXPECT_EQ(not_executed(slept, lifeguard), 3ms);  // not seen to end
+  EXPECT_EQ(not_executed(slept + woken_by_its_timer_the_simulation_first, lifeguard), 6ms);
+  EXPECT_EQ(not_executed(slept + woken_by_a_thread_after_an_interrupt, lifeguard), 3ms);
+  SwitchTally tally(100'000'000'000, 100'010'000'000, kAllowance, false, lifeguard);
+  tally.Feed(slept + woken_by_its_timer_the_simulation_first);
+  EXPECT_EQ(tally.Result(100'010'000'000).at(0).followed_woken, 1u) << "the simulation's wake-up only";
 }
 
 TEST(KernelTick, FromTwoReadingsOfTheTimerList) {

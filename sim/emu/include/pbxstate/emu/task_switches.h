@@ -12,12 +12,14 @@
 // The allowance of a silence is the tick's (5 ms here), or the lifeguard's timer's (2 ms) where the
 // trace shows that timer armed on that CPU through the silence (sim/emu/README.md, "The lifeguard's
 // timer as evidence"): the CPU's lifeguard went to sleep there (switched out in state S) before
-// the silence, and that sleep ended with its timer: a timer interrupt on its CPU, then at once its
-// switch in, preempting whatever was current (state R). Its timer was due within a period of its
-// sleep, so a CPU that executed would have taken that interrupt within the period and kHeldOff of
-// the silence's start. A sleep that ended otherwise (woken by another thread: the lifeguard also
-// waits on its moves' mutex and on the simulator's lock, with no timer armed), one that ended
-// after other events, or one the trace does not see end, keeps the tick's allowance.
+// the silence, and that sleep ended by its timer: its wake-up recorded in hard-interrupt context on
+// its own CPU (the instance follows the lifeguards' wake-ups: Follow), or, where those are not
+// recorded, a timer interrupt on its CPU followed at once by its switch in, preempting whatever
+// was current (state R). Its timer was due within a period of its sleep, so a CPU that executed
+// would have taken that interrupt within the period and kHeldOff of the silence's start. A sleep
+// that ended otherwise (woken by another thread: the lifeguard also waits on its moves' mutex and
+// on the simulator's lock, with no timer armed), or that the trace does not see end, keeps the
+// tick's allowance.
 //
 // Linux, root. Contract: Open once, then Snapshot from one thread; Close (also the destructor)
 // removes the instance. SwitchTally is the pure part (tests feed it recorded text).
@@ -104,12 +106,12 @@ class SwitchTally {
     bool last_was_interrupt = false;  // the latest sign of executing was a timer interrupt
     // Its lifeguard asleep since it switched out in state S here, and the silences of that sleep
     // beyond either allowance, counted once the sleep's end says which (Settle).
-    bool lifeguard_asleep = false;
+    bool lifeguard_asleep = false;  // its wake-up (Wakeup) or its switch in ends the sleep
     std::int64_t asleep_beyond_tick = 0, asleep_beyond_lifeguard = 0;
     std::uint32_t asleep_silences = 0;
   };
   void Line(std::string_view line);
-  void Wakeup(std::string_view fields, std::int64_t t_ns);
+  void Wakeup(std::string_view fields, std::int64_t t_ns, int cpu, bool hard_irq);
   void Switch(Cpu& c, std::string_view fields, std::int64_t t_ns, bool after_interrupt);
   Cpu& At(int cpu);
   bool IsLifeguard(int pid) const;
@@ -143,9 +145,12 @@ class TaskSwitches {
   // Creates the instance and starts recording; fails naming the file it could not write,
   // leaving nothing behind.
   Status Open(const Options& options);
-  // Also records the wake-ups of thread `tid` (sched:sched_wakeup filtered to it), from now on;
-  // fails naming the file it could not write.
-  Status Follow(int tid);
+  // Records the wake-ups of threads `tids` (sched:sched_wakeup filtered to them; the first
+  // kFollowed), from now on, in place of those followed before: the simulation's (where it
+  // waited) and the lifeguards' (whether their timer woke them: SwitchTally). Fails naming the
+  // file it could not write.
+  static constexpr std::size_t kFollowed = 256;
+  Status Follow(std::vector<int> tids);
   // Reads the buffer into `tally` (at most kReadBytes); fails when closed, past kSnapshots, or
   // naming the file that could not be read.
   Status Snapshot(SwitchTally* tally);
