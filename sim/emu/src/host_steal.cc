@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 namespace pbxstate::emu {
 
@@ -33,6 +36,16 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
     // "cpu0 ..": a per-CPU line; "cpu ..", the summary, and every other line are not.
     if (line.size() < 4 || line.substr(0, 3) != "cpu" || line[3] < '0' || line[3] > '9') continue;
     std::size_t at = line.find(' ');
+    const std::string_view name = line.substr(0, at);
+    int cpu = -1;
+    const auto [end_n, ec_n] = std::from_chars(name.data() + 3, name.data() + name.size(), cpu);
+    if (ec_n != std::errc() || end_n != name.data() + name.size() || cpu >= kStealCpus) {
+      return Status::InvalidArgument(std::string(source) + ":" + std::to_string(line_no) + ": " + std::string(name) +
+                                     ": not a CPU number below " + std::to_string(kStealCpus));
+    }
+    if (static_cast<std::size_t>(cpu) < steal_ns->size() && (*steal_ns)[static_cast<std::size_t>(cpu)] != kNoCpu) {
+      return Status::InvalidArgument(std::string(source) + ":" + std::to_string(line_no) + ": " + std::string(name) + ": a second time");
+    }
     std::uint64_t ticks = 0;
     for (int column = 1; column <= kStealColumn; ++column) {
       while (at < line.size() && line[at] == ' ') ++at;
@@ -47,7 +60,8 @@ Status ParseStealNs(std::string_view text, long ticks_per_second, std::string_vi
       }
       at = static_cast<std::size_t>(ptr - line.data());
     }
-    steal_ns->push_back(static_cast<std::int64_t>(ticks) * (1'000'000'000 / ticks_per_second));
+    if (static_cast<std::size_t>(cpu) >= steal_ns->size()) steal_ns->resize(static_cast<std::size_t>(cpu) + 1, kNoCpu);
+    (*steal_ns)[static_cast<std::size_t>(cpu)] = static_cast<std::int64_t>(ticks) * (1'000'000'000 / ticks_per_second);
   }
   if (steal_ns->empty()) return Status::InvalidArgument(std::string(source) + ": no cpuN line");
   return Status::Ok();
@@ -137,18 +151,34 @@ std::string DescribeCause(LagCause cause, const HostWitness& w) {
 std::string DescribeLagCause(LagCause cause, const HostWitness& w) { return DescribeCause(cause, w) + DescribeTasks(w); }
 
 std::string StallRecordHeader(std::int64_t due_mono_ns, Duration lag, LagCause cause, const HostWitness& w,
-                              Duration allowance) {
+                              Duration allowance, Duration lifeguard_allowance) {
   std::string out = "# stall due at " + std::to_string(due_mono_ns / 1'000'000) + " ms (CLOCK_MONOTONIC), lag " + Ms(lag) +
                     ", " + std::string(LagCauseName(cause)) + "\n";
   out += "# steal read over " + (w.sampled ? Ms(w.window) : std::string("no readings")) + "; allowance " + Ms(allowance) +
-         " a gap\n";
+         " a gap" + (lifeguard_allowance > Duration::zero() ? ", " + Ms(lifeguard_allowance) + " where the lifeguard's timer was armed" : "") +
+         "\n";
   for (const CpuTasks& c : w.cpus) {
     const auto cpu = static_cast<std::size_t>(c.cpu);
-    const std::string steal = cpu < w.steal_per_cpu.size() ? Ms(w.steal_per_cpu[cpu]) : std::string("unread");
+    const bool read = cpu < w.steal_per_cpu.size() && w.steal_per_cpu[cpu] >= Duration::zero();
+    const std::string steal = read ? Ms(w.steal_per_cpu[cpu]) : std::string("unread");
+    const std::string armed = c.silences_lifeguard_armed > 0
+                                  ? " (the lifeguard's timer armed through " + std::to_string(c.silences_lifeguard_armed) +
+                                        (c.silences_lifeguard_armed == 1 ? " silence)" : " silences)")
+                                  : "";
     out += "# cpu " + std::to_string(c.cpu) + (c.known ? "" : " (in part)") + ": longest silence " + Ms(c.longest_silence) +
-           ", not executing " + Ms(c.not_executed) + ", steal " + steal + "\n";
+           ", not executing " + Ms(c.not_executed) + armed + ", steal " + steal + "\n";
   }
   return out;
+}
+
+Status WriteStallRecord(const std::string& path, std::string_view header, std::string_view lines) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::FailedPrecondition(path + ": " + std::strerror(errno));
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(lines.data(), static_cast<std::streamsize>(lines.size()));
+  out.close();
+  if (!out) return Status::FailedPrecondition(path + ": not written whole");
+  return Status::Ok();
 }
 
 }  // namespace pbxstate::emu

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "pbxstate/emu/realtime.h"
 
@@ -119,13 +119,21 @@ HostWitness LagWitness::Witness(std::int64_t from_ns, std::int64_t to_ns) const 
   auto after = std::find_if(readings_.begin(), readings_.end(), [&](const Reading& r) { return r.begin_ns >= to_ns; });
   if (after == readings_.end() || readings_.front().end_ns > from_ns) return w;
   auto before = std::prev(std::find_if(readings_.begin(), after, [&](const Reading& r) { return r.end_ns > from_ns; }));
+  // By CPU number (ParseStealNs): a CPU read in both readings counts; one offline in either does not.
   const std::size_t cpus = std::min(before->steal_ns.size(), after->steal_ns.size());
-  if (cpus == 0) return w;
-  std::int64_t least = after->steal_ns[0] - before->steal_ns[0];
-  for (std::size_t c = 1; c < cpus; ++c) least = std::min(least, after->steal_ns[c] - before->steal_ns[c]);
+  std::int64_t least = -1;
+  for (std::size_t c = 0; c < cpus; ++c) {
+    const bool read = before->steal_ns[c] != kNoCpu && after->steal_ns[c] != kNoCpu;
+    const std::int64_t stolen = read ? after->steal_ns[c] - before->steal_ns[c] : kNoCpu;
+    w.steal_per_cpu.push_back(Duration(stolen));
+    if (read && (least < 0 || stolen < least)) least = std::max<std::int64_t>(stolen, 0);
+  }
+  if (least < 0) {
+    w.steal_per_cpu.clear();
+    return w;
+  }
   w.sampled = true;
-  w.steal_every_cpu = Duration(std::max<std::int64_t>(least, 0));
-  for (std::size_t c = 0; c < cpus; ++c) w.steal_per_cpu.push_back(Duration(after->steal_ns[c] - before->steal_ns[c]));
+  w.steal_every_cpu = Duration(least);
   w.window = Duration(after->begin_ns - before->end_ns);
   for (auto r = std::next(before); r != std::next(after); ++r) w.lifeguard_gap = std::max(w.lifeguard_gap, r->lifeguard_gap);
   if (before->simulation_cpu_ns >= 0 && after->simulation_cpu_ns >= before->simulation_cpu_ns) {
@@ -169,21 +177,45 @@ void LagWitness::Attribute(bool final) {
     std::string record;
     if (s.lag > options_.switches_over) record = WhatRan(s, &s.witness);
     s.cause = AttributeLag(s.lag, s.witness);
-    if (!record.empty() && !options_.switches_dir.empty()) {
-      const std::string path = options_.switches_dir + "/stall-" + std::to_string(s.due_mono_ns / 1'000'000) + ".txt";
-      std::ofstream(path) << StallRecordHeader(s.due_mono_ns, s.lag, s.cause, s.witness, Duration(irq != nullptr ? irq->allowance() : 0))
-                          << record;
-    }
+    if (!record.empty() && !options_.switches_dir.empty()) WriteRecord(s, record);
     Keep(s);
   }
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), ready), waiting_.end());
+}
+
+LifeguardTimers LagWitness::Lifeguards() const {
+  LifeguardTimers timers;
+  if (options_.lifeguard == nullptr) return timers;
+  for (pid_t tid : options_.lifeguard->thread_ids()) timers.tids.push_back(tid);
+  if (!timers.tids.empty()) timers.allowance_ns = GapAllowance(options_.lifeguard->period()).count();
+  return timers;
+}
+
+void LagWitness::WriteRecord(const LagSpell& spell, std::string_view lines) {
+  const std::string path = options_.switches_dir + "/stall-" + std::to_string(spell.due_mono_ns / 1'000'000) + ".txt";
+  const TimerInterrupts* irq = options_.interrupts;
+  const std::string header = StallRecordHeader(spell.due_mono_ns, spell.lag, spell.cause, spell.witness,
+                                               Duration(irq != nullptr ? irq->allowance() : 0), Duration(Lifeguards().allowance_ns));
+  const Status st = WriteStallRecord(path, header, lines);
+  if (st.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (++records_unwritten_ > 1) return;
+  first_unwritten_ = st.message();
+  std::fprintf(stderr, "pbxstate: a stall's record not written: %s\n", first_unwritten_.c_str());  // once a run
+}
+
+Status LagWitness::records_written() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (records_unwritten_ == 0) return Status::Ok();
+  return Status::FailedPrecondition("recorded, but " + std::to_string(records_unwritten_) + " stall record(s) not written (" +
+                                    first_unwritten_ + ")");
 }
 
 std::string LagWitness::WhatRan(const LagSpell& spell, HostWitness* w) {
   TaskSwitches* switches = options_.switches;
   if (switches == nullptr || !switches->open() || options_.interrupts == nullptr) return {};
   const std::int64_t from = spell.due_mono_ns, to = spell.due_mono_ns + spell.lag.count();
-  SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty());
+  SwitchTally tally(from, to, options_.interrupts->allowance(), !options_.switches_dir.empty(), Lifeguards());
   if (!switches->Snapshot(&tally).ok()) return {};
   TakeCpuTasks(tally.Result(MonotonicNs()), static_cast<std::size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))), w);
   return tally.window_text();

@@ -1,7 +1,9 @@
 #include "pbxstate/emu/lifeguard.h"
 
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -50,12 +52,21 @@ Status Lifeguard::Start(pid_t tid, const Options& options) {
   last_wake_ns_ = MonotonicNs();
   held_worst_ns_ = 0;
   gap_since_take_ns_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(ids_mu_);
+    thread_ids_.clear();
+    period_ = options.period;
+  }
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (!CPU_ISSET(cpu, &allowed_)) continue;
     std::promise<Status> prepared;
     std::future<Status> ready = prepared.get_future();
     // The thread owns the promise: set_value may still be running on it after get() returns.
     threads_.emplace_back([this, cpu, options, prepared = std::move(prepared)]() mutable {
+      {
+        std::lock_guard<std::mutex> lock(ids_mu_);
+        thread_ids_.push_back(static_cast<pid_t>(gettid()));
+      }
       cpu_set_t here;
       CPU_ZERO(&here);
       CPU_SET(cpu, &here);
@@ -87,7 +98,7 @@ void Lifeguard::Run(int cpu, const Options& options) {
     const Duration age(now - beat_ns_.load(std::memory_order_relaxed));
     switch (LifeguardStep(age, options.overdue, moved_.load())) {
       case LifeguardAction::kRescue:
-        Rescue(cpu);
+        if (Rescue(cpu) && options.kick) options.kick();
         break;
       case LifeguardAction::kRelease:
         Release();
@@ -115,19 +126,20 @@ void Lifeguard::NoteWake(std::int64_t now, const Options& options) {
 
 // A rescue and a release each move the watched thread and its companions under moves_mu_, so a
 // release that comes between the two moves of a rescue cannot leave the companions narrowed.
-void Lifeguard::Rescue(int cpu) {
+bool Lifeguard::Rescue(int cpu) {
   std::lock_guard<std::mutex> lock(moves_mu_);
   bool expected = false;
-  if (!moved_.compare_exchange_strong(expected, true)) return;  // another lifeguard did
+  if (!moved_.compare_exchange_strong(expected, true)) return false;  // another lifeguard did
   cpu_set_t here;
   CPU_ZERO(&here);
   CPU_SET(cpu, &here);
   if (sched_setaffinity(tid_, sizeof here, &here) != 0) {
     moved_ = false;
-    return;
+    return false;
   }
   rescues_.fetch_add(1, std::memory_order_relaxed);
   MoveCompanions(here);
+  return true;
 }
 
 void Lifeguard::Release() {
@@ -141,7 +153,26 @@ void Lifeguard::Release() {
 void Lifeguard::Accompany(std::vector<pid_t> tids) {
   if (tids.size() > kCompanions) tids.resize(kCompanions);
   std::lock_guard<std::mutex> lock(moves_mu_);
-  companions_ = std::move(tids);  // moved at the next rescue (one narrowed now: at the release)
+  // A rescue in effect narrowed the earlier ones: those dropped get their affinity back now (no
+  // release will move them); those kept, and new ones, are moved at the release and next rescue.
+  if (moved_.load()) {
+    std::vector<pid_t> kept = tids;
+    std::sort(kept.begin(), kept.end());
+    for (pid_t tid : companions_) {
+      if (!std::binary_search(kept.begin(), kept.end(), tid)) sched_setaffinity(tid, sizeof allowed_, &allowed_);
+    }
+  }
+  companions_ = std::move(tids);
+}
+
+std::vector<pid_t> Lifeguard::thread_ids() const {
+  std::lock_guard<std::mutex> lock(ids_mu_);
+  return thread_ids_;
+}
+
+Duration Lifeguard::period() const {
+  std::lock_guard<std::mutex> lock(ids_mu_);
+  return period_;
 }
 
 // Under moves_mu_. A queued companion is moved at once (the kernel moves a thread that is not
@@ -155,6 +186,10 @@ void Lifeguard::Stop() {
   stop_ = true;
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  {
+    std::lock_guard<std::mutex> lock(ids_mu_);
+    thread_ids_.clear();
+  }
   Release();
 }
 

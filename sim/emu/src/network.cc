@@ -131,7 +131,7 @@ Status EmulatedNetwork::Start() {
   });
   Status st = ready.get();
   simulation_tid_ = sim_tid;
-  if (st.ok() && switches_.open()) switches_traced_ = switches_.Follow(sim_tid);  // where it waits
+  if (st.ok() && switches_.open()) switches_traced_ = switches_.Follow({sim_tid});  // where it waits
   if (!st.ok()) {
     thread_.join();
     return st;
@@ -141,8 +141,16 @@ Status EmulatedNetwork::Start() {
   lo.priority = std::max(spec_.realtime_priority - 1, 1);
   lo.period = spec_.lag_probe_interval;
   lo.overdue = spec_.lag_probe_interval + kLifeguardSlack;
+  // An empty event now: scheduling from another thread signals the sleeping simulation (lifeguard.h).
+  lo.kick = [] { ns3::Simulator::ScheduleWithContext(ns3::Simulator::NO_CONTEXT, ns3::Time(0), [] {}); };
   Status started = lifeguard_.Start(sim_tid, lo);
   lifeguard_on_ = started.ok();
+  // And whether the lifeguards' timers woke them: the stalls' allowance (task_switches.h).
+  if (lifeguard_on_ && switches_.open() && switches_traced_.ok()) {
+    std::vector<int> followed{sim_tid};
+    for (pid_t tid : lifeguard_.thread_ids()) followed.push_back(tid);
+    switches_traced_ = switches_.Follow(std::move(followed));
+  }
   return started;
 }
 

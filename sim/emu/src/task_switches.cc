@@ -39,9 +39,18 @@ bool Number(std::string_view s, int* out) {
 
 }  // namespace
 
-SwitchTally::SwitchTally(std::int64_t from_ns, std::int64_t to_ns, std::int64_t allowance_ns, bool keep_text)
-    : from_ns_(from_ns), to_ns_(to_ns), allowance_ns_(allowance_ns), keep_text_(keep_text) {
+SwitchTally::SwitchTally(std::int64_t from_ns, std::int64_t to_ns, std::int64_t allowance_ns, bool keep_text,
+                         LifeguardTimers lifeguards)
+    : from_ns_(from_ns), to_ns_(to_ns), allowance_ns_(allowance_ns), keep_text_(keep_text), lifeguards_(std::move(lifeguards)) {
   assert(from_ns <= to_ns && allowance_ns >= 0);
+  if (lifeguards_.tids.size() > kLifeguards || lifeguards_.allowance_ns <= 0 || lifeguards_.allowance_ns > allowance_ns) {
+    lifeguards_.tids.clear();  // none told apart: the tick's allowance everywhere
+  }
+  std::sort(lifeguards_.tids.begin(), lifeguards_.tids.end());
+}
+
+bool SwitchTally::IsLifeguard(int pid) const {
+  return pid > 0 && std::binary_search(lifeguards_.tids.begin(), lifeguards_.tids.end(), pid);
 }
 
 void SwitchTally::Feed(std::string_view text) {
@@ -81,13 +90,35 @@ void SwitchTally::Run(Cpu& c, std::int64_t until_ns) const {
   c.since_ns = until_ns;
 }
 
-void SwitchTally::Evidence(Cpu& c, std::int64_t t_ns) const {
+// A sign of executing at t_ns: the silence since the last one is counted beyond the tick's
+// allowance, or, while the CPU's lifeguard sleeps, held until the sleep's end says which (Settle).
+void SwitchTally::Evidence(Cpu& c, std::int64_t t_ns, bool interrupt) const {
   if (c.last_event_ns >= 0) {
-    c.not_executed += GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, allowance_ns_);
+    const std::int64_t beyond_tick = GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, allowance_ns_);
+    if (c.lifeguard_asleep) {
+      const std::int64_t beyond = GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, lifeguards_.allowance_ns);
+      c.asleep_beyond_tick += beyond_tick;
+      c.asleep_beyond_lifeguard += beyond;
+      if (beyond > 0) ++c.asleep_silences;
+    } else {
+      c.not_executed += beyond_tick;
+    }
     c.longest_silence = std::max(c.longest_silence, GapBeyond(c.last_event_ns, t_ns, from_ns_, to_ns_, 0));
   }
   c.last_event_ns = std::max(c.last_event_ns, t_ns);
+  c.last_was_interrupt = interrupt;
   if (c.first_ns < 0) c.first_ns = t_ns;
+}
+
+// The lifeguard's sleep on this CPU ended: its silences count beyond the lifeguard's allowance when
+// its timer was shown armed through them, else beyond the tick's.
+void SwitchTally::Settle(Cpu& c, bool timer_armed) {
+  if (!c.lifeguard_asleep) return;
+  c.not_executed += timer_armed ? c.asleep_beyond_lifeguard : c.asleep_beyond_tick;
+  if (timer_armed) c.silences_lifeguard_armed += c.asleep_silences;
+  c.lifeguard_asleep = false;
+  c.asleep_beyond_tick = c.asleep_beyond_lifeguard = 0;
+  c.asleep_silences = 0;
 }
 
 SwitchTally::Cpu& SwitchTally::At(int cpu) {
@@ -95,11 +126,18 @@ SwitchTally::Cpu& SwitchTally::At(int cpu) {
   return cpus_[static_cast<std::size_t>(cpu)];
 }
 
-// "comm=pbxstate pid=11687 prio=49 target_cpu=001": a wake-up of the followed thread (the
-// instance records no other), counted on its target CPU when near the window.
-void SwitchTally::Wakeup(std::string_view fields, std::int64_t t_ns) {
-  int target = -1;
+// "comm=pbxstate pid=11687 prio=49 target_cpu=001" on CPU `cpu`: a wake-up of a followed thread.
+// A lifeguard's ends its sleep, by its timer when in hard-interrupt context on its own CPU (a
+// thread's wake-up is in a task's context); any other is the simulation's, counted on its target
+// CPU when near the window.
+void SwitchTally::Wakeup(std::string_view fields, std::int64_t t_ns, int cpu, bool hard_irq) {
+  int target = -1, pid = -1;
   if (!Number(Value(fields, "target_cpu=", ""), &target) || target < 0 || target >= kMaxCpus) return;
+  if (Number(Value(fields, " pid=", " prio="), &pid) && IsLifeguard(pid)) {
+    Cpu& c = At(target);
+    if (t_ns >= c.last_event_ns) Settle(c, hard_irq && cpu == target);
+    return;
+  }
   if (t_ns >= from_ns_ - kWokenBefore && t_ns <= to_ns_) ++At(target).followed_woken;
 }
 
@@ -118,20 +156,36 @@ void SwitchTally::Line(std::string_view line) {
     text_.append(line).push_back('\n');
   }
   if (is_wakeup) {
-    Wakeup(line.substr(at + kWakeup.size()), t);
+    // The flags after the CPU ("d.h1."): the third is h (or H) in hard-interrupt context.
+    const std::string_view head = line.substr(0, space);
+    const std::size_t flags = head.find_first_not_of(' ', head.find(']') + 1);
+    const bool hard_irq = flags != std::string_view::npos && flags + 2 < head.size() && (head[flags + 2] == 'h' || head[flags + 2] == 'H');
+    Wakeup(line.substr(at + kWakeup.size()), t, cpu, hard_irq);
     return;  // a wake-up is the waker's CPU's doing, not a sign of the target's
   }
   Cpu& c = At(cpu);
   if (t < c.last_event_ns) return;  // a CPU's events come in time order
-  Evidence(c, t);
-  if (!is_switch) return;
-  const std::string_view f = line.substr(at + kSwitch.size());
+  const bool after_interrupt = c.last_was_interrupt;
+  Evidence(c, t, !is_switch);
+  if (is_switch) Switch(c, line.substr(at + kSwitch.size()), t, after_interrupt);
+}
+
+// "prev_comm=.. prev_pid=.. prev_prio=.. prev_state=S ==> next_comm=.. next_pid=.. next_prio=..".
+void SwitchTally::Switch(Cpu& c, std::string_view f, std::int64_t t, bool after_interrupt) {
   TaskTime prev, next;
   prev.comm = std::string(Value(f, "prev_comm=", " prev_pid="));
   next.comm = std::string(Value(f, "next_comm=", " next_pid="));
   if (!Number(Value(f, "prev_pid=", " prev_prio="), &prev.pid) || !Number(Value(f, "prev_prio=", " prev_state="), &prev.prio) ||
       !Number(Value(f, "next_pid=", " next_prio="), &next.pid) || !Number(Value(f, " next_prio=", ""), &next.prio)) {
     return;
+  }
+  const std::string_view prev_state = Value(f, "prev_state=", " ==> ");
+  // Its timer woke it: an interrupt here, then at once its switch in, preempting the current task
+  // (R, or R+ where the kernel marks a preemption).
+  if (IsLifeguard(next.pid)) Settle(c, after_interrupt && !prev_state.empty() && prev_state.front() == 'R');
+  if (IsLifeguard(prev.pid)) {
+    Settle(c, false);  // its switch in unseen: not shown
+    c.lifeguard_asleep = prev_state == "S";
   }
   // Before a CPU's first switch its current task is that switch's prev, since the CPU's first event.
   if (c.current.pid < 0) {
@@ -149,7 +203,8 @@ std::vector<CpuTasks> SwitchTally::Result(std::int64_t end_ns) const {
     Cpu c = cpus_[i];  // a copy: the current task and the last gap run on to end_ns
     if (c.first_ns < 0 && c.followed_woken == 0) continue;
     Run(c, end_ns);
-    Evidence(c, end_ns);
+    Evidence(c, end_ns, false);
+    Settle(c, false);  // a sleep the text does not see end: not shown armed
     CpuTasks t;
     t.cpu = static_cast<int>(i);
     t.known = c.first_ns <= from_ns_ && end_ns >= to_ns_;
@@ -157,6 +212,7 @@ std::vector<CpuTasks> SwitchTally::Result(std::int64_t end_ns) const {
     t.followed_woken = c.followed_woken;
     t.not_executed = Duration(c.not_executed);
     t.longest_silence = Duration(c.longest_silence);
+    t.silences_lifeguard_armed = c.silences_lifeguard_armed;
     t.other_tasks = c.other.ran;
     std::vector<TaskTime> all;
     for (auto& [pid, task] : c.tasks) {
@@ -186,9 +242,13 @@ Status TaskSwitches::Open(const Options& options) {
   return st;
 }
 
-Status TaskSwitches::Follow(int tid) {
+Status TaskSwitches::Follow(std::vector<int> tids) {
   if (!open()) return Status::FailedPrecondition("task switches: not open");
-  const Status st = instance_.Write(std::string(kWakeupEvent) + "/filter", "pid == " + std::to_string(tid));
+  if (tids.empty()) return Status::InvalidArgument("task switches: no thread to follow");
+  if (tids.size() > kFollowed) tids.resize(kFollowed);
+  std::string filter;
+  for (int tid : tids) filter += (filter.empty() ? "pid == " : " || pid == ") + std::to_string(tid);
+  const Status st = instance_.Write(std::string(kWakeupEvent) + "/filter", filter);
   return st.ok() ? instance_.Enable(kWakeupEvent) : st;
 }
 

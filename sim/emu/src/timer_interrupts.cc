@@ -40,9 +40,9 @@ int ParseTraceCpu(std::string_view head) {
 
 TimerInterrupts::~TimerInterrupts() { Close(); }
 
-TimerInterrupts::TimerInterrupts(Duration tick, Duration held_off) : tick_(tick), held_off_(held_off) {
-  assert(tick > Duration::zero() && held_off >= Duration::zero());
-}
+TimerInterrupts::TimerInterrupts(Duration tick) : tick_(tick) { assert(tick > Duration::zero()); }
+
+std::int64_t TimerInterrupts::allowance() const { return GapAllowance(tick_).count(); }
 
 Status TimerInterrupts::Open(const Options& options) {
   if (instance_.exists()) return Status::FailedPrecondition("timer interrupts: open already");

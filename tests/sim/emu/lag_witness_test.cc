@@ -8,6 +8,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "pbxstate/emu/host_steal.h"
@@ -43,6 +45,35 @@ TEST(ParseSteal, ErrorsNameTheLineAndTheField) {
   const Status bad = ParseStealNs("cpu0 1 2 x 4 5 6 7 8\n", 100, "/proc/stat", &steal);
   EXPECT_EQ(bad.message(), "/proc/stat:1: cpu0 field 3: missing or not a number");
   EXPECT_EQ(ParseStealNs("cpu  1 2 3 4 5 6 7 8\nintr 1\n", 100, "/proc/stat", &steal).message(), "/proc/stat: no cpuN line");
+}
+
+// Indexed by the N of "cpuN", not by line order: with CPU 1 offline /proc/stat has no cpu1 line,
+// and CPU 2's steal is at index 2 (kNoCpu at 1).
+TEST(ParseSteal, IndexedByTheCpuNumber) {
+  std::vector<std::int64_t> steal;
+  ASSERT_TRUE(ParseStealNs("cpu  1 1 1 1 1 1 1 9\ncpu0 0 0 0 0 0 0 0 4\ncpu2 0 0 0 0 0 0 0 5\n", 100, "/proc/stat", &steal).ok());
+  EXPECT_EQ(steal, (std::vector<std::int64_t>{40'000'000, kNoCpu, 50'000'000}));
+  EXPECT_EQ(ParseStealNs("cpu0 0 0 0 0 0 0 0 4\ncpu0 0 0 0 0 0 0 0 4\n", 100, "/proc/stat", &steal).message(),
+            "/proc/stat:2: cpu0: a second time");
+  EXPECT_EQ(ParseStealNs("cpu4096 0 0 0 0 0 0 0 4\n", 100, "/proc/stat", &steal).message(),
+            "/proc/stat:1: cpu4096: not a CPU number below 4096");
+  EXPECT_EQ(ParseStealNs("cpu1x 0 0 0 0 0 0 0 4\n", 100, "/proc/stat", &steal).message(),
+            "/proc/stat:1: cpu1x: not a CPU number below 4096");
+}
+
+// A stall's record is written whole, or the failure names the path (the run's notes and stderr
+// carry it: LagWitness::records_written).
+TEST(StallRecord, WrittenWholeOrTheErrorNamesThePath) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("pbxstate_stall_record." + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "stall-1.txt").string();
+  ASSERT_TRUE(WriteStallRecord(path, "# header\n", "line 1\nline 2\n").ok());
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "# header\nline 1\nline 2\n");
+  const std::string missing = (dir / "gone" / "stall-2.txt").string();
+  EXPECT_EQ(WriteStallRecord(missing, "# header\n", "x\n").message(), missing + ": No such file or directory");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(AttributeLag, StealFirstThenTheLifeguardsGap) {
@@ -143,6 +174,33 @@ TEST_F(WitnessTest, StealBetweenALagsStartAndEndIsTheHypervisors) {
   EXPECT_GE(spells[1].witness.window, spells[1].lag);
   EXPECT_EQ(w.counts()[static_cast<std::size_t>(LagCause::kHypervisor)], 1u);
   EXPECT_EQ(w.unrecorded(), 0u);
+}
+
+// With CPU 1 offline (no cpu1 line), the steal of CPUs 0 and 2 decides, each at its number.
+TEST_F(WitnessTest, StealIsTakenByCpuNumberWithACpuOffline) {
+  auto write = [&](int ticks) {
+    const auto tmp = file_.string() + ".tmp";
+    std::ofstream(tmp) << "cpu  0 0 0 0 0 0 0 " << 2 * ticks << "\ncpu0 0 0 0 0 0 0 0 " << ticks
+                       << "\ncpu2 0 0 0 0 0 0 0 " << ticks + 7 << "\n";
+    std::filesystem::rename(tmp, file_);
+  };
+  write(100);
+  LagWitness w;
+  ASSERT_TRUE(w.Start(Fake()).ok());
+  const std::int64_t due = MonotonicNs();
+  std::this_thread::sleep_for(3ms);
+  write(1100);
+  w.Note(due, Duration(MonotonicNs() - due));
+  ASSERT_TRUE(WaitForSpells(w, 1));
+  w.Stop();
+  const LagSpell spell = w.spells().at(0);
+  EXPECT_EQ(spell.cause, LagCause::kHypervisor);
+  EXPECT_EQ(spell.witness.steal_every_cpu, 10s);
+  ASSERT_EQ(spell.witness.steal_per_cpu.size(), 3u);
+  EXPECT_EQ(spell.witness.steal_per_cpu[0], 10s);
+  EXPECT_LT(spell.witness.steal_per_cpu[1], 0s);  // offline: unread
+  EXPECT_EQ(spell.witness.steal_per_cpu[2], 10s);
+  EXPECT_TRUE(w.records_written().ok());
 }
 
 TEST_F(WitnessTest, ALagBeforeTheFirstReadingIsUnknownAndResetForgets) {

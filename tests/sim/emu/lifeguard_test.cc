@@ -63,7 +63,8 @@ void PinTo(int cpu) {
 // host (27 ms traced; a whole-machine pause 25 ms), then beats again. The lifeguard must move it
 // once to one CPU (whichever of its threads saw it first) while it is stale, and give its whole
 // affinity back once it beats.
-// A companion (a reader, lifeguard.h) goes with it and comes back with it.
+// A companion (a reader, lifeguard.h) goes with it and comes back with it; one dropped while the
+// rescue narrows it gets its affinity back at once. Each move kicks it (Options::kick).
 // Nothing is asserted about the beating phases' own instants: a busy host holds a FIFO thread
 // past `overdue` now and then (what the lifeguard is for), and that is rescued too.
 TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
@@ -92,8 +93,12 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   ASSERT_GT(tid.load(), 0) << "cannot run a thread at SCHED_FIFO 50";
   Lifeguard::Options o;
   o.priority = 49;
+  std::atomic<int> kicks{0};
+  o.kick = [&] { ++kicks; };
   guard.Accompany({companion_tid.load()});
   ASSERT_TRUE(guard.Start(tid.load(), o).ok());
+  EXPECT_EQ(guard.thread_ids().size(), all.size()) << "a lifeguard thread a CPU";
+  EXPECT_EQ(guard.period(), o.period);
   std::this_thread::sleep_for(100ms);
   phase = 1;
   std::this_thread::sleep_for(250ms);
@@ -101,8 +106,13 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   std::this_thread::sleep_for(250ms);
   EXPECT_GE(first, 1u);
   EXPECT_EQ(guard.rescues(), first) << "a stale thread is moved once";
+  EXPECT_EQ(static_cast<std::uint64_t>(kicks.load()), first) << "and woken at each move";
   EXPECT_EQ(AffinityOf(tid.load()).size(), 1u);
   EXPECT_EQ(AffinityOf(companion_tid.load()), AffinityOf(tid.load())) << "the companion moved with it";
+  guard.Accompany({});
+  EXPECT_EQ(AffinityOf(companion_tid.load()), all) << "a companion dropped while narrowed is given its affinity back";
+  EXPECT_EQ(AffinityOf(tid.load()).size(), 1u);
+  guard.Accompany({companion_tid.load()});
   phase = 2;
   bool released = false;
   for (int i = 0; i < 500 && !released; ++i) {
@@ -112,6 +122,7 @@ TEST(Lifeguard, MovesAStaleThreadOnceAndGivesItsAffinityBack) {
   EXPECT_TRUE(released) << "the whole affinity given back once it beats";
   EXPECT_EQ(AffinityOf(companion_tid.load()), all) << "and the companion's";
   guard.Stop();
+  EXPECT_TRUE(guard.thread_ids().empty());
   phase = 3;
   watched.join();
   companion.join();

@@ -167,7 +167,7 @@ TEST(SwitchTally, BothCpusSilentButOneLessThanHalfTheLagBeyondTheAllowance) {
   EXPECT_EQ(w.not_executed_every_cpu, cpus[0].not_executed);
   const LagCause cause = AttributeLag(Duration(lag), w);
   EXPECT_EQ(cause, LagCause::kEveryCpuHeld);
-  EXPECT_EQ(StallRecordHeader(from, Duration(lag), cause, w, Duration(kAllowance)),
+  EXPECT_EQ(StallRecordHeader(from, Duration(lag), cause, w, Duration(kAllowance), Duration::zero()),
             "# stall due at 10070333 ms (CLOCK_MONOTONIC), lag 10.8 ms, every-cpu-held\n"
             "# steal read over 14.0 ms; allowance 5.0 ms a gap\n"
             "# cpu 0: longest silence 9.1 ms, not executing 4.1 ms, steal 0.0 ms\n"
@@ -175,13 +175,121 @@ TEST(SwitchTally, BothCpusSilentButOneLessThanHalfTheLagBeyondTheAllowance) {
   HostWitness unread = w;
   unread.sampled = false;
   unread.steal_per_cpu.clear();
-  const std::string header = StallRecordHeader(from, Duration(lag), cause, unread, Duration(kAllowance));
+  const std::string header = StallRecordHeader(from, Duration(lag), cause, unread, Duration(kAllowance), Duration::zero());
   EXPECT_NE(header.find("# steal read over no readings;"), std::string::npos) << header;
   EXPECT_NE(header.find("not executing 4.1 ms, steal unread\n"), std::string::npos) << header;
   // The header is skipped by a tally, as the kernel's own '#' lines are.
   SwitchTally again(from, to, kAllowance, false);
   again.Feed(header + Recorded("task_switches_soak_both_silent.txt"));
   EXPECT_EQ(again.Result(end)[0].longest_silence, cpus[0].longest_silence);
+}
+
+// The same stall with the lifeguards told apart (sim/emu/README.md, "The lifeguard's timer as
+// evidence"; the rule of the runs from this build on, never applied to the 06:00 run itself): on
+// each CPU the lifeguard (9253 on CPU 0, 9274 on CPU 1) went to sleep before the silence (333.708,
+// 333.426) and woke from a timer interrupt on its CPU, switched in at once preempting the idle task
+// (342.769 then 342.802; 344.697 then 344.734): its 1 ms timer was armed through the silence, and
+// the allowance is that and 1 ms held off. So CPU 0 did not execute 9.06 - 2 = 7.06 ms, CPU 1
+// 10.34 (to the stall's end) - 2 = 8.34 ms: both over half the lag, the whole machine stopped.
+TEST(SwitchTally, BothCpusSilentWithTheLifeguardsTimersArmedIsTheMachineStopped) {
+  const std::int64_t from = 10070'333'000'000, lag = 10'765'214, to = from + lag, end = 10070'344'861'000;
+  const LifeguardTimers lifeguards{{9274, 9253}, GapAllowance(1ms).count()};
+  SwitchTally tally(from, to, kAllowance, false, lifeguards);
+  tally.Feed(Recorded("task_switches_soak_both_silent.txt"));
+  const std::vector<CpuTasks> cpus = tally.Result(end);
+  ASSERT_EQ(cpus.size(), 2u);
+  EXPECT_EQ(lifeguards.allowance_ns, 2'000'000);
+  EXPECT_EQ(cpus[0].not_executed, Duration(342'769'000 - 333'708'000 - 2'000'000));
+  EXPECT_EQ(cpus[1].not_executed, Duration(to - 10070'333'426'000 - 2'000'000));
+  EXPECT_EQ(cpus[0].silences_lifeguard_armed, 1u);
+  EXPECT_EQ(cpus[1].silences_lifeguard_armed, 1u);
+  EXPECT_EQ(cpus[0].longest_silence, Duration(342'769'000 - 333'708'000));  // the evidence is unchanged
+  HostWitness w;
+  w.sampled = w.lifeguard = w.interrupts_read = true;
+  w.lifeguard_gap = 8ms;
+  w.window = 14ms;
+  w.steal_per_cpu = {0ms, 10ms};
+  TakeCpuTasks(cpus, 2, &w);
+  EXPECT_EQ(w.not_executed_every_cpu, Duration(7'061'000));
+  const LagCause cause = AttributeLag(Duration(lag), w);
+  EXPECT_EQ(cause, LagCause::kMachineStopped);
+  EXPECT_EQ(StallRecordHeader(from, Duration(lag), cause, w, Duration(kAllowance), Duration(lifeguards.allowance_ns)),
+            "# stall due at 10070333 ms (CLOCK_MONOTONIC), lag 10.8 ms, machine-stopped\n"
+            "# steal read over 14.0 ms; allowance 5.0 ms a gap, 2.0 ms where the lifeguard's timer was armed\n"
+            "# cpu 0: longest silence 9.1 ms, not executing 7.1 ms (the lifeguard's timer armed through 1 silence), steal 0.0 ms\n"
+            "# cpu 1: longest silence 10.3 ms, not executing 8.3 ms (the lifeguard's timer armed through 1 silence), steal 10.0 ms\n");
+}
+
+// Where the trace does not show the lifeguard's timer armed, the tick's allowance stays. The 521 s
+// stall (above) with its lifeguards told apart (21179 on CPU 0, 21180 on CPU 1): CPU 1's went to
+// sleep at 169.838 and woke from the interrupt at 192.882 (switched in at 192.919, preempting the
+// idle task), so its silence counts beyond 2 ms; CPU 0's went to sleep at 169.807 and the buffer
+// ends before it woke: its silence keeps 5 ms.
+TEST(SwitchTally, ALifeguardsSleepNotSeenToEndByItsTimerKeepsTheTicksAllowance) {
+  const std::int64_t from = 73738'170'000'000, to = from + 22'107'323, end = 73738'193'025'000;
+  SwitchTally tally(from, to, kAllowance, false, LifeguardTimers{{21179, 21180}, GapAllowance(1ms).count()});
+  tally.Feed(Recorded("task_switches_soak_pause.txt"));
+  const std::vector<CpuTasks> cpus = tally.Result(end);
+  ASSERT_EQ(cpus.size(), 2u);
+  EXPECT_EQ(cpus[0].not_executed, Duration(to - 73738'172'920'000 - kAllowance));
+  EXPECT_EQ(cpus[0].silences_lifeguard_armed, 0u);
+  EXPECT_EQ(cpus[1].not_executed, Duration(to - 73738'170'185'000 - 2'000'000));
+  EXPECT_EQ(cpus[1].silences_lifeguard_armed, 1u);
+}
+
+// Without its wake-ups recorded (the kept traces), the lifeguard's sleep ended otherwise than by
+// its timer where it was woken by another thread (it waits on its moves' mutex and on the
+// simulator's lock too, with no timer armed), so its switch in came after a switch, not right
+// after an interrupt; or where its interrupt came while a higher-priority task ran, which it
+// followed only when that task slept (S). Each keeps the tick's allowance; so does a tally not
+// told the lifeguards.
+TEST(SwitchTally, ALifeguardWokenOtherwiseThanByItsTimerKeepsTheTicksAllowance) {
+  const std::string slept =
+      "  pbxstate-7 [000] d..2. 100.000000: sched_switch: prev_comm=pbxstate prev_pid=7 prev_prio=50 prev_state=S ==> "
+      "next_comm=cc1plus next_pid=30 next_prio=139\n"
+      "  cc1plus-30 [000] d.h.. 100.008000: local_timer_entry: vector=236\n";
+  const std::string by_a_thread =
+      "  cc1plus-30 [000] d..2. 100.008100: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
+      "next_comm=reader next_pid=9 next_prio=51\n"
+      "  reader-9   [000] d..2. 100.008200: sched_switch: prev_comm=reader prev_pid=9 prev_prio=51 prev_state=R ==> "
+      "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  const std::string after_a_higher_task =
+      "  cc1plus-30 [000] d..2. 100.008100: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
+      "next_comm=pbxstate next_pid=5 next_prio=49\n"
+      "  pbxstate-5 [000] d.h.. 100.009000: local_timer_entry: vector=236\n"
+      "  pbxstate-5 [000] d..2. 100.009100: sched_switch: prev_comm=pbxstate prev_pid=5 prev_prio=49 prev_state=S ==> "
+      "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  const std::string by_its_timer =
+      "  cc1plus-30 [000] d..2. 100.008010: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
+      "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  // Where the lifeguards' wake-ups are recorded (from this build on), the wake-up says it: in
+  // hard-interrupt context on its own CPU, its timer (the simulation, woken by the same interrupt,
+  // may run first); in a task's context, another thread, even right after an interrupt.
+  const std::string woken_by_its_timer_the_simulation_first =
+      "  cc1plus-30 [000] d.h.. 100.008002: sched_wakeup: comm=pbxstate pid=5 prio=49 target_cpu=000\n"
+      "  cc1plus-30 [000] d.h.. 100.008003: sched_wakeup: comm=pbxstate pid=7 prio=50 target_cpu=000\n"
+      "  cc1plus-30 [000] d..2. 100.008010: sched_switch: prev_comm=cc1plus prev_pid=30 prev_prio=139 prev_state=R ==> "
+      "next_comm=pbxstate next_pid=5 next_prio=49\n"
+      "  pbxstate-5 [000] d..2. 100.008100: sched_switch: prev_comm=pbxstate prev_pid=5 prev_prio=49 prev_state=S ==> "
+      "next_comm=pbxstate next_pid=7 next_prio=50\n";
+  const std::string woken_by_a_thread_after_an_interrupt =
+      "  reader-9 [001] d..3. 100.008002: sched_wakeup: comm=pbxstate pid=7 prio=50 target_cpu=000\n" + by_its_timer;
+  const LifeguardTimers lifeguard{{7}, GapAllowance(1ms).count()};
+  auto not_executed = [&](const std::string& text, const LifeguardTimers& told) {
+    SwitchTally tally(100'000'000'000, 100'010'000'000, kAllowance, false, told);
+    tally.Feed(text);
+    return tally.Result(100'010'000'000).at(0).not_executed;
+  };
+  EXPECT_EQ(not_executed(slept + by_a_thread, lifeguard), 3ms);  // 8 ms silent, less 5
+  EXPECT_EQ(not_executed(slept + after_a_higher_task, lifeguard), 3ms);
+  EXPECT_EQ(not_executed(slept + by_its_timer, lifeguard), 6ms);  // less 2
+  EXPECT_EQ(not_executed(slept + by_its_timer, LifeguardTimers{}), 3ms);
+  EXPECT_EQ(not_executed(slept, lifeguard), 3ms);  // not seen to end
+  EXPECT_EQ(not_executed(slept + woken_by_its_timer_the_simulation_first, lifeguard), 6ms);
+  EXPECT_EQ(not_executed(slept + woken_by_a_thread_after_an_interrupt, lifeguard), 3ms);
+  SwitchTally tally(100'000'000'000, 100'010'000'000, kAllowance, false, lifeguard);
+  tally.Feed(slept + woken_by_its_timer_the_simulation_first);
+  EXPECT_EQ(tally.Result(100'010'000'000).at(0).followed_woken, 1u) << "the simulation's wake-up only";
 }
 
 TEST(KernelTick, FromTwoReadingsOfTheTimerList) {

@@ -17,9 +17,12 @@
 namespace pbxstate::emu {
 
 // Every CPU's steal time so far (/proc/stat's "cpuN" lines, 8th number, in clock ticks of
-// `ticks_per_second`: sysconf(_SC_CLK_TCK), 100 here, so 10 ms steps), in CPU order, as
-// nanoseconds. The summary "cpu" line is skipped. Fails naming the line and the field when a cpuN
-// line is short or not a number, or when there is none. `source` names the text in errors.
+// `ticks_per_second`: sysconf(_SC_CLK_TCK), 100 here, so 10 ms steps), as nanoseconds, indexed by
+// the N of its line (an offline CPU has no line: -1 at its index, kNoCpu). The summary "cpu" line
+// is skipped. Fails naming the line and the field when a cpuN line is short or not a number, its
+// N not below kStealCpus or seen before, or when there is none. `source` names the text in errors.
+inline constexpr std::int64_t kNoCpu = -1;
+inline constexpr int kStealCpus = 4096;
 Status ParseStealNs(std::string_view proc_stat, long ticks_per_second, std::string_view source,
                     std::vector<std::int64_t>* steal_ns);
 
@@ -42,7 +45,7 @@ inline constexpr std::size_t kLagCauses = 5;  // LagCause's values
 struct HostWitness {
   bool sampled = false;             // steal was read before and after the interval
   Duration steal_every_cpu{};       // the least steal of any CPU over the readings' interval
-  std::vector<Duration> steal_per_cpu;  // each CPU's over it, in CPU order (evidence: 10 ms steps)
+  std::vector<Duration> steal_per_cpu;  // each CPU's over it, by CPU number, negative where unread (evidence: 10 ms steps)
   Duration window{};                // that interval (10 ms steps of readings, bracketing the lag)
   Duration lifeguard_gap{};         // the longest time no lifeguard ran on any CPU, beyond its period
   bool lifeguard = false;           // whether a lifeguard ran at all (else lifeguard_gap says nothing)
@@ -98,9 +101,14 @@ std::string DescribeLagCause(LagCause cause, const HostWitness& w);
 // The first lines of a stall's kept trace (DIR/stall-MS.txt), '#' lines as the kernel's own header
 // (SwitchTally skips them): the stall, its cause, and per CPU of w.cpus the evidence the witness
 // had, the rule's and beside it: the longest silence whole, the time not executing beyond
-// `allowance`, the steal over the readings' window (/proc/stat's 10 ms steps: a stop shorter than a
-// step may show as none). Evidence only; the cause is AttributeLag's.
+// `allowance` (the tick's) or `lifeguard_allowance` where the lifeguard's timer was shown armed
+// (zero: none told apart), the steal over the readings' window (/proc/stat's 10 ms steps: a stop
+// shorter than a step may show as none). Evidence only; the cause is AttributeLag's.
 std::string StallRecordHeader(std::int64_t due_mono_ns, Duration lag, LagCause cause, const HostWitness& w,
-                              Duration allowance);
+                              Duration allowance, Duration lifeguard_allowance);
+
+// Writes a stall's record (its header, then its trace lines) to `path`, replacing it; fails naming
+// the path and the error when it cannot be opened or written whole.
+Status WriteStallRecord(const std::string& path, std::string_view header, std::string_view lines);
 
 }  // namespace pbxstate::emu

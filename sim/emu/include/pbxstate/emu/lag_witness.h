@@ -19,6 +19,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,6 +82,9 @@ class LagWitness {
   std::array<std::uint64_t, kLagCauses> counts() const;
   // Notes lost because kPending were waiting (since Start).
   std::uint64_t unrecorded() const { return unrecorded_.load(std::memory_order_relaxed); }
+  // Ok, or how many stall records (Options::switches_dir) could not be written and the first
+  // error (also on stderr, once a run).
+  Status records_written() const;
   // Forgets the spells of lags due before now.
   void Reset();
 
@@ -106,6 +110,9 @@ class LagWitness {
   // For a stall over switches_over: what ran on each CPU, from a snapshot of the switches.
   // Takes a snapshot of the switches into w->cpus; returns the window's trace lines to keep (or none).
   std::string WhatRan(const LagSpell& spell, HostWitness* w);
+  // The lifeguard's threads and its timer's allowance, for the tally (none without a lifeguard).
+  LifeguardTimers Lifeguards() const;
+  void WriteRecord(const LagSpell& spell, std::string_view lines);
   void Keep(const LagSpell& spell);
 
   Options options_;
@@ -130,6 +137,8 @@ class LagWitness {
   std::vector<LagSpell> spells_;
   std::array<std::uint64_t, kLagCauses> counts_{};
   std::int64_t since_mono_ns_ = 0;
+  std::uint64_t records_unwritten_ = 0;
+  std::string first_unwritten_;
 };
 
 }  // namespace pbxstate::emu

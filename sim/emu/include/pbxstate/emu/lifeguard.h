@@ -31,6 +31,12 @@
 // "The simulator's lock and a stopped CPU's timer"). Moved with the simulation, the reader queued
 // there runs on the lifeguard's CPU at once.
 //
+// And it wakes the simulation (Options::kick): asleep until its next event, its timer is on the
+// CPU it slept on, and a virtual CPU the hypervisor stopped fires nothing until it runs again,
+// while a move only changes where the simulation will run once woken (partition-heal, 2026-12-07
+// 07:51 UTC: CPU 0 took no interrupt for 7.7 ms with the simulation's timer on it, the lifeguard
+// on CPU 1 moved it at 3 ms, and it woke only when CPU 0 ran again).
+//
 // It cannot help when every CPU is held, or when the whole machine is paused by its hypervisor
 // (traced: 15 to 25 ms with no event on either CPU); held_worst() measures those: the longest
 // time no lifeguard ran on any CPU.
@@ -43,6 +49,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -72,6 +79,10 @@ class Lifeguard {
     int priority = 0;                                 // SCHED_FIFO; the simulation's - 1
     Duration period = std::chrono::milliseconds(1);   // between each thread's wake-ups
     Duration overdue = std::chrono::milliseconds(3);  // a beat older than this: rescue
+    // Called by the rescuing lifeguard after its moves, on its thread, outside the moves' lock (it
+    // may wait for the simulator's lock a moved reader holds): wakes the watched thread where it
+    // sleeps (the emulator schedules an empty event, which signals the simulation). Empty: none.
+    std::function<void()> kick;
   };
 
   Lifeguard() = default;
@@ -88,10 +99,16 @@ class Lifeguard {
   // Fails (none left running) when one cannot be pinned or run at options.priority.
   Status Start(pid_t tid, const Options& options);
   // Threads moved with the watched one at each rescue and given the same affinity back with it
-  // (the FdNetDevices' readers: the header's comment); replaces the earlier ones. At most
-  // kCompanions (more are not moved). Callable from any thread, before or after Start.
+  // (the FdNetDevices' readers: the header's comment); replaces the earlier ones, giving those it
+  // drops their affinity back at once if a rescue has narrowed them. At most kCompanions (more are
+  // not moved). Callable from any thread, before or after Start.
   static constexpr std::size_t kCompanions = 4096;
   void Accompany(std::vector<pid_t> tids);
+  // The lifeguard threads' kernel ids, one a CPU, while started (else none), and their period:
+  // the lag witness tells their sleeps on their timers apart in a stall's trace (task_switches.h).
+  // Callable from any thread.
+  std::vector<pid_t> thread_ids() const;
+  Duration period() const;
   // Stops the threads and gives the watched thread its affinity back. Idempotent.
   void Stop();
   // How many times it moved the watched thread.
@@ -110,7 +127,7 @@ class Lifeguard {
  private:
   void Run(int cpu, const Options& options);
   void NoteWake(std::int64_t now, const Options& options);
-  void Rescue(int cpu);
+  bool Rescue(int cpu);  // whether this lifeguard moved the watched thread
   void Release();
   void MoveCompanions(const cpu_set_t& set);
 
@@ -127,6 +144,9 @@ class Lifeguard {
   std::vector<std::thread> threads_;
   std::mutex moves_mu_;             // a rescue's or a release's moves, and companions_
   std::vector<pid_t> companions_;  // by moves_mu_
+  mutable std::mutex ids_mu_;       // thread_ids_ and period_, read by the lag witness
+  std::vector<pid_t> thread_ids_;
+  Duration period_{};
 };
 
 }  // namespace pbxstate::emu

@@ -124,7 +124,9 @@ class EmulatedNetwork {
   // Whether the timer interrupts were traced (spec.trace_interrupts): Ok, or why not; and how
   // many times the tracer reported events lost (each voids the trace before the next one read).
   const Status& interrupts_traced() const { return interrupts_traced_; }
-  const Status& switches_traced() const { return switches_traced_; }
+  // The task switches likewise; once recorded, a stall's record that could not be written makes
+  // it fail too, saying how many and the first error (LagWitness::records_written).
+  Status switches_traced() const { return switches_traced_.ok() ? witness_.records_written() : switches_traced_; }
   std::uint64_t interrupt_losses() const { return interrupts_ ? interrupts_->lost_reports() : 0; }
   // Whether the idle CPUs were kept polling (spec.poll_idle): Ok, or why not; and the entries into
   // idle states since Start (read now while running, else at Stop): halts counts how often a CPU

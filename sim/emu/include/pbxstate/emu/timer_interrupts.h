@@ -3,9 +3,13 @@
 // local timer interrupt at least every scheduler tick (1/CONFIG_HZ, read from the kernel:
 // kernel_tick.h) whatever it runs, a system call that does not yield included, and the
 // lifeguards' 1 ms timers make it every millisecond on an idle one; so a stretch in which a CPU
-// took none for longer than a tick (and held_off, for an interrupt held off) is one in which that
-// CPU did not execute, less at most that allowance: NotExecutedNs per CPU, StoppedNs for all at once. The guest charges such a pause to whatever task was on
-// the CPU (its CPU clock runs on), which is why the simulation's CPU time cannot tell it.
+// took none for longer than a tick (and kHeldOff, for an interrupt held off) is one in which that
+// CPU did not execute, less at most that allowance: NotExecutedNs per CPU, StoppedNs for all at
+// once. The guest charges such a pause to whatever task was on the CPU (its CPU clock runs on),
+// which is why the simulation's CPU time cannot tell it. This stream has no task switches, so it
+// cannot tell when a lifeguard's 1 ms timer was armed on a CPU: its allowance is the tick's
+// everywhere; a stall over the bound is decided by the switches' snapshot, which can
+// (task_switches.h, GapAllowance below).
 //
 // The kernel's own tracer, in an instance of the runner's own (/sys/kernel/tracing/instances/NAME,
 // the event irq_vectors:local_timer_entry, clock `mono`, a bounded buffer per CPU), read from its
@@ -43,8 +47,8 @@ class TimerInterrupts {
   static constexpr std::size_t kDrainBytes = 1 << 20;  // read per Drain at most
   static constexpr std::size_t kLine = 512;           // a longer line is not an event of ours
 
-  // `tick`: the kernel's (ReadKernelTick); a gap is one longer than tick + held_off.
-  explicit TimerInterrupts(Duration tick, Duration held_off = kHeldOff);
+  // `tick`: the kernel's (ReadKernelTick); a gap is one longer than GapAllowance(tick).
+  explicit TimerInterrupts(Duration tick);
   ~TimerInterrupts();
   TimerInterrupts(const TimerInterrupts&) = delete;
   TimerInterrupts& operator=(const TimerInterrupts&) = delete;
@@ -74,8 +78,8 @@ class TimerInterrupts {
   // to_ns] that it did not execute: over its gaps, each overlap less the allowance; -1 for a CPU
   // whose trace does not cover the interval (as StoppedNs).
   std::vector<std::int64_t> NotExecutedNs(std::int64_t from_ns, std::int64_t to_ns) const;
-  // The longest a CPU that executes goes without a timer interrupt: the tick and held_off.
-  std::int64_t allowance() const { return (tick_ + held_off_).count(); }
+  // The longest a CPU that executes goes without a timer interrupt: GapAllowance(tick).
+  std::int64_t allowance() const;
   std::uint64_t lost_reports() const { return lost_reports_; }
   const Options& options() const { return options_; }
 
@@ -91,7 +95,7 @@ class TimerInterrupts {
   void Interrupt(std::int64_t t_ns);
   void CpuInterrupt(int cpu, std::int64_t t_ns);
 
-  Duration tick_, held_off_;
+  Duration tick_;
   Options options_;
   TracefsInstance instance_;
   int fd_ = -1;      // its trace_pipe
@@ -104,6 +108,13 @@ class TimerInterrupts {
   std::deque<Gap> gaps_;
   std::vector<Cpu> cpus_;
 };
+
+// The longest a CPU that executes goes without a timer interrupt while a timer that fires every
+// `timer_period` (or sooner) is armed on it: that period and TimerInterrupts::kHeldOff. For the
+// scheduler's tick, everywhere (5 ms at CONFIG_HZ=250); for a lifeguard's timer (lifeguard.h,
+// 1 ms), where the trace shows it armed on that CPU (task_switches.h: 2 ms). Beyond it, silence
+// is time the CPU did not execute.
+constexpr Duration GapAllowance(Duration timer_period) { return timer_period + TimerInterrupts::kHeldOff; }
 
 // The tracer's text: "58529.624031" (seconds, microseconds at clock mono) as ns, -1 if not that;
 // the CPU in brackets of a line's head ("   ld-17044   [001] d.h.."), -1 if none.
