@@ -244,20 +244,7 @@ void EngineImpl::OnTimer() {
     if (speaks || !recently_heard || now - last_heartbeat_ >= 4 * config_.heartbeat_interval) SendHeartbeat();
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
   }
-  if (join_digest_due_ && now >= *join_digest_due_) {
-    join_digest_due_.reset();
-    const std::set<NodeId> targets = std::move(join_digest_targets_);
-    join_digest_targets_.clear();
-    // Without heartbeats, this is how new members learn our label.
-    if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
-    // A node holding nothing has nothing to offer: at a cold start of N nodes this saves
-    // N(N-1) digests.
-    bool holds_something = mailbox_hash_ != 0;
-    for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
-    for (NodeId n : targets) {
-      if (holds_something && IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
-    }
-  }
+  if (join_digest_due_ && now >= *join_digest_due_) SendJoinDigests();
   NoteSpeakerChange(now);
   if (recheck_due_ && now >= *recheck_due_) {
     recheck_due_.reset();
@@ -281,6 +268,34 @@ void EngineImpl::OnTimer() {
   // Everything due was done: asking to be woken again at this instant would stall a simulator.
   PBXSTATE_CHECK(!next || *next > now);
   (void)next;
+}
+
+void EngineImpl::SendJoinDigests() {
+  join_digest_due_.reset();
+  const std::set<NodeId> targets = std::exchange(join_digest_targets_, {});
+  // Without heartbeats, this is how new members learn our label.
+  if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
+  // A node holding nothing has nothing to offer: at a cold start of N nodes this saves
+  // N(N-1) digests.
+  bool holds_something = mailbox_hash_ != 0;
+  for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
+  if (!holds_something) return;
+  // Where a unicast reaches every node (CPG), a digest to each joiner is a message on the ring
+  // for each, every one carried to every member: at a 10/10 merge 200 digests, each node's ten in
+  // one token visit, held the ring for 100 to 300 ms after the views, ahead of the first
+  // exchange's trips (sim/emu/README.md, "mailbox-heal-100k on real corosync"). Its content
+  // does not depend on the addressee, so one to everyone tells every joiner the same; the
+  // members of the view before read it too and find it equal, or repair what differs. Kind
+  // kJoin: nobody answers it.
+  if (unicast_reaches_everyone_) {
+    if (std::ranges::any_of(targets, [this](NodeId n) { return IsLive(n); })) {
+      SendDigest(kNoNode, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
+    }
+    return;
+  }
+  for (NodeId n : targets) {
+    if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
+  }
 }
 
 std::optional<MonoTime> EngineImpl::Rearm() {
