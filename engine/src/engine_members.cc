@@ -280,19 +280,6 @@ void EngineImpl::SendJoinDigests() {
   bool holds_something = mailbox_hash_ != 0;
   for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
   if (!holds_something) return;
-  // Where a unicast reaches every node (CPG), a digest to each joiner is a message on the ring
-  // for each, every one carried to every member: at a 10/10 merge 200 digests, each node's ten in
-  // one token visit, held the ring for 100 to 300 ms after the views, ahead of the first
-  // exchange's trips (sim/emu/README.md, "mailbox-heal-100k on real corosync"). Its content
-  // does not depend on the addressee, so one to everyone tells every joiner the same; the
-  // members of the view before read it too and find it equal, or repair what differs. Kind
-  // kJoin: nobody answers it.
-  if (unicast_reaches_everyone_) {
-    if (std::ranges::any_of(targets, [this](NodeId n) { return IsLive(n); })) {
-      SendDigest(kNoNode, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
-    }
-    return;
-  }
   for (NodeId n : targets) {
     if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
   }

@@ -215,34 +215,5 @@ TEST(MailboxTrips, OpeningsOfTheViewBeforeDoNotHoldTheFirstExchange) {
   EXPECT_EQ(held.records, plain.records);
 }
 
-// At a merge every node owes each joiner its digest. Sent to each, on CPG they were a ring message
-// each, every one carried to every member: at 10/10, ten per node (one per node of the other
-// side), 200 in all, each node's ten with its heartbeat in one token visit. On emu they held the
-// ring from about 100 to 300 ms after the views, so the first exchange's early trips took 40 to
-// 50 ms where they take 6 to 9 ms on an idle ring (sim/emu/README.md, "mailbox-heal-100k on real
-// corosync", 2026-12-07). Where a unicast reaches every node, one digest to everyone tells every
-// joiner the same. On the ring (20 servers, 20,000 mailboxes, 1,200 writes to 1,000 of them in a
-// 10/10 cut) the digests are 36 B each (the mailbox set's hash; no owned entries): before, 200
-// join digests, 7,200 B; now 20, 720 B. Where messages cost nothing the repair is the same
-// (agreement 242 ms, 99,128 B). With a cost of 0.5 ms a message from the merged view on (what the
-// token holder spends sending each to every member), each node's visit with its heartbeat and ten
-// digests took 5.5 ms more, the first exchange's trips waited behind them, and the node after the
-// lowest id's first partner opened beside it: agreement 687 ms, 266,460 B, 4,503 records;
-// now 301 ms, 98,984 B, 1,501 records.
-TEST(MailboxTrips, OneJoinDigestPerNodeAtAMerge) {
-  HealShape fast, slow;
-  slow.per_message = 500us;
-  const TripFigures on_fast = Heal(fast, false);
-  const TripFigures on_slow = Heal(slow, false);
-  Print("merge", on_fast);
-  Print("merge, 0.5 ms a message", on_slow);
-  for (const TripFigures* f : {&on_fast, &on_slow}) {
-    EXPECT_EQ(f->join_digests, fast.servers);
-    ASSERT_TRUE(f->agreement);
-  }
-  EXPECT_LE(*on_slow.agreement, *on_fast.agreement + 100ms);
-  EXPECT_EQ(on_slow.records, on_fast.records);
-}
-
 }  // namespace
 }  // namespace pbxstate
