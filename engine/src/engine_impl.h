@@ -388,6 +388,8 @@ class EngineImpl {
   std::uint64_t SummaryHash() const;
   void StoreChanged() { summary_cache_.reset(); }
   void SendDigest(NodeId to, std::uint8_t mode);
+  // join_digest_holdoff after a view brought joiners: this node's digest to them (OnTimer).
+  void SendJoinDigests();
   void HandleSummary(NodeId from, const codec::Summary& s);
   void HandleDigest(NodeId from, const codec::Digest& d);
   // Whether a want of `origin` that `from`'s digest offered asks the owner too, before the
@@ -414,7 +416,11 @@ class EngineImpl {
     if (from == mailbox_differs_peer_) mailbox_differs_since_.reset();
   }
   // A transport view changed the members: the clock stops, whoever started it (OnMembership).
-  void MailboxMembersChanged() { mailbox_differs_since_.reset(); mailbox_overhearing_.stagger_due = true; }
+  void MailboxMembersChanged() {
+    mailbox_differs_since_.reset();
+    mailbox_overhearing_.stagger_due = true;
+    mailbox_overhearing_.view_changed = env_->Now();
+  }
   void HandleSyncRequest(NodeId from, const codec::SyncRequest& r);
   // Why a catch-up frame that fits no open session is dropped: kSessionClosed when `session` is
   // one this node opened with `peer` as its donor (`pulled`: a page or refusal) or started

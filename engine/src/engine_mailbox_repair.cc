@@ -378,10 +378,16 @@ void EngineImpl::ApplyOverheard(NodeId from, codec::FrameType type) {
   // first exchange across the sides opened 411 ms after the views). Later openings still hold
   // this node's own (an opening is the first frame of an exchange that may run): ignoring them
   // all let exchanges open side by side on a slow ring (MiniNet, 40 ms a trip: 622 repair frames
-  // and 239,991 B against 510 and 163,426 B).
+  // and 239,991 B against 510 and 163,426 B). Only within join_digest_holdoff + sync_retransmit
+  // of the view change, when the held frames of the view before come: stagger_due alone stays
+  // set at a node whose sets were equal at the merge (no differing digest clears it), which then
+  // ignored every opening until the next view change and opened its own beside them
+  // (MailboxOverhear.OpeningsLongAfterAViewChangeHoldThisNodesOwn).
   const bool opening = type == codec::FrameType::kMailboxRanges && ranges_buf_.level == 0 &&
                        ranges_buf_.mode == codec::RangesMode::kCompare;
-  if (opening && o.stagger_due) return;
+  const bool of_the_view_before =
+      o.stagger_due && o.view_changed && now - *o.view_changed < config_.join_digest_holdoff + config_.sync_retransmit;
+  if (opening && of_the_view_before) return;
   // A frame from another sender than the last one, while an exchange counts as running (within
   // the opening hold): the gap was one trip of the ring, the answer's. Longer gaps are an
   // exchange over, or a lost frame; at most sync_retransmit (no exchange frame is resent).

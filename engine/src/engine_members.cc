@@ -244,20 +244,7 @@ void EngineImpl::OnTimer() {
     if (speaks || !recently_heard || now - last_heartbeat_ >= 4 * config_.heartbeat_interval) SendHeartbeat();
     heartbeat_due_ = Jittered(now, config_.heartbeat_interval);
   }
-  if (join_digest_due_ && now >= *join_digest_due_) {
-    join_digest_due_.reset();
-    const std::set<NodeId> targets = std::move(join_digest_targets_);
-    join_digest_targets_.clear();
-    // Without heartbeats, this is how new members learn our label.
-    if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
-    // A node holding nothing has nothing to offer: at a cold start of N nodes this saves
-    // N(N-1) digests.
-    bool holds_something = mailbox_hash_ != 0;
-    for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
-    for (NodeId n : targets) {
-      if (holds_something && IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
-    }
-  }
+  if (join_digest_due_ && now >= *join_digest_due_) SendJoinDigests();
   NoteSpeakerChange(now);
   if (recheck_due_ && now >= *recheck_due_) {
     recheck_due_.reset();
@@ -281,6 +268,21 @@ void EngineImpl::OnTimer() {
   // Everything due was done: asking to be woken again at this instant would stall a simulator.
   PBXSTATE_CHECK(!next || *next > now);
   (void)next;
+}
+
+void EngineImpl::SendJoinDigests() {
+  join_digest_due_.reset();
+  const std::set<NodeId> targets = std::exchange(join_digest_targets_, {});
+  // Without heartbeats, this is how new members learn our label.
+  if (config_.membership == MembershipSource::kTransport) SendHeartbeat();
+  // A node holding nothing has nothing to offer: at a cold start of N nodes this saves
+  // N(N-1) digests.
+  bool holds_something = mailbox_hash_ != 0;
+  for (const auto& [node, o] : origins_) holds_something = holds_something || o.entries != 0 || o.ranges.watermark() != 0;
+  if (!holds_something) return;
+  for (NodeId n : targets) {
+    if (IsLive(n)) SendDigest(n, static_cast<std::uint8_t>(codec::DigestMode::kJoin));
+  }
 }
 
 std::optional<MonoTime> EngineImpl::Rearm() {

@@ -45,6 +45,7 @@ struct MailboxOverhearing {
   Duration trip{};
   std::optional<MonoTime> held_until;  // this node's openings wait until then (the stagger)
   bool stagger_due = false;            // a view changed: the next differing digest staggers
+  std::optional<MonoTime> view_changed;  // when a transport view last added or removed members
 };
 
 }  // namespace pbxstate

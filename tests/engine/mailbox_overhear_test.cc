@@ -138,6 +138,55 @@ TEST(MailboxOverhear, DenseDifferencesEndTheWalkSooner) {
   EXPECT_LT(f.bytes, 176936u);
 }
 
+// A frame from `from` of `type` whose body `encode` writes.
+template <typename Encode>
+std::vector<std::uint8_t> FrameOf(codec::FrameType type, NodeId from, Encode encode) {
+  std::vector<std::uint8_t> frame;
+  codec::BeginFrame(&frame, type, from, 1);
+  codec::Writer w(&frame);
+  encode(w);
+  codec::EndFrame(&frame);
+  return frame;
+}
+
+// After a view change a node ignores overheard openings until its first differing digest
+// (stagger_due): the openings of the view before, which Corosync holds over the change, are no
+// exchange running. A node whose sets were equal at the view change has no differing digest, so
+// before, it ignored every overheard opening until the next view change, and on a later
+// difference opened its own exchange at once beside one it had heard open (duplicate walks). Now
+// only openings within join_digest_holdoff + sync_retransmit of the view change are ignored.
+// Node 1 (rank 0: the stagger holds nothing) overhears node 2 open with node 3, 5 s after the
+// view; a differing digest of node 2's comes 1 ms later. Before, node 1 opened with node 2 at
+// once; now it waits until the overheard exchange has been quiet for MailboxRepairQuiet (50 ms).
+TEST(MailboxOverhear, OpeningsLongAfterAViewChangeHoldThisNodesOwn) {
+  MiniNet net(3, MembershipSource::kTransport, nullptr, /*unicast_reaches_everyone=*/true);
+  net.deliver_overheard = true;
+  net.Run(5s);  // sets equal (empty): no digest differs at node 1 after the view
+  std::optional<MonoTime> opened;  // node 1's first opening
+  net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
+    if (from == 1 && TypeOf(b) == codec::FrameType::kMailboxRanges && !opened) opened = net.now;
+    return false;
+  };
+  codec::MailboxRanges opening;
+  opening.mode = codec::RangesMode::kCompare;
+  opening.level = 0;
+  opening.salt = 0x5eed;
+  opening.ranges = {{0, 0x1234}};
+  const MonoTime overheard = net.now;
+  net.engines[1]->OnOverheard(
+      2, 3, FrameOf(codec::FrameType::kMailboxRanges, 2, [&](codec::Writer& w) { codec::EncodeMailboxRanges(w, opening); }));
+  net.Run(1ms);
+  codec::Digest digest;  // node 2's set, differing from node 1's; a join digest asks no answer
+  digest.mode = codec::DigestMode::kJoin;
+  digest.mailbox_hash = 0x5151;
+  digest.lo = 1;
+  digest.hi = codec::kMailboxOrigin - 1;
+  net.engines[1]->OnFrame(2, FrameOf(codec::FrameType::kDigest, 2, [&](codec::Writer& w) { codec::EncodeDigest(w, digest); }));
+  net.Run(200ms);
+  ASSERT_TRUE(opened);  // queued, not dropped
+  EXPECT_GE(*opened - overheard, 50ms);
+}
+
 // An overheard frame passes the checks of any frame: with keys its MAC must name the node the
 // transport says it was addressed to, and its counter is then seen (a second copy is a replay).
 // Only MAILBOX_ENTRIES are used; any other overheard frame is ignored, not counted as dropped.

@@ -28,6 +28,8 @@ struct TripFigures {
   std::size_t bytes = 0;
   std::size_t records = 0;                    // records in the MAILBOX_ENTRIES among them
   int openings = 0;                           // MAILBOX_RANGES of level 0 among them
+  int join_digests = 0;                       // DIGEST frames of kind kJoin the ring carried from the heal on
+  std::size_t join_digest_bytes = 0;
   std::optional<Duration> first_repair;       // from the heal to the first repair message
   std::optional<Duration> last_repair;        // ... to the last one
   std::optional<Duration> agreement;          // until every node's digest is node 1's
@@ -46,6 +48,7 @@ struct HealShape {
   // the views, three more 142 to 155 ms.
   std::vector<Duration> held_openings;
   Duration hop = 500us;  // the token's time from one member to the next: 10 ms a rotation
+  Duration per_message{};  // RingNet::per_message from the merged view on: what each message of a visit adds to it
 };
 
 // The wire fingerprint of a range hash (engine_mailbox_repair.cc's, which the codec does not
@@ -121,6 +124,15 @@ TripFigures Heal(const HealShape& shape, bool print) {
     if (codec::DecodeHeader(m.bytes, kLimits, &h, &body)) return;
     std::string what;
     std::size_t count = 0;
+    if (h.type == codec::FrameType::kDigest) {
+      codec::Digest d;
+      EXPECT_FALSE(codec::DecodeDigest(body, &d));
+      if (d.mode == codec::DigestMode::kJoin) {
+        ++f.join_digests;
+        f.join_digest_bytes += m.bytes.size();
+      }
+      return;
+    }
     if (h.type == codec::FrameType::kMailboxEntries) {
       codec::MailboxEntries e;
       EXPECT_FALSE(codec::DecodeMailboxEntries(body, kLimits, &e));
@@ -147,6 +159,7 @@ TripFigures Heal(const HealShape& shape, bool print) {
     }
   };
   net.cut = nullptr;
+  net.per_message = shape.per_message;
   net.SetView(net.AllIds());
   heal = net.now;
   for (std::size_t i = 0; i < shape.held_openings.size(); ++i) {
@@ -168,9 +181,9 @@ double Ms(const std::optional<Duration>& d) { return d ? static_cast<double>(d->
 
 void Print(const char* what, const TripFigures& f) {
   std::printf("%s: %d ranges + %d entries messages, %zu B, %zu records, %d openings, first %.1f ms, last %.1f ms, "
-              "agreement %.1f ms\n",
+              "agreement %.1f ms; %d join digests, %zu B\n",
               what, f.ranges_frames, f.entries_frames, f.bytes, f.records, f.openings, Ms(f.first_repair),
-              Ms(f.last_repair), Ms(f.agreement));
+              Ms(f.last_repair), Ms(f.agreement), f.join_digests, f.join_digest_bytes);
 }
 
 // At a merge on Corosync, openings that nodes of each side sent each other in the view before,

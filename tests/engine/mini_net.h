@@ -9,8 +9,8 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <stdexcept>
 
+#include "engine_set.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate {
@@ -67,30 +67,13 @@ class MiniNet {
       const auto id = static_cast<NodeId>(i);
       envs[id] = std::make_unique<MiniEnv>(this, id);
       envs[id]->unicast_reaches_everyone = unicast_reaches_everyone;
-      EngineConfig c;
-      c.node_id = id;
-      c.incarnation = 1;
-      c.membership = membership;
-      if (tune) tune(c);
-      std::unique_ptr<Engine> e;
-      const Status st = Engine::Create(c, envs[id].get(), &e);
-      if (!st.ok()) throw std::runtime_error(st.ToString());
-      engines[id] = std::move(e);
     }
-    for (auto& [id, e] : engines) e->Start();
+    engines.CreateAndStart(envs, membership, tune);
     if (membership == MembershipSource::kTransport) SetView(AllIds());
   }
 
-  std::vector<NodeId> AllIds() const {
-    std::vector<NodeId> ids;
-    for (const auto& [id, e] : engines) ids.push_back(id);
-    return ids;
-  }
-
-  void SetView(const std::vector<NodeId>& members) {
-    ++view_id;
-    for (NodeId id : members) engines[id]->OnMembership({view_id, members});
-  }
+  std::vector<NodeId> AllIds() const { return engines.AllIds(); }
+  void SetView(const std::vector<NodeId>& members) { engines.SetView(++view_id, members); }
 
   // Whether the frame is on its way (not lost on send).
   bool Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {
@@ -148,7 +131,7 @@ class MiniNet {
   std::uint64_t view_id = 0;
   std::deque<Frame> queue;
   std::map<NodeId, std::unique_ptr<MiniEnv>> envs;
-  std::map<NodeId, std::unique_ptr<Engine>> engines;
+  testing_engine_set::EngineSet engines;  // after envs: destroyed before them
   std::map<std::pair<NodeId, NodeId>, int> sent, in_flight_hist;
   std::function<bool(NodeId, NodeId, std::span<const std::uint8_t>)> drop;  // lost on send
   std::function<bool(NodeId, NodeId)> cut;                                   // lost on delivery

@@ -9,7 +9,8 @@
 // Written for the send-order tests of branch heal20 (not merged); taken over for mailbox_trips_test.cc.
 // What it leaves out of totemsrp: message packing and fragmentation (a frame is one message),
 // retransmission and loss, the window's flow control across nodes, membership protocol (views are
-// set by the test; `cut` drops deliveries between the sides of a partition).
+// set by the test; `cut` drops deliveries between the sides of a partition). The engines are an
+// EngineSet (engine_set.h), as MiniNet's.
 #pragma once
 
 #include <deque>
@@ -19,9 +20,9 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <stdexcept>
 #include <vector>
 
+#include "engine_set.h"
 #include "pbxstate/engine.h"
 
 namespace pbxstate {
@@ -76,31 +77,14 @@ class RingNet {
     for (int i = 1; i <= n; ++i) {
       const auto id = static_cast<NodeId>(i);
       envs[id] = std::make_unique<RingEnv>(this, id, report_backlog);
-      EngineConfig c;
-      c.node_id = id;
-      c.incarnation = 1;
-      c.membership = MembershipSource::kTransport;
-      if (tune) tune(c);
-      std::unique_ptr<Engine> e;
-      const Status st = Engine::Create(c, envs[id].get(), &e);
-      if (!st.ok()) throw std::runtime_error(st.ToString());
-      engines[id] = std::move(e);
     }
-    for (auto& [id, e] : engines) e->Start();
+    engines.CreateAndStart(envs, MembershipSource::kTransport, tune);
     SetView(AllIds());
     next_visit = now + hop;
   }
 
-  std::vector<NodeId> AllIds() const {
-    std::vector<NodeId> ids;
-    for (const auto& [id, e] : engines) ids.push_back(id);
-    return ids;
-  }
-
-  void SetView(const std::vector<NodeId>& members) {
-    ++view_id;
-    for (NodeId id : members) engines[id]->OnMembership({view_id, members});
-  }
+  std::vector<NodeId> AllIds() const { return engines.AllIds(); }
+  void SetView(const std::vector<NodeId>& members) { engines.SetView(++view_id, members); }
 
   // Runs until `until`: token visits, deliveries and timers in time order (deliveries first at a
   // tie, then the visit, then timers), each engine's owed OnSendReady after the event that owed it.
@@ -149,26 +133,31 @@ class RingNet {
   Duration hop = 1ms;     // the token's time from one member to the next
   Duration delay = 1ms;   // from a visit until its messages are delivered everywhere
   std::size_t max_messages = 17;  // per visit: corosync.conf's max_messages default
+  // What each message of a visit costs the token holder before it passes the token on (sending
+  // it to every member; 0: a visit's messages cost nothing, the ring's speed is hop alone). The
+  // k-th message of a visit is delivered k x per_message after the first.
+  Duration per_message{};
   std::uint64_t view_id = 0;
   MonoTime next_visit{};
   NodeId token_at = 1;
   std::deque<std::pair<MonoTime, RingMessage>> deliveries;  // in time order: one delay after each visit
   std::map<NodeId, std::unique_ptr<RingEnv>> envs;
-  std::map<NodeId, std::unique_ptr<Engine>> engines;
+  testing_engine_set::EngineSet engines;  // after envs: destroyed before them
   std::function<void(const RingMessage&)> on_sent;  // every message the ring carries, at its visit
   std::function<bool(NodeId, NodeId)> cut;           // lost on delivery (from, at)
 
  private:
   void Visit() {
     RingEnv& env = *envs[token_at];
-    for (std::size_t k = 0; k < max_messages && !env.fifo.empty(); ++k) {
+    std::size_t k = 0;
+    for (; k < max_messages && !env.fifo.empty(); ++k) {
       if (on_sent) on_sent(env.fifo.front());
-      Schedule(now + delay, std::move(env.fifo.front()));
+      Schedule(now + delay + static_cast<std::int64_t>(k) * per_message, std::move(env.fifo.front()));
       env.fifo.pop_front();
       ++env.unconfirmed;
     }
     token_at = token_at == static_cast<NodeId>(engines.size()) ? 1 : token_at + 1;
-    next_visit = now + hop;
+    next_visit = now + hop + static_cast<std::int64_t>(k) * per_message;
   }
 
   // In time order, after those due at the same time (held frames may wait among the visits').
