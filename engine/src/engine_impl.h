@@ -468,6 +468,15 @@ class EngineImpl {
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
+  // Acknowledges the pages of `session` below `next` to `donor` (SYNC_ACK).
+  void SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next);
+  // Acknowledges the pages of `s` below `next`: at once where a unicast reaches one node; where it
+  // reaches every node (CPG), once the frames delivered with this one are read (ack_due_ is now:
+  // the host runs the timer after its dispatch), one ack per session for all they brought. There
+  // an ack is a message of the ring that every node receives, and a donor's window of pages comes
+  // in one token visit: one ack per page was three in four of a heal's catch-up frames on emu.
+  void HoldAck(PullSession& s, std::uint32_t next);
+  void SendHeldAcks();  // ack_due_: every session's held ack leaves
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
   // the start, else from the watermark reached), or, when it had none, a repair round looks for
@@ -582,6 +591,7 @@ class EngineImpl {
   std::optional<MonoTime> departure_due_;
   std::optional<MonoTime> suspicion_due_;
   std::optional<MonoTime> sync_tick_due_;
+  std::optional<MonoTime> ack_due_;          // HoldAck: when the held acknowledgements leave
   // A pull failed with no other donor known: one digest exchange now finds one, even when the
   // periodic anti-entropy is off.
   std::optional<MonoTime> repair_due_;

@@ -208,6 +208,7 @@ void EngineImpl::OnTimer() {
   const MonoTime now = env_->Now();
   scheduled_wakeup_.reset();
   if (flush_due_ && now >= *flush_due_) FlushHeldIfDue(now);
+  if (ack_due_ && now >= *ack_due_) SendHeldAcks();
   if (send_retry_due_ && now >= *send_retry_due_) {
     DrainSendQueue();
     SendHeldChanges();
@@ -300,6 +301,7 @@ std::optional<MonoTime> EngineImpl::Rearm() {
   consider(recheck_due_);
   consider(anti_entropy_due_);
   consider(sync_tick_due_);
+  consider(ack_due_);
   consider(repair_due_);
   consider(site_offer_due_);
   consider(gap_round_due_);

@@ -368,7 +368,6 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
     }
     return;
   }
-  // Named, not a structured binding: the ack lambda below captures the session (clang 14).
   const std::uint32_t session = mine->session;
   const std::uint32_t page_no = mine->page;
   const bool last = mine->last;
@@ -382,18 +381,11 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
     Drop(DropReason::kMalformed);
     return;
   }
-  auto ack = [&](std::uint32_t next) {
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeSyncAck(w, {session, next});
-    codec::EndFrame(&frame_buf_);
-    Send(from, frame_buf_);
-  };
   if (page_no != it->second.next_page) {
     // A duplicate is acknowledged again (its ack may have been lost); a page past a gap is
     // dropped and the donor goes back after its retransmit timeout.
     if (page_no > it->second.next_page) Drop(DropReason::kUnexpected);
-    ack(it->second.next_page);
+    HoldAck(it->second, it->second.next_page);
     return;
   }
   const NodeId origin = p.origin;
@@ -441,11 +433,42 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
   ++s.next_page;
   s.last_progress = env_->Now();
   ++stats_.sync_pages_received;
-  ack(s.next_page);
   if (last) {
+    SendSyncAck(from, session, s.next_page);  // at once: the pull ends here
     CompletePull(it, p.donor_watermark);
   } else {
+    HoldAck(s, s.next_page);
     ArmSyncTick();
+  }
+}
+
+void EngineImpl::SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next) {
+  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
+  codec::Writer w(&frame_buf_);
+  codec::EncodeSyncAck(w, {session, next});
+  codec::EndFrame(&frame_buf_);
+  Send(donor, frame_buf_);
+}
+
+void EngineImpl::HoldAck(PullSession& s, std::uint32_t next) {
+  // A session's acks only grow (next_page): the one held is the latest, and it covers the ones it
+  // replaces. An ack of nothing yet (a page past a gap before page 0) goes at once.
+  if (!unicast_reaches_everyone_ || next == 0) {
+    SendSyncAck(s.donor, s.id, next);
+    return;
+  }
+  PBXSTATE_CHECK_GE(next, s.held_ack);
+  s.held_ack = next;
+  ack_due_ = env_->Now();
+}
+
+void EngineImpl::SendHeldAcks() {
+  ack_due_.reset();
+  // In session order: the same frames in the same order on every replay.
+  for (auto& [id, s] : pulls_) {
+    if (s.held_ack == 0) continue;
+    SendSyncAck(s.donor, id, s.held_ack);
+    s.held_ack = 0;
   }
 }
 

@@ -54,6 +54,9 @@ struct PullSession {
   // joins that stream, which costs the donor no slot and the ring no frame, so it takes no pull
   // slot either; such pulls count apart, up to max_sync_pulls of them.
   bool follows = false;
+  // Where a unicast reaches every node: the acknowledgement held until the frames delivered with
+  // the page it answers are read (EngineImpl::HoldAck), as the next page wanted; 0: none held.
+  std::uint32_t held_ack = 0;
 };
 
 // A shared stream of an origin that this node overheard (a SYNC_PAGE naming other pullers only,
