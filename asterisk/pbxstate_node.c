@@ -19,6 +19,7 @@
 
 #include "pbxstate/latency_trace.h"
 
+#include "pbxstate_at_once.h"
 #include "pbxstate_inbox.h"
 #include "pbxstate_local.h"
 #include "pbxstate_node.h"
@@ -80,7 +81,7 @@ static struct {
 	struct pbxstate_registrations registrations;
 	uint64_t applied_at_once;
 	int64_t batch_window_ns;        /* the engine's batch_window_ms */
-	int64_t at_once_after_ns;       /* no change applied by a stasis thread before this */
+	struct pbxstate_at_once at_once; /* when a stasis thread may apply a change itself */
 	int inbox_waiting;              /* the inbox holds changes (or a burst goes on) not drained yet */
 	int64_t drain_due_ns;           /* no drain of the inbox before this */
 } node;
@@ -206,7 +207,7 @@ static int try_join(void)
 	}
 	engine_config(&cfg, label, sizeof(label));
 	node.batch_window_ns = (int64_t) cfg.batch_window_ms * 1000000LL;
-	node.at_once_after_ns = 0;
+	pbxstate_at_once_reset(&node.at_once, node.batch_window_ns);
 	node.drain_due_ns = 0;
 	if (pbxstate_cpg_host_create_engine(node.host, &cfg, &node.engine, err, sizeof(err)) != PBXSTATE_OK) {
 		ast_log(LOG_ERROR, "pbxstate: cannot create the engine: %s\n", err);
@@ -319,6 +320,7 @@ static void run_round(int cpg_ready)
 static void *node_thread(void *arg)
 {
 	(void) arg;
+	pbxstate_at_once_mark_node_thread();
 	pbxstate_receive_priority_init(node.settings.receive_priority, node.host);
 	while (!node.stop) {
 		struct pollfd fds[2] = { { .revents = 0 }, { .revents = 0 } };
@@ -363,24 +365,21 @@ static void *node_thread(void *arg)
 
 /* A lone change costs least when the stasis thread that holds it sends it: the node thread would
  * be woken for that one change (a thread hop of 50 to 100 us on two busy cores, and the CPU of a
- * wake-up). A lone change is the first one after a quiet batch window: the engine sends it at
- * once. The changes that follow within the window would only be held by the engine (its pacing),
- * so they go to the inbox, a pointer each, and the node thread applies them: in a burst the
- * subscription's thread does the least it can and its queue stays short (applying every change
- * here, whenever the node's lock was free, let that queue reach 34,000 in a burst of 100,000
- * changes: the callback ran the engine for each). The callback never waits for the node. */
+ * wake-up). Which changes go so, and why never on the node thread: pbxstate_at_once.h. The
+ * callback never waits for the node. */
 int pbxstate_node_apply_at_once(struct stasis_message *msg)
 {
 	int applied = 0;
 	int64_t now;
 
-	if (ast_mutex_trylock(&node_lock)) {
+	/* Checked before the lock: node_lock is recursive, and the node thread holds it. */
+	if (pbxstate_at_once_on_node_thread() || ast_mutex_trylock(&node_lock)) {
 		return 0;
 	}
 	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_LOCKED);
 	now = mono_ns();
-	if (node.engine && !node.stop && now >= node.at_once_after_ns && pbxstate_inbox_idle()) {
-		node.at_once_after_ns = now + node.batch_window_ns;
+	if (node.engine && !node.stop && pbxstate_at_once_due(&node.at_once, now) && pbxstate_inbox_idle()) {
+		pbxstate_at_once_taken(&node.at_once, now);
 		/* Not bracketed as a batch: a message is at most one engine change, which the engine sends
 		 * inside this call when CPG is idle and the window's pacing is over, and holds otherwise (it
 		 * leaves with the next changes). A bracket would hold even a lone change until its end and
