@@ -237,24 +237,50 @@ static int try_join(void)
 /* ---- The thread ------------------------------------------------------------------------------ */
 
 /* Moves up to MAX_DRAIN_PER_ROUND inbox messages into the engine, then runs a requested resync.
- * Returns how many it moved; MAX_DRAIN_PER_ROUND or more means more messages may wait. */
+ * Returns how many it moved; MAX_DRAIN_PER_ROUND or more means more messages may wait.
+ *
+ * Two changes or more, and a resync, are bracketed as one batch (pbxstate_cpg_host_batch_begin/end):
+ * they leave together (one flush, full frames), or with the next changes if CPG still carries an
+ * earlier message. A lone change is not bracketed: the engine judges it as a change applied at
+ * once (pbxstate_node_apply_at_once), and sends it at once when CPG is idle and the quiet gap
+ * before it ended the pacing. Bracketed, it waited a whole batch window: the bracket holds it
+ * (the transport counts busy), and at the bracket's end the engine judges the pacing with that
+ * change as its last activity, so a quiet gap before it no longer counts once the pacing had grown
+ * past the window (each flush of held changes doubles it): a 21.2 ms median for lone changes
+ * 50 ms apart that all took the inbox, 0.96 ms unbracketed (asterisk/README.md, the nineteenth run). */
 static size_t drain_inbox(void)
 {
 	struct stasis_message *batch[DRAIN_BATCH];
 	size_t taken = 0, n, i;
 	enum pbxstate_resync resync;
+	int bracketed;
 
-	do {
-		n = pbxstate_inbox_take(batch, ARRAY_LEN(batch));
+	n = pbxstate_inbox_take(batch, ARRAY_LEN(batch));
+	bracketed = n > 1;
+	if (bracketed) {
+		pbxstate_cpg_host_batch_begin(node.host);
+	}
+	for (;;) {
 		for (i = 0; i < n; i++) {
 			pbxstate_local_apply(&node.local, batch[i]);
 			ao2_ref(batch[i], -1);
 		}
 		taken += n;
-	} while (n == ARRAY_LEN(batch) && taken < MAX_DRAIN_PER_ROUND);
+		if (n < ARRAY_LEN(batch) || taken >= MAX_DRAIN_PER_ROUND) {
+			break;
+		}
+		n = pbxstate_inbox_take(batch, ARRAY_LEN(batch));
+	}
 	resync = pbxstate_inbox_take_resync();
 	if (resync != PBXSTATE_RESYNC_NONE) {
+		if (!bracketed) {
+			pbxstate_cpg_host_batch_begin(node.host);
+			bracketed = 1;
+		}
 		pbxstate_local_resync(&node.local, resync == PBXSTATE_RESYNC_ALL);
+	}
+	if (bracketed) {
+		pbxstate_cpg_host_batch_end(node.host);
 	}
 	return n == ARRAY_LEN(batch) ? MAX(taken, MAX_DRAIN_PER_ROUND) : taken;
 }
@@ -288,12 +314,8 @@ static void run_round(int cpg_ready)
 	pbxstate_receive_priority_begin(cpg_ready);
 	pbxstate_cpg_host_dispatch(node.host);
 	pbxstate_receive_priority_end();
-	/* The changes drained together leave together (one flush, full frames), or with the next
-	 * changes if CPG is still carrying an earlier message. */
 	if (node.inbox_waiting && mono_ns() >= node.drain_due_ns) {
-		pbxstate_cpg_host_batch_begin(node.host);
 		taken = drain_inbox();
-		pbxstate_cpg_host_batch_end(node.host);
 		schedule_next_drain(taken);
 	}
 	if (node.publisher.reconcile_needed && mono_ns() >= node.publisher.reconcile_due_ns) {
