@@ -66,8 +66,10 @@ void pbxstate_node_request_resync(void);
 
 /* From a stasis callback: applies this server's change `msg` to the engine now (and sends it, when
  * the transport is idle) if the node's lock is free at once and the inbox holds nothing (so it
- * comes after every change pushed before it). Returns 1 when applied; 0 when the caller must push
- * it to the inbox (lock busy, inbox not empty, node not joined). Never blocks on the node. */
+ * comes after every change pushed before it) and no change went so within the batch window.
+ * Returns 1 when applied; 0 when the caller must push it to the inbox (lock busy, inbox not empty,
+ * within the window, node not joined, or called on the node thread: pbxstate_at_once.h). Never
+ * blocks on the node. */
 int pbxstate_node_apply_at_once(struct stasis_message *msg);
 
 /* Runs fn with the node locked (engine calls allowed: queries only). -1 when not started. */
