@@ -478,6 +478,8 @@ class EngineImpl {
   void HoldAck(PullSession& s, std::uint32_t next);
   void SendHeldAcks();  // ack_due_: every session's held ack leaves
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
+  // A pull without progress for sync_timeout: abandoned, its donor asked again if still live.
+  void AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator it);
   // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
   // the start, else from the watermark reached), or, when it had none, a repair round looks for
   // another.

@@ -316,6 +316,23 @@ void EngineImpl::AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, 
   if (retry_elsewhere) PullFromOthers(s, s.full);
 }
 
+void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator it) {
+  // A donor still in the view that sent nothing for sync_timeout is slow, not gone: on Corosync
+  // a ring working off a backlog carried a request and its pages 3.9 s (wan-loss-corosync seed 2
+  // on ns-3: node 8, back in the view, was the only holder of its last 142 changes). Its pages
+  // then came to a closed session, and with no other donor the want was gone: the repair round
+  // asks random peers, which lacked them too, and with anti-entropy off nothing asked again
+  // (50 lost, 219 stale). It is asked again, after the others and a pause.
+  const PullSession s = it->second;
+  AbandonPull(it, true);
+  if (!IsLive(s.donor)) return;
+  AddWant(s.origin, s.incarnation, s.target, s.full, s.donor, s.full_at);
+  Want& w = wants_[s.origin];
+  std::erase(w.donors, s.donor);
+  w.donors.push_back(s.donor);
+  if (w.donors.front() == s.donor) w.not_before = env_->Now() + config_.sync_retransmit;
+}
+
 void EngineImpl::PullFromOthers(const PullSession& s, bool full) {
   for (NodeId d : s.other_donors) AddWant(s.origin, s.incarnation, s.target, full, d, s.full_at);
   if (s.other_donors.empty() && !repair_due_) repair_due_ = env_->Now();
@@ -517,7 +534,7 @@ void EngineImpl::SyncTick(MonoTime now) {
   for (auto it = pulls_.begin(); it != pulls_.end();) {
     auto next = std::next(it);
     if (now - it->second.last_progress >= config_.sync_timeout) {
-      AbandonPull(it, true);
+      AbandonSlowPull(it);
     } else if (it->second.next_page == 0 && now - it->second.last_request >= config_.sync_retransmit) {
       SendSyncRequest(it->second);  // no page yet: the request or its answer may have been lost
     }
