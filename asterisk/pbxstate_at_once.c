@@ -15,6 +15,25 @@ int pbxstate_at_once_on_node_thread(void)
 	return on_node_thread;
 }
 
+static _Thread_local int node_lock_holds;
+
+void pbxstate_at_once_lock_taken(void)
+{
+	node_lock_holds++;
+}
+
+void pbxstate_at_once_lock_released(void)
+{
+	if (node_lock_holds > 0) {
+		node_lock_holds--;
+	}
+}
+
+int pbxstate_at_once_holds_lock(void)
+{
+	return node_lock_holds > 0;
+}
+
 void pbxstate_at_once_reset(struct pbxstate_at_once *g, int64_t window_ns)
 {
 	g->window_ns = window_ns;

@@ -59,6 +59,20 @@
 /* Serialises everything in `node` but `stop` between the thread, reload and queries. */
 AST_MUTEX_DEFINE_STATIC(node_lock);
 
+/* node_lock taken and released, each hold counted for this thread (pbxstate_at_once.h): a thread
+ * that holds it never applies a change at once. */
+static void node_lock_take(void)
+{
+	ast_mutex_lock(&node_lock);
+	pbxstate_at_once_lock_taken();
+}
+
+static void node_lock_give(void)
+{
+	pbxstate_at_once_lock_released();
+	ast_mutex_unlock(&node_lock);
+}
+
 static struct {
 	pthread_t thread;
 	int started;
@@ -348,11 +362,11 @@ static void *node_thread(void *arg)
 		struct pollfd fds[2] = { { .revents = 0 }, { .revents = 0 } };
 		int timeout_ms = POLL_MAX_MS;
 
-		ast_mutex_lock(&node_lock);
+		node_lock_take();
 		if (!node.engine && mono_ns() >= node.connect_due_ns && try_join()) {
 			node.connect_due_ns = mono_ns() + CONNECT_RETRY_NS;
 		}
-		ast_mutex_unlock(&node_lock);
+		node_lock_give();
 		if (node.stop) {
 			break;
 		}
@@ -375,12 +389,12 @@ static void *node_thread(void *arg)
 			pbxstate_inbox_clear_wake();
 			node.inbox_waiting = 1;
 		}
-		ast_mutex_lock(&node_lock);
+		node_lock_take();
 		PBXSTATE_TRACE(PBXSTATE_TRACE_RX_LOCKED);
 		if (node.engine) {
 			run_round((fds[1].revents & POLLIN) != 0);
 		}
-		ast_mutex_unlock(&node_lock);
+		node_lock_give();
 	}
 	return NULL;
 }
@@ -394,10 +408,12 @@ int pbxstate_node_apply_at_once(struct stasis_message *msg)
 	int applied = 0;
 	int64_t now;
 
-	/* Checked before the lock: node_lock is recursive, and the node thread holds it. */
-	if (pbxstate_at_once_on_node_thread() || ast_mutex_trylock(&node_lock)) {
+	/* Checked before the lock: node_lock is recursive, and the node thread, or a reload or unload
+	 * publishing under it, holds it. */
+	if (pbxstate_at_once_on_node_thread() || pbxstate_at_once_holds_lock() || ast_mutex_trylock(&node_lock)) {
 		return 0;
 	}
+	pbxstate_at_once_lock_taken();
 	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_LOCKED);
 	now = mono_ns();
 	if (node.engine && !node.stop && pbxstate_at_once_due(&node.at_once, now) && pbxstate_inbox_idle()) {
@@ -410,7 +426,7 @@ int pbxstate_node_apply_at_once(struct stasis_message *msg)
 		node.applied_at_once++;
 		applied = 1;
 	}
-	ast_mutex_unlock(&node_lock);
+	node_lock_give();
 	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_DONE);
 	return applied;
 }
@@ -469,9 +485,9 @@ int pbxstate_node_start(const struct pbxstate_settings *s)
 		pbxstate_settings_free(&node.settings);
 		return -1;
 	}
-	ast_mutex_lock(&node_lock);
+	node_lock_take();
 	node.started = 1;
-	ast_mutex_unlock(&node_lock);
+	node_lock_give();
 	return 0;
 }
 
@@ -484,7 +500,7 @@ void pbxstate_node_stop(void)
 	pbxstate_inbox_wake();
 	pthread_join(node.thread, NULL);
 
-	ast_mutex_lock(&node_lock);
+	node_lock_take();
 	/* Asterisk forgets the other servers: nothing would keep their entries current any more. */
 	if (node.engine) {
 		pbxstate_publisher_prune(&node.publisher, 0);
@@ -498,7 +514,7 @@ void pbxstate_node_stop(void)
 	memset(node.key, 0, sizeof(node.key));
 	memset(node.previous_key, 0, sizeof(node.previous_key));
 	pbxstate_settings_free(&node.settings);
-	ast_mutex_unlock(&node_lock);
+	node_lock_give();
 	pbxstate_inbox_close();
 }
 
@@ -515,7 +531,7 @@ int pbxstate_node_reconfigure(const struct pbxstate_settings *s)
 	if (pbxstate_settings_copy(&copy, s)) {
 		return -1;
 	}
-	ast_mutex_lock(&node_lock);
+	node_lock_take();
 	if (load_keys(s)) {
 		rc = -1;
 	} else if (node.engine) {
@@ -534,7 +550,7 @@ int pbxstate_node_reconfigure(const struct pbxstate_settings *s)
 		pbxstate_publisher_reconcile(&node.publisher, mono_ns());
 		pbxstate_local_resync(&node.local, 1);
 	}
-	ast_mutex_unlock(&node_lock);
+	node_lock_give();
 	return rc;
 }
 
@@ -551,7 +567,7 @@ int pbxstate_node_query(pbxstate_node_query_fn fn, void *arg)
 	if (!node.started) {
 		return -1;
 	}
-	ast_mutex_lock(&node_lock);
+	node_lock_take();
 	view.engine = node.engine;
 	view.host = node.host;
 	view.settings = &node.settings;
@@ -564,7 +580,7 @@ int pbxstate_node_query(pbxstate_node_query_fn fn, void *arg)
 	view.applied_at_once = node.applied_at_once;
 	view.peers = &node.peers;
 	fn(&view, arg);
-	ast_mutex_unlock(&node_lock);
+	node_lock_give();
 	return 0;
 }
 

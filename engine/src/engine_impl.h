@@ -485,6 +485,9 @@ class EngineImpl {
   // another.
   void PullFromOthers(const PullSession& s, bool full);
   void BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iterator it);
+  // Whether `w` (after AddWant of `s`'s donor) lists that donor for `s`'s incarnation: only then
+  // may it be moved within the list.
+  static bool HoldsDonor(const Want& w, const PullSession& s);
   // Sends what the window of `s` allows: pages to resend after a timeout, then new ones, each cut
   // for the members whose last page is not cut yet; a page goes to its members still without it,
   // one frame for all where a unicast reaches everyone, else a copy each.

@@ -328,9 +328,17 @@ void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator 
   if (!IsLive(s.donor)) return;
   AddWant(s.origin, s.incarnation, s.target, s.full, s.donor, s.full_at);
   Want& w = wants_[s.origin];
+  if (!HoldsDonor(w, s)) return;
   std::erase(w.donors, s.donor);
   w.donors.push_back(s.donor);
   if (w.donors.front() == s.donor) w.not_before = env_->Now() + config_.sync_retransmit;
+}
+
+bool EngineImpl::HoldsDonor(const Want& w, const PullSession& s) {
+  // AddWant declines a donor for a newer incarnation, or for a full list of donors ranked as well
+  // or better (offers that came while the session ran). Moving a donor it declined would grow the
+  // list past its bound, which the next AddWant's check finds (review of ed4419b).
+  return w.incarnation == s.incarnation && std::ranges::find(w.donors, s.donor) != w.donors.end();
 }
 
 void EngineImpl::PullFromOthers(const PullSession& s, bool full) {
@@ -349,6 +357,7 @@ void EngineImpl::BackOffFromBusyDonor(std::map<std::uint32_t, PullSession>::iter
   // Behind the others of its own group only: a busy site-mate stays ahead of other sites' nodes
   // (its sessions on a LAN end soon; the far ones would cost WAN bytes), a busy far node goes last.
   Want& w = wants_[s.origin];
+  if (!HoldsDonor(w, s)) return;
   std::erase(w.donors, s.donor);
   const bool far = DonorRank(s.origin, s.donor) >= 2;
   w.donors.insert(far ? w.donors.end()

@@ -35,6 +35,25 @@ TEST(AtOnce, OnlyTheMarkedThreadIsTheNodeThread) {
   EXPECT_EQ(OnThread([] { return pbxstate_at_once_on_node_thread(); }), 0);
 }
 
+// A thread that holds the node's lock (a reload or unload publishing under it) is refused too;
+// the count is per thread, pairs up, and never goes below 0.
+TEST(AtOnce, AThreadHoldingTheNodesLockIsSeen) {
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 0);
+  pbxstate_at_once_lock_taken();
+  pbxstate_at_once_lock_taken();  // recursive: taken again by the same thread
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 1);
+  EXPECT_EQ(OnThread([] { return pbxstate_at_once_holds_lock(); }), 0);  // another thread holds none
+  pbxstate_at_once_lock_released();
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 1);
+  pbxstate_at_once_lock_released();
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 0);
+  pbxstate_at_once_lock_released();  // unpaired: stays at 0
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 0);
+  pbxstate_at_once_lock_taken();
+  EXPECT_EQ(pbxstate_at_once_holds_lock(), 1);
+  pbxstate_at_once_lock_released();
+}
+
 TEST(AtOnce, OneChangePerWindow) {
   pbxstate_at_once g;
   pbxstate_at_once_reset(&g, kWindowNs);
