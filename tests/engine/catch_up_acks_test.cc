@@ -44,14 +44,7 @@ HealFigures HealOnRing(std::uint64_t seed) {
   net.cut = [](NodeId from, NodeId at) { return !SameSide(from, at); };
   net.SetView({1, 2, 3, 4, 5});
   net.SetView({6, 7, 8});
-  for (NodeId n = 1; n <= 8; ++n) {
-    const WallTime t0 = net.envs[n]->WallNow();
-    for (int i = 0; i < kEntriesPerNode; ++i) {
-      const std::string aor = "aor" + std::to_string(n) + "-" + std::to_string(i);
-      RegistrationInfo info{"sip:p" + std::to_string(i) + "@198.18.0.9", t0 + 600s, ContactStatus::kReachable, 0, {}, {}};
-      EXPECT_TRUE(net.engines[n]->SetRegistration(aor, info).ok());
-    }
-  }
+  EXPECT_EQ(net.engines.RegisterOwnAors(net.envs, kEntriesPerNode), 0);
   net.Run(2s);
   std::uint64_t received_before = 0, resent_before = 0, sessions_before = 0;
   for (auto& [id, e] : net.engines) {

@@ -4,11 +4,13 @@
 // the network owns its Envs and delivery, this only the engines.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "pbxstate/engine.h"
@@ -46,6 +48,24 @@ class EngineSet : public std::map<NodeId, std::unique_ptr<Engine>> {
   // The view `view_id` of `members`, to each of them.
   void SetView(std::uint64_t view_id, const std::vector<NodeId>& members) {
     for (NodeId id : members) at(id)->OnMembership({view_id, members});
+  }
+
+  // Every engine registers `per_node` AORs of its own ("aor<node>-<i>", expiring 600 s after its
+  // Env's wall clock): the catch-up load of the split-and-heal tests. Returns how many
+  // SetRegistration calls failed (the tests expect 0).
+  template <typename EnvT>
+  int RegisterOwnAors(const std::map<NodeId, std::unique_ptr<EnvT>>& envs, int per_node) {
+    int failed = 0;
+    for (auto& [n, engine] : *this) {
+      const WallTime t0 = envs.at(n)->WallNow();
+      for (int i = 0; i < per_node; ++i) {
+        const std::string aor = "aor" + std::to_string(n) + "-" + std::to_string(i);
+        RegistrationInfo info{"sip:p" + std::to_string(i) + "@198.18.0.9", t0 + std::chrono::seconds(600),
+                              ContactStatus::kReachable, 0, {}, {}};
+        if (!engine->SetRegistration(aor, info).ok()) ++failed;
+      }
+    }
+    return failed;
   }
 };
 
