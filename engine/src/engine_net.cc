@@ -217,7 +217,7 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   }
   // Ready or not is judged before this change counts as the last one: the quiet gap before it.
   const bool ready = TransportReady();
-  last_change_ = env_->Now();
+  NoteLocalChange();
   if (pending_.size() >= config_.max_batch_changes || ready) {
     FlushPending();
     return;
@@ -245,7 +245,23 @@ std::optional<MonoTime> EngineImpl::PacingEnd() const {
   if (!paced_until_) return std::nullopt;
   PBXSTATE_CHECK(last_flush_);
   const MonoTime last_activity = last_change_ ? std::max(*last_flush_, *last_change_) : *last_flush_;
-  return std::min(*paced_until_, last_activity + config_.batch_window);
+  const MonoTime end = std::min(*paced_until_, last_activity + config_.batch_window);
+  // However a quiet gap ends it, flushes stay at least a window apart: the batched frame count.
+  PBXSTATE_CHECK(end >= *last_flush_ + config_.batch_window);
+  return end;
+}
+
+void EngineImpl::NoteLocalChange() {
+  const MonoTime now = env_->Now();
+  // A quiet gap before this change ended the pacing; counting the change as the last activity
+  // must not start it again. Else changes held by a busy transport or a host's bracket (CpgEnv's
+  // batch) after the gap would wait, once the pacing has grown, up to a window past the
+  // transport's OnSendReady. In a stream the pacing has not ended and is left as it is.
+  const std::optional<MonoTime> pacing_end = PacingEnd();
+  const bool pacing_over = pacing_end && *pacing_end <= now;
+  if (pacing_over) paced_until_ = *pacing_end;
+  last_change_ = now;
+  PBXSTATE_CHECK(!pacing_over || *PacingEnd() <= now);  // an ended pacing waits for the next flush
 }
 
 bool EngineImpl::TransportReady() {
@@ -324,7 +340,7 @@ bool EngineImpl::SendAloneFirst(const codec::Record& rec) {
   if (!pending_.empty() || held_since_ || flush_due_) return false;
   if (config_.batch_window > 0ms) {
     if (!TransportReady()) return false;
-    last_change_ = env_->Now();  // as MarkPending notes it, after judging the quiet gap before it
+    NoteLocalChange();  // as MarkPending notes it, after judging the quiet gap before it
   }
   SendUpdates(std::span<const codec::Record>(&rec, 1), false);
   return true;
