@@ -243,12 +243,7 @@ void EngineImpl::ArmFlush() {
 
 std::optional<MonoTime> EngineImpl::PacingEnd() const {
   if (!paced_until_) return std::nullopt;
-  PBXSTATE_CHECK(last_flush_);
-  const MonoTime last_activity = last_change_ ? std::max(*last_flush_, *last_change_) : *last_flush_;
-  const MonoTime end = std::min(*paced_until_, last_activity + config_.batch_window);
-  // However a quiet gap ends it, flushes stay at least a window apart: the batched frame count.
-  PBXSTATE_CHECK(end >= *last_flush_ + config_.batch_window);
-  return end;
+  return std::min(*paced_until_, QuietGapEnd());
 }
 
 void EngineImpl::NoteLocalChange() {
@@ -256,12 +251,16 @@ void EngineImpl::NoteLocalChange() {
   // A quiet gap before this change ended the pacing; counting the change as the last activity
   // must not start it again. Else changes held by a busy transport or a host's bracket (CpgEnv's
   // batch) after the gap would wait, once the pacing has grown, up to a window past the
-  // transport's OnSendReady. In a stream the pacing has not ended and is left as it is.
-  const std::optional<MonoTime> pacing_end = PacingEnd();
-  const bool pacing_over = pacing_end && *pacing_end <= now;
-  if (pacing_over) paced_until_ = *pacing_end;
+  // transport's OnSendReady. In a stream the gap has not ended and the pacing is left as it is.
+  if (paced_until_) {
+    const MonoTime gap_end = QuietGapEnd();
+    if (gap_end <= now && gap_end < *paced_until_) {
+      paced_until_ = gap_end;  // PacingEnd() stays at or before now until the next flush
+      // However a gap ends the pacing, flushes stay a window apart: the batched frame count.
+      PBXSTATE_CHECK_GE(*paced_until_, *last_flush_ + config_.batch_window);
+    }
+  }
   last_change_ = now;
-  PBXSTATE_CHECK(!pacing_over || *PacingEnd() <= now);  // an ended pacing waits for the next flush
 }
 
 bool EngineImpl::TransportReady() {
