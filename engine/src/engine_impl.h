@@ -256,6 +256,14 @@ class EngineImpl {
   // ends a stream's pacing: EngineConfig::batch_window_max). With pace_ at batch_window this is
   // the flush plus batch_window.
   std::optional<MonoTime> PacingEnd() const;
+  // batch_window after the later of the last flush and the last change: a quiet gap ends there.
+  MonoTime QuietGapEnd() const {
+    PBXSTATE_CHECK(last_flush_);
+    return (last_change_ ? std::max(*last_flush_, *last_change_) : *last_flush_) + config_.batch_window;
+  }
+  // Notes a local change as the last activity, after the caller judged the quiet gap before it;
+  // a pacing that gap ended stays ended until the next flush (paced_until_ moves to its end).
+  void NoteLocalChange();
   // The longest pacing interval: batch_window_max, or batch_window when that is longer.
   Duration LongestPace() const { return std::max(config_.batch_window, config_.batch_window_max); }
   // Sets flush_due_ for the held changes: the end of the pacing interval when nothing else

@@ -217,7 +217,7 @@ void EngineImpl::MarkPending(EntryKind kind, std::uint32_t id) {
   }
   // Ready or not is judged before this change counts as the last one: the quiet gap before it.
   const bool ready = TransportReady();
-  last_change_ = env_->Now();
+  NoteLocalChange();
   if (pending_.size() >= config_.max_batch_changes || ready) {
     FlushPending();
     return;
@@ -243,9 +243,24 @@ void EngineImpl::ArmFlush() {
 
 std::optional<MonoTime> EngineImpl::PacingEnd() const {
   if (!paced_until_) return std::nullopt;
-  PBXSTATE_CHECK(last_flush_);
-  const MonoTime last_activity = last_change_ ? std::max(*last_flush_, *last_change_) : *last_flush_;
-  return std::min(*paced_until_, last_activity + config_.batch_window);
+  return std::min(*paced_until_, QuietGapEnd());
+}
+
+void EngineImpl::NoteLocalChange() {
+  const MonoTime now = env_->Now();
+  // A quiet gap before this change ended the pacing; counting the change as the last activity
+  // must not start it again. Else changes held by a busy transport or a host's bracket (CpgEnv's
+  // batch) after the gap would wait, once the pacing has grown, up to a window past the
+  // transport's OnSendReady. In a stream the gap has not ended and the pacing is left as it is.
+  if (paced_until_) {
+    const MonoTime gap_end = QuietGapEnd();
+    if (gap_end <= now && gap_end < *paced_until_) {
+      paced_until_ = gap_end;  // PacingEnd() stays at or before now until the next flush
+      // However a gap ends the pacing, flushes stay a window apart: the batched frame count.
+      PBXSTATE_CHECK_GE(*paced_until_, *last_flush_ + config_.batch_window);
+    }
+  }
+  last_change_ = now;
 }
 
 bool EngineImpl::TransportReady() {
@@ -324,7 +339,7 @@ bool EngineImpl::SendAloneFirst(const codec::Record& rec) {
   if (!pending_.empty() || held_since_ || flush_due_) return false;
   if (config_.batch_window > 0ms) {
     if (!TransportReady()) return false;
-    last_change_ = env_->Now();  // as MarkPending notes it, after judging the quiet gap before it
+    NoteLocalChange();  // as MarkPending notes it, after judging the quiet gap before it
   }
   SendUpdates(std::span<const codec::Record>(&rec, 1), false);
   return true;
