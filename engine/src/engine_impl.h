@@ -480,6 +480,10 @@ class EngineImpl {
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   // A pull without progress for sync_timeout: abandoned, its donor asked again if still live.
   void AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator it);
+  // The pause before a donor that let `s` time out without a page is asked again (SilentDonor).
+  SilentDonor NextSilence(const PullSession& s) const;
+  // The longest such pause: 4 sync_timeouts (engine/README.md, "Catch-up sessions").
+  Duration SilentDonorPauseBound() const { return 4 * config_.sync_timeout; }
   // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
   // the start, else from the watermark reached), or, when it had none, a repair round looks for
   // another.

@@ -260,6 +260,7 @@ void EngineImpl::StartPulls() {
     s.last_progress = now;
     s.follows = follow;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
+    s.silent = w.silent;
     wants_.erase(it);
     if (auto d = peers_.find(s.donor); d != peers_.end()) d->second.last_pull_session = s.id;  // ids only grow
     follows += follow ? 1 : 0;
@@ -322,7 +323,9 @@ void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator 
   // on ns-3: node 8, back in the view, was the only holder of its last 142 changes). Its pages
   // then came to a closed session, and with no other donor the want was gone: the repair round
   // asks random peers, which lacked them too, and with anti-entropy off nothing asked again
-  // (50 lost, 219 stale). It is asked again, after the others and a pause.
+  // (50 lost, 219 stale). It is asked again, after the others and a pause; a donor that never
+  // answers (wedged, still in the view) is never given up either, but asked ever less often:
+  // the pause doubles at each timeout in a row, up to SilentDonorPauseBound() (NextSilence).
   const PullSession s = it->second;
   AbandonPull(it, true);
   if (!IsLive(s.donor)) return;
@@ -331,7 +334,18 @@ void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator 
   if (!HoldsDonor(w, s)) return;
   std::erase(w.donors, s.donor);
   w.donors.push_back(s.donor);
-  if (w.donors.front() == s.donor) w.not_before = env_->Now() + config_.sync_retransmit;
+  w.silent = NextSilence(s);
+  if (w.donors.front() == s.donor) w.not_before = env_->Now() + w.silent.pause;
+}
+
+SilentDonor EngineImpl::NextSilence(const PullSession& s) const {
+  // Doubled when this origin's last pull timed out at the same donor too, with no page of it
+  // since (HandleSyncPage clears the record) and no change of the members.
+  const SilentDonor& last = s.silent;
+  const bool again = last.donor == s.donor && last.pause > Duration{} && last.members_seen == stats_.membership_changes;
+  const Duration pause = again ? std::min(2 * last.pause, SilentDonorPauseBound()) : config_.sync_retransmit;
+  PBXSTATE_CHECK_LE(pause, SilentDonorPauseBound());
+  return {s.donor, pause, stats_.membership_changes};
 }
 
 bool EngineImpl::HoldsDonor(const Want& w, const PullSession& s) {
@@ -458,6 +472,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
   if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
   ++s.next_page;
   s.last_progress = env_->Now();
+  s.silent = {};  // it answers: a later timeout pauses from the start again
   ++stats_.sync_pages_received;
   if (last) {
     SendSyncAck(from, session, s.next_page);  // at once: the pull ends here
