@@ -468,6 +468,16 @@ class EngineImpl {
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
+  // Encodes a frame of `type` into frame_buf_, its body written by `encode_body(writer)`, and
+  // sends it to `to`: the catch-up's requests, acks, refusals and digest pages.
+  template <typename EncodeBody>
+  void SendControl(NodeId to, codec::FrameType type, EncodeBody&& encode_body) {
+    codec::BeginFrame(&frame_buf_, type, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    encode_body(w);
+    codec::EndFrame(&frame_buf_);
+    Send(to, frame_buf_);
+  }
   // Acknowledges the pages of `session` below `next` to `donor` (SYNC_ACK).
   void SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next);
   // Acknowledges the pages of `s` below `next`: at once where a unicast reaches one node; where it

@@ -38,11 +38,7 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
     d.lo = i == 0 ? 1 : all[i].origin;
     d.hi = j == all.size() ? codec::kMailboxOrigin - 1 : all[j].origin - 1;
     d.entries.assign(all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(j));
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kDigest, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeDigest(w, d);
-    codec::EndFrame(&frame_buf_);
-    Send(to, frame_buf_);
+    SendControl(to, codec::FrameType::kDigest, [&](codec::Writer& w) { codec::EncodeDigest(w, d); });
     i = j;
   } while (i < all.size());
   ++stats_.digests_sent;
@@ -278,11 +274,8 @@ void EngineImpl::SendSyncRequest(PullSession& s) {
   // A lost request would otherwise cost a whole sync_timeout; the donor ignores a duplicate of
   // a session it runs (HandleSyncRequest).
   s.last_request = env_->Now();
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRequest, config_.node_id, config_.incarnation);
-  codec::Writer wr(&frame_buf_);
-  codec::EncodeSyncRequest(wr, {s.id, s.origin, s.incarnation, s.since});
-  codec::EndFrame(&frame_buf_);
-  Send(s.donor, frame_buf_);
+  SendControl(s.donor, codec::FrameType::kSyncRequest,
+              [&](codec::Writer& w) { codec::EncodeSyncRequest(w, {s.id, s.origin, s.incarnation, s.since}); });
 }
 
 void EngineImpl::ArmSyncTick() {
@@ -484,11 +477,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
 }
 
 void EngineImpl::SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next) {
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
-  codec::Writer w(&frame_buf_);
-  codec::EncodeSyncAck(w, {session, next});
-  codec::EndFrame(&frame_buf_);
-  Send(donor, frame_buf_);
+  SendControl(donor, codec::FrameType::kSyncAck, [&](codec::Writer& w) { codec::EncodeSyncAck(w, {session, next}); });
 }
 
 void EngineImpl::HoldAck(PullSession& s, std::uint32_t next) {
