@@ -476,6 +476,16 @@ class EngineImpl {
   void StartPulls();
   // Sends (again) the SYNC_REQUEST that opens pull session `s`.
   void SendSyncRequest(PullSession& s);
+  // Encodes a frame of `type` into frame_buf_, its body written by `encode_body(writer)`, and
+  // sends it to `to`: the catch-up's requests, acks, refusals and digest pages.
+  template <typename EncodeBody>
+  void SendControl(NodeId to, codec::FrameType type, EncodeBody&& encode_body) {
+    codec::BeginFrame(&frame_buf_, type, config_.node_id, config_.incarnation);
+    codec::Writer w(&frame_buf_);
+    encode_body(w);
+    codec::EndFrame(&frame_buf_);
+    Send(to, frame_buf_);
+  }
   // Acknowledges the pages of `session` below `next` to `donor` (SYNC_ACK).
   void SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next);
   // Acknowledges the pages of `s` below `next`: at once where a unicast reaches one node; where it
@@ -488,6 +498,10 @@ class EngineImpl {
   void AbandonPull(std::map<std::uint32_t, PullSession>::iterator it, bool retry_elsewhere);
   // A pull without progress for sync_timeout: abandoned, its donor asked again if still live.
   void AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator it);
+  // The pause before a donor that let `s` time out without a page is asked again (SilentDonor).
+  SilentDonor NextSilence(const PullSession& s) const;
+  // The longest such pause: 4 sync_timeouts (engine/README.md, "Catch-up sessions").
+  Duration SilentDonorPauseBound() const { return 4 * config_.sync_timeout; }
   // Goes on with what `s` (ended) was to bring: its other donors are wanted again (`full`: from
   // the start, else from the watermark reached), or, when it had none, a repair round looks for
   // another.

@@ -156,11 +156,7 @@ std::optional<Duration> ServeSession::AdvanceWindow(MonoTime now, const EngineCo
 }
 
 void EngineImpl::SendSyncRefuse(NodeId to, std::uint32_t session, codec::RefuseReason why) {
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRefuse, config_.node_id, config_.incarnation);
-  codec::Writer w(&frame_buf_);
-  codec::EncodeSyncRefuse(w, {session, why});
-  codec::EndFrame(&frame_buf_);
-  Send(to, frame_buf_);
+  SendControl(to, codec::FrameType::kSyncRefuse, [&](codec::Writer& w) { codec::EncodeSyncRefuse(w, {session, why}); });
 }
 
 void EngineImpl::HandleSyncRequest(NodeId from, const codec::SyncRequest& r) {

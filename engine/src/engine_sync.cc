@@ -38,11 +38,7 @@ void EngineImpl::SendDigest(NodeId to, std::uint8_t mode) {
     d.lo = i == 0 ? 1 : all[i].origin;
     d.hi = j == all.size() ? codec::kMailboxOrigin - 1 : all[j].origin - 1;
     d.entries.assign(all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(j));
-    codec::BeginFrame(&frame_buf_, codec::FrameType::kDigest, config_.node_id, config_.incarnation);
-    codec::Writer w(&frame_buf_);
-    codec::EncodeDigest(w, d);
-    codec::EndFrame(&frame_buf_);
-    Send(to, frame_buf_);
+    SendControl(to, codec::FrameType::kDigest, [&](codec::Writer& w) { codec::EncodeDigest(w, d); });
     i = j;
   } while (i < all.size());
   ++stats_.digests_sent;
@@ -260,6 +256,7 @@ void EngineImpl::StartPulls() {
     s.last_progress = now;
     s.follows = follow;
     s.other_donors.assign(w.donors.begin() + 1, w.donors.end());
+    s.silent = w.silent;
     wants_.erase(it);
     if (auto d = peers_.find(s.donor); d != peers_.end()) d->second.last_pull_session = s.id;  // ids only grow
     follows += follow ? 1 : 0;
@@ -277,11 +274,8 @@ void EngineImpl::SendSyncRequest(PullSession& s) {
   // A lost request would otherwise cost a whole sync_timeout; the donor ignores a duplicate of
   // a session it runs (HandleSyncRequest).
   s.last_request = env_->Now();
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncRequest, config_.node_id, config_.incarnation);
-  codec::Writer wr(&frame_buf_);
-  codec::EncodeSyncRequest(wr, {s.id, s.origin, s.incarnation, s.since});
-  codec::EndFrame(&frame_buf_);
-  Send(s.donor, frame_buf_);
+  SendControl(s.donor, codec::FrameType::kSyncRequest,
+              [&](codec::Writer& w) { codec::EncodeSyncRequest(w, {s.id, s.origin, s.incarnation, s.since}); });
 }
 
 void EngineImpl::ArmSyncTick() {
@@ -322,7 +316,9 @@ void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator 
   // on ns-3: node 8, back in the view, was the only holder of its last 142 changes). Its pages
   // then came to a closed session, and with no other donor the want was gone: the repair round
   // asks random peers, which lacked them too, and with anti-entropy off nothing asked again
-  // (50 lost, 219 stale). It is asked again, after the others and a pause.
+  // (50 lost, 219 stale). It is asked again, after the others and a pause; a donor that never
+  // answers (wedged, still in the view) is never given up either, but asked ever less often:
+  // the pause doubles at each timeout in a row, up to SilentDonorPauseBound() (NextSilence).
   const PullSession s = it->second;
   AbandonPull(it, true);
   if (!IsLive(s.donor)) return;
@@ -331,7 +327,18 @@ void EngineImpl::AbandonSlowPull(std::map<std::uint32_t, PullSession>::iterator 
   if (!HoldsDonor(w, s)) return;
   std::erase(w.donors, s.donor);
   w.donors.push_back(s.donor);
-  if (w.donors.front() == s.donor) w.not_before = env_->Now() + config_.sync_retransmit;
+  w.silent = NextSilence(s);
+  if (w.donors.front() == s.donor) w.not_before = env_->Now() + w.silent.pause;
+}
+
+SilentDonor EngineImpl::NextSilence(const PullSession& s) const {
+  // Doubled when this origin's last pull timed out at the same donor too, with no page of it
+  // since (HandleSyncPage clears the record) and no change of the members.
+  const SilentDonor& last = s.silent;
+  const bool again = last.donor == s.donor && last.pause > Duration{} && last.members_seen == stats_.membership_changes;
+  const Duration pause = again ? std::min(2 * last.pause, SilentDonorPauseBound()) : config_.sync_retransmit;
+  PBXSTATE_CHECK_LE(pause, SilentDonorPauseBound());
+  return {s.donor, pause, stats_.membership_changes};
 }
 
 bool EngineImpl::HoldsDonor(const Want& w, const PullSession& s) {
@@ -458,6 +465,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
   if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
   ++s.next_page;
   s.last_progress = env_->Now();
+  s.silent = {};  // it answers: a later timeout pauses from the start again
   ++stats_.sync_pages_received;
   if (last) {
     SendSyncAck(from, session, s.next_page);  // at once: the pull ends here
@@ -469,11 +477,7 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
 }
 
 void EngineImpl::SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next) {
-  codec::BeginFrame(&frame_buf_, codec::FrameType::kSyncAck, config_.node_id, config_.incarnation);
-  codec::Writer w(&frame_buf_);
-  codec::EncodeSyncAck(w, {session, next});
-  codec::EndFrame(&frame_buf_);
-  Send(donor, frame_buf_);
+  SendControl(donor, codec::FrameType::kSyncAck, [&](codec::Writer& w) { codec::EncodeSyncAck(w, {session, next}); });
 }
 
 void EngineImpl::HoldAck(PullSession& s, std::uint32_t next) {

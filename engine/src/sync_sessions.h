@@ -23,6 +23,16 @@ inline constexpr std::size_t kServedSessionMemory = 16;
 // Donors kept per wanted owned origin (a mailbox want keeps up to max_nodes).
 inline constexpr std::size_t kMaxWantDonors = 4;
 
+// A live donor whose pulls of an origin timed out without a page, in a row (AbandonSlowPull):
+// it is asked again after a pause that doubles at each such timeout, from sync_retransmit up to
+// EngineImpl::SilentDonorPauseBound(), and starts again from sync_retransmit once a pull from it
+// brings a page or the members change (engine/README.md, "Catch-up sessions").
+struct SilentDonor {
+  NodeId donor = kNoNode;
+  Duration pause{};                // the pause before it was last asked again; {}: none yet
+  std::uint64_t members_seen = 0;  // EngineStats::membership_changes then (it counts every change)
+};
+
 // An origin this node lacks something of, and who offered it.
 struct Want {
   std::uint64_t incarnation = 0;
@@ -30,7 +40,8 @@ struct Want {
   bool full = false;           // same watermark, different content: pull everything
   std::uint64_t full_at = 0;   // this node's watermark when that was seen (full only)
   std::vector<NodeId> donors;  // best first; kMaxWantDonors for owned origins
-  MonoTime not_before{};       // after a busy donor refused: wait before asking again
+  MonoTime not_before{};       // after a busy donor refused, or a silent one timed out: wait before asking again
+  SilentDonor silent;          // the last donor whose pull of it timed out without a page
   // Set when only nodes of other sites offered it to a node that does not act for its site: the
   // site's speaker fetches across the WAN for the whole site and offers it to its site-mates,
   // so a pull across the WAN starts only if no site-mate offered it by then (WaitsForSiteMate).
@@ -50,6 +61,7 @@ struct PullSession {
   bool full = false;
   std::uint64_t full_at = 0;  // as Want::full_at
   std::vector<NodeId> other_donors;  // where to go when this donor fails
+  SilentDonor silent;                // the want's, until a page comes: then none
   // Asked a donor whose shared stream of the origin this node overheard (OverheardStream): it
   // joins that stream, which costs the donor no slot and the ring no frame, so it takes no pull
   // slot either; such pulls count apart, up to max_sync_pulls of them.
