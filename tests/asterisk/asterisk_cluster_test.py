@@ -365,14 +365,11 @@ def run(c, report, cycles):
     print("ok 3d: res_pbxstate unloaded on server 2 pruned server 1's 1000@default 2/0 from its MWI cache "
           "(res_mwi_devstate, loaded after, found nothing to turn the hint InUse); loaded again, it republished it")
 
-    # 3e. Mailboxes deleted and published again at once (one AMI write: server 1's manager thread
-    # runs each delete and its new value back to back). A new value goes out at once through the
-    # module's MWI tap, in the publishing thread; the delete's cache clear comes later through the
-    # module's subscription, and must not withdraw the newer value (the module drops a clear that a
-    # state of this server overtook: asterisk/README.md, "The MWI tap"). Then a fence: a later
-    # update of another mailbox reaches both servers after anything a clear could have sent. Both
-    # servers must hold every new value. The clears shared as removals are counted: a clear that
-    # came after its new value is not shared (how many depends on the threads' timing; reported).
+    # 3e. Mailboxes deleted and written again back to back (one AMI write). A new value goes out at
+    # once through the module's MWI tap; the delete's clear comes later through its subscription and
+    # must not withdraw it (asterisk/README.md, "The MWI tap"). After a fence (a later update of
+    # another mailbox) both servers must hold every new value. Clears overtaken by their new value
+    # are not shared as removals: how many depends on the threads' timing (reported).
     boxes = [f"{4000 + i}@default" for i in range(MWI_AGAIN_BOXES)]
     for box in boxes:
         c.ami(1, "MWIUpdate", Mailbox=box, NewMessages=5, OldMessages=0)
