@@ -224,7 +224,7 @@ static void on_mwi_clear(void *data, struct stasis_subscription *sub, struct sta
 	}
 }
 
-/* A caching topic on `topic` whose cache's id function is `tap`: called for every message on the
+/* A caching topic on `topic` whose cache's id function is `tap_fn`: called for every message on the
  * topic in the publisher's thread. */
 static int tap(struct stasis_topic *topic, snapshot_get_id tap_fn, struct stasis_cache **cache,
 	struct stasis_caching_topic **caching)
