@@ -5,10 +5,10 @@
  * idle (a lone change: pbxstate_node_apply_at_once), else a reference to it to the inbox, for the
  * node thread (a burst). It never waits for the node.
  *
- * Device states are read in the publishing thread itself (the device state tap, below); cache
- * clears, MWI and contact states through subscriptions that each accept only their message types
- * (filtered inside stasis, before a message is queued for us). A device state's clear is put in
- * order with the states the tap handed over (push_clear_in_order).
+ * Device states and MWI states are read in the publishing thread itself (the taps, below);
+ * cache clears and contact states through subscriptions that each accept only their message types
+ * (filtered inside stasis, before a message is queued for us). A clear is put in order with the
+ * states the tap handed over (push_clear_in_order for a device, hand_over_mwi_clear for a mailbox).
  */
 #include "asterisk.h"
 
@@ -29,8 +29,13 @@
 static struct stasis_cache *devstate_tap_cache;
 static struct stasis_caching_topic *devstate_tap;
 static struct stasis_subscription *devstate_sub;
+static struct stasis_cache *mwi_tap_cache;
+static struct stasis_caching_topic *mwi_tap;
 static struct stasis_subscription *mwi_sub;
 static struct stasis_subscription *endpoint_sub;
+/* Taken by the MWI tap around its hand-over of a state and by the MWI clear path around its
+ * look-up and hand-over: hand_over_mwi_clear. Under it, nothing waits for the node. */
+AST_MUTEX_DEFINE_STATIC(mwi_order_lock);
 
 /* A lone change goes into the engine at once, from this thread, when the node is idle; otherwise
  * (a burst, the node busy) into the inbox, behind the changes already there. */
@@ -134,42 +139,109 @@ static const char *devstate_tap_fn(struct stasis_message *msg)
 	return NULL;
 }
 
-static int tap_device_states(void)
+/* The MWI tap: every message on mwi:all, in the thread that publishes it, as the device state tap
+ * does (above; Asterisk's MWI cache is such a caching topic too, main/mwi.c). A subscription would
+ * push each update to its taskprocessor and wake its thread before anything is sent. Only this
+ * server's own states go over: the message's EID is always Asterisk's own ("all MWI events are
+ * local", main/mwi.c), the writer's is inside the state (the module publishes the cluster's values
+ * with their writer's). The quirk of the id function (for a clear it is given the cleared message:
+ * for MWI a fresh 0/0 state made by ast_delete_mwi_state_full) is avoided: a state goes over only
+ * when Asterisk's MWI cache holds that very message, which it does for a state it has just taken
+ * (it runs first, hand_over_mwi_clear says why; the publishing topic's lock, held here, keeps
+ * others of this mailbox out) and never for a clear's, which it has just removed. */
+static const char *mwi_tap_fn(struct stasis_message *msg)
 {
-	devstate_tap_cache = stasis_cache_create(devstate_tap_fn);
-	if (!devstate_tap_cache) {
-		return -1;
+	const struct ast_mwi_state *m;
+	struct stasis_message *cached;
+
+	if (stasis_message_type(msg) != ast_mwi_state_type()) {
+		return NULL;
 	}
-	devstate_tap = stasis_caching_topic_create(ast_device_state_topic_all(), devstate_tap_cache);
-	return devstate_tap ? 0 : -1;
+	m = stasis_message_data(msg);
+	if (ast_eid_cmp(&m->eid, &ast_eid_default)) {
+		return NULL;
+	}
+	cached = stasis_cache_get(ast_mwi_state_cache(), ast_mwi_state_type(), m->uniqueid);
+	if (cached == msg) {
+		PBXSTATE_TRACE(PBXSTATE_TRACE_TX_STASIS);
+		ast_mutex_lock(&mwi_order_lock);
+		hand_over(msg);
+		ast_mutex_unlock(&mwi_order_lock);
+	}
+	ao2_cleanup(cached);
+	return NULL;
 }
 
-static void on_mwi(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
+/* A clear of this server's own mailbox, handed over in order with the states the tap hands over.
+ * The clear comes here later, on the subscription's thread; a state published after it goes over
+ * at once through the tap, and the clear must not withdraw it. The device path locks the device's
+ * topic (push_clear_in_order); a mailbox's topic cannot be looked up safely here:
+ * ast_mwi_topic() creates the mailbox's state again when ast_delete_mwi_state_full removed it, and
+ * returns its topic after dropping the reference. So the tap and this path take mwi_order_lock:
+ * here, under it, Asterisk's MWI cache holding a state of this server for the mailbox again means
+ * that a newer state overtook the clear (cached after the clear removed the entry), which is
+ * dropped; otherwise the clear is handed over before any later state can be (that state's tap
+ * waits for the lock, and a clear left in the inbox keeps the state out of the at-once path).
+ * Exact because Asterisk's cache sees every message before the tap does: its caching topic was
+ * the first subscriber of mwi:all (mwi_init, at core start, before any module), so it is first in
+ * mwi:all's subscribers and in every mailbox topic's, whose subscribers are copied from mwi:all's
+ * in order when the topic is made (stasis_forward_all, main/stasis_state.c state_alloc), and
+ * publish_msg calls them in that order; a removal (topic_remove_subscription,
+ * AST_VECTOR_REMOVE_ELEM_UNORDERED) moves the last subscriber into the removed one's slot, so the
+ * first slot changes only when the cache itself unsubscribes (at Asterisk's shutdown). */
+static void hand_over_mwi_clear(struct stasis_message *msg, const char *uniqueid)
+{
+	struct stasis_message *current;
+	int overtaken;
+
+	ast_mutex_lock(&mwi_order_lock);
+	current = stasis_cache_get(ast_mwi_state_cache(), ast_mwi_state_type(), uniqueid);
+	overtaken = current
+		&& !ast_eid_cmp(&((const struct ast_mwi_state *) stasis_message_data(current))->eid, &ast_eid_default);
+	if (!overtaken) {
+		hand_over(msg);
+	}
+	ast_mutex_unlock(&mwi_order_lock);
+	ao2_cleanup(current);
+}
+
+/* The MWI subscription takes cache clears only (the tap above takes the states):
+ * ast_delete_mwi_state_full() of a mailbox of this server (app_voicemail at a reload that dropped
+ * it, res_mwi_external's MWIDelete), whose clear names a state with this server's EID. */
+static void on_mwi_clear(void *data, struct stasis_subscription *sub, struct stasis_message *msg)
 {
 	const struct ast_mwi_state *m;
 	struct stasis_message *id_message;
 	(void) data;
 	(void) sub;
 
-	PBXSTATE_TRACE(PBXSTATE_TRACE_TX_STASIS);
-
-	/* ast_delete_mwi_state_full() of a mailbox of this server (app_voicemail at a reload that
-	 * dropped it, res_mwi_external's MWIDelete): its clear names a state with this server's EID. */
 	if ((id_message = cleared(msg, ast_mwi_state_type()))) {
 		m = stasis_message_data(id_message);
 		if (!ast_eid_cmp(&m->eid, &ast_eid_default)) {
-			hand_over(msg);
+			PBXSTATE_TRACE(PBXSTATE_TRACE_TX_STASIS);
+			hand_over_mwi_clear(msg, m->uniqueid);
 		}
-		return;
 	}
-	if (stasis_message_type(msg) != ast_mwi_state_type()) {
-		return;
+}
+
+/* A caching topic on `topic` whose cache's id function is `tap_fn`: called for every message on the
+ * topic in the publisher's thread. */
+static int tap(struct stasis_topic *topic, snapshot_get_id tap_fn, struct stasis_cache **cache,
+	struct stasis_caching_topic **caching)
+{
+	*cache = stasis_cache_create(tap_fn);
+	if (!*cache) {
+		return -1;
 	}
-	m = stasis_message_data(msg);
-	if (ast_eid_cmp(&m->eid, &ast_eid_default)) {
-		return;
-	}
-	hand_over(msg);
+	*caching = stasis_caching_topic_create(topic, *cache);
+	return *caching ? 0 : -1;
+}
+
+static void untap(struct stasis_cache **cache, struct stasis_caching_topic **caching)
+{
+	*caching = stasis_caching_unsubscribe_and_join(*caching);
+	ao2_cleanup(*cache);
+	*cache = NULL;
 }
 
 /* res_pjsip publishes every contact's state on the endpoint topic (created at registration,
@@ -218,10 +290,14 @@ static struct stasis_subscription *subscribe_one(struct stasis_topic *topic, sta
 
 int pbxstate_stasis_subscribe(void)
 {
+	int tapped;
+
 	devstate_sub = subscribe_one(ast_device_state_topic_all(), on_devstate, stasis_cache_clear_type(), NULL);
-	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi, ast_mwi_state_type(), stasis_cache_clear_type());
+	mwi_sub = subscribe_one(ast_mwi_topic_all(), on_mwi_clear, stasis_cache_clear_type(), NULL);
 	endpoint_sub = subscribe_one(ast_endpoint_topic_all(), on_endpoint, ast_endpoint_contact_state_type(), NULL);
-	if (tap_device_states() || !devstate_sub || !mwi_sub || !endpoint_sub) {
+	tapped = !tap(ast_device_state_topic_all(), devstate_tap_fn, &devstate_tap_cache, &devstate_tap)
+		&& !tap(ast_mwi_topic_all(), mwi_tap_fn, &mwi_tap_cache, &mwi_tap);
+	if (!tapped || !devstate_sub || !mwi_sub || !endpoint_sub) {
 		ast_log(LOG_ERROR, "pbxstate: cannot subscribe to Asterisk's device state, MWI and endpoint topics\n");
 		pbxstate_stasis_unsubscribe();
 		return -1;
@@ -231,9 +307,8 @@ int pbxstate_stasis_subscribe(void)
 
 void pbxstate_stasis_unsubscribe(void)
 {
-	devstate_tap = stasis_caching_unsubscribe_and_join(devstate_tap);
-	ao2_cleanup(devstate_tap_cache);
-	devstate_tap_cache = NULL;
+	untap(&devstate_tap_cache, &devstate_tap);
+	untap(&mwi_tap_cache, &mwi_tap);
 	devstate_sub = stasis_unsubscribe_and_join(devstate_sub);
 	mwi_sub = stasis_unsubscribe_and_join(mwi_sub);
 	endpoint_sub = stasis_unsubscribe_and_join(endpoint_sub);

@@ -8,8 +8,9 @@ The probes (event names matter, the group is perf's; README.md here has the comm
                             origin the load module's publish, on the receiver the module's
   mwi16_mcast, mwi16_mcastret   cpg_mcast_joined() entry and return (libcpg)
   mwi16_dispatch            cpg_dispatch() entry (libcpg)
-  mwi16_our_stasis / mwi16_cor_stasis     the module's stasis callback (res_pbxstate's on_mwi,
-                            res_corosync's stasis_message_cb)
+  mwi16_our_stasis / mwi16_cor_stasis     the module's stasis callback (res_pbxstate's MWI tap,
+                            mwi_tap_fn, run inside the publish call; on_mwi before the
+                            twentieth run; res_corosync's stasis_message_cb)
   mwi16_our_deliver / mwi16_cor_deliver   the module's CPG deliver callback
   mwi16_arrival             res_pbxbench's on_mwi: the receiver's subscriber sees the update
 

@@ -17,7 +17,8 @@ modules directory (the installed modules plus the res_pbxstate.so under test, sy
      servers' writes holds; 3c. AMI MWIDelete of a mailbox on server 1 removes it from both
      servers' cluster view and from server 2's MWI cache; 3d. res_pbxstate unloaded on server 2
      removes server 1's MWI from server 2's MWI cache (the prune at unload) and republishes it
-     when loaded again;
+     when loaded again; 3e. a mailbox deleted and written again at once on server 1 (one AMI
+     write) holds the new value on both servers (the delete does not withdraw it);
   4. RINGING on server 1 and INUSE on server 2 for Custom:ring aggregate to InUse&Ringing (Asterisk's
      RINGINUSE) on both servers;
   5. server 2's Asterisk killed (SIGKILL): after departure_grace_ms its contribution is cleared on
@@ -90,6 +91,7 @@ PJSIP_MODULES = ("res_pjproject.so", "res_sorcery_config.so", "res_sorcery_memor
 SIP_PORT = 5060
 AMI_PORT = 5038  # on each namespace's own loopback
 AMI_SECRET = "pbxstate-test"
+MWI_AGAIN_BOXES = 20  # step 3e: mailboxes deleted and written again, in one AMI write
 
 
 class AsteriskCluster(AsteriskServers):
@@ -176,11 +178,17 @@ class AsteriskCluster(AsteriskServers):
 
     def ami(self, node, action, **headers):
         """One AMI action on the server's own loopback (this script re-run inside its namespace)."""
-        args = ["ip", "netns", "exec", self.ns(node), sys.executable, os.path.abspath(__file__), "--ami", action]
-        args += [f"{k}={v}" for k, v in headers.items()]
+        return self.ami_actions(node, [(action, headers)])
+
+    def ami_actions(self, node, actions):
+        """AMI actions [(action, headers)] sent in one write on one session, so that the server's
+        manager thread runs them back to back."""
+        args = ["ip", "netns", "exec", self.ns(node), sys.executable, os.path.abspath(__file__), "--ami"]
+        for i, (action, headers) in enumerate(actions):
+            args += (["--then"] if i else []) + [action] + [f"{k}={v}" for k, v in headers.items()]
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=20)
-        if r.returncode != 0 or "Response: Success" not in r.stdout:
-            raise TestFailure(f"server {node}: AMI {action} {headers} failed: {r.stdout.strip()}")
+        if r.returncode != 0 or r.stdout.count("Response: Success") != len(actions):
+            raise TestFailure(f"server {node}: AMI {actions} failed: {r.stdout.strip()}")
         return r.stdout
 
     def hint_state(self, node, exten):
@@ -357,6 +365,36 @@ def run(c, report, cycles):
     print("ok 3d: res_pbxstate unloaded on server 2 pruned server 1's 1000@default 2/0 from its MWI cache "
           "(res_mwi_devstate, loaded after, found nothing to turn the hint InUse); loaded again, it republished it")
 
+    # 3e. Mailboxes deleted and written again back to back (one AMI write). A new value goes out at
+    # once through the module's MWI tap; the delete's clear comes later through its subscription and
+    # must not withdraw it (asterisk/README.md, "The MWI tap"). After a fence (a later update of
+    # another mailbox) both servers must hold every new value. Clears overtaken by their new value
+    # are not shared as removals: how many depends on the threads' timing (reported).
+    boxes = [f"{4000 + i}@default" for i in range(MWI_AGAIN_BOXES)]
+    for box in boxes:
+        c.ami(1, "MWIUpdate", Mailbox=box, NewMessages=5, OldMessages=0)
+    wait_until(f"server 2 sees {len(boxes)} mailboxes 5/0", lambda: len(re.findall(
+        r"^4\d{3}@default\s+5\s+0\s", c.cli(2, "pbxstate show mailboxes"), re.M)) == len(boxes), 10)
+    removals_before = local_removals(c, 1)
+    c.ami_actions(1, [(action, {"Mailbox": box, **counts}) for box in boxes for action, counts in
+                      (("MWIDelete", {}), ("MWIUpdate", {"NewMessages": 6, "OldMessages": 1}))])
+    c.ami(1, "MWIUpdate", Mailbox="4999@default", NewMessages=1, OldMessages=0)
+    for n in NODES:
+        wait_until(f"server {n} sees the fence 4999@default 1/0",
+                   lambda n=n: re.search(r"^4999@default\s+1\s+0\s", c.cli(n, "pbxstate show mailboxes"), re.M), 10)
+    for n in NODES:
+        view = c.cli(n, "pbxstate show mailboxes")
+        for box in boxes:
+            line = re.search(rf"^{re.escape(box)}.*$", view, re.M)
+            if not line or not re.match(rf"{re.escape(box)}\s+6\s+1\s+0\s+{re.escape(eid(1))}", line.group(0)):
+                raise TestFailure(f"server {n}: {box} deleted and written 6/1 at once on server 1, then a fence: "
+                                  f"{line.group(0) if line else 'gone (a delete withdrew the newer value)'}")
+    shared = local_removals(c, 1) - removals_before
+    report["mwi_again_clears_overtaken"] = len(boxes) - shared
+    print(f"ok 3e: {len(boxes)} mailboxes each deleted and written 6/1 back to back in one AMI write on server 1: "
+          f"both servers hold every 6/1 by {eid(1)} past a fence ({shared} clears shared first, "
+          f"{len(boxes) - shared} overtaken by their new value and dropped)")
+
     # 4. aggregation
     c.cli(1, "dialplan set global DEVICE_STATE(Custom:ring) RINGING")
     c.cli(2, "dialplan set global DEVICE_STATE(Custom:ring) INUSE")
@@ -517,14 +555,26 @@ def site_map_step(c, report):
           "on CPG nothing is relayed (0 and 0) and the changes arrived both ways")
 
 
-def ami_action(action, headers):
-    """--ami mode: log in to 127.0.0.1:AMI_PORT, send one action, print the response."""
+def ami_message(lines):
+    return ("".join(f"{line}\r\n" for line in lines) + "\r\n").encode()
+
+
+def ami_action(argv):
+    """--ami mode: log in to 127.0.0.1:AMI_PORT, send the actions (ACTION [KEY=VALUE ...], separated
+    by --then) in one write, print their responses."""
+    actions, words = [], []
+    for word in argv + ["--then"]:
+        if word == "--then":
+            actions.append(words)
+            words = []
+        else:
+            words.append(word)
     import socket
     with socket.create_connection(("127.0.0.1", AMI_PORT), timeout=10) as s:
         f = s.makefile("rwb")
 
-        def send(lines):
-            f.write(("".join(f"{line}\r\n" for line in lines) + "\r\n").encode())
+        def send(*messages):
+            f.write(b"".join(ami_message(lines) for lines in messages))
             f.flush()
 
         def response():
@@ -543,8 +593,10 @@ def ami_action(action, headers):
         if "Response: Success" not in login:
             print("\n".join(login))
             return 1
-        send([f"Action: {action}"] + [f"{k}: {v}" for k, v in (h.split("=", 1) for h in headers)])
-        print("\n".join(response()))
+        send(*([f"Action: {action}"] + [f"{k}: {v}" for k, v in (h.split("=", 1) for h in headers)]
+               for action, *headers in actions))
+        for _ in actions:
+            print("\n".join(response()))
         send(["Action: Logoff"])
     return 0
 
@@ -706,7 +758,7 @@ def sip_step(c, report):
 
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--ami":
-        return ami_action(sys.argv[2], sys.argv[3:])
+        return ami_action(sys.argv[2:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--asterisk", default="")
     ap.add_argument("--module", default="")
