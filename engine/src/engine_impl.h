@@ -439,6 +439,9 @@ class EngineImpl {
   // Adds `from` to a stream whose snapshot covers request `r` ("Catch-up sessions"); false: none.
   bool JoinServe(NodeId from, const codec::SyncRequest& r);
   void HandleSyncPage(NodeId from, const codec::SyncPage& p, bool overheard = false);  // overheard: only noted
+  // Applies a page of pull `it` (in order or past a gap); pulls_.end() if the pull ended on it.
+  std::map<std::uint32_t, PullSession>::iterator ApplyPullPage(std::map<std::uint32_t, PullSession>::iterator it, NodeId from,
+                                                              const codec::SyncPage& p);
   // Ends pull `it` at its last page (the donor's watermark `donor_watermark`), and goes on with
   // the other donors when that leaves this node short of the pull's target.
   void CompletePull(std::map<std::uint32_t, PullSession>::iterator it, std::uint64_t donor_watermark);

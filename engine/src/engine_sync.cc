@@ -414,66 +414,87 @@ void EngineImpl::HandleSyncPage(NodeId from, const codec::SyncPage& p, bool over
     Drop(DropReason::kMalformed);
     return;
   }
-  if (page_no != it->second.next_page) {
-    // A duplicate is acknowledged again (its ack may have been lost); a page past a gap is
-    // dropped and the donor goes back after its retransmit timeout.
-    if (page_no > it->second.next_page) Drop(DropReason::kUnexpected);
-    HoldAck(it->second, it->second.next_page);
+  PullSession& pull = it->second;
+  const bool known = page_no < pull.next_page || pull.ahead.count(page_no) != 0;
+  if (known || page_no - pull.next_page >= config_.sync_window_pages) {
+    // A duplicate is acknowledged again (its ack may have been lost); a page further ahead than a
+    // window is dropped and the donor goes back after its retransmit timeout.
+    if (!known) Drop(DropReason::kUnexpected);
+    HoldAck(pull, pull.next_page);
     return;
   }
-  const NodeId origin = p.origin;
-  if (origin != codec::kMailboxOrigin) {
-    if (!IsLive(origin)) {
-      AbandonPull(it, false);
-      return;
-    }
-    PullSession saved = it->second;
-    if (!NoteIncarnation(origin, p.incarnation)) {
-      if (auto again = pulls_.find(session); again != pulls_.end()) AbandonPull(again, true);
-      return;
-    }
-    // A newer incarnation voided the origin's entries and the sessions about them; this
-    // donor serves the new incarnation from its start, so this session carries on as that.
-    it = pulls_.find(session);
-    // The target was a watermark of the ended incarnation: this donor's last page sets the new one.
-    if (it == pulls_.end()) {
-      saved.incarnation = p.incarnation;
-      saved.since = 0;
-      saved.target = 0;
-      it = pulls_.emplace(saved.id, saved).first;
-    } else if (p.incarnation != it->second.incarnation) {
-      it->second.incarnation = p.incarnation;
-      it->second.since = 0;
-      it->second.target = 0;
-    }
-    for (const codec::Record& rec : p.records) {
-      if (ApplyOwned(origin, rec, ChangeCause::kRemote)) RepairedFrom(from);
-    }
+  it = ApplyPullPage(it, from, p);
+  if (it == pulls_.end()) return;
+  PBXSTATE_CHECK_LE(pulls_.size(), 2 * config_.max_sync_pulls);  // followers apart (PullSession::follows)
+  PullSession& s = it->second;
+  s.silent = {};  // it answers: a later timeout pauses from the start again
+  ++stats_.sync_pages_received;
+  if (page_no != s.next_page) {
+    // Past a gap: kept, not progress; the cumulative acknowledgement still asks for the gap.
+    s.ahead.insert(page_no);
+    if (last) s.last_ahead_watermark = p.donor_watermark;
+    PBXSTATE_CHECK_LT(s.ahead.size(), config_.sync_window_pages);
+    HoldAck(s, s.next_page);
+    return;
+  }
+  // The first page of a session whose request was sent once (last_progress is still the start,
+  // the request was not sent again since): a round trip with no doubt about which copy it answers.
+  if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
+  ++s.next_page;
+  while (s.ahead.erase(s.next_page) != 0) ++s.next_page;  // the gap filled: the pages past it count now
+  s.last_progress = env_->Now();
+  // A donor numbers nothing past a session's last page: with one kept past it, the pull waits.
+  const std::optional<std::uint64_t> ends_at = last ? std::optional(p.donor_watermark) : s.last_ahead_watermark;
+  if (ends_at && s.ahead.empty()) {
+    SendSyncAck(from, session, s.next_page);  // at once: the pull ends here
+    CompletePull(it, *ends_at);
   } else {
+    HoldAck(s, s.next_page);
+    ArmSyncTick();
+  }
+}
+
+std::map<std::uint32_t, PullSession>::iterator EngineImpl::ApplyPullPage(std::map<std::uint32_t, PullSession>::iterator it,
+                                                                         NodeId from, const codec::SyncPage& p) {
+  const NodeId origin = p.origin;
+  const std::uint32_t session = it->first;
+  if (origin == codec::kMailboxOrigin) {
     for (const codec::Record& rec : p.records) {
       if (ApplyMailbox(rec, ChangeCause::kRemote)) {
         MailboxMovedBy(from);
         RepairedFrom(from);
       }
     }
+    return it;
   }
-  PBXSTATE_CHECK_LE(pulls_.size(), 2 * config_.max_sync_pulls);  // followers apart (PullSession::follows)
-  PullSession& s = it->second;
-  PBXSTATE_CHECK_EQ(page_no, s.next_page);  // in order: anything else was acknowledged above
-  // The first page of a session whose request was sent once (last_progress is still the start,
-  // the request was not sent again since): a round trip with no doubt about which copy it answers.
-  if (s.next_page == 0 && s.last_request == s.last_progress) NoteRoundTrip(from, env_->Now() - s.last_request);
-  ++s.next_page;
-  s.last_progress = env_->Now();
-  s.silent = {};  // it answers: a later timeout pauses from the start again
-  ++stats_.sync_pages_received;
-  if (last) {
-    SendSyncAck(from, session, s.next_page);  // at once: the pull ends here
-    CompletePull(it, p.donor_watermark);
-  } else {
-    HoldAck(s, s.next_page);
-    ArmSyncTick();
+  if (!IsLive(origin)) {
+    AbandonPull(it, false);
+    return pulls_.end();
   }
+  PullSession saved = it->second;
+  if (!NoteIncarnation(origin, p.incarnation)) {
+    if (auto again = pulls_.find(session); again != pulls_.end()) AbandonPull(again, true);
+    return pulls_.end();
+  }
+  // A newer incarnation voided the origin's entries and the sessions about them; this
+  // donor serves the new incarnation from its start, so this session carries on as that.
+  it = pulls_.find(session);
+  // The target was a watermark of the ended incarnation: this donor's last page sets the new one.
+  // Pages kept past a gap before (PullSession::ahead) are wanted again: voided with the entries.
+  if (it == pulls_.end()) {
+    it = pulls_.emplace(saved.id, saved).first;
+  }
+  if (p.incarnation != it->second.incarnation) {
+    it->second.incarnation = p.incarnation;
+    it->second.since = 0;
+    it->second.target = 0;
+    it->second.ahead.clear();
+    it->second.last_ahead_watermark.reset();
+  }
+  for (const codec::Record& rec : p.records) {
+    if (ApplyOwned(origin, rec, ChangeCause::kRemote)) RepairedFrom(from);
+  }
+  return it;
 }
 
 void EngineImpl::SendSyncAck(NodeId donor, std::uint32_t session, std::uint32_t next) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "codec.h"
@@ -69,6 +70,12 @@ struct PullSession {
   // Where a unicast reaches every node: the acknowledgement held until the frames delivered with
   // the page it answers are read (EngineImpl::HoldAck), as the next page wanted; 0: none held.
   std::uint32_t held_ack = 0;
+  // Pages that came past a gap (next_page not yet come), applied as they came and skipped once the
+  // gap fills: acknowledgements stay cumulative, and the donor's go-back-N resends them, but under
+  // heavy loss the page that ends a session often comes only once, before the one missing (swarm
+  // seed 17796). At most sync_window_pages - 1 of them, each within the window past next_page.
+  std::set<std::uint32_t> ahead;
+  std::optional<std::uint64_t> last_ahead_watermark;  // the last page was among them: its donor_watermark
 };
 
 // A shared stream of an origin that this node overheard (a SYNC_PAGE naming other pullers only,
