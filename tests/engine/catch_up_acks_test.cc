@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "frame_peek.h"
 #include "hash.h"
 #include "ring_net.h"
 
@@ -55,7 +56,7 @@ HealFigures HealOnRing(std::uint64_t seed) {
 
   HealFigures f;
   Hasher replay;
-  const codec::DecodeLimits limits{EngineConfig{}.max_frame_bytes, EngineConfig{}.max_key_bytes, EngineConfig{}.max_contact_bytes};
+  const codec::DecodeLimits limits = testing_frame_peek::DefaultDecodeLimits();
   net.on_sent = [&](const RingMessage& m) {
     ++f.frames;
     replay.Add(net.now.time_since_epoch().count()).Add(m.from).Add(m.to).Add(m.bytes.size());

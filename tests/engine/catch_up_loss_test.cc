@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "frame_peek.h"
 #include "mini_net.h"
 
 namespace pbxstate {
@@ -37,13 +38,7 @@ class LossyPull {
               c.sync_timeout = 1s;        // at most 500 ms
             }),
         lose(std::move(rule)) {
-    net.SetView({1});
-    net.engines[2]->OnMembership({99, {2}});
-    for (int i = 0; i < kDevices; ++i) {
-      EXPECT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-    }
-    net.Run(100ms);
-    net.queue.clear();
+    net.HoldApart(kDevices);
     net.drop = [this](NodeId from, NodeId to, std::span<const std::uint8_t> b) { return Lost(from, to, b); };
     net.SetView({1, 2});
   }
@@ -61,13 +56,11 @@ class LossyPull {
  private:
   bool Lost(NodeId from, NodeId to, std::span<const std::uint8_t> b) {
     if (from != 1 || to != 2) return false;
-    const EngineConfig defaults;
-    const codec::DecodeLimits limits{defaults.max_frame_bytes, defaults.max_key_bytes, defaults.max_contact_bytes};
     codec::FrameHeader h{};
     std::span<const std::uint8_t> body;
     codec::SyncPage p;
-    if (codec::DecodeHeader(b, limits, &h, &body) || h.type != codec::FrameType::kSyncPage ||
-        codec::DecodeSyncPage(body, limits, &p)) {
+    if (!testing_frame_peek::PeekHeader(b, &h, &body) || h.type != codec::FrameType::kSyncPage ||
+        codec::DecodeSyncPage(body, testing_frame_peek::DefaultDecodeLimits(), &p)) {
       return false;
     }
     const codec::SyncPageAddressee& a = p.to.front();

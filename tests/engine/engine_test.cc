@@ -192,13 +192,7 @@ TEST(Engine, CatchUpKeepsPagesInFlightWithinWindow) {
     c.max_contact_bytes = 128;
     c.anti_entropy_interval = 0ms;
   });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(net.engines[1]->SetDeviceState("dev" + std::to_string(i), DeviceState::kNotInUse).ok());
-  }
-  net.Run(100ms);
-  net.queue.clear();  // node 2 was not a member: drop what was sent before the join
+  net.HoldApart(2000, "dev", DeviceState::kNotInUse);  // node 2 was not a member: nothing sent before the join reaches it
   // Track pages in flight from the donor: sent minus acknowledged, sampled at each send.
   std::size_t pages_sent = 0, acks = 0, max_in_flight = 0;
   net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
@@ -223,11 +217,7 @@ TEST(Engine, CatchUpSurvivesLossOfPages) {
     c.max_contact_bytes = 128;
     c.anti_entropy_interval = 0ms;
   });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 500; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-  net.Run(100ms);
-  net.queue.clear();
+  net.HoldApart(500);
   std::mt19937 rng(3);
   net.drop = [&](NodeId, NodeId, std::span<const std::uint8_t> b) { return b[3] >= 6 && rng() % 4 == 0; };
   net.SetView({1, 2});
@@ -246,11 +236,7 @@ TEST(Engine, CatchUpSurvivesALostRequestWithoutWaitingForTheTimeout) {
     c.sync_retransmit = 100ms;
     c.sync_timeout = 3s;
   });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-  net.Run(100ms);
-  net.queue.clear();
+  net.HoldApart(50);
   int requests = 0;
   net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
     return from == 2 && b[3] == 5 && ++requests <= 3;  // the first three requests are lost
@@ -346,11 +332,7 @@ TEST(Engine, ALateAckForASessionTheDonorClosedIsCountedApartFromUnexpectedFrames
   // session at the donor. That copy is expected (session_closed); an ack for a session the donor
   // never served fits nothing and stays unexpected.
   MiniNet net(2, MembershipSource::kTransport, [](EngineConfig& c) { c.anti_entropy_interval = 0ms; });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-  net.Run(100ms);
-  net.queue.clear();
+  net.HoldApart(50);
   std::vector<std::vector<std::uint8_t>> acks;
   net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
     if (from == 2 && b[3] == 7) acks.emplace_back(b.begin(), b.end());
@@ -385,11 +367,7 @@ TEST(Engine, LateFramesOfSessionsEitherSideClosedAreSessionClosedNotUnexpected) 
     c.anti_entropy_interval = 0ms;
     c.sync_window_pages = 1;
   });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-  net.Run(100ms);
-  net.queue.clear();
+  net.HoldApart(50);
   std::vector<std::uint8_t> page, ack;
   net.drop = [&](NodeId from, NodeId, std::span<const std::uint8_t> b) {
     if (from == 1 && b[3] == 6 && page.empty()) page.assign(b.begin(), b.end());

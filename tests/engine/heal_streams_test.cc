@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "frame_peek.h"
 #include "mini_net.h"
 
 namespace pbxstate {
@@ -58,8 +59,7 @@ struct SplitHeal {
     net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
       codec::FrameHeader h{};
       std::span<const std::uint8_t> body;
-      const codec::DecodeLimits limits{EngineConfig{}.max_frame_bytes, EngineConfig{}.max_key_bytes, EngineConfig{}.max_contact_bytes};
-      if (codec::DecodeHeader(b, limits, &h, &body)) return false;
+      if (!testing_frame_peek::PeekHeader(b, &h, &body)) return false;
       // `early`'s digests reach only each other: they pull from each other, one member a stream.
       const auto is_early = [&](NodeId n) { return std::find(early.begin(), early.end(), n) != early.end(); };
       if (h.type == codec::FrameType::kDigest && early_digests_to_each_other && is_early(from) && !is_early(to)) return true;
@@ -79,7 +79,7 @@ struct SplitHeal {
       }
       if (h.type == codec::FrameType::kSyncRequest && !first_request) first_request = net.now;
       codec::SyncPage p{};
-      if (h.type != codec::FrameType::kSyncPage || codec::DecodeSyncPage(body, limits, &p)) return false;
+      if (h.type != codec::FrameType::kSyncPage || codec::DecodeSyncPage(body, testing_frame_peek::DefaultDecodeLimits(), &p)) return false;
       if (std::all_of(p.to.begin(), p.to.end(), [](const auto& a) { return a.page == 0; })) {
         opened.insert({p.origin, from, net.now});  // a shared page is sent once per node: one entry
       }

@@ -9,6 +9,9 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
+
+#include <gtest/gtest.h>
 
 #include "engine_set.h"
 #include "pbxstate/engine.h"
@@ -74,6 +77,17 @@ class MiniNet {
 
   std::vector<NodeId> AllIds() const { return engines.AllIds(); }
   void SetView(const std::vector<NodeId>& members) { engines.SetView(++view_id, members); }
+
+  // The catch-up tests' start (transport membership): node 1 alone holds `devices` devices named
+  // `prefix`0.. in `state`, which node 2, in a view of its own, lacks; what was sent meanwhile is
+  // dropped. The test then joins them (SetView({1, 2})) and watches node 2 pull.
+  void HoldApart(int devices, const std::string& prefix = "d", DeviceState state = DeviceState::kBusy) {
+    SetView({1});
+    engines[2]->OnMembership({99, {2}});
+    for (int i = 0; i < devices; ++i) ASSERT_TRUE(engines[1]->SetDeviceState(prefix + std::to_string(i), state).ok());
+    Run(100ms);
+    queue.clear();
+  }
 
   // Whether the frame is on its way (not lost on send).
   bool Send(NodeId from, NodeId to, std::span<const std::uint8_t> bytes) {

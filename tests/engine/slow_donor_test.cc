@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "codec.h"
+#include "frame_peek.h"
 #include "mini_net.h"
 
 namespace pbxstate {
 namespace {
 
 using namespace testing_mini_net;
+using namespace testing_frame_peek;
 using namespace std::chrono_literals;
 
 // Node 1 alone holds what node 2 lacks, and nothing of node 1 reaches node 2 for longer than
@@ -28,11 +30,7 @@ TEST(SlowDonor, APullThatTimesOutAsksItsLiveDonorAgain) {
     c.sync_retransmit = 100ms;
     c.sync_timeout = 1s;
   });
-  net.SetView({1});
-  net.engines[2]->OnMembership({99, {2}});
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-  net.Run(100ms);
-  net.queue.clear();
+  net.HoldApart(50);
   MonoTime silent_until{};
   bool asked = false;
   net.drop = [&](NodeId from, NodeId to, std::span<const std::uint8_t> b) {
@@ -61,23 +59,15 @@ class SilentLiveDonor : public ::testing::Test {
   static constexpr int kDevices = 400;  // several pages of max_frame_bytes
 
   void SetUp() override {
-    net.SetView({1});
-    net.engines[2]->OnMembership({99, {2}});
     net.engines[3]->OnMembership({98, {3}});
-    for (int i = 0; i < kDevices; ++i) {
-      ASSERT_TRUE(net.engines[1]->SetDeviceState("d" + std::to_string(i), DeviceState::kBusy).ok());
-    }
-    net.Run(100ms);
-    net.queue.clear();
+    net.HoldApart(kDevices);
     net.drop = [this](NodeId from, NodeId to, std::span<const std::uint8_t> b) { return Lost(from, to, b); };
   }
 
   bool Lost(NodeId from, NodeId to, std::span<const std::uint8_t> b) {
     codec::FrameHeader h{};
     std::span<const std::uint8_t> body;
-    const codec::DecodeLimits limits{EngineConfig{}.max_frame_bytes, EngineConfig{}.max_key_bytes,
-                                     EngineConfig{}.max_contact_bytes};
-    if (codec::DecodeHeader(b, limits, &h, &body)) return false;
+    if (!PeekHeader(b, &h, &body)) return false;
     codec::SyncRequest r{};
     if (from == 2 && to == 1 && h.type == codec::FrameType::kSyncRequest && !codec::DecodeSyncRequest(body, &r) &&
         sessions.insert(r.session).second) {
